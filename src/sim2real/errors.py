@@ -1,0 +1,45 @@
+"""The package's own exception types.
+
+Every error a user can cause by bad input derives from :class:`Sim2RealError`; the CLI turns
+those into one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class Sim2RealError(Exception):
+    """Base class of every error sim2real raises on purpose."""
+
+
+class SpecError(Sim2RealError):
+    """A robot spec file is missing, malformed or contradicts itself or its MJCF."""
+
+
+class SpecMismatchError(Sim2RealError):
+    """An artifact (policy, log, calibration) was made for a robot spec with another hash."""
+
+    def __init__(self, what: str, expected: str, found: str) -> None:
+        super().__init__(
+            f"{what} was made for robot spec {found[:12]}, but this robot's spec is {expected[:12]}"
+        )
+        self.expected = expected
+        self.found = found
+
+
+class ParameterError(Sim2RealError):
+    """A parameter name is unknown, malformed, or its value has the wrong size."""
+
+
+class SimulationError(Sim2RealError):
+    """The simulator could not be built or failed while stepping."""
+
+
+class MissingExtraError(Sim2RealError):
+    """An optional dependency group is not installed."""
+
+    def __init__(self, extra: str, module: str) -> None:
+        super().__init__(
+            f"'{module}' is not installed: install the '{extra}' extra, e.g. pip install 'sim2real[{extra}]'"
+        )
+        self.extra = extra
+        self.module = module

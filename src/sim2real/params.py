@@ -1,0 +1,544 @@
+"""Named physical parameters: one flat namespace for randomization, identification, twin and reports.
+
+Names (values are absolute SI values):
+
+=================================  ====  =========  ==============================================
+name                               size  unit       model field
+=================================  ====  =========  ==============================================
+``body.<b>.mass``                  1     kg         body_mass (body_inertia scaled along)
+``body.<b>.com``                   3     m          body_ipos
+``geom.<g>.friction``              1     -          geom_friction[:, 0] (sliding)
+``joint.<j>.damping``              1     N m s/rad  dof_damping
+``joint.<j>.frictionloss``         1     N m        dof_frictionloss
+``joint.<j>.armature``             1     kg m^2     dof_armature
+``actuator.<a>.kp`` / ``.kd``      1     N m/rad    PD gains (pd actuators)
+``actuator.<a>.strength``          1     -          scale of the actuator's torque
+``actuator.<a>.offset``            1     rad        target offset (pd actuators)
+``actuator.<a>.delay``             1     s          actuator_delay (MuJoCo's native delay)
+``actuator.<a>.torque_limit``      1     N m        actuator_forcerange
+``motor.<a>.resistance``           1     Ohm        DC motor (dc_motor actuators)
+``motor.<a>.kt`` / ``.ke``         1     N m/A      DC motor constants
+``sensor.<s>.bias``                1     -          sensor_user[:, 0], added to the reading
+``sensor.<s>.noise``               1     -          sensor_noise (white noise std)
+``sensor.<s>.delay``               1     s          sensor_delay (MuJoCo's native delay)
+``world.gravity``                  3     m/s^2      opt.gravity
+=================================  ====  =========  ==============================================
+
+A ``*`` matches a group (``body.*.mass``, ``actuator.*.delay``).  :class:`Parameters` resolves
+names against a robot and reads or writes them on an ``MjSpec``, an ``MjModel`` or a
+``mujoco.batch.Batch`` (per simulation).  Actuator physical values live in ``actuator_user`` and
+the affine coefficients are recomputed from them after every write
+(see :mod:`sim2real.robots.actuation`).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import yaml
+
+from sim2real.errors import ParameterError
+from sim2real.robots.actuation import ACTUATOR_USER, SENSOR_USER, affine_coefficients
+from sim2real.robots.spec import RobotSpec
+
+UNITS: dict[tuple[str, str], str] = {
+    ("body", "mass"): "kg",
+    ("body", "com"): "m",
+    ("geom", "friction"): "1",
+    ("joint", "damping"): "N m s/rad",
+    ("joint", "frictionloss"): "N m",
+    ("joint", "armature"): "kg m^2",
+    ("actuator", "kp"): "N m/rad",
+    ("actuator", "kd"): "N m s/rad",
+    ("actuator", "strength"): "1",
+    ("actuator", "offset"): "rad",
+    ("actuator", "delay"): "s",
+    ("actuator", "torque_limit"): "N m",
+    ("motor", "resistance"): "Ohm",
+    ("motor", "kt"): "N m/A",
+    ("motor", "ke"): "V s/rad",
+    ("sensor", "bias"): "sensor units",
+    ("sensor", "noise"): "sensor units",
+    ("sensor", "delay"): "s",
+    ("world", "gravity"): "m/s^2",
+}
+"""Unit of every parameter kind, keyed by (group, quantity)."""
+
+_SIZES = {("body", "com"): 3, ("world", "gravity"): 3}
+_SETCONST_FIELDS = {"body_mass", "body_inertia", "body_ipos", "dof_armature"}
+
+
+@dataclass(frozen=True, eq=False)
+class ParamInfo:
+    """One concrete named parameter of a robot."""
+
+    name: str
+    """Full name, e.g. ``body.pole.mass``."""
+    group: str
+    """First part of the name: body, geom, joint, actuator, motor, sensor or world."""
+    element: str
+    """Element name (body, geom, joint, actuator or sensor name; ``world`` for world)."""
+    quantity: str
+    """Last part of the name, e.g. ``mass``."""
+    size: int
+    """Number of values."""
+    unit: str
+    """SI unit."""
+    index: int
+    """MuJoCo id of the element (-1 for world)."""
+    nominal: np.ndarray
+    """Nominal value from the robot's model, shape (size,)."""
+    low: np.ndarray
+    """Lowest plausible value, shape (size,)."""
+    high: np.ndarray
+    """Highest plausible value, shape (size,)."""
+
+
+def split_name(name: str) -> tuple[str, str, str]:
+    """(group, element, quantity) of a parameter name; the element may contain dots."""
+    parts = name.split(".")
+    if len(parts) == 2 and parts[0] == "world":
+        return "world", "world", parts[1]
+    if len(parts) < 3:
+        raise ParameterError(f"parameter name '{name}' must look like group.element.quantity")
+    group, quantity = parts[0], parts[-1]
+    element = ".".join(parts[1:-1])
+    if (group, quantity) not in UNITS:
+        known = sorted({f"{g}.*.{q}" if g != "world" else f"{g}.{q}" for g, q in UNITS})
+        raise ParameterError(f"unknown parameter '{name}': known kinds are {', '.join(known)}")
+    return group, element, quantity
+
+
+def _default_bounds(group: str, quantity: str, nominal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Plausible range when the spec states none: wide, physical, never crossing zero for scales."""
+    n = np.abs(nominal)
+    if (group, quantity) == ("body", "com"):
+        return nominal - 0.05, nominal + 0.05
+    if (group, quantity) == ("world", "gravity"):
+        return nominal - 2.0, nominal + 2.0
+    if quantity in ("delay",):
+        return np.zeros_like(nominal), np.full_like(nominal, 0.04)
+    if quantity in ("bias", "offset"):
+        return nominal - 0.1, nominal + 0.1
+    if quantity in ("damping", "frictionloss", "armature", "noise"):
+        return np.zeros_like(nominal), 3.0 * n + 1e-3
+    return 0.5 * n, 1.5 * n + (n == 0)
+
+
+class Parameters:
+    """The named parameters of one robot, resolved against its compiled model.
+
+    Args:
+        spec: The robot.
+        model: The robot's nominal compiled model (``sim2real.robots.model.build_model(spec)``).
+    """
+
+    def __init__(self, spec: RobotSpec, model: mujoco.MjModel) -> None:
+        self.spec = spec
+        self.model = model
+        self._info: dict[str, ParamInfo] = {}
+        for name, group, element, quantity, index in self._enumerate():
+            size = _SIZES.get((group, quantity), 1)
+            nominal = np.atleast_1d(np.asarray(self._read_model(model, group, quantity, index), float)).copy()
+            low, high = _default_bounds(group, quantity, nominal)
+            self._info[name] = ParamInfo(
+                name, group, element, quantity, size, UNITS[(group, quantity)], index, nominal, low, high
+            )
+        for bound in spec.parameter_bounds:
+            matched = self.resolve([bound.name], strict=False)
+            if not matched:
+                raise ParameterError(f"{spec.name}: parameter bound '{bound.name}' matches no parameter")
+            for name in matched:
+                info = self._info[name]
+                low = np.full(info.size, bound.low)
+                high = np.full(info.size, bound.high)
+                if info.quantity == "com":  # com bounds are offsets around nominal
+                    low, high = info.nominal + bound.low, info.nominal + bound.high
+                for arr in (low, high):
+                    arr.setflags(write=False)
+                self._info[name] = ParamInfo(**{**info.__dict__, "low": low, "high": high})
+
+    # ------------------------------------------------------------------ names
+    def _enumerate(self) -> Iterable[tuple[str, str, str, str, int]]:
+        m = self.model
+        for b in range(1, m.nbody):
+            name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, b)
+            if name and m.body_mass[b] > 0:
+                yield f"body.{name}.mass", "body", name, "mass", b
+                yield f"body.{name}.com", "body", name, "com", b
+        for g in range(m.ngeom):
+            name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g)
+            if name and (m.geom_contype[g] or m.geom_conaffinity[g]):
+                yield f"geom.{name}.friction", "geom", name, "friction", g
+        for j in range(m.njnt):
+            name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_JOINT, j)
+            if name and int(m.jnt_type[j]) in (
+                int(mujoco.mjtJoint.mjJNT_HINGE),
+                int(mujoco.mjtJoint.mjJNT_SLIDE),
+            ):
+                for q in ("damping", "frictionloss", "armature"):
+                    yield f"joint.{name}.{q}", "joint", name, q, j
+        for act in self.spec.actuators:
+            a = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
+            quantities = ["strength", "delay", "torque_limit"]
+            if act.model == "pd":
+                quantities += ["kp", "kd", "offset"]
+            for q in quantities:
+                yield f"actuator.{act.actuator}.{q}", "actuator", act.actuator, q, a
+            if act.model == "dc_motor":
+                for q in ("resistance", "kt", "ke"):
+                    yield f"motor.{act.actuator}.{q}", "motor", act.actuator, q, a
+        for s in range(m.nsensor):
+            name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_SENSOR, s)
+            if name:
+                for q in ("bias", "noise", "delay"):
+                    yield f"sensor.{name}.{q}", "sensor", name, q, s
+        yield "world.gravity", "world", "world", "gravity", -1
+
+    @property
+    def names(self) -> list[str]:
+        """Every concrete parameter name of the robot, in a stable order."""
+        return list(self._info)
+
+    def info(self, name: str) -> ParamInfo:
+        """Description of one concrete parameter."""
+        try:
+            return self._info[name]
+        except KeyError:
+            split_name(name)  # raises for malformed names
+            raise ParameterError(f"{self.spec.name} has no parameter '{name}'") from None
+
+    def resolve(self, patterns: Sequence[str] | str, *, strict: bool = True) -> list[str]:
+        """Concrete names matching names or ``*`` patterns, in registry order, without repeats.
+
+        Raises:
+            ParameterError: (strict) when a pattern is malformed or matches nothing.
+        """
+        if isinstance(patterns, str):
+            patterns = [p.strip() for p in patterns.split(",") if p.strip()]
+        out: list[str] = []
+        for pattern in patterns:
+            split_name(pattern.replace("*", "x"))
+            hits = [n for n in self._info if fnmatch.fnmatchcase(n, pattern)]
+            if strict and not hits:
+                raise ParameterError(f"'{pattern}' matches no parameter of {self.spec.name}")
+            out.extend(h for h in hits if h not in out)
+        return out
+
+    # ------------------------------------------------------------- raw access
+    @staticmethod
+    def _field(group: str, quantity: str) -> tuple[str, object]:
+        """(model field, column selector) of a parameter kind."""
+        table: dict[tuple[str, str], tuple[str, object]] = {
+            ("body", "mass"): ("body_mass", None),
+            ("body", "com"): ("body_ipos", slice(0, 3)),
+            ("geom", "friction"): ("geom_friction", 0),
+            ("joint", "damping"): ("dof_damping", None),
+            ("joint", "frictionloss"): ("dof_frictionloss", None),
+            ("joint", "armature"): ("dof_armature", None),
+            ("actuator", "delay"): ("actuator_delay", None),
+            ("actuator", "torque_limit"): ("actuator_forcerange", 1),
+            ("sensor", "bias"): ("sensor_user", SENSOR_USER.index("bias")),
+            ("sensor", "noise"): ("sensor_noise", None),
+            ("sensor", "delay"): ("sensor_delay", None),
+            ("world", "gravity"): ("opt.gravity", slice(0, 3)),
+        }
+        if (group, quantity) in table:
+            return table[(group, quantity)]
+        return "actuator_user", ACTUATOR_USER.index(quantity)
+
+    def _row(self, group: str, index: int) -> int:
+        if group == "joint":
+            return int(self.model.jnt_dofadr[index])
+        return index
+
+    def _read_model(self, model: mujoco.MjModel, group: str, quantity: str, index: int) -> np.ndarray:
+        field, col = self._field(group, quantity)
+        if field == "opt.gravity":
+            return np.array(model.opt.gravity)
+        arr = getattr(model, field)
+        row = arr[self._row(group, index)]
+        return np.array(row if col is None else row[col])
+
+    # ------------------------------------------------------------------ get
+    def get(self, target: mujoco.MjModel | mujoco.MjSpec | mujoco.batch.Batch, name: str) -> np.ndarray:
+        """Current value of a concrete parameter.
+
+        Returns:
+            Shape (size,) for a model or spec; (nsim, size) for a batch.
+        """
+        info = self.info(name)
+        if isinstance(target, mujoco.MjModel):
+            return np.atleast_1d(self._read_model(target, info.group, info.quantity, info.index)).astype(
+                float
+            )
+        if isinstance(target, mujoco.MjSpec):
+            return self.get(target.compile(), name)
+        if isinstance(target, mujoco.batch.Batch):
+            field, col = self._field(info.group, info.quantity)
+            arr = target.expanded(field)
+            if arr is None:
+                base = np.atleast_1d(self._read_model(self.model, info.group, info.quantity, info.index))
+                return np.tile(base.astype(float), (target.nsim, 1))
+            if field == "opt.gravity":
+                return np.array(arr, dtype=float).reshape(target.nsim, 3)
+            row = arr[:, self._row(info.group, info.index)]
+            value = row if col is None else row[:, col]
+            return np.array(value, dtype=float).reshape(target.nsim, info.size)
+        raise ParameterError(f"cannot read parameters from a {type(target).__name__}")
+
+    def nominal(self) -> dict[str, np.ndarray]:
+        """Nominal value of every parameter."""
+        return {n: i.nominal.copy() for n, i in self._info.items()}
+
+    # ------------------------------------------------------------------ set
+    def _check_value(self, info: ParamInfo, value: np.ndarray, nsim: int | None) -> np.ndarray:
+        value = np.asarray(value, dtype=float)
+        if not np.all(np.isfinite(value)):
+            raise ParameterError(f"{info.name}: value must be finite, got {value}")
+        try:
+            if nsim is None:
+                return np.broadcast_to(value, (info.size,)).copy()
+            return np.broadcast_to(
+                value.reshape(-1, info.size) if value.ndim else value, (nsim, info.size)
+            ).copy()
+        except ValueError:
+            raise ParameterError(
+                f"{info.name}: expected {info.size} value(s), got shape {value.shape}"
+            ) from None
+
+    def set(
+        self,
+        target: mujoco.MjModel | mujoco.MjSpec | mujoco.batch.Batch,
+        values: Mapping[str, object],
+        ids: np.ndarray | None = None,
+    ) -> None:
+        """Write parameter values (names or patterns) into a model, a spec or a batch.
+
+        Args:
+            target: Where to write.
+            values: name or pattern -> value; a value is (size,) for every simulation, or
+                (n, size) with one row per simulation of ``ids`` (batch only).
+            ids: Simulations of a batch to write (None: all).
+
+        Raises:
+            ParameterError: unknown names, wrong sizes, non-finite or non-physical values.
+        """
+        expanded: dict[str, object] = {}
+        for key, value in values.items():
+            for name in self.resolve([key]):
+                expanded[name] = value
+        if isinstance(target, mujoco.MjSpec):
+            self._set_spec(target, expanded)
+        elif isinstance(target, mujoco.MjModel):
+            self._set_model(target, expanded)
+        elif isinstance(target, mujoco.batch.Batch):
+            self._set_batch(target, expanded, ids)
+        else:
+            raise ParameterError(f"cannot write parameters to a {type(target).__name__}")
+
+    def _physical(self, info: ParamInfo, value: np.ndarray) -> None:
+        q = info.quantity
+        if q in ("mass", "resistance", "kt", "torque_limit", "kp", "strength") and np.any(value <= 0):
+            raise ParameterError(f"{info.name} must be positive, got {value.min():g}")
+        if q in ("damping", "frictionloss", "armature", "delay", "noise", "kd", "ke", "friction") and np.any(
+            value < 0
+        ):
+            raise ParameterError(f"{info.name} must not be negative, got {value.min():g}")
+        if q == "delay":
+            field = "actuator_history" if info.group == "actuator" else "sensor_history"
+            capacity = (getattr(self.model, field)[info.index, 0] - 2) * self.model.opt.timestep
+            if np.any(value > capacity + 1e-12):
+                raise ParameterError(
+                    f"{info.name} = {value.max():g} s exceeds the model's delay capacity {capacity:g} s "
+                    "(raise the parameter's bound in the spec)"
+                )
+
+    def _set_model(self, model: mujoco.MjModel, values: Mapping[str, object]) -> None:
+        need_const = False
+        touched_actuators = set()
+        for name, raw in values.items():
+            info = self.info(name)
+            value = self._check_value(info, np.asarray(raw), None)
+            self._physical(info, value)
+            field, col = self._field(info.group, info.quantity)
+            if field == "opt.gravity":
+                model.opt.gravity[:] = value
+                continue
+            arr = getattr(model, field)
+            row = self._row(info.group, info.index)
+            if field == "body_mass":
+                old = float(arr[row])
+                model.body_inertia[row] *= value[0] / old
+            if field == "actuator_forcerange":
+                arr[row] = [-value[0], value[0]]
+            elif col is None:
+                arr[row] = value[0] if arr.ndim == 1 else value
+            else:
+                arr[row, col] = value if info.size > 1 else value[0]
+            need_const |= field in _SETCONST_FIELDS
+            if field == "actuator_user":
+                touched_actuators.add(row)
+        for a in touched_actuators:
+            gain0, bias = affine_coefficients(model.actuator_user[a])
+            model.actuator_gainprm[a, 0] = gain0
+            model.actuator_biasprm[a, :3] = bias
+        if need_const:
+            mujoco.mj_setConst(model, mujoco.MjData(model))
+
+    def _set_batch(self, batch: mujoco.batch.Batch, values: Mapping[str, object], ids) -> None:
+        sel = np.arange(batch.nsim) if ids is None else np.asarray(ids, dtype=np.int64)
+        need_const = False
+        touched_actuators = False
+        for name, raw in values.items():
+            info = self.info(name)
+            value = self._check_value(info, np.asarray(raw), len(sel))
+            self._physical(info, value)
+            field, col = self._field(info.group, info.quantity)
+            arr = batch.expand(field)
+            if field == "opt.gravity":
+                arr[sel] = value
+                continue
+            row = self._row(info.group, info.index)
+            if field == "body_mass":
+                inertia = batch.expand("body_inertia")
+                inertia[sel, row] *= (value[:, 0] / arr[sel, row])[:, None]
+            if field == "actuator_forcerange":
+                arr[sel, row, 0] = -value[:, 0]
+                arr[sel, row, 1] = value[:, 0]
+            elif col is None:
+                arr[sel, row] = value[:, 0] if arr.ndim == 2 else value
+            else:
+                arr[sel, row, col] = value if info.size > 1 else value[:, 0]
+            need_const |= field in _SETCONST_FIELDS
+            touched_actuators |= field == "actuator_user"
+        if touched_actuators:
+            user = batch.expand("actuator_user")
+            gain0, bias = affine_coefficients(user[sel])
+            gainprm = batch.expand("actuator_gainprm")
+            biasprm = batch.expand("actuator_biasprm")
+            gainprm[sel, :, 0] = gain0
+            biasprm[sel, :, :3] = bias
+        if need_const:
+            batch.set_const(sel)
+
+    def _set_spec(self, mjspec: mujoco.MjSpec, values: Mapping[str, object]) -> None:
+        compiled = None
+        for name, raw in values.items():
+            info = self.info(name)
+            value = self._check_value(info, np.asarray(raw), None)
+            self._physical(info, value)
+            g, el, q = info.group, info.element, info.quantity
+            if g == "body":
+                body = mjspec.body(el)
+                if not body.explicitinertial:
+                    compiled = compiled or mjspec.compile()
+                    body.explicitinertial = True
+                    body.mass = float(compiled.body_mass[info.index])
+                    body.ipos = compiled.body_ipos[info.index].copy()
+                    body.iquat = compiled.body_iquat[info.index].copy()
+                    body.inertia = compiled.body_inertia[info.index].copy()
+                if q == "mass":
+                    body.inertia = np.asarray(body.inertia) * value[0] / body.mass
+                    body.mass = float(value[0])
+                else:
+                    body.ipos = value
+            elif g == "geom":
+                friction = np.array(mjspec.geom(el).friction)
+                friction[0] = value[0]
+                mjspec.geom(el).friction = friction
+            elif g == "joint":
+                setattr(mjspec.joint(el), q, float(value[0]))
+            elif g == "world":
+                mjspec.option.gravity = value
+            elif g == "sensor":
+                sensor = mjspec.sensor(el)
+                if q == "bias":
+                    sensor.userdata = [float(value[0])]
+                else:
+                    setattr(sensor, q, float(value[0]))
+            else:  # actuator / motor
+                act = mjspec.actuator(el)
+                if q == "delay":
+                    act.delay = float(value[0])
+                elif q == "torque_limit":
+                    act.forcerange = [-value[0], value[0]]
+                else:
+                    user = np.array(act.userdata, dtype=float)
+                    user[ACTUATOR_USER.index(q)] = value[0]
+                    act.userdata = user.tolist()
+                    gain0, bias = affine_coefficients(user)
+                    gainprm = np.array(act.gainprm)
+                    gainprm[0] = gain0
+                    biasprm = np.array(act.biasprm)
+                    biasprm[:3] = bias
+                    act.gainprm = gainprm
+                    act.biasprm = biasprm
+
+    # ---------------------------------------------------------------- files
+    def describe(self) -> list[dict]:
+        """JSON-ready description of every parameter: name, nominal, low, high, unit."""
+
+        def plain(a: np.ndarray) -> float | list[float]:
+            return float(a[0]) if a.size == 1 else [float(x) for x in a]
+
+        return [
+            {
+                "name": i.name,
+                "nominal": plain(i.nominal),
+                "low": plain(i.low),
+                "high": plain(i.high),
+                "unit": i.unit,
+            }
+            for i in self._info.values()
+        ]
+
+
+def load_values(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a parameter file: a YAML map from name to value (number or list).
+
+    A calibration file (with a ``params`` section of ``{value, ci_low, ci_high}``) is accepted too.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"parameter file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        raise ParameterError(f"{path}: not valid YAML") from None
+    if isinstance(raw, dict) and isinstance(raw.get("params"), dict):
+        raw = {k: (v["value"] if isinstance(v, dict) else v) for k, v in raw["params"].items()}
+    if not isinstance(raw, dict):
+        raise ParameterError(f"{path}: a parameter file is a map from parameter name to value")
+    out = {}
+    for name, value in raw.items():
+        try:
+            arr = np.atleast_1d(np.asarray(value, dtype=float))
+        except (TypeError, ValueError):
+            raise ParameterError(
+                f"{path}: {name}: value {value!r} is not a number or list of numbers"
+            ) from None
+        if not np.all(np.isfinite(arr)):
+            raise ParameterError(f"{path}: {name}: value must be finite")
+        out[str(name)] = arr
+    return out
+
+
+def save_values(path: str | Path, values: Mapping[str, np.ndarray], header: str = "") -> None:
+    """Write a parameter file (YAML map from name to value)."""
+    plain = {}
+    for name, value in values.items():
+        arr = np.atleast_1d(np.asarray(value, dtype=float))
+        plain[name] = float(arr[0]) if arr.size == 1 else [float(x) for x in arr]
+    text = yaml.safe_dump(plain, sort_keys=False)
+    Path(path).write_text((f"# {header}\n" if header else "") + text)
+
+
+def is_delay(name: str) -> bool:
+    """Whether a parameter is a delay (identified on a step grid rather than continuously)."""
+    return name.endswith(".delay")

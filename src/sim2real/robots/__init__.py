@@ -1,0 +1,58 @@
+"""Robot specs and the embedded robots.
+
+``load_robot("pendulum")`` loads an embedded robot; ``load_robot("path/to/robot.yaml")`` loads a
+user's own robot from a spec YAML next to its MJCF.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sim2real.errors import SpecError
+from sim2real.robots.spec import (
+    ActuatorSpec,
+    EncoderSpec,
+    ImuSpec,
+    ObservationTerm,
+    ParameterBound,
+    RobotSpec,
+    SafetyLimits,
+    load_spec,
+)
+
+DATA_DIR = Path(__file__).parent / "data"
+EMBEDDED = ("pendulum", "furuta", "quadruped")
+"""Names of the robots shipped with sim2real."""
+
+__all__ = [
+    "DATA_DIR",
+    "EMBEDDED",
+    "ActuatorSpec",
+    "EncoderSpec",
+    "ImuSpec",
+    "ObservationTerm",
+    "ParameterBound",
+    "RobotSpec",
+    "SafetyLimits",
+    "list_robots",
+    "load_robot",
+    "load_spec",
+]
+
+
+def list_robots() -> list[str]:
+    """Names of the embedded robots whose files are present."""
+    return [name for name in EMBEDDED if (DATA_DIR / f"{name}.yaml").is_file()]
+
+
+def load_robot(name_or_path: str | Path) -> RobotSpec:
+    """Load an embedded robot by name, or a user's robot from a spec YAML path."""
+    text = str(name_or_path)
+    if text in EMBEDDED:
+        return load_spec(DATA_DIR / f"{text}.yaml")
+    path = Path(text)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        return load_spec(path)
+    raise SpecError(
+        f"unknown robot '{text}': embedded robots are {', '.join(list_robots())}, or give a spec YAML path"
+    )

@@ -1,0 +1,172 @@
+"""Batched simulation on ``mujoco.batch``: N simulations of one robot stepped on a thread pool.
+
+One control step is one call into MuJoCo's threads (``substeps`` physics steps each).  Each
+simulation can have its own model fields (parameters written through :class:`sim2real.params.Parameters`,
+which expands them in the batch); actuator models are MuJoCo-native affine actuators, so gains,
+strength, offset, torque limits and native delays all act inside the physics substeps.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import mujoco
+import mujoco.batch
+import numpy as np
+
+from sim2real.errors import SimulationError
+from sim2real.params import Parameters
+from sim2real.robots.model import (
+    actuator_indices,
+    build_model,
+    default_qpos,
+    joint_dof_indices,
+    joint_qpos_indices,
+)
+from sim2real.robots.spec import RobotSpec
+
+log = logging.getLogger(__name__)
+
+
+class BatchSim:
+    """N simulations of one robot.
+
+    Args:
+        spec: The robot.
+        num_envs: Number of simulations N.
+        nthread: Worker threads (0: every CPU).
+        model: A compiled model of the robot to use instead of the nominal one.
+        stage: ``mujoco.mjtStage`` computed after each control step; the default (velocity
+            stage) makes position and velocity sensors current at the new state at no extra
+            cost in a persistent batch.
+
+    Attributes (live views, shape (N, ...)):
+        qpos, qvel, ctrl, time, xfrc_applied, sensordata (read-only output).
+    """
+
+    def __init__(
+        self,
+        spec: RobotSpec,
+        num_envs: int,
+        nthread: int = 0,
+        model: mujoco.MjModel | None = None,
+        stage: int = int(mujoco.mjtStage.mjSTAGE_VEL),
+    ) -> None:
+        if num_envs < 1:
+            raise SimulationError(f"num_envs must be at least 1, got {num_envs}")
+        self.spec = spec
+        self.model = model if model is not None else build_model(spec)
+        self.params = Parameters(spec, self.model)
+        self.num_envs = num_envs
+        self.stage = stage
+        self.batch = mujoco.batch.Batch(self.model, num_envs, nthread, persistent=True)
+        self.qpos = self.batch.bind("qpos")
+        self.qvel = self.batch.bind("qvel")
+        self.ctrl = self.batch.bind("ctrl")
+        self.time = self.batch.bind("time")
+        self.xfrc_applied = self.batch.bind("xfrc_applied")
+        self.sensordata = self.batch.bind("sensordata")
+        self.qpos_idx = joint_qpos_indices(spec, self.model)
+        self.dof_idx = joint_dof_indices(spec, self.model)
+        self.act_idx = actuator_indices(spec, self.model)
+        self.default_qpos = default_qpos(spec, self.model)
+        self._sensor_adr = {
+            mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_SENSOR, i): (
+                int(self.model.sensor_adr[i]),
+                int(self.model.sensor_dim[i]),
+            )
+            for i in range(self.model.nsensor)
+        }
+        self.base_id = (
+            mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body) if spec.base_body else -1
+        )
+        self.reset()
+
+    # --------------------------------------------------------------- state
+    @property
+    def joint_pos(self) -> np.ndarray:
+        """Policy joint positions, shape (N, n_joints) [rad] (a copy)."""
+        return self.qpos[:, self.qpos_idx]
+
+    @property
+    def joint_vel(self) -> np.ndarray:
+        """Policy joint velocities, shape (N, n_joints) [rad/s] (a copy)."""
+        return self.qvel[:, self.dof_idx]
+
+    def sensor(self, name: str) -> np.ndarray:
+        """Readings of a named sensor, shape (N, dim), as MuJoCo computed them (delays included)."""
+        try:
+            adr, dim = self._sensor_adr[name]
+        except KeyError:
+            raise SimulationError(f"no sensor '{name}' (sensors: {', '.join(self._sensor_adr)})") from None
+        return self.sensordata[:, adr : adr + dim]
+
+    @property
+    def base_pos(self) -> np.ndarray:
+        """Base position, shape (N, 3) [m] (floating base only)."""
+        return self.qpos[:, 0:3]
+
+    @property
+    def base_quat(self) -> np.ndarray:
+        """Base orientation quaternion (w, x, y, z), shape (N, 4) (floating base only)."""
+        return self.qpos[:, 3:7]
+
+    # ---------------------------------------------------------------- step
+    def step(self, command: np.ndarray | None = None, ids: np.ndarray | None = None) -> None:
+        """Apply actuator commands and advance one control step (``substeps`` physics steps).
+
+        Args:
+            command: Shape (N, n_joints) in actuator units (rad targets, N m or V), policy joint
+                order; None keeps the current controls.
+            ids: Simulations to advance (None: all); ``command`` then has one row per id.
+        """
+        if command is not None:
+            command = np.asarray(command, dtype=float)
+            rows = slice(None) if ids is None else np.asarray(ids)
+            self.ctrl[rows, self.act_idx] = command
+        self.batch.step(ids=ids, nstep=self.spec.substeps, stage=self.stage)
+
+    def reset(
+        self,
+        ids: np.ndarray | None = None,
+        qpos: np.ndarray | None = None,
+        qvel: np.ndarray | None = None,
+        noise: float = 0.0,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        """Reset simulations to the default pose (or a given state), optionally with noise.
+
+        Args:
+            ids: Simulations to reset (None: all).
+            qpos: Policy joint positions to start from, shape (n, n_joints) or (n_joints,) [rad];
+                None for the default pose.
+            qvel: Policy joint velocities, same shapes [rad/s]; None for zero.
+            noise: Half-width of uniform noise added to joint positions [rad].
+            rng: Generator for the noise (required when noise > 0).
+        """
+        sel = np.arange(self.num_envs) if ids is None else np.asarray(ids, dtype=np.int64)
+        if sel.size == 0:
+            return
+        self.batch.reset(ids=sel, stage=int(mujoco.mjtStage.mjSTAGE_NONE))
+        full = np.tile(self.default_qpos, (sel.size, 1))
+        if qpos is not None:
+            full[:, self.qpos_idx] = qpos
+        if noise > 0:
+            if rng is None:
+                raise SimulationError("reset with noise needs a seeded rng")
+            full[:, self.qpos_idx] += rng.uniform(-noise, noise, (sel.size, self.spec.n_joints))
+        self.qpos[sel] = full
+        self.qvel[sel] = 0.0
+        if qvel is not None:
+            self.qvel[np.ix_(sel, self.dof_idx)] = qvel
+        self.ctrl[sel] = 0.0
+        pd = [i for i, a in enumerate(self.spec.actuators) if a.model == "pd"]
+        if pd:
+            self.ctrl[np.ix_(sel, self.act_idx[pd])] = self.spec.default_pose[pd]
+        self.xfrc_applied[sel] = 0.0
+        self.batch.forward(ids=sel, stage=self.stage)
+
+    def check_finite(self) -> np.ndarray:
+        """Simulations whose state is not finite, as an index array."""
+        bad = ~(np.isfinite(self.qpos).all(axis=1) & np.isfinite(self.qvel).all(axis=1))
+        return np.flatnonzero(bad)

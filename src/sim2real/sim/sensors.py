@@ -1,0 +1,93 @@
+"""Sensor models over batched readings: bias, white noise, quantization.
+
+The noise-free (and natively delayed) values come from MuJoCo's sensors; per-simulation bias and
+noise standard deviation are model fields (``sensor_user[:, 0]`` and ``sensor_noise``, written
+through the parameter names ``sensor.<name>.bias`` / ``.noise``), so randomization, the twin and
+identification all change them the same way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim2real.robots.actuation import SENSOR_USER
+from sim2real.sim.batch import BatchSim
+
+
+def quantize(x: np.ndarray, step: float | np.ndarray) -> np.ndarray:
+    """Round to the nearest multiple of ``step`` (no-op where step is 0). Any shape."""
+    step = np.asarray(step, dtype=float)
+    safe = np.where(step > 0, step, 1.0)
+    return np.where(step > 0, np.round(x / safe) * safe, x)
+
+
+def corrupt(
+    clean: np.ndarray,
+    bias: np.ndarray,
+    noise_std: np.ndarray,
+    rng: np.random.Generator,
+    resolution: float = 0.0,
+) -> np.ndarray:
+    """A sensor reading: clean value + bias + white noise, then quantization.
+
+    Args:
+        clean: Shape (N, dim), noise-free values.
+        bias: Shape (N, 1) or (N, dim), additive bias.
+        noise_std: Shape (N, 1) or (N, dim), standard deviation of the white noise.
+        rng: Seeded generator.
+        resolution: Quantization step (0: none).
+
+    Returns:
+        Shape (N, dim).
+    """
+    noisy = clean + bias + noise_std * rng.standard_normal(clean.shape)
+    return quantize(noisy, resolution) if resolution > 0 else noisy
+
+
+def noise_std_from_density(density: np.ndarray | float, dt: float) -> np.ndarray:
+    """Per-sample standard deviation of white noise of a given density sampled every dt seconds."""
+    return np.asarray(density, dtype=float) / np.sqrt(dt)
+
+
+class SensorReader:
+    """Reads the robot's sensors from a :class:`BatchSim` the way the real sensors would report them.
+
+    Args:
+        sim: The batched simulation.
+        rng: Seeded generator for the noise.
+    """
+
+    def __init__(self, sim: BatchSim, rng: np.random.Generator) -> None:
+        self.sim = sim
+        self.rng = rng
+        self._ids = {name: i for i, name in enumerate(self._names(sim))}
+
+    @staticmethod
+    def _names(sim: BatchSim) -> list[str]:
+        import mujoco
+
+        return [mujoco.mj_id2name(sim.model, mujoco.mjtObj.mjOBJ_SENSOR, i) for i in range(sim.model.nsensor)]
+
+    def _field(self, name: str, field: str) -> np.ndarray:
+        sid = self._ids[name]
+        arr = self.sim.batch.expanded(field)
+        if arr is None:
+            base = getattr(self.sim.model, field)[sid]
+            col = base[SENSOR_USER.index("bias")] if field == "sensor_user" else base
+            return np.full((self.sim.num_envs, 1), float(col))
+        col = arr[:, sid, SENSOR_USER.index("bias")] if field == "sensor_user" else arr[:, sid]
+        return np.asarray(col, dtype=float).reshape(-1, 1)
+
+    def read(self, name: str, resolution: float = 0.0) -> np.ndarray:
+        """One sensor's readings, shape (N, dim): MuJoCo value + bias + noise (+ quantization)."""
+        clean = self.sim.sensor(name)
+        return corrupt(
+            clean, self._field(name, "sensor_user"), self._field(name, "sensor_noise"), self.rng, resolution
+        )
+
+    def joints(self) -> tuple[np.ndarray, np.ndarray]:
+        """Encoder readings of every policy joint: positions (N, n) [rad] and velocities (N, n) [rad/s]."""
+        spec = self.sim.spec
+        q = np.hstack([self.read(f"{j}_pos", spec.encoder.resolution) for j in spec.joints])
+        qd = np.hstack([self.read(f"{j}_vel") for j in spec.joints])
+        return q, qd
