@@ -18,7 +18,7 @@ name                               size  unit       model field
 ``actuator.<a>.torque_limit``      1     N m        actuator_forcerange
 ``motor.<a>.resistance``           1     Ohm        DC motor (dc_motor actuators)
 ``motor.<a>.kt`` / ``.ke``         1     N m/A      DC motor constants
-``sensor.<s>.bias``                1     -          sensor_user[:, 0], added to the reading
+``sensor.<s>.bias``                dim   -          sensor_user[:, :dim], added to the reading
 ``sensor.<s>.noise``               1     -          sensor_noise (white noise std)
 ``sensor.<s>.delay``               1     s          sensor_delay (MuJoCo's native delay)
 ``world.gravity``                  3     m/s^2      opt.gravity
@@ -69,7 +69,6 @@ UNITS: dict[tuple[str, str], str] = {
 }
 """Unit of every parameter kind, keyed by (group, quantity)."""
 
-_SIZES = {("body", "com"): 3, ("world", "gravity"): 3}
 _SETCONST_FIELDS = {"body_mass", "body_inertia", "body_ipos", "dof_armature"}
 
 
@@ -143,8 +142,8 @@ class Parameters:
         self.model = model
         self._info: dict[str, ParamInfo] = {}
         for name, group, element, quantity, index in self._enumerate():
-            size = _SIZES.get((group, quantity), 1)
             nominal = np.atleast_1d(np.asarray(self._read_model(model, group, quantity, index), float)).copy()
+            size = nominal.size
             low, high = _default_bounds(group, quantity, nominal)
             self._info[name] = ParamInfo(
                 name, group, element, quantity, size, UNITS[(group, quantity)], index, nominal, low, high
@@ -243,7 +242,7 @@ class Parameters:
             ("joint", "armature"): ("dof_armature", None),
             ("actuator", "delay"): ("actuator_delay", None),
             ("actuator", "torque_limit"): ("actuator_forcerange", 1),
-            ("sensor", "bias"): ("sensor_user", SENSOR_USER.index("bias")),
+            ("sensor", "bias"): ("sensor_user", "bias"),
             ("sensor", "noise"): ("sensor_noise", None),
             ("sensor", "delay"): ("sensor_delay", None),
             ("world", "gravity"): ("opt.gravity", slice(0, 3)),
@@ -263,6 +262,8 @@ class Parameters:
             return np.array(model.opt.gravity)
         arr = getattr(model, field)
         row = arr[self._row(group, index)]
+        if col == "bias":
+            return np.array(row[: model.sensor_dim[index]])
         return np.array(row if col is None else row[col])
 
     # ------------------------------------------------------------------ get
@@ -288,6 +289,8 @@ class Parameters:
             if field == "opt.gravity":
                 return np.array(arr, dtype=float).reshape(target.nsim, 3)
             row = arr[:, self._row(info.group, info.index)]
+            if col == "bias":
+                col = slice(0, info.size)
             value = row if col is None else row[:, col]
             return np.array(value, dtype=float).reshape(target.nsim, info.size)
         raise ParameterError(f"cannot read parameters from a {type(target).__name__}")
@@ -372,6 +375,8 @@ class Parameters:
                 continue
             arr = getattr(model, field)
             row = self._row(info.group, info.index)
+            if col == "bias":
+                col = slice(0, info.size)
             if field == "body_mass":
                 old = float(arr[row])
                 model.body_inertia[row] *= value[0] / old
@@ -405,6 +410,8 @@ class Parameters:
                 arr[sel] = value
                 continue
             row = self._row(info.group, info.index)
+            if col == "bias":
+                col = slice(0, info.size)
             if field == "body_mass":
                 inertia = batch.expand("body_inertia")
                 inertia[sel, row] *= (value[:, 0] / arr[sel, row])[:, None]
@@ -459,7 +466,9 @@ class Parameters:
             elif g == "sensor":
                 sensor = mjspec.sensor(el)
                 if q == "bias":
-                    sensor.userdata = [float(value[0])]
+                    user = np.zeros(len(SENSOR_USER))
+                    user[: info.size] = value
+                    sensor.userdata = user.tolist()
                 else:
                     setattr(sensor, q, float(value[0]))
             else:  # actuator / motor

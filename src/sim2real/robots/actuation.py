@@ -27,8 +27,9 @@ ACTUATOR_USER: tuple[str, ...] = ("kp", "kd", "strength", "offset", "resistance"
 MODEL_CODES: dict[str, int] = {"pd": 0, "torque": 1, "dc_motor": 2}
 """Numeric code of each actuator model, stored in the ``model`` column."""
 
-SENSOR_USER: tuple[str, ...] = ("bias",)
-"""Columns of ``sensor_user``: additive sensor bias (sensor units)."""
+SENSOR_USER: tuple[str, ...] = ("bias0", "bias1", "bias2", "bias3")
+"""Columns of ``sensor_user``: additive bias of each sensor component (sensor units); a sensor of
+dimension d uses the first d columns."""
 
 
 def user_column(name: str) -> int:

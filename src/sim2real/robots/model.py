@@ -204,6 +204,6 @@ def joint_dof_indices(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
 
 
 def actuator_indices(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
-    """ctrl index of each policy joint's actuator, shape (n_joints,)."""
+    """ctrl index of each actuator, in the spec's actuator order, shape (n_actions,)."""
     ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
     return np.array([model.actuator_ctrladr[i] for i in ids], dtype=np.int64)

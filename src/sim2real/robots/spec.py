@@ -13,7 +13,7 @@ Schema (all angles in rad, times in s, torques in N m)::
     default_pose: {hinge: 0.0}
     control: {dt: 0.005, substeps: 5, integrator: implicitfast}
     base_body: null               # floating-base robots: the trunk body
-    actuators:                    # one entry per joint, keyed by joint name
+    actuators:                    # keyed by joint name; joints without an entry are passive
       hinge: {actuator: motor, model: torque, torque_limit: 1.0, gear: 6}
       # model: pd        -> kp [N m/rad], kd [N m s/rad]
       # model: dc_motor  -> resistance [Ohm], kt [N m/A], ke [V s/rad], voltage_limit [V]
@@ -25,7 +25,7 @@ Schema (all angles in rad, times in s, torques in N m)::
     safety:
       joint_position: {hinge: [-6.3, 6.3]}
       joint_velocity: {hinge: 20.0}
-      joint_torque: {hinge: 1.0}
+      joint_torque: {hinge: 1.0}  # actuated joints only
       tilt: null                  # max base tilt [rad], floating base only
       base_height: null           # [min, max] [m], floating base only
       command_rate: 50.0          # max change of a joint command per second (command units / s)
@@ -168,7 +168,7 @@ class SafetyLimits:
     velocity: np.ndarray
     """Largest allowed joint speed, shape (n_joints,) [rad/s]."""
     torque: np.ndarray
-    """Largest allowed joint torque, shape (n_joints,) [N m]."""
+    """Largest allowed joint torque, shape (n_joints,) [N m]; inf for passive (unactuated) joints."""
     tilt: float | None = None
     """Largest allowed base tilt from upright [rad]; None for fixed-base robots."""
     base_height_low: float | None = None
@@ -212,7 +212,7 @@ class RobotSpec:
     default_pose: np.ndarray
     """Default joint positions, shape (n_joints,) [rad]."""
     actuators: tuple[ActuatorSpec, ...]
-    """One actuator per joint, in policy order."""
+    """Actuators of the actuated joints, in policy joint order (passive joints have none)."""
     encoder: EncoderSpec
     """Joint encoder model."""
     imu: ImuSpec | None
@@ -250,6 +250,16 @@ class RobotSpec:
     def n_obs(self) -> int:
         """Length of the observation vector."""
         return sum(term.size for term in self.observation)
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actuators (= policy actions)."""
+        return len(self.actuators)
+
+    @property
+    def actuated_joints(self) -> tuple[str, ...]:
+        """Joints with an actuator, in policy order."""
+        return tuple(a.joint for a in self.actuators)
 
     @property
     def floating_base(self) -> bool:
@@ -350,7 +360,7 @@ def _parse_actuator(joint: str, raw: Any) -> ActuatorSpec:
     return ActuatorSpec(**kwargs)
 
 
-def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool) -> SafetyLimits:
+def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: tuple[str, ...]) -> SafetyLimits:
     raw = _require_mapping(raw, "safety")
     _check_keys(
         raw,
@@ -383,9 +393,12 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool) -> SafetyLi
         low.append(lo)
         high.append(hi)
     vel = _per_joint(raw["joint_velocity"], joints, "safety.joint_velocity")
-    trq = _per_joint(raw["joint_torque"], joints, "safety.joint_torque")
+    trq = _per_joint(raw["joint_torque"], actuated, "safety.joint_torque")
     velocity = [_number(vel[j], f"safety.joint_velocity.{j}", positive=True) for j in joints]
-    torque = [_number(trq[j], f"safety.joint_torque.{j}", positive=True) for j in joints]
+    # passive joints cannot be commanded: their torque limit is infinite
+    torque = [
+        _number(trq[j], f"safety.joint_torque.{j}", positive=True) if j in actuated else math.inf for j in joints
+    ]
 
     tilt = raw.get("tilt")
     height = raw.get("base_height")
@@ -474,8 +487,14 @@ def _build(path: Path, text: str, raw: dict) -> RobotSpec:
             f"control.integrator must be Euler, RK4, implicit or implicitfast; got {integrator!r}"
         )
 
-    acts_raw = _per_joint(raw["actuators"], joints, "actuators")
-    actuators = tuple(_parse_actuator(j, acts_raw[j]) for j in joints)
+    acts_raw = _require_mapping(raw["actuators"], "actuators")
+    unknown = [k for k in acts_raw if k not in joints]
+    if unknown:
+        raise SpecError(f"actuators: unknown joint '{unknown[0]}' (joints: {', '.join(joints)})")
+    if not acts_raw:
+        raise SpecError("actuators: at least one joint must be actuated")
+    # Actuators follow the policy joint order; joints without an entry are passive (unactuated).
+    actuators = tuple(_parse_actuator(j, acts_raw[j]) for j in joints if j in acts_raw)
 
     sensors = _require_mapping(raw.get("sensors", {}) or {}, "sensors")
     _check_keys(sensors, {"encoder", "imu"}, "sensors")
@@ -522,11 +541,12 @@ def _build(path: Path, text: str, raw: dict) -> RobotSpec:
     base_body = raw.get("base_body")
     if base_body is not None and not isinstance(base_body, str):
         raise SpecError("base_body must be a body name or null")
-    safety = _parse_safety(raw["safety"], joints, base_body is not None)
+    safety = _parse_safety(raw["safety"], joints, base_body is not None, tuple(a.joint for a in actuators))
     for j, q, lo, hi in zip(joints, default_pose, safety.position_low, safety.position_high, strict=True):
         if not lo <= q <= hi:
             raise SpecError(f"default_pose.{j} = {q} lies outside safety.joint_position [{lo}, {hi}]")
-    for act, limit in zip(actuators, safety.torque, strict=True):
+    for act in actuators:
+        limit = safety.torque[joints.index(act.joint)]
         if limit > act.torque_limit * (1 + 1e-9):
             raise SpecError(
                 f"safety.joint_torque.{act.joint} = {limit} exceeds the actuator's torque_limit "

@@ -116,8 +116,8 @@ class BatchSim:
         """Apply actuator commands and advance one control step (``substeps`` physics steps).
 
         Args:
-            command: Shape (N, n_joints) in actuator units (rad targets, N m or V), policy joint
-                order; None keeps the current controls.
+            command: Shape (N, n_actions) in actuator units (rad targets, N m or V), in the
+                spec's actuator order; None keeps the current controls.
             ids: Simulations to advance (None: all); ``command`` then has one row per id.
         """
         if command is not None:
@@ -160,9 +160,9 @@ class BatchSim:
         if qvel is not None:
             self.qvel[np.ix_(sel, self.dof_idx)] = qvel
         self.ctrl[sel] = 0.0
-        pd = [i for i, a in enumerate(self.spec.actuators) if a.model == "pd"]
-        if pd:
-            self.ctrl[np.ix_(sel, self.act_idx[pd])] = self.spec.default_pose[pd]
+        for i, act in enumerate(self.spec.actuators):
+            if act.model == "pd":
+                self.ctrl[sel, self.act_idx[i]] = self.spec.default_pose[self.spec.joints.index(act.joint)]
         self.xfrc_applied[sel] = 0.0
         self.batch.forward(ids=sel, stage=self.stage)
 

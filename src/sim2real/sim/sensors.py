@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim2real.robots.actuation import SENSOR_USER
 from sim2real.sim.batch import BatchSim
 
 
@@ -69,14 +68,15 @@ class SensorReader:
         return [mujoco.mj_id2name(sim.model, mujoco.mjtObj.mjOBJ_SENSOR, i) for i in range(sim.model.nsensor)]
 
     def _field(self, name: str, field: str) -> np.ndarray:
+        """Per-simulation bias (N, dim) or noise std (N, 1) of a sensor."""
         sid = self._ids[name]
+        dim = int(self.sim.model.sensor_dim[sid])
         arr = self.sim.batch.expanded(field)
         if arr is None:
-            base = getattr(self.sim.model, field)[sid]
-            col = base[SENSOR_USER.index("bias")] if field == "sensor_user" else base
-            return np.full((self.sim.num_envs, 1), float(col))
-        col = arr[:, sid, SENSOR_USER.index("bias")] if field == "sensor_user" else arr[:, sid]
-        return np.asarray(col, dtype=float).reshape(-1, 1)
+            arr = getattr(self.sim.model, field)[None]
+        if field == "sensor_user":
+            return np.asarray(arr[:, sid, :dim], dtype=float)
+        return np.asarray(arr[:, sid], dtype=float).reshape(-1, 1)
 
     def read(self, name: str, resolution: float = 0.0) -> np.ndarray:
         """One sensor's readings, shape (N, dim): MuJoCo value + bias + noise (+ quantization)."""

@@ -1,0 +1,299 @@
+"""TaskEnv: a batched simulation plus a task, stepped with policy actions (numpy, no torch).
+
+Per control step::
+
+    actions (N, n_act) in [-1, 1]
+      -> low-pass filter (alpha from the task)          a_f = alpha a + (1 - alpha) a_f
+      -> actuator commands (rad targets, N m or V)      via the task's action scale
+      -> hooks (e.g. randomized action delay)           -> BatchSim.step (substeps in MuJoCo threads)
+      -> rewards, terminations, success bookkeeping     -> automatic reset of finished episodes
+      -> observations from the (noisy) sensor readings  via sim2real.tasks.observations
+
+Hooks let randomization act without the environment knowing it: an object with any of
+``on_reset(env, ids)``, ``pre_physics(env, command) -> command``, ``post_physics(env)``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import mujoco
+import numpy as np
+
+from sim2real.errors import Sim2RealError
+from sim2real.robots.spec import RobotSpec
+from sim2real.sim.batch import BatchSim
+from sim2real.sim.sensors import SensorReader
+from sim2real.tasks.base import TaskConfig
+from sim2real.tasks.observations import ObsInputs, build_observation, check_layout, quat_rotate_inverse
+
+log = logging.getLogger(__name__)
+
+
+class EnvHook(Protocol):
+    """Something that acts on the environment at fixed points of a step (randomization)."""
+
+    def on_reset(self, env: TaskEnv, ids: np.ndarray) -> None: ...
+
+
+@dataclass
+class StepResult:
+    """What one control step returns.  Arrays are batched over N."""
+
+    obs: np.ndarray
+    """Actor observations, (N, n_obs)."""
+    critic_obs: np.ndarray
+    """Critic observations, (N, n_critic)."""
+    reward: np.ndarray
+    """Step reward, (N,)."""
+    done: np.ndarray
+    """Episode ended this step (terminated or timed out), (N,) bool."""
+    time_out: np.ndarray
+    """Episode ended by its time limit, (N,) bool."""
+    info: dict[str, Any]
+    """Episode statistics of the episodes that ended: ``episode_return``, ``success``, ``length``."""
+
+
+class TaskEnv:
+    """N simulations of a robot running a task.
+
+    Args:
+        spec: The robot.
+        task: The task.
+        num_envs: Number of simulations.
+        seed: Seed of every random draw of the environment.
+        nthread: MuJoCo worker threads (0: every CPU).
+        hooks: Randomization hooks.
+        model: A compiled model to use instead of the nominal one (e.g. a calibrated one).
+    """
+
+    def __init__(
+        self,
+        spec: RobotSpec,
+        task: TaskConfig,
+        num_envs: int,
+        seed: int = 0,
+        nthread: int = 0,
+        hooks: tuple[Any, ...] = (),
+        model: mujoco.MjModel | None = None,
+    ) -> None:
+        check_layout(spec.observation)
+        if len(task.action_scale) != spec.n_actions:
+            raise Sim2RealError(
+                f"task {task.name}: {len(task.action_scale)} action scales for {spec.n_actions} actuators"
+            )
+        self.spec = spec
+        self.task = task
+        self.num_envs = num_envs
+        self.rng = np.random.default_rng(seed)
+        self.sim = BatchSim(spec, num_envs, nthread=nthread, model=model)
+        self.sensors = SensorReader(self.sim, self.rng)
+        self.hooks = list(hooks)
+        self.control_dt = spec.control_dt
+        self.max_episode_steps = round(task.episode_s / spec.control_dt)
+        n_act = spec.n_actions
+        self.action = np.zeros((num_envs, n_act))
+        self.filtered_action = np.zeros((num_envs, n_act))
+        self.prev_action = np.zeros((num_envs, n_act))
+        self.command_values = np.zeros((num_envs, n_act))
+        self.velocity_command = np.zeros((num_envs, 3))
+        self._next_command_t = np.zeros(num_envs)
+        self.episode_step = np.zeros(num_envs, dtype=np.int64)
+        self.episode_return = np.zeros(num_envs)
+        self._success_streak = np.zeros(num_envs)
+        self._success_sum = np.zeros(num_envs)
+        self._scale = np.asarray(task.action_scale, dtype=float)
+        self._is_pd = np.array([a.model == "pd" for a in spec.actuators])
+        self._act_default = np.array([spec.default_pose[spec.joints.index(a.joint)] for a in spec.actuators])
+        self._low = np.array([a.command_low for a in spec.actuators])
+        self._high = np.array([a.command_high for a in spec.actuators])
+        self._meas_q = np.zeros((num_envs, spec.n_joints))
+        self._meas_qd = np.zeros((num_envs, spec.n_joints))
+        self.hooks = [factory(self) for factory in task.env_hooks] + self.hooks
+        self.reset()
+
+    # ------------------------------------------------------------ state for terms
+    @property
+    def joint_pos(self) -> np.ndarray:
+        """True joint positions (N, n_joints) [rad]."""
+        return self.sim.joint_pos
+
+    @property
+    def joint_vel(self) -> np.ndarray:
+        """True joint velocities (N, n_joints) [rad/s]."""
+        return self.sim.joint_vel
+
+    @property
+    def joint_torque(self) -> np.ndarray:
+        """Actuator torques of the last substep (N, n_actions) [N m]."""
+        return self.sim.batch.bind("actuator_force")[:, self.sim.act_idx]
+
+    @property
+    def episode_time(self) -> np.ndarray:
+        """Time since the episode started (N,) [s]."""
+        return self.episode_step * self.control_dt
+
+    @property
+    def base_quat(self) -> np.ndarray:
+        """Base orientation (N, 4) (floating base)."""
+        return self.sim.base_quat
+
+    @property
+    def base_height(self) -> np.ndarray:
+        """Base height (N,) [m] (floating base)."""
+        return self.sim.base_pos[:, 2]
+
+    @property
+    def base_lin_vel(self) -> np.ndarray:
+        """Base linear velocity in the base frame (N, 3) [m/s] (privileged: no real sensor gives it)."""
+        return quat_rotate_inverse(self.sim.base_quat, self.sim.qvel[:, 0:3])
+
+    @property
+    def base_ang_vel(self) -> np.ndarray:
+        """Base angular velocity in the base frame (N, 3) [rad/s] (true value)."""
+        return self.sim.qvel[:, 3:6].copy()
+
+    @property
+    def projected_gravity(self) -> np.ndarray:
+        """Gravity direction in the base frame (N, 3)."""
+        return quat_rotate_inverse(self.sim.base_quat, np.array([0.0, 0.0, -1.0]))
+
+    # ------------------------------------------------------------------ actions
+    def action_to_command(self, action: np.ndarray) -> np.ndarray:
+        """Actuator commands from (filtered) actions in [-1, 1]; shape (N, n_act) in actuator units."""
+        cmd = self._scale * action + np.where(self._is_pd, self._act_default, 0.0)
+        return np.clip(cmd, self._low, self._high)
+
+    # ---------------------------------------------------------------- observations
+    def obs_inputs(self) -> ObsInputs:
+        """Sensor-derived inputs of the observation terms, as the robot would measure them."""
+        q, qd = self.sensors.joints()
+        self._meas_q, self._meas_qd = q, qd
+        gyro = quat = None
+        if self.spec.imu is not None:
+            gyro = self.sensors.read("imu_gyro")
+            quat = self.sensors.read("imu_quat")
+            quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
+        return ObsInputs(
+            joint_pos=q,
+            joint_vel=qd,
+            default_pose=self.spec.default_pose,
+            last_action=self.filtered_action,
+            base_ang_vel=gyro,
+            base_quat=quat,
+            velocity_command=self.velocity_command if self.task.commands is not None else None,
+        )
+
+    def observe(self) -> tuple[np.ndarray, np.ndarray]:
+        """Actor observations (N, n_obs) and critic observations (N, n_obs + privileged)."""
+        obs = build_observation(self.spec.observation, self.obs_inputs())
+        extra = [
+            np.asarray(getattr(self, name)).reshape(self.num_envs, -1) for name in self.task.critic_terms
+        ]
+        critic = np.hstack([obs, *extra]) if extra else obs
+        return obs, critic
+
+    # --------------------------------------------------------------------- reset
+    def _sample_commands(self, ids: np.ndarray) -> None:
+        cfg = self.task.commands
+        if cfg is None or ids.size == 0:
+            return
+        n = ids.size
+        cmd = np.stack(
+            [self.rng.uniform(*cfg.vx, n), self.rng.uniform(*cfg.vy, n), self.rng.uniform(*cfg.yaw, n)],
+            axis=1,
+        )
+        cmd[self.rng.random(n) < cfg.standing_fraction] = 0.0
+        self.velocity_command[ids] = cmd
+        self._next_command_t[ids] = self.episode_time[ids] + cfg.resample_s
+
+    def reset(self, ids: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Start new episodes (all when ids is None) and return fresh observations."""
+        ids = np.arange(self.num_envs) if ids is None else np.asarray(ids, dtype=np.int64)
+        self._reset_ids(ids)
+        return self.observe()
+
+    def _reset_ids(self, ids: np.ndarray) -> None:
+        if ids.size == 0:
+            return
+        for hook in self.hooks:
+            if hasattr(hook, "on_reset"):
+                hook.on_reset(self, ids)
+        q, qd = self.task.reset(self, ids, self.rng)
+        self.sim.reset(ids, qpos=q, qvel=qd)
+        self.action[ids] = 0.0
+        self.filtered_action[ids] = 0.0
+        self.prev_action[ids] = 0.0
+        self.command_values[ids] = self.action_to_command(np.zeros((ids.size, self.spec.n_actions)))
+        self.episode_step[ids] = 0
+        self.episode_return[ids] = 0.0
+        self._success_streak[ids] = 0.0
+        self._success_sum[ids] = 0.0
+        self._sample_commands(ids)
+
+    # ---------------------------------------------------------------------- step
+    def step(self, actions: np.ndarray) -> StepResult:
+        """Advance every simulation by one control step.
+
+        Args:
+            actions: Policy actions, (N, n_actions), clipped to [-1, 1].
+        """
+        actions = np.clip(np.nan_to_num(np.asarray(actions, dtype=float)), -1.0, 1.0)
+        alpha = self.task.action_filter
+        self.prev_action[:] = self.filtered_action
+        self.action[:] = actions
+        self.filtered_action[:] = alpha * actions + (1.0 - alpha) * self.filtered_action
+        command = self.action_to_command(self.filtered_action)
+        for hook in self.hooks:
+            if hasattr(hook, "pre_physics"):
+                command = hook.pre_physics(self, command)
+        self.command_values[:] = command
+        self.sim.step(command)
+        for hook in self.hooks:
+            if hasattr(hook, "post_physics"):
+                hook.post_physics(self)
+        self.episode_step += 1
+
+        bad = self.sim.check_finite()
+        reward = np.zeros(self.num_envs)
+        for term in self.task.rewards.values():
+            reward += term.weight * term(self)
+        reward *= self.control_dt
+        reward[bad] = 0.0
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        for term in self.task.terminations.values():
+            terminated |= np.asarray(term(self), dtype=bool)
+        terminated[bad] = True
+        time_out = (self.episode_step >= self.max_episode_steps) & ~terminated
+        self.episode_return += reward
+
+        rule = self.task.success
+        metric = np.asarray(rule.metric(self), dtype=float)
+        if rule.kind == "hold_last":
+            self._success_streak = np.where(metric > 0.5, self._success_streak + self.control_dt, 0.0)
+        else:
+            self._success_sum += metric
+
+        done = terminated | time_out
+        info: dict[str, Any] = {}
+        finished = np.flatnonzero(done)
+        if finished.size:
+            if rule.kind == "hold_last":
+                success = time_out[finished] & (self._success_streak[finished] >= rule.window_s - 1e-9)
+            else:
+                mean = self._success_sum[finished] / np.maximum(self.episode_step[finished], 1)
+                success = time_out[finished] & (mean < rule.threshold)
+            info = {
+                "episode_return": self.episode_return[finished].copy(),
+                "success": success,
+                "length": self.episode_step[finished].copy(),
+                "ids": finished,
+            }
+            self._reset_ids(finished)
+        if self.task.commands is not None:
+            due = np.flatnonzero(self.episode_time >= self._next_command_t)
+            self._sample_commands(due)
+        obs, critic = self.observe()
+        return StepResult(obs, critic, reward, done, time_out, info)
