@@ -154,10 +154,12 @@ class Parameters:
                 raise ParameterError(f"{spec.name}: parameter bound '{bound.name}' matches no parameter")
             for name in matched:
                 info = self._info[name]
-                low = np.full(info.size, bound.low)
-                high = np.full(info.size, bound.high)
-                if info.quantity == "com":  # com bounds are offsets around nominal
-                    low, high = info.nominal + bound.low, info.nominal + bound.high
+                if len(bound.low) not in (1, info.size):
+                    raise ParameterError(
+                        f"{spec.name}: bound of '{bound.name}' has {len(bound.low)} values, {name} has {info.size}"
+                    )
+                low = np.broadcast_to(np.array(bound.low, dtype=float), (info.size,)).copy()
+                high = np.broadcast_to(np.array(bound.high, dtype=float), (info.size,)).copy()
                 for arr in (low, high):
                     arr.setflags(write=False)
                 self._info[name] = ParamInfo(**{**info.__dict__, "low": low, "high": high})

@@ -97,7 +97,7 @@ def _delay_capacity(spec: RobotSpec, prefix: str, suffix: str) -> float:
     high = DEFAULT_MAX_DELAY
     for bound in spec.parameter_bounds:
         if bound.name.startswith(prefix) and bound.name.endswith(suffix):
-            high = max(high, bound.high)
+            high = max(high, *bound.high)
     return high
 
 

@@ -32,8 +32,9 @@ Schema (all angles in rad, times in s, torques in N m)::
       stale_timeout: 0.05         # a reading older than this is stale [s]
       safe_mode: damping          # damping | zero_torque
       damping: 0.1                # joint damping gain in safe mode [N m s/rad]
-    parameters:                   # plausible bounds; nominal values come from the model
+    parameters:                   # plausible bounds (absolute values); nominal values come from the model
       body.pole.mass: {low: 0.4, high: 0.9}
+      body.pole.com: {low: [-0.01, -0.01, -0.6], high: [0.01, 0.01, 0.0]}   # one per component
       joint.hinge.damping: {low: 0.0, high: 0.5}
 """
 
@@ -190,11 +191,11 @@ class ParameterBound:
     """Plausible range of one named physical parameter (absolute SI values)."""
 
     name: str
-    """Parameter name (see `sim2real.params`), no wildcards after resolution."""
-    low: float
-    """Lowest plausible value."""
-    high: float
-    """Highest plausible value."""
+    """Parameter name or pattern (see `sim2real.params`)."""
+    low: tuple[float, ...]
+    """Lowest plausible value: one number for every component, or one per component."""
+    high: tuple[float, ...]
+    """Highest plausible value, like ``low``."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -560,10 +561,16 @@ def _build(path: Path, text: str, raw: dict) -> RobotSpec:
         _check_keys(entry, {"low", "high"}, f"parameters.{name}")
         if "low" not in entry or "high" not in entry:
             raise SpecError(f"parameters.{name}: needs both 'low' and 'high'")
-        lo = _number(entry["low"], f"parameters.{name}.low")
-        hi = _number(entry["high"], f"parameters.{name}.high")
-        if lo > hi:
-            raise SpecError(f"parameters.{name}: low {lo} is above high {hi}")
+        def values(v: Any, where: str) -> tuple[float, ...]:
+            items = v if isinstance(v, list | tuple) else [v]
+            return tuple(_number(x, where) for x in items)
+
+        lo = values(entry["low"], f"parameters.{name}.low")
+        hi = values(entry["high"], f"parameters.{name}.high")
+        if len(lo) != len(hi):
+            raise SpecError(f"parameters.{name}: low and high have different lengths")
+        if any(a > b for a, b in zip(lo, hi, strict=True)):
+            raise SpecError(f"parameters.{name}: low {list(lo)} is above high {list(hi)}")
         bounds.append(ParameterBound(name=str(name), low=lo, high=hi))
 
     spec = RobotSpec(
