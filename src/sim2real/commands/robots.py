@@ -42,7 +42,9 @@ def robots(json: bool = False) -> int:
     return 0
 
 
-def params(robot: Annotated[str, tyro.conf.arg(help="embedded robot name or spec YAML path")], json: bool = False) -> int:
+def params(
+    robot: Annotated[str, tyro.conf.arg(help="embedded robot name or spec YAML path")], json: bool = False
+) -> int:
     """List a robot's named physical parameters with nominal values, plausible bounds and units.
 
     Args:
@@ -60,7 +62,8 @@ def params(robot: Annotated[str, tyro.conf.arg(help="embedded robot name or spec
         return ", ".join(f"{x:.4g}" for x in v) if isinstance(v, list) else f"{v:.4g}"
 
     text = "\n".join(
-        f"{r['name']:<36} {fmt(r['nominal']):>22}  [{fmt(r['low'])} .. {fmt(r['high'])}] {r['unit']}" for r in rows
+        f"{r['name']:<36} {fmt(r['nominal']):>22}  [{fmt(r['low'])} .. {fmt(r['high'])}] {r['unit']}"
+        for r in rows
     )
     emit({"robot": spec.name, "params": rows}, json, None if json else text)
     return 0

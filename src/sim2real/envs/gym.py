@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -26,7 +26,7 @@ class GymEnv(gym.Env):
     holds ``success``.
     """
 
-    metadata = {"render_modes": []}
+    metadata: ClassVar[dict] = {"render_modes": []}
 
     def __init__(self, spec: RobotSpec, task: TaskConfig, seed: int = 0, hooks: tuple[Any, ...] = ()) -> None:
         self.env = TaskEnv(spec, task, 1, seed=seed, nthread=1, hooks=hooks)

@@ -9,6 +9,7 @@ strength, offset, torque limits and native delays all act inside the physics sub
 from __future__ import annotations
 
 import logging
+import time
 
 import mujoco
 import mujoco.batch
@@ -59,6 +60,8 @@ class BatchSim:
         self.params = Parameters(spec, self.model)
         self.num_envs = num_envs
         self.stage = stage
+        self.physics_seconds = 0.0
+        """Wall time spent inside MuJoCo's batched step calls [s] (for benchmarks)."""
         self.batch = mujoco.batch.Batch(self.model, num_envs, nthread, persistent=True)
         self.qpos = self.batch.bind("qpos")
         self.qvel = self.batch.bind("qvel")
@@ -124,7 +127,9 @@ class BatchSim:
             command = np.asarray(command, dtype=float)
             rows = slice(None) if ids is None else np.asarray(ids)
             self.ctrl[rows, self.act_idx] = command
+        start = time.perf_counter()
         self.batch.step(ids=ids, nstep=self.spec.substeps, stage=self.stage)
+        self.physics_seconds += time.perf_counter() - start
 
     def reset(
         self,

@@ -1,0 +1,1 @@
+"""Benchmarks behind ``sim2real bench``: each ``run(...)`` returns the JSON summary of one headline figure."""

@@ -1,0 +1,48 @@
+"""``sim2real bench sim|train|infer|sysid|finetune``: measure a headline figure."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Annotated, Literal
+
+import tyro
+
+from sim2real.commands.output import emit
+from sim2real.errors import Sim2RealError
+
+Which = Literal["sim", "train", "infer", "sysid", "finetune"]
+
+
+def bench(
+    which: Annotated[Which, tyro.conf.Positional],
+    robot: str = "quadruped",
+    envs: int = 256,
+    seconds: float = 10.0,
+    randomize: str | None = None,
+    seeds: int = 3,
+    json: bool = False,
+) -> int:
+    """Run a benchmark and print its figures (see benchmarks/BENCHMARKS.md).
+
+    Args:
+        which: Which benchmark.
+        robot: Embedded robot name or spec YAML path.
+        envs: Number of parallel simulations (sim).
+        seconds: Measurement time (sim).
+        randomize: Randomization config name or file (sim).
+        seeds: Number of seeds to average over (finetune).
+        json: Print a JSON summary on stdout.
+    """
+    try:
+        module = importlib.import_module(f"sim2real.bench.{which}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"sim2real.bench.{which}":
+            raise Sim2RealError(f"benchmark '{which}' is not available in this version") from None
+        raise
+    options = {"robot": robot, "envs": envs, "seconds": seconds, "randomize": randomize, "seeds": seeds}
+    import inspect
+
+    accepted = inspect.signature(module.run).parameters
+    result = module.run(**{k: v for k, v in options.items() if k in accepted})
+    emit(result, json)
+    return 0
