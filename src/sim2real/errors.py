@@ -43,3 +43,7 @@ class MissingExtraError(Sim2RealError):
         )
         self.extra = extra
         self.module = module
+
+
+class LogError(Sim2RealError):
+    """A robot log (rosbag2/MCAP directory or CSV file) is missing, malformed or incomplete."""

@@ -44,7 +44,7 @@ def run(
     spec = load_robot(robot)
     hooks: tuple = ()
     if randomize:
-        from sim2real.randomize import build_hooks  # noqa: PLC0415 - randomization is optional here
+        from sim2real.randomize import build_hooks
 
         hooks = build_hooks(spec, randomize, seed=seed)
     env = TaskEnv(spec, get_task(spec.name), envs, seed=seed, nthread=nthread, hooks=hooks)

@@ -1,0 +1,29 @@
+"""Robot logs: the :class:`Trajectory` model, rosbag2/MCAP read and write, CSV import.
+
+Numpy and rosbags only (no torch, no mujoco): robot computers import this.
+"""
+
+from sim2real.logs.bag import BagWriter, read_bag, write_bag
+from sim2real.logs.csv_import import (
+    PENDULUM_CSV,
+    QUBE_CSV,
+    ColumnMap,
+    load_real_pendulum,
+    load_real_qube,
+    read_csv,
+)
+from sim2real.logs.trajectory import Event, Trajectory
+
+__all__ = [
+    "PENDULUM_CSV",
+    "QUBE_CSV",
+    "BagWriter",
+    "ColumnMap",
+    "Event",
+    "Trajectory",
+    "load_real_pendulum",
+    "load_real_qube",
+    "read_bag",
+    "read_csv",
+    "write_bag",
+]
