@@ -423,7 +423,7 @@ class Parameters:
             elif col is None:
                 arr[sel, row] = value[:, 0] if arr.ndim == 2 else value
             else:
-                arr[sel, row, col] = value if info.size > 1 else value[:, 0]
+                arr[sel, row, col] = value if isinstance(col, slice) else value[:, 0]
             need_const |= field in _SETCONST_FIELDS
             touched_actuators |= field == "actuator_user"
         if touched_actuators:
@@ -462,7 +462,14 @@ class Parameters:
                 friction[0] = value[0]
                 mjspec.geom(el).friction = friction
             elif g == "joint":
-                setattr(mjspec.joint(el), q, float(value[0]))
+                joint = mjspec.joint(el)
+                current = getattr(joint, q)
+                if np.ndim(current):  # e.g. damping is a polynomial in MuJoCo 4: set its linear term
+                    current = np.array(current, dtype=float)
+                    current[0] = value[0]
+                    setattr(joint, q, current)
+                else:
+                    setattr(joint, q, float(value[0]))
             elif g == "world":
                 mjspec.option.gravity = value
             elif g == "sensor":

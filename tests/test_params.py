@@ -1,0 +1,153 @@
+"""Named parameters: names, patterns, get/set on MjSpec, MjModel and batches, files."""
+
+from __future__ import annotations
+
+import mujoco
+import mujoco.batch
+import numpy as np
+import pytest
+
+from sim2real.errors import ParameterError
+from sim2real.params import Parameters, load_values, save_values, split_name
+from sim2real.robots import load_robot
+from sim2real.robots.model import build_mjspec, build_model
+
+
+@pytest.fixture(scope="module")
+def furuta():
+    spec = load_robot("furuta")
+    model = build_model(spec)
+    return spec, model, Parameters(spec, model)
+
+
+class TestNames:
+    def test_namespace_kinds_present(self, furuta):
+        _, _, params = furuta
+        names = params.names
+        for expected in (
+            "body.arm.mass",
+            "body.pendulum.com",
+            "joint.arm.damping",
+            "joint.pendulum.frictionloss",
+            "joint.arm.armature",
+            "actuator.motor.strength",
+            "actuator.motor.delay",
+            "motor.motor.resistance",
+            "motor.motor.kt",
+            "motor.motor.ke",
+            "sensor.arm_pos.bias",
+            "world.gravity",
+        ):
+            assert expected in names
+        # pd-only quantities do not exist on a DC motor
+        assert "actuator.motor.kp" not in names
+
+    def test_wildcards_expand_in_registry_order(self, furuta):
+        _, _, params = furuta
+        assert params.resolve("body.*.mass") == ["body.arm.mass", "body.pendulum.mass"]
+        assert params.resolve(["joint.*.damping", "body.arm.mass"]) == [
+            "joint.arm.damping",
+            "joint.pendulum.damping",
+            "body.arm.mass",
+        ]
+
+    @pytest.mark.parametrize(
+        ("name", "message"),
+        [
+            ("body.nope.mass", "matches no parameter"),
+            ("body.arm.colour", "unknown parameter"),
+            ("mass", "group.element.quantity"),
+        ],
+    )
+    def test_bad_names_are_rejected(self, furuta, name, message):
+        _, _, params = furuta
+        with pytest.raises(ParameterError, match=message):
+            params.resolve([name])
+
+    def test_split_name_keeps_dotted_elements(self):
+        assert split_name("body.leg.upper.mass") == ("body", "leg.upper", "mass")
+
+
+class TestGetSet:
+    def test_model_spec_and_batch_agree(self, furuta):
+        spec, _, params = furuta
+        values = {
+            "body.pendulum.mass": 0.03,
+            "joint.arm.damping": 0.002,
+            "motor.motor.resistance": 9.0,
+            "actuator.motor.strength": 0.8,
+            "world.gravity": [0.0, 0.5, -9.7],
+        }
+        model = build_model(spec)
+        params.set(model, values)
+        mjspec = build_mjspec(spec)
+        params.set(mjspec, values)
+        from_spec = mjspec.compile()
+        batch = mujoco.batch.Batch(build_model(spec), 3, 1)
+        params.set(batch, values)
+        for name, value in values.items():
+            np.testing.assert_allclose(params.get(model, name), value)
+            np.testing.assert_allclose(params.get(from_spec, name), value)
+            np.testing.assert_allclose(params.get(batch, name), np.tile(value, (3, 1)))
+        np.testing.assert_allclose(model.actuator_gainprm[0, 0], from_spec.actuator_gainprm[0, 0])
+        np.testing.assert_allclose(model.actuator_biasprm[0, :3], from_spec.actuator_biasprm[0, :3])
+        np.testing.assert_allclose(model.body_inertia, from_spec.body_inertia, rtol=1e-9)
+
+    def test_batch_rows_are_per_simulation(self, furuta):
+        spec, _, params = furuta
+        batch = mujoco.batch.Batch(build_model(spec), 3, 1)
+        params.set(batch, {"body.arm.mass": [[0.08], [0.09], [0.1]]})
+        params.set(batch, {"body.arm.mass": 0.2}, ids=np.array([1]))
+        np.testing.assert_allclose(params.get(batch, "body.arm.mass")[:, 0], [0.08, 0.2, 0.1])
+
+    def test_mass_scales_inertia_along(self, furuta):
+        spec, nominal, params = furuta
+        model = build_model(spec)
+        b = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, "arm")
+        params.set(model, {"body.arm.mass": 2 * nominal.body_mass[b]})
+        np.testing.assert_allclose(model.body_inertia[b], 2 * nominal.body_inertia[b])
+
+    @pytest.mark.parametrize(
+        ("values", "message"),
+        [
+            ({"body.arm.mass": -1.0}, "must be positive"),
+            ({"joint.arm.damping": -0.1}, "must not be negative"),
+            ({"body.arm.com": [1.0, 2.0]}, "expected 3 value"),
+            ({"body.arm.mass": float("nan")}, "finite"),
+            ({"actuator.motor.delay": 10.0}, "delay capacity"),
+        ],
+    )
+    def test_bad_values_are_rejected(self, furuta, values, message):
+        spec, _, params = furuta
+        with pytest.raises(ParameterError, match=message):
+            params.set(build_model(spec), values)
+
+
+def test_parameter_files_round_trip(tmp_path, furuta):
+    _, _, params = furuta
+    values = {"body.arm.mass": np.array([0.1]), "world.gravity": np.array([0.0, 0.0, -9.8])}
+    path = tmp_path / "p.yaml"
+    save_values(path, values, header="test")
+    loaded = load_values(path)
+    assert set(loaded) == set(values)
+    for name in values:
+        np.testing.assert_allclose(loaded[name], values[name])
+
+
+def test_bad_parameter_files(tmp_path):
+    with pytest.raises(ParameterError, match="not found"):
+        load_values(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("body.arm.mass: heavy\n")
+    with pytest.raises(ParameterError, match="not a number"):
+        load_values(bad)
+
+
+def test_describe_lists_every_parameter_with_bounds(furuta):
+    _, _, params = furuta
+    rows = params.describe()
+    assert [r["name"] for r in rows] == params.names
+    for row in rows:
+        low, high = np.atleast_1d(row["low"]), np.atleast_1d(row["high"])
+        assert np.all(low <= high), row
+        assert row["unit"]
