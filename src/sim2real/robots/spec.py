@@ -278,7 +278,10 @@ class RobotSpec:
 def content_hash(yaml_text: str, mjcf_bytes: bytes) -> str:
     """sha256 of the canonical YAML content and the MJCF bytes."""
     data = yaml.safe_load(yaml_text)
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    try:
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+    except TypeError:
+        raise SpecError("the spec mixes key types in one mapping; use plain string keys") from None
     digest = hashlib.sha256()
     digest.update(canonical)
     digest.update(b"\0")

@@ -1,0 +1,198 @@
+"""load_spec rejects bad spec files with a SpecError that names the problem."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim2real.errors import SpecError
+from sim2real.robots import DATA_DIR, load_spec
+
+PENDULUM_YAML = DATA_DIR / "pendulum.yaml"
+PENDULUM_XML = DATA_DIR / "pendulum.xml"
+
+Mutator = Callable[[dict], None]
+
+
+@pytest.fixture
+def base_spec() -> dict:
+    """The embedded pendulum's spec as a mapping."""
+    return yaml.safe_load(PENDULUM_YAML.read_text())
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path, base_spec: dict) -> Callable[[Mutator | None], Path]:
+    """Write a variant of the pendulum spec next to a copy of its MJCF; return the YAML path."""
+    shutil.copy(PENDULUM_XML, tmp_path / "pendulum.xml")
+
+    def write(mutate: Mutator | None = None) -> Path:
+        raw = copy.deepcopy(base_spec)
+        if mutate is not None:
+            mutate(raw)
+        path = tmp_path / "robot.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    return write
+
+
+def _set(*keys_and_value):
+    """A mutator setting raw[k1][k2]... = value."""
+    *keys, value = keys_and_value
+
+    def mutate(raw: dict) -> None:
+        node = raw
+        for key in keys[:-1]:
+            node = node[key]
+        node[keys[-1]] = value
+
+    return mutate
+
+
+def _delete(*keys):
+    def mutate(raw: dict) -> None:
+        node = raw
+        for key in keys[:-1]:
+            node = node[key]
+        del node[keys[-1]]
+
+    return mutate
+
+
+def _rename_joint(raw: dict) -> None:
+    """Call the joint 'knee' everywhere: consistent YAML, but the MJCF has no such joint."""
+    raw["joints"] = ["knee"]
+    for section in (raw["default_pose"], raw["actuators"]):
+        section["knee"] = section.pop("hinge")
+    for key in ("joint_position", "joint_velocity", "joint_torque"):
+        raw["safety"][key]["knee"] = raw["safety"][key].pop("hinge")
+
+
+def _pd_without_kp(raw: dict) -> None:
+    raw["actuators"]["hinge"] = {"actuator": "motor", "model": "pd", "kd": 0.1, "torque_limit": 2.0}
+
+
+def _tilt_on_fixed_base(raw: dict) -> None:
+    raw["safety"]["tilt"] = 0.5
+
+
+class TestValidSpec:
+    def test_unmodified_copy_loads(self, write_spec):
+        spec = load_spec(write_spec())
+        assert spec.name == "pendulum"
+        assert spec.joints == ("hinge",)
+
+
+BAD_SPECS = {
+    "missing MJCF file": (_set("mjcf", "nowhere.xml"), r"MJCF file not found: .*nowhere\.xml"),
+    "unknown joint name": (_rename_joint, r"joint 'knee' is not in pendulum\.xml"),
+    "unknown joint in a per-joint map": (
+        _set("default_pose", "elbow", 0.0),
+        r"default_pose: unknown joint 'elbow'",
+    ),
+    "actuator not in the MJCF": (
+        _set("actuators", "hinge", "actuator", "servo"),
+        r"actuator 'servo'.* not in",
+    ),
+    "default pose outside safety limits": (
+        _set("default_pose", "hinge", 25.0),
+        r"default_pose\.hinge = 25\.0 lies outside safety\.joint_position",
+    ),
+    "safety low above high": (
+        _set("safety", "joint_position", "hinge", [5.0, -5.0]),
+        r"safety\.joint_position\.hinge: low 5\.0 is not below high -5\.0",
+    ),
+    "zero velocity limit": (
+        _set("safety", "joint_velocity", "hinge", 0.0),
+        r"safety\.joint_velocity\.hinge must be positive",
+    ),
+    "negative velocity limit": (
+        _set("safety", "joint_velocity", "hinge", -3.0),
+        r"safety\.joint_velocity\.hinge must be positive",
+    ),
+    "safety torque above actuator limit": (
+        _set("safety", "joint_torque", "hinge", 13.0),
+        r"safety\.joint_torque\.hinge = 13\.0 exceeds the actuator's torque_limit 12\.0",
+    ),
+    "unknown top-level key": (_set("colour", "red"), r"unknown key\(s\) colour"),
+    "missing control": (_delete("control"), r"missing required key 'control'"),
+    "missing joints": (_delete("joints"), r"missing required key 'joints'"),
+    "missing safety": (_delete("safety"), r"missing required key 'safety'"),
+    "bad actuator model": (
+        _set("actuators", "hinge", "model", "servo"),
+        r"actuators\.hinge\.model must be one of pd, torque, dc_motor; got 'servo'",
+    ),
+    "pd actuator without kp": (_pd_without_kp, r"actuators\.hinge: a pd actuator needs 'kp'"),
+    "tilt on a fixed-base robot": (_tilt_on_fixed_base, r"tilt and base_height apply only to floating-base"),
+    "parameter low above high": (
+        _set("parameters", "joint.hinge.damping", {"low": 1.0, "high": 0.5}),
+        r"parameters\.joint\.hinge\.damping: low .*1\.0.* is above high .*0\.5",
+    ),
+    "zero substeps": (_set("control", "substeps", 0), r"control\.substeps must be a positive integer, got 0"),
+    "negative substeps": (
+        _set("control", "substeps", -2),
+        r"control\.substeps must be a positive integer, got -2",
+    ),
+    "fractional substeps": (
+        _set("control", "substeps", 2.5),
+        r"control\.substeps must be a positive integer",
+    ),
+}
+
+
+class TestBadSpecs:
+    @pytest.mark.parametrize(("mutate", "message"), list(BAD_SPECS.values()), ids=list(BAD_SPECS))
+    def test_raises_spec_error_naming_the_problem(self, write_spec, mutate, message):
+        path = write_spec(mutate)
+        with pytest.raises(SpecError, match=message) as excinfo:
+            load_spec(path)
+        assert "robot.yaml" in str(excinfo.value), "the message names the spec file"
+
+    def test_missing_spec_file(self, tmp_path):
+        with pytest.raises(SpecError, match=r"robot spec not found: .*absent\.yaml"):
+            load_spec(tmp_path / "absent.yaml")
+
+    def test_invalid_yaml_syntax(self, tmp_path):
+        shutil.copy(PENDULUM_XML, tmp_path / "pendulum.xml")
+        path = tmp_path / "broken.yaml"
+        path.write_text("name: pendulum\nmjcf: pendulum.xml\njoints: [hinge\n")
+        with pytest.raises(SpecError, match=r"broken\.yaml: not valid YAML"):
+            load_spec(path)
+
+    def test_yaml_that_is_not_a_mapping(self, tmp_path):
+        path = tmp_path / "list.yaml"
+        path.write_text("- name\n- mjcf\n")
+        with pytest.raises(SpecError, match=r"must be a mapping, got list"):
+            load_spec(path)
+
+
+class TestContentHash:
+    def test_stable_across_two_loads(self, write_spec):
+        path = write_spec()
+        first, second = load_spec(path), load_spec(path)
+        assert first.hash == second.hash
+        assert len(first.hash) == 64
+
+    def test_changes_when_the_mjcf_bytes_change(self, write_spec, tmp_path):
+        path = write_spec()
+        before = load_spec(path).hash
+        xml = tmp_path / "pendulum.xml"
+        xml.write_bytes(xml.read_bytes() + b"<!-- one more byte -->\n")
+        after = load_spec(path).hash
+        assert after != before
+
+    def test_changes_when_the_yaml_content_changes(self, write_spec):
+        before = load_spec(write_spec()).hash
+        after = load_spec(write_spec(_set("safety", "damping", 0.3))).hash
+        assert after != before
+
+    def test_ignores_yaml_comments_and_layout(self, write_spec):
+        path = write_spec()
+        before = load_spec(path).hash
+        path.write_text("# a comment\n" + yaml.safe_dump(yaml.safe_load(path.read_text()), sort_keys=True))
+        assert load_spec(path).hash == before
