@@ -123,8 +123,7 @@ class TestGetSet:
             params.set(build_model(spec), values)
 
 
-def test_parameter_files_round_trip(tmp_path, furuta):
-    _, _, params = furuta
+def test_parameter_files_round_trip(tmp_path):
     values = {"body.arm.mass": np.array([0.1]), "world.gravity": np.array([0.0, 0.0, -9.8])}
     path = tmp_path / "p.yaml"
     save_values(path, values, header="test")
