@@ -1,0 +1,662 @@
+"""Robot runs as rosbag2 directories with MCAP storage, written and read with ``rosbags``.
+
+Layout of a bag (readable by ``ros2 bag``, Foxglove, ``rosbags`` and ``mcap``/``mcap_ros2``):
+
+- ``/joint_states`` (sensor_msgs/msg/JointState): name, position [rad], velocity [rad/s], effort
+  [N m] (empty if not recorded); ``header.stamp`` is the sample time.
+- ``/joint_commands`` (std_msgs/msg/Float64MultiArray): one value per actuated joint, in actuator
+  units (rad, N m or V); the command time is the bag (log) time.
+- ``/imu/data`` (sensor_msgs/msg/Imu): angular velocity [rad/s], linear acceleration [m/s^2],
+  orientation (``orientation_covariance[0] = -1`` when the IMU gives none); ``header.stamp``.
+- ``/sim2real/events`` (std_msgs/msg/String): JSON ``{"kind", "detail", "t"}``.
+- ``/sim2real/meta`` (std_msgs/msg/String): JSON with spec hash, robot, joint names, command
+  joints and free-form meta; one message, the first in the file.
+
+The spec hash, robot name and the same JSON are also stored as ``custom_data`` in
+``metadata.yaml`` (rosbag2 format version 9). Times are stored as integer nanoseconds, so a
+trajectory round-trips exactly when its times lie on the nanosecond grid. Bag (log) times never
+decrease: a message written with an earlier time than the previous one is logged at the previous
+time (its header stamp keeps the true time; a command, which has no header, reads back later).
+
+**Crash safety.** :class:`BagWriter` writes through :class:`~.mcap_storage.FlushingMcapStorage`:
+every message reaches the file at once (or within ``flush_period``), and the file ends with a valid
+MCAP footer after every flush. A writer killed with SIGKILL leaves ``<bag>/<bag>_0.mcap`` but no
+``metadata.yaml`` (rosbag2 writes it on close). :func:`read_bag` reads such a directory; rosbags'
+``Reader``/``AnyReader`` and ``mcap_ros2.reader.read_ros2_messages`` read its ``.mcap`` file
+directly; ``ros2 bag reindex <bag>`` recreates ``metadata.yaml`` for the ROS 2 tools. Files cut in the middle
+of a record (e.g. by another recorder) are read up to the last complete record.
+
+**Cost.** Measured on the 2-core development machine (Python 3.11, rosbags 0.11.9), per message,
+flushing every message: ``write_state`` 10 µs (2 joints) to 14 µs (12 joints), of which CDR
+serialization is 4-8 µs and the ``pwrite`` system call about 1 µs; ``write_command`` and
+``write_event`` 7 µs, ``write_imu`` 14 µs. ``flush_period=0.02`` saves about 1.5 µs; ``fsync=True``
+costs about 0.2 ms per message. (rosbags' stock MCAP writer takes 19 µs for the same 12-joint
+message, without crash safety.) Under load from other processes, expect up to twice these.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import struct
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
+from functools import partial
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Self
+
+import numpy as np
+from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2.errors import ReaderError, WriterError
+from rosbags.typesys import Stores, get_typestore
+
+from sim2real.errors import LogError, SpecMismatchError
+from sim2real.logs.derivative import central_difference, describe_method
+from sim2real.logs.mcap_storage import FlushingMcapStorage, repaired_copy, valid_prefix
+from sim2real.logs.trajectory import Event, Trajectory
+
+__all__ = [
+    "TOPIC_COMMANDS",
+    "TOPIC_EVENTS",
+    "TOPIC_IMU",
+    "TOPIC_JOINT_STATES",
+    "TOPIC_META",
+    "BagWriter",
+    "read_bag",
+    "write_bag",
+]
+
+log = logging.getLogger(__name__)
+
+TOPIC_JOINT_STATES = "/joint_states"
+TOPIC_IMU = "/imu/data"
+TOPIC_COMMANDS = "/joint_commands"
+TOPIC_EVENTS = "/sim2real/events"
+TOPIC_META = "/sim2real/meta"
+
+_TYPES = {
+    TOPIC_JOINT_STATES: "sensor_msgs/msg/JointState",
+    TOPIC_IMU: "sensor_msgs/msg/Imu",
+    TOPIC_COMMANDS: "std_msgs/msg/Float64MultiArray",
+    TOPIC_EVENTS: "std_msgs/msg/String",
+    TOPIC_META: "std_msgs/msg/String",
+}
+FORMAT = "sim2real.log/1"
+"""Value of ``format`` in the meta JSON."""
+_CUSTOM_KEY = "sim2real.meta"
+TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+"""Message definitions used to write and read (ROS 2 Jazzy; identical for these types in Humble)."""
+
+_T = TYPESTORE.types
+_JointState, _Imu, _Header, _Time = (
+    _T["sensor_msgs/msg/JointState"],
+    _T["sensor_msgs/msg/Imu"],
+    _T["std_msgs/msg/Header"],
+    _T["builtin_interfaces/msg/Time"],
+)
+_Float64MultiArray, _Layout, _Dim = (
+    _T["std_msgs/msg/Float64MultiArray"],
+    _T["std_msgs/msg/MultiArrayLayout"],
+    _T["std_msgs/msg/MultiArrayDimension"],
+)
+_String, _Quaternion, _Vector3 = (
+    _T["std_msgs/msg/String"],
+    _T["geometry_msgs/msg/Quaternion"],
+    _T["geometry_msgs/msg/Vector3"],
+)
+_NO_COV = np.zeros(9)
+_NO_ORIENTATION_COV = np.array([-1.0, 0, 0, 0, 0, 0, 0, 0, 0])
+_EMPTY = np.zeros(0)
+
+
+def _to_ns(t: float, what: str) -> int:
+    try:
+        t = float(t)
+    except (TypeError, ValueError):
+        raise LogError(f"{what}: time must be a number of seconds, got {t!r}") from None
+    if not math.isfinite(t) or t < 0:
+        raise LogError(f"{what}: time must be a finite number of seconds >= 0, got {t!r}")
+    return round(t * 1e9)
+
+
+def _vector(value: Any, n: int, what: str) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != (n,):
+        raise LogError(f"{what}: expected shape ({n},), got {arr.shape}")
+    return arr
+
+
+class BagWriter:
+    """Writes one robot run as a crash-safe rosbag2/MCAP directory, message by message.
+
+    Use as a context manager; the bag is finalized (summary + ``metadata.yaml``) on exit, also when
+    the block raises, since the log of a failed run is the one most worth keeping::
+
+        with BagWriter("runs/r1", spec.hash, spec.joint_names, robot="pendulum") as bag:
+            bag.write_state(t, q, qd, tau)
+            bag.write_command(t, u)
+
+    Not thread-safe: write from one thread (or guard it with a lock).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        spec_hash: str | None,
+        joint_names: Sequence[str],
+        *,
+        robot: str | None = None,
+        command_joints: Sequence[str] | None = None,
+        meta: Mapping[str, Any] | None = None,
+        flush_period: float = 0.0,
+        fsync: bool = False,
+        imu_frame: str = "imu",
+    ) -> None:
+        """Prepare a writer; nothing is created until :meth:`open` (or ``with``).
+
+        Args:
+            path: Bag directory to create; must not exist.
+            spec_hash: Content hash of the robot spec (``RobotSpec.hash``), or None.
+            joint_names: Joint names, in the order of the ``q``/``qd``/``tau`` vectors.
+            robot: Robot name, stored with the hash.
+            command_joints: Joints the command vectors drive, in order; None = all joints.
+            meta: JSON-serializable free-form description, stored with the hash.
+            flush_period: Minimum time between writes to the file [s]; 0 (default) writes every
+                message at once. With a period, messages wait in memory until the first message
+                written a period after the last flush (or :meth:`flush`, or close); a kill loses
+                the messages still waiting.
+            fsync: fsync after each flush, to survive power loss as well (slow).
+            imu_frame: ``header.frame_id`` of IMU messages.
+        """
+        self.path = Path(path)
+        self.joint_names = tuple(joint_names)
+        self.command_joints = self.joint_names if command_joints is None else tuple(command_joints)
+        unknown = [j for j in self.command_joints if j not in self.joint_names]
+        if not self.joint_names or unknown:
+            raise LogError(f"BagWriter: need joint names, and command joints among them (unknown: {unknown})")
+        self.spec_hash = spec_hash
+        self.robot = robot
+        self._meta = {
+            "format": FORMAT,
+            "spec_hash": spec_hash,
+            "robot": robot,
+            "joint_names": list(self.joint_names),
+            "command_joints": list(self.command_joints),
+            "meta": dict(meta or {}),
+        }
+        try:
+            self._meta_json = json.dumps(self._meta)
+        except (TypeError, ValueError) as exc:
+            raise LogError(f"BagWriter: meta must be JSON-serializable ({exc})") from None
+        self.flush_period = flush_period
+        self.fsync = fsync
+        self.imu_frame = imu_frame
+        self._writer: Writer | None = None
+        self._connections: dict[str, Any] = {}
+        self._last_ns = 0
+        self._meta_written = False
+        self._warned_clamp = False
+        self.message_count = 0
+        """Messages written so far (all topics, including the meta message)."""
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def open(self) -> Self:
+        """Create the bag directory and the MCAP file (with a valid header and footer)."""
+        if self._writer is not None:
+            raise LogError(f"{self.path}: BagWriter already open")
+        if self.path.exists():
+            raise LogError(f"{self.path}: exists already; a bag is never overwritten")
+        writer = Writer(self.path, version=Writer.VERSION_LATEST, storage_plugin=StoragePlugin.MCAP)
+        # Instance-level plugin table: rosbags builds the crash-safe storage in Writer.open().
+        writer.STORAGE_PLUGINS = {
+            StoragePlugin.MCAP: partial(FlushingMcapStorage, flush_period=self.flush_period, fsync=self.fsync)
+        }
+        writer.set_custom_data("sim2real.spec_hash", self.spec_hash or "")
+        writer.set_custom_data("sim2real.robot", self.robot or "")
+        writer.set_custom_data(_CUSTOM_KEY, self._meta_json)
+        try:
+            writer.open()
+        except (WriterError, OSError) as exc:
+            raise LogError(f"{self.path}: cannot create bag ({exc})") from None
+        self._writer = writer
+        return self
+
+    def close(self) -> None:
+        """Write the MCAP summary and ``metadata.yaml``. Idempotent."""
+        writer, self._writer = self._writer, None
+        if writer is None:
+            return
+        if not self._meta_written:
+            self._write_meta(writer, 0)
+        writer.close()
+        log.info("%s: closed after %d messages", self.path, self.message_count)
+
+    def flush(self) -> None:
+        """Write pending messages to the file now (only matters with ``flush_period > 0``)."""
+        if self._writer is not None and self._writer.storage is not None:
+            self._writer.storage.flush()
+
+    def __enter__(self) -> Self:
+        return self.open()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ messages
+
+    def write_state(self, t: float, q: Any, qd: Any, tau: Any = None) -> None:
+        """Log one joint-state sample.
+
+        Args:
+            t: Sample time [s] (header stamp).
+            q: Joint positions, shape (n,) [rad].
+            qd: Joint velocities, shape (n,) [rad/s].
+            tau: Joint efforts, shape (n,) [N m], or None.
+        """
+        n = len(self.joint_names)
+        ns = _to_ns(t, "write_state")
+        msg = _JointState(
+            header=self._header(ns, ""),
+            name=list(self.joint_names),
+            position=_vector(q, n, "write_state: q"),
+            velocity=_vector(qd, n, "write_state: qd"),
+            effort=_EMPTY if tau is None else _vector(tau, n, "write_state: tau"),
+        )
+        self._write(TOPIC_JOINT_STATES, ns, msg)
+
+    def write_imu(self, t: float, gyro: Any, accel: Any, quat: Any = None) -> None:
+        """Log one IMU sample.
+
+        Args:
+            t: Sample time [s] (header stamp).
+            gyro: Angular velocity, shape (3,) [rad/s].
+            accel: Linear acceleration, shape (3,) [m/s^2].
+            quat: Orientation (w, x, y, z), shape (4,), or None if the IMU gives none.
+        """
+        ns = _to_ns(t, "write_imu")
+        g = _vector(gyro, 3, "write_imu: gyro")
+        a = _vector(accel, 3, "write_imu: accel")
+        if quat is None:
+            orientation, ocov = _Quaternion(x=0.0, y=0.0, z=0.0, w=1.0), _NO_ORIENTATION_COV
+        else:
+            w, x, y, z = (float(v) for v in _vector(quat, 4, "write_imu: quat"))
+            orientation, ocov = _Quaternion(x=x, y=y, z=z, w=w), _NO_COV
+        msg = _Imu(
+            header=self._header(ns, self.imu_frame),
+            orientation=orientation,
+            orientation_covariance=ocov,
+            angular_velocity=_Vector3(x=float(g[0]), y=float(g[1]), z=float(g[2])),
+            angular_velocity_covariance=_NO_COV,
+            linear_acceleration=_Vector3(x=float(a[0]), y=float(a[1]), z=float(a[2])),
+            linear_acceleration_covariance=_NO_COV,
+        )
+        self._write(TOPIC_IMU, ns, msg)
+
+    def write_command(self, t: float, command: Any) -> None:
+        """Log one actuator command (its time is the bag time).
+
+        Args:
+            t: Time the command was issued [s].
+            command: One value per command joint, shape (m,), in actuator units.
+        """
+        ns = _to_ns(t, "write_command")
+        m = len(self.command_joints)
+        data = _vector(command, m, "write_command: command")
+        msg = _Float64MultiArray(
+            layout=_Layout(dim=[_Dim(label="joints", size=m, stride=m)], data_offset=0), data=data
+        )
+        if ns < self._last_ns and not self._warned_clamp:
+            log.warning("%s: command at t=%r written after a later message; it is logged late", self.path, t)
+            self._warned_clamp = True
+        self._write(TOPIC_COMMANDS, ns, msg)
+
+    def write_event(self, t: float, kind: str, detail: Mapping[str, Any] | None = None) -> None:
+        """Log an event (safety stop, stage change, ...) as JSON ``{"kind", "detail", "t"}``."""
+        ns = _to_ns(t, "write_event")
+        try:
+            text = json.dumps({"kind": str(kind), "detail": dict(detail or {}), "t": float(t)})
+        except (TypeError, ValueError) as exc:
+            raise LogError(f"write_event: detail must be JSON-serializable ({exc})") from None
+        self._write(TOPIC_EVENTS, ns, _String(data=text))
+
+    # ------------------------------------------------------------------ internals
+
+    @staticmethod
+    def _header(ns: int, frame: str) -> Any:
+        return _Header(stamp=_Time(sec=ns // 1_000_000_000, nanosec=ns % 1_000_000_000), frame_id=frame)
+
+    def _write(self, topic: str, ns: int, msg: Any) -> None:
+        writer = self._writer
+        if writer is None:
+            raise LogError(f"{self.path}: BagWriter is not open (use it as a context manager)")
+        if not self._meta_written:
+            self._write_meta(writer, ns)
+        ns = max(ns, self._last_ns)
+        self._last_ns = ns
+        writer.write(self._connection(writer, topic), ns, TYPESTORE.serialize_cdr(msg, _TYPES[topic]))
+        self.message_count += 1
+
+    def _write_meta(self, writer: Writer, ns: int) -> None:
+        self._meta_written = True
+        self._last_ns = max(self._last_ns, ns)
+        data = TYPESTORE.serialize_cdr(_String(data=self._meta_json), _TYPES[TOPIC_META])
+        writer.write(self._connection(writer, TOPIC_META), self._last_ns, data)
+        self.message_count += 1
+
+    def _connection(self, writer: Writer, topic: str) -> Any:
+        conn = self._connections.get(topic)
+        if conn is None:
+            conn = self._connections[topic] = writer.add_connection(topic, _TYPES[topic], typestore=TYPESTORE)
+        return conn
+
+
+def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = None) -> None:
+    """Write a whole trajectory as a bag, all streams merged in time order.
+
+    Args:
+        path: Bag directory to create; must not exist.
+        trajectory: The run; its ``meta`` must be JSON-serializable.
+        robot: Robot name; defaults to ``trajectory.meta.get("robot")``.
+    """
+    tr = trajectory
+    meta = {k: v for k, v in tr.meta.items() if k != "complete"}
+    robot = robot if robot is not None else tr.meta.get("robot")
+    # Merge key: (time, stream order) so that equal times keep state, imu, command, event order.
+    items: list[tuple[float, int, int]] = [(float(t), 0, i) for i, t in enumerate(tr.t)]
+    if tr.imu_t is not None:
+        items += [(float(t), 1, i) for i, t in enumerate(tr.imu_t)]
+    items += [(float(t), 2, i) for i, t in enumerate(tr.command_t)]
+    items += [(float(ev.t), 3, i) for i, ev in enumerate(tr.events)]
+    items.sort()
+    with BagWriter(
+        path,
+        tr.spec_hash,
+        tr.joint_names,
+        robot=robot,
+        command_joints=tr.command_joints,
+        meta=meta,
+        flush_period=1.0,
+    ) as bag:
+        for t, kind, i in items:
+            if kind == 0:
+                bag.write_state(t, tr.q[i], tr.qd[i], None if tr.tau is None else tr.tau[i])
+            elif kind == 1:
+                bag.write_imu(t, tr.gyro[i], tr.accel[i], None if tr.quat is None else tr.quat[i])
+            elif kind == 2:
+                bag.write_command(t, tr.command[i])
+            else:
+                ev = tr.events[i]
+                bag.write_event(ev.t, ev.kind, ev.detail)
+
+
+# ====================================================================== reading
+
+
+@contextmanager
+def _open_reader(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
+    """Open a bag directory or ``.mcap`` file with rosbags, recovering unfinished MCAP files.
+
+    Yields:
+        The open reader, the bag's ``custom_data`` (empty without ``metadata.yaml``) and whether
+        the bag was closed cleanly.
+    """
+    if not path.exists():
+        raise LogError(f"{path}: no such bag (directory or .mcap file)")
+    with ExitStack() as stack:
+        if path.is_dir() and (path / "metadata.yaml").is_file():
+            reader = Reader(path)
+            try:
+                reader.open()
+            except (ReaderError, OSError) as exc:
+                # e.g. a storage file cut short after metadata.yaml was written: try to recover it
+                if not any(path.glob("*.mcap")):
+                    raise LogError(f"{path}: cannot read rosbag2 bag ({exc})") from None
+                log.warning(
+                    "%s: cannot read as a rosbag2 bag (%s); reading its MCAP file directly", path, exc
+                )
+            else:
+                stack.callback(reader.close)
+                custom = getattr(getattr(reader.storage, "metadata", None), "custom", None) or {}
+                yield reader, dict(custom), True
+                return
+        if path.is_dir():
+            files = sorted(path.glob("*.mcap"))
+            if not files:
+                listing = sorted(p.name for p in path.iterdir())[:10]
+                raise LogError(
+                    f"{path}: not a rosbag2 bag (no metadata.yaml and no .mcap file; contains {listing})"
+                )
+            if len(files) > 1:
+                raise LogError(
+                    f"{path}: {len(files)} .mcap files but no metadata.yaml; run 'ros2 bag reindex {path}' first"
+                )
+            mcap = files[0]
+        elif path.suffix == ".mcap":
+            mcap = path
+        else:
+            raise LogError(f"{path}: not a rosbag2 bag directory or .mcap file")
+        length, intact = valid_prefix(mcap)
+        if not intact:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim2real-bag-")))
+            mcap = repaired_copy(mcap, tmp, length)
+        else:
+            log.info("%s: no metadata.yaml (writer did not close); reading the MCAP file directly", path)
+        reader = Reader(mcap)
+        try:
+            reader.open()
+        except (ReaderError, OSError) as exc:
+            raise LogError(f"{path}: cannot read MCAP file ({exc})") from None
+        stack.callback(reader.close)
+        yield reader, {}, False
+
+
+def read_bag(
+    path: str | Path,
+    *,
+    expected_hash: str | None = None,
+    require_commands: bool = False,
+) -> Trajectory:
+    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` file).
+
+    Works on bags not closed cleanly (writer killed: no ``metadata.yaml``, possibly a cut final
+    record); ``meta["complete"]`` tells which. Bags from other recorders work too when their
+    ``/joint_states`` carry names; missing velocities are then differentiated (``meta["qd_source"]``).
+
+    Args:
+        path: Bag directory, or its ``.mcap`` file.
+        expected_hash: If given, the spec hash the bag must have been recorded with.
+        require_commands: Raise if the bag has no ``/joint_commands`` messages.
+
+    Returns:
+        The trajectory, with ``meta`` holding ``robot``, ``source``, ``complete`` and the writer's meta.
+
+    Raises:
+        LogError: Missing path, not a bag, no joint states, missing commands when required.
+        SpecMismatchError: The bag's spec hash differs from ``expected_hash``.
+    """
+    path = Path(path)
+    with _open_reader(path) as (reader, custom, complete):
+        streams = _Streams(path)
+        wanted = [c for c in reader.connections if c.topic in _TYPES]
+        for conn in wanted:
+            if conn.msgtype != _TYPES[conn.topic]:
+                raise LogError(
+                    f"{path}: topic {conn.topic} has type {conn.msgtype}, expected {_TYPES[conn.topic]}"
+                )
+        try:
+            for conn, ns, raw in reader.messages(connections=wanted):
+                streams.add(conn.topic, ns, TYPESTORE.deserialize_cdr(raw, conn.msgtype))
+        except (ReaderError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
+            raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None
+    header = _meta_from(custom, streams.meta_json, path)
+    spec_hash = header.get("spec_hash") or None
+    if expected_hash is not None:
+        if spec_hash is None:
+            raise LogError(f"{path}: the log records no robot spec hash; expected {expected_hash[:12]}")
+        if spec_hash != expected_hash:
+            raise SpecMismatchError(f"log {path}", expected_hash, spec_hash)
+    if require_commands and not streams.command_ns:
+        raise LogError(f"{path}: no messages on {TOPIC_COMMANDS} (commands are required here)")
+    meta = dict(header.get("meta") or {})
+    if "source" in meta:
+        meta["origin"] = meta.pop("source")
+    meta |= {"robot": header.get("robot"), "source": str(path), "complete": complete}
+    return streams.trajectory(spec_hash, header, meta)
+
+
+def _meta_from(custom: Mapping[str, str], meta_json: str | None, path: Path) -> dict[str, Any]:
+    """The writer's meta: from metadata.yaml custom_data, else from the /sim2real/meta message."""
+    for text in (custom.get(_CUSTOM_KEY), meta_json):
+        if text:
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise LogError(f"{path}: unreadable sim2real meta JSON ({exc})") from None
+            if isinstance(data, dict):
+                return data
+    if custom.get("sim2real.spec_hash"):
+        return {"spec_hash": custom["sim2real.spec_hash"], "robot": custom.get("sim2real.robot") or None}
+    return {}
+
+
+class _Streams:
+    """Accumulates decoded messages per stream."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.state_ns: list[int] = []
+        self.state_names: list[tuple[str, ...]] = []
+        self.position: list[np.ndarray] = []
+        self.velocity: list[np.ndarray] = []
+        self.effort: list[np.ndarray] = []
+        self.command_ns: list[int] = []
+        self.command: list[np.ndarray] = []
+        self.imu_ns: list[int] = []
+        self.imu: list[tuple[float, ...]] = []
+        self.has_orientation: list[bool] = []
+        self.events: list[Event] = []
+        self.meta_json: str | None = None
+
+    def add(self, topic: str, ns: int, msg: Any) -> None:
+        if topic == TOPIC_JOINT_STATES:
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            self.state_ns.append(stamp or ns)
+            self.state_names.append(tuple(msg.name))
+            self.position.append(msg.position)
+            self.velocity.append(msg.velocity)
+            self.effort.append(msg.effort)
+        elif topic == TOPIC_COMMANDS:
+            self.command_ns.append(ns)
+            self.command.append(msg.data)
+        elif topic == TOPIC_IMU:
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            self.imu_ns.append(stamp or ns)
+            o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
+            self.imu.append((g.x, g.y, g.z, a.x, a.y, a.z, o.w, o.x, o.y, o.z))
+            self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
+        elif topic == TOPIC_EVENTS:
+            self.events.append(self._event(ns, msg.data))
+        elif topic == TOPIC_META and self.meta_json is None:
+            self.meta_json = msg.data
+
+    def _event(self, ns: int, text: str) -> Event:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = {"kind": "text", "detail": {"text": text}}
+        if not isinstance(data, dict):
+            data = {"kind": "text", "detail": {"value": data}}
+        t = data.get("t")
+        return Event(
+            t=float(t) if isinstance(t, int | float) else ns / 1e9,
+            kind=str(data.get("kind", "unknown")),
+            detail=data.get("detail") if isinstance(data.get("detail"), dict) else {},
+        )
+
+    def trajectory(
+        self, spec_hash: str | None, header: Mapping[str, Any], meta: dict[str, Any]
+    ) -> Trajectory:
+        path = self.path
+        if not self.state_ns:
+            raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
+        names = tuple(header.get("joint_names") or self.state_names[0])
+        if not names:
+            raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
+        q = self._columns(names, self.position, "position")
+        qd = self._columns(names, self.velocity, "velocity", optional=True)
+        tau = self._columns(names, self.effort, "effort", optional=True)
+        t = np.array(self.state_ns, dtype=np.int64) / 1e9
+        if qd is None:
+            qd = central_difference(t, q)
+            meta["qd_source"] = describe_method(1)
+
+        cjoints = tuple(header.get("command_joints") or ())
+        command = np.array(self.command, dtype=np.float64) if self.command else None
+        if not cjoints:
+            width = command.shape[1] if command is not None and command.ndim == 2 else len(names)
+            if width != len(names):
+                raise LogError(
+                    f"{path}: commands have {width} values but the bag does not say which joints they drive"
+                )
+            cjoints = names
+        if command is not None and (command.ndim != 2 or command.shape[1] != len(cjoints)):
+            raise LogError(
+                f"{path}: {TOPIC_COMMANDS} messages must each have {len(cjoints)} values ({list(cjoints)})"
+            )
+
+        imu: dict[str, Any] = {}
+        if self.imu_ns:
+            arr = np.array(self.imu, dtype=np.float64)
+            imu = {
+                "imu_t": np.array(self.imu_ns, dtype=np.int64) / 1e9,
+                "gyro": arr[:, 0:3],
+                "accel": arr[:, 3:6],
+                "quat": arr[:, 6:10] if all(self.has_orientation) else None,
+            }
+        return Trajectory(
+            spec_hash=spec_hash,
+            joint_names=names,
+            t=t,
+            q=q,
+            qd=qd,
+            tau=tau,
+            command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
+            command=command,
+            command_joints=cjoints,
+            events=tuple(self.events),
+            meta=meta,
+            **imu,
+        )
+
+    def _columns(
+        self, names: tuple[str, ...], rows: list[np.ndarray], field: str, optional: bool = False
+    ) -> np.ndarray | None:
+        """Stack one JointState field into (T, n) in ``names`` order; None if absent everywhere."""
+        lengths = {len(r) for r in rows}
+        if optional and lengths == {0}:
+            return None
+        out = np.empty((len(rows), len(names)))
+        orders: dict[tuple[str, ...], np.ndarray] = {}
+        for i, (row, msg_names) in enumerate(zip(rows, self.state_names, strict=True)):
+            if len(row) != len(msg_names):
+                raise LogError(
+                    f"{self.path}: {TOPIC_JOINT_STATES} message {i} has {len(msg_names)} names but "
+                    f"{len(row)} {field} values"
+                )
+            if msg_names == names:
+                out[i] = row
+                continue
+            order = orders.get(msg_names)
+            if order is None:
+                missing = [n for n in names if n not in msg_names]
+                if missing:
+                    raise LogError(f"{self.path}: {TOPIC_JOINT_STATES} message {i} lacks joints {missing}")
+                order = orders[msg_names] = np.array([msg_names.index(n) for n in names])
+            out[i] = np.asarray(row)[order]
+        return out

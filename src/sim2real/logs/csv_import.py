@@ -1,0 +1,291 @@
+"""Import CSV logs from other labs through an explicit column map.
+
+A :class:`ColumnMap` says which column holds time and which hold each joint's position, velocity,
+effort and command, with optional unit scales; nothing is guessed from column names. Sampling may
+be irregular. Missing velocities are differentiated (see :mod:`sim2real.logs.derivative`) and the
+trajectory's ``meta["qd_source"]`` says so.
+
+Tolerated: spaces around names and values (``t, theta, alpha``), a byte-order mark, ``#`` comment
+lines, blank lines, and a last line cut short by a writer that died (dropped with a warning).
+Anything else that is not a finite number is an error naming the line and the column.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import LogError
+from sim2real.logs.derivative import central_difference, describe_method
+from sim2real.logs.trajectory import Trajectory
+
+__all__ = ["PENDULUM_CSV", "QUBE_CSV", "ColumnMap", "load_real_pendulum", "load_real_qube", "read_csv"]
+
+log = logging.getLogger(__name__)
+
+
+def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+    return None if value is None else MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Where each quantity of a CSV log is, and in which unit. Mappings are copied read-only."""
+
+    time: str
+    """Name of the time column (scaled to [s] by ``scale``)."""
+    position: Mapping[str, str]
+    """Joint name -> column of its position (scaled to [rad])."""
+    velocity: Mapping[str, str] | None = None
+    """Joint name -> column of its velocity [rad/s], for every joint; None: differentiate positions."""
+    effort: Mapping[str, str] | None = None
+    """Joint name -> column of its measured or commanded effort [N m], for every joint; None: none."""
+    command: Mapping[str, str] | None = None
+    """Actuated joint name -> column of its command (actuator units: rad, N m or V), in command
+    column order; None: no commands. The joints listed become ``Trajectory.command_joints``."""
+    scale: Mapping[str, float] = field(default_factory=dict)
+    """Column name -> factor from file units to SI (e.g. ``{"time_ms": 1e-3, "angle_deg": pi/180}``);
+    unlisted columns are already SI."""
+    velocity_smoothing: int = 1
+    """Odd moving-average window [samples] applied to differentiated velocities; 1 = none."""
+    delimiter: str = ","
+    """Field separator."""
+
+    def __post_init__(self) -> None:
+        for name in ("position", "velocity", "effort", "command", "scale"):
+            object.__setattr__(self, name, _frozen_map(getattr(self, name)))
+        if not self.position:
+            raise LogError("ColumnMap.position: map at least one joint to a column")
+        for column, factor in self.scale.items():
+            if not np.isfinite(factor) or factor == 0:
+                raise LogError(
+                    f"ColumnMap.scale: factor for {column!r} must be finite and non-zero, got {factor!r}"
+                )
+        if self.velocity_smoothing < 1 or self.velocity_smoothing % 2 == 0:
+            raise LogError(
+                f"ColumnMap.velocity_smoothing: must be a positive odd number, got {self.velocity_smoothing}"
+            )
+
+    def columns(self) -> dict[str, str]:
+        """Every column the map needs, with the role it plays (for error messages)."""
+        needed = {self.time: "time"}
+        for role in ("position", "velocity", "effort", "command"):
+            for joint, column in (getattr(self, role) or {}).items():
+                needed.setdefault(column, f"{role} of {joint}")
+        return needed
+
+
+PENDULUM_CSV = ColumnMap(
+    time="time",
+    position={"hinge": "position"},
+    velocity={"hinge": "velocity"},
+    effort={"hinge": "torque"},
+    command={"hinge": "torque"},
+)
+"""DFKI torque-limited simple pendulum (``../shared/data/real/pendulum``): the ``torque`` column is
+the commanded joint torque [N m], so it is both the effort and the command of joint ``hinge``."""
+
+QUBE_CSV = ColumnMap(
+    time="t",
+    position={"arm": "theta", "pendulum": "alpha"},
+    command={"arm": "plant_input"},
+    velocity_smoothing=5,
+)
+"""Quanser QUBE-Servo 2 (``../shared/data/real/qube``): arm angle ``theta`` and pendulum angle
+``alpha`` (0 = upright) [rad]; the arm motor's saturated voltage ``plant_input`` [V] is the only
+command (the pendulum is unactuated). No velocity columns: velocities are central differences
+smoothed over 5 samples (10 ms at 500 Hz)."""
+
+
+def read_csv(
+    path: str | Path,
+    column_map: ColumnMap,
+    joint_names: Sequence[str] | None = None,
+    spec_hash: str | None = None,
+    *,
+    meta: Mapping[str, Any] | None = None,
+) -> Trajectory:
+    """Read a CSV log into a :class:`Trajectory`.
+
+    Args:
+        path: CSV file with one header line of column names.
+        column_map: Where each quantity is.
+        joint_names: Joint order of the trajectory; default: the order of ``column_map.position``.
+        spec_hash: Robot spec hash to attach (CSV files carry none).
+        meta: Extra entries for ``Trajectory.meta`` (e.g. ``{"robot": "pendulum"}``).
+
+    Raises:
+        LogError: Missing or empty file, a mapped column absent from the header (the message lists
+            the available columns), a non-numeric or non-finite value (line and column named),
+            times going backwards, a map that does not cover ``joint_names``.
+    """
+    path = Path(path)
+    joints = tuple(column_map.position) if joint_names is None else tuple(joint_names)
+    _check_map_covers(column_map, joints)
+    header, rows = _read_rows(path, column_map.delimiter)
+
+    index = {name: i for i, name in enumerate(header)}
+    needed = column_map.columns()
+    for column, role in needed.items():
+        if column not in index:
+            raise LogError(
+                f"{path}: column {column!r} ({role}) is not in the file; available columns: {header}"
+            )
+    values, line_numbers = _parse_columns(path, header, rows, {c: index[c] for c in needed})
+    for column, factor in column_map.scale.items():
+        if column in values:
+            values[column] = values[column] * factor
+
+    t = values[column_map.time]
+    back = np.flatnonzero(np.diff(t) < 0)
+    if back.size:
+        i = int(back[0]) + 1
+        raise LogError(
+            f"{path}:{line_numbers[i]}: time {float(t[i])!r} goes back from {float(t[i - 1])!r} "
+            f"(column {column_map.time!r})"
+        )
+
+    def stack(role: Mapping[str, str], names: Sequence[str]) -> np.ndarray:
+        return np.stack([values[role[j]] for j in names], axis=1)
+
+    q = stack(column_map.position, joints)
+    info: dict[str, Any] = {"source": str(path), "format": "csv", "columns": dict(needed)}
+    if column_map.velocity is not None:
+        qd = stack(column_map.velocity, joints)
+        info["qd_source"] = "recorded"
+    else:
+        try:
+            qd = central_difference(t, q, column_map.velocity_smoothing)
+        except LogError as exc:
+            raise LogError(f"{path}: cannot compute velocities: {exc}") from None
+        info["qd_source"] = describe_method(column_map.velocity_smoothing)
+    tau = stack(column_map.effort, joints) if column_map.effort is not None else None
+    cjoints = tuple(column_map.command or ())
+    return Trajectory(
+        spec_hash=spec_hash,
+        joint_names=joints,
+        t=t,
+        q=q,
+        qd=qd,
+        tau=tau,
+        command_t=t if cjoints else np.zeros(0),
+        command=stack(column_map.command, cjoints) if cjoints else None,
+        command_joints=cjoints or None,
+        meta={**info, **dict(meta or {})},
+    )
+
+
+def _check_map_covers(column_map: ColumnMap, joints: tuple[str, ...]) -> None:
+    for role in ("position", "velocity", "effort"):
+        mapping = getattr(column_map, role)
+        if mapping is None:
+            continue
+        missing = [j for j in joints if j not in mapping]
+        extra = [j for j in mapping if j not in joints]
+        if missing or extra:
+            raise LogError(
+                f"ColumnMap.{role}: must map exactly the joints {list(joints)} "
+                f"(missing {missing}, unknown {extra})"
+            )
+    unknown = [j for j in (column_map.command or {}) if j not in joints]
+    if unknown:
+        raise LogError(f"ColumnMap.command: joints {unknown} are not among {list(joints)}")
+
+
+def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header names (stripped) and data rows as (line number, fields), last row checked for a cut."""
+    if not path.is_file():
+        raise LogError(f"{path}: no such CSV file")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise LogError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    lines = [
+        (number, line)
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    if not lines:
+        raise LogError(f"{path}: empty CSV file (no header line)")
+    header = [name.strip() for name in lines[0][1].split(delimiter)]
+    rows = [(number, line.split(delimiter)) for number, line in lines[1:]]
+    if not rows:
+        raise LogError(f"{path}: CSV file has a header but no data rows")
+    return header, rows
+
+
+def _parse_columns(
+    path: Path,
+    header: list[str],
+    rows: list[tuple[int, list[str]]],
+    wanted: dict[str, int],
+) -> tuple[dict[str, np.ndarray], list[int]]:
+    """Float columns by name and the line number of each row kept.
+
+    A malformed last row (cut by a crash) is dropped with a warning.
+    """
+
+    def problem(number: int, fields: list[str]) -> str | None:
+        if len(fields) != len(header):
+            return f"{path}:{number}: expected {len(header)} fields, found {len(fields)}"
+        for column, j in wanted.items():
+            try:
+                value = float(fields[j])
+            except ValueError:
+                return f"{path}:{number}: column {column!r}: {fields[j].strip()!r} is not a number"
+            if not np.isfinite(value):
+                return f"{path}:{number}: column {column!r}: non-finite value {fields[j].strip()!r}"
+        return None
+
+    last_problem = problem(*rows[-1])
+    if last_problem is not None:
+        log.warning("%s; dropping the last line as truncated", last_problem)
+        rows = rows[:-1]
+        if not rows:
+            raise LogError(f"{last_problem} (the only data row)")
+    try:
+        if any(len(fields) != len(header) for _, fields in rows):
+            raise ValueError
+        values = {c: np.array([fields[j] for _, fields in rows], dtype=np.float64) for c, j in wanted.items()}
+        if all(np.all(np.isfinite(v)) for v in values.values()):
+            return values, [number for number, _ in rows]
+    except ValueError:
+        pass
+    for number, fields in rows:  # slow path: find and name the first bad value
+        message = problem(number, fields)
+        if message is not None:
+            raise LogError(message)
+    raise AssertionError("unreachable: a bad value was detected but not located")
+
+
+def load_real_pendulum(path: str | Path) -> Trajectory:
+    """A DFKI simple-pendulum recording (``pendulum/*.csv``) with joint ``hinge``."""
+    return read_csv(
+        path,
+        PENDULUM_CSV,
+        ("hinge",),
+        meta={
+            "robot": "pendulum",
+            "hardware": "DFKI torque-limited simple pendulum",
+            "lab": "DFKI RIC Underactuated Lab",
+        },
+    )
+
+
+def load_real_qube(path: str | Path) -> Trajectory:
+    """A Quanser QUBE-Servo 2 recording (``qube/*.csv``) with joints ``arm`` and ``pendulum``.
+
+    ``meta["robot"]`` is ``"furuta"``, the embedded robot modelling this hardware.
+    """
+    return read_csv(
+        path,
+        QUBE_CSV,
+        ("arm", "pendulum"),
+        meta={"robot": "furuta", "hardware": "Quanser QUBE-Servo 2", "lab": "DECAR group"},
+    )

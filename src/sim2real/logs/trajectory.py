@@ -1,0 +1,315 @@
+"""The in-memory form of one robot run: joint states, commands, IMU samples and events.
+
+A :class:`Trajectory` is what every log reader returns (rosbag2/MCAP, CSV) and what system
+identification, gap metrics and fine-tuning consume. Each stream has its own time base: joint
+states at ``t``, actuator commands at ``command_t`` (zero-order hold in between), IMU samples at
+``imu_t``. Times are seconds on whatever clock the recording used (often starting near 0).
+
+Arrays are validated and frozen (read-only copies) at construction; a bad shape, a time going
+backwards or a non-finite value raises :class:`~sim2real.errors.LogError` naming the field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import LogError
+
+__all__ = ["Event", "Trajectory"]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened at one instant of a run (safety stop, stage change, fault)."""
+
+    t: float
+    """Time of the event [s], on the trajectory's clock."""
+    kind: str
+    """Short machine-readable kind, e.g. ``"safety_stop"``, ``"stage"``."""
+    detail: dict[str, Any] = field(default_factory=dict)
+    """JSON-serializable details (limit that tripped, value, stage name, ...)."""
+
+
+def _frozen(name: str, value: Any, ndim: int) -> np.ndarray:
+    """A read-only float64 copy of ``value`` with ``ndim`` dimensions, all finite."""
+    try:
+        arr = np.array(value, dtype=np.float64, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise LogError(f"Trajectory.{name}: not a numeric array ({exc})") from None
+    if arr.ndim != ndim:
+        raise LogError(f"Trajectory.{name}: expected {ndim}-D array, got shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        raise LogError(f"Trajectory.{name}: non-finite value {float(arr[bad])} at index {bad}")
+    arr.setflags(write=False)
+    return arr
+
+
+def _check_times(name: str, t: np.ndarray) -> None:
+    """Raise unless ``t`` is non-decreasing."""
+    if t.size > 1:
+        steps = np.diff(t)
+        if np.any(steps < 0):
+            i = int(np.argmax(steps < 0))
+            raise LogError(
+                f"Trajectory.{name}: times must be non-decreasing, but {name}[{i + 1}]={float(t[i + 1])!r} "
+                f"< {name}[{i}]={float(t[i])!r}"
+            )
+
+
+def _check_rows(name: str, arr: np.ndarray, rows: int, cols: int, rows_of: str) -> None:
+    """Raise unless ``arr`` has shape (rows, cols)."""
+    if arr.shape != (rows, cols):
+        raise LogError(
+            f"Trajectory.{name}: expected shape ({rows}, {cols}) (one row per {rows_of} sample), "
+            f"got {arr.shape}"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """One robot run, in SI units, validated and read-only.
+
+    ``T`` joint-state samples, ``n`` joints, ``K`` command samples over ``m`` actuated joints,
+    ``M`` IMU samples.
+    """
+
+    spec_hash: str | None
+    """Content hash of the RobotSpec the run was recorded with, or None if unknown (CSV imports)."""
+    joint_names: tuple[str, ...]
+    """Joint names, in the column order of ``q``, ``qd`` and ``tau``."""
+    t: np.ndarray
+    """Joint-state sample times, shape (T,) [s], non-decreasing."""
+    q: np.ndarray
+    """Joint positions, shape (T, n) [rad] (or [m] for prismatic joints)."""
+    qd: np.ndarray
+    """Joint velocities, shape (T, n) [rad/s]."""
+    tau: np.ndarray | None = None
+    """Measured or commanded joint effort, shape (T, n) [N m], or None if not recorded."""
+    command_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    """Command times, shape (K,) [s], non-decreasing; may coincide with ``t``. K may be 0."""
+    command: np.ndarray | None = None
+    """Actuator commands, shape (K, m), in actuator units: position target [rad], torque [N m] or
+    voltage [V]. None is normalized to an empty (0, m) array."""
+    command_joints: tuple[str, ...] | None = None
+    """The joints the command columns drive (the actuated joints), in column order. None at
+    construction means all of ``joint_names``; after construction it is always a tuple."""
+    imu_t: np.ndarray | None = None
+    """IMU sample times, shape (M,) [s], or None if there is no IMU."""
+    gyro: np.ndarray | None = None
+    """Angular velocity in the IMU frame, shape (M, 3) [rad/s]."""
+    accel: np.ndarray | None = None
+    """Linear acceleration (specific force) in the IMU frame, shape (M, 3) [m/s^2]."""
+    quat: np.ndarray | None = None
+    """IMU orientation quaternion (w, x, y, z), shape (M, 4), or None if the IMU gives none."""
+    events: tuple[Event, ...] = ()
+    """Safety events, stage changes and other marks, sorted by time."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """Free-form description: robot name, source file, how velocities were obtained, ..."""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        names = tuple(str(name) for name in self.joint_names)
+        if not names:
+            raise LogError("Trajectory.joint_names: at least one joint is required")
+        if len(set(names)) != len(names):
+            raise LogError(f"Trajectory.joint_names: duplicate names in {names}")
+        set_(self, "joint_names", names)
+        n = len(names)
+
+        t = _frozen("t", self.t, 1)
+        _check_times("t", t)
+        set_(self, "t", t)
+        for name in ("q", "qd"):
+            arr = _frozen(name, getattr(self, name), 2)
+            _check_rows(name, arr, t.size, n, "joint-state")
+            set_(self, name, arr)
+        if self.tau is not None:
+            tau = _frozen("tau", self.tau, 2)
+            _check_rows("tau", tau, t.size, n, "joint-state")
+            set_(self, "tau", tau)
+
+        cjoints = names if self.command_joints is None else tuple(str(j) for j in self.command_joints)
+        unknown = [j for j in cjoints if j not in names]
+        if unknown:
+            raise LogError(f"Trajectory.command_joints: {unknown} not in joint_names {list(names)}")
+        if len(set(cjoints)) != len(cjoints):
+            raise LogError(f"Trajectory.command_joints: duplicate names in {cjoints}")
+        set_(self, "command_joints", cjoints)
+        command_t = _frozen("command_t", self.command_t, 1)
+        _check_times("command_t", command_t)
+        set_(self, "command_t", command_t)
+        command = np.zeros((0, len(cjoints))) if self.command is None else self.command
+        command = _frozen("command", command, 2)
+        _check_rows("command", command, command_t.size, len(cjoints), "command")
+        set_(self, "command", command)
+
+        self._init_imu()
+
+        events = tuple(self.events)
+        for ev in events:
+            if not isinstance(ev, Event):
+                raise LogError(f"Trajectory.events: expected Event, got {type(ev).__name__}")
+            if not np.isfinite(ev.t):
+                raise LogError(f"Trajectory.events: event {ev.kind!r} has non-finite time {float(ev.t)}")
+        set_(self, "events", tuple(sorted(events, key=lambda ev: ev.t)))
+        set_(self, "meta", dict(self.meta))
+
+    def _init_imu(self) -> None:
+        set_ = object.__setattr__
+        if self.imu_t is None:
+            stray = [n for n in ("gyro", "accel", "quat") if getattr(self, n) is not None]
+            if stray:
+                raise LogError(f"Trajectory: {stray} given without imu_t")
+            return
+        imu_t = _frozen("imu_t", self.imu_t, 1)
+        _check_times("imu_t", imu_t)
+        set_(self, "imu_t", imu_t)
+        for name, cols in (("gyro", 3), ("accel", 3), ("quat", 4)):
+            value = getattr(self, name)
+            if value is None:
+                if name == "quat":
+                    continue
+                raise LogError(f"Trajectory.{name}: required when imu_t is given")
+            arr = _frozen(name, value, 2)
+            _check_rows(name, arr, imu_t.size, cols, "IMU")
+            set_(self, name, arr)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def n_joints(self) -> int:
+        """Number of joints ``n``."""
+        return len(self.joint_names)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of joint-state samples ``T``."""
+        return int(self.t.size)
+
+    @property
+    def duration(self) -> float:
+        """Time spanned by the joint states, ``t[-1] - t[0]`` [s] (0 for fewer than 2 samples)."""
+        return float(self.t[-1] - self.t[0]) if self.t.size > 1 else 0.0
+
+    @property
+    def has_commands(self) -> bool:
+        """Whether at least one command was recorded."""
+        return self.command_t.size > 0
+
+    @property
+    def has_imu(self) -> bool:
+        """Whether IMU samples were recorded."""
+        return self.imu_t is not None
+
+    def joint_index(self, name: str) -> int:
+        """Column of joint ``name`` in ``q``, ``qd`` and ``tau``."""
+        try:
+            return self.joint_names.index(name)
+        except ValueError:
+            raise LogError(f"no joint {name!r} in trajectory; joints: {list(self.joint_names)}") from None
+
+    # ------------------------------------------------------------------ derived views
+
+    def command_at(
+        self, times: Sequence[float] | np.ndarray, before_first: float | None = None
+    ) -> np.ndarray:
+        """Commands in force at ``times`` by zero-order hold (the latest command at or before each time).
+
+        Args:
+            times: Query times, shape (N,) [s].
+            before_first: Value used for times before the first command; None (default) makes such
+                a query an error.
+
+        Returns:
+            Commands, shape (N, m), in actuator units.
+        """
+        times = np.asarray(times, dtype=np.float64)
+        if times.ndim != 1:
+            raise LogError(f"command_at: times must be 1-D, got shape {times.shape}")
+        m = len(self.command_joints or ())
+        if not self.has_commands:
+            if before_first is None:
+                raise LogError("command_at: the trajectory has no commands")
+            return np.full((times.size, m), float(before_first))
+        idx = np.searchsorted(self.command_t, times, side="right") - 1
+        early = idx < 0
+        if np.any(early) and before_first is None:
+            raise LogError(
+                f"command_at: time {float(times[early][0])!r} is before the first command at "
+                f"{float(self.command_t[0])!r}; pass before_first= to fill"
+            )
+        out = self.command[np.maximum(idx, 0)].copy()
+        out[early] = before_first if before_first is not None else 0.0
+        return out
+
+    def slice_time(self, t0: float, t1: float) -> Trajectory:
+        """The part of the run with ``t0 <= t <= t1`` [s], for every stream.
+
+        The command in force at ``t0`` (the latest one before it) is kept, with its original time,
+        so that :meth:`command_at` still answers for every state time of the slice.
+        """
+        if not t0 <= t1:
+            raise LogError(f"slice_time: need t0 <= t1, got t0={float(t0)!r}, t1={float(t1)!r}")
+        keep = (self.t >= t0) & (self.t <= t1)
+        ckeep = (self.command_t >= t0) & (self.command_t <= t1)
+        held = int(np.searchsorted(self.command_t, t0, side="left")) - 1
+        if held >= 0:
+            ckeep[held] = True
+        changes: dict[str, Any] = {
+            "t": self.t[keep],
+            "q": self.q[keep],
+            "qd": self.qd[keep],
+            "tau": None if self.tau is None else self.tau[keep],
+            "command_t": self.command_t[ckeep],
+            "command": self.command[ckeep],
+            "events": tuple(ev for ev in self.events if t0 <= ev.t <= t1),
+        }
+        if self.imu_t is not None:
+            ikeep = (self.imu_t >= t0) & (self.imu_t <= t1)
+            changes |= {
+                "imu_t": self.imu_t[ikeep],
+                "gyro": self.gyro[ikeep],
+                "accel": self.accel[ikeep],
+                "quat": None if self.quat is None else self.quat[ikeep],
+            }
+        return dataclasses.replace(self, **changes)
+
+    def resample(self, dt: float) -> Trajectory:
+        """Joint states linearly interpolated onto the uniform grid ``t[0] + k dt`` [s].
+
+        Only ``t``, ``q``, ``qd`` and ``tau`` change; commands, IMU samples and events keep their
+        own times (use :meth:`command_at` for commands on the new grid).
+        """
+        if not (np.isfinite(dt) and dt > 0):
+            raise LogError(f"resample: dt must be a positive number of seconds, got {float(dt)!r}")
+        if self.t.size < 2:
+            raise LogError("resample: need at least 2 joint-state samples")
+        if np.any(np.diff(self.t) == 0):
+            raise LogError("resample: joint-state times contain duplicates; cannot interpolate")
+        grid = self.t[0] + dt * np.arange(int(np.floor(self.duration / dt + 1e-9)) + 1)
+
+        def interp(arr: np.ndarray) -> np.ndarray:
+            return np.stack([np.interp(grid, self.t, col) for col in arr.T], axis=1)
+
+        return dataclasses.replace(
+            self,
+            t=grid,
+            q=interp(self.q),
+            qd=interp(self.qd),
+            tau=None if self.tau is None else interp(self.tau),
+            meta={**self.meta, "resampled_dt": float(dt)},
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Trajectory(joints={list(self.joint_names)}, T={self.n_samples}, "
+            f"duration={self.duration:.3f} s, commands={self.command_t.size}, "
+            f"imu={0 if self.imu_t is None else self.imu_t.size}, events={len(self.events)}, "
+            f"spec_hash={None if self.spec_hash is None else self.spec_hash[:12]})"
+        )

@@ -1,0 +1,66 @@
+"""Test data for the log tests: a seeded synthetic run and the real-data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sim2real.logs import Event, Trajectory
+
+REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
+"""``../shared/data/real`` seen from the repository root."""
+
+SPEC_HASH = "5a1b" * 16
+"""A made-up 64-hex-digit spec hash."""
+
+
+def real_dir(name: str) -> Path:
+    """A real-data subfolder, or skip the test with the reason."""
+    folder = REAL_DATA / name
+    if not folder.is_dir():
+        pytest.skip(f"real recordings not found in {folder} (they live outside the repository)")
+    return folder
+
+
+def make_trajectory(seed: int = 0, n_states: int = 400, with_imu: bool = True) -> Trajectory:
+    """A three-joint run with two actuated joints, IMU and events, all times on the nanosecond grid.
+
+    States at irregular intervals around 2 ms, commands at 10 ms, IMU at 5 ms.
+    """
+    rng = np.random.default_rng(seed)
+    state_ns = np.cumsum(rng.integers(1_500_000, 2_500_000, size=n_states)) + 1_000_000_000
+    t = state_ns / 1e9
+    n = 3
+    q = rng.normal(size=(n_states, n))
+    qd = rng.normal(size=(n_states, n))
+    tau = rng.normal(size=(n_states, n))
+    command_ns = np.arange(state_ns[0], state_ns[-1], 10_000_000)
+    imu: dict = {}
+    if with_imu:
+        imu_ns = np.arange(state_ns[0], state_ns[-1], 5_000_000) + 123
+        quat = rng.normal(size=(imu_ns.size, 4))
+        imu = {
+            "imu_t": imu_ns / 1e9,
+            "gyro": rng.normal(size=(imu_ns.size, 3)),
+            "accel": rng.normal(size=(imu_ns.size, 3)),
+            "quat": quat / np.linalg.norm(quat, axis=1, keepdims=True),
+        }
+    return Trajectory(
+        spec_hash=SPEC_HASH,
+        joint_names=("hip", "knee", "wheel"),
+        t=t,
+        q=q,
+        qd=qd,
+        tau=tau,
+        command_t=command_ns / 1e9,
+        command=rng.normal(size=(command_ns.size, 2)),
+        command_joints=("knee", "hip"),
+        events=(
+            Event(float(t[10]), "stage", {"name": "walk", "speed": 0.5}),
+            Event(float(t[-5]), "safety_stop", {"limit": "joint_velocity", "joint": "knee", "value": 21.5}),
+        ),
+        meta={"robot": "testbot", "operator": "ci"},
+        **imu,
+    )

@@ -1,0 +1,194 @@
+"""CSV import through a column map: the real recordings, and every kind of bad file."""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import numpy as np
+import pytest
+from logs_testdata import real_dir
+
+from sim2real.errors import LogError
+from sim2real.logs import (
+    PENDULUM_CSV,
+    QUBE_CSV,
+    ColumnMap,
+    load_real_pendulum,
+    load_real_qube,
+    read_bag,
+    read_csv,
+    write_bag,
+)
+
+SIMPLE = ColumnMap(
+    time="t", position={"a": "pa", "b": "pb"}, velocity={"a": "va", "b": "vb"}, command={"b": "u"}
+)
+
+
+def _write(tmp_path, text: str, name: str = "log.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.realdata
+class TestRealRecordings:
+    def test_pendulum_files_import_with_torque_as_effort_and_command(self):
+        folder = real_dir("pendulum")
+        expected_rows = {
+            "pd_excitation.csv": 1170,
+            "pd_excitation_desired.csv": 1170,
+            "energy_shaping.csv": 4000,
+        }
+        for name, rows in expected_rows.items():
+            tr = load_real_pendulum(folder / name)
+            assert tr.joint_names == ("hinge",) and tr.command_joints == ("hinge",)
+            assert tr.n_samples == rows
+            np.testing.assert_array_equal(tr.tau, tr.command)
+            np.testing.assert_array_equal(tr.command_t, tr.t)
+            assert tr.meta["qd_source"] == "recorded" and tr.meta["robot"] == "pendulum"
+            assert np.all(np.diff(tr.t) > 0)  # irregular but increasing
+        first = np.loadtxt(folder / "energy_shaping.csv", delimiter=",", skiprows=1, max_rows=1)
+        tr = load_real_pendulum(folder / "energy_shaping.csv")
+        np.testing.assert_array_equal([tr.t[0], tr.q[0, 0], tr.qd[0, 0], tr.tau[0, 0]], first)
+
+    def test_pendulum_sampling_is_irregular_around_the_stated_rate(self):
+        tr = load_real_pendulum(real_dir("pendulum") / "pd_excitation.csv")
+        dt = np.diff(tr.t)
+        assert 1 / np.median(dt) == pytest.approx(300, rel=0.05)
+        assert dt.max() > 1.01 * dt.min()
+
+    def test_qube_files_import_with_differentiated_velocities(self):
+        files = sorted(real_dir("qube").glob("qube_*.csv"))
+        assert len(files) == 4
+        for path in files:
+            tr = load_real_qube(path)
+            assert tr.joint_names == ("arm", "pendulum")
+            assert tr.command_joints == ("arm",) and tr.command.shape == (10_000, 1)
+            assert tr.tau is None
+            assert tr.duration == pytest.approx(20.0, abs=0.01)
+            assert np.all(np.abs(tr.command) <= 10.0 + 1e-12)  # saturated plant input [V]
+            assert "moving average over 5 samples" in tr.meta["qd_source"]
+            # the velocities integrate back to the angles (the moving average is symmetric)
+            steps = 0.5 * (tr.qd[1:] + tr.qd[:-1]) * np.diff(tr.t)[:, None]
+            integral = tr.q[0] + np.concatenate([np.zeros((1, 2)), np.cumsum(steps, axis=0)])
+            assert np.max(np.abs(integral - tr.q)) < 0.02
+
+    def test_qube_header_with_spaces_names_columns_without_them(self):
+        path = sorted(real_dir("qube").glob("qube_*.csv"))[0]
+        assert ", theta" in path.read_text()[:200]
+        tr = load_real_qube(path)
+        row = [float(v) for v in path.read_text().splitlines()[1].split(",")]
+        assert tr.q[0].tolist() == [row[3], row[4]] and tr.command[0, 0] == row[7]
+
+    def test_real_csv_round_trips_through_a_bag(self, tmp_path):
+        tr = load_real_qube(sorted(real_dir("qube").glob("qube_*.csv"))[0])
+        write_bag(tmp_path / "qube", tr)
+        back = read_bag(tmp_path / "qube")
+        np.testing.assert_array_equal(back.q, tr.q)
+        np.testing.assert_array_equal(back.command, tr.command)
+        np.testing.assert_allclose(back.t, tr.t, rtol=0, atol=0.6e-9)  # stored as integer ns
+        assert back.meta["origin"] == tr.meta["source"] and back.meta["robot"] == "furuta"
+
+
+class TestColumnMap:
+    def test_irregular_sampling_and_scales(self, tmp_path):
+        path = _write(tmp_path, "ms,deg,u\n0,0,1\n10,90,2\n25,180,3\n")
+        cmap = ColumnMap(
+            time="ms", position={"j": "deg"}, command={"j": "u"}, scale={"ms": 1e-3, "deg": math.pi / 180}
+        )
+        tr = read_csv(path, cmap)
+        np.testing.assert_allclose(tr.t, [0.0, 0.01, 0.025])
+        np.testing.assert_allclose(tr.q[:, 0], [0.0, math.pi / 2, math.pi])
+        # numpy's non-uniform central difference: slopes on both sides weighted by the opposite step
+        h1, h2 = 0.01, 0.015
+        d1, d2 = (math.pi / 2) / h1, (math.pi / 2) / h2
+        assert tr.qd[1, 0] == pytest.approx((h2 * d1 + h1 * d2) / (h1 + h2))
+
+    def test_joint_order_follows_joint_names(self, tmp_path):
+        path = _write(tmp_path, "t,pa,pb,va,vb,u\n0,1,2,3,4,5\n1,1,2,3,4,6\n")
+        tr = read_csv(path, SIMPLE, ("b", "a"), spec_hash="abc")
+        assert tr.joint_names == ("b", "a") and tr.spec_hash == "abc"
+        assert tr.q[0].tolist() == [2.0, 1.0] and tr.qd[0].tolist() == [4.0, 3.0]
+        assert tr.command_joints == ("b",) and tr.command[:, 0].tolist() == [5.0, 6.0]
+
+    def test_map_is_read_only(self):
+        with pytest.raises(TypeError):
+            PENDULUM_CSV.position["other"] = "x"  # type: ignore[index]
+        assert QUBE_CSV.velocity is None
+
+    def test_map_must_cover_the_joints(self, tmp_path):
+        path = _write(tmp_path, "t,pa,pb,va,vb,u\n0,1,2,3,4,5\n")
+        with pytest.raises(LogError, match=r"ColumnMap.position: must map exactly the joints \['a', 'c'\]"):
+            read_csv(path, SIMPLE, ("a", "c"))
+
+
+class TestBadFiles:
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(LogError, match="no such CSV file"):
+            read_csv(tmp_path / "none.csv", SIMPLE)
+
+    def test_empty_file(self, tmp_path):
+        with pytest.raises(LogError, match=r"empty CSV file \(no header line\)"):
+            read_csv(_write(tmp_path, ""), SIMPLE)
+
+    def test_header_only(self, tmp_path):
+        with pytest.raises(LogError, match="has a header but no data rows"):
+            read_csv(_write(tmp_path, "t,pa,pb,va,vb,u\n"), SIMPLE)
+
+    def test_missing_column_is_named_with_the_available_ones(self, tmp_path):
+        path = _write(tmp_path, "t, pa, pb, va, u\n0,1,2,3,4\n")
+        with pytest.raises(LogError) as info:
+            read_csv(path, SIMPLE)
+        assert str(info.value) == (
+            f"{path}: column 'vb' (velocity of b) is not in the file; available columns: ['t', 'pa', 'pb', 'va', 'u']"
+        )
+
+    def test_truncated_last_line_is_dropped_with_a_warning(self, tmp_path, caplog):
+        path = _write(tmp_path, "t,pa,pb,va,vb,u\n0,1,2,3,4,5\n1,1,2,3,4,6\n2,1,2,3.")
+        with caplog.at_level(logging.WARNING, logger="sim2real.logs.csv_import"):
+            tr = read_csv(path, SIMPLE)
+        assert tr.t.tolist() == [0.0, 1.0]
+        assert "expected 6 fields, found 4; dropping the last line as truncated" in caplog.text
+
+    def test_number_cut_in_the_last_line_is_dropped(self, tmp_path):
+        tr = read_csv(_write(tmp_path, "t,pa,pb,va,vb,u\n0,1,2,3,4,5\n1,1,2,3,4,6e"), SIMPLE)
+        assert tr.n_samples == 1
+
+    def test_non_numeric_value_names_line_and_column(self, tmp_path):
+        path = _write(tmp_path, "t,pa,pb,va,vb,u\n0,1,2,3,4,5\n1,1,oops,3,4,6\n2,1,2,3,4,6\n")
+        with pytest.raises(LogError, match=r"log.csv:3: column 'pb': 'oops' is not a number"):
+            read_csv(path, SIMPLE)
+
+    def test_short_row_in_the_middle_is_an_error(self, tmp_path):
+        path = _write(tmp_path, "t,pa,pb,va,vb,u\n0,1,2,3,4,5\n1,1,2\n2,1,2,3,4,6\n")
+        with pytest.raises(LogError, match=r"log.csv:3: expected 6 fields, found 3"):
+            read_csv(path, SIMPLE)
+
+    def test_nan_is_an_error(self, tmp_path):
+        path = _write(tmp_path, "t,pa,pb,va,vb,u\n0,1,2,3,4,5\n1,nan,2,3,4,6\n2,1,2,3,4,6\n")
+        with pytest.raises(LogError, match=r"log.csv:3: column 'pa': non-finite value 'nan'"):
+            read_csv(path, SIMPLE)
+
+    def test_time_going_back_names_the_line(self, tmp_path):
+        path = _write(tmp_path, "# a comment\nt,pa,pb,va,vb,u\n0,1,2,3,4,5\n\n2,1,2,3,4,6\n1,1,2,3,4,6\n")
+        with pytest.raises(LogError, match=r"log.csv:6: time 1.0 goes back from 2.0 \(column 't'\)"):
+            read_csv(path, SIMPLE)
+
+    def test_duplicate_times_cannot_be_differentiated(self, tmp_path):
+        path = _write(tmp_path, "t,p\n0,1\n0,2\n1,3\n")
+        with pytest.raises(LogError, match=r"cannot compute velocities: .*strictly increasing"):
+            read_csv(path, ColumnMap(time="t", position={"a": "p"}))
+
+    def test_not_utf8(self, tmp_path):
+        path = tmp_path / "bin.csv"
+        path.write_bytes(b"t,p\n\xff\xfe\n")
+        with pytest.raises(LogError, match="not a UTF-8 text file"):
+            read_csv(path, ColumnMap(time="t", position={"a": "p"}))
+
+    def test_bad_map_settings(self):
+        with pytest.raises(LogError, match="velocity_smoothing: must be a positive odd number"):
+            ColumnMap(time="t", position={"a": "p"}, velocity_smoothing=4)
+        with pytest.raises(LogError, match="factor for 'p' must be finite and non-zero"):
+            ColumnMap(time="t", position={"a": "p"}, scale={"p": 0.0})
