@@ -5,8 +5,9 @@ Names (values are absolute SI values):
 =================================  ====  =========  ==============================================
 name                               size  unit       model field
 =================================  ====  =========  ==============================================
-``body.<b>.mass``                  1     kg         body_mass (body_inertia scaled along)
+``body.<b>.mass``                  1     kg         body_mass (body_inertia scaled along, unless set too)
 ``body.<b>.com``                   3     m          body_ipos
+``body.<b>.inertia``               3     kg m^2     body_inertia (principal moments)
 ``geom.<g>.friction``              1     -          geom_friction[:, 0] (sliding)
 ``joint.<j>.damping``              1     N m s/rad  dof_damping
 ``joint.<j>.frictionloss``         1     N m        dof_frictionloss
@@ -49,6 +50,7 @@ from sim2real.robots.spec import RobotSpec
 UNITS: dict[tuple[str, str], str] = {
     ("body", "mass"): "kg",
     ("body", "com"): "m",
+    ("body", "inertia"): "kg m^2",
     ("geom", "friction"): "1",
     ("joint", "damping"): "N m s/rad",
     ("joint", "frictionloss"): "N m",
@@ -172,6 +174,7 @@ class Parameters:
             if name and m.body_mass[b] > 0:
                 yield f"body.{name}.mass", "body", name, "mass", b
                 yield f"body.{name}.com", "body", name, "com", b
+                yield f"body.{name}.inertia", "body", name, "inertia", b
         for g in range(m.ngeom):
             name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g)
             if name and (m.geom_contype[g] or m.geom_conaffinity[g]):
@@ -238,6 +241,7 @@ class Parameters:
         table: dict[tuple[str, str], tuple[str, object]] = {
             ("body", "mass"): ("body_mass", None),
             ("body", "com"): ("body_ipos", slice(0, 3)),
+            ("body", "inertia"): ("body_inertia", slice(0, 3)),
             ("geom", "friction"): ("geom_friction", 0),
             ("joint", "damping"): ("dof_damping", None),
             ("joint", "frictionloss"): ("dof_frictionloss", None),
@@ -336,6 +340,9 @@ class Parameters:
         """
         expanded: dict[str, object] = {}
         for key, value in values.items():
+            if key in self._info:  # a concrete name: no pattern matching (per-reset writes stay cheap)
+                expanded[key] = value
+                continue
             for name in self.resolve([key]):
                 expanded[name] = value
         if isinstance(target, mujoco.MjSpec):
@@ -349,15 +356,15 @@ class Parameters:
 
     def _physical(self, info: ParamInfo, value: np.ndarray) -> None:
         q = info.quantity
-        if q in ("mass", "resistance", "kt", "torque_limit", "kp", "strength") and np.any(value <= 0):
+        positive = ("mass", "inertia", "resistance", "kt", "torque_limit", "kp", "strength")
+        if q in positive and np.any(value <= 0):
             raise ParameterError(f"{info.name} must be positive, got {value.min():g}")
         if q in ("damping", "frictionloss", "armature", "delay", "noise", "kd", "ke", "friction") and np.any(
             value < 0
         ):
             raise ParameterError(f"{info.name} must not be negative, got {value.min():g}")
         if q == "delay":
-            field = "actuator_history" if info.group == "actuator" else "sensor_history"
-            capacity = (getattr(self.model, field)[info.index, 0] - 2) * self.model.opt.timestep
+            capacity = self._delay_capacity(info)
             if np.any(value > capacity + 1e-12):
                 raise ParameterError(
                     f"{info.name} = {value.max():g} s exceeds the model's delay capacity {capacity:g} s "
@@ -379,7 +386,7 @@ class Parameters:
             row = self._row(info.group, info.index)
             if col == "bias":
                 col = slice(0, info.size)
-            if field == "body_mass":
+            if field == "body_mass" and f"body.{info.element}.inertia" not in values:
                 old = float(arr[row])
                 model.body_inertia[row] *= value[0] / old
             if field == "actuator_forcerange":
@@ -399,31 +406,49 @@ class Parameters:
             mujoco.mj_setConst(model, mujoco.MjData(model))
 
     def _set_batch(self, batch: mujoco.batch.Batch, values: Mapping[str, object], ids) -> None:
+        """One check and one write per kind of parameter (a reset writes hundreds of them)."""
         sel = np.arange(batch.nsim) if ids is None else np.asarray(ids, dtype=np.int64)
-        need_const = False
-        touched_actuators = False
+        n = len(sel)
+        kinds: dict[tuple[str, str, int], list[tuple[ParamInfo, object]]] = {}
         for name, raw in values.items():
             info = self.info(name)
-            value = self._check_value(info, np.asarray(raw), len(sel))
-            self._physical(info, value)
-            field, col = self._field(info.group, info.quantity)
+            kinds.setdefault((info.group, info.quantity, info.size), []).append((info, raw))
+        explicit_inertia = {i.index for (_, q, _), items in kinds.items() if q == "inertia" for i, _ in items}
+        need_const = False
+        touched_actuators = False
+        for (group, quantity, size), items in kinds.items():
+            infos = [info for info, _ in items]
+            ready = all(isinstance(r, np.ndarray) and r.shape == (n, size) for _, r in items)
+            if ready:  # (n, size) rows already: stack and check them at once
+                value = np.stack([r for _, r in items], axis=1).astype(float, copy=False)
+                if not np.all(np.isfinite(value)):
+                    bad = infos[int(np.flatnonzero(~np.isfinite(value).all(axis=(0, 2)))[0])]
+                    raise ParameterError(f"{bad.name}: value must be finite")
+            else:
+                value = np.stack([self._check_value(i, np.asarray(r), n) for i, r in items], axis=1)
+            self._physical_many(infos, value)
+            field, col = self._field(group, quantity)
             arr = batch.expand(field)
             if field == "opt.gravity":
-                arr[sel] = value
+                arr[sel] = value[:, -1]
                 continue
-            row = self._row(info.group, info.index)
-            if col == "bias":
-                col = slice(0, info.size)
+            rows = np.array([self._row(group, i.index) for i in infos], dtype=np.int64)
+            at = np.ix_(sel, rows)
             if field == "body_mass":
-                inertia = batch.expand("body_inertia")
-                inertia[sel, row] *= (value[:, 0] / arr[sel, row])[:, None]
+                scaled = np.array([i.index not in explicit_inertia for i in infos])
+                if scaled.any():
+                    inertia = batch.expand("body_inertia")
+                    at_scaled = np.ix_(sel, rows[scaled])
+                    inertia[at_scaled] *= (value[:, scaled, 0] / arr[at_scaled])[..., None]
             if field == "actuator_forcerange":
-                arr[sel, row, 0] = -value[:, 0]
-                arr[sel, row, 1] = value[:, 0]
+                arr[at] = np.stack([-value[..., 0], value[..., 0]], axis=-1)
             elif col is None:
-                arr[sel, row] = value[:, 0] if arr.ndim == 2 else value
+                arr[at] = value[..., 0] if arr.ndim == 2 else value
+            elif col == "bias" or isinstance(col, slice):
+                columns = np.arange(size) if col == "bias" else np.arange(col.start, col.stop)
+                arr[np.ix_(sel, rows, columns)] = value
             else:
-                arr[sel, row, col] = value if isinstance(col, slice) else value[:, 0]
+                arr[np.ix_(sel, rows, [col])] = value
             need_const |= field in _SETCONST_FIELDS
             touched_actuators |= field == "actuator_user"
         if touched_actuators:
@@ -435,6 +460,26 @@ class Parameters:
             biasprm[sel, :, :3] = bias
         if need_const:
             batch.set_const(sel)
+
+    def _delay_capacity(self, info: ParamInfo) -> float:
+        """Longest delay [s] the history buffer of an actuator or sensor holds."""
+        field = "actuator_history" if info.group == "actuator" else "sensor_history"
+        return float((getattr(self.model, field)[info.index, 0] - 2) * self.model.opt.timestep)
+
+    def _physical_many(self, infos: list[ParamInfo], value: np.ndarray) -> None:
+        """:meth:`_physical` of parameters of one kind at once; value (n, k, size)."""
+        if infos[0].quantity == "delay":  # each element against its own buffer
+            capacity = np.array([self._delay_capacity(i) for i in infos])
+            if np.all(value >= 0) and np.all(value <= capacity[None, :, None] + 1e-12):
+                return
+        else:
+            try:
+                self._physical(infos[0], value)
+                return
+            except ParameterError:
+                pass
+        for k, info in enumerate(infos):  # name the offending parameter
+            self._physical(info, value[:, k])
 
     def _set_spec(self, mjspec: mujoco.MjSpec, values: Mapping[str, object]) -> None:
         compiled = None
@@ -453,8 +498,11 @@ class Parameters:
                     body.iquat = compiled.body_iquat[info.index].copy()
                     body.inertia = compiled.body_inertia[info.index].copy()
                 if q == "mass":
-                    body.inertia = np.asarray(body.inertia) * value[0] / body.mass
+                    if f"body.{el}.inertia" not in values:
+                        body.inertia = np.asarray(body.inertia) * value[0] / body.mass
                     body.mass = float(value[0])
+                elif q == "inertia":
+                    body.inertia = value
                 else:
                     body.ipos = value
             elif g == "geom":

@@ -10,7 +10,9 @@ Per control step::
       -> observations from the (noisy) sensor readings  via sim2real.tasks.observations
 
 Hooks let randomization act without the environment knowing it: an object with any of
-``on_reset(env, ids)``, ``pre_physics(env, command) -> command``, ``post_physics(env)``.
+``on_reset(env, ids)``, ``pre_physics(env, command) -> command``, ``post_physics(env)``, and
+``edit_spec(mjspec)`` for a hook that adds elements to the model (e.g. a terrain): when no model is
+given, the environment compiles the robot's MjSpec after every such hook has edited it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import Sim2RealError
+from sim2real.robots.model import build_mjspec
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.batch import BatchSim
 from sim2real.sim.sensors import SensorReader
@@ -88,6 +91,12 @@ class TaskEnv:
         self.task = task
         self.num_envs = num_envs
         self.rng = np.random.default_rng(seed)
+        if model is None and any(hasattr(h, "edit_spec") for h in hooks):
+            mjspec = build_mjspec(spec)
+            for hook in hooks:
+                if hasattr(hook, "edit_spec"):
+                    hook.edit_spec(mjspec)
+            model = mjspec.compile()
         self.sim = BatchSim(spec, num_envs, nthread=nthread, model=model)
         self.sensors = SensorReader(self.sim, self.rng)
         self.hooks = list(hooks)

@@ -170,6 +170,43 @@ class BatchSim:
                 self.ctrl[sel, self.act_idx[i]] = self.spec.default_pose[self.spec.joints.index(act.joint)]
         self.xfrc_applied[sel] = 0.0
         self.batch.forward(ids=sel, stage=self.stage)
+        self._prime_delay_buffers(sel)
+
+    def _prime_delay_buffers(self, sel: np.ndarray) -> None:
+        """Fill the reset simulations' delay buffers with their current controls and sensor values.
+
+        A reset leaves MuJoCo's history buffers at zero, so a delayed actuator would track a zero
+        command (a PD joint would jerk towards 0 rad) and a delayed sensor would read 0 (a zero
+        quaternion) until the delay has elapsed.  Priming makes every delayed signal start from the
+        reset state, as if the robot had rested there.  Buffer layout per element:
+        ``[phase, cursor, times (n), values (n * dim)]``.
+        """
+        m = self.model
+        if m.nhistory == 0:
+            return
+        history = self.batch.bind("history")
+        for a in np.flatnonzero(m.actuator_history[:, 0] > 0):
+            n, adr = int(m.actuator_history[a, 0]), int(m.actuator_historyadr[a])
+            history[sel, adr + 2 + n : adr + 2 + 2 * n] = self.ctrl[sel, m.actuator_ctrladr[a]][:, None]
+        sensors = np.flatnonzero(m.sensor_history[:, 0] > 0)
+        if sensors.size == 0:
+            return
+        delays = self.batch.expanded("sensor_delay")
+        delays = m.sensor_delay[None, sensors] if delays is None else delays[np.ix_(sel, sensors)]
+        if not np.any(delays > 0):
+            return
+        # the undelayed values: forward once with the delays of these simulations set to zero
+        field = self.batch.expand("sensor_delay")
+        saved = field[sel].copy()
+        field[sel] = 0.0
+        self.batch.forward(ids=sel, stage=int(mujoco.mjtStage.mjSTAGE_ACC))
+        values = self.sensordata[sel]
+        for s in sensors:
+            n, adr, dim = int(m.sensor_history[s, 0]), int(m.sensor_historyadr[s]), int(m.sensor_dim[s])
+            start = int(m.sensor_adr[s])
+            history[sel, adr + 2 + n : adr + 2 + n + n * dim] = np.tile(values[:, start : start + dim], n)
+        field[sel] = saved
+        self.batch.forward(ids=sel, stage=self.stage)
 
     def check_finite(self) -> np.ndarray:
         """Simulations whose state is not finite, as an index array."""

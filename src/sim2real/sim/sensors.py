@@ -1,9 +1,10 @@
-"""Sensor models over batched readings: bias, white noise, quantization.
+"""Sensor models over batched readings: bias, white noise, quantization, dropped readings.
 
 The noise-free (and natively delayed) values come from MuJoCo's sensors; per-simulation bias and
 noise standard deviation are model fields (``sensor_user[:, 0]`` and ``sensor_noise``, written
 through the parameter names ``sensor.<name>.bias`` / ``.noise``), so randomization, the twin and
-identification all change them the same way.
+identification all change them the same way.  A per-simulation drop probability
+(:attr:`SensorReader.drop_prob`) makes a reading repeat the previous one, as a lost message does.
 """
 
 from __future__ import annotations
@@ -60,6 +61,30 @@ class SensorReader:
         self.sim = sim
         self.rng = rng
         self._ids = {name: i for i, name in enumerate(self._names(sim))}
+        self.drop_prob: np.ndarray | None = None
+        """Per-simulation probability (N,) that a reading is dropped and the previous one held; None: never."""
+        self._held: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    def forget(self, ids: np.ndarray) -> None:
+        """Discard the held readings of some simulations (new episodes: their next readings are fresh)."""
+        for _, valid in self._held.values():
+            valid[ids] = False
+
+    def _hold(self, key: str, value: np.ndarray) -> np.ndarray:
+        """Replace the dropped rows of a reading by the previous reading (when there is one)."""
+        if self.drop_prob is None:
+            return value
+        held = self._held.get(key)
+        if held is None:
+            held = (value.copy(), np.ones(value.shape[0], dtype=bool))
+            self._held[key] = held
+            return value
+        last, valid = held
+        drop = (self.rng.random(value.shape[0]) < self.drop_prob) & valid
+        value[drop] = last[drop]
+        last[:] = value
+        valid[:] = True
+        return value
 
     @staticmethod
     def _names(sim: BatchSim) -> list[str]:
@@ -78,16 +103,30 @@ class SensorReader:
             return np.asarray(arr[:, sid, :dim], dtype=float)
         return np.asarray(arr[:, sid], dtype=float).reshape(-1, 1)
 
-    def read(self, name: str, resolution: float = 0.0) -> np.ndarray:
-        """One sensor's readings, shape (N, dim): MuJoCo value + bias + noise (+ quantization)."""
+    def _corrupted(self, name: str, resolution: float = 0.0) -> np.ndarray:
         clean = self.sim.sensor(name)
         return corrupt(
             clean, self._field(name, "sensor_user"), self._field(name, "sensor_noise"), self.rng, resolution
         )
 
+    def read(self, name: str, resolution: float = 0.0) -> np.ndarray:
+        """One sensor's readings, shape (N, dim): MuJoCo value + bias + noise (+ quantization).
+
+        With :attr:`drop_prob` set, each simulation's reading is dropped with that probability
+        and the previous reading of this sensor is returned instead.
+        """
+        return self._hold(name, self._corrupted(name, resolution))
+
     def joints(self) -> tuple[np.ndarray, np.ndarray]:
-        """Encoder readings of every policy joint: positions (N, n) [rad] and velocities (N, n) [rad/s]."""
+        """Encoder readings of every policy joint: positions (N, n) [rad] and velocities (N, n) [rad/s].
+
+        The joint readings travel in one message: a dropped message holds all of them.
+        """
         spec = self.sim.spec
-        q = np.hstack([self.read(f"{j}_pos", spec.encoder.resolution) for j in spec.joints])
-        qd = np.hstack([self.read(f"{j}_vel") for j in spec.joints])
-        return q, qd
+        q = np.hstack([self._corrupted(f"{j}_pos", spec.encoder.resolution) for j in spec.joints])
+        qd = np.hstack([self._corrupted(f"{j}_vel") for j in spec.joints])
+        if self.drop_prob is None:
+            return q, qd
+        both = self._hold("joints", np.hstack([q, qd]))
+        n = spec.n_joints
+        return both[:, :n], both[:, n:]
