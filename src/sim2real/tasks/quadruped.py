@@ -4,7 +4,9 @@ Commands: forward velocity vx ~ U(-1, 1) m/s, lateral vy ~ U(-0.5, 0.5) m/s, yaw
 ~ U(-1, 1) rad/s, resampled every 10 s of a 20 s episode.  Observations (spec): base angular
 velocity, projected gravity, command, joint positions relative to default, joint velocities,
 previous action; the critic also sees the base linear velocity and height (privileged).
-Reward weights follow the Isaac Lab Go2 flat-ground task.
+Reward weights follow the Isaac Lab Go2 flat-ground task.  Its action scale (0.25 rad) applies to
+unbounded Gaussian actions that often reach 2-3; our policy's actions are tanh-bounded to [-1, 1],
+so the scale here is 0.5 rad to leave the gait a similar range of joint targets.
 
 Success: no fall (termination) and a mean velocity tracking error |v_cmd - v| below 0.25 m/s
 over the episode.
@@ -71,7 +73,7 @@ def make_task() -> TaskConfig:
     return TaskConfig(
         name="quadruped",
         episode_s=20.0,
-        action_scale=(0.25,) * 12,  # rad around the default pose
+        action_scale=(0.5,) * 12,  # rad around the default pose (the tanh-bounded action's full range)
         action_filter=1.0,
         rewards={
             "track_lin_vel_xy": Term(terms.track_lin_vel_xy_exp, 1.5, {"std": 0.5}),

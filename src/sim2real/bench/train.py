@@ -1,0 +1,311 @@
+"""``sim2real bench train``: wall-clock time until a policy succeeds, ours against Stable-Baselines3.
+
+Figures:
+
+- ``seconds_to_success``: wall time from the start of training (environment construction
+  included) until a deterministic evaluation of ``eval_episodes`` episodes under the ``default``
+  randomization reaches a success rate of at least ``target`` (0.95).  Training runs under the
+  same randomization with the task's PPO preset; evaluations are part of the measured time.  An
+  evaluation runs at most every ``eval_every_s`` seconds and only once the recent training
+  episodes succeed at least ``gate`` of the time (it costs a few seconds).
+- ``success_rate``: the success rate of the last evaluation.
+- ``sb3_seconds_to_success``: the same for Stable-Baselines3 PPO with its default settings
+  (``PPO("MlpPolicy", env)``: one environment, 2048 steps per update, 10 epochs, 64x64 tanh
+  MLP) on our Gymnasium environment, evaluated the same way; capped at ``sb3_cap`` (10) times
+  our time.  A capped baseline reports the cap (``sb3_capped: true``).
+- ``speedup_vs_sb3`` = sb3_seconds_to_success / seconds_to_success (a lower bound when capped).
+
+Both runs use one torch thread (the networks are small; more threads only contend with
+MuJoCo's).  The machine's load average is reported: other processes slow both runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from typing import Any
+
+import numpy as np
+
+from sim2real.bench.timing import machine
+from sim2real.robots import load_robot
+from sim2real.tasks import get_task
+from sim2real.train.evaluate import run_episodes
+from sim2real.train.randomization import randomization_available, resolve_randomization
+
+log = logging.getLogger(__name__)
+
+_MAX_SECONDS = {"pendulum": 600.0, "furuta": 600.0, "quadruped": 1800.0}
+_EVAL_EVERY = {"quadruped": 60.0}
+"""Least seconds between evaluations (default 10 s): a quadruped evaluation runs 20 s episodes."""
+
+
+def _load() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - platform without getloadavg
+        return []
+
+
+class _Evaluator:
+    """Quick evaluation first, the full one only when the quick one looks successful."""
+
+    def __init__(
+        self,
+        act_factory: Any,
+        robot: str,
+        randomize: str | None,
+        seed: int,
+        episodes: int,
+        quick_episodes: int,
+        gate: float,
+        start: float,
+        who: str,
+    ) -> None:
+        self.spec = load_robot(robot)
+        self.task = get_task(self.spec.name)
+        self.act_factory = act_factory
+        self.randomize = randomize
+        self.seed = seed
+        self.episodes = episodes
+        self.quick = quick_episodes
+        self.gate = gate
+        self.start = start
+        self.who = who
+        self.evaluations: list[dict[str, Any]] = []
+
+    def _run(self, episodes: int) -> float:
+        hooks = resolve_randomization(self.spec, self.randomize, None, self.seed).hooks
+        return run_episodes(self.act_factory(), self.spec, self.task, episodes, self.seed, hooks)[
+            "success_rate"
+        ]
+
+    def __call__(self, env_steps: int) -> float:
+        """Success rate of the full evaluation (or of the quick one when it stayed below the gate)."""
+        rate = self._run(self.quick)
+        full = rate >= self.gate
+        if full:
+            rate = self._run(self.episodes)
+        now = time.perf_counter() - self.start
+        self.evaluations.append(
+            {
+                "seconds": round(now, 2),
+                "env_steps": int(env_steps),
+                "episodes": self.episodes if full else self.quick,
+                "success_rate": rate,
+            }
+        )
+        log.info(
+            "%s: %.0f s, %d steps: %s evaluation success %.3f",
+            self.who,
+            now,
+            env_steps,
+            "full" if full else "quick",
+            rate,
+        )
+        return rate if full else 0.0
+
+
+def train_until_success(
+    robot: str,
+    randomize: str | None,
+    seed: int = 0,
+    target: float = 0.95,
+    eval_episodes: int = 64,
+    eval_every_s: float = 10.0,
+    quick_episodes: int = 16,
+    gate: float = 0.9,
+    max_seconds: float = 600.0,
+    out: str | None = None,
+) -> dict[str, Any]:
+    """Train with our PPO until the evaluation success rate reaches ``target`` (or time runs out)."""
+    from sim2real.train.config import default_config
+    from sim2real.train.evaluate import torch_actor
+    from sim2real.train.runner import Trainer
+
+    start = time.perf_counter()
+    spec = load_robot(robot)
+    config = dataclasses.replace(default_config(spec.name), eval_every=0)  # the benchmark evaluates
+    trainer = Trainer(spec, config, seed=seed, randomize=randomize, log_dir=out)
+    evaluate = _Evaluator(
+        lambda: torch_actor(trainer.policy),
+        robot,
+        randomize,
+        seed + 1,
+        eval_episodes,
+        quick_episodes,
+        gate,
+        start,
+        "ours",
+    )
+    last_eval = 0.0
+    reached = None
+    while time.perf_counter() - start < max_seconds:
+        stats = trainer.iterate()
+        if stats.iteration % 50 == 0:
+            log.info(
+                "ours: %.0f s, %d steps: training return %s, success %s, step reward %.4f, std %.3f",
+                time.perf_counter() - start,
+                stats.env_steps,
+                "-" if stats.mean_return is None else f"{stats.mean_return:.3f}",
+                "-" if stats.success_rate is None else f"{stats.success_rate:.2f}",
+                stats.mean_step_reward,
+                stats.action_std,
+            )
+        if time.perf_counter() - start - last_eval >= eval_every_s:
+            trainer.policy.eval()
+            rate = evaluate(trainer.env_steps)
+            trainer.policy.train()
+            last_eval = time.perf_counter() - start
+            if rate >= target:
+                reached = last_eval
+                break
+    evals = evaluate.evaluations
+    if out is not None:
+        trainer.save(os.path.join(out, "policy.pt"))
+    trainer.close()
+    return {
+        "seconds_to_success": reached,
+        "success_rate": evals[-1]["success_rate"] if evals else 0.0,
+        "env_steps": trainer.env_steps,
+        "train_seconds": round(trainer.seconds, 2),
+        "evaluations": evals,
+        "config": trainer.config.to_dict(),
+    }
+
+
+def sb3_until_success(
+    robot: str,
+    randomize: str | None,
+    cap_seconds: float,
+    seed: int = 0,
+    target: float = 0.95,
+    eval_episodes: int = 64,
+    eval_every_s: float = 10.0,
+    quick_episodes: int = 16,
+    gate: float = 0.9,
+) -> dict[str, Any]:
+    """Stable-Baselines3 PPO with its defaults on our Gymnasium env, until success or the cap."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    from sim2real.envs.gym import GymEnv
+
+    torch.set_num_threads(1)
+    spec = load_robot(robot)
+    task = get_task(spec.name)
+    start = time.perf_counter()
+    env = GymEnv(spec, task, seed=seed, hooks=resolve_randomization(spec, randomize, None, seed).hooks)
+    model = PPO("MlpPolicy", env, seed=seed, verbose=0, device="cpu")
+    state: dict[str, Any] = {"reached": None, "last_eval": 0.0}
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        action, _ = model.predict(obs, deterministic=True)
+        return np.asarray(action, dtype=float).reshape(obs.shape[0], -1)
+
+    evaluate = _Evaluator(
+        lambda: act, robot, randomize, seed + 1, eval_episodes, quick_episodes, gate, start, "sb3"
+    )
+
+    class Until(BaseCallback):
+        def _on_step(self) -> bool:
+            if self.n_calls % 500:
+                return True
+            now = time.perf_counter() - start
+            if now > cap_seconds:
+                return False
+            if now - state["last_eval"] < eval_every_s:
+                return True
+            rate = evaluate(self.num_timesteps)
+            state["last_eval"] = time.perf_counter() - start
+            if rate >= target:
+                state["reached"] = state["last_eval"]
+                return False
+            return True
+
+    model.learn(total_timesteps=10**12, callback=Until())
+    elapsed = time.perf_counter() - start
+    evals = evaluate.evaluations
+    return {
+        "seconds_to_success": state["reached"],
+        "success_rate": evals[-1]["success_rate"] if evals else 0.0,
+        "env_steps": int(model.num_timesteps),
+        "seconds": round(elapsed, 2),
+        "evaluations": evals,
+    }
+
+
+def run(
+    robot: str = "furuta",
+    randomize: str | None = None,
+    seed: int = 0,
+    sb3: bool | None = None,
+    sb3_cap: float = 10.0,
+    target: float = 0.95,
+    eval_episodes: int = 64,
+    eval_every_s: float | None = None,
+    max_seconds: float | None = None,
+    out: str | None = None,
+) -> dict[str, Any]:
+    """Measure and return the figures (see the module docstring).
+
+    Args:
+        robot: Embedded robot name.
+        randomize: Randomization to train and evaluate under (None: ``default``; ``none``: nominal).
+        seed: Seed of both runs.
+        sb3: Run the Stable-Baselines3 baseline (None: for the swing-up tasks, not the quadruped).
+        sb3_cap: The baseline stops at this multiple of our time.
+        target: Success rate that counts as solved.
+        eval_episodes: Episodes per evaluation.
+        eval_every_s: Least wall time between evaluations [s] (default: 10 s; 60 s for the quadruped).
+        max_seconds: Our time budget (default: 600 s; 1800 s for the quadruped).
+        out: Save our run (checkpoint and TensorBoard logs) here.
+    """
+    name = load_robot(robot).name
+    if randomize is None:
+        randomize = "default"
+    available = randomization_available()
+    use = None if randomize == "none" or not available else randomize
+    label = use or (
+        "none" if randomize == "none" else f"none ({randomize} requested; sim2real.randomize unavailable)"
+    )
+    budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(name, 600.0)
+    if eval_every_s is None:
+        eval_every_s = _EVAL_EVERY.get(name, 10.0)
+    load_before = _load()
+    ours = train_until_success(
+        robot, use, seed, target, eval_episodes, eval_every_s, max_seconds=budget, out=out
+    )
+    result: dict[str, Any] = {
+        "robot": name,
+        "randomize": label,
+        "target_success_rate": target,
+        "seconds_to_success": ours["seconds_to_success"],
+        "success_rate": ours["success_rate"],
+        "env_steps": ours["env_steps"],
+        "evaluations": ours["evaluations"],
+    }
+    if sb3 is None:
+        sb3 = name != "quadruped"
+    if sb3:
+        our_time = ours["seconds_to_success"] or budget
+        cap = sb3_cap * our_time
+        base = sb3_until_success(robot, use, cap, seed, target, eval_episodes, eval_every_s)
+        capped = base["seconds_to_success"] is None
+        sb3_time = cap if capped else base["seconds_to_success"]
+        result.update(
+            {
+                "sb3_seconds_to_success": round(sb3_time, 2),
+                "sb3_capped": capped,
+                "sb3_success_rate": base["success_rate"],
+                "sb3_env_steps": base["env_steps"],
+                "speedup_vs_sb3": round(sb3_time / our_time, 2) if ours["seconds_to_success"] else None,
+            }
+        )
+    result["config"] = ours["config"]
+    result["load_average"] = {"before": load_before, "after": _load()}
+    result["machine"] = machine()
+    return result
