@@ -47,3 +47,8 @@ class MissingExtraError(Sim2RealError):
 
 class LogError(Sim2RealError):
     """A robot log (rosbag2/MCAP directory or CSV file) is missing, malformed or incomplete."""
+
+
+class PolicyError(Sim2RealError):
+    """A policy file is missing, unreadable, corrupted or lacks sim2real metadata, or a policy input
+    has the wrong size."""

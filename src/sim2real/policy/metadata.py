@@ -1,0 +1,468 @@
+"""Policy metadata: what a deployed policy file carries besides its graph (numpy only, no torch).
+
+An exported policy is one ONNX file.  Its ``metadata_props`` hold one JSON value per key:
+
+=====================  =====================================================================
+key                    value
+=====================  =====================================================================
+``format``             ``"sim2real-policy/1"`` (what makes a file a sim2real policy)
+``sim2real_version``   version of the exporting sim2real
+``robot``              robot name
+``spec_hash``          content hash of the RobotSpec the policy was trained for
+``joint_names``        joint names in policy order
+``actuated_joints``    joints with an actuator (= action order)
+``default_pose``       default joint positions [rad], per joint
+``observation``        ordered terms ``[{"name", "size", "scale"}]``
+``n_obs`` / ``n_act``  observation and action lengths
+``action_scale``       per actuator: command = scale * a (+ default pose for pd actuators)
+``action_filter``      alpha of ``a_f = alpha a + (1 - alpha) a_f_prev``
+``actuators``          per actuator: model (pd/torque/dc_motor), gains, motor constants, limits
+``command_limits``     per actuator ``[low, high]`` in command units (rad, N m or V); null = none
+``control_dt``         control period [s]
+``task``               training task name
+``randomization``      summary of the training randomization (free-form JSON)
+``network``            architecture of the exported network (hidden widths, normalizer eps/clip)
+``training``           other facts about the training run (free-form JSON)
+``export_check``       parity of onnxruntime against PyTorch at export (max abs diff, counts)
+``content_sha256``     sha256 of the graph, opsets and every other metadata entry
+=====================  =====================================================================
+
+The checksum makes a damaged file (flipped bytes in the weights, a cut-off download) an error at
+load time instead of a silently different policy.  The file is read with a minimal protobuf wire
+reader so that neither ``onnx`` nor ``torch`` is needed on the robot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import PolicyError, SpecMismatchError
+from sim2real.robots.spec import ActuatorSpec, ObservationTerm, RobotSpec
+
+FORMAT = "sim2real-policy/1"
+"""Value of the ``format`` key of every policy file this version writes and reads."""
+INPUT_NAME = "obs"
+"""Graph input: observations, shape (batch, n_obs), float32."""
+OUTPUT_NAME = "action"
+"""Graph output: actions in [-1, 1], shape (batch, n_act), float32."""
+CHECKSUM_KEY = "content_sha256"
+
+# ModelProto field numbers (onnx.proto3)
+_IR_VERSION = 1
+_GRAPH = 7
+_METADATA_PROPS = 14
+
+
+# ----------------------------------------------------------------------------- wire format
+class _MalformedError(Exception):
+    pass
+
+
+def _varint(buf: bytes, pos: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        if pos >= len(buf):
+            raise _MalformedError("ends inside a field (truncated)")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+        if shift > 63:
+            raise _MalformedError("malformed varint")
+
+
+def _fields(buf: bytes) -> Iterator[tuple[int, int, int, bytes]]:
+    """Top-level protobuf fields: (field number, start offset, end offset, payload of LEN fields)."""
+    pos = 0
+    while pos < len(buf):
+        start = pos
+        key, pos = _varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise _MalformedError("field number 0")
+        payload = b""
+        if wire == 0:
+            _, pos = _varint(buf, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            length, pos = _varint(buf, pos)
+            payload = buf[pos : pos + length]
+            pos += length
+        else:
+            raise _MalformedError(f"unsupported wire type {wire}")
+        if pos > len(buf):
+            raise _MalformedError("ends inside a field (truncated)")
+        yield number, start, pos, payload
+
+
+def _entry(payload: bytes) -> tuple[str, str]:
+    key = value = ""
+    for number, _, _, data in _fields(payload):
+        if number == 1:
+            key = data.decode("utf-8")
+        elif number == 2:
+            value = data.decode("utf-8")
+    return key, value
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """The parts of a serialized ONNX model that sim2real reads without onnx."""
+
+    props: dict[str, str]
+    """``metadata_props`` as stored (JSON text values)."""
+    digest: str
+    """sha256 over every top-level field but the metadata, then the metadata except the checksum."""
+
+
+def parse_model_bytes(data: bytes, source: str = "policy") -> ModelFile:
+    """Split a serialized ONNX ModelProto into metadata and content digest.
+
+    Raises:
+        PolicyError: the bytes are not an ONNX model (or are cut off).
+    """
+    content = hashlib.sha256()
+    props: dict[str, str] = {}
+    seen: set[int] = set()
+    try:
+        for number, start, end, payload in _fields(data):
+            seen.add(number)
+            if number == _METADATA_PROPS:
+                key, value = _entry(payload)
+                props[key] = value
+            else:
+                content.update(data[start:end])
+    except (_MalformedError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{source}: not a readable ONNX file ({exc})") from None
+    if not data or _IR_VERSION not in seen or _GRAPH not in seen:
+        raise PolicyError(f"{source}: not an ONNX model (no IR version or no graph)")
+    for key in sorted(props):
+        if key != CHECKSUM_KEY:
+            content.update(b"\0" + key.encode() + b"\0" + props[key].encode())
+    return ModelFile(props=props, digest=content.hexdigest())
+
+
+# ------------------------------------------------------------------------------ metadata
+def _json_safe(value: Any) -> Any:
+    """Plain JSON values from numpy arrays, tuples, dataclasses, paths (non-finite floats -> None)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _json_safe(dataclasses.asdict(value))
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _json_safe(value.tolist())
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def _limit(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True, eq=False)
+class PolicyMetadata:
+    """Everything a deployment needs to run a policy on its robot.  Sequences are in policy order."""
+
+    robot: str
+    """Robot name."""
+    spec_hash: str
+    """Content hash of the RobotSpec the policy was trained for."""
+    joint_names: tuple[str, ...]
+    """Joint names in the order of the observation's per-joint terms."""
+    actuated_joints: tuple[str, ...]
+    """Joints with an actuator, in action order."""
+    default_pose: tuple[float, ...]
+    """Default joint positions, per joint [rad]."""
+    observation: tuple[ObservationTerm, ...]
+    """Observation layout (name, size, scale), in order."""
+    action_scale: tuple[float, ...]
+    """Per actuator: command = scale * a (+ default pose for pd actuators)."""
+    action_filter: float
+    """alpha of the action low-pass ``a_f = alpha a + (1 - alpha) a_f_prev``, in (0, 1]."""
+    actuators: tuple[ActuatorSpec, ...]
+    """Actuator models, gains and limits, in action order."""
+    control_dt: float
+    """Control period [s]."""
+    task: str = ""
+    """Training task name."""
+    randomization: Any = None
+    """Summary of the training randomization (free-form JSON; None when not recorded)."""
+    network: Mapping[str, Any] = field(default_factory=dict)
+    """Architecture of the network (hidden widths, normalizer eps and clip, activations)."""
+    training: Mapping[str, Any] = field(default_factory=dict)
+    """Other facts about the training run (free-form JSON)."""
+    export_check: Mapping[str, Any] = field(default_factory=dict)
+    """Parity of onnxruntime against PyTorch measured at export."""
+    sim2real_version: str = ""
+    """Version of sim2real that exported the file."""
+
+    @property
+    def n_obs(self) -> int:
+        """Observation length."""
+        return sum(t.size for t in self.observation)
+
+    @property
+    def n_act(self) -> int:
+        """Number of actions (= actuators)."""
+        return len(self.actuated_joints)
+
+    @property
+    def command_low(self) -> np.ndarray:
+        """Lowest command per actuator in its command units, shape (n_act,); -inf when unbounded."""
+        return np.array([a.command_low for a in self.actuators])
+
+    @property
+    def command_high(self) -> np.ndarray:
+        """Highest command per actuator, shape (n_act,); inf when unbounded."""
+        return np.array([a.command_high for a in self.actuators])
+
+    @property
+    def command_offset(self) -> np.ndarray:
+        """Per actuator: the default pose of its joint for pd actuators, else 0, shape (n_act,)."""
+        pose = dict(zip(self.joint_names, self.default_pose, strict=True))
+        return np.array([pose[a.joint] if a.model == "pd" else 0.0 for a in self.actuators])
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_spec(
+        cls,
+        spec: RobotSpec,
+        *,
+        action_scale: Sequence[float],
+        action_filter: float,
+        task: str = "",
+        randomization: Any = None,
+        network: Mapping[str, Any] | None = None,
+        training: Mapping[str, Any] | None = None,
+    ) -> PolicyMetadata:
+        """Metadata of a policy trained for ``spec`` with a task's action mapping."""
+        from sim2real import __version__
+
+        meta = cls(
+            robot=spec.name,
+            spec_hash=spec.hash,
+            joint_names=tuple(spec.joints),
+            actuated_joints=tuple(spec.actuated_joints),
+            default_pose=tuple(float(x) for x in spec.default_pose),
+            observation=tuple(spec.observation),
+            action_scale=tuple(float(x) for x in action_scale),
+            action_filter=float(action_filter),
+            actuators=tuple(spec.actuators),
+            control_dt=float(spec.control_dt),
+            task=task,
+            randomization=_json_safe(randomization),
+            network=_json_safe(dict(network or {})),
+            training=_json_safe(dict(training or {})),
+            sim2real_version=__version__,
+        )
+        meta.check()
+        return meta
+
+    def check(self, source: str = "policy metadata") -> None:
+        """Raise PolicyError when the fields contradict each other."""
+        problems = []
+        if len(self.default_pose) != len(self.joint_names):
+            problems.append(
+                f"{len(self.default_pose)} default pose values for {len(self.joint_names)} joints"
+            )
+        if len(self.action_scale) != self.n_act:
+            problems.append(f"{len(self.action_scale)} action scales for {self.n_act} actuators")
+        if len(self.actuators) != self.n_act or any(
+            a.joint != j for a, j in zip(self.actuators, self.actuated_joints, strict=False)
+        ):
+            problems.append("actuators do not match actuated_joints")
+        if any(j not in self.joint_names for j in self.actuated_joints):
+            problems.append("an actuated joint is not among joint_names")
+        if not 0.0 < self.action_filter <= 1.0:
+            problems.append(f"action_filter {self.action_filter} outside (0, 1]")
+        if not self.control_dt > 0:
+            problems.append(f"control_dt {self.control_dt} is not positive")
+        if self.n_obs <= 0:
+            problems.append("empty observation layout")
+        if problems:
+            raise PolicyError(f"{source}: inconsistent metadata: {'; '.join(problems)}")
+
+    # -------------------------------------------------------------------- (de)serialize
+    def to_props(self) -> dict[str, str]:
+        """``metadata_props`` entries: key -> JSON text."""
+        values: dict[str, Any] = {
+            "format": FORMAT,
+            "sim2real_version": self.sim2real_version,
+            "robot": self.robot,
+            "spec_hash": self.spec_hash,
+            "joint_names": list(self.joint_names),
+            "actuated_joints": list(self.actuated_joints),
+            "default_pose": list(self.default_pose),
+            "observation": [dataclasses.asdict(t) for t in self.observation],
+            "n_obs": self.n_obs,
+            "n_act": self.n_act,
+            "action_scale": list(self.action_scale),
+            "action_filter": self.action_filter,
+            "actuators": [dataclasses.asdict(a) for a in self.actuators],
+            "command_limits": [[_limit(a.command_low), _limit(a.command_high)] for a in self.actuators],
+            "control_dt": self.control_dt,
+            "task": self.task,
+            "randomization": self.randomization,
+            "network": dict(self.network),
+            "training": dict(self.training),
+            "export_check": dict(self.export_check),
+        }
+        return {k: json.dumps(_json_safe(v), sort_keys=True) for k, v in values.items()}
+
+    @classmethod
+    def from_props(cls, props: Mapping[str, str], source: str = "policy") -> PolicyMetadata:
+        """Parse ``metadata_props`` written by :meth:`to_props`.
+
+        Raises:
+            PolicyError: the file is not a sim2real policy, or an entry is missing or malformed.
+        """
+        if "format" not in props:
+            raise PolicyError(f"{source}: ONNX model without sim2real policy metadata (no 'format' entry)")
+
+        def get(key: str) -> Any:
+            if key not in props:
+                raise PolicyError(f"{source}: policy metadata has no '{key}' entry")
+            try:
+                return json.loads(props[key])
+            except json.JSONDecodeError:
+                raise PolicyError(f"{source}: policy metadata '{key}' is not valid JSON") from None
+
+        fmt = get("format")
+        if fmt != FORMAT:
+            raise PolicyError(
+                f"{source}: policy format {fmt!r} is not supported (this version reads {FORMAT})"
+            )
+        try:
+            meta = cls(
+                robot=str(get("robot")),
+                spec_hash=str(get("spec_hash")),
+                joint_names=tuple(str(j) for j in get("joint_names")),
+                actuated_joints=tuple(str(j) for j in get("actuated_joints")),
+                default_pose=tuple(float(x) for x in get("default_pose")),
+                observation=tuple(
+                    ObservationTerm(name=str(t["name"]), size=int(t["size"]), scale=float(t["scale"]))
+                    for t in get("observation")
+                ),
+                action_scale=tuple(float(x) for x in get("action_scale")),
+                action_filter=float(get("action_filter")),
+                actuators=tuple(ActuatorSpec(**a) for a in get("actuators")),
+                control_dt=float(get("control_dt")),
+                task=str(get("task")),
+                randomization=get("randomization"),
+                network=get("network"),
+                training=get("training"),
+                export_check=json.loads(props.get("export_check", "{}")),
+                sim2real_version=str(get("sim2real_version")),
+            )
+        except PolicyError:
+            raise
+        except (TypeError, KeyError, ValueError) as exc:
+            raise PolicyError(f"{source}: malformed policy metadata ({exc})") from None
+        meta.check(source)
+        if get("n_obs") != meta.n_obs or get("n_act") != meta.n_act:
+            raise PolicyError(f"{source}: inconsistent metadata: n_obs/n_act disagree with the layout")
+        return meta
+
+    # ---------------------------------------------------------------------- comparison
+    def differences(self, spec: RobotSpec) -> list[str]:
+        """What differs between this policy's robot and ``spec``, one line per item (empty: nothing)."""
+        out = []
+
+        def diff(what: str, mine: Any, theirs: Any) -> None:
+            if mine != theirs:
+                out.append(f"{what}: policy {mine} vs robot {theirs}")
+
+        diff("robot name", self.robot, spec.name)
+        diff("joint names", list(self.joint_names), list(spec.joints))
+        diff("actuated joints", list(self.actuated_joints), list(spec.actuated_joints))
+        diff(
+            "observation layout",
+            [(t.name, t.size, t.scale) for t in self.observation],
+            [(t.name, t.size, t.scale) for t in spec.observation],
+        )
+        if len(self.default_pose) != spec.n_joints or not np.allclose(
+            self.default_pose, spec.default_pose, rtol=0, atol=1e-12
+        ):
+            diff("default pose", list(self.default_pose), [float(x) for x in spec.default_pose])
+        mine = {a.joint: a for a in self.actuators}
+        theirs = {a.joint: a for a in spec.actuators}
+        for joint in mine.keys() & theirs.keys():
+            for f in dataclasses.fields(ActuatorSpec):
+                a, b = getattr(mine[joint], f.name), getattr(theirs[joint], f.name)
+                if a != b:
+                    out.append(f"actuator {joint}.{f.name}: policy {a} vs robot {b}")
+        diff("control period", self.control_dt, float(spec.control_dt))
+        if not out and self.spec_hash != spec.hash:
+            out.append(
+                "spec content outside what the policy records (MJCF model, sensors, safety limits or "
+                "parameter bounds)"
+            )
+        return out
+
+    def check_spec(self, spec: RobotSpec, source: str = "policy") -> None:
+        """Raise SpecMismatchError (naming both hashes and what differs) unless made for ``spec``."""
+        if self.spec_hash == spec.hash:
+            return
+        differences = self.differences(spec)
+        err = SpecMismatchError(source, expected=spec.hash, found=self.spec_hash)
+        err.args = (f"{err.args[0]}; differs: {'; '.join(differences)}",)
+        err.differences = differences  # type: ignore[attr-defined]
+        raise err
+
+
+def read_metadata(path: str | Path) -> PolicyMetadata:
+    """Read and check the metadata of a policy file (checksum included), without loading the graph.
+
+    Raises:
+        PolicyError: missing, unreadable, corrupted, or not a sim2real policy.
+    """
+    meta, _ = load_policy_file(path)
+    return meta
+
+
+def load_policy_file(path: str | Path) -> tuple[PolicyMetadata, bytes]:
+    """Read a policy file: its checked metadata and its bytes (for an inference session)."""
+    path = Path(path)
+    source = f"policy {path}"
+    if not path.is_file():
+        raise PolicyError(f"policy file not found: {path}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"{source}: cannot read ({exc.strerror})") from None
+    model = parse_model_bytes(data, source)
+    meta = PolicyMetadata.from_props(model.props, source)
+    stored = json.loads(model.props[CHECKSUM_KEY]) if CHECKSUM_KEY in model.props else None
+    if stored != model.digest:
+        raise PolicyError(
+            f"{source}: content checksum mismatch, the file is corrupted or was modified after export"
+        )
+    return meta, data
+
+
+def add_checksum(props: dict[str, str], serialized: bytes) -> str:
+    """The checksum entry for a model serialized without it (returned JSON text; also stored in props)."""
+    digest = parse_model_bytes(serialized).digest
+    props[CHECKSUM_KEY] = json.dumps(digest)
+    return props[CHECKSUM_KEY]
