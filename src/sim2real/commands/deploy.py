@@ -1,0 +1,328 @@
+"""``sim2real deploy`` (a policy on the twin or a robot, behind the safety layer) and ``sim2real faults``."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from sim2real.commands.output import emit, human
+from sim2real.errors import Sim2RealError
+
+ROS2_NOT_AVAILABLE = (
+    "--ros2: deployment on a ROS 2 robot is not available yet in this version; use --twin PARAMS.yaml"
+)
+
+
+def _robot_source(twin: str | None, ros2: bool) -> None:
+    if ros2 and twin:
+        raise Sim2RealError("give either --twin PARAMS.yaml or --ros2, not both")
+    if ros2:
+        raise Sim2RealError(ROS2_NOT_AVAILABLE)
+    if not twin:
+        raise Sim2RealError("give the robot to run on: --twin PARAMS.yaml (the simulated twin) or --ros2")
+
+
+def make_twin(spec: Any, twin_file: str, *, realtime: bool, seed: int) -> tuple[Any, dict[str, Any]]:
+    """The twin from a parameter file, at the start state of the robot's task; and its description."""
+    from sim2real.deploy.record import initial_state
+    from sim2real.real.twin import TwinConfig, TwinRobot
+
+    config = TwinConfig.load(twin_file)
+    q0, qd0 = initial_state(spec, seed)
+    robot = TwinRobot(spec, config, realtime=realtime, initial_qpos=q0)
+    robot.reset(q0, qd0)
+    effects = {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+        for k, v in dataclasses.asdict(config.effects).items()
+    }
+    described = {
+        "file": str(Path(twin_file).resolve()),
+        "params": {k: v.tolist() for k, v in config.params.items()},
+        "effects": effects,
+        "realtime": realtime,
+        "start": {"q": q0.tolist(), "qd": qd0.tolist()},
+    }
+    return robot, described
+
+
+def default_out(spec: Any, what: str) -> Path:
+    """``runs/<robot>_<what>_<date>_<time>`` (not existing yet)."""
+    return Path("runs") / time.strftime(f"{spec.name}_{what}_%Y%m%d_%H%M%S")
+
+
+class LiveStatus:
+    """Live status of a running loop: a rich display on a terminal, else a line on stderr every second.
+
+    With ``--json`` (or when stdout is not a terminal) stdout stays clean: lines go to stderr.
+    """
+
+    def __init__(self, label: str, total_ticks: int | None, as_json: bool) -> None:
+        self.label = label
+        self.total = total_ticks
+        self.tty = sys.stdout.isatty() and not as_json
+        self.period = 0.125 if self.tty else 1.0
+        self._next = 0.0
+        self._start: float | None = None
+        self._live: Any = None
+        self._last: Any = None
+        self._loop: Any = None
+
+    def attach(self, loop: Any) -> None:
+        self._loop = loop
+
+    def __enter__(self) -> LiveStatus:
+        if self.tty:
+            from rich.live import Live
+
+            self._live = Live(self._render(), refresh_per_second=8, transient=False)
+            self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.update(self._render())
+            self._live.__exit__(*exc)
+            self._live = None
+        elif self._last is not None:
+            print(self._line(), file=sys.stderr, flush=True)
+
+    def __call__(self, result: Any) -> None:
+        now = time.perf_counter()
+        if self._start is None:
+            self._start = now
+            self._next = now + self.period
+        self._last = result
+        if now < self._next:
+            return
+        self._next = now + self.period
+        if self._live is not None:
+            self._live.update(self._render())
+        else:
+            print(self._line(), file=sys.stderr, flush=True)
+
+    def _figures(self) -> dict[str, Any]:
+        r = self._last
+        ticks = r.index + 1
+        wall = time.perf_counter() - (self._start or time.perf_counter())
+        loop = self._loop
+        return {
+            "ticks": ticks,
+            "t": r.now,
+            "stage": r.stage,
+            "fraction": r.fraction,
+            "rate": (ticks - 1) / wall if wall > 0 else float("nan"),
+            "state": "safe_stop (latched)" if loop is not None and loop.monitor.latched else r.state,
+            "missed": loop.missed_deadlines if loop is not None else 0,
+            "events": sum(v for v in loop.monitor.counters.values()) if loop is not None else 0,
+        }
+
+    def _line(self) -> str:
+        f = self._figures()
+        total = f" of {self.total}" if self.total else ""
+        return (
+            f"{self.label}: {f['ticks']}{total} ticks done, t={f['t']:.2f} s, stage {f['stage']} "
+            f"({100 * f['fraction']:.0f} %), {f['rate']:.0f} Hz, safety {f['state']}, "
+            f"{f['missed']} missed deadlines, {f['events']} safety events"
+        )
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        table = Table(title=self.label, show_header=False, box=None)
+        if self._last is None:
+            table.add_row("starting", "")
+            return table
+        f = self._figures()
+        total = f"/{self.total}" if self.total else ""
+        table.add_row("ticks", f"{f['ticks']}{total}   t = {f['t']:.2f} s")
+        table.add_row("speed stage", f"{f['stage']} ({100 * f['fraction']:.0f} %)")
+        table.add_row("achieved rate", f"{f['rate']:.0f} Hz")
+        color = {"ok": "green", "hold": "yellow"}.get(f["state"], "red")
+        table.add_row("safety", f"[{color}]{f['state']}[/]   events {f['events']}")
+        table.add_row("missed deadlines", str(f["missed"]))
+        return table
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """The human summary of a deploy or record run."""
+    s = summary
+    safety = s["safety"]
+    lines = [
+        f"{s['robot']}: {s['ticks']} ticks, {s['duration_s']:.2f} s of loop time in {s['wall_s']:.2f} s "
+        f"({s['mode']}, target {s['control_rate_hz']:.0f} Hz, achieved "
+        f"{(s['achieved_rate_hz'] or 0):.0f} Hz), {s['missed_deadlines']} missed deadlines",
+        f"safety: {safety['state']}"
+        + (f" (latched: {safety['latch_reason']})" if safety["latched"] else "")
+        + f", {safety['events']} events {safety['counters']}, ticks by mode {safety['ticks_by_mode']}",
+        f"speed stage {s['stage']} ({100 * s['speed_fraction']:.0f} %), {s['stage_changes']} stage changes",
+    ]
+    if s.get("episode_return") is not None:
+        lines.append(f"episode return {s['episode_return']:.4g}")
+    if s.get("interrupted"):
+        lines.append("interrupted")
+    lines.append(f"log: {s['bag']}")
+    return "\n".join(lines)
+
+
+def run_loop(loop: Any, seconds: float | None, status: LiveStatus) -> dict[str, Any]:
+    """Run with a live status; Ctrl-C ends the run cleanly (robot in safe mode, log closed)."""
+    interrupted = False
+    status.attach(loop)
+    with status:
+        try:
+            with loop:
+                try:
+                    loop.run(seconds)
+                except KeyboardInterrupt:
+                    interrupted = True
+        except KeyboardInterrupt:
+            interrupted = True
+    summary = loop.close()
+    if interrupted:
+        summary["interrupted"] = True
+    return summary
+
+
+def deploy(
+    robot: str,
+    policy: str,
+    twin: str | None = None,
+    ros2: bool = False,
+    speed: str | None = None,
+    seconds: float | None = None,
+    out: str | None = None,
+    realtime: bool = False,
+    dwell: float = 10.0,
+    velocity_command: tuple[float, float, float] | None = None,
+    seed: int = 0,
+    json: bool = False,
+) -> int:
+    """Run a policy on the robot behind the safety monitor, with live status and a rosbag2 log.
+
+    Per tick: read -> safety check of the state -> observation -> policy -> safety check of the
+    command -> write.  The speed progression starts at 10 % of the command and velocity limits and
+    advances a stage (25, 50, 75, 100 %) after DWELL seconds without a safety event.  A safe stop is
+    latched for the rest of the run.
+
+    Args:
+        robot: Embedded robot name or spec YAML path.
+        policy: The exported policy (.onnx).
+        twin: Run on the simulated twin with these hidden parameters (YAML: params/effects).
+        ros2: Run on a ROS 2 robot.
+        speed: First speed stage: an index 0..4, a percentage (50%) or a fraction (0.5).
+        seconds: Run length [s]; default: until Ctrl-C.
+        out: Log directory (rosbag2/MCAP); default runs/<robot>_deploy_<date>_<time>.
+        realtime: Pace the loop and the twin to the wall clock (default: lockstep, as fast as it computes).
+        dwell: Eventless time a speed stage needs before the next one [s].
+        velocity_command: vx vy yaw_rate for velocity-tracking policies (scaled by the speed stage).
+        seed: Seed of the start state.
+        json: Print a JSON summary on stdout (status lines go to stderr).
+    """
+    _robot_source(twin, ros2)
+    from sim2real.deploy.loop import ControlLoop, LoopConfig, parse_stage
+    from sim2real.deploy.speed import SpeedConfig
+    from sim2real.policy.runtime import PolicyRunner
+    from sim2real.robots import load_robot
+
+    spec = load_robot(robot)
+    stage = parse_stage(speed)
+    speed_config = SpeedConfig(dwell_s=dwell, start_stage=stage if stage is not None else 0)
+    if seconds is not None and not seconds > 0:
+        raise Sim2RealError(f"--seconds must be positive, got {seconds}")
+    runner = PolicyRunner(policy, spec, providers="cpu")
+    assert twin is not None
+    twin_robot, twin_info = make_twin(spec, twin, realtime=realtime, seed=seed)
+    target = Path(out) if out else default_out(spec, "deploy")
+    if target.exists():
+        raise Sim2RealError(f"{target} exists already; a log is never overwritten")
+    config = LoopConfig(
+        mode="paced" if realtime else "lockstep", speed=speed_config, velocity_command=velocity_command
+    )
+    total = None if seconds is None else max(1, round(seconds / spec.control_dt))
+    status = LiveStatus(f"deploy {spec.name}", total, json)
+    loop = ControlLoop(
+        twin_robot,
+        runner,
+        config=config,
+        log_path=target,
+        log_meta={"source": "sim2real deploy", "policy_file": str(Path(policy).resolve()), "twin": twin_info},
+        on_tick=status,
+    )
+    human(
+        f"deploy {Path(policy).name} on the {spec.name} twin ({'paced' if realtime else 'lockstep'}), "
+        f"speed stage {speed_config.start_stage}, log {target}",
+        json,
+    )
+    summary = run_loop(loop, seconds, status)
+    twin_robot.close()
+    emit(summary, json, summary_text(summary))
+    return 0
+
+
+def faults_text(result: dict[str, Any]) -> str:
+    """The fault suite as a table (plain text)."""
+    rows = [
+        f"{'case':<18} {'detected':<9} {'reaction':<14} {'expected':<14} {'periods':>7} {'ms':>7} "
+        f"{'unsafe':>6}  result"
+    ]
+    for c in result["cases"]:
+        ms = "" if c["reaction_ms"] is None else f"{c['reaction_ms']:.2f}"
+        periods = "" if c["reaction_periods"] is None else str(c["reaction_periods"])
+        rows.append(
+            f"{c['name']:<18} {('yes' if c['detected'] else 'NO'):<9} {c['reaction']:<14} {c['expected']:<14} "
+            f"{periods:>7} {ms:>7} {c['unsafe_commands']:>6}  {'ok' if c['passed'] else 'FAILED'}"
+        )
+    rows.append(
+        f"{result['robot']}: {sum(c['passed'] for c in result['cases'])}/{len(result['cases'])} cases passed, "
+        f"all detected: {result['all_detected']}, unsafe commands: {result['unsafe_commands_total']}, "
+        f"control period {1e3 * result['control_dt']:g} ms"
+        + (f"; not applicable: {', '.join(result['skipped'])}" if result["skipped"] else "")
+    )
+    return "\n".join(rows)
+
+
+def faults(
+    robot: str,
+    policy: str | None = None,
+    speed: str | None = None,
+    seed: int = 0,
+    json: bool = False,
+) -> int:
+    """Fault-injection suite of the safety layer on the twin; exits 1 when a case fails.
+
+    Each case injects a fault (NaN readings, NaN/inf policy output, NaN policy input, stale readings,
+    dropped readings, a latency spike, a joint pushed beyond its position or velocity limit, an
+    over-limit measured torque, a torque command beyond the limit, a command rate spike, tilt and
+    height for floating bases, an e-stop, a missing policy file) and checks that it is detected,
+    the reaction's severity, that the reaction comes within one control period, and that no unsafe
+    command reached the robot (every command is audited against the spec's limits).
+
+    Args:
+        robot: Embedded robot name or spec YAML path.
+        policy: A policy (.onnx) to use instead of the stand-in PD-to-default-pose policy.
+        speed: Speed stage of the runs (index, percentage or fraction); default the last (100 %).
+        seed: Seed of the twin and the start states.
+        json: Print the results as JSON on stdout.
+    """
+    from sim2real.deploy.faults import run_suite
+    from sim2real.deploy.loop import parse_stage
+    from sim2real.robots import load_robot
+
+    spec = load_robot(robot)
+    factory = None
+    if policy is not None:
+        from sim2real.policy.runtime import PolicyRunner
+
+        PolicyRunner(policy, spec, providers="cpu")  # fail early, with one line, on a bad file
+
+        def factory(s: Any) -> Any:
+            return PolicyRunner(policy, s, providers="cpu")
+
+    human(f"fault-injection suite on the {spec.name} twin (spec {spec.hash[:12]})", json)
+    result = run_suite(spec, policy_factory=factory, stage=parse_stage(speed), seed=seed)
+    emit(result, json, faults_text(result))
+    return 0 if result["all_passed"] else 1

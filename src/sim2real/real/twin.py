@@ -1,0 +1,419 @@
+"""TwinRobot: a simulated stand-in for the real robot, with effects the training model lacks.
+
+The twin is what "reality" is in the embedded loop.  It differs from the training simulator in
+ways a real robot does:
+
+- hidden physical parameters (a parameter file of true values: masses, damping, motor constants...);
+- a finer physics timestep and another integrator (RK4 at a fraction of the training step);
+- actuators computed here, per fine step, from the hidden actuator values, with
+  - latency with jitter (each command takes effect after ``delay + U(-jitter, jitter)``),
+  - gear backlash on position-controlled (pd) joints: a dead band of the transmission, no
+    torque until the play is taken up (direct-drive torque and voltage joints have none),
+  - torque-speed saturation (the available torque falls linearly to 0 at ``no_load_speed``);
+- encoder quantization, sensor noise and a constant bias on the readings;
+- occasionally dropped readings (``Reading.valid`` False, values of the previous reading).
+
+It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
+(``realtime``: the simulation follows the wall clock and ``write`` does not block, as on a robot).
+
+Commands follow the Robot protocol: ``normal`` and ``hold`` commands are applied as given, after
+the actuator latency; a ``safe`` command (or :meth:`TwinRobot.stop`) enters safe mode at once, and
+safe mode lasts until the first later command takes effect (after its latency), never applying an
+older target in between.  :meth:`TwinRobot.now` is the clock its readings are stamped on.  A paced
+twin keeps moving while its controller stalls, as a robot does: ``read`` and ``write`` first catch
+the simulation up with the wall clock, applying the commands it already has.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import yaml
+
+from sim2real.errors import ParameterError, Sim2RealError
+from sim2real.params import Parameters
+from sim2real.real.protocol import Command, Reading
+from sim2real.robots.actuation import ACTUATOR_USER
+from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
+from sim2real.robots.spec import RobotSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TwinEffects:
+    """Unmodeled effects of the twin (what training never saw)."""
+
+    substep_factor: int = 4
+    """Fine physics steps per training physics step."""
+    integrator: str = "RK4"
+    """MuJoCo integrator of the twin (training uses implicitfast)."""
+    latency_jitter: float = 0.0005
+    """Half-width of the uniform jitter added to the actuator delay [s]."""
+    backlash: float = 0.002
+    """Total play of each transmission [rad]."""
+    no_load_speed: float = math.inf
+    """Joint speed at which a motor's torque falls to zero [rad/s] (torque-speed saturation)."""
+    encoder_resolution: float | None = None
+    """Encoder quantization step [rad]; None: the spec's."""
+    position_noise: float = 0.0005
+    """Encoder position noise std [rad]."""
+    velocity_noise: float = 0.01
+    """Velocity noise std [rad/s]."""
+    position_bias: float = 0.0
+    """Constant encoder bias [rad]."""
+    gyro_noise: float = 0.005
+    """Gyro noise std [rad/s]."""
+    drop_probability: float = 0.002
+    """Probability that a reading is dropped."""
+    seed: int = 0
+    """Seed of every random effect."""
+
+
+@dataclass(frozen=True)
+class TwinConfig:
+    """A twin: hidden parameter values + unmodeled effects (YAML: ``params:`` and ``effects:``)."""
+
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+    """Hidden true parameter values by name (absolute SI)."""
+    effects: TwinEffects = field(default_factory=TwinEffects)
+    """Unmodeled effects."""
+
+    @staticmethod
+    def load(path: str | Path) -> TwinConfig:
+        """Read a twin file.  A plain parameter file (name -> value) is accepted as well."""
+        path = Path(path)
+        if not path.is_file():
+            raise Sim2RealError(f"twin file not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError:
+            raise Sim2RealError(f"{path}: not valid YAML") from None
+        if not isinstance(raw, dict):
+            raise Sim2RealError(f"{path}: a twin file is a map with 'params' and 'effects'")
+        if "params" not in raw and "effects" not in raw:
+            raw = {"params": raw}
+        unknown = set(raw) - {"params", "effects"}
+        if unknown:
+            raise Sim2RealError(
+                f"{path}: unknown key(s) {', '.join(sorted(unknown))}; expected params, effects"
+            )
+        params = {}
+        for name, value in (raw.get("params") or {}).items():
+            try:
+                params[str(name)] = np.atleast_1d(np.asarray(value, dtype=float))
+            except (TypeError, ValueError):
+                raise Sim2RealError(f"{path}: params.{name}: {value!r} is not a number or list") from None
+        effects_raw = raw.get("effects") or {}
+        allowed = set(TwinEffects.__dataclass_fields__)
+        bad = set(effects_raw) - allowed
+        if bad:
+            raise Sim2RealError(
+                f"{path}: unknown effect(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(allowed))}"
+            )
+        return TwinConfig(params=params, effects=TwinEffects(**effects_raw))
+
+    def save(self, path: str | Path) -> None:
+        """Write the twin file."""
+        plain = {k: (float(v[0]) if v.size == 1 else [float(x) for x in v]) for k, v in self.params.items()}
+        effects = {k: getattr(self.effects, k) for k in TwinEffects.__dataclass_fields__}
+        effects = {
+            k: (v if not (isinstance(v, float) and math.isinf(v)) else 1e9) for k, v in effects.items()
+        }
+        Path(path).write_text(yaml.safe_dump({"params": plain, "effects": effects}, sort_keys=False))
+
+
+_INTEGRATORS = {
+    "Euler": mujoco.mjtIntegrator.mjINT_EULER,
+    "RK4": mujoco.mjtIntegrator.mjINT_RK4,
+    "implicit": mujoco.mjtIntegrator.mjINT_IMPLICIT,
+    "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
+}
+
+
+class TwinRobot:
+    """The Robot protocol on a MuJoCo twin.
+
+    Args:
+        spec: The robot (as the policy knows it).
+        config: Hidden parameters and unmodeled effects.
+        realtime: The simulation follows the wall clock, like a robot: ``read`` and ``write``
+            first catch it up, ``write`` queues the command without blocking (the control loop
+            paces itself).  Else lockstep: each ``write`` advances one control period, as fast as
+            it computes.
+        initial_qpos: Policy joint positions to start from (default pose if None).
+    """
+
+    def __init__(
+        self,
+        spec: RobotSpec,
+        config: TwinConfig | None = None,
+        realtime: bool = False,
+        initial_qpos: np.ndarray | None = None,
+    ) -> None:
+        self.spec = spec
+        self.config = config or TwinConfig()
+        fx = self.config.effects
+        if fx.substep_factor < 1:
+            raise Sim2RealError("twin substep_factor must be at least 1")
+        if fx.integrator not in _INTEGRATORS:
+            raise Sim2RealError(f"twin integrator must be one of {', '.join(_INTEGRATORS)}")
+        model = build_model(spec)
+        params = Parameters(spec, model)
+        try:
+            params.set(model, self.config.params)
+        except ParameterError as exc:
+            raise Sim2RealError(f"twin parameters: {exc}") from None
+        self.params = params
+        # the hidden actuator values, read before the actuators are switched to plain torque inputs
+        user = model.actuator_user.copy()
+        self._act_ids = np.array(
+            [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
+        )
+        col = {name: user[self._act_ids, ACTUATOR_USER.index(name)] for name in ACTUATOR_USER}
+        self._kp, self._kd, self._strength, self._offset = (
+            col["kp"],
+            col["kd"],
+            col["strength"],
+            col["offset"],
+        )
+        self._res, self._kt, self._ke = col["resistance"], col["kt"], col["ke"]
+        self._limit = model.actuator_forcerange[self._act_ids, 1].copy()
+        self._delay = model.actuator_delay[self._act_ids].copy()
+        self._models = [a.model for a in spec.actuators]
+        model.actuator_gainprm[self._act_ids, 0] = 1.0
+        model.actuator_biasprm[self._act_ids, :3] = 0.0
+        model.actuator_forcerange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
+        model.actuator_delay[self._act_ids] = 0.0  # latency is applied here, with jitter
+        model.actuator_ctrlrange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
+        model.opt.timestep = spec.physics_dt / fx.substep_factor
+        model.opt.integrator = _INTEGRATORS[fx.integrator]
+        self.model = model
+        self.data = mujoco.MjData(model)
+        self.rng = np.random.default_rng(fx.seed)
+        self.realtime = realtime
+        self._qpos_idx = joint_qpos_indices(spec, model)
+        self._dof_idx = joint_dof_indices(spec, model)
+        self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
+        self._act_qpos = np.array([self._qpos_idx[spec.joints.index(a.joint)] for a in spec.actuators])
+        self._ctrl_idx = model.actuator_ctrladr[self._act_ids]
+        self._base_qpos = 0  # qpos address of the floating base's free joint
+        if spec.base_body is not None:
+            bid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+            self._base_qpos = int(model.jnt_qposadr[model.body_jntadr[bid]])
+        self._safe_damping = spec.safety.damping
+        self._resolution = (
+            fx.encoder_resolution if fx.encoder_resolution is not None else spec.encoder.resolution
+        )
+        self._gyro = self._sensor_slice("imu_gyro")
+        self._accel = self._sensor_slice("imu_accel")
+        self._quat = self._sensor_slice("imu_quat")
+        self._fine_steps = spec.substeps * fx.substep_factor
+        self._pending: deque[tuple[float, np.ndarray, str]] = deque()
+        self._active = np.zeros(spec.n_actions)
+        self._mode = "hold"
+        self._backlash_side = np.zeros(spec.n_actions)
+        self._last_reading: Reading | None = None
+        self._wall_start = time.perf_counter()
+        self.safe = False
+        self.reset(initial_qpos)
+
+    def _sensor_slice(self, name: str) -> slice | None:
+        sid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SENSOR, name)
+        if sid < 0:
+            return None
+        adr = int(self.model.sensor_adr[sid])
+        return slice(adr, adr + int(self.model.sensor_dim[sid]))
+
+    # ---------------------------------------------------------------- control
+    def reset(self, qpos: np.ndarray | None = None, qvel: np.ndarray | None = None) -> None:
+        """Put the twin back at a pose (policy joints), at rest, holding position."""
+        mujoco.mj_resetData(self.model, self.data)
+        self.data.qpos[:] = default_qpos(self.spec, self.model)
+        if qpos is not None:
+            self.data.qpos[self._qpos_idx] = qpos
+        if qvel is not None:
+            self.data.qvel[self._dof_idx] = qvel
+        mujoco.mj_forward(self.model, self.data)
+        self._pending.clear()
+        self._active = self._hold_command()
+        self._mode = "normal"
+        self.safe = False
+        self._last_reading = None
+        self._wall_start = time.perf_counter()
+
+    def _hold_command(self) -> np.ndarray:
+        cmd = np.zeros(self.spec.n_actions)
+        for i, m in enumerate(self._models):
+            if m == "pd":
+                cmd[i] = self.data.qpos[self._act_qpos[i]]
+        return cmd
+
+    def read(self) -> Reading:
+        """The robot's current measurements (noisy, quantized, biased, sometimes dropped)."""
+        if self.realtime:
+            self._catch_up()
+        fx = self.config.effects
+        d = self.data
+        n = self.spec.n_joints
+        q = d.qpos[self._qpos_idx] + fx.position_bias + fx.position_noise * self.rng.standard_normal(n)
+        if self._resolution:
+            q = np.round(q / self._resolution) * self._resolution
+        qd = d.qvel[self._dof_idx] + fx.velocity_noise * self.rng.standard_normal(n)
+        tau = np.zeros(n)
+        tau[[self.spec.joints.index(a.joint) for a in self.spec.actuators]] = d.actuator_force[self._act_ids]
+        gyro = accel = quat = None
+        height = None
+        if self._gyro is not None:
+            gyro = d.sensordata[self._gyro] + fx.gyro_noise * self.rng.standard_normal(3)
+            accel = d.sensordata[self._accel].copy()
+            quat = d.sensordata[self._quat].copy()
+        if self.spec.floating_base:
+            height = float(d.qpos[self._base_qpos + 2])
+        reading = Reading(
+            t=float(d.time),
+            q=q,
+            qd=qd,
+            tau=tau,
+            gyro=gyro,
+            accel=accel,
+            quat=quat,
+            base_height=height,
+            valid=True,
+        )
+        if self._last_reading is not None and self.rng.random() < fx.drop_probability:
+            last = self._last_reading
+            return Reading(
+                t=last.t,
+                q=last.q,
+                qd=last.qd,
+                tau=last.tau,
+                gyro=last.gyro,
+                accel=last.accel,
+                quat=last.quat,
+                base_height=last.base_height,
+                valid=False,
+            )
+        self._last_reading = reading
+        return reading
+
+    def write(self, command: Command) -> None:
+        """Queue a command (it takes effect after the actuator latency) and advance one control period
+        (lockstep); a realtime twin catches up with the wall clock first and does not advance further."""
+        values = np.asarray(command.values, dtype=float)
+        if values.shape != (self.spec.n_actions,):
+            raise Sim2RealError(
+                f"command has shape {values.shape}, the robot has {self.spec.n_actions} actuators"
+            )
+        if self.realtime:
+            self._catch_up()
+        if command.mode == "safe":
+            self.stop()
+        else:
+            # the protocol: safe mode lasts until the next normal (or hold) command; it ends when that
+            # command reaches the actuators (after the latency), see _fine_step
+            jitter = self.config.effects.latency_jitter
+            lag = float(np.max(self._delay)) + (self.rng.uniform(-jitter, jitter) if jitter > 0 else 0.0)
+            self._pending.append((self.data.time + max(lag, 0.0), values.copy(), command.mode))
+        if not self.realtime:
+            self._advance()
+
+    def now(self) -> float:
+        """The clock the readings are stamped on [s]: simulated time in lockstep, wall time since the
+        last :meth:`reset` when paced (``realtime``)."""
+        if self.realtime:
+            return max(time.perf_counter() - self._wall_start, float(self.data.time))
+        return float(self.data.time)
+
+    def set_state(
+        self,
+        joint_pos: dict[str, float] | None = None,
+        joint_vel: dict[str, float] | None = None,
+        base_height: float | None = None,
+        base_quat: np.ndarray | None = None,
+    ) -> None:
+        """Push the true state (fault injection and tests): joints by name [rad, rad/s], base height
+        [m] and orientation (w, x, y, z) of a floating base.  The readings reflect it at once."""
+        d = self.data
+        for name, value in (joint_pos or {}).items():
+            d.qpos[self._qpos_idx[self.spec.joints.index(name)]] = value
+        for name, value in (joint_vel or {}).items():
+            d.qvel[self._dof_idx[self.spec.joints.index(name)]] = value
+        if base_height is not None or base_quat is not None:
+            if not self.spec.floating_base:
+                raise Sim2RealError(f"{self.spec.name} has no floating base")
+            adr = self._base_qpos
+            if base_height is not None:
+                d.qpos[adr + 2] = base_height
+            if base_quat is not None:
+                quat = np.asarray(base_quat, dtype=float)
+                d.qpos[adr + 3 : adr + 7] = quat / np.linalg.norm(quat)
+        mujoco.mj_forward(self.model, d)
+
+    def stop(self) -> None:
+        """Enter the spec's safe mode at once (damping or zero torque) until the next normal command."""
+        if self.realtime:
+            self._catch_up()  # the robot ran its last command until now
+        self.safe = True
+        self._pending.clear()
+
+    def close(self) -> None:
+        """Enter safe mode; nothing else to release."""
+        self.stop()
+
+    def _fine_step(self) -> None:
+        d = self.data
+        while self._pending and self._pending[0][0] <= d.time + 1e-12:
+            # normal and hold commands are both applied as given (Command docstring)
+            _, self._active, _ = self._pending.popleft()
+            self.safe = False
+        d.ctrl[self._ctrl_idx] = self._torque()
+        mujoco.mj_step(self.model, d)
+
+    def _catch_up(self) -> None:
+        """Paced twin: a robot does not wait for its controller.  When the loop fell behind the wall
+        clock (a stall, or a late start), the robot has kept executing its commands meanwhile."""
+        fine_dt = float(self.model.opt.timestep)
+        for _ in range(10):  # the wall clock moves on while a long gap is simulated: a few rounds
+            target = time.perf_counter() - self._wall_start
+            if self.data.time + fine_dt > target:
+                return
+            while self.data.time + fine_dt <= target:
+                self._fine_step()
+
+    def _advance(self) -> None:
+        for _ in range(self._fine_steps):
+            self._fine_step()
+
+    def _torque(self) -> np.ndarray:
+        """Joint torque of every actuator at the current fine step [N m]."""
+        d = self.data
+        q = d.qpos[self._act_qpos]
+        qd = d.qvel[self._act_dof]
+        if self.safe:
+            if self.spec.safety.safe_mode == "damping":
+                return np.clip(-self._safe_damping * qd, -self._limit, self._limit)
+            return np.zeros_like(qd)
+        tau = np.zeros_like(qd)
+        half = 0.5 * self.config.effects.backlash
+        for i, kind in enumerate(self._models):
+            u = self._active[i]
+            if kind == "pd":
+                err = u + self._offset[i] - q[i]
+                # backlash: the transmission transmits nothing until the play is taken up
+                err = math.copysign(max(abs(err) - half, 0.0), err)
+                tau[i] = self._strength[i] * (self._kp[i] * err - self._kd[i] * qd[i])
+            elif kind == "torque":
+                tau[i] = self._strength[i] * u
+            else:
+                tau[i] = self._strength[i] * self._kt[i] * (u - self._ke[i] * qd[i]) / self._res[i]
+        speed_factor = np.clip(1.0 - np.abs(qd) / self.config.effects.no_load_speed, 0.0, 1.0)
+        limit = self._limit * speed_factor
+        return np.clip(tau, -limit, limit)

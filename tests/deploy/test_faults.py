@@ -1,0 +1,168 @@
+"""Fault injection: every case detected on the quadruped and the furuta, reaction within one control
+period, no unsafe command reaching the robot; and the audit is not vacuous."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from deploy_testdata import tiny_policy
+
+from sim2real.cli import main
+from sim2real.deploy.faults import (
+    FAULTS,
+    AuditedRobot,
+    StandInPolicy,
+    TorqueCommand,
+    audit_command,
+    run_case,
+    run_suite,
+)
+from sim2real.deploy.safety import SafetyDecision, SafetyMonitor
+from sim2real.real.protocol import Command, Reading
+from sim2real.robots import load_robot
+
+RANK = {"none": -1, "clamp": 1, "hold": 2, "safe_stop": 3, "refused_start": 3}
+
+
+@pytest.fixture(scope="module", params=["quadruped", "furuta"])
+def suite(request):
+    return run_suite(load_robot(request.param))
+
+
+def failures(result: dict) -> str:
+    return "\n".join(json.dumps(c) for c in result["cases"] if not c["passed"])
+
+
+class TestSuite:
+    def test_every_case_is_detected(self, suite):
+        assert suite["all_detected"], failures(suite)
+
+    def test_no_unsafe_command_reaches_the_robot(self, suite):
+        assert suite["unsafe_commands_total"] == 0, failures(suite)
+
+    def test_every_reaction_is_within_one_control_period(self, suite):
+        assert suite["all_within_one_period"], failures(suite)
+        assert all(c["reaction_periods"] == 0 for c in suite["cases"])
+
+    def test_reactions_are_as_severe_as_the_fault_needs(self, suite):
+        for case in suite["cases"]:
+            assert RANK[case["reaction"]] >= RANK[case["expected"]], case
+        assert suite["all_passed"], failures(suite)
+
+    def test_the_suite_covers_the_required_faults(self, suite):
+        names = {c["name"] for c in suite["cases"]}
+        required = {
+            "nan_reading",
+            "nan_policy_output",
+            "inf_policy_output",
+            "stale_reading",
+            "dropped_burst",
+            "sensor_dropout",
+            "latency_spike",
+            "position_limit",
+            "velocity_limit",
+            "measured_torque",
+            "torque_command",
+            "rate_spike",
+            "estop",
+            "policy_missing",
+        }
+        assert required <= names
+        if suite["robot"] == "quadruped":
+            assert {"tilt", "height", "nan_policy_input"} <= names and not suite["skipped"]
+        else:
+            assert set(suite["skipped"]) == {"tilt", "height", "nan_policy_input"}
+
+    def test_safe_stops_stay_latched_and_transient_faults_recover(self, suite):
+        cases = {c["name"]: c for c in suite["cases"]}
+        for name in ("nan_reading", "position_limit", "velocity_limit", "estop", "measured_torque"):
+            assert cases[name]["latched"] is True, cases[name]
+        for name in ("dropped_burst", "inf_policy_output", "rate_spike"):
+            assert cases[name]["recovered"] is True, cases[name]
+        for name in ("sensor_dropout", "latency_spike", "nan_policy_output"):
+            assert cases[name]["worst"] == "safe_stop", cases[name]
+
+
+class TestAudit:
+    def test_a_broken_monitor_is_caught_by_the_audit(self):
+        """A monitor that passes commands through unchecked: the torque fault's commands reach the
+        robot and the audit counts them."""
+
+        class PassThrough(SafetyMonitor):
+            def filter_command(self, command_values, reading, now):
+                decision = super().filter_command(command_values, reading, now)
+                if decision.command.mode != "normal":
+                    return decision
+                raw = Command(t=now, values=np.asarray(command_values, dtype=float))
+                return SafetyDecision(raw, decision.events, decision.state, decision.reading)
+
+        spec = load_robot("quadruped")
+        result = run_case(spec, TorqueCommand, monitor_factory=PassThrough)
+        assert result.unsafe_commands > 0 and not result.passed
+        assert "implied torque" in result.unsafe[0]
+
+    def test_audit_rules(self):
+        spec = load_robot("quadruped")
+        q = np.asarray(spec.default_pose, dtype=float)
+        reading = Reading(t=0.0, q=q, qd=np.zeros(12))
+        ok = Command(t=0.02, values=q)
+        assert audit_command(spec, ok, reading, None) == []
+        beyond = q.copy()
+        beyond[0] = 1.2  # FL_hip limit 1.0, and 30 N m implied
+        problems = audit_command(spec, Command(t=0.02, values=beyond), reading, None)
+        assert any("outside" in p for p in problems) and any("implied torque" in p for p in problems)
+        step = q.copy()
+        step[1] += 0.9  # 0.9 rad in 10 ms: 90 rad/s > 50 rad/s; 22.5 N m is within the torque limit
+        problems = audit_command(spec, Command(t=0.01, values=step), reading, Command(t=0.0, values=q))
+        assert problems == ["FL_thigh: change 0.9 in 0.01 s beyond the rate 50.0/s"]
+        assert audit_command(spec, Command(t=0.02, values=beyond, mode="safe"), reading, None) == []
+        assert "without any valid reading" in audit_command(spec, ok, None, None)[0]
+
+    def test_audit_of_a_dc_motor(self):
+        spec = load_robot("furuta")
+        reading = Reading(t=0.0, q=[0.0, 0.0], qd=[0.0, 0.0])
+        assert audit_command(spec, Command(t=0.002, values=[10.0]), reading, None) == []
+        problems = audit_command(spec, Command(t=0.002, values=[10.5]), reading, None)
+        assert any("voltage" in p for p in problems) and any("implied torque" in p for p in problems)
+        braking = Reading(t=0.0, q=[0.0, 0.0], qd=[-100.0, 0.0])  # back-EMF: 5 V already means 0.05 N m
+        assert any(
+            "implied torque" in p for p in audit_command(spec, Command(t=0.002, values=[6.0]), braking, None)
+        )
+
+    def test_audited_robot_counts_what_it_writes(self):
+        from sim2real.real.twin import TwinRobot
+
+        spec = load_robot("furuta")
+        robot = AuditedRobot(TwinRobot(spec))
+        robot.read()
+        robot.write(Command(t=0.0, values=[1.0]))
+        robot.write(Command(t=0.002, values=[9.0]))  # 8 V in 2 ms: beyond 2000 V/s
+        assert robot.written == 2 and len(robot.unsafe) == 1
+
+
+def test_faults_command_json(capsys):
+    code = main(["faults", "--robot", "furuta", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"cases", "unsafe_commands_total", "all_detected"}
+    for case in out["cases"]:
+        assert set(case) >= {"name", "detected", "reaction", "reaction_periods", "unsafe_commands"}
+    assert out["unsafe_commands_total"] == 0
+    assert code == (0 if out["all_passed"] else 1)
+
+
+def test_faults_with_a_real_policy_runs(capsys):
+    code = main(["faults", "--robot", "furuta", "--policy", str(tiny_policy("furuta")), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code in (0, 1) and out["unsafe_commands_total"] == 0
+    assert len(out["cases"]) == len([f for f in FAULTS if f.applies(load_robot("furuta"))]) + 1
+
+
+def test_stand_in_policy_handles_non_finite_input_like_the_runner():
+    spec = load_robot("furuta")
+    policy = StandInPolicy(spec)
+    first = policy.step_reading(Reading(t=0.0, q=[0.3, 0.0], qd=[0.0, 0.0])).copy()
+    again = policy.step_reading(Reading(t=0.0, q=[float("nan"), 0.0], qd=[0.0, 0.0]))
+    assert policy.last_input_finite is False and np.array_equal(first, again)
+    assert first[0] < 0  # pushes the arm back to the default pose

@@ -1,0 +1,268 @@
+"""Recording for identification: excitation scaled per actuator model, the arm kept inside its limits,
+the bag, the record command, and a killed recording."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from deploy_testdata import TWIN_YAML, read_with_both_readers, run_until_ticks_then_kill, tiny_policy, twin
+
+from sim2real.cli import main
+from sim2real.deploy.record import (
+    DEFAULT_AMPLITUDE,
+    CenteringPD,
+    ExcitationPolicy,
+    initial_state,
+    joint_inertia,
+    record,
+)
+from sim2real.errors import Sim2RealError
+from sim2real.logs import read_bag
+from sim2real.real.protocol import Reading
+from sim2real.robots import load_robot
+
+
+@pytest.fixture(scope="module")
+def furuta():
+    return load_robot("furuta")
+
+
+@pytest.fixture(scope="module")
+def quadruped():
+    return load_robot("quadruped")
+
+
+def at_rest(spec, t: float, q=None) -> Reading:
+    q = np.asarray(spec.default_pose if q is None else q, dtype=float)
+    return Reading(t=t, q=q, qd=np.zeros(spec.n_joints))
+
+
+class TestScaling:
+    def test_voltage_is_a_fraction_of_the_supply(self, furuta):
+        policy = ExcitationPolicy(furuta, "prbs", 2.0, amplitude=0.4)
+        u = np.array([policy.step_reading(at_rest(furuta, k * furuta.control_dt))[0] for k in range(1000)])
+        np.testing.assert_allclose(np.abs(u), 4.0)  # +-0.4 * 10 V; at the default pose the PD adds nothing
+
+    def test_pd_targets_are_radians_around_the_default_pose(self, quadruped):
+        policy = ExcitationPolicy(quadruped, "chirp", 1.0, amplitude=0.15)
+        u = np.array([policy.step_reading(at_rest(quadruped, k * 0.02)) for k in range(50)])
+        offset = u - quadruped.default_pose
+        assert np.abs(offset).max() == pytest.approx(0.15, rel=0.05)
+        assert policy.centering is None
+
+    def test_default_amplitudes_per_actuator_model(self, furuta, quadruped):
+        assert ExcitationPolicy(furuta, "chirp", 1.0).scale == pytest.approx(
+            [DEFAULT_AMPLITUDE["dc_motor"] * 10.0]
+        )
+        pendulum = load_robot("pendulum")
+        assert ExcitationPolicy(pendulum, "steps", 1.0).scale == pytest.approx(
+            [DEFAULT_AMPLITUDE["torque"] * 12.0]
+        )
+        assert np.allclose(ExcitationPolicy(quadruped, "chirp", 1.0).scale, DEFAULT_AMPLITUDE["pd"])
+
+    def test_the_centering_pd_follows_its_design(self, furuta):
+        policy = ExcitationPolicy(furuta, "chirp", 1.0, amplitude=0.5)
+        pd = policy.centering
+        torque_amplitude = 0.5 * 10.0 * 0.042 / 8.4  # stall torque of 5 V
+        assert pd.excursion[0] == pytest.approx(0.75)  # 0.3 * half of [-2.5, 2.5]
+        assert pd.kp[0] == pytest.approx(torque_amplitude / 0.75)
+        assert pd.kd[0] == pytest.approx(2 * 0.7 * math.sqrt(pd.kp[0] * joint_inertia(furuta)[0]))
+        # it pushes back towards the default pose, in volts
+        u = pd.to_command(pd.torque(at_rest(furuta, 0.0, q=[0.5, 0.0])))
+        assert u[0] == pytest.approx(-pd.kp[0] * 0.5 * 8.4 / 0.042)
+
+    def test_commands_stay_within_the_command_limits(self, furuta):
+        policy = ExcitationPolicy(furuta, "steps", 1.0, amplitude=1.0)
+        u = [policy.step_reading(at_rest(furuta, 0.1 * k, q=[2.4, 0.0]))[0] for k in range(10)]
+        assert max(np.abs(u)) <= 10.0
+
+    @pytest.mark.parametrize(
+        ("kind", "amplitude", "message"),
+        [
+            ("noise", None, "unknown excitation"),
+            ("chirp", 1.5, "fraction of the limit"),
+            ("chirp", -1.0, "positive"),
+        ],
+    )
+    def test_bad_settings(self, furuta, kind, amplitude, message):
+        with pytest.raises(Sim2RealError, match=message):
+            ExcitationPolicy(furuta, kind, 1.0, amplitude=amplitude)
+
+    def test_signal_follows_reading_time_not_calls(self, furuta):
+        policy = ExcitationPolicy(furuta, "chirp", 1.0)
+        a = policy.step_reading(at_rest(furuta, 0.0))
+        b = policy.step_reading(at_rest(furuta, 0.1))
+        again = ExcitationPolicy(furuta, "chirp", 1.0)
+        again.step_reading(at_rest(furuta, 0.0))
+        assert again.step_reading(at_rest(furuta, 0.1)) == pytest.approx(b)
+        assert a != pytest.approx(b)
+
+    def test_non_finite_reading_is_reported_like_the_runner_does(self, furuta):
+        policy = ExcitationPolicy(furuta, "chirp", 1.0)
+        policy.step_reading(Reading(t=0.0, q=[math.nan, 0.0], qd=[0.0, 0.0]))
+        assert policy.last_input_finite is False
+
+
+class TestOnTheTwin:
+    @pytest.mark.parametrize(("kind", "seconds"), [("chirp", 4.0), ("prbs", 2.0), ("steps", 2.0)])
+    def test_the_furuta_arm_stays_inside_its_limits(self, furuta, tmp_path, kind, seconds):
+        q0, _ = initial_state(furuta, 0)
+        summary = record(
+            twin(furuta, initial_qpos=q0), ExcitationPolicy(furuta, kind, seconds), seconds, tmp_path / kind
+        )
+        assert not summary["safety"]["latched"]
+        tr = read_bag(tmp_path / kind, expected_hash=furuta.hash, require_commands=True)
+        arm = tr.q[:, 0]
+        assert np.abs(arm).max() < 0.5 * 2.5  # the centering PD keeps it well inside +-2.5 rad
+        assert np.abs(arm).max() > 0.1  # and it was excited
+        assert np.abs(tr.command[:, 0]).max() > 3.0
+
+    def test_the_bag_describes_the_excitation(self, furuta, tmp_path):
+        policy = ExcitationPolicy(furuta, "chirp", 0.5, seed=4)
+        record(twin(furuta), policy, 0.5, tmp_path / "bag", meta={"note": "test"})
+        tr = read_bag(tmp_path / "bag")
+        assert tr.meta["origin"] == "sim2real.record" and tr.meta["note"] == "test"
+        assert tr.meta["policy"]["excitation"] == "chirp" and tr.meta["policy"]["seed"] == 4
+        assert "centering_pd" in tr.meta["policy"]
+        assert tr.meta["speed"]["start_stage"] == 4  # an excitation runs at the full stage
+        assert len(tr.command_t) == 250
+
+    def test_the_quadruped_keeps_standing_under_pd_excitation(self, quadruped, tmp_path):
+        summary = record(twin(quadruped), ExcitationPolicy(quadruped, "chirp", 3.0), 3.0, tmp_path / "q")
+        assert not summary["safety"]["latched"]
+        tr = read_bag(tmp_path / "q")
+        offsets = tr.command - quadruped.default_pose
+        assert np.abs(offsets).max() <= 0.1 + 1e-9
+        assert tr.gyro.shape[0] == tr.n_samples
+
+    def test_initial_state_is_the_tasks(self, furuta, quadruped):
+        q, qd = initial_state(furuta, 0)
+        assert q[1] == pytest.approx(math.pi, abs=0.11) and np.abs(qd).max() <= 0.2
+        q, _ = initial_state(quadruped, 0)
+        np.testing.assert_allclose(q, quadruped.default_pose, rtol=0.11)
+
+
+class TestRecordCommand:
+    def test_record_chirp_json(self, tmp_path, capsys):
+        (tmp_path / "twin.yaml").write_text(TWIN_YAML)
+        code = main(
+            [
+                "record",
+                "--robot",
+                "furuta",
+                "--twin",
+                str(tmp_path / "twin.yaml"),
+                "--excite",
+                "chirp",
+                "--seconds",
+                "1",
+                "--out",
+                str(tmp_path / "log"),
+                "--amplitude",
+                "0.3",
+                "--seed",
+                "2",
+                "--json",
+            ]
+        )
+        captured = capsys.readouterr()
+        assert code == 0
+        summary = json.loads(captured.out)
+        assert summary["ticks"] == 500 and summary["bag"] == str(tmp_path / "log")
+        tr = read_bag(tmp_path / "log", expected_hash=load_robot("furuta").hash)
+        assert tr.meta["policy"]["amplitude"] == [0.3] and tr.meta["twin"]["params"][
+            "body.pendulum.mass"
+        ] == [0.026]
+        assert tr.meta["twin"]["start"]["q"][1] == pytest.approx(math.pi, abs=0.11)  # starts hanging
+
+    def test_record_a_policy(self, tmp_path, capsys):
+        (tmp_path / "twin.yaml").write_text(TWIN_YAML)
+        code = main(
+            [
+                "record",
+                "--robot",
+                "furuta",
+                "--twin",
+                str(tmp_path / "twin.yaml"),
+                "--policy",
+                str(tiny_policy("furuta")),
+                "--seconds",
+                "0.5",
+                "--out",
+                str(tmp_path / "log"),
+            ]
+        )
+        assert code == 0 and "furuta: 250 ticks" in capsys.readouterr().out
+        tr = read_bag(tmp_path / "log")
+        assert tr.meta["policy"]["type"] == "PolicyRunner" and tr.meta["speed"]["start_stage"] == 0
+
+    @pytest.mark.parametrize(
+        ("extra", "message"),
+        [
+            (["--excite", "chirp", "--policy", "p.onnx"], "exactly one of"),
+            ([], "exactly one of"),
+            (["--excite", "chirp", "--ros2"], "not available yet"),
+            (["--excite", "chirp", "--twin", "TWIN", "--seconds", "-1"], "--seconds must be positive"),
+        ],
+    )
+    def test_bad_invocations_are_one_line_errors(self, tmp_path, capsys, extra, message):
+        (tmp_path / "twin.yaml").write_text(TWIN_YAML)
+        extra = [str(tmp_path / "twin.yaml") if x == "TWIN" else x for x in extra]
+        code = main(["record", "--robot", "furuta", "--out", str(tmp_path / "log"), *extra])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and message in err[0], err
+
+    def test_an_existing_log_is_never_overwritten(self, tmp_path, capsys):
+        (tmp_path / "twin.yaml").write_text(TWIN_YAML)
+        (tmp_path / "log").mkdir()
+        code = main(
+            [
+                "record",
+                "--robot",
+                "furuta",
+                "--twin",
+                str(tmp_path / "twin.yaml"),
+                "--excite",
+                "chirp",
+                "--out",
+                str(tmp_path / "log"),
+            ]
+        )
+        assert code == 1 and "exists already" in capsys.readouterr().err
+
+    def test_a_killed_recording_leaves_a_bag_both_readers_read(self, tmp_path):
+        (tmp_path / "twin.yaml").write_text(TWIN_YAML)
+        bag = tmp_path / "log"
+        ticks = run_until_ticks_then_kill(
+            [
+                "record",
+                "--robot",
+                "furuta",
+                "--twin",
+                str(tmp_path / "twin.yaml"),
+                "--excite",
+                "chirp",
+                "--seconds",
+                "1000",
+                "--out",
+                str(bag),
+            ],
+            min_ticks=200,
+            stderr_path=tmp_path / "stderr.txt",
+        )
+        assert ticks >= 200
+        assert not (bag / "metadata.yaml").exists()
+        tr = read_bag(bag, expected_hash=load_robot("furuta").hash, require_commands=True)
+        assert tr.meta["complete"] is False and tr.n_samples >= 0.95 * ticks
+        assert tr.meta["policy"]["excitation"] == "chirp"
+        by_rosbags, by_mcap = read_with_both_readers(bag)
+        assert by_rosbags == by_mcap
+        assert by_rosbags["/joint_commands"] >= ticks and by_rosbags["/sim2real/meta"] == 1
+
+
+def test_centering_pd_ignores_pd_joints(quadruped):
+    pd = CenteringPD(quadruped, np.ones(12))
+    assert np.all(pd.kp == 0) and np.all(pd.to_command(np.ones(12)) == 0)

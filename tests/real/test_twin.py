@@ -1,0 +1,289 @@
+"""TwinRobot: hidden parameters, latency, quantization, dropped readings, safe mode, clock and pacing."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import numpy as np
+import pytest
+
+from sim2real.errors import Sim2RealError
+from sim2real.real.protocol import Command, Reading, Robot
+from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
+from sim2real.robots import load_robot
+
+QUIET = TwinEffects(
+    latency_jitter=0.0,
+    backlash=0.0,
+    position_noise=0.0,
+    velocity_noise=0.0,
+    gyro_noise=0.0,
+    drop_probability=0.0,
+)
+"""No random effect: readings are the true state (encoder quantization aside)."""
+
+
+@pytest.fixture(scope="module")
+def pendulum():
+    return load_robot("pendulum")
+
+
+@pytest.fixture(scope="module")
+def furuta():
+    return load_robot("furuta")
+
+
+@pytest.fixture(scope="module")
+def quadruped():
+    return load_robot("quadruped")
+
+
+def run(twin: TwinRobot, values, ticks: int, mode: str = "normal") -> list[Reading]:
+    out = []
+    for _ in range(ticks):
+        twin.write(Command(t=twin.now(), values=np.atleast_1d(np.asarray(values, dtype=float)), mode=mode))
+        out.append(twin.read())
+    return out
+
+
+class TestProtocol:
+    def test_twin_is_a_robot(self, pendulum):
+        assert isinstance(TwinRobot(pendulum), Robot)
+
+    def test_lockstep_write_advances_one_control_period(self, furuta):
+        twin = TwinRobot(furuta, TwinConfig(effects=QUIET))
+        t0 = twin.read().t
+        readings = run(twin, [0.0], 10)
+        np.testing.assert_allclose(
+            [r.t - t0 for r in readings], furuta.control_dt * np.arange(1, 11), atol=1e-9
+        )
+        assert twin.now() == readings[-1].t
+
+    def test_wrong_command_size_is_an_error(self, furuta):
+        twin = TwinRobot(furuta)
+        with pytest.raises(Sim2RealError, match="actuators"):
+            twin.write(Command(t=0.0, values=[0.0, 1.0]))
+
+    def test_seeded_twins_are_identical(self, furuta):
+        a, b = (TwinRobot(furuta, TwinConfig(effects=TwinEffects(seed=4))) for _ in range(2))
+        ra, rb = run(a, [2.0], 50), run(b, [2.0], 50)
+        np.testing.assert_array_equal([r.q for r in ra], [r.q for r in rb])
+        assert [r.valid for r in ra] == [r.valid for r in rb]
+
+
+class TestHiddenParameters:
+    def test_parameter_values_reach_the_twin_model(self, furuta):
+        twin = TwinRobot(furuta, TwinConfig(params={"body.pendulum.mass": np.array([0.031])}))
+        nominal = TwinRobot(furuta)
+        assert twin.params.get(twin.model, "body.pendulum.mass")[0] == pytest.approx(0.031)
+        assert nominal.params.get(nominal.model, "body.pendulum.mass")[0] != pytest.approx(0.031)
+
+    def test_hidden_damping_changes_the_free_swing(self, pendulum):
+        def swing(params):
+            twin = TwinRobot(pendulum, TwinConfig(params=params, effects=QUIET), initial_qpos=np.array([1.0]))
+            return np.array([r.q[0] for r in run(twin, [0.0], 400)])
+
+        free = swing({})
+        damped = swing({"joint.hinge.damping": np.array([0.5])})
+        assert np.abs(free[-100:]).max() > 0.1
+        assert np.abs(damped[-100:]).max() < 0.5 * np.abs(free[-100:]).max()
+
+    def test_hidden_motor_resistance_scales_the_torque(self, furuta):
+        def torque(params):
+            twin = TwinRobot(furuta, TwinConfig(params=params, effects=QUIET))
+            return run(twin, [2.0], 3)[-1].tau[0]
+
+        nominal = torque({})
+        assert torque({"motor.motor.resistance": np.array([2 * 8.4])}) == pytest.approx(nominal / 2, rel=0.05)
+
+    def test_unknown_parameter_is_a_clear_error(self, furuta):
+        with pytest.raises(Sim2RealError, match="twin parameters"):
+            TwinRobot(furuta, TwinConfig(params={"body.nope.mass": np.array([1.0])}))
+
+
+def onset(spec, params: dict, effects: TwinEffects, value: float) -> float:
+    """Time after a command step at which the first actuated joint starts to move [s]."""
+    twin = TwinRobot(spec, TwinConfig(params=params, effects=effects))
+    t0 = twin.now()
+    for r in run(twin, [value], 40):
+        if abs(r.qd[0]) > 1e-3:
+            return r.t - t0
+    raise AssertionError("the joint never moved")
+
+
+class TestLatency:
+    def test_actuator_delay_shifts_the_response(self, pendulum):
+        dt = pendulum.control_dt
+        base = onset(pendulum, {}, QUIET, 1.0)
+        delayed = onset(pendulum, {"actuator.motor.delay": np.array([0.02])}, QUIET, 1.0)
+        assert base <= dt + 1e-9
+        assert delayed - base == pytest.approx(0.02, abs=dt + 1e-9)
+
+    def test_jitter_spreads_the_delay_within_its_band(self, furuta):
+        dt, delay, jitter = furuta.control_dt, 0.006, 0.003
+        params = {"actuator.motor.delay": np.array([delay])}
+        onsets = [
+            onset(furuta, params, dataclasses.replace(QUIET, latency_jitter=jitter, seed=seed), 5.0)
+            for seed in range(8)
+        ]
+        assert len(set(np.round(onsets, 6))) > 1
+        assert all(delay - jitter <= t <= delay + jitter + dt + 1e-9 for t in onsets)
+
+
+class TestSensors:
+    def test_encoder_readings_are_quantized(self, furuta):
+        twin = TwinRobot(furuta, TwinConfig(effects=QUIET), initial_qpos=np.array([0.3, 2.0]))
+        res = furuta.encoder.resolution
+        for r in run(twin, [1.0], 20):
+            np.testing.assert_allclose(r.q / res, np.round(r.q / res), atol=1e-6)
+
+    def test_bias_and_noise_are_added(self, furuta):
+        fx = dataclasses.replace(QUIET, position_bias=0.1, position_noise=0.01, encoder_resolution=1e-9)
+        twin = TwinRobot(furuta, TwinConfig(effects=fx))
+        q = np.array([twin.read().q for _ in range(400)])
+        assert q.mean() == pytest.approx(0.1, abs=0.003)
+        assert q.std() == pytest.approx(0.01, rel=0.2)
+
+    def test_dropped_readings_are_flagged_and_repeat_the_last_one(self, furuta):
+        twin = TwinRobot(furuta, TwinConfig(effects=dataclasses.replace(QUIET, drop_probability=1.0)))
+        first = twin.read()
+        assert first.valid  # nothing to repeat yet
+        later = run(twin, [3.0], 5)
+        assert not any(r.valid for r in later)
+        assert all(r.t == first.t and np.array_equal(r.q, first.q) for r in later)
+
+    def test_drop_rate_follows_the_probability(self, furuta):
+        twin = TwinRobot(furuta, TwinConfig(effects=dataclasses.replace(QUIET, drop_probability=0.2, seed=7)))
+        valid = [twin.read().valid for _ in range(3000)]
+        assert 1 - np.mean(valid) == pytest.approx(0.2, abs=0.03)
+
+    def test_floating_base_readings_carry_imu_and_height(self, quadruped):
+        r = TwinRobot(quadruped).read()
+        assert r.gyro.shape == (3,) and r.quat.shape == (4,) and r.accel.shape == (3,)
+        assert 0.25 < r.base_height < 0.4
+
+
+class TestSafeMode:
+    def test_damping_safe_mode(self, pendulum):
+        twin = TwinRobot(pendulum, TwinConfig(effects=QUIET))
+        twin.set_state(joint_vel={"hinge": 5.0})
+        twin.stop()
+        assert twin.safe
+        r = run(twin, [0.0], 1, mode="safe")[-1]
+        assert pendulum.safety.safe_mode == "damping"
+        assert r.tau[0] == pytest.approx(-pendulum.safety.damping * r.qd[0], rel=0.02)
+
+    def test_damping_safe_mode_brakes_every_quadruped_joint(self, quadruped):
+        twin = TwinRobot(quadruped, TwinConfig(effects=QUIET))
+        twin.set_state(joint_vel={name: 6.0 for name in quadruped.joints})
+        twin.stop()
+        r = run(twin, np.zeros(12), 1, mode="safe")[-1]
+        moving = np.abs(r.qd) > 0.3
+        assert moving.sum() >= 6
+        assert np.all(np.sign(r.tau[moving]) == -np.sign(r.qd[moving]))
+
+    def test_zero_torque_safe_mode(self, furuta):
+        twin = TwinRobot(furuta, TwinConfig(effects=QUIET))
+        run(twin, [5.0], 5)
+        assert abs(twin.read().tau[0]) > 0.01
+        twin.stop()
+        r = run(twin, [0.0], 3, mode="safe")[-1]
+        assert r.tau[0] == 0.0
+
+    def test_safe_mode_lasts_until_the_next_command_takes_effect(self, furuta):
+        """A command after a stop arrives after the actuator latency; until then the twin stays safe
+        (it never re-applies the target it had before the stop)."""
+        params = {"actuator.motor.delay": np.array([0.01])}
+        twin = TwinRobot(furuta, TwinConfig(params=params, effects=QUIET))
+        run(twin, [8.0], 10)
+        twin.stop()
+        states = []
+        for _ in range(8):
+            twin.write(Command(t=twin.now(), values=[0.0]))
+            states.append((twin.safe, twin.read().tau[0]))
+        assert [s for s, _ in states[:4]] == [True] * 4  # 10 ms latency = 5 ticks of 2 ms
+        assert all(tau == 0.0 for _, tau in states[:4])
+        assert states[-1][0] is False
+
+    def test_hold_commands_are_applied_like_normal_ones(self, furuta):
+        def arm_speed(mode: str) -> float:
+            twin = TwinRobot(furuta, TwinConfig(effects=QUIET))
+            return run(twin, [5.0], 20, mode=mode)[-1].qd[0]
+
+        assert arm_speed("hold") == pytest.approx(arm_speed("normal"))
+        assert arm_speed("hold") > 1.0
+
+
+class TestClock:
+    def test_realtime_twin_follows_the_wall_clock_without_blocking(self, furuta):
+        twin = TwinRobot(furuta, TwinConfig(effects=QUIET), realtime=True)
+        start = time.perf_counter()
+        run(twin, [0.0], 50)  # writes queue commands, they do not wait for the period to pass
+        assert time.perf_counter() - start < 0.1
+        time.sleep(0.03)
+        before = twin.now()
+        t = twin.read().t  # the simulation caught up with the wall clock while reading
+        assert before - 1e-3 <= t <= twin.now()
+        assert before >= 0.03
+
+    def test_realtime_twin_keeps_moving_while_its_controller_stalls(self, furuta):
+        twin = TwinRobot(furuta, TwinConfig(effects=QUIET), realtime=True)
+        run(twin, [4.0], 5)
+        time.sleep(0.05)  # the controller stalls: the robot keeps executing its last command
+        before = twin.now()
+        r = twin.read()
+        assert r.t >= before - 0.001  # a fresh reading, not a 50 ms old one
+        assert r.t > 0.05
+
+    def test_set_state_is_visible_in_the_next_reading(self, quadruped):
+        twin = TwinRobot(quadruped, TwinConfig(effects=QUIET))
+        twin.set_state(
+            joint_pos={"FL_hip": 0.7}, base_height=0.45, base_quat=[math.cos(0.3), math.sin(0.3), 0, 0]
+        )
+        r = twin.read()
+        assert r.q[0] == pytest.approx(0.7)
+        assert r.base_height == pytest.approx(0.45)
+        assert 2 * math.atan2(math.hypot(*r.quat[1:3]), math.hypot(r.quat[0], r.quat[3])) == pytest.approx(
+            0.6, abs=1e-6
+        )
+
+    def test_fixed_base_has_no_base_to_push(self, furuta):
+        with pytest.raises(Sim2RealError, match="floating base"):
+            TwinRobot(furuta).set_state(base_height=0.3)
+
+
+class TestTwinFile:
+    def test_round_trip(self, tmp_path):
+        config = TwinConfig(
+            params={"body.pendulum.mass": np.array([0.03]), "body.pendulum.com": np.array([0.0, 0.0, 0.07])},
+            effects=TwinEffects(seed=5, no_load_speed=80.0),
+        )
+        config.save(tmp_path / "twin.yaml")
+        back = TwinConfig.load(tmp_path / "twin.yaml")
+        assert back.effects == config.effects
+        assert set(back.params) == set(config.params)
+        np.testing.assert_allclose(back.params["body.pendulum.com"], [0.0, 0.0, 0.07])
+
+    def test_a_plain_parameter_file_is_accepted(self, tmp_path):
+        (tmp_path / "p.yaml").write_text("joint.arm.damping: 0.001\n")
+        assert TwinConfig.load(tmp_path / "p.yaml").params["joint.arm.damping"][0] == pytest.approx(0.001)
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("params: {}\nextra: 1\n", "unknown key"),
+            ("effects: {warp_drive: 1}\n", "unknown effect"),
+            ("params: {joint.arm.damping: abc}\n", "not a number"),
+            ("[1, 2\n", "not valid YAML"),
+        ],
+    )
+    def test_bad_files_are_one_line_errors(self, tmp_path, text, message):
+        (tmp_path / "bad.yaml").write_text(text)
+        with pytest.raises(Sim2RealError, match=message):
+            TwinConfig.load(tmp_path / "bad.yaml")
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(Sim2RealError, match="not found"):
+            TwinConfig.load(tmp_path / "none.yaml")
