@@ -1,0 +1,46 @@
+"""System identification from robot logs: windowed trajectory matching, delays, motor models,
+calibration files.
+
+``identify(spec, logs, params)`` fits named parameters (:mod:`sim2real.params`) to logs and returns
+values with confidence intervals (or why the logs cannot determine them); ``calibrated_model(spec,
+calib)`` gives the compiled model with calibrated values for training, the twin and gap
+measurement.
+"""
+
+from sim2real.sysid.calibration import (
+    CalibratedParam,
+    Calibration,
+    calibrated_model,
+    load_calibration,
+    save_calibration,
+)
+from sim2real.sysid.delay import DelayEstimate, estimate_delay
+from sim2real.sysid.identify import (
+    DEFAULT_PARAMS,
+    Identification,
+    IdentifyConfig,
+    LogReport,
+    ParamEstimate,
+    default_params,
+    identify,
+)
+from sim2real.sysid.motor import MotorModel, fit_motor_models
+
+__all__ = [
+    "DEFAULT_PARAMS",
+    "CalibratedParam",
+    "Calibration",
+    "DelayEstimate",
+    "Identification",
+    "IdentifyConfig",
+    "LogReport",
+    "MotorModel",
+    "ParamEstimate",
+    "calibrated_model",
+    "default_params",
+    "estimate_delay",
+    "fit_motor_models",
+    "identify",
+    "load_calibration",
+    "save_calibration",
+]

@@ -1,0 +1,193 @@
+"""The reality gap of a robot log: replay it in simulation and measure how sim and robot differ.
+
+:func:`measure_gap` replays a log (windowed or open loop, :mod:`sim2real.gap.replay`) with a model
+(nominal or calibrated) and computes the metrics of :mod:`sim2real.gap.metrics`;
+:func:`compare` computes the same metrics for predictions made any other way (e.g. a lab's
+published model replayed by :func:`sim2real.gap.reference.replay_reference`), so that every model
+is scored by the same protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from sim2real.gap.metrics import (
+    distribution_distances,
+    divergence_point,
+    divergence_rate,
+    divergence_time,
+    error_growth,
+    rmse,
+)
+from sim2real.gap.replay import Replayer, VelocitySource, Windows, build_windows
+from sim2real.logs.trajectory import Trajectory
+from sim2real.robots.spec import RobotSpec
+
+__all__ = ["DEFAULT_THRESHOLD", "GapResult", "compare", "measure_gap"]
+
+DEFAULT_THRESHOLD = 0.1
+"""Position error [rad] (2-norm over joints) that counts as diverged."""
+
+
+@dataclass(frozen=True, eq=False)
+class GapResult:
+    """Gap metrics of one or more logs under one model."""
+
+    horizon: float | None
+    """Window length [s] (None: open-loop replay)."""
+    joints: tuple[str, ...]
+    """Joint names, in the order of the per-joint figures."""
+    windows: int
+    """Number of windows replayed."""
+    samples: int
+    """Number of log samples compared."""
+    position_rmse: float
+    """RMS position error over all joints and samples [rad]."""
+    velocity_rmse: float
+    """RMS velocity error over all joints and samples [rad/s]."""
+    position_rmse_per_joint: dict[str, float]
+    """RMS position error per joint [rad]."""
+    velocity_rmse_per_joint: dict[str, float]
+    """RMS velocity error per joint [rad/s]."""
+    divergence_rate: float
+    """Exponential rate of the error growth [1/s] (NaN if undefined)."""
+    divergence_time_s: float | None
+    """Time since window start at which the error growth passes the threshold [s] (None: never)."""
+    threshold: float
+    """Divergence threshold [rad]."""
+    divergence_state: dict | None
+    """Log, time, logged and simulated state where a window first passed the threshold."""
+    growth: tuple[np.ndarray, np.ndarray]
+    """(time since window start [s], RMS position error [rad]) per bin."""
+    channels: dict[str, dict[str, float]]
+    """Channel name -> {"wasserstein", "ks"} between simulated and logged values."""
+    per_log: dict[str, dict] = field(default_factory=dict)
+    """Log name -> {"position_rmse", "velocity_rmse", "samples", "velocity_source"}."""
+
+    def summary(self) -> dict:
+        """JSON-ready: position_rmse, velocity_rmse, divergence_rate, divergence_time_s, channels, ..."""
+        rate = self.divergence_rate
+        return {
+            "position_rmse": self.position_rmse,
+            "velocity_rmse": self.velocity_rmse,
+            "divergence_rate": None if not np.isfinite(rate) else rate,
+            "divergence_time_s": self.divergence_time_s,
+            "channels": self.channels,
+            "position_rmse_per_joint": self.position_rmse_per_joint,
+            "velocity_rmse_per_joint": self.velocity_rmse_per_joint,
+            "threshold": self.threshold,
+            "divergence_state": self.divergence_state,
+            "horizon": self.horizon,
+            "windows": self.windows,
+            "samples": self.samples,
+            "per_log": self.per_log,
+        }
+
+
+def compare(
+    spec: RobotSpec,
+    windows: Windows,
+    q: np.ndarray,
+    qd: np.ndarray,
+    *,
+    force: np.ndarray | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+) -> GapResult:
+    """Gap metrics of predictions at the windows' evaluation samples.
+
+    Args:
+        spec: The robot (joint names).
+        windows: The replay windows.
+        q: Predicted positions, shape (E, n) [rad].
+        qd: Predicted velocities, shape (E, n) [rad/s].
+        force: Predicted actuator efforts of the actuated joints, shape (E, m) [N m], or None.
+        threshold: Divergence threshold on the position error 2-norm [rad].
+    """
+    joints = spec.joints
+    pos_j, pos = rmse(q, windows.q)
+    vel_j, vel = rmse(qd, windows.qd)
+    err = np.linalg.norm(q - windows.q, axis=1)
+    centres, growth, counts = error_growth(windows.eval_tau, err)
+    rate = divergence_rate(centres, growth, counts)
+    t_div = divergence_time(centres, growth, threshold)
+    point = divergence_point(windows.eval_window, windows.eval_tau, err, threshold)
+    state = None
+    if point is not None:
+        i = point.index
+        w = int(windows.eval_window[i])
+        state = {
+            "log": windows.names[int(windows.log[w])],
+            "t": float(windows.t0[w] + windows.eval_tau[i]),
+            "window_start": float(windows.t0[w]),
+            "tau": point.tau,
+            "q": windows.q[i].tolist(),
+            "qd": windows.qd[i].tolist(),
+            "q_sim": np.asarray(q[i]).tolist(),
+            "qd_sim": np.asarray(qd[i]).tolist(),
+        }
+    channels: dict[str, dict[str, float]] = {}
+    for j, name in enumerate(joints):
+        channels[f"{name}.position"] = distribution_distances(q[:, j], windows.q[:, j])
+        channels[f"{name}.velocity"] = distribution_distances(qd[:, j], windows.qd[:, j])
+    if force is not None and windows.tau is not None:
+        for a, name in enumerate(spec.actuated_joints):
+            channels[f"{name}.torque"] = distribution_distances(force[:, a], windows.tau[:, a])
+    per_log = {}
+    for li, name in enumerate(windows.names):
+        sel = windows.eval_log == li
+        if sel.any():
+            per_log[name] = {
+                "position_rmse": rmse(q[sel], windows.q[sel])[1],
+                "velocity_rmse": rmse(qd[sel], windows.qd[sel])[1],
+                "samples": int(sel.sum()),
+                "velocity_source": windows.velocity_source[li] if windows.velocity_source else "log",
+            }
+    return GapResult(
+        horizon=windows.horizon,
+        joints=tuple(joints),
+        windows=windows.n_windows,
+        samples=windows.n_eval,
+        position_rmse=pos,
+        velocity_rmse=vel,
+        position_rmse_per_joint={n: float(x) for n, x in zip(joints, pos_j, strict=True)},
+        velocity_rmse_per_joint={n: float(x) for n, x in zip(joints, vel_j, strict=True)},
+        divergence_rate=rate,
+        divergence_time_s=t_div,
+        threshold=threshold,
+        divergence_state=state,
+        growth=(centres, growth),
+        channels=channels,
+        per_log=per_log,
+    )
+
+
+def measure_gap(
+    spec: RobotSpec,
+    trajectories: Trajectory | Sequence[Trajectory],
+    *,
+    model: mujoco.MjModel | None = None,
+    horizon: float | None = None,
+    velocity: VelocitySource = "auto",
+    threshold: float = DEFAULT_THRESHOLD,
+    nthread: int = 0,
+) -> GapResult:
+    """Replay logs in simulation and measure the gap (see the module docstring).
+
+    Args:
+        spec: The robot.
+        trajectories: One log or several (pooled).
+        model: Model to replay with (e.g. ``sim2real.sysid.calibrated_model``); default nominal.
+        horizon: Window length [s]; None for one open-loop replay per log.
+        velocity: Initial window velocities: "auto", "log" or "fd" (see :func:`build_windows`).
+        threshold: Divergence threshold [rad].
+        nthread: MuJoCo worker threads (0: every CPU).
+    """
+    if isinstance(trajectories, Trajectory):
+        trajectories = [trajectories]
+    windows = build_windows(spec, trajectories, horizon, velocity=velocity, model=model)
+    pred = Replayer(spec, windows, model=model, nthread=nthread).run(record_force=True)
+    return compare(spec, windows, pred.q[0], pred.qd[0], force=pred.force[0], threshold=threshold)

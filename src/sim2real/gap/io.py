@@ -1,0 +1,60 @@
+"""Logs for replay and identification: rosbag2/MCAP bags, or CSV files through a named column map.
+
+A bag records its robot spec hash, which must be the robot's (a log of another robot is a
+:class:`~sim2real.errors.SpecMismatchError`), and must carry commands.  A CSV file carries no
+hash: it is read through one of the built-in column maps (:data:`CSV_MAPS`, chosen by name with
+``--csv-map``) and checked against the robot by joint names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sim2real.errors import LogError
+from sim2real.gap.replay import check_log_fits
+from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag
+from sim2real.robots.spec import RobotSpec
+
+__all__ = ["CSV_MAPS", "load_logs"]
+
+CSV_MAPS: dict[str, Callable[[str | Path], Trajectory]] = {
+    "pendulum": load_real_pendulum,
+    "qube": load_real_qube,
+}
+"""Built-in CSV column maps by name: ``pendulum`` (DFKI simple pendulum: time, position, velocity,
+torque), ``qube`` (Quanser QUBE-Servo 2 recordings: t, theta, alpha, plant_input), see
+:mod:`sim2real.logs.csv_import`."""
+
+
+def load_logs(spec: RobotSpec, paths: Sequence[str | Path], csv_map: str | None = None) -> list[Trajectory]:
+    """Read logs of a robot and check that each can be replayed on it.
+
+    Args:
+        spec: The robot.
+        paths: Bag directories, ``.mcap`` files, or CSV files.
+        csv_map: Name of the column map for CSV files (a key of :data:`CSV_MAPS`).
+
+    Raises:
+        LogError: missing, empty, truncated or malformed logs; a CSV without a column map; a log
+            without commands or without the robot's joints.
+        SpecMismatchError: a bag recorded with another robot spec.
+    """
+    if not paths:
+        raise LogError("give at least one log (a bag directory, an .mcap file or a CSV file)")
+    if csv_map is not None and csv_map not in CSV_MAPS:
+        raise LogError(f"unknown CSV column map '{csv_map}' (built-in maps: {', '.join(CSV_MAPS)})")
+    out = []
+    for raw in paths:
+        path = Path(raw)
+        if path.suffix.lower() == ".csv":
+            if csv_map is None:
+                raise LogError(f"{path}: a CSV log needs a column map: --csv-map {'|'.join(CSV_MAPS)}")
+            traj = CSV_MAPS[csv_map](path)
+        else:
+            if not path.exists():
+                raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
+            traj = read_bag(path, expected_hash=spec.hash, require_commands=True)
+        check_log_fits(spec, traj, str(path))
+        out.append(traj)
+    return out

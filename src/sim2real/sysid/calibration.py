@@ -1,0 +1,212 @@
+"""Calibration files: identified parameter values with intervals, bound to a robot spec hash.
+
+Format (YAML; ``sim2real.params.load_values`` reads it as a parameter file too)::
+
+    format: sim2real.calibration/1
+    robot: pendulum
+    spec_hash: 291002dc0ac3...            # the full sha256 of the robot spec
+    created: '2025-01-01T12:00:00+00:00'
+    logs: [pd_excitation.csv, energy_shaping.csv]
+    residual_rms: 0.041
+    params:
+      body.pole.mass: {value: 0.21, ci_low: 0.205, ci_high: 0.215, nominal: 0.6755, unit: kg}
+      joint.hinge.armature:                # not determined by the logs: held at its nominal value
+        {value: 0.0, ci_low: null, ci_high: null, nominal: 0.0, unit: kg m^2,
+         identifiable: false, reason: '...'}
+
+Every ``value`` is a number (or a list for vector parameters), so that the file always describes
+one consistent model; a parameter the logs could not determine carries ``identifiable: false``,
+its reason, and null intervals, and its value is the one the fit held it at.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import yaml
+
+from sim2real.errors import ParameterError, SpecMismatchError
+from sim2real.params import Parameters
+from sim2real.robots.model import build_model
+from sim2real.robots.spec import RobotSpec
+
+FORMAT = "sim2real.calibration/1"
+"""Value of ``format`` in calibration files."""
+
+__all__ = [
+    "FORMAT",
+    "CalibratedParam",
+    "Calibration",
+    "calibrated_model",
+    "load_calibration",
+    "save_calibration",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class CalibratedParam:
+    """One calibrated parameter (arrays of the parameter's size)."""
+
+    value: np.ndarray
+    """Value used by the calibrated model (SI)."""
+    nominal: np.ndarray
+    """Nominal value of the robot spec."""
+    ci_low: np.ndarray | None = None
+    """Lower end of the confidence interval, or None when not identifiable."""
+    ci_high: np.ndarray | None = None
+    """Upper end of the confidence interval, or None when not identifiable."""
+    unit: str = ""
+    """SI unit."""
+    identifiable: bool = True
+    """Whether the logs determined it."""
+    reason: str | None = None
+    """Why it is not identifiable (None when it is)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """A robot's identified parameters, bound to its spec hash."""
+
+    robot: str
+    """Robot name."""
+    spec_hash: str
+    """Hash of the robot spec the calibration was made for."""
+    params: Mapping[str, CalibratedParam]
+    """Parameter name -> calibrated value and interval."""
+    residual_rms: float | None = None
+    """RMS of the normalized fit residuals."""
+    logs: tuple[str, ...] = ()
+    """The logs it was identified from."""
+    created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
+    """Creation time (ISO 8601, UTC)."""
+
+    def values(self) -> dict[str, np.ndarray]:
+        """Name -> value of every parameter, for ``Parameters.set``."""
+        return {name: p.value.copy() for name, p in self.params.items()}
+
+
+def _plain(a: np.ndarray | None) -> float | list[float] | None:
+    if a is None:
+        return None
+    a = np.atleast_1d(np.asarray(a, dtype=float))
+    return float(a[0]) if a.size == 1 else [float(x) for x in a]
+
+
+def save_calibration(path: str | Path, calib: Calibration) -> None:
+    """Write a calibration YAML file (see the module docstring)."""
+    params = {}
+    for name, p in calib.params.items():
+        entry: dict = {
+            "value": _plain(p.value),
+            "ci_low": _plain(p.ci_low),
+            "ci_high": _plain(p.ci_high),
+            "nominal": _plain(p.nominal),
+            "unit": p.unit,
+        }
+        if not p.identifiable:
+            entry["identifiable"] = False
+            entry["reason"] = p.reason or "not determined by the logs"
+        params[name] = entry
+    doc = {
+        "format": FORMAT,
+        "robot": calib.robot,
+        "spec_hash": calib.spec_hash,
+        "created": calib.created,
+        "logs": list(calib.logs),
+        "residual_rms": None if calib.residual_rms is None else float(calib.residual_rms),
+        "params": params,
+    }
+    header = f"# sim2real calibration of robot '{calib.robot}' (spec {calib.spec_hash[:12]})\n"
+    Path(path).write_text(header + yaml.safe_dump(doc, sort_keys=False, width=110))
+
+
+def _array(value: object, where: str) -> np.ndarray | None:
+    if value is None:
+        return None
+    try:
+        arr = np.atleast_1d(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise ParameterError(f"{where}: {value!r} is not a number or list of numbers") from None
+    if not np.all(np.isfinite(arr)):
+        raise ParameterError(f"{where}: must be finite, got {value!r}")
+    return arr
+
+
+def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibration:
+    """Read a calibration file; with ``spec``, check that it was made for that robot spec.
+
+    Raises:
+        ParameterError: missing file, not YAML, not a calibration file, malformed entries.
+        SpecMismatchError: the file's spec hash is not ``spec.hash``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ParameterError(f"calibration file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError:
+        raise ParameterError(f"{path}: not valid YAML") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("params"), dict) or not raw.get("spec_hash"):
+        raise ParameterError(f"{path}: not a calibration file (needs 'spec_hash' and a 'params' map)")
+    found = str(raw["spec_hash"])
+    if spec is not None and found != spec.hash:
+        raise SpecMismatchError(f"calibration {path}", spec.hash, found)
+    params: dict[str, CalibratedParam] = {}
+    for name, entry in raw["params"].items():
+        where = f"{path}: params.{name}"
+        if not isinstance(entry, dict) or "value" not in entry:
+            raise ParameterError(f"{where}: needs a 'value'")
+        value = _array(entry["value"], f"{where}.value")
+        params[str(name)] = CalibratedParam(
+            value=value,
+            nominal=_array(entry.get("nominal"), f"{where}.nominal")
+            if entry.get("nominal") is not None
+            else value,
+            ci_low=_array(entry.get("ci_low"), f"{where}.ci_low"),
+            ci_high=_array(entry.get("ci_high"), f"{where}.ci_high"),
+            unit=str(entry.get("unit", "")),
+            identifiable=bool(entry.get("identifiable", True)),
+            reason=entry.get("reason"),
+        )
+    if spec is not None:
+        known = Parameters(spec, build_model(spec))
+        for name in params:
+            known.info(name)  # raises ParameterError for names this robot does not have
+    return Calibration(
+        robot=str(raw.get("robot", "")),
+        spec_hash=found,
+        params=params,
+        residual_rms=raw.get("residual_rms"),
+        logs=tuple(str(x) for x in raw.get("logs") or ()),
+        created=str(raw.get("created", "")),
+    )
+
+
+def calibrated_model(
+    spec: RobotSpec, calib: Calibration | str | Path | Mapping[str, object] | None
+) -> mujoco.MjModel:
+    """The robot's compiled model with calibrated parameter values (nominal when ``calib`` is None).
+
+    Args:
+        spec: The robot.
+        calib: A :class:`Calibration`, a calibration file path (its spec hash is checked), or a
+            plain map from parameter name to value.
+    """
+    model = build_model(spec)
+    if calib is None:
+        return model
+    if isinstance(calib, str | Path):
+        calib = load_calibration(calib, spec)
+    if isinstance(calib, Calibration):
+        if calib.spec_hash != spec.hash:
+            raise SpecMismatchError("calibration", spec.hash, calib.spec_hash)
+        values = calib.values()
+    else:
+        values = dict(calib)
+    Parameters(spec, model).set(model, values)
+    return model
