@@ -1,0 +1,283 @@
+"""The hardware node (what ``sim2real twin-node`` runs), in process with a kinematic robot, and the
+``sim2real ros2 selftest`` command."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy", reason="needs the ros2 extra (pip install 'sim2real[ros2]')")
+
+from ros2_testing import DOMAIN_ID, TIMEOUT, latest_status, topics
+
+from sim2real.deploy.ros2_node import KinematicRobot, LoopTiming, RobotHardwareNode
+from sim2real.real.ros2 import QosSettings, make_executor, new_context
+from sim2real.robots import load_robot
+
+
+@pytest.fixture
+def hardware():
+    """Start a kinematic quadruped hardware node (own context, executor thread); yields a factory."""
+    started = []
+
+    def start(config, **kwargs):
+        context = new_context()
+        node = RobotHardwareNode(
+            KinematicRobot(load_robot("quadruped")),
+            context=context,
+            ros_config=config,
+            rate_hz=200.0,
+            **kwargs,
+        )
+        executor = make_executor(context, "single")
+        executor.add_node(node)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        started.append((context, node, executor, thread))
+        return node
+
+    yield start
+    for context, node, executor, thread in started:
+        executor.shutdown()
+        node.destroy_node()
+        context.try_shutdown()
+        thread.join(timeout=5)
+
+
+class TestHardwareNode:
+    def test_publishes_named_states_applies_commands_and_latches_safe_mode(self, probe, hardware):
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Bool, Float64MultiArray
+
+        spec = load_robot("quadruped")
+        config = topics(
+            joint_names={"FL_hip": "fl_hip_joint"},
+            command_joints=tuple(reversed(["fl_hip_joint", *spec.actuated_joints[1:]])),
+        )
+        node = hardware(config, command_timeout=None)
+        states = probe.subscribe(JointState, config.joint_states_topic)
+        commands = probe.node.create_publisher(
+            Float64MultiArray, config.command_topic, QosSettings().profile()
+        )
+        safe = probe.node.create_publisher(Bool, config.safe_mode_topic, config.safe_mode_qos.profile())
+        probe.wait_for(lambda: len(states) > 0, TIMEOUT, "joint states from the hardware node")
+        assert states[-1][1].name[0] == "fl_hip_joint"
+        np.testing.assert_allclose(states[-1][1].position, spec.default_pose)
+
+        target = np.asarray(spec.default_pose) + 0.1
+
+        def command(values):
+            msg = Float64MultiArray()
+            msg.data = [float(v) for v in values[::-1]]  # command_joints are reversed
+            return msg
+
+        def position_is(values):
+            return lambda: bool(states) and np.allclose(states[-1][1].position, values)
+
+        probe.wait_for(
+            lambda: commands.get_subscription_count() > 0 and safe.get_subscription_count() > 0,
+            TIMEOUT,
+            "the hardware node's subscriptions",
+        )
+        commands.publish(command(target))
+        probe.wait_for(position_is(target), TIMEOUT, "the command to be applied")
+
+        safe.publish(Bool(data=True))
+        probe.wait_for(lambda: node.robot.safe, TIMEOUT, "safe mode")
+        assert node.safe_events[-1]["reason"] == "safe-mode topic"
+        assert node.safe_events[-1]["applied"] - node.safe_events[-1]["received"] < 0.001
+        commands.publish(command(target + 0.1))  # ignored while the safe-mode topic says True
+        probe.wait_for(lambda: node.counts["commands_ignored"] >= 1, TIMEOUT, "the command to be refused")
+        assert node.robot.safe and np.allclose(states[-1][1].position, target)
+
+        safe.publish(Bool(data=False))
+        probe.wait_for(lambda: not node._safe_latched, TIMEOUT, "the safe-mode latch to be released")
+        commands.publish(command(target + 0.2))
+        probe.wait_for(position_is(target + 0.2), TIMEOUT, "commands to be applied again")
+        assert not node.robot.safe
+
+    def test_command_watchdog_enters_safe_mode(self, probe, hardware):
+        from std_msgs.msg import Float64MultiArray
+
+        spec = load_robot("quadruped")
+        config = topics()
+        node = hardware(config, command_timeout=0.05)
+        commands = probe.node.create_publisher(
+            Float64MultiArray, config.command_topic, QosSettings().profile()
+        )
+        probe.wait_for(lambda: commands.get_subscription_count() > 0, TIMEOUT, "the command subscription")
+        msg = Float64MultiArray()
+        msg.data = [float(v) for v in spec.default_pose]
+        commands.publish(msg)
+        probe.wait_for(lambda: node.counts["commands"] == 1, TIMEOUT, "the command")
+        probe.wait_for(lambda: node.robot.safe, TIMEOUT, "the watchdog")
+        assert node.safe_events[-1]["reason"].startswith("no command for")
+
+
+class TestLoopTiming:
+    def test_late_and_skipped_ticks_are_missed_deadlines(self):
+        timing = LoopTiming(0.01, first_release=100.0)
+        timing.record(100.0001, 100.0011)  # on time
+        timing.record(100.0102, 100.0250)  # ends 1.5 periods after its release: late
+        timing.record(100.0400, 100.0410)  # the releases at 100.02 and 100.03 got no tick
+        summary = timing.summary()
+        assert summary["ticks"] == 3 and summary["late_ticks"] == 1 and summary["skipped_ticks"] == 2
+        assert summary["missed_deadlines"] == 3
+        assert summary["max_loop_latency_us"] == pytest.approx(15000.0)
+        assert summary["achieved_hz"] == pytest.approx(3 / 5 * 100)  # 3 ticks for 5 releases
+
+    def test_a_tick_run_late_into_the_next_period_does_not_shift_the_later_ones(self):
+        timing = LoopTiming(0.01, first_release=100.0)
+        timing.record(100.0001, 100.0005)
+        timing.record(100.0203, 100.0206)  # release 100.01 ran in the next period
+        timing.record(100.0209, 100.0212)  # then the release 100.02 right after it
+        for k in range(3, 20):
+            timing.record(100.0 + 0.01 * k + 0.0002, 100.0 + 0.01 * k + 0.0005)
+        summary = timing.summary()
+        assert summary["p50_loop_latency_us"] == pytest.approx(500.0, abs=1.0)
+        assert summary["missed_deadlines"] <= 2 and summary["max_loop_latency_us"] < 10000.0 + 1.0
+
+    def test_scheduled_times_from_the_executor_are_used_when_given(self):
+        timing = LoopTiming(0.01, first_release=0.0)  # the first given release rebases the grid
+        timing.record(50.0004, 50.0010, release=50.0)
+        timing.record(50.0215, 50.0220, release=50.01)  # late: ends 1.2 periods after its release
+        timing.record(50.0221, 50.0224, release=50.02)
+        timing.record(50.0501, 50.0504, release=50.05)  # 50.03 and 50.04 skipped
+        summary = timing.summary()
+        assert summary["late_ticks"] == 1 and summary["skipped_ticks"] == 2 and summary["ticks"] == 4
+        assert summary["max_loop_latency_us"] == pytest.approx(12000.0)
+
+
+def test_selftest_command_prints_the_figures_per_rate():
+    result = subprocess.run(
+        # real-time priority as on a robot computer: this machine may be loaded by other work
+        [
+            sys.executable,
+            "-m",
+            "sim2real.cli",
+            "ros2",
+            "selftest",
+            "--seconds",
+            "1",
+            "--rt-priority",
+            "20",
+            "--domain-id",
+            str(DOMAIN_ID),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.stdout, result.stderr[-3000:]
+    summary = json.loads(result.stdout)
+    assert [r["target_hz"] for r in summary["runs"]] == [50.0, 500.0]
+    for run in summary["runs"]:
+        assert {
+            "target_hz",
+            "achieved_hz",
+            "missed_deadlines",
+            "p99_loop_latency_us",
+            "estop_reaction_ms",
+            "messages",
+        } <= set(run)
+        assert run["achieved_hz"] > 0.8 * run["target_hz"], run
+        assert run["estop_reaction_ms"] is not None and 0 < run["estop_reaction_ms"] < 100, run
+        assert run["messages"] > 3 * run["target_hz"] * 0.8  # states, IMU, height in; commands out
+        assert run["safety_state"] == "ok", run
+    assert result.returncode == (0 if summary["ok"] else 1)
+
+
+class TestDeploymentNodeServices:
+    def test_estop_service_latches_reset_service_releases_and_diagnostics_tell(self, probe, tmp_path):
+        """Deploy node and kinematic hardware node in this process (one executor thread)."""
+        from diagnostic_msgs.msg import DiagnosticArray
+        from std_srvs.srv import Trigger
+
+        from sim2real.deploy.ros2_node import (
+            NodeConfig,
+            PolicyDeploymentNode,
+            build_loop,
+            write_linear_policy,
+        )
+        from sim2real.logs import read_bag
+
+        quadruped = load_robot("quadruped")
+        # this test is about the services: a lenient stale timeout, as the nodes share this process
+        spec = dataclasses.replace(quadruped, safety=dataclasses.replace(quadruped.safety, stale_timeout=1.0))
+        policy = write_linear_policy(spec, tmp_path / "hold.onnx")
+        config = topics()
+        p = config.command_topic.rsplit("/", 1)[0]
+        node_config = NodeConfig(
+            estop_topic=f"{p}/estop",
+            estop_service=f"{p}/trigger_estop",
+            reset_service=f"{p}/reset",
+            diagnostics_topic=f"{p}/diagnostics",
+            diagnostics_period=0.1,
+        )
+        diags = probe.subscribe(DiagnosticArray, node_config.diagnostics_topic, 50)
+        context = new_context()
+        hardware = RobotHardwareNode(
+            KinematicRobot(spec), context=context, ros_config=config, rate_hz=200.0, command_timeout=None
+        )
+        deploy = PolicyDeploymentNode(
+            spec,
+            lambda robot: build_loop(spec, robot, policy, log_path=tmp_path / "run", speed_stage=4),
+            context=context,
+            ros_config=config,
+            config=node_config,
+        )
+        executor = make_executor(context, "single")
+        executor.add_node(hardware)
+        executor.add_node(deploy)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        try:
+
+            def status():
+                return latest_status(diags, "sim2real: safety")
+
+            probe.wait_for(
+                lambda: (s := status()) is not None and s["state"] == "ok", 30.0, "the loop running"
+            )
+            estop = probe.node.create_client(Trigger, node_config.estop_service)
+            reset = probe.node.create_client(Trigger, node_config.reset_service)
+            assert estop.wait_for_service(timeout_sec=TIMEOUT) and reset.wait_for_service(timeout_sec=TIMEOUT)
+
+            def call(client):
+                future = client.call_async(Trigger.Request())
+                probe.wait_for(future.done, TIMEOUT, f"a response from {client.srv_name}")
+                return future.result()
+
+            response = call(estop)
+            assert response.success
+            probe.wait_for(lambda: hardware.robot.safe, TIMEOUT, "the hardware in safe mode")
+            probe.wait_for(
+                lambda: (s := status()) is not None and s["latched"] == "True", TIMEOUT, "ERROR status"
+            )
+            assert "e-stop from service" in status()["latch_reason"]
+            assert diags[-1][1].status[0].level == bytes([2])  # ERROR
+
+            response = call(reset)
+            assert response.success, response.message
+            probe.wait_for(
+                lambda: (s := status()) is not None and s["state"] == "ok", TIMEOUT, "running again"
+            )
+            probe.wait_for(lambda: not hardware.robot.safe, TIMEOUT, "the hardware out of safe mode")
+        finally:
+            deploy.stop_control()
+            executor.shutdown()
+            deploy.loop.close()
+            deploy.robot.close()
+            deploy.destroy_node()
+            hardware.destroy_node()
+            context.try_shutdown()
+            thread.join(timeout=5)
+        kinds = [e.kind for e in read_bag(tmp_path / "run").events]
+        assert "estop_request" in kinds and "reset" in kinds

@@ -1,0 +1,384 @@
+"""Ros2Robot on a real in-process ROS 2 graph: joints by name, incomplete messages, commands, safe mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy", reason="needs the ros2 extra (pip install 'sim2real[ros2]')")
+
+from ros2_testing import TIMEOUT, topics
+
+from sim2real.errors import Sim2RealError
+from sim2real.real.protocol import Command
+from sim2real.real.ros2 import (
+    QosSettings,
+    Ros2Config,
+    Ros2ConfigError,
+    Ros2Robot,
+    joint_index_map,
+)
+from sim2real.robots import load_robot
+
+
+def joint_state(names, position, velocity=None, effort=()):
+    from sensor_msgs.msg import JointState
+
+    msg = JointState()
+    msg.name = list(names)
+    msg.position = [float(x) for x in position]
+    msg.velocity = [float(x) for x in (position if velocity is None else velocity)]
+    msg.effort = [float(x) for x in effort]
+    return msg
+
+
+@pytest.fixture
+def furuta():
+    return load_robot("furuta")
+
+
+@pytest.fixture
+def quadruped():
+    return load_robot("quadruped")
+
+
+def attach(probe, spec, config):
+    """A Ros2Robot (own context, node and executor thread) and a JointState publisher on the probe."""
+    from sensor_msgs.msg import JointState
+
+    robot = Ros2Robot(spec, config)
+    pub = probe.node.create_publisher(JointState, config.joint_states_topic, QosSettings(depth=1).profile())
+    probe.wait_for(lambda: pub.get_subscription_count() > 0, TIMEOUT, "the robot's JointState subscription")
+    return robot, pub
+
+
+def publish_until(probe, robot, pub, msg, expect_count):
+    """Publish ``msg`` until the robot has received ``expect_count`` JointStates in total."""
+    deadline = time.monotonic() + TIMEOUT
+    while robot.counters.joint_states < expect_count:
+        assert time.monotonic() < deadline, "the robot received no JointState"
+        pub.publish(msg)
+        with probe.changed:
+            probe.changed.wait_for(lambda: robot.counters.joint_states >= expect_count, 0.05)
+
+
+class TestJointIndexMap:
+    def test_finds_joints_by_name_in_any_order(self):
+        assert joint_index_map(["c", "a", "b"], ["a", "b", "c"]).tolist() == [1, 2, 0]
+
+    def test_extra_joints_are_ignored(self):
+        assert joint_index_map(["x", "b", "y", "a"], ["a", "b"]).tolist() == [3, 1]
+
+    def test_missing_joint_gives_none(self):
+        assert joint_index_map(["a", "c"], ["a", "b"]) is None
+
+    def test_duplicated_wanted_joint_gives_none(self):
+        assert joint_index_map(["a", "b", "a"], ["a", "b"]) is None
+
+
+class TestJointStatesByName:
+    def test_shuffled_joint_order_is_mapped_by_name(self, probe, quadruped):
+        config = topics(imu_topic=None, base_height_topic=None)
+        robot, pub = attach(probe, quadruped, config)
+        try:
+            rng = np.random.default_rng(3)
+            order = rng.permutation(quadruped.n_joints)
+            q = np.linspace(-0.5, 0.5, quadruped.n_joints)
+            names = [quadruped.joints[i] for i in order] + ["gripper"]
+            msg = joint_state(names, [*q[order], 9.0], [*(2 * q[order]), 9.0], [*(3 * q[order]), 9.0])
+            publish_until(probe, robot, pub, msg, 1)
+            reading = robot.read()
+            assert reading.valid and reading.gyro is None and reading.base_height is None
+            np.testing.assert_array_equal(reading.q, q)
+            np.testing.assert_array_equal(reading.qd, 2 * q)
+            np.testing.assert_array_equal(reading.tau, 3 * q)
+        finally:
+            robot.close()
+
+    def test_shuffled_names_and_renamed_joints(self, probe, furuta):
+        config = topics(joint_names={"arm": "qube/motor_joint", "pendulum": "qube/pendulum_joint"})
+        robot, pub = attach(probe, furuta, config)
+        try:
+            msg = joint_state(
+                ["qube/pendulum_joint", "other", "qube/motor_joint"],
+                [0.2, 5.0, -0.1],
+                [2.0, 5.0, -1.0],
+                [0.0, 0.0, 0.01],
+            )
+            publish_until(probe, robot, pub, msg, 1)
+            reading = robot.read()
+            assert reading.valid
+            np.testing.assert_array_equal(reading.q, [-0.1, 0.2])  # spec order: arm, pendulum
+            np.testing.assert_array_equal(reading.qd, [-1.0, 2.0])
+            np.testing.assert_array_equal(reading.tau, [0.01, 0.0])
+            assert reading.t <= time.monotonic()
+        finally:
+            robot.close()
+
+    def test_message_missing_a_joint_is_an_invalid_reading_until_a_complete_one(self, probe, furuta):
+        config = topics()
+        robot, pub = attach(probe, furuta, config)
+        try:
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2]), 1)
+            assert robot.read().valid
+            publish_until(probe, robot, pub, joint_state(["arm"], [0.1]), 2)
+            reading = robot.read()
+            assert not reading.valid and np.all(np.isnan(reading.q))
+            assert robot.counters.incomplete == 1
+            publish_until(probe, robot, pub, joint_state(["pendulum", "arm"], [0.3, 0.4]), 3)
+            reading = robot.read()
+            assert reading.valid and reading.q.tolist() == [0.4, 0.3]
+        finally:
+            robot.close()
+
+    def test_header_stamps_carry_the_sample_age_over(self, probe, furuta):
+        robot, pub = attach(probe, furuta, topics(stamp="header"))
+        try:
+            msg = joint_state(["arm", "pendulum"], [0.1, 0.2])
+            now_ns = probe.node.get_clock().now().nanoseconds - 300_000_000  # sampled 0.3 s ago
+            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(now_ns, 1_000_000_000)
+            publish_until(probe, robot, pub, msg, 1)
+            reading = robot.read()
+            assert reading.valid
+            assert 0.3 <= time.monotonic() - reading.t < 0.3 + TIMEOUT
+        finally:
+            robot.close()
+
+    def test_missing_velocities_or_no_message_yet_are_invalid(self, probe, furuta):
+        robot, pub = attach(probe, furuta, topics())
+        try:
+            assert not robot.read().valid  # nothing received yet
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], velocity=[]), 1)
+            assert not robot.read().valid
+        finally:
+            robot.close()
+
+    def test_imu_and_base_height_complete_a_floating_base_reading(self, probe, quadruped):
+        from sensor_msgs.msg import Imu
+        from std_msgs.msg import Float64
+
+        config = topics()
+        robot, pub = attach(probe, quadruped, config)
+        imu_pub = probe.node.create_publisher(Imu, config.imu_topic, 1)
+        height_pub = probe.node.create_publisher(Float64, config.base_height_topic, 1)
+        try:
+            q = np.asarray(quadruped.default_pose)
+            publish_until(probe, robot, pub, joint_state(quadruped.joints, q), 1)
+            assert not robot.read().valid  # no IMU, no height yet
+            imu = Imu()
+            imu.orientation.w, imu.orientation.x = 0.8, 0.6
+            imu.angular_velocity.z = 0.5
+            imu.linear_acceleration.z = 9.8
+            probe.wait_for(
+                lambda: imu_pub.get_subscription_count() > 0 and height_pub.get_subscription_count() > 0,
+                TIMEOUT,
+                "IMU and height subscriptions",
+            )
+            deadline = time.monotonic() + TIMEOUT
+            while robot.counters.imu == 0 or robot.counters.base_height == 0:
+                assert time.monotonic() < deadline
+                imu_pub.publish(imu)
+                height_pub.publish(Float64(data=0.3))
+                pub.publish(joint_state(quadruped.joints, q))
+                with probe.changed:
+                    probe.changed.wait(0.05)
+            reading = robot.read()
+            assert reading.valid
+            np.testing.assert_array_equal(reading.quat, [0.8, 0.6, 0.0, 0.0])  # (w, x, y, z)
+            np.testing.assert_array_equal(reading.gyro, [0.0, 0.0, 0.5])
+            assert reading.base_height == 0.3
+        finally:
+            robot.close()
+
+
+class TestTakeOnRead:
+    def test_read_takes_the_newest_message_itself_without_an_executor(self, probe, furuta):
+        from sensor_msgs.msg import JointState
+
+        from sim2real.real.ros2 import Node, new_context
+
+        config = topics()
+        context = new_context()
+        node = Node("sim2real_test_unspun", context=context)  # no executor spins this node
+        robot = Ros2Robot(furuta, config, node=node, take_on_read=True)
+        try:
+            pub = probe.node.create_publisher(
+                JointState, config.joint_states_topic, QosSettings(depth=1).profile()
+            )
+            probe.wait_for(lambda: pub.get_subscription_count() > 0, TIMEOUT, "the robot's subscription")
+            deadline = time.monotonic() + TIMEOUT
+            position = 0.0
+            while True:  # publish until one arrives (best effort: the first ones may precede matching)
+                position += 0.001
+                pub.publish(joint_state(["arm", "pendulum"], [position, 0.0]))
+                with probe.changed:
+                    probe.changed.wait(0.01)
+                reading = robot.read()
+                if reading.valid:
+                    break
+                assert time.monotonic() < deadline, "read() took no message"
+            for _ in range(3):  # a few more: read() returns the newest delivered one
+                position += 0.001
+                pub.publish(joint_state(["arm", "pendulum"], [position, 0.0]))
+            probe.wait_for(lambda: robot.read().q[0] == position, TIMEOUT, "the newest message")
+        finally:
+            robot.close()
+            node.destroy_node()
+            context.try_shutdown()
+
+
+class TestCommandsAndSafeMode:
+    def test_commands_in_the_configured_joint_order_and_safe_mode_topic(self, probe, quadruped):
+        from std_msgs.msg import Bool, Float64MultiArray
+
+        order = list(reversed(quadruped.actuated_joints))
+        config = topics(command_joints=order)
+        commands = probe.subscribe(Float64MultiArray, config.command_topic, QosSettings(depth=10).profile())
+        safe = probe.subscribe(Bool, config.safe_mode_topic, config.safe_mode_qos.profile())
+        robot = Ros2Robot(quadruped, config)
+        try:
+            probe.wait_for(
+                lambda: robot._command_pub.get_subscription_count() > 0, TIMEOUT, "command subscriber"
+            )
+            values = np.arange(quadruped.n_actions, dtype=float)
+            robot.write(Command(t=0.0, values=values))
+            probe.wait_for(lambda: len(commands) == 1 and len(safe) == 1, TIMEOUT, "a command and safe=False")
+            assert list(commands[0][1].data) == values[::-1].tolist()
+            assert safe[0][1].data is False  # the first normal command leaves safe mode explicitly
+            robot.write(Command(t=0.0, values=values, mode="safe"))
+            robot.write(Command(t=0.0, values=values, mode="safe"))
+            probe.wait_for(lambda: len(safe) == 2, TIMEOUT, "safe=True")
+            assert safe[1][1].data is True
+            assert robot.safe_mode_requested
+            robot.write(Command(t=0.0, values=values + 1, mode="hold"))
+            probe.wait_for(
+                lambda: len(commands) == 2 and len(safe) == 3, TIMEOUT, "safe=False, then the command"
+            )
+            assert safe[2][1].data is False and list(commands[1][1].data) == (values[::-1] + 1).tolist()
+            assert len(safe) == 3 and len(commands) == 2  # a safe command publishes no values
+            with pytest.raises(Sim2RealError, match="12 actuators"):
+                robot.write(Command(t=0.0, values=[1.0]))
+        finally:
+            robot.close()
+
+    def test_joint_state_commands_are_named(self, probe, quadruped):
+        from sensor_msgs.msg import JointState
+
+        config = topics(command_type="sensor_msgs/msg/JointState", joint_names={"FL_hip": "fl_hip_joint"})
+        commands = probe.subscribe(JointState, config.command_topic, QosSettings(depth=10).profile())
+        robot = Ros2Robot(quadruped, config)
+        try:
+            probe.wait_for(
+                lambda: robot._command_pub.get_subscription_count() > 0, TIMEOUT, "command subscriber"
+            )
+            robot.write(Command(t=0.0, values=np.asarray(quadruped.default_pose)))
+            probe.wait_for(lambda: len(commands) == 1, TIMEOUT, "a JointState command")
+            msg = commands[0][1]
+            assert msg.name[0] == "fl_hip_joint" and len(msg.effort) == 0
+            np.testing.assert_allclose(msg.position, quadruped.default_pose)
+        finally:
+            robot.close()
+
+    def test_late_subscriber_sees_the_latched_safe_mode(self, probe, furuta):
+        from std_msgs.msg import Bool
+
+        config = topics()
+        robot = Ros2Robot(furuta, config)
+        try:
+            robot.stop()
+            late = probe.subscribe(Bool, config.safe_mode_topic, config.safe_mode_qos.profile())
+            probe.wait_for(lambda: len(late) == 1, TIMEOUT, "the latched safe-mode message")
+            assert late[0][1].data is True
+        finally:
+            robot.close()
+
+
+class TestTiming:
+    def test_read_waits_at_most_read_timeout_for_a_new_sample(self, probe, furuta):
+        wait = 0.5 * furuta.control_dt
+        robot, pub = attach(probe, furuta, topics(read_timeout=wait))
+        try:
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.0, 0.0]), 1)
+            robot.read()
+            durations = []
+            for _ in range(20):  # no new message: each read waits read_timeout, then returns the last
+                start = time.perf_counter()
+                assert robot.read().valid
+                durations.append(time.perf_counter() - start)
+            assert min(durations) >= 0.9 * wait
+            assert np.median(durations) < furuta.control_dt
+        finally:
+            robot.close()
+
+    def test_read_timeout_must_be_below_the_control_period(self, furuta):
+        with pytest.raises(Ros2ConfigError, match="control period"):
+            Ros2Robot(furuta, topics(read_timeout=furuta.control_dt))
+
+
+class TestConfig:
+    def test_yaml_round_trip_under_a_ros2_key(self, tmp_path):
+        config = Ros2Config(
+            joint_states_topic="/robot/joint_states",
+            command_joints=("b", "a"),
+            joint_names={"arm": "motor"},
+            state_qos=QosSettings(reliability="best_effort", depth=5),
+            stamp="header",
+        )
+        import yaml
+
+        path = tmp_path / "deploy.yaml"
+        path.write_text(yaml.safe_dump({"ros2": config.to_mapping(), "other": 1}))
+        assert Ros2Config.load(path) == config
+
+    @pytest.mark.parametrize(
+        ("raw", "match"),
+        [
+            ({"command_topc": "/x"}, "unknown key"),
+            ({"command_type": "trajectory_msgs/msg/JointTrajectory"}, "command_type"),
+            ({"state_qos": {"reliability": "sometimes"}}, "reliability"),
+            ({"state_qos": {"depth": 0}}, "depth"),
+            ({"joint_names": {"a": "x", "b": "x"}}, "two joints"),
+            ({"stamp": "sent"}, "stamp"),
+        ],
+    )
+    def test_bad_settings_are_one_clear_error(self, tmp_path, raw, match):
+        import yaml
+
+        path = tmp_path / "bad.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        with pytest.raises(Ros2ConfigError, match=match) as info:
+            Ros2Config.load(path)
+        assert str(path) in str(info.value) and "\n" not in str(info.value)
+
+    def test_config_must_fit_the_spec(self, furuta):
+        with pytest.raises(Ros2ConfigError, match="unknown joint"):
+            Ros2Config(joint_names={"elbow": "x"}).check(furuta)
+        with pytest.raises(Ros2ConfigError, match="actuated joints"):
+            Ros2Config(command_joints=("pendulum",)).check(furuta)
+
+
+def test_missing_ros2_extra_is_one_line_naming_the_extra():
+    """Without rclpy the ROS 2 commands fail with one line naming the extra (no traceback)."""
+    script = textwrap.dedent(
+        """
+        import sys
+        class Block:
+            def find_spec(self, name, path=None, target=None):
+                if name == "rclpy" or name.startswith("rclpy."):
+                    raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        sys.meta_path.insert(0, Block())
+        from sim2real.cli import main
+        sys.exit(main(["twin-node", "--robot", "furuta"]))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "sim2real: error: 'rclpy' is not installed: install the 'ros2' extra, e.g. pip install 'sim2real[ros2]'"
+    ]
