@@ -353,7 +353,6 @@ class TestDeployCommand:
     @pytest.mark.parametrize(
         ("extra", "message"),
         [
-            (["--ros2"], "not available yet"),
             ([], "--twin PARAMS.yaml"),
             (["--twin", "TWIN", "--ros2"], "not both"),
             (["--twin", "TWIN", "--speed", "9"], "--speed 9"),

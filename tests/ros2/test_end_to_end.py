@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="needs the ros2 extra (pip install 'sim2real[ros2]')")
 
-from ros2_testing import HERE, latest_status, realtime_thread
+from ros2_testing import latest_status, realtime_thread
 
 from sim2real.logs import read_bag
 from sim2real.real.twin import TwinConfig
@@ -113,13 +112,8 @@ def _scenario(probe: Any, folder: Path, policy: Path) -> Outcome:
         str(twin_file),
     ]
     twin_cmd += ["--initial-pose", "0.0", "0.05", "--rt-priority", str(RT_PRIORITY), "--json"]
-    deploy_cmd = [sys.executable, str(HERE / "deploy_process.py"), "furuta", str(policy), str(bag)]
-    deploy_cmd += [
-        "--rt-priority",
-        str(RT_PRIORITY),
-        "--executor",
-        os.environ.get("S2R_E2E_EXECUTOR", "events"),
-    ]
+    deploy_cmd = [sys.executable, "-m", "sim2real.cli", "deploy", "--robot", "furuta", "--policy", str(policy)]
+    deploy_cmd += ["--ros2", "--out", str(bag), "--rt-priority", str(RT_PRIORITY), "--json"]
     twin = _spawn(twin_cmd, twin_log)
     deploy = _spawn(deploy_cmd, deploy_log)
 

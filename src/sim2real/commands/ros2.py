@@ -62,7 +62,7 @@ def twin_node(
     from sim2real.robots import load_robot
 
     spec = load_robot(robot)
-    config_ros = Ros2Config.load(ros_config) if ros_config is not None else Ros2Config()
+    config_ros = Ros2Config.load(ros_config) if ros_config is not None else Ros2Config.from_spec(spec)
     config_ros.check(spec)
     if kinematic:
         if twin is not None:

@@ -583,7 +583,7 @@ class RobotHardwareNode(Node):
         spec: RobotSpec = robot.spec
         self.spec = spec
         self.robot = robot
-        self.ros_config = cfg = ros_config or Ros2Config()
+        self.ros_config = cfg = ros_config or Ros2Config.from_spec(self.spec)
         cfg.check(spec)
         self.period = 1.0 / float(rate_hz) if rate_hz else float(spec.control_dt)
         self.wait_for_command = wait_for_command
@@ -981,7 +981,8 @@ def run_ros2_deploy(
     Args:
         spec: The robot.
         policy_path: The ``.onnx`` policy.
-        ros_config: A Ros2Config, or a YAML file of one; None: the defaults.
+        ros_config: A Ros2Config, or a YAML file of one; None: the spec's ``ros2:`` section (defaults
+            when it has none).
         node_config: The node's own topic and service names.
         loop_config: Loop settings (speed stages, velocity command, ...); its mode becomes ``paced``.
         speed_stage: Speed-progression stage index (or fraction) to start at (``--speed``).

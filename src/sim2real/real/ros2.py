@@ -482,7 +482,7 @@ class Ros2Robot:
         from std_msgs.msg import Bool, Float64, Float64MultiArray, MultiArrayDimension
 
         self.spec = spec
-        self.config = config = config or Ros2Config()
+        self.config = config = config or Ros2Config.from_spec(spec)
         config.check(spec)
         self._clock = clock
         self._n = spec.n_joints

@@ -68,6 +68,7 @@ _TOP_KEYS = {
     "safety",
     "parameters",
     "description",
+    "ros2",  # how the robot is reached over ROS 2 (validated by sim2real.real.ros2.Ros2Config)
 }
 _REQUIRED = ("name", "mjcf", "joints", "default_pose", "control", "actuators", "observation", "safety")
 
