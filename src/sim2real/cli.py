@@ -30,7 +30,8 @@ def _commands() -> dict[str, Callable[..., int]]:
             if exc.name and exc.name.startswith("sim2real.commands"):
                 continue  # command not built yet
             raise
-        table[name] = getattr(mod, func)
+        if hasattr(mod, func):  # a module may land before all of its commands
+            table[name] = getattr(mod, func)
     return table
 
 

@@ -382,3 +382,33 @@ def test_missing_ros2_extra_is_one_line_naming_the_extra():
     assert lines == [
         "sim2real: error: 'rclpy' is not installed: install the 'ros2' extra, e.g. pip install 'sim2real[ros2]'"
     ]
+
+
+class TestSpecSection:
+    """A spec's ``ros2:`` section is the robot's default interface."""
+
+    def _spec_with(self, tmp_path, section):
+        import shutil
+
+        import yaml
+
+        from sim2real.robots import DATA_DIR, load_spec
+
+        shutil.copy(DATA_DIR / "pendulum.xml", tmp_path / "pendulum.xml")
+        raw = yaml.safe_load((DATA_DIR / "pendulum.yaml").read_text())
+        raw["ros2"] = section
+        path = tmp_path / "robot.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return load_spec(path)
+
+    def test_section_sets_topics_and_changes_the_hash(self, tmp_path):
+        spec = self._spec_with(tmp_path, {"joint_states_topic": "/arm/joint_states", "imu_topic": None})
+        config = Ros2Config.from_spec(spec)
+        assert config.joint_states_topic == "/arm/joint_states" and config.imu_topic is None
+        assert spec.hash != load_robot("pendulum").hash
+        assert Ros2Config.from_spec(load_robot("pendulum")) == Ros2Config()
+
+    def test_bad_section_is_a_config_error_naming_the_spec(self, tmp_path):
+        spec = self._spec_with(tmp_path, {"state_qos": {"reliability": "sometimes"}})
+        with pytest.raises(Ros2ConfigError, match="reliability"):
+            Ros2Config.from_spec(spec)
