@@ -109,7 +109,8 @@ def test_calibrated_model_carries_the_calibrated_values(tmp_path, pendulum, cali
 
 
 def test_identification_result_becomes_a_loadable_calibration(tmp_path, pendulum):
-    from conftest import synthetic_log
+    from sysid_testdata import synthetic_log
+
     from sim2real.sysid import identify
 
     true = {"joint.hinge.damping": 0.25, "body.pole.mass": 0.7}

@@ -6,8 +6,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from sysid_testdata import FURUTA_TRUE, synthetic_log
 
-from conftest import FURUTA_TRUE, synthetic_log
 from sim2real.logs import Trajectory
 from sim2real.robots import load_robot
 from sim2real.sysid import estimate_delay, fit_motor_models

@@ -7,8 +7,8 @@ import json
 
 import numpy as np
 import pytest
+from sysid_testdata import FURUTA_TRUE, synthetic_log
 
-from conftest import FURUTA_TRUE, synthetic_log
 from sim2real.cli import main
 from sim2real.logs import write_bag
 from sim2real.sysid import load_calibration

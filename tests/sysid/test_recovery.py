@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sysid_testdata import FURUTA_TRUE, PENDULUM_TRUE, synthetic_log
 
-from conftest import FURUTA_TRUE, PENDULUM_TRUE, synthetic_log
 from sim2real.params import is_delay
 from sim2real.sysid import identify
 

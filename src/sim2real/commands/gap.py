@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
@@ -20,6 +21,7 @@ def gap(
     csv_map: CsvMap | None = None,
     velocity: Literal["auto", "log", "fd"] = "auto",
     threshold: float = 0.1,
+    report: str | None = None,
     json: bool = False,
 ) -> int:
     """Replay a log's commands in simulation and measure how simulation and robot part ways.
@@ -37,9 +39,18 @@ def gap(
         velocity: Initial window velocities: the log's column, a local fit to positions (fd), or
             auto (the column unless it disagrees with the positions' slope).
         threshold: Position error [rad] that counts as diverged.
+        report: Write an HTML report (trajectory overlays, error growth, sim-vs-real histograms,
+            metrics, failed episodes) to this file.
         json: Print a JSON summary on stdout.
+
+    Failed episodes of the log (a safety stop, a task termination, or the task's success rule not
+    met; episodes split at the deploy log's start/reset events) are listed with their divergence
+    point and the channels that diverged first.
     """
+    import dataclasses
+
     from sim2real.gap.core import measure_gap
+    from sim2real.gap.failure import analyze_failures
     from sim2real.gap.io import load_logs
     from sim2real.robots import load_robot
     from sim2real.sysid.calibration import calibrated_model
@@ -54,8 +65,19 @@ def gap(
     result = measure_gap(
         spec, trajectory, model=model, horizon=horizon, velocity=velocity, threshold=threshold
     )
+    failures = analyze_failures(spec, trajectory, result, task=_task_of(spec))
+    result = dataclasses.replace(result, failures=failures)
     summary = result.summary()
     summary |= {"robot": spec.name, "log": log, "calib": calib}
+    if report:
+        from sim2real.report import Report, add_gap
+
+        rep = Report(
+            f"Reality gap — {spec.name}",
+            f"log {log}; {'calibration ' + calib if calib else 'nominal parameters'}",
+        )
+        add_gap(rep, result, "calibrated" if calib else "nominal")
+        summary["report"] = str(rep.write(report))
     lines = [
         f"position RMSE {result.position_rmse:.4f} rad, velocity RMSE {result.velocity_rmse:.4f} rad/s "
         f"({result.samples} samples, {result.windows} window(s))",
@@ -77,15 +99,118 @@ def gap(
     lines.append("distribution distances sim vs real (Wasserstein, KS):")
     for name, d in result.channels.items():
         lines.append(f"  {name:<24} {d['wasserstein']:.4g}  {d['ks']:.3f}")
+    for f in failures:
+        first = ", ".join(c.channel for c in f.first_channels[:3]) or "none"
+        div = "-" if f.divergence_t is None else f"{f.divergence_t:.3f} s"
+        lines.append(
+            f"failed episode {f.episode} [{f.t_start:.2f}, {f.t_end:.2f}] s ({f.reason}): "
+            f"diverged at {div}, first: {first}"
+        )
+    if report:
+        lines.append(f"report written to {report}")
     emit(summary, json, "\n".join(lines))
     return 0
 
 
-def envelope(robot: str, json: bool = False) -> int:
-    """Transfer envelope of a policy over a parameter grid (not built yet).
+def _task_of(spec):
+    """The robot's built-in task (success rule for the failure analysis), or None."""
+    from sim2real.tasks import get_task, task_names
+
+    return get_task(spec.name) if spec.name in task_names() else None
+
+
+def envelope(
+    robot: str,
+    policy: str,
+    grid: str,
+    episodes: int = 4,
+    twin: str | None = None,
+    report: str | None = None,
+    workers: int = 0,
+    seed: int = 0,
+    episode_s: float | None = None,
+    json: bool = False,
+) -> int:
+    """Transfer envelope: a policy's success rate on the twin over a grid of parameter values.
+
+    Each cell builds the twin with the cell's values and runs the policy (ONNX, through the
+    deployment loop with its safety monitor) for K episodes from the task's reset; success is the
+    task's own rule, and a termination or a safety stop is a failure.
 
     Args:
         robot: Embedded robot name or spec YAML path.
+        policy: ONNX policy file (from `sim2real export`).
+        grid: One or two axes "name=lo:hi:n[,name=lo:hi:n]" (n values from lo to hi; names may be
+            patterns), e.g. "actuator.*.delay=0:0.03:4,geom.floor.friction=0.3:1.5:4".
+        episodes: Episodes per cell K.
+        twin: Twin file (parameters and effects) the cells start from; default nominal values.
+        report: Write an HTML report with the heat map to this file.
+        workers: Worker processes (0: one per CPU; 1: this process).
+        seed: Seed of the initial states and the twin's random effects.
+        episode_s: Episode length [s]; default the task's (the success rule's hold window still
+            applies, so it should be longer than that window).
         json: Print a JSON summary on stdout.
     """
-    raise Sim2RealError("the transfer envelope is not built yet")
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from sim2real.errors import PolicyError
+    from sim2real.gap.envelope import EnvelopeConfig, evaluate_envelope, parse_grid, resolve_axes
+    from sim2real.robots import load_robot
+
+    parse_grid(grid)  # a bad grid fails before anything loads
+    config = EnvelopeConfig(episodes=episodes, seed=seed, workers=workers, episode_s=episode_s)
+    spec = load_robot(robot)
+    resolve_axes(spec, grid)
+    if not Path(policy).is_file():
+        raise PolicyError(f"policy file not found: {policy}")
+    if twin is not None and not Path(twin).is_file():
+        raise Sim2RealError(f"twin file not found: {twin}")
+    console = Console(stderr=True)
+    columns = (
+        TextColumn("envelope"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("cells"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=json) as bar:
+        task_id = bar.add_task("cells", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task_id, completed=done, total=total)
+
+        result = evaluate_envelope(
+            spec, policy, grid, config=config, twin=twin, robot_ref=robot, progress=progress
+        )
+    summary = result.summary()
+    if report:
+        from sim2real.report import Report, add_envelope
+
+        rep = Report(
+            f"Transfer envelope — {spec.name}", f"policy {policy}" + (f", twin {twin}" if twin else "")
+        )
+        add_envelope(rep, result)
+        summary["report"] = str(rep.write(report))
+    emit(summary, json, _envelope_text(result, summary.get("report")))
+    return 0
+
+
+def _envelope_text(result, report: str | None) -> str:
+    """The success-rate grid as text."""
+    import numpy as np
+
+    rate = np.atleast_2d(result.success_rate)
+    axes = result.axes
+    lines = [f"success rate over {result.episodes} episode(s) per cell ({result.rule}):"]
+    cols = axes[1] if len(axes) == 2 else None
+    head = f"{axes[0].name:>24} " + ("" if cols is None else " ".join(f"{v:>8.4g}" for v in cols.values))
+    if cols is not None:
+        lines.append(f"{'':>24}  {cols.name}")
+    lines.append(head)
+    rows = rate if cols is not None else rate.T
+    for v, row in zip(axes[0].values, rows, strict=True):
+        lines.append(f"{v:>24.4g} " + " ".join(f"{x:>8.0%}" for x in row))
+    if report:
+        lines.append(f"report: {report}")
+    return "\n".join(lines)

@@ -50,6 +50,7 @@ def identify(
     loss: Literal["soft_l1", "huber", "cauchy", "linear"] = "soft_l1",
     velocity: Literal["auto", "log", "fd"] = "auto",
     bounds: str | None = None,
+    report: str | None = None,
     json: bool = False,
 ) -> int:
     """Identify physical parameters from robot logs by windowed trajectory matching.
@@ -70,6 +71,8 @@ def identify(
         velocity: Initial window velocities: the log's column, a local fit to positions (fd), or
             auto (the column unless it disagrees with the positions' slope).
         bounds: Override plausible bounds, "name=low:high,...".
+        report: Write an HTML report (identified vs nominal with intervals, fit overlays, parameter
+            correlation, residuals over time) to this file.
         json: Print a JSON summary on stdout.
     """
     from sim2real.gap.io import load_logs
@@ -89,6 +92,12 @@ def identify(
         save_calibration(out, result.calibration())
     summary = result.summary()
     summary["out"] = out
+    if report:
+        from sim2real.report import Report, add_identification
+
+        rep = Report(f"System identification — {spec.name}", f"logs: {', '.join(logs)}")
+        add_identification(rep, result)
+        summary["report"] = str(rep.write(report))
     lines = [f"{'parameter':<30} {'value':>12} {'95% interval':>27} {'nominal':>12}"]
     for name, p in summary["params"].items():
         if p["value"] is None:
@@ -113,5 +122,7 @@ def identify(
     lines.append(f"residual RMS {result.residual_rms:.4f}, {result.seconds:.1f} s")
     if out:
         lines.append(f"calibration written to {out}")
+    if report:
+        lines.append(f"report written to {report}")
     emit(summary, json, "\n".join(lines))
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
@@ -26,6 +27,9 @@ from sim2real.gap.metrics import (
 from sim2real.gap.replay import Replayer, VelocitySource, Windows, build_windows
 from sim2real.logs.trajectory import Trajectory
 from sim2real.robots.spec import RobotSpec
+
+if TYPE_CHECKING:
+    from sim2real.gap.failure import FailureAnalysis
 
 __all__ = ["DEFAULT_THRESHOLD", "GapResult", "compare", "measure_gap"]
 
@@ -67,6 +71,16 @@ class GapResult:
     """Channel name -> {"wasserstein", "ks"} between simulated and logged values."""
     per_log: dict[str, dict] = field(default_factory=dict)
     """Log name -> {"position_rmse", "velocity_rmse", "samples", "velocity_source"}."""
+    replay: Windows | None = None
+    """The replay windows with the logged data at the evaluation samples (for figures), or None."""
+    q_sim: np.ndarray | None = None
+    """Simulated positions at the evaluation samples, shape (E, n) [rad], or None."""
+    qd_sim: np.ndarray | None = None
+    """Simulated velocities at the evaluation samples, shape (E, n) [rad/s], or None."""
+    force_sim: np.ndarray | None = None
+    """Simulated efforts of the actuated joints at the evaluation samples, shape (E, m) [N m], or None."""
+    failures: tuple[FailureAnalysis, ...] = ()
+    """Failed episodes of the log(s) with their divergence points (see :mod:`sim2real.gap.failure`)."""
 
     def summary(self) -> dict:
         """JSON-ready: position_rmse, velocity_rmse, divergence_rate, divergence_time_s, channels, ..."""
@@ -85,6 +99,7 @@ class GapResult:
             "windows": self.windows,
             "samples": self.samples,
             "per_log": self.per_log,
+            "failures": [f.as_dict() for f in self.failures],
         }
 
 
@@ -162,6 +177,10 @@ def compare(
         growth=(centres, growth),
         channels=channels,
         per_log=per_log,
+        replay=windows,
+        q_sim=np.asarray(q, dtype=float),
+        qd_sim=np.asarray(qd, dtype=float),
+        force_sim=None if force is None else np.asarray(force, dtype=float),
     )
 
 

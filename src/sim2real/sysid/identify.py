@@ -292,6 +292,18 @@ class Identification:
     """Physics steps simulated in total."""
     horizon: float = 0.0
     """Window length used [s]."""
+    joints: tuple[str, ...] = ()
+    """Joint names, in the column order of ``q_fit`` and ``qd_fit``."""
+    replay: Windows | None = None
+    """The fit's windows with the logged data at their evaluation samples (for reports), or None."""
+    q_fit: np.ndarray | None = None
+    """Positions predicted by the calibrated model at the evaluation samples, shape (E, n) [rad]."""
+    qd_fit: np.ndarray | None = None
+    """Velocities predicted by the calibrated model at the evaluation samples, shape (E, n) [rad/s]."""
+    correlation: np.ndarray | None = None
+    """Correlation of the fitted coordinates from the Gauss-Newton covariance, shape (p, p), or None."""
+    correlation_labels: tuple[str, ...] = ()
+    """Name of each coordinate of ``correlation`` (length p)."""
 
     def values(self) -> dict[str, np.ndarray]:
         """Name -> value of every identified parameter (held values included)."""
@@ -824,10 +836,12 @@ def identify(
     rho = _lag1(raw * problem.sample_weight[:, None], windows)
     inflation = (1.0 + rho) / (1.0 - rho)
     half = np.full(coords.size, np.inf)
+    correlation = None
     if active:
         Jw = (J * sw[:, None])[:, active]
         _, hw = calculate_intervals([r_w * sw], Jw, alpha=1.0 - config.confidence)
         half[active] = np.asarray(hw) * np.sqrt(inflation)
+        correlation = _correlation(Jw)
     # an interval wider than the plausible range: the logs do not determine the value, but the
     # estimate is still the best fit (and consistent with the others), so it stays in the model
     wide = {
@@ -969,6 +983,10 @@ def identify(
             warnings.append(f"log {windows.names[i]}: {note}")
 
     motors = fit_motor_models(spec, trajectories)
+    n = spec.n_joints
+    fit_raw = np.where(np.abs(raw) >= 1e6, np.nan, raw)  # failed rollouts: no prediction
+    q_fit = windows.q + fit_raw[:, :n] * problem.s_q
+    qd_fit = windows.qd + fit_raw[:, n:] * problem.s_v / config.velocity_weight
     seconds = time.perf_counter() - t_start
     return Identification(
         robot=spec.name,
@@ -984,7 +1002,20 @@ def identify(
         nfev=problem.nfev,
         physics_steps=problem.replayer.physics_steps,
         horizon=float(config.horizon),
+        joints=tuple(spec.joints),
+        replay=windows,
+        q_fit=q_fit,
+        qd_fit=qd_fit,
+        correlation=correlation,
+        correlation_labels=tuple(coords.label(i) for i in active) if correlation is not None else (),
     )
+
+
+def _correlation(Jw: np.ndarray) -> np.ndarray:
+    """Correlation matrix of the Gauss-Newton covariance ``(Jw^T Jw)^-1``, shape (p, p)."""
+    cov = np.linalg.pinv(Jw.T @ Jw)
+    sd = np.sqrt(np.maximum(np.diag(cov), 1e-300))
+    return np.clip(cov / np.outer(sd, sd), -1.0, 1.0)
 
 
 class _Subset(_Coords):

@@ -1,0 +1,54 @@
+"""Helpers shared by the gap and report tests: a short pendulum log away from nominal, and a
+balancing controller for the pendulum written as an ONNX policy with a short near-upright task."""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from sim2real.robots import load_robot
+from sim2real.sysid.synthetic import excitation_commands, simulate_log
+from sim2real.tasks import get_task, terms
+from sim2real.tasks.base import SuccessRule, TaskConfig, Term
+
+HIDDEN = {"body.pole.mass": 0.8, "joint.hinge.damping": 0.2, "actuator.motor.delay": 0.01}
+"""True pendulum parameters of the synthetic log (nominal: 0.6755 kg, 0.35 N m s, 0 s)."""
+
+UPRIGHT = {"joint": "hinge", "upright": float(np.pi), "tolerance": 0.2}
+BALANCE_GAIN = np.array([[4.0, 0.0, -4.0, 0.0]])
+"""action = tanh(4 sin q - 4 * 0.1 qd): about 8 N m/rad and 0.8 N m s/rad around upright (q = pi)."""
+
+
+@cache
+def pendulum_log(seconds: float = 3.0, seed: int = 3):
+    """A chirp + PRBS run of the pendulum with :data:`HIDDEN` parameters."""
+    spec = load_robot("pendulum")
+    t = spec.control_dt * np.arange(round(seconds / spec.control_dt))
+    u = excitation_commands(spec, t, 3.0, seed=seed)
+    u[t < 0.1] = 0.0
+    return simulate_log(spec, HIDDEN, u, seed=seed, position_noise=5e-4, velocity_noise=0.01)
+
+
+def _reset_near_upright(env, ids, rng):
+    n = ids.size
+    return np.pi + rng.uniform(-0.05, 0.05, (n, 1)), rng.uniform(-0.1, 0.1, (n, 1))
+
+
+def balance_task(episode_s: float = 1.0) -> TaskConfig:
+    """The pendulum task started near upright, success: upright for the last half of the episode."""
+    return dataclasses.replace(
+        get_task("pendulum"),
+        episode_s=episode_s,
+        reset=_reset_near_upright,
+        success=SuccessRule("hold_last", Term(terms.near_upright, 1.0, UPRIGHT), window_s=episode_s / 2),
+    )
+
+
+def balance_policy(path: Path) -> Path:
+    """The linear balancing controller as a sim2real ONNX policy file."""
+    from sim2real.deploy.ros2_node import write_linear_policy
+
+    return write_linear_policy(load_robot("pendulum"), path, BALANCE_GAIN)
