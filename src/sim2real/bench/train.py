@@ -4,7 +4,8 @@ Figures:
 
 - ``seconds_to_success``: wall time from the start of training (environment construction
   included) until a deterministic evaluation of ``eval_episodes`` episodes under the ``default``
-  randomization reaches a success rate of at least ``target`` (0.95).  Training runs under the
+  randomization reaches a success rate of at least ``target`` (0.95 for the swing-ups; 0.9 for
+  the quadruped, as its issue sets).  Training runs under the
   same randomization with the task's PPO preset; evaluations are part of the measured time.  An
   evaluation runs at most every ``eval_every_s`` seconds and only once the recent training
   episodes succeed at least ``gate`` of the time (it costs a few seconds).
@@ -38,6 +39,8 @@ from sim2real.train.randomization import randomization_available, resolve_random
 log = logging.getLogger(__name__)
 
 _MAX_SECONDS = {"pendulum": 600.0, "furuta": 600.0, "quadruped": 1800.0}
+_TARGET = {"quadruped": 0.9}
+"""Success rate that counts as solved (default 0.95)."""
 _EVAL_EVERY = {"quadruped": 60.0}
 """Least seconds between evaluations (default 10 s): a quadruped evaluation runs 20 s episodes."""
 
@@ -244,7 +247,7 @@ def run(
     seed: int = 0,
     sb3: bool | None = None,
     sb3_cap: float = 10.0,
-    target: float = 0.95,
+    target: float | None = None,
     eval_episodes: int = 64,
     eval_every_s: float | None = None,
     max_seconds: float | None = None,
@@ -258,7 +261,7 @@ def run(
         seed: Seed of both runs.
         sb3: Run the Stable-Baselines3 baseline (None: for the swing-up tasks, not the quadruped).
         sb3_cap: The baseline stops at this multiple of our time.
-        target: Success rate that counts as solved.
+        target: Success rate that counts as solved (default: 0.95; 0.9 for the quadruped).
         eval_episodes: Episodes per evaluation.
         eval_every_s: Least wall time between evaluations [s] (default: 10 s; 60 s for the quadruped).
         max_seconds: Our time budget (default: 600 s; 1800 s for the quadruped).
@@ -272,6 +275,8 @@ def run(
     label = use or (
         "none" if randomize == "none" else f"none ({randomize} requested; sim2real.randomize unavailable)"
     )
+    if target is None:
+        target = _TARGET.get(name, 0.95)
     budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(name, 600.0)
     if eval_every_s is None:
         eval_every_s = _EVAL_EVERY.get(name, 10.0)
