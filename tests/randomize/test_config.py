@@ -98,8 +98,9 @@ class TestSummary:
         assert after.nhfield == before.nhfield == 0
         assert after.ngeom == before.ngeom
 
-    def test_from_calibration_is_a_planned_extension_point(self):
-        with pytest.raises(NotImplementedError, match="system identification"):
+    def test_from_calibration_needs_a_calibration(self):
+        # implemented in sim2real.randomize.calibrated (tests/randomize/test_from_calibration.py)
+        with pytest.raises(RandomizationError, match="needs a calibration"):
             Randomization.from_calibration({}, widen=2.0)
 
 

@@ -32,6 +32,8 @@ def train(
     steps: int | None = None,
     randomize: str | None = None,
     curriculum: str | None = None,
+    calib: str | None = None,
+    widen: float = 2.0,
     seed: int = 0,
     resume: bool = False,
     envs: int | None = None,
@@ -51,6 +53,11 @@ def train(
             run continues until it has this many.
         randomize: Domain randomization config name (none, default, full) or YAML file.
         curriculum: Randomization curriculum name (e.g. ladder) or YAML file.
+        calib: Calibration YAML (from `sim2real identify`): train on the calibrated model, with
+            randomization centred on the identified values (WIDEN times their confidence
+            intervals) over the --randomize config when one is given.  Recorded in the checkpoint
+            and carried into the exported policy's randomization summary.
+        widen: With --calib: range half-width in half-widths of each confidence interval.
         seed: Seed of the environments, the network initialization and PPO's sampling.
         resume: Continue the run in RUN from its checkpoint.
         envs: Number of parallel simulations (default: the task's preset).
@@ -68,14 +75,38 @@ def train(
     run = Path(out)
     if not resume and (run / "policy.pt").exists():
         raise Sim2RealError(f"{run} already holds a run; continue it with --resume or choose another --out")
-    trainer = make_trainer(robot, run, seed, randomize, curriculum, envs, resume)
+    model = rnd = record = None
+    if calib is not None:
+        if resume:
+            raise Sim2RealError("--calib starts a run; a resumed run keeps the calibration it was trained on")
+        if curriculum is not None:
+            raise Sim2RealError(
+                "--calib centres the randomization on the calibration; it takes no --curriculum"
+            )
+        from sim2real.pipeline.training import calibrated_setup
+        from sim2real.robots import load_robot
+
+        model, rnd, record = calibrated_setup(load_robot(robot), calib, widen, randomize)
+    trainer = make_trainer(
+        robot,
+        run,
+        seed,
+        rnd if rnd is not None else randomize,
+        curriculum,
+        envs,
+        resume,
+        model=model,
+        calibration=record,
+    )
     # the quick evaluations build randomization hooks every few seconds: keep their notices quiet
     logging.getLogger("sim2real.randomize.hooks").setLevel(logging.WARNING)
     total = int(steps if steps is not None else default_steps(trainer.task.name))
     human(
         f"training {trainer.task.name} on '{trainer.spec.name}' (spec {trainer.spec.hash[:12]}): "
         f"{trainer.config.num_envs} envs, {total:,} steps, seed {trainer.seed}, "
-        f"randomize {randomize or curriculum or 'none'} -> {run}",
+        f"randomize {randomize or curriculum or 'none'}"
+        + (f", calibrated by {calib} (x{widen:g} intervals)" if calib else "")
+        + f" -> {run}",
         json,
     )
     console = Console(stderr=True)
@@ -132,6 +163,7 @@ def train(
         "stage": trainer.randomization.stage,
         "randomize": randomize,
         "curriculum": curriculum,
+        "calib": calib,
         "evaluation": evaluation,
     }
     text = (

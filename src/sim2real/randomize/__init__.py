@@ -27,8 +27,8 @@ API (everything else is internal)::
     cur.stage, cur.stage_index, cur.history, cur.summary()
 
 Errors in configs raise :class:`RandomizationError` (a ``Sim2RealError``) naming the entry.
-``Randomization.from_calibration(calib, widen=k)`` is the planned entry point for randomization
-around an identified robot (system identification issue); it raises ``NotImplementedError`` here.
+``Randomization.from_calibration(calib, widen=k, base="default")`` builds a config centred on a
+system-identification calibration (:mod:`sim2real.randomize.calibrated`).
 """
 
 from __future__ import annotations

@@ -401,20 +401,45 @@ class Randomization:
         return out
 
     @classmethod
-    def from_calibration(cls, calib: Any, widen: float = 1.0) -> Randomization:
-        """Randomization around an identified robot (planned by the system-identification issue).
+    def from_calibration(
+        cls,
+        calib: Any,
+        widen: float = 2.0,
+        *,
+        spec: RobotSpec | None = None,
+        base: str | Path | Mapping[str, Any] | Randomization | None = None,
+        **options: Any,
+    ) -> Randomization:
+        """Randomization around an identified robot.
 
-        Intended meaning: one ``absolute`` uniform entry per calibrated parameter, centred on the
-        identified value and spanning ``widen`` times its confidence interval, clipped to the
-        parameter's physical domain; built as a mapping and passed to :func:`load_randomization`
-        so that it is validated like any config.
+        One ``absolute`` uniform entry per calibrated parameter, centred on the identified value and
+        spanning ``widen`` times its confidence interval (at least ``min_rel_width`` of the value),
+        clipped to the parameter's bounds and physical domain; parameters the logs could not
+        determine span the spec's bounds (or value +- ``fallback_rel``).  Built as a mapping and
+        validated like any config; see :mod:`sim2real.randomize.calibrated`.
+
+        Args:
+            calib: A ``sim2real.sysid.Calibration``.
+            widen: Half-width of each range in half-widths of the confidence interval.
+            spec: The robot (default: the embedded robot the calibration names).
+            base: A config whose other randomizations (noise, delays, pushes...) are kept.
+            **options: ``min_rel_width``, ``fallback_rel``, ``name`` (see
+                :func:`~sim2real.randomize.calibrated.calibrated_randomization`).
 
         Raises:
-            NotImplementedError: always, in this version.
+            SpecMismatchError: the calibration was made for another spec.
+            RandomizationError: invalid options or entries.
         """
-        raise NotImplementedError(
-            "Randomization.from_calibration is planned by the system identification issue"
-        )
+        from sim2real.randomize.calibrated import calibrated_randomization
+        from sim2real.robots import load_robot
+
+        if not all(hasattr(calib, a) for a in ("robot", "spec_hash", "params")):
+            raise RandomizationError(
+                f"from_calibration needs a calibration (sim2real.sysid.Calibration), got {type(calib).__name__}"
+            )
+        if spec is None:
+            spec = load_robot(str(calib.robot))
+        return calibrated_randomization(spec, calib, widen, base, **options)
 
 
 # --------------------------------------------------------------------------------------- parsing

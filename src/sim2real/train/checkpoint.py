@@ -22,7 +22,10 @@ Format (a ``torch.save`` dict of plain Python values and tensors, loadable with
     joints, observation (name/size/scale), default_pose, control_dt
     action_scale, action_filter               command = scale * a (+ default pose for PD); a_f low-pass
     ppo                                       PPOConfig.to_dict()
-    seed, randomization {randomize, curriculum, stage, summary}
+    seed, randomization {randomize, curriculum, stage, summary[, config][, calibration]}
+    calibration                               None, or the calibration the run trained on (train
+                                              --calib): {path, spec_hash, created, widen, base,
+                                              values} (values: name -> calibrated value)
     iteration, env_steps, train_seconds, evaluation (last evaluation, if any)
 """
 

@@ -31,6 +31,7 @@ def run_episodes(
     seed: int = 1,
     hooks: tuple[Any, ...] = (),
     nthread: int = 0,
+    model: Any = None,
 ) -> dict[str, Any]:
     """Run one episode in each of ``episodes`` simulations.
 
@@ -42,11 +43,12 @@ def run_episodes(
         seed: Seed of the environment (initial states, sensor noise).
         hooks: Randomization hooks.
         nthread: MuJoCo threads (0: every CPU).
+        model: Compiled model to simulate (e.g. a calibrated one); default: the nominal model.
 
     Returns:
         ``{"success_rate", "mean_return", "episodes", "returns", "successes"}``.
     """
-    env = TaskEnv(spec, task, episodes, seed=seed, nthread=nthread, hooks=hooks)
+    env = TaskEnv(spec, task, episodes, seed=seed, nthread=nthread, hooks=hooks, model=model)
     obs, _ = env.observe()
     returns = np.zeros(episodes)
     success = np.zeros(episodes, dtype=bool)
@@ -90,11 +92,12 @@ def evaluate_policy(
     seed: int = 1,
     hooks: tuple[Any, ...] = (),
     nthread: int = 0,
+    model: Any = None,
 ) -> dict[str, Any]:
     """Evaluate a :class:`~sim2real.train.network.TransferPolicy` (see :func:`run_episodes`)."""
     was_training = policy.training
     policy.eval()
     try:
-        return run_episodes(torch_actor(policy), spec, task, episodes, seed, hooks, nthread)
+        return run_episodes(torch_actor(policy), spec, task, episodes, seed, hooks, nthread, model)
     finally:
         policy.train(was_training)

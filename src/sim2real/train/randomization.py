@@ -29,12 +29,13 @@ def _randomize_api(*names: str) -> Any:
 def _plain(value: Any) -> Any:
     """A JSON-friendly copy (summaries may hold numpy values or dataclasses)."""
     import dataclasses
+    from collections.abc import Mapping
 
     import numpy as np
 
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return _plain(dataclasses.asdict(value))
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
@@ -53,8 +54,9 @@ class Randomization:
     """TaskEnv hooks."""
     curriculum: Any = None
     """The ``sim2real.randomize.Curriculum`` when a curriculum was asked for."""
-    randomize: str | None = None
-    """Randomization config name or file, as given."""
+    randomize: Any = None
+    """Randomization config name or file as given, or a loaded ``sim2real.randomize.Randomization``
+    (e.g. one centred on a calibration)."""
     curriculum_name: str | None = None
     """Curriculum name, as given."""
     summary: dict[str, Any] = field(default_factory=dict)
@@ -89,25 +91,34 @@ class Randomization:
         return ()
 
     def record(self) -> dict[str, Any]:
-        """The checkpoint's ``randomization`` entry."""
+        """The checkpoint's ``randomization`` entry.
+
+        A loaded config (not a name or file) is recorded by name, with its mapping under
+        ``config`` so that a resumed run rebuilds it.
+        """
         if self.curriculum is not None:
             self.summary = _plain(self.curriculum.summary())
-        return {
+        out: dict[str, Any] = {
             "randomize": self.randomize,
             "curriculum": self.curriculum_name,
             "stage": self.stage,
             "summary": self.summary,
         }
+        if self.randomize is not None and not isinstance(self.randomize, str):
+            out["randomize"] = str(self.randomize.name)
+            out["config"] = _plain(dict(self.randomize.raw))
+        return out
 
 
 def resolve_randomization(
-    spec: RobotSpec, randomize: str | None = None, curriculum: str | None = None, seed: int = 0
+    spec: RobotSpec, randomize: Any = None, curriculum: str | None = None, seed: int = 0
 ) -> Randomization:
     """Hooks (and curriculum) for a run.
 
     Args:
         spec: The robot.
-        randomize: Randomization config name (e.g. ``default``) or YAML file, or None.
+        randomize: Randomization config name (e.g. ``default``), YAML file, mapping or loaded
+            ``sim2real.randomize.Randomization``, or None.
         curriculum: Curriculum name, or None.  A curriculum stages its own randomization, so it
             cannot be combined with ``randomize``.
         seed: Seed of the randomization's random draws.
@@ -124,9 +135,11 @@ def resolve_randomization(
         cur = api.Curriculum(spec, curriculum, seed)
         return Randomization(tuple(cur.hooks), cur, None, curriculum, _plain(cur.summary()))
     api = _randomize_api("build_hooks", "load_randomization")
-    hooks = tuple(api.build_hooks(spec, randomize, seed))
-    summary = _plain(api.load_randomization(spec, randomize).summary())
-    return Randomization(hooks, None, randomize, None, summary)
+    loaded = api.load_randomization(spec, randomize)
+    hooks = tuple(api.build_hooks(spec, loaded, seed))
+    summary = _plain(loaded.summary())
+    given = randomize if isinstance(randomize, str) else loaded
+    return Randomization(hooks, None, given, None, summary)
 
 
 def randomization_available() -> bool:

@@ -226,6 +226,12 @@ class Trainer:
         log_dir: TensorBoard directory (None: no logs).
         nthread: MuJoCo threads (0: every CPU).
         task: A task variant to train on (default: the robot's registered task).
+        model: Compiled model to train (and evaluate) on instead of the nominal one, e.g.
+            ``sim2real.sysid.calibrated_model``; its values are the nominal values randomization
+            scales.
+        calibration: Description of the calibration ``model`` comes from (JSON-ready: ``path``,
+            ``spec_hash``, ``values``...), stored in the checkpoint metadata and in the
+            randomization record that export copies into the policy file.
     """
 
     def __init__(
@@ -233,16 +239,20 @@ class Trainer:
         robot: str | Path | RobotSpec,
         config: PPOConfig | None = None,
         seed: int = 0,
-        randomize: str | None = None,
+        randomize: Any = None,
         curriculum: str | None = None,
         log_dir: str | Path | None = None,
         nthread: int = 0,
         task: TaskConfig | None = None,
+        model: Any = None,
+        calibration: dict[str, Any] | None = None,
     ) -> None:
         self.spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
         self.task = task or get_task(self.spec.name)
         self.config = config or default_config(self.task.name)
         self.seed = int(seed)
+        self.model = model
+        self.calibration = calibration
         torch.set_num_threads(self.config.torch_threads)
         torch.manual_seed(self.seed)
         self.randomization: Randomization = resolve_randomization(self.spec, randomize, curriculum, seed)
@@ -254,6 +264,7 @@ class Trainer:
             seed=seed,
             nthread=nthread,
             hooks=self.randomization.hooks,
+            model=model,
         )
         self.vec_env = _TrainVecEnv(self.env, self.config.action_repeat)
         self.vec_env.cfg = {"task": self.task.name, "robot": self.spec.name, "seed": self.seed}
@@ -310,7 +321,7 @@ class Trainer:
             seed = self.seed + 20_000 + self.iteration
             hooks = self.randomization.eval_hooks(self.spec, seed)
             result = evaluate_policy(
-                self.policy, self.spec, self.task, self.config.eval_episodes, seed, hooks
+                self.policy, self.spec, self.task, self.config.eval_episodes, seed, hooks, model=self.model
             )
             self.eval_success = result["success_rate"]
             if self.writer is not None:
@@ -381,11 +392,16 @@ class Trainer:
         seed = self.seed + 10_000 if seed is None else seed
         if randomize == AS_TRAINED:
             hooks = self.randomization.eval_hooks(self.spec, seed)
-            label = self.randomization.randomize or self.randomization.stage
+            given = self.randomization.randomize
+            label = (
+                given if isinstance(given, str) else getattr(given, "name", None)
+            ) or self.randomization.stage
         else:
             hooks = resolve_randomization(self.spec, randomize, None, seed).hooks
             label = randomize
-        result = evaluate_policy(self.policy, self.spec, self.task, episodes, seed, hooks, nthread)
+        result = evaluate_policy(
+            self.policy, self.spec, self.task, episodes, seed, hooks, nthread, model=self.model
+        )
         self.last_evaluation = {
             "success_rate": result["success_rate"],
             "mean_return": result["mean_return"],
@@ -402,6 +418,9 @@ class Trainer:
     def metadata(self) -> dict[str, Any]:
         """Everything about the run but the tensors (the checkpoint's ``metadata``)."""
         spec, task = self.spec, self.task
+        randomization = self.randomization.record()
+        if self.calibration is not None:
+            randomization["calibration"] = self.calibration
         return {
             "robot": spec.name,
             "robot_path": str(spec.path),
@@ -420,7 +439,8 @@ class Trainer:
             "action_filter": float(task.action_filter),
             "ppo": self.config.to_dict(),
             "seed": self.seed,
-            "randomization": self.randomization.record(),
+            "randomization": randomization,
+            "calibration": self.calibration,
             "iteration": self.iteration,
             "env_steps": self.env_steps,
             "train_seconds": self.seconds,
@@ -476,14 +496,26 @@ class Trainer:
         spec = load_robot(robot_path if robot_path.is_file() else meta["robot"])
         check_spec(meta, spec)
         rnd = meta.get("randomization") or {}
+        calibration = meta.get("calibration")
+        model = None
+        if calibration is not None:
+            from sim2real.params import Parameters
+            from sim2real.robots.model import build_model
+
+            model = build_model(spec)
+            Parameters(spec, model).set(
+                model, {k: np.asarray(v, float) for k, v in calibration["values"].items()}
+            )
         trainer = cls(
             spec,
             PPOConfig.from_dict(meta["ppo"]),
             seed=int(meta["seed"]),
-            randomize=rnd.get("randomize"),
+            randomize=rnd.get("config") or rnd.get("randomize"),
             curriculum=rnd.get("curriculum"),
             log_dir=log_dir,
             nthread=nthread,
+            model=model,
+            calibration=calibration,
         )
         trainer.load_state(data)
         trainer.randomization.restore(rnd, trainer.env_steps)
@@ -501,14 +533,18 @@ def make_trainer(
     robot: str | Path | RobotSpec,
     out: str | Path | None = None,
     seed: int = 0,
-    randomize: str | None = None,
+    randomize: Any = None,
     curriculum: str | None = None,
     envs: int | None = None,
     resume: bool = False,
     nthread: int = 0,
     config: PPOConfig | None = None,
+    model: Any = None,
+    calibration: dict[str, Any] | None = None,
 ) -> Trainer:
     """A new trainer, or one resumed from ``out/policy.pt`` when ``resume``.
+
+    ``model`` and ``calibration`` train on a calibrated model (see :class:`Trainer`).
 
     Raises:
         Sim2RealError: resuming a run that has no checkpoint, or with options that contradict it.
@@ -527,4 +563,14 @@ def make_trainer(
     cfg = config or default_config(spec.name)
     if envs is not None:
         cfg = dataclasses.replace(cfg, num_envs=envs)
-    return Trainer(spec, cfg, seed, randomize, curriculum, log_dir=out, nthread=nthread)
+    return Trainer(
+        spec,
+        cfg,
+        seed,
+        randomize,
+        curriculum,
+        log_dir=out,
+        nthread=nthread,
+        model=model,
+        calibration=calibration,
+    )

@@ -1,0 +1,24 @@
+"""The demo pipeline: the whole sim-to-real loop on an embedded robot with a twin as the robot.
+
+    from sim2real.pipeline import DemoConfig, run_demo
+    result = run_demo(DemoConfig(robot="furuta", out="demo_out"))
+    result.summary()   # sim_success, twin_success_dr/nodr, gap_before/after, sysid_max_rel_error, ...
+
+See :mod:`sim2real.pipeline.run` for the stages.
+"""
+
+from sim2real.pipeline.config import HIDDEN, TINY_BUDGET, DemoBudget, DemoConfig
+from sim2real.pipeline.run import ARTIFACTS, STAGES, SUMMARY_KEYS, DemoResult, hidden_parameters, run_demo
+
+__all__ = [
+    "ARTIFACTS",
+    "HIDDEN",
+    "STAGES",
+    "SUMMARY_KEYS",
+    "TINY_BUDGET",
+    "DemoBudget",
+    "DemoConfig",
+    "DemoResult",
+    "hidden_parameters",
+    "run_demo",
+]

@@ -1,0 +1,196 @@
+"""Randomization around an identified robot: ranges from a calibration's confidence intervals.
+
+For every calibrated parameter one ``absolute`` uniform entry is written::
+
+    value ~ U(v - h, v + h),   h = max(widen * (ci_high - ci_low) / 2,
+                                       min_rel_width * |v|,
+                                       min_rel_width * (bound_high - bound_low) / 2)
+
+clipped to the parameter's plausible bounds (widened to contain ``v`` when a fit was allowed past
+them) and to its physical domain (masses and resistances stay positive, damping and delays
+non-negative, delays within the model's delay buffer).  A parameter the logs could not determine
+(``identifiable: false`` or no finite interval) falls back to the spec's stated bounds, or to
+``v`` +- ``fallback_rel`` |v| when the spec states none.  The entries go after those of an
+optional ``base`` config (e.g. ``default``: sensor noise, latencies, masses of parts that were not
+calibrated); base entries that only touch calibrated parameters are dropped, and the others are
+overridden by the absolute calibrated entries that follow them.  The result is built as a mapping
+and goes through :func:`~sim2real.randomize.config.parse_randomization`, so it is validated like
+any config.
+
+This module reads the calibration by duck typing (``robot``, ``spec_hash``, ``params`` of objects
+with ``value``, ``ci_low``, ``ci_high``, ``identifiable``): ``randomize`` sits below ``sysid`` and
+never imports it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import SpecMismatchError
+from sim2real.randomize.config import (
+    _NONNEGATIVE,
+    _POSITIVE,
+    SECTIONS,
+    Namespace,
+    Randomization,
+    RandomizationError,
+    load_randomization,
+    namespace,
+    parse_randomization,
+)
+from sim2real.robots.spec import RobotSpec
+
+log = logging.getLogger(__name__)
+
+__all__ = ["DEFAULT_FALLBACK_REL", "DEFAULT_MIN_REL_WIDTH", "calibrated_randomization"]
+
+DEFAULT_MIN_REL_WIDTH = 0.02
+"""Smallest half-width of a calibrated range, relative to the value (and to half the bounds)."""
+DEFAULT_FALLBACK_REL = 0.2
+"""Half-width (relative) of an unidentified parameter's range when the spec states no bounds."""
+_TINY = 1e-3
+"""Lowest value of a positive quantity, as a fraction of its calibrated value."""
+
+
+def _section(ns: Namespace, name: str) -> str:
+    info = ns.info[name]
+    if info.quantity == "delay" and info.group == "actuator":
+        return "delays"
+    for section, groups in SECTIONS.items():
+        if section != "delays" and info.group in groups:
+            return section
+    raise RandomizationError(f"calibrated parameter {name} cannot be randomized")
+
+
+def _plain(a: np.ndarray) -> float | list[float]:
+    a = np.atleast_1d(np.asarray(a, dtype=float))
+    return float(a[0]) if a.size == 1 else [float(x) for x in a]
+
+
+def _finite_ci(p: Any) -> bool:
+    return (
+        bool(getattr(p, "identifiable", True))
+        and p.ci_low is not None
+        and p.ci_high is not None
+        and bool(np.all(np.isfinite(p.ci_low)))
+        and bool(np.all(np.isfinite(p.ci_high)))
+    )
+
+
+def _range(
+    ns: Namespace,
+    spec: RobotSpec,
+    name: str,
+    p: Any,
+    widen: float,
+    min_rel_width: float,
+    fallback_rel: float,
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """(low, high, how) of one calibrated parameter, shape (size,)."""
+    info = ns.info[name]
+    value = np.broadcast_to(np.asarray(p.value, dtype=float), (info.size,)).astype(float)
+    b_lo = np.minimum(info.low.astype(float), value)
+    b_hi = np.maximum(info.high.astype(float), value)
+    floor = np.maximum(min_rel_width * np.abs(value), min_rel_width * (b_hi - b_lo) / 2)
+    if _finite_ci(p):
+        ci_lo = np.broadcast_to(np.asarray(p.ci_low, dtype=float), value.shape)
+        ci_hi = np.broadcast_to(np.asarray(p.ci_high, dtype=float), value.shape)
+        half = np.maximum(widen * np.abs(ci_hi - ci_lo) / 2, floor)
+        lo, hi, how = value - half, value + half, "ci"
+    else:
+        stated = any(fnmatch.fnmatchcase(name, bound.name) for bound in spec.parameter_bounds)
+        if stated:
+            lo, hi, how = b_lo.copy(), b_hi.copy(), "spec bounds"
+        else:
+            half = np.maximum(fallback_rel * np.abs(value), floor)
+            lo, hi, how = value - half, value + half, "fallback"
+    lo, hi = np.maximum(lo, b_lo), np.minimum(hi, b_hi)
+    if info.quantity in _POSITIVE:
+        lo = np.maximum(lo, _TINY * np.abs(value))
+    if info.quantity in _NONNEGATIVE:
+        lo = np.maximum(lo, 0.0)
+    if info.quantity == "delay":
+        hi = np.minimum(hi, ns.delay_capacity(name))
+        lo = np.minimum(lo, hi)
+    return lo, hi, how
+
+
+def _base_mapping(spec: RobotSpec, base: Any, calibrated: set[str]) -> tuple[dict[str, Any], str | None]:
+    """The base config's mapping without the entries that touch calibrated parameters only."""
+    if base is None:
+        return {}, None
+    rnd = load_randomization(spec, base)
+    raw = {k: v for k, v in dict(rnd.raw).items() if k not in ("name", "robot", "description")}
+    keep: dict[str, list[Any]] = {s: [] for s in SECTIONS}
+    for entry in rnd.entries:
+        section, index = entry.where.split("[")
+        if set(entry.names) <= calibrated:
+            continue
+        keep[section].append(raw[section][int(index.rstrip("]"))])
+    for section in SECTIONS:
+        raw.pop(section, None)
+        if keep[section]:
+            raw[section] = keep[section]
+    return raw, rnd.name
+
+
+def calibrated_randomization(
+    spec: RobotSpec,
+    calib: Any,
+    widen: float = 2.0,
+    base: str | Path | Mapping[str, Any] | Randomization | None = None,
+    *,
+    min_rel_width: float = DEFAULT_MIN_REL_WIDTH,
+    fallback_rel: float = DEFAULT_FALLBACK_REL,
+    name: str = "calibrated",
+) -> Randomization:
+    """Randomization centred on a calibration (see the module docstring).
+
+    Args:
+        spec: The robot the calibration was made for.
+        calib: A ``sim2real.sysid.Calibration`` (anything with ``spec_hash`` and ``params``).
+        widen: Range half-width as a multiple of the confidence interval's half-width (>= 0).
+        base: Config whose other randomizations are kept (name, file, mapping or loaded), or None.
+        min_rel_width: Smallest half-width relative to the value and to half the plausible range.
+        fallback_rel: Half-width relative to the value of unidentified parameters the spec states
+            no bounds for.
+        name: Name of the resulting config.
+
+    Raises:
+        SpecMismatchError: the calibration was made for another robot spec.
+        RandomizationError: a bad ``widen``/width, a parameter the robot lacks, or an invalid merge.
+    """
+    if not (np.isfinite(widen) and widen >= 0):
+        raise RandomizationError(f"widen must be a number >= 0, got {widen!r}")
+    if not (min_rel_width >= 0 and fallback_rel > 0):
+        raise RandomizationError("min_rel_width must be >= 0 and fallback_rel > 0")
+    found = str(getattr(calib, "spec_hash", ""))
+    if found != spec.hash:
+        raise SpecMismatchError("calibration", spec.hash, found)
+    ns = namespace(spec)
+    entries: dict[str, list[dict[str, Any]]] = {s: [] for s in SECTIONS}
+    for pname, p in calib.params.items():
+        if pname not in ns.info:
+            raise RandomizationError(f"calibrated parameter '{pname}' is not a parameter of {spec.name}")
+        lo, hi, how = _range(ns, spec, pname, p, widen, min_rel_width, fallback_rel)
+        entries[_section(ns, pname)].append(
+            {"param": pname, "mode": "absolute", "dist": "uniform", "low": _plain(lo), "high": _plain(hi)}
+        )
+        log.debug("calibrated range of %s (%s): [%s, %s]", pname, how, _plain(lo), _plain(hi))
+    raw, base_name = _base_mapping(spec, base, set(calib.params))
+    for section, items in entries.items():
+        if items:
+            raw[section] = [*raw.get(section, []), *items]
+    over = f" over '{base_name}'" if base_name else ""
+    raw["name"] = name
+    raw["description"] = (
+        f"centred on the calibration of spec {found[:12]}: {len(calib.params)} parameters, "
+        f"{widen:g} x their confidence intervals{over}"
+    )
+    return parse_randomization(raw, spec, name=name, source="calibration")
