@@ -204,7 +204,7 @@ class TestRecordCommand:
         [
             (["--excite", "chirp", "--policy", "p.onnx"], "exactly one of"),
             ([], "exactly one of"),
-            (["--excite", "chirp", "--ros2"], "not available yet"),
+            (["--excite", "chirp", "--ros2", "--twin", "TWIN"], "not both"),
             (["--excite", "chirp", "--twin", "TWIN", "--seconds", "-1"], "--seconds must be positive"),
         ],
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from sim2real.commands.deploy import LiveStatus, _robot_source, make_twin, run_loop, summary_text
 from sim2real.commands.output import emit, human
@@ -22,6 +22,8 @@ def record(
     seed: int = 0,
     speed: str | None = None,
     realtime: bool = False,
+    ros_config: str | None = None,
+    domain_id: int | None = None,
     json: bool = False,
 ) -> int:
     """Record a run for system identification as a rosbag2/MCAP log, with the safety monitor active.
@@ -35,7 +37,8 @@ def record(
         robot: Embedded robot name or spec YAML path.
         out: Log directory to write (must not exist).
         twin: Record the simulated twin with these hidden parameters (YAML: params/effects).
-        ros2: Record a ROS 2 robot.
+        ros2: Record a ROS 2 robot (the loop runs as a ROS 2 node at the control rate, as in
+            ``deploy --ros2``; the robot is found on the topics of --ros-config or the spec).
         excite: Excitation signal.
         policy: Or: run this exported policy (.onnx).
         seconds: Length of the recording [s].
@@ -44,6 +47,8 @@ def record(
         speed: Speed stage (index, percentage or fraction); default the last (100 %) for an
             excitation, the first (10 %) for a policy.
         realtime: Pace to the wall clock (default: lockstep, as fast as it computes).
+        ros_config: --ros2: YAML of topics, message types, QoS and joint-name mapping.
+        domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     if (excite is None) == (policy is None):
@@ -73,6 +78,10 @@ def record(
         driver = PolicyRunner(policy, spec, providers="cpu")  # type: ignore[assignment]
         what = f"policy {Path(str(policy)).name}"
         start = 0 if stage is None else stage
+    if ros2:
+        return _record_ros2(
+            spec, driver, start, seconds, target, what, policy, seed, ros_config, domain_id, json
+        )
     assert twin is not None
     twin_robot, twin_info = make_twin(spec, twin, realtime=realtime, seed=seed)
     config = LoopConfig(mode="paced" if realtime else "lockstep", speed=SpeedConfig(start_stage=start))
@@ -86,4 +95,45 @@ def record(
     summary = run_loop(loop, seconds, status)
     twin_robot.close()
     emit(summary, json, summary_text(summary))
+    return 0
+
+
+def _record_ros2(
+    spec: Any,
+    driver: Any,
+    start: int,
+    seconds: float,
+    target: Path,
+    what: str,
+    policy: str | None,
+    seed: int,
+    ros_config: str | None,
+    domain_id: int | None,
+    json: bool,
+) -> int:
+    """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run."""
+    from sim2real.deploy.loop import ControlLoop, LoopConfig
+    from sim2real.deploy.ros2_node import run_ros2_deploy  # MissingExtraError without the ros2 extra
+    from sim2real.deploy.speed import SpeedConfig
+
+    meta: dict[str, Any] = {"source": "sim2real record --ros2", "seed": seed}
+    if policy is not None:
+        meta["policy_file"] = str(Path(policy).resolve())
+
+    def make_loop(robot: Any) -> ControlLoop:
+        config = LoopConfig(mode="paced", speed=SpeedConfig(start_stage=start))
+        return ControlLoop(robot, driver, config=config, log_path=target, log_meta=meta)
+
+    human(f"record {what} on the ROS 2 robot {spec.name} for {seconds:g} s, log {target}", json)
+    summary = run_ros2_deploy(
+        spec,
+        str(policy or what),
+        ros_config=ros_config,
+        seconds=seconds,
+        domain_id=domain_id,
+        make_loop=make_loop,
+    )
+    summary["log"] = str(target)
+    loop = summary.get("loop") or {}
+    emit(summary, json, summary_text(loop) if loop else f"log {target}")
     return 0
