@@ -22,14 +22,25 @@ def test_record_chirp_from_the_twin_node_writes_a_readable_log(tmp_path):
     spec = load_robot("furuta")
     bag = tmp_path / "chirp"
     cli = [sys.executable, "-m", "sim2real.cli"]
+    out = ["--out", str(bag), "--json"]
     twin_err = (tmp_path / "twin.log").open("w")
     twin = subprocess.Popen(
         [*cli, "twin-node", "--robot", "furuta", "--json"], stdout=subprocess.PIPE, stderr=twin_err, text=True
     )
     try:
         record = subprocess.run(
-            [*cli, "record", "--robot", "furuta", "--ros2", "--excite", "chirp", "--seconds", str(SECONDS)]
-            + ["--out", str(bag), "--json"],
+            [
+                *cli,
+                "record",
+                "--robot",
+                "furuta",
+                "--ros2",
+                "--excite",
+                "chirp",
+                "--seconds",
+                str(SECONDS),
+                *out,
+            ],
             capture_output=True,
             text=True,
             timeout=120,

@@ -277,7 +277,9 @@ def export_policy(
         action_filter=action_filter,
         task=task.name,
         randomization=metadata.get("randomization"),
-        network={
+        network=policy.describe_network()
+        if hasattr(policy, "describe_network")  # a subclass with more (e.g. a fine-tuning adapter)
+        else {
             "type": "TransferPolicy",
             "hidden": list(policy.hidden),
             "layer": "Linear-LayerNorm-ELU",
