@@ -1,0 +1,281 @@
+"""Fine-tuning data from deploy logs: episodes of (observation, executed action, reward), a replay buffer.
+
+A deploy log (rosbag2/MCAP, :func:`sim2real.logs.read_bag`) holds the measured joint states and
+the actuator commands the robot received.  For a policy with action filter ``alpha``, command
+``u = scale a_f + offset`` and observation term ``last_action = a_f`` (the filter state before the
+step), one control tick ``k`` gives::
+
+    a_f[k]  = (u[k] - offset) / scale                         filter state after the tick
+    obs[k]  = terms(q[k], qd[k], last_action = a_f[k-1])      the policy's observation layout
+    a[k]    = (a_f[k] - (1 - alpha) a_f[k-1]) / alpha          executed raw action, clipped to [-1, 1]
+    r[k]    = sum_i w_i term_i(q[k], qd[k], a_f[k], a_f[k-1]) * control_dt   the task's reward terms
+
+with ``a_f[-1] = 0`` (the policy is reset at the start of a run).  The state of tick ``k`` is the
+newest joint-state sample at or before its command, not used by an earlier tick (a dropped
+reading gives a tick without a sample: no training pair, the filter chain continues).  Ticks in
+which the safety monitor did not pass the policy's command through (hold or safe mode, from the
+log's ``mode`` events) give no pair either, and a latched safe stop ends the episode.
+
+Observations are built with the training term functions
+(:func:`sim2real.tasks.observations.build_observation`), never by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import LogError, Sim2RealError
+from sim2real.logs.bag import read_bag
+from sim2real.logs.trajectory import Trajectory
+from sim2real.policy.metadata import PolicyMetadata
+from sim2real.robots.spec import RobotSpec
+from sim2real.tasks.observations import ObsInputs, build_observation
+
+log = logging.getLogger(__name__)
+
+MIN_TICKS = 10
+"""Fewest usable ticks an episode must have."""
+
+
+@dataclass(frozen=True, eq=False)
+class Episode:
+    """One logged run as training data; ``T`` usable ticks."""
+
+    obs: np.ndarray
+    """Observations, shape (T, n_obs), float32."""
+    actions: np.ndarray
+    """Executed raw actions, shape (T, n_act), in [-1, 1]."""
+    rewards: np.ndarray
+    """Task reward per tick (already times control_dt), shape (T,)."""
+    tick: np.ndarray
+    """Tick index of each row in the run (gaps where a tick gave no pair), shape (T,) int."""
+    source: str = ""
+    """Where the episode came from (log path)."""
+    info: dict[str, Any] = field(default_factory=dict)
+    """Counts: ticks, dropped, not_passed, safe_stop (bool), digest of the log data."""
+
+    @property
+    def length(self) -> int:
+        """Number of usable ticks T."""
+        return int(self.rewards.size)
+
+    @property
+    def episode_return(self) -> float:
+        """Sum of the rewards."""
+        return float(self.rewards.sum())
+
+
+def _mode_intervals(traj: Trajectory) -> tuple[list[tuple[float, float]], float]:
+    """Intervals [t0, t1) of non-normal command modes, and the time of a latched safe stop (inf if none)."""
+    bad: list[tuple[float, float]] = []
+    start: float | None = None
+    stop = np.inf
+    for ev in traj.events:
+        if ev.kind == "mode":
+            to = ev.detail.get("to")
+            if to != "normal" and start is None:
+                start = ev.t
+            elif to == "normal" and start is not None:
+                bad.append((start, ev.t))
+                start = None
+            if to == "safe":
+                stop = min(stop, ev.t)
+        elif ev.kind == "safety" and ev.detail.get("severity") == "safe_stop":
+            stop = min(stop, ev.t)
+    if start is not None:
+        bad.append((start, np.inf))
+    return bad, stop
+
+
+def reward_terms(
+    spec: RobotSpec, task: Any, q: np.ndarray, qd: np.ndarray, a_f: np.ndarray, a_prev: np.ndarray
+) -> np.ndarray:
+    """The task's step reward (times control_dt) from measured states, shape (T,).
+
+    Args:
+        spec: The robot.
+        task: Its TaskConfig.
+        q: Joint positions (T, n_joints) [rad].
+        qd: Joint velocities (T, n_joints) [rad/s].
+        a_f: Filtered action after each tick (T, n_act).
+        a_prev: Filtered action before each tick (T, n_act).
+
+    Raises:
+        Sim2RealError: a reward term needs what a robot does not measure.
+    """
+    n = q.shape[0]
+    env = SimpleNamespace(
+        spec=spec,
+        num_envs=n,
+        control_dt=float(spec.control_dt),
+        joint_pos=q,
+        joint_vel=qd,
+        filtered_action=a_f,
+        prev_action=a_prev,
+        velocity_command=np.zeros((n, 3)),
+    )
+    total = np.zeros(n)
+    for name, term in task.rewards.items():
+        try:
+            value = np.asarray(term(env), dtype=float)
+        except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
+            raise Sim2RealError(
+                f"reward term '{name}' needs what a robot log does not hold ({exc})"
+            ) from None
+        total += term.weight * value.reshape(n)
+    return total * float(spec.control_dt)
+
+
+def episode_from_trajectory(
+    traj: Trajectory, spec: RobotSpec, meta: PolicyMetadata, task: Any | None = None, source: str = ""
+) -> Episode:
+    """One run as training data (see the module docstring).
+
+    Raises:
+        SpecMismatchError: the log was recorded for another spec.
+        LogError: the log has no commands, or too few usable ticks.
+    """
+    from sim2real.errors import SpecMismatchError
+    from sim2real.tasks import get_task
+
+    where = source or "log"
+    if traj.spec_hash is not None and traj.spec_hash != spec.hash:
+        raise SpecMismatchError(f"{where}", expected=spec.hash, found=traj.spec_hash)
+    if traj.command.shape[0] == 0:
+        raise LogError(f"{where}: no actuator commands; a fine-tuning log must come from a deploy run")
+    if tuple(traj.command_joints) != tuple(meta.actuated_joints):
+        raise LogError(
+            f"{where}: commands drive {list(traj.command_joints)}, the policy {list(meta.actuated_joints)}"
+        )
+    cols = [traj.joint_index(j) for j in meta.joint_names]
+    task = task if task is not None else get_task(meta.task or spec.name)
+    scale = np.asarray(meta.action_scale, dtype=float)
+    offset = meta.command_offset
+    alpha = float(meta.action_filter)
+    dt = float(meta.control_dt)
+
+    a_f = (traj.command - offset) / scale  # (K, n_act)
+    a_prev = np.vstack([np.zeros((1, a_f.shape[1])), a_f[:-1]])
+    raw = np.clip((a_f - (1.0 - alpha) * a_prev) / alpha, -1.0, 1.0)
+
+    # the state sample of each tick: newest at or before the command, fresh, within one period
+    idx = np.searchsorted(traj.t, traj.command_t + 1e-9, side="right") - 1
+    fresh = idx >= 0
+    fresh[1:] &= idx[1:] != idx[:-1]
+    safe_idx = np.maximum(idx, 0)
+    fresh &= traj.command_t - traj.t[safe_idx] < dt - 1e-9
+    bad, stop = _mode_intervals(traj)
+    passed = np.ones(len(idx), dtype=bool)
+    for t0, t1 in bad:
+        passed &= ~((traj.command_t >= t0 - 1e-9) & (traj.command_t < t1 - 1e-9))
+    before_stop = traj.command_t < stop - 1e-9
+    use = fresh & passed & before_stop
+    ticks = np.flatnonzero(use)
+    if ticks.size < MIN_TICKS:
+        raise LogError(f"{where}: only {ticks.size} usable control ticks (need {MIN_TICKS})")
+
+    q = traj.q[idx[ticks]][:, cols]
+    qd = traj.qd[idx[ticks]][:, cols]
+    gyro = quat = None
+    if traj.imu_t is not None and traj.imu_t.size:
+        k = np.clip(np.searchsorted(traj.imu_t, traj.t[idx[ticks]] + 1e-9, side="right") - 1, 0, None)
+        gyro = traj.gyro[k] if traj.gyro is not None else None
+        if traj.quat is not None:
+            quat = traj.quat[k] / np.linalg.norm(traj.quat[k], axis=1, keepdims=True)
+    inputs = ObsInputs(
+        joint_pos=q,
+        joint_vel=qd,
+        default_pose=np.asarray(meta.default_pose, dtype=float),
+        last_action=a_prev[ticks],
+        base_ang_vel=gyro,
+        base_quat=quat,
+        velocity_command=np.zeros((ticks.size, 3)),
+    )
+    try:
+        obs = build_observation(meta.observation, inputs)
+    except Sim2RealError as exc:
+        raise LogError(f"{where}: the observation needs what the log does not hold ({exc})") from None
+    rewards = reward_terms(spec, task, q, qd, a_f[ticks], a_prev[ticks])
+    digest = hashlib.sha256(np.ascontiguousarray(traj.command).tobytes() + traj.q.tobytes()).hexdigest()
+    info = {
+        "ticks": len(idx),
+        "usable": int(ticks.size),
+        "dropped": int((~fresh).sum()),
+        "not_passed": int((~passed).sum()),
+        "safe_stop": bool(np.isfinite(stop)),
+        "data_sha256": digest,
+    }
+    return Episode(
+        obs=obs.astype(np.float32),
+        actions=raw[ticks],
+        rewards=rewards,
+        tick=ticks,
+        source=source,
+        info=info,
+    )
+
+
+def load_episodes(
+    paths: Sequence[str | Path], spec: RobotSpec, meta: PolicyMetadata, task: Any | None = None
+) -> list[Episode]:
+    """Episodes from deploy logs (one per bag).
+
+    Raises:
+        Sim2RealError: no logs given; LogError / SpecMismatchError: a log is unusable or of another
+        robot spec (the message names the log and both hashes).
+    """
+    if not paths:
+        raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories)")
+    episodes = []
+    for path in paths:
+        traj = read_bag(path, expected_hash=spec.hash, require_commands=True)
+        episodes.append(episode_from_trajectory(traj, spec, meta, task, source=str(path)))
+    return episodes
+
+
+class ReplayBuffer:
+    """Episodes kept for fine-tuning, oldest dropped first beyond ``capacity`` ticks.
+
+    Args:
+        capacity: Most ticks kept (whole episodes are dropped).
+    """
+
+    def __init__(self, capacity: int = 200_000) -> None:
+        if capacity < 1:
+            raise Sim2RealError(f"replay buffer capacity must be positive, got {capacity}")
+        self.capacity = int(capacity)
+        self.episodes: list[Episode] = []
+
+    def add(self, episodes: Episode | Sequence[Episode]) -> None:
+        """Append episodes; drop the oldest while over capacity (the newest is always kept)."""
+        new = [episodes] if isinstance(episodes, Episode) else list(episodes)
+        self.episodes.extend(new)
+        while len(self.episodes) > 1 and self.size > self.capacity:
+            self.episodes.pop(0)
+
+    @property
+    def size(self) -> int:
+        """Ticks held."""
+        return sum(e.length for e in self.episodes)
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Concatenated ``obs`` (N, n_obs), ``actions`` (N, n_act), ``rewards`` (N,), ``episode`` (N,) int."""
+        if not self.episodes:
+            raise Sim2RealError("the replay buffer is empty")
+        return {
+            "obs": np.concatenate([e.obs for e in self.episodes]),
+            "actions": np.concatenate([e.actions for e in self.episodes]),
+            "rewards": np.concatenate([e.rewards for e in self.episodes]),
+            "episode": np.concatenate([np.full(e.length, i) for i, e in enumerate(self.episodes)]),
+        }

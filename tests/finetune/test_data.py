@@ -1,0 +1,90 @@
+"""Episodes from deploy logs: observations, executed actions and rewards as the robot saw them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from finetune_testdata import EPISODE_S, twin_config
+
+from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.record import initial_state
+from sim2real.deploy.speed import SpeedConfig
+from sim2real.errors import LogError, Sim2RealError
+from sim2real.finetune.data import ReplayBuffer, load_episodes
+from sim2real.finetune.explore import ExplorationConfig, NoisyPolicy
+from sim2real.policy.metadata import read_metadata
+from sim2real.policy.runtime import PolicyRunner
+from sim2real.real.twin import TwinRobot
+
+
+class Recording(NoisyPolicy):
+    """NoisyPolicy that keeps what it saw and did at each step."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.seen: list[tuple[float, np.ndarray, np.ndarray]] = []
+
+    def step_reading(self, reading, velocity_command=None):
+        out = super().step_reading(reading, velocity_command)
+        self.seen.append((reading.t, self.observation.copy(), self.executed_action.copy()))
+        return out
+
+
+def _run(base, policy, path, seed=0, drop=0.0):
+    q0, qd0 = initial_state(base.spec, seed)
+    robot = TwinRobot(base.spec, twin_config(drop), initial_qpos=q0)
+    robot.reset(q0, qd0)
+    loop = ControlLoop(robot, policy, config=LoopConfig(speed=SpeedConfig(start_stage=4)), log_path=path)
+    with loop:
+        loop.run(EPISODE_S)
+    return loop.close()
+
+
+class TestEpisodeFromLog:
+    @pytest.mark.parametrize("drop", [0.0, 0.05])
+    def test_observations_and_executed_actions_match_what_the_policy_had(self, base, tmp_path, drop):
+        policy = Recording(base.path, base.spec, ExplorationConfig(std=0.3, correlation_s=0.01, seed=4))
+        summary = _run(base, policy, tmp_path / "log", drop=drop)
+        (episode,) = load_episodes([tmp_path / "log"], base.spec, read_metadata(base.path))
+        seen_t = np.array([s[0] for s in policy.seen])
+        seen_obs = np.stack([s[1] for s in policy.seen])
+        seen_act = np.stack([s[2] for s in policy.seen])
+        assert episode.length == len(policy.seen) > 200
+        if drop:
+            assert episode.info["dropped"] > 0
+        assert np.allclose(episode.obs, seen_obs, atol=1e-6)
+        assert np.allclose(episode.actions, seen_act, atol=1e-6)
+        assert np.unique(np.round(seen_act - policy.action, 3)).size > 1  # noise was there to recover
+        assert seen_t.size == episode.tick.size
+        assert episode.episode_return == pytest.approx(summary["episode_return"], rel=1e-9, abs=1e-12)
+
+    def test_noisy_policy_without_noise_is_the_policy_runner(self, base, tmp_path):
+        noisy = NoisyPolicy(base.path, base.spec, ExplorationConfig(std=0.0))
+        runner = PolicyRunner(base.path, base.spec, providers="cpu")
+        a = _run(base, noisy, tmp_path / "a", seed=2)
+        b = _run(base, runner, tmp_path / "b", seed=2)
+        ea = load_episodes([tmp_path / "a"], base.spec, read_metadata(base.path))[0]
+        eb = load_episodes([tmp_path / "b"], base.spec, read_metadata(base.path))[0]
+        assert np.allclose(ea.actions, eb.actions, atol=1e-6)
+        assert a["episode_return"] == pytest.approx(b["episode_return"], rel=1e-9)
+
+
+class TestBadLogs:
+    def test_no_logs(self, base):
+        with pytest.raises(Sim2RealError, match="no logs"):
+            load_episodes([], base.spec, read_metadata(base.path))
+
+    def test_missing_log(self, base, tmp_path):
+        with pytest.raises(LogError):
+            load_episodes([tmp_path / "nope"], base.spec, read_metadata(base.path))
+
+
+class TestReplayBuffer:
+    def test_drops_oldest_episodes_beyond_capacity(self, base, logs):
+        episodes = load_episodes(logs, base.spec, read_metadata(base.path))
+        buffer = ReplayBuffer(capacity=episodes[0].length + episodes[1].length)
+        buffer.add(episodes)
+        assert buffer.episodes == episodes[1:]
+        arrays = buffer.arrays()
+        assert arrays["obs"].shape == (buffer.size, base.spec.n_obs)
+        assert list(np.unique(arrays["episode"])) == [0, 1]
