@@ -129,13 +129,16 @@ def envelope(
     workers: int = 0,
     seed: int = 0,
     episode_s: float | None = None,
+    velocity_command: tuple[float, float, float] | None = None,
     json: bool = False,
 ) -> int:
     """Transfer envelope: a policy's success rate on the twin over a grid of parameter values.
 
     Each cell builds the twin with the cell's values and runs the policy (ONNX, through the
     deployment loop with its safety monitor) for K episodes from the task's reset; success is the
-    task's own rule, and a termination or a safety stop is a failure.
+    task's own rule, and a termination or a safety stop is a failure.  A floating base (e.g. the
+    quadruped) is judged on the twin's true base state (height, tilt, base velocity); a
+    velocity-tracking task gets one fixed velocity command in every episode.
 
     Args:
         robot: Embedded robot name or spec YAML path.
@@ -149,6 +152,8 @@ def envelope(
         seed: Seed of the initial states and the twin's random effects.
         episode_s: Episode length [s]; default the task's (the success rule's hold window still
             applies, so it should be longer than that window).
+        velocity_command: vx [m/s] vy [m/s] yaw_rate [rad/s] of every episode of a velocity-tracking
+            policy (at full speed); default 0.5 0 0 (walk forward).  Not for other tasks.
         json: Print a JSON summary on stdout.
     """
     from rich.console import Console
@@ -159,13 +164,25 @@ def envelope(
     from sim2real.robots import load_robot
 
     parse_grid(grid)  # a bad grid fails before anything loads
-    config = EnvelopeConfig(episodes=episodes, seed=seed, workers=workers, episode_s=episode_s)
+    config = EnvelopeConfig(
+        episodes=episodes,
+        seed=seed,
+        workers=workers,
+        episode_s=episode_s,
+        velocity_command=velocity_command,
+    )
     spec = load_robot(robot)
     resolve_axes(spec, grid)
     if not Path(policy).is_file():
         raise PolicyError(f"policy file not found: {policy}")
     if twin is not None and not Path(twin).is_file():
         raise Sim2RealError(f"twin file not found: {twin}")
+    if velocity_command is not None:  # a command for a task that takes none fails before the progress bar
+        from sim2real.gap.envelope import resolve_velocity_command
+        from sim2real.policy.metadata import read_metadata
+        from sim2real.tasks import get_task
+
+        resolve_velocity_command(get_task(read_metadata(policy).task or spec.name), velocity_command)
     console = Console(stderr=True)
     columns = (
         TextColumn("envelope"),
@@ -200,9 +217,14 @@ def _envelope_text(result, report: str | None) -> str:
     """The success-rate grid as text."""
     import numpy as np
 
+    from sim2real.gap.envelope import command_text
+
     rate = np.atleast_2d(result.success_rate)
     axes = result.axes
-    lines = [f"success rate over {result.episodes} episode(s) per cell ({result.rule}):"]
+    lines = []
+    if result.velocity_command is not None:
+        lines.append(f"velocity command: {command_text(result.velocity_command)}")
+    lines.append(f"success rate over {result.episodes} episode(s) per cell ({result.rule}):")
     cols = axes[1] if len(axes) == 2 else None
     head = f"{axes[0].name:>24} " + ("" if cols is None else " ".join(f"{v:>8.4g}" for v in cols.values))
     if cols is not None:

@@ -7,8 +7,13 @@ on top of the twin's own (or nominal) parameters, and ``K`` episodes run through
 :class:`~sim2real.deploy.loop.ControlLoop` (the ONNX policy in
 :class:`~sim2real.policy.runtime.PolicyRunner` behind the :class:`~sim2real.deploy.safety.SafetyMonitor`,
 lockstep, full speed, no log).  An episode starts from the task's own reset distribution and is
-judged by the task's own :class:`~sim2real.tasks.base.SuccessRule` on the robot's readings; an
-early termination (a task termination term) or a safety stop is a failure.  Episode ``k`` uses the
+judged by the task's own :class:`~sim2real.tasks.base.SuccessRule` and termination terms: joint
+terms on the robot's readings, base terms of a floating-base robot (height, tilt, base velocity) on
+the twin's true base state (:meth:`~sim2real.real.twin.TwinRobot.base_state`, which the twin knows
+as a simulation and a real robot does not report).  An early termination (a task termination term)
+or a safety stop is a failure.  A velocity-tracking task gets one fixed velocity command for every
+episode (``EnvelopeConfig.velocity_command``, default :data:`DEFAULT_VELOCITY_COMMAND`), given to
+the policy through the loop at the full speed stage and to the task's terms alike.  Episode ``k`` uses the
 same initial state and twin noise seed in every cell (common random numbers), so cells differ by
 their parameters only.
 
@@ -37,13 +42,16 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.base import TaskConfig
 
 __all__ = [
+    "DEFAULT_VELOCITY_COMMAND",
     "EnvelopeConfig",
     "EnvelopeResult",
     "EpisodeOutcome",
     "GridAxis",
+    "command_text",
     "evaluate_envelope",
     "parse_grid",
     "resolve_axes",
+    "resolve_velocity_command",
     "run_episode",
 ]
 
@@ -92,6 +100,9 @@ class EnvelopeConfig:
     """Worker processes running cells in parallel (1: in this process; 0: one per CPU)."""
     episode_s: float | None = None
     """Episode length [s]; None: the task's."""
+    velocity_command: tuple[float, float, float] | None = None
+    """Fixed (vx [m/s], vy [m/s], yaw rate [rad/s]) of every episode of a velocity-tracking task;
+    None: :data:`DEFAULT_VELOCITY_COMMAND` for such a task, none for any other."""
 
     def __post_init__(self) -> None:
         if self.episodes < 1:
@@ -100,6 +111,13 @@ class EnvelopeConfig:
             raise Sim2RealError(f"workers must be 0 (auto) or positive, got {self.workers}")
         if self.episode_s is not None and not self.episode_s > 0:
             raise Sim2RealError(f"episode length must be positive, got {self.episode_s}")
+        if self.velocity_command is not None:
+            values = tuple(float(v) for v in self.velocity_command)
+            if len(values) != 3 or not all(math.isfinite(v) for v in values):
+                raise Sim2RealError(
+                    f"velocity command must be three finite numbers vx vy yaw, got {list(values)}"
+                )
+            object.__setattr__(self, "velocity_command", values)
 
 
 @dataclass(frozen=True)
@@ -138,6 +156,8 @@ class EnvelopeResult:
     """Axis name -> the value the parameter has outside the grid (twin or nominal)."""
     twin: str | None = None
     """Twin file whose parameters and effects the cells start from (None: nominal, default effects)."""
+    velocity_command: tuple[float, float, float] | None = None
+    """Fixed (vx [m/s], vy [m/s], yaw rate [rad/s]) of every episode; None: the task takes none."""
     seconds: float = 0.0
     """Wall time [s]."""
 
@@ -152,6 +172,7 @@ class EnvelopeResult:
             "rule": self.rule,
             "nominal": self.nominal,
             "twin": self.twin,
+            "velocity_command": None if self.velocity_command is None else list(self.velocity_command),
             "seconds": self.seconds,
         }
 
@@ -233,40 +254,102 @@ def resolve_axes(spec: RobotSpec, grid: str | Sequence[tuple[str, np.ndarray]]) 
 
 
 # ------------------------------------------------------------------------------------- episodes
-class _Readings:
-    """The task terms' view of one robot from its readings: ``joint_pos`` and ``joint_vel`` (1, n)."""
+class _EpisodeState:
+    """The task terms' view of one robot during an envelope episode (batch of one, shapes (1, ...)).
+
+    Joint states come from the robot's readings: ``joint_pos`` and ``joint_vel`` (1, n_joints)
+    [rad, rad/s].  A floating base adds the twin's true base state (what the training environment's
+    terms read, see :class:`~sim2real.envs.core.TaskEnv`): ``base_height`` (1,) [m], ``base_quat``
+    (1, 4) (w, x, y, z), ``projected_gravity`` (1, 3), ``base_lin_vel`` and ``base_ang_vel`` (1, 3)
+    in the base frame [m/s, rad/s].  A velocity-tracking task adds ``velocity_command`` (1, 3)
+    (vx [m/s], vy [m/s], yaw rate [rad/s]).  A term reading anything else fails with one clear error.
+    """
 
     num_envs = 1
 
-    def __init__(self, spec: RobotSpec) -> None:
+    def __init__(self, spec: RobotSpec, velocity_command: np.ndarray | None = None) -> None:
         self.spec = spec
         self.control_dt = spec.control_dt
         self.joint_pos = np.zeros((1, spec.n_joints))
         self.joint_vel = np.zeros((1, spec.n_joints))
+        if spec.floating_base:
+            self.base_height = np.zeros(1)
+            self.base_quat = np.array([[1.0, 0.0, 0.0, 0.0]])
+            self.projected_gravity = np.array([[0.0, 0.0, -1.0]])
+            self.base_lin_vel = np.zeros((1, 3))
+            self.base_ang_vel = np.zeros((1, 3))
+        if velocity_command is not None:
+            self.velocity_command = np.asarray(velocity_command, dtype=float).reshape(1, 3)
 
-    def update(self, q: np.ndarray, qd: np.ndarray) -> None:
+    def update(self, q: np.ndarray, qd: np.ndarray, base: Any = None) -> None:
+        """Joint positions and velocities (n_joints,) from a reading, and the base's
+        :class:`~sim2real.real.twin.BaseState` (floating base)."""
         self.joint_pos = np.asarray(q, dtype=float).reshape(1, -1)
         self.joint_vel = np.asarray(qd, dtype=float).reshape(1, -1)
+        if base is not None:
+            from sim2real.tasks.observations import quat_rotate_inverse
+
+            self.base_height = np.array([base.height])
+            self.base_quat = np.asarray(base.quat, dtype=float).reshape(1, 4)
+            self.projected_gravity = quat_rotate_inverse(self.base_quat, np.array([0.0, 0.0, -1.0]))
+            self.base_lin_vel = np.asarray(base.lin_vel, dtype=float).reshape(1, 3)
+            self.base_ang_vel = np.asarray(base.ang_vel, dtype=float).reshape(1, 3)
 
 
-def _term_value(task: TaskConfig, what: str, term: Any, state: _Readings) -> float:
+def _term_value(task: TaskConfig, what: str, term: Any, state: _EpisodeState) -> float:
     try:
         return float(np.asarray(term(state)).reshape(-1)[0])
     except AttributeError as exc:
         raise Sim2RealError(
-            f"task {task.name}: its {what} needs {exc.name or 'state'} that a robot's readings do not "
-            "give; the envelope supports tasks judged on joint states"
+            f"task {task.name}: its {what} needs {exc.name or 'state'}, which an envelope episode does "
+            "not provide (it gives joint states, the twin's true base state and the velocity command)"
         ) from None
 
 
-def rule_text(task: TaskConfig) -> str:
-    """The task's success rule in words."""
+DEFAULT_VELOCITY_COMMAND = (0.5, 0.0, 0.0)
+"""Velocity command of a velocity-tracking task when none is given: walk forward at 0.5 m/s."""
+
+
+def resolve_velocity_command(
+    task: TaskConfig, command: Sequence[float] | None
+) -> tuple[float, float, float] | None:
+    """The fixed velocity command of every episode (vx [m/s], vy [m/s], yaw rate [rad/s]).
+
+    A velocity-tracking task (``task.commands`` set) gets ``command`` or
+    :data:`DEFAULT_VELOCITY_COMMAND`; any other task gets None.
+
+    Raises:
+        Sim2RealError: a command for a task that takes none, or not three finite numbers.
+    """
+    if task.commands is None:
+        if command is not None:
+            raise Sim2RealError(f"task {task.name} takes no velocity command")
+        return None
+    if command is None:
+        return DEFAULT_VELOCITY_COMMAND
+    values = tuple(float(v) for v in command)
+    if len(values) != 3 or not all(math.isfinite(v) for v in values):
+        raise Sim2RealError(f"velocity command must be three finite numbers vx vy yaw, got {list(command)}")
+    return values  # type: ignore[return-value]
+
+
+def command_text(command: Sequence[float] | None) -> str:
+    """A velocity command in words, e.g. ``vx 0.5 m/s, vy 0 m/s, yaw rate 0 rad/s``."""
+    if command is None:
+        return "none"
+    vx, vy, yaw = command
+    return f"vx {vx:g} m/s, vy {vy:g} m/s, yaw rate {yaw:g} rad/s"
+
+
+def rule_text(task: TaskConfig, episode_s: float | None = None) -> str:
+    """The task's success rule in words, for episodes of ``episode_s`` [s] (None: the task's)."""
     rule = task.success
     fn = rule.metric.func.__name__
     args = ", ".join(f"{k}={v}" for k, v in rule.metric.params.items())
+    length = episode_s or task.episode_s
     if rule.kind == "hold_last":
-        return f"{fn}({args}) held for the last {rule.window_s:g} s of a full {task.episode_s:g} s episode"
-    return f"mean {fn}({args}) below {rule.threshold:g} over a full {task.episode_s:g} s episode"
+        return f"{fn}({args}) held for the last {rule.window_s:g} s of a full {length:g} s episode"
+    return f"mean {fn}({args}) below {rule.threshold:g} over a full {length:g} s episode"
 
 
 def run_episode(
@@ -276,6 +359,7 @@ def run_episode(
     twin_config: Any,
     initial: tuple[np.ndarray, np.ndarray],
     episode_s: float | None = None,
+    velocity_command: Sequence[float] | None = None,
 ) -> EpisodeOutcome:
     """One episode of a policy on a twin through the control loop, judged by the task's rule.
 
@@ -286,6 +370,12 @@ def run_episode(
         twin_config: :class:`~sim2real.real.twin.TwinConfig` of this episode (params, effects, seed).
         initial: Initial joint positions (n,) [rad] and velocities (n,) [rad/s].
         episode_s: Episode length [s]; None: the task's.
+        velocity_command: Fixed (vx [m/s], vy [m/s], yaw rate [rad/s]) given to the policy (at the
+            full speed stage) and to the task's terms; None: none (or zero, when the policy's
+            observation has a command).
+
+    A floating base is judged on the twin's true base state (:meth:`TwinRobot.base_state
+    <sim2real.real.twin.TwinRobot.base_state>`), joints on the readings.
     """
     from sim2real.deploy.loop import ControlLoop, LoopConfig
     from sim2real.deploy.speed import SpeedConfig
@@ -297,17 +387,23 @@ def run_episode(
         speed=SpeedConfig(stages=stages, start_stage=len(stages) - 1),
         episode_return=False,
         log_imu=False,
+        velocity_command=None if velocity_command is None else tuple(float(v) for v in velocity_command),
     )
     twin = TwinRobot(spec, twin_config, realtime=False, initial_qpos=initial[0])
     twin.reset(initial[0], initial[1])
     runner.reset()
-    state = _Readings(spec)
+    floating = spec.floating_base
+    state = _EpisodeState(spec, None if velocity_command is None else np.zeros(3))
     rule = task.success
     steps = round((episode_s or task.episode_s) / spec.control_dt)
     streak = total = 0.0
     t = 0.0
     with ControlLoop(twin, runner, config=config) as loop:
         for k in range(steps):
+            # the true base state and the command of this tick: the tick reads the robot first, so
+            # both belong to the moment of its reading
+            base = twin.base_state() if floating else None
+            fraction = loop.speed.fraction
             tick = loop.tick()
             t = (k + 1) * spec.control_dt
             if tick.state == "safe_stop":
@@ -315,7 +411,9 @@ def run_episode(
                 return EpisodeOutcome(False, f"safety stop: {msg}".rstrip(": "), t)
             if tick.reading is None or not tick.reading.valid:
                 continue
-            state.update(tick.reading.q, tick.reading.qd)
+            state.update(tick.reading.q, tick.reading.qd, base)
+            if velocity_command is not None:  # what the policy was given this tick
+                state.velocity_command[0] = np.asarray(velocity_command, dtype=float) * fraction
             for name, term in task.terminations.items():
                 if _term_value(task, f"termination {name}", term, state) > 0.5:
                     return EpisodeOutcome(False, f"terminated: {name}", t)
@@ -336,7 +434,7 @@ def _initial_states(
     rng = np.random.default_rng(seed)
     ids = np.arange(episodes)
     try:
-        q, qd = task.reset(_Readings(spec), ids, rng)
+        q, qd = task.reset(_EpisodeState(spec), ids, rng)
     except AttributeError as exc:
         raise Sim2RealError(
             f"task {task.name}: its reset needs {exc.name or 'state'} of a batched environment"
@@ -364,7 +462,7 @@ def _quiet_loop() -> Iterator[None]:
 
 def _run_cell(job: tuple) -> tuple[tuple[int, ...], list[EpisodeOutcome]]:
     """Worker: every episode of one cell (module-level so that process pools can pickle it)."""
-    robot, policy, index, base_params, effects, cell, initial, seed, task, episode_s = job
+    robot, policy, index, base_params, effects, cell, initial, seed, task, episode_s, command = job
     from sim2real.policy.runtime import PolicyRunner
     from sim2real.real.twin import TwinConfig
     from sim2real.robots import load_robot
@@ -378,7 +476,7 @@ def _run_cell(job: tuple) -> tuple[tuple[int, ...], list[EpisodeOutcome]]:
     with _quiet_loop():
         for k, init in enumerate(initial):
             cfg = TwinConfig(params=params, effects=dataclasses.replace(effects, seed=seed + 1000 * k))
-            out.append(run_episode(spec, task, runner, cfg, init, episode_s))
+            out.append(run_episode(spec, task, runner, cfg, init, episode_s, command))
     return index, out
 
 
@@ -424,6 +522,7 @@ def evaluate_envelope(
     runner = PolicyRunner(policy, spec, providers="cpu")  # validates file, metadata and spec hash
     custom = task is not None
     task = task if task is not None else get_task(runner.metadata.task or spec.name)
+    command = resolve_velocity_command(task, config.velocity_command)
     twin_config = TwinConfig.load(twin) if twin is not None else TwinConfig()
     base_params = dict(twin_config.params)
     registry = Parameters(spec, build_model(spec))
@@ -453,6 +552,7 @@ def evaluate_envelope(
                 config.seed,
                 task_arg,
                 config.episode_s,
+                command,
             )
         )
     successes = np.zeros((*shape, config.episodes), dtype=bool)
@@ -467,7 +567,13 @@ def evaluate_envelope(
         if progress is not None:
             progress(done, len(jobs))
 
-    log.info("envelope: %d cells x %d episodes on %d worker(s)", len(jobs), config.episodes, workers)
+    log.info(
+        "envelope: %d cells x %d episodes on %d worker(s), velocity command: %s",
+        len(jobs),
+        config.episodes,
+        workers,
+        command_text(command),
+    )
     if workers == 1:
         for job in jobs:
             collect(*_run_cell(job))
@@ -486,9 +592,10 @@ def evaluate_envelope(
         successes=successes,
         reasons=reasons,
         episodes=config.episodes,
-        rule=rule_text(task),
+        rule=rule_text(task, config.episode_s),
         nominal=nominal,
         twin=None if twin is None else str(twin),
+        velocity_command=command,
         seconds=time.perf_counter() - t0,
     )
 

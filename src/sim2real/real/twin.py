@@ -130,6 +130,30 @@ class TwinConfig:
         Path(path).write_text(yaml.safe_dump({"params": plain, "effects": effects}, sort_keys=False))
 
 
+@dataclass(frozen=True, eq=False)
+class BaseState:
+    """The true state of a floating base, as the twin simulates it (for evaluation only: a real
+    robot does not measure it, so it is never part of a :class:`~sim2real.real.protocol.Reading`)."""
+
+    t: float
+    """Simulated time [s]."""
+    position: np.ndarray
+    """Base position in the world, shape (3,) [m]; ``position[2]`` is the base height."""
+    quat: np.ndarray
+    """Base orientation (w, x, y, z), shape (4,), unit norm."""
+    lin_vel_world: np.ndarray
+    """Base linear velocity in the world frame, shape (3,) [m/s]."""
+    lin_vel: np.ndarray
+    """Base linear velocity in the base frame, shape (3,) [m/s]."""
+    ang_vel: np.ndarray
+    """Base angular velocity in the base frame, shape (3,) [rad/s]."""
+
+    @property
+    def height(self) -> float:
+        """Base height above the world origin [m]."""
+        return float(self.position[2])
+
+
 _INTEGRATORS = {
     "Euler": mujoco.mjtIntegrator.mjINT_EULER,
     "RK4": mujoco.mjtIntegrator.mjINT_RK4,
@@ -356,6 +380,34 @@ class TwinRobot:
                 quat = np.asarray(base_quat, dtype=float)
                 d.qpos[adr + 3 : adr + 7] = quat / np.linalg.norm(quat)
         mujoco.mj_forward(self.model, d)
+
+    def base_state(self) -> BaseState:
+        """The true floating-base state now (no noise, never dropped), for evaluation only.
+
+        Raises:
+            Sim2RealError: the robot has no floating base.
+        """
+        if not self.spec.floating_base:
+            raise Sim2RealError(f"{self.spec.name} has no floating base")
+        d, model = self.data, self.model
+        adr = self._base_qpos
+        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
+        dof = int(model.jnt_dofadr[model.body_jntadr[body]])  # the free joint's first dof
+        quat = d.qpos[adr + 3 : adr + 7].copy()
+        quat /= np.linalg.norm(quat)
+        lin_world = d.qvel[dof : dof + 3].copy()
+        inv = np.zeros(4)
+        mujoco.mju_negQuat(inv, quat)
+        lin_base = np.zeros(3)
+        mujoco.mju_rotVecQuat(lin_base, lin_world, inv)
+        return BaseState(
+            t=float(d.time),
+            position=d.qpos[adr : adr + 3].copy(),
+            quat=quat,
+            lin_vel_world=lin_world,
+            lin_vel=lin_base,
+            ang_vel=d.qvel[dof + 3 : dof + 6].copy(),  # a free joint's angular velocity is in the body frame
+        )
 
     def stop(self) -> None:
         """Enter the spec's safe mode at once (damping or zero torque) until the next normal command."""

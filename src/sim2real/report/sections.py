@@ -304,6 +304,17 @@ def add_identification(rep: Report, result: Identification) -> None:
         )
 
 
+def _envelope_command(result: EnvelopeResult) -> str:
+    """The envelope's velocity command in a sentence ("" when the task takes none)."""
+    if result.velocity_command is None:
+        return ""
+    vx, vy, yaw = result.velocity_command
+    return (
+        f" Every episode runs at full speed with the fixed velocity command vx {vx:g} m/s, "
+        f"vy {vy:g} m/s, yaw rate {yaw:g} rad/s."
+    )
+
+
 def add_envelope(rep: Report, result: EnvelopeResult) -> None:
     """Transfer-envelope section: success rate per grid cell as a heat map (or bars) and a table."""
     names = " × ".join(a.name for a in result.axes)
@@ -311,7 +322,7 @@ def add_envelope(rep: Report, result: EnvelopeResult) -> None:
         "Transfer envelope",
         f"Success rate of policy {result.policy} on the twin over a grid of {names} "
         f"({result.episodes} episode(s) per cell, task rule: {result.rule}). Every other parameter "
-        f"keeps its {'twin' if result.twin else 'nominal'} value.",
+        f"keeps its {'twin' if result.twin else 'nominal'} value." + _envelope_command(result),
     )
     fig_axes = [(a.name, np.asarray(a.values), a.unit) for a in result.axes]
     rate = np.asarray(result.success_rate, dtype=float)
