@@ -18,49 +18,55 @@ from sim2real.robots import load_robot
 SECONDS = 2.0
 
 
+ATTEMPTS = 2
+"""Recordings tried when the first one was stopped by a stale reading (a host stall of the shared
+machine: the safety layer doing its job, not what this test is about)."""
+RT = ["--rt-priority", "20"]
+"""SCHED_FIFO for both processes (ignored with a warning where not permitted)."""
+
+
+def _record(folder, spec):
+    bag = folder / "chirp"
+    cli = [sys.executable, "-m", "sim2real.cli"]
+    args = ["--robot", "furuta", "--ros2", "--excite", "chirp", "--seconds", str(SECONDS), *RT]
+    with (folder / "twin.log").open("w") as twin_err:
+        twin = subprocess.Popen(
+            [*cli, "twin-node", "--robot", "furuta", *RT, "--json"],
+            stdout=subprocess.PIPE,
+            stderr=twin_err,
+            text=True,
+        )
+        try:
+            record = subprocess.run(
+                [*cli, "record", *args, "--out", str(bag), "--json"],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+        finally:
+            twin.send_signal(signal.SIGINT)
+            twin.communicate(timeout=30)
+    assert record.returncode == 0, record.stderr[-2000:]
+    return bag, json.loads(record.stdout.strip().splitlines()[-1])
+
+
 def test_record_chirp_from_the_twin_node_writes_a_readable_log(tmp_path):
     spec = load_robot("furuta")
-    bag = tmp_path / "chirp"
-    cli = [sys.executable, "-m", "sim2real.cli"]
-    out = ["--out", str(bag), "--json"]
-    twin_err = (tmp_path / "twin.log").open("w")
-    twin = subprocess.Popen(
-        [*cli, "twin-node", "--robot", "furuta", "--json"], stdout=subprocess.PIPE, stderr=twin_err, text=True
-    )
-    try:
-        record = subprocess.run(
-            [
-                *cli,
-                "record",
-                "--robot",
-                "furuta",
-                "--ros2",
-                "--excite",
-                "chirp",
-                "--seconds",
-                str(SECONDS),
-                *out,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        twin.send_signal(signal.SIGINT)
-        twin.communicate(timeout=30)
-    assert record.returncode == 0, record.stderr[-2000:]
-    summary = json.loads(record.stdout.strip().splitlines()[-1])
+    for attempt in range(1, ATTEMPTS + 1):
+        folder = tmp_path / f"attempt{attempt}"
+        folder.mkdir()
+        bag, summary = _record(folder, spec)
+        safety = summary["loop"]["safety"]
+        if not (safety["latched"] and "stale" in str(safety["latch_reason"]) and attempt < ATTEMPTS):
+            break
     assert summary["log"] == str(bag)
-    assert summary["loop"]["safety"]["latched"] is False
+    assert safety["latched"] is False, safety["latch_reason"]
     tr = read_bag(bag)
     assert tr.spec_hash == spec.hash
-    # a paced 500 Hz loop for 2 s against a twin node without real-time priority on a shared
-    # machine: the rate is not the point here (the selftest measures it), the plumbing is
-    assert (
-        tr.t.size >= 0.25 * SECONDS / spec.control_dt
-        and tr.command_t.size >= 0.25 * SECONDS / spec.control_dt
-    )
+    # a paced 500 Hz loop for 2 s on a shared machine: the rate is not the point here (the
+    # selftest measures it), the plumbing is
+    assert tr.t.size >= 0.25 * SECONDS / spec.control_dt
+    assert tr.command_t.size >= 0.25 * SECONDS / spec.control_dt
     assert tr.t[-1] - tr.t[0] == pytest.approx(SECONDS, abs=0.1)
-    commands = tr.command[:, 0]
-    assert np.ptp(commands) > 1.0  # a chirp of volts, not a held zero
+    assert np.ptp(tr.command[:, 0]) > 1.0  # a chirp of volts, not a held zero
     assert np.ptp(tr.q[:, 0]) > 0.01  # the arm moved in response

@@ -24,6 +24,7 @@ def record(
     realtime: bool = False,
     ros_config: str | None = None,
     domain_id: int | None = None,
+    rt_priority: int | None = None,
     json: bool = False,
 ) -> int:
     """Record a run for system identification as a rosbag2/MCAP log, with the safety monitor active.
@@ -49,6 +50,7 @@ def record(
         realtime: Pace to the wall clock (default: lockstep, as fast as it computes).
         ros_config: --ros2: YAML of topics, message types, QoS and joint-name mapping.
         domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
+        rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission).
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     if (excite is None) == (policy is None):
@@ -80,7 +82,7 @@ def record(
         start = 0 if stage is None else stage
     if ros2:
         return _record_ros2(
-            spec, driver, start, seconds, target, what, policy, seed, ros_config, domain_id, json
+            spec, driver, start, seconds, target, what, policy, seed, ros_config, domain_id, rt_priority, json
         )
     assert twin is not None
     twin_robot, twin_info = make_twin(spec, twin, realtime=realtime, seed=seed)
@@ -109,6 +111,7 @@ def _record_ros2(
     seed: int,
     ros_config: str | None,
     domain_id: int | None,
+    rt_priority: int | None,
     json: bool,
 ) -> int:
     """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run."""
@@ -131,6 +134,7 @@ def _record_ros2(
         ros_config=ros_config,
         seconds=seconds,
         domain_id=domain_id,
+        rt_priority=rt_priority,
         make_loop=make_loop,
     )
     summary["log"] = str(target)
