@@ -33,16 +33,6 @@ from sim2real.real.protocol import Reading
 from sim2real.robots import load_robot
 
 
-@pytest.fixture(scope="module")
-def furuta():
-    return load_robot("furuta")
-
-
-@pytest.fixture(scope="module")
-def quadruped():
-    return load_robot("quadruped")
-
-
 class LoggingMonitor(SafetyMonitor):
     def __init__(self, spec, log: CallLog) -> None:
         super().__init__(spec)

@@ -25,16 +25,6 @@ from sim2real.real.protocol import Reading
 from sim2real.robots import load_robot
 
 
-@pytest.fixture(scope="module")
-def furuta():
-    return load_robot("furuta")
-
-
-@pytest.fixture(scope="module")
-def quadruped():
-    return load_robot("quadruped")
-
-
 def at_rest(spec, t: float, q=None) -> Reading:
     q = np.asarray(spec.default_pose if q is None else q, dtype=float)
     return Reading(t=t, q=q, qd=np.zeros(spec.n_joints))
