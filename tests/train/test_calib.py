@@ -133,3 +133,13 @@ class TestCommand:
     def test_setup_refuses_another_spec(self, furuta):
         with pytest.raises(SpecMismatchError):
             calibrated_setup(furuta, _calibration("0" * 64))
+
+
+def test_evaluate_uses_the_calibrated_model_of_a_calib_run(calibrated_run, furuta, capsys):
+    from sim2real.train.checkpoint import run_model
+
+    run, _ = calibrated_run
+    model = run_model(furuta, load_checkpoint(run)["metadata"])
+    assert Parameters(furuta, model).get(model, "body.pendulum.mass")[0] == pytest.approx(TRUE_MASS)
+    assert main(["evaluate", str(run), "--episodes", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["calibrated"] is True

@@ -204,7 +204,7 @@ def evaluate(
     """
     from sim2real.robots import load_robot
     from sim2real.tasks import get_task
-    from sim2real.train.checkpoint import check_spec, load_policy
+    from sim2real.train.checkpoint import check_spec, load_policy, run_model
     from sim2real.train.evaluate import evaluate_policy
     from sim2real.train.randomization import resolve_randomization
 
@@ -217,13 +217,15 @@ def evaluate(
     task = get_task(meta["task"])
     hooks = resolve_randomization(spec, randomize, None, seed).hooks
     human(f"evaluating {run} on {task.name} ({episodes} episodes, randomize {randomize or 'none'})", json)
-    result = evaluate_policy(policy, spec, task, episodes, seed=seed, hooks=hooks)
+    model = run_model(spec, meta)  # a --calib run is evaluated on its calibrated model
+    result = evaluate_policy(policy, spec, task, episodes, seed=seed, hooks=hooks, model=model)
     summary = {
         "success_rate": result["success_rate"],
         "mean_return": result["mean_return"],
         "episodes": result["episodes"],
         "task": task.name,
         "randomize": randomize,
+        "calibrated": model is not None,
         "success_rule": SUCCESS_RULES.get(task.name, task.success.kind),
     }
     text = (

@@ -92,6 +92,22 @@ def check_spec(metadata: dict[str, Any], spec: RobotSpec) -> None:
         raise SpecMismatchError(f"policy for '{metadata['robot']}'", spec.hash, metadata["spec_hash"])
 
 
+def run_model(spec: RobotSpec, metadata: dict[str, Any]) -> Any:
+    """The MjModel a run trained on: the spec's nominal model with the run's calibration values set
+    (``train --calib``), or None for a run on the nominal model."""
+    calibration = metadata.get("calibration")
+    if calibration is None:
+        return None
+    import numpy as np
+
+    from sim2real.params import Parameters
+    from sim2real.robots.model import build_model
+
+    model = build_model(spec)
+    Parameters(spec, model).set(model, {k: np.asarray(v, float) for k, v in calibration["values"].items()})
+    return model
+
+
 def load_policy(run: str | Path) -> tuple[TransferPolicy, dict[str, Any]]:
     """The trained policy of a run, ready for inference or export.
 

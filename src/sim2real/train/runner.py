@@ -31,7 +31,7 @@ from sim2real.errors import MissingExtraError, Sim2RealError
 from sim2real.robots import load_robot
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks import TaskConfig, get_task
-from sim2real.train.checkpoint import check_spec, load_checkpoint, save_checkpoint
+from sim2real.train.checkpoint import check_spec, load_checkpoint, run_model, save_checkpoint
 from sim2real.train.config import PPOConfig, default_config
 from sim2real.train.evaluate import evaluate_policy
 from sim2real.train.network import TransferPolicy
@@ -497,15 +497,7 @@ class Trainer:
         check_spec(meta, spec)
         rnd = meta.get("randomization") or {}
         calibration = meta.get("calibration")
-        model = None
-        if calibration is not None:
-            from sim2real.params import Parameters
-            from sim2real.robots.model import build_model
-
-            model = build_model(spec)
-            Parameters(spec, model).set(
-                model, {k: np.asarray(v, float) for k, v in calibration["values"].items()}
-            )
+        model = run_model(spec, meta)
         trainer = cls(
             spec,
             PPOConfig.from_dict(meta["ppo"]),
