@@ -132,7 +132,31 @@ def audit_command(
     return problems
 
 
-class AuditedRobot:
+class RobotWrapper:
+    """A Robot that passes every call to ``inner``; subclasses override what they change."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.spec: RobotSpec = inner.spec
+
+    def now(self) -> float:
+        """The inner robot's clock."""
+        return float(self.inner.now())
+
+    def read(self) -> Reading:
+        return self.inner.read()
+
+    def write(self, command: Command) -> None:
+        self.inner.write(command)
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AuditedRobot(RobotWrapper):
     """A robot wrapper that audits every command written (see :func:`audit_command`).
 
     Attributes:
@@ -141,16 +165,11 @@ class AuditedRobot:
     """
 
     def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.spec: RobotSpec = inner.spec
+        super().__init__(inner)
         self.unsafe: list[tuple[float, list[str]]] = []
         self.written = 0
         self._reference: Reading | None = None
         self._previous: Command | None = None
-
-    def now(self) -> float:
-        """The inner robot's clock."""
-        return float(self.inner.now())
 
     def read(self) -> Reading:
         reading = self.inner.read()
@@ -176,12 +195,6 @@ class AuditedRobot:
         self._previous = None if command.mode == "safe" else command
         self.written += 1
         self.inner.write(command)
-
-    def stop(self) -> None:
-        self.inner.stop()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 # --------------------------------------------------------------------------------- stand-in policy
@@ -642,34 +655,21 @@ FAULTS: tuple[type[Fault], ...] = (
 # ------------------------------------------------------------------------------------------ running
 
 
-class _FaultyRobot:
+class _FaultyRobot(RobotWrapper):
     """The twin, with the active fault's readings."""
 
     def __init__(self, twin: TwinRobot) -> None:
-        self.twin = twin
-        self.spec = twin.spec
+        super().__init__(twin)
         self.fault: Fault | None = None
-
-    def now(self) -> float:
-        return self.twin.now()
 
     def read(self) -> Reading:
         fault = self.fault
         if fault is not None and fault.active:
             return fault.read()
-        reading = self.twin.read()
+        reading = self.inner.read()
         if isinstance(fault, LatencySpike):
             fault.record(reading)
         return reading
-
-    def write(self, command: Command) -> None:
-        self.twin.write(command)
-
-    def stop(self) -> None:
-        self.twin.stop()
-
-    def close(self) -> None:
-        self.twin.close()
 
 
 class _FaultyPolicy:
