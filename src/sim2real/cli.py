@@ -1,42 +1,37 @@
 """The ``sim2real`` command.
 
-Every subcommand is a typed function in :mod:`sim2real.commands`; ``tyro`` turns its signature
-into options and its docstring into ``--help``.  Errors a user can cause are one line on stderr
-and a non-zero exit, never a traceback.
+Every subcommand is a typed function in :mod:`sim2real.commands`, listed in :data:`COMMANDS`;
+``tyro`` turns its signature into options and its docstring into ``--help``.  A command module
+that fails to import is an error of the installation (one line, exit 1), never a command that
+quietly disappears.
+
+Exit codes: 0 success; 1 bad input (a file, a value) or a failed check; 2 a usage error (an
+unknown option or command, a missing or malformed argument); 130 interrupted.  Every error is one
+line on stderr, never a traceback.
+
+Global options (anywhere before ``--``): ``-v`` logs at INFO, ``-vv`` at DEBUG (default: warnings
+and errors only); ``--version`` prints the version.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from sim2real.errors import Sim2RealError
 
 log = logging.getLogger("sim2real")
 
+PROG = "sim2real"
 
-def _commands() -> dict[str, Callable[..., int]]:
-    from sim2real.commands import robots
-
-    table: dict[str, Callable[..., int]] = {
-        "robots": robots.robots,
-        "params": robots.params,
-    }
-    for name, module, func in _OPTIONAL:
-        try:
-            mod = __import__(f"sim2real.commands.{module}", fromlist=[func])
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("sim2real.commands"):
-                continue  # command not built yet
-            raise
-        if hasattr(mod, func):  # a module may land before all of its commands
-            table[name] = getattr(mod, func)
-    return table
-
-
-# (subcommand, module in sim2real.commands, function): wired when the module exists.
-_OPTIONAL: tuple[tuple[str, str, str], ...] = (
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("robots", "robots", "robots"),
+    ("params", "robots", "params"),
+    ("twin", "twin", "twin"),
     ("randomize", "randomize", "randomize"),
     ("train", "train", "train"),
     ("evaluate", "train", "evaluate"),
@@ -53,26 +48,198 @@ _OPTIONAL: tuple[tuple[str, str, str], ...] = (
     ("bench", "bench", "bench"),
     ("demo", "demo", "demo"),
 )
+"""(subcommand, module in ``sim2real.commands``, function), in the order ``--help`` lists them."""
+
+EXIT_BAD_INPUT = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+_VERBOSE = {"-v": 1, "--verbose": 1, "-vv": 2, "-vvv": 2}
+
+
+class CommandLoadError(Sim2RealError):
+    """A command's module could not be imported: the installation is broken."""
+
+
+class UsageError(Exception):
+    """The command line does not parse (raised from tyro's parse-error hook)."""
+
+    def __init__(self, message: str, command: str | None) -> None:
+        super().__init__(message)
+        self.command = command
+
+
+def commands() -> dict[str, Callable[..., int]]:
+    """Subcommand name -> function, for every entry of :data:`COMMANDS`.
+
+    Raises:
+        CommandLoadError: a command module does not import, or lacks its function.
+    """
+    table: dict[str, Callable[..., int]] = {}
+    for name, module, func in COMMANDS:
+        try:
+            mod = importlib.import_module(f"sim2real.commands.{module}")
+        except Exception as exc:  # the command exists: its import failing is a broken install
+            raise CommandLoadError(
+                f"command '{name}' cannot be loaded ({type(exc).__name__}: {exc}); "
+                "the installation is broken: reinstall sim2real"
+            ) from exc
+        if not hasattr(mod, func):
+            raise CommandLoadError(f"command '{name}': sim2real.commands.{module} has no {func}()")
+        table[name] = getattr(mod, func)
+    return table
+
+
+def version() -> str:
+    """The installed package version (the source tree's when not installed)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("sim2real")
+    except PackageNotFoundError:
+        return "0+unknown (not installed)"
+
+
+# ---------------------------------------------------------------------------------- usage errors
+def _flag(argument: Any) -> str:
+    lowered = argument.lowered
+    if argument.is_positional():
+        return str(lowered.metavar or argument.field.extern_name).upper()
+    return "/".join(lowered.name_or_flags)
+
+
+def _metavar(argument: Any) -> str:
+    text = str(argument.lowered.metavar or "")
+    text = text.replace("{None}|", "").replace("|{None}", "")
+    if text.startswith("{") and text.endswith("}") and "|" not in text and "," not in text:
+        text = text[1:-1]
+    return text
+
+
+def _command_of(argv: Sequence[str]) -> str | None:
+    names = {name for name, _, _ in COMMANDS}
+    return argv[0] if argv and argv[0] in names else None
+
+
+def _describe(event: Any, argv: Sequence[str]) -> str:
+    """One line for a tyro parse-error event."""
+    from tyro import _errors as te
+
+    names = [name for name, _, _ in COMMANDS]
+    if isinstance(event, te.MissingArgs):
+        missing = ", ".join(_flag(a.arg) for a in event.missing_arguments)
+        text = f"missing {missing}"
+        if event.unrecognized_tokens:
+            text += f"; unrecognized {' '.join(event.unrecognized_tokens)}"
+        return text
+    if isinstance(event, te.MissingSubcommand):
+        return f"give a command: {', '.join(names)}"
+    if isinstance(event, te.UnrecognizedArgs):
+        tokens = list(event.tokens)
+        if _command_of(argv) is None and tokens and not tokens[0].startswith("-"):
+            return f"unknown command '{tokens[0]}' (commands: {', '.join(names)})"
+        return f"unrecognized argument{'s' if len(tokens) > 1 else ''} {' '.join(tokens)}"
+    if isinstance(event, te.InvalidChoice):
+        choices = ", ".join(c for c in event.choices if c != "None")
+        return f"{_flag(event.argument)}: '{event.value}' is not one of {choices}"
+    if isinstance(event, te.BadValue):
+        if event.reason == "too_few_values":
+            return f"{_flag(event.argument)} needs a value ({_metavar(event.argument)})"
+        return f"{_flag(event.argument)} takes no value, got '{event.offending_value}'"
+    if isinstance(event, te.InstantiationFailure):
+        found = re.search(r"from (\[.*?\])", event.message)
+        given = " ".join(_quoted(found.group(1))) if found else ""
+        if event.argument is None:
+            return event.message.splitlines()[0]
+        return f"{_flag(event.argument)}: invalid value '{given}' (expected {_metavar(event.argument)})"
+    if isinstance(event, te.MutexConflict):
+        return f"{event.first_token} and {event.second_token} exclude each other"
+    return type(event).__name__
+
+
+def _quoted(text: str) -> list[str]:
+    """``"['1', 'x']"`` -> ``['1', 'x']`` (the tokens tyro quotes in its messages)."""
+    return re.findall(r"'((?:[^'\\]|\\.)*)'", text)
+
+
+# ------------------------------------------------------------------------------------------ main
+def _split_globals(argv: Sequence[str]) -> tuple[list[str], int]:
+    """The arguments without ``-v``/``-vv``/``--verbose`` (before ``--``), and the verbosity."""
+    rest: list[str] = []
+    verbosity = 0
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in _VERBOSE:
+            verbosity = max(verbosity, _VERBOSE[arg])
+        else:
+            rest.append(arg)
+    return rest, verbosity
+
+
+def configure_logging(verbosity: int) -> None:
+    """Warnings and errors by default; ``-v`` sim2real's INFO lines, ``-vv`` DEBUG.
+
+    Other libraries' loggers stay at WARNING.
+    """
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    log.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
+
+
+def _error(command: str | None, message: str) -> None:
+    where = f"{PROG} {command}" if command else PROG
+    print(f"{where}: error: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``sim2real`` console script."""
+    """Entry point of the ``sim2real`` console script; returns the exit code."""
     import tyro
+    from tyro import _errors as tyro_errors
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    args, verbosity = _split_globals(list(sys.argv[1:] if argv is None else argv))
+    if args[:1] in (["--version"], ["-V"]):
+        print(f"{PROG} {version()}")
+        return 0
+    configure_logging(verbosity)
+    command = _command_of(args)
+
+    def on_parse_error(event: Any) -> None:
+        raise UsageError(_describe(event, args), command)
+
     try:
-        code = tyro.extras.subcommand_cli_from_dict(
-            _commands(),
-            prog="sim2real",
-            description="From MuJoCo simulation to a real robot, and back.",
-            args=argv,
-        )
+        table = commands()
+        with tyro_errors.on_parse_error(on_parse_error):
+            code = tyro.extras.subcommand_cli_from_dict(
+                table,
+                prog=PROG,
+                description=(
+                    "From MuJoCo simulation to a real robot, and back.  Global options: -v (INFO "
+                    "logging), -vv (DEBUG), --version.  Exit codes: 1 bad input, 2 usage error."
+                ),
+                args=args,
+            )
+    except UsageError as exc:
+        hint = f"{PROG} {exc.command} --help" if exc.command else f"{PROG} --help"
+        _error(exc.command, f"{exc} (usage: {hint})")
+        return EXIT_USAGE
     except Sim2RealError as exc:
-        print(f"sim2real: error: {exc}", file=sys.stderr)
-        return 1
+        _error(command, str(exc))
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a file the user named cannot be read or written
+        detail = exc.strerror or str(exc)
+        _error(command, f"{exc.filename}: {detail}" if exc.filename else detail)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("sim2real: interrupted", file=sys.stderr)
-        return 130
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     return int(code or 0)
 
 

@@ -18,12 +18,26 @@ class SpecError(Sim2RealError):
 class SpecMismatchError(Sim2RealError):
     """An artifact (policy, log, calibration) was made for a robot spec with another hash."""
 
-    def __init__(self, what: str, expected: str, found: str) -> None:
-        super().__init__(
-            f"{what} was made for robot spec {found[:12]}, but this robot's spec is {expected[:12]}"
-        )
+    def __init__(
+        self,
+        what: str,
+        expected: str,
+        found: str,
+        *,
+        expected_robot: str | None = None,
+        found_robot: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        made = f"robot '{found_robot}' (spec {found[:12]})" if found_robot else f"robot spec {found[:12]}"
+        this = f"'{expected_robot}' (spec {expected[:12]})" if expected_robot else f"spec {expected[:12]}"
+        message = f"{what} was made for {made}, but this robot is {this}"
+        if detail:
+            message += f"; {detail}"
+        super().__init__(message)
         self.expected = expected
         self.found = found
+        self.expected_robot = expected_robot
+        self.found_robot = found_robot
 
 
 class ParameterError(Sim2RealError):

@@ -35,6 +35,7 @@ the affine coefficients are recomputed from them after every write
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,8 @@ UNITS: dict[tuple[str, str], str] = {
     ("world", "gravity"): "m/s^2",
 }
 """Unit of every parameter kind, keyed by (group, quantity)."""
+
+logger = logging.getLogger(__name__)
 
 _SETCONST_FIELDS = {"body_mass", "body_inertia", "body_ipos", "dof_armature"}
 
@@ -563,6 +566,56 @@ class Parameters:
             }
             for i in self._info.values()
         ]
+
+    def check_bounds(
+        self, values: Mapping[str, object], source: str, *, allow: bool = False, what: str = "value"
+    ) -> list[str]:
+        """Check values (concrete names or patterns) against the plausible bounds.
+
+        Args:
+            values: name or pattern -> value (or, with ``what="range"``, -> (low, high) pair of arrays).
+            source: What the values come from (a file name), for the message.
+            allow: Accept values outside the bounds (``--allow-out-of-bounds``): a warning, not an error.
+            what: ``value`` or ``range`` (randomization ranges: both ends must lie inside).
+
+        Returns:
+            The names outside their bounds (empty when all are inside).
+
+        Raises:
+            ParameterError: one line naming the first offender, its bounds and the fix (unless ``allow``).
+        """
+        outside: list[str] = []
+        first = ""
+        for key, value in values.items():
+            for name in [key] if key in self._info else self.resolve([key]):
+                info = self._info[name]
+                ends = value if what == "range" else (value, value)
+                lo = np.broadcast_to(np.asarray(ends[0], dtype=float), (info.size,))  # type: ignore[index]
+                hi = np.broadcast_to(np.asarray(ends[1], dtype=float), (info.size,))  # type: ignore[index]
+                tol = 1e-9 * np.maximum(np.abs(info.high - info.low), 1e-300)
+                if np.all(lo >= info.low - tol) and np.all(hi <= info.high + tol):
+                    continue
+                outside.append(name)
+                if not first:
+                    shown = _fmt(lo) if what == "value" else f"[{_fmt(lo)} .. {_fmt(hi)}]"
+                    first = (
+                        f"{name} {what} {shown} {info.unit} is outside its plausible bounds "
+                        f"[{_fmt(info.low)} .. {_fmt(info.high)}]"
+                    )
+        if outside:
+            more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
+            if not allow:
+                raise ParameterError(
+                    f"{source}: {first} of robot '{self.spec.name}'{more}; "
+                    "fix it, or pass --allow-out-of-bounds"
+                )
+            logger.warning("%s: %s%s (allowed by --allow-out-of-bounds)", source, first, more)
+        return outside
+
+
+def _fmt(a: np.ndarray) -> str:
+    a = np.atleast_1d(np.asarray(a, dtype=float))
+    return f"{a[0]:.4g}" if a.size == 1 else "[" + ", ".join(f"{x:.4g}" for x in a) + "]"
 
 
 def load_values(path: str | Path) -> dict[str, np.ndarray]:

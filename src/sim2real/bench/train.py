@@ -5,10 +5,11 @@ Figures:
 - ``seconds_to_success``: wall time from the start of training (environment construction
   included) until a deterministic evaluation of ``eval_episodes`` episodes under the ``default``
   randomization reaches a success rate of at least ``target`` (0.95 for the swing-ups; 0.9 for
-  the quadruped, as its issue sets).  Training runs under the
-  same randomization with the task's PPO preset; evaluations are part of the measured time.  An
-  evaluation runs at most every ``eval_every_s`` seconds and only once the recent training
-  episodes succeed at least ``gate`` of the time (it costs a few seconds).
+  the quadruped, as its issue sets): the success gate of :mod:`sim2real.train.gate`, the rule
+  ``sim2real train`` stops at.  Training runs under the same randomization with the task's PPO
+  preset; evaluations are part of the measured time.  An evaluation runs at most every
+  ``eval_every_s`` seconds, the full one only once a quick one succeeds at least ``gate`` of the
+  time (it costs a few seconds).
 - ``success_rate``: the success rate of the last evaluation.
 - ``sb3_seconds_to_success``: the same for Stable-Baselines3 PPO with its default settings
   (``PPO("MlpPolicy", env)``: one environment, 2048 steps per update, 10 epochs, 64x64 tanh
@@ -34,15 +35,12 @@ from sim2real.bench.timing import machine
 from sim2real.robots import load_robot
 from sim2real.tasks import get_task
 from sim2real.train.evaluate import run_episodes
+from sim2real.train.gate import GateConfig, SuccessGate, gate_config
 from sim2real.train.randomization import randomization_available, resolve_randomization
 
 log = logging.getLogger(__name__)
 
 _MAX_SECONDS = {"pendulum": 600.0, "furuta": 600.0, "quadruped": 1800.0}
-_TARGET = {"quadruped": 0.9}
-"""Success rate that counts as solved (default 0.95)."""
-_EVAL_EVERY = {"quadruped": 60.0}
-"""Least seconds between evaluations (default 10 s): a quadruped evaluation runs 20 s episodes."""
 
 
 def _load() -> list[float]:
@@ -52,63 +50,31 @@ def _load() -> list[float]:
         return []
 
 
-class _Evaluator:
-    """Quick evaluation first, the full one only when the quick one looks successful."""
+def _evaluator(act_factory: Any, robot: str, randomize: str | None, seed: int) -> Any:
+    """``evaluate(episodes) -> success rate`` of a policy under the benchmark's randomization."""
+    spec = load_robot(robot)
+    task = get_task(spec.name)
 
-    def __init__(
-        self,
-        act_factory: Any,
-        robot: str,
-        randomize: str | None,
-        seed: int,
-        episodes: int,
-        quick_episodes: int,
-        gate: float,
-        start: float,
-        who: str,
-    ) -> None:
-        self.spec = load_robot(robot)
-        self.task = get_task(self.spec.name)
-        self.act_factory = act_factory
-        self.randomize = randomize
-        self.seed = seed
-        self.episodes = episodes
-        self.quick = quick_episodes
-        self.gate = gate
-        self.start = start
-        self.who = who
-        self.evaluations: list[dict[str, Any]] = []
+    def evaluate(episodes: int) -> float:
+        hooks = resolve_randomization(spec, randomize, None, seed).hooks
+        return run_episodes(act_factory(), spec, task, episodes, seed, hooks)["success_rate"]
 
-    def _run(self, episodes: int) -> float:
-        hooks = resolve_randomization(self.spec, self.randomize, None, self.seed).hooks
-        return run_episodes(self.act_factory(), self.spec, self.task, episodes, self.seed, hooks)[
-            "success_rate"
-        ]
+    return evaluate
 
-    def __call__(self, env_steps: int) -> float:
-        """Success rate of the full evaluation (or of the quick one when it stayed below the gate)."""
-        rate = self._run(self.quick)
-        full = rate >= self.gate
-        if full:
-            rate = self._run(self.episodes)
-        now = time.perf_counter() - self.start
-        self.evaluations.append(
-            {
-                "seconds": round(now, 2),
-                "env_steps": int(env_steps),
-                "episodes": self.episodes if full else self.quick,
-                "success_rate": rate,
-            }
-        )
-        log.info(
-            "%s: %.0f s, %d steps: %s evaluation success %.3f",
-            self.who,
-            now,
-            env_steps,
-            "full" if full else "quick",
-            rate,
-        )
-        return rate if full else 0.0
+
+def _checked(gate: SuccessGate, env_steps: int, who: str) -> bool:
+    reached = gate.check(env_steps)
+    last = gate.last
+    assert last is not None
+    log.info(
+        "%s: %.0f s, %d steps: %s evaluation success %.3f",
+        who,
+        last["seconds"],
+        env_steps,
+        "full" if last["episodes"] == gate.config.episodes else "quick",
+        last["success_rate"],
+    )
+    return reached
 
 
 def train_until_success(
@@ -132,19 +98,10 @@ def train_until_success(
     spec = load_robot(robot)
     config = dataclasses.replace(default_config(spec.name), eval_every=0)  # the benchmark evaluates
     trainer = Trainer(spec, config, seed=seed, randomize=randomize, log_dir=out)
-    evaluate = _Evaluator(
-        lambda: torch_actor(trainer.policy),
-        robot,
-        randomize,
-        seed + 1,
-        eval_episodes,
-        quick_episodes,
-        gate,
-        start,
-        "ours",
+    rule = GateConfig(target, eval_episodes, quick_episodes, gate, eval_every_s)
+    success = SuccessGate(
+        rule, _evaluator(lambda: torch_actor(trainer.policy), robot, randomize, seed + 1), start
     )
-    last_eval = 0.0
-    reached = None
     while time.perf_counter() - start < max_seconds:
         stats = trainer.iterate()
         if stats.iteration % 50 == 0:
@@ -157,20 +114,18 @@ def train_until_success(
                 stats.mean_step_reward,
                 stats.action_std,
             )
-        if time.perf_counter() - start - last_eval >= eval_every_s:
+        if success.due():
             trainer.policy.eval()
-            rate = evaluate(trainer.env_steps)
+            reached = _checked(success, trainer.env_steps, "ours")
             trainer.policy.train()
-            last_eval = time.perf_counter() - start
-            if rate >= target:
-                reached = last_eval
+            if reached:
                 break
-    evals = evaluate.evaluations
+    evals = success.evaluations
     if out is not None:
         trainer.save(os.path.join(out, "policy.pt"))
     trainer.close()
     return {
-        "seconds_to_success": reached,
+        "seconds_to_success": success.reached,
         "success_rate": evals[-1]["success_rate"] if evals else 0.0,
         "env_steps": trainer.env_steps,
         "train_seconds": round(trainer.seconds, 2),
@@ -203,37 +158,29 @@ def sb3_until_success(
     start = time.perf_counter()
     env = GymEnv(spec, task, seed=seed, hooks=resolve_randomization(spec, randomize, None, seed).hooks)
     model = PPO("MlpPolicy", env, seed=seed, verbose=0, device="cpu")
-    state: dict[str, Any] = {"reached": None, "last_eval": 0.0}
 
     def act(obs: np.ndarray) -> np.ndarray:
         action, _ = model.predict(obs, deterministic=True)
         return np.asarray(action, dtype=float).reshape(obs.shape[0], -1)
 
-    evaluate = _Evaluator(
-        lambda: act, robot, randomize, seed + 1, eval_episodes, quick_episodes, gate, start, "sb3"
-    )
+    rule = GateConfig(target, eval_episodes, quick_episodes, gate, eval_every_s)
+    success = SuccessGate(rule, _evaluator(lambda: act, robot, randomize, seed + 1), start)
 
     class Until(BaseCallback):
         def _on_step(self) -> bool:
             if self.n_calls % 500:
                 return True
-            now = time.perf_counter() - start
-            if now > cap_seconds:
+            if time.perf_counter() - start > cap_seconds:
                 return False
-            if now - state["last_eval"] < eval_every_s:
+            if not success.due():
                 return True
-            rate = evaluate(self.num_timesteps)
-            state["last_eval"] = time.perf_counter() - start
-            if rate >= target:
-                state["reached"] = state["last_eval"]
-                return False
-            return True
+            return not _checked(success, self.num_timesteps, "sb3")
 
     model.learn(total_timesteps=10**12, callback=Until())
     elapsed = time.perf_counter() - start
-    evals = evaluate.evaluations
+    evals = success.evaluations
     return {
-        "seconds_to_success": state["reached"],
+        "seconds_to_success": success.reached,
         "success_rate": evals[-1]["success_rate"] if evals else 0.0,
         "env_steps": int(model.num_timesteps),
         "seconds": round(elapsed, 2),
@@ -275,11 +222,9 @@ def run(
     label = use or (
         "none" if randomize == "none" else f"none ({randomize} requested; sim2real.randomize unavailable)"
     )
-    if target is None:
-        target = _TARGET.get(name, 0.95)
+    rule = gate_config(name, target=target, every_s=eval_every_s)
+    target, eval_every_s = rule.target, rule.every_s
     budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(name, 600.0)
-    if eval_every_s is None:
-        eval_every_s = _EVAL_EVERY.get(name, 10.0)
     load_before = _load()
     ours = train_until_success(
         robot, use, seed, target, eval_episodes, eval_every_s, max_seconds=budget, out=out

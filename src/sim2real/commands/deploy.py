@@ -20,12 +20,15 @@ def _robot_source(twin: str | None, ros2: bool) -> None:
         raise Sim2RealError("give the robot to run on: --twin PARAMS.yaml (the simulated twin) or --ros2")
 
 
-def make_twin(spec: Any, twin_file: str, *, realtime: bool, seed: int) -> tuple[Any, dict[str, Any]]:
-    """The twin from a parameter file, at the start state of the robot's task; and its description."""
+def make_twin(
+    spec: Any, twin_file: str, *, realtime: bool, seed: int, allow_out_of_bounds: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """The twin from a twin file (checked against the robot: names and plausible bounds), at the
+    start state of the robot's task; and its description."""
     from sim2real.deploy.record import initial_state
     from sim2real.real.twin import TwinConfig, TwinRobot
 
-    config = TwinConfig.load(twin_file)
+    config = TwinConfig.load(twin_file, spec, allow_out_of_bounds=allow_out_of_bounds)
     q0, qd0 = initial_state(spec, seed)
     robot = TwinRobot(spec, config, realtime=realtime, initial_qpos=q0)
     robot.reset(q0, qd0)
@@ -196,6 +199,7 @@ def deploy(
     ros_config: str | None = None,
     domain_id: int | None = None,
     rt_priority: int | None = None,
+    allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
     """Run a policy on the robot behind the safety monitor, with live status and a rosbag2 log.
@@ -222,6 +226,8 @@ def deploy(
             spec's ros2: section, or the standard topics).
         domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
         rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission).
+        allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
+            parameter bounds.
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     _robot_source(twin, ros2)
@@ -238,10 +244,21 @@ def deploy(
     runner = PolicyRunner(policy, spec, providers="cpu")  # a bad file fails here, with one line
     if ros2:
         return _deploy_ros2(
-            spec, policy, speed_config, velocity_command, seconds, out, ros_config, domain_id, rt_priority, json
+            spec,
+            policy,
+            speed_config,
+            velocity_command,
+            seconds,
+            out,
+            ros_config,
+            domain_id,
+            rt_priority,
+            json,
         )
     assert twin is not None
-    twin_robot, twin_info = make_twin(spec, twin, realtime=realtime, seed=seed)
+    twin_robot, twin_info = make_twin(
+        spec, twin, realtime=realtime, seed=seed, allow_out_of_bounds=allow_out_of_bounds
+    )
     target = Path(out) if out else default_out(spec, "deploy")
     if target.exists():
         raise Sim2RealError(f"{target} exists already; a log is never overwritten")

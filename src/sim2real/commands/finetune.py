@@ -45,6 +45,7 @@ def finetune(
     episodes: int = 10,
     explore_std: float = 0.05,
     seed: int = 0,
+    allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
     """Fine-tune a deployed policy from robot logs: a small residual adapter beside the frozen
@@ -68,6 +69,8 @@ def finetune(
         episodes: Iterative mode: twin episodes per round.
         explore_std: Iterative mode: exploration noise of the logged episodes (action units).
         seed: Seed of the fine-tuning (and of the twin episodes).
+        allow_out_of_bounds: Iterative mode: accept a twin file whose values lie outside the robot's
+            plausible parameter bounds.
         json: Print a JSON summary on stdout.
     """
     if not policy:
@@ -106,7 +109,7 @@ def finetune(
         from sim2real.real.twin import TwinConfig
 
         assert twin is not None
-        twin_config = TwinConfig.load(twin)
+        twin_config = TwinConfig.load(twin, spec, allow_out_of_bounds=allow_out_of_bounds)
         human(
             f"iterative fine-tuning of {policy} on the {spec.name} twin: {rounds} rounds x {episodes} episodes",
             json,

@@ -22,6 +22,7 @@ def gap(
     velocity: Literal["auto", "log", "fd"] = "auto",
     threshold: float = 0.1,
     report: str | None = None,
+    allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
     """Replay a log's commands in simulation and measure how simulation and robot part ways.
@@ -41,11 +42,14 @@ def gap(
         threshold: Position error [rad] that counts as diverged.
         report: Write an HTML report (trajectory overlays, error growth, sim-vs-real histograms,
             metrics, failed episodes) to this file.
+        allow_out_of_bounds: Accept a calibration whose values lie outside the robot's plausible
+            parameter bounds.
         json: Print a JSON summary on stdout.
 
-    Failed episodes of the log (a safety stop, a task termination, or the task's success rule not
-    met; episodes split at the deploy log's start/reset events) are listed with their divergence
-    point and the channels that diverged first.
+    Failed episodes of a policy's log (a safety stop, a task termination, or the task's success
+    rule not met; episodes split at the deploy log's start/reset events) that diverged from the
+    simulation are listed with their divergence point and the channels that diverged first.  An
+    excitation log (`sim2real record --excite`) has no task to fail: it gets no failure analysis.
     """
     import dataclasses
 
@@ -58,14 +62,15 @@ def gap(
     if not threshold > 0:
         raise Sim2RealError(f"--threshold must be positive, got {threshold}")
     spec = load_robot(robot)
-    model = calibrated_model(spec, calib)
+    model = calibrated_model(spec, calib, allow_out_of_bounds=allow_out_of_bounds)
     (trajectory,) = load_logs(spec, [log], csv_map)
     mode = "open loop" if horizon is None else f"windows of {horizon:g} s"
     human(f"replaying {log} on {spec.name} ({'calibrated' if calib else 'nominal'}, {mode})", json)
     result = measure_gap(
         spec, trajectory, model=model, horizon=horizon, velocity=velocity, threshold=threshold
     )
-    failures = analyze_failures(spec, trajectory, result, task=_task_of(spec))
+    excitation = bool((trajectory.meta.get("policy") or {}).get("excitation"))
+    failures = [] if excitation else analyze_failures(spec, trajectory, result, task=_task_of(spec))
     result = dataclasses.replace(result, failures=failures)
     summary = result.summary()
     summary |= {"robot": spec.name, "log": log, "calib": calib}
@@ -99,12 +104,16 @@ def gap(
     lines.append("distribution distances sim vs real (Wasserstein, KS):")
     for name, d in result.channels.items():
         lines.append(f"  {name:<24} {d['wasserstein']:.4g}  {d['ks']:.3f}")
-    for f in failures:
-        first = ", ".join(c.channel for c in f.first_channels[:3]) or "none"
-        div = "-" if f.divergence_t is None else f"{f.divergence_t:.3f} s"
+    diverged = [f for f in failures if f.divergence_t is not None]
+    for f in diverged:
+        first = ", ".join(c.channel for c in f.first_channels[:3]) or "-"
         lines.append(
             f"failed episode {f.episode} [{f.t_start:.2f}, {f.t_end:.2f}] s ({f.reason}): "
-            f"diverged at {div}, first: {first}"
+            f"sim and robot parted at {f.divergence_t:.3f} s, first in {first}"
+        )
+    if diverged and len(failures) > len(diverged):
+        lines.append(
+            f"  ({len(failures) - len(diverged)} more failed episode(s) did not diverge from the simulation)"
         )
     if report:
         lines.append(f"report written to {report}")
@@ -130,6 +139,7 @@ def envelope(
     seed: int = 0,
     episode_s: float | None = None,
     velocity_command: tuple[float, float, float] | None = None,
+    allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
     """Transfer envelope: a policy's success rate on the twin over a grid of parameter values.
@@ -154,6 +164,8 @@ def envelope(
             applies, so it should be longer than that window).
         velocity_command: vx [m/s] vy [m/s] yaw_rate [rad/s] of every episode of a velocity-tracking
             policy (at full speed); default 0.5 0 0 (walk forward).  Not for other tasks.
+        allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
+            parameter bounds (the grid's own values are not checked).
         json: Print a JSON summary on stdout.
     """
     from rich.console import Console
@@ -175,8 +187,10 @@ def envelope(
     resolve_axes(spec, grid)
     if not Path(policy).is_file():
         raise PolicyError(f"policy file not found: {policy}")
-    if twin is not None and not Path(twin).is_file():
-        raise Sim2RealError(f"twin file not found: {twin}")
+    if twin is not None:
+        from sim2real.real.twin import TwinConfig
+
+        TwinConfig.load(twin, spec, allow_out_of_bounds=allow_out_of_bounds)
     if velocity_command is not None:  # a command for a task that takes none fails before the progress bar
         from sim2real.gap.envelope import resolve_velocity_command
         from sim2real.policy.metadata import read_metadata

@@ -29,6 +29,7 @@ def randomize(
     action: Annotated[Literal["show"], tyro.conf.Positional],
     robot: str,
     config: str | None = None,
+    allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
     """Show what a randomization config randomizes on a robot: every concrete parameter with its
@@ -38,6 +39,8 @@ def randomize(
         action: What to do (show).
         robot: Embedded robot name or spec YAML path.
         config: Built-in config name (none, default, full) or YAML file; default: default.
+        allow_out_of_bounds: Accept a file whose ranges leave the plausible bounds the robot's spec
+            states (built-in configs are not checked).
         json: Print a JSON summary on stdout.
     """
     from sim2real.randomize import load_randomization
@@ -45,6 +48,9 @@ def randomize(
 
     spec = load_robot(robot)
     rnd = load_randomization(spec, config or "default")
+    from sim2real.randomize.config import check_bounds
+
+    check_bounds(rnd, spec, allow=allow_out_of_bounds)
     summary = rnd.summary()
     lines = [f"randomization '{rnd.name}' for {spec.name} ({rnd.source}): {rnd.description}".rstrip(": ")]
     groups: dict[tuple[str, str, str], list[str]] = {}

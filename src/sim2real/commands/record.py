@@ -25,6 +25,7 @@ def record(
     ros_config: str | None = None,
     domain_id: int | None = None,
     rt_priority: int | None = None,
+    allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
     """Record a run for system identification as a rosbag2/MCAP log, with the safety monitor active.
@@ -51,6 +52,8 @@ def record(
         ros_config: --ros2: YAML of topics, message types, QoS and joint-name mapping.
         domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
         rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission).
+        allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
+            parameter bounds.
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     if (excite is None) == (policy is None):
@@ -85,7 +88,9 @@ def record(
             spec, driver, start, seconds, target, what, policy, seed, ros_config, domain_id, rt_priority, json
         )
     assert twin is not None
-    twin_robot, twin_info = make_twin(spec, twin, realtime=realtime, seed=seed)
+    twin_robot, twin_info = make_twin(
+        spec, twin, realtime=realtime, seed=seed, allow_out_of_bounds=allow_out_of_bounds
+    )
     config = LoopConfig(mode="paced" if realtime else "lockstep", speed=SpeedConfig(start_stage=start))
     total = max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"record {spec.name}", total, json)

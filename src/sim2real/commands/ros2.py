@@ -81,7 +81,7 @@ def twin_node(
             if len(initial_pose) != spec.n_joints:
                 raise Sim2RealError(f"--initial-pose needs {spec.n_joints} values ({', '.join(spec.joints)})")
             qpos = np.array(initial_pose, dtype=float)
-        config = TwinConfig.load(twin) if twin is not None else TwinConfig()
+        config = TwinConfig.load(twin, spec) if twin is not None else TwinConfig()
         hardware = TwinRobot(spec, config, realtime=False, initial_qpos=qpos)
     human(
         f"twin node for {spec.name} (spec {spec.hash[:12]}), ROS_DOMAIN_ID "

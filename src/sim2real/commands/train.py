@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +28,81 @@ def _fmt(value: float | None, spec: str = ".3g") -> str:
     return "-" if value is None else format(value, spec)
 
 
+class _TrainProgress:
+    """Progress of a training run on stderr: a rich bar on a terminal, else a line every ``period`` s."""
+
+    def __init__(self, label: str, total: int, completed: int, as_json: bool, period: float = 10.0) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.tty = self.console.is_terminal
+        self.label = label
+        self.total = total
+        self.period = period
+        self.as_json = as_json
+        self._start = time.perf_counter()
+        self._next = self._start + period
+        self._bar: Any = None
+        self._task: Any = None
+        self._completed = completed
+
+    def __enter__(self) -> _TrainProgress:
+        if self.tty:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+            self._bar = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
+                TextColumn("return {task.fields[ret]}"),
+                TextColumn("success {task.fields[success]}"),
+                TextColumn("stage {task.fields[stage]}"),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=self.console,
+                transient=self.as_json,
+            )
+            self._bar.__enter__()
+            self._task = self._bar.add_task(
+                self.label, total=self.total, completed=self._completed, ret="-", success="-", stage="-"
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def update(self, stats: Any) -> None:
+        ret, success = _fmt(stats.mean_return), _fmt(stats.progress, ".2f")
+        if self._bar is not None:
+            self._bar.update(
+                self._task, completed=stats.env_steps, ret=ret, success=success, stage=stats.stage or "-"
+            )
+            return
+        now = time.perf_counter()
+        if now >= self._next:
+            self._next = now + self.period
+            self.line(
+                f"{stats.env_steps:,}/{self.total:,} steps ({100 * stats.env_steps / self.total:.0f} %), "
+                f"{now - self._start:.0f} s: training return {ret}, success {success}"
+                + (f", stage {stats.stage}" if stats.stage else "")
+            )
+
+    def line(self, text: str) -> None:
+        """A line of its own (above the bar on a terminal)."""
+        if self._bar is not None:
+            self._bar.console.print(f"{self.label}: {text}", markup=False, highlight=False)
+        else:
+            print(f"{self.label}: {text}", file=sys.stderr, flush=True)
+
+
+def _gate_due(trainer: Any, gate: Any) -> bool:
+    """The gate applies at the final stage of a curriculum only (earlier stages are easier)."""
+    cur = trainer.randomization.curriculum
+    final = cur is None or cur.stage_index == len(cur.stages) - 1
+    return final and gate.due()
+
+
 def train(
     robot: str,
     out: str,
@@ -38,19 +115,26 @@ def train(
     resume: bool = False,
     envs: int | None = None,
     eval_episodes: int = 32,
+    no_early_stop: bool = False,
     save_every: float = 60.0,
+    allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
-    """Train a policy with PPO (rsl_rl) in the batched simulator.
+    """Train a policy with PPO (rsl_rl) in the batched simulator, until it has learnt the task.
 
-    Writes RUN/policy.pt (networks, normalizer statistics, optimizer, counters and the metadata
-    export needs) and TensorBoard logs in RUN.  The same seed gives the same run.
+    The run stops at the task's success gate (the rule `sim2real bench train` measures with):
+    every 10 s of training (60 s for the quadruped) a quick deterministic evaluation of 16
+    episodes runs under the run's own randomization, and when it reaches 0.9 a full one of 64
+    episodes; the run stops when that reaches 0.95 (0.9 for the quadruped).  --steps caps the
+    run; --no-early-stop runs the whole budget.  Writes RUN/policy.pt (networks, normalizer
+    statistics, optimizer, counters and the metadata export needs) and TensorBoard logs in RUN.
+    Progress goes to stderr: a bar on a terminal, a line every 10 s otherwise.
 
     Args:
         robot: Embedded robot name or spec YAML path.
         out: Run directory RUN.
-        steps: Total environment steps of the run (default: the task's budget); with --resume the
-            run continues until it has this many.
+        steps: Most environment steps of the run (default: the task's budget, e.g. 20 M for the
+            furuta); with --resume the run continues until it has this many.
         randomize: Domain randomization config name (none, default, full) or YAML file.
         curriculum: Randomization curriculum name (e.g. ladder) or YAML file.
         calib: Calibration YAML (from `sim2real identify`): train on the calibrated model, with
@@ -62,20 +146,28 @@ def train(
         resume: Continue the run in RUN from its checkpoint.
         envs: Number of parallel simulations (default: the task's preset).
         eval_episodes: Episodes of the final deterministic evaluation, under the run's own
-            randomization (0: none).
+            randomization (0: none); a run stopped by the success gate reports the gate's
+            evaluation instead.
+        no_early_stop: Train for the whole --steps budget, past the success gate.
         save_every: Seconds between checkpoints during training.
+        allow_out_of_bounds: Accept a calibration or randomization file whose values lie outside
+            the robot's plausible parameter bounds.
         json: Print a JSON summary on stdout.
     """
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
     from sim2real.train.config import default_steps
+    from sim2real.train.gate import SuccessGate, gate_config
     from sim2real.train.runner import make_trainer
 
     run = Path(out)
     if not resume and (run / "policy.pt").exists():
         raise Sim2RealError(f"{run} already holds a run; continue it with --resume or choose another --out")
+    if steps is not None and steps < 1:
+        raise Sim2RealError(f"--steps must be at least 1, got {steps}")
+    if eval_episodes < 0:
+        raise Sim2RealError(f"--eval-episodes must be 0 or more, got {eval_episodes}")
     model = rnd = record = None
+    if randomize is not None and not resume:
+        _check_randomization(robot, randomize, allow_out_of_bounds)
     if calib is not None:
         if resume:
             raise Sim2RealError("--calib starts a run; a resumed run keeps the calibration it was trained on")
@@ -86,7 +178,9 @@ def train(
         from sim2real.pipeline.training import calibrated_setup
         from sim2real.robots import load_robot
 
-        model, rnd, record = calibrated_setup(load_robot(robot), calib, widen, randomize)
+        model, rnd, record = calibrated_setup(
+            load_robot(robot), calib, widen, randomize, allow_out_of_bounds=allow_out_of_bounds
+        )
     trainer = make_trainer(
         robot,
         run,
@@ -101,41 +195,38 @@ def train(
     # the quick evaluations build randomization hooks every few seconds: keep their notices quiet
     logging.getLogger("sim2real.randomize.hooks").setLevel(logging.WARNING)
     total = int(steps if steps is not None else default_steps(trainer.task.name))
+    rule = gate_config(trainer.task.name)
+    eval_seed = trainer.seed + 10_000
+    gate = SuccessGate(rule, lambda n: trainer.evaluate(n, seed=eval_seed)["success_rate"])
     human(
         f"training {trainer.task.name} on '{trainer.spec.name}' (spec {trainer.spec.hash[:12]}): "
-        f"{trainer.config.num_envs} envs, {total:,} steps, seed {trainer.seed}, "
-        f"randomize {randomize or curriculum or 'none'}"
+        f"{trainer.config.num_envs} envs, at most {total:,} steps"
+        + ("" if no_early_stop else f" (stops at {rule.target:.0%} success)")
+        + f", seed {trainer.seed}, randomize {randomize or curriculum or 'none'}"
         + (f", calibrated by {calib} (x{widen:g} intervals)" if calib else "")
         + f" -> {run}",
         json,
     )
-    console = Console(stderr=True)
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed:,.0f}/{task.total:,.0f} steps"),
-        TextColumn("return {task.fields[ret]}"),
-        TextColumn("success {task.fields[success]}"),
-        TextColumn("stage {task.fields[stage]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
     stats = None
+    reached = False
     last_save = time.perf_counter()
+    progress = _TrainProgress(trainer.task.name, total, trainer.env_steps, json)
     try:
-        with Progress(*columns, console=console, transient=json) as progress:
-            bar = progress.add_task(
-                trainer.task.name, total=total, completed=trainer.env_steps, ret="-", success="-", stage="-"
-            )
+        with progress:
             while trainer.env_steps < total:
                 stats = trainer.iterate()
-                progress.update(
-                    bar,
-                    completed=stats.env_steps,
-                    ret=_fmt(stats.mean_return),
-                    success=_fmt(stats.progress, ".2f"),
-                    stage=stats.stage or "-",
-                )
+                progress.update(stats)
+                if not no_early_stop and _gate_due(trainer, gate):
+                    reached = gate.check(trainer.env_steps)
+                    last = gate.last
+                    assert last is not None
+                    progress.line(
+                        f"evaluation after {trainer.env_steps:,} steps: success {last['success_rate']:.2f} "
+                        f"over {last['episodes']} episodes"
+                        + (f" >= {rule.target:.2f}: learnt" if reached else "")
+                    )
+                    if reached:
+                        break
                 if time.perf_counter() - last_save > save_every:
                     trainer.save(run / "policy.pt")
                     last_save = time.perf_counter()
@@ -145,11 +236,14 @@ def train(
         human(f"interrupted: checkpoint at {run / 'policy.pt'} (continue with --resume)", json)
         raise
     evaluation: dict[str, Any] | None = None
-    if eval_episodes > 0:
+    if reached and trainer.last_evaluation is not None:
+        evaluation = {k: trainer.last_evaluation[k] for k in ("success_rate", "mean_return", "episodes")}
+    elif eval_episodes > 0:
         result = trainer.evaluate(eval_episodes)
         evaluation = {k: result[k] for k in ("success_rate", "mean_return", "episodes")}
     path = trainer.save(run / "policy.pt")
     trainer.close()
+    stopped = "success gate" if reached else "step budget"
     summary = {
         "run": str(run),
         "checkpoint": str(path),
@@ -158,6 +252,8 @@ def train(
         "env_steps": trainer.env_steps,
         "iterations": trainer.iteration,
         "train_seconds": round(trainer.seconds, 2),
+        "stopped_by": stopped,
+        "success_gate": {**dataclasses.asdict(rule), "reached": reached, "evaluations": gate.evaluations},
         "mean_return": stats.mean_return if stats else None,
         "success_rate": stats.progress if stats else None,
         "stage": trainer.randomization.stage,
@@ -167,8 +263,9 @@ def train(
         "evaluation": evaluation,
     }
     text = (
-        f"{trainer.env_steps:,} steps in {trainer.seconds:.0f} s; training episodes: return "
-        f"{_fmt(summary['mean_return'])}, success {_fmt(summary['success_rate'], '.2f')}"
+        f"{trainer.env_steps:,} steps in {trainer.seconds:.0f} s, stopped by the {stopped}; "
+        f"training episodes: return {_fmt(summary['mean_return'])}, "
+        f"success {_fmt(summary['success_rate'], '.2f')}"
         + (
             f"; evaluation ({evaluation['episodes']} episodes): success {evaluation['success_rate']:.2f}, "
             f"return {evaluation['mean_return']:.3g}"
@@ -181,11 +278,22 @@ def train(
     return 0
 
 
+def _check_randomization(robot: str, randomize: str, allow: bool) -> None:
+    """A randomization file's ranges against the robot's stated bounds (built-in configs pass)."""
+    from sim2real.randomize import load_randomization
+    from sim2real.randomize.config import check_bounds
+    from sim2real.robots import load_robot
+
+    spec = load_robot(robot)
+    check_bounds(load_randomization(spec, randomize), spec, allow=allow)
+
+
 def evaluate(
     run: Annotated[str, tyro.conf.Positional],
     randomize: str | None = None,
     episodes: int = 64,
     seed: int = 1,
+    allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
     """Evaluate a trained policy: success rate and mean return over K episodes.
@@ -200,6 +308,8 @@ def evaluate(
         randomize: Domain randomization config name or YAML file to evaluate under.
         episodes: Number of episodes K.
         seed: Seed of the episodes' initial states, commands and randomization.
+        allow_out_of_bounds: Accept a randomization file whose ranges leave the robot's plausible
+            parameter bounds.
         json: Print {"success_rate", "mean_return", "episodes"} on stdout.
     """
     from sim2real.robots import load_robot
@@ -214,6 +324,8 @@ def evaluate(
     robot_path = Path(meta.get("robot_path", ""))
     spec = load_robot(robot_path if robot_path.is_file() else meta["robot"])
     check_spec(meta, spec)
+    if randomize is not None:
+        _check_randomization(str(spec.path), randomize, allow_out_of_bounds)
     task = get_task(meta["task"])
     hooks = resolve_randomization(spec, randomize, None, seed).hooks
     human(f"evaluating {run} on {task.name} ({episodes} episodes, randomize {randomize or 'none'})", json)

@@ -17,7 +17,13 @@ __all__ = ["TrainedPolicy", "calibrated_setup", "train_policy"]
 
 
 def calibrated_setup(
-    spec: RobotSpec, calib: Any, widen: float = 2.0, base: Any = None, path: str | Path | None = None
+    spec: RobotSpec,
+    calib: Any,
+    widen: float = 2.0,
+    base: Any = None,
+    path: str | Path | None = None,
+    *,
+    allow_out_of_bounds: bool = False,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """What training on a calibration needs: the calibrated model, the randomization centred on it,
     and the record stored in the checkpoint.
@@ -28,6 +34,7 @@ def calibrated_setup(
         widen: Randomization half-width in half-widths of each confidence interval.
         base: Base randomization (name, file or mapping) whose other entries are kept, or None.
         path: Where the calibration came from (for the record; default: ``calib`` when a path).
+        allow_out_of_bounds: Accept a calibration file's values outside the plausible bounds.
 
     Returns:
         ``(model, randomization, record)``; ``record`` holds ``path``, ``spec_hash``, ``created``,
@@ -41,7 +48,7 @@ def calibrated_setup(
 
     if not isinstance(calib, Calibration):
         path = calib if path is None else path
-        calib = load_calibration(calib, spec)
+        calib = load_calibration(calib, spec, allow_out_of_bounds=allow_out_of_bounds)
     model = calibrated_model(spec, calib)
     rnd = Randomization.from_calibration(calib, widen, spec=spec, base=base)
     record = {

@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ import numpy as np
 
 from sim2real.errors import PolicyError, SpecMismatchError
 from sim2real.robots.spec import ActuatorSpec, ObservationTerm, RobotSpec
+
+logger = logging.getLogger(__name__)
 
 FORMAT = "sim2real-policy/1"
 """Value of the ``format`` key of every policy file this version writes and reads."""
@@ -390,8 +393,15 @@ class PolicyMetadata:
         out = []
 
         def diff(what: str, mine: Any, theirs: Any) -> None:
-            if mine != theirs:
-                out.append(f"{what}: policy {mine} vs robot {theirs}")
+            if mine == theirs:
+                return
+            if isinstance(mine, list) and isinstance(theirs, list) and len(mine) == len(theirs) > 1:
+                # the differing items only: whole layouts would make the line unreadable
+                for i, (a, b) in enumerate(zip(mine, theirs, strict=True)):
+                    if a != b:
+                        out.append(f"{what} [{i}]: policy {a} vs robot {b}")
+                return
+            out.append(f"{what}: policy {mine} vs robot {theirs}")
 
         diff("robot name", self.robot, spec.name)
         diff("joint names", list(self.joint_names), list(spec.joints))
@@ -425,8 +435,21 @@ class PolicyMetadata:
         if self.spec_hash == spec.hash:
             return
         differences = self.differences(spec)
-        err = SpecMismatchError(source, expected=spec.hash, found=self.spec_hash)
-        err.args = (f"{err.args[0]}; differs: {'; '.join(differences)}",)
+        shown = [d for d in differences if not d.startswith("robot name:")]  # named in the line already
+        detail = None
+        if shown:
+            first = shown[0] if len(shown[0]) <= 90 else shown[0][:87] + "..."
+            detail = f"differs: {first}" + (f" (+{len(shown) - 1} more)" if len(shown) > 1 else "")
+        for line in differences:
+            logger.info("%s: %s", source, line)
+        err = SpecMismatchError(
+            source,
+            expected=spec.hash,
+            found=self.spec_hash,
+            expected_robot=spec.name,
+            found_robot=self.robot,
+            detail=detail,
+        )
         err.differences = differences  # type: ignore[attr-defined]
         raise err
 

@@ -803,6 +803,33 @@ def parse_randomization(
     )
 
 
+def check_bounds(rnd: Randomization, spec: RobotSpec, *, allow: bool = False) -> list[str]:
+    """Check a user's randomization against the plausible bounds the robot's spec states.
+
+    Every value a parameter with stated bounds (the spec's ``parameters:`` section) can take must
+    lie inside them; parameters without stated bounds are not checked (their default bounds only
+    limit identification).  Built-in configs are not checked: the quadruped's ``full`` config
+    deliberately goes past the stated payload and friction bounds.
+
+    Returns:
+        Names outside their bounds (only with ``allow``; a warning is logged).
+
+    Raises:
+        ParameterError: a range outside the bounds (one line naming it and the fix).
+    """
+    import fnmatch
+
+    if rnd.source.startswith("builtin"):
+        return []
+    params = namespace(spec).params
+    stated = {
+        p.name: (p.low, p.high)
+        for p in rnd.parameters
+        if p.name in params.names and any(fnmatch.fnmatchcase(p.name, b.name) for b in spec.parameter_bounds)
+    }
+    return params.check_bounds(stated, f"randomization {rnd.source}", allow=allow, what="range")
+
+
 def builtin_names(robot: str) -> list[str]:
     """Names of the built-in randomization configs of an embedded robot (``none`` always exists)."""
     names = {p.stem.split("_", 1)[1] for p in CONFIG_DIR.glob(f"{robot}_*.yaml")}

@@ -87,8 +87,17 @@ class TwinConfig:
     """Unmodeled effects."""
 
     @staticmethod
-    def load(path: str | Path) -> TwinConfig:
-        """Read a twin file.  A plain parameter file (name -> value) is accepted as well."""
+    def load(
+        path: str | Path, spec: RobotSpec | None = None, *, allow_out_of_bounds: bool = False
+    ) -> TwinConfig:
+        """Read a twin file.  A plain parameter file (name -> value) is accepted as well.
+
+        With ``spec``, the parameter names must be the robot's and their values within its plausible
+        bounds (unless ``allow_out_of_bounds``).
+
+        Raises:
+            Sim2RealError: missing file, not YAML, unknown keys, malformed or out-of-bounds values.
+        """
         path = Path(path)
         if not path.is_file():
             raise Sim2RealError(f"twin file not found: {path}")
@@ -112,13 +121,23 @@ class TwinConfig:
             except (TypeError, ValueError):
                 raise Sim2RealError(f"{path}: params.{name}: {value!r} is not a number or list") from None
         effects_raw = raw.get("effects") or {}
+        if not isinstance(effects_raw, dict):
+            raise Sim2RealError(f"{path}: 'effects' must be a map of effect name to value")
         allowed = set(TwinEffects.__dataclass_fields__)
         bad = set(effects_raw) - allowed
         if bad:
             raise Sim2RealError(
                 f"{path}: unknown effect(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(allowed))}"
             )
-        return TwinConfig(params=params, effects=TwinEffects(**effects_raw))
+        config = TwinConfig(params=params, effects=_effects(effects_raw, path))
+        if spec is not None:
+            try:
+                known = Parameters(spec, build_model(spec))
+                known.check_bounds(config.params, str(path), allow=allow_out_of_bounds)
+            except ParameterError as exc:
+                text = str(exc)
+                raise Sim2RealError(text if text.startswith(str(path)) else f"{path}: {text}") from None
+        return config
 
     def save(self, path: str | Path) -> None:
         """Write the twin file."""
@@ -128,6 +147,39 @@ class TwinConfig:
             k: (v if not (isinstance(v, float) and math.isinf(v)) else 1e9) for k, v in effects.items()
         }
         Path(path).write_text(yaml.safe_dump({"params": plain, "effects": effects}, sort_keys=False))
+
+
+def _effects(raw: dict, path: Path) -> TwinEffects:
+    """Effects from a twin file's map, each value checked for type and range."""
+    values = {}
+    for name, value in raw.items():
+        where = f"{path}: effects.{name}"
+        default = getattr(TwinEffects, name)
+        if name == "integrator":
+            if value not in _INTEGRATORS:
+                raise Sim2RealError(f"{where} must be one of {', '.join(_INTEGRATORS)}, got {value!r}")
+        elif name in ("substep_factor", "seed"):
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < (1 if name == "substep_factor" else 0)
+            ):
+                raise Sim2RealError(
+                    f"{where} must be a whole number >= {1 if name == 'substep_factor' else 0}, got {value!r}"
+                )
+        elif value is not None or default is not None:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or math.isnan(value)
+                or value < 0
+            ):
+                raise Sim2RealError(f"{where} must be a number >= 0, got {value!r}")
+            if name == "drop_probability" and value >= 1:
+                raise Sim2RealError(f"{where} must be below 1, got {value!r}")
+            value = float(value)
+        values[name] = value
+    return TwinEffects(**values)
 
 
 @dataclass(frozen=True, eq=False)

@@ -137,12 +137,21 @@ def _array(value: object, where: str) -> np.ndarray | None:
     return arr
 
 
-def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibration:
-    """Read a calibration file; with ``spec``, check that it was made for that robot spec.
+def load_calibration(
+    path: str | Path, spec: RobotSpec | None = None, *, allow_out_of_bounds: bool = False
+) -> Calibration:
+    """Read a calibration file; with ``spec``, check that it was made for that robot (name and
+    spec hash) and that its values lie within the robot's plausible bounds.
+
+    Args:
+        path: The calibration YAML.
+        spec: The robot it must belong to, or None (no check).
+        allow_out_of_bounds: Accept values outside the plausible bounds (a warning).
 
     Raises:
-        ParameterError: missing file, not YAML, not a calibration file, malformed entries.
-        SpecMismatchError: the file's spec hash is not ``spec.hash``.
+        ParameterError: missing file, not YAML, not a calibration file, malformed entries, unknown
+            parameters, values outside the bounds.
+        SpecMismatchError: the file's robot name or spec hash is not the robot's.
     """
     path = Path(path)
     if not path.is_file():
@@ -154,8 +163,16 @@ def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibra
     if not isinstance(raw, dict) or not isinstance(raw.get("params"), dict) or not raw.get("spec_hash"):
         raise ParameterError(f"{path}: not a calibration file (needs 'spec_hash' and a 'params' map)")
     found = str(raw["spec_hash"])
-    if spec is not None and found != spec.hash:
-        raise SpecMismatchError(f"calibration {path}", spec.hash, found)
+    robot = str(raw.get("robot") or "")
+    if spec is not None and (found != spec.hash or (robot and robot != spec.name)):
+        raise SpecMismatchError(
+            f"calibration {path}",
+            spec.hash,
+            found,
+            expected_robot=spec.name,
+            found_robot=robot or "?",
+            detail="identify it again from this robot's logs",
+        )
     params: dict[str, CalibratedParam] = {}
     for name, entry in raw["params"].items():
         where = f"{path}: params.{name}"
@@ -176,9 +193,15 @@ def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibra
     if spec is not None:
         known = Parameters(spec, build_model(spec))
         for name in params:
-            known.info(name)  # raises ParameterError for names this robot does not have
+            try:
+                known.info(name)
+            except ParameterError as exc:
+                raise ParameterError(f"{path}: {exc}") from None
+        known.check_bounds(
+            {n: p.value for n, p in params.items()}, f"calibration {path}", allow=allow_out_of_bounds
+        )
     return Calibration(
-        robot=str(raw.get("robot", "")),
+        robot=robot,
         spec_hash=found,
         params=params,
         residual_rms=raw.get("residual_rms"),
@@ -188,23 +211,29 @@ def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibra
 
 
 def calibrated_model(
-    spec: RobotSpec, calib: Calibration | str | Path | Mapping[str, object] | None
+    spec: RobotSpec,
+    calib: Calibration | str | Path | Mapping[str, object] | None,
+    *,
+    allow_out_of_bounds: bool = False,
 ) -> mujoco.MjModel:
     """The robot's compiled model with calibrated parameter values (nominal when ``calib`` is None).
 
     Args:
         spec: The robot.
-        calib: A :class:`Calibration`, a calibration file path (its spec hash is checked), or a
-            plain map from parameter name to value.
+        calib: A :class:`Calibration`, a calibration file path (robot, spec hash and bounds are
+            checked, see :func:`load_calibration`), or a plain map from parameter name to value.
+        allow_out_of_bounds: Accept a calibration file's values outside the plausible bounds.
     """
     model = build_model(spec)
     if calib is None:
         return model
     if isinstance(calib, str | Path):
-        calib = load_calibration(calib, spec)
+        calib = load_calibration(calib, spec, allow_out_of_bounds=allow_out_of_bounds)
     if isinstance(calib, Calibration):
-        if calib.spec_hash != spec.hash:
-            raise SpecMismatchError("calibration", spec.hash, calib.spec_hash)
+        if calib.spec_hash != spec.hash or (calib.robot and calib.robot != spec.name):
+            raise SpecMismatchError(
+                "calibration", spec.hash, calib.spec_hash, expected_robot=spec.name, found_robot=calib.robot
+            )
         values = calib.values()
     else:
         values = dict(calib)

@@ -74,13 +74,23 @@ def load_checkpoint(run: str | Path) -> dict[str, Any]:
     Raises:
         Sim2RealError: no checkpoint there, or not one of ours.
     """
+    given = Path(run)
+    if given.suffix == ".onnx":
+        raise Sim2RealError(
+            f"{given} is an exported policy, not a training run: evaluate the run it was exported from "
+            f"(RUN or RUN/policy.pt), or run the policy on the twin: sim2real deploy --policy {given} --twin T"
+        )
     path = checkpoint_path(run)
     if not path.is_file():
-        raise Sim2RealError(f"no checkpoint at {path} (train one with: sim2real train --out {path.parent})")
+        hint = f"train one with: sim2real train --robot R --out {path.parent}"
+        raise Sim2RealError(f"no training checkpoint at {path} ({hint})")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or foreign files
-        raise Sim2RealError(f"cannot read checkpoint {path}: {exc}") from None
+        raise Sim2RealError(
+            f"cannot read checkpoint {path}: the file is truncated, corrupt or not a PyTorch checkpoint "
+            f"({type(exc).__name__}); train again or restore the file"
+        ) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise Sim2RealError(f"{path} is not a sim2real checkpoint (format {FORMAT})")
     return data
@@ -88,8 +98,14 @@ def load_checkpoint(run: str | Path) -> dict[str, Any]:
 
 def check_spec(metadata: dict[str, Any], spec: RobotSpec) -> None:
     """Raise :class:`SpecMismatchError` when a checkpoint was trained for another version of a robot spec."""
-    if metadata["spec_hash"] != spec.hash:
-        raise SpecMismatchError(f"policy for '{metadata['robot']}'", spec.hash, metadata["spec_hash"])
+    if metadata["spec_hash"] != spec.hash or metadata.get("robot", spec.name) != spec.name:
+        raise SpecMismatchError(
+            "the training run",
+            spec.hash,
+            metadata["spec_hash"],
+            expected_robot=spec.name,
+            found_robot=str(metadata.get("robot")),
+        )
 
 
 def run_model(spec: RobotSpec, metadata: dict[str, Any]) -> Any:
