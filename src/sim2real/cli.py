@@ -194,9 +194,8 @@ def configure_logging(verbosity: int) -> None:
     log.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
 
 
-def _error(command: str | None, message: str) -> None:
-    where = f"{PROG} {command}" if command else PROG
-    print(f"{where}: error: {message}", file=sys.stderr, flush=True)
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -228,14 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
     except UsageError as exc:
         hint = f"{PROG} {exc.command} --help" if exc.command else f"{PROG} --help"
-        _error(exc.command, f"{exc} (usage: {hint})")
+        _error(f"{exc} (usage: {hint})")
         return EXIT_USAGE
     except Sim2RealError as exc:
-        _error(command, str(exc))
+        _error(str(exc))
         return EXIT_BAD_INPUT
     except OSError as exc:  # a file the user named cannot be read or written
         detail = exc.strerror or str(exc)
-        _error(command, f"{exc.filename}: {detail}" if exc.filename else detail)
+        _error(f"{exc.filename}: {detail}" if exc.filename else detail)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

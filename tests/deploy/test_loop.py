@@ -244,6 +244,7 @@ class TestTiming:
                 return super().step_reading(reading, velocity_command)
 
         loop = ControlLoop(twin(furuta), Slow([0.0]))
+        assert not loop.tick().deadline_missed  # the first tick pays one-time costs: not judged
         assert loop.tick().deadline_missed
 
 

@@ -144,6 +144,77 @@ class LiveStatus:
         return table
 
 
+class TaskOutcome:
+    """Whether a deploy run achieved its task, by the task's own rule (:class:`EpisodeJudge
+    <sim2real.gap.envelope.EpisodeJudge>`), judged tick by tick on the robot's readings (and the
+    twin's true base state for a floating base).  Robots without a task are not judged."""
+
+    def __init__(self, spec: Any, task_name: str | None, robot: Any, velocity_command: Any) -> None:
+        from sim2real.gap.envelope import EpisodeJudge
+        from sim2real.tasks import get_task, task_names
+
+        name = task_name or spec.name
+        self.task = get_task(name) if name in task_names() else None
+        self.judge = EpisodeJudge(spec, self.task, velocity_command) if self.task is not None else None
+        self.robot = robot
+        self.floating = bool(spec.floating_base) and hasattr(robot, "base_state")
+        self._base = robot.base_state() if self.floating else None
+        self._fraction = 1.0
+        self._loop: Any = None
+
+    def attach(self, loop: Any) -> None:
+        self._loop = loop
+        self._fraction = loop.speed.fraction
+
+    def __call__(self, result: Any) -> None:
+        if self.judge is None:
+            return
+        self.judge.observe(result, self._base, self._fraction)
+        # what the next tick reads: the state after this tick's command (lockstep and paced alike)
+        self._base = self.robot.base_state() if self.floating else None
+        if self._loop is not None:
+            self._fraction = self._loop.speed.fraction
+
+    def summary(self) -> dict[str, Any]:
+        """``{"task", "judged", "success", "reason", "rule"}`` (JSON-ready)."""
+        if self.judge is None or self.task is None:
+            return {
+                "task": None,
+                "judged": False,
+                "success": None,
+                "reason": "the robot has no task to judge",
+            }
+        from sim2real.gap.envelope import rule_text
+
+        out = self.judge.outcome()
+        return {
+            "task": self.task.name,
+            "judged": True,
+            "success": out.success,
+            "reason": out.reason,
+            "rule": rule_text(self.task, round(out.seconds, 6) or None),
+            "seconds": out.seconds,
+        }
+
+
+def outcome_text(summary: dict[str, Any]) -> str:
+    """One line: the task outcome, with a hint when the speed stages kept the policy slow."""
+    o = summary.get("outcome") or {}
+    if not o.get("judged"):
+        return f"task: not judged ({o.get('reason', 'no task')})"
+    line = f"task {o['task']}: {'SUCCESS' if o['success'] else 'FAILURE'}"
+    if not o["success"]:
+        line += f" ({o['reason']})"
+    line += f"; rule: {o['rule']}"
+    stages = summary.get("stage_changes", 0)
+    if not o["success"] and stages == 0 and summary.get("speed_fraction", 1.0) < 1.0:
+        line += (
+            f"; the run stayed at speed stage {summary['stage']} ({100 * summary['speed_fraction']:.0f} %): "
+            "a stage advances after --dwell seconds without a safety event; start higher with --speed"
+        )
+    return line
+
+
 def summary_text(summary: dict[str, Any]) -> str:
     """The human summary of a deploy or record run."""
     s = summary
@@ -159,16 +230,23 @@ def summary_text(summary: dict[str, Any]) -> str:
     ]
     if s.get("episode_return") is not None:
         lines.append(f"episode return {s['episode_return']:.4g}")
+    if "outcome" in s:
+        lines.append(outcome_text(s))
     if s.get("interrupted"):
         lines.append("interrupted")
     lines.append(f"log: {s['bag']}")
     return "\n".join(lines)
 
 
-def run_loop(loop: Any, seconds: float | None, status: LiveStatus) -> dict[str, Any]:
-    """Run with a live status; Ctrl-C ends the run cleanly (robot in safe mode, log closed)."""
+def run_loop(
+    loop: Any, seconds: float | None, status: LiveStatus, outcome: TaskOutcome | None = None
+) -> dict[str, Any]:
+    """Run with a live status; Ctrl-C ends the run cleanly (robot in safe mode, log closed).
+    With ``outcome`` (the loop's ``on_tick`` feeds it), the summary gets ``outcome``."""
     interrupted = False
     status.attach(loop)
+    if outcome is not None:
+        outcome.attach(loop)
     with status:
         try:
             with loop:
@@ -181,6 +259,8 @@ def run_loop(loop: Any, seconds: float | None, status: LiveStatus) -> dict[str, 
     summary = loop.close()
     if interrupted:
         summary["interrupted"] = True
+    if outcome is not None:
+        summary["outcome"] = outcome.summary()
     return summary
 
 
@@ -267,20 +347,26 @@ def deploy(
     )
     total = None if seconds is None else max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"deploy {spec.name}", total, json)
+    outcome = TaskOutcome(spec, runner.metadata.task, twin_robot, velocity_command)
+
+    def on_tick(result: Any) -> None:
+        outcome(result)
+        status(result)
+
     loop = ControlLoop(
         twin_robot,
         runner,
         config=config,
         log_path=target,
         log_meta={"source": "sim2real deploy", "policy_file": str(Path(policy).resolve()), "twin": twin_info},
-        on_tick=status,
+        on_tick=on_tick,
     )
     human(
         f"deploy {Path(policy).name} on the {spec.name} twin ({'paced' if realtime else 'lockstep'}), "
         f"speed stage {speed_config.start_stage}, log {target}",
         json,
     )
-    summary = run_loop(loop, seconds, status)
+    summary = run_loop(loop, seconds, status, outcome)
     twin_robot.close()
     emit(summary, json, summary_text(summary))
     return 0

@@ -63,7 +63,9 @@ def gap(
         raise Sim2RealError(f"--threshold must be positive, got {threshold}")
     spec = load_robot(robot)
     model = calibrated_model(spec, calib, allow_out_of_bounds=allow_out_of_bounds)
-    (trajectory,) = load_logs(spec, [log], csv_map)
+    if horizon is not None and not horizon > 0:
+        raise Sim2RealError(f"--horizon must be positive, got {horizon}")
+    (trajectory,) = load_logs(spec, [log], csv_map, min_seconds=horizon or 2 * spec.control_dt)
     mode = "open loop" if horizon is None else f"windows of {horizon:g} s"
     human(f"replaying {log} on {spec.name} ({'calibrated' if calib else 'nominal'}, {mode})", json)
     result = measure_gap(

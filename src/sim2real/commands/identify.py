@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
+import numpy as np
 import tyro
 
 from sim2real.commands.output import emit, human
-from sim2real.errors import ParameterError
+from sim2real.errors import ParameterError, Sim2RealError
 
 CsvMap = Literal["pendulum", "qube"]
 
@@ -81,13 +83,24 @@ def identify(
     from sim2real.sysid.identify import IdentifyConfig
     from sim2real.sysid.identify import identify as run_identify
 
+    if not horizon > 0:
+        raise ParameterError(f"--horizon must be positive, got {horizon}")
     spec = load_robot(robot)
-    trajectories = load_logs(spec, logs, csv_map)
+    if out and Path(out).is_dir():
+        raise ParameterError(f"--out {out} is a directory; give the calibration file to write (calib.yaml)")
+    trajectories = load_logs(spec, logs, csv_map, min_seconds=horizon)
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
     config = IdentifyConfig(horizon=horizon, loss=loss, velocity=velocity)
-    result = run_identify(
-        spec, trajectories, params, config=config, names=list(logs), bounds=_parse_bounds(bounds)
-    )
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN intervals are reported as unidentifiable
+        result = run_identify(
+            spec, trajectories, params, config=config, names=list(logs), bounds=_parse_bounds(bounds)
+        )
+    if not any(p.identifiable for p in result.params.values()):
+        name, p = next(iter(result.params.items()))
+        raise Sim2RealError(
+            f"no parameter is determined by {', '.join(logs)} (e.g. {name}: {p.reason}); nothing written: "
+            "identify from a longer or richer log (sim2real record --excite chirp --seconds 30)"
+        )
     if out:
         save_calibration(out, result.calibration())
     summary = result.summary()

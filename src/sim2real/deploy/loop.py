@@ -29,8 +29,9 @@ has one (the twin does; it must be the clock its ``Reading.t`` stamps are on), e
 **Deadlines.** Paced: a tick misses its deadline when it ends after the end of its period, or (when
 driven from outside, e.g. a ROS timer calling :meth:`ControlLoop.tick`) starts more than half a
 period late.  Lockstep: when the controller's own time (safety checks, observation, policy; robot
-I/O excluded) exceeds the period, i.e. it could not keep the rate on a robot.  Misses are counted,
-logged (throttled) and written to the events topic.
+I/O excluded) exceeds the period, i.e. it could not keep the rate on a robot (the first tick, which
+pays one-time costs, is not judged).  Misses are counted, logged (throttled; warnings when paced,
+INFO in lockstep, where they only say the machine was busy) and written to the events topic.
 
 **Speed progression.** The monitor's speed fraction (command rate, pd target speed, velocity
 governor) follows a :class:`~sim2real.deploy.speed.SpeedProgression` (10/25/50/75/100 % by default);
@@ -622,8 +623,8 @@ class ControlLoop:
             overrun = max(
                 t_written - (slot + self.dt), wall_start - (self._prev_wall or wall_start) - self.dt
             )
-        else:
-            missed = (t_decided - t_read) > self.dt
+        else:  # the first tick pays one-time costs (first inference, caches): not a deadline
+            missed = self.ticks > 0 and (t_decided - t_read) > self.dt
             overrun = (t_decided - t_read) - self.dt
         self._prev_wall = wall_start
 
@@ -681,7 +682,9 @@ class ControlLoop:
         self.missed_deadlines += 1
         n = self.missed_deadlines
         if n <= self.config.deadline_log_first or n % self.config.deadline_log_every == 0:
-            log.warning(
+            # lockstep: a simulation, where a miss only says the machine was busy (counted in the summary)
+            log.log(
+                logging.WARNING if self.config.mode == "paced" else logging.INFO,
                 "missed deadline at tick %d (%.3f ms over the %.3f ms period); %d missed so far",
                 self.ticks,
                 1e3 * overrun,

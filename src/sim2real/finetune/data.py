@@ -141,7 +141,8 @@ def episode_from_trajectory(
 
     Raises:
         SpecMismatchError: the log was recorded for another spec.
-        LogError: the log has no commands, or too few usable ticks.
+        LogError: the log has no commands, was driven by an excitation signal instead of a policy,
+            or has too few usable ticks.
     """
     from sim2real.errors import SpecMismatchError
     from sim2real.tasks import get_task
@@ -151,6 +152,12 @@ def episode_from_trajectory(
         raise SpecMismatchError(f"{where}", expected=spec.hash, found=traj.spec_hash)
     if traj.command.shape[0] == 0:
         raise LogError(f"{where}: no actuator commands; a fine-tuning log must come from a deploy run")
+    driver = traj.meta.get("policy") or {}
+    if isinstance(driver, dict) and (driver.get("excitation") or driver.get("type") == "ExcitationPolicy"):
+        raise LogError(
+            f"{where}: recorded with a {driver.get('excitation', 'signal')} excitation, not a policy: "
+            "fine-tuning learns from a policy's own actions; give deploy logs (sim2real deploy --out LOG)"
+        )
     if tuple(traj.command_joints) != tuple(meta.actuated_joints):
         raise LogError(
             f"{where}: commands drive {list(traj.command_joints)}, the policy {list(meta.actuated_joints)}"

@@ -352,6 +352,79 @@ def rule_text(task: TaskConfig, episode_s: float | None = None) -> str:
     return f"mean {fn}({args}) below {rule.threshold:g} over a full {length:g} s episode"
 
 
+class EpisodeJudge:
+    """The task's terminations and success rule, tick by tick, on what the robot measures.
+
+    Joint states come from the readings; a floating base needs the twin's true base state
+    (``base``) at the moment of each tick's reading.  The first termination or safety stop ends the
+    judgement (a failure); otherwise :meth:`outcome` applies the success rule: ``hold_last``, the
+    metric held for the last ``window_s`` (or the whole run when shorter); else the mean metric
+    below the rule's threshold.
+
+    Args:
+        spec: The robot.
+        task: Its task.
+        velocity_command: The fixed (vx, vy, yaw rate) command of a velocity-tracking task at the
+            full speed stage, or None.
+    """
+
+    def __init__(
+        self, spec: RobotSpec, task: TaskConfig, velocity_command: Sequence[float] | None = None
+    ) -> None:
+        self.spec = spec
+        self.task = task
+        self.velocity_command = (
+            None if velocity_command is None else np.asarray(velocity_command, dtype=float)
+        )
+        self.state = _EpisodeState(spec, None if velocity_command is None else np.zeros(3))
+        self.ticks = 0
+        self.streak = 0.0
+        self.total = 0.0
+        self.failure: EpisodeOutcome | None = None
+
+    @property
+    def seconds(self) -> float:
+        """Time judged so far [s]."""
+        return self.ticks * self.spec.control_dt
+
+    def observe(self, tick: Any, base: Any = None, fraction: float = 1.0) -> EpisodeOutcome | None:
+        """Judge one tick (a :class:`~sim2real.deploy.loop.TickResult`) given the base state at its
+        reading and the speed fraction of its command; returns the failure that ended the episode
+        (now or earlier), else None."""
+        if self.failure is not None:
+            return self.failure
+        self.ticks += 1
+        task, state, t = self.task, self.state, self.seconds
+        if tick.state == "safe_stop":
+            msg = next((e.message for e in tick.events if e.severity == "safe_stop"), "")
+            self.failure = EpisodeOutcome(False, f"safety stop: {msg}".rstrip(": "), t)
+            return self.failure
+        if tick.reading is None or not tick.reading.valid:
+            return None
+        state.update(tick.reading.q, tick.reading.qd, base)
+        if self.velocity_command is not None:  # what the policy was given this tick
+            state.velocity_command[0] = self.velocity_command * fraction
+        for name, term in task.terminations.items():
+            if _term_value(task, f"termination {name}", term, state) > 0.5:
+                self.failure = EpisodeOutcome(False, f"terminated: {name}", t)
+                return self.failure
+        metric = _term_value(task, "success metric", task.success.metric, state)
+        self.streak = self.streak + self.spec.control_dt if metric > 0.5 else 0.0
+        self.total += metric
+        return None
+
+    def outcome(self) -> EpisodeOutcome:
+        """How the episode ended (the failure, or the success rule applied to the ticks so far)."""
+        if self.failure is not None:
+            return self.failure
+        rule, t = self.task.success, self.seconds
+        if rule.kind == "hold_last":
+            ok = self.streak >= min(rule.window_s, t) - 1e-9
+        else:
+            ok = self.total / max(self.ticks, 1) < rule.threshold
+        return EpisodeOutcome(bool(ok), "success" if ok else "rule not met", t)
+
+
 def run_episode(
     spec: RobotSpec,
     task: TaskConfig,
@@ -375,7 +448,7 @@ def run_episode(
             observation has a command).
 
     A floating base is judged on the twin's true base state (:meth:`TwinRobot.base_state
-    <sim2real.real.twin.TwinRobot.base_state>`), joints on the readings.
+    <sim2real.real.twin.TwinRobot.base_state>`), joints on the readings (:class:`EpisodeJudge`).
     """
     from sim2real.deploy.loop import ControlLoop, LoopConfig
     from sim2real.deploy.speed import SpeedConfig
@@ -393,38 +466,17 @@ def run_episode(
     twin.reset(initial[0], initial[1])
     runner.reset()
     floating = spec.floating_base
-    state = _EpisodeState(spec, None if velocity_command is None else np.zeros(3))
-    rule = task.success
+    judge = EpisodeJudge(spec, task, velocity_command)
     steps = round((episode_s or task.episode_s) / spec.control_dt)
-    streak = total = 0.0
-    t = 0.0
     with ControlLoop(twin, runner, config=config) as loop:
-        for k in range(steps):
+        for _ in range(steps):
             # the true base state and the command of this tick: the tick reads the robot first, so
             # both belong to the moment of its reading
             base = twin.base_state() if floating else None
             fraction = loop.speed.fraction
-            tick = loop.tick()
-            t = (k + 1) * spec.control_dt
-            if tick.state == "safe_stop":
-                msg = next((e.message for e in tick.events if e.severity == "safe_stop"), "")
-                return EpisodeOutcome(False, f"safety stop: {msg}".rstrip(": "), t)
-            if tick.reading is None or not tick.reading.valid:
-                continue
-            state.update(tick.reading.q, tick.reading.qd, base)
-            if velocity_command is not None:  # what the policy was given this tick
-                state.velocity_command[0] = np.asarray(velocity_command, dtype=float) * fraction
-            for name, term in task.terminations.items():
-                if _term_value(task, f"termination {name}", term, state) > 0.5:
-                    return EpisodeOutcome(False, f"terminated: {name}", t)
-            metric = _term_value(task, "success metric", rule.metric, state)
-            streak = streak + spec.control_dt if metric > 0.5 else 0.0
-            total += metric
-    if rule.kind == "hold_last":
-        ok = streak >= min(rule.window_s, t) - 1e-9
-    else:
-        ok = total / max(steps, 1) < rule.threshold
-    return EpisodeOutcome(bool(ok), "success" if ok else "rule not met", t)
+            if judge.observe(loop.tick(), base, fraction) is not None:
+                break
+    return judge.outcome()
 
 
 def _initial_states(

@@ -27,13 +27,17 @@ torque), ``qube`` (Quanser QUBE-Servo 2 recordings: t, theta, alpha, plant_input
 :mod:`sim2real.logs.csv_import`."""
 
 
-def load_logs(spec: RobotSpec, paths: Sequence[str | Path], csv_map: str | None = None) -> list[Trajectory]:
+def load_logs(
+    spec: RobotSpec, paths: Sequence[str | Path], csv_map: str | None = None, min_seconds: float = 0.0
+) -> list[Trajectory]:
     """Read logs of a robot and check that each can be replayed on it.
 
     Args:
         spec: The robot.
         paths: Bag directories, ``.mcap`` files, or CSV files.
         csv_map: Name of the column map for CSV files (a key of :data:`CSV_MAPS`).
+        min_seconds: Shortest time span a log may cover (e.g. one replay window) [s]; with a
+            positive value a log also needs at least 3 samples.
 
     Raises:
         LogError: missing, empty, truncated or malformed logs; a CSV without a column map; a log
@@ -56,5 +60,12 @@ def load_logs(spec: RobotSpec, paths: Sequence[str | Path], csv_map: str | None 
                 raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
             traj = read_bag(path, expected_hash=spec.hash, require_commands=True)
         check_log_fits(spec, traj, str(path))
+        n = len(traj.t)
+        span = float(traj.t[-1] - traj.t[0]) if n else 0.0
+        if min_seconds > 0 and (n < 3 or span < min_seconds):
+            raise LogError(
+                f"{path}: {n} samples over {span:.3g} s is too short to replay: it needs at least "
+                f"{min_seconds:g} s; use a longer log"
+            )
         out.append(traj)
     return out

@@ -245,10 +245,10 @@ def _parse_columns(
 
     last_problem = problem(*rows[-1])
     if last_problem is not None:
-        log.warning("%s; dropping the last line as truncated", last_problem)
         rows = rows[:-1]
         if not rows:
             raise LogError(f"{last_problem} (the only data row)")
+        log.warning("%s; dropping the last line as truncated", last_problem)
     try:
         if any(len(fields) != len(header) for _, fields in rows):
             raise ValueError

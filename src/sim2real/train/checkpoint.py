@@ -83,7 +83,7 @@ def load_checkpoint(run: str | Path) -> dict[str, Any]:
     path = checkpoint_path(run)
     if not path.is_file():
         hint = f"train one with: sim2real train --robot R --out {path.parent}"
-        raise Sim2RealError(f"no training checkpoint at {path} ({hint})")
+        raise Sim2RealError(f"no checkpoint at {path} ({hint})")
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or foreign files
