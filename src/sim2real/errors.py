@@ -28,9 +28,11 @@ class SpecMismatchError(Sim2RealError):
         found_robot: str | None = None,
         detail: str | None = None,
     ) -> None:
-        made = f"robot '{found_robot}' (spec {found[:12]})" if found_robot else f"robot spec {found[:12]}"
-        this = f"'{expected_robot}' (spec {expected[:12]})" if expected_robot else f"spec {expected[:12]}"
-        message = f"{what} was made for {made}, but this robot is {this}"
+        made = f" ('{found_robot}')" if found_robot else ""
+        this = f" ('{expected_robot}')" if expected_robot else ""
+        message = (
+            f"{what} was made for robot spec {found[:12]}{made}, but this robot's spec is {expected[:12]}{this}"
+        )
         if detail:
             message += f"; {detail}"
         super().__init__(message)

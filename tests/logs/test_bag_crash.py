@@ -12,8 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from logs_testdata import SPEC_HASH
 from mcap.reader import make_reader
+from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
@@ -48,6 +50,14 @@ def _topic_counts_rosbags(mcap: Path) -> dict[str, int]:
     return counts
 
 
+def _topic_counts_anyreader(bag: Path) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    with AnyReader([bag]) as reader:
+        for conn, _, _ in reader.messages():
+            counts[conn.topic] = counts.get(conn.topic, 0) + 1
+    return counts
+
+
 def _topic_counts_mcap(mcap: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
     for msg in read_ros2_messages(str(mcap)):
@@ -77,7 +87,8 @@ class TestSigkill:
                 child.stdout.close()
         assert child.returncode == -signal.SIGKILL
         assert reported >= 49, (tmp_path / "stderr.txt").read_text()
-        assert not (bag / "metadata.yaml").exists()  # the writer never got to close
+        meta = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        assert meta["custom_data"]["sim2real.complete"] == "false"  # the writer never got to close
 
         tr = read_bag(bag, expected_hash=SPEC_HASH, require_commands=True)
         assert tr.meta["complete"] is False and tr.meta["robot"] == "killme"
@@ -89,7 +100,7 @@ class TestSigkill:
         assert [ev.detail["i"] for ev in tr.events[:5]] == [0, 10, 20, 30, 40]
 
         (mcap,) = bag.glob("*.mcap")
-        for counts in (_topic_counts_rosbags(mcap), _topic_counts_mcap(mcap)):
+        for counts in (_topic_counts_rosbags(mcap), _topic_counts_mcap(mcap), _topic_counts_anyreader(bag)):
             assert counts["/joint_states"] >= reported + 1
             assert counts["/joint_commands"] >= reported + 1
             assert counts["/sim2real/meta"] == 1

@@ -98,7 +98,7 @@ def _bad_inputs(tmp_path, bag):
         "time,position,velocity,torque\n" + "\n".join(f"{i * 0.005},0,0,0" for i in range(50))
     )
     return [
-        ([str(other), "--robot", "pendulum"], "was made for robot"),
+        ([str(other), "--robot", "pendulum"], "was made for robot spec"),
         ([str(silent), "--robot", "pendulum"], "/joint_commands"),
         ([str(empty), "--robot", "pendulum", "--csv-map", "pendulum"], "empty CSV"),
         ([str(cut), "--robot", "pendulum", "--csv-map", "pendulum"], "expected 4 fields"),
