@@ -7,15 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+from realdata_source import REAL_DATA, require
 
 
 @pytest.fixture
 def real_data() -> Path:
-    """Folder of the real robot recordings; skips the test with a reason when it is absent."""
-    if not REAL_DATA.is_dir():
-        pytest.skip(f"real recordings not found at {REAL_DATA} (they live in ../shared/data/real)")
-    return REAL_DATA
+    """Folder of the real robot recordings; skips the test saying where to get them when absent."""
+    return require(REAL_DATA)
 
 
 @pytest.fixture

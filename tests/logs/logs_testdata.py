@@ -5,12 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
+from realdata_source import REAL_DATA, require
 from sim2real.logs import Event, Trajectory
-
-REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"
-"""``../shared/data/real`` seen from the repository root."""
 
 SPEC_HASH = "5a1b" * 16
 """A made-up 64-hex-digit spec hash."""
@@ -18,10 +15,7 @@ SPEC_HASH = "5a1b" * 16
 
 def real_dir(name: str) -> Path:
     """A real-data subfolder, or skip the test with the reason."""
-    folder = REAL_DATA / name
-    if not folder.is_dir():
-        pytest.skip(f"real recordings not found in {folder} (they live outside the repository)")
-    return folder
+    return require(REAL_DATA / name)
 
 
 def make_trajectory(seed: int = 0, n_states: int = 400, with_imu: bool = True) -> Trajectory:
