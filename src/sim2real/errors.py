@@ -30,9 +30,7 @@ class SpecMismatchError(Sim2RealError):
     ) -> None:
         made = f" ('{found_robot}')" if found_robot else ""
         this = f" ('{expected_robot}')" if expected_robot else ""
-        message = (
-            f"{what} was made for robot spec {found[:12]}{made}, but this robot's spec is {expected[:12]}{this}"
-        )
+        message = f"{what} was made for robot spec {found[:12]}{made}, but this robot's spec is {expected[:12]}{this}"
         if detail:
             message += f"; {detail}"
         super().__init__(message)

@@ -13,7 +13,11 @@ from sim2real.cli import main
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sim2real.cli", *args], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-m", "sim2real.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -10,6 +11,8 @@ import tyro
 
 from sim2real.commands.output import emit, human
 from sim2real.errors import ParameterError, Sim2RealError
+
+log = logging.getLogger(__name__)
 
 CsvMap = Literal["pendulum", "qube"]
 
@@ -96,10 +99,11 @@ def identify(
             spec, trajectories, params, config=config, names=list(logs), bounds=_parse_bounds(bounds)
         )
     if not any(p.identifiable for p in result.params.values()):
-        name, p = next(iter(result.params.items()))
+        for name, p in result.params.items():
+            log.info("%s: %s", name, p.reason)
         raise Sim2RealError(
-            f"no parameter is determined by {', '.join(logs)} (e.g. {name}: {p.reason}); nothing written: "
-            "identify from a longer or richer log (sim2real record --excite chirp --seconds 30)"
+            f"none of the {len(result.params)} parameters is determined by {', '.join(logs)}, nothing written: "
+            "identify from a longer or richer log (sim2real record --excite chirp --seconds 30); -v says why"
         )
     if out:
         save_calibration(out, result.calibration())

@@ -20,6 +20,7 @@ from sim2real.finetune.data import Episode, ReplayBuffer, load_episodes
 from sim2real.finetune.export import export_adapted, provenance
 from sim2real.finetune.trainer import FinetuneConfig, finetune_policy
 from sim2real.policy.export import ExportResult
+from sim2real.policy.metadata import read_metadata
 from sim2real.robots.spec import RobotSpec
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,10 @@ def finetune_files(
         SpecMismatchError: the policy or a log was made for another spec.
         LogError / Sim2RealError: no logs, or a log without usable ticks.
     """
+    meta = read_metadata(policy)
+    meta.check_spec(spec, f"policy {policy}")
+    episodes = load_episodes(logs, spec, meta)  # the logs first: cheap, and the usual mistake
     base = load_base(policy, spec)
-    episodes = load_episodes(logs, spec, base.metadata)
     buffer = ReplayBuffer()
     buffer.add(episodes)
     return finetune_episodes(base, spec, buffer, out, config)

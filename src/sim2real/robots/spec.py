@@ -365,7 +365,9 @@ def _parse_actuator(joint: str, raw: Any) -> ActuatorSpec:
     return ActuatorSpec(**kwargs)
 
 
-def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: tuple[str, ...]) -> SafetyLimits:
+def _parse_safety(
+    raw: Any, joints: tuple[str, ...], floating: bool, actuated: tuple[str, ...]
+) -> SafetyLimits:
     raw = _require_mapping(raw, "safety")
     _check_keys(
         raw,
@@ -402,7 +404,8 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
     velocity = [_number(vel[j], f"safety.joint_velocity.{j}", positive=True) for j in joints]
     # passive joints cannot be commanded: their torque limit is infinite
     torque = [
-        _number(trq[j], f"safety.joint_torque.{j}", positive=True) if j in actuated else math.inf for j in joints
+        _number(trq[j], f"safety.joint_torque.{j}", positive=True) if j in actuated else math.inf
+        for j in joints
     ]
 
     tilt = raw.get("tilt")
@@ -565,6 +568,7 @@ def _build(path: Path, text: str, raw: dict) -> RobotSpec:
         _check_keys(entry, {"low", "high"}, f"parameters.{name}")
         if "low" not in entry or "high" not in entry:
             raise SpecError(f"parameters.{name}: needs both 'low' and 'high'")
+
         def values(v: Any, where: str) -> tuple[float, ...]:
             items = v if isinstance(v, list | tuple) else [v]
             return tuple(_number(x, where) for x in items)

@@ -1,0 +1,367 @@
+"""Bad input at every door: exit 1, one line on stderr naming the file and the fix, nothing written.
+
+One table: each row is a command line with a bad file or value, the file the error line must name
+and the words of the fix it must give, and the paths that must not exist afterwards.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+from deploy_testdata import TWIN_YAML, tiny_policy
+
+from sim2real.cli import main
+from sim2real.robots import load_robot
+from sim2real.sysid.calibration import CalibratedParam, Calibration, save_calibration
+
+
+@dataclass(frozen=True)
+class Case:
+    """A bad command line; ``{name}`` in an argument is a path in the case's folder."""
+
+    name: str
+    args: tuple[str, ...]
+    names: str
+    """What the error line must name (the bad file or value)."""
+    fix: tuple[str, ...]
+    """Words of the fix the error line must give."""
+    not_written: tuple[str, ...] = ()
+    """Paths (in the case folder) that must not exist afterwards."""
+
+
+def _calibration(path: Path, robot: str, mass: float, spec_robot: str = "furuta") -> None:
+    spec = load_robot(spec_robot)
+    save_calibration(
+        path,
+        Calibration(
+            robot=robot,
+            spec_hash=spec.hash,
+            params={
+                "body.pendulum.mass": CalibratedParam(
+                    value=np.array([mass]),
+                    nominal=np.array([0.024]),
+                    ci_low=np.array([mass * 0.99]),
+                    ci_high=np.array([mass * 1.01]),
+                    unit="kg",
+                )
+            },
+        ),
+    )
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    """Good and bad input files shared by the cases."""
+    d = tmp_path_factory.mktemp("inputs")
+    (d / "twin.yaml").write_text(TWIN_YAML)
+    (d / "heavy_twin.yaml").write_text("params:\n  body.pendulum.mass: 10.0\n")
+    (d / "typo_twin.yaml").write_text("effects:\n  drop_probabilty: 0.1\n")
+    (d / "negative_twin.yaml").write_text("effects:\n  position_noise: -0.001\n")
+    _calibration(d / "heavy_calib.yaml", "furuta", 5.0)
+    _calibration(d / "renamed_calib.yaml", "pendulum", 0.026)
+    (d / "heavy_rnd.yaml").write_text(
+        "physics:\n  - {param: body.pendulum.mass, mode: absolute, dist: uniform, low: 1.0, high: 10.0}\n"
+    )
+    t = np.arange(0.0, 0.6, 0.005)
+    rows = "\n".join(f"{x:.3f},0.1,0.0,0.0" for x in t)
+    (d / "still.csv").write_text("time,position,velocity,torque\n" + rows + "\n")
+    (d / "two.csv").write_text("time,position,velocity,torque\n0.0,0.1,0.0,0.0\n0.005,0.1,0.0,0.0\n")
+    (d / "run").mkdir()
+    (d / "run" / "policy.pt").write_bytes(b"\x00 not a checkpoint")
+    assert (
+        main(
+            [
+                "record",
+                "--robot",
+                "furuta",
+                "--twin",
+                str(d / "twin.yaml"),
+                "--excite",
+                "chirp",
+                "--seconds",
+                "0.5",
+                "--out",
+                str(d / "chirp"),
+            ]
+        )
+        == 0
+    )
+    for robot in ("furuta", "pendulum"):
+        (d / f"{robot}.onnx").write_bytes(tiny_policy(robot).read_bytes())
+    return d
+
+
+F = "{files}"
+CASES = [
+    Case(
+        "calibration outside the bounds (train)",
+        ("train", "--robot", "furuta", "--calib", f"{F}/heavy_calib.yaml", "--out", "{tmp}/ppo"),
+        "heavy_calib.yaml",
+        ("body.pendulum.mass", "[0.019 .. 0.029]", "--allow-out-of-bounds"),
+        ("ppo",),
+    ),
+    Case(
+        "calibration outside the bounds (gap)",
+        (
+            "gap",
+            f"{F}/chirp",
+            "--robot",
+            "furuta",
+            "--calib",
+            f"{F}/heavy_calib.yaml",
+            "--report",
+            "{tmp}/g.html",
+        ),
+        "heavy_calib.yaml",
+        ("--allow-out-of-bounds",),
+        ("g.html",),
+    ),
+    Case(
+        "calibration of another robot name",
+        ("train", "--robot", "furuta", "--calib", f"{F}/renamed_calib.yaml", "--out", "{tmp}/ppo"),
+        "renamed_calib.yaml",
+        ("'pendulum'", "'furuta'", "identify it again"),
+        ("ppo",),
+    ),
+    Case(
+        "randomization outside the bounds",
+        ("train", "--robot", "furuta", "--randomize", f"{F}/heavy_rnd.yaml", "--out", "{tmp}/ppo"),
+        "heavy_rnd.yaml",
+        ("body.pendulum.mass", "--allow-out-of-bounds"),
+        ("ppo",),
+    ),
+    Case(
+        "randomization outside the bounds (show)",
+        ("randomize", "show", "--robot", "furuta", "--config", f"{F}/heavy_rnd.yaml"),
+        "heavy_rnd.yaml",
+        ("--allow-out-of-bounds",),
+    ),
+    Case(
+        "twin outside the bounds (deploy)",
+        (
+            "deploy",
+            "--robot",
+            "furuta",
+            "--policy",
+            f"{F}/furuta.onnx",
+            "--twin",
+            f"{F}/heavy_twin.yaml",
+            "--seconds",
+            "1",
+            "--out",
+            "{tmp}/d",
+        ),
+        "heavy_twin.yaml",
+        ("body.pendulum.mass", "10", "--allow-out-of-bounds"),
+        ("d",),
+    ),
+    Case(
+        "twin outside the bounds (record)",
+        (
+            "record",
+            "--robot",
+            "furuta",
+            "--twin",
+            f"{F}/heavy_twin.yaml",
+            "--excite",
+            "chirp",
+            "--seconds",
+            "1",
+            "--out",
+            "{tmp}/r",
+        ),
+        "heavy_twin.yaml",
+        ("--allow-out-of-bounds",),
+        ("r",),
+    ),
+    Case(
+        "twin outside the bounds (envelope)",
+        (
+            "envelope",
+            "--robot",
+            "furuta",
+            "--policy",
+            f"{F}/furuta.onnx",
+            "--twin",
+            f"{F}/heavy_twin.yaml",
+            "--grid",
+            "actuator.motor.delay=0:0.01:2",
+            "--report",
+            "{tmp}/e.html",
+        ),
+        "heavy_twin.yaml",
+        ("--allow-out-of-bounds",),
+        ("e.html",),
+    ),
+    Case(
+        "twin with a misspelt effect",
+        (
+            "record",
+            "--robot",
+            "furuta",
+            "--twin",
+            f"{F}/typo_twin.yaml",
+            "--excite",
+            "chirp",
+            "--seconds",
+            "1",
+            "--out",
+            "{tmp}/r",
+        ),
+        "typo_twin.yaml",
+        ("drop_probabilty", "drop_probability"),
+        ("r",),
+    ),
+    Case(
+        "twin with a negative noise",
+        (
+            "record",
+            "--robot",
+            "furuta",
+            "--twin",
+            f"{F}/negative_twin.yaml",
+            "--excite",
+            "chirp",
+            "--seconds",
+            "1",
+            "--out",
+            "{tmp}/r",
+        ),
+        "negative_twin.yaml",
+        ("position_noise", ">= 0"),
+        ("r",),
+    ),
+    Case(
+        "policy of another robot",
+        (
+            "deploy",
+            "--robot",
+            "furuta",
+            "--policy",
+            f"{F}/pendulum.onnx",
+            "--twin",
+            f"{F}/twin.yaml",
+            "--seconds",
+            "1",
+            "--out",
+            "{tmp}/d",
+        ),
+        "pendulum.onnx",
+        ("'pendulum'", "'furuta'"),
+        ("d",),
+    ),
+    Case(
+        "fine-tuning on an excitation log",
+        ("finetune", "--policy", f"{F}/furuta.onnx", f"{F}/chirp", "--out", "{tmp}/ft.onnx"),
+        "chirp",
+        ("excitation", "deploy logs"),
+        ("ft.onnx",),
+    ),
+    Case(
+        "identify with nothing identifiable",
+        (
+            "identify",
+            f"{F}/still.csv",
+            "--robot",
+            "pendulum",
+            "--csv-map",
+            "pendulum",
+            "--out",
+            "{tmp}/c.yaml",
+        ),
+        "still.csv",
+        ("nothing written", "longer or richer log", "-v says why"),
+        ("c.yaml",),
+    ),
+    Case(
+        "identify on a 2-row CSV",
+        ("identify", f"{F}/two.csv", "--robot", "pendulum", "--csv-map", "pendulum", "--out", "{tmp}/c.yaml"),
+        "two.csv",
+        ("too short", "longer log"),
+        ("c.yaml",),
+    ),
+    Case(
+        "gap on a 2-row CSV",
+        ("gap", f"{F}/two.csv", "--robot", "pendulum", "--csv-map", "pendulum", "--report", "{tmp}/g.html"),
+        "two.csv",
+        ("too short", "longer log"),
+        ("g.html",),
+    ),
+    Case(
+        "evaluate given an exported policy",
+        ("evaluate", f"{F}/furuta.onnx"),
+        "furuta.onnx",
+        ("training run", "sim2real deploy --policy"),
+    ),
+    Case(
+        "evaluate a corrupt checkpoint",
+        ("evaluate", f"{F}/run"),
+        "policy.pt",
+        ("corrupt", "train again"),
+    ),
+    Case(
+        "export a corrupt checkpoint",
+        ("export", f"{F}/run", "--out", "{tmp}/p.onnx"),
+        "policy.pt",
+        ("corrupt", "train again"),
+        ("p.onnx",),
+    ),
+    Case(
+        "twin init over an existing file",
+        ("twin", "init", "--robot", "furuta", "--out", f"{F}/twin.yaml"),
+        "twin.yaml",
+        ("exists", "another --out"),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_one_line_exit_1_and_nothing_written(case, files, tmp_path, capsys):
+    args = [a.replace(F, str(files)).replace("{tmp}", str(tmp_path)) for a in case.args]
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no numpy warning may leak
+        code = main(args)
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert code == 1, err
+    assert len(err) == 1, err
+    line = err[0]
+    assert line.startswith("sim2real: error: ") and len(line) <= 320, line
+    assert case.names in line, line
+    for word in case.fix:
+        assert word in line, (word, line)
+    for name in case.not_written:
+        assert not (tmp_path / name).exists(), name
+
+
+class TestUsageErrors:
+    """An argument the parser rejects: one line with the usage hint after it, exit 2."""
+
+    @pytest.mark.parametrize(
+        ("args", "words"),
+        [
+            (["train", "--robot", "furuta"], ("missing --out", "sim2real train --help")),
+            (["train", "--robot", "furuta", "--out", "x", "--bogus"], ("unrecognized argument --bogus",)),
+            (["trian"], ("unknown command 'trian'", "sim2real --help")),
+            (["record", "--robot", "furuta", "--out", "x", "--excite", "sine"], ("'sine' is not one of",)),
+            (["train", "--robot", "furuta", "--out", "x", "--steps", "many"], ("--steps", "'many'", "INT")),
+            (
+                ["deploy", "--robot", "furuta", "--policy", "p.onnx", "--velocity-command", "1"],
+                ("--velocity-command", "FLOAT FLOAT FLOAT"),
+            ),
+            ([], ("give a command",)),
+        ],
+    )
+    def test_usage_error_is_one_line_and_exit_2(self, args, words, capsys):
+        code = main(args)
+        captured = capsys.readouterr()
+        err = [line for line in captured.err.splitlines() if line.strip()]
+        assert code == 2 and len(err) == 1 and err[0].startswith("sim2real: error: "), err
+        assert "usage: sim2real" in err[0]
+        for word in words:
+            assert word in err[0], (word, err[0])
+        assert captured.out == ""
