@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -53,6 +54,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 _VERBOSE = {"-v": 1, "--verbose": 1, "-vv": 2, "-vvv": 2}
 
@@ -232,6 +234,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Sim2RealError as exc:
         _error(str(exc))
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except OSError as exc:  # a file the user named cannot be read or written
         detail = exc.strerror or str(exc)
         _error(f"{exc.filename}: {detail}" if exc.filename else detail)

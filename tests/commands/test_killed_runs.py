@@ -29,6 +29,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", DeprecationWarning)  # mcap_ros2.reader warns on import
     from mcap_ros2.reader import read_ros2_messages
 
+pytestmark = pytest.mark.slow  # two CLI subprocesses with their start-up (about 10 s each)
+
 TICKS = re.compile(r": (\d+) of \d+ ticks done")
 KILL_AFTER = 400
 """Ticks the run must report (on its status line) before it is killed."""

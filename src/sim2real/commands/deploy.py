@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import sys
 import time
@@ -474,6 +475,16 @@ def faults(
             return PolicyRunner(policy, s, providers="cpu")
 
     human(f"fault-injection suite on the {spec.name} twin (spec {spec.hash[:12]})", json)
-    result = run_suite(spec, policy_factory=factory, stage=parse_stage(speed), seed=seed)
+    # the faults are injected on purpose: the safety layer's warnings and errors about them are the
+    # expected reactions, which the table reports case by case (-v shows them as they happen)
+    deploy_log = logging.getLogger("sim2real.deploy")
+    quiet = not logging.getLogger("sim2real").isEnabledFor(logging.INFO)
+    level = deploy_log.level
+    if quiet:
+        deploy_log.setLevel(logging.CRITICAL)
+    try:
+        result = run_suite(spec, policy_factory=factory, stage=parse_stage(speed), seed=seed)
+    finally:
+        deploy_log.setLevel(level)
     emit(result, json, faults_text(result))
     return 0 if result["all_passed"] else 1

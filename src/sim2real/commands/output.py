@@ -1,4 +1,7 @@
-"""How commands speak: a JSON summary on stdout with ``--json`` (human text then on stderr)."""
+"""How commands speak: a JSON summary on stdout with ``--json`` (human text then on stderr).
+
+Numbers a person reads are rounded (:func:`rounded`, :func:`key_lines`); JSON keeps full precision.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +26,37 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def rounded(value: Any, digits: int = 4) -> Any:
+    """``value`` with every float rounded to ``digits`` significant digits (for people; JSON keeps
+    full precision).  Ints, strings and None pass through; containers are rounded inside."""
+    value = _plain(value)
+    if isinstance(value, float):
+        if abs(value) >= 10**digits:  # large figures keep their whole units
+            return round(value)
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    if isinstance(value, list):
+        return [rounded(v, digits) for v in value]
+    return value
+
+
+def key_lines(summary: dict[str, Any], digits: int = 4) -> str:
+    """A summary as ``key: value`` lines with rounded numbers (nested maps indented)."""
+    lines: list[str] = []
+
+    def walk(mapping: dict[str, Any], indent: str) -> None:
+        for key, value in mapping.items():
+            if isinstance(value, dict) and value:
+                lines.append(f"{indent}{key}:")
+                walk(value, indent + "  ")
+            else:
+                lines.append(f"{indent}{key}: {rounded(value, digits)}")
+
+    walk(_plain(summary), "")
+    return "\n".join(lines)
+
+
 def human(text: str, as_json: bool) -> None:
     """Human-readable text: stdout normally, stderr when stdout carries JSON."""
     print(text, file=sys.stderr if as_json else sys.stdout, flush=True)
@@ -35,6 +69,4 @@ def emit(summary: dict[str, Any], as_json: bool, text: str | None = None) -> Non
             print(text, file=sys.stderr, flush=True)
         print(json.dumps(_plain(summary), indent=None), flush=True)
     else:
-        if text is None:
-            text = "\n".join(f"{k}: {v}" for k, v in _plain(summary).items())
-        print(text, flush=True)
+        print(key_lines(summary) if text is None else text, flush=True)

@@ -61,9 +61,13 @@ def params(
     def fmt(v: object) -> str:
         return ", ".join(f"{x:.4g}" for x in v) if isinstance(v, list) else f"{v:.4g}"
 
+    head = f"{'parameter':<36} {'nominal':>22}  [plausible low .. high] unit"
     text = "\n".join(
-        f"{r['name']:<36} {fmt(r['nominal']):>22}  [{fmt(r['low'])} .. {fmt(r['high'])}] {r['unit']}"
-        for r in rows
+        [f"{spec.name} (spec {spec.hash[:12]}): {len(rows)} named parameters, absolute SI values", head]
+        + [
+            f"{r['name']:<36} {fmt(r['nominal']):>22}  [{fmt(r['low'])} .. {fmt(r['high'])}] {r['unit']}"
+            for r in rows
+        ]
     )
     emit({"robot": spec.name, "params": rows}, json, None if json else text)
     return 0
