@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.bench.timing import machine
+from sim2real.errors import MissingExtraError
 from sim2real.robots import load_robot
 from sim2real.tasks import get_task
 from sim2real.train.evaluate import run_episodes
@@ -147,8 +148,14 @@ def sb3_until_success(
 ) -> dict[str, Any]:
     """Stable-Baselines3 PPO with its defaults on our Gymnasium env, until success or the cap."""
     import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.callbacks import BaseCallback
+
+    try:
+        from stable_baselines3 import PPO
+        from stable_baselines3.common.callbacks import BaseCallback
+    except ModuleNotFoundError as exc:
+        if exc.name != "stable_baselines3":
+            raise
+        raise MissingExtraError("bench", "stable-baselines3") from None
 
     from sim2real.envs.gym import GymEnv
 
