@@ -94,8 +94,10 @@ def gap(
             f"  {j:<12} position {result.position_rmse_per_joint[j]:.4f} rad   "
             f"velocity {result.velocity_rmse_per_joint[j]:.4f} rad/s"
         )
+    from sim2real.report.sections import divergence_text
+
     rate = summary["divergence_rate"]
-    lines.append(f"divergence rate {'-' if rate is None else f'{rate:.3g} 1/s'}")
+    lines.append(divergence_text(rate) if rate is not None else "divergence rate: -")
     if result.divergence_time_s is None:
         lines.append(f"error stays below {threshold:g} rad")
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import tyro
@@ -35,6 +35,59 @@ def _parse_bounds(text: str | None) -> dict[str, tuple[float, float]] | None:
         except ValueError:
             raise ParameterError(f"--bounds: '{item}' is not name=low:high") from None
     return out
+
+
+def _at_bound(spec: Any, name: str, value: np.ndarray, limits: dict | None) -> bool:
+    """Whether a value sits on one of the parameter's bounds (the spec's, or --bounds)."""
+    from sim2real.params import Parameters
+    from sim2real.robots.model import build_model
+
+    info = Parameters(spec, build_model(spec)).info(name)
+    low, high = limits[name] if limits and name in limits else (info.low, info.high)
+    low, high = (
+        np.broadcast_to(np.asarray(low, float), value.shape),
+        np.broadcast_to(np.asarray(high, float), value.shape),
+    )
+    span = 1e-6 * np.maximum(high - low, 1e-300)
+    return bool(np.any((value <= low + span) | (value >= high - span)))
+
+
+def _hold_runaways(spec: Any, result: Any, limits: dict | None, fit: Any) -> Any:
+    """Parameters the logs do not determine whose fit ran to a bound are no estimate: identify the
+    others again with those held at their nominal values, and report them as held there."""
+    import dataclasses
+
+    from sim2real.sysid.identify import ParamEstimate
+
+    runaway = [
+        n for n, p in result.params.items() if not p.identifiable and _at_bound(spec, n, p.value, limits)
+    ]
+    others = [n for n in result.params if n not in runaway]
+    if not runaway or not others:
+        return result
+    log.info("held at nominal, the fit ran to their bounds: %s; identifying the others again", runaway)
+    again = fit(",".join(others))
+    held = {
+        n: ParamEstimate(
+            n,
+            p.nominal.copy(),
+            p.nominal.copy(),
+            p.nominal.copy(),
+            None,
+            None,
+            p.unit,
+            False,
+            f"{p.reason}; the fit ran to its bound, so it is held at its nominal value",
+        )
+        for n, p in result.params.items()
+        if n in runaway
+    }
+    warnings = [w for w in again.warnings] + [
+        f"{n}: not identifiable from these logs ({held[n].reason})" for n in runaway
+    ]
+    return dataclasses.replace(
+        again, params={n: again.params.get(n) or held[n] for n in result.params}, warnings=tuple(warnings)
+    )
 
 
 def _fmt(v: object) -> str:
@@ -94,10 +147,14 @@ def identify(
     trajectories = load_logs(spec, logs, csv_map, min_seconds=horizon)
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
     config = IdentifyConfig(horizon=horizon, loss=loss, velocity=velocity)
-    with np.errstate(invalid="ignore", divide="ignore"):  # NaN intervals are reported as unidentifiable
-        result = run_identify(
-            spec, trajectories, params, config=config, names=list(logs), bounds=_parse_bounds(bounds)
-        )
+    limits = _parse_bounds(bounds)
+
+    def fit(names: str | None) -> Any:
+        with np.errstate(invalid="ignore", divide="ignore"):  # NaN intervals: reported unidentifiable
+            return run_identify(spec, trajectories, names, config=config, names=list(logs), bounds=limits)
+
+    result = fit(params)
+    result = _hold_runaways(spec, result, limits, fit)
     if not any(p.identifiable for p in result.params.values()):
         for name, p in result.params.items():
             log.info("%s: %s", name, p.reason)

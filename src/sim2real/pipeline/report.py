@@ -103,6 +103,11 @@ def _short(v: Any) -> str:
     return f"{a[0]:.4g}" if a.size == 1 else "[" + ", ".join(f"{x:.4g}" for x in a) + "]"
 
 
+def _event_kinds(summary: dict[str, Any]) -> str:
+    counters = (summary.get("safety") or {}).get("counters") or {}
+    return ", ".join(f"{k} {v}" for k, v in sorted(counters.items(), key=lambda kv: -kv[1])) or "none"
+
+
 def write_report(result: DemoResult, path: str | Path) -> Path:
     """Write the demo report (one self-contained HTML file) and return its path."""
     from sim2real.report import Report, add_gap, add_identification
@@ -129,14 +134,20 @@ def write_report(result: DemoResult, path: str | Path) -> Path:
             {"figure": "gap before calibration (position RMSE) [rad]", "value": summary["gap_before"]},
             {"figure": "gap after calibration (position RMSE) [rad]", "value": summary["gap_after"]},
             {"figure": "identification: max relative error", "value": summary["sysid_max_rel_error"]},
-            {"figure": "safety stops on the twin", "value": summary["safety_stops"]},
-            {"figure": "total wall time [s]", "value": summary["seconds"]},
+            {
+                "figure": "safety stops on the twin (latched safe stops; clamps are not stops)",
+                "value": summary["safety_stops"],
+            },
+            {"figure": "total wall time [s] (every stage up to this report)", "value": summary["seconds"]},
         ],
-        "Every figure was measured in this run.",
+        "Every figure was measured in this run. A safety stop is a latched safe stop, which ends an "
+        "episode; the safety events counted under Deployment are mostly clamps (a command limited "
+        "to the speed stage's rate and speed) and holds on dropped readings, which the policy "
+        "rides through.",
     )
     rep.table(
-        [{"stage": k, "seconds": v} for k, v in result.stage_seconds.items()],
-        "Wall time per stage",
+        [{"stage": k, "seconds": round(v, 1)} for k, v in result.stage_seconds.items()],
+        f"Wall time per stage (they add up to the total, {summary['seconds']:.1f} s)",
     )
     rep.table(
         [
@@ -245,12 +256,21 @@ def write_report(result: DemoResult, path: str | Path) -> Path:
                 "success rate": d.success_rate,
                 "safety stops": d.safety_stops,
                 "safety events": d.summary.get("safety", {}).get("events"),
+                "events by kind": _event_kinds(d.summary),
                 "missed deadlines": d.summary.get("missed_deadlines"),
                 "stage changes": d.summary.get("stage_changes"),
                 "final speed stage": d.summary.get("stage"),
             }
             for k, d in result.deployed.items()
-        ]
+        ],
+        "Safety events are every intervention of the safety monitor: clamps (rate_limit, "
+        "velocity_limit, torque_limit: the command was limited and passed on), holds (stale: a "
+        "dropped reading, the last command held) and safe stops; only a safe stop stops the robot, "
+        "and none latched unless counted under safety stops. Missed deadlines: the loop ran in "
+        "lockstep (a simulation, as fast as this shared machine computes); a miss means the "
+        "controller's own computation of one tick took longer than the control period, which on a "
+        "robot would be a late command. It does not change the simulated run: it says the machine "
+        "was busy.",
     )
     rep.figure(
         deploy_figure(spec, result.deployed),

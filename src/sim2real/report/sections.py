@@ -68,6 +68,15 @@ def _overlay(
     )
 
 
+def divergence_text(rate: float) -> str:
+    """The fitted divergence rate in words: a rate for growing errors, none for shrinking ones."""
+    if not np.isfinite(rate):
+        return ""
+    if rate > 0:
+        return f"divergence rate {rate:.3g} 1/s"
+    return f"no divergence: the error does not grow within a replay (fitted rate {rate:.3g} 1/s)"
+
+
 def add_gap(rep: Report, result: GapResult, label: str = "") -> None:
     """Reality-gap section: metrics tables, trajectory overlays, error growth, distributions.
 
@@ -79,6 +88,7 @@ def add_gap(rep: Report, result: GapResult, label: str = "") -> None:
     heading = "Reality gap" + (f" — {label}" if label else "")
     mode = "open-loop replay" if result.horizon is None else f"replay in windows of {result.horizon:g} s"
     rate = result.divergence_rate
+    growth = divergence_text(rate)
     div = (
         f"the position error stays below {result.threshold:g} rad"
         if result.divergence_time_s is None
@@ -89,7 +99,7 @@ def add_gap(rep: Report, result: GapResult, label: str = "") -> None:
         f"Logged commands replayed in simulation ({mode}; {result.windows} window(s), {result.samples} "
         f"samples) and compared with the log at its own sample times. Position RMSE "
         f"{result.position_rmse:.4g} rad, velocity RMSE {result.velocity_rmse:.4g} rad/s; "
-        + (f"divergence rate {rate:.3g} 1/s; " if np.isfinite(rate) else "")
+        + (f"{growth}; " if growth else "")
         + f"{div}.",
     )
     rows: list[dict[str, object]] = [
@@ -110,14 +120,21 @@ def add_gap(rep: Report, result: GapResult, label: str = "") -> None:
     rep.table(rows, "Prediction errors per joint and overall.")
     rep.table(
         [
-            {"metric": "divergence rate λ [1/s]", "value": rate if np.isfinite(rate) else None},
+            {
+                "metric": "divergence rate λ [1/s]",
+                "value": (rate if rate > 0 else f"none: the error does not grow (fit {rate:.3g})")
+                if np.isfinite(rate)
+                else None,
+            },
             {"metric": "divergence time [s]", "value": result.divergence_time_s},
             {"metric": "threshold [rad]", "value": result.threshold},
             {"metric": "windows", "value": result.windows},
             {"metric": "samples", "value": result.samples},
         ],
-        "Divergence: λ is the exponential rate fitted to the error growth; the time is when the "
-        "binned RMS error first passes the threshold (– : never).",
+        "Divergence: λ is the exponential rate fitted to the growth of the error within a replay; "
+        "a fit below zero means the error shrinks (simulation and log converge, e.g. as damping pulls "
+        "both to rest), so there is no divergence to speak of. The time is when the binned RMS error "
+        "first passes the threshold (– : never).",
     )
     s = result.divergence_state
     if s:
@@ -267,7 +284,20 @@ def add_identification(rep: Report, result: Identification) -> None:
             )
     rep.table(rows, "Identified against nominal values, with confidence intervals (– : not determined).")
     if result.delay_xcorr is not None:
-        rep.text(f"Cross-correlation delay estimate before the fit: {result.delay_xcorr * 1e3:.1f} ms.")
+        fitted = [
+            f"{name} {1e3 * float(np.atleast_1d(p.value)[0]):.1f} ms"
+            for name, p in result.params.items()
+            if name.endswith(".delay") and p.identifiable
+        ]
+        rep.text(
+            f"Cross-correlation delay estimate before the fit: {result.delay_xcorr * 1e3:.1f} ms. It is "
+            "only the fit's starting value: the lag at which command changes best correlate with the "
+            "accelerations they cause, at the log's sample period, which the plant's own lag (motor "
+            "dynamics, filtering of the measured motion) blurs. The delay in the table"
+            + (f" ({', '.join(fitted)})" if fitted else "")
+            + " comes from matching simulated to logged trajectories on the physics-step grid and is the "
+            "one the calibration uses; where the two differ, trust the fit."
+        )
     if result.motor_models:
         rep.table(
             [{"joint": j} | m.as_dict() for j, m in result.motor_models.items()],

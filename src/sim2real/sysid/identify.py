@@ -32,9 +32,8 @@ column-normalized Jacobian (condition number above ``cond_limit``, e.g. all mass
 resistance of a voltage-driven robot, which only the data's torque-to-inertia ratio determines),
 or one whose interval is wider than its plausible range.  Parameters along near-singular
 directions are held at their starting value and the others refitted, so the calibrated model
-stays consistent; a parameter with a too-wide interval is reported without a number and held at
-its starting value (nominal unless a start model is given), not wherever the fit wandered (often a
-bound).
+stays consistent; a parameter with a too-wide interval keeps its best-fit value in the model (it
+is consistent with the others) but is reported without a number.
 
 **Why not ``mujoco.sysid.optimize``.**  Its parameters are ``MjSpec`` modifiers: every residual
 and every finite-difference column recompiles a model and rolls it out with ``mujoco.rollout``
@@ -918,8 +917,6 @@ def identify(
             ]
         )
         identifiable = not reasons
-        if not identifiable:  # a value the logs barely determine stays where it started (nominal)
-            value = problem.start[name].copy()
         estimates[name] = ParamEstimate(
             name,
             value,

@@ -1,0 +1,97 @@
+"""The README's "loop by hand" block, run exactly as printed, in an empty folder, in order.
+
+The commands are parsed from README.md itself, so the page and this test cannot drift apart.  Each
+command runs as a real subprocess of the CLI (as a user would type it) and its outcome is checked
+against what the README says it does.  Slow: it trains a policy (the README promises under 90 s on
+a quiet 2-core machine; here it only has to stop at the success gate).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim2real.logs import read_bag
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+pytestmark = pytest.mark.slow
+
+
+def loop_by_hand() -> list[list[str]]:
+    """The commands of the README's "The loop by hand" shell block (comments dropped)."""
+    text = README.read_text()
+    section = text.split("## The loop by hand", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block, "README: no ```sh block under 'The loop by hand'"
+    commands = [shlex.split(line, comments=True) for line in block.group(1).splitlines() if line.strip()]
+    assert all(c and c[0] == "sim2real" for c in commands), commands
+    return commands
+
+
+def test_the_readme_block_is_the_whole_loop():
+    names = [c[1] for c in loop_by_hand()]
+    for step in ("twin", "record", "gap", "identify", "train", "export", "deploy", "envelope", "finetune"):
+        assert step in names, step
+
+
+def test_every_command_of_the_loop_by_hand_does_what_the_readme_says(tmp_path):
+    runs: list[tuple[list[str], subprocess.CompletedProcess, float]] = []
+    for command in loop_by_hand():
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "sim2real.cli", *command[1:]],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, (shlex.join(command), done.stderr[-2000:])
+        assert "Traceback" not in done.stderr, done.stderr
+        runs.append((command, done, time.perf_counter() - start))
+
+    def out(sub: str, *having: str) -> str:
+        """stdout of the first command ``sim2real SUB`` whose arguments include all of ``having``."""
+        return next(d.stdout for c, d, _ in runs if c[1] == sub and all(h in c for h in having))
+
+    assert "furuta" in out("robots")
+    assert out("params").splitlines()[1].startswith("parameter")
+    twin = yaml.safe_load((tmp_path / "twin.yaml").read_text())
+    assert (
+        twin["params"]["body.pendulum.mass"] == pytest.approx(0.0288)
+        and "drop_probability" in twin["effects"]
+    )
+
+    chirp = read_bag(tmp_path / "runs/chirp")
+    assert chirp.meta["complete"] and chirp.duration == pytest.approx(30.0, abs=0.01)
+    assert (tmp_path / "gap.html").is_file() and (tmp_path / "sysid.html").is_file()
+    calib = yaml.safe_load((tmp_path / "calib.yaml").read_text())
+    assert calib["params"]["body.pendulum.mass"]["value"] == pytest.approx(0.0288, rel=0.05)
+
+    assert "stopped by the success gate" in out("train"), out("train")
+    evaluation = json.loads(out("evaluate"))
+    assert evaluation["success_rate"] >= 0.9 and evaluation["calibrated"]
+    assert (tmp_path / "policy.onnx").is_file()
+    assert "14/14 cases passed" in out("faults"), out("faults")
+
+    for run in ("runs/deploy_1", "runs/deploy_2"):
+        assert "task furuta: SUCCESS" in out("deploy", run), out("deploy", run)
+        assert read_bag(tmp_path / run).meta["complete"]
+
+    def rmse(text: str) -> float:
+        return float(re.search(r"position RMSE ([0-9.]+) rad", text).group(1))
+
+    before, after = rmse(out("gap", "--report")), rmse(out("gap", "--calib"))
+    assert after < 0.25 * before, (before, after)  # calibrated on the twin: the gap closes
+    assert "success rate over 2 episode(s) per cell" in out("envelope")
+    assert (tmp_path / "policy_ft.onnx").is_file()
+    print("seconds per command:", [(shlex.join(c[1:3]), round(t, 1)) for c, _, t in runs])
