@@ -67,7 +67,7 @@ def files(tmp_path_factory) -> Path:
         "physics:\n  - {param: body.pendulum.mass, mode: absolute, dist: uniform, low: 1.0, high: 10.0}\n"
     )
     t = np.arange(0.0, 0.6, 0.005)
-    rows = "\n".join(f"{x:.3f},0.1,0.0,0.0" for x in t)
+    rows = "\n".join(f"{x:.3f},0.0,0.0,0.0" for x in t)  # hanging at rest: nothing to identify
     (d / "still.csv").write_text("time,position,velocity,torque\n" + rows + "\n")
     (d / "two.csv").write_text("time,position,velocity,torque\n0.0,0.1,0.0,0.0\n0.005,0.1,0.0,0.0\n")
     (d / "run").mkdir()

@@ -60,7 +60,9 @@ def _hold_runaways(spec: Any, result: Any, limits: dict | None, fit: Any) -> Any
     from sim2real.sysid.identify import ParamEstimate
 
     runaway = [
-        n for n, p in result.params.items() if not p.identifiable and _at_bound(spec, n, p.value, limits)
+        n
+        for n, p in result.params.items()
+        if not p.identifiable and not np.array_equal(p.value, p.start) and _at_bound(spec, n, p.value, limits)
     ]
     others = [n for n in result.params if n not in runaway]
     if not runaway or not others:
