@@ -103,6 +103,34 @@ def _gate_due(trainer: Any, gate: Any) -> bool:
     return final and gate.due()
 
 
+def train_loop(
+    trainer: Any, total: int, gate: Any, progress: _TrainProgress, checkpoint: Path, save_every: float
+) -> tuple[Any, bool]:
+    """PPO iterations until ``total`` environment steps, or until ``gate`` (a
+    :class:`~sim2real.train.gate.SuccessGate`, None: never) is met; a checkpoint every
+    ``save_every`` seconds.  Returns the last iteration's stats and whether the gate was met."""
+    stats = None
+    last_save = time.perf_counter()
+    while trainer.env_steps < total:
+        stats = trainer.iterate()
+        progress.update(stats)
+        if gate is not None and _gate_due(trainer, gate):
+            reached = gate.check(trainer.env_steps)
+            last = gate.last
+            assert last is not None
+            progress.line(
+                f"evaluation after {trainer.env_steps:,} steps: success {last['success_rate']:.2f} "
+                f"over {last['episodes']} episodes"
+                + (f" >= {gate.config.target:.2f}: learnt" if reached else "")
+            )
+            if reached:
+                return stats, True
+        if time.perf_counter() - last_save > save_every:
+            trainer.save(checkpoint)
+            last_save = time.perf_counter()
+    return stats, False
+
+
 def train(
     robot: str,
     out: str,
@@ -207,29 +235,12 @@ def train(
         + f" -> {run}",
         json,
     )
-    stats = None
-    reached = False
-    last_save = time.perf_counter()
     progress = _TrainProgress(trainer.task.name, total, trainer.env_steps, json)
     try:
         with progress:
-            while trainer.env_steps < total:
-                stats = trainer.iterate()
-                progress.update(stats)
-                if not no_early_stop and _gate_due(trainer, gate):
-                    reached = gate.check(trainer.env_steps)
-                    last = gate.last
-                    assert last is not None
-                    progress.line(
-                        f"evaluation after {trainer.env_steps:,} steps: success {last['success_rate']:.2f} "
-                        f"over {last['episodes']} episodes"
-                        + (f" >= {rule.target:.2f}: learnt" if reached else "")
-                    )
-                    if reached:
-                        break
-                if time.perf_counter() - last_save > save_every:
-                    trainer.save(run / "policy.pt")
-                    last_save = time.perf_counter()
+            stats, reached = train_loop(
+                trainer, total, None if no_early_stop else gate, progress, run / "policy.pt", save_every
+            )
     except KeyboardInterrupt:
         trainer.save(run / "policy.pt")
         trainer.close()
