@@ -150,3 +150,27 @@ def test_describe_lists_every_parameter_with_bounds(furuta):
         low, high = np.atleast_1d(row["low"]), np.atleast_1d(row["high"])
         assert np.all(low <= high), row
         assert row["unit"]
+
+
+class TestBoundsCheck:
+    def test_values_and_ranges_inside_the_bounds_pass(self):
+        spec = load_robot("furuta")
+        params = Parameters(spec, build_model(spec))
+        assert params.check_bounds({"body.pendulum.mass": 0.025}, "f.yaml") == []
+        assert (
+            params.check_bounds({"body.arm.mass": (np.array([0.08]), np.array([0.09]))}, "f", what="range")
+            == []
+        )
+
+    def test_the_first_offender_is_named_with_its_bounds_and_the_fix(self, caplog):
+        spec = load_robot("furuta")
+        params = Parameters(spec, build_model(spec))
+        values = {"body.pendulum.mass": 10.0, "motor.motor.resistance": 100.0}
+        with pytest.raises(ParameterError) as info:
+            params.check_bounds(values, "twin.yaml")
+        assert str(info.value) == (
+            "twin.yaml: body.pendulum.mass value 10 kg is outside its plausible bounds [0.019 .. 0.029] of robot "
+            "'furuta' (and 1 more); fix it, or pass --allow-out-of-bounds"
+        )
+        assert params.check_bounds(values, "twin.yaml", allow=True) == list(values)
+        assert "allowed by --allow-out-of-bounds" in caplog.text

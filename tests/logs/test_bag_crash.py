@@ -222,3 +222,42 @@ class TestOtherRecorders:
         assert tr.n_samples == expected
         np.testing.assert_array_equal(tr.q[:, 0], np.arange(expected, dtype=float))
         assert tr.joint_names == tuple(names) and tr.meta["complete"] is False
+
+
+class TestLiveMetadata:
+    """metadata.yaml exists from the first moment, so the directory is a rosbag2 bag at every moment."""
+
+    def _read(self, bag: Path) -> tuple[list[str], int]:
+        with AnyReader([bag]) as reader:
+            return [conn.topic for conn, _, _ in reader.messages()], reader.message_count
+
+    def test_an_open_bag_reads_as_a_directory_at_every_moment(self, tmp_path):
+        bag = tmp_path / "run"
+        with BagWriter(bag, SPEC_HASH, ["a"], metadata_period=3600.0) as writer:
+            assert self._read(bag) == ([], 0)  # opened: an empty bag
+            writer.write_state(0.0, [1.0], [0.0])
+            topics, _ = self._read(bag)
+            assert topics == ["/sim2real/meta", "/joint_states"]
+            writer.write_state(0.01, [2.0], [0.0])
+            writer.write_command(0.01, [0.5])  # a new topic is in metadata.yaml before its first message
+            topics, counted = self._read(bag)
+            assert topics == ["/sim2real/meta", "/joint_states", "/joint_states", "/joint_commands"]
+            # counts were last refreshed when the commands topic was added (3 messages then); all 4 read
+            assert counted == 3
+            meta = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+            assert meta["custom_data"]["sim2real.complete"] == "false"
+        topics, counted = self._read(bag)
+        assert counted == len(topics) == 4
+        meta = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        assert meta["custom_data"]["sim2real.complete"] == "true"
+        assert read_bag(bag).meta["complete"] is True
+
+    def test_counts_are_refreshed_every_period(self, tmp_path):
+        bag = tmp_path / "run"
+        with BagWriter(bag, SPEC_HASH, ["a"], metadata_period=0.0) as writer:
+            for i in range(5):
+                writer.write_state(0.01 * i, [float(i)], [0.0])
+            topics, counted = self._read(bag)
+            assert counted == len(topics) == 6
+            tr = read_bag(bag)
+            assert tr.meta["complete"] is False and tr.n_samples == 5

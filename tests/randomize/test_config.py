@@ -10,6 +10,7 @@ import pytest
 from sim2real.cli import main
 from sim2real.randomize import Randomization, RandomizationError, builtin_names, load_randomization
 from sim2real.randomize.config import CONFIG_DIR
+from sim2real.robots import load_robot
 from sim2real.robots.model import build_model
 
 ROBOTS = ("pendulum", "furuta", "quadruped")
@@ -264,3 +265,32 @@ class TestCommand:
         assert main(["randomize", "show", "--robot", "pendulum", "--config", str(bad)]) == 1
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "physics[0] 'body.pole.mass'" in err[0] and "cauchy" in err[0]
+
+
+class TestBoundsAtTheDoor:
+    """A user's randomization file may not leave the plausible bounds the robot's spec states."""
+
+    def test_a_file_past_the_stated_bounds_is_refused_unless_allowed(self, tmp_path):
+        from sim2real.errors import ParameterError
+        from sim2real.randomize.config import check_bounds
+
+        spec = load_robot("furuta")
+        path = tmp_path / "heavy.yaml"
+        path.write_text(
+            "physics:\n  - {param: body.pendulum.mass, mode: absolute, dist: uniform, low: 0.02, high: 1.0}\n"
+        )
+        rnd = load_randomization(spec, str(path))
+        with pytest.raises(
+            ParameterError,
+            match=r"heavy.yaml: body.pendulum.mass range \[0.02 .. 1\] kg .*--allow-out-of-bounds",
+        ):
+            check_bounds(rnd, spec)
+        assert check_bounds(rnd, spec, allow=True) == ["body.pendulum.mass"]
+
+    def test_builtin_configs_and_unstated_bounds_pass(self):
+        from sim2real.randomize.config import check_bounds
+
+        quadruped = load_robot("quadruped")
+        assert check_bounds(load_randomization(quadruped, "full"), quadruped) == []  # deliberately past them
+        furuta = load_robot("furuta")
+        assert check_bounds(load_randomization(furuta, "default"), furuta) == []

@@ -123,3 +123,38 @@ def test_identification_result_becomes_a_loadable_calibration(tmp_path, pendulum
     summary = result.summary()
     assert {"params", "residual_rms", "seconds"} <= set(summary)
     assert set(summary["params"]["body.pole.mass"]) >= {"value", "ci_low", "ci_high", "nominal"}
+
+
+class TestDoorChecks:
+    """A calibration is matched on robot name and spec hash, and its values on the plausible bounds."""
+
+    def test_a_renamed_robot_with_the_right_hash_is_refused_naming_both(self, tmp_path, calib, pendulum):
+        import dataclasses
+
+        path = tmp_path / "calib.yaml"
+        save_calibration(path, dataclasses.replace(calib, robot="furuta"))
+        with pytest.raises(SpecMismatchError) as info:
+            load_calibration(path, pendulum)
+        message = str(info.value)
+        assert "'furuta'" in message and "'pendulum'" in message and pendulum.hash[:12] in message
+        assert len(message) < 250 and "\n" not in message
+
+    def test_values_outside_the_bounds_are_refused_unless_allowed(self, tmp_path, calib, pendulum):
+        import dataclasses
+
+        heavy = dict(calib.params)
+        heavy["body.pole.mass"] = dataclasses.replace(heavy["body.pole.mass"], value=np.array([5.0]))
+        path = tmp_path / "calib.yaml"
+        save_calibration(path, dataclasses.replace(calib, params=heavy))
+        with pytest.raises(
+            ParameterError, match=r"calib.yaml: body.pole.mass value 5 kg is outside .*--allow-out-of-bounds"
+        ):
+            load_calibration(path, pendulum)
+        with pytest.raises(ParameterError, match="--allow-out-of-bounds"):
+            calibrated_model(pendulum, path)
+        assert (
+            load_calibration(path, pendulum, allow_out_of_bounds=True).params["body.pole.mass"].value[0]
+            == 5.0
+        )
+        model = calibrated_model(pendulum, path, allow_out_of_bounds=True)
+        assert Parameters(pendulum, model).get(model, "body.pole.mass")[0] == pytest.approx(5.0)
