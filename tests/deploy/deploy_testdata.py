@@ -153,9 +153,21 @@ def run_until_ticks_then_kill(args: list[str], min_ticks: int, stderr_path: Path
     return reported
 
 
+def killed_before_closing(bag: Path) -> bool:
+    """Whether the bag's ``metadata.yaml`` (written from the moment it opened) says its writer never closed."""
+    import yaml
+
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+    return meta["custom_data"]["sim2real.complete"] == "false"
+
+
 def read_with_both_readers(bag: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """Messages per topic of the bag's MCAP file, read with rosbags and with mcap_ros2."""
-    from rosbags.rosbag2 import Reader
+    """Messages per topic of a bag: rosbags' ``AnyReader`` on the bag directory (as ROS 2 tools open
+    it: it needs ``metadata.yaml``), and mcap_ros2 on its MCAP file.  Both must read every Message
+    record in the file (counted by a raw scan of its records)."""
+    from mcap.records import Message
+    from mcap.stream_reader import StreamReader
+    from rosbags.highlevel import AnyReader
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -163,10 +175,13 @@ def read_with_both_readers(bag: Path) -> tuple[dict[str, int], dict[str, int]]:
 
     (mcap,) = bag.glob("*.mcap")
     counts_rosbags: dict[str, int] = {}
-    with Reader(mcap) as reader:
+    with AnyReader([bag]) as reader:
         for conn, _, _ in reader.messages():
             counts_rosbags[conn.topic] = counts_rosbags.get(conn.topic, 0) + 1
     counts_mcap: dict[str, int] = {}
     for msg in read_ros2_messages(str(mcap)):
         counts_mcap[msg.channel.topic] = counts_mcap.get(msg.channel.topic, 0) + 1
+    with mcap.open("rb") as fh:
+        in_file = sum(isinstance(r, Message) for r in StreamReader(fh).records)
+    assert sum(counts_rosbags.values()) == sum(counts_mcap.values()) == in_file
     return counts_rosbags, counts_mcap

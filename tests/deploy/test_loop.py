@@ -16,6 +16,7 @@ from deploy_testdata import (
     CallLog,
     LoggingRobot,
     ScriptedPolicy,
+    killed_before_closing,
     read_with_both_readers,
     run_until_ticks_then_kill,
     tiny_policy,
@@ -399,7 +400,7 @@ class TestDeployCommand:
             stderr_path=tmp_path / "stderr.txt",
         )
         assert ticks >= 200
-        assert not (bag / "metadata.yaml").exists()  # killed before closing
+        assert killed_before_closing(bag)
         tr = read_bag(bag, expected_hash=load_robot("furuta").hash, require_commands=True)
         assert tr.meta["complete"] is False and len(tr.command_t) >= ticks
         by_rosbags, by_mcap = read_with_both_readers(bag)

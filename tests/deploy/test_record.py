@@ -8,7 +8,14 @@ import math
 
 import numpy as np
 import pytest
-from deploy_testdata import TWIN_YAML, read_with_both_readers, run_until_ticks_then_kill, tiny_policy, twin
+from deploy_testdata import (
+    TWIN_YAML,
+    killed_before_closing,
+    read_with_both_readers,
+    run_until_ticks_then_kill,
+    tiny_policy,
+    twin,
+)
 
 from sim2real.cli import main
 from sim2real.deploy.record import (
@@ -244,7 +251,7 @@ class TestRecordCommand:
             stderr_path=tmp_path / "stderr.txt",
         )
         assert ticks >= 200
-        assert not (bag / "metadata.yaml").exists()
+        assert killed_before_closing(bag)
         tr = read_bag(bag, expected_hash=load_robot("furuta").hash, require_commands=True)
         assert tr.meta["complete"] is False and tr.n_samples >= 0.95 * ticks
         assert tr.meta["policy"]["excitation"] == "chirp"
