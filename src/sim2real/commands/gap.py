@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -212,8 +214,14 @@ def envelope(
     with Progress(*columns, console=console, transient=json) as bar:
         task_id = bar.add_task("cells", total=None)
 
+        last_line = [time.perf_counter()]
+
         def progress(done: int, total: int) -> None:
             bar.update(task_id, completed=done, total=total)
+            now = time.perf_counter()
+            if not console.is_terminal and (now - last_line[0] >= 10.0 or done == total):
+                last_line[0] = now  # a log file or a pipe: a line every 10 s instead of the bar
+                print(f"envelope: {done}/{total} cells", file=sys.stderr, flush=True)
 
         result = evaluate_envelope(
             spec, policy, grid, config=config, twin=twin, robot_ref=robot, progress=progress
