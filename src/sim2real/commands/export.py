@@ -58,8 +58,10 @@ def export(
         robot: Robot spec (embedded name or YAML path) if not the one recorded in the run.
         json: Print a JSON summary on stdout.
     """
+    from sim2real.commands.train import one_torch_thread
     from sim2real.policy.export import export_policy
 
+    one_torch_thread()
     load_policy = _load_policy_function()
     policy, metadata = load_policy(run)
     spec = _spec_of_run(dict(metadata), robot)

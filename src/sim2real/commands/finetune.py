@@ -90,7 +90,10 @@ def finetune(
     if missing:
         raise Sim2RealError(f"log not found: {missing[0]}")
 
+    from sim2real.commands.train import one_torch_thread
     from sim2real.finetune.adapter import AdapterConfig
+
+    one_torch_thread()
     from sim2real.finetune.trainer import FinetuneConfig
     from sim2real.finetune.weights import WeightConfig
     from sim2real.policy.metadata import read_metadata
