@@ -274,12 +274,11 @@ def train(
         "evaluation": evaluation,
     }
     text = (
-        f"{trainer.env_steps:,} steps in {trainer.seconds:.0f} s, stopped by the {stopped}; "
-        f"training episodes: return {_fmt(summary['mean_return'])}, "
-        f"success {_fmt(summary['success_rate'], '.2f')}"
+        f"{trainer.env_steps:,} steps in {trainer.seconds:.0f} s of training, stopped by the {stopped}; "
+        f"last training episodes' return {_fmt(summary['mean_return'])}"
         + (
-            f"; evaluation ({evaluation['episodes']} episodes): success {evaluation['success_rate']:.2f}, "
-            f"return {evaluation['mean_return']:.3g}"
+            f"; deterministic evaluation ({evaluation['episodes']} episodes, the run's randomization): "
+            f"success {evaluation['success_rate']:.2f}, return {evaluation['mean_return']:.3g}"
             if evaluation
             else ""
         )
