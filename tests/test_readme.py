@@ -95,3 +95,5 @@ def test_every_command_of_the_loop_by_hand_does_what_the_readme_says(tmp_path):
     assert "success rate over 2 episode(s) per cell" in out("envelope")
     assert (tmp_path / "policy_ft.onnx").is_file()
     print("seconds per command:", [(shlex.join(c[1:3]), round(t, 1)) for c, _, t in runs])
+    print("train printed:", out("train"))
+    print("deploy printed:", out("deploy", "runs/deploy_1"))
