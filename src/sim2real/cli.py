@@ -157,7 +157,7 @@ def _describe(event: Any, argv: Sequence[str]) -> str:
         return f"{_flag(event.argument)}: invalid value '{given}' (expected {_metavar(event.argument)})"
     if isinstance(event, te.MutexConflict):
         return f"{event.first_token} and {event.second_token} exclude each other"
-    return type(event).__name__
+    return f"the command line does not parse ({type(event).__name__})"
 
 
 def _quoted(text: str) -> list[str]:
