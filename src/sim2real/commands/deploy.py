@@ -223,7 +223,12 @@ def summary_text(summary: dict[str, Any]) -> str:
     lines = [
         f"{s['robot']}: {s['ticks']} ticks, {s['duration_s']:.2f} s of loop time in {s['wall_s']:.2f} s "
         f"({s['mode']}, target {s['control_rate_hz']:.0f} Hz, achieved "
-        f"{(s['achieved_rate_hz'] or 0):.0f} Hz), {s['missed_deadlines']} missed deadlines",
+        f"{(s['achieved_rate_hz'] or 0):.0f} Hz), {s['missed_deadlines']} missed deadlines"
+        + (
+            " (lockstep: ticks this machine computed slower than the period; no effect on the run)"
+            if s["mode"] == "lockstep" and s["missed_deadlines"]
+            else ""
+        ),
         f"safety: {safety['state']}"
         + (f" (latched: {safety['latch_reason']})" if safety["latched"] else "")
         + f", {safety['events']} events {safety['counters']}, ticks by mode {safety['ticks_by_mode']}",
