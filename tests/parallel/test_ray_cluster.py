@@ -100,7 +100,9 @@ def serial_envelope(tmp_path_factory):
 
 
 class TestEnvelopeOnACluster:
-    def test_a_worker_killed_mid_run_still_gives_the_serial_map_each_cell_once(self, cluster, serial_envelope):
+    def test_a_worker_killed_mid_run_still_gives_the_serial_map_each_cell_once(
+        self, cluster, serial_envelope
+    ):
         spec, policy, config, serial = serial_envelope
         assert 0 < serial.success_rate.mean() < 1  # a map with both outcomes
         killed: list[int] = []

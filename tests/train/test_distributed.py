@@ -72,7 +72,9 @@ class TestTwoProcesses:
             torch.testing.assert_close(value, r1["final"][key], rtol=0, atol=0, msg=key)
         for key, value in r0["critic"].items():
             torch.testing.assert_close(value, r1["critic"][key], rtol=0, atol=0, msg=key)
-        changed = [k for k in r0["final"] if "body" in k and not torch.equal(r0["final"][k], r0["initial"][k])]
+        changed = [
+            k for k in r0["final"] if "body" in k and not torch.equal(r0["final"][k], r0["initial"][k])
+        ]
         assert changed  # the updates did move the weights
 
     def test_each_process_steps_its_share_of_the_envs_with_its_own_seed(self, two_ranks):

@@ -29,7 +29,9 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def train_once(robot: str, steps: int, randomize: str, nproc: int, seed: int, eval_episodes: int) -> dict[str, Any]:
+def train_once(
+    robot: str, steps: int, randomize: str, nproc: int, seed: int, eval_episodes: int
+) -> dict[str, Any]:
     """One ``sim2real train`` subprocess; its JSON summary plus the wall time [s]."""
     with tempfile.TemporaryDirectory(prefix="sim2real-bench-dist-") as tmp:
         cmd = [
@@ -43,7 +45,13 @@ def train_once(robot: str, steps: int, randomize: str, nproc: int, seed: int, ev
     if proc.returncode != 0:
         raise RuntimeError(f"train --nproc {nproc} failed: {proc.stderr.strip().splitlines()[-1:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    log.info("nproc %d seed %d: %.1f s wall, success %.3f", nproc, seed, wall, summary["evaluation"]["success_rate"])
+    log.info(
+        "nproc %d seed %d: %.1f s wall, success %.3f",
+        nproc,
+        seed,
+        wall,
+        summary["evaluation"]["success_rate"],
+    )
     return {
         "nproc": nproc,
         "seed": seed,
@@ -75,7 +83,11 @@ def run(
     """
     randomize = randomize or "default"
     load_before = _load()
-    runs = [train_once(robot, steps, randomize, n, seed, eval_episodes) for seed in range(seeds) for n in (1, nproc)]
+    runs = [
+        train_once(robot, steps, randomize, n, seed, eval_episodes)
+        for seed in range(seeds)
+        for n in (1, nproc)
+    ]
 
     def mean(n: int, key: str) -> float:
         values = [r[key] for r in runs if r["nproc"] == n]

@@ -24,7 +24,6 @@ first imported by this process (Ray's ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0`` si
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import logging
 import os
 import sys
@@ -136,8 +135,7 @@ class RayExecutor(_Closing):
             raise Sim2RealError(f"CPUs per run must be positive, got {cpus_per_run}")
         if max_attempts < 1:
             raise Sim2RealError(f"max_attempts must be at least 1, got {max_attempts}")
-        if importlib.util.find_spec("ray") is None:  # fail before any work starts
-            raise MissingExtraError(EXTRA, "ray")
+        import_ray(local=address == LOCAL)  # without the extra: fail before any work starts
         self.address = address
         self.cpus_per_run = float(cpus_per_run)
         self.max_attempts = int(max_attempts)
@@ -152,7 +150,9 @@ class RayExecutor(_Closing):
             self._ray, self._started = connect(self.address)
         return self._ray
 
-    def map(self, func: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult | None = None) -> list:
+    def map(
+        self, func: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult | None = None
+    ) -> list:
         items = list(items)
         book = ResultBook(len(items), on_result)
         if not items:

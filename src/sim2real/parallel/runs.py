@@ -33,7 +33,9 @@ class Executor(Protocol):
     """Whether items may hold any object (specs, tasks with their functions): passed as they are
     in this process, or cloudpickled by Ray.  False: plain data and importable names only."""
 
-    def map(self, func: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult | None = None) -> list:
+    def map(
+        self, func: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult | None = None
+    ) -> list:
         """``[func(item) for item in items]``, computed by this backend."""
         ...
 
@@ -110,7 +112,9 @@ class SerialExecutor(_Closing):
     name = "serial"
     ships_objects = True
 
-    def map(self, func: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult | None = None) -> list:
+    def map(
+        self, func: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult | None = None
+    ) -> list:
         book = ResultBook(len(items), on_result)
         for i, item in enumerate(items):
             book.record(i, func(item))
@@ -133,7 +137,9 @@ class ProcessExecutor(_Closing):
             raise Sim2RealError(f"workers must be 0 (one per CPU) or positive, got {workers}")
         self.workers = workers or (os.cpu_count() or 1)
 
-    def map(self, func: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult | None = None) -> list:
+    def map(
+        self, func: Callable[[Any], Any], items: Sequence[Any], on_result: OnResult | None = None
+    ) -> list:
         book = ResultBook(len(items), on_result)
         if not items:
             return []

@@ -32,7 +32,9 @@ def grid_points(axes: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, values, strict=True)) for values in itertools.product(*(axes[n] for n in names))]
 
 
-def _trial(config: dict[str, Any], func: Callable[[dict[str, Any]], dict[str, Any]], fixed: dict[str, Any]) -> None:
+def _trial(
+    config: dict[str, Any], func: Callable[[dict[str, Any]], dict[str, Any]], fixed: dict[str, Any]
+) -> None:
     """Tune's function trainable: one point, reported once."""
     from ray import tune
 
@@ -71,7 +73,9 @@ def tune_grid(
     tune = import_ray(module="ray.tune")
     points = grid_points(axes)
     try:
-        trainable = tune.with_resources(tune.with_parameters(_trial, func=func, fixed=dict(fixed)), {"cpu": cpus_per_trial})
+        trainable = tune.with_resources(
+            tune.with_parameters(_trial, func=func, fixed=dict(fixed)), {"cpu": cpus_per_trial}
+        )
         tuner = tune.Tuner(
             trainable,
             param_space={k: tune.grid_search(list(v)) for k, v in axes.items()},

@@ -49,6 +49,7 @@ __all__ = [
     "local_envs",
     "merge_moments",
     "rank_seed",
+    "rank_threads",
     "seed_rank",
     "window_mean",
     "world",
@@ -87,6 +88,15 @@ def seed_rank(seed: int) -> None:
         torch.manual_seed(rank_seed(seed))
 
 
+def rank_threads(nthread: int) -> int:
+    """MuJoCo threads of this process: ``nthread``, or for 0 ("every CPU") this machine's CPUs
+    shared by the ranks on it (``LOCAL_WORLD_SIZE``), so that the ranks do not oversubscribe."""
+    local = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    if nthread or local <= 1:
+        return nthread
+    return max(1, (os.cpu_count() or 1) // local)
+
+
 def local_envs(total: int) -> int:
     """Simulations this process steps: ``total`` shared evenly by the ranks.
 
@@ -110,10 +120,12 @@ def join_world() -> int:
     if not dist.is_initialized():
         for name in ("MASTER_ADDR", "MASTER_PORT"):
             if name not in os.environ:
-                raise Sim2RealError(f"WORLD_SIZE={size} but {name} is not set: launch with --nproc or torchrun")
+                raise Sim2RealError(
+                    f"WORLD_SIZE={size} but {name} is not set: launch with --nproc or torchrun"
+                )
         dist.init_process_group("gloo", init_method="env://", rank=rank, world_size=size, timeout=TIMEOUT)
         log.info("rank %d of %d joined (gloo, %s)", rank, size, os.environ["MASTER_ADDR"])
-    if rank != 0 and not getattr(sys.stdout, "name", "") == os.devnull:
+    if rank != 0 and getattr(sys.stdout, "name", "") != os.devnull:
         logging.getLogger().setLevel(logging.WARNING)
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this worker process
         sys.stderr = sys.stdout
@@ -136,7 +148,9 @@ def merge_moments(
     if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
         return count, mean, var
     m = mean.to(torch.float64)
-    packed = torch.cat([torch.tensor([count], dtype=torch.float64), count * m, count * (var.to(torch.float64) + m**2)])
+    packed = torch.cat(
+        [torch.tensor([count], dtype=torch.float64), count * m, count * (var.to(torch.float64) + m**2)]
+    )
     dist.all_reduce(packed, op=dist.ReduceOp.SUM)
     n = float(packed[0])
     size = mean.numel()

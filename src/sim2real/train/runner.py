@@ -38,6 +38,7 @@ from sim2real.train.distributed import (
     is_main,
     local_envs,
     rank_seed,
+    rank_threads,
     seed_rank,
     window_mean,
     world,
@@ -274,7 +275,7 @@ class Trainer:
             self.train_task,
             local_envs(self.config.num_envs),
             seed=rank_seed(seed),
-            nthread=nthread,
+            nthread=rank_threads(nthread),
             hooks=self.randomization.hooks,
             model=model,
         )

@@ -82,7 +82,9 @@ def load_space(path: str | Path) -> SweepSpace:
         raise Sim2RealError(f"{p}: expected a mapping with robot, steps, space, ...")
     unknown = set(data) - _KEYS
     if unknown:
-        raise Sim2RealError(f"{p}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_KEYS))})")
+        raise Sim2RealError(
+            f"{p}: unknown key(s) {', '.join(sorted(unknown))} (known: {', '.join(sorted(_KEYS))})"
+        )
     for key in ("robot", "steps"):
         if key not in data:
             raise Sim2RealError(f"{p}: '{key}' is required")
