@@ -51,6 +51,7 @@ _OPTIONAL: tuple[tuple[str, str, str], ...] = (
     ("twin-node", "ros2", "twin_node"),
     ("ros2", "ros2", "ros2"),
     ("bench", "bench", "bench"),
+    ("sweep", "sweep", "sweep"),
     ("demo", "demo", "demo"),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -130,6 +131,7 @@ def envelope(
     seed: int = 0,
     episode_s: float | None = None,
     velocity_command: tuple[float, float, float] | None = None,
+    ray: str | None = None,
     json: bool = False,
 ) -> int:
     """Transfer envelope: a policy's success rate on the twin over a grid of parameter values.
@@ -154,6 +156,9 @@ def envelope(
             applies, so it should be longer than that window).
         velocity_command: vx [m/s] vy [m/s] yaw_rate [rad/s] of every episode of a velocity-tracking
             policy (at full speed); default 0.5 0 0 (walk forward).  Not for other tasks.
+        ray: Run the cells as tasks on a Ray cluster: its address (host:port, auto) or "local" to
+            start one on this machine (needs the ray extra; --workers is then unused).  The map
+            is the same as without it.
         json: Print a JSON summary on stdout.
     """
     from rich.console import Console
@@ -161,6 +166,7 @@ def envelope(
 
     from sim2real.errors import PolicyError
     from sim2real.gap.envelope import EnvelopeConfig, evaluate_envelope, parse_grid, resolve_axes
+    from sim2real.parallel import make_executor
     from sim2real.robots import load_robot
 
     parse_grid(grid)  # a bad grid fails before anything loads
@@ -197,10 +203,20 @@ def envelope(
         def progress(done: int, total: int) -> None:
             bar.update(task_id, completed=done, total=total)
 
-        result = evaluate_envelope(
-            spec, policy, grid, config=config, twin=twin, robot_ref=robot, progress=progress
-        )
+        with make_executor(ray) if ray is not None else contextlib.nullcontext() as executor:
+            result = evaluate_envelope(
+                spec,
+                policy,
+                grid,
+                config=config,
+                twin=twin,
+                robot_ref=robot,
+                progress=progress,
+                executor=executor,
+            )
     summary = result.summary()
+    if ray is not None:
+        summary["ray"] = {"address": ray, "retries": executor.retries}
     if report:
         from sim2real.report import Report, add_envelope
 

@@ -39,6 +39,7 @@ def train(
     envs: int | None = None,
     eval_episodes: int = 32,
     save_every: float = 60.0,
+    nproc: int = 1,
     json: bool = False,
 ) -> int:
     """Train a policy with PPO (rsl_rl) in the batched simulator.
@@ -64,13 +65,25 @@ def train(
         eval_episodes: Episodes of the final deterministic evaluation, under the run's own
             randomization (0: none).
         save_every: Seconds between checkpoints during training.
+        nproc: Processes of data-parallel PPO on this machine (torch.distributed, gloo): each
+            steps envs/nproc simulations with its own seed, gradients and normalizer statistics
+            are averaged over them; one checkpoint.  For several machines launch with torchrun
+            (docs/scale.md).
         json: Print a JSON summary on stdout.
     """
+    if nproc > 1:
+        options = {k: v for k, v in locals().items() if k != "nproc"}
+        from sim2real.train.distributed import launch
+
+        return launch(train, nproc, options)
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from sim2real.train.config import default_steps
+    from sim2real.train.distributed import join_world
     from sim2real.train.runner import make_trainer
+
+    world_size = join_world()  # 1, or this process's rank of --nproc / torchrun
 
     run = Path(out)
     if not resume and (run / "policy.pt").exists():
@@ -165,6 +178,7 @@ def train(
         "curriculum": curriculum,
         "calib": calib,
         "evaluation": evaluation,
+        "world_size": world_size,
     }
     text = (
         f"{trainer.env_steps:,} steps in {trainer.seconds:.0f} s; training episodes: return "

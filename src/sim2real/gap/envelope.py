@@ -18,7 +18,9 @@ same initial state and twin noise seed in every cell (common random numbers), so
 their parameters only.
 
 Cells run in parallel worker processes when ``workers`` > 1 (each episode is a single-robot
-simulation stepped at the control rate, so threads would serialize on the interpreter).
+simulation stepped at the control rate, so threads would serialize on the interpreter), or as
+tasks on a Ray cluster with a :mod:`sim2real.parallel` executor; every cell is a pure function of
+its job, so any executor gives the serial run's map.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import ParameterError, PolicyError, Sim2RealError
+from sim2real.parallel import SerialExecutor, make_executor
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.base import TaskConfig
 
@@ -490,6 +493,7 @@ def evaluate_envelope(
     robot_ref: str | None = None,
     task: TaskConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    executor: Any = None,
 ) -> EnvelopeResult:
     """Success rate of a policy on the twin over a parameter grid (see the module docstring).
 
@@ -504,6 +508,8 @@ def evaluate_envelope(
         task: The task judging the episodes; default the policy's training task.  A task that is
             not in the registry runs in this process (``workers`` ignored).
         progress: Called as ``progress(cells_done, cells_total)``.
+        executor: A :class:`sim2real.parallel.Executor` running the cells (e.g. on Ray); default
+            this process or ``config.workers`` worker processes.
 
     Raises:
         ParameterError: unknown grid parameters.  PolicyError: a missing or mismatched policy.
@@ -532,11 +538,15 @@ def evaluate_envelope(
         nominal[a.name] = float(np.atleast_1d(base_params.get(p, registry.info(p).nominal))[0])
     initial = _initial_states(spec, task, config.episodes, config.seed)
     shape = tuple(a.values.size for a in axes)
-    workers = config.workers or (os.cpu_count() or 1)
-    workers = 1 if custom else max(1, min(workers, int(np.prod(shape))))
-    # in this process the objects are passed; worker processes load the robot and task by name
-    robot_arg = spec if workers == 1 else (robot_ref or spec.name)
-    task_arg = task if workers == 1 else task.name
+    if executor is None:
+        workers = config.workers or (os.cpu_count() or 1)
+        workers = 1 if custom else max(1, min(workers, int(np.prod(shape))))
+        executor = make_executor(workers=workers)
+    elif custom and not executor.ships_objects:
+        executor = SerialExecutor()
+    # objects travel where the executor ships them; worker processes load robot and task by name
+    robot_arg = spec if executor.ships_objects else (robot_ref or spec.name)
+    task_arg = task if executor.ships_objects else task.name
     jobs = []
     for index in np.ndindex(shape):
         cell = {p: a.values[i] for i, a in zip(index, axes, strict=True) for p in a.params}
@@ -559,8 +569,9 @@ def evaluate_envelope(
     reasons = np.empty((*shape, config.episodes), dtype=object)
     done = 0
 
-    def collect(index: tuple[int, ...], outcomes: Sequence[EpisodeOutcome]) -> None:
+    def collect(_: int, cell: tuple[tuple[int, ...], Sequence[EpisodeOutcome]]) -> None:
         nonlocal done
+        index, outcomes = cell
         successes[index] = [o.success for o in outcomes]
         reasons[index] = [o.reason for o in outcomes]
         done += 1
@@ -568,22 +579,13 @@ def evaluate_envelope(
             progress(done, len(jobs))
 
     log.info(
-        "envelope: %d cells x %d episodes on %d worker(s), velocity command: %s",
+        "envelope: %d cells x %d episodes (%s), velocity command: %s",
         len(jobs),
         config.episodes,
-        workers,
+        executor.name,
         command_text(command),
     )
-    if workers == 1:
-        for job in jobs:
-            collect(*_run_cell(job))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            for fut in as_completed([pool.submit(_run_cell, job) for job in jobs]):
-                collect(*fut.result())
+    executor.map(_run_cell, jobs, collect)
     return EnvelopeResult(
         robot=spec.name,
         policy=str(policy),
