@@ -33,16 +33,11 @@ system-identification calibration (:mod:`sim2real.randomize.calibrated`).
 
 from __future__ import annotations
 
-from sim2real.randomize.config import (
-    ParamEntry,
-    Randomization,
-    RandomizationError,
-    builtin_names,
-    load_randomization,
-)
+from sim2real.randomize.config import Randomization, builtin_names, load_randomization
 from sim2real.randomize.curriculum import Curriculum, Stage
 from sim2real.randomize.distributions import Distribution
 from sim2real.randomize.hooks import Randomizer, build_hooks
+from sim2real.randomize.schema import ParamEntry, RandomizationError
 
 __all__ = [
     "Curriculum",
