@@ -1,9 +1,10 @@
 """Reality gap: replay logged commands in simulation (windowed or open loop) and measure how
 simulation and robot differ: prediction errors, divergence, distribution distances."""
 
-from sim2real.gap.core import DEFAULT_THRESHOLD, GapResult, compare, measure_gap
+from sim2real.gap.core import compare, measure_gap
 from sim2real.gap.io import CSV_MAPS, load_logs
 from sim2real.gap.replay import Prediction, Replayer, Windows, build_windows, local_slope
+from sim2real.gap.result import DEFAULT_THRESHOLD, GapResult
 
 __all__ = [
     "CSV_MAPS",

@@ -8,7 +8,8 @@ See :mod:`sim2real.pipeline.run` for the stages.
 """
 
 from sim2real.pipeline.config import HIDDEN, TINY_BUDGET, DemoBudget, DemoConfig
-from sim2real.pipeline.run import ARTIFACTS, STAGES, SUMMARY_KEYS, DemoResult, hidden_parameters, run_demo
+from sim2real.pipeline.result import ARTIFACTS, STAGES, SUMMARY_KEYS, DemoResult
+from sim2real.pipeline.run import hidden_parameters, run_demo
 
 __all__ = [
     "ARTIFACTS",
