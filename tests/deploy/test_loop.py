@@ -418,6 +418,23 @@ class TestBuildLoop:
         loop.close()
         assert read_bag(tmp_path / "bag").meta["policy_file"] == str(tiny_policy("furuta"))
 
+    def test_without_a_log_path_nothing_is_logged(self, furuta, tmp_path):
+        loop = build_loop(furuta, twin(furuta), tiny_policy("furuta"))
+        assert loop.log_path is None
+        loop.tick()
+        assert loop.close()["bag"] is None
+
+    def test_a_given_config_keeps_its_mode_and_the_speed_stage_is_applied(self, furuta):
+        config = LoopConfig(mode="lockstep")
+        loop = build_loop(furuta, twin(furuta), tiny_policy("furuta"), config=config, speed_stage="50%")
+        assert loop.config.mode == "lockstep" and loop.speed.stage == 2
+        assert loop.monitor.speed_fraction == 0.5
+        loop.close()
+
+    def test_a_robot_of_another_spec_is_refused(self, furuta, quadruped):
+        with pytest.raises(Sim2RealError, match="spec"):
+            build_loop(furuta, twin(quadruped), tiny_policy("furuta"))
+
 
 def test_deploy_modules_do_not_import_torch():
     code = """
