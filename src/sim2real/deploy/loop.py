@@ -57,17 +57,13 @@ import numpy as np
 
 from sim2real.deploy.loop_config import LoopConfig, Policy, TickResult
 from sim2real.deploy.loop_log import (
-    _BAD,
     EVENT_DEADLINE,
-    EVENT_END,
     EVENT_ERROR,
     EVENT_ESTOP,
-    EVENT_MODE,
     EVENT_POLICY,
     EVENT_RESET,
-    EVENT_SAFETY,
-    EVENT_STAGE,
     EVENT_START,
+    HOLD_OR_SAFE_STOP,
     LoopLog,
     describe_policy,
     finite,
@@ -79,16 +75,6 @@ from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading, Robot
 
 __all__ = [
-    "EVENT_DEADLINE",
-    "EVENT_END",
-    "EVENT_ERROR",
-    "EVENT_ESTOP",
-    "EVENT_MODE",
-    "EVENT_POLICY",
-    "EVENT_RESET",
-    "EVENT_SAFETY",
-    "EVENT_STAGE",
-    "EVENT_START",
     "ControlLoop",
     "LoopConfig",
     "Policy",
@@ -378,7 +364,7 @@ class ControlLoop:
                 not self.monitor.latched
                 and isinstance(reading, Reading)
                 and reading.valid
-                and not any(e.severity in _BAD for e in events)
+                and not any(e.severity in HOLD_OR_SAFE_STOP for e in events)
             )
             policy_ran, input_finite = False, True
             velocity_command = self._effective_velocity_command()

@@ -33,6 +33,7 @@ __all__ = [
     "EVENT_SAFETY",
     "EVENT_STAGE",
     "EVENT_START",
+    "HOLD_OR_SAFE_STOP",
     "LoopLog",
     "describe_policy",
     "finite",
@@ -63,7 +64,8 @@ EVENT_ERROR = "error"
 EVENT_END = "end"
 """Last event of a run: the summary."""
 
-_BAD = (Severity.HOLD, Severity.SAFE_STOP)
+HOLD_OR_SAFE_STOP = (Severity.HOLD, Severity.SAFE_STOP)
+"""Severities after which a tick's reading is not used (and the command is not the policy's)."""
 
 
 def json_safe(value: Any) -> Any:
@@ -165,7 +167,7 @@ class LoopLog:
         bag = self.bag
         if mode != self.mode:
             if self.mode is not None or mode != "normal":
-                reason = next((e.message for e in events if e.severity in _BAD), None)
+                reason = next((e.message for e in events if e.severity in HOLD_OR_SAFE_STOP), None)
                 # a held tick (one dropped reading) is routine and the monitor logs its event: debug only
                 log.log(
                     logging.WARNING if mode == "safe" else logging.DEBUG,

@@ -61,13 +61,11 @@ import numpy as np
 import yaml
 
 from sim2real.randomize.distributions import Distribution
-from sim2real.randomize.parse import TOP_KEYS, check_keys, mapping, parse_distribution, parse_parts
+from sim2real.randomize.parse import TOP_KEYS, check_keys, mapping, parse_parts
 from sim2real.randomize.schema import (
-    MODES,
     OTHER_KEYS,
     SECTIONS,
     ActionDelayConfig,
-    Mode,
     ParamEntry,
     PushesConfig,
     RandomizationError,
@@ -78,21 +76,10 @@ from sim2real.robots.spec import RobotSpec
 
 __all__ = [
     "CONFIG_DIR",
-    "MODES",
-    "OTHER_KEYS",
-    "SECTIONS",
-    "ActionDelayConfig",
-    "Mode",
-    "ParamEntry",
-    "PushesConfig",
     "Randomization",
-    "RandomizationError",
-    "ResolvedParam",
-    "TerrainConfig",
     "builtin_names",
     "load_randomization",
     "looks_like_path",
-    "parse_distribution",
     "parse_randomization",
     "read_yaml",
 ]

@@ -40,12 +40,9 @@ from sim2real.real.ros2.diagnostics import STATUS_ERROR, STATUS_HEALTHY, STATUS_
 from sim2real.real.ros2.robot import Ros2Robot
 from sim2real.real.ros2.runtime import (
     ExecutorKind,
-    install_signal_handlers,
     make_executor,
-    new_context,
+    node_session,
     quiet_gc,
-    restore_signal_handlers,
-    set_realtime_priority,
     spin_until,
     steady_clock,
 )
@@ -362,7 +359,6 @@ def run_ros2_deploy(
     """
     if isinstance(ros_config, str | Path):
         ros_config = Ros2Config.load(ros_config)
-    set_realtime_priority(rt_priority)
     if make_loop is None:
         config = loop_config or LoopConfig()
         if config.mode != "paced":
@@ -379,12 +375,7 @@ def run_ros2_deploy(
                 log_meta={"transport": "ros2", **dict(log_meta or {})},
             )
 
-    context = new_context(domain_id)
-    stop = threading.Event()
-    previous = install_signal_handlers(stop)
-    node: PolicyDeploymentNode | None = None
-    loop_summary: dict[str, Any] | None = None
-    try:
+    with node_session(domain_id, rt_priority) as (context, stop):
         node = PolicyDeploymentNode(
             spec,
             make_loop,
@@ -393,23 +384,21 @@ def run_ros2_deploy(
             config=node_config,
             take_on_read=executor != "events",
         )
-        node.run_for(seconds)
-        ex = make_executor(context, executor)
-        ex.add_node(node)
-        if on_ready is not None:
-            on_ready(node)
-        spin_until(ex, node, lambda: stop.is_set() or node.finished.is_set())
-        node.stop_control()
-        summary = node.diagnostics(final=True)
-        summary["estops"] = list(node.estops)
-        if node.error:
-            raise Sim2RealError(node.error)
-    finally:
-        restore_signal_handlers(previous)
-        if node is not None:
+        try:
+            node.run_for(seconds)
+            ex = make_executor(context, executor)
+            ex.add_node(node)
+            if on_ready is not None:
+                on_ready(node)
+            spin_until(ex, node, lambda: stop.is_set() or node.finished.is_set())
+            node.stop_control()
+            summary = node.diagnostics(final=True)
+            summary["estops"] = list(node.estops)
+        finally:
             loop_summary = node.loop.close()
             node.robot.close()
             node.destroy_node()
-        context.try_shutdown()
+    if node.error:
+        raise Sim2RealError(node.error)
     summary["loop"] = loop_summary
     return summary

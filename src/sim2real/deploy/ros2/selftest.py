@@ -24,13 +24,7 @@ from sim2real.errors import Sim2RealError
 from sim2real.policy.linear import write_linear_policy
 from sim2real.real.ros2.diagnostics import diagnostic_values
 from sim2real.real.ros2.robot import Ros2Robot
-from sim2real.real.ros2.runtime import (
-    ExecutorKind,
-    make_executor,
-    new_context,
-    set_realtime_priority,
-    spin_until,
-)
+from sim2real.real.ros2.runtime import ExecutorKind, make_executor, node_session, spin_until
 from sim2real.robots.spec import RobotSpec
 
 __all__ = ["selftest"]
@@ -105,9 +99,6 @@ def _selftest_deploy(
     from diagnostic_msgs.msg import DiagnosticArray
     from std_msgs.msg import Bool
 
-    set_realtime_priority(rt_priority)
-    context = new_context(domain_id)
-    node = None
     reaction: dict[str, float] = {}
 
     def on_diag(msg: Any) -> None:
@@ -118,38 +109,36 @@ def _selftest_deploy(
                     reaction["applied"] = float(values["safe_applied"])
                     reaction["received"] = float(values["safe_request_received"])
 
-    try:
+    def make(robot: Ros2Robot) -> ControlLoop:
+        return build_loop(
+            spec,
+            robot,
+            policy,
+            log_path=log_path,
+            log_meta={"transport": "ros2", "selftest": True},
+            speed_stage=len(LoopConfig().speed.stages) - 1,
+        )
 
-        def make(robot: Ros2Robot) -> ControlLoop:
-            return build_loop(
-                spec,
-                robot,
-                policy,
-                log_path=log_path,
-                log_meta={"transport": "ros2", "selftest": True},
-                speed_stage=len(LoopConfig().speed.stages) - 1,
-            )
-
+    with node_session(domain_id, rt_priority, signals=False) as (context, _):
         node = PolicyDeploymentNode(spec, make, context=context, take_on_read=executor != "events")
-        node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
-        estop_pub = node.create_publisher(Bool, node.config.estop_topic, ESTOP_QOS.profile())
-        ex = make_executor(context, executor)
-        ex.add_node(node)
-        if not spin_until(ex, node, lambda: node.running or node.finished.is_set(), 40.0) or not node.running:
-            raise Sim2RealError(node.error or "selftest: the hardware node did not show up within 40 s")
-        spin_until(ex, node, lambda: False, seconds)
-        summary = node.diagnostics(final=True)  # the run's timing, before the e-stop
-        spin_until(ex, node, lambda: estop_pub.get_subscription_count() > 0, 5.0)
-        sent = time.monotonic()
-        estop_pub.publish(Bool(data=True))
-        spin_until(ex, node, lambda: "applied" in reaction, 2.0)
-        node.stop_control()
-    finally:
-        if node is not None:
+        try:
+            node.create_subscription(DiagnosticArray, "/diagnostics", on_diag, 50)
+            estop_pub = node.create_publisher(Bool, node.config.estop_topic, ESTOP_QOS.profile())
+            ex = make_executor(context, executor)
+            ex.add_node(node)
+            if not spin_until(ex, node, lambda: node.running or node.finished.is_set(), 40.0) or not node.running:
+                raise Sim2RealError(node.error or "selftest: the hardware node did not show up within 40 s")
+            spin_until(ex, node, lambda: False, seconds)
+            summary = node.diagnostics(final=True)  # the run's timing, before the e-stop
+            spin_until(ex, node, lambda: estop_pub.get_subscription_count() > 0, 5.0)
+            sent = time.monotonic()
+            estop_pub.publish(Bool(data=True))
+            spin_until(ex, node, lambda: "applied" in reaction, 2.0)
+            node.stop_control()
+        finally:
             node.loop.close()
             node.robot.close()
             node.destroy_node()
-        context.try_shutdown()
     robot = summary.get("robot", {})
     return {
         "target_hz": summary["target_hz"],

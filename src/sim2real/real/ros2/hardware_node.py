@@ -14,7 +14,6 @@ from __future__ import annotations
 import array
 import logging
 import math
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -29,12 +28,9 @@ from sim2real.real.ros2.diagnostics import STATUS_HEALTHY, STATUS_WARN, status
 from sim2real.real.ros2.runtime import (
     ExecutorKind,
     float_array,
-    install_signal_handlers,
     make_executor,
-    new_context,
+    node_session,
     quiet_gc,
-    restore_signal_handlers,
-    set_realtime_priority,
     spin_until,
     steady_clock,
 )
@@ -333,12 +329,7 @@ def run_hardware_node(
     ``sim2real twin-node`` runs.  Returns the node's final diagnostics."""
     if isinstance(ros_config, str | Path):
         ros_config = Ros2Config.load(ros_config)
-    set_realtime_priority(rt_priority)
-    context = new_context(domain_id)
-    stop = threading.Event()
-    previous = install_signal_handlers(stop)
-    node = None
-    try:
+    with node_session(domain_id, rt_priority) as (context, stop):
         node = RobotHardwareNode(
             robot,
             context=context,
@@ -348,14 +339,12 @@ def run_hardware_node(
             command_timeout=command_timeout,
             node_name=node_name,
         )
-        ex = make_executor(context, executor)
-        ex.add_node(node)
-        quiet_gc()
-        spin_until(ex, node, stop.is_set, seconds)
-        robot.stop()
-        return node.diagnostics()
-    finally:
-        restore_signal_handlers(previous)
-        if node is not None:
+        try:
+            ex = make_executor(context, executor)
+            ex.add_node(node)
+            quiet_gc()
+            spin_until(ex, node, stop.is_set, seconds)
+            robot.stop()
+            return node.diagnostics()
+        finally:
             node.destroy_node()
-        context.try_shutdown()

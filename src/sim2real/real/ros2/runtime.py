@@ -11,7 +11,8 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "install_signal_handlers",
     "make_executor",
     "new_context",
+    "node_session",
     "quiet_gc",
     "restore_signal_handlers",
     "set_realtime_priority",
@@ -161,3 +163,30 @@ def restore_signal_handlers(previous: Mapping[int, Any]) -> None:
     """Put back the handlers :func:`install_signal_handlers` replaced."""
     for sig, handler in previous.items():
         signal.signal(sig, handler)
+
+
+@contextmanager
+def node_session(
+    domain_id: int | None = None, rt_priority: int | None = None, *, signals: bool = True
+) -> Iterator[tuple[Context, threading.Event]]:
+    """The process around one node run: real-time priority, a fresh context, and SIGINT/SIGTERM
+    setting the yielded stop event (main thread only) instead of raising; at exit (after the
+    caller cleaned up its node) the handlers are restored and the context is shut down.
+
+    Args:
+        domain_id: ROS_DOMAIN_ID; None: from the environment.
+        rt_priority: SCHED_FIFO priority (see :func:`set_realtime_priority`); None: unchanged.
+        signals: Install the signal handlers.
+
+    Yields:
+        (the context, the stop event).
+    """
+    set_realtime_priority(rt_priority)
+    context = new_context(domain_id)
+    stop = threading.Event()
+    previous = install_signal_handlers(stop) if signals else {}
+    try:
+        yield context, stop
+    finally:
+        restore_signal_handlers(previous)
+        context.try_shutdown()
