@@ -436,26 +436,33 @@ class TestBuildLoop:
             build_loop(furuta, twin(quadruped), tiny_policy("furuta"))
 
 
-def test_deploy_modules_do_not_import_torch():
+def test_deploy_modules_do_not_import_torch(tmp_path):
     code = """
 import sys
 import numpy as np
 import sim2real.deploy.loop, sim2real.deploy.faults, sim2real.deploy.record, sim2real.real.twin
 import sim2real.commands.deploy, sim2real.commands.record, sim2real.policy.runtime
 from sim2real.deploy.faults import StandInPolicy
+from sim2real.policy.linear import write_linear_policy
 from sim2real.deploy.loop import ControlLoop
 from sim2real.real.twin import TwinRobot
 from sim2real.robots import load_robot
 spec = load_robot("furuta")
 loop = ControlLoop(TwinRobot(spec), StandInPolicy(spec))
 loop.run(0.01)
+write_linear_policy(spec, sys.argv[1])
 assert "torch" not in sys.modules, "torch was imported"
 print("ok")
 """
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code, str(tmp_path / "linear.onnx")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert (tmp_path / "linear.onnx").is_file()
 
 
 def test_readings_reaching_the_loop_keep_their_type(furuta):

@@ -33,6 +33,8 @@ def audit_command(
     command: Command,
     reference: Reading | None,
     previous: Command | None,
+    *,
+    actuators: ActuatorArrays | None = None,
 ) -> list[str]:
     """Why a command written to the robot is unsafe (empty when it is safe).
 
@@ -43,6 +45,7 @@ def audit_command(
         command: The command written.
         reference: The newest valid, finite reading (the state the implied torque is computed at).
         previous: The previous ``normal``/``hold`` command, unless a ``safe`` one came in between.
+        actuators: ``ActuatorArrays.from_spec(spec)``, when the caller keeps one (computed else).
     """
     if command.mode == "safe":
         return []
@@ -56,7 +59,8 @@ def audit_command(
     index = [spec.joints.index(act.joint) for act in spec.actuators]
     taus = None
     if reference is not None:
-        taus = implied_torque(ActuatorArrays.from_spec(spec), u, reference.q[index], reference.qd[index])
+        actuators = actuators if actuators is not None else ActuatorArrays.from_spec(spec)
+        taus = implied_torque(actuators, u, reference.q[index], reference.qd[index])
     for i, act in enumerate(spec.actuators):
         j = index[i]
         limit = float(lim.torque[j])
@@ -120,6 +124,7 @@ class AuditedRobot(RobotWrapper):
         self.written = 0
         self._reference: Reading | None = None
         self._previous: Command | None = None
+        self._actuators = ActuatorArrays.from_spec(self.spec)
 
     def read(self) -> Reading:
         reading = self.inner.read()
@@ -138,7 +143,7 @@ class AuditedRobot(RobotWrapper):
         return reading
 
     def write(self, command: Command) -> None:
-        problems = audit_command(self.spec, command, self._reference, self._previous)
+        problems = audit_command(self.spec, command, self._reference, self._previous, actuators=self._actuators)
         if problems:
             self.unsafe.append((command.t, problems))
             log.error("UNSAFE command reached the robot at t=%.4f: %s", command.t, "; ".join(problems))

@@ -505,7 +505,14 @@ class SafetyMonitor:
             out = self._governor(out, q, qd, w_lo, w_hi, now, events)
             check_prev = prev
 
-        problems = assert_safe(self.spec, out, state, check_prev, step if check_prev is not None else None)
+        problems = assert_safe(
+            self.spec,
+            out,
+            state,
+            check_prev,
+            step if check_prev is not None else None,
+            actuators=limits.actuation,
+        )
         if problems:
             self._latch_now(
                 new_event(

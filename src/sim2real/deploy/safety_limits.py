@@ -153,15 +153,12 @@ def command_window(limits: ActuatorLimits, q: np.ndarray, qd: np.ndarray) -> Com
     with np.errstate(divide="ignore", invalid="ignore"):
         torque_low = command_for_torque(act, -limits.torque, q, qd)
         torque_high = command_for_torque(act, limits.torque, q, qd)
-
-    def fail_safe(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        # NaN (only possible from inf - inf in a pathological spec) makes the window empty
-        return np.where(np.isnan(low), math.inf, low), np.where(np.isnan(high), -math.inf, high)
-
-    position = fail_safe(np.where(act.pd, limits.position_low, -inf), np.where(act.pd, limits.position_high, inf))
-    torque = fail_safe(torque_low, torque_high)
-    voltage = fail_safe(-limits.voltage, limits.voltage)
-    return CommandWindow(*position, *torque, *voltage)
+    lows = np.stack([np.where(act.pd, limits.position_low, -inf), torque_low, -limits.voltage])
+    highs = np.stack([np.where(act.pd, limits.position_high, inf), torque_high, limits.voltage])
+    # NaN (only possible from inf - inf in a pathological spec) makes the window empty: fail safe
+    lows = np.where(np.isnan(lows), math.inf, lows)
+    highs = np.where(np.isnan(highs), -math.inf, highs)
+    return CommandWindow(lows[0], highs[0], lows[1], highs[1], lows[2], highs[2])
 
 
 def zero_torque_command(limits: ActuatorLimits, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
@@ -195,6 +192,8 @@ def assert_safe(
     reading: Reading,
     previous: np.ndarray | None = None,
     max_step: np.ndarray | None = None,
+    *,
+    actuators: ActuatorArrays | None = None,
 ) -> list[str]:
     """Re-check a command against the hard limits, independently of the clamping code.
 
@@ -208,6 +207,7 @@ def assert_safe(
         reading: The state the command is checked against (q, qd of shape (n_joints,)).
         previous: Shape (n_actions,): the previous command, to check the rate; None to skip.
         max_step: Shape (n_actions,): largest allowed change from ``previous``.
+        actuators: ``ActuatorArrays.from_spec(spec)``, when the caller keeps one (computed else).
 
     Returns:
         One line per violation; empty when the command is safe to send.
@@ -228,7 +228,8 @@ def assert_safe(
         return ["the reading cannot verify the command (wrong shape or non-finite)"]
     lim = spec.safety
     index = [spec.joints.index(act.joint) for act in spec.actuators]
-    taus = implied_torque(ActuatorArrays.from_spec(spec), u, q[index], qd[index])
+    actuators = actuators if actuators is not None else ActuatorArrays.from_spec(spec)
+    taus = implied_torque(actuators, u, q[index], qd[index])
     for i, act in enumerate(spec.actuators):
         j = index[i]
         value = float(u[i])
