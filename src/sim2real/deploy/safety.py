@@ -73,26 +73,31 @@ While latched, an event of the same kind, severity and joint is reported once, n
 Where each check lives and what tests it
 ----------------------------------------
 
-Code in ``sim2real.deploy``; tests in ``tests/deploy/test_safety.py`` unless named otherwise.
-
-===================  ==================================  =============================================
-rows of the table    code                                tests
-===================  ==================================  =============================================
-nan_state .. estop   safety_state.check_reading,         TestStateChecks, TestStaleness,
-(state checks)       check_limits; SafetyMonitor         test_any_non_finite_state_value_is_a_safe_stop,
-                     .check_state                        test_any_measured_state_beyond_a_hard_limit_...
-clamps (position,    safety_limits.command_window;       TestCommandClamps, test_no_unsafe_output_for_
-torque, rate,        SafetyMonitor._shape,               any_input_sequence, test_constant_command_
-velocity_limit)      _clamp_events, _governor            settles_at_the_nearest_allowed_value
-rate_limit hold,     SafetyMonitor._shape                TestHardConflicts
+==================  ====================================  ============================================
+checks              code (``sim2real.deploy``)            tests (``tests/deploy/``)
+==================  ====================================  ============================================
+state: nan_state,   ``safety_state.check_reading`` and    ``test_safety.py``: TestStateChecks,
+stale, limits,      ``check_limits`` (pure functions);    TestStaleness, and the property tests on
+tilt, height,       ``SafetyMonitor.check_state``         non-finite and beyond-limit states;
+estop               (counts, latches)                     ``test_safety_state.py``
+clamps: position,   ``safety_limits.command_window``      ``test_safety.py``: TestCommandClamps, and
+torque, voltage,    (rows position / torque / voltage);   the property tests on any input sequence
+rate,               ``SafetyMonitor._shape``,             and on constant commands;
+velocity_limit      ``_clamp_events``, ``_governor``      ``test_safety_limits.py``
+hold on a rate /    ``SafetyMonitor._shape``              ``test_safety.py``: TestHardConflicts
+hard conflict;
 empty window
-nan_command          SafetyMonitor.filter_command        TestNanCommand
-invariant            safety_limits.assert_safe           TestAssertSafe
-latch and reset      SafetyMonitor._latch, reset         TestLatchAndReset
-safe mode values     safety_limits.safe_mode_command     TestSafeCommand
-the whole layer on   deploy/faults.py (fault suite,      tests/deploy/test_faults.py,
-the twin             independent audit)                  tests/deploy/test_loop.py
-===================  ==================================  =============================================
+nan_command         ``SafetyMonitor.filter_command``      ``test_safety.py``: TestNanCommand
+invariant           ``safety_limits.assert_safe``         ``test_safety.py``: TestAssertSafe;
+                                                          ``test_safety_limits.py``
+latch, reset        ``SafetyMonitor._latch``, ``reset``   ``test_safety.py``: TestLatchAndReset
+safe mode values    ``safety_limits.safe_mode_command``   ``test_safety.py``: TestSafeCommand;
+                                                          ``test_safety_limits.py``
+implied torque      ``robots.actuation.implied_torque``   ``tests/robots/test_actuation.py`` (against
+                    and ``command_for_torque``            MuJoCo's actuator force)
+the whole layer     ``faults`` (suite on the twin),       ``test_faults.py``, ``test_audit.py``,
+                    ``audit`` (independent oracle)        ``test_loop.py``
+==================  ====================================  ============================================
 
 Limits are named fields with units (:class:`~sim2real.deploy.safety_limits.ActuatorLimits`), the
 torque a command implies is computed by one function
