@@ -8,6 +8,7 @@ and at 500 Hz; then it is e-stopped over the topic and the hardware node's react
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import signal
 import subprocess
@@ -100,12 +101,19 @@ def _selftest_deploy(
     from std_msgs.msg import Bool
 
     reaction: dict[str, float] = {}
+    sent = math.inf
 
     def on_diag(msg: Any) -> None:
         for status in msg.status:
             if status.name.startswith("sim2real: hardware") and "applied" not in reaction:
                 values = diagnostic_values(status)
-                if values.get("safe") == "True" and "safe_applied" in values:
+                # the safe mode the e-stop caused (not an earlier one, e.g. a command timeout
+                # of the hardware node while this process stalled)
+                if (
+                    values.get("safe") == "True"
+                    and "safe_applied" in values
+                    and float(values["safe_request_received"]) >= sent
+                ):
                     reaction["applied"] = float(values["safe_applied"])
                     reaction["received"] = float(values["safe_request_received"])
 
