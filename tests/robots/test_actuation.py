@@ -48,24 +48,27 @@ class TestAgainstMuJoCo:
             np.testing.assert_allclose(data.actuator_force[ids], expected, rtol=1e-12, atol=1e-12)
 
 
+MIXED = ActuatorArrays(
+    pd=[True, False, False],
+    torque=[False, True, False],
+    dc_motor=[False, False, True],
+    kp=[25.0, 0.0, 0.0],
+    kd=[0.5, 0.0, 0.0],
+    resistance=[0.0, 0.0, 8.4],
+    kt=[0.0, 0.0, 0.042],
+    ke=[0.0, 0.0, 0.042],
+    strength=[1.0, 0.8, 1.3],
+    offset=[0.02, 0.0, 0.0],
+)
+"""One actuator of each model (strength and offset away from 1 and 0)."""
+
+
 class TestEquation:
     def test_each_model_by_hand(self):
-        act = ActuatorArrays(
-            pd=[True, False, False],
-            torque=[False, True, False],
-            dc_motor=[False, False, True],
-            kp=[20.0, 0.0, 0.0],
-            kd=[0.5, 0.0, 0.0],
-            resistance=[0.0, 0.0, 8.0],
-            kt=[0.0, 0.0, 0.04],
-            ke=[0.0, 0.0, 0.05],
-            strength=[0.9, 1.1, 1.2],
-            offset=[0.01, 0.0, 0.0],
-        )
-        tau = implied_torque(act, np.array([0.3, 2.0, 6.0]), np.array([0.1, 9.0, 9.0]), np.array([2.0, 9.0, 10.0]))
-        assert tau[0] == pytest.approx(0.9 * (20.0 * (0.3 + 0.01 - 0.1) - 0.5 * 2.0))
-        assert tau[1] == pytest.approx(1.1 * 2.0)
-        assert tau[2] == pytest.approx(1.2 * 0.04 * (6.0 - 0.05 * 10.0) / 8.0)
+        tau = implied_torque(MIXED, np.array([0.3, 2.0, 6.0]), np.array([0.1, 9.0, 9.0]), np.array([2.0, 9.0, 10.0]))
+        assert tau[0] == pytest.approx(1.0 * (25.0 * (0.3 + 0.02 - 0.1) - 0.5 * 2.0))
+        assert tau[1] == pytest.approx(0.8 * 2.0)
+        assert tau[2] == pytest.approx(1.3 * 0.042 * (6.0 - 0.042 * 10.0) / 8.4)
 
     def test_backlash_transmits_nothing_within_the_play(self):
         act = ActuatorArrays.of_model("pd", kp=10.0, kd=0.0)
@@ -90,18 +93,6 @@ class TestEquation:
             ActuatorArrays.of_model("hydraulic")
 
 
-MIXED = ActuatorArrays(
-    pd=[True, False, False],
-    torque=[False, True, False],
-    dc_motor=[False, False, True],
-    kp=[25.0, 0.0, 0.0],
-    kd=[0.5, 0.0, 0.0],
-    resistance=[0.0, 0.0, 8.4],
-    kt=[0.0, 0.0, 0.042],
-    ke=[0.0, 0.0, 0.042],
-    strength=[1.0, 0.8, 1.3],
-    offset=[0.02, 0.0, 0.0],
-)
 FINITE = st.floats(-50.0, 50.0, allow_nan=False)
 
 
