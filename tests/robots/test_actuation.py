@@ -97,14 +97,14 @@ FINITE = st.floats(-50.0, 50.0, allow_nan=False)
 
 
 class TestInverse:
-    @settings(max_examples=200, deadline=None, derandomize=True)
+    @settings(max_examples=100, deadline=None, derandomize=True)
     @given(st.lists(FINITE, min_size=9, max_size=9))
     def test_command_for_torque_inverts_implied_torque(self, values):
         tau, q, qd = (np.array(values[k : k + 3]) for k in (0, 3, 6))
         command = command_for_torque(MIXED, tau, q, qd)
         np.testing.assert_allclose(implied_torque(MIXED, command, q, qd), tau, rtol=1e-9, atol=1e-9)
 
-    @settings(max_examples=200, deadline=None, derandomize=True)
+    @settings(max_examples=100, deadline=None, derandomize=True)
     @given(st.lists(FINITE, min_size=7, max_size=7))
     def test_the_implied_torque_rises_with_the_command(self, values):
         """Why the commands for -limit and +limit bound the commands within the torque limit."""
