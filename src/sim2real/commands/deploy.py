@@ -283,7 +283,7 @@ def _deploy_ros2(
 ) -> int:
     """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C."""
     from sim2real.deploy.loop import LoopConfig
-    from sim2real.deploy.ros2_node import run_ros2_deploy  # MissingExtraError without the ros2 extra
+    from sim2real.deploy.ros2.node import run_ros2_deploy  # MissingExtraError without the ros2 extra
 
     target = Path(out) if out else default_out(spec, "deploy")
     if target.exists():

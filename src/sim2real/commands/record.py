@@ -116,7 +116,7 @@ def _record_ros2(
 ) -> int:
     """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run."""
     from sim2real.deploy.loop import ControlLoop, LoopConfig
-    from sim2real.deploy.ros2_node import run_ros2_deploy  # MissingExtraError without the ros2 extra
+    from sim2real.deploy.ros2.node import run_ros2_deploy  # MissingExtraError without the ros2 extra
     from sim2real.deploy.speed import SpeedConfig
 
     meta: dict[str, Any] = {"source": "sim2real record --ros2", "seed": seed}

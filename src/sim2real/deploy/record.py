@@ -39,6 +39,7 @@ from sim2real.deploy.excitation import excitation
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading, Robot
+from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.spec import RobotSpec
 
 __all__ = [
@@ -87,12 +88,9 @@ def joint_inertia(spec: RobotSpec) -> np.ndarray:
 
 def _torque_scale(spec: RobotSpec) -> np.ndarray:
     """Per actuator: joint torque per command unit at rest (1 for torque, kt/R for dc, 0 for pd)."""
-    return np.array(
-        [
-            1.0 if a.model == "torque" else (a.kt / a.resistance if a.model == "dc_motor" else 0.0)
-            for a in spec.actuators
-        ]
-    )
+    act = ActuatorArrays.from_spec(spec)
+    rest = np.zeros(spec.n_actions)
+    return np.where(act.pd, 0.0, implied_torque(act, np.ones(spec.n_actions), rest, rest))
 
 
 def _full_scale(spec: RobotSpec) -> np.ndarray:

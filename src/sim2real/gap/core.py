@@ -10,8 +10,6 @@ is scored by the same protocol.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
@@ -25,83 +23,11 @@ from sim2real.gap.metrics import (
     rmse,
 )
 from sim2real.gap.replay import Replayer, VelocitySource, Windows, build_windows
+from sim2real.gap.result import DEFAULT_THRESHOLD, GapResult
 from sim2real.logs.trajectory import Trajectory
 from sim2real.robots.spec import RobotSpec
 
-if TYPE_CHECKING:
-    from sim2real.gap.failure import FailureAnalysis
-
 __all__ = ["DEFAULT_THRESHOLD", "GapResult", "compare", "measure_gap"]
-
-DEFAULT_THRESHOLD = 0.1
-"""Position error [rad] (2-norm over joints) that counts as diverged."""
-
-
-@dataclass(frozen=True, eq=False)
-class GapResult:
-    """Gap metrics of one or more logs under one model."""
-
-    horizon: float | None
-    """Window length [s] (None: open-loop replay)."""
-    joints: tuple[str, ...]
-    """Joint names, in the order of the per-joint figures."""
-    windows: int
-    """Number of windows replayed."""
-    samples: int
-    """Number of log samples compared."""
-    position_rmse: float
-    """RMS position error over all joints and samples [rad]."""
-    velocity_rmse: float
-    """RMS velocity error over all joints and samples [rad/s]."""
-    position_rmse_per_joint: dict[str, float]
-    """RMS position error per joint [rad]."""
-    velocity_rmse_per_joint: dict[str, float]
-    """RMS velocity error per joint [rad/s]."""
-    divergence_rate: float
-    """Exponential rate of the error growth [1/s] (NaN if undefined)."""
-    divergence_time_s: float | None
-    """Time since window start at which the error growth passes the threshold [s] (None: never)."""
-    threshold: float
-    """Divergence threshold [rad]."""
-    divergence_state: dict | None
-    """Log, time, logged and simulated state where a window first passed the threshold."""
-    growth: tuple[np.ndarray, np.ndarray]
-    """(time since window start [s], RMS position error [rad]) per bin."""
-    channels: dict[str, dict[str, float]]
-    """Channel name -> {"wasserstein", "ks"} between simulated and logged values."""
-    per_log: dict[str, dict] = field(default_factory=dict)
-    """Log name -> {"position_rmse", "velocity_rmse", "samples", "velocity_source"}."""
-    replay: Windows | None = None
-    """The replay windows with the logged data at the evaluation samples (for figures), or None."""
-    q_sim: np.ndarray | None = None
-    """Simulated positions at the evaluation samples, shape (E, n) [rad], or None."""
-    qd_sim: np.ndarray | None = None
-    """Simulated velocities at the evaluation samples, shape (E, n) [rad/s], or None."""
-    force_sim: np.ndarray | None = None
-    """Simulated efforts of the actuated joints at the evaluation samples, shape (E, m) [N m], or None."""
-    failures: tuple[FailureAnalysis, ...] = ()
-    """Failed episodes of the log(s) with their divergence points (see :mod:`sim2real.gap.failure`)."""
-
-    def summary(self) -> dict:
-        """JSON-ready: position_rmse, velocity_rmse, divergence_rate, divergence_time_s, channels, ..."""
-        rate = self.divergence_rate
-        return {
-            "position_rmse": self.position_rmse,
-            "velocity_rmse": self.velocity_rmse,
-            "divergence_rate": None if not np.isfinite(rate) else rate,
-            "divergence_time_s": self.divergence_time_s,
-            "channels": self.channels,
-            "position_rmse_per_joint": self.position_rmse_per_joint,
-            "velocity_rmse_per_joint": self.velocity_rmse_per_joint,
-            "threshold": self.threshold,
-            "divergence_state": self.divergence_state,
-            "horizon": self.horizon,
-            "windows": self.windows,
-            "samples": self.samples,
-            "per_log": self.per_log,
-            "failures": [f.as_dict() for f in self.failures],
-        }
-
 
 def compare(
     spec: RobotSpec,

@@ -25,13 +25,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import PolicyError, SpecMismatchError
-from sim2real.policy.metadata import (
-    CHECKSUM_KEY,
-    INPUT_NAME,
-    OUTPUT_NAME,
-    PolicyMetadata,
-    add_checksum,
-)
+from sim2real.policy.metadata import INPUT_NAME, OUTPUT_NAME, PolicyMetadata, stamp_metadata
 from sim2real.policy.runtime import check_io, make_session
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.base import TaskConfig
@@ -134,28 +128,6 @@ def _export_graph(policy: TransferPolicy) -> Any:
             verbose=False,
         )
     return program.model_proto
-
-
-def _serialize(proto: Any, meta: PolicyMetadata) -> bytes:
-    """The model with ``meta`` (and its checksum) as metadata_props, serialized."""
-    from sim2real import __version__
-
-    proto.producer_name = "sim2real"
-    proto.producer_version = __version__
-    proto.doc_string = (
-        f"sim2real policy for robot '{meta.robot}' (spec {meta.spec_hash[:12]}): "
-        f"{INPUT_NAME} (batch, {meta.n_obs}) float32 -> {OUTPUT_NAME} (batch, {meta.n_act}) in [-1, 1]; "
-        "observation normalization inside; deployment data in metadata_props (JSON values)"
-    )
-    props = meta.to_props()
-    del proto.metadata_props[:]
-    for key, value in props.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    checksum = add_checksum(props, proto.SerializeToString())
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = CHECKSUM_KEY, checksum
-    return proto.SerializeToString()
 
 
 def random_observations(policy: TransferPolicy, n: int, seed: int = 0) -> np.ndarray:
@@ -295,7 +267,7 @@ def export_policy(
     recorded = np.asarray(recorded, dtype=np.float32).reshape(-1, spec.n_obs)
 
     proto = _export_graph(policy)
-    data = _serialize(proto, meta)
+    data = stamp_metadata(proto, meta)
     session = make_session(data, "cpu", f"exported policy for {spec.name}")
     check_io(session, meta)
     d_random = parity(data, policy, random_obs)
@@ -323,7 +295,7 @@ def export_policy(
             "tolerance": tolerance,
         },
     )
-    data = _serialize(proto, meta)  # same graph, metadata now with the parity figures
+    data = stamp_metadata(proto, meta)  # same graph, metadata now with the parity figures
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_bytes(data)

@@ -466,3 +466,35 @@ def add_checksum(props: dict[str, str], serialized: bytes) -> str:
     digest = parse_model_bytes(serialized).digest
     props[CHECKSUM_KEY] = json.dumps(digest)
     return props[CHECKSUM_KEY]
+
+
+def stamp_metadata(model: Any, meta: PolicyMetadata) -> bytes:
+    """Write ``meta`` and its checksum into an ONNX model's ``metadata_props``; returns the file's bytes.
+
+    The one way a sim2real policy file is made (export, hand-made and imported policies alike):
+    the producer, a description of the inputs and outputs, one JSON value per metadata key
+    (replacing any there), then the checksum over the graph and every other entry.
+
+    Args:
+        model: An ``onnx.ModelProto`` with the graph (input ``obs``, output ``action``).
+        meta: The policy's metadata.
+    """
+    from sim2real import __version__
+
+    model.producer_name = "sim2real"
+    model.producer_version = __version__
+    model.doc_string = (
+        f"sim2real policy for robot '{meta.robot}' (spec {meta.spec_hash[:12]}): "
+        f"{INPUT_NAME} (batch, {meta.n_obs}) float32 -> {OUTPUT_NAME} (batch, {meta.n_act}) in [-1, 1]; "
+        "observation normalization inside; deployment data in metadata_props (JSON values)"
+    )
+    props = meta.to_props()
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    checksum = add_checksum(props, model.SerializeToString())
+    entry = model.metadata_props.add()
+    entry.key, entry.value = CHECKSUM_KEY, checksum
+    return model.SerializeToString()
+

@@ -40,7 +40,7 @@ import yaml
 from sim2real.errors import ParameterError, Sim2RealError
 from sim2real.params import Parameters
 from sim2real.real.protocol import Command, Reading
-from sim2real.robots.actuation import ACTUATOR_USER
+from sim2real.robots.actuation import ACTUATOR_USER, ActuatorArrays, implied_torque
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 
@@ -202,13 +202,14 @@ class TwinRobot:
             [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
         )
         col = {name: user[self._act_ids, ACTUATOR_USER.index(name)] for name in ACTUATOR_USER}
-        self._kp, self._kd, self._strength, self._offset = (
-            col["kp"],
-            col["kd"],
-            col["strength"],
-            col["offset"],
+        nominal = ActuatorArrays.from_spec(spec)
+        self._actuation = ActuatorArrays(
+            pd=nominal.pd,
+            torque=nominal.torque,
+            dc_motor=nominal.dc_motor,
+            **{k: col[k] for k in ("kp", "kd", "resistance", "kt", "ke", "strength", "offset")},
         )
-        self._res, self._kt, self._ke = col["resistance"], col["kt"], col["ke"]
+        """The hidden actuator values (the model's, after the twin's parameters were set)."""
         self._limit = model.actuator_forcerange[self._act_ids, 1].copy()
         self._delay = model.actuator_delay[self._act_ids].copy()
         self._models = [a.model for a in spec.actuators]
@@ -453,19 +454,8 @@ class TwinRobot:
             if self.spec.safety.safe_mode == "damping":
                 return np.clip(-self._safe_damping * qd, -self._limit, self._limit)
             return np.zeros_like(qd)
-        tau = np.zeros_like(qd)
-        half = 0.5 * self.config.effects.backlash
-        for i, kind in enumerate(self._models):
-            u = self._active[i]
-            if kind == "pd":
-                err = u + self._offset[i] - q[i]
-                # backlash: the transmission transmits nothing until the play is taken up
-                err = math.copysign(max(abs(err) - half, 0.0), err)
-                tau[i] = self._strength[i] * (self._kp[i] * err - self._kd[i] * qd[i])
-            elif kind == "torque":
-                tau[i] = self._strength[i] * u
-            else:
-                tau[i] = self._strength[i] * self._kt[i] * (u - self._ke[i] * qd[i]) / self._res[i]
+        # backlash: a pd transmission transmits nothing until the play is taken up
+        tau = implied_torque(self._actuation, self._active, q, qd, self.config.effects.backlash)
         speed_factor = np.clip(1.0 - np.abs(qd) / self.config.effects.no_load_speed, 0.0, 1.0)
         limit = self._limit * speed_factor
         return np.clip(tau, -limit, limit)

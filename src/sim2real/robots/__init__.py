@@ -2,6 +2,15 @@
 
 ``load_robot("pendulum")`` loads an embedded robot; ``load_robot("path/to/robot.yaml")`` loads a
 user's own robot from a spec YAML next to its MJCF.
+
+================  ==================================================================================
+module            owns
+================  ==================================================================================
+spec              :class:`RobotSpec` and its parts (actuators, sensors, safety limits, observation)
+model             MuJoCo models built from a spec, index helpers
+actuation         the actuator equations: MuJoCo's affine form, and :func:`implied_torque` /
+                  :func:`command_for_torque` for the robot side (numpy only)
+================  ==================================================================================
 """
 
 from __future__ import annotations

@@ -1,4 +1,16 @@
-"""Tasks as terms over batched state, one registry entry per task."""
+"""Tasks as terms over batched state, one registry entry per task.
+
+================  ==================================================================================
+module            owns
+================  ==================================================================================
+base              :class:`TaskConfig`: reward, termination, reset, command and success terms
+terms             reward, termination and success terms: ``(env, **params) -> (num_envs,)``
+observations      observation terms: pure functions of what the robot's sensors report
+pendulum          pendulum swing-up and balance
+furuta            Furuta pendulum swing-up and balance with voltage control
+quadruped         quadruped velocity tracking on flat ground
+================  ==================================================================================
+"""
 
 from __future__ import annotations
 
