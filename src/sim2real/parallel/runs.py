@@ -151,27 +151,6 @@ class ProcessExecutor(_Closing):
         return book.ordered()
 
 
-def make_executor(ray: str | None = None, workers: int = 1, cpus_per_run: float = 1.0) -> Executor:
-    """The executor the command-line options ask for.
-
-    Args:
-        ray: ``None``: no Ray; ``"local"``: start a Ray cluster on this machine; otherwise the
-            address of a running cluster (``host:port``, ``auto``, or ``ray://host:10001``).
-        workers: Without Ray: 1 runs in this process, 0 one worker process per CPU, N N processes.
-        cpus_per_run: With Ray: CPUs each run reserves on its node.
-
-    Raises:
-        MissingExtraError: ``ray`` given without the ``ray`` extra installed.
-    """
-    if ray is not None:
-        from sim2real.parallel.ray_cluster import RayExecutor
-
-        return RayExecutor(ray, cpus_per_run=cpus_per_run)
-    if workers == 1:
-        return SerialExecutor()
-    return ProcessExecutor(workers)
-
-
 def run_all(
     func: Callable[[Any], Any],
     items: Sequence[Any],
