@@ -15,7 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sim2real.errors import Sim2RealError
 
-__all__ = ["Executor", "ProcessExecutor", "ResultBook", "SerialExecutor", "make_executor", "run_all"]
+__all__ = ["Executor", "ProcessExecutor", "ResultBook", "SerialExecutor", "run_all"]
 
 log = logging.getLogger(__name__)
 
