@@ -68,7 +68,7 @@ class _Evaluator:
         who: str,
     ) -> None:
         self.spec = load_robot(robot)
-        self.task = get_task(self.spec.name)
+        self.task = get_task(self.spec)
         self.act_factory = act_factory
         self.randomize = randomize
         self.seed = seed
@@ -130,7 +130,7 @@ def train_until_success(
 
     start = time.perf_counter()
     spec = load_robot(robot)
-    config = dataclasses.replace(default_config(spec.name), eval_every=0)  # the benchmark evaluates
+    config = dataclasses.replace(default_config(spec), eval_every=0)  # the benchmark evaluates
     trainer = Trainer(spec, config, seed=seed, randomize=randomize, log_dir=out)
     evaluate = _Evaluator(
         lambda: torch_actor(trainer.policy),
@@ -199,7 +199,7 @@ def sb3_until_success(
 
     torch.set_num_threads(1)
     spec = load_robot(robot)
-    task = get_task(spec.name)
+    task = get_task(spec)
     start = time.perf_counter()
     env = GymEnv(spec, task, seed=seed, hooks=resolve_randomization(spec, randomize, None, seed).hooks)
     model = PPO("MlpPolicy", env, seed=seed, verbose=0, device="cpu")

@@ -357,7 +357,7 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
 def _episode_s(spec: RobotSpec) -> float:
     from sim2real.tasks import get_task
 
-    return float(get_task(spec.name).episode_s)
+    return float(get_task(spec).episode_s)
 
 
 def _fmt(v: np.ndarray) -> str:

@@ -5,29 +5,36 @@ them, the default pose, the actuator model of each joint, the sensors, the contr
 observation layout, the safety limits and the plausible bounds of the physical parameters.
 Everything downstream (policies, logs, calibrations) records the spec's content hash.
 
-Schema (all angles in rad, times in s, torques in N m)::
+Schema (all angles in rad, times in s, torques in N m; docs/robots.md has every key)::
 
-    name: pendulum
-    mjcf: pendulum.xml            # relative to this YAML file
+    name: pendulum                # only a name: the task comes from `task:`
+    mjcf: pendulum.xml            # relative to this YAML file (a scene that includes the robot is fine)
     joints: [hinge]               # policy order
     default_pose: {hinge: 0.0}
     control: {dt: 0.005, substeps: 5, integrator: implicitfast}
-    base_body: null               # floating-base robots: the trunk body
+    base_body: null               # floating-base robots: the body of the free joint
+    initial_base: {pos: [0, 0, 0.34], quat: [1, 0, 0, 0]}   # floating base: pose at reset [m]
+    feet: [FL_calf, ...]          # legged robots: bodies whose lowest collision geom touches the floor
     actuators:                    # keyed by joint name; joints without an entry are passive
       hinge: {actuator: motor, model: torque, torque_limit: 1.0, gear: 6}
-      # model: pd        -> kp [N m/rad], kd [N m s/rad]
+      # model: pd        -> kp [N m/rad], kd [N m s/rad]; add: true -> sim2real adds the actuator
       # model: dc_motor  -> resistance [Ohm], kt [N m/A], ke [V s/rad], voltage_limit [V]
+    action:                       # policy action a in [-1, 1] -> actuator command
+      scale: 2.0                  # one number, or {joint: scale} per actuated joint
+      offset: {hinge: 0.0}        # optional; default: the default pose (pd), else 0
+      filter: 0.2                 # alpha of the low-pass a_f = alpha a + (1 - alpha) a_f_prev
     sensors:
       encoder: {position_noise: 0.0, velocity_noise: 0.0, resolution: 0.0}
       imu: {site: imu, gyro_noise_density: 0.0, accel_noise_density: 0.0}   # optional
-    observation:                  # ordered terms: name, size, scale
+      # imu: {site: imu, add_to: pelvis, pos: [0, 0, 0]}  adds the site (recorded as an override)
+    observation:                  # ordered terms: name, size (checked against the robot), scale
       - {name: joint_pos, size: 1, scale: 1.0}
     safety:
       joint_position: {hinge: [-6.3, 6.3]}
       joint_velocity: {hinge: 20.0}
       joint_torque: {hinge: 1.0}  # actuated joints only
-      tilt: null                  # max base tilt [rad], floating base only
-      base_height: null           # [min, max] [m], floating base only
+      tilt: null                  # max base tilt [rad], floating base only (also the task's termination)
+      base_height: null           # [min, max] [m], floating base only (min: the task's termination)
       command_rate: 50.0          # max change of a joint command per second (command units / s)
       stale_timeout: 0.05         # a reading older than this is stale [s]
       safe_mode: damping          # damping | zero_torque
@@ -36,6 +43,17 @@ Schema (all angles in rad, times in s, torques in N m)::
       body.pole.mass: {low: 0.4, high: 0.9}
       body.pole.com: {low: [-0.01, -0.01, -0.6], high: [0.01, 0.01, 0.0]}   # one per component
       joint.hinge.damping: {low: 0.0, high: 0.5}
+    task: {kind: swing_up, joint: hinge, upright: 3.14159, hanging: 0.0}   # kind + its parameters
+
+Room left for what policies from elsewhere need (issue 15), without reshaping: ``action`` takes
+more per-joint keys (``clip``) beside ``scale``/``offset``/``filter``; an observation term
+mapping takes more keys (``history``, ``clip``, term parameters such as a phase clock's
+``period``); a top-level ``motor_order`` may map policy joints to robot motors; ``sensors.imu``
+may state its quaternion convention.
+
+This module only parses and validates the YAML: :func:`sim2real.robots.load.load_spec` then
+checks it against the MJCF (names, observation sizes), collects every file the model compiles
+from for the hash, plans the sensors (reusing the model's own) and lists the model overrides.
 """
 
 from __future__ import annotations
@@ -45,6 +63,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
@@ -69,6 +88,10 @@ _TOP_KEYS = {
     "parameters",
     "description",
     "ros2",  # how the robot is reached over ROS 2 (validated by sim2real.real.ros2.Ros2Config)
+    "task",
+    "action",
+    "feet",
+    "initial_base",
 }
 _REQUIRED = ("name", "mjcf", "joints", "default_pose", "control", "actuators", "observation", "safety")
 
@@ -105,6 +128,8 @@ class ActuatorSpec:
     """DC motor supply voltage limit [V]."""
     gear: float = 1.0
     """Gear ratio between motor and joint (documentation and reflected inertia; torques are at the joint)."""
+    add: bool = False
+    """The MJCF has no actuator on this joint: sim2real adds one named ``actuator`` (an override)."""
 
     @property
     def command_low(self) -> float:
@@ -143,6 +168,31 @@ class ImuSpec:
     """Gyro white-noise density [rad/s/sqrt(Hz)]."""
     accel_noise_density: float = 0.0
     """Accelerometer white-noise density [m/s^2/sqrt(Hz)]."""
+    add_to: str | None = None
+    """Body to add the site to when the MJCF has none (an override of the model); None: the MJCF has it."""
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """Position of an added site in its body's frame [m]."""
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """The spec's ``task:`` section: a task kind and its parameters (checked by the kind's config
+    dataclass when the task is built, see :func:`sim2real.tasks.task_for`)."""
+
+    kind: str
+    """Task kind (``locomotion``, ``swing_up``, ...)."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """The kind's parameters as written (every key but ``kind``)."""
+
+
+@dataclass(frozen=True, eq=False)
+class InitialBase:
+    """Pose of a floating base at reset (world frame)."""
+
+    pos: np.ndarray
+    """Base position, shape (3,) [m]."""
+    quat: np.ndarray
+    """Base orientation (w, x, y, z), shape (4,), unit norm."""
 
 
 @dataclass(frozen=True)
@@ -234,9 +284,29 @@ class RobotSpec:
     base_body: str | None
     """Trunk body of a floating-base robot, or None."""
     hash: str
-    """Content hash (sha256 hex) of the YAML and the MJCF."""
+    """Content hash (sha256 hex) of the YAML and of every file the model compiles from."""
     raw: dict = field(repr=False, default_factory=dict)
     """The YAML mapping as read, for reference."""
+    task: TaskSpec | None = None
+    """The robot's task (kind and parameters), or None (the robot can be simulated, not trained)."""
+    action_scale: np.ndarray = field(default_factory=lambda: _frozen([]))
+    """Per actuator: command = offset + scale * a, shape (n_actions,) [rad, N m or V per unit action]."""
+    action_offset: np.ndarray = field(default_factory=lambda: _frozen([]))
+    """Per actuator: command at a = 0, shape (n_actions,) (default pose for pd actuators, else 0)."""
+    action_filter: float = 1.0
+    """alpha of the action low-pass ``a_f = alpha a + (1 - alpha) a_f_prev``, in (0, 1]."""
+    feet: tuple[str, ...] = ()
+    """Foot bodies of a legged robot (each one's lowest collision geom touches the floor)."""
+    initial_base: InitialBase | None = None
+    """Reset pose of a floating base; None: the model's qpos0 (fixed base: always None)."""
+    files: Mapping[str, str] = field(default_factory=dict)
+    """Every file the spec and its model compile from (path relative to the spec's folder, or
+    absolute outside it) -> sha256 hex; the hash covers them all."""
+    sensor_names: Mapping[str, str] = field(default_factory=dict)
+    """Sensor of each role (``<joint>.pos``/``.vel``/``.torque``, ``imu.gyro``/``.accel``/``.quat``)
+    -> its name in the compiled model (the model's own sensor when it measures the same thing)."""
+    overrides: tuple[str, ...] = ()
+    """Every change sim2real makes to the MJCF model (timestep, integrator, actuators, sensors, sites)."""
 
     @property
     def physics_dt(self) -> float:
@@ -268,6 +338,14 @@ class RobotSpec:
         """Whether the robot has a free-floating base."""
         return self.base_body is not None
 
+    def sensor_name(self, role: str) -> str:
+        """Name of the model sensor of a role (``<joint>.pos``, ``imu.gyro``...); the default naming
+        (``<joint>_pos``, ``imu_gyro``...) for a spec built without its MJCF."""
+        if role in self.sensor_names:
+            return self.sensor_names[role]
+        owner, _, what = role.rpartition(".")
+        return f"imu_{what}" if owner == "imu" else f"{owner}_{what}"
+
     def actuator(self, joint: str) -> ActuatorSpec:
         """The actuator of a joint, by name."""
         for act in self.actuators:
@@ -276,17 +354,58 @@ class RobotSpec:
         raise SpecError(f"{self.name}: no actuator for joint '{joint}'")
 
 
-def content_hash(yaml_text: str, mjcf_bytes: bytes) -> str:
-    """sha256 of the canonical YAML content and the MJCF bytes."""
-    data = yaml.safe_load(yaml_text)
+OBSERVATION_SIZES: dict[str, str | int] = {
+    "joint_pos": "n_joints",
+    "joint_pos_rel": "n_joints",
+    "joint_pos_sincos": "2 n_joints",
+    "joint_vel": "n_joints",
+    "last_action": "n_actions",
+    "base_ang_vel": 3,
+    "projected_gravity": 3,
+    "velocity_command": 3,
+}
+"""Size of every observation term for a robot: a number, or ``n_joints`` / ``2 n_joints`` /
+``n_actions``.  The term functions are in :mod:`sim2real.tasks.observations` (same names)."""
+
+_NEEDS_IMU = ("base_ang_vel", "projected_gravity")
+
+
+def term_size(name: str, n_joints: int, n_actions: int) -> int:
+    """Size of an observation term on a robot with these joint and action counts.
+
+    Raises:
+        SpecError: unknown term.
+    """
+    rule = OBSERVATION_SIZES.get(name)
+    if rule is None:
+        raise SpecError(f"unknown observation term '{name}' (known: {', '.join(OBSERVATION_SIZES)})")
+    if isinstance(rule, int):
+        return rule
+    return {"n_joints": n_joints, "2 n_joints": 2 * n_joints, "n_actions": n_actions}[rule]
+
+
+def canonical_yaml_digest(raw: Any) -> str:
+    """sha256 of a spec mapping in canonical JSON (comments and key order do not count)."""
     try:
-        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str).encode()
+        canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), default=str).encode()
     except TypeError:
         raise SpecError("the spec mixes key types in one mapping; use plain string keys") from None
+    return hashlib.sha256(canonical).hexdigest()
+
+
+def content_hash(files: Mapping[str, str]) -> str:
+    """The spec hash: sha256 over every (file, sha256) pair in name order.
+
+    Args:
+        files: File name (as in :attr:`RobotSpec.files`) -> sha256 hex of its content (the spec YAML
+            itself enters as its canonical digest, see :func:`canonical_yaml_digest`).
+    """
     digest = hashlib.sha256()
-    digest.update(canonical)
-    digest.update(b"\0")
-    digest.update(mjcf_bytes)
+    for name in sorted(files):
+        digest.update(name.encode())
+        digest.update(b"\0")
+        digest.update(files[name].encode())
+        digest.update(b"\0")
     return digest.hexdigest()
 
 
@@ -333,9 +452,12 @@ def _parse_actuator(joint: str, raw: Any) -> ActuatorSpec:
     raw = _require_mapping(raw, where)
     _check_keys(
         raw,
-        {"actuator", "model", "torque_limit", "kp", "kd", "resistance", "kt", "ke", "voltage_limit", "gear"},
+        {"actuator", "model", "torque_limit", "kp", "kd", "resistance", "kt", "ke", "voltage_limit", "gear", "add"},
         where,
     )
+    add = raw.get("add", False)
+    if not isinstance(add, bool):
+        raise SpecError(f"{where}.add must be true or false")
     model = raw.get("model")
     if model not in ("pd", "torque", "dc_motor"):
         raise SpecError(f"{where}.model must be one of pd, torque, dc_motor; got {model!r}")
@@ -349,6 +471,7 @@ def _parse_actuator(joint: str, raw: Any) -> ActuatorSpec:
         "model": model,
         "torque_limit": _number(raw["torque_limit"], f"{where}.torque_limit", positive=True),
         "gear": _number(raw.get("gear", 1.0), f"{where}.gear", positive=True),
+        "add": add,
     }
     needed = {"pd": ("kp", "kd"), "torque": (), "dc_motor": ("resistance", "kt", "ke", "voltage_limit")}[
         model
@@ -440,8 +563,9 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
     )
 
 
-def load_spec(path: str | Path) -> RobotSpec:
-    """Read and validate a spec YAML file (and check it against its MJCF).
+def read_spec(path: str | Path) -> RobotSpec:
+    """Read and validate a spec YAML file on its own (the MJCF is checked by
+    :func:`sim2real.robots.load.load_spec`, which every caller should use).
 
     Raises:
         SpecError: with a message naming the file and the offending entry.
@@ -456,12 +580,12 @@ def load_spec(path: str | Path) -> RobotSpec:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise SpecError(f"{path}: not valid YAML ({first})") from None
     try:
-        return _build(path, text, _require_mapping(raw, "the spec file"))
+        return _build(path, _require_mapping(raw, "the spec file"))
     except SpecError as exc:
         raise SpecError(f"{path.name}: {exc}") from None
 
 
-def _build(path: Path, text: str, raw: dict) -> RobotSpec:
+def _build(path: Path, raw: dict) -> RobotSpec:
     _check_keys(raw, _TOP_KEYS, "spec")
     for key in _REQUIRED:
         if key not in raw:
@@ -511,13 +635,24 @@ def _build(path: Path, text: str, raw: dict) -> RobotSpec:
     imu = None
     if sensors.get("imu") is not None:
         imu_raw = _require_mapping(sensors["imu"], "sensors.imu")
-        _check_keys(imu_raw, {"site", "gyro_noise_density", "accel_noise_density"}, "sensors.imu")
+        _check_keys(
+            imu_raw, {"site", "gyro_noise_density", "accel_noise_density", "add_to", "pos"}, "sensors.imu"
+        )
         if "site" not in imu_raw:
             raise SpecError("sensors.imu: missing 'site'")
+        add_to = imu_raw.get("add_to")
+        if add_to is not None and not isinstance(add_to, str):
+            raise SpecError("sensors.imu.add_to must be a body name")
+        if "pos" in imu_raw and add_to is None:
+            raise SpecError("sensors.imu.pos applies only to a site added with add_to")
         imu = ImuSpec(
             site=str(imu_raw["site"]),
+            add_to=add_to,
+            pos=_vector(imu_raw.get("pos", [0.0, 0.0, 0.0]), 3, "sensors.imu.pos"),
             **{
-                k: _number(v, f"sensors.imu.{k}", nonnegative=True) for k, v in imu_raw.items() if k != "site"
+                k: _number(v, f"sensors.imu.{k}", nonnegative=True)
+                for k, v in imu_raw.items()
+                if k in ("gyro_noise_density", "accel_noise_density")
             },
         )
 
@@ -535,9 +670,16 @@ def _build(path: Path, text: str, raw: dict) -> RobotSpec:
         if name in seen:
             raise SpecError(f"observation: term '{name}' listed twice")
         seen.add(name)
-        size = term.get("size")
+        expected = term_size(name, len(joints), len(actuators))
+        size = term.get("size", expected)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise SpecError(f"observation.{name}.size must be a positive integer, got {size!r}")
+        if size != expected:
+            raise SpecError(
+                f"observation.{name}.size is {size}, but this robot's {name} has {expected} entries"
+            )
+        if name in _NEEDS_IMU and imu is None:
+            raise SpecError(f"observation term '{name}' needs an IMU (sensors.imu)")
         scale = _number(term.get("scale", 1.0), f"observation.{name}.scale")
         if scale == 0:
             raise SpecError(f"observation.{name}.scale must not be zero")
@@ -577,7 +719,12 @@ def _build(path: Path, text: str, raw: dict) -> RobotSpec:
             raise SpecError(f"parameters.{name}: low {list(lo)} is above high {list(hi)}")
         bounds.append(ParameterBound(name=str(name), low=lo, high=hi))
 
-    spec = RobotSpec(
+    floating = base_body is not None
+    task = _parse_task(raw.get("task"))
+    feet = _parse_feet(raw.get("feet"), floating)
+    initial_base = _parse_initial_base(raw.get("initial_base"), floating)
+    scale, offset, alpha = _parse_action(raw.get("action"), joints, default_pose, actuators)
+    return RobotSpec(
         name=str(raw["name"]),
         path=path.resolve(),
         mjcf_path=mjcf_path,
@@ -593,11 +740,88 @@ def _build(path: Path, text: str, raw: dict) -> RobotSpec:
         safety=safety,
         parameter_bounds=tuple(bounds),
         base_body=base_body,
-        hash=content_hash(text, mjcf_path.read_bytes()),
+        hash="",  # set by sim2real.robots.load.load_spec from every file the model compiles from
         raw=raw,
+        task=task,
+        action_scale=scale,
+        action_offset=offset,
+        action_filter=alpha,
+        feet=feet,
+        initial_base=initial_base,
     )
-    # Cross-check against the MJCF (names, joint types); imported here to keep spec parsing light.
-    from sim2real.robots.model import check_against_mjcf
 
-    check_against_mjcf(spec)
-    return spec
+
+def _vector(value: Any, n: int, where: str) -> tuple[float, ...]:
+    if not isinstance(value, list | tuple) or len(value) != n:
+        raise SpecError(f"{where} must be a list of {n} numbers")
+    return tuple(_number(x, f"{where}[{i}]") for i, x in enumerate(value))
+
+
+def _parse_task(raw: Any) -> TaskSpec | None:
+    if raw is None:
+        return None
+    raw = _require_mapping(raw, "task")
+    kind = raw.get("kind")
+    if not isinstance(kind, str) or not kind:
+        raise SpecError("task: missing 'kind' (e.g. locomotion, swing_up)")
+    return TaskSpec(kind=kind, params={k: v for k, v in raw.items() if k != "kind"})
+
+
+def _parse_feet(raw: Any, floating: bool) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(f, str) for f in raw) or len(set(raw)) != len(raw):
+        raise SpecError("feet must be a list of distinct body names")
+    if raw and not floating:
+        raise SpecError("feet apply only to floating-base robots (set base_body)")
+    return tuple(raw)
+
+
+def _parse_initial_base(raw: Any, floating: bool) -> InitialBase | None:
+    if raw is None:
+        return None
+    if not floating:
+        raise SpecError("initial_base applies only to floating-base robots (set base_body)")
+    raw = _require_mapping(raw, "initial_base")
+    _check_keys(raw, {"pos", "quat"}, "initial_base")
+    if "pos" not in raw:
+        raise SpecError("initial_base: missing 'pos' [x, y, z] (m)")
+    pos = _vector(raw["pos"], 3, "initial_base.pos")
+    quat = np.array(_vector(raw.get("quat", [1.0, 0.0, 0.0, 0.0]), 4, "initial_base.quat"))
+    norm = float(np.linalg.norm(quat))
+    if not norm > 0:
+        raise SpecError("initial_base.quat must not be zero")
+    return InitialBase(pos=_frozen(pos), quat=_frozen(quat / norm))
+
+
+def _per_actuator(value: Any, actuated: tuple[str, ...], where: str, default: list[float]) -> list[float]:
+    """One number for every actuated joint, or a mapping with exactly the actuated joints."""
+    if value is None:
+        return default
+    if isinstance(value, dict):
+        unknown = [k for k in value if k not in actuated]
+        if unknown:
+            raise SpecError(f"{where}: '{unknown[0]}' is not an actuated joint (actuated: {', '.join(actuated)})")
+        missing = [j for j in actuated if j not in value]
+        if missing:
+            raise SpecError(f"{where}: missing actuated joint '{missing[0]}'")
+        return [_number(value[j], f"{where}.{j}") for j in actuated]
+    x = _number(value, where)
+    return [x] * len(actuated)
+
+
+def _parse_action(
+    raw: Any, joints: tuple[str, ...], default_pose: list[float], actuators: tuple[ActuatorSpec, ...]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    raw = _require_mapping(raw or {}, "action")
+    _check_keys(raw, {"scale", "offset", "filter"}, "action")
+    actuated = tuple(a.joint for a in actuators)
+    scale = _per_actuator(raw.get("scale"), actuated, "action.scale", [1.0] * len(actuated))
+    if any(not x > 0 for x in scale):
+        raise SpecError("action.scale must be positive")
+    default_offset = [default_pose[joints.index(a.joint)] if a.model == "pd" else 0.0 for a in actuators]
+    offset = _per_actuator(raw.get("offset"), actuated, "action.offset", default_offset)
+    alpha = _number(raw.get("filter", 1.0), "action.filter")
+    if not 0.0 < alpha <= 1.0:
+        raise SpecError(f"action.filter must be in (0, 1], got {alpha}")
+    return _frozen(scale), _frozen(offset), alpha
