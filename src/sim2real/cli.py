@@ -37,6 +37,7 @@ def _commands() -> dict[str, Callable[..., int]]:
 
 # (subcommand, module in sim2real.commands, function): wired when the module exists.
 _OPTIONAL: tuple[tuple[str, str, str], ...] = (
+    ("robot", "robot", "robot"),
     ("randomize", "randomize", "randomize"),
     ("train", "train", "train"),
     ("evaluate", "train", "evaluate"),

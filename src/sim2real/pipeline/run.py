@@ -254,7 +254,7 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
     ident = identify(spec, [trajectory], names=["record"])
     result.identification = ident
     calib = ident.calibration()
-    save_calibration(out / "calib.yaml", calib)
+    save_calibration(out / "calib.yaml", calib, spec)
     for name, true in result.hidden.items():
         est = ident.params.get(name)
         if est is None or not est.identifiable:

@@ -20,6 +20,8 @@ key                    value
 ``command_limits``     per actuator ``[low, high]`` in command units (rad, N m or V); null = none
 ``control_dt``         control period [s]
 ``task``               training task name
+``spec_files``         sha256 of every file the spec hash covers (names the file that changed)
+``model_overrides``    every change sim2real made to the MJCF model (timestep, actuators, ...)
 ``randomization``      summary of the training randomization (free-form JSON)
 ``network``            architecture of the exported network (hidden widths, normalizer eps/clip)
 ``training``           other facts about the training run (free-form JSON)
@@ -216,6 +218,10 @@ class PolicyMetadata:
     """Parity of onnxruntime against PyTorch measured at export."""
     sim2real_version: str = ""
     """Version of sim2real that exported the file."""
+    spec_files: Mapping[str, str] = field(default_factory=dict)
+    """File -> sha256 of every file the spec hash covers (empty in files of older versions)."""
+    model_overrides: tuple[str, ...] = ()
+    """Every change sim2real made to the robot's MJCF model (see ``RobotSpec.overrides``)."""
 
     @property
     def n_obs(self) -> int:
@@ -275,6 +281,8 @@ class PolicyMetadata:
             network=_json_safe(dict(network or {})),
             training=_json_safe(dict(training or {})),
             sim2real_version=__version__,
+            spec_files=dict(spec.files),
+            model_overrides=tuple(spec.overrides),
         )
         meta.check()
         return meta
@@ -327,6 +335,8 @@ class PolicyMetadata:
             "network": dict(self.network),
             "training": dict(self.training),
             "export_check": dict(self.export_check),
+            "spec_files": dict(self.spec_files),
+            "model_overrides": list(self.model_overrides),
         }
         return {k: json.dumps(_json_safe(v), sort_keys=True) for k, v in values.items()}
 
@@ -374,6 +384,8 @@ class PolicyMetadata:
                 training=get("training"),
                 export_check=json.loads(props.get("export_check", "{}")),
                 sim2real_version=str(get("sim2real_version")),
+                spec_files={str(k): str(v) for k, v in json.loads(props.get("spec_files", "{}")).items()},
+                model_overrides=tuple(str(x) for x in json.loads(props.get("model_overrides", "[]"))),
             )
         except PolicyError:
             raise
@@ -425,7 +437,10 @@ class PolicyMetadata:
         if self.spec_hash == spec.hash:
             return
         differences = self.differences(spec)
-        err = SpecMismatchError(source, expected=spec.hash, found=self.spec_hash)
+        from sim2real.robots.files import changed_files
+
+        changed = changed_files(self.spec_files, spec.files)
+        err = SpecMismatchError(source, expected=spec.hash, found=self.spec_hash, changed=changed)
         err.args = (f"{err.args[0]}; differs: {'; '.join(differences)}",)
         err.differences = differences  # type: ignore[attr-defined]
         raise err

@@ -101,9 +101,3 @@ def changed_files(recorded: Mapping[str, str] | None, current: Mapping[str, str]
         return []
     names = sorted(set(recorded) | set(current))
     return [n for n in names if recorded.get(n) != current.get(n)]
-
-
-def mismatch_detail(recorded: Mapping[str, str] | None, current: Mapping[str, str]) -> str:
-    """``"; changed since: a.xml, b.obj"`` naming the files that differ, or ``""``."""
-    changed = changed_files(recorded, current)
-    return f"; changed since: {', '.join(changed)}" if changed else ""

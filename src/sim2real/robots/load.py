@@ -201,7 +201,7 @@ def plan_sensors(spec: RobotSpec, mjspec: mujoco.MjSpec) -> tuple[dict[str, str]
         added.append(name)
     notes = []
     if reused:
-        notes.append(f"reuses the model's sensors {', '.join(reused)}: sim2real sets their noise, bias and delay")
+        notes.append(f"reuses {len(reused)} of the model's sensors ({_few(reused)}): sim2real sets their noise, bias and delay")
     if added:
         notes.append(f"adds {len(added)} sensors ({_few(added)})")
     return names, notes
