@@ -179,7 +179,6 @@ def envelope(
         raise Sim2RealError(f"twin file not found: {twin}")
     if velocity_command is not None:  # a command for a task that takes none fails before the progress bar
         from sim2real.gap.envelope import resolve_velocity_command
-        from sim2real.policy.metadata import read_metadata
         from sim2real.tasks import get_task
 
         resolve_velocity_command(get_task(spec), velocity_command)

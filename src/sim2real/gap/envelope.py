@@ -500,7 +500,7 @@ def evaluate_envelope(
     axes = resolve_axes(spec, grid)
     if not Path(policy).is_file():
         raise PolicyError(f"policy file not found: {policy}")
-    runner = PolicyRunner(policy, spec, providers="cpu")  # validates file, metadata and spec hash
+    PolicyRunner(policy, spec, providers="cpu")  # validates file, metadata and spec hash
     custom = task is not None
     task = task if task is not None else get_task(spec)
     command = resolve_velocity_command(task, config.velocity_command)

@@ -490,7 +490,8 @@ def _safety(
         q = pose[joint]
         if model.jnt_limited[jid]:
             lo, hi = (float(x) for x in model.jnt_range[jid])
-            position[joint] = [round(min(lo + margin, q), 6), round(max(hi - margin, q), 6)]
+            m = min(margin, 0.25 * (hi - lo))  # a narrow range keeps half of itself
+            position[joint] = [round(min(lo + m, q), 6), round(max(hi - m, q), 6)]
         else:
             position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
     torques = {j: a["torque_limit"] for j, a in actuators.items()}
@@ -557,7 +558,8 @@ def _comments(result: InitResult) -> dict[str, str]:
 
 # --------------------------------------------------------------------------------- writing
 def _flow(value: Any) -> str:
-    return yaml.safe_dump(value, default_flow_style=True, width=10_000).strip().removesuffix("\n...").strip()
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return text.removesuffix("\n...").strip()
 
 
 def _dump(key: str, value: Any) -> str:

@@ -6,7 +6,7 @@ training environment (:class:`sim2real.envs.core.TaskEnv`) implements the protoc
 simulations; everything that judges a robot's behaviour from what was measured (the deploy loop's
 reward meter, the deployment episodes' judge, fine-tuning's episode builder, the envelope and the
 failure analysis) uses a :class:`MeasuredState` over the samples it has.  A term that reads
-something the state does not hold raises :class:`StateUnavailable` (an ``AttributeError``) naming
+something the state does not hold raises :class:`StateUnavailableError` (an ``AttributeError``) naming
 the attribute, so a caller can say in one line what its source lacks.
 
 Shapes: N is the batch (simulations, or samples of a log); n joints, m actions.
@@ -42,7 +42,7 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.observations import quat_rotate_inverse
 
 
-class StateUnavailable(AttributeError):
+class StateUnavailableError(AttributeError):
     """A term read state this source does not hold (``name`` is the attribute)."""
 
 
@@ -111,7 +111,7 @@ class MeasuredState:
     """A :class:`TermEnv` over given arrays (measured, logged or estimated state).
 
     Every field of the protocol is a keyword argument (None: not available, reading it raises
-    :class:`StateUnavailable`); ``projected_gravity`` follows from ``base_quat``.  Fields may be
+    :class:`StateUnavailableError`); ``projected_gravity`` follows from ``base_quat``.  Fields may be
     replaced between calls with :meth:`update` (a deploy loop's one-row state, updated every tick).
 
     Args:
@@ -146,7 +146,7 @@ class MeasuredState:
     def _get(self, name: str) -> Any:
         value = self._values[name]
         if value is None:
-            raise StateUnavailable(f"{name} is not available here", name=name, obj=self)
+            raise StateUnavailableError(f"{name} is not available here", name=name, obj=self)
         return value
 
     @property
