@@ -23,7 +23,8 @@ import mujoco
 
 from sim2real.errors import SpecError
 from sim2real.robots.files import model_files
-from sim2real.robots.spec import RobotSpec, canonical_yaml_digest, content_hash, read_spec
+from sim2real.robots.parse import read_spec
+from sim2real.robots.spec import RobotSpec, canonical_yaml_digest, content_hash
 
 INTEGRATOR_NAMES = {
     int(mujoco.mjtIntegrator.mjINT_EULER): "Euler",
