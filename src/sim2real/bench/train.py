@@ -43,6 +43,8 @@ _TARGET = {"quadruped": 0.9}
 """Success rate that counts as solved (default 0.95)."""
 _EVAL_EVERY = {"quadruped": 60.0}
 """Least seconds between evaluations (default 10 s): a quadruped evaluation runs 20 s episodes."""
+_KIND_ROBOT = {"locomotion": "quadruped"}
+"""Embedded robot whose target, budget and evaluation period a task kind's other robots share."""
 
 
 def _load() -> list[float]:
@@ -256,7 +258,7 @@ def run(
     """Measure and return the figures (see the module docstring).
 
     Args:
-        robot: Embedded robot name.
+        robot: Embedded robot name or spec YAML path (a legged robot of your own: the quadruped's target).
         randomize: Randomization to train and evaluate under (None: ``default``; ``none``: nominal).
         seed: Seed of both runs.
         sb3: Run the Stable-Baselines3 baseline (None: for the swing-up tasks, not the quadruped).
@@ -267,7 +269,10 @@ def run(
         max_seconds: Our time budget (default: 600 s; 1800 s for the quadruped).
         out: Save our run (checkpoint and TensorBoard logs) here.
     """
-    name = load_robot(robot).name
+    spec = load_robot(robot)
+    name = spec.name
+    # a robot without figures of its own takes those of its kind's embedded robot (any legged robot: the quadruped's)
+    key = name if name in _MAX_SECONDS or spec.task is None else _KIND_ROBOT.get(spec.task.kind, name)
     if randomize is None:
         randomize = "default"
     available = randomization_available()
@@ -276,10 +281,10 @@ def run(
         "none" if randomize == "none" else f"none ({randomize} requested; sim2real.randomize unavailable)"
     )
     if target is None:
-        target = _TARGET.get(name, 0.95)
-    budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(name, 600.0)
+        target = _TARGET.get(key, 0.95)
+    budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(key, 600.0)
     if eval_every_s is None:
-        eval_every_s = _EVAL_EVERY.get(name, 10.0)
+        eval_every_s = _EVAL_EVERY.get(key, 10.0)
     load_before = _load()
     ours = train_until_success(
         robot, use, seed, target, eval_episodes, eval_every_s, max_seconds=budget, out=out
@@ -294,7 +299,7 @@ def run(
         "evaluations": ours["evaluations"],
     }
     if sb3 is None:
-        sb3 = name != "quadruped"
+        sb3 = key != "quadruped"
     if sb3:
         our_time = ours["seconds_to_success"] or budget
         cap = sb3_cap * our_time
