@@ -75,6 +75,7 @@ class TestArtifactsMadeBeforeAChange:
         assert len(str(err.value).splitlines()) == 1
         restored = PolicyMetadata.from_props(meta.to_props())
         assert restored.spec_files == meta.spec_files and restored.model_overrides == meta.model_overrides
+        assert restored.command_offset.tolist() == load_spec(spec_path).action_offset.tolist()
 
     def test_calibration_is_refused_naming_the_file(self, go2, tmp_path):
         folder, spec_path = go2

@@ -15,6 +15,8 @@ key                    value
 ``observation``        ordered terms ``[{"name", "size", "scale"}]``
 ``n_obs`` / ``n_act``  observation and action lengths
 ``action_scale``       per actuator: command = scale * a (+ default pose for pd actuators)
+``action_offset``      per actuator: command at a = 0 (the spec's ``action.offset``; absent in older
+                       files: the default pose for pd actuators, else 0)
 ``action_filter``      alpha of ``a_f = alpha a + (1 - alpha) a_f_prev``
 ``actuators``          per actuator: model (pd/torque/dc_motor), gains, motor constants, limits
 ``command_limits``     per actuator ``[low, high]`` in command units (rad, N m or V); null = none
@@ -222,6 +224,8 @@ class PolicyMetadata:
     """File -> sha256 of every file the spec hash covers (empty in files of older versions)."""
     model_overrides: tuple[str, ...] = ()
     """Every change sim2real made to the robot's MJCF model (see ``RobotSpec.overrides``)."""
+    action_offset: tuple[float, ...] = ()
+    """Per actuator: command at a = 0; empty: the default pose for pd actuators, else 0."""
 
     @property
     def n_obs(self) -> int:
@@ -245,7 +249,10 @@ class PolicyMetadata:
 
     @property
     def command_offset(self) -> np.ndarray:
-        """Per actuator: the default pose of its joint for pd actuators, else 0, shape (n_act,)."""
+        """Per actuator: the command at a = 0, shape (n_act,): ``action_offset``, or (files without
+        it) the default pose of its joint for pd actuators, else 0."""
+        if self.action_offset:
+            return np.array(self.action_offset, dtype=float)
         pose = dict(zip(self.joint_names, self.default_pose, strict=True))
         return np.array([pose[a.joint] if a.model == "pd" else 0.0 for a in self.actuators])
 
@@ -283,6 +290,7 @@ class PolicyMetadata:
             sim2real_version=__version__,
             spec_files=dict(spec.files),
             model_overrides=tuple(spec.overrides),
+            action_offset=tuple(float(x) for x in spec.action_offset),
         )
         meta.check()
         return meta
@@ -296,6 +304,8 @@ class PolicyMetadata:
             )
         if len(self.action_scale) != self.n_act:
             problems.append(f"{len(self.action_scale)} action scales for {self.n_act} actuators")
+        if self.action_offset and len(self.action_offset) != self.n_act:
+            problems.append(f"{len(self.action_offset)} action offsets for {self.n_act} actuators")
         if len(self.actuators) != self.n_act or any(
             a.joint != j for a, j in zip(self.actuators, self.actuated_joints, strict=False)
         ):
@@ -337,6 +347,7 @@ class PolicyMetadata:
             "export_check": dict(self.export_check),
             "spec_files": dict(self.spec_files),
             "model_overrides": list(self.model_overrides),
+            "action_offset": list(self.action_offset),
         }
         return {k: json.dumps(_json_safe(v), sort_keys=True) for k, v in values.items()}
 
@@ -386,6 +397,7 @@ class PolicyMetadata:
                 sim2real_version=str(get("sim2real_version")),
                 spec_files={str(k): str(v) for k, v in json.loads(props.get("spec_files", "{}")).items()},
                 model_overrides=tuple(str(x) for x in json.loads(props.get("model_overrides", "[]"))),
+                action_offset=tuple(float(x) for x in json.loads(props.get("action_offset", "[]"))),
             )
         except PolicyError:
             raise
