@@ -51,6 +51,7 @@ class TestRobotsAndShow:
         assert {"name", "hash", "files", "joints", "actuators", "task", "overrides"} <= set(info)
         assert [f["path"] for f in info["files"]] == ["quadruped.xml", "quadruped.yaml"]
         assert info["task"] == {"kind": "locomotion"} and len(info["joints"]) == 12
+        assert info["task_config"]["weights"]["track_lin_vel_xy"] == 1.5  # the kind's defaults, filled in
         assert any("actuators replaced" in o for o in info["overrides"])
 
 

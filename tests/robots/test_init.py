@@ -125,6 +125,7 @@ class TestInferenceChoices:
         spec, _result = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")
         text = (tmp_path / "robot.yaml").read_text()
         assert "# Inferred:" in text and "# Check before trusting it on hardware:" in text
+        assert all(f"#   - {o}" in text for o in spec.overrides)
         assert yaml.safe_load(text)["joints"] == list(spec.joints)
         assert load_spec(tmp_path / "robot.yaml").hash == spec.hash
 

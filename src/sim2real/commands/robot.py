@@ -92,6 +92,10 @@ def robot(
     if action == "show":
         spec = load_robot(model)
         info = describe(spec)
+        if spec.task is not None:  # the task's parameters checked, with the kind's defaults filled in
+            from sim2real.tasks import kind_config
+
+            info["task_config"] = dataclasses.asdict(kind_config(spec))
         lines = [
             f"{spec.name}: spec {spec.hash[:12]} ({spec.path})",
             f"files hashed: {', '.join(spec.files)}",

@@ -569,14 +569,18 @@ def _dump(key: str, value: Any) -> str:
     return f"{key}: {text[:-4] if text.endswith(' ...') else text}"
 
 
-def write_spec(result: InitResult, out: str | Path) -> Path:
-    """Write the spec with a header (what was inferred, what to check) and a comment per section."""
+def write_spec(result: InitResult, out: str | Path, overrides: tuple[str, ...] = ()) -> Path:
+    """Write the spec with a header (what was inferred, what to check, the model overrides) and a
+    comment per section."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = ["# sim2real robot spec written by `sim2real robot init` (docs/robots.md has every key).", "#", "# Inferred:"]
     lines += [f"#   - {x}" for x in result.inferred]
     lines += ["#", "# Check before trusting it on hardware:"]
     lines += [f"#   - {x}" for x in result.check]
+    if overrides:
+        lines += ["#", "# sim2real changes the compiled model (your files stay as they are; `robot show` lists these):"]
+        lines += [f"#   - {x}" for x in overrides]
     lines.append("")
     for key, value in result.spec.items():
         if key in result.comments:
@@ -673,4 +677,5 @@ def init_robot(model_path: str | Path, out: str | Path, options: InitOptions | N
         path = out.parent / "randomize_default.yaml"
         path.write_text(default_randomization(spec, build_model(spec)))
         result.inferred.append(f"default randomization for training: {path.name}")
+    write_spec(result, out, spec.overrides)  # comments only: the hash stays
     return spec, result
