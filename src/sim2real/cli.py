@@ -61,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tyro
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)  # PyOpenGL's import notice is not an error line
     try:
         code = tyro.extras.subcommand_cli_from_dict(
             _commands(),
