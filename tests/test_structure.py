@@ -56,8 +56,7 @@ TORCH_MODULES = frozenset({"torch", "rsl_rl", "tensordict", "torchvision"})
 KNOWN_EXCEPTIONS: dict[str, frozenset] = {
     # sysid/identify.py (1,053 lines) is split by issue 16.
     "too_long": frozenset({"sim2real/sysid/identify.py"}),
-    # robots/spec <-> robots/model is removed by issue 14.
-    "cycles": frozenset({frozenset({"sim2real.robots.spec", "sim2real.robots.model"})}),
+    "cycles": frozenset(),
 }
 """Every rule break allowed today, each with the issue that removes it (remove the entry then)."""
 

@@ -37,6 +37,7 @@ def _commands() -> dict[str, Callable[..., int]]:
 
 # (subcommand, module in sim2real.commands, function): wired when the module exists.
 _OPTIONAL: tuple[tuple[str, str, str], ...] = (
+    ("robot", "robot", "robot"),
     ("randomize", "randomize", "randomize"),
     ("train", "train", "train"),
     ("evaluate", "train", "evaluate"),
@@ -61,6 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import tyro
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)  # PyOpenGL's import notice is not an error line
     try:
         code = tyro.extras.subcommand_cli_from_dict(
             _commands(),

@@ -6,6 +6,8 @@ those into one line on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class Sim2RealError(Exception):
     """Base class of every error sim2real raises on purpose."""
@@ -18,12 +20,16 @@ class SpecError(Sim2RealError):
 class SpecMismatchError(Sim2RealError):
     """An artifact (policy, log, calibration) was made for a robot spec with another hash."""
 
-    def __init__(self, what: str, expected: str, found: str) -> None:
+    def __init__(self, what: str, expected: str, found: str, changed: Sequence[str] = ()) -> None:
+        detail = f"; changed since: {', '.join(changed)}" if changed else ""
         super().__init__(
-            f"{what} was made for robot spec {found[:12]}, but this robot's spec is {expected[:12]}"
+            f"{what} was made for robot spec {found[:12]}, but this robot's spec is {expected[:12]}{detail}"
         )
         self.expected = expected
         self.found = found
+        self.changed = tuple(changed)
+        """Files of the robot (spec YAML, MJCF, meshes...) that changed since the artifact was made,
+        when the artifact recorded their digests."""
 
 
 class ParameterError(Sim2RealError):

@@ -43,6 +43,8 @@ _TARGET = {"quadruped": 0.9}
 """Success rate that counts as solved (default 0.95)."""
 _EVAL_EVERY = {"quadruped": 60.0}
 """Least seconds between evaluations (default 10 s): a quadruped evaluation runs 20 s episodes."""
+_KIND_ROBOT = {"locomotion": "quadruped"}
+"""Embedded robot whose target, budget and evaluation period a task kind's other robots share."""
 
 
 def _load() -> list[float]:
@@ -305,7 +307,7 @@ def run(
     """Measure and return the figures (see the module docstring).
 
     Args:
-        robot: Embedded robot name.
+        robot: Embedded robot name or spec YAML path (a legged robot of your own: the quadruped's target).
         randomize: Randomization to train and evaluate under (None: ``default``; ``none``: nominal).
         seed: Seed of both runs (the first seed with ``seeds`` > 1).
         sb3: Run the Stable-Baselines3 baseline (None: for the swing-up tasks, not the quadruped).
@@ -327,7 +329,10 @@ def run(
         raise Sim2RealError(f"--seeds must be at least 1, got {seeds}")
     if out is not None and seeds > 1:
         raise Sim2RealError("out saves one run; it takes a single seed")
-    name = load_robot(robot).name
+    spec = load_robot(robot)
+    name = spec.name
+    # a robot without figures of its own takes those of its kind's embedded robot (any legged robot: the quadruped's)
+    key = name if name in _MAX_SECONDS or spec.task is None else _KIND_ROBOT.get(spec.task.kind, name)
     if randomize is None:
         randomize = "default"
     available = randomization_available()
@@ -336,12 +341,12 @@ def run(
         "none" if randomize == "none" else f"none ({randomize} requested; sim2real.randomize unavailable)"
     )
     if target is None:
-        target = _TARGET.get(name, 0.95)
-    budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(name, 600.0)
+        target = _TARGET.get(key, 0.95)
+    budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(key, 600.0)
     if eval_every_s is None:
-        eval_every_s = _EVAL_EVERY.get(name, 10.0)
+        eval_every_s = _EVAL_EVERY.get(key, 10.0)
     if sb3 is None:
-        sb3 = name != "quadruped"
+        sb3 = key != "quadruped"
     load_before = _load()
     jobs = [
         (robot, use, s, target, eval_episodes, eval_every_s, budget, sb3, sb3_cap, out)

@@ -115,9 +115,9 @@ def gap(
 
 def _task_of(spec):
     """The robot's built-in task (success rule for the failure analysis), or None."""
-    from sim2real.tasks import get_task, task_names
+    from sim2real.tasks import get_task
 
-    return get_task(spec.name) if spec.name in task_names() else None
+    return get_task(spec) if spec.task is not None else None
 
 
 def envelope(
@@ -185,10 +185,9 @@ def envelope(
         raise Sim2RealError(f"twin file not found: {twin}")
     if velocity_command is not None:  # a command for a task that takes none fails before the progress bar
         from sim2real.gap.envelope import resolve_velocity_command
-        from sim2real.policy.metadata import read_metadata
         from sim2real.tasks import get_task
 
-        resolve_velocity_command(get_task(read_metadata(policy).task or spec.name), velocity_command)
+        resolve_velocity_command(get_task(spec), velocity_command)
     console = Console(stderr=True)
     columns = (
         TextColumn("envelope"),

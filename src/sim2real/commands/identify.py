@@ -89,7 +89,7 @@ def identify(
         spec, trajectories, params, config=config, names=list(logs), bounds=_parse_bounds(bounds)
     )
     if out:
-        save_calibration(out, result.calibration())
+        save_calibration(out, result.calibration(), spec)
     summary = result.summary()
     summary["out"] = out
     if report:

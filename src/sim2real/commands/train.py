@@ -113,7 +113,7 @@ def train(
     )
     # the quick evaluations build randomization hooks every few seconds: keep their notices quiet
     logging.getLogger("sim2real.randomize.hooks").setLevel(logging.WARNING)
-    total = int(steps if steps is not None else default_steps(trainer.task.name))
+    total = int(steps if steps is not None else default_steps(trainer.task))
     human(
         f"training {trainer.task.name} on '{trainer.spec.name}' (spec {trainer.spec.hash[:12]}): "
         f"{trainer.config.num_envs} envs, {total:,} steps, seed {trainer.seed}, "
@@ -228,7 +228,7 @@ def evaluate(
     robot_path = Path(meta.get("robot_path", ""))
     spec = load_robot(robot_path if robot_path.is_file() else meta["robot"])
     check_spec(meta, spec)
-    task = get_task(meta["task"])
+    task = get_task(spec)
     hooks = resolve_randomization(spec, randomize, None, seed).hooks
     human(f"evaluating {run} on {task.name} ({episodes} episodes, randomize {randomize or 'none'})", json)
     model = run_model(spec, meta)  # a --calib run is evaluated on its calibrated model

@@ -30,7 +30,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -258,12 +257,13 @@ def initial_state(spec: RobotSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     Returns:
         joint positions (n_joints,) [rad] and velocities (n_joints,) [rad/s].
     """
-    from sim2real.tasks import get_task, task_names
+    from sim2real.tasks import get_task
+    from sim2real.tasks.state import MeasuredState
 
-    if spec.name not in task_names():
+    if spec.task is None:
         return np.asarray(spec.default_pose, dtype=float).copy(), np.zeros(spec.n_joints)
-    task = get_task(spec.name)
-    q, qd = task.reset(SimpleNamespace(spec=spec), np.array([0]), np.random.default_rng(seed))
+    task = get_task(spec)
+    q, qd = task.reset(MeasuredState(spec), np.array([0]), np.random.default_rng(seed))
     return np.asarray(q, dtype=float)[0], np.asarray(qd, dtype=float)[0]
 
 

@@ -25,20 +25,21 @@ class _RewardMeter:
 
     def __init__(self, spec: Any) -> None:
         from sim2real.tasks import get_task  # lazily: the task modules import MuJoCo
+        from sim2real.tasks.state import MeasuredState
 
-        self.task = get_task(spec.name)
-        self.spec = spec
-        self.control_dt = float(spec.control_dt)
-        self.num_envs = 1
+        self.task = get_task(spec)
         n, m = spec.n_joints, spec.n_actions
-        self.joint_pos = np.zeros((1, n))
-        self.joint_vel = np.zeros((1, n))
-        self.filtered_action = np.zeros((1, m))
-        self.prev_action = np.zeros((1, m))
-        self.velocity_command = np.zeros((1, 3))
+        self.state = MeasuredState(
+            spec,
+            joint_pos=np.zeros((1, n)),
+            joint_vel=np.zeros((1, n)),
+            filtered_action=np.zeros((1, m)),
+            prev_action=np.zeros((1, m)),
+            velocity_command=np.zeros((1, 3)),
+        )
         for name, term in self.task.rewards.items():
             try:
-                value = np.asarray(term(self), dtype=float)
+                value = np.asarray(term(self.state), dtype=float)
             except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
                 raise Sim2RealError(
                     f"reward term '{name}' needs what a robot does not measure ({exc})"
@@ -49,13 +50,12 @@ class _RewardMeter:
     def step(
         self, reading: Reading, filtered_action: np.ndarray, velocity_command: np.ndarray | None
     ) -> float:
-        self.prev_action[:] = self.filtered_action
-        self.joint_pos[0] = reading.q
-        self.joint_vel[0] = reading.qd
-        self.filtered_action[0] = filtered_action
+        state = self.state
+        state.update(prev_action=state.filtered_action, joint_pos=reading.q, joint_vel=reading.qd)
+        state.update(filtered_action=np.array(filtered_action, dtype=float))
         if velocity_command is not None:
-            self.velocity_command[0] = velocity_command
+            state.update(velocity_command=velocity_command)
         total = 0.0
         for term in self.task.rewards.values():
-            total += term.weight * float(np.asarray(term(self), dtype=float)[0])
-        return total * self.control_dt
+            total += term.weight * float(np.asarray(term(state), dtype=float)[0])
+        return total * float(state.control_dt)

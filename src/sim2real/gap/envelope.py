@@ -43,6 +43,7 @@ from sim2real.errors import ParameterError, PolicyError, Sim2RealError
 from sim2real.parallel import SerialExecutor, make_executor
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.base import TaskConfig
+from sim2real.tasks.state import MeasuredState
 
 __all__ = [
     "DEFAULT_VELOCITY_COMMAND",
@@ -257,49 +258,29 @@ def resolve_axes(spec: RobotSpec, grid: str | Sequence[tuple[str, np.ndarray]]) 
 
 
 # ------------------------------------------------------------------------------------- episodes
-class _EpisodeState:
-    """The task terms' view of one robot during an envelope episode (batch of one, shapes (1, ...)).
-
-    Joint states come from the robot's readings: ``joint_pos`` and ``joint_vel`` (1, n_joints)
-    [rad, rad/s].  A floating base adds the twin's true base state (what the training environment's
-    terms read, see :class:`~sim2real.envs.core.TaskEnv`): ``base_height`` (1,) [m], ``base_quat``
-    (1, 4) (w, x, y, z), ``projected_gravity`` (1, 3), ``base_lin_vel`` and ``base_ang_vel`` (1, 3)
-    in the base frame [m/s, rad/s].  A velocity-tracking task adds ``velocity_command`` (1, 3)
-    (vx [m/s], vy [m/s], yaw rate [rad/s]).  A term reading anything else fails with one clear error.
-    """
-
-    num_envs = 1
-
-    def __init__(self, spec: RobotSpec, velocity_command: np.ndarray | None = None) -> None:
-        self.spec = spec
-        self.control_dt = spec.control_dt
-        self.joint_pos = np.zeros((1, spec.n_joints))
-        self.joint_vel = np.zeros((1, spec.n_joints))
-        if spec.floating_base:
-            self.base_height = np.zeros(1)
-            self.base_quat = np.array([[1.0, 0.0, 0.0, 0.0]])
-            self.projected_gravity = np.array([[0.0, 0.0, -1.0]])
-            self.base_lin_vel = np.zeros((1, 3))
-            self.base_ang_vel = np.zeros((1, 3))
-        if velocity_command is not None:
-            self.velocity_command = np.asarray(velocity_command, dtype=float).reshape(1, 3)
-
-    def update(self, q: np.ndarray, qd: np.ndarray, base: Any = None) -> None:
-        """Joint positions and velocities (n_joints,) from a reading, and the base's
-        :class:`~sim2real.real.twin.BaseState` (floating base)."""
-        self.joint_pos = np.asarray(q, dtype=float).reshape(1, -1)
-        self.joint_vel = np.asarray(qd, dtype=float).reshape(1, -1)
-        if base is not None:
-            from sim2real.tasks.observations import quat_rotate_inverse
-
-            self.base_height = np.array([base.height])
-            self.base_quat = np.asarray(base.quat, dtype=float).reshape(1, 4)
-            self.projected_gravity = quat_rotate_inverse(self.base_quat, np.array([0.0, 0.0, -1.0]))
-            self.base_lin_vel = np.asarray(base.lin_vel, dtype=float).reshape(1, 3)
-            self.base_ang_vel = np.asarray(base.ang_vel, dtype=float).reshape(1, 3)
+def _episode_state(spec: RobotSpec, velocity_command: np.ndarray | None = None) -> MeasuredState:
+    """The task terms' view of one robot during an envelope episode (a batch of one): joint states
+    from the robot's readings; a floating base adds the twin's true base state (what the training
+    environment's terms read); a velocity-tracking task adds the command.  A term reading anything
+    else fails with one clear error."""
+    n = spec.n_joints
+    state = MeasuredState(spec, joint_pos=np.zeros((1, n)), joint_vel=np.zeros((1, n)))
+    if spec.floating_base:
+        state.update(base_height=0.0, base_quat=[1.0, 0.0, 0.0, 0.0], base_lin_vel=np.zeros(3), base_ang_vel=np.zeros(3))
+    if velocity_command is not None:
+        state.update(velocity_command=velocity_command)
+    return state
 
 
-def _term_value(task: TaskConfig, what: str, term: Any, state: _EpisodeState) -> float:
+def _update_state(state: MeasuredState, q: np.ndarray, qd: np.ndarray, base: Any = None) -> None:
+    """Joint positions and velocities (n_joints,) from a reading, and the base's
+    :class:`~sim2real.real.twin.BaseState` (floating base)."""
+    state.update(joint_pos=q, joint_vel=qd)
+    if base is not None:
+        state.update(base_height=base.height, base_quat=base.quat, base_lin_vel=base.lin_vel, base_ang_vel=base.ang_vel)
+
+
+def _term_value(task: TaskConfig, what: str, term: Any, state: MeasuredState) -> float:
     try:
         return float(np.asarray(term(state)).reshape(-1)[0])
     except AttributeError as exc:
@@ -396,7 +377,7 @@ def run_episode(
     twin.reset(initial[0], initial[1])
     runner.reset()
     floating = spec.floating_base
-    state = _EpisodeState(spec, None if velocity_command is None else np.zeros(3))
+    state = _episode_state(spec, None if velocity_command is None else np.zeros(3))
     rule = task.success
     steps = round((episode_s or task.episode_s) / spec.control_dt)
     streak = total = 0.0
@@ -414,9 +395,9 @@ def run_episode(
                 return EpisodeOutcome(False, f"safety stop: {msg}".rstrip(": "), t)
             if tick.reading is None or not tick.reading.valid:
                 continue
-            state.update(tick.reading.q, tick.reading.qd, base)
+            _update_state(state, tick.reading.q, tick.reading.qd, base)
             if velocity_command is not None:  # what the policy was given this tick
-                state.velocity_command[0] = np.asarray(velocity_command, dtype=float) * fraction
+                state.update(velocity_command=np.asarray(velocity_command, dtype=float) * fraction)
             for name, term in task.terminations.items():
                 if _term_value(task, f"termination {name}", term, state) > 0.5:
                     return EpisodeOutcome(False, f"terminated: {name}", t)
@@ -437,7 +418,7 @@ def _initial_states(
     rng = np.random.default_rng(seed)
     ids = np.arange(episodes)
     try:
-        q, qd = task.reset(_EpisodeState(spec), ids, rng)
+        q, qd = task.reset(MeasuredState(spec), ids, rng)
     except AttributeError as exc:
         raise Sim2RealError(
             f"task {task.name}: its reset needs {exc.name or 'state'} of a batched environment"
@@ -472,7 +453,7 @@ def _run_cell(job: tuple) -> tuple[tuple[int, ...], list[EpisodeOutcome]]:
     from sim2real.tasks import get_task
 
     spec = load_robot(robot) if isinstance(robot, str) else robot
-    task = get_task(task) if isinstance(task, str) else task
+    task = get_task(spec) if isinstance(task, str) else task  # a worker: the robot's own task
     runner = PolicyRunner(policy, spec, providers="cpu")
     params = {**base_params, **{k: np.atleast_1d(float(v)) for k, v in cell.items()}}
     out = []
@@ -525,9 +506,9 @@ def evaluate_envelope(
     axes = resolve_axes(spec, grid)
     if not Path(policy).is_file():
         raise PolicyError(f"policy file not found: {policy}")
-    runner = PolicyRunner(policy, spec, providers="cpu")  # validates file, metadata and spec hash
+    PolicyRunner(policy, spec, providers="cpu")  # validates file, metadata and spec hash
     custom = task is not None
-    task = task if task is not None else get_task(runner.metadata.task or spec.name)
+    task = task if task is not None else get_task(spec)
     command = resolve_velocity_command(task, config.velocity_command)
     twin_config = TwinConfig.load(twin) if twin is not None else TwinConfig()
     base_params = dict(twin_config.params)
@@ -544,8 +525,9 @@ def evaluate_envelope(
         executor = make_executor(workers=workers)
     elif custom and not executor.ships_objects:
         executor = SerialExecutor()
-    # objects travel where the executor ships them; worker processes load robot and task by name
-    robot_arg = spec if executor.ships_objects else (robot_ref or spec.name)
+    # objects travel where the executor ships them; worker processes load the robot by its spec
+    # path (or name) and the robot's own task
+    robot_arg = spec if executor.ships_objects else (robot_ref or str(spec.path))
     task_arg = task if executor.ships_objects else task.name
     jobs = []
     for index in np.ndindex(shape):

@@ -100,17 +100,6 @@ def episode_spans(trajectory: Trajectory) -> list[tuple[float, float]]:
     return list(zip(starts, ends, strict=True))
 
 
-class _LoggedState:
-    """The task terms' view of logged samples: ``joint_pos``, ``joint_vel`` (E, n)."""
-
-    def __init__(self, spec: Any, q: np.ndarray, qd: np.ndarray, dt: float) -> None:
-        self.spec = spec
-        self.num_envs = q.shape[0]
-        self.joint_pos = q
-        self.joint_vel = qd
-        self.control_dt = dt
-
-
 def judge_episode(
     trajectory: Trajectory, span: tuple[float, float], task: TaskConfig | None, spec: Any = None
 ) -> tuple[str | None, float]:
@@ -136,7 +125,9 @@ def judge_episode(
         return None, hi
     t = trajectory.t[sel]
     dt = float(np.median(np.diff(t)))
-    state = _LoggedState(spec, trajectory.q[sel], trajectory.qd[sel], dt)
+    from sim2real.tasks.state import MeasuredState
+
+    state = MeasuredState(spec, control_dt=dt, joint_pos=trajectory.q[sel], joint_vel=trajectory.qd[sel])
     try:
         for name, term in task.terminations.items():
             hit = np.flatnonzero(np.asarray(term(state)) > 0.5)

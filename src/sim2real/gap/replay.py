@@ -438,8 +438,8 @@ class Replayer:
         k = np.clip(np.floor(pos).astype(np.int64), 0, nstep - 1)
         self._k = k
         self._frac = np.clip(pos - k, 0.0, 1.0)[:, None]
-        self._bias_pos = [f"sensor.{j}_pos.bias" for j in spec.joints]
-        self._bias_vel = [f"sensor.{j}_vel.bias" for j in spec.joints]
+        self._bias_pos = [f"sensor.{spec.sensor_name(j + '.pos')}.bias" for j in spec.joints]
+        self._bias_vel = [f"sensor.{spec.sensor_name(j + '.vel')}.bias" for j in spec.joints]
         known = set(self.params.names)
         self._bias_pos = [n if n in known else None for n in self._bias_pos]
         self._bias_vel = [n if n in known else None for n in self._bias_vel]

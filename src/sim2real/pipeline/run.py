@@ -162,7 +162,7 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
     ident = identify(spec, [trajectory], names=["record"])
     result.identification = ident
     calib = ident.calibration()
-    save_calibration(out / "calib.yaml", calib)
+    save_calibration(out / "calib.yaml", calib, spec)
     for name, true in result.hidden.items():
         est = ident.params.get(name)
         if est is None or not est.identifiable:
@@ -264,7 +264,7 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
 def _episode_s(spec: RobotSpec) -> float:
     from sim2real.tasks import get_task
 
-    return float(get_task(spec.name).episode_s)
+    return float(get_task(spec).episode_s)
 
 
 def _fmt(v: np.ndarray) -> str:

@@ -208,8 +208,7 @@ def export_policy(
         policy: The trained actor (normalizer statistics included).
         spec: The robot it was trained for.
         out: Output ``.onnx`` path (written atomically: nothing is left there when a check fails).
-        task: Task of the action mapping; default: the one named in ``metadata['task']``, else the
-            robot's built-in task.
+        task: Task of the action mapping; default: the robot's task (its spec's ``task:``).
         metadata: Training metadata (e.g. from ``sim2real.train.load_policy``).  Read: ``spec_hash``
             (checked against ``spec``), ``task``, ``action_scale``, ``action_filter`` (override the
             task's), ``randomization`` (summary); every other JSON-able entry goes to ``training``.
@@ -239,7 +238,7 @@ def export_policy(
     if trained_hash is not None and trained_hash != spec.hash:
         raise SpecMismatchError("the training run", expected=spec.hash, found=str(trained_hash))
     if task is None:
-        task = get_task(str(metadata.get("task", spec.name)))
+        task = get_task(spec)
     action_scale = tuple(float(x) for x in metadata.get("action_scale", task.action_scale))
     action_filter = float(metadata.get("action_filter", task.action_filter))
     training = {k: v for k, v in metadata.items() if k not in _CONSUMED}

@@ -53,7 +53,7 @@ def write_linear_policy(
     bias = np.zeros(n_act) if bias is None else np.asarray(bias, dtype=float)
     if gain.shape != (n_act, n_obs) or bias.shape != (n_act,):
         raise Sim2RealError(f"linear policy: gain must be ({n_act}, {n_obs}) and bias ({n_act},)")
-    task_cfg = get_task(task or spec.name)
+    task_cfg = get_task(task or spec)
     meta = PolicyMetadata.from_spec(
         spec,
         action_scale=action_scale if action_scale is not None else task_cfg.action_scale,

@@ -15,11 +15,15 @@ key                    value
 ``observation``        ordered terms ``[{"name", "size", "scale"}]``
 ``n_obs`` / ``n_act``  observation and action lengths
 ``action_scale``       per actuator: command = scale * a (+ default pose for pd actuators)
+``action_offset``      per actuator: command at a = 0 (the spec's ``action.offset``; absent in older
+                       files: the default pose for pd actuators, else 0)
 ``action_filter``      alpha of ``a_f = alpha a + (1 - alpha) a_f_prev``
 ``actuators``          per actuator: model (pd/torque/dc_motor), gains, motor constants, limits
 ``command_limits``     per actuator ``[low, high]`` in command units (rad, N m or V); null = none
 ``control_dt``         control period [s]
 ``task``               training task name
+``spec_files``         sha256 of every file the spec hash covers (names the file that changed)
+``model_overrides``    every change sim2real made to the MJCF model (timestep, actuators, ...)
 ``randomization``      summary of the training randomization (free-form JSON)
 ``network``            architecture of the exported network (hidden widths, normalizer eps/clip)
 ``training``           other facts about the training run (free-form JSON)
@@ -216,6 +220,12 @@ class PolicyMetadata:
     """Parity of onnxruntime against PyTorch measured at export."""
     sim2real_version: str = ""
     """Version of sim2real that exported the file."""
+    spec_files: Mapping[str, str] = field(default_factory=dict)
+    """File -> sha256 of every file the spec hash covers (empty in files of older versions)."""
+    model_overrides: tuple[str, ...] = ()
+    """Every change sim2real made to the robot's MJCF model (see ``RobotSpec.overrides``)."""
+    action_offset: tuple[float, ...] = ()
+    """Per actuator: command at a = 0; empty: the default pose for pd actuators, else 0."""
 
     @property
     def n_obs(self) -> int:
@@ -239,7 +249,10 @@ class PolicyMetadata:
 
     @property
     def command_offset(self) -> np.ndarray:
-        """Per actuator: the default pose of its joint for pd actuators, else 0, shape (n_act,)."""
+        """Per actuator: the command at a = 0, shape (n_act,): ``action_offset``, or (files without
+        it) the default pose of its joint for pd actuators, else 0."""
+        if self.action_offset:
+            return np.array(self.action_offset, dtype=float)
         pose = dict(zip(self.joint_names, self.default_pose, strict=True))
         return np.array([pose[a.joint] if a.model == "pd" else 0.0 for a in self.actuators])
 
@@ -275,6 +288,9 @@ class PolicyMetadata:
             network=_json_safe(dict(network or {})),
             training=_json_safe(dict(training or {})),
             sim2real_version=__version__,
+            spec_files=dict(spec.files),
+            model_overrides=tuple(spec.overrides),
+            action_offset=tuple(float(x) for x in spec.action_offset),
         )
         meta.check()
         return meta
@@ -288,6 +304,8 @@ class PolicyMetadata:
             )
         if len(self.action_scale) != self.n_act:
             problems.append(f"{len(self.action_scale)} action scales for {self.n_act} actuators")
+        if self.action_offset and len(self.action_offset) != self.n_act:
+            problems.append(f"{len(self.action_offset)} action offsets for {self.n_act} actuators")
         if len(self.actuators) != self.n_act or any(
             a.joint != j for a, j in zip(self.actuators, self.actuated_joints, strict=False)
         ):
@@ -327,6 +345,9 @@ class PolicyMetadata:
             "network": dict(self.network),
             "training": dict(self.training),
             "export_check": dict(self.export_check),
+            "spec_files": dict(self.spec_files),
+            "model_overrides": list(self.model_overrides),
+            "action_offset": list(self.action_offset),
         }
         return {k: json.dumps(_json_safe(v), sort_keys=True) for k, v in values.items()}
 
@@ -374,6 +395,9 @@ class PolicyMetadata:
                 training=get("training"),
                 export_check=json.loads(props.get("export_check", "{}")),
                 sim2real_version=str(get("sim2real_version")),
+                spec_files={str(k): str(v) for k, v in json.loads(props.get("spec_files", "{}")).items()},
+                model_overrides=tuple(str(x) for x in json.loads(props.get("model_overrides", "[]"))),
+                action_offset=tuple(float(x) for x in json.loads(props.get("action_offset", "[]"))),
             )
         except PolicyError:
             raise
@@ -425,7 +449,10 @@ class PolicyMetadata:
         if self.spec_hash == spec.hash:
             return
         differences = self.differences(spec)
-        err = SpecMismatchError(source, expected=spec.hash, found=self.spec_hash)
+        from sim2real.robots.files import changed_files
+
+        changed = changed_files(self.spec_files, spec.files)
+        err = SpecMismatchError(source, expected=spec.hash, found=self.spec_hash, changed=changed)
         err.args = (f"{err.args[0]}; differs: {'; '.join(differences)}",)
         err.differences = differences  # type: ignore[attr-defined]
         raise err

@@ -141,7 +141,10 @@ def calibrated_entries(
         raise RandomizationError("min_rel_width must be >= 0 and fallback_rel > 0")
     found = str(getattr(calib, "spec_hash", ""))
     if found != spec.hash:
-        raise SpecMismatchError("calibration", spec.hash, found)
+        from sim2real.robots.files import changed_files
+
+        changed = changed_files(getattr(calib, "spec_files", None), spec.files)
+        raise SpecMismatchError("calibration", spec.hash, found, changed)
     ns = namespace(spec)
     entries: dict[str, list[dict[str, Any]]] = {s: [] for s in SECTIONS}
     for pname, p in calib.params.items():

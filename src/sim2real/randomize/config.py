@@ -333,8 +333,8 @@ def load_randomization(
 
     Args:
         spec: The robot.
-        name_or_path: A built-in name (``none``, ``default``, ``full``; see :func:`builtin_names`),
-            a YAML file, a mapping, an already loaded :class:`Randomization`, or None (``none``).
+        name_or_path: A built-in name (``none``, ``default``, ``full``; see :func:`builtin_names`;
+            ``randomize_<name>.yaml`` next to the spec comes first), a YAML file, a mapping, an already loaded :class:`Randomization`, or None (``none``).
 
     Raises:
         RandomizationError: unknown name, missing or malformed file, invalid entries (the message
@@ -354,6 +354,9 @@ def load_randomization(
     if isinstance(name_or_path, Path) or looks_like_path(text) or Path(text).is_file():
         path = Path(text)
         return parse_randomization(read_yaml(path) or {}, spec, name=path.stem, source=str(path))
+    local = spec.path.parent / f"randomize_{text}.yaml"  # a user robot's own, e.g. from `robot init`
+    if local.is_file() and spec.path.parent != CONFIG_DIR:
+        return parse_randomization(read_yaml(local) or {}, spec, name=text, source=str(local))
     path = CONFIG_DIR / f"{spec.name}_{text}.yaml"
     if path.is_file():
         return parse_randomization(read_yaml(path) or {}, spec, name=text, source=f"builtin:{path.name}")

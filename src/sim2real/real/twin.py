@@ -237,9 +237,9 @@ class TwinRobot:
         self._resolution = (
             fx.encoder_resolution if fx.encoder_resolution is not None else spec.encoder.resolution
         )
-        self._gyro = self._sensor_slice("imu_gyro")
-        self._accel = self._sensor_slice("imu_accel")
-        self._quat = self._sensor_slice("imu_quat")
+        self._gyro = self._sensor_slice(spec.sensor_name("imu.gyro"))
+        self._accel = self._sensor_slice(spec.sensor_name("imu.accel"))
+        self._quat = self._sensor_slice(spec.sensor_name("imu.quat"))
         self._fine_steps = spec.substeps * fx.substep_factor
         self._pending: deque[tuple[float, np.ndarray, str]] = deque()
         self._active = np.zeros(spec.n_actions)

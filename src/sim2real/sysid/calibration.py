@@ -21,6 +21,7 @@ its reason, and null intervals, and its value is the one the fit held it at.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -84,6 +85,8 @@ class Calibration:
     """The logs it was identified from."""
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     """Creation time (ISO 8601, UTC)."""
+    spec_files: Mapping[str, str] = field(default_factory=dict)
+    """File -> sha256 of every file the spec hash covers (names the file that changed on a mismatch)."""
 
     def values(self) -> dict[str, np.ndarray]:
         """Name -> value of every parameter, for ``Parameters.set``."""
@@ -97,8 +100,11 @@ def _plain(a: np.ndarray | None) -> float | list[float] | None:
     return float(a[0]) if a.size == 1 else [float(x) for x in a]
 
 
-def save_calibration(path: str | Path, calib: Calibration) -> None:
-    """Write a calibration YAML file (see the module docstring)."""
+def save_calibration(path: str | Path, calib: Calibration, spec: RobotSpec | None = None) -> None:
+    """Write a calibration YAML file (see the module docstring); with the robot's ``spec`` (of the
+    calibration's hash), the digest of every file its hash covers is stored too."""
+    if spec is not None and spec.hash == calib.spec_hash and not calib.spec_files:
+        calib = dataclasses.replace(calib, spec_files=dict(spec.files))
     params = {}
     for name, p in calib.params.items():
         entry: dict = {
@@ -121,6 +127,8 @@ def save_calibration(path: str | Path, calib: Calibration) -> None:
         "residual_rms": None if calib.residual_rms is None else float(calib.residual_rms),
         "params": params,
     }
+    if calib.spec_files:
+        doc["spec_files"] = dict(calib.spec_files)
     header = f"# sim2real calibration of robot '{calib.robot}' (spec {calib.spec_hash[:12]})\n"
     Path(path).write_text(header + yaml.safe_dump(doc, sort_keys=False, width=110))
 
@@ -154,8 +162,11 @@ def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibra
     if not isinstance(raw, dict) or not isinstance(raw.get("params"), dict) or not raw.get("spec_hash"):
         raise ParameterError(f"{path}: not a calibration file (needs 'spec_hash' and a 'params' map)")
     found = str(raw["spec_hash"])
+    recorded = raw.get("spec_files") if isinstance(raw.get("spec_files"), dict) else {}
     if spec is not None and found != spec.hash:
-        raise SpecMismatchError(f"calibration {path}", spec.hash, found)
+        from sim2real.robots.files import changed_files
+
+        raise SpecMismatchError(f"calibration {path}", spec.hash, found, changed_files(recorded, spec.files))
     params: dict[str, CalibratedParam] = {}
     for name, entry in raw["params"].items():
         where = f"{path}: params.{name}"
@@ -184,6 +195,7 @@ def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibra
         residual_rms=raw.get("residual_rms"),
         logs=tuple(str(x) for x in raw.get("logs") or ()),
         created=str(raw.get("created", "")),
+        spec_files={str(k): str(v) for k, v in recorded.items()},
     )
 
 
@@ -204,7 +216,10 @@ def calibrated_model(
         calib = load_calibration(calib, spec)
     if isinstance(calib, Calibration):
         if calib.spec_hash != spec.hash:
-            raise SpecMismatchError("calibration", spec.hash, calib.spec_hash)
+            from sim2real.robots.files import changed_files
+
+            changed = changed_files(calib.spec_files, spec.files)
+            raise SpecMismatchError("calibration", spec.hash, calib.spec_hash, changed)
         values = calib.values()
     else:
         values = dict(calib)

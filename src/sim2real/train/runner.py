@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import io
 import logging
 import time
@@ -202,13 +201,9 @@ def training_task(task: TaskConfig, config: PPOConfig) -> TaskConfig:
     """
     changes: dict[str, Any] = {}
     if config.exploring_starts:
-        module = importlib.import_module(task.reset.__module__)
-        reset = getattr(module, "reset_exploring", None)
-        if reset is None:
-            raise Sim2RealError(
-                f"task {task.name} has no exploring starts (reset_exploring in {module.__name__})"
-            )
-        changes["reset"] = reset
+        if task.exploring_reset is None:
+            raise Sim2RealError(f"task {task.name} ({task.kind or 'custom'}) has no exploring starts")
+        changes["reset"] = task.exploring_reset
     if config.train_episode_s is not None:
         changes["episode_s"] = config.train_episode_s
     return dataclasses.replace(task, **changes) if changes else task
@@ -258,8 +253,8 @@ class Trainer:
         calibration: dict[str, Any] | None = None,
     ) -> None:
         self.spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
-        self.task = task or get_task(self.spec.name)
-        self.config = config or default_config(self.task.name)
+        self.task = task or get_task(self.spec)
+        self.config = config or default_config(self.task)
         self.seed = int(seed)
         self.model = model
         self.calibration = calibration
@@ -570,7 +565,7 @@ def make_trainer(
             raise Sim2RealError(f"run {out} uses {trainer.config.num_envs} envs; resume without --envs")
         return trainer
     spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
-    cfg = config or default_config(spec.name)
+    cfg = config or default_config(spec)
     if envs is not None:
         cfg = dataclasses.replace(cfg, num_envs=envs)
     return Trainer(
