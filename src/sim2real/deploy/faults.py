@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.deploy.audit import AuditedRobot, RobotWrapper, audit_command
+from sim2real.deploy.collision import deployment_monitor
 from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.deploy.record import CenteringPD, initial_state
@@ -263,8 +264,8 @@ def run_case(
         spec: The robot.
         fault_type: The fault.
         policy_factory: Builds the policy (default :class:`StandInPolicy`).
-        monitor_factory: Builds the safety monitor (default :class:`SafetyMonitor`; tests pass a
-            broken one to show the audit catches what it lets through).
+        monitor_factory: Builds the safety monitor (default: the deployment's, with collision
+            detection; tests pass a broken one to show the audit catches what it lets through).
         stage: Speed stage index (default: the last, 100 %).
         seed: Seed of the twin and the start state.
     """
@@ -277,7 +278,7 @@ def run_case(
     faulty = _FaultyRobot(twin)
     robot = AuditedRobot(faulty)
     policy = _FaultyPolicy((policy_factory or StandInPolicy)(spec))
-    monitor = (monitor_factory or SafetyMonitor)(spec)
+    monitor = (monitor_factory or deployment_monitor)(spec)
     loop = ControlLoop(
         robot,
         policy,  # type: ignore[arg-type]

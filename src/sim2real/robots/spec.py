@@ -51,6 +51,7 @@ import numpy as np
 import yaml
 
 from sim2real.errors import SpecError
+from sim2real.robots.safety_options import CollisionSpec, StageSpec, parse_collision, parse_stages
 
 ActuatorModel = Literal["pd", "torque", "dc_motor"]
 SafeMode = Literal["damping", "zero_torque"]
@@ -185,6 +186,10 @@ class SafetyLimits:
     """What a safe stop does: joint damping, or zero torque."""
     damping: float = 0.0
     """Joint damping gain in safe mode [N m s/rad]."""
+    collision: CollisionSpec = field(default_factory=CollisionSpec)
+    """Collision detection (``safety.collision``, see :mod:`sim2real.robots.safety_options`)."""
+    stages: StageSpec = field(default_factory=StageSpec)
+    """Stage ledger dwell and reset rule (``safety.stages``)."""
 
 
 @dataclass(frozen=True)
@@ -379,6 +384,8 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
             "stale_timeout",
             "safe_mode",
             "damping",
+            "collision",
+            "stages",
         },
         "safety",
     )
@@ -437,6 +444,8 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
         stale_timeout=_number(raw.get("stale_timeout", 0.05), "safety.stale_timeout", positive=True),
         safe_mode=safe_mode,
         damping=_number(raw.get("damping", 0.0), "safety.damping", nonnegative=True),
+        collision=parse_collision(raw.get("collision"), joints),
+        stages=parse_stages(raw.get("stages")),
     )
 
 
