@@ -491,7 +491,7 @@ class CollisionDetector:
         for name, value in s.threshold.items():
             thresholds[spec.joints.index(name)] = value
         self.thresholds = thresholds
-        filter_s = s.filter if s.filter is not None else max(float(spec.control_dt), 0.005)
+        filter_s = s.filter if s.filter is not None else max(float(spec.control_dt), 0.03)
         probe = MomentumObserver(spec, contacts=s.contacts, contact_height=s.contact_height)
         self.base_torque: float | None = None
         weights = np.ones(probe.nv)
@@ -541,6 +541,24 @@ class CollisionDetector:
         joint = np.abs(residual.joint) / self.thresholds
         base = 0.0 if self.base_torque is None else float(np.linalg.norm(residual.base[3:])) / self.base_torque
         return joint, base
+
+    def sensitivity(self, reading: Reading, body: str, point: np.ndarray, direction: np.ndarray) -> float:
+        """Largest residual / threshold ratio a unit force [N] at ``point`` (world frame, the
+        observer's model at ``reading``) on ``body`` along ``direction`` produces: a force of
+        ``1 / sensitivity`` newtons is at the detection threshold.  0 when it is invisible (e.g.
+        at an expected contact)."""
+        obs = self.observer
+        qpos, qvel = obs._set_state(reading)
+        M, _ = obs._dynamics(qpos, qvel)
+        bid = mujoco.mj_name2id(obs.model, mujoco.mjtObj.mjOBJ_BODY, body)
+        if bid < 0:
+            raise Sim2RealError(f"no body {body!r} in {self.spec.name}")
+        jacp = np.zeros((3, obs.nv))
+        mujoco.mj_jac(obs.model, obs.data, jacp, None, np.asarray(point, dtype=float), bid)
+        d = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+        residual = obs._explain(reading, M, jacp.T @ d, False)
+        joint, base = self.ratios(residual)
+        return max(float(np.max(joint)), base)
 
     def check(self, reading: Reading | None, now: float, command: np.ndarray | None) -> list[SafetyEvent]:
         """The collision events of one reading.

@@ -188,6 +188,9 @@ class CaseResult:
     false_alarms: int
     """Hold and safe-stop events during the fault-free warm-up (clamps are routine shaping)."""
     control_dt: float
+    deadline_ms: float | None = None
+    """For faults with a deadline (collisions): the reaction must come within this time of the
+    fault's start, instead of within one control period."""
     events: list[str] = field(default_factory=list)
     """kind/severity of the events after the injection (first few)."""
     unsafe: list[str] = field(default_factory=list)
@@ -199,13 +202,20 @@ class CaseResult:
         return self.reaction_periods == 0
 
     @property
+    def in_time(self) -> bool:
+        """Within one control period, or within the fault's deadline when it has one."""
+        if self.deadline_ms is not None:
+            return self.reaction_ms is not None and self.reaction_ms <= self.deadline_ms
+        return self.within_one_period
+
+    @property
     def passed(self) -> bool:
         """Detected, reaction as severe as expected (and escalated when expected), within one control
         period, no unsafe command, latched safe stops, resumed after transient faults."""
         ok = (
             self.detected
             and _RANK[self.reaction] >= _RANK[self.expected]
-            and self.within_one_period
+            and self.in_time
             and self.unsafe_commands == 0
             and self.false_alarms == 0
         )
@@ -229,6 +239,8 @@ class CaseResult:
             "reaction_ms": self.reaction_ms,
             "compute_ms": self.compute_ms,
             "within_one_period": self.within_one_period,
+            "deadline_ms": self.deadline_ms,
+            "in_time": self.in_time,
             "unsafe_commands": self.unsafe_commands,
             "latched": self.latched,
             "recovered": self.recovered,
@@ -326,7 +338,7 @@ def run_case(
         reaction = _reaction(results[detected_at], fault.kinds)
         reaction_periods = detected_at - onset
         compute_ms = 1e3 * results[detected_at].compute_s
-        reaction_ms = 1e3 * (results[detected_at].now - results[onset].now) + compute_ms
+        reaction_ms = 1e3 * (results[detected_at].now - results[onset].now + fault.lead_s) + compute_ms
     after = results[warmup:]
     worst = max((_reaction(r, fault.kinds) for r in after), key=_RANK.__getitem__, default="none")
     latched = None
@@ -353,6 +365,7 @@ def run_case(
         recovered=recovered,
         false_alarms=false_alarms,
         control_dt=dt,
+        deadline_ms=None if fault.deadline_s is None else 1e3 * fault.deadline_s,
         events=events,
         unsafe=["; ".join(p) for _, p in robot.unsafe[:5]],
     )
@@ -427,7 +440,7 @@ def run_suite(
     cases.append(missing)
     if on_case is not None:
         on_case(missing)
-    within = [c.within_one_period for c in cases]
+    within = [c.in_time for c in cases]
     return {
         "robot": spec.name,
         "spec_hash": spec.hash,

@@ -7,10 +7,10 @@ Both are optional; without them a robot gets the defaults below (documented in d
         enabled: true
         reaction: hold            # hold (until the contact is gone) | safe_stop
         hold_timeout: 0.5         # s: a contact held longer than this ends in a safe stop
-        threshold_fraction: 0.15  # default threshold: this fraction of each joint's torque scale
+        threshold_fraction: 0.2   # default threshold: this fraction of each joint's torque scale
         threshold: {hinge: 0.3}   # N m per joint (any subset; the others from threshold_fraction)
         base_torque: null         # N m, floating base: unexplained torque on the base
-        filter: null              # s, low-pass time constant of the residual; null: max(dt, 5 ms)
+        filter: null              # s, low-pass time constant of the residual; null: max(dt, 30 ms)
         contacts: null            # bodies where ground contact is expected; null: the feet
         contact_height: 0.03      # m: a contact higher above the ground carries no force
       stages:                     # the stage ledger (sim2real.deploy.ledger): dwell per speed stage
@@ -57,7 +57,7 @@ class CollisionSpec:
     """``hold`` (repeat the last safe command while the contact lasts) or ``safe_stop`` (latched)."""
     hold_timeout: float = 0.5
     """A contact lasting longer than this while held ends in a safe stop [s]."""
-    threshold_fraction: float = 0.15
+    threshold_fraction: float = 0.2
     """Default threshold of a joint: this fraction of its torque scale."""
     threshold: dict[str, float] = field(default_factory=dict)
     """Thresholds given per joint [N m] (the others follow ``threshold_fraction``)."""
