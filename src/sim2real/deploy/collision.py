@@ -344,13 +344,17 @@ class MomentumObserver:
         a_site = site_rot @ np.asarray(reading.accel, dtype=float) + self._gravity
         return a_site - np.cross(omega_dot, r) - np.cross(omega, np.cross(omega, r))
 
-    def update(self, reading: Reading | None, command: np.ndarray | None) -> Residual | None:
+    def update(
+        self, reading: Reading | None, command: np.ndarray | None, offset: np.ndarray | None = None
+    ) -> Residual | None:
         """Take one reading.
 
         Args:
             reading: The newest reading (unusable ones are skipped).
             command: The command applied since the previous reading (actuator units, shape
                 (n_actions,)), or None when unknown or in safe mode (the observer then restarts).
+            offset: A generalized force (nv,) added to the estimate before the contacts are taken
+                out (the preflight's exercise of the detection path); None: none.
 
         Returns:
             The estimate at this reading, or None (first reading, restart, unusable reading).
@@ -400,7 +404,8 @@ class MomentumObserver:
             self._filtered = self._filtered + alpha * (raw - self._filtered)
         else:
             self._filtered = raw
-        self.residual = self._explain(reading, M1, self._filtered, lin_known)
+        r = self._filtered if offset is None else self._filtered + offset
+        self.residual = self._explain(reading, M1, r, lin_known)
         return self.residual
 
     def _explain(self, reading: Reading, M: np.ndarray, r: np.ndarray, lin_known: bool) -> Residual:
@@ -560,7 +565,9 @@ class CollisionDetector:
         joint, base = self.ratios(residual)
         return max(float(np.max(joint)), base)
 
-    def check(self, reading: Reading | None, now: float, command: np.ndarray | None) -> list[SafetyEvent]:
+    def check(
+        self, reading: Reading | None, now: float, command: np.ndarray | None, offset: np.ndarray | None = None
+    ) -> list[SafetyEvent]:
         """The collision events of one reading.
 
         Args:
@@ -572,7 +579,7 @@ class CollisionDetector:
         Returns:
             Zero or one ``collision`` event (``hold`` or ``safe_stop`` per the settings).
         """
-        residual = self.observer.update(reading, command)
+        residual = self.observer.update(reading, command, offset)
         if residual is None:
             if command is None:
                 self._since = None
