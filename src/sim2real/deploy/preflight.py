@@ -188,6 +188,11 @@ def append_record(result: PreflightResult, path: Path | None = None) -> Path:
     """Append a result to the record (one line, fsynced)."""
     path = path or record_path()
     line = json.dumps(result.as_dict(), default=_plain) + "\n"
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:  # a run killed while writing left a partial line: end it
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = "\n" + line
     with open(path, "a", encoding="utf-8") as f:
         f.write(line)
         f.flush()
