@@ -197,6 +197,7 @@ def deploy(
     domain_id: int | None = None,
     rt_priority: int | None = None,
     override_preflight: str | None = None,
+    ledger: bool = False,
     json: bool = False,
 ) -> int:
     """Run a policy on the robot behind the safety monitor, with live status and a rosbag2 log.
@@ -226,6 +227,8 @@ def deploy(
         override_preflight: --ros2: start without a passing preflight (give the reason; it is
             recorded in the log).  Without it, --ros2 needs `sim2real preflight --ros2` to have
             passed for this policy file and spec within the last 24 h.
+        ledger: --twin: add this run's eventless time per speed stage to the stage ledger, under
+            target "twin" (never into a robot's ledger; see `sim2real stages show`).
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     _robot_source(twin, ros2)
@@ -256,13 +259,25 @@ def deploy(
     )
     total = None if seconds is None else max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"deploy {spec.name}", total, json)
+    on_tick: Any = status
+    recorder = None
+    if ledger:
+        from sim2real.deploy.ledger import LedgerRecorder, StageLedger
+        from sim2real.deploy.preflight import file_hash
+
+        recorder = LedgerRecorder(StageLedger(), spec, file_hash(policy), "twin")
+
+        def on_tick(result: Any) -> None:
+            recorder(result)
+            status(result)
+
     loop = ControlLoop(
         twin_robot,
         runner,
         config=config,
         log_path=target,
         log_meta={"source": "sim2real deploy", "policy_file": str(Path(policy).resolve()), "twin": twin_info},
-        on_tick=status,
+        on_tick=on_tick,
     )
     human(
         f"deploy {Path(policy).name} on the {spec.name} twin ({'paced' if realtime else 'lockstep'}), "
@@ -270,6 +285,10 @@ def deploy(
         json,
     )
     summary = run_loop(loop, seconds, status)
+    if recorder is not None:
+        recorder.close()
+        summary["ledger"] = {"stage": recorder.reached, "file": str(recorder.ledger.path)}
+        recorder.ledger.close()
     twin_robot.close()
     emit(summary, json, summary_text(summary))
     return 0
