@@ -45,6 +45,8 @@ _OPTIONAL: tuple[tuple[str, str, str], ...] = (
     ("record", "record", "record"),
     ("deploy", "deploy", "deploy"),
     ("faults", "deploy", "faults"),
+    ("preflight", "preflight", "preflight"),
+    ("stages", "preflight", "stages"),
     ("identify", "identify", "identify"),
     ("gap", "gap", "gap"),
     ("envelope", "gap", "envelope"),

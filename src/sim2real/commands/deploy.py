@@ -196,6 +196,8 @@ def deploy(
     ros_config: str | None = None,
     domain_id: int | None = None,
     rt_priority: int | None = None,
+    override_preflight: str | None = None,
+    ledger: bool = False,
     json: bool = False,
 ) -> int:
     """Run a policy on the robot behind the safety monitor, with live status and a rosbag2 log.
@@ -222,6 +224,11 @@ def deploy(
             spec's ros2: section, or the standard topics).
         domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
         rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission).
+        override_preflight: --ros2: start without a passing preflight (give the reason; it is
+            recorded in the log).  Without it, --ros2 needs `sim2real preflight --ros2` to have
+            passed for this policy file and spec within the last 24 h.
+        ledger: --twin: add this run's eventless time per speed stage to the stage ledger, under
+            target "twin" (never into a robot's ledger; see `sim2real stages show`).
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     _robot_source(twin, ros2)
@@ -237,8 +244,10 @@ def deploy(
         raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     runner = PolicyRunner(policy, spec, providers="cpu")  # a bad file fails here, with one line
     if ros2:
+        gate = preflight_gate(spec, policy, override_preflight)
         return _deploy_ros2(
-            spec, policy, speed_config, velocity_command, seconds, out, ros_config, domain_id, rt_priority, json
+            spec, policy, speed_config, velocity_command, seconds, out, ros_config, domain_id, rt_priority, json,
+            gate,
         )
     assert twin is not None
     twin_robot, twin_info = make_twin(spec, twin, realtime=realtime, seed=seed)
@@ -250,13 +259,25 @@ def deploy(
     )
     total = None if seconds is None else max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"deploy {spec.name}", total, json)
+    on_tick: Any = status
+    recorder = None
+    if ledger:
+        from sim2real.deploy.ledger import LedgerRecorder, StageLedger
+        from sim2real.deploy.preflight import file_hash
+
+        recorder = LedgerRecorder(StageLedger(), spec, file_hash(policy), "twin")
+
+        def on_tick(result: Any) -> None:
+            recorder(result)
+            status(result)
+
     loop = ControlLoop(
         twin_robot,
         runner,
         config=config,
         log_path=target,
         log_meta={"source": "sim2real deploy", "policy_file": str(Path(policy).resolve()), "twin": twin_info},
-        on_tick=status,
+        on_tick=on_tick,
     )
     human(
         f"deploy {Path(policy).name} on the {spec.name} twin ({'paced' if realtime else 'lockstep'}), "
@@ -264,6 +285,10 @@ def deploy(
         json,
     )
     summary = run_loop(loop, seconds, status)
+    if recorder is not None:
+        recorder.close()
+        summary["ledger"] = {"stage": recorder.reached, "file": str(recorder.ledger.path)}
+        recorder.ledger.close()
     twin_robot.close()
     emit(summary, json, summary_text(summary))
     return 0
@@ -280,6 +305,7 @@ def _deploy_ros2(
     domain_id: int | None,
     rt_priority: int | None,
     json: bool,
+    gate: dict[str, Any] | None = None,
 ) -> int:
     """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C."""
     from sim2real.deploy.loop import LoopConfig
@@ -299,7 +325,7 @@ def _deploy_ros2(
         ros_config=ros_config,
         loop_config=LoopConfig(mode="paced", speed=speed_config, velocity_command=velocity_command),
         log_path=target,
-        log_meta={"source": "sim2real deploy --ros2", "policy_file": str(Path(policy).resolve())},
+        log_meta={"source": "sim2real deploy --ros2", "policy_file": str(Path(policy).resolve()), "preflight": gate},
         seconds=seconds,
         domain_id=domain_id,
         rt_priority=rt_priority,
@@ -309,6 +335,31 @@ def _deploy_ros2(
     text = summary_text(loop) if loop else f"log {target}"
     emit(summary, json, text)
     return 0
+
+
+def preflight_gate(spec: Any, policy: str, override: str | None) -> dict[str, Any]:
+    """What lets a robot deployment start: a passing preflight of this policy and spec on a robot
+    within 24 h, or an explicit override (both go into the log's metadata).
+
+    Raises:
+        Sim2RealError: neither.
+    """
+    import logging
+
+    from sim2real.deploy.preflight import file_hash, find_passing, record_path
+
+    policy_hash = file_hash(policy)
+    found = find_passing(spec.hash, policy_hash, target="robot")
+    if found is not None:
+        return {"passed_at": found["time_iso"], "policy_hash": policy_hash, "operator": found.get("operator")}
+    if override:
+        logging.getLogger(__name__).warning("deploy without a passing preflight: overridden (%s)", override)
+        return {"override": override, "policy_hash": policy_hash}
+    raise Sim2RealError(
+        f"no passing preflight of {Path(policy).name} (sha256 {policy_hash[:12]}) on the {spec.name} robot "
+        f"(spec {spec.hash[:12]}) within 24 h in {record_path()}: run `sim2real preflight --robot "
+        f"{spec.name} --policy {policy} --ros2 --confirm perimeter`, or give --override-preflight REASON"
+    )
 
 
 def faults_text(result: dict[str, Any]) -> str:

@@ -16,6 +16,11 @@ safety_events     event kinds, severities, events, decisions, the monitor's stat
 safety_state      the state checks of a reading (staleness, NaN, limits, tilt, height, watchdog)
 safety_limits     :class:`ActuatorLimits` (named, with units), the command window at a state, the
                   safe-mode command, and :func:`assert_safe` (the final, independent check)
+collision         the external-torque observer (momentum residual, numpy + MuJoCo) and the
+                  :class:`CollisionDetector` the monitor runs
+monitor           :func:`deployment_monitor`: the monitor a deployment runs (limits + collision)
+preflight         the pre-deployment checklist (``sim2real preflight``), its record and the gate
+ledger            the stage ledger (SQLite): eventless time per speed stage across runs
 faults            the fault-injection suite on the twin (``sim2real faults``) and its stand-in policy
 fault_cases       the faults it injects
 audit             the independent audit of every command that reaches the robot

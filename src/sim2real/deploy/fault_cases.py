@@ -14,10 +14,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
+import mujoco
 import numpy as np
 
 from sim2real.deploy.loop import ControlLoop, TickResult
 from sim2real.deploy.safety import SafetyMonitor
+from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinRobot
 from sim2real.robots.actuation import ActuatorArrays, command_for_torque, implied_torque
@@ -52,6 +54,11 @@ class Fault:
     """Ticks the fault lasts (None: until the end of the case)."""
     floating_base_only = False
     needs_velocity_command = False
+    deadline_s: float | None = None
+    """When set, the reaction may come later than the onset tick, within this time of the fault's
+    start (instead of within the same control period)."""
+    lead_s = 0.0
+    """Time from the fault's start to the tick it becomes observable [s] (counted in the deadline)."""
 
     def __init__(self, ctx: FaultContext) -> None:
         self.ctx = ctx
@@ -416,6 +423,78 @@ class Estop(Fault):
         self.ctx.loop.request_estop("fault-injection e-stop")
 
 
+class Collision(Fault):
+    """An external force on a link for 0.2 s, then released: the collision observer must see it
+    within 50 ms (counted from the force's start), hold (or safe-stop, per the spec's reaction) and
+    resume once it is gone.
+
+    The link: on a fixed base the tip of the kinematic chain (the last leaf body), pushed at its
+    centre of mass; on a floating base the base body, pushed sideways at its front end (bumping
+    into something).  The direction is the world axis the observer sees best, the magnitude 3 x
+    the force at the detection threshold there (:meth:`CollisionDetector.sensitivity`), so every
+    robot gets a collision of the same severity relative to its thresholds.
+    """
+
+    name = "collision"
+    description = "an external force on a link (3 x the detection threshold) for 0.2 s: detected within 50 ms"
+    kinds = ("collision",)
+    deadline_s = 0.05
+
+    def __init__(self, ctx: FaultContext) -> None:
+        super().__init__(ctx)
+        self.reaction = ctx.spec.safety.collision.reaction
+        self.lead_s = float(ctx.spec.control_dt)
+
+    @classmethod
+    def applies(cls, spec: RobotSpec) -> bool:
+        return super().applies(spec) and spec.safety.collision.enabled
+
+    def duration_ticks(self) -> int | None:
+        return max(2, round(0.2 / self.ctx.spec.control_dt))
+
+    def _target(self) -> tuple[int, np.ndarray, list[np.ndarray]]:
+        """Body id (twin model), point of application (world), candidate directions."""
+        model, data = self.ctx.twin.model, self.ctx.twin.data
+        spec = self.ctx.spec
+        axes = [np.eye(3)[i] for i in range(3)]
+        if spec.floating_base:
+            body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+            geoms = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body]
+            rot = data.xmat[body].reshape(3, 3)
+            front = max(float(model.geom_pos[g][0] + model.geom_rbound[g]) for g in geoms) if geoms else 0.1
+            return body, data.xpos[body] + rot @ np.array([front, 0.0, 0.0]), [rot[:, 1]]
+        parents = set(int(p) for p in model.body_parentid[1:])
+        leaves = [b for b in range(1, model.nbody) if b not in parents]
+        body = max(leaves)
+        return body, data.xipos[body].copy(), axes
+
+    def inject(self) -> None:
+        super().inject()
+        detector = self.ctx.monitor.collision
+        assert detector is not None, "collision detection is disabled"
+        twin = self.ctx.twin
+        body, point, directions = self._target()
+        name = twin.model.body(body).name
+        reading = twin.read()
+        gains = [detector.sensitivity(reading, name, point, d) for d in directions]
+        best = int(np.argmax(gains))
+        if not gains[best] > 0:
+            raise Sim2RealError(f"collision case: no force on {name} is visible to the observer")
+        force = 3.0 / gains[best] * directions[best]
+        self.magnitude = float(np.linalg.norm(force))
+        self.body = body
+        twin.data.xfrc_applied[body, :3] = force
+        twin.data.xfrc_applied[body, 3:] = np.cross(point - twin.data.xipos[body], force)
+        self.description = f"{self.magnitude:.3g} N on {name} for 0.2 s (3 x the detection threshold)"
+
+    def observable(self, result: TickResult) -> bool:
+        return self.ticks_active >= 2  # the force acts from the injection tick's write on
+
+    def clear(self) -> None:
+        super().clear()
+        self.ctx.twin.data.xfrc_applied[self.body] = 0.0
+
+
 FAULTS: tuple[type[Fault], ...] = (
     NanReading,
     NanPolicyOutput,
@@ -433,5 +512,6 @@ FAULTS: tuple[type[Fault], ...] = (
     Tilt,
     Height,
     Estop,
+    Collision,
 )
 """Every fault of the suite (``policy_missing`` is run separately: it happens before the loop)."""

@@ -43,6 +43,7 @@ import numpy as np
 from sim2real.deploy.audit import AuditedRobot, RobotWrapper, audit_command
 from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
+from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.record import CenteringPD, initial_state
 from sim2real.deploy.safety import SafetyMonitor, Severity
 from sim2real.deploy.speed import SpeedConfig
@@ -187,6 +188,9 @@ class CaseResult:
     false_alarms: int
     """Hold and safe-stop events during the fault-free warm-up (clamps are routine shaping)."""
     control_dt: float
+    deadline_ms: float | None = None
+    """For faults with a deadline (collisions): the reaction must come within this time of the
+    fault's start, instead of within one control period."""
     events: list[str] = field(default_factory=list)
     """kind/severity of the events after the injection (first few)."""
     unsafe: list[str] = field(default_factory=list)
@@ -198,13 +202,20 @@ class CaseResult:
         return self.reaction_periods == 0
 
     @property
+    def in_time(self) -> bool:
+        """Within one control period, or within the fault's deadline when it has one."""
+        if self.deadline_ms is not None:
+            return self.reaction_ms is not None and self.reaction_ms <= self.deadline_ms
+        return self.within_one_period
+
+    @property
     def passed(self) -> bool:
         """Detected, reaction as severe as expected (and escalated when expected), within one control
         period, no unsafe command, latched safe stops, resumed after transient faults."""
         ok = (
             self.detected
             and _RANK[self.reaction] >= _RANK[self.expected]
-            and self.within_one_period
+            and self.in_time
             and self.unsafe_commands == 0
             and self.false_alarms == 0
         )
@@ -228,6 +239,8 @@ class CaseResult:
             "reaction_ms": self.reaction_ms,
             "compute_ms": self.compute_ms,
             "within_one_period": self.within_one_period,
+            "deadline_ms": self.deadline_ms,
+            "in_time": self.in_time,
             "unsafe_commands": self.unsafe_commands,
             "latched": self.latched,
             "recovered": self.recovered,
@@ -263,8 +276,8 @@ def run_case(
         spec: The robot.
         fault_type: The fault.
         policy_factory: Builds the policy (default :class:`StandInPolicy`).
-        monitor_factory: Builds the safety monitor (default :class:`SafetyMonitor`; tests pass a
-            broken one to show the audit catches what it lets through).
+        monitor_factory: Builds the safety monitor (default: the deployment's, with collision
+            detection; tests pass a broken one to show the audit catches what it lets through).
         stage: Speed stage index (default: the last, 100 %).
         seed: Seed of the twin and the start state.
     """
@@ -277,7 +290,7 @@ def run_case(
     faulty = _FaultyRobot(twin)
     robot = AuditedRobot(faulty)
     policy = _FaultyPolicy((policy_factory or StandInPolicy)(spec))
-    monitor = (monitor_factory or SafetyMonitor)(spec)
+    monitor = (monitor_factory or deployment_monitor)(spec)
     loop = ControlLoop(
         robot,
         policy,  # type: ignore[arg-type]
@@ -325,7 +338,7 @@ def run_case(
         reaction = _reaction(results[detected_at], fault.kinds)
         reaction_periods = detected_at - onset
         compute_ms = 1e3 * results[detected_at].compute_s
-        reaction_ms = 1e3 * (results[detected_at].now - results[onset].now) + compute_ms
+        reaction_ms = 1e3 * (results[detected_at].now - results[onset].now + fault.lead_s) + compute_ms
     after = results[warmup:]
     worst = max((_reaction(r, fault.kinds) for r in after), key=_RANK.__getitem__, default="none")
     latched = None
@@ -352,6 +365,7 @@ def run_case(
         recovered=recovered,
         false_alarms=false_alarms,
         control_dt=dt,
+        deadline_ms=None if fault.deadline_s is None else 1e3 * fault.deadline_s,
         events=events,
         unsafe=["; ".join(p) for _, p in robot.unsafe[:5]],
     )
@@ -426,7 +440,7 @@ def run_suite(
     cases.append(missing)
     if on_case is not None:
         on_case(missing)
-    within = [c.within_one_period for c in cases]
+    within = [c.in_time for c in cases]
     return {
         "robot": spec.name,
         "spec_hash": spec.hash,

@@ -102,7 +102,8 @@ class ControlLoop:
         robot: The robot (``Robot`` protocol); ``robot.spec`` is the spec enforced.
         policy: The policy (``PolicyRunner`` or anything with its interface, see :class:`Policy`).
         config: Loop settings.
-        monitor: The safety monitor; default: a new one for ``robot.spec``.
+        monitor: The safety monitor; default: a new one for ``robot.spec`` with its collision
+            detection (:func:`~sim2real.deploy.monitor.deployment_monitor`).
         speed: The speed progression; default: from ``config.speed``.
         log_path: Bag directory to write (must not exist); None: no log.
         log_meta: Extra JSON-serializable description stored in the bag's metadata.
@@ -136,7 +137,11 @@ class ControlLoop:
             raise Sim2RealError(
                 f"the policy runs at {policy_dt} s, the robot's control period is {self.dt} s"
             )
-        self.monitor = monitor if monitor is not None else SafetyMonitor(self.spec)
+        if monitor is None:  # with the spec's collision detection (numpy + MuJoCo)
+            from sim2real.deploy.monitor import deployment_monitor
+
+            monitor = deployment_monitor(self.spec)
+        self.monitor = monitor
         self.speed = speed if speed is not None else SpeedProgression.from_config(self.config.speed)
         self.monitor.set_speed_fraction(self.speed.fraction)
         self.log_path = Path(log_path) if log_path is not None else None

@@ -39,6 +39,9 @@ tilt              base tilt above safety.tilt, or no quaternion although the    
 height            base height outside safety.base_height, or no height          safe_stop
                   although the spec limits it
 estop             request_estop() was called                                    safe_stop
+collision         unexplained external torque above its threshold (the          hold or
+                  momentum observer, :mod:`sim2real.deploy.collision`);         safe_stop
+                  held longer than hold_timeout                                 safe_stop
 position_limit    pd target outside the position limits: clamped                clamp
 torque_limit      torque the command implies above the limit (pd: kp (target -  clamp
                   q) - kd qd; torque: the value; dc_motor: kt (V - ke qd) /
@@ -87,6 +90,7 @@ velocity_limit      ``_clamp_events``, ``_governor``      ``test_safety_limits.p
 hold on a rate /    ``SafetyMonitor._shape``              ``test_safety.py``: TestHardConflicts
 hard conflict;
 empty window
+collision           ``collision.CollisionDetector``       ``test_collision.py``
 nan_command         ``SafetyMonitor.filter_command``      ``test_safety.py``: TestNanCommand
 invariant           ``safety_limits.assert_safe``         ``test_safety.py``: TestAssertSafe;
                                                           ``test_safety_limits.py``
@@ -112,6 +116,7 @@ import logging
 import math
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -138,6 +143,9 @@ from sim2real.deploy.safety_state import base_tilt, check_reading
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots.spec import RobotSpec
 
+if TYPE_CHECKING:
+    from sim2real.deploy.collision import CollisionDetector
+
 __all__ = [
     "TORQUE_RTOL",
     "EventKind",
@@ -161,13 +169,19 @@ class SafetyMonitor:
     Args:
         spec: The robot; its ``safety`` limits and actuator gains are enforced.
         speed_fraction: In (0, 1]: scales the command rate, pd target speed and velocity governor.
+        collision: The collision detector (:mod:`sim2real.deploy.collision`) run after the state
+            checks of every reading; None: no collision detection.
 
     Raises:
         SafetyConfigError: if ``speed_fraction`` is outside (0, 1].
     """
 
-    def __init__(self, spec: RobotSpec, speed_fraction: float = 1.0) -> None:
+    def __init__(
+        self, spec: RobotSpec, speed_fraction: float = 1.0, collision: CollisionDetector | None = None
+    ) -> None:
         self.spec = spec
+        self.collision = collision
+        """The collision detector, or None."""
         self.limits = ActuatorLimits.from_spec(spec)
         """The hard limits per actuator."""
         self._n = spec.n_joints
@@ -295,6 +309,11 @@ class SafetyMonitor:
         """
         now = float(now)
         events, state = self._evaluate(reading, now)
+        if self.collision is not None:  # the command applied since the last reading: None when safe
+            hits = self.collision.check(reading, now, None if self._latched else self._prev)
+            events += hits
+            if hits and state != "safe_stop":
+                state = "safe_stop" if hits[0].severity == Severity.SAFE_STOP else "hold"
         if math.isfinite(now):
             if self._start_now is None:
                 self._start_now = now
@@ -657,6 +676,8 @@ class SafetyMonitor:
                 self._estop_reason = None
         self._reported_while_latched.clear()
         self._prev = None
+        if self.collision is not None:
+            self.collision.reset()
         self._last_good = reading
         self._last_t = reading.t
         self._last_now = now if self._last_now is None else max(self._last_now, now)

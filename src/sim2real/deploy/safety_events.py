@@ -47,6 +47,7 @@ class EventKind(StrEnum):
     ESTOP = "estop"
     RESET = "reset"
     INVARIANT = "invariant"
+    COLLISION = "collision"
 
 
 class Severity(StrEnum):

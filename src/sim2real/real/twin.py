@@ -75,6 +75,12 @@ class TwinEffects:
     """Probability that a reading is dropped."""
     seed: int = 0
     """Seed of every random effect."""
+    stop_delay: float = 0.0
+    """Time the robot takes to enter safe mode after a safe command or ``stop()`` [s] (a slow
+    e-stop path; it keeps applying its last command meanwhile)."""
+    flip_sign: tuple[str, ...] = ()
+    """Joints whose motor turns the wrong way (a wiring or configuration error): their actuator
+    torque is negated."""
 
 
 @dataclass(frozen=True)
@@ -247,6 +253,11 @@ class TwinRobot:
         self._backlash_side = np.zeros(spec.n_actions)
         self._last_reading: Reading | None = None
         self._wall_start = time.perf_counter()
+        self._flip = np.array([-1.0 if a.joint in fx.flip_sign else 1.0 for a in spec.actuators])
+        unknown = set(fx.flip_sign) - set(spec.actuated_joints)
+        if unknown:
+            raise Sim2RealError(f"twin flip_sign: {', '.join(sorted(unknown))} are not actuated joints")
+        self._stop_at: float | None = None
         self.safe = False
         self.reset(initial_qpos)
 
@@ -271,6 +282,7 @@ class TwinRobot:
         self._active = self._hold_command()
         self._mode = "normal"
         self.safe = False
+        self._stop_at = None
         self._last_reading = None
         self._wall_start = time.perf_counter()
 
@@ -344,6 +356,7 @@ class TwinRobot:
         else:
             # the protocol: safe mode lasts until the next normal (or hold) command; it ends when that
             # command reaches the actuators (after the latency), see _fine_step
+            self._stop_at = None  # a normal command before a delayed stop took effect cancels it
             jitter = self.config.effects.latency_jitter
             lag = float(np.max(self._delay)) + (self.rng.uniform(-jitter, jitter) if jitter > 0 else 0.0)
             self._pending.append((self.data.time + max(lag, 0.0), values.copy(), command.mode))
@@ -414,6 +427,11 @@ class TwinRobot:
         """Enter the spec's safe mode at once (damping or zero torque) until the next normal command."""
         if self.realtime:
             self._catch_up()  # the robot ran its last command until now
+        delay = self.config.effects.stop_delay
+        if delay > 0 and not self.safe:
+            if self._stop_at is None:
+                self._stop_at = float(self.data.time) + delay
+            return
         self.safe = True
         self._pending.clear()
 
@@ -423,6 +441,10 @@ class TwinRobot:
 
     def _fine_step(self) -> None:
         d = self.data
+        if self._stop_at is not None and d.time + 1e-12 >= self._stop_at:
+            self._stop_at = None
+            self.safe = True
+            self._pending.clear()
         while self._pending and self._pending[0][0] <= d.time + 1e-12:
             # normal and hold commands are both applied as given (Command docstring)
             _, self._active, _ = self._pending.popleft()
@@ -458,4 +480,4 @@ class TwinRobot:
         tau = implied_torque(self._actuation, self._active, q, qd, self.config.effects.backlash)
         speed_factor = np.clip(1.0 - np.abs(qd) / self.config.effects.no_load_speed, 0.0, 1.0)
         limit = self._limit * speed_factor
-        return np.clip(tau, -limit, limit)
+        return self._flip * np.clip(tau, -limit, limit)

@@ -15,6 +15,7 @@ import numpy as np
 import yaml
 
 from sim2real.errors import SpecError
+from sim2real.robots.safety_options import parse_collision, parse_stages
 from sim2real.robots.spec import (
     IMU_TERMS,
     ActuatorSpec,
@@ -146,6 +147,8 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
             "stale_timeout",
             "safe_mode",
             "damping",
+            "collision",
+            "stages",
         },
         "safety",
     )
@@ -204,6 +207,8 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
         stale_timeout=_number(raw.get("stale_timeout", 0.05), "safety.stale_timeout", positive=True),
         safe_mode=safe_mode,
         damping=_number(raw.get("damping", 0.0), "safety.damping", nonnegative=True),
+        collision=parse_collision(raw.get("collision"), joints),
+        stages=parse_stages(raw.get("stages")),
     )
 
 

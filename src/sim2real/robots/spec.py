@@ -70,6 +70,7 @@ from typing import Any, Literal
 import numpy as np
 
 from sim2real.errors import SpecError
+from sim2real.robots.safety_options import CollisionSpec, StageSpec
 
 ActuatorModel = Literal["pd", "torque", "dc_motor"]
 SafeMode = Literal["damping", "zero_torque"]
@@ -214,6 +215,10 @@ class SafetyLimits:
     """What a safe stop does: joint damping, or zero torque."""
     damping: float = 0.0
     """Joint damping gain in safe mode [N m s/rad]."""
+    collision: CollisionSpec = field(default_factory=CollisionSpec)
+    """Collision detection (``safety.collision``, see :mod:`sim2real.robots.safety_options`)."""
+    stages: StageSpec = field(default_factory=StageSpec)
+    """Stage ledger dwell and reset rule (``safety.stages``)."""
 
 
 @dataclass(frozen=True)
