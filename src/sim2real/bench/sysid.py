@@ -33,11 +33,11 @@ import numpy as np
 from scipy.optimize import minimize
 
 from sim2real.bench.timing import machine
-from sim2real.gap.replay import Windows, build_windows
 from sim2real.params import Parameters, is_delay
 from sim2real.robots import load_robot
 from sim2real.robots.model import build_model, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.replay import Windows, build_windows
 from sim2real.sysid.identify import IdentifyConfig, default_params, identify
 from sim2real.sysid.synthetic import excitation_commands, simulate_log
 

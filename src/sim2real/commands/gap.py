@@ -49,11 +49,11 @@ def gap(
     """
     import dataclasses
 
+    from sim2real.calibration import calibrated_model
     from sim2real.gap.core import measure_gap
     from sim2real.gap.failure import analyze_failures
     from sim2real.gap.io import load_logs
     from sim2real.robots import load_robot
-    from sim2real.sysid.calibration import calibrated_model
 
     if not threshold > 0:
         raise Sim2RealError(f"--threshold must be positive, got {threshold}")

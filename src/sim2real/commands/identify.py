@@ -75,9 +75,9 @@ def identify(
             correlation, residuals over time) to this file.
         json: Print a JSON summary on stdout.
     """
+    from sim2real.calibration import save_calibration
     from sim2real.gap.io import load_logs
     from sim2real.robots import load_robot
-    from sim2real.sysid.calibration import save_calibration
     from sim2real.sysid.identify import IdentifyConfig
     from sim2real.sysid.identify import identify as run_identify
 

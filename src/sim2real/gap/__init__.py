@@ -3,7 +3,7 @@ simulation and robot differ: prediction errors, divergence, distribution distanc
 
 from sim2real.gap.core import DEFAULT_THRESHOLD, GapResult, compare, measure_gap
 from sim2real.gap.io import CSV_MAPS, load_logs
-from sim2real.gap.replay import Prediction, Replayer, Windows, build_windows, local_slope
+from sim2real.sim.replay import Prediction, Replayer, Windows, build_windows, local_slope
 
 __all__ = [
     "CSV_MAPS",

@@ -1,6 +1,6 @@
 """The reality gap of a robot log: replay it in simulation and measure how sim and robot differ.
 
-:func:`measure_gap` replays a log (windowed or open loop, :mod:`sim2real.gap.replay`) with a model
+:func:`measure_gap` replays a log (windowed or open loop, :mod:`sim2real.sim.replay`) with a model
 (nominal or calibrated) and computes the metrics of :mod:`sim2real.gap.metrics`;
 :func:`compare` computes the same metrics for predictions made any other way (e.g. a lab's
 published model replayed by :func:`sim2real.gap.reference.replay_reference`), so that every model
@@ -24,9 +24,9 @@ from sim2real.gap.metrics import (
     error_growth,
     rmse,
 )
-from sim2real.gap.replay import Replayer, VelocitySource, Windows, build_windows
 from sim2real.logs.trajectory import Trajectory
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.replay import Replayer, VelocitySource, Windows, build_windows
 
 if TYPE_CHECKING:
     from sim2real.gap.failure import FailureAnalysis

@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim2real.errors import LogError
-from sim2real.gap.replay import check_log_fits
 from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.replay import check_log_fits
 
 __all__ = ["CSV_MAPS", "load_logs"]
 

@@ -17,9 +17,8 @@ overridden by the absolute calibrated entries that follow them.  The result is b
 and goes through :func:`~sim2real.randomize.config.parse_randomization`, so it is validated like
 any config.
 
-This module reads the calibration by duck typing (``robot``, ``spec_hash``, ``params`` of objects
-with ``value``, ``ci_low``, ``ci_high``, ``identifiable``): ``randomize`` sits below ``sysid`` and
-never imports it.
+The calibration is the typed :class:`~sim2real.calibration.Calibration` of the base layer (what
+``sim2real identify`` writes and :func:`~sim2real.calibration.load_calibration` reads).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sim2real.calibration import CalibratedParam, Calibration
 from sim2real.errors import SpecMismatchError
 from sim2real.randomize.config import (
     _NONNEGATIVE,
@@ -73,7 +73,7 @@ def _plain(a: np.ndarray) -> float | list[float]:
     return float(a[0]) if a.size == 1 else [float(x) for x in a]
 
 
-def _finite_ci(p: Any) -> bool:
+def _finite_ci(p: CalibratedParam) -> bool:
     return (
         bool(getattr(p, "identifiable", True))
         and p.ci_low is not None
@@ -87,7 +87,7 @@ def _range(
     ns: Namespace,
     spec: RobotSpec,
     name: str,
-    p: Any,
+    p: CalibratedParam,
     widen: float,
     min_rel_width: float,
     fallback_rel: float,
@@ -142,7 +142,7 @@ def _base_mapping(spec: RobotSpec, base: Any, calibrated: set[str]) -> tuple[dic
 
 def calibrated_randomization(
     spec: RobotSpec,
-    calib: Any,
+    calib: Calibration,
     widen: float = 2.0,
     base: str | Path | Mapping[str, Any] | Randomization | None = None,
     *,
@@ -154,7 +154,7 @@ def calibrated_randomization(
 
     Args:
         spec: The robot the calibration was made for.
-        calib: A ``sim2real.sysid.Calibration`` (anything with ``spec_hash`` and ``params``).
+        calib: The calibration.
         widen: Range half-width as a multiple of the confidence interval's half-width (>= 0).
         base: Config whose other randomizations are kept (name, file, mapping or loaded), or None.
         min_rel_width: Smallest half-width relative to the value and to half the plausible range.

@@ -7,7 +7,7 @@ calib)`` gives the compiled model with calibrated values for training, the twin 
 measurement.
 """
 
-from sim2real.sysid.calibration import (
+from sim2real.calibration import (
     CalibratedParam,
     Calibration,
     calibrated_model,

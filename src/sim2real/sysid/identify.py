@@ -1,7 +1,7 @@
 """System identification: named parameters fitted to robot logs by windowed trajectory matching.
 
 **Method.** The logs are cut into short windows started from logged states (multiple shooting,
-see :mod:`sim2real.gap.replay`): each window replays the logged commands for ``horizon`` seconds,
+see :mod:`sim2real.sim.replay`): each window replays the logged commands for ``horizon`` seconds,
 so a long log of an unstable system (a Furuta pendulum balancing upright) still fits, because no
 window runs long enough to fall over.  The residual is the difference between the simulated and
 the logged joint positions and velocities at the log's own sample times, per channel divided by
@@ -60,13 +60,13 @@ import numpy as np
 from scipy.optimize import least_squares
 from scipy.stats import chi2
 
+from sim2real.calibration import CalibratedParam, Calibration
 from sim2real.errors import ParameterError, Sim2RealError
-from sim2real.gap.replay import Replayer, VelocitySource, Windows, build_windows
 from sim2real.logs.trajectory import Trajectory
 from sim2real.params import Parameters, is_delay
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
-from sim2real.sysid.calibration import CalibratedParam, Calibration
+from sim2real.sim.replay import Replayer, VelocitySource, Windows, build_windows
 from sim2real.sysid.delay import DelayEstimate, estimate_delay
 from sim2real.sysid.motor import MotorModel, fit_motor_models
 
@@ -138,7 +138,7 @@ class IdentifyConfig:
     stride: float | None = None
     """Time between window starts [s] (default: the horizon)."""
     velocity: VelocitySource = "auto"
-    """Initial window velocities: "auto", "log" or "fd" (see ``sim2real.gap.replay.build_windows``)."""
+    """Initial window velocities: "auto", "log" or "fd" (see ``sim2real.sim.replay.build_windows``)."""
     fd_half_width: float = 0.01
     """Half-width of that local fit [s]."""
     velocity_weight: float = 0.3

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from sim2real.errors import LogError, Sim2RealError, SpecMismatchError
-from sim2real.gap import build_windows, local_slope, measure_gap
+from sim2real.gap import measure_gap
 from sim2real.gap.reference import PendulumFit, replay_reference
-from sim2real.gap.replay import Replayer
 from sim2real.robots import load_robot
+from sim2real.sim.replay import Replayer, build_windows, local_slope
 from sim2real.sysid.synthetic import excitation_commands, simulate_log
 
 TRUE = {
