@@ -14,12 +14,14 @@ from sim2real.robots import load_robot
 from sim2real.sim.replay import Replayer, build_windows, local_slope
 from sim2real.sysid.synthetic import excitation_commands, simulate_log
 
-TRUE = {
+LOG_TRUE = {
     "body.pole.mass": 0.75,
     "joint.hinge.damping": 0.3,
     "joint.hinge.frictionloss": 0.05,
-    "actuator.motor.delay": 0.0065,  # 7 physics steps (see sim2real.sysid.identify on exact multiples)
+    "actuator.motor.delay": 0.0069,  # MuJoCo's native delay (the synthetic log) rounds up: 7 steps
 }
+TRUE = {**LOG_TRUE, "actuator.motor.delay": 0.007}
+"""The log's parameters as the replay states them: its delays are continuous, 7 steps are 7 ms."""
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,7 @@ def log(spec):
     t = spec.control_dt * np.arange(int(4.0 / spec.control_dt))
     u = excitation_commands(spec, t, 3.0, seed=2)
     u[t < 0.1] = 0.0
-    return simulate_log(spec, TRUE, u)
+    return simulate_log(spec, LOG_TRUE, u)
 
 
 def _replay_error(spec, traj, values, **kwargs) -> np.ndarray:
@@ -73,7 +75,7 @@ class TestExactReplay:
         u = excitation_commands(spec, t, 3.0, seed=4)
         u[t < 0.1] = 0.0
         u = u[(np.arange(800) // 4) * 4]  # a new command every 20 ms
-        traj = simulate_log(spec, TRUE, u)
+        traj = simulate_log(spec, LOG_TRUE, u)
         slow = dataclasses.replace(traj, command_t=traj.command_t[::4], command=traj.command[::4])
         err, _ = _replay_error(spec, slow, TRUE, horizon=0.25)
         assert err.max() < 1e-9

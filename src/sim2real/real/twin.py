@@ -6,7 +6,9 @@ ways a real robot does:
 - hidden physical parameters (a parameter file of true values: masses, damping, motor constants...);
 - a finer physics timestep and another integrator (RK4 at a fraction of the training step);
 - actuators computed here, per fine step, from the hidden actuator values, with
-  - latency with jitter (each command takes effect after ``delay + U(-jitter, jitter)``),
+  - latency with jitter (each command takes effect after ``delay + U(-jitter, jitter)``; a
+    command that takes effect within a fine step acts for that part of the step, so the latency
+    is continuous, not rounded to the fine grid),
   - gear backlash on position-controlled (pd) joints: a dead band of the transmission, no
     torque until the play is taken up (direct-drive torque and voltage joints have none),
   - torque-speed saturation (the available torque falls linearly to 0 at ``no_load_speed``);
@@ -15,6 +17,11 @@ ways a real robot does:
 
 It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
 (``realtime``: the simulation follows the wall clock and ``write`` does not block, as on a robot).
+
+With ``fixed_base=True`` the twin hangs by its base (:func:`~sim2real.sim.floating.hung_model`):
+the legs swing in the air, as a legged robot is hung from a stand for identification.  A floating
+twin keeps its true base state at each reading (:attr:`TwinRobot.read_base`), the ground truth
+that logs record next to the state estimate.
 
 Commands follow the Robot protocol: ``normal`` and ``hold`` commands are applied as given, after
 the actuator latency; a ``safe`` command (or :meth:`TwinRobot.stop`) enters safe mode at once, and
@@ -37,12 +44,13 @@ import mujoco
 import numpy as np
 import yaml
 
-from sim2real.errors import ParameterError, Sim2RealError
+from sim2real.errors import ParameterError, Sim2RealError, SpecError
 from sim2real.params import Parameters
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots.actuation import ACTUATOR_USER
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.floating import base_joint, hung_model
 
 log = logging.getLogger(__name__)
 
@@ -173,6 +181,7 @@ class TwinRobot:
             paces itself).  Else lockstep: each ``write`` advances one control period, as fast as
             it computes.
         initial_qpos: Policy joint positions to start from (default pose if None).
+        fixed_base: Hang the robot by its base (legs in the air); needs a floating-base robot.
     """
 
     def __init__(
@@ -181,6 +190,7 @@ class TwinRobot:
         config: TwinConfig | None = None,
         realtime: bool = False,
         initial_qpos: np.ndarray | None = None,
+        fixed_base: bool = False,
     ) -> None:
         self.spec = spec
         self.config = config or TwinConfig()
@@ -189,7 +199,15 @@ class TwinRobot:
             raise Sim2RealError("twin substep_factor must be at least 1")
         if fx.integrator not in _INTEGRATORS:
             raise Sim2RealError(f"twin integrator must be one of {', '.join(_INTEGRATORS)}")
-        model = build_model(spec)
+        if fixed_base:
+            try:
+                model = hung_model(spec)
+            except SpecError as exc:
+                raise Sim2RealError(f"twin: {exc}") from None
+        else:
+            model = build_model(spec)
+        self.fixed_base = fixed_base
+        """Whether the twin hangs by its base."""
         params = Parameters(spec, model)
         try:
             params.set(model, self.config.params)
@@ -228,10 +246,9 @@ class TwinRobot:
         self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._act_qpos = np.array([self._qpos_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._ctrl_idx = model.actuator_ctrladr[self._act_ids]
-        self._base_qpos = 0  # qpos address of the floating base's free joint
-        if spec.base_body is not None:
-            bid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
-            self._base_qpos = int(model.jnt_qposadr[model.body_jntadr[bid]])
+        self._base = base_joint(spec, model)  # None when the base is fixed (hung, or no floating base)
+        self.read_base: BaseState | None = None
+        """The true base state at the last :meth:`read` (floating twin only; for logs and evaluation)."""
         self._safe_damping = spec.safety.damping
         self._resolution = (
             fx.encoder_resolution if fx.encoder_resolution is not None else spec.encoder.resolution
@@ -299,8 +316,9 @@ class TwinRobot:
             gyro = d.sensordata[self._gyro] + fx.gyro_noise * self.rng.standard_normal(3)
             accel = d.sensordata[self._accel].copy()
             quat = d.sensordata[self._quat].copy()
-        if self.spec.floating_base:
-            height = float(d.qpos[self._base_qpos + 2])
+        if self._base is not None:
+            height = float(d.qpos[self._base.qpos + 2])
+            self.read_base = self.base_state()
         reading = Reading(
             t=float(d.time),
             q=q,
@@ -371,9 +389,11 @@ class TwinRobot:
         for name, value in (joint_vel or {}).items():
             d.qvel[self._dof_idx[self.spec.joints.index(name)]] = value
         if base_height is not None or base_quat is not None:
-            if not self.spec.floating_base:
-                raise Sim2RealError(f"{self.spec.name} has no floating base")
-            adr = self._base_qpos
+            if self._base is None:
+                raise Sim2RealError(
+                    f"{self.spec.name} has no floating base{' (hung)' if self.fixed_base else ''}"
+                )
+            adr = self._base.qpos
             if base_height is not None:
                 d.qpos[adr + 2] = base_height
             if base_quat is not None:
@@ -385,14 +405,14 @@ class TwinRobot:
         """The true floating-base state now (no noise, never dropped), for evaluation only.
 
         Raises:
-            Sim2RealError: the robot has no floating base.
+            Sim2RealError: the robot has no floating base (or hangs by it).
         """
-        if not self.spec.floating_base:
-            raise Sim2RealError(f"{self.spec.name} has no floating base")
-        d, model = self.data, self.model
-        adr = self._base_qpos
-        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
-        dof = int(model.jnt_dofadr[model.body_jntadr[body]])  # the free joint's first dof
+        if self._base is None:
+            raise Sim2RealError(
+                f"{self.spec.name} has no floating base{' (hung)' if self.fixed_base else ''}"
+            )
+        d = self.data
+        adr, dof = self._base.qpos, self._base.dof
         quat = d.qpos[adr + 3 : adr + 7].copy()
         quat /= np.linalg.norm(quat)
         lin_world = d.qvel[dof : dof + 3].copy()
@@ -422,11 +442,22 @@ class TwinRobot:
 
     def _fine_step(self) -> None:
         d = self.data
+        h = float(self.model.opt.timestep)
         while self._pending and self._pending[0][0] <= d.time + 1e-12:
             # normal and hold commands are both applied as given (Command docstring)
             _, self._active, _ = self._pending.popleft()
             self.safe = False
-        d.ctrl[self._ctrl_idx] = self._torque()
+        tau = self._torque()
+        if self._pending and self._pending[0][0] < d.time + h - 1e-12:
+            # a command taking effect inside this step acts for the rest of it: the latency is
+            # continuous (in the mean over the step), not rounded up to the fine grid
+            due = self._pending[0][0]
+            while self._pending and self._pending[0][0] < d.time + h - 1e-12:
+                _, self._active, _ = self._pending.popleft()
+            self.safe = False
+            share = (d.time + h - due) / h
+            tau = (1.0 - share) * tau + share * self._torque()
+        d.ctrl[self._ctrl_idx] = tau
         mujoco.mj_step(self.model, d)
 
     def _catch_up(self) -> None:
