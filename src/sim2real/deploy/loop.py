@@ -8,7 +8,8 @@ One tick::
                                                              -> filter -> actuator units
     decision = monitor.filter_command(command, reading, now) clamp / hold / safe stop (latched)
     robot.write(decision.command)
-    log: /joint_states, /imu/data, /joint_commands, /sim2real/events (safety, stage, mode, deadline)
+    log: /joint_states, /imu/data, /joint_commands, /sim2real/events (safety, stage, mode, deadline),
+         and for a floating base /odom (on-board estimate) and /ground_truth/odom (a twin's truth)
 
 The policy runs only on a usable reading (no hold or safe-stop event this tick, monitor not
 latched); otherwise the monitor holds or stops on its own.  When the policy reports non-finite
@@ -60,6 +61,7 @@ from sim2real.deploy.safety import ResetResult, SafetyEvent, SafetyMonitor, Seve
 from sim2real.deploy.speed import SpeedConfig, SpeedProgression, StageChange
 from sim2real.errors import Sim2RealError
 from sim2real.logs.bag import BagWriter
+from sim2real.real.odometry import BaseStateLog, base_state_log
 from sim2real.real.protocol import Command, Reading, Robot
 
 __all__ = [
@@ -362,6 +364,7 @@ class ControlLoop:
         else:
             self.reward_unavailable = "disabled"
         self._bag: BagWriter | None = None
+        self._base_log: BaseStateLog | None = None
         self._opened = False
         self._closed = False
         self._stop_requested = False
@@ -425,6 +428,8 @@ class ControlLoop:
                 meta=_json_safe(meta),
                 flush_period=self.config.flush_period,
             ).open()
+            if not self.log_meta.get("fixed_base"):  # a robot hung by its base: nothing to estimate
+                self._base_log = base_state_log(self.spec, self.robot)
         self._opened = True
         return self
 
@@ -770,6 +775,8 @@ class ControlLoop:
                 and _finite(reading.gyro, reading.accel, reading.quat)
             ):
                 bag.write_imu(reading.t, reading.gyro, reading.accel, reading.quat)
+            if self._base_log is not None:
+                self._base_log.write(bag, reading)
             self._last_logged_t = reading.t
         for event in events:
             self._write_event(now, EVENT_SAFETY, event.as_dict())
