@@ -308,8 +308,8 @@ class TwinRobot:
         if self._resolution:
             q = np.round(q / self._resolution) * self._resolution
         qd = d.qvel[self._dof_idx] + fx.velocity_noise * self.rng.standard_normal(n)
-        tau = np.zeros(n)
-        tau[[self.spec.joints.index(a.joint) for a in self.spec.actuators]] = d.actuator_force[self._act_ids]
+        tau = np.zeros(n)  # the drives' torque at the present state, as their current readings give it
+        tau[[self.spec.joints.index(a.joint) for a in self.spec.actuators]] = self._torque()
         gyro = accel = quat = None
         height = None
         if self._gyro is not None:
@@ -447,7 +447,7 @@ class TwinRobot:
             # normal and hold commands are both applied as given (Command docstring)
             _, self._active, _ = self._pending.popleft()
             self.safe = False
-        tau = self._torque()
+        tau = self._torque(0.5 * h)
         if self._pending and self._pending[0][0] < d.time + h - 1e-12:
             # a command taking effect inside this step acts for the rest of it: the latency is
             # continuous (in the mean over the step), not rounded up to the fine grid
@@ -456,7 +456,7 @@ class TwinRobot:
                 _, self._active, _ = self._pending.popleft()
             self.safe = False
             share = (d.time + h - due) / h
-            tau = (1.0 - share) * tau + share * self._torque()
+            tau = (1.0 - share) * tau + share * self._torque(0.5 * h)
         d.ctrl[self._ctrl_idx] = tau
         mujoco.mj_step(self.model, d)
 
@@ -475,11 +475,13 @@ class TwinRobot:
         for _ in range(self._fine_steps):
             self._fine_step()
 
-    def _torque(self) -> np.ndarray:
-        """Joint torque of every actuator at the current fine step [N m]."""
+    def _torque(self, ahead: float = 0.0) -> np.ndarray:
+        """Joint torque of every actuator [N m] at the state ``ahead`` seconds from now (a first-order
+        prediction: a drive's loop runs far faster than the fine step, so over a step it sees the
+        state of the step's middle, not of its start)."""
         d = self.data
-        q = d.qpos[self._act_qpos]
-        qd = d.qvel[self._act_dof]
+        q = d.qpos[self._act_qpos] + ahead * d.qvel[self._act_dof]
+        qd = d.qvel[self._act_dof] + ahead * d.qacc[self._act_dof]
         if self.safe:
             if self.spec.safety.safe_mode == "damping":
                 return np.clip(-self._safe_damping * qd, -self._limit, self._limit)

@@ -32,7 +32,9 @@ Protocol (the one every prediction-error figure of sim2real uses):
   exactly what MuJoCo's native delay does in training.
 - **Comparison.** Predictions are compared with the log at the log's own (irregular) sample
   times inside each window (after the start sample): the simulated trajectory, recorded after
-  every physics step, is linearly interpolated at those times (quaternions renormalized).
+  every physics step, is linearly interpolated at those times (quaternions renormalized); an
+  actuator force is computed from the state at the start of its physics step and is
+  interpolated as a sample of that time (a drive's torque reading is of its present state).
 
 All windows (times ``replicas`` parameter variants, for finite-difference Jacobians) are
 simulations of ONE :class:`~sim2real.sim.batch.BatchSim`, run by one ``mujoco.batch.Batch.rollout``
@@ -327,6 +329,7 @@ def build_windows(
     fd_half_width: float = 0.01,
     model: mujoco.MjModel | None = None,
     names: Sequence[str] | None = None,
+    lead_time: float | None = None,
 ) -> Windows:
     """Cut logs into replay windows (see the module docstring for the protocol).
 
@@ -343,6 +346,8 @@ def build_windows(
         model: Compiled model (its delay capacity, and whether its base floats: the free model,
             or :func:`~sim2real.sim.floating.hung_model`); default: the nominal model.
         names: A name per log for reports (default: ``meta["source"]`` or ``log<i>``).
+        lead_time: Keep at least this many seconds of commands before each window (the longest
+            replayable actuator delay); default: the model's actuator delay capacity.
 
     Raises:
         LogError: a log that does not fit the robot (or its setup: a floating-base log without
@@ -364,6 +369,8 @@ def build_windows(
         [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
     )
     lead = _lead_steps(model, act_ids)
+    if lead_time is not None:
+        lead = max(lead, int(np.ceil(lead_time / dt - 1e-9)) + 1)
     if names is None:
         names = [str(tr.meta.get("source", f"log{i}")) for i, tr in enumerate(trajectories)]
     names = tuple(names)
@@ -560,6 +567,7 @@ class Replayer:
         self._bias_pos = [n if n in known else None for n in (f"sensor.{j}_pos.bias" for j in spec.joints)]
         self._bias_vel = [n if n in known else None for n in (f"sensor.{j}_vel.bias" for j in spec.joints)]
         self._commands = np.concatenate([windows.lead_command, windows.command], axis=1)
+        self._resolved: dict[str, list[str]] = {}
 
     def delays(self, ids: np.ndarray | None = None) -> np.ndarray:
         """Actuator delays of some simulations (default: all), shape (S, m) [s]."""
@@ -569,7 +577,10 @@ class Replayer:
         """Write parameter values of ``replicas`` variants to the simulations ``ids``."""
         expanded = {}
         for key, raw in values.items():
-            for name in self.params.resolve([key]):
+            names = self._resolved.get(key)
+            if names is None:
+                names = self._resolved[key] = self.params.resolve([key])
+            for name in names:
                 v = np.asarray(raw, dtype=float)
                 size = self.params.info(name).size
                 v = np.broadcast_to(v.reshape(-1, size) if v.ndim else v.reshape(1, 1), (replicas, size))
@@ -656,8 +667,15 @@ class Replayer:
         qd = interp(out["qvel"][:, :, sim.dof_idx], qd0) + bias_qd[sims]
         force = None
         if record_force:
+            # the force of step k is computed from the state at its start, local time k dt
             act_force = out["actuator_force"][:, :, sim.act_idx]
-            force = interp(act_force, act_force[:, 0])
+            pos = win.eval_tau[ev] / win.dt
+            k0 = np.clip(np.floor(pos).astype(np.int64), 0, win.nstep - 1)
+            k1 = np.minimum(k0 + 1, win.nstep - 1)
+            share = np.clip(pos - k0, 0.0, 1.0)[None, :, None]
+            force = act_force[sims, k0[None, :]] + share * (
+                act_force[sims, k1[None, :]] - act_force[sims, k0[None, :]]
+            )
         base = None
         if self.base is not None:
             bq, bv = self.base.qpos, self.base.dof

@@ -68,7 +68,9 @@ from sim2real.sysid.problem import (
     rho1,
     robust_sigma,
     solve,
+    weighted_jacobian,
 )
+from sim2real.sysid.resolution import discretization_shift
 from sim2real.sysid.result import Identification, LogReport, ParamEstimate
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,7 @@ __all__ = [
     "intervals",
     "load_setup",
     "report",
+    "step_free",
 ]
 
 DEFAULT_PARAMS: dict[str, tuple[str, ...]] = {
@@ -148,6 +151,10 @@ def default_params(spec: RobotSpec, model: mujoco.MjModel | None = None) -> list
     return params.resolve(patterns, strict=False)
 
 
+PRECISION_FLOOR = 0.05
+"""Half-widths below this share of the plausible range always count as determined (values near 0)."""
+
+
 @dataclass(frozen=True)
 class IdentifyConfig:
     """How :func:`identify` fits."""
@@ -180,6 +187,12 @@ class IdentifyConfig:
     """Finite-difference step, relative to each parameter's scale."""
     confidence: float = 0.95
     """Confidence level of the intervals."""
+    precision: float = 0.5
+    """A parameter whose interval's half-width exceeds this share of its value (and
+    :data:`PRECISION_FLOOR` of its plausible range) is reported as not identified."""
+    step_check: bool = True
+    """Measure the simulator's discretization error (:mod:`sim2real.sysid.resolution`): report the
+    step-free values and widen the intervals by it."""
     interval_method: IntervalMethod = "hac"
     """``hac`` (sandwich over windows, holds under model error) or ``gauss_newton`` (textbook)."""
     cond_limit: float = 1e3
@@ -207,6 +220,8 @@ class FitState:
     """Coordinates held at their start (not identifiable) -> reason."""
     active: list[int] = field(default_factory=list)
     """Coordinates fitted."""
+    shift: np.ndarray | None = None
+    """Shift of each coordinate from the replay at ``h`` to ``h / 2`` (scaled; None: not measured)."""
 
 
 # ------------------------------------------------------------------------------ 1. load
@@ -369,7 +384,7 @@ def fit(
         if not state.active:
             break
         r_w, J = jacobian_at(problem, coords)
-        Jw = J * np.sqrt(rho1((r_w / f_scale) ** 2, config.loss))[:, None]
+        Jw = weighted_jacobian(J, np.sqrt(rho1((r_w / f_scale) ** 2, config.loss)))
         new = unidentifiable(Jw, state.active, coords.label, config.cond_limit)
         if not new:
             break
@@ -382,12 +397,44 @@ def fit(
     return state
 
 
+def step_free(
+    spec: RobotSpec,
+    trajectories: Sequence[Trajectory],
+    problem: Problem,
+    coords: Coords,
+    state: FitState,
+    config: IdentifyConfig,
+    names: Sequence[str] | None = None,
+) -> np.ndarray:
+    """The discretization shift of the fitted coordinates (scaled; :mod:`sim2real.sysid.resolution`).
+    The step-free estimate ``theta(h) + 2 delta`` is written to the model by :func:`report`."""
+    _, J = jacobian_at(problem, coords)
+    shift = discretization_shift(
+        spec,
+        trajectories,
+        problem,
+        coords,
+        state.active,
+        J,
+        loss=config.loss,
+        f_scale=state.f_scale,
+        names=names,
+        horizon=config.horizon,
+        stride=config.stride,
+        velocity=config.velocity,
+        fd_half_width=config.fd_half_width,
+        nthread=config.nthread,
+    )
+    return shift
+
+
 # ------------------------------------------------------------------------------ 5. intervals
 def intervals(
     problem: Problem, coords: Coords, state: FitState, config: IdentifyConfig
 ) -> tuple[np.ndarray, dict[int, str], np.ndarray | None]:
-    """Half-width of every coordinate's interval (scaled; inf when held), the coordinates whose
-    interval is wider than their plausible range, and the estimate's correlation (active ones)."""
+    """Half-width of every coordinate's interval (scaled; inf when held; the statistical part plus
+    twice the discretization shift), the coordinates whose interval is wider than their plausible
+    range, and the estimate's correlation (active ones)."""
     half = np.full(coords.size, np.inf)
     correlation = None
     if state.active:
@@ -395,7 +442,7 @@ def intervals(
         sw = np.sqrt(rho1((r_w / state.f_scale) ** 2, config.loss))
         rows = np.repeat(problem.windows.eval_window[problem.eval_samples], problem.n_channels)
         spread = hac_spread(
-            (J * sw[:, None])[:, state.active],
+            weighted_jacobian(J, sw, state.active),
             r_w * sw,
             rows,
             problem.windows.log,
@@ -404,11 +451,19 @@ def intervals(
         )
         half[state.active] = spread.half
         correlation = spread.correlation
-    wide = {
-        i: "its confidence interval is wider than its plausible range: the logs barely depend on it"
-        for i in state.active
-        if not np.isfinite(half[i]) or half[i] > (coords.hi[i] - coords.lo[i])
-    }
+    if state.shift is not None:
+        half = half + 2.0 * np.abs(state.shift)  # what the step-free extrapolation may still miss
+    z = coords.get() + (2.0 * state.shift if state.shift is not None else 0.0)
+    wide = {}
+    for i in state.active:
+        span = coords.hi[i] - coords.lo[i]
+        if not np.isfinite(half[i]) or half[i] > span:
+            wide[i] = (
+                "its confidence interval is wider than its plausible range: the logs barely depend on it"
+            )
+        elif half[i] > max(config.precision * abs(z[i]), PRECISION_FLOOR * span):
+            share = 100 * half[i] / max(abs(z[i]), 1e-300)
+            wide[i] = f"the logs determine it only to +-{share:.0f} % (95 % interval)"
     return half, wide, correlation
 
 
@@ -543,8 +598,10 @@ def report(
     delay: DelayEstimate | None,
     seconds: float,
 ) -> Identification:
-    """The :class:`Identification` of the fitted problem."""
+    """The :class:`Identification` of the fitted problem (at the step-free values, when measured)."""
     half, wide, correlation = spread
+    if state.shift is not None:
+        coords.put(np.clip(coords.get() + 2.0 * state.shift, coords.lo, coords.hi))
     estimates, warnings = _estimates(problem, coords, fitted, half, {**wide, **state.held}, bounds)
     raw = problem.raw_residuals([coords.row(coords.get())])[0]
     reports, log_warnings = _log_reports(problem, trajectories, raw, state.weights, config.outlier_ratio)
@@ -644,6 +701,8 @@ def identify(
             spec, trajectories, problem, coords, config, config.f_scale or 1.5 * robust_sigma(raw0)
         )
     state = fit(problem, coords, config)
+    if config.step_check:
+        state.shift = step_free(spec, trajectories, problem, coords, state, config, names)
     spread = intervals(problem, coords, state, config)
     return report(
         spec,

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import scipy.sparse
 from scipy.stats import t as student_t
 
 from sim2real.errors import Sim2RealError
@@ -81,19 +82,21 @@ def unidentifiable(
         Coordinate -> reason (empty when the active set is identifiable).
     """
     sub = Jw[:, active]
-    norms = np.linalg.norm(sub, axis=0)
+    gram = sub.T @ sub
+    gram = gram.toarray() if scipy.sparse.issparse(gram) else np.asarray(gram)
+    norms = np.sqrt(np.maximum(np.diag(gram), 0.0))
     top = float(norms.max()) if norms.size else 0.0
     dead = [active[k] for k in range(len(active)) if norms[k] <= 1e-9 * max(top, 1e-300)]
     if dead:
         return {i: "it has no measurable effect on the logged motion" for i in dead}
     if len(active) < 2:
         return {}
-    unit = sub / norms
-    _, s, vt = np.linalg.svd(unit, full_matrices=False)
-    cond = s[0] / max(s[-1], 1e-300)
+    gram = gram / np.outer(norms, norms)  # of the column-normalized Jacobian: P x P
+    eig, vec = np.linalg.eigh(gram)
+    cond = float(np.sqrt(max(eig[-1], 0.0) / max(eig[0], 1e-300)))
     if cond <= cond_limit:
         return {}
-    v = vt[-1]
+    v = vec[:, 0]
     k = int(np.argmax(np.abs(v)))
     partners = [label(active[j]) for j in np.argsort(-np.abs(v)) if j != k and abs(v[j]) > 0.2]
     with_ = ", ".join(partners) if partners else "the other parameters"
@@ -110,7 +113,7 @@ def _bandwidth(n: int) -> int:
 
 
 def hac_spread(
-    Jw: np.ndarray,
+    Jw: np.ndarray | scipy.sparse.csr_matrix,
     rw: np.ndarray,
     window_of_row: np.ndarray,
     log_of_window: np.ndarray,
@@ -122,25 +125,28 @@ def hac_spread(
     Args:
         Jw: IRLS-weighted Jacobian of the active coordinates, shape (N, P).
         rw: IRLS-weighted residuals, shape (N,).
-        window_of_row: Window of each residual row, shape (N,) (windows numbered in time order per log).
+        window_of_row: Window of each residual row, shape (N,), non-decreasing (rows grouped by
+            window, windows numbered in time order per log).
         log_of_window: Log of each window, shape (W,).
         confidence: Confidence level, e.g. 0.95.
         method: ``hac`` (sandwich over windows) or ``gauss_newton`` (``mujoco.sysid``'s textbook form).
     """
     P = Jw.shape[1]
-    A_inv = np.linalg.pinv(Jw.T @ Jw)
+    A = Jw.T @ Jw
+    A_inv = np.linalg.pinv(A.toarray() if scipy.sparse.issparse(A) else np.asarray(A))
     used = np.unique(window_of_row)
     G = int(used.size)
     if method == "gauss_newton":
-        _, half = _sysid_intervals()([rw], Jw, alpha=1.0 - confidence)
+        dense = Jw.toarray() if scipy.sparse.issparse(Jw) else Jw
+        _, half = _sysid_intervals()([rw], dense, alpha=1.0 - confidence)
         cov = A_inv * float(rw @ rw) / max(rw.size - P, 1)
         return Spread(np.asarray(half, dtype=float), _correlation(cov), G, 0, method)
     if method != "hac":
         raise Sim2RealError(f"unknown interval method '{method}' (hac, gauss_newton)")
-    scores = np.zeros((int(window_of_row.max()) + 1, P))
-    np.add.at(scores, window_of_row, Jw * rw[:, None])
-    scores = scores[used]
-    logs = log_of_window[used]
+    starts = np.flatnonzero(np.r_[True, window_of_row[1:] != window_of_row[:-1]])
+    pull = Jw.multiply(rw[:, None]).toarray() if scipy.sparse.issparse(Jw) else Jw * rw[:, None]
+    scores = np.add.reduceat(pull, starts, axis=0)  # one score per window, in order
+    logs = log_of_window[window_of_row[starts]]
     B = scores.T @ scores
     L = min(_bandwidth(G), max(G - 1, 0))
     for lag in range(1, L + 1):

@@ -24,6 +24,7 @@ per-joint parameters need 18 variants, not 72 (column grouping of a sparse Jacob
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from typing import Literal
 
 import mujoco
 import numpy as np
+import scipy.sparse
 from scipy.optimize import least_squares
 
 from sim2real.errors import ParameterError, Sim2RealError
@@ -42,6 +44,9 @@ from sim2real.sim.replay import Replayer, Windows
 log = logging.getLogger(__name__)
 
 Loss = Literal["linear", "soft_l1", "huber", "cauchy"]
+
+Jacobian = np.ndarray | scipy.sparse.csr_matrix
+"""A residual Jacobian (N, P): dense, or sparse when parameters act on separate trees."""
 
 EVERY_TREE = -2
 """Tree id of a channel or parameter that concerns every kinematic tree."""
@@ -59,6 +64,7 @@ __all__ = [
     "rho1",
     "robust_sigma",
     "solve",
+    "weighted_jacobian",
 ]
 
 
@@ -390,6 +396,12 @@ class Coords:
         view.trees = [self.trees[i] for i in active]
         return view
 
+    def on(self, problem: Problem) -> Coords:
+        """The same coordinates reading and writing another problem's values."""
+        view = copy.copy(self)
+        view.problem = problem
+        return view
+
     def groups(self) -> list[list[int]]:
         """Coordinates that can be perturbed in one variant (disjoint trees; module docstring)."""
         if not self.problem.independent:
@@ -410,11 +422,12 @@ class Coords:
 
 
 # ------------------------------------------------------------------------------ Jacobian, solve
-def jacobian(problem: Problem, coords: Coords, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def jacobian(problem: Problem, coords: Coords, z: np.ndarray) -> tuple[np.ndarray, Jacobian]:
     """Weighted residuals at ``z`` and their Jacobian by grouped forward differences.
 
     Returns:
-        residuals (N,) and Jacobian (N, P), N = E' x C over the windows in use.
+        residuals (N,) and Jacobian (N, P), N = E' x C over the windows in use; a sparse (CSR)
+        matrix when the trees are independent (each parameter touches its own tree's channels).
     """
     h = problem.settings.fd_step
     steps = np.where(z + h <= coords.hi, h, -h)
@@ -438,7 +451,16 @@ def jacobian(problem: Problem, coords: Coords, z: np.ndarray) -> tuple[np.ndarra
         for i in members:
             mask = np.isin(problem.channel_tree, list(coords.trees[i]))
             J[:, i] = (diff.reshape(-1, C) * mask[None, :]).ravel() / steps[i]
-    return r0, J
+    return r0, (scipy.sparse.csr_matrix(J) if problem.independent else J)
+
+
+def weighted_jacobian(J: Jacobian, weights: np.ndarray, columns: list[int] | None = None) -> Jacobian:
+    """``J`` with row ``k`` times ``weights[k]`` (and only some columns), dense or sparse alike."""
+    if scipy.sparse.issparse(J):
+        out = scipy.sparse.diags(weights) @ J
+        return (out.tocsc()[:, columns] if columns is not None else out).tocsr()
+    out = J * weights[:, None]
+    return out if columns is None else out[:, columns]
 
 
 def solve(
@@ -467,7 +489,7 @@ def solve(
             cache[key] = problem.weighted(problem.raw_residuals([coords.row(z)]))[0]
         return cache[key]
 
-    def jac(z: np.ndarray) -> np.ndarray:
+    def jac(z: np.ndarray) -> Jacobian:
         r0, J = jacobian(problem, coords, z)
         cache.clear()
         cache[z.tobytes()] = r0
@@ -486,6 +508,8 @@ def solve(
         f_scale=f_scale,
         max_nfev=max_nfev,
         method="trf",
+        # small dense problems: the exact trust-region step (an SVD of J); else products with J only
+        tr_solver="lsmr" if problem.independent or coords.size * len(fun(z0)) > 2_000_000 else "exact",
         x_scale=1.0,
         xtol=tol,
         ftol=tol,
@@ -502,7 +526,7 @@ def solve(
     return result
 
 
-def jacobian_at(problem: Problem, coords: Coords) -> tuple[np.ndarray, np.ndarray]:
+def jacobian_at(problem: Problem, coords: Coords) -> tuple[np.ndarray, Jacobian]:
     """Weighted residuals and Jacobian at the current values (reusing the solve's last one)."""
     z = coords.get()
     last = problem.last_jacobian
