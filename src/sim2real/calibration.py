@@ -190,7 +190,9 @@ def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibra
 
 
 def calibrated_model(
-    spec: RobotSpec, calib: Calibration | str | Path | Mapping[str, object] | None
+    spec: RobotSpec,
+    calib: Calibration | str | Path | Mapping[str, object] | None,
+    model: mujoco.MjModel | None = None,
 ) -> mujoco.MjModel:
     """The robot's compiled model with calibrated parameter values (nominal when ``calib`` is None).
 
@@ -198,8 +200,10 @@ def calibrated_model(
         spec: The robot.
         calib: A :class:`Calibration`, a calibration file path (its spec hash is checked), or a
             plain map from parameter name to value.
+        model: The compiled model to write the values into (e.g. the robot hung by its base);
+            default: a fresh nominal model.
     """
-    model = build_model(spec)
+    model = model if model is not None else build_model(spec)
     if calib is None:
         return model
     if isinstance(calib, str | Path):

@@ -87,6 +87,16 @@ def gap(
             f"  {j:<12} position {result.position_rmse_per_joint[j]:.4f} rad   "
             f"velocity {result.velocity_rmse_per_joint[j]:.4f} rad/s"
         )
+    if result.base_position_rmse is not None:
+        lines.append(
+            f"base: position RMSE {result.base_position_rmse:.4f} m, velocity RMSE "
+            f"{result.base_velocity_rmse:.4f} m/s (replayed from the logged "
+            f"{'/'.join(sorted(set(result.replay.base_source)))} base state)"
+        )
+    if result.base_velocity_estimate_rmse is not None:
+        lines.append(
+            f"on-board base velocity estimate vs ground truth: RMSE {result.base_velocity_estimate_rmse:.4f} m/s"
+        )
     rate = summary["divergence_rate"]
     lines.append(f"divergence rate {'-' if rate is None else f'{rate:.3g} 1/s'}")
     if result.divergence_time_s is None:

@@ -433,8 +433,8 @@ def intervals(
     problem: Problem, coords: Coords, state: FitState, config: IdentifyConfig
 ) -> tuple[np.ndarray, dict[int, str], np.ndarray | None]:
     """Half-width of every coordinate's interval (scaled; inf when held; the statistical part plus
-    twice the discretization shift), the coordinates whose interval is wider than their plausible
-    range, and the estimate's correlation (active ones)."""
+    the discretization shift), the coordinates whose interval is wider than their plausible range
+    or too wide for their value, and the estimate's correlation (active ones)."""
     half = np.full(coords.size, np.inf)
     correlation = None
     if state.active:
@@ -452,7 +452,7 @@ def intervals(
         half[state.active] = spread.half
         correlation = spread.correlation
     if state.shift is not None:
-        half = half + 2.0 * np.abs(state.shift)  # what the step-free extrapolation may still miss
+        half = half + np.abs(state.shift)  # what the step-free extrapolation may still miss
     z = coords.get() + (2.0 * state.shift if state.shift is not None else 0.0)
     wide = {}
     for i in state.active:

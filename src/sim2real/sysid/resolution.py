@@ -18,8 +18,7 @@ of the order of ``delta`` again.  Only when the half-step replay fits the logs b
 replay at ``h`` (a log of a physical robot; a log the robot's own simulator made at ``h`` fits
 best at ``h``) is the shift taken as a model error; else it is zero.
 :func:`~sim2real.sysid.identify.identify` reports ``theta*``
-and adds ``2 |delta|`` to the statistical half-width, so the interval holds both the step-free
-value and the value the robot's own simulator (at ``h``) needs.
+and adds ``|delta|`` to the statistical half-width (what the extrapolation may still miss).
 """
 
 from __future__ import annotations
