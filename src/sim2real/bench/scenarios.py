@@ -143,14 +143,16 @@ def score(result: Identification | Calibration, truth: dict[str, float], toleran
 
     Returns:
         One row per parameter component: name, true, estimate (the held value when not
-        identified), rel_error, inside (the interval holds the truth), identifiable, and ok
-        (within ``tolerance``, or not identified with an interval that holds the truth).
+        identified), rel_error (None for a true value of 0), inside (the interval holds the
+        truth), identifiable, and ok (within ``tolerance``, or not identified with an interval
+        that holds the truth; for a true value of 0, the interval holds it).
     """
     rows = []
     for name, p in result.params.items():
         true = np.broadcast_to(np.asarray(truth.get(name, p.nominal), dtype=float), p.value.shape)
         for c in range(p.value.size):
-            rel = abs(float(p.value[c]) - float(true[c])) / max(abs(float(true[c])), 1e-12)
+            zero = float(true[c]) == 0.0
+            rel = None if zero else abs(float(p.value[c]) - float(true[c])) / abs(float(true[c]))
             inside = p.ci_low is not None and float(p.ci_low[c]) <= float(true[c]) <= float(p.ci_high[c])
             rows.append(
                 {
@@ -160,7 +162,7 @@ def score(result: Identification | Calibration, truth: dict[str, float], toleran
                     "rel_error": rel,
                     "inside": bool(inside),
                     "identifiable": bool(p.identifiable),
-                    "ok": bool(rel <= tolerance if p.identifiable else inside),
+                    "ok": bool(inside if zero or not p.identifiable else rel <= tolerance),
                 }
             )
     return rows

@@ -179,7 +179,10 @@ def _scenario(name: str, seed: int, fixed_base: bool = False, **config) -> dict:
     with tempfile.TemporaryDirectory(prefix="sim2real-bench-") as folder:
         log = record_scenario(name, Path(folder) / "log", seed=seed)
     out: dict = {"scenario": name, "log_seconds": SCENARIOS[name].seconds}
-    for label, extra in (("ours", {}), ("textbook", {"interval_method": "gauss_newton", "step_check": False})):
+    for label, extra in (
+        ("ours", {}),
+        ("textbook", {"interval_method": "gauss_newton", "step_check": False}),
+    ):
         result = identify(spec, [log], fixed_base=fixed_base, config=IdentifyConfig(**config, **extra))
         rows = score(result, truth, tolerance=0.15)
         out[label] = {
@@ -188,7 +191,10 @@ def _scenario(name: str, seed: int, fixed_base: bool = False, **config) -> dict:
             "inside": sum(r["inside"] for r in rows),
             "ok": sum(r["ok"] for r in rows),
             "unidentified": sum(not r["identifiable"] for r in rows),
-            "max_rel_error_identified": max((r["rel_error"] for r in rows if r["identifiable"]), default=None),
+            "max_rel_error_identified": max(
+                (r["rel_error"] for r in rows if r["identifiable"] and r["rel_error"] is not None),
+                default=None,
+            ),
         }
     out["coverage_ratio"] = out["ours"]["inside"] / max(out["textbook"]["inside"], 1)
     return out

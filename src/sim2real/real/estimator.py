@@ -395,7 +395,7 @@ def _chain_without_fixed_links(name, joints, pos, rot, axis, anchor, slide, ref,
 class EstimatorConfig:
     """Noise levels and contact detection of :class:`BaseStateEstimator` (standard deviations)."""
 
-    accel_noise: float = 0.5
+    accel_noise: float = 2.0
     """Accelerometer noise plus unmodeled base acceleration [m/s^2] (per sample)."""
     stance_foot_noise: float = 0.002
     """Random walk of a foot on the ground (slip) per sample [m]."""
