@@ -8,13 +8,8 @@ Layout of a bag (readable by ``ros2 bag``, Foxglove, ``rosbags`` and ``mcap``/``
   units (rad, N m or V); the command time is the bag (log) time.
 - ``/imu/data`` (sensor_msgs/msg/Imu): angular velocity [rad/s], linear acceleration [m/s^2],
   orientation (``orientation_covariance[0] = -1`` when the IMU gives none); ``header.stamp``.
-- ``/odom`` (nav_msgs/msg/Odometry): the floating base's state as the robot's on-board state
-  estimator gives it (legged robots, :mod:`sim2real.real.estimator`): ``header.frame_id`` ``odom``,
-  ``child_frame_id`` ``base``; pose (position [m], orientation) in the odometry frame, twist
-  (linear [m/s], angular [rad/s]) in the base frame, as REP 105 and the message define;
-  covariances from the estimator (zero when unknown); ``header.stamp`` is the sample time.
-- ``/ground_truth/odom`` (nav_msgs/msg/Odometry): the same for the simulator's true base state
-  (twin recordings only; ``header.frame_id`` ``world``), marked as ground truth by its topic.
+- ``/odom`` and ``/ground_truth/odom`` (nav_msgs/msg/Odometry): a floating base's estimated and
+  true state (:mod:`sim2real.logs.odometry`).
 - ``/sim2real/events`` (std_msgs/msg/String): JSON ``{"kind", "detail", "t"}``.
 - ``/sim2real/meta`` (std_msgs/msg/String): JSON with spec hash, robot, joint names, command
   joints and free-form meta; one message, the first in the file.
@@ -63,7 +58,15 @@ from rosbags.typesys import Stores, get_typestore
 from sim2real.errors import LogError, SpecMismatchError
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.mcap_storage import FlushingMcapStorage, repaired_copy, valid_prefix
-from sim2real.logs.trajectory import BaseTrack, Event, Trajectory
+from sim2real.logs.odometry import (
+    ODOMETRY,
+    TOPIC_BASE_ESTIMATE,
+    TOPIC_BASE_TRUTH,
+    odometry_message,
+    odometry_row,
+    tracks,
+)
+from sim2real.logs.trajectory import Event, Trajectory
 
 __all__ = [
     "TOPIC_BASE_ESTIMATE",
@@ -85,8 +88,6 @@ TOPIC_IMU = "/imu/data"
 TOPIC_COMMANDS = "/joint_commands"
 TOPIC_EVENTS = "/sim2real/events"
 TOPIC_META = "/sim2real/meta"
-TOPIC_BASE_ESTIMATE = "/odom"
-TOPIC_BASE_TRUTH = "/ground_truth/odom"
 
 _TYPES = {
     TOPIC_JOINT_STATES: "sensor_msgs/msg/JointState",
@@ -94,8 +95,8 @@ _TYPES = {
     TOPIC_COMMANDS: "std_msgs/msg/Float64MultiArray",
     TOPIC_EVENTS: "std_msgs/msg/String",
     TOPIC_META: "std_msgs/msg/String",
-    TOPIC_BASE_ESTIMATE: "nav_msgs/msg/Odometry",
-    TOPIC_BASE_TRUTH: "nav_msgs/msg/Odometry",
+    TOPIC_BASE_ESTIMATE: ODOMETRY,
+    TOPIC_BASE_TRUTH: ODOMETRY,
 }
 FORMAT = "sim2real.log/1"
 """Value of ``format`` in the meta JSON."""
@@ -120,15 +121,6 @@ _String, _Quaternion, _Vector3 = (
     _T["geometry_msgs/msg/Quaternion"],
     _T["geometry_msgs/msg/Vector3"],
 )
-_Odometry, _PoseCov, _Pose, _Point, _TwistCov, _Twist = (
-    _T["nav_msgs/msg/Odometry"],
-    _T["geometry_msgs/msg/PoseWithCovariance"],
-    _T["geometry_msgs/msg/Pose"],
-    _T["geometry_msgs/msg/Point"],
-    _T["geometry_msgs/msg/TwistWithCovariance"],
-    _T["geometry_msgs/msg/Twist"],
-)
-_NO_COV6 = np.zeros(36)
 _NO_COV = np.zeros(9)
 _NO_ORIENTATION_COV = np.array([-1.0, 0, 0, 0, 0, 0, 0, 0, 0])
 _EMPTY = np.zeros(0)
@@ -338,64 +330,13 @@ class BagWriter:
             self._warned_clamp = True
         self._write(TOPIC_COMMANDS, ns, msg)
 
-    def write_base(
-        self,
-        t: float,
-        position: Any,
-        quat: Any,
-        lin_vel: Any,
-        ang_vel: Any,
-        *,
-        ground_truth: bool = False,
-        pose_covariance: Any = None,
-        twist_covariance: Any = None,
-    ) -> None:
-        """Log one floating-base state as ``nav_msgs/Odometry`` (see the module docstring).
-
-        Args:
-            t: Sample time [s] (header stamp).
-            position: Base position in the world/odometry frame, shape (3,) [m].
-            quat: Base orientation (w, x, y, z), shape (4,).
-            lin_vel: Linear velocity in the base frame, shape (3,) [m/s].
-            ang_vel: Angular velocity in the base frame, shape (3,) [rad/s].
-            ground_truth: A simulator's true state (``/ground_truth/odom``) rather than an
-                estimate (``/odom``).
-            pose_covariance: Row-major 6x6 covariance of (x, y, z, roll, pitch, yaw), shape (36,), or None.
-            twist_covariance: Row-major 6x6 covariance of the twist, shape (36,), or None.
-        """
+    def write_base(self, t: float, *state: Any, ground_truth: bool = False, **covariances: Any) -> None:
+        """Log one floating-base state: position (3,) [m], quat (w, x, y, z), lin_vel and ang_vel (3,)
+        in the base frame; ``ground_truth`` for a simulator's true state, else an estimate (see
+        :func:`~sim2real.logs.odometry.odometry_message`, also for the covariances)."""
         ns = _to_ns(t, "write_base")
-        p = _vector(position, 3, "write_base: position")
-        w, x, y, z = (float(v) for v in _vector(quat, 4, "write_base: quat"))
-        v = _vector(lin_vel, 3, "write_base: lin_vel")
-        a = _vector(ang_vel, 3, "write_base: ang_vel")
-        pcov = (
-            _NO_COV6
-            if pose_covariance is None
-            else _vector(pose_covariance, 36, "write_base: pose_covariance")
-        )
-        tcov = (
-            _NO_COV6
-            if twist_covariance is None
-            else _vector(twist_covariance, 36, "write_base: twist_covariance")
-        )
-        msg = _Odometry(
-            header=self._header(ns, "world" if ground_truth else "odom"),
-            child_frame_id="base",
-            pose=_PoseCov(
-                pose=_Pose(
-                    position=_Point(x=float(p[0]), y=float(p[1]), z=float(p[2])),
-                    orientation=_Quaternion(x=x, y=y, z=z, w=w),
-                ),
-                covariance=pcov,
-            ),
-            twist=_TwistCov(
-                twist=_Twist(
-                    linear=_Vector3(x=float(v[0]), y=float(v[1]), z=float(v[2])),
-                    angular=_Vector3(x=float(a[0]), y=float(a[1]), z=float(a[2])),
-                ),
-                covariance=tcov,
-            ),
-        )
+        header = self._header(ns, "world" if ground_truth else "odom")
+        msg = odometry_message(_T, header, *state, **covariances)
         self._write(TOPIC_BASE_TRUTH if ground_truth else TOPIC_BASE_ESTIMATE, ns, msg)
 
     def write_event(self, t: float, kind: str, detail: Mapping[str, Any] | None = None) -> None:
@@ -455,10 +396,8 @@ def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = N
         items += [(float(t), 1, i) for i, t in enumerate(tr.imu_t)]
     items += [(float(t), 2, i) for i, t in enumerate(tr.command_t)]
     items += [(float(ev.t), 3, i) for i, ev in enumerate(tr.events)]
-    tracks = (tr.base_truth, tr.base_estimate)
-    for k, track in enumerate(tracks):
-        if track is not None:
-            items += [(float(t), 4 + k, i) for i, t in enumerate(track.t)]
+    bases = (tr.base_truth, tr.base_estimate)
+    items += [(float(t), 4 + k, i) for k, b in enumerate(bases) if b is not None for i, t in enumerate(b.t)]
     items.sort()
     with BagWriter(
         path,
@@ -480,15 +419,9 @@ def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = N
                 ev = tr.events[i]
                 bag.write_event(ev.t, ev.kind, ev.detail)
             else:
-                track = tracks[kind - 4]
-                bag.write_base(
-                    t,
-                    track.position[i],
-                    track.quat[i],
-                    track.lin_vel[i],
-                    track.ang_vel[i],
-                    ground_truth=track.source == "ground_truth",
-                )
+                b = bases[kind - 4]
+                state = (b.position[i], b.quat[i], b.lin_vel[i], b.ang_vel[i])
+                bag.write_base(t, *state, ground_truth=b.source == "ground_truth")
 
 
 # ====================================================================== reading
@@ -637,10 +570,7 @@ class _Streams:
         self.imu: list[tuple[float, ...]] = []
         self.has_orientation: list[bool] = []
         self.events: list[Event] = []
-        self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {
-            TOPIC_BASE_TRUTH: ([], []),
-            TOPIC_BASE_ESTIMATE: ([], []),
-        }
+        self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
         self.meta_json: str | None = None
 
     def add(self, topic: str, ns: int, msg: Any) -> None:
@@ -662,13 +592,10 @@ class _Streams:
             self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
         elif topic == TOPIC_EVENTS:
             self.events.append(self._event(ns, msg.data))
-        elif topic in self.base:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            p, o = msg.pose.pose.position, msg.pose.pose.orientation
-            v, w = msg.twist.twist.linear, msg.twist.twist.angular
-            times, rows = self.base[topic]
-            times.append(stamp or ns)
-            rows.append((p.x, p.y, p.z, o.w, o.x, o.y, o.z, v.x, v.y, v.z, w.x, w.y, w.z))
+        elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
+            stamps, rows = self.base.setdefault(topic, ([], []))
+            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec or ns)
+            rows.append(odometry_row(msg))
         elif topic == TOPIC_META and self.meta_json is None:
             self.meta_json = msg.data
 
@@ -726,25 +653,6 @@ class _Streams:
                 "accel": arr[:, 3:6],
                 "quat": arr[:, 6:10] if all(self.has_orientation) else None,
             }
-        tracks: dict[str, BaseTrack | None] = {}
-        for topic, field_name, source in (
-            (TOPIC_BASE_TRUTH, "base_truth", "ground_truth"),
-            (TOPIC_BASE_ESTIMATE, "base_estimate", "estimate"),
-        ):
-            times, rows = self.base[topic]
-            tracks[field_name] = None
-            if times:
-                arr = np.array(rows, dtype=np.float64)
-                order = np.argsort(np.array(times, dtype=np.int64), kind="stable")
-                arr = arr[order]
-                tracks[field_name] = BaseTrack(
-                    t=np.array(times, dtype=np.int64)[order] / 1e9,
-                    position=arr[:, 0:3],
-                    quat=arr[:, 3:7],
-                    lin_vel=arr[:, 7:10],
-                    ang_vel=arr[:, 10:13],
-                    source=source,
-                )
         return Trajectory(
             spec_hash=spec_hash,
             joint_names=names,
@@ -757,7 +665,7 @@ class _Streams:
             command_joints=cjoints,
             events=tuple(self.events),
             meta=meta,
-            **tracks,
+            **tracks(self.base),
             **imu,
         )
 

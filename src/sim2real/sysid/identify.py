@@ -43,7 +43,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
@@ -59,6 +59,7 @@ from sim2real.sysid.delay import DelayEstimate, estimate_delay
 from sim2real.sysid.intervals import IntervalMethod, hac_spread, unidentifiable
 from sim2real.sysid.problem import (
     Coords,
+    FitState,
     Loss,
     Problem,
     ProblemSettings,
@@ -206,22 +207,6 @@ class IdentifyConfig:
     """Most simulations allocated at once (windows x parameter variants; more are chunked)."""
     nthread: int = 0
     """MuJoCo worker threads (0: every CPU)."""
-
-
-@dataclass
-class FitState:
-    """What the fit stage leaves for the intervals and the report."""
-
-    f_scale: float
-    """Inlier scale of the robust loss."""
-    weights: np.ndarray
-    """Weight of each log's residuals, shape (n_logs,)."""
-    held: dict[int, str] = field(default_factory=dict)
-    """Coordinates held at their start (not identifiable) -> reason."""
-    active: list[int] = field(default_factory=list)
-    """Coordinates fitted."""
-    shift: np.ndarray | None = None
-    """Shift of each coordinate from the replay at ``h`` to ``h / 2`` (scaled; None: not measured)."""
 
 
 # ------------------------------------------------------------------------------ 1. load

@@ -27,7 +27,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import mujoco
@@ -54,6 +54,7 @@ EVERY_TREE = -2
 __all__ = [
     "EVERY_TREE",
     "Coords",
+    "FitState",
     "Loss",
     "Problem",
     "ProblemSettings",
@@ -308,6 +309,22 @@ def _trees_independent(model: mujoco.MjModel) -> bool:
     collide = ((ct[:, None] & ca[None, :]) | (ca[:, None] & ct[None, :])) != 0
     other = tree[moving][:, None] != tree[moving][None, :]
     return not bool(np.any(collide & other))
+
+
+@dataclass
+class FitState:
+    """What the fit stage leaves for the intervals and the report."""
+
+    f_scale: float
+    """Inlier scale of the robust loss."""
+    weights: np.ndarray
+    """Weight of each log's residuals, shape (n_logs,)."""
+    held: dict[int, str] = field(default_factory=dict)
+    """Coordinates held at their start (not identifiable) -> reason."""
+    active: list[int] = field(default_factory=list)
+    """Coordinates fitted."""
+    shift: np.ndarray | None = None
+    """Shift of each coordinate from the replay at ``h`` to ``h / 2`` (scaled; None: not measured)."""
 
 
 # ------------------------------------------------------------------------------ coordinates

@@ -10,7 +10,6 @@ the logs do not determine become warnings.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,11 +18,8 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.sim.floating import base_joint
 from sim2real.sysid.delay import DelayEstimate
 from sim2real.sysid.motor import fit_motor_models
-from sim2real.sysid.problem import Coords, Problem, bounds_of, robust_sigma
+from sim2real.sysid.problem import Coords, FitState, Problem, bounds_of, robust_sigma
 from sim2real.sysid.result import Identification, LogReport, ParamEstimate
-
-if TYPE_CHECKING:
-    from sim2real.sysid.identify import FitState
 
 __all__ = ["report"]
 
