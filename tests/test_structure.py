@@ -54,8 +54,7 @@ TORCH_MODULES = frozenset({"torch", "rsl_rl", "tensordict", "torchvision"})
 """Top-level distributions that are or import torch."""
 
 KNOWN_EXCEPTIONS: dict[str, frozenset] = {
-    # sysid/identify.py (1,053 lines) is split by issue 16.
-    "too_long": frozenset({"sim2real/sysid/identify.py"}),
+    "too_long": frozenset(),
     "cycles": frozenset(),
 }
 """Every rule break allowed today, each with the issue that removes it (remove the entry then)."""

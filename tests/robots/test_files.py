@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim2real.calibration import CalibratedParam, Calibration, load_calibration, save_calibration
 from sim2real.errors import SpecMismatchError
 from sim2real.policy.metadata import PolicyMetadata
 from sim2real.robots import DATA_DIR, load_robot, load_spec
 from sim2real.robots.files import changed_files
 from sim2real.robots.init import InitOptions, init_robot
-from sim2real.sysid.calibration import CalibratedParam, Calibration, load_calibration, save_calibration
 
 
 @pytest.fixture

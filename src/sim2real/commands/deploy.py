@@ -20,14 +20,17 @@ def _robot_source(twin: str | None, ros2: bool) -> None:
         raise Sim2RealError("give the robot to run on: --twin PARAMS.yaml (the simulated twin) or --ros2")
 
 
-def make_twin(spec: Any, twin_file: str, *, realtime: bool, seed: int) -> tuple[Any, dict[str, Any]]:
-    """The twin from a parameter file, at the start state of the robot's task; and its description."""
+def make_twin(
+    spec: Any, twin_file: str, *, realtime: bool, seed: int, fixed_base: bool = False
+) -> tuple[Any, dict[str, Any]]:
+    """The twin from a parameter file, at the start state of the robot's task (``fixed_base``: hung by
+    its base, legs in the air); and its description."""
     from sim2real.deploy.record import initial_state
     from sim2real.real.twin import TwinConfig, TwinRobot
 
     config = TwinConfig.load(twin_file)
     q0, qd0 = initial_state(spec, seed)
-    robot = TwinRobot(spec, config, realtime=realtime, initial_qpos=q0)
+    robot = TwinRobot(spec, config, realtime=realtime, initial_qpos=q0, fixed_base=fixed_base)
     robot.reset(q0, qd0)
     effects = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -38,6 +41,7 @@ def make_twin(spec: Any, twin_file: str, *, realtime: bool, seed: int) -> tuple[
         "params": {k: v.tolist() for k, v in config.params.items()},
         "effects": effects,
         "realtime": realtime,
+        "fixed_base": fixed_base,
         "start": {"q": q0.tolist(), "qd": qd0.tolist()},
     }
     return robot, described

@@ -50,11 +50,11 @@ def gap(
     """
     import dataclasses
 
+    from sim2real.calibration import calibrated_model
     from sim2real.gap.core import measure_gap
     from sim2real.gap.failure import analyze_failures
     from sim2real.gap.io import load_logs
     from sim2real.robots import load_robot
-    from sim2real.sysid.calibration import calibrated_model
 
     if not threshold > 0:
         raise Sim2RealError(f"--threshold must be positive, got {threshold}")
@@ -87,6 +87,16 @@ def gap(
         lines.append(
             f"  {j:<12} position {result.position_rmse_per_joint[j]:.4f} rad   "
             f"velocity {result.velocity_rmse_per_joint[j]:.4f} rad/s"
+        )
+    if result.base_position_rmse is not None:
+        lines.append(
+            f"base: position RMSE {result.base_position_rmse:.4f} m, velocity RMSE "
+            f"{result.base_velocity_rmse:.4f} m/s (replayed from the logged "
+            f"{'/'.join(sorted(set(result.replay.base_source)))} base state)"
+        )
+    if result.base_velocity_estimate_rmse is not None:
+        lines.append(
+            f"on-board base velocity estimate vs ground truth: RMSE {result.base_velocity_estimate_rmse:.4f} m/s"
         )
     rate = summary["divergence_rate"]
     lines.append(f"divergence rate {'-' if rate is None else f'{rate:.3g} 1/s'}")

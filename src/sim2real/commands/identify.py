@@ -47,10 +47,13 @@ def identify(
     out: str | None = None,
     csv_map: CsvMap | None = None,
     horizon: float = 0.25,
+    stride: float | None = None,
+    max_windows: int | None = 400,
     loss: Literal["soft_l1", "huber", "cauchy", "linear"] = "soft_l1",
     velocity: Literal["auto", "log", "fd"] = "auto",
     bounds: str | None = None,
     report: str | None = None,
+    fixed_base: bool = False,
     json: bool = False,
 ) -> int:
     """Identify physical parameters from robot logs by windowed trajectory matching.
@@ -58,6 +61,13 @@ def identify(
     Prints each parameter with its confidence interval (or why the logs cannot determine it),
     the residual of every log (logs far worse than the others are flagged and down-weighted),
     and writes a calibration file that training, the twin and `sim2real gap --calib` accept.
+
+    Legged robots: logs recorded hung by the base (`sim2real record --fixed-base`) identify with
+    --fixed-base, by default each joint's armature, damping and Coulomb friction and each drive's
+    kp, kd and delay; logs of the robot standing or walking (they carry its base state) identify
+    the base's mass and centre of mass and the floor friction by default (masses, gains: --params).
+    Intervals hold under model error (a sandwich over windows plus the simulator's own step
+    error); a parameter the logs do not determine says so, with the range they leave open.
 
     Args:
         logs: Bag directories, .mcap files, or CSV files (with --csv-map).
@@ -67,26 +77,39 @@ def identify(
         out: Calibration YAML to write.
         csv_map: Column map of CSV logs: pendulum (DFKI pendulum) or qube (Quanser QUBE-Servo 2).
         horizon: Window length [s]: each window replays the logged commands from a logged state.
+        stride: Time between window starts [s] (default: the horizon).
+        max_windows: Use at most this many windows, evenly spread (bounds time and memory).
         loss: Robust loss of the least-squares fit.
         velocity: Initial window velocities: the log's column, a local fit to positions (fd), or
             auto (the column unless it disagrees with the positions' slope).
         bounds: Override plausible bounds, "name=low:high,...".
         report: Write an HTML report (identified vs nominal with intervals, fit overlays, parameter
             correlation, residuals over time) to this file.
+        fixed_base: The logs were recorded with the robot hung by its base (legs in the air).
         json: Print a JSON summary on stdout.
     """
+    from sim2real.calibration import save_calibration
     from sim2real.gap.io import load_logs
     from sim2real.robots import load_robot
-    from sim2real.sysid.calibration import save_calibration
     from sim2real.sysid.identify import IdentifyConfig
     from sim2real.sysid.identify import identify as run_identify
 
     spec = load_robot(robot)
     trajectories = load_logs(spec, logs, csv_map)
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
-    config = IdentifyConfig(horizon=horizon, loss=loss, velocity=velocity)
+    if max_windows is not None and max_windows < 1:
+        raise ParameterError(f"--max-windows must be at least 1, got {max_windows}")
+    config = IdentifyConfig(
+        horizon=horizon, stride=stride, max_windows=max_windows, loss=loss, velocity=velocity
+    )
     result = run_identify(
-        spec, trajectories, params, config=config, names=list(logs), bounds=_parse_bounds(bounds)
+        spec,
+        trajectories,
+        params,
+        config=config,
+        names=list(logs),
+        bounds=_parse_bounds(bounds),
+        fixed_base=fixed_base,
     )
     if out:
         save_calibration(out, result.calibration(), spec)
@@ -101,7 +124,8 @@ def identify(
     lines = [f"{'parameter':<30} {'value':>12} {'95% interval':>27} {'nominal':>12}"]
     for name, p in summary["params"].items():
         if p["value"] is None:
-            lines.append(f"{name:<30} {'unidentified':>12} {'':>27} {_fmt(p['nominal']):>12}  {p['reason']}")
+            ci = f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
+            lines.append(f"{name:<30} {'unidentified':>12} {ci:>27} {_fmt(p['nominal']):>12}  {p['reason']}")
         else:
             ci = f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
             lines.append(f"{name:<30} {_fmt(p['value']):>12} {ci:>27} {_fmt(p['nominal']):>12} {p['unit']}")

@@ -8,7 +8,8 @@ One tick::
                                                              -> filter -> actuator units
     decision = monitor.filter_command(command, reading, now) clamp / hold / safe stop (latched)
     robot.write(decision.command)
-    log: /joint_states, /imu/data, /joint_commands, /sim2real/events (safety, stage, mode, deadline)
+    log: /joint_states, /imu/data, /joint_commands, /sim2real/events (safety, stage, mode, deadline),
+         and for a floating base /odom (on-board estimate) and /ground_truth/odom (a twin's truth)
 
 The policy runs only on a usable reading (no hold or safe-stop event this tick, monitor not
 latched); otherwise the monitor holds or stops on its own.  When the policy reports non-finite
@@ -72,6 +73,7 @@ from sim2real.deploy.reward import _RewardMeter
 from sim2real.deploy.safety import ResetResult, SafetyMonitor, Severity
 from sim2real.deploy.speed import SpeedProgression, parse_stage
 from sim2real.errors import Sim2RealError
+from sim2real.real.odometry import base_state_log
 from sim2real.real.protocol import Reading, Robot
 
 __all__ = [
@@ -232,7 +234,9 @@ class ControlLoop:
                 "policy": describe_policy(self.policy),
                 **self.log_meta,
             }
-            self._log.open(self.log_path, meta, self.config.flush_period)
+            # a robot hung by its base has no base state to log
+            base = None if self.log_meta.get("fixed_base") else base_state_log(self.spec, self.robot)
+            self._log.open(self.log_path, meta, self.config.flush_period, base_log=base)
         self._opened = True
         return self
 

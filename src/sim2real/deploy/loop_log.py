@@ -19,6 +19,7 @@ import numpy as np
 from sim2real.deploy.safety import SafetyEvent, Severity
 from sim2real.deploy.speed import StageChange
 from sim2real.logs.bag import BagWriter
+from sim2real.real.odometry import BaseStateLog
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots.spec import RobotSpec
 
@@ -120,10 +121,20 @@ class LoopLog:
         self.mode: str | None = None
         """Mode of the last command written (normal, hold, safe), None before the first."""
         self._last_logged_t: float | None = None
+        self.base_log: BaseStateLog | None = None
+        """Writes the base state (odometry) of a floating-base robot with each reading, or None."""
 
-    def open(self, path: str | Path, meta: Mapping[str, Any], flush_period: float = 0.0) -> None:
-        """Create the bag at ``path`` (must not exist) with ``meta`` in its metadata."""
+    def open(
+        self,
+        path: str | Path,
+        meta: Mapping[str, Any],
+        flush_period: float = 0.0,
+        base_log: BaseStateLog | None = None,
+    ) -> None:
+        """Create the bag at ``path`` (must not exist) with ``meta`` in its metadata; ``base_log``
+        adds the base state of a floating-base robot (see :mod:`sim2real.real.odometry`)."""
         spec = self.spec
+        self.base_log = base_log
         self.bag = BagWriter(
             path,
             spec.hash,
@@ -198,6 +209,8 @@ class LoopLog:
                 and finite(reading.gyro, reading.accel, reading.quat)
             ):
                 bag.write_imu(reading.t, reading.gyro, reading.accel, reading.quat)
+            if self.base_log is not None:
+                self.base_log.write(bag, reading)
             self._last_logged_t = reading.t
         for event in events:
             self.event(now, EVENT_SAFETY, event.as_dict(), last_now)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from sim2real.gap.replay import Windows
+from sim2real.sim.replay import Windows
 
 __all__ = ["DEFAULT_THRESHOLD", "ChannelCrossing", "FailureAnalysis", "GapResult"]
 
@@ -124,6 +124,13 @@ class GapResult:
     """Simulated efforts of the actuated joints at the evaluation samples, shape (E, m) [N m], or None."""
     failures: tuple[FailureAnalysis, ...] = ()
     """Failed episodes of the log(s) with their divergence points (see :mod:`sim2real.gap.failure`)."""
+    base_position_rmse: float | None = None
+    """Floating base: RMS norm of the replayed base position's error [m] (None: fixed base)."""
+    base_velocity_rmse: float | None = None
+    """Floating base: RMS norm of the replayed base linear velocity's error [m/s] (None: fixed base)."""
+    base_velocity_estimate_rmse: float | None = None
+    """RMS norm of the error of the logged base velocity estimate against the logged ground truth
+    [m/s] (base frame; None unless the log has both)."""
 
     def summary(self) -> dict:
         """JSON-ready: position_rmse, velocity_rmse, divergence_rate, divergence_time_s, channels, ..."""
@@ -143,4 +150,7 @@ class GapResult:
             "samples": self.samples,
             "per_log": self.per_log,
             "failures": [f.as_dict() for f in self.failures],
+            "base_position_rmse": self.base_position_rmse,
+            "base_velocity_rmse": self.base_velocity_rmse,
+            "base_velocity_estimate_rmse": self.base_velocity_estimate_rmse,
         }

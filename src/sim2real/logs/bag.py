@@ -8,6 +8,8 @@ Layout of a bag (readable by ``ros2 bag``, Foxglove, ``rosbags`` and ``mcap``/``
   units (rad, N m or V); the command time is the bag (log) time.
 - ``/imu/data`` (sensor_msgs/msg/Imu): angular velocity [rad/s], linear acceleration [m/s^2],
   orientation (``orientation_covariance[0] = -1`` when the IMU gives none); ``header.stamp``.
+- ``/odom`` and ``/ground_truth/odom`` (nav_msgs/msg/Odometry): a floating base's estimated and
+  true state (:mod:`sim2real.logs.odometry`).
 - ``/sim2real/events`` (std_msgs/msg/String): JSON ``{"kind", "detail", "t"}``.
 - ``/sim2real/meta`` (std_msgs/msg/String): JSON with spec hash, robot, joint names, command
   joints and free-form meta; one message, the first in the file.
@@ -56,9 +58,19 @@ from rosbags.typesys import Stores, get_typestore
 from sim2real.errors import LogError, SpecMismatchError
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.mcap_storage import FlushingMcapStorage, repaired_copy, valid_prefix
+from sim2real.logs.odometry import (
+    ODOMETRY,
+    TOPIC_BASE_ESTIMATE,
+    TOPIC_BASE_TRUTH,
+    odometry_message,
+    odometry_row,
+    tracks,
+)
 from sim2real.logs.trajectory import Event, Trajectory
 
 __all__ = [
+    "TOPIC_BASE_ESTIMATE",
+    "TOPIC_BASE_TRUTH",
     "TOPIC_COMMANDS",
     "TOPIC_EVENTS",
     "TOPIC_IMU",
@@ -83,6 +95,8 @@ _TYPES = {
     TOPIC_COMMANDS: "std_msgs/msg/Float64MultiArray",
     TOPIC_EVENTS: "std_msgs/msg/String",
     TOPIC_META: "std_msgs/msg/String",
+    TOPIC_BASE_ESTIMATE: ODOMETRY,
+    TOPIC_BASE_TRUTH: ODOMETRY,
 }
 FORMAT = "sim2real.log/1"
 """Value of ``format`` in the meta JSON."""
@@ -316,6 +330,15 @@ class BagWriter:
             self._warned_clamp = True
         self._write(TOPIC_COMMANDS, ns, msg)
 
+    def write_base(self, t: float, *state: Any, ground_truth: bool = False, **covariances: Any) -> None:
+        """Log one floating-base state: position (3,) [m], quat (w, x, y, z), lin_vel and ang_vel (3,)
+        in the base frame; ``ground_truth`` for a simulator's true state, else an estimate (see
+        :func:`~sim2real.logs.odometry.odometry_message`, also for the covariances)."""
+        ns = _to_ns(t, "write_base")
+        header = self._header(ns, "world" if ground_truth else "odom")
+        msg = odometry_message(_T, header, *state, **covariances)
+        self._write(TOPIC_BASE_TRUTH if ground_truth else TOPIC_BASE_ESTIMATE, ns, msg)
+
     def write_event(self, t: float, kind: str, detail: Mapping[str, Any] | None = None) -> None:
         """Log an event (safety stop, stage change, ...) as JSON ``{"kind", "detail", "t"}``."""
         ns = _to_ns(t, "write_event")
@@ -373,6 +396,8 @@ def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = N
         items += [(float(t), 1, i) for i, t in enumerate(tr.imu_t)]
     items += [(float(t), 2, i) for i, t in enumerate(tr.command_t)]
     items += [(float(ev.t), 3, i) for i, ev in enumerate(tr.events)]
+    bases = (tr.base_truth, tr.base_estimate)
+    items += [(float(t), 4 + k, i) for k, b in enumerate(bases) if b is not None for i, t in enumerate(b.t)]
     items.sort()
     with BagWriter(
         path,
@@ -390,9 +415,13 @@ def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = N
                 bag.write_imu(t, tr.gyro[i], tr.accel[i], None if tr.quat is None else tr.quat[i])
             elif kind == 2:
                 bag.write_command(t, tr.command[i])
-            else:
+            elif kind == 3:
                 ev = tr.events[i]
                 bag.write_event(ev.t, ev.kind, ev.detail)
+            else:
+                b = bases[kind - 4]
+                state = (b.position[i], b.quat[i], b.lin_vel[i], b.ang_vel[i])
+                bag.write_base(t, *state, ground_truth=b.source == "ground_truth")
 
 
 # ====================================================================== reading
@@ -541,6 +570,7 @@ class _Streams:
         self.imu: list[tuple[float, ...]] = []
         self.has_orientation: list[bool] = []
         self.events: list[Event] = []
+        self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
         self.meta_json: str | None = None
 
     def add(self, topic: str, ns: int, msg: Any) -> None:
@@ -562,6 +592,10 @@ class _Streams:
             self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
         elif topic == TOPIC_EVENTS:
             self.events.append(self._event(ns, msg.data))
+        elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
+            stamps, rows = self.base.setdefault(topic, ([], []))
+            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec or ns)
+            rows.append(odometry_row(msg))
         elif topic == TOPIC_META and self.meta_json is None:
             self.meta_json = msg.data
 
@@ -631,6 +665,7 @@ class _Streams:
             command_joints=cjoints,
             events=tuple(self.events),
             meta=meta,
+            **tracks(self.base),
             **imu,
         )
 

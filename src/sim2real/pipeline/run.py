@@ -107,6 +107,7 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
     Raises:
         Sim2RealError: a bad output folder or budget; any stage's own errors.
     """
+    from sim2real.calibration import calibrated_model
     from sim2real.deploy.record import ExcitationPolicy, initial_state, record
     from sim2real.deploy.speed import SpeedConfig
     from sim2real.gap import load_logs, measure_gap
@@ -116,7 +117,6 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
     from sim2real.robots import load_robot
     from sim2real.robots.model import build_model
     from sim2real.sysid import identify, save_calibration
-    from sim2real.sysid.calibration import calibrated_model
     from sim2real.train.checkpoint import load_policy
 
     say = progress or _quiet

@@ -16,9 +16,8 @@ calibrated); base entries that only touch calibrated parameters are dropped, and
 overridden by the absolute calibrated entries that follow them (that merge, and the validation
 of the result like any config, are :meth:`~sim2real.randomize.config.Randomization.from_calibration`'s).
 
-This module reads the calibration by duck typing (``robot``, ``spec_hash``, ``params`` of objects
-with ``value``, ``ci_low``, ``ci_high``, ``identifiable``): ``randomize`` sits below ``sysid`` and
-never imports it.
+The calibration is the typed :class:`~sim2real.calibration.Calibration` of the base layer (what
+``sim2real identify`` writes and :func:`~sim2real.calibration.load_calibration` reads).
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from sim2real.calibration import CalibratedParam, Calibration
 from sim2real.errors import SpecMismatchError
 from sim2real.randomize.namespace import NONNEGATIVE, POSITIVE, Namespace, namespace
 from sim2real.randomize.schema import SECTIONS, RandomizationError
@@ -61,7 +61,7 @@ def _plain(a: np.ndarray) -> float | list[float]:
     return float(a[0]) if a.size == 1 else [float(x) for x in a]
 
 
-def _finite_ci(p: Any) -> bool:
+def _finite_ci(p: CalibratedParam) -> bool:
     return (
         bool(getattr(p, "identifiable", True))
         and p.ci_low is not None
@@ -75,7 +75,7 @@ def _range(
     ns: Namespace,
     spec: RobotSpec,
     name: str,
-    p: Any,
+    p: CalibratedParam,
     widen: float,
     min_rel_width: float,
     fallback_rel: float,
@@ -111,7 +111,7 @@ def _range(
 
 def calibrated_entries(
     spec: RobotSpec,
-    calib: Any,
+    calib: Calibration,
     widen: float = 2.0,
     *,
     min_rel_width: float = DEFAULT_MIN_REL_WIDTH,
@@ -121,7 +121,7 @@ def calibrated_entries(
 
     Args:
         spec: The robot the calibration was made for.
-        calib: A ``sim2real.sysid.Calibration`` (anything with ``spec_hash`` and ``params``).
+        calib: The calibration.
         widen: Range half-width as a multiple of the confidence interval's half-width (>= 0).
         min_rel_width: Smallest half-width relative to the value and to half the plausible range.
         fallback_rel: Half-width relative to the value of unidentified parameters the spec states

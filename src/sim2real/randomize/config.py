@@ -60,6 +60,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from sim2real.calibration import Calibration
 from sim2real.randomize.distributions import Distribution
 from sim2real.randomize.parse import TOP_KEYS, check_keys, mapping, parse_parts
 from sim2real.randomize.schema import (
@@ -206,7 +207,7 @@ class Randomization:
     @classmethod
     def from_calibration(
         cls,
-        calib: Any,
+        calib: Calibration,
         widen: float = 2.0,
         *,
         spec: RobotSpec | None = None,
@@ -222,7 +223,7 @@ class Randomization:
         validated like any config; see :mod:`sim2real.randomize.calibrated`.
 
         Args:
-            calib: A ``sim2real.sysid.Calibration``.
+            calib: A :class:`~sim2real.calibration.Calibration` (e.g. ``load_calibration(path)``).
             widen: Half-width of each range in half-widths of the confidence interval.
             spec: The robot (default: the embedded robot the calibration names).
             base: A config whose other randomizations (noise, delays, pushes...) are kept.
@@ -237,9 +238,9 @@ class Randomization:
         from sim2real.randomize.calibrated import calibrated_entries
         from sim2real.robots import load_robot
 
-        if not all(hasattr(calib, a) for a in ("robot", "spec_hash", "params")):
+        if not isinstance(calib, Calibration):
             raise RandomizationError(
-                f"from_calibration needs a calibration (sim2real.sysid.Calibration), got {type(calib).__name__}"
+                f"from_calibration needs a calibration (sim2real.calibration.Calibration), got {type(calib).__name__}"
             )
         if spec is None:
             spec = load_robot(str(calib.robot))

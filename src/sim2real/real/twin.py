@@ -6,7 +6,9 @@ ways a real robot does:
 - hidden physical parameters (a parameter file of true values: masses, damping, motor constants...);
 - a finer physics timestep and another integrator (RK4 at a fraction of the training step);
 - actuators computed here, per fine step, from the hidden actuator values, with
-  - latency with jitter (each command takes effect after ``delay + U(-jitter, jitter)``),
+  - latency with jitter (each command takes effect after ``delay + U(-jitter, jitter)``; a
+    command that takes effect within a fine step acts for that part of the step, so the latency
+    is continuous, not rounded to the fine grid),
   - gear backlash on position-controlled (pd) joints: a dead band of the transmission, no
     torque until the play is taken up (direct-drive torque and voltage joints have none),
   - torque-speed saturation (the available torque falls linearly to 0 at ``no_load_speed``);
@@ -15,6 +17,11 @@ ways a real robot does:
 
 It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
 (``realtime``: the simulation follows the wall clock and ``write`` does not block, as on a robot).
+
+With ``fixed_base=True`` the twin hangs by its base (:func:`~sim2real.sim.floating.hung_model`):
+the legs swing in the air, as a legged robot is hung from a stand for identification.  A floating
+twin keeps its true base state at each reading (:attr:`TwinRobot.read_base`), the ground truth
+that logs record next to the state estimate.
 
 Commands follow the Robot protocol: ``normal`` and ``hold`` commands are applied as given, after
 the actuator latency; a ``safe`` command (or :meth:`TwinRobot.stop`) enters safe mode at once, and
@@ -37,12 +44,13 @@ import mujoco
 import numpy as np
 import yaml
 
-from sim2real.errors import ParameterError, Sim2RealError
+from sim2real.errors import ParameterError, Sim2RealError, SpecError
 from sim2real.params import Parameters
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots.actuation import ACTUATOR_USER, ActuatorArrays, implied_torque
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.floating import base_joint, hung_model
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +132,11 @@ class TwinConfig:
             raise Sim2RealError(
                 f"{path}: unknown effect(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(allowed))}"
             )
+        if "flip_sign" in effects_raw:  # a YAML list of joint names
+            flip = effects_raw["flip_sign"] or ()
+            if isinstance(flip, str) or not all(isinstance(j, str) for j in flip):
+                raise Sim2RealError(f"{path}: effects.flip_sign must be a list of joint names")
+            effects_raw = {**effects_raw, "flip_sign": tuple(flip)}
         return TwinConfig(params=params, effects=TwinEffects(**effects_raw))
 
     def save(self, path: str | Path) -> None:
@@ -133,6 +146,7 @@ class TwinConfig:
         effects = {
             k: (v if not (isinstance(v, float) and math.isinf(v)) else 1e9) for k, v in effects.items()
         }
+        effects["flip_sign"] = list(self.effects.flip_sign)
         Path(path).write_text(yaml.safe_dump({"params": plain, "effects": effects}, sort_keys=False))
 
 
@@ -179,6 +193,7 @@ class TwinRobot:
             paces itself).  Else lockstep: each ``write`` advances one control period, as fast as
             it computes.
         initial_qpos: Policy joint positions to start from (default pose if None).
+        fixed_base: Hang the robot by its base (legs in the air); needs a floating-base robot.
     """
 
     def __init__(
@@ -187,6 +202,7 @@ class TwinRobot:
         config: TwinConfig | None = None,
         realtime: bool = False,
         initial_qpos: np.ndarray | None = None,
+        fixed_base: bool = False,
     ) -> None:
         self.spec = spec
         self.config = config or TwinConfig()
@@ -195,7 +211,15 @@ class TwinRobot:
             raise Sim2RealError("twin substep_factor must be at least 1")
         if fx.integrator not in _INTEGRATORS:
             raise Sim2RealError(f"twin integrator must be one of {', '.join(_INTEGRATORS)}")
-        model = build_model(spec)
+        if fixed_base:
+            try:
+                model = hung_model(spec)
+            except SpecError as exc:
+                raise Sim2RealError(f"twin: {exc}") from None
+        else:
+            model = build_model(spec)
+        self.fixed_base = fixed_base
+        """Whether the twin hangs by its base."""
         params = Parameters(spec, model)
         try:
             params.set(model, self.config.params)
@@ -235,10 +259,9 @@ class TwinRobot:
         self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._act_qpos = np.array([self._qpos_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._ctrl_idx = model.actuator_ctrladr[self._act_ids]
-        self._base_qpos = 0  # qpos address of the floating base's free joint
-        if spec.base_body is not None:
-            bid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
-            self._base_qpos = int(model.jnt_qposadr[model.body_jntadr[bid]])
+        self._base = base_joint(spec, model)  # None when the base is fixed (hung, or no floating base)
+        self.read_base: BaseState | None = None
+        """The true base state at the last :meth:`read` (floating twin only; for logs and evaluation)."""
         self._safe_damping = spec.safety.damping
         self._resolution = (
             fx.encoder_resolution if fx.encoder_resolution is not None else spec.encoder.resolution
@@ -304,16 +327,17 @@ class TwinRobot:
         if self._resolution:
             q = np.round(q / self._resolution) * self._resolution
         qd = d.qvel[self._dof_idx] + fx.velocity_noise * self.rng.standard_normal(n)
-        tau = np.zeros(n)
-        tau[[self.spec.joints.index(a.joint) for a in self.spec.actuators]] = d.actuator_force[self._act_ids]
+        tau = np.zeros(n)  # the drives' torque at the present state, as their current readings give it
+        tau[[self.spec.joints.index(a.joint) for a in self.spec.actuators]] = self._torque()
         gyro = accel = quat = None
         height = None
         if self._gyro is not None:
             gyro = d.sensordata[self._gyro] + fx.gyro_noise * self.rng.standard_normal(3)
             accel = d.sensordata[self._accel].copy()
             quat = d.sensordata[self._quat].copy()
-        if self.spec.floating_base:
-            height = float(d.qpos[self._base_qpos + 2])
+        if self._base is not None:
+            height = float(d.qpos[self._base.qpos + 2])
+            self.read_base = self.base_state()
         reading = Reading(
             t=float(d.time),
             q=q,
@@ -385,9 +409,11 @@ class TwinRobot:
         for name, value in (joint_vel or {}).items():
             d.qvel[self._dof_idx[self.spec.joints.index(name)]] = value
         if base_height is not None or base_quat is not None:
-            if not self.spec.floating_base:
-                raise Sim2RealError(f"{self.spec.name} has no floating base")
-            adr = self._base_qpos
+            if self._base is None:
+                raise Sim2RealError(
+                    f"{self.spec.name} has no floating base{' (hung)' if self.fixed_base else ''}"
+                )
+            adr = self._base.qpos
             if base_height is not None:
                 d.qpos[adr + 2] = base_height
             if base_quat is not None:
@@ -399,14 +425,14 @@ class TwinRobot:
         """The true floating-base state now (no noise, never dropped), for evaluation only.
 
         Raises:
-            Sim2RealError: the robot has no floating base.
+            Sim2RealError: the robot has no floating base (or hangs by it).
         """
-        if not self.spec.floating_base:
-            raise Sim2RealError(f"{self.spec.name} has no floating base")
-        d, model = self.data, self.model
-        adr = self._base_qpos
-        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
-        dof = int(model.jnt_dofadr[model.body_jntadr[body]])  # the free joint's first dof
+        if self._base is None:
+            raise Sim2RealError(
+                f"{self.spec.name} has no floating base{' (hung)' if self.fixed_base else ''}"
+            )
+        d = self.data
+        adr, dof = self._base.qpos, self._base.dof
         quat = d.qpos[adr + 3 : adr + 7].copy()
         quat /= np.linalg.norm(quat)
         lin_world = d.qvel[dof : dof + 3].copy()
@@ -445,11 +471,22 @@ class TwinRobot:
             self._stop_at = None
             self.safe = True
             self._pending.clear()
+        h = float(self.model.opt.timestep)
         while self._pending and self._pending[0][0] <= d.time + 1e-12:
             # normal and hold commands are both applied as given (Command docstring)
             _, self._active, _ = self._pending.popleft()
             self.safe = False
-        d.ctrl[self._ctrl_idx] = self._torque()
+        tau = self._torque(0.5 * h)
+        if self._pending and self._pending[0][0] < d.time + h - 1e-12:
+            # a command taking effect inside this step acts for the rest of it: the latency is
+            # continuous (in the mean over the step), not rounded up to the fine grid
+            due = self._pending[0][0]
+            while self._pending and self._pending[0][0] < d.time + h - 1e-12:
+                _, self._active, _ = self._pending.popleft()
+            self.safe = False
+            share = (d.time + h - due) / h
+            tau = (1.0 - share) * tau + share * self._torque(0.5 * h)
+        d.ctrl[self._ctrl_idx] = tau
         mujoco.mj_step(self.model, d)
 
     def _catch_up(self) -> None:
@@ -467,11 +504,13 @@ class TwinRobot:
         for _ in range(self._fine_steps):
             self._fine_step()
 
-    def _torque(self) -> np.ndarray:
-        """Joint torque of every actuator at the current fine step [N m]."""
+    def _torque(self, ahead: float = 0.0) -> np.ndarray:
+        """Joint torque of every actuator [N m] at the state ``ahead`` seconds from now (a first-order
+        prediction: a drive's loop runs far faster than the fine step, so over a step it sees the
+        state of the step's middle, not of its start)."""
         d = self.data
-        q = d.qpos[self._act_qpos]
-        qd = d.qvel[self._act_dof]
+        q = d.qpos[self._act_qpos] + ahead * d.qvel[self._act_dof]
+        qd = d.qvel[self._act_dof] + ahead * d.qacc[self._act_dof]
         if self.safe:
             if self.spec.safety.safe_mode == "damping":
                 return np.clip(-self._safe_damping * qd, -self._limit, self._limit)

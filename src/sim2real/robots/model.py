@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
@@ -148,27 +149,42 @@ def default_qpos(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
     a floating base at the spec's ``initial_base`` pose."""
     qpos = model.qpos0.copy()
     qpos[joint_qpos_indices(spec, model)] = spec.default_pose
-    if spec.initial_base is not None:
-        adr, _ = base_joint_addresses(spec, model)
-        qpos[adr : adr + 3] = spec.initial_base.pos
-        qpos[adr + 3 : adr + 7] = spec.initial_base.quat
+    joint = base_joint(spec, model)
+    if spec.initial_base is not None and joint is not None:
+        qpos[joint.qpos : joint.qpos + 3] = spec.initial_base.pos
+        qpos[joint.qpos + 3 : joint.qpos + 7] = spec.initial_base.quat
     return qpos
 
 
-def base_joint_addresses(spec: RobotSpec, model: mujoco.MjModel) -> tuple[int, int]:
-    """qpos and qvel address of the floating base's free joint (found from the base body's joint).
+@dataclass(frozen=True)
+class BaseJoint:
+    """The free joint of a floating base in a compiled model."""
 
-    The base pose is ``qpos[adr : adr + 7]`` (position [m], quaternion w, x, y, z) and its velocity
-    ``qvel[dof : dof + 6]`` (linear in the world frame [m/s], angular in the body frame [rad/s]).
+    body: int
+    """Body id of the base."""
+    qpos: int
+    """qpos address of the free joint: position (3) then quaternion (w, x, y, z) (4)."""
+    dof: int
+    """qvel address: linear velocity in the world frame (3) then angular velocity in the body frame (3)."""
+
+
+def base_joint(spec: RobotSpec, model: mujoco.MjModel) -> BaseJoint | None:
+    """The base's free joint in ``model`` (found from the base body, never assumed at address 0),
+    or None when the base is fixed: the robot has none, or the model holds it (hung by its base).
 
     Raises:
-        SpecError: the robot has no floating base.
+        SpecError: the spec names a base body the model does not have.
     """
     if spec.base_body is None:
-        raise SpecError(f"{spec.name} has no floating base")
-    bid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
-    jnt = int(model.body_jntadr[bid])
-    return int(model.jnt_qposadr[jnt]), int(model.jnt_dofadr[jnt])
+        return None
+    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    if body < 0:
+        raise SpecError(f"base_body '{spec.base_body}' is not in the model")
+    first = int(model.body_jntadr[body])
+    for j in range(first, first + int(model.body_jntnum[body])):
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE):
+            return BaseJoint(body=body, qpos=int(model.jnt_qposadr[j]), dof=int(model.jnt_dofadr[j]))
+    return None
 
 
 def joint_qpos_indices(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:

@@ -19,7 +19,7 @@ from sim2real.errors import SimulationError
 from sim2real.params import Parameters
 from sim2real.robots.model import (
     actuator_indices,
-    base_joint_addresses,
+    base_joint,
     build_model,
     default_qpos,
     joint_dof_indices,
@@ -85,9 +85,8 @@ class BatchSim:
             mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body) if spec.base_body else -1
         )
         # the floating base's free joint, found from the base body (never assumed at address 0)
-        self.base_qpos_adr, self.base_dof_adr = (
-            base_joint_addresses(spec, self.model) if spec.base_body else (-1, -1)
-        )
+        joint = base_joint(spec, self.model)
+        self.base_qpos_adr, self.base_dof_adr = (joint.qpos, joint.dof) if joint is not None else (-1, -1)
         self.reset()
 
     # --------------------------------------------------------------- state

@@ -17,7 +17,7 @@ synthetic         synthetic identification logs with known parameters
 ================  ==================================================================================
 """
 
-from sim2real.sysid.calibration import (
+from sim2real.calibration import (
     CalibratedParam,
     Calibration,
     calibrated_model,

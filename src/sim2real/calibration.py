@@ -11,12 +11,13 @@ Format (YAML; ``sim2real.params.load_values`` reads it as a parameter file too):
     params:
       body.pole.mass: {value: 0.21, ci_low: 0.205, ci_high: 0.215, nominal: 0.6755, unit: kg}
       joint.hinge.armature:                # not determined by the logs: held at its nominal value
-        {value: 0.0, ci_low: null, ci_high: null, nominal: 0.0, unit: kg m^2,
+        {value: 0.0, ci_low: 0.0, ci_high: 0.05, nominal: 0.0, unit: kg m^2,
          identifiable: false, reason: '...'}
 
 Every ``value`` is a number (or a list for vector parameters), so that the file always describes
 one consistent model; a parameter the logs could not determine carries ``identifiable: false``,
-its reason, and null intervals, and its value is the one the fit held it at.
+its reason, and the interval the logs leave open (its plausible range when nothing narrows it; null
+in files of older versions), and its value is the one the fit held it at.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ class CalibratedParam:
     nominal: np.ndarray
     """Nominal value of the robot spec."""
     ci_low: np.ndarray | None = None
-    """Lower end of the confidence interval, or None when not identifiable."""
+    """Lower end of the confidence interval (for a parameter the logs do not determine: of the range
+    they leave open), or None when there is none."""
     ci_high: np.ndarray | None = None
-    """Upper end of the confidence interval, or None when not identifiable."""
+    """Upper end of that interval, or None."""
     unit: str = ""
     """SI unit."""
     identifiable: bool = True
@@ -200,7 +202,9 @@ def load_calibration(path: str | Path, spec: RobotSpec | None = None) -> Calibra
 
 
 def calibrated_model(
-    spec: RobotSpec, calib: Calibration | str | Path | Mapping[str, object] | None
+    spec: RobotSpec,
+    calib: Calibration | str | Path | Mapping[str, object] | None,
+    model: mujoco.MjModel | None = None,
 ) -> mujoco.MjModel:
     """The robot's compiled model with calibrated parameter values (nominal when ``calib`` is None).
 
@@ -208,8 +212,10 @@ def calibrated_model(
         spec: The robot.
         calib: A :class:`Calibration`, a calibration file path (its spec hash is checked), or a
             plain map from parameter name to value.
+        model: The compiled model to write the values into (e.g. the robot hung by its base);
+            default: a fresh nominal model.
     """
-    model = build_model(spec)
+    model = model if model is not None else build_model(spec)
     if calib is None:
         return model
     if isinstance(calib, str | Path):
