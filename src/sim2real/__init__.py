@@ -1,3 +1,33 @@
-"""sim2real: from MuJoCo simulation to a real robot, and back."""
+"""sim2real: from MuJoCo simulation to a real robot, and back.
+
+One folder per stage of the loop (``docs/architecture.md`` has the picture and the import
+ladder; each package's ``__init__`` lists its modules):
+
+=============  =====================================================================================
+package        owns
+=============  =====================================================================================
+robots         RobotSpec (the one source of truth about a robot), MJCF models, actuator equations
+params         named physical parameters, their units and physical domains, read/write on models
+logs           the Trajectory model, rosbag2/MCAP read and write, CSV import
+sim            batched simulation on ``mujoco.batch``, sensor models, disturbances
+randomize      randomization configs over the parameters, the hooks that apply them, curricula
+tasks          task kinds as terms over one typed state (rewards, terminations, observations)
+envs           TaskEnv (simulation + task) and its rsl_rl and Gymnasium adapters
+train          PPO through rsl_rl, the transferable network, checkpoints (torch)
+policy         ONNX export with metadata, the real-time runtime (no torch), hand-made policies
+real           the Robot protocol: the twin, the kinematic robot, ROS 2 robots and hardware node
+deploy         the control loop, the safety monitor, speed stages, fault injection, recording,
+               the ROS 2 deployment node
+sysid          system identification from logs, calibration files
+gap            reality-gap measurement, failure analysis, transfer envelope
+finetune       residual adapters fine-tuned from real logs
+report         HTML reports and figures
+pipeline       the demo: the whole loop on an embedded robot with the twin as the robot
+bench          the benchmarks behind ``sim2real bench``
+commands, cli  the ``sim2real`` command, one module per subcommand
+=============  =====================================================================================
+
+Top-level modules: ``params`` (above), ``errors`` (the package's exception types), ``cli``.
+"""
 
 __version__ = "0.1.0"

@@ -31,6 +31,7 @@ PROG = "sim2real"
 
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("robots", "robots", "robots"),
+    ("robot", "robot", "robot"),
     ("params", "robots", "params"),
     ("twin", "twin", "twin"),
     ("randomize", "randomize", "randomize"),
@@ -40,6 +41,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("record", "record", "record"),
     ("deploy", "deploy", "deploy"),
     ("faults", "deploy", "faults"),
+    ("preflight", "preflight", "preflight"),
+    ("stages", "preflight", "stages"),
     ("identify", "identify", "identify"),
     ("gap", "gap", "gap"),
     ("envelope", "gap", "envelope"),
@@ -47,6 +50,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("twin-node", "ros2", "twin_node"),
     ("ros2", "ros2", "ros2"),
     ("bench", "bench", "bench"),
+    ("sweep", "sweep", "sweep"),
     ("demo", "demo", "demo"),
 )
 """(subcommand, module in ``sim2real.commands``, function), in the order ``--help`` lists them."""
@@ -194,6 +198,7 @@ def configure_logging(verbosity: int) -> None:
     root.addHandler(handler)
     root.setLevel(logging.WARNING)
     log.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
+    logging.getLogger("OpenGL").setLevel(logging.WARNING)  # PyOpenGL's import notice is not an error line
 
 
 def _error(message: str) -> None:

@@ -6,6 +6,8 @@ those into one line on stderr and a non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class Sim2RealError(Exception):
     """Base class of every error sim2real raises on purpose."""
@@ -23,6 +25,7 @@ class SpecMismatchError(Sim2RealError):
         what: str,
         expected: str,
         found: str,
+        changed: Sequence[str] = (),
         *,
         expected_robot: str | None = None,
         found_robot: str | None = None,
@@ -31,6 +34,8 @@ class SpecMismatchError(Sim2RealError):
         made = f" ('{found_robot}')" if found_robot else ""
         this = f" ('{expected_robot}')" if expected_robot else ""
         message = f"{what} was made for robot spec {found[:12]}{made}, but this robot's spec is {expected[:12]}{this}"
+        if changed:
+            message += f"; changed since: {', '.join(changed)}"
         if detail:
             message += f"; {detail}"
         super().__init__(message)
@@ -38,6 +43,9 @@ class SpecMismatchError(Sim2RealError):
         self.found = found
         self.expected_robot = expected_robot
         self.found_robot = found_robot
+        self.changed = tuple(changed)
+        """Files of the robot (spec YAML, MJCF, meshes...) that changed since the artifact was made,
+        when the artifact recorded their digests."""
 
 
 class ParameterError(Sim2RealError):

@@ -73,8 +73,17 @@ UNITS: dict[tuple[str, str], str] = {
 """Unit of every parameter kind, keyed by (group, quantity)."""
 
 logger = logging.getLogger(__name__)
+POSITIVE: frozenset[str] = frozenset({"mass", "inertia", "resistance", "kt", "torque_limit", "kp", "strength"})
+"""Quantities whose physical domain is > 0 (a write outside it is an error; randomization ranges
+and calibrated ranges are kept inside it)."""
+
+NONNEGATIVE: frozenset[str] = frozenset(
+    {"damping", "frictionloss", "armature", "delay", "noise", "kd", "ke", "friction"}
+)
+"""Quantities whose physical domain is >= 0 (the others may take any finite value)."""
 
 _SETCONST_FIELDS = {"body_mass", "body_inertia", "body_ipos", "dof_armature"}
+"""Model fields that ``mj_setConst`` derives other fields from (see :func:`needs_set_const`)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -359,12 +368,9 @@ class Parameters:
 
     def _physical(self, info: ParamInfo, value: np.ndarray) -> None:
         q = info.quantity
-        positive = ("mass", "inertia", "resistance", "kt", "torque_limit", "kp", "strength")
-        if q in positive and np.any(value <= 0):
+        if q in POSITIVE and np.any(value <= 0):
             raise ParameterError(f"{info.name} must be positive, got {value.min():g}")
-        if q in ("damping", "frictionloss", "armature", "delay", "noise", "kd", "ke", "friction") and np.any(
-            value < 0
-        ):
+        if q in NONNEGATIVE and np.any(value < 0):
             raise ParameterError(f"{info.name} must not be negative, got {value.min():g}")
         if q == "delay":
             capacity = self._delay_capacity(info)
@@ -656,6 +662,18 @@ def save_values(path: str | Path, values: Mapping[str, np.ndarray], header: str 
         plain[name] = float(arr[0]) if arr.size == 1 else [float(x) for x in arr]
     text = yaml.safe_dump(plain, sort_keys=False)
     Path(path).write_text((f"# {header}\n" if header else "") + text)
+
+
+def needs_set_const(name: str) -> bool:
+    """Whether writing parameter ``name`` needs ``set_const`` (``mj_setConst``) afterwards: masses,
+    centres of mass, inertias and armatures, whose derived quantities MuJoCo precomputes.
+    :meth:`Parameters.set` runs it itself after such a write.
+
+    Raises:
+        ParameterError: not a parameter name.
+    """
+    group, _, quantity = split_name(name)
+    return Parameters._field(group, quantity)[0] in _SETCONST_FIELDS
 
 
 def is_delay(name: str) -> bool:

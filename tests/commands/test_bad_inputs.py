@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from deploy_testdata import TWIN_YAML, tiny_policy
 
+from sim2real.calibration import CalibratedParam, Calibration, save_calibration
 from sim2real.cli import main
 from sim2real.robots import load_robot
-from sim2real.sysid.calibration import CalibratedParam, Calibration, save_calibration
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -9,36 +10,30 @@ import pytest
 import yaml
 
 from sim2real.cli import main
+from sim2real.logs.bag import write_bag
+from sim2real.robots import load_robot
+from sim2real.sysid.synthetic import excitation_commands, simulate_log
 
 
 def test_a_parameter_that_ran_to_its_bound_is_held_at_nominal_and_the_others_refitted(tmp_path, capsys):
-    # a pendulum logged motionless 0.1 rad off its rest position with no torque: no physical
-    # parameter explains it, so the fit runs the dampings to their bounds
-    t = np.arange(0.0, 0.6, 0.005)
-    log = tmp_path / "still.csv"
-    log.write_text("time,position,velocity,torque\n" + "\n".join(f"{x:.3f},0.1,0.0,0.0" for x in t) + "\n")
-    out = tmp_path / "calib.yaml"
-    assert (
-        main(
-            [
-                "identify",
-                str(log),
-                "--robot",
-                "pendulum",
-                "--csv-map",
-                "pendulum",
-                "--out",
-                str(out),
-                "--json",
-            ]
-        )
-        == 0
+    # one second of chirp + PRBS excitation read by encoders 0.3 rad off (an uncalibrated zero): no
+    # physical parameter explains the offset, and the fit runs the Coulomb friction to its upper
+    # bound (0.5 N m) while the pole mass stays determined
+    spec = load_robot("pendulum")
+    t = spec.control_dt * np.arange(round(1.0 / spec.control_dt))
+    u = excitation_commands(spec, t, 3.0, seed=1)
+    u[t < 0.1] = 0.0
+    log = simulate_log(
+        spec, {"joint.hinge.damping": 0.35}, u, seed=101, position_noise=5e-4, velocity_noise=0.01
     )
+    bag = tmp_path / "offset"
+    write_bag(bag, dataclasses.replace(log, q=log.q + 0.3))
+    out = tmp_path / "calib.yaml"
+    assert main(["identify", str(bag), "--robot", "pendulum", "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    damping = summary["params"]["joint.hinge.damping"]
-    assert damping["value"] is None and "held at its nominal value" in damping["reason"]
-    assert damping["held_at"] == pytest.approx(damping["nominal"])
-    written = yaml.safe_load(out.read_text())["params"]["joint.hinge.damping"]
-    assert written["identifiable"] is False and written["value"] == pytest.approx(
-        0.35
-    )  # nominal, not a bound
+    friction = summary["params"]["joint.hinge.frictionloss"]
+    assert friction["value"] is None and "held at its nominal value" in friction["reason"]
+    assert friction["held_at"] == pytest.approx(friction["nominal"])
+    assert summary["params"]["body.pole.mass"]["identifiable"] is True  # refitted without it
+    written = yaml.safe_load(out.read_text())["params"]["joint.hinge.frictionloss"]
+    assert written["identifiable"] is False and written["value"] == pytest.approx(0.0)  # nominal, not 0.5

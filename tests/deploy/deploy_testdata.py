@@ -185,3 +185,65 @@ def read_with_both_readers(bag: Path) -> tuple[dict[str, int], dict[str, int]]:
         in_file = sum(isinstance(r, Message) for r in StreamReader(fh).records)
     assert sum(counts_rosbags.values()) == sum(counts_mcap.values()) == in_file
     return counts_rosbags, counts_mcap
+
+
+QUIET = TwinEffects(
+    latency_jitter=0.0,
+    backlash=0.0,
+    position_noise=0.0,
+    velocity_noise=0.0,
+    gyro_noise=0.0,
+    drop_probability=0.0,
+    encoder_resolution=0.0,
+)
+"""Twin effects without noise, quantization, backlash, jitter or drops (exact readings)."""
+
+
+def balance_policy(spec: RobotSpec, path: Path, upright: dict[str, float]) -> Path:
+    """A balancing policy for a swing-up robot (pendulum, furuta): discrete LQR about the upright
+    state, from a linearization of one control step of the quiet nominal twin, written as a linear
+    ONNX policy on the observation terms joint_pos_sincos, joint_vel, last_action.  It does the
+    task's balancing part (held upright within the success tolerance) from a start near upright."""
+    import scipy.linalg
+
+    from sim2real.policy.linear import write_linear_policy
+    from sim2real.real.protocol import Command
+    from sim2real.tasks import get_task
+
+    n, m = spec.n_joints, spec.n_actions
+    x0 = np.array([upright.get(j, 0.0) for j in spec.joints])
+    quiet = TwinRobot(spec, TwinConfig(effects=QUIET))
+
+    def step(x: np.ndarray, u: np.ndarray) -> np.ndarray:
+        quiet.reset(x0 + x[:n], x[n:])
+        quiet.write(Command(t=0.0, values=u))
+        r = quiet.read()
+        return np.r_[r.q - x0, r.qd]
+
+    eps = 1e-5
+    zero = np.zeros(m)
+    A = np.column_stack([(step(e, zero) - step(-e, zero)) / (2 * eps) for e in np.eye(2 * n) * eps])
+    B = np.column_stack([(step(np.zeros(2 * n), e) - step(np.zeros(2 * n), -e)) / (2 * eps) for e in np.eye(m) * eps])
+    task = get_task(spec.name)
+    alpha, scale = task.action_filter, np.asarray(task.action_scale)
+    # z = [x, a_f_prev], input a:  a_f = alpha a + (1 - alpha) a_f_prev,  u = scale a_f
+    k = 2 * n + m
+    Az = np.zeros((k, k))
+    Az[: 2 * n, : 2 * n] = A
+    Az[: 2 * n, 2 * n :] = B * scale * (1 - alpha)
+    Az[2 * n :, 2 * n :] = (1 - alpha) * np.eye(m)
+    Bz = np.vstack([B * scale * alpha, alpha * np.eye(m)])
+    Q = np.diag([5.0] * n + [0.2] * n + [0.0] * m)
+    R = 200.0 * np.eye(m)
+    P = scipy.linalg.solve_discrete_are(Az, Bz, Q, R)
+    K = np.linalg.solve(R + Bz.T @ P @ Bz, Bz.T @ P @ Az)
+    names = [t.name for t in spec.observation]
+    assert names == ["joint_pos_sincos", "joint_vel", "last_action"], names
+    vel_scale = spec.observation[1].scale
+    # obs = [sin q_1, cos q_1, ..., s qd..., a_f]; near upright sin q = cos(q_up) (q - q_up)
+    gain = np.zeros((m, spec.n_obs))
+    for j in range(n):
+        gain[:, 2 * j] = -K[:, j] / np.cos(x0[j])
+        gain[:, 2 * n + j] = -K[:, n + j] / vel_scale
+    gain[:, 3 * n :] = -K[:, 2 * n :]
+    return write_linear_policy(spec, path, gain)

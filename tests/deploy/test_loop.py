@@ -420,27 +420,51 @@ class TestBuildLoop:
         loop.close()
         assert read_bag(tmp_path / "bag").meta["policy_file"] == str(tiny_policy("furuta"))
 
+    def test_without_a_log_path_nothing_is_logged(self, furuta, tmp_path):
+        loop = build_loop(furuta, twin(furuta), tiny_policy("furuta"))
+        assert loop.log_path is None
+        loop.tick()
+        assert loop.close()["bag"] is None
 
-def test_deploy_modules_do_not_import_torch():
+    def test_a_given_config_keeps_its_mode_and_the_speed_stage_is_applied(self, furuta):
+        config = LoopConfig(mode="lockstep")
+        loop = build_loop(furuta, twin(furuta), tiny_policy("furuta"), config=config, speed_stage="50%")
+        assert loop.config.mode == "lockstep" and loop.speed.stage == 2
+        assert loop.monitor.speed_fraction == 0.5
+        loop.close()
+
+    def test_a_robot_of_another_spec_is_refused(self, furuta, quadruped):
+        with pytest.raises(Sim2RealError, match="spec"):
+            build_loop(furuta, twin(quadruped), tiny_policy("furuta"))
+
+
+def test_deploy_modules_do_not_import_torch(tmp_path):
     code = """
 import sys
 import numpy as np
 import sim2real.deploy.loop, sim2real.deploy.faults, sim2real.deploy.record, sim2real.real.twin
 import sim2real.commands.deploy, sim2real.commands.record, sim2real.policy.runtime
 from sim2real.deploy.faults import StandInPolicy
+from sim2real.policy.linear import write_linear_policy
 from sim2real.deploy.loop import ControlLoop
 from sim2real.real.twin import TwinRobot
 from sim2real.robots import load_robot
 spec = load_robot("furuta")
 loop = ControlLoop(TwinRobot(spec), StandInPolicy(spec))
 loop.run(0.01)
+write_linear_policy(spec, sys.argv[1])
 assert "torch" not in sys.modules, "torch was imported"
 print("ok")
 """
     result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        [sys.executable, "-c", code, str(tmp_path / "linear.onnx")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr
+    assert (tmp_path / "linear.onnx").is_file()
 
 
 def test_readings_reaching_the_loop_keep_their_type(furuta):

@@ -22,13 +22,17 @@ from sim2real.deploy.record import (
     DEFAULT_AMPLITUDE,
     CenteringPD,
     ExcitationPolicy,
+    TrotGait,
+    fixed_base_spec,
     initial_state,
     joint_inertia,
+    per_joint_chirp,
     record,
 )
 from sim2real.errors import Sim2RealError
 from sim2real.logs import read_bag
 from sim2real.real.protocol import Reading
+from sim2real.real.twin import TwinConfig, TwinRobot
 from sim2real.robots import load_robot
 
 
@@ -263,3 +267,63 @@ class TestRecordCommand:
 def test_centering_pd_ignores_pd_joints(quadruped):
     pd = CenteringPD(quadruped, np.ones(12))
     assert np.all(pd.kp == 0) and np.all(pd.to_command(np.ones(12)) == 0)
+
+
+class TestLegged:
+    def test_per_joint_chirps_are_smooth_and_apart(self):
+        t = 0.02 * np.arange(3001)
+        s = per_joint_chirp(t, 12)
+        assert np.abs(s).max() <= 1.0 and np.abs(np.diff(s, axis=0)).max() < 0.7  # no jumps at 50 Hz
+        corr = np.corrcoef(s.T)
+        assert np.abs(corr[np.triu_indices(12, 1)]).max() < 0.2  # no two joints move alike
+
+    def test_the_hung_spec_checks_joints_only_under_the_same_hash(self, quadruped):
+        hung = fixed_base_spec(quadruped)
+        assert hung.hash == quadruped.hash
+        assert hung.safety.tilt is None and hung.safety.base_height_low is None
+        np.testing.assert_array_equal(hung.safety.position_low, quadruped.safety.position_low)
+        with pytest.raises(Sim2RealError, match="no floating base"):
+            fixed_base_spec(load_robot("furuta"))
+
+    def test_trot_targets_follow_the_leg_kinematics(self, quadruped):
+        gait = TrotGait(quadruped)
+        feet0, _ = gait.kin.feet(gait.q0)
+        quarter = gait.period / 4  # FL and RR in mid stance, FR and RL in mid swing
+        feet, _ = gait.kin.feet(gait.joint_targets(gait.period + quarter))
+        lift = feet[:, 2] - feet0[:, 2]
+        assert lift[1] == pytest.approx(gait.lift, abs=1e-3) and lift[2] == pytest.approx(gait.lift, abs=1e-3)
+        assert abs(lift[0]) < 1e-3 and abs(lift[3]) < 1e-3
+        with pytest.raises(Sim2RealError, match="legged robot"):
+            TrotGait(load_robot("furuta"))
+
+    def test_record_fixed_base_hangs_the_twin_and_excites_every_joint(self, tmp_path, capsys, quadruped):
+        (tmp_path / "twin.yaml").write_text("params: {}\n")
+        args = ["record", "--robot", "quadruped", "--twin", str(tmp_path / "twin.yaml"), "--fixed-base"]
+        code = main([*args, "--excite", "chirp", "--seconds", "2", "--out", str(tmp_path / "log"), "--json"])
+        summary = json.loads(capsys.readouterr().out)
+        assert code == 0 and summary["safety"]["events"] == 0
+        tr = read_bag(tmp_path / "log", expected_hash=quadruped.hash)
+        assert tr.meta["fixed_base"] is True and tr.meta["policy"]["per_joint"] is True
+        assert tr.base is None  # a hung base does not move: nothing to estimate
+        assert np.ptp(tr.q, axis=0).min() > 0.2  # 0.3 rad chirps on every joint
+
+    def test_a_robot_on_the_floor_logs_its_estimated_and_true_base_state(self, tmp_path, quadruped):
+        twin = TwinRobot(quadruped, TwinConfig())
+        record(twin, ExcitationPolicy(quadruped, "chirp", 1.0), 1.0, tmp_path / "log")
+        tr = read_bag(tmp_path / "log")
+        assert tr.base_truth is not None and tr.base_estimate is not None
+        np.testing.assert_allclose(tr.base_estimate.t, tr.t)
+
+    @pytest.mark.parametrize(
+        ("robot", "extra", "message"),
+        [
+            ("furuta", ["--excite", "chirp"], "no floating base"),
+            ("quadruped", ["--excite", "trot"], "cannot go with --fixed-base"),
+        ],
+    )
+    def test_bad_fixed_base_invocations_are_one_line_errors(self, tmp_path, capsys, robot, extra, message):
+        (tmp_path / "twin.yaml").write_text("params: {}\n")
+        args = ["record", "--robot", robot, "--twin", str(tmp_path / "twin.yaml"), "--fixed-base", *extra]
+        code = main([*args, "--out", str(tmp_path / "log")])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and message in err[0], err

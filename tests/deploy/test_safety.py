@@ -25,6 +25,7 @@ from sim2real.deploy.safety import (
     assert_safe,
     base_tilt,
 )
+from sim2real.deploy.safety_limits import CommandWindow
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Command, Reading, Robot
 from sim2real.robots import RobotSpec, list_robots, load_robot, load_spec
@@ -874,8 +875,8 @@ class TestAssertSafe:
         """A broken clamp (too wide a window) is caught by the final check: safe stop, not sent."""
 
         def broken(self, q, qd):
-            lows = np.full((3, 2), -1e3)
-            return lows, -lows, np.array(["position limit", "torque limit", "voltage limit"])
+            wide = np.full(2, 1e3)
+            return CommandWindow(-wide, wide, -wide, wide, -wide, wide)
 
         monkeypatch.setattr(SafetyMonitor, "_hard_window", broken)
         monitor = SafetyMonitor(arm)

@@ -49,6 +49,6 @@ def balance_task(episode_s: float = 1.0) -> TaskConfig:
 
 def balance_policy(path: Path) -> Path:
     """The linear balancing controller as a sim2real ONNX policy file."""
-    from sim2real.deploy.ros2_node import write_linear_policy
+    from sim2real.policy.linear import write_linear_policy
 
     return write_linear_policy(load_robot("pendulum"), path, BALANCE_GAIN)

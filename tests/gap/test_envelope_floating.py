@@ -34,7 +34,7 @@ def quadruped():
 @pytest.fixture(scope="module")
 def stand_policy(quadruped, tmp_path_factory):
     """A policy with zero gain: zero action, i.e. PD targets at the default pose."""
-    from sim2real.deploy.ros2_node import write_linear_policy
+    from sim2real.policy.linear import write_linear_policy
 
     return write_linear_policy(quadruped, tmp_path_factory.mktemp("floating") / "stand.onnx")
 

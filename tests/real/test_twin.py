@@ -131,6 +131,46 @@ class TestLatency:
         assert len(set(np.round(onsets, 6))) > 1
         assert all(delay - jitter <= t <= delay + jitter + dt + 1e-9 for t in onsets)
 
+    def test_latency_between_fine_steps_acts_for_its_share_of_the_step(self, quadruped):
+        # fine steps of 1.25 ms: a latency of 4.0 or 4.5 ms falls inside the same step, and still moves
+        # the response by its share of that step (a real drive has no grid)
+        def hip_after(delay: float) -> float:
+            params = {f"actuator.{a.actuator}.delay": np.array([delay]) for a in quadruped.actuators}
+            twin = TwinRobot(quadruped, TwinConfig(params=params, effects=QUIET), fixed_base=True)
+            target = np.asarray(quadruped.default_pose) + 0.3
+            twin.write(Command(t=twin.now(), values=target))
+            return float(twin.read().q[0])
+
+        early, middle, late = hip_after(0.0039), hip_after(0.0042), hip_after(0.0045)
+        assert early > middle > late  # later commands have moved the joint less by the reading
+
+
+class TestFixedBase:
+    def test_the_hung_robot_swings_its_legs_without_touching_anything(self, quadruped):
+        twin = TwinRobot(quadruped, TwinConfig(effects=QUIET), fixed_base=True)
+        pose = np.asarray(quadruped.default_pose)
+        readings = []
+        for k in range(100):
+            target = pose + 0.3 * np.sin(2 * np.pi * 2.0 * k * quadruped.control_dt)
+            twin.write(Command(t=twin.now(), values=target))
+            readings.append(twin.read())
+            assert twin.data.ncon == 0  # legs in the air: no floor, no self contact
+        q = np.array([r.q for r in readings])
+        assert np.ptp(q, axis=0).min() > 0.2  # every joint swings
+        assert readings[-1].base_height is None and twin.read_base is None
+        with pytest.raises(Sim2RealError, match="hung"):
+            twin.base_state()
+
+    def test_a_fixed_base_robot_cannot_be_hung(self, pendulum):
+        with pytest.raises(Sim2RealError, match="no floating base"):
+            TwinRobot(pendulum, fixed_base=True)
+
+    def test_a_floating_twin_keeps_the_truth_of_each_reading(self, quadruped):
+        twin = TwinRobot(quadruped, TwinConfig(effects=QUIET))
+        reading = twin.read()
+        assert twin.read_base.t == reading.t
+        assert twin.read_base.position[2] == pytest.approx(reading.base_height)
+
 
 class TestSensors:
     def test_encoder_readings_are_quantized(self, furuta):

@@ -29,9 +29,12 @@ class TestTemplate:
         defaults = TwinEffects()
         assert list(effects) == [f.name for f in dataclasses.fields(TwinEffects)]
         for name, value in effects.items():
-            assert value == getattr(defaults, name), name
+            default = getattr(defaults, name)
+            assert (tuple(value) if isinstance(default, tuple) else value) == default, name
         docs = field_docs(TwinEffects)
         assert docs["latency_jitter"].endswith("[s].") and docs["latency_jitter"] in text
+        assert "  stop_delay: 0  " in text and "  flip_sign: []  " in text
+        assert "--fixed-base" in text  # hanging by the base is an option of record, not a key
 
     def test_every_parameter_is_listed_with_unit_and_bounds_and_only_hidden_ones_are_set(self, furuta):
         params = Parameters(furuta, build_model(furuta))
@@ -86,6 +89,9 @@ class TestTwinFileChecks:
             ("velocity_noise: -1", ">= 0"),
             ("backlash: lots", ">= 0"),
             ("gyro_nosie: 0.1", "unknown effect"),
+            ("stop_delay: -0.1", ">= 0"),
+            ("flip_sign: arm", "list of joint names"),
+            ("flip_sign: [1, 2]", "list of joint names"),
         ],
     )
     def test_bad_effects_are_refused_naming_the_file_and_key(self, tmp_path, effects, match):
@@ -98,3 +104,11 @@ class TestTwinFileChecks:
         path = self._write(tmp_path, "params:\n  body.pole.mass: 0.6\n")
         with pytest.raises(Sim2RealError, match=r"twin.yaml: 'body.pole.mass' matches no parameter of furuta"):
             TwinConfig.load(path, furuta)
+
+    def test_flip_sign_names_actuated_joints_of_the_robot(self, tmp_path, furuta):
+        path = self._write(tmp_path, "effects:\n  flip_sign: [arm, elbow]\n")
+        with pytest.raises(Sim2RealError, match=r"twin.yaml: effects.flip_sign: elbow are not actuated joints"):
+            TwinConfig.load(path, furuta)
+        path = self._write(tmp_path, "effects:\n  flip_sign: [arm]\n  stop_delay: 0.05\n")
+        effects = TwinConfig.load(path, furuta).effects
+        assert effects.flip_sign == ("arm",) and effects.stop_delay == 0.05

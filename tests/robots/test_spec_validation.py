@@ -87,6 +87,24 @@ class TestValidSpec:
         assert spec.name == "pendulum"
         assert spec.joints == ("hinge",)
 
+    def test_observation_sizes_may_be_left_out(self, write_spec):
+        def drop_sizes(raw: dict) -> None:
+            for term in raw["observation"]:
+                del term["size"]
+
+        spec = load_spec(write_spec(drop_sizes))
+        assert [t.size for t in spec.observation] == [2, 1, 1]
+
+    def test_action_offset_defaults_to_zero_for_torque_and_takes_per_joint_values(self, write_spec):
+        assert load_spec(write_spec()).action_offset.tolist() == [0.0]
+        spec = load_spec(write_spec(_set("action", {"scale": {"hinge": 1.5}, "offset": {"hinge": 0.1}})))
+        assert (spec.action_scale.tolist(), spec.action_offset.tolist(), spec.action_filter) == ([1.5], [0.1], 1.0)
+
+    def test_imu_site_added_to_a_body_is_recorded_as_an_override(self, write_spec):
+        spec = load_spec(write_spec(_set("sensors", "imu", {"site": "imu", "add_to": "pole", "pos": [0, 0, 0.1]})))
+        assert any("adds site 'imu' to body 'pole'" in o for o in spec.overrides)
+        assert spec.sensor_name("imu.gyro") == "imu_gyro"
+
 
 BAD_SPECS = {
     "missing MJCF file": (_set("mjcf", "nowhere.xml"), r"MJCF file not found: .*nowhere\.xml"),
@@ -141,6 +159,34 @@ BAD_SPECS = {
     "fractional substeps": (
         _set("control", "substeps", 2.5),
         r"control\.substeps must be a positive integer",
+    ),
+    "observation size that does not fit the robot": (
+        _set("observation", 0, "size", 3),
+        r"observation\.joint_pos_sincos\.size is 3, but this robot's joint_pos_sincos has 2 entries",
+    ),
+    "unknown observation term": (
+        _set("observation", 0, "name", "joint_pos_cos"),
+        r"unknown observation term 'joint_pos_cos' \(known: joint_pos,",
+    ),
+    "IMU term without an IMU": (
+        _set("observation", 0, {"name": "base_ang_vel", "size": 3}),
+        r"observation term 'base_ang_vel' needs an IMU",
+    ),
+    "action scale of an unknown joint": (
+        _set("action", "scale", {"knee": 2.0}),
+        r"action\.scale: 'knee' is not an actuated joint",
+    ),
+    "unknown action key": (_set("action", "gain", 2.0), r"action: unknown key\(s\) gain"),
+    "action filter outside (0, 1]": (_set("action", "filter", 0.0), r"action\.filter must be in \(0, 1\]"),
+    "initial base on a fixed-base robot": (
+        _set("initial_base", {"pos": [0, 0, 1]}),
+        r"initial_base applies only to floating-base robots",
+    ),
+    "feet on a fixed-base robot": (_set("feet", ["pole"]), r"feet apply only to floating-base robots"),
+    "task without a kind": (_set("task", {"joint": "hinge"}), r"task: missing 'kind'"),
+    "IMU site that the model lacks": (
+        _set("sensors", "imu", {"site": "imu"}),
+        r"IMU site 'imu' is not in pendulum\.xml \(add it with sensors\.imu\.add_to",
     ),
 }
 

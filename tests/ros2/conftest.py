@@ -56,7 +56,7 @@ def probe() -> Any:
 @pytest.fixture(scope="session")
 def furuta_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A balancing furuta policy: the LQR gain as a linear ONNX policy with sim2real metadata."""
-    from sim2real.deploy.ros2_node import write_linear_policy
+    from sim2real.policy.linear import write_linear_policy
     from sim2real.robots import load_robot
 
     spec = load_robot("furuta")

@@ -108,7 +108,7 @@ def realtime_thread(priority: int) -> Iterator[None]:
 
 def latest_status(messages: list[tuple[float, Any]], prefix: str) -> dict[str, str] | None:
     """Key/values of the newest DiagnosticStatus whose name starts with ``prefix``."""
-    from sim2real.deploy.ros2_node import diagnostic_values
+    from sim2real.real.ros2.diagnostics import diagnostic_values
 
     for _, msg in reversed(messages):
         for status in msg.status:

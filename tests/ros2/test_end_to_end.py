@@ -84,7 +84,7 @@ def _scenario(probe: Any, folder: Path, policy: Path) -> Outcome:
     from sensor_msgs.msg import JointState
     from std_msgs.msg import Bool
 
-    from sim2real.deploy.ros2_node import ESTOP_QOS
+    from sim2real.deploy.ros2.node import ESTOP_QOS
 
     folder.mkdir()
     twin_file = folder / "twin.yaml"

@@ -16,8 +16,10 @@ pytest.importorskip("rclpy", reason="needs the ros2 extra (pip install 'sim2real
 
 from ros2_testing import DOMAIN_ID, TIMEOUT, latest_status, topics
 
-from sim2real.deploy.ros2_node import KinematicRobot, LoopTiming, RobotHardwareNode
+from sim2real.deploy.ros2.timing import LoopTiming
+from sim2real.real.kinematic import KinematicRobot
 from sim2real.real.ros2 import QosSettings, make_executor, new_context
+from sim2real.real.ros2.hardware_node import RobotHardwareNode
 from sim2real.robots import load_robot
 
 
@@ -200,13 +202,10 @@ class TestDeploymentNodeServices:
         from diagnostic_msgs.msg import DiagnosticArray
         from std_srvs.srv import Trigger
 
-        from sim2real.deploy.ros2_node import (
-            NodeConfig,
-            PolicyDeploymentNode,
-            build_loop,
-            write_linear_policy,
-        )
+        from sim2real.deploy.loop import build_loop
+        from sim2real.deploy.ros2.node import NodeConfig, PolicyDeploymentNode
         from sim2real.logs import read_bag
+        from sim2real.policy.linear import write_linear_policy
 
         quadruped = load_robot("quadruped")
         # this test is about the services: a lenient stale timeout, as the nodes share this process

@@ -48,7 +48,8 @@ def test_identify_json_and_calibration_file_then_gap_with_it(capsys, tmp_path, b
     assert {"params", "residual_rms", "seconds"} <= set(summary)
     for name, value in TRUE.items():
         p = summary["params"][name]
-        assert set(p) >= {"value", "ci_low", "ci_high", "nominal"}
+        assert set(p) >= {"value", "ci_low", "ci_high", "nominal", "identifiable", "reason"}
+        assert p["identifiable"] is True and p["reason"] is None
         assert p["value"] == pytest.approx(value, rel=0.05)
         assert p["ci_low"] <= p["value"] <= p["ci_high"]
     assert load_calibration(calib, pendulum).params["body.pole.mass"].value[0] == pytest.approx(
@@ -107,13 +108,15 @@ def _bad_inputs(tmp_path, bag):
         ([str(pend_csv), "--robot", "furuta", "--csv-map", "pendulum"], "another robot"),
         ([str(tmp_path / "missing"), "--robot", "pendulum"], "no such log"),
         ([str(bag), "--robot", "pendulum", "--params", "body.nothing.mass"], "matches no parameter"),
+        ([str(bag), "--robot", "pendulum", "--fixed-base"], "no floating base"),
+        ([str(bag), "--robot", "pendulum", "--max-windows", "0"], "--max-windows"),
     ]
 
 
 @pytest.mark.parametrize("command", ["identify", "gap"])
 def test_bad_input_is_one_clear_error_line(capsys, tmp_path, bag, command):
     for args, message in _bad_inputs(tmp_path / command, bag):
-        if command == "gap" and "--params" in args:
+        if command == "gap" and any(a in args for a in ("--params", "--fixed-base", "--max-windows")):
             continue
         code, _, err = _run(capsys, command, *args)
         assert code == 1, (args, err)

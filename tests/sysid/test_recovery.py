@@ -6,8 +6,14 @@ import numpy as np
 import pytest
 from sysid_testdata import FURUTA_TRUE, PENDULUM_TRUE, synthetic_log
 
-from sim2real.params import is_delay
+from sim2real.params import Parameters, is_delay
+from sim2real.robots.model import build_model
 from sim2real.sysid import identify
+
+
+def _native(delay: float, physics_dt: float) -> float:
+    """The delay MuJoCo's native buffer realizes (the synthetic logs): rounded up to whole steps."""
+    return float(np.ceil(delay / physics_dt - 1e-6) * physics_dt)
 
 
 def _check_recovery(result, true, physics_dt):
@@ -15,8 +21,9 @@ def _check_recovery(result, true, physics_dt):
         est = result.params[name]
         assert est.identifiable, f"{name}: {est.reason}"
         if is_delay(name):
-            assert abs(est.value[0] - value) <= physics_dt, f"{name}: {est.value[0]} vs {value}"
-            assert est.ci_low[0] <= value <= est.ci_high[0] + physics_dt
+            effective = _native(value, physics_dt)
+            assert abs(est.value[0] - effective) <= 0.25 * physics_dt, f"{name}: {est.value[0]} vs {effective}"
+            assert est.ci_low[0] <= effective <= est.ci_high[0]
         else:
             rel = abs(est.value[0] - value) / abs(value)
             assert rel < 0.05, f"{name}: {est.value[0]:.6g} vs {value:.6g} ({100 * rel:.1f} %)"
@@ -60,8 +67,13 @@ class TestFuruta:
         flagged = [n for n, p in result.params.items() if not p.identifiable]
         assert len(flagged) == 1
         est = result.params[flagged[0]]
-        assert "combination" in est.reason and est.ci_low is None
-        assert est.as_dict()["value"] is None and est.as_dict()["reason"]
+        assert "combination" in est.reason
+        # no precise-looking number: the interval is the whole plausible range, which holds the truth
+        info = Parameters(furuta, build_model(furuta)).info(flagged[0])
+        np.testing.assert_allclose([est.ci_low[0], est.ci_high[0]], [info.low[0], info.high[0]])
+        assert est.ci_low[0] <= true[flagged[0]] <= est.ci_high[0]
+        summary = est.as_dict()
+        assert summary["value"] is None and summary["identifiable"] is False and summary["reason"]
         np.testing.assert_allclose(est.value, est.start)  # held at its starting value
         assert any("not identifiable" in w for w in result.warnings)
 

@@ -10,13 +10,19 @@ import pytest
 from sim2real.envs.core import TaskEnv
 from sim2real.errors import Sim2RealError
 from sim2real.robots import load_robot
-from sim2real.tasks import CommandConfig, Term, get_task, task_names, terms
+from sim2real.tasks import CommandConfig, Term, get_task, task_kinds, terms
 
 TASKS = ["pendulum", "furuta", "quadruped"]
 
 
-def test_registry_lists_the_embedded_tasks():
-    assert task_names() == TASKS
+def test_registry_lists_the_task_kinds():
+    assert task_kinds() == ["locomotion", "swing_up"]
+
+
+@pytest.mark.parametrize(("name", "kind"), [("pendulum", "swing_up"), ("furuta", "swing_up"), ("quadruped", "locomotion")])
+def test_embedded_robots_name_their_task_kind(name, kind):
+    task = get_task(load_robot(name))
+    assert (task.kind, task.name) == (kind, name)
 
 
 def test_unknown_task_is_a_clear_error():

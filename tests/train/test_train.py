@@ -67,13 +67,11 @@ class TestTransferActor:
 
 class TestTrainingTask:
     def test_swing_up_presets_train_from_exploring_starts_in_short_episodes(self):
-        from sim2real.tasks import furuta
-
         task = get_task("furuta")
         trained = training_task(task, default_config("furuta"))
-        assert trained.reset is furuta.reset_exploring and trained.episode_s == 2.0
+        assert trained.reset is task.exploring_reset and trained.episode_s == 2.0
         assert trained.rewards == task.rewards and trained.success == task.success
-        assert task.reset is furuta.reset_hanging and task.episode_s == 6.0
+        assert task.reset is not task.exploring_reset and task.episode_s == 6.0
 
     def test_exploring_starts_need_the_task_to_define_them(self):
         task = get_task("quadruped")

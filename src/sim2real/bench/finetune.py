@@ -62,9 +62,9 @@ def _train_base(
     from sim2real.train.runner import Trainer
 
     spec = load_robot(robot)
-    task = get_task(spec.name)
+    task = get_task(spec)
     start = time.perf_counter()
-    config = dataclasses.replace(default_config(spec.name), eval_every=0)
+    config = dataclasses.replace(default_config(spec), eval_every=0)
     trainer = Trainer(spec, config, seed=seed, randomize=None, nthread=1)
     success = 0.0
     try:

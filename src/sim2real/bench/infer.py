@@ -67,7 +67,7 @@ def run(
     torch.set_num_threads(1)
     torch.manual_seed(seed)
     spec = load_robot(robot)
-    task = get_task(spec.name)
+    task = get_task(spec)
     if hidden is None:
         from sim2real.train.config import default_config
 

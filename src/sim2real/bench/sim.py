@@ -47,7 +47,7 @@ def run(
         from sim2real.randomize import build_hooks
 
         hooks = build_hooks(spec, randomize, seed=seed)
-    env = TaskEnv(spec, get_task(spec.name), envs, seed=seed, nthread=nthread, hooks=hooks)
+    env = TaskEnv(spec, get_task(spec), envs, seed=seed, nthread=nthread, hooks=hooks)
     model = env.sim.model
     rng = np.random.default_rng(seed)
     actions = rng.normal(0.0, 0.3, (64, envs, spec.n_actions))

@@ -35,6 +35,7 @@ from sim2real.bench.timing import machine
 from sim2real.errors import MissingExtraError
 from sim2real.robots import load_robot
 from sim2real.tasks import get_task
+from sim2real.train.config import preset_key
 from sim2real.train.evaluate import run_episodes
 from sim2real.train.gate import GateConfig, SuccessGate, gate_config
 from sim2real.train.randomization import randomization_available, resolve_randomization
@@ -54,7 +55,7 @@ def _load() -> list[float]:
 def _evaluator(act_factory: Any, robot: str, randomize: str | None, seed: int) -> Any:
     """``evaluate(episodes) -> success rate`` of a policy under the benchmark's randomization."""
     spec = load_robot(robot)
-    task = get_task(spec.name)
+    task = get_task(spec)
 
     def evaluate(episodes: int) -> float:
         hooks = resolve_randomization(spec, randomize, None, seed).hooks
@@ -161,7 +162,7 @@ def sb3_until_success(
 
     torch.set_num_threads(1)
     spec = load_robot(robot)
-    task = get_task(spec.name)
+    task = get_task(spec)
     start = time.perf_counter()
     env = GymEnv(spec, task, seed=seed, hooks=resolve_randomization(spec, randomize, None, seed).hooks)
     model = PPO("MlpPolicy", env, seed=seed, verbose=0, device="cpu")
@@ -195,58 +196,20 @@ def sb3_until_success(
     }
 
 
-def run(
-    robot: str = "furuta",
-    randomize: str | None = None,
-    seed: int = 0,
-    sb3: bool | None = None,
-    sb3_cap: float = 10.0,
-    target: float | None = None,
-    eval_episodes: int = 64,
-    eval_every_s: float | None = None,
-    max_seconds: float | None = None,
-    out: str | None = None,
-) -> dict[str, Any]:
-    """Measure and return the figures (see the module docstring).
-
-    Args:
-        robot: Embedded robot name.
-        randomize: Randomization to train and evaluate under (None: ``default``; ``none``: nominal).
-        seed: Seed of both runs.
-        sb3: Run the Stable-Baselines3 baseline (None: for the swing-up tasks, not the quadruped).
-        sb3_cap: The baseline stops at this multiple of our time.
-        target: Success rate that counts as solved (default: 0.95; 0.9 for the quadruped).
-        eval_episodes: Episodes per evaluation.
-        eval_every_s: Least wall time between evaluations [s] (default: 10 s; 60 s for the quadruped).
-        max_seconds: Our time budget (default: 600 s; 1800 s for the quadruped).
-        out: Save our run (checkpoint and TensorBoard logs) here.
-    """
-    name = load_robot(robot).name
-    if randomize is None:
-        randomize = "default"
-    available = randomization_available()
-    use = None if randomize == "none" or not available else randomize
-    label = use or (
-        "none" if randomize == "none" else f"none ({randomize} requested; sim2real.randomize unavailable)"
-    )
-    rule = gate_config(name, target=target, every_s=eval_every_s)
-    target, eval_every_s = rule.target, rule.every_s
-    budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(name, 600.0)
-    load_before = _load()
+def _one_seed(job: tuple) -> dict[str, Any]:
+    """Ours (and the baseline when asked) for one seed: the figures of the module docstring."""
+    robot, use, seed, target, eval_episodes, eval_every_s, budget, sb3, sb3_cap, out = job
+    logging.getLogger("sim2real.randomize.hooks").setLevel(logging.WARNING)
     ours = train_until_success(
         robot, use, seed, target, eval_episodes, eval_every_s, max_seconds=budget, out=out
     )
     result: dict[str, Any] = {
-        "robot": name,
-        "randomize": label,
-        "target_success_rate": target,
+        "seed": seed,
         "seconds_to_success": ours["seconds_to_success"],
         "success_rate": ours["success_rate"],
         "env_steps": ours["env_steps"],
         "evaluations": ours["evaluations"],
     }
-    if sb3 is None:
-        sb3 = name != "quadruped"
     if sb3:
         our_time = ours["seconds_to_success"] or budget
         cap = sb3_cap * our_time
@@ -263,6 +226,94 @@ def run(
             }
         )
     result["config"] = ours["config"]
+    return result
+
+
+def _over_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Figures over seeds: how many solved, the median time of the solved ones, mean success."""
+    times = sorted(r["seconds_to_success"] for r in runs if r["seconds_to_success"] is not None)
+    out: dict[str, Any] = {
+        "solved": len(times),
+        "seconds_to_success_median": float(np.median(times)) if times else None,
+        "success_rate_mean": round(float(np.mean([r["success_rate"] for r in runs])), 4),
+    }
+    speedups = [r["speedup_vs_sb3"] for r in runs if r.get("speedup_vs_sb3") is not None]
+    if speedups:
+        out["speedup_vs_sb3_median"] = float(np.median(speedups))
+    return out
+
+
+def run(
+    robot: str = "furuta",
+    randomize: str | None = None,
+    seed: int = 0,
+    sb3: bool | None = None,
+    sb3_cap: float = 10.0,
+    target: float | None = None,
+    eval_episodes: int = 64,
+    eval_every_s: float | None = None,
+    max_seconds: float | None = None,
+    out: str | None = None,
+    seeds: int = 1,
+    ray: str | None = None,
+) -> dict[str, Any]:
+    """Measure and return the figures (see the module docstring).
+
+    Args:
+        robot: Embedded robot name or spec YAML path (a legged robot of your own: the quadruped's target).
+        randomize: Randomization to train and evaluate under (None: ``default``; ``none``: nominal).
+        seed: Seed of both runs (the first seed with ``seeds`` > 1).
+        sb3: Run the Stable-Baselines3 baseline (None: for the swing-up tasks, not the quadruped).
+        sb3_cap: The baseline stops at this multiple of our time.
+        target: Success rate that counts as solved (default: 0.95; 0.9 for the quadruped).
+        eval_episodes: Episodes per evaluation.
+        eval_every_s: Least wall time between evaluations [s] (default: 10 s; 60 s for the quadruped).
+        max_seconds: Our time budget (default: 600 s; 1800 s for the quadruped).
+        out: Save our run (checkpoint and TensorBoard logs) here (one seed only).
+        seeds: Independent runs with seeds ``seed .. seed + seeds - 1``; their figures are under
+            ``runs`` and summarized (solved count, median time, mean success).
+        ray: Run the seeds as tasks on a Ray cluster (address, or ``local``); each seed's times
+            are then measured on whichever node ran it, alongside the other runs there.
+    """
+    from sim2real.errors import Sim2RealError
+    from sim2real.parallel import make_executor
+
+    if seeds < 1:
+        raise Sim2RealError(f"--seeds must be at least 1, got {seeds}")
+    if out is not None and seeds > 1:
+        raise Sim2RealError("out saves one run; it takes a single seed")
+    spec = load_robot(robot)
+    name = spec.name
+    # a robot without figures of its own takes those of its kind's embedded robot (any legged robot: the quadruped's)
+    key = preset_key(spec)
+    if randomize is None:
+        randomize = "default"
+    available = randomization_available()
+    use = None if randomize == "none" or not available else randomize
+    label = use or (
+        "none" if randomize == "none" else f"none ({randomize} requested; sim2real.randomize unavailable)"
+    )
+    rule = gate_config(key, target=target, every_s=eval_every_s)
+    target, eval_every_s = rule.target, rule.every_s
+    budget = max_seconds if max_seconds is not None else _MAX_SECONDS.get(key, 600.0)
+    if sb3 is None:
+        sb3 = key != "quadruped"
+    load_before = _load()
+    jobs = [
+        (robot, use, s, target, eval_episodes, eval_every_s, budget, sb3, sb3_cap, out)
+        for s in range(seed, seed + seeds)
+    ]
+    with make_executor(ray) as executor:
+        runs = executor.map(_one_seed, jobs)
+    result: dict[str, Any] = {"robot": name, "randomize": label, "target_success_rate": target}
+    if seeds == 1:
+        result.update(runs[0])
+        del result["seed"]
+    else:
+        result.update(_over_seeds(runs))
+        result["seeds"] = list(range(seed, seed + seeds))
+        result["executor"] = executor.name
+        result["runs"] = runs
     result["load_average"] = {"before": load_before, "after": _load()}
     result["machine"] = machine()
     return result

@@ -1,4 +1,4 @@
-"""``sim2real bench sim|train|infer|sysid|finetune``: measure a headline figure."""
+"""``sim2real bench sim|train|infer|sysid|finetune|distributed``: measure a headline figure."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tyro
 from sim2real.commands.output import emit
 from sim2real.errors import Sim2RealError
 
-Which = Literal["sim", "train", "infer", "sysid", "finetune"]
+Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed"]
 
 
 def bench(
@@ -19,7 +19,10 @@ def bench(
     envs: int = 256,
     seconds: float = 10.0,
     randomize: str | None = None,
-    seeds: int = 3,
+    seeds: int | None = None,
+    steps: int | None = None,
+    nproc: int = 2,
+    ray: str | None = None,
     json: bool = False,
 ) -> int:
     """Run a benchmark and print its figures (see benchmarks/BENCHMARKS.md).
@@ -30,7 +33,11 @@ def bench(
         envs: Number of parallel simulations (sim).
         seconds: Measurement time (sim).
         randomize: Randomization config name or file (sim).
-        seeds: Number of seeds to average over (finetune).
+        seeds: Number of seeds (finetune: default 3; train: 1, with --ray run as Ray tasks;
+            distributed: 2).
+        steps: Environment steps of every training run (distributed; default 3,000,000).
+        nproc: Processes of the parallel training runs (distributed).
+        ray: Run the seeds of `bench train` as tasks on a Ray cluster (address, or "local").
         json: Print a JSON summary on stdout.
     """
     try:
@@ -39,7 +46,8 @@ def bench(
         if exc.name == f"sim2real.bench.{which}":
             raise Sim2RealError(f"benchmark '{which}' is not available in this version") from None
         raise
-    options = {"robot": robot, "envs": envs, "seconds": seconds, "randomize": randomize, "seeds": seeds}
+    options = {"robot": robot, "envs": envs, "seconds": seconds, "randomize": randomize, "nproc": nproc, "ray": ray}
+    options.update({k: v for k, v in (("seeds", seeds), ("steps", steps)) if v is not None})
     import inspect
 
     accepted = inspect.signature(module.run).parameters

@@ -22,16 +22,23 @@ def _robot_source(twin: str | None, ros2: bool) -> None:
 
 
 def make_twin(
-    spec: Any, twin_file: str, *, realtime: bool, seed: int, allow_out_of_bounds: bool = False
+    spec: Any,
+    twin_file: str,
+    *,
+    realtime: bool,
+    seed: int,
+    fixed_base: bool = False,
+    allow_out_of_bounds: bool = False,
 ) -> tuple[Any, dict[str, Any]]:
     """The twin from a twin file (checked against the robot: names and plausible bounds), at the
-    start state of the robot's task; and its description."""
+    start state of the robot's task (``fixed_base``: hung by its base, legs in the air); and its
+    description."""
     from sim2real.deploy.record import initial_state
     from sim2real.real.twin import TwinConfig, TwinRobot
 
     config = TwinConfig.load(twin_file, spec, allow_out_of_bounds=allow_out_of_bounds)
     q0, qd0 = initial_state(spec, seed)
-    robot = TwinRobot(spec, config, realtime=realtime, initial_qpos=q0)
+    robot = TwinRobot(spec, config, realtime=realtime, initial_qpos=q0, fixed_base=fixed_base)
     robot.reset(q0, qd0)
     effects = {
         k: (None if isinstance(v, float) and not math.isfinite(v) else v)
@@ -42,6 +49,7 @@ def make_twin(
         "params": {k: v.tolist() for k, v in config.params.items()},
         "effects": effects,
         "realtime": realtime,
+        "fixed_base": fixed_base,
         "start": {"q": q0.tolist(), "qd": qd0.tolist()},
     }
     return robot, described
@@ -150,12 +158,13 @@ class TaskOutcome:
     <sim2real.gap.envelope.EpisodeJudge>`), judged tick by tick on the robot's readings (and the
     twin's true base state for a floating base).  Robots without a task are not judged."""
 
-    def __init__(self, spec: Any, task_name: str | None, robot: Any, velocity_command: Any) -> None:
+    def __init__(self, spec: Any, robot: Any, velocity_command: Any) -> None:
         from sim2real.gap.envelope import EpisodeJudge
-        from sim2real.tasks import get_task, task_names
+        from sim2real.tasks import get_task
 
-        name = task_name or spec.name
-        self.task = get_task(name) if name in task_names() else None
+        self.task = get_task(spec) if spec.task is not None else None
+        if self.task is not None and self.task.commands is not None and velocity_command is None:
+            velocity_command = (0.0, 0.0, 0.0)  # what the loop gives the policy without --velocity-command
         self.judge = EpisodeJudge(spec, self.task, velocity_command) if self.task is not None else None
         self.robot = robot
         self.floating = bool(spec.floating_base) and hasattr(robot, "base_state")
@@ -286,6 +295,8 @@ def deploy(
     domain_id: int | None = None,
     rt_priority: int | None = None,
     allow_out_of_bounds: bool = False,
+    override_preflight: str | None = None,
+    ledger: bool = False,
     json: bool = False,
 ) -> int:
     """Run a policy on the robot behind the safety monitor, with live status and a rosbag2 log.
@@ -314,6 +325,11 @@ def deploy(
         rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission).
         allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
             parameter bounds.
+        override_preflight: --ros2: start without a passing preflight (give the reason; it is
+            recorded in the log).  Without it, --ros2 needs `sim2real preflight --ros2` to have
+            passed for this policy file and spec within the last 24 h.
+        ledger: --twin: add this run's eventless time per speed stage to the stage ledger, under
+            target "twin" (never into a robot's ledger; see `sim2real stages show`).
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     _robot_source(twin, ros2)
@@ -329,6 +345,7 @@ def deploy(
         raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     runner = PolicyRunner(policy, spec, providers="cpu")  # a bad file fails here, with one line
     if ros2:
+        gate = preflight_gate(spec, policy, override_preflight)
         return _deploy_ros2(
             spec,
             policy,
@@ -340,6 +357,7 @@ def deploy(
             domain_id,
             rt_priority,
             json,
+            gate,
         )
     assert twin is not None
     twin_robot, twin_info = make_twin(
@@ -353,10 +371,18 @@ def deploy(
     )
     total = None if seconds is None else max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"deploy {spec.name}", total, json)
-    outcome = TaskOutcome(spec, runner.metadata.task, twin_robot, velocity_command)
+    outcome = TaskOutcome(spec, twin_robot, velocity_command)
+    recorder = None
+    if ledger:
+        from sim2real.deploy.ledger import LedgerRecorder, StageLedger
+        from sim2real.deploy.preflight import file_hash
+
+        recorder = LedgerRecorder(StageLedger(), spec, file_hash(policy), "twin")
 
     def on_tick(result: Any) -> None:
         outcome(result)
+        if recorder is not None:
+            recorder(result)
         status(result)
 
     loop = ControlLoop(
@@ -373,6 +399,10 @@ def deploy(
         json,
     )
     summary = run_loop(loop, seconds, status, outcome)
+    if recorder is not None:
+        recorder.close()
+        summary["ledger"] = {"stage": recorder.reached, "file": str(recorder.ledger.path)}
+        recorder.ledger.close()
     twin_robot.close()
     emit(summary, json, summary_text(summary))
     return 0
@@ -389,10 +419,11 @@ def _deploy_ros2(
     domain_id: int | None,
     rt_priority: int | None,
     json: bool,
+    gate: dict[str, Any] | None = None,
 ) -> int:
     """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C."""
     from sim2real.deploy.loop import LoopConfig
-    from sim2real.deploy.ros2_node import run_ros2_deploy  # MissingExtraError without the ros2 extra
+    from sim2real.deploy.ros2.node import run_ros2_deploy  # MissingExtraError without the ros2 extra
 
     target = Path(out) if out else default_out(spec, "deploy")
     if target.exists():
@@ -408,7 +439,7 @@ def _deploy_ros2(
         ros_config=ros_config,
         loop_config=LoopConfig(mode="paced", speed=speed_config, velocity_command=velocity_command),
         log_path=target,
-        log_meta={"source": "sim2real deploy --ros2", "policy_file": str(Path(policy).resolve())},
+        log_meta={"source": "sim2real deploy --ros2", "policy_file": str(Path(policy).resolve()), "preflight": gate},
         seconds=seconds,
         domain_id=domain_id,
         rt_priority=rt_priority,
@@ -418,6 +449,31 @@ def _deploy_ros2(
     text = summary_text(loop) if loop else f"log {target}"
     emit(summary, json, text)
     return 0
+
+
+def preflight_gate(spec: Any, policy: str, override: str | None) -> dict[str, Any]:
+    """What lets a robot deployment start: a passing preflight of this policy and spec on a robot
+    within 24 h, or an explicit override (both go into the log's metadata).
+
+    Raises:
+        Sim2RealError: neither.
+    """
+    import logging
+
+    from sim2real.deploy.preflight import file_hash, find_passing, record_path
+
+    policy_hash = file_hash(policy)
+    found = find_passing(spec.hash, policy_hash, target="robot")
+    if found is not None:
+        return {"passed_at": found["time_iso"], "policy_hash": policy_hash, "operator": found.get("operator")}
+    if override:
+        logging.getLogger(__name__).warning("deploy without a passing preflight: overridden (%s)", override)
+        return {"override": override, "policy_hash": policy_hash}
+    raise Sim2RealError(
+        f"no passing preflight of {Path(policy).name} (sha256 {policy_hash[:12]}) on the {spec.name} robot "
+        f"(spec {spec.hash[:12]}) within 24 h in {record_path()}: run `sim2real preflight --robot "
+        f"{spec.name} --policy {policy} --ros2 --confirm perimeter`, or give --override-preflight REASON"
+    )
 
 
 def faults_text(result: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -55,11 +56,11 @@ def gap(
     """
     import dataclasses
 
+    from sim2real.calibration import calibrated_model
     from sim2real.gap.core import measure_gap
     from sim2real.gap.failure import analyze_failures
     from sim2real.gap.io import load_logs
     from sim2real.robots import load_robot
-    from sim2real.sysid.calibration import calibrated_model
 
     if not threshold > 0:
         raise Sim2RealError(f"--threshold must be positive, got {threshold}")
@@ -96,6 +97,16 @@ def gap(
             f"  {j:<12} position {result.position_rmse_per_joint[j]:.4f} rad   "
             f"velocity {result.velocity_rmse_per_joint[j]:.4f} rad/s"
         )
+    if result.base_position_rmse is not None:
+        lines.append(
+            f"base: position RMSE {result.base_position_rmse:.4f} m, velocity RMSE "
+            f"{result.base_velocity_rmse:.4f} m/s (replayed from the logged "
+            f"{'/'.join(sorted(set(result.replay.base_source)))} base state)"
+        )
+    if result.base_velocity_estimate_rmse is not None:
+        lines.append(
+            f"on-board base velocity estimate vs ground truth: RMSE {result.base_velocity_estimate_rmse:.4f} m/s"
+        )
     from sim2real.report.sections import divergence_text
 
     rate = summary["divergence_rate"]
@@ -129,9 +140,9 @@ def gap(
 
 def _task_of(spec):
     """The robot's built-in task (success rule for the failure analysis), or None."""
-    from sim2real.tasks import get_task, task_names
+    from sim2real.tasks import get_task
 
-    return get_task(spec.name) if spec.name in task_names() else None
+    return get_task(spec) if spec.task is not None else None
 
 
 def envelope(
@@ -146,6 +157,7 @@ def envelope(
     episode_s: float | None = None,
     velocity_command: tuple[float, float, float] | None = None,
     allow_out_of_bounds: bool = False,
+    ray: str | None = None,
     json: bool = False,
 ) -> int:
     """Transfer envelope: a policy's success rate on the twin over a grid of parameter values.
@@ -172,6 +184,9 @@ def envelope(
             policy (at full speed); default 0.5 0 0 (walk forward).  Not for other tasks.
         allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
             parameter bounds (the grid's own values are not checked).
+        ray: Run the cells as tasks on a Ray cluster: its address (host:port, auto) or "local" to
+            start one on this machine (needs the ray extra; --workers is then unused).  The map
+            is the same as without it.
         json: Print a JSON summary on stdout.
     """
     from rich.console import Console
@@ -179,6 +194,7 @@ def envelope(
 
     from sim2real.errors import PolicyError
     from sim2real.gap.envelope import EnvelopeConfig, evaluate_envelope, parse_grid, resolve_axes
+    from sim2real.parallel import make_executor
     from sim2real.robots import load_robot
 
     parse_grid(grid)  # a bad grid fails before anything loads
@@ -199,10 +215,9 @@ def envelope(
         TwinConfig.load(twin, spec, allow_out_of_bounds=allow_out_of_bounds)
     if velocity_command is not None:  # a command for a task that takes none fails before the progress bar
         from sim2real.gap.envelope import resolve_velocity_command
-        from sim2real.policy.metadata import read_metadata
         from sim2real.tasks import get_task
 
-        resolve_velocity_command(get_task(read_metadata(policy).task or spec.name), velocity_command)
+        resolve_velocity_command(get_task(spec), velocity_command)
     console = Console(stderr=True)
     columns = (
         TextColumn("envelope"),
@@ -223,10 +238,20 @@ def envelope(
                 last_line[0] = now  # a log file or a pipe: a line every 10 s instead of the bar
                 print(f"envelope: {done}/{total} cells", file=sys.stderr, flush=True)
 
-        result = evaluate_envelope(
-            spec, policy, grid, config=config, twin=twin, robot_ref=robot, progress=progress
-        )
+        with make_executor(ray) if ray is not None else contextlib.nullcontext() as executor:
+            result = evaluate_envelope(
+                spec,
+                policy,
+                grid,
+                config=config,
+                twin=twin,
+                robot_ref=robot,
+                progress=progress,
+                executor=executor,
+            )
     summary = result.summary()
+    if ray is not None:
+        summary["ray"] = {"address": ray, "retries": executor.retries}
     if report:
         from sim2real.report import Report, add_envelope
 

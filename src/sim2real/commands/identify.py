@@ -37,19 +37,23 @@ def _parse_bounds(text: str | None) -> dict[str, tuple[float, float]] | None:
     return out
 
 
-def _at_bound(spec: Any, name: str, value: np.ndarray, limits: dict | None) -> bool:
-    """Whether a value sits on one of the parameter's bounds (the spec's, or --bounds)."""
+def _ran_to_bound(spec: Any, name: str, p: Any, limits: dict | None) -> bool:
+    """Whether the fit moved a parameter onto one of its bounds (the spec's, or --bounds) away from
+    its start and its nominal value (a parameter whose nominal value sits on the bound, e.g. a zero
+    delay, is already held there)."""
     from sim2real.params import Parameters
     from sim2real.robots.model import build_model
 
     info = Parameters(spec, build_model(spec)).info(name)
     low, high = limits[name] if limits and name in limits else (info.low, info.high)
-    low, high = (
-        np.broadcast_to(np.asarray(low, float), value.shape),
-        np.broadcast_to(np.asarray(high, float), value.shape),
-    )
-    span = 1e-6 * np.maximum(high - low, 1e-300)
-    return bool(np.any((value <= low + span) | (value >= high - span)))
+    value = np.asarray(p.value, float)
+    low = np.broadcast_to(np.asarray(low, float), value.shape)
+    high = np.broadcast_to(np.asarray(high, float), value.shape)
+    tol = 1e-6 * np.maximum(high - low, 1e-300)
+    on_bound = (value <= low + tol) | (value >= high - tol)
+    moved = np.abs(value - np.asarray(p.start, float)) > tol
+    off_nominal = np.abs(value - np.asarray(p.nominal, float)) > tol
+    return bool(np.any(on_bound & moved & off_nominal))
 
 
 def _hold_runaways(spec: Any, result: Any, limits: dict | None, fit: Any) -> Any:
@@ -57,12 +61,12 @@ def _hold_runaways(spec: Any, result: Any, limits: dict | None, fit: Any) -> Any
     others again with those held at their nominal values, and report them as held there."""
     import dataclasses
 
-    from sim2real.sysid.identify import ParamEstimate
+    from sim2real.sysid.result import ParamEstimate
 
     runaway = [
         n
         for n, p in result.params.items()
-        if not p.identifiable and not np.array_equal(p.value, p.start) and _at_bound(spec, n, p.value, limits)
+        if not p.identifiable and _ran_to_bound(spec, n, p, limits)
     ]
     others = [n for n in result.params if n not in runaway]
     if not runaway or not others:
@@ -71,15 +75,15 @@ def _hold_runaways(spec: Any, result: Any, limits: dict | None, fit: Any) -> Any
     again = fit(",".join(others))
     held = {
         n: ParamEstimate(
-            n,
-            p.nominal.copy(),
-            p.nominal.copy(),
-            p.nominal.copy(),
-            None,
-            None,
-            p.unit,
-            False,
-            f"{p.reason}; the fit ran to its bound, so it is held at its nominal value",
+            name=n,
+            value=p.nominal.copy(),
+            nominal=p.nominal.copy(),
+            start=p.nominal.copy(),
+            ci_low=p.ci_low,
+            ci_high=p.ci_high,
+            unit=p.unit,
+            identifiable=False,
+            reason=f"{p.reason}; the fit ran to its bound, so it is held at its nominal value",
         )
         for n, p in result.params.items()
         if n in runaway
@@ -107,10 +111,13 @@ def identify(
     out: str | None = None,
     csv_map: CsvMap | None = None,
     horizon: float = 0.25,
+    stride: float | None = None,
+    max_windows: int | None = 400,
     loss: Literal["soft_l1", "huber", "cauchy", "linear"] = "soft_l1",
     velocity: Literal["auto", "log", "fd"] = "auto",
     bounds: str | None = None,
     report: str | None = None,
+    fixed_base: bool = False,
     json: bool = False,
 ) -> int:
     """Identify physical parameters from robot logs by windowed trajectory matching.
@@ -118,6 +125,13 @@ def identify(
     Prints each parameter with its confidence interval (or why the logs cannot determine it),
     the residual of every log (logs far worse than the others are flagged and down-weighted),
     and writes a calibration file that training, the twin and `sim2real gap --calib` accept.
+
+    Legged robots: logs recorded hung by the base (`sim2real record --fixed-base`) identify with
+    --fixed-base, by default each joint's armature, damping and Coulomb friction and each drive's
+    kp, kd and delay; logs of the robot standing or walking (they carry its base state) identify
+    the base's mass and centre of mass and the floor friction by default (masses, gains: --params).
+    Intervals hold under model error (a sandwich over windows plus the simulator's own step
+    error); a parameter the logs do not determine says so, with the range they leave open.
 
     Args:
         logs: Bag directories, .mcap files, or CSV files (with --csv-map).
@@ -127,17 +141,20 @@ def identify(
         out: Calibration YAML to write.
         csv_map: Column map of CSV logs: pendulum (DFKI pendulum) or qube (Quanser QUBE-Servo 2).
         horizon: Window length [s]: each window replays the logged commands from a logged state.
+        stride: Time between window starts [s] (default: the horizon).
+        max_windows: Use at most this many windows, evenly spread (bounds time and memory).
         loss: Robust loss of the least-squares fit.
         velocity: Initial window velocities: the log's column, a local fit to positions (fd), or
             auto (the column unless it disagrees with the positions' slope).
         bounds: Override plausible bounds, "name=low:high,...".
         report: Write an HTML report (identified vs nominal with intervals, fit overlays, parameter
             correlation, residuals over time) to this file.
+        fixed_base: The logs were recorded with the robot hung by its base (legs in the air).
         json: Print a JSON summary on stdout.
     """
+    from sim2real.calibration import save_calibration
     from sim2real.gap.io import load_logs
     from sim2real.robots import load_robot
-    from sim2real.sysid.calibration import save_calibration
     from sim2real.sysid.identify import IdentifyConfig
     from sim2real.sysid.identify import identify as run_identify
 
@@ -148,12 +165,24 @@ def identify(
         raise ParameterError(f"--out {out} is a directory; give the calibration file to write (calib.yaml)")
     trajectories = load_logs(spec, logs, csv_map, min_seconds=horizon)
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
-    config = IdentifyConfig(horizon=horizon, loss=loss, velocity=velocity)
+    if max_windows is not None and max_windows < 1:
+        raise ParameterError(f"--max-windows must be at least 1, got {max_windows}")
+    config = IdentifyConfig(
+        horizon=horizon, stride=stride, max_windows=max_windows, loss=loss, velocity=velocity
+    )
     limits = _parse_bounds(bounds)
 
-    def fit(names: str | None) -> Any:
+    def fit(which: str | None) -> Any:
         with np.errstate(invalid="ignore", divide="ignore"):  # NaN intervals: reported unidentifiable
-            return run_identify(spec, trajectories, names, config=config, names=list(logs), bounds=limits)
+            return run_identify(
+                spec,
+                trajectories,
+                which,
+                config=config,
+                names=list(logs),
+                bounds=limits,
+                fixed_base=fixed_base,
+            )
 
     result = fit(params)
     result = _hold_runaways(spec, result, limits, fit)
@@ -165,7 +194,7 @@ def identify(
             "identify from a longer or richer log (sim2real record --excite chirp --seconds 30); -v says why"
         )
     if out:
-        save_calibration(out, result.calibration())
+        save_calibration(out, result.calibration(), spec)
     summary = result.summary()
     summary["out"] = out
     if report:
@@ -177,7 +206,8 @@ def identify(
     lines = [f"{'parameter':<30} {'value':>12} {'95% interval':>27} {'nominal':>12}"]
     for name, p in summary["params"].items():
         if p["value"] is None:
-            lines.append(f"{name:<30} {'unidentified':>12} {'':>27} {_fmt(p['nominal']):>12}  {p['reason']}")
+            ci = f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
+            lines.append(f"{name:<30} {'unidentified':>12} {ci:>27} {_fmt(p['nominal']):>12}  {p['reason']}")
         else:
             ci = f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
             lines.append(f"{name:<30} {_fmt(p['value']):>12} {ci:>27} {_fmt(p['nominal']):>12} {p['unit']}")

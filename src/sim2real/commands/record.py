@@ -15,7 +15,7 @@ def record(
     out: str,
     twin: str | None = None,
     ros2: bool = False,
-    excite: Literal["chirp", "prbs", "steps"] | None = None,
+    excite: Literal["chirp", "prbs", "steps", "trot"] | None = None,
     policy: str | None = None,
     seconds: float = 20.0,
     amplitude: float | None = None,
@@ -25,6 +25,7 @@ def record(
     ros_config: str | None = None,
     domain_id: int | None = None,
     rt_priority: int | None = None,
+    fixed_base: bool = False,
     allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
@@ -35,13 +36,19 @@ def record(
     position limits (e.g. the furuta's arm); pd actuators get AMPLITUDE radians around the default
     pose (default 0.1).  The run starts from the robot task's start state (the furuta hanging).
 
+    Legged robots are identified legs in the air: with --fixed-base the twin hangs by its base (on
+    hardware, hang the robot from a stand first), every joint gets its own chirp (default 0.3 rad for
+    pd joints) and the safety monitor checks the joints only; `identify --fixed-base` reads the log.
+    On the floor, a legged robot's log carries its base state: the on-board estimate (/odom) and,
+    on the twin, the true state (/ground_truth/odom).  --excite trot walks it with an open-loop trot.
+
     Args:
         robot: Embedded robot name or spec YAML path.
         out: Log directory to write (must not exist).
         twin: Record the simulated twin with these hidden parameters (YAML: params/effects).
         ros2: Record a ROS 2 robot (the loop runs as a ROS 2 node at the control rate, as in
             ``deploy --ros2``; the robot is found on the topics of --ros-config or the spec).
-        excite: Excitation signal.
+        excite: Excitation signal, or "trot" (an open-loop trot of a legged robot).
         policy: Or: run this exported policy (.onnx).
         seconds: Length of the recording [s].
         amplitude: Excitation amplitude: a fraction of the voltage/torque limit, radians for pd.
@@ -52,6 +59,7 @@ def record(
         ros_config: --ros2: YAML of topics, message types, QoS and joint-name mapping.
         domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
         rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission).
+        fixed_base: The robot hangs by its base, legs in the air (the twin hangs itself).
         allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
             parameter bounds.
         json: Print a JSON summary on stdout (status lines go to stderr).
@@ -62,39 +70,66 @@ def record(
     if not seconds > 0:
         raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     from sim2real.deploy.loop import ControlLoop, LoopConfig, parse_stage
-    from sim2real.deploy.record import ExcitationPolicy
+    from sim2real.deploy.record import ExcitationPolicy, TrotGait, fixed_base_spec
     from sim2real.deploy.speed import SpeedConfig
     from sim2real.robots import load_robot
 
     spec = load_robot(robot)
+    if fixed_base:
+        spec = fixed_base_spec(spec)  # the monitor checks the joints of a hung robot only
+        if excite == "trot":
+            raise Sim2RealError("--excite trot walks a robot on the floor; it cannot go with --fixed-base")
     target = Path(out)
     if target.exists():
         raise Sim2RealError(f"{target} exists already; a log is never overwritten")
     stage = parse_stage(speed)
-    if excite is not None:
-        driver = ExcitationPolicy(spec, excite, seconds, amplitude=amplitude, seed=seed)
-        what = f"{excite} excitation"
+    if excite == "trot":
+        if amplitude is not None:
+            raise Sim2RealError("--amplitude applies to chirp, prbs and steps")
+        driver: Any = TrotGait(spec)
+        what = "open-loop trot"
+        start = len(SpeedConfig().stages) - 1 if stage is None else stage
+    elif excite is not None:
+        driver = ExcitationPolicy(spec, excite, seconds, amplitude=amplitude, seed=seed, per_joint=fixed_base)
+        what = f"{excite} excitation{' per joint, hung by the base' if fixed_base else ''}"
         start = len(SpeedConfig().stages) - 1 if stage is None else stage
     else:
         from sim2real.policy.runtime import PolicyRunner
 
         if amplitude is not None:
             raise Sim2RealError("--amplitude applies to --excite only")
-        driver = PolicyRunner(policy, spec, providers="cpu")  # type: ignore[assignment]
+        driver = PolicyRunner(policy, spec, providers="cpu")
         what = f"policy {Path(str(policy)).name}"
         start = 0 if stage is None else stage
     if ros2:
         return _record_ros2(
-            spec, driver, start, seconds, target, what, policy, seed, ros_config, domain_id, rt_priority, json
+            spec,
+            driver,
+            start,
+            seconds,
+            target,
+            what,
+            policy,
+            seed,
+            ros_config,
+            domain_id,
+            rt_priority,
+            json,
+            fixed_base,
         )
     assert twin is not None
     twin_robot, twin_info = make_twin(
-        spec, twin, realtime=realtime, seed=seed, allow_out_of_bounds=allow_out_of_bounds
+        spec,
+        twin,
+        realtime=realtime,
+        seed=seed,
+        fixed_base=fixed_base,
+        allow_out_of_bounds=allow_out_of_bounds,
     )
     config = LoopConfig(mode="paced" if realtime else "lockstep", speed=SpeedConfig(start_stage=start))
     total = max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"record {spec.name}", total, json)
-    meta = {"source": "sim2real record", "twin": twin_info, "seed": seed}
+    meta = {"source": "sim2real record", "twin": twin_info, "seed": seed, "fixed_base": fixed_base}
     if policy is not None:
         meta["policy_file"] = str(Path(policy).resolve())
     loop = ControlLoop(twin_robot, driver, config=config, log_path=target, log_meta=meta, on_tick=status)
@@ -118,13 +153,14 @@ def _record_ros2(
     domain_id: int | None,
     rt_priority: int | None,
     json: bool,
+    fixed_base: bool = False,
 ) -> int:
     """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run."""
     from sim2real.deploy.loop import ControlLoop, LoopConfig
-    from sim2real.deploy.ros2_node import run_ros2_deploy  # MissingExtraError without the ros2 extra
+    from sim2real.deploy.ros2.node import run_ros2_deploy  # MissingExtraError without the ros2 extra
     from sim2real.deploy.speed import SpeedConfig
 
-    meta: dict[str, Any] = {"source": "sim2real record --ros2", "seed": seed}
+    meta: dict[str, Any] = {"source": "sim2real record --ros2", "seed": seed, "fixed_base": fixed_base}
     if policy is not None:
         meta["policy_file"] = str(Path(policy).resolve())
 

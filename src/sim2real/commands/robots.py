@@ -10,7 +10,7 @@ from sim2real.commands.output import emit
 
 
 def robots(json: bool = False) -> int:
-    """List the embedded robots (name, nq, nv, nu, control period, substeps).
+    """List the embedded robots (name, nq, nv, nu, control period, substeps, task kind).
 
     Args:
         json: Print a JSON summary on stdout.
@@ -31,11 +31,13 @@ def robots(json: bool = False) -> int:
                 "control_dt": spec.control_dt,
                 "substeps": spec.substeps,
                 "hash": spec.hash[:12],
+                "task": None if spec.task is None else spec.task.kind,
             }
         )
     text = "\n".join(
         f"{r['name']:<10} nq={r['nq']:<3} nv={r['nv']:<3} nu={r['nu']:<3} "
-        f"control {1 / r['control_dt']:.0f} Hz x {r['substeps']} substeps  spec {r['hash']}"
+        f"control {1 / r['control_dt']:.0f} Hz x {r['substeps']} substeps  task {r['task'] or '-':<10} "
+        f"spec {r['hash']}"
         for r in rows
     )
     emit({"robots": rows}, json, None if json else text)

@@ -57,8 +57,8 @@ def twin_node(
     """
     import numpy as np
 
-    from sim2real.deploy.ros2_node import KinematicRobot, run_hardware_node
-    from sim2real.real.ros2 import Ros2Config
+    from sim2real.real.kinematic import KinematicRobot
+    from sim2real.real.ros2 import Ros2Config, run_hardware_node  # MissingExtraError without the ros2 extra
     from sim2real.robots import load_robot
 
     spec = load_robot(robot)
@@ -136,7 +136,7 @@ def ros2(
         rt_priority: Run both processes under SCHED_FIFO with this priority (1-99).
         json: Print a JSON summary on stdout.
     """
-    from sim2real.deploy.ros2_node import selftest
+    from sim2real.deploy.ros2.selftest import selftest
 
     os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     os.environ.setdefault("ROS_LOCALHOST_ONLY", "1")

@@ -108,22 +108,30 @@ def train_loop(
 ) -> tuple[Any, bool]:
     """PPO iterations until ``total`` environment steps, or until ``gate`` (a
     :class:`~sim2real.train.gate.SuccessGate`, None: never) is met; a checkpoint every
-    ``save_every`` seconds.  Returns the last iteration's stats and whether the gate was met."""
+    ``save_every`` seconds.  Returns the last iteration's stats and whether the gate was met.
+
+    In a multi-process run rank 0 alone evaluates and decides, and every rank follows its decision."""
+    from sim2real.train.distributed import from_main, is_main
+
     stats = None
     last_save = time.perf_counter()
     while trainer.env_steps < total:
         stats = trainer.iterate()
         progress.update(stats)
-        if gate is not None and _gate_due(trainer, gate):
-            reached = gate.check(trainer.env_steps)
-            last = gate.last
-            assert last is not None
-            progress.line(
-                f"evaluation after {trainer.env_steps:,} steps: success {last['success_rate']:.2f} "
-                f"over {last['episodes']} episodes"
-                + (f" >= {gate.config.target:.2f}: learnt" if reached else "")
-            )
-            if reached:
+        if gate is not None:
+            # rank 0 evaluates and decides (the others of a --nproc run would disagree on when the
+            # gate is due); every rank stops at the same iteration
+            reached = False
+            if is_main() and _gate_due(trainer, gate):
+                reached = gate.check(trainer.env_steps)
+                last = gate.last
+                assert last is not None
+                progress.line(
+                    f"evaluation after {trainer.env_steps:,} steps: success {last['success_rate']:.2f} "
+                    f"over {last['episodes']} episodes"
+                    + (f" >= {gate.config.target:.2f}: learnt" if reached else "")
+                )
+            if from_main(reached):
                 return stats, True
         if time.perf_counter() - last_save > save_every:
             trainer.save(checkpoint)
@@ -146,6 +154,7 @@ def train(
     no_early_stop: bool = False,
     save_every: float = 60.0,
     allow_out_of_bounds: bool = False,
+    nproc: int = 1,
     json: bool = False,
 ) -> int:
     """Train a policy with PPO (rsl_rl) in the batched simulator, until it has learnt the task.
@@ -180,22 +189,28 @@ def train(
         save_every: Seconds between checkpoints during training.
         allow_out_of_bounds: Accept a calibration or randomization file whose values lie outside
             the robot's plausible parameter bounds.
+        nproc: Processes of data-parallel PPO on this machine (torch.distributed, gloo): each
+            steps envs/nproc simulations with its own seed, gradients and normalizer statistics
+            are averaged over them; one checkpoint.  For several machines launch with torchrun
+            (docs/scale.md).  The success gate is decided on rank 0 and applied by every rank.
         json: Print a JSON summary on stdout.
     """
+    if nproc > 1:
+        options = {k: v for k, v in locals().items() if k != "nproc"}
+        _check_options(out, steps, resume, eval_episodes, robot, randomize, allow_out_of_bounds)
+        from sim2real.train.distributed import launch
+
+        return launch(train, nproc, options)
     from sim2real.train.config import default_steps
+    from sim2real.train.distributed import join_world
     from sim2real.train.gate import SuccessGate, gate_config
     from sim2real.train.runner import make_trainer
 
+    world_size = join_world()  # 1, or this process's rank of --nproc / torchrun
+
     run = Path(out)
-    if not resume and (run / "policy.pt").exists():
-        raise Sim2RealError(f"{run} already holds a run; continue it with --resume or choose another --out")
-    if steps is not None and steps < 1:
-        raise Sim2RealError(f"--steps must be at least 1, got {steps}")
-    if eval_episodes < 0:
-        raise Sim2RealError(f"--eval-episodes must be 0 or more, got {eval_episodes}")
+    _check_options(out, steps, resume, eval_episodes, robot, randomize, allow_out_of_bounds)
     model = rnd = record = None
-    if randomize is not None and not resume:
-        _check_randomization(robot, randomize, allow_out_of_bounds)
     if calib is not None:
         if resume:
             raise Sim2RealError("--calib starts a run; a resumed run keeps the calibration it was trained on")
@@ -222,8 +237,8 @@ def train(
     )
     # the quick evaluations build randomization hooks every few seconds: keep their notices quiet
     logging.getLogger("sim2real.randomize.hooks").setLevel(logging.WARNING)
-    total = int(steps if steps is not None else default_steps(trainer.task.name))
-    rule = gate_config(trainer.task.name)
+    total = int(steps if steps is not None else default_steps(trainer.task))
+    rule = gate_config(trainer.task)
     eval_seed = trainer.seed + 10_000
     gate = SuccessGate(rule, lambda n: trainer.evaluate(n, seed=eval_seed)["success_rate"])
     human(
@@ -247,8 +262,9 @@ def train(
         human(f"interrupted: checkpoint at {run / 'policy.pt'} (continue with --resume)", json)
         raise
     evaluation: dict[str, Any] | None = None
-    if reached and trainer.last_evaluation is not None:
-        evaluation = {k: trainer.last_evaluation[k] for k in ("success_rate", "mean_return", "episodes")}
+    if reached:  # the gate's full evaluation (rank 0's: the other ranks of --nproc print nothing)
+        if trainer.last_evaluation is not None:
+            evaluation = {k: trainer.last_evaluation[k] for k in ("success_rate", "mean_return", "episodes")}
     elif eval_episodes > 0:
         result = trainer.evaluate(eval_episodes)
         evaluation = {k: result[k] for k in ("success_rate", "mean_return", "episodes")}
@@ -272,6 +288,7 @@ def train(
         "curriculum": curriculum,
         "calib": calib,
         "evaluation": evaluation,
+        "world_size": world_size,
     }
     text = (
         f"{trainer.env_steps:,} steps in {trainer.seconds:.0f} s of training, stopped by the {stopped}; "
@@ -286,6 +303,26 @@ def train(
     )
     emit(summary, json, text)
     return 0
+
+
+def _check_options(
+    out: str,
+    steps: int | None,
+    resume: bool,
+    eval_episodes: int,
+    robot: str,
+    randomize: str | None,
+    allow_out_of_bounds: bool,
+) -> None:
+    """Refuse bad train options before any work (and before --nproc starts its processes)."""
+    if not resume and (Path(out) / "policy.pt").exists():
+        raise Sim2RealError(f"{out} already holds a run; continue it with --resume or choose another --out")
+    if steps is not None and steps < 1:
+        raise Sim2RealError(f"--steps must be at least 1, got {steps}")
+    if eval_episodes < 0:
+        raise Sim2RealError(f"--eval-episodes must be 0 or more, got {eval_episodes}")
+    if randomize is not None and not resume:
+        _check_randomization(robot, randomize, allow_out_of_bounds)
 
 
 def one_torch_thread() -> None:
@@ -346,7 +383,7 @@ def evaluate(
     check_spec(meta, spec)
     if randomize is not None:
         _check_randomization(str(spec.path), randomize, allow_out_of_bounds)
-    task = get_task(meta["task"])
+    task = get_task(spec)
     hooks = resolve_randomization(spec, randomize, None, seed).hooks
     human(f"evaluating {run} on {task.name} ({episodes} episodes, randomize {randomize or 'none'})", json)
     model = run_model(spec, meta)  # a --calib run is evaluated on its calibrated model

@@ -1,0 +1,31 @@
+"""Deployment: a policy runs on a robot behind the safety layer, at a fixed rate, logged.
+
+Numpy, onnxruntime and rosbags only (never torch): a robot computer runs this package.
+
+================  ==================================================================================
+module            owns
+================  ==================================================================================
+loop              :class:`ControlLoop` (read, check, policy, check, write, log; lockstep or paced),
+                  :func:`build_loop` (the deployment loop of a policy file)
+loop_config       :class:`LoopConfig`, the :class:`Policy` protocol, :class:`TickResult`
+loop_log          the run's rosbag2 log and its ``/sim2real/events`` kinds
+reward            the episode return from measured quantities (the task's reward terms)
+speed             the speed progression (stages, dwell) and ``--speed`` parsing
+safety            :class:`SafetyMonitor`, and the index of every check and its tests
+safety_events     event kinds, severities, events, decisions, the monitor's state words
+safety_state      the state checks of a reading (staleness, NaN, limits, tilt, height, watchdog)
+safety_limits     :class:`ActuatorLimits` (named, with units), the command window at a state, the
+                  safe-mode command, and :func:`assert_safe` (the final, independent check)
+collision         the external-torque observer (momentum residual, numpy + MuJoCo) and the
+                  :class:`CollisionDetector` the monitor runs
+monitor           :func:`deployment_monitor`: the monitor a deployment runs (limits + collision)
+preflight         the pre-deployment checklist (``sim2real preflight``), its record and the gate
+ledger            the stage ledger (SQLite): eventless time per speed stage across runs
+faults            the fault-injection suite on the twin (``sim2real faults``) and its stand-in policy
+fault_cases       the faults it injects
+audit             the independent audit of every command that reaches the robot
+excitation        excitation signals (chirp, PRBS, steps) for identification
+record            recording runs for identification (``sim2real record``)
+ros2              the ROS 2 deployment node and selftest (package; needs the ``ros2`` extra)
+================  ==================================================================================
+"""

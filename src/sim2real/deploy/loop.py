@@ -8,7 +8,8 @@ One tick::
                                                              -> filter -> actuator units
     decision = monitor.filter_command(command, reading, now) clamp / hold / safe stop (latched)
     robot.write(decision.command)
-    log: /joint_states, /imu/data, /joint_commands, /sim2real/events (safety, stage, mode, deadline)
+    log: /joint_states, /imu/data, /joint_commands, /sim2real/events (safety, stage, mode, deadline),
+         and for a floating base /odom (on-board estimate) and /ground_truth/odom (a twin's truth)
 
 The policy runs only on a usable reading (no hold or safe-stop event this tick, monitor not
 latched); otherwise the monitor holds or stops on its own.  When the policy reports non-finite
@@ -51,29 +52,32 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from sim2real.deploy.safety import ResetResult, SafetyEvent, SafetyMonitor, Severity
-from sim2real.deploy.speed import SpeedConfig, SpeedProgression, StageChange
+from sim2real.deploy.loop_config import LoopConfig, Policy, TickResult
+from sim2real.deploy.loop_log import (
+    EVENT_DEADLINE,
+    EVENT_ERROR,
+    EVENT_ESTOP,
+    EVENT_POLICY,
+    EVENT_RESET,
+    EVENT_START,
+    HOLD_OR_SAFE_STOP,
+    LoopLog,
+    describe_policy,
+    finite,
+)
+from sim2real.deploy.reward import _RewardMeter
+from sim2real.deploy.safety import ResetResult, SafetyMonitor, Severity
+from sim2real.deploy.speed import SpeedProgression, parse_stage
 from sim2real.errors import Sim2RealError
-from sim2real.logs.bag import BagWriter
-from sim2real.real.protocol import Command, Reading, Robot
+from sim2real.real.odometry import base_state_log
+from sim2real.real.protocol import Reading, Robot
 
 __all__ = [
-    "EVENT_DEADLINE",
-    "EVENT_END",
-    "EVENT_ERROR",
-    "EVENT_ESTOP",
-    "EVENT_MODE",
-    "EVENT_POLICY",
-    "EVENT_RESET",
-    "EVENT_SAFETY",
-    "EVENT_STAGE",
-    "EVENT_START",
     "ControlLoop",
     "LoopConfig",
     "Policy",
@@ -83,195 +87,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-LoopMode = Literal["lockstep", "paced"]
-
-# kinds of the /sim2real/events messages the loop writes
-EVENT_START = "start"
-"""First event of a run: loop settings."""
-EVENT_SAFETY = "safety"
-"""A :class:`~sim2real.deploy.safety.SafetyEvent` (detail: its ``as_dict``)."""
-EVENT_STAGE = "stage"
-"""A speed stage change (detail: previous_stage, stage, fraction, reason)."""
-EVENT_MODE = "mode"
-"""The command mode changed (normal / hold / safe)."""
-EVENT_DEADLINE = "deadline_miss"
-"""A missed deadline (detail: tick, overrun_ms, total)."""
-EVENT_POLICY = "policy"
-"""The policy reported non-finite input or raised (detail: what)."""
-EVENT_RESET = "reset"
-"""An explicit safety reset, accepted or refused."""
-EVENT_ESTOP = "estop_request"
-"""An e-stop was requested (detail: reason)."""
-EVENT_ERROR = "error"
-"""An exception inside the loop (or an interrupt): the robot was put in safe mode."""
-EVENT_END = "end"
-"""Last event of a run: the summary."""
-
-_BAD = (Severity.HOLD, Severity.SAFE_STOP)
-
-
-@runtime_checkable
-class Policy(Protocol):
-    """What the loop needs from a policy: :class:`~sim2real.policy.runtime.PolicyRunner`'s interface.
-
-    Optional attributes the loop uses when present: ``filtered_action`` (n_act,) for the episode
-    return, ``control_dt`` [s] (checked against the spec), ``path`` and ``metadata`` (logged).
-    """
-
-    last_input_finite: bool
-    """False when the last step's inputs held NaN or inf (it then returned its previous command)."""
-
-    def step_reading(self, reading: Any, velocity_command: np.ndarray | None = None) -> np.ndarray:
-        """Actuator commands (n_act,) in actuator units from a reading (and a velocity command)."""
-        ...
-
-    def reset(self) -> None:
-        """Clear the policy's internal state (action filter)."""
-        ...
-
-
-@dataclass(frozen=True)
-class LoopConfig:
-    """How the control loop runs."""
-
-    mode: LoopMode = "lockstep"
-    """``lockstep`` (no sleeping; for the twin) or ``paced`` (fixed rate on the monotonic clock)."""
-    speed: SpeedConfig = field(default_factory=SpeedConfig)
-    """Speed stages, dwell time and first stage (``--speed STAGE``)."""
-    velocity_command: tuple[float, float, float] | None = None
-    """(vx [m/s], vy [m/s], yaw rate [rad/s]) for velocity-tracking policies; None: zero when the
-    observation has a velocity command, else none."""
-    scale_velocity_command: bool = True
-    """Scale the velocity command by the speed stage's fraction."""
-    restart_stage: int = 0
-    """Stage the progression restarts at after an accepted safety reset."""
-    log_imu: bool = True
-    """Write ``/imu/data`` for robots with an IMU."""
-    flush_period: float = 0.0
-    """BagWriter flush period [s]; 0 writes every message to the file at once (crash-safe)."""
-    episode_return: bool = True
-    """Sum the task's reward when it can be computed from measured quantities alone."""
-    deadline_log_first: int = 5
-    """Missed deadlines logged one by one before throttling."""
-    deadline_log_every: int = 100
-    """After the first ones, log (and write to the bag) every n-th missed deadline."""
-
-    def __post_init__(self) -> None:
-        if self.mode not in ("lockstep", "paced"):
-            raise Sim2RealError(f"loop mode must be lockstep or paced, got {self.mode!r}")
-        if self.velocity_command is not None and len(self.velocity_command) != 3:
-            raise Sim2RealError("velocity_command must be (vx, vy, yaw_rate)")
-        if not 0 <= self.restart_stage < len(self.speed.stages):
-            raise Sim2RealError(
-                f"restart_stage {self.restart_stage} is not a stage of {list(self.speed.stages)}"
-            )
-
-
-@dataclass(frozen=True, eq=False)
-class TickResult:
-    """What one :meth:`ControlLoop.tick` did."""
-
-    index: int
-    """Tick number, from 0."""
-    now: float
-    """Loop time of the tick [s]."""
-    reading: Reading | None
-    """The reading of the tick, as the robot returned it."""
-    command: Command
-    """The command written to the robot."""
-    state: str
-    """Monitor state after the tick: ``ok``, ``hold`` or ``safe_stop``."""
-    events: tuple[SafetyEvent, ...]
-    """Safety events reported this tick (state checks and command checks)."""
-    stage: int
-    """Speed stage index after the tick."""
-    fraction: float
-    """Speed fraction after the tick."""
-    stage_change: StageChange | None
-    """The stage change of this tick, if any."""
-    policy_ran: bool
-    """Whether the policy was stepped (only on a usable reading while not latched)."""
-    policy_input_finite: bool
-    """False when the policy reported non-finite input (the monitor got a NaN command)."""
-    compute_s: float
-    """Controller time: from the reading's arrival to the write call [s]."""
-    tick_s: float
-    """Whole tick, robot I/O and logging included [s]."""
-    deadline_missed: bool
-    """Whether this tick missed its deadline (see the module docstring)."""
-    reward: float | None
-    """Task reward of the tick (already times control_dt), or None."""
-
-    @property
-    def mode(self) -> str:
-        """Mode of the command written: normal, hold or safe."""
-        return self.command.mode
-
-
-def _json_safe(value: Any) -> Any:
-    """JSON-friendly copy: non-finite floats become None, numpy values plain Python."""
-    if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _json_safe(value.tolist())
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _finite(*arrays: np.ndarray | None) -> bool:
-    return all(a is None or bool(np.all(np.isfinite(a))) for a in arrays)
-
-
-class _RewardMeter:
-    """The task's step reward from what the robot measures (no privileged state).
-
-    Raises:
-        Sim2RealError: when the robot has no task, or a reward term needs something a robot does not
-            measure (e.g. the base linear velocity); the message says which.
-    """
-
-    def __init__(self, spec: Any) -> None:
-        from sim2real.tasks import get_task  # lazily: the task modules import MuJoCo
-
-        self.task = get_task(spec.name)
-        self.spec = spec
-        self.control_dt = float(spec.control_dt)
-        self.num_envs = 1
-        n, m = spec.n_joints, spec.n_actions
-        self.joint_pos = np.zeros((1, n))
-        self.joint_vel = np.zeros((1, n))
-        self.filtered_action = np.zeros((1, m))
-        self.prev_action = np.zeros((1, m))
-        self.velocity_command = np.zeros((1, 3))
-        for name, term in self.task.rewards.items():
-            try:
-                value = np.asarray(term(self), dtype=float)
-            except (AttributeError, KeyError, TypeError, IndexError, ValueError) as exc:
-                raise Sim2RealError(
-                    f"reward term '{name}' needs what a robot does not measure ({exc})"
-                ) from None
-            if value.shape != (1,):
-                raise Sim2RealError(f"reward term '{name}' has shape {value.shape}")
-
-    def step(
-        self, reading: Reading, filtered_action: np.ndarray, velocity_command: np.ndarray | None
-    ) -> float:
-        self.prev_action[:] = self.filtered_action
-        self.joint_pos[0] = reading.q
-        self.joint_vel[0] = reading.qd
-        self.filtered_action[0] = filtered_action
-        if velocity_command is not None:
-            self.velocity_command[0] = velocity_command
-        total = 0.0
-        for term in self.task.rewards.values():
-            total += term.weight * float(np.asarray(term(self), dtype=float)[0])
-        return total * self.control_dt
 
 
 class ControlLoop:
@@ -290,7 +105,8 @@ class ControlLoop:
         robot: The robot (``Robot`` protocol); ``robot.spec`` is the spec enforced.
         policy: The policy (``PolicyRunner`` or anything with its interface, see :class:`Policy`).
         config: Loop settings.
-        monitor: The safety monitor; default: a new one for ``robot.spec``.
+        monitor: The safety monitor; default: a new one for ``robot.spec`` with its collision
+            detection (:func:`~sim2real.deploy.monitor.deployment_monitor`).
         speed: The speed progression; default: from ``config.speed``.
         log_path: Bag directory to write (must not exist); None: no log.
         log_meta: Extra JSON-serializable description stored in the bag's metadata.
@@ -324,7 +140,11 @@ class ControlLoop:
             raise Sim2RealError(
                 f"the policy runs at {policy_dt} s, the robot's control period is {self.dt} s"
             )
-        self.monitor = monitor if monitor is not None else SafetyMonitor(self.spec)
+        if monitor is None:  # with the spec's collision detection (numpy + MuJoCo)
+            from sim2real.deploy.monitor import deployment_monitor
+
+            monitor = deployment_monitor(self.spec)
+        self.monitor = monitor
         self.speed = speed if speed is not None else SpeedProgression.from_config(self.config.speed)
         self.monitor.set_speed_fraction(self.speed.fraction)
         self.log_path = Path(log_path) if log_path is not None else None
@@ -362,7 +182,7 @@ class ControlLoop:
                     self.reward_unavailable = str(exc)
         else:
             self.reward_unavailable = "disabled"
-        self._bag: BagWriter | None = None
+        self._log = LoopLog(self.spec, self.config.log_imu)
         self._opened = False
         self._closed = False
         self._stop_requested = False
@@ -378,12 +198,10 @@ class ControlLoop:
         self.episode_return = 0.0
         self._mode_ticks = {"normal": 0, "hold": 0, "safe": 0}
         self._events = 0
-        self._mode: str | None = None
         self._state = "ok"
         self._first_now: float | None = None
         self._last_now: float | None = None
         self._last_reading: Reading | None = None
-        self._last_logged_t: float | None = None
         self._wall_first: float | None = None
         self._wall_last: float | None = None
         self._prev_wall: float | None = None
@@ -414,18 +232,12 @@ class ControlLoop:
                     "dwell_s": self.speed.config.dwell_s,
                     "start_stage": self.speed.stage,
                 },
-                "policy": self._describe_policy(),
+                "policy": describe_policy(self.policy),
                 **self.log_meta,
             }
-            self._bag = BagWriter(
-                self.log_path,
-                self.spec.hash,
-                self.spec.joints,
-                robot=self.spec.name,
-                command_joints=self.spec.actuated_joints,
-                meta=_json_safe(meta),
-                flush_period=self.config.flush_period,
-            ).open()
+            # a robot hung by its base has no base state to log
+            base = None if self.log_meta.get("fixed_base") else base_state_log(self.spec, self.robot)
+            self._log.open(self.log_path, meta, self.config.flush_period, base_log=base)
         self._opened = True
         return self
 
@@ -441,13 +253,8 @@ class ControlLoop:
         try:
             self.robot.stop()
         finally:
-            bag, self._bag = self._bag, None
-            if bag is not None:
-                try:
-                    t = self._last_now if self._last_now is not None and self._last_now >= 0 else 0.0
-                    bag.write_event(t, EVENT_END, _json_safe(summary))
-                finally:
-                    bag.close()
+            t = self._last_now if self._last_now is not None and self._last_now >= 0 else 0.0
+            self._log.close(t, summary)
         return summary
 
     def __enter__(self) -> ControlLoop:
@@ -567,7 +374,7 @@ class ControlLoop:
                 not self.monitor.latched
                 and isinstance(reading, Reading)
                 and reading.valid
-                and not any(e.severity in _BAD for e in events)
+                and not any(e.severity in HOLD_OR_SAFE_STOP for e in events)
             )
             policy_ran, input_finite = False, True
             velocity_command = self._effective_velocity_command()
@@ -609,7 +416,7 @@ class ControlLoop:
             self._reward is not None
             and isinstance(reading, Reading)
             and reading.valid
-            and _finite(reading.q, reading.qd)
+            and finite(reading.q, reading.qd)
         ):
             reward = self._reward.step(reading, np.asarray(self.policy.filtered_action), velocity_command)  # type: ignore[attr-defined]
             self.episode_return += reward
@@ -629,7 +436,7 @@ class ControlLoop:
         self._prev_wall = wall_start
 
         # ---- log
-        self._log_tick(reading, now, decision.command, events, change, mode)
+        self._log.tick(reading, now, decision.command, events, change, mode, self._last_now)
         if missed:
             self._missed(now, overrun)
         tick_s = time.perf_counter() - wall_start
@@ -697,21 +504,6 @@ class ControlLoop:
 
     # ------------------------------------------------------------------ logging
 
-    def _describe_policy(self) -> dict[str, Any]:
-        policy = self.policy
-        out: dict[str, Any] = {"type": type(policy).__name__}
-        path = getattr(policy, "path", None)
-        if path is not None:
-            out["path"] = str(path)
-        meta = getattr(policy, "metadata", None)
-        if meta is not None and hasattr(meta, "spec_hash"):
-            out["spec_hash"] = meta.spec_hash
-            out["task"] = getattr(meta, "task", "")
-        describe = getattr(policy, "describe", None)
-        if callable(describe):
-            out.update(describe())
-        return out
-
     def _start_detail(self) -> dict[str, Any]:
         return {
             "mode": self.config.mode,
@@ -719,76 +511,11 @@ class ControlLoop:
             "stage": self.speed.stage,
             "fraction": self.speed.fraction,
             "velocity_command": None if self._velocity_command is None else self._velocity_command.tolist(),
-            "policy": self._describe_policy(),
+            "policy": describe_policy(self.policy),
         }
 
     def _write_event(self, t: float, kind: str, detail: Mapping[str, Any]) -> None:
-        if self._bag is None:
-            return
-        if not (math.isfinite(t) and t >= 0):
-            t = self._last_now if self._last_now is not None and math.isfinite(self._last_now) else 0.0
-            t = max(t, 0.0)
-        self._bag.write_event(t, kind, _json_safe(detail))
-
-    def _log_tick(
-        self,
-        reading: Any,
-        now: float,
-        command: Command,
-        events: list[SafetyEvent],
-        change: StageChange | None,
-        mode: str,
-    ) -> None:
-        bag = self._bag
-        if mode != self._mode:
-            if self._mode is not None or mode != "normal":
-                reason = next((e.message for e in events if e.severity in _BAD), None)
-                # a held tick (one dropped reading) is routine and the monitor logs its event: debug only
-                log.log(
-                    logging.WARNING if mode == "safe" else logging.DEBUG,
-                    "command mode %s -> %s at t=%.3f s%s",
-                    self._mode,
-                    mode,
-                    now,
-                    f": {reason}" if reason else "",
-                )
-                self._write_event(now, EVENT_MODE, {"from": self._mode, "to": mode, "reason": reason})
-            self._mode = mode
-        if bag is None:
-            return
-        if (
-            isinstance(reading, Reading)
-            and reading.valid
-            and math.isfinite(reading.t)
-            and reading.t >= 0
-            and (self._last_logged_t is None or reading.t > self._last_logged_t)
-            and _finite(reading.q, reading.qd)
-        ):
-            tau = reading.tau if reading.tau is not None and _finite(reading.tau) else None
-            bag.write_state(reading.t, reading.q, reading.qd, tau)
-            if (
-                self.config.log_imu
-                and reading.gyro is not None
-                and reading.accel is not None
-                and _finite(reading.gyro, reading.accel, reading.quat)
-            ):
-                bag.write_imu(reading.t, reading.gyro, reading.accel, reading.quat)
-            self._last_logged_t = reading.t
-        for event in events:
-            self._write_event(now, EVENT_SAFETY, event.as_dict())
-        if change is not None:
-            self._write_event(
-                now,
-                EVENT_STAGE,
-                {
-                    "previous_stage": change.previous_stage,
-                    "stage": change.stage,
-                    "fraction": change.fraction,
-                    "message": change.message,
-                },
-            )
-        t = now if math.isfinite(now) and now >= 0 else (self._last_now or 0.0)
-        bag.write_command(t, command.values)
+        self._log.event(t, kind, detail, self._last_now)
 
     # ------------------------------------------------------------------ running
 
@@ -896,62 +623,32 @@ def _sleep_until(deadline: float) -> None:
             time.sleep(remaining - 0.0003)
 
 
-def parse_stage(stage: str | int | float | None, stages: tuple[float, ...] | None = None) -> int | None:
-    """A speed stage index from ``--speed``: an index (``2``), a percentage (``50%``) or a fraction (``0.5``).
-
-    Raises:
-        Sim2RealError: when it names no stage.
-    """
-    stages = tuple(stages if stages is not None else SpeedConfig().stages)
-    if stage is None:
-        return None
-    if isinstance(stage, bool):
-        raise Sim2RealError(f"--speed: {stage!r} is not a stage")
-    text = str(stage).strip()
-    try:
-        if text.endswith("%"):
-            value: int | float = float(text[:-1]) / 100.0
-        elif text.lstrip("+-").isdigit():
-            value = int(text)
-        else:
-            value = float(text)
-    except ValueError:
-        raise Sim2RealError(
-            f"--speed {stage!r}: give a stage index 0..{len(stages) - 1}, a percentage (50%) or a fraction (0.5)"
-        ) from None
-    if isinstance(value, int):
-        if not 0 <= value < len(stages):
-            raise Sim2RealError(f"--speed {value}: stages are 0..{len(stages) - 1} ({_percent(stages)})")
-        return value
-    matches = [i for i, s in enumerate(stages) if abs(s - value) <= 1e-9]
-    if not matches:
-        raise Sim2RealError(f"--speed {stage}: not a stage; stages are {_percent(stages)}")
-    return matches[0]
-
-
-def _percent(stages: tuple[float, ...]) -> str:
-    return ", ".join(f"{100 * s:g}%" for s in stages)
-
-
 def build_loop(
     spec: Any,
     robot: Robot,
     policy_path: str | Path,
     *,
-    log_path: str | Path | None = None,
-    speed_stage: int | float | str | None = None,
-    meta: Mapping[str, Any] | None = None,
-    log_meta: Mapping[str, Any] | None = None,
     config: LoopConfig | None = None,
+    speed_stage: int | float | str | None = None,
+    log_path: str | Path | None = None,
+    log_meta: Mapping[str, Any] | None = None,
     on_tick: Callable[[TickResult], None] | None = None,
 ) -> ControlLoop:
-    """The deployment loop of a policy file on a robot (the ROS 2 deploy node builds its loop here).
+    """The deployment loop of a policy file on a robot (``deploy --ros2``'s node builds its loop here).
 
     Loads the policy with :class:`~sim2real.policy.runtime.PolicyRunner` (CPU provider: the lowest
-    latency for one robot), paced mode unless ``config`` says otherwise, the speed progression
-    starting at ``speed_stage`` (index, fraction or percentage), and a bag at ``log_path`` (default
-    ``runs/<robot>_deploy_<date>_<time>``).  ``meta`` and ``log_meta`` (the same thing, merged) go
-    to the bag's metadata.
+    latency for one robot); paced mode unless ``config`` says otherwise; the speed progression
+    starting at ``speed_stage`` (index, fraction or percentage; see :func:`parse_stage`).
+
+    Args:
+        spec: The robot (the robot's own spec must be the same).
+        robot: The robot.
+        policy_path: The ``.onnx`` policy.
+        config: Loop settings; default ``LoopConfig(mode="paced")``.
+        speed_stage: Stage to start at; None: ``config.speed.start_stage``.
+        log_path: The run's bag directory (must not exist); None: no log.
+        log_meta: Description stored in the bag's metadata (after ``policy_file``).
+        on_tick: Called with every tick's result.
 
     Raises:
         PolicyError / SpecMismatchError: the policy cannot be loaded or is for another spec.
@@ -968,13 +665,11 @@ def build_loop(
     index = parse_stage(speed_stage, config.speed.stages)
     if index is not None:
         config = dataclasses.replace(config, speed=dataclasses.replace(config.speed, start_stage=index))
-    if log_path is None:
-        log_path = Path("runs") / time.strftime(f"{spec.name}_deploy_%Y%m%d_%H%M%S")
     return ControlLoop(
         robot,
         runner,
         config=config,
         log_path=log_path,
-        log_meta={"policy_file": str(policy_path), **dict(meta or {}), **dict(log_meta or {})},
+        log_meta={"policy_file": str(policy_path), **dict(log_meta or {})},
         on_tick=on_tick,
     )

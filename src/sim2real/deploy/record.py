@@ -23,14 +23,27 @@ designed from the joint's inertia J (MuJoCo mass matrix at the default pose)::
 kd = 0.0052 N m s/rad, a 1.4 Hz closed loop).  For dc motors the torque is turned into a voltage
 ``V = tau R / kt``; the back-EMF adds damping.  The PD acts on the measured state and is part of
 the logged command, so identification sees exactly what was applied.
+
+**Legs in the air** (``fixed_base``).  A legged robot is identified hung by its base (the twin
+hangs itself, :func:`~sim2real.sim.floating.hung_model`; a real robot hangs from a stand), each
+joint with its own excitation: the chirp of every joint sweeps 0.2 -> 5 -> 0.2 Hz, started at a
+different point of that sweep (joint ``i`` of ``n`` ``i / n`` of the way through), so that no two
+joints move alike and each joint's parameters are seen apart from its neighbours'; pd joints get
+:data:`FIXED_BASE_AMPLITUDE` rad.  The safety monitor then checks the joints only (a hung base has
+no tilt or height to guard: :func:`fixed_base_spec`), and the log says ``fixed_base: true``.
+
+**Walking** (``trot``).  An open-loop trot for floating-base robots with pd joints: diagonal feet
+move together, each foot follows a stance stroke backwards and a lifted swing forwards around its
+default position (``TROT_*``), and its joints come from the leg kinematics by damped least squares
+(:class:`TrotGait`).  It moves the base, for logs of a walking robot without a trained policy.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -38,22 +51,36 @@ import numpy as np
 from sim2real.deploy.excitation import excitation
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.errors import Sim2RealError
+from sim2real.real.estimator import LegKinematics
 from sim2real.real.protocol import Reading, Robot
+from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.spec import RobotSpec
 
 __all__ = [
     "DEFAULT_AMPLITUDE",
     "EXCURSION_FRACTION",
+    "FIXED_BASE_AMPLITUDE",
     "KINDS",
     "CenteringPD",
     "ExcitationPolicy",
+    "TrotGait",
+    "fixed_base_spec",
     "initial_state",
     "joint_inertia",
+    "per_joint_chirp",
     "record",
 ]
 
-KINDS = ("chirp", "prbs", "steps")
-"""Excitation signals (see :mod:`sim2real.deploy.excitation`)."""
+KINDS = ("chirp", "prbs", "steps", "trot")
+"""Excitation signals (see :mod:`sim2real.deploy.excitation`), and ``trot`` (:class:`TrotGait`)."""
+FIXED_BASE_AMPLITUDE = 0.3
+"""Default amplitude of pd joints with the robot hung by its base [rad]."""
+TROT_PERIOD = 0.4
+"""Trot gait cycle [s]."""
+TROT_STRIDE = 0.06
+"""Trot: fore-aft length of a foot's stroke [m]."""
+TROT_LIFT = 0.06
+"""Trot: height a swinging foot is lifted [m]."""
 DEFAULT_AMPLITUDE = {"dc_motor": 0.5, "torque": 0.3, "pd": 0.1}
 """Default amplitude per actuator model: fraction of the voltage / torque limit, radians for pd."""
 EXCURSION_FRACTION = 0.3
@@ -87,12 +114,9 @@ def joint_inertia(spec: RobotSpec) -> np.ndarray:
 
 def _torque_scale(spec: RobotSpec) -> np.ndarray:
     """Per actuator: joint torque per command unit at rest (1 for torque, kt/R for dc, 0 for pd)."""
-    return np.array(
-        [
-            1.0 if a.model == "torque" else (a.kt / a.resistance if a.model == "dc_motor" else 0.0)
-            for a in spec.actuators
-        ]
-    )
+    act = ActuatorArrays.from_spec(spec)
+    rest = np.zeros(spec.n_actions)
+    return np.where(act.pd, 0.0, implied_torque(act, np.ones(spec.n_actions), rest, rest))
 
 
 def _full_scale(spec: RobotSpec) -> np.ndarray:
@@ -103,6 +127,42 @@ def _full_scale(spec: RobotSpec) -> np.ndarray:
             for a in spec.actuators
         ]
     )
+
+
+def per_joint_chirp(t: np.ndarray, n: int, f0: float = 0.2, f1: float = 5.0) -> np.ndarray:
+    """One chirp per channel, each starting at another point of a 0.2 -> 5 -> 0.2 Hz sweep.
+
+    Channel ``i``'s instantaneous frequency is ``f0 + (f1 - f0) * tri(t / T + i / n)`` with the
+    triangle ``tri(u) = 1 - |2 (u mod 1) - 1|`` over the duration ``T``; the phase is its integral,
+    so every channel is smooth.  At any time the channels sit at different frequencies.
+
+    Args:
+        t: Times from 0, shape (T,) [s] (uniform).
+        n: Number of channels.
+
+    Returns:
+        Shape (T, n) in [-1, 1].
+    """
+    t = np.asarray(t, dtype=float)
+    duration = max(float(t[-1]), 1e-9)
+    u = t[:, None] / duration + np.arange(n)[None, :] / n
+    freq = f0 + (f1 - f0) * (1.0 - np.abs(2.0 * np.mod(u, 1.0) - 1.0))
+    dt = np.diff(t, prepend=t[0])[:, None]
+    phase = 2.0 * np.pi * np.cumsum(freq * dt, axis=0)
+    return np.sin(phase)
+
+
+def fixed_base_spec(spec: RobotSpec) -> RobotSpec:
+    """The spec as the safety monitor sees a robot hung by its base: joint limits only.
+
+    Tilt and base height mean nothing for a base hung from a stand, so those checks are off; every
+    joint position, speed, torque and command-rate limit stays.  The spec hash is unchanged (it is
+    the same robot), so logs recorded this way identify the robot's own spec.
+    """
+    if spec.base_body is None:
+        raise Sim2RealError(f"{spec.name} has no floating base to hang (--fixed-base is for legged robots)")
+    safety = dataclasses.replace(spec.safety, tilt=None, base_height_low=None, base_height_high=None)
+    return dataclasses.replace(spec, safety=safety)
 
 
 class CenteringPD:
@@ -165,6 +225,8 @@ class ExcitationPolicy:
         amplitude: See the module docstring; None: :data:`DEFAULT_AMPLITUDE` per actuator model.
         seed: Seed of the random signals.
         inertia: Joint inertia per actuator for the centering PD (default: from the MuJoCo model).
+        per_joint: Every joint its own chirp (:func:`per_joint_chirp`), as for a robot hung by
+            its base; pd joints then default to :data:`FIXED_BASE_AMPLITUDE`.
     """
 
     def __init__(
@@ -175,14 +237,16 @@ class ExcitationPolicy:
         amplitude: float | None = None,
         seed: int = 0,
         inertia: np.ndarray | None = None,
+        per_joint: bool = False,
     ) -> None:
-        if kind not in KINDS:
-            raise Sim2RealError(f"unknown excitation '{kind}' (choose {', '.join(KINDS)})")
+        if kind not in KINDS or kind == "trot":
+            raise Sim2RealError(f"unknown excitation '{kind}' (choose chirp, prbs or steps)")
         if not (math.isfinite(seconds) and seconds > 0):
             raise Sim2RealError(f"excitation length must be positive, got {seconds!r}")
         models = [a.model for a in spec.actuators]
         if amplitude is None:
-            amp = np.array([DEFAULT_AMPLITUDE[m] for m in models])
+            table = {**DEFAULT_AMPLITUDE, "pd": FIXED_BASE_AMPLITUDE} if per_joint else DEFAULT_AMPLITUDE
+            amp = np.array([table[m] for m in models])
         else:
             amplitude = float(amplitude)
             if not (math.isfinite(amplitude) and amplitude > 0):
@@ -200,7 +264,11 @@ class ExcitationPolicy:
         self.control_dt = float(spec.control_dt)
         n = math.ceil(seconds / self.control_dt) + 1
         t = np.arange(n) * self.control_dt
-        self.signal = excitation(kind, t, spec.n_actions, seed=self.seed)
+        self.per_joint = per_joint
+        if per_joint and kind == "chirp":
+            self.signal = per_joint_chirp(t, spec.n_actions)
+        else:
+            self.signal = excitation(kind, t, spec.n_actions, seed=self.seed)
         """The unit signal, shape (T, n_actions) in [-1, 1]."""
         self.is_pd = np.array([m == "pd" for m in models])
         index = np.array([spec.joints.index(a.joint) for a in spec.actuators])
@@ -245,6 +313,7 @@ class ExcitationPolicy:
         """Settings, for the log."""
         out: dict[str, Any] = {
             "excitation": self.kind,
+            "per_joint": self.per_joint,
             "amplitude": self.amplitude.tolist(),
             "command_amplitude": self.scale.tolist(),
             "seed": self.seed,
@@ -254,18 +323,98 @@ class ExcitationPolicy:
         return out
 
 
+class TrotGait:
+    """An open-loop trot with the :class:`~sim2real.deploy.loop.Policy` interface (module docstring).
+
+    Feet whose default positions have ``x * y > 0`` (front left, rear right) move together, the
+    other pair half a cycle later; in the first half of its cycle a foot strokes backwards on the
+    floor, in the second it swings forwards, lifted by ``lift * sin``.  The gait fades in over the
+    first cycle.
+
+    Args:
+        spec: A floating-base robot whose actuators are all pd.
+        period: Gait cycle [s].
+        stride: Fore-aft stroke [m].
+        lift: Swing height [m].
+        kinematics: Its legs (default: from its MuJoCo model).
+    """
+
+    def __init__(
+        self,
+        spec: RobotSpec,
+        period: float = TROT_PERIOD,
+        stride: float = TROT_STRIDE,
+        lift: float = TROT_LIFT,
+        kinematics: LegKinematics | None = None,
+    ) -> None:
+        if spec.base_body is None or any(a.model != "pd" for a in spec.actuators):
+            raise Sim2RealError(f"--excite trot needs a legged robot with pd joints; {spec.name} is not one")
+        if not (period > 0 and math.isfinite(stride) and lift >= 0):
+            raise Sim2RealError("trot: period must be positive and lift non-negative")
+        self.spec = spec
+        self.kin = kinematics or LegKinematics.from_model(spec)
+        self.period, self.stride, self.lift = float(period), float(stride), float(lift)
+        self.q0 = np.asarray(spec.default_pose, dtype=float)
+        self.feet0, _ = self.kin.feet(self.q0)
+        self.offset = np.array([0.0 if f[0] * f[1] > 0 else 0.5 for f in self.feet0])
+        self._index = np.array([spec.joints.index(a.joint) for a in spec.actuators])
+        self.low = np.asarray(spec.safety.position_low)[self._index]
+        self.high = np.asarray(spec.safety.position_high)[self._index]
+        self.last_input_finite = True
+        self._t0: float | None = None
+
+    def reset(self) -> None:
+        """Restart the gait at the next step."""
+        self._t0 = None
+        self.last_input_finite = True
+
+    def joint_targets(self, t: float) -> np.ndarray:
+        """Joint positions of the gait at time ``t`` since its start, shape (n_joints,) [rad]."""
+        q = self.q0.copy()
+        fade = min(1.0, t / self.period)
+        for i, chain in enumerate(self.kin.chains):
+            phase = (t / self.period + self.offset[i]) % 1.0
+            if phase < 0.5:
+                x, z = self.stride * (0.5 - 2.0 * phase), 0.0
+            else:
+                s = 2.0 * (phase - 0.5)
+                x, z = self.stride * (s - 0.5), self.lift * math.sin(math.pi * s)
+            goal = self.feet0[i] + fade * np.array([x, 0.0, z])
+            cols = list(chain.joints)
+            for _ in range(3):
+                foot, J = chain.forward(q)
+                Jc = J[:, cols]
+                q[cols] += np.linalg.solve(Jc.T @ Jc + 1e-6 * np.eye(len(cols)), Jc.T @ (goal - foot))
+        return q
+
+    def step_reading(self, reading: Reading, velocity_command: np.ndarray | None = None) -> np.ndarray:
+        """The gait's joint targets at the reading's time (n_actions,) [rad], within the joint limits."""
+        if not math.isfinite(reading.t):
+            self.last_input_finite = False
+            return np.full(self.spec.n_actions, np.nan)
+        self.last_input_finite = True
+        if self._t0 is None:
+            self._t0 = reading.t
+        return np.clip(self.joint_targets(reading.t - self._t0)[self._index], self.low, self.high)
+
+    def describe(self) -> dict[str, Any]:
+        """Settings, for the log."""
+        return {"excitation": "trot", "period": self.period, "stride": self.stride, "lift": self.lift}
+
+
 def initial_state(spec: RobotSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Start state of the robot's training task (e.g. the furuta hanging), else the default pose at rest.
 
     Returns:
         joint positions (n_joints,) [rad] and velocities (n_joints,) [rad/s].
     """
-    from sim2real.tasks import get_task, task_names
+    from sim2real.tasks import get_task
+    from sim2real.tasks.state import MeasuredState
 
-    if spec.name not in task_names():
+    if spec.task is None:
         return np.asarray(spec.default_pose, dtype=float).copy(), np.zeros(spec.n_joints)
-    task = get_task(spec.name)
-    q, qd = task.reset(SimpleNamespace(spec=spec), np.array([0]), np.random.default_rng(seed))
+    task = get_task(spec)
+    q, qd = task.reset(MeasuredState(spec), np.array([0]), np.random.default_rng(seed))
     return np.asarray(q, dtype=float)[0], np.asarray(qd, dtype=float)[0]
 
 

@@ -15,9 +15,10 @@ import itertools
 import math
 from dataclasses import dataclass
 
-from sim2real.deploy.safety import SafetyConfigError
+from sim2real.deploy.safety_events import SafetyConfigError
+from sim2real.errors import Sim2RealError
 
-__all__ = ["DEFAULT_STAGES", "SpeedConfig", "SpeedProgression", "StageChange"]
+__all__ = ["DEFAULT_STAGES", "SpeedConfig", "SpeedProgression", "StageChange", "parse_stage"]
 
 DEFAULT_STAGES: tuple[float, ...] = (0.10, 0.25, 0.50, 0.75, 1.00)
 """Default speed fractions, slowest first."""
@@ -180,3 +181,45 @@ class SpeedProgression:
         self._stage += 1
         self._dwell_start = now
         return StageChange(t=now, previous_stage=previous, stage=self._stage, fraction=self.fraction)
+
+
+def parse_stage(stage: str | int | float | None, stages: tuple[float, ...] | None = None) -> int | None:
+    """A speed stage index from ``--speed``: an index (``2``), a percentage (``50%``) or a fraction (``0.5``).
+
+    Raises:
+        Sim2RealError: when it names no stage.
+    """
+    stages = tuple(stages if stages is not None else SpeedConfig().stages)
+    if stage is None:
+        return None
+    if isinstance(stage, bool):
+        raise Sim2RealError(f"--speed: {stage!r} is not a stage")
+    text = str(stage).strip()
+    try:
+        if text.endswith("%"):
+            value: int | float = float(text[:-1]) / 100.0
+        elif text.lstrip("+-").isdigit():
+            value = int(text)
+        else:
+            value = float(text)
+    except ValueError:
+        raise Sim2RealError(
+            f"--speed {stage!r}: give a stage index 0..{len(stages) - 1}, a percentage (50%) or a fraction (0.5)"
+        ) from None
+    if isinstance(value, int):
+        if not 0 <= value < len(stages):
+            raise Sim2RealError(f"--speed {value}: stages are 0..{len(stages) - 1} ({_percent(stages)})")
+        return value
+    matches = [i for i, s in enumerate(stages) if abs(s - value) <= 1e-9]
+    if not matches:
+        raise Sim2RealError(f"--speed {stage}: not a stage; stages are {_percent(stages)}")
+    return matches[0]
+
+
+def _percent(stages: tuple[float, ...]) -> str:
+    return ", ".join(f"{100 * s:g}%" for s in stages)
+
+
+
+def _percent(stages: tuple[float, ...]) -> str:
+    return ", ".join(f"{100 * s:g}%" for s in stages)

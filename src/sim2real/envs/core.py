@@ -114,8 +114,7 @@ class TaskEnv:
         self._success_streak = np.zeros(num_envs)
         self._success_sum = np.zeros(num_envs)
         self._scale = np.asarray(task.action_scale, dtype=float)
-        self._is_pd = np.array([a.model == "pd" for a in spec.actuators])
-        self._act_default = np.array([spec.default_pose[spec.joints.index(a.joint)] for a in spec.actuators])
+        self._offset = np.asarray(spec.action_offset, dtype=float)
         self._low = np.array([a.command_low for a in spec.actuators])
         self._high = np.array([a.command_high for a in spec.actuators])
         self._meas_q = np.zeros((num_envs, spec.n_joints))
@@ -157,12 +156,12 @@ class TaskEnv:
     @property
     def base_lin_vel(self) -> np.ndarray:
         """Base linear velocity in the base frame (N, 3) [m/s] (privileged: no real sensor gives it)."""
-        return quat_rotate_inverse(self.sim.base_quat, self.sim.qvel[:, 0:3])
+        return quat_rotate_inverse(self.sim.base_quat, self.sim.base_lin_vel_world)
 
     @property
     def base_ang_vel(self) -> np.ndarray:
         """Base angular velocity in the base frame (N, 3) [rad/s] (true value)."""
-        return self.sim.qvel[:, 3:6].copy()
+        return self.sim.base_ang_vel.copy()
 
     @property
     def projected_gravity(self) -> np.ndarray:
@@ -172,7 +171,7 @@ class TaskEnv:
     # ------------------------------------------------------------------ actions
     def action_to_command(self, action: np.ndarray) -> np.ndarray:
         """Actuator commands from (filtered) actions in [-1, 1]; shape (N, n_act) in actuator units."""
-        cmd = self._scale * action + np.where(self._is_pd, self._act_default, 0.0)
+        cmd = self._scale * action + self._offset
         return np.clip(cmd, self._low, self._high)
 
     # ---------------------------------------------------------------- observations
@@ -182,8 +181,8 @@ class TaskEnv:
         self._meas_q, self._meas_qd = q, qd
         gyro = quat = None
         if self.spec.imu is not None:
-            gyro = self.sensors.read("imu_gyro")
-            quat = self.sensors.read("imu_quat")
+            gyro = self.sensors.read(self.spec.sensor_name("imu.gyro"))
+            quat = self.sensors.read(self.spec.sensor_name("imu.quat"))
             quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
         return ObsInputs(
             joint_pos=q,

@@ -27,7 +27,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -38,6 +37,7 @@ from sim2real.logs.trajectory import Trajectory
 from sim2real.policy.metadata import PolicyMetadata
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.observations import ObsInputs, build_observation
+from sim2real.tasks.state import MeasuredState
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +112,8 @@ def reward_terms(
         Sim2RealError: a reward term needs what a robot does not measure.
     """
     n = q.shape[0]
-    env = SimpleNamespace(
-        spec=spec,
-        num_envs=n,
-        control_dt=float(spec.control_dt),
+    env = MeasuredState(
+        spec,
         joint_pos=q,
         joint_vel=qd,
         filtered_action=a_f,
@@ -163,7 +161,7 @@ def episode_from_trajectory(
             f"{where}: commands drive {list(traj.command_joints)}, the policy {list(meta.actuated_joints)}"
         )
     cols = [traj.joint_index(j) for j in meta.joint_names]
-    task = task if task is not None else get_task(meta.task or spec.name)
+    task = task if task is not None else get_task(spec)
     scale = np.asarray(meta.action_scale, dtype=float)
     offset = meta.command_offset
     alpha = float(meta.action_filter)

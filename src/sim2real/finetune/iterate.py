@@ -67,7 +67,7 @@ def episode_seconds(spec: RobotSpec, seconds: float | None = None) -> float:
         return float(seconds)
     from sim2real.tasks import get_task
 
-    return float(get_task(spec.name).episode_s)
+    return float(get_task(spec).episode_s)
 
 
 def twin_episode(

@@ -1,17 +1,19 @@
 """The reality gap of a robot log: replay it in simulation and measure how sim and robot differ.
 
-:func:`measure_gap` replays a log (windowed or open loop, :mod:`sim2real.gap.replay`) with a model
+:func:`measure_gap` replays a log (windowed or open loop, :mod:`sim2real.sim.replay`) with a model
 (nominal or calibrated) and computes the metrics of :mod:`sim2real.gap.metrics`;
 :func:`compare` computes the same metrics for predictions made any other way (e.g. a lab's
 published model replayed by :func:`sim2real.gap.reference.replay_reference`), so that every model
-is scored by the same protocol.
+is scored by the same protocol.  A floating base is replayed from its logged state and its
+position and velocity errors are reported too; a log that carries both the on-board base
+estimate and the twin's ground truth also gets the estimate's velocity error
+(``base_velocity_estimate_rmse``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import mujoco
 import numpy as np
@@ -22,86 +24,23 @@ from sim2real.gap.metrics import (
     divergence_rate,
     divergence_time,
     error_growth,
+    estimate_rmse,
     rmse,
+    vector_rmse,
 )
-from sim2real.gap.replay import Replayer, VelocitySource, Windows, build_windows
+from sim2real.gap.result import DEFAULT_THRESHOLD, GapResult
 from sim2real.logs.trajectory import Trajectory
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.replay import Replayer, VelocitySource, Windows, build_windows
 
-if TYPE_CHECKING:
-    from sim2real.gap.failure import FailureAnalysis
-
-__all__ = ["DEFAULT_THRESHOLD", "GapResult", "compare", "measure_gap"]
-
-DEFAULT_THRESHOLD = 0.1
-"""Position error [rad] (2-norm over joints) that counts as diverged."""
-
-
-@dataclass(frozen=True, eq=False)
-class GapResult:
-    """Gap metrics of one or more logs under one model."""
-
-    horizon: float | None
-    """Window length [s] (None: open-loop replay)."""
-    joints: tuple[str, ...]
-    """Joint names, in the order of the per-joint figures."""
-    windows: int
-    """Number of windows replayed."""
-    samples: int
-    """Number of log samples compared."""
-    position_rmse: float
-    """RMS position error over all joints and samples [rad]."""
-    velocity_rmse: float
-    """RMS velocity error over all joints and samples [rad/s]."""
-    position_rmse_per_joint: dict[str, float]
-    """RMS position error per joint [rad]."""
-    velocity_rmse_per_joint: dict[str, float]
-    """RMS velocity error per joint [rad/s]."""
-    divergence_rate: float
-    """Exponential rate of the error growth [1/s] (NaN if undefined)."""
-    divergence_time_s: float | None
-    """Time since window start at which the error growth passes the threshold [s] (None: never)."""
-    threshold: float
-    """Divergence threshold [rad]."""
-    divergence_state: dict | None
-    """Log, time, logged and simulated state where a window first passed the threshold."""
-    growth: tuple[np.ndarray, np.ndarray]
-    """(time since window start [s], RMS position error [rad]) per bin."""
-    channels: dict[str, dict[str, float]]
-    """Channel name -> {"wasserstein", "ks"} between simulated and logged values."""
-    per_log: dict[str, dict] = field(default_factory=dict)
-    """Log name -> {"position_rmse", "velocity_rmse", "samples", "velocity_source"}."""
-    replay: Windows | None = None
-    """The replay windows with the logged data at the evaluation samples (for figures), or None."""
-    q_sim: np.ndarray | None = None
-    """Simulated positions at the evaluation samples, shape (E, n) [rad], or None."""
-    qd_sim: np.ndarray | None = None
-    """Simulated velocities at the evaluation samples, shape (E, n) [rad/s], or None."""
-    force_sim: np.ndarray | None = None
-    """Simulated efforts of the actuated joints at the evaluation samples, shape (E, m) [N m], or None."""
-    failures: tuple[FailureAnalysis, ...] = ()
-    """Failed episodes of the log(s) with their divergence points (see :mod:`sim2real.gap.failure`)."""
-
-    def summary(self) -> dict:
-        """JSON-ready: position_rmse, velocity_rmse, divergence_rate, divergence_time_s, channels, ..."""
-        rate = self.divergence_rate
-        return {
-            "position_rmse": self.position_rmse,
-            "velocity_rmse": self.velocity_rmse,
-            "divergence_rate": None if not np.isfinite(rate) else rate,
-            "divergence_time_s": self.divergence_time_s,
-            "channels": self.channels,
-            "position_rmse_per_joint": self.position_rmse_per_joint,
-            "velocity_rmse_per_joint": self.velocity_rmse_per_joint,
-            "threshold": self.threshold,
-            "divergence_state": self.divergence_state,
-            "horizon": self.horizon,
-            "windows": self.windows,
-            "samples": self.samples,
-            "per_log": self.per_log,
-            "failures": [f.as_dict() for f in self.failures],
-        }
-
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "GapResult",
+    "base_estimate_error",
+    "base_velocity_estimate_error",
+    "compare",
+    "measure_gap",
+]
 
 def compare(
     spec: RobotSpec,
@@ -110,6 +49,7 @@ def compare(
     qd: np.ndarray,
     *,
     force: np.ndarray | None = None,
+    base: np.ndarray | None = None,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> GapResult:
     """Gap metrics of predictions at the windows' evaluation samples.
@@ -120,6 +60,7 @@ def compare(
         q: Predicted positions, shape (E, n) [rad].
         qd: Predicted velocities, shape (E, n) [rad/s].
         force: Predicted actuator efforts of the actuated joints, shape (E, m) [N m], or None.
+        base: Floating base: predicted base states, shape (E, 13) (``sim2real.sim.replay.BASE_WIDTH``).
         threshold: Divergence threshold on the position error 2-norm [rad].
     """
     joints = spec.joints
@@ -181,6 +122,8 @@ def compare(
         q_sim=np.asarray(q, dtype=float),
         qd_sim=np.asarray(qd, dtype=float),
         force_sim=None if force is None else np.asarray(force, dtype=float),
+        base_position_rmse=None if base is None else vector_rmse(base[:, :3], windows.base[:, :3]),
+        base_velocity_rmse=None if base is None else vector_rmse(base[:, 7:10], windows.base[:, 7:10]),
     )
 
 
@@ -209,4 +152,34 @@ def measure_gap(
         trajectories = [trajectories]
     windows = build_windows(spec, trajectories, horizon, velocity=velocity, model=model)
     pred = Replayer(spec, windows, model=model, nthread=nthread).run(record_force=True)
-    return compare(spec, windows, pred.q[0], pred.qd[0], force=pred.force[0], threshold=threshold)
+    result = compare(
+        spec,
+        windows,
+        pred.q[0],
+        pred.qd[0],
+        force=pred.force[0],
+        base=None if pred.base is None else pred.base[0],
+        threshold=threshold,
+    )
+    return dataclasses.replace(result, base_velocity_estimate_rmse=base_estimate_error(trajectories))
+
+
+def base_velocity_estimate_error(trajectory: Trajectory) -> float | None:
+    """RMS norm of the logged base velocity estimate's error against the logged truth [m/s], or None."""
+    truth, est = trajectory.base_truth, trajectory.base_estimate
+    if truth is None or est is None:
+        return None
+    return estimate_rmse(est.t, est.lin_vel, truth.t, truth.lin_vel)
+
+
+def base_estimate_error(trajectories: Sequence[Trajectory]) -> float | None:
+    """:func:`base_velocity_estimate_error` pooled over logs (RMS over every compared sample), or None."""
+    errors, counts = [], []
+    for traj in trajectories:
+        value = base_velocity_estimate_error(traj)
+        if value is not None and np.isfinite(value):
+            errors.append(value)
+            counts.append(traj.base_estimate.n_samples)
+    if not errors:
+        return None
+    return float(np.sqrt(np.average(np.square(errors), weights=counts)))

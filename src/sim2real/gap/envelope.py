@@ -18,7 +18,9 @@ same initial state and twin noise seed in every cell (common random numbers), so
 their parameters only.
 
 Cells run in parallel worker processes when ``workers`` > 1 (each episode is a single-robot
-simulation stepped at the control rate, so threads would serialize on the interpreter).
+simulation stepped at the control rate, so threads would serialize on the interpreter), or as
+tasks on a Ray cluster with a :mod:`sim2real.parallel` executor; every cell is a pure function of
+its job, so any executor gives the serial run's map.
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import ParameterError, PolicyError, Sim2RealError
+from sim2real.parallel import SerialExecutor, make_executor
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.base import TaskConfig
+from sim2real.tasks.state import MeasuredState
 
 __all__ = [
     "DEFAULT_VELOCITY_COMMAND",
@@ -254,49 +258,29 @@ def resolve_axes(spec: RobotSpec, grid: str | Sequence[tuple[str, np.ndarray]]) 
 
 
 # ------------------------------------------------------------------------------------- episodes
-class _EpisodeState:
-    """The task terms' view of one robot during an envelope episode (batch of one, shapes (1, ...)).
-
-    Joint states come from the robot's readings: ``joint_pos`` and ``joint_vel`` (1, n_joints)
-    [rad, rad/s].  A floating base adds the twin's true base state (what the training environment's
-    terms read, see :class:`~sim2real.envs.core.TaskEnv`): ``base_height`` (1,) [m], ``base_quat``
-    (1, 4) (w, x, y, z), ``projected_gravity`` (1, 3), ``base_lin_vel`` and ``base_ang_vel`` (1, 3)
-    in the base frame [m/s, rad/s].  A velocity-tracking task adds ``velocity_command`` (1, 3)
-    (vx [m/s], vy [m/s], yaw rate [rad/s]).  A term reading anything else fails with one clear error.
-    """
-
-    num_envs = 1
-
-    def __init__(self, spec: RobotSpec, velocity_command: np.ndarray | None = None) -> None:
-        self.spec = spec
-        self.control_dt = spec.control_dt
-        self.joint_pos = np.zeros((1, spec.n_joints))
-        self.joint_vel = np.zeros((1, spec.n_joints))
-        if spec.floating_base:
-            self.base_height = np.zeros(1)
-            self.base_quat = np.array([[1.0, 0.0, 0.0, 0.0]])
-            self.projected_gravity = np.array([[0.0, 0.0, -1.0]])
-            self.base_lin_vel = np.zeros((1, 3))
-            self.base_ang_vel = np.zeros((1, 3))
-        if velocity_command is not None:
-            self.velocity_command = np.asarray(velocity_command, dtype=float).reshape(1, 3)
-
-    def update(self, q: np.ndarray, qd: np.ndarray, base: Any = None) -> None:
-        """Joint positions and velocities (n_joints,) from a reading, and the base's
-        :class:`~sim2real.real.twin.BaseState` (floating base)."""
-        self.joint_pos = np.asarray(q, dtype=float).reshape(1, -1)
-        self.joint_vel = np.asarray(qd, dtype=float).reshape(1, -1)
-        if base is not None:
-            from sim2real.tasks.observations import quat_rotate_inverse
-
-            self.base_height = np.array([base.height])
-            self.base_quat = np.asarray(base.quat, dtype=float).reshape(1, 4)
-            self.projected_gravity = quat_rotate_inverse(self.base_quat, np.array([0.0, 0.0, -1.0]))
-            self.base_lin_vel = np.asarray(base.lin_vel, dtype=float).reshape(1, 3)
-            self.base_ang_vel = np.asarray(base.ang_vel, dtype=float).reshape(1, 3)
+def _episode_state(spec: RobotSpec, velocity_command: np.ndarray | None = None) -> MeasuredState:
+    """The task terms' view of one robot during an envelope episode (a batch of one): joint states
+    from the robot's readings; a floating base adds the twin's true base state (what the training
+    environment's terms read); a velocity-tracking task adds the command.  A term reading anything
+    else fails with one clear error."""
+    n = spec.n_joints
+    state = MeasuredState(spec, joint_pos=np.zeros((1, n)), joint_vel=np.zeros((1, n)))
+    if spec.floating_base:
+        state.update(base_height=0.0, base_quat=[1.0, 0.0, 0.0, 0.0], base_lin_vel=np.zeros(3), base_ang_vel=np.zeros(3))
+    if velocity_command is not None:
+        state.update(velocity_command=velocity_command)
+    return state
 
 
-def _term_value(task: TaskConfig, what: str, term: Any, state: _EpisodeState) -> float:
+def _update_state(state: MeasuredState, q: np.ndarray, qd: np.ndarray, base: Any = None) -> None:
+    """Joint positions and velocities (n_joints,) from a reading, and the base's
+    :class:`~sim2real.real.twin.BaseState` (floating base)."""
+    state.update(joint_pos=q, joint_vel=qd)
+    if base is not None:
+        state.update(base_height=base.height, base_quat=base.quat, base_lin_vel=base.lin_vel, base_ang_vel=base.ang_vel)
+
+
+def _term_value(task: TaskConfig, what: str, term: Any, state: MeasuredState) -> float:
     try:
         return float(np.asarray(term(state)).reshape(-1)[0])
     except AttributeError as exc:
@@ -376,7 +360,7 @@ class EpisodeJudge:
         self.velocity_command = (
             None if velocity_command is None else np.asarray(velocity_command, dtype=float)
         )
-        self.state = _EpisodeState(spec, None if velocity_command is None else np.zeros(3))
+        self.state = _episode_state(spec, None if velocity_command is None else np.zeros(3))
         self.ticks = 0
         self.streak = 0.0
         self.total = 0.0
@@ -401,9 +385,9 @@ class EpisodeJudge:
             return self.failure
         if tick.reading is None or not tick.reading.valid:
             return None
-        state.update(tick.reading.q, tick.reading.qd, base)
+        _update_state(state, tick.reading.q, tick.reading.qd, base)
         if self.velocity_command is not None:  # what the policy was given this tick
-            state.velocity_command[0] = self.velocity_command * fraction
+            state.update(velocity_command=self.velocity_command * fraction)
         for name, term in task.terminations.items():
             if _term_value(task, f"termination {name}", term, state) > 0.5:
                 self.failure = EpisodeOutcome(False, f"terminated: {name}", t)
@@ -486,7 +470,7 @@ def _initial_states(
     rng = np.random.default_rng(seed)
     ids = np.arange(episodes)
     try:
-        q, qd = task.reset(_EpisodeState(spec), ids, rng)
+        q, qd = task.reset(MeasuredState(spec), ids, rng)
     except AttributeError as exc:
         raise Sim2RealError(
             f"task {task.name}: its reset needs {exc.name or 'state'} of a batched environment"
@@ -521,7 +505,7 @@ def _run_cell(job: tuple) -> tuple[tuple[int, ...], list[EpisodeOutcome]]:
     from sim2real.tasks import get_task
 
     spec = load_robot(robot) if isinstance(robot, str) else robot
-    task = get_task(task) if isinstance(task, str) else task
+    task = get_task(spec) if isinstance(task, str) else task  # a worker: the robot's own task
     runner = PolicyRunner(policy, spec, providers="cpu")
     params = {**base_params, **{k: np.atleast_1d(float(v)) for k, v in cell.items()}}
     out = []
@@ -542,6 +526,7 @@ def evaluate_envelope(
     robot_ref: str | None = None,
     task: TaskConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
+    executor: Any = None,
 ) -> EnvelopeResult:
     """Success rate of a policy on the twin over a parameter grid (see the module docstring).
 
@@ -556,6 +541,8 @@ def evaluate_envelope(
         task: The task judging the episodes; default the policy's training task.  A task that is
             not in the registry runs in this process (``workers`` ignored).
         progress: Called as ``progress(cells_done, cells_total)``.
+        executor: A :class:`sim2real.parallel.Executor` running the cells (e.g. on Ray); default
+            this process or ``config.workers`` worker processes.
 
     Raises:
         ParameterError: unknown grid parameters.  PolicyError: a missing or mismatched policy.
@@ -571,9 +558,9 @@ def evaluate_envelope(
     axes = resolve_axes(spec, grid)
     if not Path(policy).is_file():
         raise PolicyError(f"policy file not found: {policy}")
-    runner = PolicyRunner(policy, spec, providers="cpu")  # validates file, metadata and spec hash
+    PolicyRunner(policy, spec, providers="cpu")  # validates file, metadata and spec hash
     custom = task is not None
-    task = task if task is not None else get_task(runner.metadata.task or spec.name)
+    task = task if task is not None else get_task(spec)
     command = resolve_velocity_command(task, config.velocity_command)
     twin_config = TwinConfig.load(twin) if twin is not None else TwinConfig()
     base_params = dict(twin_config.params)
@@ -584,11 +571,16 @@ def evaluate_envelope(
         nominal[a.name] = float(np.atleast_1d(base_params.get(p, registry.info(p).nominal))[0])
     initial = _initial_states(spec, task, config.episodes, config.seed)
     shape = tuple(a.values.size for a in axes)
-    workers = config.workers or (os.cpu_count() or 1)
-    workers = 1 if custom else max(1, min(workers, int(np.prod(shape))))
-    # in this process the objects are passed; worker processes load the robot and task by name
-    robot_arg = spec if workers == 1 else (robot_ref or spec.name)
-    task_arg = task if workers == 1 else task.name
+    if executor is None:
+        workers = config.workers or (os.cpu_count() or 1)
+        workers = 1 if custom else max(1, min(workers, int(np.prod(shape))))
+        executor = make_executor(workers=workers)
+    elif custom and not executor.ships_objects:
+        executor = SerialExecutor()
+    # objects travel where the executor ships them; worker processes load the robot by its spec
+    # path (or name) and the robot's own task
+    robot_arg = spec if executor.ships_objects else (robot_ref or str(spec.path))
+    task_arg = task if executor.ships_objects else task.name
     jobs = []
     for index in np.ndindex(shape):
         cell = {p: a.values[i] for i, a in zip(index, axes, strict=True) for p in a.params}
@@ -611,8 +603,9 @@ def evaluate_envelope(
     reasons = np.empty((*shape, config.episodes), dtype=object)
     done = 0
 
-    def collect(index: tuple[int, ...], outcomes: Sequence[EpisodeOutcome]) -> None:
+    def collect(_: int, cell: tuple[tuple[int, ...], Sequence[EpisodeOutcome]]) -> None:
         nonlocal done
+        index, outcomes = cell
         successes[index] = [o.success for o in outcomes]
         reasons[index] = [o.reason for o in outcomes]
         done += 1
@@ -620,22 +613,13 @@ def evaluate_envelope(
             progress(done, len(jobs))
 
     log.info(
-        "envelope: %d cells x %d episodes on %d worker(s), velocity command: %s",
+        "envelope: %d cells x %d episodes (%s), velocity command: %s",
         len(jobs),
         config.episodes,
-        workers,
+        executor.name,
         command_text(command),
     )
-    if workers == 1:
-        for job in jobs:
-            collect(*_run_cell(job))
-    else:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            for fut in as_completed([pool.submit(_run_cell, job) for job in jobs]):
-                collect(*fut.result())
+    executor.map(_run_cell, jobs, collect)
     return EnvelopeResult(
         robot=spec.name,
         policy=str(policy),

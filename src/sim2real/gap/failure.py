@@ -22,13 +22,14 @@ times are those of the first window in the episode where the error passes the th
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sim2real.gap.result import ChannelCrossing, FailureAnalysis, GapResult
+
 if TYPE_CHECKING:
-    from sim2real.gap.core import GapResult
     from sim2real.logs.trajectory import Trajectory
     from sim2real.tasks.base import TaskConfig
 
@@ -59,66 +60,6 @@ class FailureConfig:
     """Torque error that counts as diverged [N m]."""
     max_failures: int = 20
     """Most failed episodes analysed per call (the earliest)."""
-
-
-@dataclass(frozen=True)
-class ChannelCrossing:
-    """When one channel's error first passed its threshold."""
-
-    channel: str
-    """Channel name, e.g. ``hinge.position``."""
-    t: float
-    """Time of the first sample past the threshold [s] (log clock)."""
-    threshold: float
-    """The channel's threshold (channel units)."""
-    error: float
-    """Absolute error at that sample (channel units)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready."""
-        return {"channel": self.channel, "t": self.t, "threshold": self.threshold, "error": self.error}
-
-
-@dataclass(frozen=True, eq=False)
-class FailureAnalysis:
-    """One failed episode."""
-
-    log: str
-    """The log's name."""
-    episode: int
-    """Episode index in the log, from 0."""
-    t_start: float
-    """Episode start [s] (log clock)."""
-    t_end: float
-    """Episode end [s] (log clock): the safety stop, termination, or last sample."""
-    reason: str
-    """Why it failed: ``safety stop: ...``, ``terminated: <term>`` or ``success rule not met``."""
-    divergence_t: float | None
-    """Time the position error (2-norm) first passed the threshold [s] (log clock), or None."""
-    divergence_state: dict[str, Any] | None
-    """Logged and simulated joint state there (``q``, ``q_sim``, ``qd``, ``qd_sim``), or None."""
-    first_channels: tuple[ChannelCrossing, ...]
-    """Channels that passed their threshold, earliest first."""
-    t: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    """Compared sample times within the episode, shape (E,) [s]."""
-    errors: dict[str, np.ndarray] = field(default_factory=dict)
-    """Channel -> simulated minus logged value at ``t``, shape (E,)."""
-    thresholds: dict[str, float] = field(default_factory=dict)
-    """Channel -> threshold (channel units)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready (without the time series)."""
-        return {
-            "log": self.log,
-            "episode": self.episode,
-            "t_start": self.t_start,
-            "t_end": self.t_end,
-            "reason": self.reason,
-            "divergence_t": self.divergence_t,
-            "divergence_after_s": None if self.divergence_t is None else self.divergence_t - self.t_start,
-            "divergence_state": self.divergence_state,
-            "first_diverged": [c.as_dict() for c in self.first_channels],
-        }
 
 
 # ------------------------------------------------------------------------------ pure functions
@@ -159,17 +100,6 @@ def episode_spans(trajectory: Trajectory) -> list[tuple[float, float]]:
     return list(zip(starts, ends, strict=True))
 
 
-class _LoggedState:
-    """The task terms' view of logged samples: ``joint_pos``, ``joint_vel`` (E, n)."""
-
-    def __init__(self, spec: Any, q: np.ndarray, qd: np.ndarray, dt: float) -> None:
-        self.spec = spec
-        self.num_envs = q.shape[0]
-        self.joint_pos = q
-        self.joint_vel = qd
-        self.control_dt = dt
-
-
 def judge_episode(
     trajectory: Trajectory, span: tuple[float, float], task: TaskConfig | None, spec: Any = None
 ) -> tuple[str | None, float]:
@@ -195,7 +125,9 @@ def judge_episode(
         return None, hi
     t = trajectory.t[sel]
     dt = float(np.median(np.diff(t)))
-    state = _LoggedState(spec, trajectory.q[sel], trajectory.qd[sel], dt)
+    from sim2real.tasks.state import MeasuredState
+
+    state = MeasuredState(spec, control_dt=dt, joint_pos=trajectory.q[sel], joint_vel=trajectory.qd[sel])
     try:
         for name, term in task.terminations.items():
             hit = np.flatnonzero(np.asarray(term(state)) > 0.5)

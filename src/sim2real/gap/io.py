@@ -1,20 +1,28 @@
 """Logs for replay and identification: rosbag2/MCAP bags, or CSV files through a named column map.
 
 A bag records its robot spec hash, which must be the robot's (a log of another robot is a
-:class:`~sim2real.errors.SpecMismatchError`), and must carry commands.  A CSV file carries no
+:class:`~sim2real.errors.SpecMismatchError`), and must carry commands.  A floating-base robot's log
+that carries no base state (recorded before logs had one, or by another recorder) gets it from the
+on-board estimator run over its IMU and joint samples (:func:`sim2real.real.estimator.estimate_track`),
+as the robot would have computed it; a log recorded hung by its base needs none.  A CSV file carries no
 hash: it is read through one of the built-in column maps (:data:`CSV_MAPS`, chosen by name with
 ``--csv-map``) and checked against the robot by joint names.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim2real.errors import LogError
-from sim2real.gap.replay import check_log_fits
 from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag
+from sim2real.real.estimator import estimate_track
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.replay import check_log_fits
+
+log = logging.getLogger(__name__)
 
 __all__ = ["CSV_MAPS", "load_logs"]
 
@@ -67,5 +75,13 @@ def load_logs(
                 f"{path}: {n} samples over {span:.3g} s is too short to replay: it needs at least "
                 f"{min_seconds:g} s; use a longer log"
             )
-        out.append(traj)
+        out.append(_with_base_state(spec, traj, str(path)))
     return out
+
+
+def _with_base_state(spec: RobotSpec, traj: Trajectory, name: str) -> Trajectory:
+    """A floating-base log with a base track: its own, else the estimator's over its IMU samples."""
+    if spec.base_body is None or traj.base is not None or traj.meta.get("fixed_base") or not traj.has_imu:
+        return traj
+    log.info("%s: no base state in the log; estimating it from the IMU, joint encoders and torques", name)
+    return dataclasses.replace(traj, base_estimate=estimate_track(spec, traj))

@@ -14,7 +14,9 @@ All functions take plain arrays, so they are tested on constructed signals with 
   passes a threshold (linear interpolation between bin centres; None if it never does), and the
   logged and simulated state where a window's error first passed it (the earliest such window);
 - **distribution distances** per channel: the 1-Wasserstein distance (channel units) and the
-  two-sample Kolmogorov-Smirnov statistic between simulated and logged values.
+  two-sample Kolmogorov-Smirnov statistic between simulated and logged values;
+- **vector RMSE** (floating bases): the RMS of the error's Euclidean norm (base position [m],
+  velocity [m/s]), and the same between a state estimate and the ground truth of one log.
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ __all__ = [
     "divergence_rate",
     "divergence_time",
     "error_growth",
+    "estimate_rmse",
     "rmse",
+    "vector_rmse",
 ]
 
 
@@ -184,3 +188,34 @@ def distribution_distances(simulated: np.ndarray, real: np.ndarray) -> dict[str,
         warnings.simplefilter("ignore", RuntimeWarning)
         ks = float(ks_2samp(simulated, real).statistic)
     return {"wasserstein": float(wasserstein_distance(simulated, real)), "ks": ks}
+
+
+def vector_rmse(predicted: np.ndarray, actual: np.ndarray) -> float:
+    """RMS of the Euclidean norm of the error of vectors, shapes (E, k) -> float (NaN when empty)."""
+    err = np.asarray(predicted, dtype=float) - np.asarray(actual, dtype=float)
+    if err.size == 0:
+        return float("nan")
+    return float(np.sqrt(np.mean(np.sum(err**2, axis=-1))))
+
+
+def estimate_rmse(
+    t_estimate: np.ndarray, estimate: np.ndarray, t_truth: np.ndarray, truth: np.ndarray
+) -> float:
+    """Vector RMSE of an estimated signal against the truth interpolated at the estimate's times.
+
+    Only estimate samples within the truth's time span count.
+
+    Args:
+        t_estimate: Estimate times, shape (K,) [s].
+        estimate: Estimated vectors, shape (K, k).
+        t_truth: Truth times, shape (T,) [s], increasing.
+        truth: True vectors, shape (T, k).
+    """
+    t_estimate = np.asarray(t_estimate, dtype=float)
+    inside = (t_estimate >= t_truth[0] - 1e-9) & (t_estimate <= t_truth[-1] + 1e-9)
+    if not inside.any():
+        return float("nan")
+    ref = np.stack(
+        [np.interp(t_estimate[inside], t_truth, col) for col in np.asarray(truth, dtype=float).T], axis=1
+    )
+    return vector_rmse(np.asarray(estimate, dtype=float)[inside], ref)

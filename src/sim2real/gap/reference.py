@@ -6,7 +6,7 @@ form the DFKI Underactuated Lab publishes (``published_fit.txt`` of the real pen
     tau = J * qdd + m*cx * g * sin(q) + Fv * qd + Fc * atan(100 * qd) + offset
 
 :func:`replay_reference` integrates any such ``qdd = f(q, qd, command)`` model over the windows of
-:func:`sim2real.gap.replay.build_windows` with the same initial states, the same zero-order hold
+:func:`sim2real.sim.replay.build_windows` with the same initial states, the same zero-order hold
 of the commands on the physics grid and the same interpolation at the log's sample times, by
 classic RK4 with ``substeps`` steps per physics step, vectorized over windows.
 """
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from sim2real.errors import Sim2RealError
-from sim2real.gap.replay import Windows
+from sim2real.sim.replay import Windows
 
 __all__ = ["PendulumFit", "replay_reference"]
 

@@ -1,6 +1,17 @@
 """Robot logs: the :class:`Trajectory` model, rosbag2/MCAP read and write, CSV import.
 
 Numpy and rosbags only (no torch, no mujoco): robot computers import this.
+
+================  ==================================================================================
+module            owns
+================  ==================================================================================
+trajectory        :class:`Trajectory`: joint states, commands, IMU samples and events of one run
+bag               rosbag2 directories with MCAP storage: :class:`BagWriter`, :func:`read_bag`
+bag_directory     a bag directory on disk: metadata.yaml kept current while writing, opening killed bags
+mcap_storage      a crash-safe MCAP storage backend, and recovery of cut files
+csv_import        CSV logs from other labs through an explicit column map
+derivative        velocities from sampled positions
+================  ==================================================================================
 """
 
 from sim2real.logs.bag import BagWriter, read_bag, write_bag

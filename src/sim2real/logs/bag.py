@@ -8,6 +8,8 @@ Layout of a bag (readable by ``ros2 bag``, Foxglove, ``rosbags`` and ``mcap``/``
   units (rad, N m or V); the command time is the bag (log) time.
 - ``/imu/data`` (sensor_msgs/msg/Imu): angular velocity [rad/s], linear acceleration [m/s^2],
   orientation (``orientation_covariance[0] = -1`` when the IMU gives none); ``header.stamp``.
+- ``/odom`` and ``/ground_truth/odom`` (nav_msgs/msg/Odometry): a floating base's estimated and
+  true state (:mod:`sim2real.logs.odometry`).
 - ``/sim2real/events`` (std_msgs/msg/String): JSON ``{"kind", "detail", "t"}``.
 - ``/sim2real/meta`` (std_msgs/msg/String): JSON with spec hash, robot, joint names, command
   joints and free-form meta; one message, the first in the file.
@@ -20,18 +22,13 @@ time (its header stamp keeps the true time; a command, which has no header, read
 
 **Crash safety.** :class:`BagWriter` writes through :class:`~.mcap_storage.FlushingMcapStorage`:
 every message reaches the file at once (or within ``flush_period``), and the file ends with a valid
-MCAP footer after every flush. ``metadata.yaml`` exists from the moment the bag opens: it is
-written (atomically: a temporary file renamed over the old one) when the bag opens, whenever a
-topic is added (before its first message, so a reader always knows every topic that has messages)
-and at most every ``metadata_period`` seconds with the current counts and times; rosbag2's final
-version replaces it on close.  So at every moment, also after SIGKILL, the directory is a rosbag2
-bag that rosbags' ``AnyReader([bag])`` reads completely (the unchunked MCAP file is read by
-scanning, so every message in the file is read whatever the counts say) and the ``.mcap`` file
-is an MCAP file that ``mcap``/``mcap_ros2`` read; only the counts, start and duration in
-``metadata.yaml`` may lag by up to ``metadata_period``.  ``custom_data`` holds
-``sim2real.complete: "false"`` until the writer closes (``"true"`` after), which is how
-:func:`read_bag` tells a finished run from a killed one.  Files cut in the middle of a record
-(e.g. by another recorder) are read up to the last complete record.
+MCAP footer after every flush.  ``metadata.yaml`` exists from the moment the bag opens and is kept
+current (:mod:`~sim2real.logs.bag_directory`), so at every moment, also after SIGKILL, the
+directory is a rosbag2 bag that rosbags' ``AnyReader([bag])`` reads completely and the ``.mcap``
+file is an MCAP file that ``mcap``/``mcap_ros2`` read.  ``custom_data`` holds
+``sim2real.complete: "false"`` until the writer closes, which is how :func:`read_bag` tells a
+finished run from a killed one.  Files cut in the middle of a record (e.g. by another recorder)
+are read up to the last complete record.
 
 **Cost.** Measured on the 2-core development machine (Python 3.11, rosbags 0.11.9), per message,
 flushing every message: ``write_state`` 10 µs (2 joints) to 14 µs (12 joints), of which CDR
@@ -48,31 +45,36 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import struct
-import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
 import numpy as np
-import yaml
-from rosbags.interfaces import ConnectionExtRosbag2
-from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.errors import ReaderError, WriterError
-from rosbags.rosbag2.metadata import dump_qos_v9
 from rosbags.typesys import Stores, get_typestore
 
 from sim2real.errors import LogError, SpecMismatchError
+from sim2real.logs.bag_directory import COMPLETE_KEY, open_bag, write_metadata
 from sim2real.logs.derivative import central_difference, describe_method
-from sim2real.logs.mcap_storage import FlushingMcapStorage, repaired_copy, valid_prefix
+from sim2real.logs.mcap_storage import FlushingMcapStorage
+from sim2real.logs.odometry import (
+    ODOMETRY,
+    TOPIC_BASE_ESTIMATE,
+    TOPIC_BASE_TRUTH,
+    odometry_message,
+    odometry_row,
+    tracks,
+)
 from sim2real.logs.trajectory import Event, Trajectory
 
 __all__ = [
+    "TOPIC_BASE_ESTIMATE",
+    "TOPIC_BASE_TRUTH",
     "TOPIC_COMMANDS",
     "TOPIC_EVENTS",
     "TOPIC_IMU",
@@ -97,12 +99,12 @@ _TYPES = {
     TOPIC_COMMANDS: "std_msgs/msg/Float64MultiArray",
     TOPIC_EVENTS: "std_msgs/msg/String",
     TOPIC_META: "std_msgs/msg/String",
+    TOPIC_BASE_ESTIMATE: ODOMETRY,
+    TOPIC_BASE_TRUTH: ODOMETRY,
 }
 FORMAT = "sim2real.log/1"
 """Value of ``format`` in the meta JSON."""
 _CUSTOM_KEY = "sim2real.meta"
-_COMPLETE_KEY = "sim2real.complete"
-"""custom_data key: "false" while the writer runs, "true" once it closed (absent in older bags)."""
 TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
 """Message definitions used to write and read (ROS 2 Jazzy; identical for these types in Humble)."""
 
@@ -123,7 +125,6 @@ _String, _Quaternion, _Vector3 = (
     _T["geometry_msgs/msg/Quaternion"],
     _T["geometry_msgs/msg/Vector3"],
 )
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _NO_COV = np.zeros(9)
 _NO_ORIENTATION_COV = np.array([-1.0, 0, 0, 0, 0, 0, 0, 0, 0])
 _EMPTY = np.zeros(0)
@@ -240,7 +241,7 @@ class BagWriter:
         writer.set_custom_data("sim2real.spec_hash", self.spec_hash or "")
         writer.set_custom_data("sim2real.robot", self.robot or "")
         writer.set_custom_data(_CUSTOM_KEY, self._meta_json)
-        writer.set_custom_data(_COMPLETE_KEY, "false")
+        writer.set_custom_data(COMPLETE_KEY, "false")
         try:
             writer.open()
         except (WriterError, OSError) as exc:
@@ -256,7 +257,7 @@ class BagWriter:
             return
         if not self._meta_written:
             self._write_meta(writer, 0)
-        writer.set_custom_data(_COMPLETE_KEY, "true")
+        writer.set_custom_data(COMPLETE_KEY, "true")
         writer.close()
         log.info("%s: closed after %d messages", self.path, self.message_count)
 
@@ -341,6 +342,15 @@ class BagWriter:
             self._warned_clamp = True
         self._write(TOPIC_COMMANDS, ns, msg)
 
+    def write_base(self, t: float, *state: Any, ground_truth: bool = False, **covariances: Any) -> None:
+        """Log one floating-base state: position (3,) [m], quat (w, x, y, z), lin_vel and ang_vel (3,)
+        in the base frame; ``ground_truth`` for a simulator's true state, else an estimate (see
+        :func:`~sim2real.logs.odometry.odometry_message`, also for the covariances)."""
+        ns = _to_ns(t, "write_base")
+        header = self._header(ns, "world" if ground_truth else "odom")
+        msg = odometry_message(_T, header, *state, **covariances)
+        self._write(TOPIC_BASE_TRUTH if ground_truth else TOPIC_BASE_ESTIMATE, ns, msg)
+
     def write_event(self, t: float, kind: str, detail: Mapping[str, Any] | None = None) -> None:
         """Log an event (safety stop, stage change, ...) as JSON ``{"kind", "detail", "t"}``."""
         ns = _to_ns(t, "write_event")
@@ -384,93 +394,10 @@ class BagWriter:
         return conn
 
     def _write_metadata_yaml(self) -> None:
-        """Replace ``metadata.yaml`` with the bag as written so far (atomically: write, then rename).
-
-        The same document rosbag2 writes on close, with the counts and times of now, so that the
-        directory is a readable bag at every moment (see the module docstring)."""
-        writer = self._writer
-        if writer is None or writer.storage is None:
-            return
-        writer.storage.flush()  # the counts below never run ahead of the file
-        count = sum(writer.counts.values())
-        start = writer.min_timestamp if count else 0
-        duration = max(0, writer.max_timestamp - writer.min_timestamp) if count else 0
-        name = writer.storage.path.name
-        doc = {
-            "rosbag2_bagfile_information": {
-                "version": writer.version,
-                "storage_identifier": "mcap",
-                "relative_file_paths": [name],
-                "duration": {"nanoseconds": duration},
-                "starting_time": {"nanoseconds_since_epoch": start},
-                "message_count": count,
-                "topics_with_message_count": [
-                    {
-                        "topic_metadata": {
-                            "name": c.topic,
-                            "type": c.msgtype,
-                            "serialization_format": c.ext.serialization_format,
-                            "offered_qos_profiles": dump_qos_v9(list(c.ext.offered_qos_profiles)),
-                            "type_description_hash": c.digest,
-                        },
-                        "message_count": writer.counts[c.id],
-                    }
-                    for c in writer.connections
-                    if isinstance(c.ext, ConnectionExtRosbag2)
-                ],
-                "compression_format": "",
-                "compression_mode": "",
-                "files": [
-                    {
-                        "path": name,
-                        "starting_time": {"nanoseconds_since_epoch": start},
-                        "duration": {"nanoseconds": duration},
-                        "message_count": count,
-                    }
-                ],
-                "custom_data": dict(writer.custom_data),
-                "ros_distro": "rosbags",
-            }
-        }
-        tmp = self.path / ".metadata.yaml.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        try:
-            os.write(fd, "\n".join(_yaml_lines(doc, 0)).encode() + b"\n")
-        finally:
-            os.close(fd)
-        os.replace(tmp, self.path / "metadata.yaml")
-        self._next_metadata = time.monotonic() + self.metadata_period
-
-
-def _yaml_lines(value: Any, indent: int) -> list[str]:
-    """Block-style YAML of plain dicts, lists and scalars (scalars as JSON, a subset of YAML).
-
-    A fast stand-in for a YAML dumper on the logging path (``metadata.yaml`` is refreshed while
-    recording); rosbag2's own dumper writes the final file on close."""
-    pad = " " * indent
-    lines: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if isinstance(item, dict | list) and item:
-                lines.append(f"{pad}{key}:")
-                lines.extend(_yaml_lines(item, indent + 2))
-            else:
-                lines.append(f"{pad}{key}: {_yaml_scalar(item)}")
-        return lines
-    for item in value:  # a non-empty list
-        sub = _yaml_lines(item, indent + 2) if isinstance(item, dict | list) and item else None
-        if sub:
-            lines.append(f"{pad}- {sub[0].lstrip()}")
-            lines.extend(sub[1:])
-        else:
-            lines.append(f"{pad}- {_yaml_scalar(item)}")
-    return lines
-
-
-def _yaml_scalar(value: Any) -> str:
-    if isinstance(value, dict | list):  # empty
-        return "{}" if isinstance(value, dict) else "[]"
-    return json.dumps(value)
+        """Bring ``metadata.yaml`` up to date (see :mod:`~sim2real.logs.bag_directory`)."""
+        if self._writer is not None and self._writer.storage is not None:
+            write_metadata(self._writer, self.path)
+            self._next_metadata = time.monotonic() + self.metadata_period
 
 
 def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = None) -> None:
@@ -490,6 +417,8 @@ def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = N
         items += [(float(t), 1, i) for i, t in enumerate(tr.imu_t)]
     items += [(float(t), 2, i) for i, t in enumerate(tr.command_t)]
     items += [(float(ev.t), 3, i) for i, ev in enumerate(tr.events)]
+    bases = (tr.base_truth, tr.base_estimate)
+    items += [(float(t), 4 + k, i) for k, b in enumerate(bases) if b is not None for i, t in enumerate(b.t)]
     items.sort()
     with BagWriter(
         path,
@@ -507,87 +436,16 @@ def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = N
                 bag.write_imu(t, tr.gyro[i], tr.accel[i], None if tr.quat is None else tr.quat[i])
             elif kind == 2:
                 bag.write_command(t, tr.command[i])
-            else:
+            elif kind == 3:
                 ev = tr.events[i]
                 bag.write_event(ev.t, ev.kind, ev.detail)
+            else:
+                b = bases[kind - 4]
+                state = (b.position[i], b.quat[i], b.lin_vel[i], b.ang_vel[i])
+                bag.write_base(t, *state, ground_truth=b.source == "ground_truth")
 
 
 # ====================================================================== reading
-
-
-@contextmanager
-def _open_reader(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
-    """Open a bag directory or ``.mcap`` file with rosbags, recovering unfinished MCAP files.
-
-    Yields:
-        The open reader, the bag's ``custom_data`` (empty without ``metadata.yaml``) and whether
-        the bag was closed cleanly.
-    """
-    if not path.exists():
-        raise LogError(f"{path}: no such bag (directory or .mcap file)")
-    custom: dict[str, str] = {}
-    with ExitStack() as stack:
-        if path.is_dir() and (path / "metadata.yaml").is_file():
-            custom = _custom_data(path / "metadata.yaml")
-        if (
-            custom.get(_COMPLETE_KEY, "true") != "false"
-            and path.is_dir()
-            and (path / "metadata.yaml").is_file()
-        ):
-            reader = Reader(path)
-            try:
-                reader.open()
-            except (ReaderError, OSError) as exc:
-                # e.g. a storage file cut short after metadata.yaml was written: try to recover it
-                if not any(path.glob("*.mcap")):
-                    raise LogError(f"{path}: cannot read rosbag2 bag ({exc})") from None
-                log.warning(
-                    "%s: cannot read as a rosbag2 bag (%s); reading its MCAP file directly", path, exc
-                )
-            else:
-                stack.callback(reader.close)
-                custom = getattr(getattr(reader.storage, "metadata", None), "custom", None) or {}
-                yield reader, dict(custom), True
-                return
-        if path.is_dir():
-            files = sorted(path.glob("*.mcap"))
-            if not files:
-                listing = sorted(p.name for p in path.iterdir())[:10]
-                raise LogError(
-                    f"{path}: not a rosbag2 bag (no metadata.yaml and no .mcap file; contains {listing})"
-                )
-            if len(files) > 1:
-                raise LogError(
-                    f"{path}: {len(files)} .mcap files but no metadata.yaml; run 'ros2 bag reindex {path}' first"
-                )
-            mcap = files[0]
-        elif path.suffix == ".mcap":
-            mcap = path
-        else:
-            raise LogError(f"{path}: not a rosbag2 bag directory or .mcap file")
-        length, intact = valid_prefix(mcap)
-        if not intact:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim2real-bag-")))
-            mcap = repaired_copy(mcap, tmp, length)
-        else:
-            log.info("%s: the writer did not close (killed?); reading the MCAP file directly", path)
-        reader = Reader(mcap)
-        try:
-            reader.open()
-        except (ReaderError, OSError) as exc:
-            raise LogError(f"{path}: cannot read MCAP file ({exc})") from None
-        stack.callback(reader.close)
-        yield reader, custom, False
-
-
-def _custom_data(metadata: Path) -> dict[str, str]:
-    """``custom_data`` of a rosbag2 ``metadata.yaml`` (empty when unreadable or absent)."""
-    try:
-        doc = yaml.load(metadata.read_text(), Loader=_YAML_LOADER)
-        custom = doc["rosbag2_bagfile_information"].get("custom_data") or {}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-        return {}
-    return {str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {}
 
 
 def read_bag(
@@ -615,7 +473,7 @@ def read_bag(
         SpecMismatchError: The bag's spec hash differs from ``expected_hash``.
     """
     path = Path(path)
-    with _open_reader(path) as (reader, custom, complete):
+    with open_bag(path) as (reader, custom, complete):
         streams = _Streams(path)
         wanted = [c for c in reader.connections if c.topic in _TYPES]
         for conn in wanted:
@@ -675,6 +533,7 @@ class _Streams:
         self.imu: list[tuple[float, ...]] = []
         self.has_orientation: list[bool] = []
         self.events: list[Event] = []
+        self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
         self.meta_json: str | None = None
 
     def add(self, topic: str, ns: int, msg: Any) -> None:
@@ -696,6 +555,10 @@ class _Streams:
             self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
         elif topic == TOPIC_EVENTS:
             self.events.append(self._event(ns, msg.data))
+        elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
+            stamps, rows = self.base.setdefault(topic, ([], []))
+            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec or ns)
+            rows.append(odometry_row(msg))
         elif topic == TOPIC_META and self.meta_json is None:
             self.meta_json = msg.data
 
@@ -765,6 +628,7 @@ class _Streams:
             command_joints=cjoints,
             events=tuple(self.events),
             meta=meta,
+            **tracks(self.base),
             **imu,
         )
 

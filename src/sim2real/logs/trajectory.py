@@ -3,7 +3,13 @@
 A :class:`Trajectory` is what every log reader returns (rosbag2/MCAP, CSV) and what system
 identification, gap metrics and fine-tuning consume. Each stream has its own time base: joint
 states at ``t``, actuator commands at ``command_t`` (zero-order hold in between), IMU samples at
-``imu_t``. Times are seconds on whatever clock the recording used (often starting near 0).
+``imu_t``, base states (:class:`BaseTrack`) at their own ``t``. Times are seconds on whatever
+clock the recording used (often starting near 0).
+
+A legged robot's log carries the state of its floating base in up to two tracks: ``base_truth``,
+the simulator's ground truth (twin recordings only), and ``base_estimate``, what a state estimator
+on the robot made of its IMU, joint encoders and foot contacts (:mod:`sim2real.real.estimator`).
+Replay windows start from :attr:`Trajectory.base` (the truth where it exists).
 
 Arrays are validated and frozen (read-only copies) at construction; a bad shape, a time going
 backwards or a non-finite value raises :class:`~sim2real.errors.LogError` naming the field.
@@ -20,7 +26,10 @@ import numpy as np
 
 from sim2real.errors import LogError
 
-__all__ = ["Event", "Trajectory"]
+__all__ = ["BASE_SOURCES", "BaseTrack", "Event", "Trajectory"]
+
+BASE_SOURCES = ("ground_truth", "estimate")
+"""Where a :class:`BaseTrack` comes from: the simulator's ground truth or an on-board estimator."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,113 @@ def _check_rows(name: str, arr: np.ndarray, rows: int, cols: int, rows_of: str) 
 
 
 @dataclass(frozen=True, eq=False)
+class BaseTrack:
+    """States of a floating base over time (``B`` samples), validated and read-only.
+
+    Frames follow ``nav_msgs/Odometry`` (how the bag stores them): the pose is the base frame in
+    the world (or odometry) frame, the velocities are expressed in the base frame.
+    """
+
+    t: np.ndarray
+    """Sample times, shape (B,) [s], non-decreasing."""
+    position: np.ndarray
+    """Base position in the world frame, shape (B, 3) [m]; ``position[:, 2]`` is the height above the floor."""
+    quat: np.ndarray
+    """Base orientation (w, x, y, z) in the world frame, shape (B, 4) (normalized here)."""
+    lin_vel: np.ndarray
+    """Base linear velocity in the base frame, shape (B, 3) [m/s]."""
+    ang_vel: np.ndarray
+    """Base angular velocity in the base frame, shape (B, 3) [rad/s]."""
+    source: str = "estimate"
+    """``ground_truth`` (a simulator's state) or ``estimate`` (an on-board state estimator)."""
+
+    def __post_init__(self) -> None:
+        set_ = object.__setattr__
+        if self.source not in BASE_SOURCES:
+            raise LogError(f"BaseTrack.source must be one of {BASE_SOURCES}, got {self.source!r}")
+        t = _frozen("base.t", self.t, 1)
+        _check_times("base.t", t)
+        set_(self, "t", t)
+        for name, cols in (("position", 3), ("quat", 4), ("lin_vel", 3), ("ang_vel", 3)):
+            arr = _frozen(f"base.{name}", getattr(self, name), 2)
+            _check_rows(f"base.{name}", arr, t.size, cols, "base-state")
+            set_(self, name, arr)
+        norm = np.linalg.norm(self.quat, axis=1)
+        if np.any(norm < 1e-6):
+            raise LogError(f"BaseTrack.quat: zero quaternion at index {int(np.argmin(norm))}")
+        quat = self.quat / norm[:, None]
+        quat.setflags(write=False)
+        set_(self, "quat", quat)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples ``B``."""
+        return int(self.t.size)
+
+    @property
+    def lin_vel_world(self) -> np.ndarray:
+        """Base linear velocity in the world frame, shape (B, 3) [m/s]."""
+        return rotate(self.quat, self.lin_vel)
+
+    def at(self, times: np.ndarray) -> dict[str, np.ndarray]:
+        """The track linearly interpolated at ``times`` (held at its ends; quaternions renormalized).
+
+        Returns:
+            ``position`` (N, 3), ``quat`` (N, 4), ``lin_vel`` (N, 3), ``ang_vel`` (N, 3).
+        """
+        times = np.asarray(times, dtype=float)
+        if self.t.size == 0:
+            raise LogError("BaseTrack.at: the track has no samples")
+        if self.t.size == 1:
+            return {k: np.repeat(getattr(self, k), times.size, axis=0) for k in _TRACK_FIELDS}
+        out = {}
+        for name in _TRACK_FIELDS:
+            arr = getattr(self, name)
+            if name == "quat":  # one hemisphere, so that neighbours interpolate the short way
+                arr = _same_hemisphere(arr)
+            out[name] = np.stack([np.interp(times, self.t, col) for col in arr.T], axis=1)
+        out["quat"] /= np.linalg.norm(out["quat"], axis=1, keepdims=True)
+        return out
+
+    def slice_time(self, t0: float, t1: float) -> BaseTrack:
+        """The samples with ``t0 <= t <= t1``."""
+        keep = (self.t >= t0) & (self.t <= t1)
+        return BaseTrack(
+            t=self.t[keep],
+            position=self.position[keep],
+            quat=self.quat[keep],
+            lin_vel=self.lin_vel[keep],
+            ang_vel=self.ang_vel[keep],
+            source=self.source,
+        )
+
+
+_TRACK_FIELDS = ("position", "quat", "lin_vel", "ang_vel")
+
+
+def _same_hemisphere(quat: np.ndarray) -> np.ndarray:
+    """Flip quaternions (rows) so that each has a non-negative dot product with its predecessor."""
+    signs = np.where(np.sum(quat[1:] * quat[:-1], axis=1) < 0, -1.0, 1.0)
+    return quat * np.concatenate([[1.0], np.cumprod(signs)])[:, None]
+
+
+def rotate(quat: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors by unit quaternions (w, x, y, z), row by row: shapes (N, 4), (N, 3) -> (N, 3)."""
+    w = quat[..., :1]
+    u = quat[..., 1:]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def _slice_track(track: BaseTrack | None, t0: float, t1: float) -> BaseTrack | None:
+    """A track's part within [t0, t1], None when no sample falls in it."""
+    if track is None:
+        return None
+    part = track.slice_time(t0, t1)
+    return part if part.n_samples else None
+
+
+@dataclass(frozen=True, eq=False)
 class Trajectory:
     """One robot run, in SI units, validated and read-only.
 
@@ -109,6 +225,10 @@ class Trajectory:
     """IMU orientation quaternion (w, x, y, z), shape (M, 4), or None if the IMU gives none."""
     events: tuple[Event, ...] = ()
     """Safety events, stage changes and other marks, sorted by time."""
+    base_truth: BaseTrack | None = None
+    """Ground-truth floating-base states (a simulator's), or None."""
+    base_estimate: BaseTrack | None = None
+    """Floating-base states from an on-board state estimator, or None."""
     meta: dict[str, Any] = field(default_factory=dict)
     """Free-form description: robot name, source file, how velocities were obtained, ..."""
 
@@ -158,6 +278,10 @@ class Trajectory:
             if not np.isfinite(ev.t):
                 raise LogError(f"Trajectory.events: event {ev.kind!r} has non-finite time {float(ev.t)}")
         set_(self, "events", tuple(sorted(events, key=lambda ev: ev.t)))
+        for name, source in (("base_truth", "ground_truth"), ("base_estimate", "estimate")):
+            track = getattr(self, name)
+            if track is not None and (not isinstance(track, BaseTrack) or track.source != source):
+                raise LogError(f"Trajectory.{name}: expected a BaseTrack with source {source!r}")
         set_(self, "meta", dict(self.meta))
 
     def _init_imu(self) -> None:
@@ -206,6 +330,11 @@ class Trajectory:
     def has_imu(self) -> bool:
         """Whether IMU samples were recorded."""
         return self.imu_t is not None
+
+    @property
+    def base(self) -> BaseTrack | None:
+        """The best floating-base track: the ground truth when recorded, else the estimate (or None)."""
+        return self.base_truth if self.base_truth is not None else self.base_estimate
 
     def joint_index(self, name: str) -> int:
         """Column of joint ``name`` in ``q``, ``qd`` and ``tau``."""
@@ -269,6 +398,8 @@ class Trajectory:
             "command_t": self.command_t[ckeep],
             "command": self.command[ckeep],
             "events": tuple(ev for ev in self.events if t0 <= ev.t <= t1),
+            "base_truth": _slice_track(self.base_truth, t0, t1),
+            "base_estimate": _slice_track(self.base_estimate, t0, t1),
         }
         if self.imu_t is not None:
             ikeep = (self.imu_t >= t0) & (self.imu_t <= t1)
@@ -311,5 +442,6 @@ class Trajectory:
             f"Trajectory(joints={list(self.joint_names)}, T={self.n_samples}, "
             f"duration={self.duration:.3f} s, commands={self.command_t.size}, "
             f"imu={0 if self.imu_t is None else self.imu_t.size}, events={len(self.events)}, "
+            f"base={'-' if self.base is None else f'{self.base.source} x{self.base.n_samples}'}, "
             f"spec_hash={None if self.spec_hash is None else self.spec_hash[:12]})"
         )

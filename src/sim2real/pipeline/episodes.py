@@ -19,7 +19,6 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import Sim2RealError
 from sim2real.real.twin import TwinConfig, TwinRobot
 from sim2real.robots.spec import RobotSpec
+from sim2real.tasks.state import MeasuredState
 
 log = logging.getLogger(__name__)
 
@@ -85,21 +85,15 @@ class _Judge:
     def __init__(self, spec: RobotSpec) -> None:
         from sim2real.tasks import get_task
 
-        self.task = get_task(spec.name)
+        self.task = get_task(spec)
         if self.task.success.kind != "hold_last":
             raise Sim2RealError(f"task {self.task.name}: deployment episodes judge hold_last tasks only")
         self.spec = spec
         self.window = float(self.task.success.window_s)
 
-    def _state(self, q: np.ndarray) -> Any:
+    def _state(self, q: np.ndarray) -> MeasuredState:
         n = self.spec.n_joints
-        return SimpleNamespace(
-            spec=self.spec,
-            num_envs=1,
-            joint_pos=q.reshape(1, n),
-            joint_vel=np.zeros((1, n)),
-            control_dt=self.spec.control_dt,
-        )
+        return MeasuredState(self.spec, joint_pos=q.reshape(1, n), joint_vel=np.zeros((1, n)))
 
     def terminated(self, q: np.ndarray) -> bool:
         env = self._state(q)
@@ -142,11 +136,11 @@ def run_episodes_on_twin(
 
     if episodes < 1:
         raise Sim2RealError(f"episodes must be at least 1, got {episodes}")
-    task = get_task(spec.name)
+    task = get_task(spec)
     judge = _Judge(spec)
     runner = PolicyRunner(policy_path, spec, providers="cpu")
     rng = np.random.default_rng(seed)
-    q0, qd0 = task.reset(SimpleNamespace(spec=spec), np.arange(episodes), rng)
+    q0, qd0 = task.reset(MeasuredState(spec), np.arange(episodes), rng)
     robot = TwinRobot(spec, twin, initial_qpos=np.asarray(q0[0], dtype=float))
     robot.reset(np.asarray(q0[0], dtype=float), np.asarray(qd0[0], dtype=float))
     config = LoopConfig(mode="lockstep", speed=speed or SpeedConfig())

@@ -12,7 +12,7 @@ import numpy as np
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from sim2real.pipeline.run import DemoResult
+    from sim2real.pipeline.result import DemoResult
 
 __all__ = ["deploy_figure", "training_figure", "write_report"]
 

@@ -24,7 +24,6 @@ import logging
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,106 +31,15 @@ import numpy as np
 
 from sim2real.errors import Sim2RealError
 from sim2real.pipeline.config import HIDDEN, DemoConfig
-from sim2real.pipeline.episodes import DeployResult, run_episodes_on_twin
-from sim2real.pipeline.training import TrainedPolicy, calibrated_setup, train_policy
+from sim2real.pipeline.episodes import run_episodes_on_twin
+from sim2real.pipeline.report import write_report
+from sim2real.pipeline.result import ARTIFACTS, STAGES, DemoResult
+from sim2real.pipeline.training import calibrated_setup, train_policy
 from sim2real.robots.spec import RobotSpec
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ARTIFACTS", "STAGES", "DemoResult", "hidden_parameters", "run_demo"]
-
-STAGES: tuple[str, ...] = (
-    "twin",
-    "record",
-    "gap_before",
-    "identify",
-    "train_dr",
-    "train_nodr",
-    "export",
-    "deploy_dr",
-    "deploy_nodr",
-    "gap_after",
-    "report",
-)
-"""Stage names, in order (progress callbacks receive them)."""
-
-ARTIFACTS: tuple[str, ...] = (
-    "twin.yaml",
-    "record",
-    "calib.yaml",
-    "run_dr",
-    "run_nodr",
-    "policy_dr.onnx",
-    "policy_nodr.onnx",
-    "deploy_dr",
-    "deploy_nodr",
-    "report.html",
-    "demo.json",
-)
-"""What the pipeline writes in its output folder (a rerun replaces exactly these)."""
-
-SUMMARY_KEYS: tuple[str, ...] = (
-    "sim_success",
-    "twin_success_dr",
-    "twin_success_nodr",
-    "gap_before",
-    "gap_after",
-    "sysid_max_rel_error",
-    "safety_stops",
-    "report",
-    "seconds",
-)
-"""Keys of :meth:`DemoResult.summary` (``sim2real demo --json``)."""
-
-
-@dataclass
-class DemoResult:
-    """Everything the pipeline measured (the report is drawn from it)."""
-
-    spec: RobotSpec
-    config: DemoConfig
-    out: Path
-    hidden: dict[str, np.ndarray] = field(default_factory=dict)
-    """Hidden true values of the twin."""
-    gap_before: Any = None
-    """``GapResult`` with the nominal model."""
-    gap_after: Any = None
-    """``GapResult`` with the calibrated model."""
-    identification: Any = None
-    """``sim2real.sysid.Identification``."""
-    sysid_errors: dict[str, float] = field(default_factory=dict)
-    """Relative error of each identified hidden parameter (delays: absolute error [s])."""
-    trained: dict[str, TrainedPolicy] = field(default_factory=dict)
-    """``dr`` and ``nodr`` runs."""
-    deployed: dict[str, DeployResult] = field(default_factory=dict)
-    """``dr`` and ``nodr`` episodes on the twin."""
-    stage_seconds: dict[str, float] = field(default_factory=dict)
-    """Wall time of each stage [s]."""
-    report: Path | None = None
-    seconds: float = 0.0
-    """Total wall time [s]."""
-
-    @property
-    def sysid_max_rel_error(self) -> float:
-        """Largest relative error of the identified hidden parameters, delays excluded (a delay is
-        judged in physics steps: see ``sysid_errors``)."""
-        rel = [v for k, v in self.sysid_errors.items() if not k.endswith(".delay")]
-        return float(max(rel)) if rel else float("nan")
-
-    def summary(self) -> dict[str, Any]:
-        """The JSON summary: :data:`SUMMARY_KEYS`."""
-        return {
-            "sim_success": self.trained["dr"].sim_success,
-            "twin_success_dr": self.deployed["dr"].success_rate,
-            "twin_success_nodr": self.deployed["nodr"].success_rate,
-            "gap_before": float(self.gap_before.position_rmse),
-            "gap_after": float(self.gap_after.position_rmse),
-            "sysid_max_rel_error": self.sysid_max_rel_error,
-            "safety_stops": self.deployed["dr"].safety_stops + self.deployed["nodr"].safety_stops,
-            "report": None if self.report is None else str(self.report),
-            "seconds": round(self.seconds, 1),
-        }
-
 
 def hidden_parameters(spec: RobotSpec, override: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
     """The twin's hidden values: ``override``, else :data:`HIDDEN` of the robot, else +20 % on the
@@ -199,6 +107,7 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
     Raises:
         Sim2RealError: a bad output folder or budget; any stage's own errors.
     """
+    from sim2real.calibration import calibrated_model
     from sim2real.deploy.record import ExcitationPolicy, initial_state, record
     from sim2real.deploy.speed import SpeedConfig
     from sim2real.gap import load_logs, measure_gap
@@ -208,7 +117,6 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
     from sim2real.robots import load_robot
     from sim2real.robots.model import build_model
     from sim2real.sysid import identify, save_calibration
-    from sim2real.sysid.calibration import calibrated_model
     from sim2real.train.checkpoint import load_policy
 
     say = progress or _quiet
@@ -254,7 +162,7 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
     ident = identify(spec, [trajectory], names=["record"])
     result.identification = ident
     calib = ident.calibration()
-    save_calibration(out / "calib.yaml", calib)
+    save_calibration(out / "calib.yaml", calib, spec)
     for name, true in result.hidden.items():
         est = ident.params.get(name)
         if est is None or not est.identifiable:
@@ -343,7 +251,6 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
     done("gap_after", f"position RMSE {result.gap_after.position_rmse:.4g} rad")
 
     # (i) report
-    from sim2real.pipeline.report import write_report
 
     say("report", "HTML", None)
     # one total for the report, the summary and the CLI: every stage up to the report (which states
@@ -358,7 +265,7 @@ def run_demo(config: DemoConfig, progress: Progress | None = None) -> DemoResult
 def _episode_s(spec: RobotSpec) -> float:
     from sim2real.tasks import get_task
 
-    return float(get_task(spec.name).episode_s)
+    return float(get_task(spec).episode_s)
 
 
 def _fmt(v: np.ndarray) -> str:

@@ -30,7 +30,7 @@ def calibrated_setup(
 
     Args:
         spec: The robot.
-        calib: A ``sim2real.sysid.Calibration`` or a calibration file (its spec hash is checked).
+        calib: A :class:`~sim2real.calibration.Calibration` or a calibration file (its spec hash is checked).
         widen: Randomization half-width in half-widths of each confidence interval.
         base: Base randomization (name, file or mapping) whose other entries are kept, or None.
         path: Where the calibration came from (for the record; default: ``calib`` when a path).
@@ -43,8 +43,8 @@ def calibrated_setup(
     Raises:
         SpecMismatchError: the calibration was made for another robot spec (both hashes named).
     """
+    from sim2real.calibration import Calibration, calibrated_model, load_calibration
     from sim2real.randomize import Randomization
-    from sim2real.sysid.calibration import Calibration, calibrated_model, load_calibration
 
     if not isinstance(calib, Calibration):
         path = calib if path is None else path

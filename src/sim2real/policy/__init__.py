@@ -1,10 +1,18 @@
-"""Policy export (ONNX + metadata) and the real-time runtime.
+"""Policy export (ONNX + metadata), the real-time runtime, and hand-made policies.
 
-- :mod:`sim2real.policy.export` (needs torch): :func:`export_policy` writes a TransferPolicy as one
-  ONNX file with its deployment metadata and checks onnxruntime against PyTorch.
-- :mod:`sim2real.policy.runtime` (numpy + onnxruntime only): :class:`PolicyRunner` runs a policy
-  file on a robot, one control step at a time.
-- :mod:`sim2real.policy.metadata` (numpy only): :class:`PolicyMetadata`, :func:`read_metadata`.
+================  ==================================================================================
+module            owns
+================  ==================================================================================
+metadata          :class:`PolicyMetadata`, reading a policy file, :func:`stamp_metadata` (the one
+                  way metadata and checksum are written) (numpy only)
+runtime           :class:`PolicyRunner`: a policy file run on a robot, one control step at a time
+                  (numpy + onnxruntime only)
+observation       allocation-free observations of one robot, checked against the term functions
+linear            :func:`write_linear_policy`: ``tanh(gain @ obs + bias)`` as a policy file (onnx,
+                  no torch)
+export            :func:`export_policy`: a TransferPolicy as one ONNX file, checked against PyTorch
+                  (needs torch)
+================  ==================================================================================
 
 Importing this package imports neither torch nor onnxruntime; the names below load on first use.
 """

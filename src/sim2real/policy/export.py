@@ -25,13 +25,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import PolicyError, SpecMismatchError
-from sim2real.policy.metadata import (
-    CHECKSUM_KEY,
-    INPUT_NAME,
-    OUTPUT_NAME,
-    PolicyMetadata,
-    add_checksum,
-)
+from sim2real.policy.metadata import INPUT_NAME, OUTPUT_NAME, PolicyMetadata, stamp_metadata
 from sim2real.policy.runtime import check_io, make_session
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.base import TaskConfig
@@ -136,28 +130,6 @@ def _export_graph(policy: TransferPolicy) -> Any:
     return program.model_proto
 
 
-def _serialize(proto: Any, meta: PolicyMetadata) -> bytes:
-    """The model with ``meta`` (and its checksum) as metadata_props, serialized."""
-    from sim2real import __version__
-
-    proto.producer_name = "sim2real"
-    proto.producer_version = __version__
-    proto.doc_string = (
-        f"sim2real policy for robot '{meta.robot}' (spec {meta.spec_hash[:12]}): "
-        f"{INPUT_NAME} (batch, {meta.n_obs}) float32 -> {OUTPUT_NAME} (batch, {meta.n_act}) in [-1, 1]; "
-        "observation normalization inside; deployment data in metadata_props (JSON values)"
-    )
-    props = meta.to_props()
-    del proto.metadata_props[:]
-    for key, value in props.items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    checksum = add_checksum(props, proto.SerializeToString())
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = CHECKSUM_KEY, checksum
-    return proto.SerializeToString()
-
-
 def random_observations(policy: TransferPolicy, n: int, seed: int = 0) -> np.ndarray:
     """Observations around the normalizer's statistics (n, n_obs) float32: half within 1 std, a
     quarter within 5 std, a quarter within 15 std (beyond the clip)."""
@@ -236,8 +208,7 @@ def export_policy(
         policy: The trained actor (normalizer statistics included).
         spec: The robot it was trained for.
         out: Output ``.onnx`` path (written atomically: nothing is left there when a check fails).
-        task: Task of the action mapping; default: the one named in ``metadata['task']``, else the
-            robot's built-in task.
+        task: Task of the action mapping; default: the robot's task (its spec's ``task:``).
         metadata: Training metadata (e.g. from ``sim2real.train.load_policy``).  Read: ``spec_hash``
             (checked against ``spec``), ``task``, ``action_scale``, ``action_filter`` (override the
             task's), ``randomization`` (summary); every other JSON-able entry goes to ``training``.
@@ -267,7 +238,7 @@ def export_policy(
     if trained_hash is not None and trained_hash != spec.hash:
         raise SpecMismatchError("the training run", expected=spec.hash, found=str(trained_hash))
     if task is None:
-        task = get_task(str(metadata.get("task", spec.name)))
+        task = get_task(spec)
     action_scale = tuple(float(x) for x in metadata.get("action_scale", task.action_scale))
     action_filter = float(metadata.get("action_filter", task.action_filter))
     training = {k: v for k, v in metadata.items() if k not in _CONSUMED}
@@ -295,7 +266,7 @@ def export_policy(
     recorded = np.asarray(recorded, dtype=np.float32).reshape(-1, spec.n_obs)
 
     proto = _export_graph(policy)
-    data = _serialize(proto, meta)
+    data = stamp_metadata(proto, meta)
     session = make_session(data, "cpu", f"exported policy for {spec.name}")
     check_io(session, meta)
     d_random = parity(data, policy, random_obs)
@@ -323,7 +294,7 @@ def export_policy(
             "tolerance": tolerance,
         },
     )
-    data = _serialize(proto, meta)  # same graph, metadata now with the parity figures
+    data = stamp_metadata(proto, meta)  # same graph, metadata now with the parity figures
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     tmp.write_bytes(data)

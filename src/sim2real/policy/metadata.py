@@ -15,11 +15,15 @@ key                    value
 ``observation``        ordered terms ``[{"name", "size", "scale"}]``
 ``n_obs`` / ``n_act``  observation and action lengths
 ``action_scale``       per actuator: command = scale * a (+ default pose for pd actuators)
+``action_offset``      per actuator: command at a = 0 (the spec's ``action.offset``; absent in older
+                       files: the default pose for pd actuators, else 0)
 ``action_filter``      alpha of ``a_f = alpha a + (1 - alpha) a_f_prev``
 ``actuators``          per actuator: model (pd/torque/dc_motor), gains, motor constants, limits
 ``command_limits``     per actuator ``[low, high]`` in command units (rad, N m or V); null = none
 ``control_dt``         control period [s]
 ``task``               training task name
+``spec_files``         sha256 of every file the spec hash covers (names the file that changed)
+``model_overrides``    every change sim2real made to the MJCF model (timestep, actuators, ...)
 ``randomization``      summary of the training randomization (free-form JSON)
 ``network``            architecture of the exported network (hidden widths, normalizer eps/clip)
 ``training``           other facts about the training run (free-form JSON)
@@ -219,6 +223,12 @@ class PolicyMetadata:
     """Parity of onnxruntime against PyTorch measured at export."""
     sim2real_version: str = ""
     """Version of sim2real that exported the file."""
+    spec_files: Mapping[str, str] = field(default_factory=dict)
+    """File -> sha256 of every file the spec hash covers (empty in files of older versions)."""
+    model_overrides: tuple[str, ...] = ()
+    """Every change sim2real made to the robot's MJCF model (see ``RobotSpec.overrides``)."""
+    action_offset: tuple[float, ...] = ()
+    """Per actuator: command at a = 0; empty: the default pose for pd actuators, else 0."""
 
     @property
     def n_obs(self) -> int:
@@ -242,7 +252,10 @@ class PolicyMetadata:
 
     @property
     def command_offset(self) -> np.ndarray:
-        """Per actuator: the default pose of its joint for pd actuators, else 0, shape (n_act,)."""
+        """Per actuator: the command at a = 0, shape (n_act,): ``action_offset``, or (files without
+        it) the default pose of its joint for pd actuators, else 0."""
+        if self.action_offset:
+            return np.array(self.action_offset, dtype=float)
         pose = dict(zip(self.joint_names, self.default_pose, strict=True))
         return np.array([pose[a.joint] if a.model == "pd" else 0.0 for a in self.actuators])
 
@@ -278,6 +291,9 @@ class PolicyMetadata:
             network=_json_safe(dict(network or {})),
             training=_json_safe(dict(training or {})),
             sim2real_version=__version__,
+            spec_files=dict(spec.files),
+            model_overrides=tuple(spec.overrides),
+            action_offset=tuple(float(x) for x in spec.action_offset),
         )
         meta.check()
         return meta
@@ -291,6 +307,8 @@ class PolicyMetadata:
             )
         if len(self.action_scale) != self.n_act:
             problems.append(f"{len(self.action_scale)} action scales for {self.n_act} actuators")
+        if self.action_offset and len(self.action_offset) != self.n_act:
+            problems.append(f"{len(self.action_offset)} action offsets for {self.n_act} actuators")
         if len(self.actuators) != self.n_act or any(
             a.joint != j for a, j in zip(self.actuators, self.actuated_joints, strict=False)
         ):
@@ -330,6 +348,9 @@ class PolicyMetadata:
             "network": dict(self.network),
             "training": dict(self.training),
             "export_check": dict(self.export_check),
+            "spec_files": dict(self.spec_files),
+            "model_overrides": list(self.model_overrides),
+            "action_offset": list(self.action_offset),
         }
         return {k: json.dumps(_json_safe(v), sort_keys=True) for k, v in values.items()}
 
@@ -377,6 +398,9 @@ class PolicyMetadata:
                 training=get("training"),
                 export_check=json.loads(props.get("export_check", "{}")),
                 sim2real_version=str(get("sim2real_version")),
+                spec_files={str(k): str(v) for k, v in json.loads(props.get("spec_files", "{}")).items()},
+                model_overrides=tuple(str(x) for x in json.loads(props.get("model_overrides", "[]"))),
+                action_offset=tuple(float(x) for x in json.loads(props.get("action_offset", "[]"))),
             )
         except PolicyError:
             raise
@@ -435,6 +459,8 @@ class PolicyMetadata:
         if self.spec_hash == spec.hash:
             return
         differences = self.differences(spec)
+        from sim2real.robots.files import changed_files
+
         shown = [d for d in differences if not d.startswith("robot name:")]  # named in the line already
         detail = None
         if shown:
@@ -446,6 +472,8 @@ class PolicyMetadata:
             source,
             expected=spec.hash,
             found=self.spec_hash,
+            # the files that changed, for the same robot (another robot differs in every file)
+            changed=changed_files(self.spec_files, spec.files) if self.robot == spec.name else (),
             expected_robot=spec.name,
             found_robot=self.robot,
             detail=detail,
@@ -489,3 +517,34 @@ def add_checksum(props: dict[str, str], serialized: bytes) -> str:
     digest = parse_model_bytes(serialized).digest
     props[CHECKSUM_KEY] = json.dumps(digest)
     return props[CHECKSUM_KEY]
+
+
+def stamp_metadata(model: Any, meta: PolicyMetadata) -> bytes:
+    """Write ``meta`` and its checksum into an ONNX model's ``metadata_props``; returns the file's bytes.
+
+    The one way a sim2real policy file is made (export, hand-made and imported policies alike):
+    the producer, a description of the inputs and outputs, one JSON value per metadata key
+    (replacing any there), then the checksum over the graph and every other entry.
+
+    Args:
+        model: An ``onnx.ModelProto`` with the graph (input ``obs``, output ``action``).
+        meta: The policy's metadata.
+    """
+    from sim2real import __version__
+
+    model.producer_name = "sim2real"
+    model.producer_version = __version__
+    model.doc_string = (
+        f"sim2real policy for robot '{meta.robot}' (spec {meta.spec_hash[:12]}): "
+        f"{INPUT_NAME} (batch, {meta.n_obs}) float32 -> {OUTPUT_NAME} (batch, {meta.n_act}) in [-1, 1]; "
+        "observation normalization inside; deployment data in metadata_props (JSON values)"
+    )
+    props = meta.to_props()
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    checksum = add_checksum(props, model.SerializeToString())
+    entry = model.metadata_props.add()
+    entry.key, entry.value = CHECKSUM_KEY, checksum
+    return model.SerializeToString()

@@ -29,20 +29,31 @@ API (everything else is internal)::
 Errors in configs raise :class:`RandomizationError` (a ``Sim2RealError``) naming the entry.
 ``Randomization.from_calibration(calib, widen=k, base="default")`` builds a config centred on a
 system-identification calibration (:mod:`sim2real.randomize.calibrated`).
+
+================  ==================================================================================
+module            owns
+================  ==================================================================================
+config            the config format; loading (built-in, file, mapping) into a :class:`Randomization`;
+                  :meth:`Randomization.from_calibration`
+schema            the config's data types and constants, :class:`RandomizationError`
+parse             validating a config mapping entry by entry
+namespace         the names a config may randomize on one robot, and their physical domains
+calibrated        ranges from a calibration's confidence intervals
+distributions     uniform, log-uniform and clipped normal distributions
+hooks             :class:`Randomizer`: the environment hook that draws and applies a config
+links             link lengths: a pool of compiled model variants
+terrain           heightfield terrain placed per simulation per episode
+curriculum        :class:`Curriculum`: stages of randomization advanced on a metric or a budget
+================  ==================================================================================
 """
 
 from __future__ import annotations
 
-from sim2real.randomize.config import (
-    ParamEntry,
-    Randomization,
-    RandomizationError,
-    builtin_names,
-    load_randomization,
-)
+from sim2real.randomize.config import Randomization, builtin_names, load_randomization
 from sim2real.randomize.curriculum import Curriculum, Stage
 from sim2real.randomize.distributions import Distribution
 from sim2real.randomize.hooks import Randomizer, build_hooks
+from sim2real.randomize.schema import ParamEntry, RandomizationError
 
 __all__ = [
     "Curriculum",

@@ -13,42 +13,30 @@ non-negative, delays within the model's delay buffer).  A parameter the logs cou
 ``v`` +- ``fallback_rel`` |v| when the spec states none.  The entries go after those of an
 optional ``base`` config (e.g. ``default``: sensor noise, latencies, masses of parts that were not
 calibrated); base entries that only touch calibrated parameters are dropped, and the others are
-overridden by the absolute calibrated entries that follow them.  The result is built as a mapping
-and goes through :func:`~sim2real.randomize.config.parse_randomization`, so it is validated like
-any config.
+overridden by the absolute calibrated entries that follow them (that merge, and the validation
+of the result like any config, are :meth:`~sim2real.randomize.config.Randomization.from_calibration`'s).
 
-This module reads the calibration by duck typing (``robot``, ``spec_hash``, ``params`` of objects
-with ``value``, ``ci_low``, ``ci_high``, ``identifiable``): ``randomize`` sits below ``sysid`` and
-never imports it.
+The calibration is the typed :class:`~sim2real.calibration.Calibration` of the base layer (what
+``sim2real identify`` writes and :func:`~sim2real.calibration.load_calibration` reads).
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sim2real.calibration import CalibratedParam, Calibration
 from sim2real.errors import SpecMismatchError
-from sim2real.randomize.config import (
-    _NONNEGATIVE,
-    _POSITIVE,
-    SECTIONS,
-    Namespace,
-    Randomization,
-    RandomizationError,
-    load_randomization,
-    namespace,
-    parse_randomization,
-)
+from sim2real.randomize.namespace import NONNEGATIVE, POSITIVE, Namespace, namespace
+from sim2real.randomize.schema import SECTIONS, RandomizationError
 from sim2real.robots.spec import RobotSpec
 
 log = logging.getLogger(__name__)
 
-__all__ = ["DEFAULT_FALLBACK_REL", "DEFAULT_MIN_REL_WIDTH", "calibrated_randomization"]
+__all__ = ["DEFAULT_FALLBACK_REL", "DEFAULT_MIN_REL_WIDTH", "calibrated_entries"]
 
 DEFAULT_MIN_REL_WIDTH = 0.02
 """Smallest half-width of a calibrated range, relative to the value (and to half the bounds)."""
@@ -73,7 +61,7 @@ def _plain(a: np.ndarray) -> float | list[float]:
     return float(a[0]) if a.size == 1 else [float(x) for x in a]
 
 
-def _finite_ci(p: Any) -> bool:
+def _finite_ci(p: CalibratedParam) -> bool:
     return (
         bool(getattr(p, "identifiable", True))
         and p.ci_low is not None
@@ -87,7 +75,7 @@ def _range(
     ns: Namespace,
     spec: RobotSpec,
     name: str,
-    p: Any,
+    p: CalibratedParam,
     widen: float,
     min_rel_width: float,
     fallback_rel: float,
@@ -111,9 +99,9 @@ def _range(
             half = np.maximum(fallback_rel * np.abs(value), floor)
             lo, hi, how = value - half, value + half, "fallback"
     lo, hi = np.maximum(lo, b_lo), np.minimum(hi, b_hi)
-    if info.quantity in _POSITIVE:
+    if info.quantity in POSITIVE:
         lo = np.maximum(lo, _TINY * np.abs(value))
-    if info.quantity in _NONNEGATIVE:
+    if info.quantity in NONNEGATIVE:
         lo = np.maximum(lo, 0.0)
     if info.quantity == "delay":
         hi = np.minimum(hi, ns.delay_capacity(name))
@@ -121,50 +109,31 @@ def _range(
     return lo, hi, how
 
 
-def _base_mapping(spec: RobotSpec, base: Any, calibrated: set[str]) -> tuple[dict[str, Any], str | None]:
-    """The base config's mapping without the entries that touch calibrated parameters only."""
-    if base is None:
-        return {}, None
-    rnd = load_randomization(spec, base)
-    raw = {k: v for k, v in dict(rnd.raw).items() if k not in ("name", "robot", "description")}
-    keep: dict[str, list[Any]] = {s: [] for s in SECTIONS}
-    for entry in rnd.entries:
-        section, index = entry.where.split("[")
-        if set(entry.names) <= calibrated:
-            continue
-        keep[section].append(raw[section][int(index.rstrip("]"))])
-    for section in SECTIONS:
-        raw.pop(section, None)
-        if keep[section]:
-            raw[section] = keep[section]
-    return raw, rnd.name
-
-
-def calibrated_randomization(
+def calibrated_entries(
     spec: RobotSpec,
-    calib: Any,
+    calib: Calibration,
     widen: float = 2.0,
-    base: str | Path | Mapping[str, Any] | Randomization | None = None,
     *,
     min_rel_width: float = DEFAULT_MIN_REL_WIDTH,
     fallback_rel: float = DEFAULT_FALLBACK_REL,
-    name: str = "calibrated",
-) -> Randomization:
-    """Randomization centred on a calibration (see the module docstring).
+) -> dict[str, list[dict[str, Any]]]:
+    """The config entries centred on a calibration, by section (see the module docstring).
 
     Args:
         spec: The robot the calibration was made for.
-        calib: A ``sim2real.sysid.Calibration`` (anything with ``spec_hash`` and ``params``).
+        calib: The calibration.
         widen: Range half-width as a multiple of the confidence interval's half-width (>= 0).
-        base: Config whose other randomizations are kept (name, file, mapping or loaded), or None.
         min_rel_width: Smallest half-width relative to the value and to half the plausible range.
         fallback_rel: Half-width relative to the value of unidentified parameters the spec states
             no bounds for.
-        name: Name of the resulting config.
+
+    Returns:
+        Section name -> one ``absolute`` uniform entry (a config mapping's entry) per calibrated
+        parameter of that section.
 
     Raises:
         SpecMismatchError: the calibration was made for another robot spec.
-        RandomizationError: a bad ``widen``/width, a parameter the robot lacks, or an invalid merge.
+        RandomizationError: a bad ``widen``/width, or a parameter the robot lacks.
     """
     if not (np.isfinite(widen) and widen >= 0):
         raise RandomizationError(f"widen must be a number >= 0, got {widen!r}")
@@ -172,7 +141,10 @@ def calibrated_randomization(
         raise RandomizationError("min_rel_width must be >= 0 and fallback_rel > 0")
     found = str(getattr(calib, "spec_hash", ""))
     if found != spec.hash:
-        raise SpecMismatchError("calibration", spec.hash, found)
+        from sim2real.robots.files import changed_files
+
+        changed = changed_files(getattr(calib, "spec_files", None), spec.files)
+        raise SpecMismatchError("calibration", spec.hash, found, changed)
     ns = namespace(spec)
     entries: dict[str, list[dict[str, Any]]] = {s: [] for s in SECTIONS}
     for pname, p in calib.params.items():
@@ -183,14 +155,4 @@ def calibrated_randomization(
             {"param": pname, "mode": "absolute", "dist": "uniform", "low": _plain(lo), "high": _plain(hi)}
         )
         log.debug("calibrated range of %s (%s): [%s, %s]", pname, how, _plain(lo), _plain(hi))
-    raw, base_name = _base_mapping(spec, base, set(calib.params))
-    for section, items in entries.items():
-        if items:
-            raw[section] = [*raw.get(section, []), *items]
-    over = f" over '{base_name}'" if base_name else ""
-    raw["name"] = name
-    raw["description"] = (
-        f"centred on the calibration of spec {found[:12]}: {len(calib.params)} parameters, "
-        f"{widen:g} x their confidence intervals{over}"
-    )
-    return parse_randomization(raw, spec, name=name, source="calibration")
+    return entries

@@ -30,16 +30,14 @@ from typing import Any
 
 from sim2real.randomize.config import (
     CONFIG_DIR,
-    OTHER_KEYS,
-    SECTIONS,
     Randomization,
-    RandomizationError,
-    _looks_like_path,
-    _read_yaml,
     load_randomization,
+    looks_like_path,
     parse_randomization,
+    read_yaml,
 )
 from sim2real.randomize.hooks import Randomizer
+from sim2real.randomize.schema import OTHER_KEYS, SECTIONS, RandomizationError
 from sim2real.randomize.terrain import TerrainHook
 from sim2real.robots.spec import RobotSpec
 
@@ -94,20 +92,20 @@ def load_stages(spec: RobotSpec, source: str | Path | Mapping[str, Any]) -> tupl
         raw, name = source, "inline"
     else:
         text = str(source)
-        if isinstance(source, Path) or _looks_like_path(text) or Path(text).is_file():
+        if isinstance(source, Path) or looks_like_path(text) or Path(text).is_file():
             path = Path(text)
-            raw, name, folder = _read_yaml(path), path.stem, path.resolve().parent
+            raw, name, folder = read_yaml(path), path.stem, path.resolve().parent
         else:
             path = CONFIG_DIR / f"{spec.name}_{text}.yaml"
             if not path.is_file():
                 known = sorted(p.stem.split("_", 1)[1] for p in CONFIG_DIR.glob(f"{spec.name}_*.yaml"))
                 ladders = [
-                    k for k in known if "stages" in (_read_yaml(CONFIG_DIR / f"{spec.name}_{k}.yaml") or {})
+                    k for k in known if "stages" in (read_yaml(CONFIG_DIR / f"{spec.name}_{k}.yaml") or {})
                 ]
                 raise RandomizationError(
                     f"no built-in curriculum '{text}' for robot {spec.name} (built-in: {', '.join(ladders) or 'none'})"
                 )
-            raw, name, folder = _read_yaml(path), text, CONFIG_DIR
+            raw, name, folder = read_yaml(path), text, CONFIG_DIR
     if not isinstance(raw, Mapping) or not isinstance(raw.get("stages"), list) or not raw["stages"]:
         raise RandomizationError(f"curriculum '{name}' needs a non-empty 'stages' list")
     unknown = sorted(set(raw) - {"base", "stages", "description"})
@@ -115,7 +113,7 @@ def load_stages(spec: RobotSpec, source: str | Path | Mapping[str, Any]) -> tupl
         raise RandomizationError(f"curriculum '{name}': unknown key(s) {', '.join(unknown)}")
 
     def resolve(ref: Any) -> Any:
-        if isinstance(ref, str) and _looks_like_path(ref) and not Path(ref).is_absolute():
+        if isinstance(ref, str) and looks_like_path(ref) and not Path(ref).is_absolute():
             return folder / ref
         return ref
 

@@ -25,8 +25,10 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from sim2real.randomize.config import Randomization, RandomizationError, load_randomization
+from sim2real.params import needs_set_const
+from sim2real.randomize.config import Randomization, load_randomization
 from sim2real.randomize.links import LinkPool
+from sim2real.randomize.schema import RandomizationError
 from sim2real.randomize.terrain import NAME as TERRAIN
 from sim2real.randomize.terrain import TerrainHook, ground_plane
 from sim2real.robots.spec import RobotSpec
@@ -34,8 +36,6 @@ from sim2real.sim.disturbances import PushConfig, PushScheduler
 
 log = logging.getLogger(__name__)
 
-_SETCONST = ("mass", "com", "inertia", "armature")
-"""Parameter quantities whose write makes ``Parameters.set`` run ``set_const``."""
 _STREAMS = ("params", "links", "variant", "slope", "terrain", "action_delay", "jitter", "dropout", "pushes")
 
 
@@ -375,7 +375,7 @@ class Randomizer:
         if values:
             self.params.set(batch, values, ids=ids)  # runs set_const when an inertial changes
             self._written |= set(values)
-        if self._geometry and not any(self.params.info(n).quantity in _SETCONST for n in values):
+        if self._geometry and not any(needs_set_const(n) for n in values):
             batch.set_const(ids)
         if self.jitter.any():
             for j, act in enumerate(self.spec.actuators):

@@ -20,7 +20,7 @@ import mujoco
 import mujoco.batch
 import numpy as np
 
-from sim2real.randomize.config import ParamEntry, RandomizationError
+from sim2real.randomize.schema import ParamEntry, RandomizationError
 from sim2real.robots.model import build_mjspec
 from sim2real.robots.spec import RobotSpec
 

@@ -19,7 +19,7 @@ import mujoco
 import numpy as np
 from scipy import ndimage
 
-from sim2real.randomize.config import RandomizationError, TerrainConfig
+from sim2real.randomize.schema import RandomizationError, TerrainConfig
 
 NAME = "terrain"
 """Name of the terrain's hfield asset, body and geom (``geom.terrain.friction`` follows the floor's)."""

@@ -6,7 +6,9 @@ ways a real robot does:
 - hidden physical parameters (a parameter file of true values: masses, damping, motor constants...);
 - a finer physics timestep and another integrator (RK4 at a fraction of the training step);
 - actuators computed here, per fine step, from the hidden actuator values, with
-  - latency with jitter (each command takes effect after ``delay + U(-jitter, jitter)``),
+  - latency with jitter (each command takes effect after ``delay + U(-jitter, jitter)``; a
+    command that takes effect within a fine step acts for that part of the step, so the latency
+    is continuous, not rounded to the fine grid),
   - gear backlash on position-controlled (pd) joints: a dead band of the transmission, no
     torque until the play is taken up (direct-drive torque and voltage joints have none),
   - torque-speed saturation (the available torque falls linearly to 0 at ``no_load_speed``);
@@ -15,6 +17,11 @@ ways a real robot does:
 
 It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
 (``realtime``: the simulation follows the wall clock and ``write`` does not block, as on a robot).
+
+With ``fixed_base=True`` the twin hangs by its base (:func:`~sim2real.sim.floating.hung_model`):
+the legs swing in the air, as a legged robot is hung from a stand for identification.  A floating
+twin keeps its true base state at each reading (:attr:`TwinRobot.read_base`), the ground truth
+that logs record next to the state estimate.
 
 Commands follow the Robot protocol: ``normal`` and ``hold`` commands are applied as given, after
 the actuator latency; a ``safe`` command (or :meth:`TwinRobot.stop`) enters safe mode at once, and
@@ -37,12 +44,13 @@ import mujoco
 import numpy as np
 import yaml
 
-from sim2real.errors import ParameterError, Sim2RealError
+from sim2real.errors import ParameterError, Sim2RealError, SpecError
 from sim2real.params import Parameters
 from sim2real.real.protocol import Command, Reading
-from sim2real.robots.actuation import ACTUATOR_USER
+from sim2real.robots.actuation import ACTUATOR_USER, ActuatorArrays, implied_torque
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.floating import base_joint, hung_model
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +83,12 @@ class TwinEffects:
     """Probability that a reading is dropped."""
     seed: int = 0
     """Seed of every random effect."""
+    stop_delay: float = 0.0
+    """Time the robot takes to enter safe mode after a safe command or ``stop()`` [s] (a slow
+    e-stop path; it keeps applying its last command meanwhile)."""
+    flip_sign: tuple[str, ...] = ()
+    """Joints whose motor turns the wrong way (a wiring or configuration error): their actuator
+    torque is negated."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +145,12 @@ class TwinConfig:
             )
         config = TwinConfig(params=params, effects=_effects(effects_raw, path))
         if spec is not None:
+            unknown = set(config.effects.flip_sign) - set(spec.actuated_joints)
+            if unknown:
+                raise Sim2RealError(
+                    f"{path}: effects.flip_sign: {', '.join(sorted(unknown))} are not actuated joints of "
+                    f"robot '{spec.name}' ({', '.join(spec.actuated_joints)})"
+                )
             try:
                 known = Parameters(spec, build_model(spec))
                 known.check_bounds(config.params, str(path), allow=allow_out_of_bounds)
@@ -146,6 +166,7 @@ class TwinConfig:
         effects = {
             k: (v if not (isinstance(v, float) and math.isinf(v)) else 1e9) for k, v in effects.items()
         }
+        effects["flip_sign"] = list(self.effects.flip_sign)
         Path(path).write_text(yaml.safe_dump({"params": plain, "effects": effects}, sort_keys=False))
 
 
@@ -155,7 +176,12 @@ def _effects(raw: dict, path: Path) -> TwinEffects:
     for name, value in raw.items():
         where = f"{path}: effects.{name}"
         default = getattr(TwinEffects, name)
-        if name == "integrator":
+        if name == "flip_sign":  # a YAML list of joint names
+            flip = value or ()
+            if not isinstance(flip, list | tuple) or not all(isinstance(j, str) for j in flip):
+                raise Sim2RealError(f"{where} must be a list of joint names, got {value!r}")
+            value = tuple(flip)
+        elif name == "integrator":
             if value not in _INTEGRATORS:
                 raise Sim2RealError(f"{where} must be one of {', '.join(_INTEGRATORS)}, got {value!r}")
         elif name in ("substep_factor", "seed"):
@@ -225,6 +251,7 @@ class TwinRobot:
             paces itself).  Else lockstep: each ``write`` advances one control period, as fast as
             it computes.
         initial_qpos: Policy joint positions to start from (default pose if None).
+        fixed_base: Hang the robot by its base (legs in the air); needs a floating-base robot.
     """
 
     def __init__(
@@ -233,6 +260,7 @@ class TwinRobot:
         config: TwinConfig | None = None,
         realtime: bool = False,
         initial_qpos: np.ndarray | None = None,
+        fixed_base: bool = False,
     ) -> None:
         self.spec = spec
         self.config = config or TwinConfig()
@@ -241,7 +269,15 @@ class TwinRobot:
             raise Sim2RealError("twin substep_factor must be at least 1")
         if fx.integrator not in _INTEGRATORS:
             raise Sim2RealError(f"twin integrator must be one of {', '.join(_INTEGRATORS)}")
-        model = build_model(spec)
+        if fixed_base:
+            try:
+                model = hung_model(spec)
+            except SpecError as exc:
+                raise Sim2RealError(f"twin: {exc}") from None
+        else:
+            model = build_model(spec)
+        self.fixed_base = fixed_base
+        """Whether the twin hangs by its base."""
         params = Parameters(spec, model)
         try:
             params.set(model, self.config.params)
@@ -254,13 +290,14 @@ class TwinRobot:
             [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
         )
         col = {name: user[self._act_ids, ACTUATOR_USER.index(name)] for name in ACTUATOR_USER}
-        self._kp, self._kd, self._strength, self._offset = (
-            col["kp"],
-            col["kd"],
-            col["strength"],
-            col["offset"],
+        nominal = ActuatorArrays.from_spec(spec)
+        self._actuation = ActuatorArrays(
+            pd=nominal.pd,
+            torque=nominal.torque,
+            dc_motor=nominal.dc_motor,
+            **{k: col[k] for k in ("kp", "kd", "resistance", "kt", "ke", "strength", "offset")},
         )
-        self._res, self._kt, self._ke = col["resistance"], col["kt"], col["ke"]
+        """The hidden actuator values (the model's, after the twin's parameters were set)."""
         self._limit = model.actuator_forcerange[self._act_ids, 1].copy()
         self._delay = model.actuator_delay[self._act_ids].copy()
         self._models = [a.model for a in spec.actuators]
@@ -280,17 +317,16 @@ class TwinRobot:
         self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._act_qpos = np.array([self._qpos_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._ctrl_idx = model.actuator_ctrladr[self._act_ids]
-        self._base_qpos = 0  # qpos address of the floating base's free joint
-        if spec.base_body is not None:
-            bid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
-            self._base_qpos = int(model.jnt_qposadr[model.body_jntadr[bid]])
+        self._base = base_joint(spec, model)  # None when the base is fixed (hung, or no floating base)
+        self.read_base: BaseState | None = None
+        """The true base state at the last :meth:`read` (floating twin only; for logs and evaluation)."""
         self._safe_damping = spec.safety.damping
         self._resolution = (
             fx.encoder_resolution if fx.encoder_resolution is not None else spec.encoder.resolution
         )
-        self._gyro = self._sensor_slice("imu_gyro")
-        self._accel = self._sensor_slice("imu_accel")
-        self._quat = self._sensor_slice("imu_quat")
+        self._gyro = self._sensor_slice(spec.sensor_name("imu.gyro"))
+        self._accel = self._sensor_slice(spec.sensor_name("imu.accel"))
+        self._quat = self._sensor_slice(spec.sensor_name("imu.quat"))
         self._fine_steps = spec.substeps * fx.substep_factor
         self._pending: deque[tuple[float, np.ndarray, str]] = deque()
         self._active = np.zeros(spec.n_actions)
@@ -298,6 +334,11 @@ class TwinRobot:
         self._backlash_side = np.zeros(spec.n_actions)
         self._last_reading: Reading | None = None
         self._wall_start = time.perf_counter()
+        self._flip = np.array([-1.0 if a.joint in fx.flip_sign else 1.0 for a in spec.actuators])
+        unknown = set(fx.flip_sign) - set(spec.actuated_joints)
+        if unknown:
+            raise Sim2RealError(f"twin flip_sign: {', '.join(sorted(unknown))} are not actuated joints")
+        self._stop_at: float | None = None
         self.safe = False
         self.reset(initial_qpos)
 
@@ -322,6 +363,7 @@ class TwinRobot:
         self._active = self._hold_command()
         self._mode = "normal"
         self.safe = False
+        self._stop_at = None
         self._last_reading = None
         self._wall_start = time.perf_counter()
 
@@ -343,16 +385,17 @@ class TwinRobot:
         if self._resolution:
             q = np.round(q / self._resolution) * self._resolution
         qd = d.qvel[self._dof_idx] + fx.velocity_noise * self.rng.standard_normal(n)
-        tau = np.zeros(n)
-        tau[[self.spec.joints.index(a.joint) for a in self.spec.actuators]] = d.actuator_force[self._act_ids]
+        tau = np.zeros(n)  # the drives' torque at the present state, as their current readings give it
+        tau[[self.spec.joints.index(a.joint) for a in self.spec.actuators]] = self._torque()
         gyro = accel = quat = None
         height = None
         if self._gyro is not None:
             gyro = d.sensordata[self._gyro] + fx.gyro_noise * self.rng.standard_normal(3)
             accel = d.sensordata[self._accel].copy()
             quat = d.sensordata[self._quat].copy()
-        if self.spec.floating_base:
-            height = float(d.qpos[self._base_qpos + 2])
+        if self._base is not None:
+            height = float(d.qpos[self._base.qpos + 2])
+            self.read_base = self.base_state()
         reading = Reading(
             t=float(d.time),
             q=q,
@@ -395,6 +438,7 @@ class TwinRobot:
         else:
             # the protocol: safe mode lasts until the next normal (or hold) command; it ends when that
             # command reaches the actuators (after the latency), see _fine_step
+            self._stop_at = None  # a normal command before a delayed stop took effect cancels it
             jitter = self.config.effects.latency_jitter
             lag = float(np.max(self._delay)) + (self.rng.uniform(-jitter, jitter) if jitter > 0 else 0.0)
             self._pending.append((self.data.time + max(lag, 0.0), values.copy(), command.mode))
@@ -423,9 +467,11 @@ class TwinRobot:
         for name, value in (joint_vel or {}).items():
             d.qvel[self._dof_idx[self.spec.joints.index(name)]] = value
         if base_height is not None or base_quat is not None:
-            if not self.spec.floating_base:
-                raise Sim2RealError(f"{self.spec.name} has no floating base")
-            adr = self._base_qpos
+            if self._base is None:
+                raise Sim2RealError(
+                    f"{self.spec.name} has no floating base{' (hung)' if self.fixed_base else ''}"
+                )
+            adr = self._base.qpos
             if base_height is not None:
                 d.qpos[adr + 2] = base_height
             if base_quat is not None:
@@ -437,14 +483,14 @@ class TwinRobot:
         """The true floating-base state now (no noise, never dropped), for evaluation only.
 
         Raises:
-            Sim2RealError: the robot has no floating base.
+            Sim2RealError: the robot has no floating base (or hangs by it).
         """
-        if not self.spec.floating_base:
-            raise Sim2RealError(f"{self.spec.name} has no floating base")
-        d, model = self.data, self.model
-        adr = self._base_qpos
-        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
-        dof = int(model.jnt_dofadr[model.body_jntadr[body]])  # the free joint's first dof
+        if self._base is None:
+            raise Sim2RealError(
+                f"{self.spec.name} has no floating base{' (hung)' if self.fixed_base else ''}"
+            )
+        d = self.data
+        adr, dof = self._base.qpos, self._base.dof
         quat = d.qpos[adr + 3 : adr + 7].copy()
         quat /= np.linalg.norm(quat)
         lin_world = d.qvel[dof : dof + 3].copy()
@@ -465,6 +511,11 @@ class TwinRobot:
         """Enter the spec's safe mode at once (damping or zero torque) until the next normal command."""
         if self.realtime:
             self._catch_up()  # the robot ran its last command until now
+        delay = self.config.effects.stop_delay
+        if delay > 0 and not self.safe:
+            if self._stop_at is None:
+                self._stop_at = float(self.data.time) + delay
+            return
         self.safe = True
         self._pending.clear()
 
@@ -474,11 +525,26 @@ class TwinRobot:
 
     def _fine_step(self) -> None:
         d = self.data
+        if self._stop_at is not None and d.time + 1e-12 >= self._stop_at:
+            self._stop_at = None
+            self.safe = True
+            self._pending.clear()
+        h = float(self.model.opt.timestep)
         while self._pending and self._pending[0][0] <= d.time + 1e-12:
             # normal and hold commands are both applied as given (Command docstring)
             _, self._active, _ = self._pending.popleft()
             self.safe = False
-        d.ctrl[self._ctrl_idx] = self._torque()
+        tau = self._torque(0.5 * h)
+        if self._pending and self._pending[0][0] < d.time + h - 1e-12:
+            # a command taking effect inside this step acts for the rest of it: the latency is
+            # continuous (in the mean over the step), not rounded up to the fine grid
+            due = self._pending[0][0]
+            while self._pending and self._pending[0][0] < d.time + h - 1e-12:
+                _, self._active, _ = self._pending.popleft()
+            self.safe = False
+            share = (d.time + h - due) / h
+            tau = (1.0 - share) * tau + share * self._torque(0.5 * h)
+        d.ctrl[self._ctrl_idx] = tau
         mujoco.mj_step(self.model, d)
 
     def _catch_up(self) -> None:
@@ -496,28 +562,19 @@ class TwinRobot:
         for _ in range(self._fine_steps):
             self._fine_step()
 
-    def _torque(self) -> np.ndarray:
-        """Joint torque of every actuator at the current fine step [N m]."""
+    def _torque(self, ahead: float = 0.0) -> np.ndarray:
+        """Joint torque of every actuator [N m] at the state ``ahead`` seconds from now (a first-order
+        prediction: a drive's loop runs far faster than the fine step, so over a step it sees the
+        state of the step's middle, not of its start)."""
         d = self.data
-        q = d.qpos[self._act_qpos]
-        qd = d.qvel[self._act_dof]
+        q = d.qpos[self._act_qpos] + ahead * d.qvel[self._act_dof]
+        qd = d.qvel[self._act_dof] + ahead * d.qacc[self._act_dof]
         if self.safe:
             if self.spec.safety.safe_mode == "damping":
                 return np.clip(-self._safe_damping * qd, -self._limit, self._limit)
             return np.zeros_like(qd)
-        tau = np.zeros_like(qd)
-        half = 0.5 * self.config.effects.backlash
-        for i, kind in enumerate(self._models):
-            u = self._active[i]
-            if kind == "pd":
-                err = u + self._offset[i] - q[i]
-                # backlash: the transmission transmits nothing until the play is taken up
-                err = math.copysign(max(abs(err) - half, 0.0), err)
-                tau[i] = self._strength[i] * (self._kp[i] * err - self._kd[i] * qd[i])
-            elif kind == "torque":
-                tau[i] = self._strength[i] * u
-            else:
-                tau[i] = self._strength[i] * self._kt[i] * (u - self._ke[i] * qd[i]) / self._res[i]
+        # backlash: a pd transmission transmits nothing until the play is taken up
+        tau = implied_torque(self._actuation, self._active, q, qd, self.config.effects.backlash)
         speed_factor = np.clip(1.0 - np.abs(qd) / self.config.effects.no_load_speed, 0.0, 1.0)
         limit = self._limit * speed_factor
-        return np.clip(tau, -limit, limit)
+        return self._flip * np.clip(tau, -limit, limit)

@@ -62,6 +62,8 @@ def _yaml_scalar(value: object) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return _number(value)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(_yaml_scalar(v) for v in value) + "]"
     return str(value)
 
 
@@ -114,6 +116,8 @@ def twin_template(spec: RobotSpec, hidden: Mapping[str, np.ndarray] | None = Non
     tail = [
         "",
         "# effects: what the twin does that the training simulator does not (defaults shown).",
+        "# Hanging the robot by its base (legs in the air) is not a key of this file: it is the",
+        "# --fixed-base option of `sim2real record`.",
         "effects:",
         *[f"  {line:<{e_width}}# {doc}" for line, doc in effects],
     ]

@@ -14,11 +14,10 @@ import numpy as np
 from sim2real.report import figures
 
 if TYPE_CHECKING:
-    from sim2real.gap.core import GapResult
     from sim2real.gap.envelope import EnvelopeResult
-    from sim2real.gap.failure import FailureAnalysis
-    from sim2real.gap.replay import Windows
+    from sim2real.gap.result import FailureAnalysis, GapResult
     from sim2real.report.html import Report
+    from sim2real.sim.replay import Windows
     from sim2real.sysid.identify import Identification
 
 __all__ = ["add_envelope", "add_failures", "add_gap", "add_identification"]

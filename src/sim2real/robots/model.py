@@ -2,11 +2,14 @@
 
 The MJCF holds geometry and inertia; the spec decides the rest.  :func:`build_mjspec` loads the
 MJCF, sets the timestep and integrator, turns each policy joint's actuator into the spec's
-actuator model (see :mod:`sim2real.robots.actuation`), and adds the sensors the spec describes
-with names the parameter namespace uses:
+actuator model (see :mod:`sim2real.robots.actuation`), adds an IMU site the spec asks for, and
+adds (or reuses, see :func:`sim2real.robots.load.plan_sensors`) the sensors it reads, named for
+the parameter namespace (:meth:`RobotSpec.sensor_name` gives each one's name):
 
 - ``<joint>_pos``, ``<joint>_vel``, ``<joint>_torque`` for every policy joint;
 - ``imu_gyro``, ``imu_accel``, ``imu_quat`` at the IMU site when the robot has an IMU.
+
+Every change to the model is listed in ``spec.overrides`` and logged once per spec.
 
 Each sensor's ``noise`` field holds the standard deviation of one reading (sensor units): the
 encoder noise of the spec, and for the IMU its noise density divided by sqrt(control period).
@@ -17,14 +20,19 @@ allow, so that per-simulation delays can be changed without recompiling.
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
 from sim2real.errors import SpecError
 from sim2real.robots.actuation import ACTUATOR_USER, MODEL_CODES, SENSOR_USER, affine_coefficients
+from sim2real.robots.load import load_mjcf, sensor_roles
 from sim2real.robots.spec import RobotSpec
+
+log = logging.getLogger(__name__)
 
 DEFAULT_MAX_DELAY = 0.04
 """Delay capacity [s] of actuator and sensor history buffers when the spec bounds say nothing."""
@@ -37,60 +45,15 @@ _INTEGRATORS = {
 }
 
 
-def _load_mjcf(spec: RobotSpec) -> mujoco.MjSpec:
-    try:
-        return mujoco.MjSpec.from_file(str(spec.mjcf_path))
-    except Exception as exc:  # mujoco raises ValueError with the XML error
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpecError(f"{spec.mjcf_path.name}: MJCF does not load ({first})") from None
+_LOGGED: set[str] = set()
 
 
-def check_against_mjcf(spec: RobotSpec) -> None:
-    """Check that every name the spec uses exists in its MJCF with the right kind.
-
-    Raises:
-        SpecError: naming the first missing or mismatched element.
-    """
-    mjspec = _load_mjcf(spec)
-    try:
-        model = mjspec.compile()
-    except Exception as exc:
-        raise SpecError(f"{spec.mjcf_path.name}: MJCF does not compile ({exc})") from None
-    for joint in spec.joints:
-        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)
-        if jid < 0:
-            raise SpecError(f"joint '{joint}' is not in {spec.mjcf_path.name}")
-        if int(model.jnt_type[jid]) not in (
-            int(mujoco.mjtJoint.mjJNT_HINGE),
-            int(mujoco.mjtJoint.mjJNT_SLIDE),
-        ):
-            raise SpecError(f"joint '{joint}' must be a hinge or slide joint")
-        if model.jnt_limited[jid]:
-            lo, hi = model.jnt_range[jid]
-            q = spec.default_pose[spec.joints.index(joint)]
-            if not lo - 1e-9 <= q <= hi + 1e-9:
-                raise SpecError(f"default_pose.{joint} = {q} is outside the MJCF joint range [{lo}, {hi}]")
-    for act in spec.actuators:
-        aid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
-        if aid < 0:
-            raise SpecError(
-                f"actuator '{act.actuator}' (of joint '{act.joint}') is not in {spec.mjcf_path.name}"
-            )
-        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, act.joint)
-        if (
-            int(model.actuator_trntype[aid]) != int(mujoco.mjtTrn.mjTRN_JOINT)
-            or model.actuator_trnid[aid, 0] != jid
-        ):
-            raise SpecError(f"actuator '{act.actuator}' does not drive joint '{act.joint}'")
-    if spec.base_body is not None:
-        bid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
-        if bid < 0:
-            raise SpecError(f"base_body '{spec.base_body}' is not in {spec.mjcf_path.name}")
-        jnt = model.body_jntadr[bid]
-        if model.body_jntnum[bid] < 1 or int(model.jnt_type[jnt]) != int(mujoco.mjtJoint.mjJNT_FREE):
-            raise SpecError(f"base_body '{spec.base_body}' has no free joint")
-    if spec.imu is not None and mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, spec.imu.site) < 0:
-        raise SpecError(f"IMU site '{spec.imu.site}' is not in {spec.mjcf_path.name}")
+def log_overrides(spec: RobotSpec) -> None:
+    """Log the spec's model overrides once per spec hash and process."""
+    if spec.hash in _LOGGED or not spec.overrides:
+        return
+    _LOGGED.add(spec.hash)
+    log.info("robot %s: sim2real changes its model: %s", spec.name, "; ".join(spec.overrides))
 
 
 def _delay_capacity(spec: RobotSpec, prefix: str, suffix: str) -> float:
@@ -103,7 +66,8 @@ def _delay_capacity(spec: RobotSpec, prefix: str, suffix: str) -> float:
 
 def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
     """An MjSpec of the robot with the spec's options, actuator models and sensors applied."""
-    mjspec = _load_mjcf(spec)
+    log_overrides(spec)
+    mjspec = load_mjcf(spec.mjcf_path)
     mjspec.option.timestep = spec.physics_dt
     mjspec.option.integrator = _INTEGRATORS[spec.integrator]
     mjspec.nuser_actuator = len(ACTUATOR_USER)
@@ -112,6 +76,10 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
     act_samples = math.ceil(_delay_capacity(spec, "actuator.", ".delay") / spec.physics_dt) + 2
     by_name = {a.name: a for a in mjspec.actuators}
     for act in spec.actuators:
+        if act.add:
+            by_name[act.actuator] = mjspec.add_actuator(
+                name=act.actuator, trntype=mujoco.mjtTrn.mjTRN_JOINT, target=act.joint
+            )
         element = by_name[act.actuator]
         user = np.zeros(len(ACTUATOR_USER))
         user[ACTUATOR_USER.index("kp")] = act.kp
@@ -145,32 +113,24 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
 
     sens_samples = math.ceil(_delay_capacity(spec, "sensor.", ".delay") / spec.physics_dt) + 2
 
-    def add_sensor(
-        name: str, kind: mujoco.mjtSensor, objtype: mujoco.mjtObj, objname: str, noise: float = 0.0
-    ) -> None:
-        sensor = mjspec.add_sensor(name=name, type=kind, objtype=objtype, objname=objname)
+    if spec.imu is not None and spec.imu.add_to is not None:
+        mjspec.body(spec.imu.add_to).add_site(name=spec.imu.site, pos=list(spec.imu.pos))
+    # noise of one reading: the encoder's; an IMU's density / sqrt(control period)
+    per_reading = 1.0 / np.sqrt(spec.control_dt)
+    noise = {"pos": spec.encoder.position_noise, "vel": spec.encoder.velocity_noise}
+    if spec.imu is not None:
+        noise["gyro"] = spec.imu.gyro_noise_density * per_reading
+        noise["accel"] = spec.imu.accel_noise_density * per_reading
+    existing = {s.name: s for s in mjspec.sensors if s.name}
+    for role, _, kind, objtype, objname in sensor_roles(spec):
+        name = spec.sensor_name(role)
+        sensor = existing.get(name)
+        if sensor is None:  # not the model's own (see sim2real.robots.load.plan_sensors): ours
+            sensor = mjspec.add_sensor(name=name, type=kind, objtype=objtype, objname=objname)
         sensor.userdata = [0.0] * len(SENSOR_USER)
         sensor.nsample = sens_samples
         sensor.delay = 0.0
-        sensor.noise = noise
-
-    existing = {s.name for s in mjspec.sensors}
-    for joint in spec.joints:
-        if f"{joint}_pos" in existing:
-            raise SpecError(f"the MJCF already has a sensor named '{joint}_pos'; sim2real adds its own")
-        jnt = mujoco.mjtObj.mjOBJ_JOINT
-        add_sensor(f"{joint}_pos", mujoco.mjtSensor.mjSENS_JOINTPOS, jnt, joint, spec.encoder.position_noise)
-        add_sensor(f"{joint}_vel", mujoco.mjtSensor.mjSENS_JOINTVEL, jnt, joint, spec.encoder.velocity_noise)
-        add_sensor(f"{joint}_torque", mujoco.mjtSensor.mjSENS_JOINTACTFRC, mujoco.mjtObj.mjOBJ_JOINT, joint)
-    if spec.imu is not None:
-        site = mujoco.mjtObj.mjOBJ_SITE
-        # white-noise density -> per-reading standard deviation at the control rate: sigma = d / sqrt(dt)
-        per_reading = 1.0 / np.sqrt(spec.control_dt)
-        gyro_sigma = spec.imu.gyro_noise_density * per_reading
-        accel_sigma = spec.imu.accel_noise_density * per_reading
-        add_sensor("imu_gyro", mujoco.mjtSensor.mjSENS_GYRO, site, spec.imu.site, gyro_sigma)
-        add_sensor("imu_accel", mujoco.mjtSensor.mjSENS_ACCELEROMETER, site, spec.imu.site, accel_sigma)
-        add_sensor("imu_quat", mujoco.mjtSensor.mjSENS_FRAMEQUAT, site, spec.imu.site)
+        sensor.noise = noise.get(role.rpartition(".")[2], 0.0)
     return mjspec
 
 
@@ -185,10 +145,46 @@ def build_model(spec: RobotSpec) -> mujoco.MjModel:
 
 
 def default_qpos(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
-    """Full qpos of the default pose: the model's qpos0 with policy joints at the default pose."""
+    """Full qpos of the default pose: the model's qpos0 with policy joints at the default pose and
+    a floating base at the spec's ``initial_base`` pose."""
     qpos = model.qpos0.copy()
     qpos[joint_qpos_indices(spec, model)] = spec.default_pose
+    joint = base_joint(spec, model)
+    if spec.initial_base is not None and joint is not None:
+        qpos[joint.qpos : joint.qpos + 3] = spec.initial_base.pos
+        qpos[joint.qpos + 3 : joint.qpos + 7] = spec.initial_base.quat
     return qpos
+
+
+@dataclass(frozen=True)
+class BaseJoint:
+    """The free joint of a floating base in a compiled model."""
+
+    body: int
+    """Body id of the base."""
+    qpos: int
+    """qpos address of the free joint: position (3) then quaternion (w, x, y, z) (4)."""
+    dof: int
+    """qvel address: linear velocity in the world frame (3) then angular velocity in the body frame (3)."""
+
+
+def base_joint(spec: RobotSpec, model: mujoco.MjModel) -> BaseJoint | None:
+    """The base's free joint in ``model`` (found from the base body, never assumed at address 0),
+    or None when the base is fixed: the robot has none, or the model holds it (hung by its base).
+
+    Raises:
+        SpecError: the spec names a base body the model does not have.
+    """
+    if spec.base_body is None:
+        return None
+    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    if body < 0:
+        raise SpecError(f"base_body '{spec.base_body}' is not in the model")
+    first = int(model.body_jntadr[body])
+    for j in range(first, first + int(model.body_jntnum[body])):
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE):
+            return BaseJoint(body=body, qpos=int(model.jnt_qposadr[j]), dof=int(model.jnt_dofadr[j]))
+    return None
 
 
 def joint_qpos_indices(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:

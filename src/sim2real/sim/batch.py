@@ -19,6 +19,7 @@ from sim2real.errors import SimulationError
 from sim2real.params import Parameters
 from sim2real.robots.model import (
     actuator_indices,
+    base_joint,
     build_model,
     default_qpos,
     joint_dof_indices,
@@ -83,6 +84,9 @@ class BatchSim:
         self.base_id = (
             mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body) if spec.base_body else -1
         )
+        # the floating base's free joint, found from the base body (never assumed at address 0)
+        joint = base_joint(spec, self.model)
+        self.base_qpos_adr, self.base_dof_adr = (joint.qpos, joint.dof) if joint is not None else (-1, -1)
         self.reset()
 
     # --------------------------------------------------------------- state
@@ -107,12 +111,26 @@ class BatchSim:
     @property
     def base_pos(self) -> np.ndarray:
         """Base position, shape (N, 3) [m] (floating base only)."""
-        return self.qpos[:, 0:3]
+        a = self.base_qpos_adr
+        return self.qpos[:, a : a + 3]
 
     @property
     def base_quat(self) -> np.ndarray:
         """Base orientation quaternion (w, x, y, z), shape (N, 4) (floating base only)."""
-        return self.qpos[:, 3:7]
+        a = self.base_qpos_adr
+        return self.qpos[:, a + 3 : a + 7]
+
+    @property
+    def base_lin_vel_world(self) -> np.ndarray:
+        """Base linear velocity in the world frame, shape (N, 3) [m/s] (floating base only)."""
+        d = self.base_dof_adr
+        return self.qvel[:, d : d + 3]
+
+    @property
+    def base_ang_vel(self) -> np.ndarray:
+        """Base angular velocity in the base frame, shape (N, 3) [rad/s] (floating base only)."""
+        d = self.base_dof_adr
+        return self.qvel[:, d + 3 : d + 6]
 
     # ---------------------------------------------------------------- step
     def step(self, command: np.ndarray | None = None, ids: np.ndarray | None = None) -> None:

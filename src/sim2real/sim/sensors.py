@@ -123,8 +123,10 @@ class SensorReader:
         The joint readings travel in one message: a dropped message holds all of them.
         """
         spec = self.sim.spec
-        q = np.hstack([self._corrupted(f"{j}_pos", spec.encoder.resolution) for j in spec.joints])
-        qd = np.hstack([self._corrupted(f"{j}_vel") for j in spec.joints])
+        q = np.hstack(
+            [self._corrupted(spec.sensor_name(f"{j}.pos"), spec.encoder.resolution) for j in spec.joints]
+        )
+        qd = np.hstack([self._corrupted(spec.sensor_name(f"{j}.vel")) for j in spec.joints])
         if self.drop_prob is None:
             return q, qd
         both = self._hold("joints", np.hstack([q, qd]))

@@ -5,9 +5,19 @@ calibration files.
 values with confidence intervals (or why the logs cannot determine them); ``calibrated_model(spec,
 calib)`` gives the compiled model with calibrated values for training, the twin and gap
 measurement.
+
+================  ==================================================================================
+module            owns
+================  ==================================================================================
+identify          windowed trajectory matching with confidence intervals
+calibration       calibration files, bound to a spec hash; the calibrated model
+delay             actuation delay by cross-correlation
+motor             motor models of torque-sensing robots
+synthetic         synthetic identification logs with known parameters
+================  ==================================================================================
 """
 
-from sim2real.sysid.calibration import (
+from sim2real.calibration import (
     CalibratedParam,
     Calibration,
     calibrated_model,

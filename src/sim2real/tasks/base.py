@@ -78,13 +78,13 @@ class TaskConfig:
     """A task: what the policy must do on a robot."""
 
     name: str
-    """Task name (= embedded robot name for the built-in tasks)."""
+    """Task name: the name of the robot whose spec it was built from."""
     episode_s: float
     """Episode length [s]."""
     action_scale: tuple[float, ...]
-    """Per actuator: command = default + scale * action (pd, rad) or scale * action (N m or V)."""
+    """Per actuator: command = offset + scale * action (the spec's ``action.scale``)."""
     action_filter: float
-    """Coefficient alpha of the first-order low-pass on actions: a_f = alpha a + (1 - alpha) a_f_prev."""
+    """The spec's ``action.filter``: coefficient alpha of the first-order low-pass on actions: a_f = alpha a + (1 - alpha) a_f_prev."""
     rewards: Mapping[str, Term]
     """Reward terms by name; the step reward is sum(weight * term) * control_dt."""
     terminations: Mapping[str, Term]
@@ -99,6 +99,10 @@ class TaskConfig:
     """Privileged observations for the critic (names of env properties, e.g. base_lin_vel)."""
     env_hooks: tuple[Callable[[Any], Any], ...] = ()
     """Factories ``env -> hook`` of task bookkeeping (e.g. foot contacts) run every step."""
+    kind: str = ""
+    """Task kind it was built from (``locomotion``, ``swing_up``...)."""
+    exploring_reset: Callable[[Any, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]] | None = None
+    """Training-only start distribution (exploring starts), like ``reset``; None: the task has none."""
 
     def __post_init__(self) -> None:
         if not 0 < self.action_filter <= 1:

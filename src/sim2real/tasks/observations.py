@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim2real.errors import Sim2RealError
-from sim2real.robots.spec import ObservationTerm
+from sim2real.robots.spec import OBSERVATION_SIZES, ObservationTerm
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +106,14 @@ OBSERVATION_TERMS: dict[str, Callable[[ObsInputs], np.ndarray]] = {
     "projected_gravity": projected_gravity,
     "velocity_command": velocity_command,
 }
-"""Every observation term by the name used in robot specs and policy metadata."""
+"""Every observation term by the name used in robot specs and policy metadata (their sizes on a
+robot: :data:`sim2real.robots.spec.OBSERVATION_SIZES`, checked when a spec loads)."""
+
+if set(OBSERVATION_TERMS) != set(OBSERVATION_SIZES):  # a term added in one place only
+    raise ImportError(
+        "observation terms and their sizes disagree: "
+        f"{sorted(set(OBSERVATION_TERMS) ^ set(OBSERVATION_SIZES))} (sim2real.robots.spec.OBSERVATION_SIZES)"
+    )
 
 
 def check_layout(layout: Sequence[ObservationTerm]) -> None:

@@ -1,6 +1,7 @@
 """Reward, termination and success terms: pure functions ``(env, **params) -> (num_envs,)``.
 
-``env`` is a :class:`sim2real.envs.core.TaskEnv` (or anything with the same properties).
+``env`` is a :class:`sim2real.tasks.state.TermEnv`: the training environment
+(:class:`sim2real.envs.core.TaskEnv`) or a :class:`sim2real.tasks.state.MeasuredState`.
 Positive reward terms are given positive weights and penalties negative weights in the task
 configs; the functions themselves return magnitudes.
 """
@@ -107,6 +108,12 @@ def feet_air_time(env: Any, threshold: float) -> np.ndarray:
 def joint_beyond(env: Any, joint: str, limit: float) -> np.ndarray:
     """|q| > limit [rad]."""
     return np.abs(env.joint_pos[:, _joint(env, joint)]) > limit
+
+
+def joint_outside(env: Any, joint: str, low: float, high: float) -> np.ndarray:
+    """q < low or q > high [rad]."""
+    q = env.joint_pos[:, _joint(env, joint)]
+    return (q < low) | (q > high)
 
 
 def base_too_low(env: Any, height: float) -> np.ndarray:

@@ -7,7 +7,9 @@ Modules (import what you need; this package imports nothing heavy by itself):
 - :mod:`~sim2real.train.config`: ``PPOConfig`` and the tuned preset of each task;
 - :mod:`~sim2real.train.runner`: ``Trainer`` (rsl_rl ``OnPolicyRunner`` over ``RslVecEnv``);
 - :mod:`~sim2real.train.evaluate`: success rate and mean return of a deterministic policy;
-- :mod:`~sim2real.train.checkpoint`: ``RUN/policy.pt`` and ``load_policy(run) -> (policy, metadata)``.
+- :mod:`~sim2real.train.checkpoint`: ``RUN/policy.pt`` and ``load_policy(run) -> (policy, metadata)``;
+- :mod:`~sim2real.train.randomization`: the bridge to :mod:`sim2real.randomize` (hooks, curriculum,
+  summary for checkpoints).
 """
 
 from __future__ import annotations

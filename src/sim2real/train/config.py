@@ -185,14 +185,28 @@ _PRESETS: dict[str, PPOConfig] = {
 }
 
 
-def default_config(task: str) -> PPOConfig:
-    """The tuned preset of a task (a generic config for other tasks)."""
-    return _PRESETS.get(task, PPOConfig())
+_KIND_PRESETS: dict[str, str] = {"locomotion": "quadruped"}
+"""Preset of a task kind for robots without a preset of their own (any legged robot walks with
+the quadruped's)."""
+
+
+def preset_key(task: Any) -> str:
+    """Preset name of a task: a name, a TaskConfig or a RobotSpec (its own preset, else its kind's)."""
+    if isinstance(task, str):
+        return task
+    name = str(task.name)
+    kind = getattr(task, "kind", "") or getattr(getattr(task, "task", None), "kind", "")
+    return name if name in _PRESETS else _KIND_PRESETS.get(kind, name)
+
+
+def default_config(task: Any) -> PPOConfig:
+    """The tuned preset of a task (name, TaskConfig or RobotSpec; a generic config for others)."""
+    return _PRESETS.get(preset_key(task), PPOConfig())
 
 
 _STEPS: dict[str, int] = {"pendulum": 3_000_000, "furuta": 20_000_000, "quadruped": 40_000_000}
 
 
-def default_steps(task: str) -> int:
-    """Default environment-step budget of a training run of a task."""
-    return _STEPS.get(task, 10_000_000)
+def default_steps(task: Any) -> int:
+    """Default environment-step budget of a training run of a task (name, TaskConfig or RobotSpec)."""
+    return _STEPS.get(preset_key(task), 10_000_000)

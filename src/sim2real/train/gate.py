@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sim2real.train.config import preset_key
+
 __all__ = ["GateConfig", "SuccessGate", "gate_config"]
 
 _TARGET = {"quadruped": 0.9}
@@ -41,9 +43,12 @@ class GateConfig:
     """Least wall time between evaluations [s]."""
 
 
-def gate_config(task: str, **overrides: Any) -> GateConfig:
-    """The gate of a task (target and cadence by task), with ``overrides`` (None values ignored)."""
-    base = GateConfig(target=_TARGET.get(task, 0.95), every_s=_EVERY_S.get(task, 10.0))
+def gate_config(task: Any, **overrides: Any) -> GateConfig:
+    """The gate of a task (a preset name, TaskConfig or RobotSpec: target and cadence by its
+    training preset, so a legged robot of one's own has the quadruped's), with ``overrides``
+    (None values ignored)."""
+    key = preset_key(task)
+    base = GateConfig(target=_TARGET.get(key, 0.95), every_s=_EVERY_S.get(key, 10.0))
     return dataclasses.replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 

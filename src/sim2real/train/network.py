@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sim2real.errors import MissingExtraError
+from sim2real.train.distributed import merge_moments
 
 try:
     import torch
@@ -45,12 +46,12 @@ class EmpiricalNormalizer(nn.Module):
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
-        """Fold a batch (B, size) into the statistics (no-op when frozen)."""
+        """Fold a batch (B, size) into the statistics (no-op when frozen); in a multi-process run,
+        the batches of every process (a collective: all ranks call it together)."""
         if self.frozen or x.shape[0] == 0:
             return
-        b = float(x.shape[0])
-        batch_mean = x.mean(0)
-        batch_var = x.var(0, unbiased=False)
+        # in a multi-process run every rank folds the moments of all ranks' batches
+        b, batch_mean, batch_var = merge_moments(float(x.shape[0]), x.mean(0), x.var(0, unbiased=False))
         total = self.count.item() + b
         delta = batch_mean - self.mean
         self.mean += delta * (b / total)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import importlib
 import io
 import logging
 import time
@@ -33,6 +32,16 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.tasks import TaskConfig, get_task
 from sim2real.train.checkpoint import check_spec, load_checkpoint, run_model, save_checkpoint
 from sim2real.train.config import PPOConfig, default_config
+from sim2real.train.distributed import (
+    GlooOnPolicyRunner,
+    is_main,
+    local_envs,
+    rank_seed,
+    rank_threads,
+    seed_rank,
+    window_mean,
+    world,
+)
 from sim2real.train.evaluate import evaluate_policy
 from sim2real.train.network import TransferPolicy
 from sim2real.train.randomization import Randomization, resolve_randomization
@@ -192,13 +201,9 @@ def training_task(task: TaskConfig, config: PPOConfig) -> TaskConfig:
     """
     changes: dict[str, Any] = {}
     if config.exploring_starts:
-        module = importlib.import_module(task.reset.__module__)
-        reset = getattr(module, "reset_exploring", None)
-        if reset is None:
-            raise Sim2RealError(
-                f"task {task.name} has no exploring starts (reset_exploring in {module.__name__})"
-            )
-        changes["reset"] = reset
+        if task.exploring_reset is None:
+            raise Sim2RealError(f"task {task.name} ({task.kind or 'custom'}) has no exploring starts")
+        changes["reset"] = task.exploring_reset
     if config.train_episode_s is not None:
         changes["episode_s"] = config.train_episode_s
     return dataclasses.replace(task, **changes) if changes else task
@@ -248,29 +253,33 @@ class Trainer:
         calibration: dict[str, Any] | None = None,
     ) -> None:
         self.spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
-        self.task = task or get_task(self.spec.name)
-        self.config = config or default_config(self.task.name)
+        self.task = task or get_task(self.spec)
+        self.config = config or default_config(self.task)
         self.seed = int(seed)
         self.model = model
         self.calibration = calibration
         torch.set_num_threads(self.config.torch_threads)
         torch.manual_seed(self.seed)
-        self.randomization: Randomization = resolve_randomization(self.spec, randomize, curriculum, seed)
+        # several processes (train --nproc): each steps its share of the envs with its own seed
+        self.randomization: Randomization = resolve_randomization(
+            self.spec, randomize, curriculum, rank_seed(seed)
+        )
         self.train_task = training_task(self.task, self.config)
         self.env = TaskEnv(
             self.spec,
             self.train_task,
-            self.config.num_envs,
-            seed=seed,
-            nthread=nthread,
+            local_envs(self.config.num_envs),
+            seed=rank_seed(seed),
+            nthread=rank_threads(nthread),
             hooks=self.randomization.hooks,
             model=model,
         )
         self.vec_env = _TrainVecEnv(self.env, self.config.action_repeat)
         self.vec_env.cfg = {"task": self.task.name, "robot": self.spec.name, "seed": self.seed}
         self.runner: OnPolicyRunner = _silently(
-            OnPolicyRunner, self.vec_env, self.config.runner_cfg(), None, "cpu"
+            GlooOnPolicyRunner, self.vec_env, self.config.runner_cfg(), None, "cpu"
         )
+        seed_rank(self.seed)
         self._recorder = _IterationRecorder()
         self.runner.logger = self._recorder  # type: ignore[assignment]
         self.iteration = 0
@@ -280,7 +289,7 @@ class Trainer:
         self.eval_success: float | None = None
         self._first = True
         self.writer = None
-        if log_dir is not None:
+        if log_dir is not None and is_main():
             from torch.utils.tensorboard import SummaryWriter
 
             Path(log_dir).mkdir(parents=True, exist_ok=True)
@@ -315,7 +324,7 @@ class Trainer:
         self.env_steps += self.steps_per_iteration
         fig = rec.figures
         vec = self.vec_env
-        success = float(np.mean(vec.success)) if vec.success else None
+        success = window_mean(vec.success)  # over every process's recent episodes
         every = self.config.eval_every
         if every and self.iteration % every == 0:
             seed = self.seed + 20_000 + self.iteration
@@ -339,7 +348,7 @@ class Trainer:
             losses={k: float(v) for k, v in fig.get("loss_dict", {}).items()},
             learning_rate=float(fig.get("learning_rate", 0.0)),
             action_std=float(self.actor.std.mean()),
-            mean_return=float(np.mean(vec.returns)) if vec.returns else None,
+            mean_return=window_mean(vec.returns),
             success_rate=success,
             mean_step_reward=rec.reward_sum / max(rec.reward_count, 1),
             eval_success=self.eval_success,
@@ -439,6 +448,7 @@ class Trainer:
             "action_filter": float(task.action_filter),
             "ppo": self.config.to_dict(),
             "seed": self.seed,
+            "world_size": world()[1],
             "randomization": randomization,
             "calibration": self.calibration,
             "iteration": self.iteration,
@@ -465,7 +475,10 @@ class Trainer:
         }
 
     def save(self, path: str | Path) -> Path:
-        """Write the checkpoint (atomically)."""
+        """Write the checkpoint (atomically); in a multi-process run only rank 0 writes it (every
+        rank holds the same networks)."""
+        if not is_main():
+            return Path(path)
         return save_checkpoint(path, self.state())
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -552,7 +565,7 @@ def make_trainer(
             raise Sim2RealError(f"run {out} uses {trainer.config.num_envs} envs; resume without --envs")
         return trainer
     spec = robot if isinstance(robot, RobotSpec) else load_robot(robot)
-    cfg = config or default_config(spec.name)
+    cfg = config or default_config(spec)
     if envs is not None:
         cfg = dataclasses.replace(cfg, num_envs=envs)
     return Trainer(

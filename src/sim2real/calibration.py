@@ -11,16 +11,18 @@ Format (YAML; ``sim2real.params.load_values`` reads it as a parameter file too):
     params:
       body.pole.mass: {value: 0.21, ci_low: 0.205, ci_high: 0.215, nominal: 0.6755, unit: kg}
       joint.hinge.armature:                # not determined by the logs: held at its nominal value
-        {value: 0.0, ci_low: null, ci_high: null, nominal: 0.0, unit: kg m^2,
+        {value: 0.0, ci_low: 0.0, ci_high: 0.05, nominal: 0.0, unit: kg m^2,
          identifiable: false, reason: '...'}
 
 Every ``value`` is a number (or a list for vector parameters), so that the file always describes
 one consistent model; a parameter the logs could not determine carries ``identifiable: false``,
-its reason, and null intervals, and its value is the one the fit held it at.
+its reason, and the interval the logs leave open (its plausible range when nothing narrows it; null
+in files of older versions), and its value is the one the fit held it at.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,9 +59,10 @@ class CalibratedParam:
     nominal: np.ndarray
     """Nominal value of the robot spec."""
     ci_low: np.ndarray | None = None
-    """Lower end of the confidence interval, or None when not identifiable."""
+    """Lower end of the confidence interval (for a parameter the logs do not determine: of the range
+    they leave open), or None when there is none."""
     ci_high: np.ndarray | None = None
-    """Upper end of the confidence interval, or None when not identifiable."""
+    """Upper end of that interval, or None."""
     unit: str = ""
     """SI unit."""
     identifiable: bool = True
@@ -84,6 +87,8 @@ class Calibration:
     """The logs it was identified from."""
     created: str = field(default_factory=lambda: _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     """Creation time (ISO 8601, UTC)."""
+    spec_files: Mapping[str, str] = field(default_factory=dict)
+    """File -> sha256 of every file the spec hash covers (names the file that changed on a mismatch)."""
 
     def values(self) -> dict[str, np.ndarray]:
         """Name -> value of every parameter, for ``Parameters.set``."""
@@ -97,8 +102,11 @@ def _plain(a: np.ndarray | None) -> float | list[float] | None:
     return float(a[0]) if a.size == 1 else [float(x) for x in a]
 
 
-def save_calibration(path: str | Path, calib: Calibration) -> None:
-    """Write a calibration YAML file (see the module docstring)."""
+def save_calibration(path: str | Path, calib: Calibration, spec: RobotSpec | None = None) -> None:
+    """Write a calibration YAML file (see the module docstring); with the robot's ``spec`` (of the
+    calibration's hash), the digest of every file its hash covers is stored too."""
+    if spec is not None and spec.hash == calib.spec_hash and not calib.spec_files:
+        calib = dataclasses.replace(calib, spec_files=dict(spec.files))
     params = {}
     for name, p in calib.params.items():
         entry: dict = {
@@ -121,6 +129,8 @@ def save_calibration(path: str | Path, calib: Calibration) -> None:
         "residual_rms": None if calib.residual_rms is None else float(calib.residual_rms),
         "params": params,
     }
+    if calib.spec_files:
+        doc["spec_files"] = dict(calib.spec_files)
     header = f"# sim2real calibration of robot '{calib.robot}' (spec {calib.spec_hash[:12]})\n"
     Path(path).write_text(header + yaml.safe_dump(doc, sort_keys=False, width=110))
 
@@ -164,11 +174,15 @@ def load_calibration(
         raise ParameterError(f"{path}: not a calibration file (needs 'spec_hash' and a 'params' map)")
     found = str(raw["spec_hash"])
     robot = str(raw.get("robot") or "")
+    recorded = raw.get("spec_files") if isinstance(raw.get("spec_files"), dict) else {}
     if spec is not None and (found != spec.hash or (robot and robot != spec.name)):
+        from sim2real.robots.files import changed_files
+
         raise SpecMismatchError(
             f"calibration {path}",
             spec.hash,
             found,
+            changed_files(recorded, spec.files) if robot in ("", spec.name) else (),
             expected_robot=spec.name,
             found_robot=robot or "?",
             detail="identify it again from this robot's logs",
@@ -207,12 +221,14 @@ def load_calibration(
         residual_rms=raw.get("residual_rms"),
         logs=tuple(str(x) for x in raw.get("logs") or ()),
         created=str(raw.get("created", "")),
+        spec_files={str(k): str(v) for k, v in recorded.items()},
     )
 
 
 def calibrated_model(
     spec: RobotSpec,
     calib: Calibration | str | Path | Mapping[str, object] | None,
+    model: mujoco.MjModel | None = None,
     *,
     allow_out_of_bounds: bool = False,
 ) -> mujoco.MjModel:
@@ -222,17 +238,27 @@ def calibrated_model(
         spec: The robot.
         calib: A :class:`Calibration`, a calibration file path (robot, spec hash and bounds are
             checked, see :func:`load_calibration`), or a plain map from parameter name to value.
+        model: The compiled model to write the values into (e.g. the robot hung by its base);
+            default: a fresh nominal model.
         allow_out_of_bounds: Accept a calibration file's values outside the plausible bounds.
     """
-    model = build_model(spec)
+    model = model if model is not None else build_model(spec)
     if calib is None:
         return model
     if isinstance(calib, str | Path):
         calib = load_calibration(calib, spec, allow_out_of_bounds=allow_out_of_bounds)
     if isinstance(calib, Calibration):
         if calib.spec_hash != spec.hash or (calib.robot and calib.robot != spec.name):
+            from sim2real.robots.files import changed_files
+
+            changed = changed_files(calib.spec_files, spec.files) if calib.robot in ("", spec.name) else ()
             raise SpecMismatchError(
-                "calibration", spec.hash, calib.spec_hash, expected_robot=spec.name, found_robot=calib.robot
+                "calibration",
+                spec.hash,
+                calib.spec_hash,
+                changed,
+                expected_robot=spec.name,
+                found_robot=calib.robot,
             )
         values = calib.values()
     else:

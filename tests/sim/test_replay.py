@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 from sim2real.errors import LogError, Sim2RealError, SpecMismatchError
-from sim2real.gap import build_windows, local_slope, measure_gap
-from sim2real.gap.reference import PendulumFit, replay_reference
-from sim2real.gap.replay import Replayer
 from sim2real.robots import load_robot
+from sim2real.sim.replay import Replayer, build_windows, delayed_commands, local_slope
 from sim2real.sysid.synthetic import excitation_commands, simulate_log
 
-TRUE = {
+LOG_TRUE = {
     "body.pole.mass": 0.75,
     "joint.hinge.damping": 0.3,
     "joint.hinge.frictionloss": 0.05,
-    "actuator.motor.delay": 0.0065,  # 7 physics steps (see sim2real.sysid.identify on exact multiples)
+    "actuator.motor.delay": 0.0069,  # MuJoCo's native delay (the synthetic log) rounds up: 7 steps
 }
+TRUE = {**LOG_TRUE, "actuator.motor.delay": 0.007}
+"""The log's parameters as the replay states them: its delays are continuous, 7 steps are 7 ms."""
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def log(spec):
     t = spec.control_dt * np.arange(int(4.0 / spec.control_dt))
     u = excitation_commands(spec, t, 3.0, seed=2)
     u[t < 0.1] = 0.0
-    return simulate_log(spec, TRUE, u)
+    return simulate_log(spec, LOG_TRUE, u)
 
 
 def _replay_error(spec, traj, values, **kwargs) -> np.ndarray:
@@ -73,7 +73,7 @@ class TestExactReplay:
         u = excitation_commands(spec, t, 3.0, seed=4)
         u[t < 0.1] = 0.0
         u = u[(np.arange(800) // 4) * 4]  # a new command every 20 ms
-        traj = simulate_log(spec, TRUE, u)
+        traj = simulate_log(spec, LOG_TRUE, u)
         slow = dataclasses.replace(traj, command_t=traj.command_t[::4], command=traj.command[::4])
         err, _ = _replay_error(spec, slow, TRUE, horizon=0.25)
         assert err.max() < 1e-9
@@ -126,44 +126,73 @@ class TestWindows:
             build_windows(spec, [log], horizon)
 
 
-class TestMeasureGap:
-    def test_true_model_has_zero_gap_and_the_summary_has_the_contract_keys(self, spec, log):
-        from sim2real.sysid import calibrated_model
+class TestDelays:
+    def test_a_delay_between_steps_is_the_mean_of_the_commands_it_straddles(self):
+        u = np.arange(10, dtype=float)[None, :, None]  # one command per step, lead 4
+        out = delayed_commands(u, np.array([[0.0025]]), 0.001, 4)  # 2.5 steps
+        np.testing.assert_allclose(out[0, :, 0], 0.5 * (np.arange(4, 10) - 2) + 0.5 * (np.arange(4, 10) - 3))
 
-        result = measure_gap(spec, log, model=calibrated_model(spec, TRUE), horizon=0.25)
-        summary = result.summary()
-        assert {"position_rmse", "velocity_rmse", "divergence_rate", "divergence_time_s", "channels"} <= set(
-            summary
-        )
-        assert summary["position_rmse"] < 1e-9 and summary["divergence_time_s"] is None
-        assert set(summary["channels"]) == {"hinge.position", "hinge.velocity", "hinge.torque"}
-        assert summary["channels"]["hinge.position"]["wasserstein"] < 1e-9
-
-    def test_nominal_model_diverges_and_reports_where(self, spec, log):
-        result = measure_gap(spec, log, horizon=None, threshold=0.02)
-        assert result.position_rmse > 0.02
-        assert result.divergence_time_s is not None and result.divergence_state is not None
-        assert result.divergence_state["tau"] >= 0
-
-
-class TestReference:
-    def test_published_fit_is_parsed_from_the_labs_text_format(self):
-        text = "J          = +6.259e-02\nm*cx       = +1.022e-01\nFv         = +4.707e-02\n"
-        text += "Fc         = +1.839e-01\noffset     = -7.586e-02\ntau = J * qdotdot + Fc * atan(100*qdot)\n"
-        fit = PendulumFit.from_text(text)
-        assert (fit.J, fit.mcx, fit.Fv, fit.Fc, fit.offset, fit.k) == (
-            0.06259,
-            0.1022,
-            0.04707,
-            0.1839,
-            -0.07586,
-            100.0,
-        )
-
-    def test_ode_replay_uses_the_same_windows_and_is_exact_for_constant_acceleration(self, spec, log):
+    def test_whole_steps_replay_exactly_and_the_delay_is_continuous(self, spec, log):
         windows = build_windows(spec, [log], 0.25)
-        q, qd = replay_reference(windows, lambda q, v, u: np.full_like(q, 2.0))
-        tau = windows.eval_tau[:, None]
-        w = windows.eval_window
-        np.testing.assert_allclose(q, windows.q0[w] + windows.qd0[w] * tau + tau**2, atol=1e-9)
-        np.testing.assert_allclose(qd, windows.qd0[w] + 2.0 * tau, atol=1e-9)
+        replayer = Replayer(spec, windows, replicas=3)
+        delays = np.array([[0.007], [0.0072], [0.0074]])
+        pred = replayer.run({**TRUE, "actuator.motor.delay": delays}, replicas=3)
+        err = np.abs(pred.q - windows.q[None]).max(axis=(1, 2))
+        assert err[0] < 1e-9 and 0 < err[1] < err[2]  # the error grows smoothly away from 7 steps
+
+    def test_a_delay_past_the_replays_capacity_is_refused(self, spec, log):
+        replayer = Replayer(spec, build_windows(spec, [log], 0.25))
+        with pytest.raises(Sim2RealError, match="outside what the replay holds"):
+            replayer.run({"actuator.motor.delay": replayer.max_delay + 0.01})
+
+
+@pytest.fixture(scope="module")
+def quadruped():
+    return load_robot("quadruped")
+
+
+@pytest.fixture(scope="module")
+def walk(quadruped, tmp_path_factory):
+    from sim2real.deploy.record import TrotGait, record
+    from sim2real.logs import read_bag
+    from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
+
+    exact = TwinEffects(
+        substep_factor=1,
+        integrator="implicitfast",
+        latency_jitter=0.0,
+        backlash=0.0,
+        position_noise=0.0,
+        velocity_noise=0.0,
+        gyro_noise=0.0,
+        drop_probability=0.0,
+    )
+    path = tmp_path_factory.mktemp("walk") / "log"
+    record(TwinRobot(quadruped, TwinConfig(effects=exact)), TrotGait(quadruped), 3.0, path)
+    return read_bag(path)
+
+
+class TestFloatingBase:
+    def test_windows_start_from_the_logged_base_state(self, quadruped, walk):
+        windows = build_windows(quadruped, [walk], 0.25)
+        assert windows.floating and windows.base_source == ("ground_truth",)
+        truth = walk.base_truth
+        k = np.searchsorted(truth.t, windows.t0)
+        np.testing.assert_allclose(windows.base0[:, :3], truth.position[k], atol=1e-12)
+        pred = Replayer(quadruped, windows).run()
+        err = np.linalg.norm(pred.base[0][:, :3] - windows.base[:, :3], axis=1)
+        assert err.max() < 0.02  # the base follows the log from the logged state on
+
+    def test_a_log_without_base_state_is_refused(self, quadruped, walk):
+        bare = dataclasses.replace(walk, base_truth=None, base_estimate=None)
+        with pytest.raises(LogError, match="no base state"):
+            build_windows(quadruped, [bare], 0.25)
+
+    def test_hung_and_free_logs_only_fit_their_setup(self, quadruped, walk):
+        from sim2real.sim.floating import hung_model
+
+        with pytest.raises(LogError, match="free robot"):
+            build_windows(quadruped, [walk], 0.25, model=hung_model(quadruped))
+        hung = dataclasses.replace(walk, meta={**walk.meta, "fixed_base": True})
+        with pytest.raises(LogError, match="hung by its base"):
+            build_windows(quadruped, [hung], 0.25)

@@ -14,35 +14,50 @@ Protocol (the one every prediction-error figure of sim2real uses):
   velocity off by 2 rad/s is 0.5 rad off after 0.25 s whatever the model.  Position-sensor
   biases (``sensor.<joint>_pos.bias``) are subtracted from the logged positions to get the
   simulator's state, and added back to its predictions.
+- **Floating base.** When the model's base floats (:func:`~sim2real.sim.floating.base_joint`),
+  each window also starts from the logged base pose and velocity (:attr:`Trajectory.base
+  <sim2real.logs.trajectory.Trajectory.base>`: the twin's ground truth where recorded, else the
+  robot's state estimate), interpolated at the window start; a log without base states is
+  refused.  A robot hung by its base (:func:`~sim2real.sim.floating.hung_model`) replays the
+  joints only, and only logs recorded hung (``meta["fixed_base"]``) fit it.
 - **Commands.** The simulation steps on the robot's physics grid (``spec.physics_dt``); the
   logged command in force at the start of each physics step is held for that step (zero-order
-  hold, so the log's own rate does not matter).  MuJoCo's native actuator delay acts on them:
-  the actuator history buffer of every window is filled with the commands logged *before* the
-  window start, so a delayed actuator sees the right past commands from the first step on.
+  hold, so the log's own rate does not matter), and commands logged before the window start are
+  kept (:attr:`Windows.lead_command`) for the delays.
+- **Actuator delays** (``actuator.<name>.delay`` = ``d``) act on those commands here, not through
+  MuJoCo's native delay buffer: a delay of ``d = (k + s) dt`` (``k`` whole physics steps, ``0 <=
+  s < 1``) feeds step ``j`` with ``(1 - s) u[j - k] + s u[j - k - 1]``, which is the mean over the
+  step of the command delayed by exactly ``d``.  So a delay is a continuous parameter (a 4 ms
+  latency on a 5 ms physics grid is 4 ms, not one step), and a whole number of steps replays
+  exactly what MuJoCo's native delay does in training.
 - **Comparison.** Predictions are compared with the log at the log's own (irregular) sample
   times inside each window (after the start sample): the simulated trajectory, recorded after
-  every physics step, is linearly interpolated at those times.
+  every physics step, is linearly interpolated at those times (quaternions renormalized); an
+  actuator force is computed from the state at the start of its physics step and is
+  interpolated as a sample of that time (a drive's torque reading is of its present state).
 
-All windows (times ``replicas`` parameter variants, for finite-difference Jacobians and delay
-scans) are simulations of ONE :class:`~sim2real.sim.batch.BatchSim`, run by one
-``mujoco.batch.Batch.rollout`` call on MuJoCo's thread pool.
+All windows (times ``replicas`` parameter variants, for finite-difference Jacobians) are
+simulations of ONE :class:`~sim2real.sim.batch.BatchSim`, run by one ``mujoco.batch.Batch.rollout``
+call on MuJoCo's thread pool.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import mujoco
 import numpy as np
 
 from sim2real.errors import LogError, Sim2RealError, SpecMismatchError
-from sim2real.logs.trajectory import Trajectory
+from sim2real.logs.trajectory import BaseTrack, Trajectory, rotate
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.batch import BatchSim
+from sim2real.sim.floating import base_joint
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +67,21 @@ AUTO_TOLERANCE = 0.1
 """velocity="auto" uses a log's velocity column unless its RMS difference from the positions' local
 slope exceeds this share of the slope's RMS."""
 
-__all__ = ["Prediction", "Replayer", "VelocitySource", "Windows", "build_windows", "check_log_fits"]
+BASE_WIDTH = 13
+"""Columns of a base state row: position (3) [m], quaternion w, x, y, z (4), linear velocity in the
+world frame (3) [m/s], angular velocity in the base frame (3) [rad/s] (MuJoCo's free-joint layout)."""
+
+__all__ = [
+    "BASE_WIDTH",
+    "Prediction",
+    "Replayer",
+    "VelocitySource",
+    "Windows",
+    "base_rows",
+    "build_windows",
+    "check_log_fits",
+    "local_slope",
+]
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -66,7 +95,7 @@ class Windows:
     """Replay windows over one or more logs.
 
     ``W`` windows, ``E`` evaluation samples (over all windows), ``n`` policy joints, ``m``
-    actuators, ``nstep`` physics steps per window.  Arrays are read-only.
+    actuators, ``nstep`` physics steps per window, ``L`` lead steps.  Arrays are read-only.
     """
 
     horizon: float | None
@@ -89,10 +118,8 @@ class Windows:
     """Initial joint velocities, shape (W, n) [rad/s] (from the log or a local fit)."""
     command: np.ndarray
     """Command held during each physics step, shape (W, nstep, m), in the spec's actuator order."""
-    past: np.ndarray
-    """Commands logged before each window start, at the history times ``past_t``, shape (W, m, h)."""
-    past_t: np.ndarray
-    """Times of the actuator history samples relative to the window start, shape (h,) [s] (< 0)."""
+    lead_command: np.ndarray
+    """Commands in force during the ``L`` physics steps before each start, oldest first, shape (W, L, m)."""
     eval_window: np.ndarray
     """Window of each evaluation sample, shape (E,)."""
     eval_sample: np.ndarray
@@ -107,6 +134,12 @@ class Windows:
     """Logged efforts of the actuated joints at the evaluation samples, shape (E, m) [N m], or None."""
     velocity_source: tuple[str, ...] = ()
     """Where each log's initial window velocities came from: "log" (its column) or "fd" (local fit)."""
+    base0: np.ndarray | None = None
+    """Floating base: logged base state at each start, shape (W, 13) (:data:`BASE_WIDTH`), else None."""
+    base: np.ndarray | None = None
+    """Floating base: logged base state at the evaluation samples, shape (E, 13), else None."""
+    base_source: tuple[str, ...] = ()
+    """Floating base: each log's base track, ``ground_truth`` or ``estimate``."""
 
     @property
     def n_windows(self) -> int:
@@ -119,6 +152,16 @@ class Windows:
         return int(self.eval_tau.size)
 
     @property
+    def lead(self) -> int:
+        """Number of lead steps L (the longest actuator delay replayable is ``(L - 1) * dt``)."""
+        return int(self.lead_command.shape[1])
+
+    @property
+    def floating(self) -> bool:
+        """Whether the windows start from base states (a floating-base model)."""
+        return self.base0 is not None
+
+    @property
     def eval_log(self) -> np.ndarray:
         """Log index of each evaluation sample, shape (E,)."""
         return self.log[self.eval_window]
@@ -128,26 +171,23 @@ class Windows:
         keep = np.asarray(keep, dtype=bool)
         new_index = np.cumsum(keep) - 1
         ev = keep[self.eval_window]
-        return Windows(
-            horizon=self.horizon,
-            dt=self.dt,
-            nstep=self.nstep,
-            names=self.names,
+        return replace(
+            self,
             log=_frozen(self.log[keep]),
             start=_frozen(self.start[keep]),
             t0=_frozen(self.t0[keep]),
             q0=_frozen(self.q0[keep]),
             qd0=_frozen(self.qd0[keep]),
             command=_frozen(self.command[keep]),
-            past=_frozen(self.past[keep]),
-            past_t=self.past_t,
+            lead_command=_frozen(self.lead_command[keep]),
             eval_window=_frozen(new_index[self.eval_window[ev]]),
             eval_sample=_frozen(self.eval_sample[ev]),
             eval_tau=_frozen(self.eval_tau[ev]),
             q=_frozen(self.q[ev]),
             qd=_frozen(self.qd[ev]),
             tau=None if self.tau is None else _frozen(self.tau[ev]),
-            velocity_source=self.velocity_source,
+            base0=None if self.base0 is None else _frozen(self.base0[keep]),
+            base=None if self.base is None else _frozen(self.base[ev]),
         )
 
 
@@ -178,13 +218,46 @@ def check_log_fits(spec: RobotSpec, traj: Trajectory, name: str = "log") -> None
         raise LogError(f"{name}: need at least 2 joint-state samples spanning some time")
 
 
-def _history_times(model: mujoco.MjModel, act_ids: np.ndarray) -> np.ndarray:
-    """Times (relative to a window start) of the actuator history samples, shape (h,)."""
-    sizes = {int(model.actuator_history[a, 0]) for a in act_ids}
-    if len(sizes) != 1:
-        raise Sim2RealError(f"actuators have different delay buffer sizes {sorted(sizes)}")
-    h = sizes.pop()
-    return -model.opt.timestep * np.arange(h, 0, -1, dtype=float)
+def _check_base_setup(spec: RobotSpec, traj: Trajectory, name: str, floating: bool) -> None:
+    """Raise unless the log was recorded in the model's setup (free, or hung by its base)."""
+    hung = bool(traj.meta.get("fixed_base", False))
+    if floating and hung:
+        raise LogError(
+            f"{name}: recorded with the robot hung by its base (fixed base); replay it on the hung "
+            "model (--fixed-base)"
+        )
+    if not floating and spec.base_body is not None and not hung:
+        raise LogError(
+            f"{name}: a log of the free robot cannot be replayed with its base fixed; --fixed-base "
+            "needs a log recorded hung by the base (sim2real record --fixed-base)"
+        )
+    if floating and traj.base is None:
+        raise LogError(
+            f"{name}: the log of floating-base robot '{spec.name}' carries no base state (/odom or "
+            "/ground_truth/odom); replay windows must start from the base pose and velocity"
+        )
+
+
+def base_rows(track: BaseTrack, times: np.ndarray) -> np.ndarray:
+    """A base track at ``times`` as rows of :data:`BASE_WIDTH` (MuJoCo's free-joint layout).
+
+    Args:
+        track: Base states (velocities in the base frame).
+        times: Query times, shape (N,) [s].
+
+    Returns:
+        Shape (N, 13): position, quaternion, world-frame linear velocity, base-frame angular velocity.
+    """
+    at = track.at(times)
+    return np.concatenate(
+        [at["position"], at["quat"], rotate(at["quat"], at["lin_vel"]), at["ang_vel"]], axis=1
+    )
+
+
+def _lead_steps(model: mujoco.MjModel, act_ids: np.ndarray) -> int:
+    """Physics steps of commands kept before each window: the delay capacity of the model plus one."""
+    capacity = int(model.actuator_history[act_ids, 0].max()) if act_ids.size else 0
+    return max(capacity, 1) + 1
 
 
 def local_slope(t: np.ndarray, q: np.ndarray, index: np.ndarray, half_width: float) -> np.ndarray:
@@ -218,6 +291,34 @@ def local_slope(t: np.ndarray, q: np.ndarray, index: np.ndarray, half_width: flo
     return coef[:, 1, :]
 
 
+def _initial_velocity(
+    traj: Trajectory, q_all: np.ndarray, qd_all: np.ndarray, velocity: str, half_width: float, name: str
+) -> str:
+    """Where a log's window velocities come from ("log" or "fd"), deciding "auto" (module docstring)."""
+    if velocity != "auto":
+        return velocity
+    slope = local_slope(traj.t, q_all, np.arange(traj.t.size), half_width)
+    disagreement = float(np.sqrt(np.mean((qd_all - slope) ** 2)) / max(np.sqrt(np.mean(slope**2)), 1e-9))
+    if disagreement > AUTO_TOLERANCE:
+        log.info(
+            "%s: velocity column differs from the positions' slope by %.0f%% RMS: windows start from the slope",
+            name,
+            100 * disagreement,
+        )
+        return "fd"
+    return "log"
+
+
+def _window_starts(t: np.ndarray, horizon: float | None, stride: float | None) -> tuple[np.ndarray, float]:
+    """Start sample of each window and the window length [s]."""
+    if horizon is None:
+        return np.array([0]), float(t[-1] - t[0])
+    step = horizon if stride is None else stride
+    targets = t[0] + step * np.arange(int(np.floor((t[-1] - t[0]) / step + 1e-9)) + 1)
+    starts = np.unique(np.searchsorted(t, targets - 1e-9, side="left"))
+    return starts[starts < t.size - 1], float(horizon)
+
+
 def build_windows(
     spec: RobotSpec,
     trajectories: Sequence[Trajectory],
@@ -228,6 +329,7 @@ def build_windows(
     fd_half_width: float = 0.01,
     model: mujoco.MjModel | None = None,
     names: Sequence[str] | None = None,
+    lead_time: float | None = None,
 ) -> Windows:
     """Cut logs into replay windows (see the module docstring for the protocol).
 
@@ -241,11 +343,15 @@ def build_windows(
             with that slope by more than :data:`AUTO_TOLERANCE` (RMS, relative), as noisy
             velocity columns of real logs do.
         fd_half_width: Half-width of the local fit [s] (velocity="fd").
-        model: Compiled model (for the actuator history size); default: the nominal model.
+        model: Compiled model (its delay capacity, and whether its base floats: the free model,
+            or :func:`~sim2real.sim.floating.hung_model`); default: the nominal model.
         names: A name per log for reports (default: ``meta["source"]`` or ``log<i>``).
+        lead_time: Keep at least this many seconds of commands before each window (the longest
+            replayable actuator delay); default: the model's actuator delay capacity.
 
     Raises:
-        LogError: a log that does not fit the robot, or no window with samples to compare.
+        LogError: a log that does not fit the robot (or its setup: a floating-base log without
+            base states, a hung log on the free model), or no window with samples to compare.
         Sim2RealError: a non-positive horizon or stride.
     """
     if not trajectories:
@@ -257,66 +363,43 @@ def build_windows(
     if velocity not in ("auto", "log", "fd"):
         raise Sim2RealError(f"velocity must be 'auto', 'log' or 'fd', got {velocity!r}")
     model = model if model is not None else build_model(spec)
+    floating = base_joint(spec, model) is not None
     dt = float(model.opt.timestep)
     act_ids = np.array(
         [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
     )
-    past_t = _history_times(model, act_ids)
+    lead = _lead_steps(model, act_ids)
+    if lead_time is not None:
+        lead = max(lead, int(np.ceil(lead_time / dt - 1e-9)) + 1)
     if names is None:
         names = [str(tr.meta.get("source", f"log{i}")) for i, tr in enumerate(trajectories)]
     names = tuple(names)
 
     per_log = []
-    sources: list[str] = []
     for li, traj in enumerate(trajectories):
         check_log_fits(spec, traj, names[li])
-        t = traj.t
+        _check_base_setup(spec, traj, names[li], floating)
         jcols = np.array([traj.joint_index(j) for j in spec.joints])
+        starts, length = _window_starts(traj.t, horizon, stride)
+        q_all, qd_all = traj.q[:, jcols], traj.qd[:, jcols]
+        source = _initial_velocity(traj, q_all, qd_all, velocity, fd_half_width, names[li])
+        qd0 = local_slope(traj.t, q_all, starts, fd_half_width) if source == "fd" else qd_all[starts]
+        per_log.append((traj, starts, length, q_all, qd_all, qd0, source))
+
+    longest = max(p[2] for p in per_log)
+    nstep = max(1, int(np.ceil(longest / dt - 1e-9)))
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _PARTS}
+    have_tau = all(p[0].tau is not None for p in per_log)
+    w_offset = 0
+    for li, (traj, starts, length, q_all, qd_all, qd0, _) in enumerate(per_log):
+        t = traj.t
         ccols = np.array([traj.command_joints.index(j) for j in spec.actuated_joints])
         acols = np.array([traj.joint_index(j) for j in spec.actuated_joints])
-        if horizon is None:
-            starts = np.array([0])
-            length = float(t[-1] - t[0])
-        else:
-            step = horizon if stride is None else stride
-            targets = t[0] + step * np.arange(int(np.floor((t[-1] - t[0]) / step + 1e-9)) + 1)
-            starts = np.unique(np.searchsorted(t, targets - 1e-9, side="left"))
-            starts = starts[starts < t.size - 1]
-            length = float(horizon)
-        qd_all = traj.qd[:, jcols]
-        q_all = traj.q[:, jcols]
-        source = velocity
-        if velocity == "auto":
-            slope = local_slope(t, q_all, np.arange(t.size), fd_half_width)
-            disagreement = float(
-                np.sqrt(np.mean((qd_all - slope) ** 2)) / max(np.sqrt(np.mean(slope**2)), 1e-9)
-            )
-            source = "fd" if disagreement > AUTO_TOLERANCE else "log"
-            if source == "fd":
-                log.info(
-                    "%s: velocity column differs from the positions' slope by %.0f%% RMS: "
-                    "windows start from the slope",
-                    names[li],
-                    100 * disagreement,
-                )
-        sources.append(source)
-        qd0 = local_slope(t, q_all, starts, fd_half_width) if source == "fd" else qd_all[starts]
-        per_log.append((li, traj, starts, length, q_all, qd_all, qd0, ccols, acols))
-
-    longest = max(p[3] for p in per_log)
-    nstep = max(1, int(np.ceil(longest / dt - 1e-9)))
-    logs, starts_all, t0s, q0s, qd0s, cmds, pasts = [], [], [], [], [], [], []
-    ev_w, ev_s, ev_tau, ev_q, ev_qd, ev_tau_log = [], [], [], [], [], []
-    have_tau = all(p[1].tau is not None for p in per_log)
-    w_offset = 0
-    for li, traj, starts, length, q_all, qd_all, qd0, ccols, acols in per_log:
-        t = traj.t
         t0 = t[starts]
-        grid = t0[:, None] + dt * np.arange(nstep)[None, :]
-        first = traj.command[0]
-        cmd = _command_at(traj, grid.ravel(), first)[:, ccols].reshape(starts.size, nstep, -1)
-        past_times = t0[:, None] + past_t[None, :]
-        past = _command_at(traj, past_times.ravel(), first)[:, ccols].reshape(starts.size, past_t.size, -1)
+        grid = t0[:, None] + dt * np.arange(-lead, nstep)[None, :]
+        cmd = _command_at(traj, grid.ravel(), traj.command[0])[:, ccols].reshape(
+            starts.size, lead + nstep, -1
+        )
         keep = []
         for k, (s, start_t) in enumerate(zip(starts, t0, strict=True)):
             hi = int(np.searchsorted(t, start_t + length + 1e-9, side="right"))
@@ -325,46 +408,57 @@ def build_windows(
             if idx.size == 0:
                 continue
             keep.append(k)
-            wid = w_offset + len(keep) - 1
-            ev_w.append(np.full(idx.size, wid))
-            ev_s.append(idx)
-            ev_tau.append(np.minimum(t[idx] - start_t, nstep * dt))
-            ev_q.append(q_all[idx])
-            ev_qd.append(qd_all[idx])
+            parts["eval_window"].append(np.full(idx.size, w_offset + len(keep) - 1))
+            parts["eval_sample"].append(idx)
+            parts["eval_tau"].append(np.minimum(t[idx] - start_t, nstep * dt))
+            parts["q"].append(q_all[idx])
+            parts["qd"].append(qd_all[idx])
             if have_tau:
-                ev_tau_log.append(traj.tau[idx][:, acols])
+                parts["tau"].append(traj.tau[idx][:, acols])
+            if floating:
+                parts["base"].append(base_rows(traj.base, t[idx]))
         keep = np.array(keep, dtype=int)
         w_offset += keep.size
-        logs.append(np.full(keep.size, li))
-        starts_all.append(starts[keep])
-        t0s.append(t0[keep])
-        q0s.append(q_all[starts[keep]])
-        qd0s.append(qd0[keep])
-        cmds.append(cmd[keep])
-        pasts.append(np.moveaxis(past[keep], 1, 2))
+        parts["log"].append(np.full(keep.size, li))
+        parts["start"].append(starts[keep])
+        parts["t0"].append(t0[keep])
+        parts["q0"].append(q_all[starts[keep]])
+        parts["qd0"].append(qd0[keep])
+        parts["command"].append(cmd[keep, lead:])
+        parts["lead_command"].append(cmd[keep, :lead])
+        if floating:
+            parts["base0"].append(base_rows(traj.base, t0[keep]))
     if w_offset == 0:
         raise LogError("the logs give no window with samples to compare (too short for the horizon?)")
+    arrays = {k: _frozen(np.concatenate(v)) if v else None for k, v in parts.items()}
     return Windows(
         horizon=horizon,
         dt=dt,
         nstep=nstep,
         names=names,
-        log=_frozen(np.concatenate(logs)),
-        start=_frozen(np.concatenate(starts_all)),
-        t0=_frozen(np.concatenate(t0s)),
-        q0=_frozen(np.concatenate(q0s)),
-        qd0=_frozen(np.concatenate(qd0s)),
-        command=_frozen(np.concatenate(cmds)),
-        past=_frozen(np.concatenate(pasts)),
-        past_t=_frozen(past_t),
-        eval_window=_frozen(np.concatenate(ev_w)),
-        eval_sample=_frozen(np.concatenate(ev_s)),
-        eval_tau=_frozen(np.concatenate(ev_tau)),
-        q=_frozen(np.concatenate(ev_q)),
-        qd=_frozen(np.concatenate(ev_qd)),
-        tau=_frozen(np.concatenate(ev_tau_log)) if have_tau else None,
-        velocity_source=tuple(sources),
+        velocity_source=tuple(p[6] for p in per_log),
+        base_source=tuple(p[0].base.source for p in per_log) if floating else (),
+        **arrays,
     )
+
+
+_PARTS = (
+    "log",
+    "start",
+    "t0",
+    "q0",
+    "qd0",
+    "command",
+    "lead_command",
+    "eval_window",
+    "eval_sample",
+    "eval_tau",
+    "q",
+    "qd",
+    "tau",
+    "base0",
+    "base",
+)
 
 
 def _command_at(traj: Trajectory, times: np.ndarray, first: np.ndarray) -> np.ndarray:
@@ -378,6 +472,31 @@ def _command_at(traj: Trajectory, times: np.ndarray, first: np.ndarray) -> np.nd
     return out
 
 
+def delayed_commands(commands: np.ndarray, delay: np.ndarray, dt: float, lead: int) -> np.ndarray:
+    """Commands as the actuators see them after fractional delays (see the module docstring).
+
+    Args:
+        commands: Commands held per physics step, the first ``lead`` steps before the window,
+            shape (S, lead + nstep, m).
+        delay: Delay of each actuator in each simulation, shape (S, m) [s], within ``(lead - 1) dt``.
+        dt: Physics step [s].
+        lead: Lead steps in ``commands``.
+
+    Returns:
+        Shape (S, nstep, m).
+    """
+    steps = np.asarray(delay, dtype=float) / dt
+    k = np.floor(steps + 1e-6)
+    frac = np.clip(steps - k, 0.0, 1.0)
+    frac = np.where(frac < 1e-6, 0.0, frac)
+    k = k.astype(np.int64)
+    nstep = commands.shape[1] - lead
+    idx = lead + np.arange(nstep)[None, :, None] - k[:, None, :]  # (S, nstep, m)
+    now = np.take_along_axis(commands, idx, axis=1)
+    before = np.take_along_axis(commands, idx - 1, axis=1)
+    return (1.0 - frac[:, None, :]) * now + frac[:, None, :] * before
+
+
 @dataclass(frozen=True, eq=False)
 class Prediction:
     """Simulated values at the evaluation samples of some windows, for ``R`` parameter variants."""
@@ -388,17 +507,20 @@ class Prediction:
     """Joint velocities, shape (R, E, n) [rad/s]."""
     force: np.ndarray | None
     """Actuator forces of the actuated joints, shape (R, E, m) [N m] (when recorded)."""
+    base: np.ndarray | None = None
+    """Floating base: base states, shape (R, E, 13) (:data:`BASE_WIDTH` layout), else None."""
 
 
 class Replayer:
     """Runs replay windows as simulations of one :class:`BatchSim`, for parameter variants.
 
-    Simulation ``r * W + w`` replays window ``w`` with parameter variant ``r``.
+    Simulation ``r * W + w`` replays window ``w`` with parameter variant ``r``.  Actuator delays
+    are applied to the commands (module docstring), so the batch's native actuator delays are 0.
 
     Args:
         spec: The robot.
-        windows: From :func:`build_windows` (with the same model's history size).
-        model: Compiled model to start from (e.g. a calibrated one); default: nominal.
+        windows: From :func:`build_windows` (with the same model).
+        model: Compiled model to start from (e.g. a calibrated or a hung one); default: nominal.
         replicas: Largest number of parameter variants one :meth:`run` will ask for.
         nthread: MuJoCo worker threads (0: every CPU).
     """
@@ -419,48 +541,67 @@ class Replayer:
         self.replicas = replicas
         self.physics_steps = 0
         """Physics steps simulated so far (all simulations)."""
-        self.sim = BatchSim(spec, windows.n_windows * replicas, nthread=nthread, model=model)
-        model = self.sim.model
-        self.params = self.sim.params
-        W, nstep = windows.n_windows, windows.nstep
+        model = copy.copy(model if model is not None else build_model(spec))
         if abs(model.opt.timestep - windows.dt) > 1e-15:
             raise Sim2RealError(f"windows were cut for dt={windows.dt}, the model steps {model.opt.timestep}")
         act_ids = np.array(
             [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
         )
-        if not np.allclose(_history_times(model, act_ids), windows.past_t):
-            raise Sim2RealError("windows were cut for a model with another actuator delay capacity")
-        self._ctrl = np.zeros((W, nstep, model.nu))
-        self._ctrl[:, :, self.sim.act_idx] = windows.command
-        self._history_row, self._slots = self._history_layout(model, act_ids)
+        self.base = base_joint(spec, model)
+        if (self.base is not None) != windows.floating:
+            raise Sim2RealError("windows were cut for a model with another base (free or hung)")
+        n_sims = windows.n_windows * replicas
+        self._delay = np.tile(model.actuator_delay[act_ids], (n_sims, 1))
+        model.actuator_delay[act_ids] = 0.0  # the delays act on the commands (module docstring)
+        self._delay_index = {f"actuator.{a.actuator}.delay": i for i, a in enumerate(spec.actuators)}
+        self.max_delay = (windows.lead - 1) * windows.dt
+        """Longest actuator delay these windows can replay [s]."""
+        self.sim = BatchSim(spec, n_sims, nthread=nthread, model=model)
+        self.params = self.sim.params
         # interpolation of the recorded trajectory (initial state at index 0) at the evaluation times
         pos = windows.eval_tau / windows.dt
-        k = np.clip(np.floor(pos).astype(np.int64), 0, nstep - 1)
+        k = np.clip(np.floor(pos).astype(np.int64), 0, windows.nstep - 1)
         self._k = k
         self._frac = np.clip(pos - k, 0.0, 1.0)[:, None]
-        self._bias_pos = [f"sensor.{j}_pos.bias" for j in spec.joints]
-        self._bias_vel = [f"sensor.{j}_vel.bias" for j in spec.joints]
         known = set(self.params.names)
-        self._bias_pos = [n if n in known else None for n in self._bias_pos]
-        self._bias_vel = [n if n in known else None for n in self._bias_vel]
+        self._bias_pos = [
+            n if n in known else None
+            for n in (f"sensor.{spec.sensor_name(j + '.pos')}.bias" for j in spec.joints)
+        ]
+        self._bias_vel = [
+            n if n in known else None
+            for n in (f"sensor.{spec.sensor_name(j + '.vel')}.bias" for j in spec.joints)
+        ]
+        self._commands = np.concatenate([windows.lead_command, windows.command], axis=1)
+        self._resolved: dict[str, list[str]] = {}
 
-    @staticmethod
-    def _history_layout(model: mujoco.MjModel, act_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """A reset history row with our sample times, and the value slot of each (actuator, sample)."""
-        data = mujoco.MjData(model)
-        mujoco.mj_resetData(model, data)
-        times = _history_times(model, act_ids)
-        slots = np.zeros((act_ids.size, times.size), dtype=np.int64)
-        for i, a in enumerate(act_ids):
-            marker = 1.0e9 + 1000.0 * i + np.arange(times.size, dtype=float)
-            mujoco.mj_initCtrlHistory(model, data, int(a), times.reshape(-1, 1), marker.reshape(-1, 1).copy())
-            for s, value in enumerate(marker):
-                hit = np.flatnonzero(data.history == value)
-                if hit.size != 1:
-                    raise Sim2RealError("cannot locate the actuator history buffer layout")
-                slots[i, s] = hit[0]
-        row = data.history.copy()
-        return row, slots
+    def delays(self, ids: np.ndarray | None = None) -> np.ndarray:
+        """Actuator delays of some simulations (default: all), shape (S, m) [s]."""
+        return self._delay.copy() if ids is None else self._delay[np.asarray(ids)]
+
+    def _write(self, values: Mapping[str, np.ndarray], replicas: int, ids: np.ndarray, nw: int) -> None:
+        """Write parameter values of ``replicas`` variants to the simulations ``ids``."""
+        expanded = {}
+        for key, raw in values.items():
+            names = self._resolved.get(key)
+            if names is None:
+                names = self._resolved[key] = self.params.resolve([key])
+            for name in names:
+                v = np.asarray(raw, dtype=float)
+                size = self.params.info(name).size
+                v = np.broadcast_to(v.reshape(-1, size) if v.ndim else v.reshape(1, 1), (replicas, size))
+                rows = np.repeat(v, nw, axis=0)
+                if name in self._delay_index:
+                    if np.any(rows < 0) or np.any(rows > self.max_delay + 1e-12):
+                        raise Sim2RealError(
+                            f"{name} = {float(np.max(rows)):.4g} s is outside what the replay holds "
+                            f"(0 to {self.max_delay:.4g} s, the model's delay capacity)"
+                        )
+                    self._delay[ids, self._delay_index[name]] = rows[:, 0]
+                else:
+                    expanded[name] = rows
+        if expanded:
+            self.params.set(self.sim.batch, expanded, ids=ids)
 
     def run(
         self,
@@ -492,30 +633,23 @@ class Replayer:
         ids = (np.arange(replicas)[:, None] * W + sel_w[None, :]).ravel()
         sim = self.sim
         if values:
-            expanded = {}
-            for key, raw in values.items():
-                for name in self.params.resolve([key]):
-                    v = np.asarray(raw, dtype=float)
-                    size = self.params.info(name).size
-                    v = np.broadcast_to(v.reshape(-1, size) if v.ndim else v.reshape(1, 1), (replicas, size))
-                    expanded[name] = np.repeat(v, nw, axis=0)
-            self.params.set(sim.batch, expanded, ids=ids)
+            self._write(values, replicas, ids, nw)
         bias_q = self._bias(self._bias_pos, ids)
         bias_qd = self._bias(self._bias_vel, ids)
         q0 = np.tile(win.q0[sel_w], (replicas, 1)) - bias_q
         qd0 = np.tile(win.qd0[sel_w], (replicas, 1)) - bias_qd
         sim.reset(ids, qpos=q0, qvel=qd0)
-        history = sim.batch.bind("history")
-        rows = np.broadcast_to(self._history_row, (ids.size, self._history_row.size))
-        history[ids] = rows
-        past = np.tile(win.past[sel_w], (replicas, 1, 1))  # (n, m, h)
-        history[ids[:, None, None], self._slots[None, :, :]] = past
-        ctrl = np.tile(self._ctrl[sel_w], (replicas, 1, 1))
+        if self.base is not None:
+            b0 = np.tile(win.base0[sel_w], (replicas, 1))
+            sim.qpos[ids, self.base.qpos : self.base.qpos + 7] = b0[:, :7]
+            sim.qvel[ids, self.base.dof : self.base.dof + 6] = b0[:, 7:]
+            sim.batch.forward(ids=ids, stage=sim.stage)
+        commands = np.tile(self._commands[sel_w], (replicas, 1, 1))
+        ctrl = np.zeros((ids.size, win.nstep, sim.model.nu))
+        ctrl[:, :, sim.act_idx] = delayed_commands(commands, self._delay[ids], win.dt, win.lead)
         record = ["qpos", "qvel"] + (["actuator_force"] if record_force else [])
         out = sim.batch.rollout(win.nstep, control=ctrl, ids=ids, record=record)
         self.physics_steps += ids.size * win.nstep
-        qpos = out["qpos"][:, :, sim.qpos_idx]
-        qvel = out["qvel"][:, :, sim.dof_idx]
         # evaluation samples of the selected windows
         if windows is None:
             ev = np.arange(win.n_eval)
@@ -535,13 +669,26 @@ class Replayer:
             before = np.where((k == 0)[None, :, None], start[sims], rec[sims, np.maximum(k - 1, 0)[None, :]])
             return before + frac[None] * (after - before)
 
-        q = interp(qpos, q0) + bias_q[sims]
-        qd = interp(qvel, qd0) + bias_qd[sims]
+        q = interp(out["qpos"][:, :, sim.qpos_idx], q0) + bias_q[sims]
+        qd = interp(out["qvel"][:, :, sim.dof_idx], qd0) + bias_qd[sims]
         force = None
         if record_force:
+            # the force of step k is computed from the state at its start, local time k dt
             act_force = out["actuator_force"][:, :, sim.act_idx]
-            force = interp(act_force, act_force[:, 0])
-        return Prediction(q=q, qd=qd, force=force)
+            pos = win.eval_tau[ev] / win.dt
+            k0 = np.clip(np.floor(pos).astype(np.int64), 0, win.nstep - 1)
+            k1 = np.minimum(k0 + 1, win.nstep - 1)
+            share = np.clip(pos - k0, 0.0, 1.0)[None, :, None]
+            force = act_force[sims, k0[None, :]] + share * (
+                act_force[sims, k1[None, :]] - act_force[sims, k0[None, :]]
+            )
+        base = None
+        if self.base is not None:
+            bq, bv = self.base.qpos, self.base.dof
+            rec = np.concatenate([out["qpos"][:, :, bq : bq + 7], out["qvel"][:, :, bv : bv + 6]], axis=2)
+            base = interp(rec, b0)
+            base[..., 3:7] /= np.linalg.norm(base[..., 3:7], axis=-1, keepdims=True)
+        return Prediction(q=q, qd=qd, force=force, base=base)
 
     def _bias(self, names: list[str | None], ids: np.ndarray) -> np.ndarray:
         out = np.zeros((ids.size, len(names)))

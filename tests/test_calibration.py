@@ -6,10 +6,21 @@ import numpy as np
 import pytest
 import yaml
 
+from sim2real.calibration import (
+    CalibratedParam,
+    Calibration,
+    calibrated_model,
+    load_calibration,
+    save_calibration,
+)
 from sim2real.errors import ParameterError, SpecMismatchError
 from sim2real.params import Parameters, load_values
 from sim2real.robots import load_robot
-from sim2real.sysid import CalibratedParam, Calibration, calibrated_model, load_calibration, save_calibration
+
+
+@pytest.fixture(scope="module")
+def pendulum():
+    return load_robot("pendulum")
 
 
 @pytest.fixture

@@ -1,0 +1,133 @@
+"""``sim2real preflight`` (the pre-deployment checklist) and ``sim2real stages show`` (the ledger)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import tyro
+
+from sim2real.commands.output import emit, human
+from sim2real.errors import Sim2RealError
+
+
+def preflight_text(result: dict[str, Any]) -> str:
+    """One line per item, then the verdict."""
+    rows = [f"{i['status'].upper():<5} {i['name']:<20} {i['evidence']}" for i in result["items"]]
+    verdict = "PASSED" if result["passed"] else "FAILED"
+    rows.append(
+        f"preflight {verdict}: {result['robot']} ({result['target']}), policy {result['policy_hash'][:12]}, "
+        f"spec {result['spec_hash'][:12]}; recorded in {result.get('record')}"
+    )
+    return "\n".join(rows)
+
+
+def preflight(
+    robot: str,
+    policy: str,
+    twin: str | None = None,
+    ros2: bool = False,
+    confirm: tuple[Literal["perimeter"], ...] = (),
+    ros_config: str | None = None,
+    domain_id: int | None = None,
+    wait: float = 10.0,
+    seed: int = 0,
+    allow_out_of_bounds: bool = False,
+    json: bool = False,
+) -> int:
+    """The pre-deployment checklist against the robot; exits 1 unless every item passes.
+
+    Items: estop (time to safe mode, limit two control periods), limits, contract (policy vs spec),
+    zero_action_hold (2 s), joint_signs (one joint at a time, lowest speed stage), reduced_speed,
+    fallback (safe mode defined and exercised), collision_detection (enabled and exercised) and
+    perimeter (the operator's acknowledgement).  The result is appended to the preflight record
+    ($SIM2REAL_STATE_DIR or ~/.local/state/sim2real/preflight.jsonl); `deploy --ros2` needs a
+    passing robot run of the same policy and spec within 24 h.
+
+    Args:
+        robot: Embedded robot name or spec YAML path.
+        policy: The policy file to be deployed (.onnx).
+        twin: Run the checklist on the simulated twin with these hidden parameters (YAML).
+        ros2: Run it on the ROS 2 robot (the robot moves: clear the area).
+        confirm: Operator acknowledgements: `perimeter` (the safety perimeter is in place).
+        ros_config: --ros2: YAML of topics, message types, QoS and joint mapping.
+        domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
+        wait: --ros2: seconds to wait for the robot's joint states.
+        seed: Seed of the twin.
+        allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
+            parameter bounds.
+        json: Print the result as JSON on stdout.
+    """
+    from sim2real.commands.deploy import _robot_source
+    from sim2real.deploy.preflight import append_record, run_preflight
+    from sim2real.robots import load_robot
+
+    _robot_source(twin, ros2)
+    spec = load_robot(robot)
+    confirmed = "perimeter" in confirm
+    if ros2:
+        result = _on_ros2(spec, policy, confirmed, ros_config, domain_id, wait)
+    else:
+        from sim2real.real.twin import TwinConfig, TwinRobot
+
+        assert twin is not None
+        config = TwinConfig.load(twin, spec, allow_out_of_bounds=allow_out_of_bounds)
+        twin_robot = TwinRobot(spec, config)
+        human(f"preflight of {policy} on the {spec.name} twin", json)
+        result = run_preflight(spec, twin_robot, policy, target="twin", confirm_perimeter=confirmed, reset=twin_robot.reset)
+    path = append_record(result)
+    out = result.as_dict()
+    out["record"] = str(path)
+    emit(out, json, preflight_text(out))
+    return 0 if result.passed else 1
+
+
+def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, domain_id: int | None, wait: float) -> Any:
+    import os
+
+    if domain_id is not None:
+        os.environ["ROS_DOMAIN_ID"] = str(domain_id)
+    from sim2real.deploy.preflight import run_preflight
+    from sim2real.real.ros2 import Ros2Config, Ros2Robot
+
+    config = Ros2Config.load(ros_config) if ros_config else Ros2Config.from_spec(spec)
+    robot = Ros2Robot(spec, config, executor="single", node_name="sim2real_preflight")
+    try:
+        if not robot.wait_for_robot(wait):
+            raise Sim2RealError(f"no joint states from the robot within {wait} s (is it running?)")
+        return run_preflight(spec, robot, policy, target="robot", confirm_perimeter=confirmed, paced=True)
+    finally:
+        robot.close()
+
+
+def stages(
+    action: Annotated[Literal["show"], tyro.conf.Positional],
+    robot: str | None = None,
+    policy: str | None = None,
+    ledger: str | None = None,
+    json: bool = False,
+) -> int:
+    """The stage ledger: time earned at each speed stage per robot and policy, and the stage reached.
+
+    Args:
+        action: show.
+        robot: Only this robot (embedded name or spec YAML path).
+        policy: Only this policy file (by its sha256).
+        ledger: The ledger file (default: $SIM2REAL_STATE_DIR or ~/.local/state/sim2real/stages.sqlite).
+        json: Print the rows as JSON on stdout.
+    """
+    from pathlib import Path
+
+    from sim2real.deploy.ledger import StageLedger, ledger_text
+    from sim2real.deploy.preflight import file_hash
+
+    name = None
+    if robot is not None:
+        from sim2real.robots import load_robot
+
+        name = load_robot(robot).name
+    policy_hash = file_hash(policy) if policy is not None else None
+    with StageLedger(Path(ledger) if ledger else None) as book:
+        rows = book.rows(robot=name, policy_hash=policy_hash)
+        path = str(book.path)
+    emit({"ledger": path, "rows": rows}, json, ledger_text(rows, path))
+    return 0

@@ -1,0 +1,139 @@
+"""``sim2real robot init MODEL --out DIR/robot.yaml`` and ``sim2real robot show SPEC``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Annotated, Literal
+
+import tyro
+
+from sim2real.commands.output import emit
+from sim2real.errors import Sim2RealError
+
+
+def describe(spec) -> dict:
+    """What ``robot show --json`` prints about a loaded spec."""
+    return {
+        "name": spec.name,
+        "path": str(spec.path),
+        "hash": spec.hash,
+        "files": [{"path": name, "sha256": digest} for name, digest in sorted(spec.files.items())],
+        "mjcf": str(spec.mjcf_path),
+        "joints": list(spec.joints),
+        "actuators": [
+            {k: v for k, v in dataclasses.asdict(a).items() if v not in (0.0, False) or k == "torque_limit"}
+            for a in spec.actuators
+        ],
+        "base_body": spec.base_body,
+        "feet": list(spec.feet),
+        "initial_base": None
+        if spec.initial_base is None
+        else {"pos": spec.initial_base.pos.tolist(), "quat": spec.initial_base.quat.tolist()},
+        "action": {
+            "scale": spec.action_scale.tolist(),
+            "offset": spec.action_offset.tolist(),
+            "filter": spec.action_filter,
+        },
+        "observation": [dataclasses.asdict(t) for t in spec.observation],
+        "task": None if spec.task is None else {"kind": spec.task.kind, **dict(spec.task.params)},
+        "sensors": dict(spec.sensor_names),
+        "overrides": list(spec.overrides),
+    }
+
+
+def _per_joint(values: tuple[float, ...] | None, what: str) -> float | None:
+    if not values:
+        return None
+    if len(values) != 1:
+        raise Sim2RealError(f"--{what} takes one value (per-joint values: use sim2real.robots.init.InitOptions)")
+    return float(values[0])
+
+
+def robot(
+    action: Annotated[Literal["init", "show"], tyro.conf.Positional],
+    model: Annotated[str, tyro.conf.Positional],
+    out: str | None = None,
+    name: str | None = None,
+    joints: str | None = None,
+    keyframe: str | None = None,
+    kp: tuple[float, ...] | None = None,
+    kd: tuple[float, ...] | None = None,
+    torque_limit: tuple[float, ...] | None = None,
+    imu_site: str | None = None,
+    control_dt: float = 0.02,
+    floating_base: bool = False,
+    json: bool = False,
+) -> int:
+    """Make a robot spec from your own MJCF/URDF model (init), or describe a spec (show).
+
+    ``init`` writes a complete, commented spec (it loads with no edits) and prints what it inferred
+    and what you must check; ``show`` prints the name, hash, files hashed, joints, actuators, task
+    and the overrides sim2real makes to the model.
+
+    Args:
+        action: init (MODEL is an MJCF or URDF file) or show (MODEL is a spec YAML or embedded robot).
+        model: The model file (init) or the spec (show).
+        out: Where init writes the spec (default: robot.yaml next to the model).
+        name: Robot name (init; default: the model's name).
+        joints: Regular expression of the joints to use, matched in full (init; default: every hinge/slide).
+        keyframe: Keyframe of the default pose (init; default: the first keyframe, else qpos0 lowered to the floor).
+        kp: PD stiffness [N m/rad] (init): makes motors and joints without actuators PD-controlled.
+        kd: PD damping [N m s/rad] (init), with --kp.
+        torque_limit: Effort limit [N m] where the model states none (init).
+        imu_site: IMU site (init; default: a site of the base body, else one added).
+        control_dt: Control period [s] (init).
+        floating_base: URDF: add a free joint to the root link and a floor (init).
+        json: Print a JSON summary on stdout.
+    """
+    from pathlib import Path
+
+    from sim2real.robots import load_robot
+
+    if action == "show":
+        spec = load_robot(model)
+        info = describe(spec)
+        if spec.task is not None:  # the task's parameters checked, with the kind's defaults filled in
+            from sim2real.tasks import kind_config
+
+            info["task_config"] = dataclasses.asdict(kind_config(spec))
+        lines = [
+            f"{spec.name}: spec {spec.hash[:12]} ({spec.path})",
+            f"files hashed: {', '.join(spec.files)}",
+            f"joints ({spec.n_joints}): {', '.join(spec.joints)}",
+            f"actuators: {', '.join(f'{a.joint} {a.model}' for a in spec.actuators)}",
+            f"task: {info['task']}",
+            "overrides of the model:",
+            *(f"  - {o}" for o in spec.overrides),
+        ]
+        emit(info, json, "\n".join(lines))
+        return 0
+
+    from sim2real.robots.init import InitOptions, init_robot
+
+    options = InitOptions(
+        name=name,
+        joints=joints,
+        keyframe=keyframe,
+        kp=_per_joint(kp, "kp"),
+        kd=_per_joint(kd, "kd"),
+        torque_limit=_per_joint(torque_limit, "torque-limit"),
+        imu_site=imu_site,
+        control_dt=control_dt,
+        floating_base=floating_base,
+    )
+    if (options.kp is None) != (options.kd is None):
+        raise Sim2RealError("give both --kp and --kd (PD gains), or neither")
+    target = Path(out) if out else Path(model).resolve().parent / "robot.yaml"
+    spec, result = init_robot(model, target, options)
+    lines = [
+        f"wrote {target} (robot {spec.name}, spec {spec.hash[:12]}, {spec.n_joints} joints)",
+        "inferred:",
+        *(f"  - {x}" for x in result.inferred),
+        "check:",
+        *(f"  - {x}" for x in result.check),
+        "sim2real changes the model (recorded in the spec's overrides):",
+        *(f"  - {o}" for o in spec.overrides),
+    ]
+    summary = {"spec": str(target), **describe(spec), "inferred": result.inferred, "check": result.check}
+    emit(summary, json, "\n".join(lines))
+    return 0

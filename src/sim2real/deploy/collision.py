@@ -1,0 +1,613 @@
+"""Collision detection: an external-torque observer (generalized-momentum residual) on the robot side.
+
+The robot's equations of motion, with ``v`` its generalized velocity (a floating base's 6 then the
+joints), ``M(q)`` the inertia matrix (armature included), ``b(q, v)`` the bias forces (Coriolis,
+centrifugal, gravity), ``f_p(q, v)`` the passive forces (joint damping, springs) and ``tau`` the
+actuator torques::
+
+    M(q) dv/dt + b(q, v) = tau + f_p(q, v) + tau_ext
+
+The generalized momentum ``p = M v`` obeys ``dp/dt = tau + f_p + tau_ext + C(q, v)^T v - g(q)``, so
+the momentum change over one sampling interval, minus the impulse of every known force, is the
+impulse of the external forces: no acceleration is measured.  Over the interval [t0, t1] of two
+readings (trapezoidal rule, ``dM v`` included), this is exactly::
+
+    e = M_mid (v1 - v0) + dt (b_mid - f_p_mid - tau_mid)      tau_ext ~ e / dt
+
+and a first-order low-pass of ``e / dt`` (time constant ``filter_s``) is the momentum observer's
+residual ``r = K / (s + K) tau_ext`` in discrete form.  ``M``, ``b`` and ``f_p`` come from the
+robot's MuJoCo model (:func:`~sim2real.robots.model.build_model`, the training model) evaluated at
+the measured state; ``tau`` is the measured joint torque of the reading (``Reading.tau``: a torque
+sensor or the motor current), with the step the new command makes at the start of the interval
+added (the torque is sampled once per tick, the command changes at its start), or, when the robot
+measures no torque, the torque the commands imply (:func:`~sim2real.robots.actuation.implied_torque`).
+
+**Floating base.**  The base orientation and angular velocity come from the IMU (``Reading.quat``,
+``Reading.gyro``, rotated from the IMU site to the base body); the base position does not enter
+``M``, ``b`` or ``f_p``, and neither does the base's linear velocity (Galilean invariance), whose
+change over the interval is unknown and solved for.  Feet touching the ground exert forces the
+observer must not call collisions: the forces at the *expected contacts* (by default the feet: the
+lowest collision geoms of the leaf bodies, or the spec's ``feet``) are solved for as well, by
+weighted least squares, and what they cannot explain is the unexpected external torque.  A foot
+above ``contact_height`` (from the measured base height and orientation, flat ground at z = 0)
+cannot carry a force.  What is invisible by construction: a force at an expected contact (a foot
+kicking an obstacle), and for a floating base a force whose effect a change of the base's linear
+motion explains (a push through the centre of mass): the tilt and height checks cover those.
+
+**Decision.**  Each row of the unexplained residual is divided by its threshold (per joint from the
+spec's ``safety.collision.threshold``, base torque for a floating base); a row above 1 is a
+collision.  This module needs numpy and MuJoCo only (no torch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
+from sim2real.errors import Sim2RealError
+from sim2real.real.protocol import Reading
+from sim2real.robots.actuation import ActuatorArrays, implied_torque
+from sim2real.robots.model import build_model, joint_dof_indices, joint_qpos_indices
+from sim2real.robots.safety_options import CollisionSpec
+from sim2real.robots.spec import RobotSpec
+
+__all__ = [
+    "CollisionDetector",
+    "MomentumObserver",
+    "Residual",
+    "default_contacts",
+    "torque_scale",
+]
+
+
+@dataclass(frozen=True, eq=False)
+class Residual:
+    """The observer's estimate after one reading."""
+
+    t: float
+    """Time of the reading [s]."""
+    joint: np.ndarray
+    """Unexplained external torque at each policy joint, shape (n_joints,) [N m], filtered."""
+    base: np.ndarray
+    """Unexplained external wrench on a floating base, shape (6,) (force [N] in the world frame,
+    torque [N m] in the base frame), filtered; zeros for a fixed base."""
+    raw: np.ndarray
+    """Filtered external generalized force before the expected contacts were taken out, shape (nv,)."""
+    contacts: tuple[str, ...]
+    """Expected contacts that could carry a force at this reading."""
+
+
+def _leaf_bodies(model: mujoco.MjModel) -> list[int]:
+    parents = set(int(p) for p in model.body_parentid[1:])
+    return [b for b in range(1, model.nbody) if b not in parents]
+
+
+def _collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
+    return [
+        g
+        for g in range(model.ngeom)
+        if model.geom_bodyid[g] == body and (model.geom_contype[g] or model.geom_conaffinity[g])
+    ]
+
+
+def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
+    """Bodies where ground contact is expected: the spec's ``feet`` when it has them, else (floating
+    base) the leaf bodies whose lowest collision geom lies within 5 cm of the lowest one at the
+    model's reference pose; none for a fixed base."""
+    feet = getattr(spec, "feet", None)
+    if feet:
+        return tuple(feet)
+    if not spec.floating_base:
+        return ()
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    lows: dict[int, float] = {}
+    for b in _leaf_bodies(model):
+        geoms = _collision_geoms(model, b)
+        if geoms:
+            lows[b] = min(float(data.geom_xpos[g][2] - model.geom_rbound[g]) for g in geoms)
+    if not lows:
+        return ()
+    lowest = min(lows.values())
+    return tuple(model.body(b).name for b, z in lows.items() if z <= lowest + 0.05)
+
+
+@dataclass(frozen=True, eq=False)
+class _Sample:
+    reading: Reading
+    qvel: np.ndarray
+    M: np.ndarray
+    h: np.ndarray
+    tau: np.ndarray
+    rot: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class _Contact:
+    body: int
+    geom: int
+    sphere: bool
+    name: str
+
+
+class MomentumObserver:
+    """External generalized forces of a robot from its readings (see the module docstring).
+
+    Args:
+        spec: The robot; its MJCF (the training model) gives ``M``, ``b`` and ``f_p``.
+        weights: Shape (nv,): 1 / threshold of each generalized force (joint rows [1/(N m)], base
+            rows); weights the least-squares split between expected contacts and the rest.
+        filter_s: Time constant of the residual's low-pass [s]; 0: none.
+        contacts: Bodies where contact is expected (default :func:`default_contacts`).
+        contact_height: A contact whose lowest point is higher above the ground than this [m]
+            carries no force (needs ``Reading.base_height``; without it every contact may).
+        max_gap_s: A gap between usable readings longer than this [s] restarts the observer.
+
+    Raises:
+        Sim2RealError: the model has degrees of freedom the readings do not measure, or the IMU
+            needed for a floating base is missing.
+    """
+
+    def __init__(
+        self,
+        spec: RobotSpec,
+        weights: np.ndarray | None = None,
+        *,
+        filter_s: float = 0.0,
+        contacts: tuple[str, ...] | None = None,
+        contact_height: float = 0.03,
+        max_gap_s: float | None = None,
+        use_accel: bool = False,
+    ) -> None:
+        self.spec = spec
+        model = build_model(spec)
+        model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+        self.model = model
+        self.data = mujoco.MjData(model)
+        nv = model.nv
+        self.nv = nv
+        self._qpos_idx = joint_qpos_indices(spec, model)
+        self._dof_idx = joint_dof_indices(spec, model)
+        measured = set(int(i) for i in self._dof_idx)
+        self._free_dof = 0
+        self._free_qpos = 0
+        if spec.floating_base:
+            body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+            jnt = int(model.body_jntadr[body])
+            if jnt < 0 or model.jnt_type[jnt] != mujoco.mjtJoint.mjJNT_FREE:
+                raise Sim2RealError(f"collision observer: the base body {spec.base_body} has no free joint")
+            self._free_dof = int(model.jnt_dofadr[jnt])
+            self._free_qpos = int(model.jnt_qposadr[jnt])
+            self._base_body = body
+            measured |= set(range(self._free_dof, self._free_dof + 6))
+            if spec.imu is None:
+                raise Sim2RealError("collision observer: a floating base needs the IMU (orientation, gyro)")
+            site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, spec.imu.site)
+            if site < 0 or int(model.site_bodyid[site]) != body:
+                raise Sim2RealError(f"collision observer: the IMU site must be on the base body {spec.base_body}")
+            # rotation of the IMU site in the base body frame (constant)
+            self._site_pos = model.site_pos[site].copy()
+            self._site_quat = model.site_quat[site].copy()
+            self._site_rot = np.zeros(9)
+            mujoco.mju_quat2Mat(self._site_rot, self._site_quat)
+            self._site_rot = self._site_rot.reshape(3, 3)
+            self._site_quat_inv = np.zeros(4)
+            mujoco.mju_negQuat(self._site_quat_inv, self._site_quat)
+        unmeasured = sorted(set(range(nv)) - measured)
+        if unmeasured:
+            names = sorted({model.joint(int(model.dof_jntid[i])).name for i in unmeasured})
+            raise Sim2RealError(
+                f"collision observer: joints {', '.join(names)} move but are not measured (not in the spec's joints)"
+            )
+        self._act_joint = np.array([spec.joints.index(a.joint) for a in spec.actuators])
+        self._actuation = ActuatorArrays.from_spec(spec)
+        self._tau_limit = np.array([a.torque_limit for a in spec.actuators])
+        self.weights = np.ones(nv) if weights is None else np.asarray(weights, dtype=float)
+        if self.weights.shape != (nv,) or not np.all(self.weights > 0):
+            raise Sim2RealError(f"collision observer: weights must be {nv} positive numbers")
+        self.filter_s = float(filter_s)
+        self.use_accel = bool(use_accel)
+        self.contact_height = float(contact_height)
+        self.max_gap_s = float(max_gap_s) if max_gap_s is not None else 3.0 * float(spec.control_dt)
+        names = default_contacts(spec, model) if contacts is None else tuple(contacts)
+        self.contacts = tuple(self._contact(n) for n in names)
+        self._gravity = model.opt.gravity.copy()
+        self._M = np.zeros((nv, nv))
+        self.reset()
+
+    def _contact(self, name: str) -> _Contact:
+        model = self.model
+        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+        if body < 0:
+            geom = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name)
+            if geom < 0:
+                raise Sim2RealError(f"collision observer: expected contact {name!r} is neither a body nor a geom")
+            body = int(model.geom_bodyid[geom])
+        else:
+            geoms = _collision_geoms(model, body)
+            if not geoms:
+                raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
+            data = mujoco.MjData(model)
+            mujoco.mj_kinematics(model, data)
+            geom = min(geoms, key=lambda g: float(data.geom_xpos[g][2] - model.geom_rbound[g]))
+        sphere = int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_SPHERE)
+        return _Contact(body=body, geom=geom, sphere=sphere, name=name)
+
+    # ------------------------------------------------------------------ state
+
+    def reset(self) -> None:
+        """Forget the previous sample (the next reading starts a new interval); residual zero."""
+        self._prev: _Sample | None = None
+        self._filtered = np.zeros(self.nv)
+        self._last_command: np.ndarray | None = None
+        self.residual: Residual | None = None
+        """The newest estimate, or None before the second usable reading."""
+
+    def _usable(self, reading: Reading | None) -> bool:
+        if not isinstance(reading, Reading) or not reading.valid:
+            return False
+        n = self.spec.n_joints
+        if reading.q.shape != (n,) or not (np.all(np.isfinite(reading.q)) and np.all(np.isfinite(reading.qd))):
+            return False
+        if not math.isfinite(reading.t):
+            return False
+        if reading.tau is not None and not np.all(np.isfinite(reading.tau)):
+            return False
+        if self.spec.floating_base:
+            for x in (reading.quat, reading.gyro):
+                if x is None or not np.all(np.isfinite(x)):
+                    return False
+            if float(np.dot(reading.quat, reading.quat)) < 1e-12:
+                return False
+        return True
+
+    def _set_state(self, reading: Reading) -> tuple[np.ndarray, np.ndarray]:
+        """qpos and qvel of the model at a reading (base linear velocity zero)."""
+        m = self.model
+        qpos = m.qpos0.copy()
+        qvel = np.zeros(self.nv)
+        qpos[self._qpos_idx] = reading.q
+        qvel[self._dof_idx] = reading.qd
+        if self.spec.floating_base:
+            a = self._free_qpos
+            qpos[a : a + 3] = (0.0, 0.0, reading.base_height if reading.base_height is not None else 0.0)
+            site_quat = np.asarray(reading.quat, dtype=float) / math.sqrt(float(np.dot(reading.quat, reading.quat)))
+            body_quat = np.zeros(4)
+            mujoco.mju_mulQuat(body_quat, site_quat, self._site_quat_inv)
+            qpos[a + 3 : a + 7] = body_quat
+            qvel[self._free_dof + 3 : self._free_dof + 6] = self._site_rot @ np.asarray(reading.gyro, dtype=float)
+        return qpos, qvel
+
+    def _dynamics(self, qpos: np.ndarray, qvel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(M (nv, nv), b - f_p (nv,)) at a state; leaves the kinematics of that state in ``data``."""
+        m, d = self.model, self.data
+        d.qpos[:] = qpos
+        d.qvel[:] = qvel
+        mujoco.mj_kinematics(m, d)
+        mujoco.mj_comPos(m, d)
+        mujoco.mj_crb(m, d)
+        M = np.empty((self.nv, self.nv))
+        mujoco.mj_fullM(m, d, M)
+        mujoco.mj_comVel(m, d)
+        mujoco.mj_passive(m, d)
+        bias = np.empty(self.nv)
+        mujoco.mj_rne(m, d, 0, bias)
+        return M, bias - d.qfrc_passive
+
+    def _joint_torque(self, reading: Reading, command: np.ndarray | None) -> np.ndarray | None:
+        """Generalized actuator force at a reading (nv,): measured, else implied by the command."""
+        tau = np.zeros(self.nv)
+        if reading.tau is not None:
+            tau[self._dof_idx] = reading.tau
+            return tau
+        if command is None:
+            return None
+        q, qd = reading.q[self._act_joint], reading.qd[self._act_joint]
+        implied = np.clip(implied_torque(self._actuation, command, q, qd), -self._tau_limit, self._tau_limit)
+        tau[self._dof_idx[self._act_joint]] = implied
+        return tau
+
+    def _start_torque(self, reading: Reading, tau: np.ndarray, new: np.ndarray | None, old: np.ndarray | None) -> np.ndarray:
+        """Generalized actuator force just after the command changed from ``old`` to ``new`` at a
+        reading whose torque (measured or implied by ``old``) was ``tau`` (nv,): the torque is sampled
+        before the new command is written, so the step the new command makes is added."""
+        if new is None:
+            return tau
+        q, qd = reading.q[self._act_joint], reading.qd[self._act_joint]
+        out = tau.copy()
+        cols = self._dof_idx[self._act_joint]
+        if reading.tau is None or old is None:
+            out[cols] = np.clip(implied_torque(self._actuation, new, q, qd), -self._tau_limit, self._tau_limit)
+            return out
+        step = implied_torque(self._actuation, new, q, qd) - implied_torque(self._actuation, old, q, qd)
+        out[cols] = np.clip(tau[cols] + step, -self._tau_limit, self._tau_limit)
+        return out
+
+    # ------------------------------------------------------------------ update
+
+    def _origin_accel(self, reading: Reading, rot: np.ndarray, omega: np.ndarray, omega_dot: np.ndarray) -> np.ndarray | None:
+        """Linear acceleration of the base body's origin in the world frame [m/s^2] from the
+        accelerometer (specific force at the IMU site, site frame), or None without one."""
+        if reading.accel is None or not np.all(np.isfinite(reading.accel)):
+            return None
+        site_rot = rot @ self._site_rot
+        r = rot @ self._site_pos
+        a_site = site_rot @ np.asarray(reading.accel, dtype=float) + self._gravity
+        return a_site - np.cross(omega_dot, r) - np.cross(omega, np.cross(omega, r))
+
+    def update(
+        self, reading: Reading | None, command: np.ndarray | None, offset: np.ndarray | None = None
+    ) -> Residual | None:
+        """Take one reading.
+
+        Args:
+            reading: The newest reading (unusable ones are skipped).
+            command: The command applied since the previous reading (actuator units, shape
+                (n_actions,)), or None when unknown or in safe mode (the observer then restarts).
+            offset: A generalized force (nv,) added to the estimate before the contacts are taken
+                out (the preflight's exercise of the detection path); None: none.
+
+        Returns:
+            The estimate at this reading, or None (first reading, restart, unusable reading).
+        """
+        if command is None:
+            self.reset()
+        if not self._usable(reading):
+            return None
+        assert isinstance(reading, Reading)
+        prev = self._prev
+        if prev is not None and not 0.0 < reading.t - prev.reading.t <= self.max_gap_s:
+            if reading.t == prev.reading.t:
+                return self.residual  # the same sample again
+            self.reset()
+            prev = None
+        cmd = None if command is None else np.asarray(command, dtype=float)
+        tau1 = self._joint_torque(reading, cmd)
+        if tau1 is None:
+            self.reset()
+            return None
+        qpos, qvel = self._set_state(reading)
+        M1, h1 = self._dynamics(qpos, qvel)
+        rot1 = self.data.xmat[self._base_body].reshape(3, 3).copy() if self.spec.floating_base else None
+        sample = _Sample(reading, qvel, M1, h1, tau1, rot1)
+        self._prev = sample
+        last_command, self._last_command = self._last_command, cmd
+        if prev is None:
+            return None
+        dt = reading.t - prev.reading.t
+        dv = qvel - prev.qvel
+        lin_known = False
+        if self.spec.floating_base and self.use_accel:
+            f = self._free_dof
+            w0 = prev.rot @ prev.qvel[f + 3 : f + 6]
+            w1 = rot1 @ qvel[f + 3 : f + 6]
+            w_dot = (w1 - w0) / dt
+            a0 = self._origin_accel(prev.reading, prev.rot, w0, w_dot)
+            a1 = self._origin_accel(reading, rot1, w1, w_dot)
+            if a0 is not None and a1 is not None:
+                dv[f : f + 3] = 0.5 * dt * (a0 + a1)
+                lin_known = True
+        tau_start = self._start_torque(prev.reading, prev.tau, cmd, last_command)
+        # momentum change minus the impulse of the known forces (trapezoidal rule), per second
+        raw = 0.5 * (prev.M + M1) @ dv / dt + 0.5 * (prev.h + h1) - 0.5 * (tau_start + tau1)
+        if self.filter_s > 0:
+            alpha = 1.0 - math.exp(-dt / self.filter_s)
+            self._filtered = self._filtered + alpha * (raw - self._filtered)
+        else:
+            self._filtered = raw
+        r = self._filtered if offset is None else self._filtered + offset
+        self.residual = self._explain(reading, M1, r, lin_known)
+        return self.residual
+
+    def _explain(self, reading: Reading, M: np.ndarray, r: np.ndarray, lin_known: bool) -> Residual:
+        """Take out of ``r`` what the expected contacts and the base's linear acceleration explain."""
+        m, d = self.model, self.data  # kinematics of this reading are in data
+        columns = []
+        active: list[str] = []
+        if self.spec.floating_base and not lin_known:
+            columns.append(-M[:, self._free_dof : self._free_dof + 3])
+        height_known = reading.base_height is not None
+        for c in self.contacts:
+            center = d.geom_xpos[c.geom]
+            low = float(center[2] - (m.geom_size[c.geom][0] if c.sphere else m.geom_rbound[c.geom]))
+            if height_known and low > self.contact_height:
+                continue
+            jacp = np.zeros((3, self.nv))
+            jacr = np.zeros((3, self.nv))
+            point = center - np.array([0.0, 0.0, m.geom_size[c.geom][0]]) if c.sphere else center
+            mujoco.mj_jac(m, d, jacp, jacr, point, c.body)
+            columns.append(jacp.T)
+            if not c.sphere:
+                columns.append(jacr.T)
+            active.append(c.name)
+        unexplained = r
+        if columns:
+            A = np.hstack(columns)
+            w = self.weights
+            x, *_ = np.linalg.lstsq(w[:, None] * A, w * r, rcond=1e-9)
+            unexplained = r - A @ x
+        joint = unexplained[self._dof_idx].copy()
+        base = np.zeros(6)
+        if self.spec.floating_base:
+            base = unexplained[self._free_dof : self._free_dof + 6].copy()
+        return Residual(t=reading.t, joint=joint, base=base, raw=r.copy(), contacts=tuple(active))
+
+
+# ------------------------------------------------------------------------------------ the detector
+
+
+def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
+    """Torque scale of each policy joint [N m], shape (n_joints,): the safety torque limit of an
+    actuated joint; for a passive one the largest gravity torque of the bodies it carries (subtree
+    mass x |g| x distance of the subtree's centre of mass from the joint axis, at the default pose)."""
+    data = mujoco.MjData(model)
+    data.qpos[joint_qpos_indices(spec, model)] = spec.default_pose
+    mujoco.mj_kinematics(model, data)
+    mujoco.mj_comPos(model, data)
+    g = float(np.linalg.norm(model.opt.gravity))
+    out = np.asarray(spec.safety.torque, dtype=float).copy()
+    for j, name in enumerate(spec.joints):
+        if math.isfinite(out[j]):
+            continue
+        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        body = int(model.jnt_bodyid[jid])
+        arm = data.subtree_com[body] - data.xanchor[jid]
+        axis = data.xaxis[jid]
+        r = float(np.linalg.norm(arm - np.dot(arm, axis) * axis))
+        out[j] = max(float(model.body_subtreemass[body]) * g * r, 1e-6)
+    return out
+
+
+class CollisionDetector:
+    """Unexpected contacts as safety events, from a :class:`MomentumObserver` (numpy + MuJoCo).
+
+    Built from the spec's ``safety.collision`` (:class:`~sim2real.robots.safety_options.CollisionSpec`)
+    by :meth:`from_spec`; the :class:`~sim2real.deploy.safety.SafetyMonitor` calls :meth:`check`
+    with every reading, after its state checks.  A row of the unexplained residual above its
+    threshold is a ``collision`` event: ``hold`` (the monitor repeats its last safe command, and
+    resumes when the contact is gone) or ``safe_stop`` (latched) per ``reaction``; a contact held
+    longer than ``hold_timeout`` becomes a safe stop.
+
+    Args:
+        spec: The robot.
+        settings: Default: the spec's ``safety.collision``.
+
+    Attributes:
+        thresholds: Per policy joint [N m], shape (n_joints,).
+        base_torque: Threshold of the unexplained torque on a floating base [N m] (None: fixed base).
+    """
+
+    def __init__(self, spec: RobotSpec, settings: CollisionSpec | None = None) -> None:
+        self.spec = spec
+        self.settings = settings if settings is not None else spec.safety.collision
+        s = self.settings
+        model = build_model(spec)
+        scale = torque_scale(spec, model)
+        thresholds = s.threshold_fraction * scale
+        for name, value in s.threshold.items():
+            thresholds[spec.joints.index(name)] = value
+        self.thresholds = thresholds
+        filter_s = s.filter if s.filter is not None else max(float(spec.control_dt), 0.03)
+        probe = MomentumObserver(spec, contacts=s.contacts, contact_height=s.contact_height)
+        self.base_torque: float | None = None
+        weights = np.ones(probe.nv)
+        weights[probe._dof_idx] = 1.0 / thresholds
+        if spec.floating_base:
+            self.base_torque = s.base_torque if s.base_torque is not None else self._base_default(probe, model)
+            f = probe._free_dof
+            weights[f : f + 6] = 1.0 / self.base_torque  # the linear rows are explained by the base's acceleration
+        self.observer = MomentumObserver(
+            spec,
+            weights,
+            filter_s=filter_s,
+            contacts=s.contacts,
+            contact_height=s.contact_height,
+        )
+        self._since: float | None = None
+        self.last: Residual | None = None
+        """The newest residual."""
+        self.peak = 0.0
+        """Largest residual / threshold ratio seen since :meth:`reset` (0 before any)."""
+
+    def _base_default(self, probe: MomentumObserver, model: mujoco.MjModel) -> float:
+        """threshold_fraction x weight x the largest horizontal distance from the base to a contact."""
+        data = mujoco.MjData(model)
+        data.qpos[joint_qpos_indices(self.spec, model)] = self.spec.default_pose
+        mujoco.mj_kinematics(model, data)
+        base = data.xpos[probe._base_body]
+        lever = max(
+            [float(np.linalg.norm((data.geom_xpos[c.geom] - base)[:2])) for c in probe.contacts] or [0.1]
+        )
+        weight = float(np.sum(model.body_mass)) * float(np.linalg.norm(model.opt.gravity))
+        return self.settings.threshold_fraction * weight * lever
+
+    @classmethod
+    def from_spec(cls, spec: RobotSpec) -> CollisionDetector | None:
+        """The detector of a spec, or None when its ``safety.collision.enabled`` is false."""
+        return cls(spec) if spec.safety.collision.enabled else None
+
+    def reset(self) -> None:
+        """Restart the observer (after a safe stop or a reset)."""
+        self.observer.reset()
+        self._since = None
+        self.last = None
+
+    def ratios(self, residual: Residual) -> tuple[np.ndarray, float]:
+        """|residual| / threshold per joint (n_joints,), and for the base torque (0 for a fixed base)."""
+        joint = np.abs(residual.joint) / self.thresholds
+        base = 0.0 if self.base_torque is None else float(np.linalg.norm(residual.base[3:])) / self.base_torque
+        return joint, base
+
+    def sensitivity(self, reading: Reading, body: str, point: np.ndarray, direction: np.ndarray) -> float:
+        """Largest residual / threshold ratio a unit force [N] at ``point`` (world frame, the
+        observer's model at ``reading``) on ``body`` along ``direction`` produces: a force of
+        ``1 / sensitivity`` newtons is at the detection threshold.  0 when it is invisible (e.g.
+        at an expected contact)."""
+        obs = self.observer
+        qpos, qvel = obs._set_state(reading)
+        M, _ = obs._dynamics(qpos, qvel)
+        bid = mujoco.mj_name2id(obs.model, mujoco.mjtObj.mjOBJ_BODY, body)
+        if bid < 0:
+            raise Sim2RealError(f"no body {body!r} in {self.spec.name}")
+        jacp = np.zeros((3, obs.nv))
+        mujoco.mj_jac(obs.model, obs.data, jacp, None, np.asarray(point, dtype=float), bid)
+        d = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+        residual = obs._explain(reading, M, jacp.T @ d, False)
+        joint, base = self.ratios(residual)
+        return max(float(np.max(joint)), base)
+
+    def check(
+        self, reading: Reading | None, now: float, command: np.ndarray | None, offset: np.ndarray | None = None
+    ) -> list[SafetyEvent]:
+        """The collision events of one reading.
+
+        Args:
+            reading: The newest reading.
+            now: Loop time [s].
+            command: The command applied since the previous reading (the monitor's last normal or
+                hold output), or None (safe mode, or nothing sent yet): the observer restarts.
+
+        Returns:
+            Zero or one ``collision`` event (``hold`` or ``safe_stop`` per the settings).
+        """
+        residual = self.observer.update(reading, command, offset)
+        if residual is None:
+            if command is None:
+                self._since = None
+            return []
+        self.last = residual
+        joint, base = self.ratios(residual)
+        j = int(np.argmax(joint)) if joint.size else 0
+        worst = max(float(joint[j]) if joint.size else 0.0, base)
+        self.peak = max(self.peak, worst)
+        if not worst > 1.0:
+            self._since = None
+            return []
+        if self._since is None:
+            self._since = now
+        s = self.settings
+        held = now - self._since
+        severity = Severity.SAFE_STOP if s.reaction == "safe_stop" or held > s.hold_timeout else Severity.HOLD
+        if base > float(joint[j]):
+            assert self.base_torque is not None
+            name, value, limit = None, base * self.base_torque, self.base_torque
+            where = f"base: unexplained torque {value:.3g} N m"
+        else:
+            name, value, limit = self.spec.joints[j], float(residual.joint[j]), float(self.thresholds[j])
+            where = f"{name}: unexplained external torque {value:.3g} N m"
+        extra = f", held {held:.3g} s > {s.hold_timeout} s" if held > s.hold_timeout and s.reaction == "hold" else ""
+        return [
+            new_event(
+                now,
+                EventKind.COLLISION,
+                severity,
+                f"{where} above the collision threshold {limit:.3g} N m{extra}",
+                joint=name,
+                value=value,
+                limit=limit,
+            )
+        ]

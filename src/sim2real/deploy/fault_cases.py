@@ -1,0 +1,517 @@
+"""The faults of the fault-injection suite (:mod:`sim2real.deploy.faults` runs them).
+
+Each :class:`Fault` says what it breaks (at the robot: pushed twin state; in the readings; in the
+policy's output or input; at the loop: an e-stop), how long, which event kinds count as detecting
+it, the least severe acceptable reaction and the escalation it needs by the end of its case, and
+when it becomes observable.  :data:`FAULTS` lists them in the order the suite runs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from sim2real.deploy.loop import ControlLoop, TickResult
+from sim2real.deploy.safety import SafetyMonitor
+from sim2real.errors import Sim2RealError
+from sim2real.real.protocol import Reading
+from sim2real.real.twin import TwinRobot
+from sim2real.robots.actuation import ActuatorArrays, command_for_torque, implied_torque
+from sim2real.robots.spec import RobotSpec
+
+__all__ = ["FAULTS", "Fault", "FaultContext"]
+
+
+@dataclass
+class FaultContext:
+    """What a fault can touch."""
+
+    spec: RobotSpec
+    twin: TwinRobot
+    loop: ControlLoop
+    monitor: SafetyMonitor
+    rng: np.random.Generator
+
+
+class Fault:
+    """One injected fault.  Subclasses override the hooks they need."""
+
+    name = ""
+    description = ""
+    reaction = "safe_stop"
+    """Least severe acceptable first reaction: clamp, hold or safe_stop."""
+    escalation: str | None = None
+    """Reaction the case must have reached by its end (e.g. a dropout beyond stale_timeout: safe_stop)."""
+    kinds: tuple[str, ...] = ()
+    """Event kinds that count as detecting it."""
+    duration: int | None = None
+    """Ticks the fault lasts (None: until the end of the case)."""
+    floating_base_only = False
+    needs_velocity_command = False
+    deadline_s: float | None = None
+    """When set, the reaction may come later than the onset tick, within this time of the fault's
+    start (instead of within the same control period)."""
+    lead_s = 0.0
+    """Time from the fault's start to the tick it becomes observable [s] (counted in the deadline)."""
+
+    def __init__(self, ctx: FaultContext) -> None:
+        self.ctx = ctx
+        self.active = False
+        self.ticks_active = 0
+
+    @classmethod
+    def applies(cls, spec: RobotSpec) -> bool:
+        if cls.floating_base_only and not spec.floating_base:
+            return False
+        return not (
+            cls.needs_velocity_command and "velocity_command" not in [t.name for t in spec.observation]
+        )
+
+    def duration_ticks(self) -> int | None:
+        return self.duration
+
+    def inject(self) -> None:
+        """Called before the read of the injection tick."""
+        self.active = True
+
+    def read(self) -> Reading:
+        """The reading the loop gets while active (default: the twin's)."""
+        return self.ctx.twin.read()
+
+    def command(self, u: np.ndarray, reading: Reading) -> np.ndarray:
+        """The policy output the loop gets while active (default: unchanged)."""
+        return u
+
+    def observable(self, result: TickResult) -> bool:
+        """Whether the fault shows in what the loop saw in this tick (it must react in it)."""
+        return True
+
+    def clear(self) -> None:
+        """Called when the fault's duration is over."""
+        self.active = False
+
+
+def _stale_ticks(spec: RobotSpec) -> int:
+    """Ticks of a dropout that stays below stale_timeout."""
+    return max(1, math.floor(spec.safety.stale_timeout / spec.control_dt - 0.5))
+
+
+def _joint_index(spec: RobotSpec, actuator: int) -> int:
+    return spec.joints.index(spec.actuators[actuator].joint)
+
+
+def _widest_actuator(spec: RobotSpec) -> int:
+    """The actuator whose joint has the widest position range (room for command faults)."""
+    idx = [_joint_index(spec, i) for i in range(spec.n_actions)]
+    width = np.asarray(spec.safety.position_high)[idx] - np.asarray(spec.safety.position_low)[idx]
+    return int(np.argmax(width))
+
+
+def _replace(reading: Reading, **changes: Any) -> Reading:
+    values = {f.name: getattr(reading, f.name) for f in dataclasses.fields(Reading)}
+    values.update(changes)
+    return Reading(**values)
+
+
+class NanReading(Fault):
+    name = "nan_reading"
+    description = "NaN in the first joint position of the readings for 2 ticks"
+    reaction = "safe_stop"
+    kinds = ("nan_state",)
+    duration = 2
+
+    def read(self) -> Reading:
+        r = self.ctx.twin.read()
+        q = r.q.copy()
+        q[0] = math.nan
+        return _replace(r, q=q)
+
+
+class NanPolicyOutput(Fault):
+    name = "nan_policy_output"
+    description = "the policy outputs NaN from now on (held, then a safe stop after stale_timeout)"
+    reaction = "hold"
+    escalation = "safe_stop"
+    kinds = ("nan_command",)
+
+    def command(self, u: np.ndarray, reading: Reading) -> np.ndarray:
+        return np.full_like(np.asarray(u, dtype=float), math.nan)
+
+
+class InfPolicyOutput(Fault):
+    name = "inf_policy_output"
+    description = "the policy outputs +inf on one actuator for one tick (held, then resumes)"
+    reaction = "hold"
+    kinds = ("nan_command",)
+    duration = 1
+
+    def command(self, u: np.ndarray, reading: Reading) -> np.ndarray:
+        out = np.array(u, dtype=float)
+        out[0] = math.inf
+        return out
+
+
+class NanPolicyInput(Fault):
+    name = "nan_policy_input"
+    description = "NaN velocity command for 2 ticks: the policy reports non-finite input, the monitor holds"
+    reaction = "hold"
+    kinds = ("nan_command",)
+    duration = 2
+    needs_velocity_command = True
+
+    def inject(self) -> None:
+        super().inject()
+        self._saved = self.ctx.loop.velocity_command
+        self.ctx.loop.set_velocity_command([math.nan, 0.0, 0.0])
+
+    def clear(self) -> None:
+        super().clear()
+        self.ctx.loop.set_velocity_command(self._saved if self._saved is not None else np.zeros(3))
+
+
+class StaleReading(Fault):
+    name = "stale_reading"
+    description = (
+        "the readings stop updating (the last sample repeats): a safe stop once older than stale_timeout"
+    )
+    reaction = "safe_stop"
+    kinds = ("stale",)
+
+    def inject(self) -> None:
+        super().inject()
+        self.frozen = self.ctx.twin.read()
+
+    def read(self) -> Reading:
+        return self.frozen
+
+    def observable(self, result: TickResult) -> bool:
+        return result.now - self.frozen.t > self.ctx.spec.safety.stale_timeout
+
+
+class DroppedBurst(Fault):
+    name = "dropped_burst"
+    description = "a burst of dropped readings shorter than stale_timeout: held, then resumes"
+    reaction = "hold"
+    kinds = ("stale",)
+
+    def duration_ticks(self) -> int | None:
+        return _stale_ticks(self.ctx.spec)
+
+    def read(self) -> Reading:
+        return Reading.dropped(self.ctx.twin.now(), self.ctx.spec.n_joints)
+
+
+class SensorDropout(DroppedBurst):
+    name = "sensor_dropout"
+    description = "the readings stay dropped: held, then a safe stop by the watchdog after stale_timeout"
+    escalation = "safe_stop"
+
+    def duration_ticks(self) -> int | None:
+        return None
+
+
+class LatencySpike(Fault):
+    name = "latency_spike"
+    description = "the readings arrive 3 x stale_timeout late: held at once, then a safe stop by the watchdog"
+    reaction = "hold"
+    escalation = "safe_stop"
+    kinds = ("stale",)
+
+    def __init__(self, ctx: FaultContext) -> None:
+        super().__init__(ctx)
+        self.history: deque[Reading] = deque(maxlen=10_000)
+        self.lag = 3.0 * ctx.spec.safety.stale_timeout
+
+    def record(self, reading: Reading) -> None:
+        self.history.append(reading)
+
+    def read(self) -> Reading:
+        fresh = self.ctx.twin.read()
+        self.history.append(fresh)
+        late = [r for r in self.history if r.t <= fresh.t - self.lag]
+        return late[-1] if late else self.history[0]
+
+
+class PositionLimit(Fault):
+    name = "position_limit"
+    description = "the twin's first actuated joint pushed 0.03 rad beyond its upper position limit"
+    reaction = "safe_stop"
+    kinds = ("position_limit",)
+    duration = 1
+
+    def inject(self) -> None:
+        super().inject()
+        spec = self.ctx.spec
+        j = _joint_index(spec, 0)
+        self.ctx.twin.set_state(joint_pos={spec.joints[j]: float(spec.safety.position_high[j]) + 0.03})
+
+
+class VelocityLimit(Fault):
+    name = "velocity_limit"
+    description = "the twin's first actuated joint pushed to 1.25 x its velocity limit"
+    reaction = "safe_stop"
+    kinds = ("velocity_limit",)
+    duration = 1
+
+    def inject(self) -> None:
+        super().inject()
+        spec = self.ctx.spec
+        j = _joint_index(spec, 0)
+        self.ctx.twin.set_state(joint_vel={spec.joints[j]: 1.25 * float(spec.safety.velocity[j])})
+
+
+class MeasuredTorque(Fault):
+    name = "measured_torque"
+    description = "the first actuated joint reports 1.5 x its torque limit for one tick"
+    reaction = "safe_stop"
+    kinds = ("torque_limit",)
+    duration = 1
+
+    def read(self) -> Reading:
+        r = self.ctx.twin.read()
+        spec = self.ctx.spec
+        j = _joint_index(spec, 0)
+        tau = np.zeros(spec.n_joints) if r.tau is None else r.tau.copy()
+        tau[j] = 1.5 * float(spec.safety.torque[j])
+        return _replace(r, tau=tau)
+
+
+class TorqueCommand(Fault):
+    name = "torque_command"
+    description = (
+        "the policy ramps one actuator's command (at 0.9 x the rate limit, so the rate limit never binds) "
+        "to 1.5 x the command its torque limit allows: clamped at the torque limit"
+    )
+    reaction = "clamp"
+    kinds = ("torque_limit",)
+
+    def inject(self) -> None:
+        super().inject()
+        self.i = _widest_actuator(self.ctx.spec)
+        self.actuation = ActuatorArrays.from_spec(self.ctx.spec)
+        self.request: float | None = None
+        self.beyond = False
+        self.first_beyond_tick: int | None = None
+
+    def _implied(self, value: float, reading: Reading) -> float:
+        """The torque the request implies at the reading [N m]."""
+        spec = self.ctx.spec
+        index = [spec.joints.index(a.joint) for a in spec.actuators]
+        command = np.full(spec.n_actions, value)
+        return float(implied_torque(self.actuation, command, reading.q[index], reading.qd[index])[self.i])
+
+    def _at_rest(self, tau: float, reading: Reading) -> float:
+        """The command implying ``tau`` [N m] with the joint at rest where it is."""
+        m = self.ctx.spec.n_actions
+        q = np.full(m, float(reading.q[_joint_index(self.ctx.spec, self.i)]))
+        return float(command_for_torque(self.actuation, np.full(m, tau), q, np.zeros(m))[self.i])
+
+    def _beyond(self, value: float, reading: Reading) -> bool:
+        spec = self.ctx.spec
+        act = spec.actuators[self.i]
+        j = _joint_index(spec, self.i)
+        beyond = abs(self._implied(value, reading)) > float(spec.safety.torque[j])
+        if act.model == "pd":
+            return beyond or not spec.safety.position_low[j] <= value <= spec.safety.position_high[j]
+        if act.model == "dc_motor":
+            return beyond or abs(value) > act.voltage_limit
+        return beyond
+
+    def command(self, u: np.ndarray, reading: Reading) -> np.ndarray:
+        spec = self.ctx.spec
+        act = spec.actuators[self.i]
+        j = _joint_index(spec, self.i)
+        out = np.array(u, dtype=float)
+        if self.request is None:  # start from the policy's command; the goal is fixed from here
+            self.request = float(out[self.i])
+            limit = float(spec.safety.torque[j])
+            if act.model == "dc_motor":  # 1.5 x the supply, or x the voltage of the limit at rest
+                self.goal = 1.5 * max(act.voltage_limit, self._at_rest(limit, reading))
+            else:  # the command implying 1.5 x the limit with the joint at rest
+                self.goal = self._at_rest(1.5 * limit, reading)
+        step = 0.9 * float(self.ctx.monitor.max_step(spec.control_dt)[self.i])
+        self.request = min(self.request + step, self.goal)
+        out[self.i] = self.request
+        if self._beyond(self.request, reading):
+            self.beyond = True
+        return out
+
+    def observable(self, result: TickResult) -> bool:
+        return self.beyond
+
+
+class RateSpike(Fault):
+    name = "rate_spike"
+    description = "the policy's command of one actuator jumps by 2 x the rate limit's step for one tick"
+    reaction = "clamp"
+    kinds = ("rate_limit", "velocity_limit")
+    duration = 1
+
+    def command(self, u: np.ndarray, reading: Reading) -> np.ndarray:
+        spec = self.ctx.spec
+        i = _widest_actuator(spec)
+        out = np.array(u, dtype=float)
+        jump = 2.0 * float(self.ctx.monitor.max_step(spec.control_dt)[i])
+        act = spec.actuators[i]
+        j = _joint_index(spec, i)
+        high = float(spec.safety.position_high[j]) if act.model == "pd" else act.command_high
+        out[i] = out[i] + jump if out[i] + jump <= high else out[i] - jump
+        return out
+
+
+class Tilt(Fault):
+    name = "tilt"
+    description = (
+        "the twin's base tilted 1.2 x the tilt limit about x (lifted to 0.5 m so no leg enters the floor)"
+    )
+    reaction = "safe_stop"
+    kinds = ("tilt",)
+    duration = 1
+    floating_base_only = True
+
+    def inject(self) -> None:
+        super().inject()
+        limit = float(self.ctx.spec.safety.tilt or 0.5)
+        angle = 1.2 * limit
+        quat = np.array([math.cos(angle / 2), math.sin(angle / 2), 0.0, 0.0])
+        low, high = self.ctx.spec.safety.base_height_low, self.ctx.spec.safety.base_height_high
+        height = 0.5 if low is None or high is None else min(0.5, 0.5 * (low + high))
+        self.ctx.twin.set_state(base_height=height, base_quat=quat)
+
+
+class Height(Fault):
+    name = "height"
+    description = "the twin's base pushed below its height limit (legs folded, base 5 mm under the limit)"
+    reaction = "safe_stop"
+    kinds = ("height",)
+    duration = 1
+    floating_base_only = True
+
+    @classmethod
+    def applies(cls, spec: RobotSpec) -> bool:
+        return super().applies(spec) and spec.safety.base_height_low is not None
+
+    def inject(self) -> None:
+        super().inject()
+        spec = self.ctx.spec
+        twin = self.ctx.twin
+        folded: dict[str, float] = {}
+        for j, name in enumerate(spec.joints):  # fold the legs: each joint to 90 % of the way to a limit
+            lo, hi = float(spec.safety.position_low[j]), float(spec.safety.position_high[j])
+            q = float(spec.default_pose[j])
+            far = hi if hi - q > q - lo else lo
+            folded[name] = q + 0.9 * (far - q) if "hip" not in name else q
+        height = float(spec.safety.base_height_low) - 0.005
+        twin.set_state(joint_pos=folded, base_height=height, base_quat=np.array([1.0, 0.0, 0.0, 0.0]))
+
+
+class Estop(Fault):
+    name = "estop"
+    description = "an e-stop request"
+    reaction = "safe_stop"
+    kinds = ("estop",)
+    duration = 1
+
+    def inject(self) -> None:
+        super().inject()
+        self.ctx.loop.request_estop("fault-injection e-stop")
+
+
+class Collision(Fault):
+    """An external force on a link for 0.2 s, then released: the collision observer must see it
+    within 50 ms (counted from the force's start), hold (or safe-stop, per the spec's reaction) and
+    resume once it is gone.
+
+    The link: on a fixed base the tip of the kinematic chain (the last leaf body), pushed at its
+    centre of mass; on a floating base the base body, pushed sideways at its front end (bumping
+    into something).  The direction is the world axis the observer sees best, the magnitude 3 x
+    the force at the detection threshold there (:meth:`CollisionDetector.sensitivity`), so every
+    robot gets a collision of the same severity relative to its thresholds.
+    """
+
+    name = "collision"
+    description = "an external force on a link (3 x the detection threshold) for 0.2 s: detected within 50 ms"
+    kinds = ("collision",)
+    deadline_s = 0.05
+
+    def __init__(self, ctx: FaultContext) -> None:
+        super().__init__(ctx)
+        self.reaction = ctx.spec.safety.collision.reaction
+        self.lead_s = float(ctx.spec.control_dt)
+
+    @classmethod
+    def applies(cls, spec: RobotSpec) -> bool:
+        return super().applies(spec) and spec.safety.collision.enabled
+
+    def duration_ticks(self) -> int | None:
+        return max(2, round(0.2 / self.ctx.spec.control_dt))
+
+    def _target(self) -> tuple[int, np.ndarray, list[np.ndarray]]:
+        """Body id (twin model), point of application (world), candidate directions."""
+        model, data = self.ctx.twin.model, self.ctx.twin.data
+        spec = self.ctx.spec
+        axes = [np.eye(3)[i] for i in range(3)]
+        if spec.floating_base:
+            body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+            geoms = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body]
+            rot = data.xmat[body].reshape(3, 3)
+            front = max(float(model.geom_pos[g][0] + model.geom_rbound[g]) for g in geoms) if geoms else 0.1
+            return body, data.xpos[body] + rot @ np.array([front, 0.0, 0.0]), [rot[:, 1]]
+        parents = set(int(p) for p in model.body_parentid[1:])
+        leaves = [b for b in range(1, model.nbody) if b not in parents]
+        body = max(leaves)
+        return body, data.xipos[body].copy(), axes
+
+    def inject(self) -> None:
+        super().inject()
+        detector = self.ctx.monitor.collision
+        assert detector is not None, "collision detection is disabled"
+        twin = self.ctx.twin
+        body, point, directions = self._target()
+        name = twin.model.body(body).name
+        reading = twin.read()
+        gains = [detector.sensitivity(reading, name, point, d) for d in directions]
+        best = int(np.argmax(gains))
+        if not gains[best] > 0:
+            raise Sim2RealError(f"collision case: no force on {name} is visible to the observer")
+        force = 3.0 / gains[best] * directions[best]
+        self.magnitude = float(np.linalg.norm(force))
+        self.body = body
+        twin.data.xfrc_applied[body, :3] = force
+        twin.data.xfrc_applied[body, 3:] = np.cross(point - twin.data.xipos[body], force)
+        self.description = f"{self.magnitude:.3g} N on {name} for 0.2 s (3 x the detection threshold)"
+
+    def observable(self, result: TickResult) -> bool:
+        return self.ticks_active >= 2  # the force acts from the injection tick's write on
+
+    def clear(self) -> None:
+        super().clear()
+        self.ctx.twin.data.xfrc_applied[self.body] = 0.0
+
+
+FAULTS: tuple[type[Fault], ...] = (
+    NanReading,
+    NanPolicyOutput,
+    InfPolicyOutput,
+    NanPolicyInput,
+    StaleReading,
+    DroppedBurst,
+    SensorDropout,
+    LatencySpike,
+    PositionLimit,
+    VelocityLimit,
+    MeasuredTorque,
+    TorqueCommand,
+    RateSpike,
+    Tilt,
+    Height,
+    Estop,
+    Collision,
+)
+"""Every fault of the suite (``policy_missing`` is run separately: it happens before the loop)."""

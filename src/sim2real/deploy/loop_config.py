@@ -1,0 +1,116 @@
+"""What the control loop is given and what one tick returns: :class:`LoopConfig`, the
+:class:`Policy` protocol it drives, and :class:`TickResult`.  Numpy only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from sim2real.deploy.safety import SafetyEvent
+from sim2real.deploy.speed import SpeedConfig, StageChange
+from sim2real.errors import Sim2RealError
+from sim2real.real.protocol import Command, Reading
+
+__all__ = ["LoopConfig", "LoopMode", "Policy", "TickResult"]
+
+LoopMode = Literal["lockstep", "paced"]
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """What the loop needs from a policy: :class:`~sim2real.policy.runtime.PolicyRunner`'s interface.
+
+    Optional attributes the loop uses when present: ``filtered_action`` (n_act,) for the episode
+    return, ``control_dt`` [s] (checked against the spec), ``path`` and ``metadata`` (logged).
+    """
+
+    last_input_finite: bool
+    """False when the last step's inputs held NaN or inf (it then returned its previous command)."""
+
+    def step_reading(self, reading: Any, velocity_command: np.ndarray | None = None) -> np.ndarray:
+        """Actuator commands (n_act,) in actuator units from a reading (and a velocity command)."""
+        ...
+
+    def reset(self) -> None:
+        """Clear the policy's internal state (action filter)."""
+        ...
+
+
+@dataclass(frozen=True)
+class LoopConfig:
+    """How the control loop runs."""
+
+    mode: LoopMode = "lockstep"
+    """``lockstep`` (no sleeping; for the twin) or ``paced`` (fixed rate on the monotonic clock)."""
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
+    """Speed stages, dwell time and first stage (``--speed STAGE``)."""
+    velocity_command: tuple[float, float, float] | None = None
+    """(vx [m/s], vy [m/s], yaw rate [rad/s]) for velocity-tracking policies; None: zero when the
+    observation has a velocity command, else none."""
+    scale_velocity_command: bool = True
+    """Scale the velocity command by the speed stage's fraction."""
+    restart_stage: int = 0
+    """Stage the progression restarts at after an accepted safety reset."""
+    log_imu: bool = True
+    """Write ``/imu/data`` for robots with an IMU."""
+    flush_period: float = 0.0
+    """BagWriter flush period [s]; 0 writes every message to the file at once (crash-safe)."""
+    episode_return: bool = True
+    """Sum the task's reward when it can be computed from measured quantities alone."""
+    deadline_log_first: int = 5
+    """Missed deadlines logged one by one before throttling."""
+    deadline_log_every: int = 100
+    """After the first ones, log (and write to the bag) every n-th missed deadline."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("lockstep", "paced"):
+            raise Sim2RealError(f"loop mode must be lockstep or paced, got {self.mode!r}")
+        if self.velocity_command is not None and len(self.velocity_command) != 3:
+            raise Sim2RealError("velocity_command must be (vx, vy, yaw_rate)")
+        if not 0 <= self.restart_stage < len(self.speed.stages):
+            raise Sim2RealError(
+                f"restart_stage {self.restart_stage} is not a stage of {list(self.speed.stages)}"
+            )
+
+
+@dataclass(frozen=True, eq=False)
+class TickResult:
+    """What one :meth:`ControlLoop.tick` did."""
+
+    index: int
+    """Tick number, from 0."""
+    now: float
+    """Loop time of the tick [s]."""
+    reading: Reading | None
+    """The reading of the tick, as the robot returned it."""
+    command: Command
+    """The command written to the robot."""
+    state: str
+    """Monitor state after the tick: ``ok``, ``hold`` or ``safe_stop``."""
+    events: tuple[SafetyEvent, ...]
+    """Safety events reported this tick (state checks and command checks)."""
+    stage: int
+    """Speed stage index after the tick."""
+    fraction: float
+    """Speed fraction after the tick."""
+    stage_change: StageChange | None
+    """The stage change of this tick, if any."""
+    policy_ran: bool
+    """Whether the policy was stepped (only on a usable reading while not latched)."""
+    policy_input_finite: bool
+    """False when the policy reported non-finite input (the monitor got a NaN command)."""
+    compute_s: float
+    """Controller time: from the reading's arrival to the write call [s]."""
+    tick_s: float
+    """Whole tick, robot I/O and logging included [s]."""
+    deadline_missed: bool
+    """Whether this tick missed its deadline (see the module docstring)."""
+    reward: float | None
+    """Task reward of the tick (already times control_dt), or None."""
+
+    @property
+    def mode(self) -> str:
+        """Mode of the command written: normal, hold or safe."""
+        return self.command.mode

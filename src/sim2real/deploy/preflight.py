@@ -1,0 +1,604 @@
+"""The pre-deployment checklist (Lesson A4) as a gate: ``sim2real preflight``.
+
+Each item runs against the robot (the twin, or a ROS 2 robot) through the deployment's own
+control loop and safety monitor, and records its evidence:
+
+=====================  ==========================================================================
+item                   passes when
+=====================  ==========================================================================
+contract               the policy loads for this spec (hash), its joints, their order, the
+                       observation layout and the control period are the spec's
+limits                 every joint has finite position limits inside the model's joint range,
+                       finite velocity limits, every actuated joint a finite torque limit within
+                       the model's actuator force range, and a finite command rate
+reduced_speed          the first speed stage is <= 10 %
+perimeter              the operator acknowledged the safety perimeter (``--confirm perimeter``)
+zero_action_hold       under the zero action the actuated joints stay within 0.5 rad of the
+                       default pose and move less than 0.1 rad for 2 s (after 2 s to settle), with no hold or safe stop
+joint_signs            one joint at a time, at the lowest speed stage: a small positive command
+                       (pd: +0.1 rad target; torque / voltage: 10 % of the limit) moves the joint
+                       the positive way (> 0.01 rad, within 0.5 s)
+collision_detection    enabled in the spec, quiet during the hold (peak residual / threshold < 1),
+                       and it fires on the hold's own readings with an external torque of twice
+                       each joint's threshold added (every joint, one at a time)
+estop                  after an e-stop request the robot is in safe mode within two control
+                       periods (measured on the robot's clock: ``robot.safe`` when the robot
+                       reports it, else the first safe command written)
+fallback               the spec's safe mode is defined (damping needs a gain) and exercised: every
+                       command after the e-stop is ``safe``, the stop stays latched for 0.5 s
+=====================  ==========================================================================
+
+``passed`` only when every item passes.  The result is appended to the preflight record (one JSON
+line per run, :func:`record_path`); ``deploy --ros2`` looks there for a passing run of the same
+policy file (sha256) and spec hash on a robot (not the twin) within the last 24 h
+(:func:`find_passing`).  Numpy, onnxruntime and MuJoCo (the twin, the observer); no torch.
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim2real.deploy.collision import CollisionDetector
+from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.speed import SpeedConfig
+from sim2real.errors import Sim2RealError
+from sim2real.real.protocol import Reading, Robot
+from sim2real.robots.spec import RobotSpec
+
+__all__ = [
+    "ITEMS",
+    "MAX_AGE_S",
+    "Item",
+    "PreflightResult",
+    "file_hash",
+    "find_passing",
+    "record_path",
+    "run_preflight",
+    "state_dir",
+]
+
+log = logging.getLogger(__name__)
+
+ITEMS = (
+    "estop",
+    "limits",
+    "contract",
+    "zero_action_hold",
+    "joint_signs",
+    "reduced_speed",
+    "fallback",
+    "collision_detection",
+    "perimeter",
+)
+"""The checklist's item names, in the order they are reported."""
+MAX_AGE_S = 24 * 3600.0
+"""How long a passing preflight lets ``deploy --ros2`` start [s]."""
+HOLD_S = 2.0
+HOLD_TOLERANCE = 0.5
+"""Largest deviation of an actuated joint from the default pose under the zero action [rad] (a
+PD-driven leg sags under the robot's weight)."""
+HOLD_DRIFT = 0.1
+"""Largest motion of an actuated joint during the hold [rad]: it holds still."""
+SETTLE_S = 2.0
+"""Time the robot gets to come to the zero-action pose before the hold is measured [s]."""
+SIGN_S = 0.5
+SIGN_MIN = 0.01
+
+
+@dataclass
+class Item:
+    """One checklist item."""
+
+    name: str
+    status: str
+    """``pass`` or ``fail``."""
+    evidence: str
+    """What was checked and measured, in one line."""
+    figures: dict[str, Any] = field(default_factory=dict)
+    """Measured figures (e.g. ``ms``, ``limit_ms``)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "evidence": self.evidence, **self.figures}
+
+
+@dataclass
+class PreflightResult:
+    """The checklist's outcome."""
+
+    robot: str
+    spec_hash: str
+    policy: str
+    policy_hash: str
+    target: str
+    """``twin`` or ``robot`` (a ROS 2 robot)."""
+    items: list[Item]
+    time: float = field(default_factory=time.time)
+    """Unix time of the run [s]."""
+    operator: str = field(default_factory=lambda: _user())
+
+    @property
+    def passed(self) -> bool:
+        return len(self.items) == len(ITEMS) and all(i.status == "pass" for i in self.items)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "robot": self.robot,
+            "spec_hash": self.spec_hash,
+            "policy": self.policy,
+            "policy_hash": self.policy_hash,
+            "target": self.target,
+            "time": self.time,
+            "time_iso": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.time)),
+            "operator": self.operator,
+            "items": [i.as_dict() for i in self.items],
+        }
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+# ------------------------------------------------------------------------------------------ record
+
+
+def state_dir() -> Path:
+    """Per-user state directory: ``$SIM2REAL_STATE_DIR``, else ``$XDG_STATE_HOME/sim2real``, else
+    ``~/.local/state/sim2real`` (created when missing)."""
+    if os.environ.get("SIM2REAL_STATE_DIR"):
+        path = Path(os.environ["SIM2REAL_STATE_DIR"])
+    else:
+        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        path = Path(base) / "sim2real"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def record_path() -> Path:
+    """The preflight record: ``<state_dir>/preflight.jsonl``, one JSON object per run (appended,
+    flushed and fsynced)."""
+    return state_dir() / "preflight.jsonl"
+
+
+def file_hash(path: str | Path) -> str:
+    """sha256 (hex) of a file's bytes: the policy hash the gate compares."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def append_record(result: PreflightResult, path: Path | None = None) -> Path:
+    """Append a result to the record (one line, fsynced)."""
+    path = path or record_path()
+    line = json.dumps(result.as_dict(), default=_plain) + "\n"
+    if path.is_file() and path.stat().st_size:
+        with open(path, "rb") as f:  # a run killed while writing left a partial line: end it
+            f.seek(-1, os.SEEK_END)
+            if f.read(1) != b"\n":
+                line = "\n" + line
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+    return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def find_passing(
+    spec_hash: str,
+    policy_hash: str,
+    *,
+    target: str = "robot",
+    max_age_s: float = MAX_AGE_S,
+    now: float | None = None,
+    path: Path | None = None,
+) -> dict[str, Any] | None:
+    """The newest passing preflight of this spec and policy on ``target`` within ``max_age_s``, or None.
+
+    Lines that are not valid JSON (a run killed while writing) are skipped.
+    """
+    path = path or record_path()
+    if not path.is_file():
+        return None
+    now = time.time() if now is None else now
+    best = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(entry, dict):
+            continue
+        if (
+            entry.get("passed") is True
+            and entry.get("spec_hash") == spec_hash
+            and entry.get("policy_hash") == policy_hash
+            and entry.get("target") == target
+            and isinstance(entry.get("time"), int | float)
+            and 0 <= now - entry["time"] <= max_age_s
+            and (best is None or entry["time"] > best["time"])
+        ):
+            best = entry
+    return best
+
+
+# ------------------------------------------------------------------------------------------- items
+
+
+def _passfail(ok: bool) -> str:
+    return "pass" if ok else "fail"
+
+
+def check_contract(spec: RobotSpec, policy_path: Path) -> tuple[Item, Any]:
+    """The policy's metadata against the spec; returns the item and the runner (None on failure)."""
+    from sim2real.policy.runtime import PolicyRunner
+
+    try:
+        runner = PolicyRunner(policy_path, spec, providers="cpu")
+    except Sim2RealError as exc:
+        return Item("contract", "fail", f"the policy does not load for this spec: {exc}"), None
+    meta = runner.metadata
+    problems = []
+    if tuple(meta.joint_names) != tuple(spec.joints):
+        problems.append(f"joints {list(meta.joint_names)} are not the spec's {list(spec.joints)}")
+    layout = [(t.name, t.size) for t in meta.observation]
+    if layout != [(t.name, t.size) for t in spec.observation]:
+        problems.append(f"observation layout {layout} is not the spec's")
+    if not math.isclose(float(meta.control_dt), float(spec.control_dt), rel_tol=1e-9):
+        problems.append(f"control period {meta.control_dt} s is not the spec's {spec.control_dt} s")
+    if meta.spec_hash != spec.hash:
+        problems.append(f"spec hash {meta.spec_hash[:12]} is not {spec.hash[:12]}")
+    evidence = (
+        "; ".join(problems)
+        if problems
+        else f"spec hash {spec.hash[:12]}, {len(spec.joints)} joints in order, "
+        f"{len(layout)} observation terms ({spec.n_obs} values), control period {spec.control_dt} s"
+    )
+    return Item("contract", _passfail(not problems), evidence), runner if not problems else None
+
+
+def check_limits(spec: RobotSpec) -> Item:
+    """Software limits for every joint, inside the model's ranges."""
+    import mujoco
+
+    from sim2real.robots.model import build_model
+
+    model = build_model(spec)
+    s = spec.safety
+    problems = []
+    for j, name in enumerate(spec.joints):
+        lo, hi = float(s.position_low[j]), float(s.position_high[j])
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            problems.append(f"{name}: no finite position limits")
+        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        if model.jnt_limited[jid]:
+            r_lo, r_hi = (float(x) for x in model.jnt_range[jid])
+            if lo < r_lo - 1e-9 or hi > r_hi + 1e-9:
+                problems.append(f"{name}: position limits [{lo:g}, {hi:g}] outside the model's range [{r_lo:g}, {r_hi:g}]")
+        if not math.isfinite(float(s.velocity[j])):
+            problems.append(f"{name}: no finite velocity limit")
+    for a in spec.actuators:
+        j = spec.joints.index(a.joint)
+        limit = float(s.torque[j])
+        if not math.isfinite(limit):
+            problems.append(f"{a.joint}: no finite torque limit")
+        aid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator)
+        if model.actuator_forcelimited[aid] and limit > float(model.actuator_forcerange[aid][1]) * (1 + 1e-9):
+            problems.append(f"{a.joint}: torque limit {limit:g} beyond the actuator's force range")
+    if not math.isfinite(float(s.command_rate)):
+        problems.append("no finite command rate limit")
+    evidence = (
+        "; ".join(problems)
+        if problems
+        else f"{len(spec.joints)} joints: position limits inside the model's ranges, velocity limits "
+        f"{np.asarray(s.velocity).min():g}..{np.asarray(s.velocity).max():g} rad/s, torque limits on "
+        f"{spec.n_actions} actuators, command rate {s.command_rate:g}/s"
+    )
+    return Item("limits", _passfail(not problems), evidence, {"problems": len(problems)})
+
+
+def check_reduced_speed(speed: SpeedConfig) -> Item:
+    first = speed.stages[speed.start_stage]
+    ok = first <= 0.10 + 1e-12
+    return Item(
+        "reduced_speed",
+        _passfail(ok),
+        f"first stage {100 * first:g} % (stages {', '.join(f'{100 * x:g} %' for x in speed.stages)})"
+        + ("" if ok else ": the first run must start at 10 % or less"),
+        {"fraction": first},
+    )
+
+
+def check_perimeter(confirmed: bool) -> Item:
+    if confirmed:
+        return Item("perimeter", "pass", f"safety perimeter acknowledged by {_user()} (--confirm perimeter)")
+    return Item("perimeter", "fail", "not acknowledged: check the safety perimeter, then pass --confirm perimeter")
+
+
+class _Scripted:
+    """A policy returning a fixed command (the loop's Policy interface)."""
+
+    def __init__(self, values: np.ndarray, control_dt: float) -> None:
+        self.values = np.asarray(values, dtype=float)
+        self.control_dt = control_dt
+        self.last_input_finite = True
+
+    def step_reading(self, reading: Reading, velocity_command: np.ndarray | None = None) -> np.ndarray:
+        return self.values.copy()
+
+    def reset(self) -> None:
+        pass
+
+
+class _Runner:
+    """Runs short loops on the robot (a fresh loop and monitor each time)."""
+
+    def __init__(self, spec: RobotSpec, robot: Robot, paced: bool, reset: Callable[[], None] | None) -> None:
+        self.spec, self.robot, self.paced, self.reset = spec, robot, paced, reset
+        self.index = np.array([spec.joints.index(a.joint) for a in spec.actuators])
+
+    def loop(self, policy: Any, stage: int = 0) -> ControlLoop:
+        if self.reset is not None:
+            self.reset()
+        return ControlLoop(
+            self.robot,
+            policy,
+            config=LoopConfig(
+                mode="paced" if self.paced else "lockstep",
+                speed=SpeedConfig(start_stage=stage),
+                episode_return=False,
+            ),
+        )
+
+    def default_command(self) -> np.ndarray:
+        """The zero action's command: default pose for pd, zero effort otherwise."""
+        pd = np.array([a.model == "pd" for a in self.spec.actuators])
+        return np.where(pd, np.asarray(self.spec.default_pose)[self.index], 0.0)
+
+
+def _held(results: list[Any]) -> int:
+    """Ticks held or stopped by anything but a single dropped reading (routine on a real link)."""
+    return sum(
+        1
+        for r in results
+        if r.command.mode == "safe"
+        or any(str(e.severity) in ("hold", "safe_stop") and str(e.kind) != "stale" for e in r.events)
+    )
+
+
+def check_hold_and_collision(runner: _Runner) -> tuple[Item, Item]:
+    """zero_action_hold (2 s) and collision_detection (quiet during the hold, fires on its readings
+    with an external torque added)."""
+    spec = runner.spec
+    loop = runner.loop(_Scripted(runner.default_command(), spec.control_dt), stage=0)
+    results = []
+    with loop:
+        for _ in range(round(SETTLE_S / spec.control_dt)):  # the robot comes to the zero-action pose
+            loop.tick()
+        for _ in range(max(1, round(HOLD_S / spec.control_dt))):
+            results.append(loop.tick())
+    readings = [r.reading for r in results if r.reading is not None and r.reading.valid]
+    default = np.asarray(spec.default_pose)[runner.index]
+    dev = max((float(np.max(np.abs(r.q[runner.index] - default))) for r in readings), default=math.inf)
+    drift = float(np.max(np.ptp(np.array([r.q[runner.index] for r in readings]), axis=0))) if len(readings) > 1 else math.inf
+    not_normal = _held(results)
+    ok = dev <= HOLD_TOLERANCE and drift <= HOLD_DRIFT and not_normal == 0 and not loop.monitor.latched
+    hold = Item(
+        "zero_action_hold",
+        _passfail(ok),
+        f"{HOLD_S:g} s under the zero action: actuated joints within {dev:.3f} rad of the default pose "
+        f"(tolerance {HOLD_TOLERANCE}), moved {drift:.4f} rad (tolerance {HOLD_DRIFT}), "
+        f"{not_normal} ticks held or stopped by a safety check other than a dropped reading",
+        {"max_deviation_rad": dev, "drift_rad": drift, "ticks_not_normal": not_normal},
+    )
+    det = loop.monitor.collision
+    if det is None or not spec.safety.collision.enabled:
+        return hold, Item("collision_detection", "fail", "collision detection is disabled (safety.collision.enabled)")
+    quiet_peak = det.peak
+    fired = _exercise(spec, results)
+    ok = quiet_peak < 1.0 and bool(fired) and all(fired.values())
+    missed = [j for j, hit in fired.items() if not hit]
+    col = Item(
+        "collision_detection",
+        _passfail(ok),
+        f"enabled ({spec.safety.collision.reaction}); quiet during the hold (peak {quiet_peak:.2f} of the "
+        f"threshold); on the hold's readings with an external torque of 2 x threshold it fired for "
+        f"{sum(fired.values())}/{len(fired)} ({', '.join(fired)})" + (f" (missed: {', '.join(missed)})" if missed else ""),
+        {"peak_ratio": quiet_peak, "exercised_joints": len(fired), "fired": sum(fired.values())},
+    )
+    return hold, col
+
+
+def _exercise(spec: RobotSpec, results: list[Any]) -> dict[str, bool]:
+    """Replay the hold's readings into a fresh detector with an external force of twice a threshold
+    added to its estimate from half way: on each joint where it is visible (on a floating base the
+    feet explain the torques of stance legs), and on a floating base a torque about the base's
+    vertical axis.  Returns what was exercised -> whether the detector fired."""
+    pairs = [(r.reading, results[k - 1].command.values if k else None) for k, r in enumerate(results)]
+    pairs = [(rd, c) for rd, c in pairs if rd is not None and rd.valid]
+    if len(pairs) < 4:
+        return {}
+    half = len(pairs) // 2
+    probe = CollisionDetector(spec)
+    obs = probe.observer
+    qpos, qvel = obs._set_state(pairs[half][0])
+    M, _ = obs._dynamics(qpos, qvel)
+    offsets: dict[str, np.ndarray] = {}
+    for j, name in enumerate(spec.joints):
+        offsets[name] = np.zeros(obs.nv)
+        offsets[name][obs._dof_idx[j]] = 2.0 * probe.thresholds[j]
+    if spec.floating_base and probe.base_torque is not None:
+        offsets["base"] = np.zeros(obs.nv)
+        offsets["base"][obs._free_dof + 5] = 2.0 * probe.base_torque
+    fired: dict[str, bool] = {}
+    for name, offset in offsets.items():
+        joint, base = probe.ratios(obs._explain(pairs[half][0], M, offset, False))
+        gain = max(float(np.max(joint)), base) / 2.0  # ratio per threshold-sized force
+        if gain < 0.1:
+            continue  # invisible at this state (a stance leg's torque: the foot explains it)
+        offset = offset / gain  # twice what the detector can see at this state
+        det = CollisionDetector(spec)
+        fired[name] = any(
+            det.check(rd, rd.t, cmd, offset if k >= half else None) for k, (rd, cmd) in enumerate(pairs)
+        )
+    return fired
+
+
+def check_joint_signs(runner: _Runner) -> Item:
+    """One joint at a time, at the lowest stage: a small positive command must move the joint
+    further the positive way than the same negative command does (the difference cancels what the
+    load does to both, e.g. a leg carrying the robot)."""
+    spec = runner.spec
+    moves: dict[str, float] = {}
+    bad = []
+    for i, act in enumerate(spec.actuators):
+        j = runner.index[i]
+        if act.model == "pd":
+            step = 0.1
+        elif act.model == "torque":
+            step = 0.1 * float(spec.safety.torque[j])
+        else:
+            step = 0.1 * act.voltage_limit
+        end = {}
+        latched = False
+        for sign in (1.0, -1.0):
+            command = runner.default_command()
+            command[i] += sign * step
+            loop = runner.loop(_Scripted(command, spec.control_dt), stage=0)
+            with loop:
+                valid = [r.reading for r in (loop.tick() for _ in range(max(2, round(SIGN_S / spec.control_dt))))
+                         if r.reading is not None and r.reading.valid]
+            latched = latched or loop.monitor.latched
+            end[sign] = float(valid[-1].q[j] - valid[0].q[j]) if len(valid) >= 2 else math.nan
+        moved = end[1.0] - end[-1.0]
+        moves[act.joint] = moved
+        if not moved > SIGN_MIN or latched:
+            bad.append(f"{act.joint}: +command moved it {moved:+.4f} rad relative to -command" + (" (safe stop)" if latched else ""))
+    return Item(
+        "joint_signs",
+        _passfail(not bad),
+        (
+            "wrong way or too little: " + "; ".join(bad)
+            if bad
+            else f"{len(moves)} joints, one at a time at the lowest stage: each moved the positive way "
+            f"(by {min(moves.values()):+.3f} rad or more relative to the negative command)"
+        ),
+        {"moves_rad": moves},
+    )
+
+
+def check_estop_and_fallback(runner: _Runner) -> tuple[Item, Item]:
+    """E-stop timing (robot clock, against two control periods) and the safe mode after it."""
+    spec = runner.spec
+    robot = runner.robot
+    loop = runner.loop(_Scripted(runner.default_command(), spec.control_dt), stage=0)
+    limit_ms = 2e3 * spec.control_dt
+    clock = getattr(robot, "now", None)
+    with loop:
+        for _ in range(max(5, round(0.1 / spec.control_dt))):
+            loop.tick()
+        t_req = float(clock()) if callable(clock) else time.monotonic()
+        loop.request_estop("preflight e-stop")
+        t_safe = None
+        after = []
+        for _ in range(max(10, round(0.5 / spec.control_dt))):
+            r = loop.tick()
+            after.append(r)
+            in_safe = bool(getattr(robot, "safe", r.command.mode == "safe"))
+            if t_safe is None and in_safe:
+                t_safe = float(clock()) if callable(clock) else time.monotonic()
+    ms = math.inf if t_safe is None else 1e3 * (t_safe - t_req)
+    where = "the robot reported safe mode" if hasattr(robot, "safe") else "the first safe command was written"
+    estop = Item(
+        "estop",
+        _passfail(ms <= limit_ms + 1e-9),
+        f"e-stop requested; {where} after {ms:.1f} ms (limit: two control periods, {limit_ms:g} ms)",
+        {"ms": ms if math.isfinite(ms) else None, "limit_ms": limit_ms},
+    )
+    s = spec.safety
+    defined = s.safe_mode == "zero_torque" or (s.safe_mode == "damping" and s.damping > 0)
+    first_safe = next((k for k, r in enumerate(after) if r.command.mode == "safe"), None)
+    stayed = first_safe is not None and all(r.command.mode == "safe" for r in after[first_safe:]) and loop.monitor.latched
+    fallback = Item(
+        "fallback",
+        _passfail(defined and stayed),
+        f"safe mode {s.safe_mode}" + (f" (damping {s.damping:g} N m s/rad)" if s.safe_mode == "damping" else "")
+        + ("" if defined else ": damping mode needs safety.damping > 0")
+        + f"; exercised: {len(after) - (first_safe or 0)} safe commands after the e-stop, latched {loop.monitor.latched}",
+        {"safe_mode": s.safe_mode},
+    )
+    return estop, fallback
+
+
+# ---------------------------------------------------------------------------------------- the run
+
+
+def run_preflight(
+    spec: RobotSpec,
+    robot: Robot,
+    policy_path: str | Path,
+    *,
+    target: str,
+    confirm_perimeter: bool = False,
+    paced: bool = False,
+    reset: Callable[[], None] | None = None,
+    speed: SpeedConfig | None = None,
+) -> PreflightResult:
+    """Run the checklist (see the module docstring) on a robot.
+
+    Args:
+        spec: The robot.
+        robot: The robot to exercise (a twin, or a ROS 2 robot).
+        policy_path: The policy file to be deployed.
+        target: ``twin`` or ``robot`` (recorded; the gate accepts only ``robot`` runs).
+        confirm_perimeter: The operator acknowledged the safety perimeter.
+        paced: Run the loops paced to the wall clock (a real robot) instead of lockstep (the twin).
+        reset: Called before each dynamic item (the twin: back to the default pose).
+        speed: The speed stages the deployment would use (default :class:`SpeedConfig`).
+    """
+    policy_path = Path(policy_path)
+    if not policy_path.is_file():
+        raise Sim2RealError(f"policy not found: {policy_path}")
+    items: dict[str, Item] = {}
+    items["contract"], _ = check_contract(spec, policy_path)
+    items["limits"] = check_limits(spec)
+    items["reduced_speed"] = check_reduced_speed(speed or SpeedConfig())
+    items["perimeter"] = check_perimeter(confirm_perimeter)
+    runner = _Runner(spec, robot, paced, reset)
+    items["zero_action_hold"], items["collision_detection"] = check_hold_and_collision(runner)
+    items["joint_signs"] = check_joint_signs(runner)
+    items["estop"], items["fallback"] = check_estop_and_fallback(runner)
+    robot.stop()
+    return PreflightResult(
+        robot=spec.name,
+        spec_hash=spec.hash,
+        policy=str(policy_path.resolve()),
+        policy_hash=file_hash(policy_path),
+        target=target,
+        items=[items[name] for name in ITEMS],
+    )
+

@@ -1,0 +1,300 @@
+"""The state checks of the safety layer: is this reading usable, and is the robot inside its limits?
+
+:func:`check_reading` judges one reading at loop time ``now`` (the rows ``nan_state`` to ``estop``
+of the table in :mod:`sim2real.deploy.safety`) and returns the events and the state they call for:
+
+- ``safe_stop``: non-finite values (or a zero quaternion), a reading older than ``stale_timeout``,
+  no usable reading for longer than ``stale_timeout`` (the watchdog), the loop clock going
+  backwards or not finite, a measured position, speed or torque beyond its limit, tilt or base
+  height beyond its limit (or missing although the spec limits it), an e-stop request;
+- ``hold``: one unusable reading (missing, marked invalid, wrong number of joints, time going
+  backwards, time ahead of ``now``) that the watchdog still tolerates;
+- ``ok``: a usable reading inside every limit.
+
+Pure functions of the reading and of what the monitor remembers (passed in); the monitor counts,
+logs and latches.  This module needs numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sim2real.deploy.safety_events import EventKind, MonitorState, SafetyEvent, Severity, new_event
+from sim2real.real.protocol import Reading
+from sim2real.robots.spec import RobotSpec
+
+__all__ = ["base_tilt", "check_limits", "check_reading"]
+
+SAFE_STOP, HOLD = Severity.SAFE_STOP, Severity.HOLD
+
+
+def base_tilt(quat: np.ndarray) -> float:
+    """Angle between the base z axis and the world z axis [rad], from a (w, x, y, z) quaternion.
+
+    The quaternion need not be normalized; NaN for a zero or non-finite quaternion.
+    """
+    w, x, y, z = (float(v) for v in quat)
+    if not all(math.isfinite(v) for v in (w, x, y, z)) or w * w + x * x + y * y + z * z < 1e-18:
+        return math.nan
+    # R_zz = (w^2 + z^2) - (x^2 + y^2) = cos(tilt) for a unit quaternion.
+    return 2.0 * math.atan2(math.hypot(x, y), math.hypot(w, z))
+
+
+def check_reading(
+    spec: RobotSpec,
+    reading: Reading | None,
+    now: float,
+    *,
+    last_now: float | None,
+    last_t: float | None,
+    watchdog_since: float | None,
+    estop_reason: str | None,
+) -> tuple[list[SafetyEvent], MonitorState]:
+    """The state events of one tick and the state they call for (no side effects).
+
+    Args:
+        spec: The robot.
+        reading: The newest reading, or None when none arrived.
+        now: Loop time [s], on the clock of ``reading.t``.
+        last_now: The latest loop time checked before [s], or None.
+        last_t: The time of the latest accepted reading [s], or None.
+        watchdog_since: Time of the newest usable reading (else of the first check) [s]; None: now.
+        estop_reason: A pending e-stop request, or None.
+
+    Returns:
+        (events, ``ok`` / ``hold`` / ``safe_stop``).
+    """
+    ev: list[SafetyEvent] = []
+    timeout = float(spec.safety.stale_timeout)
+    if not math.isfinite(now):
+        ev.append(new_event(now, EventKind.STALE, SAFE_STOP, f"loop time now={now} is not finite"))
+        return ev, "safe_stop"
+    if last_now is not None and now < last_now:
+        ev.append(
+            new_event(
+                now,
+                EventKind.STALE,
+                SAFE_STOP,
+                f"loop clock went backwards: now={now} after {last_now}",
+                value=now,
+                limit=last_now,
+            )
+        )
+    if estop_reason is not None:
+        ev.append(new_event(now, EventKind.ESTOP, SAFE_STOP, f"e-stop: {estop_reason}"))
+
+    usable = False
+    n = spec.n_joints
+    if reading is None:
+        ev.append(new_event(now, EventKind.STALE, HOLD, "no reading this tick"))
+    elif not isinstance(reading, Reading):
+        ev.append(new_event(now, EventKind.STALE, HOLD, f"not a Reading: {type(reading).__name__}"))
+    elif not reading.valid:
+        ev.append(new_event(now, EventKind.STALE, HOLD, "reading marked invalid (dropped or incomplete)"))
+    elif (
+        reading.q.shape != (n,)
+        or reading.qd.shape != (n,)
+        or (reading.tau is not None and reading.tau.shape != (n,))
+    ):
+        ev.append(
+            new_event(now, EventKind.STALE, HOLD, f"reading has {reading.q.shape[0]} joints, the spec has {n}")
+        )
+    elif not math.isfinite(reading.t):
+        ev.append(new_event(now, EventKind.NAN_STATE, SAFE_STOP, f"reading time t={reading.t} is not finite"))
+    elif reading.t > now:
+        ev.append(
+            new_event(
+                now,
+                EventKind.STALE,
+                HOLD,
+                f"reading time {reading.t} is ahead of now={now}: clocks disagree",
+                value=reading.t,
+                limit=now,
+            )
+        )
+    elif last_t is not None and reading.t < last_t:
+        ev.append(
+            new_event(
+                now,
+                EventKind.STALE,
+                HOLD,
+                f"reading time went backwards: {reading.t} after {last_t}",
+                value=reading.t,
+                limit=last_t,
+            )
+        )
+    else:
+        age = now - reading.t
+        content = check_limits(spec, reading, now)
+        ev.extend(content)
+        if age > timeout:
+            ev.append(
+                new_event(
+                    now,
+                    EventKind.STALE,
+                    SAFE_STOP,
+                    f"reading is {age:.4g} s old (stale_timeout {timeout} s)",
+                    value=age,
+                    limit=timeout,
+                )
+            )
+        usable = not content and age <= timeout
+
+    if not usable and not any(e.kind == EventKind.STALE and e.severity == SAFE_STOP for e in ev):
+        gap = now - (watchdog_since if watchdog_since is not None else now)
+        if gap > timeout:
+            ev.append(
+                new_event(
+                    now,
+                    EventKind.STALE,
+                    SAFE_STOP,
+                    f"watchdog: no usable reading for {gap:.4g} s (stale_timeout {timeout} s)",
+                    value=gap,
+                    limit=timeout,
+                )
+            )
+    if any(e.severity == SAFE_STOP for e in ev):
+        return ev, "safe_stop"
+    if not usable:
+        return ev, "hold"
+    return ev, "ok"
+
+
+def check_limits(spec: RobotSpec, reading: Reading, now: float) -> list[SafetyEvent]:
+    """NaN and limit checks of a timely reading of the right shape (every event a safe_stop)."""
+    ev: list[SafetyEvent] = []
+    lim = spec.safety
+    joints = spec.joints
+    per_joint = {"q": reading.q, "qd": reading.qd, "tau": reading.tau}
+    for name, arr in per_joint.items():
+        if arr is not None and not np.all(np.isfinite(arr)):
+            bad = [joints[i] for i in np.flatnonzero(~np.isfinite(arr))]
+            ev.append(
+                new_event(
+                    now, EventKind.NAN_STATE, SAFE_STOP, f"non-finite {name} at joint(s) {', '.join(bad)}", joint=bad[0]
+                )
+            )
+    for name in ("gyro", "accel", "quat"):
+        arr = getattr(reading, name)
+        if arr is not None and not np.all(np.isfinite(arr)):
+            ev.append(new_event(now, EventKind.NAN_STATE, SAFE_STOP, f"non-finite {name}: {arr.tolist()}"))
+    if reading.base_height is not None and not math.isfinite(reading.base_height):
+        ev.append(
+            new_event(now, EventKind.NAN_STATE, SAFE_STOP, f"non-finite base_height {reading.base_height}")
+        )
+
+    with np.errstate(invalid="ignore"):
+        # NaN compares False here: non-finite values were reported above
+        suspect = (
+            (reading.q < lim.position_low) | (reading.q > lim.position_high) | (np.abs(reading.qd) > lim.velocity)
+        )
+        if reading.tau is not None:
+            suspect |= np.abs(reading.tau) > lim.torque
+        for i in np.flatnonzero(suspect):
+            ev.extend(_joint_limit_events(spec, reading, i, now))
+    ev.extend(_base_events(spec, reading, now))
+    return ev
+
+
+def _joint_limit_events(spec: RobotSpec, reading: Reading, i: int, now: float) -> list[SafetyEvent]:
+    """Position, speed and torque of joint ``i`` against its limits."""
+    ev: list[SafetyEvent] = []
+    lim = spec.safety
+    j = spec.joints[i]
+    qi = float(reading.q[i])
+    lo, hi = float(lim.position_low[i]), float(lim.position_high[i])
+    if math.isfinite(qi) and not lo <= qi <= hi:
+        ev.append(
+            new_event(
+                now,
+                EventKind.POSITION_LIMIT,
+                SAFE_STOP,
+                f"{j}: position {qi:.4g} rad outside [{lo}, {hi}]",
+                joint=j,
+                value=qi,
+                limit=lo if qi < lo else hi,
+            )
+        )
+    vi = float(reading.qd[i])
+    vmax = float(lim.velocity[i])
+    if math.isfinite(vi) and abs(vi) > vmax:
+        ev.append(
+            new_event(
+                now,
+                EventKind.VELOCITY_LIMIT,
+                SAFE_STOP,
+                f"{j}: speed {abs(vi):.4g} rad/s above {vmax}",
+                joint=j,
+                value=vi,
+                limit=vmax,
+            )
+        )
+    if reading.tau is not None:
+        ti = float(reading.tau[i])
+        tmax = float(lim.torque[i])
+        if math.isfinite(ti) and abs(ti) > tmax:
+            ev.append(
+                new_event(
+                    now,
+                    EventKind.TORQUE_LIMIT,
+                    SAFE_STOP,
+                    f"{j}: measured torque {abs(ti):.4g} N m above {tmax}",
+                    joint=j,
+                    value=ti,
+                    limit=tmax,
+                )
+            )
+    return ev
+
+
+def _base_events(spec: RobotSpec, reading: Reading, now: float) -> list[SafetyEvent]:
+    """Tilt and base height against their limits (when the spec limits them)."""
+    ev: list[SafetyEvent] = []
+    lim = spec.safety
+    if lim.tilt is not None:
+        if reading.quat is None:
+            ev.append(
+                new_event(
+                    now,
+                    EventKind.TILT,
+                    SAFE_STOP,
+                    "the reading has no base orientation but the spec limits tilt",
+                    limit=lim.tilt,
+                )
+            )
+        elif np.all(np.isfinite(reading.quat)):
+            tilt = base_tilt(reading.quat)
+            if math.isnan(tilt):
+                ev.append(new_event(now, EventKind.NAN_STATE, SAFE_STOP, "base quaternion has zero norm"))
+            elif tilt > lim.tilt:
+                ev.append(
+                    new_event(
+                        now,
+                        EventKind.TILT,
+                        SAFE_STOP,
+                        f"base tilt {tilt:.4g} rad above {lim.tilt}",
+                        value=tilt,
+                        limit=lim.tilt,
+                    )
+                )
+    if lim.base_height_low is not None and lim.base_height_high is not None:
+        h = reading.base_height
+        lo, hi = lim.base_height_low, lim.base_height_high
+        if h is None:
+            ev.append(
+                new_event(now, EventKind.HEIGHT, SAFE_STOP, "the reading has no base height but the spec limits it")
+            )
+        elif math.isfinite(h) and not lo <= h <= hi:
+            ev.append(
+                new_event(
+                    now,
+                    EventKind.HEIGHT,
+                    SAFE_STOP,
+                    f"base height {h:.4g} m outside [{lo}, {hi}]",
+                    value=h,
+                    limit=lo if h < lo else hi,
+                )
+            )
+    return ev

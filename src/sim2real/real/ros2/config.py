@@ -1,0 +1,297 @@
+"""How a robot is reached over ROS 2: topics, message types, QoS and the joint-name mapping.
+
+:class:`Ros2Config` is a frozen dataclass, loaded from YAML or from the spec's ``ros2:`` section
+and checked against the spec; :func:`joint_index_map` finds the spec's joints in a message BY
+NAME (a driver may publish them in any order, and more joints than the spec has).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from sim2real.errors import Sim2RealError
+from sim2real.robots.spec import RobotSpec
+
+__all__ = [
+    "COMMAND_QOS",
+    "COMMAND_TYPES",
+    "LATCHED_QOS",
+    "SENSOR_QOS",
+    "QosSettings",
+    "Ros2Config",
+    "Ros2ConfigError",
+    "joint_index_map",
+]
+
+COMMAND_TYPES: tuple[str, ...] = ("std_msgs/msg/Float64MultiArray", "sensor_msgs/msg/JointState")
+"""Message types the joint commands can be published as."""
+
+class Ros2ConfigError(Sim2RealError):
+    """A ROS 2 interface setting is malformed or contradicts the robot spec."""
+
+
+# --------------------------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class QosSettings:
+    """The QoS of one topic (the policies that matter for matching; see the ROS 2 QoS docs)."""
+
+    reliability: Literal["reliable", "best_effort"] = "reliable"
+    """``reliable`` or ``best_effort``.  A best-effort subscriber matches both kinds of publisher; a
+    reliable publisher matches both kinds of subscriber."""
+    durability: Literal["volatile", "transient_local"] = "volatile"
+    """``transient_local``: late-joining subscribers get the last ``depth`` messages."""
+    depth: int = 1
+    """History depth (keep last)."""
+
+    def __post_init__(self) -> None:
+        if self.reliability not in ("reliable", "best_effort"):
+            raise Ros2ConfigError(
+                f"QoS reliability must be reliable or best_effort, got {self.reliability!r}"
+            )
+        if self.durability not in ("volatile", "transient_local"):
+            raise Ros2ConfigError(
+                f"QoS durability must be volatile or transient_local, got {self.durability!r}"
+            )
+        if isinstance(self.depth, bool) or not isinstance(self.depth, int) or self.depth < 1:
+            raise Ros2ConfigError(f"QoS depth must be a positive integer, got {self.depth!r}")
+
+    def profile(self) -> QoSProfile:
+        """The rclpy QoSProfile."""
+        return QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=self.depth,
+            reliability=ReliabilityPolicy.RELIABLE
+            if self.reliability == "reliable"
+            else ReliabilityPolicy.BEST_EFFORT,
+            durability=(
+                DurabilityPolicy.TRANSIENT_LOCAL
+                if self.durability == "transient_local"
+                else DurabilityPolicy.VOLATILE
+            ),
+        )
+
+
+SENSOR_QOS = QosSettings(reliability="best_effort", depth=1)
+"""Default QoS of the state subscriptions: best effort (matches every publisher), newest only."""
+COMMAND_QOS = QosSettings(reliability="reliable", depth=1)
+"""Default QoS of the command publisher: reliable (matches every subscriber, e.g. ros2_control's)."""
+LATCHED_QOS = QosSettings(reliability="reliable", durability="transient_local", depth=1)
+"""Default QoS of the safe-mode topic: reliable and latched."""
+
+
+@dataclass(frozen=True)
+class Ros2Config:
+    """How a robot is reached over ROS 2.  Loadable from YAML (:meth:`load`); every field optional."""
+
+    joint_states_topic: str = "/joint_states"
+    """sensor_msgs/msg/JointState: position [rad], velocity [rad/s], effort [N m] (optional)."""
+    imu_topic: str | None = "/imu/data"
+    """sensor_msgs/msg/Imu, used when the spec has an IMU; None: readings carry no IMU values (the
+    safety monitor then stops a robot whose spec limits tilt; a policy that needs them cannot run)."""
+    base_height_topic: str | None = "/base_height"
+    """std_msgs/msg/Float64 [m] from a state estimator, used for floating-base robots; None: none."""
+    command_topic: str = "/joint_commands"
+    """Where joint commands are published."""
+    command_type: str = "std_msgs/msg/Float64MultiArray"
+    """``std_msgs/msg/Float64MultiArray`` (values in ``command_joints`` order) or
+    ``sensor_msgs/msg/JointState`` (named; ``position`` for pd actuators, ``effort`` otherwise)."""
+    command_joints: tuple[str, ...] | None = None
+    """Robot-side joint names in the order the robot's controller expects the command values;
+    None: the spec's actuator order.  Must name exactly the actuated joints."""
+    safe_mode_topic: str | None = "/sim2real/safe_mode"
+    """std_msgs/msg/Bool: True enters the robot's safe mode, False leaves it; None: no topic."""
+    safe_values_on_command_topic: bool = False
+    """Also publish a safe command's values (the safety monitor's equivalent of the safe-mode
+    torque) on the command topic, for robots without a safe-mode topic."""
+    joint_names: Mapping[str, str] = field(default_factory=dict)
+    """Spec joint name -> robot (ROS) joint name; joints not listed keep their name."""
+    state_qos: QosSettings = SENSOR_QOS
+    """QoS of the joint state, IMU and base height subscriptions."""
+    command_qos: QosSettings = COMMAND_QOS
+    """QoS of the command publisher."""
+    safe_mode_qos: QosSettings = LATCHED_QOS
+    """QoS of the safe-mode publisher."""
+    stamp: Literal["receive", "header"] = "receive"
+    """``Reading.t`` from the arrival time (``receive``) or from ``header.stamp`` (``header``)."""
+    imu_timeout: float | None = None
+    """An IMU (or base height) sample older than this makes the reading invalid [s]; None: the
+    spec's ``safety.stale_timeout``."""
+    read_timeout: float = 0.0
+    """How long :meth:`Ros2Robot.read` may wait for a sample newer than the last one it returned
+    [s]; 0: never wait.  Must be below the control period.  Only waits when the robot spins its
+    own executor (with a shared node the callbacks cannot run while ``read`` waits)."""
+
+    def __post_init__(self) -> None:
+        for name in ("joint_states_topic", "command_topic"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name):
+                raise Ros2ConfigError(f"ros2 config: {name} must be a topic name")
+        if self.command_type not in COMMAND_TYPES:
+            raise Ros2ConfigError(
+                f"ros2 config: command_type must be one of {', '.join(COMMAND_TYPES)}, got {self.command_type!r}"
+            )
+        if self.stamp not in ("receive", "header"):
+            raise Ros2ConfigError(f"ros2 config: stamp must be receive or header, got {self.stamp!r}")
+        object.__setattr__(self, "joint_names", dict(self.joint_names))
+        robot_names = list(self.joint_names.values())
+        if len(set(robot_names)) != len(robot_names):
+            raise Ros2ConfigError(f"ros2 config: joint_names maps two joints to one name: {robot_names}")
+        if self.command_joints is not None:
+            object.__setattr__(self, "command_joints", tuple(str(j) for j in self.command_joints))
+        for name in ("imu_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if value is not None and not (
+                isinstance(value, int | float) and math.isfinite(value) and value >= 0
+            ):
+                raise Ros2ConfigError(
+                    f"ros2 config: {name} must be a non-negative number of seconds, got {value!r}"
+                )
+        for name in ("state_qos", "command_qos", "safe_mode_qos"):
+            if not isinstance(getattr(self, name), QosSettings):
+                raise Ros2ConfigError(f"ros2 config: {name} must be QosSettings")
+
+    # ------------------------------------------------------------------ mapping
+
+    def robot_joint(self, spec_joint: str) -> str:
+        """The robot-side name of a spec joint."""
+        return self.joint_names.get(spec_joint, spec_joint)
+
+    def check(self, spec: RobotSpec) -> None:
+        """Raise Ros2ConfigError when the config does not fit the spec."""
+        unknown = sorted(set(self.joint_names) - set(spec.joints))
+        if unknown:
+            raise Ros2ConfigError(
+                f"ros2 config: joint_names maps unknown joint(s) {', '.join(unknown)} "
+                f"(robot {spec.name} has {', '.join(spec.joints)})"
+            )
+        if self.command_joints is not None:
+            expected = sorted(self.robot_joint(j) for j in spec.actuated_joints)
+            if sorted(self.command_joints) != expected:
+                raise Ros2ConfigError(
+                    f"ros2 config: command_joints {list(self.command_joints)} must name exactly the actuated "
+                    f"joints {expected}"
+                )
+        if self.read_timeout >= spec.control_dt:
+            raise Ros2ConfigError(
+                f"ros2 config: read_timeout {self.read_timeout} s must be below the control period {spec.control_dt} s"
+            )
+
+    def command_order(self, spec: RobotSpec) -> np.ndarray:
+        """Index into the spec's actuator order for each value of a command message, shape (n_actions,)."""
+        actuated = [self.robot_joint(a.joint) for a in spec.actuators]
+        order = self.command_joints if self.command_joints is not None else tuple(actuated)
+        return np.array([actuated.index(name) for name in order], dtype=np.int64)
+
+    # ------------------------------------------------------------------ YAML
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any], source: str = "ros2 config") -> Ros2Config:
+        """A config from a plain mapping (e.g. parsed YAML); QoS entries are maps of QosSettings fields."""
+        if not isinstance(raw, Mapping):
+            raise Ros2ConfigError(f"{source}: expected a map of settings, got {type(raw).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise Ros2ConfigError(
+                f"{source}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
+        kwargs: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key.endswith("_qos"):
+                if not isinstance(value, Mapping):
+                    raise Ros2ConfigError(f"{source}: {key} must be a map (reliability, durability, depth)")
+                bad = sorted(set(value) - {"reliability", "durability", "depth"})
+                if bad:
+                    raise Ros2ConfigError(f"{source}: {key}: unknown key(s) {', '.join(bad)}")
+                try:
+                    value = QosSettings(**value)
+                except Ros2ConfigError as exc:
+                    raise Ros2ConfigError(f"{source}: {key}: {exc}") from None
+            elif key == "command_joints" and value is not None:
+                value = tuple(value)
+            elif key == "joint_names":
+                if not isinstance(value, Mapping):
+                    raise Ros2ConfigError(f"{source}: joint_names must be a map spec name -> robot name")
+                value = {str(k): str(v) for k, v in value.items()}
+            kwargs[key] = value
+        try:
+            return cls(**kwargs)
+        except Ros2ConfigError as exc:
+            raise Ros2ConfigError(
+                f"{source}: {exc}".replace(f"{source}: ros2 config: ", f"{source}: ")
+            ) from None
+        except TypeError as exc:
+            raise Ros2ConfigError(f"{source}: {exc}") from None
+
+    @classmethod
+    def from_spec(cls, spec: RobotSpec) -> Ros2Config:
+        """The config of a spec's ``ros2:`` section (defaults when it has none)."""
+        raw = (spec.raw or {}).get("ros2")
+        return cls() if raw is None else cls.from_mapping(raw, f"{spec.path}: ros2")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Ros2Config:
+        """Read a config from YAML: a map of fields, at the top level or under a ``ros2:`` key."""
+        path = Path(path)
+        if not path.is_file():
+            raise Ros2ConfigError(f"ros2 config not found: {path}")
+        try:
+            raw = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError:
+            raise Ros2ConfigError(f"{path}: not valid YAML") from None
+        if isinstance(raw, Mapping) and "ros2" in raw:
+            raw = raw["ros2"] or {}
+        return cls.from_mapping(raw, str(path))
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain data for YAML (the inverse of :meth:`from_mapping`)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, QosSettings):
+                value = {
+                    "reliability": value.reliability,
+                    "durability": value.durability,
+                    "depth": value.depth,
+                }
+            elif isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+
+def joint_index_map(message_names: Sequence[str], wanted: Sequence[str]) -> np.ndarray | None:
+    """Where each wanted joint is in a message's ``name`` list.
+
+    Args:
+        message_names: The message's joint names, in message order.
+        wanted: The joints to find (robot-side names), in the order the result should have.
+
+    Returns:
+        Shape (len(wanted),) int64 indices into the message arrays, or None when a wanted joint is
+        missing or appears twice (the message cannot be used).
+    """
+    position: dict[str, int] = {}
+    duplicated: set[str] = set()
+    for i, name in enumerate(message_names):
+        if name in position:
+            duplicated.add(name)
+        position[name] = i
+    try:
+        index = [position[name] for name in wanted]
+    except KeyError:
+        return None
+    if duplicated.intersection(wanted):
+        return None
+    return np.array(index, dtype=np.int64)

@@ -1,0 +1,681 @@
+"""``robot init``: a complete, commented spec inferred from a foreign MJCF (or URDF) model, unedited.
+
+:func:`infer_spec` looks at the model and returns the spec mapping with what it inferred and what
+the user must check; :func:`write_spec` writes it with comments; :func:`init_robot` does both and
+loads the result (the written spec loads with no edits).  Policy importers build on
+:func:`infer_spec` with per-joint gains, effort limits and default pose from their configuration
+(:class:`InitOptions`).
+
+What is inferred, and from what:
+
+- joints: hinge and slide joints in model order (``joints`` regex to choose);
+- actuators: ``<position>`` actuators -> pd (kp, kd from the actuator); ``<motor>`` / ``<general>``
+  -> torque, or pd when gains are given; a joint without an actuator gets an added pd actuator
+  when gains are given, else one clear error; torque limits from ``forcerange``, else
+  ``ctrlrange`` x gear, else the joint's ``actuatorfrcrange``, else the given effort limit;
+- default pose and initial base pose: the ``keyframe`` named, else the first keyframe, else qpos0
+  (clipped into the joint ranges) with the base lowered until the lowest collision geom touches
+  the floor;
+- base body: the body of the free joint above the chosen joints; feet: bodies (other than the
+  base) whose collision geoms touch the floor in that pose;
+- IMU: a site of the base body (one named ``*imu*`` first), else a site added at the base origin;
+- safety: joint ranges less a margin, tilt 1 rad, base height from 50 % of standing;
+- parameter bounds around the model's own values; ``task: locomotion`` for a floating base with
+  feet.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mujoco
+import numpy as np
+import yaml
+
+from sim2real.errors import SpecError
+from sim2real.robots.load import load_mjcf, load_spec
+from sim2real.robots.spec import RobotSpec
+
+log = logging.getLogger(__name__)
+
+PerJoint = float | Mapping[str, float] | None
+
+FOOT_TOLERANCE = 0.005
+"""A body is a foot when its lowest collision point is this close to the floor in the default pose [m]."""
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """Choices of :func:`infer_spec` (every field has a default)."""
+
+    name: str | None = None
+    """Robot name; default: the model's name."""
+    joints: str | None = None
+    """Regular expression the chosen joints' names match in full; None: every hinge and slide joint."""
+    keyframe: str | None = None
+    """Keyframe of the default pose and initial base pose; None: the first keyframe, else qpos0."""
+    kp: PerJoint = None
+    """PD stiffness [N m/rad]: one value or per joint; with ``kd``, makes motors and missing actuators pd."""
+    kd: PerJoint = None
+    """PD damping [N m s/rad], like ``kp``."""
+    torque_limit: PerJoint = None
+    """Effort limit [N m] where the model states none."""
+    default_pose: Mapping[str, float] | None = None
+    """Default joint positions [rad] overriding the keyframe's."""
+    imu_site: str | None = None
+    """IMU site; None: chosen or added (see the module docstring)."""
+    control_dt: float = 0.02
+    """Control period [s]."""
+    physics_dt: float = 0.005
+    """Largest physics timestep [s] (substeps = ceil(control_dt / physics_dt))."""
+    margin: float = 0.05
+    """Safety position limits this far inside the joint ranges [rad]."""
+    action_scale: float = 0.5
+    """Action scale of pd joints [rad per unit action]; torque joints use their torque limit."""
+    floating_base: bool = False
+    """URDF only: add a free joint to the root link and a floor (URDF robots are fixed otherwise)."""
+
+
+@dataclass
+class InitResult:
+    """What :func:`infer_spec` found."""
+
+    spec: dict[str, Any]
+    """The spec mapping (YAML-ready)."""
+    inferred: list[str] = field(default_factory=list)
+    """What was inferred, one line each."""
+    check: list[str] = field(default_factory=list)
+    """What the user must check, one line each."""
+    comments: dict[str, str] = field(default_factory=dict)
+    """A comment above each top-level key of the written file."""
+
+
+def _per_joint(value: PerJoint, joint: str, what: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        if joint not in value:
+            raise SpecError(f"{what}: no value for joint '{joint}'")
+        return float(value[joint])
+    return float(value)
+
+
+def _name(model: mujoco.MjModel, kind: mujoco.mjtObj, i: int) -> str:
+    return mujoco.mj_id2name(model, kind, i) or ""
+
+
+# ----------------------------------------------------------------------------------- URDF
+def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> tuple[Path, list[str]]:
+    """Convert a URDF to MJCF with MuJoCo's own compiler, meshes still resolvable.
+
+    Returns:
+        The MJCF path written in ``out_dir`` and the changes made, one line each.
+    """
+    mjspec = load_mjcf(urdf)
+    notes = [f"converted {urdf.name} to MJCF with MuJoCo's URDF compiler"]
+    mesh_root = Path(mjspec.meshdir) if mjspec.meshdir and os.path.isabs(mjspec.meshdir) else urdf.parent / (
+        mjspec.meshdir or ""
+    )
+    for mesh in mjspec.meshes:
+        if mesh.file and not os.path.isabs(mesh.file):
+            path = (mesh_root / mesh.file).resolve()
+            mesh.file = os.path.relpath(path, out_dir.resolve())
+    mjspec.meshdir = ""
+    if floating_base:
+        root = mjspec.worldbody.first_body()
+        if root is None:
+            raise SpecError(f"{urdf.name}: no link to make a floating base of")
+        root.add_freejoint(name="floating_base")
+        mjspec.worldbody.add_geom(
+            name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], rgba=[0.5, 0.55, 0.6, 1]
+        )
+        notes.append(f"added a free joint to link '{root.name}' and a floor plane named 'floor'")
+    out = out_dir / f"{urdf.stem}.xml"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        mjspec.compile()
+        out.write_text(mjspec.to_xml())
+    except Exception as exc:
+        raise SpecError(f"{urdf.name}: cannot convert to MJCF ({exc})") from None
+    return out, notes
+
+
+# -------------------------------------------------------------------------------- geometry
+def _lowest_point(model: mujoco.MjModel, data: mujoco.MjData, g: int) -> float:
+    """Lowest z of a geom in the current pose [m]."""
+    pos, rot = data.geom_xpos[g], data.geom_xmat[g].reshape(3, 3)
+    kind, size = int(model.geom_type[g]), model.geom_size[g]
+    if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
+        return float(pos[2] - size[0])
+    if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
+        return float(pos[2] - abs(rot[2, 2]) * size[1] - size[0])
+    if kind == int(mujoco.mjtGeom.mjGEOM_MESH):
+        mesh = int(model.geom_dataid[g])
+        start, n = int(model.mesh_vertadr[mesh]), int(model.mesh_vertnum[mesh])
+        verts = model.mesh_vert[start : start + n]
+        return float(pos[2] + (verts @ rot.T)[:, 2].min())
+    center, half = model.geom_aabb[g, :3], model.geom_aabb[g, 3:]
+    corners = center + half * np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
+    return float(pos[2] + (corners @ rot.T)[:, 2].min())
+
+
+def _floor(model: mujoco.MjModel) -> tuple[float, str | None]:
+    """Height of the floor (the highest plane of the world body) and its geom name."""
+    planes = [
+        g
+        for g in range(model.ngeom)
+        if int(model.geom_bodyid[g]) == 0 and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
+    ]
+    if not planes:
+        return 0.0, None
+    g = max(planes, key=lambda i: model.geom_pos[i, 2])
+    return float(model.geom_pos[g, 2]), _name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or None
+
+
+def _model_name(model: mujoco.MjModel) -> str:
+    names = bytes(model.names)
+    raw = names.split(b"\0", 1)[0].decode(errors="replace")
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", raw).strip("_")
+
+
+def _relative(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` when they share more than the file system root, else absolute."""
+    path, folder = path.resolve(), folder.resolve()
+    common = Path(os.path.commonpath([path, folder]))
+    return str(path) if common == Path(common.anchor) else os.path.relpath(path, folder)
+
+
+def _subtree(model: mujoco.MjModel, root: int) -> list[int]:
+    return [b for b in range(model.nbody) if _ancestor(model, b, root)]
+
+
+def _ancestor(model: mujoco.MjModel, body: int, root: int) -> bool:
+    while body > 0:
+        if body == root:
+            return True
+        body = int(model.body_parentid[body])
+    return root == 0
+
+
+# ------------------------------------------------------------------------------- inference
+def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions | None = None) -> InitResult:
+    """Infer a spec mapping of a model (see the module docstring).
+
+    Args:
+        model_path: MJCF (or URDF) file; a scene that includes the robot is fine.
+        out_dir: Folder the spec will be written to (the ``mjcf`` path is relative to it).
+        options: Choices (joints, keyframe, gains, ...).
+
+    Raises:
+        SpecError: one line: no joint matches, a joint has no actuator and no gains were given, a
+            keyframe does not exist, no torque limit can be found, ...
+    """
+    opt = options or InitOptions()
+    model_path, out_dir = Path(model_path), Path(out_dir)
+    if not model_path.is_file():
+        raise SpecError(f"model file not found: {model_path}")
+    result = InitResult(spec={})
+    if model_path.suffix.lower() == ".urdf":
+        model_path, notes = convert_urdf(model_path, out_dir, opt.floating_base)
+        result.inferred.extend(notes)
+        result.check.append("the URDF conversion (MuJoCo drops visual geoms; check collision geoms and inertia)")
+    mjspec = load_mjcf(model_path)
+    try:
+        model = mjspec.compile()
+    except Exception as exc:
+        raise SpecError(f"{model_path.name}: MJCF does not compile ({exc})") from None
+    J = mujoco.mjtObj.mjOBJ_JOINT
+
+    # joints
+    hinge = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+    candidates = [j for j in range(model.njnt) if int(model.jnt_type[j]) in hinge and _name(model, J, j)]
+    if opt.joints is not None:
+        try:
+            pattern = re.compile(opt.joints)
+        except re.error as exc:
+            raise SpecError(f"--joints '{opt.joints}' is not a regular expression ({exc})") from None
+        chosen = [j for j in candidates if pattern.fullmatch(_name(model, J, j))]
+        if not chosen:
+            names = ", ".join(_name(model, J, j) for j in candidates[:12])
+            raise SpecError(f"--joints '{opt.joints}' matches no joint of {model_path.name} (joints: {names})")
+    else:
+        chosen = candidates
+    if not chosen:
+        raise SpecError(f"{model_path.name} has no named hinge or slide joint")
+    joints = [_name(model, J, j) for j in chosen]
+    for given in (opt.default_pose or {}, *(m for m in (opt.kp, opt.kd, opt.torque_limit) if isinstance(m, Mapping))):
+        unknown = [k for k in given if k not in joints]
+        if unknown:
+            raise SpecError(f"unknown joint '{unknown[0]}' (joints: {', '.join(joints)})")
+
+    # floating base: the free joint above the chosen joints
+    base_body, base_adr = None, None
+    for j in range(model.njnt):
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE):
+            body = int(model.jnt_bodyid[j])
+            if all(_ancestor(model, int(model.jnt_bodyid[c]), body) for c in chosen):
+                base_body, base_adr = body, int(model.jnt_qposadr[j])
+                break
+    base_name = _name(model, mujoco.mjtObj.mjOBJ_BODY, base_body) if base_body is not None else None
+    if base_body is not None and not base_name:
+        raise SpecError(f"{model_path.name}: the floating base body has no name; sim2real refers to it by name")
+
+    # pose
+    data = mujoco.MjData(model)
+    if opt.keyframe is not None:
+        key = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_KEY, opt.keyframe)
+        if key < 0:
+            keys = [_name(model, mujoco.mjtObj.mjOBJ_KEY, k) for k in range(model.nkey)]
+            raise SpecError(f"keyframe '{opt.keyframe}' is not in {model_path.name} (keyframes: {', '.join(keys) or 'none'})")
+    else:
+        key = 0 if model.nkey else -1
+    if key >= 0:
+        data.qpos[:] = model.key_qpos[key]
+        source = f"keyframe '{_name(model, mujoco.mjtObj.mjOBJ_KEY, key) or key}'"
+    else:
+        data.qpos[:] = model.qpos0
+        source = "the model's qpos0 (no keyframe)"
+    adr = model.jnt_qposadr[chosen]
+    for i, j in enumerate(chosen):
+        if opt.default_pose and joints[i] in opt.default_pose:
+            data.qpos[adr[i]] = float(opt.default_pose[joints[i]])
+        if model.jnt_limited[j]:
+            lo, hi = model.jnt_range[j]
+            data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo, hi))
+    result.inferred.append(f"default pose from {source}")
+
+    floor_z, floor_name = _floor(model)
+    feet: list[str] = []
+    standing = None
+    if base_body is not None:
+        mujoco.mj_kinematics(model, data)
+        bodies = [b for b in _subtree(model, base_body)]
+        geoms = [
+            g
+            for g in range(model.ngeom)
+            if int(model.geom_bodyid[g]) in bodies and (model.geom_contype[g] or model.geom_conaffinity[g])
+        ]
+        if not geoms:
+            raise SpecError(f"{model_path.name}: the robot has no collision geom")
+        low = {g: _lowest_point(model, data, g) for g in geoms}
+        lowest = min(low.values())
+        shift = floor_z - lowest
+        if abs(shift) > 1e-3:
+            data.qpos[base_adr + 2] += shift
+            result.inferred.append(
+                f"base {'lowered' if shift < 0 else 'raised'} by {abs(shift):.3f} m until the lowest collision geom "
+                "touches the floor"
+            )
+            low = {g: z + shift for g, z in low.items()}
+        touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + FOOT_TOLERANCE}
+        touching.discard(base_body)
+        # a body touching the floor through a child body is not itself a foot (a calf above its foot)
+        leaves = [b for b in sorted(touching) if not any(o != b and _ancestor(model, o, b) for o in touching)]
+        feet = [_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in leaves]
+        if not all(feet):
+            raise SpecError(f"{model_path.name}: a foot body has no name; sim2real refers to feet by name")
+        standing = float(data.qpos[base_adr + 2])
+        result.inferred.append(f"floating base '{base_name}' (free joint), standing at {standing:.3f} m")
+        if feet:
+            result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
+        else:
+            result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
+        if floor_name is None:
+            result.check.append("the model has no floor plane (or it has no name): floor assumed at z = 0")
+    default_pose = {joints[i]: round(float(data.qpos[adr[i]]), 6) for i in range(len(joints))}
+
+    actuators, acts_notes = _infer_actuators(model, chosen, joints, opt)
+    result.inferred.extend(acts_notes)
+    result.check.append("actuator gains and torque limits (from the model's actuators or your options)")
+
+    # IMU
+    imu = None
+    if base_body is not None:
+        imu = _infer_imu(model, base_body, opt.imu_site, result)
+
+    substeps = max(1, math.ceil(opt.control_dt / opt.physics_dt - 1e-9))
+    spec: dict[str, Any] = {
+        "name": opt.name or _model_name(model) or model_path.stem,
+        "description": f"made by sim2real robot init from {model_path.name}",
+        "mjcf": _relative(model_path, out_dir),
+        "joints": joints,
+        "default_pose": default_pose,
+        "control": {"dt": opt.control_dt, "substeps": substeps, "integrator": "implicitfast"},
+        "base_body": base_name,
+    }
+    if base_body is not None:
+        spec["initial_base"] = {
+            "pos": [round(float(x), 6) for x in data.qpos[base_adr : base_adr + 3]],
+            "quat": [round(float(x), 6) for x in data.qpos[base_adr + 3 : base_adr + 7]],
+        }
+        if feet:
+            spec["feet"] = feet
+    spec["actuators"] = actuators
+    pd = [a["model"] == "pd" for a in actuators.values()]
+    scale = {j: (opt.action_scale if a["model"] == "pd" else a["torque_limit"]) for j, a in actuators.items()}
+    spec["action"] = {"scale": opt.action_scale if all(pd) else scale, "filter": 1.0}
+    sensors: dict[str, Any] = {"encoder": {"position_noise": 0.0, "velocity_noise": 0.0, "resolution": 0.0}}
+    if imu is not None:
+        sensors["imu"] = imu
+    spec["sensors"] = sensors
+    task = None
+    if base_body is not None and feet:
+        task = {"kind": "locomotion"}
+    spec["observation"] = _observation(base_body is not None and imu is not None, task is not None)
+    spec["safety"] = _safety(model, chosen, joints, default_pose, actuators, standing, opt.margin)
+    spec["parameters"] = _parameters(model, base_name, floor_name, actuators, standing is not None)
+    if task is not None:
+        spec["task"] = task
+        result.inferred.append("task: locomotion (floating base with feet)")
+    else:
+        result.check.append("no task inferred (not a floating base with feet): add `task:` to train")
+    result.check.append("safety limits (joint velocity 30 rad/s, tilt 1 rad, base height) and parameter bounds")
+    result.spec = spec
+    result.comments = _comments(result)
+    return result
+
+
+def _infer_actuators(
+    model: mujoco.MjModel, chosen: list[int], joints: list[str], opt: InitOptions
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    by_joint: dict[int, int] = {}
+    for a in range(model.nu):
+        if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT):
+            by_joint.setdefault(int(model.actuator_trnid[a, 0]), a)
+    out: dict[str, dict[str, Any]] = {}
+    kinds: dict[str, int] = {}
+    for jid, joint in zip(chosen, joints, strict=True):
+        kp, kd = _per_joint(opt.kp, joint, "--kp"), _per_joint(opt.kd, joint, "--kd")
+        gains = kp is not None and kd is not None
+        a = by_joint.get(jid)
+        limit = None
+        entry: dict[str, Any]
+        if a is None:
+            if not gains:
+                raise SpecError(
+                    f"joint '{joint}' has no actuator in the model: give PD gains (--kp and --kd) to add "
+                    "position-controlled actuators"
+                )
+            entry = {"actuator": joint, "add": True, "model": "pd", "kp": kp, "kd": kd}
+            kinds["added (pd)"] = kinds.get("added (pd)", 0) + 1
+        else:
+            name = _name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a)
+            if not name:
+                raise SpecError(f"the actuator of joint '{joint}' has no name; sim2real refers to actuators by name")
+            gear = float(model.actuator_gear[a, 0]) or 1.0
+            position = int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
+            if position and not gains:
+                kp_m, kd_m = float(model.actuator_gainprm[a, 0]) * gear, max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear
+                entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
+                kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
+            elif gains:
+                entry = {"actuator": name, "model": "pd", "kp": kp, "kd": kd}
+                kinds["-> pd (your gains)"] = kinds.get("-> pd (your gains)", 0) + 1
+            else:
+                entry = {"actuator": name, "model": "torque"}
+                kinds["motor -> torque"] = kinds.get("motor -> torque", 0) + 1
+            if gear != 1.0:
+                entry["gear"] = gear
+            if model.actuator_forcelimited[a]:
+                limit = float(np.max(np.abs(model.actuator_forcerange[a])))
+            elif model.actuator_ctrllimited[a] and int(model.actuator_gaintype[a]) == int(mujoco.mjtGain.mjGAIN_FIXED) and not position:
+                limit = float(np.max(np.abs(model.actuator_ctrlrange[a]))) * abs(float(model.actuator_gainprm[a, 0])) * gear
+        if limit is None and model.jnt_actfrclimited[jid]:
+            limit = float(np.max(np.abs(model.jnt_actfrcrange[jid])))
+        if limit is None:
+            limit = _per_joint(opt.torque_limit, joint, "--torque-limit")
+        if limit is None or not limit > 0:
+            raise SpecError(
+                f"joint '{joint}': the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange); "
+                "give --torque-limit"
+            )
+        entry["torque_limit"] = round(limit, 6)
+        out[joint] = entry
+    notes = [f"actuators: {', '.join(f'{n} {k}' for k, n in kinds.items())}"]
+    return out, notes
+
+
+def _infer_imu(model: mujoco.MjModel, base: int, site: str | None, result: InitResult) -> dict[str, Any]:
+    S = mujoco.mjtObj.mjOBJ_SITE
+    if site is not None:
+        if mujoco.mj_name2id(model, S, site) < 0:
+            raise SpecError(f"IMU site '{site}' is not in the model")
+        result.inferred.append(f"IMU on site '{site}' (your choice)")
+        return {"site": site, "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
+    sites = [s for s in range(model.nsite) if int(model.site_bodyid[s]) == base and _name(model, S, s)]
+    sites.sort(key=lambda s: "imu" not in _name(model, S, s).lower())
+    if sites:
+        name = _name(model, S, sites[0])
+        result.inferred.append(f"IMU on site '{name}' of the base body")
+        result.check.append(f"the IMU site '{name}' is where your robot's IMU is")
+        return {"site": name, "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
+    base_name = _name(model, mujoco.mjtObj.mjOBJ_BODY, base)
+    result.inferred.append(f"IMU: adds site 'imu' at the origin of body '{base_name}' (an override)")
+    result.check.append("the added IMU site's position (sensors.imu.pos, in the base body's frame)")
+    return {"site": "imu", "add_to": base_name, "pos": [0.0, 0.0, 0.0], "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
+
+
+def _observation(floating: bool, command: bool) -> list[dict[str, Any]]:
+    terms = []
+    if floating:
+        terms += [{"name": "base_ang_vel", "scale": 0.25}, {"name": "projected_gravity", "scale": 1.0}]
+    if command:
+        terms.append({"name": "velocity_command", "scale": 1.0})
+    terms += [
+        {"name": "joint_pos_rel", "scale": 1.0},
+        {"name": "joint_vel", "scale": 0.05},
+        {"name": "last_action", "scale": 1.0},
+    ]
+    return terms
+
+
+def _safety(
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    pose: dict[str, float],
+    actuators: dict[str, dict[str, Any]],
+    standing: float | None,
+    margin: float,
+) -> dict[str, Any]:
+    position = {}
+    for jid, joint in zip(chosen, joints, strict=True):
+        q = pose[joint]
+        if model.jnt_limited[jid]:
+            lo, hi = (float(x) for x in model.jnt_range[jid])
+            m = min(margin, 0.25 * (hi - lo))  # a narrow range keeps half of itself
+            position[joint] = [round(min(lo + m, q), 6), round(max(hi - m, q), 6)]
+        else:
+            position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
+    torques = {j: a["torque_limit"] for j, a in actuators.items()}
+    pd = all(a["model"] == "pd" for a in actuators.values())
+    out: dict[str, Any] = {
+        "joint_position": position,
+        "joint_velocity": dict.fromkeys(joints, 30.0),
+        "joint_torque": torques,
+    }
+    if standing is not None:
+        out["tilt"] = 1.0
+        out["base_height"] = [round(0.5 * standing, 4), round(2.0 * standing + 0.1, 4)]
+    out["command_rate"] = 50.0 if pd else round(20.0 * max(torques.values()), 3)
+    out["stale_timeout"] = 0.05
+    out["safe_mode"] = "damping"
+    kds = [a.get("kd", 0.0) for a in actuators.values()]
+    out["damping"] = round(max(kds), 4) if pd and max(kds) > 0 else 1.0
+    return out
+
+
+def _parameters(
+    model: mujoco.MjModel, base: str | None, floor: str | None, actuators: dict[str, dict[str, Any]], floating: bool
+) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if base is not None:
+        m = float(model.body_mass[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)])
+        out[f"body.{base}.mass"] = {"low": round(0.8 * m, 4), "high": round(1.3 * m, 4)}
+    if floor is not None:
+        out[f"geom.{floor}.friction"] = {"low": 0.4, "high": 1.25}
+    hinge = [j for j in range(model.njnt) if int(model.jnt_type[j]) in (2, 3)]
+    for q, field_ in (("damping", "dof_damping"), ("frictionloss", "dof_frictionloss"), ("armature", "dof_armature")):
+        values = np.array([getattr(model, field_)[model.jnt_dofadr[j]] for j in hinge])
+        high = float(values.max()) if values.size else 0.0
+        out[f"joint.*.{q}"] = {"low": round(0.5 * float(values.min()), 6) if q == "armature" and values.size else 0.0,
+                               "high": round(max(2.0 * high, 0.01 if q == "armature" else 0.1), 6)}
+    pds = [a for a in actuators.values() if a["model"] == "pd"]
+    if pds and len(pds) == len(actuators):
+        kp = [a["kp"] for a in pds]
+        kd = [a["kd"] for a in pds]
+        out["actuator.*.kp"] = {"low": round(0.8 * min(kp), 4), "high": round(1.2 * max(kp), 4)}
+        out["actuator.*.kd"] = {"low": round(0.5 * min(kd), 4), "high": round(1.5 * max(kd) + 1e-3, 4)}
+    out["actuator.*.strength"] = {"low": 0.8, "high": 1.2}
+    out["actuator.*.delay"] = {"low": 0.0, "high": 0.02}
+    if floating:
+        out["world.gravity"] = {"low": [-1.0, -1.0, -10.3], "high": [1.0, 1.0, -9.3]}
+    return out
+
+
+def _comments(result: InitResult) -> dict[str, str]:
+    return {
+        "joints": "policy order = model order",
+        "default_pose": "rad",
+        "control": "50 Hz policy; physics substeps (sim2real overrides the model's timestep and integrator)",
+        "initial_base": "reset pose of the floating base [m], feet on the floor",
+        "feet": "bodies touching the floor in the default pose",
+        "actuators": "sim2real replaces the model's actuators with these models (torques at the joint, N m)",
+        "action": "command = offset (default pose for pd) + scale * action, action in [-1, 1]",
+        "observation": "sizes follow from the robot",
+        "safety": "joint ranges less a margin; CHECK velocity, torque, tilt and height limits",
+        "parameters": "plausible bounds around the model's own values (randomization, identification)",
+        "task": "velocity tracking (sim2real.tasks.locomotion); parameters have defaults",
+    }
+
+
+# --------------------------------------------------------------------------------- writing
+def _flow(value: Any) -> str:
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
+    return text.removesuffix("\n...").strip()
+
+
+def _dump(key: str, value: Any) -> str:
+    if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+        return "\n".join([f"{key}:", *(f"  - {_flow(x)}" for x in value)])
+    text = _flow(value)
+    return f"{key}: {text[:-4] if text.endswith(' ...') else text}"
+
+
+def write_spec(result: InitResult, out: str | Path, overrides: tuple[str, ...] = ()) -> Path:
+    """Write the spec with a header (what was inferred, what to check, the model overrides) and a
+    comment per section."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lines = ["# sim2real robot spec written by `sim2real robot init` (docs/robots.md has every key).", "#", "# Inferred:"]
+    lines += [f"#   - {x}" for x in result.inferred]
+    lines += ["#", "# Check before trusting it on hardware:"]
+    lines += [f"#   - {x}" for x in result.check]
+    if overrides:
+        lines += ["#", "# sim2real changes the compiled model (your files stay as they are; `robot show` lists these):"]
+        lines += [f"#   - {x}" for x in overrides]
+    lines.append("")
+    for key, value in result.spec.items():
+        if key in result.comments:
+            lines.append(f"# {result.comments[key]}")
+        if key in ("default_pose", "actuators", "parameters", "safety"):
+            lines.append(_flow_children(key, value))
+        else:
+            lines.append(_dump(key, value))
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    os.replace(tmp, out)
+    return out
+
+
+def _flow_children(key: str, value: dict[str, Any]) -> str:
+    lines = [f"{key}:"]
+    for k, v in value.items():
+        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+            lines.append(f"  {k}:")
+            lines += [f"    {kk}: {_flow(vv)}" for kk, vv in v.items()]
+        else:
+            lines.append(f"  {k}: {_flow(v)}")
+    return "\n".join(lines)
+
+
+def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
+    """``randomize_default.yaml`` of a legged robot: the embedded quadruped's default ranges with
+    this robot's names, the payload and pushes scaled by its mass (``--randomize default`` finds it
+    next to the spec)."""
+    base = spec.base_body
+    m_base = float(model.body_mass[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)])
+    m_total = float(model.body_subtreemass[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)])
+    lo, hi = round(-0.072 * m_base, 2), round(0.217 * m_base, 2)
+    push = [round(20.0 * m_total / 15.0, 1), round(60.0 * m_total / 15.0, 1)]
+    floor = [n for n in (_floor(model)[1],) if n]
+    lines = [
+        f"# {spec.name}: default randomization written by `sim2real robot init` (the embedded quadruped's",
+        "# ranges with this robot's names; payload and pushes scaled by its mass).  Each line states its distribution.",
+        "name: default",
+        "description: friction, payload, com, gains, IMU noise and bias, encoder noise, 0-10 ms latency, light pushes",
+        "physics:",
+        *(f"  - {{param: geom.{f}.friction, mode: absolute, dist: uniform, low: 0.4, high: 1.0}}  # friction ~ U(0.4, 1.0)" for f in floor),
+        "  - {param: body.*.mass, mode: scale, dist: uniform, low: 0.95, high: 1.05}  # link masses x U(0.95, 1.05)",
+        f"  - {{param: body.{base}.mass, mode: additive, dist: uniform, low: {lo}, high: {hi}}}  # payload: base mass + U({lo}, {hi}) kg",
+        f"  - {{param: body.{base}.com, mode: additive, dist: uniform, low: -0.02, high: 0.02}}  # base com + U(-2, 2) cm per axis",
+        "motors:",
+    ]
+    if all(a.model == "pd" for a in spec.actuators):
+        lines += [
+            "  - {param: actuator.*.kp, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kp x U(0.9, 1.1)",
+            "  - {param: actuator.*.kd, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kd x U(0.9, 1.1)",
+        ]
+    lines += [
+        "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # motor strength x U(0.9, 1.1)",
+        "delays:",
+        "  - {param: actuator.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: 2, shared: true}"
+        "  # latency ~ U{0..2} physics steps, one per robot",
+        "sensors:",
+    ]
+    if spec.imu is not None:
+        gyro = spec.sensor_name("imu.gyro")
+        lines += [
+            f"  - {{param: sensor.{gyro}.noise_density, mode: absolute, dist: loguniform, low: 1.0e-4, high: 1.0e-3}}"
+            "  # gyro noise density ~ logU(1e-4, 1e-3) rad/s/sqrt(Hz)",
+            f"  - {{param: sensor.{gyro}.bias, mode: absolute, dist: normal, mean: 0.0, std: 0.01, low: -0.03, high: 0.03}}"
+            "  # gyro bias ~ N(0, 0.01) clipped to +-0.03 rad/s, per axis",
+        ]
+    for what, high, unit in (("pos", 0.005, "encoder noise std ~ U(0, 5) mrad"), ("vel", 0.1, "joint velocity noise std ~ U(0, 0.1) rad/s")):
+        for j in spec.joints:
+            lines.append(
+                f"  - {{param: sensor.{spec.sensor_name(f'{j}.{what}')}.noise, mode: absolute, dist: uniform, low: 0.0, high: {high}}}  # {unit}"
+            )
+    lines.append(f"pushes: {{body: {base}, force: {push}, duration: 0.1, interval: [5.0, 10.0]}}  # |F| ~ U{tuple(push)} N for 0.1 s every U(5, 10) s")
+    return "\n".join(lines) + "\n"
+
+
+def init_robot(model_path: str | Path, out: str | Path, options: InitOptions | None = None) -> tuple[RobotSpec, InitResult]:
+    """Infer a spec from a model, write it, and load it back (it must load with no edits); a legged
+    robot also gets ``randomize_default.yaml`` next to the spec (:func:`default_randomization`).
+
+    Returns:
+        The loaded spec and what was inferred.
+
+    Raises:
+        SpecError: as :func:`infer_spec`, or the written spec does not load (a bug worth reporting).
+    """
+    out = Path(out)
+    result = infer_spec(model_path, out.parent, options)
+    write_spec(result, out)
+    spec = load_spec(out)
+    if spec.task is not None and spec.task.kind == "locomotion":
+        from sim2real.robots.model import build_model
+
+        path = out.parent / "randomize_default.yaml"
+        path.write_text(default_randomization(spec, build_model(spec)))
+        result.inferred.append(f"default randomization for training: {path.name}")
+    write_spec(result, out, spec.overrides)  # comments only: the hash stays
+    return spec, result

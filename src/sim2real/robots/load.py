@@ -1,0 +1,266 @@
+"""Load a robot spec and check it against its MJCF model.
+
+:func:`load_spec` reads the YAML (:func:`sim2real.robots.spec.read_spec`), then looks at the model
+the way MuJoCo compiles it, unedited:
+
+- every name the spec uses exists with the right kind (joints, actuators, base body with its free
+  joint, feet, IMU site or the body an added site goes to);
+- every file the model compiles from (included MJCF, meshes, textures, height fields, skins) is
+  hashed (:mod:`sim2real.robots.files`): the spec hash covers them all;
+- the sensors sim2real reads are planned: a sensor the model already has is reused when it measures
+  the same thing (same type, same joint or site, no cutoff); else sim2real adds its own, namespaced
+  (``sim2real_<name>``) when the model uses the plain name for something else;
+- every change sim2real makes to the model (timestep, integrator, actuators, sensors, sites) is
+  listed in :attr:`RobotSpec.overrides`; :func:`sim2real.robots.model.build_mjspec` logs it once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import mujoco
+
+from sim2real.errors import SpecError
+from sim2real.robots.files import model_files
+from sim2real.robots.parse import read_spec
+from sim2real.robots.spec import RobotSpec, canonical_yaml_digest, content_hash
+
+INTEGRATOR_NAMES = {
+    int(mujoco.mjtIntegrator.mjINT_EULER): "Euler",
+    int(mujoco.mjtIntegrator.mjINT_RK4): "RK4",
+    int(mujoco.mjtIntegrator.mjINT_IMPLICIT): "implicit",
+    int(mujoco.mjtIntegrator.mjINT_IMPLICITFAST): "implicitfast",
+}
+"""MuJoCo integrator code -> the name the spec uses."""
+
+NAMESPACE = "sim2real_"
+"""Prefix of sim2real's own sensors whose plain name the model already uses for something else."""
+
+
+def load_mjcf(path: Path) -> mujoco.MjSpec:
+    """The model file as an MjSpec (includes resolved), or one clear SpecError."""
+    try:
+        return mujoco.MjSpec.from_file(str(path))
+    except Exception as exc:  # mujoco raises ValueError with the XML error
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SpecError(f"{path.name}: MJCF does not load ({first})") from None
+
+
+def load_spec(path: str | Path) -> RobotSpec:
+    """Read a spec YAML file and check it against its MJCF (see the module docstring).
+
+    Raises:
+        SpecError: one line naming the file and the offending entry.
+    """
+    spec = read_spec(path)
+    try:
+        return _inspect(spec)
+    except SpecError as exc:
+        raise SpecError(f"{spec.path.name}: {exc}") from None
+
+
+def _inspect(spec: RobotSpec) -> RobotSpec:
+    mjspec = load_mjcf(spec.mjcf_path)
+    try:
+        model = mjspec.compile()
+    except Exception as exc:
+        raise SpecError(f"{spec.mjcf_path.name}: MJCF does not compile ({exc})") from None
+    check_against_model(spec, model)
+    files = dict(model_files(spec.mjcf_path, mjspec, spec.path.parent))
+    files[spec.path.name] = canonical_yaml_digest(spec.raw)
+    sensor_names, sensor_notes = plan_sensors(spec, mjspec)
+    overrides = (*model_overrides(spec, model), *sensor_notes)
+    return dataclasses.replace(
+        spec, files=files, hash=content_hash(files), sensor_names=sensor_names, overrides=overrides
+    )
+
+
+def _id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
+    return mujoco.mj_name2id(model, kind, name)
+
+
+def check_against_model(spec: RobotSpec, model: mujoco.MjModel) -> None:
+    """Check that every name the spec uses exists in the compiled MJCF with the right kind.
+
+    Raises:
+        SpecError: naming the first missing or mismatched element.
+    """
+    where = spec.mjcf_path.name
+    joints = mujoco.mjtObj.mjOBJ_JOINT
+    for joint in spec.joints:
+        jid = _id(model, joints, joint)
+        if jid < 0:
+            raise SpecError(f"joint '{joint}' is not in {where}")
+        if int(model.jnt_type[jid]) not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+            raise SpecError(f"joint '{joint}' must be a hinge or slide joint")
+        if model.jnt_limited[jid]:
+            lo, hi = model.jnt_range[jid]
+            q = spec.default_pose[spec.joints.index(joint)]
+            if not lo - 1e-9 <= q <= hi + 1e-9:
+                raise SpecError(f"default_pose.{joint} = {q} is outside the MJCF joint range [{lo}, {hi}]")
+    for act in spec.actuators:
+        aid = _id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
+        if act.add:
+            if aid >= 0:
+                raise SpecError(f"actuator '{act.actuator}' is already in {where}; drop actuators.{act.joint}.add")
+            continue
+        if aid < 0:
+            raise SpecError(f"actuator '{act.actuator}' (of joint '{act.joint}') is not in {where}")
+        jid = _id(model, joints, act.joint)
+        if int(model.actuator_trntype[aid]) != int(mujoco.mjtTrn.mjTRN_JOINT) or model.actuator_trnid[aid, 0] != jid:
+            raise SpecError(f"actuator '{act.actuator}' does not drive joint '{act.joint}'")
+    if spec.base_body is not None:
+        bid = _id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+        if bid < 0:
+            raise SpecError(f"base_body '{spec.base_body}' is not in {where}")
+        jnt = model.body_jntadr[bid]
+        if model.body_jntnum[bid] < 1 or int(model.jnt_type[jnt]) != int(mujoco.mjtJoint.mjJNT_FREE):
+            raise SpecError(f"base_body '{spec.base_body}' has no free joint")
+    for foot in spec.feet:
+        bid = _id(model, mujoco.mjtObj.mjOBJ_BODY, foot)
+        if bid < 0:
+            raise SpecError(f"foot body '{foot}' is not in {where}")
+        if not any(_collides(model, g) for g in _body_geoms(model, bid)):
+            raise SpecError(f"foot body '{foot}' has no collision geom")
+    if spec.imu is not None:
+        site = _id(model, mujoco.mjtObj.mjOBJ_SITE, spec.imu.site)
+        if spec.imu.add_to is None and site < 0:
+            raise SpecError(
+                f"IMU site '{spec.imu.site}' is not in {where} (add it with sensors.imu.add_to: <body>)"
+            )
+        if spec.imu.add_to is not None:
+            if site >= 0:
+                raise SpecError(f"IMU site '{spec.imu.site}' is already in {where}; drop sensors.imu.add_to")
+            if _id(model, mujoco.mjtObj.mjOBJ_BODY, spec.imu.add_to) < 0:
+                raise SpecError(f"sensors.imu.add_to: body '{spec.imu.add_to}' is not in {where}")
+
+
+def _body_geoms(model: mujoco.MjModel, body: int) -> range:
+    start = int(model.body_geomadr[body])
+    return range(start, start + int(model.body_geomnum[body])) if start >= 0 else range(0)
+
+
+def _collides(model: mujoco.MjModel, geom: int) -> bool:
+    return bool(model.geom_contype[geom] or model.geom_conaffinity[geom])
+
+
+# ------------------------------------------------------------------------------- sensors
+_JOINT_ROLES = (
+    ("pos", mujoco.mjtSensor.mjSENS_JOINTPOS),
+    ("vel", mujoco.mjtSensor.mjSENS_JOINTVEL),
+    ("torque", mujoco.mjtSensor.mjSENS_JOINTACTFRC),
+)
+_IMU_ROLES = (
+    ("gyro", mujoco.mjtSensor.mjSENS_GYRO),
+    ("accel", mujoco.mjtSensor.mjSENS_ACCELEROMETER),
+    ("quat", mujoco.mjtSensor.mjSENS_FRAMEQUAT),
+)
+
+
+def sensor_roles(spec: RobotSpec) -> list[tuple[str, str, mujoco.mjtSensor, mujoco.mjtObj, str]]:
+    """Every sensor sim2real reads: (role, default name, type, object type, object name)."""
+    roles = []
+    for joint in spec.joints:
+        for what, kind in _JOINT_ROLES:
+            roles.append((f"{joint}.{what}", f"{joint}_{what}", kind, mujoco.mjtObj.mjOBJ_JOINT, joint))
+    if spec.imu is not None:
+        for what, kind in _IMU_ROLES:
+            roles.append((f"imu.{what}", f"imu_{what}", kind, mujoco.mjtObj.mjOBJ_SITE, spec.imu.site))
+    return roles
+
+
+def plan_sensors(spec: RobotSpec, mjspec: mujoco.MjSpec) -> tuple[dict[str, str], list[str]]:
+    """Name of the model sensor of each role, and what the plan changes in the model.
+
+    A named model sensor of the same type on the same object (a site for the IMU roles, without
+    cutoff or reference frame) is reused; else sim2real adds one with the default name, or
+    ``sim2real_<default>`` when the model already has a sensor of that name.
+    """
+    existing = {s.name: s for s in mjspec.sensors if s.name}
+    names: dict[str, str] = {}
+    reused, added = [], []
+    for role, default, kind, objtype, objname in sensor_roles(spec):
+        match = next(
+            (
+                s.name
+                for s in existing.values()
+                if int(s.type) == int(kind)
+                and int(s.objtype) == int(objtype)
+                and s.objname == objname
+                and float(s.cutoff) == 0.0
+                and (not s.refname)
+            ),
+            None,
+        )
+        if match is not None:
+            names[role] = match
+            reused.append(f"{match} ({role})")
+            continue
+        name = default if default not in existing else NAMESPACE + default
+        names[role] = name
+        added.append(name)
+    notes = []
+    if reused:
+        notes.append(f"reuses {len(reused)} of the model's sensors ({_few(reused)}): sim2real sets their noise, bias and delay")
+    if added:
+        notes.append(f"adds {len(added)} sensors ({_few(added)})")
+    return names, notes
+
+
+def _few(names: list[str], n: int = 4) -> str:
+    return ", ".join(names[:n]) + (f", ... {len(names) - n} more" if len(names) > n else "")
+
+
+# ------------------------------------------------------------------------------ overrides
+def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
+    """What sim2real changes in the compiled MJCF besides sensors, one line per change."""
+    out = []
+    if abs(float(model.opt.timestep) - spec.physics_dt) > 1e-12:
+        out.append(
+            f"timestep {model.opt.timestep:g} -> {spec.physics_dt:g} s (control.dt / control.substeps)"
+        )
+    integrator = INTEGRATOR_NAMES.get(int(model.opt.integrator), str(int(model.opt.integrator)))
+    if integrator != spec.integrator:
+        out.append(f"integrator {integrator} -> {spec.integrator} (control.integrator)")
+    kinds = {
+        int(mujoco.mjtGain.mjGAIN_FIXED): "motor/general",
+        int(mujoco.mjtGain.mjGAIN_AFFINE): "affine",
+        int(mujoco.mjtGain.mjGAIN_MUSCLE): "muscle",
+    }
+    replaced = []
+    added = [f"{a.actuator} ({a.model}, joint {a.joint})" for a in spec.actuators if a.add]
+    if added:
+        out.append(f"adds actuators: {_few(added, 3)}")
+    for act in spec.actuators:
+        if act.add:
+            continue
+        aid = _id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
+        bias = int(model.actuator_biastype[aid])
+        kind = "position" if bias == int(mujoco.mjtBias.mjBIAS_AFFINE) else kinds.get(
+            int(model.actuator_gaintype[aid]), "user"
+        )
+        replaced.append(f"{act.actuator} ({kind}) -> {act.model}")
+    if replaced:
+        out.append(
+            f"actuators replaced by sim2real's models (gains and limits from the spec): {_few(replaced, 3)}"
+        )
+    spec_acts = {a.actuator for a in spec.actuators}
+    left = [
+        mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or f"#{i}"
+        for i in range(model.nu)
+        if mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) not in spec_acts
+    ]
+    if left:
+        out.append(f"actuators not in the spec get control 0: {_few(left)}")
+    if spec.imu is not None and spec.imu.add_to is not None:
+        out.append(f"adds site '{spec.imu.site}' to body '{spec.imu.add_to}' at {list(spec.imu.pos)} (the IMU)")
+    if spec.initial_base is not None and spec.base_body is not None:
+        bid = _id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+        adr = int(model.jnt_qposadr[model.body_jntadr[bid]])
+        if abs(float(model.qpos0[adr + 2]) - float(spec.initial_base.pos[2])) > 1e-9:
+            out.append(
+                f"resets the base at height {spec.initial_base.pos[2]:g} m (initial_base; the model's qpos0 "
+                f"says {model.qpos0[adr + 2]:g} m)"
+            )
+    return out

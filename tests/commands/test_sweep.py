@@ -1,0 +1,84 @@
+"""``sim2real sweep``: a grid of tiny training runs, here and on a local Ray cluster (Ray Tune)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from sim2real.cli import main
+
+SPACE = """\
+robot: furuta
+steps: 1
+eval_episodes: 2
+seeds: 2
+space:
+  learning_rate: [3.0e-4, 1.0e-3]
+  num_envs: 16
+  steps_per_env: 8
+  hidden: [16, 16]
+  critic_hidden: [16, 16]
+  eval_every: 0
+"""
+
+
+@pytest.fixture(scope="module")
+def space(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sweep") / "space.yaml"
+    path.write_text(SPACE)
+    return path
+
+
+def _sweep(capsys, *args: str) -> dict:
+    code = main(["sweep", *args, "--json"])
+    assert code == 0
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def serial(space, tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    assert main(["sweep", str(space), "--out", str(out)]) == 0
+    return json.loads((out / "sweep.json").read_text())
+
+
+class TestSweep:
+    def test_the_table_has_a_row_per_learning_rate_and_seed(self, serial):
+        rows = serial["trials"]
+        assert [(r["learning_rate"], r["seed"]) for r in rows] == [(3e-4, 0), (3e-4, 1), (1e-3, 0), (1e-3, 1)]
+        assert all(r["env_steps"] == 16 * 8 * 5 for r in rows)  # one iteration of 16 envs x 8 x repeat 5
+        assert len(serial["settings"]) == 2 and all(s["seeds"] == 2 for s in serial["settings"])
+
+    @pytest.mark.slow
+    def test_ray_tune_on_a_local_cluster_writes_the_same_table(self, space, serial, tmp_path, capsys):
+        pytest.importorskip("ray.tune", reason="needs the ray extra")
+        summary = _sweep(capsys, str(space), "--out", str(tmp_path), "--ray", "local")
+        assert summary["executor"] == "ray-tune"
+        with open(tmp_path / "sweep.csv") as f:
+            table = list(csv.DictReader(f))
+        assert [(float(r["learning_rate"]), int(r["seed"])) for r in table] == [
+            (r["learning_rate"], r["seed"]) for r in serial["trials"]
+        ]
+        for ours, ref in zip(summary["trials"], serial["trials"], strict=True):
+            assert ours["success_rate"] == ref["success_rate"]
+            assert ours["mean_return"] == ref["mean_return"]  # the same seeds give the same runs
+
+    @pytest.mark.parametrize(
+        ("text", "match"),
+        [
+            ("robot: furuta\nsteps: 10\nspace: {learnin_rate: [1]}\n", "not a PPO setting"),
+            ("robot: furuta\nsteps: 0\n", "steps must be a positive integer"),
+            ("robot: furuta\nsteps: 10\nspace: {num_envs: [0]}\n", "num_envs must be at least 1"),
+            ("steps: 10\n", "'robot' is required"),
+            ("robot: furuta\nsteps: 10\ngrid: {}\n", "unknown key"),
+        ],
+    )
+    def test_a_bad_space_is_one_clear_error(self, tmp_path, capsys, text, match):
+        path = tmp_path / "bad.yaml"
+        path.write_text(text)
+        assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 1
+        err = capsys.readouterr().err
+        assert match in err and "Traceback" not in err
+        assert not (tmp_path / "out").exists()

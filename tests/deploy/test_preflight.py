@@ -1,0 +1,160 @@
+"""The pre-deployment checklist on twins: every item passes on healthy ones; a slow e-stop, a flipped
+joint sign, missing limits each fail their item (faulty twins built with real twin options and
+spec files); the record and the deploy gate."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from sim2real.cli import main
+from sim2real.commands.deploy import preflight_gate
+from sim2real.deploy.preflight import ITEMS, PreflightResult, append_record, find_passing, run_preflight
+from sim2real.errors import Sim2RealError
+from sim2real.policy.linear import write_linear_policy
+from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
+from sim2real.robots import load_robot
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIM2REAL_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+@pytest.fixture(scope="module")
+def policies(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("preflight_policies")
+    return {name: write_linear_policy(load_robot(name), folder / f"{name}.onnx") for name in ("furuta", "quadruped")}
+
+
+def _run(spec, policy, effects=None, confirm=True):
+    twin = TwinRobot(spec, TwinConfig(effects=effects or TwinEffects(seed=1)))
+    return run_preflight(spec, twin, policy, target="twin", confirm_perimeter=confirm, reset=twin.reset)
+
+
+def _items(result: PreflightResult) -> dict:
+    return {i.name: i for i in result.items}
+
+
+class TestHealthyTwins:
+    @pytest.mark.parametrize("name", ["furuta", "quadruped"])
+    def test_every_item_passes_with_evidence(self, name, policies):
+        spec = load_robot(name)
+        result = _run(spec, policies[name])
+        items = _items(result)
+        assert [i.name for i in result.items] == list(ITEMS)
+        assert {n: i.status for n, i in items.items()} == {n: "pass" for n in ITEMS}, [
+            (i.name, i.evidence) for i in result.items if i.status != "pass"
+        ]
+        assert result.passed
+        assert all(i.evidence for i in result.items)
+        assert 0 <= items["estop"].figures["ms"] <= items["estop"].figures["limit_ms"] == pytest.approx(2e3 * spec.control_dt)
+        assert items["collision_detection"].figures["fired"] == items["collision_detection"].figures["exercised_joints"] > 0
+        assert all(v > 0 for v in items["joint_signs"].figures["moves_rad"].values())
+
+    def test_cli_json_shape_record_and_exit_code(self, policies, tmp_path, capsys, state):
+        twin_file = tmp_path / "twin.yaml"
+        TwinConfig(effects=TwinEffects(seed=1)).save(twin_file)
+        code = main(["preflight", "--robot", "furuta", "--policy", str(policies["furuta"]), "--twin", str(twin_file),
+                     "--confirm", "perimeter", "--json"])
+        out = json.loads(capsys.readouterr().out)
+        assert code == 0 and out["passed"] is True
+        assert [i["name"] for i in out["items"]] == list(ITEMS)
+        assert all(set(i) >= {"name", "status", "evidence"} for i in out["items"])
+        assert isinstance(next(i for i in out["items"] if i["name"] == "estop")["ms"], float)
+        lines = (state / "preflight.jsonl").read_text().splitlines()
+        assert len(lines) == 1 and json.loads(lines[0])["passed"] is True
+
+
+class TestFaultyTwins:
+    def test_slow_estop_fails_the_estop_item(self, policies, tmp_path, capsys):
+        spec = load_robot("quadruped")
+        result = _run(spec, policies["quadruped"], TwinEffects(seed=1, stop_delay=3 * spec.control_dt))
+        items = _items(result)
+        assert items["estop"].status == "fail" and items["estop"].figures["ms"] > items["estop"].figures["limit_ms"]
+        assert not result.passed
+        twin_file = tmp_path / "slow.yaml"
+        TwinConfig(effects=TwinEffects(seed=1, stop_delay=3 * spec.control_dt)).save(twin_file)
+        code = main(["preflight", "--robot", "quadruped", "--policy", str(policies["quadruped"]), "--twin",
+                     str(twin_file), "--confirm", "perimeter", "--json"])
+        out = json.loads(capsys.readouterr().out)
+        assert code == 1 and out["passed"] is False
+        assert [i["name"] for i in out["items"] if i["status"] == "fail"] == ["estop"]
+
+    @pytest.mark.parametrize(("name", "joint"), [("furuta", "arm"), ("quadruped", "RL_thigh")])
+    def test_flipped_joint_sign_fails_joint_signs(self, name, joint, policies):
+        spec = load_robot(name)
+        result = _run(spec, policies[name], TwinEffects(seed=1, flip_sign=(joint,)))
+        item = _items(result)["joint_signs"]
+        assert item.status == "fail" and joint in item.evidence
+        assert not result.passed
+
+    def test_missing_limits_fail_the_limits_item(self, policies, tmp_path):
+        spec = load_robot("furuta")
+        text = spec.path.read_text().replace("joint_velocity: {arm: 40.0, pendulum: 60.0}",
+                                             "joint_velocity: {arm: .inf, pendulum: .inf}")
+        assert ".inf" in text
+        (tmp_path / "furuta.yaml").write_text(text)
+        (tmp_path / "furuta.xml").write_text(spec.mjcf_path.read_text())
+        loose = load_robot(str(tmp_path / "furuta.yaml"))
+        policy = write_linear_policy(loose, tmp_path / "loose.onnx")
+        result = _run(loose, policy)
+        item = _items(result)["limits"]
+        assert item.status == "fail" and "no finite velocity limit" in item.evidence
+        assert not result.passed
+
+    def test_without_the_operator_acknowledgement_perimeter_fails(self, policies):
+        result = _run(load_robot("furuta"), policies["furuta"], confirm=False)
+        assert _items(result)["perimeter"].status == "fail" and not result.passed
+
+    def test_a_policy_for_another_robot_fails_the_contract(self, policies):
+        result = _run(load_robot("furuta"), policies["quadruped"])
+        assert _items(result)["contract"].status == "fail" and not result.passed
+
+
+def _record(spec, policy_hash, *, passed=True, target="robot", age=0.0):
+    from sim2real.deploy.preflight import Item
+
+    items = [Item(n, "pass" if passed else "fail", "x") for n in ITEMS]
+    r = PreflightResult(spec.name, spec.hash, "p.onnx", policy_hash, target, items, time=time.time() - age)
+    append_record(r)
+
+
+class TestGate:
+    def test_finds_only_a_recent_passing_robot_run_of_the_same_policy_and_spec(self, furuta, state):
+        assert find_passing(furuta.hash, "abc") is None
+        _record(furuta, "abc", target="twin")
+        _record(furuta, "abc", passed=False)
+        _record(furuta, "abc", age=25 * 3600)
+        _record(furuta, "other")
+        with open(state / "preflight.jsonl", "a") as f:
+            f.write('{"passed": true, "spec_ha')  # a run killed while writing
+        assert find_passing(furuta.hash, "abc") is None
+        _record(furuta, "abc", age=3600)
+        found = find_passing(furuta.hash, "abc")
+        assert found is not None and found["target"] == "robot"
+
+    def test_deploy_refuses_without_and_records_an_override(self, furuta, policies, state):
+        from sim2real.deploy.preflight import file_hash
+
+        policy = str(policies["quadruped"])
+        spec = load_robot("quadruped")
+        with pytest.raises(Sim2RealError, match="no passing preflight"):
+            preflight_gate(spec, policy, None)
+        assert preflight_gate(spec, policy, "bench test on a stand") == {
+            "override": "bench test on a stand",
+            "policy_hash": file_hash(policy),
+        }
+        _record(spec, file_hash(policy))
+        assert "passed_at" in preflight_gate(spec, policy, None)
+
+    def test_deploy_ros2_cli_refuses_with_one_line(self, policies, capsys):
+        code = main(["deploy", "--robot", "quadruped", "--policy", str(policies["quadruped"]), "--ros2"])
+        assert code == 1
+        err = capsys.readouterr().err
+        assert "no passing preflight" in err and "Traceback" not in err
+
+

