@@ -43,6 +43,7 @@ def test_the_readme_block_is_the_whole_loop():
         assert step in names, step
 
 
+@pytest.mark.timeout(1800)  # about 5 min on a quiet 2-core machine, over 10 min under other jobs' load
 def test_every_command_of_the_loop_by_hand_does_what_the_readme_says(tmp_path):
     runs: list[tuple[list[str], subprocess.CompletedProcess, float]] = []
     for command in loop_by_hand():
@@ -81,7 +82,7 @@ def test_every_command_of_the_loop_by_hand_does_what_the_readme_says(tmp_path):
     evaluation = json.loads(out("evaluate"))
     assert evaluation["success_rate"] >= 0.9 and evaluation["calibrated"]
     assert (tmp_path / "policy.onnx").is_file()
-    assert "14/14 cases passed" in out("faults"), out("faults")
+    assert re.search(r"\b(\d+)/\1 cases passed", out("faults")), out("faults")  # every case
 
     for run in ("runs/deploy_1", "runs/deploy_2"):
         assert "task furuta: SUCCESS" in out("deploy", run), out("deploy", run)
