@@ -13,7 +13,7 @@ import torch
 from sim2real.cli import main
 from sim2real.errors import Sim2RealError
 from sim2real.train.config import PPOConfig
-from sim2real.train.distributed import launch, local_envs, merge_moments, window_mean, world
+from sim2real.train.distributed import from_main, launch, local_envs, merge_moments, window_mean, world
 from sim2real.train.network import EmpiricalNormalizer
 
 TINY = PPOConfig(
@@ -149,6 +149,7 @@ class TestSingleProcess:
         mean, var = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.25])
         assert merge_moments(4.0, mean, var) == (4.0, mean, var)
         assert window_mean([1.0, 0.0, 1.0]) == pytest.approx(2 / 3) and window_mean([]) is None
+        assert from_main(True) is True and from_main(False) is False
 
 
 def _fails(message: str) -> int:
