@@ -13,6 +13,12 @@ ways a real robot does:
 - encoder quantization, sensor noise and a constant bias on the readings;
 - occasionally dropped readings (``Reading.valid`` False, values of the previous reading).
 
+With ``explicit_actuators: false`` the twin keeps the training model's own actuators (MuJoCo's
+affine actuators, whose PD damping ``implicitfast`` integrates implicitly) and writes the commands
+to their controls: the nominal simulator of ``sim2real sim2sim``; backlash and the torque-speed
+curve need the explicit actuators and do not apply then.  Readings of a floating base carry the
+simulator's base linear velocity (``Reading.base_lin_vel``, what an estimator gives on a robot).
+
 It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
 (``realtime``: the simulation follows the wall clock and ``write`` does not block, as on a robot).
 
@@ -75,6 +81,24 @@ class TwinEffects:
     """Probability that a reading is dropped."""
     seed: int = 0
     """Seed of every random effect."""
+    explicit_actuators: bool = True
+    """Compute actuator torques here every fine step (explicit PD); False: the model's own actuators
+    take the commands (implicit PD damping, as in training; no backlash, no torque-speed curve)."""
+
+    @classmethod
+    def none(cls, integrator: str = "implicitfast") -> TwinEffects:
+        """No unmodeled effect at all: the training simulator itself (sim2sim's nominal run)."""
+        return cls(
+            substep_factor=1,
+            integrator=integrator,
+            latency_jitter=0.0,
+            backlash=0.0,
+            position_noise=0.0,
+            velocity_noise=0.0,
+            gyro_noise=0.0,
+            drop_probability=0.0,
+            explicit_actuators=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -190,6 +214,7 @@ class TwinRobot:
         if fx.integrator not in _INTEGRATORS:
             raise Sim2RealError(f"twin integrator must be one of {', '.join(_INTEGRATORS)}")
         model = build_model(spec)
+        self.model = model
         params = Parameters(spec, model)
         try:
             params.set(model, self.config.params)
@@ -213,14 +238,18 @@ class TwinRobot:
         self._limit = model.actuator_forcerange[self._act_ids, 1].copy()
         self._delay = model.actuator_delay[self._act_ids].copy()
         self._models = [a.model for a in spec.actuators]
-        model.actuator_gainprm[self._act_ids, 0] = 1.0
-        model.actuator_biasprm[self._act_ids, :3] = 0.0
-        model.actuator_forcerange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
+        # the model's own actuator coefficients (implicit mode), and the safe-mode ones
+        self._own = (
+            model.actuator_gainprm[self._act_ids, 0].copy(),
+            model.actuator_biasprm[self._act_ids, :3].copy(),
+        )
+        self._own_ctrlrange = model.actuator_ctrlrange[self._act_ids].copy()
+        self._coefficients = "own"
+        if fx.explicit_actuators:
+            self._torque_inputs()
         model.actuator_delay[self._act_ids] = 0.0  # latency is applied here, with jitter
-        model.actuator_ctrlrange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
         model.opt.timestep = spec.physics_dt / fx.substep_factor
         model.opt.integrator = _INTEGRATORS[fx.integrator]
-        self.model = model
         self.data = mujoco.MjData(model)
         self.rng = np.random.default_rng(fx.seed)
         self.realtime = realtime
@@ -230,9 +259,11 @@ class TwinRobot:
         self._act_qpos = np.array([self._qpos_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._ctrl_idx = model.actuator_ctrladr[self._act_ids]
         self._base_qpos = 0  # qpos address of the floating base's free joint
+        self._base_dof = 0
         if spec.base_body is not None:
             bid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
             self._base_qpos = int(model.jnt_qposadr[model.body_jntadr[bid]])
+            self._base_dof = int(model.jnt_dofadr[model.body_jntadr[bid]])
         self._safe_damping = spec.safety.damping
         self._resolution = (
             fx.encoder_resolution if fx.encoder_resolution is not None else spec.encoder.resolution
@@ -249,6 +280,23 @@ class TwinRobot:
         self._wall_start = time.perf_counter()
         self.safe = False
         self.reset(initial_qpos)
+
+    def _torque_inputs(self) -> None:
+        """Switch the actuators to plain torque inputs (ctrl = joint torque, clipped to the limit)."""
+        m = self.model
+        m.actuator_gainprm[self._act_ids, 0] = 1.0
+        m.actuator_biasprm[self._act_ids, :3] = 0.0
+        m.actuator_forcerange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
+        m.actuator_ctrlrange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
+        self._coefficients = "torque"
+
+    def _own_actuators(self) -> None:
+        """Back to the model's own actuator coefficients (implicit mode, after safe mode)."""
+        m = self.model
+        m.actuator_gainprm[self._act_ids, 0] = self._own[0]
+        m.actuator_biasprm[self._act_ids, :3] = self._own[1]
+        m.actuator_ctrlrange[self._act_ids] = self._own_ctrlrange
+        self._coefficients = "own"
 
     def _sensor_slice(self, name: str) -> slice | None:
         sid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SENSOR, name)
@@ -300,8 +348,10 @@ class TwinRobot:
             gyro = d.sensordata[self._gyro] + fx.gyro_noise * self.rng.standard_normal(3)
             accel = d.sensordata[self._accel].copy()
             quat = d.sensordata[self._quat].copy()
+        lin_vel = None
         if self.spec.floating_base:
             height = float(d.qpos[self._base_qpos + 2])
+            lin_vel = self._base_lin_vel()
         reading = Reading(
             t=float(d.time),
             q=q,
@@ -311,6 +361,7 @@ class TwinRobot:
             accel=accel,
             quat=quat,
             base_height=height,
+            base_lin_vel=lin_vel,
             valid=True,
         )
         if self._last_reading is not None and self.rng.random() < fx.drop_probability:
@@ -324,6 +375,7 @@ class TwinRobot:
                 accel=last.accel,
                 quat=last.quat,
                 base_height=last.base_height,
+                base_lin_vel=last.base_lin_vel,
                 valid=False,
             )
         self._last_reading = reading
@@ -410,6 +462,22 @@ class TwinRobot:
             ang_vel=d.qvel[dof + 3 : dof + 6].copy(),  # a free joint's angular velocity is in the body frame
         )
 
+    def _base_lin_vel(self) -> np.ndarray:
+        """Base linear velocity in the base frame [m/s] (the free joint's world velocity, rotated)."""
+        adr = self._base_qpos
+        dof = self._base_dof
+        quat = self.data.qpos[adr + 3 : adr + 7] / np.linalg.norm(self.data.qpos[adr + 3 : adr + 7])
+        inv = np.array([quat[0], -quat[1], -quat[2], -quat[3]])
+        out = np.zeros(3)
+        mujoco.mju_rotVecQuat(out, self.data.qvel[dof : dof + 3], inv)
+        return out
+
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The true joint positions [rad], velocities [rad/s] (n_joints,) and actuator torques [N m]
+        (n_actions,) now: no noise, never dropped (for evaluation only)."""
+        d = self.data
+        return d.qpos[self._qpos_idx].copy(), d.qvel[self._dof_idx].copy(), d.actuator_force[self._act_ids].copy()
+
     def stop(self) -> None:
         """Enter the spec's safe mode at once (damping or zero torque) until the next normal command."""
         if self.realtime:
@@ -427,8 +495,19 @@ class TwinRobot:
             # normal and hold commands are both applied as given (Command docstring)
             _, self._active, _ = self._pending.popleft()
             self.safe = False
-        d.ctrl[self._ctrl_idx] = self._torque()
+        d.ctrl[self._ctrl_idx] = self._control()
         mujoco.mj_step(self.model, d)
+
+    def _control(self) -> np.ndarray:
+        """The actuators' controls this fine step: torques (explicit actuators, and safe mode), else
+        the active commands into the model's own actuators."""
+        if self.config.effects.explicit_actuators or self.safe:
+            if self._coefficients != "torque":
+                self._torque_inputs()
+            return self._torque()
+        if self._coefficients != "own":
+            self._own_actuators()
+        return self._active
 
     def _catch_up(self) -> None:
         """Paced twin: a robot does not wait for its controller.  When the loop fell behind the wall

@@ -255,6 +255,13 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
         out.append(f"actuators not in the spec get control 0: {_few(left)}")
     if spec.imu is not None and spec.imu.add_to is not None:
         out.append(f"adds site '{spec.imu.site}' to body '{spec.imu.add_to}' at {list(spec.imu.pos)} (the IMU)")
+    changed = []
+    for joint, value in spec.armature.items():
+        was = float(model.dof_armature[model.jnt_dofadr[_id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)]])
+        if abs(was - value) > 1e-12:
+            changed.append(f"{joint} {was:g} -> {value:g}")
+    if changed:
+        out.append(f"joint armature [kg m^2] (armature): {_few(changed, 3)}")
     if spec.initial_base is not None and spec.base_body is not None:
         bid = _id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
         adr = int(model.jnt_qposadr[model.body_jntadr[bid]])

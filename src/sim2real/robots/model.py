@@ -110,6 +110,9 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         element.nsample = act_samples
         element.delay = 0.0
 
+    for joint, value in spec.armature.items():
+        mjspec.joint(joint).armature = float(value)
+
     sens_samples = math.ceil(_delay_capacity(spec, "sensor.", ".delay") / spec.physics_dt) + 2
 
     if spec.imu is not None and spec.imu.add_to is not None:

@@ -52,6 +52,7 @@ _TOP_KEYS = {
     "feet",
     "initial_base",
     "motor_order",
+    "armature",
 }
 _REQUIRED = ("name", "mjcf", "joints", "default_pose", "control", "actuators", "observation", "safety")
 
@@ -348,6 +349,10 @@ def _build(path: Path, raw: dict) -> RobotSpec:
     initial_base = _parse_initial_base(raw.get("initial_base"), floating)
     action = _parse_action(raw.get("action"), joints, default_pose, actuators)
     motor_order = _parse_motor_order(raw.get("motor_order"), tuple(a.joint for a in actuators))
+    armature = {
+        j: _number(v, f"armature.{j}", nonnegative=True)
+        for j, v in _per_joint_subset(raw.get("armature"), joints, "armature").items()
+    }
     return RobotSpec(
         name=str(raw["name"]),
         path=path.resolve(),
@@ -483,6 +488,15 @@ def _parse_action(
     if limit is not None:
         limit = _number(limit, "action.limit", positive=True)
     return _Action(frozen_array(scale), frozen_array(offset), alpha, frozen_array(low), frozen_array(high), limit)
+
+
+def _per_joint_subset(raw: Any, joints: tuple[str, ...], where: str) -> dict:
+    """A mapping over some of the joints (absent: empty)."""
+    mapping = _require_mapping(raw or {}, where)
+    unknown = [k for k in mapping if k not in joints]
+    if unknown:
+        raise SpecError(f"{where}: unknown joint '{unknown[0]}' (joints: {', '.join(joints)})")
+    return mapping
 
 
 def _parse_motor_order(raw: Any, actuated: tuple[str, ...]) -> tuple[str, ...]:

@@ -45,11 +45,18 @@ Schema (all angles in rad, times in s, torques in N m; docs/robots.md has every 
       joint.hinge.damping: {low: 0.0, high: 0.5}
     task: {kind: swing_up, joint: hinge, upright: 3.14159, hanging: 0.0}   # kind + its parameters
 
-Room left for what policies from elsewhere need (issue 15), without reshaping: ``action`` takes
-more per-joint keys (``clip``) beside ``scale``/``offset``/``filter``; an observation term
-mapping takes more keys (``history``, ``clip``, term parameters such as a phase clock's
-``period``); a top-level ``motor_order`` may map policy joints to robot motors; ``sensors.imu``
-may state its quaternion convention.
+What policies from elsewhere need (``sim2real import``)::
+
+    action: {clip: {hip: [-1.0, 1.0]}, limit: null}   # command bounds after the mapping; |a| bound
+    observation:
+      - {name: base_ang_vel, scale: [0.2, 0.2, 0.2], history: 5, clip: [-100, 100]}
+      - {name: gait_phase, params: {period: 0.8}}   # term parameters (TERM_PARAMS)
+    motor_order: [FR_hip, FR_thigh, ...]   # the actuated joints by motor index (joints: policy order)
+    armature: {FR_hip: 0.01, ...}          # joint armature set on the model [kg m^2]
+
+Quaternions are (w, x, y, z) everywhere in sim2real (``Reading.quat``, the IMU sensor); drivers
+convert (ROS 2 messages are x, y, z, w); a policy that observes the orientation itself states the
+component order it wants (``base_quat`` term, ``params: {order: xyzw}``).
 
 This module holds the types; :mod:`sim2real.robots.parse` reads and validates the YAML, and
 :func:`sim2real.robots.load.load_spec` then checks it against the MJCF (names), collects every
@@ -317,6 +324,10 @@ class RobotSpec:
     motor_order: tuple[str, ...] = ()
     """The robot's motor order (``motor_order``): the actuated joints in the order of its motor
     indices; empty: the actuated joints in policy order.  The policy side works by name in policy order."""
+    armature: Mapping[str, float] = field(default_factory=dict)
+    """Joint armature (reflected rotor inertia) sim2real sets on the model [kg m^2], by joint
+    (``armature``; an override): training frameworks add it from their actuator configuration and
+    MJCF files often lack it.  Empty: the model's own."""
     feet: tuple[str, ...] = ()
     """Foot bodies of a legged robot (each one's lowest collision geom touches the floor)."""
     initial_base: InitialBase | None = None
