@@ -38,6 +38,8 @@ def _commands() -> dict[str, Callable[..., int]]:
 # (subcommand, module in sim2real.commands, function): wired when the module exists.
 _OPTIONAL: tuple[tuple[str, str, str], ...] = (
     ("robot", "robot", "robot"),
+    ("import", "import_policy", "import_policy"),
+    ("sim2sim", "sim2sim", "sim2sim"),
     ("randomize", "randomize", "randomize"),
     ("train", "train", "train"),
     ("evaluate", "train", "evaluate"),

@@ -379,6 +379,7 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         action_clip_high=action.clip_high,
         action_limit=action.limit,
         motor_order=motor_order,
+        armature=armature,
         feet=feet,
         initial_base=initial_base,
     )

@@ -53,7 +53,7 @@ def load_config(path: str | Path, what: str = "config") -> dict[str, Any]:
     if not path.is_file():
         raise PolicyError(f"{what} not found: {path}")
     try:
-        raw = yaml.load(path.read_text(), Loader=_TolerantLoader)  # noqa: S506 - a safe loader subclass
+        raw = yaml.load(path.read_text(), Loader=_TolerantLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise PolicyError(f"{path.name}: not valid YAML ({first})") from None
