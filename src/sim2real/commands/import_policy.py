@@ -20,6 +20,7 @@ def import_policy(
     joints: str | None = None,
     motor_order: tuple[str, ...] | None = None,
     armature: float | None = None,
+    torque_limit: float | None = None,
     physics_dt: float | None = None,
     name: str | None = None,
     seed: int = 0,
@@ -48,11 +49,13 @@ def import_policy(
         motor_order: isaaclab: the robot's joints by motor index (what joint_ids_map indexes); default
             the model's joint order.
         armature: Joint armature to set on the policy joints [kg m^2] (default: the model's).
+        torque_limit: Effort limit [N m] of the joints whose model states none.
         physics_dt: isaaclab: largest physics timestep [s] (default step_dt / 4).
         name: Robot name (default: the model's).
         seed: Seed of the parity check's rollout.
         json: Print a JSON summary on stdout.
     """
+    human(f"importing the {framework} policy {policy} onto {model}", json)
     if framework == "legged-gym":
         if config is None:
             raise Sim2RealError("import legged-gym needs --config (the MuJoCo deploy config YAML)")
@@ -60,10 +63,22 @@ def import_policy(
             raise Sim2RealError("--deploy, --motor-order and --physics-dt belong to import isaaclab")
         from sim2real.policy.imports.legged_gym import import_legged_gym
 
-        result = import_legged_gym(policy, config, model, out, joints=joints, armature=armature, name=name, seed=seed)
+        result = import_legged_gym(
+            policy,
+            config,
+            model,
+            out,
+            joints=joints,
+            armature=armature,
+            torque_limit=torque_limit,
+            name=name,
+            seed=seed,
+        )
     else:
         if config is not None:
-            raise Sim2RealError("import isaaclab takes --deploy params/deploy.yaml (--config is for legged-gym)")
+            raise Sim2RealError(
+                "import isaaclab takes --deploy params/deploy.yaml (--config is for legged-gym)"
+            )
         from sim2real.policy.imports.isaaclab import import_isaaclab
 
         result = import_isaaclab(
@@ -74,6 +89,7 @@ def import_policy(
             joints=joints,
             motor_order=motor_order,
             armature=armature,
+            torque_limit=torque_limit,
             physics_dt=physics_dt,
             name=name,
             seed=seed,
@@ -84,7 +100,10 @@ def import_policy(
         f"wrote {result.spec.path} (robot {result.spec.name}, spec {result.spec.hash[:12]}) and {result.policy}",
         f"policy: {meta.n_obs} observations -> {meta.n_act} actions every {1e3 * meta.control_dt:g} ms"
         + (", recurrent" if meta.recurrent else ""),
-        "observation: " + " + ".join(f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in meta.observation),
+        "observation: "
+        + " + ".join(
+            f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in meta.observation
+        ),
         f"parity with the original: max |diff| {result.max_abs_diff:.2g} over {result.n_recorded} recorded and "
         f"{result.n_random} random observations",
         *result.notes,
@@ -94,6 +113,6 @@ def import_policy(
         *(f"  - {o}" for o in result.spec.overrides),
         f"next: sim2real sim2sim --robot {result.spec.path} --policy {result.policy} --velocity-command 0.5 0 0 --check",
     ]
-    human(f"importing a {framework} policy from {policy}", json)
+
     emit(summary, json, "\n".join(lines))
     return 0

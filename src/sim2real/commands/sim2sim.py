@@ -9,10 +9,14 @@ from sim2real.errors import Sim2RealError
 
 
 def _run_text(label: str, r: dict[str, Any]) -> list[str]:
-    lines = [f"{label}: {r['simulator']['integrator']} at {1e3 * r['simulator']['timestep']:g} ms, {r['simulator']['actuators']}"]
+    lines = [
+        f"{label}: {r['simulator']['integrator']} at {1e3 * r['simulator']['timestep']:g} ms, {r['simulator']['actuators']}"
+    ]
     if "mean_base_velocity" in r:
         vx, vy, wz = r["mean_base_velocity"]
-        lines.append(f"  mean base velocity (second half): vx {vx:+.3f} m/s, vy {vy:+.3f} m/s, wz {wz:+.3f} rad/s")
+        lines.append(
+            f"  mean base velocity (second half): vx {vx:+.3f} m/s, vy {vy:+.3f} m/s, wz {wz:+.3f} rad/s"
+        )
     if "tracking_error" in r:
         e = r["tracking_error"]
         lines.append(f"  tracking error: {e['linear']:.3f} m/s, {e['yaw_rate']:.3f} rad/s")
@@ -20,12 +24,16 @@ def _run_text(label: str, r: dict[str, Any]) -> list[str]:
     lines.append(f"  fell: {fell}")
     if "torque_margin" in r:
         m = r["torque_margin"]
-        lines.append(f"  torque margin: {100 * m['min_fraction']:.0f} % ({m['joint']}, peak {m['peak_torque']:+.1f} of {m['limit']:g} N m)")
+        lines.append(
+            f"  torque margin: {100 * m['min_fraction']:.0f} % ({m['joint']}, peak {m['peak_torque']:+.1f} of {m['limit']:g} N m)"
+        )
         j = r["joint_limit_margin"]
         lines.append(f"  joint-limit margin: {j['min_rad']:.3f} rad ({j['joint']})")
     s = r["safety"]
     lines.append(
-        f"  safety: {s['state']}" + (f" (latched: {s['latch_reason']})" if s["latched"] else "") + f", {s['events']} events {s['counters']}"
+        f"  safety: {s['state']}"
+        + (f" (latched: {s['latch_reason']})" if s["latched"] else "")
+        + f", {s['events']} events {s['counters']}"
     )
     return lines
 
@@ -74,7 +82,14 @@ def sim2sim(
     )
     gate = result["gate"]
     lines = [*_run_text("nominal", result["nominal"]), *_run_text("check", result["check"])]
-    lines.append("changes: " + ", ".join(f"{k} {v if isinstance(v, list) else f'{v:+.3f}'}" for k, v in result["changes"].items() if k != "allowed"))
+    lines.append(
+        "changes: "
+        + ", ".join(
+            f"{k} {v if isinstance(v, list) else f'{v:+.3f}'}"
+            for k, v in result["changes"].items()
+            if k != "allowed"
+        )
+    )
     lines.append(f"sim2sim gate: {'PASSED' if gate['passed'] else 'FAILED'} ({gate['thresholds']})")
     lines += [f"  - {r}" for r in gate["reasons"]]
     emit(result, json, "\n".join(lines))

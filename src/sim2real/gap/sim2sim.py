@@ -169,8 +169,14 @@ def _figures(
         "simulator": {
             "integrator": fx.integrator,
             "timestep": spec.physics_dt / fx.substep_factor,
-            "actuators": "explicit PD each fine step" if fx.explicit_actuators else "the model's own (implicit PD)",
-            "effects": {k: v for k, v in dataclasses.asdict(fx).items() if k not in ("integrator", "explicit_actuators")},
+            "actuators": "explicit PD each fine step"
+            if fx.explicit_actuators
+            else "the model's own (implicit PD)",
+            "effects": {
+                k: v
+                for k, v in dataclasses.asdict(fx).items()
+                if k not in ("integrator", "explicit_actuators")
+            },
         },
     }
     fell_at = None
@@ -191,9 +197,12 @@ def _figures(
                 "linear": float(np.linalg.norm(velocity[second, :2] - cmd[:2], axis=1).mean()),
                 "yaw_rate": float(np.abs(velocity[second, 2] - cmd[2]).mean()),
             }
-        out["base_height"] = {"min": float(min(b.height for b in rec.base)), "mean_second_half": float(
-            np.mean([b.height for b, s in zip(rec.base, second, strict=True) if s])
-        )}
+        out["base_height"] = {
+            "min": float(min(b.height for b in rec.base)),
+            "mean_second_half": float(
+                np.mean([b.height for b, s in zip(rec.base, second, strict=True) if s])
+            ),
+        }
     latched = bool(safety["latched"])
     out["fell"] = fell_at is not None or (latched and spec.floating_base)
     out["fell_at_s"] = fell_at
@@ -242,7 +251,9 @@ def sim2sim_check(
     reasons = []
     for name, run in (("nominal", nominal), ("check", other)):
         if run["fell"]:
-            reasons.append(f"the {name} run fell" + (f" at {run['fell_at_s']:.2f} s" if run["fell_at_s"] else ""))
+            reasons.append(
+                f"the {name} run fell" + (f" at {run['fell_at_s']:.2f} s" if run["fell_at_s"] else "")
+            )
         elif run["safety"]["latched"]:
             reasons.append(f"the {name} run ended in a safe stop ({run['safety']['latch_reason']})")
     if "mean_base_velocity" in nominal and "mean_base_velocity" in other:
@@ -254,8 +265,12 @@ def sim2sim_check(
         for label, d, a in zip(("vx", "vy", "wz"), delta, allowed, strict=True):
             if abs(d) > a:
                 reasons.append(f"mean {label} moved by {d:+.3f} (allowed {a:.3f})")
-    for key, sub in (("tracking_error", "linear"), ("tracking_error", "yaw_rate"), ("torque_margin", "min_fraction"),
-                     ("joint_limit_margin", "min_rad")):
+    for key, sub in (
+        ("tracking_error", "linear"),
+        ("tracking_error", "yaw_rate"),
+        ("torque_margin", "min_fraction"),
+        ("joint_limit_margin", "min_rad"),
+    ):
         if key in nominal and key in other:
             changes[f"{key}.{sub}"] = other[key][sub] - nominal[key][sub]
     return {

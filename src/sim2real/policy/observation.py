@@ -289,9 +289,13 @@ class ObservationBuilder:
         if name == "projected_gravity":
             return rowwise(_projected_gravity)
         if name == "base_quat":
-            return rowwise(lambda f: _base_quat(f, params.get("order", "wxyz"), bool(params.get("unique", False))))
+            return rowwise(
+                lambda f: _base_quat(f, params.get("order", "wxyz"), bool(params.get("unique", False)))
+            )
         if name == "gait_phase":
-            return rowwise(lambda f: _gait_phase(f, float(params["period"]), float(params.get("offset", 0.0))))
+            return rowwise(
+                lambda f: _gait_phase(f, float(params["period"]), float(params.get("offset", 0.0)))
+            )
         self.generic.append(name)
         return rowwise(lambda f: self._generic(term, f))
 
@@ -301,7 +305,9 @@ class ObservationBuilder:
         params = dict(term.params)
 
         def kernel(inp: StepInputs) -> None:
-            unit = None if inp.quat is None else inp.quat / np.linalg.norm(inp.quat)  # as the training side does
+            unit = (
+                None if inp.quat is None else inp.quat / np.linalg.norm(inp.quat)
+            )  # as the training side does
             value = func(_inputs(default, inp, unit), **params)
             if value.shape != (1, term.size):
                 raise PolicyError(

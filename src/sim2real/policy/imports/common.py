@@ -225,7 +225,9 @@ def write_import(
         joints="|".join(re.escape(j) for j in foreign.joints),
         kp=by_joint["kp"],
         kd=by_joint["kd"],
-        torque_limit=None if foreign.torque_limit is None else dict(zip(foreign.joints, foreign.torque_limit, strict=True)),
+        torque_limit=None
+        if foreign.torque_limit is None
+        else dict(zip(foreign.joints, foreign.torque_limit, strict=True)),
         default_pose=by_joint["default_pose"],
         control_dt=foreign.control_dt,
         physics_dt=foreign.physics_dt,
@@ -233,7 +235,9 @@ def write_import(
     if n != len(set(foreign.joints)):
         raise PolicyError("a joint appears twice among the policy joints")
     out_dir.mkdir(parents=True, exist_ok=True)
-    spec, init = init_robot(model, out_dir / "robot.yaml", options, edit=lambda result: _edit(result, foreign))
+    spec, init = init_robot(
+        model, out_dir / "robot.yaml", options, edit=lambda result: _edit(result, foreign)
+    )
     notes = [*_armature_notes(spec, foreign), *(f"assumed: {a}" for a in foreign.assumptions)]
     meta = PolicyMetadata.from_spec(
         spec,
@@ -247,7 +251,10 @@ def write_import(
         recurrent=foreign.recurrent,
         imported={
             "framework": foreign.framework,
-            "files": {role: {"name": Path(p).name, "sha256": file_digest(Path(p))} for role, p in foreign.files.items()},
+            "files": {
+                role: {"name": Path(p).name, "sha256": file_digest(Path(p))}
+                for role, p in foreign.files.items()
+            },
             "assumptions": list(foreign.assumptions),
         },
     )
@@ -279,7 +286,13 @@ def write_import(
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, target)
-    log.info("imported %s policy: %s (parity %.2g over %d observations)", foreign.framework, target, worst, sum(len(s) for s in sequences))
+    log.info(
+        "imported %s policy: %s (parity %.2g over %d observations)",
+        foreign.framework,
+        target,
+        worst,
+        sum(len(s) for s in sequences),
+    )
     return ImportResult(
         spec=spec,
         policy=target,
@@ -320,9 +333,14 @@ def _edit(result: InitResult, foreign: ForeignPolicy) -> None:
         values = per_joint(foreign.armature, len(joints), "armature")
         spec["armature"] = dict(zip(joints, values, strict=True))
     if spec.get("task") is not None and foreign.commands:
-        spec["task"] = {"kind": spec["task"]["kind"], "commands": {k: list(v) for k, v in foreign.commands.items()}}
+        spec["task"] = {
+            "kind": spec["task"]["kind"],
+            "commands": {k: list(v) for k, v in foreign.commands.items()},
+        }
     result.comments["joints"] = f"policy order ({foreign.framework})"
-    result.comments["action"] = "command = offset + scale * action (the policy's own mapping; no tanh, no bound)"
+    result.comments["action"] = (
+        "command = offset + scale * action (the policy's own mapping; no tanh, no bound)"
+    )
     result.comments["observation"] = f"the {foreign.framework} policy's observation layout"
     result.inferred.append(
         f"imported {foreign.framework} policy: joint order, PD gains, default pose, action mapping and "

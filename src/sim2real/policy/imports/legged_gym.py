@@ -67,9 +67,11 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
         PolicyError: ``num_obs`` fits no known layout for ``num_actions``.
     """
     n, n_obs = int(cfg["num_actions"]), int(cfg["num_obs"])
-    cmd = per_joint(cfg["cmd_scale"], 3, f"{where}: cmd_scale") if isinstance(cfg["cmd_scale"], list) else (
-        _number(cfg, "cmd_scale", where),
-    ) * 3
+    cmd = (
+        per_joint(cfg["cmd_scale"], 3, f"{where}: cmd_scale")
+        if isinstance(cfg["cmd_scale"], list)
+        else (_number(cfg, "cmd_scale", where),) * 3
+    )
     core = [
         ObservationTerm("base_ang_vel", 3, _number(cfg, "ang_vel_scale", where)),
         ObservationTerm("projected_gravity", 3, 1.0),
@@ -80,7 +82,9 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     ]
     rest = n_obs - (3 * n + 9)
     if rest == 0:
-        return tuple(core), [f"layout: num_obs {n_obs} = 3 x {n} + 9 (angular velocity, gravity, command, joints, action)"]
+        return tuple(core), [
+            f"layout: num_obs {n_obs} = 3 x {n} + 9 (angular velocity, gravity, command, joints, action)"
+        ]
     if rest == 2:
         period = float(cfg.get("period", cfg.get("gait_period", DEFAULT_PERIOD)))
         return (*core, ObservationTerm("gait_phase", 2, 1.0, params={"period": period})), [
@@ -109,6 +113,7 @@ def import_legged_gym(
     *,
     joints: str | None = None,
     armature: float | None = None,
+    torque_limit: float | None = None,
     name: str | None = None,
     seed: int = 0,
 ) -> ImportResult:
@@ -123,6 +128,7 @@ def import_legged_gym(
             model's first ``num_actions`` hinge joints.
         armature: Joint armature to set on the policy joints [kg m^2]; default: the model's (or the
             config's ``armature``).
+        torque_limit: Effort limit [N m] of joints whose model states none.
         name: Robot name; default the model's.
         seed: Seed of the parity check's rollout.
 
@@ -133,7 +139,9 @@ def import_legged_gym(
     cfg = load_config(config, "deploy config")
     missing = [k for k in REQUIRED if k not in cfg]
     if missing:
-        raise PolicyError(f"{where}: missing '{missing[0]}' (a unitree_rl_gym MuJoCo deploy config has {', '.join(REQUIRED)})")
+        raise PolicyError(
+            f"{where}: missing '{missing[0]}' (a unitree_rl_gym MuJoCo deploy config has {', '.join(REQUIRED)})"
+        )
     n = int(cfg["num_actions"])
     kp = per_joint(cfg["kps"], n, f"{where}: kps")
     kd = per_joint(cfg["kds"], n, f"{where}: kds")
@@ -147,7 +155,9 @@ def import_legged_gym(
             raise PolicyError(f"--joints '{joints}' is not a regular expression ({exc})") from None
         chosen = [j for j in available if pattern.fullmatch(j)]
         if len(chosen) != n:
-            raise PolicyError(f"--joints '{joints}' matches {len(chosen)} joints of the model, the policy has {n}")
+            raise PolicyError(
+                f"--joints '{joints}' matches {len(chosen)} joints of the model, the policy has {n}"
+            )
     else:
         if len(available) < n:
             raise PolicyError(f"the model has {len(available)} joints, the policy drives {n} (num_actions)")
@@ -161,7 +171,9 @@ def import_legged_gym(
     graph, recurrent, network = torchscript_to_onnx(module)
     interface = graph_interface(graph, Path(policy).name)
     if interface.n_obs != int(cfg["num_obs"]):
-        raise PolicyError(f"the policy takes {interface.n_obs} observations, {where} says num_obs {cfg['num_obs']}")
+        raise PolicyError(
+            f"the policy takes {interface.n_obs} observations, {where} says num_obs {cfg['num_obs']}"
+        )
     if interface.n_act != n:
         raise PolicyError(f"the policy gives {interface.n_act} actions, {where} says num_actions {n}")
     dt = _number(cfg, "simulation_dt", where)
@@ -183,6 +195,7 @@ def import_legged_gym(
         reference=reference_function(module),
         recurrent=recurrent,
         action_limit=None,
+        torque_limit=None if torque_limit is None else (float(torque_limit),) * n,
         armature=armature if armature is not None else cfg.get("armature"),
         files={"policy": Path(policy), "config": Path(config), "model": Path(model)},
         assumptions=tuple(assumed),

@@ -22,7 +22,19 @@ import numpy as np
 from sim2real.errors import PolicyError
 from sim2real.policy.metadata import INPUT_NAME, OUTPUT_NAME, RecurrentState
 
-_ACTIVATIONS = ("ELU", "ReLU", "Tanh", "Sigmoid", "LeakyReLU", "SELU", "SiLU", "GELU", "Softplus", "Mish", "Identity")
+_ACTIVATIONS = (
+    "ELU",
+    "ReLU",
+    "Tanh",
+    "Sigmoid",
+    "LeakyReLU",
+    "SELU",
+    "SiLU",
+    "GELU",
+    "Softplus",
+    "Mish",
+    "Identity",
+)
 
 
 def _torch() -> Any:
@@ -109,8 +121,14 @@ def _normalizer(module: Any) -> tuple[Any, Any, float] | None:
     mean = buffers.get("_mean", buffers.get("mean"))
     std = buffers.get("_std", buffers.get("std"))
     if mean is None or std is None:
-        raise PolicyError(f"the policy's normalizer '{_name(module)}' has no mean/std buffers this importer reads")
-    return mean.detach().clone().reshape(-1), std.detach().clone().reshape(-1), float(getattr(module, "eps", 1e-2))
+        raise PolicyError(
+            f"the policy's normalizer '{_name(module)}' has no mean/std buffers this importer reads"
+        )
+    return (
+        mean.detach().clone().reshape(-1),
+        std.detach().clone().reshape(-1),
+        float(getattr(module, "eps", 1e-2)),
+    )
 
 
 def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], dict[str, Any]]:
@@ -128,7 +146,11 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
     if _name(module) in ("Sequential", "MLP"):
         actor_src, memory_src, norm_src = module, None, None
     elif "actor" in children:
-        actor_src, memory_src, norm_src = children["actor"], children.get("memory"), children.get("normalizer")
+        actor_src, memory_src, norm_src = (
+            children["actor"],
+            children.get("memory"),
+            children.get("normalizer"),
+        )
     else:
         raise PolicyError(
             f"the TorchScript policy '{_name(module)}' has no 'actor' (modules: {', '.join(children) or 'none'}); "
@@ -167,7 +189,9 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
     recurrent: tuple[RecurrentState, ...] = ()
     if memory is not None:
         shape = (int(memory.num_layers), 1, int(memory.hidden_size))
-        recurrent = tuple(RecurrentState(f"state_{k}_in", f"state_{k}_out", shape) for k in range(2 if lstm else 1))
+        recurrent = tuple(
+            RecurrentState(f"state_{k}_in", f"state_{k}_out", shape) for k in range(2 if lstm else 1)
+        )
     example = (torch.zeros(1, n_obs), *(torch.zeros(*r.shape) for r in recurrent))
     from sim2real.policy.export import _quiet_exporter
 
@@ -185,7 +209,13 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
     description = {
         "type": "imported TorchScript",
         "layers": [type(m).__name__ for m in actor],
-        "memory": None if memory is None else {"cell": type(memory).__name__, "hidden": int(memory.hidden_size), "layers": int(memory.num_layers)},
+        "memory": None
+        if memory is None
+        else {
+            "cell": type(memory).__name__,
+            "hidden": int(memory.hidden_size),
+            "layers": int(memory.num_layers),
+        },
         "normalizer": norm is not None,
     }
     return program.model_proto, recurrent, description
