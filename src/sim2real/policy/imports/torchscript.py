@@ -13,6 +13,7 @@ import's parity check (:func:`reference_function`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,9 @@ def load_torchscript(path: str | Path) -> Any:
     if not path.is_file():
         raise PolicyError(f"policy file not found: {path}")
     try:
-        module = torch.jit.load(str(path), map_location="cpu")
+        with warnings.catch_warnings():  # torch deprecates TorchScript; the files exist all the same
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
     except Exception as exc:  # torch raises RuntimeError and friends for foreign archives
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise PolicyError(f"{path.name}: not a TorchScript policy ({first[:200]})") from None
