@@ -356,7 +356,9 @@ class TestObservationBuilder:
             builder.commit()
             unit = quat / np.linalg.norm(quat)
             t = np.array([(k if k < 20 else k - 20) * dt])
-            inp = ObsInputs(q[None], qd[None], default, la[None], gyro[None], unit[None], cmd[None], lin[None], t)
+            inp = ObsInputs(
+                q[None], qd[None], default, la[None], gyro[None], unit[None], cmd[None], lin[None], t
+            )
             np.testing.assert_allclose(
                 mine, build_observation(layout, inp, history=reference)[0], rtol=1e-12, atol=1e-12
             )
@@ -456,3 +458,94 @@ def test_runtime_runs_without_torch(exported, block_torch):
 
 def test_every_embedded_robot_is_covered(exported):
     assert sorted(exported) == sorted(EMBEDDED)
+
+
+def recurrent_policy(spec, path, gain):
+    """A policy with a recurrent state: action_k = state_k = state_{k-1} + gain @ obs_k (no tanh)."""
+    import dataclasses
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from sim2real.policy.metadata import PolicyMetadata, RecurrentState, stamp_metadata
+
+    n_obs, n_act = spec.n_obs, spec.n_actions
+    meta = PolicyMetadata.from_spec(
+        spec, action_scale=spec.action_scale, action_filter=1.0, task="locomotion"
+    )
+    meta = dataclasses.replace(meta, recurrent=(RecurrentState("h_in", "h_out", (1, n_act)),))
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["obs", "W"], ["z"], transB=1),
+            helper.make_node("Add", ["z", "h_in"], ["action"]),
+            helper.make_node("Identity", ["action"], ["h_out"]),
+        ],
+        "recurrent",
+        [
+            helper.make_tensor_value_info("obs", TensorProto.FLOAT, [1, n_obs]),
+            helper.make_tensor_value_info("h_in", TensorProto.FLOAT, [1, n_act]),
+        ],
+        [
+            helper.make_tensor_value_info("action", TensorProto.FLOAT, [1, n_act]),
+            helper.make_tensor_value_info("h_out", TensorProto.FLOAT, [1, n_act]),
+        ],
+        [
+            helper.make_tensor(
+                "W", TensorProto.FLOAT, [n_act, n_obs], gain.astype(np.float32).ravel().tolist()
+            )
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.write_bytes(stamp_metadata(model, meta))
+    return path
+
+
+class TestForeignPolicyMachinery:
+    """Recurrent state, the action limit and clip, history across unusable steps."""
+
+    @pytest.fixture
+    def spec(self, tmp_path):
+        return spec_copy(
+            tmp_path,
+            "quadruped",
+            yaml_edit=(
+                "action: {scale: 0.5, filter: 1.0}",
+                "action: {scale: 0.5, filter: 1.0, limit: null, clip: {FL_thigh: [0.5, 1.0]}}",
+            ),
+        )
+
+    def test_the_recurrent_state_is_carried_cleared_by_reset_and_kept_on_nan_input(self, spec, tmp_path):
+        gain = np.zeros((12, spec.n_obs))
+        gain[:, 6] = 1.0  # every action adds the velocity command's vx
+        runner = PolicyRunner(recurrent_policy(spec, tmp_path / "r.onnx", gain), spec, providers="cpu")
+        q, qd = spec.default_pose.copy(), np.zeros(12)
+        gyro, quat = np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0])
+        cmd = np.array([0.1, 0.0, 0.0])
+        actions = []
+        for _ in range(3):
+            runner.step(q, qd, gyro, quat, cmd)
+            actions.append(runner.action[0])
+        np.testing.assert_allclose(actions, [0.1, 0.2, 0.3], atol=1e-6)  # no bound: the limit is null
+        runner.step(q, qd, gyro, quat, np.array([np.nan, 0.0, 0.0]))
+        assert not runner.last_input_finite
+        runner.step(q, qd, gyro, quat, cmd)
+        assert runner.action[0] == pytest.approx(0.4, abs=1e-6)  # the NaN step left the state as it was
+        runner.reset()
+        runner.step(q, qd, gyro, quat, cmd)
+        assert runner.action[0] == pytest.approx(0.1, abs=1e-6)
+        assert runner.infer(np.tile(runner.observation, (3, 1)))[:, 0] == pytest.approx(
+            [0.1, 0.2, 0.3], abs=1e-6
+        )
+
+    def test_the_command_clip_and_unbounded_actions_match_the_training_mapping(self, spec, tmp_path):
+        gain = np.zeros((12, spec.n_obs))
+        gain[:, 6] = 30.0
+        runner = PolicyRunner(recurrent_policy(spec, tmp_path / "r.onnx", gain), spec, providers="cpu")
+        command = runner.step(
+            spec.default_pose, np.zeros(12), np.zeros(3), np.array([1.0, 0, 0, 0]), np.array([0.1, 0, 0])
+        )
+        env = TaskEnv(spec, get_task(spec), 1, seed=0, nthread=1)
+        np.testing.assert_allclose(command, env.action_to_command(runner.action[None])[0])
+        assert command[1] == 1.0 and command[0] == pytest.approx(1.5)  # FL_thigh clipped; FL_hip 0 + 0.5 * 3

@@ -166,7 +166,7 @@ def term_frame(term: ObservationTerm, inp: ObsInputs) -> np.ndarray:
     if func is None:
         check_layout([term])
     assert func is not None
-    value = np.asarray(func(inp, **dict(term.params)), dtype=float)
+    value = np.asarray(func(inp, **term_params(term.name, term.params)), dtype=float)
     if value.ndim != 2 or value.shape[1] != term.size:
         raise Sim2RealError(
             f"observation term '{term.name}' has size {value.shape[-1]}, layout says {term.size}"
