@@ -230,6 +230,8 @@ BAD_SPECS = {
     "action limit that is not positive": (_set("action", "limit", 0.0), r"action\.limit must be positive"),
     "motor order missing a joint": (_set("motor_order", []), r"motor_order: missing actuated joint 'hinge'"),
     "armature of an unknown joint": (_set("armature", {"knee": 0.01}), r"armature: unknown joint 'knee'"),
+    "locked joint that the policy drives": (_set("locked_joints", {"hinge": 0.0}), r"locked_joints: 'hinge' is a policy joint"),
+    "locked joint not in the model": (_set("locked_joints", {"knee": 0.0}), r"locked joint 'knee' is not in pendulum\.xml"),
     "initial base on a fixed-base robot": (
         _set("initial_base", {"pos": [0, 0, 1]}),
         r"initial_base applies only to floating-base robots",

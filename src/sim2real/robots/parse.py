@@ -53,6 +53,7 @@ _TOP_KEYS = {
     "initial_base",
     "motor_order",
     "armature",
+    "locked_joints",
 }
 _REQUIRED = ("name", "mjcf", "joints", "default_pose", "control", "actuators", "observation", "safety")
 
@@ -353,6 +354,11 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         j: _number(v, f"armature.{j}", nonnegative=True)
         for j, v in _per_joint_subset(raw.get("armature"), joints, "armature").items()
     }
+    locked = _require_mapping(raw.get("locked_joints") or {}, "locked_joints")
+    driven = [j for j in locked if j in joints]
+    if driven:
+        raise SpecError(f"locked_joints: '{driven[0]}' is a policy joint (listed in joints)")
+    locked = {str(j): _number(v, f"locked_joints.{j}") for j, v in locked.items()}
     return RobotSpec(
         name=str(raw["name"]),
         path=path.resolve(),
@@ -380,6 +386,7 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         action_limit=action.limit,
         motor_order=motor_order,
         armature=armature,
+        locked_joints=locked,
         feet=feet,
         initial_base=initial_base,
     )

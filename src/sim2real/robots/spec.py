@@ -53,6 +53,7 @@ What policies from elsewhere need (``sim2real import``)::
       - {name: gait_phase, params: {period: 0.8}}   # term parameters (TERM_PARAMS)
     motor_order: [FR_hip, FR_thigh, ...]   # the actuated joints by motor index (joints: policy order)
     armature: {FR_hip: 0.01, ...}          # joint armature set on the model [kg m^2]
+    locked_joints: {left_elbow: 0.3}       # model joints the policy does not drive, held in simulation
 
 Quaternions are (w, x, y, z) everywhere in sim2real (``Reading.quat``, the IMU sensor); drivers
 convert (ROS 2 messages are x, y, z, w); a policy that observes the orientation itself states the
@@ -324,6 +325,10 @@ class RobotSpec:
     motor_order: tuple[str, ...] = ()
     """The robot's motor order (``motor_order``): the actuated joints in the order of its motor
     indices; empty: the actuated joints in policy order.  The policy side works by name in policy order."""
+    locked_joints: Mapping[str, float] = field(default_factory=dict)
+    """Model joints the policy does not drive, held at these positions [rad or m] in simulation
+    (``locked_joints``; an override: an equality constraint each, their own actuators get no force).
+    On a robot its own controller must hold them."""
     armature: Mapping[str, float] = field(default_factory=dict)
     """Joint armature (reflected rotor inertia) sim2real sets on the model [kg m^2], by joint
     (``armature``; an override): training frameworks add it from their actuator configuration and

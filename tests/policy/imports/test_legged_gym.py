@@ -21,6 +21,7 @@ from sim2real.errors import PolicyError
 from sim2real.policy.imports.legged_gym import import_legged_gym, layout
 from sim2real.policy.metadata import read_metadata
 from sim2real.policy.runtime import PolicyRunner
+from sim2real.real.protocol import Command
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
 from sim2real.robots import DATA_DIR
 
@@ -318,3 +319,32 @@ class TestLeggedGymFormat:
         assert [t.name for t in terms][-1] == "last_action"
         with pytest.raises(PolicyError, match="fits no layout"):
             layout({**base, "num_obs": 46}, "c")
+
+
+class TestJointsThePolicyDoesNotDrive:
+    def test_they_are_locked_at_their_default_positions_in_simulation(self, tmp_path):
+        cfg = config(
+            tmp_path,
+            num_actions=9,
+            num_obs=36,
+            kps=[25.0] * 9,
+            kds=[0.5] * 9,
+            default_angles=[0.0, 0.8, -1.5] * 3,
+        )
+        result = import_legged_gym(
+            scripted_mlp(tmp_path, 36, 9), cfg, QUADRUPED, tmp_path / "out", torque_limit=23.7
+        )
+        spec = result.spec
+        assert set(spec.locked_joints) == {"RR_hip", "RR_thigh", "RR_calf"} and spec.n_joints == 9
+        assert any("locks 3 joints" in o for o in spec.overrides)
+        assert any("held at their default positions" in a for a in result.metadata.imported["assumptions"])
+        import mujoco
+
+        robot = TwinRobot(spec, TwinConfig(effects=TwinEffects.none()))
+        for _ in range(50):
+            robot.write(Command(t=robot.now(), values=np.asarray(spec.default_pose)))
+        for joint, hold in spec.locked_joints.items():
+            q = robot.data.qpos[
+                robot.model.jnt_qposadr[mujoco.mj_name2id(robot.model, mujoco.mjtObj.mjOBJ_JOINT, joint)]
+            ]
+            assert abs(q - hold) < 0.02, (joint, q, hold)

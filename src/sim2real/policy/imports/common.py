@@ -83,6 +83,8 @@ class ForeignPolicy:
     """Effort limits [N m] where the model states none."""
     motor_order: tuple[str, ...] = ()
     """The robot's motor order (joint names by motor index); empty: not stated."""
+    locked: Mapping[str, float] = field(default_factory=dict)
+    """Model joints the policy does not drive -> the position they are held at in simulation."""
     armature: float | tuple[float, ...] | None = None
     """Joint armature to set on the model [kg m^2] (one value or per joint); None: the model's."""
     commands: Mapping[str, tuple[float, float]] | None = None
@@ -167,6 +169,31 @@ def model_joints(model_path: str | Path) -> list[str]:
     kinds = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
     names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt)]
     return [n for j, n in enumerate(names) if int(model.jnt_type[j]) in kinds and n]
+
+
+def hold_positions(model_path: str | Path, joints: Sequence[str]) -> dict[str, float]:
+    """Where joints the policy does not drive are held: the model's first keyframe, else qpos0,
+    clipped into the joint's range."""
+    model = load_mjcf(Path(model_path)).compile()
+    qpos = model.key_qpos[0] if model.nkey else model.qpos0
+    out = {}
+    for name in joints:
+        j = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        q = float(qpos[model.jnt_qposadr[j]])
+        if model.jnt_limited[j]:
+            q = float(np.clip(q, *model.jnt_range[j]))
+        out[name] = round(q, 6)
+    return out
+
+
+def locked_note(locked: Mapping[str, float]) -> str:
+    """The assumption an importer states when it locks joints."""
+    names = list(locked)
+    shown = ", ".join(names[:4]) + (f", ... {len(names) - 4} more" if len(names) > 4 else "")
+    return (
+        f"the model's {len(names)} joints the policy does not drive ({shown}) are held at their default "
+        "positions in simulation (locked_joints); on the robot its own controller must hold them"
+    )
 
 
 def per_joint(values: Any, n: int, what: str) -> tuple[float, ...]:
@@ -329,6 +356,8 @@ def _edit(result: InitResult, foreign: ForeignPolicy) -> None:
     spec["observation"] = [_term_mapping(t) for t in foreign.observation]
     if foreign.motor_order and list(foreign.motor_order) != joints:
         spec["motor_order"] = list(foreign.motor_order)
+    if foreign.locked:
+        spec["locked_joints"] = dict(foreign.locked)
     if foreign.armature is not None:
         values = per_joint(foreign.armature, len(joints), "armature")
         spec["armature"] = dict(zip(joints, values, strict=True))

@@ -36,7 +36,15 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import PolicyError
-from sim2real.policy.imports.common import ForeignPolicy, ImportResult, model_joints, per_joint, write_import
+from sim2real.policy.imports.common import (
+    ForeignPolicy,
+    ImportResult,
+    hold_positions,
+    locked_note,
+    model_joints,
+    per_joint,
+    write_import,
+)
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_graph, rename_io
 from sim2real.robots.spec import ObservationTerm
@@ -336,6 +344,9 @@ def import_isaaclab(
         raise PolicyError(
             f"the policy takes {interface.n_obs} observations, the observation layout has {width}: {text}"
         )
+    locked = hold_positions(model, [j for j in model_joints(model) if j not in facts["joints"]])
+    if locked:
+        assumed.append(locked_note(locked))
     graph, recurrent = rename_io(original, interface)
     step = float(facts["control_dt"])
     foreign = ForeignPolicy(
@@ -354,6 +365,7 @@ def import_isaaclab(
         recurrent=recurrent,
         action_clip=facts.get("clip", ()),
         action_limit=None,
+        locked=locked,
         motor_order=tuple(motors) if deploy is not None and sorted(motors) == sorted(facts["joints"]) else (),
         armature=armature,
         torque_limit=None if torque_limit is None else (float(torque_limit),) * n,

@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from sim2real.errors import PolicyError
-from sim2real.policy.imports.common import ForeignPolicy, ImportResult, model_joints, per_joint, write_import
+from sim2real.policy.imports.common import (
+    ForeignPolicy,
+    ImportResult,
+    hold_positions,
+    locked_note,
+    model_joints,
+    per_joint,
+    write_import,
+)
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import graph_interface
 from sim2real.policy.imports.torchscript import load_torchscript, reference_function, torchscript_to_onnx
@@ -165,8 +173,11 @@ def import_legged_gym(
         if len(available) > n:
             assumed.append(
                 f"policy joints: the model's first {n} of {len(available)} joints ({chosen[0]} .. {chosen[-1]}), "
-                "as the deploy script reads qpos[7:]; the others are not driven by the policy"
+                "as the deploy script reads qpos[7:]"
             )
+    locked = hold_positions(model, [j for j in available if j not in chosen])
+    if locked:
+        assumed.append(locked_note(locked))
     module = load_torchscript(policy)
     graph, recurrent, network = torchscript_to_onnx(module)
     interface = graph_interface(graph, Path(policy).name)
@@ -195,6 +206,7 @@ def import_legged_gym(
         reference=reference_function(module),
         recurrent=recurrent,
         action_limit=None,
+        locked=locked,
         torque_limit=None if torque_limit is None else (float(torque_limit),) * n,
         armature=armature if armature is not None else cfg.get("armature"),
         files={"policy": Path(policy), "config": Path(config), "model": Path(model)},
