@@ -59,9 +59,13 @@ def _export(module: Any, n_obs: int, path: Path, metadata: dict[str, str] | None
 
 
 def isaaclab_export(
-    trained_policy: Any, spec: Any, folder: Path, history: int = HISTORY
+    trained_policy: Any, spec: Any, folder: Path, history: int = HISTORY, motors: list[str] | None = None
 ) -> tuple[Path, Path]:
-    """(policy.onnx, deploy.yaml) of an Isaac Lab style export of the trained quadruped policy."""
+    """(policy.onnx, deploy.yaml) of an Isaac Lab style export of the trained quadruped policy.
+
+    The policy joints are the model's joints breadth first (hips, thighs, calves: Isaac Lab's
+    articulation order); ``motors`` is the robot's motor order that ``joint_ids_map`` indexes and
+    the gains are listed by (default: the model's joint order)."""
     import torch
 
     base = trained_policy
@@ -87,10 +91,11 @@ def isaaclab_export(
 
     n_obs = sum(size for _, size, _ in TERMS) * history
     onnx_path = _export(Wrapped(), n_obs, folder / "exported" / "policy.onnx")
-    motors = list(spec.joints)
+    motors = list(motors or spec.joints)
+    policy_joints = [spec.joints[j] for j in PERM]
     default = [float(spec.default_pose[j]) for j in PERM]
     lines = [
-        f"joint_ids_map: {PERM}",
+        f"joint_ids_map: {[motors.index(j) for j in policy_joints]}",
         f"step_dt: {spec.control_dt}",
         f"stiffness: {[20.0 + m for m in range(len(motors))]}",
         f"damping: {[0.5 + 0.01 * m for m in range(len(motors))]}",

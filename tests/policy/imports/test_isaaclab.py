@@ -13,7 +13,7 @@ from foreign_fixtures import PERM, IsaacLabReference, isaaclab_export, mjlab_exp
 from sim2real.cli import main
 from sim2real.errors import PolicyError
 from sim2real.policy.imports.config_files import load_config
-from sim2real.policy.imports.isaaclab import import_isaaclab, resolve_joint_ids
+from sim2real.policy.imports.isaaclab import import_isaaclab, policy_joints
 from sim2real.policy.metadata import read_metadata
 from sim2real.policy.runtime import PolicyRunner
 from sim2real.real.protocol import Command
@@ -172,12 +172,34 @@ class TestConfigFiles:
         )
         assert load_config(path) == {"a": [1, 2], "b": {"slice": [0, 12, None]}, "c": {"x": 1}}
 
-    def test_joint_ids_map_with_gaps_matches_motors_by_rank(self):
+    def test_joint_ids_map_resolves_by_metadata_names_a_motor_order_or_the_tree(self):
         motors = [f"m{i}" for i in range(4)]
-        joints, index, assumed = resolve_joint_ids([0, 12, 5, 3], motors, "deploy.yaml")
-        assert joints == ["m0", "m3", "m2", "m1"] and index == [0, 3, 2, 1] and "rank" in assumed[0]
+        joints, rank, order, assumed = policy_joints([0, 12, 5, 3], "deploy.yaml", motor_order=motors)
+        assert joints == ["m0", "m3", "m2", "m1"] and rank == [0, 3, 2, 1] and order == motors
+        assert "by rank" in assumed[0]
+        joints, _, order, assumed = policy_joints([1, 0], "deploy.yaml", tree_order=["a", "b"])
+        assert joints == ["a", "b"] and order == ["b", "a"] and "breadth first" in assumed[0]
+        joints, _, order, _ = policy_joints([1, 0], "deploy.yaml", names=["x", "y"], tree_order=["a", "b"])
+        assert joints == ["x", "y"] and order == ["y", "x"]
         with pytest.raises(PolicyError, match="not a permutation: motor 3 appears twice"):
-            resolve_joint_ids([0, 3, 3, 1], motors, "deploy.yaml")
+            policy_joints([0, 3, 3, 1], "deploy.yaml", motor_order=motors)
+        with pytest.raises(PolicyError, match="--joints or name the robot's motors with --motor-order"):
+            policy_joints([0, 1, 2], "deploy.yaml", tree_order=["a", "b"])
+
+
+class TestMotorOrderOtherThanTheModels:
+    def test_a_robot_whose_motors_are_numbered_otherwise_gets_the_right_joints(self, trained, tmp_path):
+        spec0 = trained["quadruped"].spec
+        sdk = [f"{leg}_{part}" for leg in ("FR", "FL", "RR", "RL") for part in ("hip", "thigh", "calf")]
+        onnx_path, deploy = isaaclab_export(
+            trained["quadruped"].policy, spec0, tmp_path / "export", motors=sdk
+        )
+        result = import_isaaclab(onnx_path, deploy, MODEL, tmp_path / "imported", torque_limit=23.7)
+        spec = result.spec
+        assert list(spec.joints) == [spec0.joints[i] for i in PERM] and list(spec.motors) == sdk
+        assert all(spec.actuator(j).kp == pytest.approx(20.0 + sdk.index(j)) for j in spec.joints)
+        text = deploy.read_text().replace("!!python/object/apply:builtins.slice [null, null, null]", "null")
+        rollout(spec, result.policy, IsaacLabReference(onnx_path, yaml.safe_load(text)))
 
 
 class TestBadImports:
@@ -254,3 +276,25 @@ class TestBadImports:
             moved / "policy.onnx", isaac["deploy"], MODEL, tmp_path / "out", torque_limit=23.7
         )
         assert result.max_abs_diff <= 1e-5
+
+
+class TestJointSelections:
+    def test_a_term_over_every_joint_imports_and_a_subset_is_refused(self):
+        from sim2real.policy.imports.isaaclab import observation_terms
+
+        every = {"slice": [None, None, None]}
+        terms = observation_terms(
+            {"joint_pos_rel": {"params": {"asset_cfg": {"joint_ids": every}}}}, 12, None, "d"
+        )
+        assert terms[0].name == "joint_pos_rel" and terms[0].size == 12
+        with pytest.raises(PolicyError, match="selects joints"):
+            observation_terms(
+                {"joint_pos_rel": {"params": {"asset_cfg": {"joint_ids": {"slice": [0, 6, None]}}}}},
+                12,
+                None,
+                "d",
+            )
+        with pytest.raises(PolicyError, match="selects joints"):
+            observation_terms(
+                {"joint_vel_rel": {"params": {"asset_cfg": {"joint_names": ["FL_.*"]}}}}, 12, None, "d"
+            )

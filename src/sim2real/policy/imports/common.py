@@ -171,6 +171,30 @@ def model_joints(model_path: str | Path) -> list[str]:
     return [n for j, n in enumerate(names) if int(model.jnt_type[j]) in kinds and n]
 
 
+def tree_joints(model_path: str | Path) -> list[str]:
+    """Named hinge and slide joints breadth first over the kinematic tree (children in model order):
+    the joint order of an Isaac Lab articulation built from the same robot description."""
+    mjspec = load_mjcf(Path(model_path))
+    try:
+        model = mjspec.compile()
+    except Exception as exc:
+        raise SpecError(f"{Path(model_path).name}: MJCF does not compile ({exc})") from None
+    kinds = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
+    children: dict[int, list[int]] = {}
+    for body in range(1, model.nbody):
+        children.setdefault(int(model.body_parentid[body]), []).append(body)
+    out, queue = [], [0]
+    while queue:
+        body = queue.pop(0)
+        start, count = int(model.body_jntadr[body]), int(model.body_jntnum[body])
+        for j in range(start, start + count) if start >= 0 else ():
+            name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j)
+            if int(model.jnt_type[j]) in kinds and name:
+                out.append(name)
+        queue.extend(children.get(body, []))
+    return out
+
+
 def hold_positions(model_path: str | Path, joints: Sequence[str]) -> dict[str, float]:
     """Where joints the policy does not drive are held: the model's first keyframe, else qpos0,
     clipped into the joint's range."""

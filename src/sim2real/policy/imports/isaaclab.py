@@ -17,10 +17,11 @@ Facts of the formats (``exported/policy.onnx`` and ``params/deploy.yaml``):
   ``joint_damping``, ``default_joint_pos``, ``action_scale``, ``observation_names``, numbers as
   comma-separated text): read where present, cross-checked with the deploy.yaml, enough on its own.
 
-What this importer assumes where the files are silent (recorded in the policy's metadata): the
-robot's motor order is the model's joint order unless given (``motor_order``); a
-``joint_ids_map`` with gaps (motor indices of a larger robot) is matched to the model's joints by
-rank; Isaac Lab's and mjlab's observation term named ``joint_pos`` (``joint_vel``) is
+What this importer assumes where the files are silent (recorded in the policy's metadata): without
+joint names in the ONNX metadata and without a given motor order, the policy joints are the
+model's joints breadth first over the kinematic tree (the order of an Isaac Lab articulation made
+from the same robot description) and the robot's motor order follows from ``joint_ids_map``; a
+``joint_ids_map`` with gaps (motor indices of a larger robot) is taken by rank; Isaac Lab's and mjlab's observation term named ``joint_pos`` (``joint_vel``) is
 ``joint_pos_rel`` (``joint_vel_rel``), as in their velocity tasks; the physics timestep is a
 quarter of the policy period unless given.  Terms sim2real does not compute (``height_scan``, ...)
 are refused with one line.
@@ -43,10 +44,12 @@ from sim2real.policy.imports.common import (
     locked_note,
     model_joints,
     per_joint,
+    tree_joints,
     write_import,
 )
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_graph, rename_io
+from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import ObservationTerm
 
 FOREIGN_TERMS: dict[str, str] = {
@@ -100,17 +103,28 @@ def _frame_size(term: str, n_joints: int) -> int:
     )
 
 
-def resolve_joint_ids(
-    joint_ids_map: Any, motors: list[str], where: str
-) -> tuple[list[str], list[int], list[str]]:
-    """Policy joint names from ``joint_ids_map`` against the robot's motor order.
+def policy_joints(
+    joint_ids_map: Any,
+    where: str,
+    *,
+    names: list[str] | None = None,
+    motor_order: list[str] | None = None,
+    tree_order: list[str] | None = None,
+) -> tuple[list[str], list[int], list[str], list[str]]:
+    """The policy joints of a ``joint_ids_map`` (``joint_ids_map[i]``: motor index of policy joint i).
+
+    The names come from, in this order: the ONNX metadata's ``names``; the robot's ``motor_order``
+    (joint names by motor index; a map with gaps is matched by rank); else ``tree_order``, the
+    model's joints breadth first (Isaac Lab's articulation order), the motor order then following
+    from the map.
 
     Returns:
-        The policy joints, the index of each in ``motors`` (rank of its motor index), and what was assumed.
+        The policy joints, the rank of each one's motor among the policy's motors, the motor order
+        (policy joints by motor index) and what was assumed.
 
     Raises:
-        PolicyError: not a list of distinct non-negative integers (not a permutation), or more
-            motors than the robot has.
+        PolicyError: not a list of distinct non-negative integers (not a permutation), or names
+            that do not fit.
     """
     if not isinstance(joint_ids_map, list) or not joint_ids_map:
         raise PolicyError(f"{where}: joint_ids_map must be a list of motor indices")
@@ -122,33 +136,52 @@ def resolve_joint_ids(
             raise PolicyError(f"{where}: joint_ids_map is not a permutation: motor {i} appears twice")
         seen.add(i)
     n = len(joint_ids_map)
-    if n > len(motors):
-        raise PolicyError(f"{where}: joint_ids_map names {n} motors, the model has {len(motors)} joints")
+    order = sorted(joint_ids_map)
+    rank = [order.index(i) for i in joint_ids_map]
     assumed = []
-    if max(joint_ids_map) < len(motors):
-        index = list(joint_ids_map)
-    elif n == len(motors):
-        order = sorted(joint_ids_map)
-        index = [order.index(i) for i in joint_ids_map]
+    if order != list(range(n)):
         assumed.append(
-            f"joint_ids_map has gaps (motor indices up to {max(joint_ids_map)} for {n} joints): motors matched "
-            "to the model's joints by rank"
+            f"joint_ids_map has gaps (motor indices up to {order[-1]} for {n} joints): motors taken by rank"
         )
+    if names is not None:
+        if len(names) != n:
+            raise PolicyError(f"the ONNX metadata names {len(names)} joints, {where}'s joint_ids_map {n}")
+        joints = list(names)
+    elif motor_order is not None:
+        if len(motor_order) < n:
+            raise PolicyError(
+                f"{where}: joint_ids_map names {n} motors, the motor order has {len(motor_order)}"
+            )
+        by_index = order[-1] < len(motor_order)
+        joints = [motor_order[i] if by_index else motor_order[rank[k]] for k, i in enumerate(joint_ids_map)]
     else:
-        raise PolicyError(
-            f"{where}: joint_ids_map indexes motor {max(joint_ids_map)}, the model has {len(motors)} joints"
+        if tree_order is None or len(tree_order) != n:
+            have = 0 if tree_order is None else len(tree_order)
+            raise PolicyError(
+                f"{where}: joint_ids_map has {n} joints, the model {have}: choose them with --joints or name the "
+                "robot's motors with --motor-order"
+            )
+        joints = list(tree_order)
+        assumed.append(
+            "policy joint order: the model's joints breadth first (Isaac Lab's articulation order); the motor "
+            "order follows from joint_ids_map"
         )
-    return [motors[k] for k in index], index, assumed
+    motors = [joints[rank.index(r)] for r in range(n)]
+    return joints, rank, motors, assumed
 
 
-def _by_motor(values: Any, index: list[int], n_motors: int, what: str, where: str) -> tuple[float, ...]:
-    """Per policy joint from a list by motor (one value: every motor)."""
+def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
+    """Per policy joint from a list by motor: one value per policy motor in motor order, or one per
+    motor index of a larger robot (one value: every motor)."""
     if not isinstance(values, list):
-        return per_joint(values, len(index), f"{where}: {what}")
-    if len(values) != n_motors:
-        raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {n_motors} motors")
-    motor_values = per_joint(values, n_motors, f"{where}: {what}")
-    return tuple(motor_values[k] for k in index)
+        return per_joint(values, len(rank), f"{where}: {what}")
+    if len(values) == len(rank):
+        by_motor = per_joint(values, len(rank), f"{where}: {what}")
+        return tuple(by_motor[r] for r in rank)
+    if len(values) > max(index):
+        by_index = per_joint(values, len(values), f"{where}: {what}")
+        return tuple(by_index[i] for i in index)
+    raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {len(rank)} motors")
 
 
 def _scale(value: Any, size: int, what: str) -> float | tuple[float, ...]:
@@ -204,10 +237,11 @@ def observation_terms(
         size = _frame_size(name, n_joints)
         label = f"{where}: observation '{foreign}'"
         params = dict(raw.get("params") or {})
-        selected = (params.get("asset_cfg") or {}) if isinstance(params.get("asset_cfg"), Mapping) else {}
-        if any(
-            selected.get(k) not in (None, [".*"], ".*") and not isinstance(selected.get(k), Mapping)
-            for k in ("joint_ids", "joint_names")
+        selected = params.get("asset_cfg") if isinstance(params.get("asset_cfg"), Mapping) else {}
+        if not _selects_all(selected.get("joint_ids"), n_joints) or selected.get("joint_names") not in (
+            None,
+            ".*",
+            [".*"],
         ):
             raise PolicyError(
                 f"{label} selects joints (asset_cfg); sim2real's terms cover every policy joint"
@@ -232,6 +266,16 @@ def observation_terms(
     return tuple(terms)
 
 
+def _selects_all(joint_ids: Any, n: int) -> bool:
+    """Whether an ``asset_cfg.joint_ids`` entry means every joint (None, ``slice(None)``, or 0..n-1)."""
+    if joint_ids is None or joint_ids == list(range(n)):
+        return True
+    if isinstance(joint_ids, Mapping) and "slice" in joint_ids:
+        start, stop, step = joint_ids["slice"][:3]
+        return start in (None, 0) and (stop is None or stop >= n) and step in (None, 1)
+    return False
+
+
 def _our_term(foreign: str) -> str:
     if foreign in REFUSED:
         raise PolicyError(f"observation term '{foreign}' needs {REFUSED[foreign]}")
@@ -240,6 +284,21 @@ def _our_term(foreign: str) -> str:
             f"unknown observation term '{foreign}' (sim2real imports: {', '.join(sorted(FOREIGN_TERMS))})"
         )
     return FOREIGN_TERMS[foreign]
+
+
+def _check_default_pose(model: str | Path, joints: list[str], default: tuple[float, ...]) -> None:
+    """A default pose outside a joint's range means the joint order was resolved wrong: one line."""
+    import mujoco
+
+    compiled = load_mjcf(Path(model)).compile()
+    for name, q in zip(joints, default, strict=True):
+        j = mujoco.mj_name2id(compiled, mujoco.mjtObj.mjOBJ_JOINT, name)
+        lo, hi = compiled.jnt_range[j]
+        if compiled.jnt_limited[j] and not lo - 0.05 <= q <= hi + 0.05:
+            raise PolicyError(
+                f"the default position {q:g} of policy joint '{name}' is outside its range [{lo:g}, {hi:g}]: the "
+                "policy's joints are not where the import put them; name the robot's motors with --motor-order"
+            )
 
 
 def _reference(model: Any, interface: GraphInterface) -> Any:
@@ -299,34 +358,33 @@ def import_isaaclab(
     original = load_graph(policy)
     interface = graph_interface(original, source)
     meta = {p.key: p.value for p in original.metadata_props}
-    motors = model_joints(model)
+    tree = tree_joints(model)
     if joints is not None:
         try:
             pattern = re.compile(joints)
         except re.error as exc:
             raise PolicyError(f"--joints '{joints}' is not a regular expression ({exc})") from None
-        motors = [j for j in motors if pattern.fullmatch(j)]
-    assumed: list[str] = []
+        tree = [j for j in tree if pattern.fullmatch(j)]
     if motor_order:
         unknown = [j for j in motor_order if j not in model_joints(model)]
         if unknown:
             raise PolicyError(f"--motor-order: '{unknown[0]}' is not a joint of the model")
-        motors = list(motor_order)
-    elif deploy is not None:
-        assumed.append("the robot's motor order is the model's joint order")
+    assumed: list[str] = []
+    names = _csv(meta["joint_names"]) if "joint_names" in meta else None
     files = {"policy": Path(policy), "model": Path(model)}
     if deploy is not None:
         files["deploy"] = Path(deploy)
-        facts = _from_deploy(load_config(deploy, "deploy.yaml"), motors, Path(deploy).name, assumed)
+        cfg = load_config(deploy, "deploy.yaml")
+        facts = _from_deploy(
+            cfg,
+            Path(deploy).name,
+            assumed,
+            names=names,
+            motor_order=list(motor_order or []) or None,
+            tree=tree,
+        )
         framework = "mjlab" if "observation_names" in meta else "isaaclab"
-        if "joint_names" in meta and _csv(meta["joint_names"]) != list(facts["joints"]):
-            names = _csv(meta["joint_names"])
-            if len(names) == len(facts["joints"]):
-                k = next(i for i, (a, b) in enumerate(zip(names, facts["joints"], strict=True)) if a != b)
-                raise PolicyError(
-                    f"joint_ids_map makes policy joint {k} '{facts['joints'][k]}', the ONNX metadata says '{names[k]}'"
-                )
-    elif "joint_names" in meta:
+    elif names is not None:
         framework = "mjlab"
         facts = _from_metadata(meta, interface, control_dt, assumed)
     else:
@@ -337,6 +395,7 @@ def import_isaaclab(
     missing = [j for j in facts["joints"] if j not in model_joints(model)]
     if missing:
         raise PolicyError(f"policy joint '{missing[0]}' is not a joint of {Path(model).name}")
+    _check_default_pose(model, facts["joints"], facts["default_pose"])
     layout = facts["observation"]
     width = sum(t.width for t in layout)
     if width != interface.n_obs:
@@ -366,7 +425,7 @@ def import_isaaclab(
         action_clip=facts.get("clip", ()),
         action_limit=None,
         locked=locked,
-        motor_order=tuple(motors) if deploy is not None and sorted(motors) == sorted(facts["joints"]) else (),
+        motor_order=tuple(facts.get("motors", ())),
         armature=armature,
         torque_limit=None if torque_limit is None else (float(torque_limit),) * n,
         commands=facts.get("commands"),
@@ -377,7 +436,15 @@ def import_isaaclab(
     return write_import(foreign, model, out, name=name, seed=seed)
 
 
-def _from_deploy(cfg: Mapping[str, Any], motors: list[str], where: str, assumed: list[str]) -> dict[str, Any]:
+def _from_deploy(
+    cfg: Mapping[str, Any],
+    where: str,
+    assumed: list[str],
+    *,
+    names: list[str] | None,
+    motor_order: list[str] | None,
+    tree: list[str],
+) -> dict[str, Any]:
     for key in (
         "joint_ids_map",
         "step_dt",
@@ -389,8 +456,11 @@ def _from_deploy(cfg: Mapping[str, Any], motors: list[str], where: str, assumed:
     ):
         if key not in cfg:
             raise PolicyError(f"{where}: missing '{key}' (an Isaac Lab params/deploy.yaml has it)")
-    joints, index, notes = resolve_joint_ids(cfg["joint_ids_map"], motors, where)
+    joints, rank, motors, notes = policy_joints(
+        cfg["joint_ids_map"], where, names=names, motor_order=motor_order, tree_order=tree
+    )
     assumed.extend(notes)
+    index = list(cfg["joint_ids_map"])
     n = len(joints)
     actions = cfg["actions"] or {}
     if set(actions) != {"JointPositionAction"}:
@@ -418,8 +488,9 @@ def _from_deploy(cfg: Mapping[str, Any], motors: list[str], where: str, assumed:
         raise PolicyError(f"{where}: step_dt must be a positive number of seconds")
     return {
         "joints": joints,
-        "kp": _by_motor(cfg["stiffness"], index, len(motors), "stiffness", where),
-        "kd": _by_motor(cfg["damping"], index, len(motors), "damping", where),
+        "kp": _by_motor(cfg["stiffness"], rank, index, "stiffness", where),
+        "kd": _by_motor(cfg["damping"], rank, index, "damping", where),
+        "motors": motors,
         "default_pose": default,
         "scale": per_joint(action.get("scale", 1.0), n, f"{where}: actions scale"),
         "offset": per_joint(action["offset"], n, f"{where}: actions offset")
