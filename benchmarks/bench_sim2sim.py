@@ -14,5 +14,9 @@ from sim2real.bench.sim2sim import run
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    folder = args[0] if args else str(Path(__file__).resolve().parents[1].parent / "shared/data/foreign/unitree_h1")
+    folder = (
+        args[0]
+        if args
+        else str(Path(__file__).resolve().parents[1].parent / "shared/data/foreign/unitree_h1")
+    )
     print(json.dumps(run(robot=folder, seconds=float(args[1]) if len(args) > 1 else 20.0)))
