@@ -111,7 +111,11 @@ def check_io(session: ort.InferenceSession, meta: PolicyMetadata, source: str = 
     state_out = {r.output: r for r in meta.recurrent}
     if set(inputs) != {INPUT_NAME, *state_in} or inputs[INPUT_NAME].type != "tensor(float)":
         extra = sorted(set(inputs) - {INPUT_NAME, *state_in})
-        detail = f" (it has inputs {', '.join(sorted(inputs))}: a recurrent state the metadata does not name?)" if extra else ""
+        detail = (
+            f" (it has inputs {', '.join(sorted(inputs))}: a recurrent state the metadata does not name?)"
+            if extra
+            else ""
+        )
         raise PolicyError(f"{source}: the graph must have one float32 input '{INPUT_NAME}'{detail}")
     if set(outputs) != {OUTPUT_NAME, *state_out} or outputs[OUTPUT_NAME].type != "tensor(float)":
         raise PolicyError(f"{source}: the graph must have one float32 output '{OUTPUT_NAME}'")
@@ -121,7 +125,9 @@ def check_io(session: ort.InferenceSession, meta: PolicyMetadata, source: str = 
         if arg.type != "tensor(float)" or len(arg.shape) != len(state.shape) or fixed != [
             d for d, g in zip(state.shape, arg.shape, strict=True) if isinstance(g, int)
         ]:
-            raise PolicyError(f"{source}: recurrent state '{name}' has shape {arg.shape}, the metadata says {list(state.shape)}")
+            raise PolicyError(
+                f"{source}: recurrent state '{name}' has shape {arg.shape}, the metadata says {list(state.shape)}"
+            )
     for arg, n, what in ((inputs[INPUT_NAME], meta.n_obs, "n_obs"), (outputs[OUTPUT_NAME], meta.n_act, "n_act")):
         shape = arg.shape
         if len(shape) != 2 or shape[1] != n:
@@ -315,7 +321,9 @@ class PolicyRunner:
         if self._need_lin and (type(base_lin_vel) is not np.ndarray or base_lin_vel.shape != (3,)):
             base_lin_vel = self._vector(base_lin_vel, 3, "base_lin_vel")
 
-        obs = self._builder.build(joint_pos, joint_vel, self._filtered, gyro, quat, velocity_command, base_lin_vel)
+        obs = self._builder.build(
+            joint_pos, joint_vel, self._filtered, gyro, quat, velocity_command, base_lin_vel
+        )
         np.copyto(self._obs32_row, obs)
         if not math.isfinite(self._obs32_row.dot(self._ones32)):
             self.last_input_finite = False
@@ -342,7 +350,12 @@ class PolicyRunner:
         """:meth:`step` from a robot ``Reading`` (attributes ``q``, ``qd``, ``gyro``, ``quat``, and
         ``base_lin_vel`` when the reading has one)."""
         return self.step(
-            reading.q, reading.qd, reading.gyro, reading.quat, velocity_command, getattr(reading, "base_lin_vel", None)
+            reading.q,
+            reading.qd,
+            reading.gyro,
+            reading.quat,
+            velocity_command,
+            getattr(reading, "base_lin_vel", None),
         )
 
     # ------------------------------------------------------------------ offline helpers

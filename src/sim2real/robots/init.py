@@ -290,10 +290,11 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             lo, hi = model.jnt_range[j]
             data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo, hi))
     given = [j for j in joints if opt.default_pose and j in opt.default_pose]
-    result.inferred.append(
-        f"default pose from {source}" if not given else
-        f"default pose: {len(given)} joints from your values" + (f", the others from {source}" if len(given) < len(joints) else "")
-    )
+    if not given:
+        result.inferred.append(f"default pose from {source}")
+    else:
+        rest = f", the others from {source}" if len(given) < len(joints) else ""
+        result.inferred.append(f"default pose: {len(given)} joints from your values{rest}")
 
     floor_z, floor_name = _floor(model)
     feet: list[str] = []

@@ -257,7 +257,10 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
         mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or f"#{i}"
         for i in range(model.nu)
         if mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) not in spec_acts
-        and not (int(model.actuator_trntype[i]) == int(mujoco.mjtTrn.mjTRN_JOINT) and int(model.actuator_trnid[i, 0]) in locked_ids)
+        and not (
+            int(model.actuator_trntype[i]) == int(mujoco.mjtTrn.mjTRN_JOINT)
+            and int(model.actuator_trnid[i, 0]) in locked_ids
+        )
     ]
     if left:
         out.append(f"actuators not in the spec get control 0: {_few(left)}")

@@ -153,7 +153,9 @@ if set(OBSERVATION_TERMS) != set(OBSERVATION_SIZES):  # a term added in one plac
 for _name, _func in OBSERVATION_TERMS.items():  # term parameters: the table and the signatures agree
     _keywords = [k for k in inspect.signature(_func).parameters if k != "inp"]
     if sorted(_keywords) != sorted(TERM_PARAMS.get(_name, {})):
-        raise ImportError(f"observation term '{_name}' takes {_keywords}, TERM_PARAMS says {sorted(TERM_PARAMS.get(_name, {}))}")
+        raise ImportError(
+            f"observation term '{_name}' takes {_keywords}, TERM_PARAMS says {sorted(TERM_PARAMS.get(_name, {}))}"
+        )
 
 
 def term_frame(term: ObservationTerm, inp: ObsInputs) -> np.ndarray:
