@@ -169,6 +169,32 @@ class TestUnitreeH1:
         assert code == 0 and summary["ticks"] == 1000
         assert not summary["safety"]["latched"] and summary["safety"]["ticks_by_mode"]["safe"] == 0
 
+    @pytest.mark.slow
+    def test_record_and_gap_work_for_the_biped(self, h1, tmp_path, capsys):
+        twin = tmp_path / "twin.yaml"
+        twin.write_text("params:\n  body.pelvis.mass: 32.8317\n")
+        log = tmp_path / "log"
+        code, summary = run_cli(
+            [
+                "record",
+                "--robot",
+                str(h1 / "robot.yaml"),
+                "--twin",
+                str(twin),
+                "--policy",
+                str(h1 / "policy.onnx"),
+                "--seconds",
+                "2",
+                "--out",
+                str(log),
+            ],
+            capsys,
+        )
+        assert code == 0 and not summary["safety"]["latched"]
+        code, gap = run_cli(["gap", "--robot", str(h1 / "robot.yaml"), str(log), "--horizon", "0.1"], capsys)
+        assert code == 0 and gap["windows"] > 0 and len(gap["position_rmse_per_joint"]) == 10
+        assert 0.0 < gap["position_rmse"] < 0.2  # the twin's heavier pelvis against the nominal model [rad]
+
     def test_faults_detects_every_case_with_no_unsafe_command(self, h1, capsys):
         code, result = run_cli(
             ["faults", "--robot", str(h1 / "robot.yaml"), "--policy", str(h1 / "policy.onnx")], capsys
