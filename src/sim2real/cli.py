@@ -34,6 +34,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("robot", "robot", "robot"),
     ("params", "robots", "params"),
     ("twin", "twin", "twin"),
+    ("import", "import_policy", "import_policy"),
+    ("sim2sim", "sim2sim", "sim2sim"),
     ("randomize", "randomize", "randomize"),
     ("train", "train", "train"),
     ("evaluate", "train", "evaluate"),

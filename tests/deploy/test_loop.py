@@ -145,7 +145,9 @@ class TestSafeStop:
             assert modes == ["safe"] * 10 and loop.state == "safe_stop"
             result = loop.reset_safety()
             assert result.accepted
-            assert loop.speed.stage == 0 and loop.monitor.speed_fraction == pytest.approx(0.1)
+            # the quadruped tracks a velocity command: the stage slows the command, not the targets
+            assert loop.speed.stage == 0 and loop.speed.fraction == pytest.approx(0.1)
+            assert loop.monitor.speed_fraction == 1.0
             after = [loop.tick().mode for _ in range(5)]
         assert after == ["normal"] * 5
         kinds = [e.kind for e in read_bag(tmp_path / "bag").events]
@@ -204,6 +206,22 @@ class TestSpeedProgression:
         loop = ControlLoop(twin(quadruped), policy, config=config)
         loop.tick()
         np.testing.assert_allclose(policy.velocity_commands[-1], [0.2, 0.0, 0.1])
+        # ... and not the joint targets: a walking robot keeps its full joint speed to balance
+        assert not loop.speed_limits_targets and loop.monitor.speed_fraction == 1.0
+
+    def test_speed_stages_slow_the_targets_when_asked_or_without_a_velocity_command(self, quadruped, furuta):
+        config = LoopConfig(
+            velocity_command=(0.8, 0.0, 0.4), speed=SpeedConfig(start_stage=1), speed_applies_to="joint_targets"
+        )
+        policy = ScriptedPolicy(quadruped.default_pose)
+        loop = ControlLoop(twin(quadruped), policy, config=config)
+        loop.tick()
+        assert loop.speed_limits_targets and loop.monitor.speed_fraction == pytest.approx(0.25)
+        np.testing.assert_allclose(policy.velocity_commands[-1], [0.2, 0.0, 0.1])
+        loop = ControlLoop(twin(furuta), StandInPolicy(furuta), config=LoopConfig(speed=SpeedConfig(start_stage=1)))
+        assert loop.speed_limits_targets and loop.monitor.speed_fraction == pytest.approx(0.25)
+        with pytest.raises(Sim2RealError, match="speed_applies_to"):
+            LoopConfig(speed_applies_to="everything")
 
 
 class TestTiming:

@@ -38,6 +38,10 @@ REQUIRED_KEYS = {
     "network",
     "training",
     "export_check",
+    "action_clip",
+    "action_limit",
+    "recurrent",
+    "motor_order",
 }
 
 

@@ -16,7 +16,7 @@ from sim2real.policy.observation import ObservationBuilder
 from sim2real.policy.runtime import PolicyRunner, select_providers
 from sim2real.robots import DATA_DIR, EMBEDDED, ObservationTerm, load_robot, load_spec
 from sim2real.tasks import get_task
-from sim2real.tasks.observations import OBSERVATION_TERMS, ObsInputs, build_observation
+from sim2real.tasks.observations import OBSERVATION_TERMS, ObservationHistory, ObsInputs, build_observation
 
 UPRIGHT = np.array([1.0, 0.0, 0.0, 0.0])
 
@@ -325,29 +325,67 @@ class TestTrainingMapping:
 
 class TestObservationBuilder:
     def test_every_term_matches_build_observation(self):
-        n_joints, n_act = 3, 2
+        n_joints, n_act, dt = 3, 2, 0.02
         layout = [
             ObservationTerm("joint_pos", 3, 0.5),
-            ObservationTerm("joint_pos_rel", 3, 2.0),
+            ObservationTerm("joint_pos_rel", 3, (2.0, 1.0, 0.5), history=3),
             ObservationTerm("joint_pos_sincos", 6, 1.5),
-            ObservationTerm("joint_vel", 3, 0.05),
-            ObservationTerm("last_action", 2, 1.0),
-            ObservationTerm("base_ang_vel", 3, 0.25),
+            ObservationTerm("joint_vel", 3, 0.05, clip=(-4.0, 4.0)),
+            ObservationTerm("last_action", 2, 1.0, history=2),
+            ObservationTerm("base_ang_vel", 3, 0.25, history=4, clip=((-1.0, -0.5, -2.0), (1.0, 0.5, 2.0))),
             ObservationTerm("projected_gravity", 3, 1.0),
             ObservationTerm("velocity_command", 3, 2.0),
+            ObservationTerm("base_lin_vel", 3, 2.0, history=2),
+            ObservationTerm("base_quat", 4, 1.0, params={"order": "xyzw", "unique": True}),
+            ObservationTerm("gait_phase", 2, 1.0, history=2, params={"period": 0.8, "offset": 0.25}),
         ]
         assert {t.name for t in layout} == set(OBSERVATION_TERMS)  # a new term needs a line here
         default = np.array([0.1, -0.2, 0.3])
-        builder = ObservationBuilder(layout, default, n_act)
+        builder = ObservationBuilder(layout, default, n_act, dt)
         assert builder.generic == []
+        reference = ObservationHistory(layout, 1)
         rng = np.random.default_rng(9)
-        for _ in range(50):
+        for k in range(50):
+            if k == 20:  # a reset in the middle: both refill their history with the next frame
+                builder.reset()
+                reference.reset()
             q, qd, la = rng.normal(0, 2, n_joints), rng.normal(0, 5, n_joints), rng.uniform(-1, 1, n_act)
             gyro, quat, cmd = rng.normal(0, 1, 3), rng.normal(0, 1, 4), rng.uniform(-1, 1, 3)
-            mine = builder.build(q, qd, la, gyro, quat, cmd)
+            lin = rng.normal(0, 1, 3)
+            mine = builder.build(q, qd, la, gyro, quat, cmd, lin).copy()
+            builder.commit()
             unit = quat / np.linalg.norm(quat)
-            inp = ObsInputs(q[None], qd[None], default, la[None], gyro[None], unit[None], cmd[None])
-            np.testing.assert_allclose(mine, build_observation(layout, inp)[0], rtol=1e-12, atol=1e-12)
+            t = np.array([(k if k < 20 else k - 20) * dt])
+            inp = ObsInputs(
+                q[None], qd[None], default, la[None], gyro[None], unit[None], cmd[None], lin[None], t
+            )
+            np.testing.assert_allclose(
+                mine, build_observation(layout, inp, history=reference)[0], rtol=1e-12, atol=1e-12
+            )
+
+    def test_history_is_oldest_first_and_a_reset_fills_it_with_the_first_frame(self):
+        builder = ObservationBuilder([ObservationTerm("joint_vel", 1, 2.0, history=3)], np.zeros(1), 1)
+        assert builder.build(np.zeros(1), np.array([1.0]), np.zeros(1)).tolist() == [2.0, 2.0, 2.0]
+        builder.commit()
+        builder.build(np.zeros(1), np.array([5.0]), np.zeros(1))  # never committed (e.g. a NaN step)
+        assert builder.build(np.zeros(1), np.array([2.0]), np.zeros(1)).tolist() == [2.0, 2.0, 4.0]
+        builder.commit()
+        builder.build(np.zeros(1), np.array([3.0]), np.zeros(1))
+        builder.commit()
+        assert builder.build(np.zeros(1), np.array([4.0]), np.zeros(1)).tolist() == [4.0, 6.0, 8.0]
+        builder.reset()
+        assert builder.build(np.zeros(1), np.array([-1.0]), np.zeros(1)).tolist() == [-2.0, -2.0, -2.0]
+
+    def test_the_phase_clock_counts_committed_steps_from_the_reset(self):
+        builder = ObservationBuilder(
+            [ObservationTerm("gait_phase", 2, 1.0, params={"period": 0.8})], np.zeros(1), 1, control_dt=0.2
+        )
+        angles = []
+        for _ in range(5):
+            sin, cos = builder.build(np.zeros(1), np.zeros(1), np.zeros(1))
+            builder.commit()
+            angles.append(np.arctan2(sin, cos) % (2 * np.pi))
+        np.testing.assert_allclose(angles, [0.0, np.pi / 2, np.pi, 3 * np.pi / 2, 0.0], atol=1e-12)
 
     def test_a_term_without_a_kernel_uses_its_term_function(self, monkeypatch):
         from sim2real.tasks import observations
@@ -420,3 +458,94 @@ def test_runtime_runs_without_torch(exported, block_torch):
 
 def test_every_embedded_robot_is_covered(exported):
     assert sorted(exported) == sorted(EMBEDDED)
+
+
+def recurrent_policy(spec, path, gain):
+    """A policy with a recurrent state: action_k = state_k = state_{k-1} + gain @ obs_k (no tanh)."""
+    import dataclasses
+
+    import onnx
+    from onnx import TensorProto, helper
+
+    from sim2real.policy.metadata import PolicyMetadata, RecurrentState, stamp_metadata
+
+    n_obs, n_act = spec.n_obs, spec.n_actions
+    meta = PolicyMetadata.from_spec(
+        spec, action_scale=spec.action_scale, action_filter=1.0, task="locomotion"
+    )
+    meta = dataclasses.replace(meta, recurrent=(RecurrentState("h_in", "h_out", (1, n_act)),))
+    graph = helper.make_graph(
+        [
+            helper.make_node("Gemm", ["obs", "W"], ["z"], transB=1),
+            helper.make_node("Add", ["z", "h_in"], ["action"]),
+            helper.make_node("Identity", ["action"], ["h_out"]),
+        ],
+        "recurrent",
+        [
+            helper.make_tensor_value_info("obs", TensorProto.FLOAT, [1, n_obs]),
+            helper.make_tensor_value_info("h_in", TensorProto.FLOAT, [1, n_act]),
+        ],
+        [
+            helper.make_tensor_value_info("action", TensorProto.FLOAT, [1, n_act]),
+            helper.make_tensor_value_info("h_out", TensorProto.FLOAT, [1, n_act]),
+        ],
+        [
+            helper.make_tensor(
+                "W", TensorProto.FLOAT, [n_act, n_obs], gain.astype(np.float32).ravel().tolist()
+            )
+        ],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    path.write_bytes(stamp_metadata(model, meta))
+    return path
+
+
+class TestForeignPolicyMachinery:
+    """Recurrent state, the action limit and clip, history across unusable steps."""
+
+    @pytest.fixture
+    def spec(self, tmp_path):
+        return spec_copy(
+            tmp_path,
+            "quadruped",
+            yaml_edit=(
+                "action: {scale: 0.5, filter: 1.0}",
+                "action: {scale: 0.5, filter: 1.0, limit: null, clip: {FL_thigh: [0.5, 1.0]}}",
+            ),
+        )
+
+    def test_the_recurrent_state_is_carried_cleared_by_reset_and_kept_on_nan_input(self, spec, tmp_path):
+        gain = np.zeros((12, spec.n_obs))
+        gain[:, 6] = 1.0  # every action adds the velocity command's vx
+        runner = PolicyRunner(recurrent_policy(spec, tmp_path / "r.onnx", gain), spec, providers="cpu")
+        q, qd = spec.default_pose.copy(), np.zeros(12)
+        gyro, quat = np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0])
+        cmd = np.array([0.1, 0.0, 0.0])
+        actions = []
+        for _ in range(3):
+            runner.step(q, qd, gyro, quat, cmd)
+            actions.append(runner.action[0])
+        np.testing.assert_allclose(actions, [0.1, 0.2, 0.3], atol=1e-6)  # no bound: the limit is null
+        runner.step(q, qd, gyro, quat, np.array([np.nan, 0.0, 0.0]))
+        assert not runner.last_input_finite
+        runner.step(q, qd, gyro, quat, cmd)
+        assert runner.action[0] == pytest.approx(0.4, abs=1e-6)  # the NaN step left the state as it was
+        runner.reset()
+        runner.step(q, qd, gyro, quat, cmd)
+        assert runner.action[0] == pytest.approx(0.1, abs=1e-6)
+        assert runner.infer(np.tile(runner.observation, (3, 1)))[:, 0] == pytest.approx(
+            [0.1, 0.2, 0.3], abs=1e-6
+        )
+
+    def test_the_command_clip_and_unbounded_actions_match_the_training_mapping(self, spec, tmp_path):
+        gain = np.zeros((12, spec.n_obs))
+        gain[:, 6] = 30.0
+        runner = PolicyRunner(recurrent_policy(spec, tmp_path / "r.onnx", gain), spec, providers="cpu")
+        command = runner.step(
+            spec.default_pose, np.zeros(12), np.zeros(3), np.array([1.0, 0, 0, 0]), np.array([0.1, 0, 0])
+        )
+        env = TaskEnv(spec, get_task(spec), 1, seed=0, nthread=1)
+        np.testing.assert_allclose(command, env.action_to_command(runner.action[None])[0])
+        assert command[1] == 1.0 and command[0] == pytest.approx(1.5)  # FL_thigh clipped; FL_hip 0 + 0.5 * 3

@@ -327,3 +327,40 @@ class TestTwinFile:
     def test_missing_file(self, tmp_path):
         with pytest.raises(Sim2RealError, match="not found"):
             TwinConfig.load(tmp_path / "none.yaml")
+
+
+class TestNominalSimulator:
+    """TwinEffects.none(): the training simulator itself (sim2sim's nominal run)."""
+
+    def test_it_steps_exactly_like_the_training_model(self, quadruped):
+        import mujoco
+
+        from sim2real.robots.model import actuator_indices, build_model, default_qpos
+
+        twin = TwinRobot(quadruped, TwinConfig(effects=TwinEffects.none()))
+        model = build_model(quadruped)
+        data = mujoco.MjData(model)
+        data.qpos[:] = default_qpos(quadruped, model)
+        mujoco.mj_forward(model, data)
+        target = np.asarray(quadruped.default_pose) + 0.2
+        for _ in range(20):
+            twin.write(Command(t=twin.now(), values=target))
+            data.ctrl[actuator_indices(quadruped, model)] = target
+            for _ in range(quadruped.substeps):
+                mujoco.mj_step(model, data)
+        np.testing.assert_allclose(twin.data.qpos, data.qpos, rtol=0, atol=1e-9)
+
+    def test_safe_mode_damps_and_a_later_command_drives_the_models_own_actuators_again(self, quadruped):
+        twin = TwinRobot(quadruped, TwinConfig(effects=TwinEffects.none()))
+        twin.set_state(joint_vel={"FL_hip": 2.0})
+        twin.stop()
+        twin._fine_step()  # the torque of a step is computed at the velocity it starts from
+        _, qd, tau = twin.joint_state()
+        assert tau[0] == pytest.approx(-quadruped.safety.damping * 2.0, rel=1e-9) and abs(qd[0]) < 2.0
+        twin.write(Command(t=twin.now(), values=np.asarray(quadruped.default_pose)))
+        assert not twin.safe and twin._coefficients == "own"
+
+    def test_readings_carry_the_base_velocity_in_the_base_frame(self, quadruped):
+        twin = TwinRobot(quadruped, TwinConfig(effects=TwinEffects.none()))
+        run(twin, np.asarray(quadruped.default_pose) + 0.3, 10)
+        np.testing.assert_allclose(twin.read().base_lin_vel, twin.base_state().lin_vel, atol=1e-12)

@@ -100,6 +100,33 @@ class TestValidSpec:
         spec = load_spec(write_spec(_set("action", {"scale": {"hinge": 1.5}, "offset": {"hinge": 0.1}})))
         assert (spec.action_scale.tolist(), spec.action_offset.tolist(), spec.action_filter) == ([1.5], [0.1], 1.0)
 
+    def test_observation_terms_take_history_clip_per_value_scale_and_parameters(self, write_spec):
+        def policy_keys(raw: dict) -> None:
+            raw["observation"][0] = {"name": "joint_pos_sincos", "scale": [1.0, 0.5], "history": 3, "clip": [-0.9, 0.9]}
+            raw["observation"][1]["clip"] = [[-2.0], [2.0]]
+            raw["observation"].append({"name": "gait_phase", "params": {"period": 0.8}})
+
+        spec = load_spec(write_spec(policy_keys))
+        sincos, vel, phase = spec.observation[0], spec.observation[1], spec.observation[-1]
+        assert (sincos.scale, sincos.history, sincos.clip, sincos.width) == ((1.0, 0.5), 3, (-0.9, 0.9), 6)
+        assert vel.clip == (-2.0, 2.0) and dict(phase.params) == {"period": 0.8, "offset": 0.0}
+        assert spec.n_obs == 6 + 1 + 1 + 2
+
+    def test_action_clip_limit_motor_order_and_armature(self, write_spec):
+        def policy_keys(raw: dict) -> None:
+            raw["action"] = {"scale": 2.0, "clip": {"hinge": [-1.0, 1.5]}, "limit": None}
+            raw["motor_order"] = ["hinge"]
+            raw["armature"] = {"hinge": 0.02}
+
+        spec = load_spec(write_spec(policy_keys))
+        assert (spec.action_clip_low.tolist(), spec.action_clip_high.tolist()) == ([-1.0], [1.5])
+        assert spec.action_limit is None and spec.motors == ("hinge",) and dict(spec.armature) == {"hinge": 0.02}
+        assert any("joint armature" in o and "hinge" in o for o in spec.overrides)
+        from sim2real.robots.model import build_model
+
+        assert build_model(spec).dof_armature[0] == pytest.approx(0.02)
+        assert load_spec(write_spec()).action_limit == 1.0  # sim2real's own tanh policies
+
     def test_imu_site_added_to_a_body_is_recorded_as_an_override(self, write_spec):
         spec = load_spec(write_spec(_set("sensors", "imu", {"site": "imu", "add_to": "pole", "pos": [0, 0, 0.1]})))
         assert any("adds site 'imu' to body 'pole'" in o for o in spec.overrides)
@@ -178,6 +205,33 @@ BAD_SPECS = {
     ),
     "unknown action key": (_set("action", "gain", 2.0), r"action: unknown key\(s\) gain"),
     "action filter outside (0, 1]": (_set("action", "filter", 0.0), r"action\.filter must be in \(0, 1\]"),
+    "history that is not a number of frames": (
+        _set("observation", 0, "history", 0),
+        r"observation\.joint_pos_sincos\.history must be a positive integer",
+    ),
+    "per-value scale of the wrong length": (
+        _set("observation", 0, "scale", [1.0, 2.0, 3.0]),
+        r"observation\.joint_pos_sincos\.scale has 3 values, the term's frame has 2",
+    ),
+    "clip low above high": (_set("observation", 1, "clip", [1.0, -1.0]), r"observation\.joint_vel\.clip: low is not below high"),
+    "gait phase without its period": (
+        _set("observation", 2, {"name": "gait_phase"}),
+        r"observation term 'gait_phase' needs the parameter 'period'",
+    ),
+    "parameter a term does not take": (
+        _set("observation", 1, "params", {"period": 1.0}),
+        r"observation term 'joint_vel': unknown parameter\(s\) period \(it takes: none\)",
+    ),
+    "base velocity on a fixed base": (
+        _set("observation", 2, {"name": "base_lin_vel"}),
+        r"observation term 'base_lin_vel' needs a floating base",
+    ),
+    "action clip of an unknown joint": (_set("action", "clip", {"knee": [0, 1]}), r"action\.clip: 'knee' is not an actuated joint"),
+    "action limit that is not positive": (_set("action", "limit", 0.0), r"action\.limit must be positive"),
+    "motor order missing a joint": (_set("motor_order", []), r"motor_order: missing actuated joint 'hinge'"),
+    "armature of an unknown joint": (_set("armature", {"knee": 0.01}), r"armature: unknown joint 'knee'"),
+    "locked joint that the policy drives": (_set("locked_joints", {"hinge": 0.0}), r"locked_joints: 'hinge' is a policy joint"),
+    "locked joint not in the model": (_set("locked_joints", {"knee": 0.0}), r"locked joint 'knee' is not in pendulum\.xml"),
     "initial base on a fixed-base robot": (
         _set("initial_base", {"pos": [0, 0, 1]}),
         r"initial_base applies only to floating-base robots",

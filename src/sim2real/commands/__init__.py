@@ -14,6 +14,8 @@ record            ``sim2real record``
 identify          ``sim2real identify``
 gap               ``sim2real gap``
 deploy            ``sim2real deploy`` and ``sim2real faults``
+import_policy     ``sim2real import legged-gym|isaaclab`` (policies trained elsewhere)
+sim2sim           ``sim2real sim2sim`` (a policy in MuJoCo through the deploy loop, and the gate)
 ros2              ``sim2real twin-node`` and ``sim2real ros2 selftest``
 finetune          ``sim2real finetune``
 bench             ``sim2real bench``

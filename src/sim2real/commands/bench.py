@@ -1,4 +1,4 @@
-"""``sim2real bench sim|train|infer|sysid|finetune|distributed``: measure a headline figure."""
+"""``sim2real bench sim|train|infer|sysid|finetune|distributed|sim2sim``: measure a headline figure."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tyro
 from sim2real.commands.output import emit
 from sim2real.errors import Sim2RealError
 
-Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed"]
+Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed", "sim2sim"]
 
 
 def bench(
@@ -29,9 +29,9 @@ def bench(
 
     Args:
         which: Which benchmark.
-        robot: Embedded robot name or spec YAML path.
+        robot: Embedded robot name or spec YAML path (sim2sim: a unitree_rl_gym policy folder).
         envs: Number of parallel simulations (sim).
-        seconds: Measurement time (sim).
+        seconds: Measurement time (sim); run length (sim2sim).
         randomize: Randomization config name or file (sim).
         seeds: Number of seeds (finetune: default 3; train: 1, with --ray run as Ray tasks;
             distributed: 2).

@@ -34,9 +34,12 @@ I/O excluded) exceeds the period, i.e. it could not keep the rate on a robot (th
 pays one-time costs, is not judged).  Misses are counted, logged (throttled; warnings when paced,
 INFO in lockstep, where they only say the machine was busy) and written to the events topic.
 
-**Speed progression.** The monitor's speed fraction (command rate, pd target speed, velocity
-governor) follows a :class:`~sim2real.deploy.speed.SpeedProgression` (10/25/50/75/100 % by default);
-the velocity command of a velocity-tracking policy is scaled by the same fraction.  A stage
+**Speed progression.** A :class:`~sim2real.deploy.speed.SpeedProgression` (10/25/50/75/100 % by
+default) slows the robot down: for a velocity-tracking policy the velocity command is scaled by
+the stage's fraction (10 % of the commanded speed) while the monitor shapes joint targets at full
+speed (a walking robot needs its full joint speed to balance at any pace); for other policies the
+monitor's speed fraction (command rate, pd target speed, velocity governor) follows the stage
+(``LoopConfig.speed_applies_to`` chooses explicitly).  A stage
 advances after ``dwell_s`` without a safety event (clamps included).  A safe stop is latched until
 :meth:`ControlLoop.reset_safety` is called explicitly and the state passes every check; the
 progression then starts again at ``LoopConfig.restart_stage``.
@@ -146,7 +149,6 @@ class ControlLoop:
             monitor = deployment_monitor(self.spec)
         self.monitor = monitor
         self.speed = speed if speed is not None else SpeedProgression.from_config(self.config.speed)
-        self.monitor.set_speed_fraction(self.speed.fraction)
         self.log_path = Path(log_path) if log_path is not None else None
         self.log_meta = dict(log_meta or {})
         self.on_tick = on_tick
@@ -169,6 +171,12 @@ class ControlLoop:
             self._velocity_command = np.zeros(3)
         else:
             self._velocity_command = None
+        mode = self.config.speed_applies_to
+        self.speed_limits_targets = (
+            self._velocity_command is None if mode == "auto" else mode == "joint_targets"
+        )
+        """Whether speed stages slow the joint targets (the monitor's speed fraction) or only the velocity command."""
+        self._set_speed(self.speed.fraction)
         self._reward: _RewardMeter | None = None
         self.reward_unavailable: str | None = None
         """Why the episode return is not computed (None when it is)."""
@@ -305,7 +313,7 @@ class ControlLoop:
         if result.accepted:
             self.policy.reset()
             self.speed.start_at(self.config.restart_stage)
-            self.monitor.set_speed_fraction(self.speed.fraction)
+            self._set_speed(self.speed.fraction)
             self._state = "ok"
             detail["stage"] = self.speed.stage
             log.info("safety reset accepted; speed stage %d (%g)", self.speed.stage, self.speed.fraction)
@@ -320,6 +328,11 @@ class ControlLoop:
         return self.reset_safety()
 
     # ------------------------------------------------------------------ the tick
+
+    def _set_speed(self, fraction: float) -> None:
+        """Apply a stage's fraction: to the monitor when the stages slow the joint targets, else
+        (the velocity command alone) the monitor stays at full speed."""
+        self.monitor.set_speed_fraction(fraction if self.speed_limits_targets else 1.0)
 
     def _effective_velocity_command(self) -> np.ndarray | None:
         if self._velocity_command is None:
@@ -408,7 +421,7 @@ class ControlLoop:
             had_event = any(e.severity != Severity.INFO for e in events)
             change = self.speed.update(now, had_event)
             if change is not None:
-                self.monitor.set_speed_fraction(change.fraction)
+                self._set_speed(change.fraction)
                 self.stage_changes += 1
                 log.info("%s at t=%.3f s", change.message, now)
         reward = None

@@ -51,6 +51,11 @@ class LoopConfig:
     observation has a velocity command, else none."""
     scale_velocity_command: bool = True
     """Scale the velocity command by the speed stage's fraction."""
+    speed_applies_to: Literal["auto", "velocity_command", "joint_targets"] = "auto"
+    """What a speed stage slows down: ``velocity_command`` (the command alone; the safety monitor
+    shapes joint targets at full speed, so a walking robot can keep its balance), ``joint_targets``
+    (the monitor's command rate, pd target speed and velocity governor), or ``auto``: the velocity
+    command for a policy that observes one, else the joint targets."""
     restart_stage: int = 0
     """Stage the progression restarts at after an accepted safety reset."""
     log_imu: bool = True
@@ -69,6 +74,10 @@ class LoopConfig:
             raise Sim2RealError(f"loop mode must be lockstep or paced, got {self.mode!r}")
         if self.velocity_command is not None and len(self.velocity_command) != 3:
             raise Sim2RealError("velocity_command must be (vx, vy, yaw_rate)")
+        if self.speed_applies_to not in ("auto", "velocity_command", "joint_targets"):
+            raise Sim2RealError(
+                f"speed_applies_to must be auto, velocity_command or joint_targets, got {self.speed_applies_to!r}"
+            )
         if not 0 <= self.restart_stage < len(self.speed.stages):
             raise Sim2RealError(
                 f"restart_stage {self.restart_stage} is not a stage of {list(self.speed.stages)}"

@@ -30,7 +30,13 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.sim.batch import BatchSim
 from sim2real.sim.sensors import SensorReader
 from sim2real.tasks.base import TaskConfig
-from sim2real.tasks.observations import ObsInputs, build_observation, check_layout, quat_rotate_inverse
+from sim2real.tasks.observations import (
+    ObservationHistory,
+    ObsInputs,
+    build_observation,
+    check_layout,
+    quat_rotate_inverse,
+)
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +125,12 @@ class TaskEnv:
         self._high = np.array([a.command_high for a in spec.actuators])
         self._meas_q = np.zeros((num_envs, spec.n_joints))
         self._meas_qd = np.zeros((num_envs, spec.n_joints))
+        self.obs_history = ObservationHistory(spec.observation, num_envs)
+        """The frames of the observation's history terms, per simulation (refilled at each reset)."""
+        self._observed: tuple[np.ndarray, np.ndarray] | None = None
+        self._limit = spec.action_limit
+        self._clip_low = spec.action_clip_low if spec.action_clip_low.size else None
+        self._clip_high = spec.action_clip_high if spec.action_clip_high.size else None
         self.hooks = [factory(self) for factory in task.env_hooks] + self.hooks
         self.reset()
 
@@ -170,8 +182,11 @@ class TaskEnv:
 
     # ------------------------------------------------------------------ actions
     def action_to_command(self, action: np.ndarray) -> np.ndarray:
-        """Actuator commands from (filtered) actions in [-1, 1]; shape (N, n_act) in actuator units."""
+        """Actuator commands from (filtered) actions; shape (N, n_act) in actuator units: offset +
+        scale * a, clipped to the spec's ``action.clip`` and to the actuator command limits."""
         cmd = self._scale * action + self._offset
+        if self._clip_low is not None:
+            cmd = np.clip(cmd, self._clip_low, self._clip_high)
         return np.clip(cmd, self._low, self._high)
 
     # ---------------------------------------------------------------- observations
@@ -192,16 +207,25 @@ class TaskEnv:
             base_ang_vel=gyro,
             base_quat=quat,
             velocity_command=self.velocity_command if self.task.commands is not None else None,
+            base_lin_vel=self.base_lin_vel if self.spec.floating_base else None,
+            episode_time=self.episode_time,
         )
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:
-        """Actor observations (N, n_obs) and critic observations (N, n_obs + privileged)."""
-        obs = build_observation(self.spec.observation, self.obs_inputs())
-        extra = [
-            np.asarray(getattr(self, name)).reshape(self.num_envs, -1) for name in self.task.critic_terms
-        ]
-        critic = np.hstack([obs, *extra]) if extra else obs
-        return obs, critic
+        """Actor observations (N, n_obs) and critic observations (N, n_obs + privileged).
+
+        The observation of a state is built once (its frames enter the history once); calling this
+        again before the next step or reset returns copies of the same arrays.
+        """
+        if self._observed is None:
+            obs = build_observation(self.spec.observation, self.obs_inputs(), history=self.obs_history)
+            extra = [
+                np.asarray(getattr(self, name)).reshape(self.num_envs, -1) for name in self.task.critic_terms
+            ]
+            critic = np.hstack([obs, *extra]) if extra else obs
+            self._observed = (obs, critic)
+        obs, critic = self._observed
+        return obs.copy(), critic.copy()
 
     # --------------------------------------------------------------------- reset
     def _sample_commands(self, ids: np.ndarray) -> None:
@@ -231,6 +255,8 @@ class TaskEnv:
                 hook.on_reset(self, ids)
         q, qd = self.task.reset(self, ids, self.rng)
         self.sim.reset(ids, qpos=q, qvel=qd)
+        self.obs_history.reset(ids)
+        self._observed = None
         self.action[ids] = 0.0
         self.filtered_action[ids] = 0.0
         self.prev_action[ids] = 0.0
@@ -246,9 +272,12 @@ class TaskEnv:
         """Advance every simulation by one control step.
 
         Args:
-            actions: Policy actions, (N, n_actions), clipped to [-1, 1].
+            actions: Policy actions, (N, n_actions), clipped to +-``spec.action_limit`` (1 for
+                sim2real's own tanh policies).
         """
-        actions = np.clip(np.nan_to_num(np.asarray(actions, dtype=float)), -1.0, 1.0)
+        actions = np.nan_to_num(np.asarray(actions, dtype=float))
+        if self._limit is not None:
+            actions = np.clip(actions, -self._limit, self._limit)
         alpha = self.task.action_filter
         self.prev_action[:] = self.filtered_action
         self.action[:] = actions
@@ -259,6 +288,7 @@ class TaskEnv:
                 command = hook.pre_physics(self, command)
         self.command_values[:] = command
         self.sim.step(command)
+        self._observed = None
         for hook in self.hooks:
             if hasattr(hook, "post_physics"):
                 hook.post_physics(self)

@@ -204,6 +204,12 @@ def episode_from_trajectory(
         base_quat=quat,
         velocity_command=np.zeros((ticks.size, 3)),
     )
+    sequential = [t.name for t in meta.observation if t.history > 1 or t.name == "gait_phase"]
+    if sequential:
+        raise LogError(
+            f"{where}: fine-tuning from logs does not rebuild observation history or phase clocks "
+            f"(terms {', '.join(sequential)})"
+        )
     try:
         obs = build_observation(meta.observation, inputs)
     except Sim2RealError as exc:

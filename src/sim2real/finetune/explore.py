@@ -75,7 +75,7 @@ class NoisyPolicy:
         check_io(self.session, meta, source)
         self.control_dt = meta.control_dt
         self.n_act = meta.n_act
-        self._builder = ObservationBuilder(meta.observation, np.array(meta.default_pose), meta.n_act)
+        self._builder = ObservationBuilder(meta.observation, np.array(meta.default_pose), meta.n_act, meta.control_dt)
         self._alpha = float(meta.action_filter)
         self._scale = np.array(meta.action_scale)
         self._offset = meta.command_offset
@@ -103,6 +103,7 @@ class NoisyPolicy:
         """Clear the filter state and draw a fresh noise state."""
         self.filtered_action[:] = 0.0
         self.action[:] = 0.0
+        self._builder.reset()
         self.noise[:] = self.config.std * self._rng.standard_normal(self.n_act)
         self._map()
         self.last_input_finite = True
@@ -120,12 +121,14 @@ class NoisyPolicy:
             reading.gyro,
             reading.quat,
             velocity_command,
+            getattr(reading, "base_lin_vel", None),
         )
         self._obs[0] = obs
         if not np.all(np.isfinite(self._obs)):
             self.last_input_finite = False
             return self.command.copy()
         self.last_input_finite = True
+        self._builder.commit()
         self.action[:] = self.session.run([OUTPUT_NAME], {INPUT_NAME: self._obs})[0][0]
         std = self.config.std
         if std > 0:

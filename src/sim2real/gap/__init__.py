@@ -9,6 +9,7 @@ result            :class:`GapResult` and the failed episodes it carries (:class:
 metrics           prediction errors, divergence, distribution distances
 failure           failure analysis: where a failed episode's replay diverged first
 envelope          transfer envelope: success rate on the twin over a parameter grid
+sim2sim           a policy through the deploy loop in MuJoCo, its figures, and the sim2sim gate
 reference         reference models outside MuJoCo, replayed with the same windows
 io                logs for replay and identification (bags, or CSV through a column map)
 ================  ==================================================================================

@@ -5,13 +5,17 @@ module            owns
 ================  ==================================================================================
 metadata          :class:`PolicyMetadata`, reading a policy file, :func:`stamp_metadata` (the one
                   way metadata and checksum are written) (numpy only)
-runtime           :class:`PolicyRunner`: a policy file run on a robot, one control step at a time
-                  (numpy + onnxruntime only)
-observation       allocation-free observations of one robot, checked against the term functions
+runtime           :class:`PolicyRunner`: a policy file run on a robot, one control step at a time,
+                  recurrent state carried (numpy + onnxruntime only)
+observation       allocation-free observations of one robot (history, clip, phase clock), checked
+                  against the term functions
 linear            :func:`write_linear_policy`: ``tanh(gain @ obs + bias)`` as a policy file (onnx,
                   no torch)
 export            :func:`export_policy`: a TransferPolicy as one ONNX file, checked against PyTorch
                   (needs torch)
+imports/          importers of policies trained elsewhere (``sim2real import``): legged_gym
+                  TorchScript, Isaac Lab / unitree_rl_lab / mjlab ONNX; each writes a spec through
+                  robot init and a stamped policy file (needs onnx; torch for TorchScript)
 ================  ==================================================================================
 
 Importing this package imports neither torch nor onnxruntime; the names below load on first use.

@@ -12,12 +12,23 @@ key                    value
 ``joint_names``        joint names in policy order
 ``actuated_joints``    joints with an actuator (= action order)
 ``default_pose``       default joint positions [rad], per joint
-``observation``        ordered terms ``[{"name", "size", "scale"}]``
+``observation``        ordered terms ``[{"name", "size", "scale", "history", "clip", "params"}]``
+                       (size: one frame; scale: a number or one per value; history: frames, oldest
+                       first; clip: [low, high] before scaling or null; params: e.g. a gait
+                       phase clock's period); older files have name, size and scale only
 ``n_obs`` / ``n_act``  observation and action lengths
 ``action_scale``       per actuator: command = scale * a (+ default pose for pd actuators)
 ``action_offset``      per actuator: command at a = 0 (the spec's ``action.offset``; absent in older
                        files: the default pose for pd actuators, else 0)
 ``action_filter``      alpha of ``a_f = alpha a + (1 - alpha) a_f_prev``
+``action_clip``        per actuator ``[low, high]`` of the mapped command (null entries: unbounded);
+                       absent or empty: none
+``action_limit``       largest |a| (actions beyond are clipped); null: none; absent: 1 (tanh policies)
+``recurrent``          the graph's recurrent state: ``[{"input", "output", "shape"}]``, each input
+                       fed with the previous step's output, zeros after a reset; absent: stateless
+``motor_order``        the robot's motor order (actuated joints by motor index); absent: policy order
+``imported``           where an imported policy came from (framework, files and their sha256, the
+                       assumptions made); absent for sim2real's own policies
 ``actuators``          per actuator: model (pd/torque/dc_motor), gains, motor constants, limits
 ``command_limits``     per actuator ``[low, high]`` in command units (rad, N m or V); null = none
 ``control_dt``         control period [s]
@@ -187,6 +198,18 @@ def _limit(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
+@dataclass(frozen=True)
+class RecurrentState:
+    """One recurrent state tensor of a policy graph (e.g. an LSTM's hidden or cell state)."""
+
+    input: str
+    """Graph input that takes the state of the previous step."""
+    output: str
+    """Graph output that gives the state after this step."""
+    shape: tuple[int, ...]
+    """Shape of the state tensor (float32), batch of one robot."""
+
+
 @dataclass(frozen=True, eq=False)
 class PolicyMetadata:
     """Everything a deployment needs to run a policy on its robot.  Sequences are in policy order."""
@@ -229,11 +252,21 @@ class PolicyMetadata:
     """Every change sim2real made to the robot's MJCF model (see ``RobotSpec.overrides``)."""
     action_offset: tuple[float, ...] = ()
     """Per actuator: command at a = 0; empty: the default pose for pd actuators, else 0."""
+    action_clip: tuple[tuple[float | None, float | None], ...] = ()
+    """Per actuator: (low, high) bounds of the mapped command (None: unbounded); empty: none."""
+    action_limit: float | None = 1.0
+    """Largest |a|; actions beyond are clipped (None: no bound)."""
+    recurrent: tuple[RecurrentState, ...] = ()
+    """The graph's recurrent state (empty: a stateless policy)."""
+    motor_order: tuple[str, ...] = ()
+    """The robot's motor order (actuated joints by motor index); empty: policy order."""
+    imported: Mapping[str, Any] = field(default_factory=dict)
+    """Provenance of an imported policy (framework, files, assumptions); empty for sim2real's own."""
 
     @property
     def n_obs(self) -> int:
         """Observation length."""
-        return sum(t.size for t in self.observation)
+        return sum(t.width for t in self.observation)
 
     @property
     def n_act(self) -> int:
@@ -249,6 +282,15 @@ class PolicyMetadata:
     def command_high(self) -> np.ndarray:
         """Highest command per actuator, shape (n_act,); inf when unbounded."""
         return np.array([a.command_high for a in self.actuators])
+
+    @property
+    def command_clip(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per actuator: the ``action_clip`` bounds as arrays (n_act,) each, -inf / inf where unbounded."""
+        if not self.action_clip:
+            return np.full(self.n_act, -np.inf), np.full(self.n_act, np.inf)
+        low = np.array([-np.inf if lo is None else lo for lo, _ in self.action_clip], dtype=float)
+        high = np.array([np.inf if hi is None else hi for _, hi in self.action_clip], dtype=float)
+        return low, high
 
     @property
     def command_offset(self) -> np.ndarray:
@@ -294,6 +336,9 @@ class PolicyMetadata:
             spec_files=dict(spec.files),
             model_overrides=tuple(spec.overrides),
             action_offset=tuple(float(x) for x in spec.action_offset),
+            action_clip=_clip_pairs(spec.action_clip_low, spec.action_clip_high),
+            action_limit=spec.action_limit,
+            motor_order=tuple(spec.motor_order),
         )
         meta.check()
         return meta
@@ -319,6 +364,12 @@ class PolicyMetadata:
             problems.append(f"action_filter {self.action_filter} outside (0, 1]")
         if not self.control_dt > 0:
             problems.append(f"control_dt {self.control_dt} is not positive")
+        if self.action_clip and len(self.action_clip) != self.n_act:
+            problems.append(f"{len(self.action_clip)} action clip bounds for {self.n_act} actuators")
+        if self.action_limit is not None and not self.action_limit > 0:
+            problems.append(f"action_limit {self.action_limit} is not positive")
+        if self.motor_order and sorted(self.motor_order) != sorted(self.actuated_joints):
+            problems.append("motor_order is not a permutation of the actuated joints")
         if self.n_obs <= 0:
             problems.append("empty observation layout")
         if problems:
@@ -351,7 +402,13 @@ class PolicyMetadata:
             "spec_files": dict(self.spec_files),
             "model_overrides": list(self.model_overrides),
             "action_offset": list(self.action_offset),
+            "action_clip": [list(pair) for pair in self.action_clip],
+            "action_limit": self.action_limit,
+            "recurrent": [dataclasses.asdict(r) for r in self.recurrent],
+            "motor_order": list(self.motor_order),
         }
+        if self.imported:
+            values["imported"] = dict(self.imported)
         return {k: json.dumps(_json_safe(v), sort_keys=True) for k, v in values.items()}
 
     @classmethod
@@ -384,10 +441,7 @@ class PolicyMetadata:
                 joint_names=tuple(str(j) for j in get("joint_names")),
                 actuated_joints=tuple(str(j) for j in get("actuated_joints")),
                 default_pose=tuple(float(x) for x in get("default_pose")),
-                observation=tuple(
-                    ObservationTerm(name=str(t["name"]), size=int(t["size"]), scale=float(t["scale"]))
-                    for t in get("observation")
-                ),
+                observation=tuple(_term(t) for t in get("observation")),
                 action_scale=tuple(float(x) for x in get("action_scale")),
                 action_filter=float(get("action_filter")),
                 actuators=tuple(ActuatorSpec(**a) for a in get("actuators")),
@@ -401,6 +455,16 @@ class PolicyMetadata:
                 spec_files={str(k): str(v) for k, v in json.loads(props.get("spec_files", "{}")).items()},
                 model_overrides=tuple(str(x) for x in json.loads(props.get("model_overrides", "[]"))),
                 action_offset=tuple(float(x) for x in json.loads(props.get("action_offset", "[]"))),
+                action_clip=tuple(
+                    (_opt(lo), _opt(hi)) for lo, hi in json.loads(props.get("action_clip", "[]"))
+                ),
+                action_limit=_opt(json.loads(props.get("action_limit", "1.0"))),
+                recurrent=tuple(
+                    RecurrentState(str(r["input"]), str(r["output"]), tuple(int(x) for x in r["shape"]))
+                    for r in json.loads(props.get("recurrent", "[]"))
+                ),
+                motor_order=tuple(str(j) for j in json.loads(props.get("motor_order", "[]"))),
+                imported=json.loads(props.get("imported", "{}")),
             )
         except PolicyError:
             raise
@@ -432,8 +496,8 @@ class PolicyMetadata:
         diff("actuated joints", list(self.actuated_joints), list(spec.actuated_joints))
         diff(
             "observation layout",
-            [(t.name, t.size, t.scale) for t in self.observation],
-            [(t.name, t.size, t.scale) for t in spec.observation],
+            [t.describe() for t in self.observation],
+            [t.describe() for t in spec.observation],
         )
         if len(self.default_pose) != spec.n_joints or not np.allclose(
             self.default_pose, spec.default_pose, rtol=0, atol=1e-12
@@ -480,6 +544,35 @@ class PolicyMetadata:
         )
         err.differences = differences  # type: ignore[attr-defined]
         raise err
+
+
+def _opt(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _clip_pairs(low: np.ndarray, high: np.ndarray) -> tuple[tuple[float | None, float | None], ...]:
+    """Per-actuator clip bounds as (low, high) with None for unbounded; () when nothing is clipped."""
+    pairs = tuple((_limit(float(lo)), _limit(float(hi))) for lo, hi in zip(low, high, strict=True))
+    return pairs if any(lo is not None or hi is not None for lo, hi in pairs) else ()
+
+
+def _term(raw: Mapping[str, Any]) -> ObservationTerm:
+    """An observation term from its metadata entry (older files: name, size and scale only)."""
+
+    def values(x: Any, none: float = math.nan) -> float | tuple[float, ...]:
+        if isinstance(x, list | tuple):
+            return tuple(none if v is None else float(v) for v in x)
+        return none if x is None else float(x)
+
+    clip = raw.get("clip")
+    return ObservationTerm(
+        name=str(raw["name"]),
+        size=int(raw["size"]),
+        scale=values(raw["scale"]),
+        history=int(raw.get("history", 1)),
+        clip=None if clip is None else (values(clip[0], -math.inf), values(clip[1], math.inf)),
+        params=dict(raw.get("params") or {}),
+    )
 
 
 def read_metadata(path: str | Path) -> PolicyMetadata:

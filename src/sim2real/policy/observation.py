@@ -3,12 +3,20 @@
 Training builds observations with :func:`sim2real.tasks.observations.build_observation`, batched
 over N simulations.  On the robot N = 1 and every microsecond of the control step counts: the
 batched terms allocate their results, and ``projected_gravity`` goes through two ``np.cross``
-calls (about 30 us for one robot).  :class:`ObservationBuilder` computes each term of a layout
-in place into one preallocated float64 vector with a kernel specialised for a single robot.
+calls (about 30 us for one robot).  :class:`ObservationBuilder` computes each term's frame in
+place with a kernel specialised for a single robot, clips and scales it, keeps the term's history
+in a ring of preallocated frames, and assembles the observation vector oldest frame first.
 
-The term functions stay the reference: at construction the builder compares its output with
-``build_observation`` on seeded random inputs and refuses to run if any term disagrees (so a
-change in ``tasks/observations.py`` cannot silently split training and deployment).  A term
+A step is built, then committed: :meth:`ObservationBuilder.build` fills :attr:`out` from the
+current inputs without changing the history; :meth:`ObservationBuilder.commit` makes that step's
+frames part of the history and advances the phase clock (the time ``k * control_dt`` of step k
+since :meth:`ObservationBuilder.reset`).  A step whose inputs were unusable (NaN) is simply not
+committed, so it never enters the history.  After a reset every history slot holds the first frame.
+
+The term functions stay the reference: at construction the builder runs seeded random input
+sequences (with a reset in the middle) through itself and through ``build_observation`` with an
+:class:`~sim2real.tasks.observations.ObservationHistory`, and refuses to run if any term disagrees
+(so a change in ``tasks/observations.py`` cannot silently split training and deployment).  A term
 without a kernel here is computed by its term function (allocating, but identical).
 """
 
@@ -21,84 +29,172 @@ import numpy as np
 
 from sim2real.errors import PolicyError, Sim2RealError
 from sim2real.robots.spec import ObservationTerm
-from sim2real.tasks.observations import OBSERVATION_TERMS, ObsInputs, build_observation, check_layout
-
-Kernel = Callable[
-    [np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None, np.ndarray | None], None
-]
-"""``kernel(joint_pos, joint_vel, last_action, gyro, quat, velocity_command)`` fills its slice."""
+from sim2real.tasks.observations import (
+    OBSERVATION_TERMS,
+    ObservationHistory,
+    ObsInputs,
+    build_observation,
+    check_layout,
+)
 
 NEEDS: dict[str, str] = {
     "base_ang_vel": "gyro",
     "projected_gravity": "quat",
+    "base_quat": "quat",
     "velocity_command": "velocity_command",
+    "base_lin_vel": "base_lin_vel",
 }
 """Optional inputs that a term requires (by term name)."""
 
 
-def _scaled(src_index: int, out: np.ndarray, scale: float) -> Kernel:
-    """out = scale * (one of the inputs), for the terms that pass an input through."""
-    if scale == 1.0:
+class StepInputs:
+    """The inputs of one step (1-D arrays; None where absent); the builder's kernels read them."""
 
-        def copy(*inputs: np.ndarray | None) -> None:
-            np.copyto(out, inputs[src_index])  # type: ignore[arg-type]
+    __slots__ = ("cmd", "gyro", "la", "lin", "q", "qd", "quat", "t")
 
-        return copy
-
-    def mul(*inputs: np.ndarray | None) -> None:
-        np.multiply(inputs[src_index], scale, out=out)
-
-    return mul
-
-
-def _joint_pos_rel(out: np.ndarray, scale: float, default: np.ndarray) -> Kernel:
-    def kernel(q: np.ndarray, *_: np.ndarray | None) -> None:
-        np.subtract(q, default, out=out)
-        if scale != 1.0:
-            np.multiply(out, scale, out=out)
-
-    return kernel
+    def __init__(self) -> None:
+        self.q: np.ndarray = np.zeros(0)
+        self.qd: np.ndarray = np.zeros(0)
+        self.la: np.ndarray = np.zeros(0)
+        self.gyro: np.ndarray | None = None
+        self.quat: np.ndarray | None = None
+        self.cmd: np.ndarray | None = None
+        self.lin: np.ndarray | None = None
+        self.t = 0.0
 
 
-def _joint_pos_sincos(out: np.ndarray, scale: float) -> Kernel:
-    sin = out[0::2]
-    cos = out[1::2]
+Kernel = Callable[[StepInputs], None]
+"""``kernel(inputs)`` writes the term's raw frame (before clip and scale) into its frame buffer."""
 
-    def kernel(q: np.ndarray, *_: np.ndarray | None) -> None:
-        np.sin(q, out=sin)
-        np.cos(q, out=cos)
-        if scale != 1.0:
-            np.multiply(out, scale, out=out)
+
+def _copy(frame: np.ndarray, field: str) -> Kernel:
+    def kernel(inp: StepInputs) -> None:
+        np.copyto(frame, getattr(inp, field))
 
     return kernel
 
 
-def _projected_gravity(out: np.ndarray, scale: float) -> Kernel:
+def _joint_pos_rel(frame: np.ndarray, default: np.ndarray) -> Kernel:
+    def kernel(inp: StepInputs) -> None:
+        np.subtract(inp.q, default, out=frame)
+
+    return kernel
+
+
+def _joint_pos_sincos(frame: np.ndarray) -> Kernel:
+    sin, cos = frame[0::2], frame[1::2]
+
+    def kernel(inp: StepInputs) -> None:
+        np.sin(inp.q, out=sin)
+        np.cos(inp.q, out=cos)
+
+    return kernel
+
+
+def _projected_gravity(frame: np.ndarray) -> Kernel:
     """R(q)^T (0, 0, -1) from a (not necessarily unit) quaternion (w, x, y, z): minus R's third row.
 
     The training side normalizes the IMU quaternion before the term; dividing the quadratic
     terms by |q|^2 does the same here.
     """
 
-    def kernel(
-        q: np.ndarray,
-        qd: np.ndarray,
-        la: np.ndarray,
-        gyro: np.ndarray | None,
-        quat: np.ndarray | None,
-        cmd: np.ndarray | None,
-    ) -> None:
-        w, x, y, z = quat.tolist()  # type: ignore[union-attr]
+    def kernel(inp: StepInputs) -> None:
+        w, x, y, z = inp.quat.tolist()  # type: ignore[union-attr]
         n2 = w * w + x * x + y * y + z * z
-        k = (2.0 * scale / n2) if n2 > 0.0 else math.nan
-        out[0] = k * (w * y - x * z)
-        out[1] = -k * (y * z + w * x)
-        out[2] = k * (x * x + y * y) - scale
+        k = (2.0 / n2) if n2 > 0.0 else math.nan
+        frame[0] = k * (w * y - x * z)
+        frame[1] = -k * (y * z + w * x)
+        frame[2] = k * (x * x + y * y) - 1.0
 
     return kernel
 
 
-_INPUT_INDEX = {"joint_pos": 0, "joint_vel": 1, "last_action": 2, "base_ang_vel": 3, "velocity_command": 5}
+def _base_quat(frame: np.ndarray, order: str, unique: bool) -> Kernel:
+    index = (0, 1, 2, 3) if order == "wxyz" else (3, 0, 1, 2)  # where w, x, y, z go
+
+    def kernel(inp: StepInputs) -> None:
+        w, x, y, z = inp.quat.tolist()  # type: ignore[union-attr]
+        n = math.sqrt(w * w + x * x + y * y + z * z)
+        k = (1.0 / n) if n > 0.0 else math.nan
+        if unique and w < 0.0:
+            k = -k
+        frame[index[0]] = k * w
+        frame[index[1]] = k * x
+        frame[index[2]] = k * y
+        frame[index[3]] = k * z
+
+    return kernel
+
+
+def _gait_phase(frame: np.ndarray, period: float, offset: float) -> Kernel:
+    def kernel(inp: StepInputs) -> None:
+        angle = 2.0 * math.pi * ((inp.t / period + offset) % 1.0)
+        frame[0] = math.sin(angle)
+        frame[1] = math.cos(angle)
+
+    return kernel
+
+
+_COPIED = {
+    "joint_pos": "q",
+    "joint_vel": "qd",
+    "last_action": "la",
+    "base_ang_vel": "gyro",
+    "velocity_command": "cmd",
+    "base_lin_vel": "lin",
+}
+
+
+class _Term:
+    """One layout term's buffers: its frame, its history ring and the copies that assemble its block."""
+
+    def __init__(self, term: ObservationTerm, block: np.ndarray) -> None:
+        self.term = term
+        self.history = term.history
+        size = term.size
+        scale = np.broadcast_to(np.asarray(term.scale, dtype=float), (size,)).copy()
+        self.scale = None if np.all(scale == 1.0) else scale
+        self.clip = (
+            None
+            if term.clip is None
+            else tuple(np.broadcast_to(np.asarray(c, dtype=float), (size,)).copy() for c in term.clip)
+        )
+        if self.history == 1:
+            self.ring = block.reshape(1, size)  # the frame is the block itself
+        else:
+            self.ring = np.zeros((self.history, size))
+        self.block = block
+        self.head = 0  # ring row of the newest committed frame
+        # per candidate newest row n: (destination, source) pairs putting the ring in order, oldest first
+        self.copies: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        if self.history > 1:
+            blocks = block.reshape(self.history, size)
+            for newest in range(self.history):
+                oldest = (newest + 1) % self.history
+                tail = self.history - oldest  # rows oldest..end of the ring
+                pairs = [(blocks[:tail], self.ring[oldest:])]
+                if oldest > 0:
+                    pairs.append((blocks[tail:], self.ring[:oldest]))
+                self.copies.append(pairs)
+
+    def frame_row(self, fresh: bool) -> int:
+        """Ring row the next frame goes to."""
+        return 0 if (fresh or self.history == 1) else (self.head + 1) % self.history
+
+    def finish(self, row: int, fresh: bool) -> None:
+        """Clip and scale the frame in ``ring[row]`` and assemble the block."""
+        frame = self.ring[row]
+        if self.clip is not None:
+            np.clip(frame, self.clip[0], self.clip[1], out=frame)
+        if self.scale is not None:
+            np.multiply(frame, self.scale, out=frame)
+        if self.history == 1:
+            return
+        if fresh:  # a reset: every slot holds the first frame
+            for r in range(1, self.history):
+                np.copyto(self.ring[r], frame)
+        for dst, src in self.copies[row]:
+            np.copyto(dst, src)
 
 
 class ObservationBuilder:
@@ -108,11 +204,13 @@ class ObservationBuilder:
         layout: Ordered observation terms (from the policy metadata).
         default_pose: Default joint positions, shape (n_joints,) [rad].
         n_act: Number of actions (size of ``last_action``).
-        verify: Compare against ``build_observation`` on random inputs at construction.
+        control_dt: Control period [s] (the phase clock's step).
+        verify: Compare against ``build_observation`` on random input sequences at construction.
 
     Attributes:
         out: The observation, shape (n_obs,), float64; overwritten by every :meth:`build`.
-        needs: Optional inputs the layout requires (``gyro``, ``quat``, ``velocity_command``).
+        needs: Optional inputs the layout requires (``gyro``, ``quat``, ``velocity_command``,
+            ``base_lin_vel``).
     """
 
     def __init__(
@@ -120,6 +218,7 @@ class ObservationBuilder:
         layout: Sequence[ObservationTerm],
         default_pose: np.ndarray,
         n_act: int,
+        control_dt: float = 0.02,
         verify: bool = True,
     ) -> None:
         try:
@@ -131,68 +230,100 @@ class ObservationBuilder:
         self.default_pose.setflags(write=False)
         self.n_joints = self.default_pose.size
         self.n_act = n_act
-        self.n_obs = sum(t.size for t in self.layout)
+        self.control_dt = float(control_dt)
+        self.n_obs = sum(t.width for t in self.layout)
         self.out = np.zeros(self.n_obs)
         self.needs = tuple(sorted({NEEDS[t.name] for t in self.layout if t.name in NEEDS}))
         self.generic: list[str] = []
+        self._inp = StepInputs()
+        self._terms: list[_Term] = []
         self._kernels: list[Kernel] = []
         col = 0
         for term in self.layout:
-            view = self.out[col : col + term.size]
-            self._kernels.append(self._kernel(term, view))
-            col += term.size
+            self._check_size(term)
+            state = _Term(term, self.out[col : col + term.width])
+            self._terms.append(state)
+            self._kernels.append(self._kernel(term, state))
+            col += term.width
+        self._rows = [0] * len(self._terms)
+        self.steps = 0
+        """Committed steps since the last reset (the phase clock reads steps * control_dt)."""
+        self._fresh = True
         if verify:
             self.verify()
+            self.reset()
 
-    def _kernel(self, term: ObservationTerm, out: np.ndarray) -> Kernel:
-        name, scale = term.name, float(term.scale)
+    def _check_size(self, term: ObservationTerm) -> None:
         expected = {
             "joint_pos": self.n_joints,
             "joint_pos_rel": self.n_joints,
             "joint_pos_sincos": 2 * self.n_joints,
             "joint_vel": self.n_joints,
             "last_action": self.n_act,
-            "base_ang_vel": 3,
-            "projected_gravity": 3,
-            "velocity_command": 3,
-        }.get(name)
+        }.get(term.name)
         if expected is not None and expected != term.size:
             raise PolicyError(
-                f"observation term '{name}' has size {term.size} in the layout, expected {expected}"
+                f"observation term '{term.name}' has size {term.size} in the layout, expected {expected}"
             )
-        if name in _INPUT_INDEX:
-            return _scaled(_INPUT_INDEX[name], out, scale)
-        if name == "joint_pos_rel":
-            return _joint_pos_rel(out, scale, self.default_pose)
-        if name == "joint_pos_sincos":
-            return _joint_pos_sincos(out, scale)
-        if name == "projected_gravity":
-            return _projected_gravity(out, scale)
-        self.generic.append(name)
-        return self._generic(term, out)
 
-    def _generic(self, term: ObservationTerm, out: np.ndarray) -> Kernel:
+    def _kernel(self, term: ObservationTerm, state: _Term) -> Callable[[int], None]:
+        """A function of the ring row that computes the raw frame into that row."""
+        name, params = term.name, dict(term.params)
+        ring = state.ring
+
+        def rowwise(make: Callable[[np.ndarray], Kernel]) -> Callable[[int], None]:
+            kernels = [make(ring[r]) for r in range(ring.shape[0])]
+            inp = self._inp
+
+            def run(row: int) -> None:
+                kernels[row](inp)
+
+            return run
+
+        if name in _COPIED:
+            return rowwise(lambda f: _copy(f, _COPIED[name]))
+        if name == "joint_pos_rel":
+            return rowwise(lambda f: _joint_pos_rel(f, self.default_pose))
+        if name == "joint_pos_sincos":
+            return rowwise(_joint_pos_sincos)
+        if name == "projected_gravity":
+            return rowwise(_projected_gravity)
+        if name == "base_quat":
+            return rowwise(
+                lambda f: _base_quat(f, params.get("order", "wxyz"), bool(params.get("unique", False)))
+            )
+        if name == "gait_phase":
+            return rowwise(
+                lambda f: _gait_phase(f, float(params["period"]), float(params.get("offset", 0.0)))
+            )
+        self.generic.append(name)
+        return rowwise(lambda f: self._generic(term, f))
+
+    def _generic(self, term: ObservationTerm, frame: np.ndarray) -> Kernel:
         func = OBSERVATION_TERMS[term.name]
         default = self.default_pose
+        params = dict(term.params)
 
-        def kernel(
-            q: np.ndarray,
-            qd: np.ndarray,
-            la: np.ndarray,
-            gyro: np.ndarray | None,
-            quat: np.ndarray | None,
-            cmd: np.ndarray | None,
-        ) -> None:
-            unit = None if quat is None else quat / np.linalg.norm(quat)  # as the training side does
-            inp = _inputs(default, q, qd, la, gyro, unit, cmd)
-            value = func(inp)
+        def kernel(inp: StepInputs) -> None:
+            unit = (
+                None if inp.quat is None else inp.quat / np.linalg.norm(inp.quat)
+            )  # as the training side does
+            value = func(_inputs(default, inp, unit), **params)
             if value.shape != (1, term.size):
                 raise PolicyError(
                     f"observation term '{term.name}' has shape {value.shape}, expected (1, {term.size})"
                 )
-            np.multiply(value[0], term.scale, out=out)
+            np.copyto(frame, value[0])
 
         return kernel
+
+    # ------------------------------------------------------------------ stepping
+    def reset(self) -> None:
+        """Start over: the next committed frame fills every history slot; the phase clock restarts at 0."""
+        self._fresh = True
+        self.steps = 0
+        for state in self._terms:
+            state.head = 0
 
     def build(
         self,
@@ -202,61 +333,86 @@ class ObservationBuilder:
         gyro: np.ndarray | None = None,
         quat: np.ndarray | None = None,
         velocity_command: np.ndarray | None = None,
+        base_lin_vel: np.ndarray | None = None,
     ) -> np.ndarray:
-        """Fill and return :attr:`out` (n_obs,).  Inputs are 1-D: (n_joints,), (n_act,), (3,), (4,), (3,).
+        """Fill and return :attr:`out` (n_obs,) for this step, without changing the history (see
+        :meth:`commit`).  Inputs are 1-D: (n_joints,), (n_act,), (3,), (4,), (3,), (3,).
 
         The caller checks sizes; a missing input that a term needs fails inside the kernel.
         """
-        for kernel in self._kernels:
-            kernel(joint_pos, joint_vel, last_action, gyro, quat, velocity_command)
+        inp = self._inp
+        inp.q, inp.qd, inp.la = joint_pos, joint_vel, last_action
+        inp.gyro, inp.quat, inp.cmd, inp.lin = gyro, quat, velocity_command, base_lin_vel
+        inp.t = self.steps * self.control_dt
+        fresh = self._fresh
+        rows = self._rows
+        for k, (state, kernel) in enumerate(zip(self._terms, self._kernels, strict=True)):
+            row = state.frame_row(fresh)
+            rows[k] = row
+            kernel(row)
+            state.finish(row, fresh)
         return self.out
 
-    def verify(self, samples: int = 8, seed: int = 0, atol: float = 1e-9) -> None:
-        """Compare with ``build_observation`` on seeded random inputs; PolicyError naming the term."""
+    def commit(self) -> None:
+        """Make the last :meth:`build`'s frames part of the history and advance the phase clock."""
+        for state, row in zip(self._terms, self._rows, strict=True):
+            state.head = row
+        self._fresh = False
+        self.steps += 1
+
+    # ------------------------------------------------------------------ verification
+    def verify(self, sequences: int = 3, steps: int = 7, seed: int = 0, atol: float = 1e-9) -> None:
+        """Compare with ``build_observation`` (with an ObservationHistory) on seeded random input
+        sequences, each starting from a reset; PolicyError naming the first term that disagrees."""
         rng = np.random.default_rng(seed)
-        for _ in range(samples):
-            q = self.default_pose + rng.normal(0.0, 1.0, self.n_joints)
-            qd = rng.normal(0.0, 5.0, self.n_joints)
-            la = rng.uniform(-1.0, 1.0, self.n_act)
-            gyro = rng.normal(0.0, 1.0, 3)
-            quat = rng.normal(0.0, 1.0, 4)
-            quat *= rng.uniform(0.9, 1.1) / np.linalg.norm(quat)  # an IMU's quaternion is only near unit
-            cmd = rng.uniform(-1.0, 1.0, 3)
-            mine = self.build(q, qd, la, gyro, quat, cmd).copy()
-            unit = quat / np.linalg.norm(quat)  # what the training side does before the terms
-            reference = build_observation(
-                self.layout, _inputs(self.default_pose, q, qd, la, gyro, unit, cmd)
-            )[0]
-            bad = np.abs(mine - reference) > atol * np.maximum(1.0, np.abs(reference))
-            if bad.any():
-                col = int(np.flatnonzero(bad)[0])
-                for term in self.layout:
-                    if col < term.size:
-                        break
-                    col -= term.size
-                raise PolicyError(
-                    f"the runtime observation term '{term.name}' disagrees with sim2real.tasks.observations"
-                )
+        reference_history = ObservationHistory(self.layout, 1)
+        for _ in range(sequences):
+            self.reset()
+            reference_history.reset()
+            for k in range(steps):
+                q = self.default_pose + rng.normal(0.0, 1.0, self.n_joints)
+                qd = rng.normal(0.0, 5.0, self.n_joints)
+                la = rng.uniform(-1.0, 1.0, self.n_act)
+                gyro = rng.normal(0.0, 1.0, 3)
+                quat = rng.normal(0.0, 1.0, 4)
+                quat *= rng.uniform(0.9, 1.1) / np.linalg.norm(quat)  # an IMU's quaternion is only near unit
+                cmd = rng.uniform(-1.0, 1.0, 3)
+                lin = rng.normal(0.0, 1.0, 3)
+                if k == 2:  # an unusable step: built, never committed
+                    self.build(q + 1.0, qd, la, gyro, quat, cmd, lin)
+                mine = self.build(q, qd, la, gyro, quat, cmd, lin).copy()
+                self.commit()
+                unit = quat / np.linalg.norm(quat)  # what the training side does before the terms
+                inp = StepInputs()
+                inp.q, inp.qd, inp.la, inp.gyro, inp.quat, inp.cmd, inp.lin = q, qd, la, gyro, unit, cmd, lin
+                inp.t = k * self.control_dt
+                reference = build_observation(
+                    self.layout, _inputs(self.default_pose, inp, unit), history=reference_history
+                )[0]
+                bad = np.abs(mine - reference) > atol * np.maximum(1.0, np.abs(reference))
+                if bad.any():
+                    col = int(np.flatnonzero(bad)[0])
+                    for term in self.layout:
+                        if col < term.width:
+                            break
+                        col -= term.width
+                    raise PolicyError(
+                        f"the runtime observation term '{term.name}' disagrees with sim2real.tasks.observations"
+                    )
 
 
-def _inputs(
-    default: np.ndarray,
-    q: np.ndarray,
-    qd: np.ndarray,
-    la: np.ndarray,
-    gyro: np.ndarray | None,
-    quat: np.ndarray | None,
-    cmd: np.ndarray | None,
-) -> ObsInputs:
+def _inputs(default: np.ndarray, inp: StepInputs, quat: np.ndarray | None) -> ObsInputs:
     def row(x: np.ndarray | None) -> np.ndarray | None:
         return None if x is None else np.asarray(x, dtype=float).reshape(1, -1)
 
     return ObsInputs(
-        joint_pos=row(q),  # type: ignore[arg-type]
-        joint_vel=row(qd),  # type: ignore[arg-type]
+        joint_pos=row(inp.q),  # type: ignore[arg-type]
+        joint_vel=row(inp.qd),  # type: ignore[arg-type]
         default_pose=default,
-        last_action=row(la),  # type: ignore[arg-type]
-        base_ang_vel=row(gyro),
+        last_action=row(inp.la),  # type: ignore[arg-type]
+        base_ang_vel=row(inp.gyro),
         base_quat=row(quat),
-        velocity_command=row(cmd),
+        velocity_command=row(inp.cmd),
+        base_lin_vel=row(inp.lin),
+        episode_time=np.array([inp.t]),
     )

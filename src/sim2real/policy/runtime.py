@@ -2,14 +2,17 @@
 
 One control step, for one robot::
 
-    readings (joint pos/vel, IMU gyro + quaternion, velocity command)
-      -> observation: the policy's layout, same term semantics as training    (ObservationBuilder)
-      -> network in onnxruntime: normalizer + MLP + tanh -> action in [-1, 1]   (IO binding)
-      -> low-pass filter                                a_f = alpha a + (1 - alpha) a_f
-      -> actuator commands                              scale * a_f (+ default pose for pd), clipped
-                                                        to the actuator command limits
+    readings (joint pos/vel, IMU gyro + quaternion, velocity command, base velocity)
+      -> observation: the policy's layout, same term semantics as training    (ObservationBuilder:
+                                                        clip, scale, history, phase clock)
+      -> network in onnxruntime (IO binding)            action a (recurrent state carried over)
+      -> |a| <= action_limit, low-pass filter           a_f = alpha a + (1 - alpha) a_f
+      -> actuator commands                              offset + scale * a_f, clipped to the
+                                                        action clip and the actuator command limits
 
-exactly as :meth:`sim2real.envs.core.TaskEnv.step` maps actions in training.
+exactly as :meth:`sim2real.envs.core.TaskEnv.step` maps actions in training.  A recurrent policy
+(metadata ``recurrent``: e.g. an LSTM's hidden and cell state as extra graph inputs and outputs)
+gets each step the state the previous step produced, zeros after :meth:`PolicyRunner.reset`.
 
 Latency: a one-thread session with every graph optimization, input and output bound once to
 preallocated buffers (IO binding), and no numpy allocation per step.  The arrays a step returns
@@ -100,13 +103,32 @@ def make_session(model: bytes, providers: Providers = "auto", source: str = "pol
 
 
 def check_io(session: ort.InferenceSession, meta: PolicyMetadata, source: str = "policy") -> None:
-    """Raise PolicyError unless the graph has input obs (batch, n_obs) float32 and output action (batch, n_act)."""
-    inputs, outputs = session.get_inputs(), session.get_outputs()
-    if len(inputs) != 1 or inputs[0].name != INPUT_NAME or inputs[0].type != "tensor(float)":
-        raise PolicyError(f"{source}: the graph must have one float32 input '{INPUT_NAME}'")
-    if len(outputs) != 1 or outputs[0].name != OUTPUT_NAME or outputs[0].type != "tensor(float)":
+    """Raise PolicyError unless the graph has input obs (batch, n_obs) float32 and output action
+    (batch, n_act), plus exactly the recurrent state inputs and outputs the metadata names."""
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name: o for o in session.get_outputs()}
+    state_in = {r.input: r for r in meta.recurrent}
+    state_out = {r.output: r for r in meta.recurrent}
+    if set(inputs) != {INPUT_NAME, *state_in} or inputs[INPUT_NAME].type != "tensor(float)":
+        extra = sorted(set(inputs) - {INPUT_NAME, *state_in})
+        detail = (
+            f" (it has inputs {', '.join(sorted(inputs))}: a recurrent state the metadata does not name?)"
+            if extra
+            else ""
+        )
+        raise PolicyError(f"{source}: the graph must have one float32 input '{INPUT_NAME}'{detail}")
+    if set(outputs) != {OUTPUT_NAME, *state_out} or outputs[OUTPUT_NAME].type != "tensor(float)":
         raise PolicyError(f"{source}: the graph must have one float32 output '{OUTPUT_NAME}'")
-    for arg, n, what in ((inputs[0], meta.n_obs, "n_obs"), (outputs[0], meta.n_act, "n_act")):
+    for name, state in (*state_in.items(), *state_out.items()):
+        arg = inputs.get(name) or outputs[name]
+        fixed = [d for d in arg.shape if isinstance(d, int)]
+        if arg.type != "tensor(float)" or len(arg.shape) != len(state.shape) or fixed != [
+            d for d, g in zip(state.shape, arg.shape, strict=True) if isinstance(g, int)
+        ]:
+            raise PolicyError(
+                f"{source}: recurrent state '{name}' has shape {arg.shape}, the metadata says {list(state.shape)}"
+            )
+    for arg, n, what in ((inputs[INPUT_NAME], meta.n_obs, "n_obs"), (outputs[OUTPUT_NAME], meta.n_act, "n_act")):
         shape = arg.shape
         if len(shape) != 2 or shape[1] != n:
             raise PolicyError(
@@ -161,12 +183,13 @@ class PolicyRunner:
         self.joint_names = meta.joint_names
         self.control_dt = meta.control_dt
         self._builder = ObservationBuilder(
-            meta.observation, np.array(meta.default_pose), meta.n_act, verify=verify_observation
+            meta.observation, np.array(meta.default_pose), meta.n_act, meta.control_dt, verify=verify_observation
         )
         needs = self._builder.needs
         self._need_gyro = "gyro" in needs
         self._need_quat = "quat" in needs
         self._need_cmd = "velocity_command" in needs
+        self._need_lin = "base_lin_vel" in needs
 
         # preallocated buffers; the session reads _obs32 and writes _act32 in place
         self._obs32 = np.zeros((1, self.n_obs), dtype=np.float32)
@@ -182,14 +205,27 @@ class PolicyRunner:
         self._beta = 1.0 - self._alpha
         self._scale = np.array(meta.action_scale)
         self._offset = meta.command_offset
-        self._low, self._high = meta.command_low, meta.command_high
+        clip_low, clip_high = meta.command_clip
+        self._low = np.maximum(meta.command_low, clip_low)
+        self._high = np.minimum(meta.command_high, clip_high)
         self._clip = bool(np.isfinite(self._low).any() or np.isfinite(self._high).any())
+        self._limit = meta.action_limit
         self._jshape = (self.n_joints,)
         self._ashape = (self.n_act,)
 
         self._io = self.session.io_binding()
         self._io.bind_ortvalue_input(INPUT_NAME, ort.OrtValue.ortvalue_from_numpy(self._obs32))
         self._io.bind_ortvalue_output(OUTPUT_NAME, ort.OrtValue.ortvalue_from_numpy(self._act32))
+        # recurrent state: the input buffer is bound once; each step's output is copied into it
+        self._state_in: list[np.ndarray] = []
+        self._state_out: list[np.ndarray] = []
+        for state in meta.recurrent:
+            buf_in = np.zeros(state.shape, dtype=np.float32)
+            buf_out = np.zeros(state.shape, dtype=np.float32)
+            self._io.bind_ortvalue_input(state.input, ort.OrtValue.ortvalue_from_numpy(buf_in))
+            self._io.bind_ortvalue_output(state.output, ort.OrtValue.ortvalue_from_numpy(buf_out))
+            self._state_in.append(buf_in)
+            self._state_out.append(buf_out)
         self._run = self.session.run_with_iobinding
 
         self.observation = _readonly(self._obs32_row)
@@ -212,11 +248,20 @@ class PolicyRunner:
 
     # ----------------------------------------------------------------------- control
     def reset(self) -> None:
-        """Clear the filter state (a_f = 0): the command becomes the zero action's (default pose for pd)."""
+        """Clear the policy's state: the filter (a_f = 0: the command becomes the zero action's,
+        the default pose for pd), the observation history, the phase clock and the recurrent state."""
         self._filtered.fill(0.0)
         self._action.fill(0.0)
+        for buf in self._state_in:
+            buf.fill(0.0)
+        self._builder.reset()
         self._map_command()
         self.last_input_finite = True
+
+    @property
+    def recurrent_state(self) -> tuple[np.ndarray, ...]:
+        """The recurrent state the next step starts from (read-only views; empty when stateless)."""
+        return tuple(_readonly(b) for b in self._state_in)
 
     def _map_command(self) -> None:
         np.multiply(self._scale, self._filtered, out=self._command)
@@ -242,6 +287,7 @@ class PolicyRunner:
         gyro: np.ndarray | None = None,
         quat: np.ndarray | None = None,
         velocity_command: np.ndarray | None = None,
+        base_lin_vel: np.ndarray | None = None,
     ) -> np.ndarray:
         """One control step from the robot's readings.
 
@@ -251,6 +297,8 @@ class PolicyRunner:
             gyro: Base angular velocity from the IMU, (3,) [rad/s] (when the layout has base_ang_vel).
             quat: Base orientation from the IMU (w, x, y, z), (4,) (when it has projected_gravity).
             velocity_command: (vx [m/s], vy [m/s], yaw rate [rad/s]), (3,) (when it has velocity_command).
+            base_lin_vel: Base linear velocity in the base frame, (3,) [m/s] (when it has base_lin_vel:
+                an estimator's on a robot).
 
         Returns:
             Actuator commands, (n_act,) in command units (rad targets, N m or V), read-only view
@@ -270,16 +318,25 @@ class PolicyRunner:
             quat = self._vector(quat, 4, "quat")
         if self._need_cmd and (type(velocity_command) is not np.ndarray or velocity_command.shape != (3,)):
             velocity_command = self._vector(velocity_command, 3, "velocity_command")
+        if self._need_lin and (type(base_lin_vel) is not np.ndarray or base_lin_vel.shape != (3,)):
+            base_lin_vel = self._vector(base_lin_vel, 3, "base_lin_vel")
 
-        obs = self._builder.build(joint_pos, joint_vel, self._filtered, gyro, quat, velocity_command)
+        obs = self._builder.build(
+            joint_pos, joint_vel, self._filtered, gyro, quat, velocity_command, base_lin_vel
+        )
         np.copyto(self._obs32_row, obs)
         if not math.isfinite(self._obs32_row.dot(self._ones32)):
             self.last_input_finite = False
             self.invalid_steps += 1
             return self.command
         self.last_input_finite = True
+        self._builder.commit()
         self._run(self._io)
+        for buf_in, buf_out in zip(self._state_in, self._state_out, strict=True):
+            np.copyto(buf_in, buf_out)
         np.copyto(self._action, self._act32_row)
+        if self._limit is not None:
+            np.clip(self._action, -self._limit, self._limit, out=self._action)
         if self._beta == 0.0:
             np.copyto(self._filtered, self._action)
         else:
@@ -290,12 +347,24 @@ class PolicyRunner:
         return self.command
 
     def step_reading(self, reading: Any, velocity_command: np.ndarray | None = None) -> np.ndarray:
-        """:meth:`step` from a robot ``Reading`` (attributes ``q``, ``qd``, ``gyro``, ``quat``)."""
-        return self.step(reading.q, reading.qd, reading.gyro, reading.quat, velocity_command)
+        """:meth:`step` from a robot ``Reading`` (attributes ``q``, ``qd``, ``gyro``, ``quat``, and
+        ``base_lin_vel`` when the reading has one)."""
+        return self.step(
+            reading.q,
+            reading.qd,
+            reading.gyro,
+            reading.quat,
+            velocity_command,
+            getattr(reading, "base_lin_vel", None),
+        )
 
     # ------------------------------------------------------------------ offline helpers
     def infer(self, obs: np.ndarray) -> np.ndarray:
-        """Raw network actions for a batch of observations (B, n_obs) -> (B, n_act); allocates."""
+        """Raw network actions for observations (B, n_obs) -> (B, n_act); allocates.
+
+        A stateless policy takes them as one batch; a recurrent one (or a graph with a fixed batch
+        of one) takes them one row at a time, as a sequence from the zero state.
+        """
         array = np.asarray(obs, dtype=np.float32)
         if array.ndim == 1:
             array = array.reshape(1, -1)
@@ -303,4 +372,20 @@ class PolicyRunner:
             raise PolicyError(
                 f"observations have shape {array.shape}, the policy expects (batch, {self.n_obs})"
             )
-        return self.session.run([OUTPUT_NAME], {INPUT_NAME: array})[0]
+        return run_sequence(self.session, self.metadata, array)
+
+
+def run_sequence(session: ort.InferenceSession, meta: PolicyMetadata, obs: np.ndarray) -> np.ndarray:
+    """Network actions (B, n_act) for observations (B, n_obs) float32: one batch for a stateless
+    graph with a free batch axis, else row by row, carrying the recurrent state from zeros."""
+    batch_axis = session.get_inputs()[0].shape[0] if session.get_inputs() else None
+    if not meta.recurrent and not (isinstance(batch_axis, int) and len(obs) != batch_axis):
+        return session.run([OUTPUT_NAME], {INPUT_NAME: obs})[0]
+    state = {r.input: np.zeros(r.shape, dtype=np.float32) for r in meta.recurrent}
+    names = [OUTPUT_NAME, *(r.output for r in meta.recurrent)]
+    rows = []
+    for i in range(len(obs)):
+        out = session.run(names, {INPUT_NAME: obs[i : i + 1], **state})
+        rows.append(out[0])
+        state = {r.input: value for r, value in zip(meta.recurrent, out[1:], strict=True)}
+    return np.concatenate(rows) if rows else np.zeros((0, meta.n_act), dtype=np.float32)

@@ -61,6 +61,9 @@ class Reading:
     """Base orientation in the world frame, shape (4,) (w, x, y, z), or None."""
     base_height: float | None = None
     """Height of the base above the ground [m], or None when not estimated."""
+    base_lin_vel: np.ndarray | None = None
+    """Base linear velocity in the base frame, shape (3,) [m/s], from a state estimator (or a
+    simulator), or None; only policies that observe it need it."""
     valid: bool = True
     """False for a dropped or incomplete sample (e.g. a JointState missing a joint): do not use it."""
 
@@ -71,7 +74,7 @@ class Reading:
         object.__setattr__(self, "qd", _vector(self.qd, "qd", q.shape[0]))
         if self.tau is not None:
             object.__setattr__(self, "tau", _vector(self.tau, "tau", q.shape[0]))
-        for name, size in (("gyro", 3), ("accel", 3), ("quat", 4)):
+        for name, size in (("gyro", 3), ("accel", 3), ("quat", 4), ("base_lin_vel", 3)):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, _vector(value, name, size))

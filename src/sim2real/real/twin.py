@@ -15,6 +15,12 @@ ways a real robot does:
 - encoder quantization, sensor noise and a constant bias on the readings;
 - occasionally dropped readings (``Reading.valid`` False, values of the previous reading).
 
+With ``explicit_actuators: false`` the twin keeps the training model's own actuators (MuJoCo's
+affine actuators, whose PD damping ``implicitfast`` integrates implicitly) and writes the commands
+to their controls: the nominal simulator of ``sim2real sim2sim``; backlash and the torque-speed
+curve need the explicit actuators and do not apply then.  Readings of a floating base carry the
+simulator's base linear velocity (``Reading.base_lin_vel``, what an estimator gives on a robot).
+
 It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
 (``realtime``: the simulation follows the wall clock and ``write`` does not block, as on a robot).
 
@@ -89,6 +95,24 @@ class TwinEffects:
     flip_sign: tuple[str, ...] = ()
     """Joints whose motor turns the wrong way (a wiring or configuration error): their actuator
     torque is negated."""
+    explicit_actuators: bool = True
+    """Compute actuator torques here every fine step (explicit PD); False: the model's own actuators
+    take the commands (implicit PD damping, as in training; no backlash, no torque-speed curve)."""
+
+    @classmethod
+    def none(cls, integrator: str = "implicitfast") -> TwinEffects:
+        """No unmodeled effect at all: the training simulator itself (sim2sim's nominal run)."""
+        return cls(
+            substep_factor=1,
+            integrator=integrator,
+            latency_jitter=0.0,
+            backlash=0.0,
+            position_noise=0.0,
+            velocity_noise=0.0,
+            gyro_noise=0.0,
+            drop_probability=0.0,
+            explicit_actuators=False,
+        )
 
 
 @dataclass(frozen=True)
@@ -278,6 +302,7 @@ class TwinRobot:
             model = build_model(spec)
         self.fixed_base = fixed_base
         """Whether the twin hangs by its base."""
+        self.model = model
         params = Parameters(spec, model)
         try:
             params.set(model, self.config.params)
@@ -301,14 +326,18 @@ class TwinRobot:
         self._limit = model.actuator_forcerange[self._act_ids, 1].copy()
         self._delay = model.actuator_delay[self._act_ids].copy()
         self._models = [a.model for a in spec.actuators]
-        model.actuator_gainprm[self._act_ids, 0] = 1.0
-        model.actuator_biasprm[self._act_ids, :3] = 0.0
-        model.actuator_forcerange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
+        # the model's own actuator coefficients (implicit mode), and the safe-mode ones
+        self._own = (
+            model.actuator_gainprm[self._act_ids, 0].copy(),
+            model.actuator_biasprm[self._act_ids, :3].copy(),
+        )
+        self._own_ctrlrange = model.actuator_ctrlrange[self._act_ids].copy()
+        self._coefficients = "own"
+        if fx.explicit_actuators:
+            self._torque_inputs()
         model.actuator_delay[self._act_ids] = 0.0  # latency is applied here, with jitter
-        model.actuator_ctrlrange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
         model.opt.timestep = spec.physics_dt / fx.substep_factor
         model.opt.integrator = _INTEGRATORS[fx.integrator]
-        self.model = model
         self.data = mujoco.MjData(model)
         self.rng = np.random.default_rng(fx.seed)
         self.realtime = realtime
@@ -341,6 +370,23 @@ class TwinRobot:
         self._stop_at: float | None = None
         self.safe = False
         self.reset(initial_qpos)
+
+    def _torque_inputs(self) -> None:
+        """Switch the actuators to plain torque inputs (ctrl = joint torque, clipped to the limit)."""
+        m = self.model
+        m.actuator_gainprm[self._act_ids, 0] = 1.0
+        m.actuator_biasprm[self._act_ids, :3] = 0.0
+        m.actuator_forcerange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
+        m.actuator_ctrlrange[self._act_ids] = np.stack([-self._limit, self._limit], axis=1)
+        self._coefficients = "torque"
+
+    def _own_actuators(self) -> None:
+        """Back to the model's own actuator coefficients (implicit mode, after safe mode)."""
+        m = self.model
+        m.actuator_gainprm[self._act_ids, 0] = self._own[0]
+        m.actuator_biasprm[self._act_ids, :3] = self._own[1]
+        m.actuator_ctrlrange[self._act_ids] = self._own_ctrlrange
+        self._coefficients = "own"
 
     def _sensor_slice(self, name: str) -> slice | None:
         sid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SENSOR, name)
@@ -393,9 +439,11 @@ class TwinRobot:
             gyro = d.sensordata[self._gyro] + fx.gyro_noise * self.rng.standard_normal(3)
             accel = d.sensordata[self._accel].copy()
             quat = d.sensordata[self._quat].copy()
+        lin_vel = None
         if self._base is not None:
             height = float(d.qpos[self._base.qpos + 2])
             self.read_base = self.base_state()
+            lin_vel = self.read_base.lin_vel.copy()
         reading = Reading(
             t=float(d.time),
             q=q,
@@ -405,6 +453,7 @@ class TwinRobot:
             accel=accel,
             quat=quat,
             base_height=height,
+            base_lin_vel=lin_vel,
             valid=True,
         )
         if self._last_reading is not None and self.rng.random() < fx.drop_probability:
@@ -418,6 +467,7 @@ class TwinRobot:
                 accel=last.accel,
                 quat=last.quat,
                 base_height=last.base_height,
+                base_lin_vel=last.base_lin_vel,
                 valid=False,
             )
         self._last_reading = reading
@@ -507,6 +557,12 @@ class TwinRobot:
             ang_vel=d.qvel[dof + 3 : dof + 6].copy(),  # a free joint's angular velocity is in the body frame
         )
 
+    def joint_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The true joint positions [rad], velocities [rad/s] (n_joints,) and actuator torques [N m]
+        (n_actions,) now: no noise, never dropped (for evaluation only)."""
+        d = self.data
+        return d.qpos[self._qpos_idx].copy(), d.qvel[self._dof_idx].copy(), d.actuator_force[self._act_ids].copy()
+
     def stop(self) -> None:
         """Enter the spec's safe mode at once (damping or zero torque) until the next normal command."""
         if self.realtime:
@@ -534,7 +590,7 @@ class TwinRobot:
             # normal and hold commands are both applied as given (Command docstring)
             _, self._active, _ = self._pending.popleft()
             self.safe = False
-        tau = self._torque(0.5 * h)
+        tau = self._control(0.5 * h)
         if self._pending and self._pending[0][0] < d.time + h - 1e-12:
             # a command taking effect inside this step acts for the rest of it: the latency is
             # continuous (in the mean over the step), not rounded up to the fine grid
@@ -543,9 +599,21 @@ class TwinRobot:
                 _, self._active, _ = self._pending.popleft()
             self.safe = False
             share = (d.time + h - due) / h
-            tau = (1.0 - share) * tau + share * self._torque(0.5 * h)
+            tau = (1.0 - share) * tau + share * self._control(0.5 * h)
         d.ctrl[self._ctrl_idx] = tau
         mujoco.mj_step(self.model, d)
+
+    def _control(self, ahead: float = 0.0) -> np.ndarray:
+        """The actuators' controls this fine step: torques at the state ``ahead`` seconds from now
+        (explicit actuators, and safe mode), else the active commands into the model's own
+        actuators."""
+        if self.config.effects.explicit_actuators or self.safe:
+            if self._coefficients != "torque":
+                self._torque_inputs()
+            return self._torque(ahead)
+        if self._coefficients != "own":
+            self._own_actuators()
+        return self._active.copy()
 
     def _catch_up(self) -> None:
         """Paced twin: a robot does not wait for its controller.  When the loop fell behind the wall

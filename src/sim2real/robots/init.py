@@ -30,7 +30,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -289,7 +289,12 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         if model.jnt_limited[j]:
             lo, hi = model.jnt_range[j]
             data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo, hi))
-    result.inferred.append(f"default pose from {source}")
+    given = [j for j in joints if opt.default_pose and j in opt.default_pose]
+    if not given:
+        result.inferred.append(f"default pose from {source}")
+    else:
+        rest = f", the others from {source}" if len(given) < len(joints) else ""
+        result.inferred.append(f"default pose: {len(given)} joints from your values{rest}")
 
     floor_z, floor_name = _floor(model)
     feet: list[str] = []
@@ -657,9 +662,17 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def init_robot(model_path: str | Path, out: str | Path, options: InitOptions | None = None) -> tuple[RobotSpec, InitResult]:
+def init_robot(
+    model_path: str | Path,
+    out: str | Path,
+    options: InitOptions | None = None,
+    edit: Callable[[InitResult], None] | None = None,
+) -> tuple[RobotSpec, InitResult]:
     """Infer a spec from a model, write it, and load it back (it must load with no edits); a legged
     robot also gets ``randomize_default.yaml`` next to the spec (:func:`default_randomization`).
+
+    ``edit`` changes the inferred mapping before it is written (a policy importer sets the joint
+    order, observation layout and action mapping of its policy there).
 
     Returns:
         The loaded spec and what was inferred.
@@ -669,6 +682,8 @@ def init_robot(model_path: str | Path, out: str | Path, options: InitOptions | N
     """
     out = Path(out)
     result = infer_spec(model_path, out.parent, options)
+    if edit is not None:
+        edit(result)
     write_spec(result, out)
     spec = load_spec(out)
     if spec.task is not None and spec.task.kind == "locomotion":

@@ -99,6 +99,12 @@ def check_against_model(spec: RobotSpec, model: mujoco.MjModel) -> None:
             q = spec.default_pose[spec.joints.index(joint)]
             if not lo - 1e-9 <= q <= hi + 1e-9:
                 raise SpecError(f"default_pose.{joint} = {q} is outside the MJCF joint range [{lo}, {hi}]")
+    for joint in spec.locked_joints:
+        jid = _id(model, joints, joint)
+        if jid < 0:
+            raise SpecError(f"locked joint '{joint}' is not in {where}")
+        if int(model.jnt_type[jid]) not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+            raise SpecError(f"locked joint '{joint}' must be a hinge or slide joint")
     for act in spec.actuators:
         aid = _id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
         if act.add:
@@ -246,15 +252,33 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
             f"actuators replaced by sim2real's models (gains and limits from the spec): {_few(replaced, 3)}"
         )
     spec_acts = {a.actuator for a in spec.actuators}
+    locked_ids = {_id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in spec.locked_joints}
     left = [
         mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or f"#{i}"
         for i in range(model.nu)
         if mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) not in spec_acts
+        and not (
+            int(model.actuator_trntype[i]) == int(mujoco.mjtTrn.mjTRN_JOINT)
+            and int(model.actuator_trnid[i, 0]) in locked_ids
+        )
     ]
     if left:
         out.append(f"actuators not in the spec get control 0: {_few(left)}")
     if spec.imu is not None and spec.imu.add_to is not None:
         out.append(f"adds site '{spec.imu.site}' to body '{spec.imu.add_to}' at {list(spec.imu.pos)} (the IMU)")
+    changed = []
+    for joint, value in spec.armature.items():
+        was = float(model.dof_armature[model.jnt_dofadr[_id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)]])
+        if abs(was - value) > 1e-12:
+            changed.append(f"{joint} {was:g} -> {value:g}")
+    if changed:
+        out.append(f"joint armature [kg m^2] (armature): {_few(changed, 3)}")
+    if spec.locked_joints:
+        held = [f"{j} at {q:g}" for j, q in spec.locked_joints.items()]
+        out.append(
+            f"locks {len(held)} joints the policy does not drive (locked_joints; equality constraints, their "
+            f"actuators get no force): {_few(held, 3)}"
+        )
     if spec.initial_base is not None and spec.base_body is not None:
         bid = _id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
         adr = int(model.jnt_qposadr[model.body_jntadr[bid]])

@@ -111,6 +111,11 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         element.nsample = act_samples
         element.delay = 0.0
 
+    for joint, value in spec.armature.items():
+        mjspec.joint(joint).armature = float(value)
+    if spec.locked_joints:
+        _lock_joints(spec, mjspec)
+
     sens_samples = math.ceil(_delay_capacity(spec, "sensor.", ".delay") / spec.physics_dt) + 2
 
     if spec.imu is not None and spec.imu.add_to is not None:
@@ -132,6 +137,22 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         sensor.delay = 0.0
         sensor.noise = noise.get(role.rpartition(".")[2], 0.0)
     return mjspec
+
+
+def _lock_joints(spec: RobotSpec, mjspec: mujoco.MjSpec) -> None:
+    """Hold each locked joint at its position with a joint equality constraint; its own actuators
+    produce no force (``spec.locked_joints``)."""
+    for joint, q in spec.locked_joints.items():
+        element = mjspec.joint(joint)
+        ref = float(element.ref)  # a one-joint equality holds joint = ref + polycoef[0]
+        mjspec.add_equality(
+            type=mujoco.mjtEq.mjEQ_JOINT, name1=joint, data=[q - ref] + [0.0] * 11, objtype=mujoco.mjtObj.mjOBJ_JOINT
+        )
+    locked = set(spec.locked_joints)
+    for actuator in mjspec.actuators:
+        if actuator.trntype == mujoco.mjtTrn.mjTRN_JOINT and actuator.target in locked:
+            actuator.gainprm = [0.0] * 10
+            actuator.biasprm = [0.0] * 10
 
 
 def build_model(spec: RobotSpec) -> mujoco.MjModel:

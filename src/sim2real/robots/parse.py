@@ -8,6 +8,7 @@ in what the model decides (files hashed, sensor names, overrides, the hash).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import yaml
 from sim2real.errors import SpecError
 from sim2real.robots.safety_options import parse_collision, parse_stages
 from sim2real.robots.spec import (
+    FLOATING_BASE_TERMS,
     IMU_TERMS,
     ActuatorSpec,
     EncoderSpec,
@@ -28,6 +30,7 @@ from sim2real.robots.spec import (
     SafetyLimits,
     TaskSpec,
     frozen_array,
+    term_params,
     term_size,
 )
 
@@ -49,6 +52,9 @@ _TOP_KEYS = {
     "action",
     "feet",
     "initial_base",
+    "motor_order",
+    "armature",
+    "locked_joints",
 }
 _REQUIRED = ("name", "mjcf", "joints", "default_pose", "control", "actuators", "observation", "safety")
 
@@ -305,34 +311,9 @@ def _build(path: Path, raw: dict) -> RobotSpec:
             },
         )
 
-    obs_raw = raw["observation"]
-    if not isinstance(obs_raw, list) or not obs_raw:
-        raise SpecError("observation must be a non-empty list of terms")
-    observation = []
-    seen = set()
-    for i, term in enumerate(obs_raw):
-        term = _require_mapping(term, f"observation[{i}]")
-        _check_keys(term, {"name", "size", "scale"}, f"observation[{i}]")
-        name = term.get("name")
-        if not isinstance(name, str):
-            raise SpecError(f"observation[{i}]: missing term name")
-        if name in seen:
-            raise SpecError(f"observation: term '{name}' listed twice")
-        seen.add(name)
-        expected = term_size(name, len(joints), len(actuators))
-        size = term.get("size", expected)
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise SpecError(f"observation.{name}.size must be a positive integer, got {size!r}")
-        if size != expected:
-            raise SpecError(
-                f"observation.{name}.size is {size}, but this robot's {name} has {expected} entries"
-            )
-        if name in IMU_TERMS and imu is None:
-            raise SpecError(f"observation term '{name}' needs an IMU (sensors.imu)")
-        scale = _number(term.get("scale", 1.0), f"observation.{name}.scale")
-        if scale == 0:
-            raise SpecError(f"observation.{name}.scale must not be zero")
-        observation.append(ObservationTerm(name=name, size=size, scale=scale))
+    observation = _parse_observation(
+        raw["observation"], joints, len(actuators), imu is not None, raw.get("base_body") is not None
+    )
 
     base_body = raw.get("base_body")
     if base_body is not None and not isinstance(base_body, str):
@@ -372,7 +353,17 @@ def _build(path: Path, raw: dict) -> RobotSpec:
     task = _parse_task(raw.get("task"))
     feet = _parse_feet(raw.get("feet"), floating)
     initial_base = _parse_initial_base(raw.get("initial_base"), floating)
-    scale, offset, alpha = _parse_action(raw.get("action"), joints, default_pose, actuators)
+    action = _parse_action(raw.get("action"), joints, default_pose, actuators)
+    motor_order = _parse_motor_order(raw.get("motor_order"), tuple(a.joint for a in actuators))
+    armature = {
+        j: _number(v, f"armature.{j}", nonnegative=True)
+        for j, v in _per_joint_subset(raw.get("armature"), joints, "armature").items()
+    }
+    locked = _require_mapping(raw.get("locked_joints") or {}, "locked_joints")
+    driven = [j for j in locked if j in joints]
+    if driven:
+        raise SpecError(f"locked_joints: '{driven[0]}' is a policy joint (listed in joints)")
+    locked = {str(j): _number(v, f"locked_joints.{j}") for j, v in locked.items()}
     return RobotSpec(
         name=str(raw["name"]),
         path=path.resolve(),
@@ -392,9 +383,15 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         hash="",  # set by sim2real.robots.load.load_spec from every file the model compiles from
         raw=raw,
         task=task,
-        action_scale=scale,
-        action_offset=offset,
-        action_filter=alpha,
+        action_scale=action.scale,
+        action_offset=action.offset,
+        action_filter=action.alpha,
+        action_clip_low=action.clip_low,
+        action_clip_high=action.clip_high,
+        action_limit=action.limit,
+        motor_order=motor_order,
+        armature=armature,
+        locked_joints=locked,
         feet=feet,
         initial_base=initial_base,
     )
@@ -459,11 +456,21 @@ def _per_actuator(value: Any, actuated: tuple[str, ...], where: str, default: li
     return [x] * len(actuated)
 
 
+@dataclass(frozen=True, eq=False)
+class _Action:
+    scale: np.ndarray
+    offset: np.ndarray
+    alpha: float
+    clip_low: np.ndarray
+    clip_high: np.ndarray
+    limit: float | None
+
+
 def _parse_action(
     raw: Any, joints: tuple[str, ...], default_pose: list[float], actuators: tuple[ActuatorSpec, ...]
-) -> tuple[np.ndarray, np.ndarray, float]:
+) -> _Action:
     raw = _require_mapping(raw or {}, "action")
-    _check_keys(raw, {"scale", "offset", "filter"}, "action")
+    _check_keys(raw, {"scale", "offset", "filter", "clip", "limit"}, "action")
     actuated = tuple(a.joint for a in actuators)
     scale = _per_actuator(raw.get("scale"), actuated, "action.scale", [1.0] * len(actuated))
     if any(not x > 0 for x in scale):
@@ -473,4 +480,110 @@ def _parse_action(
     alpha = _number(raw.get("filter", 1.0), "action.filter")
     if not 0.0 < alpha <= 1.0:
         raise SpecError(f"action.filter must be in (0, 1], got {alpha}")
-    return frozen_array(scale), frozen_array(offset), alpha
+    low = [-math.inf] * len(actuated)
+    high = [math.inf] * len(actuated)
+    clip = raw.get("clip")
+    if clip is not None:
+        clip = _require_mapping(clip, "action.clip")
+        unknown = [k for k in clip if k not in actuated]
+        if unknown:
+            raise SpecError(f"action.clip: '{unknown[0]}' is not an actuated joint (actuated: {', '.join(actuated)})")
+        for joint, pair in clip.items():
+            if not isinstance(pair, list | tuple) or len(pair) != 2:
+                raise SpecError(f"action.clip.{joint} must be [low, high] (command units)")
+            lo = _number(pair[0], f"action.clip.{joint}[0]")
+            hi = _number(pair[1], f"action.clip.{joint}[1]")
+            if not lo < hi:
+                raise SpecError(f"action.clip.{joint}: low {lo} is not below high {hi}")
+            i = actuated.index(joint)
+            low[i], high[i] = lo, hi
+    limit = raw.get("limit", 1.0)
+    if limit is not None:
+        limit = _number(limit, "action.limit", positive=True)
+    return _Action(frozen_array(scale), frozen_array(offset), alpha, frozen_array(low), frozen_array(high), limit)
+
+
+def _per_joint_subset(raw: Any, joints: tuple[str, ...], where: str) -> dict:
+    """A mapping over some of the joints (absent: empty)."""
+    mapping = _require_mapping(raw or {}, where)
+    unknown = [k for k in mapping if k not in joints]
+    if unknown:
+        raise SpecError(f"{where}: unknown joint '{unknown[0]}' (joints: {', '.join(joints)})")
+    return mapping
+
+
+def _parse_motor_order(raw: Any, actuated: tuple[str, ...]) -> tuple[str, ...]:
+    """The actuated joints in the robot's motor order (a permutation of them), or () when not given."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(j, str) for j in raw):
+        raise SpecError("motor_order must be a list of joint names (the actuated joints in motor index order)")
+    extra = [j for j in raw if j not in actuated]
+    if extra:
+        raise SpecError(f"motor_order: '{extra[0]}' is not an actuated joint")
+    if len(set(raw)) != len(raw):
+        raise SpecError("motor_order: a joint is listed twice")
+    missing = [j for j in actuated if j not in raw]
+    if missing:
+        raise SpecError(f"motor_order: missing actuated joint '{missing[0]}'")
+    return tuple(raw)
+
+
+def _parse_observation(
+    obs_raw: Any, joints: tuple[str, ...], n_actions: int, has_imu: bool, floating: bool
+) -> tuple[ObservationTerm, ...]:
+    if not isinstance(obs_raw, list) or not obs_raw:
+        raise SpecError("observation must be a non-empty list of terms")
+    observation = []
+    seen = set()
+    for i, term in enumerate(obs_raw):
+        term = _require_mapping(term, f"observation[{i}]")
+        _check_keys(term, {"name", "size", "scale", "history", "clip", "params"}, f"observation[{i}]")
+        name = term.get("name")
+        if not isinstance(name, str):
+            raise SpecError(f"observation[{i}]: missing term name")
+        if name in seen:
+            raise SpecError(f"observation: term '{name}' listed twice")
+        seen.add(name)
+        expected = term_size(name, len(joints), n_actions)
+        size = term.get("size", expected)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise SpecError(f"observation.{name}.size must be a positive integer, got {size!r}")
+        if size != expected:
+            raise SpecError(
+                f"observation.{name}.size is {size}, but this robot's {name} has {expected} entries"
+            )
+        if name in IMU_TERMS and not has_imu:
+            raise SpecError(f"observation term '{name}' needs an IMU (sensors.imu)")
+        if name in FLOATING_BASE_TERMS and not floating:
+            raise SpecError(f"observation term '{name}' needs a floating base (base_body)")
+        scale = _term_values(term.get("scale", 1.0), size, f"observation.{name}.scale")
+        if any(x == 0 for x in np.atleast_1d(scale)):
+            raise SpecError(f"observation.{name}.scale must not be zero")
+        history = term.get("history", 1)
+        if isinstance(history, bool) or not isinstance(history, int) or history < 1:
+            raise SpecError(f"observation.{name}.history must be a positive integer (frames), got {history!r}")
+        clip = term.get("clip")
+        if clip is not None:
+            if not isinstance(clip, list | tuple) or len(clip) != 2:
+                raise SpecError(f"observation.{name}.clip must be [low, high]")
+            lo = _term_values(clip[0], size, f"observation.{name}.clip[0]")
+            hi = _term_values(clip[1], size, f"observation.{name}.clip[1]")
+            if np.any(np.asarray(lo) >= np.asarray(hi)):
+                raise SpecError(f"observation.{name}.clip: low is not below high")
+            clip = (lo, hi)
+        params = term_params(name, _require_mapping(term.get("params", {}) or {}, f"observation.{name}.params"))
+        observation.append(
+            ObservationTerm(name=name, size=size, scale=scale, history=history, clip=clip, params=params)
+        )
+    return tuple(observation)
+
+
+def _term_values(value: Any, size: int, where: str) -> float | tuple[float, ...]:
+    """One number, or a list of ``size`` numbers (one per value of a frame)."""
+    if isinstance(value, list | tuple):
+        if len(value) != size:
+            raise SpecError(f"{where} has {len(value)} values, the term's frame has {size}")
+        values = tuple(_number(x, f"{where}[{k}]") for k, x in enumerate(value))
+        return values[0] if len(set(values)) == 1 else values
+    return _number(value, where)

@@ -45,11 +45,19 @@ Schema (all angles in rad, times in s, torques in N m; docs/robots.md has every 
       joint.hinge.damping: {low: 0.0, high: 0.5}
     task: {kind: swing_up, joint: hinge, upright: 3.14159, hanging: 0.0}   # kind + its parameters
 
-Room left for what policies from elsewhere need (issue 15), without reshaping: ``action`` takes
-more per-joint keys (``clip``) beside ``scale``/``offset``/``filter``; an observation term
-mapping takes more keys (``history``, ``clip``, term parameters such as a phase clock's
-``period``); a top-level ``motor_order`` may map policy joints to robot motors; ``sensors.imu``
-may state its quaternion convention.
+What policies from elsewhere need (``sim2real import``)::
+
+    action: {clip: {hip: [-1.0, 1.0]}, limit: null}   # command bounds after the mapping; |a| bound
+    observation:
+      - {name: base_ang_vel, scale: [0.2, 0.2, 0.2], history: 5, clip: [-100, 100]}
+      - {name: gait_phase, params: {period: 0.8}}   # term parameters (TERM_PARAMS)
+    motor_order: [FR_hip, FR_thigh, ...]   # the actuated joints by motor index (joints: policy order)
+    armature: {FR_hip: 0.01, ...}          # joint armature set on the model [kg m^2]
+    locked_joints: {left_elbow: 0.3}       # model joints the policy does not drive, held in simulation
+
+Quaternions are (w, x, y, z) everywhere in sim2real (``Reading.quat``, the IMU sensor); drivers
+convert (ROS 2 messages are x, y, z, w); a policy that observes the orientation itself states the
+component order it wants (``base_quat`` term, ``params: {order: xyzw}``).
 
 This module holds the types; :mod:`sim2real.robots.parse` reads and validates the YAML, and
 :func:`sim2real.robots.load.load_spec` then checks it against the MJCF (names), collects every
@@ -177,14 +185,46 @@ class InitialBase:
 
 @dataclass(frozen=True)
 class ObservationTerm:
-    """One named block of the observation vector."""
+    """One named block of the observation vector.
+
+    Each control step the term's function gives one *frame* of ``size`` values; the frame is clipped
+    to ``clip`` (in the term's own units), then multiplied by ``scale``; the term contributes its
+    last ``history`` frames, oldest first (``width = size * history`` values), and after a reset
+    every slot holds the first frame (Isaac Lab's layout).
+    """
 
     name: str
     """Term name, resolved by the task's term registry."""
     size: int
-    """Number of entries this term contributes."""
-    scale: float = 1.0
-    """Multiplier applied to the term before normalization."""
+    """Number of values of one frame."""
+    scale: float | tuple[float, ...] = 1.0
+    """Multiplier applied to the frame: one number, or one per value of the frame."""
+    history: int = 1
+    """Frames the term contributes, oldest first (1: the current frame only)."""
+    clip: tuple[Any, Any] | None = None
+    """(low, high) applied to the frame before scaling (each a number or one per value); None: none."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Term parameters (e.g. a gait phase clock's ``period``), checked against :data:`TERM_PARAMS`."""
+
+    @property
+    def width(self) -> int:
+        """Number of values this term contributes to the observation vector (size x history)."""
+        return self.size * self.history
+
+    def describe(self) -> tuple[Any, ...]:
+        """A comparable summary: (name, size, scale), then ``history=``, ``clip=``, ``params=`` when set."""
+        out: tuple[Any, ...] = (self.name, self.size, _plain(self.scale))
+        if self.history != 1:
+            out += (f"history={self.history}",)
+        if self.clip is not None:
+            out += (f"clip={[_plain(x) for x in self.clip]}",)
+        if self.params:
+            out += (f"params={dict(sorted(self.params.items()))}",)
+        return out
+
+
+def _plain(value: Any) -> Any:
+    return tuple(float(v) for v in value) if isinstance(value, tuple | list) else float(value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -279,6 +319,25 @@ class RobotSpec:
     """Per actuator: command at a = 0, shape (n_actions,) (default pose for pd actuators, else 0)."""
     action_filter: float = 1.0
     """alpha of the action low-pass ``a_f = alpha a + (1 - alpha) a_f_prev``, in (0, 1]."""
+    action_clip_low: np.ndarray = field(default_factory=lambda: frozen_array([]))
+    """Per actuator: lowest command the action mapping may give (``action.clip``), shape (n_actions,);
+    -inf where unclipped (an empty array: none)."""
+    action_clip_high: np.ndarray = field(default_factory=lambda: frozen_array([]))
+    """Per actuator: highest command the action mapping may give, shape (n_actions,); inf where unclipped."""
+    action_limit: float | None = 1.0
+    """Largest |a| of a policy action; larger ones are clipped (``action.limit``; 1 for sim2real's own
+    tanh policies; None: no bound, e.g. imported policies)."""
+    motor_order: tuple[str, ...] = ()
+    """The robot's motor order (``motor_order``): the actuated joints in the order of its motor
+    indices; empty: the actuated joints in policy order.  The policy side works by name in policy order."""
+    locked_joints: Mapping[str, float] = field(default_factory=dict)
+    """Model joints the policy does not drive, held at these positions [rad or m] in simulation
+    (``locked_joints``; an override: an equality constraint each, their own actuators get no force).
+    On a robot its own controller must hold them."""
+    armature: Mapping[str, float] = field(default_factory=dict)
+    """Joint armature (reflected rotor inertia) sim2real sets on the model [kg m^2], by joint
+    (``armature``; an override): training frameworks add it from their actuator configuration and
+    MJCF files often lack it.  Empty: the model's own."""
     feet: tuple[str, ...] = ()
     """Foot bodies of a legged robot (each one's lowest collision geom touches the floor)."""
     initial_base: InitialBase | None = None
@@ -305,7 +364,7 @@ class RobotSpec:
     @property
     def n_obs(self) -> int:
         """Length of the observation vector."""
-        return sum(term.size for term in self.observation)
+        return sum(term.width for term in self.observation)
 
     @property
     def n_actions(self) -> int:
@@ -330,6 +389,11 @@ class RobotSpec:
         owner, _, what = role.rpartition(".")
         return f"imu_{what}" if owner == "imu" else f"{owner}_{what}"
 
+    @property
+    def motors(self) -> tuple[str, ...]:
+        """The actuated joints in motor order (:attr:`motor_order`, else policy order)."""
+        return self.motor_order or self.actuated_joints
+
     def actuator(self, joint: str) -> ActuatorSpec:
         """The actuator of a joint, by name."""
         for act in self.actuators:
@@ -347,12 +411,70 @@ OBSERVATION_SIZES: dict[str, str | int] = {
     "base_ang_vel": 3,
     "projected_gravity": 3,
     "velocity_command": 3,
+    "base_lin_vel": 3,
+    "base_quat": 4,
+    "gait_phase": 2,
 }
-"""Size of every observation term for a robot: a number, or ``n_joints`` / ``2 n_joints`` /
-``n_actions``.  The term functions are in :mod:`sim2real.tasks.observations` (same names)."""
+"""Size of one frame of every observation term for a robot: a number, or ``n_joints`` /
+``2 n_joints`` / ``n_actions``.  The term functions are in :mod:`sim2real.tasks.observations`
+(same names)."""
 
-IMU_TERMS = ("base_ang_vel", "projected_gravity")
+IMU_TERMS = ("base_ang_vel", "projected_gravity", "base_quat")
 """Observation terms that need an IMU."""
+
+FLOATING_BASE_TERMS = ("base_lin_vel",)
+"""Observation terms that need a floating base (its velocity: the simulator's, or an estimator's on a robot)."""
+
+TERM_PARAMS: dict[str, dict[str, tuple[str, Any]]] = {
+    "gait_phase": {
+        "period": ("positive", None),
+        "offset": ("number", 0.0),
+    },
+    "base_quat": {
+        "order": (("wxyz", "xyzw"), "wxyz"),
+        "unique": ("bool", False),
+    },
+}
+"""Parameters of the terms that take any: name -> (kind, default); a default of None means required.
+
+- ``gait_phase``: ``period`` [s] of the clock; ``offset`` (fraction of a period) added to the phase.
+  The frame is (sin 2 pi p, cos 2 pi p) with ``p = (t / period + offset) mod 1`` and ``t`` the time
+  of the control step since the policy (episode) started, ``t = k * control_dt`` at step k = 0, 1, ...
+- ``base_quat``: component ``order`` of the orientation fed to the policy; ``unique`` makes w >= 0.
+"""
+
+
+def term_params(name: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A term's parameters with defaults filled in and checked.
+
+    Raises:
+        SpecError: a parameter is unknown, missing or of the wrong kind.
+    """
+    given = dict(given or {})
+    allowed = TERM_PARAMS.get(name, {})
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        known = ", ".join(allowed) if allowed else "none"
+        raise SpecError(f"observation term '{name}': unknown parameter(s) {', '.join(unknown)} (it takes: {known})")
+    out: dict[str, Any] = {}
+    for key, (kind, default) in allowed.items():
+        value = given.get(key, default)
+        if value is None:
+            raise SpecError(f"observation term '{name}' needs the parameter '{key}'")
+        where = f"observation term '{name}' parameter '{key}'"
+        if kind in ("positive", "number"):
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                raise SpecError(f"{where} must be a number, got {value!r}")
+            if kind == "positive" and not value > 0:
+                raise SpecError(f"{where} must be positive, got {value!r}")
+            value = float(value)
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise SpecError(f"{where} must be true or false, got {value!r}")
+        elif value not in kind:
+            raise SpecError(f"{where} must be one of {', '.join(kind)}, got {value!r}")
+        out[key] = value
+    return out
 
 
 def term_size(name: str, n_joints: int, n_actions: int) -> int:

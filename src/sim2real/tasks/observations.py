@@ -2,18 +2,26 @@
 
 Training builds observations from simulated sensor readings and deployment builds them from a
 robot's readings with these same functions (``build_observation``), so the two can never drift
-apart.  Every term takes an :class:`ObsInputs` and returns shape (N, size).
+apart.  Every term takes an :class:`ObsInputs` (and its parameters as keywords, see
+:data:`sim2real.robots.spec.TERM_PARAMS`) and returns one frame, shape (N, size).
+
+A layout term turns frames into its block of the observation vector (:func:`build_observation`):
+the frame is clipped (``clip``, in the term's units), scaled (``scale``, one number or one per
+value), and the term's last ``history`` frames are concatenated oldest first; an
+:class:`ObservationHistory` keeps them per simulation and fills every slot with the first frame
+after a reset (Isaac Lab's layout: each term's history, then the next term).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim2real.errors import Sim2RealError
-from sim2real.robots.spec import OBSERVATION_SIZES, ObservationTerm
+from sim2real.robots.spec import OBSERVATION_SIZES, TERM_PARAMS, ObservationTerm, term_params
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +42,10 @@ class ObsInputs:
     """Base orientation (w, x, y, z), shape (N, 4)."""
     velocity_command: np.ndarray | None = None
     """Commanded base velocity (vx [m/s], vy [m/s], yaw rate [rad/s]), shape (N, 3)."""
+    base_lin_vel: np.ndarray | None = None
+    """Base linear velocity in the base frame, shape (N, 3) [m/s] (simulator; an estimator on a robot)."""
+    episode_time: np.ndarray | None = None
+    """Time of this control step since the episode (policy) started, shape (N,) [s]: k * control_dt."""
 
 
 def _need(value: np.ndarray | None, what: str) -> np.ndarray:
@@ -96,7 +108,28 @@ def velocity_command(inp: ObsInputs) -> np.ndarray:
     return _need(inp.velocity_command, "a velocity command")
 
 
-OBSERVATION_TERMS: dict[str, Callable[[ObsInputs], np.ndarray]] = {
+def base_lin_vel(inp: ObsInputs) -> np.ndarray:
+    """Base linear velocity in the base frame [m/s], (N, 3)."""
+    return _need(inp.base_lin_vel, "the base linear velocity (a state estimator on a robot)")
+
+
+def base_quat(inp: ObsInputs, order: str = "wxyz", unique: bool = False) -> np.ndarray:
+    """Unit base orientation quaternion, (N, 4), components in ``order``; ``unique``: w >= 0."""
+    quat = _need(inp.base_quat, "a base orientation (IMU)")
+    quat = quat / np.linalg.norm(quat, axis=1, keepdims=True)
+    if unique:
+        quat = np.where(quat[:, :1] < 0.0, -quat, quat)
+    return quat if order == "wxyz" else quat[:, [1, 2, 3, 0]]
+
+
+def gait_phase(inp: ObsInputs, period: float, offset: float = 0.0) -> np.ndarray:
+    """(sin 2 pi p, cos 2 pi p), (N, 2), with p = (t / period + offset) mod 1 and t the episode time."""
+    t = _need(inp.episode_time, "the time since the episode started")
+    angle = 2.0 * np.pi * np.mod(np.asarray(t, dtype=float) / period + offset, 1.0)
+    return np.stack([np.sin(angle), np.cos(angle)], axis=1)
+
+
+OBSERVATION_TERMS: dict[str, Callable[..., np.ndarray]] = {
     "joint_pos": joint_pos,
     "joint_pos_rel": joint_pos_rel,
     "joint_pos_sincos": joint_pos_sincos,
@@ -105,6 +138,9 @@ OBSERVATION_TERMS: dict[str, Callable[[ObsInputs], np.ndarray]] = {
     "base_ang_vel": base_ang_vel,
     "projected_gravity": projected_gravity,
     "velocity_command": velocity_command,
+    "base_lin_vel": base_lin_vel,
+    "base_quat": base_quat,
+    "gait_phase": gait_phase,
 }
 """Every observation term by the name used in robot specs and policy metadata (their sizes on a
 robot: :data:`sim2real.robots.spec.OBSERVATION_SIZES`, checked when a spec loads)."""
@@ -114,48 +150,118 @@ if set(OBSERVATION_TERMS) != set(OBSERVATION_SIZES):  # a term added in one plac
         "observation terms and their sizes disagree: "
         f"{sorted(set(OBSERVATION_TERMS) ^ set(OBSERVATION_SIZES))} (sim2real.robots.spec.OBSERVATION_SIZES)"
     )
+for _name, _func in OBSERVATION_TERMS.items():  # term parameters: the table and the signatures agree
+    _keywords = [k for k in inspect.signature(_func).parameters if k != "inp"]
+    if sorted(_keywords) != sorted(TERM_PARAMS.get(_name, {})):
+        raise ImportError(
+            f"observation term '{_name}' takes {_keywords}, TERM_PARAMS says {sorted(TERM_PARAMS.get(_name, {}))}"
+        )
+
+
+def term_frame(term: ObservationTerm, inp: ObsInputs) -> np.ndarray:
+    """One frame of a layout term, clipped and scaled, shape (N, size).
+
+    Raises:
+        Sim2RealError: the term is unknown, or returns another size than the layout states.
+    """
+    func = OBSERVATION_TERMS.get(term.name)
+    if func is None:
+        check_layout([term])
+    assert func is not None
+    value = np.asarray(func(inp, **term_params(term.name, term.params)), dtype=float)
+    if value.ndim != 2 or value.shape[1] != term.size:
+        raise Sim2RealError(
+            f"observation term '{term.name}' has size {value.shape[-1]}, layout says {term.size}"
+        )
+    if term.clip is not None:
+        value = np.clip(value, np.asarray(term.clip[0], dtype=float), np.asarray(term.clip[1], dtype=float))
+    return value * np.asarray(term.scale, dtype=float)
+
+
+class ObservationHistory:
+    """The last ``history`` frames of every term of a layout, per simulation (N of them).
+
+    :meth:`push` appends one step's frames; a simulation marked by :meth:`reset` (all at first) gets
+    every slot filled with its next frame.
+
+    Args:
+        layout: The observation layout.
+        num_envs: N.
+    """
+
+    def __init__(self, layout: Sequence[ObservationTerm], num_envs: int) -> None:
+        self.layout = tuple(layout)
+        self.num_envs = int(num_envs)
+        self.buffers = [np.zeros((self.num_envs, t.history, t.size)) for t in self.layout]
+        """Per term: frames (N, history, size), oldest first."""
+        self._fresh = np.ones(self.num_envs, dtype=bool)
+
+    def reset(self, ids: np.ndarray | None = None) -> None:
+        """Mark simulations (all when None) as reset: their next frame fills every slot."""
+        if ids is None:
+            self._fresh[:] = True
+        else:
+            self._fresh[np.asarray(ids, dtype=np.int64)] = True
+
+    def push(self, frames: Sequence[np.ndarray]) -> None:
+        """Append one frame (N, size) per term."""
+        fresh = self._fresh
+        for buf, frame in zip(self.buffers, frames, strict=True):
+            if buf.shape[1] > 1:
+                buf[:, :-1] = buf[:, 1:].copy()
+            buf[:, -1] = frame
+            if fresh.any():
+                buf[fresh] = frame[fresh][:, None, :]
+        fresh[:] = False
 
 
 def check_layout(layout: Sequence[ObservationTerm]) -> None:
-    """Raise when a layout names a term that does not exist."""
+    """Raise when a layout names a term that does not exist, or a term's history or parameters are wrong."""
     for term in layout:
         if term.name not in OBSERVATION_TERMS:
             raise Sim2RealError(
                 f"unknown observation term '{term.name}' (known: {', '.join(OBSERVATION_TERMS)})"
             )
+        if isinstance(term.history, bool) or not isinstance(term.history, int) or term.history < 1:
+            raise Sim2RealError(f"observation term '{term.name}': history must be a positive number of frames")
+        term_params(term.name, term.params)
 
 
 def build_observation(
-    layout: Sequence[ObservationTerm], inp: ObsInputs, out: np.ndarray | None = None
+    layout: Sequence[ObservationTerm],
+    inp: ObsInputs,
+    out: np.ndarray | None = None,
+    history: ObservationHistory | None = None,
 ) -> np.ndarray:
-    """Concatenate the scaled terms of a layout.
+    """Concatenate the blocks of a layout (each term's frames clipped, scaled, history oldest first).
 
     Args:
-        layout: Ordered terms (name, size, scale), as in the spec and the policy metadata.
+        layout: Ordered terms, as in the spec and the policy metadata.
         inp: Sensor-derived inputs, batched over N.
         out: Optional preallocated (N, n_obs) array to fill.
+        history: The per-simulation frame history; needed when a term has ``history > 1`` (this
+            call pushes the frames into it).  None: every term's history is its current frame
+            repeated (what a history holds right after a reset).
 
     Returns:
         Shape (N, n_obs).
 
     Raises:
-        Sim2RealError: a term returns another size than the layout states.
+        Sim2RealError: a term is unknown or returns another size than the layout states.
     """
     n = inp.joint_pos.shape[0]
-    total = sum(t.size for t in layout)
+    total = sum(t.width for t in layout)
     if out is None:
         out = np.empty((n, total))
+    frames = [term_frame(term, inp) for term in layout]
+    if history is not None:
+        history.push(frames)
     col = 0
-    for term in layout:
-        try:
-            value = OBSERVATION_TERMS[term.name](inp)
-        except KeyError:
-            check_layout(layout)
-            raise
-        if value.shape[1] != term.size:
-            raise Sim2RealError(
-                f"observation term '{term.name}' has size {value.shape[1]}, layout says {term.size}"
-            )
-        np.multiply(value, term.scale, out=out[:, col : col + term.size])
-        col += term.size
+    for k, (term, frame) in enumerate(zip(layout, frames, strict=True)):
+        block = out[:, col : col + term.width]
+        if history is not None:
+            block[:] = history.buffers[k].reshape(n, term.width)
+        else:
+            block[:] = np.tile(frame, (1, term.history))
+        col += term.width
     return out

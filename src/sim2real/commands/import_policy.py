@@ -1,0 +1,118 @@
+"""``sim2real import legged-gym|isaaclab``: a policy trained elsewhere as sim2real's artifact."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import tyro
+
+from sim2real.commands.output import emit, human
+from sim2real.errors import Sim2RealError
+
+
+def import_policy(
+    framework: Annotated[Literal["legged-gym", "isaaclab"], tyro.conf.Positional],
+    policy: str,
+    model: str,
+    out: str,
+    config: str | None = None,
+    deploy: str | None = None,
+    joints: str | None = None,
+    motor_order: tuple[str, ...] | None = None,
+    armature: float | None = None,
+    torque_limit: float | None = None,
+    physics_dt: float | None = None,
+    name: str | None = None,
+    seed: int = 0,
+    json: bool = False,
+) -> int:
+    """Import a policy trained in another framework: write OUT/robot.yaml and OUT/policy.onnx.
+
+    legged-gym: a legged_gym / unitree_rl_gym TorchScript policy (--policy motion.pt) and its
+    MuJoCo deploy config (--config deploy.yaml: kps, kds, default_angles, scales, num_obs, ...).
+    isaaclab: an Isaac Lab / unitree_rl_lab / mjlab export (--policy exported/policy.onnx, with its
+    .onnx.data when there is one) and its params/deploy.yaml (--deploy), or an mjlab ONNX that
+    carries its own metadata.  The spec is written with robot init's machinery from the unedited
+    --model (actuators added where the model has none); the policy's joint order, gains, default
+    pose, action mapping and observation layout (history, clip, gait clock) become spec and
+    metadata; the imported graph is checked against the original on recorded observations.
+
+    Args:
+        framework: legged-gym or isaaclab.
+        policy: The policy file (.pt for legged-gym, .onnx for isaaclab).
+        model: The robot's MJCF (a scene including it is fine), unedited.
+        out: Output folder (robot.yaml, policy.onnx, randomize_default.yaml).
+        config: legged-gym: the MuJoCo deploy config YAML.
+        deploy: isaaclab: params/deploy.yaml (optional for an mjlab ONNX with metadata).
+        joints: Regular expression of the policy joints (legged-gym; default the model's first num_actions)
+            or of the robot's motors (isaaclab; default every hinge joint of the model).
+        motor_order: isaaclab: the robot's joints by motor index (what joint_ids_map indexes); default
+            the model's joint order.
+        armature: Joint armature to set on the policy joints [kg m^2] (default: the model's).
+        torque_limit: Effort limit [N m] of the joints whose model states none.
+        physics_dt: isaaclab: largest physics timestep [s] (default step_dt / 4).
+        name: Robot name (default: the model's).
+        seed: Seed of the parity check's rollout.
+        json: Print a JSON summary on stdout.
+    """
+    human(f"importing the {framework} policy {policy} onto {model}", json)
+    if framework == "legged-gym":
+        if config is None:
+            raise Sim2RealError("import legged-gym needs --config (the MuJoCo deploy config YAML)")
+        if deploy is not None or motor_order is not None or physics_dt is not None:
+            raise Sim2RealError("--deploy, --motor-order and --physics-dt belong to import isaaclab")
+        from sim2real.policy.imports.legged_gym import import_legged_gym
+
+        result = import_legged_gym(
+            policy,
+            config,
+            model,
+            out,
+            joints=joints,
+            armature=armature,
+            torque_limit=torque_limit,
+            name=name,
+            seed=seed,
+        )
+    else:
+        if config is not None:
+            raise Sim2RealError(
+                "import isaaclab takes --deploy params/deploy.yaml (--config is for legged-gym)"
+            )
+        from sim2real.policy.imports.isaaclab import import_isaaclab
+
+        result = import_isaaclab(
+            policy,
+            deploy,
+            model,
+            out,
+            joints=joints,
+            motor_order=motor_order,
+            armature=armature,
+            torque_limit=torque_limit,
+            physics_dt=physics_dt,
+            name=name,
+            seed=seed,
+        )
+    summary = result.summary()
+    meta = result.metadata
+    lines = [
+        f"wrote {result.spec.path} (robot {result.spec.name}, spec {result.spec.hash[:12]}) and {result.policy}",
+        f"policy: {meta.n_obs} observations -> {meta.n_act} actions every {1e3 * meta.control_dt:g} ms"
+        + (", recurrent" if meta.recurrent else ""),
+        "observation: "
+        + " + ".join(
+            f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in meta.observation
+        ),
+        f"parity with the original: max |diff| {result.max_abs_diff:.2g} over {result.n_recorded} recorded and "
+        f"{result.n_random} random observations",
+        *result.notes,
+        "check:",
+        *(f"  - {x}" for x in result.init.check),
+        "sim2real changes the model (recorded in the spec's overrides):",
+        *(f"  - {o}" for o in result.spec.overrides),
+        f"next: sim2real sim2sim --robot {result.spec.path} --policy {result.policy} --velocity-command 0.5 0 0 --check",
+    ]
+
+    emit(summary, json, "\n".join(lines))
+    return 0

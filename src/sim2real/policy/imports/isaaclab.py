@@ -1,0 +1,550 @@
+"""``sim2real import isaaclab``: Isaac Lab / unitree_rl_lab / unitree_rl_mjlab / mjlab exports.
+
+Facts of the formats (``exported/policy.onnx`` and ``params/deploy.yaml``):
+
+- the graph maps ``obs`` (1, n_obs) to ``actions`` (1, n_act) (recurrent exports add ``h_in``/
+  ``c_in`` -> ``h_out``/``c_out``), its weights possibly in a ``.onnx.data`` file next to it;
+- ``joint_ids_map[i]`` is the motor index of policy joint i; ``stiffness`` and ``damping`` are
+  listed by motor; ``default_joint_pos``, the action ``scale``/``offset``/``clip`` and the
+  observation scales are listed by policy joint (per value of a term's frame);
+- ``actions.JointPositionAction``: target = clip(offset + scale * a), ``clip`` per joint
+  ``[low, high]`` or null; ``step_dt`` is the policy period;
+- ``observations``, in order: per term ``scale``, ``clip`` (before scaling), ``history_length``
+  (frames, oldest first, the first frame repeated after a reset), ``params`` (a gait phase's
+  ``period``); the velocity command is clipped to ``commands.<name>.ranges`` as their deploy
+  code does;
+- mjlab writes its own metadata into the ONNX file (``joint_names``, ``joint_stiffness``,
+  ``joint_damping``, ``default_joint_pos``, ``action_scale``, ``observation_names``, numbers as
+  comma-separated text): read where present, cross-checked with the deploy.yaml, enough on its own.
+
+What this importer assumes where the files are silent (recorded in the policy's metadata): without
+joint names in the ONNX metadata and without a given motor order, the policy joints are the
+model's joints breadth first over the kinematic tree (the order of an Isaac Lab articulation made
+from the same robot description) and the robot's motor order follows from ``joint_ids_map``; a
+``joint_ids_map`` with gaps (motor indices of a larger robot) is taken by rank; Isaac Lab's and mjlab's observation term named ``joint_pos`` (``joint_vel``) is
+``joint_pos_rel`` (``joint_vel_rel``), as in their velocity tasks; the physics timestep is a
+quarter of the policy period unless given.  Terms sim2real does not compute (``height_scan``, ...)
+are refused with one line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import PolicyError
+from sim2real.policy.imports.common import (
+    ForeignPolicy,
+    ImportResult,
+    hold_positions,
+    locked_note,
+    model_joints,
+    per_joint,
+    tree_joints,
+    write_import,
+)
+from sim2real.policy.imports.config_files import load_config
+from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_graph, rename_io
+from sim2real.robots.load import load_mjcf
+from sim2real.robots.spec import ObservationTerm
+
+FOREIGN_TERMS: dict[str, str] = {
+    "base_lin_vel": "base_lin_vel",
+    "base_ang_vel": "base_ang_vel",
+    "projected_gravity": "projected_gravity",
+    "velocity_commands": "velocity_command",
+    "velocity_command": "velocity_command",
+    "generated_commands": "velocity_command",
+    "command": "velocity_command",
+    "commands": "velocity_command",
+    "base_velocity": "velocity_command",
+    "twist": "velocity_command",
+    "joint_pos_rel": "joint_pos_rel",
+    "joint_pos": "joint_pos_rel",
+    "joint_vel_rel": "joint_vel",
+    "joint_vel": "joint_vel",
+    "last_action": "last_action",
+    "actions": "last_action",
+    "action": "last_action",
+    "gait_phase": "gait_phase",
+    "phase": "gait_phase",
+    "root_quat_w": "base_quat",
+    "base_quat": "base_quat",
+}
+"""Observation term names of Isaac Lab, unitree_rl_lab, unitree_rl_mjlab and mjlab -> sim2real's."""
+
+REFUSED: dict[str, str] = {
+    "height_scan": "a terrain height scan (ray casts), which sim2real neither simulates nor reads on a robot",
+    "height_measurements": "a terrain height scan, which sim2real neither simulates nor reads on a robot",
+    "foot_contact": "foot contact sensing, which sim2real's runtime does not read",
+    "foot_height": "foot height above the terrain, which sim2real's runtime does not read",
+}
+"""Terms refused with a reason."""
+
+
+def _csv(text: str) -> list[str]:
+    return [x.strip() for x in text.split(",") if x.strip()]
+
+
+def _numbers(text: str, what: str) -> list[float]:
+    try:
+        return [float(x) for x in _csv(text)]
+    except ValueError:
+        raise PolicyError(f"ONNX metadata '{what}' is not comma-separated numbers: {text[:80]!r}") from None
+
+
+def _frame_size(term: str, n_joints: int) -> int:
+    return {"gait_phase": 2, "base_quat": 4}.get(
+        term, n_joints if term in ("joint_pos_rel", "joint_vel", "last_action") else 3
+    )
+
+
+def policy_joints(
+    joint_ids_map: Any,
+    where: str,
+    *,
+    names: list[str] | None = None,
+    motor_order: list[str] | None = None,
+    tree_order: list[str] | None = None,
+) -> tuple[list[str], list[int], list[str], list[str]]:
+    """The policy joints of a ``joint_ids_map`` (``joint_ids_map[i]``: motor index of policy joint i).
+
+    The names come from, in this order: the ONNX metadata's ``names``; the robot's ``motor_order``
+    (joint names by motor index; a map with gaps is matched by rank); else ``tree_order``, the
+    model's joints breadth first (Isaac Lab's articulation order), the motor order then following
+    from the map.
+
+    Returns:
+        The policy joints, the rank of each one's motor among the policy's motors, the motor order
+        (policy joints by motor index) and what was assumed.
+
+    Raises:
+        PolicyError: not a list of distinct non-negative integers (not a permutation), or names
+            that do not fit.
+    """
+    if not isinstance(joint_ids_map, list) or not joint_ids_map:
+        raise PolicyError(f"{where}: joint_ids_map must be a list of motor indices")
+    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in joint_ids_map):
+        raise PolicyError(f"{where}: joint_ids_map must hold non-negative integers (motor indices)")
+    seen: set[int] = set()
+    for i in joint_ids_map:
+        if i in seen:
+            raise PolicyError(f"{where}: joint_ids_map is not a permutation: motor {i} appears twice")
+        seen.add(i)
+    n = len(joint_ids_map)
+    order = sorted(joint_ids_map)
+    rank = [order.index(i) for i in joint_ids_map]
+    assumed = []
+    if order != list(range(n)):
+        assumed.append(
+            f"joint_ids_map has gaps (motor indices up to {order[-1]} for {n} joints): motors taken by rank"
+        )
+    if names is not None:
+        if len(names) != n:
+            raise PolicyError(f"the ONNX metadata names {len(names)} joints, {where}'s joint_ids_map {n}")
+        joints = list(names)
+    elif motor_order is not None:
+        if len(motor_order) < n:
+            raise PolicyError(
+                f"{where}: joint_ids_map names {n} motors, the motor order has {len(motor_order)}"
+            )
+        by_index = order[-1] < len(motor_order)
+        joints = [motor_order[i] if by_index else motor_order[rank[k]] for k, i in enumerate(joint_ids_map)]
+    else:
+        if tree_order is None or len(tree_order) != n:
+            have = 0 if tree_order is None else len(tree_order)
+            raise PolicyError(
+                f"{where}: joint_ids_map has {n} joints, the model {have}: choose them with --joints or name the "
+                "robot's motors with --motor-order"
+            )
+        joints = list(tree_order)
+        assumed.append(
+            "policy joint order: the model's joints breadth first (Isaac Lab's articulation order); the motor "
+            "order follows from joint_ids_map"
+        )
+    motors = [joints[rank.index(r)] for r in range(n)]
+    return joints, rank, motors, assumed
+
+
+def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
+    """Per policy joint from a list by motor: one value per policy motor in motor order, or one per
+    motor index of a larger robot (one value: every motor)."""
+    if not isinstance(values, list):
+        return per_joint(values, len(rank), f"{where}: {what}")
+    if len(values) == len(rank):
+        by_motor = per_joint(values, len(rank), f"{where}: {what}")
+        return tuple(by_motor[r] for r in rank)
+    if len(values) > max(index):
+        by_index = per_joint(values, len(values), f"{where}: {what}")
+        return tuple(by_index[i] for i in index)
+    raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {len(rank)} motors")
+
+
+def _scale(value: Any, size: int, what: str) -> float | tuple[float, ...]:
+    if value is None:
+        return 1.0
+    values = per_joint(value, size, what)
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _clip(value: Any, size: int, what: str) -> tuple[Any, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise PolicyError(f"{what} must be [low, high] or null")
+    low, high = (per_joint(v, size, what) for v in value)
+    if not all(np.isfinite(low)) and not all(np.isfinite(high)):
+        return None
+    return (low[0] if len(set(low)) == 1 else low, high[0] if len(set(high)) == 1 else high)
+
+
+def _command_ranges(cfg: Mapping[str, Any]) -> dict[str, tuple[float, float]] | None:
+    """vx / vy / yaw ranges of the (first) velocity command in a deploy.yaml."""
+    for command in (cfg.get("commands") or {}).values():
+        ranges = (command or {}).get("ranges") if isinstance(command, Mapping) else None
+        if isinstance(ranges, Mapping) and "lin_vel_x" in ranges:
+            try:
+                return {
+                    key: (float(ranges[src][0]), float(ranges[src][1]))
+                    for key, src in (("vx", "lin_vel_x"), ("vy", "lin_vel_y"), ("yaw", "ang_vel_z"))
+                }
+            except (KeyError, TypeError, IndexError, ValueError):
+                raise PolicyError(
+                    "deploy.yaml: commands ranges need lin_vel_x, lin_vel_y and ang_vel_z [low, high]"
+                ) from None
+    return None
+
+
+def observation_terms(
+    observations: Mapping[str, Any],
+    n_joints: int,
+    commands: Mapping[str, tuple[float, float]] | None,
+    where: str,
+) -> tuple[ObservationTerm, ...]:
+    """sim2real's layout from a deploy.yaml's ``observations`` (in order).
+
+    Raises:
+        PolicyError: an unknown or refused term, a scale or clip of the wrong size, a joint selection.
+    """
+    terms = []
+    for foreign, raw in observations.items():
+        raw = raw if isinstance(raw, Mapping) else {}
+        name = _our_term(str(foreign))
+        size = _frame_size(name, n_joints)
+        label = f"{where}: observation '{foreign}'"
+        params = dict(raw.get("params") or {})
+        selected = params.get("asset_cfg") if isinstance(params.get("asset_cfg"), Mapping) else {}
+        if not _selects_all(selected.get("joint_ids"), n_joints) or selected.get("joint_names") not in (
+            None,
+            ".*",
+            [".*"],
+        ):
+            raise PolicyError(
+                f"{label} selects joints (asset_cfg); sim2real's terms cover every policy joint"
+            )
+        ours: dict[str, Any] = {}
+        if name == "gait_phase":
+            if "period" not in params:
+                raise PolicyError(f"{label} needs params.period (the gait clock's period)")
+            ours["period"] = float(params["period"])
+        scale = raw.get("scale")
+        if isinstance(scale, list) and len(scale) != size:
+            raise PolicyError(f"{label} has {len(scale)} scales, its frame has {size} values")
+        clip = _clip(raw.get("clip"), size, f"{label} clip")
+        if name == "velocity_command" and clip is None and commands is not None:
+            clip = tuple(zip(commands["vx"], commands["vy"], commands["yaw"], strict=True))
+        history = int(raw.get("history_length") or 1)
+        if not raw.get("flatten_history_dim", True):
+            raise PolicyError(f"{label} keeps its history unflattened; sim2real flattens it (oldest first)")
+        terms.append(
+            ObservationTerm(name, size, _scale(scale, size, f"{label} scale"), max(history, 1), clip, ours)
+        )
+    return tuple(terms)
+
+
+def _selects_all(joint_ids: Any, n: int) -> bool:
+    """Whether an ``asset_cfg.joint_ids`` entry means every joint (None, ``slice(None)``, or 0..n-1)."""
+    if joint_ids is None or joint_ids == list(range(n)):
+        return True
+    if isinstance(joint_ids, Mapping) and "slice" in joint_ids:
+        start, stop, step = joint_ids["slice"][:3]
+        return start in (None, 0) and (stop is None or stop >= n) and step in (None, 1)
+    return False
+
+
+def _our_term(foreign: str) -> str:
+    if foreign in REFUSED:
+        raise PolicyError(f"observation term '{foreign}' needs {REFUSED[foreign]}")
+    if foreign not in FOREIGN_TERMS:
+        raise PolicyError(
+            f"unknown observation term '{foreign}' (sim2real imports: {', '.join(sorted(FOREIGN_TERMS))})"
+        )
+    return FOREIGN_TERMS[foreign]
+
+
+def _check_default_pose(model: str | Path, joints: list[str], default: tuple[float, ...]) -> None:
+    """A default pose outside a joint's range means the joint order was resolved wrong: one line."""
+    import mujoco
+
+    compiled = load_mjcf(Path(model)).compile()
+    for name, q in zip(joints, default, strict=True):
+        j = mujoco.mj_name2id(compiled, mujoco.mjtObj.mjOBJ_JOINT, name)
+        lo, hi = compiled.jnt_range[j]
+        if compiled.jnt_limited[j] and not lo - 0.05 <= q <= hi + 0.05:
+            raise PolicyError(
+                f"the default position {q:g} of policy joint '{name}' is outside its range [{lo:g}, {hi:g}]: the "
+                "policy's joints are not where the import put them; name the robot's motors with --motor-order"
+            )
+
+
+def _reference(model: Any, interface: GraphInterface) -> Any:
+    """The original graph in onnxruntime, one row at a time with its recurrent state from zeros."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def run(obs: np.ndarray) -> np.ndarray:
+        state = {name: np.zeros(shape, dtype=np.float32) for name, _, shape in interface.states}
+        names = [interface.action, *(out for _, out, _ in interface.states)]
+        rows = []
+        for i in range(len(obs)):
+            out = session.run(names, {interface.obs: obs[i : i + 1].astype(np.float32), **state})
+            rows.append(out[0])
+            state = {name: value for (name, _, _), value in zip(interface.states, out[1:], strict=True)}
+        return np.concatenate(rows)
+
+    return run
+
+
+def import_isaaclab(
+    policy: str | Path,
+    deploy: str | Path | None,
+    model: str | Path,
+    out: str | Path,
+    *,
+    joints: str | None = None,
+    motor_order: tuple[str, ...] | None = None,
+    armature: float | None = None,
+    torque_limit: float | None = None,
+    physics_dt: float | None = None,
+    control_dt: float | None = None,
+    name: str | None = None,
+    seed: int = 0,
+) -> ImportResult:
+    """Import an Isaac Lab / mjlab ONNX policy (module docstring).
+
+    Args:
+        policy: ``exported/policy.onnx`` (its ``.onnx.data`` next to it when it has one).
+        deploy: ``params/deploy.yaml``; None: the ONNX file's own (mjlab) metadata.
+        model: The robot's MJCF, unedited (actuators are added where it has none).
+        out: Folder to write ``robot.yaml`` and ``policy.onnx`` to.
+        joints: Regular expression choosing the model's motors (matched in full); default every hinge joint.
+        motor_order: The robot's joints by motor index; default the model's joint order.
+        armature: Joint armature to set on the policy joints [kg m^2]; default the model's.
+        torque_limit: Effort limit [N m] of joints whose model states none.
+        physics_dt: Largest physics timestep [s]; default a quarter of the policy period.
+        control_dt: Policy period [s] when no deploy.yaml states it (mjlab metadata); default 0.02.
+        name: Robot name; default the model's.
+        seed: Seed of the parity check's rollout.
+
+    Raises:
+        PolicyError / SpecError: one line naming what does not fit.
+    """
+    source = Path(policy).name
+    original = load_graph(policy)
+    interface = graph_interface(original, source)
+    meta = {p.key: p.value for p in original.metadata_props}
+    tree = tree_joints(model)
+    if joints is not None:
+        try:
+            pattern = re.compile(joints)
+        except re.error as exc:
+            raise PolicyError(f"--joints '{joints}' is not a regular expression ({exc})") from None
+        tree = [j for j in tree if pattern.fullmatch(j)]
+    if motor_order:
+        unknown = [j for j in motor_order if j not in model_joints(model)]
+        if unknown:
+            raise PolicyError(f"--motor-order: '{unknown[0]}' is not a joint of the model")
+    assumed: list[str] = []
+    names = _csv(meta["joint_names"]) if "joint_names" in meta else None
+    files = {"policy": Path(policy), "model": Path(model)}
+    if deploy is not None:
+        files["deploy"] = Path(deploy)
+        cfg = load_config(deploy, "deploy.yaml")
+        facts = _from_deploy(
+            cfg,
+            Path(deploy).name,
+            assumed,
+            names=names,
+            motor_order=list(motor_order or []) or None,
+            tree=tree,
+        )
+        framework = "mjlab" if "observation_names" in meta else "isaaclab"
+    elif names is not None:
+        framework = "mjlab"
+        facts = _from_metadata(meta, interface, control_dt, assumed)
+    else:
+        raise PolicyError(f"{source} carries no joint metadata: give its params/deploy.yaml (--deploy)")
+    n = len(facts["joints"])
+    if interface.n_act != n:
+        raise PolicyError(f"the policy gives {interface.n_act} actions for {n} policy joints")
+    missing = [j for j in facts["joints"] if j not in model_joints(model)]
+    if missing:
+        raise PolicyError(f"policy joint '{missing[0]}' is not a joint of {Path(model).name}")
+    _check_default_pose(model, facts["joints"], facts["default_pose"])
+    layout = facts["observation"]
+    width = sum(t.width for t in layout)
+    if width != interface.n_obs:
+        text = " + ".join(f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in layout)
+        raise PolicyError(
+            f"the policy takes {interface.n_obs} observations, the observation layout has {width}: {text}"
+        )
+    locked = hold_positions(model, [j for j in model_joints(model) if j not in facts["joints"]])
+    if locked:
+        assumed.append(locked_note(locked))
+    graph, recurrent = rename_io(original, interface)
+    step = float(facts["control_dt"])
+    foreign = ForeignPolicy(
+        framework=framework,
+        joints=tuple(facts["joints"]),
+        default_pose=facts["default_pose"],
+        kp=facts["kp"],
+        kd=facts["kd"],
+        action_scale=facts["scale"],
+        action_offset=facts["offset"],
+        observation=layout,
+        control_dt=step,
+        physics_dt=physics_dt if physics_dt is not None else step / 4.0,
+        graph=graph,
+        reference=_reference(original, interface),
+        recurrent=recurrent,
+        action_clip=facts.get("clip", ()),
+        action_limit=None,
+        locked=locked,
+        motor_order=tuple(facts.get("motors", ())),
+        armature=armature,
+        torque_limit=None if torque_limit is None else (float(torque_limit),) * n,
+        commands=facts.get("commands"),
+        files=files,
+        assumptions=tuple(assumed),
+        network={"type": f"imported ONNX ({framework})", "producer": original.producer_name},
+    )
+    return write_import(foreign, model, out, name=name, seed=seed)
+
+
+def _from_deploy(
+    cfg: Mapping[str, Any],
+    where: str,
+    assumed: list[str],
+    *,
+    names: list[str] | None,
+    motor_order: list[str] | None,
+    tree: list[str],
+) -> dict[str, Any]:
+    for key in (
+        "joint_ids_map",
+        "step_dt",
+        "stiffness",
+        "damping",
+        "default_joint_pos",
+        "actions",
+        "observations",
+    ):
+        if key not in cfg:
+            raise PolicyError(f"{where}: missing '{key}' (an Isaac Lab params/deploy.yaml has it)")
+    joints, rank, motors, notes = policy_joints(
+        cfg["joint_ids_map"], where, names=names, motor_order=motor_order, tree_order=tree
+    )
+    assumed.extend(notes)
+    index = list(cfg["joint_ids_map"])
+    n = len(joints)
+    actions = cfg["actions"] or {}
+    if set(actions) != {"JointPositionAction"}:
+        other = ", ".join(sorted(set(actions) - {"JointPositionAction"})) or "none"
+        raise PolicyError(f"{where}: action terms {other}: sim2real imports one JointPositionAction")
+    action = actions["JointPositionAction"] or {}
+    if action.get("joint_ids") not in (None, list(range(n))):
+        raise PolicyError(f"{where}: the action drives a subset of the joints (joint_ids); not supported")
+    default = per_joint(cfg["default_joint_pos"], n, f"{where}: default_joint_pos")
+    clip = action.get("clip")
+    clips: tuple[tuple[float, float] | None, ...] = ()
+    if clip is not None:
+        if (
+            not isinstance(clip, list)
+            or len(clip) != n
+            or not all(isinstance(c, list) and len(c) == 2 for c in clip)
+        ):
+            raise PolicyError(
+                f"{where}: actions clip must be {n} [low, high] pairs (one per policy joint) or null"
+            )
+        clips = tuple((float(lo), float(hi)) for lo, hi in clip)
+    commands = _command_ranges(cfg)
+    step = cfg["step_dt"]
+    if isinstance(step, bool) or not isinstance(step, int | float) or not step > 0:
+        raise PolicyError(f"{where}: step_dt must be a positive number of seconds")
+    return {
+        "joints": joints,
+        "kp": _by_motor(cfg["stiffness"], rank, index, "stiffness", where),
+        "kd": _by_motor(cfg["damping"], rank, index, "damping", where),
+        "motors": motors,
+        "default_pose": default,
+        "scale": per_joint(action.get("scale", 1.0), n, f"{where}: actions scale"),
+        "offset": per_joint(action["offset"], n, f"{where}: actions offset")
+        if action.get("offset") is not None
+        else default,
+        "clip": clips,
+        "observation": observation_terms(cfg["observations"], n, commands, where),
+        "control_dt": float(step),
+        "commands": commands,
+    }
+
+
+def _from_metadata(
+    meta: Mapping[str, str], interface: GraphInterface, control_dt: float | None, assumed: list[str]
+) -> dict[str, Any]:
+    joints = _csv(meta["joint_names"])
+    n = len(joints)
+    for key in ("joint_stiffness", "joint_damping", "default_joint_pos", "observation_names"):
+        if key not in meta:
+            raise PolicyError(
+                f"the ONNX metadata has joint_names but no {key}: give its params/deploy.yaml (--deploy)"
+            )
+    default = per_joint(
+        _numbers(meta["default_joint_pos"], "default_joint_pos"), n, "ONNX metadata default_joint_pos"
+    )
+    scale_text = meta.get("action_scale", "1.0")
+    scales = _numbers(scale_text, "action_scale")
+    names = _csv(meta["observation_names"])
+    histories = _csv(meta.get("observation_terms_history_length", ""))
+    layout = []
+    for k, foreign in enumerate(names):
+        name = _our_term(foreign)
+        if name == "gait_phase":
+            raise PolicyError(
+                "the ONNX metadata does not state the gait phase's period: give its params/deploy.yaml (--deploy)"
+            )
+        history = int(float(histories[k])) if len(histories) == len(names) else 1
+        layout.append(ObservationTerm(name, _frame_size(name, n), 1.0, max(history, 1)))
+    assumed.append(
+        "observation terms unscaled and unclipped (the ONNX metadata states no scales: mjlab's velocity task)"
+    )
+    if control_dt is None:
+        assumed.append(
+            "policy period 0.02 s (mjlab's velocity task: 4 physics steps of 5 ms; the metadata states none)"
+        )
+    return {
+        "joints": joints,
+        "kp": per_joint(
+            _numbers(meta["joint_stiffness"], "joint_stiffness"), n, "ONNX metadata joint_stiffness"
+        ),
+        "kd": per_joint(_numbers(meta["joint_damping"], "joint_damping"), n, "ONNX metadata joint_damping"),
+        "default_pose": default,
+        "scale": per_joint(scales if len(scales) > 1 else scales[0], n, "ONNX metadata action_scale"),
+        "offset": default,
+        "observation": tuple(layout),
+        "control_dt": control_dt if control_dt is not None else 0.02,
+    }

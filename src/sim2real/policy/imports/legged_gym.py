@@ -1,0 +1,216 @@
+"""``sim2real import legged-gym``: a legged_gym / unitree_rl_gym TorchScript policy and its MuJoCo
+deploy config (``deploy/deploy_mujoco/configs/*.yaml``) as sim2real's artifact.
+
+What the config states (facts of unitree_rl_gym's ``deploy_mujoco.py``): ``kps``/``kds``/
+``default_angles`` per policy joint; the policy every ``control_decimation`` physics steps of
+``simulation_dt``; the observation ``ang_vel * ang_vel_scale``, projected gravity, command x
+``cmd_scale``, ``(q - default) * dof_pos_scale``, ``qd * dof_vel_scale``, the previous action;
+target = ``action * action_scale + default_angles``, no clipping.
+
+What it does not state, and what this importer assumes (recorded in the policy's metadata):
+
+- the layout beyond those terms follows from ``num_obs`` and ``num_actions`` (n):
+  ``num_obs = 3 n + 9``: the terms above; ``3 n + 11``: a gait clock after the last action
+  (sin, cos of the phase of a ``period`` s clock, 0.8 s unless the config has ``period``: the
+  humanoid policies H1, H1_2, G1); ``3 n + 12``: the base linear velocity x ``lin_vel_scale``
+  first (the quadruped policies, e.g. Go2); anything else is refused with one line;
+- the policy joints are the model's first n hinge joints in model order (the deploy script reads
+  ``qpos[7:]``), unless ``joints`` (a regular expression) names them;
+- the phase clock counts the policy's steps from its start (``t = k * control_dt`` at step k),
+  as in training.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sim2real.errors import PolicyError
+from sim2real.policy.imports.common import (
+    ForeignPolicy,
+    ImportResult,
+    hold_positions,
+    locked_note,
+    model_joints,
+    per_joint,
+    write_import,
+)
+from sim2real.policy.imports.config_files import load_config
+from sim2real.policy.imports.graph import graph_interface
+from sim2real.policy.imports.torchscript import load_torchscript, reference_function, torchscript_to_onnx
+from sim2real.robots.spec import ObservationTerm
+
+REQUIRED = (
+    "kps",
+    "kds",
+    "default_angles",
+    "ang_vel_scale",
+    "dof_pos_scale",
+    "dof_vel_scale",
+    "action_scale",
+    "cmd_scale",
+    "num_actions",
+    "num_obs",
+    "control_decimation",
+    "simulation_dt",
+)
+"""Keys every unitree_rl_gym MuJoCo deploy config has."""
+
+DEFAULT_PERIOD = 0.8
+"""Gait clock period of unitree_rl_gym's humanoid policies [s]."""
+
+
+def _number(cfg: dict[str, Any], key: str, where: str) -> float:
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PolicyError(f"{where}: '{key}' must be a number, got {value!r}")
+    return float(value)
+
+
+def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...], list[str]]:
+    """The observation layout a deploy config implies, and what was assumed (module docstring).
+
+    Raises:
+        PolicyError: ``num_obs`` fits no known layout for ``num_actions``.
+    """
+    n, n_obs = int(cfg["num_actions"]), int(cfg["num_obs"])
+    cmd = (
+        per_joint(cfg["cmd_scale"], 3, f"{where}: cmd_scale")
+        if isinstance(cfg["cmd_scale"], list)
+        else (_number(cfg, "cmd_scale", where),) * 3
+    )
+    core = [
+        ObservationTerm("base_ang_vel", 3, _number(cfg, "ang_vel_scale", where)),
+        ObservationTerm("projected_gravity", 3, 1.0),
+        ObservationTerm("velocity_command", 3, cmd if len(set(cmd)) > 1 else cmd[0]),
+        ObservationTerm("joint_pos_rel", n, _number(cfg, "dof_pos_scale", where)),
+        ObservationTerm("joint_vel", n, _number(cfg, "dof_vel_scale", where)),
+        ObservationTerm("last_action", n, 1.0),
+    ]
+    rest = n_obs - (3 * n + 9)
+    if rest == 0:
+        return tuple(core), [
+            f"layout: num_obs {n_obs} = 3 x {n} + 9 (angular velocity, gravity, command, joints, action)"
+        ]
+    if rest == 2:
+        period = float(cfg.get("period", cfg.get("gait_period", DEFAULT_PERIOD)))
+        return (*core, ObservationTerm("gait_phase", 2, 1.0, params={"period": period})), [
+            f"layout: num_obs {n_obs} = 3 x {n} + 11: a gait clock (sin, cos of the phase of a {period:g} s "
+            "period) after the last action, counted from the policy's start"
+        ]
+    if rest == 3:
+        scale = float(cfg.get("lin_vel_scale", 2.0))
+        assumed = [
+            f"layout: num_obs {n_obs} = 3 x {n} + 12: the base linear velocity x {scale:g} first "
+            "(legged_gym's quadruped observation; on a robot it comes from a state estimator)"
+        ]
+        return (ObservationTerm("base_lin_vel", 3, scale), *core), assumed
+    raise PolicyError(
+        f"{where}: num_obs {n_obs} fits no layout this importer knows for num_actions {n} "
+        f"({3 * n + 9}: the standard terms; {3 * n + 11}: with a gait clock; {3 * n + 12}: with the base "
+        "linear velocity)"
+    )
+
+
+def import_legged_gym(
+    policy: str | Path,
+    config: str | Path,
+    model: str | Path,
+    out: str | Path,
+    *,
+    joints: str | None = None,
+    armature: float | None = None,
+    torque_limit: float | None = None,
+    name: str | None = None,
+    seed: int = 0,
+) -> ImportResult:
+    """Import a legged_gym TorchScript policy with its MuJoCo deploy config (module docstring).
+
+    Args:
+        policy: The TorchScript file (``motion.pt``, ``policy.pt``).
+        config: The deploy config YAML.
+        model: The robot's MJCF (a scene that includes it is fine), unedited.
+        out: Folder to write ``robot.yaml`` and ``policy.onnx`` to.
+        joints: Regular expression of the policy joints (matched in full, model order); default the
+            model's first ``num_actions`` hinge joints.
+        armature: Joint armature to set on the policy joints [kg m^2]; default: the model's (or the
+            config's ``armature``).
+        torque_limit: Effort limit [N m] of joints whose model states none.
+        name: Robot name; default the model's.
+        seed: Seed of the parity check's rollout.
+
+    Raises:
+        PolicyError / SpecError: one line naming what does not fit.
+    """
+    where = Path(config).name
+    cfg = load_config(config, "deploy config")
+    missing = [k for k in REQUIRED if k not in cfg]
+    if missing:
+        raise PolicyError(
+            f"{where}: missing '{missing[0]}' (a unitree_rl_gym MuJoCo deploy config has {', '.join(REQUIRED)})"
+        )
+    n = int(cfg["num_actions"])
+    kp = per_joint(cfg["kps"], n, f"{where}: kps")
+    kd = per_joint(cfg["kds"], n, f"{where}: kds")
+    default = per_joint(cfg["default_angles"], n, f"{where}: default_angles")
+    terms, assumed = layout(cfg, where)
+    available = model_joints(model)
+    if joints is not None:
+        try:
+            pattern = re.compile(joints)
+        except re.error as exc:
+            raise PolicyError(f"--joints '{joints}' is not a regular expression ({exc})") from None
+        chosen = [j for j in available if pattern.fullmatch(j)]
+        if len(chosen) != n:
+            raise PolicyError(
+                f"--joints '{joints}' matches {len(chosen)} joints of the model, the policy has {n}"
+            )
+    else:
+        if len(available) < n:
+            raise PolicyError(f"the model has {len(available)} joints, the policy drives {n} (num_actions)")
+        chosen = available[:n]
+        if len(available) > n:
+            assumed.append(
+                f"policy joints: the model's first {n} of {len(available)} joints ({chosen[0]} .. {chosen[-1]}), "
+                "as the deploy script reads qpos[7:]"
+            )
+    locked = hold_positions(model, [j for j in available if j not in chosen])
+    if locked:
+        assumed.append(locked_note(locked))
+    module = load_torchscript(policy)
+    graph, recurrent, network = torchscript_to_onnx(module)
+    interface = graph_interface(graph, Path(policy).name)
+    if interface.n_obs != int(cfg["num_obs"]):
+        raise PolicyError(
+            f"the policy takes {interface.n_obs} observations, {where} says num_obs {cfg['num_obs']}"
+        )
+    if interface.n_act != n:
+        raise PolicyError(f"the policy gives {interface.n_act} actions, {where} says num_actions {n}")
+    dt = _number(cfg, "simulation_dt", where)
+    decimation = int(cfg["control_decimation"])
+    if not dt > 0 or decimation < 1:
+        raise PolicyError(f"{where}: simulation_dt must be positive and control_decimation at least 1")
+    foreign = ForeignPolicy(
+        framework="legged_gym",
+        joints=tuple(chosen),
+        default_pose=default,
+        kp=kp,
+        kd=kd,
+        action_scale=per_joint(cfg["action_scale"], n, f"{where}: action_scale"),
+        action_offset=default,
+        observation=terms,
+        control_dt=dt * decimation,
+        physics_dt=dt,
+        graph=graph,
+        reference=reference_function(module),
+        recurrent=recurrent,
+        action_limit=None,
+        locked=locked,
+        torque_limit=None if torque_limit is None else (float(torque_limit),) * n,
+        armature=armature if armature is not None else cfg.get("armature"),
+        files={"policy": Path(policy), "config": Path(config), "model": Path(model)},
+        assumptions=tuple(assumed),
+        network=network,
+    )
+    return write_import(foreign, model, out, name=name, seed=seed)

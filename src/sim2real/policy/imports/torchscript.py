@@ -1,0 +1,245 @@
+"""TorchScript policies (legged_gym, unitree_rl_gym, Isaac Lab's ``policy.pt``) as ONNX graphs (needs torch).
+
+The exporters of these frameworks script a small module: a plain actor (``nn.Sequential`` of
+``Linear`` and activation layers), optionally behind an observation normalizer
+(``EmpiricalNormalization``: ``(x - mean) / (std + eps)``), or legged_gym's ``PolicyExporterLSTM``:
+an ``actor`` after a ``memory`` LSTM (or GRU) whose hidden and cell state live in the module's
+buffers and change at every call.  :func:`torchscript_to_onnx` rebuilds the same network from
+plain torch layers with the scripted weights (layers it does not know are one clear error) and
+exports it with the state as explicit inputs and outputs (``state_<k>_in`` -> ``state_<k>_out``),
+so that sim2real's runtime carries it; the original scripted module stays the reference of the
+import's parity check (:func:`reference_function`).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import PolicyError
+from sim2real.policy.metadata import INPUT_NAME, OUTPUT_NAME, RecurrentState
+
+_ACTIVATIONS = (
+    "ELU",
+    "ReLU",
+    "Tanh",
+    "Sigmoid",
+    "LeakyReLU",
+    "SELU",
+    "SiLU",
+    "GELU",
+    "Softplus",
+    "Mish",
+    "Identity",
+)
+
+
+def _torch() -> Any:
+    from sim2real.train.network import torch  # a missing torch is a clear MissingExtraError (train extra)
+
+    return torch
+
+
+def load_torchscript(path: str | Path) -> Any:
+    """The scripted module, on the CPU, in eval mode.
+
+    Raises:
+        PolicyError: missing file or not a TorchScript archive.
+    """
+    torch = _torch()
+    path = Path(path)
+    if not path.is_file():
+        raise PolicyError(f"policy file not found: {path}")
+    try:
+        with warnings.catch_warnings():  # torch deprecates TorchScript; the files exist all the same
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(path), map_location="cpu")
+    except Exception as exc:  # torch raises RuntimeError and friends for foreign archives
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PolicyError(f"{path.name}: not a TorchScript policy ({first[:200]})") from None
+    return module.eval()
+
+
+def _name(module: Any) -> str:
+    return str(getattr(module, "original_name", type(module).__name__))
+
+
+def _layer(module: Any, where: str) -> Any:
+    nn = _torch().nn
+    kind = _name(module)
+    if kind == "Linear":
+        params = dict(module.named_parameters())
+        weight = params["weight"].detach().clone()
+        layer = nn.Linear(weight.shape[1], weight.shape[0], bias="bias" in params)
+        layer.weight.data.copy_(weight)
+        if "bias" in params:
+            layer.bias.data.copy_(params["bias"].detach())
+        return layer
+    if kind in ("Sequential", "MLP"):
+        return _sequential(module, where)
+    if kind == "ELU":
+        return nn.ELU(alpha=float(module.alpha))
+    if kind == "LeakyReLU":
+        return nn.LeakyReLU(negative_slope=float(module.negative_slope))
+    if kind == "Softplus":
+        return nn.Softplus(beta=float(module.beta), threshold=float(module.threshold))
+    if kind == "GELU":
+        return nn.GELU(approximate=str(module.approximate))
+    if kind in _ACTIVATIONS:
+        return getattr(nn, kind)()
+    raise PolicyError(
+        f"the TorchScript policy has a layer '{kind}' at {where} that this importer does not rebuild "
+        f"(it knows Linear, Sequential and {', '.join(_ACTIVATIONS)})"
+    )
+
+
+def _sequential(module: Any, where: str) -> Any:
+    nn = _torch().nn
+    return nn.Sequential(*(_layer(child, f"{where}.{key}") for key, child in module.named_children()))
+
+
+def _rnn(module: Any) -> Any:
+    nn = _torch().nn
+    kind = _name(module)
+    if kind not in ("LSTM", "GRU"):
+        raise PolicyError(f"the policy's memory is a '{kind}'; this importer rebuilds LSTM and GRU memories")
+    if bool(module.bidirectional) or bool(module.batch_first) or int(getattr(module, "proj_size", 0)):
+        raise PolicyError(f"the policy's {kind} is bidirectional, batch-first or projected: not supported")
+    cell = getattr(nn, kind)(
+        int(module.input_size), int(module.hidden_size), int(module.num_layers), bias=bool(module.bias)
+    )
+    cell.load_state_dict({k: v.detach().clone() for k, v in module.state_dict().items()})
+    return cell
+
+
+def _normalizer(module: Any) -> tuple[Any, Any, float] | None:
+    """(mean, std, eps) of an EmpiricalNormalization child; None for an identity."""
+    buffers = dict(module.named_buffers())
+    if _name(module) == "Identity" or not buffers:
+        return None
+    mean = buffers.get("_mean", buffers.get("mean"))
+    std = buffers.get("_std", buffers.get("std"))
+    if mean is None or std is None:
+        raise PolicyError(
+            f"the policy's normalizer '{_name(module)}' has no mean/std buffers this importer reads"
+        )
+    return (
+        mean.detach().clone().reshape(-1),
+        std.detach().clone().reshape(-1),
+        float(getattr(module, "eps", 1e-2)),
+    )
+
+
+def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], dict[str, Any]]:
+    """The scripted policy as an ONNX graph with sim2real's names (module docstring).
+
+    Returns:
+        The ModelProto (``obs`` (1, n_obs) -> ``action`` (1, n_act), state pairs), its recurrent
+        state, and a description of the network.
+
+    Raises:
+        PolicyError: a structure or layer the importer does not rebuild.
+    """
+    torch = _torch()
+    children = dict(module.named_children())
+    if _name(module) in ("Sequential", "MLP"):
+        actor_src, memory_src, norm_src = module, None, None
+    elif "actor" in children:
+        actor_src, memory_src, norm_src = (
+            children["actor"],
+            children.get("memory"),
+            children.get("normalizer"),
+        )
+    else:
+        raise PolicyError(
+            f"the TorchScript policy '{_name(module)}' has no 'actor' (modules: {', '.join(children) or 'none'}); "
+            "this importer reads legged_gym / rsl_rl / Isaac Lab exports"
+        )
+    actor = _sequential(actor_src, "actor")
+    memory = None if memory_src is None else _rnn(memory_src)
+    norm = None if norm_src is None else _normalizer(norm_src)
+    linears = [m for m in actor.modules() if isinstance(m, torch.nn.Linear)]
+    if not linears:
+        raise PolicyError("the TorchScript policy's actor has no Linear layer")
+    n_obs = int(memory.input_size) if memory is not None else linears[0].in_features
+    lstm = isinstance(memory, torch.nn.LSTM)
+
+    class Policy(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.actor, self.memory = actor, memory
+            if norm is not None:
+                self.register_buffer("mean", norm[0])
+                self.register_buffer("std", norm[1])
+                self.eps = norm[2]
+
+        def forward(self, obs: Any, *state: Any) -> Any:
+            if norm is not None:
+                obs = (obs - self.mean) / (self.std + self.eps)
+            if self.memory is None:
+                return self.actor(obs)
+            if lstm:
+                out, (h, c) = self.memory(obs.unsqueeze(0), (state[0], state[1]))
+                return self.actor(out.squeeze(0)), h, c
+            out, h = self.memory(obs.unsqueeze(0), state[0])
+            return self.actor(out.squeeze(0)), h
+
+    policy = Policy().eval()
+    recurrent: tuple[RecurrentState, ...] = ()
+    if memory is not None:
+        shape = (int(memory.num_layers), 1, int(memory.hidden_size))
+        recurrent = tuple(
+            RecurrentState(f"state_{k}_in", f"state_{k}_out", shape) for k in range(2 if lstm else 1)
+        )
+    example = (torch.zeros(1, n_obs), *(torch.zeros(*r.shape) for r in recurrent))
+    from sim2real.policy.export import _quiet_exporter
+
+    with _quiet_exporter(), torch.no_grad():
+        program = torch.onnx.export(
+            policy,
+            example,
+            None,
+            input_names=[INPUT_NAME, *(r.input for r in recurrent)],
+            output_names=[OUTPUT_NAME, *(r.output for r in recurrent)],
+            dynamic_shapes=None if recurrent else ({0: torch.export.Dim("batch")},),
+            dynamo=True,
+            verbose=False,
+        )
+    description = {
+        "type": "imported TorchScript",
+        "layers": [type(m).__name__ for m in actor],
+        "memory": None
+        if memory is None
+        else {
+            "cell": type(memory).__name__,
+            "hidden": int(memory.hidden_size),
+            "layers": int(memory.num_layers),
+        },
+        "normalizer": norm is not None,
+    }
+    return program.model_proto, recurrent, description
+
+
+def reference_function(module: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """The scripted module as the parity reference: observations from a reset (T, n_obs) -> (T, n_act),
+    one call per row with its own state buffers cleared first (``reset_memory`` when it has one)."""
+    torch = _torch()
+    stateful = dict(module.named_buffers())
+
+    def run(obs: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            if hasattr(module, "reset_memory"):
+                module.reset_memory()
+            for name, buf in stateful.items():
+                if name in ("hidden_state", "cell_state"):
+                    buf.zero_()
+            x = torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32))
+            if not any(k in stateful for k in ("hidden_state", "cell_state")):
+                return module(x).numpy()
+            return np.concatenate([module(x[i : i + 1]).numpy() for i in range(len(x))])
+
+    return run

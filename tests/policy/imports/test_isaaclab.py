@@ -1,0 +1,300 @@
+"""`sim2real import isaaclab`: Isaac Lab and mjlab exports made from sim2real's own trained quadruped."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import yaml
+from foreign_fixtures import PERM, IsaacLabReference, isaaclab_export, mjlab_export
+
+from sim2real.cli import main
+from sim2real.errors import PolicyError
+from sim2real.policy.imports.config_files import load_config
+from sim2real.policy.imports.isaaclab import import_isaaclab, policy_joints
+from sim2real.policy.metadata import read_metadata
+from sim2real.policy.runtime import PolicyRunner
+from sim2real.real.protocol import Command
+from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
+from sim2real.robots import DATA_DIR, load_robot
+
+MODEL = DATA_DIR / "quadruped.xml"  # its motors state no effort limit: --torque-limit 23.7
+
+
+@pytest.fixture(scope="module")
+def isaac(trained, tmp_path_factory):
+    """An Isaac Lab style export of the trained quadruped, imported."""
+    folder = tmp_path_factory.mktemp("isaac")
+    onnx_path, deploy = isaaclab_export(
+        trained["quadruped"].policy, trained["quadruped"].spec, folder / "export"
+    )
+    result = import_isaaclab(onnx_path, deploy, MODEL, folder / "imported", torque_limit=23.7)
+    return {"onnx": onnx_path, "deploy": deploy, "result": result, "folder": folder}
+
+
+def rollout(spec, policy, reference=None, ticks=60, command=(0.6, 0.0, 0.3)):
+    """Run the imported policy on a twin without effects; compare with the reference every tick."""
+    runner = PolicyRunner(policy, spec, providers="cpu")
+    robot = TwinRobot(spec, TwinConfig(effects=TwinEffects.none()))
+    motors = list(spec.motors)
+    rows = []
+    for _ in range(ticks):
+        reading = robot.read()
+        command_values = runner.step_reading(reading, np.array(command)).copy()
+        rows.append((runner.observation.copy(), runner.action.copy()))
+        if reference is not None:
+            by_motor = [spec.joints.index(m) for m in motors]
+            target = reference.step(
+                reading.q[by_motor], reading.qd[by_motor], reading.gyro, reading.quat, np.array(command)
+            )
+            expected = np.array([target[motors.index(j)] for j in spec.actuated_joints])
+            np.testing.assert_allclose(command_values, expected, rtol=0, atol=1e-5)
+        robot.write(Command(t=reading.t, values=command_values))
+    return rows
+
+
+class TestIsaacLabExport:
+    def test_the_imported_policy_commands_what_their_deploy_code_would(self, isaac):
+        spec = isaac["result"].spec
+        reference = IsaacLabReference(
+            isaac["onnx"],
+            yaml.safe_load(
+                isaac["deploy"]
+                .read_text()
+                .replace("!!python/object/apply:builtins.slice [null, null, null]", "null")
+            ),
+        )
+        rollout(spec, isaac["result"].policy, reference)
+
+    def test_actions_equal_the_original_graph_on_recorded_observations(self, isaac):
+        spec = isaac["result"].spec
+        rows = rollout(spec, isaac["result"].policy)
+        original = ort.InferenceSession(str(isaac["onnx"]), providers=["CPUExecutionProvider"])
+        for obs, action in rows:
+            theirs = original.run(None, {"obs": obs[None].astype(np.float32)})[0][0]
+            np.testing.assert_allclose(action, theirs, rtol=0, atol=1e-5)
+        assert isaac["result"].max_abs_diff <= 1e-5 and isaac["result"].n_recorded > 0
+
+    def test_joint_ids_map_orders_the_policy_joints_and_gains_are_listed_by_motor(self, isaac):
+        spec = isaac["result"].spec
+        motors = list(load_robot("quadruped").joints)  # the model's joint order
+        assert list(spec.joints) == [motors[i] for i in PERM]
+        assert list(spec.motors) == motors
+        for joint in spec.joints:
+            m = motors.index(joint)
+            assert spec.actuator(joint).kp == pytest.approx(20.0 + m)
+            assert spec.actuator(joint).kd == pytest.approx(0.5 + 0.01 * m)
+
+    def test_history_scales_and_command_ranges_become_spec_and_metadata(self, isaac):
+        spec = isaac["result"].spec
+        meta = read_metadata(isaac["result"].policy)
+        assert [t.history for t in spec.observation] == [5] * 6
+        assert [t.name for t in spec.observation] == [
+            "base_ang_vel",
+            "projected_gravity",
+            "velocity_command",
+            "joint_pos_rel",
+            "joint_vel",
+            "last_action",
+        ]
+        command = spec.observation[2]
+        assert command.clip == ((-1.0, -0.5, -1.0), (1.0, 0.5, 1.0))
+        assert [t.describe() for t in meta.observation] == [t.describe() for t in spec.observation]
+        assert meta.n_obs == 225 and meta.action_limit is None
+        assert meta.imported["framework"] == "isaaclab" and set(meta.imported["files"]) == {
+            "policy",
+            "model",
+            "deploy",
+        }
+
+    def test_downstream_deploys_it_unchanged(self, isaac, tmp_path):
+        result = isaac["result"]
+        code = main(
+            [
+                "deploy",
+                "--robot",
+                str(result.spec.path),
+                "--policy",
+                str(result.policy),
+                "--twin",
+                str(self._twin(tmp_path)),
+                "--seconds",
+                "0.4",
+                "--out",
+                str(tmp_path / "log"),
+                "--json",
+            ]
+        )
+        assert code == 0 and (tmp_path / "log").is_dir()
+
+    @staticmethod
+    def _twin(tmp_path):
+        path = tmp_path / "twin.yaml"
+        path.write_text("params: {}\n")
+        return path
+
+
+class TestMjlabExport:
+    def test_an_onnx_with_mjlab_metadata_imports_on_its_own(self, trained, tmp_path):
+        spec0 = trained["quadruped"].spec
+        onnx_path = mjlab_export(trained["quadruped"].policy, spec0, tmp_path / "mjlab")
+        result = import_isaaclab(onnx_path, None, MODEL, tmp_path / "imported", torque_limit=23.7)
+        spec = result.spec
+        assert list(spec.joints) == list(spec0.joints)
+        assert {a.kp for a in spec.actuators} == {25.0} and spec.action_scale.tolist() == [0.5] * 12
+        np.testing.assert_allclose(spec.default_pose, spec0.default_pose, atol=1e-3)
+        assert [t.name for t in spec.observation] == [
+            "base_ang_vel",
+            "projected_gravity",
+            "joint_pos_rel",
+            "joint_vel",
+            "last_action",
+            "velocity_command",
+        ]
+        assert result.metadata.imported["framework"] == "mjlab"
+        rows = rollout(spec, result.policy)
+        original = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        for obs, action in rows:
+            np.testing.assert_allclose(
+                action, original.run(None, {"obs": obs[None]})[0][0], rtol=0, atol=1e-5
+            )
+
+
+class TestConfigFiles:
+    def test_python_tags_are_read_as_plain_data(self, tmp_path):
+        path = tmp_path / "deploy.yaml"
+        path.write_text(
+            "a: !!python/tuple [1, 2]\n"
+            "b: !!python/object/apply:builtins.slice [0, 12, null]\n"
+            "c: !!python/object:isaaclab.utils.Foo {x: 1}\n"
+        )
+        assert load_config(path) == {"a": [1, 2], "b": {"slice": [0, 12, None]}, "c": {"x": 1}}
+
+    def test_joint_ids_map_resolves_by_metadata_names_a_motor_order_or_the_tree(self):
+        motors = [f"m{i}" for i in range(4)]
+        joints, rank, order, assumed = policy_joints([0, 12, 5, 3], "deploy.yaml", motor_order=motors)
+        assert joints == ["m0", "m3", "m2", "m1"] and rank == [0, 3, 2, 1] and order == motors
+        assert "by rank" in assumed[0]
+        joints, _, order, assumed = policy_joints([1, 0], "deploy.yaml", tree_order=["a", "b"])
+        assert joints == ["a", "b"] and order == ["b", "a"] and "breadth first" in assumed[0]
+        joints, _, order, _ = policy_joints([1, 0], "deploy.yaml", names=["x", "y"], tree_order=["a", "b"])
+        assert joints == ["x", "y"] and order == ["y", "x"]
+        with pytest.raises(PolicyError, match="not a permutation: motor 3 appears twice"):
+            policy_joints([0, 3, 3, 1], "deploy.yaml", motor_order=motors)
+        with pytest.raises(PolicyError, match="--joints or name the robot's motors with --motor-order"):
+            policy_joints([0, 1, 2], "deploy.yaml", tree_order=["a", "b"])
+
+
+class TestMotorOrderOtherThanTheModels:
+    def test_a_robot_whose_motors_are_numbered_otherwise_gets_the_right_joints(self, trained, tmp_path):
+        spec0 = trained["quadruped"].spec
+        sdk = [f"{leg}_{part}" for leg in ("FR", "FL", "RR", "RL") for part in ("hip", "thigh", "calf")]
+        onnx_path, deploy = isaaclab_export(
+            trained["quadruped"].policy, spec0, tmp_path / "export", motors=sdk
+        )
+        result = import_isaaclab(onnx_path, deploy, MODEL, tmp_path / "imported", torque_limit=23.7)
+        spec = result.spec
+        assert list(spec.joints) == [spec0.joints[i] for i in PERM] and list(spec.motors) == sdk
+        assert all(spec.actuator(j).kp == pytest.approx(20.0 + sdk.index(j)) for j in spec.joints)
+        text = deploy.read_text().replace("!!python/object/apply:builtins.slice [null, null, null]", "null")
+        rollout(spec, result.policy, IsaacLabReference(onnx_path, yaml.safe_load(text)))
+
+
+class TestBadImports:
+    """Each mistake is one line on stderr and exit 1."""
+
+    @pytest.mark.parametrize(
+        ("edit", "message"),
+        [
+            (
+                ("default_joint_pos: [0.0, ", "default_joint_pos: ["),
+                "default_joint_pos has 11 values for 12 policy joints",
+            ),
+            (("  last_action:\n", "  foot_clearance:\n"), "unknown observation term 'foot_clearance'"),
+            (
+                ("joint_ids_map: [0, 3,", "joint_ids_map: [3, 3,"),
+                "joint_ids_map is not a permutation: motor 3 appears twice",
+            ),
+            (
+                ("history_length: 5", "history_length: 4"),
+                "the policy takes 225 observations, the observation layout has",
+            ),
+            (
+                ("  last_action:\n", "  height_scan:\n"),
+                "observation term 'height_scan' needs a terrain height scan",
+            ),
+        ],
+    )
+    def test_one_clear_error_line(self, isaac, tmp_path, capsys, edit, message):
+        deploy = tmp_path / "deploy.yaml"
+        text = isaac["deploy"].read_text()
+        assert edit[0] in text
+        deploy.write_text(text.replace(edit[0], edit[1], 1))
+        code = main(
+            [
+                "import",
+                "isaaclab",
+                "--policy",
+                str(isaac["onnx"]),
+                "--deploy",
+                str(deploy),
+                "--model",
+                str(MODEL),
+                "--out",
+                str(tmp_path / "out"),
+                "--torque-limit",
+                "23.7",
+            ]
+        )
+        err = capsys.readouterr().err.strip().splitlines()
+        errors = [line for line in err if line.startswith("sim2real: error:")]
+        assert code == 1 and len(errors) == 1 and message in errors[0], err
+        assert not (tmp_path / "out" / "policy.onnx").exists()
+
+    def test_external_weights_that_are_not_there_are_named(self, isaac, tmp_path, capsys):
+        import onnx
+
+        model = onnx.load(str(isaac["onnx"]))
+        onnx.save(
+            model,
+            str(tmp_path / "policy.onnx"),
+            save_as_external_data=True,
+            location="policy.onnx.data",
+            size_threshold=0,
+        )
+        moved = tmp_path / "moved"
+        moved.mkdir()
+        shutil.move(tmp_path / "policy.onnx", moved / "policy.onnx")
+        with pytest.raises(PolicyError, match=r"policy\.onnx\.data, which is not next to it"):
+            import_isaaclab(
+                moved / "policy.onnx", isaac["deploy"], MODEL, tmp_path / "out", torque_limit=23.7
+            )
+        shutil.move(tmp_path / "policy.onnx.data", moved / "policy.onnx.data")
+        result = import_isaaclab(
+            moved / "policy.onnx", isaac["deploy"], MODEL, tmp_path / "out", torque_limit=23.7
+        )
+        assert result.max_abs_diff <= 1e-5
+
+
+class TestJointSelections:
+    def test_a_term_over_every_joint_imports_and_a_subset_is_refused(self):
+        from sim2real.policy.imports.isaaclab import observation_terms
+
+        every = {"slice": [None, None, None]}
+        terms = observation_terms(
+            {"joint_pos_rel": {"params": {"asset_cfg": {"joint_ids": every}}}}, 12, None, "d"
+        )
+        assert terms[0].name == "joint_pos_rel" and terms[0].size == 12
+        with pytest.raises(PolicyError, match="selects joints"):
+            observation_terms(
+                {"joint_pos_rel": {"params": {"asset_cfg": {"joint_ids": {"slice": [0, 6, None]}}}}},
+                12,
+                None,
+                "d",
+            )
+        with pytest.raises(PolicyError, match="selects joints"):
+            observation_terms(
+                {"joint_vel_rel": {"params": {"asset_cfg": {"joint_names": ["FL_.*"]}}}}, 12, None, "d"
+            )
