@@ -205,6 +205,9 @@ def _effects(raw: dict, path: Path) -> TwinEffects:
             if not isinstance(flip, list | tuple) or not all(isinstance(j, str) for j in flip):
                 raise Sim2RealError(f"{where} must be a list of joint names, got {value!r}")
             value = tuple(flip)
+        elif name == "explicit_actuators":
+            if not isinstance(value, bool):
+                raise Sim2RealError(f"{where} must be true or false, got {value!r}")
         elif name == "integrator":
             if value not in _INTEGRATORS:
                 raise Sim2RealError(f"{where} must be one of {', '.join(_INTEGRATORS)}, got {value!r}")
