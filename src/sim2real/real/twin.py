@@ -124,6 +124,8 @@ class TwinConfig:
             raise Sim2RealError(
                 f"{path}: unknown effect(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(allowed))}"
             )
+        if isinstance(effects_raw.get("flip_sign"), list):  # YAML has lists, the field is a tuple
+            effects_raw = {**effects_raw, "flip_sign": tuple(effects_raw["flip_sign"])}
         return TwinConfig(params=params, effects=TwinEffects(**effects_raw))
 
     def save(self, path: str | Path) -> None:
