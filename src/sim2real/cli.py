@@ -59,6 +59,22 @@ _OPTIONAL: tuple[tuple[str, str, str], ...] = (
 )
 
 
+def _optional_values(argv: Sequence[str]) -> list[str]:
+    """``--live`` without a value (the last option, or followed by another option) gets the
+    default port: ``deploy --live`` serves on 8765, ``deploy --live 9000`` on 9000."""
+    argv = list(argv)
+    if "--live" not in argv:
+        return argv
+    from sim2real.deploy.live import DEFAULT_PORT
+
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg == "--live" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            out.append(str(DEFAULT_PORT))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sim2real`` console script."""
     import tyro
@@ -70,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _commands(),
             prog="sim2real",
             description="From MuJoCo simulation to a real robot, and back.",
-            args=argv,
+            args=_optional_values(sys.argv[1:] if argv is None else argv),
         )
     except Sim2RealError as exc:
         print(f"sim2real: error: {exc}", file=sys.stderr)

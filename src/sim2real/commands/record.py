@@ -25,6 +25,8 @@ def record(
     ros_config: str | None = None,
     domain_id: int | None = None,
     rt_priority: int | None = None,
+    live: int | None = None,
+    live_host: str = "127.0.0.1",
     json: bool = False,
 ) -> int:
     """Record a run for system identification as a rosbag2/MCAP log, with the safety monitor active.
@@ -51,6 +53,9 @@ def record(
         ros_config: --ros2: YAML of topics, message types, QoS and joint-name mapping.
         domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
         rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission).
+        live: Serve live telemetry on a Foxglove WebSocket at this port while recording (`--live`
+            alone: 8765; 0: a free port); see `deploy --live`.  Needs the live extra.
+        live_host: Interface the live telemetry listens on.
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     if (excite is None) == (policy is None):
@@ -80,9 +85,13 @@ def record(
         driver = PolicyRunner(policy, spec, providers="cpu")  # type: ignore[assignment]
         what = f"policy {Path(str(policy)).name}"
         start = 0 if stage is None else stage
+    from sim2real.deploy.live import live_telemetry
+
+    live_view = live_telemetry(spec, live, live_host)  # closed by the run (each path below)
     if ros2:
         return _record_ros2(
-            spec, driver, start, seconds, target, what, policy, seed, ros_config, domain_id, rt_priority, json
+            spec, driver, start, seconds, target, what, policy, seed, ros_config, domain_id, rt_priority, json,
+            live_view,
         )
     assert twin is not None
     twin_robot, twin_info = make_twin(spec, twin, realtime=realtime, seed=seed)
@@ -92,9 +101,15 @@ def record(
     meta = {"source": "sim2real record", "twin": twin_info, "seed": seed}
     if policy is not None:
         meta["policy_file"] = str(Path(policy).resolve())
-    loop = ControlLoop(twin_robot, driver, config=config, log_path=target, log_meta=meta, on_tick=status)
+    loop = ControlLoop(
+        twin_robot, driver, config=config, log_path=target, log_meta=meta, on_tick=status, live=live_view
+    )
     human(f"record {what} on the {spec.name} twin for {seconds:g} s, log {target}", json)
-    summary = run_loop(loop, seconds, status)
+    try:
+        summary = run_loop(loop, seconds, status)
+    finally:
+        if live_view is not None:
+            live_view.close()
     twin_robot.close()
     emit(summary, json, summary_text(summary))
     return 0
@@ -113,6 +128,7 @@ def _record_ros2(
     domain_id: int | None,
     rt_priority: int | None,
     json: bool,
+    live_view: Any = None,
 ) -> int:
     """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run."""
     from sim2real.deploy.loop import ControlLoop, LoopConfig
@@ -125,18 +141,22 @@ def _record_ros2(
 
     def make_loop(robot: Any) -> ControlLoop:
         config = LoopConfig(mode="paced", speed=SpeedConfig(start_stage=start))
-        return ControlLoop(robot, driver, config=config, log_path=target, log_meta=meta)
+        return ControlLoop(robot, driver, config=config, log_path=target, log_meta=meta, live=live_view)
 
     human(f"record {what} on the ROS 2 robot {spec.name} for {seconds:g} s, log {target}", json)
-    summary = run_ros2_deploy(
-        spec,
-        str(policy or what),
-        ros_config=ros_config,
-        seconds=seconds,
-        domain_id=domain_id,
-        rt_priority=rt_priority,
-        make_loop=make_loop,
-    )
+    try:
+        summary = run_ros2_deploy(
+            spec,
+            str(policy or what),
+            ros_config=ros_config,
+            seconds=seconds,
+            domain_id=domain_id,
+            rt_priority=rt_priority,
+            make_loop=make_loop,
+        )
+    finally:
+        if live_view is not None:
+            live_view.close()
     summary["log"] = str(target)
     loop = summary.get("loop") or {}
     emit(summary, json, summary_text(loop) if loop else f"log {target}")

@@ -3,7 +3,9 @@
 A run is a rosbag2/MCAP directory (:class:`~sim2real.logs.bag.BagWriter`): ``/joint_states`` and
 ``/imu/data`` from every new valid reading, ``/joint_commands`` every tick, and
 ``/sim2real/events`` (the ``EVENT_*`` kinds below) with JSON details; the loop's settings and the
-policy are in the bag's metadata.  Numpy and rosbags only.
+policy are in the bag's metadata.  A live view (:class:`~sim2real.deploy.live.LiveTelemetry`, or
+anything that writes like a BagWriter) gets the same messages, and a status per tick.  Numpy and
+rosbags only.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ __all__ = [
     "EVENT_STAGE",
     "EVENT_START",
     "HOLD_OR_SAFE_STOP",
+    "TOPIC_STATUS",
     "LoopLog",
     "describe_policy",
     "finite",
@@ -63,6 +66,9 @@ EVENT_ERROR = "error"
 """An exception inside the loop (or an interrupt): the robot was put in safe mode."""
 EVENT_END = "end"
 """Last event of a run: the summary."""
+
+TOPIC_STATUS = "/sim2real/status"
+"""Live-only topic of the loop: one status per tick (:meth:`LoopLog.status`; not in the bag)."""
 
 HOLD_OR_SAFE_STOP = (Severity.HOLD, Severity.SAFE_STOP)
 """Severities after which a tick's reading is not used (and the command is not the policy's)."""
@@ -110,13 +116,18 @@ class LoopLog:
     Args:
         spec: The robot (its hash and joint names go into the bag).
         log_imu: Write ``/imu/data`` for robots with an IMU.
+        live: Also write every message to this live view (``write_state``, ``write_imu``,
+            ``write_command``, ``write_event`` like a BagWriter, and ``write_status``); its owner
+            opens and closes it.
     """
 
-    def __init__(self, spec: RobotSpec, log_imu: bool = True) -> None:
+    def __init__(self, spec: RobotSpec, log_imu: bool = True, live: Any = None) -> None:
         self.spec = spec
         self.log_imu = log_imu
         self.bag: BagWriter | None = None
         """The open bag, or None when not logging (or closed)."""
+        self.live = live
+        """The live view, or None."""
         self.mode: str | None = None
         """Mode of the last command written (normal, hold, safe), None before the first."""
         self._last_logged_t: float | None = None
@@ -136,6 +147,8 @@ class LoopLog:
 
     def close(self, t: float, summary: Mapping[str, Any]) -> None:
         """Write the run's summary as the last event and close the bag (harmless when not open)."""
+        if self.live is not None:
+            self.live.write_event(t, EVENT_END, json_safe(summary))
         bag, self.bag = self.bag, None
         if bag is not None:
             try:
@@ -145,12 +158,16 @@ class LoopLog:
 
     def event(self, t: float, kind: str, detail: Mapping[str, Any], last_now: float | None) -> None:
         """Write one event (at ``last_now``, else 0, when ``t`` is not a finite time >= 0)."""
-        if self.bag is None:
+        if self.bag is None and self.live is None:
             return
         if not (math.isfinite(t) and t >= 0):
             t = last_now if last_now is not None and math.isfinite(last_now) else 0.0
             t = max(t, 0.0)
-        self.bag.write_event(t, kind, json_safe(detail))
+        detail = json_safe(detail)
+        if self.bag is not None:
+            self.bag.write_event(t, kind, detail)
+        if self.live is not None:
+            self.live.write_event(t, kind, detail)
 
     def tick(
         self,
@@ -164,7 +181,7 @@ class LoopLog:
     ) -> None:
         """Log one tick: the mode change, the reading (state, IMU), the events, the stage change
         and the command written."""
-        bag = self.bag
+        sinks = [s for s in (self.bag, self.live) if s is not None]
         if mode != self.mode:
             if self.mode is not None or mode != "normal":
                 reason = next((e.message for e in events if e.severity in HOLD_OR_SAFE_STOP), None)
@@ -179,7 +196,7 @@ class LoopLog:
                 )
                 self.event(now, EVENT_MODE, {"from": self.mode, "to": mode, "reason": reason}, last_now)
             self.mode = mode
-        if bag is None:
+        if not sinks:
             return
         if (
             isinstance(reading, Reading)
@@ -190,14 +207,16 @@ class LoopLog:
             and finite(reading.q, reading.qd)
         ):
             tau = reading.tau if reading.tau is not None and finite(reading.tau) else None
-            bag.write_state(reading.t, reading.q, reading.qd, tau)
-            if (
+            imu = (
                 self.log_imu
                 and reading.gyro is not None
                 and reading.accel is not None
                 and finite(reading.gyro, reading.accel, reading.quat)
-            ):
-                bag.write_imu(reading.t, reading.gyro, reading.accel, reading.quat)
+            )
+            for sink in sinks:
+                sink.write_state(reading.t, reading.q, reading.qd, tau)
+                if imu:
+                    sink.write_imu(reading.t, reading.gyro, reading.accel, reading.quat)
             self._last_logged_t = reading.t
         for event in events:
             self.event(now, EVENT_SAFETY, event.as_dict(), last_now)
@@ -214,4 +233,26 @@ class LoopLog:
                 last_now,
             )
         t = now if math.isfinite(now) and now >= 0 else (last_now or 0.0)
-        bag.write_command(t, command.values)
+        for sink in sinks:
+            sink.write_command(t, command.values)
+
+    def status(self, result: Any, missed_deadlines: int, events: int) -> None:
+        """The live view's ``/sim2real/status`` of one tick (a :class:`TickResult`), when it has one."""
+        live = self.live
+        if live is None or not live.subscribed(TOPIC_STATUS):
+            return
+        live.write_status(
+            result.now,
+            {
+                "state": result.state,
+                "mode": result.command.mode,
+                "stage": result.stage,
+                "fraction": result.fraction,
+                "compute_ms": 1e3 * result.compute_s,
+                "tick_ms": 1e3 * result.tick_s,
+                "ticks": result.index + 1,
+                "missed_deadlines": missed_deadlines,
+                "events": events,
+                "policy_ran": result.policy_ran,
+            },
+        )
