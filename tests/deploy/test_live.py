@@ -21,7 +21,7 @@ from foxglove_client import SUBPROTOCOLS, FoxgloveClient
 
 from sim2real.cli import main
 from sim2real.deploy.live import LAYOUT, STATUS_SCHEMA, LiveTelemetry
-from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.loop import ControlLoop
 from sim2real.deploy.loop_log import TOPIC_STATUS
 from sim2real.logs.bag import (
     TOPIC_COMMANDS,

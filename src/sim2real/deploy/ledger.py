@@ -138,7 +138,8 @@ class LedgerRecorder:
     towards the stage reached when it ran at that stage with a normal command; a tick with a
     ``hold`` or ``safe_stop`` event applies ``safety.stages.on_event`` -- except a hold for one
     unusable reading (a dropped message, routine on a real link: the watchdog's safe stop after
-    ``stale_timeout`` does count).
+    ``stale_timeout`` does count).  Consecutive ticks with such events are one incident: the rule
+    applies once.
 
     Args:
         ledger: The ledger.
@@ -161,6 +162,7 @@ class LedgerRecorder:
         self._committed = ledger.seconds(self.key, self.reached)
         self._pending = 0.0
         self._events = 0
+        self._incident = False
         self._stage: int | None = None
         self._queue: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         self._error: BaseException | None = None
@@ -186,15 +188,18 @@ class LedgerRecorder:
         if self._stage is not None and result.stage != self._stage:
             self.flush()
         self._stage = result.stage
-        if bad:
-            self._events += 1
+        if bad:  # one incident per run of consecutive bad ticks: the rule applies once
             self._pending = 0.0
-            self._on_event(result.stage)
+            if not self._incident:
+                self._events += 1
+                self._on_event(result.stage)
+            self._incident = True
             return
+        self._incident = False
         if result.stage == self.reached and result.command.mode == "normal":
             self._pending += self.dt
         dwell = self.dwell
-        if self._pending >= self.flush_s or (dwell is not None and self.earned >= dwell):
+        if self._pending >= self.flush_s or (dwell is not None and self.earned >= dwell - 1e-9):
             self.flush()
 
     def _on_event(self, stage: int) -> None:
@@ -216,7 +221,7 @@ class LedgerRecorder:
         dwell = self.dwell
         total = self._committed + add
         reached = self.reached
-        if dwell is not None and total >= dwell:
+        if dwell is not None and total >= dwell - 1e-9:  # (a sum of control periods)
             reached += 1
         self._queue.put((self.reached, add, self._events, reached, None))
         self._events = 0
