@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from deploy_testdata import NO_DROPS
-from foxglove_client import SUBPROTOCOLS, FoxgloveClient
 
+from sim2real.bench.live_client import SUBPROTOCOLS, FoxgloveClient
 from sim2real.cli import main
 from sim2real.deploy.live import LAYOUT, STATUS_SCHEMA, LiveTelemetry
 from sim2real.deploy.loop import ControlLoop

@@ -1,4 +1,4 @@
-"""``sim2real bench sim|train|infer|sysid|finetune|distributed``: measure a headline figure."""
+"""``sim2real bench sim|train|infer|sysid|finetune|distributed|live|collision``: measure a headline figure."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tyro
 from sim2real.commands.output import emit
 from sim2real.errors import Sim2RealError
 
-Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed"]
+Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed", "live", "collision"]
 
 
 def bench(

@@ -1,10 +1,12 @@
-"""A Foxglove WebSocket client for the tests (the ``websockets`` package, sync API, in a thread).
+"""A Foxglove WebSocket client (``websockets``, sync API, reading in a thread): what the live
+telemetry tests and ``sim2real bench live`` connect with.
 
 It speaks the protocol the Foxglove app speaks (subprotocol ``foxglove.sdk.v1``, the SDK's name of
 ``foxglove.websocket.v1``; both offered): it reads ``serverInfo`` and ``advertise``, sends
 ``subscribe``, and decodes binary message-data frames (opcode 1, subscription id, timestamp,
 payload); CDR payloads are decoded with the bag's type store, JSON payloads with ``json``.
-Not a test module.
+``python -m sim2real.bench.live_client URL`` subscribes to every topic and counts messages until
+the server goes away (the benchmark's client process).  Needs ``websockets`` (the dev extra).
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from websockets.sync.client import connect
-
+from sim2real.errors import MissingExtraError
 from sim2real.logs.bag import TYPESTORE
+
+try:
+    from websockets.sync.client import connect
+except ModuleNotFoundError as exc:  # only the tests and the benchmark connect
+    raise MissingExtraError("dev", exc.name or "websockets") from None
 
 SUBPROTOCOLS = ["foxglove.sdk.v1", "foxglove.websocket.v1"]
 
@@ -40,13 +46,15 @@ class FoxgloveClient:
 
     Args:
         url: ``ws://host:port``.
-        topics: Topics to subscribe to (each must be advertised within ``timeout``).
+        topics: Topics to subscribe to (each must be advertised within ``timeout``); None: every
+            topic of the first advertisement.
         recv_buffer: SO_RCVBUF of the socket [bytes] (small: a client that cannot keep up).
         read: Start reading at once (False: a stalled client until :meth:`start`).
+        decode: Decode the payloads (False: only count them).
     """
 
-    def __init__(self, url: str, topics: list[str], timeout: float = 10.0, recv_buffer: int | None = None,
-                 read: bool = True) -> None:
+    def __init__(self, url: str, topics: list[str] | None, timeout: float = 10.0, recv_buffer: int | None = None,
+                 read: bool = True, decode: bool = True) -> None:
         host, port = url.removeprefix("ws://").rsplit(":", 1)
         sock = None
         if recv_buffer is not None:
@@ -58,14 +66,16 @@ class FoxgloveClient:
         self.subprotocol = self.ws.subprotocol
         self.server_info: dict[str, Any] = {}
         self.channels: dict[str, dict[str, Any]] = {}
+        self.decode = decode
         deadline = time.monotonic() + timeout
-        while not all(t in self.channels for t in topics):
+        while not self.channels if topics is None else not all(t in self.channels for t in topics):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"topics not advertised within {timeout} s: {sorted(set(topics) - set(self.channels))}")
             frame = self.ws.recv(timeout=remaining)
             if isinstance(frame, str):
                 self._control(json.loads(frame))
+        topics = list(self.channels) if topics is None else topics
         self.by_sub = {i: self.channels[t] for i, t in enumerate(topics)}
         self.ws.send(json.dumps({"op": "subscribe", "subscriptions": [
             {"id": i, "channelId": c["id"]} for i, c in self.by_sub.items()]}))
@@ -109,7 +119,8 @@ class FoxgloveClient:
                 if opcode != 1:
                     continue
                 channel = self.by_sub[sub]
-                received = Received(channel["topic"], ns, time.monotonic(), self._decode(channel, frame[13:]))
+                payload = self._decode(channel, frame[13:]) if self.decode else None
+                received = Received(channel["topic"], ns, time.monotonic(), payload)
                 with self.changed:
                     self.messages.append(received)
                     self.changed.notify_all()
@@ -127,3 +138,11 @@ class FoxgloveClient:
         self._connection.__exit__(None, None, None)
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+
+
+if __name__ == "__main__":
+    import sys
+
+    client = FoxgloveClient(sys.argv[1], None, decode=False)
+    client.closed.wait()
+    print(len(client.messages), flush=True)
