@@ -4,8 +4,8 @@ A run is a rosbag2/MCAP directory (:class:`~sim2real.logs.bag.BagWriter`): ``/jo
 ``/imu/data`` from every new valid reading, ``/joint_commands`` every tick, and
 ``/sim2real/events`` (the ``EVENT_*`` kinds below) with JSON details; the loop's settings and the
 policy are in the bag's metadata.  A live view (:class:`~sim2real.deploy.live.LiveTelemetry`, or
-anything that writes like a BagWriter) gets the same messages, and a status per tick.  Numpy and
-rosbags only.
+anything that writes like a BagWriter) gets every message the bag gets, and a status per tick on
+:data:`TOPIC_STATUS`.  Numpy and rosbags only.
 """
 
 from __future__ import annotations
@@ -116,18 +116,17 @@ class LoopLog:
     Args:
         spec: The robot (its hash and joint names go into the bag).
         log_imu: Write ``/imu/data`` for robots with an IMU.
-        live: Also write every message to this live view (``write_state``, ``write_imu``,
-            ``write_command``, ``write_event`` like a BagWriter, and ``write_status``); its owner
-            opens and closes it.
+        live: Also write every message to this live view (it writes like a BagWriter, plus
+            ``write_status``); its owner opens and closes it.
     """
 
     def __init__(self, spec: RobotSpec, log_imu: bool = True, live: Any = None) -> None:
         self.spec = spec
         self.log_imu = log_imu
-        self.bag: BagWriter | None = None
-        """The open bag, or None when not logging (or closed)."""
         self.live = live
         """The live view, or None."""
+        self.bag: BagWriter | _Tee | None = _Tee(None, live) if live is not None else None
+        """Where the messages go: the open bag (and the live view), or None when neither."""
         self.mode: str | None = None
         """Mode of the last command written (normal, hold, safe), None before the first."""
         self._last_logged_t: float | None = None
@@ -144,11 +143,11 @@ class LoopLog:
             meta=json_safe(meta),
             flush_period=flush_period,
         ).open()
+        if self.live is not None:
+            self.bag = _Tee(self.bag, self.live)
 
     def close(self, t: float, summary: Mapping[str, Any]) -> None:
         """Write the run's summary as the last event and close the bag (harmless when not open)."""
-        if self.live is not None:
-            self.live.write_event(t, EVENT_END, json_safe(summary))
         bag, self.bag = self.bag, None
         if bag is not None:
             try:
@@ -158,16 +157,12 @@ class LoopLog:
 
     def event(self, t: float, kind: str, detail: Mapping[str, Any], last_now: float | None) -> None:
         """Write one event (at ``last_now``, else 0, when ``t`` is not a finite time >= 0)."""
-        if self.bag is None and self.live is None:
+        if self.bag is None:
             return
         if not (math.isfinite(t) and t >= 0):
             t = last_now if last_now is not None and math.isfinite(last_now) else 0.0
             t = max(t, 0.0)
-        detail = json_safe(detail)
-        if self.bag is not None:
-            self.bag.write_event(t, kind, detail)
-        if self.live is not None:
-            self.live.write_event(t, kind, detail)
+        self.bag.write_event(t, kind, json_safe(detail))
 
     def tick(
         self,
@@ -181,7 +176,7 @@ class LoopLog:
     ) -> None:
         """Log one tick: the mode change, the reading (state, IMU), the events, the stage change
         and the command written."""
-        sinks = [s for s in (self.bag, self.live) if s is not None]
+        bag = self.bag
         if mode != self.mode:
             if self.mode is not None or mode != "normal":
                 reason = next((e.message for e in events if e.severity in HOLD_OR_SAFE_STOP), None)
@@ -196,7 +191,7 @@ class LoopLog:
                 )
                 self.event(now, EVENT_MODE, {"from": self.mode, "to": mode, "reason": reason}, last_now)
             self.mode = mode
-        if not sinks:
+        if bag is None:
             return
         if (
             isinstance(reading, Reading)
@@ -207,16 +202,14 @@ class LoopLog:
             and finite(reading.q, reading.qd)
         ):
             tau = reading.tau if reading.tau is not None and finite(reading.tau) else None
-            imu = (
+            bag.write_state(reading.t, reading.q, reading.qd, tau)
+            if (
                 self.log_imu
                 and reading.gyro is not None
                 and reading.accel is not None
                 and finite(reading.gyro, reading.accel, reading.quat)
-            )
-            for sink in sinks:
-                sink.write_state(reading.t, reading.q, reading.qd, tau)
-                if imu:
-                    sink.write_imu(reading.t, reading.gyro, reading.accel, reading.quat)
+            ):
+                bag.write_imu(reading.t, reading.gyro, reading.accel, reading.quat)
             self._last_logged_t = reading.t
         for event in events:
             self.event(now, EVENT_SAFETY, event.as_dict(), last_now)
@@ -233,11 +226,10 @@ class LoopLog:
                 last_now,
             )
         t = now if math.isfinite(now) and now >= 0 else (last_now or 0.0)
-        for sink in sinks:
-            sink.write_command(t, command.values)
+        bag.write_command(t, command.values)
 
     def status(self, result: Any, missed_deadlines: int, events: int) -> None:
-        """The live view's ``/sim2real/status`` of one tick (a :class:`TickResult`), when it has one."""
+        """The live view's ``/sim2real/status`` of one tick (a :class:`TickResult`), when watched."""
         live = self.live
         if live is None or not live.subscribed(TOPIC_STATUS):
             return
@@ -256,3 +248,25 @@ class LoopLog:
                 "policy_ran": result.policy_ran,
             },
         )
+
+
+class _Tee:
+    """The bag (or nothing) and the live view as one writer: every ``write_*`` goes to both;
+    :meth:`close` closes the bag only (the live view's owner closes it)."""
+
+    def __init__(self, bag: BagWriter | None, live: Any) -> None:
+        self.writers = [w for w in (bag, live) if w is not None]
+        self.bag = bag
+
+    def __getattr__(self, name: str) -> Any:  # write_state, write_imu, write_command, write_event, ...
+        methods = [getattr(w, name) for w in self.writers]
+
+        def write(*args: Any, **kwargs: Any) -> None:
+            for method in methods:
+                method(*args, **kwargs)
+
+        return write
+
+    def close(self) -> None:
+        if self.bag is not None:
+            self.bag.close()
