@@ -12,7 +12,11 @@ deploy does):
 Reported per variant, as the median over the rounds of the mean per tick [us]: ``cpu_us_per_tick``
 (CPU time of the loop's thread: what the loop itself spends, robust on a loaded machine; the
 server's own threads are not in it) and ``us_per_tick`` (wall time); the ratios to the baseline
-and the added CPU time per tick.  Needs the live
+and the added CPU time per tick.  A whole tick (the twin's physics included) varies by more than
+the live view costs, so the publishing itself is also timed on its own: ``publish_cpu_us`` is the
+CPU time of one tick's live writes (joint state, IMU, command, status; the loop's own calls,
+replayed on the readings and commands of the run) to the idle and to the watched server, in
+interleaved blocks.  Needs the live
 extra (foxglove-sdk) and websockets (dev extra) for the client.
 """
 
@@ -56,9 +60,12 @@ def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
                 loops["watched"].run(max_ticks=1)
                 if client.poll() is not None:
                     raise RuntimeError("the benchmark's client exited before subscribing")
+            results: list = []
+            loops["watched"].on_tick = results.append
             times = interleaved_ticks(loops, block, rounds)
             for loop in loops.values():
                 loop.close()
+            publish = _publish_cost(spec, results, {"idle": idle, "watched": watched})
             published = watched.message_count
         finally:
             idle.close()
@@ -77,7 +84,30 @@ def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
         "added_cpu_us_idle": cpu["idle"] - cpu["baseline"],
         "added_cpu_us_watched": cpu["watched"] - cpu["baseline"],
         "wall_ratio_watched": med["watched"] / med["baseline"],
+        "publish_cpu_us": publish,
         "messages_published": published,
         "messages_received": int(out.strip().splitlines()[-1]) if out.strip() else None,
         "machine": machine(),
     }
+
+
+def _publish_cost(spec, results: list, servers: dict, repeats: int = 20) -> dict[str, float]:
+    """CPU time [us] of one tick's live writes, per server (median over interleaved blocks)."""
+    import time
+
+    from sim2real.deploy.loop_log import LoopLog
+
+    ticks = [r for r in results if r.reading is not None and r.reading.valid]
+    logs = {name: LoopLog(spec, live=live) for name, live in servers.items()}
+    samples: dict[str, list[float]] = {name: [] for name in servers}
+    for _ in range(repeats):
+        for name, log in logs.items():
+            start = time.thread_time()
+            for r in ticks:
+                log.bag.write_state(r.reading.t, r.reading.q, r.reading.qd, r.reading.tau)
+                if r.reading.gyro is not None:
+                    log.bag.write_imu(r.reading.t, r.reading.gyro, r.reading.accel, r.reading.quat)
+                log.bag.write_command(r.now, r.command.values)
+                log.status(r, 0, 0)
+            samples[name].append((time.thread_time() - start) / len(ticks) * 1e6)
+    return {name: float(np.median(v)) for name, v in samples.items()}
