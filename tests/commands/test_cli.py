@@ -48,3 +48,18 @@ def test_bad_input_is_one_line_and_nonzero(args, message):
     assert "Traceback" not in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "filled"),
+    [
+        (["deploy", "--live"], ["deploy", "--live", "8765"]),
+        (["deploy", "--live", "--json"], ["deploy", "--live", "8765", "--json"]),
+        (["deploy", "--live", "0", "--json"], ["deploy", "--live", "0", "--json"]),
+        (["deploy", "--json"], ["deploy", "--json"]),
+    ],
+)
+def test_live_without_a_port_gets_the_default_port(args, filled):
+    from sim2real.cli import _optional_values
+
+    assert _optional_values(args) == filled
