@@ -124,8 +124,11 @@ class TwinConfig:
             raise Sim2RealError(
                 f"{path}: unknown effect(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(allowed))}"
             )
-        if isinstance(effects_raw.get("flip_sign"), list):  # YAML has lists, the field is a tuple
-            effects_raw = {**effects_raw, "flip_sign": tuple(effects_raw["flip_sign"])}
+        if "flip_sign" in effects_raw:  # a YAML list of joint names
+            flip = effects_raw["flip_sign"] or ()
+            if isinstance(flip, str) or not all(isinstance(j, str) for j in flip):
+                raise Sim2RealError(f"{path}: effects.flip_sign must be a list of joint names")
+            effects_raw = {**effects_raw, "flip_sign": tuple(flip)}
         return TwinConfig(params=params, effects=TwinEffects(**effects_raw))
 
     def save(self, path: str | Path) -> None:
@@ -135,6 +138,7 @@ class TwinConfig:
         effects = {
             k: (v if not (isinstance(v, float) and math.isinf(v)) else 1e9) for k, v in effects.items()
         }
+        effects["flip_sign"] = list(self.effects.flip_sign)
         Path(path).write_text(yaml.safe_dump({"params": plain, "effects": effects}, sort_keys=False))
 
 
