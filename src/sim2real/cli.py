@@ -207,6 +207,22 @@ def _error(message: str) -> None:
     print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
 
 
+def _optional_values(argv: Sequence[str]) -> list[str]:
+    """``--live`` without a value (the last option, or followed by another option) gets the
+    default port: ``deploy --live`` serves on 8765, ``deploy --live 9000`` on 9000."""
+    argv = list(argv)
+    if "--live" not in argv:
+        return argv
+    from sim2real.deploy.live import DEFAULT_PORT
+
+    out: list[str] = []
+    for i, arg in enumerate(argv):
+        out.append(arg)
+        if arg == "--live" and (i + 1 == len(argv) or argv[i + 1].startswith("-")):
+            out.append(str(DEFAULT_PORT))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sim2real`` console script; returns the exit code."""
     import tyro
@@ -232,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "From MuJoCo simulation to a real robot, and back.  Global options: -v (INFO "
                     "logging), -vv (DEBUG), --version.  Exit codes: 1 bad input, 2 usage error."
                 ),
-                args=args,
+                args=_optional_values(args),
             )
     except UsageError as exc:
         hint = f"{PROG} {exc.command} --help" if exc.command else f"{PROG} --help"

@@ -117,3 +117,18 @@ class TestOutput:
         assert capsys.readouterr().out == "speedup: 10.12\nsteps: 1660000\n"
         emit({"speedup": 10.123456789}, True)
         assert json.loads(capsys.readouterr().out) == {"speedup": 10.123456789}
+
+
+@pytest.mark.parametrize(
+    ("args", "filled"),
+    [
+        (["deploy", "--live"], ["deploy", "--live", "8765"]),
+        (["deploy", "--live", "--json"], ["deploy", "--live", "8765", "--json"]),
+        (["deploy", "--live", "0", "--json"], ["deploy", "--live", "0", "--json"]),
+        (["deploy", "--json"], ["deploy", "--json"]),
+    ],
+)
+def test_live_without_a_port_gets_the_default_port(args, filled):
+    from sim2real.cli import _optional_values
+
+    assert _optional_values(args) == filled

@@ -24,16 +24,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def ros_env(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Loopback-only discovery on a private domain, for this process and the processes it starts
-    (and rcl's log files in a temporary folder, not in ~/.ros/log)."""
+    (and rcl's log files in a temporary folder, not in ~/.ros/log; the preflight record and the
+    stage ledger in one, not in the user's state folder)."""
     keys = (
         "ROS_DOMAIN_ID",
         "ROS_AUTOMATIC_DISCOVERY_RANGE",
         "ROS_LOCALHOST_ONLY",
         "ROS_STATIC_PEERS",
         "ROS_LOG_DIR",
+        "SIM2REAL_STATE_DIR",
     )
     saved = {k: os.environ.get(k) for k in keys}
     os.environ["ROS_LOG_DIR"] = str(tmp_path_factory.mktemp("ros_log"))
+    os.environ["SIM2REAL_STATE_DIR"] = str(tmp_path_factory.mktemp("state"))
     os.environ["ROS_DOMAIN_ID"] = str(DOMAIN_ID)
     os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     os.environ["ROS_LOCALHOST_ONLY"] = "1"

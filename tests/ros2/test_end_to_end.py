@@ -114,8 +114,8 @@ def _scenario(probe: Any, folder: Path, policy: Path) -> Outcome:
     twin_cmd += ["--initial-pose", "0.0", "0.05", "--rt-priority", str(RT_PRIORITY), "--json"]
     deploy_cmd = [sys.executable, "-m", "sim2real.cli", "deploy", "--robot", "furuta", "--policy", str(policy)]
     deploy_cmd += ["--ros2", "--out", str(bag), "--rt-priority", str(RT_PRIORITY), "--json"]
-    # the twin node is no robot to run a preflight checklist on (tests/deploy/test_preflight.py does)
-    deploy_cmd += ["--override-preflight", "end-to-end test on the twin node"]
+    # this test is about the ROS 2 path, not the checklist (test_preflight_ros2.py runs it first)
+    deploy_cmd += ["--override-preflight", "end-to-end test of the ROS 2 path"]
     twin = _spawn(twin_cmd, twin_log)
     deploy = _spawn(deploy_cmd, deploy_log)
 

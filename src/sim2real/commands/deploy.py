@@ -288,7 +288,7 @@ def deploy(
     seconds: float | None = None,
     out: str | None = None,
     realtime: bool = False,
-    dwell: float = 10.0,
+    dwell: float | None = None,
     velocity_command: tuple[float, float, float] | None = None,
     seed: int = 0,
     ros_config: str | None = None,
@@ -297,14 +297,20 @@ def deploy(
     allow_out_of_bounds: bool = False,
     override_preflight: str | None = None,
     ledger: bool = False,
+    live: int | None = None,
+    live_host: str = "127.0.0.1",
     json: bool = False,
 ) -> int:
     """Run a policy on the robot behind the safety monitor, with live status and a rosbag2 log.
 
     Per tick: read -> safety check of the state -> observation -> policy -> safety check of the
-    command -> write.  The speed progression starts at 10 % of the command and velocity limits and
-    advances a stage (25, 50, 75, 100 %) after DWELL seconds without a safety event.  A safe stop is
-    latched for the rest of the run.
+    command -> write.  On a robot (--ros2, or the twin with --ledger) the stage ledger sets the speed:
+    the run starts at the stage earned for this robot, spec and policy (10 % at first), is promoted
+    once the stage's dwell (the spec's safety.stages) has accumulated without a safety event across
+    runs, and steps back after a safety event per safety.stages.on_event; --speed may only lower
+    the start below the ledger's stage.  On the twin without --ledger, the progression starts at
+    10 % of the command and velocity limits and advances a stage (25, 50, 75, 100 %) after DWELL
+    seconds without a safety event.  A safe stop is latched for the rest of the run.
 
     Args:
         robot: Embedded robot name or spec YAML path.
@@ -312,11 +318,13 @@ def deploy(
         twin: Run on the simulated twin with these hidden parameters (YAML: params/effects).
         ros2: Run on a ROS 2 robot: the control loop as a ROS 2 node (PolicyDeploymentNode) on a
             timer at the control rate, with e-stop topic and service and /diagnostics.
-        speed: First speed stage: an index 0..4, a percentage (50%) or a fraction (0.5).
+        speed: First speed stage: an index 0..4, a percentage (50%) or a fraction (0.5); with the
+            ledger (--ros2, --ledger) at most the ledger's stage, and the run stays there.
         seconds: Run length [s]; default: until Ctrl-C.
         out: Log directory (rosbag2/MCAP); default runs/<robot>_deploy_<date>_<time>.
         realtime: Pace the loop and the twin to the wall clock (default: lockstep, as fast as it computes).
-        dwell: Eventless time a speed stage needs before the next one [s].
+        dwell: --twin without --ledger: eventless time a speed stage needs before the next one [s]
+            (default 10); with the ledger the dwell is the spec's safety.stages.dwell.
         velocity_command: vx vy yaw_rate for velocity-tracking policies (scaled by the speed stage).
         seed: Seed of the start state.
         ros_config: --ros2: YAML of topics, message types, QoS and joint-name mapping (default: the
@@ -328,38 +336,93 @@ def deploy(
         override_preflight: --ros2: start without a passing preflight (give the reason; it is
             recorded in the log).  Without it, --ros2 needs `sim2real preflight --ros2` to have
             passed for this policy file and spec within the last 24 h.
-        ledger: --twin: add this run's eventless time per speed stage to the stage ledger, under
-            target "twin" (never into a robot's ledger; see `sim2real stages show`).
+        ledger: --twin: run under the stage ledger of target "twin" (start stage, promotion, steps
+            back; never a robot's ledger; see `sim2real stages show`).  --ros2 always runs under
+            the robot's ledger.
+        live: Serve live telemetry on a Foxglove WebSocket at this port (`--live` alone: 8765; 0: a
+            free port): joint states, IMU, commands, events on the bag's topics, and
+            /sim2real/status (safety state, speed stage, timing).  Needs the live extra.
+        live_host: Interface the live telemetry listens on (0.0.0.0 for a viewer on another machine).
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     _robot_source(twin, ros2)
-    from sim2real.deploy.loop import ControlLoop, LoopConfig, parse_stage
+    from sim2real.deploy.loop import parse_stage
     from sim2real.deploy.speed import SpeedConfig
     from sim2real.policy.runtime import PolicyRunner
     from sim2real.robots import load_robot
 
     spec = load_robot(robot)
     stage = parse_stage(speed)
-    speed_config = SpeedConfig(dwell_s=dwell, start_stage=stage if stage is not None else 0)
+    gated = ros2 or ledger
+    if gated and dwell is not None:
+        raise Sim2RealError("--dwell does not apply under the stage ledger: its dwell is the spec's safety.stages.dwell")
     if seconds is not None and not seconds > 0:
         raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     runner = PolicyRunner(policy, spec, providers="cpu")  # a bad file fails here, with one line
-    if ros2:
-        gate = preflight_gate(spec, policy, override_preflight)
-        return _deploy_ros2(
-            spec,
-            policy,
-            speed_config,
-            velocity_command,
-            seconds,
-            out,
-            ros_config,
-            domain_id,
-            rt_priority,
-            json,
-            gate,
+    gate = preflight_gate(spec, policy, override_preflight) if ros2 else None
+    recorder = progression = None
+    if gated:
+        from sim2real.deploy.ledger import ledger_run
+
+        recorder, progression = ledger_run(spec, policy, "robot" if ros2 else "twin", stage)
+        stage = progression.stage
+    speed_config = SpeedConfig(dwell_s=dwell or 10.0, start_stage=stage if stage is not None else 0)
+    live_view = None
+    try:
+        from sim2real.deploy.live import live_telemetry
+
+        live_view = live_telemetry(spec, live, live_host)
+        if ros2:
+            summary, text = _deploy_ros2(
+                spec, policy, speed_config, velocity_command, seconds, out, ros_config, domain_id, rt_priority, json,
+                gate, recorder, progression, live_view,
+            )
+        else:
+            assert twin is not None
+            summary, text = _deploy_twin(
+                spec, runner, policy, twin, speed_config, velocity_command, seconds, out, realtime, seed, json,
+                recorder, progression, live_view, allow_out_of_bounds,
+            )
+    finally:
+        if live_view is not None:
+            live_view.close()
+        if recorder is not None:
+            from sim2real.deploy.ledger import ledger_summary
+
+            ledger_done = ledger_summary(recorder)
+    if recorder is not None:
+        summary["ledger"] = ledger_done
+        text += (
+            f"\nstage ledger ({ledger_done['target']}): stage {ledger_done['stage_at_start']} at the start, "
+            f"{ledger_done['stage']} now, {ledger_done['earned_s'] / 60:.1f} min earned there"
+            + (f" of {ledger_done['dwell_s'] / 60:.1f}" if ledger_done["dwell_s"] else " (the last stage)")
         )
-    assert twin is not None
+    if live_view is not None:
+        summary["live"] = {"url": live_view.url, "messages": live_view.message_count}
+    emit(summary, json, text)
+    return 0
+
+
+def _deploy_twin(
+    spec: Any,
+    runner: Any,
+    policy: str,
+    twin: str,
+    speed_config: Any,
+    velocity_command: tuple[float, float, float] | None,
+    seconds: float | None,
+    out: str | None,
+    realtime: bool,
+    seed: int,
+    json: bool,
+    recorder: Any,
+    progression: Any,
+    live_view: Any,
+    allow_out_of_bounds: bool = False,
+) -> tuple[dict[str, Any], str]:
+    """``deploy --twin``: the loop on the simulated twin, with a live status; its summary and text."""
+    from sim2real.deploy.loop import ControlLoop, LoopConfig
+
     twin_robot, twin_info = make_twin(
         spec, twin, realtime=realtime, seed=seed, allow_out_of_bounds=allow_out_of_bounds
     )
@@ -372,26 +435,16 @@ def deploy(
     total = None if seconds is None else max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"deploy {spec.name}", total, json)
     outcome = TaskOutcome(spec, twin_robot, velocity_command)
-    recorder = None
-    if ledger:
-        from sim2real.deploy.ledger import LedgerRecorder, StageLedger
-        from sim2real.deploy.preflight import file_hash
-
-        recorder = LedgerRecorder(StageLedger(), spec, file_hash(policy), "twin")
-
-    def on_tick(result: Any) -> None:
-        outcome(result)
-        if recorder is not None:
-            recorder(result)
-        status(result)
-
     loop = ControlLoop(
         twin_robot,
         runner,
         config=config,
+        speed=progression,
         log_path=target,
-        log_meta={"source": "sim2real deploy", "policy_file": str(Path(policy).resolve()), "twin": twin_info},
-        on_tick=on_tick,
+        log_meta={"source": "sim2real deploy", "policy_file": str(Path(policy).resolve()), "twin": twin_info,
+                  **ledger_meta(recorder)},
+        on_tick=chain(outcome, status) if recorder is None else chain(outcome, recorder, status),
+        live=live_view,
     )
     human(
         f"deploy {Path(policy).name} on the {spec.name} twin ({'paced' if realtime else 'lockstep'}), "
@@ -399,13 +452,27 @@ def deploy(
         json,
     )
     summary = run_loop(loop, seconds, status, outcome)
-    if recorder is not None:
-        recorder.close()
-        summary["ledger"] = {"stage": recorder.reached, "file": str(recorder.ledger.path)}
-        recorder.ledger.close()
     twin_robot.close()
-    emit(summary, json, summary_text(summary))
-    return 0
+    return summary, summary_text(summary)
+
+
+def chain(*callbacks: Any) -> Any:
+    """One ``on_tick`` calling each callback in turn."""
+
+    def on_tick(result: Any) -> None:
+        for callback in callbacks:
+            callback(result)
+
+    return on_tick
+
+
+def ledger_meta(recorder: Any) -> dict[str, Any]:
+    """What the log's metadata says about the ledger run (nothing without one)."""
+    if recorder is None:
+        return {}
+    return {"ledger": {"target": recorder.key[3], "stage": recorder.reached, "earned_s": recorder.earned,
+                       "dwell_s": list(recorder.rule.dwell), "on_event": recorder.rule.on_event,
+                       "file": str(recorder.ledger.path)}}
 
 
 def _deploy_ros2(
@@ -420,8 +487,11 @@ def _deploy_ros2(
     rt_priority: int | None,
     json: bool,
     gate: dict[str, Any] | None = None,
-) -> int:
-    """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C."""
+    recorder: Any = None,
+    progression: Any = None,
+    live_view: Any = None,
+) -> tuple[dict[str, Any], str]:
+    """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C; its summary and text."""
     from sim2real.deploy.loop import LoopConfig
     from sim2real.deploy.ros2.node import run_ros2_deploy  # MissingExtraError without the ros2 extra
 
@@ -439,16 +509,18 @@ def _deploy_ros2(
         ros_config=ros_config,
         loop_config=LoopConfig(mode="paced", speed=speed_config, velocity_command=velocity_command),
         log_path=target,
-        log_meta={"source": "sim2real deploy --ros2", "policy_file": str(Path(policy).resolve()), "preflight": gate},
+        log_meta={"source": "sim2real deploy --ros2", "policy_file": str(Path(policy).resolve()), "preflight": gate,
+                  **ledger_meta(recorder)},
         seconds=seconds,
         domain_id=domain_id,
         rt_priority=rt_priority,
+        speed=progression,
+        on_tick=recorder,
+        live=live_view,
     )
     summary["log"] = str(target)
     loop = summary.get("loop") or {}
-    text = summary_text(loop) if loop else f"log {target}"
-    emit(summary, json, text)
-    return 0
+    return summary, summary_text(loop) if loop else f"log {target}"
 
 
 def preflight_gate(spec: Any, policy: str, override: str | None) -> dict[str, Any]:

@@ -30,6 +30,7 @@ def preflight(
     ros_config: str | None = None,
     domain_id: int | None = None,
     wait: float = 10.0,
+    rt_priority: int | None = None,
     seed: int = 0,
     allow_out_of_bounds: bool = False,
     json: bool = False,
@@ -52,6 +53,8 @@ def preflight(
         ros_config: --ros2: YAML of topics, message types, QoS and joint mapping.
         domain_id: --ros2: ROS_DOMAIN_ID (default: from the environment).
         wait: --ros2: seconds to wait for the robot's joint states.
+        rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission),
+            as `deploy --ros2 --rt-priority` will: the e-stop and hold are timed as they will run.
         seed: Seed of the twin.
         allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
             parameter bounds.
@@ -65,7 +68,7 @@ def preflight(
     spec = load_robot(robot)
     confirmed = "perimeter" in confirm
     if ros2:
-        result = _on_ros2(spec, policy, confirmed, ros_config, domain_id, wait)
+        result = _on_ros2(spec, policy, confirmed, ros_config, domain_id, wait, rt_priority)
     else:
         from sim2real.real.twin import TwinConfig, TwinRobot
 
@@ -81,14 +84,16 @@ def preflight(
     return 0 if result.passed else 1
 
 
-def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, domain_id: int | None, wait: float) -> Any:
+def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, domain_id: int | None, wait: float,
+             rt_priority: int | None = None) -> Any:
     import os
 
     if domain_id is not None:
         os.environ["ROS_DOMAIN_ID"] = str(domain_id)
     from sim2real.deploy.preflight import run_preflight
-    from sim2real.real.ros2 import Ros2Config, Ros2Robot
+    from sim2real.real.ros2 import Ros2Config, Ros2Robot, set_realtime_priority
 
+    set_realtime_priority(rt_priority)  # before the robot's threads start: they inherit it
     config = Ros2Config.load(ros_config) if ros_config else Ros2Config.from_spec(spec)
     robot = Ros2Robot(spec, config, executor="single", node_name="sim2real_preflight")
     try:

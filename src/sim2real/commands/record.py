@@ -27,6 +27,8 @@ def record(
     rt_priority: int | None = None,
     fixed_base: bool = False,
     allow_out_of_bounds: bool = False,
+    live: int | None = None,
+    live_host: str = "127.0.0.1",
     json: bool = False,
 ) -> int:
     """Record a run for system identification as a rosbag2/MCAP log, with the safety monitor active.
@@ -62,6 +64,9 @@ def record(
         fixed_base: The robot hangs by its base, legs in the air (the twin hangs itself).
         allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
             parameter bounds.
+        live: Serve live telemetry on a Foxglove WebSocket at this port while recording (`--live`
+            alone: 8765; 0: a free port); see `deploy --live`.  Needs the live extra.
+        live_host: Interface the live telemetry listens on.
         json: Print a JSON summary on stdout (status lines go to stderr).
     """
     if (excite is None) == (policy is None):
@@ -101,6 +106,9 @@ def record(
         driver = PolicyRunner(policy, spec, providers="cpu")
         what = f"policy {Path(str(policy)).name}"
         start = 0 if stage is None else stage
+    from sim2real.deploy.live import live_telemetry
+
+    live_view = live_telemetry(spec, live, live_host)  # closed by the run (each path below)
     if ros2:
         return _record_ros2(
             spec,
@@ -116,6 +124,7 @@ def record(
             rt_priority,
             json,
             fixed_base,
+            live_view,
         )
     assert twin is not None
     twin_robot, twin_info = make_twin(
@@ -132,9 +141,15 @@ def record(
     meta = {"source": "sim2real record", "twin": twin_info, "seed": seed, "fixed_base": fixed_base}
     if policy is not None:
         meta["policy_file"] = str(Path(policy).resolve())
-    loop = ControlLoop(twin_robot, driver, config=config, log_path=target, log_meta=meta, on_tick=status)
+    loop = ControlLoop(
+        twin_robot, driver, config=config, log_path=target, log_meta=meta, on_tick=status, live=live_view
+    )
     human(f"record {what} on the {spec.name} twin for {seconds:g} s, log {target}", json)
-    summary = run_loop(loop, seconds, status)
+    try:
+        summary = run_loop(loop, seconds, status)
+    finally:
+        if live_view is not None:
+            live_view.close()
     twin_robot.close()
     emit(summary, json, summary_text(summary))
     return 0
@@ -154,6 +169,7 @@ def _record_ros2(
     rt_priority: int | None,
     json: bool,
     fixed_base: bool = False,
+    live_view: Any = None,
 ) -> int:
     """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run."""
     from sim2real.deploy.loop import ControlLoop, LoopConfig
@@ -166,18 +182,22 @@ def _record_ros2(
 
     def make_loop(robot: Any) -> ControlLoop:
         config = LoopConfig(mode="paced", speed=SpeedConfig(start_stage=start))
-        return ControlLoop(robot, driver, config=config, log_path=target, log_meta=meta)
+        return ControlLoop(robot, driver, config=config, log_path=target, log_meta=meta, live=live_view)
 
     human(f"record {what} on the ROS 2 robot {spec.name} for {seconds:g} s, log {target}", json)
-    summary = run_ros2_deploy(
-        spec,
-        str(policy or what),
-        ros_config=ros_config,
-        seconds=seconds,
-        domain_id=domain_id,
-        rt_priority=rt_priority,
-        make_loop=make_loop,
-    )
+    try:
+        summary = run_ros2_deploy(
+            spec,
+            str(policy or what),
+            ros_config=ros_config,
+            seconds=seconds,
+            domain_id=domain_id,
+            rt_priority=rt_priority,
+            make_loop=make_loop,
+        )
+    finally:
+        if live_view is not None:
+            live_view.close()
     summary["log"] = str(target)
     loop = summary.get("loop") or {}
     emit(summary, json, summary_text(loop) if loop else f"log {target}")

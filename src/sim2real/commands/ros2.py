@@ -32,6 +32,8 @@ def twin_node(
     domain_id: int | None = None,
     executor: Executor = "events",
     rt_priority: int | None = None,
+    live: int | None = None,
+    live_host: str = "127.0.0.1",
     json: bool = False,
 ) -> int:
     """Run the twin as a ROS 2 hardware node: publishes joint states and IMU, accepts commands.
@@ -53,6 +55,10 @@ def twin_node(
         domain_id: ROS_DOMAIN_ID (default: from the environment).
         executor: rclpy executor: events (lowest overhead), single or multi.
         rt_priority: Run under SCHED_FIFO with this priority (1-99; needs the permission).
+        live: Serve live telemetry on a Foxglove WebSocket at this port (`--live` alone: 8765; 0: a
+            free port): the published joint states and IMU, the commands received, safe-mode
+            events, and /sim2real/status.  Needs the live extra.
+        live_host: Interface the live telemetry listens on.
         json: Print a JSON summary on stdout at the end.
     """
     import numpy as np
@@ -88,17 +94,25 @@ def twin_node(
         f"{domain_id if domain_id is not None else os.environ.get('ROS_DOMAIN_ID', '0')}",
         json,
     )
-    summary = run_hardware_node(
-        hardware,
-        ros_config=config_ros,
-        rate_hz=rate,
-        seconds=seconds,
-        wait_for_command=not start_immediately,
-        command_timeout=command_timeout if command_timeout and command_timeout > 0 else None,
-        domain_id=domain_id,
-        executor=executor,
-        rt_priority=rt_priority,
-    )
+    from sim2real.deploy.live import live_telemetry
+
+    live_view = live_telemetry(spec, live, live_host)
+    try:
+        summary = run_hardware_node(
+            hardware,
+            ros_config=config_ros,
+            rate_hz=rate,
+            seconds=seconds,
+            wait_for_command=not start_immediately,
+            command_timeout=command_timeout if command_timeout and command_timeout > 0 else None,
+            domain_id=domain_id,
+            executor=executor,
+            rt_priority=rt_priority,
+            live=live_view,
+        )
+    finally:
+        if live_view is not None:
+            live_view.close()
     emit(
         summary,
         json,

@@ -20,7 +20,9 @@ collision         the external-torque observer (momentum residual, numpy + MuJoC
                   :class:`CollisionDetector` the monitor runs
 monitor           :func:`deployment_monitor`: the monitor a deployment runs (limits + collision)
 preflight         the pre-deployment checklist (``sim2real preflight``), its record and the gate
-ledger            the stage ledger (SQLite): eventless time per speed stage across runs
+ledger            the stage ledger (SQLite): eventless time per speed stage across runs, and the
+                  speed progression it gates (:class:`LedgerSpeed`)
+live              live telemetry: the loop's log on a Foxglove WebSocket (``--live``; ``live`` extra)
 faults            the fault-injection suite on the twin (``sim2real faults``) and its stand-in policy
 fault_cases       the faults it injects
 audit             the independent audit of every command that reaches the robot

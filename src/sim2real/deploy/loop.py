@@ -115,6 +115,8 @@ class ControlLoop:
         log_meta: Extra JSON-serializable description stored in the bag's metadata.
         on_tick: Called with every :class:`TickResult` (after logging); e.g. a live display.
         clock: The loop clock ``now()`` [s]; default: see the module docstring.
+        live: A live view (:class:`~sim2real.deploy.live.LiveTelemetry`) that gets what the log
+            gets, and a status per tick; its owner opens and closes it.
 
     Raises:
         Sim2RealError: inconsistent settings (e.g. the policy's control period is not the spec's).
@@ -132,6 +134,7 @@ class ControlLoop:
         log_meta: Mapping[str, Any] | None = None,
         on_tick: Callable[[TickResult], None] | None = None,
         clock: Callable[[], float] | None = None,
+        live: Any = None,
     ) -> None:
         self.robot = robot
         self.spec = robot.spec
@@ -190,7 +193,7 @@ class ControlLoop:
                     self.reward_unavailable = str(exc)
         else:
             self.reward_unavailable = "disabled"
-        self._log = LoopLog(self.spec, self.config.log_imu)
+        self._log = LoopLog(self.spec, self.config.log_imu, live)
         self._opened = False
         self._closed = False
         self._stop_requested = False
@@ -475,6 +478,7 @@ class ControlLoop:
             reward=reward,
         )
         self.ticks += 1
+        self._log.status(result, self.missed_deadlines, self._events)
         if self.on_tick is not None:
             self.on_tick(result)
         return result
@@ -646,6 +650,8 @@ def build_loop(
     log_path: str | Path | None = None,
     log_meta: Mapping[str, Any] | None = None,
     on_tick: Callable[[TickResult], None] | None = None,
+    speed: SpeedProgression | None = None,
+    live: Any = None,
 ) -> ControlLoop:
     """The deployment loop of a policy file on a robot (``deploy --ros2``'s node builds its loop here).
 
@@ -662,6 +668,8 @@ def build_loop(
         log_path: The run's bag directory (must not exist); None: no log.
         log_meta: Description stored in the bag's metadata (after ``policy_file``).
         on_tick: Called with every tick's result.
+        speed: The speed progression (e.g. the stage ledger's); default: from ``config.speed``.
+        live: A live view (see :class:`ControlLoop`).
 
     Raises:
         PolicyError / SpecMismatchError: the policy cannot be loaded or is for another spec.
@@ -685,4 +693,6 @@ def build_loop(
         log_path=log_path,
         log_meta={"policy_file": str(policy_path), **dict(log_meta or {})},
         on_tick=on_tick,
+        speed=speed,
+        live=live,
     )

@@ -3,7 +3,9 @@
 A run is a rosbag2/MCAP directory (:class:`~sim2real.logs.bag.BagWriter`): ``/joint_states`` and
 ``/imu/data`` from every new valid reading, ``/joint_commands`` every tick, and
 ``/sim2real/events`` (the ``EVENT_*`` kinds below) with JSON details; the loop's settings and the
-policy are in the bag's metadata.  Numpy and rosbags only.
+policy are in the bag's metadata.  A live view (:class:`~sim2real.deploy.live.LiveTelemetry`, or
+anything that writes like a BagWriter) gets every message the bag gets, and a status per tick on
+:data:`TOPIC_STATUS`.  Numpy and rosbags only.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ __all__ = [
     "EVENT_STAGE",
     "EVENT_START",
     "HOLD_OR_SAFE_STOP",
+    "TOPIC_STATUS",
     "LoopLog",
     "describe_policy",
     "finite",
@@ -64,6 +67,9 @@ EVENT_ERROR = "error"
 """An exception inside the loop (or an interrupt): the robot was put in safe mode."""
 EVENT_END = "end"
 """Last event of a run: the summary."""
+
+TOPIC_STATUS = "/sim2real/status"
+"""Live-only topic of the loop: one status per tick (:meth:`LoopLog.status`; not in the bag)."""
 
 HOLD_OR_SAFE_STOP = (Severity.HOLD, Severity.SAFE_STOP)
 """Severities after which a tick's reading is not used (and the command is not the policy's)."""
@@ -111,13 +117,17 @@ class LoopLog:
     Args:
         spec: The robot (its hash and joint names go into the bag).
         log_imu: Write ``/imu/data`` for robots with an IMU.
+        live: Also write every message to this live view (it writes like a BagWriter, plus
+            ``write_status``); its owner opens and closes it.
     """
 
-    def __init__(self, spec: RobotSpec, log_imu: bool = True) -> None:
+    def __init__(self, spec: RobotSpec, log_imu: bool = True, live: Any = None) -> None:
         self.spec = spec
         self.log_imu = log_imu
-        self.bag: BagWriter | None = None
-        """The open bag, or None when not logging (or closed)."""
+        self.live = live
+        """The live view, or None."""
+        self.bag: BagWriter | _Tee | None = _Tee(None, live) if live is not None else None
+        """Where the messages go: the open bag (and the live view), or None when neither."""
         self.mode: str | None = None
         """Mode of the last command written (normal, hold, safe), None before the first."""
         self._last_logged_t: float | None = None
@@ -144,6 +154,8 @@ class LoopLog:
             meta=json_safe(meta),
             flush_period=flush_period,
         ).open()
+        if self.live is not None:
+            self.bag = _Tee(self.bag, self.live)
 
     def close(self, t: float, summary: Mapping[str, Any]) -> None:
         """Write the run's summary as the last event and close the bag (harmless when not open)."""
@@ -228,3 +240,46 @@ class LoopLog:
             )
         t = now if math.isfinite(now) and now >= 0 else (last_now or 0.0)
         bag.write_command(t, command.values)
+
+    def status(self, result: Any, missed_deadlines: int, events: int) -> None:
+        """The live view's ``/sim2real/status`` of one tick (a :class:`TickResult`), when watched."""
+        live = self.live
+        if live is None or not live.subscribed(TOPIC_STATUS):
+            return
+        live.write_status(
+            result.now,
+            {
+                "state": result.state,
+                "mode": result.command.mode,
+                "stage": result.stage,
+                "fraction": result.fraction,
+                "compute_ms": 1e3 * result.compute_s,
+                "tick_ms": 1e3 * result.tick_s,
+                "ticks": result.index + 1,
+                "missed_deadlines": missed_deadlines,
+                "events": events,
+                "policy_ran": result.policy_ran,
+            },
+        )
+
+
+class _Tee:
+    """The bag (or nothing) and the live view as one writer: every ``write_*`` goes to both;
+    :meth:`close` closes the bag only (the live view's owner closes it)."""
+
+    def __init__(self, bag: BagWriter | None, live: Any) -> None:
+        self.writers = [w for w in (bag, live) if w is not None]
+        self.bag = bag
+
+    def __getattr__(self, name: str) -> Any:  # write_state, write_imu, write_command, write_event, ...
+        methods = [getattr(w, name) for w in self.writers]
+
+        def write(*args: Any, **kwargs: Any) -> None:
+            for method in methods:
+                method(*args, **kwargs)
+
+        return write
+
+    def close(self) -> None:
+        if self.bag is not None:
+            self.bag.close()

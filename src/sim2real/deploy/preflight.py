@@ -374,6 +374,24 @@ class _Runner:
             ),
         )
 
+    def ticks(self, loop: ControlLoop, n: int, each: Callable[[Any], None] | None = None) -> list[Any]:
+        """``n`` ticks of ``loop`` and their results: back to back on the twin (lockstep: each write
+        advances it one period), on the control period's grid on a robot (paced: ``loop.run``
+        sleeps between ticks).  ``each`` is called with every result as it comes."""
+        out: list[Any] = []
+
+        def collect(result: Any) -> None:
+            out.append(result)
+            if each is not None:
+                each(result)
+
+        loop.on_tick = collect
+        try:
+            loop.run(max_ticks=n)
+        finally:
+            loop.on_tick = None
+        return out
+
     def default_command(self) -> np.ndarray:
         """The zero action's command: default pose for pd, zero effort otherwise."""
         pd = np.array([a.model == "pd" for a in self.spec.actuators])
@@ -395,12 +413,9 @@ def check_hold_and_collision(runner: _Runner) -> tuple[Item, Item]:
     with an external torque added)."""
     spec = runner.spec
     loop = runner.loop(_Scripted(runner.default_command(), spec.control_dt), stage=0)
-    results = []
     with loop:
-        for _ in range(round(SETTLE_S / spec.control_dt)):  # the robot comes to the zero-action pose
-            loop.tick()
-        for _ in range(max(1, round(HOLD_S / spec.control_dt))):
-            results.append(loop.tick())
+        runner.ticks(loop, round(SETTLE_S / spec.control_dt))  # the robot comes to the zero-action pose
+        results = runner.ticks(loop, max(1, round(HOLD_S / spec.control_dt)))
     readings = [r.reading for r in results if r.reading is not None and r.reading.valid]
     default = np.asarray(spec.default_pose)[runner.index]
     dev = max((float(np.max(np.abs(r.q[runner.index] - default))) for r in readings), default=math.inf)
@@ -471,7 +486,8 @@ def _exercise(spec: RobotSpec, results: list[Any]) -> dict[str, bool]:
 def check_joint_signs(runner: _Runner) -> Item:
     """One joint at a time, at the lowest stage: a small positive command must move the joint
     further the positive way than the same negative command does (the difference cancels what the
-    load does to both, e.g. a leg carrying the robot)."""
+    load does to both, e.g. a leg carrying the robot); each run's motion is counted beyond the
+    drift of the joint's velocity at its start."""
     spec = runner.spec
     moves: dict[str, float] = {}
     bad = []
@@ -490,10 +506,15 @@ def check_joint_signs(runner: _Runner) -> Item:
             command[i] += sign * step
             loop = runner.loop(_Scripted(command, spec.control_dt), stage=0)
             with loop:
-                valid = [r.reading for r in (loop.tick() for _ in range(max(2, round(SIGN_S / spec.control_dt))))
+                valid = [r.reading for r in runner.ticks(loop, max(2, round(SIGN_S / spec.control_dt)))
                          if r.reading is not None and r.reading.valid]
             latched = latched or loop.monitor.latched
-            end[sign] = float(valid[-1].q[j] - valid[0].q[j]) if len(valid) >= 2 else math.nan
+            # the motion beyond where the joint's own velocity at the start would have taken it: on a
+            # robot (not reset between the runs) a joint may still be moving from the previous one
+            end[sign] = (
+                float(valid[-1].q[j] - valid[0].q[j] - valid[0].qd[j] * (valid[-1].t - valid[0].t))
+                if len(valid) >= 2 else math.nan
+            )
         moved = end[1.0] - end[-1.0]
         moves[act.joint] = moved
         if not moved > SIGN_MIN or latched:
@@ -518,19 +539,18 @@ def check_estop_and_fallback(runner: _Runner) -> tuple[Item, Item]:
     loop = runner.loop(_Scripted(runner.default_command(), spec.control_dt), stage=0)
     limit_ms = 2e3 * spec.control_dt
     clock = getattr(robot, "now", None)
+    t_safe = None
+
+    def watch(r: Any) -> None:
+        nonlocal t_safe
+        if t_safe is None and bool(getattr(robot, "safe", r.command.mode == "safe")):
+            t_safe = float(clock()) if callable(clock) else time.monotonic()
+
     with loop:
-        for _ in range(max(5, round(0.1 / spec.control_dt))):
-            loop.tick()
+        runner.ticks(loop, max(5, round(0.1 / spec.control_dt)))
         t_req = float(clock()) if callable(clock) else time.monotonic()
         loop.request_estop("preflight e-stop")
-        t_safe = None
-        after = []
-        for _ in range(max(10, round(0.5 / spec.control_dt))):
-            r = loop.tick()
-            after.append(r)
-            in_safe = bool(getattr(robot, "safe", r.command.mode == "safe"))
-            if t_safe is None and in_safe:
-                t_safe = float(clock()) if callable(clock) else time.monotonic()
+        after = runner.ticks(loop, max(10, round(0.5 / spec.control_dt)), watch)
     ms = math.inf if t_safe is None else 1e3 * (t_safe - t_req)
     where = "the robot reported safe mode" if hasattr(robot, "safe") else "the first safe command was written"
     estop = Item(

@@ -64,7 +64,7 @@ class CollisionSpec:
     base_torque: float | None = None
     """Threshold of the unexplained torque on a floating base [N m]; None: derived."""
     filter: float | None = None
-    """Time constant of the residual's low-pass [s]; None: max(control period, 5 ms)."""
+    """Time constant of the residual's low-pass [s]; None: max(control period, 30 ms)."""
     contacts: tuple[str, ...] | None = None
     """Bodies where ground contact is expected; None: the feet (see the observer)."""
     contact_height: float = 0.03

@@ -325,6 +325,9 @@ def run_ros2_deploy(
     rt_priority: int | None = None,
     make_loop: Callable[[Ros2Robot], ControlLoop] | None = None,
     on_ready: Callable[[PolicyDeploymentNode], None] | None = None,
+    speed: Any = None,
+    on_tick: Callable[[Any], None] | None = None,
+    live: Any = None,
 ) -> dict[str, Any]:
     """Deploy a policy on a ROS 2 robot: what ``sim2real deploy --ros2`` runs.
 
@@ -349,6 +352,10 @@ def run_ros2_deploy(
         rt_priority: SCHED_FIFO priority of the process (None: unchanged).
         make_loop: Builds the control loop on the robot (default: :func:`build_loop`).
         on_ready: Called with the node once it is built, before spinning.
+        speed: The default loop's speed progression (e.g. the stage ledger's
+            :class:`~sim2real.deploy.ledger.LedgerSpeed`); default: from ``loop_config``.
+        on_tick: The default loop's per-tick callback (e.g. the ledger's recorder).
+        live: The default loop's live view (:class:`~sim2real.deploy.live.LiveTelemetry`).
 
     Returns:
         The node's final diagnostics (loop timing, safety state and counters, robot message counts)
@@ -373,6 +380,9 @@ def run_ros2_deploy(
                 speed_stage=speed_stage,
                 log_path=log_path,
                 log_meta={"transport": "ros2", **dict(log_meta or {})},
+                on_tick=on_tick,
+                speed=speed,
+                live=live,
             )
 
     with node_session(domain_id, rt_priority) as (context, stop):

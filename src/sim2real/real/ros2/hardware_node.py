@@ -61,6 +61,9 @@ class RobotHardwareNode(Node):
         max_catch_up: Most periods stepped in one tick.
         diagnostics_period: Period of the node's /diagnostics [s].
         node_name: The node's name.
+        live: A live view (:class:`~sim2real.deploy.live.LiveTelemetry`: ``twin-node --live``) that
+            gets each published reading, each accepted command, safe-mode events and a status per
+            tick, stamped with the robot's time.
     """
 
     def __init__(
@@ -75,6 +78,7 @@ class RobotHardwareNode(Node):
         max_catch_up: int = 5,
         diagnostics_period: float = 0.5,
         node_name: str = "sim2real_twin",
+        live: Any = None,
     ) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
         from sensor_msgs.msg import Imu, JointState
@@ -100,6 +104,7 @@ class RobotHardwareNode(Node):
         self._safe_active = False
         self._safe_reason = ""
         self.safe_events: list[dict[str, float | str]] = []
+        self.live = live
         self.counts = {
             "ticks": 0,
             "steps": 0,
@@ -175,6 +180,8 @@ class RobotHardwareNode(Node):
         self._safe_active = False  # the protocol: safe mode lasts until the next command
         self._last_command_at = now
         self.counts["commands"] += 1
+        if self.live is not None:
+            self.live.write_command(self._robot_time(), values)
         if self._started_at is None:
             self._started_at = now
             log.info("hardware node: first command; stepping in real time")
@@ -213,6 +220,8 @@ class RobotHardwareNode(Node):
         self._safe_latched = reason == "safe-mode topic"
         self._safe_reason = reason
         self.safe_events.append({"reason": reason, "received": received, "applied": applied})
+        if self.live is not None:
+            self.live.write_event(self._robot_time(), "safe_mode", {"reason": reason})
         log.warning(
             "hardware node: safe mode (%s), applied %.1f µs after the request",
             reason,
@@ -245,6 +254,17 @@ class RobotHardwareNode(Node):
             self._steps += steps if due <= self.max_catch_up else due
             self.counts["steps"] += steps
         self._publish(self.robot.read())
+        if self.live is not None:
+            c = self.counts
+            self.live.write_status(self._robot_time(), {
+                "mode": "safe" if self._safe_active else ("normal" if self._started_at is not None else "waiting"),
+                "steps": c["steps"], "late_steps": c["late_steps"], "commands": c["commands"],
+                "dropped": c["dropped"],
+            })
+
+    def _robot_time(self) -> float:
+        """The robot's own time [s] (the twin's simulation time), else steps x period."""
+        return float(getattr(getattr(self.robot, "data", None), "time", self._steps * self.period))
 
     def _publish(self, reading: Reading) -> None:
         if not reading.valid:
@@ -274,6 +294,10 @@ class RobotHardwareNode(Node):
             self._height_msg.data = float(reading.base_height)
             self._height_pub.publish(self._height_msg)
         self.counts["published"] += 1
+        if self.live is not None:
+            self.live.write_state(reading.t, reading.q, reading.qd, reading.tau)
+            if reading.gyro is not None and reading.accel is not None:
+                self.live.write_imu(reading.t, reading.gyro, reading.accel, reading.quat)
 
     # ------------------------------------------------------------------ diagnostics
 
@@ -286,9 +310,7 @@ class RobotHardwareNode(Node):
             else ("running" if self._started_at is not None else "waiting for command"),
             "safe": safe,
             "safe_reason": self._safe_reason if safe else "",
-            "robot_time": float(
-                getattr(getattr(self.robot, "data", None), "time", self._steps * self.period)
-            ),
+            "robot_time": self._robot_time(),
             **self.counts,
         }
         if self.safe_events:
@@ -324,6 +346,7 @@ def run_hardware_node(
     executor: ExecutorKind = "events",
     rt_priority: int | None = None,
     node_name: str = "sim2real_twin",
+    live: Any = None,
 ) -> dict[str, Any]:
     """Serve a robot as a ROS 2 hardware node until ``seconds`` pass or SIGINT/SIGTERM: what
     ``sim2real twin-node`` runs.  Returns the node's final diagnostics."""
@@ -338,6 +361,7 @@ def run_hardware_node(
             wait_for_command=wait_for_command,
             command_timeout=command_timeout,
             node_name=node_name,
+            live=live,
         )
         try:
             ex = make_executor(context, executor)

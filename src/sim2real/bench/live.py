@@ -1,0 +1,113 @@
+"""``sim2real bench live``: what live telemetry costs the control loop per tick.
+
+Three deployment loops of the same robot run side by side in one process, taking turns in blocks
+of ticks (lockstep on their own twins, the zero-action policy, each writing its rosbag2 log as a
+deploy does):
+
+- ``baseline``: no live telemetry (``deploy`` without ``--live``);
+- ``idle``: live telemetry served, no client connected (``--live``, nobody watching);
+- ``watched``: live telemetry with a client subscribed to every topic (a separate process reading
+  as fast as it can, as the Foxglove app would).
+
+Reported per variant, as the median over the rounds of the mean per tick [us]: ``cpu_us_per_tick``
+(CPU time of the loop's thread: what the loop itself spends, robust on a loaded machine; the
+server's own threads are not in it) and ``us_per_tick`` (wall time); the ratios to the baseline
+and the added CPU time per tick.  A whole tick (the twin's physics included) varies by more than
+the live view costs, so the publishing itself is also timed on its own: ``publish_cpu_us`` is the
+CPU time of one tick's live writes (joint state, IMU, command, status; the loop's own calls,
+replayed on the readings and commands of the run) to the idle and to the watched server, in
+interleaved blocks.  Needs the live
+extra (foxglove-sdk) and websockets (dev extra) for the client.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from sim2real.bench.timing import interleaved_ticks, machine
+
+
+def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
+    """Measure and return the figures (see the module docstring)."""
+    from sim2real.deploy.live import LiveTelemetry
+    from sim2real.deploy.loop import ControlLoop, LoopConfig
+    from sim2real.policy.linear import write_linear_policy
+    from sim2real.policy.runtime import PolicyRunner
+    from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
+    from sim2real.robots import load_robot
+
+    spec = load_robot(robot)
+    quiet = TwinConfig(effects=TwinEffects(drop_probability=0.0, seed=1))
+    with tempfile.TemporaryDirectory(prefix="sim2real-bench-live-") as tmp:
+        policy = write_linear_policy(spec, Path(tmp) / "zero.onnx")
+        idle, watched = LiveTelemetry(spec, 0).open(), LiveTelemetry(spec, 0).open()
+        client = subprocess.Popen([sys.executable, "-m", "sim2real.bench.live_client", watched.url],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            loops = {}
+            for name, live in (("baseline", None), ("idle", idle), ("watched", watched)):
+                loops[name] = ControlLoop(
+                    TwinRobot(spec, quiet), PolicyRunner(policy, spec), config=LoopConfig(episode_return=False),
+                    log_path=Path(tmp) / name, live=live,
+                ).open()
+            # the client has subscribed once the watched server publishes
+            while watched.message_count == 0:
+                loops["watched"].run(max_ticks=1)
+                if client.poll() is not None:
+                    raise RuntimeError("the benchmark's client exited before subscribing")
+            results: list = []
+            loops["watched"].on_tick = results.append
+            times = interleaved_ticks(loops, block, rounds)
+            for loop in loops.values():
+                loop.close()
+            publish = _publish_cost(spec, results, {"idle": idle, "watched": watched})
+            published = watched.message_count
+        finally:
+            idle.close()
+            watched.close()
+            out, _ = client.communicate(timeout=60)
+    med = {k: float(np.median(v["wall"])) for k, v in times.items()}
+    cpu = {k: float(np.median(v["cpu"])) for k, v in times.items()}
+    return {
+        "robot": spec.name,
+        "control_hz": 1.0 / spec.control_dt,
+        "ticks_per_variant": block * rounds,
+        "cpu_us_per_tick": cpu,
+        "us_per_tick": med,
+        "cpu_ratio_idle": cpu["idle"] / cpu["baseline"],
+        "cpu_ratio_watched": cpu["watched"] / cpu["baseline"],
+        "added_cpu_us_idle": cpu["idle"] - cpu["baseline"],
+        "added_cpu_us_watched": cpu["watched"] - cpu["baseline"],
+        "wall_ratio_watched": med["watched"] / med["baseline"],
+        "publish_cpu_us": publish,
+        "messages_published": published,
+        "messages_received": int(out.strip().splitlines()[-1]) if out.strip() else None,
+        "machine": machine(),
+    }
+
+
+def _publish_cost(spec, results: list, servers: dict, repeats: int = 20) -> dict[str, float]:
+    """CPU time [us] of one tick's live writes, per server (median over interleaved blocks)."""
+    import time
+
+    from sim2real.deploy.loop_log import LoopLog
+
+    ticks = [r for r in results if r.reading is not None and r.reading.valid]
+    logs = {name: LoopLog(spec, live=live) for name, live in servers.items()}
+    samples: dict[str, list[float]] = {name: [] for name in servers}
+    for _ in range(repeats):
+        for name, log in logs.items():
+            start = time.thread_time()
+            for r in ticks:
+                log.bag.write_state(r.reading.t, r.reading.q, r.reading.qd, r.reading.tau)
+                if r.reading.gyro is not None:
+                    log.bag.write_imu(r.reading.t, r.reading.gyro, r.reading.accel, r.reading.quat)
+                log.bag.write_command(r.now, r.command.values)
+                log.status(r, 0, 0)
+            samples[name].append((time.thread_time() - start) / len(ticks) * 1e6)
+    return {name: float(np.median(v)) for name, v in samples.items()}
