@@ -372,6 +372,8 @@ def deploy(
         from sim2real.deploy.live import live_telemetry
 
         live_view = live_telemetry(spec, live, live_host)
+        if live_view is not None:
+            human(live_view.banner, json)
         if ros2:
             summary, text = _deploy_ros2(
                 spec, policy, speed_config, velocity_command, seconds, out, ros_config, domain_id, rt_priority, json,

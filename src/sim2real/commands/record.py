@@ -109,6 +109,8 @@ def record(
     from sim2real.deploy.live import live_telemetry
 
     live_view = live_telemetry(spec, live, live_host)  # closed by the run (each path below)
+    if live_view is not None:
+        human(live_view.banner, json)
     if ros2:
         return _record_ros2(
             spec,

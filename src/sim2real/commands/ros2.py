@@ -97,6 +97,8 @@ def twin_node(
     from sim2real.deploy.live import live_telemetry
 
     live_view = live_telemetry(spec, live, live_host)
+    if live_view is not None:
+        human(live_view.banner, json)
     try:
         summary = run_hardware_node(
             hardware,

@@ -182,6 +182,14 @@ class LiveTelemetry(BagWriter):
         log.info("live telemetry on %s (Foxglove: Open connection -> %s; layout %s)", self.url, self.url, LAYOUT)
         return self
 
+    @property
+    def banner(self) -> str:
+        """The line a command shows its user: where to connect, and the layout file."""
+        return f"live telemetry on {self.url} (Foxglove: Open connection -> {self.url}; layout {LAYOUT})"
+
+    def _write_metadata_yaml(self) -> None:
+        """Nothing: a live stream has no bag directory (the run's own log writes its metadata)."""
+
     def close(self) -> None:
         """Stop the server (idempotent)."""
         with self._lock:

@@ -39,6 +39,7 @@ the simulation up with the wall clock, applying the commands it already has.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import math
 import time
@@ -164,8 +165,12 @@ class TwinConfig:
         allowed = set(TwinEffects.__dataclass_fields__)
         bad = set(effects_raw) - allowed
         if bad:
+            hints = []
+            for name in sorted(bad):
+                close = difflib.get_close_matches(name, allowed, n=1)
+                hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
             raise Sim2RealError(
-                f"{path}: unknown effect(s) {', '.join(sorted(bad))}; known: {', '.join(sorted(allowed))}"
+                f"{path}: unknown effect(s) {', '.join(hints)}; the effects are the fields of TwinEffects"
             )
         config = TwinConfig(params=params, effects=_effects(effects_raw, path))
         if spec is not None:
