@@ -15,6 +15,7 @@ from sim2real.cli import main
 from sim2real.errors import Sim2RealError
 from sim2real.train.config import PPOConfig
 from sim2real.train.distributed import (
+    from_main,
     launch,
     local_envs,
     merge_moments,
@@ -25,7 +26,13 @@ from sim2real.train.distributed import (
 from sim2real.train.network import EmpiricalNormalizer
 
 TINY = PPOConfig(
-    num_envs=8, steps_per_env=4, hidden=(16, 16), critic_hidden=(16, 16), learning_epochs=2, eval_every=0
+    num_envs=8,
+    steps_per_env=4,
+    hidden=(16, 16),
+    critic_hidden=(16, 16),
+    learning_epochs=2,
+    eval_every=2,
+    eval_episodes=2,
 )
 
 
@@ -60,6 +67,8 @@ def _rank_trains(out: str) -> int:
             "first_obs": torch.as_tensor(np.asarray(trainer.vec_env._obs[:1])),
             "world_size": size,
             "success_window": window_mean([float(rank)]),
+            "from_main": (from_main(10.0 + rank), from_main(None if rank == 0 else 1.0)),
+            "eval_success": trainer.eval_success,
         },
         Path(out) / f"rank{rank}.pt",
     )
@@ -111,6 +120,12 @@ class TestTwoProcesses:
     def test_window_figures_are_averaged_over_ranks(self, two_ranks):
         _, (r0, r1) = two_ranks
         assert r0["success_window"] == r1["success_window"] == 0.5
+
+    def test_what_rank_zero_alone_computed_reaches_every_rank(self, two_ranks):
+        _, (r0, r1) = two_ranks
+        assert r0["from_main"] == r1["from_main"] == (10.0, None)
+        # the quick evaluation after iteration 2 ran on rank 0 and reached rank 1
+        assert r0["eval_success"] is not None and r1["eval_success"] == r0["eval_success"]
 
     def test_only_rank_zero_writes_the_checkpoint(self, two_ranks):
         out, _ = two_ranks
@@ -234,6 +249,7 @@ class TestSingleProcess:
         assert world() == (0, 1) and local_envs(128) == 128
         mean, var = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.25])
         assert merge_moments(4.0, mean, var) == (4.0, mean, var)
+        assert from_main(0.25) == 0.25 and from_main(None) is None
         assert window_mean([1.0, 0.0, 1.0]) == pytest.approx(2 / 3) and window_mean([]) is None
 
 

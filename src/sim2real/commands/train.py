@@ -80,7 +80,7 @@ def train(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from sim2real.train.config import default_steps
-    from sim2real.train.distributed import join_world
+    from sim2real.train.distributed import is_main, join_world
     from sim2real.train.runner import make_trainer
 
     world_size = join_world()  # 1, or this process's rank of --nproc / torchrun
@@ -158,7 +158,7 @@ def train(
         human(f"interrupted: checkpoint at {run / 'policy.pt'} (continue with --resume)", json)
         raise
     evaluation: dict[str, Any] | None = None
-    if eval_episodes > 0:
+    if eval_episodes > 0 and is_main():  # the networks are the same on every rank: rank 0 evaluates
         result = trainer.evaluate(eval_episodes)
         evaluation = {k: result[k] for k in ("success_rate", "mean_return", "episodes")}
     path = trainer.save(run / "policy.pt")

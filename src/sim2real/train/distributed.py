@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import multiprocessing as mp
 import multiprocessing.connection
 import os
@@ -47,6 +48,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
 __all__ = [
     "GlooOnPolicyRunner",
     "GlooPPO",
+    "from_main",
     "is_main",
     "join_world",
     "launch",
@@ -201,6 +203,16 @@ class GlooPPO(PPO):
         if self.is_multi_gpu and not self.normalize_advantage_per_mini_batch:
             st = self.storage
             st.advantages = normalize_advantages(st.returns - st.values)
+
+
+def from_main(value: float | None) -> float | None:
+    """Rank 0's ``value`` on every rank (what rank 0 alone computed, e.g. an evaluation); the
+    value itself in a single process.  A collective in a multi-process run."""
+    if world()[1] <= 1 or not dist.is_initialized():
+        return value
+    t = torch.tensor([math.nan if value is None else float(value)], dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    return None if math.isnan(float(t[0])) else float(t[0])
 
 
 def window_mean(values: Sequence[float]) -> float | None:
