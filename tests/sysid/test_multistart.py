@@ -12,7 +12,7 @@ from sysid_testdata import synthetic_log
 from sim2real.errors import Sim2RealError
 from sim2real.parallel import ProcessExecutor
 from sim2real.robots.model import build_model
-from sim2real.sysid.identify import IdentifyConfig, _problem, identify
+from sim2real.sysid.identify import IdentifyConfig, build_problem, identify
 from sim2real.sysid.multistart import draw_starts
 
 TRUE = {"body.pole.mass": 0.72, "joint.hinge.damping": 0.28}
@@ -32,7 +32,9 @@ def _runs(result) -> list[dict]:
 
 class TestStartPoints:
     def test_nominal_first_then_seeded_points_inside_the_bounds(self, pendulum, short_log):
-        _, coords, _ = _problem(pendulum, [short_log], build_model(pendulum), list(TRUE), FAST, None, None)
+        _, coords, _ = build_problem(
+            pendulum, [short_log], build_model(pendulum), list(TRUE), FAST, None, None
+        )
         points = draw_starts(coords, 6, seed=3)
         assert len(points) == 6
         np.testing.assert_array_equal(points[0], coords.get())

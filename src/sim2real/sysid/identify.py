@@ -85,6 +85,7 @@ __all__ = [
     "IdentifyConfig",
     "LogReport",
     "ParamEstimate",
+    "build_problem",
     "cut_windows",
     "default_params",
     "fit",
@@ -511,7 +512,7 @@ def identify(
     if starts < 1:
         raise Sim2RealError(f"starts must be at least 1, got {starts}")
     model, fitted = load_setup(spec, params, model, fixed_base)
-    problem, coords, bounds = _problem(spec, trajectories, model, fitted, config, names, bounds)
+    problem, coords, bounds = build_problem(spec, trajectories, model, fitted, config, names, bounds)
     if start:
         for key, value in start.items():
             for name in problem.params.resolve([key]):
@@ -553,7 +554,7 @@ def identify(
     return result if multi is None else dataclasses.replace(result, starts=multi)
 
 
-def _problem(
+def build_problem(
     spec: RobotSpec,
     trajectories: Sequence[Trajectory],
     model: mujoco.MjModel,
@@ -562,7 +563,8 @@ def _problem(
     names: Sequence[str] | None,
     bounds: Mapping[str, tuple] | None,
 ) -> tuple[Problem, Coords, dict[str, tuple] | None]:
-    """The windows, the problem with its simulations, its coordinates and the bounds by full name."""
+    """Stages 1-2 made ready to fit: the windows, the problem with its simulations allocated, its
+    coordinates and the bounds by full parameter name (patterns resolved)."""
     windows = cut_windows(spec, trajectories, model, config, names)
     problem = Problem(
         spec,
@@ -587,7 +589,7 @@ def fit_start(job: StartJob) -> StartFit:
     :func:`fit` from ``job.start`` (a pure function of the job: any executor gives the same result)."""
     t0 = time.perf_counter()
     config = job.config
-    problem, coords, _ = _problem(
+    problem, coords, _ = build_problem(
         job.spec, job.trajectories, job.model, list(job.fitted), config, job.names, job.bounds
     )
     problem.values = {n: np.array(v, dtype=float) for n, v in job.base.items()}
@@ -631,15 +633,21 @@ def _multistart(
     fits: list[StartFit] = executor.map(fit_start, jobs, on_result=progress)
     # one loss scale and equal log weights for every start, on the caller's untouched problem
     f_common = float(np.median([f.f_scale for f in fits]))
-    costs = _cost(problem, [{n: f.values[n] for n in problem.values} for f in fits], job.config.loss, f_common)
+    costs = _cost(
+        problem, [{n: f.values[n] for n in problem.values} for f in fits], job.config.loss, f_common
+    )
     fits = [dataclasses.replace(f, cost=float(c)) for f, c in zip(fits, costs, strict=True)]
     spread = starts_report(fits, coords, seed, job.config.start_tolerance)
     best = fits[spread.best]
-    log.info("multi-start: start %d fits best; %d of %d converged to it", best.index, spread.n_converged, starts)
+    log.info(
+        "multi-start: start %d fits best; %d of %d converged to it", best.index, spread.n_converged, starts
+    )
     problem.values = {n: v.copy() for n, v in best.values.items()}
     problem.sample_weight = best.weights[problem.windows.eval_log]
     problem.nfev += sum(f.nfev for f in fits)
-    state = FitState(f_scale=best.f_scale, weights=best.weights, held=dict(best.held), active=list(best.active))
+    state = FitState(
+        f_scale=best.f_scale, weights=best.weights, held=dict(best.held), active=list(best.active)
+    )
     return state, spread
 
 
