@@ -127,7 +127,8 @@ class TestMultiStart:
     @pytest.mark.slow
     def test_starts_on_a_local_ray_cluster_give_the_serial_result(self, capsys, bag):
         pytest.importorskip("ray", reason="needs the ray extra")
-        args = ["identify", str(bag), "--robot", "pendulum", "--params", ",".join(TRUE), "--starts", "3", "--json"]
+        args = ["identify", str(bag), "--robot", "pendulum", "--params", ",".join(TRUE), "--starts", "3",
+                "--json"]  # fmt: skip
         code, out, _ = _run(capsys, *args)
         serial = json.loads(out)
         code_ray, out, _ = _run(capsys, *args, "--ray", "local")
@@ -140,6 +141,14 @@ class TestMultiStart:
                 run.pop("seconds")
         assert ray == serial
 
-    def test_fewer_than_one_start_is_one_error_line(self, capsys, bag):
-        code, _, err = _run(capsys, "identify", str(bag), "--robot", "pendulum", "--starts", "0")
-        assert code == 1 and len(err) == 1 and "--starts" in err[0]
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--starts", "0"], "at least 1"),
+            (["--ray", "local"], "add --starts N"),
+            (["--workers", "2"], "--workers"),
+        ],
+    )
+    def test_bad_start_options_are_one_error_line(self, capsys, bag, args, message):
+        code, _, err = _run(capsys, "identify", str(bag), "--robot", "pendulum", *args)
+        assert code == 1 and len(err) == 1 and message in err[0] and err[0].startswith("sim2real: error:")

@@ -4,6 +4,7 @@ budget.  Every test launches real processes that form a real gloo process group 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -136,16 +137,7 @@ class TestTwoProcesses:
 
 
 # ------------------------------------------------------ the same update as one process (identical data)
-SAME = PPOConfig(
-    num_envs=16,
-    steps_per_env=8,
-    hidden=(16, 16),
-    critic_hidden=(16, 16),
-    learning_epochs=2,
-    mini_batches=2,
-    desired_kl=0.01,
-    eval_every=0,
-)
+SAME = dataclasses.replace(TINY, num_envs=16, steps_per_env=8, mini_batches=2, eval_every=0)
 STORED = ("actions", "rewards", "dones", "values", "actions_log_prob")
 
 

@@ -112,10 +112,12 @@ def identify(
         raise ParameterError(f"--max-windows must be at least 1, got {max_windows}")
     if starts < 1:
         raise ParameterError(f"--starts must be at least 1, got {starts}")
+    if starts == 1 and (ray is not None or workers != 1):
+        raise ParameterError("--ray and --workers run the starts of a multi-start fit: add --starts N")
     config = IdentifyConfig(
         horizon=horizon, stride=stride, max_windows=max_windows, loss=loss, velocity=velocity
     )
-    with make_executor(ray if starts > 1 else None, workers if starts > 1 else 1) as executor:
+    with make_executor(ray, workers) as executor:
         result = run_identify(
             spec,
             trajectories,
