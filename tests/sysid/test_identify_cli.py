@@ -121,3 +121,34 @@ def test_bad_input_is_one_clear_error_line(capsys, tmp_path, bag, command):
         code, _, err = _run(capsys, command, *args)
         assert code == 1, (args, err)
         assert len(err) == 1 and message in err[0] and err[0].startswith("sim2real: error:"), (args, err)
+
+
+class TestMultiStart:
+    @pytest.mark.slow
+    def test_starts_on_a_local_ray_cluster_give_the_serial_result(self, capsys, bag):
+        pytest.importorskip("ray", reason="needs the ray extra")
+        args = ["identify", str(bag), "--robot", "pendulum", "--params", ",".join(TRUE), "--starts", "3",
+                "--json"]  # fmt: skip
+        code, out, _ = _run(capsys, *args)
+        serial = json.loads(out)
+        code_ray, out, _ = _run(capsys, *args, "--ray", "local")
+        ray = json.loads(out)
+        assert code == code_ray == 0
+        assert serial["starts"]["n"] == 3 and serial["starts"]["converged"] == 3
+        for summary in (serial, ray):
+            summary.pop("seconds")
+            for run in summary["starts"]["runs"]:
+                run.pop("seconds")
+        assert ray == serial
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--starts", "0"], "at least 1"),
+            (["--ray", "local"], "add --starts N"),
+            (["--workers", "2"], "--workers"),
+        ],
+    )
+    def test_bad_start_options_are_one_error_line(self, capsys, bag, args, message):
+        code, _, err = _run(capsys, "identify", str(bag), "--robot", "pendulum", *args)
+        assert code == 1 and len(err) == 1 and message in err[0] and err[0].startswith("sim2real: error:")

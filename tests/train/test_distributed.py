@@ -3,6 +3,8 @@ budget.  Every test launches real processes that form a real gloo process group 
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,11 +15,25 @@ import torch
 from sim2real.cli import main
 from sim2real.errors import Sim2RealError
 from sim2real.train.config import PPOConfig
-from sim2real.train.distributed import from_main, launch, local_envs, merge_moments, window_mean, world
+from sim2real.train.distributed import (
+    from_main,
+    launch,
+    local_envs,
+    merge_moments,
+    normalize_advantages,
+    window_mean,
+    world,
+)
 from sim2real.train.network import EmpiricalNormalizer
 
 TINY = PPOConfig(
-    num_envs=8, steps_per_env=4, hidden=(16, 16), critic_hidden=(16, 16), learning_epochs=2, eval_every=0
+    num_envs=8,
+    steps_per_env=4,
+    hidden=(16, 16),
+    critic_hidden=(16, 16),
+    learning_epochs=2,
+    eval_every=2,
+    eval_episodes=2,
 )
 
 
@@ -52,6 +68,8 @@ def _rank_trains(out: str) -> int:
             "first_obs": torch.as_tensor(np.asarray(trainer.vec_env._obs[:1])),
             "world_size": size,
             "success_window": window_mean([float(rank)]),
+            "from_main": (from_main(10.0 + rank), from_main(None if rank == 0 else 1.0)),
+            "eval_success": trainer.eval_success,
         },
         Path(out) / f"rank{rank}.pt",
     )
@@ -127,6 +145,12 @@ class TestTwoProcesses:
         _, (r0, r1) = two_ranks
         assert r0["success_window"] == r1["success_window"] == 0.5
 
+    def test_what_rank_zero_alone_computed_reaches_every_rank(self, two_ranks):
+        _, (r0, r1) = two_ranks
+        assert r0["from_main"] == r1["from_main"] == (10.0, None)
+        # the quick evaluation after iteration 2 ran on rank 0 and reached rank 1
+        assert r0["eval_success"] is not None and r1["eval_success"] == r0["eval_success"]
+
     def test_only_rank_zero_writes_the_checkpoint(self, two_ranks):
         out, _ = two_ranks
         assert (out / "policy_rank0.pt").is_file()
@@ -143,11 +167,112 @@ class TestSuccessGate:
         assert r1 == {"reached": True, "iteration": 1, "evaluations": 0}  # rank 0 evaluated and decided
 
 
+# ------------------------------------------------------ the same update as one process (identical data)
+SAME = dataclasses.replace(TINY, num_envs=16, steps_per_env=8, mini_batches=2, eval_every=0)
+STORED = ("actions", "rewards", "dones", "values", "actions_log_prob")
+
+
+def _in_order(n: int, **_: object) -> torch.Tensor:
+    """``torch.randperm`` replaced by the identity: mini-batch i of every rank is then the same
+    block of rollout steps, so the union of the ranks' mini-batches is one process's mini-batch."""
+    return torch.arange(n)
+
+
+def _collect(trainer) -> dict:
+    """One rollout of the trainer's policy (no update), as stored for PPO, and the last observation."""
+    alg, env = trainer.runner.alg, trainer.vec_env
+    obs = env.get_observations()
+    with torch.inference_mode():
+        for _ in range(SAME.steps_per_env):
+            obs, reward, done, extras = env.step(alg.act(obs))
+            alg.process_env_step(obs, reward, done, extras)
+    st = alg.storage
+    data = {k: getattr(st, k).clone() for k in STORED}
+    data["observations"] = st.observations.clone()
+    data["distribution_params"] = tuple(p.clone() for p in st.distribution_params)
+    data["last_obs"] = obs.clone()
+    st.clear()
+    return data
+
+
+def _update(trainer, data: dict, envs: slice) -> dict:
+    """PPO's update (returns, advantages, epochs of mini-batches) on the given envs of the rollout."""
+    alg = trainer.runner.alg
+    st = alg.storage
+    for k in STORED:
+        getattr(st, k).copy_(data[k][:, envs])
+    st.observations = data["observations"][:, envs].clone()
+    st.distribution_params = tuple(p[:, envs].clone() for p in data["distribution_params"])
+    st.step = SAME.steps_per_env
+    with torch.inference_mode():
+        alg.compute_returns(data["last_obs"][envs])
+    alg.update()
+    return {"actor": alg.actor.state_dict(), "critic": alg.critic.state_dict(), "lr": alg.learning_rate}
+
+
+def _rank_updates(path: str) -> int:
+    """One rank: the reference's networks and optimizer, then the update on its half of the envs."""
+    from sim2real.train.distributed import join_world
+    from sim2real.train.runner import Trainer
+
+    join_world()
+    rank, size = world()
+    torch.randperm = _in_order
+    ref = torch.load(path, weights_only=False)
+    trainer = Trainer("furuta", SAME, seed=5)
+    alg = trainer.runner.alg
+    alg.actor.load_state_dict(ref["actor"])
+    alg.critic.load_state_dict(ref["critic"])
+    alg.optimizer.load_state_dict(ref["optimizer"])
+    alg.learning_rate = ref["lr"]
+    n = SAME.num_envs // size
+    torch.save(_update(trainer, ref["data"], slice(rank * n, (rank + 1) * n)), f"{path}.rank{rank}")
+    return 0
+
+
+class TestSameUpdateAsOneProcess:
+    def test_two_ranks_on_the_halves_of_a_rollout_update_like_one_process_on_all_of_it(
+        self, tmp_path, monkeypatch
+    ):
+        from sim2real.train.runner import Trainer
+
+        trainer = Trainer("furuta", SAME, seed=5)
+        trainer.iterate()  # away from the initial normalizer, optimizer moments and learning rate
+        alg = trainer.runner.alg
+        before = {
+            "actor": {k: v.clone() for k, v in alg.actor.state_dict().items()},
+            "critic": {k: v.clone() for k, v in alg.critic.state_dict().items()},
+            "optimizer": copy.deepcopy(alg.optimizer.state_dict()),
+            "lr": alg.learning_rate,
+        }
+        data = _collect(trainer)
+        path = tmp_path / "rollout.pt"
+        torch.save({**before, "data": data}, path)
+        monkeypatch.setattr(torch, "randperm", _in_order)
+        one = _update(trainer, data, slice(None))
+        monkeypatch.undo()
+        assert launch(_rank_updates, 2, {"path": str(path)}) == 0
+        ranks = [torch.load(f"{path}.rank{r}", weights_only=False) for r in range(2)]
+        moved = max(float((one["actor"][k] - before["actor"][k]).abs().max()) for k in one["actor"])
+        assert moved > 1e-3  # the update did something to compare
+        for two in ranks:
+            assert two["lr"] == pytest.approx(one["lr"], rel=1e-6)
+            for part in ("actor", "critic"):
+                for key, value in one[part].items():
+                    torch.testing.assert_close(two[part][key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+    def test_advantages_are_normalized_over_every_ranks_rollout(self):
+        a = torch.randn(8, 4, 1, generator=torch.Generator().manual_seed(0)) * 3 + 1
+        expected = (a - a.mean()) / (a.std() + 1e-8)  # rsl_rl's normalization in one process
+        torch.testing.assert_close(normalize_advantages(a), expected)
+
+
 class TestSingleProcess:
     def test_helpers_are_the_identity(self):
         assert world() == (0, 1) and local_envs(128) == 128
         mean, var = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.25])
         assert merge_moments(4.0, mean, var) == (4.0, mean, var)
+        assert from_main(0.25) == 0.25 and from_main(None) is None
         assert window_mean([1.0, 0.0, 1.0]) == pytest.approx(2 / 3) and window_mean([]) is None
         assert from_main(True) is True and from_main(False) is False
 

@@ -118,6 +118,10 @@ def identify(
     bounds: str | None = None,
     report: str | None = None,
     fixed_base: bool = False,
+    starts: int = 1,
+    seed: int = 0,
+    ray: str | None = None,
+    workers: int = 1,
     json: bool = False,
 ) -> int:
     """Identify physical parameters from robot logs by windowed trajectory matching.
@@ -150,10 +154,17 @@ def identify(
         report: Write an HTML report (identified vs nominal with intervals, fit overlays, parameter
             correlation, residuals over time) to this file.
         fixed_base: The logs were recorded with the robot hung by its base (legs in the air).
+        starts: Fit from this many start points (the nominal start and points drawn at random
+            inside the bounds), keep the best and report how many converged to it.
+        seed: Seed of the random start points.
+        ray: Run the starts on a Ray cluster: "local" starts one on this machine, else its
+            address (host:port, auto); results are those of the serial run.
+        workers: Without --ray: worker processes for the starts (1: this process, 0: one per CPU).
         json: Print a JSON summary on stdout.
     """
     from sim2real.calibration import save_calibration
     from sim2real.gap.io import load_logs
+    from sim2real.parallel import make_executor
     from sim2real.robots import load_robot
     from sim2real.sysid.identify import IdentifyConfig
     from sim2real.sysid.identify import identify as run_identify
@@ -167,25 +178,33 @@ def identify(
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
     if max_windows is not None and max_windows < 1:
         raise ParameterError(f"--max-windows must be at least 1, got {max_windows}")
+    if starts < 1:
+        raise ParameterError(f"--starts must be at least 1, got {starts}")
+    if starts == 1 and (ray is not None or workers != 1):
+        raise ParameterError("--ray and --workers run the starts of a multi-start fit: add --starts N")
     config = IdentifyConfig(
         horizon=horizon, stride=stride, max_windows=max_windows, loss=loss, velocity=velocity
     )
     limits = _parse_bounds(bounds)
+    with make_executor(ray, workers) as executor:
 
-    def fit(which: str | None) -> Any:
-        with np.errstate(invalid="ignore", divide="ignore"):  # NaN intervals: reported unidentifiable
-            return run_identify(
-                spec,
-                trajectories,
-                which,
-                config=config,
-                names=list(logs),
-                bounds=limits,
-                fixed_base=fixed_base,
-            )
+        def fit(which: str | None) -> Any:
+            with np.errstate(invalid="ignore", divide="ignore"):  # NaN intervals: reported unidentifiable
+                return run_identify(
+                    spec,
+                    trajectories,
+                    which,
+                    config=config,
+                    names=list(logs),
+                    bounds=limits,
+                    fixed_base=fixed_base,
+                    starts=starts,
+                    seed=seed,
+                    executor=executor,
+                )
 
-    result = fit(params)
-    result = _hold_runaways(spec, result, limits, fit)
+        result = fit(params)
+        result = _hold_runaways(spec, result, limits, fit)
     if not any(p.identifiable for p in result.params.values()):
         for name, p in result.params.items():
             log.info("%s: %s", name, p.reason)
@@ -225,6 +244,18 @@ def identify(
         )
     other = [w for w in result.warnings if not w.startswith("log ")]
     lines.extend(f"warning: {w}" for w in other)
+    if result.starts is not None:
+        ms = result.starts
+        lines.append(
+            f"starts: {ms.n_converged} of {ms.n} converged to the best (start {ms.best}; within "
+            f"{100 * ms.tolerance:g} % of each range; seed {ms.seed})"
+        )
+        best_cost = ms.fits[ms.best].cost
+        lines.extend(
+            f"    start {f.index}: cost x{f.cost / best_cost if best_cost > 0 else 1.0:.3g}"
+            f"{'  converged' if ms.converged[f.index] else ''}"
+            for f in ms.fits
+        )
     lines.append(f"residual RMS {result.residual_rms:.4f}, {result.seconds:.1f} s")
     if out:
         lines.append(f"calibration written to {out}")

@@ -202,7 +202,7 @@ def train(
 
         return launch(train, nproc, options)
     from sim2real.train.config import default_steps
-    from sim2real.train.distributed import join_world
+    from sim2real.train.distributed import is_main, join_world
     from sim2real.train.gate import SuccessGate, gate_config
     from sim2real.train.runner import make_trainer
 
@@ -265,7 +265,7 @@ def train(
     if reached:  # the gate's full evaluation (rank 0's: the other ranks of --nproc print nothing)
         if trainer.last_evaluation is not None:
             evaluation = {k: trainer.last_evaluation[k] for k in ("success_rate", "mean_return", "episodes")}
-    elif eval_episodes > 0:
+    elif eval_episodes > 0 and is_main():  # the networks are the same on every rank: rank 0 evaluates
         result = trainer.evaluate(eval_episodes)
         evaluation = {k: result[k] for k in ("success_rate", "mean_return", "episodes")}
     path = trainer.save(run / "policy.pt")

@@ -10,6 +10,7 @@ measurement.
 module            owns
 ================  ==================================================================================
 identify          windowed trajectory matching with confidence intervals
+multistart        multi-start identification: seeded start points, the best fit, the spread
 calibration       calibration files, bound to a spec hash; the calibrated model
 delay             actuation delay by cross-correlation
 motor             motor models of torque-sensing robots

@@ -40,6 +40,7 @@ textbook interval, kept for comparison (``interval_method="gauss_newton"``).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -50,6 +51,7 @@ import numpy as np
 
 from sim2real.errors import ParameterError, Sim2RealError
 from sim2real.logs.trajectory import Trajectory
+from sim2real.parallel import Executor, SerialExecutor
 from sim2real.params import Parameters, is_delay
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
@@ -57,6 +59,7 @@ from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.replay import VelocitySource, Windows, build_windows
 from sim2real.sysid.delay import DelayEstimate, estimate_delay
 from sim2real.sysid.intervals import IntervalMethod, hac_spread, unidentifiable
+from sim2real.sysid.multistart import MultiStart, StartFit, StartJob, draw_starts, starts_report
 from sim2real.sysid.problem import (
     Coords,
     FitState,
@@ -82,9 +85,11 @@ __all__ = [
     "IdentifyConfig",
     "LogReport",
     "ParamEstimate",
+    "build_problem",
     "cut_windows",
     "default_params",
     "fit",
+    "fit_start",
     "identify",
     "initial_delays",
     "intervals",
@@ -207,6 +212,9 @@ class IdentifyConfig:
     """Most simulations allocated at once (windows x parameter variants; more are chunked)."""
     nthread: int = 0
     """MuJoCo worker threads (0: every CPU)."""
+    start_tolerance: float = 0.01
+    """Multi-start: a start converged to the best fit when each fitted value lies within this
+    share of its plausible range of the best's (:mod:`sim2real.sysid.multistart`)."""
 
 
 # ------------------------------------------------------------------------------ 1. load
@@ -464,6 +472,9 @@ def identify(
     bounds: Mapping[str, tuple] | None = None,
     fixed_base: bool = False,
     start: Mapping[str, object] | None = None,
+    starts: int = 1,
+    seed: int = 0,
+    executor: Executor | None = None,
 ) -> Identification:
     """Fit named parameters of a robot to logs (the stages of the module docstring).
 
@@ -481,6 +492,13 @@ def identify(
         fixed_base: The logs were recorded with the robot hung by its base (legs in the air).
         start: Parameter name -> value to start the fit from (default: the model's values; the
             delay scan is skipped for delays given here).
+        starts: Fits from this many start points: the nominal start (the model's values or
+            ``start``, after the delay scan) and ``starts - 1`` points drawn uniformly inside the
+            bounds; the best by a common robust cost is kept and the spread is reported in
+            ``Identification.starts`` (:mod:`sim2real.sysid.multistart`).
+        seed: Seed of the random start points.
+        executor: Where the starts run (:mod:`sim2real.parallel`; default: this process); the
+            result does not depend on it.
 
     Returns:
         Identified values with intervals, per-log residuals and warnings.
@@ -491,22 +509,10 @@ def identify(
     """
     t_start = time.perf_counter()
     config = config or IdentifyConfig()
+    if starts < 1:
+        raise Sim2RealError(f"starts must be at least 1, got {starts}")
     model, fitted = load_setup(spec, params, model, fixed_base)
-    windows = cut_windows(spec, trajectories, model, config, names)
-    problem = Problem(
-        spec,
-        windows,
-        model,
-        fitted,
-        ProblemSettings(config.velocity_weight, config.torque_weight, config.fd_step),
-    )
-    if bounds:
-        problem.params.resolve(list(bounds))  # unknown names are an error
-        bounds = {n: b for key, b in bounds.items() for n in problem.params.resolve([key])}
-    caps = {n: _delay_capacity(problem, n) for n in fitted if is_delay(n)}
-    coords = Coords(problem, fitted, bounds, caps)
-    steps = max(caps.values(), default=0.0) / windows.dt
-    problem.allocate(max(1 + len(coords.groups()), int(steps) + 1), config.max_sims, config.nthread)
+    problem, coords, bounds = build_problem(spec, trajectories, model, fitted, config, names, bounds)
     if start:
         for key, value in start.items():
             for name in problem.params.resolve([key]):
@@ -522,11 +528,16 @@ def identify(
         delay = initial_delays(
             spec, trajectories, problem, coords, config, config.f_scale or 1.5 * robust_sigma(raw0)
         )
-    state = fit(problem, coords, config)
+    multi = None
+    if starts == 1:
+        state = fit(problem, coords, config)
+    else:
+        job = StartJob(spec, tuple(trajectories), model, tuple(fitted), config, names, bounds, problem.start)
+        state, multi = _multistart(job, problem, coords, starts, seed, executor)
     if config.step_check:
         state.shift = step_free(spec, trajectories, problem, coords, state, config, names)
     spread = intervals(problem, coords, state, config)
-    return report(
+    result = report(
         spec,
         trajectories,
         problem,
@@ -540,6 +551,104 @@ def identify(
         delay=delay,
         seconds=time.perf_counter() - t_start,
     )
+    return result if multi is None else dataclasses.replace(result, starts=multi)
+
+
+def build_problem(
+    spec: RobotSpec,
+    trajectories: Sequence[Trajectory],
+    model: mujoco.MjModel,
+    fitted: list[str],
+    config: IdentifyConfig,
+    names: Sequence[str] | None,
+    bounds: Mapping[str, tuple] | None,
+) -> tuple[Problem, Coords, dict[str, tuple] | None]:
+    """Stages 1-2 made ready to fit: the windows, the problem with its simulations allocated, its
+    coordinates and the bounds by full parameter name (patterns resolved)."""
+    windows = cut_windows(spec, trajectories, model, config, names)
+    problem = Problem(
+        spec,
+        windows,
+        model,
+        fitted,
+        ProblemSettings(config.velocity_weight, config.torque_weight, config.fd_step),
+    )
+    if bounds:
+        problem.params.resolve(list(bounds))  # unknown names are an error
+        bounds = {n: b for key, b in bounds.items() for n in problem.params.resolve([key])}
+    caps = {n: _delay_capacity(problem, n) for n in fitted if is_delay(n)}
+    coords = Coords(problem, fitted, bounds, caps)
+    steps = max(caps.values(), default=0.0) / windows.dt
+    problem.allocate(max(1 + len(coords.groups()), int(steps) + 1), config.max_sims, config.nthread)
+    return problem, coords, dict(bounds) if bounds else None
+
+
+# ------------------------------------------------------------------------------ multi-start
+def fit_start(job: StartJob) -> StartFit:
+    """One start of a multi-start identification: the problem rebuilt from the job, then
+    :func:`fit` from ``job.start`` (a pure function of the job: any executor gives the same result)."""
+    t0 = time.perf_counter()
+    config = job.config
+    problem, coords, _ = build_problem(
+        job.spec, job.trajectories, job.model, list(job.fitted), config, job.names, job.bounds
+    )
+    problem.values = {n: np.array(v, dtype=float) for n, v in job.base.items()}
+    problem.start = {n: v.copy() for n, v in problem.values.items()}
+    state = fit(problem, coords, config, start=job.start)
+    return StartFit(
+        index=job.index,
+        start=np.clip(np.asarray(job.start, dtype=float), coords.lo, coords.hi),
+        x=coords.get(),
+        values={n: v.copy() for n, v in problem.values.items()},
+        f_scale=float(state.f_scale),
+        weights=np.asarray(state.weights, dtype=float),
+        held=dict(state.held),
+        active=list(state.active),
+        nfev=problem.nfev,
+        seconds=time.perf_counter() - t0,
+    )
+
+
+def _multistart(
+    job: StartJob,
+    problem: Problem,
+    coords: Coords,
+    starts: int,
+    seed: int,
+    executor: Executor | None,
+) -> tuple[FitState, MultiStart]:
+    """Fit from every point on the executor, rank the fits by one common cost and write the best
+    into ``problem`` (its values and log weights), like :func:`fit` leaves it."""
+    executor = executor or SerialExecutor()
+    points = draw_starts(coords, starts, seed)  # drawn here, not in the runs: every executor tries them
+    jobs = [dataclasses.replace(job, index=i, start=z) for i, z in enumerate(points)]
+    log.info("multi-start: %d starts on %s", len(jobs), executor.name)
+
+    done = []
+
+    def progress(i: int, f: StartFit) -> None:
+        done.append(i)
+        log.info("start %d done, %d of %d (%.1f s, %d rollouts)", i, len(done), len(jobs), f.seconds, f.nfev)
+
+    fits: list[StartFit] = executor.map(fit_start, jobs, on_result=progress)
+    # one loss scale and equal log weights for every start, on the caller's untouched problem
+    f_common = float(np.median([f.f_scale for f in fits]))
+    costs = _cost(
+        problem, [{n: f.values[n] for n in problem.values} for f in fits], job.config.loss, f_common
+    )
+    fits = [dataclasses.replace(f, cost=float(c)) for f, c in zip(fits, costs, strict=True)]
+    spread = starts_report(fits, coords, seed, job.config.start_tolerance)
+    best = fits[spread.best]
+    log.info(
+        "multi-start: start %d fits best; %d of %d converged to it", best.index, spread.n_converged, starts
+    )
+    problem.values = {n: v.copy() for n, v in best.values.items()}
+    problem.sample_weight = best.weights[problem.windows.eval_log]
+    problem.nfev += sum(f.nfev for f in fits)
+    state = FitState(
+        f_scale=best.f_scale, weights=best.weights, held=dict(best.held), active=list(best.active)
+    )
+    return state, spread
 
 
 def _delay_capacity(problem: Problem, name: str) -> float:

@@ -15,6 +15,7 @@ import numpy as np
 from sim2real.calibration import CalibratedParam, Calibration
 from sim2real.sim.replay import Windows
 from sim2real.sysid.motor import MotorModel
+from sim2real.sysid.multistart import MultiStart
 
 __all__ = ["Identification", "LogReport", "ParamEstimate"]
 
@@ -155,6 +156,8 @@ class Identification:
     """Name of each coordinate of ``correlation`` (length p)."""
     fixed_base: bool = False
     """Whether the logs were replayed with the robot hung by its base (legs in the air)."""
+    starts: MultiStart | None = None
+    """The starts of a multi-start identification and their spread (None: one start)."""
 
     def values(self) -> dict[str, np.ndarray]:
         """Name -> value of every identified parameter (held values included)."""
@@ -197,4 +200,5 @@ class Identification:
             "physics_steps": self.physics_steps,
             "horizon": self.horizon,
             "fixed_base": self.fixed_base,
+            "starts": None if self.starts is None else self.starts.as_dict(),
         }

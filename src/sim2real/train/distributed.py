@@ -4,9 +4,11 @@ Each of ``WORLD_SIZE`` processes (rank ``RANK``) owns a batched simulator of ``n
 WORLD_SIZE`` simulations seeded :func:`rank_seed`, collects its own rollouts and computes
 gradients on them; rsl_rl's PPO then averages the gradients (and the KL of the adaptive
 learning rate) over the processes, so every rank applies the same update and the networks stay
-identical.  The observation normalizers are merged: each update folds the moments of all ranks'
-batches (:func:`merge_moments`; rsl_rl's own normalizer, in the critic, does the same).  Only
-rank 0 writes the checkpoint, TensorBoard logs and the command's output.
+identical.  The advantages are normalized by the moments of all ranks' rollouts
+(:class:`GlooPPO`), so the update is the one a single process computes on the same samples.
+The observation normalizers are merged: each update folds the moments of all ranks' batches
+(:func:`merge_moments`; rsl_rl's own normalizer, in the critic, does the same).  Only rank 0
+writes the checkpoint, TensorBoard logs and the command's output.
 
 rsl_rl's multi-GPU path reads ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` like torchrun sets them,
 but insists on the device ``cuda:LOCAL_RANK`` and the NCCL backend; :class:`GlooOnPolicyRunner`
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import multiprocessing as mp
 import multiprocessing.connection
 import os
@@ -37,18 +40,21 @@ from sim2real.errors import MissingExtraError, Sim2RealError
 try:
     import torch
     import torch.distributed as dist
+    from rsl_rl.algorithms import PPO
     from rsl_rl.runners import OnPolicyRunner
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("train", exc.name or "torch") from None
 
 __all__ = [
     "GlooOnPolicyRunner",
+    "GlooPPO",
     "from_main",
     "is_main",
     "join_world",
     "launch",
     "local_envs",
     "merge_moments",
+    "normalize_advantages",
     "rank_seed",
     "rank_threads",
     "seed_rank",
@@ -160,6 +166,59 @@ def merge_moments(
     return n, g_mean.to(mean.dtype), g_var.to(var.dtype)
 
 
+def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Advantages standardized by the mean and standard deviation of every rank's rollout: what
+    one process would compute on all the samples, ``(A - mean) / (std + eps)`` with the unbiased
+    std (PPO's own normalization; identity of rsl_rl's in a single process).
+
+    A collective in a multi-process run (two all-reduces of a few numbers).
+
+    Args:
+        advantages: This rank's advantages, any shape (e.g. (steps, envs, 1)).
+        eps: Added to the standard deviation.
+    """
+    a = advantages.to(torch.float64)
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return (advantages - advantages.mean()) / (advantages.std() + eps)
+    first = torch.stack([torch.tensor(float(a.numel()), dtype=torch.float64), a.sum()])
+    dist.all_reduce(first, op=dist.ReduceOp.SUM)
+    n, mean = float(first[0]), first[1] / first[0]
+    squares = ((a - mean) ** 2).sum()
+    dist.all_reduce(squares, op=dist.ReduceOp.SUM)
+    std = torch.sqrt(squares / max(n - 1.0, 1.0))
+    return ((a - mean) / (std + eps)).to(advantages.dtype)
+
+
+class GlooPPO(PPO):
+    """rsl_rl's PPO with the advantages normalized over every rank's rollout.
+
+    rsl_rl normalizes each process's advantages by that process's own mean and standard
+    deviation, so N processes do not compute the update of one process on the same samples (each
+    rank's half of a mini-batch is shifted and scaled differently); with the global moments and
+    the averaged gradients they do (``tests/train/test_distributed.py`` checks it on identical data).
+    """
+
+    def compute_returns(self, obs: Any) -> None:
+        super().compute_returns(obs)
+        if self.is_multi_gpu and not self.normalize_advantage_per_mini_batch:
+            st = self.storage
+            st.advantages = normalize_advantages(st.returns - st.values)
+
+
+def from_main(value: float | bool | None) -> float | bool | None:
+    """Rank 0's ``value`` on every rank: what rank 0 alone computed (an evaluation) or decided (to
+    stop at the success gate, which every rank must follow at the same iteration: a rank that went
+    on alone would wait forever in the next gradient all-reduce).  The value itself in a single
+    process; a bool comes back a bool, None stays None.  A collective in a multi-process run:
+    every rank calls it at the same point."""
+    if world()[1] <= 1 or not dist.is_initialized():
+        return value
+    t = torch.tensor([math.nan if value is None else float(value)], dtype=torch.float64)
+    dist.broadcast(t, src=0)
+    out = None if math.isnan(float(t[0])) else float(t[0])
+    return bool(out) if isinstance(value, bool) else out
+
+
 def window_mean(values: Sequence[float]) -> float | None:
     """Mean of a window of per-episode figures over all ranks (None when no rank has one).
 
@@ -172,24 +231,12 @@ def window_mean(values: Sequence[float]) -> float | None:
     return local[0] / local[1] if local[1] else None
 
 
-def from_main(flag: bool) -> bool:
-    """Rank 0's ``flag`` on every rank (``flag`` itself in one process): a decision only rank 0
-    takes, e.g. to stop at the success gate, which every rank must follow at the same iteration
-    (a rank that went on alone would wait forever in the next gradient all-reduce).
-
-    A collective in a multi-process run: every rank calls it at the same point."""
-    if world()[1] > 1 and dist.is_initialized():
-        t = torch.tensor([1 if flag else 0], dtype=torch.int64)
-        dist.broadcast(t, src=0)
-        return bool(t.item())
-    return bool(flag)
-
-
 class GlooOnPolicyRunner(OnPolicyRunner):
     """rsl_rl's ``OnPolicyRunner`` with its multi-process set-up on gloo and CPU.
 
-    rsl_rl's PPO does the rest: gradients averaged with all-reduce after each backward pass,
-    the KL of the adaptive schedule averaged, the learning rate broadcast from rank 0.  The
+    rsl_rl's PPO does the rest (as :class:`GlooPPO`, whose advantages are normalized over every
+    rank's rollout): gradients averaged with all-reduce after each backward pass, the KL of the
+    adaptive schedule averaged, the learning rate broadcast from rank 0.  The
     parameters are broadcast from rank 0 once, before the first iteration (rsl_rl does it at
     every ``learn`` call, which :class:`~sim2real.train.runner.Trainer` makes once per iteration).
     """
@@ -207,6 +254,14 @@ class GlooOnPolicyRunner(OnPolicyRunner):
         if self.device != "cpu":
             raise Sim2RealError(f"multi-process training runs on the CPU with gloo, not on {self.device}")
         join_world()
+        algorithm = self.cfg["algorithm"]
+        if algorithm["class_name"] not in ("PPO", "rsl_rl.algorithms:PPO", PPO) or algorithm.get(
+            "normalize_advantage_per_mini_batch"
+        ):
+            raise Sim2RealError(
+                "multi-process training runs rsl_rl's PPO with advantages normalized per rollout"
+            )
+        algorithm["class_name"] = GlooPPO  # the advantages normalized over every rank's rollout
         self.cfg["multi_gpu"] = {
             "global_rank": rank,
             "local_rank": self.gpu_local_rank,

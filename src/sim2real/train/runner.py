@@ -34,6 +34,7 @@ from sim2real.train.checkpoint import check_spec, load_checkpoint, run_model, sa
 from sim2real.train.config import PPOConfig, default_config
 from sim2real.train.distributed import (
     GlooOnPolicyRunner,
+    from_main,
     is_main,
     local_envs,
     rank_seed,
@@ -327,15 +328,7 @@ class Trainer:
         success = window_mean(vec.success)  # over every process's recent episodes
         every = self.config.eval_every
         if every and self.iteration % every == 0:
-            seed = self.seed + 20_000 + self.iteration
-            hooks = self.randomization.eval_hooks(self.spec, seed)
-            result = evaluate_policy(
-                self.policy, self.spec, self.task, self.config.eval_episodes, seed, hooks, model=self.model
-            )
-            self.eval_success = result["success_rate"]
-            if self.writer is not None:
-                self.writer.add_scalar("Eval/quick_success_rate", result["success_rate"], self.iteration)
-                self.writer.add_scalar("Eval/quick_mean_return", result["mean_return"], self.iteration)
+            self.eval_success = from_main(self._quick_evaluation() if is_main() else None)
         progress = self.eval_success if self.train_task is not self.task else success
         self.randomization.update(self.env_steps, progress)
         self.seconds += time.perf_counter() - start
@@ -357,6 +350,19 @@ class Trainer:
         )
         self._log(stats)
         return stats
+
+    def _quick_evaluation(self) -> float:
+        """Success rate of a quick deterministic evaluation (rank 0 runs it for every rank: the
+        networks are the same on all of them)."""
+        seed = self.seed + 20_000 + self.iteration
+        hooks = self.randomization.eval_hooks(self.spec, seed)
+        result = evaluate_policy(
+            self.policy, self.spec, self.task, self.config.eval_episodes, seed, hooks, model=self.model
+        )
+        if self.writer is not None:
+            self.writer.add_scalar("Eval/quick_success_rate", result["success_rate"], self.iteration)
+            self.writer.add_scalar("Eval/quick_mean_return", result["mean_return"], self.iteration)
+        return float(result["success_rate"])
 
     def _log(self, s: IterationStats) -> None:
         if self.writer is None:
