@@ -126,14 +126,14 @@ def test_bad_input_is_one_clear_error_line(capsys, tmp_path, bag, command):
 class TestMultiStart:
     @pytest.mark.slow
     def test_starts_on_a_local_ray_cluster_give_the_serial_result(self, capsys, bag):
-        pytest.importorskip("ray", reason="needs the ray extra")
         args = ["identify", str(bag), "--robot", "pendulum", "--params", ",".join(TRUE), "--starts", "3",
                 "--json"]  # fmt: skip
-        code, out, _ = _run(capsys, *args)
+        code, out, err = _run(capsys, *args)
+        assert code == 0, err
         serial = json.loads(out)
-        code_ray, out, _ = _run(capsys, *args, "--ray", "local")
+        code, out, err = _run(capsys, *args, "--ray", "local")
+        assert code == 0, err
         ray = json.loads(out)
-        assert code == code_ray == 0
         assert serial["starts"]["n"] == 3 and serial["starts"]["converged"] == 3
         for summary in (serial, ray):
             summary.pop("seconds")
