@@ -17,6 +17,14 @@ def real_data() -> Path:
     return require(REAL_DATA)
 
 
+@pytest.fixture(autouse=True)
+def _own_state_dir(tmp_path_factory, monkeypatch) -> None:
+    """Every test (and every process it starts) keeps its preflight records and stage ledger in a
+    folder of its own, never in the user's state directory: a run's ledger stage or a passing
+    preflight must not leak into another test, or into the machine's real deployments."""
+    monkeypatch.setenv("SIM2REAL_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(12345)
