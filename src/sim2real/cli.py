@@ -48,6 +48,7 @@ _OPTIONAL: tuple[tuple[str, str, str], ...] = (
     ("preflight", "preflight", "preflight"),
     ("stages", "preflight", "stages"),
     ("identify", "identify", "identify"),
+    ("actuator", "actuator", "actuator"),
     ("gap", "gap", "gap"),
     ("envelope", "gap", "envelope"),
     ("finetune", "finetune", "finetune"),

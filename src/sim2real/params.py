@@ -171,6 +171,8 @@ class Parameters:
             )
         for bound in spec.parameter_bounds:
             matched = self.resolve([bound.name], strict=False)
+            if not matched and _replaced_by_networks(spec, bound.name):
+                continue  # gains or motor constants of drives an actuator network simulates
             if not matched:
                 raise ParameterError(f"{spec.name}: parameter bound '{bound.name}' matches no parameter")
             for name in matched:
@@ -587,6 +589,18 @@ class Parameters:
             }
             for i in self._info.values()
         ]
+
+
+def _replaced_by_networks(spec: RobotSpec, name: str) -> bool:
+    """Whether a parameter name is a drive constant (kp, kd, motor constants) of a robot with
+    actuator networks, which do not have them as parameters."""
+    return any(a.net is not None for a in spec.actuators) and split_name(name)[2] in (
+        "kp",
+        "kd",
+        "resistance",
+        "kt",
+        "ke",
+    )
 
 
 def load_values(path: str | Path) -> dict[str, np.ndarray]:

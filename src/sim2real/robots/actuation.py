@@ -150,6 +150,31 @@ class ActuatorArrays:
         )
 
     @classmethod
+    def from_user(cls, spec: Any, user: np.ndarray) -> ActuatorArrays:
+        """A spec's actuators with the physical values of a compiled model (e.g. identified ones).
+
+        Args:
+            spec: The ``RobotSpec`` (which models; ``spec.actuators`` order).
+            user: Their ``actuator_user`` rows, shape (n_actions, len(ACTUATOR_USER)).
+        """
+        nominal = cls.from_spec(spec)
+        col = {name: np.asarray(user, dtype=float)[:, ACTUATOR_USER.index(name)] for name in ACTUATOR_USER}
+        return cls(
+            pd=nominal.pd,
+            torque=nominal.torque,
+            dc_motor=nominal.dc_motor,
+            **{k: col[k] for k in ("kp", "kd", "resistance", "kt", "ke", "strength", "offset")},
+        )
+
+    def take(self, columns: Any) -> ActuatorArrays:
+        """The actuators at ``columns`` (indices into the actuator axis)."""
+        cols = np.asarray(columns, dtype=np.int64)
+        n = self.pd.shape[-1]
+        return ActuatorArrays(
+            **{f.name: np.broadcast_to(getattr(self, f.name), (n,))[cols] for f in fields(self)}
+        )
+
+    @classmethod
     def of_model(cls, model: str, **values: Any) -> ActuatorArrays:
         """Actuators all of one model (``pd``, ``torque`` or ``dc_motor``); constants not given are 0."""
         if model not in MODEL_CODES:

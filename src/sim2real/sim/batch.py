@@ -173,6 +173,41 @@ class BatchSim:
         self.drives.step(self.batch, ids, self.qpos, self.qvel, self.ctrl, self.command, self.stage, friction)
         self.physics_seconds += time.perf_counter() - start - (self.drives.net_seconds - nets)
 
+    def rollout(self, ids: np.ndarray, commands: np.ndarray, record: list[str]) -> dict[str, np.ndarray]:
+        """Advance simulations ``ids`` by ``commands.shape[1]`` physics steps, recording after each.
+
+        Args:
+            ids: Simulations, shape (k,).
+            commands: Command of every actuator (spec order) held during each physics step,
+                shape (k, nstep, n_actions); actuators not in the spec get control 0.
+            record: Data fields to record (as ``mujoco.batch.Batch.rollout``).
+
+        Returns:
+            Field -> shape (k, nstep, ...).  One ``Batch.rollout`` call, or, with actuator networks
+            or Stribeck friction, one call per physics step (:mod:`sim2real.sim.drives`).
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        k, nstep = commands.shape[:2]
+        friction = self.drives.stribeck(self.batch, ids)
+        if not self.drives.nets and friction is None:
+            ctrl = np.zeros((k, nstep, self.model.nu))
+            ctrl[:, :, self.act_idx] = commands
+            return self.batch.rollout(nstep, control=ctrl, ids=ids, record=record)
+        bound = {name: self.batch.bind(name) for name in record}
+        out = {name: np.empty((k, nstep, *bound[name].shape[1:])) for name in record}
+        native = self.drives.native
+        if self.drives.nets:  # the networks' histories start from the first command
+            self.command[ids] = commands[:, 0]
+            self.drives.reset(self.batch, ids, self.qpos, self.qvel, self.command)
+        for j in range(nstep):
+            self.command[ids] = commands[:, j]
+            self.ctrl[ids] = 0.0
+            self.ctrl[np.ix_(ids, self.act_idx[native])] = commands[:, j, native]
+            self.substep(ids, friction)
+            for name in record:
+                out[name][:, j] = bound[name][ids]
+        return out
+
     def reset(
         self,
         ids: np.ndarray | None = None,

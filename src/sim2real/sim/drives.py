@@ -25,7 +25,8 @@ import mujoco
 import mujoco.batch
 import numpy as np
 
-from sim2real.robots.actuation import ACTUATOR_USER
+from sim2real.errors import SimulationError
+from sim2real.robots.actuation import ACTUATOR_USER, MODEL_CODES
 from sim2real.robots.friction import JOINT_USER, stribeck_damping
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.net_actuator import DRIVE_INPUTS, NetDrives, load_net
@@ -79,8 +80,14 @@ class Drives:
         for i, act in enumerate(spec.actuators):
             if act.net is not None:
                 by_file.setdefault(str(act.net), []).append(i)
+        code = model.actuator_user[:, ACTUATOR_USER.index("model")]
         for path, cols in by_file.items():
             acts = [spec.actuators[i] for i in cols]
+            rows = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in acts]
+            if np.any(np.rint(code[rows]) != MODEL_CODES["net"]):
+                raise SimulationError(
+                    f"the model of {spec.name} was not built with its actuator networks (build it from this spec)"
+                )
             joints = [a.joint for a in acts]
             drives = NetDrives(load_net(path), joints, [a.model for a in acts], float(model.opt.timestep), n)
             jcols = np.array([spec.joints.index(j) for j in joints])
@@ -91,9 +98,7 @@ class Drives:
                     ctrl=act_idx[cols],
                     qpos=qpos_idx[jcols],
                     dof=dof_idx[jcols],
-                    rows=np.array(
-                        [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in acts]
-                    ),
+                    rows=np.array(rows),
                     error=DRIVE_INPUTS[acts[0].model][0] == "position_error",
                 )
             )
@@ -188,4 +193,3 @@ class Drives:
             batch.step(ids=ids, nstep=1, stage=stage)
         finally:
             damping[at] = base
-

@@ -24,8 +24,10 @@ between the output is that of the newest input on the last committed state.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,8 @@ import numpy as np
 import onnxruntime as ort
 
 from sim2real.errors import SpecError
+from sim2real.robots.files import file_digest
+from sim2real.robots.spec import RobotSpec, content_hash
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,7 @@ __all__ = [
     "NetDrives",
     "NetMetadata",
     "load_net",
+    "with_actuator_net",
 ]
 
 FORMAT = "sim2real-actuator-net/1"
@@ -112,7 +117,9 @@ class NetMetadata:
         for name, joints in self.groups.items():
             if joint in joints:
                 return name
-        raise SpecError(f"the actuator network has no group for joint '{joint}' (joints: {', '.join(self.joints)})")
+        raise SpecError(
+            f"the actuator network has no group for joint '{joint}' (joints: {', '.join(self.joints)})"
+        )
 
     def as_props(self) -> dict[str, str]:
         """ONNX ``metadata_props`` (JSON values)."""
@@ -144,8 +151,12 @@ class NetMetadata:
         except json.JSONDecodeError:
             raise SpecError(f"{source}: metadata is not JSON") from None
         if raw.get("format") != FORMAT:
-            raise SpecError(f"{source}: not a sim2real actuator network (format {raw.get('format')!r}, expected {FORMAT})")
-        missing = [k for k in ("kind", "drive", "inputs", "history", "dt", "groups", "spec_hash") if k not in raw]
+            raise SpecError(
+                f"{source}: not a sim2real actuator network (format {raw.get('format')!r}, expected {FORMAT})"
+            )
+        missing = [
+            k for k in ("kind", "drive", "inputs", "history", "dt", "groups", "spec_hash") if k not in raw
+        ]
         if missing:
             raise SpecError(f"{source}: metadata lacks {', '.join(missing)}")
         kind, drive = raw["kind"], raw["drive"]
@@ -199,7 +210,9 @@ class ActuatorNet:
         if not self.path.is_file():
             raise SpecError(f"actuator network not found: {self.path}")
         try:
-            self.session = ort.InferenceSession(str(self.path), _options(threads), providers=["CPUExecutionProvider"])
+            self.session = ort.InferenceSession(
+                str(self.path), _options(threads), providers=["CPUExecutionProvider"]
+            )
         except Exception as exc:  # onnxruntime's own exception types
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise SpecError(f"{self.path.name}: onnxruntime cannot load it ({first[:200]})") from None
@@ -218,8 +231,14 @@ class ActuatorNet:
         return n * self.meta.history if self.meta.kind == "mlp" else n
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """One call for every group: feeds ``x_<g>`` (and ``h_<g>``) -> every output by name."""
-        values = self.session.run(self.outputs, {k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()})
+        """One call for every group: feeds ``x_<g>`` (and ``h_<g>``) -> every output by name (a group
+        not fed gets one row of zeros; its outputs are then meaningless)."""
+        full = {k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()}
+        for g in self.meta.groups:
+            full.setdefault(f"x_{g}", np.zeros((1, self.width), np.float32))
+            if self.meta.kind == "gru":
+                full.setdefault(f"h_{g}", np.zeros((full[f"x_{g}"].shape[0], self.meta.hidden), np.float32))
+        values = self.session.run(self.outputs, full)
         return dict(zip(self.outputs, values, strict=True))
 
     def predict(self, x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -303,7 +322,9 @@ class NetDrives:
         self.groups = groups
         """Group -> columns of :attr:`joints` in it (groups with joints here only)."""
         self._state = (
-            {g: np.zeros((n, cols.size, meta.hidden), np.float32) for g, cols in groups.items()} if self.gru else {}
+            {g: np.zeros((n, cols.size, meta.hidden), np.float32) for g, cols in groups.items()}
+            if self.gru
+            else {}
         )
 
     def reset(self, ids: np.ndarray, sample: np.ndarray) -> None:
@@ -356,3 +377,40 @@ class NetDrives:
             out[:, cols] = result[f"tau_{g}"].reshape(k, cols.size)
         self._slot[ids] = (slot + 1) % depth
         return out
+
+
+def with_actuator_net(spec: RobotSpec, path: str | Path, joints: Sequence[str] | None = None) -> RobotSpec:
+    """The robot with some actuators simulated by an actuator network (as ``model: net`` would).
+
+    Args:
+        spec: The robot.
+        path: The network file.
+        joints: Actuated joints to drive with it (default: every actuated joint it models).
+
+    Returns:
+        The spec with ``net`` set on those actuators; its files and hash include the network.
+
+    Raises:
+        SpecError: the network models none of the joints, or a joint it does not model.
+    """
+    net = load_net(path)
+    chosen = [j for j in spec.actuated_joints if j in net.meta.joints] if joints is None else list(joints)
+    if not chosen:
+        raise SpecError(
+            f"{net.path.name} models none of {spec.name}'s actuated joints ({', '.join(net.meta.joints)})"
+        )
+    for joint in chosen:
+        net.meta.group_of(joint)
+        if spec.actuator(joint).model != net.meta.drive:
+            raise SpecError(
+                f"{net.path.name} models {net.meta.drive} drives; '{joint}' has a {spec.actuator(joint).model} drive"
+            )
+    actuators = tuple(
+        dataclasses.replace(a, net=net.path) if a.joint in chosen else a for a in spec.actuators
+    )
+    files = dict(spec.files)
+    files[os.path.relpath(net.path, spec.path.parent)] = file_digest(net.path)
+    note = f"actuators of {', '.join(chosen)} simulated by the actuator network {net.path.name}"
+    return dataclasses.replace(
+        spec, actuators=actuators, files=files, hash=content_hash(files), overrides=(*spec.overrides, note)
+    )
