@@ -352,7 +352,6 @@ class TestFrictionAndNetworks:
 
     def test_a_network_actuator_twin_drives_with_its_network(self, quadruped, tmp_path):
         from net_testdata import linear_net
-
         from sim2real.sim.net_actuator import with_actuator_net
 
         kp = quadruped.actuators[0].kp

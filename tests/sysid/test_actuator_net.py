@@ -137,7 +137,7 @@ class TestFit:
         assert set(result.net_torque_rmse) == {*load_robot("quadruped").actuated_joints, "overall"}
 
     def test_the_file_runs_in_onnxruntime_with_its_metadata(self, fitted, spec):
-        result, path = fitted
+        _, path = fitted
         net = ActuatorNet(path)
         props = net.session.get_modelmeta().custom_metadata_map
         assert set(METADATA_KEYS) <= set(props)
