@@ -9,7 +9,7 @@ the logs it was fitted on); for a torque or voltage drive its command instead of
 **The file.**  One ONNX graph holds one network per *group* of joints that share a drive.  An MLP
 group ``g`` has input ``x_g`` (batch, n_inputs * history) float32, channel-major and newest first
 (``e_t, e_t-1, ..., v_t, v_t-1, ...``) and output ``tau_g`` (batch, 1) [N m]; a GRU group has input
-``x_g`` (batch, n_inputs) and state ``h_g`` (batch, hidden), and outputs ``tau_g`` and ``h_out_g``.
+``x_g`` (the same rows) and state ``h_g`` (batch, hidden), and outputs ``tau_g`` and ``h_out_g``.
 Input normalization is inside the graph.  Its metadata (JSON values, :data:`METADATA_KEYS`) says
 the kind, drive, inputs, history, dt, groups and their joints, the spec hash of the logs' robot,
 and the baselines it was compared with.  Only onnxruntime and numpy run it: no torch on the robot
@@ -93,7 +93,7 @@ class NetMetadata:
     inputs: tuple[str, ...]
     """Input channels, in order (:data:`DRIVE_INPUTS`)."""
     history: int
-    """Samples of each input the MLP sees (the GRU: 1 per step of its state)."""
+    """Samples of each input the network sees at once (the GRU: at each step of its state)."""
     dt: float
     """Spacing of the history samples, and the GRU's state step [s]."""
     groups: Mapping[str, tuple[str, ...]]
@@ -226,9 +226,9 @@ class ActuatorNet:
 
     @property
     def width(self) -> int:
-        """Input columns of one sample (MLP: inputs x history; GRU: inputs)."""
+        """Input columns of one sample (inputs x history)."""
         n = len(self.meta.inputs)
-        return n * self.meta.history if self.meta.kind == "mlp" else n
+        return n * self.meta.history
 
     def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One call for every group: feeds ``x_<g>`` (and ``h_<g>``) -> every output by name (a group
@@ -243,7 +243,7 @@ class ActuatorNet:
 
     def predict(self, x: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Torques of MLP samples (or of GRU sequences, state carried): group -> inputs (n, width)
-        for an MLP, (n, T, inputs) for a GRU (n sequences of T steps) -> torques (n,) or (n, T) [N m]."""
+        for an MLP, (n, T, width) for a GRU (n sequences of T steps) -> torques (n,) or (n, T) [N m]."""
         if self.meta.kind == "mlp":
             out = self.run({f"x_{g}": v for g, v in x.items()})
             return {g: out[f"tau_{g}"][:, 0].astype(float) for g in x}
@@ -309,7 +309,7 @@ class NetDrives:
         self.joints = tuple(joints)
         self.n = n
         self.gru = meta.kind == "gru"
-        depth = 1 if self.gru else (meta.history - 1) * self.spacing + 1
+        depth = (meta.history - 1) * self.spacing + 1
         self._buffer = np.zeros((n, depth, len(self.joints), len(meta.inputs)), np.float32)
         self._slot = np.zeros(n, dtype=np.int64)
         self._phase = np.zeros(n, dtype=np.int64)
@@ -351,31 +351,23 @@ class NetDrives:
         slot = self._slot[ids]
         self._buffer[ids, slot] = sample
         k, m = ids.size, len(self.joints)
-        out = np.zeros((k, m))
-        if self.gru:
-            feeds = {}
-            for g, cols in self.groups.items():
-                feeds[f"x_{g}"] = self._buffer[ids, 0][:, cols].reshape(k * cols.size, -1)
-                feeds[f"h_{g}"] = self._state[g][ids].reshape(k * cols.size, -1)
-            result = self.net.run(feeds)
-            commit = ids[self._phase[ids] == 0]
-            at = self._phase[ids] == 0
-            for g, cols in self.groups.items():
-                out[:, cols] = result[f"tau_{g}"].reshape(k, cols.size)
-                if commit.size:
-                    self._state[g][commit] = result[f"h_out_{g}"].reshape(k, cols.size, -1)[at]
-            self._phase[ids] = (self._phase[ids] + 1) % self.spacing
-            return out
         rows = (slot[:, None] - self._back[None, :]) % depth  # (k, history), newest first
         window = self._buffer[ids[:, None], rows]  # (k, history, joints, inputs)
         feeds = {}
         for g, cols in self.groups.items():
             x = window[:, :, cols].transpose(0, 2, 3, 1)  # (k, joints, inputs, history)
             feeds[f"x_{g}"] = x.reshape(k * cols.size, -1)
+            if self.gru:
+                feeds[f"h_{g}"] = self._state[g][ids].reshape(k * cols.size, -1)
         result = self.net.run(feeds)
+        out = np.zeros((k, m))
+        at = self._phase[ids] == 0  # a sample instant: the GRU's state advances
         for g, cols in self.groups.items():
             out[:, cols] = result[f"tau_{g}"].reshape(k, cols.size)
+            if self.gru and at.any():
+                self._state[g][ids[at]] = result[f"h_out_{g}"].reshape(k, cols.size, -1)[at]
         self._slot[ids] = (slot + 1) % depth
+        self._phase[ids] = (self._phase[ids] + 1) % self.spacing
         return out
 
 

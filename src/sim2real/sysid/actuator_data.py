@@ -288,7 +288,7 @@ def net_torque(net: ActuatorNet, samples: TorqueSamples) -> np.ndarray:
             continue
         for li in np.unique(samples.log):
             rows = np.flatnonzero(samples.log == li)
-            seq = x[rows][..., 0].transpose(1, 0, 2)  # (k, T, 2)
+            seq = x[rows].reshape(rows.size, len(cols), -1).transpose(1, 0, 2)  # (k, T, width)
             out[np.ix_(rows, cols)] = net.predict({g: seq})[g].T
     return out
 

@@ -9,12 +9,14 @@ drive model and the ridge motor model on the same held-out samples.
 **The network** (per group), on Hwangbo et al.'s inputs (position error or command, and
 velocity, at the ``history`` newest samples ``dt`` apart)::
 
-    tau = a u_t + b v_t + c  +  C tanh(f(x) / C)
+    tau = a u_(t - l) + b v_t + c  +  C tanh(f(x) / C)
 
-a linear drive (least squares on the newest sample: a PD for a position drive, ``kt/R (V - ke
-v)`` for a voltage drive) plus a learned correction ``f``: an MLP (3 x 32 softsign, Hwangbo's
-size) over the normalized history, or a GRU (16 units) stepping once per sample whose state and
-newest input feed a 32-unit head.  The correction is
+a linear drive (least squares: a PD for a position drive, ``kt/R (V - ke v)`` for a voltage drive,
+on the newest velocity and on the one past sample of the error or command that explains the
+torque best: a drive whose latency exceeds the sample period acts on an older command) plus a
+learned correction ``f``: an MLP (3 x 32 softsign, Hwangbo's
+size) over the normalized history, or a GRU (16 units) stepping once per sample on the same
+history window, whose state and input feed a 32-unit head.  The correction is
 bounded by ``C`` = ``bound`` x the largest training residual of the linear drive (0.1 % quantile),
 and each past sample's inputs enter the MLP under a group-lasso penalty (``sparsity``), so that
 history is used where it improves the fit (a drive's lag, a series spring) and ignored where it
@@ -36,7 +38,6 @@ epoch's weights are kept).  Seeded.  Export: one ONNX graph for all groups, meta
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import re
 import warnings
@@ -81,9 +82,9 @@ class NetFitConfig:
     """How :func:`fit_actuator_net` fits."""
 
     kind: Kind = "mlp"
-    """``mlp`` (history window, Hwangbo) or ``gru`` (recurrent state)."""
+    """``mlp`` (history window, Hwangbo) or ``gru`` (recurrent state over the history window)."""
     history: int = 3
-    """Samples of each input the MLP sees (newest first)."""
+    """Samples of each input the network sees at once (newest first)."""
     dt: float | None = None
     """Spacing of the history samples and the GRU's step [s]; default the logs' sample period."""
     hidden: int = 32
@@ -197,18 +198,19 @@ class _Correction(torch.nn.Module):
         mean: np.ndarray,
         std: np.ndarray,
         linear: np.ndarray,
+        lag: int,
         bound: float,
     ) -> None:
         super().__init__()
         self.kind = kind
         self.history = history
-        width = 2 * history if kind == "mlp" else 2
+        width = 2 * history
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).reshape(1, width))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).reshape(1, width))
-        # a u_t + b v_t + c on the raw inputs; u_t and v_t are columns 0 and `history` (MLP) or 0 and 1 (GRU)
+        # a u_(t-lag) + b v_t + c on the raw inputs: u_(t-lag) is column lag, v_t column `history`
         weight = torch.zeros(1, width)
-        weight[0, 0] = float(linear[0])
-        weight[0, history if kind == "mlp" else 1] = float(linear[1])
+        weight[0, lag] = float(linear[0])
+        weight[0, history] = float(linear[1])
         self.register_buffer("linear_w", weight)
         self.register_buffer("linear_b", torch.tensor([float(linear[2])]))
         self.register_buffer("bound", torch.tensor(float(bound)))
@@ -231,7 +233,7 @@ class _Correction(torch.nn.Module):
         return base + self.bound * torch.tanh(correction / self.bound)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> Any:
-        """MLP: x (B, 2H) -> tau (B, 1).  GRU: x (B, 2), h (B, hidden/2) -> (tau (B, 1), h' (B, hidden/2))."""
+        """MLP: x (B, 2H) -> tau (B, 1).  GRU: x (B, 2H), h (B, hidden/2) -> (tau (B, 1), h' (B, hidden/2))."""
         xn = (x - self.mean) / self.std
         if self.kind == "mlp":
             return self._total(x, self.mlp(xn))
@@ -274,8 +276,8 @@ def _split(samples: TorqueSamples, share: float) -> tuple[np.ndarray, np.ndarray
 
 
 def _rows(x: np.ndarray, kind: Kind) -> np.ndarray:
-    """Network inputs (S, m, 2, H) -> MLP rows (S, m, 2H) or GRU steps (S, m, 2) (newest)."""
-    return x.reshape(*x.shape[:2], -1) if kind == "mlp" else x[..., 0]
+    """Network inputs (S, m, 2, H) -> rows (S, m, 2H) (an MLP's input; a GRU's at each step)."""
+    return x.reshape(*x.shape[:2], -1)
 
 
 def _sequences(log: np.ndarray, n: int, length: int) -> list[np.ndarray]:
@@ -287,6 +289,26 @@ def _sequences(log: np.ndarray, n: int, length: int) -> list[np.ndarray]:
     return out
 
 
+def _linear_torque(x: np.ndarray, linear: np.ndarray, lag: int, history: int) -> np.ndarray:
+    """``a u_(t - lag) + b v_t + c`` of input rows ``x`` (n, 2 history)."""
+    return linear[0] * x[:, lag] + linear[1] * x[:, history] + linear[2]
+
+
+def _linear_drive(x: np.ndarray, y: np.ndarray, history: int) -> tuple[np.ndarray, int]:
+    """Least-squares ``(a, b, c)`` of the linear drive and the lag of its input (in history
+    samples): the one past sample of the position error or command that explains the torque best
+    (a drive whose latency exceeds the sample period acts on an older command)."""
+    best: tuple[float, np.ndarray, int] | None = None
+    for lag in range(history):
+        design = np.stack([x[:, lag], x[:, history], np.ones(len(x))], axis=1)
+        coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+        cost = float(np.sum((design @ coef - y) ** 2))
+        if best is None or cost < best[0]:
+            best = (cost, coef, lag)
+    assert best is not None
+    return best[1], best[2]
+
+
 def _train_group(
     train: TorqueSamples, val: TorqueSamples, cols: np.ndarray, config: NetFitConfig
 ) -> tuple[_Correction, int]:
@@ -295,14 +317,19 @@ def _train_group(
     xt = _rows(train.x[:, cols], kind)  # (S, k, w)
     yt = train.tau[:, cols]
     flat_x, flat_y = xt.reshape(-1, xt.shape[-1]), yt.reshape(-1)
-    u0, v0 = (flat_x[:, 0], flat_x[:, config.history if kind == "mlp" else 1])
-    design = np.stack([u0, v0, np.ones_like(u0)], axis=1)
-    linear, *_ = np.linalg.lstsq(design, flat_y, rcond=None)
-    residual = flat_y - design @ linear
+    linear, lag = _linear_drive(flat_x, flat_y, config.history)
+    residual = flat_y - _linear_torque(flat_x, linear, lag, config.history)
     bound = config.bound * max(float(np.quantile(np.abs(residual), 0.999)), 1e-6)
     std = flat_x.std(axis=0)
     net = _Correction(
-        kind, config.history, config.hidden, flat_x.mean(axis=0), np.where(std > 0, std, 1.0), linear, bound
+        kind,
+        config.history,
+        config.hidden,
+        flat_x.mean(axis=0),
+        np.where(std > 0, std, 1.0),
+        linear,
+        lag,
+        bound,
     )
     scale = max(float(residual.std()), 1e-9)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -416,7 +443,7 @@ def _export(nets: dict[str, _Correction], meta: NetMetadata, path: Path) -> None
     kind = meta.kind
     inputs, names, outputs, dynamic = [], [], [], {}
     for g, net in nets.items():
-        width = 2 * meta.history if kind == "mlp" else 2
+        width = 2 * meta.history
         inputs.append(torch.zeros(2, width))
         names.append(f"x_{g}")
         dynamic[f"x_{g}"] = {0: torch.export.Dim(f"batch_{g}")}
@@ -523,7 +550,7 @@ def _fit(
     drive: DriveModel | None,
 ) -> NetFitResult:
     dt = config.dt if config.dt is not None else sample_dt(trajectories)
-    history = config.history if config.kind == "mlp" else 1
+    history = config.history
     samples = torque_samples(spec, trajectories, history, dt, joints, config.torque_constant)
     train_mask, val_mask = _split(samples, config.validation)
     train, val = samples.select(train_mask), samples.select(val_mask)
@@ -533,7 +560,7 @@ def _fit(
         log.info(
             "fitting %s network of group %s (%s) on %d samples", config.kind, g, ", ".join(groups[g]), train.n
         )
-        nets[g], epochs[g] = _train_group(train, val, cols, dataclasses.replace(config, history=history))
+        nets[g], epochs[g] = _train_group(train, val, cols, config)
     pred = np.zeros_like(val.tau)
     with torch.no_grad():
         for g, cols in columns.items():

@@ -80,11 +80,15 @@ def fit_motor_models(
             ys.append(y)
         if not us:
             continue
-        out[joint] = ridge_motor_model(joint, np.concatenate(us), np.concatenate(vs), np.concatenate(ys), ridge)
+        out[joint] = ridge_motor_model(
+            joint, np.concatenate(us), np.concatenate(vs), np.concatenate(ys), ridge
+        )
     return out
 
 
-def ridge_motor_model(joint: str, u: np.ndarray, v: np.ndarray, y: np.ndarray, ridge: float = 1e-6) -> MotorModel:
+def ridge_motor_model(
+    joint: str, u: np.ndarray, v: np.ndarray, y: np.ndarray, ridge: float = 1e-6
+) -> MotorModel:
     """``y = a u + b v + c`` by ridge regression on standardized regressors (intercept unpenalized).
 
     Args:
