@@ -11,19 +11,18 @@ import pytest
 from sim2real.errors import SpecError
 from sim2real.params import Parameters
 from sim2real.robots import load_robot
-from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY, friction_torque, stribeck_damping
+from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY, friction_torque, stribeck_friction
 from sim2real.robots.model import build_mjspec, build_model
 from sim2real.sim.batch import BatchSim
 
 
 class TestStribeckCurve:
-    def test_friction_peaks_at_coulomb_plus_stribeck_below_the_stribeck_velocity(self):
-        qd = np.linspace(1e-4, 1.0, 20001)
-        tau = -friction_torque(qd, coulomb=0.3, viscous=0.0, stribeck=0.2, velocity=0.1)
-        k = int(np.argmax(tau))
-        assert tau[k] == pytest.approx(0.5, abs=1e-6)
-        assert qd[k] == pytest.approx(0.1 / math.sqrt(2.0), abs=1e-4)
-        assert -friction_torque(5.0, 0.3, 0.0, 0.2, 0.1) == pytest.approx(0.3, abs=1e-12)  # faded
+    def test_friction_breaks_away_at_coulomb_plus_stribeck_and_falls_to_coulomb(self):
+        assert -friction_torque(1e-9, coulomb=0.3, stribeck=0.2, velocity=0.1) == pytest.approx(0.5)
+        assert -friction_torque(0.1, coulomb=0.3, stribeck=0.2, velocity=0.1) == pytest.approx(0.3 + 0.2 / math.e)
+        assert -friction_torque(5.0, coulomb=0.3, stribeck=0.2, velocity=0.1) == pytest.approx(0.3, abs=1e-12)
+        qd = np.linspace(1e-6, 2.0, 1001)
+        assert np.all(np.diff(-friction_torque(qd, 0.3, 0.0, 0.2, 0.1)) <= 0)  # falls with speed
 
     def test_friction_opposes_motion_and_is_odd(self):
         qd = np.linspace(-3, 3, 601)
@@ -31,11 +30,11 @@ class TestStribeckCurve:
         assert np.all(tau * qd <= 0)
         np.testing.assert_allclose(tau, -friction_torque(-qd, 0.1, 0.05, 0.3, 0.2), atol=1e-15)
 
-    def test_the_stribeck_damping_is_never_negative_and_zero_without_stribeck(self):
+    def test_the_stribeck_part_is_never_negative_and_zero_without_stribeck(self):
         qd = np.linspace(-2, 2, 101)
-        assert np.all(stribeck_damping(qd, 0.4, 0.1) >= 0)
-        assert np.all(stribeck_damping(qd, 0.0, 0.1) == 0)
-        assert stribeck_damping(0.0, 0.4, 0.1) == pytest.approx(math.sqrt(2 * math.e) * 4.0)
+        assert np.all(stribeck_friction(qd, 0.4, 0.1) >= 0)
+        assert np.all(stribeck_friction(qd, 0.0, 0.1) == 0)
+        assert stribeck_friction(0.0, 0.4, 0.1) == pytest.approx(0.4)
 
 
 def _with_friction(raw: dict) -> None:

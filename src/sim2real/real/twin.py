@@ -54,7 +54,7 @@ from sim2real.errors import ParameterError, Sim2RealError, SpecError
 from sim2real.params import Parameters
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
-from sim2real.robots.friction import JOINT_USER, stribeck_damping
+from sim2real.robots.friction import JOINT_USER, stribeck_friction
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.floating import base_joint, hung_model
@@ -284,7 +284,7 @@ class TwinRobot:
         self.safe = False
         joints = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in spec.joints]
         self._stribeck = model.jnt_user[joints][:, [JOINT_USER.index(q) for q in JOINT_USER]].T.copy()
-        self._damping = model.dof_damping[self._dof_idx].copy()
+        self._frictionloss = model.dof_frictionloss[self._dof_idx].copy()
         self._nets = self._net_drives()
         self._net_tau = np.zeros(spec.n_actions)
         self.reset(initial_qpos)
@@ -523,9 +523,9 @@ class TwinRobot:
             tau = (1.0 - share) * tau + share * self._torque(0.5 * h)
         d.ctrl[self._ctrl_idx] = tau
         stribeck, velocity = self._stribeck
-        if np.any(stribeck > 0):  # Stribeck friction as damping for this step (robots/friction.py)
+        if np.any(stribeck > 0):  # Stribeck friction: the friction loss at this speed (robots/friction.py)
             qd = d.qvel[self._dof_idx]
-            self.model.dof_damping[self._dof_idx] = self._damping + stribeck_damping(qd, stribeck, velocity)
+            self.model.dof_frictionloss[self._dof_idx] = self._frictionloss + stribeck_friction(qd, stribeck, velocity)
         mujoco.mj_step(self.model, d)
 
     def _catch_up(self) -> None:

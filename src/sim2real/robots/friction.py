@@ -1,31 +1,30 @@
 """Joint friction: Coulomb + viscous + Stribeck, and how the simulator applies the Stribeck part.
 
-The friction torque of a joint turning at ``qd`` [rad/s] (a smooth Stribeck curve, the form of
-Simscape's rotational friction; Armstrong-Helouvry's breakaway peak without a discontinuity)::
+The friction torque of a joint turning at ``qd`` [rad/s] (the classic Stribeck curve)::
 
-    tau_f(qd) = -( Fc sign(qd) + b qd + Fs sqrt(2 e) (qd / vs) exp(-(qd / vs)^2) )
+    tau_f(qd) = -( (Fc + Fs exp(-(qd / vs)^2)) sign(qd) + b qd )
 
-- ``Fc`` Coulomb friction [N m]: MuJoCo's ``frictionloss`` (a constraint: it also holds a joint at
-  rest against up to ``Fc``), parameter ``joint.<j>.frictionloss``;
+- ``Fc`` Coulomb friction [N m]: MuJoCo's ``frictionloss``, parameter ``joint.<j>.frictionloss``;
 - ``b`` viscous friction [N m s/rad]: MuJoCo's ``damping``, parameter ``joint.<j>.damping``;
-- ``Fs`` Stribeck friction [N m]: the extra friction at low speed, peaking at ``Fc + Fs`` at
-  ``|qd| = vs / sqrt(2)`` and fading above ``vs`` (parameter ``joint.<j>.stribeck``);
-- ``vs`` Stribeck velocity [rad/s] (parameter ``joint.<j>.stribeck_velocity``).
+- ``Fs`` Stribeck friction [N m]: the static friction above the Coulomb level, so that a joint at
+  rest breaks away at ``Fc + Fs`` and the friction falls to ``Fc`` as it speeds up (parameter
+  ``joint.<j>.stribeck``);
+- ``vs`` Stribeck velocity [rad/s]: the speed over which it falls (``joint.<j>.stribeck_velocity``).
 
-MuJoCo has no Stribeck term.  It is written as a velocity-dependent damping coefficient
-``c(qd) = Fs sqrt(2 e) / vs exp(-(qd / vs)^2) >= 0`` (so that ``tau_s = -c(qd) qd``), added to the
-joint's ``dof_damping`` for one physics step at a time: the ``implicitfast``/``implicit``/``Euler``
-integrators then treat it implicitly, stable at any ``Fs / vs`` (an explicit torque of slope
-``2.3 Fs / vs`` would blow up at a 5 ms step for a Go2 joint).  The values live in the compiled
-model's ``jnt_user`` columns (:data:`JOINT_USER`), so a model, a batch of models and a parameter
-file all carry them, per simulation.
+MuJoCo's friction loss is a constraint of constant size ``Fc``: it holds a joint at rest against
+up to ``Fc`` (stiction) and resists motion with ``Fc``, solved implicitly with the rest of the
+dynamics.  The Stribeck curve is that constraint with a size that depends on speed: before each
+physics step the joint's ``dof_frictionloss`` is set to ``Fc + Fs exp(-(qd / vs)^2)`` at the
+present speed (per simulation), and set back after it.  So breakaway, sticking and the fall of
+friction with speed all come out of MuJoCo's own friction solver, stable at any ``Fs`` and ``vs``
+(an explicit torque with a regularized sign would need a step far below 1 ms to stick).  The
+values live in the compiled model's ``jnt_user`` columns (:data:`JOINT_USER`), so a model, a
+batch of models and a parameter file all carry them, per simulation.
 
 Numpy only (the twin and the batched simulator both use it).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -35,12 +34,9 @@ JOINT_USER: tuple[str, ...] = ("stribeck", "stribeck_velocity")
 DEFAULT_STRIBECK_VELOCITY = 0.1
 """Stribeck velocity of a joint whose spec states none [rad/s] (geared robot joints: 0.01-0.2)."""
 
-PEAK = math.sqrt(2.0 * math.e)
-"""``sqrt(2 e)``: scales the Stribeck term so that its peak is exactly ``Fs``."""
 
-
-def stribeck_damping(qd: np.ndarray, stribeck: np.ndarray, velocity: np.ndarray) -> np.ndarray:
-    """Damping coefficient of the Stribeck term at joint speed ``qd`` [N m s/rad] (>= 0).
+def stribeck_friction(qd: np.ndarray, stribeck: np.ndarray, velocity: np.ndarray) -> np.ndarray:
+    """The friction above the Coulomb level at joint speed ``qd`` [N m] (>= 0).
 
     Args:
         qd: Joint velocities, shape (..., k) [rad/s].
@@ -48,11 +44,10 @@ def stribeck_damping(qd: np.ndarray, stribeck: np.ndarray, velocity: np.ndarray)
         velocity: Stribeck velocity ``vs`` of each joint, broadcast against ``qd`` [rad/s] (> 0).
 
     Returns:
-        ``c(qd)`` with ``tau_s = -c(qd) qd``, shape of ``qd``.
+        ``Fs exp(-(qd / vs)^2)``, shape of ``qd``: what the friction loss grows by.
     """
-    vs = np.maximum(np.asarray(velocity, dtype=float), 1e-9)
-    x = np.asarray(qd, dtype=float) / vs
-    return PEAK * np.asarray(stribeck, dtype=float) / vs * np.exp(-x * x)
+    x = np.asarray(qd, dtype=float) / np.maximum(np.asarray(velocity, dtype=float), 1e-9)
+    return np.asarray(stribeck, dtype=float) * np.exp(-x * x)
 
 
 def friction_torque(
@@ -62,7 +57,8 @@ def friction_torque(
     stribeck: np.ndarray | float = 0.0,
     velocity: np.ndarray | float = DEFAULT_STRIBECK_VELOCITY,
 ) -> np.ndarray:
-    """The friction torque of the module docstring at joint speeds ``qd`` [N m] (sign(0) = 0).
+    """The friction torque of the module docstring on a moving joint [N m] (sign(0) = 0: at rest
+    the friction is whatever holds the joint, up to ``coulomb + stribeck``).
 
     Args:
         qd: Joint velocities, any shape [rad/s].
@@ -75,4 +71,5 @@ def friction_torque(
         Torque opposing the motion, shape of ``qd`` [N m].
     """
     qd = np.asarray(qd, dtype=float)
-    return -(np.sign(qd) * coulomb + np.asarray(viscous) * qd + stribeck_damping(qd, stribeck, velocity) * qd)
+    level = coulomb + stribeck_friction(qd, stribeck, velocity)
+    return -(np.sign(qd) * level + np.asarray(viscous) * qd)

@@ -7,9 +7,9 @@ control step is one batched call of ``substeps`` physics steps.  Two models cann
   torque motor (``force = strength * ctrl``, clipped to the torque limit); before every physics
   step the network's torque for every simulation and joint is computed in one batched
   onnxruntime call from each simulation's input history and written to ``ctrl``;
-- **Stribeck friction** (:mod:`sim2real.robots.friction`): its velocity-dependent damping
-  coefficient is added to ``dof_damping`` for that step (per simulation), so MuJoCo's implicit
-  integrator treats it as stably as any damping, and taken off again after it.
+- **Stribeck friction** (:mod:`sim2real.robots.friction`): its speed-dependent friction is added
+  to ``dof_frictionloss`` for that step (per simulation), so MuJoCo's friction constraint holds
+  and brakes the joint with it, and taken off again after it.
 
 :class:`Drives` holds both for one batch.  Only when one of them is present (a net actuator in the
 spec, or a Stribeck friction above zero in any simulation) do the physics steps run one call
@@ -27,7 +27,7 @@ import numpy as np
 
 from sim2real.errors import SimulationError
 from sim2real.robots.actuation import ACTUATOR_USER, MODEL_CODES
-from sim2real.robots.friction import JOINT_USER, stribeck_damping
+from sim2real.robots.friction import JOINT_USER, stribeck_friction
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.net_actuator import DRIVE_INPUTS, NetDrives, load_net
 
@@ -185,11 +185,11 @@ class Drives:
         if friction is None:
             batch.step(ids=ids, nstep=1, stage=stage)
             return
-        damping = batch.expand("dof_damping")
+        loss = batch.expand("dof_frictionloss")
         at = (ids[:, None], self._dofs[None, :])
-        base = damping[at].copy()
-        damping[at] = base + stribeck_damping(qvel[at], *friction)
+        base = loss[at].copy()
+        loss[at] = base + stribeck_friction(qvel[at], *friction)
         try:
             batch.step(ids=ids, nstep=1, stage=stage)
         finally:
-            damping[at] = base
+            loss[at] = base
