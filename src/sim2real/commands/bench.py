@@ -1,4 +1,4 @@
-"""``sim2real bench sim|train|infer|sysid|finetune|distributed|actuator``: measure a headline figure."""
+"""``sim2real bench sim|train|infer|sysid|finetune|distributed|actuator|friction``: measure a headline figure."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tyro
 from sim2real.commands.output import emit
 from sim2real.errors import Sim2RealError
 
-Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed", "actuator"]
+Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed", "actuator", "friction"]
 
 
 def bench(

@@ -37,11 +37,9 @@ epoch's weights are kept).  Seeded.  Export: one ONNX graph for all groups, meta
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -50,6 +48,7 @@ import numpy as np
 
 from sim2real.errors import MissingExtraError, Sim2RealError
 from sim2real.logs.trajectory import Trajectory
+from sim2real.policy.export import _quiet_exporter  # the exporter's chatter, silenced the same way
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.net_actuator import DRIVE_INPUTS, ActuatorNet, NetMetadata
@@ -419,22 +418,6 @@ def _validation_loss(
 
 
 # --------------------------------------------------------------------------------- export
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    names = ("torch.onnx", "torch.export", "torch._export", "onnxscript", "onnx_ir")
-    loggers = [logging.getLogger(n) for n in names]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels, strict=True):
-            lg.setLevel(level)
-
-
 def _export(nets: dict[str, _Correction], meta: NetMetadata, path: Path) -> None:
     """Write one ONNX graph of every group, with the metadata."""
     import onnx
@@ -453,7 +436,7 @@ def _export(nets: dict[str, _Correction], meta: NetMetadata, path: Path) -> None
             names.append(f"h_{g}")
             dynamic[f"h_{g}"] = {0: torch.export.Dim(f"batch_{g}")}
             outputs.append(f"h_out_{g}")
-    with _quiet(), torch.no_grad():
+    with _quiet_exporter(), torch.no_grad():
         program = torch.onnx.export(
             graph,
             tuple(inputs),
