@@ -222,8 +222,7 @@ class TestSpecModelNet:
             for joint, act in raw["actuators"].items():
                 raw["actuators"][joint] = {**act, "model": "net", "net": path.name, "drive": "pd"}
 
-        variant = spec_variant("quadruped", edit)
-        (variant.parent / path.name).write_bytes(path.read_bytes()) if variant.parent != path.parent else None
+        variant = spec_variant("quadruped", edit)  # written next to the network (both in tmp_path)
         return load_robot(variant), variant.parent / path.name
 
     def test_a_spec_names_its_network_and_its_hash_covers_it(self, spec_variant, tmp_path):
@@ -237,6 +236,16 @@ class TestSpecModelNet:
         path.write_bytes(path.read_bytes() + b"\0")  # another file (ONNX ignores nothing: a new digest)
         assert load_robot(spec.path).hash != before
         assert any("actuator networks" in o for o in spec.overrides)
+
+    def test_robot_show_names_the_network(self, spec_variant, tmp_path, capsys):
+        import json
+
+        from sim2real.cli import main
+
+        spec, path = self._spec(spec_variant, tmp_path)
+        assert main(["robot", "show", str(spec.path), "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert {a["net"] for a in shown["actuators"]} == {str(path.resolve())}
 
     def test_a_missing_network_is_one_clear_error(self, spec_variant):
         def edit(raw):
