@@ -149,6 +149,8 @@ def _policies(folder: Path, steps: int, episodes: int, seed: int) -> dict[str, A
             "train_seconds": time.perf_counter() - start,
             "env_steps": trained.env_steps,
             "sim_success": trained.sim_success,
+            "best_quick_eval": max((c["eval_success"] or 0.0) for c in trained.curve),
+            "final_mean_return": trained.curve[-1]["mean_return"],
             "twin_success": result.success_rate,
             "safety_stops": result.safety_stops,
         }
