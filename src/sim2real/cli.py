@@ -46,6 +46,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("preflight", "preflight", "preflight"),
     ("stages", "preflight", "stages"),
     ("identify", "identify", "identify"),
+    ("actuator", "actuator", "actuator"),
     ("gap", "gap", "gap"),
     ("envelope", "gap", "envelope"),
     ("finetune", "finetune", "finetune"),

@@ -12,6 +12,8 @@ name                               size  unit       model field
 ``joint.<j>.damping``              1     N m s/rad  dof_damping
 ``joint.<j>.frictionloss``         1     N m        dof_frictionloss
 ``joint.<j>.armature``             1     kg m^2     dof_armature
+``joint.<j>.stribeck``             1     N m        jnt_user[:, 0] (Stribeck friction, robots/friction.py)
+``joint.<j>.stribeck_velocity``    1     rad/s      jnt_user[:, 1] (Stribeck velocity)
 ``actuator.<a>.kp`` / ``.kd``      1     N m/rad    PD gains (pd actuators)
 ``actuator.<a>.strength``          1     -          scale of the actuator's torque
 ``actuator.<a>.offset``            1     rad        target offset (pd actuators)
@@ -46,6 +48,7 @@ import yaml
 
 from sim2real.errors import ParameterError
 from sim2real.robots.actuation import ACTUATOR_USER, SENSOR_USER, affine_coefficients
+from sim2real.robots.friction import JOINT_USER
 from sim2real.robots.spec import RobotSpec
 
 UNITS: dict[tuple[str, str], str] = {
@@ -56,6 +59,8 @@ UNITS: dict[tuple[str, str], str] = {
     ("joint", "damping"): "N m s/rad",
     ("joint", "frictionloss"): "N m",
     ("joint", "armature"): "kg m^2",
+    ("joint", "stribeck"): "N m",
+    ("joint", "stribeck_velocity"): "rad/s",
     ("actuator", "kp"): "N m/rad",
     ("actuator", "kd"): "N m s/rad",
     ("actuator", "strength"): "1",
@@ -73,12 +78,14 @@ UNITS: dict[tuple[str, str], str] = {
 """Unit of every parameter kind, keyed by (group, quantity)."""
 
 logger = logging.getLogger(__name__)
-POSITIVE: frozenset[str] = frozenset({"mass", "inertia", "resistance", "kt", "torque_limit", "kp", "strength"})
+POSITIVE: frozenset[str] = frozenset(
+    {"mass", "inertia", "resistance", "kt", "torque_limit", "kp", "strength", "stribeck_velocity"}
+)
 """Quantities whose physical domain is > 0 (a write outside it is an error; randomization ranges
 and calibrated ranges are kept inside it)."""
 
 NONNEGATIVE: frozenset[str] = frozenset(
-    {"damping", "frictionloss", "armature", "delay", "noise", "kd", "ke", "friction"}
+    {"damping", "frictionloss", "armature", "delay", "noise", "kd", "ke", "friction", "stribeck"}
 )
 """Quantities whose physical domain is >= 0 (the others may take any finite value)."""
 
@@ -138,8 +145,10 @@ def _default_bounds(group: str, quantity: str, nominal: np.ndarray) -> tuple[np.
         return np.zeros_like(nominal), np.full_like(nominal, 0.04)
     if quantity in ("bias", "offset"):
         return nominal - 0.1, nominal + 0.1
-    if quantity in ("damping", "frictionloss", "armature", "noise"):
+    if quantity in ("damping", "frictionloss", "armature", "noise", "stribeck"):
         return np.zeros_like(nominal), 3.0 * n + 1e-3
+    if quantity == "stribeck_velocity":
+        return 0.2 * n, 5.0 * n
     return 0.5 * n, 1.5 * n + (n == 0)
 
 
@@ -164,6 +173,8 @@ class Parameters:
             )
         for bound in spec.parameter_bounds:
             matched = self.resolve([bound.name], strict=False)
+            if not matched and _replaced_by_networks(spec, bound.name):
+                continue  # gains or motor constants of drives an actuator network simulates
             if not matched:
                 raise ParameterError(f"{spec.name}: parameter bound '{bound.name}' matches no parameter")
             for name in matched:
@@ -197,16 +208,16 @@ class Parameters:
                 int(mujoco.mjtJoint.mjJNT_HINGE),
                 int(mujoco.mjtJoint.mjJNT_SLIDE),
             ):
-                for q in ("damping", "frictionloss", "armature"):
+                for q in ("damping", "frictionloss", "armature", *JOINT_USER):
                     yield f"joint.{name}.{q}", "joint", name, q, j
         for act in self.spec.actuators:
             a = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
             quantities = ["strength", "delay", "torque_limit"]
-            if act.model == "pd":
-                quantities += ["kp", "kd", "offset"]
+            if act.model == "pd":  # a network's drive: its target offset, not its gains
+                quantities += ["offset"] if act.net is not None else ["kp", "kd", "offset"]
             for q in quantities:
                 yield f"actuator.{act.actuator}.{q}", "actuator", act.actuator, q, a
-            if act.model == "dc_motor":
+            if act.model == "dc_motor" and act.net is None:
                 for q in ("resistance", "kt", "ke"):
                     yield f"motor.{act.actuator}.{q}", "motor", act.actuator, q, a
         for s in range(m.nsensor):
@@ -258,6 +269,8 @@ class Parameters:
             ("joint", "damping"): ("dof_damping", None),
             ("joint", "frictionloss"): ("dof_frictionloss", None),
             ("joint", "armature"): ("dof_armature", None),
+            ("joint", "stribeck"): ("jnt_user", JOINT_USER.index("stribeck")),
+            ("joint", "stribeck_velocity"): ("jnt_user", JOINT_USER.index("stribeck_velocity")),
             ("actuator", "delay"): ("actuator_delay", None),
             ("actuator", "torque_limit"): ("actuator_forcerange", 1),
             ("sensor", "bias"): ("sensor_user", "bias"),
@@ -269,8 +282,8 @@ class Parameters:
             return table[(group, quantity)]
         return "actuator_user", ACTUATOR_USER.index(quantity)
 
-    def _row(self, group: str, index: int) -> int:
-        if group == "joint":
+    def _row(self, group: str, index: int, field: str = "") -> int:
+        if group == "joint" and field != "jnt_user":
             return int(self.model.jnt_dofadr[index])
         return index
 
@@ -279,7 +292,7 @@ class Parameters:
         if field == "opt.gravity":
             return np.array(model.opt.gravity)
         arr = getattr(model, field)
-        row = arr[self._row(group, index)]
+        row = arr[self._row(group, index, field)]
         if col == "bias":
             return np.array(row[: model.sensor_dim[index]])
         return np.array(row if col is None else row[col])
@@ -306,7 +319,7 @@ class Parameters:
                 return np.tile(base.astype(float), (target.nsim, 1))
             if field == "opt.gravity":
                 return np.array(arr, dtype=float).reshape(target.nsim, 3)
-            row = arr[:, self._row(info.group, info.index)]
+            row = arr[:, self._row(info.group, info.index, field)]
             if col == "bias":
                 col = slice(0, info.size)
             value = row if col is None else row[:, col]
@@ -392,7 +405,7 @@ class Parameters:
                 model.opt.gravity[:] = value
                 continue
             arr = getattr(model, field)
-            row = self._row(info.group, info.index)
+            row = self._row(info.group, info.index, field)
             if col == "bias":
                 col = slice(0, info.size)
             if field == "body_mass" and f"body.{info.element}.inertia" not in values:
@@ -441,7 +454,7 @@ class Parameters:
             if field == "opt.gravity":
                 arr[sel] = value[:, -1]
                 continue
-            rows = np.array([self._row(group, i.index) for i in infos], dtype=np.int64)
+            rows = np.array([self._row(group, i.index, field) for i in infos], dtype=np.int64)
             at = np.ix_(sel, rows)
             if field == "body_mass":
                 scaled = np.array([i.index not in explicit_inertia for i in infos])
@@ -518,6 +531,12 @@ class Parameters:
                 friction = np.array(mjspec.geom(el).friction)
                 friction[0] = value[0]
                 mjspec.geom(el).friction = friction
+            elif g == "joint" and q in JOINT_USER:
+                joint = mjspec.joint(el)
+                user = np.zeros(len(JOINT_USER))
+                user[: len(joint.userdata)] = np.asarray(joint.userdata, dtype=float)[: len(JOINT_USER)]
+                user[JOINT_USER.index(q)] = value[0]
+                joint.userdata = user.tolist()
             elif g == "joint":
                 joint = mjspec.joint(el)
                 current = getattr(joint, q)
@@ -622,6 +641,18 @@ class Parameters:
 def _fmt(a: np.ndarray) -> str:
     a = np.atleast_1d(np.asarray(a, dtype=float))
     return f"{a[0]:.4g}" if a.size == 1 else "[" + ", ".join(f"{x:.4g}" for x in a) + "]"
+
+
+def _replaced_by_networks(spec: RobotSpec, name: str) -> bool:
+    """Whether a parameter name is a drive constant (kp, kd, motor constants) of a robot with
+    actuator networks, which do not have them as parameters."""
+    return any(a.net is not None for a in spec.actuators) and split_name(name)[2] in (
+        "kp",
+        "kd",
+        "resistance",
+        "kt",
+        "ke",
+    )
 
 
 def load_values(path: str | Path) -> dict[str, np.ndarray]:

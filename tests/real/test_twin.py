@@ -368,3 +368,65 @@ class TestNominalSimulator:
         twin = TwinRobot(quadruped, TwinConfig(effects=TwinEffects.none()))
         run(twin, np.asarray(quadruped.default_pose) + 0.3, 10)
         np.testing.assert_allclose(twin.read().base_lin_vel, twin.base_state().lin_vel, atol=1e-12)
+
+
+class TestFrictionAndNetworks:
+    def test_hidden_stribeck_friction_acts_as_in_the_training_simulator(self, pendulum):
+        from sim2real.sim.batch import BatchSim
+
+        hidden = {"joint.hinge.stribeck": np.array([0.3]), "joint.hinge.stribeck_velocity": np.array([2.0])}
+
+        def swing(params):
+            twin = TwinRobot(pendulum, TwinConfig(params=params, effects=QUIET), initial_qpos=np.array([1.0]))
+            return np.array([r.q[0] for r in run(twin, [0.0], 400)])
+
+        sim = BatchSim(pendulum, 1, nthread=1)
+        sim.params.set(sim.batch, hidden)
+        sim.reset(qpos=np.array([[1.0]]))
+        trained = []
+        for _ in range(400):
+            sim.step(np.zeros((1, 1)))
+            trained.append(sim.joint_pos[0, 0])
+        twin, free = swing(hidden), swing({})
+        assert np.max(np.abs(twin - np.array(trained))) < 0.01  # RK4 on a 4x finer step vs implicitfast
+        assert np.max(np.abs(twin - free)) > 0.1
+
+    def test_a_network_actuator_twin_drives_with_its_network(self, quadruped, tmp_path):
+        from net_testdata import linear_net
+        from sim2real.sim.net_actuator import with_actuator_net
+
+        kp = quadruped.actuators[0].kp
+        path = linear_net(tmp_path / "pd.onnx", {"g": quadruped.actuated_joints}, [kp, 0.0], dt=quadruped.control_dt)
+        target = quadruped.default_pose + 0.2
+        quiet = dataclasses.replace(QUIET, latency_jitter=0.0)
+        pd = TwinRobot(quadruped, TwinConfig({"actuator.*.kd": np.array([0.0])}, quiet), fixed_base=True)
+        net = TwinRobot(with_actuator_net(quadruped, path), TwinConfig({}, quiet), fixed_base=True)
+        a, b = run(pd, target, 25)[-1], run(net, target, 25)[-1]
+        assert np.max(np.abs(a.q - b.q)) < 0.02
+        assert np.max(np.abs(a.q - quadruped.default_pose)) > 0.05
+
+    def test_a_network_actuator_twin_never_imports_torch(self, quadruped, tmp_path):
+        import subprocess
+        import sys
+
+        from net_testdata import linear_net
+
+        path = linear_net(tmp_path / "pd.onnx", {"g": quadruped.actuated_joints}, [25.0, -0.5], dt=0.02)
+        code = f"""
+import sys
+import numpy as np
+from sim2real.real.protocol import Command
+from sim2real.real.twin import TwinRobot
+from sim2real.robots import load_robot
+from sim2real.sim.net_actuator import with_actuator_net
+spec = with_actuator_net(load_robot("quadruped"), {str(path)!r})
+twin = TwinRobot(spec, fixed_base=True)
+for _ in range(5):
+    twin.write(Command(t=twin.now(), values=spec.default_pose, mode="normal"))
+    assert np.isfinite(twin.read().tau).all()
+assert "torch" not in sys.modules, sorted(m for m in sys.modules if m.startswith("torch"))
+print("ok")
+"""
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip().endswith("ok")

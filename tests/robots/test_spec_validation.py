@@ -170,7 +170,7 @@ BAD_SPECS = {
     "missing safety": (_delete("safety"), r"missing required key 'safety'"),
     "bad actuator model": (
         _set("actuators", "hinge", "model", "servo"),
-        r"actuators\.hinge\.model must be one of pd, torque, dc_motor; got 'servo'",
+        r"actuators\.hinge\.model must be one of pd, torque, dc_motor, net; got 'servo'",
     ),
     "pd actuator without kp": (_pd_without_kp, r"actuators\.hinge: a pd actuator needs 'kp'"),
     "tilt on a fixed-base robot": (_tilt_on_fixed_base, r"tilt and base_height apply only to floating-base"),

@@ -60,3 +60,4 @@ def test_calibrated_furuta_error_is_30_percent_below_the_nominal_quanser_figures
     assert pooled <= 0.70
     held_out = float(np.sqrt(np.mean(ours[2:] ** 2)) / np.sqrt(np.mean(nominal[2:] ** 2)))
     assert held_out <= 0.70
+

@@ -12,7 +12,10 @@ hidden parameter values, recorded through the control loop as ``sim2real record`
   rotor inertia and Coulomb friction (:data:`GO2_JOINTS`: friction up to 1.36 N m, armature up to
   0.035 kg m^2, as identified Go2 joints show), 4 ms latency; a chirp per joint;
 - ``quadruped_standing``: the robot standing on the floor with a trunk 25 % heavier (a payload);
-  small chirps around the standing pose.
+  small chirps around the standing pose;
+- ``quadruped_actuator``: the hung robot of ``quadruped_hung`` whose joints also have Stribeck
+  friction (:data:`GO2_STRIBECK`), with 4 mrad of backlash and torque-speed saturation (no-load
+  speed :data:`GO2_NO_LOAD_SPEED`): the drives an actuator network learns (issue 17).
 
 :func:`score` compares an identification with the hidden values: relative error, whether the
 interval holds the truth, and the acceptance rule (within ``tolerance``, or reported as not
@@ -36,7 +39,16 @@ from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.sysid.result import Identification
 
-__all__ = ["GO2_JOINTS", "SCENARIOS", "Scenario", "hidden_values", "record_scenario", "score"]
+__all__ = [
+    "GO2_JOINTS",
+    "GO2_NO_LOAD_SPEED",
+    "GO2_STRIBECK",
+    "SCENARIOS",
+    "Scenario",
+    "hidden_values",
+    "record_scenario",
+    "score",
+]
 
 GO2_JOINTS: dict[str, tuple[float, float, float]] = {
     # joint: (damping [N m s/rad], armature [kg m^2], Coulomb friction [N m]); legs differ by ~15 %
@@ -55,6 +67,13 @@ GO2_JOINTS: dict[str, tuple[float, float, float]] = {
 }
 """Per-joint values of the hung quadruped's twin: Go2-class, different for every joint."""
 
+GO2_STRIBECK: tuple[float, float] = (0.4, 0.1)
+"""Stribeck friction of the ``quadruped_actuator`` twin: (share of each joint's Coulomb friction,
+Stribeck velocity [rad/s]); the friction peaks at 1.4x the Coulomb value at 0.07 rad/s."""
+
+GO2_NO_LOAD_SPEED = 30.0
+"""Joint speed at which a Go2-class drive's torque falls to zero [rad/s] (its rated top speed)."""
+
 
 @dataclass(frozen=True)
 class Scenario:
@@ -68,6 +87,8 @@ class Scenario:
     """Length of the recording [s]."""
     amplitude: float | None
     """Excitation amplitude (None: ``record``'s default)."""
+    effects: tuple[tuple[str, float], ...] = ()
+    """Unmodeled effects other than the twin's defaults (``TwinEffects`` field, value)."""
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -75,6 +96,9 @@ SCENARIOS: dict[str, Scenario] = {
     "furuta": Scenario("furuta", False, 20.0, None),
     "quadruped_hung": Scenario("quadruped", True, 60.0, None),
     "quadruped_standing": Scenario("quadruped", False, 10.0, 0.1),
+    "quadruped_actuator": Scenario(
+        "quadruped", True, 60.0, None, (("backlash", 0.004), ("no_load_speed", GO2_NO_LOAD_SPEED))
+    ),
 }
 """The scenarios by name."""
 
@@ -103,7 +127,7 @@ def hidden_values(name: str) -> dict[str, float]:
             "motor.motor.resistance": 1.07 * nom("motor.motor.resistance"),
             "actuator.motor.delay": 0.003,
         }
-    if name == "quadruped_hung":
+    if name in ("quadruped_hung", "quadruped_actuator"):
         out = {}
         for joint, (damping, armature, friction) in GO2_JOINTS.items():
             out |= {
@@ -112,26 +136,35 @@ def hidden_values(name: str) -> dict[str, float]:
                 f"joint.{joint}.frictionloss": friction,
                 f"actuator.{joint}.delay": 0.004,
             }
+            if name == "quadruped_actuator":
+                share, velocity = GO2_STRIBECK
+                out |= {
+                    f"joint.{joint}.stribeck": share * friction,
+                    f"joint.{joint}.stribeck_velocity": velocity,
+                }
         return out
     if name == "quadruped_standing":
         return {f"body.{spec.base_body}.mass": 1.25 * nom(f"body.{spec.base_body}.mass")}
     raise KeyError(f"unknown scenario '{name}' (known: {', '.join(SCENARIOS)})")
 
 
-def record_scenario(name: str, out: str | Path, seed: int = 0, seconds: float | None = None) -> Trajectory:
-    """Record a scenario's twin (``sim2real record`` on it) to the bag ``out`` and read it back."""
+def record_scenario(
+    name: str, out: str | Path, seed: int = 0, seconds: float | None = None, kind: str = "chirp"
+) -> Trajectory:
+    """Record a scenario's twin (``sim2real record`` on it) to the bag ``out`` and read it back
+    (``kind``: the excitation, chirp, prbs or steps)."""
     scenario = SCENARIOS[name]
     spec: RobotSpec = load_robot(scenario.robot)
     if scenario.fixed_base:
         spec = fixed_base_spec(spec)
     seconds = scenario.seconds if seconds is None else seconds
     params = {k: np.atleast_1d(v) for k, v in hidden_values(name).items()}
-    config = TwinConfig(params=params, effects=TwinEffects(seed=seed))
+    config = TwinConfig(params=params, effects=TwinEffects(seed=seed, **dict(scenario.effects)))
     q0, qd0 = initial_state(spec, seed)
     twin = TwinRobot(spec, config, initial_qpos=q0, fixed_base=scenario.fixed_base)
     twin.reset(q0, qd0)
     policy = ExcitationPolicy(
-        spec, "chirp", seconds, amplitude=scenario.amplitude, seed=seed, per_joint=scenario.fixed_base
+        spec, kind, seconds, amplitude=scenario.amplitude, seed=seed, per_joint=scenario.fixed_base
     )
     record(twin, policy, seconds, out, meta={"fixed_base": scenario.fixed_base, "scenario": name})
     return read_bag(out)

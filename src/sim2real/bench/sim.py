@@ -12,11 +12,25 @@ Figures (physics substeps per second, all on the same model and thread count, in
 - ``raw_standing_steps_per_s``: a separate bare loop of robots standing at the default pose
   with constant controls (for reference: falling and walking robots make more contacts, so
   this is not the same workload as the environment's).
+
+With an actuator network (``actuator_net``: an ONNX file of ``sim2real actuator fit``, applied to
+every actuated joint it models; or a spec whose actuators are ``model: net``), the environment
+with the network and the same environment with the spec's own actuators step in interleaved
+windows, with the same actions:
+
+- ``env_steps_per_s`` / ``ratio``: the environment with the network, and its rate over the bare
+  ``Batch.step(nstep=substeps)`` calls of the environment without it (the physics it would cost);
+- ``native_env_steps_per_s``: the environment without the network;
+- ``net_overhead``: the wall time the network adds to an environment step, as a share of the
+  step without it (its evaluation, the inputs, and the physics steps run one call each);
+- ``net_share``: the share of the network environment's wall time spent evaluating it;
+- ``load``: the machine's load average before and after (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import mujoco
@@ -32,6 +46,23 @@ from sim2real.tasks import get_task
 log = logging.getLogger(__name__)
 
 
+def _env(spec, envs: int, seed: int, nthread: int, randomize: str | None) -> TaskEnv:
+    hooks: tuple = ()
+    if randomize:
+        from sim2real.randomize import build_hooks
+
+        hooks = build_hooks(spec, randomize, seed=seed)
+    return TaskEnv(spec, get_task(spec), envs, seed=seed, nthread=nthread, hooks=hooks)
+
+
+def _native(spec):
+    """The spec with every actuator computed by MuJoCo (its networks removed)."""
+    import dataclasses
+
+    acts = tuple(dataclasses.replace(a, net=None) for a in spec.actuators)
+    return dataclasses.replace(spec, actuators=acts)
+
+
 def run(
     robot: str = "quadruped",
     envs: int = 256,
@@ -39,30 +70,28 @@ def run(
     randomize: str | None = None,
     nthread: int = 0,
     seed: int = 0,
+    actuator_net: str | None = None,
 ) -> dict:
     """Measure and return the figures (see module docstring)."""
     spec = load_robot(robot)
-    hooks: tuple = ()
-    if randomize:
-        from sim2real.randomize import build_hooks
+    if actuator_net is not None:
+        from sim2real.sim.net_actuator import with_actuator_net
 
-        hooks = build_hooks(spec, randomize, seed=seed)
-    env = TaskEnv(spec, get_task(spec), envs, seed=seed, nthread=nthread, hooks=hooks)
-    model = env.sim.model
+        spec = with_actuator_net(spec, actuator_net)
+    with_net = any(a.net is not None for a in spec.actuators)
+    load_before = os.getloadavg()
+    env = _env(spec, envs, seed, nthread, randomize)
+    native = _env(_native(spec), envs, seed, nthread, randomize) if with_net else env
+    model = native.sim.model
     rng = np.random.default_rng(seed)
     actions = rng.normal(0.0, 0.3, (64, envs, spec.n_actions))
-    counter = [0]
-
-    def env_step() -> None:
-        env.step(actions[counter[0] % 64])
-        counter[0] += 1
 
     raw = mujoco.batch.Batch(model, envs, nthread, persistent=True)
     qpos = raw.bind("qpos")
     qpos[:] = default_qpos(spec, model)
     raw.forward()
     ctrl = raw.bind("ctrl")
-    ctrl[:] = env.sim.ctrl
+    ctrl[:] = native.sim.ctrl
 
     def raw_step() -> None:
         raw.step(nstep=spec.substeps)
@@ -73,26 +102,33 @@ def run(
     def gym_step() -> None:
         mujoco.mj_step(model, data)
 
-    # interleave short windows so that machine load drifts hit both sides alike
+    # interleave short windows so that machine load drifts hit every side alike
     windows = 5
-    env_time = physics_time = 0.0
-    env_units = 0
+    runs = [env, native] if with_net else [env]
+    wall = {id(e): 0.0 for e in runs}
+    units = {id(e): 0 for e in runs}
+    physics = {id(e): 0.0 for e in runs}
+    net_time = 0.0
     raw_rates = []
+    share = seconds / ((len(runs) + 1) * windows)
     for _ in range(windows):
-        raw_rates.append(rate(raw_step, seconds / (2 * windows), envs * spec.substeps))
-        before = env.sim.physics_seconds
-        start = time.perf_counter()
-        calls = 0
-        while time.perf_counter() - start < seconds / (2 * windows):
-            env_step()
-            calls += 1
-        env_time += time.perf_counter() - start
-        physics_time += env.sim.physics_seconds - before
-        env_units += calls * envs * spec.substeps
+        raw_rates.append(rate(raw_step, share, envs * spec.substeps))
+        for e in runs:
+            before, nets = e.sim.physics_seconds, e.sim.drives.net_seconds
+            start = time.perf_counter()
+            calls = 0
+            while time.perf_counter() - start < share:
+                e.step(actions[calls % 64])
+                calls += 1
+            wall[id(e)] += time.perf_counter() - start
+            physics[id(e)] += e.sim.physics_seconds - before
+            units[id(e)] += calls * envs * spec.substeps
+            if e is env:
+                net_time += e.sim.drives.net_seconds - nets
     gym = rate(gym_step, min(2.0, seconds / 5), 1)
-    env_rate = env_units / env_time
-    raw_rate = env_units / physics_time
-    return {
+    env_rate = units[id(env)] / wall[id(env)]
+    raw_rate = units[id(native)] / physics[id(native)]
+    out = {
         "robot": spec.name,
         "envs": envs,
         "randomize": randomize or "none",
@@ -103,3 +139,14 @@ def run(
         "raw_standing_steps_per_s": float(np.median(raw_rates)),
         "machine": machine(),
     }
+    if with_net:
+        native_rate = units[id(native)] / wall[id(native)]
+        nets = sorted({a.net.name for a in spec.actuators if a.net is not None})
+        out |= {
+            "actuator_net": nets,
+            "native_env_steps_per_s": native_rate,
+            "net_overhead": native_rate / env_rate - 1.0,
+            "net_share": net_time / wall[id(env)],
+            "load": [round(x, 2) for x in (*load_before, *os.getloadavg())],
+        }
+    return out

@@ -1,4 +1,4 @@
-"""``sim2real bench sim|train|infer|sysid|finetune|distributed|sim2sim|live|collision``: measure a headline figure."""
+"""``sim2real bench sim|train|infer|sysid|finetune|distributed|sim2sim|live|collision|actuator|friction``: measure a headline figure."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tyro
 from sim2real.commands.output import emit
 from sim2real.errors import Sim2RealError
 
-Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed", "sim2sim", "live", "collision"]
+Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed", "sim2sim", "live", "collision", "actuator", "friction"]
 
 
 def bench(
@@ -23,6 +23,7 @@ def bench(
     steps: int | None = None,
     nproc: int = 2,
     ray: str | None = None,
+    actuator_net: str | None = None,
     json: bool = False,
 ) -> int:
     """Run a benchmark and print its figures (see benchmarks/BENCHMARKS.md).
@@ -35,9 +36,11 @@ def bench(
         randomize: Randomization config name or file (sim).
         seeds: Number of seeds (finetune: default 3; train: 1, with --ray run as Ray tasks;
             distributed: 2).
-        steps: Environment steps of every training run (distributed; default 3,000,000).
+        steps: Environment steps of every training run (distributed, actuator; default 3,000,000).
         nproc: Processes of the parallel training runs (distributed).
         ray: Run the seeds of `bench train` as tasks on a Ray cluster (address, or "local").
+        actuator_net: sim: simulate the actuated joints with this actuator network (ONNX of
+            `sim2real actuator fit`) and report its cost against the spec's own actuators.
         json: Print a JSON summary on stdout.
     """
     try:
@@ -47,10 +50,13 @@ def bench(
             raise Sim2RealError(f"benchmark '{which}' is not available in this version") from None
         raise
     options = {"robot": robot, "envs": envs, "seconds": seconds, "randomize": randomize, "nproc": nproc, "ray": ray}
+    options["actuator_net"] = actuator_net
     options.update({k: v for k, v in (("seeds", seeds), ("steps", steps)) if v is not None})
     import inspect
 
     accepted = inspect.signature(module.run).parameters
+    if actuator_net is not None and "actuator_net" not in accepted:
+        raise Sim2RealError(f"--actuator-net applies to bench sim, not bench {which}")
     result = module.run(**{k: v for k, v in options.items() if k in accepted})
     emit(result, json)
     return 0

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import PurePath
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,8 @@ def _plain(value: Any) -> Any:
         return _plain(value.tolist())
     if isinstance(value, np.generic):
         return value.item()
+    if isinstance(value, PurePath):
+        return str(value)
     if isinstance(value, float) and not np.isfinite(value):
         return None if np.isnan(value) else ("inf" if value > 0 else "-inf")
     return value

@@ -114,6 +114,7 @@ def run_episodes_on_twin(
     speed: SpeedConfig | None = None,
     on_tick: Callable[[TickResult], None] | None = None,
     meta: dict[str, Any] | None = None,
+    twin_spec: RobotSpec | None = None,
 ) -> DeployResult:
     """Run K episodes of an exported policy on the twin through the control loop (lockstep).
 
@@ -127,6 +128,8 @@ def run_episodes_on_twin(
         speed: Speed progression (default: 10/25/50/75/100 % with the default dwell).
         on_tick: Called with every tick.
         meta: Extra bag metadata.
+        twin_spec: The twin's own spec (default ``spec``): e.g. the robot without the actuator
+            networks its policy was trained with, so that the twin runs the real drive.
 
     Returns:
         The episodes with their traces, success and safety stops, and the loop summary.
@@ -141,7 +144,7 @@ def run_episodes_on_twin(
     runner = PolicyRunner(policy_path, spec, providers="cpu")
     rng = np.random.default_rng(seed)
     q0, qd0 = task.reset(MeasuredState(spec), np.arange(episodes), rng)
-    robot = TwinRobot(spec, twin, initial_qpos=np.asarray(q0[0], dtype=float))
+    robot = TwinRobot(twin_spec or spec, twin, initial_qpos=np.asarray(q0[0], dtype=float))
     robot.reset(np.asarray(q0[0], dtype=float), np.asarray(qd0[0], dtype=float))
     config = LoopConfig(mode="lockstep", speed=speed or SpeedConfig())
     loop = ControlLoop(

@@ -12,6 +12,12 @@ ways a real robot does:
   - gear backlash on position-controlled (pd) joints: a dead band of the transmission, no
     torque until the play is taken up (direct-drive torque and voltage joints have none),
   - torque-speed saturation (the available torque falls linearly to 0 at ``no_load_speed``);
+  - or, for a ``model: net`` actuator, the torque of its actuator network (evaluated every fine
+    step in onnxruntime, :mod:`sim2real.sim.net_actuator`; the network stands for the drive, so
+    neither backlash nor saturation is added to it);
+- Stribeck friction of the joints (``joint.<j>.stribeck``, ``.stribeck_velocity`` among the hidden
+  parameters, or the spec's ``friction:``), applied every fine step as in training's simulator
+  (:mod:`sim2real.robots.friction`), besides MuJoCo's Coulomb friction and damping;
 - encoder quantization, sensor noise and a constant bias on the readings;
 - occasionally dropped readings (``Reading.valid`` False, values of the previous reading).
 
@@ -54,10 +60,12 @@ import yaml
 from sim2real.errors import ParameterError, Sim2RealError, SpecError
 from sim2real.params import Parameters
 from sim2real.real.protocol import Command, Reading
-from sim2real.robots.actuation import ACTUATOR_USER, ActuatorArrays, implied_torque
+from sim2real.robots.actuation import ActuatorArrays, implied_torque
+from sim2real.robots.friction import JOINT_USER, stribeck_friction
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.floating import base_joint, hung_model
+from sim2real.sim.net_actuator import DRIVE_INPUTS, NetDrives, load_net
 
 log = logging.getLogger(__name__)
 
@@ -318,18 +326,10 @@ class TwinRobot:
             raise Sim2RealError(f"twin parameters: {exc}") from None
         self.params = params
         # the hidden actuator values, read before the actuators are switched to plain torque inputs
-        user = model.actuator_user.copy()
         self._act_ids = np.array(
             [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
         )
-        col = {name: user[self._act_ids, ACTUATOR_USER.index(name)] for name in ACTUATOR_USER}
-        nominal = ActuatorArrays.from_spec(spec)
-        self._actuation = ActuatorArrays(
-            pd=nominal.pd,
-            torque=nominal.torque,
-            dc_motor=nominal.dc_motor,
-            **{k: col[k] for k in ("kp", "kd", "resistance", "kt", "ke", "strength", "offset")},
-        )
+        self._actuation = ActuatorArrays.from_user(spec, model.actuator_user[self._act_ids])
         """The hidden actuator values (the model's, after the twin's parameters were set)."""
         self._limit = model.actuator_forcerange[self._act_ids, 1].copy()
         self._delay = model.actuator_delay[self._act_ids].copy()
@@ -377,6 +377,11 @@ class TwinRobot:
             raise Sim2RealError(f"twin flip_sign: {', '.join(sorted(unknown))} are not actuated joints")
         self._stop_at: float | None = None
         self.safe = False
+        joints = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in spec.joints]
+        self._stribeck = model.jnt_user[joints][:, [JOINT_USER.index(q) for q in JOINT_USER]].T.copy()
+        self._frictionloss = model.dof_frictionloss[self._dof_idx].copy()
+        self._nets = self._net_drives()
+        self._net_tau = np.zeros(spec.n_actions)
         self.reset(initial_qpos)
 
     def _torque_inputs(self) -> None:
@@ -395,6 +400,31 @@ class TwinRobot:
         m.actuator_biasprm[self._act_ids, :3] = self._own[1]
         m.actuator_ctrlrange[self._act_ids] = self._own_ctrlrange
         self._coefficients = "own"
+
+    def _net_drives(self) -> list[tuple[NetDrives, np.ndarray]]:
+        """The actuator networks of ``model: net`` actuators, with their columns (spec order)."""
+        by_file: dict[str, list[int]] = {}
+        for i, act in enumerate(self.spec.actuators):
+            if act.net is not None:
+                by_file.setdefault(str(act.net), []).append(i)
+        out = []
+        for path, cols in by_file.items():
+            acts = [self.spec.actuators[i] for i in cols]
+            try:
+                drives = NetDrives(
+                    load_net(path), [a.joint for a in acts], [a.model for a in acts], float(self.model.opt.timestep), 1
+                )
+            except SpecError as exc:
+                raise Sim2RealError(f"twin: {exc}") from None
+            out.append((drives, np.array(cols, dtype=np.int64)))
+        return out
+
+    def _net_sample(self, cols: np.ndarray) -> np.ndarray:
+        """Network inputs of actuators ``cols`` now, shape (1, m, 2)."""
+        u = self._active[cols].copy()
+        if DRIVE_INPUTS[self.spec.actuators[cols[0]].model][0] == "position_error":
+            u = u + self._actuation.offset[cols] - self.data.qpos[self._act_qpos[cols]]
+        return np.stack([u, self.data.qvel[self._act_dof[cols]]], axis=-1)[None]
 
     def _sensor_slice(self, name: str) -> slice | None:
         sid = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_SENSOR, name)
@@ -415,6 +445,9 @@ class TwinRobot:
         mujoco.mj_forward(self.model, self.data)
         self._pending.clear()
         self._active = self._hold_command()
+        for drives, cols in getattr(self, "_nets", ()):
+            drives.reset(np.zeros(1, dtype=np.int64), self._net_sample(cols))
+        self._net_tau = np.zeros(self.spec.n_actions)
         self._mode = "normal"
         self.safe = False
         self._stop_at = None
@@ -598,6 +631,8 @@ class TwinRobot:
             # normal and hold commands are both applied as given (Command docstring)
             _, self._active, _ = self._pending.popleft()
             self.safe = False
+        for drives, cols in self._nets:  # one network evaluation per fine step
+            self._net_tau[cols] = drives.torque(np.zeros(1, dtype=np.int64), self._net_sample(cols))[0]
         tau = self._control(0.5 * h)
         if self._pending and self._pending[0][0] < d.time + h - 1e-12:
             # a command taking effect inside this step acts for the rest of it: the latency is
@@ -609,6 +644,10 @@ class TwinRobot:
             share = (d.time + h - due) / h
             tau = (1.0 - share) * tau + share * self._control(0.5 * h)
         d.ctrl[self._ctrl_idx] = tau
+        stribeck, velocity = self._stribeck
+        if np.any(stribeck > 0):  # Stribeck friction: the friction loss at this speed (robots/friction.py)
+            qd = d.qvel[self._dof_idx]
+            self.model.dof_frictionloss[self._dof_idx] = self._frictionloss + stribeck_friction(qd, stribeck, velocity)
         mujoco.mj_step(self.model, d)
 
     def _control(self, ahead: float = 0.0) -> np.ndarray:
@@ -653,4 +692,7 @@ class TwinRobot:
         tau = implied_torque(self._actuation, self._active, q, qd, self.config.effects.backlash)
         speed_factor = np.clip(1.0 - np.abs(qd) / self.config.effects.no_load_speed, 0.0, 1.0)
         limit = self._limit * speed_factor
+        for _, cols in self._nets:  # the network is the drive: its torque, within the torque limit
+            tau[cols] = self._actuation.strength[cols] * self._net_tau[cols]
+            limit[cols] = self._limit[cols]
         return self._flip * np.clip(tau, -limit, limit)

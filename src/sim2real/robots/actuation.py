@@ -11,6 +11,8 @@ with, for a strength scale ``s``:
 - ``pd``:        tau = s * (kp * (ctrl + offset - q) - kd * qdot)       ctrl: joint target [rad]
 - ``torque``:    tau = s * ctrl                                        ctrl: joint torque [N m]
 - ``dc_motor``:  tau = s * kt / R * (ctrl - ke * qdot)                 ctrl: voltage [V]
+- ``net``:       tau = s * ctrl                                        ctrl: the torque an actuator
+  network computed before the physics step (:mod:`sim2real.sim.net_actuator`) [N m]
 
 The raw physical values live in the compiled model's ``actuator_user`` columns (see
 :data:`ACTUATOR_USER`), so that a model, a batch of models and a parameter file all carry them
@@ -31,7 +33,7 @@ import numpy as np
 ACTUATOR_USER: tuple[str, ...] = ("kp", "kd", "strength", "offset", "resistance", "kt", "ke", "model")
 """Columns of ``actuator_user``: the physical values behind the affine coefficients."""
 
-MODEL_CODES: dict[str, int] = {"pd": 0, "torque": 1, "dc_motor": 2}
+MODEL_CODES: dict[str, int] = {"pd": 0, "torque": 1, "dc_motor": 2, "net": 3}
 """Numeric code of each actuator model, stored in the ``model`` column."""
 
 SENSOR_USER: tuple[str, ...] = ("bias0", "bias1", "bias2", "bias3")
@@ -65,7 +67,7 @@ def affine_coefficients(user: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     bias[..., 0] = np.where(pd, s * kp * offset, 0.0)
     bias[..., 1] = np.where(pd, -s * kp, 0.0)
     bias[..., 2] = np.where(pd, -s * kd, 0.0)
-    gain0 = np.where(torque, s, gain0)
+    gain0 = np.where(torque | (code == MODEL_CODES["net"]), s, gain0)
     with np.errstate(divide="ignore", invalid="ignore"):
         k = np.where(dc, s * kt / np.where(dc, resistance, 1.0), 0.0)
     gain0 = np.where(dc, k, gain0)
@@ -145,6 +147,31 @@ class ActuatorArrays:
             resistance=col("resistance"),
             kt=col("kt"),
             ke=col("ke"),
+        )
+
+    @classmethod
+    def from_user(cls, spec: Any, user: np.ndarray) -> ActuatorArrays:
+        """A spec's actuators with the physical values of a compiled model (e.g. identified ones).
+
+        Args:
+            spec: The ``RobotSpec`` (which models; ``spec.actuators`` order).
+            user: Their ``actuator_user`` rows, shape (n_actions, len(ACTUATOR_USER)).
+        """
+        nominal = cls.from_spec(spec)
+        col = {name: np.asarray(user, dtype=float)[:, ACTUATOR_USER.index(name)] for name in ACTUATOR_USER}
+        return cls(
+            pd=nominal.pd,
+            torque=nominal.torque,
+            dc_motor=nominal.dc_motor,
+            **{k: col[k] for k in ("kp", "kd", "resistance", "kt", "ke", "strength", "offset")},
+        )
+
+    def take(self, columns: Any) -> ActuatorArrays:
+        """The actuators at ``columns`` (indices into the actuator axis)."""
+        cols = np.asarray(columns, dtype=np.int64)
+        n = self.pd.shape[-1]
+        return ActuatorArrays(
+            **{f.name: np.broadcast_to(getattr(self, f.name), (n,))[cols] for f in fields(self)}
         )
 
     @classmethod

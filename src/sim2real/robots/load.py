@@ -17,12 +17,13 @@ the way MuJoCo compiles it, unedited:
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import mujoco
 
 from sim2real.errors import SpecError
-from sim2real.robots.files import model_files
+from sim2real.robots.files import file_digest, model_files
 from sim2real.robots.parse import read_spec
 from sim2real.robots.spec import RobotSpec, canonical_yaml_digest, content_hash
 
@@ -68,6 +69,9 @@ def _inspect(spec: RobotSpec) -> RobotSpec:
         raise SpecError(f"{spec.mjcf_path.name}: MJCF does not compile ({exc})") from None
     check_against_model(spec, model)
     files = dict(model_files(spec.mjcf_path, mjspec, spec.path.parent))
+    for act in spec.actuators:  # actuator networks are part of what the robot simulates
+        if act.net is not None:
+            files[os.path.relpath(act.net, spec.path.parent)] = file_digest(act.net)
     files[spec.path.name] = canonical_yaml_digest(spec.raw)
     sensor_names, sensor_notes = plan_sensors(spec, mjspec)
     overrides = (*model_overrides(spec, model), *sensor_notes)
@@ -246,7 +250,8 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
         kind = "position" if bias == int(mujoco.mjtBias.mjBIAS_AFFINE) else kinds.get(
             int(model.actuator_gaintype[aid]), "user"
         )
-        replaced.append(f"{act.actuator} ({kind}) -> {act.model}")
+        into = f"net {act.net.name} ({act.model} drive)" if act.net is not None else act.model
+        replaced.append(f"{act.actuator} ({kind}) -> {into}")
     if replaced:
         out.append(
             f"actuators replaced by sim2real's models (gains and limits from the spec): {_few(replaced, 3)}"
@@ -264,6 +269,14 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
     ]
     if left:
         out.append(f"actuators not in the spec get control 0: {_few(left)}")
+    nets = sorted({a.net.name for a in spec.actuators if a.net is not None})
+    if nets:
+        out.append(
+            f"actuator networks ({', '.join(nets)}) compute the torque of their joints between physics "
+            "steps (the MuJoCo actuators take it as a torque)"
+        )
+    if spec.friction:
+        out.append(f"joint friction from the spec (friction:): {_few(sorted(spec.friction))}")
     if spec.imu is not None and spec.imu.add_to is not None:
         out.append(f"adds site '{spec.imu.site}' to body '{spec.imu.add_to}' at {list(spec.imu.pos)} (the IMU)")
     changed = []

@@ -29,6 +29,7 @@ import numpy as np
 
 from sim2real.errors import SpecError
 from sim2real.robots.actuation import ACTUATOR_USER, MODEL_CODES, SENSOR_USER, affine_coefficients
+from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY, JOINT_USER
 from sim2real.robots.load import load_mjcf, sensor_roles
 from sim2real.robots.spec import RobotSpec
 
@@ -72,6 +73,7 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
     mjspec.option.integrator = _INTEGRATORS[spec.integrator]
     mjspec.nuser_actuator = len(ACTUATOR_USER)
     mjspec.nuser_sensor = len(SENSOR_USER)
+    _apply_friction(spec, mjspec)
 
     act_samples = math.ceil(_delay_capacity(spec, "actuator.", ".delay") / spec.physics_dt) + 2
     by_name = {a.name: a for a in mjspec.actuators}
@@ -88,7 +90,7 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         user[ACTUATOR_USER.index("resistance")] = act.resistance
         user[ACTUATOR_USER.index("kt")] = act.kt
         user[ACTUATOR_USER.index("ke")] = act.ke
-        user[ACTUATOR_USER.index("model")] = MODEL_CODES[act.model]
+        user[ACTUATOR_USER.index("model")] = MODEL_CODES["net" if act.net is not None else act.model]
         gain0, bias = affine_coefficients(user)
         element.gaintype = mujoco.mjtGain.mjGAIN_FIXED
         element.biastype = mujoco.mjtBias.mjBIAS_AFFINE
@@ -102,7 +104,10 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         element.gear = [1.0, 0, 0, 0, 0, 0]
         element.forcelimited = mujoco.mjtLimited.mjLIMITED_TRUE
         element.forcerange = [-act.torque_limit, act.torque_limit]
-        if act.model == "pd":
+        if act.net is not None:  # the control is the network's torque
+            element.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
+            element.ctrlrange = [-act.torque_limit, act.torque_limit]
+        elif act.model == "pd":
             element.ctrllimited = mujoco.mjtLimited.mjLIMITED_FALSE
         else:
             element.ctrllimited = mujoco.mjtLimited.mjLIMITED_TRUE
@@ -153,6 +158,28 @@ def _lock_joints(spec: RobotSpec, mjspec: mujoco.MjSpec) -> None:
         if actuator.trntype == mujoco.mjtTrn.mjTRN_JOINT and actuator.target in locked:
             actuator.gainprm = [0.0] * 10
             actuator.biasprm = [0.0] * 10
+
+
+def _apply_friction(spec: RobotSpec, mjspec: mujoco.MjSpec) -> None:
+    """Joint friction: the spec's Coulomb and viscous values into ``frictionloss`` and ``damping``,
+    and every hinge and slide joint's Stribeck values into ``jnt_user`` (:mod:`sim2real.robots.friction`)."""
+    mjspec.nuser_jnt = len(JOINT_USER)
+    sliding = (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE)
+    for joint in mjspec.joints:
+        if joint.type not in sliding:
+            joint.userdata = [0.0] * len(JOINT_USER)
+            continue
+        entry = spec.friction.get(joint.name)
+        if entry is None:
+            joint.userdata = [0.0, DEFAULT_STRIBECK_VELOCITY]
+            continue
+        joint.userdata = [entry.stribeck, entry.stribeck_velocity]
+        if entry.coulomb is not None:
+            joint.frictionloss = entry.coulomb
+        if entry.viscous is not None:
+            damping = np.array(joint.damping, dtype=float)  # MuJoCo 4: [linear, higher orders]
+            damping[0] = entry.viscous
+            joint.damping = damping
 
 
 def build_model(spec: RobotSpec) -> mujoco.MjModel:

@@ -22,6 +22,7 @@ from sim2real.robots.spec import (
     IMU_TERMS,
     ActuatorSpec,
     EncoderSpec,
+    FrictionSpec,
     ImuSpec,
     InitialBase,
     ObservationTerm,
@@ -55,6 +56,7 @@ _TOP_KEYS = {
     "motor_order",
     "armature",
     "locked_joints",
+    "friction",
 }
 _REQUIRED = ("name", "mjcf", "joints", "default_pose", "control", "actuators", "observation", "safety")
 
@@ -98,20 +100,47 @@ def _per_joint(mapping: Any, joints: tuple[str, ...], where: str) -> dict:
     return mapping
 
 
-def _parse_actuator(joint: str, raw: Any) -> ActuatorSpec:
+def _parse_actuator(joint: str, raw: Any, folder: Path) -> ActuatorSpec:
     where = f"actuators.{joint}"
     raw = _require_mapping(raw, where)
     _check_keys(
         raw,
-        {"actuator", "model", "torque_limit", "kp", "kd", "resistance", "kt", "ke", "voltage_limit", "gear", "add"},
+        {
+            "actuator",
+            "model",
+            "torque_limit",
+            "kp",
+            "kd",
+            "resistance",
+            "kt",
+            "ke",
+            "voltage_limit",
+            "gear",
+            "add",
+            "net",
+            "drive",
+        },
         where,
     )
     add = raw.get("add", False)
     if not isinstance(add, bool):
         raise SpecError(f"{where}.add must be true or false")
     model = raw.get("model")
-    if model not in ("pd", "torque", "dc_motor"):
-        raise SpecError(f"{where}.model must be one of pd, torque, dc_motor; got {model!r}")
+    if model not in ("pd", "torque", "dc_motor", "net"):
+        raise SpecError(f"{where}.model must be one of pd, torque, dc_motor, net; got {model!r}")
+    net = None
+    if model == "net":
+        # the drive the network models: what its command means, what the robot runs
+        if not isinstance(raw.get("net"), str) or not raw["net"]:
+            raise SpecError(f"{where}: a net actuator needs 'net' (the ONNX file of `sim2real actuator fit`)")
+        net = (folder / raw["net"]).resolve()
+        if not net.is_file():
+            raise SpecError(f"{where}.net: actuator network not found: {net}")
+        model = raw.get("drive", "pd")
+        if model not in ("pd", "torque", "dc_motor"):
+            raise SpecError(f"{where}.drive must be one of pd, torque, dc_motor; got {model!r}")
+    elif "net" in raw or "drive" in raw:
+        raise SpecError(f"{where}: 'net' and 'drive' apply to a net actuator (model: net)")
     if "actuator" not in raw:
         raise SpecError(f"{where}: missing 'actuator' (the MJCF actuator name)")
     if "torque_limit" not in raw:
@@ -123,13 +152,14 @@ def _parse_actuator(joint: str, raw: Any) -> ActuatorSpec:
         "torque_limit": _number(raw["torque_limit"], f"{where}.torque_limit", positive=True),
         "gear": _number(raw.get("gear", 1.0), f"{where}.gear", positive=True),
         "add": add,
+        "net": net,
     }
     needed = {"pd": ("kp", "kd"), "torque": (), "dc_motor": ("resistance", "kt", "ke", "voltage_limit")}[
         model
     ]
     for key in needed:
         if key not in raw:
-            raise SpecError(f"{where}: a {model} actuator needs '{key}'")
+            raise SpecError(f"{where}: a {model} {'drive' if net else 'actuator'} needs '{key}'")
     for key in ("kp", "kd", "resistance", "kt", "ke", "voltage_limit"):
         if key in raw:
             if key not in needed:
@@ -137,6 +167,23 @@ def _parse_actuator(joint: str, raw: Any) -> ActuatorSpec:
             positive = key in ("kp", "resistance", "kt", "voltage_limit")
             kwargs[key] = _number(raw[key], f"{where}.{key}", positive=positive, nonnegative=True)
     return ActuatorSpec(**kwargs)
+
+
+def _parse_friction(raw: Any, joints: tuple[str, ...]) -> dict[str, FrictionSpec]:
+    """The ``friction:`` section: per joint Coulomb, viscous, Stribeck friction and velocity."""
+    raw = _require_mapping(raw or {}, "friction")
+    out = {}
+    for joint, entry in raw.items():
+        where = f"friction.{joint}"
+        if joint not in joints:
+            raise SpecError(f"{where}: unknown joint '{joint}' (joints: {', '.join(joints)})")
+        entry = _require_mapping(entry, where)
+        _check_keys(entry, {"coulomb", "viscous", "stribeck", "stribeck_velocity"}, where)
+        values = {k: _number(v, f"{where}.{k}", nonnegative=True) for k, v in entry.items()}
+        if "stribeck_velocity" in values and not values["stribeck_velocity"] > 0:
+            raise SpecError(f"{where}.stribeck_velocity must be positive")
+        out[str(joint)] = FrictionSpec(**values)
+    return out
 
 
 def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: tuple[str, ...]) -> SafetyLimits:
@@ -278,7 +325,7 @@ def _build(path: Path, raw: dict) -> RobotSpec:
     if not acts_raw:
         raise SpecError("actuators: at least one joint must be actuated")
     # Actuators follow the policy joint order; joints without an entry are passive (unactuated).
-    actuators = tuple(_parse_actuator(j, acts_raw[j]) for j in joints if j in acts_raw)
+    actuators = tuple(_parse_actuator(j, acts_raw[j], path.parent) for j in joints if j in acts_raw)
 
     sensors = _require_mapping(raw.get("sensors", {}) or {}, "sensors")
     _check_keys(sensors, {"encoder", "imu"}, "sensors")
@@ -394,6 +441,7 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         locked_joints=locked,
         feet=feet,
         initial_base=initial_base,
+        friction=_parse_friction(raw.get("friction"), joints),
     )
 
 

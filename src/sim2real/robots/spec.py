@@ -19,6 +19,11 @@ Schema (all angles in rad, times in s, torques in N m; docs/robots.md has every 
       hinge: {actuator: motor, model: torque, torque_limit: 1.0, gear: 6}
       # model: pd        -> kp [N m/rad], kd [N m s/rad]; add: true -> sim2real adds the actuator
       # model: dc_motor  -> resistance [Ohm], kt [N m/A], ke [V s/rad], voltage_limit [V]
+      # model: net       -> net: actuator.onnx (relative to this YAML; `sim2real actuator fit`),
+      #                     drive: pd | torque | dc_motor (default pd) with that drive's keys: the
+      #                     robot runs the drive, the simulator computes its torque with the network
+    friction:                     # optional, per joint: Coulomb + viscous + Stribeck (robots/friction.py)
+      hinge: {coulomb: 0.02, viscous: 0.01, stribeck: 0.01, stribeck_velocity: 0.1}
     action:                       # policy action a in [-1, 1] -> actuator command
       scale: 2.0                  # one number, or {joint: scale} per actuated joint
       offset: {hinge: 0.0}        # optional; default: the default pose (pd), else 0
@@ -78,6 +83,7 @@ from typing import Any, Literal
 import numpy as np
 
 from sim2real.errors import SpecError
+from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY
 from sim2real.robots.safety_options import CollisionSpec, StageSpec
 
 ActuatorModel = Literal["pd", "torque", "dc_motor"]
@@ -118,6 +124,11 @@ class ActuatorSpec:
     """Gear ratio between motor and joint (documentation and reflected inertia; torques are at the joint)."""
     add: bool = False
     """The MJCF has no actuator on this joint: sim2real adds one named ``actuator`` (an override)."""
+    net: Path | None = None
+    """Actuator network (ONNX, ``model: net`` in the YAML): the simulator and the twin compute this
+    joint's torque with it from the command history (:mod:`sim2real.sim.net_actuator`); ``model``
+    is then the drive's own model (what its command means, what the robot runs and the safety
+    layer checks).  None: the actuator model's equation."""
 
     @property
     def command_low(self) -> float:
@@ -132,6 +143,20 @@ class ActuatorSpec:
     def command_high(self) -> float:
         """Highest command the actuator accepts, in its command units (rad, N m or V)."""
         return -self.command_low
+
+
+@dataclass(frozen=True)
+class FrictionSpec:
+    """Friction of one joint (the spec's ``friction:`` section; the model: :mod:`sim2real.robots.friction`)."""
+
+    coulomb: float | None = None
+    """Coulomb friction [N m] (MuJoCo ``frictionloss``); None: the MJCF's value."""
+    viscous: float | None = None
+    """Viscous friction [N m s/rad] (MuJoCo ``damping``); None: the MJCF's value."""
+    stribeck: float = 0.0
+    """Stribeck friction: extra friction at low speed, peaking at ``coulomb + stribeck`` [N m]."""
+    stribeck_velocity: float = DEFAULT_STRIBECK_VELOCITY
+    """Stribeck velocity [rad/s]: the extra friction fades above it."""
 
 
 @dataclass(frozen=True)
@@ -350,6 +375,9 @@ class RobotSpec:
     -> its name in the compiled model (the model's own sensor when it measures the same thing)."""
     overrides: tuple[str, ...] = ()
     """Every change sim2real makes to the MJCF model (timestep, integrator, actuators, sensors, sites)."""
+    friction: Mapping[str, FrictionSpec] = field(default_factory=dict)
+    """Friction of joints by name (the ``friction:`` section); joints not listed keep the MJCF's
+    Coulomb and viscous friction and have no Stribeck friction."""
 
     @property
     def physics_dt(self) -> float:

@@ -3,7 +3,9 @@
 One control step is one call into MuJoCo's threads (``substeps`` physics steps each).  Each
 simulation can have its own model fields (parameters written through :class:`sim2real.params.Parameters`,
 which expands them in the batch); actuator models are MuJoCo-native affine actuators, so gains,
-strength, offset, torque limits and native delays all act inside the physics substeps.
+strength, offset, torque limits and native delays all act inside the physics substeps.  Actuator
+networks and Stribeck friction run between physics steps (:mod:`sim2real.sim.drives`): with one
+of them present, the substeps of a control step run one call each.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from sim2real.robots.model import (
     joint_qpos_indices,
 )
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.drives import Drives
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class BatchSim:
 
     Attributes (live views, shape (N, ...)):
         qpos, qvel, ctrl, time, xfrc_applied, sensordata (read-only output).
+        command: the last command of every actuator, spec order, shape (N, n_actions) (the input
+            of actuator networks, whose ``ctrl`` is their torque).
     """
 
     def __init__(
@@ -62,7 +67,8 @@ class BatchSim:
         self.num_envs = num_envs
         self.stage = stage
         self.physics_seconds = 0.0
-        """Wall time spent inside MuJoCo's batched step calls [s] (for benchmarks)."""
+        """Wall time spent inside MuJoCo's batched step calls [s] (for benchmarks; the actuator
+        networks' time is ``drives.net_seconds``)."""
         self.batch = mujoco.batch.Batch(self.model, num_envs, nthread, persistent=True)
         self.qpos = self.batch.bind("qpos")
         self.qvel = self.batch.bind("qvel")
@@ -74,6 +80,9 @@ class BatchSim:
         self.dof_idx = joint_dof_indices(spec, self.model)
         self.act_idx = actuator_indices(spec, self.model)
         self.default_qpos = default_qpos(spec, self.model)
+        self.command = np.zeros((num_envs, spec.n_actions))
+        self.drives = Drives(spec, self.model, num_envs, self.qpos_idx, self.dof_idx, self.act_idx)
+        """Actuator networks and Stribeck friction (stepped between physics steps)."""
         self._sensor_adr = {
             mujoco.mj_id2name(self.model, mujoco.mjtObj.mjOBJ_SENSOR, i): (
                 int(self.model.sensor_adr[i]),
@@ -144,10 +153,60 @@ class BatchSim:
         if command is not None:
             command = np.asarray(command, dtype=float)
             rows = slice(None) if ids is None else np.asarray(ids)
-            self.ctrl[rows, self.act_idx] = command
-        start = time.perf_counter()
-        self.batch.step(ids=ids, nstep=self.spec.substeps, stage=self.stage)
-        self.physics_seconds += time.perf_counter() - start
+            self.command[rows] = command
+            native = self.drives.native
+            self.ctrl[rows, self.act_idx[native]] = command[..., native]
+        sel = np.arange(self.num_envs) if ids is None else np.asarray(ids, dtype=np.int64)
+        friction = self.drives.stribeck(self.batch, sel)
+        if not self.drives.nets and friction is None:
+            start = time.perf_counter()
+            self.batch.step(ids=ids, nstep=self.spec.substeps, stage=self.stage)
+            self.physics_seconds += time.perf_counter() - start
+            return
+        for _ in range(self.spec.substeps):
+            self.substep(sel, friction)
+
+    def substep(self, ids: np.ndarray, friction: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """One physics step of simulations ``ids`` (int64 array) with actuator networks and
+        Stribeck friction (``friction``: :meth:`Drives.stribeck` of them) applied."""
+        start, nets = time.perf_counter(), self.drives.net_seconds
+        self.drives.step(self.batch, ids, self.qpos, self.qvel, self.ctrl, self.command, self.stage, friction)
+        self.physics_seconds += time.perf_counter() - start - (self.drives.net_seconds - nets)
+
+    def rollout(self, ids: np.ndarray, commands: np.ndarray, record: list[str]) -> dict[str, np.ndarray]:
+        """Advance simulations ``ids`` by ``commands.shape[1]`` physics steps, recording after each.
+
+        Args:
+            ids: Simulations, shape (k,).
+            commands: Command of every actuator (spec order) held during each physics step,
+                shape (k, nstep, n_actions); actuators not in the spec get control 0.
+            record: Data fields to record (as ``mujoco.batch.Batch.rollout``).
+
+        Returns:
+            Field -> shape (k, nstep, ...).  One ``Batch.rollout`` call, or, with actuator networks
+            or Stribeck friction, one call per physics step (:mod:`sim2real.sim.drives`).
+        """
+        ids = np.asarray(ids, dtype=np.int64)
+        k, nstep = commands.shape[:2]
+        friction = self.drives.stribeck(self.batch, ids)
+        if not self.drives.nets and friction is None:
+            ctrl = np.zeros((k, nstep, self.model.nu))
+            ctrl[:, :, self.act_idx] = commands
+            return self.batch.rollout(nstep, control=ctrl, ids=ids, record=record)
+        bound = {name: self.batch.bind(name) for name in record}
+        out = {name: np.empty((k, nstep, *bound[name].shape[1:])) for name in record}
+        native = self.drives.native
+        if self.drives.nets:  # the networks' histories start from the first command
+            self.command[ids] = commands[:, 0]
+            self.drives.reset(self.batch, ids, self.qpos, self.qvel, self.command)
+        for j in range(nstep):
+            self.command[ids] = commands[:, j]
+            self.ctrl[ids] = 0.0
+            self.ctrl[np.ix_(ids, self.act_idx[native])] = commands[:, j, native]
+            self.substep(ids, friction)
+            for name in record:
+                out[name][:, j] = bound[name][ids]
+        return out
 
     def reset(
         self,
@@ -183,11 +242,15 @@ class BatchSim:
         if qvel is not None:
             self.qvel[np.ix_(sel, self.dof_idx)] = qvel
         self.ctrl[sel] = 0.0
+        self.command[sel] = 0.0
         for i, act in enumerate(self.spec.actuators):
             if act.model == "pd":
-                self.ctrl[sel, self.act_idx[i]] = self.spec.default_pose[self.spec.joints.index(act.joint)]
+                self.command[sel, i] = self.spec.default_pose[self.spec.joints.index(act.joint)]
+        native = self.drives.native
+        self.ctrl[np.ix_(sel, self.act_idx[native])] = self.command[np.ix_(sel, native)]
         self.xfrc_applied[sel] = 0.0
         self.batch.forward(ids=sel, stage=self.stage)
+        self.drives.reset(self.batch, sel, self.qpos, self.qvel, self.command)
         self._prime_delay_buffers(sel)
 
     def _prime_delay_buffers(self, sel: np.ndarray) -> None:

@@ -645,10 +645,9 @@ class Replayer:
             sim.qvel[ids, self.base.dof : self.base.dof + 6] = b0[:, 7:]
             sim.batch.forward(ids=ids, stage=sim.stage)
         commands = np.tile(self._commands[sel_w], (replicas, 1, 1))
-        ctrl = np.zeros((ids.size, win.nstep, sim.model.nu))
-        ctrl[:, :, sim.act_idx] = delayed_commands(commands, self._delay[ids], win.dt, win.lead)
         record = ["qpos", "qvel"] + (["actuator_force"] if record_force else [])
-        out = sim.batch.rollout(win.nstep, control=ctrl, ids=ids, record=record)
+        # one Batch.rollout, or a step at a time with actuator networks or Stribeck friction
+        out = sim.rollout(ids, delayed_commands(commands, self._delay[ids], win.dt, win.lead), record)
         self.physics_steps += ids.size * win.nstep
         # evaluation samples of the selected windows
         if windows is None:

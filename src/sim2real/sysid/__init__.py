@@ -14,6 +14,8 @@ multistart        multi-start identification: seeded start points, the best fit,
 calibration       calibration files, bound to a spec hash; the calibrated model
 delay             actuation delay by cross-correlation
 motor             motor models of torque-sensing robots
+actuator_data     torque samples of drives from logs; the drive and ridge models they are compared with
+actuator_fit      actuator networks fitted to logs (torch), exported to ONNX
 synthetic         synthetic identification logs with known parameters
 ================  ==================================================================================
 """

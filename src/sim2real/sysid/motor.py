@@ -18,7 +18,7 @@ import numpy as np
 from sim2real.logs.trajectory import Trajectory
 from sim2real.robots.spec import RobotSpec
 
-__all__ = ["MotorModel", "fit_motor_models"]
+__all__ = ["MotorModel", "fit_motor_models", "ridge_motor_model"]
 
 
 @dataclass(frozen=True)
@@ -80,18 +80,34 @@ def fit_motor_models(
             ys.append(y)
         if not us:
             continue
-        u, v, y = np.concatenate(us), np.concatenate(vs), np.concatenate(ys)
-        X = np.stack([u, v], axis=1)
-        mu, sd = X.mean(axis=0), X.std(axis=0)
-        sd = np.where(sd > 0, sd, 1.0)
-        Z = (X - mu) / sd
-        yc = y - y.mean()
-        n = Z.shape[0]
-        beta = np.linalg.solve(Z.T @ Z + ridge * n * np.eye(2), Z.T @ yc)
-        coef = beta / sd
-        c = float(y.mean() - mu @ coef)
-        pred = X @ coef + c
-        ss = float(np.sum((y - y.mean()) ** 2))
-        r2 = 1.0 - float(np.sum((y - pred) ** 2)) / ss if ss > 0 else 1.0
-        out[joint] = MotorModel(joint, float(coef[0]), float(coef[1]), c, r2, int(n))
+        out[joint] = ridge_motor_model(
+            joint, np.concatenate(us), np.concatenate(vs), np.concatenate(ys), ridge
+        )
     return out
+
+
+def ridge_motor_model(
+    joint: str, u: np.ndarray, v: np.ndarray, y: np.ndarray, ridge: float = 1e-6
+) -> MotorModel:
+    """``y = a u + b v + c`` by ridge regression on standardized regressors (intercept unpenalized).
+
+    Args:
+        joint: The joint it describes.
+        u: Commands (or the drive's input), shape (n,).
+        v: Joint velocities, shape (n,) [rad/s].
+        y: Measured efforts, shape (n,) [N m].
+        ridge: Penalty relative to the number of samples.
+    """
+    X = np.stack([u, v], axis=1)
+    mu, sd = X.mean(axis=0), X.std(axis=0)
+    sd = np.where(sd > 0, sd, 1.0)
+    Z = (X - mu) / sd
+    yc = y - y.mean()
+    n = Z.shape[0]
+    beta = np.linalg.solve(Z.T @ Z + ridge * n * np.eye(2), Z.T @ yc)
+    coef = beta / sd
+    c = float(y.mean() - mu @ coef)
+    pred = X @ coef + c
+    ss = float(np.sum((y - y.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((y - pred) ** 2)) / ss if ss > 0 else 1.0
+    return MotorModel(joint, float(coef[0]), float(coef[1]), c, r2, int(n))

@@ -1,0 +1,181 @@
+"""``sim2real bench actuator``: actuator networks against the identified drive model (issue 17).
+
+``--robot quadruped`` (torque prediction): the Go2-class twin hung by its base with Stribeck
+friction, 4 mrad of backlash and torque-speed saturation (scenario ``quadruped_actuator``) is
+recorded for 60 s of chirp (seed 0) and 20 s of PRBS (seed 1); ``identify --fixed-base`` and
+``actuator fit`` (MLP and GRU) run on the chirp; every model predicts the PRBS recording's torque.
+
+``--robot furuta`` (policies): the furuta twin of scenario ``furuta`` (hidden masses, damping,
+motor resistance, 3 ms latency) with Stribeck friction on the arm and torque-speed saturation
+(:data:`FURUTA_EFFECTS`) is recorded for 30 s of chirp; ``identify`` and ``actuator fit`` run on
+it.  Two policies train for the same number of environment steps on the calibrated model, one
+with the identified DC-motor equation and one with the fitted network as the arm's drive, under
+the same randomization (the ``default`` one without its motor-constant lines, which a network
+has no parameters for); each then runs ``episodes`` episodes on the twin through the control
+loop (safety monitor, speed stages), success by the task's own rule.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim2real.bench.scenarios import hidden_values, record_scenario
+from sim2real.bench.timing import machine
+from sim2real.robots import load_robot
+
+log = logging.getLogger(__name__)
+
+FURUTA_EFFECTS: dict[str, float] = {"no_load_speed": 30.0}
+"""Unmodeled drive effect of the furuta twin of the policy comparison (besides the defaults)."""
+
+FURUTA_FRICTION: dict[str, float] = {"joint.arm.frictionloss": 1.0e-3, "joint.arm.stribeck": 1.0e-3}
+"""Hidden arm friction of that twin [N m] (Stribeck velocity: the default 0.1 rad/s)."""
+
+
+def run(robot: str = "quadruped", steps: int | None = None, episodes: int = 32, seed: int = 0) -> dict[str, Any]:
+    """Measure and return the figures of one robot (module docstring); ``steps`` (default 3 M)
+    and ``episodes`` are the furuta policies' training budget and twin episodes."""
+    with tempfile.TemporaryDirectory(prefix="bench-actuator-") as folder:
+        if robot == "quadruped":
+            return _torque(Path(folder))
+        if robot == "furuta":
+            return _policies(Path(folder), steps or 3_000_000, episodes=episodes, seed=seed)
+    from sim2real.errors import Sim2RealError
+
+    raise Sim2RealError(f"bench actuator runs on quadruped (torque) or furuta (policies), not {robot!r}")
+
+
+def _torque(folder: Path) -> dict[str, Any]:
+    from sim2real.calibration import calibrated_model
+    from sim2real.sim.net_actuator import ActuatorNet
+    from sim2real.sysid import identify
+    from sim2real.sysid.actuator_data import drive_model, evaluate_net
+    from sim2real.sysid.actuator_fit import NetFitConfig, fit_actuator_net
+
+    spec = load_robot("quadruped")
+    load = list(os.getloadavg())
+    chirp = record_scenario("quadruped_actuator", folder / "chirp", seed=0)
+    prbs = record_scenario("quadruped_actuator", folder / "prbs", seed=1, seconds=20.0, kind="prbs")
+    start = time.perf_counter()
+    calib = identify(spec, [chirp], fixed_base=True).calibration()
+    identify_s = time.perf_counter() - start
+    drive = drive_model(spec, calibrated_model(spec, calib), spec.actuated_joints)
+    out: dict[str, Any] = {"robot": "quadruped", "identify_seconds": identify_s, "models": {}}
+    for kind in ("mlp", "gru"):
+        start = time.perf_counter()
+        fit = fit_actuator_net(
+            spec, [chirp], folder / f"{kind}.onnx", config=NetFitConfig(kind=kind), drive=drive
+        )
+        seconds = time.perf_counter() - start
+        figures = evaluate_net(spec, ActuatorNet(folder / f"{kind}.onnx"), [prbs], drive)
+        net, pd = figures["net_torque_rmse"]["overall"], figures["pd_torque_rmse"]["overall"]
+        out["models"][kind] = {
+            "fit_seconds": seconds,
+            "validation_net_torque_rmse": fit.net_torque_rmse["overall"],
+            "validation_pd_torque_rmse": fit.pd_torque_rmse["overall"],
+            "prbs_net_torque_rmse": net,
+            "prbs_pd_torque_rmse": pd,
+            "prbs_ridge_torque_rmse": figures["ridge_torque_rmse"]["overall"],
+            "prbs_ratio_to_pd": net / pd,
+        }
+    out["load"] = load + list(os.getloadavg())
+    out["machine"] = machine()
+    return out
+
+
+def _policies(folder: Path, steps: int, episodes: int, seed: int) -> dict[str, Any]:
+    from sim2real.calibration import calibrated_model
+    from sim2real.params import Parameters
+    from sim2real.pipeline.episodes import run_episodes_on_twin
+    from sim2real.pipeline.training import train_policy
+    from sim2real.policy.export import export_policy
+    from sim2real.randomize.config import CONFIG_DIR, read_yaml
+    from sim2real.real.twin import TwinConfig, TwinEffects
+    from sim2real.robots.model import build_model
+    from sim2real.sim.net_actuator import with_actuator_net
+    from sim2real.sysid import identify
+    from sim2real.sysid.actuator_data import drive_model
+    from sim2real.sysid.actuator_fit import NetFitConfig, fit_actuator_net
+    from sim2real.train.checkpoint import load_policy
+
+    spec = load_robot("furuta")
+    hidden = {**hidden_values("furuta"), **FURUTA_FRICTION}
+    twin = TwinConfig(
+        params={k: np.atleast_1d(v) for k, v in hidden.items()},
+        effects=TwinEffects(seed=seed, **FURUTA_EFFECTS),
+    )
+    log_path = folder / "chirp"
+    _record(spec, twin, log_path, seconds=30.0, seed=seed)
+    from sim2real.logs import read_bag
+
+    chirp = read_bag(log_path)
+    calib = identify(spec, [chirp]).calibration()
+    drive = drive_model(spec, calibrated_model(spec, calib), spec.actuated_joints)
+    fit = fit_actuator_net(spec, [chirp], folder / "arm.onnx", config=NetFitConfig(seed=seed), drive=drive)
+    net_spec = with_actuator_net(spec, folder / "arm.onnx")
+    randomization = {k: v for k, v in read_yaml(CONFIG_DIR / "furuta_default.yaml").items() if k != "motors"}
+    arms: dict[str, Any] = {}
+    for name, train_spec in (("identified_dc_motor", spec), ("actuator_network", net_spec)):
+        model = calibrated_model(spec, calib)
+        if train_spec is not spec:  # the same calibrated values, minus what the network replaces
+            model = build_model(train_spec)
+            params = Parameters(train_spec, model)
+            values = {
+                k: v for k, v in calib.values().items() if k in params.names and not k.endswith(".delay")
+            }
+            params.set(model, values)
+        start = time.perf_counter()
+        trained = train_policy(
+            train_spec,
+            folder / name,
+            steps,
+            seed=seed,
+            randomize=randomization,
+            model=model,
+            eval_episodes=16,
+        )
+        policy = folder / name / "policy.onnx"
+        actor, meta = load_policy(folder / name / "policy.pt")
+        export_policy(actor, train_spec, policy, metadata=meta)
+        result = run_episodes_on_twin(train_spec, policy, twin, episodes, seed=seed + 1, twin_spec=spec)
+        arms[name] = {
+            "train_seconds": time.perf_counter() - start,
+            "env_steps": trained.env_steps,
+            "sim_success": trained.sim_success,
+            "best_quick_eval": max((c["eval_success"] or 0.0) for c in trained.curve),
+            "final_mean_return": trained.curve[-1]["mean_return"],
+            "twin_success": result.success_rate,
+            "safety_stops": result.safety_stops,
+        }
+    return {
+        "robot": "furuta",
+        "steps": steps,
+        "episodes": episodes,
+        "net_validation": {k: fit.summary()[k]["overall"] for k in ("net_torque_rmse", "pd_torque_rmse")},
+        "policies": arms,
+        "machine": machine(),
+    }
+
+
+def _record(spec, twin, out: Path, seconds: float, seed: int) -> None:
+    """``sim2real record --excite chirp`` on the twin."""
+    from sim2real.deploy.record import ExcitationPolicy, initial_state, record
+    from sim2real.real.twin import TwinRobot
+
+    q0, qd0 = initial_state(spec, seed)
+    robot = TwinRobot(spec, twin, initial_qpos=q0)
+    robot.reset(q0, qd0)
+    record(
+        robot,
+        ExcitationPolicy(spec, "chirp", seconds, seed=seed),
+        seconds,
+        out,
+        meta={"scenario": "furuta_actuator"},
+    )

@@ -1,0 +1,99 @@
+"""``sim2real bench friction``: the joint friction model on the real recordings (issue 17).
+
+For each robot with real recordings (``../shared/data/real``: the DFKI pendulum, the QUBE-Servo
+2), each split of its recordings into fit and held-out ones:
+
+- **today**: ``identify`` with the robot's default parameters on the fit recordings (the
+  calibration of ``tests/sysid/test_real_data.py``);
+- **friction**: on top of today's calibrated model (its values held), the friction model of the
+  driven joint identified on the same recordings: Coulomb (``frictionloss``), viscous
+  (``damping``) and Stribeck friction and velocity (:mod:`sim2real.robots.friction`);
+- **together**: every default parameter and the friction model identified at once.
+
+Every calibration predicts every recording in 0.25 s windows from the logged states (position
+RMSE at the log's sample times, :func:`sim2real.gap.measure_gap`), the nominal model too.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from sim2real.bench.timing import machine
+from sim2real.errors import Sim2RealError
+
+HORIZON = 0.25
+"""Window length of the prediction error [s]."""
+
+REAL = Path(__file__).resolve().parents[4] / "shared" / "data" / "real"
+"""The shared recordings (next to the project folder)."""
+
+
+def _setups(folder: Path) -> list[tuple[str, Any, list, list[tuple[list[int], list[int]]], str, Any]]:
+    from sim2real.logs import load_real_pendulum, load_real_qube
+    from sim2real.robots import load_robot
+    from sim2real.sysid import IdentifyConfig
+
+    pendulum = [load_real_pendulum(folder / "pendulum" / f"{n}.csv") for n in ("pd_excitation", "energy_shaping")]
+    qube = [load_real_qube(f) for f in sorted((folder / "qube").glob("*.csv"))]
+    return [
+        ("pendulum", load_robot("pendulum"), pendulum, [([1], [0]), ([0], [1])], "hinge", IdentifyConfig()),
+        (
+            "furuta",
+            load_robot("furuta"),
+            qube,
+            [([0, 1], [2, 3]), ([2, 3], [0, 1])],
+            "arm",
+            IdentifyConfig(horizon=HORIZON, stride=0.5),
+        ),
+    ]
+
+
+def run(folder: str | Path | None = None) -> dict[str, Any]:
+    """Measure and return the figures (module docstring).
+
+    Raises:
+        Sim2RealError: the recordings are not there.
+    """
+    from sim2real.gap import measure_gap
+    from sim2real.params import Parameters
+    from sim2real.sysid import calibrated_model, default_params, identify
+
+    folder = Path(folder) if folder is not None else REAL
+    if not (folder / "pendulum").is_dir() or not (folder / "qube").is_dir():
+        raise Sim2RealError(f"the real recordings are not at {folder} (pendulum/ and qube/)")
+    load = list(os.getloadavg())
+    rows = []
+    for robot, spec, logs, splits, joint, config in _setups(folder):
+        base = default_params(spec)
+        friction = [f"joint.{joint}.{q}" for q in ("frictionloss", "damping", "stribeck", "stribeck_velocity")]
+        nominal = [measure_gap(spec, log, horizon=HORIZON).position_rmse for log in logs]
+        for fit, held in splits:
+            chosen = [logs[i] for i in fit]
+            start = time.perf_counter()
+            today = calibrated_model(spec, identify(spec, chosen, base, config=config).calibration())
+            refined = identify(spec, chosen, friction, config=config, model=today)
+            with_friction = copy.copy(today)
+            Parameters(spec, with_friction).set(with_friction, {k: v.value for k, v in refined.params.items()})
+            both = identify(spec, chosen, base + [n for n in friction if n not in base], config=config)
+            together = calibrated_model(spec, both.calibration())
+            seconds = time.perf_counter() - start
+            for i, log in enumerate(logs):
+                rows.append(
+                    {
+                        "robot": robot,
+                        "file": Path(str(log.meta.get("source", i))).name,
+                        "fit_on": [Path(str(logs[k].meta.get("source", k))).name for k in fit],
+                        "held_out": i in held,
+                        "nominal": nominal[i],
+                        "today": measure_gap(spec, log, model=today, horizon=HORIZON).position_rmse,
+                        "friction": measure_gap(spec, log, model=with_friction, horizon=HORIZON).position_rmse,
+                        "together": measure_gap(spec, log, model=together, horizon=HORIZON).position_rmse,
+                        "friction_values": {k: v.value.tolist() for k, v in refined.params.items()},
+                        "seconds": seconds,
+                    }
+                )
+    return {"horizon": HORIZON, "rows": rows, "load": load + list(os.getloadavg()), "machine": machine()}

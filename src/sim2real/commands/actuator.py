@@ -1,0 +1,121 @@
+"""``sim2real actuator fit|eval``: actuator networks learned from logs with measured torque."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import tyro
+
+from sim2real.commands.output import emit, human
+from sim2real.errors import Sim2RealError
+
+CsvMap = Literal["pendulum", "qube"]
+
+
+def _table(figures: dict, joints: list[str]) -> str:
+    """Per-joint torque RMSE of the three models, as text."""
+    net, pd, ridge = (figures[k] for k in ("net_torque_rmse", "pd_torque_rmse", "ridge_torque_rmse"))
+    width = max(len(j) for j in [*joints, "overall"])
+    lines = [f"{'joint':<{width}}  {'network':>9}  {'drive model':>11}  {'ridge':>9}   [N m RMSE]"]
+    for j in [*joints, "overall"]:
+        lines.append(f"{j:<{width}}  {net[j]:9.4f}  {pd[j]:11.4f}  {ridge[j]:9.4f}")
+    ratio = net["overall"] / max(pd["overall"], 1e-12)
+    lines.append(f"network / drive model: {ratio:.2f}")
+    return "\n".join(lines)
+
+
+def actuator(
+    action: Annotated[Literal["fit", "eval"], tyro.conf.Positional],
+    logs: Annotated[tuple[str, ...], tyro.conf.Positional, tyro.conf.arg(metavar="LOG")],
+    robot: str,
+    out: str | None = None,
+    net: str | None = None,
+    kind: Literal["mlp", "gru"] = "mlp",
+    group: tuple[str, ...] = (),
+    calib: str | None = None,
+    history: int = 3,
+    dt: float | None = None,
+    epochs: int = 200,
+    validation: float = 0.2,
+    torque_constant: float | None = None,
+    csv_map: CsvMap | None = None,
+    seed: int = 0,
+    json: bool = False,
+) -> int:
+    """Learn a robot's drives from logs with measured torque (fit), or score a network on any log (eval).
+
+    ``fit`` trains one network per group of joints that share a drive on the history of their
+    position error (or command) and velocity, holds out the end of every log for early stopping,
+    writes an ONNX file (runs in onnxruntime; use it in a spec as ``model: net``) and prints its
+    validation torque RMSE next to the identified drive model's (PD, or DC motor) and the ridge
+    motor model's on the same samples.  ``eval`` prints ``net_torque_rmse``, ``pd_torque_rmse``
+    and ``ridge_torque_rmse`` per joint and overall on the logs given.
+
+    Args:
+        action: fit (write --out) or eval (read --net).
+        logs: Bag directories, .mcap files, or CSV files (with --csv-map) with measured effort.
+        robot: Embedded robot name or spec YAML path (the robot of the logs).
+        out: fit: the ONNX file to write.
+        net: eval: the ONNX file to score.
+        kind: fit: mlp (history window, Hwangbo et al.) or gru (recurrent state).
+        group: fit: a regular expression of joints sharing a drive, one per group (every
+            actuated joint in exactly one); default: one group per drive model and torque limit.
+        calib: The identified drive model to compare with (a calibration of `identify`, e.g.
+            `identify --fixed-base` on the same logs); default: the spec's nominal one (fit) or
+            the one stored in the network (eval).
+        history: fit: samples of each input the MLP sees.
+        dt: fit: their spacing [s] (default: the logs' sample period).
+        epochs: fit: most passes over the data (early stop on the held-out share).
+        validation: fit: share of every log, at its end, held out.
+        torque_constant: The logs' effort column is motor current [A]: torque = this x current [N m/A].
+        csv_map: Column map of CSV logs.
+        seed: fit: seed of the initialization and the batches.
+        json: Print a JSON summary on stdout.
+    """
+    from sim2real.gap.io import load_logs
+    from sim2real.robots import load_robot
+    from sim2real.sysid.actuator_data import drive_model
+
+    spec = load_robot(robot)
+    trajectories = load_logs(spec, logs, csv_map)
+    drive = None
+    if calib is not None:
+        from sim2real.calibration import calibrated_model, load_calibration
+
+        model = calibrated_model(spec, load_calibration(calib, spec))
+    if action == "fit":
+        if out is None or net is not None:
+            raise Sim2RealError("actuator fit writes --out FILE.onnx (--net is for eval)")
+        from sim2real.sysid.actuator_fit import NetFitConfig, default_groups, fit_actuator_net, regex_groups
+
+        groups = regex_groups(spec, group) if group else default_groups(spec)
+        joints = [j for v in groups.values() for j in v]
+        if calib is not None:
+            drive = drive_model(spec, model, joints)
+        config = NetFitConfig(
+            kind=kind,
+            history=history,
+            dt=dt,
+            epochs=epochs,
+            validation=validation,
+            seed=seed,
+            torque_constant=torque_constant,
+        )
+        human(f"fitting {kind} actuator networks of {spec.name} on {len(trajectories)} log(s)", json)
+        result = fit_actuator_net(spec, trajectories, out, config=config, groups=groups, drive=drive)
+        summary = result.summary()
+        emit(summary, json, _table(summary, joints) + f"\nwrote {out}")
+        return 0
+    if net is None or out is not None:
+        raise Sim2RealError("actuator eval reads --net FILE.onnx (--out is for fit)")
+    from sim2real.sim.net_actuator import ActuatorNet
+    from sim2real.sysid.actuator_data import evaluate_net
+
+    network = ActuatorNet(net)
+    joints = [j for j in spec.actuated_joints if j in network.meta.joints]
+    if calib is not None:
+        drive = drive_model(spec, model, joints)
+    figures = evaluate_net(spec, network, trajectories, drive, torque_constant)
+    figures["net"] = str(net)
+    emit(figures, json, _table(figures, joints))
+    return 0
