@@ -24,19 +24,43 @@ measures no torque, the torque the commands imply (:func:`~sim2real.robots.actua
 
 **Floating base.**  The base orientation and angular velocity come from the IMU (``Reading.quat``,
 ``Reading.gyro``, rotated from the IMU site to the base body); the base position does not enter
-``M``, ``b`` or ``f_p``, and neither does the base's linear velocity (Galilean invariance), whose
-change over the interval is unknown and solved for.  Feet touching the ground exert forces the
-observer must not call collisions: the forces at the *expected contacts* (by default the feet: the
-lowest collision geoms of the leaf bodies, or the spec's ``feet``) are solved for as well, by
-weighted least squares, and what they cannot explain is the unexpected external torque.  A foot
-above ``contact_height`` (from the measured base height and orientation, flat ground at z = 0)
-cannot carry a force.  What is invisible by construction: a force at an expected contact (a foot
-kicking an obstacle), and for a floating base a force whose effect a change of the base's linear
-motion explains (a push through the centre of mass): the tilt and height checks cover those.
+``M``, ``b`` or ``f_p``, and neither does the base's linear velocity (Galilean invariance).  The
+change of that velocity over the interval comes from the accelerometer (``Reading.accel``, the
+specific force at the IMU site, less gravity, moved to the base origin with the gyro's angular
+velocity and its change), the newest sample times the interval: an IMU's sample is low-passed over
+the time before it, and the trapezoid with the previous sample would lag half an interval (and see
+half of a push in its first interval).  Without an accelerometer reading it is solved for, and a
+push through the trunk is then invisible (explained as the base accelerating).  Feet touching the
+ground exert forces the observer must not call collisions: the forces at the *expected contacts* (by
+default the feet: the lowest collision geoms of the leaf bodies, or the spec's ``feet``; a point
+force for a sphere, force and torque otherwise) are solved for as well, by weighted least squares,
+and what they cannot explain is the unexpected external force.  A foot whose lowest point (a mesh's
+lowest vertex, a box's lowest corner; :func:`geom_bottom`) is higher than ``contact_height`` (from
+the measured base height and orientation, flat ground at z = 0) carries no force.  A contact on the
+base body itself is a stand holding the robot (a hung robot, :func:`~sim2real.deploy.record.fixed_base_spec`):
+always in contact, force and torque.  Locked joints (``spec.locked_joints``) are held at their
+positions; their torque is solved for like a contact force.
 
-**Decision.**  Each row of the unexplained residual is divided by its threshold (per joint from the
-spec's ``safety.collision.threshold``, base torque for a floating base); a row above 1 is a
-collision.  This module needs numpy and MuJoCo only (no torch).
+**Decision.**  The unexplained residual is divided by the thresholds (per joint from the spec's
+``safety.collision.threshold``; on a floating base ``base_torque`` for the three torque rows and
+``base_force`` = ``threshold_fraction`` x the robot's weight for the three force rows).  The least-
+squares split spreads what the contacts cannot explain over many rows, so the largest row
+understates the evidence; the statistic for each place a force can act (a joint, the base's
+torque, the base's force) is its *normalized residual*, the residual on those rows weighted by what
+the contacts leave visible there (:meth:`CollisionDetector.score`).  Without contacts it is each
+row's |residual| / threshold; above 1 anywhere is a collision.
+
+**What it cannot see.**  A force at an expected contact (a foot kicking an obstacle).  A force the
+expected contacts could produce within the thresholds: on a biped standing on two flat feet (a
+force and torque each) whose legs have five joints (the Unitree H1), a foot's wrench along the
+direction its leg transmits without any joint torque (a sideways force along the hip line) explains
+a sideways push at the pelvis's height entirely, and torques on the pelvis largely: measured on the
+H1 standing, at its default thresholds, a push at the threshold is about 100 N forward through the
+pelvis's centre of mass (0.2 x its weight), about 450 N sideways and 1500 N vertically, 180-830 N
+forward on a hip or knee link; nothing sideways on the legs.  Lower the thresholds (``threshold``,
+``base_torque``) if the robot's own residual allows (``peak`` of a deployment, or the preflight);
+the tilt and height checks cover the falls such pushes cause.  This module needs numpy and MuJoCo
+only (no torch).
 """
 
 from __future__ import annotations
@@ -173,6 +197,8 @@ class MomentumObserver:
         contact_height: A contact whose lowest point is higher above the ground than this [m]
             carries no force (needs ``Reading.base_height``; without it every contact may).
         max_gap_s: A gap between usable readings longer than this [s] restarts the observer.
+        use_accel: Floating base: take the base's linear acceleration from the accelerometer
+            (readings without one fall back to solving for it); the detector turns it on.
 
     Raises:
         Sim2RealError: the model has degrees of freedom the readings do not measure, or the IMU
