@@ -13,8 +13,8 @@ import pytest
 import yaml
 from deploy_testdata import QUIET, balance_policy
 
-from sim2real.deploy.collision import CollisionDetector, MomentumObserver, geom_bottom, torque_scale
-from sim2real.deploy.fault_cases import Collision, front_point
+from sim2real.deploy.collision import CollisionDetector, MomentumObserver, torque_scale
+from sim2real.deploy.fault_cases import Collision
 from sim2real.deploy.faults import run_case
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.monitor import deployment_monitor
@@ -137,16 +137,6 @@ class TestObserver:
         assert obs.update(Reading(t=0.02, q=r.q, qd=r.qd, tau=r.tau), np.zeros(12)) is None
 
 
-TALL = """<mujoco><asset><mesh name="sole" vertex="-0.15 -0.05 0  0.15 -0.05 0  -0.15 0.05 0  0.15 0.05 0
-  -0.15 -0.05 0.04  0.15 -0.05 0.04  -0.15 0.05 0.04  0.15 0.05 0.04"/></asset><worldbody>
-  <body name="trunk" pos="0 0 1"><freejoint/><geom type="box" size="0.1 0.1 0.5"/>
-    <body name="foot" pos="0 0 -0.95"><geom type="mesh" mesh="sole"/></body>
-    <body name="shoe" pos="0.3 0 -0.9" euler="0 30 0"><geom type="box" size="0.1 0.05 0.02"/></body>
-  </body></worldbody></mujoco>"""
-"""A tall trunk (a box 1 m high) and two feet: a flat mesh sole 5 cm above the floor and a tilted
-box (bounding spheres 0.16 m and 0.11 m)."""
-
-
 def _locked_hips_quadruped(tmp_path: Path):
     """The quadruped with its four hip abduction joints locked at the default pose
     (``locked_joints``), the way an imported policy that drives fewer joints than the model has
@@ -191,9 +181,9 @@ class TestFloatingBaseObservability:
     """What made a push on a humanoid's pelvis invisible (the H1 imported from legged_gym): the
     base's linear momentum was unobserved (any push through the trunk was "explained" as the base
     accelerating), the largest row of the least-squares residual understated what the feet could
-    not explain, a foot's bounding sphere kept a lifted mesh foot "on the ground", and the case
-    pushed at a point 35 cm in front of the pelvis, in the air.  Pinned here on the quadruped and on
-    small models; the H1 itself runs in tests/policy/imports/test_legged_gym.py."""
+    not explain, a foot's bounding sphere kept a lifted mesh foot "on the ground" (test_body_geometry),
+    and the case pushed at a point 35 cm in front of the pelvis, in the air (test_body_geometry).
+    Pinned here on the quadruped; the H1 itself runs in tests/policy/imports/test_legged_gym.py."""
 
     def test_a_push_through_the_trunk_is_seen_through_the_accelerometer(self, quadruped):
         det = CollisionDetector(quadruped)
@@ -240,28 +230,6 @@ class TestFloatingBaseObservability:
         fixed.observer.update(r, np.zeros(1))
         out = fixed.observer.update(Reading(t=0.002, q=np.zeros(2), qd=np.zeros(2), tau=np.array([0.0, 0.01])), np.zeros(1))
         assert fixed.score(out) == pytest.approx(float(np.max(np.abs(out.joint) / fixed.thresholds)))
-
-    def test_a_lifted_foot_is_measured_by_its_shape_not_its_bounding_sphere(self):
-        model = mujoco.MjModel.from_xml_string(TALL)
-        data = mujoco.MjData(model)
-        mujoco.mj_kinematics(model, data)
-        sole, shoe = (model.body(n).geomadr[0] for n in ("foot", "shoe"))
-        # the sole mesh's lowest vertex is 5 cm up (no contact); its bounding sphere reaches below the floor
-        assert geom_bottom(model, data, sole) == pytest.approx(0.05, abs=1e-9)
-        assert data.geom_xpos[sole][2] - model.geom_rbound[sole] < 0.0
-        # the tilted box: its lowest corner
-        rot = data.geom_xmat[shoe].reshape(3, 3)
-        corners = data.geom_xpos[shoe] + (rot @ (model.geom_size[shoe] * np.array(
-            [[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])).T).T
-        assert geom_bottom(model, data, shoe) == pytest.approx(corners[:, 2].min(), abs=1e-9)
-
-    def test_the_case_pushes_on_the_trunk_surface(self):
-        model = mujoco.MjModel.from_xml_string(TALL)
-        data = mujoco.MjData(model)
-        mujoco.mj_kinematics(model, data)
-        trunk = model.body("trunk").id
-        np.testing.assert_allclose(front_point(model, data, trunk), [0.1, 0.0, 0.0], atol=1e-9)
-        assert model.geom_rbound[model.body("trunk").geomadr[0]] > 0.5  # the sphere reaches 0.51 m
 
     def test_locked_joints_are_held_and_their_torque_solved_for(self, tmp_path):
         spec = _locked_hips_quadruped(tmp_path)

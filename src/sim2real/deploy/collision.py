@@ -71,6 +71,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from sim2real.deploy.body_geometry import collision_geoms, geom_bottom, leaf_bodies
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
@@ -109,42 +110,6 @@ class Residual:
     = projector @ (weights * raw)``."""
 
 
-def _leaf_bodies(model: mujoco.MjModel) -> list[int]:
-    parents = set(int(p) for p in model.body_parentid[1:])
-    return [b for b in range(1, model.nbody) if b not in parents]
-
-
-def _collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
-    return [
-        g
-        for g in range(model.ngeom)
-        if model.geom_bodyid[g] == body and (model.geom_contype[g] or model.geom_conaffinity[g])
-    ]
-
-
-_CORNERS = np.array([[x, y, z] for x in (-1.0, 1.0) for y in (-1.0, 1.0) for z in (-1.0, 1.0)])
-
-
-def geom_bottom(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
-    """Height of a geom's lowest point in the world [m] at the kinematics in ``data``: a sphere's
-    centre less its radius, a mesh's lowest vertex, otherwise the lowest corner of the geom's box in
-    its own frame (``geom_aabb``; a capsule's or cylinder's box reaches a little below it).  Not the
-    bounding sphere (``geom_rbound``): a foot mesh's sphere reaches 10-20 cm below the sole, so a
-    lifted foot would still count as touching the ground."""
-    kind = int(model.geom_type[geom])
-    if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
-        return float(data.geom_xpos[geom][2] - model.geom_size[geom][0])
-    if kind == int(mujoco.mjtGeom.mjGEOM_MESH) and model.geom_dataid[geom] >= 0:
-        mesh = int(model.geom_dataid[geom])
-        start = int(model.mesh_vertadr[mesh])
-        points = model.mesh_vert[start : start + int(model.mesh_vertnum[mesh])]
-    else:
-        center, half = model.geom_aabb[geom][:3], model.geom_aabb[geom][3:]
-        points = center + half * _CORNERS
-    z = data.geom_xmat[geom].reshape(3, 3)[2] @ np.asarray(points, dtype=float).T
-    return float(data.geom_xpos[geom][2] + np.min(z))
-
-
 def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
     """Bodies where ground contact is expected: the spec's ``feet`` when it has them, else (floating
     base) the leaf bodies whose lowest collision geom lies within 5 cm of the lowest one at the
@@ -157,8 +122,8 @@ def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
     lows: dict[int, float] = {}
-    for b in _leaf_bodies(model):
-        geoms = _collision_geoms(model, b)
+    for b in leaf_bodies(model):
+        geoms = collision_geoms(model, b)
         if geoms:
             lows[b] = min(geom_bottom(model, data, g) for g in geoms)
     if not lows:
@@ -289,7 +254,7 @@ class MomentumObserver:
                 raise Sim2RealError(f"collision observer: expected contact {name!r} is neither a body nor a geom")
             body = int(model.geom_bodyid[geom])
         else:
-            geoms = _collision_geoms(model, body)
+            geoms = collision_geoms(model, body)
             if not geoms:
                 raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
             data = mujoco.MjData(model)

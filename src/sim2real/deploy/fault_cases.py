@@ -17,6 +17,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from sim2real.deploy.body_geometry import front_point, leaf_bodies
 from sim2real.deploy.loop import ControlLoop, TickResult
 from sim2real.deploy.safety import SafetyMonitor
 from sim2real.errors import Sim2RealError
@@ -423,44 +424,6 @@ class Estop(Fault):
         self.ctx.loop.request_estop("fault-injection e-stop")
 
 
-def front_point(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> np.ndarray:
-    """The front of a body at its origin's height, in the body's frame [m]: where a ray along the
-    body's -x axis, from 3 m ahead of its origin, first meets one of its collision geoms; without a
-    hit, the front of the geoms' boxes (``geom_aabb``) at the origin's height; (0.1, 0, 0) without
-    collision geoms.  Not the bounding sphere (``geom_rbound``): a tall body's sphere reaches far
-    beyond its surface."""
-    geoms = [
-        g
-        for g in range(model.ngeom)
-        if model.geom_bodyid[g] == body and (model.geom_contype[g] or model.geom_conaffinity[g])
-    ]
-    if not geoms:
-        return np.array([0.1, 0.0, 0.0])
-    rot = data.xmat[body].reshape(3, 3)
-    start = data.xpos[body] + 3.0 * rot[:, 0]
-    toward = -rot[:, 0]
-    hits = []
-    for g in geoms:
-        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH:
-            dist = mujoco.mj_rayMesh(model, data, g, start, toward)
-        else:
-            dist = mujoco.mju_rayGeom(
-                data.geom_xpos[g], data.geom_xmat[g], model.geom_size[g], start, toward, int(model.geom_type[g])
-            )
-        if dist >= 0:
-            hits.append(float(dist))
-    if hits:
-        return np.array([3.0 - min(hits), 0.0, 0.0])
-    front = -math.inf
-    for g in geoms:
-        center, half = model.geom_aabb[g][:3], model.geom_aabb[g][3:]
-        grot = np.zeros(9)
-        mujoco.mju_quat2Mat(grot, model.geom_quat[g])
-        corners = center + half * np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])
-        front = max(front, float(np.max(model.geom_pos[g][0] + corners @ grot.reshape(3, 3)[0])))
-    return np.array([front, 0.0, 0.0])
-
-
 class Collision(Fault):
     """An external force on a link for 0.2 s, then released: the collision observer must see it
     within 50 ms (counted from the force's start), hold (or safe-stop, per the spec's reaction) and
@@ -505,9 +468,7 @@ class Collision(Fault):
             points = {"its front": front_point(model, data, body), "its centre of mass": model.body_ipos[body].copy()}
             axes = ("forward", "sideways", "vertical")
             return body, [(p, rot[:, i].copy(), f"{axes[i]} at {where}") for where, p in points.items() for i in range(3)]
-        parents = set(int(p) for p in model.body_parentid[1:])
-        leaves = [b for b in range(1, model.nbody) if b not in parents]
-        body = max(leaves)
+        body = max(leaf_bodies(model))
         return body, [(model.body_ipos[body].copy(), np.eye(3)[i], f"along world {'xyz'[i]} at its centre of mass") for i in range(3)]
 
     def inject(self) -> None:
