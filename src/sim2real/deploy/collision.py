@@ -26,11 +26,10 @@ measures no torque, the torque the commands imply (:func:`~sim2real.robots.actua
 ``Reading.gyro``, rotated from the IMU site to the base body); the base position does not enter
 ``M``, ``b`` or ``f_p``, and neither does the base's linear velocity (Galilean invariance).  The
 change of that velocity over the interval comes from the accelerometer (``Reading.accel``, the
-specific force at the IMU site, less gravity, moved to the base origin with the gyro's angular
-velocity and its change), the newest sample times the interval: an IMU's sample is low-passed over
-the time before it, and the trapezoid with the previous sample would lag half an interval (and see
-half of a push in its first interval).  Without an accelerometer reading it is solved for, and a
-push through the trunk is then invisible (explained as the base accelerating).  Feet touching the
+specific force at the IMU site, less gravity, moved to the base origin), the newest sample times
+the interval (a trapezoid with the previous one would see half of a push in its first interval).
+Without an accelerometer reading it is solved for, and a push through the trunk is invisible (the
+base accelerating explains it).  Feet touching the
 ground exert forces the observer must not call collisions: the forces at the *expected contacts* (by
 default the feet: the lowest collision geoms of the leaf bodies, or the spec's ``feet``; a point
 force for a sphere, force and torque otherwise) are solved for as well, by weighted least squares,
@@ -44,23 +43,20 @@ positions; their torque is solved for like a contact force.
 **Decision.**  The unexplained residual is divided by the thresholds (per joint from the spec's
 ``safety.collision.threshold``; on a floating base ``base_torque`` for the three torque rows and
 ``base_force`` = ``threshold_fraction`` x the robot's weight for the three force rows).  The least-
-squares split spreads what the contacts cannot explain over many rows, so the largest row
-understates the evidence; the statistic for each place a force can act (a joint, the base's
-torque, the base's force) is its *normalized residual*, the residual on those rows weighted by what
-the contacts leave visible there (:meth:`CollisionDetector.score`).  Without contacts it is each
-row's |residual| / threshold; above 1 anywhere is a collision.
+squares split spreads what the contacts cannot explain over many rows, so the statistic of each
+place a force can act (a joint, the base's torque, its force) is its *normalized residual*
+(:meth:`CollisionDetector.score`); without contacts each row's |residual| / threshold.  Above 1
+anywhere is a collision.
 
-**What it cannot see.**  A force at an expected contact (a foot kicking an obstacle).  A force the
-expected contacts could produce within the thresholds: on a biped standing on two flat feet (a
-force and torque each) whose legs have five joints (the Unitree H1), a foot's wrench along the
-direction its leg transmits without any joint torque (a sideways force along the hip line) explains
-a sideways push at the pelvis's height entirely, and torques on the pelvis largely: measured on the
-H1 standing, at its default thresholds, a push at the threshold is about 100 N forward through the
-pelvis's centre of mass (0.2 x its weight), about 450 N sideways and 1500 N vertically, 180-830 N
-forward on a hip or knee link; nothing sideways on the legs.  Lower the thresholds (``threshold``,
-``base_torque``) if the robot's own residual allows (``peak`` of a deployment, or the preflight);
-the tilt and height checks cover the falls such pushes cause.  This module needs numpy and MuJoCo
-only (no torch).
+**What it cannot see.**  A force at an expected contact (a foot kicking an obstacle), or one the
+contacts could produce within the thresholds.  On a biped on two flat feet with five-joint legs
+(the Unitree H1) a foot transmits a sideways force along the hip line with no joint torque, so a
+sideways push at the pelvis's height is explained entirely and torques on the pelvis largely.  On
+the H1 standing, at its default thresholds, a push at the threshold is about 100 N forward through
+the pelvis's centre of mass (0.2 x its weight), 450 N sideways, 1500 N vertically, 180-830 N
+forward on a hip or knee link, nothing sideways on the legs.  Lower the thresholds if the robot's
+residual allows (the preflight's peak); the tilt and height checks cover the falls.  Needs numpy
+and MuJoCo only (no torch).
 """
 
 from __future__ import annotations
@@ -193,9 +189,7 @@ class MomentumObserver:
         measured = set(int(i) for i in self._dof_idx)
         # locked joints (spec.locked_joints): held rigid at their positions by the robot's own
         # controller; their constraint torque is unknown and solved for like a contact force
-        self._locked_qpos = np.array(
-            [int(model.jnt_qposadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int
-        )
+        self._locked_qpos = np.array([int(model.jnt_qposadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int)
         self._locked_value = np.array([float(v) for v in spec.locked_joints.values()])
         self._locked_dof = np.array([int(model.jnt_dofadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int)
         measured |= set(int(i) for i in self._locked_dof)
@@ -359,12 +353,8 @@ class MomentumObserver:
     def measures_base_acceleration(self, reading: Reading) -> bool:
         """Whether the base's linear acceleration comes from the reading's accelerometer (a floating
         base, ``use_accel`` and a finite ``Reading.accel``) rather than being solved for."""
-        return bool(
-            self.spec.floating_base
-            and self.use_accel
-            and reading.accel is not None
-            and np.all(np.isfinite(reading.accel))
-        )
+        accel = reading.accel
+        return bool(self.spec.floating_base and self.use_accel and accel is not None and np.all(np.isfinite(accel)))
 
     def _origin_accel(self, reading: Reading, rot: np.ndarray, omega: np.ndarray, omega_dot: np.ndarray) -> np.ndarray | None:
         """Linear acceleration of the base body's origin in the world frame [m/s^2] from the
@@ -417,17 +407,14 @@ class MomentumObserver:
             return None
         dt = reading.t - prev.reading.t
         dv = qvel - prev.qvel
-        lin_known = False
-        if self.spec.floating_base and self.use_accel:
+        lin_known = self.measures_base_acceleration(reading)
+        if lin_known:  # the base's velocity change: the newest accelerometer sample x the interval
             f = self._free_dof
             w0 = prev.rot @ prev.qvel[f + 3 : f + 6]
             w1 = rot1 @ qvel[f + 3 : f + 6]
-            w_dot = (w1 - w0) / dt
-            a0 = self._origin_accel(prev.reading, prev.rot, w0, w_dot)
-            a1 = self._origin_accel(reading, rot1, w1, w_dot)
-            if a0 is not None and a1 is not None:
-                dv[f : f + 3] = dt * a1
-                lin_known = True
+            a1 = self._origin_accel(reading, rot1, w1, (w1 - w0) / dt)
+            assert a1 is not None
+            dv[f : f + 3] = dt * a1
         tau_start = self._start_torque(prev.reading, prev.tau, cmd, last_command)
         # momentum change minus the impulse of the known forces (trapezoidal rule), per second
         raw = 0.5 * (prev.M + M1) @ dv / dt + 0.5 * (prev.h + h1) - 0.5 * (tau_start + tau1)
@@ -686,8 +673,8 @@ class CollisionDetector:
         severity = Severity.SAFE_STOP if s.reaction == "safe_stop" or held > s.hold_timeout else Severity.HOLD
         # the place with the most evidence, and the external force there that explains it
         if joint.size and float(joint[j]) >= worst:
-            name, limit, what = self.spec.joints[j], float(self.thresholds[j]), f"{self.spec.joints[j]}: external torque"
-            unit = "N m"
+            name, limit, unit = self.spec.joints[j], float(self.thresholds[j]), "N m"
+            what = f"{name}: external torque"
         elif torque >= force:
             assert self.base_torque is not None
             name, limit, what, unit = None, self.base_torque, "base: external torque", "N m"
