@@ -10,6 +10,7 @@ from pathlib import Path
 import mujoco
 import numpy as np
 import pytest
+import yaml
 from deploy_testdata import QUIET, balance_policy
 
 from sim2real.deploy.collision import CollisionDetector, MomentumObserver, torque_scale
@@ -24,7 +25,7 @@ from sim2real.policy.linear import write_linear_policy
 from sim2real.policy.runtime import PolicyRunner
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
-from sim2real.robots import load_robot
+from sim2real.robots import DATA_DIR, load_robot
 from sim2real.robots.model import build_model
 from sim2real.robots.safety_options import CollisionSpec, parse_collision, parse_stages
 
@@ -134,6 +135,111 @@ class TestObserver:
         r = Reading(t=0.0, q=quadruped.default_pose, qd=np.zeros(12), tau=np.zeros(12))
         assert obs.update(r, np.zeros(12)) is None
         assert obs.update(Reading(t=0.02, q=r.q, qd=r.qd, tau=r.tau), np.zeros(12)) is None
+
+
+def _locked_hips_quadruped(tmp_path: Path):
+    """The quadruped with its four hip abduction joints locked at the default pose
+    (``locked_joints``), the way an imported policy that drives fewer joints than the model has
+    leaves the rest."""
+    raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+    drop = ["FL_hip", "FR_hip", "RL_hip", "RR_hip"]
+    raw["name"] = "quadruped_locked_hips"
+    raw["mjcf"] = str(DATA_DIR / "quadruped.xml")
+    raw["joints"] = [j for j in raw["joints"] if j not in drop]
+    raw["locked_joints"] = {j: raw["default_pose"].pop(j) for j in drop}
+    for j in drop:
+        raw["actuators"].pop(j)
+        for key in ("joint_position", "joint_velocity", "joint_torque"):
+            raw["safety"][key].pop(j)
+    for term in raw["observation"]:
+        term["size"] = 8 if term["size"] == 12 else term["size"]
+    (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+    return load_robot(str(tmp_path / "robot.yaml"))
+
+
+def _standing_push(spec, detector: CollisionDetector, wrench: np.ndarray, ticks: int = 30):
+    """The robot standing on a quiet twin under the zero-action policy; from tick 15 ``wrench``
+    (force, torque at the base's centre of mass, world frame) on the base.  Returns the tick
+    results."""
+    robot = _quiet(spec)
+    loop = ControlLoop(robot, _zero_policy(spec), config=LoopConfig(speed=LAST_STAGE, episode_return=False),
+                       monitor=SafetyMonitor(spec, collision=detector))
+    bid = mujoco.mj_name2id(robot.model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    out = []
+    for k in range(ticks):
+        if k == 15:
+            robot.data.xfrc_applied[bid] = wrench
+        out.append(loop.tick())
+    return out
+
+
+def _collisions(results) -> list[int]:
+    return [k for k, r in enumerate(results) if any(str(e.kind) == "collision" for e in r.events)]
+
+
+class TestFloatingBaseObservability:
+    """What made a push on a humanoid's pelvis invisible (the H1 imported from legged_gym): the
+    base's linear momentum was unobserved (any push through the trunk was "explained" as the base
+    accelerating), the largest row of the least-squares residual understated what the feet could
+    not explain, a foot's bounding sphere kept a lifted mesh foot "on the ground" (test_body_geometry),
+    and the case pushed at a point 35 cm in front of the pelvis, in the air (test_body_geometry).
+    Pinned here on the quadruped; the H1 itself runs in tests/policy/imports/test_legged_gym.py."""
+
+    def test_a_push_through_the_trunk_is_seen_through_the_accelerometer(self, quadruped):
+        det = CollisionDetector(quadruped)
+        robot = _quiet(quadruped)
+        robot.reset()
+        reading = robot.read()
+        com = build_model(quadruped).body("base").ipos
+        forward = det.sensitivity(reading, "base", com, np.array([1.0, 0.0, 0.0]))
+        det.observer.use_accel = False  # the base's acceleration unknown: solved for
+        blind = det.sensitivity(reading, "base", com, np.array([1.0, 0.0, 0.0]))
+        weight = 15.017 * 9.81
+        assert 1.0 / forward < 0.5 * weight  # at the threshold: less than half the robot's weight
+        assert 1.0 / blind > 50.0 * weight  # without the accelerometer: invisible
+        # on the twin: 0.4 x its weight forward through the trunk (1.4 x the threshold) is a collision
+        # within two control periods of its start (tick 15's reading is the last without it)
+        push = np.r_[0.4 * weight, 0.0, 0.0, 0.0, 0.0, 0.0]
+        seen = _collisions(_standing_push(quadruped, CollisionDetector(quadruped), push))
+        assert seen and seen[0] in (16, 17)
+        quiet = CollisionDetector(quadruped)
+        quiet.observer.use_accel = False
+        assert _collisions(_standing_push(quadruped, quiet, push)) == []
+
+    def test_what_the_feet_spread_over_many_rows_is_counted_whole(self, quadruped, furuta):
+        det = CollisionDetector(quadruped)
+        obs = det.observer
+        robot = _quiet(quadruped)
+        robot.reset()
+        reading = robot.read()
+        qpos, qvel = obs._set_state(reading)
+        M, _ = obs._dynamics(qpos, qvel)
+        yaw = np.zeros(obs.nv)
+        yaw[obs._free_dof + 5] = det.base_torque  # a torque about the vertical at the threshold
+        res = obs._explain(reading, M, yaw, True)
+        largest_row = max(
+            float(np.max(np.abs(res.joint) / det.thresholds)),
+            float(np.linalg.norm(res.base[3:])) / det.base_torque,
+            float(np.linalg.norm(res.base[:3])) / det.base_force,
+        )
+        assert len(res.contacts) == 4 and largest_row < 0.5  # the split leaves less than half anywhere
+        assert det.score(res) > 1.4 * largest_row
+        # without contacts nothing is spread: the score is the largest |residual| / threshold
+        fixed = CollisionDetector(furuta)
+        r = Reading(t=0.0, q=np.zeros(2), qd=np.zeros(2), tau=np.zeros(2))
+        fixed.observer.update(r, np.zeros(1))
+        out = fixed.observer.update(Reading(t=0.002, q=np.zeros(2), qd=np.zeros(2), tau=np.array([0.0, 0.01])), np.zeros(1))
+        assert fixed.score(out) == pytest.approx(float(np.max(np.abs(out.joint) / fixed.thresholds)))
+
+    def test_locked_joints_are_held_and_their_torque_solved_for(self, tmp_path):
+        spec = _locked_hips_quadruped(tmp_path)
+        det = CollisionDetector(spec)
+        assert det.observer.nv == 18 and len(det.thresholds) == 8
+        standing = _standing_push(spec, det, np.zeros(6), ticks=50)
+        assert _collisions(standing) == [] and 0 < det.peak < 0.5
+        weight = 15.017 * 9.81
+        seen = _collisions(_standing_push(spec, CollisionDetector(spec), np.r_[0.4 * weight, 0.0, 0.0, 0.0, 0.0, 0.0]))
+        assert seen and seen[0] in (16, 17)
 
 
 class TestThresholds:

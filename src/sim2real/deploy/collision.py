@@ -24,19 +24,39 @@ measures no torque, the torque the commands imply (:func:`~sim2real.robots.actua
 
 **Floating base.**  The base orientation and angular velocity come from the IMU (``Reading.quat``,
 ``Reading.gyro``, rotated from the IMU site to the base body); the base position does not enter
-``M``, ``b`` or ``f_p``, and neither does the base's linear velocity (Galilean invariance), whose
-change over the interval is unknown and solved for.  Feet touching the ground exert forces the
-observer must not call collisions: the forces at the *expected contacts* (by default the feet: the
-lowest collision geoms of the leaf bodies, or the spec's ``feet``) are solved for as well, by
-weighted least squares, and what they cannot explain is the unexpected external torque.  A foot
-above ``contact_height`` (from the measured base height and orientation, flat ground at z = 0)
-cannot carry a force.  What is invisible by construction: a force at an expected contact (a foot
-kicking an obstacle), and for a floating base a force whose effect a change of the base's linear
-motion explains (a push through the centre of mass): the tilt and height checks cover those.
+``M``, ``b`` or ``f_p``, and neither does the base's linear velocity (Galilean invariance).  The
+change of that velocity over the interval comes from the accelerometer (``Reading.accel``, the
+specific force at the IMU site, less gravity, moved to the base origin), the newest sample times
+the interval (a trapezoid with the previous one would see half of a push in its first interval).
+Without an accelerometer reading it is solved for, and a push through the trunk is invisible (the
+base accelerating explains it).  Feet touching the
+ground exert forces the observer must not call collisions: the forces at the *expected contacts* (by
+default the feet: the lowest collision geoms of the leaf bodies, or the spec's ``feet``; a point
+force for a sphere, force and torque otherwise) are solved for as well, by weighted least squares,
+and what they cannot explain is the unexpected external force.  A foot whose lowest point (a mesh's
+lowest vertex, a box's lowest corner; :func:`geom_bottom`) is higher than ``contact_height`` (from
+the measured base height and orientation, flat ground at z = 0) carries no force.  A contact on the
+base body itself is a stand holding the robot (a hung robot, :func:`~sim2real.deploy.record.fixed_base_spec`):
+always in contact, force and torque.  Locked joints (``spec.locked_joints``) are held at their
+positions; their torque is solved for like a contact force.
 
-**Decision.**  Each row of the unexplained residual is divided by its threshold (per joint from the
-spec's ``safety.collision.threshold``, base torque for a floating base); a row above 1 is a
-collision.  This module needs numpy and MuJoCo only (no torch).
+**Decision.**  The unexplained residual is divided by the thresholds (per joint from the spec's
+``safety.collision.threshold``; on a floating base ``base_torque`` for the three torque rows and
+``base_force`` = ``threshold_fraction`` x the robot's weight for the three force rows).  The least-
+squares split spreads what the contacts cannot explain over many rows, so the statistic of each
+place a force can act (a joint, the base's torque, its force) is its *normalized residual*
+(:meth:`CollisionDetector.score`); without contacts each row's |residual| / threshold.  Above 1
+anywhere is a collision.
+
+**What it cannot see.**  A force at an expected contact (a foot kicking an obstacle), or one the
+contacts could produce within the thresholds.  On a biped on two flat feet with five-joint legs
+(the Unitree H1) a foot transmits a sideways force along the hip line with no joint torque, so a
+sideways push at the pelvis's height is explained entirely and torques on the pelvis largely.  On
+the H1 standing, at its default thresholds, a push at the threshold is about 100 N forward through
+the pelvis's centre of mass (0.2 x its weight), 450 N sideways, 1500 N vertically, 180-830 N
+forward on a hip or knee link, nothing sideways on the legs.  Lower the thresholds if the robot's
+residual allows (the preflight's peak); the tilt and height checks cover the falls.  Needs numpy
+and MuJoCo only (no torch).
 """
 
 from __future__ import annotations
@@ -47,6 +67,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from sim2real.deploy.body_geometry import collision_geoms, geom_bottom, leaf_bodies
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
@@ -79,19 +100,10 @@ class Residual:
     """Filtered external generalized force before the expected contacts were taken out, shape (nv,)."""
     contacts: tuple[str, ...]
     """Expected contacts that could carry a force at this reading."""
-
-
-def _leaf_bodies(model: mujoco.MjModel) -> list[int]:
-    parents = set(int(p) for p in model.body_parentid[1:])
-    return [b for b in range(1, model.nbody) if b not in parents]
-
-
-def _collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
-    return [
-        g
-        for g in range(model.ngeom)
-        if model.geom_bodyid[g] == body and (model.geom_contype[g] or model.geom_conaffinity[g])
-    ]
+    projector: np.ndarray
+    """Shape (nv, nv): the projector, in the weighted coordinates ``weights * force``, onto what
+    the expected contacts cannot explain (the identity without contacts); ``weights * unexplained
+    = projector @ (weights * raw)``."""
 
 
 def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
@@ -106,10 +118,10 @@ def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)
     lows: dict[int, float] = {}
-    for b in _leaf_bodies(model):
-        geoms = _collision_geoms(model, b)
+    for b in leaf_bodies(model):
+        geoms = collision_geoms(model, b)
         if geoms:
-            lows[b] = min(float(data.geom_xpos[g][2] - model.geom_rbound[g]) for g in geoms)
+            lows[b] = min(geom_bottom(model, data, g) for g in geoms)
     if not lows:
         return ()
     lowest = min(lows.values())
@@ -146,6 +158,8 @@ class MomentumObserver:
         contact_height: A contact whose lowest point is higher above the ground than this [m]
             carries no force (needs ``Reading.base_height``; without it every contact may).
         max_gap_s: A gap between usable readings longer than this [s] restarts the observer.
+        use_accel: Floating base: take the base's linear acceleration from the accelerometer
+            (readings without one fall back to solving for it); the detector turns it on.
 
     Raises:
         Sim2RealError: the model has degrees of freedom the readings do not measure, or the IMU
@@ -173,6 +187,12 @@ class MomentumObserver:
         self._qpos_idx = joint_qpos_indices(spec, model)
         self._dof_idx = joint_dof_indices(spec, model)
         measured = set(int(i) for i in self._dof_idx)
+        # locked joints (spec.locked_joints): held rigid at their positions by the robot's own
+        # controller; their constraint torque is unknown and solved for like a contact force
+        self._locked_qpos = np.array([int(model.jnt_qposadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int)
+        self._locked_value = np.array([float(v) for v in spec.locked_joints.values()])
+        self._locked_dof = np.array([int(model.jnt_dofadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int)
+        measured |= set(int(i) for i in self._locked_dof)
         self._free_dof = 0
         self._free_qpos = 0
         if spec.floating_base:
@@ -228,12 +248,12 @@ class MomentumObserver:
                 raise Sim2RealError(f"collision observer: expected contact {name!r} is neither a body nor a geom")
             body = int(model.geom_bodyid[geom])
         else:
-            geoms = _collision_geoms(model, body)
+            geoms = collision_geoms(model, body)
             if not geoms:
                 raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
             data = mujoco.MjData(model)
             mujoco.mj_kinematics(model, data)
-            geom = min(geoms, key=lambda g: float(data.geom_xpos[g][2] - model.geom_rbound[g]))
+            geom = min(geoms, key=lambda g: geom_bottom(model, data, g))
         sphere = int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_SPHERE)
         return _Contact(body=body, geom=geom, sphere=sphere, name=name)
 
@@ -271,6 +291,7 @@ class MomentumObserver:
         qpos = m.qpos0.copy()
         qvel = np.zeros(self.nv)
         qpos[self._qpos_idx] = reading.q
+        qpos[self._locked_qpos] = self._locked_value
         qvel[self._dof_idx] = reading.qd
         if self.spec.floating_base:
             a = self._free_qpos
@@ -329,6 +350,12 @@ class MomentumObserver:
 
     # ------------------------------------------------------------------ update
 
+    def measures_base_acceleration(self, reading: Reading) -> bool:
+        """Whether the base's linear acceleration comes from the reading's accelerometer (a floating
+        base, ``use_accel`` and a finite ``Reading.accel``) rather than being solved for."""
+        accel = reading.accel
+        return bool(self.spec.floating_base and self.use_accel and accel is not None and np.all(np.isfinite(accel)))
+
     def _origin_accel(self, reading: Reading, rot: np.ndarray, omega: np.ndarray, omega_dot: np.ndarray) -> np.ndarray | None:
         """Linear acceleration of the base body's origin in the world frame [m/s^2] from the
         accelerometer (specific force at the IMU site, site frame), or None without one."""
@@ -380,17 +407,14 @@ class MomentumObserver:
             return None
         dt = reading.t - prev.reading.t
         dv = qvel - prev.qvel
-        lin_known = False
-        if self.spec.floating_base and self.use_accel:
+        lin_known = self.measures_base_acceleration(reading)
+        if lin_known:  # the base's velocity change: the newest accelerometer sample x the interval
             f = self._free_dof
             w0 = prev.rot @ prev.qvel[f + 3 : f + 6]
             w1 = rot1 @ qvel[f + 3 : f + 6]
-            w_dot = (w1 - w0) / dt
-            a0 = self._origin_accel(prev.reading, prev.rot, w0, w_dot)
-            a1 = self._origin_accel(reading, rot1, w1, w_dot)
-            if a0 is not None and a1 is not None:
-                dv[f : f + 3] = 0.5 * dt * (a0 + a1)
-                lin_known = True
+            a1 = self._origin_accel(reading, rot1, w1, (w1 - w0) / dt)
+            assert a1 is not None
+            dv[f : f + 3] = dt * a1
         tau_start = self._start_torque(prev.reading, prev.tau, cmd, last_command)
         # momentum change minus the impulse of the known forces (trapezoidal rule), per second
         raw = 0.5 * (prev.M + M1) @ dv / dt + 0.5 * (prev.h + h1) - 0.5 * (tau_start + tau1)
@@ -410,31 +434,42 @@ class MomentumObserver:
         active: list[str] = []
         if self.spec.floating_base and not lin_known:
             columns.append(-M[:, self._free_dof : self._free_dof + 3])
+        for dof in self._locked_dof:
+            column = np.zeros((self.nv, 1))
+            column[dof] = 1.0
+            columns.append(column)
         height_known = reading.base_height is not None
         for c in self.contacts:
             center = d.geom_xpos[c.geom]
-            low = float(center[2] - (m.geom_size[c.geom][0] if c.sphere else m.geom_rbound[c.geom]))
-            if height_known and low > self.contact_height:
+            held = self.spec.floating_base and c.body == self._base_body  # a stand holding the base
+            if height_known and not held and geom_bottom(m, d, c.geom) > self.contact_height:
                 continue
             jacp = np.zeros((3, self.nv))
             jacr = np.zeros((3, self.nv))
             point = center - np.array([0.0, 0.0, m.geom_size[c.geom][0]]) if c.sphere else center
             mujoco.mj_jac(m, d, jacp, jacr, point, c.body)
             columns.append(jacp.T)
-            if not c.sphere:
+            if held or not c.sphere:
                 columns.append(jacr.T)
             active.append(c.name)
+        w = self.weights
         unexplained = r
+        projector = np.eye(self.nv)
         if columns:
-            A = np.hstack(columns)
-            w = self.weights
-            x, *_ = np.linalg.lstsq(w[:, None] * A, w * r, rcond=1e-9)
-            unexplained = r - A @ x
+            # weighted least squares: project w * r off the span of the weighted columns
+            U, S, _ = np.linalg.svd(w[:, None] * np.hstack(columns), full_matrices=False)
+            cutoff = 1e-9 * float(S[0]) if S.size else 0.0
+            keep = np.greater(S, cutoff) & (S > 0)
+            Q = U[:, keep]
+            projector -= Q @ Q.T
+            unexplained = (projector @ (w * r)) / w
         joint = unexplained[self._dof_idx].copy()
         base = np.zeros(6)
         if self.spec.floating_base:
             base = unexplained[self._free_dof : self._free_dof + 6].copy()
-        return Residual(t=reading.t, joint=joint, base=base, raw=r.copy(), contacts=tuple(active))
+        return Residual(
+            t=reading.t, joint=joint, base=base, raw=r.copy(), contacts=tuple(active), projector=projector
+        )
 
 
 # ------------------------------------------------------------------------------------ the detector
@@ -494,33 +529,40 @@ class CollisionDetector:
         filter_s = s.filter if s.filter is not None else max(float(spec.control_dt), 0.03)
         probe = MomentumObserver(spec, contacts=s.contacts, contact_height=s.contact_height)
         self.base_torque: float | None = None
+        self.base_force: float | None = None
         weights = np.ones(probe.nv)
         weights[probe._dof_idx] = 1.0 / thresholds
         if spec.floating_base:
             self.base_torque = s.base_torque if s.base_torque is not None else self._base_default(probe, model)
+            self.base_force = s.threshold_fraction * float(np.sum(model.body_mass)) * float(np.linalg.norm(model.opt.gravity))
             f = probe._free_dof
-            weights[f : f + 6] = 1.0 / self.base_torque  # the linear rows are explained by the base's acceleration
+            weights[f : f + 3] = 1.0 / self.base_force
+            weights[f + 3 : f + 6] = 1.0 / self.base_torque
         self.observer = MomentumObserver(
             spec,
             weights,
             filter_s=filter_s,
             contacts=s.contacts,
             contact_height=s.contact_height,
+            use_accel=spec.floating_base,
         )
         self._since: float | None = None
         self.last: Residual | None = None
         """The newest residual."""
         self.peak = 0.0
-        """Largest residual / threshold ratio seen since :meth:`reset` (0 before any)."""
+        """Largest :meth:`score` seen since :meth:`reset` (0 before any)."""
 
     def _base_default(self, probe: MomentumObserver, model: mujoco.MjModel) -> float:
-        """threshold_fraction x weight x the largest horizontal distance from the base to a contact."""
+        """threshold_fraction x weight x the largest horizontal distance from the base to a foot
+        (the default contacts, whatever the settings' contacts are: a hung robot's is its base)."""
         data = mujoco.MjData(model)
         data.qpos[joint_qpos_indices(self.spec, model)] = self.spec.default_pose
         mujoco.mj_kinematics(model, data)
         base = data.xpos[probe._base_body]
+        feet = [probe._contact(n) for n in default_contacts(self.spec, model)]
         lever = max(
-            [float(np.linalg.norm((data.geom_xpos[c.geom] - base)[:2])) for c in probe.contacts] or [0.1]
+            [float(np.linalg.norm((data.geom_xpos[c.geom] - base)[:2])) for c in feet if c.body != probe._base_body]
+            or [0.1]
         )
         weight = float(np.sum(model.body_mass)) * float(np.linalg.norm(model.opt.gravity))
         return self.settings.threshold_fraction * weight * lever
@@ -537,28 +579,65 @@ class CollisionDetector:
         self.last = None
 
     def ratios(self, residual: Residual) -> tuple[np.ndarray, float]:
-        """|residual| / threshold per joint (n_joints,), and for the base torque (0 for a fixed base)."""
-        joint = np.abs(residual.joint) / self.thresholds
-        base = 0.0 if self.base_torque is None else float(np.linalg.norm(residual.base[3:])) / self.base_torque
-        return joint, base
+        """The evidence of a collision at each policy joint (n_joints,), and on a floating base (0
+        for a fixed base: the larger of its torque and force blocks), in units of the thresholds
+        (see :meth:`score`)."""
+        joint, torque, force = self._evidence(residual)
+        return joint, max(torque, force)
+
+    def _evidence(self, residual: Residual) -> tuple[np.ndarray, float, float]:
+        obs = self.observer
+        w = obs.weights
+        y = np.zeros(obs.nv)  # the unexplained residual in threshold units
+        y[obs._dof_idx] = residual.joint * w[obs._dof_idx]
+        if self.spec.floating_base:
+            f = obs._free_dof
+            y[f : f + 6] = residual.base * w[f : f + 6]
+        P = residual.projector
+
+        def block(rows: np.ndarray) -> float:
+            sub = P[np.ix_(rows, rows)]
+            if not np.max(np.abs(np.diag(sub)), initial=0.0) > 1e-9:
+                return 0.0  # wholly explained by the expected contacts: no evidence here
+            v = y[rows]
+            return math.sqrt(max(float(v @ np.linalg.pinv(sub, rcond=1e-9, hermitian=True) @ v), 0.0))
+
+        joint = np.array([block(np.array([int(d)])) for d in obs._dof_idx])
+        if not self.spec.floating_base:
+            return joint, 0.0, 0.0
+        f = obs._free_dof
+        return joint, block(np.arange(f + 3, f + 6)), block(np.arange(f, f + 3))
+
+    def score(self, residual: Residual) -> float:
+        """The decision statistic: the largest evidence of a collision over the places one can
+        act, above 1 is a collision.  For each place (a joint's row; the base's torque rows; its
+        force rows) the unexplained residual ``y`` (in threshold units) on those rows, normalized
+        by what the contacts leave of them (``sqrt(y_B^T pinv(P_BB) y_B)``, ``P`` the residual's
+        projector): the largest normalized residual.  Without contacts (``P = I``) that is each
+        joint's |residual| / threshold and the base's |torque| / ``base_torque``; with contacts it
+        is not diluted by the least-squares split, which spreads what the contacts cannot explain
+        over many rows (on a humanoid's stance legs a push on the pelvis shows as a little at each
+        leg joint, each row far below its threshold)."""
+        joint, base = self.ratios(residual)
+        return max(float(np.max(joint)) if joint.size else 0.0, base)
 
     def sensitivity(self, reading: Reading, body: str, point: np.ndarray, direction: np.ndarray) -> float:
-        """Largest residual / threshold ratio a unit force [N] at ``point`` (world frame, the
-        observer's model at ``reading``) on ``body`` along ``direction`` produces: a force of
-        ``1 / sensitivity`` newtons is at the detection threshold.  0 when it is invisible (e.g.
-        at an expected contact)."""
+        """The :meth:`score` a unit force [N] on ``body`` at ``point`` (in that
+        body's frame) along ``direction`` (world frame) produces in the observer's model at
+        ``reading``: a force of ``1 / sensitivity`` newtons is at the detection threshold.  0 when it
+        is invisible (e.g. at an expected contact).  The point is given in the body's frame because
+        the observer places a floating base at the origin (its horizontal position is unmeasured)."""
         obs = self.observer
         qpos, qvel = obs._set_state(reading)
         M, _ = obs._dynamics(qpos, qvel)
         bid = mujoco.mj_name2id(obs.model, mujoco.mjtObj.mjOBJ_BODY, body)
         if bid < 0:
             raise Sim2RealError(f"no body {body!r} in {self.spec.name}")
+        world = obs.data.xpos[bid] + obs.data.xmat[bid].reshape(3, 3) @ np.asarray(point, dtype=float)
         jacp = np.zeros((3, obs.nv))
-        mujoco.mj_jac(obs.model, obs.data, jacp, None, np.asarray(point, dtype=float), bid)
+        mujoco.mj_jac(obs.model, obs.data, jacp, None, world, bid)
         d = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
-        residual = obs._explain(reading, M, jacp.T @ d, False)
-        joint, base = self.ratios(residual)
-        return max(float(np.max(joint)), base)
+        return self.score(obs._explain(reading, M, jacp.T @ d, obs.measures_base_acceleration(reading)))
 
     def check(
         self, reading: Reading | None, now: float, command: np.ndarray | None, offset: np.ndarray | None = None
@@ -580,9 +659,9 @@ class CollisionDetector:
                 self._since = None
             return []
         self.last = residual
-        joint, base = self.ratios(residual)
+        joint, torque, force = self._evidence(residual)
         j = int(np.argmax(joint)) if joint.size else 0
-        worst = max(float(joint[j]) if joint.size else 0.0, base)
+        worst = max(float(joint[j]) if joint.size else 0.0, torque, force)
         self.peak = max(self.peak, worst)
         if not worst > 1.0:
             self._since = None
@@ -592,20 +671,24 @@ class CollisionDetector:
         s = self.settings
         held = now - self._since
         severity = Severity.SAFE_STOP if s.reaction == "safe_stop" or held > s.hold_timeout else Severity.HOLD
-        if base > float(joint[j]):
+        # the place with the most evidence, and the external force there that explains it
+        if joint.size and float(joint[j]) >= worst:
+            name, limit, unit = self.spec.joints[j], float(self.thresholds[j]), "N m"
+            what = f"{name}: external torque"
+        elif torque >= force:
             assert self.base_torque is not None
-            name, value, limit = None, base * self.base_torque, self.base_torque
-            where = f"base: unexplained torque {value:.3g} N m"
+            name, limit, what, unit = None, self.base_torque, "base: external torque", "N m"
         else:
-            name, value, limit = self.spec.joints[j], float(residual.joint[j]), float(self.thresholds[j])
-            where = f"{name}: unexplained external torque {value:.3g} N m"
+            assert self.base_force is not None
+            name, limit, what, unit = None, self.base_force, "base: external force", "N"
+        value = worst * limit
         extra = f", held {held:.3g} s > {s.hold_timeout} s" if held > s.hold_timeout and s.reaction == "hold" else ""
         return [
             new_event(
                 now,
                 EventKind.COLLISION,
                 severity,
-                f"{where} above the collision threshold {limit:.3g} N m{extra}",
+                f"{what} of about {value:.3g} {unit} unexplained, above the collision threshold {limit:.3g} {unit}{extra}",
                 joint=name,
                 value=value,
                 limit=limit,

@@ -17,6 +17,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
+from sim2real.deploy.body_geometry import front_point, leaf_bodies
 from sim2real.deploy.loop import ControlLoop, TickResult
 from sim2real.deploy.safety import SafetyMonitor
 from sim2real.errors import Sim2RealError
@@ -429,10 +430,14 @@ class Collision(Fault):
     resume once it is gone.
 
     The link: on a fixed base the tip of the kinematic chain (the last leaf body), pushed at its
-    centre of mass; on a floating base the base body, pushed sideways at its front end (bumping
-    into something).  The direction is the world axis the observer sees best, the magnitude 3 x
-    the force at the detection threshold there (:meth:`CollisionDetector.sensitivity`), so every
-    robot gets a collision of the same severity relative to its thresholds.
+    centre of mass along a world axis; on a floating base the base body, pushed at its front (the
+    surface straight ahead of its origin, :func:`front_point`) or at its centre of mass, forward,
+    sideways or vertically (the base's axes).  Of these the push the observer sees best at the
+    injection (:meth:`CollisionDetector.sensitivity`, at the reading of that tick), with the
+    magnitude 3 x the force at the detection threshold there, so every robot gets a collision of
+    the same severity relative to its thresholds.  On a humanoid standing on two flat feet that is
+    a push through the pelvis's centre of mass, seen by the accelerometer: the feet explain most
+    torques on the pelvis (see :mod:`sim2real.deploy.collision`).
     """
 
     name = "collision"
@@ -452,40 +457,40 @@ class Collision(Fault):
     def duration_ticks(self) -> int | None:
         return max(2, round(0.2 / self.ctx.spec.control_dt))
 
-    def _target(self) -> tuple[int, np.ndarray, list[np.ndarray]]:
-        """Body id (twin model), point of application (world), candidate directions."""
+    def _target(self) -> tuple[int, list[tuple[np.ndarray, np.ndarray, str]]]:
+        """Body id (twin model) and candidate pushes: (point in the body's frame, direction in the
+        world frame, what it is)."""
         model, data = self.ctx.twin.model, self.ctx.twin.data
         spec = self.ctx.spec
-        axes = [np.eye(3)[i] for i in range(3)]
         if spec.floating_base:
             body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
-            geoms = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body]
             rot = data.xmat[body].reshape(3, 3)
-            front = max(float(model.geom_pos[g][0] + model.geom_rbound[g]) for g in geoms) if geoms else 0.1
-            return body, data.xpos[body] + rot @ np.array([front, 0.0, 0.0]), [rot[:, 1]]
-        parents = set(int(p) for p in model.body_parentid[1:])
-        leaves = [b for b in range(1, model.nbody) if b not in parents]
-        body = max(leaves)
-        return body, data.xipos[body].copy(), axes
+            points = {"its front": front_point(model, data, body), "its centre of mass": model.body_ipos[body].copy()}
+            axes = ("forward", "sideways", "vertical")
+            return body, [(p, rot[:, i].copy(), f"{axes[i]} at {where}") for where, p in points.items() for i in range(3)]
+        body = max(leaf_bodies(model))
+        return body, [(model.body_ipos[body].copy(), np.eye(3)[i], f"along world {'xyz'[i]} at its centre of mass") for i in range(3)]
 
     def inject(self) -> None:
         super().inject()
         detector = self.ctx.monitor.collision
         assert detector is not None, "collision detection is disabled"
         twin = self.ctx.twin
-        body, point, directions = self._target()
+        body, candidates = self._target()
         name = twin.model.body(body).name
         reading = twin.read()
-        gains = [detector.sensitivity(reading, name, point, d) for d in directions]
+        gains = [detector.sensitivity(reading, name, p, d) for p, d, _ in candidates]
         best = int(np.argmax(gains))
         if not gains[best] > 0:
             raise Sim2RealError(f"collision case: no force on {name} is visible to the observer")
-        force = 3.0 / gains[best] * directions[best]
+        local, direction, what = candidates[best]
+        force = 3.0 / gains[best] * direction
+        point = twin.data.xpos[body] + twin.data.xmat[body].reshape(3, 3) @ local
         self.magnitude = float(np.linalg.norm(force))
         self.body = body
         twin.data.xfrc_applied[body, :3] = force
         twin.data.xfrc_applied[body, 3:] = np.cross(point - twin.data.xipos[body], force)
-        self.description = f"{self.magnitude:.3g} N on {name} for 0.2 s (3 x the detection threshold)"
+        self.description = f"{self.magnitude:.3g} N on {name}, {what}, for 0.2 s (3 x the detection threshold)"
 
     def observable(self, result: TickResult) -> bool:
         return self.ticks_active >= 2  # the force acts from the injection tick's write on

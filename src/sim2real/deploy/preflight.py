@@ -471,8 +471,8 @@ def _exercise(spec: RobotSpec, results: list[Any]) -> dict[str, bool]:
         offsets["base"][obs._free_dof + 5] = 2.0 * probe.base_torque
     fired: dict[str, bool] = {}
     for name, offset in offsets.items():
-        joint, base = probe.ratios(obs._explain(pairs[half][0], M, offset, False))
-        gain = max(float(np.max(joint)), base) / 2.0  # ratio per threshold-sized force
+        reading = pairs[half][0]
+        gain = probe.score(obs._explain(reading, M, offset, obs.measures_base_acceleration(reading))) / 2.0
         if gain < 0.1:
             continue  # invisible at this state (a stance leg's torque: the foot explains it)
         offset = offset / gain  # twice what the detector can see at this state

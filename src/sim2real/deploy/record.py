@@ -156,12 +156,18 @@ def fixed_base_spec(spec: RobotSpec) -> RobotSpec:
     """The spec as the safety monitor sees a robot hung by its base: joint limits only.
 
     Tilt and base height mean nothing for a base hung from a stand, so those checks are off; every
-    joint position, speed, torque and command-rate limit stays.  The spec hash is unchanged (it is
+    joint position, speed, torque and command-rate limit stays.  The collision observer's expected
+    contact is the base itself (the stand's force and torque on it), not the feet.  The spec hash is unchanged (it is
     the same robot), so logs recorded this way identify the robot's own spec.
     """
     if spec.base_body is None:
         raise Sim2RealError(f"{spec.name} has no floating base to hang (--fixed-base is for legged robots)")
-    safety = dataclasses.replace(spec.safety, tilt=None, base_height_low=None, base_height_high=None)
+    # the stand holds the base: its wrench is an expected contact of the collision observer, the
+    # feet in the air are not
+    collision = dataclasses.replace(spec.safety.collision, contacts=(spec.base_body,))
+    safety = dataclasses.replace(
+        spec.safety, tilt=None, base_height_low=None, base_height_high=None, collision=collision
+    )
     return dataclasses.replace(spec, safety=safety)
 
 

@@ -17,7 +17,9 @@ class KinematicRobot:
     """A Robot without physics, for benchmarks of the ROS 2 plumbing.
 
     pd joints are at their last targets at once; other joints stay where they are.  The base is
-    upright at rest at the middle of the spec's base height range; the IMU reads gravity.
+    upright at rest at the middle of the spec's base height range; the IMU has no accelerometer (a
+    body held at rest with no torques is no physics: the collision observer would see the force
+    that holds it, so it solves for the base's acceleration instead).
     """
 
     def __init__(self, spec: RobotSpec, clock: Callable[[], float] = time.monotonic) -> None:
@@ -42,7 +44,7 @@ class KinematicRobot:
             qd=np.zeros_like(self._q),
             tau=np.zeros_like(self._q),
             gyro=np.zeros(3) if imu else None,
-            accel=np.array([0.0, 0.0, 9.81]) if imu else None,
+            accel=None,
             quat=np.array([1.0, 0.0, 0.0, 0.0]) if imu else None,
             base_height=self._height if self.spec.floating_base else None,
         )

@@ -283,6 +283,7 @@ class RobotHardwareNode(Node):
             g, a = reading.gyro, reading.accel if reading.accel is not None else np.zeros(3)
             m.angular_velocity.x, m.angular_velocity.y, m.angular_velocity.z = (float(v) for v in g)
             m.linear_acceleration.x, m.linear_acceleration.y, m.linear_acceleration.z = (float(v) for v in a)
+            m.linear_acceleration_covariance[0] = -1.0 if reading.accel is None else 0.0  # -1: no data
             if reading.quat is not None:
                 w, x, y, z = (float(v) for v in reading.quat)
                 m.orientation.w, m.orientation.x, m.orientation.y, m.orientation.z = w, x, y, z

@@ -76,7 +76,7 @@ class _JointSample:
 class _ImuSample:
     t: float
     gyro: np.ndarray
-    accel: np.ndarray
+    accel: np.ndarray | None
     quat: np.ndarray | None
 
 
@@ -322,7 +322,7 @@ class Ros2Robot:
         self._imu = _ImuSample(
             self._sample_time(msg.header, now),
             np.array([g.x, g.y, g.z]),
-            np.array([a.x, a.y, a.z]),
+            None if msg.linear_acceleration_covariance[0] == -1.0 else np.array([a.x, a.y, a.z]),
             quat,
         )
 

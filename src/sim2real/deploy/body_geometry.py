@@ -1,0 +1,85 @@
+"""Where a robot's bodies are: their collision geoms, a geom's lowest point, a body's front.
+
+Shared by the collision observer (which feet can touch the ground) and the collision fault case
+(where a push lands).  Needs MuJoCo and numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+
+__all__ = ["collision_geoms", "front_point", "geom_bottom", "leaf_bodies"]
+
+
+def leaf_bodies(model: mujoco.MjModel) -> list[int]:
+    """Bodies without children (the world excluded)."""
+    parents = set(int(p) for p in model.body_parentid[1:])
+    return [b for b in range(1, model.nbody) if b not in parents]
+
+
+def collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
+    """The geoms of a body that collide (contype or conaffinity set)."""
+    return [
+        g
+        for g in range(model.ngeom)
+        if model.geom_bodyid[g] == body and (model.geom_contype[g] or model.geom_conaffinity[g])
+    ]
+
+
+_CORNERS = np.array([[x, y, z] for x in (-1.0, 1.0) for y in (-1.0, 1.0) for z in (-1.0, 1.0)])
+
+
+def geom_bottom(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
+    """Height of a geom's lowest point in the world [m] at the kinematics in ``data``: a sphere's
+    centre less its radius, a mesh's lowest vertex, otherwise the lowest corner of the geom's box in
+    its own frame (``geom_aabb``; a capsule's or cylinder's box reaches a little below it).  Not the
+    bounding sphere (``geom_rbound``): a foot mesh's sphere reaches 10-20 cm below the sole, so a
+    lifted foot would still count as touching the ground."""
+    kind = int(model.geom_type[geom])
+    if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
+        return float(data.geom_xpos[geom][2] - model.geom_size[geom][0])
+    if kind == int(mujoco.mjtGeom.mjGEOM_MESH) and model.geom_dataid[geom] >= 0:
+        mesh = int(model.geom_dataid[geom])
+        start = int(model.mesh_vertadr[mesh])
+        points = model.mesh_vert[start : start + int(model.mesh_vertnum[mesh])]
+    else:
+        center, half = model.geom_aabb[geom][:3], model.geom_aabb[geom][3:]
+        points = center + half * _CORNERS
+    z = data.geom_xmat[geom].reshape(3, 3)[2] @ np.asarray(points, dtype=float).T
+    return float(data.geom_xpos[geom][2] + np.min(z))
+
+
+def front_point(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> np.ndarray:
+    """The front of a body at its origin's height, in the body's frame [m]: where a ray along the
+    body's -x axis, from 3 m ahead of its origin, first meets one of its collision geoms; without a
+    hit, the front of the geoms' boxes (``geom_aabb``) at the origin's height; (0.1, 0, 0) without
+    collision geoms.  Not the bounding sphere (``geom_rbound``): a tall body's sphere reaches far
+    beyond its surface."""
+    geoms = collision_geoms(model, body)
+    if not geoms:
+        return np.array([0.1, 0.0, 0.0])
+    rot = data.xmat[body].reshape(3, 3)
+    start = data.xpos[body] + 3.0 * rot[:, 0]
+    toward = -rot[:, 0]
+    hits = []
+    for g in geoms:
+        if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH:
+            dist = mujoco.mj_rayMesh(model, data, g, start, toward)
+        else:
+            dist = mujoco.mju_rayGeom(
+                data.geom_xpos[g], data.geom_xmat[g], model.geom_size[g], start, toward, int(model.geom_type[g])
+            )
+        if dist >= 0:
+            hits.append(float(dist))
+    if hits:
+        return np.array([3.0 - min(hits), 0.0, 0.0])
+    front = -math.inf
+    for g in geoms:
+        center, half = model.geom_aabb[g][:3], model.geom_aabb[g][3:]
+        grot = np.zeros(9)
+        mujoco.mju_quat2Mat(grot, model.geom_quat[g])
+        front = max(front, float(np.max(model.geom_pos[g][0] + (center + half * _CORNERS) @ grot.reshape(3, 3)[0])))
+    return np.array([front, 0.0, 0.0])

@@ -1,0 +1,48 @@
+"""Body geometry: a geom's lowest point by its shape and a body's front, against a small model
+whose bounding spheres say otherwise."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from sim2real.deploy.body_geometry import collision_geoms, front_point, geom_bottom, leaf_bodies
+
+TALL = """<mujoco><asset><mesh name="sole" vertex="-0.15 -0.05 0  0.15 -0.05 0  -0.15 0.05 0  0.15 0.05 0
+  -0.15 -0.05 0.04  0.15 -0.05 0.04  -0.15 0.05 0.04  0.15 0.05 0.04"/></asset><worldbody>
+  <body name="trunk" pos="0 0 1"><freejoint/><geom type="box" size="0.1 0.1 0.5"/>
+    <body name="foot" pos="0 0 -0.95"><geom type="mesh" mesh="sole"/></body>
+    <body name="shoe" pos="0.3 0 -0.9" euler="0 30 0"><geom type="box" size="0.1 0.05 0.02"/></body>
+  </body></worldbody></mujoco>"""
+"""A tall trunk (a box 1 m high) and two feet: a flat mesh sole 5 cm above the floor and a tilted
+box (bounding spheres 0.16 m and 0.11 m)."""
+
+
+class TestBodyGeometry:
+    def test_a_lifted_foot_is_measured_by_its_shape_not_its_bounding_sphere(self):
+        model = mujoco.MjModel.from_xml_string(TALL)
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)
+        sole, shoe = (model.body(n).geomadr[0] for n in ("foot", "shoe"))
+        # the sole mesh's lowest vertex is 5 cm up (no contact); its bounding sphere reaches below the floor
+        assert geom_bottom(model, data, sole) == pytest.approx(0.05, abs=1e-9)
+        assert data.geom_xpos[sole][2] - model.geom_rbound[sole] < 0.0
+        # the tilted box: its lowest corner
+        rot = data.geom_xmat[shoe].reshape(3, 3)
+        corners = data.geom_xpos[shoe] + (rot @ (model.geom_size[shoe] * np.array(
+            [[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])).T).T
+        assert geom_bottom(model, data, shoe) == pytest.approx(corners[:, 2].min(), abs=1e-9)
+
+    def test_the_front_is_the_trunk_surface_not_its_bounding_sphere(self):
+        model = mujoco.MjModel.from_xml_string(TALL)
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)
+        trunk = model.body("trunk").id
+        np.testing.assert_allclose(front_point(model, data, trunk), [0.1, 0.0, 0.0], atol=1e-9)
+        assert model.geom_rbound[model.body("trunk").geomadr[0]] > 0.5  # the sphere reaches 0.51 m
+
+    def test_leaves_and_collision_geoms(self):
+        model = mujoco.MjModel.from_xml_string(TALL)
+        assert [model.body(b).name for b in leaf_bodies(model)] == ["foot", "shoe"]
+        assert collision_geoms(model, model.body("trunk").id) == [int(model.body("trunk").geomadr[0])]
