@@ -14,7 +14,8 @@ from sim2real.calibration import (
     save_calibration,
 )
 from sim2real.errors import ParameterError, SpecMismatchError
-from sim2real.params import Parameters, load_values
+from sim2real.param_files import load_values
+from sim2real.params import Parameters
 from sim2real.robots import load_robot
 
 

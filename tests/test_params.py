@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sim2real.errors import ParameterError
-from sim2real.params import Parameters, load_values, save_values, split_name
+from sim2real.param_files import load_values, save_values
+from sim2real.params import Parameters, split_name
 from sim2real.robots import load_robot
 from sim2real.robots.model import build_mjspec, build_model
 

@@ -1,6 +1,6 @@
 """Calibration files: identified parameter values with intervals, bound to a robot spec hash.
 
-Format (YAML; ``sim2real.params.load_values`` reads it as a parameter file too)::
+Format (YAML; ``sim2real.param_files.load_values`` reads it as a parameter file too)::
 
     format: sim2real.calibration/1
     robot: pendulum

@@ -40,11 +40,9 @@ import fnmatch
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import mujoco
 import numpy as np
-import yaml
 
 from sim2real.errors import ParameterError
 from sim2real.robots.actuation import ACTUATOR_USER, SENSOR_USER, affine_coefficients
@@ -653,46 +651,6 @@ def _replaced_by_networks(spec: RobotSpec, name: str) -> bool:
         "kt",
         "ke",
     )
-
-
-def load_values(path: str | Path) -> dict[str, np.ndarray]:
-    """Read a parameter file: a YAML map from name to value (number or list).
-
-    A calibration file (with a ``params`` section of ``{value, ci_low, ci_high}``) is accepted too.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise ParameterError(f"parameter file not found: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError:
-        raise ParameterError(f"{path}: not valid YAML") from None
-    if isinstance(raw, dict) and isinstance(raw.get("params"), dict):
-        raw = {k: (v["value"] if isinstance(v, dict) else v) for k, v in raw["params"].items()}
-    if not isinstance(raw, dict):
-        raise ParameterError(f"{path}: a parameter file is a map from parameter name to value")
-    out = {}
-    for name, value in raw.items():
-        try:
-            arr = np.atleast_1d(np.asarray(value, dtype=float))
-        except (TypeError, ValueError):
-            raise ParameterError(
-                f"{path}: {name}: value {value!r} is not a number or list of numbers"
-            ) from None
-        if not np.all(np.isfinite(arr)):
-            raise ParameterError(f"{path}: {name}: value must be finite")
-        out[str(name)] = arr
-    return out
-
-
-def save_values(path: str | Path, values: Mapping[str, np.ndarray], header: str = "") -> None:
-    """Write a parameter file (YAML map from name to value)."""
-    plain = {}
-    for name, value in values.items():
-        arr = np.atleast_1d(np.asarray(value, dtype=float))
-        plain[name] = float(arr[0]) if arr.size == 1 else [float(x) for x in arr]
-    text = yaml.safe_dump(plain, sort_keys=False)
-    Path(path).write_text((f"# {header}\n" if header else "") + text)
 
 
 def needs_set_const(name: str) -> bool:
