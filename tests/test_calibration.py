@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import yaml
@@ -120,7 +122,8 @@ def test_calibrated_model_carries_the_calibrated_values(tmp_path, pendulum, cali
     assert Parameters(pendulum, nominal).get(nominal, "body.pole.mass")[0] == pytest.approx(0.6755)
 
 
-def test_identification_result_becomes_a_loadable_calibration(tmp_path, pendulum):
+def test_identification_result_becomes_a_loadable_calibration(tmp_path, pendulum, monkeypatch):
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "sysid"))  # its synthetic-log helper
     from sysid_testdata import synthetic_log
 
     from sim2real.sysid import identify
