@@ -425,31 +425,55 @@ class _Trot:
         return out
 
 
+def _run_trot(trot_kw: dict, seconds: float = 20.0):
+    """A scripted trot on the quadruped twin (hidden parameters, every effect); per tick the number
+    of feet touching the ground, whether another robot body touches it, and the collision count."""
+    spec = load_robot("quadruped")
+    params = {"body.base.mass": 8.5, "joint.*.damping": 0.2, "actuator.*.kp": 27.0}
+    config = TwinConfig(params={k: np.atleast_1d(v) for k, v in params.items()}, effects=TwinEffects(seed=7))
+    robot = TwinRobot(spec, config, initial_qpos=np.asarray(spec.default_pose))
+    m, d = robot.model, robot.data
+    feet = {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f) for f in spec.feet}
+    ticks = []
+
+    def count(result):
+        touching = set()
+        for i in range(d.ncon):
+            pair = {int(m.geom_bodyid[d.contact[i].geom1]), int(m.geom_bodyid[d.contact[i].geom2])}
+            if 0 in pair:  # contacts with the ground (the world body)
+                touching |= pair - {0}
+        ticks.append((len(touching & feet), bool(touching - feet), loop.monitor.counters["collision"]))
+
+    loop = ControlLoop(robot, _Trot(spec, **trot_kw), config=LoopConfig(speed=LAST_STAGE, episode_return=False), on_tick=count)
+    with loop:
+        summary = loop.run(seconds)
+    return spec, loop, summary, np.array(ticks)
+
+
 @pytest.mark.slow
-class TestNoFalseAlarmWhileWalking:
+class TestTrotting:
     def test_a_trot_makes_and_breaks_foot_contact_without_a_false_alarm(self):
         """20 s of a scripted trot in place on the quadruped twin (hidden parameters, every effect):
-        feet leave and touch the ground twice a second each (the observer's expected contacts come
-        and go with the measured foot heights), and no collision is reported."""
-        spec = load_robot("quadruped")
-        params = {"body.base.mass": 8.5, "joint.*.damping": 0.2, "actuator.*.kp": 27.0}
-        config = TwinConfig(params={k: np.atleast_1d(v) for k, v in params.items()}, effects=TwinEffects(seed=7))
-        robot = TwinRobot(spec, config, initial_qpos=np.asarray(spec.default_pose))
-        m, d = robot.model, robot.data
-        feet = {mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, f) for f in spec.feet}
-        in_contact = []
-
-        def count(result):
-            touching = {int(m.geom_bodyid[d.contact[i].geom1]) for i in range(d.ncon)}
-            touching |= {int(m.geom_bodyid[d.contact[i].geom2]) for i in range(d.ncon)}
-            in_contact.append(len(touching & feet))
-
-        loop = ControlLoop(robot, _Trot(spec), config=LoopConfig(speed=LAST_STAGE, episode_return=False), on_tick=count)
-        with loop:
-            summary = loop.run(20.0)
-        walking = np.array(in_contact[round(1.0 / spec.control_dt):])
+        feet leave and touch the ground three times a second each (the observer's expected contacts
+        come and go with the measured foot heights), nothing but the feet touches the ground, and
+        no collision is reported."""
+        spec, loop, summary, ticks = _run_trot({"freq": 3.0, "knee": 0.7, "thigh": 0.0})
+        walking = ticks[round(1.0 / spec.control_dt) :, 0]
         assert np.mean(walking == 2) > 0.3  # two feet in the air a third of the time and more
         assert set(np.unique(walking)) >= {2, 3, 4}
+        assert not np.any(ticks[:, 1])  # only the feet touch the ground: any report would be false
         assert summary["ticks"] == round(20.0 / spec.control_dt)
         assert loop.monitor.counters["collision"] == 0 and loop.state == "ok"
         assert 0 < loop.monitor.collision.peak < 1.0
+
+    def test_a_trot_that_sets_the_robot_on_its_thighs_is_reported_when_they_strike(self):
+        """A harder trot (deeper swing, thighs flexed) lets the loaded trunk sag until thighs and
+        trunk strike the ground (hundreds of newtons): collisions, each reported within 0.2 s of
+        such a contact (the residual's filter remembers the strike), never without one."""
+        spec, _, _, ticks = _run_trot({"freq": 2.0, "knee": 1.0, "thigh": 0.5})
+        struck = ticks[:, 1].astype(bool)
+        reported = np.flatnonzero(np.diff(ticks[:, 2], prepend=0) > 0)
+        assert struck.any() and reported.size > 0
+        window = round(0.2 / spec.control_dt)
+        for k in reported:
+            assert struck[max(0, k - window) : k + 1].any(), f"collision at tick {k} with no strike before it"
