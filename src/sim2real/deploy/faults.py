@@ -347,7 +347,16 @@ def run_case(
         latched = all(r.command.mode == "safe" for r in after[first_safe:])
     recovered = None
     if duration is not None and fault.reaction != "safe_stop":
-        recovered = results[-1].command.mode == "normal" and not loop.monitor.latched
+        # resumed: normal commands again after the reaction, and no safe stop of the fault's own
+        # kinds (a later safe stop by another check, e.g. the policy driving a joint to its limit
+        # after the disturbance, is the safety layer working, not failing to resume)
+        start = detected_at if detected_at is not None else warmup + duration
+        resumed = any(r.command.mode == "normal" for r in results[start:])
+        own_stop = any(
+            r.command.mode == "safe" and any(str(e.kind) in fault.kinds for e in r.events) for r in after
+        )
+        still_held = results[-1].command.mode == "hold" and any(str(e.kind) in fault.kinds for e in results[-1].events)
+        recovered = resumed and not own_stop and not still_held
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
     return CaseResult(
         name=fault.name,
