@@ -54,7 +54,11 @@ class PPOConfig:
     min_std: float = 0.02
     """Floor of the exploration standard deviation."""
     torch_threads: int = 1
-    """Torch intra-op threads (MuJoCo's threads are separate; small networks gain nothing from more)."""
+    """Torch intra-op threads while collecting rollouts and evaluating (MuJoCo's threads are
+    separate and step the simulations; a policy forward pass gains nothing from more)."""
+    update_threads: int = 1
+    """Torch intra-op threads of the PPO update (0: this process's share of the CPUs).  The
+    simulations are idle during the update, so their cores can take its matrix products."""
     random_episode_start: bool = True
     """Start the first episodes at random times so that resets spread over iterations."""
     exploring_starts: bool = False
@@ -81,6 +85,8 @@ class PPOConfig:
         ):
             if getattr(self, name) < 1:
                 raise Sim2RealError(f"PPOConfig.{name} must be at least 1, got {getattr(self, name)}")
+        if self.update_threads < 0:
+            raise Sim2RealError(f"PPOConfig.update_threads must be >= 0, got {self.update_threads}")
         if not 0 < self.gamma <= 1 or not 0 <= self.lam <= 1:
             raise Sim2RealError(f"PPOConfig: gamma {self.gamma} / lam {self.lam} out of range")
         if self.train_episode_s is not None and self.train_episode_s <= 0:
