@@ -131,6 +131,7 @@ def train_until_success(
         "success_rate": evals[-1]["success_rate"] if evals else 0.0,
         "env_steps": trainer.env_steps,
         "train_seconds": round(trainer.seconds, 2),
+        "seconds": round(time.perf_counter() - start, 2),
         "evaluations": evals,
         "config": trainer.config.to_dict(),
     }
@@ -200,6 +201,7 @@ def _one_seed(job: tuple) -> dict[str, Any]:
     """Ours (and the baseline when asked) for one seed: the figures of the module docstring."""
     robot, use, seed, target, eval_episodes, eval_every_s, budget, sb3, sb3_cap, out = job
     logging.getLogger("sim2real.randomize.hooks").setLevel(logging.WARNING)
+    load_before = _load()
     ours = train_until_success(
         robot, use, seed, target, eval_episodes, eval_every_s, max_seconds=budget, out=out
     )
@@ -208,7 +210,9 @@ def _one_seed(job: tuple) -> dict[str, Any]:
         "seconds_to_success": ours["seconds_to_success"],
         "success_rate": ours["success_rate"],
         "env_steps": ours["env_steps"],
+        "env_steps_per_s": round(ours["env_steps"] / ours["seconds"]),
         "evaluations": ours["evaluations"],
+        "load_average": {"before": load_before, "after": _load()},
     }
     if sb3:
         our_time = ours["seconds_to_success"] or budget
