@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sim2real.bench.train import run
+import pytest
+
+from sim2real.bench.train import run, update_threads_ratio
 
 
 class TestSeeds:
@@ -15,3 +17,13 @@ class TestSeeds:
             assert one["seconds_to_success"] is None  # one second does not swing the pendulum up
             assert len(one["load_average"]["before"]) == 3 and len(one["load_average"]["after"]) == 3
         assert result["solved"] == 0
+
+
+class TestUpdateThreadsRatio:
+    def test_both_settings_are_measured_in_one_run(self):
+        result = update_threads_ratio("pendulum", pairs=2, threads=2)
+        assert result["threads"] == 2 and result["iterations_each"] == 2
+        for key in ("one_thread", "threads_setting"):
+            assert result[key]["collect_s"] > 0 and result[key]["update_s"] > 0
+        ratio = result["one_thread"]["update_s"] / result["threads_setting"]["update_s"]
+        assert result["update_speedup"] == pytest.approx(ratio, rel=0.05)

@@ -197,6 +197,44 @@ def sb3_until_success(
     }
 
 
+def update_threads_ratio(robot: str = "quadruped", pairs: int = 4, threads: int = 0, seed: int = 0) -> dict[str, Any]:
+    """Throughput of the PPO update with ``threads`` torch threads (0: every CPU) against one, in one
+    run: the same trainer alternates the two settings over ``2 * pairs`` iterations (ABBA order),
+    so that load changes touch both alike.
+
+    Returns:
+        Per setting the mean collection and update seconds per iteration; ``update_speedup`` and
+        ``iteration_speedup`` (one thread's time over ``threads``'s), and the load average.
+    """
+    from sim2real.train.config import default_config
+    from sim2real.train.runner import Trainer, update_threads
+
+    spec = load_robot(robot)
+    config = dataclasses.replace(default_config(spec), eval_every=0)
+    trainer = Trainer(spec, config, seed=seed, randomize="default")
+    many = update_threads(dataclasses.replace(config, update_threads=threads))
+    load_before = _load()
+    trainer.iterate()  # warm-up
+    times: dict[int, list[tuple[float, float]]] = {1: [], many: []}
+    for i in range(pairs):
+        for n in (1, many) if i % 2 == 0 else (many, 1):
+            trainer.update_threads = n
+            stats = trainer.iterate()
+            times[n].append((stats.collect_seconds, stats.learn_seconds))
+    trainer.close()
+    mean = {n: np.mean(np.array(t), axis=0) for n, t in times.items()}
+    return {
+        "robot": spec.name,
+        "threads": many,
+        "iterations_each": pairs,
+        "one_thread": {"collect_s": round(float(mean[1][0]), 4), "update_s": round(float(mean[1][1]), 4)},
+        "threads_setting": {"collect_s": round(float(mean[many][0]), 4), "update_s": round(float(mean[many][1]), 4)},
+        "update_speedup": round(float(mean[1][1] / mean[many][1]), 3),
+        "iteration_speedup": round(float(mean[1].sum() / mean[many].sum()), 3),
+        "load_average": {"before": load_before, "after": _load()},
+    }
+
+
 def _one_seed(job: tuple) -> dict[str, Any]:
     """Ours (and the baseline when asked) for one seed: the figures of the module docstring."""
     robot, use, seed, target, eval_episodes, eval_every_s, budget, sb3, sb3_cap, out = job
