@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 
 import numpy as np
 import pytest
@@ -20,7 +21,7 @@ from sim2real.train.config import PPOConfig, default_config
 from sim2real.train.evaluate import evaluate_policy
 from sim2real.train.models import TransferActor
 from sim2real.train.network import TransferPolicy
-from sim2real.train.runner import Trainer, _TrainVecEnv, training_task
+from sim2real.train.runner import Trainer, _TrainVecEnv, training_task, update_threads
 
 SMALL = PPOConfig(num_envs=16, steps_per_env=16, hidden=(32, 32), critic_hidden=(32, 32), learning_epochs=2)
 """A tiny config: fast iterations for the behaviour tests."""
@@ -177,6 +178,30 @@ class TestSaveLoad:
     def test_missing_checkpoint_is_a_clear_error(self, tmp_path):
         with pytest.raises(Sim2RealError, match="no checkpoint"):
             load_policy(tmp_path)
+
+
+class TestUpdateThreads:
+    def test_the_update_runs_with_its_own_thread_count_and_collection_with_the_other(self):
+        before = torch.get_num_threads()
+        trainer = Trainer("pendulum", dataclasses.replace(SMALL, torch_threads=1, update_threads=2), seed=0)
+        seen: dict[bool, set[int]] = {True: set(), False: set()}
+
+        def record(module, args, output):
+            # the update runs with gradients; the rollout (values of each step) in inference mode
+            seen[torch.is_grad_enabled()].add(torch.get_num_threads())
+
+        trainer.runner.alg.critic.register_forward_hook(record)
+        trainer.iterate()
+        assert seen == {True: {2}, False: {1}}
+        assert torch.get_num_threads() == 1
+        torch.set_num_threads(before)
+
+    def test_zero_takes_the_process_share_of_the_cpus(self, monkeypatch):
+        monkeypatch.setenv("LOCAL_WORLD_SIZE", "1")
+        assert update_threads(PPOConfig(update_threads=0)) == (os.cpu_count() or 1)
+        assert update_threads(PPOConfig(update_threads=3)) == 3
+        with pytest.raises(Sim2RealError, match="update_threads"):
+            PPOConfig(update_threads=-1)
 
 
 class TestDeterminism:

@@ -131,6 +131,7 @@ def train_until_success(
         "success_rate": evals[-1]["success_rate"] if evals else 0.0,
         "env_steps": trainer.env_steps,
         "train_seconds": round(trainer.seconds, 2),
+        "seconds": round(time.perf_counter() - start, 2),
         "evaluations": evals,
         "config": trainer.config.to_dict(),
     }
@@ -196,10 +197,49 @@ def sb3_until_success(
     }
 
 
+def update_threads_ratio(robot: str = "quadruped", pairs: int = 4, threads: int = 0, seed: int = 0) -> dict[str, Any]:
+    """Throughput of the PPO update with ``threads`` torch threads (0: every CPU) against one, in one
+    run: the same trainer alternates the two settings over ``2 * pairs`` iterations (ABBA order),
+    so that load changes touch both alike.
+
+    Returns:
+        Per setting the mean collection and update seconds per iteration; ``update_speedup`` and
+        ``iteration_speedup`` (one thread's time over ``threads``'s), and the load average.
+    """
+    from sim2real.train.config import default_config
+    from sim2real.train.runner import Trainer, update_threads
+
+    spec = load_robot(robot)
+    config = dataclasses.replace(default_config(spec), eval_every=0)
+    trainer = Trainer(spec, config, seed=seed, randomize="default")
+    many = update_threads(dataclasses.replace(config, update_threads=threads))
+    load_before = _load()
+    trainer.iterate()  # warm-up
+    times: dict[int, list[tuple[float, float]]] = {1: [], many: []}
+    for i in range(pairs):
+        for n in (1, many) if i % 2 == 0 else (many, 1):
+            trainer.update_threads = n
+            stats = trainer.iterate()
+            times[n].append((stats.collect_seconds, stats.learn_seconds))
+    trainer.close()
+    mean = {n: np.mean(np.array(t), axis=0) for n, t in times.items()}
+    return {
+        "robot": spec.name,
+        "threads": many,
+        "iterations_each": pairs,
+        "one_thread": {"collect_s": round(float(mean[1][0]), 4), "update_s": round(float(mean[1][1]), 4)},
+        "threads_setting": {"collect_s": round(float(mean[many][0]), 4), "update_s": round(float(mean[many][1]), 4)},
+        "update_speedup": round(float(mean[1][1] / mean[many][1]), 3),
+        "iteration_speedup": round(float(mean[1].sum() / mean[many].sum()), 3),
+        "load_average": {"before": load_before, "after": _load()},
+    }
+
+
 def _one_seed(job: tuple) -> dict[str, Any]:
     """Ours (and the baseline when asked) for one seed: the figures of the module docstring."""
     robot, use, seed, target, eval_episodes, eval_every_s, budget, sb3, sb3_cap, out = job
     logging.getLogger("sim2real.randomize.hooks").setLevel(logging.WARNING)
+    load_before = _load()
     ours = train_until_success(
         robot, use, seed, target, eval_episodes, eval_every_s, max_seconds=budget, out=out
     )
@@ -208,7 +248,9 @@ def _one_seed(job: tuple) -> dict[str, Any]:
         "seconds_to_success": ours["seconds_to_success"],
         "success_rate": ours["success_rate"],
         "env_steps": ours["env_steps"],
+        "env_steps_per_s": round(ours["env_steps"] / ours["seconds"]),
         "evaluations": ours["evaluations"],
+        "load_average": {"before": load_before, "after": _load()},
     }
     if sb3:
         our_time = ours["seconds_to_success"] or budget

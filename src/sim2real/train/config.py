@@ -54,7 +54,11 @@ class PPOConfig:
     min_std: float = 0.02
     """Floor of the exploration standard deviation."""
     torch_threads: int = 1
-    """Torch intra-op threads (MuJoCo's threads are separate; small networks gain nothing from more)."""
+    """Torch intra-op threads while collecting rollouts and evaluating (MuJoCo's threads are
+    separate and step the simulations; a policy forward pass gains nothing from more)."""
+    update_threads: int = 1
+    """Torch intra-op threads of the PPO update (0: this process's share of the CPUs).  The
+    simulations are idle during the update, so their cores can take its matrix products."""
     random_episode_start: bool = True
     """Start the first episodes at random times so that resets spread over iterations."""
     exploring_starts: bool = False
@@ -81,6 +85,8 @@ class PPOConfig:
         ):
             if getattr(self, name) < 1:
                 raise Sim2RealError(f"PPOConfig.{name} must be at least 1, got {getattr(self, name)}")
+        if self.update_threads < 0:
+            raise Sim2RealError(f"PPOConfig.update_threads must be >= 0, got {self.update_threads}")
         if not 0 < self.gamma <= 1 or not 0 <= self.lam <= 1:
             raise Sim2RealError(f"PPOConfig: gamma {self.gamma} / lam {self.lam} out of range")
         if self.train_episode_s is not None and self.train_episode_s <= 0:
@@ -169,7 +175,11 @@ _PRESETS: dict[str, PPOConfig] = {
         exploring_starts=True,
         train_episode_s=2.0,
     ),
-    # 50 Hz control; the Isaac Lab flat-ground recipe with narrower networks for the CPU.
+    # 50 Hz control; the Isaac Lab flat-ground recipe with narrower networks for the CPU.  The
+    # initial std is 0.5 (Isaac Lab's 1.0 is in units of its 0.25 rad action scale; ours are in
+    # units of a tanh-bounded 0.5 rad scale, so 0.5 is the same 0.25 rad of exploration): with
+    # 1.0 most samples were clipped at the bounds and walking came only after 6-7 M steps of
+    # standing (see BENCHMARKS.md, issue 21).
     "quadruped": PPOConfig(
         num_envs=1024,
         steps_per_env=24,
@@ -179,7 +189,7 @@ _PRESETS: dict[str, PPOConfig] = {
         mini_batches=4,
         gamma=0.99,
         entropy_coef=0.01,
-        init_std=1.0,
+        init_std=0.5,
         min_std=0.05,
     ),
 }

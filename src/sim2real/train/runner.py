@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import io
 import logging
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -210,6 +211,28 @@ def training_task(task: TaskConfig, config: PPOConfig) -> TaskConfig:
     return dataclasses.replace(task, **changes) if changes else task
 
 
+def update_threads(config: PPOConfig) -> int:
+    """Torch threads of the PPO update of a run: ``config.update_threads``, or for 0 this process's
+    share of the CPUs (the ranks of ``train --nproc`` on one machine split them)."""
+    return config.update_threads or rank_threads(0) or (os.cpu_count() or 1)
+
+
+def _update_with_threads(alg: Any, owner: Any) -> None:
+    """Make ``alg.update`` run with ``owner.update_threads`` torch threads and restore the
+    collection's count after it (rsl_rl's runner calls collection and update in one ``learn``)."""
+    update = alg.update
+
+    def threaded_update(*args: Any, **kwargs: Any) -> Any:
+        before = torch.get_num_threads()
+        torch.set_num_threads(owner.update_threads)
+        try:
+            return update(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    alg.update = threaded_update
+
+
 def _silently(func: Any, *args: Any, **kwargs: Any) -> Any:
     """Call ``func`` with its stdout captured (rsl_rl prints model summaries) and logged at debug level."""
     buffer = io.StringIO()
@@ -281,6 +304,8 @@ class Trainer:
             GlooOnPolicyRunner, self.vec_env, self.config.runner_cfg(), None, "cpu"
         )
         seed_rank(self.seed)
+        self.update_threads = update_threads(self.config)
+        _update_with_threads(self.runner.alg, self)
         self._recorder = _IterationRecorder()
         self.runner.logger = self._recorder  # type: ignore[assignment]
         self.iteration = 0
