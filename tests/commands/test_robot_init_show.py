@@ -78,6 +78,25 @@ class TestInit:
         _one_error_line(run_cli("robot", "show", str(spec)), "joint 'elbow' is not in arm.xml")
 
 
+class TestPerJointOptions:
+    def test_default_pose_and_gains_by_joint_regex_last_match_wins(self, h1_dir, tmp_path, capsys):
+        out = tmp_path / "robot.yaml"
+        args = ["robot", "init", str(h1_dir / "scene.xml"), "--out", str(out), "--json"]
+        pose = ["--default-pose", ".*_knee_joint=0.6", "left_knee_joint=0.5", ".*_hip_pitch_joint=-0.3"]
+        gains = ["--kp", "150", ".*_knee_joint=200", "--kd", "4"]
+        assert main([*args, *pose, *gains]) == 0
+        spec = yaml.safe_load(out.read_text())
+        assert spec["default_pose"]["left_knee_joint"] == 0.5 and spec["default_pose"]["right_knee_joint"] == 0.6
+        assert spec["default_pose"]["left_hip_pitch_joint"] == -0.3
+        assert spec["default_pose"]["left_ankle_joint"] == 0.0  # the others from the model
+        assert spec["actuators"]["right_knee_joint"]["kp"] == 200.0 and spec["actuators"]["left_hip_yaw_joint"]["kp"] == 150.0
+
+    def test_a_regex_matching_no_joint_and_a_malformed_item_are_one_line(self, h1_dir, tmp_path):
+        args = ["robot", "init", str(h1_dir / "scene.xml"), "--out", str(tmp_path / "robot.yaml")]
+        _one_error_line(run_cli(*args, "--default-pose", "elbow.*=1"), "default pose: unknown joint 'elbow.*'")
+        _one_error_line(run_cli(*args, "--kp", "lots", "--kd", "1"), "--kp: 'lots' is not VALUE or JOINT_REGEX=VALUE")
+
+
 def _pipeline(spec: Path, work: Path, capsys) -> dict:
     """params, bench sim, train, export, deploy --twin, record and gap through the CLI."""
 

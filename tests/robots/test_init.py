@@ -60,6 +60,10 @@ class TestUnitreeH1:
         assert knee.torque_limit == pytest.approx(300.0)  # the joint's actuatorfrcrange in h1.xml
         assert spec.action_scale[spec.actuated_joints.index("left_knee_joint")] == pytest.approx(300.0)
 
+    def test_torque_actuators_of_a_walking_robot_are_flagged_for_a_check(self, h1):
+        _, result = h1
+        assert any("PD position targets" in c and "--kp" in c for c in result.check)
+
     def test_no_keyframe_lowers_the_base_until_the_feet_touch_the_floor(self, h1):
         spec, result = h1
         assert abs(_lowest_collision_point(spec)) < 1e-6
@@ -117,9 +121,19 @@ class TestInferenceChoices:
 
     def test_kp_kd_turn_motors_into_pd_and_per_joint_values_are_taken(self, h1_dir, tmp_path):
         kp = {j: 100.0 + i for i, j in enumerate(infer_spec(h1_dir / "h1.xml", tmp_path).spec["joints"])}
-        spec, _ = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml", InitOptions(kp=kp, kd=2.0))
+        spec, result = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml", InitOptions(kp=kp, kd=2.0))
         assert [a.kp for a in spec.actuators] == list(kp.values())
         assert all(a.model == "pd" and a.kd == 2.0 for a in spec.actuators)
+        assert not any("PD position targets" in c for c in result.check)
+
+    def test_a_default_pose_outside_the_joint_range_is_clipped_and_flagged(self, h1_dir, tmp_path):
+        result = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": 5.0}))
+        model = mujoco.MjModel.from_xml_path(str(h1_dir / "h1.xml"))
+        high = float(model.joint("left_knee_joint").range[1])
+        assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(high)
+        assert any("left_knee_joint" in c and "outside the joint range" in c for c in result.check)
+        inside = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": high - 0.1}))
+        assert not any("outside the joint range" in c for c in inside.check)
 
     def test_written_spec_carries_comments_and_round_trips(self, h1_dir, tmp_path):
         spec, _result = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")

@@ -41,12 +41,21 @@ def describe(spec) -> dict:
     }
 
 
-def _per_joint(values: tuple[float, ...] | None, what: str) -> float | None:
-    if not values:
+def per_joint_arg(items: tuple[str, ...] | None, what: str) -> float | dict[str, float] | None:
+    """``--kp 25`` (every joint) or ``--kp '.*_calf_joint=40' '.*=25'`` (joint name or regular
+    expression = value; the last matching item wins) as an :class:`~sim2real.robots.init.InitOptions`
+    value."""
+    if not items:
         return None
-    if len(values) != 1:
-        raise Sim2RealError(f"--{what} takes one value (per-joint values: use sim2real.robots.init.InitOptions)")
-    return float(values[0])
+    values: dict[str, float] = {}
+    for item in items:
+        key, sep, text = item.rpartition("=")
+        try:
+            value = float(text)
+        except ValueError:
+            raise Sim2RealError(f"--{what}: '{item}' is not VALUE or JOINT_REGEX=VALUE") from None
+        values[key if sep else ".*"] = value
+    return values[".*"] if list(values) == [".*"] else values
 
 
 def robot(
@@ -56,9 +65,10 @@ def robot(
     name: str | None = None,
     joints: str | None = None,
     keyframe: str | None = None,
-    kp: tuple[float, ...] | None = None,
-    kd: tuple[float, ...] | None = None,
-    torque_limit: tuple[float, ...] | None = None,
+    kp: tuple[str, ...] | None = None,
+    kd: tuple[str, ...] | None = None,
+    torque_limit: tuple[str, ...] | None = None,
+    default_pose: tuple[str, ...] | None = None,
     imu_site: str | None = None,
     control_dt: float = 0.02,
     floating_base: bool = False,
@@ -78,8 +88,11 @@ def robot(
         joints: Regular expression of the joints to use, matched in full (init; default: every hinge/slide).
         keyframe: Keyframe of the default pose (init; default: the first keyframe, else qpos0 lowered to the floor).
         kp: PD stiffness [N m/rad] (init): makes motors and joints without actuators PD-controlled.
-        kd: PD damping [N m s/rad] (init), with --kp.
-        torque_limit: Effort limit [N m] where the model states none (init).
+            One value for every joint, or JOINT_REGEX=VALUE items (the last matching item wins).
+        kd: PD damping [N m s/rad] (init), with --kp; like --kp.
+        torque_limit: Effort limit [N m] where the model states none (init); like --kp.
+        default_pose: Default joint positions [rad] instead of the keyframe's (init): JOINT_REGEX=VALUE
+            items, e.g. '.*_hip_joint=0' 'F._thigh_joint=0.8' 'R._thigh_joint=1.0' '.*_calf_joint=-1.5'.
         imu_site: IMU site (init; default: a site of the base body, else one added).
         control_dt: Control period [s] (init).
         floating_base: URDF: add a free joint to the root link and a floor (init).
@@ -110,13 +123,15 @@ def robot(
 
     from sim2real.robots.init import InitOptions, init_robot
 
+    pose = per_joint_arg(default_pose, "default-pose")
     options = InitOptions(
         name=name,
         joints=joints,
         keyframe=keyframe,
-        kp=_per_joint(kp, "kp"),
-        kd=_per_joint(kd, "kd"),
-        torque_limit=_per_joint(torque_limit, "torque-limit"),
+        kp=per_joint_arg(kp, "kp"),
+        kd=per_joint_arg(kd, "kd"),
+        torque_limit=per_joint_arg(torque_limit, "torque-limit"),
+        default_pose=None if pose is None else {".*": pose} if isinstance(pose, float) else pose,
         imu_site=imu_site,
         control_dt=control_dt,
         floating_base=floating_base,

@@ -40,12 +40,13 @@ import numpy as np
 import yaml
 
 from sim2real.errors import SpecError
+from sim2real.robots.init_actuators import PerJoint, infer_actuators, lookup, object_name, unmatched
 from sim2real.robots.load import load_mjcf, load_spec
 from sim2real.robots.spec import RobotSpec
+from sim2real.robots.standing import SAG_LIMIT, Standing, stand
+from sim2real.robots.urdf import convert_urdf
 
 log = logging.getLogger(__name__)
-
-PerJoint = float | Mapping[str, float] | None
 
 FOOT_TOLERANCE = 0.005
 """A body is a foot when its lowest collision point is this close to the floor in the default pose [m]."""
@@ -68,7 +69,8 @@ class InitOptions:
     torque_limit: PerJoint = None
     """Effort limit [N m] where the model states none."""
     default_pose: Mapping[str, float] | None = None
-    """Default joint positions [rad] overriding the keyframe's."""
+    """Default joint positions [rad] overriding the keyframe's, by joint name or regular expression
+    matched in full (the last matching key wins)."""
     imu_site: str | None = None
     """IMU site; None: chosen or added (see the module docstring)."""
     control_dt: float = 0.02
@@ -95,56 +97,6 @@ class InitResult:
     """What the user must check, one line each."""
     comments: dict[str, str] = field(default_factory=dict)
     """A comment above each top-level key of the written file."""
-
-
-def _per_joint(value: PerJoint, joint: str, what: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        if joint not in value:
-            raise SpecError(f"{what}: no value for joint '{joint}'")
-        return float(value[joint])
-    return float(value)
-
-
-def _name(model: mujoco.MjModel, kind: mujoco.mjtObj, i: int) -> str:
-    return mujoco.mj_id2name(model, kind, i) or ""
-
-
-# ----------------------------------------------------------------------------------- URDF
-def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> tuple[Path, list[str]]:
-    """Convert a URDF to MJCF with MuJoCo's own compiler, meshes still resolvable.
-
-    Returns:
-        The MJCF path written in ``out_dir`` and the changes made, one line each.
-    """
-    mjspec = load_mjcf(urdf)
-    notes = [f"converted {urdf.name} to MJCF with MuJoCo's URDF compiler"]
-    mesh_root = Path(mjspec.meshdir) if mjspec.meshdir and os.path.isabs(mjspec.meshdir) else urdf.parent / (
-        mjspec.meshdir or ""
-    )
-    for mesh in mjspec.meshes:
-        if mesh.file and not os.path.isabs(mesh.file):
-            path = (mesh_root / mesh.file).resolve()
-            mesh.file = os.path.relpath(path, out_dir.resolve())
-    mjspec.meshdir = ""
-    if floating_base:
-        root = mjspec.worldbody.first_body()
-        if root is None:
-            raise SpecError(f"{urdf.name}: no link to make a floating base of")
-        root.add_freejoint(name="floating_base")
-        mjspec.worldbody.add_geom(
-            name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], rgba=[0.5, 0.55, 0.6, 1]
-        )
-        notes.append(f"added a free joint to link '{root.name}' and a floor plane named 'floor'")
-    out = out_dir / f"{urdf.stem}.xml"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        mjspec.compile()
-        out.write_text(mjspec.to_xml())
-    except Exception as exc:
-        raise SpecError(f"{urdf.name}: cannot convert to MJCF ({exc})") from None
-    return out, notes
 
 
 # -------------------------------------------------------------------------------- geometry
@@ -176,7 +128,7 @@ def _floor(model: mujoco.MjModel) -> tuple[float, str | None]:
     if not planes:
         return 0.0, None
     g = max(planes, key=lambda i: model.geom_pos[i, 2])
-    return float(model.geom_pos[g, 2]), _name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or None
+    return float(model.geom_pos[g, 2]), object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or None
 
 
 def _model_name(model: mujoco.MjModel) -> str:
@@ -235,25 +187,27 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
 
     # joints
     hinge = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
-    candidates = [j for j in range(model.njnt) if int(model.jnt_type[j]) in hinge and _name(model, J, j)]
+    candidates = [j for j in range(model.njnt) if int(model.jnt_type[j]) in hinge and object_name(model, J, j)]
     if opt.joints is not None:
         try:
             pattern = re.compile(opt.joints)
         except re.error as exc:
             raise SpecError(f"--joints '{opt.joints}' is not a regular expression ({exc})") from None
-        chosen = [j for j in candidates if pattern.fullmatch(_name(model, J, j))]
+        chosen = [j for j in candidates if pattern.fullmatch(object_name(model, J, j))]
         if not chosen:
-            names = ", ".join(_name(model, J, j) for j in candidates[:12])
+            names = ", ".join(object_name(model, J, j) for j in candidates[:12])
             raise SpecError(f"--joints '{opt.joints}' matches no joint of {model_path.name} (joints: {names})")
     else:
         chosen = candidates
     if not chosen:
         raise SpecError(f"{model_path.name} has no named hinge or slide joint")
-    joints = [_name(model, J, j) for j in chosen]
-    for given in (opt.default_pose or {}, *(m for m in (opt.kp, opt.kd, opt.torque_limit) if isinstance(m, Mapping))):
-        unknown = [k for k in given if k not in joints]
-        if unknown:
-            raise SpecError(f"unknown joint '{unknown[0]}' (joints: {', '.join(joints)})")
+    joints = [object_name(model, J, j) for j in chosen]
+    named = (("default pose", opt.default_pose), ("kp", opt.kp), ("kd", opt.kd), ("torque limit", opt.torque_limit))
+    for what, given in named:
+        unknown = unmatched(given, joints, what) if isinstance(given, Mapping) else None
+        if unknown is not None:
+            raise SpecError(f"{what}: unknown joint '{unknown}' (joints: {', '.join(joints)})")
+    pose = {j: v for j in joints if (v := lookup(opt.default_pose or {}, j, "default pose")) is not None}
 
     # floating base: the free joint above the chosen joints
     base_body, base_adr = None, None
@@ -263,7 +217,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             if all(_ancestor(model, int(model.jnt_bodyid[c]), body) for c in chosen):
                 base_body, base_adr = body, int(model.jnt_qposadr[j])
                 break
-    base_name = _name(model, mujoco.mjtObj.mjOBJ_BODY, base_body) if base_body is not None else None
+    base_name = object_name(model, mujoco.mjtObj.mjOBJ_BODY, base_body) if base_body is not None else None
     if base_body is not None and not base_name:
         raise SpecError(f"{model_path.name}: the floating base body has no name; sim2real refers to it by name")
 
@@ -272,24 +226,32 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if opt.keyframe is not None:
         key = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_KEY, opt.keyframe)
         if key < 0:
-            keys = [_name(model, mujoco.mjtObj.mjOBJ_KEY, k) for k in range(model.nkey)]
+            keys = [object_name(model, mujoco.mjtObj.mjOBJ_KEY, k) for k in range(model.nkey)]
             raise SpecError(f"keyframe '{opt.keyframe}' is not in {model_path.name} (keyframes: {', '.join(keys) or 'none'})")
     else:
         key = 0 if model.nkey else -1
     if key >= 0:
         data.qpos[:] = model.key_qpos[key]
-        source = f"keyframe '{_name(model, mujoco.mjtObj.mjOBJ_KEY, key) or key}'"
+        source = f"keyframe '{object_name(model, mujoco.mjtObj.mjOBJ_KEY, key) or key}'"
     else:
         data.qpos[:] = model.qpos0
         source = "the model's qpos0 (no keyframe)"
     adr = model.jnt_qposadr[chosen]
+    clipped = []
     for i, j in enumerate(chosen):
-        if opt.default_pose and joints[i] in opt.default_pose:
-            data.qpos[adr[i]] = float(opt.default_pose[joints[i]])
+        if joints[i] in pose:
+            data.qpos[adr[i]] = pose[joints[i]]
         if model.jnt_limited[j]:
             lo, hi = model.jnt_range[j]
-            data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo, hi))
-    given = [j for j in joints if opt.default_pose and j in opt.default_pose]
+            if not lo <= data.qpos[adr[i]] <= hi:
+                clipped.append(joints[i])
+                data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo, hi))
+    if clipped:
+        result.check.append(
+            f"the default pose ({source}) puts {', '.join(clipped[:4])}{' ...' if len(clipped) > 4 else ''} "
+            "outside the joint range: clipped to the range, check default_pose"
+        )
+    given = list(pose)
     if not given:
         result.inferred.append(f"default pose from {source}")
     else:
@@ -323,7 +285,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         touching.discard(base_body)
         # a body touching the floor through a child body is not itself a foot (a calf above its foot)
         leaves = [b for b in sorted(touching) if not any(o != b and _ancestor(model, o, b) for o in touching)]
-        feet = [_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in leaves]
+        feet = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in leaves]
         if not all(feet):
             raise SpecError(f"{model_path.name}: a foot body has no name; sim2real refers to feet by name")
         standing = float(data.qpos[base_adr + 2])
@@ -336,7 +298,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.check.append("the model has no floor plane (or it has no name): floor assumed at z = 0")
     default_pose = {joints[i]: round(float(data.qpos[adr[i]]), 6) for i in range(len(joints))}
 
-    actuators, acts_notes = _infer_actuators(model, chosen, joints, opt)
+    actuators, acts_notes = infer_actuators(model, chosen, joints, opt.kp, opt.kd, opt.torque_limit)
     result.inferred.extend(acts_notes)
     result.check.append("actuator gains and torque limits (from the model's actuators or your options)")
 
@@ -379,72 +341,17 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if task is not None:
         spec["task"] = task
         result.inferred.append("task: locomotion (floating base with feet)")
+        if not all(pd):
+            result.check.append(
+                "the model's actuators take torque: walking policies usually command PD position targets "
+                "(Isaac Lab, legged_gym, mjlab); give --kp and --kd for those, or keep torque on purpose"
+            )
     else:
         result.check.append("no task inferred (not a floating base with feet): add `task:` to train")
     result.check.append("safety limits (joint velocity 30 rad/s, tilt 1 rad, base height) and parameter bounds")
     result.spec = spec
     result.comments = _comments(result)
     return result
-
-
-def _infer_actuators(
-    model: mujoco.MjModel, chosen: list[int], joints: list[str], opt: InitOptions
-) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    by_joint: dict[int, int] = {}
-    for a in range(model.nu):
-        if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT):
-            by_joint.setdefault(int(model.actuator_trnid[a, 0]), a)
-    out: dict[str, dict[str, Any]] = {}
-    kinds: dict[str, int] = {}
-    for jid, joint in zip(chosen, joints, strict=True):
-        kp, kd = _per_joint(opt.kp, joint, "--kp"), _per_joint(opt.kd, joint, "--kd")
-        gains = kp is not None and kd is not None
-        a = by_joint.get(jid)
-        limit = None
-        entry: dict[str, Any]
-        if a is None:
-            if not gains:
-                raise SpecError(
-                    f"joint '{joint}' has no actuator in the model: give PD gains (--kp and --kd) to add "
-                    "position-controlled actuators"
-                )
-            entry = {"actuator": joint, "add": True, "model": "pd", "kp": kp, "kd": kd}
-            kinds["added (pd)"] = kinds.get("added (pd)", 0) + 1
-        else:
-            name = _name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a)
-            if not name:
-                raise SpecError(f"the actuator of joint '{joint}' has no name; sim2real refers to actuators by name")
-            gear = float(model.actuator_gear[a, 0]) or 1.0
-            position = int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
-            if position and not gains:
-                kp_m, kd_m = float(model.actuator_gainprm[a, 0]) * gear, max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear
-                entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
-                kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
-            elif gains:
-                entry = {"actuator": name, "model": "pd", "kp": kp, "kd": kd}
-                kinds["-> pd (your gains)"] = kinds.get("-> pd (your gains)", 0) + 1
-            else:
-                entry = {"actuator": name, "model": "torque"}
-                kinds["motor -> torque"] = kinds.get("motor -> torque", 0) + 1
-            if gear != 1.0:
-                entry["gear"] = gear
-            if model.actuator_forcelimited[a]:
-                limit = float(np.max(np.abs(model.actuator_forcerange[a])))
-            elif model.actuator_ctrllimited[a] and int(model.actuator_gaintype[a]) == int(mujoco.mjtGain.mjGAIN_FIXED) and not position:
-                limit = float(np.max(np.abs(model.actuator_ctrlrange[a]))) * abs(float(model.actuator_gainprm[a, 0])) * gear
-        if limit is None and model.jnt_actfrclimited[jid]:
-            limit = float(np.max(np.abs(model.jnt_actfrcrange[jid])))
-        if limit is None:
-            limit = _per_joint(opt.torque_limit, joint, "--torque-limit")
-        if limit is None or not limit > 0:
-            raise SpecError(
-                f"joint '{joint}': the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange); "
-                "give --torque-limit"
-            )
-        entry["torque_limit"] = round(limit, 6)
-        out[joint] = entry
-    notes = [f"actuators: {', '.join(f'{n} {k}' for k, n in kinds.items())}"]
-    return out, notes
 
 
 def _infer_imu(model: mujoco.MjModel, base: int, site: str | None, result: InitResult) -> dict[str, Any]:
@@ -454,14 +361,14 @@ def _infer_imu(model: mujoco.MjModel, base: int, site: str | None, result: InitR
             raise SpecError(f"IMU site '{site}' is not in the model")
         result.inferred.append(f"IMU on site '{site}' (your choice)")
         return {"site": site, "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
-    sites = [s for s in range(model.nsite) if int(model.site_bodyid[s]) == base and _name(model, S, s)]
-    sites.sort(key=lambda s: "imu" not in _name(model, S, s).lower())
+    sites = [s for s in range(model.nsite) if int(model.site_bodyid[s]) == base and object_name(model, S, s)]
+    sites.sort(key=lambda s: "imu" not in object_name(model, S, s).lower())
     if sites:
-        name = _name(model, S, sites[0])
+        name = object_name(model, S, sites[0])
         result.inferred.append(f"IMU on site '{name}' of the base body")
         result.check.append(f"the IMU site '{name}' is where your robot's IMU is")
         return {"site": name, "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
-    base_name = _name(model, mujoco.mjtObj.mjOBJ_BODY, base)
+    base_name = object_name(model, mujoco.mjtObj.mjOBJ_BODY, base)
     result.inferred.append(f"IMU: adds site 'imu' at the origin of body '{base_name}' (an override)")
     result.check.append("the added IMU site's position (sensors.imu.pos, in the base body's frame)")
     return {"site": "imu", "add_to": base_name, "pos": [0.0, 0.0, 0.0], "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
@@ -662,6 +569,15 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _standing_advice(spec: RobotSpec, standing: Standing) -> str:
+    """What to do about a default pose the actuators do not hold (:mod:`sim2real.robots.standing`)."""
+    if not any(a.model == "pd" for a in spec.actuators):
+        return "the robot collapses with zero actuator command (see above): give --kp and --kd for PD actuators"
+    if standing.deviation > SAG_LIMIT:
+        return "the PD gains do not hold the default pose (see above): stiffer --kp, or a less crouched --default-pose"
+    return "the robot tips over with its joints held (see above): expected of a robot that balances only under a policy"
+
+
 def init_robot(
     model_path: str | Path,
     out: str | Path,
@@ -692,5 +608,10 @@ def init_robot(
         path = out.parent / "randomize_default.yaml"
         path.write_text(default_randomization(spec, build_model(spec)))
         result.inferred.append(f"default randomization for training: {path.name}")
+    standing = stand(spec)
+    if standing is not None:
+        result.inferred.append(standing.summary())
+        if not standing.holds:
+            result.check.append(_standing_advice(spec, standing))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays
     return spec, result

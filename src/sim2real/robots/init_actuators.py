@@ -1,0 +1,125 @@
+"""The actuators of a spec made by ``robot init``: each chosen joint's actuator model, gains and torque
+limit from the model's own actuators and the user's options (see :mod:`sim2real.robots.init`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import mujoco
+import numpy as np
+
+from sim2real.errors import SpecError
+
+PerJoint = float | Mapping[str, float] | None
+"""An option given for every joint at once, or per joint (keys: joint names or regular expressions)."""
+
+
+def _matches(key: str, joint: str, what: str) -> bool:
+    try:
+        return re.fullmatch(key, joint) is not None
+    except re.error as exc:
+        raise SpecError(f"{what}: '{key}' is not a regular expression ({exc})") from None
+
+
+def lookup(values: Mapping[str, float], joint: str, what: str) -> float | None:
+    """The value of ``joint`` in a map whose keys are joint names or regular expressions matched in
+    full (the last matching key wins), or None when no key matches."""
+    found = None
+    for key, value in values.items():
+        if _matches(key, joint, what):
+            found = float(value)
+    return found
+
+
+def unmatched(values: Mapping[str, float], joints: list[str], what: str) -> str | None:
+    """The first key of ``values`` that matches none of ``joints`` (None when every key does)."""
+    return next((k for k in values if not any(_matches(k, j, what) for j in joints)), None)
+
+
+def per_joint(value: PerJoint, joint: str, what: str) -> float | None:
+    """A per-joint option's value for ``joint``: one number for every joint, or a map by joint name or
+    regular expression (:func:`lookup`)."""
+    if value is None:
+        return None
+    if isinstance(value, Mapping):
+        found = lookup(value, joint, what)
+        if found is None:
+            raise SpecError(f"{what}: no value for joint '{joint}'")
+        return found
+    return float(value)
+
+
+def object_name(model: mujoco.MjModel, kind: mujoco.mjtObj, i: int) -> str:
+    """The name of object ``i`` of ``kind`` ("" when it has none)."""
+    return mujoco.mj_id2name(model, kind, i) or ""
+
+
+
+def infer_actuators(
+    model: mujoco.MjModel, chosen: list[int], joints: list[str], kp: PerJoint, kd: PerJoint, torque_limit: PerJoint
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """The spec's ``actuators`` entries of the chosen joints from the model's own actuators and the
+    given gains and torque limits (module docstring of :mod:`sim2real.robots.init`), and a note of
+    what was mapped to what.
+
+    Raises:
+        SpecError: a joint has no actuator and no gains, an actuator has no name, or no torque limit
+            is known.
+    """
+    by_joint: dict[int, int] = {}
+    for a in range(model.nu):
+        if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT):
+            by_joint.setdefault(int(model.actuator_trnid[a, 0]), a)
+    out: dict[str, dict[str, Any]] = {}
+    kinds: dict[str, int] = {}
+    for jid, joint in zip(chosen, joints, strict=True):
+        kp_j, kd_j = per_joint(kp, joint, "--kp"), per_joint(kd, joint, "--kd")
+        gains = kp_j is not None and kd_j is not None
+        a = by_joint.get(jid)
+        limit = None
+        entry: dict[str, Any]
+        if a is None:
+            if not gains:
+                raise SpecError(
+                    f"joint '{joint}' has no actuator in the model: give PD gains (--kp and --kd) to add "
+                    "position-controlled actuators"
+                )
+            entry = {"actuator": joint, "add": True, "model": "pd", "kp": kp_j, "kd": kd_j}
+            kinds["added (pd)"] = kinds.get("added (pd)", 0) + 1
+        else:
+            name = object_name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a)
+            if not name:
+                raise SpecError(f"the actuator of joint '{joint}' has no name; sim2real refers to actuators by name")
+            gear = float(model.actuator_gear[a, 0]) or 1.0
+            position = int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
+            if position and not gains:
+                kp_m, kd_m = float(model.actuator_gainprm[a, 0]) * gear, max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear
+                entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
+                kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
+            elif gains:
+                entry = {"actuator": name, "model": "pd", "kp": kp_j, "kd": kd_j}
+                kinds["-> pd (your gains)"] = kinds.get("-> pd (your gains)", 0) + 1
+            else:
+                entry = {"actuator": name, "model": "torque"}
+                kinds["motor -> torque"] = kinds.get("motor -> torque", 0) + 1
+            if gear != 1.0:
+                entry["gear"] = gear
+            if model.actuator_forcelimited[a]:
+                limit = float(np.max(np.abs(model.actuator_forcerange[a])))
+            elif model.actuator_ctrllimited[a] and int(model.actuator_gaintype[a]) == int(mujoco.mjtGain.mjGAIN_FIXED) and not position:
+                limit = float(np.max(np.abs(model.actuator_ctrlrange[a]))) * abs(float(model.actuator_gainprm[a, 0])) * gear
+        if limit is None and model.jnt_actfrclimited[jid]:
+            limit = float(np.max(np.abs(model.jnt_actfrcrange[jid])))
+        if limit is None:
+            limit = per_joint(torque_limit, joint, "--torque-limit")
+        if limit is None or not limit > 0:
+            raise SpecError(
+                f"joint '{joint}': the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange); "
+                "give --torque-limit"
+            )
+        entry["torque_limit"] = round(limit, 6)
+        out[joint] = entry
+    notes = [f"actuators: {', '.join(f'{n} {k}' for k, n in kinds.items())}"]
+    return out, notes

@@ -1,0 +1,98 @@
+"""Does the robot stand in its default pose with its actuators?  A quick check of a legged spec.
+
+A floating-base robot is put in its default pose at its initial base pose, its PD actuators hold
+the default joint positions (other actuators command zero) and MuJoCo runs for a moment.  Gains
+too soft for the pose (a crouched keyframe, ``kp`` copied from a lighter or straighter robot) show
+as a base that sinks or tips and joints that sag far from their targets: a policy then spends its
+training fighting gravity before it can learn to step.  ``robot init`` reports the result and flags
+a pose the gains do not hold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from sim2real.robots.model import base_joint, build_model, default_qpos, joint_qpos_indices
+from sim2real.robots.spec import RobotSpec
+
+SINK_LIMIT = 0.15
+"""Largest fraction of the initial base height the base may sink and still count as holding."""
+
+TILT_LIMIT = 0.1
+"""Largest tilt from the initial attitude that still counts as holding [rad]."""
+
+SAG_LIMIT = 0.3
+"""A joint further than this from its default position [rad] sags under the load: soft gains."""
+
+
+@dataclass(frozen=True)
+class Standing:
+    """How the robot stood after :func:`stand` (heights [m], angles [rad])."""
+
+    seconds: float
+    """Simulated time [s]."""
+    initial_height: float
+    """Base height at the start (the spec's ``initial_base``)."""
+    height: float
+    """Base height at the end."""
+    tilt: float
+    """Angle between the base's initial and final up axes."""
+    joint: str
+    """The joint furthest from its default position at the end."""
+    deviation: float
+    """Its distance from the default position."""
+
+    @property
+    def holds(self) -> bool:
+        """The base sank at most :data:`SINK_LIMIT` of its height and tilted at most :data:`TILT_LIMIT`."""
+        return self.height >= (1.0 - SINK_LIMIT) * self.initial_height and self.tilt <= TILT_LIMIT
+
+    def summary(self) -> str:
+        """One line: heights, tilt and the largest joint deviation."""
+        return (
+            f"standing in the default pose for {self.seconds:g} s: base {self.initial_height:.3f} -> "
+            f"{self.height:.3f} m, tilt {np.degrees(self.tilt):.1f} deg, largest joint deviation "
+            f"{self.deviation:.2f} rad ({self.joint})"
+        )
+
+
+def _up(quat: np.ndarray) -> np.ndarray:
+    mat = np.zeros(9)
+    mujoco.mju_quat2Mat(mat, quat)
+    return mat.reshape(3, 3)[:, 2]
+
+
+def stand(spec: RobotSpec, seconds: float = 1.5) -> Standing | None:
+    """Simulate the robot holding its default pose for ``seconds`` (None: no floating base).
+
+    PD actuators target the default pose; torque and voltage actuators command zero; actuator
+    networks are not run (their joints get zero command too).
+    """
+    model = build_model(spec)
+    base = base_joint(spec, model)
+    if base is None or spec.initial_base is None:
+        return None
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(spec, model)
+    pose = dict(zip(spec.joints, spec.default_pose, strict=True))
+    for act in spec.actuators:
+        i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
+        data.ctrl[i] = pose[act.joint] if act.model == "pd" and act.net is None else 0.0
+    up0 = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
+    height0 = float(data.qpos[base.qpos + 2])
+    for _ in range(max(1, round(seconds / model.opt.timestep))):
+        mujoco.mj_step(model, data)
+    up = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
+    error = np.abs(data.qpos[joint_qpos_indices(spec, model)] - spec.default_pose)
+    worst = int(np.argmax(error))
+    return Standing(
+        seconds=seconds,
+        initial_height=height0,
+        height=float(data.qpos[base.qpos + 2]),
+        tilt=float(np.arccos(np.clip(up0 @ up, -1.0, 1.0))),
+        joint=spec.joints[worst],
+        deviation=float(error[worst]),
+    )
