@@ -7,7 +7,9 @@
 - no module over 700 lines;
 - torch stays out of the robot side: no module of ``real/``, ``deploy/`` or the policy runtime
   imports torch, directly or through the sim2real modules it imports (with the packages whose
-  ``__init__`` runs on the way).
+  ``__init__`` runs on the way);
+- under tests/: no two modules share a basename, and the helper modules' folders are exactly the
+  pytest ``pythonpath`` of pyproject.toml.
 
 What is known to break a rule today is listed in :data:`KNOWN_EXCEPTIONS`, with the issue that
 removes it; an exception that no longer occurs fails too, so that the list stays exact.
@@ -16,6 +18,7 @@ removes it; an exception that no longer occurs fails too, so that the list stays
 from __future__ import annotations
 
 import ast
+import tomllib
 from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from pathlib import Path
@@ -23,6 +26,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
+TESTS = Path(__file__).resolve().parent
 PACKAGE = "sim2real"
 
 MAX_LINES = 700
@@ -251,6 +255,29 @@ class TestModules:
         files = {_relative(p): p for p in modules().values()}
         fixed = [k for k in KNOWN_EXCEPTIONS["too_long"] if k not in files or _lines(files[k]) <= MAX_LINES]
         assert not fixed, f"no longer over {MAX_LINES} lines, remove them from KNOWN_EXCEPTIONS: {fixed}"
+
+
+class TestTestsTree:
+    """Tests and their helper modules are imported by bare name (pytest's rootdir import: no
+    packages under tests/); helpers from the folders the pytest ``pythonpath`` lists."""
+
+    def test_no_two_modules_under_tests_share_a_basename(self):
+        seen: dict[str, list[str]] = {}
+        for path in TESTS.rglob("*.py"):
+            if path.name != "conftest.py":
+                seen.setdefault(path.name, []).append(path.relative_to(TESTS).as_posix())
+        clashes = {name: paths for name, paths in seen.items() if len(paths) > 1}
+        assert not clashes, f"rename one of each (pytest imports them by basename): {clashes}"
+
+    def test_the_pytest_pythonpath_lists_exactly_the_folders_with_helpers(self):
+        root = TESTS.parent
+        config = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
+        helpers = {
+            path.parent.relative_to(root).as_posix()
+            for path in TESTS.rglob("*.py")
+            if not path.name.startswith("test_") and path.name != "conftest.py"
+        }
+        assert set(config["pythonpath"]) == helpers, "pyproject [tool.pytest.ini_options] pythonpath"
 
 
 class TestTheCheckItself:

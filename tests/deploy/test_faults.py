@@ -4,14 +4,15 @@ period, no unsafe command reaching the robot; and the audit is not vacuous."""
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 from deploy_testdata import tiny_policy
 
 from sim2real.cli import main
-from sim2real.deploy.fault_cases import TorqueCommand
-from sim2real.deploy.faults import FAULTS, StandInPolicy, run_case, run_suite
+from sim2real.deploy.fault_cases import DroppedBurst, InfPolicyOutput, TorqueCommand
+from sim2real.deploy.faults import FAULTS, StandInPolicy, run_case, run_suite, transient_recovered
 from sim2real.deploy.safety import SafetyDecision, SafetyMonitor
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots import load_robot
@@ -82,6 +83,95 @@ class TestSuite:
             assert cases[name]["recovered"] is True, cases[name]
         for name in ("sensor_dropout", "latency_spike", "nan_policy_output"):
             assert cases[name]["worst"] == "safe_stop", cases[name]
+
+
+NAN = ("nan_command",)
+"""Own kinds of a policy-output fault in the resume-rule tables."""
+OK, HELD, CLAMPED = ("normal", ()), ("hold", NAN), ("normal", ("rate_limit",))
+"""Ticks of the resume-rule tables: (command mode, event kinds of the tick)."""
+
+
+class TestResumeRule:
+    """transient_recovered on constructed ticks: injected at 2, reacting at 2."""
+
+    @pytest.mark.parametrize(
+        "after",
+        [
+            pytest.param([OK, OK, CLAMPED, ("safe", ("position_limit",)), ("safe", ())], id="later_limit_stop"),
+            pytest.param([OK, ("safe", ("velocity_limit",)), ("safe", ())], id="later_velocity_stop"),
+            pytest.param([OK, OK, ("hold", ("stale",))], id="held_at_the_end_by_another_kind"),
+            pytest.param([HELD, OK, HELD, OK], id="held_again_then_resumed"),
+        ],
+    )
+    def test_resumes_despite_other_checks(self, after):
+        ticks = [OK, OK, HELD, *after]
+        assert transient_recovered(ticks, injected=2, reacted=2, kinds=NAN) is True
+
+    @pytest.mark.parametrize(
+        "after",
+        [
+            pytest.param([OK, OK, ("safe", NAN), ("safe", ())], id="own_kind_stop_latches"),
+            pytest.param([OK, HELD, ("safe", ("stale", *NAN)), ("safe", ())], id="own_kind_among_others"),
+            pytest.param([OK, OK, HELD], id="still_held_by_it"),
+            pytest.param([HELD, HELD, ("safe", ("position_limit",))], id="never_normal_again"),
+        ],
+    )
+    def test_fails_when_the_fault_itself_keeps_the_robot_stopped(self, after):
+        ticks = [OK, OK, HELD, *after]
+        assert transient_recovered(ticks, injected=2, reacted=2, kinds=NAN) is False
+
+    def test_normal_commands_before_the_reaction_do_not_count(self):
+        ticks = [OK, OK, HELD, HELD, ("safe", ("position_limit",))]
+        assert transient_recovered(ticks, injected=0, reacted=2, kinds=NAN) is False
+        assert transient_recovered(ticks, injected=0, reacted=1, kinds=NAN) is True
+
+
+class InfThenLimitStop(InfPolicyOutput):
+    """+inf policy output for one tick, 5 normal ticks, then (as the fault ends) the twin's arm is
+    pushed past its upper position limit: a later position-limit safe stop, not the fault's own."""
+
+    name = "inf_then_limit_stop"
+    duration = 6
+
+    def command(self, u, reading):
+        return super().command(u, reading) if self.ticks_active == 0 else u
+
+    def clear(self):
+        super().clear()
+        spec = self.ctx.spec
+        joint = spec.actuators[0].joint
+        high = float(spec.safety.position_high[spec.joints.index(joint)])
+        self.ctx.twin.set_state(joint_pos={joint: high + 0.03})
+
+
+class BurstThatComesBack(DroppedBurst):
+    """A short burst of dropped readings (held), 5 ticks of readings, then dropped again for twice
+    stale_timeout: the watchdog's stale safe stop, the fault's own kind."""
+
+    name = "burst_that_comes_back"
+    GAP = 5
+
+    def duration_ticks(self):
+        spec = self.ctx.spec
+        self.short = super().duration_ticks()
+        return self.short + self.GAP + math.ceil(2 * spec.safety.stale_timeout / spec.control_dt)
+
+    def read(self):
+        if self.short <= self.ticks_active < self.short + self.GAP:
+            return self.ctx.twin.read()
+        return super().read()
+
+
+class TestResumeOnTheTwin:
+    def test_a_later_limit_stop_still_counts_as_resumed(self, furuta):
+        result = run_case(furuta, InfThenLimitStop)
+        assert result.detected and result.reaction == "hold" and result.worst == "safe_stop"
+        assert result.recovered is True and result.passed, result.as_dict()
+
+    def test_the_fault_coming_back_to_a_stop_fails_the_case(self, furuta):
+        result = run_case(furuta, BurstThatComesBack)
+        assert result.detected and result.reaction == "hold" and result.unsafe_commands == 0
+        assert result.worst == "safe_stop" and result.recovered is False and not result.passed, result.as_dict()
 
 
 class TestAuditOfTheSuite:

@@ -20,7 +20,7 @@ from deploy_testdata import NO_DROPS
 
 from sim2real.bench.live_client import SUBPROTOCOLS, FoxgloveClient
 from sim2real.cli import main
-from sim2real.deploy.live import LAYOUT, STATUS_SCHEMA, LiveTelemetry
+from sim2real.deploy.live import LAYOUT, STATUS_SCHEMA, LiveTelemetry, live_telemetry
 from sim2real.deploy.loop import ControlLoop
 from sim2real.deploy.loop_log import TOPIC_STATUS
 from sim2real.logs.bag import (
@@ -270,6 +270,23 @@ class TestCommands:
         assert code == 1
         assert f"--live: cannot serve on 127.0.0.1:{port}" in capsys.readouterr().err
         assert not (tmp_path / "run").exists()
+
+
+class TestCommandHelper:
+    """live_telemetry, the ``--live`` of deploy, record and twin-node."""
+
+    def test_the_view_is_announced_and_closed_when_the_run_fails(self, furuta):
+        lines: list[str] = []
+        with pytest.raises(RuntimeError, match="the run failed"), live_telemetry(furuta, 0, announce=lines.append) as live:
+            assert live is not None and live.server is not None
+            raise RuntimeError("the run failed")
+        assert live.server is None and lines == [live.banner] and live.url in lines[0]
+
+    def test_no_port_no_view(self, furuta):
+        lines: list[str] = []
+        with live_telemetry(furuta, None, announce=lines.append) as live:
+            assert live is None
+        assert lines == []
 
 
 class _LiveLine(logging.Handler):

@@ -7,19 +7,11 @@ import json
 import numpy as np
 import pytest
 
+from pendulum_testdata import TRUE, exact_log
 from sim2real.cli import main
 from sim2real.gap import build_windows, measure_gap
 from sim2real.gap.reference import PendulumFit, replay_reference
 from sim2real.robots import load_robot
-from sim2real.sysid.synthetic import excitation_commands, simulate_log
-
-LOG_TRUE = {
-    "body.pole.mass": 0.75,
-    "joint.hinge.damping": 0.3,
-    "joint.hinge.frictionloss": 0.05,
-    "actuator.motor.delay": 0.0069,  # MuJoCo's native delay rounds up: 7 physics steps
-}
-TRUE = {**LOG_TRUE, "actuator.motor.delay": 0.007}
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +21,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def log(spec):
-    t = spec.control_dt * np.arange(int(4.0 / spec.control_dt))
-    u = excitation_commands(spec, t, 3.0, seed=2)
-    u[t < 0.1] = 0.0
-    return simulate_log(spec, LOG_TRUE, u)
+    return exact_log(spec)
 
 
 class TestMeasureGap:

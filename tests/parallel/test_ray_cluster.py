@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,15 +12,15 @@ import pytest
 
 pytest.importorskip("ray", reason="needs the ray extra")
 
+from gap_testdata import balance_policy, balance_task
+
 from sim2real.errors import Sim2RealError
+from sim2real.gap.envelope import EnvelopeConfig, evaluate_envelope
 from sim2real.parallel.ray_cluster import RayExecutor
+from sim2real.robots import load_robot
 
 GAP_TESTS = Path(__file__).resolve().parents[1] / "gap"
-sys.path.insert(0, str(GAP_TESTS))
-from gap_testdata import balance_policy, balance_task  # noqa: E402
-
-from sim2real.gap.envelope import EnvelopeConfig, evaluate_envelope  # noqa: E402
-from sim2real.robots import load_robot  # noqa: E402
+"""Where gap_testdata lives (the cluster's worker processes get it on their PYTHONPATH)."""
 
 GRID = "actuator.motor.strength=0.05:1:3,joint.hinge.damping=0.1:0.35:2"
 

@@ -7,19 +7,11 @@ import dataclasses
 import numpy as np
 import pytest
 
+from pendulum_testdata import LOG_TRUE, TRUE, exact_log
 from sim2real.errors import LogError, Sim2RealError, SpecMismatchError
 from sim2real.robots import load_robot
 from sim2real.sim.replay import Replayer, build_windows, delayed_commands, local_slope
 from sim2real.sysid.synthetic import excitation_commands, simulate_log
-
-LOG_TRUE = {
-    "body.pole.mass": 0.75,
-    "joint.hinge.damping": 0.3,
-    "joint.hinge.frictionloss": 0.05,
-    "actuator.motor.delay": 0.0069,  # MuJoCo's native delay (the synthetic log) rounds up: 7 steps
-}
-TRUE = {**LOG_TRUE, "actuator.motor.delay": 0.007}
-"""The log's parameters as the replay states them: its delays are continuous, 7 steps are 7 ms."""
 
 
 @pytest.fixture(scope="module")
@@ -29,10 +21,7 @@ def spec():
 
 @pytest.fixture(scope="module")
 def log(spec):
-    t = spec.control_dt * np.arange(int(4.0 / spec.control_dt))
-    u = excitation_commands(spec, t, 3.0, seed=2)
-    u[t < 0.1] = 0.0
-    return simulate_log(spec, LOG_TRUE, u)
+    return exact_log(spec)
 
 
 def _replay_error(spec, traj, values, **kwargs) -> np.ndarray:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim2real.bench.timing import interleaved_ticks, machine
+from sim2real.bench.timing import interleaved_summary, interleaved_ticks, machine
 
 
 def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
@@ -50,19 +50,13 @@ def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
         events = {name: sum(loop.monitor.counters.values()) for name, loop in loops.items()}
         for loop in loops.values():
             loop.close()
-    med = {k: float(np.median(v["wall"])) for k, v in times.items()}
-    cpu = {k: float(np.median(v["cpu"])) for k, v in times.items()}
     skip = block  # the warm-up round
     comp = {k: float(np.median(v[skip:])) for k, v in compute.items()}
     return {
         "robot": spec.name,
         "control_hz": 1.0 / spec.control_dt,
         "ticks_per_variant": block * rounds,
-        "cpu_us_per_tick": cpu,
-        "us_per_tick": med,
-        "cpu_ratio": cpu["with"] / cpu["without"],
-        "added_cpu_us": cpu["with"] - cpu["without"],
-        "wall_ratio": med["with"] / med["without"],
+        **interleaved_summary(times, "without", {"with": ""}),
         "compute_us": comp,
         "compute_ratio": comp["with"] / comp["without"],
         "safety_events": events,

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim2real.bench.timing import interleaved_ticks, machine
+from sim2real.bench.timing import interleaved_summary, interleaved_ticks, machine
 
 
 def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
@@ -71,19 +71,11 @@ def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
             idle.close()
             watched.close()
             out, _ = client.communicate(timeout=60)
-    med = {k: float(np.median(v["wall"])) for k, v in times.items()}
-    cpu = {k: float(np.median(v["cpu"])) for k, v in times.items()}
     return {
         "robot": spec.name,
         "control_hz": 1.0 / spec.control_dt,
         "ticks_per_variant": block * rounds,
-        "cpu_us_per_tick": cpu,
-        "us_per_tick": med,
-        "cpu_ratio_idle": cpu["idle"] / cpu["baseline"],
-        "cpu_ratio_watched": cpu["watched"] / cpu["baseline"],
-        "added_cpu_us_idle": cpu["idle"] - cpu["baseline"],
-        "added_cpu_us_watched": cpu["watched"] - cpu["baseline"],
-        "wall_ratio_watched": med["watched"] / med["baseline"],
+        **interleaved_summary(times, "baseline", {"idle": "_idle", "watched": "_watched"}, wall=("watched",)),
         "publish_cpu_us": publish,
         "messages_published": published,
         "messages_received": int(out.strip().splitlines()[-1]) if out.strip() else None,

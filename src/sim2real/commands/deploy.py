@@ -367,27 +367,22 @@ def deploy(
         recorder, progression = ledger_run(spec, policy, "robot" if ros2 else "twin", stage)
         stage = progression.stage
     speed_config = SpeedConfig(dwell_s=dwell or 10.0, start_stage=stage if stage is not None else 0)
-    live_view = None
     try:
         from sim2real.deploy.live import live_telemetry
 
-        live_view = live_telemetry(spec, live, live_host)
-        if live_view is not None:
-            human(live_view.banner, json)
-        if ros2:
-            summary, text = _deploy_ros2(
-                spec, policy, speed_config, velocity_command, seconds, out, ros_config, domain_id, rt_priority, json,
-                gate, recorder, progression, live_view,
-            )
-        else:
-            assert twin is not None
-            summary, text = _deploy_twin(
-                spec, runner, policy, twin, speed_config, velocity_command, seconds, out, realtime, seed, json,
-                recorder, progression, live_view, allow_out_of_bounds,
-            )
+        with live_telemetry(spec, live, live_host, announce=lambda line: human(line, json)) as live_view:
+            if ros2:
+                summary, text = _deploy_ros2(
+                    spec, policy, speed_config, velocity_command, seconds, out, ros_config, domain_id, rt_priority,
+                    json, gate, recorder, progression, live_view,
+                )
+            else:
+                assert twin is not None
+                summary, text = _deploy_twin(
+                    spec, runner, policy, twin, speed_config, velocity_command, seconds, out, realtime, seed, json,
+                    recorder, progression, live_view, allow_out_of_bounds,
+                )
     finally:
-        if live_view is not None:
-            live_view.close()
         if recorder is not None:
             from sim2real.deploy.ledger import ledger_summary
 

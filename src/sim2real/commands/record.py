@@ -108,52 +108,48 @@ def record(
         start = 0 if stage is None else stage
     from sim2real.deploy.live import live_telemetry
 
-    live_view = live_telemetry(spec, live, live_host)  # closed by the run (each path below)
-    if live_view is not None:
-        human(live_view.banner, json)
-    if ros2:
-        return _record_ros2(
-            spec,
-            driver,
-            start,
-            seconds,
-            target,
-            what,
-            policy,
-            seed,
-            ros_config,
-            domain_id,
-            rt_priority,
-            json,
-            fixed_base,
-            live_view,
-        )
-    assert twin is not None
-    twin_robot, twin_info = make_twin(
-        spec,
-        twin,
-        realtime=realtime,
-        seed=seed,
-        fixed_base=fixed_base,
-        allow_out_of_bounds=allow_out_of_bounds,
-    )
-    config = LoopConfig(mode="paced" if realtime else "lockstep", speed=SpeedConfig(start_stage=start))
-    total = max(1, round(seconds / spec.control_dt))
-    status = LiveStatus(f"record {spec.name}", total, json)
-    meta = {"source": "sim2real record", "twin": twin_info, "seed": seed, "fixed_base": fixed_base}
-    if policy is not None:
-        meta["policy_file"] = str(Path(policy).resolve())
-    loop = ControlLoop(
-        twin_robot, driver, config=config, log_path=target, log_meta=meta, on_tick=status, live=live_view
-    )
-    human(f"record {what} on the {spec.name} twin for {seconds:g} s, log {target}", json)
-    try:
-        summary = run_loop(loop, seconds, status)
-    finally:
-        if live_view is not None:
-            live_view.close()
-    twin_robot.close()
-    emit(summary, json, summary_text(summary))
+    with live_telemetry(spec, live, live_host, announce=lambda line: human(line, json)) as live_view:
+        if ros2:
+            summary, text = _record_ros2(
+                spec,
+                driver,
+                start,
+                seconds,
+                target,
+                what,
+                policy,
+                seed,
+                ros_config,
+                domain_id,
+                rt_priority,
+                json,
+                fixed_base,
+                live_view,
+            )
+        else:
+            assert twin is not None
+            twin_robot, twin_info = make_twin(
+                spec,
+                twin,
+                realtime=realtime,
+                seed=seed,
+                fixed_base=fixed_base,
+                allow_out_of_bounds=allow_out_of_bounds,
+            )
+            config = LoopConfig(mode="paced" if realtime else "lockstep", speed=SpeedConfig(start_stage=start))
+            total = max(1, round(seconds / spec.control_dt))
+            status = LiveStatus(f"record {spec.name}", total, json)
+            meta = {"source": "sim2real record", "twin": twin_info, "seed": seed, "fixed_base": fixed_base}
+            if policy is not None:
+                meta["policy_file"] = str(Path(policy).resolve())
+            loop = ControlLoop(
+                twin_robot, driver, config=config, log_path=target, log_meta=meta, on_tick=status, live=live_view
+            )
+            human(f"record {what} on the {spec.name} twin for {seconds:g} s, log {target}", json)
+            summary = run_loop(loop, seconds, status)
+            twin_robot.close()
+            text = summary_text(summary)
+    emit(summary, json, text)
     return 0
 
 
@@ -172,8 +168,11 @@ def _record_ros2(
     json: bool,
     fixed_base: bool = False,
     live_view: Any = None,
-) -> int:
-    """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run."""
+) -> tuple[dict[str, Any], str]:
+    """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run.
+
+    Returns:
+        The summary and its human text (the caller emits them once the live view is closed)."""
     from sim2real.deploy.loop import ControlLoop, LoopConfig
     from sim2real.deploy.ros2.node import run_ros2_deploy  # MissingExtraError without the ros2 extra
     from sim2real.deploy.speed import SpeedConfig
@@ -187,20 +186,15 @@ def _record_ros2(
         return ControlLoop(robot, driver, config=config, log_path=target, log_meta=meta, live=live_view)
 
     human(f"record {what} on the ROS 2 robot {spec.name} for {seconds:g} s, log {target}", json)
-    try:
-        summary = run_ros2_deploy(
-            spec,
-            str(policy or what),
-            ros_config=ros_config,
-            seconds=seconds,
-            domain_id=domain_id,
-            rt_priority=rt_priority,
-            make_loop=make_loop,
-        )
-    finally:
-        if live_view is not None:
-            live_view.close()
+    summary = run_ros2_deploy(
+        spec,
+        str(policy or what),
+        ros_config=ros_config,
+        seconds=seconds,
+        domain_id=domain_id,
+        rt_priority=rt_priority,
+        make_loop=make_loop,
+    )
     summary["log"] = str(target)
     loop = summary.get("loop") or {}
-    emit(summary, json, summary_text(loop) if loop else f"log {target}")
-    return 0
+    return summary, summary_text(loop) if loop else f"log {target}"

@@ -96,10 +96,7 @@ def twin_node(
     )
     from sim2real.deploy.live import live_telemetry
 
-    live_view = live_telemetry(spec, live, live_host)
-    if live_view is not None:
-        human(live_view.banner, json)
-    try:
+    with live_telemetry(spec, live, live_host, announce=lambda line: human(line, json)) as live_view:
         summary = run_hardware_node(
             hardware,
             ros_config=config_ros,
@@ -112,9 +109,6 @@ def twin_node(
             rt_priority=rt_priority,
             live=live_view,
         )
-    finally:
-        if live_view is not None:
-            live_view.close()
     emit(
         summary,
         json,

@@ -33,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +62,7 @@ __all__ = [
     "run_case",
     "run_policy_missing_case",
     "run_suite",
+    "transient_recovered",
 ]
 
 log = logging.getLogger(__name__)
@@ -184,7 +185,8 @@ class CaseResult:
     latched: bool | None
     """For safe stops: whether every later command stayed safe (no reset is made)."""
     recovered: bool | None
-    """For holds and clamps of a fault that ends: whether normal commands resumed."""
+    """For holds and clamps of a fault that ends: whether normal commands resumed (see
+    :func:`transient_recovered`)."""
     false_alarms: int
     """Hold and safe-stop events during the fault-free warm-up (clamps are routine shaping)."""
     control_dt: float
@@ -259,6 +261,33 @@ def _reaction(result: TickResult, kinds: Sequence[str]) -> str:
     if any(str(e.kind) in kinds and e.severity == Severity.CLAMP for e in result.events):
         return "clamp"
     return "none"
+
+
+def transient_recovered(
+    ticks: Sequence[tuple[str, Collection[str]]], *, injected: int, reacted: int, kinds: Collection[str]
+) -> bool:
+    """The resume rule of a transient fault (one that ends and calls for less than a safe stop).
+
+    The case resumed when normal commands come back from the reacting tick on, no safe stop of
+    the fault's own kinds follows the injection, and the last tick is not still held by it.  A
+    later safe stop by another check (e.g. the policy driving a joint to its limit after the
+    disturbance) is the safety layer working, not a failure to resume.
+
+    Args:
+        ticks: Per tick of the case: the mode of the command written (normal, hold or safe) and the
+            kinds of the safety events reported in that tick.
+        injected: Index of the tick the fault was injected in.
+        reacted: Index of the reacting tick (the fault's end when it was not detected).
+        kinds: The fault's own event kinds.
+    """
+    if not ticks:
+        return False
+    own = set(kinds)
+    resumed = any(mode == "normal" for mode, _ in ticks[reacted:])
+    own_stop = any(mode == "safe" and own & set(seen) for mode, seen in ticks[injected:])
+    last_mode, last_seen = ticks[-1]
+    still_held = last_mode == "hold" and bool(own & set(last_seen))
+    return resumed and not own_stop and not still_held
 
 
 def run_case(
@@ -347,16 +376,9 @@ def run_case(
         latched = all(r.command.mode == "safe" for r in after[first_safe:])
     recovered = None
     if duration is not None and fault.reaction != "safe_stop":
-        # resumed: normal commands again after the reaction, and no safe stop of the fault's own
-        # kinds (a later safe stop by another check, e.g. the policy driving a joint to its limit
-        # after the disturbance, is the safety layer working, not failing to resume)
+        ticks = [(r.command.mode, {str(e.kind) for e in r.events}) for r in results]
         start = detected_at if detected_at is not None else warmup + duration
-        resumed = any(r.command.mode == "normal" for r in results[start:])
-        own_stop = any(
-            r.command.mode == "safe" and any(str(e.kind) in fault.kinds for e in r.events) for r in after
-        )
-        still_held = results[-1].command.mode == "hold" and any(str(e.kind) in fault.kinds for e in results[-1].events)
-        recovered = resumed and not own_stop and not still_held
+        recovered = transient_recovered(ticks, injected=warmup, reacted=start, kinds=fault.kinds)
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
     return CaseResult(
         name=fault.name,

@@ -33,10 +33,12 @@ one :class:`~sim2real.errors.MissingExtraError` naming the extra.  No torch.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import math
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Self
 
@@ -259,8 +261,27 @@ class LiveTelemetry(BagWriter):
         self.message_count += 1
 
 
-def live_telemetry(spec: RobotSpec, port: int | None, host: str = "127.0.0.1") -> LiveTelemetry | None:
-    """The open live telemetry of a command's ``--live PORT`` (None when not asked for)."""
+@contextlib.contextmanager
+def live_telemetry(
+    spec: RobotSpec,
+    port: int | None,
+    host: str = "127.0.0.1",
+    announce: Callable[[str], None] | None = None,
+) -> Iterator[LiveTelemetry | None]:
+    """A command's ``--live PORT``: the live telemetry, open for the ``with`` block and closed when it
+    ends (error or not); None when not asked for.
+
+    Args:
+        spec: The robot.
+        port: The ``--live`` port (None: no live view; 0: a free port).
+        host: Interface to listen on.
+        announce: Called with :attr:`LiveTelemetry.banner` once the server listens (a command
+            shows it to its user).
+    """
     if port is None:
-        return None
-    return LiveTelemetry(spec, port, host).open()
+        yield None
+        return
+    with LiveTelemetry(spec, port, host) as live:
+        if announce is not None:
+            announce(live.banner)
+        yield live
