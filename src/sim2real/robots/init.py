@@ -204,10 +204,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     joints = [object_name(model, J, j) for j in chosen]
     named = (("default pose", opt.default_pose), ("kp", opt.kp), ("kd", opt.kd), ("torque limit", opt.torque_limit))
     for what, given in named:
-        unknown = unmatched(given, joints, what) if isinstance(given, Mapping) else None
+        unknown = unmatched(given, joints) if isinstance(given, Mapping) else None
         if unknown is not None:
             raise SpecError(f"{what}: unknown joint '{unknown}' (joints: {', '.join(joints)})")
-    pose = {j: v for j in joints if (v := lookup(opt.default_pose or {}, j, "default pose")) is not None}
+    pose = {j: v for j in joints if (v := lookup(opt.default_pose or {}, j)) is not None}
 
     # floating base: the free joint above the chosen joints
     base_body, base_adr = None, None

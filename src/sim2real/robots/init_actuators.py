@@ -16,26 +16,30 @@ PerJoint = float | Mapping[str, float] | None
 """An option given for every joint at once, or per joint (keys: joint names or regular expressions)."""
 
 
-def _matches(key: str, joint: str, what: str) -> bool:
+def _matches(key: str, joint: str) -> bool:
+    """``key`` is the joint's name, or a regular expression it matches in full (a key that is not a
+    valid regular expression matches its own name only: joint names may hold brackets)."""
+    if key == joint:
+        return True
     try:
         return re.fullmatch(key, joint) is not None
-    except re.error as exc:
-        raise SpecError(f"{what}: '{key}' is not a regular expression ({exc})") from None
+    except re.error:
+        return False
 
 
-def lookup(values: Mapping[str, float], joint: str, what: str) -> float | None:
+def lookup(values: Mapping[str, float], joint: str) -> float | None:
     """The value of ``joint`` in a map whose keys are joint names or regular expressions matched in
     full (the last matching key wins), or None when no key matches."""
     found = None
     for key, value in values.items():
-        if _matches(key, joint, what):
+        if _matches(key, joint):
             found = float(value)
     return found
 
 
-def unmatched(values: Mapping[str, float], joints: list[str], what: str) -> str | None:
+def unmatched(values: Mapping[str, float], joints: list[str]) -> str | None:
     """The first key of ``values`` that matches none of ``joints`` (None when every key does)."""
-    return next((k for k in values if not any(_matches(k, j, what) for j in joints)), None)
+    return next((k for k in values if not any(_matches(k, j) for j in joints)), None)
 
 
 def per_joint(value: PerJoint, joint: str, what: str) -> float | None:
@@ -44,7 +48,7 @@ def per_joint(value: PerJoint, joint: str, what: str) -> float | None:
     if value is None:
         return None
     if isinstance(value, Mapping):
-        found = lookup(value, joint, what)
+        found = lookup(value, joint)
         if found is None:
             raise SpecError(f"{what}: no value for joint '{joint}'")
         return found
