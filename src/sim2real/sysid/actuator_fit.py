@@ -199,6 +199,7 @@ class _Correction(torch.nn.Module):
         linear: np.ndarray,
         lag: int,
         bound: float,
+        scale: float,
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -213,6 +214,9 @@ class _Correction(torch.nn.Module):
         self.register_buffer("linear_w", weight)
         self.register_buffer("linear_b", torch.tensor([float(linear[2])]))
         self.register_buffer("bound", torch.tensor(float(bound)))
+        # the layers' output is in units of the linear drive's residual: a drive of milli-newton
+        # metres (a QUBE arm) and one of tens (a leg) start alike, inside the bound's linear range
+        self.register_buffer("scale", torch.tensor(float(scale)))
         if kind == "mlp":
             layers: list[torch.nn.Module] = []
             size = width
@@ -229,7 +233,7 @@ class _Correction(torch.nn.Module):
 
     def _total(self, x: torch.Tensor, correction: torch.Tensor) -> torch.Tensor:
         base = (x * self.linear_w).sum(dim=1, keepdim=True) + self.linear_b
-        return base + self.bound * torch.tanh(correction / self.bound)
+        return base + self.bound * torch.tanh(self.scale * correction / self.bound)
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> Any:
         """MLP: x (B, 2H) -> tau (B, 1).  GRU: x (B, 2H), h (B, hidden/2) -> (tau (B, 1), h' (B, hidden/2))."""
@@ -319,6 +323,7 @@ def _train_group(
     linear, lag = _linear_drive(flat_x, flat_y, config.history)
     residual = flat_y - _linear_torque(flat_x, linear, lag, config.history)
     bound = config.bound * max(float(np.quantile(np.abs(residual), 0.999)), 1e-6)
+    scale = max(float(residual.std()), 1e-9)
     std = flat_x.std(axis=0)
     net = _Correction(
         kind,
@@ -329,8 +334,8 @@ def _train_group(
         linear,
         lag,
         bound,
+        scale,
     )
-    scale = max(float(residual.std()), 1e-9)
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs)
     gen = torch.Generator().manual_seed(config.seed)
