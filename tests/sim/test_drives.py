@@ -133,8 +133,10 @@ def _pd_net(tmp_path, spec, history=1, weights=None):
 
 
 class TestNetworks:
-    def test_a_network_of_the_pd_law_drives_like_the_pd_actuator(self, tmp_path):
-        # kd = 0: MuJoCo integrates a native PD's kd implicitly, a network's torque is explicit
+    def test_a_network_of_the_pd_law_drives_like_the_pd_actuator_one_physics_step_later(self, tmp_path):
+        # kd = 0: MuJoCo integrates a native PD's kd implicitly, a network's torque is explicit.
+        # A network reads the command in force strictly before each instant (as it was fitted from
+        # logs), so it is the native PD with one physics step of latency.
         spec = load_robot("quadruped")
         nspec = with_actuator_net(spec, _pd_net(tmp_path, spec, weights=[spec.actuators[0].kp, 0.0]))
         assert all(a.net is not None and a.model == "pd" for a in nspec.actuators)
@@ -144,13 +146,19 @@ class TestNetworks:
         for s in (spec, nspec):
             sim = BatchSim(s, 3, nthread=1, model=hung_model(s))
             assert bool(sim.drives.nets) == (s is nspec)
-            sim.params.set(sim.batch, {"actuator.*.kd": 0.0} if s is spec else {})
+            sim.params.set(sim.batch, {"actuator.*.kd": 0.0, "actuator.*.delay": spec.physics_dt} if s is spec else {})
             sim.reset()
             for c in commands:
                 sim.step(c)
             runs.append(sim.joint_pos)
         assert np.max(np.abs(runs[0] - runs[1])) < 1e-4  # the network computes in float32
         assert np.max(np.abs(runs[0] - spec.default_pose)) > 0.1
+        undelayed = BatchSim(spec, 3, nthread=1, model=hung_model(spec))
+        undelayed.params.set(undelayed.batch, {"actuator.*.kd": 0.0})
+        undelayed.reset()
+        for c in commands:
+            undelayed.step(c)
+        assert np.max(np.abs(undelayed.joint_pos - runs[1])) > 1e-3  # the step of latency shows
 
     def test_strength_and_torque_limit_act_on_the_network_torque(self, tmp_path):
         spec = load_robot("quadruped")

@@ -150,6 +150,10 @@ class BatchSim:
                 spec's actuator order; None keeps the current controls.
             ids: Simulations to advance (None: all); ``command`` then has one row per id.
         """
+        # an actuator network reads the command in force strictly before each instant (as it was
+        # fitted: a control loop reads, then sends), so at the control step's first physics step
+        # it still sees the previous command (sim2real.sysid.actuator_data)
+        previous = self.command.copy() if self.drives.nets else None
         if command is not None:
             command = np.asarray(command, dtype=float)
             rows = slice(None) if ids is None else np.asarray(ids)
@@ -163,14 +167,18 @@ class BatchSim:
             self.batch.step(ids=ids, nstep=self.spec.substeps, stage=self.stage)
             self.physics_seconds += time.perf_counter() - start
             return
-        for _ in range(self.spec.substeps):
-            self.substep(sel, friction)
+        for i in range(self.spec.substeps):
+            self.substep(sel, friction, previous if i == 0 else None)
 
-    def substep(self, ids: np.ndarray, friction: tuple[np.ndarray, np.ndarray] | None) -> None:
+    def substep(
+        self, ids: np.ndarray, friction: tuple[np.ndarray, np.ndarray] | None, seen: np.ndarray | None = None
+    ) -> None:
         """One physics step of simulations ``ids`` (int64 array) with actuator networks and
-        Stribeck friction (``friction``: :meth:`Drives.stribeck` of them) applied."""
+        Stribeck friction (``friction``: :meth:`Drives.stribeck` of them) applied; ``seen`` is the
+        command the networks read (default the present one), shape (N, n_actions)."""
         start, nets = time.perf_counter(), self.drives.net_seconds
-        self.drives.step(self.batch, ids, self.qpos, self.qvel, self.ctrl, self.command, self.stage, friction)
+        seen = self.command if seen is None else seen
+        self.drives.step(self.batch, ids, self.qpos, self.qvel, self.ctrl, seen, self.stage, friction)
         self.physics_seconds += time.perf_counter() - start - (self.drives.net_seconds - nets)
 
     def rollout(self, ids: np.ndarray, commands: np.ndarray, record: list[str]) -> dict[str, np.ndarray]:
@@ -199,11 +207,14 @@ class BatchSim:
         if self.drives.nets:  # the networks' histories start from the first command
             self.command[ids] = commands[:, 0]
             self.drives.reset(self.batch, ids, self.qpos, self.qvel, self.command)
+        seen = self.command.copy() if self.drives.nets else None
         for j in range(nstep):
+            if seen is not None:  # the networks read the command in force before the step (see step)
+                seen[ids] = commands[:, max(j - 1, 0)]
             self.command[ids] = commands[:, j]
             self.ctrl[ids] = 0.0
             self.ctrl[np.ix_(ids, self.act_idx[native])] = commands[:, j, native]
-            self.substep(ids, friction)
+            self.substep(ids, friction, seen)
             for name in record:
                 out[name][:, j] = bound[name][ids]
         return out
