@@ -160,6 +160,24 @@ class TestNetworks:
             undelayed.step(c)
         assert np.max(np.abs(undelayed.joint_pos - runs[1])) > 1e-3  # the step of latency shows
 
+    def test_a_rollout_keeps_the_networks_one_physics_step_of_latency(self, tmp_path):
+        # the replay path (BatchSim.rollout, commands per physics step) reads commands as step does
+        spec = load_robot("quadruped")
+        nspec = with_actuator_net(spec, _pd_net(tmp_path, spec, weights=[spec.actuators[0].kp, 0.0]))
+        rng = np.random.default_rng(2)
+        per_control = spec.default_pose + 0.3 * rng.standard_normal((3, 40, spec.n_actions))
+        per_control[:, 0] = spec.default_pose  # the rest command both start from (delay buffer, history)
+        commands = np.repeat(per_control, spec.substeps, axis=1)  # (sims, physics steps, actions)
+        finals = []
+        for s, values in ((spec, {"actuator.*.kd": 0.0, "actuator.*.delay": spec.physics_dt}), (nspec, {})):
+            sim = BatchSim(s, 3, nthread=1, model=hung_model(s))
+            sim.params.set(sim.batch, values)
+            sim.reset()
+            out = sim.rollout(np.arange(3), commands, ["qpos"])
+            finals.append(out["qpos"][:, -1, sim.qpos_idx])
+        assert np.max(np.abs(finals[0] - finals[1])) < 1e-4
+        assert np.max(np.abs(finals[0] - spec.default_pose)) > 0.1
+
     def test_strength_and_torque_limit_act_on_the_network_torque(self, tmp_path):
         spec = load_robot("quadruped")
         net = linear_net(tmp_path / "c.onnx", {"g0": spec.actuated_joints}, [0.0, 0.0], bias=5.0, dt=spec.control_dt)

@@ -7,9 +7,9 @@ recorded for 60 s of chirp (seed 0) and 20 s of PRBS (seed 1); ``identify --fixe
 
 ``--robot furuta`` (policies): the furuta twin of scenario ``furuta`` (hidden masses, damping,
 motor resistance, 3 ms latency) with Stribeck friction on the arm and torque-speed saturation
-(:data:`FURUTA_EFFECTS`) is recorded for 30 s of chirp and 20 s of PRBS (:data:`FURUTA_EXCITATION`);
-``identify`` and ``actuator fit`` run on both.  Two policies train for the same number of environment steps on the calibrated model, one
-with the identified DC-motor equation and one with the fitted network as the arm's drive, under
+(:data:`FURUTA_EFFECTS`) is recorded for 30 s of chirp and 20 s of PRBS
+(:data:`FURUTA_EXCITATION`); ``identify`` and ``actuator fit`` run on both.  Two policies train for
+the same number of environment steps on the calibrated model, one with the identified DC-motor equation and one with the fitted network as the arm's drive, under
 the same randomization (the ``default`` one without its motor-constant lines, which a network
 has no parameters for); each then runs ``episodes`` episodes on the twin through the control
 loop (safety monitor, speed stages), success by the task's own rule.

@@ -41,10 +41,10 @@ def describe(spec) -> dict:
     }
 
 
-def per_joint_arg(items: tuple[str, ...] | None, what: str) -> float | dict[str, float] | None:
-    """``--kp 25`` (every joint) or ``--kp '.*_calf_joint=40' '.*=25'`` (joint name or regular
-    expression = value; the last matching item wins) as an :class:`~sim2real.robots.init.InitOptions`
-    value."""
+def per_joint_arg(items: tuple[str, ...] | None, what: str) -> dict[str, float] | None:
+    """``--kp 25`` (every joint: key ``.*``) or ``--kp '.*_calf_joint=40' '.*=25'`` (joint name or
+    regular expression = value; the last matching item wins) as an
+    :class:`~sim2real.robots.init.InitOptions` map."""
     if not items:
         return None
     values: dict[str, float] = {}
@@ -55,7 +55,7 @@ def per_joint_arg(items: tuple[str, ...] | None, what: str) -> float | dict[str,
         except ValueError:
             raise Sim2RealError(f"--{what}: '{item}' is not VALUE or JOINT_REGEX=VALUE") from None
         values[key if sep else ".*"] = value
-    return values[".*"] if list(values) == [".*"] else values
+    return values
 
 
 def robot(
@@ -123,7 +123,6 @@ def robot(
 
     from sim2real.robots.init import InitOptions, init_robot
 
-    pose = per_joint_arg(default_pose, "default-pose")
     options = InitOptions(
         name=name,
         joints=joints,
@@ -131,7 +130,7 @@ def robot(
         kp=per_joint_arg(kp, "kp"),
         kd=per_joint_arg(kd, "kd"),
         torque_limit=per_joint_arg(torque_limit, "torque-limit"),
-        default_pose=None if pose is None else {".*": pose} if isinstance(pose, float) else pose,
+        default_pose=per_joint_arg(default_pose, "default-pose"),
         imu_site=imu_site,
         control_dt=control_dt,
         floating_base=floating_base,

@@ -42,6 +42,7 @@ import yaml
 from sim2real.errors import SpecError
 from sim2real.robots.init_actuators import PerJoint, infer_actuators, lookup, object_name, unmatched
 from sim2real.robots.load import load_mjcf, load_spec
+from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import SAG_LIMIT, Standing, stand
 from sim2real.robots.urdf import convert_urdf
@@ -602,13 +603,12 @@ def init_robot(
         edit(result)
     write_spec(result, out)
     spec = load_spec(out)
+    model = build_model(spec)
     if spec.task is not None and spec.task.kind == "locomotion":
-        from sim2real.robots.model import build_model
-
         path = out.parent / "randomize_default.yaml"
-        path.write_text(default_randomization(spec, build_model(spec)))
+        path.write_text(default_randomization(spec, model))
         result.inferred.append(f"default randomization for training: {path.name}")
-    standing = stand(spec)
+    standing = stand(spec, model=model)
     if standing is not None:
         result.inferred.append(standing.summary())
         if not standing.holds:

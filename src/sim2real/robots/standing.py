@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.robots.model import base_joint, build_model, default_qpos, joint_qpos_indices
+from sim2real.robots.model import actuator_indices, base_joint, build_model, default_qpos, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 
 SINK_LIMIT = 0.15
@@ -65,22 +65,24 @@ def _up(quat: np.ndarray) -> np.ndarray:
     return mat.reshape(3, 3)[:, 2]
 
 
-def stand(spec: RobotSpec, seconds: float = 1.5) -> Standing | None:
-    """Simulate the robot holding its default pose for ``seconds`` (None: no floating base).
+def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = None) -> Standing | None:
+    """Simulate the robot under zero action for ``seconds`` (None: no floating base): the spec's
+    command at zero action (``action_offset``: the default pose for PD actuators, else zero);
+    actuator networks are not run (their joints get zero torque).
 
-    PD actuators target the default pose; torque and voltage actuators command zero; actuator
-    networks are not run (their joints get zero command too).
+    Args:
+        spec: The robot.
+        seconds: Simulated time [s].
+        model: Its compiled nominal model, if already built.
     """
-    model = build_model(spec)
+    model = model if model is not None else build_model(spec)
     base = base_joint(spec, model)
     if base is None or spec.initial_base is None:
         return None
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(spec, model)
-    pose = dict(zip(spec.joints, spec.default_pose, strict=True))
-    for act in spec.actuators:
-        i = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
-        data.ctrl[i] = pose[act.joint] if act.model == "pd" and act.net is None else 0.0
+    net = np.array([a.net is not None for a in spec.actuators], dtype=bool)
+    data.ctrl[actuator_indices(spec, model)] = np.where(net, 0.0, spec.action_offset)
     up0 = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
     height0 = float(data.qpos[base.qpos + 2])
     for _ in range(max(1, round(seconds / model.opt.timestep))):

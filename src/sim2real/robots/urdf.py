@@ -29,7 +29,7 @@ def _package_roots(package: str, urdf: Path) -> list[Path]:
     for var, sub in (("ROS_PACKAGE_PATH", ""), ("AMENT_PREFIX_PATH", "share")):
         for entry in filter(None, os.environ.get(var, "").split(os.pathsep)):
             base = Path(entry) / sub
-            roots += [base / package, base] if base.name != package else [base]
+            roots.append(base if base.name == package else base / package)
     return roots
 
 

@@ -81,6 +81,7 @@ class BatchSim:
         self.act_idx = actuator_indices(spec, self.model)
         self.default_qpos = default_qpos(spec, self.model)
         self.command = np.zeros((num_envs, spec.n_actions))
+        self._previous_command = np.zeros_like(self.command)  # what actuator networks read (step)
         self.drives = Drives(spec, self.model, num_envs, self.qpos_idx, self.dof_idx, self.act_idx)
         """Actuator networks and Stribeck friction (stepped between physics steps)."""
         self._sensor_adr = {
@@ -153,7 +154,10 @@ class BatchSim:
         # an actuator network reads the command in force strictly before each instant (as it was
         # fitted: a control loop reads, then sends), so at the control step's first physics step
         # it still sees the previous command (sim2real.sysid.actuator_data)
-        previous = self.command.copy() if self.drives.nets else None
+        previous = None
+        if self.drives.nets:
+            previous = self._previous_command
+            np.copyto(previous, self.command)
         if command is not None:
             command = np.asarray(command, dtype=float)
             rows = slice(None) if ids is None else np.asarray(ids)
