@@ -391,14 +391,17 @@ class TestFrictionAndNetworks:
         assert np.max(np.abs(twin - np.array(trained))) < 0.01  # RK4 on a 4x finer step vs implicitfast
         assert np.max(np.abs(twin - free)) > 0.1
 
-    def test_a_network_actuator_twin_drives_with_its_network(self, quadruped, tmp_path):
+    @pytest.mark.parametrize("explicit", [True, False], ids=["explicit_actuators", "model_actuators"])
+    def test_a_network_actuator_twin_drives_with_its_network(self, quadruped, tmp_path, explicit):
+        # with the model's own actuators (sim2sim's nominal twin) the network's torque is the
+        # control of its torque motor; the command itself (a position target) must never be
         from net_testdata import linear_net
         from sim2real.sim.net_actuator import with_actuator_net
 
         kp = quadruped.actuators[0].kp
         path = linear_net(tmp_path / "pd.onnx", {"g": quadruped.actuated_joints}, [kp, 0.0], dt=quadruped.control_dt)
         target = quadruped.default_pose + 0.2
-        quiet = dataclasses.replace(QUIET, latency_jitter=0.0)
+        quiet = dataclasses.replace(QUIET, latency_jitter=0.0, explicit_actuators=explicit)
         pd = TwinRobot(quadruped, TwinConfig({"actuator.*.kd": np.array([0.0])}, quiet), fixed_base=True)
         net = TwinRobot(with_actuator_net(quadruped, path), TwinConfig({}, quiet), fixed_base=True)
         a, b = run(pd, target, 25)[-1], run(net, target, 25)[-1]

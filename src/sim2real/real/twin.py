@@ -24,7 +24,8 @@ ways a real robot does:
 With ``explicit_actuators: false`` the twin keeps the training model's own actuators (MuJoCo's
 affine actuators, whose PD damping ``implicitfast`` integrates implicitly) and writes the commands
 to their controls: the nominal simulator of ``sim2real sim2sim``; backlash and the torque-speed
-curve need the explicit actuators and do not apply then.  Readings of a floating base carry the
+curve need the explicit actuators and do not apply then; an actuator network's torque goes to its
+actuator's control (a torque motor that applies strength and torque limit, as in training).  Readings of a floating base carry the
 simulator's base linear velocity (``Reading.base_lin_vel``, what an estimator gives on a robot).
 
 It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
@@ -660,7 +661,10 @@ class TwinRobot:
             return self._torque(ahead)
         if self._coefficients != "own":
             self._own_actuators()
-        return self._active.copy()
+        ctrl = self._active.copy()
+        for _, cols in self._nets:  # a network's MuJoCo actuator is a torque motor: its torque is the control
+            ctrl[cols] = self._net_tau[cols]
+        return ctrl
 
     def _catch_up(self) -> None:
         """Paced twin: a robot does not wait for its controller.  When the loop fell behind the wall

@@ -16,8 +16,10 @@ What is inferred, and from what:
 - default pose and initial base pose: the ``keyframe`` named, else the first keyframe, else qpos0
   (clipped into the joint ranges) with the base lowered until the lowest collision geom touches
   the floor;
-- base body: the body of the free joint above the chosen joints; feet: bodies (other than the
-  base) whose collision geoms touch the floor in that pose;
+- base body: the body of the free joint above the chosen joints; feet: the lowest bodies (other
+  than the base) whose collision geoms touch the floor in that pose, or come within
+  :data:`FOOT_TOLERANCE` of the standing height of it (rear legs bent more than the front ones
+  lift the rear feet a centimetre before the base settles onto all of them);
 - IMU: a site of the base body (one named ``*imu*`` first), else a site added at the base origin;
 - safety: joint ranges less a margin, tilt 1 rad, base height from 50 % of standing;
 - parameter bounds around the model's own values; ``task: locomotion`` for a floating base with
@@ -49,8 +51,9 @@ from sim2real.robots.urdf import convert_urdf
 
 log = logging.getLogger(__name__)
 
-FOOT_TOLERANCE = 0.005
-"""A body is a foot when its lowest collision point is this close to the floor in the default pose [m]."""
+FOOT_TOLERANCE = 0.08
+"""A body is a foot when its lowest collision point is this close to the floor in the default pose,
+as a fraction of the standing height of the base (at least 5 mm)."""
 
 
 @dataclass(frozen=True)
@@ -282,7 +285,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "touches the floor"
             )
             low = {g: z + shift for g, z in low.items()}
-        touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + FOOT_TOLERANCE}
+        reach = max(0.005, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
+        touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
         touching.discard(base_body)
         # a body touching the floor through a child body is not itself a foot (a calf above its foot)
         leaves = [b for b in sorted(touching) if not any(o != b and _ancestor(model, o, b) for o in touching)]
