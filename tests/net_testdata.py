@@ -35,9 +35,11 @@ def linear_net(
     dt: float = 0.02,
     drive: str = "pd",
     spec_hash: str = "0" * 64,
+    input_range: Mapping[str, Sequence[float]] | None = None,
 ) -> Path:
     """An MLP-format network whose torque is ``x . weights + bias`` for every group; ``x`` is the
-    input row (position error or command, then velocity; each ``history`` samples, newest first)."""
+    input row (position error or command, then velocity; each ``history`` samples, newest first).
+    ``input_range`` (input channel -> [low, high]) is recorded as every group's fitted range."""
     w = np.asarray(weights, dtype=np.float32).reshape(2 * history, 1)
     nodes, inputs, outputs, inits = [], [], [], []
     for g in groups:
@@ -56,6 +58,7 @@ def linear_net(
         dt=dt,
         groups={g: tuple(j) for g, j in groups.items()},
         spec_hash=spec_hash,
+        extra={} if input_range is None else {"input_range": {g: dict(input_range) for g in groups}},
     )
     return _save(nodes, inputs, outputs, inits, meta, path)
 

@@ -279,3 +279,36 @@ class TestSpecModelNet:
 
         with pytest.raises(SpecError, match="actuator network not found"):
             load_robot(spec_variant("quadruped", edit))
+
+
+class TestCoverage:
+    """Training learns where a network extrapolates: inputs beyond the range of its fit's samples."""
+
+    def _sim(self, tmp_path, input_range):
+        spec = load_robot("quadruped")
+        path = linear_net(
+            tmp_path / "pd.onnx", {"g": spec.actuated_joints}, [25.0, 0.0], dt=spec.control_dt, input_range=input_range
+        )
+        net_spec = with_actuator_net(spec, path)
+        sim = BatchSim(net_spec, 2, nthread=1, model=hung_model(net_spec))
+        sim.reset()
+        return spec, sim
+
+    def test_a_target_beyond_the_fitted_errors_is_named_with_its_joint_and_input(self, tmp_path):
+        spec, sim = self._sim(tmp_path, {"position_error": [-0.2, 0.2], "velocity": [-50.0, 50.0]})
+        for _ in range(3):
+            sim.step(np.tile(spec.default_pose, (2, 1)))
+        assert sim.drives.coverage() == []
+        command = np.tile(spec.default_pose, (2, 1))
+        command[1, 4] += 0.5  # one simulation, one joint: 0.5 rad of error against 0.2 fitted
+        sim.step(command)
+        lines = sim.drives.coverage()
+        assert len(lines) == 1
+        assert f"joint '{spec.actuated_joints[4]}' position_error" in lines[0] and "[-0.2, 0.2]" in lines[0]
+
+    def test_a_network_without_a_recorded_range_reports_nothing(self, tmp_path):
+        spec, sim = self._sim(tmp_path, None)
+        command = np.tile(spec.default_pose, (2, 1)) + 1.0
+        sim.step(command)
+        assert sim.drives.coverage() == []
+

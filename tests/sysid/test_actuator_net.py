@@ -150,6 +150,15 @@ class TestFit:
         drives.reset(np.arange(3), np.zeros((3, 12, 2)))
         assert np.isfinite(drives.torque(np.arange(3), np.zeros((3, 12, 2)))).all()
 
+    def test_the_file_records_the_range_of_its_training_inputs(self, fitted, spec):
+        _, path = fitted
+        ranges = ActuatorNet(path).meta.extra["input_range"]
+        assert set(ranges) == set(ActuatorNet(path).meta.groups)
+        for group in ranges.values():
+            assert set(group) == {"position_error", "velocity"}
+            for lo, hi in group.values():
+                assert lo < 0.0 < hi  # a chirp about the default pose swings both ways
+
     def test_evaluation_on_another_log_reports_the_three_models(self, fitted, spec):
         _, path = fitted
         figures = evaluate_net(spec, ActuatorNet(path), [drive_log(spec, 10.0, 1, steps=True)])

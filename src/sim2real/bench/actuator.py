@@ -160,6 +160,7 @@ def _policies(folder: Path, steps: int, episodes: int, seed: int) -> dict[str, A
             "final_mean_return": trained.curve[-1]["mean_return"],
             "twin_success": result.success_rate,
             "safety_stops": result.safety_stops,
+            "actuator_coverage": trained.actuator_coverage,
         }
     return {
         "robot": "furuta",

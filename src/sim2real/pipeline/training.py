@@ -77,6 +77,8 @@ class TrainedPolicy:
     """Training wall time [s]."""
     env_steps: int = 0
     """Environment steps trained."""
+    actuator_coverage: list[str] = field(default_factory=list)
+    """Actuator network inputs training drove outside their fit's data (one line each)."""
 
 
 def train_policy(
@@ -151,6 +153,7 @@ def train_policy(
     result.sim_success = float(evaluation["success_rate"])
     result.seconds = trainer.seconds
     result.env_steps = trainer.env_steps
+    result.actuator_coverage = trainer.actuator_coverage()
     trainer.save(run / "policy.pt")
     trainer.close()
     return result

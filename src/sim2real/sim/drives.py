@@ -113,6 +113,11 @@ class Drives:
         """Wall time spent computing the networks' inputs and torques [s] (for benchmarks)."""
 
     # ------------------------------------------------------------------ state
+    def coverage(self) -> list[str]:
+        """Every network input the simulations drove outside its fit's data so far
+        (:meth:`~sim2real.sim.net_actuator.NetDrives.coverage`), one line each."""
+        return [line for group in self.nets for line in group.drives.coverage()]
+
     def stribeck(self, batch: mujoco.batch.Batch, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Stribeck friction and velocity of the policy joints of simulations ``ids``, each (k, n),
         or None when no joint of them has any."""

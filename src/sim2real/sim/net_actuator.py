@@ -78,8 +78,13 @@ METADATA_KEYS: tuple[str, ...] = (
     "torque_source",
     "baselines",
     "validation",
+    "input_range",
 )
 """Keys of an actuator network's ONNX metadata (values are JSON)."""
+
+COVERAGE_MARGIN = 0.1
+"""A simulation drives a network outside its data when an input leaves the range of its fit's
+samples by more than this fraction of that range (:meth:`NetDrives.coverage`)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,8 @@ class NetMetadata:
     robot: str = ""
     """Name of that robot."""
     extra: Mapping[str, Any] = field(default_factory=dict)
-    """The other keys (``baselines``, ``validation``, ``torque_source``), as read."""
+    """The other keys (``baselines``, ``validation``, ``torque_source``, ``input_range``: group ->
+    input channel -> [low, high] over the fit's samples), as read."""
 
     @property
     def joints(self) -> tuple[str, ...]:
@@ -168,7 +174,9 @@ class NetMetadata:
         groups = {str(k): tuple(str(j) for j in v) for k, v in raw["groups"].items()}
         if not groups or any(not v for v in groups.values()):
             raise SpecError(f"{source}: no groups of joints")
-        extra = {k: v for k, v in raw.items() if k in ("baselines", "validation", "torque_source")}
+        extra = {
+            k: v for k, v in raw.items() if k in ("baselines", "validation", "torque_source", "input_range")
+        }
         return NetMetadata(
             kind=kind,
             drive=drive,
@@ -326,6 +334,17 @@ class NetDrives:
             if self.gru
             else {}
         )
+        fitted = meta.extra.get("input_range") or {}
+        self.fitted: np.ndarray | None = None
+        """Range of each joint's inputs in the fit's samples, shape (joints, inputs, 2) (None: the
+        file does not say)."""
+        if all(meta.group_of(j) in fitted for j in self.joints):
+            self.fitted = np.array(
+                [[fitted[meta.group_of(j)][c] for c in meta.inputs] for j in self.joints], dtype=float
+            )
+        shape = (len(self.joints), len(meta.inputs))
+        self.seen = np.stack([np.full(shape, np.inf), np.full(shape, -np.inf)], axis=-1)
+        """Smallest and largest input of each joint the simulations gave, shape (joints, inputs, 2)."""
 
     def reset(self, ids: np.ndarray, sample: np.ndarray) -> None:
         """Restart simulations ``ids`` as if they had rested in ``sample`` (n_ids, joints, inputs)."""
@@ -350,6 +369,8 @@ class NetDrives:
         depth = self._buffer.shape[1]
         slot = self._slot[ids]
         self._buffer[ids, slot] = sample
+        np.minimum(self.seen[..., 0], sample.min(axis=0), out=self.seen[..., 0])
+        np.maximum(self.seen[..., 1], sample.max(axis=0), out=self.seen[..., 1])
         k, m = ids.size, len(self.joints)
         rows = (slot[:, None] - self._back[None, :]) % depth  # (k, history), newest first
         window = self._buffer[ids[:, None], rows]  # (k, history, joints, inputs)
@@ -368,6 +389,26 @@ class NetDrives:
                 self._state[g][ids[at]] = result[f"h_out_{g}"].reshape(k, cols.size, -1)[at]
         self._slot[ids] = (slot + 1) % depth
         self._phase[ids] = (self._phase[ids] + 1) % self.spacing
+        return out
+
+
+    def coverage(self) -> list[str]:
+        """One line per joint input the simulations drove outside the fit's samples (by more than
+        :data:`COVERAGE_MARGIN` of their range): there the network's torque is an extrapolation."""
+        if self.fitted is None:
+            return []
+        out = []
+        for i, joint in enumerate(self.joints):
+            for c, channel in enumerate(self.net.meta.inputs):
+                lo, hi = self.fitted[i, c]
+                low, high = self.seen[i, c]
+                margin = COVERAGE_MARGIN * (hi - lo)
+                if low < lo - margin or high > hi + margin:
+                    out.append(
+                        f"{self.net.path.name}: joint '{joint}' {channel} reached [{low:.3g}, {high:.3g}] in simulation, "
+                        f"its logs covered [{lo:.3g}, {hi:.3g}]: its torque there is an extrapolation "
+                        "(record logs that reach it)"
+                    )
         return out
 
 

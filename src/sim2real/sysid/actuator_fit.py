@@ -578,6 +578,13 @@ def _fit(
                 "drive": drive.as_dict(joints),
                 "ridge": {j: m.as_dict() for j, m in ridge.items()},
             },
+            "input_range": {
+                g: {
+                    channel: [float(train.x[:, cols, c, 0].min()), float(train.x[:, cols, c, 0].max())]
+                    for c, channel in enumerate(DRIVE_INPUTS[drive_kind])
+                }
+                for g, cols in columns.items()
+            },
             "validation": {
                 "net_torque_rmse": net_rmse,
                 "pd_torque_rmse": pd_rmse,

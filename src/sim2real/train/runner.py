@@ -558,8 +558,15 @@ class Trainer:
         trainer._first = False
         return trainer
 
+    def actuator_coverage(self) -> list[str]:
+        """Inputs of the robot's actuator networks that training drove outside the data they were
+        fitted on, one line each (:meth:`sim2real.sim.drives.Drives.coverage`)."""
+        return self.env.sim.drives.coverage()
+
     def close(self) -> None:
-        """Flush and close the TensorBoard writer."""
+        """Warn about actuator networks driven outside their data; flush and close the TensorBoard writer."""
+        for line in self.actuator_coverage():
+            log.warning("%s", line)
         if self.writer is not None:
             self.writer.close()
             self.writer = None
