@@ -40,6 +40,13 @@ class TestExactReplay:
         err, _ = _replay_error(spec, log, {**TRUE, "actuator.motor.delay": 0.0035}, horizon=0.25)
         assert err.max() > 1e-3
 
+    def test_a_window_that_spans_a_jump_of_the_log_is_left_out(self, spec, log):
+        # an episode reset inside the log: from 2.1 s on the positions are 1 rad further
+        jumped = dataclasses.replace(log, q=log.q + np.where(log.t[:, None] >= 2.1, 1.0, 0.0))
+        windows = build_windows(spec, [jumped], horizon=0.25)
+        assert windows.n_windows == 15
+        assert not np.any((windows.t0 < 2.1) & (windows.t0 + 0.25 >= 2.1))
+
     def test_open_loop_replay_is_one_window_per_log(self, spec, log):
         err, windows = _replay_error(spec, log, TRUE, horizon=None)
         assert windows.n_windows == 1 and windows.n_eval == log.n_samples - 1

@@ -8,11 +8,18 @@ recorded for 60 s of chirp (seed 0) and 20 s of PRBS (seed 1); ``identify --fixe
 ``--robot furuta`` (policies): the furuta twin of scenario ``furuta`` (hidden masses, damping,
 motor resistance, 3 ms latency) with Stribeck friction on the arm and torque-speed saturation
 (:data:`FURUTA_EFFECTS`) is recorded for 30 s of chirp and 20 s of PRBS
-(:data:`FURUTA_EXCITATION`); ``identify`` and ``actuator fit`` run on both.  Two policies train for
-the same number of environment steps on the calibrated model, one with the identified DC-motor equation and one with the fitted network as the arm's drive, under
-the same randomization (the ``default`` one without its motor-constant lines, which a network
-has no parameters for); each then runs ``episodes`` episodes on the twin through the control
-loop (safety monitor, speed stages), success by the task's own rule.
+(:data:`FURUTA_EXCITATION`).  Round 1: ``identify`` on both, a first policy trained on that
+calibration runs :data:`FIRST_EPISODES` episodes on the twin at full speed, logged (the first
+deployment of the loop, once its speed stages are passed: at 10 % the velocity governor keeps the
+arm below the swing-up's speeds, and the log would not reach them).  Round 2: ``identify`` and ``actuator fit`` on the three logs; two policies train for
+the same number of environment steps on that calibration, one with the identified DC-motor
+equation and one with the fitted network as the arm's drive, under the same randomization (the
+``default`` one without its motor-constant lines, which a network has no parameters for); each
+then runs ``episodes`` episodes on the twin through the control loop (safety monitor, speed
+stages), success by the task's own rule.  The deployment log is there because a network is only
+as good as the states its logs cover: fitted on the excitation alone (arm speeds to 7 rad/s), the
+policy trained through it drove the arm to 20 rad/s where the network extrapolates, and failed
+32 of 32 twin episodes.
 """
 
 from __future__ import annotations
@@ -40,6 +47,9 @@ FURUTA_EXCITATION: tuple[tuple[str, float, int], ...] = (("chirp", 30.0, 0), ("p
 The chirp alone reaches 5.2 V and 6.3 rad/s of the arm; the swing-up uses the full 10 V, and a
 network fitted on the chirp alone extrapolates there (a policy trained through it failed 32 of 32
 twin episodes); the PRBS reaches 10 V."""
+
+FIRST_EPISODES = 16
+"""Episodes of the first policy on the twin whose log both drive models are fitted on as well."""
 
 FURUTA_FRICTION: dict[str, float] = {"joint.arm.frictionloss": 1.0e-3, "joint.arm.stribeck": 1.0e-3}
 """Hidden arm friction of that twin [N m] (Stribeck velocity: the default 0.1 rad/s)."""
@@ -98,18 +108,12 @@ def _torque(folder: Path) -> dict[str, Any]:
 
 def _policies(folder: Path, steps: int, episodes: int, seed: int) -> dict[str, Any]:
     from sim2real.calibration import calibrated_model
-    from sim2real.params import Parameters
-    from sim2real.pipeline.episodes import run_episodes_on_twin
-    from sim2real.pipeline.training import train_policy
-    from sim2real.policy.export import export_policy
-    from sim2real.randomize.config import CONFIG_DIR, read_yaml
+    from sim2real.logs import read_bag
     from sim2real.real.twin import TwinConfig, TwinEffects
-    from sim2real.robots.model import build_model
     from sim2real.sim.net_actuator import with_actuator_net
     from sim2real.sysid import identify
     from sim2real.sysid.actuator_data import drive_model
     from sim2real.sysid.actuator_fit import NetFitConfig, fit_actuator_net
-    from sim2real.train.checkpoint import load_policy
 
     spec = load_robot("furuta")
     hidden = {**hidden_values("furuta"), **FURUTA_FRICTION}
@@ -117,58 +121,91 @@ def _policies(folder: Path, steps: int, episodes: int, seed: int) -> dict[str, A
         params={k: np.atleast_1d(v) for k, v in hidden.items()},
         effects=TwinEffects(seed=seed, **FURUTA_EFFECTS),
     )
-    from sim2real.logs import read_bag
-
     logs = []
     for kind, seconds, offset in FURUTA_EXCITATION:
         _record(spec, twin, folder / kind, seconds=seconds, seed=seed + offset, kind=kind)
         logs.append(read_bag(folder / kind))
+    # round 1: a first policy on the excitation's calibration, deployed on the twin and logged
+    first_calib = identify(spec, logs).calibration()
+    first = _train_and_deploy(
+        spec, spec, first_calib, folder / "first", steps, FIRST_EPISODES, seed, twin, log=folder / "first_deploy", full_speed=True
+    )
+    logs.append(read_bag(folder / "first_deploy"))
+    # round 2: both drive models from the same three logs, a policy through each
     calib = identify(spec, logs).calibration()
     drive = drive_model(spec, calibrated_model(spec, calib), spec.actuated_joints)
     fit = fit_actuator_net(spec, logs, folder / "arm.onnx", config=NetFitConfig(seed=seed), drive=drive)
     net_spec = with_actuator_net(spec, folder / "arm.onnx")
-    randomization = {k: v for k, v in read_yaml(CONFIG_DIR / "furuta_default.yaml").items() if k != "motors"}
-    arms: dict[str, Any] = {}
-    for name, train_spec in (("identified_dc_motor", spec), ("actuator_network", net_spec)):
-        model = calibrated_model(spec, calib)
-        if train_spec is not spec:  # the same calibrated values, minus what the network replaces
-            model = build_model(train_spec)
-            params = Parameters(train_spec, model)
-            values = {
-                k: v for k, v in calib.values().items() if k in params.names and not k.endswith(".delay")
-            }
-            params.set(model, values)
-        start = time.perf_counter()
-        trained = train_policy(
-            train_spec,
-            folder / name,
-            steps,
-            seed=seed,
-            randomize=randomization,
-            model=model,
-            eval_episodes=16,
-        )
-        policy = folder / name / "policy.onnx"
-        actor, meta = load_policy(folder / name / "policy.pt")
-        export_policy(actor, train_spec, policy, metadata=meta)
-        result = run_episodes_on_twin(train_spec, policy, twin, episodes, seed=seed + 1, twin_spec=spec)
-        arms[name] = {
-            "train_seconds": time.perf_counter() - start,
-            "env_steps": trained.env_steps,
-            "sim_success": trained.sim_success,
-            "best_quick_eval": max((c["eval_success"] or 0.0) for c in trained.curve),
-            "final_mean_return": trained.curve[-1]["mean_return"],
-            "twin_success": result.success_rate,
-            "safety_stops": result.safety_stops,
-            "actuator_coverage": trained.actuator_coverage,
-        }
+    arms = {
+        name: _train_and_deploy(train_spec, spec, calib, folder / name, steps, episodes, seed, twin)
+        for name, train_spec in (("identified_dc_motor", spec), ("actuator_network", net_spec))
+    }
     return {
         "robot": "furuta",
         "steps": steps,
         "episodes": episodes,
+        "logs": {
+            "excitation": [f"{kind} {seconds:g} s" for kind, seconds, _ in FURUTA_EXCITATION],
+            "first_deployment": f"{FIRST_EPISODES} episodes of the first policy on the twin at full speed",
+        },
+        "first_policy": first,
         "net_validation": {k: fit.summary()[k]["overall"] for k in ("net_torque_rmse", "pd_torque_rmse")},
         "policies": arms,
         "machine": machine(),
+    }
+
+
+def _train_and_deploy(
+    train_spec,
+    spec,
+    calib,
+    folder: Path,
+    steps: int,
+    episodes: int,
+    seed: int,
+    twin,
+    log: Path | None = None,
+    full_speed: bool = False,
+) -> dict[str, Any]:
+    """Train through ``train_spec``'s drives on the calibrated model, export, and run ``episodes``
+    on the twin (its own drive: ``spec``); ``log``: the twin run's bag; ``full_speed``: at the last
+    speed stage (else the progression from 10 %)."""
+    from sim2real.calibration import calibrated_model
+    from sim2real.deploy.speed import SpeedConfig
+    from sim2real.params import Parameters
+    from sim2real.pipeline.episodes import run_episodes_on_twin
+    from sim2real.pipeline.training import train_policy
+    from sim2real.policy.export import export_policy
+    from sim2real.randomize.config import CONFIG_DIR, read_yaml
+    from sim2real.robots.model import build_model
+    from sim2real.train.checkpoint import load_policy
+
+    # the default randomization without its motor-constant lines, which a network has no parameters for
+    randomization = {k: v for k, v in read_yaml(CONFIG_DIR / "furuta_default.yaml").items() if k != "motors"}
+    if train_spec is spec:
+        model = calibrated_model(spec, calib)
+    else:  # the same calibrated values, minus what the network replaces (motor constants, latency)
+        model = build_model(train_spec)
+        params = Parameters(train_spec, model)
+        params.set(model, {k: v for k, v in calib.values().items() if k in params.names and not k.endswith(".delay")})
+    start = time.perf_counter()
+    trained = train_policy(train_spec, folder, steps, seed=seed, randomize=randomization, model=model, eval_episodes=16)
+    policy = folder / "policy.onnx"
+    actor, meta = load_policy(folder / "policy.pt")
+    export_policy(actor, train_spec, policy, metadata=meta)
+    speed = SpeedConfig(start_stage=len(SpeedConfig().stages) - 1) if full_speed else None
+    result = run_episodes_on_twin(
+        train_spec, policy, twin, episodes, seed=seed + 1, twin_spec=spec, log_path=log, speed=speed
+    )
+    return {
+        "train_seconds": time.perf_counter() - start,
+        "env_steps": trained.env_steps,
+        "sim_success": trained.sim_success,
+        "best_quick_eval": max((c["eval_success"] or 0.0) for c in trained.curve),
+        "final_mean_return": trained.curve[-1]["mean_return"],
+        "twin_success": result.success_rate,
+        "safety_stops": result.safety_stops,
+        "actuator_coverage": trained.actuator_coverage,
     }
 
 

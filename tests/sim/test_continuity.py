@@ -1,0 +1,44 @@
+"""Jumps of a log's joint positions (episode resets, wrapped angles) that replay windows skip."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim2real.sim.continuity import JUMP_MARGIN, position_jumps
+
+
+def _swing(rate: float = 500.0, seconds: float = 2.0, speed: float = 3.0):
+    t = np.arange(0.0, seconds, 1.0 / rate)
+    q = np.stack([np.sin(speed * t), 0.5 * np.cos(2 * speed * t)], axis=1)
+    qd = np.stack([speed * np.cos(speed * t), -speed * np.sin(2 * speed * t)], axis=1)
+    return t, q, qd
+
+
+class TestPositionJumps:
+    def test_smooth_motion_has_none(self):
+        assert position_jumps(*_swing()).size == 0
+
+    def test_a_reset_between_two_samples_is_found_where_it_is(self):
+        t, q, qd = _swing()
+        q[400:, 1] += 3.0 * JUMP_MARGIN  # the second joint put elsewhere between samples 399 and 400
+        np.testing.assert_array_equal(position_jumps(t, q, qd), [399])
+
+    def test_a_change_within_the_margin_is_motion(self):
+        t, q, qd = _swing()
+        q[400:, 0] += 0.5 * JUMP_MARGIN
+        assert position_jumps(t, q, qd).size == 0
+
+    def test_fast_motion_is_no_jump_even_without_logged_velocities(self):
+        # 20 rad/s logged at 50 Hz: 0.4 rad per sample, and a velocity column of zeros
+        t = np.arange(0.0, 1.0, 0.02)
+        q = (20.0 * t)[:, None]
+        assert position_jumps(t, q, np.zeros_like(q)).size == 0
+
+    def test_a_wrapped_angle_is_a_jump(self):
+        t = np.arange(0.0, 1.0, 0.002)
+        q = np.angle(np.exp(1j * 5.0 * t))[:, None]  # 5 rad/s, wrapped to (-pi, pi]
+        jumps = position_jumps(t, q, np.full_like(q, 5.0))
+        assert jumps.size == 1 and q[jumps[0], 0] > 3.0 and q[jumps[0] + 1, 0] < -3.0
+
+    def test_a_single_sample_has_none(self):
+        assert position_jumps(np.zeros(1), np.zeros((1, 2)), np.zeros((1, 2))).size == 0
