@@ -24,9 +24,9 @@ ways a real robot does:
 With ``explicit_actuators: false`` the twin keeps the training model's own actuators (MuJoCo's
 affine actuators, whose PD damping ``implicitfast`` integrates implicitly) and writes the commands
 to their controls: the nominal simulator of ``sim2real sim2sim``; backlash and the torque-speed
-curve need the explicit actuators and do not apply then; an actuator network's torque goes to its
-actuator's control (a torque motor that applies strength and torque limit, as in training).  Readings of a floating base carry the
-simulator's base linear velocity (``Reading.base_lin_vel``, what an estimator gives on a robot).
+curve need the explicit actuators and do not apply then (a network's torque is its torque motor's
+control, as in training).  Readings of a floating base carry the simulator's base linear velocity
+(``Reading.base_lin_vel``, what an estimator gives on a robot).
 
 It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
 (``realtime``: the simulation follows the wall clock and ``write`` does not block, as on a robot).
@@ -336,10 +336,7 @@ class TwinRobot:
         self._delay = model.actuator_delay[self._act_ids].copy()
         self._models = [a.model for a in spec.actuators]
         # the model's own actuator coefficients (implicit mode), and the safe-mode ones
-        self._own = (
-            model.actuator_gainprm[self._act_ids, 0].copy(),
-            model.actuator_biasprm[self._act_ids, :3].copy(),
-        )
+        self._own = (model.actuator_gainprm[self._act_ids, 0].copy(), model.actuator_biasprm[self._act_ids, :3].copy())
         self._own_ctrlrange = model.actuator_ctrlrange[self._act_ids].copy()
         self._coefficients = "own"
         if fx.explicit_actuators:
@@ -359,9 +356,7 @@ class TwinRobot:
         self.read_base: BaseState | None = None
         """The true base state at the last :meth:`read` (floating twin only; for logs and evaluation)."""
         self._safe_damping = spec.safety.damping
-        self._resolution = (
-            fx.encoder_resolution if fx.encoder_resolution is not None else spec.encoder.resolution
-        )
+        self._resolution = spec.encoder.resolution if fx.encoder_resolution is None else fx.encoder_resolution
         self._gyro = self._sensor_slice(spec.sensor_name("imu.gyro"))
         self._accel = self._sensor_slice(spec.sensor_name("imu.accel"))
         self._quat = self._sensor_slice(spec.sensor_name("imu.quat"))
@@ -662,7 +657,7 @@ class TwinRobot:
         if self._coefficients != "own":
             self._own_actuators()
         ctrl = self._active.copy()
-        for _, cols in self._nets:  # a network's MuJoCo actuator is a torque motor: its torque is the control
+        for _, cols in self._nets:  # a network's actuator is a torque motor: its torque is the control
             ctrl[cols] = self._net_tau[cols]
         return ctrl
 

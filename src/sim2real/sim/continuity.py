@@ -14,9 +14,13 @@ should the velocity column be missing or wrong).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
-__all__ = ["JUMP_MARGIN", "position_jumps"]
+log = logging.getLogger(__name__)
+
+__all__ = ["JUMP_MARGIN", "clear_windows", "position_jumps"]
 
 JUMP_MARGIN = 0.1
 """Change of a joint position beyond its motion that counts as a jump [rad]."""
@@ -43,3 +47,42 @@ def position_jumps(t: np.ndarray, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
     after = np.vstack([step[1:], np.zeros((1, step.shape[1]))])
     allowed = JUMP_MARGIN + 2.0 * dt * speed + 2.0 * np.maximum(before, after)
     return np.flatnonzero(np.any(step > allowed, axis=1)).astype(np.int64)
+
+
+def clear_windows(
+    t: np.ndarray,
+    q: np.ndarray,
+    qd: np.ndarray,
+    starts: np.ndarray,
+    length: float,
+    before: float,
+    name: str,
+    windowed: bool = True,
+) -> np.ndarray:
+    """Which replay windows of a log span no jump, shape (W,) bool.
+
+    Args:
+        t, q, qd: The log's samples (as :func:`position_jumps`).
+        starts: First sample of each window, shape (W,).
+        length: Window length [s].
+        before: Time before a window's start that must be free of jumps too [s] (its initial
+            velocity's fit).
+        name: The log's name, for the warning.
+        windowed: False: one replay of the whole log, which cannot skip a jump (every window is
+            kept, with a warning when the log jumps).
+    """
+    jumps = position_jumps(t, q, qd)
+    starts = np.asarray(starts, dtype=np.int64)
+    if not windowed or jumps.size == 0:
+        if jumps.size:
+            log.warning(
+                "%s: the joint positions jump at %d instants (episode resets?): a replay of the whole "
+                "log spans them; replay windows (a horizon) skip them",
+                name,
+                jumps.size,
+            )
+        return np.ones(starts.size, dtype=bool)
+    t = np.asarray(t, dtype=float)
+    first = np.searchsorted(t, t[starts] - before - 1e-12, side="left")
+    last = np.searchsorted(t, t[starts] + length + 1e-9, side="right") - 1  # last sample compared
+    return ~np.array([np.any((jumps >= a) & (jumps < b)) for a, b in zip(first, last, strict=True)], dtype=bool)

@@ -57,7 +57,7 @@ from sim2real.logs.trajectory import BaseTrack, Trajectory, rotate
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.batch import BatchSim
-from sim2real.sim.continuity import position_jumps
+from sim2real.sim.continuity import clear_windows
 from sim2real.sim.floating import base_joint
 
 log = logging.getLogger(__name__)
@@ -402,23 +402,13 @@ def build_windows(
             starts.size, lead + nstep, -1
         )
         keep = []
-        jumps = position_jumps(t, q_all, qd_all)
-        if horizon is None and jumps.size:
-            log.warning(
-                "%s: the joint positions jump at %d instants (episode resets?): a replay of the whole log "
-                "spans them; replay windows (a horizon) skip them",
-                names[li],
-                jumps.size,
-            )
-        reach = int(np.ceil(fd_half_width / max(float(np.median(np.diff(t))), 1e-9))) if t.size > 1 else 0
+        clear = clear_windows(t, q_all, qd_all, starts, length, fd_half_width, names[li], horizon is not None)
         for k, (s, start_t) in enumerate(zip(starts, t0, strict=True)):
             hi = int(np.searchsorted(t, start_t + length + 1e-9, side="right"))
             idx = np.arange(s + 1, hi)
             idx = idx[t[idx] > start_t]
-            if idx.size == 0:
+            if idx.size == 0 or not clear[k]:  # no sample, or it spans a jump of the log (continuity.py)
                 continue
-            if horizon is not None and np.any((jumps >= s - reach) & (jumps < hi - 1)):
-                continue  # the window (or its initial velocity's fit) spans a jump of the log
             keep.append(k)
             parts["eval_window"].append(np.full(idx.size, w_offset + len(keep) - 1))
             parts["eval_sample"].append(idx)
@@ -441,9 +431,7 @@ def build_windows(
         if floating:
             parts["base0"].append(base_rows(traj.base, t0[keep]))
     if w_offset == 0:
-        raise LogError(
-            "the logs give no window with samples to compare (too short for the horizon, or a position jump in every window?)"
-        )
+        raise LogError("the logs give no window with samples to compare (too short, or a jump in every window?)")
     arrays = {k: _frozen(np.concatenate(v)) if v else None for k, v in parts.items()}
     return Windows(
         horizon=horizon,
