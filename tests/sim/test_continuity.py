@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim2real.sim.continuity import JUMP_MARGIN, position_jumps
+from sim2real.sim.continuity import JUMP_MARGIN, clear_windows, position_jumps
 
 
 def _swing(rate: float = 500.0, seconds: float = 2.0, speed: float = 3.0):
@@ -42,3 +42,26 @@ class TestPositionJumps:
 
     def test_a_single_sample_has_none(self):
         assert position_jumps(np.zeros(1), np.zeros((1, 2)), np.zeros((1, 2))).size == 0
+
+
+class TestClearWindows:
+    def _jumped(self):
+        t, q, qd = _swing()  # 500 Hz, 2 s
+        q[500:, 0] += 1.0  # a jump between samples 499 and 500 (t = 0.998 -> 1.0 s)
+        return t, q, qd
+
+    def test_only_windows_that_span_the_jump_are_left_out(self):
+        t, q, qd = self._jumped()
+        starts = np.arange(0, 1000, 125)  # 0.25 s windows
+        clear = clear_windows(t, q, qd, starts, 0.25, 0.0, "log")
+        np.testing.assert_array_equal(clear, [True, True, True, False, True, True, True, True])
+
+    def test_the_time_before_a_window_counts_too(self):
+        t, q, qd = self._jumped()
+        starts = np.array([500, 505, 520])  # 0, 10 and 40 ms after the jump
+        np.testing.assert_array_equal(clear_windows(t, q, qd, starts, 0.25, 0.02, "log"), [False, False, True])
+
+    def test_a_whole_log_replay_keeps_its_window_and_warns(self, caplog):
+        t, q, qd = self._jumped()
+        assert clear_windows(t, q, qd, np.array([0]), 2.0, 0.0, "log", windowed=False).all()
+        assert "jump at 1 instants" in caplog.text
