@@ -11,9 +11,10 @@ motor resistance, 3 ms latency) with Stribeck friction on the arm and torque-spe
 (:data:`FURUTA_EXCITATION`).  Round 1: ``identify`` on both, a first policy trained on that
 calibration runs :data:`FIRST_EPISODES` episodes on the twin at full speed, logged (the first
 deployment of the loop, once its speed stages are passed: at 10 % the velocity governor keeps the
-arm below the swing-up's speeds, and the log would not reach them).  Round 2: ``identify`` and ``actuator fit`` on the three logs; two policies train for
-the same number of environment steps on that calibration, one with the identified DC-motor
-equation and one with the fitted network as the arm's drive, under the same randomization (the
+arm below the swing-up's speeds, and the log would not reach them).  Round 2: ``identify`` and
+``actuator fit`` on the three logs; two policies train for the same number of environment steps
+on that calibration, one with the identified DC-motor equation and one with the fitted network
+as the arm's drive, under the same randomization (the
 ``default`` one without its motor-constant lines, which a network has no parameters for); each
 then runs ``episodes`` episodes on the twin through the control loop (safety monitor, speed
 stages), success by the task's own rule.  The deployment log is there because a network is only
@@ -127,10 +128,11 @@ def _policies(folder: Path, steps: int, episodes: int, seed: int) -> dict[str, A
         logs.append(read_bag(folder / kind))
     # round 1: a first policy on the excitation's calibration, deployed on the twin and logged
     first_calib = identify(spec, logs).calibration()
+    deployed = folder / "first_deploy"
     first = _train_and_deploy(
-        spec, spec, first_calib, folder / "first", steps, FIRST_EPISODES, seed, twin, log=folder / "first_deploy", full_speed=True
+        spec, spec, first_calib, folder / "first", steps, FIRST_EPISODES, seed, twin, log=deployed, full_speed=True
     )
-    logs.append(read_bag(folder / "first_deploy"))
+    logs.append(read_bag(deployed))
     # round 2: both drive models from the same three logs, a policy through each
     calib = identify(spec, logs).calibration()
     drive = drive_model(spec, calibrated_model(spec, calib), spec.actuated_joints)

@@ -53,7 +53,10 @@ log = logging.getLogger(__name__)
 
 FOOT_TOLERANCE = 0.08
 """A body is a foot when its lowest collision point is this close to the floor in the default pose,
-as a fraction of the standing height of the base (at least 5 mm)."""
+as a fraction of the standing height of the base (at least :data:`FOOT_MIN_TOLERANCE`)."""
+
+FOOT_MIN_TOLERANCE = 0.005
+"""The smallest height above the floor that still counts as touching it [m]."""
 
 
 @dataclass(frozen=True)
@@ -285,7 +288,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "touches the floor"
             )
             low = {g: z + shift for g, z in low.items()}
-        reach = max(0.005, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
+        reach = max(FOOT_MIN_TOLERANCE, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
         touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
         touching.discard(base_body)
         # a body touching the floor through a child body is not itself a foot (a calf above its foot)

@@ -85,4 +85,5 @@ def clear_windows(
     t = np.asarray(t, dtype=float)
     first = np.searchsorted(t, t[starts] - before - 1e-12, side="left")
     last = np.searchsorted(t, t[starts] + length + 1e-9, side="right") - 1  # last sample compared
-    return ~np.array([np.any((jumps >= a) & (jumps < b)) for a, b in zip(first, last, strict=True)], dtype=bool)
+    # no jump k (between samples k and k + 1) with first <= k < last
+    return np.searchsorted(jumps, last) == np.searchsorted(jumps, first)

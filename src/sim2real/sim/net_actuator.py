@@ -391,7 +391,6 @@ class NetDrives:
         self._phase[ids] = (self._phase[ids] + 1) % self.spacing
         return out
 
-
     def coverage(self) -> list[str]:
         """One line per joint input the simulations drove outside the fit's samples (by more than
         :data:`COVERAGE_MARGIN` of their range): there the network's torque is an extrapolation."""
