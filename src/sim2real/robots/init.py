@@ -22,6 +22,8 @@ What is inferred, and from what:
   lift the rear feet a centimetre before the base settles onto all of them);
 - IMU: a site of the base body (one named ``*imu*`` first), else a site added at the base origin;
 - safety: joint ranges less a margin, tilt 1 rad, base height from 50 % of standing;
+- floor: a floating-base model with no ground plane (a robot file without its scene) gets one
+  at z = 0 (``floor:``, an override);
 - parameter bounds around the model's own values; ``task: locomotion`` for a floating base with
   feet.
 """
@@ -125,13 +127,26 @@ def _lowest_point(model: mujoco.MjModel, data: mujoco.MjData, g: int) -> float:
     return float(pos[2] + (corners @ rot.T)[:, 2].min())
 
 
-def _floor(model: mujoco.MjModel) -> tuple[float, str | None]:
-    """Height of the floor (the highest plane of the world body) and its geom name."""
-    planes = [
+def _planes(model: mujoco.MjModel) -> list[int]:
+    """The planes of the world body (the ground), geom ids."""
+    return [
         g
         for g in range(model.ngeom)
         if int(model.geom_bodyid[g]) == 0 and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
     ]
+
+
+def _added_floor_name(model: mujoco.MjModel) -> str:
+    """A geom name for the ground plane sim2real adds: ``floor`` unless the model uses it."""
+    name = "floor"
+    while mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name) >= 0:
+        name = f"sim2real_{name}"
+    return name
+
+
+def _floor(model: mujoco.MjModel) -> tuple[float, str | None]:
+    """Height of the floor (the highest plane of the world body) and its geom name."""
+    planes = _planes(model)
     if not planes:
         return 0.0, None
     g = max(planes, key=lambda i: model.geom_pos[i, 2])
@@ -266,6 +281,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         result.inferred.append(f"default pose: {len(given)} joints from your values{rest}")
 
     floor_z, floor_name = _floor(model)
+    added_floor = None
     feet: list[str] = []
     standing = None
     if base_body is not None:
@@ -302,8 +318,14 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
-        if floor_name is None:
-            result.check.append("the model has no floor plane (or it has no name): floor assumed at z = 0")
+        if not _planes(model):
+            floor_name = added_floor = _added_floor_name(model)
+            result.inferred.append(
+                f"the model has no ground (a robot file without its scene): sim2real adds a plane "
+                f"'{added_floor}' at z = 0 (floor: {added_floor})"
+            )
+        elif floor_name is None:
+            result.check.append("the model's floor plane has no name: its friction is not randomized")
     default_pose = {joints[i]: round(float(data.qpos[adr[i]]), 6) for i in range(len(joints))}
 
     actuators, acts_notes = infer_actuators(model, chosen, joints, opt.kp, opt.kd, opt.torque_limit)
@@ -332,6 +354,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         }
         if feet:
             spec["feet"] = feet
+    if added_floor is not None:
+        spec["floor"] = added_floor
     spec["actuators"] = actuators
     pd = [a["model"] == "pd" for a in actuators.values()]
     scale = {j: (opt.action_scale if a["model"] == "pd" else a["torque_limit"]) for j, a in actuators.items()}
@@ -467,6 +491,7 @@ def _comments(result: InitResult) -> dict[str, str]:
         "control": "50 Hz policy; physics substeps (sim2real overrides the model's timestep and integrator)",
         "initial_base": "reset pose of the floating base [m], feet on the floor",
         "feet": "bodies touching the floor in the default pose",
+        "floor": "ground plane sim2real adds at z = 0: the model has none of its own",
         "actuators": "sim2real replaces the model's actuators with these models (torques at the joint, N m)",
         "action": "command = offset (default pose for pd) + scale * action, action in [-1, 1]",
         "observation": "sizes follow from the robot",

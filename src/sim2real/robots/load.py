@@ -103,6 +103,8 @@ def check_against_model(spec: RobotSpec, model: mujoco.MjModel) -> None:
             q = spec.default_pose[spec.joints.index(joint)]
             if not lo - 1e-9 <= q <= hi + 1e-9:
                 raise SpecError(f"default_pose.{joint} = {q} is outside the MJCF joint range [{lo}, {hi}]")
+    if spec.floor is not None and _id(model, mujoco.mjtObj.mjOBJ_GEOM, spec.floor) >= 0:
+        raise SpecError(f"floor: {where} already has a geom named '{spec.floor}'; name the added floor otherwise")
     for joint in spec.locked_joints:
         jid = _id(model, joints, joint)
         if jid < 0:
@@ -275,6 +277,8 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
             f"actuator networks ({', '.join(nets)}) compute the torque of their joints between physics "
             "steps (the MuJoCo actuators take it as a torque)"
         )
+    if spec.floor is not None:
+        out.append(f"adds a ground plane '{spec.floor}' at z = 0 (floor: the model has no ground of its own)")
     if spec.friction:
         out.append(f"joint friction from the spec (friction:): {_few(sorted(spec.friction))}")
     if spec.imu is not None and spec.imu.add_to is not None:

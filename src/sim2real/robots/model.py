@@ -2,9 +2,9 @@
 
 The MJCF holds geometry and inertia; the spec decides the rest.  :func:`build_mjspec` loads the
 MJCF, sets the timestep and integrator, turns each policy joint's actuator into the spec's
-actuator model (see :mod:`sim2real.robots.actuation`), adds an IMU site the spec asks for, and
-adds (or reuses, see :func:`sim2real.robots.load.plan_sensors`) the sensors it reads, named for
-the parameter namespace (:meth:`RobotSpec.sensor_name` gives each one's name):
+actuator model (see :mod:`sim2real.robots.actuation`), adds the ground plane and the IMU site the
+spec asks for, and adds (or reuses, see :func:`sim2real.robots.load.plan_sensors`) the sensors it
+reads, named for the parameter namespace (:meth:`RobotSpec.sensor_name` gives each one's name):
 
 - ``<joint>_pos``, ``<joint>_vel``, ``<joint>_torque`` for every policy joint;
 - ``imu_gyro``, ``imu_accel``, ``imu_quat`` at the IMU site when the robot has an IMU.
@@ -73,6 +73,10 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
     mjspec.option.integrator = _INTEGRATORS[spec.integrator]
     mjspec.nuser_actuator = len(ACTUATOR_USER)
     mjspec.nuser_sensor = len(SENSOR_USER)
+    if spec.floor is not None:
+        mjspec.worldbody.add_geom(
+            name=spec.floor, type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0.0, 0.0, 0.05], rgba=[0.5, 0.55, 0.6, 1.0]
+        )
     _apply_friction(spec, mjspec)
 
     act_samples = math.ceil(_delay_capacity(spec, "actuator.", ".delay") / spec.physics_dt) + 2

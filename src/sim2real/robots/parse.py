@@ -57,6 +57,7 @@ _TOP_KEYS = {
     "armature",
     "locked_joints",
     "friction",
+    "floor",
 }
 _REQUIRED = ("name", "mjcf", "joints", "default_pose", "control", "actuators", "observation", "safety")
 
@@ -442,7 +443,16 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         feet=feet,
         initial_base=initial_base,
         friction=_parse_friction(raw.get("friction"), joints),
+        floor=_parse_floor(raw.get("floor")),
     )
+
+
+def _parse_floor(raw: Any) -> str | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, str) or not raw.strip():
+        raise SpecError(f"floor must be the name of the ground plane sim2real adds, got {raw!r}")
+    return raw
 
 
 def _vector(value: Any, n: int, where: str) -> tuple[float, ...]:

@@ -363,6 +363,9 @@ class RobotSpec:
     """Joint armature (reflected rotor inertia) sim2real sets on the model [kg m^2], by joint
     (``armature``; an override): training frameworks add it from their actuator configuration and
     MJCF files often lack it.  Empty: the model's own."""
+    floor: str | None = None
+    """Name of a ground plane sim2real adds at z = 0 (``floor: <name>``; an override) for a model
+    with no ground of its own (a robot file without its scene); None: the model's own ground."""
     feet: tuple[str, ...] = ()
     """Foot bodies of a legged robot (each one's lowest collision geom touches the floor)."""
     initial_base: InitialBase | None = None
