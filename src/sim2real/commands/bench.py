@@ -24,6 +24,7 @@ def bench(
     nproc: int = 2,
     ray: str | None = None,
     actuator_net: str | None = None,
+    oracle: bool = False,
     json: bool = False,
 ) -> int:
     """Run a benchmark and print its figures (see benchmarks/BENCHMARKS.md).
@@ -41,6 +42,8 @@ def bench(
         ray: Run the seeds of `bench train` as tasks on a Ray cluster (address, or "local").
         actuator_net: sim: simulate the actuated joints with this actuator network (ONNX of
             `sim2real actuator fit`) and report its cost against the spec's own actuators.
+        oracle: friction: also optimize the parameters directly on the held-out recordings (an
+            upper bound of what any values reach; about 10 minutes more).
         json: Print a JSON summary on stdout.
     """
     try:
@@ -51,12 +54,15 @@ def bench(
         raise
     options = {"robot": robot, "envs": envs, "seconds": seconds, "randomize": randomize, "nproc": nproc, "ray": ray}
     options["actuator_net"] = actuator_net
+    options["oracle"] = oracle
     options.update({k: v for k, v in (("seeds", seeds), ("steps", steps)) if v is not None})
     import inspect
 
     accepted = inspect.signature(module.run).parameters
     if actuator_net is not None and "actuator_net" not in accepted:
         raise Sim2RealError(f"--actuator-net applies to bench sim, not bench {which}")
+    if oracle and "oracle" not in accepted:
+        raise Sim2RealError(f"--oracle applies to bench friction, not bench {which}")
     result = module.run(**{k: v for k, v in options.items() if k in accepted})
     emit(result, json)
     return 0
