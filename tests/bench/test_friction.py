@@ -7,6 +7,7 @@ import pytest
 
 from sim2real.bench.friction import held_out_bound
 from sim2real.deploy.record import ExcitationPolicy, initial_state, record
+from sim2real.errors import Sim2RealError
 from sim2real.gap import measure_gap
 from sim2real.logs import read_bag
 from sim2real.params import Parameters
@@ -44,3 +45,8 @@ class TestHeldOutBound:
         error, values = held_out_bound(spec, [log], model, ["joint.hinge.damping"])
         Parameters(spec, model).set(model, {k: np.array([v]) for k, v in values.items()})
         assert measure_gap(spec, log, model=model, horizon=0.25).position_rmse == pytest.approx(error, rel=1e-9)
+
+    def test_a_parameter_with_several_values_is_refused(self, damped_log):
+        spec, log = damped_log
+        with pytest.raises(Sim2RealError, match=r"body\.pole\.com has 3"):
+            held_out_bound(spec, [log], build_model(spec), ["body.pole.com"])

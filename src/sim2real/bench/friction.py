@@ -63,7 +63,20 @@ def _setups(folder: Path) -> list[tuple[str, Any, list, list[tuple[list[int], li
 
 def held_out_bound(spec: Any, logs: list, model: Any, names: list[str]) -> tuple[float, dict[str, float]]:
     """The lowest mean held-out position RMSE over ``names`` within their plausible bounds
-    (Nelder-Mead from ``model``'s values, in bound-normalized coordinates), and the values."""
+    (Nelder-Mead from ``model``'s values, in bound-normalized coordinates), and the values.
+
+    Args:
+        spec: The robot.
+        logs: The recordings scored (their mean 0.25 s window position RMSE [rad]).
+        model: Compiled model the search starts from (not changed).
+        names: Scalar parameters searched.
+
+    Returns:
+        (lowest error [rad], the values reaching it by name).
+
+    Raises:
+        Sim2RealError: a parameter with more than one value (``body.<b>.com``).
+    """
     import numpy as np
     from scipy.optimize import minimize
 
@@ -71,6 +84,9 @@ def held_out_bound(spec: Any, logs: list, model: Any, names: list[str]) -> tuple
     from sim2real.params import Parameters
 
     registry = Parameters(spec, model)
+    wide = [n for n in names if registry.info(n).size != 1]
+    if wide:
+        raise Sim2RealError(f"held_out_bound searches scalar parameters; {wide[0]} has {registry.info(wide[0]).size}")
     low = np.array([float(registry.info(n).low[0]) for n in names])
     high = np.array([float(registry.info(n).high[0]) for n in names])
     start = np.array([float(np.ravel(registry.get(model, n))[0]) for n in names])
