@@ -255,6 +255,13 @@ class TestFloor:
             == mujoco.mjtGeom.mjGEOM_PLANE
         )
 
+    def test_a_ground_that_is_not_a_plane_is_kept_without_an_added_floor(self, tmp_path):
+        path = tmp_path / "box_dog.xml"
+        path.write_text(ROBOT_ONLY.replace("<worldbody>", '<worldbody><geom type="box" size="5 5 0.1" pos="0 0 -0.1"/>'))
+        spec, result = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=10.0))
+        assert spec.floor is None and not any("ground plane" in o for o in spec.overrides)
+        assert any("not a named plane" in line for line in result.check)
+
     def test_a_floor_named_like_a_geom_of_the_model_is_one_error(self, h1, tmp_path):
         spec, _ = h1
         raw = yaml.safe_load(spec.path.read_text())

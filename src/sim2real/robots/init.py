@@ -22,8 +22,8 @@ What is inferred, and from what:
   lift the rear feet a centimetre before the base settles onto all of them);
 - IMU: a site of the base body (one named ``*imu*`` first), else a site added at the base origin;
 - safety: joint ranges less a margin, tilt 1 rad, base height from 50 % of standing;
-- floor: a floating-base model with no ground plane (a robot file without its scene) gets one
-  at z = 0 (``floor:``, an override);
+- floor: a floating-base model whose world body has nothing to stand on (a robot file without
+  its scene) gets a plane at z = 0 (``floor:``, an override);
 - parameter bounds around the model's own values; ``task: locomotion`` for a floating base with
   feet.
 """
@@ -134,6 +134,14 @@ def _planes(model: mujoco.MjModel) -> list[int]:
         for g in range(model.ngeom)
         if int(model.geom_bodyid[g]) == 0 and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
     ]
+
+
+def _has_ground(model: mujoco.MjModel) -> bool:
+    """Whether the world body has a geom the robot can stand on (plane, height field, box...)."""
+    return any(
+        int(model.geom_bodyid[g]) == 0 and (model.geom_contype[g] or model.geom_conaffinity[g])
+        for g in range(model.ngeom)
+    )
 
 
 def _added_floor_name(model: mujoco.MjModel) -> str:
@@ -318,14 +326,16 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
-        if not _planes(model):
+        if not _has_ground(model):
             floor_name = added_floor = _added_floor_name(model)
             result.inferred.append(
                 f"the model has no ground (a robot file without its scene): sim2real adds a plane "
                 f"'{added_floor}' at z = 0 (floor: {added_floor})"
             )
         elif floor_name is None:
-            result.check.append("the model's floor plane has no name: its friction is not randomized")
+            result.check.append(
+                "the model's ground is not a named plane: floor assumed at z = 0, its friction not randomized"
+            )
     default_pose = {joints[i]: round(float(data.qpos[adr[i]]), 6) for i in range(len(joints))}
 
     actuators, acts_notes = infer_actuators(model, chosen, joints, opt.kp, opt.kd, opt.torque_limit)
