@@ -280,3 +280,69 @@ class TestDeploymentNodeServices:
             thread.join(timeout=5)
         kinds = [e.kind for e in read_bag(tmp_path / "run").events]
         assert "estop_request" in kinds and "reset" in kinds
+
+
+class TestDeployNodeStartup:
+    def test_the_first_tick_waits_for_a_reading_newer_than_the_warm_up(self, tmp_path, monkeypatch):
+        """The warm-up (log serializers, the bag) takes time, and the robot may publish nothing
+        meanwhile (a stalled driver, a loaded machine): the control timer starts on a reading taken
+        after the warm-up, not on the one that announced the robot, so the first tick is not stale."""
+        import time
+
+        import sim2real.deploy.ros2.node as node_module
+        from sim2real.deploy.loop import build_loop
+        from sim2real.deploy.ros2.node import PolicyDeploymentNode
+        from sim2real.logs import read_bag
+        from sim2real.policy.linear import write_linear_policy
+
+        quadruped = load_robot("quadruped")
+        # lenient stale timeout (the nodes share this process); the stall below is twice as long
+        spec = dataclasses.replace(quadruped, safety=dataclasses.replace(quadruped.safety, stale_timeout=0.5))
+        config = topics()
+        context = new_context()
+        hardware = RobotHardwareNode(
+            KinematicRobot(spec), context=context, ros_config=config, rate_hz=200.0, command_timeout=None
+        )
+        stalled = threading.Event()
+        publish = hardware._publish
+        monkeypatch.setattr(hardware, "_publish", lambda reading: None if stalled.is_set() else publish(reading))
+        warm_up = node_module.warm_up_log
+
+        def warm_up_while_the_robot_stalls(*args, **kwargs):  # the condition under test
+            stalled.set()
+            warm_up(*args, **kwargs)
+            time.sleep(1.0)
+            threading.Timer(0.3, stalled.clear).start()  # the robot publishes again 0.3 s later
+
+        monkeypatch.setattr(node_module, "warm_up_log", warm_up_while_the_robot_stalls)
+        policy = write_linear_policy(spec, tmp_path / "hold.onnx")
+        deploy = PolicyDeploymentNode(
+            spec,
+            lambda robot: build_loop(spec, robot, policy, log_path=tmp_path / "run", speed_stage=4),
+            context=context,
+            ros_config=config,
+        )
+        deploy.run_for(0.3)
+        executors = [make_executor(context, "single"), make_executor(context, "single")]
+        executors[0].add_node(hardware)
+        executors[1].add_node(deploy)
+        threads = [threading.Thread(target=e.spin, daemon=True) for e in executors]
+        for thread in threads:
+            thread.start()
+        try:
+            assert deploy.finished.wait(30.0) and deploy.error is None
+        finally:
+            deploy.stop_control()
+            for executor in executors:
+                executor.shutdown()
+            deploy.loop.close()
+            deploy.robot.close()
+            deploy.destroy_node()
+            hardware.destroy_node()
+            context.try_shutdown()
+            for thread in threads:
+                thread.join(timeout=5)
+        assert not deploy.monitor.latched, deploy.monitor.latch_reason
+        run = read_bag(tmp_path / "run")
+        assert not [e for e in run.events if e.kind == "stale"], run.events
+        assert run.command_t.size >= round(0.3 / spec.control_dt) - 1  # it ran its 0.3 s

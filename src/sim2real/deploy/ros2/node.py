@@ -99,7 +99,8 @@ class NodeConfig:
     diagnostics_period: float = 0.5
     """Period of the diagnostics [s] (also published at once on every safety state change)."""
     startup_timeout: float = 30.0
-    """How long to wait for the robot (matched topics, a valid reading) before failing [s]."""
+    """How long to wait for the robot (a valid reading, then a fresh one after the warm-up) before
+    failing [s]."""
     node_name: str = "sim2real_deploy"
     """Name of the node."""
 
@@ -151,6 +152,7 @@ class PolicyDeploymentNode(Node):
         self.error: str | None = None
         self._created = clock()
         self._timer: Any = None
+        self._warmed = False
         self._last_state: str | None = None
         self._stop_at: float | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, config.diagnostics_topic, 10)
@@ -176,22 +178,29 @@ class PolicyDeploymentNode(Node):
         return self._timer is not None
 
     def _wait_for_robot(self) -> None:
+        """Startup: once a valid reading is there, warm up (which takes time the executor spends
+        in this callback, not on the robot's messages); start the control timer on a reading
+        fresh by half the stale timeout, so that the first tick does not see the warm-up's age."""
         if self._timer is not None:
             return
-        if self.robot.ready():
+        if not self._warmed and self.robot.ready():
+            self._warm_up()
+            return
+        if self._warmed and self.robot.ready(max_age=0.5 * float(self.spec.safety.stale_timeout)):
             self.destroy_timer(self._startup)
             self._start_control()
             return
         if self._loop_clock() - self._created > self.config.startup_timeout:
             self.destroy_timer(self._startup)
+            what = "fresh" if self._warmed else "valid"
             self.error = (
-                f"no valid reading from the robot on {self.robot.config.joint_states_topic} within "
+                f"no {what} reading from the robot on {self.robot.config.joint_states_topic} within "
                 f"{self.config.startup_timeout:g} s"
             )
             log.error("deploy node: %s", self.error)
             self.finished.set()
 
-    def _start_control(self) -> None:
+    def _warm_up(self) -> None:
         # first calls (serializers of the log, numpy percentiles, message conversion) happen here,
         # not in the first control ticks
         warm_up_log(self.spec)
@@ -200,6 +209,9 @@ class PolicyDeploymentNode(Node):
         self.timing.record(0.0, 0.001)
         self.publish_diagnostics()
         quiet_gc()
+        self._warmed = True
+
+    def _start_control(self) -> None:
         self._timer = self.create_timer(self.period, self._on_tick, clock=steady_clock())
         until_next = self._timer.time_until_next_call()
         first = time.monotonic() + (until_next if until_next is not None else self.period * 1e9) * 1e-9

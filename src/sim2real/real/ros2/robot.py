@@ -341,9 +341,15 @@ class Ros2Robot:
         """
         return self._read(count=True)
 
-    def ready(self) -> bool:
-        """Whether a valid reading is available now (does not wait, counts nothing)."""
-        return self._read(count=False, wait=False).valid
+    def ready(self, max_age: float | None = None) -> bool:
+        """Whether a valid reading is available now (does not wait, counts nothing).
+
+        Args:
+            max_age: Also require the reading to be at most this old on the robot's clock [s]
+                (None: any age).
+        """
+        reading = self._read(count=False, wait=False)
+        return reading.valid and (max_age is None or self._clock() - reading.t <= max_age)
 
     def _read(self, count: bool, wait: bool = True) -> Reading:
         timeout = self.config.read_timeout if wait else 0.0
