@@ -25,11 +25,18 @@ from __future__ import annotations
 import copy
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sim2real.bench.timing import machine
 from sim2real.errors import Sim2RealError
+
+if TYPE_CHECKING:
+    import mujoco
+
+    from sim2real.logs import Trajectory
+    from sim2real.robots import RobotSpec
 
 HORIZON = 0.25
 """Window length of the prediction error [s]."""
@@ -61,7 +68,9 @@ def _setups(folder: Path) -> list[tuple[str, Any, list, list[tuple[list[int], li
     ]
 
 
-def held_out_bound(spec: Any, logs: list, model: Any, names: list[str]) -> tuple[float, dict[str, float]]:
+def held_out_bound(
+    spec: RobotSpec, logs: Sequence[Trajectory], model: mujoco.MjModel, names: Sequence[str]
+) -> tuple[float, dict[str, float]]:
     """The lowest mean held-out position RMSE over ``names`` within their plausible bounds
     (Nelder-Mead from ``model``'s values, in bound-normalized coordinates), and the values.
 
