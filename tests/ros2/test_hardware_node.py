@@ -270,16 +270,23 @@ class TestDeploymentNodeServices:
             )
             probe.wait_for(lambda: not hardware.robot.safe, TIMEOUT, "the hardware out of safe mode")
         finally:
-            deploy.stop_control()
-            executor.shutdown()
-            deploy.loop.close()
-            deploy.robot.close()
-            deploy.destroy_node()
-            hardware.destroy_node()
-            context.try_shutdown()
-            thread.join(timeout=5)
+            _shut_down(deploy, hardware, context, [executor], [thread])
         kinds = [e.kind for e in read_bag(tmp_path / "run").events]
         assert "estop_request" in kinds and "reset" in kinds
+
+
+def _shut_down(deploy, hardware, context, executors, threads) -> None:
+    """Stop a deploy node and a hardware node that share a context, and their executor threads."""
+    deploy.stop_control()
+    for executor in executors:
+        executor.shutdown()
+    deploy.loop.close()
+    deploy.robot.close()
+    deploy.destroy_node()
+    hardware.destroy_node()
+    context.try_shutdown()
+    for thread in threads:
+        thread.join(timeout=5)
 
 
 class TestDeployNodeStartup:
@@ -332,16 +339,7 @@ class TestDeployNodeStartup:
         try:
             assert deploy.finished.wait(30.0) and deploy.error is None
         finally:
-            deploy.stop_control()
-            for executor in executors:
-                executor.shutdown()
-            deploy.loop.close()
-            deploy.robot.close()
-            deploy.destroy_node()
-            hardware.destroy_node()
-            context.try_shutdown()
-            for thread in threads:
-                thread.join(timeout=5)
+            _shut_down(deploy, hardware, context, executors, threads)
         assert not deploy.monitor.latched, deploy.monitor.latch_reason
         run = read_bag(tmp_path / "run")
         assert not [e for e in run.events if e.kind == "stale"], run.events
