@@ -66,7 +66,14 @@ class TestInit:
     def test_model_without_actuators_and_no_gains_is_one_line(self, tmp_path):
         (tmp_path / "arm.xml").write_text(NO_ACTUATORS)
         result = run_cli("robot", "init", str(tmp_path / "arm.xml"), "--out", str(tmp_path / "robot.yaml"))
-        _one_error_line(result, "joint 'shoulder' has no actuator in the model: give PD gains (--kp and --kd)")
+        # what is missing comes in one line, the torque limit too, not one error per run
+        _one_error_line(
+            result,
+            "joint 'shoulder' has no actuator in the model: give PD gains (--kp and --kd) to add position-controlled "
+            "actuators; joint 'shoulder': the model states no torque limit",
+        )
+        gains_only = run_cli("robot", "init", str(tmp_path / "arm.xml"), "--out", str(tmp_path / "robot.yaml"), "--kp", "5", "--kd", "0.1")
+        _one_error_line(gains_only, "joint 'shoulder': the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange): give --torque-limit")
         ok = run_cli("robot", "init", str(tmp_path / "arm.xml"), "--out", str(tmp_path / "robot.yaml"), "--kp", "5", "--kd", "0.1", "--torque-limit", "3")
         assert ok.returncode == 0, ok.stderr
 

@@ -94,6 +94,23 @@ class TestObserver:
         seen = np.median([np.linalg.norm(r.base[3:]) + np.abs(r.joint).max() for r in pushed])
         assert seen > 1.0
 
+    def test_another_free_body_in_the_scene_is_held_still_not_refused(self, quadruped, tmp_path):
+        # a scene with a ball: its free joint is not the robot's, so the observer neither refuses
+        # the robot ("moves but is not measured") nor counts the ball's weight as a collision
+        (tmp_path / "scene.xml").write_text(
+            f'<mujoco><include file="{DATA_DIR / "quadruped.xml"}"/><worldbody><body name="ball" pos="1 1 0.1">'
+            '<freejoint/><geom type="sphere" size="0.1" mass="2"/></body></worldbody></mujoco>'
+        )
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_and_ball", str(tmp_path / "scene.xml")
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        spec = load_robot(str(tmp_path / "robot.yaml"))
+        obs = MomentumObserver(spec, filter_s=0.0)
+        assert obs.nv == 18 and build_model(spec).nv == 24
+        res = _hold_run(spec, _quiet(spec), 50, obs)
+        quiet = [r for r in res[20:] if r is not None]
+        assert max(max(np.abs(r.joint).max(), np.abs(r.base[3:]).max()) for r in quiet) < 0.3
+
     def test_a_foot_in_the_air_explains_nothing(self, quadruped):
         robot = _quiet(quadruped)
         robot.reset()

@@ -179,7 +179,46 @@ class TestSpecHash:
         assert info.value.expected == other and info.value.found == SPEC_HASH
         assert other[:12] in str(info.value) and SPEC_HASH[:12] in str(info.value)
 
-    def test_expected_hash_but_bag_has_none(self, tmp_path):
+    def test_a_bag_from_another_recorder_is_read_with_a_warning(self, tmp_path, caplog):
+        # ros2 bag record's default storage (sqlite3), no sim2real metadata: no hash to check, and
+        # commands that do not name their joints (as wide as the robot's actuated joints)
+        store = get_typestore(Stores.ROS2_HUMBLE)
+        js, header, stamp, array, layout = (
+            store.types[n]
+            for n in (
+                "sensor_msgs/msg/JointState",
+                "std_msgs/msg/Header",
+                "builtin_interfaces/msg/Time",
+                "std_msgs/msg/Float64MultiArray",
+                "std_msgs/msg/MultiArrayLayout",
+            )
+        )
+        with Writer(tmp_path / "ros2", version=8, storage_plugin=StoragePlugin.SQLITE3) as writer:
+            conn = writer.add_connection("/joint_states", js.__msgtype__, typestore=store)
+            cmd = writer.add_connection("/joint_commands", array.__msgtype__, typestore=store)
+            for i in range(5):
+                msg = js(
+                    header=header(stamp=stamp(sec=1, nanosec=i * 10_000_000), frame_id=""),
+                    name=["a", "b"],
+                    position=np.array([1.0 * i, 2.0 * i]),
+                    velocity=np.zeros(0),
+                    effort=np.zeros(0),
+                )
+                writer.write(conn, 10**9 + i * 10_000_000, store.serialize_cdr(msg, js.__msgtype__))
+                command = array(layout=layout(dim=[], data_offset=0), data=np.array([0.5 * i]))
+                writer.write(cmd, 10**9 + i * 10_000_000, store.serialize_cdr(command, array.__msgtype__))
+        with caplog.at_level("WARNING", logger="sim2real.logs.bag"):
+            back = read_bag(tmp_path / "ros2", expected_hash=SPEC_HASH, command_joints=("b",))
+        assert back.spec_hash is None and back.joint_names == ("a", "b") and back.command_joints == ("b",)
+        np.testing.assert_allclose(back.q[:, 1], [0.0, 2.0, 4.0, 6.0, 8.0])
+        messages = " ".join(r.getMessage() for r in caplog.records)
+        assert "recorded by another tool" in messages and "actuator order" in messages
+        with pytest.raises(LogError, match="does not say which joints they drive"):
+            read_bag(tmp_path / "ros2")  # without the robot's joints the commands stay ambiguous
+        with pytest.raises(LogError, match=r"commanded joints \['c'\] have no /joint_states data"):
+            read_bag(tmp_path / "ros2", command_joints=("c",))
+
+    def test_expected_hash_but_a_sim2real_bag_has_none(self, tmp_path):
         with BagWriter(tmp_path / "run", None, ["a"]) as bag:
             bag.write_state(0.0, [0.0], [0.0])
         with pytest.raises(LogError, match=r"records no robot spec hash; expected 5a1b5a1b5a1b"):

@@ -21,7 +21,41 @@ from sim2real.real.estimator import (
 from sim2real.real.protocol import Command
 from sim2real.real.twin import TwinConfig, TwinRobot
 from sim2real.robots import load_robot
+from sim2real.robots.init import InitOptions, init_robot
 from sim2real.robots.model import build_model, default_qpos, joint_qpos_indices
+
+# a biped whose hips are one body with three joints (as in Gymnasium's and dm_control's humanoids),
+# the second and third with anchors off the body's origin
+BIPED_3DOF_HIPS = """
+<mujoco>
+  <worldbody>
+    <geom name="ground" type="plane" size="5 5 0.1"/>
+    <body name="pelvis" pos="0 0 0.9">
+      <freejoint/>
+      <geom type="box" size="0.1 0.15 0.05"/>
+      <body name="left_thigh" pos="0 0.1 -0.05" quat="0.98 0.2 0 0">
+        <joint name="l_hip_x" axis="1 0 0" range="-1 1"/>
+        <joint name="l_hip_z" axis="0 0 1" pos="0 0.01 -0.02" range="-1 1"/>
+        <joint name="l_hip_y" axis="0 1 0" pos="0.01 0 -0.03" range="-1 1" ref="0.1"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -0.4" size="0.04"/>
+        <body name="left_foot" pos="0 0 -0.4">
+          <joint name="l_knee" axis="0 1 0" range="-2 0"/>
+          <geom type="sphere" size="0.03" pos="0 0 -0.4"/>
+        </body>
+      </body>
+      <body name="right_thigh" pos="0 -0.1 -0.05">
+        <joint name="r_hip_x" axis="1 0 0" range="-1 1"/>
+        <joint name="r_hip_y" axis="0 1 0" pos="0 0 -0.01" range="-1 1"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -0.4" size="0.04"/>
+        <body name="right_foot" pos="0 0 -0.4">
+          <joint name="r_knee" axis="0 1 0" range="-2 0"/>
+          <geom type="sphere" size="0.03" pos="0 0 -0.4"/>
+        </body>
+      </body>
+    </body>
+  </worldbody>
+</mujoco>
+"""
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +99,32 @@ class TestKinematics:
                     dq = np.zeros(quadruped.n_joints)
                     dq[j] = 1e-6
                     numeric[:, j] = (kinematics.feet(q + dq)[0][i] - feet[i]) / 1e-6
+                np.testing.assert_allclose(J[i], numeric, atol=1e-5)
+
+    def test_a_body_with_several_joints_chains_them_in_mujocos_order(self, tmp_path, rng):
+        path = tmp_path / "biped.xml"
+        path.write_text(BIPED_3DOF_HIPS)
+        spec, _ = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=50.0, kd=1.0, torque_limit=50.0))
+        kin = LegKinematics.from_model(spec)
+        model = build_model(spec)
+        data = mujoco.MjData(model)
+        assert [len(c.joints) for c in kin.chains] == [4, 3]
+        for _ in range(3):
+            q = rng.uniform(-0.8, 0.0, spec.n_joints)
+            data.qpos[:] = default_qpos(spec, model)
+            data.qpos[joint_qpos_indices(spec, model)] = q
+            mujoco.mj_forward(model, data)
+            feet, J = kin.feet(q)
+            R = data.xmat[1].reshape(3, 3)
+            for i, chain in enumerate(kin.chains):
+                body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, chain.name)
+                geom = int(model.body_geomadr[body])
+                np.testing.assert_allclose(feet[i], R.T @ (data.geom_xpos[geom] - data.xpos[1]), atol=1e-12)
+                numeric = np.zeros((3, spec.n_joints))
+                for j in range(spec.n_joints):
+                    dq = np.zeros(spec.n_joints)
+                    dq[j] = 1e-6
+                    numeric[:, j] = (kin.feet(q + dq)[0][i] - feet[i]) / 1e-6
                 np.testing.assert_allclose(J[i], numeric, atol=1e-5)
 
     def test_round_trip_through_json(self, kinematics, quadruped):

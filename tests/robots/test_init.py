@@ -143,6 +143,32 @@ class TestInferenceChoices:
         assert yaml.safe_load(text)["joints"] == list(spec.joints)
         assert load_spec(tmp_path / "robot.yaml").hash == spec.hash
 
+    def test_names_yaml_would_read_as_numbers_or_booleans_round_trip(self, tmp_path):
+        # some vendors number their joints (pybullet_data's spirit40.urdf: joints '0' .. '11')
+        names = ["8", "0", "on", "1.5"]
+        bodies = "".join(
+            f'<body name="l{n}" pos="0 0 -0.1"><joint name="{n}" axis="0 1 0" range="-1 1"/>'
+            '<geom type="capsule" size="0.02" fromto="0 0 0 0 0 -0.1" mass="0.5"/>'
+            for n in names
+        )
+        path = tmp_path / "numbered.xml"
+        path.write_text(f"<mujoco><worldbody><body name='base'>{bodies}{'</body>' * len(names)}</body></worldbody></mujoco>")
+        spec, _ = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=5.0, kd=0.1, torque_limit=3.0))
+        assert spec.joints == tuple(names)
+        loaded = load_spec(tmp_path / "robot.yaml")
+        assert loaded.joints == tuple(names) and loaded.hash == spec.hash
+
+    def test_ball_joints_are_named_as_neither_controlled_nor_measured(self, tmp_path):
+        path = tmp_path / "ball.xml"
+        path.write_text(
+            "<mujoco><worldbody><body name='base'><body name='l1'><joint name='hinge' axis='0 1 0' range='-1 1'/>"
+            "<geom type='capsule' size='0.02' fromto='0 0 0 0 0 -0.1'/><body name='l2' pos='0 0 -0.1'>"
+            "<joint name='wrist' type='ball'/><geom type='sphere' size='0.03'/></body></body></body></worldbody></mujoco>"
+        )
+        spec, result = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=5.0, kd=0.1, torque_limit=3.0))
+        assert spec.joints == ("hinge",)
+        assert any("ball joints (wrist)" in c for c in result.check)
+
 
 def _urdf(folder: Path, mesh: Path) -> Path:
     """A two-link URDF with a mesh, written by the test (no actuators)."""
@@ -167,7 +193,8 @@ def _urdf(folder: Path, mesh: Path) -> Path:
 class TestUrdf:
     def test_urdf_converts_with_mujocos_compiler_and_meshes_stay_resolvable(self, h1_dir, tmp_path):
         urdf = _urdf(tmp_path / "vendor", h1_dir / "meshes" / "left_knee_link.STL")
-        spec, _result = init_robot(urdf, tmp_path / "out" / "robot.yaml", InitOptions(kp=30.0, kd=1.0))
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", InitOptions(kp=30.0, kd=1.0))
+        assert any("root link is fixed" in c and "--floating-base" in c for c in result.check)
         assert spec.joints == ("shoulder",) and spec.actuators[0].add and spec.actuators[0].torque_limit == 20.0
         assert any(Path(n).name == "left_knee_link.STL" for n in spec.files)
         assert any("adds actuators" in o for o in spec.overrides)

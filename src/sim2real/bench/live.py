@@ -45,9 +45,14 @@ def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
     quiet = TwinConfig(effects=TwinEffects(drop_probability=0.0, seed=1))
     with tempfile.TemporaryDirectory(prefix="sim2real-bench-live-") as tmp:
         policy = write_linear_policy(spec, Path(tmp) / "zero.onnx")
-        idle, watched = LiveTelemetry(spec, 0).open(), LiveTelemetry(spec, 0).open()
-        client = subprocess.Popen([sys.executable, "-m", "sim2real.bench.live_client", watched.url],
-                                  stdout=subprocess.PIPE, text=True)
+        idle, watched, cost = (LiveTelemetry(spec, 0).open() for _ in range(3))
+        # the counting client watches the loop's server; the publish-cost burst goes to another
+        # watched server (its own client), so a burst faster than any client reads (the server
+        # then drops the oldest queued messages) never touches the count
+        clients = [
+            subprocess.Popen([sys.executable, "-m", "sim2real.bench.live_client", server.url], stdout=subprocess.PIPE, text=True)
+            for server in (watched, cost)
+        ]
         try:
             loops = {}
             for name, live in (("baseline", None), ("idle", idle), ("watched", watched)):
@@ -58,19 +63,20 @@ def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
             # the client has subscribed once the watched server publishes
             while watched.message_count == 0:
                 loops["watched"].run(max_ticks=1)
-                if client.poll() is not None:
+                if clients[0].poll() is not None:
                     raise RuntimeError("the benchmark's client exited before subscribing")
             results: list = []
             loops["watched"].on_tick = results.append
             times = interleaved_ticks(loops, block, rounds)
             for loop in loops.values():
                 loop.close()
-            publish = _publish_cost(spec, results, {"idle": idle, "watched": watched})
             published = watched.message_count
+            publish = _publish_cost(spec, results, {"idle": idle, "watched": cost}, clients[1])
         finally:
-            idle.close()
-            watched.close()
-            out, _ = client.communicate(timeout=60)
+            for server in (idle, watched, cost):
+                server.close()
+            out, _ = clients[0].communicate(timeout=60)
+            clients[1].communicate(timeout=60)
     return {
         "robot": spec.name,
         "control_hz": 1.0 / spec.control_dt,
@@ -83,14 +89,19 @@ def run(robot: str = "quadruped", block: int = 50, rounds: int = 40) -> dict:
     }
 
 
-def _publish_cost(spec, results: list, servers: dict, repeats: int = 20) -> dict[str, float]:
-    """CPU time [us] of one tick's live writes, per server (median over interleaved blocks)."""
+def _publish_cost(spec, results: list, servers: dict, client: subprocess.Popen, repeats: int = 20) -> dict[str, float]:
+    """CPU time [us] of one tick's live writes, per server (median over interleaved blocks);
+    ``client`` subscribes to the ``watched`` one."""
     import time
 
     from sim2real.deploy.loop_log import LoopLog
 
     ticks = [r for r in results if r.reading is not None and r.reading.valid]
     logs = {name: LoopLog(spec, live=live) for name, live in servers.items()}
+    while servers["watched"].message_count == 0:  # its client has subscribed once it publishes
+        logs["watched"].status(ticks[0], 0, 0)
+        if client.poll() is not None:
+            raise RuntimeError("the benchmark's second client exited before subscribing")
     samples: dict[str, list[float]] = {name: [] for name in servers}
     for _ in range(repeats):
         for name, log in logs.items():

@@ -31,8 +31,9 @@ def import_policy(
     legged-gym: a legged_gym / unitree_rl_gym TorchScript policy (--policy motion.pt) and its
     MuJoCo deploy config (--config deploy.yaml: kps, kds, default_angles, scales, num_obs, ...).
     isaaclab: an Isaac Lab / unitree_rl_lab / mjlab export (--policy exported/policy.onnx, with its
-    .onnx.data when there is one) and its params/deploy.yaml (--deploy), or an mjlab ONNX that
-    carries its own metadata.  The spec is written with robot init's machinery from the unedited
+    .onnx.data when there is one) and its params/deploy.yaml or Isaac Lab's own params/env.yaml
+    (--deploy; found next to an exported/ folder when not given), or an mjlab ONNX that carries
+    its own metadata.  The spec is written with robot init's machinery from the unedited
     --model (actuators added where the model has none); the policy's joint order, gains, default
     pose, action mapping and observation layout (history, clip, gait clock) become spec and
     metadata; the imported graph is checked against the original on recorded observations.
@@ -43,14 +44,15 @@ def import_policy(
         model: The robot's MJCF (a scene including it is fine), unedited.
         out: Output folder (robot.yaml, policy.onnx, randomize_default.yaml).
         config: legged-gym: the MuJoCo deploy config YAML.
-        deploy: isaaclab: params/deploy.yaml (optional for an mjlab ONNX with metadata).
+        deploy: isaaclab: params/deploy.yaml or params/env.yaml (default: the run's, next to
+            exported/; not needed for an mjlab ONNX with metadata).
         joints: Regular expression of the policy joints (legged-gym; default the model's first num_actions)
             or of the robot's motors (isaaclab; default every hinge joint of the model).
         motor_order: isaaclab: the robot's joints by motor index (what joint_ids_map indexes); default
             the model's joint order.
         armature: Joint armature to set on the policy joints [kg m^2] (default: the model's).
         torque_limit: Effort limit [N m] of the joints whose model states none.
-        physics_dt: isaaclab: largest physics timestep [s] (default step_dt / 4).
+        physics_dt: isaaclab: largest physics timestep [s] (default env.yaml's sim.dt, else step_dt / 4).
         name: Robot name (default: the model's).
         seed: Seed of the parity check's rollout.
         json: Print a JSON summary on stdout.

@@ -72,7 +72,7 @@ from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
-from sim2real.robots.model import build_model, joint_dof_indices, joint_qpos_indices
+from sim2real.robots.model import build_model, build_robot_model, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.safety_options import CollisionSpec
 from sim2real.robots.spec import RobotSpec
 
@@ -178,7 +178,7 @@ class MomentumObserver:
         use_accel: bool = False,
     ) -> None:
         self.spec = spec
-        model = build_model(spec)
+        model = build_robot_model(spec)
         model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
         self.model = model
         self.data = mujoco.MjData(model)

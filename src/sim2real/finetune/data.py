@@ -247,7 +247,7 @@ def load_episodes(
         raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories)")
     episodes = []
     for path in paths:
-        traj = read_bag(path, expected_hash=spec.hash, require_commands=True)
+        traj = read_bag(path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints)
         episodes.append(episode_from_trajectory(traj, spec, meta, task, source=str(path)))
     return episodes
 

@@ -66,7 +66,7 @@ def load_logs(
         else:
             if not path.exists():
                 raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
-            traj = read_bag(path, expected_hash=spec.hash, require_commands=True)
+            traj = read_bag(path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints)
         check_log_fits(spec, traj, str(path))
         n = len(traj.t)
         span = float(traj.t[-1] - traj.t[0]) if n else 0.0

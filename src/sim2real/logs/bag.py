@@ -453,6 +453,7 @@ def read_bag(
     *,
     expected_hash: str | None = None,
     require_commands: bool = False,
+    command_joints: Sequence[str] | None = None,
 ) -> Trajectory:
     """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` file).
 
@@ -462,8 +463,12 @@ def read_bag(
 
     Args:
         path: Bag directory, or its ``.mcap`` file.
-        expected_hash: If given, the spec hash the bag must have been recorded with.
+        expected_hash: If given, the spec hash the bag must have been recorded with.  A bag from
+            another recorder (no sim2real metadata at all) cannot state one: it is read with a
+            warning, and its joints are matched to the robot by name.
         require_commands: Raise if the bag has no ``/joint_commands`` messages.
+        command_joints: The joints commands drive when the bag does not say (a bag from another
+            recorder whose commands are as wide as this list: the robot's actuated joints).
 
     Returns:
         The trajectory, with ``meta`` holding ``robot``, ``source``, ``complete`` and the writer's meta.
@@ -489,9 +494,11 @@ def read_bag(
     header = _meta_from(custom, streams.meta_json, path)
     spec_hash = header.get("spec_hash") or None
     if expected_hash is not None:
-        if spec_hash is None:
+        if spec_hash is None and header:  # written by sim2real without a robot: not this robot's log
             raise LogError(f"{path}: the log records no robot spec hash; expected {expected_hash[:12]}")
-        if spec_hash != expected_hash:
+        if spec_hash is None:  # another recorder (ros2 bag record) cannot know the hash: names decide
+            log.warning("%s: recorded by another tool (no spec hash): its joints are matched to the robot by name", path)
+        elif spec_hash != expected_hash:
             raise SpecMismatchError(f"log {path}", expected_hash, spec_hash)
     if require_commands and not streams.command_ns:
         raise LogError(f"{path}: no messages on {TOPIC_COMMANDS} (commands are required here)")
@@ -499,7 +506,7 @@ def read_bag(
     if "source" in meta:
         meta["origin"] = meta.pop("source")
     meta |= {"robot": header.get("robot"), "source": str(path), "complete": complete}
-    return streams.trajectory(spec_hash, header, meta)
+    return streams.trajectory(spec_hash, header, meta, command_joints)
 
 
 def _meta_from(custom: Mapping[str, str], meta_json: str | None, path: Path) -> dict[str, Any]:
@@ -577,7 +584,11 @@ class _Streams:
         )
 
     def trajectory(
-        self, spec_hash: str | None, header: Mapping[str, Any], meta: dict[str, Any]
+        self,
+        spec_hash: str | None,
+        header: Mapping[str, Any],
+        meta: dict[str, Any],
+        command_joints: Sequence[str] | None = None,
     ) -> Trajectory:
         path = self.path
         if not self.state_ns:
@@ -597,11 +608,19 @@ class _Streams:
         command = np.array(self.command, dtype=np.float64) if self.command else None
         if not cjoints:
             width = command.shape[1] if command is not None and command.ndim == 2 else len(names)
-            if width != len(names):
+            if command_joints is not None and width != len(names) and width == len(command_joints):
+                log.warning("%s: commands taken in the robot's actuator order (the bag does not name their joints)", path)
+                robot_order = tuple(command_joints)
+                missing = [j for j in robot_order if j not in names]
+                if missing:
+                    raise LogError(f"{path}: commanded joints {missing} have no {TOPIC_JOINT_STATES} data")
+                cjoints = robot_order
+            elif width != len(names):
                 raise LogError(
                     f"{path}: commands have {width} values but the bag does not say which joints they drive"
                 )
-            cjoints = names
+            else:
+                cjoints = names
         if command is not None and (command.ndim != 2 or command.shape[1] != len(cjoints)):
             raise LogError(
                 f"{path}: {TOPIC_COMMANDS} messages must each have {len(cjoints)} values ({list(cjoints)})"

@@ -305,22 +305,19 @@ class LegKinematics:
             path.reverse()
             joints, pos, rot, axis, anchor, slide, ref = [], [], [], [], [], [], []
             for b in path:
-                jnts = range(int(model.body_jntadr[b]), int(model.body_jntadr[b] + model.body_jntnum[b]))
-                jnts = list(jnts)
-                if len(jnts) > 1:
-                    raise Sim2RealError(
-                        f"body {mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, b)} has several joints"
-                    )
-                quat = model.body_quat[b]
-                R = quat_to_matrix(quat)
-                if not jnts:  # a fixed link: fold it into the next transform through a zero-motion joint
-                    joints.append(-1)
-                    axis.append(np.array([0.0, 0.0, 1.0]))
-                    anchor.append(np.zeros(3))
-                    slide.append(True)
-                    ref.append(0.0)
-                else:
-                    j = jnts[0]
+                jnts = list(range(int(model.body_jntadr[b]), int(model.body_jntadr[b] + model.body_jntnum[b])))
+                # a body with several joints is one link per joint: MuJoCo applies them in order,
+                # each in the frame the previous ones moved, so links after the first add no transform
+                for k, j in enumerate(jnts or [-1]):
+                    pos.append(np.asarray(model.body_pos[b], dtype=float) if k == 0 else np.zeros(3))
+                    rot.append(quat_to_matrix(model.body_quat[b]) if k == 0 else np.eye(3))
+                    if j < 0:  # a fixed link: fold it into the next transform through a zero-motion joint
+                        joints.append(-1)
+                        axis.append(np.array([0.0, 0.0, 1.0]))
+                        anchor.append(np.zeros(3))
+                        slide.append(True)
+                        ref.append(0.0)
+                        continue
                     if j not in policy:
                         name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j)
                         raise Sim2RealError(f"joint '{name}' on the way to a foot is not a policy joint")
@@ -329,8 +326,6 @@ class LegKinematics:
                     anchor.append(np.asarray(model.jnt_pos[j], dtype=float))
                     slide.append(int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_SLIDE))
                     ref.append(float(model.qpos0[model.jnt_qposadr[j]]))
-                pos.append(np.asarray(model.body_pos[b], dtype=float))
-                rot.append(R)
             geoms = collision_geoms(foot)
             g = min(geoms, key=lambda g: float(data.geom_xpos[g][2]))
             sphere = int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_SPHERE)

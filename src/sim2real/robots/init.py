@@ -204,6 +204,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if not model_path.is_file():
         raise SpecError(f"model file not found: {model_path}")
     result = InitResult(spec={})
+    urdf_fixed = model_path.suffix.lower() == ".urdf" and not opt.floating_base
     if model_path.suffix.lower() == ".urdf":
         model_path, notes = convert_urdf(model_path, out_dir, opt.floating_base)
         result.inferred.extend(notes)
@@ -232,6 +233,12 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if not chosen:
         raise SpecError(f"{model_path.name} has no named hinge or slide joint")
     joints = [object_name(model, J, j) for j in chosen]
+    balls = [object_name(model, J, j) or f"#{j}" for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_BALL]
+    if balls:
+        result.check.append(
+            f"ball joints ({', '.join(balls[:4])}{', ...' if len(balls) > 4 else ''}) are neither controlled nor "
+            "measured (sim2real drives hinge and slide joints): deploy refuses a robot whose unmeasured joints move"
+        )
     named = (("default pose", opt.default_pose), ("kp", opt.kp), ("kd", opt.kd), ("torque limit", opt.torque_limit))
     for what, given in named:
         unknown = unmatched(given, joints) if isinstance(given, Mapping) else None
@@ -390,6 +397,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             )
     else:
         result.check.append("no task inferred (not a floating base with feet): add `task:` to train")
+        if urdf_fixed:
+            result.check.append(
+                "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
+            )
     result.check.append("safety limits (joint velocity 30 rad/s, tilt 1 rad, base height) and parameter bounds")
     result.spec = spec
     result.comments = _comments(result)
@@ -554,10 +565,10 @@ def _flow_children(key: str, value: dict[str, Any]) -> str:
     lines = [f"{key}:"]
     for k, v in value.items():
         if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
-            lines.append(f"  {k}:")
-            lines += [f"    {kk}: {_flow(vv)}" for kk, vv in v.items()]
+            lines.append(f"  {_flow(k)}:")
+            lines += [f"    {_flow(kk)}: {_flow(vv)}" for kk, vv in v.items()]
         else:
-            lines.append(f"  {k}: {_flow(v)}")
+            lines.append(f"  {_flow(k)}: {_flow(v)}")
     return "\n".join(lines)
 
 

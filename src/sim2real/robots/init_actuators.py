@@ -61,6 +61,25 @@ def object_name(model: mujoco.MjModel, kind: mujoco.mjtObj, i: int) -> str:
 
 
 
+def _missing(no_gains: list[str], no_limit: list[str]) -> str:
+    """One error line naming what ``robot init`` needs and for which joints."""
+
+    def which(names: list[str]) -> tuple[str, str]:
+        if len(names) == 1:
+            return f"joint '{names[0]}'", "has"
+        more = ", ..." if len(names) > 3 else ""
+        return f"{len(names)} joints ({', '.join(names[:3])}{more})", "have"
+
+    parts = []
+    if no_gains:
+        joints, verb = which(no_gains)
+        parts.append(f"{joints} {verb} no actuator in the model: give PD gains (--kp and --kd) to add position-controlled actuators")
+    if no_limit:
+        joints, _ = which(no_limit)
+        parts.append(f"{joints}: the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange): give --torque-limit")
+    return "; ".join(parts)
+
+
 def infer_actuators(
     model: mujoco.MjModel, chosen: list[int], joints: list[str], kp: PerJoint, kd: PerJoint, torque_limit: PerJoint
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -78,6 +97,8 @@ def infer_actuators(
             by_joint.setdefault(int(model.actuator_trnid[a, 0]), a)
     out: dict[str, dict[str, Any]] = {}
     kinds: dict[str, int] = {}
+    no_gains: list[str] = []  # joints without an actuator and without --kp/--kd
+    no_limit: list[str] = []  # joints whose torque limit neither the model nor --torque-limit states
     for jid, joint in zip(chosen, joints, strict=True):
         kp_j, kd_j = per_joint(kp, joint, "--kp"), per_joint(kd, joint, "--kd")
         gains = kp_j is not None and kd_j is not None
@@ -86,10 +107,7 @@ def infer_actuators(
         entry: dict[str, Any]
         if a is None:
             if not gains:
-                raise SpecError(
-                    f"joint '{joint}' has no actuator in the model: give PD gains (--kp and --kd) to add "
-                    "position-controlled actuators"
-                )
+                no_gains.append(joint)
             entry = {"actuator": joint, "add": True, "model": "pd", "kp": kp_j, "kd": kd_j}
             kinds["added (pd)"] = kinds.get("added (pd)", 0) + 1
         else:
@@ -119,11 +137,11 @@ def infer_actuators(
         if limit is None:
             limit = per_joint(torque_limit, joint, "--torque-limit")
         if limit is None or not limit > 0:
-            raise SpecError(
-                f"joint '{joint}': the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange); "
-                "give --torque-limit"
-            )
+            no_limit.append(joint)
+            continue
         entry["torque_limit"] = round(limit, 6)
         out[joint] = entry
+    if no_gains or no_limit:
+        raise SpecError(_missing(no_gains, no_limit))
     notes = [f"actuators: {', '.join(f'{n} {k}' for k, n in kinds.items())}"]
     return out, notes

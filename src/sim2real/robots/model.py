@@ -196,6 +196,25 @@ def build_model(spec: RobotSpec) -> mujoco.MjModel:
         raise SpecError(f"{spec.name}: model does not compile ({exc})") from None
 
 
+def build_robot_model(spec: RobotSpec) -> mujoco.MjModel:
+    """The robot's model with everything else held still: the joints of every body tree that holds
+    none of the robot's joints (a ball, a box on the floor) are removed, so their bodies stay where
+    the model puts them and every degree of freedom left is the robot's."""
+    mjspec = build_mjspec(spec)
+    robot = set(spec.joints) | set(spec.locked_joints)
+    for root in mjspec.worldbody.bodies:
+        joints = root.find_all(mujoco.mjtObj.mjOBJ_JOINT)
+        bodies = {b.name for b in root.find_all(mujoco.mjtObj.mjOBJ_BODY)} | {root.name}
+        if spec.base_body in bodies or any(j.name in robot for j in joints):
+            continue
+        for joint in joints:
+            mjspec.delete(joint)
+    try:
+        return mjspec.compile()
+    except Exception as exc:
+        raise SpecError(f"{spec.name}: model does not compile ({exc})") from None
+
+
 def default_qpos(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
     """Full qpos of the default pose: the model's qpos0 with policy joints at the default pose and
     a floating base at the spec's ``initial_base`` pose."""

@@ -5,6 +5,8 @@
   term with ``history_length: 5``, gains listed by motor and a Python-tagged entry; the network
   is the trained policy on the newest frame plus a term of the oldest frame, so that the history
   order matters.
+- :func:`isaaclab_env_yaml`: the Isaac Lab ``params/env.yaml`` that implies that deploy.yaml (Python
+  tags, actuator groups with per-joint maps, a removed term set to null).
 - :func:`mjlab_export`: an mjlab style ONNX with its metadata (comma-separated joint names,
   gains, default pose, action scale, observation names) and no deploy.yaml.
 - :class:`IsaacLabReference`: the deploy.yaml semantics written out independently (what
@@ -135,11 +137,90 @@ def isaaclab_export(
     return onnx_path, deploy
 
 
-def mjlab_export(trained_policy: Any, spec: Any, folder: Path) -> Path:
+def isaaclab_env_yaml(spec: Any, path: Path, history: int = HISTORY) -> Path:
+    """Isaac Lab's ``env.yaml`` of :func:`isaaclab_export`'s policy (motors in the model's order)."""
+    policy_joints = [spec.joints[j] for j in PERM]
+    gains = {j: (20.0 + m, 0.5 + 0.01 * m) for m, j in enumerate(spec.joints)}
+    tup = "!!python/tuple"
+    lines = [
+        f"viewer: {{eye: {tup} [7.5, 7.5, 7.5], origin_type: world}}",
+        f"sim: {{dt: {spec.control_dt / 4}, render_interval: 4, physx: {{solver_type: 1}}}}",
+        "decimation: 4",
+        "seed: 42",
+        "scene:",
+        "  num_envs: 4096",
+        "  robot:",
+        "    class_type: isaaclab.assets.articulation.articulation:Articulation",
+        "    init_state:",
+        f"      pos: {tup} [0.0, 0.0, 0.4]",
+        "      joint_pos: {" + ", ".join(f"{j}: {float(spec.default_pose[spec.joints.index(j)])}" for j in policy_joints) + "}",
+        "      joint_vel: {'.*': 0.0}",
+        "    actuators:",
+        "      base_legs:",
+        "        class_type: isaaclab.actuators.actuator_pd:DCMotor",
+        "        joint_names_expr: ['.*_hip', '.*_thigh', '.*_calf']",
+        "        effort_limit: 23.5",
+        "        stiffness: {" + ", ".join(f"{j}: {kp}" for j, (kp, _) in gains.items()) + "}",
+        "        damping: {" + ", ".join(f"{j}: {kd}" for j, (_, kd) in gains.items()) + "}",
+        "        armature: null",
+        "  height_scanner: null",
+        "observations:",
+        "  policy:",
+        "    concatenate_terms: true",
+        "    enable_corruption: true",
+        f"    history_length: {history}",
+        "    flatten_history_dim: true",
+    ]
+    isaac_keys = {"joint_pos_rel": "joint_pos", "joint_vel_rel": "joint_vel", "last_action": "actions"}
+    func = {"velocity_commands": "generated_commands"}
+    for name, _, scale in TERMS:
+        params = "{command_name: base_velocity}" if name == "velocity_commands" else "{}"
+        if name in ("joint_pos_rel", "joint_vel_rel"):
+            params = "{asset_cfg: {name: robot, joint_names: null, joint_ids: !!python/object/apply:builtins.slice [null, null, null]}}"
+        lines += [
+            f"    {isaac_keys.get(name, name)}:",
+            f"      func: isaaclab.envs.mdp.observations:{func.get(name, name)}",
+            f"      params: {params}",
+            "      modifiers: null",
+            "      noise: {class_type: isaaclab.utils.noise.noise_model:uniform_noise, n_min: -0.1, n_max: 0.1}",
+            "      clip: null",
+            f"      scale: {scale if scale != 1.0 else 'null'}",
+            "      history_length: 0",
+            "      flatten_history_dim: true",
+        ]
+    lines += [
+        "    height_scan: null",
+        "  critic: null",
+        "actions:",
+        "  joint_pos:",
+        "    class_type: isaaclab.envs.mdp.actions.joint_actions:JointPositionAction",
+        "    asset_name: robot",
+        "    joint_names: ['.*']",
+        "    scale: 0.5",
+        "    offset: 0.0",
+        "    preserve_order: false",
+        "    use_default_offset: true",
+        "    clip: null",
+        "commands:",
+        "  base_velocity:",
+        "    class_type: isaaclab.envs.mdp.commands.velocity_command:UniformVelocityCommand",
+        "    ranges:",
+        *(f"      {k}: {tup} {v}" for k, v in RANGES.items()),
+        f"      heading: {tup} [-3.14159, 3.14159]",
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def mjlab_export(trained_policy: Any, spec: Any, folder: Path, scales_in_metadata: bool = False) -> Path:
     """An mjlab style ONNX of the trained quadruped policy, its facts in the ONNX metadata only.
 
     mjlab's velocity task observes (unscaled) base_ang_vel, projected_gravity, joint_pos (relative),
-    joint_vel, actions, command: the network applies the trained policy's scales itself.
+    joint_vel, actions, command: the network applies the trained policy's scales itself.  With
+    ``scales_in_metadata`` the observation scales are the task's instead, stated as mjlab 1.6 writes
+    them (``observation_terms_scale``, a per-value scale joined by ';', ``observation_terms_clip``,
+    numbers with three decimals, booleans as 1.000), and the network takes the scaled values.
     """
     import torch
 
@@ -152,6 +233,8 @@ def mjlab_export(trained_policy: Any, spec: Any, folder: Path) -> Path:
 
         def forward(self, obs: Any) -> Any:
             ang, grav, q, qd, act, cmd = torch.split(obs, [3, 3, 12, 12, 12, 3], dim=1)
+            if scales_in_metadata:
+                return self.base(torch.cat([ang, grav, cmd, q, qd, act], dim=1))
             return self.base(torch.cat([0.25 * ang, grav, cmd, q, 0.05 * qd, act], dim=1))
 
     def csv(values: list[Any]) -> str:
@@ -167,6 +250,11 @@ def mjlab_export(trained_policy: Any, spec: Any, folder: Path) -> Path:
         "observation_names": "base_ang_vel,projected_gravity,joint_pos,joint_vel,actions,command",
         "action_scale": "0.5",
     }
+    if scales_in_metadata:
+        metadata["observation_terms_scale"] = "0.250,1.000,1.000," + ";".join(["0.050"] * 12) + ",1.000,1.000"
+        metadata["observation_terms_clip"] = ",".join(["-inf;inf"] * 6)
+        metadata["observation_terms_history_length"] = ",".join(["0.000"] * 6)
+        metadata["observation_terms_flatten_history_dim"] = ",".join(["1.000"] * 6)
     return _export(Wrapped(), 45, folder / "policy.onnx", metadata)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 import yaml
-from foreign_fixtures import PERM, IsaacLabReference, isaaclab_export, mjlab_export
+from foreign_fixtures import PERM, IsaacLabReference, isaaclab_env_yaml, isaaclab_export, mjlab_export
 
 from sim2real.cli import main
 from sim2real.errors import PolicyError
@@ -136,6 +136,43 @@ class TestIsaacLabExport:
         return path
 
 
+class TestIsaacLabEnvYaml:
+    def test_an_env_yaml_imports_like_the_deploy_yaml_it_implies(self, isaac, trained, tmp_path):
+        env = isaaclab_env_yaml(trained["quadruped"].spec, tmp_path / "params" / "env.yaml")
+        result = import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "imported")
+        ours, theirs = result.spec, isaac["result"].spec
+        assert ours.joints == theirs.joints
+        np.testing.assert_allclose(ours.default_pose, theirs.default_pose)
+        assert [a.kp for a in ours.actuators] == [a.kp for a in theirs.actuators]
+        assert [a.kd for a in ours.actuators] == pytest.approx([a.kd for a in theirs.actuators])
+        assert [t.describe() for t in ours.observation] == [t.describe() for t in theirs.observation]
+        assert ours.control_dt == theirs.control_dt and ours.action_scale.tolist() == theirs.action_scale.tolist()
+        # the model's motors state no effort limit: the actuator group's effort_limit is taken
+        assert [a.torque_limit for a in ours.actuators] == [23.5] * 12
+        for (_, a), (_, b) in zip(rollout(ours, result.policy), rollout(theirs, isaac["result"].policy), strict=True):
+            np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+    def test_the_env_yaml_next_to_an_export_is_found(self, isaac, trained, tmp_path):
+        shutil.copytree(isaac["onnx"].parent, tmp_path / "run" / "exported")
+        isaaclab_env_yaml(trained["quadruped"].spec, tmp_path / "run" / "params" / "env.yaml")
+        result = import_isaaclab(tmp_path / "run" / "exported" / "policy.onnx", None, MODEL, tmp_path / "imported")
+        assert result.spec.joints == isaac["result"].spec.joints
+        assert any("env.yaml (found next to the export)" in a for a in result.metadata.imported["assumptions"])
+
+    def test_what_the_env_yaml_does_not_state_is_one_clear_error(self, isaac, trained, tmp_path):
+        env = isaaclab_env_yaml(trained["quadruped"].spec, tmp_path / "env.yaml")
+        text = env.read_text()
+        env.write_text(text.replace("JointPositionAction\n    asset_name", "JointVelocityAction\n    asset_name"))
+        with pytest.raises(PolicyError, match="sim2real imports a JointPositionAction"):
+            import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "a")
+        env.write_text(text.replace("        stiffness: {", "        stiffness: null\n        unused: {"))
+        with pytest.raises(PolicyError, match="no actuator group states the stiffness of joint"):
+            import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "b")
+        env.write_text(text.replace("    height_scan: null", "    height_scan: {func: isaaclab.envs.mdp:height_scan}"))
+        with pytest.raises(PolicyError, match="observation term 'height_scan' needs a terrain height scan"):
+            import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "c")
+
+
 class TestMjlabExport:
     def test_an_onnx_with_mjlab_metadata_imports_on_its_own(self, trained, tmp_path):
         spec0 = trained["quadruped"].spec
@@ -160,6 +197,33 @@ class TestMjlabExport:
             np.testing.assert_allclose(
                 action, original.run(None, {"obs": obs[None]})[0][0], rtol=0, atol=1e-5
             )
+
+    def test_observation_scales_stated_in_the_metadata_are_applied(self, trained, tmp_path):
+        # the same policy twice: scales inside the network, or stated in the metadata (mjlab 1.6)
+        spec0 = trained["quadruped"].spec
+        inside = mjlab_export(trained["quadruped"].policy, spec0, tmp_path / "inside")
+        stated = mjlab_export(trained["quadruped"].policy, spec0, tmp_path / "stated", scales_in_metadata=True)
+        a = import_isaaclab(inside, None, MODEL, tmp_path / "a", torque_limit=23.7)
+        b = import_isaaclab(stated, None, MODEL, tmp_path / "b", torque_limit=23.7)
+        assert [t.scale for t in b.spec.observation][:3] == [0.25, 1.0, 1.0]
+        assert b.spec.observation[3].scale == 0.05 and all(t.clip is None for t in b.spec.observation)
+        assert not any("unscaled" in line for line in b.metadata.imported["assumptions"])
+        assert any("unscaled" in line for line in a.metadata.imported["assumptions"])
+        for (_, action_a), (_, action_b) in zip(rollout(a.spec, a.policy), rollout(b.spec, b.policy), strict=True):
+            np.testing.assert_allclose(action_b, action_a, rtol=0, atol=1e-5)
+
+    def test_metadata_lists_of_the_wrong_length_are_one_clear_error(self, trained, tmp_path):
+        from onnx import load, save
+
+        spec0 = trained["quadruped"].spec
+        path = mjlab_export(trained["quadruped"].policy, spec0, tmp_path / "m", scales_in_metadata=True)
+        model = load(str(path))
+        for entry in model.metadata_props:
+            if entry.key == "observation_terms_scale":
+                entry.value = "0.250,1.000"
+        save(model, str(path))
+        with pytest.raises(PolicyError, match="'observation_terms_scale' has 2 entries for 6 observation terms"):
+            import_isaaclab(path, None, MODEL, tmp_path / "x", torque_limit=23.7)
 
 
 class TestConfigFiles:

@@ -1,6 +1,8 @@
 """``sim2real import isaaclab``: Isaac Lab / unitree_rl_lab / unitree_rl_mjlab / mjlab exports.
 
-Facts of the formats (``exported/policy.onnx`` and ``params/deploy.yaml``):
+Isaac Lab's own ``params/env.yaml`` is read as the deploy.yaml it implies
+(:mod:`sim2real.policy.imports.isaaclab_env`); without a file given, the run's ``params/`` next to
+``exported/`` is looked in.  Facts of the formats (``exported/policy.onnx`` and ``params/deploy.yaml``):
 
 - the graph maps ``obs`` (1, n_obs) to ``actions`` (1, n_act) (recurrent exports add ``h_in``/
   ``c_in`` -> ``h_out``/``c_out``), its weights possibly in a ``.onnx.data`` file next to it;
@@ -49,6 +51,7 @@ from sim2real.policy.imports.common import (
 )
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_graph, rename_io
+from sim2real.policy.imports.isaaclab_env import deploy_from_env, is_env_yaml
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import ObservationTerm
 
@@ -95,6 +98,25 @@ def _numbers(text: str, what: str) -> list[float]:
         return [float(x) for x in _csv(text)]
     except ValueError:
         raise PolicyError(f"ONNX metadata '{what}' is not comma-separated numbers: {text[:80]!r}") from None
+
+
+def _term_list(meta: Mapping[str, str], key: str, n_terms: int) -> list[str]:
+    """One entry per observation term of an mjlab metadata list (empty when the key is absent)."""
+    if key not in meta:
+        return []
+    entries = [x.strip() for x in meta[key].split(",")]
+    if len(entries) != n_terms:
+        raise PolicyError(f"ONNX metadata '{key}' has {len(entries)} entries for {n_terms} observation terms")
+    return entries
+
+
+def _sub_numbers(entry: str, what: str) -> float | list[float]:
+    """An mjlab metadata entry: one number, or numbers joined by ';' (a per-value scale, a clip range)."""
+    try:
+        values = [float(x) for x in entry.split(";")]
+    except ValueError:
+        raise PolicyError(f"{what}: {entry!r} is not a number or numbers joined by ';'") from None
+    return values[0] if len(values) == 1 else values
 
 
 def _frame_size(term: str, n_joints: int) -> int:
@@ -372,9 +394,15 @@ def import_isaaclab(
     assumed: list[str] = []
     names = _csv(meta["joint_names"]) if "joint_names" in meta else None
     files = {"policy": Path(policy), "model": Path(model)}
+    if deploy is None and names is None:
+        deploy = _params_next_to(Path(policy), assumed)
+    extras: dict[str, Any] = {}
     if deploy is not None:
         files["deploy"] = Path(deploy)
         cfg = load_config(deploy, "deploy.yaml")
+        if is_env_yaml(cfg):
+            known = set(FOREIGN_TERMS) | set(REFUSED)
+            cfg, names, extras = deploy_from_env(cfg, tree, Path(deploy).name, assumed, known)
         facts = _from_deploy(
             cfg,
             Path(deploy).name,
@@ -388,7 +416,9 @@ def import_isaaclab(
         framework = "mjlab"
         facts = _from_metadata(meta, interface, control_dt, assumed)
     else:
-        raise PolicyError(f"{source} carries no joint metadata: give its params/deploy.yaml (--deploy)")
+        raise PolicyError(
+            f"{source} carries no joint metadata: give its params/deploy.yaml or params/env.yaml (--deploy)"
+        )
     n = len(facts["joints"])
     if interface.n_act != n:
         raise PolicyError(f"the policy gives {interface.n_act} actions for {n} policy joints")
@@ -418,7 +448,7 @@ def import_isaaclab(
         action_offset=facts["offset"],
         observation=layout,
         control_dt=step,
-        physics_dt=physics_dt if physics_dt is not None else step / 4.0,
+        physics_dt=physics_dt if physics_dt is not None else extras.get("physics_dt", step / 4.0),
         graph=graph,
         reference=_reference(original, interface),
         recurrent=recurrent,
@@ -426,14 +456,25 @@ def import_isaaclab(
         action_limit=None,
         locked=locked,
         motor_order=tuple(facts.get("motors", ())),
-        armature=armature,
-        torque_limit=None if torque_limit is None else (float(torque_limit),) * n,
+        armature=armature if armature is not None else extras.get("armature"),
+        torque_limit=(float(torque_limit),) * n if torque_limit is not None else extras.get("torque_limit"),
         commands=facts.get("commands"),
         files=files,
         assumptions=tuple(assumed),
         network={"type": f"imported ONNX ({framework})", "producer": original.producer_name},
     )
     return write_import(foreign, model, out, name=name, seed=seed)
+
+
+def _params_next_to(policy: Path, assumed: list[str]) -> Path | None:
+    """``params/deploy.yaml`` or ``params/env.yaml`` of the run an ``exported/policy.onnx`` came from."""
+    for folder in (policy.parent, policy.parent.parent):
+        for name in ("deploy.yaml", "env.yaml"):
+            path = folder / "params" / name
+            if path.is_file():
+                assumed.append(f"the run's parameters: {path} (found next to the export)")
+                return path
+    return None
 
 
 def _from_deploy(
@@ -519,7 +560,10 @@ def _from_metadata(
     scale_text = meta.get("action_scale", "1.0")
     scales = _numbers(scale_text, "action_scale")
     names = _csv(meta["observation_names"])
-    histories = _csv(meta.get("observation_terms_history_length", ""))
+    histories = _term_list(meta, "observation_terms_history_length", len(names))
+    term_scales = _term_list(meta, "observation_terms_scale", len(names))
+    clips = _term_list(meta, "observation_terms_clip", len(names))
+    flatten = _term_list(meta, "observation_terms_flatten_history_dim", len(names))
     layout = []
     for k, foreign in enumerate(names):
         name = _our_term(foreign)
@@ -527,11 +571,18 @@ def _from_metadata(
             raise PolicyError(
                 "the ONNX metadata does not state the gait phase's period: give its params/deploy.yaml (--deploy)"
             )
-        history = int(float(histories[k])) if len(histories) == len(names) else 1
-        layout.append(ObservationTerm(name, _frame_size(name, n), 1.0, max(history, 1)))
-    assumed.append(
-        "observation terms unscaled and unclipped (the ONNX metadata states no scales: mjlab's velocity task)"
-    )
+        size = _frame_size(name, n)
+        label = f"ONNX metadata: observation '{foreign}'"
+        history = int(float(histories[k])) if histories else 1
+        if flatten and flatten[k].lower() in ("0", "0.0", "0.000", "false"):
+            raise PolicyError(f"{label} keeps its history unflattened; sim2real flattens it (oldest first)")
+        scale = _scale(_sub_numbers(term_scales[k], label), size, f"{label} scale") if term_scales else 1.0
+        clip = _clip(_sub_numbers(clips[k], label), size, f"{label} clip") if clips else None
+        layout.append(ObservationTerm(name, size, scale, max(history, 1), clip))
+    if not term_scales:
+        assumed.append(
+            "observation terms unscaled and unclipped (the ONNX metadata states no scales: mjlab's velocity task)"
+        )
     if control_dt is None:
         assumed.append(
             "policy period 0.02 s (mjlab's velocity task: 4 physics steps of 5 ms; the metadata states none)"

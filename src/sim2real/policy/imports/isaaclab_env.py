@@ -1,0 +1,233 @@
+"""Isaac Lab's own run parameters, ``params/env.yaml``, read as the deploy.yaml they imply.
+
+A policy trained with Isaac Lab's own scripts (``scripts/reinforcement_learning/rsl_rl/train.py``)
+leaves ``exported/policy.onnx`` (no metadata) and ``params/env.yaml``: the whole environment config,
+dumped with Python tags (tuples, slices, ``module:function`` strings).  What an import needs, as
+facts of that format:
+
+- ``decimation`` x ``sim.dt`` is the policy period, ``sim.dt`` the physics timestep;
+- ``actions.<term>``: a ``JointPositionAction`` (``class_type``) over ``joint_names`` (regular
+  expressions matched against the articulation's joints in their order, or in the list's order
+  with ``preserve_order``), target = offset + scale x action, the offset being the default pose
+  with ``use_default_offset``; ``scale``, ``offset`` and ``clip`` are one value or a map from a
+  regular expression to a value;
+- ``scene.robot.init_state.joint_pos`` (map from a regular expression to a position) is the
+  default pose; ``scene.robot.actuators.<group>`` give ``stiffness``, ``damping``, ``effort_limit``
+  and ``armature`` to the joints their ``joint_names_expr`` match (one value or a map);
+- ``observations.policy``: the terms in order (a term set to null is not there), each with its
+  ``func`` (``module:function``), ``scale``, ``clip``, ``history_length`` (the group's, when set,
+  applies to every term) and ``params``; ``commands.<name>.ranges`` bound the velocity command.
+
+The articulation's joint order is the model's joints breadth first (what Isaac Lab makes of the
+same robot description), as the deploy.yaml import assumes too.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from sim2real.errors import PolicyError
+
+GROUP_SETTINGS = ("concatenate_terms", "enable_corruption", "history_length", "flatten_history_dim")
+"""Keys of an observation group that are settings, not terms."""
+
+
+def is_env_yaml(cfg: Any) -> bool:
+    """Whether a loaded YAML is Isaac Lab's ``env.yaml`` (not a deploy.yaml)."""
+    return isinstance(cfg, Mapping) and all(
+        k in cfg for k in ("scene", "observations", "actions", "decimation")
+    )
+
+
+def _by_regex(value: Any, joint: str, what: str) -> Any:
+    """A per-joint value of an Isaac Lab config: the value itself, or the first regular expression
+    of a map that matches the joint in full (None when none does)."""
+    if not isinstance(value, Mapping):
+        return value
+    for pattern, v in value.items():
+        try:
+            if re.fullmatch(str(pattern), joint):
+                return v
+        except re.error as exc:
+            raise PolicyError(f"{what}: '{pattern}' is not a regular expression ({exc})") from None
+    return None
+
+
+def _number(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PolicyError(f"{what} must be a number, got {value!r}")
+    return float(value)
+
+
+def _action_joints(patterns: Any, articulation: Sequence[str], preserve_order: bool, where: str) -> list[str]:
+    """The joints an action term drives, in the policy's order."""
+    patterns = [patterns] if isinstance(patterns, str) else list(patterns or [".*"])
+    compiled = []
+    for p in patterns:
+        try:
+            compiled.append(re.compile(str(p)))
+        except re.error as exc:
+            raise PolicyError(
+                f"{where}: action joint_names '{p}' is not a regular expression ({exc})"
+            ) from None
+    if preserve_order:
+        joints = [j for c in compiled for j in articulation if c.fullmatch(j)]
+    else:
+        joints = [j for j in articulation if any(c.fullmatch(j) for c in compiled)]
+    if not joints:
+        raise PolicyError(f"{where}: the action's joint_names {patterns} match no joint of the model")
+    return list(dict.fromkeys(joints))
+
+
+def _actuator_values(actuators: Mapping[str, Any], joints: Sequence[str], key: str, where: str) -> list[Any]:
+    """Per joint, ``key`` of the first actuator group whose ``joint_names_expr`` matches it (None: none)."""
+    out: list[Any] = []
+    for joint in joints:
+        found = None
+        for group, cfg in actuators.items():
+            exprs = (cfg or {}).get("joint_names_expr") or []
+            if any(re.fullmatch(str(e), joint) for e in ([exprs] if isinstance(exprs, str) else exprs)):
+                found = _by_regex(cfg.get(key), joint, f"{where}: scene.robot.actuators.{group}.{key}")
+                break
+        out.append(found)
+    return out
+
+
+def _observations(group: Mapping[str, Any], where: str, known: Collection[str]) -> dict[str, Any]:
+    """The policy group's terms as a deploy.yaml's ``observations`` (keyed by a name the importer
+    knows, ``known``: the term's key, else its function's name)."""
+    history = group.get("history_length")
+    out: dict[str, Any] = {}
+    for key, term in group.items():
+        if key in GROUP_SETTINGS or term is None:
+            continue
+        if not isinstance(term, Mapping):
+            raise PolicyError(f"{where}: observations.policy.{key} is not a term")
+        func = str(term.get("func") or "").rpartition(":")[2].rpartition(".")[2]
+        name = key if key in known or func not in known else func
+        if name in out:
+            raise PolicyError(f"{where}: observations.policy has two '{name}' terms")
+        if term.get("modifiers"):
+            raise PolicyError(f"{where}: observation '{key}' has modifiers, which sim2real does not apply")
+        out[name] = {
+            "params": term.get("params") or {},
+            "clip": term.get("clip"),
+            "scale": term.get("scale"),
+            "history_length": history if history else term.get("history_length"),
+            "flatten_history_dim": term.get("flatten_history_dim", True),
+        }
+    if not out:
+        raise PolicyError(f"{where}: observations.policy has no terms")
+    return out
+
+
+def deploy_from_env(
+    cfg: Mapping[str, Any],
+    articulation: Sequence[str],
+    where: str,
+    assumed: list[str],
+    known: Collection[str],
+) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    """The deploy.yaml an Isaac Lab ``env.yaml`` implies (module docstring).
+
+    Args:
+        cfg: The loaded env.yaml.
+        articulation: The model's joints breadth first (Isaac Lab's articulation order).
+        where: The file's name, for messages.
+        assumed: Gets what was assumed.
+        known: Observation term names the importer knows (a term whose key is not one is named by
+            its function).
+
+    Returns:
+        (the deploy.yaml as a mapping, the policy joints in order, extras: ``physics_dt`` [s] and,
+        where the config states them, ``torque_limit`` and ``armature`` per policy joint).
+
+    Raises:
+        PolicyError: one line naming what the config lacks or sim2real cannot follow.
+    """
+    actions = {k: v for k, v in (cfg.get("actions") or {}).items() if v is not None}
+    if len(actions) != 1:
+        raise PolicyError(
+            f"{where}: {len(actions)} action terms ({', '.join(actions) or 'none'}); sim2real imports one JointPositionAction"
+        )
+    ((term_name, action),) = actions.items()
+    if not str(action.get("class_type", "")).endswith("JointPositionAction"):
+        raise PolicyError(
+            f"{where}: action '{term_name}' is {action.get('class_type')}; sim2real imports a JointPositionAction"
+        )
+    joints = _action_joints(
+        action.get("joint_names"), articulation, bool(action.get("preserve_order")), where
+    )
+    robot = ((cfg.get("scene") or {}).get("robot")) or {}
+    init = (robot.get("init_state") or {}).get("joint_pos") or {}
+    default = [
+        _number(
+            _by_regex(init, j, f"{where}: init_state.joint_pos") or 0.0,
+            f"{where}: init_state.joint_pos of {j}",
+        )
+        for j in joints
+    ]
+    actuators = robot.get("actuators") or {}
+    gains = {}
+    for key in ("stiffness", "damping"):
+        values = _actuator_values(actuators, joints, key, where)
+        missing = [j for j, v in zip(joints, values, strict=True) if v is None]
+        if missing:
+            raise PolicyError(
+                f"{where}: no actuator group states the {key} of joint '{missing[0]}' (the USD's own values are not in env.yaml)"
+            )
+        gains[key] = [_number(v, f"{where}: {key} of {j}") for j, v in zip(joints, values, strict=True)]
+    extras: dict[str, Any] = {}
+    for key, ours in (("effort_limit", "torque_limit"), ("armature", "armature")):
+        values = _actuator_values(actuators, joints, key, where)
+        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+            extras[ours] = tuple(float(v) for v in values)
+    scale = [
+        _number(
+            _by_regex(action.get("scale", 1.0), j, f"{where}: action scale"), f"{where}: action scale of {j}"
+        )
+        for j in joints
+    ]
+    if action.get("use_default_offset", True):
+        offset = default
+    else:
+        offset = [
+            _number(
+                _by_regex(action.get("offset", 0.0), j, f"{where}: action offset") or 0.0,
+                f"{where}: action offset of {j}",
+            )
+            for j in joints
+        ]
+    clip = action.get("clip")
+    clips = (
+        None
+        if clip is None
+        else [
+            list(_by_regex(clip, j, f"{where}: action clip") or [float("-inf"), float("inf")]) for j in joints
+        ]
+    )
+    sim = cfg.get("sim") or {}
+    dt = _number(sim.get("dt"), f"{where}: sim.dt")
+    decimation = _number(cfg.get("decimation"), f"{where}: decimation")
+    if not dt > 0 or not decimation >= 1:
+        raise PolicyError(f"{where}: sim.dt must be positive and decimation at least 1")
+    extras["physics_dt"] = dt
+    group = (cfg.get("observations") or {}).get("policy")
+    if not isinstance(group, Mapping):
+        raise PolicyError(f"{where}: no observations.policy group")
+    deploy = {
+        "joint_ids_map": list(range(len(joints))),
+        "step_dt": dt * decimation,
+        "stiffness": gains["stiffness"],
+        "damping": gains["damping"],
+        "default_joint_pos": default,
+        "commands": cfg.get("commands") or {},
+        "actions": {"JointPositionAction": {"scale": scale, "offset": offset, "clip": clips}},
+        "observations": _observations(group, where, known),
+    }
+    assumed.append(
+        "policy joint order: the action's joint_names over the model's joints breadth first (Isaac Lab's articulation order)"
+    )
+    return deploy, joints, extras
