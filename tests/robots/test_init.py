@@ -169,6 +169,22 @@ class TestInferenceChoices:
         assert spec.joints == ("hinge",)
         assert any("ball joints (wrist)" in c for c in result.check)
 
+    def test_unnamed_actuators_and_a_drawn_plane_as_in_gymnasiums_reacher(self, tmp_path):
+        path = tmp_path / "reacher.xml"
+        path.write_text(
+            "<mujoco><worldbody><geom name='ground' type='plane' size='1 1 0.1' contype='0' conaffinity='0'/>"
+            "<body name='l0' pos='0 0 0.1'><joint name='j0' axis='0 0 1' range='-3 3'/>"
+            "<geom type='capsule' fromto='0 0 0 0.1 0 0' size='0.01'/><body name='l1' pos='0.1 0 0'>"
+            "<joint name='j1' axis='0 0 1' range='-3 3'/><geom type='capsule' fromto='0 0 0 0.1 0 0' size='0.01'/>"
+            "</body></body></worldbody><actuator><motor joint='j0' gear='200' ctrlrange='-1 1'/>"
+            "<motor joint='j1' gear='200' ctrlrange='-1 1'/></actuator></mujoco>"
+        )
+        spec, result = init_robot(path, tmp_path / "robot.yaml")
+        assert [a.actuator for a in spec.actuators] == ["j0", "j1"] and spec.actuators[0].torque_limit == 200.0
+        assert "unnamed actuators called after their joints: j0, j1" in result.inferred
+        assert not any(b.name.startswith("geom.") for b in spec.parameter_bounds)  # a plane that collides with nothing
+        assert build_model(load_spec(tmp_path / "robot.yaml")).nu == 2
+
 
 def _urdf(folder: Path, mesh: Path) -> Path:
     """A two-link URDF with a mesh, written by the test (no actuators)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from sim2real.errors import SpecError
@@ -56,6 +57,12 @@ class TestPackageMeshes:
         assert build_model(spec).nmesh == 1
         assert any(Path(f).name == stl.name for f in spec.files)  # the mesh is hashed
 
+    def test_a_package_beside_the_urdf_resolves(self, tmp_path):
+        # pybullet_data's xArm: xarm/xarm6_robot.urdf names package://xarm_description/..., which is xarm/xarm_description
+        stl = _stl(tmp_path / "xarm" / "arm_description" / "meshes" / "upper.stl")
+        urdf = _urdf(tmp_path / "xarm" / "arm.urdf", "package://arm_description/meshes/upper.stl")
+        assert resolve_mesh("package://arm_description/meshes/upper.stl", urdf) == stl.resolve()
+
     def test_an_installed_package_on_ros_package_path_resolves(self, tmp_path, monkeypatch):
         stl = _stl(tmp_path / "ws" / "arm_description" / "meshes" / "upper.stl")
         urdf = _urdf(tmp_path / "elsewhere" / "arm.urdf", "package://arm_description/meshes/upper.stl")
@@ -83,3 +90,24 @@ class TestBadMeshes:
         urdf = _urdf(tmp_path / "vendor" / "arm.urdf", "meshes/upper.dae")
         with pytest.raises(SpecError, match=r"mesh 'meshes/upper.dae' is .dae; MuJoCo reads"):
             init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
+
+
+class TestVendorQuirks:
+    def test_an_impossible_inertia_is_balanced_and_said(self, tmp_path):
+        # pybullet_data's xarm6_robot.urdf: link2's principal moments break A + B >= C
+        stl = _stl(tmp_path / "vendor" / "meshes" / "upper.stl")
+        urdf = _urdf(tmp_path / "vendor" / "arm.urdf", "meshes/upper.stl")
+        urdf.write_text(
+            urdf.read_text().replace(
+                '<link name="upper"><inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.01"',
+                '<link name="upper"><inertial><mass value="1"/><inertia ixx="0.01" iyy="0.01" izz="0.05"',
+            )
+        )
+        with pytest.raises(Exception, match="balanceinertia"):  # what MuJoCo says of the file itself
+            __import__("mujoco").MjModel.from_xml_path(str(urdf))
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
+        assert any("impossible inertia (link 'upper'" in line for line in result.inferred)
+        model = build_model(spec)  # the written MJCF compiles on its own, with the balanced moments
+        upper = model.body("upper").id
+        np.testing.assert_allclose(model.body_inertia[upper], [0.07 / 3] * 3, rtol=1e-5)
+        assert stl.exists()

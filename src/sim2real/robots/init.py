@@ -128,11 +128,14 @@ def _lowest_point(model: mujoco.MjModel, data: mujoco.MjData, g: int) -> float:
 
 
 def _planes(model: mujoco.MjModel) -> list[int]:
-    """The planes of the world body (the ground), geom ids."""
+    """The planes of the world body that collide (the ground), geom ids (a plane that collides with
+    nothing, like Gymnasium's reacher's, is only drawn)."""
     return [
         g
         for g in range(model.ngeom)
-        if int(model.geom_bodyid[g]) == 0 and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
+        if int(model.geom_bodyid[g]) == 0
+        and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
+        and (model.geom_contype[g] or model.geom_conaffinity[g])
     ]
 
 
@@ -215,6 +218,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     except Exception as exc:
         raise SpecError(f"{model_path.name}: MJCF does not compile ({exc})") from None
     J = mujoco.mjtObj.mjOBJ_JOINT
+    unnamed = [a.target for a in mujoco.MjSpec.from_file(str(model_path)).actuators if not a.name]
+    if unnamed:
+        result.inferred.append(f"unnamed actuators called after their joints: {', '.join(unnamed)}")
 
     # joints
     hinge = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))

@@ -40,12 +40,23 @@ NAMESPACE = "sim2real_"
 
 
 def load_mjcf(path: Path) -> mujoco.MjSpec:
-    """The model file as an MjSpec (includes resolved), or one clear SpecError."""
+    """The model file as an MjSpec (includes resolved), or one clear SpecError.
+
+    An actuator without a name that drives a joint is called after its joint (when no other
+    actuator has that name): specs refer to actuators by name, and simple models (Gymnasium's)
+    leave them unnamed.  Names change nothing the physics sees.
+    """
     try:
-        return mujoco.MjSpec.from_file(str(path))
+        mjspec = mujoco.MjSpec.from_file(str(path))
     except Exception as exc:  # mujoco raises ValueError with the XML error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(f"{path.name}: MJCF does not load ({first})") from None
+    taken = {a.name for a in mjspec.actuators if a.name}
+    for actuator in mjspec.actuators:
+        if not actuator.name and actuator.trntype == mujoco.mjtTrn.mjTRN_JOINT and actuator.target not in taken:
+            actuator.name = actuator.target
+            taken.add(actuator.target)
+    return mjspec
 
 
 def load_spec(path: str | Path) -> RobotSpec:

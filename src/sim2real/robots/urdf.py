@@ -4,7 +4,8 @@ Vendor URDFs name meshes relative to the URDF (``meshes/trunk.stl``), absolutely
 package (``package://go2_description/meshes/trunk.stl``).  MuJoCo's URDF reader takes the text as a
 file path, so :func:`resolve_mesh` finds the file first: a ``package://PKG/rest`` is looked up as
 ``DIR/rest`` for every folder ``DIR`` named ``PKG`` among the URDF's enclosing folders (a package
-checked out as ``PKG/urdf/robot.urdf``) or under ``ROS_PACKAGE_PATH`` and ``AMENT_PREFIX_PATH/share``
+checked out as ``PKG/urdf/robot.urdf``), beside one of them (``robots/PKG`` next to
+``robots/robot.urdf``, as pybullet_data keeps its xArm), or under ``ROS_PACKAGE_PATH`` and ``AMENT_PREFIX_PATH/share``
 (an installed ROS workspace), else ``rest`` relative to the enclosing folders.  A mesh that is not
 found, or that MuJoCo cannot read, is one error line naming it.
 """
@@ -12,6 +13,7 @@ found, or that MuJoCo cannot read, is one error line naming it.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import mujoco
@@ -25,7 +27,9 @@ MESH_SUFFIXES = (".stl", ".obj", ".msh")
 
 def _package_roots(package: str, urdf: Path) -> list[Path]:
     """Folders that may be ROS package ``package``, nearest first."""
-    roots = [p for p in urdf.resolve().parents if p.name == package]
+    parents = urdf.resolve().parents
+    roots = [p for p in parents if p.name == package]
+    roots += [p / package for p in parents if (p / package).is_dir()]  # a package beside the URDF's folders
     for var, sub in (("ROS_PACKAGE_PATH", ""), ("AMENT_PREFIX_PATH", "share")):
         for entry in filter(None, os.environ.get(var, "").split(os.pathsep)):
             base = Path(entry) / sub
@@ -92,6 +96,17 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> tuple[Path, 
         )
         notes.append(f"added a free joint to link '{root.name}' and a floor plane named 'floor'")
     out = out_dir / f"{urdf.stem}.xml"
+    try:
+        mjspec.compile()
+    except Exception as exc:
+        if "balanceinertia" not in str(exc):
+            raise SpecError(f"{urdf.name}: cannot convert to MJCF ({exc})") from None
+        mjspec.compiler.balanceinertia = True  # a vendor's inertia that breaks A + B >= C: MuJoCo's own fix
+        link = re.search(r"Element name '([^']*)'", str(exc))
+        notes.append(
+            f"the URDF states an impossible inertia (link '{link.group(1) if link else '?'}': A + B >= C fails): "
+            "MuJoCo's balanceinertia evens its moments (the written MJCF holds the balanced values)"
+        )
     try:
         mjspec.compile()
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
