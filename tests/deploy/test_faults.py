@@ -217,3 +217,19 @@ def test_stand_in_policy_handles_non_finite_input_like_the_runner():
     again = policy.step_reading(Reading(t=0.0, q=[float("nan"), 0.0], qd=[0.0, 0.0]))
     assert policy.last_input_finite is False and np.array_equal(first, again)
     assert first[0] < 0  # pushes the arm back to the default pose
+
+
+def test_a_robot_the_policy_does_not_keep_within_its_limits_is_refused_before_the_cases(tmp_path, capsys):
+    # the quadruped stands at about 0.3 m; a height limit of 0.45 m stops it with no fault injected,
+    # which would fail every case for a reason none of them tests
+    import yaml
+
+    from sim2real.robots import DATA_DIR
+
+    raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+    raw["name"], raw["mjcf"] = "quadruped_too_low", str(DATA_DIR / "quadruped.xml")
+    raw["safety"]["base_height"] = [0.45, 1.0]
+    (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+    assert main(["faults", "--robot", str(tmp_path / "robot.yaml")]) == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sim2real: error")]
+    assert len(errors) == 1 and "stops the run with no fault injected (height/safe_stop" in errors[0]

@@ -18,6 +18,7 @@ from sim2real.finetune.iterate import IterateConfig, iterate
 from sim2real.finetune.trainer import FinetuneConfig, finetune_policy
 from sim2real.finetune.weights import WeightConfig
 from sim2real.logs.bag import BagWriter
+from sim2real.policy.linear import write_linear_policy
 from sim2real.policy.metadata import read_metadata
 from sim2real.policy.runtime import PolicyRunner
 from sim2real.robots import load_robot
@@ -112,6 +113,18 @@ class TestCommand:
             capsys, ["finetune", "--policy", str(base.path), "--out", str(tmp_path / "x.onnx")]
         )
         assert "no logs" in line
+
+    def test_a_policy_of_a_robot_that_is_not_embedded_asks_for_its_spec(self, capsys, logs, tmp_path):
+        import yaml
+
+        from sim2real.robots import DATA_DIR
+
+        raw = yaml.safe_load((DATA_DIR / "pendulum.yaml").read_text())
+        raw["name"], raw["mjcf"] = "my_pendulum", str(DATA_DIR / "pendulum.xml")
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        policy = write_linear_policy(load_robot(str(tmp_path / "robot.yaml")), tmp_path / "mine.onnx")
+        line = self._error(capsys, ["finetune", "--policy", str(policy), str(logs[0]), "--out", str(tmp_path / "x.onnx")])
+        assert "made for robot 'my_pendulum', which is not embedded: give its spec with --robot PATH" in line
 
     def test_log_of_another_robot_names_both_hashes(self, capsys, base, tmp_path):
         pendulum = load_robot("pendulum")

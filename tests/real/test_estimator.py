@@ -76,6 +76,23 @@ def walk_log(quadruped, tmp_path_factory):
     return read_bag(path)
 
 
+def _assert_feet_match(kin: LegKinematics, model, data, q: np.ndarray, foot_geom: int) -> None:
+    """Each foot (geom ``foot_geom`` of its body) where MuJoCo puts it, in the base frame (body 1),
+    and each Jacobian equal to finite differences of the feet."""
+    feet, J = kin.feet(q)
+    R = data.xmat[1].reshape(3, 3)
+    for i, chain in enumerate(kin.chains):
+        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, chain.name)
+        geom = int(model.body_geomadr[body]) + foot_geom
+        np.testing.assert_allclose(feet[i], R.T @ (data.geom_xpos[geom] - data.xpos[1]), atol=1e-12)
+        numeric = np.zeros((3, q.shape[0]))
+        for j in range(q.shape[0]):
+            dq = np.zeros(q.shape[0])
+            dq[j] = 1e-6
+            numeric[:, j] = (kin.feet(q + dq)[0][i] - feet[i]) / 1e-6
+        np.testing.assert_allclose(J[i], numeric, atol=1e-5)
+
+
 class TestKinematics:
     def test_feet_and_jacobians_match_mujoco(self, quadruped, kinematics, rng):
         model = build_model(quadruped)
@@ -88,18 +105,7 @@ class TestKinematics:
             data.qpos[3:7] = [0.9, 0.1, -0.2, 0.3] / np.linalg.norm([0.9, 0.1, -0.2, 0.3])
             data.qpos[joint_qpos_indices(quadruped, model)] = q
             mujoco.mj_forward(model, data)
-            feet, J = kinematics.feet(q)
-            R = data.xmat[1].reshape(3, 3)
-            for i, chain in enumerate(kinematics.chains):
-                body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, chain.name)
-                geom = int(model.body_geomadr[body]) + 1  # the foot sphere (after the visual capsule)
-                np.testing.assert_allclose(feet[i], R.T @ (data.geom_xpos[geom] - data.xpos[1]), atol=1e-12)
-                numeric = np.zeros((3, quadruped.n_joints))
-                for j in range(quadruped.n_joints):
-                    dq = np.zeros(quadruped.n_joints)
-                    dq[j] = 1e-6
-                    numeric[:, j] = (kinematics.feet(q + dq)[0][i] - feet[i]) / 1e-6
-                np.testing.assert_allclose(J[i], numeric, atol=1e-5)
+            _assert_feet_match(kinematics, model, data, q, foot_geom=1)  # the sphere after the visual capsule
 
     def test_a_body_with_several_joints_chains_them_in_mujocos_order(self, tmp_path, rng):
         path = tmp_path / "biped.xml"
@@ -114,18 +120,7 @@ class TestKinematics:
             data.qpos[:] = default_qpos(spec, model)
             data.qpos[joint_qpos_indices(spec, model)] = q
             mujoco.mj_forward(model, data)
-            feet, J = kin.feet(q)
-            R = data.xmat[1].reshape(3, 3)
-            for i, chain in enumerate(kin.chains):
-                body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, chain.name)
-                geom = int(model.body_geomadr[body])
-                np.testing.assert_allclose(feet[i], R.T @ (data.geom_xpos[geom] - data.xpos[1]), atol=1e-12)
-                numeric = np.zeros((3, spec.n_joints))
-                for j in range(spec.n_joints):
-                    dq = np.zeros(spec.n_joints)
-                    dq[j] = 1e-6
-                    numeric[:, j] = (kin.feet(q + dq)[0][i] - feet[i]) / 1e-6
-                np.testing.assert_allclose(J[i], numeric, atol=1e-5)
+            _assert_feet_match(kin, model, data, q, foot_geom=0)
 
     def test_round_trip_through_json(self, kinematics, quadruped):
         back = LegKinematics.from_dict(json.loads(json.dumps(kinematics.as_dict())))

@@ -130,7 +130,9 @@ class TestInferenceChoices:
         result = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": 5.0}))
         model = mujoco.MjModel.from_xml_path(str(h1_dir / "h1.xml"))
         high = float(model.joint("left_knee_joint").range[1])
-        assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(high)
+        # clipped into the safety limits, so that the robot does not start on one
+        assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(high - 0.05)
+        assert result.spec["safety"]["joint_position"]["left_knee_joint"][1] == pytest.approx(high - 0.05)
         assert any("left_knee_joint" in c and "outside the joint range" in c for c in result.check)
         inside = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": high - 0.1}))
         assert not any("outside the joint range" in c for c in inside.check)
@@ -165,8 +167,12 @@ class TestInferenceChoices:
             "<geom type='capsule' size='0.02' fromto='0 0 0 0 0 -0.1'/><body name='l2' pos='0 0 -0.1'>"
             "<joint name='wrist' type='ball'/><geom type='sphere' size='0.03'/></body></body></body></worldbody></mujoco>"
         )
-        spec, result = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=5.0, kd=0.1, torque_limit=3.0))
-        assert spec.joints == ("hinge",)
+        spec, result = init_robot(
+            path, tmp_path / "robot.yaml", InitOptions(kp=5.0, kd=0.1, torque_limit=3.0, armature={"hinge": 0.02})
+        )
+        assert spec.joints == ("hinge",) and spec.armature == {"hinge": 0.02}
+        assert build_model(spec).dof_armature[0] == pytest.approx(0.02)
+        assert not any("no joint has armature" in c for c in result.check)
         assert any("ball joints (wrist)" in c for c in result.check)
 
     def test_unnamed_actuators_and_a_drawn_plane_as_in_gymnasiums_reacher(self, tmp_path):
@@ -182,6 +188,7 @@ class TestInferenceChoices:
         spec, result = init_robot(path, tmp_path / "robot.yaml")
         assert [a.actuator for a in spec.actuators] == ["j0", "j1"] and spec.actuators[0].torque_limit == 200.0
         assert "unnamed actuators called after their joints: j0, j1" in result.inferred
+        assert any("no joint has armature" in c and "--armature" in c for c in result.check)
         assert not any(b.name.startswith("geom.") for b in spec.parameter_bounds)  # a plane that collides with nothing
         assert build_model(load_spec(tmp_path / "robot.yaml")).nu == 2
 

@@ -99,7 +99,15 @@ def finetune(
     from sim2real.policy.metadata import read_metadata
     from sim2real.robots import load_robot
 
-    spec = load_robot(robot if robot is not None else read_metadata(policy).robot)
+    if robot is None:
+        from sim2real.robots import EMBEDDED
+
+        robot = read_metadata(policy).robot
+        if robot not in EMBEDDED:
+            raise Sim2RealError(
+                f"the policy was made for robot '{robot}', which is not embedded: give its spec with --robot PATH"
+            )
+    spec = load_robot(robot)
     config = FinetuneConfig(
         adapter=AdapterConfig(scale=scale),
         weights=WeightConfig(scheme=weighting, temperature=temperature),

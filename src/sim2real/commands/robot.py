@@ -68,6 +68,7 @@ def robot(
     kp: tuple[str, ...] | None = None,
     kd: tuple[str, ...] | None = None,
     torque_limit: tuple[str, ...] | None = None,
+    armature: tuple[str, ...] | None = None,
     default_pose: tuple[str, ...] | None = None,
     imu_site: str | None = None,
     control_dt: float = 0.02,
@@ -91,6 +92,7 @@ def robot(
             One value for every joint, or JOINT_REGEX=VALUE items (the last matching item wins).
         kd: PD damping [N m s/rad] (init), with --kp; like --kp.
         torque_limit: Effort limit [N m] where the model states none (init); like --kp.
+        armature: Joint armature [kg m^2] (reflected rotor inertia) set on the model (init); like --kp.
         default_pose: Default joint positions [rad] instead of the keyframe's (init): JOINT_REGEX=VALUE
             items, e.g. '.*_hip_joint=0' 'F._thigh_joint=0.8' 'R._thigh_joint=1.0' '.*_calf_joint=-1.5'.
         imu_site: IMU site (init; default: a site of the base body, else one added).
@@ -130,6 +132,7 @@ def robot(
         kp=per_joint_arg(kp, "kp"),
         kd=per_joint_arg(kd, "kd"),
         torque_limit=per_joint_arg(torque_limit, "torque-limit"),
+        armature=per_joint_arg(armature, "armature"),
         default_pose=per_joint_arg(default_pose, "default-pose"),
         imu_site=imu_site,
         control_dt=control_dt,

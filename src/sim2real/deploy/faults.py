@@ -47,7 +47,7 @@ from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.record import CenteringPD, initial_state
 from sim2real.deploy.safety import SafetyMonitor, Severity
 from sim2real.deploy.speed import SpeedConfig
-from sim2real.errors import PolicyError
+from sim2real.errors import PolicyError, Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
 from sim2real.robots.spec import RobotSpec
@@ -196,6 +196,8 @@ class CaseResult:
     events: list[str] = field(default_factory=list)
     """kind/severity of the events after the injection (first few)."""
     unsafe: list[str] = field(default_factory=list)
+    alarms: list[str] = field(default_factory=list)
+    """kind/severity of the false alarms (first few)."""
 
     @property
     def within_one_period(self) -> bool:
@@ -352,9 +354,13 @@ def run_case(
             onset = k
     loop.close()
 
-    false_alarms = sum(
-        1 for r in results[:warmup] for e in r.events if e.severity in (Severity.HOLD, Severity.SAFE_STOP)
-    )
+    alarms = [
+        f"{e.kind}/{e.severity}"
+        for r in results[:warmup]
+        for e in r.events
+        if e.severity in (Severity.HOLD, Severity.SAFE_STOP)
+    ]
+    false_alarms = len(alarms)
     detected_at: int | None = None
     if onset is not None:
         for k in range(onset, total):
@@ -399,6 +405,7 @@ def run_case(
         deadline_ms=None if fault.deadline_s is None else 1e3 * fault.deadline_s,
         events=events,
         unsafe=["; ".join(p) for _, p in robot.unsafe[:5]],
+        alarms=alarms[:8],
     )
 
 
@@ -442,6 +449,41 @@ def _load_runner(path: Path, spec: RobotSpec) -> Any:
     return PolicyRunner(path, spec, providers="cpu")
 
 
+class _NoFault(Fault):
+    """Nothing injected: the run every case starts from, which must be quiet."""
+
+    name = "no_fault"
+    description = "nothing injected"
+    reaction = "none"
+    duration = 1
+
+
+def check_quiet(
+    spec: RobotSpec,
+    *,
+    policy_factory: Callable[[RobotSpec], Policy] | None = None,
+    stage: int | None = None,
+    seed: int = 0,
+) -> None:
+    """Run a case with nothing injected; raise if the safety layer already holds or stops.
+
+    Every case judges the reaction to its fault against a quiet run: a robot that the policy does
+    not keep within its limits (a humanoid falling under the stand-in policy, a default pose on a
+    joint limit) would fail every case for a reason none of them tests.
+
+    Raises:
+        Sim2RealError: one line naming the first events.
+    """
+    result = run_case(spec, _NoFault, policy_factory=policy_factory, stage=stage, seed=seed)
+    stops = result.alarms + [e for e in result.events if e.endswith(("/hold", "/safe_stop"))]
+    if stops:
+        what = ", ".join(dict.fromkeys(stops))
+        raise Sim2RealError(
+            f"{spec.name}: the safety layer stops the run with no fault injected ({what}): the policy does not "
+            "keep the robot within its limits (give --policy, or check the default pose, gains and limits)"
+        )
+
+
 def run_suite(
     spec: RobotSpec,
     *,
@@ -451,12 +493,13 @@ def run_suite(
     faults: Sequence[type[Fault]] = FAULTS,
     on_case: Callable[[CaseResult], None] | None = None,
 ) -> dict[str, Any]:
-    """Every applicable fault case on the robot.
+    """Every applicable fault case on the robot, after a quiet run (:func:`check_quiet`).
 
     Returns:
         ``{"robot", "cases": [CaseResult.as_dict()...], "skipped", "unsafe_commands_total",
         "all_detected", "all_within_one_period", "all_passed"}``.
     """
+    check_quiet(spec, policy_factory=policy_factory, stage=stage, seed=seed)
     cases: list[CaseResult] = []
     skipped: list[str] = []
     for fault_type in faults:

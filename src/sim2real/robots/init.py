@@ -44,7 +44,15 @@ import numpy as np
 import yaml
 
 from sim2real.errors import SpecError
-from sim2real.robots.init_actuators import PerJoint, infer_actuators, lookup, object_name, unmatched
+from sim2real.robots.ground import added_floor_name, floor_plane, has_ground
+from sim2real.robots.init_actuators import (
+    PerJoint,
+    infer_actuators,
+    lookup,
+    object_name,
+    per_joint,
+    unmatched,
+)
 from sim2real.robots.load import load_mjcf, load_spec
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
@@ -91,6 +99,8 @@ class InitOptions:
     action_scale: float = 0.5
     """Action scale of pd joints [rad per unit action]; torque joints use their torque limit."""
     floating_base: bool = False
+    armature: PerJoint = None
+    """Joint armature [kg m^2] (the spec's ``armature:``, an override), one value or per joint."""
     """URDF only: add a free joint to the root link and a floor (URDF robots are fixed otherwise)."""
 
 
@@ -125,43 +135,6 @@ def _lowest_point(model: mujoco.MjModel, data: mujoco.MjData, g: int) -> float:
     center, half = model.geom_aabb[g, :3], model.geom_aabb[g, 3:]
     corners = center + half * np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
     return float(pos[2] + (corners @ rot.T)[:, 2].min())
-
-
-def _planes(model: mujoco.MjModel) -> list[int]:
-    """The planes of the world body that collide (the ground), geom ids (a plane that collides with
-    nothing, like Gymnasium's reacher's, is only drawn)."""
-    return [
-        g
-        for g in range(model.ngeom)
-        if int(model.geom_bodyid[g]) == 0
-        and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
-        and (model.geom_contype[g] or model.geom_conaffinity[g])
-    ]
-
-
-def _has_ground(model: mujoco.MjModel) -> bool:
-    """Whether the world body has a geom the robot can stand on (plane, height field, box...)."""
-    return any(
-        int(model.geom_bodyid[g]) == 0 and (model.geom_contype[g] or model.geom_conaffinity[g])
-        for g in range(model.ngeom)
-    )
-
-
-def _added_floor_name(model: mujoco.MjModel) -> str:
-    """A geom name for the ground plane sim2real adds: ``floor`` unless the model uses it."""
-    name = "floor"
-    while mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_GEOM, name) >= 0:
-        name = f"sim2real_{name}"
-    return name
-
-
-def _floor(model: mujoco.MjModel) -> tuple[float, str | None]:
-    """Height of the floor (the highest plane of the world body) and its geom name."""
-    planes = _planes(model)
-    if not planes:
-        return 0.0, None
-    g = max(planes, key=lambda i: model.geom_pos[i, 2])
-    return float(model.geom_pos[g, 2]), object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or None
 
 
 def _model_name(model: mujoco.MjModel) -> str:
@@ -245,7 +218,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             f"ball joints ({', '.join(balls[:4])}{', ...' if len(balls) > 4 else ''}) are neither controlled nor "
             "measured (sim2real drives hinge and slide joints): deploy refuses a robot whose unmeasured joints move"
         )
-    named = (("default pose", opt.default_pose), ("kp", opt.kp), ("kd", opt.kd), ("torque limit", opt.torque_limit))
+    named = (
+        ("default pose", opt.default_pose),
+        ("kp", opt.kp),
+        ("kd", opt.kd),
+        ("torque limit", opt.torque_limit),
+        ("armature", opt.armature),
+    )
     for what, given in named:
         unknown = unmatched(given, joints) if isinstance(given, Mapping) else None
         if unknown is not None:
@@ -287,12 +266,15 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         if model.jnt_limited[j]:
             lo, hi = model.jnt_range[j]
             if not lo <= data.qpos[adr[i]] <= hi:
+                # into the safety limits (the range less the margin, as _safety draws them), so that the
+                # robot does not start on a limit
+                m = min(opt.margin, 0.25 * (hi - lo))
                 clipped.append(joints[i])
-                data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo, hi))
+                data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + m, hi - m))
     if clipped:
         result.check.append(
             f"the default pose ({source}) puts {', '.join(clipped[:4])}{' ...' if len(clipped) > 4 else ''} "
-            "outside the joint range: clipped to the range, check default_pose"
+            "outside the joint range: clipped into the safety limits (the range less the margin), check default_pose"
         )
     given = list(pose)
     if not given:
@@ -301,7 +283,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         rest = f", the others from {source}" if len(given) < len(joints) else ""
         result.inferred.append(f"default pose: {len(given)} joints from your values{rest}")
 
-    floor_z, floor_name = _floor(model)
+    floor_z, floor_name = floor_plane(model)
     added_floor = None
     feet: list[str] = []
     standing = None
@@ -339,8 +321,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
-        if not _has_ground(model):
-            floor_name = added_floor = _added_floor_name(model)
+        if not has_ground(model):
+            floor_name = added_floor = added_floor_name(model)
             result.inferred.append(
                 f"the model has no ground (a robot file without its scene): sim2real adds a plane "
                 f"'{added_floor}' at z = 0 (floor: {added_floor})"
@@ -380,6 +362,15 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if added_floor is not None:
         spec["floor"] = added_floor
     spec["actuators"] = actuators
+    armature = {j: v for j in joints if (v := per_joint(opt.armature, j, "--armature")) is not None}
+    if armature:
+        spec["armature"] = armature
+    elif all(float(model.dof_armature[model.jnt_dofadr[j]]) == 0.0 for j in chosen):
+        result.check.append(
+            "no joint has armature (a drive's reflected rotor inertia; Go1/Go2-class legs about 0.01 kg m^2): "
+            "models made for Isaac Lab or mjlab leave it to the framework; give --armature (without it light "
+            "legs are stiff to simulate and the collision observer may see their fast swings as contacts)"
+        )
     pd = [a["model"] == "pd" for a in actuators.values()]
     scale = {j: (opt.action_scale if a["model"] == "pd" else a["torque_limit"]) for j, a in actuators.items()}
     spec["action"] = {"scale": opt.action_scale if all(pd) else scale, "filter": 1.0}
@@ -587,7 +578,7 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
     m_total = float(model.body_subtreemass[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)])
     lo, hi = round(-0.072 * m_base, 2), round(0.217 * m_base, 2)
     push = [round(20.0 * m_total / 15.0, 1), round(60.0 * m_total / 15.0, 1)]
-    floor = [n for n in (_floor(model)[1],) if n]
+    floor = [n for n in (floor_plane(model)[1],) if n]
     lines = [
         f"# {spec.name}: default randomization written by `sim2real robot init` (the embedded quadruped's",
         "# ranges with this robot's names; payload and pushes scaled by its mass).  Each line states its distribution.",

@@ -1,0 +1,33 @@
+"""The ground of a model: colliding planes, anything to stand on, the name of an added floor."""
+
+from __future__ import annotations
+
+import mujoco
+
+from sim2real.robots.ground import added_floor_name, floor_plane, ground_planes, has_ground
+
+
+def _model(world: str) -> mujoco.MjModel:
+    return mujoco.MjModel.from_xml_string(
+        f"<mujoco><worldbody>{world}<body name='b' pos='0 0 1'><freejoint/><geom size='0.1'/></body></worldbody></mujoco>"
+    )
+
+
+class TestGround:
+    def test_the_highest_colliding_plane_is_the_floor_and_a_drawn_one_is_not(self):
+        model = _model(
+            "<geom name='low' type='plane' size='1 1 0.1'/><geom name='high' type='plane' size='1 1 0.1' pos='0 0 0.2'/>"
+            "<geom name='drawn' type='plane' size='1 1 0.1' pos='0 0 0.5' contype='0' conaffinity='0'/>"
+        )
+        assert len(ground_planes(model)) == 2
+        assert floor_plane(model) == (0.2, "high")
+
+    def test_a_box_is_ground_but_not_a_floor_plane(self):
+        model = _model("<geom name='box' type='box' size='1 1 0.1' pos='0 0 -0.1'/>")
+        assert has_ground(model) and floor_plane(model) == (0.0, None)
+
+    def test_nothing_to_stand_on_and_the_added_floor_takes_a_free_name(self):
+        model = _model("<geom name='floor' type='plane' size='1 1 0.1' contype='0' conaffinity='0'/>")
+        assert not has_ground(model)
+        assert added_floor_name(model) == "sim2real_floor"
+        assert added_floor_name(_model("")) == "floor"
