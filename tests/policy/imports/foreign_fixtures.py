@@ -137,6 +137,14 @@ def isaaclab_export(
     return onnx_path, deploy
 
 
+def _isaac_scale(scale: float, size: int) -> str:
+    """How Isaac Lab's dump writes a term's scale: null for none, a per-value tuple for a frame of
+    joints (as configs that scale each joint write it), else the number."""
+    if scale == 1.0:
+        return "null"
+    return f"!!python/tuple {[scale] * size}" if size == 12 else str(scale)
+
+
 def isaaclab_env_yaml(spec: Any, path: Path, history: int = HISTORY) -> Path:
     """Isaac Lab's ``env.yaml`` of :func:`isaaclab_export`'s policy (motors in the model's order)."""
     policy_joints = [spec.joints[j] for j in PERM]
@@ -159,7 +167,8 @@ def isaaclab_env_yaml(spec: Any, path: Path, history: int = HISTORY) -> Path:
         "      base_legs:",
         "        class_type: isaaclab.actuators.actuator_pd:DCMotor",
         "        joint_names_expr: ['.*_hip', '.*_thigh', '.*_calf']",
-        "        effort_limit: 23.5",
+        "        effort_limit: null",
+        "        effort_limit_sim: 23.5",
         "        stiffness: {" + ", ".join(f"{j}: {kp}" for j, (kp, _) in gains.items()) + "}",
         "        damping: {" + ", ".join(f"{j}: {kd}" for j, (_, kd) in gains.items()) + "}",
         "        armature: null",
@@ -167,13 +176,14 @@ def isaaclab_env_yaml(spec: Any, path: Path, history: int = HISTORY) -> Path:
         "observations:",
         "  policy:",
         "    concatenate_terms: true",
+        "    concatenate_dim: -1",
         "    enable_corruption: true",
         f"    history_length: {history}",
         "    flatten_history_dim: true",
     ]
     isaac_keys = {"joint_pos_rel": "joint_pos", "joint_vel_rel": "joint_vel", "last_action": "actions"}
     func = {"velocity_commands": "generated_commands"}
-    for name, _, scale in TERMS:
+    for name, size, scale in TERMS:
         params = "{command_name: base_velocity}" if name == "velocity_commands" else "{}"
         if name in ("joint_pos_rel", "joint_vel_rel"):
             params = "{asset_cfg: {name: robot, joint_names: null, joint_ids: !!python/object/apply:builtins.slice [null, null, null]}}"
@@ -182,9 +192,9 @@ def isaaclab_env_yaml(spec: Any, path: Path, history: int = HISTORY) -> Path:
             f"      func: isaaclab.envs.mdp.observations:{func.get(name, name)}",
             f"      params: {params}",
             "      modifiers: null",
-            "      noise: {class_type: isaaclab.utils.noise.noise_model:uniform_noise, n_min: -0.1, n_max: 0.1}",
+            "      noise: !!python/object:isaaclab.utils.noise.noise_cfg.UniformNoiseCfg {n_min: -0.1, n_max: 0.1}",
             "      clip: null",
-            f"      scale: {scale if scale != 1.0 else 'null'}",
+            f"      scale: {_isaac_scale(scale, size)}",
             "      history_length: 0",
             "      flatten_history_dim: true",
         ]

@@ -12,7 +12,8 @@ facts of that format:
   with ``use_default_offset``; ``scale``, ``offset`` and ``clip`` are one value or a map from a
   regular expression to a value;
 - ``scene.robot.init_state.joint_pos`` (map from a regular expression to a position) is the
-  default pose; ``scene.robot.actuators.<group>`` give ``stiffness``, ``damping``, ``effort_limit``
+  default pose (a value or a map); ``scene.robot.actuators.<group>`` give ``stiffness``, ``damping``,
+  ``effort_limit_sim`` (else ``effort_limit``)
   and ``armature`` to the joints their ``joint_names_expr`` match (one value or a map);
 - ``observations.policy``: the terms in order (a term set to null is not there), each with its
   ``func`` (``module:function``), ``scale``, ``clip``, ``history_length`` (the group's, when set,
@@ -30,8 +31,6 @@ from typing import Any
 
 from sim2real.errors import PolicyError
 
-GROUP_SETTINGS = ("concatenate_terms", "enable_corruption", "history_length", "flatten_history_dim")
-"""Keys of an observation group that are settings, not terms."""
 
 
 def is_env_yaml(cfg: Any) -> bool:
@@ -101,10 +100,8 @@ def _observations(group: Mapping[str, Any], where: str, known: Collection[str]) 
     history = group.get("history_length")
     out: dict[str, Any] = {}
     for key, term in group.items():
-        if key in GROUP_SETTINGS or term is None:
-            continue
-        if not isinstance(term, Mapping):
-            raise PolicyError(f"{where}: observations.policy.{key} is not a term")
+        if not isinstance(term, Mapping) or "func" not in term:
+            continue  # a group setting (concatenate_terms, concatenate_dim, ...) or a term set to null
         func = str(term.get("func") or "").rpartition(":")[2].rpartition(".")[2]
         name = key if key in known or func not in known else func
         if name in out:
@@ -180,8 +177,10 @@ def deploy_from_env(
             )
         gains[key] = [_number(v, f"{where}: {key} of {j}") for j, v in zip(joints, values, strict=True)]
     extras: dict[str, Any] = {}
-    for key, ours in (("effort_limit", "torque_limit"), ("armature", "armature")):
-        values = _actuator_values(actuators, joints, key, where)
+    for keys, ours in ((("effort_limit_sim", "effort_limit"), "torque_limit"), (("armature",), "armature")):
+        # Isaac Lab 2.x states the simulated limit as effort_limit_sim (null: the robot's own)
+        per_key = [_actuator_values(actuators, joints, key, where) for key in keys]
+        values = [next((v for v in options if v is not None), None) for options in zip(*per_key, strict=True)]
         if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
             extras[ours] = tuple(float(v) for v in values)
     scale = [
