@@ -32,7 +32,6 @@ from typing import Any
 from sim2real.errors import PolicyError
 
 
-
 def is_env_yaml(cfg: Any) -> bool:
     """Whether a loaded YAML is Isaac Lab's ``env.yaml`` (not a deploy.yaml)."""
     return isinstance(cfg, Mapping) and all(
