@@ -192,6 +192,25 @@ class TestInferenceChoices:
         assert not any(b.name.startswith("geom.") for b in spec.parameter_bounds)  # a plane that collides with nothing
         assert build_model(load_spec(tmp_path / "robot.yaml")).nu == 2
 
+    def test_unnamed_foot_bodies_as_in_gymnasiums_ant_take_their_joints_names(self, tmp_path):
+        legs = "".join(
+            f"<body name='hip{k}' pos='{x} {y} 0'><joint name='hip_{k}' axis='0 0 1' range='-0.5 0.5'/>"
+            f"<geom type='capsule' fromto='0 0 0 {x} {y} 0' size='0.04'/><body pos='{x} {y} 0'>"
+            f"<joint name='ankle_{k}' axis='{-y} {x} 0' range='0.5 1.2'/>"
+            f"<geom name='foot_geom_{k}' type='capsule' fromto='0 0 0 {x} {y} -0.3' size='0.04'/></body></body>"
+            for k, (x, y) in enumerate([(0.2, 0.2), (-0.2, 0.2), (-0.2, -0.2), (0.2, -0.2)], start=1)
+        )
+        path = tmp_path / "ant.xml"
+        path.write_text(
+            "<mujoco><worldbody><geom name='floor' type='plane' size='5 5 0.1'/><body name='torso' pos='0 0 0.75'>"
+            f"<freejoint name='root'/><geom type='sphere' size='0.25'/>{legs}</body></worldbody>"
+            "<actuator>" + "".join(f"<motor joint='{j}_{k}' gear='150' ctrlrange='-1 1'/>" for k in range(1, 5) for j in ("hip", "ankle")) + "</actuator></mujoco>"
+        )
+        spec, result = init_robot(path, tmp_path / "robot.yaml")
+        assert set(spec.feet) == {"ankle_1", "ankle_2", "ankle_3", "ankle_4"}
+        assert any(line.startswith("unnamed bodies called after their first joint or geom: ankle_1") for line in result.inferred)
+        assert spec.task is not None and load_spec(tmp_path / "robot.yaml").hash == spec.hash
+
 
 def _urdf(folder: Path, mesh: Path) -> Path:
     """A two-link URDF with a mesh, written by the test (no actuators)."""

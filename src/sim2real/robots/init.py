@@ -191,9 +191,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     except Exception as exc:
         raise SpecError(f"{model_path.name}: MJCF does not compile ({exc})") from None
     J = mujoco.mjtObj.mjOBJ_JOINT
-    unnamed = [a.target for a in mujoco.MjSpec.from_file(str(model_path)).actuators if not a.name]
+    raw = mujoco.MjSpec.from_file(str(model_path))
+    unnamed = [a.target for a in raw.actuators if not a.name]
     if unnamed:
         result.inferred.append(f"unnamed actuators called after their joints: {', '.join(unnamed)}")
+    named = [b.name for b, r in zip(mjspec.bodies, raw.bodies, strict=True) if b.name and not r.name]
+    if named:
+        result.inferred.append(f"unnamed bodies called after their first joint or geom: {', '.join(named)}")
 
     # joints
     hinge = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))

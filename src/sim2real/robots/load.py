@@ -42,9 +42,10 @@ NAMESPACE = "sim2real_"
 def load_mjcf(path: Path) -> mujoco.MjSpec:
     """The model file as an MjSpec (includes resolved), or one clear SpecError.
 
-    An actuator without a name that drives a joint is called after its joint (when no other
-    actuator has that name): specs refer to actuators by name, and simple models (Gymnasium's)
-    leave them unnamed.  Names change nothing the physics sees.
+    An actuator without a name that drives a joint is called after its joint, and a body without
+    a name after its first joint or named geom (when no other actuator or body has that name):
+    specs refer to actuators and bodies (feet) by name, and simple models (Gymnasium's) leave them
+    unnamed.  Names change nothing the physics sees.
     """
     try:
         mjspec = mujoco.MjSpec.from_file(str(path))
@@ -56,6 +57,14 @@ def load_mjcf(path: Path) -> mujoco.MjSpec:
         if not actuator.name and actuator.trntype == mujoco.mjtTrn.mjTRN_JOINT and actuator.target not in taken:
             actuator.name = actuator.target
             taken.add(actuator.target)
+    bodies = {b.name for b in mjspec.bodies if b.name}
+    for body in mjspec.bodies:
+        if body.name:
+            continue
+        name = next((e.name for e in [*body.joints, *body.geoms] if e.name and e.name not in bodies), None)
+        if name is not None:
+            body.name = name
+            bodies.add(name)
     return mjspec
 
 
