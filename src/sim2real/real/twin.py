@@ -65,6 +65,7 @@ from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.friction import JOINT_USER, stribeck_friction
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.divergence import checked_step
 from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.net_actuator import DRIVE_INPUTS, NetDrives, load_net
 
@@ -644,7 +645,8 @@ class TwinRobot:
         if np.any(stribeck > 0):  # Stribeck friction: the friction loss at this speed (robots/friction.py)
             qd = d.qvel[self._dof_idx]
             self.model.dof_frictionloss[self._dof_idx] = self._frictionloss + stribeck_friction(qd, stribeck, velocity)
-        mujoco.mj_step(self.model, d)
+        checked_step(self.model, d, f"the twin's {self.config.effects.integrator} at {h * 1e3:g} ms is unstable "
+                     "for this robot: try effects.integrator: implicitfast, or a larger substep_factor")
 
     def _control(self, ahead: float = 0.0) -> np.ndarray:
         """The actuators' controls this fine step: torques at the state ``ahead`` seconds from now
