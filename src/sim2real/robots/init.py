@@ -53,7 +53,7 @@ from sim2real.robots.init_actuators import (
     per_joint,
     unmatched,
 )
-from sim2real.robots.load import load_mjcf, load_spec
+from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import SAG_LIMIT, Standing, stand
@@ -185,19 +185,17 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         model_path, notes = convert_urdf(model_path, out_dir, opt.floating_base)
         result.inferred.extend(notes)
         result.check.append("the URDF conversion (MuJoCo drops visual geoms; check collision geoms and inertia)")
-    mjspec = load_mjcf(model_path)
+    mjspec = read_mjcf(model_path)
+    named_actuators, named_bodies = name_unnamed(mjspec)  # what load_mjcf does, said here
     try:
         model = mjspec.compile()
     except Exception as exc:
         raise SpecError(f"{model_path.name}: MJCF does not compile ({exc})") from None
     J = mujoco.mjtObj.mjOBJ_JOINT
-    raw = mujoco.MjSpec.from_file(str(model_path))
-    unnamed = [a.target for a in raw.actuators if not a.name]
-    if unnamed:
-        result.inferred.append(f"unnamed actuators called after their joints: {', '.join(unnamed)}")
-    named = [b.name for b, r in zip(mjspec.bodies, raw.bodies, strict=True) if b.name and not r.name]
-    if named:
-        result.inferred.append(f"unnamed bodies called after their first joint or geom: {', '.join(named)}")
+    if named_actuators:
+        result.inferred.append(f"unnamed actuators called after their joints: {', '.join(named_actuators)}")
+    if named_bodies:
+        result.inferred.append(f"unnamed bodies called after their first joint or geom: {', '.join(named_bodies)}")
 
     # joints
     hinge = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))

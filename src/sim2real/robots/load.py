@@ -39,32 +39,46 @@ NAMESPACE = "sim2real_"
 """Prefix of sim2real's own sensors whose plain name the model already uses for something else."""
 
 
-def load_mjcf(path: Path) -> mujoco.MjSpec:
-    """The model file as an MjSpec (includes resolved), or one clear SpecError.
-
-    An actuator without a name that drives a joint is called after its joint, and a body without
-    a name after its first joint or named geom (when no other actuator or body has that name):
-    specs refer to actuators and bodies (feet) by name, and simple models (Gymnasium's) leave them
-    unnamed.  Names change nothing the physics sees.
-    """
+def read_mjcf(path: Path) -> mujoco.MjSpec:
+    """The model file as an MjSpec (includes resolved), as written, or one clear SpecError."""
     try:
-        mjspec = mujoco.MjSpec.from_file(str(path))
+        return mujoco.MjSpec.from_file(str(path))
     except Exception as exc:  # mujoco raises ValueError with the XML error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(f"{path.name}: MJCF does not load ({first})") from None
+
+
+def name_unnamed(mjspec: mujoco.MjSpec) -> tuple[list[str], list[str]]:
+    """Name what specs refer to by name and simple models (Gymnasium's) leave unnamed: an actuator
+    driving a joint after its joint, a body after its first joint or named geom (when no other
+    actuator or body has that name).  Names change nothing the physics sees.
+
+    Returns:
+        The actuators and the bodies named, as named.
+    """
+    actuators: list[str] = []
     taken = {a.name for a in mjspec.actuators if a.name}
     for actuator in mjspec.actuators:
         if not actuator.name and actuator.trntype == mujoco.mjtTrn.mjTRN_JOINT and actuator.target not in taken:
             actuator.name = actuator.target
             taken.add(actuator.target)
-    bodies = {b.name for b in mjspec.bodies if b.name}
+            actuators.append(actuator.target)
+    bodies: list[str] = []
+    taken = {b.name for b in mjspec.bodies if b.name}
     for body in mjspec.bodies:
-        if body.name:
-            continue
-        name = next((e.name for e in [*body.joints, *body.geoms] if e.name and e.name not in bodies), None)
+        name = None if body.name else next((e.name for e in [*body.joints, *body.geoms] if e.name and e.name not in taken), None)
         if name is not None:
             body.name = name
-            bodies.add(name)
+            taken.add(name)
+            bodies.append(name)
+    return actuators, bodies
+
+
+def load_mjcf(path: Path) -> mujoco.MjSpec:
+    """The model file as an MjSpec (includes resolved) with its unnamed actuators and bodies named
+    (:func:`name_unnamed`), or one clear SpecError."""
+    mjspec = read_mjcf(path)
+    name_unnamed(mjspec)
     return mjspec
 
 

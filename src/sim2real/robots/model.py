@@ -188,10 +188,12 @@ def _apply_friction(spec: RobotSpec, mjspec: mujoco.MjSpec) -> None:
 
 def build_model(spec: RobotSpec) -> mujoco.MjModel:
     """Compile the robot's model (nominal parameters)."""
+    return _compile(spec, build_mjspec(spec))
+
+
+def _compile(spec: RobotSpec, mjspec: mujoco.MjSpec) -> mujoco.MjModel:
     try:
-        return build_mjspec(spec).compile()
-    except SpecError:
-        raise
+        return mjspec.compile()
     except Exception as exc:
         raise SpecError(f"{spec.name}: model does not compile ({exc})") from None
 
@@ -209,10 +211,7 @@ def build_robot_model(spec: RobotSpec) -> mujoco.MjModel:
             continue
         for joint in joints:
             mjspec.delete(joint)
-    try:
-        return mjspec.compile()
-    except Exception as exc:
-        raise SpecError(f"{spec.name}: model does not compile ({exc})") from None
+    return _compile(spec, mjspec)
 
 
 def default_qpos(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
