@@ -3,6 +3,7 @@ period, no unsafe command reaching the robot; and the audit is not vacuous."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -11,7 +12,7 @@ import pytest
 from deploy_testdata import tiny_policy
 
 from sim2real.cli import main
-from sim2real.deploy.fault_cases import DroppedBurst, InfPolicyOutput, TorqueCommand
+from sim2real.deploy.fault_cases import DroppedBurst, InfPolicyOutput, RateSpike, TorqueCommand
 from sim2real.deploy.faults import FAULTS, StandInPolicy, run_case, run_suite, transient_recovered
 from sim2real.deploy.safety import SafetyDecision, SafetyMonitor
 from sim2real.real.protocol import Command, Reading
@@ -172,6 +173,24 @@ class TestResumeOnTheTwin:
         result = run_case(furuta, BurstThatComesBack)
         assert result.detected and result.reaction == "hold" and result.unsafe_commands == 0
         assert result.worst == "safe_stop" and result.recovered is False and not result.passed, result.as_dict()
+
+
+class TestRateSpike:
+    def test_a_spike_with_room_inside_the_hard_limits_is_clamped_by_the_rate_limit(self, furuta):
+        result = run_case(furuta, RateSpike)
+        assert result.passed and result.reaction == "clamp", result.as_dict()
+        assert result.events[0] == "rate_limit/clamp", result.events
+
+    def test_a_stiff_pd_joint_whose_torque_window_is_narrower_than_the_step(self):
+        """kp 150 on the quadruped: torque limit / kp (0.16-0.3 rad) is narrower than the rate
+        limit's 1 rad step, so the hard limit clamps the spike first; the case passes on that clamp
+        and the audit still finds every command within the rate limit."""
+        quadruped = load_robot("quadruped")
+        stiff = tuple(dataclasses.replace(a, kp=150.0) for a in quadruped.actuators)
+        spec = dataclasses.replace(quadruped, actuators=stiff)
+        result = run_case(spec, RateSpike)
+        assert result.passed and result.reaction == "clamp" and result.unsafe_commands == 0, result.as_dict()
+        assert result.events[0] == "torque_limit/clamp", result.events
 
 
 class TestAuditOfTheSuite:

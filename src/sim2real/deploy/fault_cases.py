@@ -20,6 +20,7 @@ import numpy as np
 from sim2real.deploy.body_geometry import front_point, leaf_bodies
 from sim2real.deploy.loop import ControlLoop, TickResult
 from sim2real.deploy.safety import SafetyMonitor
+from sim2real.deploy.safety_limits import command_window
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinRobot
@@ -348,21 +349,41 @@ class TorqueCommand(Fault):
 
 
 class RateSpike(Fault):
+    """The policy's command of one actuator jumps beyond the rate limit's step for one tick.
+
+    The jump goes the way with more room inside the hard limits at the reading (position and the
+    torque the command implies): 2 x the step, or halfway between the step and the hard limit when
+    that is nearer, so that the rate limit is what clamps it.  Where the hard limits leave less
+    than one step of room either way (a stiff pd joint whose torque window, torque limit / kp, is
+    narrower than the rate limit's step), no command is beyond the step and inside them: the jump is
+    2 x the step and the clamp of the hard limit counts as well.
+    """
+
     name = "rate_spike"
-    description = "the policy's command of one actuator jumps by 2 x the rate limit's step for one tick"
+    description = "the policy's command of one actuator jumps beyond the rate limit's step for one tick"
     reaction = "clamp"
-    kinds = ("rate_limit", "velocity_limit")
+    kinds: tuple[str, ...] = ("rate_limit", "velocity_limit")
     duration = 1
 
     def command(self, u: np.ndarray, reading: Reading) -> np.ndarray:
-        spec = self.ctx.spec
+        spec, monitor = self.ctx.spec, self.ctx.monitor
         i = _widest_actuator(spec)
         out = np.array(u, dtype=float)
-        jump = 2.0 * float(self.ctx.monitor.max_step(spec.control_dt)[i])
-        act = spec.actuators[i]
-        j = _joint_index(spec, i)
-        high = float(spec.safety.position_high[j]) if act.model == "pd" else act.command_high
-        out[i] = out[i] + jump if out[i] + jump <= high else out[i] - jump
+        step = float(monitor.max_step(spec.control_dt)[i])
+        index = monitor.limits.index
+        window = command_window(monitor.limits, reading.q[index], reading.qd[index])
+        up, down = float(window.high[i]) - out[i], out[i] - float(window.low[i])
+        room = max(up, down)
+        if room > step:
+            jump = min(2.0 * step, 0.5 * (step + room))
+        else:
+            jump = 2.0 * step
+            self.kinds = (*RateSpike.kinds, "torque_limit", "position_limit")
+        out[i] = out[i] + jump if up >= down else out[i] - jump
+        self.description = (
+            f"the command of {spec.actuators[i].actuator} jumps by {jump:.4g} for one tick (rate limit's step "
+            f"{step:.4g}" + (", wider than the hard limits' room: their clamp counts too)" if room <= step else ")")
+        )
         return out
 
 
