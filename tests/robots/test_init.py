@@ -212,6 +212,29 @@ class TestInferenceChoices:
         assert spec.task is not None and load_spec(tmp_path / "robot.yaml").hash == spec.hash
 
 
+    @pytest.mark.parametrize(("option", "expected"), [("iterations='1' ls_iterations='4'", (100, 50)), ("", None)])
+    def test_solver_iterations_tuned_for_mjx_are_raised_to_mujocos_defaults(self, tmp_path, option, expected):
+        """Menagerie's *_mjx.xml set iterations 1: with sim2real's 5 ms step their contacts diverged."""
+        path = tmp_path / "mjx.xml"
+        path.write_text(
+            f"<mujoco><option {option}/><worldbody><body name='l0' pos='0 0 0.1'><joint name='j0' axis='0 1 0' range='-1 1'/>"
+            "<geom type='capsule' fromto='0 0 0 0.1 0 0' size='0.01'/></body></worldbody>"
+            "<actuator><motor joint='j0' ctrlrange='-1 1'/></actuator></mujoco>"
+        )
+        _, result = init_robot(path, tmp_path / "robot.yaml")
+        loaded = load_spec(tmp_path / "robot.yaml")
+        model = build_model(loaded)
+        default = mujoco.MjOption()
+        if expected is None:
+            assert (loaded.solver_iterations, loaded.ls_iterations) == (None, None)
+            assert (model.opt.iterations, model.opt.ls_iterations) == (default.iterations, default.ls_iterations)
+            assert not any("solver" in line for line in loaded.overrides)
+        else:
+            assert (loaded.solver_iterations, loaded.ls_iterations) == expected == (default.iterations, default.ls_iterations)
+            assert (model.opt.iterations, model.opt.ls_iterations) == expected
+            assert "solver iterations 1 -> 100 (control.iterations)" in loaded.overrides
+            assert any("tuned for MJX" in line for line in result.inferred)
+
 def _urdf(folder: Path, mesh: Path) -> Path:
     """A two-link URDF with a mesh, written by the test (no actuators)."""
     (folder / "meshes").mkdir(parents=True)

@@ -351,7 +351,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         "mjcf": _relative(model_path, out_dir),
         "joints": joints,
         "default_pose": default_pose,
-        "control": {"dt": opt.control_dt, "substeps": substeps, "integrator": "implicitfast"},
+        "control": {"dt": opt.control_dt, "substeps": substeps, "integrator": "implicitfast", **_solver(model, result)},
         "base_body": base_name,
     }
     if base_body is not None:
@@ -532,6 +532,27 @@ def _dump(key: str, value: Any) -> str:
         return "\n".join([f"{key}:", *(f"  - {_flow(x)}" for x in value)])
     text = _flow(value)
     return f"{key}: {text[:-4] if text.endswith(' ...') else text}"
+
+
+MIN_SOLVER_ITERATIONS = 10
+"""Fewer constraint solver iterations than this (models tuned for MJX set 1-4) are raised to MuJoCo's
+defaults: at sim2real's timestep and with its actuators they let the contacts diverge."""
+
+
+def _solver(model: mujoco.MjModel, result: InitResult) -> dict[str, int]:
+    """``control.iterations`` / ``ls_iterations`` when the model's are too few (MuJoCo's defaults)."""
+    if int(model.opt.iterations) >= MIN_SOLVER_ITERATIONS:
+        return {}
+    default = mujoco.MjOption()
+    out = {"iterations": int(default.iterations)}
+    if int(model.opt.ls_iterations) < int(default.ls_iterations):
+        out["ls_iterations"] = int(default.ls_iterations)
+    result.inferred.append(
+        f"solver iterations {int(model.opt.iterations)} (line search {int(model.opt.ls_iterations)}) are tuned "
+        f"for MJX: MuJoCo's defaults {out['iterations']} / {out.get('ls_iterations', int(model.opt.ls_iterations))} "
+        "instead (control.iterations, control.ls_iterations; an override)"
+    )
+    return out
 
 
 def write_spec(result: InitResult, out: str | Path, overrides: tuple[str, ...] = ()) -> Path:

@@ -269,6 +269,12 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
     integrator = INTEGRATOR_NAMES.get(int(model.opt.integrator), str(int(model.opt.integrator)))
     if integrator != spec.integrator:
         out.append(f"integrator {integrator} -> {spec.integrator} (control.integrator)")
+    for key, ours, theirs in (
+        ("iterations", spec.solver_iterations, model.opt.iterations),
+        ("ls_iterations", spec.ls_iterations, model.opt.ls_iterations),
+    ):
+        if ours is not None and ours != int(theirs):
+            out.append(f"solver {key} {int(theirs)} -> {ours} (control.{key})")
     kinds = {
         int(mujoco.mjtGain.mjGAIN_FIXED): "motor/general",
         int(mujoco.mjtGain.mjGAIN_AFFINE): "affine",

@@ -71,6 +71,10 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
     mjspec = load_mjcf(spec.mjcf_path)
     mjspec.option.timestep = spec.physics_dt
     mjspec.option.integrator = _INTEGRATORS[spec.integrator]
+    if spec.solver_iterations is not None:
+        mjspec.option.iterations = spec.solver_iterations
+    if spec.ls_iterations is not None:
+        mjspec.option.ls_iterations = spec.ls_iterations
     mjspec.nuser_actuator = len(ACTUATOR_USER)
     mjspec.nuser_sensor = len(SENSOR_USER)
     if spec.floor is not None:

@@ -308,7 +308,7 @@ def _build(path: Path, raw: dict) -> RobotSpec:
     default_pose = [_number(pose_map[j], f"default_pose.{j}") for j in joints]
 
     control = _require_mapping(raw["control"], "control")
-    _check_keys(control, {"dt", "substeps", "integrator"}, "control")
+    _check_keys(control, {"dt", "substeps", "integrator", "iterations", "ls_iterations"}, "control")
     control_dt = _number(control.get("dt"), "control.dt", positive=True)
     substeps = control.get("substeps", 1)
     if isinstance(substeps, bool) or not isinstance(substeps, int) or substeps < 1:
@@ -318,6 +318,12 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         raise SpecError(
             f"control.integrator must be Euler, RK4, implicit or implicitfast; got {integrator!r}"
         )
+    solver = {}
+    for key in ("iterations", "ls_iterations"):
+        value = control.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise SpecError(f"control.{key} must be a positive integer, got {value!r}")
+        solver[key] = value
 
     acts_raw = _require_mapping(raw["actuators"], "actuators")
     unknown = [k for k in acts_raw if k not in joints]
@@ -443,6 +449,8 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         feet=feet,
         initial_base=initial_base,
         friction=_parse_friction(raw.get("friction"), joints),
+        solver_iterations=solver["iterations"],
+        ls_iterations=solver["ls_iterations"],
         floor=_parse_floor(raw.get("floor")),
     )
 

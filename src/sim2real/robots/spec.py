@@ -381,6 +381,12 @@ class RobotSpec:
     friction: Mapping[str, FrictionSpec] = field(default_factory=dict)
     """Friction of joints by name (the ``friction:`` section); joints not listed keep the MJCF's
     Coulomb and viscous friction and have no Stribeck friction."""
+    solver_iterations: int | None = None
+    """Largest number of constraint solver iterations (``control.iterations``; an override): models
+    tuned for MJX set 1-4, which diverge at sim2real's timestep; None: the model's own."""
+    ls_iterations: int | None = None
+    """Line-search iterations of the constraint solver (``control.ls_iterations``; an override);
+    None: the model's own."""
 
     @property
     def physics_dt(self) -> float:
