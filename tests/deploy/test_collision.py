@@ -20,7 +20,7 @@ from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.safety import SafetyMonitor
 from sim2real.deploy.speed import SpeedConfig
-from sim2real.errors import SpecError
+from sim2real.errors import Sim2RealError, SpecError
 from sim2real.policy.linear import write_linear_policy
 from sim2real.policy.runtime import PolicyRunner
 from sim2real.real.protocol import Reading
@@ -110,6 +110,32 @@ class TestObserver:
         res = _hold_run(spec, _quiet(spec), 50, obs)
         quiet = [r for r in res[20:] if r is not None]
         assert max(max(np.abs(r.joint).max(), np.abs(r.base[3:]).max()) for r in quiet) < 0.3
+
+    def test_an_imu_on_a_board_welded_to_the_base_is_used_where_it_is(self, tmp_path):
+        # Fourier N1's IMU sits on imu_link, a body welded to the base: the observer takes the
+        # site's pose in the base frame through the weld (here turned 90 degrees and off-centre)
+        xml = (DATA_DIR / "quadruped.xml").read_text()
+        board = '<body name="imu_board" pos="0.05 0.02 0.03" euler="0 0 90"><site name="board_imu"/></body>'
+        xml = xml.replace('<body name="base" pos="0 0 0.34">', '<body name="base" pos="0 0 0.34">' + board, 1)
+        (tmp_path / "quadruped.xml").write_text(xml)
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_imu_board", str(tmp_path / "quadruped.xml")
+        raw["sensors"]["imu"]["site"] = "board_imu"
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        spec = load_robot(str(tmp_path / "robot.yaml"))
+        obs = MomentumObserver(spec, filter_s=0.0)
+        res = _hold_run(spec, _quiet(spec), 100, obs, force=np.r_[0.0, 0.0, 0.0, 0.0, 0.0, 3.0], body="base")
+        quiet = [r for r in res[20:50] if r is not None]
+        pushed = [r for r in res[60:] if r is not None]
+        assert max(max(np.abs(r.joint).max(), np.abs(r.base[3:]).max()) for r in quiet) < 0.3
+        assert np.median([np.linalg.norm(r.base[3:]) + np.abs(r.joint).max() for r in pushed]) > 1.0
+        # a site on a body that moves against the base is one clear error
+        xml = xml.replace('<joint name="FL_hip" class="hip"/>', '<joint name="FL_hip" class="hip"/><site name="hip_imu"/>', 1)
+        (tmp_path / "quadruped.xml").write_text(xml)
+        raw["sensors"]["imu"]["site"] = "hip_imu"
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        with pytest.raises(Sim2RealError, match="or a body welded to it"):
+            MomentumObserver(load_robot(str(tmp_path / "robot.yaml")))
 
     def test_a_foot_in_the_air_explains_nothing(self, quadruped):
         robot = _quiet(quadruped)

@@ -130,12 +130,22 @@ class TestInferenceChoices:
         result = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": 5.0}))
         model = mujoco.MjModel.from_xml_path(str(h1_dir / "h1.xml"))
         high = float(model.joint("left_knee_joint").range[1])
-        # clipped into the safety limits, so that the robot does not start on one
+        # clipped into the range less the margin, and the safety limit keeps the margin around it
         assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(high - 0.05)
-        assert result.spec["safety"]["joint_position"]["left_knee_joint"][1] == pytest.approx(high - 0.05)
+        assert result.spec["safety"]["joint_position"]["left_knee_joint"][1] == pytest.approx(high)
         assert any("left_knee_joint" in c and "outside the joint range" in c for c in result.check)
         inside = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": high - 0.1}))
         assert not any("outside the joint range" in c for c in inside.check)
+
+    def test_a_default_pose_on_the_edge_of_the_range_keeps_the_margin_of_the_safety_limits(self, h1_dir, tmp_path):
+        """Menagerie's G1 holds its hands open at 0 of [0, 1.84]: a safety limit at 0 stopped every
+        run at once (MuJoCo's soft limit lets the joint pass it by 1e-4 rad)."""
+        model = mujoco.MjModel.from_xml_path(str(h1_dir / "h1.xml"))
+        low, high = (float(x) for x in model.joint("left_knee_joint").range)
+        result = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": low}))
+        assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(low)
+        assert result.spec["safety"]["joint_position"]["left_knee_joint"] == pytest.approx([low - 0.05, high - 0.05])
+        assert not any("outside the joint range" in c for c in result.check)
 
     def test_written_spec_carries_comments_and_round_trips(self, h1_dir, tmp_path):
         spec, _result = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")

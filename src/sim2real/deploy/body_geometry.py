@@ -1,4 +1,5 @@
-"""Where a robot's bodies are: their collision geoms, a geom's lowest point, a body's front.
+"""Where a robot's bodies are: their collision geoms, a geom's lowest point, a body's front, a site
+in a body's frame.
 
 Shared by the collision observer (which feet can touch the ground) and the collision fault case
 (where a push lands).  Needs MuJoCo and numpy only.
@@ -11,7 +12,7 @@ import math
 import mujoco
 import numpy as np
 
-__all__ = ["collision_geoms", "front_point", "geom_bottom", "leaf_bodies"]
+__all__ = ["collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "site_in_body"]
 
 
 def leaf_bodies(model: mujoco.MjModel) -> list[int]:
@@ -83,3 +84,15 @@ def front_point(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> np.nda
         mujoco.mju_quat2Mat(grot, model.geom_quat[g])
         front = max(front, float(np.max(model.geom_pos[g][0] + (center + half * _CORNERS) @ grot.reshape(3, 3)[0])))
     return np.array([front, 0.0, 0.0])
+
+
+def site_in_body(model: mujoco.MjModel, site: int, body: int) -> tuple[np.ndarray, np.ndarray]:
+    """Position [m] and orientation (quaternion w, x, y, z) of a site in the frame of ``body``, for a
+    site on ``body`` or on a body welded to it (their relative pose is then the same in any state)."""
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    rot = data.xmat[body].reshape(3, 3)
+    pos = rot.T @ (data.site_xpos[site] - data.xpos[body])
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, (rot.T @ data.site_xmat[site].reshape(3, 3)).ravel())
+    return pos, quat

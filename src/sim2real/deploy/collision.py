@@ -67,7 +67,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.deploy.body_geometry import collision_geoms, geom_bottom, leaf_bodies
+from sim2real.deploy.body_geometry import collision_geoms, geom_bottom, leaf_bodies, site_in_body
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
@@ -207,11 +207,13 @@ class MomentumObserver:
             if spec.imu is None:
                 raise Sim2RealError("collision observer: a floating base needs the IMU (orientation, gyro)")
             site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, spec.imu.site)
-            if site < 0 or int(model.site_bodyid[site]) != body:
-                raise Sim2RealError(f"collision observer: the IMU site must be on the base body {spec.base_body}")
-            # rotation of the IMU site in the base body frame (constant)
-            self._site_pos = model.site_pos[site].copy()
-            self._site_quat = model.site_quat[site].copy()
+            if site < 0 or int(model.body_weldid[model.site_bodyid[site]]) != int(model.body_weldid[body]):
+                raise Sim2RealError(
+                    f"collision observer: the IMU site must be on the base body {spec.base_body} "
+                    "or a body welded to it (no joint between them)"
+                )
+            # pose of the IMU site in the base body frame (constant: no joint between them)
+            self._site_pos, self._site_quat = site_in_body(model, site, body)
             self._site_rot = np.zeros(9)
             mujoco.mju_quat2Mat(self._site_rot, self._site_quat)
             self._site_rot = self._site_rot.reshape(3, 3)

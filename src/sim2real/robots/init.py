@@ -53,6 +53,7 @@ from sim2real.robots.init_actuators import (
     per_joint,
     unmatched,
 )
+from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
@@ -342,7 +343,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     # IMU
     imu = None
     if base_body is not None:
-        imu = _infer_imu(model, base_body, opt.imu_site, result)
+        imu = infer_imu(model, base_body, opt.imu_site, result.inferred, result.check)
 
     substeps = max(1, math.ceil(opt.control_dt / opt.physics_dt - 1e-9))
     spec: dict[str, Any] = {
@@ -406,26 +407,6 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     return result
 
 
-def _infer_imu(model: mujoco.MjModel, base: int, site: str | None, result: InitResult) -> dict[str, Any]:
-    S = mujoco.mjtObj.mjOBJ_SITE
-    if site is not None:
-        if mujoco.mj_name2id(model, S, site) < 0:
-            raise SpecError(f"IMU site '{site}' is not in the model")
-        result.inferred.append(f"IMU on site '{site}' (your choice)")
-        return {"site": site, "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
-    sites = [s for s in range(model.nsite) if int(model.site_bodyid[s]) == base and object_name(model, S, s)]
-    sites.sort(key=lambda s: "imu" not in object_name(model, S, s).lower())
-    if sites:
-        name = object_name(model, S, sites[0])
-        result.inferred.append(f"IMU on site '{name}' of the base body")
-        result.check.append(f"the IMU site '{name}' is where your robot's IMU is")
-        return {"site": name, "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
-    base_name = object_name(model, mujoco.mjtObj.mjOBJ_BODY, base)
-    result.inferred.append(f"IMU: adds site 'imu' at the origin of body '{base_name}' (an override)")
-    result.check.append("the added IMU site's position (sensors.imu.pos, in the base body's frame)")
-    return {"site": "imu", "add_to": base_name, "pos": [0.0, 0.0, 0.0], "gyro_noise_density": 0.0, "accel_noise_density": 0.0}
-
-
 def _observation(floating: bool, command: bool) -> list[dict[str, Any]]:
     terms = []
     if floating:
@@ -455,7 +436,9 @@ def _safety(
         if model.jnt_limited[jid]:
             lo, hi = (float(x) for x in model.jnt_range[jid])
             m = min(margin, 0.25 * (hi - lo))  # a narrow range keeps half of itself
-            position[joint] = [round(min(lo + m, q), 6), round(max(hi - m, q), 6)]
+            # the margin around the default pose too: a pose at the range's edge (G1's open hands at
+            # 0 of [0, 1.84]) rests on the joint limit, which MuJoCo's soft limit lets it pass a little
+            position[joint] = [round(min(lo + m, q - m), 6), round(max(hi - m, q + m), 6)]
         else:
             position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
     torques = {j: a["torque_limit"] for j, a in actuators.items()}
