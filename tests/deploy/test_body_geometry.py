@@ -7,7 +7,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim2real.deploy.body_geometry import collision_geoms, front_point, geom_bottom, leaf_bodies
+from sim2real.deploy.body_geometry import collision_geoms, front_point, geom_bottom, leaf_bodies, sole
 
 TALL = """<mujoco><asset><mesh name="sole" vertex="-0.15 -0.05 0  0.15 -0.05 0  -0.15 0.05 0  0.15 0.05 0
   -0.15 -0.05 0.04  0.15 -0.05 0.04  -0.15 0.05 0.04  0.15 0.05 0.04"/></asset><worldbody>
@@ -46,3 +46,26 @@ class TestBodyGeometry:
         model = mujoco.MjModel.from_xml_string(TALL)
         assert [model.body(b).name for b in leaf_bodies(model)] == ["foot", "shoe"]
         assert collision_geoms(model, model.body("trunk").id) == [int(model.body("trunk").geomadr[0])]
+
+
+SOLES = """<mujoco><worldbody><body name="trunk" pos="0 0 1"><freejoint/><geom type="box" size="0.1 0.1 0.1"/>
+  <body name="point" pos="0 0 -0.5"><geom type="capsule" fromto="0 0 0 0 0 0.2" size="0.01"/>
+    <geom type="sphere" size="0.02" pos="0 0 -0.01"/></body>
+  <body name="corners" pos="0.3 0 -0.5"><geom type="box" size="0.08 0.04 0.01" contype="0" conaffinity="0"/>
+    <geom type="sphere" size="0.002" pos="0.07 0.03 -0.01"/><geom type="sphere" size="0.002" pos="-0.07 0.03 -0.01"/>
+    <geom type="sphere" size="0.002" pos="0.07 -0.03 -0.01"/><geom type="sphere" size="0.002" pos="-0.07 -0.03 -0.01"/></body>
+  <body name="flat" pos="-0.3 0 -0.5"><geom type="box" size="0.08 0.04 0.01"/></body>
+  </body></worldbody></mujoco>"""
+"""Three feet: a sphere at the end of a shin (a point foot), four small spheres at the corners of a
+sole (Menagerie's G1), a box."""
+
+
+class TestSole:
+    def test_only_a_sphere_alone_is_a_point_foot(self):
+        model = mujoco.MjModel.from_xml_string(SOLES)
+        feet = {name: sole(model, model.body(name).id) for name in ("point", "corners", "flat")}
+        assert model.geom_type[feet["point"][0]] == mujoco.mjtGeom.mjGEOM_SPHERE and feet["point"][1] is True
+        assert model.geom_type[feet["corners"][0]] == mujoco.mjtGeom.mjGEOM_SPHERE and feet["corners"][1] is False
+        assert feet["flat"][1] is False
+        with pytest.raises(ValueError, match="no collision geom"):
+            sole(model, 0)  # the world body of this model has no geom

@@ -1,5 +1,5 @@
 """Where a robot's bodies are: their collision geoms, a geom's lowest point, a body's front, a site
-in a body's frame.
+in a body's frame, the sole a body stands on.
 
 Shared by the collision observer (which feet can touch the ground) and the collision fault case
 (where a push lands).  Needs MuJoCo and numpy only.
@@ -12,7 +12,7 @@ import math
 import mujoco
 import numpy as np
 
-__all__ = ["collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "site_in_body"]
+__all__ = ["SOLE_SPREAD", "collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "site_in_body", "sole"]
 
 
 def leaf_bodies(model: mujoco.MjModel) -> list[int]:
@@ -96,3 +96,29 @@ def site_in_body(model: mujoco.MjModel, site: int, body: int) -> tuple[np.ndarra
     quat = np.zeros(4)
     mujoco.mju_mat2Quat(quat, (rot.T @ data.site_xmat[site].reshape(3, 3)).ravel())
     return pos, quat
+
+
+SOLE_SPREAD = 0.005
+"""[m] Collision geoms of a body whose lowest points lie within this of its lowest one (in the model's
+initial pose) make a sole."""
+
+
+def sole(model: mujoco.MjModel, body: int) -> tuple[int, bool]:
+    """How a body touches the ground: its lowest collision geom (in the model's initial pose), and
+    whether a point force there describes the contact (one sphere alone), rather than a force and a
+    torque (any other shape, or a sole of several geoms: Menagerie's G1 stands on four spheres at
+    the corners of each foot, and a point force at one of them cannot carry the foot's moment).
+
+    Raises:
+        ValueError: the body has no collision geom.
+    """
+    geoms = collision_geoms(model, body)
+    if not geoms:
+        raise ValueError(f"body {model.body(body).name!r} has no collision geom")
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    bottom = {g: geom_bottom(model, data, g) for g in geoms}
+    lowest = min(geoms, key=bottom.__getitem__)
+    several = sum(bottom[g] <= bottom[lowest] + SOLE_SPREAD for g in geoms) > 1
+    point = int(model.geom_type[lowest]) == int(mujoco.mjtGeom.mjGEOM_SPHERE) and not several
+    return lowest, point

@@ -33,7 +33,8 @@ base accelerating explains it).  Feet touching the
 ground exert forces the observer must not call collisions: the forces at the *expected contacts* (by
 default the feet: the lowest collision geoms of the leaf bodies, or the spec's ``feet``; a point
 force for a sphere, force and torque otherwise) are solved for as well, by weighted least squares,
-and what they cannot explain is the unexpected external force.  A foot whose lowest point (a mesh's
+and what they cannot explain is the unexpected external force (a foot whose sole is several
+geoms, e.g. four spheres at its corners, is force and torque).  A foot whose lowest point (a mesh's
 lowest vertex, a box's lowest corner; :func:`geom_bottom`) is higher than ``contact_height`` (from
 the measured base height and orientation, flat ground at z = 0) carries no force.  A contact on the
 base body itself is a stand holding the robot (a hung robot, :func:`~sim2real.deploy.record.fixed_base_spec`):
@@ -67,7 +68,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.deploy.body_geometry import collision_geoms, geom_bottom, leaf_bodies, site_in_body
+from sim2real.deploy.body_geometry import collision_geoms, geom_bottom, leaf_bodies, site_in_body, sole
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
@@ -250,12 +251,10 @@ class MomentumObserver:
                 raise Sim2RealError(f"collision observer: expected contact {name!r} is neither a body nor a geom")
             body = int(model.geom_bodyid[geom])
         else:
-            geoms = collision_geoms(model, body)
-            if not geoms:
+            if not collision_geoms(model, body):
                 raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
-            data = mujoco.MjData(model)
-            mujoco.mj_kinematics(model, data)
-            geom = min(geoms, key=lambda g: geom_bottom(model, data, g))
+            geom, point = sole(model, body)
+            return _Contact(body=body, geom=geom, sphere=point, name=name)
         sphere = int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_SPHERE)
         return _Contact(body=body, geom=geom, sphere=sphere, name=name)
 
