@@ -396,6 +396,19 @@ class TestReactions:
         assert all(r.command.mode == "safe" for r in results[stop:])
         assert loop.monitor.latched and "collision" in loop.monitor.latch_reason
 
+    def test_a_reading_dropped_during_a_hold_is_one_stale_tick_not_a_watchdog_stop(self, furuta):
+        """The held ticks' readings are usable: the watchdog counts from the newest of them (it
+        counted from the last tick before the collision, and one dropped reading 0.4 s into a
+        hold latched a stop on a Booster T1)."""
+        loop, results = _pushed_loop(furuta, CollisionSpec(hold_timeout=1.0), 0.3, 60)
+        monitor = loop.monitor
+        first = next(k for k, r in enumerate(results) if r.command.mode == "hold")
+        assert (59 - first) * furuta.control_dt > 2 * furuta.safety.stale_timeout and not monitor.latched
+        t = results[-1].reading.t + furuta.control_dt
+        decision = monitor.filter_command(results[-1].command.values, None, t)
+        assert decision.command.mode == "hold" and not monitor.latched
+        assert [(str(e.kind), str(e.severity)) for e in decision.events] == [("stale", "hold")]
+
     def test_reaction_safe_stop_latches_at_once(self, furuta):
         loop, results = _pushed_loop(furuta, CollisionSpec(reaction="safe_stop"), 0.3, 60)
         stop = next(k for k, r in enumerate(results) if r.command.mode == "safe")

@@ -491,6 +491,19 @@ class TestStaleness:
         t = now + 1.5 * arm.safety.stale_timeout
         assert monitor.filter_command([0.2, -0.3], Reading.dropped(t, 2), t).mode == "safe"
 
+    def test_readings_beyond_a_limit_still_feed_the_watchdog(self, arm):
+        """After a position-limit stop the readings keep coming: the stop is reported, not also a
+        watchdog saying that no usable reading came (it counted from the last reading within limits)."""
+        monitor, now = warmed(arm, [0.2, -0.3])
+        beyond = np.array([1.6, -0.3])  # shoulder past its 1.5 rad limit
+        reported = []
+        for k in range(1, 40):
+            t = now + k * arm.control_dt
+            reported += monitor.filter_command([0.2, -0.3], make_reading(arm, t, q=beyond), t).events
+        assert monitor.latched and "shoulder" in monitor.latch_reason
+        assert kinds(reported, Severity.SAFE_STOP) == ["position_limit"]
+        assert (39 - 1) * arm.control_dt > 2 * arm.safety.stale_timeout  # long enough for the watchdog
+
     def test_loop_clock_going_backwards_is_safe_stop(self, arm):
         monitor, now = warmed(arm, [0.2, -0.3])
         decision = monitor.filter_command([0.2, -0.3], make_reading(arm, now - 0.1), now - 0.05)

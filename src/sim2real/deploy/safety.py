@@ -73,35 +73,8 @@ returned.
 While latched, an event of the same kind, severity and joint is reported once, not every tick
 (counters count what is reported).
 
-Where each check lives and what tests it
-----------------------------------------
-
-==================  ====================================  ============================================
-checks              code (``sim2real.deploy``)            tests (``tests/deploy/``)
-==================  ====================================  ============================================
-state: nan_state,   ``safety_state.check_reading`` and    ``test_safety.py``: TestStateChecks,
-stale, limits,      ``check_limits`` (pure functions);    TestStaleness, and the property tests on
-tilt, height,       ``SafetyMonitor.check_state``         non-finite and beyond-limit states;
-estop               (counts, latches)                     ``test_safety_state.py``
-clamps: position,   ``safety_limits.command_window``      ``test_safety.py``: TestCommandClamps, and
-torque, voltage,    (rows position / torque / voltage);   the property tests on any input sequence
-rate,               ``SafetyMonitor._shape``,             and on constant commands;
-velocity_limit      ``_clamp_events``, ``_governor``      ``test_safety_limits.py``
-hold on a rate /    ``SafetyMonitor._shape``              ``test_safety.py``: TestHardConflicts
-hard conflict;
-empty window
-collision           ``collision.CollisionDetector``       ``test_collision.py``
-nan_command         ``SafetyMonitor.filter_command``      ``test_safety.py``: TestNanCommand
-invariant           ``safety_limits.assert_safe``         ``test_safety.py``: TestAssertSafe;
-                                                          ``test_safety_limits.py``
-latch, reset        ``SafetyMonitor._latch``, ``reset``   ``test_safety.py``: TestLatchAndReset
-safe mode values    ``safety_limits.safe_mode_command``   ``test_safety.py``: TestSafeCommand;
-                                                          ``test_safety_limits.py``
-implied torque      ``robots.actuation.implied_torque``   ``tests/robots/test_actuation.py`` (against
-                    and ``command_for_torque``            MuJoCo's actuator force)
-the whole layer     ``faults`` (suite on the twin),       ``test_faults.py``, ``test_audit.py``,
-                    ``audit`` (independent oracle)        ``test_loop.py``
-==================  ====================================  ============================================
+Where each check lives and which tests pin it: the table in ``docs/safety.md`` (*Where each check
+lives*).
 
 Limits are named fields with units (:class:`~sim2real.deploy.safety_limits.ActuatorLimits`), the
 torque a command implies is computed by one function
@@ -200,6 +173,7 @@ class SafetyMonitor:
         self._last_now: float | None = None
         self._last_t: float | None = None
         self._last_good: Reading | None = None
+        self._last_fresh: float | None = None  # time of the newest timely, finite reading (the watchdog's)
         self._prev: np.ndarray | None = None
         self._prev_now: float = math.nan
         self._bad_command_since: float | None = None
@@ -266,7 +240,7 @@ class SafetyMonitor:
             now,
             last_now=self._last_now,
             last_t=self._last_t,
-            watchdog_since=self._last_good.t if self._last_good is not None else self._start_now,
+            watchdog_since=self._last_fresh if self._last_fresh is not None else self._start_now,
             estop_reason=None if ignore_estop else self._estop_reason,
         )
 
@@ -309,6 +283,8 @@ class SafetyMonitor:
         """
         now = float(now)
         events, state = self._evaluate(reading, now)
+        if state == "ok":  # a usable reading, whatever the collision observer finds in it
+            self._last_good = reading
         if self.collision is not None:  # the command applied since the last reading: None when safe
             hits = self.collision.check(reading, now, None if self._latched else self._prev)
             events += hits
@@ -329,8 +305,12 @@ class SafetyMonitor:
             and (self._last_t is None or reading.t >= self._last_t)
         ):
             self._last_t = reading.t
-        if state == "ok":
-            self._last_good = reading
+            # timely and finite, even if beyond a limit or held for a collision: the watchdog counts
+            # from here (a limit stop is no reason to also report that readings stopped)
+            if now - reading.t <= float(self.spec.safety.stale_timeout) and not any(
+                e.kind == EventKind.NAN_STATE for e in events
+            ):
+                self._last_fresh = reading.t
         reported = self._report(events)
         self._latch(events)
         self._tick_state = state
@@ -680,6 +660,7 @@ class SafetyMonitor:
             self.collision.reset()
         self._last_good = reading
         self._last_t = reading.t
+        self._last_fresh = reading.t
         self._last_now = now if self._last_now is None else max(self._last_now, now)
         self._bad_command_since = None
         self._tick_state = "ok"
