@@ -6,12 +6,15 @@ import json
 
 import numpy as np
 import pytest
+from gap_testdata import pendulum_log
 
 from pendulum_testdata import TRUE, exact_log
 from sim2real.cli import main
+from sim2real.errors import SimulationError
 from sim2real.gap import build_windows, measure_gap
 from sim2real.gap.reference import PendulumFit, replay_reference
 from sim2real.robots import load_robot
+from sim2real.robots.model import build_model
 
 
 @pytest.fixture(scope="module")
@@ -94,3 +97,15 @@ class TestFloatingBase:
     def test_a_fixed_base_robot_reports_no_base_figures(self, spec, log):
         summary = measure_gap(spec, log, horizon=0.25).summary()
         assert summary["base_position_rmse"] is None and summary["base_velocity_estimate_rmse"] is None
+
+
+class TestDivergedReplay:
+    def test_a_replay_mujoco_stops_as_diverged_is_one_clear_error(self):
+        """Menagerie's go2_mjx (solver iterations 1) blew up in the replay: MuJoCo stopped the window
+        and gap reported its frozen state as a 4 rad error with 'no divergence'."""
+        spec = load_robot("pendulum")
+        model = build_model(spec)
+        model.jnt_stiffness[:] = 1e9  # a spring far too stiff for the 5 ms step
+        with pytest.raises(SimulationError, match=r"the replay diverged in \d+ of \d+ windows .* unstable at its timestep"):
+            measure_gap(spec, pendulum_log(), model=model, horizon=0.25)
+        assert measure_gap(spec, pendulum_log(), model=build_model(spec), horizon=0.25).position_rmse < 0.1

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import mujoco
 import numpy as np
 
+from sim2real.errors import SimulationError
 from sim2real.gap.metrics import (
     distribution_distances,
     divergence_point,
@@ -151,7 +152,15 @@ def measure_gap(
     if isinstance(trajectories, Trajectory):
         trajectories = [trajectories]
     windows = build_windows(spec, trajectories, horizon, velocity=velocity, model=model)
-    pred = Replayer(spec, windows, model=model, nthread=nthread).run(record_force=True)
+    replayer = Replayer(spec, windows, model=model, nthread=nthread)
+    pred = replayer.run(record_force=True)
+    if replayer.diverged.size:
+        first = float(windows.t0[replayer.diverged[0]])
+        raise SimulationError(
+            f"the replay diverged in {replayer.diverged.size} of {windows.n_windows} windows (the first from "
+            f"t = {first:.3f} s of the log; MuJoCo stopped them): this model is unstable at its timestep "
+            f"({spec.physics_dt:g} s) - more control.substeps, or check its solver settings and gains"
+        )
     result = compare(
         spec,
         windows,

@@ -67,6 +67,8 @@ class BatchSim:
         self.num_envs = num_envs
         self.stage = stage
         self.physics_seconds = 0.0
+        self.diverged = np.zeros(0, dtype=np.int64)
+        """Simulations of the last :meth:`rollout` that diverged (MuJoCo stopped them), shape (d,)."""
         """Wall time spent inside MuJoCo's batched step calls [s] (for benchmarks; the actuator
         networks' time is ``drives.net_seconds``)."""
         self.batch = mujoco.batch.Batch(self.model, num_envs, nthread, persistent=True)
@@ -196,9 +198,19 @@ class BatchSim:
 
         Returns:
             Field -> shape (k, nstep, ...).  One ``Batch.rollout`` call, or, with actuator networks
-            or Stribeck friction, one call per physics step (:mod:`sim2real.sim.drives`).
+            or Stribeck friction, one call per physics step (:mod:`sim2real.sim.drives`).  The
+            simulations that diverged on the way (MuJoCo stopped them; their records repeat or
+            restart) are in :attr:`diverged` afterwards.
         """
         ids = np.asarray(ids, dtype=np.int64)
+        nstep = commands.shape[1]
+        end = self.time[ids] + nstep * float(self.model.opt.timestep)
+        out = self._rollout(ids, commands, record)
+        # MuJoCo stops (or resets) a simulation whose accelerations blew up: its clock falls short
+        self.diverged = ids[self.time[ids] < end - 1e-9 * np.maximum(1.0, np.abs(end))]
+        return out
+
+    def _rollout(self, ids: np.ndarray, commands: np.ndarray, record: list[str]) -> dict[str, np.ndarray]:
         k, nstep = commands.shape[:2]
         friction = self.drives.stribeck(self.batch, ids)
         if not self.drives.nets and friction is None:

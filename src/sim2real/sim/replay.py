@@ -36,9 +36,8 @@ Protocol (the one every prediction-error figure of sim2real uses):
   actuator force is computed from the state at the start of its physics step and is
   interpolated as a sample of that time (a drive's torque reading is of its present state).
 
-All windows (times ``replicas`` parameter variants, for finite-difference Jacobians) are
-simulations of ONE :class:`~sim2real.sim.batch.BatchSim`, run by one ``mujoco.batch.Batch.rollout``
-call on MuJoCo's thread pool.
+All windows (x ``replicas`` parameter variants, for finite-difference Jacobians) are simulations
+of ONE :class:`~sim2real.sim.batch.BatchSim`, run by one ``Batch.rollout`` call on MuJoCo's threads.
 """
 
 from __future__ import annotations
@@ -542,6 +541,7 @@ class Replayer:
         self.windows = windows
         self.replicas = replicas
         self.physics_steps = 0
+        self.diverged = np.zeros(0, dtype=np.int64)  # windows whose simulation diverged in the last run()
         """Physics steps simulated so far (all simulations)."""
         model = copy.copy(model if model is not None else build_model(spec))
         if abs(model.opt.timestep - windows.dt) > 1e-15:
@@ -651,6 +651,7 @@ class Replayer:
         # one Batch.rollout, or a step at a time with actuator networks or Stribeck friction
         out = sim.rollout(ids, delayed_commands(commands, self._delay[ids], win.dt, win.lead), record)
         self.physics_steps += ids.size * win.nstep
+        self.diverged = np.unique(sim.diverged % W)
         # evaluation samples of the selected windows
         if windows is None:
             ev = np.arange(win.n_eval)
