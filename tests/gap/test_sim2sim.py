@@ -62,7 +62,7 @@ class TestGate:
     def test_the_check_runs_a_different_simulator_and_reports_what_moved(self, quadruped, standing):
         result = sim2sim_check(quadruped, standing, velocity_command=(0.0, 0.0, 0.0), seconds=1.0)
         assert result["check"]["simulator"]["integrator"] == "RK4"
-        assert result["check"]["simulator"]["actuators"] == "explicit PD each fine step"
+        assert result["check"]["simulator"]["actuators"] == "explicit, each fine step"
         assert result["check"]["simulator"]["timestep"] == pytest.approx(quadruped.physics_dt / 4)
         assert result["gate"]["passed"], result["gate"]
         assert set(result["changes"]) >= {

@@ -168,15 +168,16 @@ def _figures(
         "velocity_command": None if command is None else [float(v) for v in command],
         "simulator": {
             "integrator": fx.integrator,
-            "timestep": spec.physics_dt / fx.substep_factor,
-            "actuators": "explicit PD each fine step"
+            "timestep": spec.physics_dt / rec.robot.substep_factor,
+            "actuators": "explicit, each fine step"
             if fx.explicit_actuators
-            else "the model's own (implicit PD)",
+            else "the model's own" + (" (implicit PD)" if any(a.model == "pd" for a in spec.actuators) else ""),
             "effects": {
                 k: v
                 for k, v in dataclasses.asdict(fx).items()
                 if k not in ("integrator", "explicit_actuators")
-            },
+            }
+            | {"substep_factor": rec.robot.substep_factor},
         },
     }
     fell_at = None

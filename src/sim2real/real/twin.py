@@ -4,7 +4,7 @@ The twin is what "reality" is in the embedded loop.  It differs from the trainin
 ways a real robot does:
 
 - hidden physical parameters (a parameter file of true values: masses, damping, motor constants...);
-- a finer physics timestep and another integrator (RK4 at a fraction of the training step);
+- a finer physics timestep (fine enough for its own explicit torques, :mod:`.twin_steps`) and RK4;
 - actuators computed here, per fine step, from the hidden actuator values, with
   - latency with jitter (each command takes effect after ``delay + U(-jitter, jitter)``; a
     command that takes effect within a fine step acts for that part of the step, so the latency
@@ -18,8 +18,7 @@ ways a real robot does:
 - Stribeck friction of the joints (``joint.<j>.stribeck``, ``.stribeck_velocity`` among the hidden
   parameters, or the spec's ``friction:``), applied every fine step as in training's simulator
   (:mod:`sim2real.robots.friction`), besides MuJoCo's Coulomb friction and damping;
-- encoder quantization, sensor noise and a constant bias on the readings;
-- occasionally dropped readings (``Reading.valid`` False, values of the previous reading).
+- encoder quantization, sensor noise and a constant bias; dropped readings (``Reading.valid`` False).
 
 With ``explicit_actuators: false`` the twin keeps the training model's own actuators (MuJoCo's
 affine actuators, whose PD damping ``implicitfast`` integrates implicitly) and writes the commands
@@ -61,6 +60,7 @@ import yaml
 from sim2real.errors import ParameterError, Sim2RealError, SpecError
 from sim2real.params import Parameters
 from sim2real.real.protocol import Command, Reading
+from sim2real.real.twin_steps import divergence_hint, stable_substep_factor
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.friction import JOINT_USER, stribeck_friction
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
@@ -343,14 +343,16 @@ class TwinRobot:
         if fx.explicit_actuators:
             self._torque_inputs()
         model.actuator_delay[self._act_ids] = 0.0  # latency is applied here, with jitter
-        model.opt.timestep = spec.physics_dt / fx.substep_factor
+        self._dof_idx = joint_dof_indices(spec, model)
+        self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
+        self.substep_factor = stable_substep_factor(spec, model, self._actuation, self._act_dof,
+                                                    fx.substep_factor, fx.explicit_actuators)
+        model.opt.timestep = spec.physics_dt / self.substep_factor
         model.opt.integrator = _INTEGRATORS[fx.integrator]
         self.data = mujoco.MjData(model)
         self.rng = np.random.default_rng(fx.seed)
         self.realtime = realtime
         self._qpos_idx = joint_qpos_indices(spec, model)
-        self._dof_idx = joint_dof_indices(spec, model)
-        self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._act_qpos = np.array([self._qpos_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self._ctrl_idx = model.actuator_ctrladr[self._act_ids]
         self._base = base_joint(spec, model)  # None when the base is fixed (hung, or no floating base)
@@ -361,7 +363,7 @@ class TwinRobot:
         self._gyro = self._sensor_slice(spec.sensor_name("imu.gyro"))
         self._accel = self._sensor_slice(spec.sensor_name("imu.accel"))
         self._quat = self._sensor_slice(spec.sensor_name("imu.quat"))
-        self._fine_steps = spec.substeps * fx.substep_factor
+        self._fine_steps = spec.substeps * self.substep_factor
         self._pending: deque[tuple[float, np.ndarray, str]] = deque()
         self._active = np.zeros(spec.n_actions)
         self._mode = "hold"
@@ -645,8 +647,7 @@ class TwinRobot:
         if np.any(stribeck > 0):  # Stribeck friction: the friction loss at this speed (robots/friction.py)
             qd = d.qvel[self._dof_idx]
             self.model.dof_frictionloss[self._dof_idx] = self._frictionloss + stribeck_friction(qd, stribeck, velocity)
-        checked_step(self.model, d, f"the twin's {self.config.effects.integrator} at {h * 1e3:g} ms is unstable "
-                     "for this robot: try effects.integrator: implicitfast, or a larger substep_factor")
+        checked_step(self.model, d, divergence_hint(self.config.effects.integrator, h, self.substep_factor))
 
     def _control(self, ahead: float = 0.0) -> np.ndarray:
         """The actuators' controls this fine step: torques at the state ``ahead`` seconds from now

@@ -1,0 +1,97 @@
+"""How fine the twin's physics step must be for the torques it computes itself to stay stable.
+
+The twin computes actuator torques once per fine step ``h`` and holds them over it (explicit
+actuators, and safe mode's damping at any time).  A torque held over a step is a sampled feedback:
+a joint of inertia ``I`` with stiffness ``kp`` and damping ``kd`` (the PD's, a DC motor's back-EMF
+``kt ke / R``, safe mode's ``damping``) is stable only when ``kd h / I`` (below 2; without
+overshoot below 1) and ``sqrt(kp / I) h`` are small.  A model with stiff gains on light links (Menagerie's Spot: kd 40 N m s/rad on a knee of
+0.015 kg m^2) diverged at the default 1.25 ms.  :func:`stable_substep_factor` raises the twin's
+substep factor until ``kd h / I`` <= :data:`DAMPING_LIMIT` and ``sqrt(kp / I) h`` <=
+:data:`STIFFNESS_LIMIT` for every actuated joint, with the joint inertia of the model at its default
+pose (armature included).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+import mujoco
+import numpy as np
+
+from sim2real.robots.actuation import ActuatorArrays
+from sim2real.robots.model import default_qpos
+
+__all__ = ["DAMPING_LIMIT", "STIFFNESS_LIMIT", "divergence_hint", "stable_substep_factor"]
+
+log = logging.getLogger(__name__)
+
+DAMPING_LIMIT = 1.0
+"""Largest ``kd h / I`` the twin allows (a damping held over a step overshoots above 1, diverges above 2)."""
+STIFFNESS_LIMIT = 0.5
+"""Largest ``sqrt(kp / I) h`` the twin allows."""
+
+MAX_SUBSTEP_FACTOR = 64
+"""Largest factor chosen automatically (a model that needs more is reported, not simulated forever)."""
+
+
+def stable_substep_factor(
+    spec, model: mujoco.MjModel, act: ActuatorArrays, dofs: np.ndarray, requested: int, explicit: bool
+) -> int:
+    """The twin's substep factor: ``requested``, or more when its explicit torques need a finer step.
+
+    Args:
+        spec: The robot (``physics_dt``, the safe mode's damping).
+        model: The twin's model (hidden parameters set).
+        act: The hidden actuator values, ``spec.actuators`` order.
+        dofs: Shape (n_actions,): the dof of each actuator's joint.
+        requested: The factor asked for (``effects.substep_factor``).
+        explicit: Whether the twin computes the actuators' PD itself (else only safe mode's damping).
+
+    Returns:
+        The factor (a raised one is logged with the joint that needs it).
+    """
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(spec, model)
+    mujoco.mj_forward(model, data)
+    full = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, data, full)
+    inertia = np.maximum(np.diag(full)[dofs], 1e-12)
+    strength = np.broadcast_to(act.strength, inertia.shape)
+    kp = np.where(act.pd, strength * act.kp, 0.0) if explicit else np.zeros_like(inertia)
+    kd = np.where(act.pd, strength * act.kd, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kd = kd + np.where(
+            act.dc_motor, strength * act.kt * act.ke / np.where(act.dc_motor, act.resistance, 1.0), 0.0
+        )
+    kd = kd if explicit else np.zeros_like(inertia)
+    damping = float(spec.safety.damping) if spec.safety.safe_mode == "damping" else 0.0
+    kd = np.maximum(kd, damping)
+    with np.errstate(divide="ignore"):
+        h_max = np.minimum(
+            DAMPING_LIMIT * inertia / np.maximum(kd, 1e-300), STIFFNESS_LIMIT / np.sqrt(kp / inertia)
+        )
+    dt = float(spec.physics_dt)
+    need = math.ceil(dt / float(np.min(h_max)) - 1e-9) if np.isfinite(np.min(h_max)) else 1
+    if need <= requested:
+        return requested
+    j = int(np.argmin(h_max))
+    factor = min(need, MAX_SUBSTEP_FACTOR)
+    log.info(
+        "%s",
+        f"twin substep_factor {requested} -> {factor}: {spec.actuators[j].joint} (inertia {inertia[j]:.3g} kg m^2, "
+        f"kp {kp[j]:.3g}, damping {kd[j]:.3g}) needs a step of at most {h_max[j] * 1e3:.3g} ms",
+    )
+    return factor
+
+
+def divergence_hint(integrator: str, step: float, factor: int) -> str:
+    """What to try when the twin's simulation diverged, from its settings (for the error line)."""
+    tries = [f"a larger effects.substep_factor (now {factor})"]
+    if integrator != "implicitfast":
+        tries.insert(0, "effects.integrator: implicitfast")
+    return (
+        f"the twin's {integrator} at {step * 1e3:g} ms is unstable for this robot: try "
+        + ", or ".join(tries)
+        + "; or check the model's gains, armature and solver settings"
+    )
