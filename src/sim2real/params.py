@@ -46,6 +46,7 @@ import numpy as np
 
 from sim2real.errors import ParameterError
 from sim2real.robots.actuation import ACTUATOR_USER, SENSOR_USER, affine_coefficients
+from sim2real.robots.collide import collides
 from sim2real.robots.friction import JOINT_USER
 from sim2real.robots.spec import RobotSpec
 
@@ -198,7 +199,7 @@ class Parameters:
                 yield f"body.{name}.inertia", "body", name, "inertia", b
         for g in range(m.ngeom):
             name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_GEOM, g)
-            if name and (m.geom_contype[g] or m.geom_conaffinity[g]):
+            if name and collides(m, g):
                 yield f"geom.{name}.friction", "geom", name, "friction", g
         for j in range(m.njnt):
             name = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_JOINT, j)

@@ -12,6 +12,8 @@ import math
 import mujoco
 import numpy as np
 
+from sim2real.robots.collide import collides
+
 __all__ = ["SOLE_SPREAD", "collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "site_in_body", "sole"]
 
 
@@ -22,11 +24,11 @@ def leaf_bodies(model: mujoco.MjModel) -> list[int]:
 
 
 def collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
-    """The geoms of a body that collide (contype or conaffinity set)."""
+    """The geoms of a body that collide (contype or conaffinity set, or named in a contact pair)."""
     return [
         g
         for g in range(model.ngeom)
-        if model.geom_bodyid[g] == body and (model.geom_contype[g] or model.geom_conaffinity[g])
+        if model.geom_bodyid[g] == body and collides(model, g)
     ]
 
 

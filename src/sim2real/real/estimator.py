@@ -37,6 +37,7 @@ import numpy as np
 
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
+from sim2real.robots.collide import collides
 
 if TYPE_CHECKING:
     import mujoco
@@ -275,9 +276,7 @@ class LegKinematics:
 
         def collision_geoms(b: int) -> list[int]:
             first, num = int(model.body_geomadr[b]), int(model.body_geomnum[b])
-            return [
-                g for g in range(first, first + num) if model.geom_contype[g] or model.geom_conaffinity[g]
-            ]
+            return [g for g in range(first, first + num) if collides(model, g)]
 
         if feet is None:
             foot_ids = [b for b in below(base) if b != base and not children[b] and collision_geoms(b)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mujoco
 
+from sim2real.robots.collide import collides
 from sim2real.robots.init_actuators import object_name
 
 
@@ -15,14 +16,14 @@ def ground_planes(model: mujoco.MjModel) -> list[int]:
         for g in range(model.ngeom)
         if int(model.geom_bodyid[g]) == 0
         and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
-        and (model.geom_contype[g] or model.geom_conaffinity[g])
+        and collides(model, g)
     ]
 
 
 def has_ground(model: mujoco.MjModel) -> bool:
     """Whether the world body has a geom the robot can stand on (plane, height field, box...)."""
     return any(
-        int(model.geom_bodyid[g]) == 0 and (model.geom_contype[g] or model.geom_conaffinity[g])
+        int(model.geom_bodyid[g]) == 0 and collides(model, g)
         for g in range(model.ngeom)
     )
 

@@ -44,6 +44,7 @@ import numpy as np
 import yaml
 
 from sim2real.errors import SpecError
+from sim2real.robots.collide import collides
 from sim2real.robots.ground import added_floor_name, floor_plane, has_ground
 from sim2real.robots.init_actuators import (
     PerJoint,
@@ -296,7 +297,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         geoms = [
             g
             for g in range(model.ngeom)
-            if int(model.geom_bodyid[g]) in bodies and (model.geom_contype[g] or model.geom_conaffinity[g])
+            if int(model.geom_bodyid[g]) in bodies and collides(model, g)
         ]
         if not geoms:
             raise SpecError(f"{model_path.name}: the robot has no collision geom")

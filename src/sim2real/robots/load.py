@@ -23,6 +23,7 @@ from pathlib import Path
 import mujoco
 
 from sim2real.errors import SpecError
+from sim2real.robots.collide import collides
 from sim2real.robots.files import file_digest, model_files
 from sim2real.robots.parse import read_spec
 from sim2real.robots.spec import RobotSpec, canonical_yaml_digest, content_hash
@@ -188,7 +189,7 @@ def _body_geoms(model: mujoco.MjModel, body: int) -> range:
 
 
 def _collides(model: mujoco.MjModel, geom: int) -> bool:
-    return bool(model.geom_contype[geom] or model.geom_conaffinity[geom])
+    return collides(model, geom)
 
 
 # ------------------------------------------------------------------------------- sensors

@@ -24,6 +24,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import SpecError
+from sim2real.robots.collide import collides
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks import terms
 from sim2real.tasks.base import CommandConfig, SuccessRule, TaskConfig, Term
@@ -126,7 +127,7 @@ def foot_geoms(spec: RobotSpec, model: mujoco.MjModel, qpos: np.ndarray) -> tupl
     for foot in spec.feet:
         body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, foot)
         start, count = int(model.body_geomadr[body]), int(model.body_geomnum[body])
-        geoms = [g for g in range(start, start + count) if model.geom_contype[g] or model.geom_conaffinity[g]]
+        geoms = [g for g in range(start, start + count) if collides(model, g)]
         lowest = min(geoms, key=lambda g: data.geom_xpos[g, 2])
         ids.append(lowest)
         if int(model.geom_type[lowest]) == int(mujoco.mjtGeom.mjGEOM_SPHERE):

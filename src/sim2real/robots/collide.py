@@ -1,0 +1,29 @@
+"""Which geoms of a model take part in contacts: the one predicate every stage uses.
+
+A geom collides when its ``contype`` or ``conaffinity`` bits are set, or when an explicit
+``<contact><pair>`` names it: some models switch every geom's bits off and list their contacts as
+pairs (Menagerie's Apptronik Apollo: feet against the floor).
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+__all__ = ["collides", "colliding"]
+
+
+def colliding(model: mujoco.MjModel) -> np.ndarray:
+    """Shape (ngeom,) bool: whether each geom takes part in contacts (bits or a pair)."""
+    out = (np.asarray(model.geom_contype) != 0) | (np.asarray(model.geom_conaffinity) != 0)
+    if model.npair:
+        out[np.asarray(model.pair_geom1)] = True
+        out[np.asarray(model.pair_geom2)] = True
+    return out
+
+
+def collides(model: mujoco.MjModel, geom: int) -> bool:
+    """Whether geom ``geom`` takes part in contacts (bits or a pair)."""
+    if model.geom_contype[geom] or model.geom_conaffinity[geom]:
+        return True
+    return bool(model.npair) and (geom in model.pair_geom1 or geom in model.pair_geom2)
