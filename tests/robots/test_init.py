@@ -185,6 +185,18 @@ class TestInferenceChoices:
         assert not any("no joint has armature" in c for c in result.check)
         assert any("ball joints (wrist)" in c for c in result.check)
 
+    def test_equality_constraints_are_named_under_check(self, tmp_path):
+        # Menagerie's Cassie closes its leg linkages with 'connect' constraints
+        path = tmp_path / "coupled.xml"
+        path.write_text(
+            "<mujoco><worldbody><body name='a'><joint name='j0' axis='0 1 0' range='-1 1'/><geom type='capsule' "
+            "fromto='0 0 0 0.1 0 0' size='0.01'/></body><body name='b' pos='0 0.1 0'><joint name='j1' axis='0 1 0' "
+            "range='-1 1'/><geom type='capsule' fromto='0 0 0 0.1 0 0' size='0.01'/></body></worldbody>"
+            "<equality><joint joint1='j0' joint2='j1'/></equality></mujoco>"
+        )
+        _, result = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=5.0, kd=0.1, torque_limit=3.0))
+        assert any(c.startswith("1 equality constraints (joint: closed chains or coupled joints)") for c in result.check)
+
     def test_unnamed_actuators_and_a_drawn_plane_as_in_gymnasiums_reacher(self, tmp_path):
         path = tmp_path / "reacher.xml"
         path.write_text(

@@ -1,11 +1,15 @@
-"""Per-joint options of robot init: one value, or keys that are joint names or regular expressions."""
+"""Per-joint options of robot init (one value, or keys that are joint names or regular expressions),
+and the actuators it reads from a model."""
 
 from __future__ import annotations
 
+import math
+
+import mujoco
 import pytest
 
 from sim2real.errors import SpecError
-from sim2real.robots.init_actuators import lookup, per_joint, unmatched
+from sim2real.robots.init_actuators import infer_actuators, lookup, per_joint, unmatched
 
 JOINTS = ["FL_thigh_joint", "RL_thigh_joint", "FL_calf_joint", "arm[0]"]
 
@@ -34,3 +38,15 @@ class TestPerJoint:
     def test_a_joint_no_key_covers_is_one_error(self):
         with pytest.raises(SpecError, match="--kp: no value for joint 'FL_calf_joint'"):
             per_joint({".*_thigh_joint": 40.0}, "FL_calf_joint", "--kp")
+
+
+class TestInferActuators:
+    def test_a_position_actuator_without_kv_has_kd_zero_not_minus_zero(self):
+        # Menagerie's ROBOTIS OP3: <position kp=...> with no kv; the spec said "kd: -0.0"
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><body><joint name='j' axis='0 1 0' range='-1 1'/><geom size='0.05'/></body>"
+            "</worldbody><actuator><position name='a' joint='j' kp='21.1' forcerange='-5 5'/></actuator></mujoco>"
+        )
+        actuators, _ = infer_actuators(model, [0], ["j"], None, None, None)
+        assert actuators["j"]["kp"] == 21.1 and actuators["j"]["kd"] == 0.0
+        assert math.copysign(1.0, actuators["j"]["kd"]) == 1.0

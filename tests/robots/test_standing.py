@@ -21,6 +21,25 @@ class TestStand:
         assert standing is not None and standing.holds
         assert standing.height > (1.0 - SINK_LIMIT) * standing.initial_height
 
+    def test_a_simulation_that_diverges_is_reported_as_such_not_as_a_pose(self, tmp_path):
+        """Menagerie's Cassie (closed chains) blew up standing, and init reported a base rising from
+        1.006 to 1.262 m with 19.5 rad of joint deviation: MuJoCo had reset it mid-way."""
+        legs = "".join(
+            f"<body name='{s}_leg' pos='0 {y} -0.05'><joint name='{s}_hip' axis='0 1 0' range='-1 1' stiffness='{k}' springref='0.3'/>"
+            "<geom type='capsule' fromto='0 0 0 0 0 -0.3' size='0.03' mass='0.05'/></body>"
+            for s, y, k in (("left", 0.1, 1e9), ("right", -0.1, 0))
+        )
+        (tmp_path / "stiff.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
+            f"<body name='torso' pos='0 0 0.5'><freejoint/><geom type='box' size='0.1 0.15 0.05' mass='5'/>{legs}"
+            "</body></worldbody></mujoco>"
+        )
+        spec, result = init_robot(tmp_path / "stiff.xml", tmp_path / "robot.yaml", InitOptions(kp=30.0, kd=1.0, torque_limit=30.0))
+        standing = stand(spec)
+        assert standing is not None and standing.diverged_at is not None and not standing.holds
+        assert "the simulation diverged at t = " in standing.summary()
+        assert any("the simulation diverges in the default pose" in c for c in result.check)
+
     def test_soft_gains_sag_and_are_reported(self):
         spec = load_robot("quadruped")
         soft, stiff = stand(_with_kp(spec, 5.0)), stand(_with_kp(spec, 100.0))

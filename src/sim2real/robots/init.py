@@ -222,6 +222,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             f"ball joints ({', '.join(balls[:4])}{', ...' if len(balls) > 4 else ''}) are neither controlled nor "
             "measured (sim2real drives hinge and slide joints): deploy refuses a robot whose unmeasured joints move"
         )
+    if model.neq:
+        kinds = sorted({mujoco.mjtEq(int(t)).name.removeprefix("mjEQ_").lower() for t in model.eq_type})
+        result.check.append(
+            f"{model.neq} equality constraints ({', '.join(kinds)}: closed chains or coupled joints): give every joint "
+            "they move to --joints if the robot measures it (deploy refuses unmeasured moving joints), and gains "
+            "only for the driven ones"
+        )
     named = (
         ("default pose", opt.default_pose),
         ("kp", opt.kp),
@@ -629,6 +636,11 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
 
 def _standing_advice(spec: RobotSpec, standing: Standing) -> str:
     """What to do about a default pose the actuators do not hold (:mod:`sim2real.robots.standing`)."""
+    if standing.diverged_at is not None:
+        return (
+            "the simulation diverges in the default pose (see above): check the gains, armature and the "
+            "model's constraints (a closed chain's joints the spec leaves out, its keyframe)"
+        )
     if not any(a.model == "pd" for a in spec.actuators):
         return "the robot collapses with zero actuator command (see above): give --kp and --kd for PD actuators"
     if standing.deviation > SAG_LIMIT:

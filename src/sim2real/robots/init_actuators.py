@@ -116,8 +116,8 @@ def infer_actuators(
                 raise SpecError(f"the actuator of joint '{joint}' has no name; sim2real refers to actuators by name")
             gear = float(model.actuator_gear[a, 0]) or 1.0
             position = int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
-            if position and not gains:
-                kp_m, kd_m = float(model.actuator_gainprm[a, 0]) * gear, max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear
+            if position and not gains:  # (+ 0.0: a position actuator without kv gives kd 0.0, not -0.0)
+                kp_m, kd_m = float(model.actuator_gainprm[a, 0]) * gear, max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear + 0.0
                 entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
                 kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
             elif gains:

@@ -44,14 +44,22 @@ class Standing:
     """The joint furthest from its default position at the end."""
     deviation: float
     """Its distance from the default position."""
+    diverged_at: float | None = None
+    """Simulated time [s] at which MuJoCo found the simulation diverged (and reset it), or None."""
 
     @property
     def holds(self) -> bool:
         """The base sank at most :data:`SINK_LIMIT` of its height and tilted at most :data:`TILT_LIMIT`."""
-        return self.height >= (1.0 - SINK_LIMIT) * self.initial_height and self.tilt <= TILT_LIMIT
+        return (
+            self.diverged_at is None
+            and self.height >= (1.0 - SINK_LIMIT) * self.initial_height
+            and self.tilt <= TILT_LIMIT
+        )
 
     def summary(self) -> str:
-        """One line: heights, tilt and the largest joint deviation."""
+        """One line: heights, tilt and the largest joint deviation (or where it diverged)."""
+        if self.diverged_at is not None:
+            return f"standing in the default pose: the simulation diverged at t = {self.diverged_at:.3f} s"
         return (
             f"standing in the default pose for {self.seconds:g} s: base {self.initial_height:.3f} -> "
             f"{self.height:.3f} m, tilt {np.degrees(self.tilt):.1f} deg, largest joint deviation "
@@ -85,8 +93,14 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
     data.ctrl[actuator_indices(spec, model)] = np.where(net, 0.0, spec.action_offset)
     up0 = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
     height0 = float(data.qpos[base.qpos + 2])
+    warning = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
+    diverged_at = None
     for _ in range(max(1, round(seconds / model.opt.timestep))):
+        t = float(data.time)
         mujoco.mj_step(model, data)
+        if warning.number:  # MuJoCo reset it: what follows is not the robot standing
+            diverged_at = t
+            break
     up = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
     error = np.abs(data.qpos[joint_qpos_indices(spec, model)] - spec.default_pose)
     worst = int(np.argmax(error))
@@ -97,4 +111,5 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         tilt=float(np.arccos(np.clip(up0 @ up, -1.0, 1.0))),
         joint=spec.joints[worst],
         deviation=float(error[worst]),
+        diverged_at=diverged_at,
     )
