@@ -202,6 +202,26 @@ def configure_logging(verbosity: int) -> None:
     root.setLevel(logging.WARNING)
     log.setLevel({0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG))
     logging.getLogger("OpenGL").setLevel(logging.WARNING)  # PyOpenGL's import notice is not an error line
+    route_mujoco_warnings()
+
+
+def route_mujoco_warnings() -> None:
+    """MuJoCo's warnings go to the ``sim2real.mujoco`` logger, each kind once per run, instead of
+    stderr and a ``MUJOCO_LOG.TXT`` in the user's folder (a replay of thousands of diverging
+    windows printed thousands of lines).  sim2real reads what it needs from the counters in
+    ``MjData.warning``, which this does not touch."""
+    import mujoco
+
+    mujoco_log = log.getChild("mujoco")
+    seen: set[str] = set()
+
+    def warn(message: str) -> None:
+        kind = re.sub(r"[\d.]+", "#", message.strip())
+        if kind not in seen:
+            seen.add(kind)
+            mujoco_log.warning("%s", message.strip())
+
+    mujoco.set_mju_user_warning(warn)
 
 
 def _error(message: str) -> None:

@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.errors import ParameterError, Sim2RealError
+from sim2real.errors import ParameterError, Sim2RealError, SimulationError
 from sim2real.logs.trajectory import Trajectory
 from sim2real.parallel import Executor, SerialExecutor
 from sim2real.params import Parameters, is_delay
@@ -523,6 +523,7 @@ def identify(
                 ).copy()
         problem.start = {n: v.copy() for n, v in problem.values.items()}
     raw0 = problem.raw_residuals([coords.row(coords.get())])[0]
+    _refuse_diverged(problem, "at the starting values")
     delay = None
     if not (start and any(is_delay(n) for n in start)):
         delay = initial_delays(
@@ -552,6 +553,19 @@ def identify(
         seconds=time.perf_counter() - t_start,
     )
     return result if multi is None else dataclasses.replace(result, starts=multi)
+
+
+def _refuse_diverged(problem: Problem, when: str) -> None:
+    """One line when the newest replay (of one parameter row) diverged in some window (MuJoCo
+    stopped it): its residuals are of a frozen simulation, and a fit on them is no identification."""
+    diverged = problem.replayer.diverged
+    if diverged.size:
+        start = float(problem.windows.t0[diverged[0]])
+        raise SimulationError(
+            f"the replay diverged in {diverged.size} of {problem.windows.n_windows} windows {when} (the "
+            f"first from t = {start:.3f} s of the log); nothing identified: the log or the model is unstable "
+            "(a record whose twin diverged?): check the model's gains and armature"
+        )
 
 
 def build_problem(
