@@ -9,6 +9,7 @@ import logging
 import numpy as np
 import pytest
 
+from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Command
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
 from sim2real.real.twin_steps import DAMPING_LIMIT, divergence_hint
@@ -41,11 +42,35 @@ class TestStableSubsteps:
         q = twin.read().q[0]
         assert abs(q) < 0.01 and np.isfinite(q)
 
+    def test_gains_beyond_any_reasonable_step_are_one_error_line(self, tmp_path):
+        # Menagerie's Kinova Gen3 without armature: kd 100 on a 0.00067 kg m^2 wrist needs 742
+        (tmp_path / "link.xml").write_text(LINK)
+        spec, _ = init_robot(tmp_path / "link.xml", tmp_path / "robot.yaml", InitOptions(kp=500.0, kd=2000.0, torque_limit=100.0))
+        with pytest.raises(Sim2RealError, match=r"the twin cannot compute knee's actuator torque itself: .* --armature"):
+            TwinRobot(spec)
+        armed, _ = init_robot(
+            tmp_path / "link.xml", tmp_path / "armed.yaml", InitOptions(kp=500.0, kd=2000.0, torque_limit=100.0, armature=1.0)
+        )
+        assert TwinRobot(armed).substep_factor <= 64
+
     @pytest.mark.parametrize("name", ["quadruped", "furuta", "pendulum"])
     def test_the_embedded_robots_keep_their_steps(self, name):
         spec = load_robot(name)
         assert TwinRobot(spec).substep_factor == TwinEffects().substep_factor == 4
         assert TwinRobot(spec, TwinConfig(effects=TwinEffects.none())).substep_factor == 1
+
+    def test_safe_mode_damping_counts_in_sim2sim_too(self, stiff):
+        """sim2sim keeps the model's own (implicit) PD, but safe mode's damping (40 here) is computed
+        by the twin: the step is made fine enough for it, and a safe stop from a swing settles."""
+        twin = TwinRobot(stiff, TwinConfig(effects=TwinEffects.none()))
+        h = stiff.physics_dt / twin.substep_factor
+        assert twin.substep_factor > 1 and 40.0 * h / (0.2 * 0.3**2 / 3) <= DAMPING_LIMIT * 1.1
+        twin.reset(np.array([0.3]))
+        twin.set_state(joint_vel={"knee": 5.0})
+        for _ in range(50):  # 1 s of safe mode from a swinging start
+            twin.write(Command(t=twin.now(), values=np.array([0.0]), mode="safe"))
+        reading = twin.read()
+        assert np.isfinite(reading.q[0]) and abs(reading.qd[0]) < 0.5
 
     def test_the_divergence_hint_says_what_is_left_to_try(self):
         assert "effects.integrator: implicitfast" in divergence_hint("RK4", 0.00125, 4)

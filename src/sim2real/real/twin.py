@@ -60,7 +60,7 @@ import yaml
 from sim2real.errors import ParameterError, Sim2RealError, SpecError
 from sim2real.params import Parameters
 from sim2real.real.protocol import Command, Reading
-from sim2real.real.twin_steps import divergence_hint, stable_substep_factor
+from sim2real.real.twin_steps import divergence_hint, stable_steps
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.friction import JOINT_USER, stribeck_friction
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
@@ -345,8 +345,9 @@ class TwinRobot:
         model.actuator_delay[self._act_ids] = 0.0  # latency is applied here, with jitter
         self._dof_idx = joint_dof_indices(spec, model)
         self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
-        self.substep_factor = stable_substep_factor(spec, model, self._actuation, self._act_dof,
-                                                    fx.substep_factor, fx.explicit_actuators)
+        self.substep_factor = stable_steps(spec, model, self._actuation, self._act_dof,
+                                           fx.substep_factor, fx.explicit_actuators)
+        self._safe_damping = spec.safety.damping
         model.opt.timestep = spec.physics_dt / self.substep_factor
         model.opt.integrator = _INTEGRATORS[fx.integrator]
         self.data = mujoco.MjData(model)
@@ -358,7 +359,6 @@ class TwinRobot:
         self._base = base_joint(spec, model)  # None when the base is fixed (hung, or no floating base)
         self.read_base: BaseState | None = None
         """The true base state at the last :meth:`read` (floating twin only; for logs and evaluation)."""
-        self._safe_damping = spec.safety.damping
         self._resolution = spec.encoder.resolution if fx.encoder_resolution is None else fx.encoder_resolution
         self._gyro = self._sensor_slice(spec.sensor_name("imu.gyro"))
         self._accel = self._sensor_slice(spec.sensor_name("imu.accel"))

@@ -3,12 +3,16 @@
 The twin computes actuator torques once per fine step ``h`` and holds them over it (explicit
 actuators, and safe mode's damping at any time).  A torque held over a step is a sampled feedback:
 a joint of inertia ``I`` with stiffness ``kp`` and damping ``kd`` (the PD's, a DC motor's back-EMF
-``kt ke / R``, safe mode's ``damping``) is stable only when ``kd h / I`` (below 2; without
-overshoot below 1) and ``sqrt(kp / I) h`` are small.  A model with stiff gains on light links (Menagerie's Spot: kd 40 N m s/rad on a knee of
-0.015 kg m^2) diverged at the default 1.25 ms.  :func:`stable_substep_factor` raises the twin's
-substep factor until ``kd h / I`` <= :data:`DAMPING_LIMIT` and ``sqrt(kp / I) h`` <=
-:data:`STIFFNESS_LIMIT` for every actuated joint, with the joint inertia of the model at its default
-pose (armature included).
+``kt ke / R``) is stable only when ``kd h / I`` (below 1, see :data:`DAMPING_LIMIT`) and
+``sqrt(kp / I) h`` are small.  A model with stiff gains on light links (Menagerie's Spot: kd 40
+N m s/rad on a knee of 0.015 kg m^2) diverged at the default 1.25 ms.  :func:`stable_steps` raises
+the twin's substep factor until ``kd h / I`` <= :data:`DAMPING_LIMIT` and ``sqrt(kp / I) h`` <=
+:data:`STIFFNESS_LIMIT` for every joint whose PD the twin computes, with the joint inertia of the
+model at its default pose (armature included).
+
+Safe mode's damping (``safety.damping``) is computed here too, at any time, so it counts like a
+PD's damping; a robot whose gains need more than :data:`MAX_SUBSTEP_FACTOR` fine steps is one error
+line (give its joints armature, the drives' reflected rotor inertia, which MJCF files often lack).
 """
 
 from __future__ import annotations
@@ -19,26 +23,30 @@ import math
 import mujoco
 import numpy as np
 
+from sim2real.errors import Sim2RealError
 from sim2real.robots.actuation import ActuatorArrays
 from sim2real.robots.model import default_qpos
 
-__all__ = ["DAMPING_LIMIT", "STIFFNESS_LIMIT", "divergence_hint", "stable_substep_factor"]
+__all__ = ["DAMPING_LIMIT", "MAX_SUBSTEP_FACTOR", "STIFFNESS_LIMIT", "divergence_hint", "stable_steps"]
 
 log = logging.getLogger(__name__)
 
-DAMPING_LIMIT = 1.0
-"""Largest ``kd h / I`` the twin allows (a damping held over a step overshoots above 1, diverges above 2)."""
+DAMPING_LIMIT = 0.8
+"""Largest ``kd h / I`` the twin allows.  The twin evaluates its torques at the state half a step
+ahead (the velocity plus ``h / 2`` times the last acceleration), which with a damping ``kd`` alone
+gives the characteristic polynomial ``z^2 - (1 - 1.5 c) z - c / 2`` (``c = kd h / I``): a root at
+-1 for ``c = 1``, a period-two chatter that neither grows nor decays.  0.8 keeps a margin."""
 STIFFNESS_LIMIT = 0.5
 """Largest ``sqrt(kp / I) h`` the twin allows."""
-
 MAX_SUBSTEP_FACTOR = 64
-"""Largest factor chosen automatically (a model that needs more is reported, not simulated forever)."""
+"""Largest factor chosen automatically: a model that needs more is one error line (Menagerie's Kinova
+Gen3 without armature: kd 100 on a 0.00067 kg m^2 wrist needs 742), not a twin that diverges."""
 
 
-def stable_substep_factor(
+def stable_steps(
     spec, model: mujoco.MjModel, act: ActuatorArrays, dofs: np.ndarray, requested: int, explicit: bool
 ) -> int:
-    """The twin's substep factor: ``requested``, or more when its explicit torques need a finer step.
+    """The twin's substep factor.
 
     Args:
         spec: The robot (``physics_dt``, the safe mode's damping).
@@ -49,7 +57,10 @@ def stable_substep_factor(
         explicit: Whether the twin computes the actuators' PD itself (else only safe mode's damping).
 
     Returns:
-        The factor (a raised one is logged with the joint that needs it).
+        The factor: ``requested``, or more (logged with the joint that needs it).
+
+    Raises:
+        Sim2RealError: the gains need more than :data:`MAX_SUBSTEP_FACTOR`.
     """
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(spec, model)
@@ -58,13 +69,12 @@ def stable_substep_factor(
     mujoco.mj_fullM(model, data, full)
     inertia = np.maximum(np.diag(full)[dofs], 1e-12)
     strength = np.broadcast_to(act.strength, inertia.shape)
-    kp = np.where(act.pd, strength * act.kp, 0.0) if explicit else np.zeros_like(inertia)
-    kd = np.where(act.pd, strength * act.kd, 0.0)
+    kp = np.where(act.pd, strength * act.kp, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        kd = kd + np.where(
-            act.dc_motor, strength * act.kt * act.ke / np.where(act.dc_motor, act.resistance, 1.0), 0.0
-        )
-    kd = kd if explicit else np.zeros_like(inertia)
+        back_emf = strength * act.kt * act.ke / np.where(act.dc_motor, act.resistance, 1.0)
+    kd = np.where(act.pd, strength * act.kd, np.where(act.dc_motor, back_emf, 0.0))
+    if not explicit:
+        kp, kd = np.zeros_like(inertia), np.zeros_like(inertia)
     damping = float(spec.safety.damping) if spec.safety.safe_mode == "damping" else 0.0
     kd = np.maximum(kd, damping)
     with np.errstate(divide="ignore"):
@@ -73,15 +83,22 @@ def stable_substep_factor(
         )
     dt = float(spec.physics_dt)
     need = math.ceil(dt / float(np.min(h_max)) - 1e-9) if np.isfinite(np.min(h_max)) else 1
-    if need <= requested:
-        return requested
-    j = int(np.argmin(h_max))
-    factor = min(need, MAX_SUBSTEP_FACTOR)
-    log.info(
-        "%s",
-        f"twin substep_factor {requested} -> {factor}: {spec.actuators[j].joint} (inertia {inertia[j]:.3g} kg m^2, "
-        f"kp {kp[j]:.3g}, damping {kd[j]:.3g}) needs a step of at most {h_max[j] * 1e3:.3g} ms",
-    )
+    factor = requested
+    if need > requested:
+        j = int(np.argmin(h_max))
+        if need > MAX_SUBSTEP_FACTOR:
+            raise Sim2RealError(
+                f"the twin cannot compute {spec.actuators[j].joint}'s actuator torque itself: kp {kp[j]:.3g}, "
+                f"kd {kd[j]:.3g} on a joint of {inertia[j]:.3g} kg m^2 needs {need} fine steps per physics step "
+                f"(at most {MAX_SUBSTEP_FACTOR}): give the joints armature (robot init --armature, the drives' "
+                "reflected rotor inertia), or effects.explicit_actuators: false in the twin file"
+            )
+        factor = need
+        log.info(
+            "%s",
+            f"twin substep_factor {requested} -> {factor}: {spec.actuators[j].joint} (inertia {inertia[j]:.3g} "
+            f"kg m^2, kp {kp[j]:.3g}, kd {kd[j]:.3g}) needs a step of at most {h_max[j] * 1e3:.3g} ms",
+        )
     return factor
 
 
