@@ -3,6 +3,7 @@ the bag, the record command, and a killed recording."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -20,6 +21,7 @@ from deploy_testdata import (
 from sim2real.cli import main
 from sim2real.deploy.record import (
     DEFAULT_AMPLITUDE,
+    PD_TORQUE_FRACTION,
     CenteringPD,
     ExcitationPolicy,
     TrotGait,
@@ -63,6 +65,18 @@ class TestScaling:
             [DEFAULT_AMPLITUDE["torque"] * 12.0]
         )
         assert np.allclose(ExcitationPolicy(quadruped, "chirp", 1.0).scale, DEFAULT_AMPLITUDE["pd"])
+
+    def test_a_stiff_pd_joint_gets_at_most_half_its_torque_limits_angle(self, quadruped):
+        """Menagerie's UR5e wrist (kp 3000, 28 N m) saturated at 9 mrad under the 0.1 rad default:
+        its chirp spent a third of the record in collision holds."""
+        stiff = dataclasses.replace(
+            quadruped, actuators=tuple(dataclasses.replace(a, kp=3000.0) for a in quadruped.actuators)
+        )
+        scale = ExcitationPolicy(stiff, "chirp", 1.0).scale
+        limits = np.array([a.torque_limit for a in stiff.actuators])
+        np.testing.assert_allclose(scale, PD_TORQUE_FRACTION * limits / 3000.0)
+        assert np.all(scale < DEFAULT_AMPLITUDE["pd"])
+        assert np.allclose(ExcitationPolicy(stiff, "chirp", 1.0, amplitude=0.1).scale, 0.1)  # asked for: kept
 
     def test_the_centering_pd_follows_its_design(self, furuta):
         policy = ExcitationPolicy(furuta, "chirp", 1.0, amplitude=0.5)

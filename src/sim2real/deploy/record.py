@@ -7,7 +7,8 @@ Excitation scaling, per actuator model (``amplitude`` A):
 
 - ``dc_motor``: a voltage of ``A * voltage_limit`` times the signal (A is a fraction in (0, 1]);
 - ``torque``: a torque of ``A * torque_limit`` times the signal (fraction in (0, 1]);
-- ``pd``: a target of ``default pose + A * signal`` [rad] (A in radians).
+- ``pd``: a target of ``default pose + A * signal`` [rad] (A in radians; by default at most
+  :data:`PD_TORQUE_FRACTION` of the torque limit's angle ``torque_limit / kp``).
 
 Torque and voltage joints have no position loop of their own, so a slow signal would drive them
 into their position limits (the furuta's arm: a 0.2 Hz chirp at 5 V would turn it by many radians
@@ -61,6 +62,7 @@ __all__ = [
     "EXCURSION_FRACTION",
     "FIXED_BASE_AMPLITUDE",
     "KINDS",
+    "PD_TORQUE_FRACTION",
     "CenteringPD",
     "ExcitationPolicy",
     "TrotGait",
@@ -83,6 +85,10 @@ TROT_LIFT = 0.06
 """Trot: height a swinging foot is lifted [m]."""
 DEFAULT_AMPLITUDE = {"dc_motor": 0.5, "torque": 0.3, "pd": 0.1}
 """Default amplitude per actuator model: fraction of the voltage / torque limit, radians for pd."""
+PD_TORQUE_FRACTION = 0.5
+"""A pd joint's default amplitude is at most the angle at which its PD asks for this fraction of its
+torque limit (``0.5 torque_limit / kp``): a stiff arm (Menagerie's UR5e wrist, kp 3000 for a
+28 N m limit) saturates at 9 mrad, and a saturated chirp is a poor log and a collision alarm."""
 EXCURSION_FRACTION = 0.3
 """Centering PD: largest quasi-static excursion as a fraction of half the position range."""
 MAX_EXCURSION = 1.0
@@ -253,6 +259,10 @@ class ExcitationPolicy:
         if amplitude is None:
             table = {**DEFAULT_AMPLITUDE, "pd": FIXED_BASE_AMPLITUDE} if per_joint else DEFAULT_AMPLITUDE
             amp = np.array([table[m] for m in models])
+            kp = np.array([a.kp if a.model == "pd" else 0.0 for a in spec.actuators])
+            limit = np.array([a.torque_limit for a in spec.actuators])
+            with np.errstate(divide="ignore"):
+                amp = np.where(kp > 0, np.minimum(amp, PD_TORQUE_FRACTION * limit / kp), amp)
         else:
             amplitude = float(amplitude)
             if not (math.isfinite(amplitude) and amplitude > 0):
