@@ -147,6 +147,22 @@ class TestInferenceChoices:
         assert result.spec["safety"]["joint_position"]["left_knee_joint"] == pytest.approx([low - 0.05, high - 0.05])
         assert not any("outside the joint range" in c for c in result.check)
 
+    @pytest.mark.parametrize("keyframe", [False, True])
+    def test_qpos0_resting_on_a_joint_limit_is_moved_inside_a_keyframe_is_kept(self, tmp_path, keyframe):
+        """Menagerie's Unitree Z1 has no keyframe and qpos0 = 0 on the edge of [0, 2.97]: the joint
+        rests on its limit, whose force the collision observer counted as a collision."""
+        path = tmp_path / "arm.xml"
+        path.write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><body name='l'><joint name='j' axis='0 1 0' range='0 2.9'/>"
+            "<geom type='capsule' fromto='0 0 0 0.2 0 0' size='0.02'/></body></worldbody>"
+            "<actuator><motor joint='j' ctrlrange='-5 5'/></actuator>"
+            + ("<keyframe><key name='home' qpos='0'/></keyframe>" if keyframe else "") + "</mujoco>"
+        )
+        spec, result = init_robot(path, tmp_path / "robot.yaml")
+        moved = any("rests j on a joint limit: moved inside by the margin" in c for c in result.check)
+        assert spec.default_pose[0] == pytest.approx(0.0 if keyframe else 0.05) and moved is not keyframe
+        assert spec.safety.position_low[0] < spec.default_pose[0]  # the margin is kept either way
+
     def test_written_spec_carries_comments_and_round_trips(self, h1_dir, tmp_path):
         spec, _result = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")
         text = (tmp_path / "robot.yaml").read_text()

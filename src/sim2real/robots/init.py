@@ -270,22 +270,32 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         data.qpos[:] = model.qpos0
         source = "the model's qpos0 (no keyframe)"
     adr = model.jnt_qposadr[chosen]
-    clipped = []
+    clipped, off_edge = [], []
     for i, j in enumerate(chosen):
         if joints[i] in pose:
             data.qpos[adr[i]] = pose[joints[i]]
         if model.jnt_limited[j]:
             lo, hi = model.jnt_range[j]
-            if not lo <= data.qpos[adr[i]] <= hi:
+            m = min(opt.margin, 0.25 * (hi - lo))
+            if key < 0 and joints[i] not in pose and lo <= data.qpos[adr[i]] <= hi and not lo + m <= data.qpos[adr[i]] <= hi - m:
+                # qpos0 on (or within the margin of) a range's edge (Menagerie's Unitree Z1: 0 of [0, 2.9]): a
+                # joint resting on its limit takes a constraint force the collision observer cannot explain
+                off_edge.append(joints[i])
+                data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + m, hi - m))
+            elif not lo <= data.qpos[adr[i]] <= hi:
                 # into the safety limits (the range less the margin, as _safety draws them), so that the
                 # robot does not start on a limit
-                m = min(opt.margin, 0.25 * (hi - lo))
                 clipped.append(joints[i])
                 data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + m, hi - m))
     if clipped:
         result.check.append(
             f"the default pose ({source}) puts {', '.join(clipped[:4])}{' ...' if len(clipped) > 4 else ''} "
             "outside the joint range: clipped into the safety limits (the range less the margin), check default_pose"
+        )
+    if off_edge:
+        result.check.append(
+            f"the model's qpos0 rests {', '.join(off_edge[:4])}{' ...' if len(off_edge) > 4 else ''} on a joint "
+            "limit: moved inside by the margin (a joint on its limit is pushed by it), check default_pose"
         )
     given = list(pose)
     if not given:
