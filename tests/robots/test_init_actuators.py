@@ -50,3 +50,28 @@ class TestInferActuators:
         actuators, _ = infer_actuators(model, [0], ["j"], None, None, None)
         assert actuators["j"]["kp"] == 21.1 and actuators["j"]["kd"] == 0.0
         assert math.copysign(1.0, actuators["j"]["kd"]) == 1.0
+
+    def test_gains_for_some_joints_leave_the_others_their_own_actuators(self):
+        # Menagerie's Talos / Panda: --kp for the gripper only must not ask for every other joint's
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><body><joint name='arm' axis='0 1 0' range='-1 1'/><geom size='0.05'/>"
+            "<body pos='0.1 0 0'><joint name='finger' type='slide' axis='1 0 0' range='0 0.04'/><geom size='0.01'/>"
+            "</body></body></worldbody><actuator><position name='a' joint='arm' kp='4500' kv='450' forcerange='-87 87'/>"
+            "</actuator></mujoco>"
+        )
+        actuators, _ = infer_actuators(model, [0, 1], ["arm", "finger"], {"finger": 100.0}, {"finger": 10.0}, 20.0)
+        assert (actuators["arm"]["kp"], actuators["arm"]["kd"]) == (4500.0, 450.0)
+        assert (actuators["finger"]["kp"], actuators["finger"]["kd"]) == (100.0, 10.0)
+        with pytest.raises(SpecError, match="--kp: no value for joint 'finger'"):  # it has no actuator of its own
+            infer_actuators(model, [0, 1], ["arm", "finger"], {"arm": 100.0}, {"arm": 10.0}, 20.0)
+
+    def test_joints_a_tendon_actuator_moves_are_named_as_such(self):
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><body><joint name='f1' type='slide' axis='1 0 0' range='0 0.04'/><geom size='0.01'/>"
+            "</body><body pos='0 0.1 0'><joint name='f2' type='slide' axis='1 0 0' range='0 0.04'/><geom size='0.01'/>"
+            "</body></worldbody><tendon><fixed name='split'><joint joint='f1' coef='0.5'/><joint joint='f2' coef='0.5'/>"
+            "</fixed></tendon><actuator><general name='grip' tendon='split' ctrlrange='0 255'/></actuator></mujoco>"
+        )
+        with pytest.raises(SpecError, match=r"2 joints \(f1, f2\) have only a tendon actuator .* locked_joints") as info:
+            infer_actuators(model, [0, 1], ["f1", "f2"], None, None, None)
+        assert "torque limit" not in str(info.value)

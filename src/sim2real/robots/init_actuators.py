@@ -42,14 +42,15 @@ def unmatched(values: Mapping[str, float], joints: list[str]) -> str | None:
     return next((k for k in values if not any(_matches(k, j) for j in joints)), None)
 
 
-def per_joint(value: PerJoint, joint: str, what: str) -> float | None:
+def per_joint(value: PerJoint, joint: str, what: str, missing_ok: bool = False) -> float | None:
     """A per-joint option's value for ``joint``: one number for every joint, or a map by joint name or
-    regular expression (:func:`lookup`)."""
+    regular expression (:func:`lookup`); a map that does not cover the joint is an error unless
+    ``missing_ok`` (then None: e.g. gains for some joints, the model's own actuators for the rest)."""
     if value is None:
         return None
     if isinstance(value, Mapping):
         found = lookup(value, joint)
-        if found is None:
+        if found is None and not missing_ok:
             raise SpecError(f"{what}: no value for joint '{joint}'")
         return found
     return float(value)
@@ -61,8 +62,9 @@ def object_name(model: mujoco.MjModel, kind: mujoco.mjtObj, i: int) -> str:
 
 
 
-def _missing(no_gains: list[str], no_limit: list[str]) -> str:
-    """One error line naming what ``robot init`` needs and for which joints."""
+def _missing(no_gains: list[str], no_limit: list[str], tendon: list[str] | None = None) -> str:
+    """One error line naming what ``robot init`` needs and for which joints (``tendon``: those of
+    ``no_gains`` a tendon actuator moves, a gripper's fingers)."""
 
     def which(names: list[str]) -> tuple[str, str]:
         if len(names) == 1:
@@ -71,9 +73,18 @@ def _missing(no_gains: list[str], no_limit: list[str]) -> str:
         return f"{len(names)} joints ({', '.join(names[:3])}{more})", "have"
 
     parts = []
-    if no_gains:
-        joints, verb = which(no_gains)
+    tendon = tendon or []
+    if tendon:
+        joints, verb = which(tendon)
+        parts.append(
+            f"{joints} {verb} only a tendon actuator (a gripper?), which sim2real does not drive: leave them out "
+            "with --joints and hold them with the spec's locked_joints (docs/robots.md)"
+        )
+    rest = [j for j in no_gains if j not in tendon]
+    if rest:
+        joints, verb = which(rest)
         parts.append(f"{joints} {verb} no actuator in the model: give PD gains (--kp and --kd) to add position-controlled actuators")
+    no_limit = [j for j in no_limit if j not in tendon]  # they are to be left out anyway
     if no_limit:
         joints, _ = which(no_limit)
         parts.append(f"{joints}: the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange): give --torque-limit")
@@ -92,17 +103,27 @@ def infer_actuators(
             is known.
     """
     by_joint: dict[int, int] = {}
+    tendon_driven: set[str] = set()  # joints a tendon actuator moves (a gripper's fingers)
     for a in range(model.nu):
         if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT):
             by_joint.setdefault(int(model.actuator_trnid[a, 0]), a)
+        elif int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_TENDON):
+            t = int(model.actuator_trnid[a, 0])
+            wraps = range(int(model.tendon_adr[t]), int(model.tendon_adr[t]) + int(model.tendon_num[t]))
+            tendon_driven.update(
+                object_name(model, mujoco.mjtObj.mjOBJ_JOINT, int(model.wrap_objid[w]))
+                for w in wraps
+                if int(model.wrap_type[w]) == int(mujoco.mjtWrap.mjWRAP_JOINT)
+            )
     out: dict[str, dict[str, Any]] = {}
     kinds: dict[str, int] = {}
     no_gains: list[str] = []  # joints without an actuator and without --kp/--kd
     no_limit: list[str] = []  # joints whose torque limit neither the model nor --torque-limit states
     for jid, joint in zip(chosen, joints, strict=True):
-        kp_j, kd_j = per_joint(kp, joint, "--kp"), per_joint(kd, joint, "--kd")
-        gains = kp_j is not None and kd_j is not None
         a = by_joint.get(jid)
+        # a map of gains may cover some joints only: the others keep the model's own actuators
+        kp_j, kd_j = per_joint(kp, joint, "--kp", a is not None), per_joint(kd, joint, "--kd", a is not None)
+        gains = kp_j is not None and kd_j is not None
         limit = None
         entry: dict[str, Any]
         if a is None:
@@ -142,6 +163,6 @@ def infer_actuators(
         entry["torque_limit"] = round(limit, 6)
         out[joint] = entry
     if no_gains or no_limit:
-        raise SpecError(_missing(no_gains, no_limit))
+        raise SpecError(_missing(no_gains, no_limit, sorted(tendon_driven & set(no_gains))))
     notes = [f"actuators: {', '.join(f'{n} {k}' for k, n in kinds.items())}"]
     return out, notes
