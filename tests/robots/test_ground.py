@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import mujoco
+import pytest
 
-from sim2real.robots.ground import added_floor_name, floor_plane, ground_planes, has_ground
+from sim2real.robots.ground import added_floor_name, floor_plane, ground_planes, has_ground, is_static
 
 
 def _model(world: str) -> mujoco.MjModel:
@@ -31,3 +32,11 @@ class TestGround:
         assert not has_ground(model)
         assert added_floor_name(model) == "sim2real_floor"
         assert added_floor_name(_model("")) == "floor"
+
+    def test_a_floor_in_a_static_body_of_its_own_is_the_floor(self):
+        # Menagerie's Open Duck Mini puts its plane in <body name="floor"> (no joint): it was missed,
+        # and a second floor was added under the robot's feet
+        model = _model("<body name='ground' pos='0 0 0.1'><geom name='plane' type='plane' size='1 1 0.1' pos='0 0 0.05'/></body>")
+        assert has_ground(model) and ground_planes(model) == [model.geom("plane").id]
+        assert floor_plane(model) == (pytest.approx(0.15), "plane")  # its position in the world
+        assert is_static(model, model.geom("plane").id) and not is_static(model, model.geom_bodyid.size - 1)

@@ -20,6 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from sim2real.randomize.schema import RandomizationError, TerrainConfig
+from sim2real.robots.ground import is_static
 
 NAME = "terrain"
 """Name of the terrain's hfield asset, body and geom (``geom.terrain.friction`` follows the floor's)."""
@@ -29,9 +30,9 @@ flat terrain) stay this far under the floor, so a standing robot touches the flo
 
 
 def ground_plane(model: mujoco.MjModel) -> int:
-    """Id of the first plane geom of the world body (the floor), or -1."""
+    """Id of the first plane geom of the world (or of a body welded to it: the floor), or -1."""
     for g in range(model.ngeom):
-        if model.geom_bodyid[g] == 0 and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_PLANE:
+        if is_static(model, g) and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_PLANE:
             return g
     return -1
 

@@ -1,4 +1,6 @@
-"""The ground of a model: the world body's planes and geoms a robot can stand on (``robot init``)."""
+"""The ground of a model: the world's planes and geoms a robot can stand on (``robot init``): those
+of the world body and of bodies welded to it (a scene may put its floor in a static body of its own,
+as Menagerie's Open Duck Mini does)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ def ground_planes(model: mujoco.MjModel) -> list[int]:
     return [
         g
         for g in range(model.ngeom)
-        if int(model.geom_bodyid[g]) == 0
+        if is_static(model, g)
         and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
         and collides(model, g)
     ]
@@ -23,7 +25,7 @@ def ground_planes(model: mujoco.MjModel) -> list[int]:
 def has_ground(model: mujoco.MjModel) -> bool:
     """Whether the world body has a geom the robot can stand on (plane, height field, box...)."""
     return any(
-        int(model.geom_bodyid[g]) == 0 and collides(model, g)
+        is_static(model, g) and collides(model, g)
         for g in range(model.ngeom)
     )
 
@@ -41,5 +43,13 @@ def floor_plane(model: mujoco.MjModel) -> tuple[float, str | None]:
     planes = ground_planes(model)
     if not planes:
         return 0.0, None
-    g = max(planes, key=lambda i: model.geom_pos[i, 2])
-    return float(model.geom_pos[g, 2]), object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or None
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)  # a static body's plane: its position in the world
+    g = max(planes, key=lambda i: data.geom_xpos[i, 2])
+    return float(data.geom_xpos[g, 2]), object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or None
+
+
+def is_static(model: mujoco.MjModel, geom: int) -> bool:
+    """Whether a geom belongs to the world body or to a body welded to it (no joint on the way): part of the
+    scene, not of anything that moves."""
+    return int(model.body_weldid[model.geom_bodyid[geom]]) == 0

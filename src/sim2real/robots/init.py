@@ -54,9 +54,10 @@ from sim2real.robots.init_actuators import (
     per_joint,
     unmatched,
 )
+from sim2real.robots.init_checks import physics_checks, solver_override
 from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
-from sim2real.robots.model import build_model
+from sim2real.robots.model import build_model, carrying_body
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import SAG_LIMIT, Standing, stand
 from sim2real.robots.urdf import convert_urdf
@@ -222,13 +223,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             f"ball joints ({', '.join(balls[:4])}{', ...' if len(balls) > 4 else ''}) are neither controlled nor "
             "measured (sim2real drives hinge and slide joints): deploy refuses a robot whose unmeasured joints move"
         )
-    if model.neq:
-        kinds = sorted({mujoco.mjtEq(int(t)).name.removeprefix("mjEQ_").lower() for t in model.eq_type})
-        result.check.append(
-            f"{model.neq} equality constraints ({', '.join(kinds)}: closed chains or coupled joints): give every joint "
-            "they move to --joints if the robot measures it (deploy refuses unmeasured moving joints), and gains "
-            "only for the driven ones"
-        )
+    result.check.extend(physics_checks(model))
     named = (
         ("default pose", opt.default_pose),
         ("kp", opt.kp),
@@ -317,7 +312,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             if int(model.geom_bodyid[g]) in bodies and collides(model, g)
         ]
         if not geoms:
-            raise SpecError(f"{model_path.name}: the robot has no collision geom")
+            raise SpecError(
+                f"{model_path.name}: the robot has no collision geom (contype and conaffinity 0, in no contact "
+                "pair): if its scene lists its contacts as pairs (Menagerie's *_mjx.xml), give the scene"
+            )
         low = {g: _lowest_point(model, data, g) for g in geoms}
         lowest = min(low.values())
         shift = floor_z - lowest
@@ -370,7 +368,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         "mjcf": _relative(model_path, out_dir),
         "joints": joints,
         "default_pose": default_pose,
-        "control": {"dt": opt.control_dt, "substeps": substeps, "integrator": "implicitfast", **_solver(model, result)},
+        "control": {"dt": opt.control_dt, "substeps": substeps, "integrator": "implicitfast", **solver_override(model, result.inferred)},
         "base_body": base_name,
     }
     if base_body is not None:
@@ -481,9 +479,10 @@ def _parameters(
     model: mujoco.MjModel, base: str | None, floor: str | None, actuators: dict[str, dict[str, Any]], floating: bool
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    if base is not None:
-        m = float(model.body_mass[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)])
-        out[f"body.{base}.mass"] = {"low": round(0.8 * m, 4), "high": round(1.3 * m, 4)}
+    carrier = carrying_body(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)) if base else -1
+    if carrier >= 0 and object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier) and model.body_mass[carrier] > 0:
+        m = float(model.body_mass[carrier])
+        out[f"body.{object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier)}.mass"] = {"low": round(0.8 * m, 4), "high": round(1.3 * m, 4)}
     if floor is not None:
         out[f"geom.{floor}.friction"] = {"low": 0.4, "high": 1.25}
     hinge = [j for j in range(model.njnt) if int(model.jnt_type[j]) in (2, 3)]
@@ -535,27 +534,6 @@ def _dump(key: str, value: Any) -> str:
     return f"{key}: {text[:-4] if text.endswith(' ...') else text}"
 
 
-MIN_SOLVER_ITERATIONS = 10
-"""Fewer constraint solver iterations than this (models tuned for MJX set 1-4) are raised to MuJoCo's
-defaults: at sim2real's timestep and with its actuators they let the contacts diverge."""
-
-
-def _solver(model: mujoco.MjModel, result: InitResult) -> dict[str, int]:
-    """``control.iterations`` / ``ls_iterations`` when the model's are too few (MuJoCo's defaults)."""
-    if int(model.opt.iterations) >= MIN_SOLVER_ITERATIONS:
-        return {}
-    default = mujoco.MjOption()
-    out = {"iterations": int(default.iterations)}
-    if int(model.opt.ls_iterations) < int(default.ls_iterations):
-        out["ls_iterations"] = int(default.ls_iterations)
-    result.inferred.append(
-        f"solver iterations {int(model.opt.iterations)} (line search {int(model.opt.ls_iterations)}) are tuned "
-        f"for MJX: MuJoCo's defaults {out['iterations']} / {out.get('ls_iterations', int(model.opt.ls_iterations))} "
-        "instead (control.iterations, control.ls_iterations; an override)"
-    )
-    return out
-
-
 def write_spec(result: InitResult, out: str | Path, overrides: tuple[str, ...] = ()) -> Path:
     """Write the spec with a header (what was inferred, what to check, the model overrides) and a
     comment per section."""
@@ -597,9 +575,9 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
     """``randomize_default.yaml`` of a legged robot: the embedded quadruped's default ranges with
     this robot's names, the payload and pushes scaled by its mass (``--randomize default`` finds it
     next to the spec)."""
-    base = spec.base_body
-    m_base = float(model.body_mass[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)])
-    m_total = float(model.body_subtreemass[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)])
+    base_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    base = object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrying_body(model, base_id)) or spec.base_body
+    m_base, m_total = float(model.body_mass[model.body(base).id]), float(model.body_subtreemass[base_id])
     lo, hi = round(-0.072 * m_base, 2), round(0.217 * m_base, 2)
     push = [round(20.0 * m_total / 15.0, 1), round(60.0 * m_total / 15.0, 1)]
     floor = [n for n in (floor_plane(model)[1],) if n]

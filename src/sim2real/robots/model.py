@@ -277,3 +277,14 @@ def actuator_indices(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
     """ctrl index of each actuator, in the spec's actuator order, shape (n_actions,)."""
     ids = [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
     return np.array([model.actuator_ctrladr[i] for i in ids], dtype=np.int64)
+
+
+def carrying_body(model: mujoco.MjModel, body: int) -> int:
+    """The body that carries ``body``'s mass: itself, or when it has none (a floating base that is only
+    a frame, its mass in a child welded to it: Menagerie's Open Duck Mini) the heaviest body welded
+    to it; ``body`` when none of them has mass."""
+    if float(model.body_mass[body]) > 0:
+        return body
+    welded = [b for b in range(model.nbody) if int(model.body_weldid[b]) == int(model.body_weldid[body])]
+    heaviest = max(welded, key=lambda b: float(model.body_mass[b]))
+    return heaviest if float(model.body_mass[heaviest]) > 0 else body

@@ -53,7 +53,8 @@ from sim2real.errors import ParameterError, Sim2RealError, SimulationError
 from sim2real.logs.trajectory import Trajectory
 from sim2real.parallel import Executor, SerialExecutor
 from sim2real.params import Parameters, is_delay
-from sim2real.robots.model import build_model
+from sim2real.robots.ground import is_static
+from sim2real.robots.model import build_model, carrying_body
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.replay import VelocitySource, Windows, build_windows
@@ -142,9 +143,10 @@ def default_params(spec: RobotSpec, model: mujoco.MjModel | None = None) -> list
         floors = [
             f"geom.{mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g)}.friction"
             for g in range(model.ngeom)
-            if model.geom_bodyid[g] == 0 and mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g)
+            if is_static(model, g) and mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g)
         ]
-        base = [f"body.{spec.base_body}.mass", f"body.{spec.base_body}.com"]
+        carrier = model.body(carrying_body(model, model.body(spec.base_body).id)).name or spec.base_body
+        base = [f"body.{carrier}.mass", f"body.{carrier}.com"]
         return params.resolve(base + floors, strict=False)
     patterns = []
     for act in spec.actuators:

@@ -1,0 +1,56 @@
+"""What robot init says of a model's physics settings: solver iterations tuned for MJX, equality
+constraints, an unusual gravity; and the body that carries a massless base's mass."""
+
+from __future__ import annotations
+
+import mujoco
+import pytest
+
+from sim2real.params import Parameters
+from sim2real.robots import load_spec
+from sim2real.robots.init import InitOptions, init_robot
+from sim2real.robots.init_checks import physics_checks, solver_override
+from sim2real.robots.model import build_model, carrying_body
+
+GAINS = InitOptions(kp=30.0, kd=1.0, torque_limit=30.0)
+
+
+def _legged(option: str = "", base: str = "<geom type='box' size='0.1 0.15 0.05' mass='5'/>") -> str:
+    legs = "".join(
+        f"<body name='{s}_leg' pos='0 {y} -0.05'><joint name='{s}_hip' axis='0 1 0' range='-1 1'/>"
+        "<geom type='capsule' fromto='0 0 0 0 0 -0.3' size='0.03' mass='1'/></body>"
+        for s, y in (("left", 0.1), ("right", -0.1))
+    )
+    return (
+        f"<mujoco><compiler angle='radian'/><option {option}/><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
+        f"<body name='base' pos='0 0 0.5'><freejoint/>{base}{legs}</body></worldbody></mujoco>"
+    )
+
+
+class TestPhysicsChecks:
+    def test_the_usual_model_has_nothing_to_say(self):
+        model = mujoco.MjModel.from_xml_string(_legged())
+        inferred: list[str] = []
+        assert physics_checks(model) == [] and solver_override(model, inferred) == {} and inferred == []
+
+    @pytest.mark.parametrize("gravity", ["0 0 0.0001", "0 0 -1.62", "0 -9.81 0"])
+    def test_a_gravity_not_about_9_81_downwards_is_named(self, gravity):
+        # Menagerie's BXI Elf2 scene sets 0 0 0.0001
+        model = mujoco.MjModel.from_xml_string(_legged(f"gravity='{gravity}'"))
+        assert any("not about 9.81 downwards" in line for line in physics_checks(model))
+
+
+class TestMasslessBase:
+    def test_a_base_that_is_only_a_frame_has_its_mass_bounded_on_the_welded_child(self, tmp_path):
+        """Menagerie's Open Duck Mini: the free joint's body has no mass, its trunk (welded) has; the
+        spec bounded 'body.base.mass' (0 to 0), which is no parameter, and every command refused."""
+        xml = _legged(base="<body name='trunk'><geom type='box' size='0.1 0.15 0.05' mass='5'/></body><geom type='sphere' size='0.01' mass='0'/>")
+        (tmp_path / "duck.xml").write_text(xml)
+        spec, _ = init_robot(tmp_path / "duck.xml", tmp_path / "robot.yaml", GAINS)
+        model = build_model(load_spec(tmp_path / "robot.yaml"))
+        assert model.body(carrying_body(model, model.body("base").id)).name == "trunk"
+        names = {b.name for b in spec.parameter_bounds}
+        assert "body.trunk.mass" in names and "body.base.mass" not in names
+        Parameters(spec, model).resolve(sorted(n for n in names if "*" not in n))  # every bound is a parameter
+        text = (tmp_path / "randomize_default.yaml").read_text()
+        assert "body.trunk.mass, mode: additive" in text and "body.base.mass" not in text
