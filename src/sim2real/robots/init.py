@@ -334,8 +334,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         feet = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in leaves]
         if not all(feet):
             raise SpecError(f"{model_path.name}: a foot body has no name; sim2real refers to feet by name")
-        standing = float(data.qpos[base_adr + 2])
-        result.inferred.append(f"floating base '{base_name}' (free joint), standing at {standing:.3f} m")
+        standing = float(data.qpos[base_adr + 2]) - floor_z  # above the floor (Talos's is at z = -1.01)
+        result.inferred.append(f"floating base '{base_name}' (free joint), standing {standing:.3f} m above the floor")
         if feet:
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
         else:
@@ -401,7 +401,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if base_body is not None and feet:
         task = {"kind": "locomotion"}
     spec["observation"] = _observation(base_body is not None and imu is not None, task is not None)
-    spec["safety"] = _safety(model, chosen, joints, default_pose, actuators, standing, opt.margin)
+    spec["safety"] = _safety(model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z)
     spec["parameters"] = _parameters(model, base_name, floor_name, actuators, standing is not None)
     if task is not None:
         spec["task"] = task
@@ -445,6 +445,7 @@ def _safety(
     actuators: dict[str, dict[str, Any]],
     standing: float | None,
     margin: float,
+    floor_z: float = 0.0,
 ) -> dict[str, Any]:
     position = {}
     for jid, joint in zip(chosen, joints, strict=True):
@@ -466,7 +467,7 @@ def _safety(
     }
     if standing is not None:
         out["tilt"] = 1.0
-        out["base_height"] = [round(0.5 * standing, 4), round(2.0 * standing + 0.1, 4)]
+        out["base_height"] = [round(floor_z + 0.5 * standing, 4), round(floor_z + 2.0 * standing + 0.1, 4)]
     out["command_rate"] = 50.0 if pd else round(20.0 * max(torques.values()), 3)
     out["stale_timeout"] = 0.05
     out["safe_mode"] = "damping"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from sim2real.robots.ground import floor_plane
 from sim2real.robots.model import actuator_indices, base_joint, build_model, default_qpos, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 
@@ -46,13 +47,15 @@ class Standing:
     """Its distance from the default position."""
     diverged_at: float | None = None
     """Simulated time [s] at which MuJoCo found the simulation diverged (and reset it), or None."""
+    floor: float = 0.0
+    """Height of the floor [m] (the heights above are world z)."""
 
     @property
     def holds(self) -> bool:
         """The base sank at most :data:`SINK_LIMIT` of its height and tilted at most :data:`TILT_LIMIT`."""
         return (
             self.diverged_at is None
-            and self.height >= (1.0 - SINK_LIMIT) * self.initial_height
+            and self.height - self.floor >= (1.0 - SINK_LIMIT) * (self.initial_height - self.floor)
             and self.tilt <= TILT_LIMIT
         )
 
@@ -112,4 +115,5 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         joint=spec.joints[worst],
         deviation=float(error[worst]),
         diverged_at=diverged_at,
+        floor=floor_plane(model)[0],
     )
