@@ -230,6 +230,26 @@ class TestRecordCommand:
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 1 and len(err) == 1 and message in err[0], err
 
+    def test_a_log_that_is_mostly_safe_mode_is_said_loudly(self, tmp_path, capsys):
+        """Arms with stiff gains and no armature were recorded 98 % in safe mode, and the record said
+        nothing beyond its summary line; identify then fitted the braking."""
+        import yaml
+
+        from sim2real.robots import DATA_DIR
+
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_low_limit", str(DATA_DIR / "quadruped.xml")
+        raw["safety"]["base_height"] = [0.5, 0.9]  # it stands at 0.3 m: a stop on the first reading
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        (tmp_path / "twin.yaml").write_text("params: {}\neffects: {seed: 3}\n")
+        args = ["record", "--robot", str(tmp_path / "robot.yaml"), "--twin", str(tmp_path / "twin.yaml")]
+        code = main([*args, "--excite", "chirp", "--seconds", "1", "--out", str(tmp_path / "log")])
+        err = capsys.readouterr().err
+        assert code == 0 and "of the log are in safe mode, not excitation" in err and "height" in err
+        code = main(["record", "--robot", "furuta", "--twin", str(tmp_path / "twin.yaml"), "--excite", "chirp",
+                     "--seconds", "0.2", "--out", str(tmp_path / "log2")])
+        assert code == 0 and "safe mode, not excitation" not in capsys.readouterr().err
+
     def test_an_existing_log_is_never_overwritten(self, tmp_path, capsys):
         (tmp_path / "twin.yaml").write_text(TWIN_YAML)
         (tmp_path / "log").mkdir()

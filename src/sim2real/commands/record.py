@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
 from sim2real.commands.deploy import LiveStatus, _robot_source, make_twin, run_loop, summary_text
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
+
+log = logging.getLogger(__name__)
 
 
 def record(
@@ -150,7 +153,23 @@ def record(
             twin_robot.close()
             text = summary_text(summary)
     emit(summary, json, text)
+    _warn_if_stopped(summary.get("safety") or (summary.get("loop") or {}).get("safety"))
     return 0
+
+
+def _warn_if_stopped(safety: dict[str, Any] | None) -> None:
+    """A loud line when most of the log is safe mode: identification needs the excitation, and a
+    log that is mostly a robot braking into its damping says little about the robot."""
+    if not safety or not safety.get("latched"):
+        return
+    modes = safety.get("ticks_by_mode") or {}
+    total = sum(modes.values())
+    if total and modes.get("safe", 0) > 0.5 * total:
+        log.warning(
+            "%s",
+            f"the safety layer stopped the run ({safety.get('latch_reason')}): {modes['safe']} of {total} ticks of "
+            "the log are in safe mode, not excitation; identify from it only once a record runs to its end",
+        )
 
 
 def _record_ros2(
