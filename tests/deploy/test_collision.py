@@ -166,6 +166,24 @@ class TestObserver:
         assert max(np.abs(r.raw).max() for r in quiet) > 100.0  # the feet carry the robot's weight
         assert max(max(np.abs(r.joint).max(), np.abs(r.base[3:]).max()) for r in quiet) < 0.05
 
+    def test_a_moving_joint_the_spec_does_not_measure_is_refused_with_the_ways_out(self, tmp_path):
+        # LimX Oli's achilles rods, Toddlerbot's driven joints: passive joints of closed chains
+        xml = (DATA_DIR / "quadruped.xml").read_text().replace(
+            '<body name="base" pos="0 0 0.34">',
+            '<body name="base" pos="0 0 0.34"><body name="rod" pos="-0.2 0 0"><joint name="rod_joint" axis="0 1 0"/>'
+            '<geom type="capsule" fromto="0 0 0 -0.1 0 0" size="0.01" mass="0.05" contype="0" conaffinity="0"/></body>',
+            1,
+        )
+        (tmp_path / "quadruped.xml").write_text(xml)
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_rod", str(tmp_path / "quadruped.xml")
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        with pytest.raises(Sim2RealError, match=r"joints rod_joint move but are not measured .* locked_joints.*safety\.collision\.enabled: false"):
+            MomentumObserver(load_robot(str(tmp_path / "robot.yaml")))
+        raw["safety"]["collision"] = {"enabled": False}
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        assert deployment_monitor(load_robot(str(tmp_path / "robot.yaml"))).collision is None
+
     def test_a_foot_in_the_air_explains_nothing(self, quadruped):
         robot = _quiet(quadruped)
         robot.reset()

@@ -46,8 +46,10 @@ class TestStableSubsteps:
         # Menagerie's Kinova Gen3 without armature: kd 100 on a 0.00067 kg m^2 wrist needs 742
         (tmp_path / "link.xml").write_text(LINK)
         spec, _ = init_robot(tmp_path / "link.xml", tmp_path / "robot.yaml", InitOptions(kp=500.0, kd=2000.0, torque_limit=100.0))
-        with pytest.raises(Sim2RealError, match=r"the twin cannot compute knee's actuator torque itself: .* --armature"):
+        with pytest.raises(Sim2RealError, match=r"the twin cannot compute knee's torque itself: kp 500, kd 2e\+03 .* --armature"):
             TwinRobot(spec)
+        with pytest.raises(Sim2RealError, match=r"safe mode's damping 2e\+03 .* or a lower safety.damping"):
+            TwinRobot(spec, TwinConfig(effects=TwinEffects.none()))  # sim2sim: only safe mode is the twin's
         armed, _ = init_robot(
             tmp_path / "link.xml", tmp_path / "armed.yaml", InitOptions(kp=500.0, kd=2000.0, torque_limit=100.0, armature=1.0)
         )

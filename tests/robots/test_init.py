@@ -130,9 +130,9 @@ class TestInferenceChoices:
         result = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": 5.0}))
         model = mujoco.MjModel.from_xml_path(str(h1_dir / "h1.xml"))
         high = float(model.joint("left_knee_joint").range[1])
-        # clipped into the range less the margin, and the safety limit keeps the margin around it
-        assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(high - 0.05)
-        assert result.spec["safety"]["joint_position"]["left_knee_joint"][1] == pytest.approx(high)
+        # clipped to twice the margin inside the range: the safety limit keeps the margin from both
+        assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(high - 0.1)
+        assert result.spec["safety"]["joint_position"]["left_knee_joint"][1] == pytest.approx(high - 0.05)
         assert any("left_knee_joint" in c and "outside the joint range" in c for c in result.check)
         inside = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": high - 0.1}))
         assert not any("outside the joint range" in c for c in inside.check)
@@ -159,8 +159,8 @@ class TestInferenceChoices:
             + ("<keyframe><key name='home' qpos='0'/></keyframe>" if keyframe else "") + "</mujoco>"
         )
         spec, result = init_robot(path, tmp_path / "robot.yaml")
-        moved = any("rests j on a joint limit: moved inside by the margin" in c for c in result.check)
-        assert spec.default_pose[0] == pytest.approx(0.0 if keyframe else 0.05) and moved is not keyframe
+        moved = any("rests j on a joint limit: moved inside by twice the margin" in c for c in result.check)
+        assert spec.default_pose[0] == pytest.approx(0.0 if keyframe else 0.1) and moved is not keyframe
         assert spec.safety.position_low[0] < spec.default_pose[0]  # the margin is kept either way
 
     def test_written_spec_carries_comments_and_round_trips(self, h1_dir, tmp_path):

@@ -75,3 +75,19 @@ class TestFloorBelowZero:
         kept = Standing(seconds=1.5, initial_height=-0.09, height=-0.10, tilt=0.0, joint="j", deviation=0.0, floor=-1.01)
         sunk = Standing(seconds=1.5, initial_height=-0.09, height=-0.60, tilt=0.0, joint="j", deviation=0.0, floor=-1.01)
         assert kept.holds and not sunk.holds
+
+
+class TestAddedFloor:
+    def test_the_added_floor_collides_whatever_the_models_default_class_says(self, tmp_path):
+        """Toddlerbot's top default class sets contype 0: the floor sim2real added to its robot file
+        took it, and the robot fell through (standing check: 0.298 -> -10.8 m)."""
+        xml = _legged().replace("<geom name='floor' type='plane' size='5 5 0.1'/>", "")
+        xml = xml.replace("<mujoco><compiler angle='radian'/>", "<mujoco><compiler angle='radian'/><default><geom contype='0' conaffinity='0'/></default>")
+        xml = xml.replace("size='0.03' mass='1'/>", "size='0.03' mass='1' contype='1' conaffinity='1'/>")
+        (tmp_path / "robot_only.xml").write_text(xml)
+        spec, result = init_robot(tmp_path / "robot_only.xml", tmp_path / "robot.yaml", GAINS)
+        model = build_model(load_spec(tmp_path / "robot.yaml"))
+        floor = model.geom(spec.floor)
+        assert (int(floor.contype[0]), int(floor.conaffinity[0]), int(floor.condim[0])) == (1, 1, 3)
+        assert not any("diverges" in c for c in result.check)
+        assert "geom.floor.friction" in {b.name for b in spec.parameter_bounds}

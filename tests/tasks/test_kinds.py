@@ -114,3 +114,22 @@ class TestRobotFactsComeFromTheSpec:
         assert env.base_height == pytest.approx([0.34])
         reference = TaskEnv(load_robot("quadruped"), get_task("quadruped"), 1, seed=0, nthread=1)
         np.testing.assert_allclose(env.projected_gravity, reference.projected_gravity, atol=1e-12)
+
+
+class TestResetStanding:
+    def test_the_scaled_default_pose_stays_within_the_safety_limits(self):
+        """G1's thumb sits near its limit: scaled by up to 1.1 it started past it, and every run
+        stopped at t = 0.  Within the limits nothing changes (the embedded quadruped's resets)."""
+        from types import SimpleNamespace
+
+        from sim2real.tasks.locomotion import reset_standing
+
+        spec = load_robot("quadruped")
+        near = dataclasses.replace(spec.safety, position_low=np.asarray(spec.default_pose) - 0.01)
+        tight = SimpleNamespace(spec=dataclasses.replace(spec, safety=near))
+        reset = reset_standing(0.1)
+        q, qd = reset(tight, np.arange(256), np.random.default_rng(0))
+        assert np.all(q >= near.position_low - 1e-12) and np.all(qd == 0.0)
+        free, _ = reset(SimpleNamespace(spec=spec), np.arange(256), np.random.default_rng(0))
+        unclipped = np.asarray(spec.default_pose) * np.random.default_rng(0).uniform(0.9, 1.1, (256, spec.n_joints))
+        np.testing.assert_array_equal(free, unclipped)

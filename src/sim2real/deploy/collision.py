@@ -225,7 +225,8 @@ class MomentumObserver:
             names = sorted({model.joint(int(model.dof_jntid[i])).name for i in unmeasured})
             raise Sim2RealError(
                 f"collision observer: joints {', '.join(names)} move but are not measured (not in the spec's joints): "
-                "add them to its joints, or hold them with its locked_joints"
+                "add them to its joints, hold them with its locked_joints, or, for the passive joints of a closed "
+                "chain the robot does not measure, turn collision detection off (safety.collision.enabled: false)"
             )
         self._act_joint = np.array([spec.joints.index(a.joint) for a in spec.actuators])
         self._actuation = ActuatorArrays.from_spec(spec)

@@ -87,11 +87,17 @@ def stable_steps(
     if need > requested:
         j = int(np.argmin(h_max))
         if need > MAX_SUBSTEP_FACTOR:
+            safe_mode = not explicit or (kp[j] == 0.0 and kd[j] == damping)
+            what = f"safe mode's damping {damping:.3g}" if safe_mode else f"kp {kp[j]:.3g}, kd {kd[j]:.3g}"
+            other = (
+                "a lower safety.damping"
+                if safe_mode
+                else "effects.explicit_actuators: false in the twin file"
+            )
             raise Sim2RealError(
-                f"the twin cannot compute {spec.actuators[j].joint}'s actuator torque itself: kp {kp[j]:.3g}, "
-                f"kd {kd[j]:.3g} on a joint of {inertia[j]:.3g} kg m^2 needs {need} fine steps per physics step "
-                f"(at most {MAX_SUBSTEP_FACTOR}): give the joints armature (robot init --armature, the drives' "
-                "reflected rotor inertia), or effects.explicit_actuators: false in the twin file"
+                f"the twin cannot compute {spec.actuators[j].joint}'s torque itself: {what} on a joint of "
+                f"{inertia[j]:.3g} kg m^2 needs {need} fine steps per physics step (at most {MAX_SUBSTEP_FACTOR}): "
+                f"give the joints armature (robot init --armature, the drives' reflected rotor inertia), or {other}"
             )
         factor = need
         log.info(

@@ -276,21 +276,21 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 # qpos0 on (or within the margin of) a range's edge (Menagerie's Unitree Z1: 0 of [0, 2.9]): a
                 # joint resting on its limit takes a constraint force the collision observer cannot explain
                 off_edge.append(joints[i])
-                data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + m, hi - m))
+                data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + 2 * m, hi - 2 * m))
             elif not lo <= data.qpos[adr[i]] <= hi:
-                # into the safety limits (the range less the margin, as _safety draws them), so that the
-                # robot does not start on a limit
+                # a margin inside the safety limits (the range less the margin, as _safety draws them), so
+                # that the robot neither starts on a limit nor sags onto the joint's own
                 clipped.append(joints[i])
-                data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + m, hi - m))
+                data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + 2 * m, hi - 2 * m))
     if clipped:
         result.check.append(
             f"the default pose ({source}) puts {', '.join(clipped[:4])}{' ...' if len(clipped) > 4 else ''} "
-            "outside the joint range: clipped into the safety limits (the range less the margin), check default_pose"
+            "outside the joint range: clipped to twice the margin inside it (the safety limits keep one), check default_pose"
         )
     if off_edge:
         result.check.append(
             f"the model's qpos0 rests {', '.join(off_edge[:4])}{' ...' if len(off_edge) > 4 else ''} on a joint "
-            "limit: moved inside by the margin (a joint on its limit is pushed by it), check default_pose"
+            "limit: moved inside by twice the margin (a joint on its limit is pushed by it), check default_pose"
         )
     given = list(pose)
     if not given:

@@ -78,8 +78,11 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
     mjspec.nuser_actuator = len(ACTUATOR_USER)
     mjspec.nuser_sensor = len(SENSOR_USER)
     if spec.floor is not None:
+        # its contact settings stated: a geom added here takes the model's top default class, which may
+        # switch contacts off (Toddlerbot's does: the robot fell through the floor)
         mjspec.worldbody.add_geom(
-            name=spec.floor, type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0.0, 0.0, 0.05], rgba=[0.5, 0.55, 0.6, 1.0]
+            name=spec.floor, type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0.0, 0.0, 0.05], rgba=[0.5, 0.55, 0.6, 1.0],
+            contype=1, conaffinity=1, condim=3, friction=[1.0, 0.005, 0.0001], priority=0,
         )
     _apply_friction(spec, mjspec)
 

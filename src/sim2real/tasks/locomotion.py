@@ -138,14 +138,18 @@ def foot_geoms(spec: RobotSpec, model: mujoco.MjModel, qpos: np.ndarray) -> tupl
 
 
 def reset_standing(spread: float):
-    """Reset: the default pose scaled by U(1 - spread, 1 + spread) per joint, zero velocity."""
+    """Reset: the default pose scaled by U(1 - spread, 1 + spread) per joint, within the safety limits
+    (a pose near a limit, scaled, started past it: G1's thumb), zero velocity."""
 
     def reset(env: Any, ids: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         n = ids.size
         q = env.spec.default_pose * rng.uniform(1.0 - spread, 1.0 + spread, (n, env.spec.n_joints))
+        q = np.clip(q, env.spec.safety.position_low, env.spec.safety.position_high)
         return q, np.zeros((n, env.spec.n_joints))
 
-    reset.__doc__ = f"Default pose scaled by U({1 - spread:g}, {1 + spread:g}) per joint, zero velocity."
+    reset.__doc__ = (
+        f"Default pose scaled by U({1 - spread:g}, {1 + spread:g}) per joint, within the safety limits, zero velocity."
+    )
     return reset
 
 
