@@ -74,6 +74,15 @@ class TestStableSubsteps:
         reading = twin.read()
         assert np.isfinite(reading.q[0]) and abs(reading.qd[0]) < 0.5
 
+    def test_a_twin_that_diverges_anyway_stops_with_its_own_settings_in_the_line(self, tmp_path):
+        """A spring far too stiff for any step (nothing the twin computes: the factor stays 1)."""
+        (tmp_path / "spring.xml").write_text(LINK.replace("range='-2 2'/>", "range='-2 2' stiffness='1e9' springref='0.3'/>"))
+        spec, _ = init_robot(tmp_path / "spring.xml", tmp_path / "robot.yaml", InitOptions(kp=1.0, kd=0.01, torque_limit=5.0))
+        twin = TwinRobot(spec, TwinConfig(effects=TwinEffects.none()))
+        with pytest.raises(Sim2RealError, match=r"the twin's implicitfast at 5 ms is unstable .*substep_factor \(now 1\)"):
+            for _ in range(50):
+                twin.write(Command(t=twin.now(), values=np.array([0.0])))
+
     def test_the_divergence_hint_says_what_is_left_to_try(self):
         assert "effects.integrator: implicitfast" in divergence_hint("RK4", 0.00125, 4)
         hint = divergence_hint("implicitfast", 0.005, 1)

@@ -171,5 +171,5 @@ def test_identify_refuses_a_log_whose_replay_diverges(pendulum, bag):
 
     model = build_model(pendulum)
     model.jnt_stiffness[:] = 1e9  # a spring far too stiff for the 5 ms step
-    with pytest.raises(SimulationError, match=r"the replay diverged in \d+ of \d+ windows at the starting values"):
+    with pytest.raises(SimulationError, match=r"nothing identified \(at the starting values\): the replay diverged in \d+ of \d+ windows"):
         identify(pendulum, [read_bag(bag)], ["body.pole.mass"], model=model)

@@ -18,7 +18,6 @@ from collections.abc import Sequence
 import mujoco
 import numpy as np
 
-from sim2real.errors import SimulationError
 from sim2real.gap.metrics import (
     distribution_distances,
     divergence_point,
@@ -32,6 +31,7 @@ from sim2real.gap.metrics import (
 from sim2real.gap.result import DEFAULT_THRESHOLD, GapResult
 from sim2real.logs.trajectory import Trajectory
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.divergence import refuse_diverged
 from sim2real.sim.replay import Replayer, VelocitySource, Windows, build_windows
 
 __all__ = [
@@ -154,13 +154,7 @@ def measure_gap(
     windows = build_windows(spec, trajectories, horizon, velocity=velocity, model=model)
     replayer = Replayer(spec, windows, model=model, nthread=nthread)
     pred = replayer.run(record_force=True)
-    if replayer.diverged.size:
-        first = float(windows.t0[replayer.diverged[0]])
-        raise SimulationError(
-            f"the replay diverged in {replayer.diverged.size} of {windows.n_windows} windows (the first from "
-            f"t = {first:.3f} s of the log; MuJoCo stopped them): this model is unstable at its timestep "
-            f"({spec.physics_dt:g} s) - more control.substeps, or check its solver settings and gains"
-        )
+    refuse_diverged(replayer.diverged, windows.t0, windows.n_windows, "no gap measured")
     result = compare(
         spec,
         windows,

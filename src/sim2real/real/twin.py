@@ -347,8 +347,8 @@ class TwinRobot:
         self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
         self.substep_factor = stable_steps(spec, model, self._actuation, self._act_dof,
                                            fx.substep_factor, fx.explicit_actuators)
-        self._safe_damping = spec.safety.damping
         model.opt.timestep = spec.physics_dt / self.substep_factor
+        self._divergence_hint = divergence_hint(fx.integrator, float(model.opt.timestep), self.substep_factor)
         model.opt.integrator = _INTEGRATORS[fx.integrator]
         self.data = mujoco.MjData(model)
         self.rng = np.random.default_rng(fx.seed)
@@ -647,7 +647,7 @@ class TwinRobot:
         if np.any(stribeck > 0):  # Stribeck friction: the friction loss at this speed (robots/friction.py)
             qd = d.qvel[self._dof_idx]
             self.model.dof_frictionloss[self._dof_idx] = self._frictionloss + stribeck_friction(qd, stribeck, velocity)
-        checked_step(self.model, d, divergence_hint(self.config.effects.integrator, h, self.substep_factor))
+        checked_step(self.model, d, self._divergence_hint)
 
     def _control(self, ahead: float = 0.0) -> np.ndarray:
         """The actuators' controls this fine step: torques at the state ``ahead`` seconds from now
@@ -688,7 +688,7 @@ class TwinRobot:
         qd = d.qvel[self._act_dof] + ahead * d.qacc[self._act_dof]
         if self.safe:
             if self.spec.safety.safe_mode == "damping":
-                return np.clip(-self._safe_damping * qd, -self._limit, self._limit)
+                return np.clip(-self.spec.safety.damping * qd, -self._limit, self._limit)
             return np.zeros_like(qd)
         # backlash: a pd transmission transmits nothing until the play is taken up
         tau = implied_torque(self._actuation, self._active, q, qd, self.config.effects.backlash)

@@ -40,7 +40,7 @@ STIFFNESS_LIMIT = 0.5
 """Largest ``sqrt(kp / I) h`` the twin allows."""
 MAX_SUBSTEP_FACTOR = 64
 """Largest factor chosen automatically: a model that needs more is one error line (Menagerie's Kinova
-Gen3 without armature: kd 100 on a 0.00067 kg m^2 wrist needs 742), not a twin that diverges."""
+Gen3 without armature: kd 50 on a 0.00067 kg m^2 wrist needs 464), not a twin that diverges."""
 
 
 def stable_steps(

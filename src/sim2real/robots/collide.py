@@ -8,18 +8,8 @@ pairs (Menagerie's Apptronik Apollo: feet against the floor).
 from __future__ import annotations
 
 import mujoco
-import numpy as np
 
-__all__ = ["collides", "colliding"]
-
-
-def colliding(model: mujoco.MjModel) -> np.ndarray:
-    """Shape (ngeom,) bool: whether each geom takes part in contacts (bits or a pair)."""
-    out = (np.asarray(model.geom_contype) != 0) | (np.asarray(model.geom_conaffinity) != 0)
-    if model.npair:
-        out[np.asarray(model.pair_geom1)] = True
-        out[np.asarray(model.pair_geom2)] = True
-    return out
+__all__ = ["collides"]
 
 
 def collides(model: mujoco.MjModel, geom: int) -> bool:

@@ -11,8 +11,8 @@ from sim2real.robots.init_actuators import object_name
 
 
 def ground_planes(model: mujoco.MjModel) -> list[int]:
-    """The planes of the world body that collide (the ground), geom ids (a plane that collides with
-    nothing, like Gymnasium's reacher's, is only drawn)."""
+    """The planes of the world (its body, or a static body welded to it) that collide: the ground,
+    geom ids (a plane that collides with nothing, like Gymnasium's reacher's, is only drawn)."""
     return [
         g
         for g in range(model.ngeom)
@@ -23,11 +23,8 @@ def ground_planes(model: mujoco.MjModel) -> list[int]:
 
 
 def has_ground(model: mujoco.MjModel) -> bool:
-    """Whether the world body has a geom the robot can stand on (plane, height field, box...)."""
-    return any(
-        is_static(model, g) and collides(model, g)
-        for g in range(model.ngeom)
-    )
+    """Whether the world has a geom the robot can stand on (plane, height field, box...)."""
+    return any(is_static(model, g) and collides(model, g) for g in range(model.ngeom))
 
 
 def added_floor_name(model: mujoco.MjModel) -> str:
@@ -39,7 +36,7 @@ def added_floor_name(model: mujoco.MjModel) -> str:
 
 
 def floor_plane(model: mujoco.MjModel) -> tuple[float, str | None]:
-    """Height of the floor (the highest plane of the world body) and its geom name."""
+    """Height of the floor (the highest of :func:`ground_planes`, in world z) and its geom name."""
     planes = ground_planes(model)
     if not planes:
         return 0.0, None

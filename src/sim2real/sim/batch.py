@@ -67,10 +67,10 @@ class BatchSim:
         self.num_envs = num_envs
         self.stage = stage
         self.physics_seconds = 0.0
-        self.diverged = np.zeros(0, dtype=np.int64)
-        """Simulations of the last :meth:`rollout` that diverged (MuJoCo stopped them), shape (d,)."""
         """Wall time spent inside MuJoCo's batched step calls [s] (for benchmarks; the actuator
         networks' time is ``drives.net_seconds``)."""
+        self.diverged = np.zeros(0, dtype=np.int64)
+        """Simulations of the last :meth:`rollout` that diverged (MuJoCo stopped them), shape (d,)."""
         self.batch = mujoco.batch.Batch(self.model, num_envs, nthread, persistent=True)
         self.qpos = self.batch.bind("qpos")
         self.qvel = self.batch.bind("qvel")

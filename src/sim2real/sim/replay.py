@@ -541,8 +541,8 @@ class Replayer:
         self.windows = windows
         self.replicas = replicas
         self.physics_steps = 0
-        self.diverged = np.zeros(0, dtype=np.int64)  # windows whose simulation diverged in the last run()
         """Physics steps simulated so far (all simulations)."""
+        self.diverged = np.zeros(0, dtype=np.int64)  # windows whose simulation diverged in the last run()
         model = copy.copy(model if model is not None else build_model(spec))
         if abs(model.opt.timestep - windows.dt) > 1e-15:
             raise Sim2RealError(f"windows were cut for dt={windows.dt}, the model steps {model.opt.timestep}")

@@ -49,13 +49,14 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.errors import ParameterError, Sim2RealError, SimulationError
+from sim2real.errors import ParameterError, Sim2RealError
 from sim2real.logs.trajectory import Trajectory
 from sim2real.parallel import Executor, SerialExecutor
 from sim2real.params import Parameters, is_delay
 from sim2real.robots.ground import is_static
 from sim2real.robots.model import build_model, carrying_body
 from sim2real.robots.spec import RobotSpec
+from sim2real.sim.divergence import refuse_diverged
 from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.replay import VelocitySource, Windows, build_windows
 from sim2real.sysid.delay import DelayEstimate, estimate_delay
@@ -525,7 +526,8 @@ def identify(
                 ).copy()
         problem.start = {n: v.copy() for n, v in problem.values.items()}
     raw0 = problem.raw_residuals([coords.row(coords.get())])[0]
-    _refuse_diverged(problem, "at the starting values")
+    w = problem.windows
+    refuse_diverged(problem.replayer.diverged, w.t0, w.n_windows, "nothing identified (at the starting values)")
     delay = None
     if not (start and any(is_delay(n) for n in start)):
         delay = initial_delays(
@@ -555,19 +557,6 @@ def identify(
         seconds=time.perf_counter() - t_start,
     )
     return result if multi is None else dataclasses.replace(result, starts=multi)
-
-
-def _refuse_diverged(problem: Problem, when: str) -> None:
-    """One line when the newest replay (of one parameter row) diverged in some window (MuJoCo
-    stopped it): its residuals are of a frozen simulation, and a fit on them is no identification."""
-    diverged = problem.replayer.diverged
-    if diverged.size:
-        start = float(problem.windows.t0[diverged[0]])
-        raise SimulationError(
-            f"the replay diverged in {diverged.size} of {problem.windows.n_windows} windows {when} (the "
-            f"first from t = {start:.3f} s of the log); nothing identified: the log or the model is unstable "
-            "(a record whose twin diverged?): check the model's gains and armature"
-        )
 
 
 def build_problem(
