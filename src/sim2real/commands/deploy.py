@@ -534,7 +534,12 @@ def preflight_gate(spec: Any, policy: str, override: str | None) -> dict[str, An
     policy_hash = file_hash(policy)
     found = find_passing(spec.hash, policy_hash, target="robot")
     if found is not None:
-        return {"passed_at": found["time_iso"], "policy_hash": policy_hash, "operator": found.get("operator")}
+        return {
+            "passed_at": found["time_iso"],
+            "policy_hash": policy_hash,
+            "operator": found.get("operator"),
+            "fixed_base": bool(found.get("fixed_base", False)),  # checklist run hung from a stand
+        }
     if override:
         logging.getLogger(__name__).warning("deploy without a passing preflight: overridden (%s)", override)
         return {"override": override, "policy_hash": policy_hash}

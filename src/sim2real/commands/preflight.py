@@ -15,7 +15,7 @@ def preflight_text(result: dict[str, Any]) -> str:
     rows = [f"{i['status'].upper():<5} {i['name']:<20} {i['evidence']}" for i in result["items"]]
     verdict = "PASSED" if result["passed"] else "FAILED"
     rows.append(
-        f"preflight {verdict}: {result['robot']} ({result['target']}), policy {result['policy_hash'][:12]}, "
+        f"preflight {verdict}: {result['robot']} ({result['target']}{', hung by its base' if result.get('fixed_base') else ''}), policy {result['policy_hash'][:12]}, "
         f"spec {result['spec_hash'][:12]}; recorded in {result.get('record')}"
     )
     return "\n".join(rows)
@@ -32,6 +32,7 @@ def preflight(
     wait: float = 10.0,
     rt_priority: int | None = None,
     seed: int = 0,
+    fixed_base: bool = False,
     allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:
@@ -56,6 +57,9 @@ def preflight(
         rt_priority: --ros2: run under SCHED_FIFO with this priority (1-99; needs the permission),
             as `deploy --ros2 --rt-priority` will: the e-stop and hold are timed as they will run.
         seed: Seed of the twin.
+        fixed_base: The robot hangs by its base from a stand, legs in the air (the twin hangs
+            itself): for a legged robot its PD gains cannot carry in the default pose, as humanoids
+            are first powered up.  The monitor checks the joints only; the record says so.
         allow_out_of_bounds: Accept a twin file whose values lie outside the robot's plausible
             parameter bounds.
         json: Print the result as JSON on stdout.
@@ -66,17 +70,24 @@ def preflight(
 
     _robot_source(twin, ros2)
     spec = load_robot(robot)
+    if fixed_base:
+        from sim2real.deploy.record import fixed_base_spec
+
+        spec = fixed_base_spec(spec)  # the same robot (hash): the monitor checks its joints only
     confirmed = "perimeter" in confirm
     if ros2:
-        result = _on_ros2(spec, policy, confirmed, ros_config, domain_id, wait, rt_priority)
+        result = _on_ros2(spec, policy, confirmed, ros_config, domain_id, wait, rt_priority, fixed_base)
     else:
         from sim2real.real.twin import TwinConfig, TwinRobot
 
         assert twin is not None
         config = TwinConfig.load(twin, spec, allow_out_of_bounds=allow_out_of_bounds)
-        twin_robot = TwinRobot(spec, config)
-        human(f"preflight of {policy} on the {spec.name} twin", json)
-        result = run_preflight(spec, twin_robot, policy, target="twin", confirm_perimeter=confirmed, reset=twin_robot.reset)
+        twin_robot = TwinRobot(spec, config, fixed_base=fixed_base)
+        human(f"preflight of {policy} on the {spec.name} twin{' hung by its base' if fixed_base else ''}", json)
+        result = run_preflight(
+            spec, twin_robot, policy, target="twin", confirm_perimeter=confirmed, reset=twin_robot.reset,
+            fixed_base=fixed_base,
+        )
     path = append_record(result)
     out = result.as_dict()
     out["record"] = str(path)
@@ -85,7 +96,7 @@ def preflight(
 
 
 def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, domain_id: int | None, wait: float,
-             rt_priority: int | None = None) -> Any:
+             rt_priority: int | None = None, fixed_base: bool = False) -> Any:
     import os
 
     if domain_id is not None:
@@ -99,7 +110,9 @@ def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, do
     try:
         if not robot.wait_for_robot(wait):
             raise Sim2RealError(f"no joint states from the robot within {wait} s (is it running?)")
-        return run_preflight(spec, robot, policy, target="robot", confirm_perimeter=confirmed, paced=True)
+        return run_preflight(
+            spec, robot, policy, target="robot", confirm_perimeter=confirmed, paced=True, fixed_base=fixed_base
+        )
     finally:
         robot.close()
 

@@ -28,6 +28,12 @@ fallback               the spec's safe mode is defined (damping needs a gain) an
                        command after the e-stop is ``safe``, the stop stays latched for 0.5 s
 =====================  ==========================================================================
 
+A legged robot whose PD gains cannot carry it in the default pose (many humanoids: their
+policies balance them, the bare gains do not) fails ``zero_action_hold`` standing, as it would sag
+on the real robot; it runs the checklist hung by its base from a stand, legs in the air, as such
+robots are first powered up (``fixed_base``: the twin hangs itself, the monitor checks the joints
+only, :func:`~sim2real.deploy.record.fixed_base_spec`; the record says so).
+
 ``passed`` only when every item passes.  The result is appended to the preflight record (one JSON
 line per run, :func:`record_path`); ``deploy --ros2`` looks there for a passing run of the same
 policy file (sha256) and spec hash on a robot (not the twin) within the last 24 h
@@ -124,6 +130,8 @@ class PreflightResult:
     target: str
     """``twin`` or ``robot`` (a ROS 2 robot)."""
     items: list[Item]
+    fixed_base: bool = False
+    """The robot was hung by its base (legs in the air) for the checklist."""
     time: float = field(default_factory=time.time)
     """Unix time of the run [s]."""
     operator: str = field(default_factory=lambda: _user())
@@ -140,6 +148,7 @@ class PreflightResult:
             "policy": self.policy,
             "policy_hash": self.policy_hash,
             "target": self.target,
+            "fixed_base": self.fixed_base,
             "time": self.time,
             "time_iso": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.time)),
             "operator": self.operator,
@@ -357,8 +366,12 @@ class _Scripted:
 class _Runner:
     """Runs short loops on the robot (a fresh loop and monitor each time)."""
 
-    def __init__(self, spec: RobotSpec, robot: Robot, paced: bool, reset: Callable[[], None] | None) -> None:
+    def __init__(
+        self, spec: RobotSpec, robot: Robot, paced: bool, reset: Callable[[], None] | None, fixed_base: bool = False
+    ) -> None:
         self.spec, self.robot, self.paced, self.reset = spec, robot, paced, reset
+        self.fixed_base = fixed_base
+        """The robot hangs by its base."""
         self.index = np.array([spec.joints.index(a.joint) for a in spec.actuators])
 
     def loop(self, policy: Any, stage: int = 0) -> ControlLoop:
@@ -422,12 +435,19 @@ def check_hold_and_collision(runner: _Runner) -> tuple[Item, Item]:
     drift = float(np.max(np.ptp(np.array([r.q[runner.index] for r in readings]), axis=0))) if len(readings) > 1 else math.inf
     not_normal = _held(results)
     ok = dev <= HOLD_TOLERANCE and drift <= HOLD_DRIFT and not_normal == 0 and not loop.monitor.latched
+    hung = runner.fixed_base
+    hint = (
+        "; a legged robot its gains cannot carry in the default pose runs the checklist hung by its base "
+        "from a stand (--fixed-base)"
+        if not ok and spec.floating_base and not hung
+        else ""
+    )
     hold = Item(
         "zero_action_hold",
         _passfail(ok),
-        f"{HOLD_S:g} s under the zero action: actuated joints within {dev:.3f} rad of the default pose "
-        f"(tolerance {HOLD_TOLERANCE}), moved {drift:.4f} rad (tolerance {HOLD_DRIFT}), "
-        f"{not_normal} ticks held or stopped by a safety check other than a dropped reading",
+        f"{HOLD_S:g} s under the zero action{' hung by the base' if hung else ''}: actuated joints within "
+        f"{dev:.3f} rad of the default pose (tolerance {HOLD_TOLERANCE}), moved {drift:.4f} rad (tolerance "
+        f"{HOLD_DRIFT}), {not_normal} ticks held or stopped by a safety check other than a dropped reading{hint}",
         {"max_deviation_rad": dev, "drift_rad": drift, "ticks_not_normal": not_normal},
     )
     det = loop.monitor.collision
@@ -587,6 +607,7 @@ def run_preflight(
     paced: bool = False,
     reset: Callable[[], None] | None = None,
     speed: SpeedConfig | None = None,
+    fixed_base: bool = False,
 ) -> PreflightResult:
     """Run the checklist (see the module docstring) on a robot.
 
@@ -599,6 +620,9 @@ def run_preflight(
         paced: Run the loops paced to the wall clock (a real robot) instead of lockstep (the twin).
         reset: Called before each dynamic item (the twin: back to the default pose).
         speed: The speed stages the deployment would use (default :class:`SpeedConfig`).
+        fixed_base: The robot hangs by its base: a twin built with ``fixed_base=True``, or a robot
+            on a stand; ``spec`` (the robot's too) is then
+            :func:`~sim2real.deploy.record.fixed_base_spec`'s (the monitor checks the joints only).
     """
     policy_path = Path(policy_path)
     if not policy_path.is_file():
@@ -608,7 +632,7 @@ def run_preflight(
     items["limits"] = check_limits(spec)
     items["reduced_speed"] = check_reduced_speed(speed or SpeedConfig())
     items["perimeter"] = check_perimeter(confirm_perimeter)
-    runner = _Runner(spec, robot, paced, reset)
+    runner = _Runner(spec, robot, paced, reset, fixed_base)
     items["zero_action_hold"], items["collision_detection"] = check_hold_and_collision(runner)
     items["joint_signs"] = check_joint_signs(runner)
     items["estop"], items["fallback"] = check_estop_and_fallback(runner)
@@ -620,5 +644,6 @@ def run_preflight(
         policy_hash=file_hash(policy_path),
         target=target,
         items=[items[name] for name in ITEMS],
+        fixed_base=fixed_base,
     )
 

@@ -203,6 +203,35 @@ class TestUnitreeH1:
         assert {"tilt", "height"} <= {c["name"] for c in result["cases"]}  # the biped's own cases ran
 
 
+    def test_preflight_runs_hung_by_the_base_where_the_gains_cannot_carry_the_biped(
+        self, h1, tmp_path, capsys, monkeypatch
+    ):
+        from sim2real.deploy.preflight import _Runner, check_hold_and_collision
+        from sim2real.robots import load_robot
+
+        monkeypatch.setenv("SIM2REAL_STATE_DIR", str(tmp_path / "state"))
+        spec = load_robot(h1 / "robot.yaml")
+        twin = TwinRobot(spec, TwinConfig(effects=TwinEffects(seed=1)))
+        standing, _ = check_hold_and_collision(_Runner(spec, twin, False, twin.reset))
+        # the H1's PD gains do not carry it in the default pose (its policy balances it): it sags
+        assert standing.status == "fail" and "--fixed-base" in standing.evidence, standing.evidence
+        twin_file = tmp_path / "twin.yaml"
+        TwinConfig(effects=TwinEffects(seed=1)).save(twin_file)
+        code, result = run_cli(
+            ["preflight", "--robot", str(h1 / "robot.yaml"), "--policy", str(h1 / "policy.onnx"),
+             "--twin", str(twin_file), "--confirm", "perimeter", "--fixed-base"],
+            capsys,
+        )
+        items = {i["name"]: i for i in result["items"]}
+        assert code == 0 and result["passed"] and result["fixed_base"], [
+            (i["name"], i["evidence"]) for i in result["items"] if i["status"] != "pass"
+        ]
+        assert "hung by the base" in items["zero_action_hold"]["evidence"]
+        assert items["zero_action_hold"]["max_deviation_rad"] < 0.1
+        record = json.loads((tmp_path / "state" / "preflight.jsonl").read_text().splitlines()[-1])
+        assert record["fixed_base"] is True and record["spec_hash"] == spec.hash  # the same robot
+
+
 # ------------------------------------------------------------------ format, without shared data
 def config(tmp_path, **changes):
     values = {
