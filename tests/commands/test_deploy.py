@@ -28,3 +28,24 @@ class TestOutcome:
         assert line.startswith(f"task furuta: FAILURE ({outcome['reason']}); rule: near_upright(")
         assert "stayed at speed stage 0 (10 %)" in line and "--speed" in line  # why it may not have swung up
         assert read_bag(tmp_path / "b").meta["complete"]
+
+
+class TestStandingStill:
+    def test_a_policy_that_stands_is_not_called_a_walker_where_standing_would_meet_the_rule(self, tmp_path, capsys):
+        from sim2real.policy.linear import write_linear_policy
+        from sim2real.robots import load_robot
+
+        twin = tmp_path / "twin.yaml"
+        twin.write_text("params: {}\neffects: {seed: 3}\n")
+        stand = write_linear_policy(load_robot("quadruped"), tmp_path / "stand.onnx")  # the zero action
+        args = ["deploy", "--robot", "quadruped", "--policy", str(stand), "--twin", str(twin), "--seconds", "1",
+                "--velocity-command", "0.5", "0", "0", "--json"]
+        # 10 % of 0.5 m/s is within the 0.25 m/s tracking tolerance: standing still would pass
+        assert main([*args, "--out", str(tmp_path / "slow")]) == 0
+        slow = json.loads(capsys.readouterr().out)["outcome"]
+        assert slow["judged"] is False and slow["success"] is None, slow
+        assert "standing still would meet" in slow["reason"]
+        # at full speed the same standing policy is judged, and fails the tracking rule
+        assert main([*args, "--speed", "100%", "--out", str(tmp_path / "fast")]) == 0
+        fast = json.loads(capsys.readouterr().out)["outcome"]
+        assert fast["judged"] is True and fast["success"] is False and fast["reason"] == "rule not met", fast

@@ -197,6 +197,17 @@ class TaskOutcome:
         from sim2real.gap.envelope import rule_text
 
         out = self.judge.outcome()
+        if out.success and self.judge.standing_still_passes():
+            return {
+                "task": self.task.name,
+                "judged": False,
+                "success": None,
+                "reason": f"no fall in {out.seconds:g} s, but a base standing still would meet the tracking rule "
+                f"at the commands given (speed {100 * self._fraction:.0f} % of the velocity command): "
+                "walking is judged at a speed stage whose command exceeds the rule's tolerance",
+                "rule": rule_text(self.task, round(out.seconds, 6) or None),
+                "seconds": out.seconds,
+            }
         return {
             "task": self.task.name,
             "judged": True,

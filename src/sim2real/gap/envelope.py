@@ -364,6 +364,8 @@ class EpisodeJudge:
         self.ticks = 0
         self.streak = 0.0
         self.total = 0.0
+        self.still_total = 0.0
+        """Sum of the success metric a base standing still would have scored (velocity tracking)."""
         self.failure: EpisodeOutcome | None = None
 
     @property
@@ -395,7 +397,21 @@ class EpisodeJudge:
         metric = _term_value(task, "success metric", task.success.metric, state)
         self.streak = self.streak + self.spec.control_dt if metric > 0.5 else 0.0
         self.total += metric
+        if self.velocity_command is not None and base is not None:  # the same tick, the base held still
+            moving = state.base_lin_vel, state.base_ang_vel
+            state.update(base_lin_vel=np.zeros(3), base_ang_vel=np.zeros(3))
+            self.still_total += _term_value(task, "success metric", task.success.metric, state)
+            state.update(base_lin_vel=moving[0], base_ang_vel=moving[1])
         return None
+
+    def standing_still_passes(self) -> bool:
+        """Whether a base standing still would meet the success rule on the commands given so far
+        (a mean-below rule of velocity tracking with commands within its threshold, e.g. 0.05 m/s
+        at a 10 % speed stage against a 0.25 m/s tolerance): the rule then cannot tell a policy
+        that walks from one that stands."""
+        if self.velocity_command is None or self.task.success.kind == "hold_last" or self.ticks == 0:
+            return False
+        return self.still_total / self.ticks < self.task.success.threshold
 
     def outcome(self) -> EpisodeOutcome:
         """How the episode ended (the failure, or the success rule applied to the ticks so far)."""
