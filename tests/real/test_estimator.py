@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 
 import mujoco
@@ -121,6 +123,11 @@ class TestKinematics:
             data.qpos[joint_qpos_indices(spec, model)] = q
             mujoco.mj_forward(model, data)
             _assert_feet_match(kin, model, data, q, foot_geom=0)
+
+    def test_the_spec_feet_are_the_feet_not_every_leaf_with_a_collision_geom(self, quadruped):
+        # a humanoid's fingertips are leaves with collision geoms too: the spec names the feet
+        front = dataclasses.replace(quadruped, feet=("FL_calf", "FR_calf"))
+        assert [c.name for c in LegKinematics.from_model(front).chains] == ["FL_calf", "FR_calf"]
 
     def test_round_trip_through_json(self, kinematics, quadruped):
         back = LegKinematics.from_dict(json.loads(json.dumps(kinematics.as_dict())))

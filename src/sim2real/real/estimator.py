@@ -246,8 +246,9 @@ class LegKinematics:
         Args:
             spec: The robot (base body, policy joints, IMU site).
             model: Its compiled model (default: the nominal one).
-            feet: Body names of the feet; default: the leaf bodies below the base that carry a
-                collision geom (the lowest one of each, in the default pose, is the foot).
+            feet: Body names of the feet; default: the spec's ``feet``, else the leaf bodies below
+                the base that carry a collision geom (the lowest one of each, in the default pose, is
+                the foot; a hand's fingertips are leaves too, so the spec's feet come first).
 
         Raises:
             Sim2RealError: no floating base, no feet, or a foot behind a joint the policy does not
@@ -278,6 +279,7 @@ class LegKinematics:
             first, num = int(model.body_geomadr[b]), int(model.body_geomnum[b])
             return [g for g in range(first, first + num) if collides(model, g)]
 
+        feet = feet if feet is not None else (tuple(spec.feet) or None)
         if feet is None:
             foot_ids = [b for b in below(base) if b != base and not children[b] and collision_geoms(b)]
         else:
