@@ -193,6 +193,40 @@ class TestRateSpike:
         assert result.events[0] == "torque_limit/clamp", result.events
 
 
+class TestTorqueCommand:
+    def test_a_torque_limit_wide_for_the_gains_ends_in_the_joints_own_speed_limit(self):
+        """Torque limits of 150 N m at kp 25 (a 6 rad window, wider than the range): the joint
+        follows the ramp into its 30 rad/s velocity limit before any command implies 150 N m; that
+        hard limit's safe stop is the detection, and no unsafe command reaches the robot."""
+        quadruped = load_robot("quadruped")
+        wide = tuple(dataclasses.replace(a, torque_limit=150.0) for a in quadruped.actuators)
+        safety = dataclasses.replace(quadruped.safety, torque=np.full(quadruped.n_joints, 150.0))
+        spec = dataclasses.replace(quadruped, actuators=wide, safety=safety)
+        result = run_case(spec, TorqueCommand)
+        assert result.passed and result.unsafe_commands == 0, result.as_dict()
+        assert result.events[0].split("/")[0] in {"velocity_limit", "position_limit"}, result.events
+
+    def test_the_ramp_leads_a_joint_that_follows_it_until_the_torque_limit_clamps(self):
+        result = run_case(load_robot("quadruped"), TorqueCommand)
+        assert result.passed and result.reaction == "clamp", result.as_dict()
+        assert result.events[0] == "torque_limit/clamp", result.events
+
+
+class TestNotApplicableAtInjection:
+    def test_the_suite_says_why_and_runs_the_other_cases(self, furuta):
+        from sim2real.deploy.fault_cases import NanReading, NotApplicable
+
+        class Unreachable(NanReading):
+            name = "unreachable"
+
+            def inject(self) -> None:
+                raise NotApplicable("no force on arm is visible to the observer in this pose")
+
+        result = run_suite(furuta, faults=(Unreachable, NanReading))
+        assert [c["name"] for c in result["cases"]] == ["nan_reading", "policy_missing"]
+        assert result["skipped"] == ["unreachable (no force on arm is visible to the observer in this pose)"]
+
+
 class TestAuditOfTheSuite:
     def test_a_broken_monitor_is_caught_by_the_audit(self):
         """A monitor that passes commands through unchecked: the torque fault's commands reach the

@@ -41,6 +41,12 @@ class FaultContext:
     rng: np.random.Generator
 
 
+class NotApplicable(Sim2RealError):
+    """A case that cannot run on this robot, found only at its injection (e.g. no push on the link
+    is visible to the collision observer in the pose the robot is in): the suite reports it as not
+    applicable, with the reason, and runs the other cases."""
+
+
 class Fault:
     """One injected fault.  Subclasses override the hooks they need."""
 
@@ -288,10 +294,19 @@ class TorqueCommand(Fault):
     name = "torque_command"
     description = (
         "the policy ramps one actuator's command (at 0.9 x the rate limit, so the rate limit never binds) "
-        "to 1.5 x the command its torque limit allows: clamped at the torque limit"
+        "to 1.5 x the command its torque limit allows: clamped at the torque limit (or stopped by the joint's "
+        "velocity or position limit where the joint, following the ramp, reaches it first)"
     )
+    """A pd joint follows its ramping target, so the goal is kept 1.5 x the torque window ahead of
+    the joint's measured position, tick by tick, the way its range leaves more room: with a goal
+    fixed at the start a light joint ran after the ramp (a command rate above its velocity limit)
+    and a velocity or position limit or a leg striking the floor stopped it before any command
+    implied a torque beyond the limit.  A joint whose torque limit is wide for its gains (A1's
+    thigh: 55 N m at kp 25, a 2.2 rad window) still runs into its velocity limit first while it
+    follows: the fault is then observable at that reading, and the velocity (or position) limit's
+    reaction counts, as the hard limit the ramp broke."""
     reaction = "clamp"
-    kinds = ("torque_limit",)
+    kinds = ("torque_limit", "velocity_limit", "position_limit")
 
     def inject(self) -> None:
         super().inject()
@@ -330,21 +345,31 @@ class TorqueCommand(Fault):
         act = spec.actuators[self.i]
         j = _joint_index(spec, self.i)
         out = np.array(u, dtype=float)
-        if self.request is None:  # start from the policy's command; the goal is fixed from here
+        limit = float(spec.safety.torque[j])
+        if self.request is None:  # start from the policy's command, the way with more room
             self.request = float(out[self.i])
-            limit = float(spec.safety.torque[j])
+            q = float(reading.q[j])
+            room_up, room_down = spec.safety.position_high[j] - q, q - spec.safety.position_low[j]
+            self.sign = 1.0 if not room_down > room_up else -1.0
             if act.model == "dc_motor":  # 1.5 x the supply, or x the voltage of the limit at rest
-                self.goal = 1.5 * max(act.voltage_limit, self._at_rest(limit, reading))
-            else:  # the command implying 1.5 x the limit with the joint at rest
-                self.goal = self._at_rest(1.5 * limit, reading)
+                self.goal = self.sign * 1.5 * max(act.voltage_limit, abs(self._at_rest(limit, reading)))
+        if act.model != "dc_motor":  # the command implying 1.5 x the limit with the joint at rest where it is now
+            self.goal = self._at_rest(self.sign * 1.5 * limit, reading)
         step = 0.9 * float(self.ctx.monitor.max_step(spec.control_dt)[self.i])
-        self.request = min(self.request + step, self.goal)
+        ahead = self.request + self.sign * step
+        self.request = min(ahead, self.goal) if self.sign > 0 else max(ahead, self.goal)
         out[self.i] = self.request
         if self._beyond(self.request, reading):
             self.beyond = True
         return out
 
     def observable(self, result: TickResult) -> bool:
+        reading = result.reading
+        if self.request is not None and reading is not None and reading.valid:  # the joint ran into a limit
+            spec, j = self.ctx.spec, _joint_index(self.ctx.spec, self.i)
+            q, qd = float(reading.q[j]), float(reading.qd[j])
+            if abs(qd) > float(spec.safety.velocity[j]) or not spec.safety.position_low[j] <= q <= spec.safety.position_high[j]:
+                self.beyond = True
         return self.beyond
 
 
@@ -503,7 +528,7 @@ class Collision(Fault):
         gains = [detector.sensitivity(reading, name, p, d) for p, d, _ in candidates]
         best = int(np.argmax(gains))
         if not gains[best] > 0:
-            raise Sim2RealError(f"collision case: no force on {name} is visible to the observer")
+            raise NotApplicable(f"no force on {name} is visible to the observer in this pose")
         local, direction, what = candidates[best]
         force = 3.0 / gains[best] * direction
         point = twin.data.xpos[body] + twin.data.xmat[body].reshape(3, 3) @ local

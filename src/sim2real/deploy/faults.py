@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.deploy.audit import AuditedRobot, RobotWrapper, audit_command
-from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike
+from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike, NotApplicable
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.record import CenteringPD, initial_state
@@ -496,7 +496,8 @@ def run_suite(
     """Every applicable fault case on the robot, after a quiet run (:func:`check_quiet`).
 
     Returns:
-        ``{"robot", "cases": [CaseResult.as_dict()...], "skipped", "unsafe_commands_total",
+        ``{"robot", "cases": [CaseResult.as_dict()...], "skipped" (the cases that do not apply:
+        a name, with the reason in parentheses when found only at injection), "unsafe_commands_total",
         "all_detected", "all_within_one_period", "all_passed"}``.
     """
     check_quiet(spec, policy_factory=policy_factory, stage=stage, seed=seed)
@@ -506,7 +507,12 @@ def run_suite(
         if not fault_type.applies(spec):
             skipped.append(fault_type.name)
             continue
-        result = run_case(spec, fault_type, policy_factory=policy_factory, stage=stage, seed=seed)
+        try:
+            result = run_case(spec, fault_type, policy_factory=policy_factory, stage=stage, seed=seed)
+        except NotApplicable as exc:  # found at injection: said, and the other cases still run
+            log.warning("fault case %s not applicable: %s", fault_type.name, exc)
+            skipped.append(f"{fault_type.name} ({exc})")
+            continue
         cases.append(result)
         if on_case is not None:
             on_case(result)
