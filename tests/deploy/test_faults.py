@@ -214,13 +214,13 @@ class TestTorqueCommand:
 
 class TestNotApplicableAtInjection:
     def test_the_suite_says_why_and_runs_the_other_cases(self, furuta):
-        from sim2real.deploy.fault_cases import NanReading, NotApplicable
+        from sim2real.deploy.fault_cases import NanReading, NotApplicableError
 
         class Unreachable(NanReading):
             name = "unreachable"
 
             def inject(self) -> None:
-                raise NotApplicable("no force on arm is visible to the observer in this pose")
+                raise NotApplicableError("no force on arm is visible to the observer in this pose")
 
         result = run_suite(furuta, faults=(Unreachable, NanReading))
         assert [c["name"] for c in result["cases"]] == ["nan_reading", "policy_missing"]

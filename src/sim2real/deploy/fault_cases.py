@@ -41,7 +41,7 @@ class FaultContext:
     rng: np.random.Generator
 
 
-class NotApplicable(Sim2RealError):
+class NotApplicableError(Sim2RealError):
     """A case that cannot run on this robot, found only at its injection (e.g. no push on the link
     is visible to the collision observer in the pose the robot is in): the suite reports it as not
     applicable, with the reason, and runs the other cases."""
@@ -528,7 +528,7 @@ class Collision(Fault):
         gains = [detector.sensitivity(reading, name, p, d) for p, d, _ in candidates]
         best = int(np.argmax(gains))
         if not gains[best] > 0:
-            raise NotApplicable(f"no force on {name} is visible to the observer in this pose")
+            raise NotApplicableError(f"no force on {name} is visible to the observer in this pose")
         local, direction, what = candidates[best]
         force = 3.0 / gains[best] * direction
         point = twin.data.xpos[body] + twin.data.xmat[body].reshape(3, 3) @ local

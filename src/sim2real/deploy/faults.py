@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.deploy.audit import AuditedRobot, RobotWrapper, audit_command
-from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike, NotApplicable
+from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike, NotApplicableError
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.record import CenteringPD, initial_state
@@ -509,7 +509,7 @@ def run_suite(
             continue
         try:
             result = run_case(spec, fault_type, policy_factory=policy_factory, stage=stage, seed=seed)
-        except NotApplicable as exc:  # found at injection: said, and the other cases still run
+        except NotApplicableError as exc:  # found at injection: said, and the other cases still run
             log.warning("fault case %s not applicable: %s", fault_type.name, exc)
             skipped.append(f"{fault_type.name} ({exc})")
             continue
