@@ -121,7 +121,7 @@ class TestSafeModeCommand:
         limits, q, qd = _actuated_state(spec, rng, speed=50.0)
         values = safe_mode_command(spec, limits, q, qd)
         tau = implied_torque(limits.actuation, values, q, qd)
-        wanted = np.clip(-spec.safety.damping * qd, -limits.torque, limits.torque)
+        wanted = np.clip(-spec.safety.damping[limits.index] * qd, -limits.torque, limits.torque)
         inside = (values > limits.position_low) & (values < limits.position_high) | ~limits.actuation.pd
         np.testing.assert_allclose(tau[inside], wanted[inside], atol=1e-9)
         assert np.all(values[limits.actuation.pd] >= limits.position_low[limits.actuation.pd])

@@ -74,6 +74,30 @@ class TestStableSubsteps:
         reading = twin.read()
         assert np.isfinite(reading.q[0]) and abs(reading.qd[0]) < 0.5
 
+    def test_safe_mode_damps_each_joint_with_its_own_gain(self, tmp_path):
+        """A hip (kd 4) and a finger of about 1.6e-5 kg m^2 (kd 0.002): one safe-mode gain for both
+        (the hip's, as robot init wrote before) needed about 1,500 fine steps per physics step and
+        refused every twin; each joint's own kd keeps the embedded step."""
+        arm = LINK.replace(
+            "</body></worldbody>",
+            "<body name='finger' pos='0 0 -0.3'><joint name='finger' axis='0 1 0' range='-1 1'/>"
+            "<geom type='capsule' fromto='0 0 0 0 0 -0.03' size='0.004' mass='0.05'/></body></body></worldbody>",
+        )
+        (tmp_path / "hand.xml").write_text(arm)
+        spec, _ = init_robot(
+            tmp_path / "hand.xml", tmp_path / "robot.yaml",
+            InitOptions(kp={"knee": 50.0, "finger": 0.05}, kd={"knee": 4.0, "finger": 0.002}, torque_limit=20.0),
+        )
+        assert dict(zip(spec.joints, spec.safety.damping, strict=True)) == {"knee": 4.0, "finger": 0.002}
+        twin = TwinRobot(spec, TwinConfig(effects=TwinEffects.none()))
+        assert twin.substep_factor <= 4
+        twin.reset(np.array([0.3, 0.2]))
+        twin.set_state(joint_vel={"knee": 3.0, "finger": 3.0})
+        for _ in range(50):  # 1 s of safe mode from a swing
+            twin.write(Command(t=twin.now(), values=np.zeros(2), mode="safe"))
+        reading = twin.read()
+        assert np.all(np.isfinite(reading.q)) and np.all(np.abs(reading.qd) < 0.5), reading.qd
+
     def test_a_twin_that_diverges_anyway_stops_with_its_own_settings_in_the_line(self, tmp_path):
         """A spring far too stiff for any step (nothing the twin computes: the factor stays 1)."""
         (tmp_path / "spring.xml").write_text(LINK.replace("range='-2 2'/>", "range='-2 2' stiffness='1e9' springref='0.3'/>"))

@@ -87,6 +87,10 @@ class TestValidSpec:
         assert spec.name == "pendulum"
         assert spec.joints == ("hinge",)
 
+    def test_safe_mode_damping_is_one_gain_or_one_per_actuated_joint(self, write_spec):
+        assert load_spec(write_spec(_set("safety", "damping", 0.25))).safety.damping.tolist() == [0.25]
+        assert load_spec(write_spec(_set("safety", "damping", {"hinge": 0.75}))).safety.damping.tolist() == [0.75]
+
     def test_observation_sizes_may_be_left_out(self, write_spec):
         def drop_sizes(raw: dict) -> None:
             for term in raw["observation"]:
@@ -151,6 +155,18 @@ BAD_SPECS = {
     "safety low above high": (
         _set("safety", "joint_position", "hinge", [5.0, -5.0]),
         r"safety\.joint_position\.hinge: low 5\.0 is not below high -5\.0",
+    ),
+    "safe-mode damping of an unknown joint": (
+        _set("safety", "damping", {"hinge": 0.5, "elbow": 0.5}),
+        r"safety\.damping: unknown joint 'elbow'",
+    ),
+    "safe-mode damping map without an actuated joint": (
+        _set("safety", "damping", {}),
+        r"safety\.damping: missing actuated joint 'hinge'",
+    ),
+    "negative safe-mode damping": (
+        _set("safety", "damping", {"hinge": -1.0}),
+        r"safety\.damping\.hinge must not be negative",
     ),
     "zero velocity limit": (
         _set("safety", "joint_velocity", "hinge", 0.0),

@@ -580,14 +580,16 @@ def check_estop_and_fallback(runner: _Runner) -> tuple[Item, Item]:
         {"ms": ms if math.isfinite(ms) else None, "limit_ms": limit_ms},
     )
     s = spec.safety
-    defined = s.safe_mode == "zero_torque" or (s.safe_mode == "damping" and s.damping > 0)
+    gains = np.asarray(s.damping)[runner.index]
+    defined = s.safe_mode == "zero_torque" or (s.safe_mode == "damping" and bool(np.all(gains > 0)))
     first_safe = next((k for k, r in enumerate(after) if r.command.mode == "safe"), None)
     stayed = first_safe is not None and all(r.command.mode == "safe" for r in after[first_safe:]) and loop.monitor.latched
     fallback = Item(
         "fallback",
         _passfail(defined and stayed),
-        f"safe mode {s.safe_mode}" + (f" (damping {s.damping:g} N m s/rad)" if s.safe_mode == "damping" else "")
-        + ("" if defined else ": damping mode needs safety.damping > 0")
+        f"safe mode {s.safe_mode}"
+        + (f" (damping {gains.min():g}..{gains.max():g} N m s/rad)" if s.safe_mode == "damping" else "")
+        + ("" if defined else ": damping mode needs safety.damping > 0 on every actuated joint")
         + f"; exercised: {len(after) - (first_safe or 0)} safe commands after the e-stop, latched {loop.monitor.latched}",
         {"safe_mode": s.safe_mode},
     )

@@ -176,7 +176,7 @@ def safe_mode_command(spec: RobotSpec, limits: ActuatorLimits, q: np.ndarray, qd
     """
     safety = spec.safety
     n = len(limits.joints)
-    tau = -float(safety.damping) * qd if safety.safe_mode == "damping" else np.zeros(n)
+    tau = -np.asarray(safety.damping)[limits.index] * qd if safety.safe_mode == "damping" else np.zeros(n)
     tau = np.clip(tau, -limits.torque, limits.torque)
     with np.errstate(divide="ignore", invalid="ignore"):
         values = command_for_torque(limits.actuation, tau, q, qd)

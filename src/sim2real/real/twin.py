@@ -334,6 +334,8 @@ class TwinRobot:
         self._actuation = ActuatorArrays.from_user(spec, model.actuator_user[self._act_ids])
         """The hidden actuator values (the model's, after the twin's parameters were set)."""
         self._limit = model.actuator_forcerange[self._act_ids, 1].copy()
+        self._safe_damping = np.asarray(spec.safety.damping)[[spec.joints.index(a.joint) for a in spec.actuators]]
+        """Safe mode's damping gain per actuator [N m s/rad]."""
         self._delay = model.actuator_delay[self._act_ids].copy()
         self._models = [a.model for a in spec.actuators]
         # the model's own actuator coefficients (implicit mode), and the safe-mode ones
@@ -688,7 +690,7 @@ class TwinRobot:
         qd = d.qvel[self._act_dof] + ahead * d.qacc[self._act_dof]
         if self.safe:
             if self.spec.safety.safe_mode == "damping":
-                return np.clip(-self.spec.safety.damping * qd, -self._limit, self._limit)
+                return np.clip(-self._safe_damping * qd, -self._limit, self._limit)
             return np.zeros_like(qd)
         # backlash: a pd transmission transmits nothing until the play is taken up
         tau = implied_torque(self._actuation, self._active, q, qd, self.config.effects.backlash)

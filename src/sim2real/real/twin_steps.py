@@ -75,7 +75,8 @@ def stable_steps(
     kd = np.where(act.pd, strength * act.kd, np.where(act.dc_motor, back_emf, 0.0))
     if not explicit:
         kp, kd = np.zeros_like(inertia), np.zeros_like(inertia)
-    damping = float(spec.safety.damping) if spec.safety.safe_mode == "damping" else 0.0
+    index = [spec.joints.index(a.joint) for a in spec.actuators]
+    damping = np.asarray(spec.safety.damping)[index] if spec.safety.safe_mode == "damping" else np.zeros_like(kd)
     kd = np.maximum(kd, damping)
     with np.errstate(divide="ignore"):
         h_max = np.minimum(
@@ -87,8 +88,8 @@ def stable_steps(
     if need > requested:
         j = int(np.argmin(h_max))
         if need > MAX_SUBSTEP_FACTOR:
-            safe_mode = not explicit or (kp[j] == 0.0 and kd[j] == damping)
-            what = f"safe mode's damping {damping:.3g}" if safe_mode else f"kp {kp[j]:.3g}, kd {kd[j]:.3g}"
+            safe_mode = not explicit or (kp[j] == 0.0 and kd[j] == damping[j])
+            what = f"safe mode's damping {damping[j]:.3g}" if safe_mode else f"kp {kp[j]:.3g}, kd {kd[j]:.3g}"
             other = (
                 "a lower safety.damping"
                 if safe_mode

@@ -471,8 +471,13 @@ def _safety(
     out["command_rate"] = 50.0 if pd else round(20.0 * max(torques.values()), 3)
     out["stale_timeout"] = 0.05
     out["safe_mode"] = "damping"
-    kds = [a.get("kd", 0.0) for a in actuators.values()]
-    out["damping"] = round(max(kds), 4) if pd and max(kds) > 0 else 1.0
+    kds = {j: float(a.get("kd", 0.0)) for j, a in actuators.items()}
+    top = max(kds.values(), default=0.0)
+    if pd and top > 0:  # each joint its own kd: the hips' gain is far too stiff for a hand's light joints
+        gains = {j: round(kd if kd > 0 else top, 4) for j, kd in kds.items()}
+        out["damping"] = next(iter(gains.values())) if len(set(gains.values())) == 1 else gains
+    else:
+        out["damping"] = 1.0
     return out
 
 

@@ -101,6 +101,19 @@ def _per_joint(mapping: Any, joints: tuple[str, ...], where: str) -> dict:
     return mapping
 
 
+def _safe_damping(raw: Any, joints: tuple[str, ...], actuated: Any) -> list[float]:
+    """``safety.damping``: one gain for every joint, or a map naming each actuated joint's (a hand's
+    light joints cannot take the hips' gain) [N m s/rad]; passive joints get 0."""
+    if isinstance(raw, dict):
+        gains = _per_joint_subset(raw, joints, "safety.damping")
+        missing = [j for j in joints if j in actuated and j not in gains]
+        if missing:
+            raise SpecError(f"safety.damping: missing actuated joint '{missing[0]}' (or give one number)")
+        return [_number(gains.get(j, 0.0), f"safety.damping.{j}", nonnegative=True) for j in joints]
+    value = _number(raw, "safety.damping", nonnegative=True)
+    return [value if j in actuated else 0.0 for j in joints]
+
+
 def _parse_actuator(joint: str, raw: Any, folder: Path) -> ActuatorSpec:
     where = f"actuators.{joint}"
     raw = _require_mapping(raw, where)
@@ -260,7 +273,7 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
         command_rate=_number(raw.get("command_rate", math.inf), "safety.command_rate", positive=True),
         stale_timeout=_number(raw.get("stale_timeout", 0.05), "safety.stale_timeout", positive=True),
         safe_mode=safe_mode,
-        damping=_number(raw.get("damping", 0.0), "safety.damping", nonnegative=True),
+        damping=frozen_array(_safe_damping(raw.get("damping", 0.0), joints, actuated)),
         collision=parse_collision(raw.get("collision"), joints),
         stages=parse_stages(raw.get("stages")),
     )

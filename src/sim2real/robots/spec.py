@@ -278,8 +278,8 @@ class SafetyLimits:
     """A reading older than this is stale [s]."""
     safe_mode: SafeMode = "damping"
     """What a safe stop does: joint damping, or zero torque."""
-    damping: float = 0.0
-    """Joint damping gain in safe mode [N m s/rad]."""
+    damping: np.ndarray = field(default_factory=lambda: frozen_array([]))
+    """Joint damping gain in safe mode per joint, shape (n_joints,) [N m s/rad] (0 for passive joints)."""
     collision: CollisionSpec = field(default_factory=CollisionSpec)
     """Collision detection (``safety.collision``, see :mod:`sim2real.robots.safety_options`)."""
     stages: StageSpec = field(default_factory=StageSpec)
