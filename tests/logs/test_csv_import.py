@@ -142,7 +142,8 @@ class TestBadFiles:
         with pytest.raises(LogError) as info:
             read_csv(path, SIMPLE)
         assert str(info.value) == (
-            f"{path}: column 'vb' (velocity of b) is not in the file; available columns: ['t', 'pa', 'pb', 'va', 'u']"
+            f"{path}: column 'vb' (velocity of b) is not in the file; available columns: ['t', 'pa', 'pb', 'va', 'u']; "
+            "name the file's own columns in a column map file (--csv-map MAP.yaml, docs/real_data.md)"
         )
 
     def test_truncated_last_line_is_dropped_with_a_warning(self, tmp_path, caplog):

@@ -9,8 +9,6 @@ import tyro
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
-CsvMap = Literal["pendulum", "qube"]
-
 
 def _table(figures: dict, joints: list[str]) -> str:
     """Per-joint torque RMSE of the three models, as text."""
@@ -38,7 +36,7 @@ def actuator(
     epochs: int = 200,
     validation: float = 0.2,
     torque_constant: float | None = None,
-    csv_map: CsvMap | None = None,
+    csv_map: str | None = None,
     seed: int = 0,
     json: bool = False,
 ) -> int:
@@ -68,7 +66,8 @@ def actuator(
         epochs: fit: most passes over the data (early stop on the held-out share).
         validation: fit: share of every log, at its end, held out.
         torque_constant: The logs' effort column is motor current [A]: torque = this x current [N m/A].
-        csv_map: Column map of CSV logs.
+        csv_map: Column map of CSV logs: pendulum (DFKI pendulum), qube (Quanser QUBE-Servo 2),
+            or a YAML column map file of the log's columns (docs/real_data.md).
         seed: fit: seed of the initialization and the batches.
         json: Print a JSON summary on stdout.
     """

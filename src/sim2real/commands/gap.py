@@ -13,15 +13,13 @@ import tyro
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
-CsvMap = Literal["pendulum", "qube"]
-
 
 def gap(
     log: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="LOG")],
     robot: str,
     calib: str | None = None,
     horizon: float | None = None,
-    csv_map: CsvMap | None = None,
+    csv_map: str | None = None,
     velocity: Literal["auto", "log", "fd"] = "auto",
     threshold: float = 0.1,
     report: str | None = None,
@@ -39,7 +37,8 @@ def gap(
         robot: Embedded robot name or spec YAML path.
         calib: Calibration YAML (from `sim2real identify`) to replay with instead of nominal values.
         horizon: Window length [s]; omit for one open-loop replay.
-        csv_map: Column map of a CSV log: pendulum (DFKI pendulum) or qube (Quanser QUBE-Servo 2).
+        csv_map: Column map of a CSV log: pendulum (DFKI pendulum), qube (Quanser QUBE-Servo 2),
+            or a YAML column map file of the log's columns (docs/real_data.md).
         velocity: Initial window velocities: the log's column, a local fit to positions (fd), or
             auto (the column unless it disagrees with the positions' slope).
         threshold: Position error [rad] that counts as diverged.

@@ -14,8 +14,6 @@ from sim2real.errors import ParameterError, Sim2RealError
 
 log = logging.getLogger(__name__)
 
-CsvMap = Literal["pendulum", "qube"]
-
 
 def _parse_bounds(text: str | None) -> dict[str, tuple[float, float]] | None:
     """``name=low:high,name2=low:high`` -> {name: (low, high)}."""
@@ -109,7 +107,7 @@ def identify(
     robot: str,
     params: str | None = None,
     out: str | None = None,
-    csv_map: CsvMap | None = None,
+    csv_map: str | None = None,
     horizon: float = 0.25,
     stride: float | None = None,
     max_windows: int | None = 400,
@@ -143,7 +141,8 @@ def identify(
         params: Comma-separated parameter names or patterns (e.g. "body.*.mass,joint.*.damping");
             default: the robot's usual set (see `sim2real.sysid.DEFAULT_PARAMS`).
         out: Calibration YAML to write.
-        csv_map: Column map of CSV logs: pendulum (DFKI pendulum) or qube (Quanser QUBE-Servo 2).
+        csv_map: Column map of CSV logs: pendulum (DFKI pendulum), qube (Quanser QUBE-Servo 2),
+            or a YAML column map file of the log's columns (docs/real_data.md).
         horizon: Window length [s]: each window replays the logged commands from a logged state.
         stride: Time between window starts [s] (default: the horizon).
         max_windows: Use at most this many windows, evenly spread (bounds time and memory).

@@ -5,8 +5,9 @@ A bag records its robot spec hash, which must be the robot's (a log of another r
 that carries no base state (recorded before logs had one, or by another recorder) gets it from the
 on-board estimator run over its IMU and joint samples (:func:`sim2real.real.estimator.estimate_track`),
 as the robot would have computed it; a log recorded hung by its base needs none.  A CSV file carries no
-hash: it is read through one of the built-in column maps (:data:`CSV_MAPS`, chosen by name with
-``--csv-map``) and checked against the robot by joint names.
+hash: it is read through a column map, one of the built-in ones (:data:`CSV_MAPS`, chosen by name with
+``--csv-map``) or the user's own YAML file (:mod:`sim2real.logs.csv_map_file`), and checked against
+the robot by joint names.
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sim2real.errors import LogError
-from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag
+from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag, read_csv
+from sim2real.logs.csv_map_file import check_map_joints, load_column_map
 from sim2real.real.estimator import estimate_track
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.replay import check_log_fits
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CSV_MAPS", "load_logs"]
+__all__ = ["CSV_MAPS", "csv_reader", "load_logs"]
 
 CSV_MAPS: dict[str, Callable[[str | Path], Trajectory]] = {
     "pendulum": load_real_pendulum,
@@ -43,7 +45,7 @@ def load_logs(
     Args:
         spec: The robot.
         paths: Bag directories, ``.mcap`` files, or CSV files.
-        csv_map: Name of the column map for CSV files (a key of :data:`CSV_MAPS`).
+        csv_map: Column map of CSV files: a key of :data:`CSV_MAPS` or a YAML column map file.
         min_seconds: Shortest time span a log may cover (e.g. one replay window) [s]; with a
             positive value a log also needs at least 3 samples.
 
@@ -54,15 +56,17 @@ def load_logs(
     """
     if not paths:
         raise LogError("give at least one log (a bag directory, an .mcap file or a CSV file)")
-    if csv_map is not None and csv_map not in CSV_MAPS:
-        raise LogError(f"unknown CSV column map '{csv_map}' (built-in maps: {', '.join(CSV_MAPS)})")
+    reader = csv_reader(spec, csv_map) if csv_map is not None else None
     out = []
     for raw in paths:
         path = Path(raw)
         if path.suffix.lower() == ".csv":
-            if csv_map is None:
-                raise LogError(f"{path}: a CSV log needs a column map: --csv-map {'|'.join(CSV_MAPS)}")
-            traj = CSV_MAPS[csv_map](path)
+            if reader is None:
+                raise LogError(
+                    f"{path}: a CSV log needs a column map: --csv-map {'|'.join(CSV_MAPS)}|MAP.yaml "
+                    "(a map file of its columns, docs/real_data.md)"
+                )
+            traj = reader(path)
         else:
             if not path.exists():
                 raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
@@ -77,6 +81,28 @@ def load_logs(
             )
         out.append(_with_base_state(spec, traj, str(path)))
     return out
+
+
+def csv_reader(spec: RobotSpec, csv_map: str) -> Callable[[str | Path], Trajectory]:
+    """The reader of CSV logs of a robot through a column map: a built-in one by name, else a YAML
+    column map file (checked against the robot's joints now, before any log is read).
+
+    Raises:
+        LogError: neither a built-in name nor a column map file, or a map file that is malformed
+            or names joints the robot does not have.
+    """
+    if csv_map in CSV_MAPS:
+        return CSV_MAPS[csv_map]
+    path = Path(csv_map)
+    if not path.exists() and path.suffix.lower() not in (".yaml", ".yml"):
+        raise LogError(
+            f"unknown CSV column map '{csv_map}': give a built-in map ({', '.join(CSV_MAPS)}) "
+            "or a YAML column map file (docs/real_data.md)"
+        )
+    column_map = load_column_map(path)
+    check_map_joints(column_map, spec.joints, spec.actuated_joints, spec.name, str(path))
+    meta = {"robot": spec.name, "column_map": str(path)}
+    return lambda log_path: read_csv(log_path, column_map, tuple(spec.joints), meta=meta)
 
 
 def _with_base_state(spec: RobotSpec, traj: Trajectory, name: str) -> Trajectory:

@@ -135,7 +135,8 @@ def read_csv(
     for column, role in needed.items():
         if column not in index:
             raise LogError(
-                f"{path}: column {column!r} ({role}) is not in the file; available columns: {header}"
+                f"{path}: column {column!r} ({role}) is not in the file; available columns: {header}; "
+                "name the file's own columns in a column map file (--csv-map MAP.yaml, docs/real_data.md)"
             )
     values, line_numbers = _parse_columns(path, header, rows, {c: index[c] for c in needed})
     for column, factor in column_map.scale.items():

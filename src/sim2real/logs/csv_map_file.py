@@ -1,0 +1,149 @@
+"""A :class:`~sim2real.logs.csv_import.ColumnMap` written by the user as a YAML file.
+
+The file holds the fields of :class:`~sim2real.logs.csv_import.ColumnMap` (``docs/real_data.md``)::
+
+    time: t_ms
+    position: {hinge: pos}          # joint -> column
+    velocity: {hinge: vel}          # optional: differentiated from positions when absent
+    effort: {hinge: tau_measured}   # optional
+    command: {hinge: tau_desired}   # optional: actuated joint -> column
+    scale: {t_ms: 0.001}            # optional: column -> factor to SI
+    velocity_smoothing: 1           # optional
+    delimiter: ";"                  # optional: sniffed from the header when absent
+
+Every problem is one :class:`~sim2real.errors.LogError` line that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sim2real.errors import LogError
+from sim2real.logs.csv_import import ColumnMap
+
+__all__ = ["MAP_KEYS", "check_map_joints", "load_column_map"]
+
+MAP_KEYS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ColumnMap))
+"""Keys a column map file may hold (the fields of :class:`ColumnMap`)."""
+
+_JOINT_ROLES = ("position", "velocity", "effort", "command")
+
+
+def load_column_map(path: str | Path) -> ColumnMap:
+    """Read and check a column map file.
+
+    Raises:
+        LogError: a missing or unreadable file, YAML that is not a mapping, an unknown key, no
+            ``time`` or ``position``, a value of the wrong type (each one line naming the key).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LogError(f"{path}: no such column map file (a YAML file, see docs/real_data.md)")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise LogError(f"{path}: not a readable YAML column map ({first})") from None
+    if not isinstance(raw, dict):
+        raise LogError(f"{path}: a column map file holds a mapping of keys ({', '.join(MAP_KEYS)})")
+    unknown = [str(k) for k in raw if k not in MAP_KEYS]
+    if unknown:
+        raise LogError(f"{path}: unknown key(s) {unknown} (a column map has {', '.join(MAP_KEYS)})")
+    for key in ("time", "position"):
+        if raw.get(key) is None:
+            raise LogError(f"{path}: '{key}' is missing: name the {key} column ({_hint(key)})")
+    fields: dict[str, Any] = {}
+    if not isinstance(raw["time"], str) or not raw["time"].strip():
+        raise LogError(f"{path}: 'time' must be a column name, got {raw['time']!r}")
+    fields["time"] = raw["time"].strip()
+    for role in _JOINT_ROLES:
+        if raw.get(role) is not None:
+            fields[role] = _joint_columns(path, role, raw[role])
+    if raw.get("scale") is not None:
+        fields["scale"] = _scales(path, raw["scale"])
+    if raw.get("velocity_smoothing") is not None:
+        value = raw["velocity_smoothing"]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise LogError(
+                f"{path}: 'velocity_smoothing' must be an odd whole number of samples, got {value!r}"
+            )
+        fields["velocity_smoothing"] = value
+    if raw.get("delimiter") is not None:
+        value = raw["delimiter"]
+        if not isinstance(value, str) or len(value) != 1:
+            raise LogError(f"{path}: 'delimiter' must be one character (',' ';' or a tab), got {value!r}")
+        fields["delimiter"] = value
+    try:
+        column_map = ColumnMap(**fields)
+    except LogError as exc:
+        raise LogError(f"{path}: {exc}") from None
+    unused = [c for c in column_map.scale if c not in column_map.columns()]
+    if unused:
+        raise LogError(f"{path}: scale: column(s) {unused} are not mapped to time or a joint")
+    return column_map
+
+
+def check_map_joints(
+    column_map: ColumnMap, joints: Sequence[str], actuated: Sequence[str], robot: str, source: str
+) -> None:
+    """Check a map against a robot: every joint it names is the robot's, positions (and velocities
+    and efforts, when mapped) cover them all, commands go to actuated joints.
+
+    Raises:
+        LogError: one line naming the map, the role and the joint.
+    """
+    for role in _JOINT_ROLES:
+        for joint in getattr(column_map, role) or {}:
+            if joint not in joints:
+                raise LogError(
+                    f"{source}: {role}: '{joint}' is not a joint of robot '{robot}' (its joints: {', '.join(joints)})"
+                )
+    for role in ("position", "velocity", "effort"):  # a column for every joint, or (not position) none
+        mapping = getattr(column_map, role)
+        missing = [j for j in joints if mapping is not None and j not in mapping]
+        if missing:
+            raise LogError(
+                f"{source}: {role}: no column for joint(s) {missing} of robot '{robot}'"
+                + ("" if role == "position" else f" (map every joint's {role}, or leave '{role}' out)")
+            )
+    passive = [j for j in column_map.command or {} if j not in actuated]
+    if passive:
+        raise LogError(
+            f"{source}: command: joint(s) {passive} have no actuator on robot '{robot}' "
+            f"(actuated: {', '.join(actuated)})"
+        )
+
+
+def _hint(key: str) -> str:
+    return "e.g. 'time: t'" if key == "time" else "e.g. 'position: {hinge: pos}', joint -> column"
+
+
+def _joint_columns(path: Path, role: str, value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not value:
+        raise LogError(
+            f"{path}: '{role}' must map joint names to column names, e.g. {{hinge: pos}}, got {value!r}"
+        )
+    for joint, column in value.items():
+        if not isinstance(column, str) or not column.strip():
+            raise LogError(
+                f"{path}: {role}: the column of joint '{joint}' must be a column name, got {column!r}"
+            )
+    return {str(j): c.strip() for j, c in value.items()}
+
+
+def _scales(path: Path, value: object) -> dict[str, float]:
+    if not isinstance(value, dict):
+        raise LogError(
+            f"{path}: 'scale' must map column names to factors, e.g. {{t_ms: 0.001}}, got {value!r}"
+        )
+    out = {}
+    for column, factor in value.items():
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
+            raise LogError(f"{path}: scale: the factor of column '{column}' must be a number, got {factor!r}")
+        out[str(column)] = float(factor)
+    return out
