@@ -1,4 +1,5 @@
-"""`sim2real identify`: what the logs do not determine is held at nominal, never at a bound."""
+"""`sim2real identify`: what the logs do not determine is held at nominal (at a bound only when the
+logs determine nothing at nominal); per-log weights only down-weight."""
 
 from __future__ import annotations
 
@@ -37,3 +38,80 @@ def test_a_parameter_that_ran_to_its_bound_is_held_at_nominal_and_the_others_ref
     assert summary["params"]["body.pole.mass"]["identifiable"] is True  # refitted without it
     written = yaml.safe_load(out.read_text())["params"]["joint.hinge.frictionloss"]
     assert written["identifiable"] is False and written["value"] == pytest.approx(0.0)  # nominal, not 0.5
+
+
+def _estimate(name: str, value: float, nominal: float, identifiable: bool, interval=(0.0, 1.0)):
+    from sim2real.sysid.result import ParamEstimate
+
+    return ParamEstimate(
+        name=name,
+        value=np.array([value]),
+        nominal=np.array([nominal]),
+        start=np.array([nominal]),
+        ci_low=np.array([interval[0]]),
+        ci_high=np.array([interval[1]]),
+        unit="",
+        identifiable=identifiable,
+        reason=None if identifiable else "the logs determine it only to +-900 % (95 % interval)",
+    )
+
+
+def _identification(params: dict, residual: float):
+    from sim2real.sysid.result import Identification
+
+    return Identification(
+        robot="pendulum",
+        spec_hash="x",
+        params=params,
+        residual_rms=residual,
+        position_rmse=0.1,
+        seconds=0.0,
+        logs=(),
+        warnings=tuple(f"{n}: not identifiable" for n, p in params.items() if not p.identifiable),
+    )
+
+
+def test_a_refit_at_nominal_that_determines_nothing_keeps_the_first_fit_held_at_the_bound():
+    # the DFKI pendulum logs bound its damping to [0, 0.033] (nominal 0.35): the fit runs it to 0,
+    # and with it held at 0.35 the refit determines nothing; the first fit must stay
+    from sim2real.commands.identify import _hold_runaways
+
+    spec = load_robot("pendulum")
+    first = _identification(
+        {
+            "body.pole.mass": _estimate("body.pole.mass", 0.63, 0.6755, True),
+            "joint.hinge.damping": _estimate("joint.hinge.damping", 0.0, 0.35, False, (0.0, 0.033)),
+        },
+        residual=0.22,
+    )
+    calls = []
+
+    def refit(which):
+        calls.append(which)
+        return _identification({"body.pole.mass": _estimate("body.pole.mass", 0.9, 0.6755, False)}, 0.4)
+
+    result = _hold_runaways(spec, first, None, refit)
+    assert calls == ["body.pole.mass"]
+    assert result.params["body.pole.mass"].identifiable and result.params["body.pole.mass"].value[0] == 0.63
+    damping = result.params["joint.hinge.damping"]
+    assert not damping.identifiable and damping.value[0] == pytest.approx(0.0)
+    assert "held at that bound" in damping.reason and "none of the others" in damping.reason
+    assert result.residual_rms == 0.22
+    assert sum(w.startswith("joint.hinge.damping:") for w in result.warnings) == 1
+
+
+def test_a_quiet_log_at_rest_gets_no_more_weight_than_the_informative_one():
+    # a log of the pendulum at rest fits to ~0 residual: its weight must not exceed 1 (it was 15
+    # against 0.5 for the log that moves: the fit then follows the log that says nothing)
+    from sim2real.sysid.identify import IdentifyConfig, identify
+
+    spec = load_robot("pendulum")
+    t = spec.control_dt * np.arange(round(2.0 / spec.control_dt))
+    u = excitation_commands(spec, t, 3.0, seed=3)
+    moving = simulate_log(spec, {}, u, seed=5, position_noise=5e-4, velocity_noise=0.01, name="moving")
+    n = round(0.6 / spec.control_dt)
+    rest = simulate_log(spec, {}, np.zeros((n, 1)), seed=6, position_noise=1e-6, name="rest")
+    config = IdentifyConfig(max_nfev=3, step_check=False, estimate_delay=False)
+    result = identify(spec, [moving, rest], "body.pole.mass", config=config)
+    moving_weight, rest_weight = (r.weight for r in result.logs)
+    assert rest_weight == pytest.approx(1.0) and moving_weight <= 1.0

@@ -35,10 +35,10 @@ def _parse_bounds(text: str | None) -> dict[str, tuple[float, float]] | None:
     return out
 
 
-def _ran_to_bound(spec: Any, name: str, p: Any, limits: dict | None) -> bool:
-    """Whether the fit moved a parameter onto one of its bounds (the spec's, or --bounds) away from
-    its start and its nominal value (a parameter whose nominal value sits on the bound, e.g. a zero
-    delay, is already held there)."""
+def _bound_reached(spec: Any, name: str, p: Any, limits: dict | None) -> np.ndarray | None:
+    """The bound a fit drove a parameter onto (one of the spec's, or --bounds), away from its start
+    and its nominal value, shape (size,); None when it did not (a parameter whose nominal value sits
+    on the bound, e.g. a zero delay, is already held there)."""
     from sim2real.params import Parameters
     from sim2real.robots.model import build_model
 
@@ -51,47 +51,69 @@ def _ran_to_bound(spec: Any, name: str, p: Any, limits: dict | None) -> bool:
     on_bound = (value <= low + tol) | (value >= high - tol)
     moved = np.abs(value - np.asarray(p.start, float)) > tol
     off_nominal = np.abs(value - np.asarray(p.nominal, float)) > tol
-    return bool(np.any(on_bound & moved & off_nominal))
+    if not np.any(on_bound & moved & off_nominal):
+        return None
+    return np.clip(value, low, high)
 
 
 def _hold_runaways(spec: Any, result: Any, limits: dict | None, fit: Any) -> Any:
     """Parameters the logs do not determine whose fit ran to a bound are no estimate: identify the
-    others again with those held at their nominal values, and report them as held there."""
+    others again with those held at their nominal values, and report them as held there.
+
+    When that refit determines none of them and the first fit did (the logs rule the nominal value
+    out: a pendulum whose damping they bound to [0, 0.033] with a nominal 0.35 fits nothing with
+    it), the first fit stays, the run-aways held at the bound it drove them to (the value its
+    other estimates were fitted with)."""
     import dataclasses
 
     from sim2real.sysid.result import ParamEstimate
 
-    runaway = [
-        n
-        for n, p in result.params.items()
-        if not p.identifiable and _ran_to_bound(spec, n, p, limits)
-    ]
+    bounds = {n: _bound_reached(spec, n, p, limits) for n, p in result.params.items() if not p.identifiable}
+    runaway = {n: b for n, b in bounds.items() if b is not None}
     others = [n for n in result.params if n not in runaway]
     if not runaway or not others:
         return result
-    log.info("held at nominal, the fit ran to their bounds: %s; identifying the others again", runaway)
+    log.info("held at nominal, the fit ran to their bounds: %s; identifying the others again", list(runaway))
     again = fit(",".join(others))
-    held = {
-        n: ParamEstimate(
+    determined = sum(result.params[n].identifiable for n in others)
+    redetermined = sum(p.identifiable for p in again.params.values())
+    keep_first = redetermined == 0 < determined
+    if keep_first:
+        log.info(
+            "with %s at nominal the logs determine %d of the other %d parameters, against %d with %s at "
+            "its bound: keeping the first fit", list(runaway), redetermined, len(others), determined,
+            "it" if len(runaway) == 1 else "them",
+        )  # fmt: skip
+        again = result
+
+    def held(n: str, p: Any) -> Any:
+        value = runaway[n] if keep_first else p.nominal
+        where = "its nominal value" if not keep_first else (
+            f"that bound, {_fmt(_plain(value))}: at its nominal value {_fmt(_plain(p.nominal))} "
+            "the logs determine none of the others"
+        )  # fmt: skip
+        return ParamEstimate(
             name=n,
-            value=p.nominal.copy(),
+            value=np.array(value, dtype=float),
             nominal=p.nominal.copy(),
-            start=p.nominal.copy(),
+            start=p.start.copy() if keep_first else p.nominal.copy(),
             ci_low=p.ci_low,
             ci_high=p.ci_high,
             unit=p.unit,
             identifiable=False,
-            reason=f"{p.reason}; the fit ran to its bound, so it is held at its nominal value",
+            reason=f"{p.reason}; the fit ran to its bound, so it is held at {where}",
         )
-        for n, p in result.params.items()
-        if n in runaway
-    }
-    warnings = [w for w in again.warnings] + [
-        f"{n}: not identifiable from these logs ({held[n].reason})" for n in runaway
+
+    estimates = {n: held(n, p) if n in runaway else again.params[n] for n, p in result.params.items()}
+    warnings = [w for w in again.warnings if not any(w.startswith(f"{n}:") for n in runaway)] + [
+        f"{n}: not identifiable from these logs ({estimates[n].reason})" for n in runaway
     ]
-    return dataclasses.replace(
-        again, params={n: again.params.get(n) or held[n] for n in result.params}, warnings=tuple(warnings)
-    )
+    return dataclasses.replace(again, params=estimates, warnings=tuple(warnings))
+
+
+def _plain(value: np.ndarray) -> float | list:
+    value = np.atleast_1d(value)
+    return float(value[0]) if value.size == 1 else [float(x) for x in value]
 
 
 def _fmt(v: object) -> str:

@@ -17,9 +17,10 @@
    replay applies sub-step delays exactly in the mean, see :mod:`sim2real.sim.replay`);
 4. **fit** (:func:`fit`): bounded robust least squares (:mod:`sim2real.sysid.problem`: residuals,
    scaled coordinates, Jacobians in one batched rollout) from a start point: first on an evenly
-   spread quarter of the windows, then per-log weights (each log's residuals divided by its own
-   robust scale, so a log much noisier than the others, like a torque column full of spikes,
-   cannot pull the fit; such logs are flagged), then on every window; parameters along
+   spread quarter of the windows, then per-log weights (the logs' median robust scale over each
+   log's own, at most 1, so a log much noisier than the others, like a torque column full of
+   spikes, cannot pull the fit, while a quiet log gains no weight; noisy logs are flagged), then
+   on every window; parameters along
    near-singular directions are held at their start and the others refitted;
 5. **intervals** (:func:`intervals`): a HAC sandwich over windows that holds under correlated
    residuals and model error (:mod:`sim2real.sysid.intervals`), and the identifiability verdicts;
@@ -185,7 +186,8 @@ class IdentifyConfig:
     f_scale: float | None = None
     """Inlier scale of the robust loss (normalized units); None: 1.5 robust sigmas of the residuals."""
     per_log_weights: bool = True
-    """Divide each log's residuals by its own robust scale in the final fit."""
+    """Weight each log's residuals in the final fit by the logs' median robust scale over its own,
+    at most 1 (noisy logs are down-weighted; none is up-weighted)."""
     outlier_ratio: float = 2.0
     """A log whose residual scale exceeds this multiple of the other logs' median is flagged."""
     estimate_delay: bool = True
@@ -363,7 +365,9 @@ def fit(
             ]
         )
         ref = float(np.nanmedian(scales))
-        weights = np.clip(np.where(np.isfinite(scales), ref / np.maximum(scales, 1e-12), 1.0), 0.05, 20.0)
+        # at most 1: a weight only down-weights a log noisier than the others (a short log at rest,
+        # with residuals near zero, must not outweigh the informative ones)
+        weights = np.clip(np.where(np.isfinite(scales), ref / np.maximum(scales, 1e-12), 1.0), 0.05, 1.0)
         problem.sample_weight = weights[windows.eval_log]
     if config.f_scale is None and coarse:
         f_scale = 1.5 * robust_sigma(raw * weights[sub_log][:, None])
