@@ -193,3 +193,49 @@ class TestBadFiles:
             ColumnMap(time="t", position={"a": "p"}, velocity_smoothing=4)
         with pytest.raises(LogError, match="factor for 'p' must be finite and non-zero"):
             ColumnMap(time="t", position={"a": "p"}, scale={"p": 0.0})
+
+
+class TestWrappedAngles:
+    """A logger that wraps an angle to [-pi, pi) (DECAR's QUBE logger does, for alpha)."""
+
+    def _log(self, tmp_path, unwrap_line: str = ""):
+        t = np.arange(0.0, 2.0, 0.002)
+        alpha = np.pi + 0.3 * np.sin(2 * np.pi * 1.5 * t)  # swinging around +-pi
+        wrapped = (alpha + np.pi) % (2 * np.pi) - np.pi
+        text = "t,theta,alpha,plant_input\n" + "\n".join(
+            f"{a:.6f},0.0,{b:.9f},0.0" for a, b in zip(t, wrapped, strict=True)
+        )
+        return _write(tmp_path, text), alpha
+
+    def test_a_wrapped_angle_is_unwrapped_with_a_warning(self, tmp_path, caplog):
+        path, alpha = self._log(tmp_path)
+        tr = read_csv(path, QUBE_CSV)
+        assert np.max(np.abs(np.diff(tr.q[:, 1]))) < 0.01  # continuous
+        np.testing.assert_allclose(np.mod(tr.q[:, 1] - alpha + np.pi, 2 * np.pi) - np.pi, 0.0, atol=1e-8)
+        assert tr.meta["unwrapped"] == ["pendulum"]
+        assert "positions of pendulum wrap at +-pi" in caplog.text
+
+    def test_replay_windows_of_a_wrapped_log_are_all_kept(self, tmp_path, caplog):
+        from sim2real.robots import load_robot
+        from sim2real.sim.replay import build_windows
+
+        path, _ = self._log(tmp_path)
+        windows = build_windows(load_robot("furuta"), [read_csv(path, QUBE_CSV)], 0.25)
+        assert windows.n_windows == 8  # every 0.25 s window of the 2 s log
+        assert "replay windows span" not in caplog.text
+
+    def test_unwrap_can_be_switched_off(self, tmp_path):
+        import dataclasses
+
+        path, _ = self._log(tmp_path)
+        tr = read_csv(path, dataclasses.replace(QUBE_CSV, unwrap=False))
+        assert np.max(np.abs(np.diff(tr.q[:, 1]))) > 6.0 and tr.meta.get("unwrapped") is None
+
+    def test_a_reset_is_not_a_wrap(self, tmp_path):
+        t = np.arange(0.0, 1.0, 0.01)
+        q = np.where(t < 0.5, 0.1 * t, 4.0)  # put elsewhere by 3.95 rad: no multiple of 2 pi
+        path = _write(
+            tmp_path, "t,pa,pb,va,vb,u\n" + "\n".join(f"{a},{b},0,0,0,0" for a, b in zip(t, q, strict=True))
+        )
+        tr = read_csv(path, SIMPLE)
+        np.testing.assert_array_equal(tr.q[:, 0], q)

@@ -56,10 +56,22 @@ class TestClearWindows:
         clear = clear_windows(t, q, qd, starts, 0.25, 0.0, "log")
         np.testing.assert_array_equal(clear, [True, True, True, False, True, True, True, True])
 
+    def test_windows_left_out_are_counted_in_a_warning(self, caplog):
+        t, q, qd = self._jumped()
+        clear_windows(t, q, qd, np.arange(0, 1000, 125), 0.25, 0.0, "run.csv")
+        assert "run.csv: 1 of 8 replay windows span one of the 1 jumps" in caplog.text
+        assert "wrapped at +-pi" in caplog.text
+        caplog.clear()
+        t, q, qd = _swing()
+        clear_windows(t, q, qd, np.arange(0, 1000, 125), 0.25, 0.0, "run.csv")
+        assert "replay windows" not in caplog.text  # none left out: nothing said
+
     def test_the_time_before_a_window_counts_too(self):
         t, q, qd = self._jumped()
         starts = np.array([500, 505, 520])  # 0, 10 and 40 ms after the jump
-        np.testing.assert_array_equal(clear_windows(t, q, qd, starts, 0.25, 0.02, "log"), [False, False, True])
+        np.testing.assert_array_equal(
+            clear_windows(t, q, qd, starts, 0.25, 0.02, "log"), [False, False, True]
+        )
 
     def test_a_whole_log_replay_keeps_its_window_and_warns(self, caplog):
         t, q, qd = self._jumped()

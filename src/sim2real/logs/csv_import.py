@@ -5,6 +5,9 @@ effort and command, with optional unit scales; nothing is guessed from column na
 be irregular. Missing velocities are differentiated (see :mod:`sim2real.logs.derivative`) and the
 trajectory's ``meta["qd_source"]`` says so.
 
+Angles a logger wrapped at +-pi are unwrapped (:func:`unwrap_wrapped`, with a warning): replay
+windows would otherwise see a jump at every wrap and be dropped.
+
 Tolerated: spaces around names and values (``t, theta, alpha``), a byte-order mark, ``#`` comment
 lines, blank lines, and a last line cut short by a writer that died (dropped with a warning).
 Anything else that is not a finite number is an error naming the line and the column.
@@ -25,7 +28,15 @@ from sim2real.errors import LogError
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.trajectory import Trajectory
 
-__all__ = ["PENDULUM_CSV", "QUBE_CSV", "ColumnMap", "load_real_pendulum", "load_real_qube", "read_csv"]
+__all__ = [
+    "PENDULUM_CSV",
+    "QUBE_CSV",
+    "ColumnMap",
+    "load_real_pendulum",
+    "load_real_qube",
+    "read_csv",
+    "unwrap_wrapped",
+]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +67,9 @@ class ColumnMap:
     """Odd moving-average window [samples] applied to differentiated velocities; 1 = none."""
     delimiter: str = ","
     """Field separator."""
+    unwrap: bool = True
+    """Unwrap joint positions that wrap at +-pi (a step of about 2 pi between two samples, as
+    loggers that wrap angles write; see :func:`unwrap_wrapped`)."""
 
     def __post_init__(self) -> None:
         for name in ("position", "velocity", "effort", "command", "scale"):
@@ -157,6 +171,12 @@ def read_csv(
 
     q = stack(column_map.position, joints)
     info: dict[str, Any] = {"source": str(path), "format": "csv", "columns": dict(needed)}
+    if column_map.unwrap:
+        q, wraps = unwrap_wrapped(q)
+        for j, n in zip(joints, wraps, strict=True):
+            if n:
+                log.warning("%s: the positions of %s wrap at +-pi (%d times): unwrapped", path, j, n)
+        info["unwrapped"] = [j for j, n in zip(joints, wraps, strict=True) if n]
     if column_map.velocity is not None:
         qd = stack(column_map.velocity, joints)
         info["qd_source"] = "recorded"
@@ -180,6 +200,29 @@ def read_csv(
         command_joints=cjoints or None,
         meta={**info, **dict(meta or {})},
     )
+
+
+WRAP_TOLERANCE = np.pi / 4
+"""A step between two samples of ``2 pi k`` (k != 0) +- this [rad] is a wrap of the angle."""
+
+
+def unwrap_wrapped(q: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Unwrap the joints whose positions wrap: a step between consecutive samples of a multiple of
+    2 pi within :data:`WRAP_TOLERANCE` (a wrapped angle crossing +-pi) is taken out.
+
+    Args:
+        q: Positions, shape (T, n) [rad].
+
+    Returns:
+        The positions with wraps removed, shape (T, n), and the number of wraps per joint.
+    """
+    q = np.array(q, dtype=float)
+    step = np.diff(q, axis=0)
+    turns = np.round(step / (2 * np.pi))
+    wraps = (turns != 0) & (np.abs(step - 2 * np.pi * turns) < WRAP_TOLERANCE)
+    if wraps.any():
+        q[1:] -= 2 * np.pi * np.cumsum(np.where(wraps, turns, 0.0), axis=0)
+    return q, [int(n) for n in wraps.sum(axis=0)]
 
 
 def _check_map_covers(column_map: ColumnMap, joints: tuple[str, ...]) -> None:

@@ -10,6 +10,7 @@ The file holds the fields of :class:`~sim2real.logs.csv_import.ColumnMap` (``doc
     scale: {t_ms: 0.001}            # optional: column -> factor to SI
     velocity_smoothing: 1           # optional
     delimiter: ";"                  # optional: sniffed from the header when absent
+    unwrap: true                    # optional: unwrap angles that wrap at +-pi (default true)
 
 Every problem is one :class:`~sim2real.errors.LogError` line that names the file and the key.
 """
@@ -78,6 +79,10 @@ def load_column_map(path: str | Path) -> ColumnMap:
         if not isinstance(value, str) or len(value) != 1:
             raise LogError(f"{path}: 'delimiter' must be one character (',' ';' or a tab), got {value!r}")
         fields["delimiter"] = value
+    if raw.get("unwrap") is not None:
+        if not isinstance(raw["unwrap"], bool):
+            raise LogError(f"{path}: 'unwrap' must be true or false, got {raw['unwrap']!r}")
+        fields["unwrap"] = raw["unwrap"]
     try:
         column_map = ColumnMap(**fields)
     except LogError as exc:

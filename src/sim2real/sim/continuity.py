@@ -86,4 +86,14 @@ def clear_windows(
     first = np.searchsorted(t, t[starts] - before - 1e-12, side="left")
     last = np.searchsorted(t, t[starts] + length + 1e-9, side="right") - 1  # last sample compared
     # no jump k (between samples k and k + 1) with first <= k < last
-    return np.searchsorted(jumps, last) == np.searchsorted(jumps, first)
+    clear = np.searchsorted(jumps, last) == np.searchsorted(jumps, first)
+    if not clear.all():
+        log.warning(
+            "%s: %d of %d replay windows span one of the %d jumps of the joint positions (episode "
+            "resets, or angles wrapped at +-pi?) and are left out",
+            name,
+            int(np.sum(~clear)),
+            clear.size,
+            jumps.size,
+        )
+    return clear
