@@ -239,3 +239,28 @@ class TestWrappedAngles:
         )
         tr = read_csv(path, SIMPLE)
         np.testing.assert_array_equal(tr.q[:, 0], q)
+
+
+class TestSeparatorsAndQuotes:
+    """Other loggers: quoted headers (a QUBE-Servo 3 logger), ';' or tab separators."""
+
+    def test_quoted_names_and_values_lose_their_quotes(self, tmp_path):
+        path = _write(tmp_path, '"Time","angle"\n0,0\n"0.004","0.01"\n0.008,0.02\n')
+        tr = read_csv(path, ColumnMap(time="Time", position={"pendulum": "angle"}))
+        np.testing.assert_allclose(tr.q[:, 0], [0.0, 0.01, 0.02])
+
+    @pytest.mark.parametrize("sep", [";", "\t", "|"])
+    def test_the_separator_is_sniffed_from_the_header(self, tmp_path, sep):
+        rows = [sep.join(["t", "pa", "pb", "va", "vb", "u"])]
+        rows += [sep.join(str(x) for x in (0.01 * k, k, 2 * k, 0, 0, 1)) for k in range(5)]
+        tr = read_csv(_write(tmp_path, "\n".join(rows) + "\n"), SIMPLE)
+        np.testing.assert_allclose(tr.q[:, 1], 2.0 * np.arange(5))
+
+    def test_a_map_may_name_the_separator(self, tmp_path):
+        import dataclasses
+
+        text = "t;pa;pb;va;vb;u\n0;1;2;0;0;0\n0.01;1;2;0;0;0\n"
+        tr = read_csv(_write(tmp_path, text), dataclasses.replace(SIMPLE, delimiter=";"))
+        assert tr.n_samples == 2
+        with pytest.raises(LogError, match=r"column 't' .* is not in the file"):
+            read_csv(_write(tmp_path, text, "b.csv"), dataclasses.replace(SIMPLE, delimiter=","))

@@ -8,13 +8,16 @@ trajectory's ``meta["qd_source"]`` says so.
 Angles a logger wrapped at +-pi are unwrapped (:func:`unwrap_wrapped`, with a warning): replay
 windows would otherwise see a jump at every wrap and be dropped.
 
-Tolerated: spaces around names and values (``t, theta, alpha``), a byte-order mark, ``#`` comment
-lines, blank lines, and a last line cut short by a writer that died (dropped with a warning).
+Fields are read by the :mod:`csv` module: quoted names and values (``"Time","angle"``) lose their
+quotes, and the separator is sniffed from the header line (``,`` ``;`` tab ``|``) unless the map
+gives it.  Tolerated: spaces around names and values (``t, theta, alpha``), a byte-order mark,
+``#`` comment lines, blank lines, and a last line cut short by a writer that died (dropped with a warning).
 Anything else that is not a finite number is an error naming the line and the column.
 """
 
 from __future__ import annotations
 
+import csv
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -65,8 +68,8 @@ class ColumnMap:
     unlisted columns are already SI."""
     velocity_smoothing: int = 1
     """Odd moving-average window [samples] applied to differentiated velocities; 1 = none."""
-    delimiter: str = ","
-    """Field separator."""
+    delimiter: str | None = None
+    """Field separator; None: the one of ``,`` ``;`` tab ``|`` the header line holds most of."""
     unwrap: bool = True
     """Unwrap joint positions that wrap at +-pi (a step of about 2 pi between two samples, as
     loggers that wrap angles write; see :func:`unwrap_wrapped`)."""
@@ -242,8 +245,13 @@ def _check_map_covers(column_map: ColumnMap, joints: tuple[str, ...]) -> None:
         raise LogError(f"ColumnMap.command: joints {unknown} are not among {list(joints)}")
 
 
-def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """Header names (stripped) and data rows as (line number, fields), last row checked for a cut."""
+DELIMITERS = (",", ";", "\t", "|")
+"""Field separators a header line is sniffed for (the most frequent wins; ``,`` when none occurs)."""
+
+
+def _read_rows(path: Path, delimiter: str | None) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """Header names and data rows as (line number, fields), parsed by the csv module (quotes removed,
+    fields stripped); the delimiter sniffed from the header line when None."""
     if not path.is_file():
         raise LogError(f"{path}: no such CSV file")
     try:
@@ -257,8 +265,18 @@ def _read_rows(path: Path, delimiter: str) -> tuple[list[str], list[tuple[int, l
     ]
     if not lines:
         raise LogError(f"{path}: empty CSV file (no header line)")
-    header = [name.strip() for name in lines[0][1].split(delimiter)]
-    rows = [(number, line.split(delimiter)) for number, line in lines[1:]]
+    if delimiter is None:
+        delimiter = max(DELIMITERS, key=lines[0][1].count)
+    header, rows = [], []
+    for number, line in lines:  # one line, one row: a quoted line break is no row of numbers
+        try:
+            (row,) = csv.reader([line], delimiter=delimiter, skipinitialspace=True)
+        except (csv.Error, ValueError):
+            raise LogError(f"{path}:{number}: not a CSV line (unbalanced quotes?)") from None
+        if not header:
+            header = [name.strip() for name in row]
+        else:
+            rows.append((number, row))
     if not rows:
         raise LogError(f"{path}: CSV file has a header but no data rows")
     return header, rows
