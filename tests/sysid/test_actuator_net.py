@@ -219,6 +219,19 @@ class TestCommand:
         assert main(args) == 1
         assert "not a regular expression" in capsys.readouterr().err
 
+    def test_a_log_whose_effort_is_its_command_column_is_refused(self, tmp_path, capsys):
+        # the DFKI pendulum's map reads 'torque' as both effort and command: no measured torque
+        t = 0.005 * np.arange(200)
+        rows = "\n".join(f"{a:.3f},{0.1 * np.sin(a):.5f},{0.1 * np.cos(a):.5f},{np.sin(3 * a):.5f}" for a in t)
+        log = tmp_path / "pend.csv"
+        log.write_text("time,position,velocity,torque\n" + rows + "\n")
+        out = tmp_path / "x.onnx"
+        args = ["actuator", "fit", str(log), "--robot", "pendulum", "--csv-map", "pendulum", "--out", str(out)]
+        assert main(args) == 1
+        err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+        assert len(err) == 1 and "no measured torque separate from the command" in err[0]
+        assert "hinge" in err[0] and "torque" in err[0] and not out.exists()
+
 
 @pytest.mark.slow
 class TestAcceptance:

@@ -190,6 +190,9 @@ def read_csv(
             raise LogError(f"{path}: cannot compute velocities: {exc}") from None
         info["qd_source"] = describe_method(column_map.velocity_smoothing)
     tau = stack(column_map.effort, joints) if column_map.effort is not None else None
+    shared = {j: c for j, c in (column_map.effort or {}).items() if (column_map.command or {}).get(j) == c}
+    if shared:  # the effort is the command, not a measurement (actuator networks need one)
+        info["effort_is_command"] = shared
     cjoints = tuple(column_map.command or ())
     return Trajectory(
         spec_hash=spec_hash,

@@ -126,7 +126,8 @@ def torque_samples(
         torque_constant: The effort column holds motor current [A]; torque = this x current [N m/A].
 
     Raises:
-        LogError: no measured effort, logs too short for the history, or joints of several drive models.
+        LogError: no measured effort (or an effort column that is the command column), logs too
+            short for the history, or joints of several drive models.
     """
     if history < 1:
         raise LogError(f"history must be at least 1 sample, got {history}")
@@ -149,6 +150,13 @@ def torque_samples(
             )
         if not traj.has_commands:
             raise LogError(f"{name}: no commands")
+        shared = {j: c for j, c in (traj.meta.get("effort_is_command") or {}).items() if j in joints}
+        if shared:
+            raise LogError(
+                f"{name}: no measured torque separate from the command (effort and command of "
+                f"{', '.join(shared)} are one column, {', '.join(sorted(set(shared.values())))}): a drive's "
+                "torque cannot be learned; map a measured torque column as effort (--csv-map MAP.yaml)"
+            )
         jcols = np.array([traj.joint_index(j) for j in joints])
         ccols = np.array([traj.command_joints.index(j) for j in joints])
         start = max(float(traj.t[0]), float(traj.command_t[0]) + 1e-9) + span
