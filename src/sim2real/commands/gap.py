@@ -51,7 +51,8 @@ def gap(
     Failed episodes of a policy's log (a safety stop, a task termination, or the task's success
     rule not met; episodes split at the deploy log's start/reset events) that diverged from the
     simulation are listed with their divergence point and the channels that diverged first.  An
-    excitation log (`sim2real record --excite`) has no task to fail: it gets no failure analysis.
+    excitation log (`sim2real record --excite`), a CSV log or a bag of another recorder records no
+    policy, so no task to fail: it gets no failure analysis.
     """
     import dataclasses
 
@@ -73,8 +74,9 @@ def gap(
     result = measure_gap(
         spec, trajectory, model=model, horizon=horizon, velocity=velocity, threshold=threshold
     )
-    excitation = bool((trajectory.meta.get("policy") or {}).get("excitation"))
-    failures = [] if excitation else analyze_failures(spec, trajectory, result, task=_task_of(spec))
+    policy = trajectory.meta.get("policy")  # None: a CSV or another recorder's bag, no episodes of a policy
+    no_task = not policy or bool(policy.get("excitation"))
+    failures = [] if no_task else analyze_failures(spec, trajectory, result, task=_task_of(spec))
     result = dataclasses.replace(result, failures=failures)
     summary = result.summary()
     summary |= {"robot": spec.name, "log": log, "calib": calib}
