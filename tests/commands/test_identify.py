@@ -115,3 +115,13 @@ def test_a_quiet_log_at_rest_gets_no_more_weight_than_the_informative_one():
     result = identify(spec, [moving, rest], "body.pole.mass", config=config)
     moving_weight, rest_weight = (r.weight for r in result.logs)
     assert rest_weight == pytest.approx(1.0) and moving_weight <= 1.0
+
+
+
+def test_an_undetermined_value_near_zero_gets_an_absolute_interval_not_a_share():
+    # the DFKI pendulum's damping fitted to 2e-9: "+-4709187696074635 %" of it says nothing
+    from sim2real.sysid.identify import precision_reason
+
+    near_zero = precision_reason(0.0305, 2.19e-9, 2.0, "N m s/rad")
+    assert near_zero == "the logs determine it only to +-0.0305 N m s/rad around 2.19e-09 (95 % interval)"
+    assert precision_reason(0.3, 0.5, 2.0, "kg") == "the logs determine it only to +-60 % (95 % interval)"

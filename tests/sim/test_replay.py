@@ -192,3 +192,15 @@ class TestFloatingBase:
         hung = dataclasses.replace(walk, meta={**walk.meta, "fixed_base": True})
         with pytest.raises(LogError, match="hung by its base"):
             build_windows(quadruped, [hung], 0.25)
+
+
+def test_a_noisy_velocity_column_of_a_log_at_rest_is_reported_in_rad_per_s(spec, caplog):
+    # the positions barely move: their slope is ~0, and a share of it (9822177508 %) says nothing
+    rng = np.random.default_rng(4)
+    still = simulate_log(spec, {}, np.zeros((200, 1)), seed=2)
+    n = still.t.size
+    still = dataclasses.replace(still, q=np.full((n, 1), 1e-3), qd=0.1 * rng.standard_normal((n, 1)))
+    caplog.set_level("INFO", logger="sim2real.sim.replay")
+    build_windows(spec, [still], 0.25, names=["still"])
+    line = next(r.getMessage() for r in caplog.records if "differs from the positions' slope" in r.getMessage())
+    assert "rad/s RMS (the positions barely move)" in line and "%" not in line

@@ -298,13 +298,10 @@ def _initial_velocity(
     if velocity != "auto":
         return velocity
     slope = local_slope(traj.t, q_all, np.arange(traj.t.size), half_width)
-    disagreement = float(np.sqrt(np.mean((qd_all - slope) ** 2)) / max(np.sqrt(np.mean(slope**2)), 1e-9))
-    if disagreement > AUTO_TOLERANCE:
-        log.info(
-            "%s: velocity column differs from the positions' slope by %.0f%% RMS: windows start from the slope",
-            name,
-            100 * disagreement,
-        )
+    diff, size = (float(np.sqrt(np.mean(x**2))) for x in (qd_all - slope, slope))
+    if diff > AUTO_TOLERANCE * max(size, 1e-9):  # a log nearly at rest: an absolute figure, not a share
+        by = f"{100 * diff / size:.0f}% RMS" if size > 0.05 else f"{diff:.3g} rad/s RMS (the positions barely move)"
+        log.info("%s: velocity column differs from the positions' slope by %s: windows start from the slope", name, by)
         return "fd"
     return "log"
 

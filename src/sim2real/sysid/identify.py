@@ -97,6 +97,7 @@ __all__ = [
     "initial_delays",
     "intervals",
     "load_setup",
+    "precision_reason",
     "report",
     "step_free",
 ]
@@ -462,9 +463,19 @@ def intervals(
                 "its confidence interval is wider than its plausible range: the logs barely depend on it"
             )
         elif half[i] > max(config.precision * abs(z[i]), PRECISION_FLOOR * span):
-            share = 100 * half[i] / max(abs(z[i]), 1e-300)
-            wide[i] = f"the logs determine it only to +-{share:.0f} % (95 % interval)"
+            s = coords.scale[i]
+            unit = problem.params.info(coords.items[i][0]).unit
+            wide[i] = precision_reason(half[i] * s, z[i] * s, span * s, unit)
     return half, wide, correlation
+
+
+def precision_reason(half: float, value: float, span: float, unit: str) -> str:
+    """Why a parameter counts as not determined by the width of its interval: the half-width as a
+    share of the value, or in the parameter's unit when the value is near zero (within
+    :data:`PRECISION_FLOOR` of its plausible range ``span``), where a share says nothing."""
+    if abs(value) < PRECISION_FLOOR * span:
+        return f"the logs determine it only to +-{half:.3g} {unit} around {value:.3g} (95 % interval)"
+    return f"the logs determine it only to +-{100 * half / abs(value):.0f} % (95 % interval)"
 
 
 # ------------------------------------------------------------------------------ the pipeline
