@@ -3,14 +3,18 @@ constraints, an unusual gravity; and the body that carries a massless base's mas
 
 from __future__ import annotations
 
+import dataclasses
+
 import mujoco
 import pytest
 
+from urdf_testdata import quadruped_urdf
 from sim2real.params import Parameters
 from sim2real.robots import load_spec
 from sim2real.robots.init import InitOptions, init_robot
-from sim2real.robots.init_checks import physics_checks, solver_override
+from sim2real.robots.init_checks import physics_checks, solver_override, standing_advice
 from sim2real.robots.model import build_model, carrying_body
+from sim2real.robots.standing import Standing
 
 GAINS = InitOptions(kp=30.0, kd=1.0, torque_limit=30.0)
 
@@ -91,3 +95,46 @@ class TestAddedFloor:
         assert (int(floor.contype[0]), int(floor.conaffinity[0]), int(floor.condim[0])) == (1, 1, 3)
         assert not any("diverges" in c for c in result.check)
         assert "geom.floor.friction" in {b.name for b in spec.parameter_bounds}
+
+
+FLOATING = InitOptions(kp=30.0, kd=1.0, floating_base=True)
+
+
+def _fallen(tilt: float, deviation: float) -> Standing:
+    return Standing(seconds=1.5, initial_height=0.3, height=0.2, tilt=tilt, joint="FL_knee", deviation=deviation)
+
+
+class TestDefaultPoseOfAUrdf:
+    def test_a_pose_that_is_the_zero_pose_for_want_of_a_keyframe_is_named(self, tmp_path):
+        """Every vendor URDF: the default pose was the straight-legged zero pose, said nowhere."""
+        _, result = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out" / "robot.yaml", FLOATING)
+        assert any(line.startswith("no keyframe: 8 joints") and "--default-pose" in line for line in result.check)
+        pose = {".*_hip": 0.0, ".*_knee": -0.5}
+        _, given = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "b" / "robot.yaml", InitOptions(
+            kp=30.0, kd=1.0, floating_base=True, default_pose=pose))
+        assert not any("no keyframe" in line for line in given.check)
+
+    def test_a_zero_pose_that_is_not_held_asks_for_a_pose_not_gains(self, tmp_path):
+        """Go1 with straight legs was told 'a less crouched --default-pose'."""
+        spec, _ = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out" / "robot.yaml", FLOATING)
+        advice = standing_advice(spec, _fallen(tilt=0.05, deviation=0.5), zero_pose=True)
+        assert "zero pose for want of a keyframe" in advice and "crouched" not in advice
+        tipped = standing_advice(spec, _fallen(tilt=0.3, deviation=0.05), zero_pose=True)
+        assert "on its 4 feet" in tipped and "zero pose for want of a keyframe" in tipped
+
+    def test_only_a_robot_on_fewer_than_three_feet_is_expected_to_tip_over(self, tmp_path):
+        """pybullet's A1, a quadruped, was told 'expected of a robot that balances only under a policy'."""
+        spec, _ = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out" / "robot.yaml", FLOATING)
+        assert len(spec.feet) == 4
+        quadruped = standing_advice(spec, _fallen(tilt=0.3, deviation=0.05))
+        assert "balances only under a policy" not in quadruped and "on its 4 feet" in quadruped
+        biped = standing_advice(dataclasses.replace(spec, feet=spec.feet[:2]), _fallen(tilt=0.3, deviation=0.05))
+        assert "balances only under a policy" in biped
+
+    def test_bodies_besides_the_feet_resting_on_the_floor_are_named(self, tmp_path):
+        """pybullet's Vision60 rests its body and hips on the floor: the standing check passed, faults refused."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", leg=0.03)  # the feet reach no lower than the trunk
+        _, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert any(line.startswith("besides the feet, base rests on the floor") for line in result.check)
+        _, tall = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "b" / "robot.yaml", FLOATING)
+        assert not any("rests on the floor" in line for line in tall.check)

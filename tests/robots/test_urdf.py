@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from urdf_testdata import IMU_POS, quadruped_urdf, stl
 from sim2real.errors import SpecError
-from sim2real.robots.init import InitOptions, init_robot
+from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.model import build_model
 from sim2real.robots.urdf import resolve_mesh
 
@@ -111,3 +112,77 @@ class TestVendorQuirks:
         upper = model.body("upper").id
         np.testing.assert_allclose(model.body_inertia[upper], [0.07 / 3] * 3, rtol=1e-5)
         assert stl.exists()
+
+
+FLOATING = InitOptions(kp=30.0, kd=1.0, floating_base=True)
+KEEP_VISUALS = '<mujoco><compiler discardvisual="false"/></mujoco>\n'
+
+
+class TestImuLink:
+    def test_a_fixed_imu_link_becomes_a_site_where_it_was(self, tmp_path):
+        """MuJoCo fuses fixed links: Go1's imu_link at (-0.016, -0.067, -0.006) m vanished and init added
+        a site at the base's origin."""
+        spec, result = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out" / "robot.yaml", FLOATING)
+        assert spec.imu is not None and spec.imu.site == "imu_link" and spec.imu.add_to is None
+        model = build_model(spec)
+        site = model.site("imu_link")
+        assert model.body(int(site.bodyid[0])).name == spec.base_body == "base"
+        np.testing.assert_allclose(site.pos, IMU_POS, atol=1e-9)  # base and trunk share their origin
+        assert any("fixed link 'imu_link' (on link 'trunk') becomes site 'imu_link'" in line for line in result.inferred)
+
+    def test_an_imu_link_on_a_body_that_moves_against_the_base_is_refused_and_said(self, tmp_path):
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", imu_parent="FL_thigh")  # H1's imu_link is on its torso
+        result = infer_spec(urdf, tmp_path / "out", FLOATING)
+        assert result.spec["sensors"]["imu"]["add_to"] == "base"
+        assert any("imu_link" in line and "not on the base body" in line for line in result.check)
+
+
+class TestConversionMessages:
+    def test_an_inertia_with_a_negative_eigenvalue_is_one_line_naming_the_link_and_the_fix(self, tmp_path):
+        """legged_gym's Cassie: MuJoCo's two-line 'inertia must have positive eigenvalues' error."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        urdf.write_text(urdf.read_text().replace(
+            '<link name="base"/>',
+            '<link name="base"><inertial><mass value="0.1"/>'
+            '<inertia ixx="0.00001" ixy="0" ixz="0.015" iyy="0.00001" iyz="0" izz="0.00001"/></inertial></link>',
+        ))
+        with pytest.raises(SpecError) as info:
+            infer_spec(urdf, tmp_path / "out", FLOATING)
+        message = str(info.value)
+        assert "\n" not in message
+        assert "link 'base' states an inertia that is not physical" in message and "<inertia>" in message
+
+    def test_unreadable_meshes_only_visuals_use_are_dropped_with_one_note(self, tmp_path):
+        """unitree_ros's H2: .dae visuals beside .stl collision meshes, visuals kept by its MuJoCo block."""
+        stl(tmp_path / "meshes" / "trunk.stl")
+        (tmp_path / "meshes" / "trunk.dae").write_text("<COLLADA/>")
+        visual = '<visual><geometry><mesh filename="meshes/trunk.dae"/></geometry></visual>'
+        visual += '<visual><geometry><mesh filename="meshes/trunk.stl"/></geometry></visual>'
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", head=KEEP_VISUALS, trunk_extra=visual)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        notes = [line for line in result.inferred if "dropped the visual geoms" in line]
+        assert len(notes) == 1 and "meshes/trunk.dae" in notes[0]
+        assert build_model(spec).nmesh == 1  # the readable visual stays
+        assert not any("MuJoCo drops visual geoms" in line for line in result.check)
+        assert any('discardvisual="false"' in line for line in result.check)
+
+    def test_an_unreadable_collision_mesh_stays_an_error(self, tmp_path):
+        (tmp_path / "meshes" / "trunk.dae").parent.mkdir()
+        (tmp_path / "meshes" / "trunk.dae").write_text("<COLLADA/>")
+        both = '<visual><geometry><mesh filename="meshes/trunk.dae"/></geometry></visual>'
+        both += '<collision><geometry><mesh filename="meshes/trunk.dae"/></geometry></collision>'
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", head=KEEP_VISUALS, trunk_extra=both)
+        with pytest.raises(SpecError, match=r"mesh 'meshes/trunk.dae' is .dae"):
+            infer_spec(urdf, tmp_path / "out", FLOATING)
+
+    def test_a_declared_floating_joint_with_floating_base_gets_no_second_one(self, tmp_path):
+        """unitree_rl_gym's H1 with its "uncomment for MuJoCo" block and --floating-base: MuJoCo said
+        'more than 6 dofs in body'."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", floating_joint=True)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert spec.base_body == "base" and build_model(spec).nq == 7 + 8
+        assert any("declares its own floating joint 'floating_base_joint'" in line for line in result.inferred)
+
+    def test_the_description_names_the_urdf_given(self, tmp_path):
+        result = infer_spec(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out", FLOATING)
+        assert result.spec["description"].endswith("from dog.urdf")

@@ -54,13 +54,20 @@ from sim2real.robots.init_actuators import (
     per_joint,
     unmatched,
 )
-from sim2real.robots.init_checks import physics_checks, solver_override
+from sim2real.robots.init_checks import (
+    physics_checks,
+    resting_check,
+    solver_override,
+    standing_advice,
+    zero_pose_check,
+)
 from sim2real.robots.init_imu import infer_imu
+from sim2real.robots.init_limits import DEFAULT_VELOCITY, followers, safety_section
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model, carrying_body
 from sim2real.robots.spec import RobotSpec
-from sim2real.robots.standing import SAG_LIMIT, Standing, stand
-from sim2real.robots.urdf import convert_urdf
+from sim2real.robots.standing import stand
+from sim2real.robots.urdf import UrdfFacts, convert_urdf
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +126,9 @@ class InitResult:
     """What the user must check, one line each."""
     comments: dict[str, str] = field(default_factory=dict)
     """A comment above each top-level key of the written file."""
+    zero_pose: bool = False
+    """Some joints of the default pose are the model's qpos0 because it has no keyframe (a URDF's
+    straight legs), not a pose the robot stands in."""
 
 
 # -------------------------------------------------------------------------------- geometry
@@ -184,10 +194,12 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         raise SpecError(f"model file not found: {model_path}")
     result = InitResult(spec={})
     urdf_fixed = model_path.suffix.lower() == ".urdf" and not opt.floating_base
+    given_name, facts = model_path.name, UrdfFacts()
     if model_path.suffix.lower() == ".urdf":
-        model_path, notes = convert_urdf(model_path, out_dir, opt.floating_base)
-        result.inferred.extend(notes)
-        result.check.append("the URDF conversion (MuJoCo drops visual geoms; check collision geoms and inertia)")
+        conversion = convert_urdf(model_path, out_dir, opt.floating_base)
+        model_path, facts = conversion.mjcf, conversion.facts
+        result.inferred.extend(conversion.inferred)
+        result.check.extend(conversion.check)
     mjspec = read_mjcf(model_path)
     named_actuators, named_bodies = name_unnamed(mjspec)  # what load_mjcf does, said here
     try:
@@ -235,7 +247,15 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         unknown = unmatched(given, joints) if isinstance(given, Mapping) else None
         if unknown is not None:
             raise SpecError(f"{what}: unknown joint '{unknown}' (joints: {', '.join(joints)})")
-    pose = {j: v for j in joints if (v := lookup(opt.default_pose or {}, j)) is not None}
+    coupled = followers(facts.mimic, joints)  # a URDF's <mimic> joints: the leader's pose and limits decide
+    pose = {j: v for j in joints if j not in coupled and (v := lookup(opt.default_pose or {}, j)) is not None}
+    if coupled:
+        names = ", ".join(list(coupled)[:4]) + (" ..." if len(coupled) > 4 else "")
+        result.inferred.append(
+            f"{len(coupled)} mimic joints of the URDF ({names}) follow their leaders through MuJoCo's equality "
+            "constraints: measured, not actuated; their default pose and safety limits are the leader's through "
+            "the coupling (q = multiplier * q_leader + offset)"
+        )
 
     # floating base: the free joint above the chosen joints
     base_body, base_adr = None, None
@@ -267,6 +287,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     adr = model.jnt_qposadr[chosen]
     clipped, off_edge = [], []
     for i, j in enumerate(chosen):
+        if joints[i] in coupled:
+            continue
         if joints[i] in pose:
             data.qpos[adr[i]] = pose[joints[i]]
         if model.jnt_limited[j]:
@@ -278,7 +300,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 off_edge.append(joints[i])
                 data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + 2 * m, hi - 2 * m))
             elif not lo <= data.qpos[adr[i]] <= hi:
-                # a margin inside the safety limits (the range less the margin, as _safety draws them), so
+                # a margin inside the safety limits (the range less the margin, as safety_section draws them), so
                 # that the robot neither starts on a limit nor sags onto the joint's own
                 clipped.append(joints[i])
                 data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + 2 * m, hi - 2 * m))
@@ -292,7 +314,12 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             f"the model's qpos0 rests {', '.join(off_edge[:4])}{' ...' if len(off_edge) > 4 else ''} on a joint "
             "limit: moved inside by twice the margin (a joint on its limit is pushed by it), check default_pose"
         )
+    for i, joint in enumerate(joints):
+        if joint in coupled:
+            leader = adr[joints.index(coupled[joint].leader)]
+            data.qpos[adr[i]] = coupled[joint].multiplier * data.qpos[leader] + coupled[joint].offset
     given = list(pose)
+    result.zero_pose = key < 0 and len(given) < len(joints) - len(coupled)
     if not given:
         result.inferred.append(f"default pose from {source}")
     else:
@@ -338,8 +365,15 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         result.inferred.append(f"floating base '{base_name}' (free joint), standing {standing:.3f} m above the floor")
         if feet:
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
+            # other bodies on the floor (pybullet's Vision60: its body and hips) carry the robot unseen
+            resting = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + FOOT_MIN_TOLERANCE}
+            others = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) or f"#{b}" for b in sorted(resting - set(leaves))]
+            if others:
+                result.check.append(resting_check(others))
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
+        if result.zero_pose:
+            result.check.append(zero_pose_check(len(joints) - len(given) - len(coupled)))
         if not has_ground(model):
             floor_name = added_floor = added_floor_name(model)
             result.inferred.append(
@@ -352,7 +386,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             )
     default_pose = {joints[i]: round(float(data.qpos[adr[i]]), 6) for i in range(len(joints))}
 
-    actuators, acts_notes = infer_actuators(model, chosen, joints, opt.kp, opt.kd, opt.torque_limit)
+    driven = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in coupled]  # followers: the constraint moves them
+    actuators, acts_notes = infer_actuators(
+        model, [c for c, _ in driven], [j for _, j in driven], opt.kp, opt.kd, opt.torque_limit
+    )
     result.inferred.extend(acts_notes)
     result.check.append("actuator gains and torque limits (from the model's actuators or your options)")
 
@@ -364,7 +401,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     substeps = max(1, math.ceil(opt.control_dt / opt.physics_dt - 1e-9))
     spec: dict[str, Any] = {
         "name": opt.name or _model_name(model) or model_path.stem,
-        "description": f"made by sim2real robot init from {model_path.name}",
+        "description": f"made by sim2real robot init from {given_name}",
         "mjcf": _relative(model_path, out_dir),
         "joints": joints,
         "default_pose": default_pose,
@@ -401,7 +438,20 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if base_body is not None and feet:
         task = {"kind": "locomotion"}
     spec["observation"] = _observation(base_body is not None and imu is not None, task is not None)
-    spec["safety"] = _safety(model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z)
+    spec["safety"] = safety_section(
+        model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z, facts.velocity, coupled
+    )
+    stated = [j for j in joints if j in facts.velocity and j not in coupled]
+    if stated:
+        result.inferred.append(
+            f"joint velocity limits of {len(stated)} joints from the URDF's <limit velocity> "
+            f"({', '.join(f'{j} {facts.velocity[j]:g}' for j in stated[:3])}{' ...' if len(stated) > 3 else ''}; "
+            "safety.joint_velocity as the vendor states them), safety.command_rate "
+            f"{spec['safety']['command_rate']:g}/s"
+        )
+    speeds = "the URDF's" if len(stated) == len(joints) - len(coupled) else f"{DEFAULT_VELOCITY:g} rad/s" + (
+        ", the URDF's where it states them" if stated else ""
+    )
     spec["parameters"] = _parameters(model, base_name, floor_name, actuators, standing is not None)
     if task is not None:
         spec["task"] = task
@@ -417,7 +467,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.check.append(
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
-    result.check.append("safety limits (joint velocity 30 rad/s, tilt 1 rad, base height) and parameter bounds")
+    result.check.append(f"safety limits (joint velocity {speeds}, tilt 1 rad, base height) and parameter bounds")
     result.spec = spec
     result.comments = _comments(result)
     return result
@@ -435,50 +485,6 @@ def _observation(floating: bool, command: bool) -> list[dict[str, Any]]:
         {"name": "last_action", "scale": 1.0},
     ]
     return terms
-
-
-def _safety(
-    model: mujoco.MjModel,
-    chosen: list[int],
-    joints: list[str],
-    pose: dict[str, float],
-    actuators: dict[str, dict[str, Any]],
-    standing: float | None,
-    margin: float,
-    floor_z: float = 0.0,
-) -> dict[str, Any]:
-    position = {}
-    for jid, joint in zip(chosen, joints, strict=True):
-        q = pose[joint]
-        if model.jnt_limited[jid]:
-            lo, hi = (float(x) for x in model.jnt_range[jid])
-            m = min(margin, 0.25 * (hi - lo))  # a narrow range keeps half of itself
-            # the margin around the default pose too: a pose at the range's edge (G1's open hands at
-            # 0 of [0, 1.84]) rests on the joint limit, which MuJoCo's soft limit lets it pass a little
-            position[joint] = [round(min(lo + m, q - m), 6), round(max(hi - m, q + m), 6)]
-        else:
-            position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
-    torques = {j: a["torque_limit"] for j, a in actuators.items()}
-    pd = all(a["model"] == "pd" for a in actuators.values())
-    out: dict[str, Any] = {
-        "joint_position": position,
-        "joint_velocity": dict.fromkeys(joints, 30.0),
-        "joint_torque": torques,
-    }
-    if standing is not None:
-        out["tilt"] = 1.0
-        out["base_height"] = [round(floor_z + 0.5 * standing, 4), round(floor_z + 2.0 * standing + 0.1, 4)]
-    out["command_rate"] = 50.0 if pd else round(20.0 * max(torques.values()), 3)
-    out["stale_timeout"] = 0.05
-    out["safe_mode"] = "damping"
-    kds = {j: float(a.get("kd", 0.0)) for j, a in actuators.items()}
-    top = max(kds.values(), default=0.0)
-    if pd and top > 0:  # each joint its own kd: the hips' gain is far too stiff for a hand's light joints
-        gains = {j: round(kd if kd > 0 else top, 4) for j, kd in kds.items()}
-        out["damping"] = next(iter(gains.values())) if len(set(gains.values())) == 1 else gains
-    else:
-        out["damping"] = 1.0
-    return out
 
 
 def _parameters(
@@ -628,20 +634,6 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _standing_advice(spec: RobotSpec, standing: Standing) -> str:
-    """What to do about a default pose the actuators do not hold (:mod:`sim2real.robots.standing`)."""
-    if standing.diverged_at is not None:
-        return (
-            "the simulation diverges in the default pose (see above): check the gains, armature and the "
-            "model's constraints (a closed chain's joints the spec leaves out, its keyframe)"
-        )
-    if not any(a.model == "pd" for a in spec.actuators):
-        return "the robot collapses with zero actuator command (see above): give --kp and --kd for PD actuators"
-    if standing.deviation > SAG_LIMIT:
-        return "the PD gains do not hold the default pose (see above): stiffer --kp, or a less crouched --default-pose"
-    return "the robot tips over with its joints held (see above): expected of a robot that balances only under a policy"
-
-
 def init_robot(
     model_path: str | Path,
     out: str | Path,
@@ -675,6 +667,6 @@ def init_robot(
     if standing is not None:
         result.inferred.append(standing.summary())
         if not standing.holds:
-            result.check.append(_standing_advice(spec, standing))
+            result.check.append(standing_advice(spec, standing, result.zero_pose))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays
     return spec, result

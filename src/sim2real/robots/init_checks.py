@@ -4,7 +4,10 @@
   MuJoCo's defaults (:func:`solver_override`, an override in the spec's ``control``);
 - what to check (:func:`physics_checks`): equality constraints (closed chains, coupled joints:
   Menagerie's Cassie), and a gravity that is not about 9.81 m/s^2 downwards (a scene that sets
-  another one: training randomizes around the spec's bounds, the replay and the twin use the model's).
+  another one: training randomizes around the spec's bounds, the replay and the twin use the model's);
+- what the standing check (:mod:`sim2real.robots.standing`) and the floor contacts of the default pose
+  call for: a pose that is the model's zero pose for want of a keyframe, bodies besides the feet
+  resting on the floor, a pose the gains do not hold (:func:`standing_advice`).
 """
 
 from __future__ import annotations
@@ -12,7 +15,17 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-__all__ = ["MIN_SOLVER_ITERATIONS", "physics_checks", "solver_override"]
+from sim2real.robots.spec import RobotSpec
+from sim2real.robots.standing import SAG_LIMIT, Standing
+
+__all__ = [
+    "MIN_SOLVER_ITERATIONS",
+    "physics_checks",
+    "resting_check",
+    "solver_override",
+    "standing_advice",
+    "zero_pose_check",
+]
 
 MIN_SOLVER_ITERATIONS = 10
 """Fewer constraint solver iterations than this (models tuned for MJX set 1-4) are raised to MuJoCo's
@@ -54,3 +67,45 @@ def physics_checks(model: mujoco.MjModel) -> list[str]:
             "the twin use it as it is, training randomizes world.gravity within the spec's bounds"
         )
     return out
+
+
+def zero_pose_check(n: int) -> str:
+    """What to check when ``n`` joints of a legged robot's default pose are the model's qpos0 (no keyframe)."""
+    return (
+        f"no keyframe: {n} joints of the default pose are the model's zero pose (a URDF's straight legs), not a "
+        "pose the robot stands in: give --default-pose with the pose its policy is trained in"
+    )
+
+
+def resting_check(bodies: list[str]) -> str:
+    """What to check when ``bodies`` other than the feet rest on the floor in the default pose."""
+    names = ", ".join(bodies[:4]) + (" ..." if len(bodies) > 4 else "")
+    return (
+        f"besides the feet, {names} {'rests' if len(bodies) == 1 else 'rest'} on the floor in the default pose: the "
+        "standing check passes when they carry "
+        "the robot, but `faults` and deploy take their contacts for collisions: give a --default-pose that stands "
+        "on the feet"
+    )
+
+
+def standing_advice(spec: RobotSpec, standing: Standing, zero_pose: bool = False) -> str:
+    """What to do about a default pose the actuators do not hold (:mod:`sim2real.robots.standing`);
+    ``zero_pose``: the pose is (partly) the model's qpos0 for want of a keyframe."""
+    if standing.diverged_at is not None:
+        return (
+            "the simulation diverges in the default pose (see above): check the gains, armature and the "
+            "model's constraints (a closed chain's joints the spec leaves out, its keyframe)"
+        )
+    if not any(a.model == "pd" for a in spec.actuators):
+        return "the robot collapses with zero actuator command (see above): give --kp and --kd for PD actuators"
+    pose = "the model's zero pose for want of a keyframe: give --default-pose with a standing pose" if zero_pose else ""
+    if standing.deviation > SAG_LIMIT:
+        return "the PD gains do not hold the default pose (see above): " + (
+            f"it is {pose}, then judge the gains" if zero_pose else "stiffer --kp, or a less crouched --default-pose"
+        )
+    if len(spec.feet) < 3:
+        return "the robot tips over with its joints held (see above): expected of a robot that balances only under a policy"
+    return (
+        f"the robot tips over on its {len(spec.feet)} feet with its joints held (see above), a pose it should stand in "
+        "unaided: " + (pose if zero_pose else "check the default pose (feet under the base), the masses and the feet found")
+    )

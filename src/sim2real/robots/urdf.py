@@ -7,13 +7,21 @@ file path, so :func:`resolve_mesh` finds the file first: a ``package://PKG/rest`
 checked out as ``PKG/urdf/robot.urdf``), beside one of them (``robots/PKG`` next to
 ``robots/robot.urdf``, as pybullet_data keeps its xArm), or under ``ROS_PACKAGE_PATH`` and ``AMENT_PREFIX_PATH/share``
 (an installed ROS workspace), else ``rest`` relative to the enclosing folders.  A mesh that is not
-found, or that MuJoCo cannot read, is one error line naming it.
+found, or that MuJoCo cannot read, is one error line naming it, unless only visual geoms use it: those
+are dropped, said in one line.
+
+MuJoCo's URDF reader drops what it has no field for; :func:`read_urdf` reads it from the text
+(joint velocity limits, ``<mimic>`` couplings), and :func:`convert_urdf` keeps what fusing fixed links
+would lose (a fixed link named like ``imu`` becomes a site where it was).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mujoco
@@ -70,37 +78,184 @@ def resolve_mesh(name: str, urdf: Path, meshdir: str = "") -> Path:
     return found.resolve()
 
 
-def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> tuple[Path, list[str]]:
-    """Convert a URDF to MJCF with MuJoCo's own compiler, meshes still resolvable.
+@dataclass(frozen=True)
+class Mimic:
+    """A URDF ``<mimic>``: the joint follows ``leader`` as ``q = multiplier * q_leader + offset``
+    (MuJoCo's importer makes it a joint equality constraint)."""
 
-    Returns:
-        The MJCF path written in ``out_dir`` and the changes made, one line each.
+    leader: str
+    """The joint it follows."""
+    multiplier: float = 1.0
+    """Gain of the coupling [1]."""
+    offset: float = 0.0
+    """Offset of the coupling [rad or m]."""
+
+
+@dataclass(frozen=True)
+class UrdfFacts:
+    """What a URDF's text states that MuJoCo's compiled model does not hold."""
+
+    velocity: dict[str, float] = field(default_factory=dict)
+    """Joint name -> the ``<limit velocity>`` it states [rad/s, m/s for prismatic joints]; only
+    positive values (a ``velocity="0"`` says nothing)."""
+    mimic: dict[str, Mimic] = field(default_factory=dict)
+    """Follower joint name -> its coupling to its leader."""
+    visual_meshes: frozenset[str] = frozenset()
+    """Mesh ``filename``s of ``<visual>`` elements."""
+    collision_meshes: frozenset[str] = frozenset()
+    """Mesh ``filename``s of ``<collision>`` elements."""
+
+
+def _float(text: str | None, default: float) -> float:
+    try:
+        return float(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def read_urdf(urdf: Path) -> UrdfFacts:
+    """The joint velocity limits, mimic couplings and mesh uses of a URDF (its ``<robot>``'s own
+    ``<joint>`` and ``<link>`` elements: a ``<transmission>``'s joints are not joints).
 
     Raises:
-        SpecError: a mesh is missing or unreadable, or the model does not compile.
+        SpecError: the file is not XML.
     """
+    try:
+        root = ET.parse(urdf).getroot()
+    except (ET.ParseError, OSError) as exc:
+        raise SpecError(f"{urdf.name}: not a readable URDF ({exc})") from None
+    velocity, mimic = {}, {}
+    for joint in root.findall("joint"):
+        name = joint.get("name")
+        if not name or joint.get("type") not in ("revolute", "continuous", "prismatic"):
+            continue
+        limit = joint.find("limit")
+        v = _float(limit.get("velocity") if limit is not None else None, 0.0)
+        if math.isfinite(v) and v > 0:
+            velocity[name] = v
+        coupling = joint.find("mimic")
+        if coupling is not None and coupling.get("joint"):
+            mimic[name] = Mimic(
+                str(coupling.get("joint")), _float(coupling.get("multiplier"), 1.0), _float(coupling.get("offset"), 0.0)
+            )
+    meshes: dict[str, set[str]] = {"visual": set(), "collision": set()}
+    for link in root.findall("link"):
+        for kind, files in meshes.items():
+            for element in link.findall(kind):
+                files.update(m.get("filename", "") for m in element.iter("mesh") if m.get("filename"))
+    return UrdfFacts(velocity, mimic, frozenset(meshes["visual"]), frozenset(meshes["collision"]))
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """What :func:`convert_urdf` wrote and found."""
+
+    mjcf: Path
+    """The MJCF written."""
+    inferred: list[str]
+    """What the conversion did, one line each."""
+    check: list[str]
+    """What the user must check, one line each."""
+    facts: UrdfFacts
+    """What the URDF states beyond the model (velocity limits, mimic couplings)."""
+
+
+def _compile_error(urdf: Path, exc: Exception) -> SpecError:
+    """One line of MuJoCo's (multi-line) compiler error, with the fix of the errors vendors' URDFs make."""
+    text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    link = re.search(r"Element name '([^']*)'", text)
+    if "positive eigenvalues" in text:
+        return SpecError(
+            f"{urdf.name}: link '{link.group(1) if link else '?'}' states an inertia that is not physical (its tensor "
+            "has a non-positive eigenvalue): fix that link's <inertia> in the URDF (MuJoCo's balanceinertia compiler "
+            f"option evens principal moments, it cannot repair this one) (MuJoCo: {text})"
+        )
+    return SpecError(f"{urdf.name}: cannot convert to MJCF ({text})")
+
+
+def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, notes: list[str]) -> list[Path]:
+    """Resolve every mesh (made absolute); drop the visual geoms of a mesh that is not found or not
+    readable when only ``<visual>`` elements use it, said in ``notes``."""
+    found, dropped = [], []
+    for mesh in list(mjspec.meshes):
+        if not mesh.file:
+            continue
+        try:
+            path = resolve_mesh(mesh.file, urdf, mjspec.meshdir)
+        except SpecError:
+            if mesh.file not in facts.visual_meshes or mesh.file in facts.collision_meshes:
+                raise
+            for geom in [g for g in mjspec.geoms if g.meshname == mesh.name]:
+                mjspec.delete(geom)
+            dropped.append(mesh.file)
+            mjspec.delete(mesh)
+            continue
+        mesh.file = str(path)  # compiled from here: absolute; written relative to out_dir later
+        found.append(path)
+    if dropped:
+        kinds = sorted({Path(f).suffix.lower() or "no suffix" for f in dropped})
+        notes.append(
+            f"dropped the visual geoms of {len(dropped)} meshes MuJoCo cannot read or find ({', '.join(kinds)}: "
+            f"{', '.join(dropped[:3])}{' ...' if len(dropped) > 3 else ''}); collision geoms are unchanged"
+        )
+    return found
+
+
+def _imu_sites(mjspec: mujoco.MjSpec, notes: list[str]) -> None:
+    """A site at the origin of every fixed leaf link named like ``imu``: MuJoCo fuses the link into
+    its parent (``fusestatic``) and the site goes with it, where the link was."""
+    taken = {s.name for s in mjspec.sites}
+    for body in list(mjspec.bodies):
+        if "imu" not in body.name.lower() or body.joints or body.first_body() is not None or body.name in taken:
+            continue
+        body.add_site(name=body.name)
+        notes.append(
+            f"the URDF's fixed link '{body.name}' (on link '{body.parent.name}') becomes site '{body.name}' at its "
+            "pose: MuJoCo fuses fixed links into their parents, the IMU frame would be lost"
+        )
+
+
+def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
+    """Convert a URDF to MJCF with MuJoCo's own compiler, meshes still resolvable.
+
+    Raises:
+        SpecError: a collision mesh is missing or unreadable, or the model does not compile.
+    """
+    facts = read_urdf(urdf)
     mjspec = load_mjcf(urdf)
     notes = [f"converted {urdf.name} to MJCF with MuJoCo's URDF compiler"]
+    visuals = (
+        "MuJoCo drops visual geoms"
+        if mjspec.compiler.discardvisual
+        else 'visual geoms kept, as the URDF\'s discardvisual="false" asks'
+    )
+    check = [f"the URDF conversion ({visuals}; check collision geoms and inertia)"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    meshes = [(mesh, resolve_mesh(mesh.file, urdf, mjspec.meshdir)) for mesh in mjspec.meshes if mesh.file]
-    for mesh, path in meshes:
-        mesh.file = str(path)  # compiled from here: absolute; written relative to out_dir below
+    meshes = _meshes(mjspec, urdf, facts, notes)
     mjspec.meshdir = ""
+    _imu_sites(mjspec, notes)
     if floating_base:
         root = mjspec.worldbody.first_body()
         if root is None:
             raise SpecError(f"{urdf.name}: no link to make a floating base of")
-        root.add_freejoint(name="floating_base")
+        own = next((j for j in root.joints if j.type == mujoco.mjtJoint.mjJNT_FREE), None)
+        if own is None:
+            root.add_freejoint(name="floating_base")
         mjspec.worldbody.add_geom(
             name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0, 0, 0.05], rgba=[0.5, 0.55, 0.6, 1]
         )
-        notes.append(f"added a free joint to link '{root.name}' and a floor plane named 'floor'")
+        notes.append(
+            f"added a free joint to link '{root.name}' and a floor plane named 'floor'"
+            if own is None
+            else f"the URDF declares its own floating joint '{own.name}' on link '{root.name}': --floating-base "
+            "adds no second one (MuJoCo cannot stack them), only a floor plane named 'floor'"
+        )
     out = out_dir / f"{urdf.stem}.xml"
     try:
         mjspec.compile()
     except Exception as exc:
         if "balanceinertia" not in str(exc):
-            raise SpecError(f"{urdf.name}: cannot convert to MJCF ({exc})") from None
+            raise _compile_error(urdf, exc) from None
         mjspec.compiler.balanceinertia = True  # a vendor's inertia that breaks A + B >= C: MuJoCo's own fix
         link = re.search(r"Element name '([^']*)'", str(exc))
         notes.append(
@@ -111,8 +266,8 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> tuple[Path, 
         mjspec.compile()
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
     except Exception as exc:
-        raise SpecError(f"{urdf.name}: cannot convert to MJCF ({exc})") from None
-    for _, path in meshes:
+        raise _compile_error(urdf, exc) from None
+    for path in meshes:
         xml = xml.replace(f'file="{path}"', f'file="{os.path.relpath(path, out_dir.resolve())}"')
     out.write_text(xml)
-    return out, notes
+    return Conversion(out, notes, check, facts)

@@ -1,0 +1,103 @@
+"""``robot init``: the spec's ``safety`` section, and the joints a URDF couples to others (``<mimic>``).
+
+- joint positions: the joint's range less a margin, never closer than that to the default pose;
+- joint velocities: the URDF's ``<limit velocity>`` as the vendor states it (a speed limit is already
+  a limit: the position margin exists because a pose on a range's edge rests on the joint's limit,
+  which a velocity limit has no counterpart of), else :data:`DEFAULT_VELOCITY`;
+- ``command_rate`` of PD targets: :data:`DEFAULT_COMMAND_RATE`, or the fastest velocity limit the
+  source states for a PD joint when lower (the rate is one number for every joint, and deploy caps
+  each PD joint's target speed at its own velocity limit: the spec then states no target speed a
+  joint may not reach; the default velocity of a joint whose source states none lowers nothing);
+- a mimic follower (a URDF ``<mimic>`` MuJoCo turns into a joint equality constraint) has the
+  position and velocity limits its leader's give it through the coupling, and the leader's pose.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import mujoco
+
+from sim2real.robots.urdf import Mimic
+
+__all__ = ["DEFAULT_COMMAND_RATE", "DEFAULT_VELOCITY", "followers", "safety_section"]
+
+DEFAULT_VELOCITY = 30.0
+"""Joint velocity limit where the model states none [rad/s]."""
+
+DEFAULT_COMMAND_RATE = 50.0
+"""Largest PD target speed [rad/s] (1 rad per 20 ms control step), lowered to the fastest PD joint's
+velocity limit."""
+
+
+def followers(mimic: Mapping[str, Mimic], joints: list[str]) -> dict[str, Mimic]:
+    """The mimic couplings among ``joints`` (follower and leader both chosen), followers in joint order."""
+    return {j: mimic[j] for j in joints if j in mimic and mimic[j].leader in joints and mimic[j].leader not in mimic}
+
+
+def safety_section(
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    pose: dict[str, float],
+    actuators: dict[str, dict[str, Any]],
+    standing: float | None,
+    margin: float,
+    floor_z: float = 0.0,
+    velocity: Mapping[str, float] | None = None,
+    coupled: Mapping[str, Mimic] | None = None,
+) -> dict[str, Any]:
+    """The spec's ``safety`` mapping (module docstring).
+
+    Args:
+        model: The compiled model.
+        chosen: Model joint ids of ``joints``.
+        joints: The spec's joints.
+        pose: Default pose [rad] by joint.
+        actuators: The spec's ``actuators`` entries (torque limits, models, gains).
+        standing: Standing height of a floating base above the floor [m], or None.
+        margin: Position margin inside the joint ranges [rad].
+        floor_z: Height of the floor [m].
+        velocity: Velocity limits the model's source states, by joint [rad/s]; others get
+            :data:`DEFAULT_VELOCITY`.
+        coupled: Mimic followers among ``joints`` and their couplings (:func:`followers`).
+    """
+    velocity, coupled = velocity or {}, coupled or {}
+    position, speed = {}, {}
+    for jid, joint in zip(chosen, joints, strict=True):
+        q = pose[joint]
+        if model.jnt_limited[jid]:
+            lo, hi = (float(x) for x in model.jnt_range[jid])
+            m = min(margin, 0.25 * (hi - lo))  # a narrow range keeps half of itself
+            # the margin around the default pose too: a pose at the range's edge (G1's open hands at
+            # 0 of [0, 1.84]) rests on the joint limit, which MuJoCo's soft limit lets it pass a little
+            position[joint] = [round(min(lo + m, q - m), 6), round(max(hi - m, q + m), 6)]
+        else:
+            position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
+        speed[joint] = float(velocity.get(joint, DEFAULT_VELOCITY))
+    for joint, c in coupled.items():  # where the leader's limits take the follower
+        ends = sorted(round(c.multiplier * x + c.offset, 6) for x in position[c.leader])
+        position[joint] = ends
+        speed[joint] = round(abs(c.multiplier) * speed[c.leader], 6)
+    torques = {j: a["torque_limit"] for j, a in actuators.items()}
+    pd = all(a["model"] == "pd" for a in actuators.values())
+    out: dict[str, Any] = {"joint_position": position, "joint_velocity": speed, "joint_torque": torques}
+    if standing is not None:
+        out["tilt"] = 1.0
+        out["base_height"] = [round(floor_z + 0.5 * standing, 4), round(floor_z + 2.0 * standing + 0.1, 4)]
+    # only limits the source states lower the rate (30 rad/s for the unstated is no fact about a drive)
+    stated = [velocity[j] for j, a in actuators.items() if a["model"] == "pd" and j in velocity]
+    fastest = max(stated, default=DEFAULT_COMMAND_RATE)
+    out["command_rate"] = min(DEFAULT_COMMAND_RATE, fastest) if pd else round(20.0 * max(torques.values()), 3)
+    out["stale_timeout"] = 0.05
+    out["safe_mode"] = "damping"
+    kds = {j: float(a.get("kd", 0.0)) for j, a in actuators.items()}
+    top = max(kds.values(), default=0.0)
+    if pd and top > 0:  # each joint its own kd: the hips' gain is far too stiff for a hand's light joints
+        gains = {j: round(kd if kd > 0 else top, 4) for j, kd in kds.items()}
+        out["damping"] = next(iter(gains.values())) if len(set(gains.values())) == 1 else gains
+    else:
+        out["damping"] = 1.0
+    return out

@@ -1,0 +1,63 @@
+"""The safety section robot init writes: a URDF's joint velocity limits, a command rate no joint's
+velocity limit forbids, and the limits of a URDF's mimic joints."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from urdf_testdata import quadruped_urdf
+from sim2real.robots.init import InitOptions, infer_spec, init_robot
+from sim2real.robots.init_limits import DEFAULT_COMMAND_RATE, DEFAULT_VELOCITY
+from sim2real.robots.model import build_model
+
+FLOATING = InitOptions(kp=30.0, kd=1.0, floating_base=True)
+
+
+def _velocity(spec, joint: str) -> float:
+    return float(spec.safety.velocity[spec.joints.index(joint)])
+
+
+class TestVelocityLimits:
+    def test_the_urdfs_velocity_limits_are_the_safety_limits(self, tmp_path):
+        """MuJoCo's URDF importer drops <limit velocity>: H1's ankles (9 rad/s) got 30."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", hip_velocity=9.0, knee_velocity=20.0)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert _velocity(spec, "FL_hip") == 9.0 and _velocity(spec, "RR_knee") == 20.0
+        assert any("from the URDF's <limit velocity>" in line for line in result.inferred)
+        assert not any("30 rad/s" in line for line in result.check)
+
+    def test_a_joint_the_urdf_states_no_velocity_for_keeps_the_default(self, tmp_path):
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", hip_velocity=0.0, knee_velocity=12.0)  # velocity="0" states nothing
+        result = infer_spec(urdf, tmp_path / "out", FLOATING)
+        velocity = result.spec["safety"]["joint_velocity"]
+        assert velocity["FL_hip"] == DEFAULT_VELOCITY and velocity["FL_knee"] == 12.0
+        assert any("30 rad/s, the URDF's where it states them" in line for line in result.check)
+
+    def test_the_command_rate_is_never_above_the_fastest_pd_joints_velocity_limit(self, tmp_path):
+        """A tester saw command_rate 50 rad/s over joint velocity limits of 30."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", hip_velocity=9.0, knee_velocity=20.0)
+        assert infer_spec(urdf, tmp_path / "a", FLOATING).spec["safety"]["command_rate"] == 20.0
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", hip_velocity=0.0, knee_velocity=0.0)
+        safety = infer_spec(urdf, tmp_path / "b", FLOATING).spec["safety"]
+        assert safety["command_rate"] == min(DEFAULT_COMMAND_RATE, DEFAULT_VELOCITY) <= min(safety["joint_velocity"].values())
+
+
+class TestMimicJoints:
+    def test_a_follower_is_measured_not_actuated_and_its_pose_and_limits_follow_its_leader(self, tmp_path):
+        """h1_2's hands: init added PD actuators to the 12 followers (fighting the constraints), moved them
+        off their range edges without their leaders, and gave them limits the coupling cannot honour."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", gripper=True)  # jaw2 = 2 jaw, jaw in [0, 0.5]
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert "jaw2" in spec.joints and "jaw2" not in [a.joint for a in spec.actuators]
+        assert "jaw" in [a.joint for a in spec.actuators]
+        pose = dict(zip(spec.joints, spec.default_pose, strict=True))
+        assert pose["jaw"] > 0.0 and pose["jaw2"] == 2 * pose["jaw"]  # the leader moved off its edge, the follower with it
+        i, k = spec.joints.index("jaw"), spec.joints.index("jaw2")
+        np.testing.assert_allclose(
+            [spec.safety.position_low[k], spec.safety.position_high[k]],
+            [2 * spec.safety.position_low[i], 2 * spec.safety.position_high[i]],
+        )
+        assert _velocity(spec, "jaw2") == 2 * _velocity(spec, "jaw") == 4.0
+        assert any("mimic joints of the URDF (jaw2)" in line for line in result.inferred)
+        model = build_model(spec)
+        assert model.neq == 1 and model.nu == len(spec.actuators)
