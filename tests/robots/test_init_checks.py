@@ -8,13 +8,13 @@ import dataclasses
 import mujoco
 import pytest
 
-from urdf_testdata import quadruped_urdf
 from sim2real.params import Parameters
 from sim2real.robots import load_spec
 from sim2real.robots.init import InitOptions, init_robot
 from sim2real.robots.init_checks import physics_checks, solver_override, standing_advice
 from sim2real.robots.model import build_model, carrying_body
 from sim2real.robots.standing import Standing
+from urdf_testdata import quadruped_urdf
 
 GAINS = InitOptions(kp=30.0, kd=1.0, torque_limit=30.0)
 
@@ -135,6 +135,6 @@ class TestDefaultPoseOfAUrdf:
         """pybullet's Vision60 rests its body and hips on the floor: the standing check passed, faults refused."""
         urdf = quadruped_urdf(tmp_path / "dog.urdf", leg=0.03)  # the feet reach no lower than the trunk
         _, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
-        assert any(line.startswith("besides the feet, base rests on the floor") for line in result.check)
+        assert any(line.startswith("standing in the default pose, the robot rests on base besides its feet") for line in result.check)
         _, tall = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "b" / "robot.yaml", FLOATING)
-        assert not any("rests on the floor" in line for line in tall.check)
+        assert not any("besides its feet" in line for line in tall.check)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from urdf_testdata import quadruped_urdf
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.init_limits import DEFAULT_COMMAND_RATE, DEFAULT_VELOCITY
 from sim2real.robots.model import build_model
+from urdf_testdata import quadruped_urdf
 
 FLOATING = InitOptions(kp=30.0, kd=1.0, floating_base=True)
 

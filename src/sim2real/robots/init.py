@@ -365,11 +365,6 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         result.inferred.append(f"floating base '{base_name}' (free joint), standing {standing:.3f} m above the floor")
         if feet:
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
-            # other bodies on the floor (pybullet's Vision60: its body and hips) carry the robot unseen
-            resting = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + FOOT_MIN_TOLERANCE}
-            others = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) or f"#{b}" for b in sorted(resting - set(leaves))]
-            if others:
-                result.check.append(resting_check(others))
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
         if result.zero_pose:
@@ -668,5 +663,7 @@ def init_robot(
         result.inferred.append(standing.summary())
         if not standing.holds:
             result.check.append(standing_advice(spec, standing, result.zero_pose))
+        elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
+            result.check.append(resting_check(list(standing.resting)))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays
     return spec, result

@@ -78,13 +78,11 @@ def zero_pose_check(n: int) -> str:
 
 
 def resting_check(bodies: list[str]) -> str:
-    """What to check when ``bodies`` other than the feet rest on the floor in the default pose."""
+    """What to check when the robot, standing in its default pose, rests on ``bodies`` besides its feet."""
     names = ", ".join(bodies[:4]) + (" ..." if len(bodies) > 4 else "")
     return (
-        f"besides the feet, {names} {'rests' if len(bodies) == 1 else 'rest'} on the floor in the default pose: the "
-        "standing check passes when they carry "
-        "the robot, but `faults` and deploy take their contacts for collisions: give a --default-pose that stands "
-        "on the feet"
+        f"standing in the default pose, the robot rests on {names} besides its feet: the standing check passes, "
+        "but `faults` and deploy take those contacts for collisions: give a --default-pose that stands on the feet"
     )
 
 

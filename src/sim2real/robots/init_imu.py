@@ -66,12 +66,18 @@ def infer_imu(
         for n in ("imu", f"{base_name}_imu", *(f"{base_name}_imu_{k}" for k in range(1, 100)))
         if n not in taken
     )
-    elsewhere = [n for n in taken if n and "imu" in n.lower()]
+    elsewhere = {
+        object_name(model, S, s): object_name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.site_bodyid[s]))
+        for s in range(model.nsite)
+        if "imu" in object_name(model, S, s).lower()
+    }
     inferred.append(f"IMU: adds site '{name}' at the origin of body '{base_name}' (an override)")
     check.append(
         "the added IMU site's position (sensors.imu.pos, in the base body's frame)"
         + (
-            f"; the model's IMU sites ({', '.join(sorted(elsewhere))}) are not on the base body"
+            f"; the model's IMU sites ({', '.join(sorted(elsewhere))}) are not on the base body: "
+            + ", ".join(f"{n} is on {b}" for n, b in sorted(elsewhere.items()))
+            + ", which moves against it (a joint between them)"
             if elsewhere
             else ""
         )

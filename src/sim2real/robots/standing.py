@@ -5,7 +5,9 @@ the default joint positions (other actuators command zero) and MuJoCo runs for a
 too soft for the pose (a crouched keyframe, ``kp`` copied from a lighter or straighter robot) show
 as a base that sinks or tips and joints that sag far from their targets: a policy then spends its
 training fighting gravity before it can learn to step.  ``robot init`` reports the result and flags
-a pose the gains do not hold.
+a pose the gains do not hold, and bodies besides the feet that the robot ends up resting on
+(pybullet's Vision60 settles onto its body and hips: the height barely changes, but the deploy
+loop's collision observer takes those contacts for collisions).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.robots.ground import floor_plane
+from sim2real.robots.ground import floor_plane, is_static
 from sim2real.robots.model import actuator_indices, base_joint, build_model, default_qpos, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 
@@ -42,13 +44,16 @@ class Standing:
     tilt: float
     """Angle between the base's initial and final up axes."""
     joint: str
-    """The joint furthest from its default position at the end."""
+    """The actuated joint furthest from its default position at the end (a passive joint, a mimic
+    follower or a closed chain's, is no measure of the gains)."""
     deviation: float
     """Its distance from the default position."""
     diverged_at: float | None = None
     """Simulated time [s] at which MuJoCo found the simulation diverged (and reset it), or None."""
     floor: float = 0.0
     """Height of the floor [m] (the heights above are world z)."""
+    resting: tuple[str, ...] = ()
+    """Bodies other than the feet touching the scene at the end, in model order."""
 
     @property
     def holds(self) -> bool:
@@ -106,7 +111,15 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
             break
     up = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
     error = np.abs(data.qpos[joint_qpos_indices(spec, model)] - spec.default_pose)
+    driven = {a.joint for a in spec.actuators}
+    error = np.where([j in driven for j in spec.joints], error, 0.0) if driven else error
     worst = int(np.argmax(error))
+    feet = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f) for f in spec.feet}
+    touching = set()
+    for contact in data.contact[: data.ncon]:
+        g1, g2 = int(contact.geom1), int(contact.geom2)
+        if is_static(model, g1) != is_static(model, g2):  # the scene against the robot
+            touching.add(int(model.geom_bodyid[g2 if is_static(model, g1) else g1]))
     return Standing(
         seconds=seconds,
         initial_height=height0,
@@ -116,4 +129,5 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         deviation=float(error[worst]),
         diverged_at=diverged_at,
         floor=floor_plane(model)[0],
+        resting=tuple(model.body(b).name or f"#{b}" for b in sorted(touching - feet)),
     )
