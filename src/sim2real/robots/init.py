@@ -21,7 +21,8 @@ What is inferred, and from what:
   :data:`FOOT_TOLERANCE` of the standing height of it (rear legs bent more than the front ones
   lift the rear feet a centimetre before the base settles onto all of them);
 - IMU: a site of the base body (one named ``*imu*`` first), else a site added at the base origin;
-- safety: joint ranges less a margin, tilt 1 rad, base height from 50 % of standing;
+- safety (:mod:`sim2real.robots.init_limits`): joint ranges less a margin, a URDF's velocity limits,
+  tilt 1 rad, base height from 50 % of standing;
 - floor: a floating-base model whose world body has nothing to stand on (a robot file without
   its scene) gets a plane at z = 0 (``floor:``, an override);
 - parameter bounds around the model's own values; ``task: locomotion`` for a floating base with
