@@ -327,15 +327,14 @@ class TwinRobot:
         except ParameterError as exc:
             raise Sim2RealError(f"twin parameters: {exc}") from None
         self.params = params
-        # the hidden actuator values, read before the actuators are switched to plain torque inputs
+        act_joint = [spec.joints.index(a.joint) for a in spec.actuators]  # each actuator's joint in spec.joints
         self._act_ids = np.array(
             [mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator) for a in spec.actuators]
         )
         self._actuation = ActuatorArrays.from_user(spec, model.actuator_user[self._act_ids])
         """The hidden actuator values (the model's, after the twin's parameters were set)."""
         self._limit = model.actuator_forcerange[self._act_ids, 1].copy()
-        self._safe_damping = np.asarray(spec.safety.damping)[[spec.joints.index(a.joint) for a in spec.actuators]]
-        """Safe mode's damping gain per actuator [N m s/rad]."""
+        self._safe_damping = np.asarray(spec.safety.damping)[act_joint]  # safe mode's gain [N m s/rad]
         self._delay = model.actuator_delay[self._act_ids].copy()
         self._models = [a.model for a in spec.actuators]
         # the model's own actuator coefficients (implicit mode), and the safe-mode ones
@@ -346,9 +345,8 @@ class TwinRobot:
             self._torque_inputs()
         model.actuator_delay[self._act_ids] = 0.0  # latency is applied here, with jitter
         self._dof_idx = joint_dof_indices(spec, model)
-        self._act_dof = np.array([self._dof_idx[spec.joints.index(a.joint)] for a in spec.actuators])
-        self.substep_factor = stable_steps(spec, model, self._actuation, self._act_dof,
-                                           fx.substep_factor, fx.explicit_actuators)
+        self._act_dof = np.array([self._dof_idx[j] for j in act_joint])
+        self.substep_factor = stable_steps(spec, model, self._actuation, self._act_dof, fx.substep_factor, fx.explicit_actuators)
         model.opt.timestep = spec.physics_dt / self.substep_factor
         self._divergence_hint = divergence_hint(fx.integrator, float(model.opt.timestep), self.substep_factor)
         model.opt.integrator = _INTEGRATORS[fx.integrator]
@@ -356,7 +354,7 @@ class TwinRobot:
         self.rng = np.random.default_rng(fx.seed)
         self.realtime = realtime
         self._qpos_idx = joint_qpos_indices(spec, model)
-        self._act_qpos = np.array([self._qpos_idx[spec.joints.index(a.joint)] for a in spec.actuators])
+        self._act_qpos = np.array([self._qpos_idx[j] for j in act_joint])
         self._ctrl_idx = model.actuator_ctrladr[self._act_ids]
         self._base = base_joint(spec, model)  # None when the base is fixed (hung, or no floating base)
         self.read_base: BaseState | None = None
