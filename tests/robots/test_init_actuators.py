@@ -75,3 +75,23 @@ class TestInferActuators:
         with pytest.raises(SpecError, match=r"2 joints \(f1, f2\) have only a tendon actuator .* locked_joints") as info:
             infer_actuators(model, [0, 1], ["f1", "f2"], None, None, None)
         assert "torque limit" not in str(info.value)
+
+    def test_a_given_torque_limit_wins_over_the_models_and_the_note_names_both(self):
+        # an Isaac Lab Go2 policy trained with 23.5 N m on every joint, on Menagerie's Go2 (calves 45.43)
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><body><joint name='hip' axis='0 1 0' range='-1 1'/><geom size='0.05'/>"
+            "<body pos='0.1 0 0'><joint name='calf' axis='0 1 0' range='-1 1'/><geom size='0.05'/>"
+            "<body pos='0.1 0 0'><joint name='toe' axis='0 1 0' range='-1 1'/><geom size='0.05'/>"
+            "</body></body></body></worldbody><actuator><motor name='hip' joint='hip' forcerange='-23.7 23.7'/>"
+            "<motor name='calf' joint='calf' forcerange='-45.43 45.43'/><motor name='toe' joint='toe' "
+            "forcerange='-23.5 23.5'/></actuator></mujoco>"
+        )
+        actuators, notes = infer_actuators(model, [0, 1, 2], ["hip", "calf", "toe"], 25.0, 0.5, 23.5, "the policy's env.yaml")
+        assert [actuators[j]["torque_limit"] for j in ("hip", "calf", "toe")] == [23.5, 23.5, 23.5]
+        assert notes[1:] == [
+            "torque limits from the policy's env.yaml replace the model's: 23.5 N m where the model states 23.7 "
+            "(1 joint: hip); 23.5 N m where the model states 45.43 (1 joint: calf)"
+        ]
+        # a map for some joints leaves the others the model's own, silently (nothing replaced)
+        actuators, notes = infer_actuators(model, [0, 1, 2], ["hip", "calf", "toe"], 25.0, 0.5, {"toe": 23.5})
+        assert [actuators[j]["torque_limit"] for j in ("hip", "calf", "toe")] == [23.7, 45.43, 23.5] and len(notes) == 1

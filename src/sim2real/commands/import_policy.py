@@ -51,7 +51,7 @@ def import_policy(
         motor_order: isaaclab: the robot's joints by motor index (what joint_ids_map indexes); default
             the model's joint order.
         armature: Joint armature to set on the policy joints [kg m^2] (default: the model's).
-        torque_limit: Effort limit [N m] of the joints whose model states none.
+        torque_limit: Effort limit [N m]: replaces the policy's trained one (env.yaml) and the model's, printed.
         physics_dt: isaaclab: largest physics timestep [s] (default env.yaml's sim.dt, else step_dt / 4).
         name: Robot name (default: the model's).
         seed: Seed of the parity check's rollout.

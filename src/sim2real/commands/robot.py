@@ -91,7 +91,7 @@ def robot(
         kp: PD stiffness [N m/rad] (init): makes motors and joints without actuators PD-controlled.
             One value for every joint, or JOINT_REGEX=VALUE items (the last matching item wins).
         kd: PD damping [N m s/rad] (init), with --kp; like --kp.
-        torque_limit: Effort limit [N m] where the model states none (init); like --kp.
+        torque_limit: Effort limit [N m] (init): replaces the model's (printed where they differ); like --kp.
         armature: Joint armature [kg m^2] (reflected rotor inertia) set on the model (init); like --kp.
         default_pose: Default joint positions [rad] instead of the keyframe's (init): JOINT_REGEX=VALUE
             items, e.g. '.*_hip_joint=0' 'F._thigh_joint=0.8' 'R._thigh_joint=1.0' '.*_calf_joint=-1.5'.

@@ -95,7 +95,10 @@ class InitOptions:
     kd: PerJoint = None
     """PD damping [N m s/rad], like ``kp``."""
     torque_limit: PerJoint = None
-    """Effort limit [N m] where the model states none."""
+    """Effort limit [N m], one value or per joint: replaces the model's (a line under ``inferred`` and
+    ``replaced`` names both where they differ); the model's where not given."""
+    torque_limit_from: str = "--torque-limit"
+    """Where ``torque_limit`` comes from (the user's option, a policy's training config), for messages."""
     default_pose: Mapping[str, float] | None = None
     """Default joint positions [rad] overriding the keyframe's, by joint name or regular expression
     matched in full (the last matching key wins)."""
@@ -110,9 +113,9 @@ class InitOptions:
     action_scale: float = 0.5
     """Action scale of pd joints [rad per unit action]; torque joints use their torque limit."""
     floating_base: bool = False
+    """URDF only: add a free joint to the root link and a floor (URDF robots are fixed otherwise)."""
     armature: PerJoint = None
     """Joint armature [kg m^2] (the spec's ``armature:``, an override), one value or per joint."""
-    """URDF only: add a free joint to the root link and a floor (URDF robots are fixed otherwise)."""
 
 
 @dataclass
@@ -130,6 +133,8 @@ class InitResult:
     zero_pose: bool = False
     """Some joints of the default pose are the model's qpos0 because it has no keyframe (a URDF's
     straight legs), not a pose the robot stands in."""
+    replaced: list[str] = field(default_factory=list)
+    """Where a given value replaced the model's own (also in ``inferred``), one line each."""
 
 
 # -------------------------------------------------------------------------------- geometry
@@ -384,9 +389,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
 
     driven = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in coupled]  # followers: the constraint moves them
     actuators, acts_notes = infer_actuators(
-        model, [c for c, _ in driven], [j for _, j in driven], opt.kp, opt.kd, opt.torque_limit
+        model, [c for c, _ in driven], [j for _, j in driven], opt.kp, opt.kd, opt.torque_limit, opt.torque_limit_from
     )
     result.inferred.extend(acts_notes)
+    result.replaced.extend(acts_notes[1:])
     result.check.append("actuator gains and torque limits (from the model's actuators or your options)")
 
     # IMU

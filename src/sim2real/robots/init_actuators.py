@@ -3,6 +3,7 @@ limit from the model's own actuators and the user's options (see :mod:`sim2real.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -91,12 +92,34 @@ def _missing(no_gains: list[str], no_limit: list[str], tendon: list[str] | None 
     return "; ".join(parts)
 
 
+def _replaced(replaced: list[tuple[str, float, float]], source: str) -> str:
+    """One line: the given torque limits that replace the model's, grouped by (model's, given)."""
+    groups: dict[tuple[float, float], list[str]] = {}
+    for joint, theirs, ours in replaced:
+        groups.setdefault((theirs, ours), []).append(joint)
+    parts = []
+    for (theirs, ours), names in groups.items():
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        count = f"{len(names)} joints" if len(names) > 1 else "1 joint"
+        parts.append(f"{ours:g} N m where the model states {theirs:g} ({count}: {shown})")
+    return f"torque limits from {source} replace the model's: {'; '.join(parts)}"
+
+
 def infer_actuators(
-    model: mujoco.MjModel, chosen: list[int], joints: list[str], kp: PerJoint, kd: PerJoint, torque_limit: PerJoint
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    kp: PerJoint,
+    kd: PerJoint,
+    torque_limit: PerJoint,
+    limit_from: str = "--torque-limit",
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The spec's ``actuators`` entries of the chosen joints from the model's own actuators and the
-    given gains and torque limits (module docstring of :mod:`sim2real.robots.init`), and a note of
-    what was mapped to what.
+    given gains and torque limits (module docstring of :mod:`sim2real.robots.init`), and notes: the
+    first says what was mapped to what, any further one names given values that replace the model's.
+
+    A given torque limit (``torque_limit``: the user's, or the one a policy was trained with; named
+    ``limit_from`` in messages) wins over the model's; where the two differ, a note names both.
 
     Raises:
         SpecError: a joint has no actuator and no gains, an actuator has no name, or no torque limit
@@ -119,6 +142,7 @@ def infer_actuators(
     kinds: dict[str, int] = {}
     no_gains: list[str] = []  # joints without an actuator and without --kp/--kd
     no_limit: list[str] = []  # joints whose torque limit neither the model nor --torque-limit states
+    replaced: list[tuple[str, float, float]] = []  # (joint, the model's limit, the given one)
     for jid, joint in zip(chosen, joints, strict=True):
         a = by_joint.get(jid)
         # a map of gains may cover some joints only: the others keep the model's own actuators
@@ -155,8 +179,11 @@ def infer_actuators(
                 limit = float(np.max(np.abs(model.actuator_ctrlrange[a]))) * abs(float(model.actuator_gainprm[a, 0])) * gear
         if limit is None and model.jnt_actfrclimited[jid]:
             limit = float(np.max(np.abs(model.jnt_actfrcrange[jid])))
-        if limit is None:
-            limit = per_joint(torque_limit, joint, "--torque-limit")
+        given = per_joint(torque_limit, joint, limit_from, missing_ok=True)
+        if given is not None:
+            if limit is not None and not math.isclose(given, limit, rel_tol=1e-9, abs_tol=1e-9):
+                replaced.append((joint, round(limit, 6), given))
+            limit = given
         if limit is None or not limit > 0:
             no_limit.append(joint)
             continue
@@ -165,4 +192,6 @@ def infer_actuators(
     if no_gains or no_limit:
         raise SpecError(_missing(no_gains, no_limit, sorted(tendon_driven & set(no_gains))))
     notes = [f"actuators: {', '.join(f'{n} {k}' for k, n in kinds.items())}"]
+    if replaced:
+        notes.append(_replaced(replaced, limit_from))
     return out, notes

@@ -152,6 +152,19 @@ class TestIsaacLabEnvYaml:
         for (_, a), (_, b) in zip(rollout(ours, result.policy), rollout(theirs, isaac["result"].policy), strict=True):
             np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
 
+    def test_the_env_yaml_effort_limit_wins_over_the_models_and_is_printed(self, isaac, trained, tmp_path):
+        # Menagerie's Go2 states 23.7 / 45.43 N m; Isaac Lab's Go2 config trains with 23.5 on every joint
+        text = MODEL.read_text().replace('<motor name="FL_calf"', '<motor forcerange="-45.43 45.43" name="FL_calf"')
+        model = tmp_path / "quadruped.xml"
+        model.write_text(text.replace("<motor name=", '<motor forcerange="-23.7 23.7" name='))
+        env = isaaclab_env_yaml(trained["quadruped"].spec, tmp_path / "params" / "env.yaml")
+        result = import_isaaclab(isaac["onnx"], env, model, tmp_path / "imported")
+        assert [a.torque_limit for a in result.spec.actuators] == [23.5] * 12
+        assert result.spec.safety.torque.max() == 23.5
+        line = next(n for n in result.notes if n.startswith("torque limits from"))
+        assert "the policy's env.yaml (effort_limit_sim)" in line
+        assert "23.5 N m where the model states 23.7 (11 joints" in line and "states 45.43 (1 joint: FL_calf)" in line
+
     def test_the_env_yaml_next_to_an_export_is_found(self, isaac, trained, tmp_path):
         shutil.copytree(isaac["onnx"].parent, tmp_path / "run" / "exported")
         isaaclab_env_yaml(trained["quadruped"].spec, tmp_path / "run" / "params" / "env.yaml")
@@ -362,3 +375,4 @@ class TestJointSelections:
             observation_terms(
                 {"joint_vel_rel": {"params": {"asset_cfg": {"joint_names": ["FL_.*"]}}}}, 12, None, "d"
             )
+

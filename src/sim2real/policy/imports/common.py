@@ -80,7 +80,10 @@ class ForeignPolicy:
     action_limit: float | None = None
     """Largest |a| (None: no bound)."""
     torque_limit: tuple[float, ...] | None = None
-    """Effort limits [N m] where the model states none."""
+    """Effort limits [N m] the user gave or the policy was trained with: they replace the model's
+    (printed where they differ); None: the model's."""
+    torque_limit_from: str = "--torque-limit"
+    """Where ``torque_limit`` comes from, for messages (``--torque-limit``, a training config's key)."""
     motor_order: tuple[str, ...] = ()
     """The robot's motor order (joint names by motor index); empty: not stated."""
     locked: Mapping[str, float] = field(default_factory=dict)
@@ -279,6 +282,7 @@ def write_import(
         torque_limit=None
         if foreign.torque_limit is None
         else dict(zip(foreign.joints, foreign.torque_limit, strict=True)),
+        torque_limit_from=foreign.torque_limit_from,
         default_pose=by_joint["default_pose"],
         control_dt=foreign.control_dt,
         physics_dt=foreign.physics_dt,
@@ -289,7 +293,7 @@ def write_import(
     spec, init = init_robot(
         model, out_dir / "robot.yaml", options, edit=lambda result: _edit(result, foreign)
     )
-    notes = [*_armature_notes(spec, foreign), *(f"assumed: {a}" for a in foreign.assumptions)]
+    notes = [*init.replaced, *_armature_notes(spec, foreign), *(f"assumed: {a}" for a in foreign.assumptions)]
     meta = PolicyMetadata.from_spec(
         spec,
         action_scale=spec.action_scale,

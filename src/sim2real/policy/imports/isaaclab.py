@@ -31,6 +31,7 @@ are refused with one line.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -54,6 +55,8 @@ from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_
 from sim2real.policy.imports.isaaclab_env import deploy_from_env, is_env_yaml
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import ObservationTerm
+
+log = logging.getLogger(__name__)
 
 FOREIGN_TERMS: dict[str, str] = {
     "base_lin_vel": "base_lin_vel",
@@ -367,7 +370,8 @@ def import_isaaclab(
         joints: Regular expression choosing the model's motors (matched in full); default every hinge joint.
         motor_order: The robot's joints by motor index; default the model's joint order.
         armature: Joint armature to set on the policy joints [kg m^2]; default the model's.
-        torque_limit: Effort limit [N m] of joints whose model states none.
+        torque_limit: Effort limit [N m] of every policy joint; default the policy's training config's
+            (env.yaml), else the model's.  Either replaces the model's, printed where they differ.
         physics_dt: Largest physics timestep [s]; default a quarter of the policy period.
         control_dt: Policy period [s] when no deploy.yaml states it (mjlab metadata); default 0.02.
         name: Robot name; default the model's.
@@ -457,13 +461,30 @@ def import_isaaclab(
         locked=locked,
         motor_order=tuple(facts.get("motors", ())),
         armature=armature if armature is not None else extras.get("armature"),
-        torque_limit=(float(torque_limit),) * n if torque_limit is not None else extras.get("torque_limit"),
+        **_torque_limits(torque_limit, extras, n),
         commands=facts.get("commands"),
         files=files,
         assumptions=tuple(assumed),
         network={"type": f"imported ONNX ({framework})", "producer": original.producer_name},
     )
     return write_import(foreign, model, out, name=name, seed=seed)
+
+
+def _torque_limits(given: float | None, extras: Mapping[str, Any], n: int) -> dict[str, Any]:
+    """The ForeignPolicy's ``torque_limit`` and ``torque_limit_from``: the user's --torque-limit,
+    else the policy's training config's (either replaces the model's); a --torque-limit that differs
+    from what the policy was trained with is a warning."""
+    trained = extras.get("torque_limit")
+    if given is None:
+        return {"torque_limit": trained, "torque_limit_from": extras.get("torque_limit_from", "--torque-limit")}
+    if trained is not None and any(abs(t - float(given)) > 1e-9 for t in trained):
+        log.warning(
+            "--torque-limit %g replaces the effort limits the policy was trained with (%s: %s N m)",
+            float(given),
+            extras.get("torque_limit_from"),
+            ", ".join(f"{v:g}" for v in sorted(set(trained))),
+        )
+    return {"torque_limit": (float(given),) * n, "torque_limit_from": "--torque-limit"}
 
 
 def _params_next_to(policy: Path, assumed: list[str]) -> Path | None:

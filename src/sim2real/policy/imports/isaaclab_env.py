@@ -138,7 +138,8 @@ def deploy_from_env(
 
     Returns:
         (the deploy.yaml as a mapping, the policy joints in order, extras: ``physics_dt`` [s] and,
-        where the config states them, ``torque_limit`` and ``armature`` per policy joint).
+        where the config states them, ``torque_limit`` and ``armature`` per policy joint with
+        ``torque_limit_from`` / ``armature_from`` naming the file and keys they were read from).
 
     Raises:
         PolicyError: one line naming what the config lacks or sim2real cannot follow.
@@ -182,6 +183,8 @@ def deploy_from_env(
         values = [next((v for v in options if v is not None), None) for options in zip(*per_key, strict=True)]
         if all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
             extras[ours] = tuple(float(v) for v in values)
+            used = [k for k, vs in zip(keys, per_key, strict=True) if any(v is not None for v in vs)]
+            extras[f"{ours}_from"] = f"the policy's {where} ({' / '.join(used)})"
     scale = [
         _number(
             _by_regex(action.get("scale", 1.0), j, f"{where}: action scale"), f"{where}: action scale of {j}"

@@ -136,7 +136,7 @@ def import_legged_gym(
             model's first ``num_actions`` hinge joints.
         armature: Joint armature to set on the policy joints [kg m^2]; default: the model's (or the
             config's ``armature``).
-        torque_limit: Effort limit [N m] of joints whose model states none.
+        torque_limit: Effort limit [N m] of every policy joint: replaces the model's (printed where they differ).
         name: Robot name; default the model's.
         seed: Seed of the parity check's rollout.
 
