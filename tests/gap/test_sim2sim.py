@@ -98,3 +98,11 @@ class TestGate:
         )
         result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
         assert code == 0 and result["fell"] is False and len(result["mean_base_velocity"]) == 3
+
+    def test_a_command_outside_the_trained_ranges_is_a_one_line_warning(self, standing, capsys):
+        args = ["sim2sim", "--robot", "quadruped", "--policy", str(standing), "--seconds", "0.1", "--json"]
+        assert main([*args, "--velocity-command", "0", "0", "9"]) == 0
+        warnings = [x for x in capsys.readouterr().err.splitlines() if "outside the ranges" in x]
+        assert len(warnings) == 1 and "yaw rate 9 rad/s not in" in warnings[0]
+        assert main([*args, "--velocity-command", "0.5", "0", "0"]) == 0
+        assert "outside the ranges" not in capsys.readouterr().err

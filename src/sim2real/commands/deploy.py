@@ -359,6 +359,7 @@ def deploy(
     _robot_source(twin, ros2)
     from sim2real.deploy.loop import parse_stage
     from sim2real.deploy.speed import SpeedConfig
+    from sim2real.policy.commands import warn_command
     from sim2real.policy.runtime import PolicyRunner
     from sim2real.robots import load_robot
 
@@ -370,6 +371,7 @@ def deploy(
     if seconds is not None and not seconds > 0:
         raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     runner = PolicyRunner(policy, spec, providers="cpu")  # a bad file fails here, with one line
+    warn_command(spec, runner.metadata.observation, velocity_command)
     gate = preflight_gate(spec, policy, override_preflight) if ros2 else None
     recorder = progression = None
     if gated:

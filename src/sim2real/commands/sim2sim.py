@@ -73,6 +73,10 @@ def sim2sim(
         raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     spec = load_robot(robot)
     human(f"sim2sim: {policy} on {spec.name} for {seconds:g} s, command {velocity_command}", json)
+    from sim2real.policy.commands import warn_command
+    from sim2real.policy.metadata import read_metadata
+
+    warn_command(spec, read_metadata(policy).observation, velocity_command)
     if not check:
         result = run_sim2sim(spec, policy, velocity_command=velocity_command, seconds=seconds, seed=seed)
         emit(result, json, "\n".join(_run_text("nominal", result)))

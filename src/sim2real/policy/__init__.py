@@ -9,6 +9,8 @@ runtime           :class:`PolicyRunner`: a policy file run on a robot, one contr
                   recurrent state carried (numpy + onnxruntime only)
 observation       allocation-free observations of one robot (history, clip, phase clock), checked
                   against the term functions
+commands          the velocity command ranges a policy was trained on, and the warning for a
+                  command outside them (sim2sim, deploy)
 linear            :func:`write_linear_policy`: ``tanh(gain @ obs + bias)`` as a policy file (onnx,
                   no torch)
 export            :func:`export_policy`: a TransferPolicy as one ONNX file, checked against PyTorch

@@ -376,3 +376,17 @@ class TestJointSelections:
                 {"joint_vel_rel": {"params": {"asset_cfg": {"joint_names": ["FL_.*"]}}}}, 12, None, "d"
             )
 
+
+class TestObservationTerms:
+    def test_the_command_ranges_and_a_terms_own_clip_both_bound_the_velocity_command(self):
+        # unitree_rl_lab variants clip every term to [-100, 100]: the ranges must still apply
+        from sim2real.policy.imports.isaaclab import observation_terms
+
+        ranges = {"vx": (-1.0, 1.0), "vy": (-0.4, 0.4), "yaw": (-1.0, 1.0)}
+        term = {"params": {"command_name": "base_velocity"}, "clip": [-100, 100], "scale": [1.0] * 3}
+        (ours,) = observation_terms({"velocity_commands": term}, 12, ranges, "deploy.yaml")
+        assert ours.clip == ((-1.0, -0.4, -1.0), (1.0, 0.4, 1.0))
+        (ours,) = observation_terms({"velocity_commands": {**term, "clip": [-0.5, 0.8]}}, 12, ranges, "deploy.yaml")
+        assert ours.clip == ((-0.5, -0.4, -0.5), (0.8, 0.4, 0.8))
+        with pytest.raises(PolicyError, match="leaves none of the command ranges"):
+            observation_terms({"velocity_commands": {**term, "clip": [2.0, 3.0]}}, 12, ranges, "deploy.yaml")

@@ -280,8 +280,8 @@ def observation_terms(
         if isinstance(scale, list) and len(scale) != size:
             raise PolicyError(f"{label} has {len(scale)} scales, its frame has {size} values")
         clip = _clip(raw.get("clip"), size, f"{label} clip")
-        if name == "velocity_command" and clip is None and commands is not None:
-            clip = tuple(zip(commands["vx"], commands["vy"], commands["yaw"], strict=True))
+        if name == "velocity_command" and commands is not None:
+            clip = _command_clip(clip, commands, label)
         history = int(raw.get("history_length") or 1)
         if not raw.get("flatten_history_dim", True):
             raise PolicyError(f"{label} keeps its history unflattened; sim2real flattens it (oldest first)")
@@ -289,6 +289,25 @@ def observation_terms(
             ObservationTerm(name, size, _scale(scale, size, f"{label} scale"), max(history, 1), clip, ours)
         )
     return tuple(terms)
+
+
+def _command_clip(
+    clip: tuple[Any, Any] | None, commands: Mapping[str, tuple[float, float]], label: str
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The velocity command's clip: the command ranges of training and the term's own clip both
+    (their intersection, per value: vx, vy, yaw rate).
+
+    Raises:
+        PolicyError: the two leave no command.
+    """
+    low = [commands[k][0] for k in ("vx", "vy", "yaw")]
+    high = [commands[k][1] for k in ("vx", "vy", "yaw")]
+    if clip is not None:
+        low = [max(a, b) for a, b in zip(low, np.broadcast_to(np.asarray(clip[0], dtype=float), (3,)), strict=True)]
+        high = [min(a, b) for a, b in zip(high, np.broadcast_to(np.asarray(clip[1], dtype=float), (3,)), strict=True)]
+    if any(lo > hi for lo, hi in zip(low, high, strict=True)):
+        raise PolicyError(f"{label}: its clip {list(clip or [])} leaves none of the command ranges {dict(commands)}")
+    return tuple(float(v) for v in low), tuple(float(v) for v in high)
 
 
 def _selects_all(joint_ids: Any, n: int) -> bool:
