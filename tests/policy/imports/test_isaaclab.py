@@ -361,19 +361,19 @@ class TestJointSelections:
 
         every = {"slice": [None, None, None]}
         terms = observation_terms(
-            {"joint_pos_rel": {"params": {"asset_cfg": {"joint_ids": every}}}}, 12, None, "d"
+            {"joint_pos_rel": {"params": {"asset_cfg": {"joint_ids": every}}}}, 12, {}, "d"
         )
         assert terms[0].name == "joint_pos_rel" and terms[0].size == 12
         with pytest.raises(PolicyError, match="selects joints"):
             observation_terms(
                 {"joint_pos_rel": {"params": {"asset_cfg": {"joint_ids": {"slice": [0, 6, None]}}}}},
                 12,
-                None,
+                {},
                 "d",
             )
         with pytest.raises(PolicyError, match="selects joints"):
             observation_terms(
-                {"joint_vel_rel": {"params": {"asset_cfg": {"joint_names": ["FL_.*"]}}}}, 12, None, "d"
+                {"joint_vel_rel": {"params": {"asset_cfg": {"joint_names": ["FL_.*"]}}}}, 12, {}, "d"
             )
 
 
@@ -384,9 +384,21 @@ class TestObservationTerms:
 
         ranges = {"vx": (-1.0, 1.0), "vy": (-0.4, 0.4), "yaw": (-1.0, 1.0)}
         term = {"params": {"command_name": "base_velocity"}, "clip": [-100, 100], "scale": [1.0] * 3}
-        (ours,) = observation_terms({"velocity_commands": term}, 12, ranges, "deploy.yaml")
+        (ours,) = observation_terms({"velocity_commands": term}, 12, {"base_velocity": ranges}, "deploy.yaml")
         assert ours.clip == ((-1.0, -0.4, -1.0), (1.0, 0.4, 1.0))
-        (ours,) = observation_terms({"velocity_commands": {**term, "clip": [-0.5, 0.8]}}, 12, ranges, "deploy.yaml")
+        (ours,) = observation_terms({"velocity_commands": {**term, "clip": [-0.5, 0.8]}}, 12, {"base_velocity": ranges}, "deploy.yaml")
         assert ours.clip == ((-0.5, -0.4, -0.5), (0.8, 0.4, 0.8))
         with pytest.raises(PolicyError, match="leaves none of the command ranges"):
-            observation_terms({"velocity_commands": {**term, "clip": [2.0, 3.0]}}, 12, ranges, "deploy.yaml")
+            observation_terms({"velocity_commands": {**term, "clip": [2.0, 3.0]}}, 12, {"base_velocity": ranges}, "deploy.yaml")
+
+    def test_a_term_whose_params_name_a_velocity_command_is_the_velocity_command(self):
+        # a unitree_rl_lab fork's keyboard_velocity_commands (params.command_name: base_velocity)
+        from sim2real.policy.imports.isaaclab import observation_terms
+
+        commands = {"base_velocity": {"vx": (-1.0, 1.0), "vy": (-0.4, 0.4), "yaw": (-1.0, 1.0)}}
+        term = {"params": {"command_name": "base_velocity"}, "scale": [1.0] * 3}
+        (ours,) = observation_terms({"keyboard_velocity_commands": term}, 12, commands, "deploy.yaml")
+        assert ours.name == "velocity_command" and ours.clip == ((-1.0, -0.4, -1.0), (1.0, 0.4, 1.0))
+        other = {"params": {"command_name": "motion"}, "scale": [1.0] * 3}  # not a velocity command
+        with pytest.raises(PolicyError, match="unknown observation term 'keyboard_velocity_commands'"):
+            observation_terms({"keyboard_velocity_commands": other}, 12, commands, "deploy.yaml")

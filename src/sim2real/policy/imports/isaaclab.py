@@ -227,13 +227,15 @@ def _clip(value: Any, size: int, what: str) -> tuple[Any, Any] | None:
     return (low[0] if len(set(low)) == 1 else low, high[0] if len(set(high)) == 1 else high)
 
 
-def _command_ranges(cfg: Mapping[str, Any]) -> dict[str, tuple[float, float]] | None:
-    """vx / vy / yaw ranges of the (first) velocity command in a deploy.yaml."""
-    for command in (cfg.get("commands") or {}).values():
+def velocity_commands(cfg: Mapping[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:
+    """The velocity commands of a deploy.yaml (``commands.<name>`` with ``ranges.lin_vel_x``): name ->
+    vx / vy / yaw ranges."""
+    out = {}
+    for name, command in (cfg.get("commands") or {}).items():
         ranges = (command or {}).get("ranges") if isinstance(command, Mapping) else None
         if isinstance(ranges, Mapping) and "lin_vel_x" in ranges:
             try:
-                return {
+                out[str(name)] = {
                     key: (float(ranges[src][0]), float(ranges[src][1]))
                     for key, src in (("vx", "lin_vel_x"), ("vy", "lin_vel_y"), ("yaw", "ang_vel_z"))
                 }
@@ -241,16 +243,25 @@ def _command_ranges(cfg: Mapping[str, Any]) -> dict[str, tuple[float, float]] | 
                 raise PolicyError(
                     "deploy.yaml: commands ranges need lin_vel_x, lin_vel_y and ang_vel_z [low, high]"
                 ) from None
-    return None
+    return out
 
 
 def observation_terms(
     observations: Mapping[str, Any],
     n_joints: int,
-    commands: Mapping[str, tuple[float, float]] | None,
+    commands: Mapping[str, Mapping[str, tuple[float, float]]],
     where: str,
 ) -> tuple[ObservationTerm, ...]:
     """sim2real's layout from a deploy.yaml's ``observations`` (in order).
+
+    Args:
+        observations: The deploy.yaml's ``observations``.
+        n_joints: Policy joints.
+        commands: The velocity commands (:func:`velocity_commands`): a term whose
+            ``params.command_name`` names one is the velocity command, whatever its own name (a
+            fork's ``keyboard_velocity_commands``), clipped to that command's ranges; another
+            velocity command term gets the first command's ranges.
+        where: The file's name, for messages.
 
     Raises:
         PolicyError: an unknown or refused term, a scale or clip of the wrong size, a joint selection.
@@ -258,7 +269,9 @@ def observation_terms(
     terms = []
     for foreign, raw in observations.items():
         raw = raw if isinstance(raw, Mapping) else {}
-        name = _our_term(str(foreign))
+        command_name = (raw.get("params") or {}).get("command_name") if isinstance(raw.get("params"), Mapping) else None
+        named = command_name in commands and str(foreign) not in REFUSED
+        name = "velocity_command" if named else _our_term(str(foreign))
         size = _frame_size(name, n_joints)
         label = f"{where}: observation '{foreign}'"
         params = dict(raw.get("params") or {})
@@ -280,8 +293,9 @@ def observation_terms(
         if isinstance(scale, list) and len(scale) != size:
             raise PolicyError(f"{label} has {len(scale)} scales, its frame has {size} values")
         clip = _clip(raw.get("clip"), size, f"{label} clip")
-        if name == "velocity_command" and commands is not None:
-            clip = _command_clip(clip, commands, label)
+        if name == "velocity_command" and commands:
+            ranges = commands[command_name] if named else next(iter(commands.values()))
+            clip = _command_clip(clip, ranges, label)
         history = int(raw.get("history_length") or 1)
         if not raw.get("flatten_history_dim", True):
             raise PolicyError(f"{label} keeps its history unflattened; sim2real flattens it (oldest first)")
@@ -289,6 +303,18 @@ def observation_terms(
             ObservationTerm(name, size, _scale(scale, size, f"{label} scale"), max(history, 1), clip, ours)
         )
     return tuple(terms)
+
+
+def _trained_commands(
+    observations: Mapping[str, Any], commands: Mapping[str, Mapping[str, tuple[float, float]]]
+) -> Mapping[str, tuple[float, float]] | None:
+    """The ranges of the velocity command the policy observes (the one a term's ``command_name``
+    names, else the first), for the spec's task."""
+    for raw in observations.values():
+        params = raw.get("params") if isinstance(raw, Mapping) else None
+        if isinstance(params, Mapping) and params.get("command_name") in commands:
+            return commands[params["command_name"]]
+    return next(iter(commands.values()), None)
 
 
 def _command_clip(
@@ -563,7 +589,7 @@ def _from_deploy(
                 f"{where}: actions clip must be {n} [low, high] pairs (one per policy joint) or null"
             )
         clips = tuple((float(lo), float(hi)) for lo, hi in clip)
-    commands = _command_ranges(cfg)
+    velocity = velocity_commands(cfg)
     step = cfg["step_dt"]
     if isinstance(step, bool) or not isinstance(step, int | float) or not step > 0:
         raise PolicyError(f"{where}: step_dt must be a positive number of seconds")
@@ -578,9 +604,9 @@ def _from_deploy(
         if action.get("offset") is not None
         else default,
         "clip": clips,
-        "observation": observation_terms(cfg["observations"], n, commands, where),
+        "observation": observation_terms(cfg["observations"], n, velocity, where),
         "control_dt": float(step),
-        "commands": commands,
+        "commands": _trained_commands(cfg["observations"], velocity),
     }
 
 
