@@ -112,3 +112,21 @@ class TestStableSubsteps:
         hint = divergence_hint("implicitfast", 0.005, 1)
         assert "integrator" not in hint.split(":")[0] and "implicitfast, or" not in hint
         assert "substep_factor (now 1)" in hint
+
+    def test_the_error_names_the_pds_kd_and_safe_modes_damping_apart(self, tmp_path):
+        # an imported G1: kd 1 on a 0.000366 kg m^2 wrist, safety.damping 5 (the legs' kd): "kd 5" misled
+        import yaml
+
+        from sim2real.robots.load import load_spec
+
+        (tmp_path / "link.xml").write_text(LINK)
+        init_robot(tmp_path / "link.xml", tmp_path / "robot.yaml", InitOptions(kp=500.0, kd=1.0, torque_limit=100.0))
+        raw = yaml.safe_load((tmp_path / "robot.yaml").read_text())
+        raw["safety"]["damping"] = 2000.0
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        spec = load_spec(tmp_path / "robot.yaml")
+        with pytest.raises(Sim2RealError) as info:
+            TwinRobot(spec)
+        text = str(info.value)
+        assert "kp 500, kd 1 and safe mode's damping 2e+03 (safety.damping) on a joint of" in text
+        assert "sim2real import --armature or robot init --armature" in text and text.endswith("or a lower safety.damping")

@@ -13,34 +13,30 @@ model at its default pose (armature included).
 Safe mode's damping (``safety.damping``) is computed here too, at any time, so it counts like a
 PD's damping; a robot whose gains need more than :data:`MAX_SUBSTEP_FACTOR` fine steps is one error
 line (give its joints armature, the drives' reflected rotor inertia, which MJCF files often lack).
+The limits and the formula are :mod:`sim2real.robots.fine_steps`'s (robot init checks with them too).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 
 import mujoco
 import numpy as np
 
 from sim2real.errors import Sim2RealError
 from sim2real.robots.actuation import ActuatorArrays
+from sim2real.robots.fine_steps import (
+    DAMPING_LIMIT,
+    MAX_SUBSTEP_FACTOR,
+    STIFFNESS_LIMIT,
+    largest_step,
+    steps_needed,
+)
 from sim2real.robots.model import default_qpos
 
 __all__ = ["DAMPING_LIMIT", "MAX_SUBSTEP_FACTOR", "STIFFNESS_LIMIT", "divergence_hint", "stable_steps"]
 
 log = logging.getLogger(__name__)
-
-DAMPING_LIMIT = 0.8
-"""Largest ``kd h / I`` the twin allows.  The twin evaluates its torques at the state half a step
-ahead (the velocity plus ``h / 2`` times the last acceleration), which with a damping ``kd`` alone
-gives the characteristic polynomial ``z^2 - (1 - 1.5 c) z - c / 2`` (``c = kd h / I``): a root at
--1 for ``c = 1``, a period-two chatter that neither grows nor decays.  0.8 keeps a margin."""
-STIFFNESS_LIMIT = 0.5
-"""Largest ``sqrt(kp / I) h`` the twin allows."""
-MAX_SUBSTEP_FACTOR = 64
-"""Largest factor chosen automatically: a model that needs more is one error line (Menagerie's Kinova
-Gen3 without armature: kd 50 on a 0.00067 kg m^2 wrist needs 464), not a twin that diverges."""
 
 
 def stable_steps(
@@ -77,36 +73,43 @@ def stable_steps(
         kp, kd = np.zeros_like(inertia), np.zeros_like(inertia)
     index = [spec.joints.index(a.joint) for a in spec.actuators]
     damping = np.asarray(spec.safety.damping)[index] if spec.safety.safe_mode == "damping" else np.zeros_like(kd)
-    kd = np.maximum(kd, damping)
-    with np.errstate(divide="ignore"):
-        h_max = np.minimum(
-            DAMPING_LIMIT * inertia / np.maximum(kd, 1e-300), STIFFNESS_LIMIT / np.sqrt(kp / inertia)
-        )
+    h_max = largest_step(inertia, kp, np.maximum(kd, damping))
     dt = float(spec.physics_dt)
-    need = math.ceil(dt / float(np.min(h_max)) - 1e-9) if np.isfinite(np.min(h_max)) else 1
+    need = steps_needed(dt, h_max)
     factor = requested
     if need > requested:
         j = int(np.argmin(h_max))
         if need > MAX_SUBSTEP_FACTOR:
-            safe_mode = not explicit or (kp[j] == 0.0 and kd[j] == damping[j])
-            what = f"safe mode's damping {damping[j]:.3g}" if safe_mode else f"kp {kp[j]:.3g}, kd {kd[j]:.3g}"
-            other = (
-                "a lower safety.damping"
-                if safe_mode
-                else "effects.explicit_actuators: false in the twin file"
-            )
-            raise Sim2RealError(
-                f"the twin cannot compute {spec.actuators[j].joint}'s torque itself: {what} on a joint of "
-                f"{inertia[j]:.3g} kg m^2 needs {need} fine steps per physics step (at most {MAX_SUBSTEP_FACTOR}): "
-                f"give the joints armature (robot init --armature, the drives' reflected rotor inertia), or {other}"
-            )
+            raise Sim2RealError(_too_stiff(spec.actuators[j].joint, inertia[j], kp[j], kd[j], damping[j], dt, need))
         factor = need
         log.info(
             "%s",
             f"twin substep_factor {requested} -> {factor}: {spec.actuators[j].joint} (inertia {inertia[j]:.3g} "
-            f"kg m^2, kp {kp[j]:.3g}, kd {kd[j]:.3g}) needs a step of at most {h_max[j] * 1e3:.3g} ms",
+            f"kg m^2, kp {kp[j]:.3g}, kd {kd[j]:.3g}, safe mode's damping {damping[j]:.3g}) needs a step of at most "
+            f"{h_max[j] * 1e3:.3g} ms",
         )
     return factor
+
+
+def _too_stiff(joint: str, inertia: float, kp: float, kd: float, damping: float, dt: float, need: int) -> str:
+    """The error line of a joint whose torques need more than MAX_SUBSTEP_FACTOR fine steps: the PD's
+    kd and safe mode's damping named apart, and what would help (each alone at that step)."""
+    one = np.array([inertia])
+    pd_needs = steps_needed(dt, largest_step(one, np.array([kp]), np.array([kd])))
+    safe_needs = steps_needed(dt, largest_step(one, np.zeros(1), np.array([damping])))
+    parts = [f"kp {kp:.3g}, kd {kd:.3g}"] if kp > 0 or kd > 0 else []
+    if damping > kd:
+        parts.append(f"safe mode's damping {damping:.3g} (safety.damping)")
+    others = [
+        *(["a lower safety.damping"] if safe_needs > MAX_SUBSTEP_FACTOR else []),
+        *(["effects.explicit_actuators: false in the twin file"] if pd_needs > MAX_SUBSTEP_FACTOR else []),
+    ]  # both when each alone is too much
+    return (
+        f"the twin cannot compute {joint}'s torque itself: {' and '.join(parts)} on a joint of {inertia:.3g} kg m^2 "
+        f"needs {need} fine steps per physics step (at most {MAX_SUBSTEP_FACTOR}): give the joints armature "
+        "(sim2real import --armature or robot init --armature: the drives' reflected rotor inertia)"
+        + (f", or {' and '.join(others)}" if others else "")
+    )
 
 
 def divergence_hint(integrator: str, step: float, factor: int) -> str:

@@ -46,6 +46,7 @@ import yaml
 
 from sim2real.errors import SpecError
 from sim2real.robots.collide import collides
+from sim2real.robots.fine_steps import damping_check
 from sim2real.robots.ground import added_floor_name, floor_plane, has_ground
 from sim2real.robots.init_actuators import (
     PerJoint,
@@ -454,6 +455,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     speeds = "the URDF's" if len(stated) == len(joints) - len(coupled) else f"{DEFAULT_VELOCITY:g} rad/s" + (
         ", the URDF's where it states them" if stated else ""
     )
+    dofs = [int(model.jnt_dofadr[j]) for j in chosen]
+    too_much = damping_check(model, data.qpos, dofs, joints, armature, spec["safety"]["damping"], opt.control_dt / substeps)
+    if too_much is not None:
+        result.check.append(too_much)
     spec["parameters"] = _parameters(model, base_name, floor_name, actuators, standing is not None)
     if task is not None:
         spec["task"] = task

@@ -283,6 +283,9 @@ def write_import(
         if foreign.torque_limit is None
         else dict(zip(foreign.joints, foreign.torque_limit, strict=True)),
         torque_limit_from=foreign.torque_limit_from,
+        armature=None
+        if foreign.armature is None
+        else dict(zip(foreign.joints, per_joint(foreign.armature, n, "armature"), strict=True)),
         default_pose=by_joint["default_pose"],
         control_dt=foreign.control_dt,
         physics_dt=foreign.physics_dt,
@@ -386,9 +389,6 @@ def _edit(result: InitResult, foreign: ForeignPolicy) -> None:
         spec["motor_order"] = list(foreign.motor_order)
     if foreign.locked:
         spec["locked_joints"] = dict(foreign.locked)
-    if foreign.armature is not None:
-        values = per_joint(foreign.armature, len(joints), "armature")
-        spec["armature"] = dict(zip(joints, values, strict=True))
     if spec.get("task") is not None and foreign.commands:
         spec["task"] = {
             "kind": spec["task"]["kind"],

@@ -1,0 +1,94 @@
+"""How fine a step must be for a torque computed once per step and held over it to stay stable.
+
+A torque held over a step ``h`` is a sampled feedback: a joint of inertia ``I`` with stiffness
+``kp`` and damping ``kd`` is stable only when ``kd h / I`` (below 1, see :data:`DAMPING_LIMIT`) and
+``sqrt(kp / I) h`` are small.  The twin computes such torques itself (explicit actuators, and safe
+mode's damping at any time: :mod:`sim2real.real.twin_steps` chooses its substep factor here), and
+``robot init`` names, under *check*, a safe-mode damping or gains a light joint cannot take
+(:func:`damping_check`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+
+__all__ = ["DAMPING_LIMIT", "MAX_SUBSTEP_FACTOR", "STIFFNESS_LIMIT", "damping_check", "largest_step", "steps_needed"]
+
+DAMPING_LIMIT = 0.8
+"""Largest ``kd h / I`` the twin allows.  The twin evaluates its torques at the state half a step
+ahead (the velocity plus ``h / 2`` times the last acceleration), which with a damping ``kd`` alone
+gives the characteristic polynomial ``z^2 - (1 - 1.5 c) z - c / 2`` (``c = kd h / I``): a root at
+-1 for ``c = 1``, a period-two chatter that neither grows nor decays.  0.8 keeps a margin."""
+STIFFNESS_LIMIT = 0.5
+"""Largest ``sqrt(kp / I) h`` the twin allows."""
+MAX_SUBSTEP_FACTOR = 64
+"""Largest factor chosen automatically: a model that needs more is one error line (Menagerie's Kinova
+Gen3 without armature: kd 50 on a 0.00067 kg m^2 wrist needs 464), not a twin that diverges."""
+
+
+def largest_step(inertia: np.ndarray, kp: np.ndarray, kd: np.ndarray) -> np.ndarray:
+    """The largest stable step [s] per joint (huge where no torque is computed).
+
+    Args:
+        inertia: Joint inertia [kg m^2] (armature included), shape (n,).
+        kp: Stiffness [N m/rad], shape (n,) (0: none).
+        kd: Damping [N m s/rad], shape (n,) (0: none).
+    """
+    inertia = np.maximum(np.asarray(inertia, dtype=float), 1e-12)
+    kp, kd = np.broadcast_to(kp, inertia.shape), np.broadcast_to(kd, inertia.shape)
+    with np.errstate(divide="ignore"):
+        return np.minimum(DAMPING_LIMIT * inertia / np.maximum(kd, 1e-300), STIFFNESS_LIMIT / np.sqrt(kp / inertia))
+
+
+def steps_needed(dt: float, h_max: np.ndarray) -> int:
+    """Fine steps per step ``dt`` [s] for every joint's ``h_max`` (:func:`largest_step`), at least 1."""
+    worst = float(np.min(h_max)) if np.size(h_max) else math.inf
+    return max(1, math.ceil(dt / worst - 1e-9)) if math.isfinite(worst) else 1
+
+
+def damping_check(
+    model: mujoco.MjModel,
+    qpos: np.ndarray,
+    dofs: list[int],
+    joints: list[str],
+    armature: dict[str, float],
+    damping: float | dict[str, float],
+    dt: float,
+) -> str | None:
+    """A *check* line when safe mode's ``damping`` [N m s/rad] (one value for every joint, or one per
+    joint) is more than a joint can take at the physics step ``dt`` [s] (the twin would refuse it).
+
+    Args:
+        model: The model.
+        qpos: The default pose, shape (nq,).
+        dofs: The dof of each joint of ``joints``.
+        joints: The spec's joints.
+        armature: Armature [kg m^2] the spec sets on joints (replacing the model's).
+        damping: ``safety.damping``.
+        dt: The spec's physics step [s].
+    """
+    data = mujoco.MjData(model)
+    data.qpos[:] = qpos
+    mujoco.mj_forward(model, data)
+    full = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, data, full)
+    inertia = np.diag(full)[dofs].copy()
+    for i, (dof, joint) in enumerate(zip(dofs, joints, strict=True)):
+        if joint in armature:
+            inertia[i] += armature[joint] - float(model.dof_armature[dof])
+    gains = np.array([damping.get(j, 0.0) for j in joints] if isinstance(damping, dict) else [damping] * len(joints))
+    h_max = largest_step(inertia, np.zeros_like(inertia), gains.astype(float))
+    need = steps_needed(dt, h_max)
+    if need <= MAX_SUBSTEP_FACTOR:
+        return None
+    j = int(np.argmin(h_max))
+    most = DAMPING_LIMIT * float(inertia[j]) * MAX_SUBSTEP_FACTOR / dt
+    return (
+        f"safety.damping {gains[j]:g} (safe mode's damping of {joints[j]}) is more than that light joint "
+        f"({inertia[j]:.3g} kg m^2) can take: the twin would need {need} fine steps per physics step (at most "
+        f"{MAX_SUBSTEP_FACTOR}) and refuses it; give the joints armature (--armature) or lower safety.damping "
+        f"(at most {most:.3g})"
+    )

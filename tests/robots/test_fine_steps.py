@@ -1,0 +1,36 @@
+"""How fine a step held torques need, and robot init's check of a safe-mode damping a light joint cannot take."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from sim2real.robots.fine_steps import DAMPING_LIMIT, largest_step, steps_needed
+from sim2real.robots.init import InitOptions, init_robot
+
+ARM = """<mujoco><worldbody><body name='upper'><joint name='shoulder' axis='0 1 0' range='-2 2'/>
+<geom type='capsule' fromto='0 0 0 0 0 -0.3' size='0.03' mass='2'/>
+<body name='hand' pos='0 0 -0.3'><joint name='wrist' axis='0 0 1' range='-2 2'/>
+<geom type='sphere' size='0.02' mass='0.05'/></body></body></worldbody></mujoco>"""
+
+
+class TestLargestStep:
+    def test_damping_and_stiffness_bound_the_step(self):
+        h = largest_step(np.array([0.01, 0.01, 0.01]), np.array([0.0, 100.0, 0.0]), np.array([1.0, 0.0, 0.0]))
+        assert h[0] == DAMPING_LIMIT * 0.01 / 1.0 and h[1] == 0.5 / 100.0 and h[2] > 1e100
+        assert steps_needed(0.005, h) == 1 and steps_needed(0.005, np.array([0.001])) == 5
+        assert steps_needed(0.005, np.array([np.inf])) == 1
+
+
+class TestDampingCheck:
+    def test_a_safe_mode_damping_the_lightest_joint_cannot_take_is_named_under_check(self, tmp_path):
+        # the shoulder's kd becomes safety.damping, which the wrist (8e-6 kg m^2) cannot take
+        (tmp_path / "arm.xml").write_text(ARM)
+        options = InitOptions(kp={"shoulder": 200.0, "wrist": 2.0}, kd={"shoulder": 5.0, "wrist": 0.01}, torque_limit=50.0)
+        _, result = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", options)
+        (line,) = [c for c in result.check if c.startswith("safety.damping")]
+        assert "safety.damping 5 (safe mode's damping, on every joint) is more than the light joint wrist" in line
+        assert "give the joints armature (--armature) or lower safety.damping (at most" in line
+        _, armed = init_robot(tmp_path / "arm.xml", tmp_path / "armed.yaml", dataclasses.replace(options, armature=0.01))
+        assert not any(c.startswith("safety.damping") for c in armed.check)
