@@ -201,6 +201,20 @@ class TestInferenceChoices:
         assert not any("no joint has armature" in c for c in result.check)
         assert any("ball joints (wrist)" in c for c in result.check)
 
+    def test_an_armature_map_for_some_joints_leaves_the_others_the_models(self, tmp_path):
+        # a G1's four drive sizes: --armature '.*_wrist_.*=0.003' and the model's own elsewhere
+        path = tmp_path / "arm.xml"
+        path.write_text(
+            "<mujoco><worldbody><body name='a'><joint name='shoulder' axis='0 1 0' range='-1 1' armature='0.02'/>"
+            "<geom type='capsule' fromto='0 0 0 0.1 0 0' size='0.01'/><body name='b' pos='0.1 0 0'><joint "
+            "name='left_wrist_roll' axis='0 1 0' range='-1 1'/><geom type='capsule' fromto='0 0 0 0.1 0 0' "
+            "size='0.01'/></body></body></worldbody></mujoco>"
+        )
+        options = InitOptions(kp=5.0, kd=0.1, torque_limit=3.0, armature={".*_wrist_.*": 0.003})
+        spec, _ = init_robot(path, tmp_path / "robot.yaml", options)
+        assert spec.armature == {"left_wrist_roll": 0.003}
+        assert build_model(spec).dof_armature.tolist() == pytest.approx([0.02, 0.003])
+
     def test_equality_constraints_are_named_under_check(self, tmp_path):
         # Menagerie's Cassie closes its leg linkages with 'connect' constraints
         path = tmp_path / "coupled.xml"

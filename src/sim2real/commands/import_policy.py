@@ -19,8 +19,8 @@ def import_policy(
     deploy: str | None = None,
     joints: str | None = None,
     motor_order: tuple[str, ...] | None = None,
-    armature: float | None = None,
-    torque_limit: float | None = None,
+    armature: tuple[str, ...] | None = None,
+    torque_limit: tuple[str, ...] | None = None,
     physics_dt: float | None = None,
     name: str | None = None,
     seed: int = 0,
@@ -50,14 +50,20 @@ def import_policy(
             or of the robot's motors (isaaclab; default every hinge joint of the model).
         motor_order: isaaclab: the robot's joints by motor index (what joint_ids_map indexes); default
             the model's joint order.
-        armature: Joint armature to set on the policy joints [kg m^2] (default: the model's).
-        torque_limit: Effort limit [N m]: replaces the policy's trained one (env.yaml) and the model's, printed.
+        armature: Joint armature to set on the policy joints [kg m^2]: one value for every joint, or
+            JOINT_REGEX=VALUE items (the last matching item wins; other joints keep the training
+            config's, else the model's), like robot init's --kp.
+        torque_limit: Effort limit [N m], like --armature: replaces the policy's trained one
+            (env.yaml) and the model's, printed.
         physics_dt: isaaclab: largest physics timestep [s] (default env.yaml's sim.dt, else step_dt / 4).
         name: Robot name (default: the model's).
         seed: Seed of the parity check's rollout.
         json: Print a JSON summary on stdout.
     """
     human(f"importing the {framework} policy {policy} onto {model}", json)
+    from sim2real.commands.robot import per_joint_arg
+
+    armature_map, torque_map = per_joint_arg(armature, "armature"), per_joint_arg(torque_limit, "torque-limit")
     if framework == "legged-gym":
         if config is None:
             raise Sim2RealError("import legged-gym needs --config (the MuJoCo deploy config YAML)")
@@ -71,8 +77,8 @@ def import_policy(
             model,
             out,
             joints=joints,
-            armature=armature,
-            torque_limit=torque_limit,
+            armature=armature_map,
+            torque_limit=torque_map,
             name=name,
             seed=seed,
         )
@@ -90,8 +96,8 @@ def import_policy(
             out,
             joints=joints,
             motor_order=motor_order,
-            armature=armature,
-            torque_limit=torque_limit,
+            armature=armature_map,
+            torque_limit=torque_map,
             physics_dt=physics_dt,
             name=name,
             seed=seed,

@@ -421,7 +421,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if added_floor is not None:
         spec["floor"] = added_floor
     spec["actuators"] = actuators
-    armature = {j: v for j in joints if (v := per_joint(opt.armature, j, "--armature")) is not None}
+    armature = {j: v for j in joints if (v := per_joint(opt.armature, j, "--armature", missing_ok=True)) is not None}
     if armature:
         spec["armature"] = armature
     elif all(float(model.dof_armature[model.jnt_dofadr[j]]) == 0.0 for j in chosen):

@@ -402,3 +402,23 @@ class TestObservationTerms:
         other = {"params": {"command_name": "motion"}, "scale": [1.0] * 3}  # not a velocity command
         with pytest.raises(PolicyError, match="unknown observation term 'keyboard_velocity_commands'"):
             observation_terms({"keyboard_velocity_commands": other}, 12, commands, "deploy.yaml")
+
+
+class TestPerJointOptions:
+    def test_torque_limit_and_armature_take_joint_regex_items_over_the_trained_values(self, isaac, trained, tmp_path, capsys):
+        # a G1 has motors from 25 to 139 N m and four armatures: one number for every joint is not enough
+        env = isaaclab_env_yaml(trained["quadruped"].spec, tmp_path / "params" / "env.yaml")
+        args = ["import", "isaaclab", "--policy", str(isaac["onnx"]), "--deploy", str(env), "--model", str(MODEL)]
+        code = main([
+            *args, "--out", str(tmp_path / "out"),
+            "--torque-limit", ".*_calf=30", "--armature", ".*=0.01", ".*_hip=0.005",
+        ])  # fmt: skip
+        assert code == 0
+        spec = load_robot(tmp_path / "out" / "robot.yaml")
+        limits = {a.joint: a.torque_limit for a in spec.actuators}
+        assert {j: v for j, v in limits.items() if j.endswith("_calf")} == dict.fromkeys(("FL_calf", "FR_calf", "RL_calf", "RR_calf"), 30.0)
+        assert {v for j, v in limits.items() if not j.endswith("_calf")} == {23.5}  # env.yaml's effort_limit_sim
+        assert spec.armature == {j: 0.005 if j.endswith("_hip") else 0.01 for j in spec.joints}
+        assert "--torque-limit replaces the effort limits the policy was trained with" in capsys.readouterr().err
+        code = main([*args, "--out", str(tmp_path / "bad"), "--armature", "FL_knee=0.01"])
+        assert code == 1 and "--armature: 'FL_knee' matches no policy joint" in capsys.readouterr().err

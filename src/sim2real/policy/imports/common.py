@@ -36,6 +36,7 @@ from sim2real.errors import PolicyError, SpecError
 from sim2real.policy.metadata import PolicyMetadata, RecurrentState, stamp_metadata
 from sim2real.policy.runtime import check_io, make_session, run_sequence
 from sim2real.robots.init import InitOptions, InitResult, init_robot
+from sim2real.robots.init_actuators import lookup, unmatched
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import ObservationTerm, RobotSpec
 
@@ -79,17 +80,17 @@ class ForeignPolicy:
     """Per joint: (low, high) of the command, or None; empty: no clip."""
     action_limit: float | None = None
     """Largest |a| (None: no bound)."""
-    torque_limit: tuple[float, ...] | None = None
-    """Effort limits [N m] the user gave or the policy was trained with: they replace the model's
-    (printed where they differ); None: the model's."""
+    torque_limit: Mapping[str, float] | None = None
+    """Policy joint -> effort limit [N m] the user gave or the policy was trained with: it replaces
+    the model's (printed where they differ); a joint not in it (or None): the model's."""
     torque_limit_from: str = "--torque-limit"
     """Where ``torque_limit`` comes from, for messages (``--torque-limit``, a training config's key)."""
     motor_order: tuple[str, ...] = ()
     """The robot's motor order (joint names by motor index); empty: not stated."""
     locked: Mapping[str, float] = field(default_factory=dict)
     """Model joints the policy does not drive -> the position they are held at in simulation."""
-    armature: float | tuple[float, ...] | None = None
-    """Joint armature to set on the model [kg m^2] (one value or per joint); None: the model's."""
+    armature: Mapping[str, float] | None = None
+    """Policy joint -> joint armature to set on the model [kg m^2]; a joint not in it (or None): the model's."""
     commands: Mapping[str, tuple[float, float]] | None = None
     """Velocity command ranges of training (``vx``, ``vy``, ``yaw``), when known."""
     files: Mapping[str, Path] = field(default_factory=dict)
@@ -238,6 +239,35 @@ def per_joint(values: Any, n: int, what: str) -> tuple[float, ...]:
         raise PolicyError(f"{what} must be numbers, got {values!r}") from None
 
 
+def given_or_trained(given: Any, trained: Any, joints: Sequence[str], what: str) -> dict[str, float] | None:
+    """Per policy joint: the user's value (``given``: one number for every joint, or a map whose keys
+    are joint names or regular expressions matched in full, the last matching key winning:
+    ``--armature '.*=0.01' '.*_wrist_.*=0.003'``), else the training config's (``trained``: one
+    number, or one per policy joint), else none (the model's own).  None when no joint has a value.
+
+    Raises:
+        PolicyError: a key of ``given`` that matches no policy joint, or ``trained`` of another count.
+    """
+    if isinstance(given, Mapping):
+        unknown = unmatched(given, list(joints))
+        if unknown is not None:
+            raise PolicyError(f"{what}: '{unknown}' matches no policy joint ({', '.join(joints)})")
+    config = dict(zip(joints, per_joint(trained, len(joints), what), strict=True)) if trained is not None else {}
+    out = {}
+    for joint in joints:
+        value = lookup(given, joint) if isinstance(given, Mapping) else (None if given is None else float(given))
+        if value is None:
+            value = config.get(joint)
+        if value is not None:
+            out[joint] = value
+    return out or None
+
+
+def _by_name(values: Mapping[str, float] | None) -> dict[str, float] | None:
+    """A map by policy joint as robot init's per-joint option (keys escaped: matched as names)."""
+    return None if values is None else {re.escape(j): float(v) for j, v in values.items()}
+
+
 def file_digest(path: Path) -> str:
     """sha256 of a file."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
@@ -279,13 +309,9 @@ def write_import(
         joints="|".join(re.escape(j) for j in foreign.joints),
         kp=by_joint["kp"],
         kd=by_joint["kd"],
-        torque_limit=None
-        if foreign.torque_limit is None
-        else dict(zip(foreign.joints, foreign.torque_limit, strict=True)),
+        torque_limit=_by_name(foreign.torque_limit),
         torque_limit_from=foreign.torque_limit_from,
-        armature=None
-        if foreign.armature is None
-        else dict(zip(foreign.joints, per_joint(foreign.armature, n, "armature"), strict=True)),
+        armature=_by_name(foreign.armature),
         default_pose=by_joint["default_pose"],
         control_dt=foreign.control_dt,
         physics_dt=foreign.physics_dt,

@@ -43,6 +43,7 @@ from sim2real.errors import PolicyError
 from sim2real.policy.imports.common import (
     ForeignPolicy,
     ImportResult,
+    given_or_trained,
     hold_positions,
     locked_note,
     model_joints,
@@ -53,6 +54,7 @@ from sim2real.policy.imports.common import (
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_graph, rename_io
 from sim2real.policy.imports.isaaclab_env import deploy_from_env, is_env_yaml
+from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import ObservationTerm
 
@@ -398,8 +400,8 @@ def import_isaaclab(
     *,
     joints: str | None = None,
     motor_order: tuple[str, ...] | None = None,
-    armature: float | None = None,
-    torque_limit: float | None = None,
+    armature: PerJoint = None,
+    torque_limit: PerJoint = None,
     physics_dt: float | None = None,
     control_dt: float | None = None,
     name: str | None = None,
@@ -414,9 +416,12 @@ def import_isaaclab(
         out: Folder to write ``robot.yaml`` and ``policy.onnx`` to.
         joints: Regular expression choosing the model's motors (matched in full); default every hinge joint.
         motor_order: The robot's joints by motor index; default the model's joint order.
-        armature: Joint armature to set on the policy joints [kg m^2]; default the model's.
-        torque_limit: Effort limit [N m] of every policy joint; default the policy's training config's
-            (env.yaml), else the model's.  Either replaces the model's, printed where they differ.
+        armature: Joint armature to set on the policy joints [kg m^2]: one value, or a map by joint
+            name or regular expression (matched in full; the last matching key wins); default the
+            training config's (env.yaml), else the model's.
+        torque_limit: Effort limit [N m] of the policy joints, one value or a map like ``armature``;
+            default the policy's training config's (env.yaml), else the model's.  Either replaces
+            the model's, printed where they differ.
         physics_dt: Largest physics timestep [s]; default a quarter of the policy period.
         control_dt: Policy period [s] when no deploy.yaml states it (mjlab metadata); default 0.02.
         name: Robot name; default the model's.
@@ -505,8 +510,8 @@ def import_isaaclab(
         action_limit=None,
         locked=locked,
         motor_order=tuple(facts.get("motors", ())),
-        armature=armature if armature is not None else extras.get("armature"),
-        **_torque_limits(torque_limit, extras, n),
+        armature=given_or_trained(armature, extras.get("armature"), facts["joints"], "--armature"),
+        **_torque_limits(torque_limit, extras, facts["joints"]),
         commands=facts.get("commands"),
         files=files,
         assumptions=tuple(assumed),
@@ -515,21 +520,29 @@ def import_isaaclab(
     return write_import(foreign, model, out, name=name, seed=seed)
 
 
-def _torque_limits(given: float | None, extras: Mapping[str, Any], n: int) -> dict[str, Any]:
-    """The ForeignPolicy's ``torque_limit`` and ``torque_limit_from``: the user's --torque-limit,
-    else the policy's training config's (either replaces the model's); a --torque-limit that differs
-    from what the policy was trained with is a warning."""
+def _torque_limits(given: PerJoint, extras: Mapping[str, Any], joints: list[str]) -> dict[str, Any]:
+    """The ForeignPolicy's ``torque_limit`` and ``torque_limit_from``: per policy joint the user's
+    --torque-limit, else the policy's training config's (either replaces the model's); a
+    --torque-limit that differs from what the policy was trained with is a warning."""
     trained = extras.get("torque_limit")
-    if given is None:
-        return {"torque_limit": trained, "torque_limit_from": extras.get("torque_limit_from", "--torque-limit")}
-    if trained is not None and any(abs(t - float(given)) > 1e-9 for t in trained):
+    source = extras.get("torque_limit_from", "--torque-limit")
+    limits = given_or_trained(given, trained, joints, "--torque-limit")
+    if given is None or limits is None:
+        return {"torque_limit": limits, "torque_limit_from": source}
+    theirs = dict(zip(joints, trained, strict=True)) if trained is not None else {}
+    mine = given_or_trained(given, None, joints, "--torque-limit") or {}
+    differ = [j for j in mine if j in theirs and abs(mine[j] - theirs[j]) > 1e-9]
+    if differ:
         log.warning(
-            "--torque-limit %g replaces the effort limits the policy was trained with (%s: %s N m)",
-            float(given),
-            extras.get("torque_limit_from"),
-            ", ".join(f"{v:g}" for v in sorted(set(trained))),
+            "--torque-limit replaces the effort limits the policy was trained with, from %s, on %d joints (%s %g -> %g N m)",
+            source,
+            len(differ),
+            differ[0],
+            theirs[differ[0]],
+            mine[differ[0]],
         )
-    return {"torque_limit": (float(given),) * n, "torque_limit_from": "--torque-limit"}
+    mixed = trained is not None and len(mine) < len(joints)
+    return {"torque_limit": limits, "torque_limit_from": f"--torque-limit and {source}" if mixed else "--torque-limit"}
 
 
 def _params_next_to(policy: Path, assumed: list[str]) -> Path | None:

@@ -30,6 +30,7 @@ from sim2real.errors import PolicyError
 from sim2real.policy.imports.common import (
     ForeignPolicy,
     ImportResult,
+    given_or_trained,
     hold_positions,
     locked_note,
     model_joints,
@@ -39,6 +40,7 @@ from sim2real.policy.imports.common import (
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import graph_interface
 from sim2real.policy.imports.torchscript import load_torchscript, reference_function, torchscript_to_onnx
+from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import ObservationTerm
 
 REQUIRED = (
@@ -120,8 +122,8 @@ def import_legged_gym(
     out: str | Path,
     *,
     joints: str | None = None,
-    armature: float | None = None,
-    torque_limit: float | None = None,
+    armature: PerJoint = None,
+    torque_limit: PerJoint = None,
     name: str | None = None,
     seed: int = 0,
 ) -> ImportResult:
@@ -134,9 +136,11 @@ def import_legged_gym(
         out: Folder to write ``robot.yaml`` and ``policy.onnx`` to.
         joints: Regular expression of the policy joints (matched in full, model order); default the
             model's first ``num_actions`` hinge joints.
-        armature: Joint armature to set on the policy joints [kg m^2]; default: the model's (or the
-            config's ``armature``).
-        torque_limit: Effort limit [N m] of every policy joint: replaces the model's (printed where they differ).
+        armature: Joint armature to set on the policy joints [kg m^2]: one value, or a map by joint
+            name or regular expression (matched in full; the last matching key wins); default the
+            config's ``armature``, else the model's.
+        torque_limit: Effort limit [N m] of the policy joints, one value or a map like ``armature``:
+            replaces the model's (printed where they differ).
         name: Robot name; default the model's.
         seed: Seed of the parity check's rollout.
 
@@ -207,8 +211,8 @@ def import_legged_gym(
         recurrent=recurrent,
         action_limit=None,
         locked=locked,
-        torque_limit=None if torque_limit is None else (float(torque_limit),) * n,
-        armature=armature if armature is not None else cfg.get("armature"),
+        torque_limit=given_or_trained(torque_limit, None, chosen, "--torque-limit"),
+        armature=given_or_trained(armature, cfg.get("armature"), chosen, "--armature"),
         files={"policy": Path(policy), "config": Path(config), "model": Path(model)},
         assumptions=tuple(assumed),
         network=network,
