@@ -22,7 +22,8 @@ Isaac Lab's own ``params/env.yaml`` is read as the deploy.yaml it implies
 What this importer assumes where the files are silent (recorded in the policy's metadata): without
 joint names in the ONNX metadata and without a given motor order, the policy joints are the
 model's joints breadth first over the kinematic tree (the order of an Isaac Lab articulation made
-from the same robot description) and the robot's motor order follows from ``joint_ids_map``; a
+from the same robot description) or in model order (mjlab's), chosen from evidence
+(:mod:`sim2real.policy.imports.joint_order`), and the robot's motor order follows from ``joint_ids_map``; a
 ``joint_ids_map`` with gaps (motor indices of a larger robot) is taken by rank; Isaac Lab's and mjlab's observation term named ``joint_pos`` (``joint_vel``) is
 ``joint_pos_rel`` (``joint_vel_rel``), as in their velocity tasks; the physics timestep is a
 quarter of the policy period unless given.  Terms sim2real does not compute (``height_scan``, ...)
@@ -32,7 +33,6 @@ are refused with one line.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -48,14 +48,19 @@ from sim2real.policy.imports.common import (
     locked_note,
     model_joints,
     per_joint,
-    tree_joints,
     write_import,
 )
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_graph, rename_io
 from sim2real.policy.imports.isaaclab_env import deploy_from_env, is_env_yaml
+from sim2real.policy.imports.joint_order import (
+    ModelJoints,
+    check_default_pose,
+    choose_order,
+    model_joints_of,
+    policy_joints,
+)
 from sim2real.robots.init_actuators import PerJoint
-from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import ObservationTerm
 
 log = logging.getLogger(__name__)
@@ -128,73 +133,6 @@ def _frame_size(term: str, n_joints: int) -> int:
     return {"gait_phase": 2, "base_quat": 4}.get(
         term, n_joints if term in ("joint_pos_rel", "joint_vel", "last_action") else 3
     )
-
-
-def policy_joints(
-    joint_ids_map: Any,
-    where: str,
-    *,
-    names: list[str] | None = None,
-    motor_order: list[str] | None = None,
-    tree_order: list[str] | None = None,
-) -> tuple[list[str], list[int], list[str], list[str]]:
-    """The policy joints of a ``joint_ids_map`` (``joint_ids_map[i]``: motor index of policy joint i).
-
-    The names come from, in this order: the ONNX metadata's ``names``; the robot's ``motor_order``
-    (joint names by motor index; a map with gaps is matched by rank); else ``tree_order``, the
-    model's joints breadth first (Isaac Lab's articulation order), the motor order then following
-    from the map.
-
-    Returns:
-        The policy joints, the rank of each one's motor among the policy's motors, the motor order
-        (policy joints by motor index) and what was assumed.
-
-    Raises:
-        PolicyError: not a list of distinct non-negative integers (not a permutation), or names
-            that do not fit.
-    """
-    if not isinstance(joint_ids_map, list) or not joint_ids_map:
-        raise PolicyError(f"{where}: joint_ids_map must be a list of motor indices")
-    if not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in joint_ids_map):
-        raise PolicyError(f"{where}: joint_ids_map must hold non-negative integers (motor indices)")
-    seen: set[int] = set()
-    for i in joint_ids_map:
-        if i in seen:
-            raise PolicyError(f"{where}: joint_ids_map is not a permutation: motor {i} appears twice")
-        seen.add(i)
-    n = len(joint_ids_map)
-    order = sorted(joint_ids_map)
-    rank = [order.index(i) for i in joint_ids_map]
-    assumed = []
-    if order != list(range(n)):
-        assumed.append(
-            f"joint_ids_map has gaps (motor indices up to {order[-1]} for {n} joints): motors taken by rank"
-        )
-    if names is not None:
-        if len(names) != n:
-            raise PolicyError(f"the ONNX metadata names {len(names)} joints, {where}'s joint_ids_map {n}")
-        joints = list(names)
-    elif motor_order is not None:
-        if len(motor_order) < n:
-            raise PolicyError(
-                f"{where}: joint_ids_map names {n} motors, the motor order has {len(motor_order)}"
-            )
-        by_index = order[-1] < len(motor_order)
-        joints = [motor_order[i] if by_index else motor_order[rank[k]] for k, i in enumerate(joint_ids_map)]
-    else:
-        if tree_order is None or len(tree_order) != n:
-            have = 0 if tree_order is None else len(tree_order)
-            raise PolicyError(
-                f"{where}: joint_ids_map has {n} joints, the model {have}: choose them with --joints or name the "
-                "robot's motors with --motor-order"
-            )
-        joints = list(tree_order)
-        assumed.append(
-            "policy joint order: the model's joints breadth first (Isaac Lab's articulation order); the motor "
-            "order follows from joint_ids_map"
-        )
-    motors = [joints[rank.index(r)] for r in range(n)]
-    return joints, rank, motors, assumed
 
 
 def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
@@ -358,21 +296,6 @@ def _our_term(foreign: str) -> str:
     return FOREIGN_TERMS[foreign]
 
 
-def _check_default_pose(model: str | Path, joints: list[str], default: tuple[float, ...]) -> None:
-    """A default pose outside a joint's range means the joint order was resolved wrong: one line."""
-    import mujoco
-
-    compiled = load_mjcf(Path(model)).compile()
-    for name, q in zip(joints, default, strict=True):
-        j = mujoco.mj_name2id(compiled, mujoco.mjtObj.mjOBJ_JOINT, name)
-        lo, hi = compiled.jnt_range[j]
-        if compiled.jnt_limited[j] and not lo - 0.05 <= q <= hi + 0.05:
-            raise PolicyError(
-                f"the default position {q:g} of policy joint '{name}' is outside its range [{lo:g}, {hi:g}]: the "
-                "policy's joints are not where the import put them; name the robot's motors with --motor-order"
-            )
-
-
 def _reference(model: Any, interface: GraphInterface) -> Any:
     """The original graph in onnxruntime, one row at a time with its recurrent state from zeros."""
     import onnxruntime as ort
@@ -434,13 +357,8 @@ def import_isaaclab(
     original = load_graph(policy)
     interface = graph_interface(original, source)
     meta = {p.key: p.value for p in original.metadata_props}
-    tree = tree_joints(model)
-    if joints is not None:
-        try:
-            pattern = re.compile(joints)
-        except re.error as exc:
-            raise PolicyError(f"--joints '{joints}' is not a regular expression ({exc})") from None
-        tree = [j for j in tree if pattern.fullmatch(j)]
+    facts_model = model_joints_of(model, joints)
+    tree = facts_model.breadth
     if motor_order:
         unknown = [j for j in motor_order if j not in model_joints(model)]
         if unknown:
@@ -463,7 +381,7 @@ def import_isaaclab(
             assumed,
             names=names,
             motor_order=list(motor_order or []) or None,
-            tree=tree,
+            model=facts_model,
         )
         framework = "mjlab" if "observation_names" in meta else "isaaclab"
     elif names is not None:
@@ -479,7 +397,7 @@ def import_isaaclab(
     missing = [j for j in facts["joints"] if j not in model_joints(model)]
     if missing:
         raise PolicyError(f"policy joint '{missing[0]}' is not a joint of {Path(model).name}")
-    _check_default_pose(model, facts["joints"], facts["default_pose"])
+    check_default_pose(facts_model.ranges, facts["joints"], facts["default_pose"])
     layout = facts["observation"]
     width = sum(t.width for t in layout)
     if width != interface.n_obs:
@@ -563,7 +481,7 @@ def _from_deploy(
     *,
     names: list[str] | None,
     motor_order: list[str] | None,
-    tree: list[str],
+    model: ModelJoints,
 ) -> dict[str, Any]:
     for key in (
         "joint_ids_map",
@@ -576,8 +494,9 @@ def _from_deploy(
     ):
         if key not in cfg:
             raise PolicyError(f"{where}: missing '{key}' (an Isaac Lab params/deploy.yaml has it)")
+    tree, note = choose_order(cfg, model) if names is None and motor_order is None else (model.breadth, "")
     joints, rank, motors, notes = policy_joints(
-        cfg["joint_ids_map"], where, names=names, motor_order=motor_order, tree_order=tree
+        cfg["joint_ids_map"], where, names=names, motor_order=motor_order, tree_order=tree, order_note=note
     )
     assumed.extend(notes)
     index = list(cfg["joint_ids_map"])
