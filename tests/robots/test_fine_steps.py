@@ -24,13 +24,20 @@ class TestLargestStep:
 
 
 class TestDampingCheck:
-    def test_a_safe_mode_damping_the_lightest_joint_cannot_take_is_named_under_check(self, tmp_path):
-        # the shoulder's kd becomes safety.damping, which the wrist (8e-6 kg m^2) cannot take
+    def test_each_joint_gets_its_own_kd_as_safe_mode_damping_so_a_light_wrist_is_no_problem(self, tmp_path):
+        # one gain for all (the shoulder's 5) was more than the wrist (8e-6 kg m^2) can take
         (tmp_path / "arm.xml").write_text(ARM)
         options = InitOptions(kp={"shoulder": 200.0, "wrist": 2.0}, kd={"shoulder": 5.0, "wrist": 0.01}, torque_limit=50.0)
+        spec, result = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", options)
+        assert dict(zip(spec.joints, spec.safety.damping, strict=True)) == {"shoulder": 5.0, "wrist": 0.01}
+        assert not any(c.startswith("safety.damping") for c in result.check)
+
+    def test_a_safe_mode_damping_a_light_joint_cannot_take_is_named_under_check(self, tmp_path):
+        (tmp_path / "arm.xml").write_text(ARM)
+        options = InitOptions(kp=200.0, kd=5.0, torque_limit=50.0)  # the wrist's own kd is 5 too
         _, result = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", options)
         (line,) = [c for c in result.check if c.startswith("safety.damping")]
-        assert "safety.damping 5 (safe mode's damping, on every joint) is more than the light joint wrist" in line
+        assert "safety.damping 5 (safe mode's damping of wrist) is more than that light joint" in line
         assert "give the joints armature (--armature) or lower safety.damping (at most" in line
         _, armed = init_robot(tmp_path / "arm.xml", tmp_path / "armed.yaml", dataclasses.replace(options, armature=0.01))
         assert not any(c.startswith("safety.damping") for c in armed.check)
