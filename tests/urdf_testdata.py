@@ -14,9 +14,9 @@ IMU_POS = (-0.016, -0.067, -0.006)
 LEGS = (("FL", 0.15, 0.1), ("FR", 0.15, -0.1), ("RL", -0.15, 0.1), ("RR", -0.15, -0.1))
 
 
-def stl(path: Path) -> Path:
-    """A binary STL tetrahedron of 3 cm edges."""
-    v = [(0.0, 0.0, 0.0), (0.03, 0.0, 0.0), (0.0, 0.03, 0.0), (0.0, 0.0, 0.03)]
+def stl(path: Path, edge: float = 0.03) -> Path:
+    """A binary STL tetrahedron of ``edge`` [m] edges (3 cm by default)."""
+    v = [(0.0, 0.0, 0.0), (edge, 0.0, 0.0), (0.0, edge, 0.0), (0.0, 0.0, edge)]
     faces = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:

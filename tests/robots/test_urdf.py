@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +16,7 @@ from urdf_testdata import IMU_POS, quadruped_urdf, stl
 
 def _stl(path: Path) -> Path:
     """A binary STL tetrahedron of 10 cm edges."""
-    v = [(0.0, 0.0, 0.0), (0.1, 0.0, 0.0), (0.0, 0.1, 0.0), (0.0, 0.0, 0.1)]
-    faces = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        fh.write(b"\0" * 80 + struct.pack("<I", len(faces)))
-        for face in faces:
-            fh.write(struct.pack("<3f", 0.0, 0.0, 0.0))
-            for i in face:
-                fh.write(struct.pack("<3f", *v[i]))
-            fh.write(b"\0\0")
-    return path
+    return stl(path, 0.1)
 
 
 def _urdf(path: Path, mesh: str) -> Path:

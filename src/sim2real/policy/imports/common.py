@@ -175,6 +175,21 @@ def model_joints(model_path: str | Path) -> list[str]:
     return [n for j, n in enumerate(names) if int(model.jnt_type[j]) in kinds and n]
 
 
+def select_joints(names: Sequence[str], pattern: str | None) -> list[str]:
+    """The ``names`` a ``--joints`` regular expression matches in full (all of them for None).
+
+    Raises:
+        PolicyError: ``pattern`` is not a regular expression.
+    """
+    if pattern is None:
+        return list(names)
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise PolicyError(f"--joints '{pattern}' is not a regular expression ({exc})") from None
+    return [j for j in names if regex.fullmatch(j)]
+
+
 def tree_joints(model_path: str | Path) -> list[str]:
     """Named hinge and slide joints breadth first over the kinematic tree (children in model order):
     the joint order of an Isaac Lab articulation built from the same robot description."""

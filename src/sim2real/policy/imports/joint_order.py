@@ -11,7 +11,6 @@ first.  The choice and its reason are recorded as an assumption.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import mujoco
 
 from sim2real.errors import PolicyError
-from sim2real.policy.imports.common import per_joint, tree_joints
+from sim2real.policy.imports.common import per_joint, select_joints, tree_joints
 from sim2real.robots.load import load_mjcf
 
 BREADTH_NOTE = "policy joint order: the model's joints breadth first (Isaac Lab's articulation order)"
@@ -50,13 +49,7 @@ def model_joints_of(model_path: str | Path, pattern: str | None = None) -> Model
         PolicyError: ``pattern`` is not a regular expression.
     """
     compiled = load_mjcf(Path(model_path)).compile()
-    breadth = tree_joints(model_path)
-    if pattern is not None:
-        try:
-            regex = re.compile(pattern)
-        except re.error as exc:
-            raise PolicyError(f"--joints '{pattern}' is not a regular expression ({exc})") from None
-        breadth = [j for j in breadth if regex.fullmatch(j)]
+    breadth = select_joints(tree_joints(model_path), pattern)
     chosen = set(breadth)
     names = [mujoco.mj_id2name(compiled, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(compiled.njnt)]
     depth = [n for n in names if n in chosen]

@@ -22,7 +22,6 @@ What it does not state, and what this importer assumes (recorded in the policy's
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from sim2real.policy.imports.common import (
     locked_note,
     model_joints,
     per_joint,
+    select_joints,
     write_import,
 )
 from sim2real.policy.imports.config_files import load_config
@@ -161,11 +161,7 @@ def import_legged_gym(
     terms, assumed = layout(cfg, where)
     available = model_joints(model)
     if joints is not None:
-        try:
-            pattern = re.compile(joints)
-        except re.error as exc:
-            raise PolicyError(f"--joints '{joints}' is not a regular expression ({exc})") from None
-        chosen = [j for j in available if pattern.fullmatch(j)]
+        chosen = select_joints(available, joints)
         if len(chosen) != n:
             raise PolicyError(
                 f"--joints '{joints}' matches {len(chosen)} joints of the model, the policy has {n}"
