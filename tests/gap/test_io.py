@@ -90,3 +90,40 @@ def test_an_unknown_map_name_lists_the_built_in_maps_and_the_file_form(capsys, t
     )
     assert code == 1 and len(err) == 1
     assert "pendulum, qube" in err[0] and "YAML column map file" in err[0]
+
+
+class TestUnits:
+    def test_time_in_milliseconds_and_angles_in_degrees_are_named(self, tmp_path, caplog):
+        from sim2real.gap.io import load_logs
+        from sim2real.robots import load_robot
+
+        t = np.arange(400) * 5.0  # ms
+        q = np.degrees(1.5 * np.sin(2 * np.pi * 0.8 * t / 1e3))
+        qd = np.gradient(q, t / 1e3)  # deg/s
+        rows = [f"{a:.6f},{b:.6f},{c:.6f},0.1" for a, b, c in zip(t, q, qd, strict=True)]
+        path = tmp_path / "run.csv"
+        path.write_text("time,position,velocity,torque\n" + "\n".join(rows) + "\n")
+        with caplog.at_level("WARNING", logger="sim2real.gap.io"):
+            load_logs(load_robot("pendulum"), [path], csv_map="pendulum")
+        text = caplog.text
+        assert "samples 5 s apart" in text and "milliseconds" in text
+        assert "faster than 5 x their velocity limits: hinge" in text and "degrees" in text
+
+    def test_a_log_in_si_units_gets_no_warning(self, tmp_path, caplog):
+        from sim2real.gap.io import load_logs
+        from sim2real.robots import load_robot
+
+        with caplog.at_level("WARNING", logger="sim2real.gap.io"):
+            load_logs(load_robot("pendulum"), [_dfki_like_csv_plain(tmp_path)], csv_map="pendulum")
+        assert "milliseconds" not in caplog.text and "degrees" not in caplog.text
+
+
+def _dfki_like_csv_plain(tmp_path):
+    """The shared DFKI layout (time, position, velocity, torque), 1 s at 200 Hz, SI units."""
+    t = np.arange(200) * 0.005
+    q = 0.3 * np.sin(2 * np.pi * 0.8 * t)
+    qd = 0.3 * 2 * np.pi * 0.8 * np.cos(2 * np.pi * 0.8 * t)
+    rows = [f"{a:.6f},{b:.6f},{c:.6f},0.1" for a, b, c in zip(t, q, qd, strict=True)]
+    path = tmp_path / "si.csv"
+    path.write_text("time,position,velocity,torque\n" + "\n".join(rows) + "\n")
+    return path

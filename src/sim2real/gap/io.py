@@ -17,6 +17,8 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from sim2real.errors import LogError
 from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag, read_csv
 from sim2real.logs.csv_map_file import check_map_joints, load_column_map
@@ -26,7 +28,7 @@ from sim2real.sim.replay import check_log_fits
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CSV_MAPS", "csv_reader", "load_logs"]
+__all__ = ["CSV_MAPS", "csv_reader", "load_logs", "unit_warnings"]
 
 CSV_MAPS: dict[str, Callable[[str | Path], Trajectory]] = {
     "pendulum": load_real_pendulum,
@@ -67,6 +69,8 @@ def load_logs(
                     "(a map file of its columns, docs/real_data.md)"
                 )
             traj = reader(path)
+            for line in unit_warnings(spec, traj):
+                log.warning("%s: %s", path, line)
         else:
             if not path.exists():
                 raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
@@ -80,6 +84,39 @@ def load_logs(
                 f"{min_seconds:g} s; use a longer log"
             )
         out.append(_with_base_state(spec, traj, str(path)))
+    return out
+
+
+SLOW_SAMPLES_S = 1.0
+"""Median sample spacing beyond which a CSV's time column is probably not in seconds [s]."""
+FAST_FACTOR = 5.0
+"""A CSV whose joints move this many times faster than their velocity limits is probably not in rad."""
+
+
+def unit_warnings(spec: RobotSpec, traj: Trajectory) -> list[str]:
+    """Lines naming what in a CSV log looks like the wrong unit (no file states its units): a
+    median sample spacing over :data:`SLOW_SAMPLES_S` (time in milliseconds?), joint speeds over
+    :data:`FAST_FACTOR` x the spec's velocity limits at the 99th percentile (angles in degrees?)."""
+    out = []
+    if len(traj.t) > 2:
+        spacing = float(np.median(np.diff(traj.t)))
+        if spacing > SLOW_SAMPLES_S:
+            out.append(
+                f"samples {spacing:g} s apart (the robot's control period is {spec.control_dt:g} s): is the "
+                "time column in milliseconds? a column map file can scale it (docs/real_data.md)"
+            )
+    speed = np.percentile(np.abs(np.asarray(traj.qd, dtype=float)), 99, axis=0) if len(traj.t) else []
+    limits = [float(spec.safety.velocity[spec.joints.index(j)]) for j in traj.joint_names]
+    fast = [
+        f"{j} {v:.3g} rad/s (limit {lim:g})"
+        for j, v, lim in zip(traj.joint_names, speed, limits, strict=True)
+        if np.isfinite(v) and v > FAST_FACTOR * lim
+    ]
+    if fast:
+        out.append(
+            f"joints faster than {FAST_FACTOR:g} x their velocity limits: {', '.join(fast)}: are the angles in "
+            "degrees? a column map file can scale them (docs/real_data.md)"
+        )
     return out
 
 
