@@ -78,3 +78,16 @@ def test_a_map_is_checked_against_the_robots_joints(tmp_path, text, words):
         check_map_joints(column_map, joints, joints[:1], robot, "map.yaml")
     for word in words:
         assert word in str(err.value)
+
+
+def test_an_offset_moves_an_angles_zero_after_scaling(tmp_path):
+    """A logger whose pendulum angle is 0 hanging, read onto a model whose 0 is upright: offset pi."""
+    from sim2real.logs.csv_import import read_csv
+
+    m = load_column_map(_map(tmp_path, "time: t\nposition: {hinge: p}\nscale: {p: -1}\noffset: {p: 3.141593}\n"))
+    log = tmp_path / "log.csv"
+    log.write_text("t,p\n0.0,0.0\n0.01,0.1\n0.02,0.2\n")
+    traj = read_csv(log, m, ("hinge",))
+    assert traj.q[:, 0] == pytest.approx([3.141593, 3.041593, 2.941593])
+    with pytest.raises(LogError, match=r"offset: column\(s\) \['x'\] are not mapped"):
+        load_column_map(_map(tmp_path, "time: t\nposition: {hinge: p}\noffset: {x: 1.0}\n"))

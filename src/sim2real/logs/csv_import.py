@@ -66,6 +66,10 @@ class ColumnMap:
     scale: Mapping[str, float] = field(default_factory=dict)
     """Column name -> factor from file units to SI (e.g. ``{"time_ms": 1e-3, "angle_deg": pi/180}``);
     unlisted columns are already SI."""
+    offset: Mapping[str, float] = field(default_factory=dict)
+    """Column name -> value added after scaling, in SI (e.g. ``{"alpha": 3.141593}`` for a logger whose
+    angle 0 is the model's pi: the zero of a hanging vs an upright pendulum; ``scale: -1`` flips a
+    sign); unlisted columns are unchanged."""
     velocity_smoothing: int = 1
     """Odd moving-average window [samples] applied to differentiated velocities; 1 = none."""
     delimiter: str | None = None
@@ -75,7 +79,7 @@ class ColumnMap:
     loggers that wrap angles write; see :func:`unwrap_wrapped`)."""
 
     def __post_init__(self) -> None:
-        for name in ("position", "velocity", "effort", "command", "scale"):
+        for name in ("position", "velocity", "effort", "command", "scale", "offset"):
             object.__setattr__(self, name, _frozen_map(getattr(self, name)))
         if not self.position:
             raise LogError("ColumnMap.position: map at least one joint to a column")
@@ -159,6 +163,9 @@ def read_csv(
     for column, factor in column_map.scale.items():
         if column in values:
             values[column] = values[column] * factor
+    for column, shift in column_map.offset.items():
+        if column in values:
+            values[column] = values[column] + shift
 
     t = values[column_map.time]
     back = np.flatnonzero(np.diff(t) < 0)

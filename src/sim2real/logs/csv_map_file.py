@@ -7,7 +7,8 @@ The file holds the fields of :class:`~sim2real.logs.csv_import.ColumnMap` (``doc
     velocity: {hinge: vel}          # optional: differentiated from positions when absent
     effort: {hinge: tau_measured}   # optional
     command: {hinge: tau_desired}   # optional: actuated joint -> column
-    scale: {t_ms: 0.001}            # optional: column -> factor to SI
+    scale: {t_ms: 0.001}            # optional: column -> factor to SI (-1 flips a sign)
+    offset: {pos: 3.141593}         # optional: column -> value added after scaling (the angle's zero)
     velocity_smoothing: 1           # optional
     delimiter: ";"                  # optional: sniffed from the header when absent
     unwrap: true                    # optional: unwrap angles that wrap at +-pi (default true)
@@ -67,6 +68,8 @@ def load_column_map(path: str | Path) -> ColumnMap:
             fields[role] = _joint_columns(path, role, raw[role])
     if raw.get("scale") is not None:
         fields["scale"] = _scales(path, raw["scale"])
+    if raw.get("offset") is not None:
+        fields["offset"] = _scales(path, raw["offset"], "offset")
     if raw.get("velocity_smoothing") is not None:
         value = raw["velocity_smoothing"]
         if isinstance(value, bool) or not isinstance(value, int):
@@ -87,9 +90,10 @@ def load_column_map(path: str | Path) -> ColumnMap:
         column_map = ColumnMap(**fields)
     except LogError as exc:
         raise LogError(f"{path}: {exc}") from None
-    unused = [c for c in column_map.scale if c not in column_map.columns()]
-    if unused:
-        raise LogError(f"{path}: scale: column(s) {unused} are not mapped to time or a joint")
+    for key in ("scale", "offset"):
+        unused = [c for c in getattr(column_map, key) if c not in column_map.columns()]
+        if unused:
+            raise LogError(f"{path}: {key}: column(s) {unused} are not mapped to time or a joint")
     return column_map
 
 
@@ -141,14 +145,14 @@ def _joint_columns(path: Path, role: str, value: object) -> dict[str, str]:
     return {str(j): c.strip() for j, c in value.items()}
 
 
-def _scales(path: Path, value: object) -> dict[str, float]:
+def _scales(path: Path, value: object, key: str = "scale") -> dict[str, float]:
+    """``scale`` (column -> factor) or ``offset`` (column -> value added) of a map file."""
+    example = "{t_ms: 0.001}" if key == "scale" else "{alpha: 3.141593}"
     if not isinstance(value, dict):
-        raise LogError(
-            f"{path}: 'scale' must map column names to factors, e.g. {{t_ms: 0.001}}, got {value!r}"
-        )
+        raise LogError(f"{path}: '{key}' must map column names to numbers, e.g. {example}, got {value!r}")
     out = {}
     for column, factor in value.items():
         if isinstance(factor, bool) or not isinstance(factor, (int, float)):
-            raise LogError(f"{path}: scale: the factor of column '{column}' must be a number, got {factor!r}")
+            raise LogError(f"{path}: {key}: the value of column '{column}' must be a number, got {factor!r}")
         out[str(column)] = float(factor)
     return out
