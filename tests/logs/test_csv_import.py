@@ -224,6 +224,17 @@ class TestWrappedAngles:
         assert windows.n_windows == 8  # every 0.25 s window of the 2 s log
         assert "replay windows span" not in caplog.text
 
+    def test_a_step_the_recorded_speed_explains_is_motion_not_a_wrap(self, tmp_path):
+        """A wheel at 60 rad/s logged at 10 Hz moves 6 rad (about 2 pi) between samples."""
+        from sim2real.logs.csv_import import ColumnMap
+
+        t = np.arange(0.0, 1.0, 0.1)
+        text = "t,p,v\n" + "\n".join(f"{a:.3f},{60.0 * a:.6f},60.0" for a in t)
+        wheel = ColumnMap(time="t", position={"wheel": "p"}, velocity={"wheel": "v"})
+        tr = read_csv(_write(tmp_path, text), wheel, ("wheel",))
+        np.testing.assert_allclose(tr.q[:, 0], 60.0 * t, atol=1e-6)
+        assert tr.meta["unwrapped"] == []
+
     def test_unwrap_can_be_switched_off(self, tmp_path):
         import dataclasses
 

@@ -182,7 +182,10 @@ def read_csv(
     q = stack(column_map.position, joints)
     info: dict[str, Any] = {"source": str(path), "format": "csv", "columns": dict(needed)}
     if column_map.unwrap:
-        q, wraps = unwrap_wrapped(q)
+        moved = None
+        if column_map.velocity is not None:  # recorded speed x time since the previous sample [rad]
+            moved = stack(column_map.velocity, joints) * np.diff(values[column_map.time], prepend=np.nan)[:, None]
+        q, wraps = unwrap_wrapped(q, moved)
         for j, n in zip(joints, wraps, strict=True):
             if n:
                 log.warning("%s: the positions of %s wrap at +-pi (%d times): unwrapped", path, j, n)
@@ -219,12 +222,15 @@ WRAP_TOLERANCE = np.pi / 4
 """A step between two samples of ``2 pi k`` (k != 0) +- this [rad] is a wrap of the angle."""
 
 
-def unwrap_wrapped(q: np.ndarray) -> tuple[np.ndarray, list[int]]:
+def unwrap_wrapped(q: np.ndarray, moved: np.ndarray | None = None) -> tuple[np.ndarray, list[int]]:
     """Unwrap the joints whose positions wrap: a step between consecutive samples of a multiple of
-    2 pi within :data:`WRAP_TOLERANCE` (a wrapped angle crossing +-pi) is taken out.
+    2 pi within :data:`WRAP_TOLERANCE` (a wrapped angle crossing +-pi) is taken out, unless the
+    recorded velocity explains the step (a wheel turning 6 rad between samples of a slow log).
 
     Args:
         q: Positions, shape (T, n) [rad].
+        moved: Recorded velocity x the time since the previous sample, shape (T, n) [rad] (row 0
+            unused), or None when the log has no velocity column.
 
     Returns:
         The positions with wraps removed, shape (T, n), and the number of wraps per joint.
@@ -233,6 +239,9 @@ def unwrap_wrapped(q: np.ndarray) -> tuple[np.ndarray, list[int]]:
     step = np.diff(q, axis=0)
     turns = np.round(step / (2 * np.pi))
     wraps = (turns != 0) & (np.abs(step - 2 * np.pi * turns) < WRAP_TOLERANCE)
+    if moved is not None:  # a step the joint's own speed explains is motion, not a wrap
+        by_speed = np.abs(step - np.asarray(moved, dtype=float)[1:])
+        wraps &= ~(by_speed < np.abs(step - 2 * np.pi * turns) + WRAP_TOLERANCE)  # NaN compares False
     if wraps.any():
         q[1:] -= 2 * np.pi * np.cumsum(np.where(wraps, turns, 0.0), axis=0)
     return q, [int(n) for n in wraps.sum(axis=0)]
