@@ -35,7 +35,25 @@ class TestHungModel:
         assert Parameters(quadruped, hung).names == Parameters(quadruped, free).names
         assert hung.ntree == 4  # each leg its own kinematic tree
         body = mujoco.mj_name2id(hung, mujoco.mjtObj.mjOBJ_BODY, quadruped.base_body)
-        assert hung.body_pos[body][2] == pytest.approx(free.body_pos[body][2] + HANG_LIFT)
+        assert hung.body_pos[body][2] == pytest.approx(quadruped.initial_base.pos[2] + HANG_LIFT)
+
+    def test_a_base_modelled_at_the_floor_hangs_above_its_standing_height(self, tmp_path):
+        """A model made from a URDF has its base at z = 0 and the robot standing higher (the spec's
+        initial_base): hung 0.6 m above 0, its feet were in the floor and every joint was jammed."""
+        from sim2real.robots.init import InitOptions, init_robot
+        from urdf_testdata import quadruped_urdf
+
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", leg=0.8)
+        spec, _ = init_robot(urdf, tmp_path / "out" / "robot.yaml", InitOptions(kp=30.0, kd=1.0, floating_base=True))
+        assert spec.initial_base.pos[2] > HANG_LIFT  # standing taller than the lift
+        model = hung_model(spec)
+        data = mujoco.MjData(model)
+        data.qpos[joint_qpos_indices(spec, model)] = spec.default_pose
+        mujoco.mj_forward(model, data)
+        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+        assert data.xpos[body][2] == pytest.approx(spec.initial_base.pos[2] + HANG_LIFT)
+        robot = [g for g in range(model.ngeom) if model.geom_bodyid[g] != 0]
+        assert min(data.geom_xpos[g][2] - model.geom_rbound[g] for g in robot) > 0.5  # every geom clear of the floor
 
     def test_keyframes_keep_their_joint_values(self, quadruped):
         free, hung = build_model(quadruped), hung_model(quadruped)

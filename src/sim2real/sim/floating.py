@@ -3,8 +3,10 @@
 Legged robots are identified the way practitioners do it, legs in the air: the robot hangs from a
 stand or a crane by its base, so each leg swings freely and the actuator and joint parameters are
 seen without contacts.  :func:`hung_model` is that setup in MuJoCo: the base body loses its free
-joint (it is welded to the world), raised :data:`HANG_LIFT` metres above its model position so
-that no foot reaches the floor.  Everything else (joints, actuators, sensors, parameter names) is
+joint (it is welded to the world) in its standing pose (the spec's ``initial_base``, else its model
+position), raised :data:`HANG_LIFT` metres above it so that no foot reaches the floor (a model made
+from a URDF has its base at 0, the robot standing 1 m higher: hung 0.6 m above 0 its legs were in
+the floor).  Everything else (joints, actuators, sensors, parameter names) is
 the robot's own model, so a calibration identified on the hung model applies to the free robot.
 
 Whether a model floats is read from the model itself (:func:`~sim2real.robots.model.base_joint`: the
@@ -23,11 +25,12 @@ from sim2real.robots.spec import RobotSpec
 __all__ = ["HANG_LIFT", "BaseJoint", "base_joint", "hung_model"]
 
 HANG_LIFT = 0.6
-"""Height the hung robot's base is raised above its model position [m] (legs clear of the floor)."""
+"""Height the hung robot's base is raised above its standing position [m] (legs clear of the floor)."""
 
 
 def hung_model(spec: RobotSpec, lift: float = HANG_LIFT) -> mujoco.MjModel:
-    """The robot's model (nominal parameters) with its base welded to the world, ``lift`` m higher.
+    """The robot's model (nominal parameters) with its base welded to the world, ``lift`` m above its
+    standing position (the spec's ``initial_base``, else the model's).
 
     Keyframes keep their joint values (the free joint's entries are dropped from them).
 
@@ -45,8 +48,10 @@ def hung_model(spec: RobotSpec, lift: float = HANG_LIFT) -> mujoco.MjModel:
     for element in list(body.joints):
         if element.type == mujoco.mjtJoint.mjJNT_FREE:
             mjspec.delete(element)
-    pos = np.array(body.pos, dtype=float)
+    pos = np.array(body.pos if spec.initial_base is None else spec.initial_base.pos, dtype=float)
     body.pos = [pos[0], pos[1], pos[2] + float(lift)]
+    if spec.initial_base is not None:
+        body.quat = list(spec.initial_base.quat)
     for key in mjspec.keys:
         if len(key.qpos) == nominal.nq:
             key.qpos = np.delete(np.asarray(key.qpos), np.arange(joint.qpos, joint.qpos + 7)).tolist()
