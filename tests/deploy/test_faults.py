@@ -127,6 +127,30 @@ class TestResumeRule:
         assert transient_recovered(ticks, injected=0, reacted=1, kinds=NAN) is True
 
 
+class TestStoppingKinds:
+    def test_a_safe_tick_counts_only_the_kinds_that_stopped_it(self):
+        """A1 pushed sideways: the collision is still held in the tick its tilt stop fires (the push
+        tipped it over); that stop is the tilt check's, not the collision's own."""
+        from types import SimpleNamespace
+
+        from sim2real.deploy.faults import _stopping_kinds
+        from sim2real.deploy.safety_events import SafetyEvent, Severity
+
+        def event(kind, severity):
+            return SafetyEvent(0.5, kind, severity, None, math.nan, math.nan, kind)
+
+        tick = SimpleNamespace(
+            command=SimpleNamespace(mode="safe"),
+            events=[event("tilt", Severity.SAFE_STOP), event("collision", Severity.HOLD)],
+        )
+        assert _stopping_kinds(tick) == {"tilt"}
+        tick.command.mode = "hold"
+        assert _stopping_kinds(tick) == {"tilt", "collision"}
+        ticks = [OK, OK, ("hold", ("collision",)), ("normal", ()), ("safe", _stopping_kinds(
+            SimpleNamespace(command=SimpleNamespace(mode="safe"), events=tick.events)))]
+        assert transient_recovered(ticks, injected=2, reacted=2, kinds=("collision",)) is True
+
+
 class InfThenLimitStop(InfPolicyOutput):
     """+inf policy output for one tick, 5 normal ticks, then (as the fault ends) the twin's arm is
     pushed past its upper position limit: a later position-limit safe stop, not the fault's own."""

@@ -265,6 +265,12 @@ def _reaction(result: TickResult, kinds: Sequence[str]) -> str:
     return "none"
 
 
+def _stopping_kinds(result: TickResult) -> set[str]:
+    """Kinds of a tick's events; of a safe tick only those of its safe-stop events."""
+    safe = result.command.mode == "safe"
+    return {str(e.kind) for e in result.events if not safe or e.severity == Severity.SAFE_STOP}
+
+
 def transient_recovered(
     ticks: Sequence[tuple[str, Collection[str]]], *, injected: int, reacted: int, kinds: Collection[str]
 ) -> bool:
@@ -382,7 +388,9 @@ def run_case(
         latched = all(r.command.mode == "safe" for r in after[first_safe:])
     recovered = None
     if duration is not None and fault.reaction != "safe_stop":
-        ticks = [(r.command.mode, {str(e.kind) for e in r.events}) for r in results]
+        # a safe tick counts the kinds that stopped it: a collision still held in the tick a tilt
+        # stop fires (the push tipped the robot over) is not the collision's own stop
+        ticks = [(r.command.mode, _stopping_kinds(r)) for r in results]
         start = detected_at if detected_at is not None else warmup + duration
         recovered = transient_recovered(ticks, injected=warmup, reacted=start, kinds=fault.kinds)
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
