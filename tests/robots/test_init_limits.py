@@ -59,6 +59,23 @@ class TestMimicJoints:
             [2 * spec.safety.position_low[i], 2 * spec.safety.position_high[i]],
         )
         assert _velocity(spec, "jaw2") == 2 * _velocity(spec, "jaw") == 4.0
+        assert "jaw2" not in [a.joint for a in spec.actuators]
         assert any("mimic joints of the URDF (jaw2)" in line for line in result.inferred)
         model = build_model(spec)
         assert model.neq == 1 and model.nu == len(spec.actuators)
+
+
+    def test_a_coupling_that_would_drive_the_follower_out_of_its_range_narrows_the_leader(self, tmp_path):
+        """H1-2's thumb: leader [-0.1, 0.6] x 1.6 reaches 0.96 against the follower's [0, 0.8]:
+        its safety limits lay outside its own range (preflight's limits item failed)."""
+        import re
+
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", gripper=True)  # jaw2 = 2 jaw, jaw in [0, 0.5]
+        text = urdf.read_text()
+        block = re.search(r'<joint name="jaw2".*?</joint>', text, re.S).group(0)
+        urdf.write_text(text.replace(block, block.replace('upper="1.0"', 'upper="0.8"')))
+        spec, _ = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        i, k = spec.joints.index("jaw"), spec.joints.index("jaw2")
+        low, high = spec.safety.position_low, spec.safety.position_high
+        assert low[k] >= 0.0 and high[k] <= 0.8  # within the follower's own range
+        assert 2 * high[i] <= high[k] + 1e-9  # the leader stops before it drives the follower beyond

@@ -77,9 +77,16 @@ def safety_section(
         else:
             position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
         speed[joint] = float(velocity.get(joint, DEFAULT_VELOCITY))
-    for joint, c in coupled.items():  # where the leader's limits take the follower
+    for joint, c in coupled.items():  # where the leader's limits take the follower, within its own
+        own = position[joint]
+        # the leader stops before it drives the follower out of the follower's own range (a vendor's
+        # ranges may disagree with the coupling: H1-2's thumb leader [-0.1, 0.6] x 1.6 against [0, 0.8])
+        keep = sorted((x - c.offset) / c.multiplier for x in own) if c.multiplier else None
+        lead = position[c.leader]
+        if keep is not None and max(lead[0], keep[0]) <= pose[c.leader] <= min(lead[1], keep[1]):
+            position[c.leader] = [round(max(lead[0], keep[0]), 6), round(min(lead[1], keep[1]), 6)]
         ends = sorted(round(c.multiplier * x + c.offset, 6) for x in position[c.leader])
-        position[joint] = ends
+        position[joint] = [max(ends[0], own[0]), min(ends[1], own[1])] if ends[0] < own[1] and own[0] < ends[1] else own
         speed[joint] = round(abs(c.multiplier) * speed[c.leader], 6)
     torques = {j: a["torque_limit"] for j, a in actuators.items()}
     pd = all(a["model"] == "pd" for a in actuators.values())
