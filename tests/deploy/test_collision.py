@@ -13,7 +13,8 @@ import pytest
 import yaml
 from deploy_testdata import QUIET, balance_policy
 
-from sim2real.deploy.collision import CollisionDetector, MomentumObserver, torque_scale
+from sim2real.deploy.body_geometry import torque_scale
+from sim2real.deploy.collision import CollisionDetector, MomentumObserver
 from sim2real.deploy.fault_cases import Collision
 from sim2real.deploy.faults import run_case
 from sim2real.deploy.loop import ControlLoop, LoopConfig

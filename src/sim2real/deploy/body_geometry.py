@@ -1,5 +1,5 @@
 """Where a robot's bodies are: their collision geoms, a geom's lowest point, a body's front, a site
-in a body's frame, the sole a body stands on.
+in a body's frame, the sole a body stands on, the gravity torque a joint carries.
 
 Shared by the collision observer (which feet can touch the ground) and the collision fault case
 (where a push lands).  Needs MuJoCo and numpy only.
@@ -13,8 +13,12 @@ import mujoco
 import numpy as np
 
 from sim2real.robots.collide import collides
+from sim2real.robots.model import joint_qpos_indices
+from sim2real.robots.spec import RobotSpec
 
-__all__ = ["SOLE_SPREAD", "collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "site_in_body", "sole"]
+__all__ = [
+    "SOLE_SPREAD", "collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "site_in_body", "sole", "torque_scale",
+]
 
 
 def leaf_bodies(model: mujoco.MjModel) -> list[int]:
@@ -124,3 +128,25 @@ def sole(model: mujoco.MjModel, body: int) -> tuple[int, bool]:
     several = sum(bottom[g] <= bottom[lowest] + SOLE_SPREAD for g in geoms) > 1
     point = int(model.geom_type[lowest]) == int(mujoco.mjtGeom.mjGEOM_SPHERE) and not several
     return lowest, point
+
+
+def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
+    """Torque scale of each policy joint [N m], shape (n_joints,): the safety torque limit of an
+    actuated joint; for a passive one the largest gravity torque of the bodies it carries (subtree
+    mass x |g| x distance of the subtree's centre of mass from the joint axis, at the default pose)."""
+    data = mujoco.MjData(model)
+    data.qpos[joint_qpos_indices(spec, model)] = spec.default_pose
+    mujoco.mj_kinematics(model, data)
+    mujoco.mj_comPos(model, data)
+    g = float(np.linalg.norm(model.opt.gravity))
+    out = np.asarray(spec.safety.torque, dtype=float).copy()
+    for j, name in enumerate(spec.joints):
+        if math.isfinite(out[j]):
+            continue
+        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
+        body = int(model.jnt_bodyid[jid])
+        arm = data.subtree_com[body] - data.xanchor[jid]
+        axis = data.xaxis[jid]
+        r = float(np.linalg.norm(arm - np.dot(arm, axis) * axis))
+        out[j] = max(float(model.body_subtreemass[body]) * g * r, 1e-6)
+    return out

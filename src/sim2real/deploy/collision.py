@@ -68,7 +68,15 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.deploy.body_geometry import collision_geoms, geom_bottom, leaf_bodies, site_in_body, sole
+from sim2real.deploy.body_geometry import (
+    collision_geoms,
+    geom_bottom,
+    leaf_bodies,
+    site_in_body,
+    sole,
+    torque_scale,
+)
+from sim2real.deploy.coupling import coupling_column, joint_couplings
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
@@ -82,7 +90,6 @@ __all__ = [
     "MomentumObserver",
     "Residual",
     "default_contacts",
-    "torque_scale",
 ]
 
 
@@ -194,6 +201,7 @@ class MomentumObserver:
         self._locked_value = np.array([float(v) for v in spec.locked_joints.values()])
         self._locked_dof = np.array([int(model.jnt_dofadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int)
         measured |= set(int(i) for i in self._locked_dof)
+        self._couplings = joint_couplings(model)  # their forces, like a locked joint's, solved for
         self._free_dof = 0
         self._free_qpos = 0
         if spec.floating_base:
@@ -441,6 +449,7 @@ class MomentumObserver:
             column = np.zeros((self.nv, 1))
             column[dof] = 1.0
             columns.append(column)
+        columns += [coupling_column(self.nv, c, d.qpos) for c in self._couplings]
         height_known = reading.base_height is not None
         for c in self.contacts:
             center = d.geom_xpos[c.geom]
@@ -476,28 +485,6 @@ class MomentumObserver:
 
 
 # ------------------------------------------------------------------------------------ the detector
-
-
-def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
-    """Torque scale of each policy joint [N m], shape (n_joints,): the safety torque limit of an
-    actuated joint; for a passive one the largest gravity torque of the bodies it carries (subtree
-    mass x |g| x distance of the subtree's centre of mass from the joint axis, at the default pose)."""
-    data = mujoco.MjData(model)
-    data.qpos[joint_qpos_indices(spec, model)] = spec.default_pose
-    mujoco.mj_kinematics(model, data)
-    mujoco.mj_comPos(model, data)
-    g = float(np.linalg.norm(model.opt.gravity))
-    out = np.asarray(spec.safety.torque, dtype=float).copy()
-    for j, name in enumerate(spec.joints):
-        if math.isfinite(out[j]):
-            continue
-        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
-        body = int(model.jnt_bodyid[jid])
-        arm = data.subtree_com[body] - data.xanchor[jid]
-        axis = data.xaxis[jid]
-        r = float(np.linalg.norm(arm - np.dot(arm, axis) * axis))
-        out[j] = max(float(model.body_subtreemass[body]) * g * r, 1e-6)
-    return out
 
 
 class CollisionDetector:
