@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import math
+
 import mujoco
 import numpy as np
 
@@ -89,21 +91,32 @@ def resting_check(bodies: list[str]) -> str:
 def standing_advice(spec: RobotSpec, standing: Standing, zero_pose: bool = False) -> str:
     """What to do about a default pose the actuators do not hold (:mod:`sim2real.robots.standing`);
     ``zero_pose``: the pose is (partly) the model's qpos0 for want of a keyframe."""
+    seen = _seen(standing)
     if standing.diverged_at is not None:
         return (
-            "the simulation diverges in the default pose (see above): check the gains, armature and the "
+            f"the simulation diverges in the default pose ({seen}): check the gains, armature and the "
             "model's constraints (a closed chain's joints the spec leaves out, its keyframe)"
         )
     if not any(a.model == "pd" for a in spec.actuators):
-        return "the robot collapses with zero actuator command (see above): give --kp and --kd for PD actuators"
+        return f"the robot collapses with zero actuator command ({seen}): give --kp and --kd for PD actuators"
     pose = "the model's zero pose for want of a keyframe: give --default-pose with a standing pose" if zero_pose else ""
     if standing.deviation > SAG_LIMIT:
-        return "the PD gains do not hold the default pose (see above): " + (
+        return f"the PD gains do not hold the default pose ({seen}): " + (
             f"it is {pose}, then judge the gains" if zero_pose else "stiffer --kp, or a less crouched --default-pose"
         )
     if len(spec.feet) < 3:
-        return "the robot tips over with its joints held (see above): expected of a robot that balances only under a policy"
+        return f"the robot tips over with its joints held ({seen}): expected of a robot that balances only under a policy"
     return (
-        f"the robot tips over on its {len(spec.feet)} feet with its joints held (see above), a pose it should stand in "
+        f"the robot tips over on its {len(spec.feet)} feet with its joints held ({seen}), a pose it should stand in "
         "unaided: " + (pose if zero_pose else "check the default pose (feet under the base), the masses and the feet found")
+    )
+
+
+def _seen(standing: Standing) -> str:
+    """What the standing check measured, in a few words (the advice is printed apart from it)."""
+    if standing.diverged_at is not None:
+        return f"at t = {standing.diverged_at:.3f} s"
+    return (
+        f"base {standing.initial_height:.3f} -> {standing.height:.3f} m, tilt {math.degrees(standing.tilt):.0f} deg, "
+        f"{standing.joint} {standing.deviation:.2f} rad off"
     )
