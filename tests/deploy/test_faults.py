@@ -280,6 +280,17 @@ def test_faults_command_json(capsys):
     assert code == (0 if out["all_passed"] else 1)
 
 
+def test_faults_on_a_robot_hung_by_its_base(capsys):
+    """For a humanoid its gains cannot carry standing (as preflight --fixed-base): the twin hangs,
+    tilt and height do not apply, the collision case pushes a leg (the stand holds the base)."""
+    code = main(["faults", "--robot", "quadruped", "--fixed-base", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["fixed_base"] is True and set(out["skipped"]) == {"tilt", "height"}
+    collision = next(c for c in out["cases"] if c["name"] == "collision")
+    assert "_calf" in collision["fault"] and collision["detected"], collision  # a leg, not the base
+    assert out["unsafe_commands_total"] == 0 and out["all_passed"] and code == 0, failures(out)
+
+
 def test_faults_with_a_real_policy_runs(capsys):
     code = main(["faults", "--robot", "furuta", "--policy", str(tiny_policy("furuta")), "--json"])
     out = json.loads(capsys.readouterr().out)

@@ -590,6 +590,7 @@ def faults(
     policy: str | None = None,
     speed: str | None = None,
     seed: int = 0,
+    fixed_base: bool = False,
     json: bool = False,
 ) -> int:
     """Fault-injection suite of the safety layer on the twin; exits 1 when a case fails.
@@ -606,6 +607,9 @@ def faults(
         policy: A policy (.onnx) to use instead of the stand-in PD-to-default-pose policy.
         speed: Speed stage of the runs (index, percentage or fraction); default the last (100 %).
         seed: Seed of the twin and the start states.
+        fixed_base: The twin hangs by its base, legs in the air (a humanoid its gains cannot carry
+            standing, as preflight --fixed-base): the monitor checks the joints; tilt and height
+            cases do not apply, the collision case pushes a leg.
         json: Print the results as JSON on stdout.
     """
     from sim2real.deploy.faults import run_suite
@@ -613,6 +617,10 @@ def faults(
     from sim2real.robots import load_robot
 
     spec = load_robot(robot)
+    if fixed_base:
+        from sim2real.deploy.record import fixed_base_spec
+
+        spec = fixed_base_spec(spec)
     factory = None
     if policy is not None:
         from sim2real.policy.runtime import PolicyRunner
@@ -622,7 +630,8 @@ def faults(
         def factory(s: Any) -> Any:
             return PolicyRunner(policy, s, providers="cpu")
 
-    human(f"fault-injection suite on the {spec.name} twin (spec {spec.hash[:12]})", json)
+    hung = " hung by its base" if fixed_base else ""
+    human(f"fault-injection suite on the {spec.name} twin{hung} (spec {spec.hash[:12]})", json)
     # the faults are injected on purpose: the safety layer's warnings and errors about them are the
     # expected reactions, which the table reports case by case (-v shows them as they happen)
     deploy_log = logging.getLogger("sim2real.deploy")
@@ -631,7 +640,7 @@ def faults(
     if quiet:
         deploy_log.setLevel(logging.CRITICAL)
     try:
-        result = run_suite(spec, policy_factory=factory, stage=parse_stage(speed), seed=seed)
+        result = run_suite(spec, policy_factory=factory, stage=parse_stage(speed), seed=seed, fixed_base=fixed_base)
     finally:
         deploy_log.setLevel(level)
     emit(result, json, faults_text(result))

@@ -422,6 +422,10 @@ class Tilt(Fault):
     duration = 1
     floating_base_only = True
 
+    @classmethod
+    def applies(cls, spec: RobotSpec) -> bool:
+        return super().applies(spec) and spec.safety.tilt is not None  # none for a robot hung by its base
+
     def inject(self) -> None:
         super().inject()
         limit = float(self.ctx.spec.safety.tilt or 0.5)
@@ -508,7 +512,7 @@ class Collision(Fault):
         world frame, what it is)."""
         model, data = self.ctx.twin.model, self.ctx.twin.data
         spec = self.ctx.spec
-        if spec.floating_base:
+        if spec.floating_base and not self.ctx.twin.fixed_base:  # a hung base is the stand's: push a leg
             body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
             rot = data.xmat[body].reshape(3, 3)
             points = {"its front": front_point(model, data, body), "its centre of mass": model.body_ipos[body].copy()}

@@ -306,6 +306,7 @@ def run_case(
     monitor_factory: Callable[[RobotSpec], SafetyMonitor] | None = None,
     stage: int | None = None,
     seed: int = 0,
+    fixed_base: bool = False,
 ) -> CaseResult:
     """Run one fault case on a fresh twin and loop (see the module docstring).
 
@@ -317,12 +318,14 @@ def run_case(
             detection; tests pass a broken one to show the audit catches what it lets through).
         stage: Speed stage index (default: the last, 100 %).
         seed: Seed of the twin and the start state.
+        fixed_base: The twin hangs by its base (``spec`` is then
+            :func:`~sim2real.deploy.record.fixed_base_spec`'s: the monitor checks the joints).
     """
     speed = SpeedConfig()
     stage = len(speed.stages) - 1 if stage is None else stage
     q0, qd0 = initial_state(spec, seed)
     effects = dataclasses.replace(TwinEffects(), drop_probability=0.0, seed=seed)
-    twin = TwinRobot(spec, TwinConfig(effects=effects), initial_qpos=q0)
+    twin = TwinRobot(spec, TwinConfig(effects=effects), initial_qpos=q0, fixed_base=fixed_base)
     twin.reset(q0, qd0)
     faulty = _FaultyRobot(twin)
     robot = AuditedRobot(faulty)
@@ -472,6 +475,7 @@ def check_quiet(
     policy_factory: Callable[[RobotSpec], Policy] | None = None,
     stage: int | None = None,
     seed: int = 0,
+    fixed_base: bool = False,
 ) -> None:
     """Run a case with nothing injected; raise if the safety layer already holds or stops.
 
@@ -482,7 +486,7 @@ def check_quiet(
     Raises:
         Sim2RealError: one line naming the first events.
     """
-    result = run_case(spec, _NoFault, policy_factory=policy_factory, stage=stage, seed=seed)
+    result = run_case(spec, _NoFault, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base)
     stops = result.alarms + [e for e in result.events if e.endswith(("/hold", "/safe_stop"))]
     if stops:
         what = ", ".join(dict.fromkeys(stops))
@@ -500,6 +504,7 @@ def run_suite(
     seed: int = 0,
     faults: Sequence[type[Fault]] = FAULTS,
     on_case: Callable[[CaseResult], None] | None = None,
+    fixed_base: bool = False,
 ) -> dict[str, Any]:
     """Every applicable fault case on the robot, after a quiet run (:func:`check_quiet`).
 
@@ -508,7 +513,7 @@ def run_suite(
         a name, with the reason in parentheses when found only at injection), "unsafe_commands_total",
         "all_detected", "all_within_one_period", "all_passed"}``.
     """
-    check_quiet(spec, policy_factory=policy_factory, stage=stage, seed=seed)
+    check_quiet(spec, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base)
     cases: list[CaseResult] = []
     skipped: list[str] = []
     for fault_type in faults:
@@ -516,7 +521,9 @@ def run_suite(
             skipped.append(fault_type.name)
             continue
         try:
-            result = run_case(spec, fault_type, policy_factory=policy_factory, stage=stage, seed=seed)
+            result = run_case(
+                spec, fault_type, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base
+            )
         except NotApplicableError as exc:  # found at injection: said, and the other cases still run
             log.warning("fault case %s not applicable: %s", fault_type.name, exc)
             skipped.append(f"{fault_type.name} ({exc})")
@@ -531,6 +538,7 @@ def run_suite(
     within = [c.in_time for c in cases]
     return {
         "robot": spec.name,
+        "fixed_base": fixed_base,
         "spec_hash": spec.hash,
         "control_dt": spec.control_dt,
         "cases": [c.as_dict() for c in cases],
