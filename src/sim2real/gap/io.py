@@ -69,13 +69,14 @@ def load_logs(
                     "(a map file of its columns, docs/real_data.md)"
                 )
             traj = reader(path)
-            for line in unit_warnings(spec, traj):
-                log.warning("%s: %s", path, line)
         else:
             if not path.exists():
                 raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
             traj = read_bag(path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints)
         check_log_fits(spec, traj, str(path))
+        if path.suffix.lower() == ".csv":  # no CSV states its units (a log of the robot's joints by now)
+            for line in unit_warnings(spec, traj):
+                log.warning("%s: %s", path, line)
         n = len(traj.t)
         span = float(traj.t[-1] - traj.t[0]) if n else 0.0
         if min_seconds > 0 and (n < 3 or span < min_seconds):
@@ -106,7 +107,7 @@ def unit_warnings(spec: RobotSpec, traj: Trajectory) -> list[str]:
                 "time column in milliseconds? a column map file can scale it (docs/real_data.md)"
             )
     speed = np.percentile(np.abs(np.asarray(traj.qd, dtype=float)), 99, axis=0) if len(traj.t) else []
-    limits = [float(spec.safety.velocity[spec.joints.index(j)]) for j in traj.joint_names]
+    limits = [float(spec.safety.velocity[spec.joints.index(j)]) if j in spec.joints else np.inf for j in traj.joint_names]
     fast = [
         f"{j} {v:.3g} rad/s (limit {lim:g})"
         for j, v, lim in zip(traj.joint_names, speed, limits, strict=True)
