@@ -60,6 +60,13 @@ from rosbags.typesys import Stores, get_typestore
 
 from sim2real.errors import LogError, SpecMismatchError
 from sim2real.logs.bag_directory import COMPLETE_KEY, open_bag, write_metadata
+from sim2real.logs.bag_states import (
+    command_joints_for,
+    joint_columns,
+    median_step,
+    on_recording_clock,
+    order_and_dedup,
+)
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.mcap_storage import FlushingMcapStorage
 from sim2real.logs.odometry import (
@@ -529,7 +536,8 @@ class _Streams:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.state_ns: list[int] = []
+        self.state_ns: list[int] = []  # header stamps (0 = none)
+        self.state_recv: list[int] = []  # recording times
         self.state_names: list[tuple[str, ...]] = []
         self.position: list[np.ndarray] = []
         self.velocity: list[np.ndarray] = []
@@ -537,16 +545,19 @@ class _Streams:
         self.command_ns: list[int] = []
         self.command: list[np.ndarray] = []
         self.imu_ns: list[int] = []
+        self.imu_recv: list[int] = []
         self.imu: list[tuple[float, ...]] = []
         self.has_orientation: list[bool] = []
         self.events: list[Event] = []
         self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
+        self.base_recv: dict[str, list[int]] = {}
         self.meta_json: str | None = None
 
     def add(self, topic: str, ns: int, msg: Any) -> None:
         if topic == TOPIC_JOINT_STATES:
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            self.state_ns.append(stamp or ns)
+            self.state_ns.append(stamp)
+            self.state_recv.append(ns)
             self.state_names.append(tuple(msg.name))
             self.position.append(msg.position)
             self.velocity.append(msg.velocity)
@@ -556,7 +567,8 @@ class _Streams:
             self.command.append(msg.data)
         elif topic == TOPIC_IMU:
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            self.imu_ns.append(stamp or ns)
+            self.imu_ns.append(stamp)
+            self.imu_recv.append(ns)
             o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
             self.imu.append((g.x, g.y, g.z, a.x, a.y, a.z, o.w, o.x, o.y, o.z))
             self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
@@ -564,7 +576,8 @@ class _Streams:
             self.events.append(self._event(ns, msg.data))
         elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
             stamps, rows = self.base.setdefault(topic, ([], []))
-            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec or ns)
+            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+            self.base_recv.setdefault(topic, []).append(ns)
             rows.append(odometry_row(msg))
         elif topic == TOPIC_META and self.meta_json is None:
             self.meta_json = msg.data
@@ -593,34 +606,34 @@ class _Streams:
         path = self.path
         if not self.state_ns:
             raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
+        where = f"{path}: {TOPIC_JOINT_STATES}"
+        state_ns = self._clock(TOPIC_JOINT_STATES, self.state_ns, self.state_recv, foreign=not header)
+        keep = order_and_dedup(where, state_ns, self.state_names, (self.position, self.velocity, self.effort))
+        state_ns = state_ns[keep]
+        for rows in (self.state_names, self.position, self.velocity, self.effort):
+            rows[:] = [rows[i] for i in keep]
         names = tuple(header.get("joint_names") or self.state_names[0])
         if not names:
             raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
-        q = self._columns(names, self.position, "position")
-        qd = self._columns(names, self.velocity, "velocity", optional=True)
-        tau = self._columns(names, self.effort, "effort", optional=True)
-        t = np.array(self.state_ns, dtype=np.int64) / 1e9
+        q = joint_columns(where, names, self.state_names, self.position, "position")
+        qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True)
+        tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True)
+        t = state_ns / 1e9
         if qd is None:
-            qd = central_difference(t, q)
+            try:
+                qd = central_difference(t, q)
+            except LogError as exc:
+                raise LogError(
+                    f"{where}: {exc}; its messages carry no velocities, so samples need distinct times "
+                    "(record distinct header stamps, or velocities)"
+                ) from None
             meta["qd_source"] = describe_method(1)
 
         cjoints = tuple(header.get("command_joints") or ())
         command = np.array(self.command, dtype=np.float64) if self.command else None
         if not cjoints:
             width = command.shape[1] if command is not None and command.ndim == 2 else len(names)
-            if command_joints is not None and width != len(names) and width == len(command_joints):
-                log.warning("%s: commands taken in the robot's actuator order (the bag does not name their joints)", path)
-                robot_order = tuple(command_joints)
-                missing = [j for j in robot_order if j not in names]
-                if missing:
-                    raise LogError(f"{path}: commanded joints {missing} have no {TOPIC_JOINT_STATES} data")
-                cjoints = robot_order
-            elif width != len(names):
-                raise LogError(
-                    f"{path}: commands have {width} values but the bag does not say which joints they drive"
-                )
-            else:
-                cjoints = names
+            cjoints = names if command is None else command_joints_for(str(path), names, width, command_joints)
         if command is not None and (command.ndim != 2 or command.shape[1] != len(cjoints)):
             raise LogError(
                 f"{path}: {TOPIC_COMMANDS} messages must each have {len(cjoints)} values ({list(cjoints)})"
@@ -628,52 +641,43 @@ class _Streams:
 
         imu: dict[str, Any] = {}
         if self.imu_ns:
-            arr = np.array(self.imu, dtype=np.float64)
+            imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header)
+            order = np.argsort(imu_ns, kind="stable")
+            arr = np.array(self.imu, dtype=np.float64)[order]
             imu = {
-                "imu_t": np.array(self.imu_ns, dtype=np.int64) / 1e9,
+                "imu_t": imu_ns[order] / 1e9,
                 "gyro": arr[:, 0:3],
                 "accel": arr[:, 3:6],
                 "quat": arr[:, 6:10] if all(self.has_orientation) else None,
             }
-        return Trajectory(
-            spec_hash=spec_hash,
-            joint_names=names,
-            t=t,
-            q=q,
-            qd=qd,
-            tau=tau,
-            command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
-            command=command,
-            command_joints=cjoints,
-            events=tuple(self.events),
-            meta=meta,
-            **tracks(self.base),
-            **imu,
-        )
+        base = {
+            topic: (list(self._clock(topic, stamps, self.base_recv[topic], foreign=not header)), rows)
+            for topic, (stamps, rows) in self.base.items()
+        }
+        try:
+            return Trajectory(
+                spec_hash=spec_hash,
+                joint_names=names,
+                t=t,
+                q=q,
+                qd=qd,
+                tau=tau,
+                command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
+                command=command,
+                command_joints=cjoints,
+                events=tuple(self.events),
+                meta=meta,
+                **tracks(base),
+                **imu,
+            )
+        except LogError as exc:
+            raise LogError(f"{path}: {exc}") from None
 
-    def _columns(
-        self, names: tuple[str, ...], rows: list[np.ndarray], field: str, optional: bool = False
-    ) -> np.ndarray | None:
-        """Stack one JointState field into (T, n) in ``names`` order; None if absent everywhere."""
-        lengths = {len(r) for r in rows}
-        if optional and lengths == {0}:
-            return None
-        out = np.empty((len(rows), len(names)))
-        orders: dict[tuple[str, ...], np.ndarray] = {}
-        for i, (row, msg_names) in enumerate(zip(rows, self.state_names, strict=True)):
-            if len(row) != len(msg_names):
-                raise LogError(
-                    f"{self.path}: {TOPIC_JOINT_STATES} message {i} has {len(msg_names)} names but "
-                    f"{len(row)} {field} values"
-                )
-            if msg_names == names:
-                out[i] = row
-                continue
-            order = orders.get(msg_names)
-            if order is None:
-                missing = [n for n in names if n not in msg_names]
-                if missing:
-                    raise LogError(f"{self.path}: {TOPIC_JOINT_STATES} message {i} lacks joints {missing}")
-                order = orders[msg_names] = np.array([msg_names.index(n) for n in names])
-            out[i] = np.asarray(row)[order]
-        return out
+    def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
+        """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time
+        when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`)."""
+        if foreign:
+            period = median_step(self.command_ns) or median_step(self.state_recv)
+            return on_recording_clock(f"{self.path}: {topic}", stamps, recv, period)
+        stamp = np.asarray(stamps, dtype=np.int64)
+        return np.where(stamp != 0, stamp, np.asarray(recv, dtype=np.int64))

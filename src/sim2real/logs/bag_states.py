@@ -1,0 +1,173 @@
+"""Joint states of a rosbag2 bag as time-ordered arrays: clocks, order, duplicates, command joints.
+
+Used by :mod:`sim2real.logs.bag` when reading. A bag holds two clocks: the header stamp of each
+sensor message (the sender's clock: wall time, a robot's boot clock, or zero) and the recording
+time (the recorder's clock, the only time a command message has).  sim2real's own bags write both
+from one clock and keep the header stamps.  A bag from another recorder (no sim2real metadata)
+gets its stamped messages moved onto the recording clock: stamps keep their spacing and are
+shifted by the median of (recording time - stamp), so states and commands share one clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from sim2real.errors import LogError
+
+log = logging.getLogger(__name__)
+
+TOPIC = "/joint_states"
+
+
+def on_recording_clock(
+    where: str, stamp_ns: Sequence[int], recv_ns: Sequence[int], period_ns: float | None
+) -> np.ndarray:
+    """Sample times [ns] on the recording clock, shape (N,): stamps shifted by the median offset.
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        stamp_ns: Header stamps [ns]; 0 = none (the recording time is used).
+        recv_ns: Recording times [ns], same length.
+        period_ns: Control period [ns]; an offset larger than this is reported (one warning).
+    """
+    stamp = np.asarray(stamp_ns, dtype=np.int64)
+    recv = np.asarray(recv_ns, dtype=np.int64)
+    stamped = stamp != 0
+    if not stamped.any():
+        return recv
+    offset = int(np.median(recv[stamped] - stamp[stamped]))
+    if period_ns is not None and abs(offset) > period_ns:
+        log.warning(
+            "%s: header stamps are %.6g s %s the recording times (more than the %.3g s control period: "
+            "another clock?); samples are timed on the recording clock, as the commands are",
+            where,
+            abs(offset) / 1e9,
+            "behind" if offset > 0 else "ahead of",
+            period_ns / 1e9,
+        )
+    return np.where(stamped, stamp + offset, recv)
+
+
+def median_step(ns: Sequence[int]) -> float | None:
+    """Median positive spacing of the times ``ns`` [ns], or None with fewer than two distinct times."""
+    steps = np.diff(np.asarray(ns, dtype=np.int64))
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if steps.size else None
+
+
+def order_and_dedup(
+    where: str,
+    t_ns: np.ndarray,
+    names: Sequence[tuple[str, ...]],
+    fields: Sequence[Sequence[np.ndarray]],
+) -> np.ndarray:
+    """Indices of the messages to keep, in time order: sorted (stably), exact duplicates dropped.
+
+    A duplicate has the same time, names and values as a kept message (a message published or
+    recorded twice); each fix is reported in one warning line with its count.
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        t_ns: Message times [ns], shape (N,).
+        names: Joint names per message.
+        fields: Per-message value arrays, e.g. (positions, velocities, efforts).
+    """
+    t_ns = np.asarray(t_ns, dtype=np.int64)
+    late = int(np.sum(t_ns[1:] < np.maximum.accumulate(t_ns)[:-1])) if t_ns.size > 1 else 0
+    order = np.argsort(t_ns, kind="stable")
+    if late:
+        log.warning("%s: %d messages arrived out of time order; sorted by time", where, late)
+    keep: list[int] = []
+    group: list[int] = []  # kept indices with the current time
+    dropped = 0
+    for i in order.tolist():
+        if group and t_ns[group[0]] != t_ns[i]:
+            group = []
+        if any(_same(j, i, names, fields) for j in group):
+            dropped += 1
+            continue
+        group.append(i)
+        keep.append(i)
+    if dropped:
+        log.warning("%s: %d exact duplicate messages (same time and values) dropped", where, dropped)
+    return np.array(keep, dtype=np.int64)
+
+
+def _same(a: int, b: int, names: Sequence[tuple[str, ...]], fields: Sequence[Sequence[np.ndarray]]) -> bool:
+    return names[a] == names[b] and all(np.array_equal(f[a], f[b]) for f in fields)
+
+
+def command_joints_for(
+    where: str, names: tuple[str, ...], width: int, actuated: Sequence[str] | None
+) -> tuple[str, ...]:
+    """Joints of commands that do not name them (a bag from another recorder), in their order.
+
+    Commands as wide as the robot's actuated joints (``actuated``, its actuator order) but not as
+    wide as the bag's joints are taken in the actuator order; commands as wide as the bag's joints
+    in the ``/joint_states`` order, unless that order, restricted to the actuated joints, differs
+    from the actuator order: then which joint gets which value is ambiguous and this raises.
+
+    Raises:
+        LogError: The joints cannot be told (one line saying how to state them).
+    """
+    if actuated is not None and width != len(names) and width == len(actuated):
+        log.warning("%s: commands taken in the robot's actuator order (the bag does not name their joints)", where)
+        robot_order = tuple(actuated)
+        missing = [j for j in robot_order if j not in names]
+        if missing:
+            raise LogError(f"{where}: commanded joints {missing} have no {TOPIC} data")
+        return robot_order
+    if width != len(names):
+        raise LogError(f"{where}: commands have {width} values but the bag does not say which joints they drive")
+    if actuated is not None and all(j in names for j in actuated):
+        state_order = [n for n in names if n in actuated]
+        if state_order != list(actuated):
+            raise LogError(
+                f"{where}: commands have {width} values and name no joints, and the {TOPIC} order "
+                f"{state_order} differs from the robot's actuator order {list(actuated)}, so which "
+                f"value drives which joint is ambiguous; the bag must name the command joints "
+                f"(e.g. sim2real's metadata: record with sim2real), or record {TOPIC} in the actuator order"
+            )
+    return names
+
+
+def joint_columns(
+    where: str,
+    names: tuple[str, ...],
+    msg_names: Sequence[tuple[str, ...]],
+    rows: Sequence[np.ndarray],
+    field: str,
+    optional: bool = False,
+) -> np.ndarray | None:
+    """Stack one JointState field into shape (T, n) in ``names`` order; None if absent everywhere.
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        names: Joints wanted, in output order.
+        msg_names: Joint names of each message.
+        rows: The field's values of each message.
+        field: Field name, for messages.
+        optional: Return None (instead of failing) when no message has this field.
+    """
+    lengths = {len(r) for r in rows}
+    if optional and lengths == {0}:
+        return None
+    out = np.empty((len(rows), len(names)))
+    orders: dict[tuple[str, ...], np.ndarray] = {}
+    for i, (row, mnames) in enumerate(zip(rows, msg_names, strict=True)):
+        if len(row) != len(mnames):
+            raise LogError(f"{where}: message {i} has {len(mnames)} names but {len(row)} {field} values")
+        if mnames == names:
+            out[i] = row
+            continue
+        order = orders.get(mnames)
+        if order is None:
+            missing = [n for n in names if n not in mnames]
+            if missing:
+                raise LogError(f"{where}: message {i} lacks joints {missing}")
+            order = orders[mnames] = np.array([mnames.index(n) for n in names])
+        out[i] = np.asarray(row)[order]
+    return out

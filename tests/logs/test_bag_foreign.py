@@ -1,0 +1,145 @@
+"""Bags from other recorders (``ros2 bag record`` on a ros2_control robot): command joints,
+two clocks, out-of-order and duplicate joint states, several publishers on /joint_states."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from sim2real.errors import LogError
+from sim2real.logs import BagWriter, read_bag
+
+STORE = get_typestore(Stores.ROS2_HUMBLE)
+_T = STORE.types
+JS, HEADER, TIME = _T["sensor_msgs/msg/JointState"], _T["std_msgs/msg/Header"], _T["builtin_interfaces/msg/Time"]
+ARRAY, LAYOUT = _T["std_msgs/msg/Float64MultiArray"], _T["std_msgs/msg/MultiArrayLayout"]
+EPOCH = 1_733_450_000_000_000_000
+"""The recorder's wall clock at the start [ns]."""
+STEP = 10_000_000
+"""Sample and command period [ns]."""
+
+
+def _state(stamp_ns: int, names, q, qd=()) -> object:
+    return JS(
+        header=HEADER(stamp=TIME(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id=""),
+        name=list(names),
+        position=np.asarray(q, dtype=float),
+        velocity=np.asarray(qd, dtype=float),
+        effort=np.zeros(0),
+    )
+
+
+def _write(path: Path, states: list[tuple[int, object]], commands: list[tuple[int, list[float]]]) -> Path:
+    """A foreign bag: (recording time, JointState) and (recording time, command values)."""
+    msgs = [(ns, "/joint_states", JS.__msgtype__, m) for ns, m in states]
+    msgs += [
+        (ns, "/joint_commands", ARRAY.__msgtype__, ARRAY(layout=LAYOUT(dim=[], data_offset=0), data=np.array(u)))
+        for ns, u in commands
+    ]
+    msgs.sort(key=lambda m: m[0])
+    conns: dict = {}
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        for ns, topic, typ, msg in msgs:
+            conn = conns.get(topic) or conns.setdefault(topic, writer.add_connection(topic, typ, typestore=STORE))
+            writer.write(conn, ns, STORE.serialize_cdr(msg, typ))
+    return path
+
+
+def _run(path: Path, names=("a", "b"), n: int = 20, stamp_offset: int = 0, cmd_width: int = 2, **kw) -> Path:
+    """n samples of q = (i, 10 i, ...), recorded at EPOCH + i STEP, stamped stamp_offset later."""
+    states = [
+        (EPOCH + i * STEP, _state(EPOCH + i * STEP + stamp_offset, names, [i * 10.0**k for k in range(len(names))], **kw))
+        for i in range(n)
+    ]
+    commands = [(EPOCH + i * STEP, [float(i)] * cmd_width) for i in range(n)]
+    return _write(path, states, commands)
+
+
+class TestCommandJoints:
+    def test_joint_states_order_differing_from_the_actuator_order_is_refused(self, tmp_path):
+        bag = _run(tmp_path / "bag", names=("b", "a"))
+        with pytest.raises(LogError) as exc:
+            read_bag(bag, command_joints=("a", "b"))
+        text = str(exc.value)
+        assert "\n" not in text and "['b', 'a']" in text and "['a', 'b']" in text
+        assert "must name the command joints" in text
+
+    def test_same_order_or_only_unactuated_joints_between_is_accepted(self, tmp_path):
+        back = read_bag(_run(tmp_path / "same", names=("a", "b")), command_joints=("a", "b"))
+        assert back.command_joints == ("a", "b")
+        # "c" is not actuated: /joint_states restricted to a, b is in the actuator order
+        back = read_bag(_run(tmp_path / "extra", names=("a", "c", "b"), cmd_width=3), command_joints=("a", "b"))
+        assert back.command_joints == ("a", "c", "b")
+
+    def test_a_sim2real_bag_names_its_command_joints(self, tmp_path):
+        with BagWriter(tmp_path / "own", None, ["b", "a"]) as bag:
+            for i in range(3):
+                bag.write_state(i * 0.01, [0.0, 0.0], [0.0, 0.0])
+                bag.write_command(i * 0.01, [1.0, 2.0])
+        assert read_bag(tmp_path / "own", command_joints=("a", "b")).command_joints == ("b", "a")
+
+
+class TestClocks:
+    @pytest.mark.parametrize("offset", [-50_000_000, 1234 * 10**9 - EPOCH])
+    def test_states_of_a_foreign_bag_are_on_the_commands_clock(self, tmp_path, offset, caplog):
+        # stamps 50 ms early, or on the robot's boot clock; the recorder timed both streams alike
+        with caplog.at_level("WARNING"):
+            back = read_bag(_run(tmp_path / "bag", stamp_offset=offset))
+        np.testing.assert_allclose(back.t - back.command_t, 0.0, atol=1e-9)
+        np.testing.assert_allclose(np.diff(back.t), STEP / 1e9, atol=1e-6)
+        (line,) = [r.getMessage() for r in caplog.records if "header stamps" in r.getMessage()]
+        assert f"{abs(offset) / 1e9:.6g} s" in line and "recording clock" in line
+
+    def test_small_latency_is_not_reported(self, tmp_path, caplog):
+        with caplog.at_level("WARNING"):
+            back = read_bag(_run(tmp_path / "bag", stamp_offset=-500_000))
+        assert not [r for r in caplog.records if "header stamps" in r.getMessage()]
+        np.testing.assert_allclose(back.t - back.command_t, 0.0, atol=1e-9)
+
+    def test_sim2real_bags_keep_their_header_stamps(self, tmp_path):
+        with BagWriter(tmp_path / "own", None, ["a"]) as bag:
+            bag.write_state(1.0, [0.0], [0.0])
+            bag.write_state(0.5, [1.0], [0.0])  # logged at bag time 1.0, stamped 0.5
+        assert list(read_bag(tmp_path / "own").t) == [0.5, 1.0]
+
+
+class TestOrderAndDuplicates:
+    def _states(self, n: int = 10) -> list[tuple[int, object]]:
+        return [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"], [float(i)])) for i in range(n)]
+
+    def test_out_of_order_messages_are_sorted_with_a_warning(self, tmp_path, caplog):
+        states = self._states()
+        (r4, m4), (r5, m5) = states[4], states[5]
+        states[4], states[5] = (r4, m5), (r5, m4)  # sample 5 arrives before sample 4
+        with caplog.at_level("WARNING"):
+            back = read_bag(_write(tmp_path / "bag", states, []))
+        np.testing.assert_array_equal(back.q[:, 0], np.arange(10.0))
+        assert any("1 messages arrived out of time order" in r.getMessage() for r in caplog.records)
+
+    def test_exact_duplicates_are_dropped_with_a_count(self, tmp_path, caplog):
+        states = self._states()
+        states += [(ns + 100_000, msg) for ns, msg in states[3:5]]  # published twice
+        with caplog.at_level("WARNING"):
+            back = read_bag(_write(tmp_path / "bag", states, []))  # no velocities: differentiated
+        np.testing.assert_array_equal(back.q[:, 0], np.arange(10.0))
+        np.testing.assert_allclose(back.qd[:, 0], 100.0, rtol=1e-4)
+        assert any("2 exact duplicate messages" in r.getMessage() for r in caplog.records)
+
+    def test_same_time_different_values_names_the_file_and_topic(self, tmp_path):
+        states = self._states()
+        states[5] = (states[5][0], _state(EPOCH + 4 * STEP, ["a"], [5.0]))  # stamped like sample 4
+        with pytest.raises(LogError, match=r"bag: /joint_states: central_difference: .*distinct header stamps"):
+            read_bag(_write(tmp_path / "bag", states, []))
+
+    def test_time_errors_of_other_streams_name_the_file(self, tmp_path, monkeypatch):
+        import sim2real.logs.bag as bag_module
+
+        with BagWriter(tmp_path / "own", None, ["a"]) as bag:
+            bag.write_state(0.0, [0.0], [0.0])
+        monkeypatch.setattr(bag_module, "tracks", lambda base: {"base_truth": "not a track"})
+        with pytest.raises(LogError, match=r"own: Trajectory.base_truth"):
+            read_bag(tmp_path / "own")
