@@ -143,3 +143,39 @@ class TestOrderAndDuplicates:
         monkeypatch.setattr(bag_module, "tracks", lambda base: {"base_truth": "not a track"})
         with pytest.raises(LogError, match=r"own: Trajectory.base_truth"):
             read_bag(tmp_path / "own")
+
+
+class TestSeveralPublishers:
+    def test_a_gripper_driver_publishing_first_and_slower(self, tmp_path, caplog):
+        states = []
+        for i in range(20):
+            ns = EPOCH + i * STEP
+            states.append((ns, _state(ns, ["a", "b"], [i, 10.0 * i], [1.0, 10.0])))
+            if i % 5 == 0 and i < 16:  # the gripper: first, every fifth sample, stops at sample 15
+                states.append((ns - 1000, _state(ns - 1000, ["grip"], [0.01], [0.0])))
+        with caplog.at_level("WARNING"):
+            back = read_bag(_write(tmp_path / "bag", states, [(EPOCH, [1.0])]), command_joints=("b",))
+        assert set(back.joint_names) == {"grip", "a", "b"} and back.command_joints == ("b",)
+        a, b = back.joint_names.index("a"), back.joint_names.index("b")
+        # cut to the gripper's span: its last message is 1 us before sample 15
+        np.testing.assert_array_equal(back.q[:, a], np.arange(15.0))
+        np.testing.assert_array_equal(back.q[:, b], 10.0 * np.arange(15.0))
+        np.testing.assert_array_equal(back.qd[:, b], 10.0)
+        assert any("5 of a's 20 samples" in r.getMessage() for r in caplog.records)
+
+    def test_one_message_per_joint(self, tmp_path):
+        states = [
+            (EPOCH + i * STEP + j, _state(EPOCH + i * STEP, [name], [i * 10.0**j]))
+            for i in range(10)
+            for j, name in enumerate(("a", "b"))
+        ]
+        back = read_bag(_write(tmp_path / "bag", states, []))
+        assert back.joint_names == ("a", "b") and len(back.t) == 10
+        np.testing.assert_array_equal(back.q, np.stack([np.arange(10.0), 10.0 * np.arange(10.0)], axis=1))
+        np.testing.assert_allclose(back.qd[:, 1], 1000.0, rtol=1e-4)  # differentiated
+        assert back.meta["qd_source"]
+
+    def test_a_commanded_joint_that_never_appears_is_refused(self, tmp_path):
+        states = [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"] if i % 2 else ["x"], [0.0])) for i in range(10)]
+        with pytest.raises(LogError, match=r"commanded joints \['b'\] have no /joint_states data"):
+            read_bag(_write(tmp_path / "bag", states, [(EPOCH, [1.0])]), command_joints=("b",))

@@ -61,9 +61,11 @@ from rosbags.typesys import Stores, get_typestore
 from sim2real.errors import LogError, SpecMismatchError
 from sim2real.logs.bag_directory import COMPLETE_KEY, open_bag, write_metadata
 from sim2real.logs.bag_states import (
+    all_joint_names,
     command_joints_for,
     joint_columns,
     median_step,
+    merge_joints,
     on_recording_clock,
     order_and_dedup,
 )
@@ -612,12 +614,17 @@ class _Streams:
         state_ns = state_ns[keep]
         for rows in (self.state_names, self.position, self.velocity, self.effort):
             rows[:] = [rows[i] for i in keep]
-        names = tuple(header.get("joint_names") or self.state_names[0])
+        names = tuple(header.get("joint_names") or all_joint_names(self.state_names))
         if not names:
             raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
-        q = joint_columns(where, names, self.state_names, self.position, "position")
-        qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True)
-        tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True)
+        if header or all(set(names) <= set(m) for m in set(self.state_names)):
+            q = joint_columns(where, names, self.state_names, self.position, "position")
+            qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True)
+            tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True)
+        else:  # several publishers, or one message per joint
+            fields = {"position": self.position, "velocity": self.velocity, "effort": self.effort}
+            state_ns, cols = merge_joints(where, names, state_ns, self.state_names, fields)
+            q, qd, tau = cols["position"], cols["velocity"], cols["effort"]
         t = state_ns / 1e9
         if qd is None:
             try:

@@ -171,3 +171,74 @@ def joint_columns(
             order = orders[mnames] = np.array([mnames.index(n) for n in names])
         out[i] = np.asarray(row)[order]
     return out
+
+
+def all_joint_names(msg_names: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    """Every joint named in any message, in order of first appearance."""
+    return tuple(dict.fromkeys(n for names in msg_names for n in names))
+
+
+def merge_joints(
+    where: str,
+    names: tuple[str, ...],
+    t_ns: np.ndarray,
+    msg_names: Sequence[tuple[str, ...]],
+    fields: dict[str, Sequence[np.ndarray]],
+) -> tuple[np.ndarray, dict[str, np.ndarray | None]]:
+    """Per-joint series from messages that each carry some joints (several publishers on
+    ``/joint_states``, or one message per joint), on one time grid.
+
+    The grid is the sample times of the joint with the most samples (the first such in ``names``),
+    cut to the span every joint covers (one warning line counting the samples cut); every other
+    joint is interpolated linearly onto it (exact where its times coincide with the grid's).
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        names: All joints, in output order.
+        t_ns: Message times [ns], shape (N,), non-decreasing.
+        msg_names: Joint names of each message.
+        fields: Field name ("position", "velocity", "effort") -> values of each message; a field
+            becomes None unless every message naming a joint gives it (velocities are then
+            differentiated).
+
+    Returns:
+        The grid [ns], shape (T,), and field name -> values, shape (T, n), or None.
+
+    Raises:
+        LogError: A joint with two different samples at one time.
+    """
+    series: dict[str, list[tuple[int, int]]] = {n: [] for n in names}  # joint -> (message, column)
+    for i, mnames in enumerate(msg_names):
+        for k, n in enumerate(mnames):
+            series[n].append((i, k))
+    lead = max(names, key=lambda n: len(series[n]))
+    grid = t_ns[[i for i, _ in series[lead]]]
+    lo = max(t_ns[series[n][0][0]] for n in names)
+    hi = min(t_ns[series[n][-1][0]] for n in names)
+    inside = (grid >= lo) & (grid <= hi)
+    if not inside.all():
+        log.warning(
+            "%s: joints come in separate messages; %d of %s's %d samples lie outside the span every "
+            "joint covers and are cut",
+            where,
+            int(np.sum(~inside)),
+            lead,
+            grid.size,
+        )
+    grid = grid[inside]
+    out: dict[str, np.ndarray | None] = {}
+    for field, rows in fields.items():
+        values = np.empty((grid.size, len(names)))
+        for j, n in enumerate(names):
+            idx = series[n]
+            if any(len(rows[i]) != len(msg_names[i]) for i, _ in idx):
+                if field == "position":
+                    raise LogError(f"{where}: messages naming {n!r} lack its positions")
+                values = None
+                break
+            times = t_ns[[i for i, _ in idx]]
+            if np.any(np.diff(times) <= 0):
+                raise LogError(f"{where}: joint {n!r} has two samples at one time in different messages")
+            values[:, j] = np.interp(grid - t_ns[0], times - t_ns[0], [rows[i][k] for i, k in idx])
+        out[field] = values
+    return grid, out
