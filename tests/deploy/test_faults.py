@@ -291,6 +291,21 @@ def test_faults_on_a_robot_hung_by_its_base(capsys):
     assert out["unsafe_commands_total"] == 0 and out["all_passed"] and code == 0, failures(out)
 
 
+def test_a_hung_base_without_collision_geoms_is_held_by_the_stand(tmp_path, capsys):
+    """Menagerie's H1 and Open Duck carry only visual meshes on the base: the hung observer refused
+    'expected contact body has no collision geom' (the stand's wrench needs no geom)."""
+    import shutil
+
+    from sim2real.robots import DATA_DIR
+
+    shutil.copy(DATA_DIR / "quadruped.yaml", tmp_path / "quadruped.yaml")
+    xml = (DATA_DIR / "quadruped.xml").read_text()
+    (tmp_path / "quadruped.xml").write_text(xml.replace('class="collision" type="box" size="0.188', 'class="visual" type="box" size="0.188', 1))
+    code = main(["faults", "--robot", str(tmp_path / "quadruped.yaml"), "--fixed-base", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["all_passed"] and out["unsafe_commands_total"] == 0, failures(out)
+
+
 def test_faults_with_a_real_policy_runs(capsys):
     code = main(["faults", "--robot", "furuta", "--policy", str(tiny_policy("furuta")), "--json"])
     out = json.loads(capsys.readouterr().out)

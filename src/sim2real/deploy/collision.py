@@ -262,6 +262,8 @@ class MomentumObserver:
             body = int(model.geom_bodyid[geom])
         else:
             if not collision_geoms(model, body):
+                if self.spec.floating_base and name == self.spec.base_body:  # a stand holds it: a wrench at its origin
+                    return _Contact(body=body, geom=-1, sphere=False, name=name)
                 raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
             geom, point = sole(model, body)
             return _Contact(body=body, geom=geom, sphere=point, name=name)
@@ -452,7 +454,7 @@ class MomentumObserver:
         columns += [coupling_column(self.nv, c, d.qpos) for c in self._couplings]
         height_known = reading.base_height is not None
         for c in self.contacts:
-            center = d.geom_xpos[c.geom]
+            center = d.geom_xpos[c.geom] if c.geom >= 0 else d.xpos[c.body]
             held = self.spec.floating_base and c.body == self._base_body  # a stand holding the base
             if height_known and not held and geom_bottom(m, d, c.geom) > self.contact_height:
                 continue
