@@ -137,18 +137,21 @@ class TestInferenceChoices:
         inside = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": high - 0.1}))
         assert not any("outside the joint range" in c for c in inside.check)
 
-    def test_a_default_pose_on_the_edge_of_the_range_keeps_the_margin_of_the_safety_limits(self, h1_dir, tmp_path):
+    def test_a_default_pose_on_the_edge_of_the_range_moves_inside_so_the_safety_limits_keep_their_margin(
+        self, h1_dir, tmp_path
+    ):
         """Menagerie's G1 holds its hands open at 0 of [0, 1.84]: a safety limit at 0 stopped every
-        run at once (MuJoCo's soft limit lets the joint pass it by 1e-4 rad)."""
+        run at once (MuJoCo's soft limit lets the joint pass it by 1e-4 rad); safety limits widened
+        beyond the range around the pose failed preflight's limits item (Talos's grippers)."""
         model = mujoco.MjModel.from_xml_path(str(h1_dir / "h1.xml"))
         low, high = (float(x) for x in model.joint("left_knee_joint").range)
         result = infer_spec(h1_dir / "h1.xml", tmp_path, InitOptions(default_pose={"left_knee_joint": low}))
-        assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(low)
-        assert result.spec["safety"]["joint_position"]["left_knee_joint"] == pytest.approx([low - 0.05, high - 0.05])
-        assert not any("outside the joint range" in c for c in result.check)
+        assert result.spec["default_pose"]["left_knee_joint"] == pytest.approx(low + 0.1)
+        assert result.spec["safety"]["joint_position"]["left_knee_joint"] == pytest.approx([low + 0.05, high - 0.05])
+        assert any("rests left_knee_joint on a joint limit: moved inside" in c for c in result.check)
 
     @pytest.mark.parametrize("keyframe", [False, True])
-    def test_qpos0_resting_on_a_joint_limit_is_moved_inside_a_keyframe_is_kept(self, tmp_path, keyframe):
+    def test_a_pose_resting_on_a_joint_limit_is_moved_inside_qpos0_or_keyframe(self, tmp_path, keyframe):
         """Menagerie's Unitree Z1 has no keyframe and qpos0 = 0 on the edge of [0, 2.97]: the joint
         rests on its limit, whose force the collision observer counted as a collision."""
         path = tmp_path / "arm.xml"
@@ -160,8 +163,8 @@ class TestInferenceChoices:
         )
         spec, result = init_robot(path, tmp_path / "robot.yaml")
         moved = any("rests j on a joint limit: moved inside by twice the margin" in c for c in result.check)
-        assert spec.default_pose[0] == pytest.approx(0.0 if keyframe else 0.1) and moved is not keyframe
-        assert spec.safety.position_low[0] < spec.default_pose[0]  # the margin is kept either way
+        assert spec.default_pose[0] == pytest.approx(0.1) and moved
+        assert 0.0 <= spec.safety.position_low[0] < spec.default_pose[0]  # the margin kept, within the range
 
     def test_written_spec_carries_comments_and_round_trips(self, h1_dir, tmp_path):
         spec, _result = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")

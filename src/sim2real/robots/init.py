@@ -301,9 +301,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         if model.jnt_limited[j]:
             lo, hi = model.jnt_range[j]
             m = min(opt.margin, 0.25 * (hi - lo))
-            if key < 0 and joints[i] not in pose and lo <= data.qpos[adr[i]] <= hi and not lo + m <= data.qpos[adr[i]] <= hi - m:
-                # qpos0 on (or within the margin of) a range's edge (Menagerie's Unitree Z1: 0 of [0, 2.9]): a
-                # joint resting on its limit takes a constraint force the collision observer cannot explain
+            if lo <= data.qpos[adr[i]] <= hi and not lo + m <= data.qpos[adr[i]] <= hi - m:
+                # a pose on (or within the margin of) a range's edge (Menagerie's Unitree Z1 qpos0: 0 of [0, 2.9];
+                # Talos's keyframe grippers: 0 of [-0.96, 0]): a joint resting on its limit takes a constraint force
+                # the collision observer cannot explain, and safety limits around it would leave the joint's range
                 off_edge.append(joints[i])
                 data.qpos[adr[i]] = float(np.clip(data.qpos[adr[i]], lo + 2 * m, hi - 2 * m))
             elif not lo <= data.qpos[adr[i]] <= hi:
@@ -318,8 +319,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         )
     if off_edge:
         result.check.append(
-            f"the model's qpos0 rests {', '.join(off_edge[:4])}{' ...' if len(off_edge) > 4 else ''} on a joint "
-            "limit: moved inside by twice the margin (a joint on its limit is pushed by it), check default_pose"
+            f"the default pose ({source}) rests {', '.join(off_edge[:4])}{' ...' if len(off_edge) > 4 else ''} on a "
+            "joint limit: moved inside by twice the margin (a joint on its limit is pushed by it), check default_pose"
         )
     for i, joint in enumerate(joints):
         if joint in coupled:
