@@ -127,3 +127,43 @@ def _dfki_like_csv_plain(tmp_path):
     path = tmp_path / "si.csv"
     path.write_text("time,position,velocity,torque\n" + "\n".join(rows) + "\n")
     return path
+
+
+class TestSafeMode:
+    def _log_stopped_at(self, tmp_path, seconds: float, stop: float):
+        """A pendulum bag whose safety layer switched to safe mode at ``stop`` s."""
+        import dataclasses
+
+        from sim2real.logs import read_bag
+        from sim2real.logs.bag import write_bag
+        from sim2real.logs.trajectory import Event
+        from sim2real.robots import load_robot
+        from sysid_testdata import synthetic_log
+
+        traj = synthetic_log("pendulum", {"body.pole.mass": 0.7}, seconds=seconds)
+        t0 = float(traj.t[0])
+        mode = Event(t0 + stop, "mode", {"from": "normal", "to": "safe", "reason": "velocity_limit"})
+        path = tmp_path / "run"
+        write_bag(path, dataclasses.replace(traj, events=(*traj.events, mode)), robot="pendulum")
+        return load_robot("pendulum"), path, read_bag(path)
+
+    def test_identification_keeps_only_what_came_before_safe_mode(self, tmp_path, caplog):
+        """A record 96-99.9 % in safe mode (a humanoid on the floor) gave confident wrong masses."""
+        from sim2real.gap.io import load_logs
+
+        spec, path, whole = self._log_stopped_at(tmp_path, 4.0, 1.5)
+        with caplog.at_level("WARNING", logger="sim2real.gap.io"):
+            (cut,) = load_logs(spec, [path], before_safe_mode=True)
+        assert float(cut.t[-1] - cut.t[0]) == pytest.approx(1.5, abs=0.02)
+        assert float(whole.t[-1] - whole.t[0]) == pytest.approx(4.0, abs=0.02)
+        assert "only the 1.50 s before it are used" in caplog.text and "velocity_limit" in caplog.text
+        (kept,) = load_logs(spec, [path])  # gap: the whole log, with the warning
+        assert len(kept.t) == len(whole.t)
+
+    def test_a_log_in_safe_mode_from_the_start_is_one_error_line(self, tmp_path):
+        from sim2real.errors import LogError
+        from sim2real.gap.io import load_logs
+
+        spec, path, _ = self._log_stopped_at(tmp_path, 1.0, 0.0)
+        with pytest.raises(LogError, match="in safe mode from the start"):
+            load_logs(spec, [path], before_safe_mode=True)

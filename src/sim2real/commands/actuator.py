@@ -76,7 +76,7 @@ def actuator(
     from sim2real.sysid.actuator_data import drive_model
 
     spec = load_robot(robot)
-    trajectories = load_logs(spec, logs, csv_map)
+    trajectories = load_logs(spec, logs, csv_map, before_safe_mode=True)
     drive = None
     if calib is not None:
         from sim2real.calibration import calibrated_model, load_calibration

@@ -195,7 +195,7 @@ def identify(
     spec = load_robot(robot)
     if out and Path(out).is_dir():
         raise ParameterError(f"--out {out} is a directory; give the calibration file to write (calib.yaml)")
-    trajectories = load_logs(spec, logs, csv_map, min_seconds=horizon)
+    trajectories = load_logs(spec, logs, csv_map, min_seconds=horizon, before_safe_mode=True)
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
     if max_windows is not None and max_windows < 1:
         raise ParameterError(f"--max-windows must be at least 1, got {max_windows}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -40,7 +41,11 @@ torque), ``qube`` (Quanser QUBE-Servo 2 recordings: t, theta, alpha, plant_input
 
 
 def load_logs(
-    spec: RobotSpec, paths: Sequence[str | Path], csv_map: str | None = None, min_seconds: float = 0.0
+    spec: RobotSpec,
+    paths: Sequence[str | Path],
+    csv_map: str | None = None,
+    min_seconds: float = 0.0,
+    before_safe_mode: bool = False,
 ) -> list[Trajectory]:
     """Read logs of a robot and check that each can be replayed on it.
 
@@ -50,6 +55,9 @@ def load_logs(
         csv_map: Column map of CSV files: a key of :data:`CSV_MAPS` or a YAML column map file.
         min_seconds: Shortest time span a log may cover (e.g. one replay window) [s]; with a
             positive value a log also needs at least 3 samples.
+        before_safe_mode: Keep only the part of each log before the safety layer put the robot in
+            safe mode (identification: a robot braking into its damping, or lying where it fell, is
+            no excitation; a log 99 % in safe mode gave confident wrong masses); else warn.
 
     Raises:
         LogError: missing, empty, truncated or malformed logs; a CSV without a column map; a log
@@ -74,6 +82,7 @@ def load_logs(
                 raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
             traj = read_bag(path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints)
         check_log_fits(spec, traj, str(path))
+        traj = _before_safe_mode(traj, str(path), cut=before_safe_mode)
         if path.suffix.lower() == ".csv":  # no CSV states its units (a log of the robot's joints by now)
             for line in unit_warnings(spec, traj):
                 log.warning("%s: %s", path, line)
@@ -119,6 +128,26 @@ def unit_warnings(spec: RobotSpec, traj: Trajectory) -> list[str]:
             "degrees? a column map file can scale them (docs/real_data.md)"
         )
     return out
+
+
+def _before_safe_mode(traj: Trajectory, name: str, cut: bool) -> Trajectory:
+    """The log up to its first switch into safe mode (a ``mode`` event to ``safe``), with a warning;
+    ``cut`` False: the whole log, with the warning only."""
+    stop = next((ev for ev in traj.events if ev.kind == "mode" and ev.detail.get("to") == "safe"), None)
+    if stop is None or not len(traj.t):
+        return traj
+    t0, t1 = float(traj.t[0]), float(traj.t[-1])
+    why = stop.detail.get("reason") or "a safety stop"
+    if not cut:
+        log.warning("%s: safe mode from t = %.2f s of %.2f s (%s): the replay after it is a robot braking", name,
+                    stop.t - t0, t1 - t0, why)  # fmt: skip
+        return traj
+    spacing = float(np.median(np.diff(traj.t))) if len(traj.t) > 1 else math.inf
+    if stop.t - t0 < 3 * spacing:
+        raise LogError(f"{name}: the robot is in safe mode from the start ({why}): nothing to identify from")
+    log.warning("%s: safe mode from t = %.2f s (%s): only the %.2f s before it are used, of %.2f s", name,
+                stop.t - t0, why, stop.t - t0, t1 - t0)  # fmt: skip
+    return traj.slice_time(t0, float(stop.t))
 
 
 def csv_reader(spec: RobotSpec, csv_map: str) -> Callable[[str | Path], Trajectory]:
