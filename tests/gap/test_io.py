@@ -134,11 +134,12 @@ class TestSafeMode:
         """A pendulum bag whose safety layer switched to safe mode at ``stop`` s."""
         import dataclasses
 
+        from sysid_testdata import synthetic_log
+
         from sim2real.logs import read_bag
         from sim2real.logs.bag import write_bag
         from sim2real.logs.trajectory import Event
         from sim2real.robots import load_robot
-        from sysid_testdata import synthetic_log
 
         traj = synthetic_log("pendulum", {"body.pole.mass": 0.7}, seconds=seconds)
         t0 = float(traj.t[0])
