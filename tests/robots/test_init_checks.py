@@ -131,6 +131,15 @@ class TestDefaultPoseOfAUrdf:
         biped = standing_advice(dataclasses.replace(spec, feet=spec.feet[:2]), _fallen(tilt=0.3, deviation=0.05))
         assert "balances only under a policy" in biped
 
+    def test_a_model_made_for_a_finer_step_that_diverges_is_told_its_own_step(self, tmp_path):
+        """Menagerie's Cassie steps at 0.5 ms; robot init's 5 ms made its standing check diverge, and the
+        advice named gains and constraints only."""
+        spec, _ = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out" / "robot.yaml", FLOATING)
+        diverged = dataclasses.replace(_fallen(tilt=0.0, deviation=0.0), diverged_at=0.03)
+        advice = standing_advice(spec, diverged, own_dt=0.0005)
+        assert "made for a 0.0005 s step, sim2real steps at 0.005 s: try --physics-dt 0.0005" in advice
+        assert "--physics-dt" not in standing_advice(spec, diverged, own_dt=0.005)
+
     def test_bodies_besides_the_feet_resting_on_the_floor_are_named(self, tmp_path):
         """pybullet's Vision60 rests its body and hips on the floor: the standing check passed, faults refused."""
         urdf = quadruped_urdf(tmp_path / "dog.urdf", leg=0.03)  # the feet reach no lower than the trunk

@@ -72,6 +72,7 @@ def robot(
     default_pose: tuple[str, ...] | None = None,
     imu_site: str | None = None,
     control_dt: float = 0.02,
+    physics_dt: float = 0.005,
     floating_base: bool = False,
     json: bool = False,
 ) -> int:
@@ -97,6 +98,8 @@ def robot(
             items, e.g. '.*_hip_joint=0' 'F._thigh_joint=0.8' 'R._thigh_joint=1.0' '.*_calf_joint=-1.5'.
         imu_site: IMU site (init; default: a site of the base body, else one added).
         control_dt: Control period [s] (init).
+        physics_dt: Largest physics timestep [s] (init): control.substeps = ceil(control_dt / physics_dt);
+            a model made for a finer step (Cassie's 0.5 ms) may diverge at the default.
         floating_base: URDF: add a free joint to the root link and a floor (init).
         json: Print a JSON summary on stdout.
     """
@@ -136,6 +139,7 @@ def robot(
         default_pose=per_joint_arg(default_pose, "default-pose"),
         imu_site=imu_site,
         control_dt=control_dt,
+        physics_dt=physics_dt,
         floating_base=floating_base,
     )
     if (options.kp is None) != (options.kd is None):

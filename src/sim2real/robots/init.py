@@ -675,7 +675,8 @@ def init_robot(
     if standing is not None:
         result.inferred.append(standing.summary())
         if not standing.holds:
-            result.check.append(standing_advice(spec, standing, result.zero_pose))
+            own_dt = float(read_mjcf(spec.mjcf_path).compile().opt.timestep)
+            result.check.append(standing_advice(spec, standing, result.zero_pose, own_dt))
         elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
             result.check.append(resting_check(list(standing.resting)))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays

@@ -88,14 +88,24 @@ def resting_check(bodies: list[str]) -> str:
     )
 
 
-def standing_advice(spec: RobotSpec, standing: Standing, zero_pose: bool = False) -> str:
+def standing_advice(
+    spec: RobotSpec, standing: Standing, zero_pose: bool = False, own_dt: float | None = None
+) -> str:
     """What to do about a default pose the actuators do not hold (:mod:`sim2real.robots.standing`);
-    ``zero_pose``: the pose is (partly) the model's qpos0 for want of a keyframe."""
+    ``zero_pose``: the pose is (partly) the model's qpos0 for want of a keyframe; ``own_dt``: the
+    model's own timestep [s]."""
     seen = _seen(standing)
     if standing.diverged_at is not None:
+        finer = own_dt is not None and own_dt < spec.physics_dt - 1e-12
         return (
-            f"the simulation diverges in the default pose ({seen}): check the gains, armature and the "
-            "model's constraints (a closed chain's joints the spec leaves out, its keyframe)"
+            f"the simulation diverges in the default pose ({seen}): "
+            + (
+                f"the model was made for a {own_dt:g} s step, sim2real steps at {spec.physics_dt:g} s: "
+                f"try --physics-dt {own_dt:g}; else check"
+                if finer
+                else "check"
+            )
+            + " the gains, armature and the model's constraints (a closed chain's joints the spec leaves out, its keyframe)"
         )
     if not any(a.model == "pd" for a in spec.actuators):
         return f"the robot collapses with zero actuator command ({seen}): give --kp and --kd for PD actuators"
