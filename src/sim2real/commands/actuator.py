@@ -37,6 +37,7 @@ def actuator(
     validation: float = 0.2,
     torque_constant: float | None = None,
     csv_map: str | None = None,
+    topic: tuple[str, ...] = (),
     seed: int = 0,
     json: bool = False,
 ) -> int:
@@ -68,6 +69,9 @@ def actuator(
         torque_constant: The logs' effort column is motor current [A]: torque = this x current [N m/A].
         csv_map: Column map of CSV logs: pendulum (DFKI pendulum), qube (Quanser QUBE-Servo 2),
             or a YAML column map file of the log's columns (docs/real_data.md).
+        topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
+            and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
+            imu), e.g. commands=/forward_position_controller/commands.
         seed: fit: seed of the initialization and the batches.
         json: Print a JSON summary on stdout.
     """
@@ -76,7 +80,7 @@ def actuator(
     from sim2real.sysid.actuator_data import drive_model
 
     spec = load_robot(robot)
-    trajectories = load_logs(spec, logs, csv_map, before_safe_mode=True)
+    trajectories = load_logs(spec, logs, csv_map, before_safe_mode=True, topics=topic)
     drive = None
     if calib is not None:
         from sim2real.calibration import calibrated_model, load_calibration

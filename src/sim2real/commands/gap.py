@@ -20,6 +20,7 @@ def gap(
     calib: str | None = None,
     horizon: float | None = None,
     csv_map: str | None = None,
+    topic: tuple[str, ...] = (),
     velocity: Literal["auto", "log", "fd"] = "auto",
     threshold: float = 0.1,
     report: str | None = None,
@@ -39,6 +40,9 @@ def gap(
         horizon: Window length [s]; omit for one open-loop replay.
         csv_map: Column map of a CSV log: pendulum (DFKI pendulum), qube (Quanser QUBE-Servo 2),
             or a YAML column map file of the log's columns (docs/real_data.md).
+        topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
+            and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
+            imu), e.g. commands=/forward_position_controller/commands.
         velocity: Initial window velocities: the log's column, a local fit to positions (fd), or
             auto (the column unless it disagrees with the positions' slope).
         threshold: Position error [rad] that counts as diverged.
@@ -68,7 +72,7 @@ def gap(
     model = calibrated_model(spec, calib, allow_out_of_bounds=allow_out_of_bounds)
     if horizon is not None and not horizon > 0:
         raise Sim2RealError(f"--horizon must be positive, got {horizon}")
-    (trajectory,) = load_logs(spec, [log], csv_map, min_seconds=horizon or 2 * spec.control_dt)
+    (trajectory,) = load_logs(spec, [log], csv_map, min_seconds=horizon or 2 * spec.control_dt, topics=topic)
     mode = "open loop" if horizon is None else f"windows of {horizon:g} s"
     human(f"replaying {log} on {spec.name} ({'calibrated' if calib else 'nominal'}, {mode})", json)
     result = measure_gap(

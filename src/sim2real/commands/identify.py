@@ -130,6 +130,7 @@ def identify(
     params: str | None = None,
     out: str | None = None,
     csv_map: str | None = None,
+    topic: tuple[str, ...] = (),
     horizon: float = 0.25,
     stride: float | None = None,
     max_windows: int | None = 400,
@@ -165,6 +166,9 @@ def identify(
         out: Calibration YAML to write.
         csv_map: Column map of CSV logs: pendulum (DFKI pendulum), qube (Quanser QUBE-Servo 2),
             or a YAML column map file of the log's columns (docs/real_data.md).
+        topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
+            and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
+            imu), e.g. commands=/forward_position_controller/commands.
         horizon: Window length [s]: each window replays the logged commands from a logged state.
         stride: Time between window starts [s] (default: the horizon).
         max_windows: Use at most this many windows, evenly spread (bounds time and memory).
@@ -195,7 +199,7 @@ def identify(
     spec = load_robot(robot)
     if out and Path(out).is_dir():
         raise ParameterError(f"--out {out} is a directory; give the calibration file to write (calib.yaml)")
-    trajectories = load_logs(spec, logs, csv_map, min_seconds=horizon, before_safe_mode=True)
+    trajectories = load_logs(spec, logs, csv_map, min_seconds=horizon, before_safe_mode=True, topics=topic)
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
     if max_windows is not None and max_windows < 1:
         raise ParameterError(f"--max-windows must be at least 1, got {max_windows}")

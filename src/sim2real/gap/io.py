@@ -22,6 +22,7 @@ import numpy as np
 
 from sim2real.errors import LogError
 from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag, read_csv
+from sim2real.logs.bag_topics import parse_topics
 from sim2real.logs.csv_map_file import check_map_joints, load_column_map
 from sim2real.real.estimator import estimate_track
 from sim2real.robots.spec import RobotSpec
@@ -46,6 +47,7 @@ def load_logs(
     csv_map: str | None = None,
     min_seconds: float = 0.0,
     before_safe_mode: bool = False,
+    topics: Sequence[str] = (),
 ) -> list[Trajectory]:
     """Read logs of a robot and check that each can be replayed on it.
 
@@ -58,6 +60,8 @@ def load_logs(
         before_safe_mode: Keep only the part of each log before the safety layer put the robot in
             safe mode (identification: a robot braking into its damping, or lying where it fell, is
             no excitation; a log 99 % in safe mode gave confident wrong masses); else warn.
+        topics: ``ROLE=TOPIC`` items naming the topics of bags from other recorders
+            (:func:`~sim2real.logs.bag_topics.parse_topics`).
 
     Raises:
         LogError: missing, empty, truncated or malformed logs; a CSV without a column map; a log
@@ -67,6 +71,7 @@ def load_logs(
     if not paths:
         raise LogError("give at least one log (a bag directory, an .mcap file or a CSV file)")
     reader = csv_reader(spec, csv_map) if csv_map is not None else None
+    chosen = parse_topics(topics)
     out = []
     for raw in paths:
         path = Path(raw)
@@ -80,7 +85,9 @@ def load_logs(
         else:
             if not path.exists():
                 raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
-            traj = read_bag(path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints)
+            traj = read_bag(
+                path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints, topics=chosen
+            )
         check_log_fits(spec, traj, str(path))
         traj = _before_safe_mode(traj, str(path), cut=before_safe_mode)
         if path.suffix.lower() == ".csv":  # no CSV states its units (a log of the robot's joints by now)

@@ -69,6 +69,7 @@ from sim2real.logs.bag_states import (
     on_recording_clock,
     order_and_dedup,
 )
+from sim2real.logs.bag_topics import command_row, connections_to_read, named_command_joints
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.mcap_storage import FlushingMcapStorage
 from sim2real.logs.odometry import (
@@ -463,12 +464,15 @@ def read_bag(
     expected_hash: str | None = None,
     require_commands: bool = False,
     command_joints: Sequence[str] | None = None,
+    topics: Mapping[str, str] | None = None,
 ) -> Trajectory:
     """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` file).
 
     Works on bags not closed cleanly (writer killed: ``metadata.yaml`` says incomplete or is
     missing, possibly a cut final record); ``meta["complete"]`` tells which. Bags from other
-    recorders work too when their ``/joint_states`` carry names; missing velocities are then differentiated (``meta["qd_source"]``).
+    recorders work too when their joint states carry names; missing velocities are then differentiated
+    (``meta["qd_source"]``); their topics are found by type where the names differ from sim2real's
+    (:mod:`~.bag_topics`: ros2_control's ``/<controller>/commands``, ``/imu/data_raw``...).
 
     Args:
         path: Bag directory, or its ``.mcap`` file.
@@ -478,26 +482,25 @@ def read_bag(
         require_commands: Raise if the bag has no ``/joint_commands`` messages.
         command_joints: The joints commands drive when the bag does not say (a bag from another
             recorder whose commands are as wide as this list: the robot's actuated joints).
+        topics: Role (``joint_states``, ``commands``, ``imu``) -> the bag's topic holding it,
+            where the standard name is missing and more than one topic could hold it.
 
     Returns:
         The trajectory, with ``meta`` holding ``robot``, ``source``, ``complete`` and the writer's meta.
 
     Raises:
-        LogError: Missing path, not a bag, no joint states, missing commands when required.
+        LogError: Missing path, not a bag, no joint states, missing commands when required, a
+            role's topic of a type it cannot be read from, several candidates for a role.
         SpecMismatchError: The bag's spec hash differs from ``expected_hash``.
     """
     path = Path(path)
     with open_bag(path) as (reader, custom, complete):
         streams = _Streams(path)
-        wanted = [c for c in reader.connections if c.topic in _TYPES]
-        for conn in wanted:
-            if conn.msgtype != _TYPES[conn.topic]:
-                raise LogError(
-                    f"{path}: topic {conn.topic} has type {conn.msgtype}, expected {_TYPES[conn.topic]}"
-                )
+        wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
         try:
             for conn, ns, raw in reader.messages(connections=wanted):
-                streams.add(conn.topic, ns, TYPESTORE.deserialize_cdr(raw, conn.msgtype))
+                msg = TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+                streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype)
         except (ReaderError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
             raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None
     header = _meta_from(custom, streams.meta_json, path)
@@ -510,7 +513,8 @@ def read_bag(
         elif spec_hash != expected_hash:
             raise SpecMismatchError(f"log {path}", expected_hash, spec_hash)
     if require_commands and not streams.command_ns:
-        raise LogError(f"{path}: no messages on {TOPIC_COMMANDS} (commands are required here)")
+        where = next((t for t, standard in role.items() if standard == TOPIC_COMMANDS), TOPIC_COMMANDS)
+        raise LogError(f"{path}: no messages on {where} (commands are required here; in a topic of another name: --topic commands=TOPIC)")
     meta = dict(header.get("meta") or {})
     if "source" in meta:
         meta["origin"] = meta.pop("source")
@@ -546,6 +550,7 @@ class _Streams:
         self.effort: list[np.ndarray] = []
         self.command_ns: list[int] = []
         self.command: list[np.ndarray] = []
+        self.command_names: set[tuple[str, ...]] = set()  # joints a named command (a trajectory) is for
         self.imu_ns: list[int] = []
         self.imu_recv: list[int] = []
         self.imu: list[tuple[float, ...]] = []
@@ -555,7 +560,7 @@ class _Streams:
         self.base_recv: dict[str, list[int]] = {}
         self.meta_json: str | None = None
 
-    def add(self, topic: str, ns: int, msg: Any) -> None:
+    def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
         if topic == TOPIC_JOINT_STATES:
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             self.state_ns.append(stamp)
@@ -564,9 +569,10 @@ class _Streams:
             self.position.append(msg.position)
             self.velocity.append(msg.velocity)
             self.effort.append(msg.effort)
-        elif topic == TOPIC_COMMANDS:
+        elif topic == TOPIC_COMMANDS and (row := command_row(msg, msgtype)) is not None:
             self.command_ns.append(ns)
-            self.command.append(msg.data)
+            self.command.append(row[0])
+            self.command_names.add(row[1])
         elif topic == TOPIC_IMU:
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             self.imu_ns.append(stamp)
@@ -637,7 +643,11 @@ class _Streams:
             meta["qd_source"] = describe_method(1)
 
         cjoints = tuple(header.get("command_joints") or ())
-        command = np.array(self.command, dtype=np.float64) if self.command else None
+        cjoints = cjoints or named_command_joints(str(path), self.command_names, names)
+        try:
+            command = np.array(self.command, dtype=np.float64) if self.command else None
+        except ValueError:
+            raise LogError(f"{path}: command messages differ in length") from None
         if not cjoints:
             width = command.shape[1] if command is not None and command.ndim == 2 else len(names)
             cjoints = names if command is None else command_joints_for(str(path), names, width, command_joints)

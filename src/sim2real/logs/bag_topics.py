@@ -1,0 +1,223 @@
+"""Which topics of a rosbag2 bag hold the joint states, the commands and the IMU readings.
+
+sim2real writes ``/joint_states``, ``/joint_commands`` and ``/imu/data``.  Bags of other
+recorders name these after their drivers and controllers: ros2_control's forward command
+controllers publish ``std_msgs/msg/Float64MultiArray`` on ``/<controller>/commands``, its joint
+trajectory controller takes ``trajectory_msgs/msg/JointTrajectory`` on
+``/<controller>/joint_trajectory``, IMU drivers publish ``sensor_msgs/msg/Imu`` on ``/imu``,
+``/imu/data_raw`` and the like.  Per role, in this order:
+
+1. the topic the user named (``--topic ROLE=NAME``);
+2. the standard name, when the bag has it;
+3. the only topic of the role's types whose last name part says ``command`` (or is
+   ``joint_trajectory``) for commands, and does not for the joint states; the choice is logged.
+
+Several candidates and no choice is one error line naming them and the option that chooses.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import LogError
+
+log = logging.getLogger(__name__)
+
+JOINT_STATE = "sensor_msgs/msg/JointState"
+IMU = "sensor_msgs/msg/Imu"
+MULTI_ARRAY = ("std_msgs/msg/Float64MultiArray", "std_msgs/msg/Float32MultiArray")
+TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
+
+STANDARD = {"joint_states": "/joint_states", "commands": "/joint_commands", "imu": "/imu/data"}
+"""Role -> the topic sim2real records it on."""
+ROLE_TYPES = {
+    "joint_states": (JOINT_STATE,),
+    "commands": (*MULTI_ARRAY, TRAJECTORY, JOINT_STATE),
+    "imu": (IMU,),
+}
+"""Role -> message types read for it (commands: arrays in the actuators' order, or named joints)."""
+_COMMAND_NAME = re.compile(r"command|^joint_trajectory$")
+"""What the last part of a topic's name says when it carries commands (``/forward_position_controller/commands``,
+``/joint_command``, ``/arm_controller/joint_trajectory``)."""
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The topic read for one role."""
+
+    role: str
+    topic: str
+    msgtype: str
+
+
+def parse_topics(items: Sequence[str] | None) -> dict[str, str]:
+    """``ROLE=TOPIC`` items (``--topic commands=/forward_position_controller/commands``) -> map.
+
+    Raises:
+        LogError: An item without ``=``, an unknown role, or a role given twice.
+    """
+    out: dict[str, str] = {}
+    for item in items or ():
+        role, sep, topic = item.partition("=")
+        role, topic = role.strip(), topic.strip()
+        if not sep or not topic:
+            raise LogError(f"--topic {item!r}: expected ROLE=TOPIC, ROLE one of {', '.join(STANDARD)}")
+        if role not in STANDARD:
+            raise LogError(f"--topic {item!r}: unknown role {role!r}; roles: {', '.join(STANDARD)}")
+        if role in out:
+            raise LogError(f"--topic gives {role} twice ({out[role]}, {topic})")
+        out[role] = topic if topic.startswith("/") else "/" + topic
+    return out
+
+
+def choose_topics(
+    where: str, connections: Iterable[tuple[str, str]], topics: Mapping[str, str] | None = None
+) -> list[Chosen]:
+    """The topic of each role present in a bag (a role without one is left out).
+
+    Args:
+        where: The bag's path, for messages.
+        connections: ``(topic, message type)`` of each of the bag's connections.
+        topics: Role -> topic the user chose (:func:`parse_topics`).
+
+    Raises:
+        LogError: A chosen topic the bag lacks or of a type the role cannot read; a standard topic
+            of another type; several candidates for a role and no choice.
+    """
+    types: dict[str, set[str]] = {}
+    for topic, msgtype in connections:
+        types.setdefault(topic, set()).add(msgtype)
+    topics = dict(topics or {})
+    out = []
+    for role, standard in STANDARD.items():
+        readable = ROLE_TYPES[role]
+        if role in topics:
+            name = topics[role]
+            if name not in types:
+                raise LogError(
+                    f"{where}: --topic {role}={name}: the bag has no such topic ({_listing(types)})"
+                )
+            out.append(_checked(where, role, name, types[name], readable, f"--topic {role}={name}"))
+            continue
+        if standard in types:
+            how = f"sim2real's {role} topic; another: --topic {role}=TOPIC"
+            out.append(_checked(where, role, standard, types[standard], readable, how))
+            continue
+        candidates = sorted(
+            t
+            for t, ts in types.items()
+            if ts & set(readable) and (role == "commands") == bool(_COMMAND_NAME.search(t.rsplit("/", 1)[-1]))
+        )
+        if len(candidates) > 1 and role == "imu":  # optional: read without it rather than refuse the log
+            log.warning(
+                "%s: no %s, and %s could hold the IMU readings: none read (choose one with --topic imu=TOPIC)",
+                where,
+                standard,
+                ", ".join(candidates),
+            )
+            continue
+        if len(candidates) > 1:
+            raise LogError(
+                f"{where}: no {standard}, and {len(candidates)} topics could hold the {role} "
+                f"({', '.join(candidates)}): choose one with --topic {role}=TOPIC"
+            )
+        if candidates:
+            (name,) = candidates
+            chosen = _checked(where, role, name, types[name], readable, f"the {role}")
+            log.info("%s: %s read from %s (%s)", where, role, name, chosen.msgtype)
+            out.append(chosen)
+    return out
+
+
+def _checked(
+    where: str, role: str, name: str, found: set[str], readable: tuple[str, ...], how: str
+) -> Chosen:
+    usable = sorted(found & set(readable))
+    if not usable:
+        raise LogError(
+            f"{where}: topic {name} has type {', '.join(sorted(found))}, expected {' or '.join(readable)} "
+            f"({how})"
+        )
+    return Chosen(role, name, usable[0])
+
+
+def _listing(types: Mapping[str, set[str]]) -> str:
+    names = sorted(types)
+    return (
+        "its topics: " + ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
+    )
+
+
+def command_row(msg: Any, msgtype: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """One command message as values, shape (n,), and the joints they are for (empty: the
+    actuators' order, unnamed); None for a message that commands nothing (a trajectory without
+    points, a joint state without positions or efforts).
+
+    A trajectory's first point is the command (a streaming controller's one point); its positions,
+    else its efforts. A joint state's positions, else its efforts.
+    """
+    if msgtype in MULTI_ARRAY:
+        return np.asarray(msg.data, dtype=np.float64), ()
+    if msgtype == TRAJECTORY:
+        if not len(msg.points):
+            return None
+        point = msg.points[0]
+        values = point.positions if len(point.positions) else point.effort
+        return (np.asarray(values, dtype=np.float64), tuple(msg.joint_names)) if len(values) else None
+    values = msg.position if len(msg.position) else msg.effort
+    return (np.asarray(values, dtype=np.float64), tuple(msg.name)) if len(values) else None
+
+
+def connections_to_read(
+    where: str, connections: Sequence[Any], fixed: Mapping[str, str], topics: Mapping[str, str] | None = None
+) -> tuple[list[Any], dict[str, str]]:
+    """The connections of a bag to read, and the standard topic each role's topic is read as.
+
+    Args:
+        where: The bag's path, for messages.
+        connections: The reader's connections (``.topic``, ``.msgtype``).
+        fixed: sim2real's topics -> their message types; those not of a role are read by that name.
+        topics: Role -> topic the user chose (:func:`parse_topics`).
+
+    Returns:
+        The connections, and topic -> the standard topic of its role (:data:`STANDARD`).
+
+    Raises:
+        LogError: As :func:`choose_topics`; one of sim2real's own topics of another type.
+    """
+    chosen = {c.topic: c for c in choose_topics(where, ((c.topic, c.msgtype) for c in connections), topics)}
+    wanted = []
+    for conn in connections:
+        if conn.topic in chosen:
+            if conn.msgtype == chosen[conn.topic].msgtype:
+                wanted.append(conn)
+        elif conn.topic in fixed and conn.topic not in STANDARD.values():
+            if conn.msgtype != fixed[conn.topic]:
+                raise LogError(
+                    f"{where}: topic {conn.topic} has type {conn.msgtype}, expected {fixed[conn.topic]}"
+                )
+            wanted.append(conn)
+    return wanted, {name: STANDARD[c.role] for name, c in chosen.items()}
+
+
+def named_command_joints(where: str, named: set[tuple[str, ...]], joints: Sequence[str]) -> tuple[str, ...]:
+    """The joints named commands (trajectories, joint states) are for; () when they name none.
+
+    Raises:
+        LogError: Messages naming different joints; a named joint without joint states.
+    """
+    named = {n for n in named if n}
+    if len(named) > 1:
+        raise LogError(
+            f"{where}: commands name different joints from one message to the next: {sorted(named)[:2]}"
+        )
+    names = next(iter(named), ())
+    if missing := sorted(set(names) - set(joints)):
+        raise LogError(f"{where}: commanded joints {missing} have no joint states")
+    return names

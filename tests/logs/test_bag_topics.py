@@ -1,0 +1,232 @@
+"""Topics of bags from other recorders: ros2_control's command topics, IMU drivers' names,
+trajectories as commands, and the choice by the user where several topics could serve."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+
+from sim2real.errors import LogError
+from sim2real.logs import read_bag
+from sim2real.logs.bag_topics import choose_topics, parse_topics
+
+STORE = get_typestore(Stores.ROS2_HUMBLE)
+_T = STORE.types
+JS, HEADER, TIME = (
+    _T["sensor_msgs/msg/JointState"],
+    _T["std_msgs/msg/Header"],
+    _T["builtin_interfaces/msg/Time"],
+)
+ARRAY, LAYOUT = _T["std_msgs/msg/Float64MultiArray"], _T["std_msgs/msg/MultiArrayLayout"]
+IMU, QUAT, VEC = (
+    _T["sensor_msgs/msg/Imu"],
+    _T["geometry_msgs/msg/Quaternion"],
+    _T["geometry_msgs/msg/Vector3"],
+)
+TRAJ, POINT, DURATION = (
+    _T["trajectory_msgs/msg/JointTrajectory"],
+    _T["trajectory_msgs/msg/JointTrajectoryPoint"],
+    _T["builtin_interfaces/msg/Duration"],
+)
+EPOCH = 1_733_450_000_000_000_000
+STEP = 10_000_000
+N = 20
+
+
+def _header(ns: int) -> object:
+    return HEADER(stamp=TIME(sec=ns // 10**9, nanosec=ns % 10**9), frame_id="")
+
+
+def _state(ns: int, i: int) -> object:
+    return JS(
+        header=_header(ns),
+        name=["a", "b"],
+        position=np.array([0.1 * i, -0.2 * i]),
+        velocity=np.array([10.0, -20.0]),
+        effort=np.zeros(0),
+    )
+
+
+def _imu(ns: int, i: int) -> object:
+    return IMU(
+        header=_header(ns),
+        orientation=QUAT(x=0.0, y=0.0, z=0.0, w=1.0),
+        orientation_covariance=np.zeros(9),
+        angular_velocity=VEC(x=float(i), y=0.0, z=0.0),
+        angular_velocity_covariance=np.zeros(9),
+        linear_acceleration=VEC(x=0.0, y=0.0, z=9.81),
+        linear_acceleration_covariance=np.zeros(9),
+    )
+
+
+def _array(i: int) -> object:
+    return ARRAY(layout=LAYOUT(dim=[], data_offset=0), data=np.array([float(i), -float(i)]))
+
+
+def _trajectory(i: int, names=("b", "a")) -> object:
+    point = POINT(
+        positions=np.array([-float(i), float(i)]),
+        velocities=np.zeros(0),
+        accelerations=np.zeros(0),
+        effort=np.zeros(0),
+        time_from_start=DURATION(sec=0, nanosec=0),
+    )
+    return TRAJ(header=_header(0), joint_names=list(names), points=[point])
+
+
+def _bag(path: Path, topics: dict[str, tuple[str, object]]) -> Path:
+    """A bag of another recorder: topic -> (type, i -> message), N messages each, STEP apart."""
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conns = {t: writer.add_connection(t, typ, typestore=STORE) for t, (typ, _) in topics.items()}
+        for i in range(N):
+            ns = EPOCH + i * STEP
+            for topic, (typ, make) in topics.items():
+                writer.write(conns[topic], ns, STORE.serialize_cdr(make(ns, i), typ))
+    return path
+
+
+STATES = ("sensor_msgs/msg/JointState", _state)
+FORWARD = ("std_msgs/msg/Float64MultiArray", lambda ns, i: _array(i))
+RAW_IMU = ("sensor_msgs/msg/Imu", _imu)
+
+
+class TestRos2ControlBags:
+    def test_forward_controller_commands_and_a_raw_imu_are_found_by_type(self, tmp_path, caplog):
+        bag = _bag(
+            tmp_path / "bag",
+            {
+                "/joint_states": STATES,
+                "/forward_position_controller/commands": FORWARD,
+                "/imu/data_raw": RAW_IMU,
+            },
+        )
+        with caplog.at_level("INFO"):
+            back = read_bag(bag, require_commands=True, command_joints=("a", "b"))
+        np.testing.assert_array_equal(back.command[:, 0], np.arange(N))
+        np.testing.assert_array_equal(back.command[:, 1], -np.arange(N))
+        np.testing.assert_array_equal(back.gyro[:, 0], np.arange(N))
+        said = " ".join(r.getMessage() for r in caplog.records)
+        assert "commands read from /forward_position_controller/commands" in said
+        assert "imu read from /imu/data_raw" in said
+
+    def test_a_trajectory_command_names_its_joints_in_its_own_order(self, tmp_path):
+        bag = _bag(
+            tmp_path / "bag",
+            {
+                "/joint_states": STATES,
+                "/joint_trajectory_controller/joint_trajectory": (
+                    "trajectory_msgs/msg/JointTrajectory",
+                    lambda ns, i: _trajectory(i),
+                ),
+            },
+        )
+        back = read_bag(bag, require_commands=True)
+        assert back.command_joints == ("b", "a")
+        np.testing.assert_array_equal(back.command[:, 1], np.arange(N))  # a's position
+
+    def test_a_trajectory_naming_a_joint_without_states_is_refused(self, tmp_path):
+        bag = _bag(
+            tmp_path / "bag",
+            {
+                "/joint_states": STATES,
+                "/arm/joint_trajectory": (
+                    "trajectory_msgs/msg/JointTrajectory",
+                    lambda ns, i: _trajectory(i, ("a", "z")),
+                ),
+            },
+        )
+        with pytest.raises(LogError, match=r"commanded joints \['z'\] have no joint states"):
+            read_bag(bag)
+
+    def test_two_command_topics_are_one_error_naming_both_and_the_option(self, tmp_path):
+        bag = _bag(
+            tmp_path / "bag",
+            {
+                "/joint_states": STATES,
+                "/forward_position_controller/commands": FORWARD,
+                "/forward_effort_controller/commands": FORWARD,
+            },
+        )
+        with pytest.raises(LogError) as exc:
+            read_bag(bag, require_commands=True)
+        text = str(exc.value)
+        assert "\n" not in text and "--topic commands=TOPIC" in text
+        assert (
+            "/forward_effort_controller/commands" in text and "/forward_position_controller/commands" in text
+        )
+        chosen = read_bag(
+            bag, topics={"commands": "/forward_effort_controller/commands"}, command_joints=("a", "b")
+        )
+        assert chosen.command.shape == (N, 2)
+
+    def test_two_imus_are_read_as_none_with_a_warning(self, tmp_path, caplog):
+        bag = _bag(
+            tmp_path / "bag", {"/joint_states": STATES, "/imu/data_raw": RAW_IMU, "/camera/imu": RAW_IMU}
+        )
+        with caplog.at_level("WARNING"):
+            back = read_bag(bag)
+        assert back.gyro is None
+        assert any("--topic imu=TOPIC" in r.getMessage() for r in caplog.records)
+        assert read_bag(bag, topics={"imu": "/camera/imu"}).gyro.shape == (N, 3)
+
+    def test_joint_states_under_another_name_are_found_but_not_a_command_topic(self, tmp_path):
+        bag = _bag(tmp_path / "bag", {"/robot/joint_states": STATES, "/joint_command": STATES})
+        back = read_bag(bag, require_commands=True)
+        assert back.joint_names == ("a", "b") and back.command_joints == ("a", "b")
+        np.testing.assert_allclose(back.q[:, 0], 0.1 * np.arange(N))
+
+    def test_a_sim2real_topic_of_another_type_is_named(self, tmp_path):
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES, "/imu/data": FORWARD})
+        with pytest.raises(
+            LogError,
+            match=r"topic /imu/data has type std_msgs/msg/Float64MultiArray, expected "
+            r"sensor_msgs/msg/Imu \(.*--topic imu=TOPIC\)",
+        ):
+            read_bag(bag)
+
+
+class TestChoice:
+    CONNECTIONS = (
+        ("/joint_states", "sensor_msgs/msg/JointState"),
+        ("/a/commands", "std_msgs/msg/Float64MultiArray"),
+        ("/b/commands", "std_msgs/msg/Float32MultiArray"),
+        ("/tf", "tf2_msgs/msg/TFMessage"),
+    )
+
+    def test_the_users_choice_wins_and_must_exist_with_a_usable_type(self):
+        (states, commands) = choose_topics("bag", self.CONNECTIONS, {"commands": "/b/commands"})
+        assert (states.topic, commands.topic, commands.msgtype) == (
+            "/joint_states",
+            "/b/commands",
+            "std_msgs/msg/Float32MultiArray",
+        )
+        with pytest.raises(
+            LogError, match=r"--topic commands=/c/commands: the bag has no such topic .*/a/commands"
+        ):
+            choose_topics("bag", self.CONNECTIONS, {"commands": "/c/commands"})
+        with pytest.raises(
+            LogError, match=r"topic /tf has type tf2_msgs/msg/TFMessage, expected .*--topic imu=/tf"
+        ):
+            choose_topics("bag", self.CONNECTIONS, {"commands": "/a/commands", "imu": "/tf"})
+
+    @pytest.mark.parametrize(
+        ("items", "words"),
+        [
+            (["commands"], "expected ROLE=TOPIC"),
+            (["cmd=/x"], "unknown role 'cmd'"),
+            (["imu=/a", "imu=/b"], "gives imu twice"),
+        ],
+    )
+    def test_bad_items_are_one_line(self, items, words):
+        with pytest.raises(LogError, match=words):
+            parse_topics(items)
+
+    def test_items_parse_and_a_missing_slash_is_added(self):
+        assert parse_topics(["commands=/x/commands", "imu = imu/data_raw"]) == {
+            "commands": "/x/commands",
+            "imu": "/imu/data_raw",
+        }
