@@ -1,5 +1,6 @@
-"""Helpers shared by the gap and report tests: a short pendulum log away from nominal, and a
-balancing controller for the pendulum written as an ONNX policy with a short near-upright task."""
+"""Helpers shared by the gap and report tests: a short pendulum log away from nominal, a
+balancing controller for the pendulum written as an ONNX policy with a short near-upright task,
+and a log rewritten as another recorder's bag."""
 
 from __future__ import annotations
 
@@ -52,3 +53,38 @@ def balance_policy(path: Path) -> Path:
     from sim2real.policy.linear import write_linear_policy
 
     return write_linear_policy(load_robot("pendulum"), path, BALANCE_GAIN)
+
+
+def foreign_bag(path: Path, log, controllers: list[str]) -> Path:
+    """``log`` (a Trajectory) as `ros2 bag record` on a ros2_control robot writes it: /joint_states
+    (stamped, no metadata of sim2real's) and each controller's Float64MultiArray on
+    /<controller>/commands, all carrying the log's commands."""
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.ROS2_HUMBLE)
+    T = store.types
+    epoch = 1_700_000_000_000_000_000
+    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        states = writer.add_connection("/joint_states", "sensor_msgs/msg/JointState", typestore=store)
+        commands = [
+            writer.add_connection(f"/{c}/commands", "std_msgs/msg/Float64MultiArray", typestore=store)
+            for c in controllers
+        ]
+        for i, t in enumerate(log.t):
+            ns = epoch + round(t * 1e9)
+            stamp = T["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9)
+            msg = T["sensor_msgs/msg/JointState"](
+                header=T["std_msgs/msg/Header"](stamp=stamp, frame_id=""),
+                name=list(log.joint_names),
+                position=log.q[i],
+                velocity=log.qd[i],
+                effort=np.zeros(0),
+            )
+            writer.write(states, ns, store.serialize_cdr(msg, "sensor_msgs/msg/JointState"))
+        for t, u in zip(log.command_t, log.command, strict=True):
+            layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
+            command = T["std_msgs/msg/Float64MultiArray"](layout=layout, data=u)
+            for conn in commands:
+                writer.write(conn, epoch + round(t * 1e9), store.serialize_cdr(command, "std_msgs/msg/Float64MultiArray"))
+    return path

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from gap_testdata import foreign_bag, pendulum_log
 
 from sim2real.cli import main
 
@@ -170,54 +171,26 @@ class TestSafeMode:
             load_logs(spec, [path], before_safe_mode=True)
 
 
-def _ros2_control_bag(path, controllers):
-    """The pendulum log as `ros2 bag record` on a ros2_control robot writes it: /joint_states and
-    each controller's Float64MultiArray on /<controller>/commands (all carrying the log's torque)."""
-    from gap_testdata import pendulum_log
-    from rosbags.rosbag2 import StoragePlugin, Writer
-    from rosbags.typesys import Stores, get_typestore
-
-    store = get_typestore(Stores.ROS2_HUMBLE)
-    T = store.types
-    log = pendulum_log()
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        states = writer.add_connection("/joint_states", "sensor_msgs/msg/JointState", typestore=store)
-        commands = [
-            writer.add_connection(f"/{c}/commands", "std_msgs/msg/Float64MultiArray", typestore=store)
-            for c in controllers
-        ]
-        for i, t in enumerate(log.t):
-            ns = 1_700_000_000_000_000_000 + round(t * 1e9)
-            stamp = T["builtin_interfaces/msg/Time"](sec=ns // 10**9, nanosec=ns % 10**9)
-            msg = T["sensor_msgs/msg/JointState"](
-                header=T["std_msgs/msg/Header"](stamp=stamp, frame_id=""),
-                name=["hinge"],
-                position=log.q[i],
-                velocity=log.qd[i],
-                effort=np.zeros(0),
-            )
-            writer.write(states, ns, store.serialize_cdr(msg, "sensor_msgs/msg/JointState"))
-        for t, u in zip(log.command_t, log.command, strict=True):
-            ns = 1_700_000_000_000_000_000 + round(t * 1e9)
-            layout = T["std_msgs/msg/MultiArrayLayout"](dim=[], data_offset=0)
-            command = T["std_msgs/msg/Float64MultiArray"](layout=layout, data=u)
-            for conn in commands:
-                writer.write(conn, ns, store.serialize_cdr(command, "std_msgs/msg/Float64MultiArray"))
-    return path
-
-
 class TestForeignBagTopics:
     def test_gap_reads_a_ros2_control_bag_and_asks_which_of_two_command_topics(self, capsys, tmp_path):
-        one = _ros2_control_bag(tmp_path / "one", ["effort_controller"])
+        one = foreign_bag(tmp_path / "one", pendulum_log(), ["effort_controller"])
         code, out, err = _run(capsys, "gap", str(one), "--robot", "pendulum", "--horizon", "0.25", "--json")
         assert code == 0, err
         assert json.loads(out)["position_rmse"] < 0.05  # the commands drove the replay: it tracks
-        two = _ros2_control_bag(tmp_path / "two", ["effort_controller", "position_controller"])
+        two = foreign_bag(tmp_path / "two", pendulum_log(), ["effort_controller", "position_controller"])
         code, _, err = _run(capsys, "gap", str(two), "--robot", "pendulum", "--horizon", "0.25")
         assert code == 1 and len(err) == 1 and "--topic commands=TOPIC" in err[0], err
         code, out, err = _run(
-            capsys, "gap", str(two), "--robot", "pendulum", "--horizon", "0.25", "--json",
-            "--topic", "commands=/effort_controller/commands",
+            capsys,
+            "gap",
+            str(two),
+            "--robot",
+            "pendulum",
+            "--horizon",
+            "0.25",
+            "--json",
+            "--topic",
+            "commands=/effort_controller/commands",
         )
         assert code == 0, err
         assert json.loads(out)["position_rmse"] < 0.05

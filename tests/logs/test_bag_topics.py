@@ -104,7 +104,7 @@ class TestRos2ControlBags:
                 "/imu/data_raw": RAW_IMU,
             },
         )
-        with caplog.at_level("INFO"):
+        with caplog.at_level("INFO", logger="sim2real.logs.bag_topics"):
             back = read_bag(bag, require_commands=True, command_joints=("a", "b"))
         np.testing.assert_array_equal(back.command[:, 0], np.arange(N))
         np.testing.assert_array_equal(back.command[:, 1], -np.arange(N))

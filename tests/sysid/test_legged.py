@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import yaml
 
@@ -34,7 +36,7 @@ def hung(tmp_path_factory):
     assert main([*args, "--excite", "chirp", "--seconds", "60", "--out", str(folder / "log"), "--json"]) == 0
     args = ["identify", str(folder / "log"), "--robot", "quadruped", "--fixed-base", "--max-windows", "80"]
     code = main([*args, "--out", str(folder / "calib.yaml"), "--json"])
-    return code, load_calibration(folder / "calib.yaml", load_robot("quadruped")), truth
+    return code, load_calibration(folder / "calib.yaml", load_robot("quadruped")), truth, folder
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +56,7 @@ def small_twins(tmp_path_factory):
 
 class TestLegsInTheAir:
     def test_every_joint_parameter_within_15_percent_or_said_unknown(self, hung):
-        code, calib, truth = hung
+        code, calib, truth, _ = hung
         assert code == 0
         assert len(calib.params) == 72  # 12 joints x armature, damping, friction, kp, kd, delay
         rows = score(calib, truth, tolerance=0.15)
@@ -70,7 +72,7 @@ class TestLegsInTheAir:
         }
 
     def test_the_calibration_builds_training_ranges_around_the_truth(self, hung):
-        _, calib, truth = hung
+        _, calib, truth, _ = hung
         spec = load_robot("quadruped")
         ranges = {
             e.names[0]: (e.dist.low, e.dist.high)
@@ -83,6 +85,25 @@ class TestLegsInTheAir:
             assert info.low[0] - 1e-12 <= low <= value <= high <= info.high[0] + 1e-12, name
             if calib.params[name].identifiable:  # a determined parameter: narrower than its plausible range
                 assert high - low < info.high[0] - info.low[0], name
+
+
+    def test_gap_replays_a_hung_log_hung_and_a_foreign_one_with_fixed_base(self, hung, capsys, tmp_path):
+        from gap_testdata import foreign_bag
+
+        from sim2real.logs import read_bag
+
+        *_, folder = hung
+        gap = ["gap", "--robot", "quadruped", "--calib", str(folder / "calib.yaml"), "--horizon", "1.0", "--json"]
+        assert main([*gap, str(folder / "log")]) == 0  # sim2real's log says it was hung
+        own = json.loads(capsys.readouterr().out)
+        assert own["fixed_base"] is True and own["position_rmse"] < 0.05
+        bag = foreign_bag(tmp_path / "foreign", read_bag(folder / "log"), ["joint_group_position_controller"])
+        assert main([*gap, str(bag)]) == 1  # does not say: a free quadruped without any base state
+        assert "no base state" in capsys.readouterr().err
+        assert main([*gap, str(bag), "--fixed-base"]) == 0
+        foreign = json.loads(capsys.readouterr().out)
+        assert foreign["fixed_base"] is True
+        assert foreign["position_rmse"] == pytest.approx(own["position_rmse"], rel=0.05)
 
 
 class TestOnTheFloor:
@@ -99,7 +120,7 @@ class TestCoverage:
     def test_95_percent_intervals_hold_the_truth_for_80_percent_of_the_parameters(
         self, hung, standing, small_twins
     ):
-        _, calib, truth = hung
+        _, calib, truth, _ = hung
         rows = score(calib, truth, tolerance=0.15) + score(*standing, tolerance=0.05)
         for result, hidden in small_twins:
             rows += score(result, hidden, tolerance=0.05)

@@ -21,6 +21,7 @@ def gap(
     horizon: float | None = None,
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
+    fixed_base: bool = False,
     velocity: Literal["auto", "log", "fd"] = "auto",
     threshold: float = 0.1,
     report: str | None = None,
@@ -43,6 +44,9 @@ def gap(
         topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
             and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
             imu), e.g. commands=/forward_position_controller/commands.
+        fixed_base: The log was recorded with the robot hung by its base (legs in the air): for a log
+            that does not say (a CSV, another recorder's bag); sim2real's own hung logs
+            (`record --fixed-base`) are replayed hung without it.
         velocity: Initial window velocities: the log's column, a local fit to positions (fd), or
             auto (the column unless it disagrees with the positions' slope).
         threshold: Position error [rad] that counts as diverged.
@@ -69,10 +73,17 @@ def gap(
     if not threshold > 0:
         raise Sim2RealError(f"--threshold must be positive, got {threshold}")
     spec = load_robot(robot)
-    model = calibrated_model(spec, calib, allow_out_of_bounds=allow_out_of_bounds)
     if horizon is not None and not horizon > 0:
         raise Sim2RealError(f"--horizon must be positive, got {horizon}")
-    (trajectory,) = load_logs(spec, [log], csv_map, min_seconds=horizon or 2 * spec.control_dt, topics=topic)
+    (trajectory,) = load_logs(
+        spec, [log], csv_map, min_seconds=horizon or 2 * spec.control_dt, topics=topic, fixed_base=fixed_base
+    )
+    hung = spec.base_body is not None and bool(trajectory.meta.get("fixed_base"))
+    if hung:
+        from sim2real.sim.floating import hung_model
+
+        human(f"{log} was recorded with {spec.name} hung by its base: replayed on the hung model", json)
+    model = calibrated_model(spec, calib, hung_model(spec) if hung else None, allow_out_of_bounds=allow_out_of_bounds)
     mode = "open loop" if horizon is None else f"windows of {horizon:g} s"
     human(f"replaying {log} on {spec.name} ({'calibrated' if calib else 'nominal'}, {mode})", json)
     result = measure_gap(
@@ -83,7 +94,7 @@ def gap(
     failures = [] if no_task else analyze_failures(spec, trajectory, result, task=_task_of(spec))
     result = dataclasses.replace(result, failures=failures)
     summary = result.summary()
-    summary |= {"robot": spec.name, "log": log, "calib": calib}
+    summary |= {"robot": spec.name, "log": log, "calib": calib, "fixed_base": hung}
     if report:
         from sim2real.report import Report, add_gap
 

@@ -178,7 +178,9 @@ def identify(
         bounds: Override plausible bounds, "name=low:high,...".
         report: Write an HTML report (identified vs nominal with intervals, fit overlays, parameter
             correlation, residuals over time) to this file.
-        fixed_base: The logs were recorded with the robot hung by its base (legs in the air).
+        fixed_base: The logs were recorded with the robot hung by its base (legs in the air); a log
+            that does not say (a CSV, another recorder's bag) is taken as hung.  sim2real's own
+            hung logs (`record --fixed-base`) are identified hung without it.
         starts: Fit from this many start points (the nominal start and points drawn at random
             inside the bounds), keep the best and report how many converged to it.
         seed: Seed of the random start points.
@@ -199,7 +201,12 @@ def identify(
     spec = load_robot(robot)
     if out and Path(out).is_dir():
         raise ParameterError(f"--out {out} is a directory; give the calibration file to write (calib.yaml)")
-    trajectories = load_logs(spec, logs, csv_map, min_seconds=horizon, before_safe_mode=True, topics=topic)
+    trajectories = load_logs(
+        spec, logs, csv_map, min_seconds=horizon, before_safe_mode=True, topics=topic, fixed_base=fixed_base
+    )
+    if not fixed_base and spec.base_body is not None and all(t.meta.get("fixed_base") for t in trajectories):
+        fixed_base = True
+        human("the logs were recorded with the robot hung by its base: identifying on the hung model", json)
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
     if max_windows is not None and max_windows < 1:
         raise ParameterError(f"--max-windows must be at least 1, got {max_windows}")

@@ -48,6 +48,7 @@ def load_logs(
     min_seconds: float = 0.0,
     before_safe_mode: bool = False,
     topics: Sequence[str] = (),
+    fixed_base: bool = False,
 ) -> list[Trajectory]:
     """Read logs of a robot and check that each can be replayed on it.
 
@@ -62,6 +63,9 @@ def load_logs(
             no excitation; a log 99 % in safe mode gave confident wrong masses); else warn.
         topics: ``ROLE=TOPIC`` items naming the topics of bags from other recorders
             (:func:`~sim2real.logs.bag_topics.parse_topics`).
+        fixed_base: The logs were recorded with the robot hung by its base: a log that does not say
+            how it was recorded (a CSV, another recorder's bag) is taken as hung; one of sim2real's
+            logs recorded free is refused.
 
     Raises:
         LogError: missing, empty, truncated or malformed logs; a CSV without a column map; a log
@@ -89,6 +93,7 @@ def load_logs(
                 path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints, topics=chosen
             )
         check_log_fits(spec, traj, str(path))
+        traj = _declared_hung(spec, traj, str(path)) if fixed_base else traj
         traj = _before_safe_mode(traj, str(path), cut=before_safe_mode)
         if path.suffix.lower() == ".csv":  # no CSV states its units (a log of the robot's joints by now)
             for line in unit_warnings(spec, traj):
@@ -177,6 +182,23 @@ def csv_reader(spec: RobotSpec, csv_map: str) -> Callable[[str | Path], Trajecto
     check_map_joints(column_map, spec.joints, spec.actuated_joints, spec.name, str(path))
     meta = {"robot": spec.name, "column_map": str(path)}
     return lambda log_path: read_csv(log_path, column_map, tuple(spec.joints), meta=meta)
+
+
+def _declared_hung(spec: RobotSpec, traj: Trajectory, name: str) -> Trajectory:
+    """The log marked as recorded hung by the base (``--fixed-base``), where it does not say itself.
+
+    Raises:
+        LogError: A robot without a floating base; a log that says it was recorded free.
+    """
+    if spec.base_body is None:
+        raise LogError(f"{spec.name} has no floating base: --fixed-base is for robots hung by their base")
+    said = traj.meta.get("fixed_base")
+    if said is None:
+        log.info("%s: the log does not say how the robot was held: taken as hung by its base (--fixed-base)", name)
+        return dataclasses.replace(traj, meta={**traj.meta, "fixed_base": True})
+    if not said:
+        raise LogError(f"{name}: recorded with the robot free (its own metadata), not hung: drop --fixed-base")
+    return traj
 
 
 def _with_base_state(spec: RobotSpec, traj: Trajectory, name: str) -> Trajectory:
