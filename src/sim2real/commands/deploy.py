@@ -576,6 +576,7 @@ def faults_text(result: dict[str, Any]) -> str:
             f"{c['name']:<18} {('yes' if c['detected'] else 'NO'):<9} {c['reaction']:<14} {c['expected']:<14} "
             f"{periods:>7} {ms:>7} {c['unsafe_commands']:>6}  {'ok' if c['passed'] else 'FAILED'}"
         )
+    rows += [f"  {c['name']}: {c['note']}" for c in result["cases"] if c.get("note")]
     rows.append(
         f"{result['robot']}: {sum(c['passed'] for c in result['cases'])}/{len(result['cases'])} cases passed, "
         f"all detected: {result['all_detected']}, unsafe commands: {result['unsafe_commands_total']}, "

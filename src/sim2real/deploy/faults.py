@@ -186,7 +186,8 @@ class CaseResult:
     """For safe stops: whether every later command stayed safe (no reset is made)."""
     recovered: bool | None
     """For holds and clamps of a fault that ends: whether normal commands resumed (see
-    :func:`transient_recovered`)."""
+    :func:`transient_recovered`); None also when another check's safe stop came while the fault
+    still acted, so the resume could not be tried (``note`` says which)."""
     false_alarms: int
     """Hold and safe-stop events during the fault-free warm-up (clamps are routine shaping)."""
     control_dt: float
@@ -198,6 +199,8 @@ class CaseResult:
     unsafe: list[str] = field(default_factory=list)
     alarms: list[str] = field(default_factory=list)
     """kind/severity of the false alarms (first few)."""
+    note: str = ""
+    """What the case could not try, and why (e.g. a push that tipped the robot over)."""
 
     @property
     def within_one_period(self) -> bool:
@@ -252,6 +255,7 @@ class CaseResult:
             "passed": self.passed,
             "events": self.events,
             "unsafe": self.unsafe,
+            "note": self.note,
         }
 
 
@@ -272,14 +276,21 @@ def _stopping_kinds(result: TickResult) -> set[str]:
 
 
 def transient_recovered(
-    ticks: Sequence[tuple[str, Collection[str]]], *, injected: int, reacted: int, kinds: Collection[str]
-) -> bool:
+    ticks: Sequence[tuple[str, Collection[str]]],
+    *,
+    injected: int,
+    reacted: int,
+    kinds: Collection[str],
+    cleared: int | None = None,
+) -> bool | None:
     """The resume rule of a transient fault (one that ends and calls for less than a safe stop).
 
     The case resumed when normal commands come back from the reacting tick on, no safe stop of
     the fault's own kinds follows the injection, and the last tick is not still held by it.  A
     later safe stop by another check (e.g. the policy driving a joint to its limit after the
-    disturbance) is the safety layer working, not a failure to resume.
+    disturbance) is the safety layer working, not a failure to resume.  When such a stop comes
+    while the fault still acts, before any normal command (a push that tips the robot over, or
+    drives a joint into its limit, during the hold), the resume cannot be tried: None.
 
     Args:
         ticks: Per tick of the case: the mode of the command written (normal, hold or safe) and the
@@ -287,12 +298,17 @@ def transient_recovered(
         injected: Index of the tick the fault was injected in.
         reacted: Index of the reacting tick (the fault's end when it was not detected).
         kinds: The fault's own event kinds.
+        cleared: Index of the first tick after the fault ended (None: not known).
     """
     if not ticks:
         return False
     own = set(kinds)
     resumed = any(mode == "normal" for mode, _ in ticks[reacted:])
     own_stop = any(mode == "safe" and own & set(seen) for mode, seen in ticks[injected:])
+    stop = next((k for k in range(reacted, len(ticks)) if ticks[k][0] == "safe"), None)
+    during = not own_stop and stop is not None and cleared is not None and stop < cleared
+    if during and not any(mode == "normal" for mode, _ in ticks[reacted:stop]):
+        return None
     last_mode, last_seen = ticks[-1]
     still_held = last_mode == "hold" and bool(own & set(last_seen))
     return resumed and not own_stop and not still_held
@@ -390,12 +406,21 @@ def run_case(
     if first_safe is not None and _RANK[fault.escalation or fault.reaction] >= _RANK["safe_stop"]:
         latched = all(r.command.mode == "safe" for r in after[first_safe:])
     recovered = None
+    note = ""
     if duration is not None and fault.reaction != "safe_stop":
         # a safe tick counts the kinds that stopped it: a collision still held in the tick a tilt
         # stop fires (the push tipped the robot over) is not the collision's own stop
         ticks = [(r.command.mode, _stopping_kinds(r)) for r in results]
         start = detected_at if detected_at is not None else warmup + duration
-        recovered = transient_recovered(ticks, injected=warmup, reacted=start, kinds=fault.kinds)
+        recovered = transient_recovered(
+            ticks, injected=warmup, reacted=start, kinds=fault.kinds, cleared=warmup + duration
+        )
+        if recovered is None:
+            k = next(k for k in range(start, total) if ticks[k][0] == "safe")
+            note = (
+                f"resume not tried: a {'/'.join(sorted(ticks[k][1]))} safe stop came {1e3 * (k - warmup) * dt:.0f} ms "
+                "into the fault, while it still acted (the disturbance itself tripped that check)"
+            )
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
     return CaseResult(
         name=fault.name,
@@ -417,6 +442,7 @@ def run_case(
         events=events,
         unsafe=["; ".join(p) for _, p in robot.unsafe[:5]],
         alarms=alarms[:8],
+        note=note,
     )
 
 
