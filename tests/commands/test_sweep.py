@@ -82,3 +82,23 @@ class TestSweep:
         err = capsys.readouterr().err
         assert match in err and "Traceback" not in err
         assert not (tmp_path / "out").exists()
+
+
+class TestSpacePaths:
+    def test_files_named_relative_to_the_space_yaml_become_absolute(self, spec_variant, tmp_path, monkeypatch):
+        """Ray Tune runs each trial in a folder of its own: a relative spec path must not reach it."""
+        from sim2real.train.sweep import load_space
+
+        spec = spec_variant("furuta", lambda raw: None)
+        (spec.parent / "wide.yaml").write_text("params: {}\n")
+        space = spec.parent / "space.yaml"
+        space.write_text(f"robot: {spec.name}\nrandomize: wide.yaml\nsteps: 10\n")
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        loaded = load_space(space)
+        assert loaded.robot == str(spec.resolve()) and loaded.randomize == str((spec.parent / "wide.yaml").resolve())
+        monkeypatch.chdir(spec.parent)  # relative to the working directory too
+        assert load_space("space.yaml").robot == str(spec.resolve())
+        space.write_text("robot: furuta\nrandomize: default\nsteps: 10\n")  # names stay names
+        assert (load_space(space).robot, load_space(space).randomize) == ("furuta", "default")

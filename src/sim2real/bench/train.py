@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -341,6 +342,9 @@ def run(
     if sb3 is None:
         sb3 = key != "quadruped"
     load_before = _load()
+    # files by absolute path: a Ray worker may run in another folder (on a cluster with a shared one)
+    robot, use = (str(Path(f).resolve()) if f is not None and Path(f).is_file() else f for f in (robot, use))
+    out = str(Path(out).resolve()) if out is not None else None
     jobs = [
         (robot, use, s, target, eval_episodes, eval_every_s, budget, sb3, sb3_cap, out)
         for s in range(seed, seed + seeds)

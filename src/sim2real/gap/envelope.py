@@ -603,7 +603,7 @@ def evaluate_envelope(
         jobs.append(
             (
                 robot_arg,
-                str(policy),
+                str(Path(policy).resolve()),  # a Ray worker may run in another folder
                 index,
                 base_params,
                 twin_config.effects,

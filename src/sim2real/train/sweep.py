@@ -119,10 +119,23 @@ def load_space(path: str | Path) -> SweepSpace:
     from sim2real.parallel.tune import grid_points
     from sim2real.robots import load_robot
 
-    task = load_robot(str(data["robot"])).name
+    robot, randomize = _absolute(data["robot"], p.parent), _absolute(data.get("randomize"), p.parent)
+    task = load_robot(robot).name
     for point in grid_points({k: v for k, v in axes.items() if k != "seed"}):
         _config(task, {**fixed, **point})  # every point is a valid PPOConfig
-    return SweepSpace(str(data["robot"]), steps, axes, fixed, data.get("randomize"), eval_episodes)
+    return SweepSpace(robot, steps, axes, fixed, randomize, eval_episodes)
+
+
+def _absolute(value: Any, folder: Path) -> Any:
+    """A file named in the space YAML as an absolute path: relative to the working directory, else
+    to the YAML's folder (Ray Tune runs each trial in a folder of its own); names (an embedded
+    robot, a randomization preset) as they are."""
+    if value is None:
+        return None
+    for candidate in (Path(str(value)), folder / str(value)):
+        if candidate.is_file():
+            return str(candidate.resolve())
+    return str(value)
 
 
 def _config(task: str, values: dict[str, Any]) -> PPOConfig:
