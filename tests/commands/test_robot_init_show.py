@@ -25,6 +25,32 @@ def _one_error_line(result: subprocess.CompletedProcess, message: str) -> None:
     assert len(errors) == 1 and message in errors[0], result.stderr
 
 
+ACROBOT = """<mujoco model="acrobot">
+  <worldbody>
+    <body name="upper" pos="0 0 2"><joint name="shoulder" axis="0 1 0" damping="0.05"/>
+      <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.03" mass="1"/>
+      <body name="lower" pos="0 0 -0.5"><joint name="elbow" axis="0 1 0" damping="0.05"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.03" mass="1"/></body></body>
+  </worldbody>
+  <actuator><motor name="elbow_motor" joint="elbow" ctrlrange="-1 1" gear="4"/></actuator>
+</mujoco>
+"""
+"""An underactuated double pendulum: the motor drives the elbow, the shoulder swings freely."""
+
+PENDUBOT_URDF = """<robot name="pendubot">
+  <link name="base"/>
+  <link name="upper"><inertial><origin xyz="0 0 -0.25"/><mass value="0.6"/>
+    <inertia ixx="0.0125" iyy="0.0125" izz="0.0001" ixy="0" ixz="0" iyz="0"/></inertial></link>
+  <link name="lower"><inertial><origin xyz="0 0 -0.25"/><mass value="0.6"/>
+    <inertia ixx="0.0125" iyy="0.0125" izz="0.0001" ixy="0" ixz="0" iyz="0"/></inertial></link>
+  <joint name="shoulder" type="continuous"><parent link="base"/><child link="upper"/><axis xyz="0 1 0"/>
+    <limit effort="6" velocity="20"/><dynamics damping="0.01"/></joint>
+  <joint name="elbow" type="continuous"><parent link="upper"/><child link="lower"/><origin xyz="0 0 -0.5"/>
+    <axis xyz="0 1 0"/><limit effort="6" velocity="20"/><dynamics damping="0.01"/></joint>
+</robot>
+"""
+"""A DFKI-style double pendulum as a URDF (no actuators): torque-driven shoulder, passive elbow."""
+
 NO_ACTUATORS = """<mujoco model="arm">
   <compiler angle="radian"/>
   <worldbody>
@@ -76,6 +102,42 @@ class TestInit:
         _one_error_line(gains_only, "joint 'shoulder': the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange): give --torque-limit")
         ok = run_cli("robot", "init", str(tmp_path / "arm.xml"), "--out", str(tmp_path / "robot.yaml"), "--kp", "5", "--kd", "0.1", "--torque-limit", "3")
         assert ok.returncode == 0, ok.stderr
+
+    def test_an_acrobot_inits_with_its_shoulder_passive_and_records_and_replays(self, tmp_path, capsys):
+        from sim2real.robots import load_robot
+
+        (tmp_path / "acrobot.xml").write_text(ACROBOT)
+        spec = tmp_path / "robot.yaml"
+        assert main(["robot", "init", str(tmp_path / "acrobot.xml"), "--out", str(spec)]) == 0
+        loaded = load_robot(str(spec))
+        assert loaded.joints == ("shoulder", "elbow") and loaded.actuated_joints == ("elbow",)
+        (tmp_path / "twin.yaml").write_text("params: {}\n")
+        record = ["record", "--robot", str(spec), "--twin", str(tmp_path / "twin.yaml"), "--excite", "chirp"]
+        assert main([*record, "--seconds", "2", "--out", str(tmp_path / "log")]) == 0
+        capsys.readouterr()
+        assert main(["gap", str(tmp_path / "log"), "--robot", str(spec), "--horizon", "0.2", "--json"]) == 0
+        gap = json.loads(capsys.readouterr().out)
+        assert gap["windows"] >= 9 and gap["position_rmse"] < 0.1
+
+    def test_a_torque_driven_pendubot_from_a_urdf_has_a_motor_added_and_its_elbow_passive(self, tmp_path, capsys):
+        # a URDF has no actuators: --torque names the driven joint; the URDF's effort limit bounds it
+        from sim2real.robots import load_robot
+
+        (tmp_path / "pendubot.urdf").write_text(PENDUBOT_URDF)
+        spec = tmp_path / "robot.yaml"
+        assert main(["robot", "init", str(tmp_path / "pendubot.urdf"), "--out", str(spec), "--torque", "shoulder",
+                     "--json"]) == 0  # fmt: skip
+        inferred = " ".join(json.loads(capsys.readouterr().out)["inferred"])
+        assert "1 added (torque)" in inferred and "passive (no actuator in the model: measured, not driven): elbow" in inferred
+        loaded = load_robot(str(spec))
+        (act,) = loaded.actuators
+        assert (act.joint, act.model, act.torque_limit, act.add) == ("shoulder", "torque", 6.0, True)
+        assert loaded.actuated_joints == ("shoulder",)
+        (tmp_path / "twin.yaml").write_text("params: {}\n")
+        record = ["record", "--robot", str(spec), "--twin", str(tmp_path / "twin.yaml"), "--excite", "chirp"]
+        assert main([*record, "--seconds", "2", "--out", str(tmp_path / "log")]) == 0
+        bad = run_cli("robot", "init", str(tmp_path / "pendubot.urdf"), "--out", str(spec), "--torque", "hip")
+        _one_error_line(bad, "--torque 'hip' matches none of the joints (shoulder, elbow)")
 
     def test_joint_named_in_the_spec_that_does_not_exist_is_one_line(self, tmp_path):
         (tmp_path / "arm.xml").write_text(NO_ACTUATORS)

@@ -65,6 +65,24 @@ class TestInferActuators:
         with pytest.raises(SpecError, match="--kp: no value for joint 'finger'"):  # it has no actuator of its own
             infer_actuators(model, [0, 1], ["arm", "finger"], {"arm": 100.0}, {"arm": 10.0}, 20.0)
 
+    def test_an_underactuated_models_joints_without_an_actuator_are_passive(self):
+        # an acrobot: the motor drives the elbow; the shoulder swings freely (no gains given)
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><body><joint name='shoulder' axis='0 1 0'/><geom size='0.05'/>"
+            "<body pos='0 0 -0.5'><joint name='elbow' axis='0 1 0'/><geom size='0.05'/></body></body></worldbody>"
+            "<actuator><motor name='m' joint='elbow' ctrlrange='-1 1' gear='6'/></actuator></mujoco>"
+        )
+        actuators, notes = infer_actuators(model, [0, 1], ["shoulder", "elbow"], None, None, None)
+        assert list(actuators) == ["elbow"] and actuators["elbow"]["torque_limit"] == 6.0
+        assert "passive (no actuator in the model: measured, not driven): shoulder" in notes[0]
+        # gains for every joint still add a PD actuator to the shoulder
+        actuators, _ = infer_actuators(model, [0, 1], ["shoulder", "elbow"], 5.0, 0.1, 6.0)
+        assert actuators["shoulder"] == {"actuator": "shoulder", "add": True, "model": "pd", "kp": 5.0, "kd": 0.1,
+                                         "torque_limit": 6.0}
+        # the model driving none of the chosen joints: no robot to drive, one error
+        with pytest.raises(SpecError, match="joint 'shoulder' has no actuator in the model"):
+            infer_actuators(model, [0], ["shoulder"], None, None, None)
+
     def test_joints_a_tendon_actuator_moves_are_named_as_such(self):
         model = mujoco.MjModel.from_xml_string(
             "<mujoco><worldbody><body><joint name='f1' type='slide' axis='1 0 0' range='0 0.04'/><geom size='0.01'/>"

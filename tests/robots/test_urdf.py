@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 from sim2real.errors import SpecError
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.model import build_model
-from sim2real.robots.urdf import resolve_mesh
+from sim2real.robots.urdf import model_format, resolve_mesh
 from urdf_testdata import IMU_POS, quadruped_urdf, stl
 
 
@@ -175,3 +176,26 @@ class TestConversionMessages:
     def test_the_description_names_the_urdf_given(self, tmp_path):
         result = infer_spec(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out", FLOATING)
         assert result.spec["description"].endswith("from dog.urdf")
+
+
+class TestModelFormat:
+    def test_a_urdf_by_suffix_or_by_its_robot_root_and_mjcf_otherwise(self, tmp_path):
+        (tmp_path / "a.urdf").write_text("<robot name='a'/>")
+        (tmp_path / "b.xml").write_text("<?xml version='1.0'?>\n<!-- vendor -->\n<robot name='b'><link name='l'/></robot>")
+        (tmp_path / "c.xml").write_text("<mujoco model='c'/>")
+        assert [model_format(tmp_path / n) for n in ("a.urdf", "b.xml", "c.xml")] == ["urdf", "urdf", "mjcf"]
+
+    @pytest.mark.parametrize(
+        ("name", "words"),
+        [
+            ("go2.urdf.xacro", "xacro go2.urdf.xacro > go2.urdf"),
+            ("anymal.xacro", "xacro anymal.xacro > anymal.urdf"),
+            ("robot.sdf", "not .sdf (convert an SDF or USD model"),
+            ("trunk.stl", "reads MJCF (.xml) and URDF (.urdf) models, not .stl"),
+            ("broken.xml", "broken.xml: not valid XML"),
+        ],
+    )
+    def test_what_it_cannot_read_is_one_line_naming_the_way_out(self, tmp_path, name, words):
+        (tmp_path / name).write_text("<robot" if name.endswith(".xml") else "x")
+        with pytest.raises(SpecError, match=re.escape(words)):
+            model_format(tmp_path / name)

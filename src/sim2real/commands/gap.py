@@ -108,10 +108,14 @@ def gap(
         f"position RMSE {result.position_rmse:.4f} rad, velocity RMSE {result.velocity_rmse:.4f} rad/s "
         f"({result.samples} samples, {result.windows} window(s))",
     ]
+    import mujoco
+
     for j in result.joints:
+        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j)
+        unit = "m" if jid >= 0 and model.jnt_type[jid] == mujoco.mjtJoint.mjJNT_SLIDE else "rad"
         lines.append(
-            f"  {j:<12} position {result.position_rmse_per_joint[j]:.4f} rad   "
-            f"velocity {result.velocity_rmse_per_joint[j]:.4f} rad/s"
+            f"  {j:<12} position {result.position_rmse_per_joint[j]:.4f} {unit}   "
+            f"velocity {result.velocity_rmse_per_joint[j]:.4f} {unit}/s"
         )
     if result.base_position_rmse is not None:
         lines.append(

@@ -68,6 +68,7 @@ def robot(
     kp: tuple[str, ...] | None = None,
     kd: tuple[str, ...] | None = None,
     torque_limit: tuple[str, ...] | None = None,
+    torque: str | None = None,
     armature: tuple[str, ...] | None = None,
     default_pose: tuple[str, ...] | None = None,
     imu_site: str | None = None,
@@ -93,6 +94,9 @@ def robot(
             One value for every joint, or JOINT_REGEX=VALUE items (the last matching item wins).
         kd: PD damping [N m s/rad] (init), with --kp; like --kp.
         torque_limit: Effort limit [N m] (init): replaces the model's (printed where they differ); like --kp.
+        torque: Regular expression of the joints driven by torque commands (init): a torque actuator
+            is added where the model has none (a URDF's joints), their own becomes one.  Without
+            gains, joints the model gives no actuator are then passive (an acrobot's shoulder).
         armature: Joint armature [kg m^2] (reflected rotor inertia) set on the model (init); like --kp.
         default_pose: Default joint positions [rad] instead of the keyframe's (init): JOINT_REGEX=VALUE
             items, e.g. '.*_hip_joint=0' 'F._thigh_joint=0.8' 'R._thigh_joint=1.0' '.*_calf_joint=-1.5'.
@@ -135,6 +139,7 @@ def robot(
         kp=per_joint_arg(kp, "kp"),
         kd=per_joint_arg(kd, "kd"),
         torque_limit=per_joint_arg(torque_limit, "torque-limit"),
+        torque=torque,
         armature=per_joint_arg(armature, "armature"),
         default_pose=per_joint_arg(default_pose, "default-pose"),
         imu_site=imu_site,

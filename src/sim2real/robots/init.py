@@ -69,7 +69,7 @@ from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model, carrying_body
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import stand
-from sim2real.robots.urdf import UrdfFacts, convert_urdf
+from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,9 @@ class InitOptions:
     ``replaced`` names both where they differ); the model's where not given."""
     torque_limit_from: str = "--torque-limit"
     """Where ``torque_limit`` comes from (the user's option, a policy's training config), for messages."""
+    torque: str | None = None
+    """Regular expression (matched in full) of the joints driven by torque commands: a torque
+    actuator is added where the model has none (a URDF), their own becomes one."""
     default_pose: Mapping[str, float] | None = None
     """Default joint positions [rad] overriding the keyframe's, by joint name or regular expression
     matched in full (the last matching key wins)."""
@@ -200,9 +203,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if not model_path.is_file():
         raise SpecError(f"model file not found: {model_path}")
     result = InitResult(spec={})
-    urdf_fixed = model_path.suffix.lower() == ".urdf" and not opt.floating_base
+    is_urdf = model_format(model_path) == "urdf"
+    urdf_fixed = is_urdf and not opt.floating_base
     given_name, facts = model_path.name, UrdfFacts()
-    if model_path.suffix.lower() == ".urdf":
+    if is_urdf:
         conversion = convert_urdf(model_path, out_dir, opt.floating_base)
         model_path, facts = conversion.mjcf, conversion.facts
         result.inferred.extend(conversion.inferred)
@@ -391,7 +395,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
 
     driven = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in coupled]  # followers: the constraint moves them
     actuators, acts_notes = infer_actuators(
-        model, [c for c, _ in driven], [j for _, j in driven], opt.kp, opt.kd, opt.torque_limit, opt.torque_limit_from
+        model, [c for c, _ in driven], [j for _, j in driven], opt.kp, opt.kd, opt.torque_limit, opt.torque_limit_from,
+        opt.torque,
     )
     result.inferred.extend(acts_notes)
     result.replaced.extend(acts_notes[1:])

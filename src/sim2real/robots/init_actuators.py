@@ -113,6 +113,7 @@ def infer_actuators(
     kd: PerJoint,
     torque_limit: PerJoint,
     limit_from: str = "--torque-limit",
+    torque: str | None = None,
 ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The spec's ``actuators`` entries of the chosen joints from the model's own actuators and the
     given gains and torque limits (module docstring of :mod:`sim2real.robots.init`), and notes: the
@@ -121,9 +122,14 @@ def infer_actuators(
     A given torque limit (``torque_limit``: the user's, or the one a policy was trained with; named
     ``limit_from`` in messages) wins over the model's; where the two differ, a note names both.
 
+    Joints whose names ``torque`` matches in full are driven by torque commands: their own actuator
+    becomes a torque one, and one is added where the model has none (a URDF's joints), whatever
+    the gains.  A joint without an actuator of its own is passive (no entry) when no gains are
+    given and other chosen joints are driven (an underactuated robot: a cart-pole, an acrobot).
+
     Raises:
-        SpecError: a joint has no actuator and no gains, an actuator has no name, or no torque limit
-            is known.
+        SpecError: a joint has no actuator and no gains (and the model drives none of the chosen
+            joints, or gains were given), an actuator has no name, or no torque limit is known.
     """
     by_joint: dict[int, int] = {}
     tendon_driven: set[str] = set()  # joints a tendon actuator moves (a gripper's fingers)
@@ -140,17 +146,31 @@ def infer_actuators(
             )
     out: dict[str, dict[str, Any]] = {}
     kinds: dict[str, int] = {}
+    # an underactuated robot (an acrobot, a cart-pole): where the model drives some chosen joints and
+    # no gains are given, a joint without an actuator of its own is passive (measured, not driven)
+    torqued = {j for j in joints if torque is not None and _matches(torque, j)}
+    if torque is not None and not torqued:
+        raise SpecError(f"--torque {torque!r} matches none of the joints ({', '.join(joints)})")
+    may_be_passive = kp is None and kd is None and (bool(torqued) or any(j in by_joint for j in chosen))
+    passive: list[str] = []
     no_gains: list[str] = []  # joints without an actuator and without --kp/--kd
     no_limit: list[str] = []  # joints whose torque limit neither the model nor --torque-limit states
     replaced: list[tuple[str, float, float]] = []  # (joint, the model's limit, the given one)
     for jid, joint in zip(chosen, joints, strict=True):
         a = by_joint.get(jid)
         # a map of gains may cover some joints only: the others keep the model's own actuators
-        kp_j, kd_j = per_joint(kp, joint, "--kp", a is not None), per_joint(kd, joint, "--kd", a is not None)
-        gains = kp_j is not None and kd_j is not None
+        own = a is not None or joint in torqued
+        kp_j, kd_j = per_joint(kp, joint, "--kp", own), per_joint(kd, joint, "--kd", own)
+        gains = kp_j is not None and kd_j is not None and joint not in torqued
         limit = None
         entry: dict[str, Any]
-        if a is None:
+        if a is None and joint in torqued:
+            entry = {"actuator": joint, "add": True, "model": "torque"}
+            kinds["added (torque)"] = kinds.get("added (torque)", 0) + 1
+        elif a is None:
+            if not gains and may_be_passive and joint not in tendon_driven:
+                passive.append(joint)
+                continue
             if not gains:
                 no_gains.append(joint)
             entry = {"actuator": joint, "add": True, "model": "pd", "kp": kp_j, "kd": kd_j}
@@ -161,7 +181,10 @@ def infer_actuators(
                 raise SpecError(f"the actuator of joint '{joint}' has no name; sim2real refers to actuators by name")
             gear = float(model.actuator_gear[a, 0]) or 1.0
             position = int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
-            if position and not gains:  # (+ 0.0: a position actuator without kv gives kd 0.0, not -0.0)
+            if joint in torqued:
+                entry = {"actuator": name, "model": "torque"}
+                kinds["-> torque (--torque)"] = kinds.get("-> torque (--torque)", 0) + 1
+            elif position and not gains:  # (+ 0.0: a position actuator without kv gives kd 0.0, not -0.0)
                 kp_m, kd_m = float(model.actuator_gainprm[a, 0]) * gear, max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear + 0.0
                 entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
                 kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
@@ -192,6 +215,11 @@ def infer_actuators(
     if no_gains or no_limit:
         raise SpecError(_missing(no_gains, no_limit, sorted(tendon_driven & set(no_gains))))
     notes = [f"actuators: {', '.join(f'{n} {k}' for k, n in kinds.items())}"]
+    if passive:
+        notes[0] += (
+            f"; passive (no actuator in the model: measured, not driven): {', '.join(passive)} "
+            "(--kp and --kd add PD actuators to them)"
+        )
     if replaced:
         notes.append(_replaced(replaced, limit_from))
     return out, notes

@@ -271,3 +271,30 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
         xml = xml.replace(f'file="{path}"', f'file="{os.path.relpath(path, out_dir.resolve())}"')
     out.write_text(xml)
     return Conversion(out, notes, check, facts)
+
+
+def model_format(path: Path) -> str:
+    """``"urdf"`` or ``"mjcf"``: by suffix, and a ``.xml`` file whose root element is ``<robot>`` is a URDF.
+
+    Raises:
+        SpecError: a xacro file (to expand first), or a format MuJoCo does not read (SDF, USD, a mesh).
+    """
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".xacro" else path.suffix.lower()
+    if suffix.endswith(".xacro"):
+        plain = path.name.removesuffix(".xacro").removesuffix(".urdf") + ".urdf"
+        raise SpecError(
+            f"{path.name} is a xacro file (a URDF with macros): expand it first (pip install xacro; "
+            f"xacro {path.name} > {plain}, with its ROS packages findable) and give the .urdf"
+        )
+    if suffix == ".urdf":
+        return "urdf"
+    if suffix in (".xml", ".mjcf"):
+        try:
+            root = next(ET.iterparse(path, events=("start",)))[1].tag
+        except (ET.ParseError, StopIteration) as exc:
+            raise SpecError(f"{path.name}: not valid XML ({exc})") from None
+        return "urdf" if root == "robot" else "mjcf"
+    raise SpecError(
+        f"{path.name}: sim2real reads MJCF (.xml) and URDF (.urdf) models, not {suffix or 'files without a suffix'}"
+        + (" (convert an SDF or USD model to URDF or MJCF first)" if suffix in (".sdf", ".usd", ".usda", ".usdc") else "")
+    )
