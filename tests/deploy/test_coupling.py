@@ -34,3 +34,56 @@ class TestCouplings:
         """The torque that keeps jaw2 with jaw was an unexplained external torque on both (H1-2's
         thumbs: every quiet run held on a 'collision' at the followers)."""
         check_quiet(gripper_dog)  # raises on any hold or stop with nothing injected
+
+
+FOURBAR = """<mujoco model="fourbar">
+  <compiler angle="radian"/>
+  <worldbody>
+    <geom name="floor" type="plane" size="2 2 0.1"/>
+    <body name="crank" pos="0 0 1"><joint name="crank" axis="0 1 0" range="-1.4 1.4" damping="0.05"/>
+      <geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.02" mass="0.3"/>
+      <body name="coupler" pos="0.2 0 0"><joint name="coupler" axis="0 1 0" damping="0.01"/>
+        <geom type="capsule" fromto="0 0 0 0.2 0 -0.4" size="0.02" mass="0.3"/></body></body>
+    <body name="rocker" pos="0.4 0 1"><joint name="rocker" axis="0 1 0" damping="0.01"/>
+      <geom type="capsule" fromto="0 0 0 0 0 -0.4" size="0.02" mass="0.3"/></body>
+  </worldbody>
+  <equality><connect body1="coupler" body2="rocker" anchor="0.2 0 -0.4"/></equality>
+  <actuator><motor name="crank_motor" joint="crank" ctrlrange="-1 1" gear="5"/></actuator>
+</mujoco>
+"""
+"""A four-bar linkage closed by a connect constraint: the motor drives the crank, coupler and
+rocker follow (passive, measured)."""
+
+
+@pytest.fixture(scope="module")
+def fourbar(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("fourbar")
+    (folder / "fourbar.xml").write_text(FOURBAR)
+    spec, _ = init_robot(folder / "fourbar.xml", folder / "robot.yaml", InitOptions())
+    return spec
+
+
+class TestClosedChains:
+    def test_a_connect_constraint_is_three_directions_of_force_at_its_anchor(self, fourbar):
+        import mujoco
+
+        from sim2real.deploy.coupling import chain_columns, chain_constraints
+
+        model = build_robot_model(fourbar)
+        data = mujoco.MjData(model)
+        mujoco.mj_forward(model, data)
+        (column,) = chain_columns(model, data, chain_constraints(model))
+        assert column.shape == (model.nv, 3)
+        # a force along x at the rocker's tip (0.4 below its hinge) turns it by -0.4 x F about y
+        rocker = int(model.jnt_dofadr[model.joint("rocker").id])
+        assert column[rocker, 0] == pytest.approx(0.4)
+
+    def test_the_linkage_held_closed_is_no_collision_and_a_push_still_is(self, fourbar, tmp_path):
+        """The constraint force closing the chain was read as an external torque on all three
+        joints: the quiet run held on a 'collision' (Cassie, Oli, Toddlerbot's linkages)."""
+        from sim2real.deploy.fault_cases import Collision
+        from sim2real.deploy.faults import run_case
+
+        check_quiet(fourbar)
+        pushed = run_case(fourbar, Collision)
+        assert pushed.detected and pushed.in_time and pushed.passed

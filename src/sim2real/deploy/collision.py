@@ -76,7 +76,7 @@ from sim2real.deploy.body_geometry import (
     sole,
     torque_scale,
 )
-from sim2real.deploy.coupling import coupling_column, joint_couplings
+from sim2real.deploy.coupling import chain_columns, chain_constraints, coupling_column, joint_couplings
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
@@ -202,6 +202,7 @@ class MomentumObserver:
         self._locked_dof = np.array([int(model.jnt_dofadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int)
         measured |= set(int(i) for i in self._locked_dof)
         self._couplings = joint_couplings(model)  # their forces, like a locked joint's, solved for
+        self._chains = chain_constraints(model)  # closed chains' (connect, weld) too
         self._free_dof = 0
         self._free_qpos = 0
         if spec.floating_base:
@@ -452,6 +453,7 @@ class MomentumObserver:
             column[dof] = 1.0
             columns.append(column)
         columns += [coupling_column(self.nv, c, d.qpos) for c in self._couplings]
+        columns += chain_columns(m, d, self._chains)
         height_known = reading.base_height is not None
         for c in self.contacts:
             center = d.geom_xpos[c.geom] if c.geom >= 0 else d.xpos[c.body]
