@@ -78,6 +78,11 @@ def _trajectory(i: int, names=("b", "a")) -> object:
     return TRAJ(header=_header(0), joint_names=list(names), points=[point])
 
 
+def _trajectories(names: tuple[str, ...]) -> tuple[str, object]:
+    """A trajectory topic's type and message maker: one point per message, for ``names``."""
+    return "trajectory_msgs/msg/JointTrajectory", lambda ns, i: _trajectory(i, names)
+
+
 def _bag(path: Path, topics: dict[str, tuple[str, object]]) -> Path:
     """A bag of another recorder: topic -> (type, i -> message), N messages each, STEP apart."""
     with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
@@ -118,10 +123,7 @@ class TestRos2ControlBags:
             tmp_path / "bag",
             {
                 "/joint_states": STATES,
-                "/joint_trajectory_controller/joint_trajectory": (
-                    "trajectory_msgs/msg/JointTrajectory",
-                    lambda ns, i: _trajectory(i),
-                ),
+                "/joint_trajectory_controller/joint_trajectory": _trajectories(("b", "a")),
             },
         )
         back = read_bag(bag, require_commands=True)
@@ -133,10 +135,7 @@ class TestRos2ControlBags:
             tmp_path / "bag",
             {
                 "/joint_states": STATES,
-                "/arm/joint_trajectory": (
-                    "trajectory_msgs/msg/JointTrajectory",
-                    lambda ns, i: _trajectory(i, ("a", "z")),
-                ),
+                "/arm/joint_trajectory": _trajectories(("a", "z")),
             },
         )
         with pytest.raises(LogError, match=r"commanded joints \['z'\] have no joint states"):
