@@ -87,3 +87,47 @@ class TestClosedChains:
         check_quiet(fourbar)
         pushed = run_case(fourbar, Collision)
         assert pushed.detected and pushed.in_time and pushed.passed
+
+
+def _linkage_dog() -> str:
+    """A quadruped whose knees are driven through parallelogram linkages (Cassie's and Oli's kind of
+    leg): per leg a hip motor, a crank motor beside it, and a rod from the crank to a horn on the
+    shin, closed by a connect constraint; knee and rod joints passive, measured."""
+    legs = []
+    for name, x, y in (("FL", 0.2, 0.12), ("FR", 0.2, -0.12), ("RL", -0.2, 0.12), ("RR", -0.2, -0.12)):
+        light = 'contype="0" conaffinity="0"'
+        legs.append(f"""
+      <body name="{name}_thigh" pos="{x} {y} 0"><joint name="{name}_hip" axis="0 1 0" range="-1 1" damping="0.1" armature="0.01"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.02" mass="0.5"/>
+        <body name="{name}_shin" pos="0 0 -0.2"><joint name="{name}_knee" axis="0 1 0" range="-1.5 1.5" damping="0.05"/>
+          <geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.015" mass="0.2"/>
+          <geom type="capsule" fromto="0 0 0 0.05 0 0" size="0.01" mass="0.01" {light}/>
+          <body name="{name}_foot" pos="0 0 -0.2"><geom type="sphere" size="0.02" mass="0.05"/></body></body>
+        <body name="{name}_crank"><joint name="{name}_crank" axis="0 1 0" range="-1.5 1.5" damping="0.05" armature="0.01"/>
+          <geom type="capsule" fromto="0 0 0 0.05 0 0" size="0.01" mass="0.02" {light}/>
+          <body name="{name}_rod" pos="0.05 0 0"><joint name="{name}_rod" axis="0 1 0" damping="0.01"/>
+            <geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.006" mass="0.02" {light}/></body></body></body>""")
+    names = ("FL", "FR", "RL", "RR")
+    connects = "".join(f'<connect body1="{n}_rod" body2="{n}_shin" anchor="0 0 -0.2"/>' for n in names)
+    motors = "".join(
+        f'<motor name="{n}_{j}_motor" joint="{n}_{j}" ctrlrange="-1 1" gear="20"/>' for n in names for j in ("hip", "crank")
+    )
+    return f"""<mujoco model="linkdog"><compiler angle="radian"/>
+  <worldbody><geom name="floor" type="plane" size="5 5 0.1"/>
+    <body name="trunk" pos="0 0 0.45"><freejoint/><geom type="box" size="0.25 0.12 0.05" mass="6"/>{"".join(legs)}
+    </body></worldbody>
+  <equality>{connects}</equality><actuator>{motors}</actuator></mujoco>"""
+
+
+class TestClosedChainLegs:
+    def test_a_quadruped_with_linkage_knees_stands_quietly_and_a_push_is_caught(self, tmp_path):
+        from sim2real.deploy.fault_cases import Collision
+        from sim2real.deploy.faults import run_case
+
+        (tmp_path / "linkdog.xml").write_text(_linkage_dog())
+        gains = InitOptions(kp={".*_(hip|crank)": 30.0}, kd={".*_(hip|crank)": 1.0})
+        spec, _ = init_robot(tmp_path / "linkdog.xml", tmp_path / "robot.yaml", gains)
+        assert len(spec.joints) == 16 and len(spec.actuated_joints) == 8  # knees and rods passive
+        check_quiet(spec)
+        pushed = run_case(spec, Collision)
+        assert pushed.detected and pushed.in_time and pushed.unsafe_commands == 0 and pushed.passed

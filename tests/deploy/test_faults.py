@@ -125,8 +125,10 @@ class TestResumeRule:
         # injected at 2, reacting at 2, the fault acts up to tick 5 (cleared at 6)
         during = [OK, OK, HELD, HELD, HELD, ("safe", ("position_limit",)), ("safe", ())]
         assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=6) is None
-        # the same stop after the fault ended, never released before it: a failure to resume
-        assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=5) is False
+        # the same stop soon after the fault ended (the fall a push started), before the hold released
+        assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=4) is None
+        # ... and long after it: the hold never released, a failure to resume
+        assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=4, aftermath=1) is False
         # the fault's own kind stopping the robot while it acts is a failure, not an untried resume
         own = [OK, OK, HELD, HELD, ("safe", NAN), ("safe", ())]
         assert transient_recovered(own, injected=2, reacted=2, kinds=NAN, cleared=6) is False

@@ -62,8 +62,11 @@ class TestInferActuators:
         actuators, _ = infer_actuators(model, [0, 1], ["arm", "finger"], {"finger": 100.0}, {"finger": 10.0}, 20.0)
         assert (actuators["arm"]["kp"], actuators["arm"]["kd"]) == (4500.0, 450.0)
         assert (actuators["finger"]["kp"], actuators["finger"]["kd"]) == (100.0, 10.0)
-        with pytest.raises(SpecError, match="--kp: no value for joint 'finger'"):  # it has no actuator of its own
-            infer_actuators(model, [0, 1], ["arm", "finger"], {"arm": 100.0}, {"arm": 10.0}, 20.0)
+        # gains for the arm only: the finger, with no actuator of its own, is passive (measured)
+        actuators, notes = infer_actuators(model, [0, 1], ["arm", "finger"], {"arm": 100.0}, {"arm": 10.0}, 20.0)
+        assert list(actuators) == ["arm"] and "passive (no actuator in the model: measured, not driven): finger" in notes[0]
+        with pytest.raises(SpecError, match="joint 'finger': --kp gives it a gain, the other none"):
+            infer_actuators(model, [0, 1], ["arm", "finger"], {".*": 100.0}, {"arm": 10.0}, 20.0)
 
     def test_an_underactuated_models_joints_without_an_actuator_are_passive(self):
         # an acrobot: the motor drives the elbow; the shoulder swings freely (no gains given)

@@ -282,6 +282,7 @@ def transient_recovered(
     reacted: int,
     kinds: Collection[str],
     cleared: int | None = None,
+    aftermath: int | None = None,
 ) -> bool | None:
     """The resume rule of a transient fault (one that ends and calls for less than a safe stop).
 
@@ -289,8 +290,9 @@ def transient_recovered(
     the fault's own kinds follows the injection, and the last tick is not still held by it.  A
     later safe stop by another check (e.g. the policy driving a joint to its limit after the
     disturbance) is the safety layer working, not a failure to resume.  When such a stop comes
-    while the fault still acts, before any normal command (a push that tips the robot over, or
-    drives a joint into its limit, during the hold), the resume cannot be tried: None.
+    before any normal command, while the fault still acts or within as long again after it ended
+    (a push that drives a joint into its limit during the hold, or tips the robot over), the
+    resume cannot be tried: None.
 
     Args:
         ticks: Per tick of the case: the mode of the command written (normal, hold or safe) and the
@@ -299,6 +301,8 @@ def transient_recovered(
         reacted: Index of the reacting tick (the fault's end when it was not detected).
         kinds: The fault's own event kinds.
         cleared: Index of the first tick after the fault ended (None: not known).
+        aftermath: Ticks after ``cleared`` in which another check's stop still leaves the resume
+            untried (the fall a push started); default: as many as the fault lasted.
     """
     if not ticks:
         return False
@@ -306,7 +310,9 @@ def transient_recovered(
     resumed = any(mode == "normal" for mode, _ in ticks[reacted:])
     own_stop = any(mode == "safe" and own & set(seen) for mode, seen in ticks[injected:])
     stop = next((k for k in range(reacted, len(ticks)) if ticks[k][0] == "safe"), None)
-    during = not own_stop and stop is not None and cleared is not None and stop < cleared
+    if aftermath is None and cleared is not None:
+        aftermath = max(cleared - injected, 0)
+    during = not own_stop and stop is not None and cleared is not None and stop < cleared + (aftermath or 0)
     if during and not any(mode == "normal" for mode, _ in ticks[reacted:stop]):
         return None
     last_mode, last_seen = ticks[-1]
@@ -417,9 +423,14 @@ def run_case(
         )
         if recovered is None:
             k = next(k for k in range(start, total) if ticks[k][0] == "safe")
+            when = (
+                f"{1e3 * (k - warmup) * dt:.0f} ms into the fault, while it still acted"
+                if k < warmup + duration
+                else f"{1e3 * (k - warmup - duration) * dt:.0f} ms after it ended, before the hold released"
+            )
             note = (
-                f"resume not tried: a {'/'.join(sorted(ticks[k][1]))} safe stop came {1e3 * (k - warmup) * dt:.0f} ms "
-                "into the fault, while it still acted (the disturbance itself tripped that check)"
+                f"resume not tried: a {'/'.join(sorted(ticks[k][1]))} safe stop came {when} "
+                "(the disturbance itself tripped that check)"
             )
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
     return CaseResult(

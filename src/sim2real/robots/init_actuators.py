@@ -124,8 +124,9 @@ def infer_actuators(
 
     Joints whose names ``torque`` matches in full are driven by torque commands: their own actuator
     becomes a torque one, and one is added where the model has none (a URDF's joints), whatever
-    the gains.  A joint without an actuator of its own is passive (no entry) when no gains are
-    given and other chosen joints are driven (an underactuated robot: a cart-pole, an acrobot).
+    the gains.  A joint without an actuator of its own and without gains is passive (no entry)
+    when other chosen joints are driven and the gains, if any, are a map (an underactuated robot:
+    a cart-pole, an acrobot; a closed chain's linkage, with gains for its motors only).
 
     Raises:
         SpecError: a joint has no actuator and no gains (and the model drives none of the chosen
@@ -146,12 +147,15 @@ def infer_actuators(
             )
     out: dict[str, dict[str, Any]] = {}
     kinds: dict[str, int] = {}
-    # an underactuated robot (an acrobot, a cart-pole): where the model drives some chosen joints and
-    # no gains are given, a joint without an actuator of its own is passive (measured, not driven)
+    # an underactuated robot (an acrobot, a cart-pole): where some chosen joints are driven and no
+    # one gain is given for all, a joint without an actuator of its own is passive (measured, not driven)
     torqued = {j for j in joints if torque is not None and _matches(torque, j)}
     if torque is not None and not torqued:
         raise SpecError(f"--torque {torque!r} matches none of the joints ({', '.join(joints)})")
-    may_be_passive = kp is None and kd is None and (bool(torqued) or any(j in by_joint for j in chosen))
+    # (gains for some joints only, a map, drive those: a closed chain's motors, its linkage passive)
+    mapped = {j for j in joints if isinstance(kp, Mapping) and lookup(kp, j) is not None}
+    one_gain = kp is not None and not isinstance(kp, Mapping)
+    may_be_passive = not one_gain and bool(torqued or mapped or any(j in by_joint for j in chosen))
     passive: list[str] = []
     no_gains: list[str] = []  # joints without an actuator and without --kp/--kd
     no_limit: list[str] = []  # joints whose torque limit neither the model nor --torque-limit states
@@ -159,8 +163,10 @@ def infer_actuators(
     for jid, joint in zip(chosen, joints, strict=True):
         a = by_joint.get(jid)
         # a map of gains may cover some joints only: the others keep the model's own actuators
-        own = a is not None or joint in torqued
+        own = a is not None or joint in torqued or may_be_passive
         kp_j, kd_j = per_joint(kp, joint, "--kp", own), per_joint(kd, joint, "--kd", own)
+        if (kp_j is None) != (kd_j is None):
+            raise SpecError(f"joint '{joint}': {'--kp' if kd_j is None else '--kd'} gives it a gain, the other none")
         gains = kp_j is not None and kd_j is not None and joint not in torqued
         limit = None
         entry: dict[str, Any]
