@@ -117,6 +117,27 @@ class TestUnits:
         with caplog.at_level("WARNING", logger="sim2real.gap.io"):
             load_logs(load_robot("pendulum"), [_dfki_like_csv_plain(tmp_path)], csv_map="pendulum")
         assert "milliseconds" not in caplog.text and "degrees" not in caplog.text
+        assert "another zero" not in caplog.text
+
+    def test_angles_from_another_zero_are_named(self, tmp_path, caplog, spec_variant):
+        """A pendulum whose logger counts the angle from upright (pi from the model's zero, hanging)."""
+        from sim2real.gap.io import load_logs
+        from sim2real.robots import load_robot
+
+        def narrow(raw):
+            raw["safety"]["joint_position"]["hinge"] = [-2.0, 2.0]
+
+        spec = load_robot(spec_variant("pendulum", narrow))
+        t = np.arange(200) * 0.005
+        q = np.pi + 0.3 * np.sin(2 * np.pi * 0.8 * t)
+        qd = 0.3 * 2 * np.pi * 0.8 * np.cos(2 * np.pi * 0.8 * t)
+        rows = [f"{a:.6f},{b:.6f},{c:.6f},0.1" for a, b, c in zip(t, q, qd, strict=True)]
+        path = tmp_path / "upright_zero.csv"
+        path.write_text("time,position,velocity,torque\n" + "\n".join(rows) + "\n")
+        with caplog.at_level("WARNING", logger="sim2real.gap.io"):
+            load_logs(spec, [path], csv_map="pendulum")
+        assert "outside their safety range for most of the log: hinge 100 % (median 3." in caplog.text
+        assert "offset, scale: -1" in caplog.text
 
 
 def _dfki_like_csv_plain(tmp_path):

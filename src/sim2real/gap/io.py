@@ -113,12 +113,17 @@ SLOW_SAMPLES_S = 1.0
 """Median sample spacing beyond which a CSV's time column is probably not in seconds [s]."""
 FAST_FACTOR = 5.0
 """A CSV whose joints move this many times faster than their velocity limits is probably not in rad."""
+OUTSIDE_SHARE = 0.5
+"""A CSV whose joint lies outside its safety range for more than this share of the samples probably
+counts its angle from another zero, or the other way round."""
 
 
 def unit_warnings(spec: RobotSpec, traj: Trajectory) -> list[str]:
     """Lines naming what in a CSV log looks like the wrong unit (no file states its units): a
     median sample spacing over :data:`SLOW_SAMPLES_S` (time in milliseconds?), joint speeds over
-    :data:`FAST_FACTOR` x the spec's velocity limits at the 99th percentile (angles in degrees?)."""
+    :data:`FAST_FACTOR` x the spec's velocity limits at the 99th percentile (angles in degrees?),
+    joints outside their safety range for more than :data:`OUTSIDE_SHARE` of the samples (another
+    zero or direction of the angle?)."""
     out = []
     if len(traj.t) > 2:
         spacing = float(np.median(np.diff(traj.t)))
@@ -138,6 +143,20 @@ def unit_warnings(spec: RobotSpec, traj: Trajectory) -> list[str]:
         out.append(
             f"joints faster than {FAST_FACTOR:g} x their velocity limits: {', '.join(fast)}: are the angles in "
             "degrees? a column map file can scale them (docs/real_data.md)"
+        )
+    outside = []
+    for k, j in enumerate(traj.joint_names):
+        if j not in spec.joints or not len(traj.t):
+            continue
+        i = spec.joints.index(j)
+        lo, hi = float(spec.safety.position_low[i]), float(spec.safety.position_high[i])
+        share = float(np.mean((traj.q[:, k] < lo) | (traj.q[:, k] > hi)))
+        if share > OUTSIDE_SHARE:
+            outside.append(f"{j} {100 * share:.0f} % (median {np.median(traj.q[:, k]):.3g}, range [{lo:g}, {hi:g}])")
+    if outside:
+        out.append(
+            f"joints outside their safety range for most of the log: {', '.join(outside)}: another zero or "
+            "direction of the angle? a column map file can offset or flip it (offset, scale: -1; docs/real_data.md)"
         )
     return out
 
