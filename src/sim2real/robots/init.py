@@ -65,6 +65,7 @@ from sim2real.robots.init_checks import (
 )
 from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.init_limits import DEFAULT_VELOCITY, followers, safety_section
+from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model, carrying_body
 from sim2real.robots.spec import RobotSpec
@@ -443,10 +444,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if imu is not None:
         sensors["imu"] = imu
     spec["sensors"] = sensors
-    task = None
-    if base_body is not None and feet:
-        task = {"kind": "locomotion"}
-    spec["observation"] = _observation(base_body is not None and imu is not None, task is not None)
+    task, task_line = infer_task(model, chosen, joints, list(actuators), base_body is not None, feet, data.qpos)
+    spec["observation"] = _observation(base_body is not None and imu is not None, task)
     spec["safety"] = safety_section(
         model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z, facts.velocity, coupled
     )
@@ -468,14 +467,14 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     spec["parameters"] = _parameters(model, base_name, floor_name, actuators, standing is not None)
     if task is not None:
         spec["task"] = task
-        result.inferred.append("task: locomotion (floating base with feet)")
-        if not all(pd):
+        result.inferred.append(task_line)
+        if task["kind"] == "locomotion" and not all(pd):
             result.check.append(
                 "the model's actuators take torque: walking policies usually command PD position targets "
                 "(Isaac Lab, legged_gym, mjlab); give --kp and --kd for those, or keep torque on purpose"
             )
     else:
-        result.check.append("no task inferred (not a floating base with feet): add `task:` to train")
+        result.check.append(task_line)
         if urdf_fixed:
             result.check.append(
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
@@ -486,12 +485,14 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     return result
 
 
-def _observation(floating: bool, command: bool) -> list[dict[str, Any]]:
+def _observation(floating: bool, task: dict[str, Any] | None) -> list[dict[str, Any]]:
     terms = []
     if floating:
         terms += [{"name": "base_ang_vel", "scale": 0.25}, {"name": "projected_gravity", "scale": 1.0}]
-    if command:
+    if task is not None and task["kind"] == "locomotion":
         terms.append({"name": "velocity_command", "scale": 1.0})
+    if task is not None and task["kind"] == "swing_up":  # a pole's angle: on the circle
+        terms.append({"name": "joint_pos_sincos", "scale": 1.0})
     terms += [
         {"name": "joint_pos_rel", "scale": 1.0},
         {"name": "joint_vel", "scale": 0.05},

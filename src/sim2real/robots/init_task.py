@@ -1,0 +1,124 @@
+"""The ``task:`` section ``robot init`` writes when the robot's kind is clear from its model.
+
+- A floating base with feet: ``locomotion`` (velocity tracking).
+- A fixed base with one passive hinge whose angle alone decides how high its pole hangs, whatever
+  the driven joints do (a Furuta pendulum's arm turns about the vertical, a cart slides on the
+  level): ``swing_up`` of that pole.  Its hanging angle is where the pole's centre of mass is lowest,
+  upright half a turn from it; the driven joints are kept centred.  Checked numerically: the
+  hanging angle found with the driven joints anywhere in their ranges must agree within
+  :data:`SAME_ANGLE`, else (a pendubot's elbow, whose pole hangs where the shoulder puts it) no task
+  is inferred.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mujoco
+import numpy as np
+
+SAME_ANGLE = 0.05
+"""Largest spread of the pole's hanging angle over the driven joints' poses [rad]."""
+_SAMPLES = 16
+"""Poses of the driven joints tried."""
+_ANGLES = 180
+"""Pole angles tried per pose (a grid over a full turn)."""
+
+
+def infer_task(
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    actuated: list[str],
+    floating: bool,
+    feet: list[str],
+    pose: np.ndarray,
+) -> tuple[dict[str, Any] | None, str]:
+    """The task section and a line saying what was inferred (or why nothing was).
+
+    Args:
+        model: The compiled model.
+        chosen: Model joint ids of ``joints``.
+        joints: The spec's joints.
+        actuated: The joints with actuators.
+        floating: The robot has a floating base.
+        feet: Its feet (floating bases).
+        pose: A configuration of the default pose, shape (nq,).
+    """
+    if floating:
+        if feet:
+            return {"kind": "locomotion"}, "task: locomotion (floating base with feet)"
+        return None, "no task inferred (a floating base without feet): add `task:` to train"
+    passive = [(j, name) for j, name in zip(chosen, joints, strict=True) if name not in actuated]
+    hinges = [(j, n) for j, n in passive if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE)]
+    if len(passive) != 1 or len(hinges) != 1 or not actuated or model.neq:
+        return None, "no task inferred (not a floating base with feet, nor one passive pole): add `task:` to train"
+    (pole, name), = hinges
+    driven = [j for j, n in zip(chosen, joints, strict=True) if n in actuated]
+    hanging = _hanging_angles(model, pole, driven, pose)
+    if hanging is None or _spread(hanging) > SAME_ANGLE:
+        return None, (
+            f"no task inferred: where the passive joint {name}'s pole hangs depends on the driven joints "
+            "(or it has no weight to swing): add `task:` to train"
+        )
+    low = float(np.angle(np.mean(np.exp(1j * hanging))))
+    high = math.remainder(low + math.pi, 2 * math.pi)
+    if model.jnt_limited[pole]:  # both ends within the joint's range, else it is no swing-up
+        lo, hi = (float(x) for x in model.jnt_range[pole])
+        low, high = _inside(low, lo, hi), _inside(high, lo, hi)
+        if low is None or high is None:
+            return None, (
+                f"no task inferred: the passive joint {name}'s range [{lo:.3g}, {hi:.3g}] rad does not reach both "
+                "hanging and upright (a pole to balance, not to swing up): add `task:` to train"
+            )
+    task = {
+        "kind": "swing_up",
+        "joint": name,
+        "hanging": round(low, 6),
+        "upright": round(high, 6),
+        "centre": [n for n in joints if n in actuated],
+    }
+    return task, (
+        f"task: swing_up of the passive joint {name} (hanging at {task['hanging']:g} rad, where its centre of "
+        f"mass is lowest, whatever the driven joints do; upright at {task['upright']:g}); the driven joints kept "
+        "centred"
+    )
+
+
+def _hanging_angles(model: mujoco.MjModel, pole: int, driven: list[int], pose: np.ndarray) -> np.ndarray | None:
+    """The pole angle of lowest centre of mass for poses of the driven joints across their ranges
+    (the default pose first), or None when the angle does not move the pole's centre of mass."""
+    data = mujoco.MjData(model)
+    body = int(model.jnt_bodyid[pole])
+    rng = np.random.default_rng(0)
+    angles = np.linspace(-math.pi, math.pi, _ANGLES, endpoint=False)
+    out = []
+    for k in range(_SAMPLES):
+        data.qpos[:] = pose
+        for j in driven if k else ():
+            lo, hi = model.jnt_range[j] if model.jnt_limited[j] else (-math.pi, math.pi)
+            data.qpos[model.jnt_qposadr[j]] = rng.uniform(lo, hi)
+        heights = []
+        for a in angles:
+            data.qpos[model.jnt_qposadr[pole]] = a
+            mujoco.mj_kinematics(model, data)
+            mujoco.mj_comPos(model, data)
+            heights.append(float(data.subtree_com[body, 2]))
+        if max(heights) - min(heights) < 1e-6:
+            return None
+        out.append(angles[int(np.argmin(heights))])
+    return np.array(out)
+
+
+def _spread(angles: np.ndarray) -> float:
+    """Largest angular distance of ``angles`` from their circular mean [rad]."""
+    mean = np.angle(np.mean(np.exp(1j * angles)))
+    return float(np.max(np.abs(np.angle(np.exp(1j * (angles - mean))))))
+
+
+def _inside(angle: float, lo: float, hi: float) -> float | None:
+    """``angle`` plus a whole number of turns within [lo, hi], or None."""
+    turns = math.ceil((lo - angle) / (2 * math.pi))
+    value = angle + 2 * math.pi * turns
+    return value if value <= hi else None

@@ -1,0 +1,62 @@
+"""The task ``robot init`` infers: swing-up of a passive pole whose hanging angle the driven joints
+cannot change (a cart-pole, a Furuta pendulum), nothing where they can or the pole cannot swing."""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import pytest
+
+from sim2real.robots.init_task import infer_task
+
+CARTPOLE = """<mujoco><compiler angle="radian"/><worldbody>
+  <body name="cart" pos="0 0 1"><joint name="slider" type="slide" axis="1 0 0" range="-1.5 1.5"/>
+    <geom type="box" size="0.1 0.05 0.05" mass="1"/>
+    <body name="pole"><joint name="hinge" axis="0 1 0" {range}/>
+      <geom type="capsule" fromto="0 0 0 0 0 0.5" size="0.02" mass="0.2"/></body></body>
+</worldbody><actuator><motor joint="slider" gear="20" ctrlrange="-1 1"/></actuator></mujoco>"""
+"""A cart-pole, the pole pointing up at angle 0."""
+
+PENDUBOT = """<mujoco><compiler angle="radian"/><worldbody>
+  <body name="upper" pos="0 0 2"><joint name="shoulder" axis="0 1 0"/>
+    <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.03" mass="1"/>
+    <body name="lower" pos="0 0 -0.5"><joint name="elbow" axis="0 1 0"/>
+      <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.03" mass="1"/></body></body>
+</worldbody><actuator><motor joint="shoulder" gear="4" ctrlrange="-1 1"/></actuator></mujoco>"""
+"""A pendubot: the shoulder driven, the elbow passive (where its pole hangs, the shoulder decides)."""
+
+
+def _infer(xml: str, actuated: list[str]):
+    model = mujoco.MjModel.from_xml_string(xml)
+    joints = [model.joint(j).name for j in range(model.njnt)]
+    return infer_task(model, list(range(model.njnt)), joints, actuated, False, [], model.qpos0.copy())
+
+
+class TestSwingUp:
+    def test_a_cart_poles_pole_hangs_half_a_turn_from_its_upright_zero(self):
+        task, line = _infer(CARTPOLE.format(range=""), ["slider"])
+        assert task["kind"] == "swing_up" and task["joint"] == "hinge" and task["centre"] == ["slider"]
+        assert abs(task["hanging"]) == pytest.approx(math.pi, abs=0.04) and task["upright"] == pytest.approx(0.0, abs=0.04)
+        assert "swing_up of the passive joint hinge" in line
+
+    def test_a_limited_pole_that_cannot_reach_hanging_is_no_swing_up(self):
+        task, line = _infer(CARTPOLE.format(range='range="-1.57 1.57"'), ["slider"])
+        assert task is None and "does not reach both hanging and upright" in line
+
+    def test_a_pole_whose_hanging_angle_the_driven_joint_decides_gets_no_task(self):
+        task, line = _infer(PENDUBOT, ["shoulder"])
+        assert task is None and "depends on the driven joints" in line
+
+    def test_two_passive_joints_or_none_get_no_task(self):
+        assert _infer(PENDUBOT, [])[0] is None
+        assert _infer(CARTPOLE.format(range=""), ["slider", "hinge"])[0] is None
+
+
+class TestLocomotion:
+    def test_a_floating_base_with_feet_walks_and_one_without_gets_no_task(self):
+        model = mujoco.MjModel.from_xml_string(CARTPOLE.format(range=""))
+        task, _ = infer_task(model, [0, 1], ["slider", "hinge"], ["slider"], True, ["pole"], model.qpos0)
+        assert task == {"kind": "locomotion"}
+        task, line = infer_task(model, [0, 1], ["slider", "hinge"], ["slider"], True, [], model.qpos0)
+        assert task is None and "without feet" in line
