@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -45,6 +46,20 @@ TYPES = {
 }
 
 
+def _subscribed(live: LiveTelemetry, topics: list[str], **options) -> FoxgloveClient:
+    """A client whose subscriptions the server has registered: the client sends ``subscribe`` and
+    returns at once, and a message written before the server reads it has no subscriber (it is
+    dropped: under load the first writes of a test were lost)."""
+    client = FoxgloveClient(live.url, topics, **options)
+    deadline = time.monotonic() + 10.0
+    while not all(live.subscribed(t) for t in topics):
+        if time.monotonic() > deadline:
+            client.close()
+            raise AssertionError(f"the server registered no subscription to {topics} within 10 s")
+        time.sleep(0.001)  # polls the condition itself
+    return client
+
+
 @pytest.fixture(scope="module")
 def zero_policies(tmp_path_factory):
     from sim2real.robots import load_robot
@@ -56,7 +71,7 @@ def zero_policies(tmp_path_factory):
 class TestProtocol:
     def test_the_bag_topics_are_advertised_with_their_ros2_message_definitions(self, quadruped):
         with LiveTelemetry(quadruped, 0) as live:
-            client = FoxgloveClient(live.url, [*ALL, TOPIC_META])
+            client = _subscribed(live, [*ALL, TOPIC_META])
             try:
                 assert client.subprotocol in SUBPROTOCOLS
                 for topic, msgtype in TYPES.items():
@@ -77,7 +92,7 @@ class TestProtocol:
         q, qd, tau = np.linspace(-1, 1, n), np.linspace(0, 2, n), np.linspace(3, 4, n)
         u = np.arange(quadruped.n_actions, dtype=float)
         with LiveTelemetry(quadruped, 0) as live:
-            client = FoxgloveClient(live.url, ALL)
+            client = _subscribed(live, ALL)
             try:
                 live.write_state(1.25, q, qd, tau)
                 live.write_imu(1.25, [0.1, 0.2, 0.3], [0.0, 0.0, 9.81], [1.0, 0.0, 0.0, 0.0])
@@ -108,7 +123,7 @@ class TestProtocol:
                 live.write_state(0.0, np.zeros(n), np.zeros(n))
                 live.write_command(0.0, np.zeros(quadruped.n_actions))
             assert live.message_count == 0  # nobody is connected: nothing serialized
-            client = FoxgloveClient(live.url, [TOPIC_JOINT_STATES])
+            client = _subscribed(live, [TOPIC_JOINT_STATES])
             try:
                 live.write_state(0.1, np.zeros(n), np.zeros(n))
                 live.write_command(0.1, np.zeros(quadruped.n_actions))
@@ -145,7 +160,7 @@ class TestLoop:
     def test_the_loop_publishes_its_status_and_events(self, quadruped, zero_policies):
         robot = TwinRobot(quadruped, TwinConfig(effects=NO_DROPS))
         with LiveTelemetry(quadruped, 0) as live:
-            client = FoxgloveClient(live.url, ALL)
+            client = _subscribed(live, ALL)
             try:
                 loop = ControlLoop(robot, PolicyRunner(zero_policies["quadruped"], quadruped), live=live)
                 with loop:
