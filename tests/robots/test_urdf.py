@@ -199,3 +199,22 @@ class TestModelFormat:
         (tmp_path / name).write_text("<robot" if name.endswith(".xml") else "x")
         with pytest.raises(SpecError, match=re.escape(words)):
             model_format(tmp_path / name)
+
+
+class TestNeverOverTheUsersFiles:
+    def test_a_urdf_saved_as_xml_and_a_vendors_mjcf_beside_a_urdf_are_left_as_they_are(self, tmp_path):
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        as_xml = tmp_path / "dog2.xml"
+        as_xml.write_text(urdf.read_text())  # a URDF under the MJCF suffix
+        vendor = tmp_path / "dog.xml"
+        vendor.write_text("<mujoco model='the vendor own MJCF'/>")
+        for source in (as_xml, urdf):
+            before = {p.name: p.read_text() for p in (as_xml, vendor)}
+            spec, _ = init_robot(source, tmp_path / "robot.yaml", GAINS)  # the spec beside the model
+            assert spec.mjcf_path.name == f"{source.stem}.from_urdf.xml"
+            assert {p.name: p.read_text() for p in (as_xml, vendor)} == before
+        again, _ = init_robot(urdf, tmp_path / "robot.yaml", GAINS)  # its own conversion: written over
+        assert again.mjcf_path.name == "dog.from_urdf.xml"
+        (tmp_path / "dog.from_urdf.xml").write_text("<mujoco model='also the user own'/>")
+        with pytest.raises(SpecError, match=r"would overwrite dog.xml and dog.from_urdf.xml .* give --out in another folder"):
+            init_robot(urdf, tmp_path / "robot.yaml", GAINS)

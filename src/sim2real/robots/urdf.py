@@ -250,7 +250,7 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
             else f"the URDF declares its own floating joint '{own.name}' on link '{root.name}': --floating-base "
             "adds no second one (MuJoCo cannot stack them), only a floor plane named 'floor'"
         )
-    out = out_dir / f"{urdf.stem}.xml"
+    out = _converted_path(urdf, out_dir)
     try:
         mjspec.compile()
     except Exception as exc:
@@ -269,8 +269,31 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
         raise _compile_error(urdf, exc) from None
     for path in meshes:
         xml = xml.replace(f'file="{path}"', f'file="{os.path.relpath(path, out_dir.resolve())}"')
-    out.write_text(xml)
+    out.write_text(f"{_MARK}{urdf.name} -->\n{xml}")
     return Conversion(out, notes, check, facts)
+
+
+_MARK = "<!-- written by sim2real robot init from "
+"""First line of every MJCF converted from a URDF: the file :func:`convert_urdf` may write over."""
+
+
+def _converted_path(urdf: Path, out_dir: Path) -> Path:
+    """Where the MJCF converted from ``urdf`` goes: ``STEM.xml`` in ``out_dir``, or ``STEM.from_urdf.xml``
+    where that is the URDF itself (a URDF saved as .xml) or a file sim2real did not write (a vendor's
+    MJCF beside its URDF): never over the user's own files.
+
+    Raises:
+        SpecError: both names are taken by files sim2real did not write.
+    """
+    for out in (out_dir / f"{urdf.stem}.xml", out_dir / f"{urdf.stem}.from_urdf.xml"):
+        if not out.exists():
+            return out
+        if out.resolve() != urdf.resolve() and out.read_text(errors="replace").startswith(_MARK):
+            return out
+    raise SpecError(
+        f"{urdf.name}: the converted MJCF would overwrite {urdf.stem}.xml and {urdf.stem}.from_urdf.xml in "
+        f"{out_dir}, which sim2real did not write: give --out in another folder"
+    )
 
 
 def model_format(path: Path) -> str:
