@@ -126,9 +126,10 @@ class TestResumeRule:
         during = [OK, OK, HELD, HELD, HELD, ("safe", ("position_limit",)), ("safe", ())]
         assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=6) is None
         # the same stop soon after the fault ended (the fall a push started), before the hold released
-        assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=4) is None
-        # ... and long after it: the hold never released, a failure to resume
+        assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=4, aftermath=2) is None
+        # ... and later than that: the hold never released, a failure to resume
         assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=4, aftermath=1) is False
+        assert transient_recovered(during, injected=2, reacted=2, kinds=NAN, cleared=4) is False
         # the fault's own kind stopping the robot while it acts is a failure, not an untried resume
         own = [OK, OK, HELD, HELD, ("safe", NAN), ("safe", ())]
         assert transient_recovered(own, injected=2, reacted=2, kinds=NAN, cleared=6) is False

@@ -275,6 +275,11 @@ def _stopping_kinds(result: TickResult) -> set[str]:
     return {str(e.kind) for e in result.events if not safe or e.severity == Severity.SAFE_STOP}
 
 
+AFTERMATH_S = 0.1
+"""After a transient fault ends, how long another check's stop before any resume still counts as
+the fault's consequence (the fall a push started) [s]: :func:`transient_recovered`."""
+
+
 def transient_recovered(
     ticks: Sequence[tuple[str, Collection[str]]],
     *,
@@ -282,7 +287,7 @@ def transient_recovered(
     reacted: int,
     kinds: Collection[str],
     cleared: int | None = None,
-    aftermath: int | None = None,
+    aftermath: int = 0,
 ) -> bool | None:
     """The resume rule of a transient fault (one that ends and calls for less than a safe stop).
 
@@ -290,9 +295,10 @@ def transient_recovered(
     the fault's own kinds follows the injection, and the last tick is not still held by it.  A
     later safe stop by another check (e.g. the policy driving a joint to its limit after the
     disturbance) is the safety layer working, not a failure to resume.  When such a stop comes
-    before any normal command, while the fault still acts or within as long again after it ended
-    (a push that drives a joint into its limit during the hold, or tips the robot over), the
-    resume cannot be tried: None.
+    before any normal command, while the fault still acts or within ``aftermath`` ticks after it
+    ended (a push that drives a joint into its limit during the hold, or tips the robot over), the
+    resume cannot be tried: None.  A hold that outlasts that and ends in another check's stop, or
+    that still holds at the end, is a failure.
 
     Args:
         ticks: Per tick of the case: the mode of the command written (normal, hold or safe) and the
@@ -302,7 +308,7 @@ def transient_recovered(
         kinds: The fault's own event kinds.
         cleared: Index of the first tick after the fault ended (None: not known).
         aftermath: Ticks after ``cleared`` in which another check's stop still leaves the resume
-            untried (the fall a push started); default: as many as the fault lasted.
+            untried (the fall a push started).
     """
     if not ticks:
         return False
@@ -310,9 +316,7 @@ def transient_recovered(
     resumed = any(mode == "normal" for mode, _ in ticks[reacted:])
     own_stop = any(mode == "safe" and own & set(seen) for mode, seen in ticks[injected:])
     stop = next((k for k in range(reacted, len(ticks)) if ticks[k][0] == "safe"), None)
-    if aftermath is None and cleared is not None:
-        aftermath = max(cleared - injected, 0)
-    during = not own_stop and stop is not None and cleared is not None and stop < cleared + (aftermath or 0)
+    during = not own_stop and stop is not None and cleared is not None and stop < cleared + aftermath
     if during and not any(mode == "normal" for mode, _ in ticks[reacted:stop]):
         return None
     last_mode, last_seen = ticks[-1]
@@ -367,7 +371,9 @@ def run_case(
     dt = spec.control_dt
     warmup = max(10, round(0.1 / dt))
     duration = fault.duration_ticks()
-    tail = max(10, math.ceil(3 * spec.safety.stale_timeout / dt))
+    aftermath = max(1, round(AFTERMATH_S / dt))
+    # the tail outlasts the aftermath: a hold that never releases still has ticks to fail in
+    tail = max(10, math.ceil(3 * spec.safety.stale_timeout / dt), aftermath + 5)
     total = warmup + (duration or 0) + tail
 
     results: list[TickResult] = []
@@ -419,7 +425,7 @@ def run_case(
         ticks = [(r.command.mode, _stopping_kinds(r)) for r in results]
         start = detected_at if detected_at is not None else warmup + duration
         recovered = transient_recovered(
-            ticks, injected=warmup, reacted=start, kinds=fault.kinds, cleared=warmup + duration
+            ticks, injected=warmup, reacted=start, kinds=fault.kinds, cleared=warmup + duration, aftermath=aftermath
         )
         if recovered is None:
             k = next(k for k in range(start, total) if ticks[k][0] == "safe")
@@ -430,7 +436,7 @@ def run_case(
             )
             note = (
                 f"resume not tried: a {'/'.join(sorted(ticks[k][1]))} safe stop came {when} "
-                "(the disturbance itself tripped that check)"
+                "(the disturbance, or the hold it called for, tripped that check)"
             )
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
     return CaseResult(
