@@ -188,6 +188,48 @@ class TestRos2ControlBags:
             read_bag(bag)
 
 
+class TestAmbiguousCommands:
+    def test_a_planners_trajectory_of_many_points_is_refused(self, tmp_path):
+        def planned(ns, i):
+            msg = _trajectory(i)
+            msg.points = [msg.points[0], msg.points[0]]
+            return msg
+
+        bag = _bag(
+            tmp_path / "bag",
+            {
+                "/joint_states": STATES,
+                "/arm/joint_trajectory": ("trajectory_msgs/msg/JointTrajectory", planned),
+            },
+        )
+        with pytest.raises(LogError, match=r"bag: a command trajectory of 2 points \(a planner's motion"):
+            read_bag(bag)
+
+    def test_a_command_filling_positions_and_efforts_is_refused(self, tmp_path):
+        def both(ns, i):
+            return JS(
+                header=_header(ns),
+                name=["a", "b"],
+                position=np.zeros(2),
+                velocity=np.zeros(0),
+                effort=np.ones(2),
+            )
+
+        bag = _bag(
+            tmp_path / "bag",
+            {"/joint_states": STATES, "/joint_command": ("sensor_msgs/msg/JointState", both)},
+        )
+        with pytest.raises(LogError, match="commands fill both positions and efforts"):
+            read_bag(bag)
+
+    def test_one_topic_for_two_roles_is_refused(self, tmp_path):
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES})
+        with pytest.raises(
+            LogError, match="/joint_states cannot hold both the joint_states and the commands"
+        ):
+            read_bag(bag, topics={"commands": "/joint_states"})
+
+
 class TestChoice:
     CONNECTIONS = (
         ("/joint_states", "sensor_msgs/msg/JointState"),

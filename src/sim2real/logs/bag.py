@@ -569,7 +569,7 @@ class _Streams:
             self.position.append(msg.position)
             self.velocity.append(msg.velocity)
             self.effort.append(msg.effort)
-        elif topic == TOPIC_COMMANDS and (row := command_row(msg, msgtype)) is not None:
+        elif topic == TOPIC_COMMANDS and (row := command_row(msg, msgtype, str(self.path))) is not None:
             self.command_ns.append(ns)
             self.command.append(row[0])
             self.command_names.add(row[1])

@@ -132,6 +132,11 @@ def choose_topics(
             chosen = _checked(where, role, name, types[name], readable, f"the {role}")
             log.info("%s: %s read from %s (%s)", where, role, name, chosen.msgtype)
             out.append(chosen)
+    roles: dict[str, str] = {}
+    for c in out:
+        if c.topic in roles:
+            raise LogError(f"{where}: {c.topic} cannot hold both the {roles[c.topic]} and the {c.role}: --topic names another")
+        roles[c.topic] = c.role
     return out
 
 
@@ -154,24 +159,40 @@ def _listing(types: Mapping[str, set[str]]) -> str:
     )
 
 
-def command_row(msg: Any, msgtype: str) -> tuple[np.ndarray, tuple[str, ...]] | None:
+def command_row(msg: Any, msgtype: str, where: str = "") -> tuple[np.ndarray, tuple[str, ...]] | None:
     """One command message as values, shape (n,), and the joints they are for (empty: the
     actuators' order, unnamed); None for a message that commands nothing (a trajectory without
     points, a joint state without positions or efforts).
 
-    A trajectory's first point is the command (a streaming controller's one point); its positions,
-    else its efforts. A joint state's positions, else its efforts.
+    A trajectory of one point (a streaming controller's set-point) commands that point; a joint
+    state its positions or its efforts, whichever it fills.
+
+    Raises:
+        LogError: A trajectory of several points (a planner's whole motion, not a set-point per
+            control period), or a command filling both positions and efforts (which one the
+            robot ran, the bag does not say).
     """
     if msgtype in MULTI_ARRAY:
         return np.asarray(msg.data, dtype=np.float64), ()
     if msgtype == TRAJECTORY:
         if not len(msg.points):
             return None
-        point = msg.points[0]
-        values = point.positions if len(point.positions) else point.effort
-        return (np.asarray(values, dtype=np.float64), tuple(msg.joint_names)) if len(values) else None
-    values = msg.position if len(msg.position) else msg.effort
-    return (np.asarray(values, dtype=np.float64), tuple(msg.name)) if len(values) else None
+        if len(msg.points) > 1:
+            raise LogError(
+                f"{where}: a command trajectory of {len(msg.points)} points (a planner's motion, not a set-point "
+                "per control period): record the commands the controller sent each period instead"
+            )
+        point, names = msg.points[0], tuple(msg.joint_names)
+        position, effort = point.positions, point.effort
+    else:
+        names, position, effort = tuple(msg.name), msg.position, msg.effort
+    if len(position) and len(effort):
+        raise LogError(
+            f"{where}: commands fill both positions and efforts ({msgtype}): which one the robot ran, the "
+            "bag does not say"
+        )
+    values = position if len(position) else effort
+    return (np.asarray(values, dtype=np.float64), names) if len(values) else None
 
 
 def connections_to_read(
