@@ -127,8 +127,10 @@ class TestInit:
         spec = tmp_path / "robot.yaml"
         assert main(["robot", "init", str(tmp_path / "pendubot.urdf"), "--out", str(spec), "--torque", "shoulder",
                      "--json"]) == 0  # fmt: skip
-        inferred = " ".join(json.loads(capsys.readouterr().out)["inferred"])
+        summary = json.loads(capsys.readouterr().out)
+        inferred, check = " ".join(summary["inferred"]), " ".join(summary["check"])
         assert "1 added (torque)" in inferred and "passive (no actuator in the model: measured, not driven): elbow" in inferred
+        assert "passive joints (no actuator in the model, no gains): elbow: if a motor drives them" in check
         loaded = load_robot(str(spec))
         (act,) = loaded.actuators
         assert (act.joint, act.model, act.torque_limit, act.add) == ("shoulder", "torque", 6.0, True)

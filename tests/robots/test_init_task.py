@@ -48,6 +48,13 @@ class TestSwingUp:
         task, line = _infer(PENDUBOT, ["shoulder"])
         assert task is None and "depends on the driven joints" in line
 
+    def test_lowest_is_along_the_models_gravity(self):
+        sideways = CARTPOLE.format(range="").replace("<worldbody>", '<option gravity="9.81 0 0"/><worldbody>', 1)
+        task, _ = _infer(sideways, ["slider"])  # gravity along +x: the pole (up at 0) hangs at +pi/2
+        assert task["hanging"] == pytest.approx(math.pi / 2, abs=0.04)
+        weightless = CARTPOLE.format(range="").replace("<worldbody>", '<option gravity="0 0 0"/><worldbody>', 1)
+        assert _infer(weightless, ["slider"])[0] is None
+
     def test_two_passive_joints_or_none_get_no_task(self):
         assert _infer(PENDUBOT, [])[0] is None
         assert _infer(CARTPOLE.format(range=""), ["slider", "hinge"])[0] is None

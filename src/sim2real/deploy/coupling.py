@@ -82,7 +82,7 @@ def chain_columns(model: mujoco.MjModel, data: mujoco.MjData, constraints: list[
             point = data.site_xpos[ends[0]].copy()
         else:
             bodies = list(ends)
-            anchor = model.eq_data[e, 0:3]  # in body 1's frame
+            anchor = model.eq_data[e, 0:3]  # a connect's anchor in body 1's frame (a weld's: any point serves)
             point = data.xpos[bodies[0]] + data.xmat[bodies[0]].reshape(3, 3) @ anchor
         jac = []
         for body in bodies:

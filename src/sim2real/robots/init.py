@@ -401,6 +401,11 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     )
     result.inferred.extend(acts_notes)
     result.replaced.extend(acts_notes[1:])
+    if passive := [j for _, j in driven if j not in actuators]:
+        result.check.append(
+            f"passive joints (no actuator in the model, no gains): {', '.join(passive)}: if a motor drives "
+            "them, give them --kp/--kd or --torque"
+        )
     result.check.append("actuator gains and torque limits (from the model's actuators or your options)")
 
     # IMU

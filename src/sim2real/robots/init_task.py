@@ -87,8 +87,13 @@ def infer_task(
 
 
 def _hanging_angles(model: mujoco.MjModel, pole: int, driven: list[int], pose: np.ndarray) -> np.ndarray | None:
-    """The pole angle of lowest centre of mass for poses of the driven joints across their ranges
-    (the default pose first), or None when the angle does not move the pole's centre of mass."""
+    """The pole angle of lowest centre of mass (along the model's gravity) for poses of the driven
+    joints across their ranges (the default pose first), or None when the angle does not move the
+    pole's centre of mass along gravity, or there is none."""
+    gravity = np.asarray(model.opt.gravity, dtype=float)
+    if not np.linalg.norm(gravity) > 0:
+        return None
+    down = gravity / np.linalg.norm(gravity)
     data = mujoco.MjData(model)
     body = int(model.jnt_bodyid[pole])
     rng = np.random.default_rng(0)
@@ -104,7 +109,7 @@ def _hanging_angles(model: mujoco.MjModel, pole: int, driven: list[int], pose: n
             data.qpos[model.jnt_qposadr[pole]] = a
             mujoco.mj_kinematics(model, data)
             mujoco.mj_comPos(model, data)
-            heights.append(float(data.subtree_com[body, 2]))
+            heights.append(-float(data.subtree_com[body] @ down))  # against gravity, whichever way it points
         if max(heights) - min(heights) < 1e-6:
             return None
         out.append(angles[int(np.argmin(heights))])
