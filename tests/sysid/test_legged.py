@@ -106,6 +106,20 @@ class TestLegsInTheAir:
         assert foreign["position_rmse"] == pytest.approx(own["position_rmse"], rel=0.05)
 
 
+    def test_logs_recorded_hung_and_free_are_not_identified_together(self, hung, capsys, tmp_path):
+        import dataclasses
+
+        from sim2real.logs import read_bag, write_bag
+
+        *_, folder = hung
+        log = read_bag(folder / "log")
+        write_bag(tmp_path / "free", dataclasses.replace(log, meta={**log.meta, "fixed_base": False}), robot="quadruped")
+        capsys.readouterr()
+        assert main(["identify", str(folder / "log"), str(tmp_path / "free"), "--robot", "quadruped"]) == 1
+        err = capsys.readouterr().err.strip()
+        assert "recorded hung by the base" in err and "and free" in err and "\n" not in err
+
+
 class TestOnTheFloor:
     def test_a_25_percent_heavier_trunk_is_found_within_5_percent(self, standing):
         result, truth = standing

@@ -204,6 +204,13 @@ def identify(
     trajectories = load_logs(
         spec, logs, csv_map, min_seconds=horizon, before_safe_mode=True, topics=topic, fixed_base=fixed_base
     )
+    hung = [name for name, t in zip(logs, trajectories, strict=True) if t.meta.get("fixed_base")]
+    if spec.base_body is not None and hung and len(hung) < len(logs):
+        free = [name for name in logs if name not in hung]
+        raise ParameterError(
+            f"the logs were recorded hung by the base ({', '.join(hung)}) and free ({', '.join(free)}): "
+            "identify each setup on its own"
+        )
     if not fixed_base and spec.base_body is not None and all(t.meta.get("fixed_base") for t in trajectories):
         fixed_base = True
         human("the logs were recorded with the robot hung by its base: identifying on the hung model", json)
