@@ -36,7 +36,7 @@ class DemoBudget:
     """Excitation signal of the recording: chirp, prbs or steps."""
     horizon: float = 0.25
     """Gap windows [s]: each replays the logged commands from a logged state."""
-    train_steps: int = 12_000_000
+    train_steps: int = 20_000_000
     """Most environment steps of each training run (the same cap for both policies)."""
     stop_success: float | None = 0.9
     """Each run stops early once a quick evaluation in its own training simulator (calibrated and
