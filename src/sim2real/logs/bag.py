@@ -69,7 +69,14 @@ from sim2real.logs.bag_states import (
     on_recording_clock,
     order_and_dedup,
 )
-from sim2real.logs.bag_topics import command_row, connections_to_read, named_command_joints
+from sim2real.logs.bag_topics import (
+    TOPIC_COMMANDS,
+    TOPIC_IMU,
+    TOPIC_JOINT_STATES,
+    command_row,
+    connections_to_read,
+    named_command_joints,
+)
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.mcap_storage import FlushingMcapStorage
 from sim2real.logs.odometry import (
@@ -97,11 +104,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-TOPIC_JOINT_STATES = "/joint_states"
-TOPIC_IMU = "/imu/data"
-TOPIC_COMMANDS = "/joint_commands"
-TOPIC_EVENTS = "/sim2real/events"
-TOPIC_META = "/sim2real/meta"
+TOPIC_EVENTS, TOPIC_META = "/sim2real/events", "/sim2real/meta"
 
 _TYPES = {
     TOPIC_JOINT_STATES: "sensor_msgs/msg/JointState",
@@ -470,9 +473,8 @@ def read_bag(
 
     Works on bags not closed cleanly (writer killed: ``metadata.yaml`` says incomplete or is
     missing, possibly a cut final record); ``meta["complete"]`` tells which. Bags from other
-    recorders work too when their joint states carry names; missing velocities are then differentiated
-    (``meta["qd_source"]``); their topics are found by type where the names differ from sim2real's
-    (:mod:`~.bag_topics`: ros2_control's ``/<controller>/commands``, ``/imu/data_raw``...).
+    recorders work too when their joint states carry names (missing velocities differentiated:
+    ``meta["qd_source"]``; topics of other names found by type, :mod:`~.bag_topics`).
 
     Args:
         path: Bag directory, or its ``.mcap`` file.
@@ -482,15 +484,13 @@ def read_bag(
         require_commands: Raise if the bag has no ``/joint_commands`` messages.
         command_joints: The joints commands drive when the bag does not say (a bag from another
             recorder whose commands are as wide as this list: the robot's actuated joints).
-        topics: Role (``joint_states``, ``commands``, ``imu``) -> the bag's topic holding it,
-            where the standard name is missing and more than one topic could hold it.
+        topics: Role (``joint_states``, ``commands``, ``imu``) -> the bag's topic holding it.
 
     Returns:
         The trajectory, with ``meta`` holding ``robot``, ``source``, ``complete`` and the writer's meta.
 
     Raises:
-        LogError: Missing path, not a bag, no joint states, missing commands when required, a
-            role's topic of a type it cannot be read from, several candidates for a role.
+        LogError: Missing path, not a bag, no joint states, missing commands when required (and :func:`~.bag_topics.choose_topics`'s).
         SpecMismatchError: The bag's spec hash differs from ``expected_hash``.
     """
     path = Path(path)

@@ -16,10 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 
 from sim2real.errors import LogError
+from sim2real.logs.bag_topics import TOPIC_JOINT_STATES
 
 log = logging.getLogger(__name__)
-
-TOPIC = "/joint_states"
 
 
 def on_recording_clock(
@@ -118,7 +117,7 @@ def command_joints_for(
         robot_order = tuple(actuated)
         missing = [j for j in robot_order if j not in names]
         if missing:
-            raise LogError(f"{where}: commanded joints {missing} have no {TOPIC} data")
+            raise LogError(f"{where}: commanded joints {missing} have no {TOPIC_JOINT_STATES} data")
         return robot_order
     if width != len(names):
         raise LogError(f"{where}: commands have {width} values but the bag does not say which joints they drive")
@@ -126,10 +125,10 @@ def command_joints_for(
         state_order = [n for n in names if n in actuated]
         if state_order != list(actuated):
             raise LogError(
-                f"{where}: commands have {width} values and name no joints, and the {TOPIC} order "
+                f"{where}: commands have {width} values and name no joints, and the {TOPIC_JOINT_STATES} order "
                 f"{state_order} differs from the robot's actuator order {list(actuated)}, so which "
                 f"value drives which joint is ambiguous; the bag must name the command joints "
-                f"(e.g. sim2real's metadata: record with sim2real), or record {TOPIC} in the actuator order"
+                f"(e.g. sim2real's metadata: record with sim2real), or record {TOPIC_JOINT_STATES} in the actuator order"
             )
     return names
 

@@ -34,7 +34,9 @@ IMU = "sensor_msgs/msg/Imu"
 MULTI_ARRAY = ("std_msgs/msg/Float64MultiArray", "std_msgs/msg/Float32MultiArray")
 TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
 
-STANDARD = {"joint_states": "/joint_states", "commands": "/joint_commands", "imu": "/imu/data"}
+TOPIC_JOINT_STATES, TOPIC_COMMANDS, TOPIC_IMU = "/joint_states", "/joint_commands", "/imu/data"
+"""The topics sim2real records the joint states, the commands and the IMU on (:mod:`~.bag`)."""
+STANDARD = {"joint_states": TOPIC_JOINT_STATES, "commands": TOPIC_COMMANDS, "imu": TOPIC_IMU}
 """Role -> the topic sim2real records it on."""
 ROLE_TYPES = {
     "joint_states": (JOINT_STATE,),
