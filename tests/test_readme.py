@@ -2,8 +2,8 @@
 
 The commands are parsed from README.md itself, so the page and this test cannot drift apart.  Each
 command runs as a real subprocess of the CLI (as a user would type it) and its outcome is checked
-against what the README says it does.  Slow: it trains a policy (the README promises under 90 s on
-a quiet 2-core machine; here it only has to stop at the success gate).
+against what the README says it does.  Slow: it trains a policy (about 6 M steps, 2.5 min on a
+quiet 2-core machine; here it only has to stop at the success gate).
 """
 
 from __future__ import annotations

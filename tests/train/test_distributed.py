@@ -239,13 +239,13 @@ class TestSameUpdateAsOneProcess:
         trainer = Trainer("furuta", SAME, seed=5)
         trainer.iterate()  # away from the initial normalizer, optimizer moments and learning rate
         alg = trainer.runner.alg
+        data = _collect(trainer)  # folds the rollout into the normalizers, step by step
         before = {
             "actor": {k: v.clone() for k, v in alg.actor.state_dict().items()},
             "critic": {k: v.clone() for k, v in alg.critic.state_dict().items()},
             "optimizer": copy.deepcopy(alg.optimizer.state_dict()),
             "lr": alg.learning_rate,
         }
-        data = _collect(trainer)
         path = tmp_path / "rollout.pt"
         torch.save({**before, "data": data}, path)
         monkeypatch.setattr(torch, "randperm", _in_order)

@@ -227,7 +227,9 @@ class TestLearning:
         spec = load_robot("pendulum")
         trainer = Trainer(spec, cfg, seed=0)
         before = evaluate_policy(trainer.policy, spec, task, 32, seed=123)["mean_return"]
-        while trainer.env_steps < 600_000:
+        # return gains measured after 1 M steps (seeds 0, 1, 2): 2.1, 0.81, 0.90 (after 600 k steps
+        # the gain varies from seed to seed between 0 and 2.2)
+        while trainer.env_steps < 1_000_000:
             trainer.iterate()
         after = evaluate_policy(trainer.policy, spec, task, 32, seed=123)["mean_return"]
         assert after > before + 0.5, (before, after)

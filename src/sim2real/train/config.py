@@ -132,7 +132,7 @@ class PPOConfig:
                 "obs_normalization": True,
             },
             "algorithm": {
-                "class_name": "rsl_rl.algorithms:PPO",
+                "class_name": "sim2real.train.ppo:StepNormalizedPPO",
                 "num_learning_epochs": self.learning_epochs,
                 "num_mini_batches": self.mini_batches,
                 "clip_param": self.clip_param,

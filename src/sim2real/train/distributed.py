@@ -5,10 +5,10 @@ WORLD_SIZE`` simulations seeded :func:`rank_seed`, collects its own rollouts and
 gradients on them; rsl_rl's PPO then averages the gradients (and the KL of the adaptive
 learning rate) over the processes, so every rank applies the same update and the networks stay
 identical.  The advantages are normalized by the moments of all ranks' rollouts
-(:class:`GlooPPO`), so the update is the one a single process computes on the same samples.
-The observation normalizers are merged: each update folds the moments of all ranks' batches
-(:func:`merge_moments`; rsl_rl's own normalizer, in the critic, does the same).  Only rank 0
-writes the checkpoint, TensorBoard logs and the command's output.
+(:class:`~sim2real.train.ppo.GlooPPO`), so the update is the one a single process computes on
+the same samples.  The observation normalizers are merged: each environment step folds the
+moments of all ranks' observations (:func:`merge_moments`; rsl_rl's own normalizer, in the
+critic, does the same).  Only rank 0 writes the checkpoint, TensorBoard logs and the command's output.
 
 rsl_rl's multi-GPU path reads ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` like torchrun sets them,
 but insists on the device ``cuda:LOCAL_RANK`` and the NCCL backend; :class:`GlooOnPolicyRunner`
@@ -47,7 +47,6 @@ except ModuleNotFoundError as exc:  # pragma: no cover - exercised only without 
 
 __all__ = [
     "GlooOnPolicyRunner",
-    "GlooPPO",
     "from_main",
     "is_main",
     "join_world",
@@ -189,22 +188,6 @@ def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.T
     return ((a - mean) / (std + eps)).to(advantages.dtype)
 
 
-class GlooPPO(PPO):
-    """rsl_rl's PPO with the advantages normalized over every rank's rollout.
-
-    rsl_rl normalizes each process's advantages by that process's own mean and standard
-    deviation, so N processes do not compute the update of one process on the same samples (each
-    rank's half of a mini-batch is shifted and scaled differently); with the global moments and
-    the averaged gradients they do (``tests/train/test_distributed.py`` checks it on identical data).
-    """
-
-    def compute_returns(self, obs: Any) -> None:
-        super().compute_returns(obs)
-        if self.is_multi_gpu and not self.normalize_advantage_per_mini_batch:
-            st = self.storage
-            st.advantages = normalize_advantages(st.returns - st.values)
-
-
 def from_main(value: float | bool | None) -> float | bool | None:
     """Rank 0's ``value`` on every rank: what rank 0 alone computed (an evaluation) or decided (to
     stop at the success gate, which every rank must follow at the same iteration: a rank that went
@@ -231,10 +214,14 @@ def window_mean(values: Sequence[float]) -> float | None:
     return local[0] / local[1] if local[1] else None
 
 
+#: The PPO classes a multi-process run accepts (it runs them as ``sim2real.train.ppo:GlooPPO``).
+_PPO_NAMES = ("PPO", "rsl_rl.algorithms:PPO", PPO, "sim2real.train.ppo:StepNormalizedPPO")
+
+
 class GlooOnPolicyRunner(OnPolicyRunner):
     """rsl_rl's ``OnPolicyRunner`` with its multi-process set-up on gloo and CPU.
 
-    rsl_rl's PPO does the rest (as :class:`GlooPPO`, whose advantages are normalized over every
+    rsl_rl's PPO does the rest (as :class:`~sim2real.train.ppo.GlooPPO`, whose advantages are normalized over every
     rank's rollout): gradients averaged with all-reduce after each backward pass, the KL of the
     adaptive schedule averaged, the learning rate broadcast from rank 0.  The
     parameters are broadcast from rank 0 once, before the first iteration (rsl_rl does it at
@@ -255,13 +242,12 @@ class GlooOnPolicyRunner(OnPolicyRunner):
             raise Sim2RealError(f"multi-process training runs on the CPU with gloo, not on {self.device}")
         join_world()
         algorithm = self.cfg["algorithm"]
-        if algorithm["class_name"] not in ("PPO", "rsl_rl.algorithms:PPO", PPO) or algorithm.get(
-            "normalize_advantage_per_mini_batch"
-        ):
+        if algorithm["class_name"] not in _PPO_NAMES or algorithm.get("normalize_advantage_per_mini_batch"):
             raise Sim2RealError(
                 "multi-process training runs rsl_rl's PPO with advantages normalized per rollout"
             )
-        algorithm["class_name"] = GlooPPO  # the advantages normalized over every rank's rollout
+        # the advantages normalized over every rank's rollout (named: ppo.py imports this module)
+        algorithm["class_name"] = "sim2real.train.ppo:GlooPPO"
         self.cfg["multi_gpu"] = {
             "global_rank": rank,
             "local_rank": self.gpu_local_rank,
