@@ -7,7 +7,14 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim2real.deploy.body_geometry import collision_geoms, front_point, geom_bottom, leaf_bodies, sole
+from sim2real.deploy.body_geometry import (
+    collision_geoms,
+    front_point,
+    geom_bottom,
+    leaf_bodies,
+    lowest_point,
+    sole,
+)
 
 TALL = """<mujoco><asset><mesh name="sole" vertex="-0.15 -0.05 0  0.15 -0.05 0  -0.15 0.05 0  0.15 0.05 0
   -0.15 -0.05 0.04  0.15 -0.05 0.04  -0.15 0.05 0.04  0.15 0.05 0.04"/></asset><worldbody>
@@ -69,3 +76,46 @@ class TestSole:
         assert feet["flat"][1] is False
         with pytest.raises(ValueError, match="no collision geom"):
             sole(model, 0)  # the world body of this model has no geom
+
+
+def _ball(r: float, squash: float = 1.0) -> str:
+    """Vertices of a rounded mesh (26 directions), flattened in z by ``squash``."""
+    u = np.array([[x, y, z] for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1) if (x, y, z) != (0, 0, 0)], float)
+    v = r * u / np.linalg.norm(u, axis=1, keepdims=True)
+    v[:, 2] *= squash
+    return " ".join(f"{x:.6f}" for x in v.ravel())
+
+
+ROUNDED = f"""<mujoco><asset><mesh name="ball" vertex="{_ball(0.0175)}"/>
+  <mesh name="slab" vertex="-0.1 -0.04 0  0.1 -0.04 0  -0.1 0.04 0  0.1 0.04 0  -0.1 -0.04 0.02  0.1 -0.04 0.02
+  -0.1 0.04 0.02  0.1 0.04 0.02"/></asset>
+  <worldbody><body name="trunk" pos="0 0 1"><freejoint/><geom type="box" size="0.1 0.1 0.1"/>
+  <body name="mesh_ball" pos="0 0 -0.5"><geom type="mesh" mesh="ball"/></body>
+  <body name="mesh_slab" pos="0.3 0 -0.5"><geom type="mesh" mesh="slab"/></body>
+  <body name="shin_end" pos="-0.3 0 -0.5"><geom type="capsule" fromto="0 0 0 0.05 0 0.2" size="0.015"/></body>
+  <body name="level_capsule" pos="0.6 0 -0.5"><geom type="capsule" fromto="-0.1 0 0 0.1 0 0" size="0.015"/></body>
+  <body name="egg" pos="-0.6 0 -0.5"><geom type="ellipsoid" size="0.02 0.02 0.03"/></body>
+  <body name="puck" pos="0.9 0 -0.5"><geom type="cylinder" size="0.03 0.01"/></body>
+  </body></worldbody></mujoco>"""
+"""Single-geom feet: a rounded mesh (Barkour's, 3.5 cm across), a flat mesh slab, a shin's capsule
+standing on its end, a level capsule, an ellipsoid, a cylinder on its face."""
+
+
+class TestRoundedFeet:
+    def test_a_single_geom_touching_at_a_point_is_a_point_foot(self):
+        model = mujoco.MjModel.from_xml_string(ROUNDED)
+        point = {name: sole(model, model.body(name).id)[1] for name in
+                 ("mesh_ball", "mesh_slab", "shin_end", "level_capsule", "egg", "puck")}
+        assert point == {"mesh_ball": True, "mesh_slab": False, "shin_end": True, "level_capsule": False,
+                         "egg": True, "puck": False}
+
+    def test_the_lowest_point_of_a_capsule_is_its_lower_cap(self):
+        model = mujoco.MjModel.from_xml_string(ROUNDED)
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)
+        shin = model.body("shin_end").geomadr[0]
+        # the lower cap's centre is the body's origin (z 0.5 m), the capsule radius below it
+        np.testing.assert_allclose(lowest_point(model, data, shin), [0.0 - 0.3, 0.0, 0.5 - 0.015], atol=1e-9)
+        assert geom_bottom(model, data, shin) == pytest.approx(0.485, abs=1e-9)
+        ball = model.body("mesh_ball").geomadr[0]
+        assert lowest_point(model, data, ball)[2] == pytest.approx(0.5 - 0.0175, abs=1e-6)

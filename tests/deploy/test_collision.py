@@ -161,7 +161,7 @@ class TestObserver:
         )
         spec, _ = init_robot(tmp_path / "biped.xml", tmp_path / "robot.yaml", InitOptions(kp=150.0, kd=3.0, torque_limit=150.0))
         obs = MomentumObserver(spec, filter_s=0.0)
-        assert [(c.name, c.sphere) for c in obs.contacts] == [("left_foot", False), ("right_foot", False)]
+        assert [(c.name, c.point) for c in obs.contacts] == [("left_foot", False), ("right_foot", False)]
         res = _hold_run(spec, _quiet(spec), 30, obs)
         quiet = [r for r in res[10:] if r is not None]
         assert max(np.abs(r.raw).max() for r in quiet) > 100.0  # the feet carry the robot's weight
@@ -296,6 +296,35 @@ class TestFloatingBaseObservability:
         quiet = CollisionDetector(quadruped)
         quiet.observer.use_accel = False
         assert _collisions(_standing_push(quadruped, quiet, push)) == []
+
+    def test_rounded_mesh_feet_are_point_contacts_and_a_push_on_the_trunk_is_seen(self, tmp_path):
+        """Google's Barkour stands on rounded mesh feet (3.5 cm across); taken as force and torque,
+        four feet explained every push on the trunk and the collision case was not applicable."""
+        u = np.array([[x, y, z] for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1) if (x, y, z) != (0, 0, 0)])
+        ball = 0.022 * u / np.linalg.norm(u, axis=1, keepdims=True)
+        xml = (DATA_DIR / "quadruped.xml").read_text()
+        xml = xml.replace(
+            '<geom type="sphere" size="0.022" pos="0 0 -0.213" contype="0" conaffinity="1"/>',
+            '<geom type="mesh" mesh="ball" pos="0 0 -0.213" contype="0" conaffinity="1"/>',
+        )
+        xml = xml.replace("<default>", f'<asset><mesh name="ball" vertex="{" ".join(map(str, ball.ravel()))}"/></asset><default>', 1)
+        (tmp_path / "quadruped.xml").write_text(xml)
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_mesh_feet", str(tmp_path / "quadruped.xml")
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        spec = load_robot(str(tmp_path / "robot.yaml"))
+        det = CollisionDetector(spec)
+        assert build_model(spec).geom("FL_foot").type == mujoco.mjtGeom.mjGEOM_MESH
+        assert all(c.point for c in det.observer.contacts) and len(det.observer.contacts) == 4
+        robot = _quiet(spec)
+        robot.reset()
+        com = build_model(spec).body("base").ipos
+        forward = det.sensitivity(robot.read(), "base", com, np.array([1.0, 0.0, 0.0]))
+        weight = float(np.sum(build_model(spec).body_mass)) * 9.81
+        assert 1.0 / forward < 0.5 * weight  # as on sphere feet: less than half the weight
+        push = np.r_[0.4 * weight, 0.0, 0.0, 0.0, 0.0, 0.0]
+        assert _collisions(_standing_push(spec, CollisionDetector(spec), push))
+        assert _collisions(_standing_push(spec, CollisionDetector(spec), np.zeros(6))) == []  # quiet
 
     def test_what_the_feet_spread_over_many_rows_is_counted_whole(self, quadruped, furuta):
         det = CollisionDetector(quadruped)

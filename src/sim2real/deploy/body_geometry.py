@@ -17,7 +17,8 @@ from sim2real.robots.model import joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 
 __all__ = [
-    "SOLE_SPREAD", "collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "site_in_body", "sole", "torque_scale",
+    "POINT_PATCH", "SOLE_SPREAD", "collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "lowest_point",
+    "site_in_body", "sole", "torque_scale",
 ]
 
 
@@ -39,24 +40,54 @@ def collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
 _CORNERS = np.array([[x, y, z] for x in (-1.0, 1.0) for y in (-1.0, 1.0) for z in (-1.0, 1.0)])
 
 
-def geom_bottom(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
-    """Height of a geom's lowest point in the world [m] at the kinematics in ``data``: a sphere's
-    centre less its radius, a mesh's lowest vertex, otherwise the lowest corner of the geom's box in
-    its own frame (``geom_aabb``; a capsule's or cylinder's box reaches a little below it).  Not the
-    bounding sphere (``geom_rbound``): a foot mesh's sphere reaches 10-20 cm below the sole, so a
-    lifted foot would still count as touching the ground."""
+def _surface_points(model: mujoco.MjModel, geom: int) -> np.ndarray:
+    """Points that bound a geom's surface from below, in the geom's frame [m], shape (n, 3): a
+    mesh's vertices, a capsule's two cap centres (each to be taken less its radius), otherwise the
+    corners of its box (``geom_aabb``; a cylinder's box reaches a little below it)."""
     kind = int(model.geom_type[geom])
-    if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
-        return float(data.geom_xpos[geom][2] - model.geom_size[geom][0])
     if kind == int(mujoco.mjtGeom.mjGEOM_MESH) and model.geom_dataid[geom] >= 0:
         mesh = int(model.geom_dataid[geom])
         start = int(model.mesh_vertadr[mesh])
-        points = model.mesh_vert[start : start + int(model.mesh_vertnum[mesh])]
+        return np.asarray(model.mesh_vert[start : start + int(model.mesh_vertnum[mesh])], dtype=float)
+    if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
+        return np.array([[0.0, 0.0, -model.geom_size[geom][1]], [0.0, 0.0, model.geom_size[geom][1]]])
+    center, half = model.geom_aabb[geom][:3], model.geom_aabb[geom][3:]
+    return center + half * _CORNERS
+
+
+def _rounded(model: mujoco.MjModel, geom: int) -> float:
+    """The radius a geom's points are taken less of (a sphere's or a capsule's), else 0 [m]."""
+    kind = int(model.geom_type[geom])
+    spheres = (int(mujoco.mjtGeom.mjGEOM_SPHERE), int(mujoco.mjtGeom.mjGEOM_CAPSULE))
+    return float(model.geom_size[geom][0]) if kind in spheres else 0.0
+
+
+def _lowest(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> tuple[np.ndarray, np.ndarray]:
+    """The geom's surface points in the world [m], shape (n, 3), each already lowered by the geom's
+    rounding radius (so the lowest of them is the geom's lowest point), and their heights (n,)."""
+    kind = int(model.geom_type[geom])
+    if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
+        points = data.geom_xpos[geom][None, :].copy()
     else:
-        center, half = model.geom_aabb[geom][:3], model.geom_aabb[geom][3:]
-        points = center + half * _CORNERS
-    z = data.geom_xmat[geom].reshape(3, 3)[2] @ np.asarray(points, dtype=float).T
-    return float(data.geom_xpos[geom][2] + np.min(z))
+        points = data.geom_xpos[geom] + _surface_points(model, geom) @ data.geom_xmat[geom].reshape(3, 3).T
+    points[:, 2] -= _rounded(model, geom)
+    return points, points[:, 2]
+
+
+def geom_bottom(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
+    """Height of a geom's lowest point in the world [m] at the kinematics in ``data``: a sphere's
+    centre less its radius, a capsule's lower cap, a mesh's lowest vertex, otherwise the lowest
+    corner of the geom's box in its own frame (``geom_aabb``; a cylinder's box reaches a little
+    below it).  Not the bounding sphere (``geom_rbound``): a foot mesh's sphere reaches 10-20 cm
+    below the sole, so a lifted foot would still count as touching the ground."""
+    return float(np.min(_lowest(model, data, geom)[1]))
+
+
+def lowest_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> np.ndarray:
+    """Where a geom would touch a level floor first, in the world [m], shape (3,): its lowest point
+    (:func:`geom_bottom`'s) at the kinematics in ``data``."""
+    points, z = _lowest(model, data, geom)
+    return points[int(np.argmin(z))].copy()
 
 
 def front_point(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> np.ndarray:
@@ -106,13 +137,36 @@ def site_in_body(model: mujoco.MjModel, site: int, body: int) -> tuple[np.ndarra
 
 SOLE_SPREAD = 0.005
 """[m] Collision geoms of a body whose lowest points lie within this of its lowest one (in the model's
-initial pose) make a sole."""
+initial pose) make a sole; so do the points of one geom within this of its lowest point."""
+
+POINT_PATCH = 0.03
+"""[m] A geom whose points within :data:`SOLE_SPREAD` of its lowest one span at most this across
+(horizontally) touches the ground at a point: the moment such a patch carries is at most the normal
+force x half of it (a Barkour's rounded mesh foot, 3.5 cm across; a flat sole spans 10-25 cm)."""
+
+
+def _touches_at_a_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> bool:
+    """Whether a geom alone touches a level floor at a point, at the kinematics in ``data``: a
+    sphere; an ellipsoid; a capsule with one cap lower than the other; a mesh whose lowest
+    vertices (within :data:`SOLE_SPREAD`) lie within :data:`POINT_PATCH` (a box, a cylinder or a
+    level capsule touch along an edge or a face)."""
+    kind = int(model.geom_type[geom])
+    if kind in (int(mujoco.mjtGeom.mjGEOM_SPHERE), int(mujoco.mjtGeom.mjGEOM_ELLIPSOID)):
+        return True
+    if kind not in (int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_MESH)):
+        return False
+    points, z = _lowest(model, data, geom)
+    low = points[z <= float(np.min(z)) + SOLE_SPREAD][:, :2]
+    if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
+        return len(low) == 1
+    return float(np.max(np.linalg.norm(low[:, None, :] - low[None, :, :], axis=-1))) <= POINT_PATCH
 
 
 def sole(model: mujoco.MjModel, body: int) -> tuple[int, bool]:
     """How a body touches the ground: its lowest collision geom (in the model's initial pose), and
-    whether a point force there describes the contact (one sphere alone), rather than a force and a
-    torque (any other shape, or a sole of several geoms: Menagerie's G1 stands on four spheres at
+    whether a point force at its lowest point describes the contact (one geom that touches at a
+    point: a sphere, a rounded mesh foot, a shin's capsule end), rather than a force and a torque
+    (a flat or long shape, or a sole of several geoms: Menagerie's G1 stands on four spheres at
     the corners of each foot, and a point force at one of them cannot carry the foot's moment).
 
     Raises:
@@ -126,8 +180,7 @@ def sole(model: mujoco.MjModel, body: int) -> tuple[int, bool]:
     bottom = {g: geom_bottom(model, data, g) for g in geoms}
     lowest = min(geoms, key=bottom.__getitem__)
     several = sum(bottom[g] <= bottom[lowest] + SOLE_SPREAD for g in geoms) > 1
-    point = int(model.geom_type[lowest]) == int(mujoco.mjtGeom.mjGEOM_SPHERE) and not several
-    return lowest, point
+    return lowest, not several and _touches_at_a_point(model, data, lowest)
 
 
 def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:

@@ -32,7 +32,8 @@ Without an accelerometer reading it is solved for, and a push through the trunk 
 base accelerating explains it).  Feet touching the
 ground exert forces the observer must not call collisions: the forces at the *expected contacts* (by
 default the feet: the lowest collision geoms of the leaf bodies, or the spec's ``feet``; a point
-force for a sphere, force and torque otherwise) are solved for as well, by weighted least squares,
+force at the lowest point of a geom that touches at a point (a sphere, a rounded mesh foot, a
+shin's capsule end: :func:`~sim2real.deploy.body_geometry.sole`), force and torque otherwise) are solved for as well, by weighted least squares,
 and what they cannot explain is the unexpected external force (a foot whose sole is several
 geoms, e.g. four spheres at its corners, is force and torque).  A foot whose lowest point (a mesh's
 lowest vertex, a box's lowest corner; :func:`geom_bottom`) is higher than ``contact_height`` (from
@@ -72,6 +73,7 @@ from sim2real.deploy.body_geometry import (
     collision_geoms,
     geom_bottom,
     leaf_bodies,
+    lowest_point,
     site_in_body,
     sole,
     torque_scale,
@@ -150,7 +152,7 @@ class _Sample:
 class _Contact:
     body: int
     geom: int
-    sphere: bool
+    point: bool
     name: str
 
 
@@ -264,12 +266,12 @@ class MomentumObserver:
         else:
             if not collision_geoms(model, body):
                 if self.spec.floating_base and name == self.spec.base_body:  # a stand holds it: a wrench at its origin
-                    return _Contact(body=body, geom=-1, sphere=False, name=name)
+                    return _Contact(body=body, geom=-1, point=False, name=name)
                 raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
             geom, point = sole(model, body)
-            return _Contact(body=body, geom=geom, sphere=point, name=name)
+            return _Contact(body=body, geom=geom, point=point, name=name)
         sphere = int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_SPHERE)
-        return _Contact(body=body, geom=geom, sphere=sphere, name=name)
+        return _Contact(body=body, geom=geom, point=sphere, name=name)
 
     # ------------------------------------------------------------------ state
 
@@ -462,10 +464,10 @@ class MomentumObserver:
                 continue
             jacp = np.zeros((3, self.nv))
             jacr = np.zeros((3, self.nv))
-            point = center - np.array([0.0, 0.0, m.geom_size[c.geom][0]]) if c.sphere else center
+            point = lowest_point(m, d, c.geom) if c.point else center
             mujoco.mj_jac(m, d, jacp, jacr, point, c.body)
             columns.append(jacp.T)
-            if held or not c.sphere:
+            if held or not c.point:
                 columns.append(jacr.T)
             active.append(c.name)
         w = self.weights
