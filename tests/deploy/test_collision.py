@@ -66,6 +66,29 @@ def _zero_policy(spec) -> PolicyRunner:
     return PolicyRunner(_POLICIES[spec.name], spec, providers="cpu")
 
 
+def _biped(tmp_path):
+    """A biped whose soles are four small spheres at each foot's corners (Menagerie's G1), made by
+    robot init."""
+    sole = "".join(f"<geom type='sphere' size='0.003' pos='{x} {y} -0.043'/>" for x in (0.09, -0.05) for y in (0.035, -0.035))
+    legs = "".join(
+        f"<body name='{s}_thigh' pos='0 {y} -0.05'><joint name='{s}_hip_roll' axis='1 0 0' range='-0.5 0.5'/>"
+        f"<joint name='{s}_hip_pitch' axis='0 1 0' range='-1 1'/><geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.03' mass='1.5'/>"
+        f"<body name='{s}_shin' pos='0 0 -0.25'><joint name='{s}_knee' axis='0 1 0' range='-0.2 2'/>"
+        "<geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.025' mass='1'/>"
+        f"<body name='{s}_foot' pos='0 0 -0.25'><joint name='{s}_ankle_pitch' axis='0 1 0' range='-1 1'/>"
+        f"<joint name='{s}_ankle_roll' axis='1 0 0' range='-0.5 0.5'/>"
+        f"<geom type='box' size='0.08 0.04 0.01' pos='0.02 0 -0.03' contype='0' conaffinity='0' mass='0.4'/>{sole}</body></body></body>"
+        for s, y in (("left", 0.1), ("right", -0.1))
+    )
+    (tmp_path / "biped.xml").write_text(
+        "<mujoco><compiler angle='radian'/><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
+        "<body name='torso' pos='0 0 0.6'><freejoint/><geom type='box' size='0.1 0.15 0.08' pos='0.04 0.02 0' mass='8'/>"
+        f"<site name='imu'/>{legs}</body></worldbody></mujoco>"
+    )
+    spec, _ = init_robot(tmp_path / "biped.xml", tmp_path / "robot.yaml", InitOptions(kp=150.0, kd=3.0, torque_limit=150.0))
+    return spec
+
+
 class TestObserver:
     def test_fixed_base_estimates_a_generalized_force_mujoco_applies(self):
         spec = load_robot("pendulum")
@@ -143,29 +166,25 @@ class TestObserver:
         """Menagerie's G1 stands on four small spheres at the corners of each foot: a point force at
         one of them cannot carry the ankle's moment (a standing biped whose trunk leans forward
         left 1.5 N m unexplained that way); the sole is a force and a torque."""
-        sole = "".join(f"<geom type='sphere' size='0.003' pos='{x} {y} -0.043'/>" for x in (0.09, -0.05) for y in (0.035, -0.035))
-        legs = "".join(
-            f"<body name='{s}_thigh' pos='0 {y} -0.05'><joint name='{s}_hip_roll' axis='1 0 0' range='-0.5 0.5'/>"
-            f"<joint name='{s}_hip_pitch' axis='0 1 0' range='-1 1'/><geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.03' mass='1.5'/>"
-            f"<body name='{s}_shin' pos='0 0 -0.25'><joint name='{s}_knee' axis='0 1 0' range='-0.2 2'/>"
-            "<geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.025' mass='1'/>"
-            f"<body name='{s}_foot' pos='0 0 -0.25'><joint name='{s}_ankle_pitch' axis='0 1 0' range='-1 1'/>"
-            f"<joint name='{s}_ankle_roll' axis='1 0 0' range='-0.5 0.5'/>"
-            f"<geom type='box' size='0.08 0.04 0.01' pos='0.02 0 -0.03' contype='0' conaffinity='0' mass='0.4'/>{sole}</body></body></body>"
-            for s, y in (("left", 0.1), ("right", -0.1))
-        )
-        (tmp_path / "biped.xml").write_text(
-            "<mujoco><compiler angle='radian'/><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
-            "<body name='torso' pos='0 0 0.6'><freejoint/><geom type='box' size='0.1 0.15 0.08' pos='0.04 0.02 0' mass='8'/>"
-            f"<site name='imu'/>{legs}</body></worldbody></mujoco>"
-        )
-        spec, _ = init_robot(tmp_path / "biped.xml", tmp_path / "robot.yaml", InitOptions(kp=150.0, kd=3.0, torque_limit=150.0))
+        spec = _biped(tmp_path)
         obs = MomentumObserver(spec, filter_s=0.0)
         assert [(c.name, c.point) for c in obs.contacts] == [("left_foot", False), ("right_foot", False)]
         res = _hold_run(spec, _quiet(spec), 30, obs)
         quiet = [r for r in res[10:] if r is not None]
         assert max(np.abs(r.raw).max() for r in quiet) > 100.0  # the feet carry the robot's weight
         assert max(max(np.abs(r.joint).max(), np.abs(r.base[3:]).max()) for r in quiet) < 0.05
+
+    def test_a_biped_rocking_back_onto_its_heels_is_no_collision(self, tmp_path):
+        """A sole of several geoms touches while any of them does: the observer took the one geom
+        lowest in the initial pose (a toe sphere here) as the foot's, so a foot rocking onto its
+        heel counted as lifted and its force as a collision (Menagerie's G1 held a pushed robot
+        until the fault case ended)."""
+        spec = _biped(tmp_path)
+        # 25 N m backwards for 0.1 s: too little to be detected, enough to rock it onto its heels
+        res = _standing_push(spec, CollisionDetector(spec), np.r_[0, 0, 0, 0, -25.0, 0], ticks=60, until=20)
+        q = _standing_push.twin.data.qpos[3:7]
+        assert np.degrees(2 * np.arcsin(abs(q[2]))) > 15.0  # pitched back, toes in the air
+        assert _collisions(res) == []
 
     def test_a_moving_joint_the_spec_does_not_measure_is_refused_with_the_ways_out(self, tmp_path):
         # LimX Oli's achilles rods, Toddlerbot's driven joints: passive joints of closed chains
@@ -248,10 +267,10 @@ def _locked_hips_quadruped(tmp_path: Path):
     return load_robot(str(tmp_path / "robot.yaml"))
 
 
-def _standing_push(spec, detector: CollisionDetector, wrench: np.ndarray, ticks: int = 30):
-    """The robot standing on a quiet twin under the zero-action policy; from tick 15 ``wrench``
-    (force, torque at the base's centre of mass, world frame) on the base.  Returns the tick
-    results."""
+def _standing_push(spec, detector: CollisionDetector, wrench: np.ndarray, ticks: int = 30, until: int | None = None):
+    """The robot standing on a quiet twin under the zero-action policy; from tick 15 (to tick
+    ``until``, None: the end) ``wrench`` (force, torque at the base's centre of mass, world frame)
+    on the base.  Returns the tick results and the twin."""
     robot = _quiet(spec)
     loop = ControlLoop(robot, _zero_policy(spec), config=LoopConfig(speed=LAST_STAGE, episode_return=False),
                        monitor=SafetyMonitor(spec, collision=detector))
@@ -260,7 +279,10 @@ def _standing_push(spec, detector: CollisionDetector, wrench: np.ndarray, ticks:
     for k in range(ticks):
         if k == 15:
             robot.data.xfrc_applied[bid] = wrench
+        if k == until:
+            robot.data.xfrc_applied[bid] = 0.0
         out.append(loop.tick())
+    _standing_push.twin = robot
     return out
 
 

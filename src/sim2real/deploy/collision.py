@@ -154,6 +154,9 @@ class _Contact:
     geom: int
     point: bool
     name: str
+    sole: tuple[int, ...] = ()
+    """The geoms whose lowest point says the contact touches: a point foot's own geom; all of a
+    foot's collision geoms otherwise (a foot tipping onto its toes lifts its heel's geoms)."""
 
 
 class MomentumObserver:
@@ -269,9 +272,10 @@ class MomentumObserver:
                     return _Contact(body=body, geom=-1, point=False, name=name)
                 raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
             geom, point = sole(model, body)
-            return _Contact(body=body, geom=geom, point=point, name=name)
+            geoms = (geom,) if point else tuple(collision_geoms(model, body))
+            return _Contact(body=body, geom=geom, point=point, name=name, sole=geoms)
         sphere = int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_SPHERE)
-        return _Contact(body=body, geom=geom, point=sphere, name=name)
+        return _Contact(body=body, geom=geom, point=sphere, name=name, sole=(geom,))
 
     # ------------------------------------------------------------------ state
 
@@ -460,7 +464,7 @@ class MomentumObserver:
         for c in self.contacts:
             center = d.geom_xpos[c.geom] if c.geom >= 0 else d.xpos[c.body]
             held = self.spec.floating_base and c.body == self._base_body  # a stand holding the base
-            if height_known and not held and geom_bottom(m, d, c.geom) > self.contact_height:
+            if height_known and not held and min(geom_bottom(m, d, g) for g in c.sole) > self.contact_height:
                 continue
             jacp = np.zeros((3, self.nv))
             jacr = np.zeros((3, self.nv))
