@@ -13,7 +13,9 @@ from sim2real.deploy.body_geometry import (
     geom_bottom,
     leaf_bodies,
     lowest_point,
+    point_contact,
     sole,
+    sole_geoms,
 )
 
 TALL = """<mujoco><asset><mesh name="sole" vertex="-0.15 -0.05 0  0.15 -0.05 0  -0.15 0.05 0  0.15 0.05 0
@@ -119,3 +121,61 @@ class TestRoundedFeet:
         assert geom_bottom(model, data, shin) == pytest.approx(0.485, abs=1e-9)
         ball = model.body("mesh_ball").geomadr[0]
         assert lowest_point(model, data, ball)[2] == pytest.approx(0.5 - 0.0175, abs=1e-6)
+
+    def test_an_ellipsoid_touches_at_its_support_point_not_its_boxs_corner(self):
+        xml = """<mujoco><compiler angle="radian"/><worldbody><body pos="0 0 1"><freejoint/>
+          <geom name="upright" type="ellipsoid" size="0.03 0.02 0.01"/>
+          <geom name="tilted" type="ellipsoid" size="0.03 0.02 0.01" pos="0.5 0 0" euler="0 0.6 0"/>
+          </body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)
+        np.testing.assert_allclose(lowest_point(model, data, model.geom("upright").id), [0.0, 0.0, 0.99], atol=1e-12)
+        # tilted by 0.6 rad about y: the support height of an ellipse with semi-axes a, c
+        a, c, t = 0.03, 0.01, 0.6
+        expected = 1.0 - np.sqrt((a * np.sin(t)) ** 2 + (c * np.cos(t)) ** 2)
+        assert geom_bottom(model, data, model.geom("tilted").id) == pytest.approx(expected, abs=1e-12)
+
+    @pytest.mark.parametrize(("tilt_deg", "point"), [(0.0, False), (2.0, False), (5.0, False), (60.0, True), (90.0, True)])
+    def test_a_capsule_is_a_point_foot_only_when_it_stands_on_an_end(self, tilt_deg, point):
+        # a 20 cm capsule (a flat foot's), tilted: nearly level it rests along its length
+        xml = f"""<mujoco><compiler angle="degree"/><worldbody><body pos="0 0 1">
+          <geom type="capsule" size="0.015 0.1" euler="0 {90.0 - tilt_deg} 0"/></body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        assert point_contact(model, 0) is point
+
+    def test_a_shins_geom_on_the_foots_body_is_no_part_of_the_sole(self):
+        # a URDF's fixed foot link merged into the shin: a capsule shin and a box sole on one body
+        xml = """<mujoco><worldbody><body name="shin" pos="0 0 1"><freejoint/>
+          <geom name="shin" type="capsule" fromto="0 0 0 0 0 0.3" size="0.03"/>
+          <geom name="sole" type="box" size="0.1 0.04 0.01" pos="0.03 0 -0.05"/></body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        assert sole_geoms(model, model.body("shin").id) == (model.geom("sole").id,)
+        assert sole(model, model.body("shin").id) == (model.geom("sole").id, False)
+
+    def test_the_pose_that_decides_is_the_one_given(self):
+        # a flat mesh sole tilted about a diagonal at qpos0 (it rests on a corner), level in the
+        # pose the robot stands in (its ball ankle turned back)
+        half = 0.15  # half the tilt angle [rad], about the axis (1, 1, 0) / sqrt(2)
+        tilt = np.r_[np.cos(half), np.sin(half) * np.array([1.0, 1.0, 0.0]) / np.sqrt(2.0)]
+        xml = f"""<mujoco><asset><mesh name="slab" vertex="-0.1 -0.04 0  0.1 -0.04 0  -0.1 0.04 0  0.1 0.04 0
+          -0.1 -0.04 0.02  0.1 -0.04 0.02  -0.1 0.04 0.02  0.1 0.04 0.02"/></asset>
+          <worldbody><body name="shin" pos="0 0 1"><freejoint/><geom type="capsule" fromto="0 0 0.1 0 0 0.4" size="0.02"/>
+          <body name="foot"><joint name="ankle" type="ball"/>
+          <geom type="mesh" mesh="slab" quat="{" ".join(map(str, tilt))}"/></body></body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        foot = model.body("foot").id
+        level = model.qpos0.copy()
+        adr = model.joint("ankle").qposadr[0]
+        level[adr : adr + 4] = tilt * np.r_[1.0, -1.0, -1.0, -1.0]  # the tilt undone
+        assert sole(model, foot, level)[1] is False  # level: it stands on its face
+        assert sole(model, foot)[1] is True  # tilted: on a corner (what the given pose says)
+
+    def test_a_dense_flat_mesh_is_judged_without_pairwise_distances(self):
+        x, y = np.meshgrid(np.linspace(-0.1, 0.1, 150), np.linspace(-0.04, 0.04, 150))
+        grid = np.stack([x.ravel(), y.ravel(), np.zeros(x.size)], axis=1)
+        verts = np.concatenate([grid, grid + np.array([0.0, 0.0, 0.02])])  # 45,000 vertices, 22,500 at the bottom
+        xml = f"""<mujoco><asset><mesh name="dense" vertex="{" ".join(f"{v:.5f}" for v in verts.ravel())}"/></asset>
+          <worldbody><body pos="0 0 1"><geom type="mesh" mesh="dense"/></body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        assert point_contact(model, 0) is False

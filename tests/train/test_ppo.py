@@ -75,3 +75,15 @@ class TestStepNormalizedPPO:
         trainer.policy.normalizer.frozen = True
         alg.update()
         assert trainer.policy.normalizer.frozen
+
+    def test_a_trained_runner_takes_a_checkpoint_again(self):
+        """The folds ran inside the rollout's inference mode, where rsl_rl's critic normalizer
+        rebinds its std buffer: loading a state into a runner that had trained then failed
+        ("Inplace update to inference tensor outside InferenceMode")."""
+        trainer = Trainer("pendulum", TINY, seed=0)
+        trainer.iterate()
+        state = trainer.state()
+        (critic_norm,) = [m for m in normalizers(trainer.runner.alg.critic)]
+        assert not critic_norm._std.is_inference()
+        trainer.load_state(state)
+        trainer.iterate()

@@ -17,8 +17,8 @@ from sim2real.robots.model import joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 
 __all__ = [
-    "POINT_PATCH", "SOLE_SPREAD", "collision_geoms", "front_point", "geom_bottom", "leaf_bodies", "lowest_point",
-    "site_in_body", "sole", "torque_scale",
+    "POINT_PATCH", "SOLE_SPREAD", "collision_geoms", "default_qpos", "front_point", "geom_bottom", "leaf_bodies",
+    "lowest_point", "point_contact", "site_in_body", "sole", "sole_geoms", "torque_scale",
 ]
 
 
@@ -68,6 +68,10 @@ def _lowest(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> tuple[np.n
     kind = int(model.geom_type[geom])
     if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
         points = data.geom_xpos[geom][None, :].copy()
+    elif kind == int(mujoco.mjtGeom.mjGEOM_ELLIPSOID):  # the support point along -z: R D^2 n / |D n|
+        rot, semi = data.geom_xmat[geom].reshape(3, 3), np.asarray(model.geom_size[geom], dtype=float)
+        down = rot.T @ np.array([0.0, 0.0, -1.0])
+        points = (data.geom_xpos[geom] + rot @ (semi**2 * down / np.linalg.norm(semi * down)))[None, :]
     else:
         points = data.geom_xpos[geom] + _surface_points(model, geom) @ data.geom_xmat[geom].reshape(3, 3).T
     points[:, 2] -= _rounded(model, geom)
@@ -76,7 +80,8 @@ def _lowest(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> tuple[np.n
 
 def geom_bottom(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
     """Height of a geom's lowest point in the world [m] at the kinematics in ``data``: a sphere's
-    centre less its radius, a capsule's lower cap, a mesh's lowest vertex, otherwise the lowest
+    centre less its radius, a capsule's lower cap, an ellipsoid's support point, a mesh's lowest
+    vertex, otherwise the lowest
     corner of the geom's box in its own frame (``geom_aabb``; a cylinder's box reaches a little
     below it).  Not the bounding sphere (``geom_rbound``): a foot mesh's sphere reaches 10-20 cm
     below the sole, so a lifted foot would still count as touching the ground."""
@@ -144,30 +149,62 @@ POINT_PATCH = 0.03
 (horizontally) touches the ground at a point: the moment such a patch carries is at most the normal
 force x half of it (a Barkour's rounded mesh foot, 3.5 cm across; a flat sole spans 10-25 cm)."""
 
+_DIRECTIONS = np.array([[np.cos(a), np.sin(a)] for a in np.linspace(0.0, np.pi, 16, endpoint=False)])
+
+
+def _span(points: np.ndarray) -> float:
+    """Width of a set of horizontal points (n, 2) [m]: the largest of their extents along 16
+    directions (within 2 % of the diameter; linear in n)."""
+    along = points @ _DIRECTIONS.T
+    return float(np.max(along.max(axis=0) - along.min(axis=0)))
+
+
+def _pose(model: mujoco.MjModel, qpos: np.ndarray | None) -> mujoco.MjData:
+    """Kinematics at ``qpos`` (None: the model's initial pose)."""
+    data = mujoco.MjData(model)
+    if qpos is not None:
+        data.qpos[:] = qpos
+    mujoco.mj_kinematics(model, data)
+    return data
+
+
+def default_qpos(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
+    """The model's initial pose with the spec's joints at its default pose, shape (nq,)."""
+    qpos = model.qpos0.copy()
+    qpos[joint_qpos_indices(spec, model)] = spec.default_pose
+    return qpos
+
 
 def _touches_at_a_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> bool:
     """Whether a geom alone touches a level floor at a point, at the kinematics in ``data``: a
-    sphere; an ellipsoid; a capsule with one cap lower than the other; a mesh whose lowest
-    vertices (within :data:`SOLE_SPREAD`) lie within :data:`POINT_PATCH` (a box, a cylinder or a
-    level capsule touch along an edge or a face)."""
+    sphere; an ellipsoid; a capsule whose part within :data:`SOLE_SPREAD` of its lowest point
+    spans at most :data:`POINT_PATCH` (one on its end; not a level or nearly level one); a mesh
+    whose lowest vertices (within :data:`SOLE_SPREAD`) span at most :data:`POINT_PATCH` (a box, a
+    cylinder, a flat sole touch along an edge or a face)."""
     kind = int(model.geom_type[geom])
     if kind in (int(mujoco.mjtGeom.mjGEOM_SPHERE), int(mujoco.mjtGeom.mjGEOM_ELLIPSOID)):
         return True
-    if kind not in (int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_MESH)):
+    if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
+        axis = data.geom_xmat[geom].reshape(3, 3)[:, 2]
+        rise = abs(float(axis[2]))  # sine of the axis's angle to the floor
+        length = 2.0 * float(model.geom_size[geom][1])
+        low = length if rise * length <= SOLE_SPREAD else SOLE_SPREAD / rise
+        return low * math.sqrt(max(0.0, 1.0 - rise**2)) <= POINT_PATCH
+    if kind != int(mujoco.mjtGeom.mjGEOM_MESH):
         return False
     points, z = _lowest(model, data, geom)
-    low = points[z <= float(np.min(z)) + SOLE_SPREAD][:, :2]
-    if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
-        return len(low) == 1
-    return float(np.max(np.linalg.norm(low[:, None, :] - low[None, :, :], axis=-1))) <= POINT_PATCH
+    return _span(points[z <= float(np.min(z)) + SOLE_SPREAD][:, :2]) <= POINT_PATCH
 
 
-def sole(model: mujoco.MjModel, body: int) -> tuple[int, bool]:
-    """How a body touches the ground: its lowest collision geom (in the model's initial pose), and
-    whether a point force at its lowest point describes the contact (one geom that touches at a
-    point: a sphere, a rounded mesh foot, a shin's capsule end), rather than a force and a torque
-    (a flat or long shape, or a sole of several geoms: Menagerie's G1 stands on four spheres at
-    the corners of each foot, and a point force at one of them cannot carry the foot's moment).
+def point_contact(model: mujoco.MjModel, geom: int, qpos: np.ndarray | None = None) -> bool:
+    """Whether one geom touches the ground at a point in the pose ``qpos`` (None: the initial pose)."""
+    return _touches_at_a_point(model, _pose(model, qpos), geom)
+
+
+def sole_geoms(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> tuple[int, ...]:
+    """The collision geoms a body stands on in the pose ``qpos`` (None: the initial pose): those
+    whose lowest points lie within :data:`SOLE_SPREAD` of its lowest one, lowest first (not a
+    shin's or a knee's geom on the same body).
 
     Raises:
         ValueError: the body has no collision geom.
@@ -175,21 +212,32 @@ def sole(model: mujoco.MjModel, body: int) -> tuple[int, bool]:
     geoms = collision_geoms(model, body)
     if not geoms:
         raise ValueError(f"body {model.body(body).name!r} has no collision geom")
-    data = mujoco.MjData(model)
-    mujoco.mj_kinematics(model, data)
+    data = _pose(model, qpos)
     bottom = {g: geom_bottom(model, data, g) for g in geoms}
-    lowest = min(geoms, key=bottom.__getitem__)
-    several = sum(bottom[g] <= bottom[lowest] + SOLE_SPREAD for g in geoms) > 1
-    return lowest, not several and _touches_at_a_point(model, data, lowest)
+    low = min(bottom.values())
+    return tuple(sorted((g for g in geoms if bottom[g] <= low + SOLE_SPREAD), key=bottom.__getitem__))
+
+
+def sole(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> tuple[int, bool]:
+    """How a body touches the ground in the pose ``qpos`` (None: the model's initial pose; the
+    collision observer passes :func:`default_qpos`): its lowest collision geom, and whether a point
+    force at its lowest point describes the contact (one geom that touches at a point: a sphere, a
+    rounded mesh foot, a shin's capsule end), rather than a force and a torque (a flat or long
+    shape, or a sole of several geoms: Menagerie's G1 stands on four spheres at the corners of each
+    foot, and a point force at one of them cannot carry the foot's moment).
+
+    Raises:
+        ValueError: the body has no collision geom.
+    """
+    geoms = sole_geoms(model, body, qpos)
+    return geoms[0], len(geoms) == 1 and point_contact(model, geoms[0], qpos)
 
 
 def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
     """Torque scale of each policy joint [N m], shape (n_joints,): the safety torque limit of an
     actuated joint; for a passive one the largest gravity torque of the bodies it carries (subtree
     mass x |g| x distance of the subtree's centre of mass from the joint axis, at the default pose)."""
-    data = mujoco.MjData(model)
-    data.qpos[joint_qpos_indices(spec, model)] = spec.default_pose
-    mujoco.mj_kinematics(model, data)
+    data = _pose(model, default_qpos(spec, model))
     mujoco.mj_comPos(model, data)
     g = float(np.linalg.norm(model.opt.gravity))
     out = np.asarray(spec.safety.torque, dtype=float).copy()

@@ -71,11 +71,14 @@ import numpy as np
 
 from sim2real.deploy.body_geometry import (
     collision_geoms,
+    default_qpos,
     geom_bottom,
     leaf_bodies,
     lowest_point,
+    point_contact,
     site_in_body,
     sole,
+    sole_geoms,
     torque_scale,
 )
 from sim2real.deploy.coupling import chain_columns, chain_constraints, coupling_column, joint_couplings
@@ -155,8 +158,9 @@ class _Contact:
     point: bool
     name: str
     sole: tuple[int, ...] = ()
-    """The geoms whose lowest point says the contact touches: a point foot's own geom; all of a
-    foot's collision geoms otherwise (a foot tipping onto its toes lifts its heel's geoms)."""
+    """The geoms whose lowest point says the contact touches: the geoms it stands on in the default
+    pose (:func:`~sim2real.deploy.body_geometry.sole_geoms`; a foot tipping onto its toes lifts its
+    heel's geoms, and a shin's geom on the same body is no part of it)."""
 
 
 class MomentumObserver:
@@ -271,11 +275,11 @@ class MomentumObserver:
                 if self.spec.floating_base and name == self.spec.base_body:  # a stand holds it: a wrench at its origin
                     return _Contact(body=body, geom=-1, point=False, name=name)
                 raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
-            geom, point = sole(model, body)
-            geoms = (geom,) if point else tuple(collision_geoms(model, body))
-            return _Contact(body=body, geom=geom, point=point, name=name, sole=geoms)
-        sphere = int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_SPHERE)
-        return _Contact(body=body, geom=geom, point=sphere, name=name, sole=(geom,))
+            pose = default_qpos(self.spec, model)
+            geom, point = sole(model, body, pose)
+            return _Contact(body=body, geom=geom, point=point, name=name, sole=sole_geoms(model, body, pose))
+        point = point_contact(model, geom, default_qpos(self.spec, model))
+        return _Contact(body=body, geom=geom, point=point, name=name, sole=(geom,))
 
     # ------------------------------------------------------------------ state
 

@@ -3,11 +3,14 @@
 rsl_rl up to 5.4 folded each step's observations into the actor's and the critic's running
 mean/std as they were collected; 5.5 folds the whole rollout once, after the update (the policy
 acts on the previous rollout's statistics, and the first rollout and update on none at all).
-Measured on the README's furuta training (``train --robot furuta --calib calib.yaml --randomize
-default``, seed 0, rsl-rl-lib 5.5.1): 11.1 M steps to the success gate with the fold after the
-update, 6.1 M with the fold at every step (benchmarks/BENCHMARKS.md).  :class:`StepNormalizedPPO`
-keeps 5.5's algorithm and folds at every step; in a multi-process run each fold merges all ranks'
-observations (both normalizers are collectives there), so the ranks keep identical statistics.
+Measured on the demo's calibrated + randomized furuta training (seed 0, rsl-rl-lib 5.5.1): 11.1 M
+steps to the success gate with the fold after the update, 5.94 M with the fold at every step; the
+README loop's own training 5.98 M (benchmarks/BENCHMARKS.md).  :class:`StepNormalizedPPO` folds
+at every step as 5.4 did, with 5.4's cost: actions are sampled under each step's statistics and
+re-evaluated under the rollout's last ones, so the first updates start off-policy (their KL is
+large until the statistics settle; the adaptive learning rate takes it down for an iteration).
+In a multi-process run each fold merges all ranks' observations (both normalizers are collectives
+there), so the ranks keep identical statistics.
 """
 
 from __future__ import annotations
@@ -65,10 +68,13 @@ class StepNormalizedPPO(PPO):
     """
 
     def process_env_step(self, obs: Any, rewards: torch.Tensor, dones: torch.Tensor, extras: dict) -> None:
-        self.actor.update_normalization(obs)
-        self.critic.update_normalization(obs)
-        if self.rnd:
-            self.rnd.update_normalization(obs)
+        # outside the rollout's inference mode: rsl_rl's normalizer rebinds its std buffer, which
+        # would otherwise become an inference tensor that no state dict can be loaded into later
+        with torch.inference_mode(False):
+            self.actor.update_normalization(obs)
+            self.critic.update_normalization(obs)
+            if self.rnd:
+                self.rnd.update_normalization(obs)
         super().process_env_step(obs, rewards, dones, extras)
 
     def update(self) -> dict[str, float]:
