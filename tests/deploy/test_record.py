@@ -246,6 +246,7 @@ class TestRecordCommand:
         code = main([*args, "--excite", "chirp", "--seconds", "1", "--out", str(tmp_path / "log")])
         err = capsys.readouterr().err
         assert code == 0 and "of the log are in safe mode, not excitation" in err and "height" in err
+        assert "--fixed-base hangs it by its base" in err  # a quadruped on the floor: the way out
         code = main(["record", "--robot", "furuta", "--twin", str(tmp_path / "twin.yaml"), "--excite", "chirp",
                      "--seconds", "0.2", "--out", str(tmp_path / "log2")])
         assert code == 0 and "safe mode, not excitation" not in capsys.readouterr().err

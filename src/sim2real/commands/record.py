@@ -153,13 +153,16 @@ def record(
             twin_robot.close()
             text = summary_text(summary)
     emit(summary, json, text)
-    _warn_if_stopped(summary.get("safety") or (summary.get("loop") or {}).get("safety"))
+    standing = spec.floating_base and not fixed_base and excite not in (None, "trot")
+    hint = "; a legged robot standing under excitation falls: --fixed-base hangs it by its base" if standing else ""
+    _warn_if_stopped(summary.get("safety") or (summary.get("loop") or {}).get("safety"), hint)
     return 0
 
 
-def _warn_if_stopped(safety: dict[str, Any] | None) -> None:
+def _warn_if_stopped(safety: dict[str, Any] | None, hint: str = "") -> None:
     """A loud line when most of the log is safe mode: identification needs the excitation, and a
-    log that is mostly a robot braking into its damping says little about the robot."""
+    log that is mostly a robot braking into its damping says little about the robot (``hint``: a
+    way out, appended)."""
     if not safety or not safety.get("latched"):
         return
     modes = safety.get("ticks_by_mode") or {}
@@ -168,7 +171,7 @@ def _warn_if_stopped(safety: dict[str, Any] | None) -> None:
         log.warning(
             "%s",
             f"the safety layer stopped the run ({safety.get('latch_reason')}): {modes['safe']} of {total} ticks of "
-            "the log are in safe mode, not excitation; identify from it only once a record runs to its end",
+            f"the log are in safe mode, not excitation; identify from it only once a record runs to its end{hint}",
         )
 
 
