@@ -27,3 +27,30 @@ class TestUpdateThreadsRatio:
             assert result[key]["collect_s"] > 0 and result[key]["update_s"] > 0
         ratio = result["one_thread"]["update_s"] / result["threads_setting"]["update_s"]
         assert result["update_speedup"] == pytest.approx(ratio, rel=0.05)
+
+
+def test_a_foreign_legged_robot_benchmarks_with_its_task_kinds_preset(monkeypatch):
+    """bench train looked the preset up by the robot's name: a Go2 made by robot init (task kind
+    locomotion) got the generic 128-simulation config instead of the quadruped's, and never walked."""
+    import dataclasses
+
+    import sim2real.bench.train as bench_train
+    from sim2real.robots import load_robot
+    from sim2real.train.config import default_config
+
+    spec = dataclasses.replace(load_robot("quadruped"), name="go2_like")
+    seen = {}
+
+    class StopError(Exception):
+        pass
+
+    def trainer(spec_, config, **kwargs):
+        seen["config"] = config
+        raise StopError
+
+    monkeypatch.setattr(bench_train, "load_robot", lambda robot: spec)
+    monkeypatch.setattr("sim2real.train.runner.Trainer", trainer)
+    with pytest.raises(StopError):  # stopped where the trainer is made: its config is what counts
+        bench_train.run(robot="go2_like", seed=0)
+    assert seen["config"].num_envs == default_config("quadruped").num_envs
+    assert seen["config"].hidden == default_config("quadruped").hidden

@@ -99,7 +99,8 @@ def train_until_success(
 
     start = time.perf_counter()
     spec = load_robot(robot)
-    config = dataclasses.replace(default_config(spec.name), eval_every=0)  # the benchmark evaluates
+    # the robot's preset, else its task kind's (a Go2 made by robot init walks with the quadruped's)
+    config = dataclasses.replace(default_config(spec), eval_every=0)  # the benchmark evaluates
     trainer = Trainer(spec, config, seed=seed, randomize=randomize, log_dir=out)
     rule = GateConfig(target, eval_episodes, quick_episodes, gate, eval_every_s)
     success = SuccessGate(

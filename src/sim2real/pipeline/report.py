@@ -222,7 +222,7 @@ def write_report(result: DemoResult, path: str | Path) -> Path:
     )
     from sim2real.train.config import default_config
 
-    every = {"dr": budget.eval_every, "nodr": default_config(spec.name).eval_every}
+    every = {"dr": budget.eval_every, "nodr": default_config(spec).eval_every}
     rep.figure(
         training_figure({k: v.curve for k, v in result.trained.items()}, every),
         "Mean return and success rate during training",

@@ -118,7 +118,7 @@ def train_policy(
     from sim2real.train.config import default_config
     from sim2real.train.runner import Trainer
 
-    config = default_config(spec.name)
+    config = default_config(spec)
     if num_envs is not None:
         config = dataclasses.replace(config, num_envs=num_envs)
     if hidden is not None:
