@@ -1,5 +1,5 @@
-"""Body geometry: a geom's lowest point by its shape and a body's front, against a small model
-whose bounding spheres say otherwise."""
+"""Body geometry: a body's front and the sole it stands on, against small models whose bounding
+spheres say otherwise."""
 
 from __future__ import annotations
 
@@ -7,16 +7,8 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim2real.deploy.body_geometry import (
-    collision_geoms,
-    front_point,
-    geom_bottom,
-    leaf_bodies,
-    lowest_point,
-    point_contact,
-    sole,
-    sole_geoms,
-)
+from sim2real.deploy.body_geometry import Sole, front_point, leaf_bodies, point_contact, sole
+from sim2real.robots.geom_extent import collision_geoms
 
 TALL = """<mujoco><asset><mesh name="sole" vertex="-0.15 -0.05 0  0.15 -0.05 0  -0.15 0.05 0  0.15 0.05 0
   -0.15 -0.05 0.04  0.15 -0.05 0.04  -0.15 0.05 0.04  0.15 0.05 0.04"/></asset><worldbody>
@@ -29,20 +21,6 @@ box (bounding spheres 0.16 m and 0.11 m)."""
 
 
 class TestBodyGeometry:
-    def test_a_lifted_foot_is_measured_by_its_shape_not_its_bounding_sphere(self):
-        model = mujoco.MjModel.from_xml_string(TALL)
-        data = mujoco.MjData(model)
-        mujoco.mj_kinematics(model, data)
-        sole, shoe = (model.body(n).geomadr[0] for n in ("foot", "shoe"))
-        # the sole mesh's lowest vertex is 5 cm up (no contact); its bounding sphere reaches below the floor
-        assert geom_bottom(model, data, sole) == pytest.approx(0.05, abs=1e-9)
-        assert data.geom_xpos[sole][2] - model.geom_rbound[sole] < 0.0
-        # the tilted box: its lowest corner
-        rot = data.geom_xmat[shoe].reshape(3, 3)
-        corners = data.geom_xpos[shoe] + (rot @ (model.geom_size[shoe] * np.array(
-            [[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)])).T).T
-        assert geom_bottom(model, data, shoe) == pytest.approx(corners[:, 2].min(), abs=1e-9)
-
     def test_the_front_is_the_trunk_surface_not_its_bounding_sphere(self):
         model = mujoco.MjModel.from_xml_string(TALL)
         data = mujoco.MjData(model)
@@ -73,9 +51,10 @@ class TestSole:
     def test_only_a_sphere_alone_is_a_point_foot(self):
         model = mujoco.MjModel.from_xml_string(SOLES)
         feet = {name: sole(model, model.body(name).id) for name in ("point", "corners", "flat")}
-        assert model.geom_type[feet["point"][0]] == mujoco.mjtGeom.mjGEOM_SPHERE and feet["point"][1] is True
-        assert model.geom_type[feet["corners"][0]] == mujoco.mjtGeom.mjGEOM_SPHERE and feet["corners"][1] is False
-        assert feet["flat"][1] is False
+        assert model.geom_type[feet["point"].geom] == mujoco.mjtGeom.mjGEOM_SPHERE and feet["point"].point is True
+        assert model.geom_type[feet["corners"].geom] == mujoco.mjtGeom.mjGEOM_SPHERE and feet["corners"].point is False
+        assert len(feet["corners"].geoms) == 4 and feet["point"].geoms == (feet["point"].geom,)
+        assert feet["flat"].point is False
         with pytest.raises(ValueError, match="no collision geom"):
             sole(model, 0)  # the world body of this model has no geom
 
@@ -106,35 +85,10 @@ standing on its end, a level capsule, an ellipsoid, a cylinder on its face."""
 class TestRoundedFeet:
     def test_a_single_geom_touching_at_a_point_is_a_point_foot(self):
         model = mujoco.MjModel.from_xml_string(ROUNDED)
-        point = {name: sole(model, model.body(name).id)[1] for name in
+        point = {name: sole(model, model.body(name).id).point for name in
                  ("mesh_ball", "mesh_slab", "shin_end", "level_capsule", "egg", "puck")}
         assert point == {"mesh_ball": True, "mesh_slab": False, "shin_end": True, "level_capsule": False,
                          "egg": True, "puck": False}
-
-    def test_the_lowest_point_of_a_capsule_is_its_lower_cap(self):
-        model = mujoco.MjModel.from_xml_string(ROUNDED)
-        data = mujoco.MjData(model)
-        mujoco.mj_kinematics(model, data)
-        shin = model.body("shin_end").geomadr[0]
-        # the lower cap's centre is the body's origin (z 0.5 m), the capsule radius below it
-        np.testing.assert_allclose(lowest_point(model, data, shin), [0.0 - 0.3, 0.0, 0.5 - 0.015], atol=1e-9)
-        assert geom_bottom(model, data, shin) == pytest.approx(0.485, abs=1e-9)
-        ball = model.body("mesh_ball").geomadr[0]
-        assert lowest_point(model, data, ball)[2] == pytest.approx(0.5 - 0.0175, abs=1e-6)
-
-    def test_an_ellipsoid_touches_at_its_support_point_not_its_boxs_corner(self):
-        xml = """<mujoco><compiler angle="radian"/><worldbody><body pos="0 0 1"><freejoint/>
-          <geom name="upright" type="ellipsoid" size="0.03 0.02 0.01"/>
-          <geom name="tilted" type="ellipsoid" size="0.03 0.02 0.01" pos="0.5 0 0" euler="0 0.6 0"/>
-          </body></worldbody></mujoco>"""
-        model = mujoco.MjModel.from_xml_string(xml)
-        data = mujoco.MjData(model)
-        mujoco.mj_kinematics(model, data)
-        np.testing.assert_allclose(lowest_point(model, data, model.geom("upright").id), [0.0, 0.0, 0.99], atol=1e-12)
-        # tilted by 0.6 rad about y: the support height of an ellipse with semi-axes a, c
-        a, c, t = 0.03, 0.01, 0.6
-        expected = 1.0 - np.sqrt((a * np.sin(t)) ** 2 + (c * np.cos(t)) ** 2)
-        assert geom_bottom(model, data, model.geom("tilted").id) == pytest.approx(expected, abs=1e-12)
 
     @pytest.mark.parametrize(("tilt_deg", "point"), [(0.0, False), (2.0, False), (5.0, False), (60.0, True), (90.0, True)])
     def test_a_capsule_is_a_point_foot_only_when_it_stands_on_an_end(self, tilt_deg, point):
@@ -150,8 +104,7 @@ class TestRoundedFeet:
           <geom name="shin" type="capsule" fromto="0 0 0 0 0 0.3" size="0.03"/>
           <geom name="sole" type="box" size="0.1 0.04 0.01" pos="0.03 0 -0.05"/></body></worldbody></mujoco>"""
         model = mujoco.MjModel.from_xml_string(xml)
-        assert sole_geoms(model, model.body("shin").id) == (model.geom("sole").id,)
-        assert sole(model, model.body("shin").id) == (model.geom("sole").id, False)
+        assert sole(model, model.body("shin").id) == Sole(geoms=(model.geom("sole").id,), point=False)
 
     def test_the_pose_that_decides_is_the_one_given(self):
         # a flat mesh sole tilted about a diagonal at qpos0 (it rests on a corner), level in the
@@ -168,8 +121,8 @@ class TestRoundedFeet:
         level = model.qpos0.copy()
         adr = model.joint("ankle").qposadr[0]
         level[adr : adr + 4] = tilt * np.r_[1.0, -1.0, -1.0, -1.0]  # the tilt undone
-        assert sole(model, foot, level)[1] is False  # level: it stands on its face
-        assert sole(model, foot)[1] is True  # tilted: on a corner (what the given pose says)
+        assert sole(model, foot, level).point is False  # level: it stands on its face
+        assert sole(model, foot).point is True  # tilted: on a corner (what the given pose says)
 
     def test_a_dense_flat_mesh_is_judged_without_pairwise_distances(self):
         x, y = np.meshgrid(np.linspace(-0.1, 0.1, 150), np.linspace(-0.04, 0.04, 150))

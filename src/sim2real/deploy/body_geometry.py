@@ -1,5 +1,5 @@
-"""Where a robot's bodies are: their collision geoms, a geom's lowest point, a body's front, a site
-in a body's frame, the sole a body stands on, the gravity torque a joint carries.
+"""Where a robot's bodies are: a body's front, a site in a body's frame, the sole a body stands on,
+the gravity torque a joint carries (a geom's lowest point: :mod:`sim2real.robots.geom_extent`).
 
 Shared by the collision observer (which feet can touch the ground) and the collision fault case
 (where a push lands).  Needs MuJoCo and numpy only.
@@ -8,91 +8,22 @@ Shared by the collision observer (which feet can touch the ground) and the colli
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
-from sim2real.robots.collide import collides
-from sim2real.robots.model import joint_qpos_indices
+from sim2real.robots.geom_extent import BOX_CORNERS, collision_geoms, geom_bottom, lowest_points
+from sim2real.robots.model import default_qpos
 from sim2real.robots.spec import RobotSpec
 
-__all__ = [
-    "POINT_PATCH", "SOLE_SPREAD", "collision_geoms", "default_qpos", "front_point", "geom_bottom", "leaf_bodies",
-    "lowest_point", "point_contact", "site_in_body", "sole", "sole_geoms", "torque_scale",
-]
+__all__ = ["POINT_PATCH", "SOLE_SPREAD", "Sole", "front_point", "leaf_bodies", "point_contact", "site_in_body", "sole", "torque_scale"]
 
 
 def leaf_bodies(model: mujoco.MjModel) -> list[int]:
     """Bodies without children (the world excluded)."""
     parents = set(int(p) for p in model.body_parentid[1:])
     return [b for b in range(1, model.nbody) if b not in parents]
-
-
-def collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
-    """The geoms of a body that collide (contype or conaffinity set, or named in a contact pair)."""
-    return [
-        g
-        for g in range(model.ngeom)
-        if model.geom_bodyid[g] == body and collides(model, g)
-    ]
-
-
-_CORNERS = np.array([[x, y, z] for x in (-1.0, 1.0) for y in (-1.0, 1.0) for z in (-1.0, 1.0)])
-
-
-def _surface_points(model: mujoco.MjModel, geom: int) -> np.ndarray:
-    """Points that bound a geom's surface from below, in the geom's frame [m], shape (n, 3): a
-    mesh's vertices, a capsule's two cap centres (each to be taken less its radius), otherwise the
-    corners of its box (``geom_aabb``; a cylinder's box reaches a little below it)."""
-    kind = int(model.geom_type[geom])
-    if kind == int(mujoco.mjtGeom.mjGEOM_MESH) and model.geom_dataid[geom] >= 0:
-        mesh = int(model.geom_dataid[geom])
-        start = int(model.mesh_vertadr[mesh])
-        return np.asarray(model.mesh_vert[start : start + int(model.mesh_vertnum[mesh])], dtype=float)
-    if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
-        return np.array([[0.0, 0.0, -model.geom_size[geom][1]], [0.0, 0.0, model.geom_size[geom][1]]])
-    center, half = model.geom_aabb[geom][:3], model.geom_aabb[geom][3:]
-    return center + half * _CORNERS
-
-
-def _rounded(model: mujoco.MjModel, geom: int) -> float:
-    """The radius a geom's points are taken less of (a sphere's or a capsule's), else 0 [m]."""
-    kind = int(model.geom_type[geom])
-    spheres = (int(mujoco.mjtGeom.mjGEOM_SPHERE), int(mujoco.mjtGeom.mjGEOM_CAPSULE))
-    return float(model.geom_size[geom][0]) if kind in spheres else 0.0
-
-
-def _lowest(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> tuple[np.ndarray, np.ndarray]:
-    """The geom's surface points in the world [m], shape (n, 3), each already lowered by the geom's
-    rounding radius (so the lowest of them is the geom's lowest point), and their heights (n,)."""
-    kind = int(model.geom_type[geom])
-    if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
-        points = data.geom_xpos[geom][None, :].copy()
-    elif kind == int(mujoco.mjtGeom.mjGEOM_ELLIPSOID):  # the support point along -z: R D^2 n / |D n|
-        rot, semi = data.geom_xmat[geom].reshape(3, 3), np.asarray(model.geom_size[geom], dtype=float)
-        down = rot.T @ np.array([0.0, 0.0, -1.0])
-        points = (data.geom_xpos[geom] + rot @ (semi**2 * down / np.linalg.norm(semi * down)))[None, :]
-    else:
-        points = data.geom_xpos[geom] + _surface_points(model, geom) @ data.geom_xmat[geom].reshape(3, 3).T
-    points[:, 2] -= _rounded(model, geom)
-    return points, points[:, 2]
-
-
-def geom_bottom(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
-    """Height of a geom's lowest point in the world [m] at the kinematics in ``data``: a sphere's
-    centre less its radius, a capsule's lower cap, an ellipsoid's support point, a mesh's lowest
-    vertex, otherwise the lowest
-    corner of the geom's box in its own frame (``geom_aabb``; a cylinder's box reaches a little
-    below it).  Not the bounding sphere (``geom_rbound``): a foot mesh's sphere reaches 10-20 cm
-    below the sole, so a lifted foot would still count as touching the ground."""
-    return float(np.min(_lowest(model, data, geom)[1]))
-
-
-def lowest_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> np.ndarray:
-    """Where a geom would touch a level floor first, in the world [m], shape (3,): its lowest point
-    (:func:`geom_bottom`'s) at the kinematics in ``data``."""
-    points, z = _lowest(model, data, geom)
-    return points[int(np.argmin(z))].copy()
 
 
 def front_point(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> np.ndarray:
@@ -124,7 +55,7 @@ def front_point(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> np.nda
         center, half = model.geom_aabb[g][:3], model.geom_aabb[g][3:]
         grot = np.zeros(9)
         mujoco.mju_quat2Mat(grot, model.geom_quat[g])
-        front = max(front, float(np.max(model.geom_pos[g][0] + (center + half * _CORNERS) @ grot.reshape(3, 3)[0])))
+        front = max(front, float(np.max(model.geom_pos[g][0] + (center + half * BOX_CORNERS) @ grot.reshape(3, 3)[0])))
     return np.array([front, 0.0, 0.0])
 
 
@@ -168,13 +99,6 @@ def _pose(model: mujoco.MjModel, qpos: np.ndarray | None) -> mujoco.MjData:
     return data
 
 
-def default_qpos(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
-    """The model's initial pose with the spec's joints at its default pose, shape (nq,)."""
-    qpos = model.qpos0.copy()
-    qpos[joint_qpos_indices(spec, model)] = spec.default_pose
-    return qpos
-
-
 def _touches_at_a_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> bool:
     """Whether a geom alone touches a level floor at a point, at the kinematics in ``data``: a
     sphere; an ellipsoid; a capsule whose part within :data:`SOLE_SPREAD` of its lowest point
@@ -192,7 +116,7 @@ def _touches_at_a_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -
         return low * math.sqrt(max(0.0, 1.0 - rise**2)) <= POINT_PATCH
     if kind != int(mujoco.mjtGeom.mjGEOM_MESH):
         return False
-    points, z = _lowest(model, data, geom)
+    points, z = lowest_points(model, data, geom)
     return _span(points[z <= float(np.min(z)) + SOLE_SPREAD][:, :2]) <= POINT_PATCH
 
 
@@ -201,10 +125,29 @@ def point_contact(model: mujoco.MjModel, geom: int, qpos: np.ndarray | None = No
     return _touches_at_a_point(model, _pose(model, qpos), geom)
 
 
-def sole_geoms(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> tuple[int, ...]:
-    """The collision geoms a body stands on in the pose ``qpos`` (None: the initial pose): those
-    whose lowest points lie within :data:`SOLE_SPREAD` of its lowest one, lowest first (not a
-    shin's or a knee's geom on the same body).
+@dataclass(frozen=True)
+class Sole:
+    """How a body touches the ground (:func:`sole`)."""
+
+    geoms: tuple[int, ...]
+    """The collision geoms it stands on, lowest first: those whose lowest points lie within
+    :data:`SOLE_SPREAD` of its lowest one (not a shin's or a knee's geom on the same body)."""
+    point: bool
+    """Whether a point force at the lowest geom's lowest point describes the contact."""
+
+    @property
+    def geom(self) -> int:
+        """The lowest geom."""
+        return self.geoms[0]
+
+
+def sole(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> Sole:
+    """How a body touches the ground in the pose ``qpos`` (None: the model's initial pose; the
+    collision observer passes the spec's default pose): the geoms it stands on, and whether a point
+    force at the lowest one's lowest point describes the contact (one geom that touches at a point:
+    a sphere, a rounded mesh foot, a shin's capsule end), rather than a force and a torque (a flat
+    or long shape, or a sole of several geoms: Menagerie's G1 stands on four spheres at the corners
+    of each foot, and a point force at one of them cannot carry the foot's moment).
 
     Raises:
         ValueError: the body has no collision geom.
@@ -215,22 +158,8 @@ def sole_geoms(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None)
     data = _pose(model, qpos)
     bottom = {g: geom_bottom(model, data, g) for g in geoms}
     low = min(bottom.values())
-    return tuple(sorted((g for g in geoms if bottom[g] <= low + SOLE_SPREAD), key=bottom.__getitem__))
-
-
-def sole(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> tuple[int, bool]:
-    """How a body touches the ground in the pose ``qpos`` (None: the model's initial pose; the
-    collision observer passes :func:`default_qpos`): its lowest collision geom, and whether a point
-    force at its lowest point describes the contact (one geom that touches at a point: a sphere, a
-    rounded mesh foot, a shin's capsule end), rather than a force and a torque (a flat or long
-    shape, or a sole of several geoms: Menagerie's G1 stands on four spheres at the corners of each
-    foot, and a point force at one of them cannot carry the foot's moment).
-
-    Raises:
-        ValueError: the body has no collision geom.
-    """
-    geoms = sole_geoms(model, body, qpos)
-    return geoms[0], len(geoms) == 1 and point_contact(model, geoms[0], qpos)
+    on = tuple(sorted((g for g in geoms if bottom[g] <= low + SOLE_SPREAD), key=bottom.__getitem__))
+    return Sole(geoms=on, point=len(on) == 1 and _touches_at_a_point(model, data, on[0]))
 
 
 def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:

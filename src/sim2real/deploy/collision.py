@@ -69,24 +69,20 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.deploy.body_geometry import (
-    collision_geoms,
-    default_qpos,
-    geom_bottom,
-    leaf_bodies,
-    lowest_point,
-    point_contact,
-    site_in_body,
-    sole,
-    sole_geoms,
-    torque_scale,
-)
+from sim2real.deploy.body_geometry import leaf_bodies, point_contact, site_in_body, sole, torque_scale
 from sim2real.deploy.coupling import chain_columns, chain_constraints, coupling_column, joint_couplings
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
-from sim2real.robots.model import build_model, build_robot_model, joint_dof_indices, joint_qpos_indices
+from sim2real.robots.geom_extent import collision_geoms, geom_bottom, lowest_point
+from sim2real.robots.model import (
+    build_model,
+    build_robot_model,
+    default_qpos,
+    joint_dof_indices,
+    joint_qpos_indices,
+)
 from sim2real.robots.safety_options import CollisionSpec
 from sim2real.robots.spec import RobotSpec
 
@@ -159,7 +155,7 @@ class _Contact:
     name: str
     sole: tuple[int, ...] = ()
     """The geoms whose lowest point says the contact touches: the geoms it stands on in the default
-    pose (:func:`~sim2real.deploy.body_geometry.sole_geoms`; a foot tipping onto its toes lifts its
+    pose (:func:`~sim2real.deploy.body_geometry.sole`; a foot tipping onto its toes lifts its
     heel's geoms, and a shin's geom on the same body is no part of it)."""
 
 
@@ -275,9 +271,8 @@ class MomentumObserver:
                 if self.spec.floating_base and name == self.spec.base_body:  # a stand holds it: a wrench at its origin
                     return _Contact(body=body, geom=-1, point=False, name=name)
                 raise Sim2RealError(f"collision observer: expected contact body {name!r} has no collision geom")
-            pose = default_qpos(self.spec, model)
-            geom, point = sole(model, body, pose)
-            return _Contact(body=body, geom=geom, point=point, name=name, sole=sole_geoms(model, body, pose))
+            stand = sole(model, body, default_qpos(self.spec, model))
+            return _Contact(body=body, geom=stand.geom, point=stand.point, name=name, sole=stand.geoms)
         point = point_contact(model, geom, default_qpos(self.spec, model))
         return _Contact(body=body, geom=geom, point=point, name=name, sole=(geom,))
 

@@ -47,6 +47,7 @@ import yaml
 from sim2real.errors import SpecError
 from sim2real.robots.collide import collides
 from sim2real.robots.fine_steps import damping_check
+from sim2real.robots.geom_extent import geom_bottom
 from sim2real.robots.ground import added_floor_name, floor_plane, has_ground
 from sim2real.robots.init_actuators import (
     PerJoint,
@@ -143,24 +144,6 @@ class InitResult:
 
 
 # -------------------------------------------------------------------------------- geometry
-def _lowest_point(model: mujoco.MjModel, data: mujoco.MjData, g: int) -> float:
-    """Lowest z of a geom in the current pose [m]."""
-    pos, rot = data.geom_xpos[g], data.geom_xmat[g].reshape(3, 3)
-    kind, size = int(model.geom_type[g]), model.geom_size[g]
-    if kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
-        return float(pos[2] - size[0])
-    if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
-        return float(pos[2] - abs(rot[2, 2]) * size[1] - size[0])
-    if kind == int(mujoco.mjtGeom.mjGEOM_MESH):
-        mesh = int(model.geom_dataid[g])
-        start, n = int(model.mesh_vertadr[mesh]), int(model.mesh_vertnum[mesh])
-        verts = model.mesh_vert[start : start + n]
-        return float(pos[2] + (verts @ rot.T)[:, 2].min())
-    center, half = model.geom_aabb[g, :3], model.geom_aabb[g, 3:]
-    corners = center + half * np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)])
-    return float(pos[2] + (corners @ rot.T)[:, 2].min())
-
-
 def _model_name(model: mujoco.MjModel) -> str:
     names = bytes(model.names)
     raw = names.split(b"\0", 1)[0].decode(errors="replace")
@@ -356,7 +339,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 f"{model_path.name}: the robot has no collision geom (contype and conaffinity 0, in no contact "
                 "pair): if its scene lists its contacts as pairs (Menagerie's *_mjx.xml), give the scene"
             )
-        low = {g: _lowest_point(model, data, g) for g in geoms}
+        low = {g: geom_bottom(model, data, g) for g in geoms}
         lowest = min(low.values())
         shift = floor_z - lowest
         if abs(shift) > 1e-3:
