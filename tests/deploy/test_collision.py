@@ -13,6 +13,7 @@ import pytest
 import yaml
 from deploy_testdata import QUIET, balance_policy
 
+from biped_testdata import four_sphere_biped
 from sim2real.deploy.body_geometry import torque_scale
 from sim2real.deploy.collision import CollisionDetector, MomentumObserver
 from sim2real.deploy.fault_cases import Collision
@@ -27,7 +28,6 @@ from sim2real.policy.runtime import PolicyRunner
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
 from sim2real.robots import DATA_DIR, load_robot
-from sim2real.robots.init import InitOptions, init_robot
 from sim2real.robots.model import build_model
 from sim2real.robots.safety_options import CollisionSpec, parse_collision, parse_stages
 
@@ -64,29 +64,6 @@ def _zero_policy(spec) -> PolicyRunner:
 
         _POLICIES[spec.name] = write_linear_policy(spec, Path(tempfile.mkdtemp()) / f"{spec.name}_zero.onnx")
     return PolicyRunner(_POLICIES[spec.name], spec, providers="cpu")
-
-
-def _biped(tmp_path):
-    """A biped whose soles are four small spheres at each foot's corners (Menagerie's G1), made by
-    robot init."""
-    sole = "".join(f"<geom type='sphere' size='0.003' pos='{x} {y} -0.043'/>" for x in (0.09, -0.05) for y in (0.035, -0.035))
-    legs = "".join(
-        f"<body name='{s}_thigh' pos='0 {y} -0.05'><joint name='{s}_hip_roll' axis='1 0 0' range='-0.5 0.5'/>"
-        f"<joint name='{s}_hip_pitch' axis='0 1 0' range='-1 1'/><geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.03' mass='1.5'/>"
-        f"<body name='{s}_shin' pos='0 0 -0.25'><joint name='{s}_knee' axis='0 1 0' range='-0.2 2'/>"
-        "<geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.025' mass='1'/>"
-        f"<body name='{s}_foot' pos='0 0 -0.25'><joint name='{s}_ankle_pitch' axis='0 1 0' range='-1 1'/>"
-        f"<joint name='{s}_ankle_roll' axis='1 0 0' range='-0.5 0.5'/>"
-        f"<geom type='box' size='0.08 0.04 0.01' pos='0.02 0 -0.03' contype='0' conaffinity='0' mass='0.4'/>{sole}</body></body></body>"
-        for s, y in (("left", 0.1), ("right", -0.1))
-    )
-    (tmp_path / "biped.xml").write_text(
-        "<mujoco><compiler angle='radian'/><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
-        "<body name='torso' pos='0 0 0.6'><freejoint/><geom type='box' size='0.1 0.15 0.08' pos='0.04 0.02 0' mass='8'/>"
-        f"<site name='imu'/>{legs}</body></worldbody></mujoco>"
-    )
-    spec, _ = init_robot(tmp_path / "biped.xml", tmp_path / "robot.yaml", InitOptions(kp=150.0, kd=3.0, torque_limit=150.0))
-    return spec
 
 
 class TestObserver:
@@ -166,7 +143,7 @@ class TestObserver:
         """Menagerie's G1 stands on four small spheres at the corners of each foot: a point force at
         one of them cannot carry the ankle's moment (a standing biped whose trunk leans forward
         left 1.5 N m unexplained that way); the sole is a force and a torque."""
-        spec = _biped(tmp_path)
+        spec = four_sphere_biped(tmp_path)
         obs = MomentumObserver(spec, filter_s=0.0)
         assert [(c.name, c.point) for c in obs.contacts] == [("left_foot", False), ("right_foot", False)]
         res = _hold_run(spec, _quiet(spec), 30, obs)
@@ -179,7 +156,7 @@ class TestObserver:
         lowest in the initial pose (a toe sphere here) as the foot's, so a foot rocking onto its
         heel counted as lifted and its force as a collision (Menagerie's G1 held a pushed robot
         until the fault case ended)."""
-        spec = _biped(tmp_path)
+        spec = four_sphere_biped(tmp_path)
         # 25 N m backwards for 0.1 s: too little to be detected, enough to rock it onto its heels
         res = _standing_push(spec, CollisionDetector(spec), np.r_[0, 0, 0, 0, -25.0, 0], ticks=60, until=20)
         q = _standing_push.twin.data.qpos[3:7]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.robots.geom_extent import BOX_CORNERS, collision_geoms, geom_bottom, lowest_points
+from sim2real.robots.geom_extent import BOX_CORNERS, SOLE_SPREAD, collision_geoms, lowest_points, sole_geoms
 from sim2real.robots.model import default_qpos
 from sim2real.robots.spec import RobotSpec
 
@@ -70,10 +70,6 @@ def site_in_body(model: mujoco.MjModel, site: int, body: int) -> tuple[np.ndarra
     mujoco.mju_mat2Quat(quat, (rot.T @ data.site_xmat[site].reshape(3, 3)).ravel())
     return pos, quat
 
-
-SOLE_SPREAD = 0.005
-"""[m] Collision geoms of a body whose lowest points lie within this of its lowest one (in the model's
-initial pose) make a sole; so do the points of one geom within this of its lowest point."""
 
 POINT_PATCH = 0.03
 """[m] A geom whose points within :data:`SOLE_SPREAD` of its lowest one span at most this across
@@ -152,13 +148,8 @@ def sole(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> So
     Raises:
         ValueError: the body has no collision geom.
     """
-    geoms = collision_geoms(model, body)
-    if not geoms:
-        raise ValueError(f"body {model.body(body).name!r} has no collision geom")
     data = _pose(model, qpos)
-    bottom = {g: geom_bottom(model, data, g) for g in geoms}
-    low = min(bottom.values())
-    on = tuple(sorted((g for g in geoms if bottom[g] <= low + SOLE_SPREAD), key=bottom.__getitem__))
+    on = sole_geoms(model, data, body)
     return Sole(geoms=on, point=len(on) == 1 and _touches_at_a_point(model, data, on[0]))
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from sim2real.robots.collide import collides
 
-__all__ = ["BOX_CORNERS", "collision_geoms", "geom_bottom", "lowest_point", "lowest_points"]
+__all__ = ["BOX_CORNERS", "SOLE_SPREAD", "collision_geoms", "geom_bottom", "lowest_point", "lowest_points", "sole_geoms"]
 
 
 def collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
@@ -77,3 +77,24 @@ def lowest_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> np.nd
     (:func:`geom_bottom`'s) at the kinematics in ``data``."""
     points, z = lowest_points(model, data, geom)
     return points[int(np.argmin(z))].copy()
+
+
+SOLE_SPREAD = 0.005
+"""[m] Collision geoms of a body whose lowest points lie within this of its lowest one make its sole;
+so do the points of one geom within this of its lowest point."""
+
+
+def sole_geoms(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> tuple[int, ...]:
+    """The collision geoms a body stands on at the kinematics in ``data``: those whose lowest points
+    lie within :data:`SOLE_SPREAD` of its lowest one, lowest first (Menagerie's G1: the four spheres
+    at the corners of a foot; not a shin's or a knee's geom on the same body).
+
+    Raises:
+        ValueError: the body has no collision geom.
+    """
+    geoms = collision_geoms(model, body)
+    if not geoms:
+        raise ValueError(f"body {model.body(body).name!r} has no collision geom")
+    bottom = {g: geom_bottom(model, data, g) for g in geoms}
+    low = min(bottom.values())
+    return tuple(sorted((g for g in geoms if bottom[g] <= low + SOLE_SPREAD), key=bottom.__getitem__))

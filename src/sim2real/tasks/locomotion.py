@@ -24,7 +24,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import SpecError
-from sim2real.robots.collide import collides
+from sim2real.robots.geom_extent import sole_geoms
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks import terms
 from sim2real.tasks.base import CommandConfig, SuccessRule, TaskConfig, Term
@@ -79,9 +79,12 @@ class LocomotionConfig:
 class FeetTracker:
     """Foot contact and air-time bookkeeping (a step hook), from foot heights above the floor.
 
-    Each foot body's lowest collision geom in the standing pose is its contact geom; its
-    clearance (the height of the geom's centre when it touches the floor) is the radius of a
-    sphere, else the centre's height in the standing pose.  Implements
+    Each foot body's sole in the standing pose (its collision geoms within
+    :data:`~sim2real.robots.geom_extent.SOLE_SPREAD` of its lowest: one sphere on a quadruped's
+    shin, the four corner spheres of Menagerie's G1 foot) are its contact geoms, and a foot touches
+    while any of them does: a foot rolling onto its toes stays on the floor.  A geom's clearance
+    (the height of its centre when it touches the floor) is the radius of a sphere, else the
+    centre's height in the standing pose.  Implements
     :class:`~sim2real.tasks.state.FootContacts`: ``contact``, ``first_contact`` (bool),
     ``air_time``, ``last_air_time`` [s], shape (N, n_feet).
     """
@@ -104,8 +107,8 @@ class FeetTracker:
         self.first_contact[ids] = False
 
     def post_physics(self, env: Any) -> None:
-        height = self._xpos[:, self.geom_ids, 2] - self.clearance
-        contact = height < self.contact_height
+        height = self._xpos[:, self.geom_ids, 2] - self.clearance  # (N, n_feet, geoms per foot)
+        contact = (height < self.contact_height).any(axis=2)
         self.first_contact = contact & ~self.contact
         self.last_air_time = np.where(self.first_contact, self.air_time + env.control_dt, self.last_air_time)
         self.air_time = np.where(contact, 0.0, self.air_time + env.control_dt)
@@ -113,28 +116,31 @@ class FeetTracker:
 
 
 def foot_geoms(spec: RobotSpec, model: mujoco.MjModel, qpos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Contact geom of each foot body and its clearance [m] (see :class:`FeetTracker`).
+    """Contact geoms of each foot body and their clearances [m] (see :class:`FeetTracker`), both
+    shape (n_feet, m): m is the most geoms a sole has; a sole of fewer repeats its lowest geom.
 
     Args:
         spec: The robot (``feet``).
         model: Its compiled model.
         qpos: A standing configuration (nq,).
+
+    Raises:
+        SpecError: a foot body has no collision geom.
     """
     data = mujoco.MjData(model)
     data.qpos[:] = qpos
     mujoco.mj_kinematics(model, data)
-    ids, clearance = [], []
+    soles = []
     for foot in spec.feet:
-        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, foot)
-        start, count = int(model.body_geomadr[body]), int(model.body_geomnum[body])
-        geoms = [g for g in range(start, start + count) if collides(model, g)]
-        lowest = min(geoms, key=lambda g: data.geom_xpos[g, 2])
-        ids.append(lowest)
-        if int(model.geom_type[lowest]) == int(mujoco.mjtGeom.mjGEOM_SPHERE):
-            clearance.append(float(model.geom_size[lowest, 0]))
-        else:
-            clearance.append(float(data.geom_xpos[lowest, 2]))
-    return np.array(ids, dtype=np.int64), np.array(clearance)
+        try:
+            soles.append(sole_geoms(model, data, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, foot)))
+        except ValueError as exc:
+            raise SpecError(f"foot {foot!r}: {exc}") from None
+    width = max(len(s) for s in soles)
+    ids = np.array([list(s) + [s[0]] * (width - len(s)) for s in soles], dtype=np.int64)
+    sphere = model.geom_type[ids] == int(mujoco.mjtGeom.mjGEOM_SPHERE)
+    clearance = np.where(sphere, model.geom_size[ids, 0], data.geom_xpos[ids, 2])
+    return ids, clearance
 
 
 def reset_standing(spread: float):
