@@ -6,10 +6,16 @@ import math
 
 import numpy as np
 import pytest
+import yaml
+from deploy_testdata import QUIET
 
+from sim2real.deploy.body_geometry import imu_to_base
+from sim2real.deploy.safety import EventKind, SafetyMonitor, Severity, base_tilt
 from sim2real.deploy.safety_state import check_reading
+from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
-from sim2real.robots import load_robot
+from sim2real.real.twin import TwinConfig, TwinRobot
+from sim2real.robots import DATA_DIR, load_robot
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +96,56 @@ def test_the_checks_keep_no_memory(quadruped):
     assert after_a_newer_one[1] == "hold"
     assert check(quadruped, reading) == ([], "ok")
     assert check(quadruped, reading, last_t=0.995) == after_a_newer_one
+
+
+class TestTiltThroughTheImuMount:
+    """A reading's quaternion is the IMU's orientation (the twin's site sensor, a ROS 2 Imu
+    message); the tilt limit is the base's."""
+
+    @staticmethod
+    def _rolled_imu(tmp_path, roll_deg: float):
+        """The embedded quadruped with its IMU on a board rolled by ``roll_deg`` on the base."""
+        xml = (DATA_DIR / "quadruped.xml").read_text()
+        board = (
+            f'<body name="imu_board" pos="0.05 0.02 0.03" euler="{math.radians(roll_deg)} 0 0">'
+            '<site name="board_imu"/></body>'
+        )
+        anchor = '<body name="base" pos="0 0 0.34">'
+        assert anchor in xml
+        (tmp_path / "quadruped.xml").write_text(xml.replace(anchor, anchor + board, 1))
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_rolled_imu", str(tmp_path / "quadruped.xml")
+        raw["sensors"]["imu"]["site"] = "board_imu"
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        return load_robot(str(tmp_path / "robot.yaml"))
+
+    @pytest.mark.parametrize("base_roll_deg", [-75.0, 75.0, 40.0])
+    def test_the_base_tilt_is_judged_not_the_imus(self, tmp_path, base_roll_deg):
+        spec = self._rolled_imu(tmp_path, 30.0)
+        robot = TwinRobot(spec, TwinConfig(effects=QUIET))
+        half = math.radians(base_roll_deg) / 2
+        robot.set_state(base_quat=np.array([math.cos(half), math.sin(half), 0.0, 0.0]), base_height=0.3)
+        reading = robot.read()
+        base = base_tilt(robot.base_state().quat)
+        imu = base_tilt(reading.quat)
+        assert abs(imu - base) > math.radians(20)  # the IMU's own tilt differs by its mount
+        events = SafetyMonitor(spec).check_state(reading, reading.t)
+        tilt_stops = [e for e in events if e.kind == EventKind.TILT and e.severity == Severity.SAFE_STOP]
+        assert bool(tilt_stops) == (base > spec.safety.tilt)
+        if tilt_stops:
+            assert tilt_stops[0].value == pytest.approx(base, abs=1e-6)
+
+    def test_a_square_imu_needs_no_turn(self, quadruped):
+        assert imu_to_base(quadruped) is None
+
+    def test_an_imu_that_moves_against_the_base_is_refused(self, tmp_path):
+        xml = (DATA_DIR / "quadruped.xml").read_text()
+        anchor = '<body name="base" pos="0 0 0.34">'
+        board = '<body name="gimbal" pos="0 0 0.05"><joint name="gimbal" axis="1 0 0"/><geom size="0.01" mass="0.01" contype="0" conaffinity="0"/><site name="loose_imu"/></body>'
+        (tmp_path / "quadruped.xml").write_text(xml.replace(anchor, anchor + board, 1))
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_loose_imu", str(tmp_path / "quadruped.xml")
+        raw["sensors"]["imu"]["site"] = "loose_imu"
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        with pytest.raises(Sim2RealError, match="moves against the base body"):
+            SafetyMonitor(load_robot(str(tmp_path / "robot.yaml")))

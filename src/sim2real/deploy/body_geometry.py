@@ -13,11 +13,15 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from sim2real.errors import Sim2RealError
 from sim2real.robots.geom_extent import BOX_CORNERS, SOLE_SPREAD, collision_geoms, lowest_points, sole_geoms
-from sim2real.robots.model import default_qpos
+from sim2real.robots.model import build_model, default_qpos
 from sim2real.robots.spec import RobotSpec
 
-__all__ = ["POINT_PATCH", "SOLE_SPREAD", "Sole", "front_point", "leaf_bodies", "point_contact", "site_in_body", "sole", "torque_scale"]
+__all__ = [
+    "POINT_PATCH", "SOLE_SPREAD", "Sole", "front_point", "imu_to_base", "leaf_bodies", "point_contact", "site_in_body",
+    "sole", "torque_scale",
+]
 
 
 def leaf_bodies(model: mujoco.MjModel) -> list[int]:
@@ -69,6 +73,35 @@ def site_in_body(model: mujoco.MjModel, site: int, body: int) -> tuple[np.ndarra
     quat = np.zeros(4)
     mujoco.mju_mat2Quat(quat, (rot.T @ data.site_xmat[site].reshape(3, 3)).ravel())
     return pos, quat
+
+
+def imu_to_base(spec: RobotSpec) -> np.ndarray | None:
+    """The IMU's mount, for a robot with an IMU on a floating base: the inverse of the IMU site's
+    orientation in the base body's frame, a (w, x, y, z) quaternion.  A reading's quaternion is the
+    IMU's own orientation in the world (the site's, as the simulator's sensor and a real IMU give
+    it); times this it is the base's.  None when the site is square to the base (within 1e-9 rad):
+    nothing to turn.
+
+    Raises:
+        Sim2RealError: the IMU site moves against the base (a joint between them): it cannot tell
+            the base's orientation.
+    """
+    if spec.imu is None or spec.base_body is None:
+        return None
+    model = build_model(spec)
+    site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, spec.imu.site)
+    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    if int(model.body_weldid[model.site_bodyid[site]]) != int(model.body_weldid[body]):
+        raise Sim2RealError(
+            f"the IMU site {spec.imu.site!r} moves against the base body {spec.base_body!r} (a joint between "
+            "them): its orientation is not the base's, and the tilt limit cannot be checked"
+        )
+    quat = site_in_body(model, site, body)[1]
+    if 2.0 * math.atan2(float(np.linalg.norm(quat[1:])), abs(float(quat[0]))) <= 1e-9:
+        return None
+    inverse = np.zeros(4)
+    mujoco.mju_negQuat(inverse, quat)
+    return inverse
 
 
 POINT_PATCH = 0.03

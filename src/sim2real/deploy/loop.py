@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from sim2real.deploy.loop_config import LoopConfig, Policy, TickResult
+from sim2real.deploy.loop_config import LoopConfig, Policy, TickResult, stages_slow_targets
 from sim2real.deploy.loop_log import (
     EVENT_DEADLINE,
     EVENT_ERROR,
@@ -174,9 +174,8 @@ class ControlLoop:
             self._velocity_command = np.zeros(3)
         else:
             self._velocity_command = None
-        mode = self.config.speed_applies_to
-        self.speed_limits_targets = (
-            self._velocity_command is None if mode == "auto" else mode == "joint_targets"
+        self.speed_limits_targets = stages_slow_targets(
+            self.config, self.speed.config.stages, self._velocity_command is not None
         )
         """Whether speed stages slow the joint targets (the monitor's speed fraction) or only the velocity command."""
         self._set_speed(self.speed.fraction)
@@ -228,7 +227,11 @@ class ControlLoop:
         return self.ticks * self.dt
 
     def open(self) -> ControlLoop:
-        """Open the bag (when logging).  Called by the first :meth:`tick` when not called before."""
+        """Open the bag (when logging).  Called by every :meth:`tick` (nothing to do once open).
+
+        Raises:
+            Sim2RealError: the loop is closed.
+        """
         if self._closed:
             raise Sim2RealError("this control loop is closed")
         if self._opened:
@@ -306,8 +309,7 @@ class ControlLoop:
         On success the policy's state is cleared and the speed progression starts again at
         ``config.restart_stage``; the next command ramps from the zero-torque command (rate limited).
         """
-        if not self._opened:
-            self.open()
+        self.open()  # a closed loop refuses: close() put the robot in safe mode
         reading = self.robot.read()
         now = float(self._clock())
         result = self.monitor.reset(reading, now)
@@ -371,8 +373,7 @@ class ControlLoop:
         Returns:
             What the tick did.
         """
-        if not self._opened:
-            self.open()
+        self.open()  # a closed loop refuses: close() put the robot in safe mode, no command may follow
         wall_start = time.perf_counter()
         now = math.nan
         try:

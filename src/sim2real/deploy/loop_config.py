@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -13,7 +15,7 @@ from sim2real.deploy.speed import SpeedConfig, StageChange
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Command, Reading
 
-__all__ = ["LoopConfig", "LoopMode", "Policy", "TickResult"]
+__all__ = ["LoopConfig", "LoopMode", "Policy", "TickResult", "stages_slow_targets"]
 
 LoopMode = Literal["lockstep", "paced"]
 
@@ -55,7 +57,8 @@ class LoopConfig:
     """What a speed stage slows down: ``velocity_command`` (the command alone; the safety monitor
     shapes joint targets at full speed, so a walking robot can keep its balance), ``joint_targets``
     (the monitor's command rate, pd target speed and velocity governor), or ``auto``: the velocity
-    command for a policy that observes one, else the joint targets."""
+    command for a policy that observes one and scales it (``scale_velocity_command``), else the joint
+    targets; ``velocity_command`` on a policy whose command is absent or unscaled is refused."""
     restart_stage: int = 0
     """Stage the progression restarts at after an accepted safety reset."""
     log_imu: bool = True
@@ -78,6 +81,11 @@ class LoopConfig:
             raise Sim2RealError(
                 f"speed_applies_to must be auto, velocity_command or joint_targets, got {self.speed_applies_to!r}"
             )
+        if isinstance(self.restart_stage, bool) or not isinstance(self.restart_stage, numbers.Integral):
+            raise Sim2RealError(
+                f"restart_stage must be a stage index (an integer), got {self.restart_stage!r}"
+            )
+        object.__setattr__(self, "restart_stage", int(self.restart_stage))
         if not 0 <= self.restart_stage < len(self.speed.stages):
             raise Sim2RealError(
                 f"restart_stage {self.restart_stage} is not a stage of {list(self.speed.stages)}"
@@ -123,3 +131,25 @@ class TickResult:
     def mode(self) -> str:
         """Mode of the command written: normal, hold or safe."""
         return self.command.mode
+
+
+def stages_slow_targets(config: LoopConfig, stages: Sequence[float], has_velocity_command: bool) -> bool:
+    """Whether the speed stages slow the joint targets (the monitor's speed fraction), else the
+    velocity command alone, by ``config.speed_applies_to``; checks the loop's speed settings
+    against the progression it runs (``stages``: its fractions) and its policy.
+
+    Raises:
+        Sim2RealError: ``velocity_command`` while the policy has no velocity command or it is not
+            scaled (a stage would slow nothing); a ``restart_stage`` the progression lacks (a reset
+            would fail after releasing the latch, at the old speed).
+    """
+    if not 0 <= config.restart_stage < len(stages):
+        raise Sim2RealError(f"restart_stage {config.restart_stage} is not a stage of {list(stages)}")
+    scaled = has_velocity_command and config.scale_velocity_command
+    if config.speed_applies_to == "velocity_command" and not scaled:
+        why = "has no velocity command" if not has_velocity_command else "is not scaled (scale_velocity_command off)"
+        raise Sim2RealError(
+            f"speed stages cannot apply to the velocity command: the policy {why}, so a stage would slow "
+            "nothing (speed_applies_to joint_targets or auto)"
+        )
+    return not scaled if config.speed_applies_to == "auto" else config.speed_applies_to == "joint_targets"

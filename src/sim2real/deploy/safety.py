@@ -93,6 +93,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim2real.deploy.body_geometry import imu_to_base
 from sim2real.deploy.safety_events import (
     EventKind,
     MonitorState,
@@ -157,6 +158,7 @@ class SafetyMonitor:
         """The collision detector, or None."""
         self.limits = ActuatorLimits.from_spec(spec)
         """The hard limits per actuator."""
+        self._imu_to_base = imu_to_base(spec) if spec.safety.tilt is not None else None
         self._n = spec.n_joints
         self._m = len(spec.actuators)
         self.max_command_dt = max(float(spec.safety.stale_timeout), 2.0 * float(spec.control_dt))
@@ -242,6 +244,7 @@ class SafetyMonitor:
             last_t=self._last_t,
             watchdog_since=self._last_fresh if self._last_fresh is not None else self._start_now,
             estop_reason=None if ignore_estop else self._estop_reason,
+            imu_to_base=self._imu_to_base,
         )
 
     def _report(self, events: Sequence[SafetyEvent]) -> list[SafetyEvent]:
@@ -387,7 +390,8 @@ class SafetyMonitor:
 
         u, problem = self._parse_command(command_values)
         if problem is None:
-            self._bad_command_since = None
+            if self._tick_state == "ok":  # a command used ends a streak; one passed on a hold tick does not
+                self._bad_command_since = None
         elif self._bad_command_since is None:
             self._bad_command_since = now
 

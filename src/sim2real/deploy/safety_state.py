@@ -51,6 +51,7 @@ def check_reading(
     last_t: float | None,
     watchdog_since: float | None,
     estop_reason: str | None,
+    imu_to_base: np.ndarray | None = None,
 ) -> tuple[list[SafetyEvent], MonitorState]:
     """The state events of one tick and the state they call for (no side effects).
 
@@ -62,6 +63,8 @@ def check_reading(
         last_t: The time of the latest accepted reading [s], or None.
         watchdog_since: Time of the newest usable reading (else of the first check) [s]; None: now.
         estop_reason: A pending e-stop request, or None.
+        imu_to_base: The IMU's mount (:func:`~sim2real.deploy.body_geometry.imu_to_base`): the
+            reading's quaternion is the IMU's orientation; times this, the base's.  None: square.
 
     Returns:
         (events, ``ok`` / ``hold`` / ``safe_stop``).
@@ -127,7 +130,7 @@ def check_reading(
         )
     else:
         age = now - reading.t
-        content = check_limits(spec, reading, now)
+        content = check_limits(spec, reading, now, imu_to_base)
         ev.extend(content)
         if age > timeout:
             ev.append(
@@ -162,8 +165,11 @@ def check_reading(
     return ev, "ok"
 
 
-def check_limits(spec: RobotSpec, reading: Reading, now: float) -> list[SafetyEvent]:
-    """NaN and limit checks of a timely reading of the right shape (every event a safe_stop)."""
+def check_limits(
+    spec: RobotSpec, reading: Reading, now: float, imu_to_base: np.ndarray | None = None
+) -> list[SafetyEvent]:
+    """NaN and limit checks of a timely reading of the right shape (every event a safe_stop); the
+    tilt is the base's (``imu_to_base``: see :func:`check_reading`)."""
     ev: list[SafetyEvent] = []
     lim = spec.safety
     joints = spec.joints
@@ -194,7 +200,7 @@ def check_limits(spec: RobotSpec, reading: Reading, now: float) -> list[SafetyEv
             suspect |= np.abs(reading.tau) > lim.torque
         for i in np.flatnonzero(suspect):
             ev.extend(_joint_limit_events(spec, reading, i, now))
-    ev.extend(_base_events(spec, reading, now))
+    ev.extend(_base_events(spec, reading, now, imu_to_base))
     return ev
 
 
@@ -249,8 +255,23 @@ def _joint_limit_events(spec: RobotSpec, reading: Reading, i: int, now: float) -
     return ev
 
 
-def _base_events(spec: RobotSpec, reading: Reading, now: float) -> list[SafetyEvent]:
-    """Tilt and base height against their limits (when the spec limits them)."""
+def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a b of two (w, x, y, z) quaternions."""
+    aw, ax, ay, az = a
+    bw, bx, by, bz = b
+    return np.array([
+        aw * bw - ax * bx - ay * by - az * bz,
+        aw * bx + ax * bw + ay * bz - az * by,
+        aw * by - ax * bz + ay * bw + az * bx,
+        aw * bz + ax * by - ay * bx + az * bw,
+    ])
+
+
+def _base_events(
+    spec: RobotSpec, reading: Reading, now: float, imu_to_base: np.ndarray | None
+) -> list[SafetyEvent]:
+    """Tilt of the base (the IMU's orientation through its mount) and base height against their
+    limits (when the spec limits them)."""
     ev: list[SafetyEvent] = []
     lim = spec.safety
     if lim.tilt is not None:
@@ -265,7 +286,7 @@ def _base_events(spec: RobotSpec, reading: Reading, now: float) -> list[SafetyEv
                 )
             )
         elif np.all(np.isfinite(reading.quat)):
-            tilt = base_tilt(reading.quat)
+            tilt = base_tilt(reading.quat if imu_to_base is None else _quat_mul(reading.quat, imu_to_base))
             if math.isnan(tilt):
                 ev.append(new_event(now, EventKind.NAN_STATE, SAFE_STOP, "base quaternion has zero norm"))
             elif tilt > lim.tilt:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import numbers
 from dataclasses import dataclass
 
 from sim2real.deploy.safety_events import SafetyConfigError
@@ -140,13 +141,16 @@ class SpeedProgression:
         stages = self._config.stages
         if isinstance(stage, bool):
             raise SafetyConfigError(f"speed stage must be an index or a fraction, got {stage!r}")
-        if isinstance(stage, int):
+        if isinstance(stage, numbers.Integral):  # a numpy integer too: an index, never a fraction
+            stage = int(stage)
             if not 0 <= stage < len(stages):
                 raise SafetyConfigError(
                     f"speed stage {stage} does not exist: stages are 0..{len(stages) - 1}"
                 )
             index = stage
         else:
+            if not isinstance(stage, numbers.Real):
+                raise SafetyConfigError(f"speed stage must be an index or a fraction, got {stage!r}")
             matches = [i for i, s in enumerate(stages) if abs(s - float(stage)) <= 1e-9]
             if not matches:
                 listed = ", ".join(f"{s:g}" for s in stages)

@@ -54,11 +54,13 @@ class Reading:
     tau: np.ndarray | None = None
     """Measured joint torques, shape (n_joints,) [N m], or None when the robot does not measure them."""
     gyro: np.ndarray | None = None
-    """Base angular velocity in the base frame, shape (3,) [rad/s], or None."""
+    """Angular velocity in the IMU's frame (the spec's IMU site, on the base), shape (3,) [rad/s], or None."""
     accel: np.ndarray | None = None
-    """Base linear acceleration (specific force) in the base frame, shape (3,) [m/s^2], or None."""
+    """Linear acceleration (specific force) in the IMU's frame, shape (3,) [m/s^2], or None."""
     quat: np.ndarray | None = None
-    """Base orientation in the world frame, shape (4,) (w, x, y, z), or None."""
+    """Orientation of the IMU's frame in the world, shape (4,) (w, x, y, z), or None: the base's
+    when the IMU is mounted square to it; the safety layer turns it through the mount (the site's
+    orientation on the base) before judging the base's tilt."""
     base_height: float | None = None
     """Height of the base above the ground [m], or None when not estimated."""
     base_lin_vel: np.ndarray | None = None
