@@ -40,3 +40,18 @@ class TestGround:
         assert has_ground(model) and ground_planes(model) == [model.geom("plane").id]
         assert floor_plane(model) == (pytest.approx(0.15), "plane")  # its position in the world
         assert is_static(model, model.geom("plane").id) and not is_static(model, model.geom_bodyid.size - 1)
+
+    def test_a_tilted_plane_is_a_wall_not_the_floor(self):
+        # dm_control's quadruped scene walls its arena with planes tilted 45 degrees, placed higher
+        # than its floor: the highest plane was taken as the floor and the robot raised 0.65 m
+        model = _model(
+            "<geom name='floor' type='plane' size='1 1 0.1'/>"
+            "<geom name='wall' type='plane' size='1 1 0.1' pos='-2 0 0.7' zaxis='1 0 1'/>"
+            "<geom name='ramp' type='plane' size='1 1 0.1' pos='0 3 0.3' zaxis='0 0.26 1'/>"
+        )
+        assert ground_planes(model) == [model.geom("floor").id]
+        assert floor_plane(model) == (0.0, "floor")
+
+    def test_walls_alone_are_nothing_to_stand_on(self):
+        model = _model("<geom name='wall' type='plane' size='1 1 0.1' pos='-2 0 0.7' zaxis='1 0 0'/>")
+        assert not has_ground(model) and floor_plane(model) == (0.0, None)

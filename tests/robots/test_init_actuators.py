@@ -51,6 +51,16 @@ class TestInferActuators:
         assert actuators["j"]["kp"] == 21.1 and actuators["j"]["kd"] == 0.0
         assert math.copysign(1.0, actuators["j"]["kd"]) == 1.0
 
+    def test_a_general_servos_stiffness_is_its_bias_slope_not_its_gain(self):
+        # dm_control's rodent: gainprm 0.244, biasprm "-0.0349 -0.4": the stiffness is 0.4 N m/rad
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><body><joint name='j' axis='0 1 0' range='-1 1'/><geom size='0.05'/></body>"
+            "</worldbody><actuator><general name='a' joint='j' gainprm='0.244' biastype='affine' "
+            "biasprm='-0.0349 -0.4 -0.02' forcerange='-1 1' forcelimited='true'/></actuator></mujoco>"
+        )
+        actuators, _ = infer_actuators(model, [0], ["j"], None, None, None)
+        assert actuators["j"]["kp"] == pytest.approx(0.4) and actuators["j"]["kd"] == pytest.approx(0.02)
+
     def test_gains_for_some_joints_leave_the_others_their_own_actuators(self):
         # Menagerie's Talos / Panda: --kp for the gripper only must not ask for every other joint's
         model = mujoco.MjModel.from_xml_string(

@@ -3,6 +3,8 @@ to it, else an added site under a name the model does not use."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from sim2real.errors import SpecError
@@ -54,3 +56,18 @@ class TestImuSite:
         options = InitOptions(kp=20.0, kd=0.5, torque_limit=20.0, imu_site="imu")
         with pytest.raises(SpecError, match="IMU site 'imu' is on body 'left_leg', which moves against the base body 'torso'"):
             init_robot(model, tmp_path / "robot.yaml", options)
+
+    def test_the_site_the_models_own_imu_sensors_use_wins_over_a_turned_marker(self, tmp_path):
+        # dm_control's quadruped: its torso carries eye sites (turned 90 degrees) before the site
+        # 'torso' its gyro and accelerometer use; the first site was taken, and deploy saw 90 degrees of tilt
+        sites = "<site name='pupil_r' pos='0.1 -0.05 0' zaxis='1 0 0'/><site name='torso'/>"
+        path = Path(_biped(tmp_path, base_extra=sites))
+        sensors = "<sensor><gyro name='imu_gyro' site='torso'/><accelerometer name='imu_acc' site='torso'/></sensor>"
+        path.write_text(path.read_text().replace("</worldbody>", "</worldbody>" + sensors))
+        spec, _ = init_robot(path, tmp_path / "robot.yaml", GAINS)
+        assert spec.imu is not None and spec.imu.site == "torso"
+
+    def test_without_sensors_a_site_square_to_the_base_wins_over_a_turned_one(self, tmp_path):
+        sites = "<site name='eye' zaxis='1 0 0'/><site name='centre'/>"
+        spec, _ = init_robot(_biped(tmp_path, base_extra=sites), tmp_path / "robot.yaml", GAINS)
+        assert spec.imu is not None and spec.imu.site == "centre"

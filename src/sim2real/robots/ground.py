@@ -9,22 +9,35 @@ import mujoco
 from sim2real.robots.collide import collides
 from sim2real.robots.init_actuators import object_name
 
+LEVEL_COS = 0.985
+"""A plane is level (a floor, not a wall or a ramp) when its normal is within about 10 degrees of
+world +z: the cosine of that angle."""
+
 
 def ground_planes(model: mujoco.MjModel) -> list[int]:
-    """The planes of the world (its body, or a static body welded to it) that collide: the ground,
-    geom ids (a plane that collides with nothing, like Gymnasium's reacher's, is only drawn)."""
+    """The level planes of the world (its body, or a static body welded to it) that collide: the
+    ground, geom ids.  Not a plane that collides with nothing (Gymnasium's reacher's is only drawn),
+    nor a tilted one (dm_control's quadruped scene walls its arena with planes tilted 45 degrees)."""
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)  # a static body's plane: its orientation in the world
     return [
         g
         for g in range(model.ngeom)
         if is_static(model, g)
         and int(model.geom_type[g]) == int(mujoco.mjtGeom.mjGEOM_PLANE)
         and collides(model, g)
+        and float(data.geom_xmat[g][8]) >= LEVEL_COS
     ]
 
 
 def has_ground(model: mujoco.MjModel) -> bool:
-    """Whether the world has a geom the robot can stand on (plane, height field, box...)."""
-    return any(is_static(model, g) and collides(model, g) for g in range(model.ngeom))
+    """Whether the world has a geom the robot can stand on (a level plane, a height field, a box...)."""
+    planes = set(ground_planes(model))
+    plane = int(mujoco.mjtGeom.mjGEOM_PLANE)
+    return any(
+        is_static(model, g) and collides(model, g) and (int(model.geom_type[g]) != plane or g in planes)
+        for g in range(model.ngeom)
+    )
 
 
 def added_floor_name(model: mujoco.MjModel) -> str:

@@ -78,8 +78,10 @@ def _missing(no_gains: list[str], no_limit: list[str], tendon: list[str] | None 
     if tendon:
         joints, verb = which(tendon)
         parts.append(
-            f"{joints} {verb} only a tendon actuator (a gripper?), which sim2real does not drive: leave them out "
-            "with --joints and hold them with the spec's locked_joints (docs/robots.md)"
+            f"{joints} {verb} only a tendon actuator (a gripper's fingers, a tendon-driven leg), which sim2real "
+            "does not drive: give PD gains (--kp and --kd) to drive each joint with an actuator of its own (the "
+            "tendon actuators are then switched off), or leave them out with --joints and hold them with the "
+            "spec's locked_joints (docs/robots.md)"
         )
     rest = [j for j in no_gains if j not in tendon]
     if rest:
@@ -191,7 +193,11 @@ def infer_actuators(
                 entry = {"actuator": name, "model": "torque"}
                 kinds["-> torque (--torque)"] = kinds.get("-> torque (--torque)", 0) + 1
             elif position and not gains:  # (+ 0.0: a position actuator without kv gives kd 0.0, not -0.0)
-                kp_m, kd_m = float(model.actuator_gainprm[a, 0]) * gear, max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear + 0.0
+                # the stiffness is the bias's -d/dq (a <position>'s kp; a <general> servo's gain
+                # may differ: dm_control's rodent has gain 0.244, bias slope -0.4)
+                stiffness = -float(model.actuator_biasprm[a, 1])
+                kp_m = (stiffness if stiffness > 0 else float(model.actuator_gainprm[a, 0])) * gear
+                kd_m = max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear + 0.0
                 entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
                 kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
             elif gains:

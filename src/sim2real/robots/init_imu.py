@@ -12,13 +12,23 @@ from sim2real.robots.init_actuators import object_name
 __all__ = ["infer_imu"]
 
 
+_INERTIAL_SENSORS = {
+    int(mujoco.mjtSensor.mjSENS_GYRO),
+    int(mujoco.mjtSensor.mjSENS_ACCELEROMETER),
+    int(mujoco.mjtSensor.mjSENS_FRAMEQUAT),
+}
+"""Sensor types that mark a site as the model's IMU."""
+
+
 def infer_imu(
     model: mujoco.MjModel, base: int, site: str | None, inferred: list[str], check: list[str]
 ) -> dict[str, Any]:
     """The spec's ``sensors.imu`` section for a floating base body ``base``.
 
-    ``site`` (the user's choice) must be on the base or a body welded to it; else a site there,
-    one named ``*imu*`` first and the base's own before a welded body's; else a site added at the
+    ``site`` (the user's choice) must be on the base or a body welded to it; else a site there:
+    one the model's own gyro, accelerometer or orientation sensor uses first, then one named
+    ``*imu*``, then one square to its body (not an eye or a marker turned on it), the base's own
+    before a welded body's; else a site added at the
     base's origin under a name the model does not use.  What was chosen is appended to ``inferred``,
     what the user must check to ``check``.
 
@@ -45,8 +55,18 @@ def infer_imu(
         for s in range(model.nsite)
         if int(model.body_weldid[model.site_bodyid[s]]) == weld and object_name(model, S, s)
     ]
+    inertial = {
+        int(model.sensor_objid[i])
+        for i in range(model.nsensor)
+        if int(model.sensor_objtype[i]) == int(S) and int(model.sensor_type[i]) in _INERTIAL_SENSORS
+    }
     sites.sort(
-        key=lambda s: ("imu" not in object_name(model, S, s).lower(), int(model.site_bodyid[s]) != base)
+        key=lambda s: (
+            s not in inertial,  # the model's own gyro or accelerometer sits there
+            "imu" not in object_name(model, S, s).lower(),
+            abs(float(model.site_quat[s][0])) < 1.0 - 1e-9,  # turned against its body (an eye, a marker)
+            int(model.site_bodyid[s]) != base,
+        )
     )
     if sites:
         name = object_name(model, S, sites[0])
