@@ -109,10 +109,40 @@ def _inspect(spec: RobotSpec) -> RobotSpec:
             files[os.path.relpath(act.net, spec.path.parent)] = file_digest(act.net)
     files[spec.path.name] = canonical_yaml_digest(spec.raw)
     sensor_names, sensor_notes = plan_sensors(spec, mjspec)
+    spec = dataclasses.replace(spec, idle_actuators=idle_actuators(spec, model))
     overrides = (*model_overrides(spec, model), *sensor_notes)
     return dataclasses.replace(
         spec, files=files, hash=content_hash(files), sensor_names=sensor_names, overrides=overrides
     )
+
+
+def idle_actuators(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
+    """The model's actuators outside the spec that move a joint the spec drives: on that joint, or
+    through a tendon that wraps it (:attr:`RobotSpec.idle_actuators`)."""
+    driven = {_id(model, mujoco.mjtObj.mjOBJ_JOINT, a.joint) for a in spec.actuators}
+    ours = {a.actuator for a in spec.actuators}
+    out = []
+    for i in range(model.nu):
+        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i)
+        if name in ours:
+            continue
+        kind, target = int(model.actuator_trntype[i]), int(model.actuator_trnid[i, 0])
+        if kind == int(mujoco.mjtTrn.mjTRN_JOINT):
+            moved = {target}
+        elif kind == int(mujoco.mjtTrn.mjTRN_TENDON):
+            start, n = int(model.tendon_adr[target]), int(model.tendon_num[target])
+            moved = {
+                int(model.wrap_objid[w])
+                for w in range(start, start + n)
+                if int(model.wrap_type[w]) == int(mujoco.mjtWrap.mjWRAP_JOINT)
+            }
+        else:
+            continue
+        if moved & driven:
+            if not name:
+                raise SpecError(f"actuator #{i} moves a joint the spec drives and has no name; name it in the model")
+            out.append(name)
+    return tuple(out)
 
 
 def _id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
@@ -299,7 +329,12 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
         out.append(
             f"actuators replaced by sim2real's models (gains and limits from the spec): {_few(replaced, 3)}"
         )
-    spec_acts = {a.actuator for a in spec.actuators}
+    if spec.idle_actuators:
+        out.append(
+            "switches off the model's actuators that move the spec's driven joints (gain and bias 0): "
+            f"{_few(list(spec.idle_actuators))}"
+        )
+    spec_acts = {a.actuator for a in spec.actuators} | set(spec.idle_actuators)
     locked_ids = {_id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in spec.locked_joints}
     left = [
         mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i) or f"#{i}"

@@ -129,7 +129,7 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
 
     for joint, value in spec.armature.items():
         mjspec.joint(joint).armature = float(value)
-    if spec.locked_joints:
+    if spec.locked_joints or spec.idle_actuators:
         _lock_joints(spec, mjspec)
 
     sens_samples = math.ceil(_delay_capacity(spec, "sensor.", ".delay") / spec.physics_dt) + 2
@@ -157,16 +157,16 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
 
 def _lock_joints(spec: RobotSpec, mjspec: mujoco.MjSpec) -> None:
     """Hold each locked joint at its position with a joint equality constraint; its own actuators
-    produce no force (``spec.locked_joints``)."""
+    produce no force (``spec.locked_joints``); nor do the idle actuators (``spec.idle_actuators``)."""
     for joint, q in spec.locked_joints.items():
         element = mjspec.joint(joint)
         ref = float(element.ref)  # a one-joint equality holds joint = ref + polycoef[0]
         mjspec.add_equality(
             type=mujoco.mjtEq.mjEQ_JOINT, name1=joint, data=[q - ref] + [0.0] * 11, objtype=mujoco.mjtObj.mjOBJ_JOINT
         )
-    locked = set(spec.locked_joints)
+    locked, idle = set(spec.locked_joints), set(spec.idle_actuators)
     for actuator in mjspec.actuators:
-        if actuator.trntype == mujoco.mjtTrn.mjTRN_JOINT and actuator.target in locked:
+        if (actuator.trntype == mujoco.mjtTrn.mjTRN_JOINT and actuator.target in locked) or actuator.name in idle:
             actuator.gainprm = [0.0] * 10
             actuator.biasprm = [0.0] * 10
 

@@ -376,6 +376,10 @@ class RobotSpec:
     sensor_names: Mapping[str, str] = field(default_factory=dict)
     """Sensor of each role (``<joint>.pos``/``.vel``/``.torque``, ``imu.gyro``/``.accel``/``.quat``)
     -> its name in the compiled model (the model's own sensor when it measures the same thing)."""
+    idle_actuators: tuple[str, ...] = ()
+    """The model's actuators outside the spec that move a joint the spec drives (a tendon servo on
+    a leg, a second actuator on a joint), found when the spec loads: sim2real switches them off
+    (gain and bias 0), or a servo held at control 0 would fight the spec's actuators."""
     overrides: tuple[str, ...] = ()
     """Every change sim2real makes to the MJCF model (timestep, integrator, actuators, sensors, sites)."""
     friction: Mapping[str, FrictionSpec] = field(default_factory=dict)
