@@ -60,3 +60,41 @@ class TestGymEnv:
         _, reward, terminated, truncated, info = env.step(np.zeros(1, dtype=np.float32))
         assert (terminated, truncated) == (False, True)
         assert isinstance(reward, float) and set(info) == {"success", "episode_return"}
+
+
+class TestRandomEpisodeStarts:
+    """rsl_rl spreads the first resets by starting episodes at random steps: such an episode ends
+    in a time-out after a few steps, and was counted as a success (a swing-up held for a moment, a
+    walk measured over a fraction of a second), feeding the curriculum a false progress."""
+
+    def test_an_episode_that_started_late_is_not_judged_and_the_next_one_is(self):
+        spec, task = load_robot("pendulum"), get_task("pendulum")
+        env = TaskEnv(spec, task, 4, seed=0)
+        vec = RslVecEnv(env)
+        left = np.array([2, 5, 0, 3])  # steps each episode has left before its time-out
+        start = env.max_episode_steps - left
+        start[2] = 0  # one episode runs whole
+        vec.episode_length_buf = torch.from_numpy(start)
+        judged: dict[int, list[bool]] = {i: [] for i in range(4)}
+        for _ in range(int(left.max()) + 1):
+            result = env.step(np.zeros((4, spec.n_actions)))
+            if result.info:
+                for i, j in zip(result.info["ids"], result.info["judged"], strict=True):
+                    judged[int(i)].append(bool(j))
+        assert judged[0] == [False] and judged[1] == [False] and judged[3] == [False]
+        assert judged[2] == []  # still running its whole episode
+        # the next episodes of the late starters run from step 0: judged
+        for _ in range(env.max_episode_steps):
+            result = env.step(np.zeros((4, spec.n_actions)))
+            if result.info:
+                for i, j in zip(result.info["ids"], result.info["judged"], strict=True):
+                    judged[int(i)].append(bool(j))
+        assert judged[2] == [True] and all(v[1:] == [True] for k, v in judged.items() if k != 2)
+
+    def test_the_success_window_leaves_out_the_cut_episodes(self):
+        spec, task = load_robot("pendulum"), get_task("pendulum")
+        env = TaskEnv(spec, task, 3, seed=0)
+        vec = RslVecEnv(env)
+        vec.episode_length_buf = torch.from_numpy(env.max_episode_steps - np.array([1, 1, 1]))
+        vec.step(torch.zeros((3, spec.n_actions)))
+        assert vec.recent_success == [] and vec.recent_returns == []

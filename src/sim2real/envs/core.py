@@ -119,6 +119,7 @@ class TaskEnv:
         self.episode_return = np.zeros(num_envs)
         self._success_streak = np.zeros(num_envs)
         self._success_sum = np.zeros(num_envs)
+        self._whole = np.ones(num_envs, dtype=bool)  # the episode started at step 0 (not a random start)
         self._scale = np.asarray(task.action_scale, dtype=float)
         self._offset = np.asarray(spec.action_offset, dtype=float)
         self._low = np.array([a.command_low for a in spec.actuators])
@@ -265,7 +266,20 @@ class TaskEnv:
         self.episode_return[ids] = 0.0
         self._success_streak[ids] = 0.0
         self._success_sum[ids] = 0.0
+        self._whole[ids] = True
         self._sample_commands(ids)
+
+    def start_episodes_at(self, steps: np.ndarray) -> None:
+        """Set each running episode's step count (rsl_rl's random episode starts, which spread the
+        first resets): an episode that does not run from step 0 is not judged (info ``judged``
+        False: a random start ends early in a time-out, which would count as a success).
+
+        Args:
+            steps: Steps already taken, shape (N,).
+        """
+        steps = np.asarray(steps, dtype=np.int64)
+        self.episode_step[:] = steps
+        self._whole &= steps == 0
 
     # ---------------------------------------------------------------------- step
     def step(self, actions: np.ndarray) -> StepResult:
@@ -326,6 +340,7 @@ class TaskEnv:
             info = {
                 "episode_return": self.episode_return[finished].copy(),
                 "success": success,
+                "judged": self._whole[finished].copy(),
                 "length": self.episode_step[finished].copy(),
                 "ids": finished,
             }

@@ -45,7 +45,7 @@ class RslVecEnv(VecEnv):
     @episode_length_buf.setter
     def episode_length_buf(self, value: torch.Tensor) -> None:
         # rsl_rl may randomize episode starts; the numpy env keeps the count.
-        self.env.episode_step[:] = np.asarray(value.cpu().numpy(), dtype=np.int64)
+        self.env.start_episodes_at(value.cpu().numpy())
 
     def _pack(self) -> TensorDict:
         return TensorDict(
@@ -64,12 +64,13 @@ class RslVecEnv(VecEnv):
         self._obs, self._critic = result.obs, result.critic_obs
         extras: dict[str, Any] = {"time_outs": torch.from_numpy(result.time_out.astype(np.float32))}
         if result.info:
-            success = result.info["success"].astype(float)
-            self.recent_success.extend(success.tolist())
-            self.recent_returns.extend(result.info["episode_return"].tolist())
+            judged = result.info["judged"]  # not the episodes a random start cut short
+            self.recent_success.extend(result.info["success"][judged].astype(float).tolist())
+            self.recent_returns.extend(result.info["episode_return"][judged].tolist())
             self.recent_success = self.recent_success[-200:]
             self.recent_returns = self.recent_returns[-200:]
-            extras["log"] = {"/success_rate": float(np.mean(self.recent_success))}
+            if self.recent_success:
+                extras["log"] = {"/success_rate": float(np.mean(self.recent_success))}
         return (
             self._pack(),
             torch.from_numpy(result.reward.astype(np.float32)),

@@ -155,7 +155,7 @@ class _TrainVecEnv(RslVecEnv):
 
     @episode_length_buf.setter
     def episode_length_buf(self, value: torch.Tensor) -> None:
-        self.env.episode_step[:] = np.asarray(value.cpu().numpy(), dtype=np.int64) * self.repeat
+        self.env.start_episodes_at(np.asarray(value.cpu().numpy(), dtype=np.int64) * self.repeat)
 
     def step(self, actions: torch.Tensor) -> tuple[Any, torch.Tensor, torch.Tensor, dict[str, Any]]:
         if self.repeat == 1:
@@ -172,10 +172,11 @@ class _TrainVecEnv(RslVecEnv):
             reward += np.where(done, 0.0, result.reward)
             time_out |= result.time_out & ~done
             done |= result.done
-            if result.info:
-                self.recent_success.extend(result.info["success"].astype(float).tolist())
-                self.recent_returns.extend(result.info["episode_return"].tolist())
-                self._record(len(result.info["ids"]))
+            if result.info:  # the episodes judged: not those a random start cut short
+                judged = result.info["judged"]
+                self.recent_success.extend(result.info["success"][judged].astype(float).tolist())
+                self.recent_returns.extend(result.info["episode_return"][judged].tolist())
+                self._record(int(np.count_nonzero(judged)))
         self.recent_success = self.recent_success[-200:]
         self.recent_returns = self.recent_returns[-200:]
         self._obs, self._critic = result.obs, result.critic_obs
