@@ -67,3 +67,17 @@ class TestLocomotion:
         assert task == {"kind": "locomotion"}
         task, line = infer_task(model, [0, 1], ["slider", "hinge"], ["slider"], True, [], model.qpos0)
         assert task is None and "without feet" in line
+
+    def test_a_planar_robot_is_named_as_such(self):
+        # dm_control's walker: its torso slides (rootz, rootx) and turns (rooty) on joints of its own
+        xml = """<mujoco><worldbody><geom type="plane" size="5 5 0.1"/><body name="torso" pos="0 0 1">
+          <joint name="rootz" type="slide" axis="0 0 1"/><joint name="rootx" type="slide" axis="1 0 0"/>
+          <joint name="rooty" axis="0 1 0"/><geom type="capsule" fromto="0 0 -0.3 0 0 0.3" size="0.05"/>
+          <body name="thigh" pos="0 0 -0.3"><joint name="hip" axis="0 1 0"/>
+          <geom type="capsule" fromto="0 0 0 0 0 -0.4" size="0.04"/></body></body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        names = ["rootz", "rootx", "rooty", "hip"]
+        task, line = infer_task(model, [0, 1, 2, 3], names, ["hip"], False, [], model.qpos0)
+        assert task is None and "planar" in line and "rootz, rootx, rooty" in line
+        # a cart-pole's cart only slides: still a pole to swing up
+        assert _infer(CARTPOLE.format(range=""), ["slider"])[0]["kind"] == "swing_up"

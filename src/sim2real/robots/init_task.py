@@ -50,6 +50,13 @@ def infer_task(
         if feet:
             return {"kind": "locomotion"}, "task: locomotion (floating base with feet)"
         return None, "no task inferred (a floating base without feet): add `task:` to train"
+    planar = _planar_root(model)
+    if planar:
+        return None, (
+            f"no task inferred: the robot's root moves on joints of its own ({', '.join(planar)}: a planar "
+            "robot, dm_control's walker or cheetah), and the locomotion task needs a floating base (a free "
+            "joint); add `task:` to train it otherwise"
+        )
     passive = [(j, name) for j, name in zip(chosen, joints, strict=True) if name not in actuated]
     hinges = [(j, n) for j, n in passive if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE)]
     if len(passive) != 1 or len(hinges) != 1 or not actuated or model.neq:
@@ -127,3 +134,16 @@ def _inside(angle: float, lo: float, hi: float) -> float | None:
     turns = math.ceil((lo - angle) / (2 * math.pi))
     value = angle + 2 * math.pi * turns
     return value if value <= hi else None
+
+
+def _planar_root(model: mujoco.MjModel) -> list[str]:
+    """The joints of a body on the world that both slides and turns (slide and hinge joints of its
+    own): a planar robot's root (rootx, rootz, rooty), else []."""
+    for body in range(1, model.nbody):
+        if int(model.body_parentid[body]) != 0 or int(model.body_jntnum[body]) < 2:
+            continue
+        ids = range(int(model.body_jntadr[body]), int(model.body_jntadr[body]) + int(model.body_jntnum[body]))
+        kinds = {int(model.jnt_type[j]) for j in ids}
+        if {int(mujoco.mjtJoint.mjJNT_SLIDE), int(mujoco.mjtJoint.mjJNT_HINGE)} <= kinds:
+            return [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or f"#{j}" for j in ids]
+    return []
