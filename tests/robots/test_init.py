@@ -14,6 +14,7 @@ import yaml
 from sim2real.errors import SpecError
 from sim2real.params import Parameters
 from sim2real.robots import load_spec
+from sim2real.robots.geom_extent import geom_bottom
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.model import build_model, default_qpos
 from sim2real.tasks import get_task
@@ -25,8 +26,6 @@ def _digests(folder: Path) -> dict[str, str]:
 
 def _lowest_collision_point(spec) -> float:
     """Lowest z of the robot's collision geoms at the reset pose (world body geoms excluded)."""
-    from sim2real.robots.init import _lowest_point
-
     model = build_model(spec)
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(spec, model)
@@ -34,7 +33,7 @@ def _lowest_collision_point(spec) -> float:
     geoms = [
         g for g in range(model.ngeom) if model.geom_bodyid[g] > 0 and (model.geom_contype[g] or model.geom_conaffinity[g])
     ]
-    return min(_lowest_point(model, data, g) for g in geoms)
+    return min(geom_bottom(model, data, g) for g in geoms)
 
 
 @pytest.fixture(scope="module")

@@ -421,7 +421,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         spec["armature"] = armature
     elif all(float(model.dof_armature[model.jnt_dofadr[j]]) == 0.0 for j in chosen):
         result.check.append(
-            "no joint has armature (a drive's reflected rotor inertia; Go1/Go2-class legs about 0.01 kg m^2): "
+            "no joint has armature (a drive's reflected rotor inertia; a Go1/Go2-class leg's about 0.01 kg m^2): "
             "models made for Isaac Lab or mjlab leave it to the framework; give --armature (without it light "
             "legs are stiff to simulate and the collision observer may see their fast swings as contacts)"
         )

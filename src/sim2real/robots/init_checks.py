@@ -74,7 +74,7 @@ def physics_checks(model: mujoco.MjModel) -> list[str]:
 def zero_pose_check(n: int) -> str:
     """What to check when ``n`` joints of a legged robot's default pose are the model's qpos0 (no keyframe)."""
     return (
-        f"no keyframe: {n} joints of the default pose are the model's zero pose (a URDF's straight legs), not a "
+        f"no keyframe: {n} joints of the default pose are the model's zero pose (straight legs, often), not a "
         "pose the robot stands in: give --default-pose with the pose its policy is trained in"
     )
 
