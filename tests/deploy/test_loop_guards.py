@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from deploy_testdata import CallLog, LoggingRobot, ScriptedPolicy, twin
 
+from sim2real.deploy.audit import RobotWrapper
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.speed import SpeedConfig, SpeedProgression
 from sim2real.errors import Sim2RealError
@@ -103,14 +104,12 @@ class TestSpeedStagesSlowSomething:
             assert loop.monitor.speed_fraction == pytest.approx(0.10)
 
 
-class _DropsEveryNth:
+class _DropsEveryNth(RobotWrapper):
     """A robot whose every ``n``-th reading arrives marked invalid (a flaky link)."""
 
     def __init__(self, inner, n: int) -> None:
-        self.inner, self.spec, self.n, self.k = inner, inner.spec, n, 0
-
-    def now(self) -> float:
-        return self.inner.now()
+        super().__init__(inner)
+        self.n, self.k = n, 0
 
     def read(self) -> Reading:
         r = self.inner.read()
@@ -118,15 +117,6 @@ class _DropsEveryNth:
         if self.k % self.n == 0:
             return Reading(t=r.t, q=r.q, qd=r.qd, tau=r.tau, valid=False)
         return r
-
-    def write(self, command) -> None:
-        self.inner.write(command)
-
-    def stop(self) -> None:
-        self.inner.stop()
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def test_a_dead_policy_is_stopped_although_readings_drop_now_and_then(pendulum):
