@@ -91,3 +91,29 @@ class TestPassiveJoints:
         assert "FL_knee" in spec.joints and "FL_knee" not in [a.joint for a in spec.actuators]
         standing = stand(spec)
         assert standing is not None and standing.joint != "FL_knee"
+
+    def test_joints_that_settle_beyond_their_safety_limits_are_named(self, tmp_path):
+        # dm_control's humanoid: a knee whose spring rests it on its stop, past the safety limit
+        # (range edge less 0.05 rad): deploy and record stopped at their first tick, unexplained
+        legs = "".join(
+            f"<body name='{s}_thigh' pos='0 {y} -0.05'><joint name='{s}_hip' axis='0 1 0' range='-1 1'/>"
+            "<geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.03' mass='1'/>"
+            f"<body name='{s}_shin' pos='0 0 -0.25'><joint name='{s}_knee' axis='0 1 0' range='-2 0.035' "
+            "stiffness='40' springref='0.2'/><geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.025' mass='0.5'/>"
+            "<geom type='sphere' size='0.04' pos='0 0 -0.25' mass='0.1'/></body></body>"
+            for s, y in (("left", 0.1), ("right", -0.1))
+        )
+        (tmp_path / "knees.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
+            f"<body name='torso' pos='0 0 0.6'><freejoint/><geom type='box' size='0.1 0.15 0.05' mass='5'/>{legs}"
+            "</body></worldbody></mujoco>"
+        )
+        options = InitOptions(kp=2.0, kd=0.5, torque_limit=30.0, default_pose={".*_knee": -0.1, ".*_hip": 0.0})
+        spec, result = init_robot(tmp_path / "knees.xml", tmp_path / "robot.yaml", options)
+        standing = stand(spec)
+        assert standing is not None
+        knees = {j for j, _, _ in standing.beyond}
+        assert knees == {"left_knee", "right_knee"}
+        for joint, q, limit in standing.beyond:
+            assert q > limit == pytest.approx(spec.safety.position_high[spec.joints.index(joint)])
+        assert any("rest beyond their safety position limits" in c and "left_knee" in c for c in result.check)

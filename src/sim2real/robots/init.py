@@ -58,6 +58,7 @@ from sim2real.robots.init_actuators import (
     unmatched,
 )
 from sim2real.robots.init_checks import (
+    beyond_check,
     physics_checks,
     resting_check,
     solver_override,
@@ -673,5 +674,7 @@ def init_robot(
             result.check.append(standing_advice(spec, standing, result.zero_pose, own_dt))
         elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
             result.check.append(resting_check(list(standing.resting)))
+        if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)
+            result.check.append(beyond_check(standing.beyond))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays
     return spec, result

@@ -130,3 +130,14 @@ def _seen(standing: Standing) -> str:
         f"base {standing.initial_height:.3f} -> {standing.height:.3f} m, tilt {math.degrees(standing.tilt):.0f} deg, "
         f"{standing.joint} {standing.deviation:.2f} rad off"
     )
+
+
+def beyond_check(beyond: tuple[tuple[str, float, float], ...]) -> str:
+    """What to check when joints rest outside their safety position limits after the standing check."""
+    shown = ", ".join(f"{j} at {q:.3g} (limit {lim:.3g})" for j, q, lim in beyond[:3])
+    more = f", ... {len(beyond) - 3} more" if len(beyond) > 3 else ""
+    return (
+        f"standing, {len(beyond)} joint(s) rest beyond their safety position limits ({shown}{more}): deploy and "
+        "record would stop at once; give --default-pose away from the joints' stops (or stiffer gains), or widen "
+        "safety.joint_position where the robot may rest on a stop"
+    )

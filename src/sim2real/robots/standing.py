@@ -54,6 +54,9 @@ class Standing:
     """Height of the floor [m] (the heights above are world z)."""
     resting: tuple[str, ...] = ()
     """Bodies other than the feet touching the scene at the end, in model order."""
+    beyond: tuple[tuple[str, float, float], ...] = ()
+    """Joints resting outside the spec's safety position limits at the end: (joint, position,
+    the limit it passed) [rad or m]; deploy and record would stop at once."""
 
     @property
     def holds(self) -> bool:
@@ -114,6 +117,13 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
     driven = {a.joint for a in spec.actuators}
     error = np.where([j in driven for j in spec.joints], error, 0.0) if driven else error
     worst = int(np.argmax(error))
+    q = data.qpos[joint_qpos_indices(spec, model)]
+    low, high = spec.safety.position_low, spec.safety.position_high
+    beyond = tuple(
+        (spec.joints[j], float(q[j]), float(low[j] if q[j] < low[j] else high[j]))
+        for j in range(spec.n_joints)
+        if diverged_at is None and not low[j] <= q[j] <= high[j]
+    )
     feet = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f) for f in spec.feet}
     touching = set()
     for contact in data.contact[: data.ncon]:
@@ -130,4 +140,5 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         diverged_at=diverged_at,
         floor=floor_plane(model)[0],
         resting=tuple(model.body(b).name or f"#{b}" for b in sorted(touching - feet)),
+        beyond=beyond,
     )
