@@ -5,6 +5,7 @@ embedded robot's policy."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 
 import mujoco
@@ -324,6 +325,32 @@ class TestFloatingBaseObservability:
         push = np.r_[0.4 * weight, 0.0, 0.0, 0.0, 0.0, 0.0]
         assert _collisions(_standing_push(spec, CollisionDetector(spec), push))
         assert _collisions(_standing_push(spec, CollisionDetector(spec), np.zeros(6))) == []  # quiet
+
+    def test_each_joints_evidence_is_its_row_normalized_by_what_the_contacts_leave(self, quadruped):
+        # the definition, sqrt(y_B^T pinv(P_BB) y_B) for the one-row block B of each joint, against
+        # what the detector computes (without a pseudo-inverse per joint: 14 of them cost the
+        # quadruped's observer 1.6 ms a tick)
+        det = CollisionDetector(quadruped)
+        obs = det.observer
+        robot = _quiet(quadruped)
+        robot.reset()
+        reading = robot.read()
+        qpos, qvel = obs._set_state(reading)
+        M, _ = obs._dynamics(qpos, qvel)
+        rng = np.random.default_rng(3)
+        for _ in range(5):
+            force = rng.normal(0.0, 1.0, obs.nv) * np.r_[np.full(6, 20.0), np.full(obs.nv - 6, 2.0)]
+            res = obs._explain(reading, M, force, True)
+            joint, _ = det.ratios(res)
+            rows = np.asarray(obs._dof_idx)
+            y = res.joint * obs.weights[rows]
+            expected = [
+                math.sqrt(max(float(y[i] * np.linalg.pinv(res.projector[np.ix_([r], [r])], rcond=1e-9, hermitian=True)[0, 0] * y[i]), 0.0))
+                if abs(res.projector[r, r]) > 1e-9 else 0.0
+                for i, r in enumerate(rows)
+            ]
+            np.testing.assert_allclose(joint, expected, rtol=1e-9, atol=1e-12)
+            assert np.max(joint) > 0.0
 
     def test_what_the_feet_spread_over_many_rows_is_counted_whole(self, quadruped, furuta):
         det = CollisionDetector(quadruped)

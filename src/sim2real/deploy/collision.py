@@ -598,10 +598,15 @@ class CollisionDetector:
             sub = P[np.ix_(rows, rows)]
             if not np.max(np.abs(np.diag(sub)), initial=0.0) > 1e-9:
                 return 0.0  # wholly explained by the expected contacts: no evidence here
-            v = y[rows]
-            return math.sqrt(max(float(v @ np.linalg.pinv(sub, rcond=1e-9, hermitian=True) @ v), 0.0))
+            w, vecs = np.linalg.eigh(sub)  # pinv(sub) by hand: the eigenvalues above rcond 1e-9
+            keep = np.abs(w) > 1e-9 * float(np.max(np.abs(w)))
+            along = vecs.T @ y[rows]
+            return math.sqrt(max(float(np.sum(along[keep] ** 2 / w[keep])), 0.0))
 
-        joint = np.array([block(np.array([int(d)])) for d in obs._dof_idx])
+        rows = np.asarray(obs._dof_idx, dtype=np.int64)  # a joint's block is one row: |y_i| / sqrt(P_ii)
+        diag = np.diag(P)[rows]
+        seen = diag > 1e-9  # else wholly explained by the expected contacts (a projector's P_ii >= 0)
+        joint = np.where(seen, np.abs(y[rows]) / np.sqrt(np.where(seen, diag, 1.0)), 0.0)
         if not self.spec.floating_base:
             return joint, 0.0, 0.0
         f = obs._free_dof
