@@ -31,7 +31,8 @@ def import_policy(
     legged-gym: a legged_gym / unitree_rl_gym TorchScript policy (--policy motion.pt) and its
     MuJoCo deploy config (--config deploy.yaml: kps, kds, default_angles, scales, num_obs, ...).
     isaaclab: an Isaac Lab / unitree_rl_lab / mjlab export (--policy exported/policy.onnx, with its
-    .onnx.data when there is one) and its params/deploy.yaml or Isaac Lab's own params/env.yaml
+    .onnx.data when there is one, or Isaac Lab's TorchScript exported/policy.pt) and its
+    params/deploy.yaml (with params/agent.yaml's clip_actions when it is there) or Isaac Lab's own params/env.yaml
     (--deploy; found next to an exported/ folder when not given), or an mjlab ONNX that carries
     its own metadata.  The spec is written with robot init's machinery from the unedited
     --model (actuators added where the model has none); the policy's joint order, gains, default
@@ -40,7 +41,7 @@ def import_policy(
 
     Args:
         framework: legged-gym or isaaclab.
-        policy: The policy file (.pt for legged-gym, .onnx for isaaclab).
+        policy: The policy file (.pt for legged-gym, .onnx or Isaac Lab's .pt for isaaclab).
         model: The robot's MJCF (a scene including it is fine), unedited.
         out: Output folder (robot.yaml, policy.onnx, randomize_default.yaml).
         config: legged-gym: the MuJoCo deploy config YAML.

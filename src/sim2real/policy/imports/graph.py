@@ -154,9 +154,29 @@ def rename_io(model: Any, interface: GraphInterface) -> tuple[Any, tuple[Recurre
     for node in graph.node:
         node.input[:] = [names.get(x, x) for x in node.input]
         node.output[:] = [names.get(x, x) for x in node.output]
+    _float32_edges(graph)
     if not recurrent:
         _free_batch(out, interface)
     return out, tuple(recurrent)
+
+
+def _float32_edges(graph: Any) -> None:
+    """A graph computed in float64 (a policy exported from a double torch module) gets float32
+    ``obs``/``action`` with a Cast at each edge: sim2real's artifact is float32 at its interface."""
+    double, single = onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT
+    for value in graph.input:
+        if value.name == INPUT_NAME and value.type.tensor_type.elem_type == double:
+            value.type.tensor_type.elem_type = single
+            for node in graph.node:
+                node.input[:] = [f"{INPUT_NAME}_float64" if x == INPUT_NAME else x for x in node.input]
+            graph.node.insert(0, onnx.helper.make_node("Cast", [INPUT_NAME], [f"{INPUT_NAME}_float64"], to=double))
+    for value in graph.output:
+        if value.name == OUTPUT_NAME and value.type.tensor_type.elem_type == double:
+            value.type.tensor_type.elem_type = single
+            for node in graph.node:
+                node.input[:] = [f"{OUTPUT_NAME}_float64" if x == OUTPUT_NAME else x for x in node.input]
+                node.output[:] = [f"{OUTPUT_NAME}_float64" if x == OUTPUT_NAME else x for x in node.output]
+            graph.node.append(onnx.helper.make_node("Cast", [f"{OUTPUT_NAME}_float64"], [OUTPUT_NAME], to=single))
 
 
 def _free_batch(model: Any, interface: GraphInterface) -> None:

@@ -60,6 +60,7 @@ from sim2real.policy.imports.joint_order import (
     model_joints_of,
     policy_joints,
 )
+from sim2real.policy.imports.torchscript import load_torchscript, reference_function, torchscript_to_onnx
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import ObservationTerm
 
@@ -78,6 +79,7 @@ FOREIGN_TERMS: dict[str, str] = {
     "twist": "velocity_command",
     "joint_pos_rel": "joint_pos_rel",
     "joint_pos": "joint_pos_rel",
+    "joint_pos_absolute": "joint_pos",
     "joint_vel_rel": "joint_vel",
     "joint_vel": "joint_vel",
     "last_action": "last_action",
@@ -88,7 +90,9 @@ FOREIGN_TERMS: dict[str, str] = {
     "root_quat_w": "base_quat",
     "base_quat": "base_quat",
 }
-"""Observation term names of Isaac Lab, unitree_rl_lab, unitree_rl_mjlab and mjlab -> sim2real's."""
+"""Observation term names of Isaac Lab, unitree_rl_lab, unitree_rl_mjlab and mjlab -> sim2real's (a
+deploy.yaml's ``joint_pos`` is relative to the default pose, as those exporters write it; an
+env.yaml term whose function is Isaac Lab's absolute ``mdp.joint_pos`` becomes ``joint_pos_absolute``)."""
 
 REFUSED: dict[str, str] = {
     "height_scan": "a terrain height scan (ray casts), which sim2real neither simulates nor reads on a robot",
@@ -131,7 +135,7 @@ def _sub_numbers(entry: str, what: str) -> float | list[float]:
 
 def _frame_size(term: str, n_joints: int) -> int:
     return {"gait_phase": 2, "base_quat": 4}.get(
-        term, n_joints if term in ("joint_pos_rel", "joint_vel", "last_action") else 3
+        term, n_joints if term in ("joint_pos", "joint_pos_rel", "joint_vel", "last_action") else 3
     )
 
 
@@ -169,10 +173,15 @@ def _clip(value: Any, size: int, what: str) -> tuple[Any, Any] | None:
 
 def velocity_commands(cfg: Mapping[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:
     """The velocity commands of a deploy.yaml (``commands.<name>`` with ``ranges.lin_vel_x``): name ->
-    vx / vy / yaw ranges."""
+    vx / vy / yaw ranges.  A curriculum command's ``limit_ranges`` (unitree_rl_lab's
+    ``UniformLevelVelocityCommandCfg``: ``ranges`` is its first level) win: they are what the policy
+    was trained up to."""
     out = {}
     for name, command in (cfg.get("commands") or {}).items():
-        ranges = (command or {}).get("ranges") if isinstance(command, Mapping) else None
+        ranges = None
+        if isinstance(command, Mapping):
+            limits = command.get("limit_ranges")
+            ranges = limits if isinstance(limits, Mapping) and "lin_vel_x" in limits else command.get("ranges")
         if isinstance(ranges, Mapping) and "lin_vel_x" in ranges:
             try:
                 out[str(name)] = {
@@ -225,6 +234,8 @@ def observation_terms(
                 f"{label} selects joints (asset_cfg); sim2real's terms cover every policy joint"
             )
         ours: dict[str, Any] = {}
+        if name == "base_quat" and params.get("make_quat_unique"):
+            ours["unique"] = True  # Isaac Lab's root_quat_w(make_quat_unique=True): w >= 0
         if name == "gait_phase":
             if "period" not in params:
                 raise PolicyError(f"{label} needs params.period (the gait clock's period)")
@@ -301,14 +312,16 @@ def _reference(model: Any, interface: GraphInterface) -> Any:
     import onnxruntime as ort
 
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    kind = next(i.type for i in session.get_inputs() if i.name == interface.obs)
+    dtype = np.float64 if kind == "tensor(double)" else np.float32  # a float64 export
 
     def run(obs: np.ndarray) -> np.ndarray:
         state = {name: np.zeros(shape, dtype=np.float32) for name, _, shape in interface.states}
         names = [interface.action, *(out for _, out, _ in interface.states)]
         rows = []
         for i in range(len(obs)):
-            out = session.run(names, {interface.obs: obs[i : i + 1].astype(np.float32), **state})
-            rows.append(out[0])
+            out = session.run(names, {interface.obs: obs[i : i + 1].astype(dtype), **state})
+            rows.append(np.asarray(out[0], dtype=np.float32))
             state = {name: value for (name, _, _), value in zip(interface.states, out[1:], strict=True)}
         return np.concatenate(rows)
 
@@ -354,7 +367,13 @@ def import_isaaclab(
         PolicyError / SpecError: one line naming what does not fit.
     """
     source = Path(policy).name
-    original = load_graph(policy)
+    scripted = Path(policy).suffix in (".pt", ".jit")  # Isaac Lab's export_policy_as_jit: exported/policy.pt
+    if scripted:
+        module = load_torchscript(policy)
+        original, _, network = torchscript_to_onnx(module)
+        reference = reference_function(module)
+    else:
+        original = load_graph(policy)
     interface = graph_interface(original, source)
     meta = {p.key: p.value for p in original.metadata_props}
     facts_model = model_joints_of(model, joints)
@@ -422,10 +441,10 @@ def import_isaaclab(
         control_dt=step,
         physics_dt=physics_dt if physics_dt is not None else extras.get("physics_dt", step / 4.0),
         graph=graph,
-        reference=_reference(original, interface),
+        reference=reference if scripted else _reference(original, interface),
         recurrent=recurrent,
         action_clip=facts.get("clip", ()),
-        action_limit=None,
+        action_limit=_agent_clip(Path(deploy), assumed) if deploy is not None else None,
         locked=locked,
         motor_order=tuple(facts.get("motors", ())),
         armature=given_or_trained(armature, extras.get("armature"), facts["joints"], "--armature"),
@@ -433,7 +452,7 @@ def import_isaaclab(
         commands=facts.get("commands"),
         files=files,
         assumptions=tuple(assumed),
-        network={"type": f"imported ONNX ({framework})", "producer": original.producer_name},
+        network=network if scripted else {"type": f"imported ONNX ({framework})", "producer": original.producer_name},
     )
     return write_import(foreign, model, out, name=name, seed=seed)
 
@@ -461,6 +480,22 @@ def _torque_limits(given: PerJoint, extras: Mapping[str, Any], joints: list[str]
         )
     mixed = trained is not None and len(mine) < len(joints)
     return {"torque_limit": limits, "torque_limit_from": f"--torque-limit and {source}" if mixed else "--torque-limit"}
+
+
+def _agent_clip(deploy: Path, assumed: list[str]) -> float | None:
+    """``clip_actions`` of the run's ``params/agent.yaml`` beside its deploy.yaml or env.yaml: rsl_rl's
+    Isaac Lab wrapper clamps the network's action to it before each step (None: no agent.yaml, or no
+    clip)."""
+    agent = deploy.parent / "agent.yaml"
+    if not agent.is_file():
+        return None
+    clip = load_config(agent, "agent.yaml").get("clip_actions")
+    if clip is None:
+        return None
+    if isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0:
+        raise PolicyError(f"{agent.name}: clip_actions must be a positive number, got {clip!r}")
+    assumed.append(f"actions clipped to +-{float(clip):g} (clip_actions of {agent})")
+    return float(clip)
 
 
 def _params_next_to(policy: Path, assumed: list[str]) -> Path | None:

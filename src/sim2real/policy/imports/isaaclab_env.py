@@ -93,22 +93,37 @@ def _actuator_values(actuators: Mapping[str, Any], joints: Sequence[str], key: s
     return out
 
 
-def _observations(group: Mapping[str, Any], where: str, known: Collection[str]) -> dict[str, Any]:
+_PER_JOINT = ("joint_pos", "joint_pos_rel", "joint_vel", "joint_vel_rel")
+"""Isaac Lab observation functions with a value per joint (in articulation order by default)."""
+
+
+def _observations(
+    group: Mapping[str, Any], where: str, known: Collection[str], articulation: Sequence[str], joints: Sequence[str]
+) -> dict[str, Any]:
     """The policy group's terms as a deploy.yaml's ``observations`` (keyed by a name the importer
-    knows, ``known``: the term's key, else its function's name)."""
+    knows, ``known``: the term's function's name when it knows it, else the term's key; Isaac Lab's
+    absolute ``joint_pos`` is ``joint_pos_absolute``).  A joint selection (``asset_cfg.joint_names``)
+    that selects the policy's ``joints`` in their order is every policy joint."""
     history = group.get("history_length")
     out: dict[str, Any] = {}
     for key, term in group.items():
         if not isinstance(term, Mapping) or "func" not in term:
             continue  # a group setting (concatenate_terms, concatenate_dim, ...) or a term set to null
         func = str(term.get("func") or "").rpartition(":")[2].rpartition(".")[2]
-        name = key if key in known or func not in known else func
+        func = "joint_pos_absolute" if func == "joint_pos" else func
+        name = func if func in known else key
         if name in out:
             raise PolicyError(f"{where}: observations.policy has two '{name}' terms")
         if term.get("modifiers"):
             raise PolicyError(f"{where}: observation '{key}' has modifiers, which sim2real does not apply")
+        params = dict(term.get("params") or {})
+        asset = params.get("asset_cfg")
+        if isinstance(asset, Mapping) and asset.get("joint_names") not in (None, ".*", [".*"]):
+            chosen = _action_joints(asset["joint_names"], articulation, bool(asset.get("preserve_order")), where)
+            if chosen == list(joints):  # the policy's joints, in its order: every joint to sim2real
+                params["asset_cfg"] = {k: v for k, v in asset.items() if k not in ("joint_names", "joint_ids")}
         out[name] = {
-            "params": term.get("params") or {},
+            "params": params,
             "clip": term.get("clip"),
             "scale": term.get("scale"),
             "history_length": history if history else term.get("history_length"),
@@ -218,6 +233,17 @@ def deploy_from_env(
     group = (cfg.get("observations") or {}).get("policy")
     if not isinstance(group, Mapping):
         raise PolicyError(f"{where}: no observations.policy group")
+    ordered = [j for j in articulation if j in set(joints)]
+    per_joint = [
+        str(k) for k, t in group.items()
+        if isinstance(t, Mapping) and str(t.get("func") or "").rpartition(":")[2] in _PER_JOINT
+        and not ((t.get("params") or {}).get("asset_cfg") or {}).get("joint_names")
+    ]  # fmt: skip
+    if joints != ordered and per_joint:
+        raise PolicyError(
+            f"{where}: the action lists its joints in its own order (preserve_order) while the joint observations "
+            f"({', '.join(per_joint)}) follow the articulation order; sim2real keeps one joint order for both"
+        )
     deploy = {
         "joint_ids_map": list(range(len(joints))),
         "step_dt": dt * decimation,
@@ -226,7 +252,7 @@ def deploy_from_env(
         "default_joint_pos": default,
         "commands": cfg.get("commands") or {},
         "actions": {"JointPositionAction": {"scale": scale, "offset": offset, "clip": clips}},
-        "observations": _observations(group, where, known),
+        "observations": _observations(group, where, known, articulation, joints),
     }
     assumed.append(
         "policy joint order: the action's joint_names over the model's joints breadth first (Isaac Lab's articulation order)"
