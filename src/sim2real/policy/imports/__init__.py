@@ -8,7 +8,7 @@ common            :class:`ForeignPolicy` (a foreign policy in sim2real's terms) 
                   :func:`write_import` (spec through robot init, metadata, parity check, files)
 legged_gym        legged_gym / unitree_rl_gym TorchScript + MuJoCo deploy config
 isaaclab          Isaac Lab / unitree_rl_lab / mjlab ONNX + ``params/deploy.yaml`` or ONNX metadata
-torchscript       scripted actors (and LSTM/GRU memories) rebuilt and exported to ONNX (needs torch)
+torchscript       legged_gym, Isaac Lab and rsl_rl ``as_jit()`` TorchScript rebuilt as ONNX (needs torch)
 graph             foreign ONNX graphs: external weights, input/output names, recurrent state pairs
 config_files      YAML written by other frameworks (Python tags read as plain data)
 ================  ==================================================================================

@@ -1,14 +1,22 @@
 """TorchScript policies (legged_gym, unitree_rl_gym, Isaac Lab's ``policy.pt``) as ONNX graphs (needs torch).
 
-The exporters of these frameworks script a small module: a plain actor (``nn.Sequential`` of
-``Linear`` and activation layers), optionally behind an observation normalizer
-(``EmpiricalNormalization``: ``(x - mean) / (std + eps)``), or legged_gym's ``PolicyExporterLSTM``:
-an ``actor`` after a ``memory`` LSTM (or GRU) whose hidden and cell state live in the module's
-buffers and change at every call.  :func:`torchscript_to_onnx` rebuilds the same network from
-plain torch layers with the scripted weights (layers it does not know are one clear error) and
-exports it with the state as explicit inputs and outputs (``state_<k>_in`` -> ``state_<k>_out``),
-so that sim2real's runtime carries it; the original scripted module stays the reference of the
-import's parity check (:func:`reference_function`).
+The exporters of these frameworks script a small module, read here by the names of its children:
+
+- a plain actor (``nn.Sequential`` or rsl_rl's ``MLP`` of ``Linear`` and activation layers);
+- legged_gym's ``PolicyExporterLSTM``: ``actor`` after a ``memory`` LSTM (or GRU);
+- Isaac Lab's ``_TorchPolicyExporter``: ``normalizer`` -> (``rnn``) -> ``actor``;
+- rsl_rl >= 4's ``as_jit()`` (``OnPolicyRunner.export_policy_to_jit``): ``obs_normalizer`` ->
+  (``rnn``) -> ``mlp`` -> ``deterministic_output`` (the mean of the action distribution: the MLP's
+  output for a Gaussian with learned std, the first of its (2, n) rows for a state-dependent std,
+  ``alpha / (alpha + beta) * scale + offset`` for a Beta).
+
+The normalizer is ``EmpiricalNormalization``: ``(x - mean) / (std + eps)``; a recurrent memory
+keeps its hidden and cell state in the module's buffers and changes them at every call.
+:func:`torchscript_to_onnx` rebuilds the same network from plain torch layers with the scripted
+weights (layers it does not know are one clear error; so is a child or buffer with weights that
+the rebuild would leave out) and exports it with the state as explicit inputs and outputs
+(``state_<k>_in`` -> ``state_<k>_out``), so that sim2real's runtime carries it; the original
+scripted module stays the reference of the import's parity check (:func:`reference_function`).
 """
 
 from __future__ import annotations
@@ -36,6 +44,13 @@ _ACTIVATIONS = (
     "Mish",
     "Identity",
 )
+_PARTS = {  # the role of a child -> the names the exporters give it (module docstring), in data-flow order
+    "normalizer": ("normalizer", "obs_normalizer"),
+    "memory": ("memory", "rnn"),
+    "actor": ("actor", "mlp"),
+    "output": ("deterministic_output",),
+}
+_STATE = ("hidden_state", "cell_state")  # the buffers of a memory's state (zeroed by the reference)
 
 
 def _torch() -> Any:
@@ -89,11 +104,13 @@ def _layer(module: Any, where: str) -> Any:
         return nn.Softplus(beta=float(module.beta), threshold=float(module.threshold))
     if kind == "GELU":
         return nn.GELU(approximate=str(module.approximate))
+    if kind == "Unflatten":  # rsl_rl's MLP with a (2, n) output: mean and std (or alpha and beta)
+        return nn.Unflatten(int(module.dim), tuple(int(d) for d in module.unflattened_size))
     if kind in _ACTIVATIONS:
         return getattr(nn, kind)()
     raise PolicyError(
         f"the TorchScript policy has a layer '{kind}' at {where} that this importer does not rebuild "
-        f"(it knows Linear, Sequential and {', '.join(_ACTIVATIONS)})"
+        f"(it knows Linear, Sequential, Unflatten and {', '.join(_ACTIVATIONS)})"
     )
 
 
@@ -134,6 +151,61 @@ def _normalizer(module: Any) -> tuple[Any, Any, float] | None:
     )
 
 
+def _output(module: Any) -> tuple[str, float, float] | None:
+    """rsl_rl's ``deterministic_output``: None for the identity (a Gaussian with learned std), else
+    (kind, scale, offset): ``first`` keeps row 0 of a (2, n) output (the mean of a state-dependent
+    std), ``beta`` the mean of a Beta, ``(a / (a + b)) * scale + offset`` with ``a, b = softplus + 1``."""
+    kind = _name(module)
+    if kind in ("Identity", "_IdentityDeterministicOutput"):
+        return None
+    if kind == "_FirstSliceDeterministicOutput":
+        return ("first", 1.0, 0.0)
+    if kind == "_BetaDeterministicOutput":
+        return ("beta", float(module.range_scale), float(module.range_offset))
+    raise PolicyError(
+        f"the policy's deterministic output is a '{kind}'; this importer rebuilds rsl_rl's identity, "
+        "first-slice (state-dependent std) and Beta outputs"
+    )
+
+
+def _has_weights(module: Any) -> bool:
+    return any(True for _ in module.parameters()) or any(True for _ in module.buffers())
+
+
+def _parts(module: Any) -> dict[str, Any]:
+    """The scripted children by role (``_PARTS``); one clear error for a structure it cannot rebuild
+    whole: no actor, two children of one role, or weights in a child or buffer no role takes."""
+    if _name(module) in ("Sequential", "MLP"):
+        return {"actor": module}
+    children = dict(module.named_children())
+    parts: dict[str, Any] = {}
+    for role, names in _PARTS.items():
+        found = [name for name in names if name in children]
+        if len(found) > 1:
+            raise PolicyError(f"the TorchScript policy has both '{found[0]}' and '{found[1]}' as its {role}")
+        if found:
+            parts[role] = found[0]
+    if "actor" not in parts:
+        raise PolicyError(
+            f"the TorchScript policy '{_name(module)}' has no 'actor' or 'mlp' "
+            f"(modules: {', '.join(children) or 'none'}); this importer reads legged_gym / rsl_rl / Isaac Lab exports"
+        )
+    used = set(parts.values())
+    left = [f"'{name}'" for name, child in children.items() if name not in used and _has_weights(child)]
+    left += [f"parameter '{name}'" for name, _ in module.named_parameters(recurse=False)]
+    left += [
+        f"buffer '{name}'"
+        for name, _ in module.named_buffers(recurse=False)
+        if "memory" not in parts or name not in _STATE
+    ]
+    if left:
+        raise PolicyError(
+            f"the TorchScript policy '{_name(module)}' has weights the rebuild would leave out: {', '.join(left)} "
+            f"(it rebuilds {' -> '.join(parts.values())})"
+        )
+    return {role: children[name] for role, name in parts.items()}
+
+
 def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], dict[str, Any]]:
     """The scripted policy as an ONNX graph with sim2real's names (module docstring).
 
@@ -142,23 +214,12 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
         state, and a description of the network.
 
     Raises:
-        PolicyError: a structure or layer the importer does not rebuild.
+        PolicyError: a structure or layer the importer does not rebuild, or weights it would leave out.
     """
     torch = _torch()
-    children = dict(module.named_children())
-    if _name(module) in ("Sequential", "MLP"):
-        actor_src, memory_src, norm_src = module, None, None
-    elif "actor" in children:
-        actor_src, memory_src, norm_src = (
-            children["actor"],
-            children.get("memory"),
-            children.get("normalizer"),
-        )
-    else:
-        raise PolicyError(
-            f"the TorchScript policy '{_name(module)}' has no 'actor' (modules: {', '.join(children) or 'none'}); "
-            "this importer reads legged_gym / rsl_rl / Isaac Lab exports"
-        )
+    parts = _parts(module)
+    actor_src, memory_src, norm_src = parts["actor"], parts.get("memory"), parts.get("normalizer")
+    head = None if "output" not in parts else _output(parts["output"])
     actor = _sequential(actor_src, "actor")
     memory = None if memory_src is None else _rnn(memory_src)
     norm = None if norm_src is None else _normalizer(norm_src)
@@ -177,16 +238,26 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
                 self.register_buffer("std", norm[1])
                 self.eps = norm[2]
 
+        def output(self, out: Any) -> Any:
+            """The actor's output -> the action (``_output``)."""
+            if head is None:
+                return out
+            kind, scale, offset = head
+            if kind == "first":
+                return out[..., 0, :]
+            alpha, beta = (torch.nn.functional.softplus(x) + 1.0 for x in torch.unbind(out, dim=-2))
+            return alpha / (alpha + beta) * scale + offset
+
         def forward(self, obs: Any, *state: Any) -> Any:
             if norm is not None:
                 obs = (obs - self.mean) / (self.std + self.eps)
             if self.memory is None:
-                return self.actor(obs)
+                return self.output(self.actor(obs))
             if lstm:
                 out, (h, c) = self.memory(obs.unsqueeze(0), (state[0], state[1]))
-                return self.actor(out.squeeze(0)), h, c
+                return self.output(self.actor(out.squeeze(0))), h, c
             out, h = self.memory(obs.unsqueeze(0), state[0])
-            return self.actor(out.squeeze(0)), h
+            return self.output(self.actor(out.squeeze(0))), h
 
     policy = Policy().eval()
     recurrent: tuple[RecurrentState, ...] = ()
@@ -220,6 +291,7 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
             "layers": int(memory.num_layers),
         },
         "normalizer": norm is not None,
+        "output": "identity" if head is None else head[0],
     }
     return program.model_proto, recurrent, description
 
@@ -235,10 +307,10 @@ def reference_function(module: Any) -> Callable[[np.ndarray], np.ndarray]:
             if hasattr(module, "reset_memory"):
                 module.reset_memory()
             for name, buf in stateful.items():
-                if name in ("hidden_state", "cell_state"):
+                if name in _STATE:
                     buf.zero_()
             x = torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32))
-            if not any(k in stateful for k in ("hidden_state", "cell_state")):
+            if not any(k in stateful for k in _STATE):
                 return module(x).numpy()
             return np.concatenate([module(x[i : i + 1]).numpy() for i in range(len(x))])
 
