@@ -275,3 +275,18 @@ class TestOnnxGraphs:
         policy = tiny_onnx(tmp_path / "exported" / "policy.onnx", elem=TensorProto.DOUBLE)
         result = import_isaaclab(policy, env, MODEL, tmp_path / "out")
         assert result.max_abs_diff <= 1e-5
+
+
+class TestActionScaleMap:
+    def test_a_scale_map_leaves_the_joints_it_does_not_match_at_one(self, spec, tmp_path):
+        # Isaac Lab's JointAction starts from ones and sets the joints a scale map matches
+        env = env_yaml(
+            spec,
+            tmp_path / "params" / "env.yaml",
+            (("    joint_names: ['.*']\n    scale: 0.5", "    joint_names: ['.*']\n    scale: {'.*_hip': 0.25}"),),
+        )
+        result = import_isaaclab(tiny_onnx(tmp_path / "exported" / "policy.onnx"), env, MODEL, tmp_path / "out")
+        scale = result.spec.action_scale
+        hips = [j for j in result.spec.joints if j.endswith("_hip")]
+        assert hips and all(scale[result.spec.joints.index(j)] == 0.25 for j in hips)
+        assert all(scale[i] == 1.0 for i, j in enumerate(result.spec.joints) if j not in hips)

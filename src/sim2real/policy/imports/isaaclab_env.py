@@ -53,6 +53,11 @@ def _by_regex(value: Any, joint: str, what: str) -> Any:
     return None
 
 
+def _fallback(value: Any, default: float) -> Any:
+    """``value``, or ``default`` where a map matched nothing (None)."""
+    return default if value is None else value
+
+
 def _number(value: Any, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PolicyError(f"{what} must be a number, got {value!r}")
@@ -200,9 +205,10 @@ def deploy_from_env(
             extras[ours] = tuple(float(v) for v in values)
             used = [k for k, vs in zip(keys, per_key, strict=True) if any(v is not None for v in vs)]
             extras[f"{ours}_from"] = f"the policy's {where} ({' / '.join(used)})"
-    scale = [
+    scale = [  # a map leaves the joints it does not match at 1.0, as Isaac Lab's JointAction does
         _number(
-            _by_regex(action.get("scale", 1.0), j, f"{where}: action scale"), f"{where}: action scale of {j}"
+            _fallback(_by_regex(action.get("scale", 1.0), j, f"{where}: action scale"), 1.0),
+            f"{where}: action scale of {j}",
         )
         for j in joints
     ]
