@@ -6,7 +6,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from sim2real.robots.geom_extent import geom_bottom, lowest_point
+from sim2real.robots.geom_extent import geom_bottom, lowest_point, lowest_points
 
 LIFTED = """<mujoco><asset><mesh name="slab" vertex="-0.15 -0.05 0  0.15 -0.05 0  -0.15 0.05 0  0.15 0.05 0
   -0.15 -0.05 0.04  0.15 -0.05 0.04  -0.15 0.05 0.04  0.15 0.05 0.04"/></asset><worldbody>
@@ -70,3 +70,21 @@ class TestLowestPoint:
         a, c, t = 0.03, 0.01, 0.6
         expected = 1.0 - np.sqrt((a * np.sin(t)) ** 2 + (c * np.cos(t)) ** 2)
         assert geom_bottom(model, data, model.geom("tilted").id) == pytest.approx(expected, abs=1e-12)
+
+    def test_a_dense_meshs_lowest_point_is_read_from_its_hull(self):
+        # interior vertices never touch first: the hull's (what MuJoCo collides) give the same point
+        rng = np.random.default_rng(0)
+        inner = rng.uniform(-0.02, 0.02, (600, 3))
+        ball = rng.normal(size=(200, 3))
+        ball = 0.03 * ball / np.linalg.norm(ball, axis=1, keepdims=True)
+        verts = np.concatenate([inner, ball])
+        xml = f"""<mujoco><asset><mesh name="m" vertex="{" ".join(f"{v:.6f}" for v in verts.ravel())}"/></asset>
+          <worldbody><body pos="0 0 1" euler="20 35 0"><freejoint/><geom type="mesh" mesh="m"/></body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)
+        start, n = model.mesh_vertadr[0], model.mesh_vertnum[0]
+        world = data.geom_xpos[0] + model.mesh_vert[start : start + n] @ data.geom_xmat[0].reshape(3, 3).T
+        points, _ = lowest_points(model, data, 0)
+        assert len(points) < n  # the hull only
+        np.testing.assert_allclose(lowest_point(model, data, 0), world[np.argmin(world[:, 2])], atol=1e-12)
