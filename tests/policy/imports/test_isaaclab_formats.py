@@ -290,3 +290,14 @@ class TestActionScaleMap:
         hips = [j for j in result.spec.joints if j.endswith("_hip")]
         assert hips and all(scale[result.spec.joints.index(j)] == 0.25 for j in hips)
         assert all(scale[i] == 1.0 for i, j in enumerate(result.spec.joints) if j not in hips)
+
+    def test_an_actuator_network_group_is_refused_for_what_it_is(self, spec, tmp_path):
+        # ANYmal-style configs: ActuatorNetMLP groups state no stiffness or damping
+        env = env_yaml(spec, tmp_path / "params" / "env.yaml", (
+            ("class_type: isaaclab.actuators.actuator_pd:DCMotor", "class_type: isaaclab.actuators.actuator_net:ActuatorNetMLP"),
+        ))
+        text = env.read_text()
+        lines = [("        stiffness: null" if ln.startswith("        stiffness: {") else ln) for ln in text.splitlines()]
+        env.write_text("\n".join(lines) + "\n")
+        with pytest.raises(PolicyError, match=r"trained behind an actuator network \(ActuatorNetMLP\)"):
+            import_isaaclab(tiny_onnx(tmp_path / "exported" / "policy.onnx"), env, MODEL, tmp_path / "out")

@@ -192,6 +192,12 @@ def deploy_from_env(
         values = _actuator_values(actuators, joints, key, where)
         missing = [j for j, v in zip(joints, values, strict=True) if v is None]
         if missing:
+            kinds = _actuator_values(actuators, missing[:1], "class_type", where)
+            if "ActuatorNet" in str(kinds[0] or ""):
+                raise PolicyError(
+                    f"{where}: joint '{missing[0]}' was trained behind an actuator network ({str(kinds[0]).rpartition(':')[2]}), "
+                    "which has no stiffness or damping; sim2real imports policies of PD-driven joints"
+                )
             raise PolicyError(
                 f"{where}: no actuator group states the {key} of joint '{missing[0]}' (the USD's own values are not in env.yaml)"
             )
