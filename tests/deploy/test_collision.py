@@ -67,6 +67,17 @@ def _zero_policy(spec) -> PolicyRunner:
     return PolicyRunner(_POLICIES[spec.name], spec, providers="cpu")
 
 
+def _at_rest(spec):
+    """A detector of ``spec``, a reading of its quiet twin at rest, and the mass matrix there."""
+    det = CollisionDetector(spec)
+    robot = _quiet(spec)
+    robot.reset()
+    reading = robot.read()
+    qpos, qvel = det.observer._set_state(reading)
+    M, _ = det.observer._dynamics(qpos, qvel)
+    return det, reading, M
+
+
 class TestObserver:
     def test_fixed_base_estimates_a_generalized_force_mujoco_applies(self):
         spec = load_robot("pendulum")
@@ -330,13 +341,8 @@ class TestFloatingBaseObservability:
         # the definition, sqrt(y_B^T pinv(P_BB) y_B) for the one-row block B of each joint, against
         # what the detector computes (without a pseudo-inverse per joint: 14 of them cost the
         # quadruped's observer 1.6 ms a tick)
-        det = CollisionDetector(quadruped)
+        det, reading, M = _at_rest(quadruped)
         obs = det.observer
-        robot = _quiet(quadruped)
-        robot.reset()
-        reading = robot.read()
-        qpos, qvel = obs._set_state(reading)
-        M, _ = obs._dynamics(qpos, qvel)
         rng = np.random.default_rng(3)
         for _ in range(5):
             force = rng.normal(0.0, 1.0, obs.nv) * np.r_[np.full(6, 20.0), np.full(obs.nv - 6, 2.0)]
@@ -353,13 +359,8 @@ class TestFloatingBaseObservability:
             assert np.max(joint) > 0.0
 
     def test_what_the_feet_spread_over_many_rows_is_counted_whole(self, quadruped, furuta):
-        det = CollisionDetector(quadruped)
+        det, reading, M = _at_rest(quadruped)
         obs = det.observer
-        robot = _quiet(quadruped)
-        robot.reset()
-        reading = robot.read()
-        qpos, qvel = obs._set_state(reading)
-        M, _ = obs._dynamics(qpos, qvel)
         yaw = np.zeros(obs.nv)
         yaw[obs._free_dof + 5] = det.base_torque  # a torque about the vertical at the threshold
         res = obs._explain(reading, M, yaw, True)

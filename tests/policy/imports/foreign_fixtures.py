@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 PERM = [0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11]
 """Policy joint i of the Isaac-style fixture is motor PERM[i] (hips, thighs, calves: Isaac Lab's order)."""
@@ -317,3 +318,27 @@ class IsaacLabReference:
 def quat_about_z(angle: float) -> np.ndarray:
     """A (w, x, y, z) quaternion of a rotation about z."""
     return np.array([math.cos(angle / 2), 0.0, 0.0, math.sin(angle / 2)])
+
+
+def legged_gym_config(tmp_path: Path, **changes: Any) -> Path:
+    """A unitree_rl_gym MuJoCo deploy config (its go2.yaml's keys: 48 observations, base velocity first)."""
+    values = {
+        "simulation_dt": 0.005,
+        "control_decimation": 4,
+        "kps": [25.0] * 12,
+        "kds": [0.5] * 12,
+        "default_angles": [0.0, 0.8, -1.5] * 4,
+        "lin_vel_scale": 2.0,
+        "ang_vel_scale": 0.25,
+        "dof_pos_scale": 1.0,
+        "dof_vel_scale": 0.05,
+        "action_scale": 0.25,
+        "cmd_scale": [2.0, 2.0, 0.25],
+        "num_actions": 12,
+        "num_obs": 48,
+        "cmd_init": [0.5, 0, 0],
+    }
+    values.update(changes)
+    path = tmp_path / "deploy.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path

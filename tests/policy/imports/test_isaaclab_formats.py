@@ -232,28 +232,6 @@ class IsaacLabJit(torch.nn.Module):
         self.cell_state[:] = 0.0
 
 
-def go2_config(path, **changes):
-    """unitree_rl_gym's deploy/deploy_mujoco/configs/go2.yaml (48 observations, base velocity first)."""
-    cfg = {
-        "simulation_dt": 0.005,
-        "control_decimation": 4,
-        "kps": [20.0] * 12,
-        "kds": [0.5] * 12,
-        "default_angles": [0.1, 0.8, -1.5, -0.1, 0.8, -1.5, 0.1, 1.0, -1.5, -0.1, 1.0, -1.5],
-        "lin_vel_scale": 2.0,
-        "ang_vel_scale": 0.25,
-        "dof_pos_scale": 1.0,
-        "dof_vel_scale": 0.05,
-        "action_scale": 0.25,
-        "cmd_scale": [2.0, 2.0, 0.25],
-        "num_actions": 12,
-        "num_obs": 48,
-        **changes,
-    }
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
 class TestTorchScriptExports:
     def test_isaaclab_policy_pt_with_its_env_yaml_imports(self, spec, tmp_path):
         # Isaac Lab's play.py writes exported/policy.pt (export_policy_as_jit) next to policy.onnx;

@@ -15,6 +15,7 @@ import mujoco
 import numpy as np
 import pytest
 import yaml
+from foreign_fixtures import legged_gym_config
 
 from sim2real.cli import main
 from sim2real.errors import PolicyError
@@ -233,29 +234,6 @@ class TestUnitreeH1:
 
 
 # ------------------------------------------------------------------ format, without shared data
-def config(tmp_path, **changes):
-    values = {
-        "simulation_dt": 0.005,
-        "control_decimation": 4,
-        "kps": [25.0] * 12,
-        "kds": [0.5] * 12,
-        "default_angles": [0.0, 0.8, -1.5] * 4,
-        "lin_vel_scale": 2.0,
-        "ang_vel_scale": 0.25,
-        "dof_pos_scale": 1.0,
-        "dof_vel_scale": 0.05,
-        "action_scale": 0.25,
-        "cmd_scale": [2.0, 2.0, 0.25],
-        "num_actions": 12,
-        "num_obs": 48,
-        "cmd_init": [0.5, 0, 0],
-    }
-    values.update(changes)
-    path = tmp_path / "deploy.yaml"
-    path.write_text(yaml.safe_dump(values))
-    return path
-
-
 def scripted_mlp(tmp_path, n_obs=48, n_act=12):
     torch.manual_seed(0)
     net = torch.nn.Sequential(torch.nn.Linear(n_obs, 32), torch.nn.ELU(), torch.nn.Linear(32, n_act))
@@ -290,7 +268,7 @@ class LstmExporter(torch.nn.Module):
 class TestLeggedGymFormat:
     def test_a_quadruped_layout_starts_with_the_base_linear_velocity(self, tmp_path):
         result = import_legged_gym(
-            scripted_mlp(tmp_path), config(tmp_path), QUADRUPED, tmp_path / "out", torque_limit=23.7
+            scripted_mlp(tmp_path), legged_gym_config(tmp_path), QUADRUPED, tmp_path / "out", torque_limit=23.7
         )
         spec = result.spec
         assert [t.name for t in spec.observation] == [
@@ -316,7 +294,7 @@ class TestLeggedGymFormat:
         path = tmp_path / "lstm.pt"
         torch.jit.script(LstmExporter(45, 12)).save(str(path))
         result = import_legged_gym(
-            path, config(tmp_path, num_obs=45), QUADRUPED, tmp_path / "out", torque_limit=23.7
+            path, legged_gym_config(tmp_path, num_obs=45), QUADRUPED, tmp_path / "out", torque_limit=23.7
         )
         assert len(result.metadata.recurrent) == 2 and result.max_abs_diff <= 1e-5
         runner = PolicyRunner(result.policy, result.spec, providers="cpu")
@@ -346,7 +324,7 @@ class TestLeggedGymFormat:
                 "--policy",
                 str(scripted_mlp(tmp_path, n_act=changes.pop("n_act", 12))),
                 "--config",
-                str(config(tmp_path, **changes)),
+                str(legged_gym_config(tmp_path, **changes)),
                 "--model",
                 str(QUADRUPED),
                 "--out",
@@ -378,7 +356,7 @@ class TestLeggedGymFormat:
 
 class TestJointsThePolicyDoesNotDrive:
     def test_they_are_locked_at_their_default_positions_in_simulation(self, tmp_path):
-        cfg = config(
+        cfg = legged_gym_config(
             tmp_path,
             num_actions=9,
             num_obs=36,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import yaml
+from foreign_fixtures import legged_gym_config
 
 from sim2real.errors import PolicyError
 from sim2real.policy.imports.graph import graph_interface
@@ -117,27 +117,6 @@ def rsl_rl_jit(kind: str, distribution: str | None = "GaussianDistribution", n_o
     return torch.jit.script(model.eval().as_jit())
 
 
-def go2_config(path):
-    """unitree_rl_gym's deploy/deploy_mujoco/configs/go2.yaml (48 observations, base velocity first)."""
-    cfg = {
-        "simulation_dt": 0.005,
-        "control_decimation": 4,
-        "kps": [20.0] * 12,
-        "kds": [0.5] * 12,
-        "default_angles": [0.1, 0.8, -1.5, -0.1, 0.8, -1.5, 0.1, 1.0, -1.5, -0.1, 1.0, -1.5],
-        "lin_vel_scale": 2.0,
-        "ang_vel_scale": 0.25,
-        "dof_pos_scale": 1.0,
-        "dof_vel_scale": 0.05,
-        "action_scale": 0.25,
-        "cmd_scale": [2.0, 2.0, 0.25],
-        "num_actions": 12,
-        "num_obs": 48,
-    }
-    path.write_text(yaml.safe_dump(cfg))
-    return path
-
-
 def graph_actions(graph, recurrent, obs: np.ndarray) -> np.ndarray:
     """The converted graph on observations from a reset (T, n_obs) -> (T, n_act), state carried."""
     import onnxruntime as ort
@@ -177,7 +156,7 @@ class TestTorchScriptExports:
         path = tmp_path / "policy.pt"
         torch.jit.script(model.eval().as_jit()).save(str(path))
         result = import_legged_gym(
-            path, go2_config(tmp_path / "go2.yaml"), MODEL, tmp_path / "out", torque_limit=23.7
+            path, legged_gym_config(tmp_path), MODEL, tmp_path / "out", torque_limit=23.7
         )
         assert result.max_abs_diff <= 1e-5
         assert bool(result.metadata.recurrent) == (kind == "lstm")
