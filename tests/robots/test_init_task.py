@@ -79,5 +79,8 @@ class TestLocomotion:
         names = ["rootz", "rootx", "rooty", "hip"]
         task, line = infer_task(model, [0, 1, 2, 3], names, ["hip"], False, [], model.qpos0)
         assert task is None and "planar" in line and "rootz, rootx, rooty" in line
+        # its root driven (a carriage on a rail, an arm's turntable): no planar walker
+        _, line = infer_task(model, [0, 1, 2, 3], names, ["rootx", "hip"], False, [], model.qpos0)
+        assert "planar" not in line
         # a cart-pole's cart only slides: still a pole to swing up
         assert _infer(CARTPOLE.format(range=""), ["slider"])[0]["kind"] == "swing_up"

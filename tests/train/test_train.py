@@ -94,6 +94,22 @@ class TestTrainingTask:
         )
 
 
+    @pytest.mark.parametrize("repeat", [1, 2])
+    def test_the_windows_hold_one_entry_per_judged_episode(self, repeat):
+        # episodes started at a random step are not judged; the success and return windows must not
+        # copy older entries in their place (with repeat 1 they got one per finished episode)
+        spec, task = load_robot("pendulum"), get_task("pendulum")
+        vec = _TrainVecEnv(TaskEnv(spec, task, 4, seed=0), repeat=repeat)
+        n = vec.env.max_episode_steps
+        zero = torch.zeros((4, spec.n_actions))
+        for _ in range(-(-n // repeat)):  # four whole episodes end, judged
+            vec.step(zero)
+        assert len(vec.success) == len(vec.returns) == 4
+        vec.env.start_episodes_at(np.full(4, n - 1))  # four late starts end at the next step, unjudged
+        vec.step(zero)
+        assert len(vec.success) == len(vec.returns) == 4
+
+
 class TestConfig:
     def test_round_trip_through_a_dict(self):
         cfg = default_config("quadruped")

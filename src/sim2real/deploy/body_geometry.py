@@ -91,6 +91,8 @@ def imu_to_base(spec: RobotSpec) -> np.ndarray | None:
     model = build_model(spec)
     site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, spec.imu.site)
     body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    if site < 0 or body < 0:
+        raise Sim2RealError(f"the IMU site {spec.imu.site!r} or the base body {spec.base_body!r} is not in the model")
     if int(model.body_weldid[model.site_bodyid[site]]) != int(model.body_weldid[body]):
         raise Sim2RealError(
             f"the IMU site {spec.imu.site!r} moves against the base body {spec.base_body!r} (a joint between "

@@ -36,6 +36,8 @@ class RslVecEnv(VecEnv):
         self._obs, self._critic = env.observe()
         self.recent_success: list[float] = []
         self.recent_returns: list[float] = []
+        self.last_judged = 0
+        """Episodes judged among those the latest :meth:`step` ended (``recent_*`` got that many)."""
 
     @property
     def episode_length_buf(self) -> torch.Tensor:
@@ -63,8 +65,10 @@ class RslVecEnv(VecEnv):
         result = self.env.step(actions.detach().cpu().numpy())
         self._obs, self._critic = result.obs, result.critic_obs
         extras: dict[str, Any] = {"time_outs": torch.from_numpy(result.time_out.astype(np.float32))}
+        self.last_judged = 0
         if result.info:
             judged = result.info["judged"]  # not the episodes a random start cut short
+            self.last_judged = int(np.count_nonzero(judged))
             self.recent_success.extend(result.info["success"][judged].astype(float).tolist())
             self.recent_returns.extend(result.info["episode_return"][judged].tolist())
             self.recent_success = self.recent_success[-200:]

@@ -51,7 +51,7 @@ def infer_task(
             return {"kind": "locomotion"}, "task: locomotion (floating base with feet)"
         return None, "no task inferred (a floating base without feet): add `task:` to train"
     planar = _planar_root(model)
-    if planar:
+    if planar and not set(planar) & set(actuated):  # an unactuated root (an arm on a driven rail is no walker)
         return None, (
             f"no task inferred: the robot's root moves on joints of its own ({', '.join(planar)}: a planar "
             "robot, dm_control's walker or cheetah), and the locomotion task needs a floating base (a free "

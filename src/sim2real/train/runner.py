@@ -160,7 +160,7 @@ class _TrainVecEnv(RslVecEnv):
     def step(self, actions: torch.Tensor) -> tuple[Any, torch.Tensor, torch.Tensor, dict[str, Any]]:
         if self.repeat == 1:
             obs, reward, done, extras = super().step(actions)
-            self._record(int(done.sum()))
+            self._record(self.last_judged)
             return obs, reward, done, extras
         action = actions.detach().cpu().numpy()
         n = self.num_envs
