@@ -22,6 +22,7 @@ import math
 import numpy as np
 
 from sim2real.deploy.safety_events import EventKind, MonitorState, SafetyEvent, Severity, new_event
+from sim2real.real.estimator import quat_multiply
 from sim2real.real.protocol import Reading
 from sim2real.robots.spec import RobotSpec
 
@@ -255,18 +256,6 @@ def _joint_limit_events(spec: RobotSpec, reading: Reading, i: int, now: float) -
     return ev
 
 
-def _quat_mul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Hamilton product a b of two (w, x, y, z) quaternions."""
-    aw, ax, ay, az = a
-    bw, bx, by, bz = b
-    return np.array([
-        aw * bw - ax * bx - ay * by - az * bz,
-        aw * bx + ax * bw + ay * bz - az * by,
-        aw * by - ax * bz + ay * bw + az * bx,
-        aw * bz + ax * by - ay * bx + az * bw,
-    ])
-
-
 def _base_events(
     spec: RobotSpec, reading: Reading, now: float, imu_to_base: np.ndarray | None
 ) -> list[SafetyEvent]:
@@ -286,7 +275,7 @@ def _base_events(
                 )
             )
         elif np.all(np.isfinite(reading.quat)):
-            tilt = base_tilt(reading.quat if imu_to_base is None else _quat_mul(reading.quat, imu_to_base))
+            tilt = base_tilt(reading.quat if imu_to_base is None else quat_multiply(reading.quat, imu_to_base))
             if math.isnan(tilt):
                 ev.append(new_event(now, EventKind.NAN_STATE, SAFE_STOP, "base quaternion has zero norm"))
             elif tilt > lim.tilt:

@@ -58,6 +58,16 @@ class RslVecEnv(VecEnv):
             batch_size=[self.num_envs],
         )
 
+    def collect(self, info: dict[str, Any]) -> int:
+        """Add the success and return of the episodes a step ended to ``recent_*`` (the newest 200),
+        those judged only (not those a random start cut short); returns how many were added."""
+        if not info:
+            return 0
+        judged = info["judged"]
+        self.recent_success = (self.recent_success + info["success"][judged].astype(float).tolist())[-200:]
+        self.recent_returns = (self.recent_returns + info["episode_return"][judged].tolist())[-200:]
+        return int(np.count_nonzero(judged))
+
     def get_observations(self) -> TensorDict:
         return self._pack()
 
@@ -65,16 +75,9 @@ class RslVecEnv(VecEnv):
         result = self.env.step(actions.detach().cpu().numpy())
         self._obs, self._critic = result.obs, result.critic_obs
         extras: dict[str, Any] = {"time_outs": torch.from_numpy(result.time_out.astype(np.float32))}
-        self.last_judged = 0
-        if result.info:
-            judged = result.info["judged"]  # not the episodes a random start cut short
-            self.last_judged = int(np.count_nonzero(judged))
-            self.recent_success.extend(result.info["success"][judged].astype(float).tolist())
-            self.recent_returns.extend(result.info["episode_return"][judged].tolist())
-            self.recent_success = self.recent_success[-200:]
-            self.recent_returns = self.recent_returns[-200:]
-            if self.recent_success:
-                extras["log"] = {"/success_rate": float(np.mean(self.recent_success))}
+        self.last_judged = self.collect(result.info)
+        if result.info and self.recent_success:
+            extras["log"] = {"/success_rate": float(np.mean(self.recent_success))}
         return (
             self._pack(),
             torch.from_numpy(result.reward.astype(np.float32)),

@@ -54,6 +54,7 @@ __all__ = [
     "LegChain",
     "LegKinematics",
     "estimate_track",
+    "quat_multiply",
     "quat_to_matrix",
 ]
 
@@ -92,7 +93,8 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]])
 
 
-def _quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a b of two (w, x, y, z) quaternions, shape (4,)."""
     aw, ax, ay, az = a
     bw, bx, by, bz = b
     return np.array(
@@ -519,7 +521,7 @@ class BaseStateEstimator:
         if angle > 0:
             axis = w / np.linalg.norm(w)
             dq = np.concatenate([[math.cos(angle / 2)], math.sin(angle / 2) * axis])
-            self._quat = _quat_multiply(self._quat, dq)
+            self._quat = quat_multiply(self._quat, dq)
             self._quat /= np.linalg.norm(self._quat)
         return self._quat
 

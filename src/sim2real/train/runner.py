@@ -172,13 +172,7 @@ class _TrainVecEnv(RslVecEnv):
             reward += np.where(done, 0.0, result.reward)
             time_out |= result.time_out & ~done
             done |= result.done
-            if result.info:  # the episodes judged: not those a random start cut short
-                judged = result.info["judged"]
-                self.recent_success.extend(result.info["success"][judged].astype(float).tolist())
-                self.recent_returns.extend(result.info["episode_return"][judged].tolist())
-                self._record(int(np.count_nonzero(judged)))
-        self.recent_success = self.recent_success[-200:]
-        self.recent_returns = self.recent_returns[-200:]
+            self._record(self.collect(result.info))
         self._obs, self._critic = result.obs, result.critic_obs
         extras: dict[str, Any] = {"time_outs": torch.from_numpy(time_out.astype(np.float32))}
         return (

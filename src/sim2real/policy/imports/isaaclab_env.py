@@ -98,6 +98,12 @@ def _actuator_values(actuators: Mapping[str, Any], joints: Sequence[str], key: s
     return out
 
 
+def _func_name(term: Mapping[str, Any]) -> str:
+    """The name of an observation term's function (``isaaclab.envs.mdp.observations:joint_pos_rel``
+    -> ``joint_pos_rel``)."""
+    return str(term.get("func") or "").rpartition(":")[2].rpartition(".")[2]
+
+
 _PER_JOINT = ("joint_pos", "joint_pos_rel", "joint_vel", "joint_vel_rel")
 """Isaac Lab observation functions with a value per joint (in articulation order by default)."""
 
@@ -114,7 +120,7 @@ def _observations(
     for key, term in group.items():
         if not isinstance(term, Mapping) or "func" not in term:
             continue  # a group setting (concatenate_terms, concatenate_dim, ...) or a term set to null
-        func = str(term.get("func") or "").rpartition(":")[2].rpartition(".")[2]
+        func = _func_name(term)
         func = "joint_pos_absolute" if func == "joint_pos" else func
         name = func if func in known else key
         if name in out:
@@ -248,7 +254,7 @@ def deploy_from_env(
     ordered = [j for j in articulation if j in set(joints)]
     per_joint = [
         str(k) for k, t in group.items()
-        if isinstance(t, Mapping) and str(t.get("func") or "").rpartition(":")[2] in _PER_JOINT
+        if isinstance(t, Mapping) and _func_name(t) in _PER_JOINT
         and not ((t.get("params") or {}).get("asset_cfg") or {}).get("joint_names")
     ]  # fmt: skip
     if joints != ordered and per_joint:
