@@ -9,6 +9,7 @@ import pytest
 import yaml
 from deploy_testdata import QUIET
 
+from imu_mount_testdata import turned_imu_quadruped
 from sim2real.deploy.body_geometry import imu_to_base
 from sim2real.deploy.safety import EventKind, SafetyMonitor, Severity, base_tilt
 from sim2real.deploy.safety_state import check_reading
@@ -102,26 +103,9 @@ class TestTiltThroughTheImuMount:
     """A reading's quaternion is the IMU's orientation (the twin's site sensor, a ROS 2 Imu
     message); the tilt limit is the base's."""
 
-    @staticmethod
-    def _rolled_imu(tmp_path, roll_deg: float):
-        """The embedded quadruped with its IMU on a board rolled by ``roll_deg`` on the base."""
-        xml = (DATA_DIR / "quadruped.xml").read_text()
-        board = (
-            f'<body name="imu_board" pos="0.05 0.02 0.03" euler="{math.radians(roll_deg)} 0 0">'
-            '<site name="board_imu"/></body>'
-        )
-        anchor = '<body name="base" pos="0 0 0.34">'
-        assert anchor in xml
-        (tmp_path / "quadruped.xml").write_text(xml.replace(anchor, anchor + board, 1))
-        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
-        raw["name"], raw["mjcf"] = "quadruped_rolled_imu", str(tmp_path / "quadruped.xml")
-        raw["sensors"]["imu"]["site"] = "board_imu"
-        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
-        return load_robot(str(tmp_path / "robot.yaml"))
-
     @pytest.mark.parametrize("base_roll_deg", [-75.0, 75.0, 40.0])
     def test_the_base_tilt_is_judged_not_the_imus(self, tmp_path, base_roll_deg):
-        spec = self._rolled_imu(tmp_path, 30.0)
+        spec = turned_imu_quadruped(tmp_path, 30.0)
         robot = TwinRobot(spec, TwinConfig(effects=QUIET))
         half = math.radians(base_roll_deg) / 2
         robot.set_state(base_quat=np.array([math.cos(half), math.sin(half), 0.0, 0.0]), base_height=0.3)

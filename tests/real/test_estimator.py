@@ -2,61 +2,19 @@
 
 from __future__ import annotations
 
-import dataclasses
-import json
-
-import mujoco
 import numpy as np
 import pytest
 
+from imu_mount_testdata import turned_imu_quadruped
 from sim2real.deploy.record import TrotGait, record
 from sim2real.errors import Sim2RealError
 from sim2real.gap.core import base_velocity_estimate_error
 from sim2real.logs import read_bag
-from sim2real.real.estimator import (
-    BaseStateEstimator,
-    EstimatorConfig,
-    LegKinematics,
-    estimate_track,
-)
+from sim2real.real.estimator import BaseStateEstimator, EstimatorConfig, estimate_track
+from sim2real.real.legs import LegKinematics
 from sim2real.real.protocol import Command
 from sim2real.real.twin import TwinConfig, TwinRobot
 from sim2real.robots import load_robot
-from sim2real.robots.init import InitOptions, init_robot
-from sim2real.robots.model import build_model, default_qpos, joint_qpos_indices
-
-# a biped whose hips are one body with three joints (as in Gymnasium's and dm_control's humanoids),
-# the second and third with anchors off the body's origin
-BIPED_3DOF_HIPS = """
-<mujoco>
-  <worldbody>
-    <geom name="ground" type="plane" size="5 5 0.1"/>
-    <body name="pelvis" pos="0 0 0.9">
-      <freejoint/>
-      <geom type="box" size="0.1 0.15 0.05"/>
-      <body name="left_thigh" pos="0 0.1 -0.05" quat="0.98 0.2 0 0">
-        <joint name="l_hip_x" axis="1 0 0" range="-1 1"/>
-        <joint name="l_hip_z" axis="0 0 1" pos="0 0.01 -0.02" range="-1 1"/>
-        <joint name="l_hip_y" axis="0 1 0" pos="0.01 0 -0.03" range="-1 1" ref="0.1"/>
-        <geom type="capsule" fromto="0 0 0 0 0 -0.4" size="0.04"/>
-        <body name="left_foot" pos="0 0 -0.4">
-          <joint name="l_knee" axis="0 1 0" range="-2 0"/>
-          <geom type="sphere" size="0.03" pos="0 0 -0.4"/>
-        </body>
-      </body>
-      <body name="right_thigh" pos="0 -0.1 -0.05">
-        <joint name="r_hip_x" axis="1 0 0" range="-1 1"/>
-        <joint name="r_hip_y" axis="0 1 0" pos="0 0 -0.01" range="-1 1"/>
-        <geom type="capsule" fromto="0 0 0 0 0 -0.4" size="0.04"/>
-        <body name="right_foot" pos="0 0 -0.4">
-          <joint name="r_knee" axis="0 1 0" range="-2 0"/>
-          <geom type="sphere" size="0.03" pos="0 0 -0.4"/>
-        </body>
-      </body>
-    </body>
-  </worldbody>
-</mujoco>
-"""
 
 
 @pytest.fixture(scope="module")
@@ -75,68 +33,6 @@ def walk_log(quadruped, tmp_path_factory):
     path = tmp_path_factory.mktemp("walk") / "trot"
     record(TwinRobot(quadruped, TwinConfig()), TrotGait(quadruped), 8.0, path)
     return read_bag(path)
-
-
-def _assert_feet_match(kin: LegKinematics, model, data, q: np.ndarray, foot_geom: int) -> None:
-    """Each foot (geom ``foot_geom`` of its body) where MuJoCo puts it, in the base frame (body 1),
-    and each Jacobian equal to finite differences of the feet."""
-    feet, J = kin.feet(q)
-    R = data.xmat[1].reshape(3, 3)
-    for i, chain in enumerate(kin.chains):
-        body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, chain.name)
-        geom = int(model.body_geomadr[body]) + foot_geom
-        np.testing.assert_allclose(feet[i], R.T @ (data.geom_xpos[geom] - data.xpos[1]), atol=1e-12)
-        numeric = np.zeros((3, q.shape[0]))
-        for j in range(q.shape[0]):
-            dq = np.zeros(q.shape[0])
-            dq[j] = 1e-6
-            numeric[:, j] = (kin.feet(q + dq)[0][i] - feet[i]) / 1e-6
-        np.testing.assert_allclose(J[i], numeric, atol=1e-5)
-
-
-class TestKinematics:
-    def test_feet_and_jacobians_match_mujoco(self, quadruped, kinematics, rng):
-        model = build_model(quadruped)
-        data = mujoco.MjData(model)
-        assert [c.name for c in kinematics.chains] == ["FL_calf", "FR_calf", "RL_calf", "RR_calf"]
-        assert kinematics.mass == pytest.approx(float(np.sum(model.body_mass)))
-        for _ in range(3):
-            q = np.asarray(quadruped.default_pose) + rng.uniform(-0.3, 0.3, quadruped.n_joints)
-            data.qpos[:] = default_qpos(quadruped, model)
-            data.qpos[3:7] = [0.9, 0.1, -0.2, 0.3] / np.linalg.norm([0.9, 0.1, -0.2, 0.3])
-            data.qpos[joint_qpos_indices(quadruped, model)] = q
-            mujoco.mj_forward(model, data)
-            _assert_feet_match(kinematics, model, data, q, foot_geom=1)  # the sphere after the visual capsule
-
-    def test_a_body_with_several_joints_chains_them_in_mujocos_order(self, tmp_path, rng):
-        path = tmp_path / "biped.xml"
-        path.write_text(BIPED_3DOF_HIPS)
-        spec, _ = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=50.0, kd=1.0, torque_limit=50.0))
-        kin = LegKinematics.from_model(spec)
-        model = build_model(spec)
-        data = mujoco.MjData(model)
-        assert [len(c.joints) for c in kin.chains] == [4, 3]
-        for _ in range(3):
-            q = rng.uniform(-0.8, 0.0, spec.n_joints)
-            data.qpos[:] = default_qpos(spec, model)
-            data.qpos[joint_qpos_indices(spec, model)] = q
-            mujoco.mj_forward(model, data)
-            _assert_feet_match(kin, model, data, q, foot_geom=0)
-
-    def test_the_spec_feet_are_the_feet_not_every_leaf_with_a_collision_geom(self, quadruped):
-        # a humanoid's fingertips are leaves with collision geoms too: the spec names the feet
-        front = dataclasses.replace(quadruped, feet=("FL_calf", "FR_calf"))
-        assert [c.name for c in LegKinematics.from_model(front).chains] == ["FL_calf", "FR_calf"]
-
-    def test_round_trip_through_json(self, kinematics, quadruped):
-        back = LegKinematics.from_dict(json.loads(json.dumps(kinematics.as_dict())))
-        q = np.asarray(quadruped.default_pose) + 0.1
-        np.testing.assert_allclose(back.feet(q)[0], kinematics.feet(q)[0])
-        np.testing.assert_allclose(back.feet(q)[1], kinematics.feet(q)[1])
-
-    def test_a_fixed_base_robot_has_no_legs_to_estimate_from(self):
-        with pytest.raises(Sim2RealError, match="floating base"):
-            LegKinematics.from_model(load_robot("pendulum"))
 
 
 class TestFilter:
@@ -179,3 +75,20 @@ class TestOnTheWalkingTwin:
     def test_offline_estimate_of_a_log_matches_the_on_board_one(self, quadruped, walk_log):
         offline = estimate_track(quadruped, walk_log)
         np.testing.assert_allclose(offline.lin_vel, walk_log.base_estimate.lin_vel, atol=1e-9)
+
+
+class TestOnATurnedImu:
+    """A reading's IMU values are the IMU's frame; the estimates are the base's."""
+
+    def test_a_board_turned_on_the_base_gives_the_base_state(self, tmp_path):
+        spec = turned_imu_quadruped(tmp_path, 30.0, 0.0, 90.0)
+        kin = LegKinematics.from_model(spec)
+        assert not np.allclose(kin.imu_quat, [1.0, 0.0, 0.0, 0.0])
+        record(TwinRobot(spec, TwinConfig()), TrotGait(spec), 4.0, tmp_path / "trot")
+        log = read_bag(tmp_path / "trot")
+        assert base_velocity_estimate_error(log) <= 0.05  # 0.028 m/s, as with the square IMU
+        truth, est = log.base_truth, log.base_estimate
+        # the base's orientation, not the board's: the angle between the two is the mount's 30/90 deg
+        dots = np.abs(np.sum(truth.quat * est.quat, axis=1))
+        assert np.degrees(2 * np.arccos(np.clip(dots, 0.0, 1.0))).max() < 1.0
+        np.testing.assert_allclose(est.ang_vel, truth.ang_vel, atol=0.05)

@@ -52,7 +52,7 @@ import numpy as np
 from sim2real.deploy.excitation import excitation
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.errors import Sim2RealError
-from sim2real.real.estimator import LegKinematics
+from sim2real.real.legs import LegKinematics
 from sim2real.real.protocol import Reading, Robot
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.spec import RobotSpec

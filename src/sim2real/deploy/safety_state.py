@@ -22,8 +22,8 @@ import math
 import numpy as np
 
 from sim2real.deploy.safety_events import EventKind, MonitorState, SafetyEvent, Severity, new_event
-from sim2real.real.estimator import quat_multiply
 from sim2real.real.protocol import Reading
+from sim2real.real.rotations import quat_multiply
 from sim2real.robots.spec import RobotSpec
 
 __all__ = ["base_tilt", "check_limits", "check_reading"]

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from sim2real.real.estimator import BaseStateEstimator, EstimatorConfig, LegKinematics
+from sim2real.real.estimator import BaseStateEstimator, EstimatorConfig
+from sim2real.real.legs import LegKinematics
 from sim2real.real.protocol import Reading
 
 if TYPE_CHECKING:
