@@ -45,3 +45,29 @@ def test_a_model_without_such_actuators_has_none(tmp_path):
     spec = load_spec(tmp_path / "robot.yaml")
     assert spec.idle_actuators == () and not any("switches off" in line for line in spec.overrides)
     assert np.isfinite(build_model(spec).actuator_gainprm).all()
+
+
+# the same arm with a spatial tendon (a cable from the base over link 2) and a thruster on a site
+CABLE_AND_THRUSTER = """<mujoco><compiler angle="radian"/><worldbody><site name="anchor" pos="0 0.1 0"/>
+  <body name="link1"><joint name="a" axis="0 0 1" range="-2 2"/>
+  <geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.02" mass="0.5"/>
+  <body name="link2" pos="0.2 0 0"><joint name="b" axis="0 0 1" range="-2 2"/>
+  <geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.02" mass="0.3"/>
+  <site name="tip" pos="0.2 0 0"/></body></body></worldbody>
+  <tendon><spatial name="cable"><site site="anchor"/><site site="tip"/></spatial></tendon>
+  <actuator><motor name="winch" tendon="cable" gear="1" ctrlrange="-1 1"/>
+  <motor name="thruster" site="tip" gear="0 1 0 0 0 0" ctrlrange="-1 1"/></actuator></mujoco>"""
+
+
+def test_a_cable_or_a_thruster_on_driven_joints_is_switched_off(tmp_path):
+    (tmp_path / "arm.xml").write_text(CABLE_AND_THRUSTER)
+    init_robot(
+        tmp_path / "arm.xml",
+        tmp_path / "robot.yaml",
+        InitOptions(kp=5.0, kd=0.2, torque_limit=5.0, joints=r"a|b"),
+    )
+    spec = load_spec(tmp_path / "robot.yaml")
+    assert set(spec.idle_actuators) == {"winch", "thruster"}
+    model = build_model(spec)
+    for name in ("winch", "thruster"):
+        assert not model.actuator_gainprm[model.actuator(name).id].any()

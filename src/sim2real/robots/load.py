@@ -117,11 +117,14 @@ def _inspect(spec: RobotSpec) -> RobotSpec:
 
 
 def idle_actuators(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
-    """The model's actuators outside the spec that move a joint the spec drives: on that joint, or
-    through a tendon that wraps it (:attr:`RobotSpec.idle_actuators`)."""
+    """The model's actuators outside the spec that move a joint the spec drives: on that joint,
+    through a fixed tendon that lists it, or through any other transmission (a spatial tendon, a
+    site, a slider-crank) whose moment arm on the joint is not zero at the model's zero pose or
+    with every joint moved 0.1 rad (m) into its range (:attr:`RobotSpec.idle_actuators`)."""
     driven = {_id(model, mujoco.mjtObj.mjOBJ_JOINT, a.joint) for a in spec.actuators}
     ours = {a.actuator for a in spec.actuators}
     out = []
+    moved_by_arm: dict[int, set[int]] | None = None
     for i in range(model.nu):
         name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, i)
         if name in ours:
@@ -129,20 +132,44 @@ def idle_actuators(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
         kind, target = int(model.actuator_trntype[i]), int(model.actuator_trnid[i, 0])
         if kind == int(mujoco.mjtTrn.mjTRN_JOINT):
             moved = {target}
-        elif kind == int(mujoco.mjtTrn.mjTRN_TENDON):
+        elif kind == int(mujoco.mjtTrn.mjTRN_TENDON) and _is_fixed_tendon(model, target):
             start, n = int(model.tendon_adr[target]), int(model.tendon_num[target])
-            moved = {
-                int(model.wrap_objid[w])
-                for w in range(start, start + n)
-                if int(model.wrap_type[w]) == int(mujoco.mjtWrap.mjWRAP_JOINT)
-            }
+            moved = {int(model.wrap_objid[w]) for w in range(start, start + n)}
         else:
-            continue
+            moved_by_arm = moved_by_arm if moved_by_arm is not None else _joints_moved_by_arm(model)
+            moved = moved_by_arm.get(i, set())
         if moved & driven:
             if not name:
                 raise SpecError(f"actuator #{i} moves a joint the spec drives and has no name; name it in the model")
             out.append(name)
     return tuple(out)
+
+
+def _is_fixed_tendon(model: mujoco.MjModel, tendon: int) -> bool:
+    start, n = int(model.tendon_adr[tendon]), int(model.tendon_num[tendon])
+    return all(int(model.wrap_type[w]) == int(mujoco.mjtWrap.mjWRAP_JOINT) for w in range(start, start + n))
+
+
+def _joints_moved_by_arm(model: mujoco.MjModel) -> dict[int, set[int]]:
+    """Joints each actuator has a moment arm on, at qpos0 and at every hinge and slide joint moved
+    0.1 into its range (one pose can cross an axis by chance)."""
+    data = mujoco.MjData(model)
+    poses = [model.qpos0.copy(), model.qpos0.copy()]
+    for j in range(model.njnt):
+        if int(model.jnt_type[j]) in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
+            adr = int(model.jnt_qposadr[j])
+            step = 0.1 if not model.jnt_limited[j] or model.jnt_range[j, 1] - 0.1 >= poses[1][adr] else -0.1
+            poses[1][adr] += step
+    out: dict[int, set[int]] = {}
+    for qpos in poses:
+        data.qpos[:] = qpos
+        mujoco.mj_forward(model, data)
+        for i in range(model.nu):
+            start, n = int(data.moment_rowadr[i]), int(data.moment_rownnz[i])
+            for k in range(start, start + n):
+                if abs(float(data.actuator_moment[k])) > 1e-9:
+                    out.setdefault(i, set()).add(int(model.dof_jntid[int(data.moment_colind[k])]))
+    return out
 
 
 def _id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
