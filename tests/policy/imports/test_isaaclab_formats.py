@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import pytest
 import yaml
 from foreign_fixtures import RANGES, isaaclab_env_yaml
@@ -28,9 +29,9 @@ def spec():
     return load_robot("quadruped")
 
 
-def tiny_onnx(path, n_obs=N_OBS, n_act=12, *, elem=TensorProto.FLOAT, bias=0.0, gain=1.0):
-    """An Isaac Lab style export (``obs`` (1, n_obs) -> ``actions`` (1, n_act)):
-    gain * tanh(obs @ W) + bias, in float32 (or ``elem``)."""
+def tiny_onnx(path, n_obs=N_OBS, n_act=12, *, elem=TensorProto.FLOAT, bias=0.0, gain=1.0, batch=True, opset=17):
+    """An Isaac Lab style export (``obs`` (1, n_obs) -> ``actions`` (1, n_act); without ``batch``
+    (n_obs,) -> (n_act,)): gain * tanh(obs @ W) + bias, in float32 (or ``elem``)."""
     dtype = np.float32 if elem == TensorProto.FLOAT else np.float64
     rng = np.random.default_rng(0)
     inits = [
@@ -47,11 +48,11 @@ def tiny_onnx(path, n_obs=N_OBS, n_act=12, *, elem=TensorProto.FLOAT, bias=0.0, 
     graph = helper.make_graph(
         nodes,
         "policy",
-        [helper.make_tensor_value_info("obs", elem, [1, n_obs])],
-        [helper.make_tensor_value_info("actions", elem, [1, n_act])],
+        [helper.make_tensor_value_info("obs", elem, [1, n_obs] if batch else [n_obs])],
+        [helper.make_tensor_value_info("actions", elem, [1, n_act] if batch else [n_act])],
         inits,
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
@@ -253,6 +254,20 @@ class TestOnnxGraphs:
         policy = tiny_onnx(tmp_path / "exported" / "policy.onnx", elem=TensorProto.DOUBLE)
         result = import_isaaclab(policy, env, MODEL, tmp_path / "out")
         assert result.max_abs_diff <= 1e-5
+
+    @pytest.mark.parametrize("opset", [11, 17])
+    def test_a_policy_exported_without_a_batch_axis_imports(self, spec, tmp_path, opset):
+        # torch.onnx.export(policy, torch.zeros(n_obs)): obs (n_obs,) -> actions (n_act,)
+        env = env_yaml(spec, tmp_path / "params" / "env.yaml")
+        policy = tiny_onnx(tmp_path / "exported" / "policy.onnx", batch=False, opset=opset, bias=0.1)
+        import_isaaclab(policy, env, MODEL, tmp_path / "out")
+        obs = np.random.default_rng(1).standard_normal(N_OBS).astype(np.float32)
+        raw = ort.InferenceSession(str(policy), providers=["CPUExecutionProvider"])
+        ours = ort.InferenceSession(str(tmp_path / "out" / "policy.onnx"), providers=["CPUExecutionProvider"])
+        expected = raw.run(None, {"obs": obs})[0]
+        got = ours.run(["action"], {"obs": obs[None]})[0]
+        assert expected.shape == (12,) and got.shape == (1, 12)
+        np.testing.assert_allclose(got[0], expected, atol=1e-6)
 
 
 class TestActionScaleMap:

@@ -51,7 +51,47 @@ def load_graph(path: str | Path) -> Any:
         load_external_data_for_model(model, str(path.parent))
     except Exception as exc:
         raise PolicyError(f"{path.name}: cannot read its external weights ({str(exc)[:200]})") from None
-    return model
+    return with_batch_axis(model)
+
+
+def with_batch_axis(model: Any) -> Any:
+    """A stateless graph exported without a batch axis (one input (n_obs,) -> one output (n_act,),
+    as ``torch.onnx.export(policy, torch.zeros(n_obs))`` makes it) gets one of size 1: the same
+    graph between a Squeeze of the new (1, n_obs) input and an Unsqueeze to a (1, n_act) output.
+    Any other graph is returned as it is."""
+    init = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in init]
+    outputs = list(model.graph.output)
+    if len(inputs) != 1 or len(outputs) != 1 or len(_shape(inputs[0])) != 1 or len(_shape(outputs[0])) != 1:
+        return model
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    inp, outp = graph.input[[i.name for i in graph.input].index(inputs[0].name)], graph.output[0]
+    inner_in, inner_out = f"{inp.name}_unbatched", f"{outp.name}_unbatched"
+    for node in graph.node:
+        node.input[:] = [inner_in if x == inp.name else x for x in node.input]
+        node.output[:] = [inner_out if x == outp.name else x for x in node.output]
+        node.input[:] = [inner_out if x == outp.name else x for x in node.input]
+    opset = max((o.version for o in out.opset_import if o.domain in ("", "ai.onnx")), default=1)
+    if opset >= 13:  # axes became an input in opset 13
+        axes = f"{inp.name}_batch_axis"
+        graph.initializer.append(onnx.numpy_helper.from_array(np.array([0], dtype=np.int64), axes))
+        squeeze = onnx.helper.make_node("Squeeze", [inp.name, axes], [inner_in])
+        unsqueeze = onnx.helper.make_node("Unsqueeze", [inner_out, axes], [outp.name])
+    else:
+        squeeze = onnx.helper.make_node("Squeeze", [inp.name], [inner_in], axes=[0])
+        unsqueeze = onnx.helper.make_node("Unsqueeze", [inner_out], [outp.name], axes=[0])
+    graph.node.insert(0, squeeze)
+    graph.node.append(unsqueeze)
+    for value in (inp, outp):
+        shape = value.type.tensor_type.shape
+        last = onnx.TensorShapeProto.Dimension()
+        last.CopyFrom(shape.dim[0])
+        shape.ClearField("dim")
+        shape.dim.add().dim_value = 1
+        shape.dim.add().CopyFrom(last)
+    return out
 
 
 def _tensors(model: Any) -> list[Any]:
