@@ -18,6 +18,7 @@ from sim2real.real.estimator import (
     EstimatorConfig,
     LegKinematics,
     estimate_track,
+    quat_to_matrix,
 )
 from sim2real.real.protocol import Command
 from sim2real.real.twin import TwinConfig, TwinRobot
@@ -179,3 +180,14 @@ class TestOnTheWalkingTwin:
     def test_offline_estimate_of_a_log_matches_the_on_board_one(self, quadruped, walk_log):
         offline = estimate_track(quadruped, walk_log)
         np.testing.assert_allclose(offline.lin_vel, walk_log.base_estimate.lin_vel, atol=1e-9)
+
+    def test_an_imu_without_orientation_keeps_the_tilt_from_gyro_and_gravity(self, quadruped, walk_log):
+        # an IMU that gives no orientation (/imu/data_raw, orientation_covariance[0] = -1): the
+        # complementary filter must pull its "up" towards gravity, not push it away
+        raw = dataclasses.replace(walk_log, quat=None)
+        est = estimate_track(quadruped, raw)
+        true_quat = walk_log.base_truth.at(est.t)["quat"]
+        up_est = np.array([quat_to_matrix(q)[2] for q in est.quat])
+        up_true = np.array([quat_to_matrix(q)[2] for q in true_quat])
+        tilt_error = np.degrees(np.arccos(np.clip(np.sum(up_est * up_true, axis=1), -1.0, 1.0)))
+        assert tilt_error.max() < 2.0
