@@ -68,6 +68,7 @@ from sim2real.logs.bag_states import (
     merge_joints,
     on_recording_clock,
     order_and_dedup,
+    retime_repeated_stamps,
 )
 from sim2real.logs.bag_topics import (
     TOPIC_COMMANDS,
@@ -616,6 +617,8 @@ class _Streams:
             raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
         where = f"{path}: {TOPIC_JOINT_STATES}"
         state_ns = self._clock(TOPIC_JOINT_STATES, self.state_ns, self.state_recv, foreign=not header)
+        if not header:  # another recorder's bag: stamps a driver forgot to renew
+            state_ns = retime_repeated_stamps(where, state_ns, self.state_recv, self.state_names, (self.position, self.velocity, self.effort))
         keep = order_and_dedup(where, state_ns, self.state_names, (self.position, self.velocity, self.effort))
         state_ns = state_ns[keep]
         for rows in (self.state_names, self.position, self.velocity, self.effort):
