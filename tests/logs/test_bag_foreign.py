@@ -33,7 +33,12 @@ def _state(stamp_ns: int, names, q, qd=()) -> object:
     )
 
 
-def _write(path: Path, states: list[tuple[int, object]], commands: list[tuple[int, list[float]]]) -> Path:
+def _write(
+    path: Path,
+    states: list[tuple[int, object]],
+    commands: list[tuple[int, list[float]]],
+    storage: StoragePlugin = StoragePlugin.MCAP,
+) -> Path:
     """A foreign bag: (recording time, JointState) and (recording time, command values)."""
     msgs = [(ns, "/joint_states", JS.__msgtype__, m) for ns, m in states]
     msgs += [
@@ -42,7 +47,7 @@ def _write(path: Path, states: list[tuple[int, object]], commands: list[tuple[in
     ]
     msgs.sort(key=lambda m: m[0])
     conns: dict = {}
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    with Writer(path, version=9, storage_plugin=storage) as writer:
         for ns, topic, typ, msg in msgs:
             conn = conns.get(topic) or conns.setdefault(topic, writer.add_connection(topic, typ, typestore=STORE))
             writer.write(conn, ns, STORE.serialize_cdr(msg, typ))
@@ -214,3 +219,58 @@ class TestSeveralPublishers:
         states = [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"] if i % 2 else ["x"], [0.0])) for i in range(10)]
         with pytest.raises(LogError, match=r"commanded joints \['b'\] have no /joint_states data"):
             read_bag(_write(tmp_path / "bag", states, [(EPOCH, [1.0])]), command_joints=("b",))
+
+
+class TestStorage:
+    """sqlite3 (``.db3``, ``ros2 bag record``'s default before Iron) as well as MCAP; bags that lost
+    their ``metadata.yaml`` (copied without it, recorder killed); bags split into several files."""
+
+    def _parts(self, tmp_path: Path, storage: StoragePlugin, names: tuple[str, ...]) -> list[Path]:
+        """One recording of 20 samples, written as len(names) consecutive bags."""
+        n = len(names)
+        out = []
+        for k, name in enumerate(names):
+            i0, i1 = 20 * k // n, 20 * (k + 1) // n
+            states = [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"], [float(i)], [100.0])) for i in range(i0, i1)]
+            commands = [(EPOCH + i * STEP, [float(i)]) for i in range(i0, i1)]
+            out.append(_write(tmp_path / name, states, commands, storage))
+        return out
+
+    @staticmethod
+    def _check(back) -> None:
+        np.testing.assert_array_equal(back.q[:, 0], np.arange(20.0))
+        np.testing.assert_array_equal(back.command[:, 0], np.arange(20.0))
+        np.testing.assert_allclose(back.t - back.command_t, 0.0, atol=1e-9)
+
+    @pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP], ids=["sqlite3", "mcap"])
+    def test_a_bag_without_metadata_yaml_is_read_from_its_storage_file(self, tmp_path, storage):
+        (bag,) = self._parts(tmp_path, storage, ("bag",))
+        (bag / "metadata.yaml").unlink()
+        back = read_bag(bag)
+        self._check(back)
+        assert back.meta["complete"] is False  # nothing says the recorder closed it
+        (file,) = [p for p in bag.iterdir() if p.suffix in (".db3", ".mcap")]
+        self._check(read_bag(file))  # the storage file itself
+
+    @pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP], ids=["sqlite3", "mcap"])
+    def test_a_split_bag_without_metadata_is_read_in_the_order_of_its_numbers(self, tmp_path, storage, caplog):
+        parts = self._parts(tmp_path, storage, ("p9", "p10"))
+        bag = tmp_path / "run"
+        bag.mkdir()
+        for number, part in zip((9, 10), parts, strict=True):  # run_10 sorts before run_9 by name
+            (file,) = [p for p in part.iterdir() if p.suffix in (".db3", ".mcap")]
+            file.rename(bag / f"run_{number}{file.suffix}")
+        with caplog.at_level("WARNING"):
+            self._check(read_bag(bag))
+        assert any("reading its 2 storage files in order" in r.getMessage() for r in caplog.records)
+
+    def test_a_directory_with_mcap_and_db3_files_is_refused(self, tmp_path):
+        mcap, db3 = self._parts(tmp_path, StoragePlugin.MCAP, ("m",))[0], self._parts(tmp_path, StoragePlugin.SQLITE3, ("d",))[0]
+        bag = tmp_path / "run"
+        bag.mkdir()
+        for part in (mcap, db3):
+            for p in part.iterdir():
+                if p.suffix in (".db3", ".mcap"):
+                    p.rename(bag / p.name)
+        with pytest.raises(LogError, match=r"run: both .mcap and .db3 files and no metadata.yaml"):
+            read_bag(bag)

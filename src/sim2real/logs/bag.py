@@ -470,7 +470,7 @@ def read_bag(
     command_joints: Sequence[str] | None = None,
     topics: Mapping[str, str] | None = None,
 ) -> Trajectory:
-    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` file).
+    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` or ``.db3`` file).
 
     Works on bags not closed cleanly (writer killed: ``metadata.yaml`` says incomplete or is
     missing, possibly a cut final record); ``meta["complete"]`` tells which. Bags from other
@@ -478,7 +478,7 @@ def read_bag(
     ``meta["qd_source"]``; topics of other names found by type, :mod:`~.bag_topics`).
 
     Args:
-        path: Bag directory, or its ``.mcap`` file.
+        path: Bag directory (MCAP or sqlite3 storage), or one storage file.
         expected_hash: If given, the spec hash the bag must have been recorded with.  A bag from
             another recorder (no sim2real metadata at all) cannot state one: it is read with a
             warning, and its joints are matched to the robot by name.
