@@ -175,6 +175,16 @@ class TestOrderAndDuplicates:
         (line,) = [r.getMessage() for r in caplog.records if "stale stamp" in r.getMessage()]
         assert "bag: /joint_states: 1 messages repeat the header stamp" in line
 
+    def test_velocities_in_only_some_messages_are_differentiated_with_a_warning(self, tmp_path, caplog):
+        # every third message of a driver lacks velocities: refused before as "message 0 has 1
+        # names but 0 velocity values"
+        states = [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"], [float(i)], [] if i % 3 == 0 else [99.0])) for i in range(10)]
+        with caplog.at_level("WARNING"):
+            back = read_bag(_write(tmp_path / "bag", states, []))
+        np.testing.assert_allclose(back.qd[:, 0], 100.0, rtol=1e-4)  # not the recorded 99
+        assert back.meta["qd_source"].startswith("central differences")
+        assert any("only 6 of 10 messages carry velocity values" in r.getMessage() for r in caplog.records)
+
     def test_time_errors_of_other_streams_name_the_file(self, tmp_path, monkeypatch):
         import sim2real.logs.bag as bag_module
 

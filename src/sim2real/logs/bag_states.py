@@ -246,10 +246,16 @@ def joint_columns(
         msg_names: Joint names of each message.
         rows: The field's values of each message.
         field: Field name, for messages.
-        optional: Return None (instead of failing) when no message has this field.
+        optional: Return None (instead of failing) when some message lacks this field (a warning
+            when others have it).
     """
     lengths = {len(r) for r in rows}
     if optional and lengths == {0}:
+        return None
+    if optional and 0 in lengths:  # a driver that fills the field now and then: none is taken
+        given = sum(1 for r in rows if len(r))
+        then = "velocities differentiated from the positions" if field == "velocity" else f"no {field} read"
+        log.warning("%s: only %d of %d messages carry %s values: %s", where, given, len(rows), field, then)
         return None
     out = np.empty((len(rows), len(names)))
     orders: dict[tuple[str, ...], np.ndarray] = {}
