@@ -119,6 +119,8 @@ class TestClocks:
         np.testing.assert_allclose(back.t - back.command_t, 0.0, atol=1e-9)
         (line,) = [r.getMessage() for r in caplog.records if "jump by" in r.getMessage()]
         assert f"jump by {step / 1e9:+.6g} s 0.080 s into the recording" in line
+        # each stretch is on the recording clock: no "another clock" line with a mixed offset
+        assert not [r for r in caplog.records if "behind the recording times" in r.getMessage()]
 
     def test_one_late_message_is_no_clock_step(self, tmp_path, caplog):
         # the recorder stalled for 0.3 s on one message: its stamp still holds

@@ -63,7 +63,8 @@ def on_recording_clock(
             (offsets[a - 1] - offsets[a]) / 1e9,
             (recv[stamped[a]] - recv[0]) / 1e9,
         )
-    offset = int(np.median(offsets))
+    longest = max(zip(starts, [*starts[1:], delta.size], strict=True), key=lambda ab: ab[1] - ab[0])
+    offset = int(offsets[longest[0]])  # of the longest stretch (reported below)
     if period_ns is not None and abs(offset) > period_ns:
         log.warning(
             "%s: header stamps are %.6g s %s the recording times (more than the %.3g s control period: "
