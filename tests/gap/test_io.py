@@ -110,6 +110,32 @@ class TestUnits:
         assert "samples 5 s apart" in text and "milliseconds" in text
         assert "faster than 5 x their velocity limits: hinge" in text and "degrees" in text
 
+    def test_time_in_nanoseconds_and_angles_in_degrees_within_the_speed_limit_are_named(
+        self, tmp_path, caplog, spec_variant
+    ):
+        # a robot SDK's logger: Unix time in ns, slow joints in degrees (too slow to trip the speed
+        # check): the time was called milliseconds, the degrees "another zero"
+        from sim2real.gap.io import load_logs
+        from sim2real.robots import load_robot
+
+        def narrow(raw):
+            raw["safety"]["joint_position"]["hinge"] = [-1.0, 1.0]
+
+        t = np.arange(200) * 0.005
+        q = np.degrees(0.3 + 0.2 * np.sin(2 * np.pi * 0.8 * t))
+        rows = [f"{int(1.7e18 + a * 1e9)},{b:.6f},0.1,0.1" for a, b in zip(t, q, strict=True)]
+        path = tmp_path / "sdk.csv"
+        path.write_text("stamp_ns,q_0,tau_est_0,tau_cmd_0\n" + "\n".join(rows) + "\n")
+        (tmp_path / "map.yaml").write_text(
+            "time: stamp_ns\nposition: {hinge: q_0}\neffort: {hinge: tau_est_0}\ncommand: {hinge: tau_cmd_0}\n"
+        )
+        with caplog.at_level("WARNING", logger="sim2real.gap.io"):
+            load_logs(load_robot(spec_variant("pendulum", narrow)), [path], csv_map=str(tmp_path / "map.yaml"))
+        text = caplog.text
+        assert "is the time column in nanoseconds?" in text and "scale: {stamp_ns: 1e-09}" in text
+        assert "fit it in degrees: hinge (median 20.7; 0.362 rad if degrees, range [-1, 1])" in text
+        assert "another zero" not in text
+
     def test_a_log_in_si_units_gets_no_warning(self, tmp_path, caplog):
         from sim2real.gap.io import load_logs
         from sim2real.robots import load_robot

@@ -240,7 +240,7 @@ class TestBadInput:
         (tmp_path / "notes.txt").write_text("hello")
         with pytest.raises(
             LogError,
-            match=r"not a rosbag2 bag \(no metadata.yaml and no .mcap file; contains \['notes.txt'\]\)",
+            match=r"not a rosbag2 bag \(no metadata.yaml and no .mcap or .db3 file; contains \['notes.txt'\]\)",
         ) as info:
             read_bag(tmp_path)
         self._one_line(info)

@@ -33,7 +33,12 @@ def _state(stamp_ns: int, names, q, qd=()) -> object:
     )
 
 
-def _write(path: Path, states: list[tuple[int, object]], commands: list[tuple[int, list[float]]]) -> Path:
+def _write(
+    path: Path,
+    states: list[tuple[int, object]],
+    commands: list[tuple[int, list[float]]],
+    storage: StoragePlugin = StoragePlugin.MCAP,
+) -> Path:
     """A foreign bag: (recording time, JointState) and (recording time, command values)."""
     msgs = [(ns, "/joint_states", JS.__msgtype__, m) for ns, m in states]
     msgs += [
@@ -42,7 +47,7 @@ def _write(path: Path, states: list[tuple[int, object]], commands: list[tuple[in
     ]
     msgs.sort(key=lambda m: m[0])
     conns: dict = {}
-    with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    with Writer(path, version=9, storage_plugin=storage) as writer:
         for ns, topic, typ, msg in msgs:
             conn = conns.get(topic) or conns.setdefault(topic, writer.add_connection(topic, typ, typestore=STORE))
             writer.write(conn, ns, STORE.serialize_cdr(msg, typ))
@@ -100,6 +105,44 @@ class TestClocks:
         assert not [r for r in caplog.records if "header stamps" in r.getMessage()]
         np.testing.assert_allclose(back.t - back.command_t, 0.0, atol=1e-9)
 
+    @pytest.mark.parametrize("step", [-10**9, 100 * 10**9])
+    def test_a_step_of_the_senders_clock_keeps_both_stretches_on_the_recording_clock(self, tmp_path, caplog, step):
+        # the robot's clock steps back 1 s (or forward 100 s, NTP after boot) at sample 8 of 20:
+        # one offset for all put one stretch on top of the other (or 100 s away)
+        states = [
+            (EPOCH + i * STEP, _state(EPOCH + i * STEP - 700_000 + (step if i >= 8 else 0), ["a"], [float(i)], [100.0]))
+            for i in range(20)
+        ]
+        with caplog.at_level("WARNING"):
+            back = read_bag(_write(tmp_path / "bag", states, [(EPOCH + i * STEP, [float(i)]) for i in range(20)]))
+        np.testing.assert_array_equal(back.q[:, 0], np.arange(20.0))
+        np.testing.assert_allclose(back.t - back.command_t, 0.0, atol=1e-9)
+        (line,) = [r.getMessage() for r in caplog.records if "jump by" in r.getMessage()]
+        assert f"jump by {step / 1e9:+.6g} s 0.080 s into the recording" in line
+        # the offset reported is the longer stretch's (samples 8-19), not one between the stretches
+        (line,) = [r.getMessage() for r in caplog.records if "another clock" in r.getMessage()]
+        offset = 700_000 - step  # recording time - stamp after the step [ns]
+        assert f"header stamps are {abs(offset) / 1e9:.6g} s {'behind' if offset > 0 else 'ahead of'}" in line
+
+    def test_a_step_halfway_reports_no_offset_between_the_stretches(self, tmp_path, caplog):
+        # two stretches of 10: a median over both said the stamps were 0.5 s behind (none was)
+        states = [
+            (EPOCH + i * STEP, _state(EPOCH + i * STEP - 700_000 - (10**9 if i >= 10 else 0), ["a"], [float(i)], [100.0]))
+            for i in range(20)
+        ]
+        with caplog.at_level("WARNING"):
+            read_bag(_write(tmp_path / "bag", states, []))
+        assert not [r for r in caplog.records if "another clock" in r.getMessage()]
+
+    def test_one_late_message_is_no_clock_step(self, tmp_path, caplog):
+        # the recorder stalled for 0.3 s on one message: its stamp still holds
+        states = [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"], [float(i)], [100.0])) for i in range(20)]
+        states[8] = (EPOCH + 8 * STEP + 300_000_000, states[8][1])
+        with caplog.at_level("WARNING"):
+            back = read_bag(_write(tmp_path / "bag", states, []))
+        np.testing.assert_allclose(back.t - back.t[0], np.arange(20) * STEP / 1e9, atol=1e-6)
+        assert not [r for r in caplog.records if "jump by" in r.getMessage() or "stale" in r.getMessage()]
+
     def test_sim2real_bags_keep_their_header_stamps(self, tmp_path):
         with BagWriter(tmp_path / "own", None, ["a"]) as bag:
             bag.write_state(1.0, [0.0], [0.0])
@@ -129,11 +172,32 @@ class TestOrderAndDuplicates:
         np.testing.assert_allclose(back.qd[:, 0], 100.0, rtol=1e-4)
         assert any("2 exact duplicate messages" in r.getMessage() for r in caplog.records)
 
-    def test_same_time_different_values_names_the_file_and_topic(self, tmp_path):
-        states = self._states()
-        states[5] = (states[5][0], _state(EPOCH + 4 * STEP, ["a"], [5.0]))  # stamped like sample 4
-        with pytest.raises(LogError, match=r"bag: /joint_states: central_difference: .*distinct header stamps"):
-            read_bag(_write(tmp_path / "bag", states, []))
+    @pytest.mark.parametrize("velocities", [False, True])
+    def test_a_stale_stamp_with_new_values_is_timed_by_its_recording_time(self, tmp_path, caplog, velocities):
+        # sample 5 carries sample 4's stamp (a driver that did not renew it): with velocities the
+        # log was read without a word, sample 4 twice and no sample 5
+        states = [
+            (EPOCH + i * STEP + 300_000, _state(EPOCH + i * STEP, ["a"], [float(i)], [100.0] if velocities else []))
+            for i in range(10)
+        ]
+        states[5] = (states[5][0], _state(EPOCH + 4 * STEP, ["a"], [5.0], [100.0] if velocities else []))
+        with caplog.at_level("WARNING"):
+            back = read_bag(_write(tmp_path / "bag", states, []))
+        np.testing.assert_array_equal(back.q[:, 0], np.arange(10.0))
+        np.testing.assert_allclose(np.diff(back.t), STEP / 1e9, atol=1e-6)
+        np.testing.assert_allclose(back.qd[:, 0], 100.0, rtol=1e-4)
+        (line,) = [r.getMessage() for r in caplog.records if "stale stamp" in r.getMessage()]
+        assert "bag: /joint_states: 1 messages repeat the header stamp" in line
+
+    def test_velocities_in_only_some_messages_are_differentiated_with_a_warning(self, tmp_path, caplog):
+        # every third message of a driver lacks velocities: refused before as "message 0 has 1
+        # names but 0 velocity values"
+        states = [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"], [float(i)], [] if i % 3 == 0 else [99.0])) for i in range(10)]
+        with caplog.at_level("WARNING"):
+            back = read_bag(_write(tmp_path / "bag", states, []))
+        np.testing.assert_allclose(back.qd[:, 0], 100.0, rtol=1e-4)  # not the recorded 99
+        assert back.meta["qd_source"].startswith("central differences")
+        assert any("only 6 of 10 messages carry velocity values" in r.getMessage() for r in caplog.records)
 
     def test_time_errors_of_other_streams_name_the_file(self, tmp_path, monkeypatch):
         import sim2real.logs.bag as bag_module
@@ -179,3 +243,58 @@ class TestSeveralPublishers:
         states = [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"] if i % 2 else ["x"], [0.0])) for i in range(10)]
         with pytest.raises(LogError, match=r"commanded joints \['b'\] have no /joint_states data"):
             read_bag(_write(tmp_path / "bag", states, [(EPOCH, [1.0])]), command_joints=("b",))
+
+
+class TestStorage:
+    """sqlite3 (``.db3``, ``ros2 bag record``'s default before Iron) as well as MCAP; bags that lost
+    their ``metadata.yaml`` (copied without it, recorder killed); bags split into several files."""
+
+    def _parts(self, tmp_path: Path, storage: StoragePlugin, names: tuple[str, ...]) -> list[Path]:
+        """One recording of 20 samples, written as len(names) consecutive bags."""
+        n = len(names)
+        out = []
+        for k, name in enumerate(names):
+            i0, i1 = 20 * k // n, 20 * (k + 1) // n
+            states = [(EPOCH + i * STEP, _state(EPOCH + i * STEP, ["a"], [float(i)], [100.0])) for i in range(i0, i1)]
+            commands = [(EPOCH + i * STEP, [float(i)]) for i in range(i0, i1)]
+            out.append(_write(tmp_path / name, states, commands, storage))
+        return out
+
+    @staticmethod
+    def _check(back) -> None:
+        np.testing.assert_array_equal(back.q[:, 0], np.arange(20.0))
+        np.testing.assert_array_equal(back.command[:, 0], np.arange(20.0))
+        np.testing.assert_allclose(back.t - back.command_t, 0.0, atol=1e-9)
+
+    @pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP], ids=["sqlite3", "mcap"])
+    def test_a_bag_without_metadata_yaml_is_read_from_its_storage_file(self, tmp_path, storage):
+        (bag,) = self._parts(tmp_path, storage, ("bag",))
+        (bag / "metadata.yaml").unlink()
+        back = read_bag(bag)
+        self._check(back)
+        assert back.meta["complete"] is False  # nothing says the recorder closed it
+        (file,) = [p for p in bag.iterdir() if p.suffix in (".db3", ".mcap")]
+        self._check(read_bag(file))  # the storage file itself
+
+    @pytest.mark.parametrize("storage", [StoragePlugin.SQLITE3, StoragePlugin.MCAP], ids=["sqlite3", "mcap"])
+    def test_a_split_bag_without_metadata_is_read_in_the_order_of_its_numbers(self, tmp_path, storage, caplog):
+        parts = self._parts(tmp_path, storage, ("p9", "p10"))
+        bag = tmp_path / "run"
+        bag.mkdir()
+        for number, part in zip((9, 10), parts, strict=True):  # run_10 sorts before run_9 by name
+            (file,) = [p for p in part.iterdir() if p.suffix in (".db3", ".mcap")]
+            file.rename(bag / f"run_{number}{file.suffix}")
+        with caplog.at_level("WARNING"):
+            self._check(read_bag(bag))
+        assert any("reading its 2 storage files in order" in r.getMessage() for r in caplog.records)
+
+    def test_a_directory_with_mcap_and_db3_files_is_refused(self, tmp_path):
+        mcap, db3 = self._parts(tmp_path, StoragePlugin.MCAP, ("m",))[0], self._parts(tmp_path, StoragePlugin.SQLITE3, ("d",))[0]
+        bag = tmp_path / "run"
+        bag.mkdir()
+        for part in (mcap, db3):
+            for p in part.iterdir():
+                if p.suffix in (".db3", ".mcap"):
+                    p.rename(bag / p.name)
+        with pytest.raises(LogError, match=r"run: both .mcap and .db3 files and no metadata.yaml"):
+            read_bag(bag)

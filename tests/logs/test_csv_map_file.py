@@ -91,3 +91,10 @@ def test_an_offset_moves_an_angles_zero_after_scaling(tmp_path):
     assert traj.q[:, 0] == pytest.approx([3.141593, 3.041593, 2.941593])
     with pytest.raises(LogError, match=r"offset: column\(s\) \['x'\] are not mapped"):
         load_column_map(_map(tmp_path, "time: t\nposition: {hinge: p}\noffset: {x: 1.0}\n"))
+
+
+@pytest.mark.parametrize(("written", "factor"), [("1e-9", 1e-9), ("1E-3", 1e-3), ("1.0e-9", 1e-9), ("-1", -1.0)])
+def test_a_scale_in_exponent_notation_is_a_number(tmp_path, written, factor):
+    # YAML 1.1 (PyYAML) reads 1e-9 without a dot as a string: a nanosecond time column's factor
+    m = load_column_map(_map(tmp_path, f"time: stamp_ns\nposition: {{hinge: p}}\nscale: {{stamp_ns: {written}}}\n"))
+    assert m.scale["stamp_ns"] == factor

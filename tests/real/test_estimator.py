@@ -1,6 +1,8 @@
-"""The legged base-state estimator: leg kinematics, the Kalman filter, and its error on the walking twin."""
+"""The legged base-state estimator: the Kalman filter, its error on the walking twin, and IMUs without orientation or turned on the base."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from sim2real.logs import read_bag
 from sim2real.real.estimator import BaseStateEstimator, EstimatorConfig, estimate_track
 from sim2real.real.legs import LegKinematics
 from sim2real.real.protocol import Command
+from sim2real.real.rotations import quat_to_matrix
 from sim2real.real.twin import TwinConfig, TwinRobot
 from sim2real.robots import load_robot
 
@@ -76,6 +79,16 @@ class TestOnTheWalkingTwin:
         offline = estimate_track(quadruped, walk_log)
         np.testing.assert_allclose(offline.lin_vel, walk_log.base_estimate.lin_vel, atol=1e-9)
 
+    def test_an_imu_without_orientation_keeps_the_tilt_from_gyro_and_gravity(self, quadruped, walk_log):
+        # an IMU that gives no orientation (/imu/data_raw, orientation_covariance[0] = -1): the
+        # complementary filter must pull its "up" towards gravity, not push it away
+        raw = dataclasses.replace(walk_log, quat=None)
+        est = estimate_track(quadruped, raw)
+        true_quat = walk_log.base_truth.at(est.t)["quat"]
+        up_est = np.array([quat_to_matrix(q)[2] for q in est.quat])
+        up_true = np.array([quat_to_matrix(q)[2] for q in true_quat])
+        tilt_error = np.degrees(np.arccos(np.clip(np.sum(up_est * up_true, axis=1), -1.0, 1.0)))
+        assert tilt_error.max() < 2.0
 
 class TestOnATurnedImu:
     """A reading's IMU values are the IMU's frame; the estimates are the base's."""

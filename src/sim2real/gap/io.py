@@ -109,6 +109,7 @@ def load_logs(
     return out
 
 
+_TIME_UNITS = (("milliseconds", 1e-3), ("microseconds", 1e-6), ("nanoseconds", 1e-9))
 SLOW_SAMPLES_S = 1.0
 """Median sample spacing beyond which a CSV's time column is probably not in seconds [s]."""
 FAST_FACTOR = 5.0
@@ -125,12 +126,15 @@ def unit_warnings(spec: RobotSpec, traj: Trajectory) -> list[str]:
     joints outside their safety range for more than :data:`OUTSIDE_SHARE` of the samples (another
     zero or direction of the angle?)."""
     out = []
+    columns = {role: column for column, role in (traj.meta.get("columns") or {}).items()}
     if len(traj.t) > 2:
         spacing = float(np.median(np.diff(traj.t)))
         if spacing > SLOW_SAMPLES_S:
+            unit, factor = min(_TIME_UNITS, key=lambda u: abs(math.log(spacing * u[1] / spec.control_dt)))
             out.append(
                 f"samples {spacing:g} s apart (the robot's control period is {spec.control_dt:g} s): is the "
-                "time column in milliseconds? a column map file can scale it (docs/real_data.md)"
+                f"time column in {unit}? a column map file can scale it (scale: {{{columns.get('time', 'TIME')}: "
+                f"{factor:g}}}, docs/real_data.md)"
             )
     speed = np.percentile(np.abs(np.asarray(traj.qd, dtype=float)), 99, axis=0) if len(traj.t) else []
     limits = [float(spec.safety.velocity[spec.joints.index(j)]) if j in spec.joints else np.inf for j in traj.joint_names]
@@ -144,15 +148,26 @@ def unit_warnings(spec: RobotSpec, traj: Trajectory) -> list[str]:
             f"joints faster than {FAST_FACTOR:g} x their velocity limits: {', '.join(fast)}: are the angles in "
             "degrees? a column map file can scale them (docs/real_data.md)"
         )
-    outside = []
+    outside, degrees, turns = [], [], False
     for k, j in enumerate(traj.joint_names):
         if j not in spec.joints or not len(traj.t):
             continue
         i = spec.joints.index(j)
         lo, hi = float(spec.safety.position_low[i]), float(spec.safety.position_high[i])
         share = float(np.mean((traj.q[:, k] < lo) | (traj.q[:, k] > hi)))
-        if share > OUTSIDE_SHARE:
-            outside.append(f"{j} {100 * share:.0f} % (median {np.median(traj.q[:, k]):.3g}, range [{lo:g}, {hi:g}])")
+        if share <= OUTSIDE_SHARE:
+            continue
+        q, q_deg = traj.q[:, k], np.radians(traj.q[:, k])  # what the values would be if they were degrees
+        outside.append(f"{j} {100 * share:.0f} % (median {np.median(q):.3g}, range [{lo:g}, {hi:g}])")
+        if np.mean((q_deg < lo) | (q_deg > hi)) <= 1 - OUTSIDE_SHARE:  # 3.1 (pi from zero) fits too: the
+            turns |= bool(np.median(np.abs(q)) > 2 * np.pi)  # degrees need a joint beyond a full turn
+            degrees.append(f"{j} (median {np.median(q):.3g}; {np.median(q_deg):.3g} rad if degrees, range [{lo:g}, {hi:g}])")
+    if turns:
+        outside = [line for line in outside if not any(line.startswith(d.split(" (")[0] + " ") for d in degrees)]
+        out.append(
+            f"joints outside their safety range that fit it in degrees: {', '.join(degrees)}: are the angles in "
+            f"degrees? a column map file can scale them (scale: {{COLUMN: {math.pi / 180:.7g}}}, docs/real_data.md)"
+        )
     if outside:
         out.append(
             f"joints outside their safety range for most of the log: {', '.join(outside)}: another zero or "

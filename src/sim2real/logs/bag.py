@@ -68,6 +68,7 @@ from sim2real.logs.bag_states import (
     merge_joints,
     on_recording_clock,
     order_and_dedup,
+    retime_repeated_stamps,
 )
 from sim2real.logs.bag_topics import (
     TOPIC_COMMANDS,
@@ -469,7 +470,7 @@ def read_bag(
     command_joints: Sequence[str] | None = None,
     topics: Mapping[str, str] | None = None,
 ) -> Trajectory:
-    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` file).
+    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` or ``.db3`` file).
 
     Works on bags not closed cleanly (writer killed: ``metadata.yaml`` says incomplete or is
     missing, possibly a cut final record); ``meta["complete"]`` tells which. Bags from other
@@ -477,7 +478,7 @@ def read_bag(
     ``meta["qd_source"]``; topics of other names found by type, :mod:`~.bag_topics`).
 
     Args:
-        path: Bag directory, or its ``.mcap`` file.
+        path: Bag directory (MCAP or sqlite3 storage), or one storage file.
         expected_hash: If given, the spec hash the bag must have been recorded with.  A bag from
             another recorder (no sim2real metadata at all) cannot state one: it is read with a
             warning, and its joints are matched to the robot by name.
@@ -616,6 +617,8 @@ class _Streams:
             raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
         where = f"{path}: {TOPIC_JOINT_STATES}"
         state_ns = self._clock(TOPIC_JOINT_STATES, self.state_ns, self.state_recv, foreign=not header)
+        if not header:  # another recorder's bag: stamps a driver forgot to renew
+            state_ns = retime_repeated_stamps(where, state_ns, self.state_recv, self.state_names, (self.position, self.velocity, self.effort))
         keep = order_and_dedup(where, state_ns, self.state_names, (self.position, self.velocity, self.effort))
         state_ns = state_ns[keep]
         for rows in (self.state_names, self.position, self.velocity, self.effort):

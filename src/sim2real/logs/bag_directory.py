@@ -12,8 +12,9 @@ message in the file is read whatever the counts say); only the counts, start and
 closes, ``"true"`` after.
 
 **Reading.** :func:`open_bag` opens a finished bag with rosbags' reader, and an unfinished one (the
-complete flag false, no ``metadata.yaml``, a cut final record) through its MCAP file, repaired in a
-temporary copy when a record was cut.
+complete flag false, no ``metadata.yaml``, a cut final record) through its storage files (MCAP, or
+another recorder's sqlite3 ``.db3``; several of a split bag one after the other), an MCAP file
+repaired in a temporary copy when a record was cut.
 """
 
 from __future__ import annotations
@@ -143,7 +144,9 @@ def _yaml_scalar(value: Any) -> str:
 
 @contextmanager
 def open_bag(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
-    """Open a bag directory or ``.mcap`` file with rosbags, recovering unfinished MCAP files.
+    """Open a bag directory or a storage file (``.mcap``, ``.db3``) with rosbags, recovering
+    unfinished MCAP files; a directory without ``metadata.yaml`` is read from its storage files
+    (several: a split bag, in the order of their numbers).
 
     Raises:
         LogError: no such path, not a bag, an unreadable MCAP file.
@@ -153,7 +156,7 @@ def open_bag(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
         the bag was closed cleanly.
     """
     if not path.exists():
-        raise LogError(f"{path}: no such bag (directory or .mcap file)")
+        raise LogError(f"{path}: no such bag (directory, .mcap or .db3 file)")
     custom: dict[str, str] = {}
     with ExitStack() as stack:
         if path.is_dir() and (path / "metadata.yaml").is_file():
@@ -179,34 +182,74 @@ def open_bag(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
                 yield reader, dict(custom), True
                 return
         if path.is_dir():
-            files = sorted(path.glob("*.mcap"))
-            if not files:
-                listing = sorted(p.name for p in path.iterdir())[:10]
-                raise LogError(
-                    f"{path}: not a rosbag2 bag (no metadata.yaml and no .mcap file; contains {listing})"
-                )
-            if len(files) > 1:
-                raise LogError(
-                    f"{path}: {len(files)} .mcap files but no metadata.yaml; run 'ros2 bag reindex {path}' first"
-                )
-            mcap = files[0]
-        elif path.suffix == ".mcap":
-            mcap = path
+            files = _storage_files(path)
+        elif path.suffix in STORAGE_SUFFIXES:
+            files = [path]
         else:
-            raise LogError(f"{path}: not a rosbag2 bag directory or .mcap file")
-        length, intact = valid_prefix(mcap)
-        if not intact:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim2real-bag-")))
-            mcap = repaired_copy(mcap, tmp, length)
-        else:
-            log.info("%s: the writer did not close (killed?); reading the MCAP file directly", path)
-        reader = Reader(mcap)
-        try:
-            reader.open()
-        except (ReaderError, OSError) as exc:
-            raise LogError(f"{path}: cannot read MCAP file ({exc})") from None
-        stack.callback(reader.close)
-        yield reader, custom, False
+            raise LogError(f"{path}: not a rosbag2 bag directory, nor an .mcap or .db3 file")
+        if len(files) > 1:
+            log.warning("%s: no metadata.yaml; reading its %d storage files in order (%s ...)", path, len(files), files[0].name)
+        readers = []
+        for file in files:
+            if file.suffix == ".mcap":
+                length, intact = valid_prefix(file)
+                if not intact:
+                    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim2real-bag-")))
+                    file = repaired_copy(file, tmp, length)
+                elif path.is_dir():
+                    log.info("%s: no metadata.yaml (writer killed?); reading %s directly", path, file.name)
+            reader = Reader(file)
+            try:
+                reader.open()
+            except (ReaderError, OSError) as exc:
+                raise LogError(f"{path}: cannot read {file.name} ({type(exc).__name__}: {exc})") from None
+            stack.callback(reader.close)
+            readers.append(reader)
+        yield (readers[0] if len(readers) == 1 else _Chained(readers)), custom, False  # type: ignore[misc]
+
+
+STORAGE_SUFFIXES = (".mcap", ".db3")
+"""Storage files of a rosbag2 bag: MCAP, and sqlite3 (``ros2 bag record``'s default before Iron)."""
+
+
+def _storage_files(path: Path) -> list[Path]:
+    """The storage files of a bag directory without ``metadata.yaml``, in recording order
+    (``bag_0.db3``, ``bag_1.db3``, ..., ``bag_10.db3``: a bag split by ``--max-bag-size``).
+
+    Raises:
+        LogError: no storage file, or files of both kinds.
+    """
+    files = [p for p in path.iterdir() if p.is_file() and p.suffix in STORAGE_SUFFIXES]
+    if not files:
+        listing = sorted(p.name for p in path.iterdir())[:10]
+        raise LogError(f"{path}: not a rosbag2 bag (no metadata.yaml and no .mcap or .db3 file; contains {listing})")
+    if len({p.suffix for p in files}) > 1:
+        raise LogError(f"{path}: both .mcap and .db3 files and no metadata.yaml: which make the bag is unclear")
+
+    def order(p: Path) -> tuple[int, str]:
+        number = p.stem.rsplit("_", 1)[-1]
+        return (int(number) if number.isdigit() else -1, p.name)
+
+    return sorted(files, key=order)
+
+
+class _Chained:
+    """The storage files of a split bag read one after the other, as one reader (the part of
+    rosbags' ``Reader`` that :func:`~sim2real.logs.bag.read_bag` uses: connections, messages)."""
+
+    def __init__(self, readers: list[Reader]) -> None:
+        self._readers = readers
+
+    @property
+    def connections(self) -> list[Any]:
+        return [c for r in self._readers for c in r.connections]
+
+    def messages(self, connections: Any = ()) -> Iterator[tuple[Any, int, bytes]]:
+        wanted = {id(c) for c in connections}
+        for reader in self._readers:
+            own = [c for c in reader.connections if id(c) in wanted]
+            if own or not wanted:
+                yield from reader.messages(connections=own)
 
 
 def _custom_data(metadata: Path) -> dict[str, str]:

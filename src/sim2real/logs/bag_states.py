@@ -21,23 +21,50 @@ from sim2real.logs.bag_topics import TOPIC_JOINT_STATES
 log = logging.getLogger(__name__)
 
 
+CLOCK_STEP_NS = 100_000_000
+"""Smallest change of (recording time - header stamp) taken for a step of the sender's clock [ns],
+when the control period is shorter; a step must hold for :data:`CLOCK_STEP_RUN` messages."""
+CLOCK_STEP_RUN = 5
+"""Messages a new (recording time - stamp) offset must hold for to be a clock step, not a late message."""
+
+
 def on_recording_clock(
     where: str, stamp_ns: Sequence[int], recv_ns: Sequence[int], period_ns: float | None
 ) -> np.ndarray:
     """Sample times [ns] on the recording clock, shape (N,): stamps shifted by the median offset.
 
+    A sender whose clock steps during the recording (a robot computer's clock set by NTP after
+    boot, a driver restarted on another clock) shifts the offset (recording time - stamp) for good
+    from one message on: each stretch between such steps gets its own median offset (one warning
+    line per step), so that the stamps keep their spacing within a stretch and the stretches stay in
+    recording order.  A single late message (the recorder stalled) is no step.
+
     Args:
         where: ``"PATH: TOPIC"`` for messages.
-        stamp_ns: Header stamps [ns]; 0 = none (the recording time is used).
+        stamp_ns: Header stamps [ns] in recording order; 0 = none (the recording time is used).
         recv_ns: Recording times [ns], same length.
         period_ns: Control period [ns]; an offset larger than this is reported (one warning).
     """
     stamp = np.asarray(stamp_ns, dtype=np.int64)
     recv = np.asarray(recv_ns, dtype=np.int64)
-    stamped = stamp != 0
-    if not stamped.any():
+    stamped = np.flatnonzero(stamp != 0)
+    if not stamped.size:
         return recv
-    offset = int(np.median(recv[stamped] - stamp[stamped]))
+    delta = recv[stamped] - stamp[stamped]
+    starts = _clock_steps(delta, max(CLOCK_STEP_NS, 2 * (period_ns or 0)))
+    offsets = np.empty(delta.size, dtype=np.int64)
+    for a, b in zip(starts, [*starts[1:], delta.size], strict=True):
+        offsets[a:b] = int(np.median(delta[a:b]))
+    for a in starts[1:]:
+        log.warning(
+            "%s: header stamps jump by %+.6g s %.3f s into the recording (the sender's clock stepped?); "
+            "the messages on either side are timed on the recording clock by their own offsets",
+            where,
+            (offsets[a - 1] - offsets[a]) / 1e9,
+            (recv[stamped[a]] - recv[0]) / 1e9,
+        )
+    longest = max(zip(starts, [*starts[1:], delta.size], strict=True), key=lambda ab: ab[1] - ab[0])
+    offset = int(offsets[longest[0]])  # of the longest stretch (reported below)
     if period_ns is not None and abs(offset) > period_ns:
         log.warning(
             "%s: header stamps are %.6g s %s the recording times (more than the %.3g s control period: "
@@ -47,7 +74,27 @@ def on_recording_clock(
             "behind" if offset > 0 else "ahead of",
             period_ns / 1e9,
         )
-    return np.where(stamped, stamp + offset, recv)
+    out = recv.copy()
+    out[stamped] = stamp[stamped] + offsets
+    return out
+
+
+def _clock_steps(delta: np.ndarray, tolerance: float) -> list[int]:
+    """Indices where a stretch of constant (recording time - stamp) ``delta`` starts, 0 first: where
+    the median of the next :data:`CLOCK_STEP_RUN` deltas differs by more than ``tolerance`` from the
+    median of the current stretch's last ones (and the message itself jumped)."""
+    run = CLOCK_STEP_RUN
+    starts = [0]
+    i = 1
+    while i + run <= delta.size:
+        before = delta[max(starts[-1], i - run) : i]
+        level = np.median(before)
+        if abs(delta[i] - delta[i - 1]) > tolerance and abs(np.median(delta[i : i + run]) - level) > tolerance:
+            starts.append(i)
+            i += run
+        else:
+            i += 1
+    return starts
 
 
 def median_step(ns: Sequence[int]) -> float | None:
@@ -55,6 +102,57 @@ def median_step(ns: Sequence[int]) -> float | None:
     steps = np.diff(np.asarray(ns, dtype=np.int64))
     steps = steps[steps > 0]
     return float(np.median(steps)) if steps.size else None
+
+
+def retime_repeated_stamps(
+    where: str,
+    t_ns: np.ndarray,
+    recv_ns: Sequence[int],
+    names: Sequence[tuple[str, ...]],
+    fields: Sequence[Sequence[np.ndarray]],
+) -> np.ndarray:
+    """Times [ns] of messages on the recording clock, shape (N,), with stale stamps replaced.
+
+    Two messages of the same joints with the same time but other values cannot both have been
+    measured then: a driver that published new values under the stamp of its last message.  Of
+    each such group the message whose recording time fits its stamp best keeps it; the others are
+    timed by their recording time (less the median latency), one warning line counting them.
+    Exact duplicates are left to :func:`order_and_dedup`.
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        t_ns: Message times on the recording clock [ns] (:func:`on_recording_clock`), shape (N,).
+        recv_ns: Recording times [ns], shape (N,).
+        names: Joint names per message.
+        fields: Per-message value arrays, e.g. (positions, velocities, efforts).
+    """
+    t_ns = np.array(t_ns, dtype=np.int64)
+    recv = np.asarray(recv_ns, dtype=np.int64)
+    if t_ns.size < 2:
+        return t_ns
+    latency = recv - t_ns
+    typical = int(np.median(latency))
+    order = np.argsort(t_ns, kind="stable")
+    same_time = np.flatnonzero(np.diff(t_ns[order]) == 0)
+    groups: dict[int, list[int]] = {}
+    for k in same_time.tolist():
+        groups.setdefault(int(t_ns[order[k]]), []).extend((int(order[k]), int(order[k + 1])))
+    retimed = 0
+    for members in groups.values():
+        members = list(dict.fromkeys(members))
+        best = min(members, key=lambda i: abs(int(latency[i]) - typical))
+        for i in members:
+            if i != best and names[i] == names[best] and not _same(i, best, names, fields):
+                t_ns[i] = recv[i] - typical
+                retimed += 1
+    if retimed:
+        log.warning(
+            "%s: %d messages repeat the header stamp of another message with other values (a stale "
+            "stamp); they are timed by their recording time",
+            where,
+            retimed,
+        )
+    return t_ns
 
 
 def order_and_dedup(
@@ -149,10 +247,16 @@ def joint_columns(
         msg_names: Joint names of each message.
         rows: The field's values of each message.
         field: Field name, for messages.
-        optional: Return None (instead of failing) when no message has this field.
+        optional: Return None (instead of failing) when some message lacks this field (a warning
+            when others have it).
     """
     lengths = {len(r) for r in rows}
     if optional and lengths == {0}:
+        return None
+    if optional and 0 in lengths:  # a driver that fills the field now and then: none is taken
+        given = sum(1 for r in rows if len(r))
+        then = "velocities differentiated from the positions" if field == "velocity" else f"no {field} read"
+        log.warning("%s: only %d of %d messages carry %s values: %s", where, given, len(rows), field, then)
         return None
     out = np.empty((len(rows), len(names)))
     orders: dict[tuple[str, ...], np.ndarray] = {}

@@ -18,6 +18,7 @@ Every problem is one :class:`~sim2real.errors.LogError` line that names the file
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
@@ -152,6 +153,9 @@ def _scales(path: Path, value: object, key: str = "scale") -> dict[str, float]:
         raise LogError(f"{path}: '{key}' must map column names to numbers, e.g. {example}, got {value!r}")
     out = {}
     for column, factor in value.items():
+        if isinstance(factor, str):  # YAML 1.1 reads 1e-9 (no dot) as a string
+            with contextlib.suppress(ValueError):
+                factor = float(factor)
         if isinstance(factor, bool) or not isinstance(factor, (int, float)):
             raise LogError(f"{path}: {key}: the value of column '{column}' must be a number, got {factor!r}")
         out[str(column)] = float(factor)

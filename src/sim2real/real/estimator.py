@@ -185,7 +185,7 @@ class BaseStateEstimator:
             # complementary filter: turn the estimated "up" towards the measured specific force
             up_meas = np.asarray(reading.accel) / np.linalg.norm(reading.accel)
             up_est = quat_to_matrix(self._quat).T @ np.array([0.0, 0.0, 1.0])
-            w = w + self.config.tilt_gain * cross(up_est, up_meas)
+            w = w + self.config.tilt_gain * cross(up_meas, up_est)
         angle = float(np.linalg.norm(w)) * dt
         if angle > 0:
             axis = w / np.linalg.norm(w)
