@@ -344,6 +344,10 @@ class TestConfig:
             ({"state_qos": {"depth": 0}}, "depth"),
             ({"joint_names": {"a": "x", "b": "x"}}, "two joints"),
             ({"stamp": "sent"}, "stamp"),
+            ({"imu_topic": 5}, "imu_topic must be a topic name"),
+            ({"command_topic": "/a//b"}, "repeated '/'"),
+            ({"joint_states_topic": "joint states"}, "joint_states_topic must be a topic name"),
+            ({"safe_mode_topic": "/robot/{estop}"}, "unknown substitution"),
         ],
     )
     def test_bad_settings_are_one_clear_error(self, tmp_path, raw, match):
