@@ -158,6 +158,25 @@ class TestJointStatesByName:
         finally:
             robot.close()
 
+    def test_efforts_nan_at_every_joint_are_not_measured_until_a_finite_one_arrived(self, probe, furuta):
+        # ros2_control's joint_state_broadcaster fills effort with NaN where a joint has no effort
+        # interface; that is "not measured", not a fault that stops the robot for good
+        nan = float("nan")
+        robot, pub = attach(probe, furuta, topics())
+        try:
+            msg = joint_state(["arm", "pendulum", "gripper"], [0.1, 0.2, 0.0], effort=[nan, nan, 1.0])
+            publish_until(probe, robot, pub, msg, 1)
+            reading = robot.read()
+            assert reading.valid and reading.tau is None
+            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan])  # one joint measured
+            publish_until(probe, robot, pub, msg, 2)
+            assert np.isnan(robot.read().tau).tolist() == [False, True]
+            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, nan])  # a sensor fault now
+            publish_until(probe, robot, pub, msg, 3)
+            assert np.isnan(robot.read().tau).all()
+        finally:
+            robot.close()
+
     def test_imu_and_base_height_complete_a_floating_base_reading(self, probe, quadruped):
         from sensor_msgs.msg import Imu
         from std_msgs.msg import Float64

@@ -13,6 +13,10 @@ may publish them in any order, and more joints than the spec has.  A message tha
 spec's joints (or has no velocities, or arrays of the wrong length) gives a reading with
 ``valid=False``, which the safety layer treats as stale (hold, then safe stop after
 ``stale_timeout``).  ``Ros2Config.joint_names`` maps the spec's joint names to the robot's.
+Efforts are optional: an empty ``effort`` array, or one that is NaN at every spec joint (what
+ros2_control's joint_state_broadcaster publishes for joints without an effort interface) gives
+``Reading.tau = None``, until the robot has once sent a finite effort: after that a NaN effort is a
+sensor fault, passed on for the safety monitor to stop on.
 
 **Timing.** Messages are taken by subscription callbacks; :meth:`Ros2Robot.read` only assembles the
 newest sample and never blocks longer than ``Ros2Config.read_timeout`` (at most a control period;
@@ -166,6 +170,7 @@ class Ros2Robot:
         self._seq = 0
         self._last_read_seq = -1
         self._safe_state: bool | None = None
+        self._effort_measured = False  # a finite effort arrived (NaN efforts are "not measured" until then)
         self._warned: set[str] = set()
         self._closed = False
         self._take_on_read = bool(take_on_read) and node is not None
@@ -304,6 +309,12 @@ class Ros2Robot:
         q = np.frombuffer(msg.position, dtype=np.float64)[index]
         qd = np.frombuffer(msg.velocity, dtype=np.float64)[index]
         tau = np.frombuffer(msg.effort, dtype=np.float64)[index] if len(msg.effort) == n_names else None
+        if tau is not None and not self._effort_measured:
+            if np.isnan(tau).all():  # ros2_control's joint_state_broadcaster: NaN = no effort interface
+                self._warn_once("effort", "JointState effort is NaN at every joint: taken as not measured")
+                tau = None
+            else:  # from now on a NaN effort is a sensor fault, which the safety monitor stops on
+                self._effort_measured = True
         t = self._sample_time(msg.header, now)
         with self._lock:
             latest = self._joint
