@@ -149,6 +149,38 @@ class TestJointStatesByName:
         finally:
             robot.close()
 
+    def test_header_stamps_ahead_of_this_clock_are_invalid_beyond_the_stale_timeout(self, probe, furuta):
+        # a robot clock running ahead would make a late sample look new: beyond the stale timeout
+        # (furuta: 20 ms) the clocks are taken as unsynchronized and the reading as unusable
+        robot, pub = attach(probe, furuta, topics(stamp="header"))
+        try:
+            for count, ahead_ns in ((1, 1_000_000), (2, 5_000_000_000), (3, 1_000_000)):
+                msg = joint_state(["arm", "pendulum"], [0.1, 0.2])
+                stamp_ns = probe.node.get_clock().now().nanoseconds + ahead_ns
+                msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+                publish_until(probe, robot, pub, msg, count)
+                reading = robot.read()
+                if ahead_ns > 1e9:
+                    assert not reading.valid
+                    assert "ahead of this computer's clock" in robot.not_ready()
+                else:  # 1 ms ahead: taken as now
+                    assert reading.valid and reading.t <= time.monotonic()
+        finally:
+            robot.close()
+
+    def test_not_ready_says_why_in_one_line(self, probe, quadruped):
+        config = topics()
+        robot, pub = attach(probe, quadruped, config)
+        try:
+            assert robot.not_ready() == f"no JointState on {config.joint_states_topic}"
+            publish_until(probe, robot, pub, joint_state(quadruped.joints[1:], quadruped.default_pose[1:]), 1)
+            assert f"{quadruped.joints[0]} missing from the JointState" in robot.not_ready()
+            publish_until(probe, robot, pub, joint_state(quadruped.joints, quadruped.default_pose), 2)
+            assert robot.not_ready() == f"no IMU sample on {config.imu_topic}"
+            assert not robot.ready()
+        finally:
+            robot.close()
+
     def test_missing_velocities_or_no_message_yet_are_invalid(self, probe, furuta):
         robot, pub = attach(probe, furuta, topics())
         try:

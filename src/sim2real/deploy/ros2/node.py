@@ -186,16 +186,18 @@ class PolicyDeploymentNode(Node):
         if not self._warmed and self.robot.ready():
             self._warm_up()
             return
-        if self._warmed and self.robot.ready(max_age=0.5 * float(self.spec.safety.stale_timeout)):
+        max_age = 0.5 * float(self.spec.safety.stale_timeout)
+        if self._warmed and self.robot.ready(max_age=max_age):
             self.destroy_timer(self._startup)
             self._start_control()
             return
         if self._loop_clock() - self._created > self.config.startup_timeout:
             self.destroy_timer(self._startup)
             what = "fresh" if self._warmed else "valid"
+            why = self.robot.not_ready(max_age if self._warmed else None)
             self.error = (
                 f"no {what} reading from the robot on {self.robot.config.joint_states_topic} within "
-                f"{self.config.startup_timeout:g} s"
+                f"{self.config.startup_timeout:g} s" + (f": {why}" if why else "")
             )
             log.error("deploy node: %s", self.error)
             self.finished.set()
