@@ -388,3 +388,42 @@ class TestDeployNodeStartup:
             f"no valid reading from the robot on {config.joint_states_topic} within 1 s: "
             "joint(s) pendulum missing from the JointState"
         )
+
+
+class TestEstopTopic:
+    def test_a_best_effort_estop_publisher_is_heard(self, probe, furuta_policy):
+        """Joystick and teleop nodes often publish their e-stop best effort; a reliable subscription
+        alone does not match them, and their e-stop was dropped with only rcl's QoS warning."""
+        from std_msgs.msg import Bool
+
+        from sim2real.deploy.loop import build_loop
+        from sim2real.deploy.ros2.node import NodeConfig, PolicyDeploymentNode
+
+        spec = load_robot("furuta")
+        config = topics()
+        node_config = NodeConfig(estop_topic=config.command_topic.rsplit("/", 1)[0] + "/estop")
+        context = new_context()
+        deploy = PolicyDeploymentNode(
+            spec,
+            lambda robot: build_loop(spec, robot, furuta_policy),
+            context=context,
+            ros_config=config,
+            config=node_config,
+        )
+        executor = make_executor(context, "single")
+        executor.add_node(deploy)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        try:
+            pub = probe.node.create_publisher(
+                Bool, node_config.estop_topic, QosSettings(reliability="best_effort").profile()
+            )
+            probe.wait_for(lambda: pub.publish(Bool(data=True)) or bool(deploy.estops), TIMEOUT, "the e-stop")
+            assert deploy.robot.safe_mode_requested
+            assert [e["source"] for e in deploy.estops] == [f"topic {node_config.estop_topic}"]
+        finally:
+            executor.shutdown()
+            deploy.robot.close()
+            deploy.destroy_node()
+            context.try_shutdown()
+            thread.join(timeout=5)

@@ -50,6 +50,7 @@ from sim2real.robots.spec import RobotSpec
 
 __all__ = [
     "DIAGNOSTICS_WINDOW",
+    "ESTOP_BEST_EFFORT_QOS",
     "ESTOP_QOS",
     "NodeConfig",
     "PolicyDeploymentNode",
@@ -63,6 +64,10 @@ DIAGNOSTICS_WINDOW = 1000
 """Ticks the latency percentiles of the periodic diagnostics are taken over."""
 ESTOP_QOS = QosSettings(reliability="reliable", depth=10)
 """QoS of the e-stop subscription (reliable: an e-stop must not be dropped)."""
+ESTOP_BEST_EFFORT_QOS = QosSettings(reliability="best_effort", depth=10)
+"""QoS of the second e-stop subscription on the same topic: a reliable subscription does not match
+a best-effort publisher (a joystick or teleop node repeating its e-stop often is one), whose
+e-stop would be dropped without a word; a reliable publisher's is taken from the first."""
 
 
 def warm_up_log(spec: RobotSpec) -> None:
@@ -156,9 +161,11 @@ class PolicyDeploymentNode(Node):
         self._last_state: str | None = None
         self._stop_at: float | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, config.diagnostics_topic, 10)
-        self._estop_sub = self.create_subscription(
-            Bool, config.estop_topic, self._on_estop_topic, ESTOP_QOS.profile()
-        )
+        self._estop_subs = [
+            self.create_subscription(Bool, config.estop_topic, self._on_estop_topic, qos.profile())
+            for qos in (ESTOP_QOS, ESTOP_BEST_EFFORT_QOS)
+        ]
+        self._topic_estop = False  # an e-stop from the topic stands (until a reset is accepted)
         self._estop_srv = self.create_service(Trigger, config.estop_service, self._on_estop_service)
         self._reset_srv = self.create_service(Trigger, config.reset_service, self._on_reset_service)
         self._startup = self.create_timer(0.005, self._wait_for_robot, clock=steady_clock())
@@ -260,7 +267,10 @@ class PolicyDeploymentNode(Node):
         self.publish_diagnostics()
 
     def _on_estop_topic(self, msg: Any) -> None:
-        if msg.data:
+        # a reliable publisher's message arrives on both subscriptions, and e-stop publishers often
+        # repeat True: one e-stop until a reset is accepted
+        if msg.data and not self._topic_estop:
+            self._topic_estop = True
             self.estop(f"topic {self.config.estop_topic}")
 
     def _on_estop_service(self, request: Any, response: Any) -> Any:
@@ -272,6 +282,8 @@ class PolicyDeploymentNode(Node):
     def _on_reset_service(self, request: Any, response: Any) -> Any:
         result = self.loop.reset_safety()
         response.success = bool(result.accepted)
+        if result.accepted:
+            self._topic_estop = False
         response.message = result.event.message
         self.publish_diagnostics()
         return response
