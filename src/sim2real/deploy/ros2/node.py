@@ -140,6 +140,7 @@ class PolicyDeploymentNode(Node):
         take_on_read: bool = False,
     ) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.event_handler import SubscriptionEventCallbacks
         from std_msgs.msg import Bool
         from std_srvs.srv import Trigger
 
@@ -161,9 +162,14 @@ class PolicyDeploymentNode(Node):
         self._last_state: str | None = None
         self._stop_at: float | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, config.diagnostics_topic, 10)
+        # a best-effort publisher is incompatible with the reliable subscription by design (the
+        # best-effort one hears it): no rcl warning that its e-stops "will not be received"
+        quiet = SubscriptionEventCallbacks(incompatible_qos=lambda _event: None)
         self._estop_subs = [
-            self.create_subscription(Bool, config.estop_topic, self._on_estop_topic, qos.profile())
-            for qos in (ESTOP_QOS, ESTOP_BEST_EFFORT_QOS)
+            self.create_subscription(
+                Bool, config.estop_topic, self._on_estop_topic, qos.profile(), event_callbacks=callbacks
+            )
+            for qos, callbacks in ((ESTOP_QOS, quiet), (ESTOP_BEST_EFFORT_QOS, None))
         ]
         self._topic_estop = False  # an e-stop from the topic stands (until a reset is accepted)
         self._estop_srv = self.create_service(Trigger, config.estop_service, self._on_estop_service)
