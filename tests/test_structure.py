@@ -40,7 +40,7 @@ LADDER: tuple[tuple[str, ...], ...] = (
     ("real",),
     ("deploy",),
     ("sysid", "gap", "finetune", "report"),
-    ("pipeline", "bench", "commands", "cli"),
+    ("pipeline", "bench", "commands", "cli", "__main__"),
 )
 """The rungs of the import ladder, bottom first: a module imports from its own rung and below."""
 

@@ -347,3 +347,83 @@ class TestDeployNodeStartup:
         run = read_bag(tmp_path / "run")
         assert not [e for e in run.events if e.kind == "stale"], run.events
         assert run.command_t.size >= round(0.3 / spec.control_dt) - 1  # it ran its 0.3 s
+
+    def test_a_robot_that_never_gives_a_valid_reading_fails_naming_why(self, probe, furuta_policy):
+        """A driver that publishes, but not what the spec needs (here a joint under another name),
+        ends the startup with one line saying what is wrong, not only that nothing valid came."""
+        from sensor_msgs.msg import JointState
+
+        from sim2real.deploy.loop import build_loop
+        from sim2real.deploy.ros2.node import NodeConfig, PolicyDeploymentNode
+
+        spec = load_robot("furuta")
+        config = topics()
+        now = [0.0]  # the node's clock: the startup timeout passes when the test says so
+        context = new_context()
+        deploy = PolicyDeploymentNode(
+            spec,
+            lambda robot: build_loop(spec, robot, furuta_policy),
+            context=context,
+            ros_config=config,
+            config=NodeConfig(startup_timeout=1.0),
+            clock=lambda: now[0],
+        )
+        executor = make_executor(context, "single")
+        executor.add_node(deploy)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        try:
+            pub = probe.node.create_publisher(JointState, config.joint_states_topic, QosSettings().profile())
+            msg = JointState(name=["arm", "pendulum_joint"], position=[0.0, 0.0], velocity=[0.0, 0.0])
+            probe.wait_for(lambda: pub.publish(msg) or deploy.robot.counters.joint_states > 0, TIMEOUT, "a JointState")
+            now[0] = 2.0
+            assert deploy.finished.wait(TIMEOUT)
+        finally:
+            executor.shutdown()
+            deploy.robot.close()
+            deploy.destroy_node()
+            context.try_shutdown()
+            thread.join(timeout=5)
+        assert deploy.error == (
+            f"no valid reading from the robot on {config.joint_states_topic} within 1 s: "
+            "joint(s) pendulum missing from the JointState"
+        )
+
+
+class TestEstopTopic:
+    def test_a_best_effort_estop_publisher_is_heard(self, probe, furuta_policy):
+        """Joystick and teleop nodes often publish their e-stop best effort; a reliable subscription
+        alone does not match them, and their e-stop was dropped with only rcl's QoS warning."""
+        from std_msgs.msg import Bool
+
+        from sim2real.deploy.loop import build_loop
+        from sim2real.deploy.ros2.node import NodeConfig, PolicyDeploymentNode
+
+        spec = load_robot("furuta")
+        config = topics()
+        node_config = NodeConfig(estop_topic=config.command_topic.rsplit("/", 1)[0] + "/estop")
+        context = new_context()
+        deploy = PolicyDeploymentNode(
+            spec,
+            lambda robot: build_loop(spec, robot, furuta_policy),
+            context=context,
+            ros_config=config,
+            config=node_config,
+        )
+        executor = make_executor(context, "single")
+        executor.add_node(deploy)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        try:
+            pub = probe.node.create_publisher(
+                Bool, node_config.estop_topic, QosSettings(reliability="best_effort").profile()
+            )
+            probe.wait_for(lambda: pub.publish(Bool(data=True)) or bool(deploy.estops), TIMEOUT, "the e-stop")
+            assert deploy.robot.safe_mode_requested
+            assert [e["source"] for e in deploy.estops] == [f"topic {node_config.estop_topic}"]
+        finally:
+            executor.shutdown()
+            deploy.robot.close()
+            deploy.destroy_node()
+            context.try_shutdown()
+            thread.join(timeout=5)

@@ -149,12 +149,63 @@ class TestJointStatesByName:
         finally:
             robot.close()
 
+    def test_header_stamps_ahead_of_this_clock_are_invalid_beyond_the_stale_timeout(self, probe, furuta):
+        # a robot clock running ahead would make a late sample look new: beyond the stale timeout
+        # (furuta: 20 ms) the clocks are taken as unsynchronized and the reading as unusable
+        robot, pub = attach(probe, furuta, topics(stamp="header"))
+        try:
+            for count, ahead_ns in ((1, 1_000_000), (2, 5_000_000_000), (3, 1_000_000)):
+                msg = joint_state(["arm", "pendulum"], [0.1, 0.2])
+                stamp_ns = probe.node.get_clock().now().nanoseconds + ahead_ns
+                msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(stamp_ns, 1_000_000_000)
+                publish_until(probe, robot, pub, msg, count)
+                reading = robot.read()
+                if ahead_ns > 1e9:
+                    assert not reading.valid
+                    assert "ahead of this computer's clock" in robot.not_ready()
+                else:  # 1 ms ahead: taken as now
+                    assert reading.valid and reading.t <= time.monotonic()
+        finally:
+            robot.close()
+
+    def test_not_ready_says_why_in_one_line(self, probe, quadruped):
+        config = topics()
+        robot, pub = attach(probe, quadruped, config)
+        try:
+            assert robot.not_ready() == f"no JointState on {config.joint_states_topic}"
+            publish_until(probe, robot, pub, joint_state(quadruped.joints[1:], quadruped.default_pose[1:]), 1)
+            assert f"{quadruped.joints[0]} missing from the JointState" in robot.not_ready()
+            publish_until(probe, robot, pub, joint_state(quadruped.joints, quadruped.default_pose), 2)
+            assert robot.not_ready() == f"no IMU sample on {config.imu_topic}"
+            assert not robot.ready()
+        finally:
+            robot.close()
+
     def test_missing_velocities_or_no_message_yet_are_invalid(self, probe, furuta):
         robot, pub = attach(probe, furuta, topics())
         try:
             assert not robot.read().valid  # nothing received yet
             publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], velocity=[]), 1)
             assert not robot.read().valid
+        finally:
+            robot.close()
+
+    def test_efforts_nan_at_every_joint_are_not_measured_until_a_finite_one_arrived(self, probe, furuta):
+        # ros2_control's joint_state_broadcaster fills effort with NaN where a joint has no effort
+        # interface; that is "not measured", not a fault that stops the robot for good
+        nan = float("nan")
+        robot, pub = attach(probe, furuta, topics())
+        try:
+            msg = joint_state(["arm", "pendulum", "gripper"], [0.1, 0.2, 0.0], effort=[nan, nan, 1.0])
+            publish_until(probe, robot, pub, msg, 1)
+            reading = robot.read()
+            assert reading.valid and reading.tau is None
+            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan])  # one joint measured
+            publish_until(probe, robot, pub, msg, 2)
+            assert np.isnan(robot.read().tau).tolist() == [False, True]
+            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, nan])  # a sensor fault now
+            publish_until(probe, robot, pub, msg, 3)
+            assert np.isnan(robot.read().tau).all()
         finally:
             robot.close()
 
@@ -344,6 +395,10 @@ class TestConfig:
             ({"state_qos": {"depth": 0}}, "depth"),
             ({"joint_names": {"a": "x", "b": "x"}}, "two joints"),
             ({"stamp": "sent"}, "stamp"),
+            ({"imu_topic": 5}, "imu_topic must be a topic name"),
+            ({"command_topic": "/a//b"}, "repeated '/'"),
+            ({"joint_states_topic": "joint states"}, "joint_states_topic must be a topic name"),
+            ({"safe_mode_topic": "/robot/{estop}"}, "unknown substitution"),
         ],
     )
     def test_bad_settings_are_one_clear_error(self, tmp_path, raw, match):

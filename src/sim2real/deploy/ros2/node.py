@@ -50,6 +50,7 @@ from sim2real.robots.spec import RobotSpec
 
 __all__ = [
     "DIAGNOSTICS_WINDOW",
+    "ESTOP_BEST_EFFORT_QOS",
     "ESTOP_QOS",
     "NodeConfig",
     "PolicyDeploymentNode",
@@ -63,6 +64,10 @@ DIAGNOSTICS_WINDOW = 1000
 """Ticks the latency percentiles of the periodic diagnostics are taken over."""
 ESTOP_QOS = QosSettings(reliability="reliable", depth=10)
 """QoS of the e-stop subscription (reliable: an e-stop must not be dropped)."""
+ESTOP_BEST_EFFORT_QOS = QosSettings(reliability="best_effort", depth=10)
+"""QoS of the second e-stop subscription on the same topic: a reliable subscription does not match
+a best-effort publisher (a joystick or teleop node repeating its e-stop often is one), whose
+e-stop would be dropped without a word; a reliable publisher's is taken from the first."""
 
 
 def warm_up_log(spec: RobotSpec) -> None:
@@ -135,6 +140,7 @@ class PolicyDeploymentNode(Node):
         take_on_read: bool = False,
     ) -> None:
         from diagnostic_msgs.msg import DiagnosticArray
+        from rclpy.event_handler import SubscriptionEventCallbacks
         from std_msgs.msg import Bool
         from std_srvs.srv import Trigger
 
@@ -156,9 +162,16 @@ class PolicyDeploymentNode(Node):
         self._last_state: str | None = None
         self._stop_at: float | None = None
         self._diag_pub = self.create_publisher(DiagnosticArray, config.diagnostics_topic, 10)
-        self._estop_sub = self.create_subscription(
-            Bool, config.estop_topic, self._on_estop_topic, ESTOP_QOS.profile()
-        )
+        # a best-effort publisher is incompatible with the reliable subscription by design (the
+        # best-effort one hears it): no rcl warning that its e-stops "will not be received"
+        quiet = SubscriptionEventCallbacks(incompatible_qos=lambda _event: None)
+        self._estop_subs = [
+            self.create_subscription(
+                Bool, config.estop_topic, self._on_estop_topic, qos.profile(), event_callbacks=callbacks
+            )
+            for qos, callbacks in ((ESTOP_QOS, quiet), (ESTOP_BEST_EFFORT_QOS, None))
+        ]
+        self._topic_estop = False  # an e-stop from the topic stands (until a reset is accepted)
         self._estop_srv = self.create_service(Trigger, config.estop_service, self._on_estop_service)
         self._reset_srv = self.create_service(Trigger, config.reset_service, self._on_reset_service)
         self._startup = self.create_timer(0.005, self._wait_for_robot, clock=steady_clock())
@@ -186,16 +199,18 @@ class PolicyDeploymentNode(Node):
         if not self._warmed and self.robot.ready():
             self._warm_up()
             return
-        if self._warmed and self.robot.ready(max_age=0.5 * float(self.spec.safety.stale_timeout)):
+        max_age = 0.5 * float(self.spec.safety.stale_timeout)
+        if self._warmed and self.robot.ready(max_age=max_age):
             self.destroy_timer(self._startup)
             self._start_control()
             return
         if self._loop_clock() - self._created > self.config.startup_timeout:
             self.destroy_timer(self._startup)
             what = "fresh" if self._warmed else "valid"
+            why = self.robot.not_ready(max_age if self._warmed else None)
             self.error = (
                 f"no {what} reading from the robot on {self.robot.config.joint_states_topic} within "
-                f"{self.config.startup_timeout:g} s"
+                f"{self.config.startup_timeout:g} s" + (f": {why}" if why else "")
             )
             log.error("deploy node: %s", self.error)
             self.finished.set()
@@ -258,7 +273,10 @@ class PolicyDeploymentNode(Node):
         self.publish_diagnostics()
 
     def _on_estop_topic(self, msg: Any) -> None:
-        if msg.data:
+        # a reliable publisher's message arrives on both subscriptions, and e-stop publishers often
+        # repeat True: one e-stop until a reset is accepted
+        if msg.data and not self._topic_estop:
+            self._topic_estop = True
             self.estop(f"topic {self.config.estop_topic}")
 
     def _on_estop_service(self, request: Any, response: Any) -> Any:
@@ -270,6 +288,8 @@ class PolicyDeploymentNode(Node):
     def _on_reset_service(self, request: Any, response: Any) -> Any:
         result = self.loop.reset_safety()
         response.success = bool(result.accepted)
+        if result.accepted:
+            self._topic_estop = False
         response.message = result.event.message
         self.publish_diagnostics()
         return response

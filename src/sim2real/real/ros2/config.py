@@ -25,17 +25,50 @@ __all__ = [
     "COMMAND_TYPES",
     "LATCHED_QOS",
     "SENSOR_QOS",
+    "TOPIC_FIELDS",
     "QosSettings",
     "Ros2Config",
     "Ros2ConfigError",
     "joint_index_map",
+    "topic_name_problem",
 ]
 
 COMMAND_TYPES: tuple[str, ...] = ("std_msgs/msg/Float64MultiArray", "sensor_msgs/msg/JointState")
 """Message types the joint commands can be published as."""
 
+TOPIC_FIELDS: tuple[str, ...] = (
+    "joint_states_topic",
+    "imu_topic",
+    "base_height_topic",
+    "command_topic",
+    "safe_mode_topic",
+)
+"""The fields of :class:`Ros2Config` that name topics (the first and the fourth are required)."""
+
+
 class Ros2ConfigError(Sim2RealError):
     """A ROS 2 interface setting is malformed or contradicts the robot spec."""
+
+
+def topic_name_problem(name: object) -> str | None:
+    """Why ``name`` is not a valid ROS 2 topic name (relative and ``~`` names allowed), or None.
+
+    Checked as rcl checks it when the subscription or publisher is created (after expansion for a
+    node at the root namespace), so that a bad name is a config error, not rclpy's exception.
+    """
+    from rclpy.exceptions import NameValidationException
+    from rclpy.expand_topic_name import expand_topic_name
+    from rclpy.validate_full_topic_name import validate_full_topic_name
+    from rclpy.validate_topic_name import validate_topic_name
+
+    if not isinstance(name, str) or not name:
+        return "not a non-empty string"
+    try:
+        validate_topic_name(name)
+        validate_full_topic_name(expand_topic_name(name, "sim2real", "/"))
+    except (NameValidationException, ValueError) as exc:  # ValueError: an unknown {substitution}
+        return str(exc).splitlines()[0].removeprefix("Invalid topic name: ").rstrip(":").split(", at /")[0]
+    return None
 
 
 # --------------------------------------------------------------------------------------------- config
@@ -132,9 +165,13 @@ class Ros2Config:
     own executor (with a shared node the callbacks cannot run while ``read`` waits)."""
 
     def __post_init__(self) -> None:
-        for name in ("joint_states_topic", "command_topic"):
-            if not isinstance(getattr(self, name), str) or not getattr(self, name):
-                raise Ros2ConfigError(f"ros2 config: {name} must be a topic name")
+        for name in TOPIC_FIELDS:
+            value = getattr(self, name)
+            if value is None and name not in ("joint_states_topic", "command_topic"):
+                continue
+            problem = topic_name_problem(value)
+            if problem is not None:
+                raise Ros2ConfigError(f"ros2 config: {name} must be a topic name, got {value!r}: {problem}")
         if self.command_type not in COMMAND_TYPES:
             raise Ros2ConfigError(
                 f"ros2 config: command_type must be one of {', '.join(COMMAND_TYPES)}, got {self.command_type!r}"

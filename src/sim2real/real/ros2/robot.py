@@ -13,6 +13,10 @@ may publish them in any order, and more joints than the spec has.  A message tha
 spec's joints (or has no velocities, or arrays of the wrong length) gives a reading with
 ``valid=False``, which the safety layer treats as stale (hold, then safe stop after
 ``stale_timeout``).  ``Ros2Config.joint_names`` maps the spec's joint names to the robot's.
+Efforts are optional: an empty ``effort`` array, or one that is NaN at every spec joint (what
+ros2_control's joint_state_broadcaster publishes for joints without an effort interface) gives
+``Reading.tau = None``, until the robot has once sent a finite effort: after that a NaN effort is a
+sensor fault, passed on for the safety monitor to stop on.
 
 **Timing.** Messages are taken by subscription callbacks; :meth:`Ros2Robot.read` only assembles the
 newest sample and never blocks longer than ``Ros2Config.read_timeout`` (at most a control period;
@@ -153,6 +157,7 @@ class Ros2Robot:
         self._wanted = tuple(config.robot_joint(j) for j in spec.joints)
         self._order = config.command_order(spec)
         self._command_names = [config.robot_joint(spec.actuators[i].joint) for i in self._order]
+        self._stamp_tolerance = float(spec.safety.stale_timeout)
         self._imu_timeout = float(
             config.imu_timeout if config.imu_timeout is not None else spec.safety.stale_timeout
         )
@@ -162,10 +167,13 @@ class Ros2Robot:
         self._joint: _JointSample | None = None
         self._joint_problem: tuple[float, str] | None = None
         self._imu: _ImuSample | None = None
+        self._imu_problem: str | None = None
+        self._problem: str | None = "no reading yet"  # why the last reading assembled was invalid
         self._height: tuple[float, float] | None = None
         self._seq = 0
         self._last_read_seq = -1
         self._safe_state: bool | None = None
+        self._effort_measured = False  # a finite effort arrived (NaN efforts are "not measured" until then)
         self._warned: set[str] = set()
         self._closed = False
         self._take_on_read = bool(take_on_read) and node is not None
@@ -248,14 +256,25 @@ class Ros2Robot:
             if not self._closed:
                 log.error("ros2 robot: executor stopped: %s", exc)
 
-    def _sample_time(self, header: Any, now: float) -> float:
+    def _sample_time(self, header: Any, now: float, what: str) -> tuple[float, str | None]:
         """The sample's time on the loop's clock: when its callback ran (``stamp="receive"``; the
         callbacks take the message only, as rclpy's EventsExecutor passes no MessageInfo), or its
-        ``header.stamp`` carried over from the ROS clock (``stamp="header"``)."""
+        ``header.stamp`` carried over from the ROS clock (``stamp="header"``).
+
+        Returns:
+            (the time, None), or (now, a problem) for a stamp further ahead of this computer's
+            clock than the spec's ``stale_timeout``: the clocks are not synchronized, and taking
+            such a sample as new would hide its real age from the staleness checks.
+        """
         if self.config.stamp == "receive":
-            return now
+            return now, None
         age = self._ros_clock.now().nanoseconds * 1e-9 - stamp_seconds(header.stamp)
-        return now - max(age, 0.0)
+        if age < -self._stamp_tolerance:
+            return now, (
+                f"{what} header.stamp is {-age:.3g} s ahead of this computer's clock: the clocks are not "
+                "synchronized (stamp: header needs them synchronized; stamp: receive does not)"
+            )
+        return now - max(age, 0.0), None
 
     def _take_pending(self) -> None:
         """Take the newest delivered messages now and run their callbacks (``take_on_read``).
@@ -304,7 +323,21 @@ class Ros2Robot:
         q = np.frombuffer(msg.position, dtype=np.float64)[index]
         qd = np.frombuffer(msg.velocity, dtype=np.float64)[index]
         tau = np.frombuffer(msg.effort, dtype=np.float64)[index] if len(msg.effort) == n_names else None
-        t = self._sample_time(msg.header, now)
+        if tau is not None and not self._effort_measured:
+            if np.isnan(tau).all():  # ros2_control's joint_state_broadcaster: NaN = no effort interface
+                self._warn_once("effort", "JointState effort is NaN at every joint: taken as not measured")
+                tau = None
+            else:  # from now on a NaN effort is a sensor fault, which the safety monitor stops on
+                self._effort_measured = True
+        t, problem = self._sample_time(msg.header, now, "JointState")
+        if problem is not None:
+            self.counters.incomplete += 1
+            self._warn_once("stamp", problem + " (reading marked invalid)")
+            with self._lock:
+                self._joint_problem = (now, problem)
+                self._seq += 1
+                self._lock.notify_all()
+            return
         with self._lock:
             latest = self._joint
             if latest is not None and t < latest.t:
@@ -319,8 +352,11 @@ class Ros2Robot:
         self.counters.imu += 1
         g, a, o = msg.angular_velocity, msg.linear_acceleration, msg.orientation
         quat = None if msg.orientation_covariance[0] == -1.0 else np.array([o.w, o.x, o.y, o.z])
+        t, self._imu_problem = self._sample_time(msg.header, now, "Imu")
+        if self._imu_problem is not None:
+            self._warn_once("imu stamp", self._imu_problem + " (reading marked invalid)")
         self._imu = _ImuSample(
-            self._sample_time(msg.header, now),
+            t,
             np.array([g.x, g.y, g.z]),
             None if msg.linear_acceleration_covariance[0] == -1.0 else np.array([a.x, a.y, a.z]),
             quat,
@@ -348,8 +384,30 @@ class Ros2Robot:
             max_age: Also require the reading to be at most this old on the robot's clock [s]
                 (None: any age).
         """
+        return self.not_ready(max_age) is None
+
+    def not_ready(self, max_age: float | None = None) -> str | None:
+        """Why no valid reading (at most ``max_age`` old) is available now, or None when one is.
+
+        One line for the user: which topic gave nothing, what a message lacked, how old the
+        newest sample is (does not wait, counts nothing).
+        """
         reading = self._read(count=False, wait=False)
-        return reading.valid and (max_age is None or self._clock() - reading.t <= max_age)
+        if not reading.valid:
+            return self._problem
+        age = self._clock() - reading.t
+        if max_age is not None and age > max_age:
+            return (
+                f"the newest JointState is {age:.3g} s old (at most {max_age:g} s wanted){self._stamp_hint()}"
+            )
+        return None
+
+    def _stamp_hint(self) -> str:
+        return (
+            " (from its header.stamp: is the robot's clock synchronized with this computer's?)"
+            if self.config.stamp == "header"
+            else ""
+        )
 
     def _read(self, count: bool, wait: bool = True) -> Reading:
         timeout = self.config.read_timeout if wait else 0.0
@@ -371,23 +429,33 @@ class Ros2Robot:
             t = problem[0] if problem is not None else now
             if sample is not None:
                 t = max(t, sample.t)
+            self._problem = (
+                problem[1] if problem is not None else f"no JointState on {self.config.joint_states_topic}"
+            )
             return self._invalid(t, count)
         gyro = accel = quat = None
         if self._uses_imu:
-            imu = self._imu
-            if imu is None or now - imu.t > self._imu_timeout:
+            imu, imu_problem = self._imu, self._imu_problem
+            if imu is None or imu_problem is not None or now - imu.t > self._imu_timeout:
+                self._problem = imu_problem or self._age_problem(
+                    "IMU sample", self.config.imu_topic, imu and imu.t, now
+                )
                 if count:
-                    self._warn_once("imu", "no recent IMU sample (reading marked invalid)")
+                    self._warn_once("imu", f"{self._problem} (reading marked invalid)")
                 return self._invalid(sample.t, count)
             gyro, accel, quat = imu.gyro, imu.accel, imu.quat
         height = None
         if self._uses_height:
             h = self._height
             if h is None or now - h[0] > self._imu_timeout:
+                self._problem = self._age_problem(
+                    "base height", self.config.base_height_topic, h and h[0], now
+                )
                 if count:
-                    self._warn_once("height", "no recent base height sample (reading marked invalid)")
+                    self._warn_once("height", f"{self._problem} (reading marked invalid)")
                 return self._invalid(sample.t, count)
             height = h[1]
+        self._problem = None
         return Reading(
             t=sample.t,
             q=sample.q,
@@ -399,6 +467,13 @@ class Ros2Robot:
             base_height=height,
             valid=True,
         )
+
+    def _age_problem(self, what: str, topic: str | None, t: float | None, now: float) -> str:
+        """Why an IMU or base height sample is not recent enough, in one line."""
+        if t is None:
+            return f"no {what} on {topic}"
+        hint = self._stamp_hint() if what.startswith("IMU") else ""
+        return f"the newest {what} on {topic} is {now - t:.3g} s old (limit {self._imu_timeout:g} s){hint}"
 
     def _invalid(self, t: float, count: bool = True) -> Reading:
         if count:
