@@ -241,3 +241,12 @@ class TestForeignBagTopics:
         )
         assert code == 0, err
         assert json.loads(out)["position_rmse"] < 0.05
+
+
+def test_command_order_on_a_csv_is_one_error_line(capsys, tmp_path):
+    # a column map names the command joints: an order stated besides it is refused, not ignored
+    (tmp_path / "dfki.yaml").write_text(MAP)
+    log = _dfki_like_csv(tmp_path)
+    args = ("gap", str(log), "--robot", "pendulum", "--csv-map", str(tmp_path / "dfki.yaml"), "--command-order", "states")
+    code, _, err = _run(capsys, *args)
+    assert code == 1 and len(err) == 1 and "--command-order is for bags" in err[0], err

@@ -1,10 +1,13 @@
-"""Test data for the log tests: a seeded synthetic run and the real-data folder."""
+"""Test data for the log tests: a seeded synthetic run, bags as other recorders write them, and the
+real-data folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
 
 from realdata_source import REAL_DATA, require
 from sim2real.logs import Event, Trajectory
@@ -58,3 +61,47 @@ def make_trajectory(seed: int = 0, n_states: int = 400, with_imu: bool = True) -
         meta={"robot": "testbot", "operator": "ci"},
         **imu,
     )
+
+
+STORE = get_typestore(Stores.ROS2_HUMBLE)
+_T = STORE.types
+JS, HEADER, TIME = _T["sensor_msgs/msg/JointState"], _T["std_msgs/msg/Header"], _T["builtin_interfaces/msg/Time"]
+ARRAY, LAYOUT = _T["std_msgs/msg/Float64MultiArray"], _T["std_msgs/msg/MultiArrayLayout"]
+EPOCH = 1_733_450_000_000_000_000
+"""The recorder's wall clock at the start [ns]."""
+STEP = 10_000_000
+"""Sample and command period [ns]."""
+
+
+def foreign_state(stamp_ns: int, names, q, qd=()) -> object:
+    """A ``sensor_msgs/JointState`` stamped ``stamp_ns``, without efforts."""
+    return JS(
+        header=HEADER(stamp=TIME(sec=stamp_ns // 10**9, nanosec=stamp_ns % 10**9), frame_id=""),
+        name=list(names),
+        position=np.asarray(q, dtype=float),
+        velocity=np.asarray(qd, dtype=float),
+        effort=np.zeros(0),
+    )
+
+
+def write_foreign(
+    path: Path,
+    states: list[tuple[int, object]],
+    commands: list[tuple[int, list[float]]],
+    storage: StoragePlugin = StoragePlugin.MCAP,
+    command_topic: str = "/joint_commands",
+) -> Path:
+    """A foreign bag (no sim2real metadata): (recording time, JointState) on /joint_states and
+    (recording time, command values) as unnamed Float64MultiArrays on ``command_topic``."""
+    msgs = [(ns, "/joint_states", JS.__msgtype__, m) for ns, m in states]
+    msgs += [
+        (ns, command_topic, ARRAY.__msgtype__, ARRAY(layout=LAYOUT(dim=[], data_offset=0), data=np.array(u)))
+        for ns, u in commands
+    ]
+    msgs.sort(key=lambda m: m[0])
+    conns: dict = {}
+    with Writer(path, version=9, storage_plugin=storage) as writer:
+        for ns, topic, typ, msg in msgs:
+            conn = conns.get(topic) or conns.setdefault(topic, writer.add_connection(topic, typ, typestore=STORE))
+            writer.write(conn, ns, STORE.serialize_cdr(msg, typ))
+    return path

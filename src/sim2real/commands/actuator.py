@@ -38,6 +38,7 @@ def actuator(
     torque_constant: float | None = None,
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
+    command_order: str = "auto",
     seed: int = 0,
     json: bool = False,
 ) -> int:
@@ -72,6 +73,10 @@ def actuator(
         topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
             and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
             imu), e.g. commands=/forward_position_controller/commands.
+        command_order: A bag of another recorder whose commands name no joints: which joint each
+            value drives: auto (as the bag allows: the actuator order, or the /joint_states order
+            where that is the actuator order), robot (the actuator order), states (the order of the
+            bag's /joint_states names) or J1,J2,... (the joints, in the order of the values).
         seed: fit: seed of the initialization and the batches.
         json: Print a JSON summary on stdout.
     """
@@ -80,7 +85,9 @@ def actuator(
     from sim2real.sysid.actuator_data import drive_model
 
     spec = load_robot(robot)
-    trajectories = load_logs(spec, logs, csv_map, before_safe_mode=True, topics=topic)
+    trajectories = load_logs(
+        spec, logs, csv_map, before_safe_mode=True, topics=topic, command_order=command_order
+    )
     drive = None
     if calib is not None:
         from sim2real.calibration import calibrated_model, load_calibration

@@ -46,6 +46,7 @@ def finetune(
     explore_std: float = 0.05,
     seed: int = 0,
     allow_out_of_bounds: bool = False,
+    command_order: str = "auto",
     json: bool = False,
 ) -> int:
     """Fine-tune a deployed policy from robot logs: a small residual adapter beside the frozen
@@ -71,6 +72,11 @@ def finetune(
         seed: Seed of the fine-tuning (and of the twin episodes).
         allow_out_of_bounds: Iterative mode: accept a twin file whose values lie outside the robot's
             plausible parameter bounds.
+        command_order: A deploy log recorded by another tool whose commands name no joints: which
+            joint each value drives: auto (as the bag allows: the actuator order, or the
+            /joint_states order where that is the actuator order), robot (the actuator order),
+            states (the order of the bag's /joint_states names) or J1,J2,... (the joints, in the
+            order of the values).
         json: Print a JSON summary on stdout.
     """
     if not policy:
@@ -84,6 +90,8 @@ def finetune(
         raise Sim2RealError("iterative mode needs both --twin PARAMS.yaml and --rounds N (N >= 1)")
     if iterative and logs:
         raise Sim2RealError("iterative mode (--twin/--rounds) collects its own logs; do not pass LOG...")
+    if iterative and command_order != "auto":
+        raise Sim2RealError("iterative mode (--twin/--rounds) collects its own logs, which name their command joints: drop --command-order")
     if not iterative and not logs:
         raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories)")
     missing = [log for log in logs if not Path(log).exists()]
@@ -147,7 +155,7 @@ def finetune(
     from sim2real.finetune.pipeline import finetune_files
 
     human(f"fine-tuning {policy} for {spec.name} (spec {spec.hash[:12]}) from {len(logs)} log(s)", json)
-    output = finetune_files(policy, logs, spec, out, config)
+    output = finetune_files(policy, logs, spec, out, config, command_order=command_order)
     summary = output.summary()
     emit(summary, json, _summary_text(summary))
     return 0

@@ -21,6 +21,7 @@ def gap(
     horizon: float | None = None,
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
+    command_order: str = "auto",
     fixed_base: bool = False,
     velocity: Literal["auto", "log", "fd"] = "auto",
     threshold: float = 0.1,
@@ -44,6 +45,10 @@ def gap(
         topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
             and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
             imu), e.g. commands=/forward_position_controller/commands.
+        command_order: A bag of another recorder whose commands name no joints: which joint each
+            value drives: auto (as the bag allows: the actuator order, or the /joint_states order
+            where that is the actuator order), robot (the actuator order), states (the order of the
+            bag's /joint_states names) or J1,J2,... (the joints, in the order of the values).
         fixed_base: The log was recorded with the robot hung by its base (legs in the air): for a log
             that does not say (a CSV, another recorder's bag); sim2real's own hung logs
             (`record --fixed-base`) are replayed hung without it.
@@ -76,7 +81,13 @@ def gap(
     if horizon is not None and not horizon > 0:
         raise Sim2RealError(f"--horizon must be positive, got {horizon}")
     (trajectory,) = load_logs(
-        spec, [log], csv_map, min_seconds=horizon or 2 * spec.control_dt, topics=topic, fixed_base=fixed_base
+        spec,
+        [log],
+        csv_map,
+        min_seconds=horizon or 2 * spec.control_dt,
+        topics=topic,
+        fixed_base=fixed_base,
+        command_order=command_order,
     )
     hung = spec.base_body is not None and bool(trajectory.meta.get("fixed_base"))
     if hung:

@@ -131,6 +131,7 @@ def identify(
     out: str | None = None,
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
+    command_order: str = "auto",
     horizon: float = 0.25,
     stride: float | None = None,
     max_windows: int | None = 400,
@@ -169,6 +170,10 @@ def identify(
         topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
             and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
             imu), e.g. commands=/forward_position_controller/commands.
+        command_order: A bag of another recorder whose commands name no joints: which joint each
+            value drives: auto (as the bag allows: the actuator order, or the /joint_states order
+            where that is the actuator order), robot (the actuator order), states (the order of the
+            bag's /joint_states names) or J1,J2,... (the joints, in the order of the values).
         horizon: Window length [s]: each window replays the logged commands from a logged state.
         stride: Time between window starts [s] (default: the horizon).
         max_windows: Use at most this many windows, evenly spread (bounds time and memory).
@@ -202,7 +207,14 @@ def identify(
     if out and Path(out).is_dir():
         raise ParameterError(f"--out {out} is a directory; give the calibration file to write (calib.yaml)")
     trajectories = load_logs(
-        spec, logs, csv_map, min_seconds=horizon, before_safe_mode=True, topics=topic, fixed_base=fixed_base
+        spec,
+        logs,
+        csv_map,
+        min_seconds=horizon,
+        before_safe_mode=True,
+        topics=topic,
+        fixed_base=fixed_base,
+        command_order=command_order,
     )
     hung = [name for name, t in zip(logs, trajectories, strict=True) if t.meta.get("fixed_base")]
     if spec.base_body is not None and hung and len(hung) < len(logs):

@@ -33,6 +33,7 @@ import numpy as np
 
 from sim2real.errors import LogError, Sim2RealError
 from sim2real.logs.bag import read_bag
+from sim2real.logs.bag_states import parse_command_order
 from sim2real.logs.trajectory import Trajectory
 from sim2real.policy.metadata import PolicyMetadata
 from sim2real.robots.spec import RobotSpec
@@ -135,7 +136,8 @@ def reward_terms(
 def episode_from_trajectory(
     traj: Trajectory, spec: RobotSpec, meta: PolicyMetadata, task: Any | None = None, source: str = ""
 ) -> Episode:
-    """One run as training data (see the module docstring).
+    """One run as training data (see the module docstring); its commands are matched to the policy's
+    actuated joints by name (a bag of another recorder may list them in its motor order).
 
     Raises:
         SpecMismatchError: the log was recorded for another spec.
@@ -156,10 +158,11 @@ def episode_from_trajectory(
             f"{where}: recorded with a {driver.get('excitation', 'signal')} excitation, not a policy: "
             "fine-tuning learns from a policy's own actions; give deploy logs (sim2real deploy --out LOG)"
         )
-    if tuple(traj.command_joints) != tuple(meta.actuated_joints):
+    if sorted(traj.command_joints) != sorted(meta.actuated_joints):
         raise LogError(
             f"{where}: commands drive {list(traj.command_joints)}, the policy {list(meta.actuated_joints)}"
         )
+    command = traj.command[:, [traj.command_joints.index(j) for j in meta.actuated_joints]]  # by name
     cols = [traj.joint_index(j) for j in meta.joint_names]
     task = task if task is not None else get_task(spec)
     scale = np.asarray(meta.action_scale, dtype=float)
@@ -167,7 +170,7 @@ def episode_from_trajectory(
     alpha = float(meta.action_filter)
     dt = float(meta.control_dt)
 
-    a_f = (traj.command - offset) / scale  # (K, n_act)
+    a_f = (command - offset) / scale  # (K, n_act)
     a_prev = np.vstack([np.zeros((1, a_f.shape[1])), a_f[:-1]])
     raw = np.clip((a_f - (1.0 - alpha) * a_prev) / alpha, -1.0, 1.0)
 
@@ -215,7 +218,7 @@ def episode_from_trajectory(
     except Sim2RealError as exc:
         raise LogError(f"{where}: the observation needs what the log does not hold ({exc})") from None
     rewards = reward_terms(spec, task, q, qd, a_f[ticks], a_prev[ticks])
-    digest = hashlib.sha256(np.ascontiguousarray(traj.command).tobytes() + traj.q.tobytes()).hexdigest()
+    digest = hashlib.sha256(np.ascontiguousarray(command).tobytes() + traj.q.tobytes()).hexdigest()
     info = {
         "ticks": len(idx),
         "usable": int(ticks.size),
@@ -235,9 +238,15 @@ def episode_from_trajectory(
 
 
 def load_episodes(
-    paths: Sequence[str | Path], spec: RobotSpec, meta: PolicyMetadata, task: Any | None = None
+    paths: Sequence[str | Path],
+    spec: RobotSpec,
+    meta: PolicyMetadata,
+    task: Any | None = None,
+    command_order: str = "auto",
 ) -> list[Episode]:
-    """Episodes from deploy logs (one per bag).
+    """Episodes from deploy logs (one per bag); ``command_order``: which joint each value of a bag's
+    commands drives when the bag does not name them (another recorder's bag:
+    :func:`~sim2real.logs.bag_states.command_joints_for`).
 
     Raises:
         Sim2RealError: no logs given; LogError / SpecMismatchError: a log is unusable or of another
@@ -245,9 +254,16 @@ def load_episodes(
     """
     if not paths:
         raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories)")
+    order = parse_command_order(command_order)
     episodes = []
     for path in paths:
-        traj = read_bag(path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints)
+        traj = read_bag(
+            path,
+            expected_hash=spec.hash,
+            require_commands=True,
+            command_joints=spec.actuated_joints,
+            command_order=order,
+        )
         episodes.append(episode_from_trajectory(traj, spec, meta, task, source=str(path)))
     return episodes
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from sim2real.errors import LogError
 from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag, read_csv
+from sim2real.logs.bag_states import parse_command_order
 from sim2real.logs.bag_topics import parse_topics
 from sim2real.logs.csv_map_file import check_map_joints, load_column_map
 from sim2real.real.estimator import estimate_track
@@ -49,6 +50,7 @@ def load_logs(
     before_safe_mode: bool = False,
     topics: Sequence[str] = (),
     fixed_base: bool = False,
+    command_order: str = "auto",
 ) -> list[Trajectory]:
     """Read logs of a robot and check that each can be replayed on it.
 
@@ -66,6 +68,9 @@ def load_logs(
         fixed_base: The logs were recorded with the robot hung by its base: a log that does not say
             how it was recorded (a CSV, another recorder's bag) is taken as hung; one of sim2real's
             logs recorded free is refused.
+        command_order: Which joint each value of a bag's commands drives when the bag does not
+            name them: ``auto``, ``robot``, ``states`` or ``J1,J2,...``
+            (:func:`~sim2real.logs.bag_states.command_joints_for`); a CSV's column map names them.
 
     Raises:
         LogError: missing, empty, truncated or malformed logs; a CSV without a column map; a log
@@ -76,6 +81,7 @@ def load_logs(
         raise LogError("give at least one log (a bag directory, an .mcap file or a CSV file)")
     reader = csv_reader(spec, csv_map) if csv_map is not None else None
     chosen = parse_topics(topics)
+    order = parse_command_order(command_order)
     out = []
     for raw in paths:
         path = Path(raw)
@@ -85,12 +91,19 @@ def load_logs(
                     f"{path}: a CSV log needs a column map: --csv-map {'|'.join(CSV_MAPS)}|MAP.yaml "
                     "(a map file of its columns, docs/real_data.md)"
                 )
+            if order.kind != "auto":
+                raise LogError(f"{path}: --command-order is for bags; a CSV's column map names the command joints")
             traj = reader(path)
         else:
             if not path.exists():
                 raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
             traj = read_bag(
-                path, expected_hash=spec.hash, require_commands=True, command_joints=spec.actuated_joints, topics=chosen
+                path,
+                expected_hash=spec.hash,
+                require_commands=True,
+                command_joints=spec.actuated_joints,
+                topics=chosen,
+                command_order=order,
             )
         check_log_fits(spec, traj, str(path))
         traj = _declared_hung(spec, traj, str(path)) if fixed_base else traj

@@ -60,35 +60,19 @@ from rosbags.typesys import Stores, get_typestore
 
 from sim2real.errors import LogError, SpecMismatchError
 from sim2real.logs.bag_directory import COMPLETE_KEY, open_bag, write_metadata
-from sim2real.logs.bag_states import (
-    all_joint_names,
-    command_joints_for,
-    joint_columns,
-    median_step,
-    merge_joints,
-    on_recording_clock,
-    order_and_dedup,
-    retime_repeated_stamps,
-)
+from sim2real.logs.bag_states import CommandOrder, parse_command_order
+from sim2real.logs.bag_streams import Streams
 from sim2real.logs.bag_topics import (
     TOPIC_COMMANDS,
+    TOPIC_EVENTS,
     TOPIC_IMU,
     TOPIC_JOINT_STATES,
-    command_row,
+    TOPIC_META,
     connections_to_read,
-    named_command_joints,
 )
-from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.mcap_storage import FlushingMcapStorage
-from sim2real.logs.odometry import (
-    ODOMETRY,
-    TOPIC_BASE_ESTIMATE,
-    TOPIC_BASE_TRUTH,
-    odometry_message,
-    odometry_row,
-    tracks,
-)
-from sim2real.logs.trajectory import Event, Trajectory
+from sim2real.logs.odometry import ODOMETRY, TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_message
+from sim2real.logs.trajectory import Trajectory
 
 __all__ = [
     "TOPIC_BASE_ESTIMATE",
@@ -104,8 +88,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-TOPIC_EVENTS, TOPIC_META = "/sim2real/events", "/sim2real/meta"
 
 _TYPES = {
     TOPIC_JOINT_STATES: "sensor_msgs/msg/JointState",
@@ -469,6 +451,7 @@ def read_bag(
     require_commands: bool = False,
     command_joints: Sequence[str] | None = None,
     topics: Mapping[str, str] | None = None,
+    command_order: str | CommandOrder = "auto",
 ) -> Trajectory:
     """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` or ``.db3`` file).
 
@@ -486,6 +469,11 @@ def read_bag(
         command_joints: The joints commands drive when the bag does not say (a bag from another
             recorder whose commands are as wide as this list: the robot's actuated joints).
         topics: Role (``joint_states``, ``commands``, ``imu``) -> the bag's topic holding it.
+        command_order: Which joint each value of commands that name no joints drives: ``auto``
+            (as the bag allows), ``robot`` (the order of ``command_joints``), ``states`` (the
+            ``/joint_states`` order) or a comma-separated joint list
+            (:func:`~.bag_states.command_joints_for`); a bag that names its command joints must
+            agree with it.
 
     Returns:
         The trajectory, with ``meta`` holding ``robot``, ``source``, ``complete`` and the writer's meta.
@@ -495,8 +483,9 @@ def read_bag(
         SpecMismatchError: The bag's spec hash differs from ``expected_hash``.
     """
     path = Path(path)
+    order = parse_command_order(command_order)
     with open_bag(path) as (reader, custom, complete):
-        streams = _Streams(path)
+        streams = Streams(path)
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
         try:
             for conn, ns, raw in reader.messages(connections=wanted):
@@ -520,7 +509,7 @@ def read_bag(
     if "source" in meta:
         meta["origin"] = meta.pop("source")
     meta |= {"robot": header.get("robot"), "source": str(path), "complete": complete}
-    return streams.trajectory(spec_hash, header, meta, command_joints)
+    return streams.trajectory(spec_hash, header, meta, command_joints, order)
 
 
 def _meta_from(custom: Mapping[str, str], meta_json: str | None, path: Path) -> dict[str, Any]:
@@ -536,168 +525,3 @@ def _meta_from(custom: Mapping[str, str], meta_json: str | None, path: Path) -> 
     if custom.get("sim2real.spec_hash"):
         return {"spec_hash": custom["sim2real.spec_hash"], "robot": custom.get("sim2real.robot") or None}
     return {}
-
-
-class _Streams:
-    """Accumulates decoded messages per stream."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.state_ns: list[int] = []  # header stamps (0 = none)
-        self.state_recv: list[int] = []  # recording times
-        self.state_names: list[tuple[str, ...]] = []
-        self.position: list[np.ndarray] = []
-        self.velocity: list[np.ndarray] = []
-        self.effort: list[np.ndarray] = []
-        self.command_ns: list[int] = []
-        self.command: list[np.ndarray] = []
-        self.command_names: set[tuple[str, ...]] = set()  # joints a named command (a trajectory) is for
-        self.imu_ns: list[int] = []
-        self.imu_recv: list[int] = []
-        self.imu: list[tuple[float, ...]] = []
-        self.has_orientation: list[bool] = []
-        self.events: list[Event] = []
-        self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
-        self.base_recv: dict[str, list[int]] = {}
-        self.meta_json: str | None = None
-
-    def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
-        if topic == TOPIC_JOINT_STATES:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            self.state_ns.append(stamp)
-            self.state_recv.append(ns)
-            self.state_names.append(tuple(msg.name))
-            self.position.append(msg.position)
-            self.velocity.append(msg.velocity)
-            self.effort.append(msg.effort)
-        elif topic == TOPIC_COMMANDS and (row := command_row(msg, msgtype, str(self.path))) is not None:
-            self.command_ns.append(ns)
-            self.command.append(row[0])
-            self.command_names.add(row[1])
-        elif topic == TOPIC_IMU:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
-            self.imu_ns.append(stamp)
-            self.imu_recv.append(ns)
-            o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
-            self.imu.append((g.x, g.y, g.z, a.x, a.y, a.z, o.w, o.x, o.y, o.z))
-            self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
-        elif topic == TOPIC_EVENTS:
-            self.events.append(self._event(ns, msg.data))
-        elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
-            stamps, rows = self.base.setdefault(topic, ([], []))
-            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
-            self.base_recv.setdefault(topic, []).append(ns)
-            rows.append(odometry_row(msg))
-        elif topic == TOPIC_META and self.meta_json is None:
-            self.meta_json = msg.data
-
-    def _event(self, ns: int, text: str) -> Event:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError:
-            data = {"kind": "text", "detail": {"text": text}}
-        if not isinstance(data, dict):
-            data = {"kind": "text", "detail": {"value": data}}
-        t = data.get("t")
-        return Event(
-            t=float(t) if isinstance(t, int | float) else ns / 1e9,
-            kind=str(data.get("kind", "unknown")),
-            detail=data.get("detail") if isinstance(data.get("detail"), dict) else {},
-        )
-
-    def trajectory(
-        self,
-        spec_hash: str | None,
-        header: Mapping[str, Any],
-        meta: dict[str, Any],
-        command_joints: Sequence[str] | None = None,
-    ) -> Trajectory:
-        path = self.path
-        if not self.state_ns:
-            raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
-        where = f"{path}: {TOPIC_JOINT_STATES}"
-        state_ns = self._clock(TOPIC_JOINT_STATES, self.state_ns, self.state_recv, foreign=not header)
-        if not header:  # another recorder's bag: stamps a driver forgot to renew
-            state_ns = retime_repeated_stamps(where, state_ns, self.state_recv, self.state_names, (self.position, self.velocity, self.effort))
-        keep = order_and_dedup(where, state_ns, self.state_names, (self.position, self.velocity, self.effort))
-        state_ns = state_ns[keep]
-        for rows in (self.state_names, self.position, self.velocity, self.effort):
-            rows[:] = [rows[i] for i in keep]
-        names = tuple(header.get("joint_names") or all_joint_names(self.state_names))
-        if not names:
-            raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
-        if header or all(set(names) <= set(m) for m in set(self.state_names)):
-            q = joint_columns(where, names, self.state_names, self.position, "position")
-            qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True)
-            tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True)
-        else:  # several publishers, or one message per joint
-            fields = {"position": self.position, "velocity": self.velocity, "effort": self.effort}
-            state_ns, cols = merge_joints(where, names, state_ns, self.state_names, fields)
-            q, qd, tau = cols["position"], cols["velocity"], cols["effort"]
-        t = state_ns / 1e9
-        if qd is None:
-            try:
-                qd = central_difference(t, q)
-            except LogError as exc:
-                raise LogError(
-                    f"{where}: {exc}; its messages carry no velocities, so samples need distinct times "
-                    "(record distinct header stamps, or velocities)"
-                ) from None
-            meta["qd_source"] = describe_method(1)
-
-        cjoints = tuple(header.get("command_joints") or ())
-        cjoints = cjoints or named_command_joints(str(path), self.command_names, names)
-        try:
-            command = np.array(self.command, dtype=np.float64) if self.command else None
-        except ValueError:
-            raise LogError(f"{path}: command messages differ in length") from None
-        if not cjoints:
-            width = command.shape[1] if command is not None and command.ndim == 2 else len(names)
-            cjoints = names if command is None else command_joints_for(str(path), names, width, command_joints)
-        if command is not None and (command.ndim != 2 or command.shape[1] != len(cjoints)):
-            raise LogError(
-                f"{path}: {TOPIC_COMMANDS} messages must each have {len(cjoints)} values ({list(cjoints)})"
-            )
-
-        imu: dict[str, Any] = {}
-        if self.imu_ns:
-            imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header)
-            order = np.argsort(imu_ns, kind="stable")
-            arr = np.array(self.imu, dtype=np.float64)[order]
-            imu = {
-                "imu_t": imu_ns[order] / 1e9,
-                "gyro": arr[:, 0:3],
-                "accel": arr[:, 3:6],
-                "quat": arr[:, 6:10] if all(self.has_orientation) else None,
-            }
-        base = {
-            topic: (list(self._clock(topic, stamps, self.base_recv[topic], foreign=not header)), rows)
-            for topic, (stamps, rows) in self.base.items()
-        }
-        try:
-            return Trajectory(
-                spec_hash=spec_hash,
-                joint_names=names,
-                t=t,
-                q=q,
-                qd=qd,
-                tau=tau,
-                command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
-                command=command,
-                command_joints=cjoints,
-                events=tuple(self.events),
-                meta=meta,
-                **tracks(base),
-                **imu,
-            )
-        except LogError as exc:
-            raise LogError(f"{path}: {exc}") from None
-
-    def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
-        """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time
-        when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`)."""
-        if foreign:
-            period = median_step(self.command_ns) or median_step(self.state_recv)
-            return on_recording_clock(f"{self.path}: {topic}", stamps, recv, period)
-        stamp = np.asarray(stamps, dtype=np.int64)
-        return np.where(stamp != 0, stamp, np.asarray(recv, dtype=np.int64))

@@ -1,4 +1,5 @@
-"""Joint states of a rosbag2 bag as time-ordered arrays: clocks, order, duplicates, command joints.
+"""Joint states of a rosbag2 bag as time-ordered arrays: clocks, order, duplicates, command joints
+(and ``--command-order``, which states them where the bag does not).
 
 Used by :mod:`sim2real.logs.bag` when reading. A bag holds two clocks: the header stamp of each
 sensor message (the sender's clock: wall time, a robot's boot clock, or zero) and the recording
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -197,38 +200,168 @@ def _same(a: int, b: int, names: Sequence[tuple[str, ...]], fields: Sequence[Seq
     return names[a] == names[b] and all(np.array_equal(f[a], f[b]) for f in fields)
 
 
-def command_joints_for(
-    where: str, names: tuple[str, ...], width: int, actuated: Sequence[str] | None
-) -> tuple[str, ...]:
-    """Joints of commands that do not name them (a bag from another recorder), in their order.
+COMMAND_ORDERS = ("auto", "robot", "states")
+"""The named values of ``--command-order`` (else a comma-separated joint list)."""
 
-    Commands as wide as the robot's actuated joints (``actuated``, its actuator order) but not as
-    wide as the bag's joints are taken in the actuator order; commands as wide as the bag's joints
-    in the ``/joint_states`` order, unless that order, restricted to the actuated joints, differs
-    from the actuator order: then which joint gets which value is ambiguous and this raises.
+
+@dataclass(frozen=True)
+class CommandOrder:
+    """Which joint each value of a command that names no joints drives (``--command-order``).
+
+    A bag from another recorder (``ros2 bag record``) stores ros2_control's commands as a bare
+    ``Float64MultiArray``: the order of its values is the controller's joint list, which the bag does
+    not record.  ``auto`` tells it where the bag leaves no doubt (:func:`command_joints_for`);
+    the user states it otherwise.
+    """
+
+    kind: Literal["auto", "robot", "states", "joints"] = "auto"
+    """auto: as the bag allows; robot: the robot's actuator order; states: the order of the bag's
+    ``/joint_states`` names; joints: :attr:`joints`."""
+    joints: tuple[str, ...] = ()
+    """kind joints: the commanded joints, in the order of the command values."""
+
+    def __str__(self) -> str:
+        return ",".join(self.joints) if self.kind == "joints" else self.kind
+
+
+AUTO = CommandOrder()
+"""The default order: as the bag allows (:func:`command_joints_for`)."""
+
+
+def parse_command_order(value: str | CommandOrder) -> CommandOrder:
+    """``--command-order`` text (``auto``, ``robot``, ``states`` or ``J1,J2,...``) -> the order.
 
     Raises:
-        LogError: The joints cannot be told (one line saying how to state them).
+        LogError: An empty item of a joint list, or a joint listed twice.
     """
+    if isinstance(value, CommandOrder):
+        return value
+    text = str(value).strip()
+    if text in COMMAND_ORDERS:
+        return CommandOrder(text)  # type: ignore[arg-type]
+    joints = tuple(j.strip() for j in text.split(","))
+    if not text or not all(joints):
+        raise LogError(
+            f"--command-order {value!r}: expected {', '.join(COMMAND_ORDERS)} or a comma-separated joint list"
+        )
+    if twice := sorted({j for j in joints if joints.count(j) > 1}):
+        raise LogError(f"--command-order lists {twice} more than once")
+    return CommandOrder("joints", joints)
+
+
+_HOW = (
+    f"state it with --command-order states (the {TOPIC_JOINT_STATES} order), robot (the actuator order) "
+    "or J1,J2,... (or record with sim2real, whose bags name the command joints)"
+)
+
+
+def command_joints_for(
+    where: str,
+    names: tuple[str, ...],
+    width: int,
+    actuated: Sequence[str] | None,
+    order: CommandOrder = AUTO,
+    named: Sequence[str] = (),
+) -> tuple[str, ...]:
+    """Joints the values of a bag's commands drive, in their order.
+
+    Commands that name their joints (sim2real's metadata, a trajectory's or joint state's names:
+    ``named``) drive those; an ``order`` other than auto must give the same, else this raises.
+    Otherwise ``order`` decides (:class:`CommandOrder`); ``auto`` takes commands as wide as the
+    robot's actuated joints (``actuated``, its actuator order) but not as the bag's joints in the
+    actuator order (with a warning), and commands as wide as the bag's joints in the
+    ``/joint_states`` order, unless that order, restricted to the actuated joints, differs from the
+    actuator order: then which joint gets which value is ambiguous and this raises.
+
+    Args:
+        where: The bag's path, for messages.
+        names: The bag's joints, in the ``/joint_states`` order.
+        width: Values per command.
+        actuated: The robot's actuated joints in actuator order, or None (not known).
+        order: How the user stated the order.
+        named: The joints the bag names for its commands, or () when it names none.
+
+    Raises:
+        LogError: The joints cannot be told, or the stated order does not fit the bag (one line
+            saying how to state them).
+    """
+    if named:
+        if order.kind != "auto":
+            stated = _stated(where, names, len(named), actuated, order)
+            if stated != tuple(named):
+                raise LogError(
+                    f"{where}: the bag names its command joints {list(named)}, but --command-order {order} "
+                    f"gives {list(stated)}: leave the option out for this bag"
+                )
+        return tuple(named)
+    if order.kind != "auto":
+        return _stated(where, names, width, actuated, order)
     if actuated is not None and width != len(names) and width == len(actuated):
-        log.warning("%s: commands taken in the robot's actuator order (the bag does not name their joints)", where)
-        robot_order = tuple(actuated)
-        missing = [j for j in robot_order if j not in names]
-        if missing:
-            raise LogError(f"{where}: commanded joints {missing} have no {TOPIC_JOINT_STATES} data")
-        return robot_order
+        log.warning(
+            "%s: commands taken in the robot's actuator order (the bag does not name their joints; "
+            "another order: --command-order states|J1,J2,...)",
+            where,
+        )
+        return _robot_order(where, names, width, actuated)
     if width != len(names):
-        raise LogError(f"{where}: commands have {width} values but the bag does not say which joints they drive")
+        raise LogError(
+            f"{where}: commands have {width} values but the bag does not say which joints they drive "
+            "(name them with --command-order J1,J2,...)"
+        )
     if actuated is not None and all(j in names for j in actuated):
         state_order = [n for n in names if n in actuated]
         if state_order != list(actuated):
             raise LogError(
                 f"{where}: commands have {width} values and name no joints, and the {TOPIC_JOINT_STATES} order "
                 f"{state_order} differs from the robot's actuator order {list(actuated)}, so which "
-                f"value drives which joint is ambiguous; the bag must name the command joints "
-                f"(e.g. sim2real's metadata: record with sim2real), or record {TOPIC_JOINT_STATES} in the actuator order"
+                f"value drives which joint is ambiguous: {_HOW}"
             )
     return names
+
+
+def _stated(
+    where: str, names: tuple[str, ...], width: int, actuated: Sequence[str] | None, order: CommandOrder
+) -> tuple[str, ...]:
+    """The command joints an order other than auto gives (see :func:`command_joints_for`)."""
+    if order.kind == "robot":
+        if actuated is None:
+            raise LogError(f"{where}: --command-order robot needs the robot's actuated joints")
+        return _robot_order(where, names, width, actuated)
+    if order.kind == "states":
+        if width == len(names):
+            return names
+        if actuated is not None and width == len(actuated):
+            if missing := [j for j in actuated if j not in names]:
+                raise LogError(f"{where}: commanded joints {missing} have no {TOPIC_JOINT_STATES} data")
+            return tuple(n for n in names if n in actuated)
+        counts = f"the bag's {len(names)} joints" + ("" if actuated is None else f" nor the robot's {len(actuated)} actuated joints")
+        raise LogError(
+            f"{where}: commands have {width} values, neither {counts}, so --command-order states cannot tell "
+            "which joints they drive: name them with --command-order J1,J2,..."
+        )
+    if len(order.joints) != width:
+        raise LogError(
+            f"{where}: commands have {width} values but --command-order names {len(order.joints)} "
+            f"joint{'s' if len(order.joints) != 1 else ''}"
+        )
+    if unknown := [j for j in order.joints if j not in names]:
+        raise LogError(
+            f"{where}: --command-order names joints {unknown} that {TOPIC_JOINT_STATES} lacks (its joints: "
+            f"{', '.join(names)})"
+        )
+    return order.joints
+
+
+def _robot_order(where: str, names: tuple[str, ...], width: int, actuated: Sequence[str]) -> tuple[str, ...]:
+    """The robot's actuator order for commands of ``width`` values."""
+    if width != len(actuated):
+        raise LogError(
+            f"{where}: commands have {width} values but the robot has {len(actuated)} actuated joints, so they "
+            "are not in its actuator order (--command-order robot): name them with --command-order J1,J2,..."
+        )
+    if missing := [j for j in actuated if j not in names]:
+        raise LogError(f"{where}: commanded joints {missing} have no {TOPIC_JOINT_STATES} data")
+    return tuple(actuated)
 
 
 def joint_columns(

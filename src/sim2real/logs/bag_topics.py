@@ -36,6 +36,8 @@ TRAJECTORY = "trajectory_msgs/msg/JointTrajectory"
 
 TOPIC_JOINT_STATES, TOPIC_COMMANDS, TOPIC_IMU = "/joint_states", "/joint_commands", "/imu/data"
 """The topics sim2real records the joint states, the commands and the IMU on (:mod:`~.bag`)."""
+TOPIC_EVENTS, TOPIC_META = "/sim2real/events", "/sim2real/meta"
+"""The topics of sim2real's events and of its meta message (:mod:`~.bag`)."""
 STANDARD = {"joint_states": TOPIC_JOINT_STATES, "commands": TOPIC_COMMANDS, "imu": TOPIC_IMU}
 """Role -> the topic sim2real records it on."""
 ROLE_TYPES = {

@@ -1,0 +1,229 @@
+"""Decoded messages of a rosbag2 bag, per stream, made into one :class:`~.trajectory.Trajectory`.
+
+Used by :func:`sim2real.logs.bag.read_bag`, which decodes the messages: this module owns what the
+streams mean together: joint states on one clock, in time order, joined by joint name
+(:mod:`~.bag_states`); the joints the commands drive; IMU samples, events and base tracks.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import LogError
+from sim2real.logs.bag_states import (
+    AUTO,
+    CommandOrder,
+    all_joint_names,
+    command_joints_for,
+    joint_columns,
+    median_step,
+    merge_joints,
+    on_recording_clock,
+    order_and_dedup,
+    retime_repeated_stamps,
+)
+from sim2real.logs.bag_topics import (
+    TOPIC_COMMANDS,
+    TOPIC_EVENTS,
+    TOPIC_IMU,
+    TOPIC_JOINT_STATES,
+    TOPIC_META,
+    command_row,
+    named_command_joints,
+)
+from sim2real.logs.derivative import central_difference, describe_method
+from sim2real.logs.odometry import TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_row, tracks
+from sim2real.logs.trajectory import Event, Trajectory
+
+
+class Streams:
+    """Decoded messages of one bag, per stream; :meth:`trajectory` makes them one :class:`Trajectory`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.state_ns: list[int] = []  # header stamps (0 = none)
+        self.state_recv: list[int] = []  # recording times
+        self.state_names: list[tuple[str, ...]] = []
+        self.position: list[np.ndarray] = []
+        self.velocity: list[np.ndarray] = []
+        self.effort: list[np.ndarray] = []
+        self.command_ns: list[int] = []
+        self.command: list[np.ndarray] = []
+        self.command_names: set[tuple[str, ...]] = set()  # joints a named command (a trajectory) is for
+        self.imu_ns: list[int] = []
+        self.imu_recv: list[int] = []
+        self.imu: list[tuple[float, ...]] = []
+        self.has_orientation: list[bool] = []
+        self.events: list[Event] = []
+        self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
+        self.base_recv: dict[str, list[int]] = {}
+        self.meta_json: str | None = None
+
+    def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
+        if topic == TOPIC_JOINT_STATES:
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            self.state_ns.append(stamp)
+            self.state_recv.append(ns)
+            self.state_names.append(tuple(msg.name))
+            self.position.append(msg.position)
+            self.velocity.append(msg.velocity)
+            self.effort.append(msg.effort)
+        elif topic == TOPIC_COMMANDS and (row := command_row(msg, msgtype, str(self.path))) is not None:
+            self.command_ns.append(ns)
+            self.command.append(row[0])
+            self.command_names.add(row[1])
+        elif topic == TOPIC_IMU:
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            self.imu_ns.append(stamp)
+            self.imu_recv.append(ns)
+            o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
+            self.imu.append((g.x, g.y, g.z, a.x, a.y, a.z, o.w, o.x, o.y, o.z))
+            self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
+        elif topic == TOPIC_EVENTS:
+            self.events.append(self._event(ns, msg.data))
+        elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
+            stamps, rows = self.base.setdefault(topic, ([], []))
+            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+            self.base_recv.setdefault(topic, []).append(ns)
+            rows.append(odometry_row(msg))
+        elif topic == TOPIC_META and self.meta_json is None:
+            self.meta_json = msg.data
+
+    def _event(self, ns: int, text: str) -> Event:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = {"kind": "text", "detail": {"text": text}}
+        if not isinstance(data, dict):
+            data = {"kind": "text", "detail": {"value": data}}
+        t = data.get("t")
+        return Event(
+            t=float(t) if isinstance(t, int | float) else ns / 1e9,
+            kind=str(data.get("kind", "unknown")),
+            detail=data.get("detail") if isinstance(data.get("detail"), dict) else {},
+        )
+
+    def trajectory(
+        self,
+        spec_hash: str | None,
+        header: Mapping[str, Any],
+        meta: dict[str, Any],
+        command_joints: Sequence[str] | None = None,
+        command_order: CommandOrder = AUTO,
+    ) -> Trajectory:
+        """The run.
+
+        Args:
+            spec_hash: The spec hash the bag records, or None.
+            header: sim2real's meta of the bag ({} for another recorder's bag).
+            meta: The trajectory's meta (``qd_source`` is added when velocities are differentiated).
+            command_joints: The robot's actuated joints, in actuator order (commands that name no
+                joints: :func:`~.bag_states.command_joints_for`).
+            command_order: The order the user stated for such commands.
+
+        Raises:
+            LogError: No joint states or names, joint states that do not fit together, command
+                joints that cannot be told, commands of other lengths.
+        """
+        path = self.path
+        if not self.state_ns:
+            raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
+        where = f"{path}: {TOPIC_JOINT_STATES}"
+        state_ns = self._clock(TOPIC_JOINT_STATES, self.state_ns, self.state_recv, foreign=not header)
+        if not header:  # another recorder's bag: stamps a driver forgot to renew
+            state_ns = retime_repeated_stamps(
+                where,
+                state_ns,
+                self.state_recv,
+                self.state_names,
+                (self.position, self.velocity, self.effort),
+            )
+        keep = order_and_dedup(where, state_ns, self.state_names, (self.position, self.velocity, self.effort))
+        state_ns = state_ns[keep]
+        for rows in (self.state_names, self.position, self.velocity, self.effort):
+            rows[:] = [rows[i] for i in keep]
+        names = tuple(header.get("joint_names") or all_joint_names(self.state_names))
+        if not names:
+            raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
+        if header or all(set(names) <= set(m) for m in set(self.state_names)):
+            q = joint_columns(where, names, self.state_names, self.position, "position")
+            qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True)
+            tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True)
+        else:  # several publishers, or one message per joint
+            fields = {"position": self.position, "velocity": self.velocity, "effort": self.effort}
+            state_ns, cols = merge_joints(where, names, state_ns, self.state_names, fields)
+            q, qd, tau = cols["position"], cols["velocity"], cols["effort"]
+        t = state_ns / 1e9
+        if qd is None:
+            try:
+                qd = central_difference(t, q)
+            except LogError as exc:
+                raise LogError(
+                    f"{where}: {exc}; its messages carry no velocities, so samples need distinct times "
+                    "(record distinct header stamps, or velocities)"
+                ) from None
+            meta["qd_source"] = describe_method(1)
+
+        named = tuple(header.get("command_joints") or ())
+        named = named or named_command_joints(str(path), self.command_names, names)
+        try:
+            command = np.array(self.command, dtype=np.float64) if self.command else None
+        except ValueError:
+            raise LogError(f"{path}: command messages differ in length") from None
+        if command is None and not named:
+            cjoints = names
+        else:
+            width = command.shape[1] if command is not None and command.ndim == 2 else len(named)
+            cjoints = command_joints_for(str(path), names, width, command_joints, command_order, named)
+        if command is not None and (command.ndim != 2 or command.shape[1] != len(cjoints)):
+            raise LogError(
+                f"{path}: {TOPIC_COMMANDS} messages must each have {len(cjoints)} values ({list(cjoints)})"
+            )
+
+        imu: dict[str, Any] = {}
+        if self.imu_ns:
+            imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header)
+            order = np.argsort(imu_ns, kind="stable")
+            arr = np.array(self.imu, dtype=np.float64)[order]
+            imu = {
+                "imu_t": imu_ns[order] / 1e9,
+                "gyro": arr[:, 0:3],
+                "accel": arr[:, 3:6],
+                "quat": arr[:, 6:10] if all(self.has_orientation) else None,
+            }
+        base = {
+            topic: (list(self._clock(topic, stamps, self.base_recv[topic], foreign=not header)), rows)
+            for topic, (stamps, rows) in self.base.items()
+        }
+        try:
+            return Trajectory(
+                spec_hash=spec_hash,
+                joint_names=names,
+                t=t,
+                q=q,
+                qd=qd,
+                tau=tau,
+                command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
+                command=command,
+                command_joints=cjoints,
+                events=tuple(self.events),
+                meta=meta,
+                **tracks(base),
+                **imu,
+            )
+        except LogError as exc:
+            raise LogError(f"{path}: {exc}") from None
+
+    def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
+        """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time
+        when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`)."""
+        if foreign:
+            period = median_step(self.command_ns) or median_step(self.state_recv)
+            return on_recording_clock(f"{self.path}: {topic}", stamps, recv, period)
+        stamp = np.asarray(stamps, dtype=np.int64)
+        return np.where(stamp != 0, stamp, np.asarray(recv, dtype=np.int64))
