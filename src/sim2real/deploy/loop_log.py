@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,15 @@ import numpy as np
 
 from sim2real.deploy.safety import SafetyEvent, Severity
 from sim2real.deploy.speed import StageChange
-from sim2real.logs.bag import BagWriter
+from sim2real.logs.bag import (
+    TOPIC_BASE_ESTIMATE,
+    TOPIC_BASE_TRUTH,
+    TOPIC_COMMANDS,
+    TOPIC_EVENTS,
+    TOPIC_IMU,
+    TOPIC_JOINT_STATES,
+    BagWriter,
+)
 from sim2real.real.odometry import BaseStateLog
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots.spec import RobotSpec
@@ -154,6 +163,15 @@ class LoopLog:
             meta=json_safe(meta),
             flush_period=flush_period,
         ).open()
+        warm_up_log(spec)
+        topics = [TOPIC_JOINT_STATES, TOPIC_COMMANDS, TOPIC_EVENTS]
+        if self.log_imu and spec.imu is not None:
+            topics.append(TOPIC_IMU)
+        if base_log is not None:
+            topics.append(TOPIC_BASE_ESTIMATE)
+            if base_log.logs_truth:
+                topics.append(TOPIC_BASE_TRUTH)
+        self.bag.declare(*topics)
         if self.live is not None:
             self.bag = _Tee(self.bag, self.live)
 
@@ -283,3 +301,31 @@ class _Tee:
     def close(self) -> None:
         if self.bag is not None:
             self.bag.close()
+
+
+_warmed = False
+
+
+def warm_up_log(spec: RobotSpec) -> None:
+    """Write and delete a throwaway log with one message of every kind, so that the serializers a
+    run's log needs are generated now and not in the first control ticks (rosbags compiles each
+    message type's CDR code on first use: about 150 ms, which would trip a 10 ms stale timeout).
+    Once per process: the compiled code is kept."""
+    global _warmed
+    if _warmed:
+        return
+    n = spec.n_joints
+    with (
+        tempfile.TemporaryDirectory(prefix="sim2real-warmup-") as tmp,
+        BagWriter(
+            Path(tmp) / "warmup", spec.hash, spec.joints, robot=spec.name, command_joints=spec.actuated_joints
+        ) as bag,
+    ):
+        bag.write_state(0.0, np.zeros(n), np.zeros(n), np.zeros(n))
+        bag.write_imu(0.0, np.zeros(3), np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))
+        bag.write_command(0.0, np.zeros(spec.n_actions))
+        bag.write_event(0.0, "warmup", {"x": 1.0})
+        pose = (np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]), np.zeros(3), np.zeros(3))
+        bag.write_base(0.0, *pose)
+        bag.write_base(0.0, *pose, ground_truth=True)
+    _warmed = True

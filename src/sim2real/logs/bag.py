@@ -246,6 +246,24 @@ class BagWriter:
         self._write_metadata_yaml()
         return self
 
+    def declare(self, *topics: str) -> None:
+        """Create the connections of ``topics`` (and of the run's metadata) now, before the first
+        message: otherwise each topic's first message pays for its connection and a rewrite of
+        ``metadata.yaml`` (about 10 ms over a control loop's first tick).  Declare only topics that
+        will get messages: a reader takes a declared topic as present.
+
+        Raises:
+            LogError: the writer is not open, or a topic is not one a BagWriter writes.
+        """
+        writer = self._writer
+        if writer is None:
+            raise LogError(f"{self.path}: BagWriter is not open (use it as a context manager)")
+        unknown = [t for t in topics if t not in _TYPES]
+        if unknown:
+            raise LogError(f"{self.path}: cannot declare {unknown}: a BagWriter writes {', '.join(_TYPES)}")
+        for topic in (TOPIC_META, *topics):
+            self._connection(writer, topic)
+
     def close(self) -> None:
         """Write the MCAP summary and ``metadata.yaml``. Idempotent."""
         writer, self._writer = self._writer, None

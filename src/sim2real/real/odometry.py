@@ -42,6 +42,11 @@ class BaseStateLog:
         self.estimates = 0
         """Estimates written so far."""
 
+    @property
+    def logs_truth(self) -> bool:
+        """Whether the robot exposes its true base state (a twin), which :meth:`write` logs too."""
+        return hasattr(self.robot, "read_base")
+
     def write(self, bag: BagWriter, reading: Reading) -> None:
         """Fold a logged reading into the estimator and write the estimate (and the truth)."""
         est = self.estimator.update(reading)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -29,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from sim2real.deploy.loop import ControlLoop, LoopConfig, build_loop
+from sim2real.deploy.loop_log import warm_up_log
 from sim2real.deploy.ros2.timing import LoopTiming
 from sim2real.errors import Sim2RealError
 from sim2real.real.ros2 import Context, Node  # raises MissingExtraError without the ros2 extra
@@ -68,25 +66,6 @@ ESTOP_BEST_EFFORT_QOS = QosSettings(reliability="best_effort", depth=10)
 """QoS of the second e-stop subscription on the same topic: a reliable subscription does not match
 a best-effort publisher (a joystick or teleop node repeating its e-stop often is one), whose
 e-stop would be dropped without a word; a reliable publisher's is taken from the first."""
-
-
-def warm_up_log(spec: RobotSpec) -> None:
-    """Write and delete a throwaway log with one message of every kind, so that the serializers the
-    run's log needs are generated now and not in the first control ticks (rosbags compiles each
-    message type's CDR code on first use: about 150 ms, which would trip a 10 ms stale timeout)."""
-    from sim2real.logs import BagWriter
-
-    n = spec.n_joints
-    with (
-        tempfile.TemporaryDirectory(prefix="sim2real-warmup-") as tmp,
-        BagWriter(
-            Path(tmp) / "warmup", spec.hash, spec.joints, robot=spec.name, command_joints=spec.actuated_joints
-        ) as bag,
-    ):
-        bag.write_state(0.0, np.zeros(n), np.zeros(n), np.zeros(n))
-        bag.write_imu(0.0, np.zeros(3), np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))
-        bag.write_command(0.0, np.zeros(spec.n_actions))
-        bag.write_event(0.0, "warmup", {"x": 1.0})
 
 
 @dataclass(frozen=True)
@@ -219,7 +198,7 @@ class PolicyDeploymentNode(Node):
         # first calls (serializers of the log, numpy percentiles, message conversion) happen here,
         # not in the first control ticks
         warm_up_log(self.spec)
-        self.loop.open()  # the log is created before the first tick, not in it
+        self.loop.open()  # the log is created (its topics declared) before the first tick, not in it
         self.timing = LoopTiming(self.period, 0.0)
         self.timing.record(0.0, 0.001)
         self.publish_diagnostics()
