@@ -1,0 +1,52 @@
+"""Joint states of a bag: the sender's clock on the recording clock, partial fields (review findings)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim2real.logs import BagWriter
+from sim2real.logs.bag import read_bag
+from sim2real.logs.bag_states import on_recording_clock
+
+
+class TestRecordingClock:
+    def test_recorder_stalls_are_not_clock_steps(self):
+        # a 50 Hz topic recorded over Wi-Fi: every 0.5-1 s the recorder gets a 300 ms backlog in a
+        # burst; the sender's clock never steps, so every sample keeps its stamp's spacing and order
+        period = 20_000_000
+        n = 3000
+        rng = np.random.default_rng(1)
+        stamp = np.arange(n, dtype=np.int64) * period + 10**12
+        latency = np.full(n, 5_000_000, dtype=np.int64) + rng.integers(0, 2_000_000, n)
+        k = 30
+        while k < n - 20:
+            for j in range(15):
+                latency[k + j] = max(latency[k + j], 300_000_000 - j * period)
+            k += 15 + int(rng.integers(5, 25))
+        t = on_recording_clock("bag: /joint_states", stamp, stamp + latency, period)
+        assert np.all(np.diff(t) > 0)  # 35 reversals: stretches between 'steps' got other offsets
+        assert np.max(np.abs(t - (stamp + 5_000_000))) < 20_000_000  # 105 ms off
+
+    def test_a_backlog_late_in_the_recording_does_not_shift_what_follows(self):
+        period = 2_000_000
+        n = 1000
+        stamp = np.arange(n, dtype=np.int64) * period + 10**12
+        recv = stamp + 5_000_000_000
+        recv[650:900] = recv[900]  # the recorder stalled 0.5 s and wrote its backlog at once
+        t = on_recording_clock("bag: /joint_states", stamp, recv, period)
+        np.testing.assert_array_equal(t - stamp, 5_000_000_000)  # 151 ms off from message 650 on
+
+
+class TestOwnBags:
+    def test_one_tick_without_efforts_keeps_the_others(self, tmp_path):
+        # the control loop logs tau=None for a tick whose torque reading was not finite (the tick a
+        # sensor fault stopped the robot): the other ticks' efforts are still the log's torques
+        joints = ("a", "b")
+        with BagWriter(tmp_path / "run", "h" * 64, joints, robot="r", command_joints=joints) as bag:
+            for k in range(50):
+                tau = None if k == 20 else np.full(2, float(k))
+                bag.write_state(0.01 * k, np.full(2, 1e-3 * k), np.zeros(2), tau)
+                bag.write_command(0.01 * k, np.zeros(2))
+        traj = read_bag(tmp_path / "run")
+        assert traj.tau is not None  # all 49 measured rows dropped
+        np.testing.assert_array_equal(traj.tau[21], [21.0, 21.0])
