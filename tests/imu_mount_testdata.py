@@ -28,3 +28,18 @@ def turned_imu_quadruped(
     raw["sensors"]["imu"]["site"] = "board_imu"
     (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
     return load_robot(str(tmp_path / "robot.yaml"))
+
+
+def loose_imu_quadruped(tmp_path: Path) -> RobotSpec:
+    """The quadruped with its IMU site on a gimbal: a body that turns against the base on a joint."""
+    xml = (DATA_DIR / "quadruped.xml").read_text()
+    gimbal = (
+        '<body name="gimbal" pos="0 0 0.05"><joint name="gimbal" axis="1 0 0"/>'
+        '<geom size="0.01" mass="0.01" contype="0" conaffinity="0"/><site name="loose_imu"/></body>'
+    )
+    (tmp_path / "quadruped.xml").write_text(xml.replace(BASE_ANCHOR, BASE_ANCHOR + gimbal, 1))
+    raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+    raw["name"], raw["mjcf"] = "quadruped_loose_imu", str(tmp_path / "quadruped.xml")
+    raw["sensors"]["imu"]["site"] = "loose_imu"
+    (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+    return load_robot(str(tmp_path / "robot.yaml"))

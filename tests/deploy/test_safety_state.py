@@ -6,17 +6,16 @@ import math
 
 import numpy as np
 import pytest
-import yaml
 from deploy_testdata import QUIET
 
-from imu_mount_testdata import turned_imu_quadruped
+from imu_mount_testdata import loose_imu_quadruped, turned_imu_quadruped
 from sim2real.deploy.body_geometry import imu_to_base
 from sim2real.deploy.safety import EventKind, SafetyMonitor, Severity, base_tilt
 from sim2real.deploy.safety_state import check_reading
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinConfig, TwinRobot
-from sim2real.robots import DATA_DIR, load_robot
+from sim2real.robots import load_robot
 
 
 @pytest.fixture(scope="module")
@@ -123,13 +122,5 @@ class TestTiltThroughTheImuMount:
         assert imu_to_base(quadruped) is None
 
     def test_an_imu_that_moves_against_the_base_is_refused(self, tmp_path):
-        xml = (DATA_DIR / "quadruped.xml").read_text()
-        anchor = '<body name="base" pos="0 0 0.34">'
-        board = '<body name="gimbal" pos="0 0 0.05"><joint name="gimbal" axis="1 0 0"/><geom size="0.01" mass="0.01" contype="0" conaffinity="0"/><site name="loose_imu"/></body>'
-        (tmp_path / "quadruped.xml").write_text(xml.replace(anchor, anchor + board, 1))
-        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
-        raw["name"], raw["mjcf"] = "quadruped_loose_imu", str(tmp_path / "quadruped.xml")
-        raw["sensors"]["imu"]["site"] = "loose_imu"
-        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
         with pytest.raises(Sim2RealError, match="moves against the base body"):
-            SafetyMonitor(load_robot(str(tmp_path / "robot.yaml")))
+            SafetyMonitor(loose_imu_quadruped(tmp_path))

@@ -37,6 +37,27 @@ class TestRecordingClock:
         np.testing.assert_array_equal(t - stamp, 5_000_000_000)  # 151 ms off from message 650 on
 
 
+    def test_a_clock_step_in_the_last_messages_is_found(self):
+        period = 20_000_000
+        stamp = np.arange(500, dtype=np.int64) * period + 10**12
+        recv = stamp + 3_000_000
+        stamp[-3:] -= 3600 * 10**9  # the sender's clock stepped back an hour three messages before the end
+        t = on_recording_clock("bag: /joint_states", stamp, recv, period)
+        np.testing.assert_array_equal(t[-3:], recv[-3:])  # they were left an hour early
+
+    def test_a_clock_step_is_still_found_among_stalls(self):
+        period = 20_000_000
+        n = 2000
+        stamp = np.arange(n, dtype=np.int64) * period + 10**12
+        latency = np.full(n, 4_000_000, dtype=np.int64)
+        latency[300:315] = 250_000_000 - np.arange(15) * period  # a backlog
+        recv = stamp + latency
+        stamp[1200:] -= 7 * 10**9  # then the sender's clock steps back 7 s (NTP)
+        t = on_recording_clock("bag: /joint_states", stamp, recv, period)
+        np.testing.assert_array_equal(t[1200:], recv[1200:])
+        np.testing.assert_array_equal(t[:300], recv[:300])
+
+
 class TestOwnBags:
     def test_one_tick_without_efforts_keeps_the_others(self, tmp_path):
         # the control loop logs tau=None for a tick whose torque reading was not finite (the tick a
@@ -50,3 +71,12 @@ class TestOwnBags:
         traj = read_bag(tmp_path / "run")
         assert traj.tau is not None  # all 49 measured rows dropped
         np.testing.assert_array_equal(traj.tau[21], [21.0, 21.0])
+        np.testing.assert_allclose(traj.tau[20], [20.0, 20.0])  # filled between its neighbours
+
+    def test_efforts_that_many_messages_lack_are_not_taken(self, tmp_path):
+        joints = ("a", "b")
+        with BagWriter(tmp_path / "run", "h" * 64, joints, robot="r", command_joints=joints) as bag:
+            for k in range(50):
+                bag.write_state(0.01 * k, np.zeros(2), np.zeros(2), None if k % 3 == 0 else np.ones(2))
+                bag.write_command(0.01 * k, np.zeros(2))
+        assert read_bag(tmp_path / "run").tau is None

@@ -98,3 +98,10 @@ def test_a_scale_in_exponent_notation_is_a_number(tmp_path, written, factor):
     # YAML 1.1 (PyYAML) reads 1e-9 without a dot as a string: a nanosecond time column's factor
     m = load_column_map(_map(tmp_path, f"time: stamp_ns\nposition: {{hinge: p}}\nscale: {{stamp_ns: {written}}}\n"))
     assert m.scale["stamp_ns"] == factor
+
+
+@pytest.mark.parametrize("written", ["nan", "inf", "-inf", ".nan"])
+def test_a_scale_that_is_no_finite_number_is_refused(tmp_path, written):
+    text = f"time: t\nposition: {{hinge: p}}\nscale: {{p: {written}}}\n"
+    with pytest.raises(LogError, match="must be a finite number"):
+        load_column_map(_map(tmp_path, text))

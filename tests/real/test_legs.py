@@ -10,7 +10,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from imu_mount_testdata import turned_imu_quadruped
+from imu_mount_testdata import loose_imu_quadruped, turned_imu_quadruped
 from sim2real.errors import Sim2RealError
 from sim2real.real.legs import LegKinematics
 from sim2real.real.twin import TwinConfig, TwinRobot
@@ -167,6 +167,10 @@ class TestImuMount:
         assert kin.to_base(reading) is not reading
         square = LegKinematics.from_model(load_robot("quadruped"))
         assert square.to_base(reading) is reading
+
+    def test_an_imu_behind_a_joint_is_refused(self, tmp_path):
+        with pytest.raises(Sim2RealError, match="moves against the base body"):
+            LegKinematics.from_model(loose_imu_quadruped(tmp_path))
 
     def test_a_mount_that_is_no_rotation_is_refused(self, kinematics):
         with pytest.raises(Sim2RealError, match="imu_quat"):

@@ -427,3 +427,32 @@ class TestEstopTopic:
             deploy.destroy_node()
             context.try_shutdown()
             thread.join(timeout=5)
+
+    def test_a_repeated_true_is_one_estop_until_the_latch_is_released_by_any_path(
+        self, furuta_policy, monkeypatch
+    ):
+        from std_msgs.msg import Bool
+
+        from sim2real.deploy.loop import build_loop
+        from sim2real.deploy.ros2.node import PolicyDeploymentNode
+        from sim2real.deploy.safety import SafetyMonitor
+
+        spec = load_robot("furuta")
+        context = new_context()
+        deploy = PolicyDeploymentNode(
+            spec, lambda robot: build_loop(spec, robot, furuta_policy), context=context, ros_config=topics()
+        )
+        latched = {"now": False}
+        monkeypatch.setattr(SafetyMonitor, "latched", property(lambda self: latched["now"]))
+        try:
+            deploy._on_estop_topic(Bool(data=True))
+            latched["now"] = True  # the next tick latched the safe stop
+            deploy._on_estop_topic(Bool(data=True))  # the same e-stop, repeated (or heard twice)
+            assert len(deploy.estops) == 1
+            latched["now"] = False  # released without the node's reset service (loop.reset_safety())
+            deploy._on_estop_topic(Bool(data=True))
+            assert len(deploy.estops) == 2  # ignored while the robot ran again before
+        finally:
+            deploy.robot.close()
+            deploy.destroy_node()
+            context.try_shutdown()

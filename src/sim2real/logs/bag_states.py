@@ -26,9 +26,18 @@ log = logging.getLogger(__name__)
 
 CLOCK_STEP_NS = 100_000_000
 """Smallest change of (recording time - header stamp) taken for a step of the sender's clock [ns],
-when the control period is shorter; a step must hold for :data:`CLOCK_STEP_RUN` messages."""
+when the control period is shorter."""
 CLOCK_STEP_RUN = 5
 """Messages a new (recording time - stamp) offset must hold for to be a clock step, not a late message."""
+CLOCK_STEP_WINDOW_NS = 2_000_000_000
+"""Recording time on either side of a candidate step over which the floor of (recording time -
+stamp) is compared [ns]: longer than a recorder's stall takes to drain."""
+FILL_SHARE = 0.1
+"""Largest share of messages that may lack an optional JointState field (velocity, effort) for it
+to be filled in by interpolation rather than not taken."""
+TAIL_STEP_NS = 10_000_000_000
+"""Smallest step of the sender's clock taken in the last :data:`CLOCK_STEP_RUN` messages, where it
+cannot be told from a stall by what follows [ns]."""
 
 
 def on_recording_clock(
@@ -54,7 +63,9 @@ def on_recording_clock(
     if not stamped.size:
         return recv
     delta = recv[stamped] - stamp[stamped]
-    starts = _clock_steps(delta, max(CLOCK_STEP_NS, 2 * (period_ns or 0)))
+    spacing = median_step(recv[stamped])
+    window = max(CLOCK_STEP_RUN, int(np.ceil(CLOCK_STEP_WINDOW_NS / spacing))) if spacing else CLOCK_STEP_RUN
+    starts = _clock_steps(delta, max(CLOCK_STEP_NS, 2 * (period_ns or 0)), window)
     offsets = np.empty(delta.size, dtype=np.int64)
     for a, b in zip(starts, [*starts[1:], delta.size], strict=True):
         offsets[a:b] = int(np.median(delta[a:b]))
@@ -82,21 +93,34 @@ def on_recording_clock(
     return out
 
 
-def _clock_steps(delta: np.ndarray, tolerance: float) -> list[int]:
-    """Indices where a stretch of constant (recording time - stamp) ``delta`` starts, 0 first: where
-    the median of the next :data:`CLOCK_STEP_RUN` deltas differs by more than ``tolerance`` from the
-    median of the current stretch's last ones (and the message itself jumped)."""
-    run = CLOCK_STEP_RUN
+def _clock_steps(delta: np.ndarray, tolerance: float, window: int) -> list[int]:
+    """Indices where a stretch of one sender clock starts in ``delta`` (recording time - stamp),
+    0 first.
+
+    Delay only adds to ``delta``: a recorder that stalls and delivers a backlog raises it for a
+    while, but not its floor (its minimum over the ``window`` messages that follow); a step of the
+    sender's clock moves the floor for good.  A stretch starts at message ``i`` when ``delta`` jumps
+    there by more than ``tolerance`` and the floor after ``i`` differs from the floor before it (in
+    the current stretch) by more than ``tolerance``, the same way.  In the last
+    :data:`CLOCK_STEP_RUN` messages, where no floor after can be told, only a jump of more than
+    :data:`TAIL_STEP_NS` is a step.  One vectorised pass finds the jumps; only those are looked at.
+    """
+    jumps = np.diff(delta)
     starts = [0]
-    i = 1
-    while i + run <= delta.size:
-        before = delta[max(starts[-1], i - run) : i]
-        level = np.median(before)
-        if abs(delta[i] - delta[i - 1]) > tolerance and abs(np.median(delta[i : i + run]) - level) > tolerance:
-            starts.append(i)
-            i += run
+    for i in (np.flatnonzero(np.abs(jumps) > tolerance) + 1).tolist():
+        if i <= starts[-1]:
+            continue
+        up = jumps[i - 1] > 0
+        after = delta[i : i + window]
+        before = delta[max(starts[-1], i - window) : i]
+        if after.size < CLOCK_STEP_RUN:
+            change = float(np.median(after) - np.median(before))
+            step = abs(jumps[i - 1]) > TAIL_STEP_NS and abs(change) > TAIL_STEP_NS
         else:
-            i += 1
+            change = float(after.min() - before.min())
+            step = abs(change) > tolerance
+        if step and (change > 0) == up:
+            starts.append(i)
     return starts
 
 
@@ -371,8 +395,15 @@ def joint_columns(
     rows: Sequence[np.ndarray],
     field: str,
     optional: bool = False,
+    t_ns: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """Stack one JointState field into shape (T, n) in ``names`` order; None if absent everywhere.
+
+    An optional field that a few messages lack (at most :data:`FILL_SHARE` of them: sim2real's own
+    log of the tick a torque sensor failed, a driver that skipped a beat) is filled in those rows
+    by linear interpolation over ``t_ns`` between the messages around them, with one warning; one
+    that more messages lack is not taken at all (a warning: velocities are then differentiated from
+    the positions).
 
     Args:
         where: ``"PATH: TOPIC"`` for messages.
@@ -382,18 +413,30 @@ def joint_columns(
         field: Field name, for messages.
         optional: Return None (instead of failing) when some message lacks this field (a warning
             when others have it).
+        t_ns: Message times [ns], shape (T,): where an optional field some messages lack is filled.
     """
     lengths = {len(r) for r in rows}
     if optional and lengths == {0}:
         return None
-    if optional and 0 in lengths:  # a driver that fills the field now and then: none is taken
-        given = sum(1 for r in rows if len(r))
-        then = "velocities differentiated from the positions" if field == "velocity" else f"no {field} read"
-        log.warning("%s: only %d of %d messages carry %s values: %s", where, given, len(rows), field, then)
-        return None
-    out = np.empty((len(rows), len(names)))
+    empty = np.array([len(r) == 0 for r in rows])
+    given = int(np.count_nonzero(~empty))
+    if optional and empty.any():
+        if t_ns is None or empty.mean() > FILL_SHARE or given < 2:  # a driver that fills it now and then
+            then = "velocities differentiated from the positions" if field == "velocity" else f"no {field} read"
+            log.warning("%s: only %d of %d messages carry %s values: %s", where, given, len(rows), field, then)
+            return None
+        log.warning(
+            "%s: %d of %d messages carry no %s values: filled by linear interpolation between the messages around them",
+            where,
+            int(np.count_nonzero(empty)),
+            len(rows),
+            field,
+        )
+    out = np.full((len(rows), len(names)), np.nan)
     orders: dict[tuple[str, ...], np.ndarray] = {}
     for i, (row, mnames) in enumerate(zip(rows, msg_names, strict=True)):
+        if optional and empty[i]:
+            continue
         if len(row) != len(mnames):
             raise LogError(f"{where}: message {i} has {len(mnames)} names but {len(row)} {field} values")
         if mnames == names:
@@ -406,6 +449,10 @@ def joint_columns(
                 raise LogError(f"{where}: message {i} lacks joints {missing}")
             order = orders[mnames] = np.array([mnames.index(n) for n in names])
         out[i] = np.asarray(row)[order]
+    if optional and empty.any() and t_ns is not None:
+        t = np.asarray(t_ns, dtype=float)
+        for k in range(out.shape[1]):
+            out[empty, k] = np.interp(t[empty], t[~empty], out[~empty, k])
     return out
 
 

@@ -152,8 +152,8 @@ class Streams:
             raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
         if header or all(set(names) <= set(m) for m in set(self.state_names)):
             q = joint_columns(where, names, self.state_names, self.position, "position")
-            qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True)
-            tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True)
+            qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True, t_ns=state_ns)
+            tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True, t_ns=state_ns)
         else:  # several publishers, or one message per joint
             fields = {"position": self.position, "velocity": self.velocity, "effort": self.effort}
             state_ns, cols = merge_joints(where, names, state_ns, self.state_names, fields)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,7 @@ def _scales(path: Path, value: object, key: str = "scale") -> dict[str, float]:
         if isinstance(factor, str):  # YAML 1.1 reads 1e-9 (no dot) as a string
             with contextlib.suppress(ValueError):
                 factor = float(factor)
-        if isinstance(factor, bool) or not isinstance(factor, (int, float)):
-            raise LogError(f"{path}: {key}: the value of column '{column}' must be a number, got {factor!r}")
+        if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor):
+            raise LogError(f"{path}: {key}: the value of column '{column}' must be a finite number, got {factor!r}")
         out[str(column)] = float(factor)
     return out

@@ -137,7 +137,14 @@ class LegKinematics:
         quat = np.asarray(self.imu_quat, dtype=float)
         if quat.shape != (4,) or not np.all(np.isfinite(quat)) or np.linalg.norm(quat) < 1e-9:
             raise Sim2RealError(f"imu_quat must be a finite (w, x, y, z) quaternion, got {self.imu_quat!r}")
-        object.__setattr__(self, "imu_quat", quat / np.linalg.norm(quat))
+        quat = quat / np.linalg.norm(quat)
+        object.__setattr__(self, "imu_quat", quat)
+        square = bool(np.allclose(quat, [1.0, 0.0, 0.0, 0.0], rtol=0.0, atol=1e-12))
+        object.__setattr__(
+            self,
+            "_mount",
+            None if square else (quat_to_matrix(quat), quat * np.array([1.0, -1.0, -1.0, -1.0])),
+        )
 
     def to_base(self, reading: Reading) -> Reading:
         """The reading with its IMU values turned from the IMU's frame into the base's.
@@ -145,10 +152,9 @@ class LegKinematics:
         gyro and accelerometer: ``M v`` with ``M`` the mount's rotation (base <- IMU); orientation:
         ``q_imu q_mount^-1`` (world <- base).  A square mount returns the reading itself.
         """
-        if np.array_equal(self.imu_quat, [1.0, 0.0, 0.0, 0.0]):
+        if self._mount is None:
             return reading
-        M = quat_to_matrix(self.imu_quat)
-        inverse = self.imu_quat * np.array([1.0, -1.0, -1.0, -1.0])
+        M, inverse = self._mount
         return dataclasses.replace(
             reading,
             gyro=None if reading.gyro is None else M @ reading.gyro,
@@ -300,6 +306,14 @@ class LegKinematics:
         if spec.imu is not None:
             site = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, spec.imu.site)
             if site >= 0:
+                b = int(model.site_bodyid[site])
+                while b not in (base, 0):
+                    if int(model.body_jntnum[b]) > 0:
+                        raise Sim2RealError(
+                            f"IMU site '{spec.imu.site}' moves against the base body '{spec.base_body}' (a joint "
+                            "between them): base state estimation needs the IMU on the base or a body welded to it"
+                        )
+                    b = int(model.body_parentid[b])
                 R = data.xmat[base].reshape(3, 3)
                 imu_pos = R.T @ (data.site_xpos[site] - data.xpos[base])
                 mujoco.mju_mat2Quat(imu_quat, (R.T @ data.site_xmat[site].reshape(3, 3)).ravel())
