@@ -17,17 +17,6 @@ from sim2real.real.legs import LegKinematics
 from sim2real.real.protocol import Command
 from sim2real.real.rotations import quat_to_matrix
 from sim2real.real.twin import TwinConfig, TwinRobot
-from sim2real.robots import load_robot
-
-
-@pytest.fixture(scope="module")
-def quadruped():
-    return load_robot("quadruped")
-
-
-@pytest.fixture(scope="module")
-def kinematics(quadruped):
-    return LegKinematics.from_model(quadruped)
 
 
 @pytest.fixture(scope="module")

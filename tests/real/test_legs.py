@@ -52,16 +52,6 @@ BIPED_3DOF_HIPS = """
 """
 
 
-@pytest.fixture(scope="module")
-def quadruped():
-    return load_robot("quadruped")
-
-
-@pytest.fixture(scope="module")
-def kinematics(quadruped):
-    return LegKinematics.from_model(quadruped)
-
-
 def _assert_feet_match(kin: LegKinematics, model, data, q: np.ndarray, foot_geom: int) -> None:
     """Each foot (geom ``foot_geom`` of its body) where MuJoCo puts it, in the base frame (body 1),
     and each Jacobian equal to finite differences of the feet."""

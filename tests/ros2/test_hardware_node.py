@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import subprocess
@@ -292,6 +293,40 @@ def _shut_down(deploy, hardware, context, executors, threads) -> None:
         thread.join(timeout=5)
 
 
+def _furuta_node(furuta_policy, ros_config, **kwargs):
+    """A deployment node for the furuta with its own context: (node, context)."""
+    from sim2real.deploy.loop import build_loop
+    from sim2real.deploy.ros2.node import PolicyDeploymentNode
+
+    spec = load_robot("furuta")
+    context = new_context()
+    node = PolicyDeploymentNode(
+        spec, lambda robot: build_loop(spec, robot, furuta_policy), context=context, ros_config=ros_config, **kwargs
+    )
+    return node, context
+
+
+@contextlib.contextmanager
+def _spinning(deploy, context, spin: bool = True):
+    """The node spun by one executor thread (or not spun); shut down with its context after."""
+    executor = thread = None
+    if spin:
+        executor = make_executor(context, "single")
+        executor.add_node(deploy)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+    try:
+        yield
+    finally:
+        if executor is not None:
+            executor.shutdown()
+        deploy.robot.close()
+        deploy.destroy_node()
+        context.try_shutdown()
+        if thread is not None:
+            thread.join(timeout=5)
+
+
 class TestDeployNodeStartup:
     def test_the_first_tick_waits_for_a_reading_newer_than_the_warm_up(self, tmp_path, monkeypatch):
         """The warm-up (log serializers, the bag) takes time, and the robot may publish nothing
@@ -353,37 +388,19 @@ class TestDeployNodeStartup:
         ends the startup with one line saying what is wrong, not only that nothing valid came."""
         from sensor_msgs.msg import JointState
 
-        from sim2real.deploy.loop import build_loop
-        from sim2real.deploy.ros2.node import NodeConfig, PolicyDeploymentNode
+        from sim2real.deploy.ros2.node import NodeConfig
 
-        spec = load_robot("furuta")
         config = topics()
         now = [0.0]  # the node's clock: the startup timeout passes when the test says so
-        context = new_context()
-        deploy = PolicyDeploymentNode(
-            spec,
-            lambda robot: build_loop(spec, robot, furuta_policy),
-            context=context,
-            ros_config=config,
-            config=NodeConfig(startup_timeout=1.0),
-            clock=lambda: now[0],
+        deploy, context = _furuta_node(
+            furuta_policy, config, config=NodeConfig(startup_timeout=1.0), clock=lambda: now[0]
         )
-        executor = make_executor(context, "single")
-        executor.add_node(deploy)
-        thread = threading.Thread(target=executor.spin, daemon=True)
-        thread.start()
-        try:
+        with _spinning(deploy, context):
             pub = probe.node.create_publisher(JointState, config.joint_states_topic, QosSettings().profile())
             msg = JointState(name=["arm", "pendulum_joint"], position=[0.0, 0.0], velocity=[0.0, 0.0])
             probe.wait_for(lambda: pub.publish(msg) or deploy.robot.counters.joint_states > 0, TIMEOUT, "a JointState")
             now[0] = 2.0
             assert deploy.finished.wait(TIMEOUT)
-        finally:
-            executor.shutdown()
-            deploy.robot.close()
-            deploy.destroy_node()
-            context.try_shutdown()
-            thread.join(timeout=5)
         assert deploy.error == (
             f"no valid reading from the robot on {config.joint_states_topic} within 1 s: "
             "joint(s) pendulum missing from the JointState"
@@ -396,55 +413,30 @@ class TestEstopTopic:
         alone does not match them, and their e-stop was dropped with only rcl's QoS warning."""
         from std_msgs.msg import Bool
 
-        from sim2real.deploy.loop import build_loop
-        from sim2real.deploy.ros2.node import NodeConfig, PolicyDeploymentNode
+        from sim2real.deploy.ros2.node import NodeConfig
 
-        spec = load_robot("furuta")
         config = topics()
         node_config = NodeConfig(estop_topic=config.command_topic.rsplit("/", 1)[0] + "/estop")
-        context = new_context()
-        deploy = PolicyDeploymentNode(
-            spec,
-            lambda robot: build_loop(spec, robot, furuta_policy),
-            context=context,
-            ros_config=config,
-            config=node_config,
-        )
-        executor = make_executor(context, "single")
-        executor.add_node(deploy)
-        thread = threading.Thread(target=executor.spin, daemon=True)
-        thread.start()
-        try:
+        deploy, context = _furuta_node(furuta_policy, config, config=node_config)
+        with _spinning(deploy, context):
             pub = probe.node.create_publisher(
                 Bool, node_config.estop_topic, QosSettings(reliability="best_effort").profile()
             )
             probe.wait_for(lambda: pub.publish(Bool(data=True)) or bool(deploy.estops), TIMEOUT, "the e-stop")
             assert deploy.robot.safe_mode_requested
             assert [e["source"] for e in deploy.estops] == [f"topic {node_config.estop_topic}"]
-        finally:
-            executor.shutdown()
-            deploy.robot.close()
-            deploy.destroy_node()
-            context.try_shutdown()
-            thread.join(timeout=5)
 
     def test_a_repeated_true_is_one_estop_until_the_latch_is_released_by_any_path(
         self, furuta_policy, monkeypatch
     ):
         from std_msgs.msg import Bool
 
-        from sim2real.deploy.loop import build_loop
-        from sim2real.deploy.ros2.node import PolicyDeploymentNode
         from sim2real.deploy.safety import SafetyMonitor
 
-        spec = load_robot("furuta")
-        context = new_context()
-        deploy = PolicyDeploymentNode(
-            spec, lambda robot: build_loop(spec, robot, furuta_policy), context=context, ros_config=topics()
-        )
+        deploy, context = _furuta_node(furuta_policy, topics())
         latched = {"now": False}
         monkeypatch.setattr(SafetyMonitor, "latched", property(lambda self: latched["now"]))
-        try:
+        with _spinning(deploy, context, spin=False):
             deploy._on_estop_topic(Bool(data=True))
             latched["now"] = True  # the next tick latched the safe stop
             deploy._on_estop_topic(Bool(data=True))  # the same e-stop, repeated (or heard twice)
@@ -452,7 +444,3 @@ class TestEstopTopic:
             latched["now"] = False  # released without the node's reset service (loop.reset_safety())
             deploy._on_estop_topic(Bool(data=True))
             assert len(deploy.estops) == 2  # ignored while the robot ran again before
-        finally:
-            deploy.robot.close()
-            deploy.destroy_node()
-            context.try_shutdown()
