@@ -152,6 +152,9 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         sensor.nsample = sens_samples
         sensor.delay = 0.0
         sensor.noise = noise.get(role.rpartition(".")[2], 0.0)
+    for sensor in mjspec.sensors:  # the model's other named sensors have a delay parameter too
+        if sensor.name:
+            sensor.nsample = max(sensor.nsample, sens_samples)
     return mjspec
 
 
