@@ -91,3 +91,20 @@ class TestGroundFriction:
         assert not any("ground contact priority" in o for o in spec.overrides)
         model = build_model(spec)
         assert model.geom_priority[model.geom("floor").id] == 1
+
+    def test_feet_that_outrank_the_floor_keep_their_own_contact(self, tmp_path):
+        # Menagerie's Go2 style: feet with priority 1, their own friction and condim 6; the model
+        # chose the feet's contact, which a raised floor would replace (condim 3, the floor's softness)
+        xml = (DATA_DIR / "quadruped.xml").read_text()
+        xml = xml.replace('priority="1"', 'priority="0"')
+        feet = 'name="FL_foot"'
+        assert feet in xml
+        xml = xml.replace(feet, feet + ' priority="2" condim="6"', 1)
+        (tmp_path / "quadruped.xml").write_text(xml)
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        (tmp_path / "quadruped.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        spec = load_spec(tmp_path / "quadruped.yaml")
+        model = build_model(spec)
+        assert model.geom_priority[model.geom("floor").id] == 0
+        assert model.geom_priority[model.geom("FL_foot").id] == 2
+        assert any("outrank the ground" in o and "FL_foot" in o for o in spec.overrides)
