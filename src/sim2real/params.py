@@ -483,9 +483,7 @@ class Parameters:
             batch.set_const(sel)
 
     def _delay_capacity(self, info: ParamInfo) -> float:
-        """Longest delay [s] the history buffer of an actuator or sensor holds."""
-        field = "actuator_history" if info.group == "actuator" else "sensor_history"
-        return float((getattr(self.model, field)[info.index, 0] - 2) * self.model.opt.timestep)
+        return delay_capacity(self.model, info)
 
     def _physical_many(self, infos: list[ParamInfo], value: np.ndarray) -> None:
         """:meth:`_physical` of parameters of one kind at once; value (n, k, size)."""
@@ -669,3 +667,10 @@ def needs_set_const(name: str) -> bool:
 def is_delay(name: str) -> bool:
     """Whether a parameter is a delay (identified on a step grid rather than continuously)."""
     return name.endswith(".delay")
+
+
+def delay_capacity(model: mujoco.MjModel, info: ParamInfo) -> float:
+    """Longest delay [s] the model's history buffer of an actuator or sensor (``info``) holds:
+    its samples less the two an interpolated read needs, in physics steps."""
+    field = "actuator_history" if info.group == "actuator" else "sensor_history"
+    return float((getattr(model, field)[info.index, 0] - 2) * model.opt.timestep)

@@ -67,6 +67,10 @@ def files(tmp_path_factory) -> Path:
     (d / "heavy_rnd.yaml").write_text(
         "physics:\n  - {param: body.pendulum.mass, mode: absolute, dist: uniform, low: 1.0, high: 10.0}\n"
     )
+    (d / "heavy_ladder.yaml").write_text(
+        "base: heavy_rnd.yaml\nstages:\n  - {name: perfect, sections: [], budget: 1000}\n"
+        "  - {name: physics, sections: [physics]}\n"
+    )
     t = np.arange(0.0, 0.6, 0.005)
     rows = "\n".join(f"{x:.3f},0.0,0.0,0.0" for x in t)  # hanging at rest: nothing to identify
     (d / "still.csv").write_text("time,position,velocity,torque\n" + rows + "\n")
@@ -141,6 +145,13 @@ CASES = [
     Case(
         "randomization outside the bounds",
         train("--randomize", "heavy_rnd.yaml"),
+        "heavy_rnd.yaml",
+        ("body.pendulum.mass", "--allow-out-of-bounds"),
+        ("ppo",),
+    ),
+    Case(
+        "curriculum stage outside the bounds",
+        f"train --robot furuta --curriculum {F}/heavy_ladder.yaml --steps 64 --envs 2 --out {{tmp}}/ppo",
         "heavy_rnd.yaml",
         ("body.pendulum.mass", "--allow-out-of-bounds"),
         ("ppo",),

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import mujoco
+import numpy as np
 import pytest
+import yaml
 
+from sim2real.params import Parameters
+from sim2real.robots import DATA_DIR, load_spec
 from sim2real.robots.ground import added_floor_name, floor_plane, ground_planes, has_ground, is_static
+from sim2real.robots.model import build_model, default_qpos
 
 
 def _model(world: str) -> mujoco.MjModel:
@@ -55,3 +60,51 @@ class TestGround:
     def test_walls_alone_are_nothing_to_stand_on(self):
         model = _model("<geom name='wall' type='plane' size='1 1 0.1' pos='-2 0 0.7' zaxis='1 0 0'/>")
         assert not has_ground(model) and floor_plane(model) == (0.0, None)
+
+
+class TestGroundFriction:
+    def test_the_floor_friction_is_the_contact_friction(self, tmp_path):
+        # the embedded quadruped with a floor of no priority (as most scenes have), the feet 0.9:
+        # MuJoCo took the larger friction, so a floor randomized to 0.4 still gave the feet 0.9
+        xml = (DATA_DIR / "quadruped.xml").read_text()
+        assert 'priority="1"' in xml
+        (tmp_path / "quadruped.xml").write_text(xml.replace('priority="1"', 'priority="0"'))
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        (tmp_path / "quadruped.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        spec = load_spec(tmp_path / "quadruped.yaml")
+        model = build_model(spec)
+        Parameters(spec, model).set(model, {"geom.floor.friction": 0.4})
+        data = mujoco.MjData(model)
+        data.qpos[:] = default_qpos(spec, model)
+        seen = []
+        for _ in range(200):  # 1 s of falling onto the floor under zero control
+            mujoco.mj_step(model, data)
+            seen += [c.friction[0] for c in data.contact[: data.ncon]]
+        assert seen
+        np.testing.assert_allclose(seen, 0.4)
+        assert any(o.startswith("ground contact priority -> 1 (floor)") for o in spec.overrides)
+
+    def test_a_model_whose_floor_outranks_the_robot_is_left_alone(self):
+        from sim2real.robots import load_robot
+
+        spec = load_robot("quadruped")
+        assert not any("ground contact priority" in o for o in spec.overrides)
+        model = build_model(spec)
+        assert model.geom_priority[model.geom("floor").id] == 1
+
+    def test_feet_that_outrank_the_floor_keep_their_own_contact(self, tmp_path):
+        # Menagerie's Go2 style: feet with priority 1, their own friction and condim 6; the model
+        # chose the feet's contact, which a raised floor would replace (condim 3, the floor's softness)
+        xml = (DATA_DIR / "quadruped.xml").read_text()
+        xml = xml.replace('priority="1"', 'priority="0"')
+        feet = 'name="FL_foot"'
+        assert feet in xml
+        xml = xml.replace(feet, feet + ' priority="2" condim="6"', 1)
+        (tmp_path / "quadruped.xml").write_text(xml)
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        (tmp_path / "quadruped.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        spec = load_spec(tmp_path / "quadruped.yaml")
+        model = build_model(spec)
+        assert model.geom_priority[model.geom("floor").id] == 0
+        assert model.geom_priority[model.geom("FL_foot").id] == 2
+        assert any("outrank the ground" in o and "FL_foot" in o for o in spec.overrides)

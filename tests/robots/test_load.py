@@ -9,8 +9,9 @@ import mujoco
 import numpy as np
 import pytest
 
+from sim2real.params import Parameters
 from sim2real.robots import DATA_DIR, load_robot, load_spec
-from sim2real.robots.model import build_mjspec, build_model, log_overrides
+from sim2real.robots.model import DEFAULT_MAX_DELAY, build_mjspec, build_model, log_overrides
 from sim2real.sim.batch import BatchSim
 from sim2real.sim.sensors import SensorReader
 
@@ -50,6 +51,14 @@ class TestModelSensors:
 
     def test_the_spec_hash_differs_from_the_embedded_pendulums(self, pendulum_with_sensors):
         assert pendulum_with_sensors.hash != load_robot("pendulum").hash
+
+    def test_every_named_sensor_holds_the_delays_its_bounds_allow(self, pendulum_with_sensors):
+        # the model's own framepos 'hinge_pos' is no encoder, but sensor.hinge_pos.delay is a parameter
+        model = build_model(pendulum_with_sensors)
+        params = Parameters(pendulum_with_sensors, model)
+        for name in ("hinge_pos", "hinge_speed", "sim2real_hinge_pos"):
+            params.set(model, {f"sensor.{name}.delay": DEFAULT_MAX_DELAY})
+            assert params.get(model, f"sensor.{name}.delay")[0] == pytest.approx(DEFAULT_MAX_DELAY)
 
 
 class TestOverrides:

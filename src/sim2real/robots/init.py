@@ -600,7 +600,8 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
         f"# {spec.name}: default randomization written by `sim2real robot init` (the embedded quadruped's",
         "# ranges with this robot's names; payload and pushes scaled by its mass).  Each line states its distribution.",
         "name: default",
-        "description: friction, payload, com, gains, IMU noise and bias, encoder noise, 0-10 ms latency, light pushes",
+        "description: friction, payload, com, gains, IMU noise and bias, encoder noise, "
+        f"0-{2 * spec.physics_dt * 1e3:g} ms latency, light pushes",
         "physics:",
         *(f"  - {{param: geom.{f}.friction, mode: absolute, dist: uniform, low: 0.4, high: 1.0}}  # friction ~ U(0.4, 1.0)" for f in floor),
         "  - {param: body.*.mass, mode: scale, dist: uniform, low: 0.95, high: 1.05}  # link masses x U(0.95, 1.05)",
@@ -617,7 +618,7 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
         "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # motor strength x U(0.9, 1.1)",
         "delays:",
         "  - {param: actuator.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: 2, shared: true}"
-        "  # latency ~ U{0..2} physics steps, one per robot",
+        f"  # latency ~ U{{0..2}} physics steps (0-{2 * spec.physics_dt * 1e3:g} ms), one per robot",
         "sensors:",
     ]
     if spec.imu is not None:

@@ -25,6 +25,7 @@ import mujoco
 from sim2real.errors import SpecError
 from sim2real.robots.collide import collides
 from sim2real.robots.files import file_digest, model_files
+from sim2real.robots.ground import ground_priority_note
 from sim2real.robots.parse import read_spec
 from sim2real.robots.spec import RobotSpec, canonical_yaml_digest, content_hash
 
@@ -381,7 +382,13 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
             "steps (the MuJoCo actuators take it as a torque)"
         )
     if spec.floor is not None:
-        out.append(f"adds a ground plane '{spec.floor}' at z = 0 (floor: the model has no ground of its own)")
+        out.append(
+            f"adds a ground plane '{spec.floor}' at z = 0 (floor: the model has no ground of its own), "
+            "outranking the robot's geoms in contact: its friction is the contact friction"
+        )
+    ground = ground_priority_note(model)
+    if ground is not None:
+        out.append(ground)
     if spec.friction:
         out.append(f"joint friction from the spec (friction:): {_few(sorted(spec.friction))}")
     if spec.imu is not None and spec.imu.add_to is not None:

@@ -30,6 +30,7 @@ import numpy as np
 from sim2real.errors import SpecError
 from sim2real.robots.actuation import ACTUATOR_USER, MODEL_CODES, SENSOR_USER, affine_coefficients
 from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY, JOINT_USER
+from sim2real.robots.ground import ground_priority
 from sim2real.robots.load import load_mjcf, sensor_roles
 from sim2real.robots.spec import RobotSpec
 
@@ -85,6 +86,7 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
             contype=1, conaffinity=1, condim=3, friction=[1.0, 0.005, 0.0001], priority=0,
         )
     _apply_friction(spec, mjspec)
+    _ground_priority(mjspec)
 
     act_samples = math.ceil(_delay_capacity(spec, "actuator.", ".delay") / spec.physics_dt) + 2
     by_name = {a.name: a for a in mjspec.actuators}
@@ -152,7 +154,21 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         sensor.nsample = sens_samples
         sensor.delay = 0.0
         sensor.noise = noise.get(role.rpartition(".")[2], 0.0)
+    for sensor in mjspec.sensors:  # the model's other named sensors have a delay parameter too
+        if sensor.name:
+            sensor.nsample = max(sensor.nsample, sens_samples)
     return mjspec
+
+
+def _ground_priority(mjspec: mujoco.MjSpec) -> None:
+    """The ground planes outrank every other geom in contact, so their friction is the contact
+    friction (:func:`sim2real.robots.ground.ground_priority`; the floor sim2real adds included)."""
+    model = mjspec.compile()
+    raised, top = ground_priority(model)
+    for g in raised:
+        body = int(model.geom_bodyid[g])
+        owner = mjspec.worldbody if body == 0 else mjspec.body(mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, body))
+        owner.geoms[g - int(model.body_geomadr[body])].priority = top
 
 
 def _lock_joints(spec: RobotSpec, mjspec: mujoco.MjSpec) -> None:
