@@ -108,3 +108,60 @@ class TestGroundFriction:
         assert model.geom_priority[model.geom("floor").id] == 0
         assert model.geom_priority[model.geom("FL_foot").id] == 2
         assert any("outrank the ground" in o and "FL_foot" in o for o in spec.overrides)
+
+
+def _variant(tmp_path, xml: str, **yaml_changes):
+    (tmp_path / "quadruped.xml").write_text(xml)
+    raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+    raw.update(yaml_changes)
+    (tmp_path / "quadruped.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_spec(tmp_path / "quadruped.yaml")
+
+
+def _first_foot_contact(spec, model, foot="FL_foot"):
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(spec, model)
+    for _ in range(100):
+        mujoco.mj_step(model, data)
+        for c in data.contact[: data.ncon]:
+            if model.geom(c.geom2).name == foot or model.geom(c.geom1).name == foot:
+                return c
+    raise AssertionError("no foot contact")
+
+
+class TestGroundPriorityReview:
+    """Review (wt-rev2): a different priority copies condim, solref, solimp and all frictions from
+    the higher geom (equal priority: the larger condim, solmix-weighted softness), not only friction."""
+
+    def test_raising_the_floor_keeps_the_feet_condim_and_softness_or_says_so(self, tmp_path):
+        xml = (DATA_DIR / "quadruped.xml").read_text().replace('priority="1"', 'priority="0"')
+        foot = '<default class="foot">\n      <geom '
+        assert foot in xml
+        xml = xml.replace(foot, foot + 'condim="6" solref="0.005 1" solimp="0.95 0.99 0.001" ')
+        spec = _variant(tmp_path, xml)
+        model = build_model(spec)
+        contact = _first_foot_contact(spec, model)
+        line = " ".join(o for o in spec.overrides if "ground contact priority" in o)
+        # was: dim 3, solref (0.02, 1) (the floor's), and the line speaks of friction only
+        assert contact.dim == 6 or ("condim" in line and "solref" in line)
+
+    def test_a_robot_geom_that_cannot_touch_the_floor_does_not_keep_the_feet_at_the_larger_friction(self, tmp_path):
+        # a priority-1 geom whose collision bits never meet the floor's (contype 1 / conaffinity 0)
+        xml = (DATA_DIR / "quadruped.xml").read_text().replace('priority="1"', 'priority="0"')
+        xml = xml.replace(
+            '<site name="imu"', '<geom name="bumper" size="0.01" contype="2" conaffinity="2" priority="1"/><site name="imu"'
+        )
+        spec = _variant(tmp_path, xml)
+        model = build_model(spec)
+        Parameters(spec, model).set(model, {"geom.floor.friction": 0.4})
+        assert _first_foot_contact(spec, model).friction[0] == pytest.approx(0.4)  # was 0.9
+
+    def test_the_added_floor_line_does_not_claim_to_outrank_feet_that_outrank_it(self, tmp_path):
+        xml = (DATA_DIR / "quadruped.xml").read_text()
+        floor = xml[xml.index('<geom name="floor"') : xml.index("/>", xml.index('<geom name="floor"')) + 2]
+        xml = xml.replace(floor, "").replace('name="FL_foot"', 'name="FL_foot" priority="1"')
+        spec = _variant(tmp_path, xml, floor="floor")
+        model = build_model(spec)
+        assert model.geom_priority[model.geom("floor").id] < model.geom_priority[model.geom("FL_foot").id]
+        line = next(o for o in spec.overrides if o.startswith("adds a ground plane"))
+        assert "outranking the robot's geoms" not in line or any("FL_foot" in o and "outrank" in o for o in spec.overrides)

@@ -444,3 +444,15 @@ class TestEstopTopic:
             latched["now"] = False  # released without the node's reset service (loop.reset_safety())
             deploy._on_estop_topic(Bool(data=True))
             assert len(deploy.estops) == 2  # ignored while the robot ran again before
+
+    def test_a_true_heard_on_both_subscriptions_before_the_next_tick_is_one_estop(self, furuta_policy):
+        # review (wt-rev2): a reliable publisher's True arrives on both subscriptions within
+        # microseconds, before any tick has latched the safe stop: monitor.latched is still False,
+        # so the second copy was a second e-stop (robot.stop, warning, estops entry, diagnostics)
+        from std_msgs.msg import Bool
+
+        deploy, context = _furuta_node(furuta_policy, topics())
+        with _spinning(deploy, context, spin=False):
+            deploy._on_estop_topic(Bool(data=True))
+            deploy._on_estop_topic(Bool(data=True))  # the same message, from the other subscription
+            assert len(deploy.estops) == 1
