@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from logs_testdata import EPOCH, foreign_state, write_foreign
 
 from sim2real.logs import BagWriter
 from sim2real.logs.bag import read_bag
-from sim2real.logs.bag_states import on_recording_clock
+from sim2real.logs.bag_states import fill_gaps, on_recording_clock
 
 
 class TestRecordingClock:
@@ -97,19 +98,28 @@ class TestReviewFindings:
         t = on_recording_clock("bag: /joint_states", stamp, stamp + latency, period)
         np.testing.assert_array_equal(t, stamp + 4_000_000)
 
-    def test_a_field_missing_from_the_last_messages_is_not_held_at_its_last_value(self):
+    def test_velocities_missing_from_the_last_messages_come_from_the_positions(self, tmp_path):
         # np.interp clamps: velocities a driver stopped sending for the last 8 of 100 messages (the
-        # fault that ended the run) were the last value held 16 ms, not the motion; with nothing
-        # after them to interpolate towards, they must not be filled (velocities are then
-        # differentiated from the positions) or must be filled from the positions
-        from sim2real.logs.bag_states import joint_columns
+        # fault that ended the run) were the last value held, not the motion
+        n, step = 100, 2_000_000
+        states = []
+        for i in range(n):
+            ns = EPOCH + i * step
+            qd = [] if i >= 92 else [np.cos(i * step * 1e-9 * 50) * 50]
+            states.append((ns, foreign_state(ns, ["j"], [np.sin(i * step * 1e-9 * 50)], qd)))
+        back = read_bag(write_foreign(tmp_path / "bag", states, []))
+        truth = 50 * np.cos(np.arange(92, n) * step * 1e-9 * 50)
+        np.testing.assert_allclose(back.qd[92:-1, 0], truth[:-1], rtol=0.01)
+        np.testing.assert_allclose(back.qd[:92, 0], 50 * np.cos(np.arange(92) * step * 1e-9 * 50))
 
-        n = 100
-        names = ("j",)
-        t = np.arange(n, dtype=np.int64) * 2_000_000
-        rows = [np.array([np.sin(i / 5)]) for i in range(n)]
-        for i in range(92, n):
-            rows[i] = np.array([])
-        out = joint_columns("bag: /joint_states", names, [names] * n, rows, "velocity", optional=True, t_ns=t)
-        if out is not None:
-            np.testing.assert_allclose(out[92:, 0], np.sin(np.arange(92, n) / 5), atol=0.05)
+    def test_efforts_missing_at_the_end_or_long_are_not_made_up(self):
+        t = np.arange(40, dtype=np.int64) * 20_000_000
+        tau = np.ones((40, 2))
+        tau[37:] = np.nan  # the sensor failed and the robot was stopped
+        assert fill_gaps("bag: /joint_states", "effort", t, tau) is None
+        tau = np.ones((40, 2))
+        tau[10:20] = np.nan  # ten in a row
+        assert fill_gaps("bag: /joint_states", "effort", t, tau) is None
+        tau = np.ones((40, 2)) * np.arange(40)[:, None]
+        tau[10:13] = np.nan
+        np.testing.assert_allclose(fill_gaps("bag: /joint_states", "effort", t, tau)[10:13, 0], [10, 11, 12])

@@ -88,7 +88,7 @@ class TestGroundFriction:
         from sim2real.robots import load_robot
 
         spec = load_robot("quadruped")
-        assert not any("ground contact priority" in o for o in spec.overrides)
+        assert not any("ground contact priority" in o or "contact priorities" in o for o in spec.overrides)
         model = build_model(spec)
         assert model.geom_priority[model.geom("floor").id] == 1
 

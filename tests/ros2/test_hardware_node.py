@@ -426,24 +426,20 @@ class TestEstopTopic:
             assert deploy.robot.safe_mode_requested
             assert [e["source"] for e in deploy.estops] == [f"topic {node_config.estop_topic}"]
 
-    def test_a_repeated_true_is_one_estop_until_the_latch_is_released_by_any_path(
-        self, furuta_policy, monkeypatch
-    ):
+    def test_a_repeated_true_is_one_estop_until_a_reset_by_any_path_clears_it(self, furuta_policy):
         from std_msgs.msg import Bool
 
-        from sim2real.deploy.safety import SafetyMonitor
-
         deploy, context = _furuta_node(furuta_policy, topics())
-        latched = {"now": False}
-        monkeypatch.setattr(SafetyMonitor, "latched", property(lambda self: latched["now"]))
         with _spinning(deploy, context, spin=False):
             deploy._on_estop_topic(Bool(data=True))
-            latched["now"] = True  # the next tick latched the safe stop
-            deploy._on_estop_topic(Bool(data=True))  # the same e-stop, repeated (or heard twice)
-            assert len(deploy.estops) == 1
-            latched["now"] = False  # released without the node's reset service (loop.reset_safety())
+            deploy._on_estop_topic(Bool(data=True))  # the same e-stop, repeated
+            assert len(deploy.estops) == 1 and deploy.monitor.estop_requested
+            # cleared without the node's reset service (loop.reset_safety() on a state that passes)
+            with deploy.monitor._estop_lock:
+                deploy.monitor._estop_reason = None
             deploy._on_estop_topic(Bool(data=True))
-            assert len(deploy.estops) == 2  # ignored while the robot ran again before
+            assert len(deploy.estops) == 2  # it was ignored while the robot ran again
+            assert deploy.monitor.estop_requested
 
     def test_a_true_heard_on_both_subscriptions_before_the_next_tick_is_one_estop(self, furuta_policy):
         # review (wt-rev2): a reliable publisher's True arrives on both subscriptions within

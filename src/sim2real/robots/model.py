@@ -30,7 +30,7 @@ import numpy as np
 from sim2real.errors import SpecError
 from sim2real.robots.actuation import ACTUATOR_USER, MODEL_CODES, SENSOR_USER, affine_coefficients
 from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY, JOINT_USER
-from sim2real.robots.ground import ground_priority
+from sim2real.robots.ground import ADDED_FLOOR
 from sim2real.robots.load import load_mjcf, sensor_roles
 from sim2real.robots.spec import RobotSpec
 
@@ -81,12 +81,14 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
     if spec.floor is not None:
         # its contact settings stated: a geom added here takes the model's top default class, which may
         # switch contacts off (Toddlerbot's does: the robot fell through the floor)
+        floor = dict(ADDED_FLOOR, friction=list(ADDED_FLOOR["friction"]))
         mjspec.worldbody.add_geom(
-            name=spec.floor, type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0.0, 0.0, 0.05], rgba=[0.5, 0.55, 0.6, 1.0],
-            contype=1, conaffinity=1, condim=3, friction=[1.0, 0.005, 0.0001], priority=0,
+            name=spec.floor, type=mujoco.mjtGeom.mjGEOM_PLANE, size=[0.0, 0.0, 0.05], rgba=[0.5, 0.55, 0.6, 1.0], **floor
         )
     _apply_friction(spec, mjspec)
-    _ground_priority(mjspec)
+    if spec.ground_priority is not None:  # the ground's friction is the contact friction (robots/ground.py)
+        for name in (*spec.ground_planes, *((spec.floor,) if spec.floor is not None else ())):
+            mjspec.geom(name).priority = spec.ground_priority
 
     act_samples = math.ceil(_delay_capacity(spec, "actuator.", ".delay") / spec.physics_dt) + 2
     by_name = {a.name: a for a in mjspec.actuators}
@@ -158,17 +160,6 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         if sensor.name:
             sensor.nsample = max(sensor.nsample, sens_samples)
     return mjspec
-
-
-def _ground_priority(mjspec: mujoco.MjSpec) -> None:
-    """The ground planes outrank every other geom in contact, so their friction is the contact
-    friction (:func:`sim2real.robots.ground.ground_priority`; the floor sim2real adds included)."""
-    model = mjspec.compile()
-    raised, top = ground_priority(model)
-    for g in raised:
-        body = int(model.geom_bodyid[g])
-        owner = mjspec.worldbody if body == 0 else mjspec.body(mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_BODY, body))
-        owner.geoms[g - int(model.body_geomadr[body])].priority = top
 
 
 def _lock_joints(spec: RobotSpec, mjspec: mujoco.MjSpec) -> None:

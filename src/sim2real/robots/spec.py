@@ -380,6 +380,12 @@ class RobotSpec:
     """The model's actuators outside the spec that move a joint the spec drives (a tendon servo on
     a leg, a second actuator on a joint), found when the spec loads: sim2real switches them off
     (gain and bias 0), or a servo held at control 0 would fight the spec's actuators."""
+    ground_priority: int | None = None
+    """Contact priority sim2real gives the ground planes (:attr:`ground_planes`, and the floor it adds)
+    so that the ground's friction is the contact friction, found when the spec loads
+    (:func:`sim2real.robots.ground.ground_contact`); None: the model's priorities are kept."""
+    ground_planes: tuple[str, ...] = ()
+    """The model's ground planes :attr:`ground_priority` applies to."""
     overrides: tuple[str, ...] = ()
     """Every change sim2real makes to the MJCF model (timestep, integrator, actuators, sensors, sites)."""
     friction: Mapping[str, FrictionSpec] = field(default_factory=dict)

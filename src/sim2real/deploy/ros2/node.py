@@ -253,9 +253,9 @@ class PolicyDeploymentNode(Node):
 
     def _on_estop_topic(self, msg: Any) -> None:
         # a reliable publisher's message arrives on both subscriptions, and e-stop publishers often
-        # repeat True: one e-stop while the safe stop it latched holds; once the latch is released
-        # (by whatever path), the next True is a new e-stop
-        if msg.data and not (self._topic_estop and self.monitor.latched):
+        # repeat True: one e-stop while the one it requested stands (before the next tick latches
+        # it, and after); once a reset clears it (by whatever path), the next True is a new e-stop
+        if msg.data and not (self._topic_estop and self.monitor.estop_requested):
             self._topic_estop = True
             self.estop(f"topic {self.config.estop_topic}")
 
