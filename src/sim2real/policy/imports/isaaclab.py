@@ -582,7 +582,7 @@ def _from_metadata(
 ) -> dict[str, Any]:
     joints = _csv(meta["joint_names"])
     n = len(joints)
-    for key in ("joint_stiffness", "joint_damping", "default_joint_pos", "observation_names"):
+    for key in ("joint_stiffness", "joint_damping", "default_joint_pos", "action_scale", "observation_names"):
         if key not in meta:
             raise PolicyError(
                 f"the ONNX metadata has joint_names but no {key}: give its params/deploy.yaml (--deploy)"
@@ -590,8 +590,7 @@ def _from_metadata(
     default = per_joint(
         _numbers(meta["default_joint_pos"], "default_joint_pos"), n, "ONNX metadata default_joint_pos"
     )
-    scale_text = meta.get("action_scale", "1.0")
-    scales = _numbers(scale_text, "action_scale")
+    scales = _numbers(meta["action_scale"], "action_scale")
     names = _csv(meta["observation_names"])
     histories = _term_list(meta, "observation_terms_history_length", len(names))
     term_scales = _term_list(meta, "observation_terms_scale", len(names))
