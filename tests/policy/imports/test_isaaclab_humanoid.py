@@ -83,3 +83,48 @@ class TestMjlabMetadata:
         with pytest.raises(PolicyError, match="the ONNX metadata has joint_names but no action_scale"):
             import_isaaclab(path, None, MODEL, tmp_path / "out", torque_limit=23.7)
         assert not (tmp_path / "out" / "policy.onnx").exists()
+
+
+def tiny_isaac_onnx(path, n_obs, n_act):
+    """An Isaac Lab style export of ``n_obs`` -> ``n_act`` (a seeded linear map, no metadata)."""
+    return mjlab_onnx(path, {}, n_obs=n_obs, n_act=n_act)
+
+
+def legs_only_env_yaml(tmp_path):
+    """The suite's Isaac Lab env.yaml (history 1) whose action drives the hips and thighs only, the
+    joint velocity scaled by one number (as the G1's ``scale: 0.05``)."""
+    from foreign_fixtures import isaaclab_env_yaml
+
+    env = isaaclab_env_yaml(load_robot("quadruped"), tmp_path / "params" / "env.yaml", history=1)
+    text = env.read_text()
+    for old, new in (
+        (
+            "    joint_names: ['.*']\n    scale: 0.5",
+            "    joint_names: ['.*_hip', '.*_thigh']\n    scale: 0.5",
+        ),
+        ("      scale: !!python/tuple " + str([0.05] * 12), "      scale: 0.05"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    env.write_text(text)
+    return env
+
+
+class TestSubsetAction:
+    def test_a_subset_action_observing_every_joint_says_so(self, tmp_path):
+        # Isaac Lab's joint_pos_rel / joint_vel_rel cover the whole articulation unless asset_cfg
+        # selects joints: a legs-only G1 policy observes its 29 joints and drives 12 (here: 8 of 12);
+        # the import said only that 41 observations are not 33
+        env = legs_only_env_yaml(tmp_path)
+        onnx_path = tiny_isaac_onnx(tmp_path / "exported" / "policy.onnx", 3 + 3 + 3 + 12 + 12 + 8, 8)
+        with pytest.raises(
+            PolicyError,
+            match="drives 8 of the model's 12 joints and observes the positions and velocities of all 12",
+        ):
+            import_isaaclab(onnx_path, env, MODEL, tmp_path / "out")
+
+    def test_a_subset_action_observing_its_own_joints_imports_with_the_rest_held(self, tmp_path):
+        env = legs_only_env_yaml(tmp_path)
+        onnx_path = tiny_isaac_onnx(tmp_path / "exported" / "policy.onnx", 3 + 3 + 3 + 8 + 8 + 8, 8)
+        result = import_isaaclab(onnx_path, env, MODEL, tmp_path / "out")
+        assert len(result.spec.joints) == 8 and not any(j.endswith("_calf") for j in result.spec.joints)

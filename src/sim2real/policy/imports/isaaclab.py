@@ -421,6 +421,15 @@ def import_isaaclab(
     width = sum(t.width for t in layout)
     if width != interface.n_obs:
         text = " + ".join(f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in layout)
+        frames = sum(t.history for t in layout if t.name in ("joint_pos", "joint_pos_rel", "joint_vel"))
+        undriven = len(facts_model.breadth) - n
+        if frames and undriven > 0 and width + frames * undriven == interface.n_obs:
+            # Isaac Lab's joint terms cover the whole articulation unless asset_cfg selects joints
+            raise PolicyError(
+                f"the policy drives {n} of the model's {n + undriven} joints and observes the positions and "
+                f"velocities of all {n + undriven} (it takes {interface.n_obs} observations, {width} with its "
+                "driven joints only): observing joints a policy does not drive is not supported"
+            )
         raise PolicyError(
             f"the policy takes {interface.n_obs} observations, the observation layout has {width}: {text}"
         )
