@@ -421,6 +421,15 @@ def import_isaaclab(
     width = sum(t.width for t in layout)
     if width != interface.n_obs:
         text = " + ".join(f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in layout)
+        frames = sum(t.history for t in layout if t.name in ("joint_pos", "joint_pos_rel", "joint_vel"))
+        undriven = len(facts_model.breadth) - n
+        if frames and undriven > 0 and width + frames * undriven == interface.n_obs:
+            # Isaac Lab's joint terms cover the whole articulation unless asset_cfg selects joints
+            raise PolicyError(
+                f"the policy drives {n} of the model's {n + undriven} joints and observes the positions and "
+                f"velocities of all {n + undriven} (it takes {interface.n_obs} observations, {width} with its "
+                "driven joints only): observing joints a policy does not drive is not supported"
+            )
         raise PolicyError(
             f"the policy takes {interface.n_obs} observations, the observation layout has {width}: {text}"
         )
@@ -582,7 +591,7 @@ def _from_metadata(
 ) -> dict[str, Any]:
     joints = _csv(meta["joint_names"])
     n = len(joints)
-    for key in ("joint_stiffness", "joint_damping", "default_joint_pos", "observation_names"):
+    for key in ("joint_stiffness", "joint_damping", "default_joint_pos", "action_scale", "observation_names"):
         if key not in meta:
             raise PolicyError(
                 f"the ONNX metadata has joint_names but no {key}: give its params/deploy.yaml (--deploy)"
@@ -590,8 +599,7 @@ def _from_metadata(
     default = per_joint(
         _numbers(meta["default_joint_pos"], "default_joint_pos"), n, "ONNX metadata default_joint_pos"
     )
-    scale_text = meta.get("action_scale", "1.0")
-    scales = _numbers(scale_text, "action_scale")
+    scales = _numbers(meta["action_scale"], "action_scale")
     names = _csv(meta["observation_names"])
     histories = _term_list(meta, "observation_terms_history_length", len(names))
     term_scales = _term_list(meta, "observation_terms_scale", len(names))
