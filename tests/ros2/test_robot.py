@@ -200,12 +200,29 @@ class TestJointStatesByName:
             publish_until(probe, robot, pub, msg, 1)
             reading = robot.read()
             assert reading.valid and reading.tau is None
-            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan])  # one joint measured
+            # one joint measured, the other has no effort interface: still not measured, the robot runs
+            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan])
             publish_until(probe, robot, pub, msg, 2)
-            assert np.isnan(robot.read().tau).tolist() == [False, True]
-            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, nan])  # a sensor fault now
+            reading = robot.read()
+            assert reading.valid and reading.tau is None  # was NaN at the pendulum: a stop on every tick
+            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, nan])  # the arm's sensor fails
             publish_until(probe, robot, pub, msg, 3)
             assert np.isnan(robot.read().tau).all()
+        finally:
+            robot.close()
+
+    def test_efforts_of_every_joint_once_measured_then_nan_are_a_fault(self, probe, furuta):
+        nan = float("nan")
+        robot, pub = attach(probe, furuta, topics())
+        try:
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan]), 1)
+            assert robot.read().tau is None
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, 0.2]), 2)
+            assert np.isnan(robot.read().tau).tolist() == [True, False]  # the arm measured before
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.4, 0.2]), 3)
+            assert robot.read().tau.tolist() == [0.4, 0.2]
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.4, nan]), 4)
+            assert np.isnan(robot.read().tau).tolist() == [False, True]  # measured: a NaN is a fault
         finally:
             robot.close()
 

@@ -13,10 +13,11 @@ may publish them in any order, and more joints than the spec has.  A message tha
 spec's joints (or has no velocities, or arrays of the wrong length) gives a reading with
 ``valid=False``, which the safety layer treats as stale (hold, then safe stop after
 ``stale_timeout``).  ``Ros2Config.joint_names`` maps the spec's joint names to the robot's.
-Efforts are optional: an empty ``effort`` array, or one that is NaN at every spec joint (what
-ros2_control's joint_state_broadcaster publishes for joints without an effort interface) gives
-``Reading.tau = None``, until the robot has once sent a finite effort: after that a NaN effort is a
-sensor fault, passed on for the safety monitor to stop on.
+Efforts are optional: an empty ``effort`` array gives ``Reading.tau = None``, and so does one
+that is NaN at joints that have never given a finite effort (what ros2_control's
+joint_state_broadcaster publishes for joints without an effort interface), until every spec joint
+has given one; a NaN effort at a joint that gave a finite one before is a sensor fault, passed on
+for the safety monitor to stop on.
 
 **Timing.** Messages are taken by subscription callbacks; :meth:`Ros2Robot.read` only assembles the
 newest sample and never blocks longer than ``Ros2Config.read_timeout`` (at most a control period;
@@ -173,7 +174,8 @@ class Ros2Robot:
         self._seq = 0
         self._last_read_seq = -1
         self._safe_state: bool | None = None
-        self._effort_measured = False  # a finite effort arrived (NaN efforts are "not measured" until then)
+        self._effort_measured = False  # every joint gave a finite effort (until then: "not measured")
+        self._effort_seen = np.zeros(spec.n_joints, dtype=bool)  # joints that gave a finite effort
         self._warned: set[str] = set()
         self._closed = False
         self._take_on_read = bool(take_on_read) and node is not None
@@ -324,11 +326,19 @@ class Ros2Robot:
         qd = np.frombuffer(msg.velocity, dtype=np.float64)[index]
         tau = np.frombuffer(msg.effort, dtype=np.float64)[index] if len(msg.effort) == n_names else None
         if tau is not None and not self._effort_measured:
-            if np.isnan(tau).all():  # ros2_control's joint_state_broadcaster: NaN = no effort interface
-                self._warn_once("effort", "JointState effort is NaN at every joint: taken as not measured")
-                tau = None
-            else:  # from now on a NaN effort is a sensor fault, which the safety monitor stops on
-                self._effort_measured = True
+            finite = np.isfinite(tau)
+            if not np.any(self._effort_seen & ~finite):  # (a measured joint's NaN is a fault: passed on)
+                self._effort_seen |= finite
+                if self._effort_seen.all():  # from now on any NaN effort is a fault the monitor stops on
+                    self._effort_measured = True
+                else:  # ros2_control's joint_state_broadcaster: NaN = no effort interface
+                    never = [self.spec.joints[i] for i in np.flatnonzero(~self._effort_seen)]
+                    self._warn_once(
+                        "effort",
+                        f"JointState effort is NaN at {', '.join(never[:4])}{' ...' if len(never) > 4 else ''}: "
+                        "efforts taken as not measured until every joint has given one",
+                    )
+                    tau = None
         t, problem = self._sample_time(msg.header, now, "JointState")
         if problem is not None:
             self.counters.incomplete += 1
