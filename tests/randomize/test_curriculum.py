@@ -42,6 +42,34 @@ def test_builtin_ladder_adds_one_kind_per_stage(specs, robot):
     assert {p.name for p in cur.stages[-1].randomization.parameters} == {p.name for p in full.parameters}
 
 
+def test_a_robot_from_robot_init_climbs_its_own_default_in_a_ladder(tmp_path):
+    # no built-in ladder for a user's robot: the ladder climbs the sections of the
+    # randomize_default.yaml that robot init writes beside its spec, from a perfect simulator
+    import yaml
+
+    from sim2real.randomize.config import CONFIG_DIR
+    from sim2real.robots import DATA_DIR, load_robot
+
+    raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+    raw["name"], raw["mjcf"] = "my_quadruped", str(DATA_DIR / "quadruped.xml")
+    (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+    default = (CONFIG_DIR / "quadruped_default.yaml").read_text()
+    (tmp_path / "randomize_default.yaml").write_text(default)
+    spec = load_robot(str(tmp_path / "robot.yaml"))
+    cur = Curriculum(spec, "ladder", seed=0)
+    assert cur.stages[0].randomization.is_empty
+    sections = [set(s.randomization.sections()) for s in cur.stages]
+    for before, after in itertools.pairwise(sections):
+        assert before < after
+    mine = load_randomization(spec, "default")
+    assert sections[-1] == set(mine.sections())
+    assert {p.name for p in cur.stages[-1].randomization.parameters} == {p.name for p in mine.parameters}
+    assert all(s.metric is not None for s in cur.stages[:-1]) and cur.stages[-1].metric is None
+    (tmp_path / "randomize_default.yaml").unlink()
+    with pytest.raises(RandomizationError, match=r"no built-in curriculum 'ladder'.*randomize_default\.yaml"):
+        Curriculum(load_robot(str(tmp_path / "robot.yaml")), "ladder", seed=0)
+
+
 class TestAdvance:
     def _curriculum(self, specs):
         spec = specs["pendulum"]

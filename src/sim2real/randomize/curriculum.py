@@ -85,6 +85,39 @@ def _count(value: Any, where: str) -> int:
     return int(value)
 
 
+LADDER_BASE = "default"
+"""The randomization a robot without a built-in ladder climbs to (its ``randomize_default.yaml``)."""
+LADDER_RUNGS = (
+    ("sensor_noise", ("sensors", "dropout")),
+    ("actuator_delays", ("delays", "action_delay")),
+    ("physics", ("physics", "motors")),
+)
+"""Sections each rung of :func:`default_ladder` adds, in order; the last rung adds the rest."""
+LADDER_GATE = {"metric": 0.7, "min_steps": 2_000_000, "budget": 20_000_000}
+"""When a rung ends: the success rate reaches ``metric`` after ``min_steps``, or ``budget`` steps pass."""
+
+
+def default_ladder(spec: RobotSpec) -> dict[str, Any]:
+    """The ``ladder`` curriculum of a robot without a built-in one (a robot from ``robot init``): from
+    a perfect simulator, through the sections of its ``randomize_default.yaml`` in the embedded
+    robots' order (sensors, delays, physics and motors, then pushes, terrain and the rest), to all
+    of it; rungs that would add nothing are left out."""
+    present = load_randomization(spec, LADDER_BASE).sections()
+    stages: list[dict[str, Any]] = [{"name": "perfect", "sections": [], **LADDER_GATE}]
+    taken: list[str] = []
+    for name, sections in LADDER_RUNGS:
+        new = [s for s in sections if s in present and s not in taken]
+        if new:
+            taken += new
+            stages.append({"name": name, "sections": list(taken), **LADDER_GATE})
+    rest = [s for s in present if s not in taken]
+    if rest:
+        stages.append({"name": "full", "sections": [*taken, *rest]})
+    else:
+        stages[-1] = {"name": stages[-1]["name"], "sections": list(taken)}  # the last rung has no gate
+    return {"base": LADDER_BASE, "stages": stages}
+
+
 def load_stages(spec: RobotSpec, source: str | Path | Mapping[str, Any]) -> tuple[str, tuple[Stage, ...]]:
     """Name and stages of a curriculum: built-in name (``ladder``), YAML file or mapping."""
     folder = Path.cwd()
@@ -97,15 +130,20 @@ def load_stages(spec: RobotSpec, source: str | Path | Mapping[str, Any]) -> tupl
             raw, name, folder = read_yaml(path), path.stem, path.resolve().parent
         else:
             path = CONFIG_DIR / f"{spec.name}_{text}.yaml"
-            if not path.is_file():
+            local = spec.path.parent / f"randomize_{LADDER_BASE}.yaml"  # a user robot's, from `robot init`
+            if text == "ladder" and not path.is_file() and local.is_file() and spec.path.parent != CONFIG_DIR:
+                raw, name, folder = default_ladder(spec), text, spec.path.parent
+            elif not path.is_file():
                 known = sorted(p.stem.split("_", 1)[1] for p in CONFIG_DIR.glob(f"{spec.name}_*.yaml"))
                 ladders = [
                     k for k in known if "stages" in (read_yaml(CONFIG_DIR / f"{spec.name}_{k}.yaml") or {})
                 ]
                 raise RandomizationError(
-                    f"no built-in curriculum '{text}' for robot {spec.name} (built-in: {', '.join(ladders) or 'none'})"
+                    f"no built-in curriculum '{text}' for robot {spec.name} (built-in: {', '.join(ladders) or 'none'}; "
+                    f"a robot with a randomize_{LADDER_BASE}.yaml beside its spec, as robot init writes it, has 'ladder')"
                 )
-            raw, name, folder = read_yaml(path), text, CONFIG_DIR
+            else:
+                raw, name, folder = read_yaml(path), text, CONFIG_DIR
     if not isinstance(raw, Mapping) or not isinstance(raw.get("stages"), list) or not raw["stages"]:
         raise RandomizationError(f"curriculum '{name}' needs a non-empty 'stages' list")
     unknown = sorted(set(raw) - {"base", "stages", "description"})
