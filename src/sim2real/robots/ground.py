@@ -5,6 +5,7 @@ as Menagerie's Open Duck Mini does)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import mujoco
 import numpy as np
@@ -75,6 +76,17 @@ _DEFAULT_SOLREF = (0.02, 1.0)
 _DEFAULT_SOLIMP = (0.9, 0.95, 0.001, 0.5, 2.0)
 
 
+class _Plane(NamedTuple):
+    """A ground plane's contact settings."""
+
+    contype: int
+    conaffinity: int
+    priority: int
+    condim: int
+    solref: tuple[float, ...]
+    solimp: tuple[float, ...]
+
+
 @dataclass(frozen=True)
 class GroundContact:
     """How the ground meets the robot in contact (:func:`ground_contact`), decided when the spec loads."""
@@ -105,12 +117,14 @@ def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundCo
     """
     planes = ground_planes(model)
     if added_floor:
-        ground = [(None, ADDED_FLOOR["contype"], ADDED_FLOOR["conaffinity"], ADDED_FLOOR["priority"],
-                   ADDED_FLOOR["condim"], _DEFAULT_SOLREF, _DEFAULT_SOLIMP)]
+        ground = [
+            _Plane(ADDED_FLOOR["contype"], ADDED_FLOOR["conaffinity"], ADDED_FLOOR["priority"],
+                   ADDED_FLOOR["condim"], _DEFAULT_SOLREF, _DEFAULT_SOLIMP)
+        ]
     else:
         ground = [
-            (g, int(model.geom_contype[g]), int(model.geom_conaffinity[g]), int(model.geom_priority[g]),
-             int(model.geom_condim[g]), tuple(model.geom_solref[g]), tuple(model.geom_solimp[g]))
+            _Plane(int(model.geom_contype[g]), int(model.geom_conaffinity[g]), int(model.geom_priority[g]),
+                   int(model.geom_condim[g]), tuple(model.geom_solref[g]), tuple(model.geom_solimp[g]))
             for g in planes
         ]
     if not ground:
@@ -128,11 +142,11 @@ def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundCo
         if g not in planes
         and not is_static(model, g)
         and collides(model, g)
-        and any(int(model.geom_contype[g]) & ca or ct & int(model.geom_conaffinity[g]) for _, ct, ca, *_ in ground)
+        and any(int(model.geom_contype[g]) & p.conaffinity or p.contype & int(model.geom_conaffinity[g]) for p in ground)
     ]
     if not touching:
         return GroundContact()
-    floor = min(x[3] for x in ground)
+    floor = min(p.priority for p in ground)
     if floor > max(int(model.geom_priority[g]) for g in touching):
         return GroundContact()  # the ground outranks the robot already: its friction is the contact's
     above = [g for g in touching if int(model.geom_priority[g]) > floor]
@@ -145,10 +159,10 @@ def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundCo
         g
         for g in touching
         if any(
-            int(model.geom_condim[g]) != cd
-            or not np.allclose(model.geom_solref[g], sr)
-            or not np.allclose(model.geom_solimp[g], si)
-            for *_, cd, sr, si in ground
+            int(model.geom_condim[g]) != p.condim
+            or not np.allclose(model.geom_solref[g], p.solref)
+            or not np.allclose(model.geom_solimp[g], p.solimp)
+            for p in ground
         )
     ]
     if differ:

@@ -117,7 +117,7 @@ def _inspect(spec: RobotSpec) -> RobotSpec:
         ground_priority=contact.raise_to,
         ground_planes=contact.planes,
     )
-    overrides = (*model_overrides(spec, model), *sensor_notes)
+    overrides = (*model_overrides(spec, model, contact.note), *sensor_notes)
     return dataclasses.replace(
         spec, files=files, hash=content_hash(files), sensor_names=sensor_names, overrides=overrides
     )
@@ -324,8 +324,9 @@ def _few(names: list[str], n: int = 4) -> str:
 
 
 # ------------------------------------------------------------------------------ overrides
-def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
-    """What sim2real changes in the compiled MJCF besides sensors, one line per change."""
+def model_overrides(spec: RobotSpec, model: mujoco.MjModel, ground_note: str | None = None) -> list[str]:
+    """What sim2real changes in the compiled MJCF besides sensors, one line per change
+    (``ground_note``: the line of :func:`~sim2real.robots.ground.ground_contact`)."""
     out = []
     if abs(float(model.opt.timestep) - spec.physics_dt) > 1e-12:
         out.append(
@@ -389,9 +390,8 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
         )
     if spec.floor is not None:
         out.append(f"adds a ground plane '{spec.floor}' at z = 0 (floor: the model has no ground of its own)")
-    ground = ground_contact(model, added_floor=spec.floor is not None).note
-    if ground is not None:
-        out.append(ground)
+    if ground_note is not None:
+        out.append(ground_note)
     if spec.friction:
         out.append(f"joint friction from the spec (friction:): {_few(sorted(spec.friction))}")
     if spec.imu is not None and spec.imu.add_to is not None:

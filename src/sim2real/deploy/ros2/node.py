@@ -150,7 +150,6 @@ class PolicyDeploymentNode(Node):
             )
             for qos, callbacks in ((ESTOP_QOS, quiet), (ESTOP_BEST_EFFORT_QOS, None))
         ]
-        self._topic_estop = False  # an e-stop from the topic stands (until a reset is accepted)
         self._estop_srv = self.create_service(Trigger, config.estop_service, self._on_estop_service)
         self._reset_srv = self.create_service(Trigger, config.reset_service, self._on_reset_service)
         self._startup = self.create_timer(0.005, self._wait_for_robot, clock=steady_clock())
@@ -253,10 +252,9 @@ class PolicyDeploymentNode(Node):
 
     def _on_estop_topic(self, msg: Any) -> None:
         # a reliable publisher's message arrives on both subscriptions, and e-stop publishers often
-        # repeat True: one e-stop while the one it requested stands (before the next tick latches
-        # it, and after); once a reset clears it (by whatever path), the next True is a new e-stop
-        if msg.data and not (self._topic_estop and self.monitor.estop_requested):
-            self._topic_estop = True
+        # repeat True: one e-stop while a requested one stands (before the next tick latches it, and
+        # after); once a reset clears it (by whatever path), the next True is a new e-stop
+        if msg.data and not self.monitor.estop_requested:
             self.estop(f"topic {self.config.estop_topic}")
 
     def _on_estop_service(self, request: Any, response: Any) -> Any:
@@ -268,8 +266,6 @@ class PolicyDeploymentNode(Node):
     def _on_reset_service(self, request: Any, response: Any) -> Any:
         result = self.loop.reset_safety()
         response.success = bool(result.accepted)
-        if result.accepted:
-            self._topic_estop = False
         response.message = result.event.message
         self.publish_diagnostics()
         return response
