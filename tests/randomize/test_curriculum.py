@@ -12,6 +12,7 @@ from randomize_helpers import get, still_task
 
 from sim2real.envs.core import TaskEnv
 from sim2real.randomize import Curriculum, RandomizationError, Stage, load_randomization
+from sim2real.robots import load_robot
 
 MASS = {"physics": [{"param": "body.pole.mass", "mode": "scale", "dist": "uniform", "low": 0.5, "high": 0.7}]}
 NOISE = {
@@ -68,6 +69,25 @@ def test_a_robot_from_robot_init_climbs_its_own_default_in_a_ladder(tmp_path):
     (tmp_path / "randomize_default.yaml").unlink()
     with pytest.raises(RandomizationError, match=r"no built-in curriculum 'ladder'.*randomize_default\.yaml"):
         Curriculum(load_robot(str(tmp_path / "robot.yaml")), "ladder", seed=0)
+
+
+def test_a_robot_from_robot_init_climbs_to_its_full_randomization(h1_dir, tmp_path):
+    # robot init writes randomize_default.yaml and randomize_full.yaml: the ladder climbs to full,
+    # through sensors, delays, physics and motors, then pushes, slopes and rough ground
+    from sim2real.robots.init import init_robot
+
+    spec, _ = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")
+    cur = Curriculum(spec, "ladder", seed=0)
+    assert cur.stages[0].randomization.is_empty
+    sections = [set(s.randomization.sections()) for s in cur.stages]
+    for before, after in itertools.pairwise(sections):
+        assert before < after
+    full = load_randomization(spec, "full")
+    assert sections[-1] == set(full.sections()) and {"terrain", "slope", "dropout", "action_delay"} <= sections[-1]
+    assert {p.name for p in cur.stages[-1].randomization.parameters} == {p.name for p in full.parameters}
+    (tmp_path / "randomize_full.yaml").unlink()  # a spec from before: it climbs to its default
+    cur = Curriculum(load_robot(str(tmp_path / "robot.yaml")), "ladder", seed=0)
+    assert set(cur.stages[-1].randomization.sections()) == set(load_randomization(spec, "default").sections())
 
 
 class TestAdvance:

@@ -85,8 +85,9 @@ def _count(value: Any, where: str) -> int:
     return int(value)
 
 
-LADDER_BASE = "default"
-"""The randomization a robot without a built-in ladder climbs to (its ``randomize_default.yaml``)."""
+LADDER_BASES = ("full", "default")
+"""The randomization a robot without a built-in ladder climbs to: the first of these it has beside
+its spec (``randomize_full.yaml``, else ``randomize_default.yaml``, as ``robot init`` writes them)."""
 LADDER_RUNGS = (
     ("sensor_noise", ("sensors", "dropout")),
     ("actuator_delays", ("delays", "action_delay")),
@@ -97,12 +98,20 @@ LADDER_GATE = {"metric": 0.7, "min_steps": 2_000_000, "budget": 20_000_000}
 """When a rung ends: the success rate reaches ``metric`` after ``min_steps``, or ``budget`` steps pass."""
 
 
-def default_ladder(spec: RobotSpec) -> dict[str, Any]:
+def ladder_base(spec: RobotSpec) -> str | None:
+    """The randomization the ``ladder`` of a robot without a built-in one climbs to (see
+    :data:`LADDER_BASES`); None: the robot has none beside its spec."""
+    if spec.path.parent == CONFIG_DIR:
+        return None
+    return next((b for b in LADDER_BASES if (spec.path.parent / f"randomize_{b}.yaml").is_file()), None)
+
+
+def default_ladder(spec: RobotSpec, base: str) -> dict[str, Any]:
     """The ``ladder`` curriculum of a robot without a built-in one (a robot from ``robot init``): from
-    a perfect simulator, through the sections of its ``randomize_default.yaml`` in the embedded
+    a perfect simulator, through the sections of its ``randomize_<base>.yaml`` in the embedded
     robots' order (sensors, delays, physics and motors, then pushes, terrain and the rest), to all
     of it; rungs that would add nothing are left out."""
-    present = load_randomization(spec, LADDER_BASE).sections()
+    present = load_randomization(spec, base).sections()
     stages: list[dict[str, Any]] = [{"name": "perfect", "sections": [], **LADDER_GATE}]
     taken: list[str] = []
     for name, sections in LADDER_RUNGS:
@@ -115,7 +124,7 @@ def default_ladder(spec: RobotSpec) -> dict[str, Any]:
         stages.append({"name": "full", "sections": [*taken, *rest]})
     else:
         stages[-1] = {"name": stages[-1]["name"], "sections": list(taken)}  # the last rung has no gate
-    return {"base": LADDER_BASE, "stages": stages}
+    return {"base": base, "stages": stages}
 
 
 def load_stages(spec: RobotSpec, source: str | Path | Mapping[str, Any]) -> tuple[str, tuple[Stage, ...]]:
@@ -130,9 +139,9 @@ def load_stages(spec: RobotSpec, source: str | Path | Mapping[str, Any]) -> tupl
             raw, name, folder = read_yaml(path), path.stem, path.resolve().parent
         else:
             path = CONFIG_DIR / f"{spec.name}_{text}.yaml"
-            local = spec.path.parent / f"randomize_{LADDER_BASE}.yaml"  # a user robot's, from `robot init`
-            if text == "ladder" and not path.is_file() and local.is_file() and spec.path.parent != CONFIG_DIR:
-                raw, name, folder = default_ladder(spec), text, spec.path.parent
+            base = ladder_base(spec) if text == "ladder" and not path.is_file() else None
+            if base is not None:  # a user robot's, from `robot init`
+                raw, name, folder = default_ladder(spec, base), text, spec.path.parent
             elif not path.is_file():
                 known = sorted(p.stem.split("_", 1)[1] for p in CONFIG_DIR.glob(f"{spec.name}_*.yaml"))
                 ladders = [
@@ -140,7 +149,8 @@ def load_stages(spec: RobotSpec, source: str | Path | Mapping[str, Any]) -> tupl
                 ]
                 raise RandomizationError(
                     f"no built-in curriculum '{text}' for robot {spec.name} (built-in: {', '.join(ladders) or 'none'}; "
-                    f"a robot with a randomize_{LADDER_BASE}.yaml beside its spec, as robot init writes it, has 'ladder')"
+                    "a robot with a randomize_full.yaml or randomize_default.yaml beside its spec, as robot init "
+                    "writes them, has 'ladder')"
                 )
             else:
                 raw, name, folder = read_yaml(path), text, CONFIG_DIR

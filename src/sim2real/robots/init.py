@@ -67,6 +67,7 @@ from sim2real.robots.init_checks import (
 )
 from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.init_limits import DEFAULT_VELOCITY, followers, safety_section
+from sim2real.robots.init_randomize import PRESETS
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model, carrying_body
@@ -586,58 +587,6 @@ def _flow_children(key: str, value: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
-    """``randomize_default.yaml`` of a legged robot: the embedded quadruped's default ranges with
-    this robot's names, the payload and pushes scaled by its mass (``--randomize default`` finds it
-    next to the spec)."""
-    base_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
-    base = object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrying_body(model, base_id)) or spec.base_body
-    m_base, m_total = float(model.body_mass[model.body(base).id]), float(model.body_subtreemass[base_id])
-    lo, hi = round(-0.072 * m_base, 2), round(0.217 * m_base, 2)
-    push = [round(20.0 * m_total / 15.0, 1), round(60.0 * m_total / 15.0, 1)]
-    floor = [n for n in (floor_plane(model)[1],) if n]
-    lines = [
-        f"# {spec.name}: default randomization written by `sim2real robot init` (the embedded quadruped's",
-        "# ranges with this robot's names; payload and pushes scaled by its mass).  Each line states its distribution.",
-        "name: default",
-        "description: friction, payload, com, gains, IMU noise and bias, encoder noise, "
-        f"0-{2 * spec.physics_dt * 1e3:g} ms latency, light pushes",
-        "physics:",
-        *(f"  - {{param: geom.{f}.friction, mode: absolute, dist: uniform, low: 0.4, high: 1.0}}  # friction ~ U(0.4, 1.0)" for f in floor),
-        "  - {param: body.*.mass, mode: scale, dist: uniform, low: 0.95, high: 1.05}  # link masses x U(0.95, 1.05)",
-        f"  - {{param: body.{base}.mass, mode: additive, dist: uniform, low: {lo}, high: {hi}}}  # payload: base mass + U({lo}, {hi}) kg",
-        f"  - {{param: body.{base}.com, mode: additive, dist: uniform, low: -0.02, high: 0.02}}  # base com + U(-2, 2) cm per axis",
-        "motors:",
-    ]
-    if all(a.model == "pd" for a in spec.actuators):
-        lines += [
-            "  - {param: actuator.*.kp, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kp x U(0.9, 1.1)",
-            "  - {param: actuator.*.kd, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kd x U(0.9, 1.1)",
-        ]
-    lines += [
-        "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # motor strength x U(0.9, 1.1)",
-        "delays:",
-        "  - {param: actuator.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: 2, shared: true}"
-        f"  # latency ~ U{{0..2}} physics steps (0-{2 * spec.physics_dt * 1e3:g} ms), one per robot",
-        "sensors:",
-    ]
-    if spec.imu is not None:
-        gyro = spec.sensor_name("imu.gyro")
-        lines += [
-            f"  - {{param: sensor.{gyro}.noise_density, mode: absolute, dist: loguniform, low: 1.0e-4, high: 1.0e-3}}"
-            "  # gyro noise density ~ logU(1e-4, 1e-3) rad/s/sqrt(Hz)",
-            f"  - {{param: sensor.{gyro}.bias, mode: absolute, dist: normal, mean: 0.0, std: 0.01, low: -0.03, high: 0.03}}"
-            "  # gyro bias ~ N(0, 0.01) clipped to +-0.03 rad/s, per axis",
-        ]
-    for what, high, unit in (("pos", 0.005, "encoder noise std ~ U(0, 5) mrad"), ("vel", 0.1, "joint velocity noise std ~ U(0, 0.1) rad/s")):
-        for j in spec.joints:
-            lines.append(
-                f"  - {{param: sensor.{spec.sensor_name(f'{j}.{what}')}.noise, mode: absolute, dist: uniform, low: 0.0, high: {high}}}  # {unit}"
-            )
-    lines.append(f"pushes: {{body: {base}, force: {push}, duration: 0.1, interval: [5.0, 10.0]}}  # |F| ~ U{tuple(push)} N for 0.1 s every U(5, 10) s")
-    return "\n".join(lines) + "\n"
-
-
 def init_robot(
     model_path: str | Path,
     out: str | Path,
@@ -645,7 +594,8 @@ def init_robot(
     edit: Callable[[InitResult], None] | None = None,
 ) -> tuple[RobotSpec, InitResult]:
     """Infer a spec from a model, write it, and load it back (it must load with no edits); a legged
-    robot also gets ``randomize_default.yaml`` next to the spec (:func:`default_randomization`).
+    robot also gets ``randomize_default.yaml`` and ``randomize_full.yaml`` next to the spec
+    (:mod:`sim2real.robots.init_randomize`).
 
     ``edit`` changes the inferred mapping before it is written (a policy importer sets the joint
     order, observation layout and action mapping of its policy there).
@@ -664,9 +614,10 @@ def init_robot(
     spec = load_spec(out)
     model = build_model(spec)
     if spec.task is not None and spec.task.kind == "locomotion":
-        path = out.parent / "randomize_default.yaml"
-        path.write_text(default_randomization(spec, model))
-        result.inferred.append(f"default randomization for training: {path.name}")
+        for name, write in PRESETS.items():
+            path = out.parent / f"randomize_{name}.yaml"
+            path.write_text(write(spec, model))
+            result.inferred.append(f"{name} randomization for training: {path.name}")
     standing = stand(spec, model=model)
     if standing is not None:
         result.inferred.append(standing.summary())

@@ -1,0 +1,222 @@
+"""The randomization files ``robot init`` writes beside a legged robot's spec.
+
+``randomize_default.yaml`` holds the embedded quadruped's default ranges and ``randomize_full.yaml``
+its full ones (every kind the toolkit randomizes: wide physics, joint friction, motor gains, offsets
+and limits, latencies with jitter, command delay, IMU and encoder noise and bias, dropped readings,
+slopes, rough ground and pushes), both with this robot's names, and with what depends on the
+robot's size scaled by it: the payload by the base body's mass, pushes by the whole robot's mass,
+the joint Coulomb friction by its torque limits, bumps by its standing height.  ``--randomize
+default|full`` and ``--curriculum ladder`` find them next to the spec.
+
+Leg-length randomization (``link.<body>.length``) is left out: it compiles a pool of model
+variants, and which bodies are a robot's thigh and calf is the user's to say.
+"""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from sim2real.robots.ground import floor_plane
+from sim2real.robots.init_actuators import object_name
+from sim2real.robots.model import carrying_body
+from sim2real.robots.spec import RobotSpec
+
+REFERENCE_MASS = 15.0
+"""Mass of the embedded Go2-class quadruped [kg]: push forces scale with a robot's mass over it."""
+REFERENCE_TORQUE = 23.7
+"""Torque limit of the embedded quadruped's joints [N m]: joint Coulomb friction scales with it."""
+REFERENCE_HEIGHT = 0.34
+"""Standing height of the embedded quadruped's base [m]: bump heights scale with it."""
+PAYLOAD_SHARE = {"default": (-0.072, 0.217), "full": (-0.144, 0.434)}
+"""Payload range as shares of the base body's mass (the embedded quadruped's -0.5..1.5 kg and
+-1..3 kg on its 6.9 kg base)."""
+PUSH_FORCE = {"default": (20.0, 60.0), "full": (30.0, 120.0)}
+"""Push force range of the embedded quadruped [N], scaled by mass / REFERENCE_MASS."""
+
+
+def _sizes(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, float, float]:
+    """The body that carries the base's mass (its name), its mass and the whole robot's [kg]."""
+    base_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    base = object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrying_body(model, base_id)) or spec.base_body
+    return base, float(model.body_mass[model.body(base).id]), float(model.body_subtreemass[base_id])
+
+
+def _payload(kind: str, base: str, m_base: float) -> str:
+    lo, hi = (round(s * m_base, 2) for s in PAYLOAD_SHARE[kind])
+    return (
+        f"  - {{param: body.{base}.mass, mode: additive, dist: uniform, low: {lo}, high: {hi}}}"
+        f"  # payload: base mass + U({lo}, {hi}) kg"
+    )
+
+
+def _pushes(kind: str, base: str, m_total: float, interval: tuple[float, float]) -> str:
+    force = [round(f * m_total / REFERENCE_MASS, 1) for f in PUSH_FORCE[kind]]
+    return (
+        f"pushes: {{body: {base}, force: {force}, duration: 0.1, interval: {list(interval)}}}"
+        f"  # |F| ~ U{tuple(force)} N for 0.1 s every U{interval} s"
+    )
+
+
+def _floor_friction(model: mujoco.MjModel, low: float, high: float) -> list[str]:
+    name = floor_plane(model)[1]
+    if not name:
+        return []
+    return [
+        f"  - {{param: geom.{name}.friction, mode: absolute, dist: uniform, low: {low}, high: {high}}}  # friction ~ U({low}, {high})"
+    ]
+
+
+def _encoders(spec: RobotSpec, pos_high: float, vel_high: float) -> list[str]:
+    out = []
+    for what, high, unit in (
+        ("pos", pos_high, f"encoder noise std ~ U(0, {pos_high * 1e3:g}) mrad"),
+        ("vel", vel_high, f"joint velocity noise std ~ U(0, {vel_high:g}) rad/s"),
+    ):
+        out += [
+            f"  - {{param: sensor.{spec.sensor_name(f'{j}.{what}')}.noise, mode: absolute, dist: uniform, low: 0.0, high: {high}}}  # {unit}"
+            for j in spec.joints
+        ]
+    return out
+
+
+def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
+    """``randomize_default.yaml`` of a legged robot: the embedded quadruped's default ranges with
+    this robot's names, the payload and pushes scaled by its mass."""
+    base, m_base, m_total = _sizes(spec, model)
+    lines = [
+        f"# {spec.name}: default randomization written by `sim2real robot init` (the embedded quadruped's",
+        "# ranges with this robot's names; payload and pushes scaled by its mass).  Each line states its distribution.",
+        "name: default",
+        "description: friction, payload, com, gains, IMU noise and bias, encoder noise, "
+        f"0-{2 * spec.physics_dt * 1e3:g} ms latency, light pushes",
+        "physics:",
+        *_floor_friction(model, 0.4, 1.0),
+        "  - {param: body.*.mass, mode: scale, dist: uniform, low: 0.95, high: 1.05}  # link masses x U(0.95, 1.05)",
+        _payload("default", base, m_base),
+        f"  - {{param: body.{base}.com, mode: additive, dist: uniform, low: -0.02, high: 0.02}}  # base com + U(-2, 2) cm per axis",
+        "motors:",
+    ]
+    if all(a.model == "pd" for a in spec.actuators):
+        lines += [
+            "  - {param: actuator.*.kp, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kp x U(0.9, 1.1)",
+            "  - {param: actuator.*.kd, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kd x U(0.9, 1.1)",
+        ]
+    lines += [
+        "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # motor strength x U(0.9, 1.1)",
+        "delays:",
+        "  - {param: actuator.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: 2, shared: true}"
+        f"  # latency ~ U{{0..2}} physics steps (0-{2 * spec.physics_dt * 1e3:g} ms), one per robot",
+        "sensors:",
+    ]
+    if spec.imu is not None:
+        gyro = spec.sensor_name("imu.gyro")
+        lines += [
+            f"  - {{param: sensor.{gyro}.noise_density, mode: absolute, dist: loguniform, low: 1.0e-4, high: 1.0e-3}}"
+            "  # gyro noise density ~ logU(1e-4, 1e-3) rad/s/sqrt(Hz)",
+            f"  - {{param: sensor.{gyro}.bias, mode: absolute, dist: normal, mean: 0.0, std: 0.01, low: -0.03, high: 0.03}}"
+            "  # gyro bias ~ N(0, 0.01) clipped to +-0.03 rad/s, per axis",
+        ]
+    lines += _encoders(spec, 0.005, 0.1)
+    lines.append(_pushes("default", base, m_total, (5.0, 10.0)))
+    return "\n".join(lines) + "\n"
+
+
+def _joint_friction(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
+    """Joint damping, Coulomb friction and armature entries: scaled where the model has them,
+    Coulomb friction drawn absolute (scaled by the torque limits) where it has none."""
+    dofs = [int(model.jnt_dofadr[model.joint(j).id]) for j in spec.joints]
+    lines = []
+    if np.any(model.dof_damping[dofs] > 0):
+        lines.append(
+            "  - {param: joint.*.damping, mode: scale, dist: uniform, low: 0.5, high: 2.0}  # joint viscous friction x U(0.5, 2)"
+        )
+    if np.all(model.dof_frictionloss[dofs] > 0):
+        lines.append(
+            "  - {param: joint.*.frictionloss, mode: scale, dist: uniform, low: 0.5, high: 1.5}"
+            "  # the model's joint Coulomb friction x U(0.5, 1.5)"
+        )
+    else:
+        limit = float(np.median([a.torque_limit for a in spec.actuators]))
+        high = float(f"{0.2 * limit / REFERENCE_TORQUE:.2g}")
+        lines.append(
+            f"  - {{param: joint.*.frictionloss, mode: absolute, dist: uniform, low: 0.0, high: {high:g}}}"
+            f"  # joint Coulomb friction ~ U(0, {high:g}) N m"
+        )
+    if np.any(model.dof_armature[dofs] > 0):
+        lines.append(
+            "  - {param: joint.*.armature, mode: scale, dist: uniform, low: 0.8, high: 1.2}  # reflected rotor inertia x U(0.8, 1.2)"
+        )
+    return lines
+
+
+def full_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
+    """``randomize_full.yaml`` of a legged robot: every kind of randomization over the embedded
+    quadruped's full ranges with this robot's names (sizes scaled as the module says), for a policy
+    that should survive the real robot; the last rung of ``--curriculum ladder``."""
+    base, m_base, m_total = _sizes(spec, model)
+    height = float(spec.initial_base.pos[2]) if spec.initial_base is not None else REFERENCE_HEIGHT
+    bump = round(min(0.05, 0.05 * height / REFERENCE_HEIGHT), 3)
+    step_ms = spec.physics_dt * 1e3
+    lines = [
+        f"# {spec.name}: full randomization written by `sim2real robot init` (the embedded quadruped's full",
+        "# ranges with this robot's names; payload, pushes, joint friction and bumps scaled by its size).",
+        "# Each line states its distribution.",
+        "name: full",
+        "description: wide physics, joint friction, slopes, rough terrain, motor gains, offsets and limits, "
+        "latencies with jitter, IMU and encoder noise and bias, drops, pushes",
+        "physics:",
+        *_floor_friction(model, 0.3, 1.25),
+        "  - {param: body.*.mass, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # link masses x U(0.9, 1.1)",
+        _payload("full", base, m_base),
+        f"  - {{param: body.{base}.com, mode: additive, dist: uniform, low: [-0.03, -0.02, -0.02], high: [0.03, 0.02, 0.02]}}"
+        "  # base com + U(+-3, +-2, +-2) cm",
+        "  - {param: body.*.inertia, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # inertia x U(0.9, 1.1) (on top of the mass scale)",
+        *_joint_friction(spec, model),
+        "slope: {dist: uniform, low: 0.0, high: 0.1}  # ground slope ~ U(0, 0.1) rad (0-5.7 deg), random direction",
+        f"terrain: {{kind: rough, height: {{dist: uniform, low: 0.0, high: {bump}}}, feature: 0.3}}"
+        f"  # bump height ~ U(0, {bump * 100:g}) cm, 0.3 m wide bumps",
+        "motors:",
+    ]
+    if all(a.model == "pd" for a in spec.actuators):
+        lines += [
+            "  - {param: actuator.*.kp, mode: scale, dist: uniform, low: 0.85, high: 1.15}  # kp x U(0.85, 1.15)",
+            "  - {param: actuator.*.kd, mode: scale, dist: uniform, low: 0.7, high: 1.3}  # kd x U(0.7, 1.3)",
+            "  - {param: actuator.*.offset, mode: absolute, dist: normal, mean: 0.0, std: 0.02, low: -0.05, high: 0.05}"
+            "  # joint zero offset ~ N(0, 0.02) clipped to +-0.05 rad",
+        ]
+    lines += [
+        "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.8, high: 1.2}  # motor strength x U(0.8, 1.2)",
+        "  - {param: actuator.*.torque_limit, mode: scale, dist: uniform, low: 0.8, high: 1.0}  # torque limit x U(0.8, 1.0)",
+        "delays:",
+        "  - {param: actuator.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: 2, shared: true, jitter: 1}"
+        f"  # latency ~ U{{0..2}} + U{{0..1}} per step physics steps (0-{3 * step_ms:g} ms), one per robot",
+        "action_delay: {dist: uniform, low: 0, high: 1, jitter: 0}"
+        f"  # command delay ~ U{{0..1}} control steps (0 or {spec.control_dt * 1e3:g} ms)",
+        "sensors:",
+    ]
+    if spec.imu is not None:
+        gyro, accel, quat = (spec.sensor_name(f"imu.{w}") for w in ("gyro", "accel", "quat"))
+        lines += [
+            f"  - {{param: sensor.{gyro}.noise_density, mode: absolute, dist: loguniform, low: 1.0e-4, high: 2.0e-3}}"
+            "  # gyro noise density ~ logU(1e-4, 2e-3) rad/s/sqrt(Hz)",
+            f"  - {{param: sensor.{accel}.noise_density, mode: absolute, dist: loguniform, low: 1.0e-3, high: 1.0e-2}}"
+            "  # accel noise density ~ logU(1e-3, 1e-2) m/s^2/sqrt(Hz)",
+            f"  - {{param: sensor.{gyro}.bias, mode: absolute, dist: normal, mean: 0.0, std: 0.02, low: -0.05, high: 0.05}}"
+            "  # gyro bias ~ N(0, 0.02) clipped to +-0.05 rad/s, per axis",
+            f"  - {{param: sensor.{accel}.bias, mode: absolute, dist: normal, mean: 0.0, std: 0.05, low: -0.15, high: 0.15}}"
+            "  # accel bias ~ N(0, 0.05) clipped to +-0.15 m/s^2, per axis",
+            f"  - {{param: sensor.{quat}.noise, mode: absolute, dist: uniform, low: 0.0, high: 0.01}}  # orientation estimate noise std ~ U(0, 0.01)",
+        ]
+    lines += _encoders(spec, 0.01, 0.2)
+    lines += [
+        "  - {param: sensor.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: 2, shared: true}"
+        f"  # sensor latency ~ U{{0..2}} physics steps (0-{2 * step_ms:g} ms), one per robot",
+        "dropout: {dist: uniform, low: 0.0, high: 0.05}  # dropped reading probability ~ U(0, 0.05)",
+        _pushes("full", base, m_total, (3.0, 8.0)),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+PRESETS = {"default": default_randomization, "full": full_randomization}
+"""The files ``robot init`` writes beside a legged robot's spec (``randomize_<name>.yaml``)."""

