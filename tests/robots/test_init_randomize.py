@@ -9,6 +9,7 @@ import pytest
 
 from sim2real.envs.core import TaskEnv
 from sim2real.randomize import build_hooks, load_randomization
+from sim2real.randomize.config import check_bounds
 from sim2real.robots.init import InitOptions, init_robot
 from sim2real.robots.init_randomize import PUSH_FORCE, REFERENCE_MASS, REFERENCE_TORQUE
 from sim2real.tasks import get_task
@@ -80,6 +81,15 @@ class TestFullRandomization:
         assert set(full.sections()) == FULL_SECTIONS
         assert set(default.sections()) < set(full.sections())
         assert {e.param for e in default.entries} < {e.param for e in full.entries}
+
+    def test_both_presets_lie_inside_the_bounds_robot_init_states(self, h1_full, tmp_path):
+        # train and curriculum check a randomization file against the spec's stated bounds: the
+        # presets robot init writes must pass them (the full payload, floor friction and joint
+        # friction of a big robot went past the first bounds)
+        dog, _ = init_robot(_friction_dog(tmp_path, friction=0), tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5))
+        for spec in (h1_full[0], dog):
+            for name in ("default", "full"):
+                assert check_bounds(load_randomization(spec, name), spec) == []
 
     def test_sizes_scale_with_the_robot(self, h1_full):
         spec, _ = h1_full

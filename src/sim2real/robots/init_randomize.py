@@ -14,6 +14,9 @@ variants, and which bodies are a robot's thigh and calf is the user's to say.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import mujoco
 import numpy as np
 
@@ -33,6 +36,32 @@ PAYLOAD_SHARE = {"default": (-0.072, 0.217), "full": (-0.144, 0.434)}
 -1..3 kg on its 6.9 kg base)."""
 PUSH_FORCE = {"default": (20.0, 60.0), "full": (30.0, 120.0)}
 """Push force range of the embedded quadruped [N], scaled by mass / REFERENCE_MASS."""
+MASS_SCALE = {"default": (0.95, 1.05), "full": (0.9, 1.1)}
+"""Scale of every link mass, drawn before the payload is added."""
+FLOOR_FRICTION = {"default": (0.4, 1.0), "full": (0.3, 1.25)}
+"""Floor friction range of each preset."""
+DELAY_STEPS = 3
+"""Most physics steps of actuator latency a preset draws (``full``: 2 plus 1 of jitter)."""
+
+
+def payload(kind: str, m_base: float) -> tuple[float, float]:
+    """Payload range [kg] added to the base body's mass (``m_base`` [kg]) by a preset."""
+    lo, hi = PAYLOAD_SHARE[kind]
+    return round(lo * m_base, 2), round(hi * m_base, 2)
+
+
+def base_mass_span(m_base: float) -> tuple[float, float]:
+    """Lightest and heaviest base body [kg] any preset draws (link mass scale, then payload): the
+    plausible bounds ``robot init`` states reach at least this far, so its own presets fit them."""
+    lows = [MASS_SCALE[k][0] * m_base + payload(k, m_base)[0] for k in PAYLOAD_SHARE]
+    highs = [MASS_SCALE[k][1] * m_base + payload(k, m_base)[1] for k in PAYLOAD_SHARE]
+    return math.floor(min(lows) * 1e4) / 1e4, math.ceil(max(highs) * 1e4) / 1e4
+
+
+def coulomb_high(torque_limits: Sequence[float]) -> float:
+    """Largest joint Coulomb friction [N m] the ``full`` preset draws on a robot whose model has
+    none: 0.2 N m for the embedded quadruped's torques, in proportion to the median torque limit."""
+    return float(f"{0.2 * float(np.median(torque_limits)) / REFERENCE_TORQUE:.2g}")
 
 
 def _sizes(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, float, float]:
@@ -43,11 +72,16 @@ def _sizes(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, float, float]:
 
 
 def _payload(kind: str, base: str, m_base: float) -> str:
-    lo, hi = (round(s * m_base, 2) for s in PAYLOAD_SHARE[kind])
+    lo, hi = payload(kind, m_base)
     return (
         f"  - {{param: body.{base}.mass, mode: additive, dist: uniform, low: {lo}, high: {hi}}}"
         f"  # payload: base mass + U({lo}, {hi}) kg"
     )
+
+
+def _mass_scale(kind: str) -> str:
+    lo, hi = MASS_SCALE[kind]
+    return f"  - {{param: body.*.mass, mode: scale, dist: uniform, low: {lo}, high: {hi}}}  # link masses x U({lo}, {hi})"
 
 
 def _pushes(kind: str, base: str, m_total: float, interval: tuple[float, float]) -> str:
@@ -58,7 +92,8 @@ def _pushes(kind: str, base: str, m_total: float, interval: tuple[float, float])
     )
 
 
-def _floor_friction(model: mujoco.MjModel, low: float, high: float) -> list[str]:
+def _floor_friction(model: mujoco.MjModel, kind: str) -> list[str]:
+    low, high = FLOOR_FRICTION[kind]
     name = floor_plane(model)[1]
     if not name:
         return []
@@ -91,8 +126,8 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
         "description: friction, payload, com, gains, IMU noise and bias, encoder noise, "
         f"0-{2 * spec.physics_dt * 1e3:g} ms latency, light pushes",
         "physics:",
-        *_floor_friction(model, 0.4, 1.0),
-        "  - {param: body.*.mass, mode: scale, dist: uniform, low: 0.95, high: 1.05}  # link masses x U(0.95, 1.05)",
+        *_floor_friction(model, "default"),
+        _mass_scale("default"),
         _payload("default", base, m_base),
         f"  - {{param: body.{base}.com, mode: additive, dist: uniform, low: -0.02, high: 0.02}}  # base com + U(-2, 2) cm per axis",
         "motors:",
@@ -137,8 +172,7 @@ def _joint_friction(spec: RobotSpec, model: mujoco.MjModel) -> list[str]:
             "  # the model's joint Coulomb friction x U(0.5, 1.5)"
         )
     else:
-        limit = float(np.median([a.torque_limit for a in spec.actuators]))
-        high = float(f"{0.2 * limit / REFERENCE_TORQUE:.2g}")
+        high = coulomb_high([a.torque_limit for a in spec.actuators])
         lines.append(
             f"  - {{param: joint.*.frictionloss, mode: absolute, dist: uniform, low: 0.0, high: {high:g}}}"
             f"  # joint Coulomb friction ~ U(0, {high:g}) N m"
@@ -166,8 +200,8 @@ def full_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
         "description: wide physics, joint friction, slopes, rough terrain, motor gains, offsets and limits, "
         "latencies with jitter, IMU and encoder noise and bias, drops, pushes",
         "physics:",
-        *_floor_friction(model, 0.3, 1.25),
-        "  - {param: body.*.mass, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # link masses x U(0.9, 1.1)",
+        *_floor_friction(model, "full"),
+        _mass_scale("full"),
         _payload("full", base, m_base),
         f"  - {{param: body.{base}.com, mode: additive, dist: uniform, low: [-0.03, -0.02, -0.02], high: [0.03, 0.02, 0.02]}}"
         "  # base com + U(+-3, +-2, +-2) cm",
@@ -189,8 +223,8 @@ def full_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
         "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.8, high: 1.2}  # motor strength x U(0.8, 1.2)",
         "  - {param: actuator.*.torque_limit, mode: scale, dist: uniform, low: 0.8, high: 1.0}  # torque limit x U(0.8, 1.0)",
         "delays:",
-        "  - {param: actuator.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: 2, shared: true, jitter: 1}"
-        f"  # latency ~ U{{0..2}} + U{{0..1}} per step physics steps (0-{3 * step_ms:g} ms), one per robot",
+        f"  - {{param: actuator.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: {DELAY_STEPS - 1}, shared: true, jitter: 1}}"
+        f"  # latency ~ U{{0..{DELAY_STEPS - 1}}} + U{{0..1}} per step physics steps (0-{DELAY_STEPS * step_ms:g} ms), one per robot",
         "action_delay: {dist: uniform, low: 0, high: 1, jitter: 0}"
         f"  # command delay ~ U{{0..1}} control steps (0 or {spec.control_dt * 1e3:g} ms)",
         "sensors:",
