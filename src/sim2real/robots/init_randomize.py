@@ -84,6 +84,24 @@ def _mass_scale(kind: str) -> str:
     return f"  - {{param: body.*.mass, mode: scale, dist: uniform, low: {lo}, high: {hi}}}  # link masses x U({lo}, {hi})"
 
 
+def _gain_line(name: str, gain: str, lo: float, hi: float) -> str:
+    return f"  - {{param: actuator.{name}.{gain}, mode: scale, dist: uniform, low: {lo:g}, high: {hi:g}}}  # {gain} x U({lo:g}, {hi:g})"
+
+
+def _gains(spec: RobotSpec, ranges: dict[str, tuple[float, float]]) -> list[str]:
+    """Scale entries of PD gains; a scale moves no gain of 0 (a ``<position>`` servo without ``kv``,
+    whose joints carry the damping), so those actuators are left out, said in a comment."""
+    lines = []
+    for gain, (lo, hi) in ranges.items():
+        some = [a.actuator for a in spec.actuators if getattr(a, gain) > 0]
+        if len(some) == len(spec.actuators):
+            lines.append(_gain_line("*", gain, lo, hi))
+        else:
+            lines += [_gain_line(name, gain, lo, hi) for name in some]
+            lines.append(f"  # {gain} 0 on {'the other' if some else 'every'} actuator(s): nothing to scale")
+    return lines
+
+
 def _pushes(kind: str, base: str, m_total: float, interval: tuple[float, float]) -> str:
     force = [round(f * m_total / REFERENCE_MASS, 1) for f in PUSH_FORCE[kind]]
     return (
@@ -133,10 +151,7 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
         "motors:",
     ]
     if all(a.model == "pd" for a in spec.actuators):
-        lines += [
-            "  - {param: actuator.*.kp, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kp x U(0.9, 1.1)",
-            "  - {param: actuator.*.kd, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kd x U(0.9, 1.1)",
-        ]
+        lines += _gains(spec, {"kp": (0.9, 1.1), "kd": (0.9, 1.1)})
     lines += [
         "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # motor strength x U(0.9, 1.1)",
         "delays:",
@@ -213,9 +228,8 @@ def full_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
         "motors:",
     ]
     if all(a.model == "pd" for a in spec.actuators):
+        lines += _gains(spec, {"kp": (0.85, 1.15), "kd": (0.7, 1.3)})
         lines += [
-            "  - {param: actuator.*.kp, mode: scale, dist: uniform, low: 0.85, high: 1.15}  # kp x U(0.85, 1.15)",
-            "  - {param: actuator.*.kd, mode: scale, dist: uniform, low: 0.7, high: 1.3}  # kd x U(0.7, 1.3)",
             "  - {param: actuator.*.offset, mode: absolute, dist: normal, mean: 0.0, std: 0.02, low: -0.05, high: 0.05}"
             "  # joint zero offset ~ N(0, 0.02) clipped to +-0.05 rad",
         ]
