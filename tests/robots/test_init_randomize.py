@@ -141,9 +141,7 @@ class TestFullRandomization:
 def test_pd_gains_of_0_are_left_out_of_both_presets(tmp_path):
     # a <position> servo without kv has kd 0: a scale cannot move it, and the file would be refused
     dog = _friction_dog(tmp_path)
-    text = dog.read_text().replace('ctrlrange="-20 20"/>', 'ctrlrange="-20 20" gear="1"/>')
-    text = text.replace("<motor ", "<position kp='30' forcerange='-20 20' ").replace('ctrlrange="-20 20" gear="1"/>', "/>")
-    dog.write_text(text)
+    dog.write_text(dog.read_text().replace('ctrlrange="-20 20"/>', "/>").replace("<motor ", "<position kp='30' forcerange='-20 20' "))
     spec, _ = init_robot(dog, tmp_path / "robot.yaml")
     assert all(a.model == "pd" and a.kp == 30 and a.kd == 0 for a in spec.actuators)
     for name in ("default", "full"):
