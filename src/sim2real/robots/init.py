@@ -11,8 +11,9 @@ What is inferred, and from what:
 - joints: hinge and slide joints in model order (``joints`` regex to choose);
 - actuators: ``<position>`` actuators -> pd (kp, kd from the actuator); ``<motor>`` / ``<general>``
   -> torque, or pd when gains are given; a joint without an actuator gets an added pd actuator
-  when gains are given, else one clear error; torque limits from ``forcerange``, else
-  ``ctrlrange`` x gear, else the joint's ``actuatorfrcrange``, else the given effort limit;
+  when gains are given, else one clear error; a servo's gains at the joint (x gear^2); torque
+  limits at the joint: the smallest that ``forcerange`` x gear, ``ctrlrange`` x gain x gear (no
+  bias) and the joint's ``actuatorfrcrange`` leave (as MuJoCo clamps), else the given effort limit;
 - default pose and initial base pose: the ``keyframe`` named, else the first keyframe, else qpos0
   (clipped into the joint ranges) with the base lowered until the lowest collision geom touches
   the floor;
