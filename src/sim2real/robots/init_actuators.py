@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import mujoco
-import numpy as np
 
 from sim2real.errors import SpecError
 
@@ -63,9 +62,9 @@ def object_name(model: mujoco.MjModel, kind: mujoco.mjtObj, i: int) -> str:
 
 
 
-def _torque_limit(model: mujoco.MjModel, a: int, jid: int) -> float | None:
-    """The largest joint torque [N m] MuJoCo lets actuator ``a`` put on its joint ``jid``, from every
-    limit the model states, or None when it states none.
+def joint_torque_limit(model: mujoco.MjModel, a: int, jid: int) -> float | None:
+    """The largest joint torque [N m] MuJoCo lets actuator ``a`` (-1: an actuator the model lacks)
+    put on its joint ``jid``, from every limit the model states, or None when it states none.
 
     MuJoCo clamps the actuator's force (``gain * ctrl + bias``) to its ``forcerange``, multiplies it
     by the gear, and clamps the joint's total to the joint's ``actuatorfrcrange``: each stated limit
@@ -74,15 +73,15 @@ def _torque_limit(model: mujoco.MjModel, a: int, jid: int) -> float | None:
     actuator has no bias (not a servo) and a fixed gain.
     """
     lo, hi = -math.inf, math.inf  # the actuator's force
-    if model.actuator_ctrllimited[a] and (
+    if a >= 0 and model.actuator_ctrllimited[a] and (
         int(model.actuator_gaintype[a]) == int(mujoco.mjtGain.mjGAIN_FIXED)
         and int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_NONE)
     ):
         lo, hi = sorted(float(c) * float(model.actuator_gainprm[a, 0]) for c in model.actuator_ctrlrange[a])
-    if model.actuator_forcelimited[a]:
+    if a >= 0 and model.actuator_forcelimited[a]:
         f_lo, f_hi = (float(x) for x in model.actuator_forcerange[a])
         lo, hi = min(max(lo, f_lo), f_hi), max(min(hi, f_hi), f_lo)  # clip the force's interval
-    gear = float(model.actuator_gear[a, 0])
+    gear = float(model.actuator_gear[a, 0]) if a >= 0 else 1.0
     ends = sorted((gear * lo, gear * hi)) if gear else [0.0, 0.0]
     if model.jnt_actfrclimited[jid]:
         j_lo, j_hi = (float(x) for x in model.jnt_actfrcrange[jid])
@@ -198,7 +197,6 @@ def infer_actuators(
         if (kp_j is None) != (kd_j is None):
             raise SpecError(f"joint '{joint}': {'--kp' if kd_j is None else '--kd'} gives it a gain, the other none")
         gains = kp_j is not None and kd_j is not None and joint not in torqued
-        limit = None
         entry: dict[str, Any]
         if a is None and joint in torqued:
             entry = {"actuator": joint, "add": True, "model": "torque"}
@@ -238,9 +236,7 @@ def infer_actuators(
                 kinds["motor -> torque"] = kinds.get("motor -> torque", 0) + 1
             if gear != 1.0:
                 entry["gear"] = gear
-            limit = _torque_limit(model, a, jid)
-        if limit is None and model.jnt_actfrclimited[jid]:
-            limit = float(np.max(np.abs(model.jnt_actfrcrange[jid])))
+        limit = joint_torque_limit(model, -1 if a is None else a, jid)
         given = per_joint(torque_limit, joint, limit_from, missing_ok=True)
         if given is not None:
             if limit is not None and not math.isclose(given, limit, rel_tol=1e-9, abs_tol=1e-9):
