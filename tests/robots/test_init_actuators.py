@@ -184,3 +184,31 @@ class TestTorqueLimitAtTheJoint:
         damping = -float(data.qfrc_actuator[4]) / 0.01
         assert (actuators["servo"]["kp"], actuators["servo"]["kd"]) == pytest.approx((stiffness, damping))
         assert (stiffness, damping) == pytest.approx((320.0, 16.0))
+
+
+VELOCITY = """<mujoco><worldbody><body><joint name='wheel' axis='0 1 0'/><geom size='0.05'/>
+<body pos='0.1 0 0'><joint name='spin' axis='0 1 0'/><geom size='0.05'/></body></body></worldbody><actuator>
+<velocity name='vw' joint='wheel' kv='5' ctrlrange='-10 10' forcerange='-3 3'/>
+<intvelocity name='iv' joint='spin' kp='30' actrange='-1 1' forcerange='-3 3'/></actuator></mujoco>"""
+
+
+class TestVelocityServos:
+    """A velocity servo's command is a speed (or one it integrates), not a position target: no pd."""
+
+    @pytest.mark.parametrize("joint, name", [("wheel", "vw"), ("spin", "iv")])
+    def test_a_velocity_servo_is_one_error_naming_the_choices(self, joint, name):
+        # <velocity kv=5> became "pd kp 5, kd 5": its rad/s command read as a position target [rad]
+        model = mujoco.MjModel.from_xml_string(VELOCITY)
+        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)
+        with pytest.raises(SpecError, match=rf"actuator '{name}' of joint '{joint}' is a velocity servo.*--kp and --kd.*--torque"):
+            infer_actuators(model, [jid], [joint], None, None, None)
+
+    def test_gains_or_torque_drive_it(self):
+        model = mujoco.MjModel.from_xml_string(VELOCITY)
+        actuators, _ = infer_actuators(model, [0, 1], ["wheel", "spin"], 10.0, 1.0, None)
+        assert [actuators[j]["model"] for j in ("wheel", "spin")] == ["pd", "pd"]
+        actuators, _ = infer_actuators(model, [0, 1], ["wheel", "spin"], None, None, None, torque=".*")
+        assert [(actuators[j]["model"], actuators[j]["torque_limit"]) for j in ("wheel", "spin")] == [
+            ("torque", 3.0),
+            ("torque", 3.0),
+        ]

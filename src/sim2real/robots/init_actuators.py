@@ -224,7 +224,14 @@ def infer_actuators(
                 # may differ: dm_control's rodent has gain 0.244, bias slope -0.4); at the joint, times
                 # gear^2 (the actuator's length is gear x q, the joint's torque gear x its force)
                 stiffness = -float(model.actuator_biasprm[a, 1])
-                kp_m = (stiffness if stiffness > 0 else float(model.actuator_gainprm[a, 0])) * gear**2
+                integrates = int(model.actuator_dyntype[a]) == int(mujoco.mjtDyn.mjDYN_INTEGRATOR)
+                if not stiffness > 0 or integrates:  # a <velocity> / <intvelocity>: its command is a speed
+                    raise SpecError(
+                        f"actuator '{name}' of joint '{joint}' is a velocity servo (its command is a speed"
+                        f"{', integrated' if integrates else ''}, not a position target), which sim2real does not "
+                        "model: give --kp and --kd to drive the joint as a PD, or --torque to drive it with torque"
+                    )
+                kp_m = stiffness * gear**2
                 kd_m = max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear**2 + 0.0
                 entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
                 kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
