@@ -79,3 +79,36 @@ class TestMimicJoints:
         low, high = spec.safety.position_low, spec.safety.position_high
         assert low[k] >= 0.0 and high[k] <= 0.8  # within the follower's own range
         assert 2 * high[i] <= high[k] + 1e-9  # the leader stops before it drives the follower beyond
+
+
+class TestPositionServoTargets:
+    def test_a_position_servos_ctrlrange_narrower_than_its_joint_bounds_the_position_limits(self, tmp_path):
+        """The model's <position ctrlrange> is the targets its servo takes; sim2real's pd actuator replaces
+        it without that clamp, so the spec allowed targets up to the joint's range (2.95 where the servo
+        took at most 1; with gear 2, 0.5 rad)."""
+        (tmp_path / "arm.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><body><joint name='a' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='b' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='c' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='d' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/></body></body></body></body></worldbody><actuator>"
+            "<position name='pa' joint='a' kp='50' ctrlrange='-1 1' forcerange='-20 20'/>"
+            "<position name='pb' joint='b' kp='50' gear='2' ctrlrange='-1 1.5' forcerange='-20 20'/>"
+            "<position name='pc' joint='c' kp='50' ctrlrange='-4 4' forcerange='-20 20'/>"
+            "<motor name='md' joint='d' ctrlrange='-1 1' gear='20'/></actuator>"
+            "<keyframe><key qpos='0 0.3 0 0'/></keyframe></mujoco>"
+        )
+        result = infer_spec(tmp_path / "arm.xml", tmp_path / "out", InitOptions(kp={"d": 30.0}, kd={"d": 1.0}))
+        position = result.spec["safety"]["joint_position"]
+        # c: the ctrlrange is wider than the joint; d: a motor's ctrlrange is a torque, not a target
+        assert position == {"a": [-1.0, 1.0], "b": [-0.5, 0.75], "c": [-2.95, 2.95], "d": [-2.95, 2.95]}
+
+    def test_the_default_pose_keeps_its_margin_inside_them(self, tmp_path):
+        (tmp_path / "arm.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><body><joint name='a' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/></body></worldbody><actuator>"
+            "<position name='pa' joint='a' kp='50' ctrlrange='0 1' forcerange='-20 20'/></actuator>"
+            "<keyframe><key qpos='0'/></keyframe></mujoco>"
+        )
+        result = infer_spec(tmp_path / "arm.xml", tmp_path / "out", InitOptions())
+        assert result.spec["safety"]["joint_position"] == {"a": [-0.05, 1.0]}
