@@ -112,3 +112,22 @@ class TestPositionServoTargets:
         )
         result = infer_spec(tmp_path / "arm.xml", tmp_path / "out", InitOptions())
         assert result.spec["safety"]["joint_position"] == {"a": [-0.05, 1.0]}
+
+
+class TestJointsWithoutARange:
+    def test_init_says_what_the_wind_up_guard_does_to_a_wheel_and_names_an_ignored_range(self, tmp_path):
+        """A wheeled-legged robot's wheels are safe-stopped after two turns; init said nothing."""
+        (tmp_path / "cart.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><body><joint name='wheel' axis='0 1 0'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='yaw' axis='0 0 1' range='-1 1' "
+            "limited='false'/><geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='hip' axis='0 1 0' "
+            "range='-1 1'/><geom size='0.05' mass='1'/></body></body></body></worldbody><actuator>"
+            "<motor name='w' joint='wheel' ctrlrange='-1 1'/><motor name='y' joint='yaw' ctrlrange='-1 1'/>"
+            "<motor name='h' joint='hip' ctrlrange='-1 1'/></actuator></mujoco>"
+        )
+        result = infer_spec(tmp_path / "cart.xml", tmp_path / "out", InitOptions())
+        lines = [line for line in result.check if line.startswith("joints without a range")]
+        assert len(lines) == 1 and "(wheel, yaw)" in lines[0] and "safe-stopped after two turns" in lines[0]
+        assert 'yaw: the model states a range but limited="false" (not enforced)' in lines[0]
+        position = result.spec["safety"]["joint_position"]
+        assert np.allclose(position["wheel"], [-4 * np.pi, 4 * np.pi], atol=1e-6)

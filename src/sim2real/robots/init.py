@@ -64,6 +64,7 @@ from sim2real.robots.init_checks import (
     resting_check,
     solver_override,
     standing_advice,
+    unlimited_check,
     zero_pose_check,
 )
 from sim2real.robots.init_imu import infer_imu
@@ -470,6 +471,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
     result.check.append(f"safety limits (joint velocity {speeds}, tilt 1 rad, base height) and parameter bounds")
+    if (unlimited := unlimited_check(model, chosen, joints)) is not None:
+        result.check.append(unlimited)
     result.spec = spec
     result.comments = _comments(result)
     return result
