@@ -86,7 +86,8 @@ def unlimited_check(model: mujoco.MjModel, chosen: list[int], joints: list[str])
         "joints); narrow it where cables or a stop limit the joint"
     )
     if ignored:
-        line += f"; {', '.join(ignored[:4])}: the model states a range but limited=\"false\" (not enforced)"
+        which = ", ".join(ignored[:4])
+        line += f'; {which}: the model states a range but limited="false" (not enforced)'
     return line
 
 
