@@ -126,3 +126,89 @@ class TestInferActuators:
         # a map for some joints leaves the others the model's own, silently (nothing replaced)
         actuators, notes = infer_actuators(model, [0, 1, 2], ["hip", "calf", "toe"], 25.0, 0.5, {"toe": 23.5})
         assert [actuators[j]["torque_limit"] for j in ("hip", "calf", "toe")] == [23.7, 45.43, 23.5] and len(notes) == 1
+
+
+GEARED = """<mujoco><default><position kp='40' kv='1' forcerange='-20 20'/></default><worldbody>
+<body><joint name='wheel' axis='0 1 0'/><geom size='0.05'/>
+<body pos='0.1 0 0'><joint name='frc' axis='0 1 0' range='-1 1' actuatorfrcrange='-3 3'/><geom size='0.05'/>
+<body pos='0.1 0 0'><joint name='dflt' axis='0 1 0' range='-1 1'/><geom size='0.05'/>
+<body pos='0.1 0 0'><joint name='rev' axis='0 1 0' range='-1 1'/><geom size='0.05'/>
+<body pos='0.1 0 0'><joint name='servo' axis='0 1 0' range='-1 1'/><geom size='0.05'/>
+</body></body></body></body></body></worldbody><actuator>
+<motor name='wheel' joint='wheel' gear='10' forcerange='-2 2'/>
+<motor name='frc' joint='frc' gear='5' ctrlrange='-1 1' forcerange='-100 100'/>
+<motor name='dflt' joint='dflt' ctrlrange='-3 3'/>
+<motor name='rev' joint='rev' gear='-6' ctrlrange='-1 1'/>
+<position name='servo' joint='servo' kp='20' kv='1' gear='4' forcerange='-5 5'/>
+</actuator></mujoco>"""
+"""A motor's forcerange is its force before the gear; a joint's actuatorfrcrange, a ctrlrange and a
+class default's forcerange bind together; a reversed motor (gear -6); a geared servo."""
+
+
+class TestTorqueLimitAtTheJoint:
+    """The spec's torque limit is the largest joint torque MuJoCo lets the model's actuator give."""
+
+    @staticmethod
+    def _mujoco_torques(model: mujoco.MjModel, ctrl: float) -> list[float]:
+        data = mujoco.MjData(model)
+        data.ctrl[:] = ctrl
+        mujoco.mj_forward(model, data)
+        return [abs(float(x)) for x in data.qfrc_actuator]
+
+    def test_every_limit_is_the_largest_joint_torque_mujoco_gives(self):
+        model = mujoco.MjModel.from_xml_string(GEARED)
+        joints = ["wheel", "frc", "dflt", "rev", "servo"]
+        actuators, _ = infer_actuators(model, list(range(5)), joints, None, None, None)
+        # ctrl far beyond every range, both ways: each joint's largest torque, as MuJoCo clamps it
+        up, down = self._mujoco_torques(model, 1e6), self._mujoco_torques(model, -1e6)
+        largest = [max(a, b) for a, b in zip(up, down, strict=True)]
+        assert largest == [20.0, 3.0, 3.0, 6.0, 20.0]
+        assert [actuators[j]["torque_limit"] for j in joints] == largest
+
+    def test_a_reversed_motor_writes_a_gear_the_spec_accepts(self):
+        model = mujoco.MjModel.from_xml_string(GEARED)
+        joints = ["wheel", "frc", "dflt", "rev", "servo"]
+        actuators, _ = infer_actuators(model, list(range(5)), joints, None, None, None)
+        assert actuators["rev"]["gear"] == 6.0 and actuators["wheel"]["gear"] == 10.0
+
+    def test_a_geared_servos_gains_are_its_joint_stiffness_and_damping(self):
+        # <position gear=g>: force = kp (ctrl - g q) - kv g qd, joint torque g force: kp g^2, kv g^2 at the joint
+        model = mujoco.MjModel.from_xml_string(GEARED)
+        actuators, _ = infer_actuators(model, [4], ["servo"], None, None, None)
+        data = mujoco.MjData(model)
+        data.qpos[4], data.qvel[4] = 0.01, 0.0
+        mujoco.mj_forward(model, data)
+        stiffness = -float(data.qfrc_actuator[4]) / 0.01
+        data.qpos[4], data.qvel[4] = 0.0, 0.01
+        mujoco.mj_forward(model, data)
+        damping = -float(data.qfrc_actuator[4]) / 0.01
+        assert (actuators["servo"]["kp"], actuators["servo"]["kd"]) == pytest.approx((stiffness, damping))
+        assert (stiffness, damping) == pytest.approx((320.0, 16.0))
+
+
+VELOCITY = """<mujoco><worldbody><body><joint name='wheel' axis='0 1 0'/><geom size='0.05'/>
+<body pos='0.1 0 0'><joint name='spin' axis='0 1 0'/><geom size='0.05'/></body></body></worldbody><actuator>
+<velocity name='vw' joint='wheel' kv='5' ctrlrange='-10 10' forcerange='-3 3'/>
+<intvelocity name='iv' joint='spin' kp='30' actrange='-1 1' forcerange='-3 3'/></actuator></mujoco>"""
+
+
+class TestVelocityServos:
+    """A velocity servo's command is a speed (or one it integrates), not a position target: no pd."""
+
+    @pytest.mark.parametrize("joint, name", [("wheel", "vw"), ("spin", "iv")])
+    def test_a_velocity_servo_is_one_error_naming_the_choices(self, joint, name):
+        # <velocity kv=5> became "pd kp 5, kd 5": its rad/s command read as a position target [rad]
+        model = mujoco.MjModel.from_xml_string(VELOCITY)
+        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, joint)
+        with pytest.raises(SpecError, match=rf"actuator '{name}' of joint '{joint}' is a velocity servo.*--kp and --kd.*--torque"):
+            infer_actuators(model, [jid], [joint], None, None, None)
+
+    def test_gains_or_torque_drive_it(self):
+        model = mujoco.MjModel.from_xml_string(VELOCITY)
+        actuators, _ = infer_actuators(model, [0, 1], ["wheel", "spin"], 10.0, 1.0, None)
+        assert [actuators[j]["model"] for j in ("wheel", "spin")] == ["pd", "pd"]
+        actuators, _ = infer_actuators(model, [0, 1], ["wheel", "spin"], None, None, None, torque=".*")
+        assert [(actuators[j]["model"], actuators[j]["torque_limit"]) for j in ("wheel", "spin")] == [
+            ("torque", 3.0),
+            ("torque", 3.0),
+        ]

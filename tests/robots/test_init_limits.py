@@ -79,3 +79,55 @@ class TestMimicJoints:
         low, high = spec.safety.position_low, spec.safety.position_high
         assert low[k] >= 0.0 and high[k] <= 0.8  # within the follower's own range
         assert 2 * high[i] <= high[k] + 1e-9  # the leader stops before it drives the follower beyond
+
+
+class TestPositionServoTargets:
+    def test_a_position_servos_ctrlrange_narrower_than_its_joint_bounds_the_position_limits(self, tmp_path):
+        """The model's <position ctrlrange> is the targets its servo takes; sim2real's pd actuator replaces
+        it without that clamp, so the spec allowed targets up to the joint's range (2.95 where the servo
+        took at most 1; with gear 2, 0.5 rad)."""
+        (tmp_path / "arm.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><body><joint name='a' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='b' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='c' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='d' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/></body></body></body></body></worldbody><actuator>"
+            "<position name='pa' joint='a' kp='50' ctrlrange='-1 1' forcerange='-20 20'/>"
+            "<position name='pb' joint='b' kp='50' gear='2' ctrlrange='-1 1.5' forcerange='-20 20'/>"
+            "<position name='pc' joint='c' kp='50' ctrlrange='-4 4' forcerange='-20 20'/>"
+            "<motor name='md' joint='d' ctrlrange='-1 1' gear='20'/></actuator>"
+            "<keyframe><key qpos='0 0.3 0 0'/></keyframe></mujoco>"
+        )
+        result = infer_spec(tmp_path / "arm.xml", tmp_path / "out", InitOptions(kp={"d": 30.0}, kd={"d": 1.0}))
+        position = result.spec["safety"]["joint_position"]
+        # c: the ctrlrange is wider than the joint; d: a motor's ctrlrange is a torque, not a target
+        assert position == {"a": [-1.0, 1.0], "b": [-0.5, 0.75], "c": [-2.95, 2.95], "d": [-2.95, 2.95]}
+
+    def test_the_default_pose_keeps_its_margin_inside_them(self, tmp_path):
+        (tmp_path / "arm.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><body><joint name='a' axis='0 1 0' range='-3 3'/>"
+            "<geom size='0.05' mass='1'/></body></worldbody><actuator>"
+            "<position name='pa' joint='a' kp='50' ctrlrange='0 1' forcerange='-20 20'/></actuator>"
+            "<keyframe><key qpos='0'/></keyframe></mujoco>"
+        )
+        result = infer_spec(tmp_path / "arm.xml", tmp_path / "out", InitOptions())
+        assert result.spec["safety"]["joint_position"] == {"a": [-0.05, 1.0]}
+
+
+class TestJointsWithoutARange:
+    def test_init_says_what_the_wind_up_guard_does_to_a_wheel_and_names_an_ignored_range(self, tmp_path):
+        """A wheeled-legged robot's wheels are safe-stopped after two turns; init said nothing."""
+        (tmp_path / "cart.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><body><joint name='wheel' axis='0 1 0'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='yaw' axis='0 0 1' range='-1 1' "
+            "limited='false'/><geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='hip' axis='0 1 0' "
+            "range='-1 1'/><geom size='0.05' mass='1'/></body></body></body></worldbody><actuator>"
+            "<motor name='w' joint='wheel' ctrlrange='-1 1'/><motor name='y' joint='yaw' ctrlrange='-1 1'/>"
+            "<motor name='h' joint='hip' ctrlrange='-1 1'/></actuator></mujoco>"
+        )
+        result = infer_spec(tmp_path / "cart.xml", tmp_path / "out", InitOptions())
+        lines = [line for line in result.check if line.startswith("joints without a range")]
+        assert len(lines) == 1 and "(wheel, yaw)" in lines[0] and "safe-stopped after two turns" in lines[0]
+        assert 'yaw: the model states a range but limited="false" (not enforced)' in lines[0]
+        position = result.spec["safety"]["joint_position"]
+        assert np.allclose(position["wheel"], [-4 * np.pi, 4 * np.pi], atol=1e-6)

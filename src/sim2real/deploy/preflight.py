@@ -59,7 +59,7 @@ import numpy as np
 from sim2real.deploy.collision import CollisionDetector
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.speed import SpeedConfig
-from sim2real.errors import Sim2RealError
+from sim2real.errors import Sim2RealError, SpecError
 from sim2real.real.protocol import Reading, Robot
 from sim2real.robots.spec import RobotSpec
 
@@ -291,12 +291,20 @@ def check_contract(spec: RobotSpec, policy_path: Path) -> tuple[Item, Any]:
 
 
 def check_limits(spec: RobotSpec) -> Item:
-    """Software limits for every joint, inside the model's ranges."""
+    """Software limits for every joint, inside the model's ranges; torque limits within what the
+    robot's own model (its MJCF as given, before the spec's actuators replace its own) lets each
+    actuator give at its joint (:func:`~sim2real.robots.init_actuators.joint_torque_limit`)."""
     import mujoco
 
+    from sim2real.robots.init_actuators import joint_torque_limit
+    from sim2real.robots.load import load_mjcf
     from sim2real.robots.model import build_model
 
     model = build_model(spec)
+    try:
+        own = load_mjcf(spec.mjcf_path).compile()
+    except Exception as exc:  # the spec's model compiled above: this names what the robot's own lacks
+        raise SpecError(f"{spec.name}: {spec.mjcf_path.name} does not compile as given ({exc})") from None
     s = spec.safety
     problems = []
     for j, name in enumerate(spec.joints):
@@ -318,6 +326,10 @@ def check_limits(spec: RobotSpec) -> Item:
         aid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator)
         if model.actuator_forcelimited[aid] and limit > float(model.actuator_forcerange[aid][1]) * (1 + 1e-9):
             problems.append(f"{a.joint}: torque limit {limit:g} beyond the actuator's force range")
+        own_aid = -1 if a.add else mujoco.mj_name2id(own, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator)
+        stated = joint_torque_limit(own, own_aid, mujoco.mj_name2id(own, mujoco.mjtObj.mjOBJ_JOINT, a.joint))
+        if stated is not None and limit > stated * (1 + 1e-9):
+            problems.append(f"{a.joint}: torque limit {limit:g} N m beyond the {stated:g} N m the model's actuator can give the joint")
     if not math.isfinite(float(s.command_rate)):
         problems.append("no finite command rate limit")
     evidence = (

@@ -11,8 +11,9 @@ What is inferred, and from what:
 - joints: hinge and slide joints in model order (``joints`` regex to choose);
 - actuators: ``<position>`` actuators -> pd (kp, kd from the actuator); ``<motor>`` / ``<general>``
   -> torque, or pd when gains are given; a joint without an actuator gets an added pd actuator
-  when gains are given, else one clear error; torque limits from ``forcerange``, else
-  ``ctrlrange`` x gear, else the joint's ``actuatorfrcrange``, else the given effort limit;
+  when gains are given, else one clear error; a servo's gains at the joint (x gear^2); torque
+  limits at the joint: the smallest that ``forcerange`` x gear, ``ctrlrange`` x gain x gear (no
+  bias) and the joint's ``actuatorfrcrange`` leave (as MuJoCo clamps), else the given effort limit;
 - default pose and initial base pose: the ``keyframe`` named, else the first keyframe, else qpos0
   (clipped into the joint ranges) with the base lowered until the lowest collision geom touches
   the floor;
@@ -63,6 +64,7 @@ from sim2real.robots.init_checks import (
     resting_check,
     solver_override,
     standing_advice,
+    unlimited_check,
     zero_pose_check,
 )
 from sim2real.robots.init_imu import infer_imu
@@ -470,6 +472,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
     result.check.append(f"safety limits (joint velocity {speeds}, tilt 1 rad, base height) and parameter bounds")
+    if (unlimited := unlimited_check(model, chosen, joints)) is not None:
+        result.check.append(unlimited)
     result.spec = spec
     result.comments = _comments(result)
     return result

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import mujoco
-import numpy as np
 
 from sim2real.errors import SpecError
 
@@ -61,6 +60,34 @@ def object_name(model: mujoco.MjModel, kind: mujoco.mjtObj, i: int) -> str:
     """The name of object ``i`` of ``kind`` ("" when it has none)."""
     return mujoco.mj_id2name(model, kind, i) or ""
 
+
+
+def joint_torque_limit(model: mujoco.MjModel, a: int, jid: int) -> float | None:
+    """The largest joint torque [N m] MuJoCo lets actuator ``a`` (-1: an actuator the model lacks)
+    put on its joint ``jid``, from every limit the model states, or None when it states none.
+
+    MuJoCo clamps the actuator's force (``gain * ctrl + bias``) to its ``forcerange``, multiplies it
+    by the gear, and clamps the joint's total to the joint's ``actuatorfrcrange``: each stated limit
+    binds (a class default's ``forcerange`` on a motor with a narrower ``ctrlrange`` x gear; a
+    joint's ``actuatorfrcrange`` below the motor's).  A ``ctrlrange`` bounds the force only when the
+    actuator has no bias (not a servo) and a fixed gain.
+    """
+    lo, hi = -math.inf, math.inf  # the actuator's force
+    if a >= 0 and model.actuator_ctrllimited[a] and (
+        int(model.actuator_gaintype[a]) == int(mujoco.mjtGain.mjGAIN_FIXED)
+        and int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_NONE)
+    ):
+        lo, hi = sorted(float(c) * float(model.actuator_gainprm[a, 0]) for c in model.actuator_ctrlrange[a])
+    if a >= 0 and model.actuator_forcelimited[a]:
+        f_lo, f_hi = (float(x) for x in model.actuator_forcerange[a])
+        lo, hi = min(max(lo, f_lo), f_hi), max(min(hi, f_hi), f_lo)  # clip the force's interval
+    gear = float(model.actuator_gear[a, 0]) if a >= 0 else 1.0
+    ends = sorted((gear * lo, gear * hi)) if gear else [0.0, 0.0]
+    if model.jnt_actfrclimited[jid]:
+        j_lo, j_hi = (float(x) for x in model.jnt_actfrcrange[jid])
+        ends = [min(max(ends[0], j_lo), j_hi), max(min(ends[1], j_hi), j_lo)]
+    limit = max(abs(ends[0]), abs(ends[1]))
+    return limit if math.isfinite(limit) else None
 
 
 def _missing(no_gains: list[str], no_limit: list[str], tendon: list[str] | None = None) -> str:
@@ -170,7 +197,6 @@ def infer_actuators(
         if (kp_j is None) != (kd_j is None):
             raise SpecError(f"joint '{joint}': {'--kp' if kd_j is None else '--kd'} gives it a gain, the other none")
         gains = kp_j is not None and kd_j is not None and joint not in torqued
-        limit = None
         entry: dict[str, Any]
         if a is None and joint in torqued:
             entry = {"actuator": joint, "add": True, "model": "torque"}
@@ -187,17 +213,26 @@ def infer_actuators(
             name = object_name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a)
             if not name:
                 raise SpecError(f"the actuator of joint '{joint}' has no name; sim2real refers to actuators by name")
-            gear = float(model.actuator_gear[a, 0]) or 1.0
+            # the ratio (a reversed motor's gear is negative: sim2real's commands are joint torques)
+            gear = abs(float(model.actuator_gear[a, 0])) or 1.0
             position = int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
             if joint in torqued:
                 entry = {"actuator": name, "model": "torque"}
                 kinds["-> torque (--torque)"] = kinds.get("-> torque (--torque)", 0) + 1
             elif position and not gains:  # (+ 0.0: a position actuator without kv gives kd 0.0, not -0.0)
                 # the stiffness is the bias's -d/dq (a <position>'s kp; a <general> servo's gain
-                # may differ: dm_control's rodent has gain 0.244, bias slope -0.4)
+                # may differ: dm_control's rodent has gain 0.244, bias slope -0.4); at the joint, times
+                # gear^2 (the actuator's length is gear x q, the joint's torque gear x its force)
                 stiffness = -float(model.actuator_biasprm[a, 1])
-                kp_m = (stiffness if stiffness > 0 else float(model.actuator_gainprm[a, 0])) * gear
-                kd_m = max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear + 0.0
+                integrates = int(model.actuator_dyntype[a]) == int(mujoco.mjtDyn.mjDYN_INTEGRATOR)
+                if not stiffness > 0 or integrates:  # a <velocity> / <intvelocity>: its command is a speed
+                    raise SpecError(
+                        f"actuator '{name}' of joint '{joint}' is a velocity servo (its command is a speed"
+                        f"{', integrated' if integrates else ''}, not a position target), which sim2real does not "
+                        "model: give --kp and --kd to drive the joint as a PD, or --torque to drive it with torque"
+                    )
+                kp_m = stiffness * gear**2
+                kd_m = max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear**2 + 0.0
                 entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
                 kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
             elif gains:
@@ -208,12 +243,7 @@ def infer_actuators(
                 kinds["motor -> torque"] = kinds.get("motor -> torque", 0) + 1
             if gear != 1.0:
                 entry["gear"] = gear
-            if model.actuator_forcelimited[a]:
-                limit = float(np.max(np.abs(model.actuator_forcerange[a])))
-            elif model.actuator_ctrllimited[a] and int(model.actuator_gaintype[a]) == int(mujoco.mjtGain.mjGAIN_FIXED) and not position:
-                limit = float(np.max(np.abs(model.actuator_ctrlrange[a]))) * abs(float(model.actuator_gainprm[a, 0])) * gear
-        if limit is None and model.jnt_actfrclimited[jid]:
-            limit = float(np.max(np.abs(model.jnt_actfrcrange[jid])))
+        limit = joint_torque_limit(model, -1 if a is None else a, jid)
         given = per_joint(torque_limit, joint, limit_from, missing_ok=True)
         if given is not None:
             if limit is not None and not math.isclose(given, limit, rel_tol=1e-9, abs_tol=1e-9):

@@ -26,6 +26,7 @@ __all__ = [
     "resting_check",
     "solver_override",
     "standing_advice",
+    "unlimited_check",
     "zero_pose_check",
 ]
 
@@ -69,6 +70,25 @@ def physics_checks(model: mujoco.MjModel) -> list[str]:
             "the twin use it as it is, training randomizes world.gravity within the spec's bounds"
         )
     return out
+
+
+def unlimited_check(model: mujoco.MjModel, chosen: list[int], joints: list[str]) -> str | None:
+    """What to check about the chosen joints without a range (a wheel, an endless yaw joint, a range
+    the model does not enforce: ``limited="false"``), or None when every joint has one."""
+    free = [(j, name) for j, name in zip(chosen, joints, strict=True) if not model.jnt_limited[j]]
+    if not free:
+        return None
+    ignored = [name for j, name in free if model.jnt_range[j, 0] < model.jnt_range[j, 1]]
+    names = ", ".join(name for _, name in free[:4]) + (", ..." if len(free) > 4 else "")
+    line = (
+        f"joints without a range ({names}): safety.joint_position is the default pose +- 4 pi, a wind-up "
+        "guard: a wheel or an endless joint is safe-stopped after two turns (sim2real has no continuous "
+        "joints); narrow it where cables or a stop limit the joint"
+    )
+    if ignored:
+        which = ", ".join(ignored[:4])
+        line += f'; {which}: the model states a range but limited="false" (not enforced)'
+    return line
 
 
 def zero_pose_check(n: int) -> str:

@@ -1,6 +1,8 @@
 """``robot init``: the spec's ``safety`` section, and the joints a URDF couples to others (``<mimic>``).
 
-- joint positions: the joint's range less a margin, never closer than that to the default pose;
+- joint positions: the joint's range less a margin, never closer than that to the default pose; for a
+  joint the model drives with a position servo, within the servo's ``ctrlrange`` / gear too (the
+  targets it takes: sim2real's pd actuator replaces it without that clamp), the pose kept inside;
 - joint velocities: the URDF's ``<limit velocity>`` as the vendor states it (a speed limit is already
   a limit: the position margin exists because a pose on a range's edge rests on the joint's limit,
   which a velocity limit has no counterpart of), else :data:`DEFAULT_VELOCITY`;
@@ -37,6 +39,21 @@ def followers(mimic: Mapping[str, Mimic], joints: list[str]) -> dict[str, Mimic]
     return {j: mimic[j] for j in joints if j in mimic and mimic[j].leader in joints and mimic[j].leader not in mimic}
 
 
+def _servo_targets(model: mujoco.MjModel, entry: Mapping[str, Any] | None) -> tuple[float, float] | None:
+    """The joint targets [rad] the model's own position servo of a pd joint takes (its ``ctrlrange``
+    over its gear: the servo's length is gear x q), or None (no such servo, or no ctrlrange)."""
+    if entry is None or entry.get("add") or entry["model"] != "pd":
+        return None
+    a = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, entry["actuator"])
+    if a < 0 or not model.actuator_ctrllimited[a] or not float(model.actuator_gear[a, 0]):
+        return None
+    affine = int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
+    if not (affine and model.actuator_biasprm[a, 1] < 0):  # no stiffness: a motor given gains (its ctrlrange is a torque)
+        return None
+    lo, hi = sorted(float(c) / float(model.actuator_gear[a, 0]) for c in model.actuator_ctrlrange[a])
+    return lo, hi
+
+
 def safety_section(
     model: mujoco.MjModel,
     chosen: list[int],
@@ -68,6 +85,7 @@ def safety_section(
     position, speed = {}, {}
     for jid, joint in zip(chosen, joints, strict=True):
         q = pose[joint]
+        m = margin
         if model.jnt_limited[jid]:
             lo, hi = (float(x) for x in model.jnt_range[jid])
             m = min(margin, 0.25 * (hi - lo))  # a narrow range keeps half of itself
@@ -76,6 +94,10 @@ def safety_section(
             position[joint] = [round(min(lo + m, q - m), 6), round(max(hi - m, q + m), 6)]
         else:
             position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
+        if (targets := _servo_targets(model, actuators.get(joint))) is not None:
+            lo, hi = position[joint]  # the servo's targets, never closer than the margin to the pose
+            low, high = max(lo, min(targets[0], q - m)), min(hi, max(targets[1], q + m))
+            position[joint] = [round(low, 6), round(high, 6)]
         speed[joint] = float(velocity.get(joint, DEFAULT_VELOCITY))
     for joint, c in coupled.items():  # where the leader's limits take the follower, within its own
         own = position[joint]

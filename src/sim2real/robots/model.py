@@ -215,16 +215,34 @@ def _compile(spec: RobotSpec, mjspec: mujoco.MjSpec) -> mujoco.MjModel:
 def build_robot_model(spec: RobotSpec) -> mujoco.MjModel:
     """The robot's model with everything else held still: the joints of every body tree that holds
     none of the robot's joints (a ball, a box on the floor) are removed, so their bodies stay where
-    the model puts them and every degree of freedom left is the robot's."""
+    the model puts them and every degree of freedom left is the robot's.  Keyframes keep the
+    robot's entries (those of the removed joints are dropped from them)."""
     mjspec = build_mjspec(spec)
     robot = set(spec.joints) | set(spec.locked_joints)
+    removed = []
     for root in mjspec.worldbody.bodies:
         joints = root.find_all(mujoco.mjtObj.mjOBJ_JOINT)
         bodies = {b.name for b in root.find_all(mujoco.mjtObj.mjOBJ_BODY)} | {root.name}
         if spec.base_body in bodies or any(j.name in robot for j in joints):
             continue
-        for joint in joints:
-            mjspec.delete(joint)
+        removed += joints
+    if not removed:
+        return _compile(spec, mjspec)
+    nominal = _compile(spec, mjspec)  # where each removed joint's entries sit in a keyframe
+    sizes = {int(mujoco.mjtJoint.mjJNT_FREE): (7, 6), int(mujoco.mjtJoint.mjJNT_BALL): (4, 3)}  # (qpos, qvel)
+    drop_q, drop_v = [], []
+    for joint in removed:
+        j = int(joint.id)  # its id in the compiled model (named or not)
+        nq, nv = sizes.get(int(nominal.jnt_type[j]), (1, 1))
+        drop_q += range(int(nominal.jnt_qposadr[j]), int(nominal.jnt_qposadr[j]) + nq)
+        drop_v += range(int(nominal.jnt_dofadr[j]), int(nominal.jnt_dofadr[j]) + nv)
+    for joint in removed:
+        mjspec.delete(joint)
+    for key in mjspec.keys:
+        if len(key.qpos) == nominal.nq:
+            key.qpos = np.delete(np.asarray(key.qpos), drop_q).tolist()
+        if len(key.qvel) == nominal.nv:
+            key.qvel = np.delete(np.asarray(key.qvel), drop_v).tolist()
     return _compile(spec, mjspec)
 
 

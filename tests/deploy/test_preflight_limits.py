@@ -1,0 +1,50 @@
+"""Preflight's ``limits`` item against the robot's own model: a spec's torque limit above what the
+model's actuator can give at the joint fails it (the spec's actuators replace the model's in the
+compiled model, so that model cannot be the reference)."""
+
+from __future__ import annotations
+
+import re
+
+from sim2real.deploy.preflight import check_limits
+from sim2real.robots import load_robot
+from sim2real.robots.init import init_robot
+
+ARM = """<mujoco model="arm"><worldbody>
+<body><joint name="a" axis="0 1 0" range="-1 1" actuatorfrcrange="-3 3"/><geom size="0.05" mass="1"/>
+<body pos="0.1 0 0"><joint name="b" axis="0 1 0" range="-1 1"/><geom size="0.05" mass="1"/></body></body>
+</worldbody><actuator><motor name="ma" joint="a" gear="5" ctrlrange="-1 1" forcerange="-100 100"/>
+<motor name="mb" joint="b" forcerange="-10 10"/></actuator></mujoco>"""
+
+
+def _spec_with_torque(tmp_path, joint: str, limit: float):
+    """The spec robot init writes, with ``joint``'s torque limit edited to ``limit`` (actuator and safety)."""
+    (tmp_path / "arm.xml").write_text(ARM)
+    spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml")
+    text = spec.path.read_text()
+    text = re.sub(rf"({joint}: \{{actuator: m{joint}, .*torque_limit: )[0-9.]+", rf"\g<1>{limit}", text)
+    text = re.sub(rf"(joint_torque: \{{.*\b{joint}: )[0-9.]+", rf"\g<1>{limit}", text)
+    (tmp_path / "edited.yaml").write_text(text)
+    return spec, load_robot(str(tmp_path / "edited.yaml"))
+
+
+class TestTorqueLimitsAgainstTheModel:
+    def test_the_limits_robot_init_writes_pass(self, tmp_path):
+        spec, _ = _spec_with_torque(tmp_path, "a", 3.0)
+        assert check_limits(spec).status == "pass"
+
+    def test_a_torque_limit_above_the_joints_actuatorfrcrange_fails(self, tmp_path):
+        # the motor gives 5 N m (ctrlrange x gear), the joint takes 3: a limit of 100 passed (robot init
+        # wrote the motor's forcerange before)
+        _, edited = _spec_with_torque(tmp_path, "a", 100.0)
+        item = check_limits(edited)
+        assert item.status == "fail"
+        assert (
+            "a: torque limit 100 N m beyond the 3 N m the model's actuator can give the joint"
+            in item.evidence
+        )
+
+    def test_a_torque_limit_above_the_models_forcerange_fails(self, tmp_path):
+        _, edited = _spec_with_torque(tmp_path, "b", 1000.0)
+        item = check_limits(edited)
+        assert item.status == "fail" and "b: torque limit 1000 N m beyond the 10 N m" in item.evidence
