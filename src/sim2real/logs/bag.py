@@ -513,7 +513,7 @@ def read_bag(
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
         stores = typestore_for(str(path), wanted, TYPESTORE)
         try:
-            for conn, ns, raw in reader.messages(connections=wanted):
+            for conn, ns, raw in reader.messages(connections=wanted) if wanted else ():  # none: rosbags reads all
                 msg = stores[conn.msgtype].deserialize_cdr(raw, conn.msgtype)
                 streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype)
         except (ReaderError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
