@@ -111,6 +111,7 @@ class TestRefused:
             ),
             ({"q": POS_STOP_F}, "not position-controlled .the stop value PosStopF"),
             ({"tau": 1.5, "kp": 0.0, "kd": 0.0}, "not position-controlled .kp 0"),
+            ({"mode": 0}, "not position-controlled .disabled, mode 0"),
             ({"tau": 1.5}, "feed-forward tau 1.5 N m"),
             ({"dq": 2.0}, "feed-forward dq 2 rad/s"),
         ],
@@ -118,6 +119,7 @@ class TestRefused:
             "stopped",
             "stop-value-with-kp",
             "torque-beside-positions",
+            "disabled",
             "tau-feed-forward",
             "dq-feed-forward",
         ],
@@ -129,17 +131,48 @@ class TestRefused:
             read_bag(bag, motor_order=ORDER)
         assert "FR_hip" in str(err.value) and "\n" not in str(err.value)
 
-    def test_damping_without_position_commands_is_refused(self, tmp_path):
+    def test_a_final_damping_command_is_left_out(self, tmp_path, caplog):
         run = quadruped_run()
-        src = write_unitree(tmp_path / "src", run, GO2_ORDER, torque=True)
-        bag = self._with_commands(src, tmp_path / "bag", self._set(kd=2.0))
-        with pytest.raises(LogError, match="kp == 0 < kd"):
+        src = write_unitree(tmp_path / "src", run, GO2_ORDER)
+
+        def damping(msg):
+            for m in msg.motor_cmd:
+                m.q, m.kp, m.kd = 0.0, 0.0, 8.0
+
+        bag = self._with_messages(src, tmp_path / "bag", "LowCmd", damping, at=range(55, 60))
+        with caplog.at_level(logging.WARNING):
+            back = read_bag(bag, motor_order=ORDER)
+        assert back.command.shape[0] == 55 and "0 messages before and 5 after" in caplog.text
+        np.testing.assert_array_equal(back.command, run.command[:55, _cols(run.command_joints, GO2_ORDER)])
+
+    def test_ab_mode_is_refused(self, tmp_path):
+        run = quadruped_run()
+        src = write_unitree(tmp_path / "src", run, GO2_ORDER, family="unitree_hg")
+        bag = self._with_messages(
+            src, tmp_path / "bag", "LowState", lambda msg: setattr(msg, "mode_pr", 1), at=[3]
+        )
+        with pytest.raises(LogError, match=r"mode_pr 1 \(AB mode"):
+            read_bag(bag, motor_order=ORDER)
+
+    def test_damping_between_torque_commands_is_refused(self, tmp_path):
+        src = write_unitree(tmp_path / "src", quadruped_run(), GO2_ORDER, torque=True)
+        bag = self._with_commands(src, tmp_path / "bag", self._set(kd=2.0), at=30)
+        with pytest.raises(LogError, match=r"'FR_hip' is not torque-controlled \(kp 0, kd 2\)"):
+            read_bag(bag, motor_order=ORDER)
+
+    def test_damping_alone_is_refused(self, tmp_path):
+        src = write_unitree(tmp_path / "src", quadruped_run(), GO2_ORDER, torque=True)
+        damping = self._set(kd=2.0)
+        bag = self._with_messages(
+            src, tmp_path / "bag", "LowCmd", lambda msg: [damping(m) for m in msg.motor_cmd]
+        )
+        with pytest.raises(LogError, match="only damping"):
             read_bag(bag, motor_order=ORDER)
 
     @staticmethod
-    def _with_commands(src, out, change, at=None):
-        """``src`` copied to ``out`` with ``change(motor_cmd[0])`` applied to the ``at``-th command
-        (every command when None)."""
+    def _with_messages(src, out, kind, change, at=None):
+        """``src`` copied to ``out`` with ``change(msg)`` applied to the messages of type ``kind``
+        (``LowCmd``, ``LowState``) whose index is in ``at`` (every one when None)."""
         from rosbags.rosbag2 import Reader, Writer
 
         with Reader(src) as reader, Writer(out, version=9) as writer:
@@ -148,14 +181,20 @@ class TestRefused:
             }
             k = 0
             for conn, ns, raw in reader.messages():
-                if conn.msgtype.endswith("LowCmd"):
+                if conn.msgtype.endswith(kind):
                     msg = STORE.deserialize_cdr(raw, conn.msgtype)
-                    if at is None or k == at:
-                        change(msg.motor_cmd[0])
+                    if at is None or k in at:
+                        change(msg)
                     raw = STORE.serialize_cdr(msg, conn.msgtype)
                     k += 1
                 writer.write(conns[conn.id], ns, raw)
         return out
+
+    def _with_commands(self, src, out, change, at=None):
+        """``src`` copied to ``out`` with ``change(motor_cmd[0])`` applied to the ``at``-th command."""
+        return self._with_messages(
+            src, out, "LowCmd", lambda msg: change(msg.motor_cmd[0]), None if at is None else [at]
+        )
 
 
 class TestMotorOrder:

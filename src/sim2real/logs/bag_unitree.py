@@ -16,12 +16,14 @@ Owners of Unitree Go2 / B2 (``unitree_go``) and G1 / H1-2 (``unitree_hg``) robot
   whose commands set ``kp > 0`` holds position targets ``q`` [rad] (with the logged ``kp``/``kd``,
   reported in ``meta["command_gains"]``); one whose commands all have ``kp == kd == 0`` holds torques
   ``tau`` [N m].  The SDK's stop values (``q == POS_STOP_F``, ``dq == VEL_STOP_F``: not
-  position-controlled) are never read as targets.  Messages at the start or the end of a position
-  log in which no motor is position-controlled (the SDK's initial stop command, a final
-  stop) are left out with one warning; anything else that a position target or a torque cannot
-  state (a motor stopped between position commands, position and torque motors in one message,
-  damping ``kp == 0 < kd``, feed-forward ``tau`` or ``dq`` beside a position target) is refused
-  with one line.
+  position-controlled) are never read as targets, nor is a disabled motor's command (``mode``
+  0).  Messages at the start or the end of a log in which no motor runs the log's kind of command
+  (the SDK's initial stop command, a final damping ``kp == 0 < kd``) are left out with one warning;
+  anything else that a position target or a torque cannot state (a motor stopped, disabled or
+  damped between the commands, position and torque motors in one message, feed-forward ``tau`` or
+  ``dq`` beside a position target) is refused with one line.
+- **AB mode.** A ``unitree_hg`` message with ``mode_pr`` 1 carries the parallel ankles' motor
+  values, not their pitch/roll joints: refused (:func:`check_pr_mode`).
 
 The message definitions come from the bag (MCAP schemas; rosbag2 sqlite3 stores them since Iron):
 :func:`typestore_for` registers those the reader's typestore lacks, and refuses a bag that uses a
@@ -141,10 +143,11 @@ def state_row(where: str, msg: Any, order: Sequence[str] | None) -> tuple[np.nda
     in the order's joints.
 
     Raises:
-        LogError: No motor order, or more motors named than the message has.
+        LogError: No motor order, more motors named than the message has, AB mode (:func:`check_pr_mode`).
     """
     if order is None:
         raise LogError(f"{where}: Unitree LowState messages carry no joint names: {MOTOR_ORDER_HELP}")
+    check_pr_mode(where, msg)
     motors = msg.motor_state
     idx = _slots(where, motors, order)
     return (
@@ -162,6 +165,25 @@ def imu_row(msg: Any) -> tuple[tuple[float, ...], bool]:
     return (*g.tolist(), *a.tolist(), *q.tolist()), bool(np.any(q != 0))
 
 
+_CMD_FIELDS = ("mode", "q", "dq", "tau", "kp", "kd")
+"""The fields of a ``MotorCmd`` read (``mode`` 0: the motor is disabled)."""
+
+
+def check_pr_mode(where: str, msg: Any) -> None:
+    """Refuse a ``unitree_hg`` message in AB mode (``mode_pr`` 1): its parallel ankles' values are
+    those of the motors A and B, not of the pitch and roll joints a model has.
+
+    Raises:
+        LogError: ``mode_pr`` other than 0 (PR mode), one line.
+    """
+    value = int(getattr(msg, "mode_pr", 0))
+    if value != 0:
+        raise LogError(
+            f"{where}: mode_pr {value} (AB mode: the ankles' values are of their motors A and B, not of the pitch "
+            "and roll joints): only PR mode (mode_pr 0) is read; record in PR mode"
+        )
+
+
 class UnitreeCommands:
     """``LowCmd`` messages of one bag, collected, then read as position targets or torques."""
 
@@ -169,24 +191,26 @@ class UnitreeCommands:
         self.where = where
         self.order = order
         self.ns: list[int] = []
-        self.fields: list[np.ndarray] = []  # per message, shape (5, n): q, dq, tau, kp, kd
+        self.fields: list[np.ndarray] = []  # per message, shape (6, n): _CMD_FIELDS
 
     def add(self, ns: int, msg: Any) -> None:
         if self.order is None:
             raise LogError(f"{self.where}: Unitree LowCmd messages carry no joint names: {MOTOR_ORDER_HELP}")
+        check_pr_mode(f"{self.where}: LowCmd", msg)
         motors = msg.motor_cmd
         idx = _slots(self.where, motors, self.order)
-        rows = [[float(getattr(motors[i], f)) for i in idx] for f in ("q", "dq", "tau", "kp", "kd")]
+        rows = [[float(getattr(motors[i], f)) for i in idx] for f in _CMD_FIELDS]
         self.ns.append(ns)
         self.fields.append(np.array(rows, dtype=np.float64))
 
     def read(self, meta: dict[str, Any]) -> tuple[list[int], list[np.ndarray], tuple[str, ...]]:
         """The commands: recording times [ns], values (n,) each, and their joints.
 
-        Position targets [rad] when any motor of any message is position-controlled (``kp > 0``),
-        else torques [N m]; ``meta["command_kind"]`` says which and ``meta["command_gains"]`` holds
-        the logged ``kp`` [N m/rad] and ``kd`` [N m s/rad] per joint (their medians; a warning when
-        they change during the log).
+        Position targets [rad] when any motor of any message is position-controlled (enabled,
+        ``kp > 0``, not the stop value), else torques [N m]; ``meta["command_kind"]`` says which and
+        ``meta["command_gains"]`` holds the logged ``kp`` [N m/rad] and ``kd`` [N m s/rad] per joint
+        (their medians; a warning when they change during the log).  Messages before and after the
+        run in which no motor runs the log's kind of command are left out (one warning).
 
         Raises:
             LogError: Commands neither kind can state (see the module docstring), one line.
@@ -194,40 +218,52 @@ class UnitreeCommands:
         joints = joints_of(self.order or ())
         if not self.ns:
             return [], [], joints
-        f = np.stack(self.fields)  # (K, 5, n)
-        q, dq, tau, kp, kd = (f[:, k] for k in range(5))
+        f = np.stack(self.fields)  # (K, 6, n)
+        mode, q, dq, tau, kp, kd = (f[:, k] for k in range(len(_CMD_FIELDS)))
         where = f"{self.where}: LowCmd"
+        off = mode == 0
         stopped = (np.abs(q) >= _STOPPED) | ~np.isfinite(q)
-        position = (kp > 0) & ~stopped
-        if not position.any():
-            if (kd != 0).any() or (kp != 0).any():
-                j = joints[int(np.argwhere((kd != 0) | (kp != 0))[0][1])]
-                raise LogError(
-                    f"{where}: motor of {j!r} is commanded with kp == 0 < kd (damping or velocity control), "
-                    "which neither position targets nor torques state: record position (kp > 0) or torque commands"
-                )
-            meta["command_kind"] = "torque"
-            return list(self.ns), list(tau), joints
-        any_pos = position.any(axis=1)
-        first, last = int(np.argmax(any_pos)), len(any_pos) - 1 - int(np.argmax(any_pos[::-1]))
-        if first or last < len(any_pos) - 1:
+        position = (kp > 0) & ~stopped & ~off
+        kind = "position" if position.any() else "torque"
+        driven = position if kind == "position" else ~off & (kp == 0) & (kd == 0)
+        any_driven = driven.any(axis=1)
+        if not any_driven.any():
+            raise LogError(
+                f"{where}: no command drives a motor by a position target (kp > 0) or by torque alone "
+                "(kp == kd == 0), only damping (kp == 0 < kd) or disabled motors (mode 0), which neither "
+                "position targets nor torques state"
+            )
+        first, last = int(np.argmax(any_driven)), len(any_driven) - 1 - int(np.argmax(any_driven[::-1]))
+        if first or last < len(any_driven) - 1:
             log.warning(
-                "%s: %d messages before and %d after the position commands drive no motor by position "
-                "(the SDK's stop command, kp == 0): left out",
+                "%s: %d messages before and %d after the %s commands drive no motor that way (the SDK's stop "
+                "command, damping, or motors disabled): left out",
                 where,
                 first,
-                len(any_pos) - 1 - last,
+                len(any_driven) - 1 - last,
+                kind,
             )
         keep = slice(first, last + 1)
-        q, dq, tau, kp, kd, position = q[keep], dq[keep], tau[keep], kp[keep], kd[keep], position[keep]
-        if not position.all():
-            k, j = (int(v) for v in np.argwhere(~position)[0])
-            what = "the stop value PosStopF" if abs(q[k, j]) >= _STOPPED else f"kp {kp[k, j]:g}"
+        q, dq, tau, kp, kd, off, driven = (a[keep] for a in (q, dq, tau, kp, kd, off, driven))
+        if not driven.all():
+            k, j = (int(v) for v in np.argwhere(~driven)[0])
+            if off[k, j]:
+                what = "disabled, mode 0"
+            elif kind == "torque":
+                what = f"kp {kp[k, j]:g}, kd {kd[k, j]:g}"
+            elif abs(q[k, j]) >= _STOPPED or not np.isfinite(q[k, j]):
+                what = "the stop value PosStopF"
+            else:
+                what = f"kp {kp[k, j]:g}"
             raise LogError(
-                f"{where}: motor of {joints[j]!r} is not position-controlled ({what}) at "
-                f"{(self.ns[first + k] - self.ns[0]) / 1e9:.3f} s, between position commands: which target "
-                "it ran is unknown; cut the log to the span every motor is position-controlled"
+                f"{where}: motor of {joints[j]!r} is not {kind}-controlled ({what}) at "
+                f"{(self.ns[first + k] - self.ns[0]) / 1e9:.3f} s, between {kind} commands: what it ran is unknown; "
+                f"cut the log to the span every motor is {kind}-controlled ({NO_JOINT} in --motor-order for a "
+                "motor the robot does not use)"
             )
+        if kind == "torque":
+            meta["command_kind"] = "torque"
+            return self.ns[first : last + 1], list(tau), joints
         feed = (tau != 0) | ((kd != 0) & (dq != 0))
         if feed.any():
             k, j = (int(v) for v in np.argwhere(feed)[0])
