@@ -72,6 +72,17 @@ class TestRoundTrip:
         assert back.command_t[0] == back.t[0]
         assert "5 messages before" in caplog.text
 
+    def test_lowstate_is_read_beside_the_low_frequency_lf_lowstate(self, tmp_path, caplog):
+        run = quadruped_run()
+        bag = write_unitree(tmp_path / "bag", run, GO2_ORDER, extra_state_topic="/lf/lowstate")
+        back = read_bag(bag, motor_order=ORDER)
+        assert back.n_samples == run.n_samples
+        with pytest.raises(LogError, match="choose one with --topic"):  # no /lowstate: which is unclear
+            read_bag(
+                write_unitree(tmp_path / "b2", run, GO2_ORDER, state_topic="/a", extra_state_topic="/b"),
+                motor_order=ORDER,
+            )
+
 
 class TestRefused:
     def test_without_a_motor_order_one_line_says_how_to_give_it(self, tmp_path):

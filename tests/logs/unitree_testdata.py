@@ -210,13 +210,15 @@ def write_unitree(
     definitions: bool = True,
     state_topic: str = "/lowstate",
     command_topic: str = "/lowcmd",
+    extra_state_topic: str | None = None,
     start_ns: int = START_NS,
 ) -> Path:
     """``traj`` as a Unitree bag: a ``LowState`` per state sample (its IMU from the IMU sample at the
     same time) and a ``LowCmd`` per command, motor i the joint ``motor_order[i]`` (``-``: unused);
     commands as position targets with ``kp``/``kd`` (or torques with ``torque``), after
     ``stop_before`` of the SDK's stop commands (1 ms apart).  Recording times are the trajectory's
-    plus ``start_ns``.  ``definitions=False`` writes no message definitions."""
+    plus ``start_ns``.  ``extra_state_topic``: every fifth ``LowState`` also there (as
+    ``/lf/lowstate``).  ``definitions=False`` writes no message definitions."""
     store = STORE
     state_t, cmd_t = f"{family}/msg/LowState", f"{family}/msg/LowCmd"
     slot = {j: i for i, j in enumerate(motor_order) if j != "-"}
@@ -239,6 +241,8 @@ def write_unitree(
             if traj.quat is not None:
                 imu.quaternion = traj.quat[k].astype(np.float32)
         msgs.append((ns, 0, state_topic, msg))
+        if extra_state_topic is not None and i % 5 == 0:  # a low-frequency copy
+            msgs.append((ns, 0, extra_state_topic, msg))
     times = [round(float(t) * 1e9) + start_ns for t in traj.command_t]
     for k in range(stop_before):
         msg = _default(store, cmd_t)

@@ -11,8 +11,9 @@ trajectory controller takes ``trajectory_msgs/msg/JointTrajectory`` on
 2. the standard name, when the bag has it;
 3. the only topic of the role's types whose last name part says ``command`` (or is
    ``joint_trajectory``) for commands, and does not for the joint states; the choice is logged.
-   Unitree's ``LowState`` and ``LowCmd`` (``/lowstate``, ``/lowcmd``) hold the joint states and the
-   commands by their type, whatever the topic's name (:mod:`~.bag_unitree`).
+   Unitree's ``LowState`` and ``LowCmd`` hold the joint states and the commands by their type,
+   whatever the topic's name; of several, ``/lowstate`` and ``/lowcmd`` (beside the robot's
+   low-frequency ``/lf/lowstate``) (:mod:`~.bag_unitree`).
 
 Several candidates and no choice is one error line naming them and the option that chooses.
 """
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
-from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE
+from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UNITREE_TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,8 @@ def choose_topics(
             out.append(_checked(where, role, standard, types[standard], readable, how))
             continue
         candidates = sorted(t for t, ts in types.items() if _candidate(role, t, ts & set(readable)))
+        if len(candidates) > 1 and UNITREE_TOPICS.get(role) in candidates:  # /lowstate beside /lf/lowstate
+            candidates = [UNITREE_TOPICS[role]]
         if len(candidates) > 1 and role == "imu":  # optional: read without it rather than refuse the log
             log.warning(
                 "%s: no %s, and %s could hold the IMU readings: none read (choose one with --topic imu=TOPIC)",

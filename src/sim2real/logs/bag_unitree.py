@@ -49,6 +49,7 @@ __all__ = [
     "LOW_CMD",
     "LOW_STATE",
     "POS_STOP_F",
+    "UNITREE_TOPICS",
     "VEL_STOP_F",
     "UnitreeCommands",
     "check_command_kind",
@@ -63,6 +64,9 @@ LOW_STATE = ("unitree_go/msg/LowState", "unitree_hg/msg/LowState")
 """Unitree low-level state types (Go2 / B2, G1 / H1-2): joint states and the IMU."""
 LOW_CMD = ("unitree_go/msg/LowCmd", "unitree_hg/msg/LowCmd")
 """Unitree low-level command types."""
+UNITREE_TOPICS = {"joint_states": "/lowstate", "commands": "/lowcmd"}
+"""Role -> the topic unitree_ros2 publishes it on at the full rate (preferred where a bag has several
+of its type, e.g. the low-frequency ``/lf/lowstate`` too)."""
 POS_STOP_F = 2.146e9
 """The SDK's position value of a motor that is not position-controlled (``PosStopF``) [rad]."""
 VEL_STOP_F = 16000.0
