@@ -14,8 +14,8 @@ from sim2real.logs import read_bag
 from sim2real.logs.bag_unitree import (
     POS_STOP_F,
     check_command_kind,
+    check_motor_order,
     parse_motor_order,
-    resolve_motor_order,
 )
 
 ORDER = ",".join(GO2_ORDER)
@@ -220,12 +220,13 @@ class TestMotorOrder:
         with pytest.raises(LogError, match="names no joint"):
             parse_motor_order("-,-")
 
-    def test_the_spec_states_it_when_the_option_does_not(self):
-        assert resolve_motor_order(None, GO2_ORDER) == GO2_ORDER
-        assert resolve_motor_order(None, ()) is None
-        assert resolve_motor_order((*GO2_ORDER, "-"), GO2_ORDER) == (*GO2_ORDER, "-")
-        with pytest.raises(LogError, match="differs from the robot spec's motor_order"):
-            resolve_motor_order(QUADRUPED, GO2_ORDER)
+    def test_the_option_must_follow_the_specs_motor_order(self):
+        assert check_motor_order(None, GO2_ORDER) is None  # never taken in the option's place
+        assert check_motor_order(GO2_ORDER, ()) == GO2_ORDER
+        slots = ("-", *GO2_ORDER[:6], "-", *GO2_ORDER[6:])
+        assert check_motor_order(slots, GO2_ORDER) == slots
+        with pytest.raises(LogError, match="in another order than the robot spec's motor_order"):
+            check_motor_order(QUADRUPED, GO2_ORDER)
 
 
 class TestCommandKind:

@@ -77,7 +77,7 @@ def test_without_the_motor_order_one_error_line(bags, capsys):
     assert "Traceback" not in "\n".join(err)
 
 
-def test_a_spec_that_states_the_motor_order_needs_no_option(bags, capsys, tmp_path):
+def test_a_specs_motor_order_checks_the_option_and_does_not_replace_it(bags, capsys, tmp_path):
     from importlib.resources import files
 
     _, mcap, _ = bags
@@ -85,15 +85,12 @@ def test_a_spec_that_states_the_motor_order_needs_no_option(bags, capsys, tmp_pa
     (tmp_path / "quadruped.xml").write_text((data / "quadruped.xml").read_text())
     text = (data / "quadruped.yaml").read_text() + f"\nmotor_order: [{', '.join(GO2_ORDER)}]\n"
     (tmp_path / "go2.yaml").write_text(text)
+    go2 = ["gap", str(mcap), "--robot", str(tmp_path / "go2.yaml"), "--fixed-base"]
     want = _json(capsys, ["gap", str(mcap), "--robot", "quadruped", *UNITREE])
-    got = _json(capsys, ["gap", str(mcap), "--robot", str(tmp_path / "go2.yaml"), "--fixed-base"])
+    got = _json(capsys, [*go2, "--motor-order", ORDER])
     assert got["position_rmse"] == pytest.approx(want["position_rmse"], rel=1e-9)
     capsys.readouterr()
-    wrong = ",".join(reversed(GO2_ORDER))
-    assert (
-        main(
-            ["gap", str(mcap), "--robot", str(tmp_path / "go2.yaml"), "--fixed-base", "--motor-order", wrong]
-        )
-        != 0
-    )
-    assert "differs from the robot spec's motor_order" in capsys.readouterr().err
+    assert main([*go2, "--motor-order", ",".join(reversed(GO2_ORDER))]) != 0
+    assert "in another order than the robot spec's motor_order" in capsys.readouterr().err
+    assert main(go2) != 0  # the spec's order does not say which slot each motor has
+    assert "--motor-order J1,J2" in capsys.readouterr().err

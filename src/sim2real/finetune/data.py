@@ -34,7 +34,7 @@ import numpy as np
 from sim2real.errors import LogError, Sim2RealError
 from sim2real.logs.bag import read_bag
 from sim2real.logs.bag_states import parse_command_order
-from sim2real.logs.bag_unitree import check_command_kind, parse_motor_order, resolve_motor_order
+from sim2real.logs.bag_unitree import check_command_kind, check_motor_order, parse_motor_order
 from sim2real.logs.trajectory import Trajectory
 from sim2real.policy.metadata import PolicyMetadata
 from sim2real.robots.spec import RobotSpec
@@ -258,7 +258,7 @@ def load_episodes(
     if not paths:
         raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories)")
     order = parse_command_order(command_order)
-    motors = resolve_motor_order(parse_motor_order(motor_order), spec.motor_order)
+    motors = check_motor_order(parse_motor_order(motor_order), spec.motor_order)
     episodes = []
     for path in paths:
         traj = read_bag(

@@ -24,7 +24,7 @@ from sim2real.errors import LogError
 from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag, read_csv
 from sim2real.logs.bag_states import parse_command_order
 from sim2real.logs.bag_topics import parse_topics
-from sim2real.logs.bag_unitree import check_command_kind, parse_motor_order, resolve_motor_order
+from sim2real.logs.bag_unitree import check_command_kind, check_motor_order, parse_motor_order
 from sim2real.logs.csv_map_file import check_map_joints, load_column_map
 from sim2real.real.estimator import estimate_track
 from sim2real.robots.spec import RobotSpec
@@ -86,7 +86,7 @@ def load_logs(
     reader = csv_reader(spec, csv_map) if csv_map is not None else None
     chosen = parse_topics(topics)
     order = parse_command_order(command_order)
-    motors = resolve_motor_order(parse_motor_order(motor_order), spec.motor_order)
+    motors = check_motor_order(parse_motor_order(motor_order), spec.motor_order)
     out = []
     for raw in paths:
         path = Path(raw)

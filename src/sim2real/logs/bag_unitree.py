@@ -7,9 +7,9 @@ Owners of Unitree Go2 / B2 (``unitree_go``) and G1 / H1-2 (``unitree_hg``) robot
 ``mode``, ``q``, ``dq``, ``tau``, ``kp``, ``kd``).  Neither carries joint names nor a header stamp:
 
 - **Motor order.** Motor ``i`` drives the joint the user names ``i``-th (``--motor-order
-  J1,J2,...``, :func:`parse_motor_order`; ``-`` for a motor slot that drives no joint of the robot),
-  or the robot spec's ``motor_order`` where the spec states one (:func:`resolve_motor_order`);
-  motors beyond the list are not read (a ``LowState`` has 20 or 35 slots, a Go2 uses 12).  The
+  J1,J2,...``, :func:`parse_motor_order`; ``-`` for a motor slot that drives no joint of the robot;
+  where the robot spec states a ``motor_order``, the joints must come in its order:
+  :func:`check_motor_order`); motors beyond the list are not read (a ``LowState`` has 20 or 35 slots, a Go2 uses 12).  The
   order is never guessed: without it such a bag is refused with one line saying how to give it.
 - **Time.** Every sample is timed by its recording time (the messages have no stamp).
 - **Commands.** The motor runs ``tau = tau_ff + kp (q_target - q) + kd (dq_target - dq)``.  A log
@@ -53,8 +53,8 @@ __all__ = [
     "VEL_STOP_F",
     "UnitreeCommands",
     "check_command_kind",
+    "check_motor_order",
     "parse_motor_order",
-    "resolve_motor_order",
     "typestore_for",
 ]
 
@@ -76,8 +76,8 @@ _STOPPED = POS_STOP_F / 2
 NO_JOINT = "-"
 """A ``--motor-order`` item for a motor slot that drives none of the robot's joints."""
 MOTOR_ORDER_HELP = (
-    f"name the joint of motor 0, 1, ... with --motor-order J1,J2,... ({NO_JOINT} for an unused slot), or "
-    "motor_order in the robot spec (docs/real_data.md)"
+    f"name the joint of motor 0, 1, ... with --motor-order J1,J2,... ({NO_JOINT} for an unused slot; "
+    "docs/real_data.md)"
 )
 
 
@@ -106,24 +106,20 @@ def parse_motor_order(value: str | Sequence[str] | None) -> tuple[str, ...] | No
     return items
 
 
-def resolve_motor_order(stated: tuple[str, ...] | None, robot: Sequence[str]) -> tuple[str, ...] | None:
-    """The motor order to read Unitree bags with: ``--motor-order`` (:func:`parse_motor_order`), else
-    the robot spec's ``motor_order`` (its actuated joints by motor index; empty when the spec states
-    none), else None.
+def check_motor_order(stated: tuple[str, ...] | None, robot: Sequence[str]) -> tuple[str, ...] | None:
+    """``--motor-order`` (:func:`parse_motor_order`) checked against the robot spec's ``motor_order``
+    (its actuated joints in motor order; empty when the spec states none): the joints the option
+    names must come in the spec's order.  The spec's order is never taken in the option's place: it
+    does not say which message slot each motor has (a G1 of 23 joints leaves slots unused).
 
     Raises:
-        LogError: Both are given and differ (one of them is wrong, and which cannot be told).
+        LogError: The option's joints in another order than the spec's (one of them is wrong).
     """
     robot = tuple(robot)
-    if stated is None:
-        return robot or None
-    trimmed = list(stated)
-    while trimmed and trimmed[-1] == NO_JOINT:
-        trimmed.pop()
-    if robot and tuple(trimmed) != robot:
+    if stated is not None and robot and joints_of(stated) != robot:
         raise LogError(
-            f"--motor-order {','.join(stated)} differs from the robot spec's motor_order {','.join(robot)}: "
-            "correct the one that is wrong, or leave the option out"
+            f"--motor-order {','.join(stated)} names the joints in another order than the robot spec's "
+            f"motor_order {','.join(robot)}: correct the one that is wrong"
         )
     return stated
 
