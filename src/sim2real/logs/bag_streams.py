@@ -77,7 +77,7 @@ class Streams:
         if topic == TOPIC_JOINT_STATES and msgtype in LOW_STATE:  # no header: the recording time
             self.state_ns.append(0)
             self.state_recv.append(ns)
-            q, dq, tau = state_row(f"{self.path}: {topic}", msg, self.motor_order)
+            q, dq, tau = state_row(str(self.path), msg, self.motor_order)
             self.state_names.append(joints_of(self.motor_order or ()))
             self.position.append(q)
             self.velocity.append(dq)
