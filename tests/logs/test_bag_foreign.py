@@ -258,3 +258,15 @@ class TestStorage:
                     p.rename(bag / p.name)
         with pytest.raises(LogError, match=r"run: both .mcap and .db3 files and no metadata.yaml"):
             read_bag(bag)
+
+
+class TestNothingToRead:
+    def test_a_bag_of_only_other_types_says_it_has_no_joint_states(self, tmp_path):
+        """No topic of a role: nothing is decoded (rosbags reads every topic when given none)."""
+        from rosbags.rosbag2 import Writer
+
+        with Writer(tmp_path / "bag", version=9) as writer:
+            conn = writer.add_connection("/odd", "my_msgs/msg/Odd", msgdef="float64 x", rihs01="RIHS01_" + "0" * 64)
+            writer.write(conn, 1, b"\x00\x01\x00\x00" + bytes(8))
+        with pytest.raises(LogError, match="no messages on /joint_states"):
+            read_bag(tmp_path / "bag")

@@ -57,3 +57,14 @@ class TestGroupedJacobian:
         assert len(names) == 72 and "actuator.FL_calf.kd" in names and "joint.RR_hip.frictionloss" in names
         floor = default_params(spec)
         assert floor == ["body.base.mass", "body.base.com", "geom.floor.friction"]
+
+
+class TestOneParameter:
+    def test_a_single_parameter_of_independent_trees_is_solved(self, hung_problem):
+        """scipy's lsmr trust-region step works in a 2-D subspace: one coordinate raised IndexError."""
+        from sim2real.sysid.problem import solve
+
+        problem, _ = hung_problem
+        coords = Coords(problem, ["joint.FL_calf.damping"])
+        assert problem.independent and coords.size == 1
+        assert solve(problem, coords, "linear", 1.0, 5) is not None

@@ -39,6 +39,7 @@ def actuator(
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
     command_order: str = "auto",
+    motor_order: tuple[str, ...] | None = None,
     seed: int = 0,
     json: bool = False,
 ) -> int:
@@ -77,6 +78,9 @@ def actuator(
             value drives: auto (as the bag allows: the actuator order, or the /joint_states order
             where that is the actuator order), robot (the actuator order), states (the order of the
             bag's /joint_states names) or J1,J2,... (the joints, in the order of the values).
+        motor_order: A Unitree bag (unitree_go/unitree_hg LowState and LowCmd, which name no
+            joints): the joint of motor 0, 1, ... as J1,J2,... or J1 J2 ... ("-" for an unused slot; motors
+            beyond the list are not read). Required for such a bag (docs/real_data.md).
         seed: fit: seed of the initialization and the batches.
         json: Print a JSON summary on stdout.
     """
@@ -86,7 +90,7 @@ def actuator(
 
     spec = load_robot(robot)
     trajectories = load_logs(
-        spec, logs, csv_map, before_safe_mode=True, topics=topic, command_order=command_order
+        spec, logs, csv_map, before_safe_mode=True, topics=topic, command_order=command_order, motor_order=motor_order
     )
     drive = None
     if calib is not None:

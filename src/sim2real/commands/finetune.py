@@ -47,6 +47,7 @@ def finetune(
     seed: int = 0,
     allow_out_of_bounds: bool = False,
     command_order: str = "auto",
+    motor_order: tuple[str, ...] | None = None,
     json: bool = False,
 ) -> int:
     """Fine-tune a deployed policy from robot logs: a small residual adapter beside the frozen
@@ -77,6 +78,9 @@ def finetune(
             /joint_states order where that is the actuator order), robot (the actuator order),
             states (the order of the bag's /joint_states names) or J1,J2,... (the joints, in the
             order of the values).
+        motor_order: A Unitree bag (unitree_go/unitree_hg LowState and LowCmd, which name no
+            joints): the joint of motor 0, 1, ... as J1,J2,... or J1 J2 ... ("-" for an unused slot; motors
+            beyond the list are not read). Required for such a bag (docs/real_data.md).
         json: Print a JSON summary on stdout.
     """
     if not policy:
@@ -90,6 +94,8 @@ def finetune(
         raise Sim2RealError("iterative mode needs both --twin PARAMS.yaml and --rounds N (N >= 1)")
     if iterative and logs:
         raise Sim2RealError("iterative mode (--twin/--rounds) collects its own logs; do not pass LOG...")
+    if iterative and motor_order is not None:
+        raise Sim2RealError("iterative mode (--twin/--rounds) collects its own logs, which name their joints: drop --motor-order")
     if iterative and command_order != "auto":
         raise Sim2RealError("iterative mode (--twin/--rounds) collects its own logs, which name their command joints: drop --command-order")
     if not iterative and not logs:
@@ -155,7 +161,7 @@ def finetune(
     from sim2real.finetune.pipeline import finetune_files
 
     human(f"fine-tuning {policy} for {spec.name} (spec {spec.hash[:12]}) from {len(logs)} log(s)", json)
-    output = finetune_files(policy, logs, spec, out, config, command_order=command_order)
+    output = finetune_files(policy, logs, spec, out, config, command_order=command_order, motor_order=motor_order)
     summary = output.summary()
     emit(summary, json, _summary_text(summary))
     return 0

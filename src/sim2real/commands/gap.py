@@ -22,6 +22,7 @@ def gap(
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
     command_order: str = "auto",
+    motor_order: tuple[str, ...] | None = None,
     fixed_base: bool = False,
     velocity: Literal["auto", "log", "fd"] = "auto",
     threshold: float = 0.1,
@@ -49,6 +50,9 @@ def gap(
             value drives: auto (as the bag allows: the actuator order, or the /joint_states order
             where that is the actuator order), robot (the actuator order), states (the order of the
             bag's /joint_states names) or J1,J2,... (the joints, in the order of the values).
+        motor_order: A Unitree bag (unitree_go/unitree_hg LowState and LowCmd, which name no
+            joints): the joint of motor 0, 1, ... as J1,J2,... or J1 J2 ... ("-" for an unused slot; motors
+            beyond the list are not read). Required for such a bag (docs/real_data.md).
         fixed_base: The log was recorded with the robot hung by its base (legs in the air): for a log
             that does not say (a CSV, another recorder's bag); sim2real's own hung logs
             (`record --fixed-base`) are replayed hung without it.
@@ -88,6 +92,7 @@ def gap(
         topics=topic,
         fixed_base=fixed_base,
         command_order=command_order,
+        motor_order=motor_order,
     )
     hung = spec.base_body is not None and bool(trajectory.meta.get("fixed_base"))
     if hung:

@@ -132,6 +132,7 @@ def identify(
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
     command_order: str = "auto",
+    motor_order: tuple[str, ...] | None = None,
     horizon: float = 0.25,
     stride: float | None = None,
     max_windows: int | None = 400,
@@ -174,6 +175,9 @@ def identify(
             value drives: auto (as the bag allows: the actuator order, or the /joint_states order
             where that is the actuator order), robot (the actuator order), states (the order of the
             bag's /joint_states names) or J1,J2,... (the joints, in the order of the values).
+        motor_order: A Unitree bag (unitree_go/unitree_hg LowState and LowCmd, which name no
+            joints): the joint of motor 0, 1, ... as J1,J2,... or J1 J2 ... ("-" for an unused slot; motors
+            beyond the list are not read). Required for such a bag (docs/real_data.md).
         horizon: Window length [s]: each window replays the logged commands from a logged state.
         stride: Time between window starts [s] (default: the horizon).
         max_windows: Use at most this many windows, evenly spread (bounds time and memory).
@@ -215,6 +219,7 @@ def identify(
         topics=topic,
         fixed_base=fixed_base,
         command_order=command_order,
+        motor_order=motor_order,
     )
     hung = [name for name, t in zip(logs, trajectories, strict=True) if t.meta.get("fixed_base")]
     if spec.base_body is not None and hung and len(hung) < len(logs):

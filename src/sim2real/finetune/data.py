@@ -34,6 +34,7 @@ import numpy as np
 from sim2real.errors import LogError, Sim2RealError
 from sim2real.logs.bag import read_bag
 from sim2real.logs.bag_states import parse_command_order
+from sim2real.logs.bag_unitree import check_command_kind, check_motor_order, parse_motor_order
 from sim2real.logs.trajectory import Trajectory
 from sim2real.policy.metadata import PolicyMetadata
 from sim2real.robots.spec import RobotSpec
@@ -243,10 +244,12 @@ def load_episodes(
     meta: PolicyMetadata,
     task: Any | None = None,
     command_order: str = "auto",
+    motor_order: str | Sequence[str] | None = None,
 ) -> list[Episode]:
     """Episodes from deploy logs (one per bag); ``command_order``: which joint each value of a bag's
     commands drives when the bag does not name them (another recorder's bag:
-    :func:`~sim2real.logs.bag_states.command_joints_for`).
+    :func:`~sim2real.logs.bag_states.command_joints_for`); ``motor_order``: the joint of each motor
+    of a Unitree bag (:mod:`~sim2real.logs.bag_unitree`).
 
     Raises:
         Sim2RealError: no logs given; LogError / SpecMismatchError: a log is unusable or of another
@@ -255,6 +258,7 @@ def load_episodes(
     if not paths:
         raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories)")
     order = parse_command_order(command_order)
+    motors = check_motor_order(parse_motor_order(motor_order), spec.motor_order)
     episodes = []
     for path in paths:
         traj = read_bag(
@@ -263,7 +267,9 @@ def load_episodes(
             require_commands=True,
             command_joints=spec.actuated_joints,
             command_order=order,
+            motor_order=motors,
         )
+        check_command_kind(str(path), traj.meta, {a.joint: (a.model, a.kp, a.kd) for a in spec.actuators})
         episodes.append(episode_from_trajectory(traj, spec, meta, task, source=str(path)))
     return episodes
 

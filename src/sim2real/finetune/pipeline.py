@@ -97,9 +97,11 @@ def finetune_files(
     out: str | Path,
     config: FinetuneConfig | None = None,
     command_order: str = "auto",
+    motor_order: str | Sequence[str] | None = None,
 ) -> FinetuneOutput:
     """Fine-tune the policy file ``policy`` from deploy ``logs``; write the adapted file to ``out``
-    (``command_order``: of bags whose commands name no joints, :func:`~.data.load_episodes`).
+    (``command_order``: of bags whose commands name no joints; ``motor_order``: of Unitree bags;
+    :func:`~.data.load_episodes`).
 
     Raises:
         PolicyError: the policy file is missing, corrupted or cannot be rebuilt.
@@ -108,7 +110,7 @@ def finetune_files(
     """
     meta = read_metadata(policy)
     meta.check_spec(spec, f"policy {policy}")
-    episodes = load_episodes(logs, spec, meta, command_order=command_order)  # the logs first: cheap, and the usual mistake
+    episodes = load_episodes(logs, spec, meta, command_order=command_order, motor_order=motor_order)  # the logs first: cheap, and the usual mistake
     base = load_base(policy, spec)
     buffer = ReplayBuffer()
     buffer.add(episodes)

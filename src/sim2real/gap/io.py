@@ -24,6 +24,7 @@ from sim2real.errors import LogError
 from sim2real.logs import Trajectory, load_real_pendulum, load_real_qube, read_bag, read_csv
 from sim2real.logs.bag_states import parse_command_order
 from sim2real.logs.bag_topics import parse_topics
+from sim2real.logs.bag_unitree import check_command_kind, check_motor_order, parse_motor_order
 from sim2real.logs.csv_map_file import check_map_joints, load_column_map
 from sim2real.real.estimator import estimate_track
 from sim2real.robots.spec import RobotSpec
@@ -51,6 +52,7 @@ def load_logs(
     topics: Sequence[str] = (),
     fixed_base: bool = False,
     command_order: str = "auto",
+    motor_order: str | Sequence[str] | None = None,
 ) -> list[Trajectory]:
     """Read logs of a robot and check that each can be replayed on it.
 
@@ -71,6 +73,8 @@ def load_logs(
         command_order: Which joint each value of a bag's commands drives when the bag does not
             name them: ``auto``, ``robot``, ``states`` or ``J1,J2,...``
             (:func:`~sim2real.logs.bag_states.command_joints_for`); a CSV's column map names them.
+        motor_order: A Unitree bag (LowState/LowCmd): the joint of motor 0, 1, ... as ``J1,J2,...``
+            (:mod:`~sim2real.logs.bag_unitree`).
 
     Raises:
         LogError: missing, empty, truncated or malformed logs; a CSV without a column map; a log
@@ -82,6 +86,7 @@ def load_logs(
     reader = csv_reader(spec, csv_map) if csv_map is not None else None
     chosen = parse_topics(topics)
     order = parse_command_order(command_order)
+    motors = check_motor_order(parse_motor_order(motor_order), spec.motor_order)
     out = []
     for raw in paths:
         path = Path(raw)
@@ -93,6 +98,8 @@ def load_logs(
                 )
             if order.kind != "auto":
                 raise LogError(f"{path}: --command-order is for bags; a CSV's column map names the command joints")
+            if motor_order is not None:
+                raise LogError(f"{path}: --motor-order is for Unitree bags; a CSV's column map names the joints")
             traj = reader(path)
         else:
             if not path.exists():
@@ -104,8 +111,10 @@ def load_logs(
                 command_joints=spec.actuated_joints,
                 topics=chosen,
                 command_order=order,
+                motor_order=motors,
             )
         check_log_fits(spec, traj, str(path))
+        check_command_kind(str(path), traj.meta, {a.joint: (a.model, a.kp, a.kd) for a in spec.actuators})
         traj = _declared_hung(spec, traj, str(path)) if fixed_base else traj
         traj = _before_safe_mode(traj, str(path), cut=before_safe_mode)
         if path.suffix.lower() == ".csv":  # no CSV states its units (a log of the robot's joints by now)

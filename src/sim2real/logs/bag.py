@@ -70,6 +70,7 @@ from sim2real.logs.bag_topics import (
     TOPIC_META,
     connections_to_read,
 )
+from sim2real.logs.bag_unitree import parse_motor_order, typestore_for
 from sim2real.logs.mcap_storage import FlushingMcapStorage
 from sim2real.logs.odometry import ODOMETRY, TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_message
 from sim2real.logs.trajectory import Trajectory
@@ -470,6 +471,7 @@ def read_bag(
     command_joints: Sequence[str] | None = None,
     topics: Mapping[str, str] | None = None,
     command_order: str | CommandOrder = "auto",
+    motor_order: str | Sequence[str] | None = None,
 ) -> Trajectory:
     """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` or ``.db3`` file).
 
@@ -492,6 +494,9 @@ def read_bag(
             ``/joint_states`` order) or a comma-separated joint list
             (:func:`~.bag_states.command_joints_for`); a bag that names its command joints must
             agree with it.
+        motor_order: A bag of Unitree ``LowState``/``LowCmd`` messages (no joint names): the joint of
+            motor 0, 1, ..., as ``J1,J2,...`` or a sequence (``-``: a slot without a joint); motors
+            beyond it are not read (:mod:`~.bag_unitree`).  Required for such a bag.
 
     Returns:
         The trajectory, with ``meta`` holding ``robot``, ``source``, ``complete`` and the writer's meta.
@@ -502,15 +507,18 @@ def read_bag(
     """
     path = Path(path)
     order = parse_command_order(command_order)
+    motors = parse_motor_order(motor_order)
     with open_bag(path) as (reader, custom, complete):
-        streams = Streams(path)
+        streams = Streams(path, motors)
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
+        stores = typestore_for(str(path), wanted, TYPESTORE)
         try:
-            for conn, ns, raw in reader.messages(connections=wanted):
-                msg = TYPESTORE.deserialize_cdr(raw, conn.msgtype)
+            for conn, ns, raw in reader.messages(connections=wanted) if wanted else ():  # none: rosbags reads all
+                msg = stores[conn.msgtype].deserialize_cdr(raw, conn.msgtype)
                 streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype)
         except (ReaderError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
             raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None
+    unitree_meta = streams.take_unitree()
     header = _meta_from(custom, streams.meta_json, path)
     spec_hash = header.get("spec_hash") or None
     if expected_hash is not None:
@@ -526,7 +534,7 @@ def read_bag(
     meta = dict(header.get("meta") or {})
     if "source" in meta:
         meta["origin"] = meta.pop("source")
-    meta |= {"robot": header.get("robot"), "source": str(path), "complete": complete}
+    meta |= {"robot": header.get("robot"), "source": str(path), "complete": complete} | unitree_meta
     return streams.trajectory(spec_hash, header, meta, command_joints, order)
 
 

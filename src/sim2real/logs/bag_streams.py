@@ -38,6 +38,7 @@ from sim2real.logs.bag_topics import (
     command_row,
     named_command_joints,
 )
+from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UnitreeCommands, imu_row, joints_of, state_row
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.odometry import TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_row, tracks
 from sim2real.logs.trajectory import Event, Trajectory
@@ -48,8 +49,12 @@ log = logging.getLogger(__name__)
 class Streams:
     """Decoded messages of one bag, per stream; :meth:`trajectory` makes them one :class:`Trajectory`."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, motor_order: Sequence[str] | None = None) -> None:
+        """``motor_order``: the joint of Unitree motor 0, 1, ... (:mod:`~.bag_unitree`), or None."""
         self.path = path
+        self.motor_order = motor_order
+        self.unitree_commands = UnitreeCommands(str(path), motor_order)
+        self.unitree_imu: tuple[list[int], list[tuple[float, ...]], list[bool]] = ([], [], [])
         self.state_ns: list[int] = []  # header stamps (0 = none)
         self.state_recv: list[int] = []  # recording times
         self.state_names: list[tuple[str, ...]] = []
@@ -69,7 +74,20 @@ class Streams:
         self.meta_json: str | None = None
 
     def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
-        if topic == TOPIC_JOINT_STATES:
+        if topic == TOPIC_JOINT_STATES and msgtype in LOW_STATE:  # no header: the recording time
+            self.state_ns.append(0)
+            self.state_recv.append(ns)
+            q, dq, tau = state_row(str(self.path), msg, self.motor_order)
+            self.state_names.append(joints_of(self.motor_order or ()))
+            self.position.append(q)
+            self.velocity.append(dq)
+            self.effort.append(tau)
+            row, has_orientation = imu_row(msg)
+            for rows, value in zip(self.unitree_imu, (ns, row, has_orientation), strict=True):
+                rows.append(value)
+        elif topic == TOPIC_COMMANDS and msgtype in LOW_CMD:
+            self.unitree_commands.add(ns, msg)
+        elif topic == TOPIC_JOINT_STATES:
             stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
             self.state_ns.append(stamp)
             self.state_recv.append(ns)
@@ -97,6 +115,20 @@ class Streams:
             rows.append(odometry_row(msg))
         elif topic == TOPIC_META and self.meta_json is None:
             self.meta_json = msg.data
+
+    def take_unitree(self) -> dict[str, Any]:
+        """Make Unitree ``LowCmd`` messages the commands (named by the motor order) and a
+        ``LowState``'s IMU the IMU samples (unless an IMU topic was read); returns what goes into the
+        trajectory's meta (``command_kind``, ``command_gains``, :meth:`~.bag_unitree.UnitreeCommands.read`).
+        Call once, after the last message."""
+        meta: dict[str, Any] = {}
+        if self.unitree_commands.ns:
+            self.command_ns, self.command, joints = self.unitree_commands.read(meta)
+            self.command_names.add(joints)
+        recv, rows, oriented = self.unitree_imu
+        if recv and not self.imu_ns:
+            self.imu_ns, self.imu_recv, self.imu, self.has_orientation = [0] * len(recv), recv, rows, oriented
+        return meta
 
     def _event(self, ns: int, text: str) -> Event:
         try:

@@ -11,6 +11,9 @@ trajectory controller takes ``trajectory_msgs/msg/JointTrajectory`` on
 2. the standard name, when the bag has it;
 3. the only topic of the role's types whose last name part says ``command`` (or is
    ``joint_trajectory``) for commands, and does not for the joint states; the choice is logged.
+   Unitree's ``LowState`` and ``LowCmd`` hold the joint states and the commands by their type,
+   whatever the topic's name; of several, ``/lowstate`` and ``/lowcmd`` (beside the robot's
+   low-frequency ``/lf/lowstate``) (:mod:`~.bag_unitree`).
 
 Several candidates and no choice is one error line naming them and the option that chooses.
 """
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
+from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UNITREE_TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +45,14 @@ TOPIC_EVENTS, TOPIC_META = "/sim2real/events", "/sim2real/meta"
 STANDARD = {"joint_states": TOPIC_JOINT_STATES, "commands": TOPIC_COMMANDS, "imu": TOPIC_IMU}
 """Role -> the topic sim2real records it on."""
 ROLE_TYPES = {
-    "joint_states": (JOINT_STATE,),
-    "commands": (*MULTI_ARRAY, TRAJECTORY, JOINT_STATE),
+    "joint_states": (JOINT_STATE, *LOW_STATE),
+    "commands": (*MULTI_ARRAY, TRAJECTORY, JOINT_STATE, *LOW_CMD),
     "imu": (IMU,),
 }
-"""Role -> message types read for it (commands: arrays in the actuators' order, or named joints)."""
+"""Role -> message types read for it (commands: arrays in the actuators' order, or named joints;
+Unitree's LowState and LowCmd by motor index, :mod:`~.bag_unitree`)."""
+ROLE_BY_TYPE = {**dict.fromkeys(LOW_STATE, "joint_states"), **dict.fromkeys(LOW_CMD, "commands")}
+"""Types whose role their type tells, whatever the topic's name (``/lowstate``, ``/lowcmd``)."""
 _COMMAND_NAME = re.compile(r"command|^joint_trajectory$")
 """What the last part of a topic's name says when it carries commands (``/forward_position_controller/commands``,
 ``/joint_command``, ``/arm_controller/joint_trajectory``)."""
@@ -113,11 +120,9 @@ def choose_topics(
             how = f"sim2real's {role} topic; another: --topic {role}=TOPIC"
             out.append(_checked(where, role, standard, types[standard], readable, how))
             continue
-        candidates = sorted(
-            t
-            for t, ts in types.items()
-            if ts & set(readable) and (role == "commands") == bool(_COMMAND_NAME.search(t.rsplit("/", 1)[-1]))
-        )
+        candidates = sorted(t for t, ts in types.items() if _candidate(role, t, ts & set(readable)))
+        if len(candidates) > 1 and UNITREE_TOPICS.get(role) in candidates:  # /lowstate beside /lf/lowstate
+            candidates = [UNITREE_TOPICS[role]]
         if len(candidates) > 1 and role == "imu":  # optional: read without it rather than refuse the log
             log.warning(
                 "%s: no %s, and %s could hold the IMU readings: none read (choose one with --topic imu=TOPIC)",
@@ -142,6 +147,15 @@ def choose_topics(
             raise LogError(f"{where}: {c.topic} cannot hold both the {roles[c.topic]} and the {c.role}: --topic names another")
         roles[c.topic] = c.role
     return out
+
+
+def _candidate(role: str, topic: str, usable: set[str]) -> bool:
+    """Whether a topic with the ``usable`` types of ``role`` may hold it: a type whose role it tells
+    (:data:`ROLE_BY_TYPE`), else its name's last part says ``command`` for commands and not for the
+    joint states."""
+    if any(t in ROLE_BY_TYPE for t in usable):
+        return any(ROLE_BY_TYPE.get(t) == role for t in usable)
+    return bool(usable) and (role == "commands") == bool(_COMMAND_NAME.search(topic.rsplit("/", 1)[-1]))
 
 
 def _checked(

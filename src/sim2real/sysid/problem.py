@@ -498,6 +498,7 @@ def solve(
     if coords.size == 0:
         return None
     cache: dict[bytes, np.ndarray] = {}
+    single = coords.size == 1  # scipy's lsmr step works in a 2-D subspace: one coordinate takes the exact step
 
     def fun(z: np.ndarray) -> np.ndarray:
         key = z.tobytes()
@@ -511,7 +512,7 @@ def solve(
         cache.clear()
         cache[z.tobytes()] = r0
         problem.last_jacobian = (tuple(coords.items), z.copy(), r0, J, problem.subset)
-        return J
+        return J.toarray() if single and scipy.sparse.issparse(J) else J
 
     z0 = np.clip(coords.get() if start is None else np.asarray(start, dtype=float), coords.lo, coords.hi)
     margin = 1e-3 * (coords.hi - coords.lo)
@@ -526,7 +527,7 @@ def solve(
         max_nfev=max_nfev,
         method="trf",
         # small dense problems: the exact trust-region step (an SVD of J); else products with J only
-        tr_solver="lsmr" if problem.independent or coords.size * len(fun(z0)) > 2_000_000 else "exact",
+        tr_solver="lsmr" if not single and (problem.independent or coords.size * len(fun(z0)) > 2_000_000) else "exact",
         x_scale=1.0,
         xtol=tol,
         ftol=tol,
