@@ -59,6 +59,7 @@ import numpy as np
 
 from sim2real.deploy.collision import CollisionDetector
 from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.record import pd_room
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading, Robot
@@ -103,9 +104,9 @@ SETTLE_S = 2.0
 SIGN_S = 0.5
 SIGN_MIN = 0.01
 SIGN_STEP_PD = 0.1
-"""joint_signs: a pd joint's target step [rad], at most half the room from the default pose to each
-safety position limit (robot init leaves one 0.05 rad margin to a limit near the pose: a full step
-there ran the joint into it, a safe stop that failed a joint turning the right way)."""
+"""joint_signs: a pd joint's target step [rad], within :func:`~sim2real.deploy.record.pd_room` of the
+default pose (robot init leaves one 0.05 rad margin to a limit near the pose: a full step there ran
+the joint into the limit, a safe stop that failed a joint turning the right way)."""
 
 
 @dataclass
@@ -516,12 +517,11 @@ def check_joint_signs(runner: _Runner) -> Item:
     spec = runner.spec
     moves: dict[str, float] = {}
     bad = []
+    below, above = pd_room(spec)
     for i, act in enumerate(spec.actuators):
         j = runner.index[i]
-        if act.model == "pd":  # within half the room to each safety limit: the joint follows its target
-            pose = float(spec.default_pose[j])
-            room = {1.0: float(spec.safety.position_high[j]) - pose, -1.0: pose - float(spec.safety.position_low[j])}
-            steps = {sign: min(SIGN_STEP_PD, max(0.0, 0.5 * r)) for sign, r in room.items()}
+        if act.model == "pd":  # the joint follows its target a little past it: keep off the limits
+            steps = {1.0: min(SIGN_STEP_PD, float(above[i])), -1.0: min(SIGN_STEP_PD, float(below[i]))}
         elif act.model == "torque":
             steps = dict.fromkeys((1.0, -1.0), 0.1 * float(spec.safety.torque[j]))
         else:
