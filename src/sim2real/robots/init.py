@@ -48,7 +48,7 @@ from sim2real.errors import SpecError
 from sim2real.robots.collide import collides
 from sim2real.robots.fine_steps import damping_check
 from sim2real.robots.geom_extent import geom_bottom
-from sim2real.robots.ground import added_floor_name, floor_plane, has_ground
+from sim2real.robots.ground import added_floor_name, floor_plane, has_ground, lift_out_of_ground
 from sim2real.robots.init_actuators import (
     PerJoint,
     infer_actuators,
@@ -350,6 +350,15 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "touches the floor"
             )
             low = {g: z + shift for g, z in low.items()}
+        if floor_name is None and has_ground(model):  # a height field, boxes: their surface, not z = 0
+            lift = lift_out_of_ground(model, data, geoms, base_adr + 2)
+            if lift > 1e-3:
+                result.inferred.append(
+                    f"base raised by {lift:.3f} m out of the ground (not a plane: its surface under the robot, "
+                    "not z = 0)"
+                )
+            floor_z += lift  # heights (standing, safety.base_height) from the ground where the robot stands
+            low = {g: z + lift for g, z in low.items()}
         reach = max(FOOT_MIN_TOLERANCE, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
         touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
         touching.discard(base_body)
