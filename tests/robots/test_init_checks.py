@@ -147,3 +147,23 @@ class TestDefaultPoseOfAUrdf:
         assert any(line.startswith("standing in the default pose, the robot rests on base besides its feet") for line in result.check)
         _, tall = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "b" / "robot.yaml", FLOATING)
         assert not any("besides its feet" in line for line in tall.check)
+
+
+class TestDefaultRandomization:
+    @pytest.mark.parametrize("kv", [("0", "0"), ("0", "1")])
+    def test_position_actuators_without_kv_get_a_randomization_train_accepts(self, tmp_path, kv):
+        """Playground's Berkeley Humanoid: <position kp="35"/> without kv (its damping is the joints'):
+        kd 0 in the spec, and `train --randomize default` refused the written file (a scale of 0)."""
+        from sim2real.randomize.config import load_randomization
+
+        acts = "".join(
+            f"<position name='{s}_hip' joint='{s}_hip' kp='35' kv='{k}' forcerange='-20 20'/>" for s, k in zip(("left", "right"), kv)
+        )
+        (tmp_path / "bh.xml").write_text(_legged().replace("</mujoco>", f"<actuator>{acts}</actuator></mujoco>"))
+        spec, _ = init_robot(tmp_path / "bh.xml", tmp_path / "robot.yaml")
+        assert {a.joint: a.kd for a in spec.actuators} == {"left_hip": float(kv[0]), "right_hip": float(kv[1])}
+        randomization = load_randomization(spec, "default")  # raised: actuator.left_hip.kd is 0 at nominal
+        text = (tmp_path / "randomize_default.yaml").read_text()
+        assert "actuator.*.kp, mode: scale" in text and "actuator.*.kd" not in text
+        assert ("actuator.right_hip.kd, mode: scale" in text) == (kv[1] != "0")
+        assert randomization.name == "default"

@@ -619,10 +619,14 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
         "motors:",
     ]
     if all(a.model == "pd" for a in spec.actuators):
-        lines += [
-            "  - {param: actuator.*.kp, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kp x U(0.9, 1.1)",
-            "  - {param: actuator.*.kd, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # kd x U(0.9, 1.1)",
-        ]
+        for gain in ("kp", "kd"):  # a scale moves no gain of 0 (a <position> without kv: the joints damp)
+            line = "  - {{param: actuator.{}.{}, mode: scale, dist: uniform, low: 0.9, high: 1.1}}  # {} x U(0.9, 1.1)"
+            some = [a.actuator for a in spec.actuators if getattr(a, gain) > 0]
+            if len(some) == len(spec.actuators):
+                lines.append(line.format("*", gain, gain))
+            else:
+                lines += [line.format(name, gain, gain) for name in some]
+                lines.append(f"  # {gain} 0 on the other actuators (nothing to scale)")
     lines += [
         "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # motor strength x U(0.9, 1.1)",
         "delays:",
