@@ -157,7 +157,8 @@ class TestDefaultRandomization:
         from sim2real.randomize.config import load_randomization
 
         acts = "".join(
-            f"<position name='{s}_hip' joint='{s}_hip' kp='35' kv='{k}' forcerange='-20 20'/>" for s, k in zip(("left", "right"), kv)
+            f"<position name='{s}_hip' joint='{s}_hip' kp='35' kv='{k}' forcerange='-20 20'/>"
+            for s, k in zip(("left", "right"), kv, strict=True)
         )
         (tmp_path / "bh.xml").write_text(_legged().replace("</mujoco>", f"<actuator>{acts}</actuator></mujoco>"))
         spec, _ = init_robot(tmp_path / "bh.xml", tmp_path / "robot.yaml")

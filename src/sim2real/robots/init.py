@@ -626,7 +626,7 @@ def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
                 lines.append(line.format("*", gain, gain))
             else:
                 lines += [line.format(name, gain, gain) for name in some]
-                lines.append(f"  # {gain} 0 on the other actuators (nothing to scale)")
+                lines.append(f"  # {gain} 0 on {'the other' if some else 'every'} actuator(s): nothing to scale")
     lines += [
         "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # motor strength x U(0.9, 1.1)",
         "delays:",
