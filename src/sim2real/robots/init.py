@@ -66,7 +66,8 @@ from sim2real.robots.init_checks import (
     zero_pose_check,
 )
 from sim2real.robots.init_imu import infer_imu
-from sim2real.robots.init_limits import DEFAULT_VELOCITY, followers, safety_section
+from sim2real.robots.init_limits import DEFAULT_VELOCITY, PLACEHOLDER_VELOCITY, followers, safety_section
+from sim2real.robots.init_randomize import default_randomization
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model, carrying_body
@@ -444,14 +445,22 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     spec["sensors"] = sensors
     task, task_line = infer_task(model, chosen, joints, list(actuators), base_body is not None, feet, data.qpos)
     spec["observation"] = _observation(base_body is not None and imu is not None, task)
+    velocity = {j: v for j, v in facts.velocity.items() if v <= PLACEHOLDER_VELOCITY}
+    if placeholders := [j for j in joints if j in facts.velocity and j not in velocity and j not in coupled]:
+        result.check.append(
+            f"the URDF states <limit velocity> {facts.velocity[placeholders[0]]:g} for {len(placeholders)} joints "
+            f"({', '.join(placeholders[:3])}{' ...' if len(placeholders) > 3 else ''}): a placeholder, no joint's "
+            f"speed (above {PLACEHOLDER_VELOCITY:g}); they get {DEFAULT_VELOCITY:g} rad/s: give their real limits in "
+            "safety.joint_velocity"
+        )
     spec["safety"] = safety_section(
-        model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z, facts.velocity, coupled
+        model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z, velocity, coupled
     )
-    stated = [j for j in joints if j in facts.velocity and j not in coupled]
+    stated = [j for j in joints if j in velocity and j not in coupled]
     if stated:
         result.inferred.append(
             f"joint velocity limits of {len(stated)} joints from the URDF's <limit velocity> "
-            f"({', '.join(f'{j} {facts.velocity[j]:g}' for j in stated[:3])}{' ...' if len(stated) > 3 else ''}; "
+            f"({', '.join(f'{j} {velocity[j]:g}' for j in stated[:3])}{' ...' if len(stated) > 3 else ''}; "
             "safety.joint_velocity as the vendor states them), safety.command_rate "
             f"{spec['safety']['command_rate']:g}/s"
         )
@@ -593,62 +602,6 @@ def _flow_children(key: str, value: dict[str, Any]) -> str:
         else:
             lines.append(f"  {_flow(k)}: {_flow(v)}")
     return "\n".join(lines)
-
-
-def default_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
-    """``randomize_default.yaml`` of a legged robot: the embedded quadruped's default ranges with
-    this robot's names, the payload and pushes scaled by its mass (``--randomize default`` finds it
-    next to the spec)."""
-    base_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
-    base = object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrying_body(model, base_id)) or spec.base_body
-    m_base, m_total = float(model.body_mass[model.body(base).id]), float(model.body_subtreemass[base_id])
-    lo, hi = round(-0.072 * m_base, 2), round(0.217 * m_base, 2)
-    push = [round(20.0 * m_total / 15.0, 1), round(60.0 * m_total / 15.0, 1)]
-    floor = [n for n in (floor_plane(model)[1],) if n]
-    lines = [
-        f"# {spec.name}: default randomization written by `sim2real robot init` (the embedded quadruped's",
-        "# ranges with this robot's names; payload and pushes scaled by its mass).  Each line states its distribution.",
-        "name: default",
-        "description: friction, payload, com, gains, IMU noise and bias, encoder noise, "
-        f"0-{2 * spec.physics_dt * 1e3:g} ms latency, light pushes",
-        "physics:",
-        *(f"  - {{param: geom.{f}.friction, mode: absolute, dist: uniform, low: 0.4, high: 1.0}}  # friction ~ U(0.4, 1.0)" for f in floor),
-        "  - {param: body.*.mass, mode: scale, dist: uniform, low: 0.95, high: 1.05}  # link masses x U(0.95, 1.05)",
-        f"  - {{param: body.{base}.mass, mode: additive, dist: uniform, low: {lo}, high: {hi}}}  # payload: base mass + U({lo}, {hi}) kg",
-        f"  - {{param: body.{base}.com, mode: additive, dist: uniform, low: -0.02, high: 0.02}}  # base com + U(-2, 2) cm per axis",
-        "motors:",
-    ]
-    if all(a.model == "pd" for a in spec.actuators):
-        for gain in ("kp", "kd"):  # a scale moves no gain of 0 (a <position> without kv: the joints damp)
-            line = "  - {{param: actuator.{}.{}, mode: scale, dist: uniform, low: 0.9, high: 1.1}}  # {} x U(0.9, 1.1)"
-            some = [a.actuator for a in spec.actuators if getattr(a, gain) > 0]
-            if len(some) == len(spec.actuators):
-                lines.append(line.format("*", gain, gain))
-            else:
-                lines += [line.format(name, gain, gain) for name in some]
-                lines.append(f"  # {gain} 0 on {'the other' if some else 'every'} actuator(s): nothing to scale")
-    lines += [
-        "  - {param: actuator.*.strength, mode: scale, dist: uniform, low: 0.9, high: 1.1}  # motor strength x U(0.9, 1.1)",
-        "delays:",
-        "  - {param: actuator.*.delay, mode: absolute, unit: physics_steps, dist: uniform, low: 0, high: 2, shared: true}"
-        f"  # latency ~ U{{0..2}} physics steps (0-{2 * spec.physics_dt * 1e3:g} ms), one per robot",
-        "sensors:",
-    ]
-    if spec.imu is not None:
-        gyro = spec.sensor_name("imu.gyro")
-        lines += [
-            f"  - {{param: sensor.{gyro}.noise_density, mode: absolute, dist: loguniform, low: 1.0e-4, high: 1.0e-3}}"
-            "  # gyro noise density ~ logU(1e-4, 1e-3) rad/s/sqrt(Hz)",
-            f"  - {{param: sensor.{gyro}.bias, mode: absolute, dist: normal, mean: 0.0, std: 0.01, low: -0.03, high: 0.03}}"
-            "  # gyro bias ~ N(0, 0.01) clipped to +-0.03 rad/s, per axis",
-        ]
-    for what, high, unit in (("pos", 0.005, "encoder noise std ~ U(0, 5) mrad"), ("vel", 0.1, "joint velocity noise std ~ U(0, 0.1) rad/s")):
-        for j in spec.joints:
-            lines.append(
-                f"  - {{param: sensor.{spec.sensor_name(f'{j}.{what}')}.noise, mode: absolute, dist: uniform, low: 0.0, high: {high}}}  # {unit}"
-            )
-    lines.append(f"pushes: {{body: {base}, force: {push}, duration: 0.1, interval: [5.0, 10.0]}}  # |F| ~ U{tuple(push)} N for 0.1 s every U(5, 10) s")
-    return "\n".join(lines) + "\n"
 
 
 def init_robot(
