@@ -61,6 +61,7 @@ from sim2real.robots.init_checks import (
     beyond_check,
     physics_checks,
     resting_check,
+    self_overlap_check,
     solver_override,
     standing_advice,
     zero_pose_check,
@@ -374,6 +375,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
+        if overlap := self_overlap_check(model, data, geoms):
+            result.check.append(overlap)
         if result.zero_pose:
             result.check.append(zero_pose_check(len(joints) - len(given) - len(coupled)))
         if not has_ground(model):
