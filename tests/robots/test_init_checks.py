@@ -190,3 +190,16 @@ class TestSelfOverlap:
         (tmp_path / "ok.xml").write_text(_legged())
         _, result = init_robot(tmp_path / "ok.xml", tmp_path / "robot.yaml", GAINS)
         assert not any("own collision geoms" in c for c in result.check)
+
+
+class TestStandingAdviceOnAPartlyGivenPose:
+    def test_a_given_joint_that_sags_is_told_about_its_gains_not_the_zero_pose(self, tmp_path):
+        """Fourier GR1T2 (a URDF, no keyframe) with --default-pose for its legs: a leg joint sagged and
+        init told the user to give --default-pose, which they had; only the arms were the zero pose
+        (here: a quadruped URDF's legs given, its gripper not)."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", gripper=True)
+        weak = InitOptions(kp=3.0, kd=0.1, torque_limit=30.0, floating_base=True, default_pose={".*_hip": 0.6, ".*_knee": -1.2})
+        _, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", weak)
+        advice = next(c for c in result.check if "do not hold the default pose" in c)
+        assert "_knee" in advice and "stiffer --kp" in advice and "for want of a keyframe" not in advice, advice
+        assert any("the model's zero pose" in c and "1 joints" in c for c in result.check)  # the gripper still is

@@ -142,6 +142,8 @@ class InitResult:
     zero_pose: bool = False
     """Some joints of the default pose are the model's qpos0 because it has no keyframe (a URDF's
     straight legs), not a pose the robot stands in."""
+    given: list[str] = field(default_factory=list)
+    """The joints whose default pose the user gave (``--default-pose``)."""
     replaced: list[str] = field(default_factory=list)
     """Where a given value replaced the model's own (also in ``inferred``), one line each."""
 
@@ -318,6 +320,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             leader = adr[joints.index(coupled[joint].leader)]
             data.qpos[adr[i]] = coupled[joint].multiplier * data.qpos[leader] + coupled[joint].offset
     given = list(pose)
+    result.given = given
     result.zero_pose = key < 0 and len(given) < len(joints) - len(coupled)
     if not given:
         result.inferred.append(f"default pose from {source}")
@@ -641,7 +644,9 @@ def init_robot(
         result.inferred.append(standing.summary())
         if not standing.holds:
             own_dt = float(read_mjcf(spec.mjcf_path).compile().opt.timestep)
-            result.check.append(standing_advice(spec, standing, result.zero_pose, own_dt))
+            # the zero pose is to blame only where the joint furthest off is one of its joints
+            zero = result.zero_pose and standing.joint not in result.given
+            result.check.append(standing_advice(spec, standing, zero, own_dt))
         elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
             result.check.append(resting_check(list(standing.resting)))
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)
