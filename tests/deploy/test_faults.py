@@ -246,6 +246,20 @@ class TestTorqueCommand:
         assert result.passed and result.unsafe_commands == 0, result.as_dict()
         assert result.events[0].split("/")[0] in {"velocity_limit", "position_limit"}, result.events
 
+    def test_a_target_speed_capped_by_a_slow_joint_reaches_its_position_limit_within_the_case(self):
+        """A GR1T2 shoulder: 30.3 N m at kp 20 (a 1.5 rad window) and a 5.24 rad/s velocity limit, which
+        caps the target's speed: the joint keeps up with the ramp, so only its position limit ends it,
+        3.5 rad away at 0.09 rad a tick; the case ended 10 ticks after the injection and found nothing."""
+        quadruped = load_robot("quadruped")
+        slow = tuple(dataclasses.replace(a, kp=20.0, kd=2.0, torque_limit=30.3) for a in quadruped.actuators)
+        safety = dataclasses.replace(
+            quadruped.safety, torque=np.full(quadruped.n_joints, 30.3), velocity=np.full(quadruped.n_joints, 5.24)
+        )
+        spec = dataclasses.replace(quadruped, actuators=slow, safety=safety)
+        result = run_case(spec, TorqueCommand)
+        assert result.detected and result.passed and result.unsafe_commands == 0, result.as_dict()
+        assert result.events[0].split("/")[0] in TorqueCommand.kinds, result.events
+
     def test_the_ramp_leads_a_joint_that_follows_it_until_the_torque_limit_clamps(self):
         result = run_case(load_robot("quadruped"), TorqueCommand)
         assert result.passed and result.reaction == "clamp", result.as_dict()

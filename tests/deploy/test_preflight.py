@@ -158,3 +158,38 @@ class TestGate:
         assert "no passing preflight" in err and "Traceback" not in err
 
 
+
+
+class TestJointSignsNearALimit:
+    """robot init keeps one margin (0.05 rad) between a default pose near its range's edge and the safety
+    limit (a GR1T2's hip roll at 0 of [-0.09, 0.79]): the +-0.1 rad probe went past that limit, the joint
+    followed it there and the safe stop failed the item on a joint that turns the right way."""
+
+    def _near_limit(self, tmp_path):
+        spec = load_robot("quadruped")
+        text = spec.path.read_text().replace("    FL_hip: [-1.0, 1.0]", "    FL_hip: [-0.05, 1.0]", 1)
+        # a stiff hip (GR1T2's kp 200), so that the leg hung by the base does not sag onto the limit
+        text = text.replace("FL_hip:   {actuator: FL_hip, model: pd, kp: 25.0, kd: 0.5,", "FL_hip:   {actuator: FL_hip, model: pd, kp: 200.0, kd: 2.0,", 1)
+        assert "FL_hip: [-0.05, 1.0]" in text and "kp: 200.0" in text
+        (tmp_path / "quadruped.yaml").write_text(text)
+        (tmp_path / "quadruped.xml").write_text(spec.mjcf_path.read_text())
+        return load_robot(str(tmp_path / "quadruped.yaml"))
+
+    def test_a_pose_one_margin_from_its_limit_passes_without_a_safe_stop(self, tmp_path):
+        from sim2real.deploy.preflight import _Runner, check_joint_signs
+        from sim2real.deploy.record import fixed_base_spec
+
+        spec = fixed_base_spec(self._near_limit(tmp_path))
+        twin = TwinRobot(spec, TwinConfig(effects=TwinEffects(seed=1)), fixed_base=True)
+        item = check_joint_signs(_Runner(spec, twin, paced=False, reset=twin.reset, fixed_base=True))
+        assert item.status == "pass", item.evidence
+        assert item.figures["moves_rad"]["FL_hip"] > 0.01
+
+    def test_a_flipped_joint_near_its_limit_still_fails(self, tmp_path):
+        from sim2real.deploy.preflight import _Runner, check_joint_signs
+        from sim2real.deploy.record import fixed_base_spec
+
+        spec = fixed_base_spec(self._near_limit(tmp_path))
+        twin = TwinRobot(spec, TwinConfig(effects=TwinEffects(seed=1, flip_sign=("FL_hip",))), fixed_base=True)
+        item = check_joint_signs(_Runner(spec, twin, paced=False, reset=twin.reset, fixed_base=True))
+        assert item.status == "fail" and "FL_hip" in item.evidence

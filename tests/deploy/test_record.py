@@ -362,3 +362,35 @@ class TestLegged:
         code = main([*args, "--out", str(tmp_path / "log")])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 1 and len(err) == 1 and message in err[0], err
+
+
+class TestNearALimit:
+    """robot init keeps one margin (0.05 rad) between a default pose near its range's edge and the safety
+    limit (a GR1T2's hip roll at 0 of [-0.09, 0.79]): the chirp's targets, clipped only at the limit, ran
+    the joint onto it and `record --fixed-base` stopped 0.16 s in."""
+
+    @pytest.fixture
+    def near(self, tmp_path, quadruped):
+        text = quadruped.path.read_text().replace("    FL_hip: [-1.0, 1.0]", "    FL_hip: [-0.05, 1.0]", 1)
+        text = text.replace(  # a stiff hip (GR1T2's kp 200): the leg hung by the base does not sag onto the limit
+            "FL_hip:   {actuator: FL_hip, model: pd, kp: 25.0, kd: 0.5,", "FL_hip:   {actuator: FL_hip, model: pd, kp: 200.0, kd: 2.0,", 1
+        )
+        assert "FL_hip: [-0.05, 1.0]" in text and "kp: 200.0" in text
+        (tmp_path / "near.yaml").write_text(text.replace("mjcf: quadruped.xml", "mjcf: near.xml"))
+        (tmp_path / "near.xml").write_text(quadruped.mjcf_path.read_text())
+        return load_robot(str(tmp_path / "near.yaml"))
+
+    def test_pd_targets_keep_half_the_room_to_each_limit(self, near):
+        policy = ExcitationPolicy(near, "chirp", 2.0, per_joint=True)
+        u = np.array([policy.step_reading(at_rest(near, k * near.control_dt)) for k in range(101)])
+        offset = u[:, 0] - near.default_pose[0]
+        assert offset.min() == pytest.approx(-0.025, abs=1e-3)  # half the 0.05 rad room below
+        assert offset.max() == pytest.approx(policy.scale[0], rel=0.05)  # the full amplitude above
+        assert policy.describe()["command_amplitude_low"][0] == pytest.approx(0.025)
+
+    def test_record_fixed_base_runs_without_a_safety_event(self, near, tmp_path, capsys):
+        (tmp_path / "twin.yaml").write_text("params: {}\n")
+        args = ["record", "--robot", str(near.path), "--twin", str(tmp_path / "twin.yaml"), "--fixed-base"]
+        code = main([*args, "--excite", "chirp", "--seconds", "2", "--out", str(tmp_path / "log"), "--json"])
+        summary = json.loads(capsys.readouterr().out)
+        assert code == 0 and summary["safety"]["events"] == 0, summary["safety"]

@@ -407,6 +407,33 @@ class TestFloor:
         assert spec.floor is None and not any("ground plane" in o for o in spec.overrides)
         assert any("not a named plane" in line for line in result.check)
 
+    @pytest.mark.parametrize(
+        "ground",
+        [
+            '<geom name="step" type="box" size="5 5 0.1" pos="0 0 0"/>',  # top at z = 0.1
+            # a height field whose surface is about 0.05 m up under the feet (Playground's rough terrain: 0-0.05 m)
+            '<geom name="terrain" type="hfield" hfield="bumps" contype="1" conaffinity="0"/>',
+        ],
+    )
+    def test_a_ground_that_is_not_a_plane_is_where_the_feet_rest_not_z_0(self, tmp_path, ground):
+        """Playground's Berkeley Humanoid on rough terrain: the base was lowered to z = 0 into the height
+        field, its feet 3.4 cm deep at every reset."""
+        asset = '<asset><hfield name="bumps" nrow="3" ncol="3" size="5 5 0.05 0.1" elevation="0 0 0 0 1 0 0 0 0"/></asset>'
+        text = ROBOT_ONLY.replace("<worldbody>", f"{asset}<worldbody>{ground}")
+        path = tmp_path / "box_dog.xml"
+        path.write_text(text)
+        spec, result = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=10.0))
+        model = build_model(spec)
+        data = mujoco.MjData(model)
+        data.qpos[:] = default_qpos(spec, model)
+        mujoco.mj_fwdPosition(model, data)
+        assert all(c.dist > -1e-3 for c in data.contact[: data.ncon])  # not in the ground
+        data.qpos[2] -= 0.003
+        mujoco.mj_fwdPosition(model, data)
+        assert data.ncon > 0  # but on it
+        assert sorted(spec.feet) == ["leg_f", "leg_r"]
+        assert any("out of the ground" in line for line in result.inferred), result.inferred
+
     def test_a_floor_named_like_a_geom_of_the_model_is_one_error(self, h1, tmp_path):
         spec, _ = h1
         raw = yaml.safe_load(spec.path.read_text())

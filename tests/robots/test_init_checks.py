@@ -168,3 +168,38 @@ class TestDefaultRandomization:
         assert "actuator.*.kp, mode: scale" in text and "actuator.*.kd" not in text
         assert ("actuator.right_hip.kd, mode: scale" in text) == (kv[1] != "0")
         assert randomization.name == "default"
+
+
+class TestSelfOverlap:
+    def test_collision_geoms_of_the_robot_inside_each_other_in_the_default_pose_are_named(self, tmp_path):
+        """iCub's URDF (made for a simulator without self-collision): its chest and shoulder meshes
+        overlap 3.4 cm in its own zero pose; MuJoCo pushed the arms apart at every reset (6 rad/s in
+        80 ms, a safe stop in every preflight item) and nothing said why."""
+        arm = (
+            "<body name='arm' pos='0.12 0 0'><joint name='shoulder' axis='0 1 0' range='-1 1'/>"
+            "<geom type='capsule' fromto='-0.04 0 0 0.2 0 0' size='0.03' mass='0.5'/></body>"
+        )
+        # the arm hangs off a child of the base, and its capsule reaches 2.5 cm into the base's box
+        base = f"<geom type='box' size='0.1 0.15 0.05' mass='5'/><body name='chest' pos='0 0 0'><joint name='waist' axis='0 0 1' range='-1 1'/><geom type='sphere' size='0.01' mass='0.1'/>{arm}</body>"
+        (tmp_path / "over.xml").write_text(_legged(base=base))
+        _, result = init_robot(tmp_path / "over.xml", tmp_path / "robot.yaml", GAINS)
+        line = next((c for c in result.check if "own collision geoms" in c), None)
+        assert line is not None and "arm" in line and "base" in line, result.check
+
+    def test_a_model_whose_geoms_only_touch_the_floor_says_nothing(self, tmp_path):
+        (tmp_path / "ok.xml").write_text(_legged())
+        _, result = init_robot(tmp_path / "ok.xml", tmp_path / "robot.yaml", GAINS)
+        assert not any("own collision geoms" in c for c in result.check)
+
+
+class TestStandingAdviceOnAPartlyGivenPose:
+    def test_a_given_joint_that_sags_is_told_about_its_gains_not_the_zero_pose(self, tmp_path):
+        """Fourier GR1T2 (a URDF, no keyframe) with --default-pose for its legs: a leg joint sagged and
+        init told the user to give --default-pose, which they had; only the arms were the zero pose
+        (here: a quadruped URDF's legs given, its gripper not)."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", gripper=True)
+        weak = InitOptions(kp=3.0, kd=0.1, torque_limit=30.0, floating_base=True, default_pose={".*_hip": 0.6, ".*_knee": -1.2})
+        _, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", weak)
+        advice = next(c for c in result.check if "do not hold the default pose" in c)
+        assert "_knee" in advice and "stiffer --kp" in advice and "for want of a keyframe" not in advice, advice
+        assert any("the model's zero pose" in c and "1 joints" in c for c in result.check)  # the gripper still is

@@ -33,6 +33,15 @@ class TestVelocityLimits:
         assert velocity["FL_hip"] == DEFAULT_VELOCITY and velocity["FL_knee"] == 12.0
         assert any("30 rad/s, the URDF's where it states them" in line for line in result.check)
 
+    def test_a_placeholder_velocity_is_no_limit_and_is_said(self, tmp_path):
+        """iCub's URDF states velocity="50000" for its arms, torso and neck: init wrote 50000 rad/s as
+        their safety limit, a velocity check that can never fire (and preflight's limits item passed)."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", hip_velocity=50000.0, knee_velocity=12.0)
+        result = infer_spec(urdf, tmp_path / "out", FLOATING)
+        velocity = result.spec["safety"]["joint_velocity"]
+        assert velocity["FL_hip"] == DEFAULT_VELOCITY and velocity["FL_knee"] == 12.0
+        assert any("50000" in line and "FL_hip" in line and "placeholder" in line for line in result.check), result.check
+
     def test_the_command_rate_is_never_above_the_fastest_pd_joints_velocity_limit(self, tmp_path):
         """A tester saw command_rate 50 rad/s over vendor velocity limits (H1's ankles: 9 rad/s)."""
         urdf = quadruped_urdf(tmp_path / "dog.urdf", hip_velocity=9.0, knee_velocity=20.0)

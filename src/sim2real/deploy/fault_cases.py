@@ -84,6 +84,11 @@ class Fault:
     def duration_ticks(self) -> int | None:
         return self.duration
 
+    def horizon_ticks(self) -> int:
+        """Ticks after the injection the fault may take to become observable (the case runs them on
+        top of its tail); 0 for a fault observable at once."""
+        return 0
+
     def inject(self) -> None:
         """Called before the read of the injection tick."""
         self.active = True
@@ -315,6 +320,21 @@ class TorqueCommand(Fault):
         self.request: float | None = None
         self.beyond = False
         self.first_beyond_tick: int | None = None
+
+    def horizon_ticks(self) -> int:
+        """A pd joint that keeps up with the ramp (its velocity limit caps the target's speed: a
+        GR1T2 shoulder, 5.24 rad/s, a 1.5 rad torque window at kp 20) is stopped only by its position
+        limit: the ramp's ticks from the default pose to the farther safety limit, and a few for the
+        joint's lag."""
+        spec = self.ctx.spec
+        i = _widest_actuator(spec)
+        if spec.actuators[i].model != "pd":
+            return 0
+        j = _joint_index(spec, i)
+        step = 0.9 * float(self.ctx.monitor.max_step(spec.control_dt)[i])
+        pose = float(spec.default_pose[j])
+        room = max(float(spec.safety.position_high[j]) - pose, pose - float(spec.safety.position_low[j]))
+        return math.ceil(room / step) + 5 if math.isfinite(step) and step > 0 else 0
 
     def _implied(self, value: float, reading: Reading) -> float:
         """The torque the request implies at the reading [N m]."""

@@ -374,7 +374,7 @@ def run_case(
     aftermath = max(1, round(AFTERMATH_S / dt))
     # the tail outlasts the aftermath: a hold that never releases still has ticks to fail in
     tail = max(10, math.ceil(3 * spec.safety.stale_timeout / dt), aftermath + 5)
-    total = warmup + (duration or 0) + tail
+    total = warmup + (duration or 0) + fault.horizon_ticks() + tail
 
     results: list[TickResult] = []
     onset: int | None = None

@@ -16,8 +16,9 @@ perimeter              the operator acknowledged the safety perimeter (``--confi
 zero_action_hold       under the zero action the actuated joints stay within 0.5 rad of the
                        default pose and move less than 0.1 rad for 2 s (after 2 s to settle), with no hold or safe stop
 joint_signs            one joint at a time, at the lowest speed stage: a small positive command
-                       (pd: +0.1 rad target; torque / voltage: 10 % of the limit) moves the joint
-                       the positive way (> 0.01 rad, within 0.5 s)
+                       (pd: +0.1 rad target, at most half the way to the safety limit; torque /
+                       voltage: 10 % of the limit) moves the joint the positive way (> 0.01 rad,
+                       within 0.5 s)
 collision_detection    enabled in the spec, quiet during the hold (peak residual / threshold < 1),
                        and it fires on the hold's own readings with an external torque of twice
                        each joint's threshold added (every joint, one at a time)
@@ -58,6 +59,7 @@ import numpy as np
 
 from sim2real.deploy.collision import CollisionDetector
 from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.record import pd_room
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import Sim2RealError, SpecError
 from sim2real.real.protocol import Reading, Robot
@@ -101,6 +103,10 @@ SETTLE_S = 2.0
 """Time the robot gets to come to the zero-action pose before the hold is measured [s]."""
 SIGN_S = 0.5
 SIGN_MIN = 0.01
+SIGN_STEP_PD = 0.1
+"""joint_signs: a pd joint's target step [rad], within :func:`~sim2real.deploy.record.pd_room` of the
+default pose (robot init leaves one 0.05 rad margin to a limit near the pose: a full step there ran
+the joint into the limit, a safe stop that failed a joint turning the right way)."""
 
 
 @dataclass
@@ -523,19 +529,20 @@ def check_joint_signs(runner: _Runner) -> Item:
     spec = runner.spec
     moves: dict[str, float] = {}
     bad = []
+    below, above = pd_room(spec)
     for i, act in enumerate(spec.actuators):
         j = runner.index[i]
-        if act.model == "pd":
-            step = 0.1
+        if act.model == "pd":  # the joint follows its target a little past it: keep off the limits
+            steps = {1.0: min(SIGN_STEP_PD, float(above[i])), -1.0: min(SIGN_STEP_PD, float(below[i]))}
         elif act.model == "torque":
-            step = 0.1 * float(spec.safety.torque[j])
+            steps = dict.fromkeys((1.0, -1.0), 0.1 * float(spec.safety.torque[j]))
         else:
-            step = 0.1 * act.voltage_limit
+            steps = dict.fromkeys((1.0, -1.0), 0.1 * act.voltage_limit)
         end = {}
         latched = False
         for sign in (1.0, -1.0):
             command = runner.default_command()
-            command[i] += sign * step
+            command[i] += sign * steps[sign]
             loop = runner.loop(_Scripted(command, spec.control_dt), stage=0)
             with loop:
                 valid = [r.reading for r in runner.ticks(loop, max(2, round(SIGN_S / spec.control_dt)))
@@ -555,7 +562,7 @@ def check_joint_signs(runner: _Runner) -> Item:
         "joint_signs",
         _passfail(not bad),
         (
-            "wrong way or too little: " + "; ".join(bad)
+            "wrong way, too little or stopped by a safety check: " + "; ".join(bad)
             if bad
             else f"{len(moves)} joints, one at a time at the lowest stage: each moved the positive way "
             f"(by {min(moves.values()):+.3f} rad or more relative to the negative command)"

@@ -8,7 +8,8 @@ Excitation scaling, per actuator model (``amplitude`` A):
 - ``dc_motor``: a voltage of ``A * voltage_limit`` times the signal (A is a fraction in (0, 1]);
 - ``torque``: a torque of ``A * torque_limit`` times the signal (fraction in (0, 1]);
 - ``pd``: a target of ``default pose + A * signal`` [rad] (A in radians; by default at most
-  :data:`PD_TORQUE_FRACTION` of the torque limit's angle ``torque_limit / kp``).
+  :data:`PD_TORQUE_FRACTION` of the torque limit's angle ``torque_limit / kp``; each half of the
+  signal at most :data:`PD_LIMIT_ROOM` of the way to the safety limit on its side, :func:`pd_room`).
 
 Torque and voltage joints have no position loop of their own, so a slow signal would drive them
 into their position limits (the furuta's arm: a 0.2 Hz chirp at 5 V would turn it by many radians
@@ -62,6 +63,7 @@ __all__ = [
     "EXCURSION_FRACTION",
     "FIXED_BASE_AMPLITUDE",
     "KINDS",
+    "PD_LIMIT_ROOM",
     "PD_TORQUE_FRACTION",
     "CenteringPD",
     "ExcitationPolicy",
@@ -69,6 +71,7 @@ __all__ = [
     "fixed_base_spec",
     "initial_state",
     "joint_inertia",
+    "pd_room",
     "per_joint_chirp",
     "record",
 ]
@@ -89,12 +92,30 @@ PD_TORQUE_FRACTION = 0.5
 """A pd joint's default amplitude is at most the angle at which its PD asks for this fraction of its
 torque limit (``0.5 torque_limit / kp``): a stiff arm (Menagerie's UR5e wrist, kp 3000 for a
 28 N m limit) saturates at 9 mrad, and a saturated chirp is a poor log and a collision alarm."""
+PD_LIMIT_ROOM = 0.5
+"""A designed signal (an excitation, preflight's joint_signs probe) takes a pd joint's target at most
+this fraction of the way from the default pose to each safety position limit: the joint follows its
+target past it a little, and robot init keeps a pose near its range's edge only one 0.05 rad margin
+from the limit (a GR1T2's hip roll at 0 of [-0.09, 0.79]: a chirp clipped at the limit itself ran the
+joint onto it, a safe stop 0.16 s into the recording)."""
 EXCURSION_FRACTION = 0.3
 """Centering PD: largest quasi-static excursion as a fraction of half the position range."""
 MAX_EXCURSION = 1.0
 """Centering PD: excursion cap [rad] (for continuous joints with wide wind-up guards)."""
 ZETA = 0.7
 """Damping ratio of the centering PD."""
+
+
+def pd_room(spec: RobotSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Per actuator: how far below and above its default pose a designed pd target may go [rad]
+    (:data:`PD_LIMIT_ROOM` of the way to each safety position limit, at least 0); inf for the other
+    actuators.  Shapes (n_actions,), (n_actions,)."""
+    index = np.array([spec.joints.index(a.joint) for a in spec.actuators], dtype=int)
+    pose = np.asarray(spec.default_pose, dtype=float)[index]
+    pd = np.array([a.model == "pd" for a in spec.actuators])
+    below = PD_LIMIT_ROOM * np.maximum(pose - np.asarray(spec.safety.position_low)[index], 0.0)
+    above = PD_LIMIT_ROOM * np.maximum(np.asarray(spec.safety.position_high)[index] - pose, 0.0)
+    return np.where(pd, below, np.inf), np.where(pd, above, np.inf)
 
 
 def joint_inertia(spec: RobotSpec) -> np.ndarray:
@@ -291,6 +312,12 @@ class ExcitationPolicy:
         self.centre = np.where(self.is_pd, np.asarray(spec.default_pose, dtype=float)[index], 0.0)
         self.scale = amp * _full_scale(spec)
         """Per actuator: the signal's amplitude in command units (V, N m or rad)."""
+        below, above = pd_room(spec)
+        self.scale_low = np.minimum(self.scale, below)
+        """Per actuator: the amplitude of the signal's negative half (a pd joint's within
+        :func:`pd_room` of its safety limit below the pose)."""
+        self.scale_high = np.minimum(self.scale, above)
+        """Per actuator: the amplitude of the signal's positive half, likewise."""
         self.low = np.where(
             self.is_pd, np.asarray(spec.safety.position_low)[index], [a.command_low for a in spec.actuators]
         )
@@ -320,7 +347,7 @@ class ExcitationPolicy:
             self._t0 = reading.t
         k = round((reading.t - self._t0) / self.control_dt)
         s = self.signal[k] if 0 <= k < len(self.signal) else np.zeros(self.spec.n_actions)
-        u = self.centre + self.scale * s
+        u = self.centre + np.where(s < 0, self.scale_low, self.scale_high) * s
         if self.centering is not None:
             u = u + self.centering.to_command(self.centering.torque(reading))
         return np.clip(u, self.low, self.high)
@@ -332,6 +359,8 @@ class ExcitationPolicy:
             "per_joint": self.per_joint,
             "amplitude": self.amplitude.tolist(),
             "command_amplitude": self.scale.tolist(),
+            "command_amplitude_low": self.scale_low.tolist(),
+            "command_amplitude_high": self.scale_high.tolist(),
             "seed": self.seed,
         }
         if self.centering is not None:

@@ -63,6 +63,35 @@ def floor_plane(model: mujoco.MjModel) -> tuple[float, str | None]:
     return float(data.geom_xpos[g, 2]), object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or None
 
 
+LIFT_TOLERANCE = 1e-4
+"""Deepest penetration into the ground :func:`lift_out_of_ground` leaves [m]."""
+LIFT_ROUNDS = 50
+"""Most rounds of :func:`lift_out_of_ground` (a height field reports part of a deep penetration)."""
+
+
+def lift_out_of_ground(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int], z_adr: int) -> float:
+    """Raise the robot (its base height at ``data.qpos[z_adr]``) until none of its ``geoms``
+    penetrates a static geom of the scene: for a ground that is not a plane (a height field, boxes)
+    whose surface is not at the floor height assumed for it (z = 0).  Each round raises it by the
+    deepest contact's depth (MuJoCo's height field contacts report part of a deep penetration).
+    Returns the total raise [m] (0 when nothing penetrates); ``data`` is left at the raised pose."""
+    mine = set(geoms)
+    total = 0.0
+    for _ in range(LIFT_ROUNDS):
+        mujoco.mj_fwdPosition(model, data)
+        depth = [
+            -float(c.dist)
+            for c in data.contact[: data.ncon]
+            if (c.geom1 in mine and is_static(model, int(c.geom2))) or (c.geom2 in mine and is_static(model, int(c.geom1)))
+        ]
+        deepest = max(depth, default=0.0)
+        if deepest <= LIFT_TOLERANCE:
+            break
+        data.qpos[z_adr] += deepest
+        total += deepest
+    return total
+
+
 def is_static(model: mujoco.MjModel, geom: int) -> bool:
     """Whether a geom belongs to the world body or to a body welded to it (no joint on the way): part of the
     scene, not of anything that moves."""

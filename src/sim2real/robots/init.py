@@ -49,7 +49,7 @@ from sim2real.errors import SpecError
 from sim2real.robots.collide import collides
 from sim2real.robots.fine_steps import damping_check
 from sim2real.robots.geom_extent import geom_bottom
-from sim2real.robots.ground import added_floor_name, floor_plane, has_ground
+from sim2real.robots.ground import added_floor_name, floor_plane, has_ground, lift_out_of_ground
 from sim2real.robots.init_actuators import (
     PerJoint,
     infer_actuators,
@@ -62,13 +62,14 @@ from sim2real.robots.init_checks import (
     beyond_check,
     physics_checks,
     resting_check,
+    self_overlap_check,
     solver_override,
     standing_advice,
     unlimited_check,
     zero_pose_check,
 )
 from sim2real.robots.init_imu import infer_imu
-from sim2real.robots.init_limits import DEFAULT_VELOCITY, followers, safety_section
+from sim2real.robots.init_limits import DEFAULT_VELOCITY, PLACEHOLDER_VELOCITY, followers, safety_section
 from sim2real.robots.init_randomize import DELAY_STEPS, FLOOR_FRICTION, PRESETS, base_mass_span, coulomb_high
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
@@ -143,6 +144,8 @@ class InitResult:
     zero_pose: bool = False
     """Some joints of the default pose are the model's qpos0 because it has no keyframe (a URDF's
     straight legs), not a pose the robot stands in."""
+    given: list[str] = field(default_factory=list)
+    """The joints whose default pose the user gave (``--default-pose``)."""
     replaced: list[str] = field(default_factory=list)
     """Where a given value replaced the model's own (also in ``inferred``), one line each."""
 
@@ -319,6 +322,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             leader = adr[joints.index(coupled[joint].leader)]
             data.qpos[adr[i]] = coupled[joint].multiplier * data.qpos[leader] + coupled[joint].offset
     given = list(pose)
+    result.given = given
     result.zero_pose = key < 0 and len(given) < len(joints) - len(coupled)
     if not given:
         result.inferred.append(f"default pose from {source}")
@@ -353,6 +357,15 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "touches the floor"
             )
             low = {g: z + shift for g, z in low.items()}
+        if floor_name is None and has_ground(model):  # a height field, boxes: their surface, not z = 0
+            lift = lift_out_of_ground(model, data, geoms, base_adr + 2)
+            if lift > 1e-3:
+                result.inferred.append(
+                    f"base raised by {lift:.3f} m out of the ground (not a plane: its surface under the robot, "
+                    "not z = 0)"
+                )
+            floor_z += lift  # heights (standing, safety.base_height) from the ground where the robot stands
+            low = {g: z + lift for g, z in low.items()}
         reach = max(FOOT_MIN_TOLERANCE, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
         touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
         touching.discard(base_body)
@@ -367,6 +380,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
+        if overlap := self_overlap_check(model, data, geoms):
+            result.check.append(overlap)
         if result.zero_pose:
             result.check.append(zero_pose_check(len(joints) - len(given) - len(coupled)))
         if not has_ground(model):
@@ -438,14 +453,22 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     spec["sensors"] = sensors
     task, task_line = infer_task(model, chosen, joints, list(actuators), base_body is not None, feet, data.qpos)
     spec["observation"] = _observation(base_body is not None and imu is not None, task)
+    velocity = {j: v for j, v in facts.velocity.items() if v <= PLACEHOLDER_VELOCITY}
+    if placeholders := [j for j in joints if j in facts.velocity and j not in velocity and j not in coupled]:
+        result.check.append(
+            f"the URDF states <limit velocity> {facts.velocity[placeholders[0]]:g} for {len(placeholders)} joints "
+            f"({', '.join(placeholders[:3])}{' ...' if len(placeholders) > 3 else ''}): a placeholder, no joint's "
+            f"speed (above {PLACEHOLDER_VELOCITY:g}); they get {DEFAULT_VELOCITY:g} rad/s: give their real limits in "
+            "safety.joint_velocity"
+        )
     spec["safety"] = safety_section(
-        model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z, facts.velocity, coupled
+        model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z, velocity, coupled
     )
-    stated = [j for j in joints if j in facts.velocity and j not in coupled]
+    stated = [j for j in joints if j in velocity and j not in coupled]
     if stated:
         result.inferred.append(
             f"joint velocity limits of {len(stated)} joints from the URDF's <limit velocity> "
-            f"({', '.join(f'{j} {facts.velocity[j]:g}' for j in stated[:3])}{' ...' if len(stated) > 3 else ''}; "
+            f"({', '.join(f'{j} {velocity[j]:g}' for j in stated[:3])}{' ...' if len(stated) > 3 else ''}; "
             "safety.joint_velocity as the vendor states them), safety.command_rate "
             f"{spec['safety']['command_rate']:g}/s"
         )
@@ -640,7 +663,9 @@ def init_robot(
         result.inferred.append(standing.summary())
         if not standing.holds:
             own_dt = float(read_mjcf(spec.mjcf_path).compile().opt.timestep)
-            result.check.append(standing_advice(spec, standing, result.zero_pose, own_dt))
+            # the zero pose is to blame only where the joint furthest off is one of its joints
+            zero = result.zero_pose and standing.joint not in result.given
+            result.check.append(standing_advice(spec, standing, zero, own_dt))
         elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
             result.check.append(resting_check(list(standing.resting)))
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)

@@ -24,6 +24,7 @@ __all__ = [
     "MIN_SOLVER_ITERATIONS",
     "physics_checks",
     "resting_check",
+    "self_overlap_check",
     "solver_override",
     "standing_advice",
     "unlimited_check",
@@ -96,6 +97,34 @@ def zero_pose_check(n: int) -> str:
     return (
         f"no keyframe: {n} joints of the default pose are the model's zero pose (straight legs, often), not a "
         "pose the robot stands in: give --default-pose with the pose its policy is trained in"
+    )
+
+
+SELF_OVERLAP = 0.005
+"""Depth [m] beyond which two of the robot's own collision geoms are inside each other (not a touch)."""
+
+
+def self_overlap_check(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int]) -> str | None:
+    """What to check when the robot's own collision ``geoms`` are inside each other at ``data``'s pose
+    (MuJoCo collides non-adjacent links; a URDF made for a simulator without self-collision, iCub's,
+    overlaps chest and shoulders by centimetres): None when none are deeper than :data:`SELF_OVERLAP`."""
+    mujoco.mj_fwdPosition(model, data)
+    mine = set(geoms)
+    deepest: dict[tuple[str, str], float] = {}
+    for c in data.contact[: data.ncon]:
+        if c.geom1 in mine and c.geom2 in mine and c.dist < -SELF_OVERLAP:
+            a, b = (model.body(int(model.geom_bodyid[g])).name or f"#{int(model.geom_bodyid[g])}" for g in (c.geom1, c.geom2))
+            key = (min(a, b), max(a, b))
+            deepest[key] = min(deepest.get(key, 0.0), float(c.dist))
+    if not deepest:
+        return None
+    worst = sorted(deepest.items(), key=lambda kv: kv[1])
+    shown = ", ".join(f"{a}/{b} {-100 * d:.1f} cm" for (a, b), d in worst[:3])
+    return (
+        f"{len(worst)} pairs of the robot's own collision geoms are inside each other in the default pose ({shown}"
+        f"{' ...' if len(worst) > 3 else ''}): MuJoCo pushes them apart at every reset (meshes made for a simulator "
+        "without self-collision): exclude those pairs (<contact><exclude body1 body2/>), or give a --default-pose "
+        "where they part"
     )
 
 

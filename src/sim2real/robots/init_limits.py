@@ -24,10 +24,13 @@ import mujoco
 
 from sim2real.robots.urdf import Mimic
 
-__all__ = ["DEFAULT_COMMAND_RATE", "DEFAULT_VELOCITY", "followers", "safety_section"]
+__all__ = ["DEFAULT_COMMAND_RATE", "DEFAULT_VELOCITY", "PLACEHOLDER_VELOCITY", "followers", "safety_section"]
 
 DEFAULT_VELOCITY = 30.0
 """Joint velocity limit where the model states none [rad/s]."""
+PLACEHOLDER_VELOCITY = 1000.0
+"""A stated joint velocity limit above this [rad/s, m/s] is a placeholder, no joint's speed (iCub's
+URDF states 50000 for its arms): taken as unstated, and said."""
 
 DEFAULT_COMMAND_RATE = 50.0
 """Largest PD target speed [rad/s] (1 rad per 20 ms control step), lowered to the fastest PD joint's

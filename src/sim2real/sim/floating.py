@@ -3,7 +3,7 @@
 Legged robots are identified the way practitioners do it, legs in the air: the robot hangs from a
 stand or a crane by its base, so each leg swings freely and the actuator and joint parameters are
 seen without contacts.  :func:`hung_model` is that setup in MuJoCo: the base body loses its free
-joint (it is welded to the world) in its standing pose (the spec's ``initial_base``, else its model
+joint (it is welded to the world, its links keep the free robot's parent contact filter) in its standing pose (the spec's ``initial_base``, else its model
 position), raised :data:`HANG_LIFT` metres above it so that no foot reaches the floor (a model made
 from a URDF has its base at 0, the robot standing 1 m higher: hung 0.6 m above 0 its legs were in
 the floor).  Everything else (joints, actuators, sensors, parameter names) is
@@ -28,6 +28,25 @@ HANG_LIFT = 0.6
 """Height the hung robot's base is raised above its standing position [m] (legs clear of the floor)."""
 
 
+def _keep_parent_filter(nominal: mujoco.MjModel, mjspec: mujoco.MjSpec, base: int) -> None:
+    """Exclude contacts between the base (and the bodies welded to it) and each link jointed to them.
+
+    MuJoCo filters contacts between a body and its parent unless the parent is welded to the world,
+    which the hung base is: a URDF's first leg links overlap the pelvis (iCub's hips and root_link),
+    and on the hung model they collided deep inside each other (the twin diverged)."""
+    if nominal.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_FILTERPARENT:
+        return
+    weld = nominal.body_weldid
+    group = {int(weld[base])}  # the base's weld group and the groups of the links jointed to it
+    children = {int(weld[b]) for b in range(1, nominal.nbody) if weld[b] == b and int(weld[nominal.body_parentid[b]]) in group}
+    ours = [b for b in range(1, nominal.nbody) if int(weld[b]) in group]
+    for child in sorted(children):
+        for b in ours:
+            for c in range(1, nominal.nbody):
+                if int(weld[c]) == child and nominal.body(b).name and nominal.body(c).name:
+                    mjspec.add_exclude(bodyname1=nominal.body(b).name, bodyname2=nominal.body(c).name)
+
+
 def hung_model(spec: RobotSpec, lift: float = HANG_LIFT) -> mujoco.MjModel:
     """The robot's model (nominal parameters) with its base welded to the world, ``lift`` m above its
     standing position (the spec's ``initial_base``, else the model's).
@@ -45,6 +64,7 @@ def hung_model(spec: RobotSpec, lift: float = HANG_LIFT) -> mujoco.MjModel:
     if joint is None:
         raise SpecError(f"base_body '{spec.base_body}' has no free joint")
     body = mjspec.body(spec.base_body)
+    _keep_parent_filter(nominal, mjspec, int(nominal.body(spec.base_body).id))
     for element in list(body.joints):
         if element.type == mujoco.mjtJoint.mjJNT_FREE:
             mjspec.delete(element)
