@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse
 
-from sim2real.sysid.intervals import hac_spread, unidentifiable
+from sim2real.sysid.intervals import bound_reason, hac_spread, unidentifiable
 
 
 def _ar1(rng, n_windows, per_window, rho, columns=1):
@@ -67,3 +67,20 @@ class TestIdentifiability:
     def test_well_posed_columns_of_any_scale_are_identifiable(self, rng, scale):
         J = rng.normal(size=(100, 3)) * np.array([1.0, scale, 1.0])
         assert unidentifiable(J, [0, 1, 2], str, 1e3) == {}
+
+
+class TestBounds:
+    def test_the_step_is_the_unconstrained_least_squares_step(self, rng):
+        J = rng.normal(size=(300, 2))
+        y = J @ np.array([2.0, -1.0]) + 0.01 * rng.normal(size=300)
+        z = np.array([1.5, 0.0])  # e.g. stopped by a bound at 1.5
+        spread = hac_spread(J, J @ z - y, np.repeat(np.arange(30), 10), np.zeros(30, int), 0.95)
+        np.testing.assert_allclose(z + spread.step, np.linalg.lstsq(J, y, rcond=None)[0], atol=1e-9)
+
+    def test_a_bound_binds_only_when_the_optimum_lies_beyond_it_by_more_than_the_half_width(self):
+        assert bound_reason(1.04, 0.0, 1.0, 0.05, 1.0, "kg") is None  # within the interval of the bound
+        assert bound_reason(-0.04, 0.0, 1.0, 0.05, 1.0, "N m") is None  # a friction whose truth is 0
+        upper = bound_reason(1.2, 0.0, 1.0, 0.05, 108.0, "kg")
+        assert upper.startswith("the fit stops at its plausible upper bound 108 kg, and the logs pull it on to about 129.6 kg")
+        assert "lower bound 0 N m" in bound_reason(-0.2, 0.0, 1.0, 0.05, 1.0, "N m")
+        assert bound_reason(5.0, 0.0, 1.0, np.inf, 1.0, "kg") is None  # no interval: said otherwise

@@ -61,7 +61,7 @@ from sim2real.sim.divergence import refuse_diverged
 from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.replay import VelocitySource, Windows, build_windows
 from sim2real.sysid.delay import DelayEstimate, estimate_delay
-from sim2real.sysid.intervals import IntervalMethod, hac_spread, unidentifiable
+from sim2real.sysid.intervals import IntervalMethod, bound_reason, hac_spread, unidentifiable
 from sim2real.sysid.multistart import MultiStart, StartFit, StartJob, draw_starts, starts_report
 from sim2real.sysid.problem import (
     Coords,
@@ -438,6 +438,7 @@ def intervals(
     or too wide for their value, and the estimate's correlation (active ones)."""
     half = np.full(coords.size, np.inf)
     correlation = None
+    step = np.zeros(coords.size)
     if state.active:
         r_w, J = jacobian_at(problem, coords)
         sw = np.sqrt(rho1((r_w / state.f_scale) ** 2, config.loss))
@@ -452,13 +453,19 @@ def intervals(
         )
         half[state.active] = spread.half
         correlation = spread.correlation
+        step[state.active] = spread.step
     if state.shift is not None:
         half = half + np.abs(state.shift)  # what the step-free extrapolation may still miss
     z = coords.get() + (2.0 * state.shift if state.shift is not None else 0.0)
     wide = {}
     for i in state.active:
         span = coords.hi[i] - coords.lo[i]
-        if not np.isfinite(half[i]) or half[i] > span:
+        unit = problem.params.info(coords.items[i][0]).unit
+        pinned = bound_reason(coords.get()[i] + step[i], coords.lo[i], coords.hi[i], half[i], coords.scale[i], unit)
+        if pinned:
+            # an interval around a value the bound stopped says nothing of where the truth is
+            wide[i], half[i] = pinned, np.inf
+        elif not np.isfinite(half[i]) or half[i] > span:
             wide[i] = (
                 "its confidence interval is wider than its plausible range: the logs barely depend on it"
             )

