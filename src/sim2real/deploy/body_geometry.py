@@ -175,17 +175,26 @@ class Sole:
 def sole(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> Sole:
     """How a body touches the ground in the pose ``qpos`` (None: the model's initial pose; the
     collision observer passes the spec's default pose): the geoms it stands on, and whether a point
-    force at the lowest one's lowest point describes the contact (one geom that touches at a point:
-    a sphere, a rounded mesh foot, a shin's capsule end), rather than a force and a torque (a flat
-    or long shape, or a sole of several geoms: Menagerie's G1 stands on four spheres at the corners
-    of each foot, and a point force at one of them cannot carry the foot's moment).
+    force at the lowest one's lowest point describes the contact (geoms that each touch at a point,
+    their lowest points within :data:`POINT_PATCH` of each other: a sphere, a rounded mesh foot, a
+    shin's capsule end, a URDF foot link's sphere around the rounded end of the shin's mesh, Mini
+    Cheetah's), rather than a force and a torque (a flat or long shape, or a sole of several geoms
+    apart: Menagerie's G1 stands on four spheres at the corners of each foot, and a point force at
+    one of them cannot carry the foot's moment).
 
     Raises:
         ValueError: the body has no collision geom.
     """
     data = _pose(model, qpos)
     on = sole_geoms(model, data, body)
-    return Sole(geoms=on, point=len(on) == 1 and _touches_at_a_point(model, data, on[0]))
+    point = all(_touches_at_a_point(model, data, g) for g in on)
+    if point and len(on) > 1:
+        lowest = []
+        for g in on:
+            points, z = lowest_points(model, data, g)
+            lowest.append(points[int(np.argmin(z)), :2])
+        point = _span(np.array(lowest)) <= POINT_PATCH
+    return Sole(geoms=on, point=point)
 
 
 def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:

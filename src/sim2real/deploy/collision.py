@@ -35,7 +35,8 @@ default the feet: the lowest collision geoms of the leaf bodies, or the spec's `
 force at the lowest point of a geom that touches at a point (a sphere, a rounded mesh foot, a
 shin's capsule end: :func:`~sim2real.deploy.body_geometry.sole`), force and torque otherwise) are solved for as well, by weighted least squares,
 and what they cannot explain is the unexpected external force (a foot whose sole is several
-geoms, e.g. four spheres at its corners, is force and torque).  A foot whose lowest point (a mesh's
+geoms apart, e.g. four spheres at its corners, is force and torque; several point-like geoms at one
+spot, a foot sphere around a shin mesh's end, are a point).  A foot whose lowest point (a mesh's
 lowest vertex, a box's lowest corner; :func:`geom_bottom`) is higher than ``contact_height`` (from
 the measured base height and orientation, flat ground at z = 0) carries no force.  A contact on the
 base body itself is a stand holding the robot (a hung robot, :func:`~sim2real.deploy.record.fixed_base_spec`):
