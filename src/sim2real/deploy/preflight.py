@@ -475,12 +475,19 @@ def check_hold_and_collision(runner: _Runner) -> tuple[Item, Item]:
     fired = _exercise(spec, results)
     ok = quiet_peak < 1.0 and bool(fired) and all(fired.values())
     missed = [j for j, hit in fired.items() if not hit]
+    exercised = (
+        f"on the hold's readings with an external torque of 2 x threshold it fired for "
+        f"{sum(fired.values())}/{len(fired)} ({', '.join(fired)})" + (f" (missed: {', '.join(missed)})" if missed else "")
+        if fired
+        else "nothing to exercise: at the hold's state the expected contacts explain an external torque at every "
+        "joint and on the base, so the observer cannot see a collision on this robot in this pose (feet taken as a "
+        "force and a torque each: check safety.collision.contacts and the feet's collision geoms, docs/safety.md)"
+    )
     col = Item(
         "collision_detection",
         _passfail(ok),
         f"enabled ({spec.safety.collision.reaction}); quiet during the hold (peak {quiet_peak:.2f} of the "
-        f"threshold); on the hold's readings with an external torque of 2 x threshold it fired for "
-        f"{sum(fired.values())}/{len(fired)} ({', '.join(fired)})" + (f" (missed: {', '.join(missed)})" if missed else ""),
+        f"threshold); {exercised}",
         {"peak_ratio": quiet_peak, "exercised_joints": len(fired), "fired": sum(fired.values())},
     )
     return hold, col
