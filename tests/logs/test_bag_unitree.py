@@ -105,6 +105,37 @@ class TestRefused:
         with pytest.raises(LogError, match="names 21 motors, but the messages have 20 slots"):
             read_bag(bag, motor_order=order)
 
+    def test_a_motor_order_for_a_bag_that_names_its_joints(self, tmp_path):
+        """--motor-order on a bag of JointState messages was silently ignored (a CSV refuses it)."""
+        from sim2real.logs import write_bag
+
+        write_bag(tmp_path / "bag", quadruped_run())
+        assert read_bag(tmp_path / "bag").joint_names == QUADRUPED
+        with pytest.raises(LogError, match="--motor-order is for Unitree bags") as err:
+            read_bag(tmp_path / "bag", motor_order=ORDER)
+        assert "\n" not in str(err.value)
+
+    def test_states_and_commands_of_two_families(self, tmp_path):
+        """A unitree_hg LowState beside a unitree_go LowCmd (two robots' messages) was read as one run."""
+        from rosbags.rosbag2 import Reader, Writer
+
+        run = quadruped_run()
+        go = write_unitree(tmp_path / "go", run, GO2_ORDER)
+        hg = write_unitree(tmp_path / "hg", run, GO2_ORDER, family="unitree_hg")
+        picked = []
+        for src, topic in ((hg, "/lowstate"), (go, "/lowcmd")):
+            with Reader(src) as reader:
+                picked += [(ns, c, raw) for c, ns, raw in reader.messages() if c.topic == topic]
+        with Writer(tmp_path / "mixed", version=9) as writer:
+            conns = {}
+            for ns, c, raw in sorted(picked, key=lambda m: m[0]):
+                if c.topic not in conns:
+                    conns[c.topic] = writer.add_connection(c.topic, c.msgtype, typestore=STORE)
+                writer.write(conns[c.topic], ns, raw)
+        with pytest.raises(LogError, match="unitree_go and unitree_hg") as err:
+            read_bag(tmp_path / "mixed", motor_order=ORDER)
+        assert "\n" not in str(err.value)
+
     @staticmethod
     def _set(**fields):
         def change(m):

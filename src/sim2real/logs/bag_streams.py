@@ -55,6 +55,8 @@ class Streams:
         self.motor_order = motor_order
         self.unitree_commands = UnitreeCommands(str(path), motor_order)
         self.unitree_imu: tuple[list[int], list[tuple[float, ...]], list[bool]] = ([], [], [])
+        self.unitree_families: set[str] = set()
+        """Packages of the Unitree messages read (``unitree_go``, ``unitree_hg``)."""
         self.state_ns: list[int] = []  # header stamps (0 = none)
         self.state_recv: list[int] = []  # recording times
         self.state_names: list[tuple[str, ...]] = []
@@ -74,6 +76,8 @@ class Streams:
         self.meta_json: str | None = None
 
     def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
+        if msgtype in LOW_STATE or msgtype in LOW_CMD:
+            self.unitree_families.add(msgtype.split("/", 1)[0])
         if topic == TOPIC_JOINT_STATES and msgtype in LOW_STATE:  # no header: the recording time
             self.state_ns.append(0)
             self.state_recv.append(ns)
@@ -120,7 +124,22 @@ class Streams:
         """Make Unitree ``LowCmd`` messages the commands (named by the motor order) and a
         ``LowState``'s IMU the IMU samples (unless an IMU topic was read); returns what goes into the
         trajectory's meta (``command_kind``, ``command_gains``, :meth:`~.bag_unitree.UnitreeCommands.read`).
-        Call once, after the last message."""
+        Call once, after the last message.
+
+        Raises:
+            LogError: ``motor_order`` given for a bag without Unitree messages (its joint states name
+                their joints), or messages of both Unitree families (two robots' messages).
+        """
+        if self.motor_order is not None and not self.unitree_families:
+            raise LogError(
+                f"{self.path}: --motor-order is for Unitree bags (LowState/LowCmd by motor index); this bag's "
+                f"{TOPIC_JOINT_STATES} name their joints: drop --motor-order"
+            )
+        if len(self.unitree_families) > 1:
+            raise LogError(
+                f"{self.path}: the bag holds Unitree messages of both unitree_go and unitree_hg (two robots' "
+                "messages): choose the topics of one with --topic joint_states=TOPIC --topic commands=TOPIC"
+            )
         meta: dict[str, Any] = {}
         if self.unitree_commands.ns:
             self.command_ns, self.command, joints = self.unitree_commands.read(meta)
