@@ -156,6 +156,8 @@ class TestRefused:
             ({"mode": 0}, "not position-controlled .disabled, mode 0"),
             ({"tau": 1.5}, "feed-forward tau 1.5 N m"),
             ({"dq": 2.0}, "feed-forward dq 2 rad/s"),
+            ({"kd": float("nan")}, "a non-finite kd .nan."),  # read as a NaN gain, no warning
+            ({"kp": float("inf")}, "a non-finite kp .inf."),  # read as a position target
         ],
         ids=[
             "stopped",
@@ -164,6 +166,8 @@ class TestRefused:
             "disabled",
             "tau-feed-forward",
             "dq-feed-forward",
+            "nan-kd",
+            "inf-kp",
         ],
     )
     def test_commands_a_position_target_cannot_state(self, tmp_path, fields, match):

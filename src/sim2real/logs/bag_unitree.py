@@ -21,7 +21,7 @@ Owners of Unitree Go2 / B2 (``unitree_go``) and G1 / H1-2 (``unitree_hg``) robot
   (the SDK's initial stop command, a final damping ``kp == 0 < kd``) are left out with one warning;
   anything else that a position target or a torque cannot state (a motor stopped, disabled or
   damped between the commands, position and torque motors in one message, feed-forward ``tau`` or
-  ``dq`` beside a position target) is refused with one line.
+  ``dq`` beside a position target, a non-finite gain, ``dq`` or ``tau``) is refused with one line.
 - **AB mode.** A ``unitree_hg`` message with ``mode_pr`` 1 carries the parallel ankles' motor
   values, not their pitch/roll joints: refused (:func:`check_pr_mode`).
 
@@ -265,6 +265,14 @@ class UnitreeCommands:
                 f"cut the log to the span every motor is {kind}-controlled ({NO_JOINT} in --motor-order for a "
                 "motor the robot does not use)"
             )
+        values = {"tau": tau} if kind == "torque" else {"kp": kp, "kd": kd, "dq": dq, "tau": tau}
+        for name, v in values.items():  # a NaN gain is no gain: what the motor ran is unknown
+            if not np.isfinite(v).all():
+                k, j = (int(x) for x in np.argwhere(~np.isfinite(v))[0])
+                raise LogError(
+                    f"{where}: motor of {joints[j]!r} has a non-finite {name} ({v[k, j]:g}) at "
+                    f"{(self.ns[first + k] - self.ns[0]) / 1e9:.3f} s: what it ran is unknown; cut the log before it"
+                )
         if kind == "torque":
             meta["command_kind"] = "torque"
             return self.ns[first : last + 1], list(tau), joints
