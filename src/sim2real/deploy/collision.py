@@ -29,12 +29,11 @@ change of that velocity over the interval comes from the accelerometer (``Readin
 specific force at the IMU site, less gravity, moved to the base origin), the newest sample times
 the interval (a trapezoid with the previous one would see half of a push in its first interval).
 Without an accelerometer reading it is solved for, and a push through the trunk is invisible (the
-base accelerating explains it).  Feet touching the
-ground exert forces the observer must not call collisions: the forces at the *expected contacts* (by
-default the feet: the lowest collision geoms of the leaf bodies, or the spec's ``feet``; a point
-force at the lowest point of a geom that touches at a point (a sphere, a rounded mesh foot, a
-shin's capsule end: :func:`~sim2real.deploy.body_geometry.sole`), force and torque otherwise) are solved for as well, by weighted least squares,
-and what they cannot explain is the unexpected external force (a foot whose sole is several
+base accelerating explains it).  Feet touching the ground exert forces the observer must not call
+collisions: the forces at the *expected contacts* (by default the feet: the lowest collision geoms of
+the leaf bodies, or the spec's ``feet``; a point force at the lowest point of a geom that touches at
+a point (a sphere, a rounded mesh foot, a shin's capsule end: :func:`~sim2real.deploy.body_geometry.sole`),
+force and torque otherwise) are solved for as well, by weighted least squares, and what they cannot explain is the unexpected external force (a foot whose sole is several
 geoms apart, e.g. four spheres at its corners, is force and torque; several point-like geoms at one
 spot, a foot sphere around a shin mesh's end, are a point).  A foot whose lowest point (a mesh's
 lowest vertex, a box's lowest corner; :func:`geom_bottom`) is higher than ``contact_height`` (from
