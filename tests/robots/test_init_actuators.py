@@ -237,3 +237,13 @@ class TestVelocityServos:
             ("torque", 3.0),
             ("torque", 3.0),
         ]
+
+    def test_a_cylinder_is_no_position_servo_and_not_called_a_velocity_servo(self):
+        # <cylinder>: force = area x pressure (+ its bias, 0 here); its command is a pressure, not a speed
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><body><joint name='lift' axis='0 1 0'/><geom size='0.05'/></body></worldbody>"
+            "<actuator><cylinder name='cyl' joint='lift' area='0.01' ctrlrange='0 100'/></actuator></mujoco>"
+        )
+        with pytest.raises(SpecError, match=r"actuator 'cyl' of joint 'lift' is no position servo") as caught:
+            infer_actuators(model, [0], ["lift"], None, None, None)
+        assert "velocity" not in str(caught.value) and "--kp and --kd" in str(caught.value)

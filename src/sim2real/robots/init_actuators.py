@@ -235,9 +235,15 @@ def infer_actuators(
                 stiffness = -float(model.actuator_biasprm[a, 1])
                 integrates = int(model.actuator_dyntype[a]) == int(mujoco.mjtDyn.mjDYN_INTEGRATOR)
                 if not stiffness > 0 or integrates:  # a <velocity> / <intvelocity>: its command is a speed
+                    velocity = integrates or float(model.actuator_biasprm[a, 2]) < 0  # else a <cylinder>'s pressure
+                    what = (
+                        f"a velocity servo (its command is a speed{', integrated' if integrates else ''}, not a "
+                        "position target)"
+                        if velocity
+                        else "no position servo (no stiffness in its bias: a <cylinder>'s command is a pressure)"
+                    )
                     raise SpecError(
-                        f"actuator '{name}' of joint '{joint}' is a velocity servo (its command is a speed"
-                        f"{', integrated' if integrates else ''}, not a position target), which sim2real does not "
+                        f"actuator '{name}' of joint '{joint}' is {what}, which sim2real does not "
                         "model: give --kp and --kd to drive the joint as a PD, or --torque to drive it with torque"
                     )
                 kp_m = stiffness * gear**2
