@@ -210,6 +210,16 @@ class TestTorqueLimitAtTheJoint:
         assert largest == pytest.approx([2.0, 30.0, 4.0])
         assert [actuators[j]["torque_limit"] for j in joints] == pytest.approx(largest)
 
+    def test_a_ctrlrange_mujoco_does_not_clamp_bounds_nothing(self):
+        # <flag clampctrl="disable">: the control is not clamped, so only the joint's actuatorfrcrange binds
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><option><flag clampctrl='disable'/></option><worldbody><body>"
+            "<joint name='j' axis='0 1 0' actuatorfrcrange='-30 30'/><geom size='0.05'/></body></worldbody>"
+            "<actuator><motor name='m' joint='j' ctrlrange='-1 1'/></actuator></mujoco>"
+        )
+        actuators, _ = infer_actuators(model, [0], ["j"], None, None, None)
+        assert self._mujoco_torques(model, 1e6) == [30.0] and actuators["j"]["torque_limit"] == 30.0
+
 
 VELOCITY = """<mujoco><worldbody><body><joint name='wheel' axis='0 1 0'/><geom size='0.05'/>
 <body pos='0.1 0 0'><joint name='spin' axis='0 1 0'/><geom size='0.05'/></body></body></worldbody><actuator>
