@@ -9,7 +9,14 @@ import yaml
 
 from sim2real.params import Parameters
 from sim2real.robots import DATA_DIR, load_spec
-from sim2real.robots.ground import added_floor_name, floor_plane, ground_planes, has_ground, is_static
+from sim2real.robots.ground import (
+    added_floor_name,
+    floor_plane,
+    ground_planes,
+    has_ground,
+    is_static,
+    lift_out_of_ground,
+)
 from sim2real.robots.model import build_model, default_qpos
 
 
@@ -60,6 +67,20 @@ class TestGround:
     def test_walls_alone_are_nothing_to_stand_on(self):
         model = _model("<geom name='wall' type='plane' size='1 1 0.1' pos='-2 0 0.7' zaxis='1 0 0'/>")
         assert not has_ground(model) and floor_plane(model) == (0.0, None)
+
+
+class TestLiftOutOfGround:
+    def test_the_robot_is_raised_out_of_the_ground_under_it_not_onto_a_wall_beside_it(self):
+        """A static box the robot stands against (a wall, a step's riser) penetrated sideways: each round
+        raised the robot by that depth until it stood on the wall's top (1 m up, in robot init)."""
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><geom type='box' pos='0 0 -0.5' size='5 5 0.5'/>"
+            "<geom type='box' pos='0.15 0 0.5' size='0.1 1 0.5'/>"
+            "<body name='b' pos='0 0 0.05'><freejoint/><geom size='0.1'/></body></worldbody></mujoco>"
+        )
+        data = mujoco.MjData(model)
+        lift = lift_out_of_ground(model, data, [2], 2)
+        assert lift == pytest.approx(0.05, abs=1e-3) and data.qpos[2] == pytest.approx(0.1, abs=1e-3)
 
 
 class TestGroundFriction:

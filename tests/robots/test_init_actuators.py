@@ -185,6 +185,41 @@ class TestTorqueLimitAtTheJoint:
         assert (actuators["servo"]["kp"], actuators["servo"]["kd"]) == pytest.approx((stiffness, damping))
         assert (stiffness, damping) == pytest.approx((320.0, 16.0))
 
+    def test_a_stateful_motors_force_is_its_gain_times_its_bounded_activation(self):
+        """A <general> motor with dynamics gives gain x act: an actrange binds (gain 10 x act +-0.2
+        gives 2 N m, the spec said 10), an integrator's act is not bounded by its ctrlrange (up to the
+        joint's actuatorfrcrange 30, the spec said 1), a filter's act follows its clamped ctrl."""
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><option gravity='0 0 0' timestep='0.01'/><worldbody><body><joint name='act' axis='0 1 0' damping='1e4'/><geom size='0.05'/>"
+            "<body pos='0.1 0 0'><joint name='int' axis='0 1 0' damping='1e4' actuatorfrcrange='-30 30'/><geom size='0.05'/>"
+            "<body pos='0.1 0 0'><joint name='flt' axis='0 1 0' damping='1e4'/><geom size='0.05'/></body></body></body>"
+            "</worldbody><actuator>"
+            "<general name='act' joint='act' dyntype='filter' dynprm='0.01' gainprm='10' ctrlrange='-1 1' "
+            "actlimited='true' actrange='-0.2 0.2'/>"
+            "<general name='int' joint='int' dyntype='integrator' gainprm='1' ctrlrange='-1 1'/>"
+            "<general name='flt' joint='flt' dyntype='filter' dynprm='0.01' gainprm='4' ctrlrange='-1 1'/>"
+            "</actuator></mujoco>"
+        )
+        joints = ["act", "int", "flt"]
+        actuators, _ = infer_actuators(model, [0, 1, 2], joints, None, None, None)
+        data = mujoco.MjData(model)
+        data.ctrl[:] = 1e6
+        for _ in range(4000):  # the activations reach their bounds (the integrator's in 30 s)
+            mujoco.mj_step(model, data)
+        largest = [abs(float(x)) for x in data.qfrc_actuator]
+        assert largest == pytest.approx([2.0, 30.0, 4.0])
+        assert [actuators[j]["torque_limit"] for j in joints] == pytest.approx(largest)
+
+    def test_a_ctrlrange_mujoco_does_not_clamp_bounds_nothing(self):
+        # <flag clampctrl="disable">: the control is not clamped, so only the joint's actuatorfrcrange binds
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><option><flag clampctrl='disable'/></option><worldbody><body>"
+            "<joint name='j' axis='0 1 0' actuatorfrcrange='-30 30'/><geom size='0.05'/></body></worldbody>"
+            "<actuator><motor name='m' joint='j' ctrlrange='-1 1'/></actuator></mujoco>"
+        )
+        actuators, _ = infer_actuators(model, [0], ["j"], None, None, None)
+        assert self._mujoco_torques(model, 1e6) == [30.0] and actuators["j"]["torque_limit"] == 30.0
+
 
 VELOCITY = """<mujoco><worldbody><body><joint name='wheel' axis='0 1 0'/><geom size='0.05'/>
 <body pos='0.1 0 0'><joint name='spin' axis='0 1 0'/><geom size='0.05'/></body></body></worldbody><actuator>
@@ -212,3 +247,13 @@ class TestVelocityServos:
             ("torque", 3.0),
             ("torque", 3.0),
         ]
+
+    def test_a_cylinder_is_no_position_servo_and_not_called_a_velocity_servo(self):
+        # <cylinder>: force = area x pressure (+ its bias, 0 here); its command is a pressure, not a speed
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><body><joint name='lift' axis='0 1 0'/><geom size='0.05'/></body></worldbody>"
+            "<actuator><cylinder name='cyl' joint='lift' area='0.01' ctrlrange='0 100'/></actuator></mujoco>"
+        )
+        with pytest.raises(SpecError, match=r"actuator 'cyl' of joint 'lift' is no position servo") as caught:
+            infer_actuators(model, [0], ["lift"], None, None, None)
+        assert "velocity" not in str(caught.value) and "--kp and --kd" in str(caught.value)

@@ -3,7 +3,9 @@ velocity limit forbids, and the limits of a URDF's mimic joints."""
 
 from __future__ import annotations
 
+import mujoco
 import numpy as np
+import pytest
 
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.init_limits import DEFAULT_COMMAND_RATE, DEFAULT_VELOCITY
@@ -121,6 +123,32 @@ class TestPositionServoTargets:
         )
         result = infer_spec(tmp_path / "arm.xml", tmp_path / "out", InitOptions())
         assert result.spec["safety"]["joint_position"] == {"a": [-0.05, 1.0]}
+
+    def test_a_general_servos_targets_are_where_its_gain_and_bias_balance(self, tmp_path):
+        """A <general> servo whose gain is not its stiffness (dm_control's rodent: gain 0.244, bias
+        slope -0.4) holds the joint where gain x ctrl + bias0 = stiffness x gear x q: gain 20, bias
+        -40, gear 2 and ctrl +-1 hold +-0.25 rad (MuJoCo's equilibrium); the spec allowed +-0.5."""
+        (tmp_path / "arm.xml").write_text(
+            "<mujoco><compiler angle='radian'/><option gravity='0 0 0'/><worldbody><body>"
+            "<joint name='a' axis='0 1 0' range='-3 3' damping='5'/><geom size='0.05' mass='1'/><body pos='0.1 0 0'>"
+            "<joint name='b' axis='0 1 0' range='-3 3' damping='5'/><geom size='0.05' mass='1'/></body></body>"
+            "</worldbody><actuator>"
+            "<general name='ga' joint='a' gear='2' gainprm='20' biastype='affine' biasprm='0 -40 -1' "
+            "ctrlrange='-1 1' forcerange='-50 50'/>"
+            "<general name='gb' joint='b' gainprm='10' biastype='affine' biasprm='2 -20 -1' "
+            "ctrlrange='-1 1' forcerange='-50 50'/></actuator></mujoco>"
+        )
+        result = infer_spec(tmp_path / "arm.xml", tmp_path / "out", InitOptions())
+        position = result.spec["safety"]["joint_position"]
+        model = mujoco.MjModel.from_xml_path(str(tmp_path / "arm.xml"))
+        for side in (0, 1):  # the joint positions MuJoCo's servos hold at their ctrlrange's ends
+            data = mujoco.MjData(model)
+            data.ctrl[:] = model.actuator_ctrlrange[:, side]
+            for _ in range(5000):
+                mujoco.mj_step(model, data)
+            assert position["a"][side] == pytest.approx(data.qpos[0], abs=1e-3)
+            assert position["b"][side] == pytest.approx(data.qpos[1], abs=1e-3)
+        assert position == {"a": [-0.25, 0.25], "b": [-0.4, 0.6]}
 
 
 class TestJointsWithoutARange:

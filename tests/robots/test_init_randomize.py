@@ -147,3 +147,20 @@ def test_pd_gains_of_0_are_left_out_of_both_presets(tmp_path):
     for name in ("default", "full"):
         params = {e.param for e in load_randomization(spec, name).entries}
         assert "actuator.*.kp" in params and not any(p.endswith(".kd") for p in params)
+
+
+def test_bumps_scale_with_the_standing_height_above_a_floor_not_at_z_0(tmp_path):
+    """A model whose floor is not at z = 0 (Talos's base stands at z = -1.01): the bumps were scaled by
+    the base's world z, so a floor at z = -1 gave terrain.height U(0, -0.085), which train refused."""
+    heights = []
+    for shift in (0.0, -1.0):
+        folder = tmp_path / f"at{shift:g}"
+        folder.mkdir()
+        path = _friction_dog(folder)
+        text = path.read_text().replace('type="plane"', f'type="plane" pos="0 0 {shift}"')
+        path.write_text(text.replace('pos="0 0 0.35"', f'pos="0 0 {0.35 + shift}"'))
+        spec, _ = init_robot(path, folder / "robot.yaml", InitOptions(kp=20.0, kd=0.5))
+        terrain = load_randomization(spec, "full").terrain
+        assert terrain is not None
+        heights.append(float(terrain.height.high[0]))
+    assert heights[0] > 0 and heights[1] == pytest.approx(heights[0])

@@ -50,6 +50,25 @@ class TestStand:
     def test_a_fixed_base_robot_has_nothing_to_stand_on(self):
         assert stand(load_robot("furuta")) is None
 
+    def test_a_free_object_on_the_floor_is_not_a_body_the_robot_rests_on(self, tmp_path):
+        """A ball lying 1 m away on the floor was named as a body the robot rests on besides its feet
+        (the contact of any moving body with the scene counted, not only the robot's)."""
+        legs = "".join(
+            f"<body name='{s}_leg' pos='{x} {y} -0.05'><joint name='{s}_hip' axis='0 1 0' range='-1 1'/>"
+            "<geom type='capsule' fromto='0 0 0 0 0 -0.3' size='0.03' mass='0.3'/></body>"
+            for s, x, y in (("fl", 0.1, 0.1), ("fr", 0.1, -0.1), ("rl", -0.1, 0.1), ("rr", -0.1, -0.1))
+        )
+        (tmp_path / "dog.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
+            f"<body name='torso' pos='0 0 0.5'><freejoint/><geom type='box' size='0.15 0.15 0.05' mass='5'/>{legs}"
+            "</body><body name='ball' pos='1 0 0.1'><freejoint/><geom type='sphere' size='0.1' mass='1'/></body>"
+            "</worldbody></mujoco>"
+        )
+        spec, result = init_robot(tmp_path / "dog.xml", tmp_path / "robot.yaml", InitOptions(kp=60.0, kd=2.0, torque_limit=30.0))
+        standing = stand(spec)
+        assert standing is not None and "ball" not in standing.resting
+        assert not any("rests on ball" in c for c in result.check)
+
 
 class TestInitAdvice:
     def test_torque_actuators_collapse_and_the_advice_is_gains(self, h1_dir, tmp_path):

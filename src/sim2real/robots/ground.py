@@ -65,6 +65,9 @@ def floor_plane(model: mujoco.MjModel) -> tuple[float, str | None]:
 
 LIFT_TOLERANCE = 1e-4
 """Deepest penetration into the ground :func:`lift_out_of_ground` leaves [m]."""
+LIFT_NORMAL_Z = 0.5
+"""Least vertical component of a contact's normal :func:`lift_out_of_ground` raises the robot for
+(ground at most 60 degrees steep; a wall the robot stands against is no ground to rise onto)."""
 LIFT_ROUNDS = 50
 """Most rounds of :func:`lift_out_of_ground` (a height field reports part of a deep penetration)."""
 
@@ -72,18 +75,25 @@ LIFT_ROUNDS = 50
 def lift_out_of_ground(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int], z_adr: int) -> float:
     """Raise the robot (its base height at ``data.qpos[z_adr]``) until none of its ``geoms``
     penetrates a static geom of the scene: for a ground that is not a plane (a height field, boxes)
-    whose surface is not at the floor height assumed for it (z = 0).  Each round raises it by the
-    deepest contact's depth (MuJoCo's height field contacts report part of a deep penetration).
+    whose surface is not at the floor height assumed for it (z = 0); contacts with a geom other than a
+    height field whose normal is steeper than :data:`LIFT_NORMAL_Z` (a wall beside the robot) raise
+    nothing.  Each round raises it by the deepest contact's depth (MuJoCo's height field contacts
+    report part of a deep penetration).
     Returns the total raise [m] (0 when nothing penetrates); ``data`` is left at the raised pose."""
     mine = set(geoms)
     total = 0.0
     for _ in range(LIFT_ROUNDS):
         mujoco.mj_fwdPosition(model, data)
-        depth = [
-            -float(c.dist)
-            for c in data.contact[: data.ncon]
-            if (c.geom1 in mine and is_static(model, int(c.geom2))) or (c.geom2 in mine and is_static(model, int(c.geom1)))
-        ]
+        depth = []
+        for c in data.contact[: data.ncon]:
+            g1, g2 = int(c.geom1), int(c.geom2)
+            scene = g2 if g1 in mine and is_static(model, g2) else g1 if g2 in mine and is_static(model, g1) else -1
+            if scene < 0:
+                continue
+            # ground under the robot, not a wall beside it (a height field is ground: its prisms' contacts
+            # have steep normals where a geom is deep in it)
+            if abs(float(c.frame[2])) >= LIFT_NORMAL_Z or int(model.geom_type[scene]) == int(mujoco.mjtGeom.mjGEOM_HFIELD):
+                depth.append(-float(c.dist))
         deepest = max(depth, default=0.0)
         if deepest <= LIFT_TOLERANCE:
             break

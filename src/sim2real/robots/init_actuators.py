@@ -70,14 +70,23 @@ def joint_torque_limit(model: mujoco.MjModel, a: int, jid: int) -> float | None:
     by the gear, and clamps the joint's total to the joint's ``actuatorfrcrange``: each stated limit
     binds (a class default's ``forcerange`` on a motor with a narrower ``ctrlrange`` x gear; a
     joint's ``actuatorfrcrange`` below the motor's).  A ``ctrlrange`` bounds the force only when the
-    actuator has no bias (not a servo) and a fixed gain.
+    actuator has no bias (not a servo) and a fixed gain; an actuator with dynamics gives gain x its
+    activation, which an ``actrange`` bounds, and a filter's ``ctrlrange`` (an integrator's does not).
     """
     lo, hi = -math.inf, math.inf  # the actuator's force
-    if a >= 0 and model.actuator_ctrllimited[a] and (
+    if a >= 0 and (
         int(model.actuator_gaintype[a]) == int(mujoco.mjtGain.mjGAIN_FIXED)
         and int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_NONE)
     ):
-        lo, hi = sorted(float(c) * float(model.actuator_gainprm[a, 0]) for c in model.actuator_ctrlrange[a])
+        dyn = int(model.actuator_dyntype[a])
+        clamped = not model.opt.disableflags & mujoco.mjtDisableBit.mjDSBL_CLAMPCTRL
+        act_lo, act_hi = -math.inf, math.inf  # the control or activation the gain multiplies
+        if model.actuator_ctrllimited[a] and clamped and dyn != int(mujoco.mjtDyn.mjDYN_INTEGRATOR):
+            act_lo, act_hi = (float(c) for c in model.actuator_ctrlrange[a])
+        if dyn != int(mujoco.mjtDyn.mjDYN_NONE) and model.actuator_actlimited[a]:
+            act_lo, act_hi = max(act_lo, float(model.actuator_actrange[a, 0])), min(act_hi, float(model.actuator_actrange[a, 1]))
+        if math.isfinite(act_lo) and math.isfinite(act_hi):
+            lo, hi = sorted((act_lo * float(model.actuator_gainprm[a, 0]), act_hi * float(model.actuator_gainprm[a, 0])))
     if a >= 0 and model.actuator_forcelimited[a]:
         f_lo, f_hi = (float(x) for x in model.actuator_forcerange[a])
         lo, hi = min(max(lo, f_lo), f_hi), max(min(hi, f_hi), f_lo)  # clip the force's interval
@@ -226,9 +235,15 @@ def infer_actuators(
                 stiffness = -float(model.actuator_biasprm[a, 1])
                 integrates = int(model.actuator_dyntype[a]) == int(mujoco.mjtDyn.mjDYN_INTEGRATOR)
                 if not stiffness > 0 or integrates:  # a <velocity> / <intvelocity>: its command is a speed
+                    velocity = integrates or float(model.actuator_biasprm[a, 2]) < 0  # else a <cylinder>'s pressure
+                    what = (
+                        f"a velocity servo (its command is a speed{', integrated' if integrates else ''}, not a "
+                        "position target)"
+                        if velocity
+                        else "no position servo (no stiffness in its bias: a <cylinder>'s command is a pressure)"
+                    )
                     raise SpecError(
-                        f"actuator '{name}' of joint '{joint}' is a velocity servo (its command is a speed"
-                        f"{', integrated' if integrates else ''}, not a position target), which sim2real does not "
+                        f"actuator '{name}' of joint '{joint}' is {what}, which sim2real does not "
                         "model: give --kp and --kd to drive the joint as a PD, or --torque to drive it with torque"
                     )
                 kp_m = stiffness * gear**2

@@ -43,8 +43,10 @@ def followers(mimic: Mapping[str, Mimic], joints: list[str]) -> dict[str, Mimic]
 
 
 def _servo_targets(model: mujoco.MjModel, entry: Mapping[str, Any] | None) -> tuple[float, float] | None:
-    """The joint targets [rad] the model's own position servo of a pd joint takes (its ``ctrlrange``
-    over its gear: the servo's length is gear x q), or None (no such servo, or no ctrlrange)."""
+    """The joint targets [rad] the model's own position servo of a pd joint takes, or None (no such
+    servo, or no ctrlrange): where its force ``gain x ctrl + bias0 + bias1 x gear x q`` is 0 at the
+    ends of its ``ctrlrange`` (a ``<position>``'s ctrlrange over its gear; a ``<general>`` servo's
+    gain may differ from its stiffness: dm_control's rodent has gain 0.244, bias slope -0.4)."""
     if entry is None or entry.get("add") or entry["model"] != "pd":
         return None
     a = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, entry["actuator"])
@@ -53,7 +55,11 @@ def _servo_targets(model: mujoco.MjModel, entry: Mapping[str, Any] | None) -> tu
     affine = int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
     if not (affine and model.actuator_biasprm[a, 1] < 0):  # no stiffness: a motor given gains (its ctrlrange is a torque)
         return None
-    lo, hi = sorted(float(c) / float(model.actuator_gear[a, 0]) for c in model.actuator_ctrlrange[a])
+    if int(model.actuator_gaintype[a]) != int(mujoco.mjtGain.mjGAIN_FIXED):
+        return None
+    gain, bias0 = float(model.actuator_gainprm[a, 0]), float(model.actuator_biasprm[a, 0])
+    stiffness = -float(model.actuator_biasprm[a, 1]) * float(model.actuator_gear[a, 0])
+    lo, hi = sorted((gain * float(c) + bias0) / stiffness for c in model.actuator_ctrlrange[a])
     return lo, hi
 
 

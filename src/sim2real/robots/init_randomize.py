@@ -204,7 +204,9 @@ def full_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
     quadruped's full ranges with this robot's names (sizes scaled as the module says), for a policy
     that should survive the real robot; the last rung of ``--curriculum ladder``."""
     base, m_base, m_total = _sizes(spec, model)
-    height = float(spec.initial_base.pos[2]) if spec.initial_base is not None else REFERENCE_HEIGHT
+    # the base's standing height above the floor (its world z where the floor is at z = 0; Talos's is at -1.01)
+    standing = float(spec.initial_base.pos[2]) - floor_plane(model)[0] if spec.initial_base is not None else 0.0
+    height = standing if standing > 0 else REFERENCE_HEIGHT
     bump = round(min(0.05, 0.05 * height / REFERENCE_HEIGHT), 3)
     step_ms = spec.physics_dt * 1e3
     lines = [

@@ -125,11 +125,14 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         if diverged_at is None and not low[j] <= q[j] <= high[j]
     )
     feet = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f) for f in spec.feet}
+    root = int(model.body_rootid[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)])
     touching = set()
     for contact in data.contact[: data.ncon]:
         g1, g2 = int(contact.geom1), int(contact.geom2)
-        if is_static(model, g1) != is_static(model, g2):  # the scene against the robot
-            touching.add(int(model.geom_bodyid[g2 if is_static(model, g1) else g1]))
+        if is_static(model, g1) != is_static(model, g2):  # the scene against the robot (not a free object)
+            body = int(model.geom_bodyid[g2 if is_static(model, g1) else g1])
+            if int(model.body_rootid[body]) == root:
+                touching.add(body)
     return Standing(
         seconds=seconds,
         initial_height=height0,
