@@ -43,6 +43,21 @@ def test_builtin_ladder_adds_one_kind_per_stage(specs, robot):
     assert {p.name for p in cur.stages[-1].randomization.parameters} == {p.name for p in full.parameters}
 
 
+def _climbs_to(spec, target: str) -> set[str]:
+    """The ladder of a robot without a built-in one: from a perfect simulator, one more kind of
+    randomization per gated rung, to all of ``randomize_<target>.yaml``; its last rung's sections."""
+    cur = Curriculum(spec, "ladder", seed=0)
+    assert cur.stages[0].randomization.is_empty
+    sections = [set(s.randomization.sections()) for s in cur.stages]
+    for before, after in itertools.pairwise(sections):
+        assert before < after
+    goal = load_randomization(spec, target)
+    assert sections[-1] == set(goal.sections())
+    assert {p.name for p in cur.stages[-1].randomization.parameters} == {p.name for p in goal.parameters}
+    assert all(s.metric is not None for s in cur.stages[:-1]) and cur.stages[-1].metric is None
+    return sections[-1]
+
+
 def test_a_robot_from_robot_init_climbs_its_own_default_in_a_ladder(tmp_path):
     # no built-in ladder for a user's robot: the ladder climbs the sections of the
     # randomize_default.yaml that robot init writes beside its spec, from a perfect simulator
@@ -57,15 +72,7 @@ def test_a_robot_from_robot_init_climbs_its_own_default_in_a_ladder(tmp_path):
     default = (CONFIG_DIR / "quadruped_default.yaml").read_text()
     (tmp_path / "randomize_default.yaml").write_text(default)
     spec = load_robot(str(tmp_path / "robot.yaml"))
-    cur = Curriculum(spec, "ladder", seed=0)
-    assert cur.stages[0].randomization.is_empty
-    sections = [set(s.randomization.sections()) for s in cur.stages]
-    for before, after in itertools.pairwise(sections):
-        assert before < after
-    mine = load_randomization(spec, "default")
-    assert sections[-1] == set(mine.sections())
-    assert {p.name for p in cur.stages[-1].randomization.parameters} == {p.name for p in mine.parameters}
-    assert all(s.metric is not None for s in cur.stages[:-1]) and cur.stages[-1].metric is None
+    _climbs_to(spec, "default")
     (tmp_path / "randomize_default.yaml").unlink()
     with pytest.raises(RandomizationError, match=r"no built-in curriculum 'ladder'.*randomize_default\.yaml"):
         Curriculum(load_robot(str(tmp_path / "robot.yaml")), "ladder", seed=0)
@@ -77,17 +84,10 @@ def test_a_robot_from_robot_init_climbs_to_its_full_randomization(h1_dir, tmp_pa
     from sim2real.robots.init import init_robot
 
     spec, _ = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")
-    cur = Curriculum(spec, "ladder", seed=0)
-    assert cur.stages[0].randomization.is_empty
-    sections = [set(s.randomization.sections()) for s in cur.stages]
-    for before, after in itertools.pairwise(sections):
-        assert before < after
-    full = load_randomization(spec, "full")
-    assert sections[-1] == set(full.sections()) and {"terrain", "slope", "dropout", "action_delay"} <= sections[-1]
-    assert {p.name for p in cur.stages[-1].randomization.parameters} == {p.name for p in full.parameters}
+    last = _climbs_to(spec, "full")
+    assert {"terrain", "slope", "dropout", "action_delay"} <= last
     (tmp_path / "randomize_full.yaml").unlink()  # a spec from before: it climbs to its default
-    cur = Curriculum(load_robot(str(tmp_path / "robot.yaml")), "ladder", seed=0)
-    assert set(cur.stages[-1].randomization.sections()) == set(load_randomization(spec, "default").sections())
+    _climbs_to(load_robot(str(tmp_path / "robot.yaml")), "default")
 
 
 class TestAdvance:
