@@ -203,3 +203,26 @@ class TestStandingAdviceOnAPartlyGivenPose:
         advice = next(c for c in result.check if "do not hold the default pose" in c)
         assert "_knee" in advice and "stiffer --kp" in advice and "for want of a keyframe" not in advice, advice
         assert any("the model's zero pose" in c and "1 joints" in c for c in result.check)  # the gripper still is
+
+
+class TestActuatorDynamics:
+    def test_a_servos_lag_and_a_filtered_motor_are_named_as_dropped(self, tmp_path):
+        """A <position timeconst> servo's first-order lag (and a <general> motor's filter) vanish when
+        sim2real's actuators replace the model's: robot init said nothing of it."""
+        acts = (
+            "<position name='left_hip' joint='left_hip' kp='35' kv='1' timeconst='0.05' forcerange='-20 20'/>"
+            "<general name='right_hip' joint='right_hip' dyntype='filter' dynprm='0.02' gaintype='fixed' "
+            "gainprm='10' biastype='none' ctrlrange='-1 1' ctrllimited='true'/>"
+        )
+        (tmp_path / "lag.xml").write_text(_legged().replace("</mujoco>", f"<actuator>{acts}</actuator></mujoco>"))
+        spec, result = init_robot(tmp_path / "lag.xml", tmp_path / "robot.yaml")
+        line = next((c for c in result.check if "dynamics of their own" in c), None)
+        assert line is not None, result.check
+        assert "left_hip (a 50 ms lag)" in line and "right_hip (a 20 ms lag)" in line
+        assert {a.joint: a.model for a in spec.actuators} == {"left_hip": "pd", "right_hip": "torque"}
+
+    def test_actuators_without_dynamics_say_nothing(self, tmp_path):
+        acts = "".join(f"<motor name='{s}_hip' joint='{s}_hip' ctrlrange='-20 20'/>" for s in ("left", "right"))
+        (tmp_path / "plain.xml").write_text(_legged().replace("</mujoco>", f"<actuator>{acts}</actuator></mujoco>"))
+        _, result = init_robot(tmp_path / "plain.xml", tmp_path / "robot.yaml")
+        assert not any("dynamics of their own" in c for c in result.check)

@@ -60,6 +60,7 @@ from sim2real.robots.init_actuators import (
 )
 from sim2real.robots.init_checks import (
     beyond_check,
+    dynamics_check,
     physics_checks,
     resting_check,
     self_overlap_check,
@@ -409,6 +410,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             "them, give them --kp/--kd or --torque"
         )
     result.check.append("actuator gains and torque limits (from the model's actuators or your options)")
+    if (lag := dynamics_check(model, actuators)) is not None:
+        result.check.append(lag)
 
     # IMU
     imu = None

@@ -22,6 +22,7 @@ from sim2real.robots.standing import SAG_LIMIT, Standing
 
 __all__ = [
     "MIN_SOLVER_ITERATIONS",
+    "dynamics_check",
     "physics_checks",
     "resting_check",
     "self_overlap_check",
@@ -71,6 +72,36 @@ def physics_checks(model: mujoco.MjModel) -> list[str]:
             "the twin use it as it is, training randomizes world.gravity within the spec's bounds"
         )
     return out
+
+
+def dynamics_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | None:
+    """What to check when actuators sim2real replaces have dynamics of their own (a ``<position
+    timeconst>`` servo's first-order lag, a ``<general>`` motor whose activation filters or
+    integrates its control), which sim2real's actuator models do not have: None when none has.
+
+    Args:
+        model: The compiled model as given.
+        actuators: The spec's actuator entries by joint (``actuator``: the model's name; ``add``:
+            an actuator the model lacks).
+    """
+    lagged = []
+    for joint, entry in actuators.items():
+        a = -1 if entry.get("add") else mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, entry["actuator"])
+        dyn = int(model.actuator_dyntype[a]) if a >= 0 else int(mujoco.mjtDyn.mjDYN_NONE)
+        if dyn == int(mujoco.mjtDyn.mjDYN_NONE):
+            continue
+        kind = mujoco.mjtDyn(dyn).name.removeprefix("mjDYN_").lower()
+        if dyn in (int(mujoco.mjtDyn.mjDYN_FILTER), int(mujoco.mjtDyn.mjDYN_FILTEREXACT)):
+            kind = f"a {float(model.actuator_dynprm[a, 0]) * 1e3:g} ms lag"
+        lagged.append(f"{joint} ({kind})")
+    if not lagged:
+        return None
+    shown = ", ".join(lagged[:4]) + (f", ... {len(lagged) - 4} more" if len(lagged) > 4 else "")
+    return (
+        f"actuators with dynamics of their own, which sim2real's {'model drops' if len(lagged) == 1 else 'models drop'} "
+        f"(its pd and torque actuators act at once on their command): {shown}; if the drive has them, "
+        "identify an actuator delay (actuator.*.delay) or fit an actuator network (sim2real actuator fit)"
+    )
 
 
 def unlimited_check(model: mujoco.MjModel, chosen: list[int], joints: list[str]) -> str | None:
