@@ -284,8 +284,8 @@ class TestTheCheckItself:
     """The rules above would see what they look for (they read syntax, so they are tested on it)."""
 
     def test_function_level_and_type_checking_imports_count(self):
-        # deploy/loop.py imports the policy runner inside build_loop only
-        assert "sim2real.policy.runtime" in graph()["sim2real.deploy.loop"]
+        # deploy/loop_build.py imports the policy runner inside build_loop only
+        assert "sim2real.policy.runtime" in graph()["sim2real.deploy.loop_build"]
         # report/sections.py imports the gap results under TYPE_CHECKING only
         assert "sim2real.gap.result" in graph()["sim2real.report.sections"]
 

@@ -25,7 +25,8 @@ from deploy_testdata import (
 
 from sim2real.cli import main
 from sim2real.deploy.faults import StandInPolicy
-from sim2real.deploy.loop import ControlLoop, LoopConfig, build_loop, parse_stage
+from sim2real.deploy.loop import ControlLoop, LoopConfig, parse_stage
+from sim2real.deploy.loop_build import build_loop
 from sim2real.deploy.safety import SafetyMonitor
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import Sim2RealError

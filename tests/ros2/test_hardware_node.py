@@ -206,7 +206,7 @@ class TestDeploymentNodeServices:
         from diagnostic_msgs.msg import DiagnosticArray
         from std_srvs.srv import Trigger
 
-        from sim2real.deploy.loop import build_loop
+        from sim2real.deploy.loop_build import build_loop
         from sim2real.deploy.ros2.node import NodeConfig, PolicyDeploymentNode
         from sim2real.logs import read_bag
         from sim2real.policy.linear import write_linear_policy
@@ -295,7 +295,7 @@ def _shut_down(deploy, hardware, context, executors, threads) -> None:
 
 def _furuta_node(furuta_policy, ros_config, **kwargs):
     """A deployment node for the furuta with its own context: (node, context)."""
-    from sim2real.deploy.loop import build_loop
+    from sim2real.deploy.loop_build import build_loop
     from sim2real.deploy.ros2.node import PolicyDeploymentNode
 
     spec = load_robot("furuta")
@@ -335,7 +335,7 @@ class TestDeployNodeStartup:
         import time
 
         import sim2real.deploy.ros2.node as node_module
-        from sim2real.deploy.loop import build_loop
+        from sim2real.deploy.loop_build import build_loop
         from sim2real.deploy.ros2.node import PolicyDeploymentNode
         from sim2real.logs import read_bag
         from sim2real.policy.linear import write_linear_policy

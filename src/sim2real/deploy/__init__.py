@@ -5,12 +5,13 @@ Numpy, onnxruntime and rosbags only (never torch): a robot computer runs this pa
 ================  ==================================================================================
 module            owns
 ================  ==================================================================================
-loop              :class:`ControlLoop` (read, check, policy, check, write, log; lockstep or paced),
-                  :func:`build_loop` (the deployment loop of a policy file)
+loop              :class:`ControlLoop` (read, check, policy, check, write, log; lockstep or paced)
+loop_build        :func:`build_loop` (the deployment loop of a policy file)
 loop_config       :class:`LoopConfig`, the :class:`Policy` protocol, :class:`TickResult`
 loop_log          the run's rosbag2 log and its ``/sim2real/events`` kinds
 reward            the episode return from measured quantities (the task's reward terms)
 speed             the speed progression (stages, dwell) and ``--speed`` parsing
+stage_speed       the speed stages' cap on a velocity-tracking robot's own speed and yaw rate
 safety            :class:`SafetyMonitor`, and the index of every check and its tests
 safety_events     event kinds, severities, events, decisions, the monitor's state words
 safety_state      the state checks of a reading (staleness, NaN, limits, tilt, height, watchdog)

@@ -39,7 +39,9 @@ default) slows the robot down: for a velocity-tracking policy the velocity comma
 the stage's fraction (10 % of the commanded speed) while the monitor shapes joint targets at full
 speed (a walking robot needs its full joint speed to balance at any pace); for other policies the
 monitor's speed fraction (command rate, pd target speed, velocity governor) follows the stage
-(``LoopConfig.speed_applies_to`` chooses explicitly).  A stage
+(``LoopConfig.speed_applies_to`` chooses explicitly).  Below 100 %, a velocity-tracking robot whose
+base speed or yaw rate stays above its stage's command plus a margin is safe-stopped
+(:mod:`sim2real.deploy.stage_speed`: a policy that ignores its command does not run fast).  A stage
 advances after ``dwell_s`` without a safety event (clamps included).  A safe stop is latched until
 :meth:`ControlLoop.reset_safety` is called explicitly and the state passes every check; the
 progression then starts again at ``LoopConfig.restart_stage``.
@@ -76,6 +78,7 @@ from sim2real.deploy.loop_log import (
 from sim2real.deploy.reward import _RewardMeter
 from sim2real.deploy.safety import ResetResult, SafetyMonitor, Severity
 from sim2real.deploy.speed import SpeedProgression, parse_stage
+from sim2real.deploy.stage_speed import stage_speed_guard
 from sim2real.errors import Sim2RealError
 from sim2real.real.odometry import base_state_log
 from sim2real.real.protocol import Reading, Robot
@@ -85,7 +88,6 @@ __all__ = [
     "LoopConfig",
     "Policy",
     "TickResult",
-    "build_loop",
     "parse_stage",
 ]
 
@@ -179,6 +181,12 @@ class ControlLoop:
         )
         """Whether speed stages slow the joint targets (the monitor's speed fraction) or only the velocity command."""
         self._set_speed(self.speed.fraction)
+        self.stage_speed = None if self.speed_limits_targets else stage_speed_guard(
+            self.spec, self.config.stage_speed, lambda: (self.speed.fraction, self._effective_velocity_command())
+        )
+        """The cap the stages put on the robot's own speed (a velocity-tracking floating base), or None."""
+        if self.stage_speed is not None:
+            self.monitor.add_state_check(self.stage_speed.check)
         self._reward: _RewardMeter | None = None
         self.reward_unavailable: str | None = None
         """Why the episode return is not computed (None when it is)."""
@@ -529,6 +537,7 @@ class ControlLoop:
             "stage": self.speed.stage,
             "fraction": self.speed.fraction,
             "velocity_command": None if self._velocity_command is None else self._velocity_command.tolist(),
+            "stage_speed": None if self.stage_speed is None else dataclasses.asdict(self.stage_speed.config),
             "policy": describe_policy(self.policy),
         }
 
@@ -639,61 +648,3 @@ def _sleep_until(deadline: float) -> None:
             return
         if remaining > 0.0005:
             time.sleep(remaining - 0.0003)
-
-
-def build_loop(
-    spec: Any,
-    robot: Robot,
-    policy_path: str | Path,
-    *,
-    config: LoopConfig | None = None,
-    speed_stage: int | float | str | None = None,
-    log_path: str | Path | None = None,
-    log_meta: Mapping[str, Any] | None = None,
-    on_tick: Callable[[TickResult], None] | None = None,
-    speed: SpeedProgression | None = None,
-    live: Any = None,
-) -> ControlLoop:
-    """The deployment loop of a policy file on a robot (``deploy --ros2``'s node builds its loop here).
-
-    Loads the policy with :class:`~sim2real.policy.runtime.PolicyRunner` (CPU provider: the lowest
-    latency for one robot); paced mode unless ``config`` says otherwise; the speed progression
-    starting at ``speed_stage`` (index, fraction or percentage; see :func:`parse_stage`).
-
-    Args:
-        spec: The robot (the robot's own spec must be the same).
-        robot: The robot.
-        policy_path: The ``.onnx`` policy.
-        config: Loop settings; default ``LoopConfig(mode="paced")``.
-        speed_stage: Stage to start at; None: ``config.speed.start_stage``.
-        log_path: The run's bag directory (must not exist); None: no log.
-        log_meta: Description stored in the bag's metadata (after ``policy_file``).
-        on_tick: Called with every tick's result.
-        speed: The speed progression (e.g. the stage ledger's); default: from ``config.speed``.
-        live: A live view (see :class:`ControlLoop`).
-
-    Raises:
-        PolicyError / SpecMismatchError: the policy cannot be loaded or is for another spec.
-    """
-    from sim2real.policy.runtime import PolicyRunner
-
-    if robot.spec.hash != spec.hash:
-        raise Sim2RealError(
-            f"the robot's spec {robot.spec.hash[:12]} is not the deployment's {spec.hash[:12]}"
-        )
-    runner = PolicyRunner(policy_path, spec, providers="cpu")
-    if config is None:
-        config = LoopConfig(mode="paced")
-    index = parse_stage(speed_stage, config.speed.stages)
-    if index is not None:
-        config = dataclasses.replace(config, speed=dataclasses.replace(config.speed, start_stage=index))
-    return ControlLoop(
-        robot,
-        runner,
-        config=config,
-        log_path=log_path,
-        log_meta={"policy_file": str(policy_path), **dict(log_meta or {})},
-        on_tick=on_tick,
-        speed=speed,
-        live=live,
-    )

@@ -12,6 +12,7 @@ import numpy as np
 
 from sim2real.deploy.safety import SafetyEvent
 from sim2real.deploy.speed import SpeedConfig, StageChange
+from sim2real.deploy.stage_speed import StageSpeedConfig
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Command, Reading
 
@@ -59,6 +60,9 @@ class LoopConfig:
     (the monitor's command rate, pd target speed and velocity governor), or ``auto``: the velocity
     command for a policy that observes one and scales it (``scale_velocity_command``), else the joint
     targets; ``velocity_command`` on a policy whose command is absent or unscaled is refused."""
+    stage_speed: StageSpeedConfig = field(default_factory=StageSpeedConfig)
+    """When the stages scale the velocity command: the cap they put on the robot's own speed and yaw
+    rate below 100 % (:mod:`sim2real.deploy.stage_speed`): a policy that ignores its command is stopped."""
     restart_stage: int = 0
     """Stage the progression restarts at after an accepted safety reset."""
     log_imu: bool = True

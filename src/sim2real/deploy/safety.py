@@ -42,6 +42,8 @@ estop             request_estop() was called                                    
 collision         unexplained external torque above its threshold (the          hold or
                   momentum observer, :mod:`sim2real.deploy.collision`);         safe_stop
                   held longer than hold_timeout                                 safe_stop
+stage_speed       base speed or yaw rate above the speed stage's cap (a velocity    info, then
+                  policy below 100 %, :mod:`sim2real.deploy.stage_speed`)       safe_stop
 position_limit    pd target outside the position limits: clamped                clamp
 torque_limit      torque the command implies above the limit (pd: kp (target -  clamp
                   q) - kd qd; torque: the value; dc_motor: kt (V - ke qd) /
@@ -88,7 +90,7 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -119,6 +121,9 @@ from sim2real.robots.spec import RobotSpec
 
 if TYPE_CHECKING:
     from sim2real.deploy.collision import CollisionDetector
+
+StateCheck = Callable[[Reading | None, float], list[SafetyEvent]]
+"""A check the monitor runs on every reading after its own: (reading, now) -> events."""
 
 __all__ = [
     "TORQUE_RTOL",
@@ -181,6 +186,7 @@ class SafetyMonitor:
         self._bad_command_since: float | None = None
         self._checked: tuple[Reading | None, float] | None = None
         self._tick_state: MonitorState = "hold"
+        self._state_checks: list[StateCheck] = []
 
     # ------------------------------------------------------------------ configuration and status
 
@@ -236,6 +242,11 @@ class SafetyMonitor:
         with self._estop_lock:
             if self._estop_reason is None:
                 self._estop_reason = str(reason) or "e-stop requested"
+
+    def add_state_check(self, check: StateCheck) -> None:
+        """Run ``check(reading, now) -> events`` after every reading's own checks (the speed stages'
+        :class:`~sim2real.deploy.stage_speed.StageSpeedGuard`); its safe_stop latches like any other."""
+        self._state_checks.append(check)
 
     # ------------------------------------------------------------------ state checks
 
@@ -300,6 +311,10 @@ class SafetyMonitor:
             events += hits
             if hits and state != "safe_stop":
                 state = "safe_stop" if hits[0].severity == Severity.SAFE_STOP else "hold"
+        for check in self._state_checks:
+            hits = check(reading, now)
+            events += hits
+            state = "safe_stop" if any(e.severity == Severity.SAFE_STOP for e in hits) else state
         if math.isfinite(now):
             if self._start_now is None:
                 self._start_now = now

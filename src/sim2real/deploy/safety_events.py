@@ -48,6 +48,7 @@ class EventKind(StrEnum):
     RESET = "reset"
     INVARIANT = "invariant"
     COLLISION = "collision"
+    STAGE_SPEED = "stage_speed"
 
 
 class Severity(StrEnum):

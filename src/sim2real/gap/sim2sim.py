@@ -2,7 +2,7 @@
 
 :func:`run_sim2sim` drives a :class:`~sim2real.real.twin.TwinRobot` with no hidden parameter and no
 unmodeled effect (``TwinEffects.none``: the training simulator itself, the model's own implicit
-PD actuators) through :func:`sim2real.deploy.loop.build_loop`: the same observation code
+PD actuators) through :func:`sim2real.deploy.loop_build.build_loop`: the same observation code
 (:class:`~sim2real.policy.runtime.PolicyRunner`), safety monitor and control loop as on a robot,
 at the last speed stage, from the default pose.  It reports, from the simulator's true state:
 
@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from sim2real.deploy.loop import LoopConfig, TickResult, build_loop
+from sim2real.deploy.loop import LoopConfig, TickResult
+from sim2real.deploy.loop_build import build_loop
 from sim2real.deploy.speed import DEFAULT_STAGES, SpeedConfig
 from sim2real.errors import Sim2RealError
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot

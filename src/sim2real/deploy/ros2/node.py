@@ -1,6 +1,6 @@
 """The deployment control loop as a ROS 2 node: what ``sim2real deploy --ros2`` runs.
 
-**PolicyDeploymentNode** runs the deployment control loop (:func:`sim2real.deploy.loop.build_loop`:
+**PolicyDeploymentNode** runs the deployment control loop (:func:`sim2real.deploy.loop_build.build_loop`:
 reading, policy, SafetyMonitor, speed progression, rosbag2 log) on a ROS 2 timer at the spec's
 control rate, talking to the robot through a :class:`~sim2real.real.ros2.robot.Ros2Robot` on the
 same node::
@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim2real.deploy.loop import ControlLoop, LoopConfig, build_loop
+from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.loop_build import build_loop
 from sim2real.deploy.loop_log import warm_up_log
 from sim2real.deploy.ros2.timing import LoopTiming
 from sim2real.errors import Sim2RealError

@@ -1,0 +1,75 @@
+"""The deployment loop of a policy file on a robot: :func:`build_loop` (``deploy --ros2``'s node,
+its self-test and ``sim2sim`` build their loops here).  Numpy and onnxruntime (no torch)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from sim2real.deploy.loop import ControlLoop
+from sim2real.deploy.loop_config import LoopConfig, TickResult
+from sim2real.deploy.speed import SpeedProgression, parse_stage
+from sim2real.errors import Sim2RealError
+from sim2real.real.protocol import Robot
+
+__all__ = ["build_loop"]
+
+
+def build_loop(
+    spec: Any,
+    robot: Robot,
+    policy_path: str | Path,
+    *,
+    config: LoopConfig | None = None,
+    speed_stage: int | float | str | None = None,
+    log_path: str | Path | None = None,
+    log_meta: Mapping[str, Any] | None = None,
+    on_tick: Callable[[TickResult], None] | None = None,
+    speed: SpeedProgression | None = None,
+    live: Any = None,
+) -> ControlLoop:
+    """The deployment loop of a policy file on a robot (``deploy --ros2``'s node builds its loop here).
+
+    Loads the policy with :class:`~sim2real.policy.runtime.PolicyRunner` (CPU provider: the lowest
+    latency for one robot); paced mode unless ``config`` says otherwise; the speed progression
+    starting at ``speed_stage`` (index, fraction or percentage; see :func:`parse_stage`).
+
+    Args:
+        spec: The robot (the robot's own spec must be the same).
+        robot: The robot.
+        policy_path: The ``.onnx`` policy.
+        config: Loop settings; default ``LoopConfig(mode="paced")``.
+        speed_stage: Stage to start at; None: ``config.speed.start_stage``.
+        log_path: The run's bag directory (must not exist); None: no log.
+        log_meta: Description stored in the bag's metadata (after ``policy_file``).
+        on_tick: Called with every tick's result.
+        speed: The speed progression (e.g. the stage ledger's); default: from ``config.speed``.
+        live: A live view (see :class:`ControlLoop`).
+
+    Raises:
+        PolicyError / SpecMismatchError: the policy cannot be loaded or is for another spec.
+    """
+    from sim2real.policy.runtime import PolicyRunner
+
+    if robot.spec.hash != spec.hash:
+        raise Sim2RealError(
+            f"the robot's spec {robot.spec.hash[:12]} is not the deployment's {spec.hash[:12]}"
+        )
+    runner = PolicyRunner(policy_path, spec, providers="cpu")
+    if config is None:
+        config = LoopConfig(mode="paced")
+    index = parse_stage(speed_stage, config.speed.stages)
+    if index is not None:
+        config = dataclasses.replace(config, speed=dataclasses.replace(config.speed, start_stage=index))
+    return ControlLoop(
+        robot,
+        runner,
+        config=config,
+        log_path=log_path,
+        log_meta={"policy_file": str(policy_path), **dict(log_meta or {})},
+        on_tick=on_tick,
+        speed=speed,
+        live=live,
+    )

@@ -1,0 +1,243 @@
+"""The speed stages' cap on the robot's own speed, for velocity-tracking policies.
+
+A speed stage slows a velocity-tracking policy by scaling its velocity command (10 % of the
+commanded speed at the first stage); the joint targets are shaped at full speed so that a walking
+robot keeps its balance.  That slows the robot only if the policy follows its command: a policy
+that ignores it (an import with the wrong command scale, a policy trained on one speed) would run as
+fast at 10 % as at 100 %.  :class:`StageSpeedGuard` measures what the stage is meant to limit:
+
+- the base's horizontal speed (``Reading.base_lin_vel``, base frame, x and y) against the
+  stage's commanded speed plus a margin, ``|v_cmd,xy| + speed_margin``;
+- the base's yaw rate (the IMU's angular velocity turned into the base frame, its z component)
+  against ``|w_cmd| + yaw_margin``;
+
+both low-pass filtered (time constant ``filter_s``) against the spikes of an estimator.  Above a
+cap, one ``stage_speed`` event of severity ``info`` says so; still above it ``timeout`` seconds
+later, a ``stage_speed`` safe stop.  After the cap drops (a stage goes down, the operator slows
+the command) the robot gets ``settle_s`` more to slow down.  The guard checks stages below 100 %
+only: at 100 % the operator has accepted the policy's full speed.  A robot that gives no base
+velocity has only its yaw rate checked, and says so once (an ``info`` event).
+
+Numpy only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim2real.deploy.body_geometry import imu_to_base
+from sim2real.deploy.safety_events import EventKind, SafetyConfigError, SafetyEvent, Severity, new_event
+from sim2real.errors import Sim2RealError
+from sim2real.logs.trajectory import rotate
+from sim2real.real.protocol import Reading
+from sim2real.robots.spec import RobotSpec
+
+__all__ = ["StageSpeedConfig", "StageSpeedGuard", "stage_caps", "stage_speed_guard"]
+
+
+@dataclass(frozen=True)
+class StageSpeedConfig:
+    """How the speed stages cap the robot's own speed (velocity-tracking policies, stages below 100 %)."""
+
+    enabled: bool = True
+    """Check the robot's speed against its stage (off: the velocity command alone is scaled)."""
+    speed_margin: float = 0.3
+    """Allowance above the stage's commanded horizontal speed [m/s]; positive."""
+    yaw_margin: float = 0.5
+    """Allowance above the stage's commanded yaw rate [rad/s]; positive."""
+    filter_s: float = 0.1
+    """Time constant of the first-order low-pass on the measured speeds [s]; 0: unfiltered."""
+    timeout: float = 0.5
+    """Time above a cap before the safe stop [s]; positive."""
+    settle_s: float = 1.0
+    """Extra time the robot gets to slow down after its cap dropped [s]; non-negative."""
+
+    def __post_init__(self) -> None:
+        for name in ("speed_margin", "yaw_margin", "timeout"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise SafetyConfigError(f"stage_speed.{name} must be a positive number, got {value!r}")
+        for name in ("filter_s", "settle_s"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise SafetyConfigError(f"stage_speed.{name} must be a non-negative number, got {value!r}")
+
+
+def stage_caps(
+    config: StageSpeedConfig, fraction: float, command: np.ndarray | None
+) -> tuple[float, float] | None:
+    """The caps of a stage: (horizontal speed [m/s], yaw rate [rad/s]), or None when unchecked.
+
+    Args:
+        config: The allowances.
+        fraction: The stage's speed fraction in (0, 1]; 1 (the last stage) is not capped.
+        command: The velocity command the policy gets at this stage (already scaled by ``fraction``),
+            shape (3,): vx, vy [m/s], yaw rate [rad/s]; None: no velocity command, nothing capped.
+    """
+    if not config.enabled or command is None or fraction >= 1.0:
+        return None
+    c = np.asarray(command, dtype=float)
+    if c.shape != (3,) or not np.all(np.isfinite(c)):  # the policy's own input check holds on it
+        return None
+    return float(np.hypot(c[0], c[1])) + config.speed_margin, abs(float(c[2])) + config.yaw_margin
+
+
+class StageSpeedGuard:
+    """Checks each reading's base speed and yaw rate against the current stage's caps.
+
+    Args:
+        config: The allowances and times.
+        stage: Called at every check: (the stage's speed fraction, the velocity command the policy
+            gets at it, already scaled; None without one).
+        imu_to_base: The IMU's mount (:func:`~sim2real.deploy.body_geometry.imu_to_base`), a
+            (w, x, y, z) quaternion, or None when the IMU is square to the base.
+        yaw: Check the yaw rate (False: the IMU's frame does not tell the base's).
+    """
+
+    def __init__(
+        self,
+        config: StageSpeedConfig,
+        stage: Callable[[], tuple[float, np.ndarray | None]],
+        imu_to_base: np.ndarray | None = None,
+        yaw: bool = True,
+    ) -> None:
+        self.config = config
+        self._yaw = yaw
+        self._stage = stage
+        # the IMU's angular velocity in the base frame: turned by the site's orientation on the base
+        self._site_in_base = None if imu_to_base is None else np.asarray(imu_to_base, float) * [1, -1, -1, -1]
+        self._caps: tuple[float, float] | None = None
+        self._filtered: dict[str, float] = {}
+        self._last_t: float | None = None
+        self._over_since: float | None = None
+        self._grace_until = -math.inf
+        self._said_no_velocity = False
+
+    @property
+    def caps(self) -> tuple[float, float] | None:
+        """The caps of the last check: (speed [m/s], yaw rate [rad/s]), or None when unchecked."""
+        return self._caps
+
+    @property
+    def speeds(self) -> dict[str, float]:
+        """The filtered speeds of the last check: ``speed`` [m/s] and ``yaw_rate`` [rad/s], when measured."""
+        return dict(self._filtered)
+
+    def _measure(self, reading: Reading) -> dict[str, float]:
+        out: dict[str, float] = {}
+        if reading.base_lin_vel is not None and np.all(np.isfinite(reading.base_lin_vel)):
+            out["speed"] = float(np.hypot(reading.base_lin_vel[0], reading.base_lin_vel[1]))
+        if self._yaw and reading.gyro is not None and np.all(np.isfinite(reading.gyro)):
+            gyro = np.asarray(reading.gyro, dtype=float)
+            if self._site_in_base is not None:
+                gyro = rotate(self._site_in_base, gyro)
+            out["yaw_rate"] = abs(float(gyro[2]))
+        return out
+
+    def _filter(self, measured: dict[str, float], t: float) -> None:
+        dt = 0.0 if self._last_t is None else max(t - self._last_t, 0.0)
+        tau = self.config.filter_s
+        alpha = 1.0 if tau <= 0 else 1.0 - math.exp(-dt / tau)
+        for key, value in measured.items():
+            old = self._filtered.get(key)
+            self._filtered[key] = value if old is None else old + alpha * (value - old)
+        self._last_t = t
+
+    def check(self, reading: Reading | None, now: float) -> list[SafetyEvent]:
+        """The events of one reading (a valid, timely one; others are the monitor's business).
+
+        Returns:
+            ``stage_speed`` events: info when a cap is first exceeded (and once when the robot gives
+            no base velocity), safe_stop when it is still exceeded ``timeout`` later.
+        """
+        fraction, command = self._stage()
+        caps = stage_caps(self.config, fraction, command)
+        if (
+            caps is not None
+            and self._caps is not None
+            and (caps[0] < self._caps[0] or caps[1] < self._caps[1])
+        ):
+            self._grace_until = now + self.config.settle_s
+            self._over_since = None
+        self._caps = caps
+        if not isinstance(reading, Reading) or not reading.valid or not math.isfinite(reading.t):
+            return []
+        if self._last_t is not None and reading.t <= self._last_t:
+            return []  # the same sample again
+        self._filter(self._measure(reading), reading.t)
+        if caps is None:
+            self._over_since = None
+            return []
+        events = []
+        if "speed" not in self._filtered and not self._said_no_velocity:
+            self._said_no_velocity = True
+            events.append(
+                new_event(
+                    now,
+                    EventKind.STAGE_SPEED,
+                    Severity.INFO,
+                    "the robot gives no base velocity: the stage's speed cap is not checked (yaw rate only)",
+                )
+            )
+        over = [
+            (name, self._filtered[key], cap, unit)
+            for name, key, cap, unit in (
+                ("speed", "speed", caps[0], "m/s"),
+                ("yaw rate", "yaw_rate", caps[1], "rad/s"),
+            )
+            if key in self._filtered and self._filtered[key] > cap
+        ]
+        if not over:
+            self._over_since = None
+            return events
+        name, value, cap, unit = over[0]
+        what = f"base {name} {value:.3g} {unit} above the stage's cap {cap:.3g} {unit} (speed {100 * fraction:g} %)"
+        if self._over_since is None:
+            self._over_since = max(now, self._grace_until)
+            events.append(
+                new_event(
+                    now,
+                    EventKind.STAGE_SPEED,
+                    Severity.INFO,
+                    f"{what}: safe stop unless it slows within {self.config.timeout:g} s",
+                    value=value,
+                    limit=cap,
+                )
+            )
+        elif now - self._over_since >= self.config.timeout:
+            events.append(
+                new_event(
+                    now,
+                    EventKind.STAGE_SPEED,
+                    Severity.SAFE_STOP,
+                    f"{what} for {self.config.timeout:g} s: the policy does not slow down with its "
+                    "velocity command",
+                    value=value,
+                    limit=cap,
+                )
+            )
+        return events
+
+
+def stage_speed_guard(
+    spec: RobotSpec, config: StageSpeedConfig, stage: Callable[[], tuple[float, np.ndarray | None]]
+) -> StageSpeedGuard | None:
+    """The guard of a floating-base robot (None for a fixed base, or when ``config`` turns it off),
+    its yaw rate read through the IMU's mount (not checked when the IMU moves against the base).
+
+    Args:
+        spec: The robot.
+        config: The allowances and times.
+        stage: See :class:`StageSpeedGuard`.
+    """
+    if not config.enabled or not spec.floating_base:
+        return None
+    try:
+        mount, yaw = imu_to_base(spec), spec.imu is not None
+    except Sim2RealError:  # an IMU on a moving link: its angular velocity is not the base's
+        mount, yaw = None, False
+    return StageSpeedGuard(config, stage, mount, yaw)

@@ -1,0 +1,219 @@
+"""The speed stages' cap on the robot's own speed: a velocity-tracking policy that does not slow
+down with its scaled command is stopped below 100 %, on readings and on the quadruped twin."""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+import pytest
+from deploy_testdata import NO_DROPS, ScriptedPolicy
+
+from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.safety import EventKind, SafetyMonitor, Severity
+from sim2real.deploy.safety_events import SafetyConfigError
+from sim2real.deploy.speed import SpeedConfig
+from sim2real.deploy.stage_speed import StageSpeedConfig, StageSpeedGuard, stage_caps, stage_speed_guard
+from sim2real.real.protocol import Reading
+from sim2real.real.twin import TwinConfig, TwinRobot
+
+DT = 1 / 32  # s: exact in binary, so the times compared with the timeout are exact
+
+
+def reading(t: float, speed: float = 0.0, yaw: float = 0.0, *, lin_vel: bool = True, gyro=None) -> Reading:
+    """A one-joint reading moving at ``speed`` along the base's x axis, turning at ``yaw``."""
+    return Reading(
+        t=t,
+        q=np.zeros(1),
+        qd=np.zeros(1),
+        gyro=np.array([0.0, 0.0, yaw]) if gyro is None else np.asarray(gyro, float),
+        base_lin_vel=np.array([speed, 0.0, 0.0]) if lin_vel else None,
+    )
+
+
+def guard(fraction=0.1, command=(0.5, 0.0, 0.0), **config) -> tuple[StageSpeedGuard, dict]:
+    """A guard whose stage the test changes through the returned dict (unfiltered unless asked)."""
+    stage = {"fraction": fraction, "command": np.array(command)}
+    config.setdefault("filter_s", 0.0)
+    g = StageSpeedGuard(
+        StageSpeedConfig(**config), lambda: (stage["fraction"], stage["fraction"] * stage["command"])
+    )
+    return g, stage
+
+
+def run(g: StageSpeedGuard, speeds, t0: float = 0.0, **kw) -> list[list]:
+    """Events per reading of a speed sequence, one reading per control period."""
+    return [g.check(reading(t0 + i * DT, s, **kw), t0 + i * DT) for i, s in enumerate(speeds)]
+
+
+class TestCaps:
+    def test_cap_is_the_stage_command_plus_the_margins(self):
+        caps = stage_caps(
+            StageSpeedConfig(speed_margin=0.3, yaw_margin=0.5), 0.25, 0.25 * np.array([0.6, 0.8, -2.0])
+        )
+        assert caps == pytest.approx((0.25 * 1.0 + 0.3, 0.25 * 2.0 + 0.5))
+
+    @pytest.mark.parametrize(
+        ("fraction", "command", "enabled"),
+        [
+            (1.0, (0.5, 0, 0), True),
+            (0.1, None, True),
+            (0.1, (0.5, 0, 0), False),
+            (0.1, (math.nan, 0, 0), True),
+        ],
+    )
+    def test_unchecked_at_full_speed_without_command_or_when_off(self, fraction, command, enabled):
+        cmd = None if command is None else np.array(command, float)
+        assert stage_caps(StageSpeedConfig(enabled=enabled), fraction, cmd) is None
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"speed_margin": 0.0},
+            {"yaw_margin": -1.0},
+            {"timeout": math.inf},
+            {"filter_s": -0.1},
+            {"settle_s": math.nan},
+        ],
+    )
+    def test_bad_settings_are_refused(self, bad):
+        with pytest.raises(SafetyConfigError):
+            StageSpeedConfig(**bad)
+
+
+class TestGuard:
+    def test_below_the_cap_nothing_happens(self):
+        g, _ = guard()
+        assert all(ev == [] for ev in run(g, [0.3] * 100))  # cap 0.05 + 0.3 = 0.35 m/s
+
+    def test_above_the_cap_a_note_then_a_safe_stop_after_the_timeout(self):
+        g, _ = guard(timeout=0.5)
+        events = run(g, [0.0] + [0.6] * 40)
+        kinds = [(i, e.kind, e.severity) for i, ev in enumerate(events) for e in ev]
+        assert kinds[0] == (1, EventKind.STAGE_SPEED, Severity.INFO)
+        stops = [i for i, _, s in kinds if s == Severity.SAFE_STOP]
+        # over since reading 1 (t = 1/32 s): the stop comes 0.5 s later, at reading 17, not before
+        assert stops and stops[0] == 17
+        stop = next(e for e in events[17] if e.severity == Severity.SAFE_STOP)
+        assert stop.value == pytest.approx(0.6) and stop.limit == pytest.approx(0.35)
+        assert "does not slow down" in stop.message
+
+    def test_slowing_down_in_time_restarts_the_timer(self):
+        g, _ = guard(timeout=0.5)
+        speeds = ([0.6] * 15 + [0.2]) * 4  # 0.44 s over, then under: never 0.5 s in a row
+        assert not any(e.severity == Severity.SAFE_STOP for ev in run(g, speeds) for e in ev)
+        infos = [e for ev in run(guard(timeout=0.5)[0], speeds) for e in ev]
+        assert len(infos) == 4  # one note per excursion
+
+    def test_at_full_speed_nothing_is_capped(self):
+        g, _ = guard(fraction=1.0)
+        assert all(ev == [] for ev in run(g, [3.0] * 60, yaw=5.0))
+        assert g.caps is None
+
+    def test_yaw_rate_is_capped_too(self):
+        g, _ = guard(command=(0.0, 0.0, 1.0), timeout=0.2)  # cap 0.1 + 0.5 rad/s
+        events = [e for ev in run(g, [0.0] * 20, yaw=-0.8) for e in ev]
+        assert events[0].severity == Severity.INFO  # then a safe stop at every reading (the monitor latches)
+        assert events[1:] and all(e.severity == Severity.SAFE_STOP for e in events[1:])
+        assert "yaw rate" in events[-1].message and events[-1].limit == pytest.approx(0.6)
+
+    def test_a_one_tick_spike_passes_the_filter(self):
+        g, _ = guard(filter_s=0.1)
+        assert all(ev == [] for ev in run(g, [0.0] * 10 + [1.0] + [0.0] * 10))
+        unfiltered, _ = guard(filter_s=0.0)
+        assert any(run(unfiltered, [0.0] * 10 + [1.0] + [0.0] * 10))
+
+    def test_a_robot_without_base_velocity_says_so_once_and_keeps_the_yaw_check(self):
+        g, _ = guard(timeout=0.1)
+        events = [e for ev in run(g, [0.0] * 12, lin_vel=False, yaw=2.0) for e in ev]
+        notes = [e for e in events if "no base velocity" in e.message]
+        assert len(notes) == 1 and notes[0].severity == Severity.INFO
+        assert any(e.severity == Severity.SAFE_STOP and "yaw rate" in e.message for e in events)
+
+    def test_a_lower_cap_gives_the_robot_time_to_slow_down(self):
+        g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # cap 0.25 + 0.3 = 0.55 m/s
+        assert all(ev == [] for ev in run(g, [0.5] * 10))
+        stage["fraction"] = 0.1  # a stage down: cap 0.35 m/s; over it from t = 10 DT
+        events = run(g, [0.5] * 100, t0=10 * DT)
+        stops = [i for i, ev in enumerate(events) if any(e.severity == Severity.SAFE_STOP for e in ev)]
+        # no stop before settle_s + timeout after the drop (1.5 s: reading 48)
+        assert stops and stops[0] == 48
+
+    def test_the_same_reading_twice_counts_once(self):
+        g, _ = guard(timeout=0.5)
+        r = reading(0.0, 0.6)
+        first = g.check(r, 0.0)
+        assert len(first) == 1 and g.check(r, 0.02) == []
+
+    def test_the_yaw_rate_is_read_through_a_rotated_imu(self):
+        # IMU turned +90 deg about the base's x axis: its y axis is the base's z axis
+        mount = np.array([math.cos(math.pi / 4), -math.sin(math.pi / 4), 0.0, 0.0])  # imu_to_base
+        g = StageSpeedGuard(StageSpeedConfig(filter_s=0.0, timeout=0.1), lambda: (0.1, np.zeros(3)), mount)
+        turning = [g.check(reading(i * DT, gyro=[0.0, 1.0, 0.0]), i * DT) for i in range(10)]
+        assert any(e.severity == Severity.SAFE_STOP for ev in turning for e in ev)
+        g2 = StageSpeedGuard(StageSpeedConfig(filter_s=0.0, timeout=0.1), lambda: (0.1, np.zeros(3)), mount)
+        rolling = [g2.check(reading(i * DT, gyro=[0.0, 0.0, 1.0]), i * DT) for i in range(10)]
+        assert all(ev == [] for ev in rolling)  # the IMU's z is the base's -y: a roll rate
+
+
+class TestInTheLoop:
+    """The quadruped twin standing on a slippery floor (friction 0.1), turned or pushed by an outside
+    force while the policy holds its default pose: what a policy that ignores its command does."""
+
+    def loop(self, spec, stage: int, **config) -> tuple[ControlLoop, TwinRobot, int]:
+        robot = TwinRobot(spec, TwinConfig(params={"geom.floor.friction": np.array(0.1)}, effects=NO_DROPS))
+        loop = ControlLoop(
+            robot,
+            ScriptedPolicy(np.array(spec.default_pose)),
+            monitor=SafetyMonitor(spec),  # no collision observer: the outside force is the test's
+            config=LoopConfig(
+                velocity_command=(0.5, 0.0, 0.0), speed=SpeedConfig(start_stage=stage), **config
+            ),
+        )
+        return loop, robot, mujoco.mj_name2id(robot.model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+
+    def turn(self, spec, stage: int, ticks: int = 150, **config) -> tuple[ControlLoop, list]:
+        loop, robot, base = self.loop(spec, stage, **config)
+        events = []
+        for k in range(ticks):
+            robot.data.xfrc_applied[base, 5] = 8.0 if k >= 25 else 0.0  # N m about z
+            events += loop.tick().events
+        return loop, events
+
+    def test_turning_at_the_first_stage_is_stopped(self, quadruped):
+        loop, events = self.turn(quadruped, 0)
+        assert loop.monitor.latched and loop.monitor.latch_reason.startswith("base yaw rate")
+        stop = next(e for e in events if e.severity == Severity.SAFE_STOP)
+        assert stop.kind == EventKind.STAGE_SPEED and stop.limit == pytest.approx(0.5)
+        assert loop.summary()["safety"]["counters"]["stage_speed"] >= 2  # the note, then the stop
+
+    def test_at_full_speed_or_switched_off_it_is_not(self, quadruped):
+        for stage, config in ((4, {}), (0, {"stage_speed": StageSpeedConfig(enabled=False)})):
+            loop, events = self.turn(quadruped, stage, **config)
+            assert not loop.monitor.latched
+            assert not any(e.kind == EventKind.STAGE_SPEED for e in events)
+
+    def test_sliding_at_the_first_stage_is_stopped(self, quadruped):
+        loop, robot, base = self.loop(quadruped, 0)
+        mass = float(robot.model.body_subtreemass[base])
+        for k in range(150):
+            robot.data.xfrc_applied[base, 0] = 0.15 * 9.81 * mass if k >= 25 else 0.0
+            loop.tick()
+            if loop.monitor.latched:
+                break
+        assert loop.monitor.latch_reason.startswith("base speed")
+
+    def test_a_policy_without_velocity_command_slows_its_joints_instead(self, furuta, quadruped):
+        spec = quadruped
+        loop = ControlLoop(
+            TwinRobot(spec, TwinConfig(effects=NO_DROPS)),
+            ScriptedPolicy(np.array(spec.default_pose)),
+            config=LoopConfig(speed_applies_to="joint_targets", velocity_command=(0.5, 0.0, 0.0)),
+        )
+        assert loop.stage_speed is None and loop.monitor.speed_fraction == pytest.approx(0.1)
+        assert stage_speed_guard(furuta, StageSpeedConfig(), lambda: (0.1, np.zeros(3))) is None  # fixed base
+
+    def test_the_run_log_states_the_caps(self, quadruped, tmp_path):
+        loop, _, _ = self.loop(quadruped, 0)
+        assert loop._start_detail()["stage_speed"]["speed_margin"] == pytest.approx(0.3)
