@@ -127,9 +127,18 @@ class TestGuard:
     def test_a_robot_without_base_velocity_says_so_once_and_keeps_the_yaw_check(self):
         g, _ = guard(timeout=0.1)
         events = [e for ev in run(g, [0.0] * 12, lin_vel=False, yaw=2.0) for e in ev]
-        notes = [e for e in events if "no base velocity" in e.message]
+        notes = [e for e in events if "no finite base velocity" in e.message]
         assert len(notes) == 1 and notes[0].severity == Severity.INFO
         assert any(e.severity == Severity.SAFE_STOP and "yaw rate" in e.message for e in events)
+
+    def test_an_estimate_gone_non_finite_is_not_judged_by_its_old_value(self):
+        g, _ = guard(timeout=0.1)
+        before = [e for ev in run(g, [0.2] * 5) for e in ev]
+        assert before == [] and g.speeds["speed"] == pytest.approx(0.2)
+        after = [g.check(reading((5 + i) * DT, math.nan), (5 + i) * DT) for i in range(10)]
+        notes = [e for ev in after for e in ev]
+        assert len(notes) == 1 and "speed cap is not checked" in notes[0].message
+        assert "speed" not in g.speeds
 
     def test_a_lower_cap_gives_the_robot_time_to_slow_down(self):
         g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # cap 0.25 + 0.3 = 0.55 m/s

@@ -15,10 +15,11 @@ both low-pass filtered (time constant ``filter_s``) against the spikes of an est
 cap, one ``stage_speed`` event of severity ``info`` says so; still above it ``timeout`` seconds
 later, a ``stage_speed`` safe stop.  After the cap drops (a stage goes down, the operator slows
 the command) the robot gets ``settle_s`` more to slow down.  The guard checks stages below 100 %
-only: at 100 % the operator has accepted the policy's full speed.  A robot that gives no base
-velocity has only its yaw rate checked, and says so once (an ``info`` event).
+only: at 100 % the operator has accepted the policy's full speed.  A robot that gives no finite
+base velocity has only its yaw rate checked (one without a gyro only its speed); each gap is said
+once (an ``info`` event).
 
-Numpy only.
+Numpy (and MuJoCo, once, for the IMU's mount).
 """
 
 from __future__ import annotations
@@ -115,7 +116,7 @@ class StageSpeedGuard:
         self._last_t: float | None = None
         self._over_since: float | None = None
         self._grace_until = -math.inf
-        self._said_no_velocity = False
+        self._unmeasured_said: set[str] = set()
 
     @property
     def caps(self) -> tuple[float, float] | None:
@@ -142,9 +143,12 @@ class StageSpeedGuard:
         dt = 0.0 if self._last_t is None else max(t - self._last_t, 0.0)
         tau = self.config.filter_s
         alpha = 1.0 if tau <= 0 else 1.0 - math.exp(-dt / tau)
-        for key, value in measured.items():
-            old = self._filtered.get(key)
-            self._filtered[key] = value if old is None else old + alpha * (value - old)
+        for key in ("speed", "yaw_rate"):
+            value, old = measured.get(key), self._filtered.get(key)
+            if value is None:  # not measured now: an old value says nothing (the check says it is off)
+                self._filtered.pop(key, None)
+            else:
+                self._filtered[key] = value if old is None else old + alpha * (value - old)
         self._last_t = t
 
     def check(self, reading: Reading | None, now: float) -> list[SafetyEvent]:
@@ -173,16 +177,18 @@ class StageSpeedGuard:
             self._over_since = None
             return []
         events = []
-        if "speed" not in self._filtered and not self._said_no_velocity:
-            self._said_no_velocity = True
-            events.append(
-                new_event(
-                    now,
-                    EventKind.STAGE_SPEED,
-                    Severity.INFO,
-                    "the robot gives no base velocity: the stage's speed cap is not checked (yaw rate only)",
+        for key, what in (("speed", "base velocity"), ("yaw_rate", "yaw rate (gyro)")):
+            if key not in self._filtered and key not in self._unmeasured_said:
+                self._unmeasured_said.add(key)
+                name = "speed" if key == "speed" else "yaw-rate"
+                events.append(
+                    new_event(
+                        now,
+                        EventKind.STAGE_SPEED,
+                        Severity.INFO,
+                        f"the robot gives no finite {what}: the stage's {name} cap is not checked",
+                    )
                 )
-            )
         over = [
             (name, self._filtered[key], cap, unit)
             for name, key, cap, unit in (
