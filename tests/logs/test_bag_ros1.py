@@ -324,3 +324,30 @@ class TestUnitreeLeggedMsgs:
             LogError, match=r"LowState has no motorState.tauEst \(another Unitree SDK's layout\?\)"
         ):
             read_bag(bag, motor_order=self.ORDER)
+
+
+def test_joint_trajectory_set_points_are_commands(tmp_path, run):
+    """A ros_control joint trajectory controller's ``trajectory_msgs/JointTrajectory`` of one point."""
+    _, want = run
+    traj_t = NOETIC.types["trajectory_msgs/msg/JointTrajectory"]
+    point_t = NOETIC.types["trajectory_msgs/msg/JointTrajectoryPoint"]
+    duration = NOETIC.types["builtin_interfaces/msg/Duration"]
+    typ = traj_t.__msgtype__
+    bag = tmp_path / "traj.bag"
+    with Writer(bag) as writer:
+        conns = {}
+        for ns, topic, msgtype, msg in ros1_messages(want):
+            if topic == "/joint_commands":
+                point = point_t(
+                    positions=np.asarray(msg.data),
+                    velocities=np.zeros(0),
+                    accelerations=np.zeros(0),
+                    effort=np.zeros(0),
+                    time_from_start=duration(sec=0, nanosec=0),
+                )
+                topic, msgtype = "/arm_controller/command", typ
+                msg = traj_t(header=_header(0, ns), joint_names=list(want.command_joints), points=[point])
+            if topic not in conns:
+                conns[topic] = writer.add_connection(topic, msgtype, typestore=NOETIC)
+            writer.write(conns[topic], ns, NOETIC.serialize_ros1(msg, msgtype))
+    assert_same_run(read_bag(bag), want)
