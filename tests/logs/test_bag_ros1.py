@@ -264,6 +264,9 @@ class TestBadFiles:
         path.write_bytes(bytes(data))
         self._refused(path, "damaged ROS 1 bag data")
 
+    def test_a_folder_of_ros1_bags_says_to_give_the_files(self, tmp_path, good):
+        self._refused(tmp_path, r"a folder of ROS 1 bags \(good.bag\): give each .bag file as a log")
+
     def test_a_bag_without_joint_states(self, tmp_path, run):
         path = write_ros1(tmp_path / "imu.bag", run[1], skip=("state",))
         self._refused(path, "no messages on /joint_states; a robot log needs joint states")

@@ -228,6 +228,8 @@ def _storage_files(path: Path) -> list[Path]:
     """
     files = [p for p in path.iterdir() if p.is_file() and p.suffix in STORAGE_SUFFIXES]
     if not files:
+        if ros1 := sorted(p.name for p in path.iterdir() if is_ros1_bag(p)):
+            raise LogError(f"{path}: a folder of ROS 1 bags ({', '.join(ros1[:3])}): give each .bag file as a log")
         listing = sorted(p.name for p in path.iterdir())[:10]
         raise LogError(f"{path}: not a rosbag2 bag (no metadata.yaml and no .mcap or .db3 file; contains {listing})")
     if len({p.suffix for p in files}) > 1:
