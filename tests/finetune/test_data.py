@@ -69,6 +69,23 @@ class TestEpisodeFromLog:
         assert a["episode_return"] == pytest.approx(b["episode_return"], rel=1e-9)
 
 
+class TestRos1Log:
+    def test_a_ros1_copy_of_a_deploy_log_gives_the_same_episode(self, base, logs, tmp_path):
+        # another recorder's ROS 1 bag of the run (rosbag record: no sim2real metadata, no events)
+        from ros1_testdata import write_ros1
+
+        from sim2real.logs import read_bag
+
+        meta = read_metadata(base.path)
+        (want,) = load_episodes(logs[:1], base.spec, meta)
+        bag = write_ros1(tmp_path / "ep0.bag", read_bag(logs[0]))
+        (got,) = load_episodes([bag], base.spec, meta)
+        assert got.length == want.length > 0
+        np.testing.assert_array_equal(got.obs, want.obs)
+        np.testing.assert_array_equal(got.actions, want.actions)
+        np.testing.assert_array_equal(got.rewards, want.rewards)
+
+
 class TestBadLogs:
     def test_no_logs(self, base):
         with pytest.raises(Sim2RealError, match="no logs"):

@@ -54,7 +54,7 @@ def actuator(
 
     Args:
         action: fit (write --out) or eval (read --net).
-        logs: Bag directories, .mcap files, or CSV files (with --csv-map) with measured effort.
+        logs: Bag directories, .mcap or ROS 1 .bag files, or CSV files (with --csv-map) with measured effort.
         robot: Embedded robot name or spec YAML path (the robot of the logs).
         out: fit: the ONNX file to write.
         net: eval: the ONNX file to score.

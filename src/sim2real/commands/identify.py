@@ -161,7 +161,7 @@ def identify(
     error); a parameter the logs do not determine says so, with the range they leave open.
 
     Args:
-        logs: Bag directories, .mcap files, or CSV files (with --csv-map).
+        logs: Bag directories, .mcap or ROS 1 .bag files, or CSV files (with --csv-map).
         robot: Embedded robot name or spec YAML path.
         params: Comma-separated parameter names or patterns (e.g. "body.*.mass,joint.*.damping");
             default: the robot's usual set (see `sim2real.sysid.DEFAULT_PARAMS`).

@@ -256,7 +256,7 @@ def load_episodes(
         robot spec (the message names the log and both hashes).
     """
     if not paths:
-        raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories)")
+        raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories or ROS 1 .bag files)")
     order = parse_command_order(command_order)
     motors = check_motor_order(parse_motor_order(motor_order), spec.motor_order)
     episodes = []

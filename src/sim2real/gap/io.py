@@ -58,7 +58,7 @@ def load_logs(
 
     Args:
         spec: The robot.
-        paths: Bag directories, ``.mcap`` files, or CSV files.
+        paths: Bag directories, ``.mcap`` or ROS 1 ``.bag`` files, or CSV files.
         csv_map: Column map of CSV files: a key of :data:`CSV_MAPS` or a YAML column map file.
         min_seconds: Shortest time span a log may cover (e.g. one replay window) [s]; with a
             positive value a log also needs at least 3 samples.
@@ -82,7 +82,7 @@ def load_logs(
         SpecMismatchError: a bag recorded with another robot spec.
     """
     if not paths:
-        raise LogError("give at least one log (a bag directory, an .mcap file or a CSV file)")
+        raise LogError("give at least one log (a bag directory, an .mcap or ROS 1 .bag file, or a CSV file)")
     reader = csv_reader(spec, csv_map) if csv_map is not None else None
     chosen = parse_topics(topics)
     order = parse_command_order(command_order)
@@ -103,7 +103,7 @@ def load_logs(
             traj = reader(path)
         else:
             if not path.exists():
-                raise LogError(f"{path}: no such log (a bag directory, an .mcap file or a CSV file)")
+                raise LogError(f"{path}: no such log (a bag directory, an .mcap or ROS 1 .bag file, or a CSV file)")
             traj = read_bag(
                 path,
                 expected_hash=spec.hash,

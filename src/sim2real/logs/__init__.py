@@ -1,4 +1,4 @@
-"""Robot logs: the :class:`Trajectory` model, rosbag2/MCAP read and write, CSV import.
+"""Robot logs: the :class:`Trajectory` model, rosbag2/MCAP read and write, ROS 1 bags read, CSV import.
 
 Numpy and rosbags only (no torch, no mujoco): robot computers import this.
 
@@ -12,6 +12,7 @@ bag_states        joint states on one clock, in order, joined by name; the comma
 bag_topics        which topics hold the joint states, commands and IMU (--topic)
 bag_unitree       Unitree LowState/LowCmd bags: motor order (--motor-order), stop values, bag-carried types
 bag_directory     a bag directory on disk: metadata.yaml kept current while writing, opening killed bags
+bag_ros1          ROS 1 .bag files: opening them, their errors, ROS 1 decoding, unitree_legged_msgs
 mcap_storage      a crash-safe MCAP storage backend, and recovery of cut files
 csv_import        CSV logs from other labs through an explicit column map
 derivative        velocities from sampled positions

@@ -60,6 +60,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from sim2real.errors import LogError, SpecMismatchError
 from sim2real.logs.bag_directory import COMPLETE_KEY, open_bag, write_metadata
+from sim2real.logs.bag_ros1 import Ros1Bag
 from sim2real.logs.bag_states import CommandOrder, parse_command_order
 from sim2real.logs.bag_streams import Streams
 from sim2real.logs.bag_topics import (
@@ -473,7 +474,8 @@ def read_bag(
     command_order: str | CommandOrder = "auto",
     motor_order: str | Sequence[str] | None = None,
 ) -> Trajectory:
-    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` or ``.db3`` file).
+    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` or ``.db3`` file), or a ROS 1
+    ``.bag`` file (read as another recorder's bag, :mod:`~.bag_ros1`).
 
     Works on bags not closed cleanly (writer killed: ``metadata.yaml`` says incomplete or is
     missing, possibly a cut final record); ``meta["complete"]`` tells which. Bags from other
@@ -481,7 +483,7 @@ def read_bag(
     ``meta["qd_source"]``; topics of other names found by type, :mod:`~.bag_topics`).
 
     Args:
-        path: Bag directory (MCAP or sqlite3 storage), or one storage file.
+        path: Bag directory (MCAP or sqlite3 storage), one storage file, or a ROS 1 bag file.
         expected_hash: If given, the spec hash the bag must have been recorded with.  A bag from
             another recorder (no sim2real metadata at all) cannot state one: it is read with a
             warning, and its joints are matched to the robot by name.
@@ -511,10 +513,14 @@ def read_bag(
     with open_bag(path) as (reader, custom, complete):
         streams = Streams(path, motors)
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
-        stores = typestore_for(str(path), wanted, TYPESTORE)
+        if isinstance(reader, Ros1Bag):
+            decode = reader.decoders(str(path), wanted)
+        else:
+            stores = typestore_for(str(path), wanted, TYPESTORE)
+            decode = {t: partial(s.deserialize_cdr, typename=t) for t, s in stores.items()}
         try:
             for conn, ns, raw in reader.messages(connections=wanted) if wanted else ():  # none: rosbags reads all
-                msg = stores[conn.msgtype].deserialize_cdr(raw, conn.msgtype)
+                msg = decode[conn.msgtype](raw)
                 streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype)
         except (ReaderError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
             raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None

@@ -35,6 +35,7 @@ from rosbags.rosbag2.errors import ReaderError
 from rosbags.rosbag2.metadata import dump_qos_v9
 
 from sim2real.errors import LogError
+from sim2real.logs.bag_ros1 import is_ros1_bag, open_ros1
 from sim2real.logs.mcap_storage import repaired_copy, valid_prefix
 
 __all__ = ["COMPLETE_KEY", "open_bag", "write_metadata"]
@@ -146,17 +147,23 @@ def _yaml_scalar(value: Any) -> str:
 def open_bag(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
     """Open a bag directory or a storage file (``.mcap``, ``.db3``) with rosbags, recovering
     unfinished MCAP files; a directory without ``metadata.yaml`` is read from its storage files
-    (several: a split bag, in the order of their numbers).
+    (several: a split bag, in the order of their numbers).  A ROS 1 bag file (``.bag``) opens as a
+    :class:`~.bag_ros1.Ros1Bag`.
 
     Raises:
-        LogError: no such path, not a bag, an unreadable MCAP file.
+        LogError: no such path, not a bag, an unreadable MCAP file, a ROS 1 bag without an index, cut
+            short or damaged.
 
     Yields:
         The open reader, the bag's ``custom_data`` (empty without ``metadata.yaml``) and whether
         the bag was closed cleanly.
     """
     if not path.exists():
-        raise LogError(f"{path}: no such bag (directory, .mcap or .db3 file)")
+        raise LogError(f"{path}: no such bag (directory, .mcap, .db3 or ROS 1 .bag file)")
+    if path.suffix not in STORAGE_SUFFIXES and is_ros1_bag(path):
+        with open_ros1(path) as bag:  # a ROS 1 bag holds no metadata; its index says it was closed
+            yield bag, {}, True  # type: ignore[misc]
+        return
     custom: dict[str, str] = {}
     with ExitStack() as stack:
         if path.is_dir() and (path / "metadata.yaml").is_file():
@@ -186,7 +193,7 @@ def open_bag(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
         elif path.suffix in STORAGE_SUFFIXES:
             files = [path]
         else:
-            raise LogError(f"{path}: not a rosbag2 bag directory, nor an .mcap or .db3 file")
+            raise LogError(f"{path}: not a rosbag2 bag directory, nor an .mcap, .db3 or ROS 1 .bag file")
         if len(files) > 1:
             log.warning("%s: no metadata.yaml; reading its %d storage files in order (%s ...)", path, len(files), files[0].name)
         readers = []
@@ -221,6 +228,8 @@ def _storage_files(path: Path) -> list[Path]:
     """
     files = [p for p in path.iterdir() if p.is_file() and p.suffix in STORAGE_SUFFIXES]
     if not files:
+        if ros1 := sorted(p.name for p in path.iterdir() if is_ros1_bag(p)):
+            raise LogError(f"{path}: a folder of ROS 1 bags ({', '.join(ros1[:3])}): give each .bag file as a log")
         listing = sorted(p.name for p in path.iterdir())[:10]
         raise LogError(f"{path}: not a rosbag2 bag (no metadata.yaml and no .mcap or .db3 file; contains {listing})")
     if len({p.suffix for p in files}) > 1:

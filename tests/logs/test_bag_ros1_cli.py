@@ -1,0 +1,105 @@
+"""``sim2real gap`` and ``identify`` on a ROS 1 bag, end to end: a hung quadruped twin run re-written as
+another recorder's ROS 1 bag (JointState, Imu, Float64MultiArray) gives the figures of the same run's
+sim2real rosbag2 bag; a bad ``.bag`` file is one error line and a non-zero exit."""
+
+from __future__ import annotations
+
+import json
+import struct
+
+import pytest
+import yaml
+from ros1_testdata import write_ros1, write_unitree_ros1
+from unitree_testdata import GO2_ORDER, float32
+
+from sim2real.cli import main
+from sim2real.logs import read_bag
+
+PARAMS = "joint.FL_calf.damping,joint.FR_calf.damping"
+FIGURES = ("position_rmse", "velocity_rmse", "position_rmse_per_joint", "velocity_rmse_per_joint")
+
+
+@pytest.fixture(scope="module")
+def bags(tmp_path_factory):
+    """(sim2real rosbag2 bag, ROS 1 bag, unitree_legged_msgs ROS 1 bag) of one hung twin run."""
+    folder = tmp_path_factory.mktemp("ros1")
+    (folder / "twin.yaml").write_text(yaml.safe_dump({"params": {"joint.FL_calf.damping": 0.3}}))
+    args = ["record", "--robot", "quadruped", "--twin", str(folder / "twin.yaml"), "--fixed-base"]
+    assert main([*args, "--excite", "chirp", "--seconds", "4", "--out", str(folder / "rec"), "--json"]) == 0
+    run = read_bag(folder / "rec")
+    ros1 = write_ros1(folder / "run.bag", run)
+    unitree = write_unitree_ros1(folder / "go1.bag", float32(run), GO2_ORDER, start_ns=0)
+    return folder / "rec", ros1, unitree
+
+
+def _json(capsys, args):
+    capsys.readouterr()
+    assert main([*args, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_gap_gives_the_figures_of_the_rosbag2_bag(bags, capsys):
+    ref, ros1, _ = bags
+    want = _json(capsys, ["gap", str(ref), "--robot", "quadruped"])
+    got = _json(capsys, ["gap", str(ros1), "--robot", "quadruped", "--fixed-base"])
+    assert got["samples"] == want["samples"] and got["fixed_base"]
+    for key in FIGURES:
+        assert got[key] == want[key]  # the same trajectory: the same figures, bit for bit
+
+
+def test_identify_gives_the_figures_of_the_rosbag2_bag(bags, capsys, tmp_path):
+    ref, ros1, _ = bags
+    args = ["--robot", "quadruped", "--params", PARAMS, "--horizon", "1.0"]
+    want = _json(capsys, ["identify", str(ref), *args, "--out", str(tmp_path / "ref.yaml")])
+    got = _json(capsys, ["identify", str(ros1), *args, "--fixed-base", "--out", str(tmp_path / "ros1.yaml")])
+    for name in PARAMS.split(","):
+        assert got["params"][name] == want["params"][name]
+    assert got["params"]["joint.FL_calf.damping"]["identifiable"]
+
+
+def test_unitree_legged_msgs_give_the_gap_of_the_joint_state_bag(bags, capsys):
+    ref, _, unitree = bags
+    want = _json(capsys, ["gap", str(ref), "--robot", "quadruped"])
+    got = _json(
+        capsys,
+        ["gap", str(unitree), "--robot", "quadruped", "--fixed-base", "--motor-order", ",".join(GO2_ORDER)],
+    )
+    assert got["samples"] == want["samples"]
+    for key in FIGURES:
+        assert got[key] == pytest.approx(want[key], rel=1e-6)  # float32 values
+
+
+def _bad(folder, good):
+    data = good.read_bytes()
+    at = data.index(b"index_pos=") + len(b"index_pos=")
+    files = {
+        "text.bag": b"time,q\n0,1\n",
+        "cut.bag": data[: len(data) // 2],
+        "unindexed.bag": data[:at] + struct.pack("<Q", 0) + data[at + 8 :],
+    }
+    for name, content in files.items():
+        (folder / name).write_bytes(content)
+    return {
+        "text.bag": "not a ROS 1 bag",
+        "cut.bag": "ROS 1 bag cut short",
+        "unindexed.bag": "ROS 1 bag without an index",
+        "missing.bag": "no such log",
+    }
+
+
+@pytest.mark.parametrize("command", ["gap", "identify"])
+def test_bad_files_are_one_error_line(bags, capsys, tmp_path, command):
+    _, ros1, _ = bags
+    expected = _bad(tmp_path, ros1)
+    expected["no_states.bag"] = "no messages on /joint_states"
+    write_ros1(tmp_path / "no_states.bag", read_bag(ros1), skip=("state",))
+    for name, text in expected.items():
+        capsys.readouterr()
+        args = [command, str(tmp_path / name), "--robot", "quadruped", "--fixed-base"]
+        if command == "identify":
+            args += ["--params", PARAMS, "--out", str(tmp_path / "c.yaml")]
+        assert main(args) != 0
+        err = capsys.readouterr().err.strip().splitlines()
+        errors = [line for line in err if line.startswith("sim2real: error:")]
+        assert len(errors) == 1 and text in errors[0], (name, err)
+        assert "Traceback" not in "\n".join(err)
