@@ -33,6 +33,7 @@ def describe(spec) -> dict:
             "scale": spec.action_scale.tolist(),
             "offset": spec.action_offset.tolist(),
             "filter": spec.action_filter,
+            "hold": list(spec.held),
         },
         "observation": [dataclasses.asdict(t) for t in spec.observation],
         "task": None if spec.task is None else {"kind": spec.task.kind, **dict(spec.task.params)},

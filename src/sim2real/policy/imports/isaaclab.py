@@ -10,7 +10,8 @@ Isaac Lab's own ``params/env.yaml`` is read as the deploy.yaml it implies
   listed by motor; ``default_joint_pos``, the action ``scale``/``offset``/``clip`` and the
   observation scales are listed by policy joint (per value of a term's frame);
 - ``actions.JointPositionAction``: target = clip(offset + scale * a), ``clip`` per joint
-  ``[low, high]`` or null; ``step_dt`` is the policy period;
+  ``[low, high]`` or null, over the policy joints its ``joint_ids`` name (null: all); the others
+  are held by their PD (:mod:`sim2real.policy.imports.held`); ``step_dt`` is the policy period;
 - ``observations``, in order: per term ``scale``, ``clip`` (before scaling), ``history_length``
   (frames, oldest first, the first frame repeated after a reset), ``params`` (a gait phase's
   ``period``); the velocity command is clipped to ``commands.<name>.ranges`` as their deploy
@@ -51,7 +52,21 @@ from sim2real.policy.imports.common import (
     write_import,
 )
 from sim2real.policy.imports.config_files import load_config
-from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_graph, rename_io
+from sim2real.policy.imports.graph import (
+    GraphInterface,
+    graph_interface,
+    load_graph,
+    rename_io,
+    spread_actions,
+)
+from sim2real.policy.imports.held import (
+    driven_ids,
+    joint_list,
+    observes_undriven,
+    per_policy_joint,
+    selects_all,
+    spread_reference,
+)
 from sim2real.policy.imports.isaaclab_env import deploy_from_env, is_env_yaml
 from sim2real.policy.imports.joint_order import (
     ModelJoints,
@@ -133,10 +148,10 @@ def _sub_numbers(entry: str, what: str) -> float | list[float]:
     return values[0] if len(values) == 1 else values
 
 
-def _frame_size(term: str, n_joints: int) -> int:
-    return {"gait_phase": 2, "base_quat": 4}.get(
-        term, n_joints if term in ("joint_pos", "joint_pos_rel", "joint_vel", "last_action") else 3
-    )
+def _frame_size(term: str, n_joints: int, n_actions: int | None = None) -> int:
+    if term == "last_action":
+        return n_joints if n_actions is None else n_actions
+    return {"gait_phase": 2, "base_quat": 4}.get(term, n_joints if term in ("joint_pos", "joint_pos_rel", "joint_vel") else 3)
 
 
 def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
@@ -200,12 +215,14 @@ def observation_terms(
     n_joints: int,
     commands: Mapping[str, Mapping[str, tuple[float, float]]],
     where: str,
+    n_actions: int | None = None,
 ) -> tuple[ObservationTerm, ...]:
     """sim2real's layout from a deploy.yaml's ``observations`` (in order).
 
     Args:
         observations: The deploy.yaml's ``observations``.
-        n_joints: Policy joints.
+        n_joints: Policy joints (the joint terms' frame).
+        n_actions: Actions the policy drives (the last action's frame); None: ``n_joints``.
         commands: The velocity commands (:func:`velocity_commands`): a term whose
             ``params.command_name`` names one is the velocity command, whatever its own name (a
             fork's ``keyboard_velocity_commands``), clipped to that command's ranges; another
@@ -221,11 +238,11 @@ def observation_terms(
         command_name = (raw.get("params") or {}).get("command_name") if isinstance(raw.get("params"), Mapping) else None
         named = command_name in commands and str(foreign) not in REFUSED
         name = "velocity_command" if named else _our_term(str(foreign))
-        size = _frame_size(name, n_joints)
+        size = _frame_size(name, n_joints, n_actions)
         label = f"{where}: observation '{foreign}'"
         params = dict(raw.get("params") or {})
         selected = params.get("asset_cfg") if isinstance(params.get("asset_cfg"), Mapping) else {}
-        if not _selects_all(selected.get("joint_ids"), n_joints) or selected.get("joint_names") not in (
+        if not selects_all(selected.get("joint_ids"), n_joints) or selected.get("joint_names") not in (
             None,
             ".*",
             [".*"],
@@ -241,6 +258,12 @@ def observation_terms(
                 raise PolicyError(f"{label} needs params.period (the gait clock's period)")
             ours["period"] = float(params["period"])
         scale = raw.get("scale")
+        if isinstance(scale, list) and len(scale) > size and name in ("joint_pos", "joint_pos_rel", "joint_vel"):
+            raise PolicyError(
+                f"{label} has {len(scale)} scales for the {size} joints of joint_ids_map: it observes joints the file "
+                f"does not list, whose default position and gains it does not state; give a deploy.yaml whose "
+                "joint_ids_map lists every joint (the action's joint_ids then name the driven ones) or the run's env.yaml"
+            )
         if isinstance(scale, list) and len(scale) != size:
             raise PolicyError(f"{label} has {len(scale)} scales, its frame has {size} values")
         clip = _clip(raw.get("clip"), size, f"{label} clip")
@@ -287,14 +310,6 @@ def _command_clip(
     return tuple(float(v) for v in low), tuple(float(v) for v in high)
 
 
-def _selects_all(joint_ids: Any, n: int) -> bool:
-    """Whether an ``asset_cfg.joint_ids`` entry means every joint (None, ``slice(None)``, or 0..n-1)."""
-    if joint_ids is None or joint_ids == list(range(n)):
-        return True
-    if isinstance(joint_ids, Mapping) and "slice" in joint_ids:
-        start, stop, step = joint_ids["slice"][:3]
-        return start in (None, 0) and (stop is None or stop >= n) and step in (None, 1)
-    return False
 
 
 def _our_term(foreign: str) -> str:
@@ -388,20 +403,33 @@ def import_isaaclab(
     if deploy is None and names is None:
         deploy = _params_next_to(Path(policy), assumed)
     extras: dict[str, Any] = {}
+    env_yaml = False
     if deploy is not None:
         files["deploy"] = Path(deploy)
-        cfg = load_config(deploy, "deploy.yaml")
-        if is_env_yaml(cfg):
-            known = set(FOREIGN_TERMS) | set(REFUSED)
-            cfg, names, extras = deploy_from_env(cfg, tree, Path(deploy).name, assumed, known)
-        facts = _from_deploy(
-            cfg,
-            Path(deploy).name,
-            assumed,
-            names=names,
-            motor_order=list(motor_order or []) or None,
-            model=facts_model,
-        )
+        raw_cfg = load_config(deploy, "deploy.yaml")
+        env_yaml = is_env_yaml(raw_cfg)
+        given_assumed, given_names = list(assumed), names
+
+        def read(observed: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+            """The facts, the joint observations covering the action's joints or ``observed`` (env.yaml)."""
+            assumed[:] = given_assumed
+            cfg, names_, more = raw_cfg, given_names, {}
+            if env_yaml:
+                known = set(FOREIGN_TERMS) | set(REFUSED)
+                cfg, names_, more = deploy_from_env(cfg, tree, Path(deploy).name, assumed, known, observed=observed)
+            found = _from_deploy(
+                cfg,
+                Path(deploy).name,
+                assumed,
+                names=names_,
+                motor_order=list(motor_order or []) or None,
+                model=facts_model,
+            )
+            return found, more
+
+        facts, extras = read(None)
+        if env_yaml and observes_undriven(facts, len(tree), interface.n_obs):
+            facts, extras = read(list(tree))  # Isaac Lab's joint terms cover the whole articulation
         framework = "mjlab" if "observation_names" in meta else "isaaclab"
     elif names is not None:
         framework = "mjlab"
@@ -411,8 +439,14 @@ def import_isaaclab(
             f"{source} carries no joint metadata: give its params/deploy.yaml or params/env.yaml (--deploy)"
         )
     n = len(facts["joints"])
-    if interface.n_act != n:
-        raise PolicyError(f"the policy gives {interface.n_act} actions for {n} policy joints")
+    driven = list(facts.get("driven", facts["joints"]))
+    if interface.n_act != len(driven):
+        if deploy is None and interface.n_act < n:
+            raise PolicyError(
+                f"the policy gives {interface.n_act} actions for the {n} joints its ONNX metadata names, which does not "
+                "say which joints the action drives: give its params/deploy.yaml (--deploy)"
+            )
+        raise PolicyError(f"the policy gives {interface.n_act} actions for {len(driven)} policy joints")
     missing = [j for j in facts["joints"] if j not in model_joints(model)]
     if missing:
         raise PolicyError(f"policy joint '{missing[0]}' is not a joint of {Path(model).name}")
@@ -421,14 +455,15 @@ def import_isaaclab(
     width = sum(t.width for t in layout)
     if width != interface.n_obs:
         text = " + ".join(f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in layout)
-        frames = sum(t.history for t in layout if t.name in ("joint_pos", "joint_pos_rel", "joint_vel"))
-        undriven = len(facts_model.breadth) - n
-        if frames and undriven > 0 and width + frames * undriven == interface.n_obs:
+        if observes_undriven(facts, len(facts_model.breadth), interface.n_obs):
             # Isaac Lab's joint terms cover the whole articulation unless asset_cfg selects joints
+            total = len(facts_model.breadth)
             raise PolicyError(
-                f"the policy drives {n} of the model's {n + undriven} joints and observes the positions and "
-                f"velocities of all {n + undriven} (it takes {interface.n_obs} observations, {width} with its "
-                "driven joints only): observing joints a policy does not drive is not supported"
+                f"the policy drives {n} of the model's {total} joints and observes the positions and "
+                f"velocities of all {total} (it takes {interface.n_obs} observations, {width} with its "
+                f"driven joints only), but {Path(deploy).name if deploy else 'its metadata'} states the default "
+                f"position and gains of those {n} only: give a deploy.yaml whose joint_ids_map lists every joint "
+                "(the action's joint_ids then name the driven ones) or the run's env.yaml"
             )
         raise PolicyError(
             f"the policy takes {interface.n_obs} observations, the observation layout has {width}: {text}"
@@ -438,21 +473,33 @@ def import_isaaclab(
         assumed.append(locked_note(locked))
     graph, recurrent = rename_io(original, interface)
     step = float(facts["control_dt"])
+    reference = reference if scripted else _reference(original, interface)
+    held = [j for j in facts["joints"] if j not in driven]
+    action = per_policy_joint(facts, driven)
+    if held:
+        columns = [driven.index(j) if j in driven else None for j in facts["joints"]]
+        graph = spread_actions(graph, columns)
+        reference = spread_reference(reference, columns)
+        assumed.append(
+            f"the {len(held)} joints the policy observes but does not drive ({joint_list(held)}) are held at their "
+            "default positions by their PD (action.hold), in simulation and on the robot"
+        )
     foreign = ForeignPolicy(
         framework=framework,
         joints=tuple(facts["joints"]),
         default_pose=facts["default_pose"],
         kp=facts["kp"],
         kd=facts["kd"],
-        action_scale=facts["scale"],
-        action_offset=facts["offset"],
+        action_scale=action["scale"],
+        action_offset=action["offset"],
         observation=layout,
         control_dt=step,
         physics_dt=physics_dt if physics_dt is not None else extras.get("physics_dt", step / 4.0),
         graph=graph,
-        reference=reference if scripted else _reference(original, interface),
+        reference=reference,
         recurrent=recurrent,
-        action_clip=facts.get("clip", ()),
+        held=tuple(held),
+        action_clip=action["clip"],
         action_limit=_agent_clip(Path(deploy), assumed) if deploy is not None else None,
         locked=locked,
         motor_order=tuple(facts.get("motors", ())),
@@ -464,6 +511,14 @@ def import_isaaclab(
         network=network if scripted else {"type": f"imported ONNX ({framework})", "producer": original.producer_name},
     )
     return write_import(foreign, model, out, name=name, seed=seed)
+
+
+
+
+
+
+
+
 
 
 def _torque_limits(given: PerJoint, extras: Mapping[str, Any], joints: list[str]) -> dict[str, Any]:
@@ -550,19 +605,19 @@ def _from_deploy(
         other = ", ".join(sorted(set(actions) - {"JointPositionAction"})) or "none"
         raise PolicyError(f"{where}: action terms {other}: sim2real imports one JointPositionAction")
     action = actions["JointPositionAction"] or {}
-    if action.get("joint_ids") not in (None, list(range(n))):
-        raise PolicyError(f"{where}: the action drives a subset of the joints (joint_ids); not supported")
+    driven = driven_ids(action.get("joint_ids"), n, where)
+    m = len(driven)
     default = per_joint(cfg["default_joint_pos"], n, f"{where}: default_joint_pos")
     clip = action.get("clip")
     clips: tuple[tuple[float, float] | None, ...] = ()
     if clip is not None:
         if (
             not isinstance(clip, list)
-            or len(clip) != n
+            or len(clip) != m
             or not all(isinstance(c, list) and len(c) == 2 for c in clip)
         ):
             raise PolicyError(
-                f"{where}: actions clip must be {n} [low, high] pairs (one per policy joint) or null"
+                f"{where}: actions clip must be {m} [low, high] pairs (one per joint the action drives) or null"
             )
         clips = tuple((float(lo), float(hi)) for lo, hi in clip)
     velocity = velocity_commands(cfg)
@@ -575,15 +630,18 @@ def _from_deploy(
         "kd": _by_motor(cfg["damping"], rank, index, "damping", where),
         "motors": motors,
         "default_pose": default,
-        "scale": per_joint(action.get("scale", 1.0), n, f"{where}: actions scale"),
-        "offset": per_joint(action["offset"], n, f"{where}: actions offset")
+        "driven": [joints[i] for i in driven],
+        "scale": per_joint(action.get("scale", 1.0), m, f"{where}: actions scale"),
+        "offset": per_joint(action["offset"], m, f"{where}: actions offset")
         if action.get("offset") is not None
-        else default,
+        else tuple(default[i] for i in driven),
         "clip": clips,
-        "observation": observation_terms(cfg["observations"], n, velocity, where),
+        "observation": observation_terms(cfg["observations"], n, velocity, where, m),
         "control_dt": float(step),
         "commands": _trained_commands(cfg["observations"], velocity),
     }
+
+
 
 
 def _from_metadata(
