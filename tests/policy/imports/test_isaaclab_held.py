@@ -6,10 +6,11 @@ waist and wrists are), with a seeded random network exported to ONNX as Isaac La
 from __future__ import annotations
 
 import numpy as np
+import onnxruntime as ort
 import pytest
 import yaml
 from foreign_fixtures import PERM, RANGES, _export
-from test_isaaclab_humanoid import mjlab_metadata, mjlab_onnx
+from test_isaaclab_humanoid import mjlab_metadata, mjlab_onnx, tiny_isaac_onnx
 
 from sim2real.cli import main
 from sim2real.deploy.safety import SafetyMonitor
@@ -17,8 +18,9 @@ from sim2real.errors import PolicyError
 from sim2real.logs.bag import read_bag
 from sim2real.policy.imports.isaaclab import import_isaaclab
 from sim2real.policy.runtime import PolicyRunner
+from sim2real.real.protocol import Command
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
-from sim2real.robots import DATA_DIR, load_robot
+from sim2real.robots import DATA_DIR, load_robot, load_spec
 
 MODEL = DATA_DIR / "quadruped.xml"
 MOTORS = list(load_robot("quadruped").joints)  # motor order: the model's joint order
@@ -248,3 +250,61 @@ class TestWhatCannotBeExpressed:
             PolicyError, match=r"does not say which joints the action drives: give its params/deploy\.yaml"
         ):
             import_isaaclab(path, None, MODEL, tmp_path / "out", torque_limit=23.7)
+
+
+class TestMjlabMetadataWithActionJoints:
+    def test_action_joints_name_the_driven_joints_and_the_metadata_gives_the_held_ones_gains(
+        self, tmp_path, capsys
+    ):
+        spec = load_robot("quadruped")
+        stiffness = ",".join(f"{20.0 + m:.3f}" for m in range(12))  # by joint, in joint_names' order
+        meta = mjlab_metadata(spec, joint_stiffness=stiffness, action_scale="0.250")
+        n_obs = (
+            3 + 3 + 12 + 12 + 8 + 3
+        )  # base_ang_vel, projected_gravity, joint_pos, joint_vel, actions, command
+        path = mjlab_onnx(tmp_path / "policy.onnx", meta, n_obs=n_obs, n_act=8)
+        out = tmp_path / "out"
+        argv = ["import", "isaaclab", "--policy", str(path), "--model", str(MODEL), "--out", str(out)]
+        assert main([*argv, "--torque-limit", "23.7", "--action-joints", ".*_(hip|thigh)"]) == 0
+        capsys.readouterr()
+        robot = load_spec(out / "robot.yaml")
+        calves = [j for j in spec.joints if j.endswith("_calf")]
+        assert list(robot.joints) == list(spec.joints) and robot.held == tuple(calves)
+        assert [robot.actuator(j).kp for j in calves] == [20.0 + spec.joints.index(j) for j in calves]
+        # mjlab's observation for a known state: joint terms over all 12, the last action over the 8 driven
+        runner = PolicyRunner(out / "policy.onnx", robot, providers="cpu")
+        twin = TwinRobot(robot, TwinConfig(effects=TwinEffects.none()))
+        original = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        last = np.zeros(8)
+        for _ in range(3):
+            reading = twin.read()
+            values = runner.step_reading(reading, np.array([0.3, 0.0, 0.0])).copy()
+            w, x, y, z = reading.quat / np.linalg.norm(reading.quat)
+            gravity = [2 * (-z * x + w * y), -2 * (z * y + w * x), 1 - 2 * (w * w + z * z)]
+            expected = np.concatenate(
+                [reading.gyro, gravity, reading.q - robot.default_pose, reading.qd, last, [0.3, 0.0, 0.0]]
+            )
+            np.testing.assert_allclose(runner.observation, expected, rtol=0, atol=1e-5)
+            last = original.run(None, {"obs": expected[None].astype(np.float32)})[0][0].astype(float)
+            held_cols = [robot.actuated_joints.index(j) for j in calves]
+            np.testing.assert_allclose(
+                values[held_cols], robot.default_pose[[robot.joints.index(j) for j in calves]]
+            )
+            twin.write(Command(t=reading.t, values=values))
+
+
+class TestEnvYaml:
+    def test_a_per_joint_scale_over_the_whole_articulation_beside_a_legs_only_action_imports(self, tmp_path):
+        # Isaac Lab dumps a per-joint scale as a tuple over the articulation's joints: 12 values beside
+        # an action over 8; read as the action's joints the scale did not fit and the import stopped
+        from foreign_fixtures import isaaclab_env_yaml
+
+        env = isaaclab_env_yaml(load_robot("quadruped"), tmp_path / "params" / "env.yaml", history=1)
+        text = env.read_text()
+        old = "    joint_names: ['.*']\n    scale: 0.5"
+        assert old in text and "!!python/tuple " + str([0.05] * 12) in text
+        env.write_text(text.replace(old, "    joint_names: ['.*_hip', '.*_thigh']\n    scale: 0.5"))
+        onnx_path = tiny_isaac_onnx(tmp_path / "exported" / "policy.onnx", 3 + 3 + 3 + 12 + 12 + 8, 8)
+        result = import_isaaclab(onnx_path, env, MODEL, tmp_path / "out")
+        assert list(result.spec.joints) == POLICY and result.spec.held == tuple(HELD)
+        assert result.spec.observation[4].scale == 0.05 and result.max_abs_diff <= 1e-5
