@@ -124,6 +124,7 @@ def robot(
             f"files hashed: {', '.join(spec.files)}",
             f"joints ({spec.n_joints}): {', '.join(spec.joints)}",
             f"actuators: {', '.join(f'{a.joint} {a.model}' for a in spec.actuators)}",
+            *([f"held at their offset, not driven by the policy (action.hold): {', '.join(spec.held)}"] if spec.held else []),
             f"task: {info['task']}",
             "overrides of the model:",
             *(f"  - {o}" for o in spec.overrides),
