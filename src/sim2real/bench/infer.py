@@ -117,7 +117,7 @@ def run(
             joint_pos=q.reshape(1, -1),
             joint_vel=qd.reshape(1, -1),
             default_pose=default_pose,
-            last_action=seed_state["filtered"].reshape(1, -1),
+            last_action=seed_state["filtered"][meta.action_index].reshape(1, -1),
             base_ang_vel=None if gyro is None else gyro.reshape(1, -1),
             base_quat=None if quat is None else (quat / np.linalg.norm(quat)).reshape(1, -1),
             velocity_command=None if cmd is None else cmd.reshape(1, -1),

@@ -19,6 +19,7 @@ def import_policy(
     deploy: str | None = None,
     joints: str | None = None,
     motor_order: tuple[str, ...] | None = None,
+    action_joints: str | None = None,
     armature: tuple[str, ...] | None = None,
     torque_limit: tuple[str, ...] | None = None,
     physics_dt: float | None = None,
@@ -51,6 +52,10 @@ def import_policy(
             or of the robot's motors (isaaclab; default every hinge joint of the model).
         motor_order: isaaclab: the robot's joints by motor index (what joint_ids_map indexes); default
             the model's joint order.
+        action_joints: isaaclab: regular expression of the policy joints the action drives (matched in
+            full; the others are held at their default position by their PD), for an mjlab ONNX whose
+            metadata names every joint but not the action's; default the deploy.yaml's action
+            joint_ids, else every joint.
         armature: Joint armature to set on the policy joints [kg m^2]: one value for every joint, or
             JOINT_REGEX=VALUE items (the last matching item wins; other joints keep the training
             config's, else the model's), like robot init's --kp.
@@ -68,8 +73,8 @@ def import_policy(
     if framework == "legged-gym":
         if config is None:
             raise Sim2RealError("import legged-gym needs --config (the MuJoCo deploy config YAML)")
-        if deploy is not None or motor_order is not None or physics_dt is not None:
-            raise Sim2RealError("--deploy, --motor-order and --physics-dt belong to import isaaclab")
+        if deploy is not None or motor_order is not None or physics_dt is not None or action_joints is not None:
+            raise Sim2RealError("--deploy, --motor-order, --action-joints and --physics-dt belong to import isaaclab")
         from sim2real.policy.imports.legged_gym import import_legged_gym
 
         result = import_legged_gym(
@@ -97,6 +102,7 @@ def import_policy(
             out,
             joints=joints,
             motor_order=motor_order,
+            action_joints=action_joints,
             armature=armature_map,
             torque_limit=torque_map,
             physics_dt=physics_dt,

@@ -203,7 +203,7 @@ def episode_from_trajectory(
         joint_pos=q,
         joint_vel=qd,
         default_pose=np.asarray(meta.default_pose, dtype=float),
-        last_action=a_prev[ticks],
+        last_action=a_prev[ticks][:, meta.action_index],  # the driven actions (held ones left out)
         base_ang_vel=gyro,
         base_quat=quat,
         velocity_command=np.zeros((ticks.size, 3)),

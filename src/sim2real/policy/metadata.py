@@ -27,6 +27,8 @@ key                    value
 ``recurrent``          the graph's recurrent state: ``[{"input", "output", "shape"}]``, each input
                        fed with the previous step's output, zeros after a reset; absent: stateless
 ``motor_order``        the robot's motor order (actuated joints by motor index); absent: policy order
+``action_hold``        actuated joints the policy does not drive (the spec's ``action.hold``): their
+                       command is their offset, ``last_action`` leaves them out; absent: none
 ``imported``           where an imported policy came from (framework, files and their sha256, the
                        assumptions made); absent for sim2real's own policies
 ``actuators``          per actuator: model (pd/torque/dc_motor), gains, motor constants, limits
@@ -260,6 +262,8 @@ class PolicyMetadata:
     """The graph's recurrent state (empty: a stateless policy)."""
     motor_order: tuple[str, ...] = ()
     """The robot's motor order (actuated joints by motor index); empty: policy order."""
+    held: tuple[str, ...] = ()
+    """Actuated joints held at their action offset, not driven (``RobotSpec.held``); empty: none."""
     imported: Mapping[str, Any] = field(default_factory=dict)
     """Provenance of an imported policy (framework, files, assumptions); empty for sim2real's own."""
 
@@ -272,6 +276,11 @@ class PolicyMetadata:
     def n_act(self) -> int:
         """Number of actions (= actuators)."""
         return len(self.actuated_joints)
+
+    @property
+    def action_index(self) -> np.ndarray:
+        """Indices of the driven actions (all but :attr:`held`): the ``last_action`` term's entries."""
+        return np.array([i for i, j in enumerate(self.actuated_joints) if j not in self.held], dtype=int)
 
     @property
     def command_low(self) -> np.ndarray:
@@ -339,6 +348,7 @@ class PolicyMetadata:
             action_clip=_clip_pairs(spec.action_clip_low, spec.action_clip_high),
             action_limit=spec.action_limit,
             motor_order=tuple(spec.motor_order),
+            held=tuple(spec.held),
         )
         meta.check()
         return meta
@@ -370,6 +380,8 @@ class PolicyMetadata:
             problems.append(f"action_limit {self.action_limit} is not positive")
         if self.motor_order and sorted(self.motor_order) != sorted(self.actuated_joints):
             problems.append("motor_order is not a permutation of the actuated joints")
+        if any(j not in self.actuated_joints for j in self.held) or len(self.held) >= max(self.n_act, 1):
+            problems.append("action_hold must name some of the actuated joints, not all")
         if self.n_obs <= 0:
             problems.append("empty observation layout")
         if problems:
@@ -407,6 +419,8 @@ class PolicyMetadata:
             "recurrent": [dataclasses.asdict(r) for r in self.recurrent],
             "motor_order": list(self.motor_order),
         }
+        if self.held:
+            values["action_hold"] = list(self.held)
         if self.imported:
             values["imported"] = dict(self.imported)
         return {k: json.dumps(_json_safe(v), sort_keys=True) for k, v in values.items()}
@@ -464,6 +478,7 @@ class PolicyMetadata:
                     for r in json.loads(props.get("recurrent", "[]"))
                 ),
                 motor_order=tuple(str(j) for j in json.loads(props.get("motor_order", "[]"))),
+                held=tuple(str(j) for j in json.loads(props.get("action_hold", "[]"))),
                 imported=json.loads(props.get("imported", "{}")),
             )
         except PolicyError:
@@ -494,6 +509,7 @@ class PolicyMetadata:
         diff("robot name", self.robot, spec.name)
         diff("joint names", list(self.joint_names), list(spec.joints))
         diff("actuated joints", list(self.actuated_joints), list(spec.actuated_joints))
+        diff("held joints (action.hold)", list(self.held), list(spec.held))
         diff(
             "observation layout",
             [t.describe() for t in self.observation],

@@ -378,8 +378,9 @@ def _build(path: Path, raw: dict) -> RobotSpec:
             },
         )
 
-    observation = _parse_observation(
-        raw["observation"], joints, len(actuators), imu is not None, raw.get("base_body") is not None
+    action = _parse_action(raw.get("action"), joints, default_pose, actuators)
+    observation = _parse_observation(  # last_action: the driven actions only
+        raw["observation"], joints, len(actuators) - len(action.hold), imu is not None, raw.get("base_body") is not None
     )
 
     base_body = raw.get("base_body")
@@ -420,7 +421,6 @@ def _build(path: Path, raw: dict) -> RobotSpec:
     task = _parse_task(raw.get("task"))
     feet = _parse_feet(raw.get("feet"), floating)
     initial_base = _parse_initial_base(raw.get("initial_base"), floating)
-    action = _parse_action(raw.get("action"), joints, default_pose, actuators)
     motor_order = _parse_motor_order(raw.get("motor_order"), tuple(a.joint for a in actuators))
     armature = {
         j: _number(v, f"armature.{j}", nonnegative=True)
@@ -456,6 +456,7 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         action_clip_low=action.clip_low,
         action_clip_high=action.clip_high,
         action_limit=action.limit,
+        held=action.hold,
         motor_order=motor_order,
         armature=armature,
         locked_joints=locked,
@@ -543,17 +544,23 @@ class _Action:
     clip_low: np.ndarray
     clip_high: np.ndarray
     limit: float | None
+    hold: tuple[str, ...] = ()
 
 
 def _parse_action(
     raw: Any, joints: tuple[str, ...], default_pose: list[float], actuators: tuple[ActuatorSpec, ...]
 ) -> _Action:
     raw = _require_mapping(raw or {}, "action")
-    _check_keys(raw, {"scale", "offset", "filter", "clip", "limit"}, "action")
+    _check_keys(raw, {"scale", "offset", "filter", "clip", "limit", "hold"}, "action")
     actuated = tuple(a.joint for a in actuators)
-    scale = _per_actuator(raw.get("scale"), actuated, "action.scale", [1.0] * len(actuated))
-    if any(not x > 0 for x in scale):
+    hold = _parse_hold(raw.get("hold"), actuators)
+    driven = tuple(j for j in actuated if j not in hold)
+    if isinstance(raw.get("scale"), dict) and (named := [j for j in hold if j in raw["scale"]]):
+        raise SpecError(f"action.scale: '{named[0]}' is held (action.hold): no action moves it")
+    by_joint = dict(zip(driven, _per_actuator(raw.get("scale"), driven, "action.scale", [1.0] * len(driven)), strict=True))
+    if any(not x > 0 for x in by_joint.values()):
         raise SpecError("action.scale must be positive")
+    scale = [by_joint.get(j, 0.0) for j in actuated]  # a held actuator's action entry moves nothing
     default_offset = [default_pose[joints.index(a.joint)] if a.model == "pd" else 0.0 for a in actuators]
     offset = _per_actuator(raw.get("offset"), actuated, "action.offset", default_offset)
     alpha = _number(raw.get("filter", 1.0), "action.filter")
@@ -579,7 +586,23 @@ def _parse_action(
     limit = raw.get("limit", 1.0)
     if limit is not None:
         limit = _number(limit, "action.limit", positive=True)
-    return _Action(frozen_array(scale), frozen_array(offset), alpha, frozen_array(low), frozen_array(high), limit)
+    return _Action(frozen_array(scale), frozen_array(offset), alpha, frozen_array(low), frozen_array(high), limit, hold)
+
+
+def _parse_hold(raw: Any, actuators: tuple[ActuatorSpec, ...]) -> tuple[str, ...]:
+    """``action.hold``: pd actuators held at their action offset, not driven by the policy (in policy order)."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(j, str) for j in raw) or len(set(raw)) != len(raw):
+        raise SpecError("action.hold must be a list of distinct joint names (actuated joints the policy does not drive)")
+    models = {a.joint: a.model for a in actuators}
+    for joint in raw:
+        if models.get(joint) != "pd":
+            what = "not an actuated joint" if joint not in models else f"a {models[joint]} actuator"
+            raise SpecError(f"action.hold: '{joint}' is {what}; a held joint needs a pd actuator (its target: the offset)")
+    if len(raw) == len(actuators):
+        raise SpecError("action.hold: every actuator is held; the policy must drive at least one")
+    return tuple(a.joint for a in actuators if a.joint in raw)
 
 
 def _per_joint_subset(raw: Any, joints: tuple[str, ...], where: str) -> dict:

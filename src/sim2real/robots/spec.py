@@ -28,6 +28,7 @@ Schema (all angles in rad, times in s, torques in N m; docs/robots.md has every 
       scale: 2.0                  # one number, or {joint: scale} per actuated joint
       offset: {hinge: 0.0}        # optional; default: the default pose (pd), else 0
       filter: 0.2                 # alpha of the low-pass a_f = alpha a + (1 - alpha) a_f_prev
+      # hold: [waist_yaw]         # pd actuators the policy does not drive: command = their offset
     sensors:
       encoder: {position_noise: 0.0, velocity_noise: 0.0, resolution: 0.0}
       imu: {site: imu, gyro_noise_density: 0.0, accel_noise_density: 0.0}   # optional
@@ -59,6 +60,7 @@ What policies from elsewhere need (``sim2real import``)::
     motor_order: [FR_hip, FR_thigh, ...]   # the actuated joints by motor index (joints: policy order)
     armature: {FR_hip: 0.01, ...}          # joint armature set on the model [kg m^2]
     locked_joints: {left_elbow: 0.3}       # model joints the policy does not drive, held in simulation
+    action: {hold: [left_elbow]}           # or: joints it observes but does not drive, held by their PD
 
 Quaternions are (w, x, y, z) everywhere in sim2real (``Reading.quat``, the IMU sensor); drivers
 convert (ROS 2 messages are x, y, z, w); a policy that observes the orientation itself states the
@@ -352,6 +354,12 @@ class RobotSpec:
     action_limit: float | None = 1.0
     """Largest |a| of a policy action; larger ones are clipped (``action.limit``; 1 for sim2real's own
     tanh policies; None: no bound, e.g. imported policies)."""
+    held: tuple[str, ...] = ()
+    """Actuated joints the policy observes but does not drive (``action.hold``, policy order): pd
+    actuators whose command is always their action offset (the default pose unless given), on the
+    robot as in simulation.  Their action scale is 0, so their entry of the action vector moves
+    nothing, and the ``last_action`` term leaves them out (:attr:`action_index`); the safety
+    monitor checks their commands as any other."""
     motor_order: tuple[str, ...] = ()
     """The robot's motor order (``motor_order``): the actuated joints in the order of its motor
     indices; empty: the actuated joints in policy order.  The policy side works by name in policy order."""
@@ -419,6 +427,12 @@ class RobotSpec:
         return len(self.actuators)
 
     @property
+    def action_index(self) -> tuple[int, ...]:
+        """Actuators the policy drives (all but :attr:`held`), as indices into the action vector:
+        the entries of the ``last_action`` term, in order."""
+        return tuple(i for i, a in enumerate(self.actuators) if a.joint not in self.held)
+
+    @property
     def actuated_joints(self) -> tuple[str, ...]:
         """Joints with an actuator, in policy order."""
         return tuple(a.joint for a in self.actuators)
@@ -463,7 +477,8 @@ OBSERVATION_SIZES: dict[str, str | int] = {
     "gait_phase": 2,
 }
 """Size of one frame of every observation term for a robot: a number, or ``n_joints`` /
-``2 n_joints`` / ``n_actions``.  The term functions are in :mod:`sim2real.tasks.observations`
+``2 n_joints`` / ``n_actions`` (the actions the policy drives: held actuators, ``action.hold``, are
+not among them).  The term functions are in :mod:`sim2real.tasks.observations`
 (same names)."""
 
 IMU_TERMS = ("base_ang_vel", "projected_gravity", "base_quat")

@@ -111,17 +111,17 @@ def legs_only_env_yaml(tmp_path):
 
 
 class TestSubsetAction:
-    def test_a_subset_action_observing_every_joint_says_so(self, tmp_path):
+    def test_a_subset_action_observing_every_joint_imports_with_the_rest_held_by_their_pd(self, tmp_path):
         # Isaac Lab's joint_pos_rel / joint_vel_rel cover the whole articulation unless asset_cfg
         # selects joints: a legs-only G1 policy observes its 29 joints and drives 12 (here: 8 of 12);
-        # the import said only that 41 observations are not 33
+        # the import refused it, now the undriven joints are spec joints held by their PD (action.hold)
         env = legs_only_env_yaml(tmp_path)
         onnx_path = tiny_isaac_onnx(tmp_path / "exported" / "policy.onnx", 3 + 3 + 3 + 12 + 12 + 8, 8)
-        with pytest.raises(
-            PolicyError,
-            match="drives 8 of the model's 12 joints and observes the positions and velocities of all 12",
-        ):
-            import_isaaclab(onnx_path, env, MODEL, tmp_path / "out")
+        result = import_isaaclab(onnx_path, env, MODEL, tmp_path / "out")
+        assert len(result.spec.joints) == 12 and result.spec.held == tuple(
+            j for j in result.spec.joints if j.endswith("_calf")
+        )
+        assert [t.size for t in result.spec.observation][-3:] == [12, 12, 8] and not result.spec.locked_joints
 
     def test_a_subset_action_observing_its_own_joints_imports_with_the_rest_held(self, tmp_path):
         env = legs_only_env_yaml(tmp_path)

@@ -61,7 +61,7 @@ class ForeignPolicy:
     kd: tuple[float, ...]
     """PD damping [N m s/rad]."""
     action_scale: tuple[float, ...]
-    """command = offset + scale * a [rad per unit action]."""
+    """command = offset + scale * a [rad per unit action] (0 for a held joint)."""
     action_offset: tuple[float, ...]
     """Command at a = 0 [rad]."""
     observation: tuple[ObservationTerm, ...]
@@ -87,6 +87,9 @@ class ForeignPolicy:
     """Where ``torque_limit`` comes from, for messages (``--torque-limit``, a training config's key)."""
     motor_order: tuple[str, ...] = ()
     """The robot's motor order (joint names by motor index); empty: not stated."""
+    held: tuple[str, ...] = ()
+    """Policy joints the policy observes but does not drive: held at their offset by their PD
+    (the spec's ``action.hold``); the graph's action has a zero in their columns."""
     locked: Mapping[str, float] = field(default_factory=dict)
     """Model joints the policy does not drive -> the position they are held at in simulation."""
     armature: Mapping[str, float] | None = None
@@ -416,7 +419,7 @@ def _edit(result: InitResult, foreign: ForeignPolicy) -> None:
     spec["default_pose"] = {j: spec["default_pose"][j] for j in joints}
     spec["actuators"] = {j: spec["actuators"][j] for j in joints if j in spec["actuators"]}
     action: dict[str, Any] = {
-        "scale": dict(zip(joints, foreign.action_scale, strict=True)),
+        "scale": {j: s for j, s in zip(joints, foreign.action_scale, strict=True) if j not in foreign.held},
         "offset": dict(zip(joints, foreign.action_offset, strict=True)),
         "filter": 1.0,
         "limit": foreign.action_limit,
@@ -424,6 +427,8 @@ def _edit(result: InitResult, foreign: ForeignPolicy) -> None:
     clip = {j: list(c) for j, c in zip(joints, foreign.action_clip, strict=False) if c is not None}
     if clip:
         action["clip"] = clip
+    if foreign.held:
+        action["hold"] = list(foreign.held)
     spec["action"] = action
     spec["observation"] = [_term_mapping(t) for t in foreign.observation]
     if foreign.motor_order and list(foreign.motor_order) != joints:

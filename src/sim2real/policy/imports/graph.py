@@ -241,3 +241,31 @@ def _free_batch(model: Any, interface: GraphInterface) -> None:
         return
     if batched.shape == rows.shape and np.allclose(batched, rows, rtol=0, atol=1e-6):
         model.CopyFrom(trial)
+
+
+def spread_actions(model: Any, columns: list[int | None]) -> Any:
+    """A copy of a renamed graph (:func:`rename_io`) whose ``action`` (batch, n_driven) is spread
+    over every actuator: output column k is the graph's column ``columns[k]``, or 0 where it is None
+    (an actuator the policy does not drive, held at its offset: ``RobotSpec.held``)."""
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    inner = f"{OUTPUT_NAME}_driven"
+    for node in graph.node:
+        node.input[:] = [inner if x == OUTPUT_NAME else x for x in node.input]
+        node.output[:] = [inner if x == OUTPUT_NAME else x for x in node.output]
+    names = (f"{OUTPUT_NAME}_columns", f"{OUTPUT_NAME}_driven_mask", f"{OUTPUT_NAME}_zero", f"{OUTPUT_NAME}_gathered")
+    graph.initializer.extend(
+        [
+            onnx.numpy_helper.from_array(np.array([c or 0 for c in columns], dtype=np.int64), names[0]),
+            onnx.numpy_helper.from_array(np.array([c is not None for c in columns], dtype=bool), names[1]),
+            onnx.numpy_helper.from_array(np.zeros((), dtype=np.float32), names[2]),
+        ]
+    )
+    graph.node.append(onnx.helper.make_node("Gather", [inner, names[0]], [names[3]], axis=1))
+    graph.node.append(onnx.helper.make_node("Where", [names[1], names[3], names[2]], [OUTPUT_NAME]))
+    for value in graph.output:
+        if value.name == OUTPUT_NAME:
+            value.type.tensor_type.shape.dim[1].Clear()
+            value.type.tensor_type.shape.dim[1].dim_value = len(columns)
+    return out

@@ -10,7 +10,8 @@ Isaac Lab's own ``params/env.yaml`` is read as the deploy.yaml it implies
   listed by motor; ``default_joint_pos``, the action ``scale``/``offset``/``clip`` and the
   observation scales are listed by policy joint (per value of a term's frame);
 - ``actions.JointPositionAction``: target = clip(offset + scale * a), ``clip`` per joint
-  ``[low, high]`` or null; ``step_dt`` is the policy period;
+  ``[low, high]`` or null, over the policy joints its ``joint_ids`` name (null: all); the others
+  are held by their PD (:mod:`sim2real.policy.imports.held`); ``step_dt`` is the policy period;
 - ``observations``, in order: per term ``scale``, ``clip`` (before scaling), ``history_length``
   (frames, oldest first, the first frame repeated after a reset), ``params`` (a gait phase's
   ``period``); the velocity command is clipped to ``commands.<name>.ranges`` as their deploy
@@ -48,11 +49,34 @@ from sim2real.policy.imports.common import (
     locked_note,
     model_joints,
     per_joint,
+    select_joints,
     write_import,
 )
 from sim2real.policy.imports.config_files import load_config
-from sim2real.policy.imports.graph import GraphInterface, graph_interface, load_graph, rename_io
+from sim2real.policy.imports.graph import (
+    GraphInterface,
+    graph_interface,
+    load_graph,
+    rename_io,
+    spread_actions,
+)
+from sim2real.policy.imports.held import (
+    driven_ids,
+    joint_list,
+    observes_undriven,
+    per_policy_joint,
+    selects_all,
+    spread_reference,
+)
 from sim2real.policy.imports.isaaclab_env import deploy_from_env, is_env_yaml
+from sim2real.policy.imports.isaaclab_terms import (
+    FOREIGN_TERMS,
+    REFUSED,
+    frame_size,
+    our_term,
+    term_clip,
+    term_scale,
+)
 from sim2real.policy.imports.joint_order import (
     ModelJoints,
     check_default_pose,
@@ -60,83 +84,26 @@ from sim2real.policy.imports.joint_order import (
     model_joints_of,
     policy_joints,
 )
+from sim2real.policy.imports.mjlab_meta import csv_items, from_metadata
 from sim2real.policy.imports.torchscript import load_torchscript, reference_function, torchscript_to_onnx
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import ObservationTerm
 
 log = logging.getLogger(__name__)
 
-FOREIGN_TERMS: dict[str, str] = {
-    "base_lin_vel": "base_lin_vel",
-    "base_ang_vel": "base_ang_vel",
-    "projected_gravity": "projected_gravity",
-    "velocity_commands": "velocity_command",
-    "velocity_command": "velocity_command",
-    "generated_commands": "velocity_command",
-    "command": "velocity_command",
-    "commands": "velocity_command",
-    "base_velocity": "velocity_command",
-    "twist": "velocity_command",
-    "joint_pos_rel": "joint_pos_rel",
-    "joint_pos": "joint_pos_rel",
-    "joint_pos_absolute": "joint_pos",
-    "joint_vel_rel": "joint_vel",
-    "joint_vel": "joint_vel",
-    "last_action": "last_action",
-    "actions": "last_action",
-    "action": "last_action",
-    "gait_phase": "gait_phase",
-    "phase": "gait_phase",
-    "root_quat_w": "base_quat",
-    "base_quat": "base_quat",
-}
-"""Observation term names of Isaac Lab, unitree_rl_lab, unitree_rl_mjlab and mjlab -> sim2real's (a
-deploy.yaml's ``joint_pos`` is relative to the default pose, as those exporters write it; an
-env.yaml term whose function is Isaac Lab's absolute ``mdp.joint_pos`` becomes ``joint_pos_absolute``)."""
-
-REFUSED: dict[str, str] = {
-    "height_scan": "a terrain height scan (ray casts), which sim2real neither simulates nor reads on a robot",
-    "height_measurements": "a terrain height scan, which sim2real neither simulates nor reads on a robot",
-    "foot_contact": "foot contact sensing, which sim2real's runtime does not read",
-    "foot_height": "foot height above the terrain, which sim2real's runtime does not read",
-}
-"""Terms refused with a reason."""
 
 
-def _csv(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
 
 
-def _numbers(text: str, what: str) -> list[float]:
-    try:
-        return [float(x) for x in _csv(text)]
-    except ValueError:
-        raise PolicyError(f"ONNX metadata '{what}' is not comma-separated numbers: {text[:80]!r}") from None
 
 
-def _term_list(meta: Mapping[str, str], key: str, n_terms: int) -> list[str]:
-    """One entry per observation term of an mjlab metadata list (empty when the key is absent)."""
-    if key not in meta:
-        return []
-    entries = [x.strip() for x in meta[key].split(",")]
-    if len(entries) != n_terms:
-        raise PolicyError(f"ONNX metadata '{key}' has {len(entries)} entries for {n_terms} observation terms")
-    return entries
 
 
-def _sub_numbers(entry: str, what: str) -> float | list[float]:
-    """An mjlab metadata entry: one number, or numbers joined by ';' (a per-value scale, a clip range)."""
-    try:
-        values = [float(x) for x in entry.split(";")]
-    except ValueError:
-        raise PolicyError(f"{what}: {entry!r} is not a number or numbers joined by ';'") from None
-    return values[0] if len(values) == 1 else values
 
 
-def _frame_size(term: str, n_joints: int) -> int:
-    return {"gait_phase": 2, "base_quat": 4}.get(
-        term, n_joints if term in ("joint_pos", "joint_pos_rel", "joint_vel", "last_action") else 3
-    )
+
+
+
 
 
 def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
@@ -153,22 +120,10 @@ def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: 
     raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {len(rank)} motors")
 
 
-def _scale(value: Any, size: int, what: str) -> float | tuple[float, ...]:
-    if value is None:
-        return 1.0
-    values = per_joint(value, size, what)
-    return values[0] if len(set(values)) == 1 else values
 
 
-def _clip(value: Any, size: int, what: str) -> tuple[Any, Any] | None:
-    if value is None:
-        return None
-    if not isinstance(value, list) or len(value) != 2:
-        raise PolicyError(f"{what} must be [low, high] or null")
-    low, high = (per_joint(v, size, what) for v in value)
-    if not all(np.isfinite(low)) and not all(np.isfinite(high)):
-        return None
-    return (low[0] if len(set(low)) == 1 else low, high[0] if len(set(high)) == 1 else high)
+
+
 
 
 def velocity_commands(cfg: Mapping[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:
@@ -200,12 +155,14 @@ def observation_terms(
     n_joints: int,
     commands: Mapping[str, Mapping[str, tuple[float, float]]],
     where: str,
+    n_actions: int | None = None,
 ) -> tuple[ObservationTerm, ...]:
     """sim2real's layout from a deploy.yaml's ``observations`` (in order).
 
     Args:
         observations: The deploy.yaml's ``observations``.
-        n_joints: Policy joints.
+        n_joints: Policy joints (the joint terms' frame).
+        n_actions: Actions the policy drives (the last action's frame); None: ``n_joints``.
         commands: The velocity commands (:func:`velocity_commands`): a term whose
             ``params.command_name`` names one is the velocity command, whatever its own name (a
             fork's ``keyboard_velocity_commands``), clipped to that command's ranges; another
@@ -220,12 +177,12 @@ def observation_terms(
         raw = raw if isinstance(raw, Mapping) else {}
         command_name = (raw.get("params") or {}).get("command_name") if isinstance(raw.get("params"), Mapping) else None
         named = command_name in commands and str(foreign) not in REFUSED
-        name = "velocity_command" if named else _our_term(str(foreign))
-        size = _frame_size(name, n_joints)
+        name = "velocity_command" if named else our_term(str(foreign))
+        size = frame_size(name, n_joints, n_actions)
         label = f"{where}: observation '{foreign}'"
         params = dict(raw.get("params") or {})
         selected = params.get("asset_cfg") if isinstance(params.get("asset_cfg"), Mapping) else {}
-        if not _selects_all(selected.get("joint_ids"), n_joints) or selected.get("joint_names") not in (
+        if not selects_all(selected.get("joint_ids"), n_joints) or selected.get("joint_names") not in (
             None,
             ".*",
             [".*"],
@@ -241,9 +198,15 @@ def observation_terms(
                 raise PolicyError(f"{label} needs params.period (the gait clock's period)")
             ours["period"] = float(params["period"])
         scale = raw.get("scale")
+        if isinstance(scale, list) and len(scale) > size and name in ("joint_pos", "joint_pos_rel", "joint_vel"):
+            raise PolicyError(
+                f"{label} has {len(scale)} scales for the {size} joints of joint_ids_map: it observes joints the file "
+                f"does not list, whose default position and gains it does not state; give a deploy.yaml whose "
+                "joint_ids_map lists every joint (the action's joint_ids then name the driven ones) or the run's env.yaml"
+            )
         if isinstance(scale, list) and len(scale) != size:
             raise PolicyError(f"{label} has {len(scale)} scales, its frame has {size} values")
-        clip = _clip(raw.get("clip"), size, f"{label} clip")
+        clip = term_clip(raw.get("clip"), size, f"{label} clip")
         if name == "velocity_command" and commands:
             ranges = commands[command_name] if named else next(iter(commands.values()))
             clip = _command_clip(clip, ranges, label)
@@ -251,7 +214,7 @@ def observation_terms(
         if not raw.get("flatten_history_dim", True):
             raise PolicyError(f"{label} keeps its history unflattened; sim2real flattens it (oldest first)")
         terms.append(
-            ObservationTerm(name, size, _scale(scale, size, f"{label} scale"), max(history, 1), clip, ours)
+            ObservationTerm(name, size, term_scale(scale, size, f"{label} scale"), max(history, 1), clip, ours)
         )
     return tuple(terms)
 
@@ -287,24 +250,9 @@ def _command_clip(
     return tuple(float(v) for v in low), tuple(float(v) for v in high)
 
 
-def _selects_all(joint_ids: Any, n: int) -> bool:
-    """Whether an ``asset_cfg.joint_ids`` entry means every joint (None, ``slice(None)``, or 0..n-1)."""
-    if joint_ids is None or joint_ids == list(range(n)):
-        return True
-    if isinstance(joint_ids, Mapping) and "slice" in joint_ids:
-        start, stop, step = joint_ids["slice"][:3]
-        return start in (None, 0) and (stop is None or stop >= n) and step in (None, 1)
-    return False
 
 
-def _our_term(foreign: str) -> str:
-    if foreign in REFUSED:
-        raise PolicyError(f"observation term '{foreign}' needs {REFUSED[foreign]}")
-    if foreign not in FOREIGN_TERMS:
-        raise PolicyError(
-            f"unknown observation term '{foreign}' (sim2real imports: {', '.join(sorted(FOREIGN_TERMS))})"
-        )
-    return FOREIGN_TERMS[foreign]
+
 
 
 def _reference(model: Any, interface: GraphInterface) -> Any:
@@ -336,6 +284,7 @@ def import_isaaclab(
     *,
     joints: str | None = None,
     motor_order: tuple[str, ...] | None = None,
+    action_joints: str | None = None,
     armature: PerJoint = None,
     torque_limit: PerJoint = None,
     physics_dt: float | None = None,
@@ -352,6 +301,9 @@ def import_isaaclab(
         out: Folder to write ``robot.yaml`` and ``policy.onnx`` to.
         joints: Regular expression choosing the model's motors (matched in full); default every hinge joint.
         motor_order: The robot's joints by motor index; default the model's joint order.
+        action_joints: Regular expression of the policy joints the action drives (matched in full),
+            for mjlab ONNX metadata, which names every joint but not the action's; the others are
+            held by their PD.  Default: the deploy.yaml's ``actions.joint_ids``, else every joint.
         armature: Joint armature to set on the policy joints [kg m^2]: one value, or a map by joint
             name or regular expression (matched in full; the last matching key wins); default the
             training config's (env.yaml), else the model's.
@@ -383,36 +335,59 @@ def import_isaaclab(
         if unknown:
             raise PolicyError(f"--motor-order: '{unknown[0]}' is not a joint of the model")
     assumed: list[str] = []
-    names = _csv(meta["joint_names"]) if "joint_names" in meta else None
+    names = csv_items(meta["joint_names"]) if "joint_names" in meta else None
     files = {"policy": Path(policy), "model": Path(model)}
     if deploy is None and names is None:
         deploy = _params_next_to(Path(policy), assumed)
     extras: dict[str, Any] = {}
+    env_yaml = False
     if deploy is not None:
         files["deploy"] = Path(deploy)
-        cfg = load_config(deploy, "deploy.yaml")
-        if is_env_yaml(cfg):
-            known = set(FOREIGN_TERMS) | set(REFUSED)
-            cfg, names, extras = deploy_from_env(cfg, tree, Path(deploy).name, assumed, known)
-        facts = _from_deploy(
-            cfg,
-            Path(deploy).name,
-            assumed,
-            names=names,
-            motor_order=list(motor_order or []) or None,
-            model=facts_model,
-        )
+        raw_cfg = load_config(deploy, "deploy.yaml")
+        env_yaml = is_env_yaml(raw_cfg)
+        given_assumed, given_names = list(assumed), names
+
+        def read(observed: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+            """The facts, the joint observations covering the action's joints or ``observed`` (env.yaml)."""
+            assumed[:] = given_assumed
+            cfg, names_, more = raw_cfg, given_names, {}
+            if env_yaml:
+                known = set(FOREIGN_TERMS) | set(REFUSED)
+                cfg, names_, more = deploy_from_env(cfg, tree, Path(deploy).name, assumed, known, observed=observed)
+            found = _from_deploy(
+                cfg,
+                Path(deploy).name,
+                assumed,
+                names=names_,
+                motor_order=list(motor_order or []) or None,
+                model=facts_model,
+            )
+            return found, more
+
+        observed = _observed_joints(read, list(tree), interface.n_obs) if env_yaml else None
+        facts, extras = read(observed)
         framework = "mjlab" if "observation_names" in meta else "isaaclab"
     elif names is not None:
         framework = "mjlab"
-        facts = _from_metadata(meta, interface, control_dt, assumed)
+        facts = from_metadata(meta, interface, control_dt, assumed, action_joints)
     else:
         raise PolicyError(
             f"{source} carries no joint metadata: give its params/deploy.yaml or params/env.yaml (--deploy)"
         )
     n = len(facts["joints"])
-    if interface.n_act != n:
-        raise PolicyError(f"the policy gives {interface.n_act} actions for {n} policy joints")
+    driven = list(facts.get("driven", facts["joints"]))
+    if action_joints is not None and deploy is not None and driven != select_joints(facts["joints"], action_joints):
+        raise PolicyError(
+            f"--action-joints '{action_joints}' matches {', '.join(select_joints(facts['joints'], action_joints)) or 'none'}; "
+            f"{Path(deploy).name}'s action drives {', '.join(driven)}"
+        )
+    if interface.n_act != len(driven):
+        if deploy is None and interface.n_act < n:
+            raise PolicyError(
+                f"the policy gives {interface.n_act} actions for the {n} joints its ONNX metadata names, which does not "
+                "say which joints the action drives: give its params/deploy.yaml (--deploy) or name them with --action-joints"
+            )
+        raise PolicyError(f"the policy gives {interface.n_act} actions for {len(driven)} policy joints")
     missing = [j for j in facts["joints"] if j not in model_joints(model)]
     if missing:
         raise PolicyError(f"policy joint '{missing[0]}' is not a joint of {Path(model).name}")
@@ -421,14 +396,15 @@ def import_isaaclab(
     width = sum(t.width for t in layout)
     if width != interface.n_obs:
         text = " + ".join(f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in layout)
-        frames = sum(t.history for t in layout if t.name in ("joint_pos", "joint_pos_rel", "joint_vel"))
-        undriven = len(facts_model.breadth) - n
-        if frames and undriven > 0 and width + frames * undriven == interface.n_obs:
+        if observes_undriven(facts, len(facts_model.breadth), interface.n_obs):
             # Isaac Lab's joint terms cover the whole articulation unless asset_cfg selects joints
+            total = len(facts_model.breadth)
             raise PolicyError(
-                f"the policy drives {n} of the model's {n + undriven} joints and observes the positions and "
-                f"velocities of all {n + undriven} (it takes {interface.n_obs} observations, {width} with its "
-                "driven joints only): observing joints a policy does not drive is not supported"
+                f"the policy drives {n} of the model's {total} joints and observes the positions and "
+                f"velocities of all {total} (it takes {interface.n_obs} observations, {width} with its "
+                f"driven joints only), but {Path(deploy).name if deploy else 'its metadata'} states the default "
+                f"position and gains of those {n} only: give a deploy.yaml whose joint_ids_map lists every joint "
+                "(the action's joint_ids then name the driven ones) or the run's env.yaml"
             )
         raise PolicyError(
             f"the policy takes {interface.n_obs} observations, the observation layout has {width}: {text}"
@@ -438,21 +414,33 @@ def import_isaaclab(
         assumed.append(locked_note(locked))
     graph, recurrent = rename_io(original, interface)
     step = float(facts["control_dt"])
+    reference = reference if scripted else _reference(original, interface)
+    held = [j for j in facts["joints"] if j not in driven]
+    action = per_policy_joint(facts, driven)
+    if held:
+        columns = [driven.index(j) if j in driven else None for j in facts["joints"]]
+        graph = spread_actions(graph, columns)
+        reference = spread_reference(reference, columns)
+        assumed.append(
+            f"the {len(held)} joints the policy observes but does not drive ({joint_list(held)}) are held at their "
+            "default positions by their PD (action.hold), in simulation and on the robot"
+        )
     foreign = ForeignPolicy(
         framework=framework,
         joints=tuple(facts["joints"]),
         default_pose=facts["default_pose"],
         kp=facts["kp"],
         kd=facts["kd"],
-        action_scale=facts["scale"],
-        action_offset=facts["offset"],
+        action_scale=action["scale"],
+        action_offset=action["offset"],
         observation=layout,
         control_dt=step,
         physics_dt=physics_dt if physics_dt is not None else extras.get("physics_dt", step / 4.0),
         graph=graph,
-        reference=reference if scripted else _reference(original, interface),
+        reference=reference,
         recurrent=recurrent,
-        action_clip=facts.get("clip", ()),
+        held=tuple(held),
+        action_clip=action["clip"],
         action_limit=_agent_clip(Path(deploy), assumed) if deploy is not None else None,
         locked=locked,
         motor_order=tuple(facts.get("motors", ())),
@@ -464,6 +452,23 @@ def import_isaaclab(
         network=network if scripted else {"type": f"imported ONNX ({framework})", "producer": original.producer_name},
     )
     return write_import(foreign, model, out, name=name, seed=seed)
+
+
+def _observed_joints(read: Any, articulation: list[str], n_obs: int) -> list[str] | None:
+    """The joints an env.yaml's joint observation terms cover: the articulation's (Isaac Lab's joint
+    terms without a joint selection) when reading it so fits the policy's observation width and
+    reading them as the action's joints does not; else None (the action's joints)."""
+    try:
+        own = read(None)[0]
+    except PolicyError:  # e.g. a per-joint scale of every joint beside a subset action
+        own = None
+    if own is not None and (len(own["joints"]) == len(articulation) or not observes_undriven(own, len(articulation), n_obs)):
+        return None
+    try:
+        every = read(articulation)[0]
+    except PolicyError:
+        return None  # reading it as the action's joints says what is wrong
+    return articulation if sum(t.width for t in every["observation"]) == n_obs else None
 
 
 def _torque_limits(given: PerJoint, extras: Mapping[str, Any], joints: list[str]) -> dict[str, Any]:
@@ -550,19 +555,19 @@ def _from_deploy(
         other = ", ".join(sorted(set(actions) - {"JointPositionAction"})) or "none"
         raise PolicyError(f"{where}: action terms {other}: sim2real imports one JointPositionAction")
     action = actions["JointPositionAction"] or {}
-    if action.get("joint_ids") not in (None, list(range(n))):
-        raise PolicyError(f"{where}: the action drives a subset of the joints (joint_ids); not supported")
+    driven = driven_ids(action.get("joint_ids"), n, where)
+    m = len(driven)
     default = per_joint(cfg["default_joint_pos"], n, f"{where}: default_joint_pos")
     clip = action.get("clip")
     clips: tuple[tuple[float, float] | None, ...] = ()
     if clip is not None:
         if (
             not isinstance(clip, list)
-            or len(clip) != n
+            or len(clip) != m
             or not all(isinstance(c, list) and len(c) == 2 for c in clip)
         ):
             raise PolicyError(
-                f"{where}: actions clip must be {n} [low, high] pairs (one per policy joint) or null"
+                f"{where}: actions clip must be {m} [low, high] pairs (one per joint the action drives) or null"
             )
         clips = tuple((float(lo), float(hi)) for lo, hi in clip)
     velocity = velocity_commands(cfg)
@@ -575,68 +580,17 @@ def _from_deploy(
         "kd": _by_motor(cfg["damping"], rank, index, "damping", where),
         "motors": motors,
         "default_pose": default,
-        "scale": per_joint(action.get("scale", 1.0), n, f"{where}: actions scale"),
-        "offset": per_joint(action["offset"], n, f"{where}: actions offset")
+        "driven": [joints[i] for i in driven],
+        "scale": per_joint(action.get("scale", 1.0), m, f"{where}: actions scale"),
+        "offset": per_joint(action["offset"], m, f"{where}: actions offset")
         if action.get("offset") is not None
-        else default,
+        else tuple(default[i] for i in driven),
         "clip": clips,
-        "observation": observation_terms(cfg["observations"], n, velocity, where),
+        "observation": observation_terms(cfg["observations"], n, velocity, where, m),
         "control_dt": float(step),
         "commands": _trained_commands(cfg["observations"], velocity),
     }
 
 
-def _from_metadata(
-    meta: Mapping[str, str], interface: GraphInterface, control_dt: float | None, assumed: list[str]
-) -> dict[str, Any]:
-    joints = _csv(meta["joint_names"])
-    n = len(joints)
-    for key in ("joint_stiffness", "joint_damping", "default_joint_pos", "action_scale", "observation_names"):
-        if key not in meta:
-            raise PolicyError(
-                f"the ONNX metadata has joint_names but no {key}: give its params/deploy.yaml (--deploy)"
-            )
-    default = per_joint(
-        _numbers(meta["default_joint_pos"], "default_joint_pos"), n, "ONNX metadata default_joint_pos"
-    )
-    scales = _numbers(meta["action_scale"], "action_scale")
-    names = _csv(meta["observation_names"])
-    histories = _term_list(meta, "observation_terms_history_length", len(names))
-    term_scales = _term_list(meta, "observation_terms_scale", len(names))
-    clips = _term_list(meta, "observation_terms_clip", len(names))
-    flatten = _term_list(meta, "observation_terms_flatten_history_dim", len(names))
-    layout = []
-    for k, foreign in enumerate(names):
-        name = _our_term(foreign)
-        if name == "gait_phase":
-            raise PolicyError(
-                "the ONNX metadata does not state the gait phase's period: give its params/deploy.yaml (--deploy)"
-            )
-        size = _frame_size(name, n)
-        label = f"ONNX metadata: observation '{foreign}'"
-        history = int(float(histories[k])) if histories else 1
-        if flatten and flatten[k].lower() in ("0", "0.0", "0.000", "false"):
-            raise PolicyError(f"{label} keeps its history unflattened; sim2real flattens it (oldest first)")
-        scale = _scale(_sub_numbers(term_scales[k], label), size, f"{label} scale") if term_scales else 1.0
-        clip = _clip(_sub_numbers(clips[k], label), size, f"{label} clip") if clips else None
-        layout.append(ObservationTerm(name, size, scale, max(history, 1), clip))
-    if not term_scales:
-        assumed.append(
-            "observation terms unscaled and unclipped (the ONNX metadata states no scales: mjlab's velocity task)"
-        )
-    if control_dt is None:
-        assumed.append(
-            "policy period 0.02 s (mjlab's velocity task: 4 physics steps of 5 ms; the metadata states none)"
-        )
-    return {
-        "joints": joints,
-        "kp": per_joint(
-            _numbers(meta["joint_stiffness"], "joint_stiffness"), n, "ONNX metadata joint_stiffness"
-        ),
-        "kd": per_joint(_numbers(meta["joint_damping"], "joint_damping"), n, "ONNX metadata joint_damping"),
-        "default_pose": default,
-        "scale": per_joint(scales if len(scales) > 1 else scales[0], n, "ONNX metadata action_scale"),
-        "offset": default,
-        "observation": tuple(layout),
-        "control_dt": control_dt if control_dt is not None else 0.02,
-    }
+
+

@@ -151,6 +151,7 @@ def deploy_from_env(
     where: str,
     assumed: list[str],
     known: Collection[str],
+    observed: Sequence[str] | None = None,
 ) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
     """The deploy.yaml an Isaac Lab ``env.yaml`` implies (module docstring).
 
@@ -161,6 +162,10 @@ def deploy_from_env(
         assumed: Gets what was assumed.
         known: Observation term names the importer knows (a term whose key is not one is named by
             its function).
+        observed: The policy joints when its joint observations cover more joints than its action
+            drives (the articulation's, in its order: Isaac Lab's joint terms without a joint
+            selection): the deploy.yaml then lists them all and the action's ``joint_ids`` name the
+            driven ones; None: the action's joints.
 
     Returns:
         (the deploy.yaml as a mapping, the policy joints in order, extras: ``physics_dt`` [s] and,
@@ -180,9 +185,10 @@ def deploy_from_env(
         raise PolicyError(
             f"{where}: action '{term_name}' is {action.get('class_type')}; sim2real imports a JointPositionAction"
         )
-    joints = _action_joints(
+    driven = _action_joints(
         action.get("joint_names"), articulation, bool(action.get("preserve_order")), where
     )
+    joints = list(observed) if observed is not None else driven
     robot = ((cfg.get("scene") or {}).get("robot")) or {}
     init = (robot.get("init_state") or {}).get("joint_pos") or {}
     default = [
@@ -222,24 +228,24 @@ def deploy_from_env(
             _fallback(_by_regex(action.get("scale", 1.0), j, f"{where}: action scale"), 1.0),
             f"{where}: action scale of {j}",
         )
-        for j in joints
+        for j in driven
     ]
     if action.get("use_default_offset", True):
-        offset = default
+        offset = [default[joints.index(j)] for j in driven]
     else:
         offset = [
             _number(
                 _by_regex(action.get("offset", 0.0), j, f"{where}: action offset") or 0.0,
                 f"{where}: action offset of {j}",
             )
-            for j in joints
+            for j in driven
         ]
     clip = action.get("clip")
     clips = (
         None
         if clip is None
         else [
-            list(_by_regex(clip, j, f"{where}: action clip") or [float("-inf"), float("inf")]) for j in joints
+            list(_by_regex(clip, j, f"{where}: action clip") or [float("-inf"), float("inf")]) for j in driven
         ]
     )
     sim = cfg.get("sim") or {}
@@ -251,13 +257,13 @@ def deploy_from_env(
     group = (cfg.get("observations") or {}).get("policy")
     if not isinstance(group, Mapping):
         raise PolicyError(f"{where}: no observations.policy group")
-    ordered = [j for j in articulation if j in set(joints)]
+    ordered = [j for j in articulation if j in set(driven)]
     per_joint = [
         str(k) for k, t in group.items()
         if isinstance(t, Mapping) and _func_name(t) in _PER_JOINT
         and not ((t.get("params") or {}).get("asset_cfg") or {}).get("joint_names")
     ]  # fmt: skip
-    if joints != ordered and per_joint:
+    if driven != ordered and per_joint:
         raise PolicyError(
             f"{where}: the action lists its joints in its own order (preserve_order) while the joint observations "
             f"({', '.join(per_joint)}) follow the articulation order; sim2real keeps one joint order for both"
@@ -269,10 +275,20 @@ def deploy_from_env(
         "damping": gains["damping"],
         "default_joint_pos": default,
         "commands": cfg.get("commands") or {},
-        "actions": {"JointPositionAction": {"scale": scale, "offset": offset, "clip": clips}},
+        "actions": {
+            "JointPositionAction": {
+                "scale": scale,
+                "offset": offset,
+                "clip": clips,
+                "joint_ids": None if driven == joints else [joints.index(j) for j in driven],
+            }
+        },
         "observations": _observations(group, where, known, articulation, joints),
     }
     assumed.append(
-        "policy joint order: the action's joint_names over the model's joints breadth first (Isaac Lab's articulation order)"
+        "policy joint order: the model's joints breadth first (Isaac Lab's articulation order), which the joint "
+        "observations cover; the action drives those its joint_names match"
+        if observed is not None
+        else "policy joint order: the action's joint_names over the model's joints breadth first (Isaac Lab's articulation order)"
     )
     return deploy, joints, extras

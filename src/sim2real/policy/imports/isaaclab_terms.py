@@ -1,0 +1,84 @@
+"""Observation terms of Isaac Lab, unitree_rl_lab, unitree_rl_mjlab and mjlab exports in sim2real's
+terms: their names, the size of one frame, and a term's scale and clip as a deploy.yaml or mjlab's
+ONNX metadata states them (one value, or one per value of the frame)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sim2real.errors import PolicyError
+from sim2real.policy.imports.common import per_joint
+
+FOREIGN_TERMS: dict[str, str] = {
+    "base_lin_vel": "base_lin_vel",
+    "base_ang_vel": "base_ang_vel",
+    "projected_gravity": "projected_gravity",
+    "velocity_commands": "velocity_command",
+    "velocity_command": "velocity_command",
+    "generated_commands": "velocity_command",
+    "command": "velocity_command",
+    "commands": "velocity_command",
+    "base_velocity": "velocity_command",
+    "twist": "velocity_command",
+    "joint_pos_rel": "joint_pos_rel",
+    "joint_pos": "joint_pos_rel",
+    "joint_pos_absolute": "joint_pos",
+    "joint_vel_rel": "joint_vel",
+    "joint_vel": "joint_vel",
+    "last_action": "last_action",
+    "actions": "last_action",
+    "action": "last_action",
+    "gait_phase": "gait_phase",
+    "phase": "gait_phase",
+    "root_quat_w": "base_quat",
+    "base_quat": "base_quat",
+}
+"""Observation term names of Isaac Lab, unitree_rl_lab, unitree_rl_mjlab and mjlab -> sim2real's (a
+deploy.yaml's ``joint_pos`` is relative to the default pose, as those exporters write it; an
+env.yaml term whose function is Isaac Lab's absolute ``mdp.joint_pos`` becomes ``joint_pos_absolute``)."""
+
+REFUSED: dict[str, str] = {
+    "height_scan": "a terrain height scan (ray casts), which sim2real neither simulates nor reads on a robot",
+    "height_measurements": "a terrain height scan, which sim2real neither simulates nor reads on a robot",
+    "foot_contact": "foot contact sensing, which sim2real's runtime does not read",
+    "foot_height": "foot height above the terrain, which sim2real's runtime does not read",
+}
+"""Terms refused with a reason."""
+
+
+def frame_size(term: str, n_joints: int, n_actions: int | None = None) -> int:
+    if term == "last_action":
+        return n_joints if n_actions is None else n_actions
+    return {"gait_phase": 2, "base_quat": 4}.get(
+        term, n_joints if term in ("joint_pos", "joint_pos_rel", "joint_vel") else 3
+    )
+
+
+def term_scale(value: Any, size: int, what: str) -> float | tuple[float, ...]:
+    if value is None:
+        return 1.0
+    values = per_joint(value, size, what)
+    return values[0] if len(set(values)) == 1 else values
+
+
+def term_clip(value: Any, size: int, what: str) -> tuple[Any, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise PolicyError(f"{what} must be [low, high] or null")
+    low, high = (per_joint(v, size, what) for v in value)
+    if not all(np.isfinite(low)) and not all(np.isfinite(high)):
+        return None
+    return (low[0] if len(set(low)) == 1 else low, high[0] if len(set(high)) == 1 else high)
+
+
+def our_term(foreign: str) -> str:
+    if foreign in REFUSED:
+        raise PolicyError(f"observation term '{foreign}' needs {REFUSED[foreign]}")
+    if foreign not in FOREIGN_TERMS:
+        raise PolicyError(
+            f"unknown observation term '{foreign}' (sim2real imports: {', '.join(sorted(FOREIGN_TERMS))})"
+        )
+    return FOREIGN_TERMS[foreign]
