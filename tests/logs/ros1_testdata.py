@@ -5,6 +5,7 @@ the message before, as sim2real's own recorder logs them)."""
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,24 @@ ARRAY, LAYOUT, DIM = (
 )
 QUAT, VEC = _T["geometry_msgs/msg/Quaternion"], _T["geometry_msgs/msg/Vector3"]
 TOPICS = {"state": "/joint_states", "imu": "/imu/data", "command": "/joint_commands"}
+
+
+FIELDS = ("t", "q", "qd", "tau", "command_t", "command", "imu_t", "gyro", "accel", "quat")
+
+
+def assert_same_run(got, want) -> None:
+    """Same joints, command joints, and every array equal (times to the nanosecond)."""
+    assert got.joint_names == want.joint_names and got.command_joints == want.command_joints
+    for name in FIELDS:
+        a, b = getattr(got, name), getattr(want, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+    for name in ("t", "command_t", "imu_t"):
+        if getattr(want, name) is not None:
+            np.testing.assert_array_equal(
+                np.round(getattr(got, name) * 1e9), np.round(getattr(want, name) * 1e9)
+            )
 
 
 def _ns(t: float) -> int:
@@ -199,3 +218,40 @@ def write_unitree_ros1(
             )
             writer.write(conn, ns, store.serialize_ros1(msg, typ))
     return path
+
+
+# ---------------------------------------------------------------- bags whose recorder was killed
+
+
+def unindexed(data: bytes) -> bytes:
+    """A bag's bytes with its header's ``index_pos`` 0, as ``rosbag record`` leaves it until closed."""
+    at = data.index(b"index_pos=") + len(b"index_pos=")
+    return data[:at] + struct.pack("<Q", 0) + data[at + 8 :]
+
+
+def chunk_layout(path: Path) -> list[tuple[int, int, int, list[tuple[int, int]]]]:
+    """(chunk record's position, its data's position, its data's length, [(message offset in the
+    uncompressed data, recording time [ns])]) of each chunk, from the bag's index (rosbags' reader)."""
+    from rosbags.rosbag1 import Reader
+
+    with Reader(path) as reader:
+        chunks = {
+            info.pos: (reader.chunks[info.pos].datapos, reader.chunks[info.pos].datasize, [])
+            for info in reader.chunk_infos
+        }
+        for entries in reader.indexes.values():
+            for entry in entries:
+                chunks[entry.chunk_pos][2].append((entry.offset, entry.time))
+    return [(pos, dp, ds, sorted(msgs)) for pos, (dp, ds, msgs) in sorted(chunks.items())]
+
+
+def with_open_last_chunk(data: bytes, path: Path) -> bytes:
+    """``data`` (the bytes of the bag at ``path``) as ``rosbag record`` leaves it when killed while
+    writing its last chunk: that chunk's header says ``size`` 0 and ``data_len`` 0 (place-holders
+    until the chunk is closed) and nothing follows its data (no index records)."""
+    pos, datapos, datasize, _ = chunk_layout(path)[-1]
+    out = bytearray(data[: datapos + datasize])
+    at = out.index(b"size=", pos) + len(b"size=")
+    out[at : at + 4] = struct.pack("<I", 0)
+    out[datapos - 4 : datapos] = struct.pack("<I", 0)
+    return bytes(out)

@@ -5,11 +5,12 @@ sim2real rosbag2 bag; a bad ``.bag`` file is one error line and a non-zero exit.
 from __future__ import annotations
 
 import json
+import random
 import struct
 
 import pytest
 import yaml
-from ros1_testdata import write_ros1, write_unitree_ros1
+from ros1_testdata import chunk_layout, unindexed, with_open_last_chunk, write_ros1, write_unitree_ros1
 from unitree_testdata import GO2_ORDER, float32
 
 from sim2real.cli import main
@@ -69,22 +70,48 @@ def test_unitree_legged_msgs_give_the_gap_of_the_joint_state_bag(bags, capsys):
         assert got[key] == pytest.approx(want[key], rel=1e-6)  # float32 values
 
 
+def _header_end(data: bytes) -> int:
+    (hlen,) = struct.unpack_from("<I", data, 13)
+    (dlen,) = struct.unpack_from("<I", data, 17 + hlen)
+    return 21 + hlen + dlen
+
+
 def _bad(folder, good):
-    data = good.read_bytes()
-    at = data.index(b"index_pos=") + len(b"index_pos=")
+    data = unindexed(good.read_bytes())
     files = {
         "text.bag": b"time,q\n0,1\n",
-        "cut.bag": data[: len(data) // 2],
-        "unindexed.bag": data[:at] + struct.pack("<Q", 0) + data[at + 8 :],
+        "garbage.bag.active": data[: _header_end(data)] + random.Random(0).randbytes(5000),
     }
     for name, content in files.items():
         (folder / name).write_bytes(content)
     return {
         "text.bag": "not a ROS 1 bag",
-        "cut.bag": "ROS 1 bag cut short",
-        "unindexed.bag": "ROS 1 bag without an index",
+        "garbage.bag.active": "damaged ROS 1 bag at byte",
         "missing.bag": "no such log",
     }
+
+
+def test_gap_runs_on_a_bag_whose_recorder_was_killed(bags, capsys, tmp_path):
+    """No index, its last chunk left open and cut inside a message record: the gap of the messages
+    before the cut, as of the indexed bag holding just those."""
+    _, ros1, _ = bags
+    killed = tmp_path / "run.bag.active"
+    _, datapos, _, msgs = chunk_layout(ros1)[-1]
+    killed.write_bytes(
+        unindexed(with_open_last_chunk(ros1.read_bytes(), ros1))[: datapos + msgs[len(msgs) // 2][0] + 9]
+    )
+    args = ["--robot", "quadruped", "--fixed-base", "--json"]
+    capsys.readouterr()
+    assert main(["gap", str(killed), *args]) == 0
+    out, err = capsys.readouterr()
+    got = json.loads(out)
+    run = read_bag(killed)
+    assert len(run.t) < len(read_bag(ros1).t) and not run.meta["complete"]
+    assert "no index (its recorder did not close it): read by scanning" in err
+    want = _json(capsys, ["gap", str(write_ros1(tmp_path / "reference.bag", run)), *args[:-1]])
+    for key in ("samples", *FIGURES):
+        assert got[key] == want[key]
+    assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("command", ["gap", "identify"])

@@ -13,6 +13,7 @@ bag_topics        which topics hold the joint states, commands and IMU (--topic)
 bag_unitree       Unitree LowState/LowCmd bags: motor order (--motor-order), stop values, bag-carried types
 bag_directory     a bag directory on disk: metadata.yaml kept current while writing, opening killed bags
 bag_ros1          ROS 1 .bag files: opening them, their errors, ROS 1 decoding, unitree_legged_msgs
+bag_ros1_scan     ROS 1 bags without an index (recorder killed, cut short): their records walked
 mcap_storage      a crash-safe MCAP storage backend, and recovery of cut files
 csv_import        CSV logs from other labs through an explicit column map
 derivative        velocities from sampled positions

@@ -162,7 +162,7 @@ def open_bag(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
         raise LogError(f"{path}: no such bag (directory, .mcap, .db3 or ROS 1 .bag file)")
     if path.suffix not in STORAGE_SUFFIXES and is_ros1_bag(path):
         with open_ros1(path) as bag:  # a ROS 1 bag holds no metadata; its index says it was closed
-            yield bag, {}, True  # type: ignore[misc]
+            yield bag, {}, bag.complete  # type: ignore[misc]
         return
     custom: dict[str, str] = {}
     with ExitStack() as stack:

@@ -20,15 +20,18 @@ message with :meth:`Ros1Bag.decoders` (ROS 1 serialization, not CDR):
   ``mode``, ``q``, ``dq``, ``tau``, ``Kp``, ``Kd``) are read as the Unitree SDK messages of
   :mod:`~.bag_unitree` (``--motor-order``, stop values, position or torque commands), their fields
   seen under that module's names.
+- **No index.** A bag whose recorder was killed (``.bag.active``: its header's ``index_pos`` 0,
+  maybe a last chunk left open or cut) or that was cut short before its index is read by scanning
+  its records (:mod:`~.bag_ros1_scan`), up to the last complete one, with a warning naming what was
+  recovered; it reads as a bag not closed cleanly (``meta["complete"]`` False).
 - **Errors, one line each.** Not a ROS 1 bag (another file named ``.bag``), a format other than
-  2.0, a bag without an index (its recorder was killed: ``.bag.active``; ``rosbag reindex`` rebuilds
-  the index), a bag cut short (its index lies past the file's end), a damaged index or chunk.
+  2.0, a damaged index or chunk, a bag without an index damaged before its last complete record.
 
 **Cost.** Measured on the 2-core development machine (rosbags 0.11.9), :func:`~.bag.read_bag` of a
 60 s run at 500 Hz of a 12-joint robot (30,000 JointState, Imu and Float64MultiArray messages):
 31 µs per message (rosbags reads the index at open, 2 µs; each record through its generic header
 parser, 7 µs; decoding, 15 µs), against 25 µs for the same run's rosbag2 MCAP bag (3 µs and 17 µs);
-lz4-compressed chunks 32 µs, bz2 55 µs.
+lz4-compressed chunks 32 µs, bz2 55 µs.  A bag read by scanning: :mod:`~.bag_ros1_scan`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from rosbags.rosbag1 import ReaderError as Ros1ReaderError
 from rosbags.typesys import Stores, get_typestore
 
 from sim2real.errors import LogError
+from sim2real.logs.bag_ros1_scan import MAGIC_V2, ScannedReader, header_fields
 from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, typestore_for
 
 __all__ = ["ROS1_TYPESTORE", "Ros1Bag", "is_ros1_bag", "open_ros1"]
@@ -60,7 +64,6 @@ MAGIC = b"#ROSBAG V"
 """How a ROS 1 bag file starts (``#ROSBAG V2.0\\n``)."""
 SUFFIXES = (".bag", ".bag.active")
 """File names read as ROS 1 bags (``.bag.active``: ``rosbag record``'s file while it records)."""
-REINDEX = "rosbag reindex"
 
 UNITREE_LEGACY = {
     "unitree_legged_msgs/msg/LowState": LOW_STATE[0],
@@ -123,8 +126,10 @@ class Ros1Bag:
     unitree_legged_msgs connections appear under the Unitree SDK type they are read as
     (:data:`UNITREE_LEGACY`)."""
 
-    def __init__(self, path: Path, reader: Reader) -> None:
+    def __init__(self, path: Path, reader: Reader | ScannedReader, *, complete: bool = True) -> None:
         self.path = path
+        self.complete = complete
+        """False for a bag read by scanning (no index: its recorder did not close it, or it was cut)."""
         self._reader = reader
         self._original = {c.id: c for c in reader.connections}
         self._shown = {
@@ -192,13 +197,22 @@ class Ros1Bag:
 
 @contextmanager
 def open_ros1(path: Path) -> Iterator[Ros1Bag]:
-    """Open a ROS 1 bag file.
+    """Open a ROS 1 bag file; one without an index (its recorder was killed) or cut short before its
+    index is read by scanning its records (:mod:`~.bag_ros1_scan`), with a warning saying what was
+    recovered.
 
     Raises:
-        LogError: Not a ROS 1 bag, a format other than 2.0, no index (``rosbag reindex``), cut short,
-            damaged (one line each).
+        LogError: Not a ROS 1 bag, a format other than 2.0, damaged (one line each).
     """
-    _check_header(path)
+    why = _check_header(path)
+    if why:
+        scanned = ScannedReader(path)
+        try:
+            _warn_scanned(path, why, scanned)
+            yield Ros1Bag(path, scanned, complete=False)
+        finally:
+            scanned.close()
+        return
     reader = Reader(path)
     try:
         reader.open()
@@ -210,59 +224,61 @@ def open_ros1(path: Path) -> Iterator[Ros1Bag]:
         reader.close()
 
 
-def _check_header(path: Path) -> None:
-    """Refuse, in one line, a file that is no ROS 1 bag of format 2.0, has no index, or is cut
-    before its index (read from the bag header record: ``index_pos``)."""
+def _warn_scanned(path: Path, why: str, scanned: ScannedReader) -> None:
+    """Say what a scan recovered: how many messages, up to when, and what it left out."""
+    times = [ns for _, ns, *_ in scanned.scan.messages]
+    span = (
+        f", up to t = {max(times) / 1e9:.3f} s ({(max(times) - min(times)) / 1e9:.3f} s of recording)"
+        if times
+        else ""
+    )
+    tail = scanned.scan.tail()
+    log.warning(
+        "%s: %s: read by scanning, %d messages%s%s",
+        path,
+        why,
+        len(times),
+        span,
+        f"; {tail}" if tail else "",
+    )
+
+
+def _check_header(path: Path) -> str:
+    """Refuse, in one line, a file that is no ROS 1 bag of format 2.0 (read from the bag header
+    record); say why its records must be scanned ("" when its index can be read): no index
+    (``index_pos`` 0), or cut before its index."""
     try:
         size = path.stat().st_size
         with path.open("rb") as f:
             magic = f.readline(64)
             head = f.read(4)
-            record = (
-                f.read(struct.unpack("<I", head)[0]) if len(head) == 4 and magic == b"#ROSBAG V2.0\n" else b""
-            )
+            record = f.read(struct.unpack("<I", head)[0]) if len(head) == 4 and magic == MAGIC_V2 else b""
     except OSError as exc:
         raise LogError(f"{path}: cannot read ({exc.strerror or exc})") from None
     if not magic.startswith(MAGIC):
         what = "an empty file" if not size else "it does not start with '#ROSBAG V2.0'"
         raise LogError(f"{path}: not a ROS 1 bag ({what})")
-    if magic != b"#ROSBAG V2.0\n":
+    if magic != MAGIC_V2:
         version = magic[len(MAGIC) :].strip().decode(errors="replace")
         raise LogError(
             f"{path}: ROS 1 bag format {version}: only format 2.0 (rosbag's since ROS C Turtle) is read; rewrite "
             f"it in 2.0 on a ROS 1 machine (`rosbag filter {path.name} new.bag True`)"
         )
-    fields = _fields(record)
+    fields = header_fields(record) or {}
     index = fields.get(b"index_pos")
     if index is None or len(index) != 8:
         raise LogError(f"{path}: damaged ROS 1 bag (its bag header record has no index position)")
     (index_pos,) = struct.unpack("<Q", index)
     if index_pos == 0:
-        raise LogError(
-            f"{path}: ROS 1 bag without an index (its recorder was stopped before closing it, e.g. a .bag.active "
-            f"file): rebuild the index with `{REINDEX} {path.name}` (ROS 1), then read the reindexed bag"
-        )
+        return "no index (its recorder did not close it)"
     counts = [
         struct.unpack("<I", fields[k])[0]
         for k in (b"conn_count", b"chunk_count")
         if len(fields.get(k, b"")) == 4
     ]
     if index_pos > size or (index_pos == size and any(counts)):  # an empty bag's index is empty
-        raise LogError(
-            f"{path}: ROS 1 bag cut short ({size} bytes, its index starts at byte {index_pos}): copy it again, or "
-            f"recover the messages before the cut with `{REINDEX} {path.name}` (ROS 1)"
-        )
-
-
-def _fields(record: bytes) -> dict[bytes, bytes]:
-    """``name=value`` fields of a ROS 1 record header (each prefixed by its uint32 length)."""
-    out, i = {}, 0
-    while i + 4 <= len(record):
-        (n,) = struct.unpack_from("<I", record, i)
-        name, _, value = record[i + 4 : i + 4 + n].partition(b"=")
-        out[name] = value
-        i += 4 + n
-    return out
+        return f"cut short ({size} bytes, its index starts at byte {index_pos}; copy it again if you can)"
+    return ""
 
 
 @cache
