@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -29,6 +30,20 @@ def _own_state_dir(tmp_path_factory, monkeypatch) -> None:
     folder of its own, never in the user's state directory: a run's ledger stage or a passing
     preflight must not leak into another test, or into the machine's real deployments."""
     monkeypatch.setenv("SIM2REAL_STATE_DIR", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
+def _logging_levels_restored():
+    """A CLI run in the test's process sets the root's and the ``sim2real`` logger's levels
+    (``--verbose`` or not); restore them after each test, so that no test depends on which ran before it (a later
+    ``caplog.at_level(INFO)`` would otherwise not see sim2real's INFO lines)."""
+    yield
+    logging.getLogger().setLevel(_LEVELS[0])
+    logging.getLogger("sim2real").setLevel(_LEVELS[1])
+
+
+_LEVELS = logging.getLogger().level, logging.getLogger("sim2real").level
+"""The levels before any test ran (a module-scoped fixture may run the CLI before a test starts)."""
 
 
 @pytest.fixture
