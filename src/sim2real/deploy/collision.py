@@ -37,7 +37,9 @@ force and torque otherwise) are solved for as well, by weighted least squares, a
 geoms apart, e.g. four spheres at its corners, is force and torque; several point-like geoms at one
 spot, a foot sphere around a shin mesh's end, are a point).  A foot whose lowest point (a mesh's
 lowest vertex, a box's lowest corner; :func:`geom_bottom`) is higher than ``contact_height`` (from
-the measured base height and orientation, flat ground at z = 0) carries no force.  A contact on the
+the measured base height (world z, as the spec's ``safety.base_height``) and orientation, flat ground
+at the height of the floor under the robot at its initial pose:
+:func:`~sim2real.robots.model.spec_floor_height`) carries no force.  A contact on the
 base body itself is a stand holding the robot (a hung robot, :func:`~sim2real.deploy.record.fixed_base_spec`):
 always in contact, force and torque.  Locked joints (``spec.locked_joints``) are held at their
 positions; their torque is solved for like a contact force.
@@ -82,6 +84,7 @@ from sim2real.robots.model import (
     default_qpos,
     joint_dof_indices,
     joint_qpos_indices,
+    spec_floor_height,
 )
 from sim2real.robots.safety_options import CollisionSpec
 from sim2real.robots.spec import RobotSpec
@@ -251,6 +254,8 @@ class MomentumObserver:
         self.filter_s = float(filter_s)
         self.use_accel = bool(use_accel)
         self.contact_height = float(contact_height)
+        # the floor's height [m, world z]: contact_height is measured from it
+        self.floor = spec_floor_height(spec, model) if spec.floating_base else 0.0
         self.max_gap_s = float(max_gap_s) if max_gap_s is not None else 3.0 * float(spec.control_dt)
         names = default_contacts(spec, model) if contacts is None else tuple(contacts)
         self.contacts = tuple(self._contact(n) for n in names)
@@ -463,7 +468,7 @@ class MomentumObserver:
         for c in self.contacts:
             center = d.geom_xpos[c.geom] if c.geom >= 0 else d.xpos[c.body]
             held = self.spec.floating_base and c.body == self._base_body  # a stand holding the base
-            if height_known and not held and min(geom_bottom(m, d, g) for g in c.sole) > self.contact_height:
+            if height_known and not held and min(geom_bottom(m, d, g) for g in c.sole) - self.floor > self.contact_height:
                 continue
             jacp = np.zeros((3, self.nv))
             jacr = np.zeros((3, self.nv))
