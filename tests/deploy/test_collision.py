@@ -207,6 +207,39 @@ class TestObserver:
                                  accel=r.accel, quat=r.quat, base_height=1.0), np.zeros(12))
         assert res is not None and res.contacts == ()
 
+    @pytest.mark.parametrize("top", [-0.3, 0.1])
+    def test_the_feet_touch_a_floor_off_z_0(self, tmp_path, top):
+        """The observer took a foot as touching when its lowest point was within contact_height of z = 0:
+        on a box floor whose top is at -0.3 every foot in the air could carry a force (a collision
+        explained away), on one at +0.1 no standing foot could (its ground force a collision)."""
+        from sim2real.robots.init import InitOptions, init_robot
+
+        (tmp_path / "dog.xml").write_text(
+            "<mujoco><worldbody>"
+            f"<geom name='ground' type='box' size='5 5 0.2' pos='0 0 {top - 0.2}'/>"
+            "<body name='trunk' pos='0 0 0.5'><freejoint/><geom type='box' size='0.2 0.1 0.05' mass='5'/>"
+            + "".join(
+                f"<body name='leg_{s}' pos='{x} 0 -0.05'><joint name='hip_{s}' axis='0 1 0' range='-1 1'/>"
+                "<geom type='capsule' fromto='0 0 0 0 0 -0.25' size='0.02' mass='0.5'/></body>"
+                for s, x in (("f", 0.15), ("r", -0.15))
+            )
+            + "</body></worldbody></mujoco>"
+        )
+        spec, _ = init_robot(tmp_path / "dog.xml", tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=10.0))
+        obs = MomentumObserver(spec)
+        q, z = np.array(spec.default_pose), float(spec.initial_base.pos[2])
+
+        def reading(t, height):
+            return Reading(t=t, q=q, qd=np.zeros(2), tau=np.zeros(2), gyro=np.zeros(3), accel=np.array([0, 0, 9.81]),
+                           quat=np.array(spec.initial_base.quat), base_height=height)
+
+        for height, touching in ((z, ("leg_f", "leg_r")), (z + 0.1, ())):
+            obs.reset()
+            obs.update(reading(0.0, height), np.zeros(2))
+            res = obs.update(reading(spec.control_dt, height), np.zeros(2))
+            assert res is not None and res.contacts == touching, height
+        assert obs.floor == pytest.approx(top)
+
     def test_unusable_readings_and_gaps_restart_it(self, furuta):
         obs = MomentumObserver(furuta)
         r = Reading(t=0.0, q=np.zeros(2), qd=np.zeros(2), tau=np.zeros(2))

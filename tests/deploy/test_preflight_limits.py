@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
+import yaml
+
 from sim2real.deploy.preflight import check_limits
+from sim2real.errors import SpecError
 from sim2real.robots import load_robot
 from sim2real.robots.init import init_robot
 
@@ -48,3 +52,57 @@ class TestTorqueLimitsAgainstTheModel:
         _, edited = _spec_with_torque(tmp_path, "b", 1000.0)
         item = check_limits(edited)
         assert item.status == "fail" and "b: torque limit 1000 N m beyond the 10 N m" in item.evidence
+
+
+def _accepting(tmp_path, edited, joints):
+    """``edited`` with ``safety.torque_above_model: joints``."""
+    raw = yaml.safe_load(edited.path.read_text())
+    raw["safety"]["torque_above_model"] = joints
+    (tmp_path / "accepting.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    return load_robot(str(tmp_path / "accepting.yaml"))
+
+
+class TestTorqueAboveTheModelAccepted:
+    """A vendor MJCF more conservative than the motor: the user had no way to pass the item but to edit
+    the robot's model; the spec now names the joints it accepts above it, and only those."""
+
+    def test_a_listed_joint_passes_and_is_named_in_the_evidence_and_the_record(self, tmp_path):
+        _, edited = _spec_with_torque(tmp_path, "a", 4.5)
+        assert check_limits(edited).status == "fail"  # by default it still fails
+        item = check_limits(_accepting(tmp_path, edited, ["a"]))
+        assert item.status == "pass"
+        assert item.evidence.endswith(
+            "torque limits above the robot's own model accepted (safety.torque_above_model): a 4.5 N m (model 3)"
+        )
+        assert item.as_dict()["torque_above_model"] == {"a": {"limit": 4.5, "model": 3.0}}
+
+    def test_only_the_listed_joints_are_accepted(self, tmp_path):
+        _, both = _spec_with_torque(tmp_path, "b", 1000.0)
+        raw = yaml.safe_load(both.path.read_text())
+        raw["safety"]["joint_torque"]["a"] = 4.5
+        raw["actuators"]["a"]["torque_limit"] = 4.5
+        raw["safety"]["torque_above_model"] = ["a"]
+        (tmp_path / "accepting.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        item = check_limits(load_robot(str(tmp_path / "accepting.yaml")))
+        assert item.status == "fail" and "b: torque limit 1000 N m beyond the 10 N m" in item.evidence
+        assert "a: torque limit" not in item.evidence and "safety.torque_above_model): a 4.5" in item.evidence
+
+    def test_a_listed_joint_within_the_model_fails(self, tmp_path):
+        # an acceptance nothing needs would pass a later raise of that joint's limit unseen
+        spec, _ = _spec_with_torque(tmp_path, "a", 3.0)
+        item = check_limits(_accepting(tmp_path, spec, ["a"]))
+        assert item.status == "fail"
+        assert (
+            "a: in safety.torque_above_model, but its torque limit 3 N m is not above the model's"
+            in item.evidence
+        )
+
+    def test_a_joint_that_is_not_actuated_is_one_error_line(self, tmp_path):
+        spec, _ = _spec_with_torque(tmp_path, "a", 3.0)
+        for joints, match in (
+            (["c"], "'c' is not an actuated joint"),
+            ("a", "must be a list of joint names"),
+        ):
+            with pytest.raises(SpecError, match=match) as err:
+                _accepting(tmp_path, spec, joints)
+            assert "\n" not in str(err.value)

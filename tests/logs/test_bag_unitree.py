@@ -136,6 +136,50 @@ class TestRefused:
             read_bag(tmp_path / "mixed", motor_order=ORDER)
         assert "\n" not in str(err.value)
 
+    def test_two_families_on_separate_topics(self, tmp_path):
+        """A bag of a Go2's unitree_go messages on /lowstate and /lowcmd beside a G1's unitree_hg ones on
+        /g1/lowstate and /g1/lowcmd was read from /lowstate and /lowcmd without a word: which robot the
+        user means, the bag does not say."""
+        from rosbags.rosbag2 import Reader, Writer
+
+        go_run, hg_run = quadruped_run(seed=0), quadruped_run(seed=1)
+        go = write_unitree(tmp_path / "go", go_run, GO2_ORDER)
+        hg = write_unitree(
+            tmp_path / "hg",
+            hg_run,
+            GO2_ORDER,
+            family="unitree_hg",
+            state_topic="/g1/lowstate",
+            command_topic="/g1/lowcmd",
+        )
+        picked = []
+        for src in (go, hg):
+            with Reader(src) as reader:
+                picked += [(ns, c, raw) for c, ns, raw in reader.messages()]
+        with Writer(tmp_path / "both", version=9) as writer:
+            conns = {}
+            for ns, c, raw in sorted(picked, key=lambda m: (m[0], m[1].topic)):
+                if c.topic not in conns:
+                    conns[c.topic] = writer.add_connection(c.topic, c.msgtype, typestore=STORE)
+                writer.write(conns[c.topic], ns, raw)
+        bag = tmp_path / "both"
+        with pytest.raises(
+            LogError, match="unitree_go on /lowcmd, /lowstate; unitree_hg on /g1/lowcmd, /g1/lowstate"
+        ) as err:
+            read_bag(bag, motor_order=ORDER)
+        line = str(err.value)
+        assert "--topic joint_states=TOPIC --topic commands=TOPIC" in line and "\n" not in line
+        with pytest.raises(LogError, match="unitree_go on"):  # half a choice leaves the other role to guess
+            read_bag(bag, motor_order=ORDER, topics={"joint_states": "/g1/lowstate"})
+        for topics, run in (
+            ({"joint_states": "/g1/lowstate", "commands": "/g1/lowcmd"}, hg_run),
+            ({"joint_states": "/lowstate", "commands": "/lowcmd"}, go_run),
+        ):
+            back = read_bag(bag, motor_order=ORDER, topics=topics)
+            cols = _cols(run.joint_names, GO2_ORDER)
+            np.testing.assert_array_equal(back.q, run.q[:, cols].astype(np.float32))
+            np.testing.assert_array_equal(back.command, run.command[:, _cols(run.command_joints, GO2_ORDER)])
+
     @staticmethod
     def _set(**fields):
         def change(m):

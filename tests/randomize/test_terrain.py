@@ -85,3 +85,26 @@ def test_terrain_needs_a_model_built_with_the_hooks(specs):
     hooks = build_hooks(spec, TERRAIN, seed=0)
     with pytest.raises(RandomizationError, match="terrain"):
         TaskEnv(spec, get_task("quadruped"), 2, hooks=hooks, model=build_model(spec))
+
+
+def test_bumps_rise_from_a_floor_off_z_0(specs, tmp_path):
+    """The terrain sank into a floor assumed at z = 0: under a scene whose floor is at -0.3 its spawn
+    pad stood 0.3 m above the floor, the robot's feet in it at every reset."""
+    import yaml
+
+    from sim2real.robots import DATA_DIR, load_robot
+
+    xml = (DATA_DIR / "quadruped.xml").read_text()
+    xml = xml.replace('<geom name="floor" type="plane"', '<geom name="floor" type="plane" pos="0 0 -0.3"', 1)
+    (tmp_path / "quadruped.xml").write_text(xml)
+    raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+    raw["initial_base"]["pos"][2] -= 0.3
+    raw["safety"]["base_height"] = [h - 0.3 for h in raw["safety"]["base_height"]]
+    (tmp_path / "quadruped.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    spec = load_robot(str(tmp_path / "quadruped.yaml"))
+    env, randomizer = make_env(spec, TERRAIN, 4, seed=3, task=None)
+    pad = _heights(env, np.array([[0.0, 0.0], [0.0, 0.3], [0.4, 0.0]]))
+    np.testing.assert_allclose(pad, -0.3, atol=1e-9)  # the robot starts on the floor
+    axis = np.linspace(-1.9, 1.9, 20)
+    heights = _heights(env, np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2))
+    assert np.all(heights.max(axis=1) <= -0.3 + randomizer.terrain_height + 1e-6)

@@ -432,7 +432,29 @@ class TestFloor:
         mujoco.mj_fwdPosition(model, data)
         assert data.ncon > 0  # but on it
         assert sorted(spec.feet) == ["leg_f", "leg_r"]
-        assert any("out of the ground" in line for line in result.inferred), result.inferred
+        name = "step" if "step" in ground else "terrain"  # put on its surface, not lifted out of it
+        assert any(f"stands on '{name}', its surface at z = 0." in line for line in result.check), result.check
+
+    @pytest.mark.parametrize("top", [-0.3, 0.1])
+    def test_a_box_floor_off_z_0_is_where_the_robot_stands_and_heights_are_from_it(self, tmp_path, top):
+        """A scene whose floor is a static box with its top at z = -0.3 was reported as 'floor assumed at
+        z = 0': the robot was put 0.3 m above it and dropped at every reset (base 0.32 -> 0.019 m, below
+        its own safety.base_height minimum 0.16)."""
+        from sim2real.robots.model import spec_floor_height
+        from sim2real.robots.standing import stand
+
+        ground = f'<geom name="ground" type="box" size="5 5 0.2" pos="0 0 {top - 0.2}"/>'
+        path = tmp_path / "box_dog.xml"
+        path.write_text(ROBOT_ONLY.replace("<worldbody>", f"<worldbody>{ground}"))
+        spec, result = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=10.0))
+        standing = 0.05 + 0.25 + 0.02  # half the trunk box, the leg, its capsule's radius
+        assert spec.initial_base.pos[2] == pytest.approx(top + standing, abs=1e-3)
+        assert spec.safety.base_height_low == pytest.approx(top + 0.5 * standing, abs=1e-3)
+        assert spec_floor_height(spec, build_model(spec)) == pytest.approx(top, abs=1e-9)
+        assert any(f"stands on 'ground', its surface at z = {top:.3f}" in line for line in result.check), result.check
+        assert any(f"standing {standing:.3f} m above the floor" in line for line in result.inferred)
+        held = stand(spec)
+        assert held.holds and held.floor == pytest.approx(top) and held.height == pytest.approx(held.initial_height, abs=5e-3)
 
     def test_a_floor_named_like_a_geom_of_the_model_is_one_error(self, h1, tmp_path):
         spec, _ = h1

@@ -84,3 +84,16 @@ class TestBounds:
         assert upper.startswith("the fit stops at its plausible upper bound 108 kg, and the logs pull it on to about 129.6 kg")
         assert "lower bound 0 N m" in bound_reason(-0.2, 0.0, 1.0, 0.05, 1.0, "N m")
         assert bound_reason(5.0, 0.0, 1.0, np.inf, 1.0, "kg") is None  # no interval: said otherwise
+
+
+class TestBoundSide:
+    def test_within_a_share_of_the_range_or_the_interval(self):
+        from sim2real.sysid.intervals import BOUND_SHARE, bound_side
+
+        assert BOUND_SHARE == 0.02
+        assert bound_side(0.3957, 0.0, 0.4) == "upper"  # where the solver stopped a friction run to 0.4
+        assert bound_side(0.39999, 0.0, 0.4) == "upper" and bound_side(0.001, 0.0, 0.4) == "lower"
+        assert bound_side(0.38, 0.0, 0.4) is None
+        assert bound_side(0.38, 0.0, 0.4, half=0.03) == "upper"  # the bound inside its interval
+        assert bound_side(0.38, 0.0, 0.4, half=float("inf")) is None  # no interval: the share alone
+        assert bound_side(0.1, 0.0, 0.4, half=0.5) == "lower"  # the nearer of both

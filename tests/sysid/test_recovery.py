@@ -102,6 +102,18 @@ class TestBounds:
         assert (est.ci_low[0], est.ci_high[0]) == pytest.approx((0.1, 0.76))  # holds the true 0.75
         assert any(w.startswith("body.pole.mass: not identifiable") for w in result.warnings)
 
+    def test_a_bound_inside_the_interval_is_reached(self, pendulum):
+        # the pole mass fitted alone comes to 0.882 +- 0.03 kg: under an upper bound of 0.91 kg (2.8 %
+        # of its range away) its interval reaches the bound, which was recognised only within 1e-6
+        log = synthetic_log("pendulum", PENDULUM_TRUE)
+        result = identify(pendulum, [log], ["body.pole.mass"], bounds={"body.pole.mass": (0.1, 0.91)})
+        est = result.params["body.pole.mass"]
+        assert est.identifiable and est.ci_high[0] == pytest.approx(0.91)
+        assert 0.91 - est.value[0] > 0.02 * 0.81  # more than 2 % of the range away
+        (warning,) = result.warnings
+        assert warning.startswith("body.pole.mass = 0.882")
+        assert "at its plausible upper bound 0.91 " in warning
+
     def test_a_fit_that_stops_inside_its_bounds_is_unchanged(self, pendulum):
         log = synthetic_log("pendulum", PENDULUM_TRUE)
         est = identify(pendulum, [log], ["body.pole.mass"], bounds={"body.pole.mass": (0.1, 1.2)}).params["body.pole.mass"]

@@ -36,19 +36,24 @@ def _parse_bounds(text: str | None) -> dict[str, tuple[float, float]] | None:
 
 
 def _bound_reached(spec: Any, name: str, p: Any, limits: dict | None) -> np.ndarray | None:
-    """The bound a fit drove a parameter onto (one of the spec's, or --bounds), away from its start
-    and its nominal value, shape (size,); None when it did not (a parameter whose nominal value sits
-    on the bound, e.g. a zero delay, is already held there)."""
+    """The bound a fit drove a parameter onto (one of the spec's, or --bounds; at it as
+    :func:`~sim2real.sysid.intervals.bound_side` says: the solver stops strictly inside), away from
+    its start and its nominal value, shape (size,); None when it did not (a parameter whose nominal
+    value sits on the bound, e.g. a zero delay, is already held there).  ``p`` is not determined:
+    its interval says nothing of a bound."""
     from sim2real.params import Parameters
     from sim2real.robots.model import build_model
+    from sim2real.sysid.intervals import BOUND_SHARE, bound_side
 
     info = Parameters(spec, build_model(spec)).info(name)
     low, high = limits[name] if limits and name in limits else (info.low, info.high)
     value = np.asarray(p.value, float)
     low = np.broadcast_to(np.asarray(low, float), value.shape)
     high = np.broadcast_to(np.asarray(high, float), value.shape)
-    tol = 1e-6 * np.maximum(high - low, 1e-300)
-    on_bound = (value <= low + tol) | (value >= high - tol)
+    tol = BOUND_SHARE * np.maximum(high - low, 1e-300)
+    on_bound = np.array(
+        [bound_side(v, lo, hi) is not None for v, lo, hi in zip(value.flat, low.flat, high.flat, strict=True)]
+    ).reshape(value.shape)
     moved = np.abs(value - np.asarray(p.start, float)) > tol
     off_nominal = np.abs(value - np.asarray(p.nominal, float)) > tol
     if not np.any(on_bound & moved & off_nominal):

@@ -37,7 +37,7 @@ force and torque otherwise) are solved for as well, by weighted least squares, a
 geoms apart, e.g. four spheres at its corners, is force and torque; several point-like geoms at one
 spot, a foot sphere around a shin mesh's end, are a point).  A foot whose lowest point (a mesh's
 lowest vertex, a box's lowest corner; :func:`geom_bottom`) is higher than ``contact_height`` (from
-the measured base height and orientation, flat ground at z = 0) carries no force.  A contact on the
+the measured base height and orientation, flat ground at :func:`~sim2real.robots.model.spec_floor_height`) carries no force.  A contact on the
 base body itself is a stand holding the robot (a hung robot, :func:`~sim2real.deploy.record.fixed_base_spec`):
 always in contact, force and torque.  Locked joints (``spec.locked_joints``) are held at their
 positions; their torque is solved for like a contact force.
@@ -57,8 +57,7 @@ sideways push at the pelvis's height is explained entirely and torques on the pe
 the H1 standing, at its default thresholds, a push at the threshold is about 100 N forward through
 the pelvis's centre of mass (0.2 x its weight), 450 N sideways, 1500 N vertically, 180-830 N
 forward on a hip or knee link, nothing sideways on the legs.  Lower the thresholds if the robot's
-residual allows (the preflight's peak); the tilt and height checks cover the falls.  Needs numpy
-and MuJoCo only (no torch).
+residual allows (the preflight's peak); the tilt and height checks cover the falls.  Needs numpy and MuJoCo only (no torch).
 """
 
 from __future__ import annotations
@@ -82,6 +81,7 @@ from sim2real.robots.model import (
     default_qpos,
     joint_dof_indices,
     joint_qpos_indices,
+    spec_floor_height,
 )
 from sim2real.robots.safety_options import CollisionSpec
 from sim2real.robots.spec import RobotSpec
@@ -200,8 +200,7 @@ class MomentumObserver:
         self._qpos_idx = joint_qpos_indices(spec, model)
         self._dof_idx = joint_dof_indices(spec, model)
         measured = set(int(i) for i in self._dof_idx)
-        # locked joints (spec.locked_joints): held rigid at their positions by the robot's own
-        # controller; their constraint torque is unknown and solved for like a contact force
+        # locked joints (spec.locked_joints): held rigid by the robot's own controller; their torque is solved for like a contact force
         self._locked_qpos = np.array([int(model.jnt_qposadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int)
         self._locked_value = np.array([float(v) for v in spec.locked_joints.values()])
         self._locked_dof = np.array([int(model.jnt_dofadr[model.joint(j).id]) for j in spec.locked_joints], dtype=int)
@@ -251,6 +250,7 @@ class MomentumObserver:
         self.filter_s = float(filter_s)
         self.use_accel = bool(use_accel)
         self.contact_height = float(contact_height)
+        self.floor = spec_floor_height(spec, model) if spec.floating_base else 0.0  # [m] contact_height is above it
         self.max_gap_s = float(max_gap_s) if max_gap_s is not None else 3.0 * float(spec.control_dt)
         names = default_contacts(spec, model) if contacts is None else tuple(contacts)
         self.contacts = tuple(self._contact(n) for n in names)
@@ -463,7 +463,7 @@ class MomentumObserver:
         for c in self.contacts:
             center = d.geom_xpos[c.geom] if c.geom >= 0 else d.xpos[c.body]
             held = self.spec.floating_base and c.body == self._base_body  # a stand holding the base
-            if height_known and not held and min(geom_bottom(m, d, g) for g in c.sole) > self.contact_height:
+            if height_known and not held and min(geom_bottom(m, d, g) for g in c.sole) - self.floor > self.contact_height:
                 continue
             jacp = np.zeros((3, self.nv))
             jacr = np.zeros((3, self.nv))

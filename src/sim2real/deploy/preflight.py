@@ -10,7 +10,9 @@ contract               the policy loads for this spec (hash), its joints, their 
                        observation layout and the control period are the spec's
 limits                 every joint has finite position limits inside the model's joint range,
                        finite velocity limits, every actuated joint a finite torque limit within
-                       the model's actuator force range, and a finite command rate
+                       the model's actuator force range (and within the robot's own MJCF's, but
+                       for the joints ``safety.torque_above_model`` accepts, named in the evidence
+                       and the record), and a finite command rate
 reduced_speed          the first speed stage is <= 10 %
 perimeter              the operator acknowledged the safety perimeter (``--confirm perimeter``)
 zero_action_hold       under the zero action the actuated joints stay within 0.5 rad of the
@@ -59,9 +61,10 @@ import numpy as np
 
 from sim2real.deploy.collision import CollisionDetector
 from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.preflight_limits import limit_problems
 from sim2real.deploy.record import pd_room
 from sim2real.deploy.speed import SpeedConfig
-from sim2real.errors import Sim2RealError, SpecError
+from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading, Robot
 from sim2real.robots.spec import RobotSpec
 
@@ -298,57 +301,15 @@ def check_contract(spec: RobotSpec, policy_path: Path) -> tuple[Item, Any]:
 
 def check_limits(spec: RobotSpec) -> Item:
     """Software limits for every joint, inside the model's ranges; torque limits within what the
-    robot's own model (its MJCF as given, before the spec's actuators replace its own) lets each
-    actuator give at its joint (:func:`~sim2real.robots.init_actuators.joint_torque_limit`)."""
-    import mujoco
-
-    from sim2real.robots.init_actuators import joint_torque_limit
-    from sim2real.robots.load import load_mjcf
-    from sim2real.robots.model import build_model
-
-    model = build_model(spec)
-    try:
-        own = load_mjcf(spec.mjcf_path).compile()
-    except ValueError as exc:  # MuJoCo's compile error; the spec's model compiled above
-        raise SpecError(f"{spec.name}: {spec.mjcf_path.name} does not compile as given ({exc})") from None
-    s = spec.safety
-    problems = []
-    for j, name in enumerate(spec.joints):
-        lo, hi = float(s.position_low[j]), float(s.position_high[j])
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            problems.append(f"{name}: no finite position limits")
-        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, name)
-        if model.jnt_limited[jid]:
-            r_lo, r_hi = (float(x) for x in model.jnt_range[jid])
-            if lo < r_lo - 1e-9 or hi > r_hi + 1e-9:
-                problems.append(f"{name}: position limits [{lo:g}, {hi:g}] outside the model's range [{r_lo:g}, {r_hi:g}]")
-        if not math.isfinite(float(s.velocity[j])):
-            problems.append(f"{name}: no finite velocity limit")
-    for a in spec.actuators:
-        j = spec.joints.index(a.joint)
-        limit = float(s.torque[j])
-        if not math.isfinite(limit):
-            problems.append(f"{a.joint}: no finite torque limit")
-        aid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator)
-        if model.actuator_forcelimited[aid] and limit > float(model.actuator_forcerange[aid][1]) * (1 + 1e-9):
-            problems.append(f"{a.joint}: torque limit {limit:g} beyond the actuator's force range")
-        own_aid = -1 if a.add else mujoco.mj_name2id(own, mujoco.mjtObj.mjOBJ_ACTUATOR, a.actuator)
-        own_jid = mujoco.mj_name2id(own, mujoco.mjtObj.mjOBJ_JOINT, a.joint)
-        if own_jid < 0:  # a joint the spec adds (none today): the robot's own model states nothing of it
-            continue
-        stated = joint_torque_limit(own, own_aid, own_jid)
-        if stated is not None and limit > stated * (1 + 1e-9):
-            problems.append(f"{a.joint}: torque limit {limit:g} N m beyond the {stated:g} N m the model's actuator can give the joint")
-    if not math.isfinite(float(s.command_rate)):
-        problems.append("no finite command rate limit")
-    evidence = (
-        "; ".join(problems)
-        if problems
-        else f"{len(spec.joints)} joints: position limits inside the model's ranges, velocity limits "
-        f"{np.asarray(s.velocity).min():g}..{np.asarray(s.velocity).max():g} rad/s, torque limits on "
-        f"{spec.n_actions} actuators, command rate {s.command_rate:g}/s"
-    )
-    return Item("limits", _passfail(not problems), evidence, {"problems": len(problems)})
+    robot's own model lets each actuator give at its joint, but for the joints the spec accepts
+    above it (:func:`~sim2real.deploy.preflight_limits.limit_problems`)."""
+    problems, accepted, summary = limit_problems(spec)
+    evidence = "; ".join(problems) if problems else summary
+    if accepted:
+        evidence += "; torque limits above the robot's own model accepted (safety.torque_above_model): " + ", ".join(
+            f"{j} {v['limit']:g} N m (model {v['model']:g})" for j, v in accepted.items()
+        )
+    return Item("limits", _passfail(not problems), evidence, {"problems": len(problems), "torque_above_model": accepted})
 
 
 def check_reduced_speed(speed: SpeedConfig) -> Item:

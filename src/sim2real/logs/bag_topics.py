@@ -13,7 +13,8 @@ trajectory controller takes ``trajectory_msgs/msg/JointTrajectory`` on
    ``joint_trajectory``) for commands, and does not for the joint states; the choice is logged.
    Unitree's ``LowState`` and ``LowCmd`` hold the joint states and the commands by their type,
    whatever the topic's name; of several, ``/lowstate`` and ``/lowcmd`` (beside the robot's
-   low-frequency ``/lf/lowstate``) (:mod:`~.bag_unitree`).
+   low-frequency ``/lf/lowstate``) (:mod:`~.bag_unitree`).  A bag with both families' messages
+   (``unitree_go`` and ``unitree_hg``: two robots) is refused unless ``--topic`` names both roles.
 
 Several candidates and no choice is one error line naming them and the option that chooses.
 """
@@ -141,12 +142,35 @@ def choose_topics(
             chosen = _checked(where, role, name, types[name], readable, f"the {role}")
             log.info("%s: %s read from %s (%s)", where, role, name, chosen.msgtype)
             out.append(chosen)
+    _check_one_family(where, types, [c for c in out if c.msgtype in ROLE_BY_TYPE and c.role not in topics])
     roles: dict[str, str] = {}
     for c in out:
         if c.topic in roles:
             raise LogError(f"{where}: {c.topic} cannot hold both the {roles[c.topic]} and the {c.role}: --topic names another")
         roles[c.topic] = c.role
     return out
+
+
+def _check_one_family(where: str, types: Mapping[str, set[str]], guessed: Sequence[Chosen]) -> None:
+    """Refuse Unitree topics chosen by name or type (``guessed``, not by ``--topic``) in a bag whose
+    ``LowState``/``LowCmd`` come in both families (``unitree_go`` and ``unitree_hg``: two robots'
+    messages, each family on its own topics): which robot the user means, the bag does not say.
+
+    Raises:
+        LogError: Both families in the bag and a Unitree role not named by ``--topic`` (one line
+            naming each family's topics).
+    """
+    families: dict[str, list[str]] = {}
+    for topic, msgtypes in sorted(types.items()):
+        for family in sorted({t.split("/", 1)[0] for t in msgtypes if t in ROLE_BY_TYPE}):
+            families.setdefault(family, []).append(topic)
+    if len(families) > 1 and guessed:
+        listing = "; ".join(f"{family} on {', '.join(families[family])}" for family in sorted(families))
+        raise LogError(
+            f"{where}: the bag holds Unitree LowState/LowCmd of both {' and '.join(sorted(families))} (two robots' "
+            f"messages: {listing}): "
+            "choose one robot's with --topic joint_states=TOPIC --topic commands=TOPIC"
+        )
 
 
 def _candidate(role: str, topic: str, usable: set[str]) -> bool:

@@ -38,7 +38,7 @@ from sim2real.randomize.config import (
 )
 from sim2real.randomize.hooks import Randomizer
 from sim2real.randomize.schema import OTHER_KEYS, SECTIONS, RandomizationError
-from sim2real.randomize.terrain import TerrainHook
+from sim2real.randomize.terrain import TerrainHook, terrain_floor
 from sim2real.robots.spec import RobotSpec
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,7 @@ class Curriculum:
                 f"curriculum '{self.name}': stages with terrain must use the same terrain"
             )
         self.spec = spec
-        terrain = TerrainHook(terrains.pop(), seed) if terrains else None
+        terrain = TerrainHook(terrains.pop(), seed, terrain_floor(spec)) if terrains else None
         self.randomizer = Randomizer(spec, self.stages[0].randomization, seed, terrain)
         self.hooks: tuple[Any, ...] = (
             (self.randomizer, terrain) if terrain is not None else (self.randomizer,)

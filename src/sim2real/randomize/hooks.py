@@ -30,7 +30,7 @@ from sim2real.randomize.config import Randomization, load_randomization
 from sim2real.randomize.links import LinkPool
 from sim2real.randomize.schema import RandomizationError
 from sim2real.randomize.terrain import NAME as TERRAIN
-from sim2real.randomize.terrain import TerrainHook, ground_plane
+from sim2real.randomize.terrain import TerrainHook, ground_plane, terrain_floor
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.disturbances import PushConfig, PushScheduler
 
@@ -436,6 +436,6 @@ def build_hooks(
     rnd = load_randomization(spec, name_or_path)
     if rnd.is_empty:
         return ()
-    terrain = TerrainHook(rnd.terrain, seed) if rnd.terrain is not None else None
+    terrain = TerrainHook(rnd.terrain, seed, terrain_floor(spec)) if rnd.terrain is not None else None
     randomizer = Randomizer(spec, rnd, seed, terrain)
     return (randomizer, terrain) if terrain is not None else (randomizer,)

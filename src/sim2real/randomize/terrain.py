@@ -3,8 +3,8 @@
 MuJoCo's heightfield data cannot differ between the simulations of a batch, but a geom's body
 position can.  So the terrain is one heightfield on its own static body, and each episode each
 simulation gets its own placement: a random flat spawn pad under the robot's start (the world
-origin), a random quarter turn, and a depth that sinks the field into the floor plane so that its
-tallest bumps rise exactly the drawn height above the floor (0: flat).  The floor plane stays,
+origin), a random quarter turn, and a depth that sinks the field into the floor (wherever it is:
+:func:`terrain_floor`) so that its tallest bumps rise exactly the drawn height above it (0: flat).  The floor plane stays,
 so contact on flat ground is unchanged, and the pads stay :data:`CLEARANCE` under it.
 
 The terrain is added to the model only when a randomization asks for it (:meth:`TerrainHook.edit_spec`,
@@ -21,6 +21,8 @@ from scipy import ndimage
 
 from sim2real.randomize.schema import RandomizationError, TerrainConfig
 from sim2real.robots.ground import is_static
+from sim2real.robots.model import build_model, spec_floor_height
+from sim2real.robots.spec import RobotSpec
 
 NAME = "terrain"
 """Name of the terrain's hfield asset, body and geom (``geom.terrain.friction`` follows the floor's)."""
@@ -72,10 +74,14 @@ class TerrainHook:
     Args:
         config: The terrain; its ``height`` range sets the field's elevation (its highest value).
         seed: Seed of the heightfield.
+        floor: Height of the floor the robot stands on [m, world z]
+            (:func:`~sim2real.robots.model.spec_floor_height`: a scene's floor below or above z = 0,
+            a box's top): the bumps rise from it.
     """
 
-    def __init__(self, config: TerrainConfig, seed: int = 0) -> None:
+    def __init__(self, config: TerrainConfig, seed: int = 0, floor: float = 0.0) -> None:
         self.config = config
+        self.floor = float(floor)
         self.elevation = float(config.height.high[0]) + CLEARANCE
         """Full height of the field [m] (pads to highest bump); sunk by elevation - h for a drawn height h."""
         self.grid, self.pads = heights(config, np.random.default_rng([seed, 991]), CLEARANCE / self.elevation)
@@ -96,7 +102,7 @@ class TerrainHook:
             ncol=n,
             userdata=self.grid.ravel().tolist(),
         )
-        body = mjspec.worldbody.add_body(name=NAME, pos=[0.0, 0.0, -self.elevation])
+        body = mjspec.worldbody.add_body(name=NAME, pos=[0.0, 0.0, self.floor - self.elevation])
         geom = body.add_geom(name=NAME, type=mujoco.mjtGeom.mjGEOM_HFIELD, hfieldname=NAME)
         floor = next((g for g in mjspec.worldbody.geoms if g.type == mujoco.mjtGeom.mjGEOM_PLANE), None)
         if floor is not None:
@@ -133,6 +139,12 @@ class TerrainHook:
         ty = -(sin * pad[:, 0] + cos * pad[:, 1])
         depth = self.elevation - np.clip(height, 0.0, self.elevation - CLEARANCE)
         pos = batch.expand("body_pos")
-        pos[ids, body] = np.stack([tx, ty, -depth], axis=1)
+        pos[ids, body] = np.stack([tx, ty, self.floor - depth], axis=1)
         quat = batch.expand("body_quat")
         quat[ids, body] = np.stack([np.cos(turn / 2), 0 * turn, 0 * turn, np.sin(turn / 2)], axis=1)
+
+
+def terrain_floor(spec: RobotSpec) -> float:
+    """Height of the floor the terrain's bumps rise from [m, world z]: the floor under the robot at
+    its initial pose (:func:`~sim2real.robots.model.spec_floor_height`)."""
+    return spec_floor_height(spec, build_model(spec))

@@ -11,6 +11,7 @@ import mujoco
 import numpy as np
 
 from sim2real.robots.collide import collides
+from sim2real.robots.geom_extent import geom_bottom, lowest_point
 from sim2real.robots.init_actuators import object_name
 
 LEVEL_COS = 0.985
@@ -61,6 +62,49 @@ def floor_plane(model: mujoco.MjModel) -> tuple[float, str | None]:
     mujoco.mj_kinematics(model, data)  # a static body's plane: its position in the world
     g = max(planes, key=lambda i: data.geom_xpos[i, 2])
     return float(data.geom_xpos[g, 2]), object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or None
+
+
+def ground_surface(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int]) -> tuple[float, int] | None:
+    """Where a robot stands on a ground that is not a plane (a box, a height field, a mesh): the
+    world z [m] and geom of the first static colliding geom a ray straight down meets under the
+    robot's lowest collision point, cast from the top of the robot (its ``geoms``' bounding
+    spheres, at the kinematics in ``data``) so that a ground the robot sinks into is met at its top
+    and a roof above it is not.  Planes are not looked at (:func:`floor_plane` owns them); None
+    when nothing lies under that point."""
+    if not geoms:
+        return None
+    lowest = min(geoms, key=lambda g: geom_bottom(model, data, g))
+    x, y, _ = lowest_point(model, data, lowest)
+    top = max(float(data.geom_xpos[g, 2] + model.geom_rbound[g]) for g in geoms)
+    start, down = np.array([x, y, top]), np.array([0.0, 0.0, -1.0])
+    plane, hfield, mesh = (int(t) for t in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD, mujoco.mjtGeom.mjGEOM_MESH))
+    best: tuple[float, int] | None = None
+    for g in range(model.ngeom):
+        kind = int(model.geom_type[g])
+        if kind == plane or not is_static(model, g) or not collides(model, g):
+            continue
+        if kind == hfield:
+            dist = mujoco.mj_rayHfield(model, data, g, start, down)
+        elif kind == mesh:
+            dist = mujoco.mj_rayMesh(model, data, g, start, down)
+        else:
+            dist = mujoco.mju_rayGeom(data.geom_xpos[g], data.geom_xmat[g], model.geom_size[g], start, down, kind)
+        if dist >= 0 and (best is None or dist < best[0]):
+            best = (float(dist), g)
+    return None if best is None else (top - best[0], best[1])
+
+
+def floor_height(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int]) -> float:
+    """Height of the floor a robot stands on [m, world z], what every height "above the floor" is
+    measured from (the standing height, ``safety.base_height``, the collision observer's contact
+    height, the terrain's bumps): the highest level ground plane (:func:`floor_plane`, the added
+    floor too); on a ground that is not a plane, its surface under the robot's lowest collision
+    point (:func:`ground_surface`; ``geoms``: the robot's collision geoms, at the kinematics in
+    ``data``, its initial pose); else 0."""
+    if ground_planes(model):
+        return floor_plane(model)[0]
+    surface = ground_surface(model, data, geoms)
+    return 0.0 if surface is None else surface[0]
 
 
 LIFT_TOLERANCE = 1e-4

@@ -49,7 +49,15 @@ from sim2real.errors import SpecError
 from sim2real.robots.collide import collides
 from sim2real.robots.fine_steps import damping_check
 from sim2real.robots.geom_extent import geom_bottom
-from sim2real.robots.ground import added_floor_name, floor_plane, has_ground, lift_out_of_ground
+from sim2real.robots.ground import (
+    added_floor_name,
+    floor_height,
+    floor_plane,
+    ground_planes,
+    ground_surface,
+    has_ground,
+    lift_out_of_ground,
+)
 from sim2real.robots.init_actuators import (
     PerJoint,
     infer_actuators,
@@ -350,6 +358,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             )
         low = {g: geom_bottom(model, data, g) for g in geoms}
         lowest = min(low.values())
+        surface = None if ground_planes(model) else ground_surface(model, data, geoms)
+        if surface is not None:  # a box, a height field: its surface under the robot, not z = 0
+            floor_z = surface[0]
         shift = floor_z - lowest
         if abs(shift) > 1e-3:
             data.qpos[base_adr + 2] += shift
@@ -365,7 +376,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                     f"base raised by {lift:.3f} m out of the ground (not a plane: its surface under the robot, "
                     "not z = 0)"
                 )
-            floor_z += lift  # heights (standing, safety.base_height) from the ground where the robot stands
+            mujoco.mj_kinematics(model, data)
+            # heights (standing, safety.base_height) from the ground where the robot stands, as
+            # everything downstream measures them (floor_height at the initial pose)
+            floor_z = floor_height(model, data, geoms) if surface is not None else floor_z + lift
             low = {g: z + lift for g, z in low.items()}
         reach = max(FOOT_MIN_TOLERANCE, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
         touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
@@ -392,9 +406,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 f"'{added_floor}' at z = 0 (floor: {added_floor})"
             )
         elif floor_name is None:
-            result.check.append(
-                "the model's ground is not a named plane: floor assumed at z = 0, its friction not randomized"
+            under = (
+                f"the robot stands on '{object_name(model, mujoco.mjtObj.mjOBJ_GEOM, surface[1]) or surface[1]}', "
+                f"its surface at z = {floor_z:.3f} under the robot (heights from there)"
+                if surface is not None
+                else f"floor at z = {floor_z:.3f}" if ground_planes(model) else "floor assumed at z = 0"
             )
+            result.check.append(f"the model's ground is not a named plane: {under}; its friction not randomized")
     default_pose = {joints[i]: round(float(data.qpos[adr[i]]), 6) for i in range(len(joints))}
 
     driven = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in coupled]  # followers: the constraint moves them

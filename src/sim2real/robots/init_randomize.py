@@ -22,7 +22,7 @@ import numpy as np
 
 from sim2real.robots.ground import floor_plane
 from sim2real.robots.init_actuators import object_name
-from sim2real.robots.model import carrying_body
+from sim2real.robots.model import carrying_body, spec_floor_height
 from sim2real.robots.spec import RobotSpec
 
 REFERENCE_MASS = 15.0
@@ -205,7 +205,7 @@ def full_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
     that should survive the real robot; the last rung of ``--curriculum ladder``."""
     base, m_base, m_total = _sizes(spec, model)
     # the base's standing height above the floor (its world z where the floor is at z = 0; Talos's is at -1.01)
-    standing = float(spec.initial_base.pos[2]) - floor_plane(model)[0] if spec.initial_base is not None else 0.0
+    standing = float(spec.initial_base.pos[2]) - spec_floor_height(spec, model) if spec.initial_base is not None else 0.0
     height = standing if standing > 0 else REFERENCE_HEIGHT
     bump = round(min(0.05, 0.05 * height / REFERENCE_HEIGHT), 3)
     step_ms = spec.physics_dt * 1e3

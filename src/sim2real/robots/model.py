@@ -29,8 +29,9 @@ import numpy as np
 
 from sim2real.errors import SpecError
 from sim2real.robots.actuation import ACTUATOR_USER, MODEL_CODES, SENSOR_USER, affine_coefficients
+from sim2real.robots.collide import collides
 from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY, JOINT_USER
-from sim2real.robots.ground import ADDED_FLOOR
+from sim2real.robots.ground import ADDED_FLOOR, floor_height, floor_plane
 from sim2real.robots.load import load_mjcf, sensor_roles
 from sim2real.robots.spec import RobotSpec
 
@@ -316,3 +317,18 @@ def carrying_body(model: mujoco.MjModel, body: int) -> int:
     welded = [b for b in range(model.nbody) if int(model.body_weldid[b]) == int(model.body_weldid[body])]
     heaviest = max(welded, key=lambda b: float(model.body_mass[b]))
     return heaviest if float(model.body_mass[heaviest]) > 0 else body
+
+
+def spec_floor_height(spec: RobotSpec, model: mujoco.MjModel) -> float:
+    """Height of the floor under the robot at its initial pose (the default pose at ``initial_base``)
+    [m, world z] (:func:`~sim2real.robots.ground.floor_height`): the floor every height "above the
+    floor" is measured from.  A fixed base: the model's floor plane (0 without one)."""
+    joint = base_joint(spec, model)
+    if joint is None:
+        return floor_plane(model)[0]
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(spec, model)
+    mujoco.mj_kinematics(model, data)
+    root = int(model.body_rootid[joint.body])
+    geoms = [g for g in range(model.ngeom) if int(model.body_rootid[model.geom_bodyid[g]]) == root and collides(model, g)]
+    return floor_height(model, data, geoms)

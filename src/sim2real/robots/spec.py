@@ -286,6 +286,11 @@ class SafetyLimits:
     """Collision detection (``safety.collision``, see :mod:`sim2real.robots.safety_options`)."""
     stages: StageSpec = field(default_factory=StageSpec)
     """Stage ledger dwell and reset rule (``safety.stages``)."""
+    torque_above_model: tuple[str, ...] = ()
+    """Actuated joints whose ``joint_torque`` the user states above what the robot's own MJCF lets
+    its actuator give (``safety.torque_above_model``: a vendor model more conservative than the
+    motor): preflight's ``limits`` item accepts them and names them; any other joint above its
+    model's fails it."""
 
 
 @dataclass(frozen=True)

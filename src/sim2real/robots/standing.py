@@ -17,8 +17,15 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.robots.ground import floor_plane, is_static
-from sim2real.robots.model import actuator_indices, base_joint, build_model, default_qpos, joint_qpos_indices
+from sim2real.robots.ground import is_static
+from sim2real.robots.model import (
+    actuator_indices,
+    base_joint,
+    build_model,
+    default_qpos,
+    joint_qpos_indices,
+    spec_floor_height,
+)
 from sim2real.robots.spec import RobotSpec
 
 SINK_LIMIT = 0.15
@@ -51,7 +58,8 @@ class Standing:
     diverged_at: float | None = None
     """Simulated time [s] at which MuJoCo found the simulation diverged (and reset it), or None."""
     floor: float = 0.0
-    """Height of the floor [m] (the heights above are world z)."""
+    """Height of the floor under the robot [m] (:func:`~sim2real.robots.model.spec_floor_height`; the
+    heights above are world z)."""
     resting: tuple[str, ...] = ()
     """Bodies other than the feet touching the scene at the end, in model order."""
     beyond: tuple[tuple[str, float, float], ...] = ()
@@ -141,7 +149,7 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         joint=spec.joints[worst],
         deviation=float(error[worst]),
         diverged_at=diverged_at,
-        floor=floor_plane(model)[0],
+        floor=spec_floor_height(spec, model),
         resting=tuple(model.body(b).name or f"#{b}" for b in sorted(touching - feet)),
         beyond=beyond,
     )

@@ -45,7 +45,15 @@ from scipy.stats import t as student_t
 
 from sim2real.errors import Sim2RealError
 
-__all__ = ["IntervalMethod", "Spread", "bound_reason", "hac_spread", "unidentifiable"]
+__all__ = [
+    "BOUND_SHARE",
+    "IntervalMethod",
+    "Spread",
+    "bound_reason",
+    "bound_side",
+    "hac_spread",
+    "unidentifiable",
+]
 
 IntervalMethod = Literal["hac", "gauss_newton"]
 
@@ -133,6 +141,34 @@ def bound_reason(optimum: float, low: float, high: float, half: float, scale: fl
         f"the fit stops at its plausible {side} bound {bound * scale:.4g} {unit}, and the logs pull it on to about "
         f"{optimum * scale:.4g} {unit}: another parameter not fitted, a model error or a range too narrow holds it there"
     )
+
+
+BOUND_SHARE = 0.02
+"""Share of a parameter's plausible range within which an estimate is at a bound of it.  scipy's
+trust-region-reflective solver stops strictly inside its bounds (its iterates slow down as they near
+one): a Coulomb friction the fit drove to a 0.4 N m bound stopped anywhere from 0.3957 to 0.399994."""
+
+
+def bound_side(value: float, low: float, high: float, half: float | None = None) -> str | None:
+    """The plausible bound an estimate is at (``"lower"`` or ``"upper"``, the nearer when both), or
+    None: the one within :data:`BOUND_SHARE` of the range ``high - low`` of it, or within the
+    half-width ``half`` of its confidence interval (a bound inside the interval is reached: the logs
+    do not tell the estimate from it).  Every check of "is it at a bound" asks this.
+
+    Args:
+        value: The estimate, in the units of ``low``, ``high`` and ``half``.
+        low, high: Its plausible bounds.
+        half: Its interval's half-width, for a determined estimate only (an undetermined one's
+            interval reaches across its range and says nothing of a bound); None: the share alone.
+    """
+    span = high - low
+    reach = BOUND_SHARE * span if np.isfinite(span) else 0.0
+    if half is not None and np.isfinite(half):
+        reach = max(reach, half)
+    to_low, to_high = value - low, high - value
+    if min(to_low, to_high) > reach:
+        return None
+    return "lower" if to_low <= to_high else "upper"
 
 
 def _bandwidth(n: int) -> int:

@@ -17,6 +17,7 @@ from sim2real.logs.trajectory import Trajectory
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.floating import base_joint
 from sim2real.sysid.delay import DelayEstimate
+from sim2real.sysid.intervals import BOUND_SHARE, bound_side
 from sim2real.sysid.motor import fit_motor_models
 from sim2real.sysid.problem import Coords, FitState, Problem, bounds_of, robust_sigma
 from sim2real.sysid.result import Identification, LogReport, ParamEstimate
@@ -64,13 +65,12 @@ def _estimates(
             continue
         low, high = bounds_of(info, bounds)
         for c, i in enumerate(idx):
-            if value[c] <= low[c] + 1e-6 * (high[c] - low[c]) or value[c] >= high[c] - 1e-6 * (
-                high[c] - low[c]
-            ):
-                side = "lower" if value[c] <= low[c] + 1e-6 * (high[c] - low[c]) else "upper"
+            if side := bound_side(value[c], low[c], high[c], width[c]):
+                bound = low[c] if side == "lower" else high[c]
                 warnings.append(
-                    f"{coords.label(i)} = {value[c]:.4g} {info.unit} sits at its plausible {side} bound: "
-                    "the data may want a value outside the spec's range"
+                    f"{coords.label(i)} = {value[c]:.4g} {info.unit} is at its plausible {side} bound {bound:.4g} "
+                    f"(within its interval or {100 * BOUND_SHARE:g} % of its range): the data may want a value "
+                    "outside the spec's range"
                 )
     return estimates, warnings
 
