@@ -227,7 +227,7 @@ class TestObserver:
         )
         spec, _ = init_robot(tmp_path / "dog.xml", tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=10.0))
         obs = MomentumObserver(spec)
-        q, z = np.array(spec.default_pose), float(spec.initial_base.pos[2])
+        q, z = np.array(spec.default_pose), float(spec.initial_base.pos[2]) - top  # readings: above the floor
 
         def reading(t, height):
             return Reading(t=t, q=q, qd=np.zeros(2), tau=np.zeros(2), gyro=np.zeros(3), accel=np.array([0, 0, 9.81]),

@@ -449,12 +449,42 @@ class TestFloor:
         spec, result = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=10.0))
         standing = 0.05 + 0.25 + 0.02  # half the trunk box, the leg, its capsule's radius
         assert spec.initial_base.pos[2] == pytest.approx(top + standing, abs=1e-3)
-        assert spec.safety.base_height_low == pytest.approx(top + 0.5 * standing, abs=1e-3)
+        assert spec.safety.base_height_low == pytest.approx(0.5 * standing, abs=1e-3)  # above the floor
         assert spec_floor_height(spec, build_model(spec)) == pytest.approx(top, abs=1e-9)
         assert any(f"stands on 'ground', its surface at z = {top:.3f}" in line for line in result.check), result.check
         assert any(f"standing {standing:.3f} m above the floor" in line for line in result.inferred)
         held = stand(spec)
         assert held.holds and held.floor == pytest.approx(top) and held.height == pytest.approx(held.initial_height, abs=5e-3)
+
+    @pytest.mark.parametrize("top", [-0.3, 0.1])
+    def test_base_heights_are_above_that_floor_in_simulation_as_on_a_robot(self, tmp_path, top):
+        """A robot's estimator gives the base's height above the ground (``Reading.base_height``); the
+        spec's limits, the twin's readings and training's terminations were world z: with the floor's
+        top at -0.3 the limits were [-0.14, 0.44], so a robot lying on the floor (0 m above it) on
+        hardware never tripped the height check."""
+        from sim2real.deploy.safety import EventKind, SafetyMonitor
+        from sim2real.envs.core import TaskEnv
+        from sim2real.real.twin import TwinRobot
+        from sim2real.tasks import task_for
+
+        ground = f'<geom name="ground" type="box" size="5 5 0.2" pos="0 0 {top - 0.2}"/>'
+        path = tmp_path / "box_dog.xml"
+        path.write_text(ROBOT_ONLY.replace("<worldbody>", f"<worldbody>{ground}"))
+        spec, _ = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=10.0))
+        standing = 0.05 + 0.25 + 0.02
+        twin = TwinRobot(spec)
+        reading = twin.read()
+        assert reading.base_height == pytest.approx(standing, abs=2e-3)
+        assert twin.base_state().height == pytest.approx(standing, abs=2e-3)
+        monitor = SafetyMonitor(spec)
+        assert not [e for e in monitor.check_state(reading, reading.t) if e.kind == EventKind.HEIGHT]
+        twin.set_state(base_height=0.05)  # lying on the floor: 5 cm above it
+        assert twin.data.qpos[2] == pytest.approx(top + 0.05)
+        low = twin.read()
+        assert [e.kind for e in monitor.check_state(low, low.t)] == [EventKind.HEIGHT]
+        env = TaskEnv(spec, task_for(spec), 2, seed=0)
+        env.reset()
+        np.testing.assert_allclose(env.base_height, standing, atol=2e-3)
 
     def test_a_floor_named_like_a_geom_of_the_model_is_one_error(self, h1, tmp_path):
         spec, _ = h1

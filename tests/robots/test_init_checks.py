@@ -63,14 +63,16 @@ class TestMasslessBase:
 class TestFloorBelowZero:
     def test_heights_are_measured_from_the_floor_where_it_is(self, tmp_path):
         """Menagerie's Talos scene has its floor at z = -1.01: init wrote base_height limits from the
-        base's world z (min -0.04 above max -0.08), a spec that failed its own check."""
+        base's world z (min -0.04 above max -0.08), a spec that failed its own check; they are
+        heights above the floor."""
         xml = _legged().replace("<geom name='floor' type='plane' size='5 5 0.1'/>", "<geom name='floor' type='plane' size='5 5 0.1' pos='0 0 -1'/>")
         (tmp_path / "low.xml").write_text(xml.replace("<body name='base' pos='0 0 0.5'>", "<body name='base' pos='0 0 -0.5'>"))
         spec, result = init_robot(tmp_path / "low.xml", tmp_path / "robot.yaml", GAINS)
         height = spec.initial_base.pos[2]
         assert height == pytest.approx(-1.0 + 0.38, abs=0.01)  # legs of 0.3 m + capsule radius + box
         low, high = spec.safety.base_height_low, spec.safety.base_height_high
-        assert low == pytest.approx(-1.0 + 0.5 * (height + 1.0), abs=1e-3) and high > height > low
+        # above the floor, as a robot's estimator gives Reading.base_height
+        assert low == pytest.approx(0.5 * (height + 1.0), abs=1e-3) and high > height + 1.0 > low
         assert any("standing 0.38" in line and "above the floor" in line for line in result.inferred)
 
     def test_the_standing_check_sinks_relative_to_the_floor(self):

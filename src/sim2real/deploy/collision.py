@@ -314,7 +314,7 @@ class MomentumObserver:
         qvel[self._dof_idx] = reading.qd
         if self.spec.floating_base:
             a = self._free_qpos
-            qpos[a : a + 3] = (0.0, 0.0, reading.base_height if reading.base_height is not None else 0.0)
+            qpos[a : a + 3] = (0.0, 0.0, self.floor + (reading.base_height if reading.base_height is not None else 0.0))
             site_quat = np.asarray(reading.quat, dtype=float) / math.sqrt(float(np.dot(reading.quat, reading.quat)))
             body_quat = np.zeros(4)
             mujoco.mju_mulQuat(body_quat, site_quat, self._site_quat_inv)

@@ -25,7 +25,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import Sim2RealError
-from sim2real.robots.model import build_mjspec
+from sim2real.robots.model import build_mjspec, spec_floor_height
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.batch import BatchSim
 from sim2real.sim.sensors import SensorReader
@@ -104,6 +104,7 @@ class TaskEnv:
                     hook.edit_spec(mjspec)
             model = mjspec.compile()
         self.sim = BatchSim(spec, num_envs, nthread=nthread, model=model)
+        self._floor = spec_floor_height(spec, self.sim.model) if spec.floating_base else 0.0
         self.sensors = SensorReader(self.sim, self.rng)
         self.hooks = list(hooks)
         self.control_dt = spec.control_dt
@@ -165,8 +166,9 @@ class TaskEnv:
 
     @property
     def base_height(self) -> np.ndarray:
-        """Base height (N,) [m] (floating base)."""
-        return self.sim.base_pos[:, 2]
+        """Base height above the floor (N,) [m] (floating base; the floor under the robot at its
+        initial pose, :func:`~sim2real.robots.model.spec_floor_height`)."""
+        return self.sim.base_pos[:, 2] - self._floor
 
     @property
     def base_lin_vel(self) -> np.ndarray:

@@ -63,7 +63,13 @@ from sim2real.real.protocol import Command, Reading
 from sim2real.real.twin_steps import divergence_hint, stable_steps
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.friction import JOINT_USER, stribeck_friction
-from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
+from sim2real.robots.model import (
+    build_model,
+    default_qpos,
+    joint_dof_indices,
+    joint_qpos_indices,
+    spec_floor_height,
+)
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.divergence import checked_step
 from sim2real.sim.floating import base_joint, hung_model
@@ -267,11 +273,14 @@ class BaseState:
     """Base linear velocity in the base frame, shape (3,) [m/s]."""
     ang_vel: np.ndarray
     """Base angular velocity in the base frame, shape (3,) [rad/s]."""
+    floor: float = 0.0
+    """Height of the floor under the robot [m, world z] (:func:`~sim2real.robots.model.spec_floor_height`)."""
 
     @property
     def height(self) -> float:
-        """Base height above the world origin [m]."""
-        return float(self.position[2])
+        """Base height above the floor [m] (what ``Reading.base_height`` and the spec's
+        ``safety.base_height`` mean)."""
+        return float(self.position[2]) - self.floor
 
 
 _INTEGRATORS = {
@@ -357,6 +366,8 @@ class TwinRobot:
         self._act_qpos = np.array([self._qpos_idx[j] for j in act_joint])
         self._ctrl_idx = model.actuator_ctrladr[self._act_ids]
         self._base = base_joint(spec, model)  # None when the base is fixed (hung, or no floating base)
+        self._floor = spec_floor_height(spec, model) if self._base is not None else 0.0
+        """The floor under the robot [m, world z]: base heights are measured from it."""
         self.read_base: BaseState | None = None
         """The true base state at the last :meth:`read` (floating twin only; for logs and evaluation)."""
         self._resolution = spec.encoder.resolution if fx.encoder_resolution is None else fx.encoder_resolution
@@ -481,7 +492,7 @@ class TwinRobot:
             quat = d.sensordata[self._quat].copy()
         lin_vel = None
         if self._base is not None:
-            height = float(d.qpos[self._base.qpos + 2])
+            height = float(d.qpos[self._base.qpos + 2]) - self._floor
             self.read_base = self.base_state()
             lin_vel = self.read_base.lin_vel.copy()
         reading = Reading(
@@ -550,7 +561,8 @@ class TwinRobot:
         base_quat: np.ndarray | None = None,
     ) -> None:
         """Push the true state (fault injection and tests): joints by name [rad, rad/s], base height
-        [m] and orientation (w, x, y, z) of a floating base.  The readings reflect it at once."""
+        above the floor [m] and orientation (w, x, y, z) of a floating base.  The readings reflect it
+        at once."""
         d = self.data
         for name, value in (joint_pos or {}).items():
             d.qpos[self._qpos_idx[self.spec.joints.index(name)]] = value
@@ -563,7 +575,7 @@ class TwinRobot:
                 )
             adr = self._base.qpos
             if base_height is not None:
-                d.qpos[adr + 2] = base_height
+                d.qpos[adr + 2] = base_height + self._floor
             if base_quat is not None:
                 quat = np.asarray(base_quat, dtype=float)
                 d.qpos[adr + 3 : adr + 7] = quat / np.linalg.norm(quat)
@@ -595,6 +607,7 @@ class TwinRobot:
             lin_vel_world=lin_world,
             lin_vel=lin_base,
             ang_vel=d.qvel[dof + 3 : dof + 6].copy(),  # a free joint's angular velocity is in the body frame
+            floor=self._floor,
         )
 
     def joint_state(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -483,7 +483,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             "safety.joint_velocity"
         )
     spec["safety"] = safety_section(
-        model, chosen, joints, default_pose, actuators, standing, opt.margin, floor_z, velocity, coupled
+        model, chosen, joints, default_pose, actuators, standing, opt.margin, velocity, coupled
     )
     stated = [j for j in joints if j in velocity and j not in coupled]
     if stated:

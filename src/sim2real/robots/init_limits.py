@@ -71,7 +71,6 @@ def safety_section(
     actuators: dict[str, dict[str, Any]],
     standing: float | None,
     margin: float,
-    floor_z: float = 0.0,
     velocity: Mapping[str, float] | None = None,
     coupled: Mapping[str, Mimic] | None = None,
 ) -> dict[str, Any]:
@@ -85,7 +84,6 @@ def safety_section(
         actuators: The spec's ``actuators`` entries (torque limits, models, gains).
         standing: Standing height of a floating base above the floor [m], or None.
         margin: Position margin inside the joint ranges [rad].
-        floor_z: Height of the floor [m].
         velocity: Velocity limits the model's source states, by joint [rad/s]; others get
             :data:`DEFAULT_VELOCITY`.
         coupled: Mimic followers among ``joints`` and their couplings (:func:`followers`).
@@ -124,7 +122,7 @@ def safety_section(
     out: dict[str, Any] = {"joint_position": position, "joint_velocity": speed, "joint_torque": torques}
     if standing is not None:
         out["tilt"] = 1.0
-        out["base_height"] = [round(floor_z + 0.5 * standing, 4), round(floor_z + 2.0 * standing + 0.1, 4)]
+        out["base_height"] = [round(0.5 * standing, 4), round(2.0 * standing + 0.1, 4)]  # above the floor
     # only limits the source states lower the rate (30 rad/s for the unstated is no fact about a drive)
     stated = [velocity[j] for j, a in actuators.items() if a["model"] == "pd" and j in velocity]
     fastest = max(stated, default=DEFAULT_COMMAND_RATE)

@@ -40,7 +40,7 @@ Schema (all angles in rad, times in s, torques in N m; docs/robots.md has every 
       joint_velocity: {hinge: 20.0}
       joint_torque: {hinge: 1.0}  # actuated joints only
       tilt: null                  # max base tilt [rad], floating base only (also the task's termination)
-      base_height: null           # [min, max] [m], floating base only (min: the task's termination)
+      base_height: null           # [min, max] [m] above the floor, floating base only (min: the task's termination)
       command_rate: 50.0          # max change of a joint command per second (command units / s)
       stale_timeout: 0.05         # a reading older than this is stale [s]
       safe_mode: damping          # damping | zero_torque
@@ -271,9 +271,9 @@ class SafetyLimits:
     tilt: float | None = None
     """Largest allowed base tilt from upright [rad]; None for fixed-base robots."""
     base_height_low: float | None = None
-    """Lowest allowed base height [m]; None when not applicable."""
+    """Lowest allowed base height above the floor [m]; None when not applicable."""
     base_height_high: float | None = None
-    """Highest allowed base height [m]; None when not applicable."""
+    """Highest allowed base height above the floor [m]; None when not applicable."""
     command_rate: float = math.inf
     """Largest allowed change of a joint command per second [command units/s]."""
     stale_timeout: float = 0.05
