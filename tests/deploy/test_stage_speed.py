@@ -47,6 +47,11 @@ def run(g: StageSpeedGuard, speeds, t0: float = 0.0, **kw) -> list[list]:
     return [g.check(reading(t0 + i * DT, s, **kw), t0 + i * DT) for i, s in enumerate(speeds)]
 
 
+def stops(events: list[list]) -> list[int]:
+    """The readings whose events hold a safe stop."""
+    return [i for i, ev in enumerate(events) if any(e.severity == Severity.SAFE_STOP for e in ev)]
+
+
 class TestCaps:
     def test_cap_is_the_stage_command_plus_the_margins(self):
         caps = stage_caps(
@@ -148,6 +153,29 @@ class TestGuard:
         stops = [i for i, ev in enumerate(events) if any(e.severity == Severity.SAFE_STOP for e in ev)]
         # no stop before settle_s + timeout after the drop (1.5 s: reading 48)
         assert stops and stops[0] == 48
+
+    def test_a_command_that_keeps_dropping_does_not_hold_off_the_stop(self):
+        # a joystick jittering between 0.50 and 0.49 m/s: each small drop used to restart the grace
+        g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # caps 0.55 / 0.545 m/s
+        events = []
+        for i in range(200):  # 6.25 s at 1.5 m/s, far above either cap
+            stage["command"] = np.array([0.50 if i % 2 else 0.49, 0.0, 0.0])
+            events.append(g.check(reading(i * DT, 1.5), i * DT))
+        # over the higher cap from the first reading: stopped 0.5 s later, as without the jitter
+        assert stops(events)[:1] == [16]
+
+    def test_a_lower_cap_still_holds_the_robot_to_the_one_before(self):
+        g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # cap 0.55 m/s
+        assert all(ev == [] for ev in run(g, [0.5] * 10))
+        stage["fraction"] = 0.1  # cap 0.35 m/s, but the robot speeds up past the old 0.55 at once
+        events = run(g, [0.9] * 40, t0=10 * DT)
+        assert stops(events)[:1] == [16]  # no second on top: it was over the cap it had
+        stop = next(e for e in events[16] if e.severity == Severity.SAFE_STOP)
+        assert stop.limit == pytest.approx(0.55) and "(now 0.35 m/s)" in stop.message
+
+    def test_the_first_stage_gets_no_grace(self):
+        g, _ = guard(fraction=0.1, timeout=0.5, settle_s=1.0)
+        assert stops(run(g, [1.0] * 40))[:1] == [16]
 
     def test_the_same_reading_twice_counts_once(self):
         g, _ = guard(timeout=0.5)

@@ -14,7 +14,9 @@ fast at 10 % as at 100 %.  :class:`StageSpeedGuard` measures what the stage is m
 both low-pass filtered (time constant ``filter_s``) against the spikes of an estimator.  Above a
 cap, one ``stage_speed`` event of severity ``info`` says so; still above it ``timeout`` seconds
 later, a ``stage_speed`` safe stop.  After the cap drops (a stage goes down, the operator slows
-the command) the robot gets ``settle_s`` more to slow down.  The guard checks stages below 100 %
+the command) the robot gets ``settle_s`` to slow down: it is held to the highest cap in effect
+within the last ``settle_s`` (a command that keeps dropping, a joystick jittering down and up,
+never holds the check off: the robot stays held to the cap it had).  The guard checks stages below 100 %
 only: at 100 % the operator has accepted the policy's full speed.  A robot that gives no finite
 base velocity has only its yaw rate checked (one without a gyro only its speed); each gap is said
 once (an ``info`` event).
@@ -25,6 +27,7 @@ Numpy (and MuJoCo, once, for the IMU's mount).
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -112,16 +115,39 @@ class StageSpeedGuard:
         # the IMU's angular velocity in the base frame: turned by the site's orientation on the base
         self._site_in_base = None if imu_to_base is None else np.asarray(imu_to_base, float) * [1, -1, -1, -1]
         self._caps: tuple[float, float] | None = None
+        self._seen = False
+        # per cap, the caps replaced within the last settle_s: (replaced at [s], cap), caps falling
+        # from the oldest to the newest (a cap below a newer one can never be the highest)
+        self._replaced: tuple[deque[tuple[float, float]], deque[tuple[float, float]]] = (deque(), deque())
         self._filtered: dict[str, float] = {}
         self._last_t: float | None = None
         self._over_since: float | None = None
-        self._grace_until = -math.inf
         self._unmeasured_said: set[str] = set()
 
     @property
     def caps(self) -> tuple[float, float] | None:
         """The caps of the last check: (speed [m/s], yaw rate [rad/s]), or None when unchecked."""
         return self._caps
+
+    def _allowed(self, caps: tuple[float, float] | None, now: float) -> tuple[float, float] | None:
+        """The caps the robot is held to: each the highest of the stage's now and those replaced
+        within the last ``settle_s`` (the time it gets to slow down to a lower one)."""
+        if self._seen and caps != self._caps and self._caps is not None:
+            for queue, old in zip(self._replaced, self._caps, strict=True):
+                while queue and queue[-1][1] <= old:
+                    queue.pop()
+                queue.append((now, old))
+        self._seen = True
+        self._caps = caps
+        for queue in self._replaced:
+            while queue and not now - queue[0][0] < self.config.settle_s:
+                queue.popleft()
+        if caps is None:
+            return None
+        speed, yaw = (
+            max([cap, *(old for _, old in queue)]) for cap, queue in zip(caps, self._replaced, strict=True)
+        )
+        return speed, yaw
 
     @property
     def speeds(self) -> dict[str, float]:
@@ -159,15 +185,7 @@ class StageSpeedGuard:
             no base velocity), safe_stop when it is still exceeded ``timeout`` later.
         """
         fraction, command = self._stage()
-        caps = stage_caps(self.config, fraction, command)
-        if (
-            caps is not None
-            and self._caps is not None
-            and (caps[0] < self._caps[0] or caps[1] < self._caps[1])
-        ):
-            self._grace_until = now + self.config.settle_s
-            self._over_since = None
-        self._caps = caps
+        caps = self._allowed(stage_caps(self.config, fraction, command), now)
         if not isinstance(reading, Reading) or not reading.valid or not math.isfinite(reading.t):
             return []
         if self._last_t is not None and reading.t <= self._last_t:
@@ -201,9 +219,14 @@ class StageSpeedGuard:
             self._over_since = None
             return events
         name, value, cap, unit = over[0]
-        what = f"base {name} {value:.3g} {unit} above the stage's cap {cap:.3g} {unit} (speed {100 * fraction:g} %)"
+        assert self._caps is not None
+        stage_cap = self._caps[0 if name == "speed" else 1]
+        what = f"base {name} {value:.3g} {unit} above the stage's cap {cap:.3g} {unit}"
+        if cap > stage_cap:  # still the time to slow down to a lower one
+            what += f" of the last {self.config.settle_s:g} s (now {stage_cap:.3g} {unit})"
+        what += f" (speed {100 * fraction:g} %)"
         if self._over_since is None:
-            self._over_since = max(now, self._grace_until)
+            self._over_since = now
             events.append(
                 new_event(
                     now,
