@@ -173,6 +173,21 @@ class TestGuard:
         stop = next(e for e in events[16] if e.severity == Severity.SAFE_STOP)
         assert stop.limit == pytest.approx(0.55) and "(now 0.35 m/s)" in stop.message
 
+    def test_a_stage_down_from_full_speed_gives_the_robot_time_to_slow_down(self):
+        g, stage = guard(fraction=1.0, timeout=0.5, settle_s=1.0)  # 100 %: unchecked
+        assert all(ev == [] for ev in run(g, [1.0] * 10))
+        stage["fraction"] = 0.1  # the ledger steps back to 10 %: cap 0.35 m/s
+        events = run(g, [1.0] * 100, t0=10 * DT)
+        assert stops(events)[:1] == [48]  # settle_s + timeout after the drop, as from a lower stage
+
+    def test_a_command_gone_non_finite_now_and_then_does_not_reset_the_timer(self):
+        g, stage = guard(fraction=0.1, timeout=0.5)  # cap 0.35 m/s
+        events = []
+        for i in range(40):  # every other command NaN (the policy holds on those ticks only)
+            stage["command"] = np.array([math.nan if i % 2 else 0.5, 0.0, 0.0])
+            events.append(g.check(reading(i * DT, 1.5), i * DT))
+        assert stops(events)[:1] == [16]
+
     def test_the_first_stage_gets_no_grace(self):
         g, _ = guard(fraction=0.1, timeout=0.5, settle_s=1.0)
         assert stops(run(g, [1.0] * 40))[:1] == [16]

@@ -14,9 +14,10 @@ fast at 10 % as at 100 %.  :class:`StageSpeedGuard` measures what the stage is m
 both low-pass filtered (time constant ``filter_s``) against the spikes of an estimator.  Above a
 cap, one ``stage_speed`` event of severity ``info`` says so; still above it ``timeout`` seconds
 later, a ``stage_speed`` safe stop.  After the cap drops (a stage goes down, the operator slows
-the command) the robot gets ``settle_s`` to slow down: it is held to the highest cap in effect
-within the last ``settle_s`` (a command that keeps dropping, a joystick jittering down and up,
-never holds the check off: the robot stays held to the cap it had).  The guard checks stages below 100 %
+the command, the ledger steps back from 100 %) the robot gets ``settle_s`` to slow down: it is held
+to the highest cap in effect within the last ``settle_s`` (a command that keeps dropping, a joystick
+jittering down and up, never holds the check off: the robot stays held to the cap it had).  A
+non-finite command (the policy's input check holds the robot) leaves the caps as they were.  The guard checks stages below 100 %
 only: at 100 % the operator has accepted the policy's full speed.  A robot that gives no finite
 base velocity has only its yaw rate checked (one without a gyro only its speed); each gap is said
 once (an ``info`` event).
@@ -131,9 +132,11 @@ class StageSpeedGuard:
 
     def _allowed(self, caps: tuple[float, float] | None, now: float) -> tuple[float, float] | None:
         """The caps the robot is held to: each the highest of the stage's now and those replaced
-        within the last ``settle_s`` (the time it gets to slow down to a lower one)."""
-        if self._seen and caps != self._caps and self._caps is not None:
-            for queue, old in zip(self._replaced, self._caps, strict=True):
+        within the last ``settle_s`` (the time it gets to slow down to a lower one; from 100 %,
+        unchecked, too)."""
+        if self._seen and caps != self._caps:
+            replaced = (math.inf, math.inf) if self._caps is None else self._caps
+            for queue, old in zip(self._replaced, replaced, strict=True):
                 while queue and queue[-1][1] <= old:
                     queue.pop()
                 queue.append((now, old))
@@ -185,7 +188,11 @@ class StageSpeedGuard:
             no base velocity), safe_stop when it is still exceeded ``timeout`` later.
         """
         fraction, command = self._stage()
-        caps = self._allowed(stage_caps(self.config, fraction, command), now)
+        if self._seen and command is not None and not np.all(np.isfinite(command)):
+            caps = self._caps  # the policy's input check holds the robot; the caps stay what they were
+        else:
+            caps = stage_caps(self.config, fraction, command)
+        caps = self._allowed(caps, now)
         if not isinstance(reading, Reading) or not reading.valid or not math.isfinite(reading.t):
             return []
         if self._last_t is not None and reading.t <= self._last_t:
