@@ -3,6 +3,7 @@ down with its scaled command is stopped below 100 %, on readings and on the quad
 
 from __future__ import annotations
 
+import logging
 import math
 
 import mujoco
@@ -135,6 +136,14 @@ class TestGuard:
         notes = [e for e in events if "no finite base velocity" in e.message]
         assert len(notes) == 1 and notes[0].severity == Severity.INFO
         assert any(e.severity == Severity.SAFE_STOP and "yaw rate" in e.message for e in events)
+
+    def test_an_unchecked_cap_is_a_warning_on_the_console(self, caplog):
+        # the monitor logs info events at debug level: the gap must not be seen only in the bag
+        g, _ = guard()
+        with caplog.at_level(logging.WARNING, logger="sim2real.deploy.stage_speed"):
+            run(g, [0.0] * 5, lin_vel=False)
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "speed cap is not checked" in warnings[0].getMessage()
 
     def test_an_estimate_gone_non_finite_is_not_judged_by_its_old_value(self):
         g, _ = guard(timeout=0.1)

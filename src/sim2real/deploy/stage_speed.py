@@ -20,13 +20,15 @@ jittering down and up, never holds the check off: the robot stays held to the ca
 non-finite command (the policy's input check holds the robot) leaves the caps as they were.  The guard checks stages below 100 %
 only: at 100 % the operator has accepted the policy's full speed.  A robot that gives no finite
 base velocity has only its yaw rate checked (one without a gyro only its speed); each gap is said
-once (an ``info`` event).
+once (an ``info`` event, and a warning in the log): :class:`~sim2real.real.ros2.robot.Ros2Robot`
+reads no base velocity, so on a ROS 2 robot only the yaw rate is checked.
 
 Numpy (and MuJoCo, once, for the IMU's mount).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import deque
 from collections.abc import Callable
@@ -40,6 +42,8 @@ from sim2real.errors import Sim2RealError
 from sim2real.logs.trajectory import rotate
 from sim2real.real.protocol import Reading
 from sim2real.robots.spec import RobotSpec
+
+log = logging.getLogger(__name__)
 
 __all__ = ["StageSpeedConfig", "StageSpeedGuard", "stage_caps", "stage_speed_guard"]
 
@@ -206,14 +210,10 @@ class StageSpeedGuard:
             if key not in self._filtered and key not in self._unmeasured_said:
                 self._unmeasured_said.add(key)
                 name = "speed" if key == "speed" else "yaw-rate"
-                events.append(
-                    new_event(
-                        now,
-                        EventKind.STAGE_SPEED,
-                        Severity.INFO,
-                        f"the robot gives no finite {what}: the stage's {name} cap is not checked",
-                    )
-                )
+                message = f"the robot gives no finite {what}: the stage's {name} cap is not checked"
+                # an info event is logged at debug level: a check that is off must be seen on the console
+                log.warning("stage speed: %s", message)
+                events.append(new_event(now, EventKind.STAGE_SPEED, Severity.INFO, message))
         over = [
             (name, self._filtered[key], cap, unit)
             for name, key, cap, unit in (
