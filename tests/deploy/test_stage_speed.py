@@ -16,7 +16,9 @@ from sim2real.deploy.safety import EventKind, SafetyMonitor, Severity
 from sim2real.deploy.safety_events import SafetyConfigError
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.deploy.stage_speed import StageSpeedConfig, StageSpeedGuard, stage_caps, stage_speed_guard
+from sim2real.logs.trajectory import rotate
 from sim2real.real.protocol import Reading
+from sim2real.real.rotations import quat_multiply
 from sim2real.real.twin import TwinConfig, TwinRobot
 
 DT = 1 / 32  # s: exact in binary, so the times compared with the timeout are exact
@@ -216,6 +218,27 @@ class TestGuard:
         g2 = StageSpeedGuard(StageSpeedConfig(filter_s=0.0, timeout=0.1), lambda: (0.1, np.zeros(3)), mount)
         rolling = [g2.check(reading(i * DT, gyro=[0.0, 0.0, 1.0]), i * DT) for i in range(10)]
         assert all(ev == [] for ev in rolling)  # the IMU's z is the base's -y: a roll rate
+
+    @pytest.mark.parametrize("turned", [False, True])
+    def test_a_tilted_base_is_judged_in_the_world(self, turned):
+        # pitched 1 rad (the tilt limit), moving 0.6 m/s across the floor and turning 1 rad/s about
+        # the vertical: in its own frame the base shows 0.32 m/s and 0.54 rad/s, under the caps
+        pitch = 1.0
+        base = np.array([math.cos(pitch / 2), 0.0, math.sin(pitch / 2), 0.0])
+        to_base = rotate(base * [1, -1, -1, -1], np.eye(3)).T  # world -> base
+        v, w = to_base @ [0.6, 0.0, 0.0], to_base @ [0.0, 0.0, 1.0]
+        mount, quat, gyro = None, base, w
+        if turned:  # the IMU turned 90 deg about the base's x: its y axis is the base's z axis
+            mount = np.array([math.cos(math.pi / 4), -math.sin(math.pi / 4), 0.0, 0.0])
+            site = mount * [1, -1, -1, -1]
+            quat, gyro = quat_multiply(base, site), rotate(mount, w)
+        g = StageSpeedGuard(StageSpeedConfig(filter_s=0.0), lambda: (0.1, np.array([0.05, 0.0, 0.1])), mount)
+        for i in range(3):
+            g.check(
+                Reading(t=i * DT, q=np.zeros(1), qd=np.zeros(1), gyro=gyro, quat=quat, base_lin_vel=v), i * DT
+            )
+        assert g.speeds["speed"] == pytest.approx(0.6) and g.speeds["yaw_rate"] == pytest.approx(1.0)
+        assert g.caps == pytest.approx((0.35, 0.6))
 
 
 class TestInTheLoop:

@@ -6,10 +6,14 @@ robot keeps its balance.  That slows the robot only if the policy follows its co
 that ignores it (an import with the wrong command scale, a policy trained on one speed) would run as
 fast at 10 % as at 100 %.  :class:`StageSpeedGuard` measures what the stage is meant to limit:
 
-- the base's horizontal speed (``Reading.base_lin_vel``, base frame, x and y) against the
-  stage's commanded speed plus a margin, ``|v_cmd,xy| + speed_margin``;
-- the base's yaw rate (the IMU's angular velocity turned into the base frame, its z component)
-  against ``|w_cmd| + yaw_margin``;
+- the base's horizontal speed (``Reading.base_lin_vel``, turned from the base frame into the
+  world's by the base's orientation, x and y) against the stage's commanded speed plus a margin,
+  ``|v_cmd,xy| + speed_margin``;
+- the base's yaw rate (the IMU's angular velocity turned into the base frame, then the world's:
+  its z component) against ``|w_cmd| + yaw_margin``;
+
+the base's orientation being the reading's (the IMU's, through its mount); without one, the base
+frame's x-y plane and z axis stand in (a base tilted by 1 rad would show 54 % of its speed);
 
 both low-pass filtered (time constant ``filter_s``) against the spikes of an estimator.  Above a
 cap, one ``stage_speed`` event of severity ``info`` says so; still above it ``timeout`` seconds
@@ -41,6 +45,7 @@ from sim2real.deploy.safety_events import EventKind, SafetyConfigError, SafetyEv
 from sim2real.errors import Sim2RealError
 from sim2real.logs.trajectory import rotate
 from sim2real.real.protocol import Reading
+from sim2real.real.rotations import quat_multiply
 from sim2real.robots.spec import RobotSpec
 
 log = logging.getLogger(__name__)
@@ -118,7 +123,8 @@ class StageSpeedGuard:
         self._yaw = yaw
         self._stage = stage
         # the IMU's angular velocity in the base frame: turned by the site's orientation on the base
-        self._site_in_base = None if imu_to_base is None else np.asarray(imu_to_base, float) * [1, -1, -1, -1]
+        self._mount = None if imu_to_base is None else np.asarray(imu_to_base, float)
+        self._site_in_base = None if self._mount is None else self._mount * [1, -1, -1, -1]
         self._caps: tuple[float, float] | None = None
         self._seen = False
         # per cap, the caps replaced within the last settle_s: (replaced at [s], cap), caps falling
@@ -161,14 +167,35 @@ class StageSpeedGuard:
         """The filtered speeds of the last check: ``speed`` [m/s] and ``yaw_rate`` [rad/s], when measured."""
         return dict(self._filtered)
 
+    def _base_in_world(self, reading: Reading) -> np.ndarray | None:
+        """The base's orientation (w, x, y, z) from the IMU's through its mount, or None without a
+        usable one (no quaternion, non-finite or zero, or an IMU that does not tell the base's)."""
+        quat = reading.quat
+        if not self._yaw or quat is None or not np.all(np.isfinite(quat)):
+            return None
+        norm = float(np.linalg.norm(quat))
+        if not norm > 1e-9:
+            return None
+        quat = np.asarray(quat, dtype=float) / norm
+        return quat if self._mount is None else quat_multiply(quat, self._mount)
+
     def _measure(self, reading: Reading) -> dict[str, float]:
+        """Horizontal speed and yaw rate in the world frame when the reading tells the base's
+        orientation (a tilted base's own x-y plane and z axis are not the world's), else in the
+        base frame."""
         out: dict[str, float] = {}
+        base = self._base_in_world(reading)
         if reading.base_lin_vel is not None and np.all(np.isfinite(reading.base_lin_vel)):
-            out["speed"] = float(np.hypot(reading.base_lin_vel[0], reading.base_lin_vel[1]))
+            v = np.asarray(reading.base_lin_vel, dtype=float)
+            if base is not None:
+                v = rotate(base, v)
+            out["speed"] = float(np.hypot(v[0], v[1]))
         if self._yaw and reading.gyro is not None and np.all(np.isfinite(reading.gyro)):
             gyro = np.asarray(reading.gyro, dtype=float)
             if self._site_in_base is not None:
                 gyro = rotate(self._site_in_base, gyro)
+            if base is not None:
+                gyro = rotate(base, gyro)
             out["yaw_rate"] = abs(float(gyro[2]))
         return out
 
