@@ -156,6 +156,19 @@ class TestGuard:
         assert len(notes) == 1 and "speed cap is not checked" in notes[0].message
         assert "speed" not in g.speeds
 
+    def test_an_estimate_that_drops_out_now_and_then_does_not_reset_the_timer(self):
+        # the monitor does not judge base_lin_vel: one non-finite estimate in eight must not hide a
+        # robot running at 1.5 m/s (cap 0.35) by restarting the timeout at every gap
+        g, _ = guard(timeout=0.5)
+        events = run(g, ([1.5] * 7 + [math.nan]) * 10)
+        assert stops(events)[:1] == [16]
+        assert any("speed cap is not checked" in e.message for e in events[7])  # the gap is still said
+
+    def test_a_value_that_stays_missing_does_not_stop_on_its_old_excess(self):
+        g, _ = guard(timeout=0.5)
+        events = run(g, [1.5] * 8 + [math.nan] * 40)
+        assert stops(events) == []
+
     def test_a_lower_cap_gives_the_robot_time_to_slow_down(self):
         g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # cap 0.25 + 0.3 = 0.55 m/s
         assert all(ev == [] for ev in run(g, [0.5] * 10))

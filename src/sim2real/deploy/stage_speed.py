@@ -17,7 +17,9 @@ frame's x-y plane and z axis stand in (a base tilted by 1 rad would show 54 % of
 
 both low-pass filtered (time constant ``filter_s``) against the spikes of an estimator.  Above a
 cap, one ``stage_speed`` event of severity ``info`` says so; still above it ``timeout`` seconds
-later, a ``stage_speed`` safe stop.  After the cap drops (a stage goes down, the operator slows
+later, a ``stage_speed`` safe stop (each measure on its own timer, which a reading without the
+measure neither restarts nor runs out: the monitor does not judge a base velocity, so an estimate
+that drops out now and then must not hide a robot that runs).  After the cap drops (a stage goes down, the operator slows
 the command, the ledger steps back from 100 %) the robot gets ``settle_s`` to slow down: it is held
 to the highest cap in effect within the last ``settle_s`` (a command that keeps dropping, a joystick
 jittering down and up, never holds the check off: the robot stays held to the cap it had).  A
@@ -49,6 +51,9 @@ from sim2real.real.rotations import quat_multiply
 from sim2real.robots.spec import RobotSpec
 
 log = logging.getLogger(__name__)
+
+_MEASURES = (("speed", "speed", "m/s"), ("yaw rate", "yaw_rate", "rad/s"))
+"""What the guard measures: (name in its messages, key in :attr:`StageSpeedGuard.speeds`, unit)."""
 
 __all__ = ["StageSpeedConfig", "StageSpeedGuard", "stage_caps", "stage_speed_guard"]
 
@@ -132,7 +137,8 @@ class StageSpeedGuard:
         self._replaced: tuple[deque[tuple[float, float]], deque[tuple[float, float]]] = (deque(), deque())
         self._filtered: dict[str, float] = {}
         self._last_t: float | None = None
-        self._over_since: float | None = None
+        # per measure (speed, yaw_rate): since when it has been above its cap [s] (loop time)
+        self._over_since: dict[str, float] = {}
         self._unmeasured_said: set[str] = set()
 
     @property
@@ -230,7 +236,7 @@ class StageSpeedGuard:
             return []  # the same sample again
         self._filter(self._measure(reading), reading.t)
         if caps is None:
-            self._over_since = None
+            self._over_since.clear()
             return []
         events = []
         for key, what in (("speed", "base velocity"), ("yaw_rate", "yaw rate (gyro)")):
@@ -241,48 +247,30 @@ class StageSpeedGuard:
                 # an info event is logged at debug level: a check that is off must be seen on the console
                 log.warning("stage speed: %s", message)
                 events.append(new_event(now, EventKind.STAGE_SPEED, Severity.INFO, message))
-        over = [
-            (name, self._filtered[key], cap, unit)
-            for name, key, cap, unit in (
-                ("speed", "speed", caps[0], "m/s"),
-                ("yaw rate", "yaw_rate", caps[1], "rad/s"),
-            )
-            if key in self._filtered and self._filtered[key] > cap
-        ]
-        if not over:
-            self._over_since = None
-            return events
-        name, value, cap, unit = over[0]
         assert self._caps is not None
-        stage_cap = self._caps[0 if name == "speed" else 1]
-        what = f"base {name} {value:.3g} {unit} above the stage's cap {cap:.3g} {unit}"
-        if cap > stage_cap:  # still the time to slow down to a lower one
-            what += f" of the last {self.config.settle_s:g} s (now {stage_cap:.3g} {unit})"
-        what += f" (speed {100 * fraction:g} %)"
-        if self._over_since is None:
-            self._over_since = now
-            events.append(
-                new_event(
-                    now,
-                    EventKind.STAGE_SPEED,
-                    Severity.INFO,
-                    f"{what}: safe stop unless it slows within {self.config.timeout:g} s",
-                    value=value,
-                    limit=cap,
+        for (name, key, unit), cap, stage_cap in zip(_MEASURES, caps, self._caps, strict=True):
+            value = self._filtered.get(key)
+            if value is None:  # not measured now: its timer neither runs out nor restarts
+                continue
+            if value <= cap:
+                self._over_since.pop(key, None)
+                continue
+            what = f"base {name} {value:.3g} {unit} above the stage's cap {cap:.3g} {unit}"
+            if cap > stage_cap:  # still the time to slow down to a lower one
+                what += f" of the last {self.config.settle_s:g} s (now {stage_cap:.3g} {unit})"
+            what += f" (speed {100 * fraction:g} %)"
+            since = self._over_since.get(key)
+            if since is None:
+                self._over_since[key] = now
+                message = f"{what}: safe stop unless it slows within {self.config.timeout:g} s"
+                events.append(
+                    new_event(now, EventKind.STAGE_SPEED, Severity.INFO, message, value=value, limit=cap)
                 )
-            )
-        elif now - self._over_since >= self.config.timeout:
-            events.append(
-                new_event(
-                    now,
-                    EventKind.STAGE_SPEED,
-                    Severity.SAFE_STOP,
-                    f"{what} for {self.config.timeout:g} s: the policy does not slow down with its "
-                    "velocity command",
-                    value=value,
-                    limit=cap,
+            elif now - since >= self.config.timeout:
+                message = f"{what} for {self.config.timeout:g} s: the policy does not slow down with its velocity command"
+                events.append(
+                    new_event(now, EventKind.STAGE_SPEED, Severity.SAFE_STOP, message, value=value, limit=cap)
                 )
-            )
         return events
 
 
