@@ -216,6 +216,13 @@ class TestGuard:
         g, _ = guard(fraction=0.1, timeout=0.5, settle_s=1.0)
         assert stops(run(g, [1.0] * 40))[:1] == [16]
 
+    def test_a_robot_clock_that_restarts_is_followed(self):
+        # the monitor holds on time going back, then an accepted reset takes the new clock: the guard
+        # ignored every reading until the robot's time passed the old one (here 100 s later)
+        g, _ = guard(timeout=0.5)
+        assert stops(run(g, [0.0] * 10, t0=100.0)) == []
+        assert stops(run(g, [1.5] * 40))[:1] == [16]
+
     def test_the_same_reading_twice_counts_once(self):
         g, _ = guard(timeout=0.5)
         r = reading(0.0, 0.6)

@@ -232,8 +232,13 @@ class StageSpeedGuard:
         caps = self._allowed(caps, now)
         if not isinstance(reading, Reading) or not reading.valid or not math.isfinite(reading.t):
             return []
-        if self._last_t is not None and reading.t <= self._last_t:
+        if self._last_t is not None and reading.t == self._last_t:
             return []  # the same sample again
+        if self._last_t is not None and reading.t < self._last_t:
+            # the robot's clock went back (the monitor holds, and stops, unless a reset took the new
+            # clock): filter afresh, not wait for its time to pass the old one
+            self._filtered.clear()
+            self._last_t = None
         self._filter(self._measure(reading), reading.t)
         if caps is None:
             self._over_since.clear()
