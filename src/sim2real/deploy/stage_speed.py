@@ -19,15 +19,16 @@ both low-pass filtered (time constant ``filter_s``) against the spikes of an est
 cap, one ``stage_speed`` event of severity ``info`` says so; still above it ``timeout`` seconds
 later, a ``stage_speed`` safe stop (each measure on its own timer, which a reading without the
 measure neither restarts nor runs out: the monitor does not judge a base velocity, so an estimate
-that drops out now and then must not hide a robot that runs).  After the cap drops (a stage goes down, the operator slows
-the command, the ledger steps back from 100 %) the robot gets ``settle_s`` to slow down: it is held
-to the highest cap in effect within the last ``settle_s`` (a command that keeps dropping, a joystick
-jittering down and up, never holds the check off: the robot stays held to the cap it had).  A
-non-finite command (the policy's input check holds the robot) leaves the caps as they were.  The guard checks stages below 100 %
-only: at 100 % the operator has accepted the policy's full speed.  A robot that gives no finite
-base velocity has only its yaw rate checked (one without a gyro only its speed); each gap is said
-once (an ``info`` event, and a warning in the log): :class:`~sim2real.real.ros2.robot.Ros2Robot`
-reads no base velocity, so on a ROS 2 robot only the yaw rate is checked.
+that drops out now and then must not hide a robot that runs).  After the cap drops (a stage goes
+down, the operator slows the command, the ledger steps back from 100 %) the robot gets
+``settle_s`` to slow down: it is held to the highest cap in effect within the last ``settle_s``
+(a command that keeps dropping, a joystick jittering down and up, never holds the check off: the
+robot stays held to the cap it had).  A non-finite command (the policy's input check holds the
+robot) leaves the caps as they were.  The guard checks stages below 100 % only: at 100 % the
+operator has accepted the policy's full speed.  A robot that gives no finite base velocity has
+only its yaw rate checked (one without a gyro only its speed); each gap is said once (an ``info``
+event, and a warning in the log): :class:`~sim2real.real.ros2.robot.Ros2Robot` reads no base
+velocity, so on a ROS 2 robot only the yaw rate is checked.
 
 Numpy (and MuJoCo, once, for the IMU's mount).
 """
