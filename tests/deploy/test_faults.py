@@ -39,7 +39,8 @@ class TestSuite:
 
     def test_every_reaction_is_within_one_control_period(self, suite):
         """Faults seen in one reading are met in the same tick; a collision (an observer that
-        integrates momentum) within its own deadline."""
+        integrates momentum) and a speed over its stage's cap (a filter and a timeout) within
+        their own deadlines."""
         assert suite["all_within_one_period"], failures(suite)
         for case in suite["cases"]:
             if case.get("deadline_ms") is None:
@@ -72,13 +73,14 @@ class TestSuite:
         }
         assert required <= names
         if suite["robot"] == "quadruped":
-            assert {"tilt", "height", "nan_policy_input"} <= names and not suite["skipped"]
+            assert {"tilt", "height", "nan_policy_input", "stage_speed"} <= names and not suite["skipped"]
         else:
-            assert set(suite["skipped"]) == {"tilt", "height", "nan_policy_input"}
+            assert set(suite["skipped"]) == {"tilt", "height", "nan_policy_input", "stage_speed"}
 
     def test_safe_stops_stay_latched_and_transient_faults_recover(self, suite):
         cases = {c["name"]: c for c in suite["cases"]}
-        for name in ("nan_reading", "position_limit", "velocity_limit", "estop", "measured_torque"):
+        stops = ("nan_reading", "position_limit", "velocity_limit", "estop", "measured_torque")
+        for name in stops + (("stage_speed",) if suite["robot"] == "quadruped" else ()):
             assert cases[name]["latched"] is True, cases[name]
         for name in ("dropped_burst", "inf_policy_output", "rate_spike"):
             assert cases[name]["recovered"] is True, cases[name]

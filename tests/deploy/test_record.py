@@ -342,6 +342,17 @@ class TestLegged:
         assert tr.base is None  # a hung base does not move: nothing to estimate
         assert np.ptp(tr.q, axis=0).min() > 0.2  # 0.3 rad chirps on every joint
 
+    def test_a_trot_at_a_low_stage_slows_its_joint_targets(self, tmp_path, capsys):
+        # the quadruped's spec has a velocity command, which the trot ignores: a stage that scaled it
+        # slowed nothing, and the stage speed cap then stopped the trot ("the policy does not slow down")
+        (tmp_path / "twin.yaml").write_text("params: {}\n")
+        args = ["record", "--robot", "quadruped", "--twin", str(tmp_path / "twin.yaml"), "--excite", "trot"]
+        code = main([*args, "--speed", "0", "--seconds", "2", "--out", str(tmp_path / "log"), "--json"])
+        summary = json.loads(capsys.readouterr().out)
+        safety = summary["safety"]
+        assert code == 0 and not safety["latched"] and "stage_speed" not in safety["counters"]
+        assert safety["counters"].get("velocity_limit", 0) > 0  # the 10 % target speed limit shapes the trot
+
     def test_a_robot_on_the_floor_logs_its_estimated_and_true_base_state(self, tmp_path, quadruped):
         twin = TwinRobot(quadruped, TwinConfig())
         record(twin, ExcitationPolicy(quadruped, "chirp", 1.0), 1.0, tmp_path / "log")

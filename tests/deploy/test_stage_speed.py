@@ -3,6 +3,7 @@ down with its scaled command is stopped below 100 %, on readings and on the quad
 
 from __future__ import annotations
 
+import logging
 import math
 
 import mujoco
@@ -15,7 +16,9 @@ from sim2real.deploy.safety import EventKind, SafetyMonitor, Severity
 from sim2real.deploy.safety_events import SafetyConfigError
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.deploy.stage_speed import StageSpeedConfig, StageSpeedGuard, stage_caps, stage_speed_guard
+from sim2real.logs.trajectory import rotate
 from sim2real.real.protocol import Reading
+from sim2real.real.rotations import quat_multiply
 from sim2real.real.twin import TwinConfig, TwinRobot
 
 DT = 1 / 32  # s: exact in binary, so the times compared with the timeout are exact
@@ -45,6 +48,11 @@ def guard(fraction=0.1, command=(0.5, 0.0, 0.0), **config) -> tuple[StageSpeedGu
 def run(g: StageSpeedGuard, speeds, t0: float = 0.0, **kw) -> list[list]:
     """Events per reading of a speed sequence, one reading per control period."""
     return [g.check(reading(t0 + i * DT, s, **kw), t0 + i * DT) for i, s in enumerate(speeds)]
+
+
+def stops(events: list[list]) -> list[int]:
+    """The readings whose events hold a safe stop."""
+    return [i for i, ev in enumerate(events) if any(e.severity == Severity.SAFE_STOP for e in ev)]
 
 
 class TestCaps:
@@ -131,6 +139,14 @@ class TestGuard:
         assert len(notes) == 1 and notes[0].severity == Severity.INFO
         assert any(e.severity == Severity.SAFE_STOP and "yaw rate" in e.message for e in events)
 
+    def test_an_unchecked_cap_is_a_warning_on_the_console(self, caplog):
+        # the monitor logs info events at debug level: the gap must not be seen only in the bag
+        g, _ = guard()
+        with caplog.at_level(logging.WARNING, logger="sim2real.deploy.stage_speed"):
+            run(g, [0.0] * 5, lin_vel=False)
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "speed cap is not checked" in warnings[0].getMessage()
+
     def test_an_estimate_gone_non_finite_is_not_judged_by_its_old_value(self):
         g, _ = guard(timeout=0.1)
         before = [e for ev in run(g, [0.2] * 5) for e in ev]
@@ -140,6 +156,19 @@ class TestGuard:
         assert len(notes) == 1 and "speed cap is not checked" in notes[0].message
         assert "speed" not in g.speeds
 
+    def test_an_estimate_that_drops_out_now_and_then_does_not_reset_the_timer(self):
+        # the monitor does not judge base_lin_vel: one non-finite estimate in eight must not hide a
+        # robot running at 1.5 m/s (cap 0.35) by restarting the timeout at every gap
+        g, _ = guard(timeout=0.5)
+        events = run(g, ([1.5] * 7 + [math.nan]) * 10)
+        assert stops(events)[:1] == [16]
+        assert any("speed cap is not checked" in e.message for e in events[7])  # the gap is still said
+
+    def test_a_value_that_stays_missing_does_not_stop_on_its_old_excess(self):
+        g, _ = guard(timeout=0.5)
+        events = run(g, [1.5] * 8 + [math.nan] * 40)
+        assert stops(events) == []
+
     def test_a_lower_cap_gives_the_robot_time_to_slow_down(self):
         g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # cap 0.25 + 0.3 = 0.55 m/s
         assert all(ev == [] for ev in run(g, [0.5] * 10))
@@ -148,6 +177,51 @@ class TestGuard:
         stops = [i for i, ev in enumerate(events) if any(e.severity == Severity.SAFE_STOP for e in ev)]
         # no stop before settle_s + timeout after the drop (1.5 s: reading 48)
         assert stops and stops[0] == 48
+
+    def test_a_command_that_keeps_dropping_does_not_hold_off_the_stop(self):
+        # a joystick jittering between 0.50 and 0.49 m/s: each small drop used to restart the grace
+        g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # caps 0.55 / 0.545 m/s
+        events = []
+        for i in range(200):  # 6.25 s at 1.5 m/s, far above either cap
+            stage["command"] = np.array([0.50 if i % 2 else 0.49, 0.0, 0.0])
+            events.append(g.check(reading(i * DT, 1.5), i * DT))
+        # over the higher cap from the first reading: stopped 0.5 s later, as without the jitter
+        assert stops(events)[:1] == [16]
+
+    def test_a_lower_cap_still_holds_the_robot_to_the_one_before(self):
+        g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # cap 0.55 m/s
+        assert all(ev == [] for ev in run(g, [0.5] * 10))
+        stage["fraction"] = 0.1  # cap 0.35 m/s, but the robot speeds up past the old 0.55 at once
+        events = run(g, [0.9] * 40, t0=10 * DT)
+        assert stops(events)[:1] == [16]  # no second on top: it was over the cap it had
+        stop = next(e for e in events[16] if e.severity == Severity.SAFE_STOP)
+        assert stop.limit == pytest.approx(0.55) and "(now 0.35 m/s)" in stop.message
+
+    def test_a_stage_down_from_full_speed_gives_the_robot_time_to_slow_down(self):
+        g, stage = guard(fraction=1.0, timeout=0.5, settle_s=1.0)  # 100 %: unchecked
+        assert all(ev == [] for ev in run(g, [1.0] * 10))
+        stage["fraction"] = 0.1  # the ledger steps back to 10 %: cap 0.35 m/s
+        events = run(g, [1.0] * 100, t0=10 * DT)
+        assert stops(events)[:1] == [48]  # settle_s + timeout after the drop, as from a lower stage
+
+    def test_a_command_gone_non_finite_now_and_then_does_not_reset_the_timer(self):
+        g, stage = guard(fraction=0.1, timeout=0.5)  # cap 0.35 m/s
+        events = []
+        for i in range(40):  # every other command NaN (the policy holds on those ticks only)
+            stage["command"] = np.array([math.nan if i % 2 else 0.5, 0.0, 0.0])
+            events.append(g.check(reading(i * DT, 1.5), i * DT))
+        assert stops(events)[:1] == [16]
+
+    def test_the_first_stage_gets_no_grace(self):
+        g, _ = guard(fraction=0.1, timeout=0.5, settle_s=1.0)
+        assert stops(run(g, [1.0] * 40))[:1] == [16]
+
+    def test_a_robot_clock_that_restarts_is_followed(self):
+        # the monitor holds on time going back, then an accepted reset takes the new clock: the guard
+        # ignored every reading until the robot's time passed the old one (here 100 s later)
+        g, _ = guard(timeout=0.5)
+        assert stops(run(g, [0.0] * 10, t0=100.0)) == []
+        assert stops(run(g, [1.5] * 40))[:1] == [16]
 
     def test_the_same_reading_twice_counts_once(self):
         g, _ = guard(timeout=0.5)
@@ -164,6 +238,27 @@ class TestGuard:
         g2 = StageSpeedGuard(StageSpeedConfig(filter_s=0.0, timeout=0.1), lambda: (0.1, np.zeros(3)), mount)
         rolling = [g2.check(reading(i * DT, gyro=[0.0, 0.0, 1.0]), i * DT) for i in range(10)]
         assert all(ev == [] for ev in rolling)  # the IMU's z is the base's -y: a roll rate
+
+    @pytest.mark.parametrize("turned", [False, True])
+    def test_a_tilted_base_is_judged_in_the_world(self, turned):
+        # pitched 1 rad (the tilt limit), moving 0.6 m/s across the floor and turning 1 rad/s about
+        # the vertical: in its own frame the base shows 0.32 m/s and 0.54 rad/s, under the caps
+        pitch = 1.0
+        base = np.array([math.cos(pitch / 2), 0.0, math.sin(pitch / 2), 0.0])
+        to_base = rotate(base * [1, -1, -1, -1], np.eye(3)).T  # world -> base
+        v, w = to_base @ [0.6, 0.0, 0.0], to_base @ [0.0, 0.0, 1.0]
+        mount, quat, gyro = None, base, w
+        if turned:  # the IMU turned 90 deg about the base's x: its y axis is the base's z axis
+            mount = np.array([math.cos(math.pi / 4), -math.sin(math.pi / 4), 0.0, 0.0])
+            site = mount * [1, -1, -1, -1]
+            quat, gyro = quat_multiply(base, site), rotate(mount, w)
+        g = StageSpeedGuard(StageSpeedConfig(filter_s=0.0), lambda: (0.1, np.array([0.05, 0.0, 0.1])), mount)
+        for i in range(3):
+            g.check(
+                Reading(t=i * DT, q=np.zeros(1), qd=np.zeros(1), gyro=gyro, quat=quat, base_lin_vel=v), i * DT
+            )
+        assert g.speeds["speed"] == pytest.approx(0.6) and g.speeds["yaw_rate"] == pytest.approx(1.0)
+        assert g.caps == pytest.approx((0.35, 0.6))
 
 
 class TestInTheLoop:

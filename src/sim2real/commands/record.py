@@ -139,7 +139,11 @@ def record(
                 fixed_base=fixed_base,
                 allow_out_of_bounds=allow_out_of_bounds,
             )
-            config = LoopConfig(mode="paced" if realtime else "lockstep", speed=SpeedConfig(start_stage=start))
+            config = LoopConfig(
+                mode="paced" if realtime else "lockstep",
+                speed=SpeedConfig(start_stage=start),
+                speed_applies_to=_stages_slow(policy),
+            )
             total = max(1, round(seconds / spec.control_dt))
             status = LiveStatus(f"record {spec.name}", total, json)
             meta = {"source": "sim2real record", "twin": twin_info, "seed": seed, "fixed_base": fixed_base}
@@ -175,6 +179,12 @@ def _warn_if_stopped(safety: dict[str, Any] | None, hint: str = "") -> None:
         )
 
 
+def _stages_slow(policy: str | None) -> Literal["auto", "joint_targets"]:
+    """What a speed stage slows: an excitation or the trot (no policy) ignores the velocity command
+    the robot's spec may have, so its joint targets; a policy, by its velocity command or not."""
+    return "auto" if policy is not None else "joint_targets"
+
+
 def _record_ros2(
     spec: Any,
     driver: Any,
@@ -204,7 +214,8 @@ def _record_ros2(
         meta["policy_file"] = str(Path(policy).resolve())
 
     def make_loop(robot: Any) -> ControlLoop:
-        config = LoopConfig(mode="paced", speed=SpeedConfig(start_stage=start))
+        speed = SpeedConfig(start_stage=start)
+        config = LoopConfig(mode="paced", speed=speed, speed_applies_to=_stages_slow(policy))
         return ControlLoop(robot, driver, config=config, log_path=target, log_meta=meta, live=live_view)
 
     human(f"record {what} on the ROS 2 robot {spec.name} for {seconds:g} s, log {target}", json)

@@ -482,6 +482,52 @@ class Height(Fault):
         twin.set_state(joint_pos=folded, base_height=height, base_quat=np.array([1.0, 0.0, 0.0, 0.0]))
 
 
+class StageSpeed(Fault):
+    """Below 100 % the base runs faster than the stage lets it: what a policy that ignores its
+    scaled velocity command does.  The case runs at the first stage (10 %, zero command); from the
+    injection the readings' base velocity (what the estimator says) is 3 x the stage's speed cap,
+    forward.  The guard (:mod:`sim2real.deploy.stage_speed`) must safe-stop within its filter's
+    rise to the cap and its timeout (plus a control period)."""
+
+    name = "stage_speed"
+    description = (
+        "at the first stage, the base velocity reads 3 x the stage's speed cap: a safe stop after the timeout"
+    )
+    reaction = "safe_stop"
+    kinds = ("stage_speed",)
+    floating_base_only = True
+    needs_velocity_command = True
+
+    def __init__(self, ctx: FaultContext) -> None:
+        super().__init__(ctx)
+        ctx.loop.speed.start_at(0)  # before the warm-up: the guard checks stages below 100 % only
+        guard = ctx.loop.stage_speed
+        config = guard.config if guard is not None else None
+        # the filter reaches the cap after filter_s ln(1.5) (a step to 3 x the cap), then the timeout
+        self.deadline_s = None
+        if config is not None:
+            self.deadline_s = config.filter_s * math.log(1.5) + config.timeout + 2 * float(ctx.spec.control_dt)
+        self.speed = math.nan
+
+    def horizon_ticks(self) -> int:
+        return 0 if self.deadline_s is None else math.ceil(self.deadline_s / float(self.ctx.spec.control_dt))
+
+    def inject(self) -> None:
+        guard = self.ctx.loop.stage_speed
+        if guard is None or guard.caps is None:
+            raise NotApplicableError(
+                "the loop does not cap this policy's speed (its stages slow the joint targets)"
+            )
+        super().inject()
+        self.speed = 3.0 * guard.caps[0]
+        self.description = (
+            f"at the first stage, the base velocity reads {self.speed:.3g} m/s (3 x the stage's cap)"
+        )
+
+    def read(self) -> Reading:
+        return _replace(self.ctx.twin.read(), base_lin_vel=np.array([self.speed, 0.0, 0.0]))
+
+
 class Estop(Fault):
     name = "estop"
     description = "an e-stop request"
@@ -586,6 +632,7 @@ FAULTS: tuple[type[Fault], ...] = (
     RateSpike,
     Tilt,
     Height,
+    StageSpeed,
     Estop,
     Collision,
 )

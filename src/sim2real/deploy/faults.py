@@ -192,8 +192,8 @@ class CaseResult:
     """Hold and safe-stop events during the fault-free warm-up (clamps are routine shaping)."""
     control_dt: float
     deadline_ms: float | None = None
-    """For faults with a deadline (collisions): the reaction must come within this time of the
-    fault's start, instead of within one control period."""
+    """For faults with a deadline (a collision, a speed over the stage's cap): the reaction must
+    come within this time of the fault's start, instead of within one control period."""
     events: list[str] = field(default_factory=list)
     """kind/severity of the events after the injection (first few)."""
     unsafe: list[str] = field(default_factory=list)

@@ -365,6 +365,8 @@ class _Runner:
             config=LoopConfig(
                 mode="paced" if self.paced else "lockstep",
                 speed=SpeedConfig(start_stage=stage),
+                # scripted commands ignore a velocity command the spec may have: slow their targets
+                speed_applies_to="joint_targets",
                 episode_return=False,
             ),
         )

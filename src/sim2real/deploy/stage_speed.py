@@ -6,25 +6,38 @@ robot keeps its balance.  That slows the robot only if the policy follows its co
 that ignores it (an import with the wrong command scale, a policy trained on one speed) would run as
 fast at 10 % as at 100 %.  :class:`StageSpeedGuard` measures what the stage is meant to limit:
 
-- the base's horizontal speed (``Reading.base_lin_vel``, base frame, x and y) against the
-  stage's commanded speed plus a margin, ``|v_cmd,xy| + speed_margin``;
-- the base's yaw rate (the IMU's angular velocity turned into the base frame, its z component)
-  against ``|w_cmd| + yaw_margin``;
+- the base's horizontal speed (``Reading.base_lin_vel``, turned from the base frame into the
+  world's by the base's orientation, x and y) against the stage's commanded speed plus a margin,
+  ``|v_cmd,xy| + speed_margin``;
+- the base's yaw rate (the IMU's angular velocity turned into the base frame, then the world's:
+  its z component) against ``|w_cmd| + yaw_margin``;
+
+the base's orientation being the reading's (the IMU's, through its mount); without one, the base
+frame's x-y plane and z axis stand in (a base tilted by 1 rad would show 54 % of its speed);
 
 both low-pass filtered (time constant ``filter_s``) against the spikes of an estimator.  Above a
 cap, one ``stage_speed`` event of severity ``info`` says so; still above it ``timeout`` seconds
-later, a ``stage_speed`` safe stop.  After the cap drops (a stage goes down, the operator slows
-the command) the robot gets ``settle_s`` more to slow down.  The guard checks stages below 100 %
-only: at 100 % the operator has accepted the policy's full speed.  A robot that gives no finite
-base velocity has only its yaw rate checked (one without a gyro only its speed); each gap is said
-once (an ``info`` event).
+later, a ``stage_speed`` safe stop (each measure on its own timer, which a reading without the
+measure neither restarts nor runs out: the monitor does not judge a base velocity, so an estimate
+that drops out now and then must not hide a robot that runs).  After the cap drops (a stage goes
+down, the operator slows the command, the ledger steps back from 100 %) the robot gets
+``settle_s`` to slow down: it is held to the highest cap in effect within the last ``settle_s``
+(a command that keeps dropping, a joystick jittering down and up, never holds the check off: the
+robot stays held to the cap it had).  A non-finite command (the policy's input check holds the
+robot) leaves the caps as they were.  The guard checks stages below 100 % only: at 100 % the
+operator has accepted the policy's full speed.  A robot that gives no finite base velocity has
+only its yaw rate checked (one without a gyro only its speed); each gap is said once (an ``info``
+event, and a warning in the log): :class:`~sim2real.real.ros2.robot.Ros2Robot` reads no base
+velocity, so on a ROS 2 robot only the yaw rate is checked.
 
 Numpy (and MuJoCo, once, for the IMU's mount).
 """
 
 from __future__ import annotations
 
+import logging
 import math
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -35,7 +48,13 @@ from sim2real.deploy.safety_events import EventKind, SafetyConfigError, SafetyEv
 from sim2real.errors import Sim2RealError
 from sim2real.logs.trajectory import rotate
 from sim2real.real.protocol import Reading
+from sim2real.real.rotations import quat_multiply
 from sim2real.robots.spec import RobotSpec
+
+log = logging.getLogger(__name__)
+
+_MEASURES = (("speed", "speed", "m/s"), ("yaw rate", "yaw_rate", "rad/s"))
+"""What the guard measures: (name in its messages, key in :attr:`StageSpeedGuard.speeds`, unit)."""
 
 __all__ = ["StageSpeedConfig", "StageSpeedGuard", "stage_caps", "stage_speed_guard"]
 
@@ -110,12 +129,17 @@ class StageSpeedGuard:
         self._yaw = yaw
         self._stage = stage
         # the IMU's angular velocity in the base frame: turned by the site's orientation on the base
-        self._site_in_base = None if imu_to_base is None else np.asarray(imu_to_base, float) * [1, -1, -1, -1]
+        self._mount = None if imu_to_base is None else np.asarray(imu_to_base, float)
+        self._site_in_base = None if self._mount is None else self._mount * [1, -1, -1, -1]
         self._caps: tuple[float, float] | None = None
+        self._seen = False
+        # per cap, the caps replaced within the last settle_s: (replaced at [s], cap), caps falling
+        # from the oldest to the newest (a cap below a newer one can never be the highest)
+        self._replaced: tuple[deque[tuple[float, float]], deque[tuple[float, float]]] = (deque(), deque())
         self._filtered: dict[str, float] = {}
         self._last_t: float | None = None
-        self._over_since: float | None = None
-        self._grace_until = -math.inf
+        # per measure (speed, yaw_rate): since when it has been above its cap [s] (loop time)
+        self._over_since: dict[str, float] = {}
         self._unmeasured_said: set[str] = set()
 
     @property
@@ -123,19 +147,62 @@ class StageSpeedGuard:
         """The caps of the last check: (speed [m/s], yaw rate [rad/s]), or None when unchecked."""
         return self._caps
 
+    def _allowed(self, caps: tuple[float, float] | None, now: float) -> tuple[float, float] | None:
+        """The caps the robot is held to: each the highest of the stage's now and those replaced
+        within the last ``settle_s`` (the time it gets to slow down to a lower one; from 100 %,
+        unchecked, too)."""
+        if self._seen and caps != self._caps:
+            replaced = (math.inf, math.inf) if self._caps is None else self._caps
+            for queue, old in zip(self._replaced, replaced, strict=True):
+                while queue and queue[-1][1] <= old:
+                    queue.pop()
+                queue.append((now, old))
+        self._seen = True
+        self._caps = caps
+        for queue in self._replaced:
+            while queue and not now - queue[0][0] < self.config.settle_s:
+                queue.popleft()
+        if caps is None:
+            return None
+        speed, yaw = (
+            max([cap, *(old for _, old in queue)]) for cap, queue in zip(caps, self._replaced, strict=True)
+        )
+        return speed, yaw
+
     @property
     def speeds(self) -> dict[str, float]:
         """The filtered speeds of the last check: ``speed`` [m/s] and ``yaw_rate`` [rad/s], when measured."""
         return dict(self._filtered)
 
+    def _base_in_world(self, reading: Reading) -> np.ndarray | None:
+        """The base's orientation (w, x, y, z) from the IMU's through its mount, or None without a
+        usable one (no quaternion, non-finite or zero, or an IMU that does not tell the base's)."""
+        quat = reading.quat
+        if not self._yaw or quat is None or not np.all(np.isfinite(quat)):
+            return None
+        norm = float(np.linalg.norm(quat))
+        if not norm > 1e-9:
+            return None
+        quat = np.asarray(quat, dtype=float) / norm
+        return quat if self._mount is None else quat_multiply(quat, self._mount)
+
     def _measure(self, reading: Reading) -> dict[str, float]:
+        """Horizontal speed and yaw rate in the world frame when the reading tells the base's
+        orientation (a tilted base's own x-y plane and z axis are not the world's), else in the
+        base frame."""
         out: dict[str, float] = {}
+        base = self._base_in_world(reading)
         if reading.base_lin_vel is not None and np.all(np.isfinite(reading.base_lin_vel)):
-            out["speed"] = float(np.hypot(reading.base_lin_vel[0], reading.base_lin_vel[1]))
+            v = np.asarray(reading.base_lin_vel, dtype=float)
+            if base is not None:
+                v = rotate(base, v)
+            out["speed"] = float(np.hypot(v[0], v[1]))
         if self._yaw and reading.gyro is not None and np.all(np.isfinite(reading.gyro)):
             gyro = np.asarray(reading.gyro, dtype=float)
             if self._site_in_base is not None:
                 gyro = rotate(self._site_in_base, gyro)
+            if base is not None:
+                gyro = rotate(base, gyro)
             out["yaw_rate"] = abs(float(gyro[2]))
         return out
 
@@ -159,73 +226,57 @@ class StageSpeedGuard:
             no base velocity), safe_stop when it is still exceeded ``timeout`` later.
         """
         fraction, command = self._stage()
-        caps = stage_caps(self.config, fraction, command)
-        if (
-            caps is not None
-            and self._caps is not None
-            and (caps[0] < self._caps[0] or caps[1] < self._caps[1])
-        ):
-            self._grace_until = now + self.config.settle_s
-            self._over_since = None
-        self._caps = caps
+        if self._seen and command is not None and not np.all(np.isfinite(command)):
+            caps = self._caps  # the policy's input check holds the robot; the caps stay what they were
+        else:
+            caps = stage_caps(self.config, fraction, command)
+        caps = self._allowed(caps, now)
         if not isinstance(reading, Reading) or not reading.valid or not math.isfinite(reading.t):
             return []
-        if self._last_t is not None and reading.t <= self._last_t:
+        if self._last_t is not None and reading.t == self._last_t:
             return []  # the same sample again
+        if self._last_t is not None and reading.t < self._last_t:
+            # the robot's clock went back (the monitor holds, and stops, unless a reset took the new
+            # clock): filter afresh, not wait for its time to pass the old one
+            self._filtered.clear()
+            self._last_t = None
         self._filter(self._measure(reading), reading.t)
         if caps is None:
-            self._over_since = None
+            self._over_since.clear()
             return []
         events = []
         for key, what in (("speed", "base velocity"), ("yaw_rate", "yaw rate (gyro)")):
             if key not in self._filtered and key not in self._unmeasured_said:
                 self._unmeasured_said.add(key)
                 name = "speed" if key == "speed" else "yaw-rate"
+                message = f"the robot gives no finite {what}: the stage's {name} cap is not checked"
+                # an info event is logged at debug level: a check that is off must be seen on the console
+                log.warning("stage speed: %s", message)
+                events.append(new_event(now, EventKind.STAGE_SPEED, Severity.INFO, message))
+        assert self._caps is not None
+        for (name, key, unit), cap, stage_cap in zip(_MEASURES, caps, self._caps, strict=True):
+            value = self._filtered.get(key)
+            if value is None:  # not measured now: its timer neither runs out nor restarts
+                continue
+            if value <= cap:
+                self._over_since.pop(key, None)
+                continue
+            what = f"base {name} {value:.3g} {unit} above the stage's cap {cap:.3g} {unit}"
+            if cap > stage_cap:  # still the time to slow down to a lower one
+                what += f" of the last {self.config.settle_s:g} s (now {stage_cap:.3g} {unit})"
+            what += f" (speed {100 * fraction:g} %)"
+            since = self._over_since.get(key)
+            if since is None:
+                self._over_since[key] = now
+                message = f"{what}: safe stop unless it slows within {self.config.timeout:g} s"
                 events.append(
-                    new_event(
-                        now,
-                        EventKind.STAGE_SPEED,
-                        Severity.INFO,
-                        f"the robot gives no finite {what}: the stage's {name} cap is not checked",
-                    )
+                    new_event(now, EventKind.STAGE_SPEED, Severity.INFO, message, value=value, limit=cap)
                 )
-        over = [
-            (name, self._filtered[key], cap, unit)
-            for name, key, cap, unit in (
-                ("speed", "speed", caps[0], "m/s"),
-                ("yaw rate", "yaw_rate", caps[1], "rad/s"),
-            )
-            if key in self._filtered and self._filtered[key] > cap
-        ]
-        if not over:
-            self._over_since = None
-            return events
-        name, value, cap, unit = over[0]
-        what = f"base {name} {value:.3g} {unit} above the stage's cap {cap:.3g} {unit} (speed {100 * fraction:g} %)"
-        if self._over_since is None:
-            self._over_since = max(now, self._grace_until)
-            events.append(
-                new_event(
-                    now,
-                    EventKind.STAGE_SPEED,
-                    Severity.INFO,
-                    f"{what}: safe stop unless it slows within {self.config.timeout:g} s",
-                    value=value,
-                    limit=cap,
+            elif now - since >= self.config.timeout:
+                message = f"{what} for {self.config.timeout:g} s: the policy does not slow down with its velocity command"
+                events.append(
+                    new_event(now, EventKind.STAGE_SPEED, Severity.SAFE_STOP, message, value=value, limit=cap)
                 )
-            )
-        elif now - self._over_since >= self.config.timeout:
-            events.append(
-                new_event(
-                    now,
-                    EventKind.STAGE_SPEED,
-                    Severity.SAFE_STOP,
-                    f"{what} for {self.config.timeout:g} s: the policy does not slow down with its "
-                    "velocity command",
-                    value=value,
-                    limit=cap,
-                )
-            )
         return events
 
 
