@@ -123,6 +123,37 @@ class TestHardwareNode:
         assert node.safe_events[-1]["reason"].startswith("no command for")
 
 
+    def test_a_twin_publishes_its_base_velocity_as_odometry_that_ros2robot_reads(self, probe):
+        from nav_msgs.msg import Odometry
+
+        from sim2real.real.ros2 import Ros2Robot
+        from sim2real.real.twin import TwinRobot
+
+        spec = load_robot("quadruped")
+        config = topics(odometry_topic=f"{topics().joint_states_topic}_odom")
+        odoms = probe.subscribe(Odometry, config.odometry_topic)
+        context = new_context()
+        node = RobotHardwareNode(TwinRobot(spec), context=context, ros_config=config, rate_hz=100.0)
+        executor = make_executor(context, "single")
+        executor.add_node(node)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        robot = Ros2Robot(spec, config)
+        try:
+            probe.wait_for(lambda: len(odoms) > 2, TIMEOUT, "odometry from the twin node")
+            msg = odoms[-1][1]
+            assert msg.child_frame_id == spec.base_body
+            probe.wait_for(lambda: robot.read().valid, TIMEOUT, "a valid reading with the odometry")
+            v = robot.read().base_lin_vel
+            assert v is not None and v.shape == (3,) and np.all(np.isfinite(v))
+        finally:
+            robot.close()
+            executor.shutdown()
+            node.destroy_node()
+            context.try_shutdown()
+            thread.join(timeout=5)
+
+
 class TestLoopTiming:
     def test_late_and_skipped_ticks_are_missed_deadlines(self):
         timing = LoopTiming(0.01, first_release=100.0)

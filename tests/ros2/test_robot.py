@@ -264,6 +264,76 @@ class TestJointStatesByName:
             robot.close()
 
 
+    def test_odometry_gives_the_base_velocity_and_must_be_fresh(self, probe, quadruped):
+        """Without it a ROS 2 robot gave no base velocity: a policy observing it could not run and
+        the speed stages' cap checked the yaw rate alone."""
+        from nav_msgs.msg import Odometry
+        from sensor_msgs.msg import Imu
+        from std_msgs.msg import Float64
+
+        config = topics(odometry_topic=f"{topics().joint_states_topic}_odom", imu_timeout=0.5)
+        robot, pub = attach(probe, quadruped, config)
+        imu_pub = probe.node.create_publisher(Imu, config.imu_topic, 1)
+        height_pub = probe.node.create_publisher(Float64, config.base_height_topic, 1)
+        odom_pub = probe.node.create_publisher(Odometry, config.odometry_topic, 1)
+        try:
+            q = np.asarray(quadruped.default_pose)
+            imu = Imu()
+            imu.orientation.w = 1.0
+            imu.linear_acceleration.z = 9.8
+            odom = Odometry()
+            odom.child_frame_id = "trunk"
+            odom.twist.twist.linear.x, odom.twist.twist.linear.y = 0.4, -0.1
+            probe.wait_for(lambda: odom_pub.get_subscription_count() > 0, TIMEOUT, "the odometry subscription")
+            deadline = time.monotonic() + TIMEOUT
+            while robot.counters.imu == 0 or robot.counters.base_height == 0 or robot.counters.joint_states == 0:
+                assert time.monotonic() < deadline
+                imu_pub.publish(imu)
+                height_pub.publish(Float64(data=0.3))
+                pub.publish(joint_state(quadruped.joints, q))
+                with probe.changed:
+                    probe.changed.wait(0.05)
+            reading = robot.read()
+            assert not reading.valid and "odometry" in robot.not_ready()  # required once configured
+            while robot.counters.odometry == 0:
+                assert time.monotonic() < deadline
+                odom_pub.publish(odom)
+                imu_pub.publish(imu)
+                height_pub.publish(Float64(data=0.3))
+                pub.publish(joint_state(quadruped.joints, q))
+                with probe.changed:
+                    probe.changed.wait(0.05)
+            reading = robot.read()
+            assert reading.valid
+            np.testing.assert_array_equal(reading.base_lin_vel, [0.4, -0.1, 0.0])
+        finally:
+            robot.close()
+
+
+    def test_a_policy_observing_the_base_velocity_needs_the_odometry_topic(self, quadruped, tmp_path):
+        import dataclasses
+
+        from sim2real.deploy.loop_build import build_loop
+        from sim2real.policy.linear import write_linear_policy
+        from sim2real.robots.spec import ObservationTerm
+
+        spec = dataclasses.replace(quadruped, observation=(ObservationTerm("base_lin_vel", 3), *quadruped.observation))
+        policy = write_linear_policy(spec, tmp_path / "lin_vel.onnx")
+        robot = Ros2Robot(spec, topics())
+        try:
+            assert not robot.gives_base_lin_vel
+            with pytest.raises(Sim2RealError, match="odometry_topic"):
+                build_loop(spec, robot, policy)
+        finally:
+            robot.close()
+        robot = Ros2Robot(spec, topics(odometry_topic="/t_lin_vel/odom"))
+        try:
+            assert robot.gives_base_lin_vel
+            assert build_loop(spec, robot, policy).stage_speed is not None
+        finally:
+            robot.close()
+
+
 class TestTakeOnRead:
     def test_read_takes_the_newest_message_itself_without_an_executor(self, probe, furuta):
         from sensor_msgs.msg import JointState

@@ -50,6 +50,8 @@ def build_loop(
 
     Raises:
         PolicyError / SpecMismatchError: the policy cannot be loaded or is for another spec.
+        Sim2RealError: the policy observes the base's linear velocity and the robot says it gives
+            none (``robot.gives_base_lin_vel`` False: a ROS 2 robot without an odometry topic).
     """
     from sim2real.policy.runtime import PolicyRunner
 
@@ -58,6 +60,13 @@ def build_loop(
             f"the robot's spec {robot.spec.hash[:12]} is not the deployment's {spec.hash[:12]}"
         )
     runner = PolicyRunner(policy_path, spec, providers="cpu")
+    if getattr(robot, "gives_base_lin_vel", True) is False and any(
+        t.name == "base_lin_vel" for t in runner.metadata.observation
+    ):
+        raise Sim2RealError(
+            "the policy observes the base's linear velocity, which this robot does not give: name its state "
+            "estimator's nav_msgs/Odometry topic (ros2: odometry_topic)"
+        )
     if config is None:
         config = LoopConfig(mode="paced")
     index = parse_stage(speed_stage, config.speed.stages)

@@ -27,8 +27,9 @@ robot stays held to the cap it had).  A non-finite command (the policy's input c
 robot) leaves the caps as they were.  The guard checks stages below 100 % only: at 100 % the
 operator has accepted the policy's full speed.  A robot that gives no finite base velocity has
 only its yaw rate checked (one without a gyro only its speed); each gap is said once (an ``info``
-event, and a warning in the log): :class:`~sim2real.real.ros2.robot.Ros2Robot` reads no base
-velocity, so on a ROS 2 robot only the yaw rate is checked.
+event, and a warning in the log): :class:`~sim2real.real.ros2.robot.Ros2Robot` reads the base
+velocity only from an odometry topic (``Ros2Config.odometry_topic``); without one, on a ROS 2
+robot only the yaw rate is checked.
 
 Numpy (and MuJoCo, once, for the IMU's mount).
 """

@@ -40,10 +40,12 @@ TOPIC_FIELDS: tuple[str, ...] = (
     "joint_states_topic",
     "imu_topic",
     "base_height_topic",
+    "odometry_topic",
     "command_topic",
     "safe_mode_topic",
 )
-"""The fields of :class:`Ros2Config` that name topics (the first and the fourth are required)."""
+"""The fields of :class:`Ros2Config` that name topics (``joint_states_topic`` and ``command_topic``
+are required)."""
 
 
 class Ros2ConfigError(Sim2RealError):
@@ -133,6 +135,11 @@ class Ros2Config:
     safety monitor then stops a robot whose spec limits tilt; a policy that needs them cannot run)."""
     base_height_topic: str | None = "/base_height"
     """std_msgs/msg/Float64 [m] from a state estimator, used for floating-base robots; None: none."""
+    odometry_topic: str | None = None
+    """nav_msgs/msg/Odometry from the robot's state estimator, used for floating-base robots: its
+    ``twist.twist.linear`` (in ``child_frame_id``, the base frame, as REP 105 has it) is
+    ``Reading.base_lin_vel``, which a policy that observes the base's linear velocity needs and
+    the speed stages' cap checks; None: the readings carry none."""
     command_topic: str = "/joint_commands"
     """Where joint commands are published."""
     command_type: str = "std_msgs/msg/Float64MultiArray"
@@ -149,7 +156,7 @@ class Ros2Config:
     joint_names: Mapping[str, str] = field(default_factory=dict)
     """Spec joint name -> robot (ROS) joint name; joints not listed keep their name."""
     state_qos: QosSettings = SENSOR_QOS
-    """QoS of the joint state, IMU and base height subscriptions."""
+    """QoS of the joint state, IMU, base height and odometry subscriptions."""
     command_qos: QosSettings = COMMAND_QOS
     """QoS of the command publisher."""
     safe_mode_qos: QosSettings = LATCHED_QOS
@@ -157,7 +164,7 @@ class Ros2Config:
     stamp: Literal["receive", "header"] = "receive"
     """``Reading.t`` from the arrival time (``receive``) or from ``header.stamp`` (``header``)."""
     imu_timeout: float | None = None
-    """An IMU (or base height) sample older than this makes the reading invalid [s]; None: the
+    """An IMU (or base height, or odometry) sample older than this makes the reading invalid [s]; None: the
     spec's ``safety.stale_timeout``."""
     read_timeout: float = 0.0
     """How long :meth:`Ros2Robot.read` may wait for a sample newer than the last one it returned

@@ -3,7 +3,8 @@
 **RobotHardwareNode** serves any Robot (the MuJoCo twin, or
 :class:`~sim2real.real.kinematic.KinematicRobot` for plumbing benchmarks) as a ROS 2 hardware
 node: it steps the robot in real time on a timer, publishes ``/joint_states`` + ``/imu/data``
-(+ ``/base_height`` for floating-base robots), applies the newest command from
+(+ ``/base_height`` for floating-base robots, and their base velocity as nav_msgs/Odometry on
+``odometry_topic`` when it is set), applies the newest command from
 ``/joint_commands``, and enters safe mode on ``/sim2real/safe_mode`` (at once, in the callback;
 commands are ignored until the topic says False again) or when commands stop arriving
 (``command_timeout``).  Its own state, including when it entered safe mode, is on ``/diagnostics``.
@@ -130,6 +131,13 @@ class RobotHardwareNode(Node):
         if spec.floating_base and cfg.base_height_topic is not None:
             self._height_pub = self.create_publisher(Float64, cfg.base_height_topic, pub_qos)
             self._height_msg = Float64()
+        self._odom_pub = None
+        if spec.floating_base and cfg.odometry_topic is not None:  # the twin's base velocity, as an estimator's
+            from nav_msgs.msg import Odometry
+
+            self._odom_pub = self.create_publisher(Odometry, cfg.odometry_topic, pub_qos)
+            self._odom = Odometry()
+            self._odom.header.frame_id, self._odom.child_frame_id = "odom", spec.base_body or "base"
         if cfg.command_type == "std_msgs/msg/Float64MultiArray":
             self._cmd_sub = self.create_subscription(
                 Float64MultiArray, cfg.command_topic, self._on_array_command, cfg.command_qos.profile()
@@ -294,6 +302,12 @@ class RobotHardwareNode(Node):
         if self._height_pub is not None and reading.base_height is not None:
             self._height_msg.data = float(reading.base_height)
             self._height_pub.publish(self._height_msg)
+        if self._odom_pub is not None and reading.base_lin_vel is not None:
+            o = self._odom
+            o.header.stamp = stamp
+            v = o.twist.twist.linear
+            v.x, v.y, v.z = (float(x) for x in reading.base_lin_vel)
+            self._odom_pub.publish(o)
         self.counts["published"] += 1
         if self.live is not None:
             self.live.write_state(reading.t, reading.q, reading.qd, reading.tau)

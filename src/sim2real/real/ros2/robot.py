@@ -5,6 +5,7 @@ What it talks (every name, type and QoS is a field of :class:`Ros2Config`)::
     subscribes  /joint_states        sensor_msgs/msg/JointState   joint order mapped BY NAME
                 /imu/data            sensor_msgs/msg/Imu          (robots with an IMU)
                 /base_height         std_msgs/msg/Float64         (floating-base robots; a state estimator)
+                odometry_topic       nav_msgs/msg/Odometry        (floating base, when configured: base_lin_vel)
     publishes   /joint_commands      std_msgs/msg/Float64MultiArray (or sensor_msgs/msg/JointState)
                 /sim2real/safe_mode  std_msgs/msg/Bool            True: enter the spec's safe mode
 
@@ -97,6 +98,8 @@ class Ros2Counters:
     """Imu messages received."""
     base_height: int = 0
     """Base height messages received."""
+    odometry: int = 0
+    """Odometry messages received."""
     commands: int = 0
     """Command messages published."""
     safe_mode: int = 0
@@ -171,6 +174,7 @@ class Ros2Robot:
         self._imu_problem: str | None = None
         self._problem: str | None = "no reading yet"  # why the last reading assembled was invalid
         self._height: tuple[float, float] | None = None
+        self._lin_vel: tuple[float, np.ndarray] | None = None  # (arrival [s], base frame [m/s])
         self._seq = 0
         self._last_read_seq = -1
         self._safe_state: bool | None = None
@@ -207,6 +211,14 @@ class Ros2Robot:
             assert config.base_height_topic is not None
             self._subs.append(
                 node.create_subscription(Float64, config.base_height_topic, self._on_height, qos_state)
+            )
+        self._uses_odometry = spec.floating_base and config.odometry_topic is not None
+        if self._uses_odometry:
+            from nav_msgs.msg import Odometry  # the ros2 extra's ros-nav-msgs
+
+            assert config.odometry_topic is not None
+            self._subs.append(
+                node.create_subscription(Odometry, config.odometry_topic, self._on_odometry, qos_state)
             )
 
         if config.command_type == "std_msgs/msg/Float64MultiArray":
@@ -376,14 +388,24 @@ class Ros2Robot:
         self.counters.base_height += 1
         self._height = (self._clock(), float(msg.data))
 
+    @property
+    def gives_base_lin_vel(self) -> bool:
+        """Whether readings carry the base's linear velocity (a floating base with an odometry topic)."""
+        return self._uses_odometry
+
+    def _on_odometry(self, msg: Any) -> None:
+        self.counters.odometry += 1
+        v = msg.twist.twist.linear
+        self._lin_vel = (self._clock(), np.array([v.x, v.y, v.z], dtype=float))
+
     # ------------------------------------------------------------------ Robot protocol
 
     def read(self) -> Reading:
-        """The newest sample, assembled from the latest JointState, Imu and base height messages.
+        """The newest sample, assembled from the latest JointState, Imu, base height and odometry messages.
 
         Never blocks longer than ``config.read_timeout`` (< one control period).  Invalid
         (``valid=False``) when no JointState arrived yet, the newest one lacks a spec joint, or a
-        required IMU / base height sample is missing or older than ``imu_timeout``.
+        required IMU / base height / odometry sample is missing or older than ``imu_timeout``.
         """
         return self._read(count=True)
 
@@ -465,6 +487,15 @@ class Ros2Robot:
                     self._warn_once("height", f"{self._problem} (reading marked invalid)")
                 return self._invalid(sample.t, count)
             height = h[1]
+        lin_vel = None
+        if self._uses_odometry:
+            o = self._lin_vel
+            if o is None or now - o[0] > self._imu_timeout:
+                self._problem = self._age_problem("odometry", self.config.odometry_topic, o and o[0], now)
+                if count:
+                    self._warn_once("odometry", f"{self._problem} (reading marked invalid)")
+                return self._invalid(sample.t, count)
+            lin_vel = o[1]
         self._problem = None
         return Reading(
             t=sample.t,
@@ -475,11 +506,12 @@ class Ros2Robot:
             accel=accel,
             quat=quat,
             base_height=height,
+            base_lin_vel=lin_vel,
             valid=True,
         )
 
     def _age_problem(self, what: str, topic: str | None, t: float | None, now: float) -> str:
-        """Why an IMU or base height sample is not recent enough, in one line."""
+        """Why an IMU, base height or odometry sample is not recent enough, in one line."""
         if t is None:
             return f"no {what} on {topic}"
         hint = self._stamp_hint() if what.startswith("IMU") else ""
