@@ -70,7 +70,7 @@ class StageSpeedConfig:
     """Allowance above the stage's commanded horizontal speed [m/s]; positive."""
     yaw_margin: float = 0.5
     """Allowance above the stage's commanded yaw rate [rad/s]; positive."""
-    filter_s: float = 0.1
+    filter_s: float = 0.25
     """Time constant of the first-order low-pass on the measured speeds [s]; 0: unfiltered."""
     timeout: float = 0.5
     """Time above a cap before the safe stop [s]; positive."""
