@@ -274,7 +274,7 @@ def _episode_state(spec: RobotSpec, velocity_command: np.ndarray | None = None) 
 
 def _update_state(state: MeasuredState, q: np.ndarray, qd: np.ndarray, base: Any = None) -> None:
     """Joint positions and velocities (n_joints,) from a reading, and the base's
-    :class:`~sim2real.real.twin.BaseState` (floating base)."""
+    :class:`~sim2real.real.base_state.BaseState` (floating base)."""
     state.update(joint_pos=q, joint_vel=qd)
     if base is not None:
         state.update(base_height=base.height, base_quat=base.quat, base_lin_vel=base.lin_vel, base_ang_vel=base.ang_vel)

@@ -8,7 +8,6 @@ in what the model decides (files hashed, sensor names, overrides, the hash).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,10 @@ import numpy as np
 import yaml
 
 from sim2real.errors import SpecError
+from sim2real.robots.parse_action import parse_action
+from sim2real.robots.parse_values import check_keys as _check_keys
+from sim2real.robots.parse_values import number as _number
+from sim2real.robots.parse_values import require_mapping as _require_mapping
 from sim2real.robots.safety_options import parse_collision, parse_stages
 from sim2real.robots.spec import (
     FLOATING_BASE_TERMS,
@@ -61,33 +64,6 @@ _TOP_KEYS = {
 }
 _REQUIRED = ("name", "mjcf", "joints", "default_pose", "control", "actuators", "observation", "safety")
 
-
-
-def _require_mapping(value: Any, where: str) -> dict:
-    if not isinstance(value, dict):
-        raise SpecError(f"{where} must be a mapping, got {type(value).__name__}")
-    return value
-
-
-def _number(value: Any, where: str, *, positive: bool = False, nonnegative: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SpecError(f"{where} must be a number, got {value!r}")
-    x = float(value)
-    if math.isnan(x):
-        raise SpecError(f"{where} is NaN")
-    if positive and not x > 0:
-        raise SpecError(f"{where} must be positive, got {x}")
-    if nonnegative and x < 0:
-        raise SpecError(f"{where} must not be negative, got {x}")
-    return x
-
-
-def _check_keys(mapping: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(mapping) - allowed)
-    if unknown:
-        raise SpecError(
-            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
-        )
 
 
 def _per_joint(mapping: Any, joints: tuple[str, ...], where: str) -> dict:
@@ -391,7 +367,7 @@ def _build(path: Path, raw: dict) -> RobotSpec:
             },
         )
 
-    action = _parse_action(raw.get("action"), joints, default_pose, actuators)
+    action = parse_action(raw.get("action"), joints, default_pose, actuators)
     observation = _parse_observation(  # last_action: the driven actions only
         raw["observation"], joints, len(actuators) - len(action.hold), imu is not None, raw.get("base_body") is not None
     )
@@ -531,91 +507,6 @@ def _parse_initial_base(raw: Any, floating: bool) -> InitialBase | None:
     if not norm > 0:
         raise SpecError("initial_base.quat must not be zero")
     return InitialBase(pos=frozen_array(pos), quat=frozen_array(quat / norm))
-
-
-def _per_actuator(value: Any, actuated: tuple[str, ...], where: str, default: list[float]) -> list[float]:
-    """One number for every actuated joint, or a mapping with exactly the actuated joints."""
-    if value is None:
-        return default
-    if isinstance(value, dict):
-        unknown = [k for k in value if k not in actuated]
-        if unknown:
-            raise SpecError(f"{where}: '{unknown[0]}' is not an actuated joint (actuated: {', '.join(actuated)})")
-        missing = [j for j in actuated if j not in value]
-        if missing:
-            raise SpecError(f"{where}: missing actuated joint '{missing[0]}'")
-        return [_number(value[j], f"{where}.{j}") for j in actuated]
-    x = _number(value, where)
-    return [x] * len(actuated)
-
-
-@dataclass(frozen=True, eq=False)
-class _Action:
-    scale: np.ndarray
-    offset: np.ndarray
-    alpha: float
-    clip_low: np.ndarray
-    clip_high: np.ndarray
-    limit: float | None
-    hold: tuple[str, ...] = ()
-
-
-def _parse_action(
-    raw: Any, joints: tuple[str, ...], default_pose: list[float], actuators: tuple[ActuatorSpec, ...]
-) -> _Action:
-    raw = _require_mapping(raw or {}, "action")
-    _check_keys(raw, {"scale", "offset", "filter", "clip", "limit", "hold"}, "action")
-    actuated = tuple(a.joint for a in actuators)
-    hold = _parse_hold(raw.get("hold"), actuators)
-    driven = tuple(j for j in actuated if j not in hold)
-    if isinstance(raw.get("scale"), dict) and (named := [j for j in hold if j in raw["scale"]]):
-        raise SpecError(f"action.scale: '{named[0]}' is held (action.hold): no action moves it")
-    by_joint = dict(zip(driven, _per_actuator(raw.get("scale"), driven, "action.scale", [1.0] * len(driven)), strict=True))
-    if any(not x > 0 for x in by_joint.values()):
-        raise SpecError("action.scale must be positive")
-    scale = [by_joint.get(j, 0.0) for j in actuated]  # a held actuator's action entry moves nothing
-    default_offset = [default_pose[joints.index(a.joint)] if a.model == "pd" else 0.0 for a in actuators]
-    offset = _per_actuator(raw.get("offset"), actuated, "action.offset", default_offset)
-    alpha = _number(raw.get("filter", 1.0), "action.filter")
-    if not 0.0 < alpha <= 1.0:
-        raise SpecError(f"action.filter must be in (0, 1], got {alpha}")
-    low = [-math.inf] * len(actuated)
-    high = [math.inf] * len(actuated)
-    clip = raw.get("clip")
-    if clip is not None:
-        clip = _require_mapping(clip, "action.clip")
-        unknown = [k for k in clip if k not in actuated]
-        if unknown:
-            raise SpecError(f"action.clip: '{unknown[0]}' is not an actuated joint (actuated: {', '.join(actuated)})")
-        for joint, pair in clip.items():
-            if not isinstance(pair, list | tuple) or len(pair) != 2:
-                raise SpecError(f"action.clip.{joint} must be [low, high] (command units)")
-            lo = _number(pair[0], f"action.clip.{joint}[0]")
-            hi = _number(pair[1], f"action.clip.{joint}[1]")
-            if not lo < hi:
-                raise SpecError(f"action.clip.{joint}: low {lo} is not below high {hi}")
-            i = actuated.index(joint)
-            low[i], high[i] = lo, hi
-    limit = raw.get("limit", 1.0)
-    if limit is not None:
-        limit = _number(limit, "action.limit", positive=True)
-    return _Action(frozen_array(scale), frozen_array(offset), alpha, frozen_array(low), frozen_array(high), limit, hold)
-
-
-def _parse_hold(raw: Any, actuators: tuple[ActuatorSpec, ...]) -> tuple[str, ...]:
-    """``action.hold``: pd actuators held at their action offset, not driven by the policy (in policy order)."""
-    if raw is None:
-        return ()
-    if not isinstance(raw, list) or not all(isinstance(j, str) for j in raw) or len(set(raw)) != len(raw):
-        raise SpecError("action.hold must be a list of distinct joint names (actuated joints the policy does not drive)")
-    models = {a.joint: a.model for a in actuators}
-    for joint in raw:
-        if models.get(joint) != "pd":
-            what = "not an actuated joint" if joint not in models else f"a {models[joint]} actuator"
-            raise SpecError(f"action.hold: '{joint}' is {what}; a held joint needs a pd actuator (its target: the offset)")
-    if len(raw) == len(actuators):
-        raise SpecError("action.hold: every actuator is held; the policy must drive at least one")
-    return tuple(a.joint for a in actuators if a.joint in raw)
 
 
 def _per_joint_subset(raw: Any, joints: tuple[str, ...], where: str) -> dict:

@@ -1,0 +1,38 @@
+"""Checks of spec YAML values shared by the spec's parsers (:mod:`~.parse`, :mod:`~.parse_action`):
+each raises :class:`~sim2real.errors.SpecError` naming where the value sits."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sim2real.errors import SpecError
+
+__all__ = ["check_keys", "number", "require_mapping"]
+
+
+def require_mapping(value: Any, where: str) -> dict:
+    if not isinstance(value, dict):
+        raise SpecError(f"{where} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def number(value: Any, where: str, *, positive: bool = False, nonnegative: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecError(f"{where} must be a number, got {value!r}")
+    x = float(value)
+    if math.isnan(x):
+        raise SpecError(f"{where} is NaN")
+    if positive and not x > 0:
+        raise SpecError(f"{where} must be positive, got {x}")
+    if nonnegative and x < 0:
+        raise SpecError(f"{where} must not be negative, got {x}")
+    return x
+
+
+def check_keys(mapping: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(mapping) - allowed)
+    if unknown:
+        raise SpecError(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
