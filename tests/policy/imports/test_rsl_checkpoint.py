@@ -202,6 +202,25 @@ class TestIsaacLabCheckpoints:
         np.testing.assert_allclose(mine, rsl_rl_actions(model, obs), atol=ATOL)
         assert result.metadata.network["output"] == ("identity" if head is None else head[0])
 
+    def test_an_agent_yaml_stating_the_actor_as_the_deprecated_policy_section_is_read(self, tmp_path):
+        # Isaac Lab accepts rsl_rl <= 3's `policy:` config with rsl_rl >= 4 and converts it
+        actor = {
+            "class_name": "rsl_rl.models:MLPModel", "hidden_dims": [16, 16], "activation": "selu",
+            "obs_normalization": True, "distribution_cfg": {"class_name": "GaussianDistribution", "init_std": 1.0},
+        }  # fmt: skip
+        policy = {"activation": "selu", "actor_hidden_dims": [16, 16], "actor_obs_normalization": True}
+        (tmp_path / "params").mkdir()
+        (tmp_path / "params" / "agent.yaml").write_text(yaml.safe_dump({"policy": policy}))
+        data, model = v5_checkpoint(tmp_path / "model_2.pt", 45, 12, actor)
+        loaded = load_torch_policy(tmp_path / "model_2.pt")
+        assert not loaded.assumptions and loaded.network["activation"] == "selu" and "agent" in loaded.files
+        state = data["actor_state_dict"]
+        norm = {k[len("obs_normalizer.") :]: v for k, v in state.items() if k.startswith("obs_normalizer.")}
+        obs = observations(45)
+        expected = numpy_actor(state, mlp="mlp.", activation="selu", normalizer=norm)(obs)
+        np.testing.assert_allclose(loaded.reference(obs), expected, atol=ATOL)
+        np.testing.assert_allclose(expected, rsl_rl_actions(model, obs), atol=ATOL)
+
     def test_the_parity_reference_is_the_rebuilt_actor_evaluated_with_torch(self, tmp_path):
         data = v1_checkpoint("3", 45, 12, [32], seed=11, memory=("lstm", 8))
         loaded = load_torch_policy(save(data, tmp_path / "model_9.pt"), activation="relu")

@@ -117,8 +117,6 @@ class _Layout:
     """Prefixes of the critic's parts in the same state dict."""
     config: str
     """The agent config's section of the actor (params/agent.yaml)."""
-    hidden: str
-    """That section's key of the hidden layer sizes."""
 
 
 _V1 = _Layout(
@@ -130,7 +128,6 @@ _V1 = _Layout(
     ("std", "log_std"),
     ("critic.", "critic_obs_normalizer.", "memory_c."),
     "policy",
-    "actor_hidden_dims",
 )
 _V4 = _Layout(
     "rsl_rl >= 4 actor model",
@@ -141,7 +138,6 @@ _V4 = _Layout(
     ("std", "log_std", "distribution.std_param", "distribution.log_std_param"),
     (),
     "actor",
-    "hidden_dims",
 )
 _NOT_ACTING = (
     "optimizer_state_dict",
@@ -241,9 +237,9 @@ def checkpoint_policy(
                 f"{where} has two actor normalizers: 'obs_norm_state_dict' and '{layout.normalizer}*'"
             )
         parts["normalizer"] = _tensors(data["obs_norm_state_dict"], "obs_norm_state_dict", where)
-    whole, config = _agent_config(agent, layout)
+    whole, section, config = _agent_config(agent, layout)
     assumed: list[str] = []
-    name = _activation(activation, config, agent, layout, assumed)
+    name = _activation(activation, config, agent, section, assumed)
     memory = _memory(parts["memory"], layout.memory, where)
     linears = _linears(parts["mlp"], layout.mlp, where)
     n_in = int(memory.hidden_size) if memory is not None else linears[0].in_features
@@ -257,7 +253,7 @@ def checkpoint_policy(
         raise PolicyError(
             f"{where}: the actor MLP takes {linears[0].in_features} inputs, its memory gives {n_in}"
         )
-    _check_config(whole, config, agent, layout, sizes, bool(parts["normalizer"]))
+    _check_config(whole, config, agent, section, sizes, bool(parts["normalizer"]))
     n_obs = int(memory.input_size) if memory is not None else n_in
     norm = _normalizer(parts["normalizer"], n_obs, where)
     head = _head(parts["noise"], sizes[-1], config, agent, layout, where)
@@ -445,21 +441,27 @@ def _normalizer(stats: Mapping[str, Any], n_obs: int, where: str) -> tuple[Any, 
 
 
 # ------------------------------------------------------------------------- the run's config
-def _agent_config(agent: Path | None, layout: _Layout) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
-    """The agent config, and its section of the actor (``policy`` for rsl_rl <= 3, ``actor`` for >= 4;
-    None when it has none)."""
+def _agent_config(
+    agent: Path | None, layout: _Layout
+) -> tuple[Mapping[str, Any], str, Mapping[str, Any] | None]:
+    """The agent config, the name of its section of the actor and that section (None when it has
+    none): ``policy`` for rsl_rl <= 3, ``actor`` for >= 4 (an agent.yaml that still states the
+    actor as ``policy``, Isaac Lab's deprecated form, is read as such)."""
     if agent is None:
-        return {}, None
+        return {}, layout.config, None
     whole = load_config(agent, "agent.yaml")
-    section = whole.get(layout.config)
-    return whole, section if isinstance(section, Mapping) else None
+    for name in (layout.config, "policy"):
+        section = whole.get(name)
+        if isinstance(section, Mapping):
+            return whole, name, section
+    return whole, layout.config, None
 
 
 def _activation(
     given: str | None,
     config: Mapping[str, Any] | None,
     agent: Path | None,
-    layout: _Layout,
+    section: str,
     assumed: list[str],
 ) -> str:
     """rsl_rl's activation name of the actor: the agent config's, else the user's, else elu."""
@@ -469,11 +471,11 @@ def _activation(
         name = "celu" if name == "crelu" else name  # rsl_rl >= 2 (Isaac Lab) builds 'crelu' as CELU
         if name not in ACTIVATIONS:
             raise PolicyError(
-                f"{agent}: {layout.config}.activation '{trained}' is not one of rsl_rl's ({', '.join(ACTIVATIONS)})"
+                f"{agent}: {section}.activation '{trained}' is not one of rsl_rl's ({', '.join(ACTIVATIONS)})"
             )
         if given is not None and _given(given) != name:
             raise PolicyError(
-                f"--activation {given}, but the run's {agent} says {layout.config}.activation {trained}"
+                f"--activation {given}, but the run's {agent} says {section}.activation {trained}"
             )
         return name
     if given is not None:
@@ -498,25 +500,24 @@ def _check_config(
     whole: Mapping[str, Any],
     config: Mapping[str, Any] | None,
     agent: Path | None,
-    layout: _Layout,
+    section: str,
     sizes: list[int],
     normalized: bool,
 ) -> None:
     """The agent config's hidden sizes and observation normalization against the checkpoint's."""
     if config is None:
         return
-    hidden = config.get(layout.hidden)
-    if isinstance(hidden, list | tuple) and [int(h) for h in hidden] != sizes[1:-1]:
-        raise PolicyError(
-            f"{agent}: {layout.config}.{layout.hidden} {list(hidden)}, but the checkpoint's actor has hidden layers "
-            f"{sizes[1:-1]}: not this checkpoint's run"
-        )
+    for key in ("actor_hidden_dims", "hidden_dims"):  # rsl_rl <= 3's policy, >= 4's actor
+        hidden = config.get(key)
+        if isinstance(hidden, list | tuple) and [int(h) for h in hidden] != sizes[1:-1]:
+            raise PolicyError(
+                f"{agent}: {section}.{key} {list(hidden)}, but the checkpoint's actor has hidden layers "
+                f"{sizes[1:-1]}: not this checkpoint's run"
+            )
     said = {  # rsl_rl 2.x: the runner's empirical_normalization; 3.x: the policy's; >= 4: the actor model's
-        "empirical_normalization": whole.get("empirical_normalization") if layout is _V1 else None,
-        f"{layout.config}.actor_obs_normalization": config.get("actor_obs_normalization")
-        if layout is _V1
-        else None,
-        f"{layout.config}.obs_normalization": config.get("obs_normalization") if layout is _V4 else None,
+        "empirical_normalization": whole.get("empirical_normalization"),
+        f"{section}.actor_obs_normalization": config.get("actor_obs_normalization"),
+        f"{section}.obs_normalization": config.get("obs_normalization"),
     }
     for key, value in said.items():
         if value is True and not normalized:
