@@ -221,6 +221,25 @@ class TestIsaacLabCheckpoints:
         np.testing.assert_allclose(loaded.reference(obs), expected, atol=ATOL)
         np.testing.assert_allclose(expected, rsl_rl_actions(model, obs), atol=ATOL)
 
+    def test_a_state_dependent_gaussian_stated_in_the_distribution_cfg_gives_row_0(self, tmp_path):
+        # rsl_rl 5.0 wrote GaussianDistribution(state_dependent_std=True): no std parameter, (2, n) output
+        gen = torch.Generator().manual_seed(5)
+        state = {
+            "mlp.0.weight": torch.randn(16, 45, generator=gen) / 7, "mlp.0.bias": torch.randn(16, generator=gen),
+            "mlp.2.weight": torch.randn(24, 16, generator=gen) / 4, "mlp.2.bias": torch.randn(24, generator=gen),
+        }  # fmt: skip
+        dist = {"class_name": "GaussianDistribution", "state_dependent_std": True}
+        (tmp_path / "params").mkdir()
+        (tmp_path / "params" / "agent.yaml").write_text(yaml.safe_dump({"actor": {"distribution_cfg": dist}}))
+        loaded = load_torch_policy(save({"actor_state_dict": state, "iter": 5}, tmp_path / "model_5.pt"))
+        obs = observations(45)
+        expected = numpy_actor(state, mlp="mlp.", activation="elu", head=("first", 1.0, 0.0))(obs)
+        np.testing.assert_allclose(loaded.reference(obs), expected, atol=ATOL)
+        assert expected.shape == (40, 12)
+        (tmp_path / "params" / "agent.yaml").write_text(yaml.safe_dump({"actor": {}}))
+        with pytest.raises(PolicyError, match="keeps no action noise"):
+            load_torch_policy(tmp_path / "model_5.pt")
+
     def test_the_parity_reference_is_the_rebuilt_actor_evaluated_with_torch(self, tmp_path):
         data = v1_checkpoint("3", 45, 12, [32], seed=11, memory=("lstm", 8))
         loaded = load_torch_policy(save(data, tmp_path / "model_9.pt"), activation="relu")
@@ -290,6 +309,14 @@ class TestRefusals:
         data = edit(v1_checkpoint("3", 48, 12, [32]))
         path = save(data, tmp_path / "model_1500.pt")
         self._refused(tmp_path, capsys, path, message)
+
+    def test_a_3x_actor_without_std_whose_agent_yaml_denies_a_state_dependent_std(self, tmp_path, capsys):
+        path = save(v1_checkpoint("3", 48, 12, [32], state_dependent_std=True), tmp_path / "model_1500.pt")
+        (tmp_path / "params").mkdir()
+        (tmp_path / "params" / "agent.yaml").write_text(
+            yaml.safe_dump({"policy": {"state_dependent_std": False}})
+        )
+        self._refused(tmp_path, capsys, path, "says state_dependent_std false")
 
     def test_files_that_are_no_checkpoint_say_what_they_are(self, tmp_path, capsys):
         junk = tmp_path / "notes.pt"

@@ -542,15 +542,25 @@ def _head(
             raise PolicyError(f"{where}: the actor gives {n_out} outputs for {n_act} action noise values")
         return None
     if layout is _V1:  # rsl_rl 3.x's state-dependent std: (2, n), no std parameter
-        if n_out % 2:
-            raise PolicyError(f"{where}: the actor has no action noise (std) and an odd output ({n_out})")
+        if n_out % 2 or (config or {}).get("state_dependent_std") is False:
+            raise PolicyError(
+                f"{where}: the actor has no action noise (std) and {n_out} outputs, not rsl_rl 3.x's state-dependent "
+                "std (a mean and a std per action)"
+                + (
+                    f": {agent} says state_dependent_std false"
+                    if (config or {}).get("state_dependent_std") is False
+                    else ""
+                )
+            )
         return ("first", 1.0, 0.0)
     if n_out % 2:
         return None  # no (2, n) output: the actor's output is the action
     dist = (config or {}).get("distribution_cfg", "absent")
     if isinstance(dist, Mapping):
         kind = str(dist.get("class_name", "")).replace(":", ".").split(".")[-1]
-        if kind == "HeteroscedasticGaussianDistribution":
+        if kind == "HeteroscedasticGaussianDistribution" or (
+            kind == "GaussianDistribution" and dist.get("state_dependent_std") is True  # rsl_rl 5.0's form
+        ):
             return ("first", 1.0, 0.0)
         if kind == "BetaDistribution":
             low, high = (float(v) for v in dist.get("action_range", (-1.0, 1.0)))
