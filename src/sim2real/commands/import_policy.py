@@ -23,16 +23,18 @@ def import_policy(
     armature: tuple[str, ...] | None = None,
     torque_limit: tuple[str, ...] | None = None,
     physics_dt: float | None = None,
+    activation: str | None = None,
     name: str | None = None,
     seed: int = 0,
     json: bool = False,
 ) -> int:
     """Import a policy trained in another framework: write OUT/robot.yaml and OUT/policy.onnx.
 
-    legged-gym: a legged_gym / unitree_rl_gym TorchScript policy (--policy motion.pt) and its
-    MuJoCo deploy config (--config deploy.yaml: kps, kds, default_angles, scales, num_obs, ...).
+    legged-gym: a legged_gym / unitree_rl_gym TorchScript policy (--policy motion.pt) or rsl_rl
+    training checkpoint (--policy logs/<exp>/<run>/model_1500.pt) and its MuJoCo deploy config (--config deploy.yaml: kps, kds, default_angles, scales, num_obs, ...).
     isaaclab: an Isaac Lab / unitree_rl_lab / mjlab export (--policy exported/policy.onnx, with its
-    .onnx.data when there is one, or Isaac Lab's TorchScript exported/policy.pt) and its
+    .onnx.data when there is one, Isaac Lab's TorchScript exported/policy.pt, or the run's rsl_rl
+    checkpoint model_<N>.pt, its actor rebuilt from the weights) and its
     params/deploy.yaml (with params/agent.yaml's clip_actions when it is there) or Isaac Lab's own params/env.yaml
     (--deploy; found next to an exported/ folder when not given), or an mjlab ONNX that carries
     its own metadata.  The spec is written with robot init's machinery from the unedited
@@ -42,7 +44,8 @@ def import_policy(
 
     Args:
         framework: legged-gym or isaaclab.
-        policy: The policy file (.pt for legged-gym, .onnx or Isaac Lab's .pt for isaaclab).
+        policy: The policy file: TorchScript .pt or rsl_rl's training checkpoint model_<N>.pt (either
+            subcommand), .onnx (isaaclab).
         model: The robot's MJCF (a scene including it is fine), unedited.
         out: Output folder (robot.yaml, policy.onnx, randomize_default.yaml).
         config: legged-gym: the MuJoCo deploy config YAML.
@@ -62,6 +65,9 @@ def import_policy(
         torque_limit: Effort limit [N m], like --armature: replaces the policy's trained one
             (env.yaml) and the model's, printed.
         physics_dt: isaaclab: largest physics timestep [s] (default env.yaml's sim.dt, else step_dt / 4).
+        activation: rsl_rl's activation of a checkpoint's actor (elu, selu, relu, celu, lrelu, tanh,
+            sigmoid, softplus, gelu, swish, mish, identity); default the run's params/agent.yaml next to
+            the checkpoint, else elu (legged_gym's default, printed as assumed).
         name: Robot name (default: the model's).
         seed: Seed of the parity check's rollout.
         json: Print a JSON summary on stdout.
@@ -85,6 +91,7 @@ def import_policy(
             joints=joints,
             armature=armature_map,
             torque_limit=torque_map,
+            activation=activation,
             name=name,
             seed=seed,
         )
@@ -106,6 +113,7 @@ def import_policy(
             armature=armature_map,
             torque_limit=torque_map,
             physics_dt=physics_dt,
+            activation=activation,
             name=name,
             seed=seed,
         )

@@ -16,8 +16,9 @@ linear            :func:`write_linear_policy`: ``tanh(gain @ obs + bias)`` as a 
 export            :func:`export_policy`: a TransferPolicy as one ONNX file, checked against PyTorch
                   (needs torch)
 imports/          importers of policies trained elsewhere (``sim2real import``): legged_gym
-                  TorchScript, Isaac Lab / unitree_rl_lab / mjlab ONNX; each writes a spec through
-                  robot init and a stamped policy file (needs onnx; torch for TorchScript)
+                  TorchScript, rsl_rl training checkpoints, Isaac Lab / unitree_rl_lab / mjlab ONNX;
+                  each writes a spec through robot init and a stamped policy file (needs onnx; torch
+                  for TorchScript and checkpoints)
 ================  ==================================================================================
 
 Importing this package imports neither torch nor onnxruntime; the names below load on first use.

@@ -9,6 +9,8 @@ common            :class:`ForeignPolicy` (a foreign policy in sim2real's terms) 
 legged_gym        legged_gym / unitree_rl_gym TorchScript + MuJoCo deploy config
 isaaclab          Isaac Lab / unitree_rl_lab / mjlab ONNX + ``params/deploy.yaml`` or ONNX metadata
 torchscript       legged_gym, Isaac Lab and rsl_rl ``as_jit()`` TorchScript rebuilt as ONNX (needs torch)
+rsl_checkpoint    rsl_rl training checkpoints (``model_<N>.pt``, rsl_rl 1.x-5.x): the actor rebuilt from
+                  its weights; :func:`load_torch_policy` takes either kind of ``.pt`` (needs torch)
 graph             foreign ONNX graphs: external weights, input/output names, recurrent state pairs
 config_files      YAML written by other frameworks (Python tags read as plain data)
 ================  ==================================================================================

@@ -85,7 +85,7 @@ from sim2real.policy.imports.joint_order import (
     policy_joints,
 )
 from sim2real.policy.imports.mjlab_meta import csv_items, from_metadata
-from sim2real.policy.imports.torchscript import load_torchscript, reference_function, torchscript_to_onnx
+from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import ObservationTerm
 
@@ -289,13 +289,16 @@ def import_isaaclab(
     torque_limit: PerJoint = None,
     physics_dt: float | None = None,
     control_dt: float | None = None,
+    activation: str | None = None,
     name: str | None = None,
     seed: int = 0,
 ) -> ImportResult:
     """Import an Isaac Lab / mjlab ONNX policy (module docstring).
 
     Args:
-        policy: ``exported/policy.onnx`` (its ``.onnx.data`` next to it when it has one).
+        policy: ``exported/policy.onnx`` (its ``.onnx.data`` next to it when it has one), Isaac Lab's
+            TorchScript ``exported/policy.pt``, or rsl_rl's training checkpoint ``model_<N>.pt``
+            (:mod:`~sim2real.policy.imports.rsl_checkpoint`; the run's ``params/`` next to it).
         deploy: ``params/deploy.yaml``; None: the ONNX file's own (mjlab) metadata.
         model: The robot's MJCF, unedited (actuators are added where it has none).
         out: Folder to write ``robot.yaml`` and ``policy.onnx`` to.
@@ -312,6 +315,7 @@ def import_isaaclab(
             the model's, printed where they differ.
         physics_dt: Largest physics timestep [s]; default a quarter of the policy period.
         control_dt: Policy period [s] when no deploy.yaml states it (mjlab metadata); default 0.02.
+        activation: rsl_rl's name of a checkpoint's activation; default the run's agent.yaml's, else elu.
         name: Robot name; default the model's.
         seed: Seed of the parity check's rollout.
 
@@ -319,11 +323,16 @@ def import_isaaclab(
         PolicyError / SpecError: one line naming what does not fit.
     """
     source = Path(policy).name
-    scripted = Path(policy).suffix in (".pt", ".jit")  # Isaac Lab's export_policy_as_jit: exported/policy.pt
+    scripted = Path(policy).suffix in (".pt", ".jit")  # Isaac Lab's exported/policy.pt, rsl_rl's model_<N>.pt
+    if activation is not None and not scripted:
+        raise PolicyError(f"--activation is for rsl_rl training checkpoints (model_<N>.pt), not {source}")
+    torch_files: dict[str, Path] = {}
+    assumed: list[str] = []
     if scripted:
-        module = load_torchscript(policy)
-        original, _, network = torchscript_to_onnx(module)
-        reference = reference_function(module)
+        loaded = load_torch_policy(policy, activation=activation, deploy=deploy)
+        original, network, reference = loaded.graph, loaded.network, loaded.reference
+        assumed.extend(loaded.assumptions)
+        torch_files = dict(loaded.files)
     else:
         original = load_graph(policy)
     interface = graph_interface(original, source)
@@ -334,9 +343,8 @@ def import_isaaclab(
         unknown = [j for j in motor_order if j not in model_joints(model)]
         if unknown:
             raise PolicyError(f"--motor-order: '{unknown[0]}' is not a joint of the model")
-    assumed: list[str] = []
     names = csv_items(meta["joint_names"]) if "joint_names" in meta else None
-    files = {"policy": Path(policy), "model": Path(model)}
+    files = {"policy": Path(policy), "model": Path(model), **torch_files}
     if deploy is None and names is None:
         deploy = _params_next_to(Path(policy), assumed)
     extras: dict[str, Any] = {}

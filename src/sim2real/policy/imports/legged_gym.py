@@ -1,4 +1,5 @@
-"""``sim2real import legged-gym``: a legged_gym / unitree_rl_gym TorchScript policy and its MuJoCo
+"""``sim2real import legged-gym``: a legged_gym / unitree_rl_gym TorchScript policy (or the rsl_rl
+training checkpoint ``model_<N>.pt``, :mod:`~sim2real.policy.imports.rsl_checkpoint`) and its MuJoCo
 deploy config (``deploy/deploy_mujoco/configs/*.yaml``) as sim2real's artifact.
 
 What the config states (facts of unitree_rl_gym's ``deploy_mujoco.py``): ``kps``/``kds``/
@@ -39,7 +40,7 @@ from sim2real.policy.imports.common import (
 )
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import graph_interface
-from sim2real.policy.imports.torchscript import load_torchscript, reference_function, torchscript_to_onnx
+from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import ObservationTerm
 
@@ -124,13 +125,16 @@ def import_legged_gym(
     joints: str | None = None,
     armature: PerJoint = None,
     torque_limit: PerJoint = None,
+    activation: str | None = None,
     name: str | None = None,
     seed: int = 0,
 ) -> ImportResult:
-    """Import a legged_gym TorchScript policy with its MuJoCo deploy config (module docstring).
+    """Import a legged_gym TorchScript policy or rsl_rl training checkpoint with its MuJoCo deploy
+    config (module docstring).
 
     Args:
-        policy: The TorchScript file (``motion.pt``, ``policy.pt``).
+        policy: The TorchScript file (``motion.pt``, ``policy.pt``) or rsl_rl's checkpoint
+            (``model_<N>.pt``: :mod:`~sim2real.policy.imports.rsl_checkpoint`).
         config: The deploy config YAML.
         model: The robot's MJCF (a scene that includes it is fine), unedited.
         out: Folder to write ``robot.yaml`` and ``policy.onnx`` to.
@@ -141,6 +145,8 @@ def import_legged_gym(
             config's ``armature``, else the model's.
         torque_limit: Effort limit [N m] of the policy joints, one value or a map like ``armature``:
             replaces the model's (printed where they differ).
+        activation: rsl_rl's name of a checkpoint's activation (``elu``, ``tanh``, ...); default the
+            run's params/agent.yaml when it is next to the checkpoint, else ``elu`` (legged_gym's).
         name: Robot name; default the model's.
         seed: Seed of the parity check's rollout.
 
@@ -178,8 +184,9 @@ def import_legged_gym(
     locked = hold_positions(model, [j for j in available if j not in chosen])
     if locked:
         assumed.append(locked_note(locked))
-    module = load_torchscript(policy)
-    graph, recurrent, network = torchscript_to_onnx(module)
+    loaded = load_torch_policy(policy, activation=activation)
+    graph, recurrent = loaded.graph, loaded.recurrent
+    assumed.extend(loaded.assumptions)
     interface = graph_interface(graph, Path(policy).name)
     if interface.n_obs != int(cfg["num_obs"]):
         raise PolicyError(
@@ -203,14 +210,14 @@ def import_legged_gym(
         control_dt=dt * decimation,
         physics_dt=dt,
         graph=graph,
-        reference=reference_function(module),
+        reference=loaded.reference,
         recurrent=recurrent,
         action_limit=None,
         locked=locked,
         torque_limit=given_or_trained(torque_limit, None, chosen, "--torque-limit"),
         armature=given_or_trained(armature, cfg.get("armature"), chosen, "--armature"),
-        files={"policy": Path(policy), "config": Path(config), "model": Path(model)},
+        files={"policy": Path(policy), "config": Path(config), "model": Path(model), **loaded.files},
         assumptions=tuple(assumed),
-        network=network,
+        network=loaded.network,
     )
     return write_import(foreign, model, out, name=name, seed=seed)

@@ -216,27 +216,51 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
     Raises:
         PolicyError: a structure or layer the importer does not rebuild, or weights it would leave out.
     """
-    torch = _torch()
     parts = _parts(module)
     actor_src, memory_src, norm_src = parts["actor"], parts.get("memory"), parts.get("normalizer")
     head = None if "output" not in parts else _output(parts["output"])
     actor = _sequential(actor_src, "actor")
     memory = None if memory_src is None else _rnn(memory_src)
     norm = None if norm_src is None else _normalizer(norm_src)
+    policy = rebuilt_policy(actor, memory, norm, head, "TorchScript policy")
+    proto, recurrent = export_rebuilt(policy)
+    return proto, recurrent, {"type": "imported TorchScript", **describe(policy)}
+
+
+def rebuilt_policy(
+    actor: Any, memory: Any, norm: tuple[Any, Any, float] | None, head: tuple[str, float, float] | None, what: str
+) -> Any:
+    """The deterministic policy from plain torch parts, in eval mode: ``obs`` (B, n_obs) ->
+    normalizer ``(obs - mean) / (std + eps)`` -> memory (LSTM / GRU, one step, its state passed in and
+    returned) -> ``actor`` (a Sequential) -> the output head (:func:`_output`) -> action (B, n_act).
+
+    Args:
+        actor: ``nn.Sequential`` of Linear, activation (and Unflatten) layers.
+        memory: ``nn.LSTM`` / ``nn.GRU`` or None.
+        norm: (mean (n_obs,), std (n_obs,), eps) or None.
+        head: the deterministic output (:func:`_output`), None for the identity.
+        what: the policy, for messages.
+
+    Raises:
+        PolicyError: the actor has no Linear layer.
+    """
+    torch = _torch()
     linears = [m for m in actor.modules() if isinstance(m, torch.nn.Linear)]
     if not linears:
-        raise PolicyError("the TorchScript policy's actor has no Linear layer")
-    n_obs = int(memory.input_size) if memory is not None else linears[0].in_features
+        raise PolicyError(f"the {what}'s actor has no Linear layer")
     lstm = isinstance(memory, torch.nn.LSTM)
 
     class Policy(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
             self.actor, self.memory = actor, memory
+            self.n_obs = int(memory.input_size) if memory is not None else linears[0].in_features
+            self.head = head
             if norm is not None:
                 self.register_buffer("mean", norm[0])
                 self.register_buffer("std", norm[1])
                 self.eps = norm[2]
+            self.normalized = norm is not None
 
         def output(self, out: Any) -> Any:
             """The actor's output -> the action (``_output``)."""
@@ -259,14 +283,25 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
             out, h = self.memory(obs.unsqueeze(0), state[0])
             return self.output(self.actor(out.squeeze(0))), h
 
-    policy = Policy().eval()
-    recurrent: tuple[RecurrentState, ...] = ()
-    if memory is not None:
-        shape = (int(memory.num_layers), 1, int(memory.hidden_size))
-        recurrent = tuple(
-            RecurrentState(f"state_{k}_in", f"state_{k}_out", shape) for k in range(2 if lstm else 1)
-        )
-    example = (torch.zeros(1, n_obs), *(torch.zeros(*r.shape) for r in recurrent))
+    return Policy().eval()
+
+
+def recurrent_state(policy: Any) -> tuple[RecurrentState, ...]:
+    """The state pairs of a :func:`rebuilt_policy` (none without a memory; h, and c for an LSTM)."""
+    memory = policy.memory
+    if memory is None:
+        return ()
+    shape = (int(memory.num_layers), 1, int(memory.hidden_size))
+    count = 2 if isinstance(memory, _torch().nn.LSTM) else 1
+    return tuple(RecurrentState(f"state_{k}_in", f"state_{k}_out", shape) for k in range(count))
+
+
+def export_rebuilt(policy: Any) -> tuple[Any, tuple[RecurrentState, ...]]:
+    """A :func:`rebuilt_policy` as an ONNX graph: ``obs`` (batch, n_obs) -> ``action``, the recurrent
+    state as ``state_<k>_in`` -> ``state_<k>_out`` (batch of one)."""
+    torch = _torch()
+    recurrent = recurrent_state(policy)
+    example = (torch.zeros(1, policy.n_obs), *(torch.zeros(*r.shape) for r in recurrent))
     from sim2real.policy.export import _quiet_exporter
 
     with _quiet_exporter(), torch.no_grad():
@@ -280,20 +315,41 @@ def torchscript_to_onnx(module: Any) -> tuple[Any, tuple[RecurrentState, ...], d
             dynamo=True,
             verbose=False,
         )
-    description = {
-        "type": "imported TorchScript",
-        "layers": [type(m).__name__ for m in actor],
+    return program.model_proto, recurrent
+
+
+def describe(policy: Any) -> dict[str, Any]:
+    """The layers, memory, normalizer and output head of a :func:`rebuilt_policy` (policy metadata)."""
+    memory = policy.memory
+    return {
+        "layers": [type(m).__name__ for m in policy.actor],
         "memory": None
         if memory is None
-        else {
-            "cell": type(memory).__name__,
-            "hidden": int(memory.hidden_size),
-            "layers": int(memory.num_layers),
-        },
-        "normalizer": norm is not None,
-        "output": "identity" if head is None else head[0],
+        else {"cell": type(memory).__name__, "hidden": int(memory.hidden_size), "layers": int(memory.num_layers)},
+        "normalizer": bool(policy.normalized),
+        "output": "identity" if policy.head is None else policy.head[0],
     }
-    return program.model_proto, recurrent, description
+
+
+def rebuilt_reference(policy: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """A :func:`rebuilt_policy` evaluated with torch as the parity reference: observations from a
+    reset (T, n_obs) -> (T, n_act), the recurrent state carried from zeros row by row."""
+    torch = _torch()
+    recurrent = recurrent_state(policy)
+
+    def run(obs: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(obs, dtype=np.float32))
+        with torch.no_grad():
+            if not recurrent:
+                return policy(x).numpy()
+            state = [torch.zeros(*r.shape) for r in recurrent]
+            rows = []
+            for i in range(len(x)):
+                action, *state = policy(x[i : i + 1], *state)
+                rows.append(action.numpy())
+        return np.concatenate(rows)
+
+    return run
 
 
 def reference_function(module: Any) -> Callable[[np.ndarray], np.ndarray]:
