@@ -31,6 +31,9 @@ REAL = "#1c2530"
 """Colour of measured (robot) data."""
 _WIDTH = 10.0
 """Figure width [in]."""
+MAX_FAILURE_CHANNELS = 12
+"""Channels a failed episode's figure plots at most: those with the largest error / threshold (a
+29-joint humanoid's replay has 87 channels, whose legend would fill the figure)."""
 
 
 def new_figure(width: float = _WIDTH, height: float = 4.0) -> Figure:
@@ -358,7 +361,9 @@ def failure_figure(
     end_t: float | None = None,
     title: str = "Failed episode: channel errors",
 ) -> Figure:
-    """Per-channel error, normalized by its threshold, over one episode.
+    """Per-channel error, normalized by its threshold, over one episode: the
+    :data:`MAX_FAILURE_CHANNELS` channels with the largest peak, largest first (the title says how
+    many of how many when there are more).
 
     Args:
         t: Sample times, shape (E,) [s].
@@ -370,8 +375,14 @@ def failure_figure(
     """
     fig = new_figure(_WIDTH * 0.8, 3.6)
     ax: Axes = fig.subplots()
-    for name, e in errors.items():
-        ax.plot(t, np.abs(e) / thresholds[name], lw=1.1, label=name)
+    normalized = {name: np.abs(e) / thresholds[name] for name, e in errors.items()}
+    peak = {
+        name: float(np.nanmax(v)) if v.size and np.isfinite(v).any() else 0.0
+        for name, v in normalized.items()
+    }
+    shown = sorted(normalized, key=lambda name: -peak[name])[:MAX_FAILURE_CHANNELS]
+    for name in shown:
+        ax.plot(t, normalized[name], lw=1.1, label=name)
     ax.axhline(1.0, color="#868e96", ls=":", label="threshold")
     if divergence_t is not None:
         ax.axvline(divergence_t, color=SIM, ls="--", lw=1, label="divergence point")
@@ -383,5 +394,7 @@ def failure_figure(
     ax.set_ylim(bottom=0.0)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="x-small", ncol=2, loc="upper left")
+    if len(shown) < len(errors):
+        title += f" ({len(shown)} of {len(errors)} channels, the largest errors)"
     ax.set_title(title)
     return fig

@@ -249,6 +249,29 @@ class TestWhatCannotBeExpressed:
         ):
             import_isaaclab(path, None, MODEL, tmp_path / "out", torque_limit=23.7)
 
+    def test_mjlab_metadata_with_a_scale_per_driven_joint_says_to_name_the_driven_joints(self, tmp_path):
+        # mjlab writes action_scale per joint the action drives (its _scale tensor: a legs-only G1 lists
+        # 12 scales beside 29 joint_names); the import said only "action_scale has 8 values for 12
+        # policy joints", not that the metadata does not name the driven joints (--action-joints)
+        spec = load_robot("quadruped")
+        meta = mjlab_metadata(spec, action_scale=",".join(["0.250"] * 8))
+        path = mjlab_onnx(tmp_path / "policy.onnx", meta, n_obs=3 + 3 + 12 + 12 + 8 + 3, n_act=8)
+        with pytest.raises(
+            PolicyError, match=r"does not say which joints the action drives: .* --action-joints"
+        ):
+            import_isaaclab(path, None, MODEL, tmp_path / "out", torque_limit=23.7)
+
+    def test_action_joints_matching_another_number_of_joints_than_the_actions_says_so(self, tmp_path):
+        # --action-joints given, matching 4 joints for 8 actions: the import told the user to give
+        # --action-joints (the message for metadata that names no driven joints)
+        spec = load_robot("quadruped")
+        meta = mjlab_metadata(spec, action_scale="0.250")
+        path = mjlab_onnx(tmp_path / "policy.onnx", meta, n_obs=3 + 3 + 12 + 12 + 4 + 3, n_act=8)
+        with pytest.raises(
+            PolicyError, match=r"--action-joints '\.\*_hip' matches 4 joints; the policy gives 8 actions"
+        ):
+            import_isaaclab(path, None, MODEL, tmp_path / "out", action_joints=".*_hip", torque_limit=23.7)
+
 
 class TestMjlabMetadataWithActionJoints:
     def test_action_joints_name_the_driven_joints_and_the_metadata_gives_the_held_ones_gains(

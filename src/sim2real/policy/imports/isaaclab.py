@@ -390,11 +390,6 @@ def import_isaaclab(
             f"{Path(deploy).name}'s action drives {', '.join(driven)}"
         )
     if interface.n_act != len(driven):
-        if deploy is None and interface.n_act < n:
-            raise PolicyError(
-                f"the policy gives {interface.n_act} actions for the {n} joints its ONNX metadata names, which does not "
-                "say which joints the action drives: give its params/deploy.yaml (--deploy) or name them with --action-joints"
-            )
         raise PolicyError(f"the policy gives {interface.n_act} actions for {len(driven)} policy joints")
     missing = [j for j in facts["joints"] if j not in model_joints(model)]
     if missing:

@@ -65,12 +65,21 @@ def from_metadata(
     """
     joints = csv_items(meta["joint_names"])
     n = len(joints)
+    if action_joints is None and interface.n_act < n:  # before action_scale: mjlab lists it per driven joint
+        raise PolicyError(
+            f"the policy gives {interface.n_act} actions for the {n} joints its ONNX metadata names, which does not "
+            "say which joints the action drives: give its params/deploy.yaml (--deploy) or name them with --action-joints"
+        )
     driven = select_joints(joints, action_joints)
     if not driven:
         raise PolicyError(
             f"--action-joints '{action_joints}' matches none of the policy joints ({', '.join(joints)})"
         )
     m = len(driven)
+    if action_joints is not None and m != interface.n_act:
+        raise PolicyError(
+            f"--action-joints '{action_joints}' matches {m} joints; the policy gives {interface.n_act} actions"
+        )
     for key in ("joint_stiffness", "joint_damping", "default_joint_pos", "action_scale", "observation_names"):
         if key not in meta:
             raise PolicyError(
