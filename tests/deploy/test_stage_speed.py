@@ -261,6 +261,15 @@ class TestGuard:
         assert g.caps == pytest.approx((0.35, 0.6))
 
 
+    def test_a_restart_forgets_the_time_above_the_cap(self):
+        g, _ = guard(timeout=0.5)
+        run(g, [0.6] * 13)  # 0.375 s above the cap
+        g.restart()  # an accepted safety reset
+        events = run(g, [0.6] * 20, t0=13 * DT)
+        stops = [i for i, ev in enumerate(events) if any(e.severity == Severity.SAFE_STOP for e in ev)]
+        assert stops and stops[0] == 16  # a fresh 0.5 s, not the 0.125 s left
+
+
 class TestInTheLoop:
     """The quadruped twin standing on a slippery floor (friction 0.1), turned or pushed by an outside
     force while the policy holds its default pose: what a policy that ignores its command does."""
@@ -284,6 +293,19 @@ class TestInTheLoop:
             robot.data.xfrc_applied[base, 5] = 8.0 if k >= 25 else 0.0  # N m about z
             events += loop.tick().events
         return loop, events
+
+    def test_once_another_stop_latched_the_policy_is_not_blamed(self, quadruped):
+        """A G1 falling after a tilt stop was reported for 'a policy that does not slow down'."""
+        loop, robot, base = self.loop(quadruped, 0)
+        events = []
+        for k in range(150):
+            robot.data.xfrc_applied[base, 5] = 8.0
+            if k == 20:  # turning fast already, before the guard's timeout
+                loop.request_estop("operator")
+            events += [(loop.monitor.latched, e) for e in loop.tick().events]
+        assert loop.monitor.latched and "operator" in loop.monitor.latch_reason
+        assert any(e.kind == EventKind.STAGE_SPEED for latched, e in events if not latched)  # it was over
+        assert not [e for latched, e in events if latched and e.kind == EventKind.STAGE_SPEED]
 
     def test_turning_at_the_first_stage_is_stopped(self, quadruped):
         loop, events = self.turn(quadruped, 0)

@@ -324,6 +324,8 @@ class ControlLoop:
         self.resets += 1
         detail: dict[str, Any] = {"accepted": result.accepted, "message": result.event.message}
         if result.accepted:
+            if self.stage_speed is not None:
+                self.stage_speed.restart()
             self.policy.reset()
             self.speed.start_at(self.config.restart_stage)
             self._set_speed(self.speed.fraction)

@@ -244,8 +244,8 @@ class SafetyMonitor:
                 self._estop_reason = str(reason) or "e-stop requested"
 
     def add_state_check(self, check: StateCheck) -> None:
-        """Run ``check(reading, now) -> events`` after every reading's own checks (the speed stages'
-        :class:`~sim2real.deploy.stage_speed.StageSpeedGuard`); its safe_stop latches like any other."""
+        """Run ``check(reading, now) -> events`` after every reading's own checks while no safe stop
+        is latched (the speed stages' :class:`~.stage_speed.StageSpeedGuard`); its safe_stop latches."""
         self._state_checks.append(check)
 
     # ------------------------------------------------------------------ state checks
@@ -311,7 +311,7 @@ class SafetyMonitor:
             events += hits
             if hits and state != "safe_stop":
                 state = "safe_stop" if hits[0].severity == Severity.SAFE_STOP else "hold"
-        for check in self._state_checks:
+        for check in () if self._latched else self._state_checks:  # latched: the policy has no control
             hits = check(reading, now)
             events += hits
             state = "safe_stop" if any(e.severity == Severity.SAFE_STOP for e in hits) else state

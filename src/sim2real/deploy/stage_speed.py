@@ -143,6 +143,13 @@ class StageSpeedGuard:
         self._over_since: dict[str, float] = {}
         self._unmeasured_said: set[str] = set()
 
+    def restart(self) -> None:
+        """Forget the measures and the time above a cap (after an accepted safety reset: the monitor
+        does not run the guard while a safe stop is latched, so what it had measured is old)."""
+        self._filtered.clear()
+        self._over_since.clear()
+        self._last_t = None
+
     @property
     def caps(self) -> tuple[float, float] | None:
         """The caps of the last check: (speed [m/s], yaw rate [rad/s]), or None when unchecked."""
