@@ -16,10 +16,9 @@ from sim2real.robots import load_robot
 from sim2real.sysid.synthetic import excitation_commands, simulate_log
 
 
-def test_a_parameter_that_ran_to_its_bound_is_held_at_nominal_and_the_others_refitted(tmp_path, capsys):
-    # one second of chirp + PRBS excitation read by encoders 0.3 rad off (an uncalibrated zero): no
-    # physical parameter explains the offset, and the fit runs the Coulomb friction to its upper
-    # bound (0.5 N m) while the pole mass stays determined
+def _pendulum_chirp(offset: float):
+    """(spec, log): one second of chirp + PRBS excitation of the pendulum read by encoders ``offset``
+    rad off (an uncalibrated zero that no physical parameter explains)."""
     spec = load_robot("pendulum")
     t = spec.control_dt * np.arange(round(1.0 / spec.control_dt))
     u = excitation_commands(spec, t, 3.0, seed=1)
@@ -27,8 +26,16 @@ def test_a_parameter_that_ran_to_its_bound_is_held_at_nominal_and_the_others_ref
     log = simulate_log(
         spec, {"joint.hinge.damping": 0.35}, u, seed=101, position_noise=5e-4, velocity_noise=0.01
     )
+    return spec, dataclasses.replace(log, q=log.q + offset)
+
+
+def test_a_parameter_that_ran_to_its_bound_is_held_at_nominal_and_the_others_refitted(tmp_path, capsys):
+    # one second of chirp + PRBS excitation read by encoders 0.3 rad off (an uncalibrated zero): no
+    # physical parameter explains the offset, and the fit runs the Coulomb friction to its upper
+    # bound (0.5 N m) while the pole mass stays determined
+    _, log = _pendulum_chirp(0.3)
     bag = tmp_path / "offset"
-    write_bag(bag, dataclasses.replace(log, q=log.q + 0.3))
+    write_bag(bag, log)
     out = tmp_path / "calib.yaml"
     assert main(["identify", str(bag), "--robot", "pendulum", "--out", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -46,14 +53,7 @@ def test_a_fit_that_stops_just_inside_its_bound_ran_to_it(tmp_path, capsys):
     # was recognised as at the bound only within 1e-6 of it: held at 0.399994, not at nominal
     from sim2real.sysid.identify import identify as run_identify
 
-    spec = load_robot("pendulum")
-    t = spec.control_dt * np.arange(round(1.0 / spec.control_dt))
-    u = excitation_commands(spec, t, 3.0, seed=1)
-    u[t < 0.1] = 0.0
-    log = simulate_log(
-        spec, {"joint.hinge.damping": 0.35}, u, seed=101, position_noise=5e-4, velocity_noise=0.01
-    )
-    log = dataclasses.replace(log, q=log.q + 0.2)
+    spec, log = _pendulum_chirp(0.2)
     bounds = {"joint.hinge.frictionloss": (0.0, 0.4)}
     with np.errstate(invalid="ignore", divide="ignore"):
         first = run_identify(spec, [log], None, bounds=bounds).params["joint.hinge.frictionloss"]

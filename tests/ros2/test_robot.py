@@ -285,24 +285,20 @@ class TestJointStatesByName:
             odom.child_frame_id = "trunk"
             odom.twist.twist.linear.x, odom.twist.twist.linear.y = 0.4, -0.1
             probe.wait_for(lambda: odom_pub.get_subscription_count() > 0, TIMEOUT, "the odometry subscription")
-            deadline = time.monotonic() + TIMEOUT
-            while robot.counters.imu == 0 or robot.counters.base_height == 0 or robot.counters.joint_states == 0:
-                assert time.monotonic() < deadline
-                imu_pub.publish(imu)
-                height_pub.publish(Float64(data=0.3))
-                pub.publish(joint_state(quadruped.joints, q))
-                with probe.changed:
-                    probe.changed.wait(0.05)
+            def feed(until, *extra):
+                deadline = time.monotonic() + TIMEOUT
+                while not until():
+                    assert time.monotonic() < deadline
+                    for publisher, msg in ((imu_pub, imu), (height_pub, Float64(data=0.3)), *extra):
+                        publisher.publish(msg)
+                    pub.publish(joint_state(quadruped.joints, q))
+                    with probe.changed:
+                        probe.changed.wait(0.05)
+
+            feed(lambda: min(robot.counters.imu, robot.counters.base_height, robot.counters.joint_states) > 0)
             reading = robot.read()
             assert not reading.valid and "odometry" in robot.not_ready()  # required once configured
-            while robot.counters.odometry == 0:
-                assert time.monotonic() < deadline
-                odom_pub.publish(odom)
-                imu_pub.publish(imu)
-                height_pub.publish(Float64(data=0.3))
-                pub.publish(joint_state(quadruped.joints, q))
-                with probe.changed:
-                    probe.changed.wait(0.05)
+            feed(lambda: robot.counters.odometry > 0, (odom_pub, odom))
             reading = robot.read()
             assert reading.valid
             np.testing.assert_array_equal(reading.base_lin_vel, [0.4, -0.1, 0.0])
