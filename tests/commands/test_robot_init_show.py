@@ -80,6 +80,16 @@ class TestRobotsAndShow:
         assert info["task_config"]["weights"]["track_lin_vel_xy"] == 1.5  # the kind's defaults, filled in
         assert any("actuators replaced" in o for o in info["overrides"])
 
+    def test_show_prints_each_actuators_gains_and_torque_limit(self, capsys):
+        """It printed 'FL_hip pd' alone: checking an import's gains meant opening the YAML."""
+        from sim2real.robots import load_robot
+
+        assert main(["robot", "show", "quadruped"]) == 0
+        text = capsys.readouterr().out
+        for a in load_robot("quadruped").actuators:
+            line = f"  {a.joint}: pd kp {a.kp:g} N m/rad, kd {a.kd:g} N m s/rad, torque limit {a.torque_limit:g} N m"
+            assert line in text
+
 
 class TestInit:
     def test_init_writes_a_spec_that_loads_and_says_what_to_check(self, h1_dir, tmp_path, capsys):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import tyro
 
@@ -123,7 +123,8 @@ def robot(
             f"{spec.name}: spec {spec.hash[:12]} ({spec.path})",
             f"files hashed: {', '.join(spec.files)}",
             f"joints ({spec.n_joints}): {', '.join(spec.joints)}",
-            f"actuators: {', '.join(f'{a.joint} {a.model}' for a in spec.actuators)}",
+            "actuators:",
+            *(f"  {a.joint}: {_actuator_line(a)}" for a in spec.actuators),
             *([f"held at their offset, not driven by the policy (action.hold): {', '.join(spec.held)}"] if spec.held else []),
             f"task: {info['task']}",
             "overrides of the model:",
@@ -165,3 +166,9 @@ def robot(
     summary = {"spec": str(target), **describe(spec), "inferred": result.inferred, "check": result.check}
     emit(summary, json, "\n".join(lines))
     return 0
+
+
+def _actuator_line(a: Any) -> str:
+    """One actuator as ``robot show`` prints it: model, gains (pd), torque limit [N m]."""
+    gains = f" kp {a.kp:g} N m/rad, kd {a.kd:g} N m s/rad," if a.model == "pd" else ""
+    return f"{a.model}{gains} torque limit {a.torque_limit:g} N m"
