@@ -340,6 +340,24 @@ class TestInTheLoop:
         assert loop.stage_speed is None and loop.monitor.speed_fraction == pytest.approx(0.1)
         assert stage_speed_guard(furuta, StageSpeedConfig(), lambda: (0.1, np.zeros(3))) is None  # fixed base
 
+    def test_the_cap_follows_the_command_the_policy_sees_not_a_larger_one(self, quadruped):
+        """An imported policy clips its velocity command to its training ranges: 5 m/s at 50 % gave a
+        2.8 m/s cap to a policy that walks at 0.5 m/s at most."""
+        import dataclasses
+
+        clip = ((-0.5, -0.3, -1.0), (0.5, 0.3, 1.0))
+        terms = tuple(
+            dataclasses.replace(t, clip=clip) if t.name == "velocity_command" else t for t in quadruped.observation
+        )
+        for spec, cap in ((dataclasses.replace(quadruped, observation=terms), 0.5 + 0.3), (quadruped, 2.5 + 0.3)):
+            loop = ControlLoop(
+                TwinRobot(spec, TwinConfig(effects=NO_DROPS)),
+                ScriptedPolicy(np.array(spec.default_pose)),
+                config=LoopConfig(velocity_command=(5.0, 0.0, 0.0), speed=SpeedConfig(start_stage=2)),
+            )
+            loop.tick()
+            assert loop.stage_speed.caps == pytest.approx((cap, 0.5))
+
     def test_the_run_log_states_the_caps(self, quadruped, tmp_path):
         loop, _, _ = self.loop(quadruped, 0)
         assert loop._start_detail()["stage_speed"]["speed_margin"] == pytest.approx(0.3)

@@ -181,8 +181,9 @@ class ControlLoop:
         )
         """Whether speed stages slow the joint targets (the monitor's speed fraction) or only the velocity command."""
         self._set_speed(self.speed.fraction)
+        clip = next((t.clip for t in self.spec.observation if t.name == "velocity_command"), None)
         self.stage_speed = None if self.speed_limits_targets else stage_speed_guard(
-            self.spec, self.config.stage_speed, lambda: (self.speed.fraction, self._effective_velocity_command())
+            self.spec, self.config.stage_speed, lambda: (self.speed.fraction, self._commanded(clip))
         )
         """The cap the stages put on the robot's own speed (a velocity-tracking floating base), or None."""
         if self.stage_speed is not None:
@@ -348,6 +349,12 @@ class ControlLoop:
         """Apply a stage's fraction: to the monitor when the stages slow the joint targets, else
         (the velocity command alone) the monitor stays at full speed."""
         self.monitor.set_speed_fraction(fraction if self.speed_limits_targets else 1.0)
+
+    def _commanded(self, clip: tuple[Any, Any] | None) -> np.ndarray | None:
+        """The velocity command the policy sees: scaled by the stage, clipped as its observation term
+        clips it (an imported policy's training ranges: a larger command does not widen the cap)."""
+        command = self._effective_velocity_command()
+        return command if command is None or clip is None else np.clip(command, clip[0], clip[1])
 
     def _effective_velocity_command(self) -> np.ndarray | None:
         if self._velocity_command is None:
