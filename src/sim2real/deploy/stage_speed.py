@@ -182,35 +182,26 @@ class StageSpeedGuard:
         """The filtered speeds of the last check: ``speed`` [m/s] and ``yaw_rate`` [rad/s], when measured."""
         return dict(self._filtered)
 
-    def _base_in_world(self, reading: Reading) -> np.ndarray | None:
-        """The base's orientation (w, x, y, z) from the IMU's through its mount, or None without a
-        usable one (no quaternion, non-finite or zero, or an IMU that does not tell the base's)."""
-        quat = reading.quat
-        if not self._yaw or quat is None or not np.all(np.isfinite(quat)):
-            return None
-        norm = float(np.linalg.norm(quat))
-        if not norm > 1e-9:
-            return None
-        quat = np.asarray(quat, dtype=float) / norm
-        return quat if self._mount is None else quat_multiply(quat, self._mount)
-
     def _measure(self, reading: Reading) -> dict[str, float]:
-        """Horizontal speed and yaw rate in the world frame when the reading tells the base's
+        """Horizontal speed and yaw rate in the world frame when the reading's IMU tells the base's
         orientation (a tilted base's own x-y plane and z axis are not the world's), else in the
         base frame."""
         out: dict[str, float] = {}
-        base = self._base_in_world(reading)
+        imu = reading.quat if self._yaw else None  # the IMU's orientation in the world, when it tells
+        if imu is not None:
+            norm = float(np.linalg.norm(imu)) if np.all(np.isfinite(imu)) else 0.0
+            imu = np.asarray(imu, dtype=float) / norm if norm > 1e-9 else None
         if reading.base_lin_vel is not None and np.all(np.isfinite(reading.base_lin_vel)):
             v = np.asarray(reading.base_lin_vel, dtype=float)
-            if base is not None:
-                v = rotate(base, v)
+            if imu is not None:  # the base's orientation: the IMU's through its mount
+                v = rotate(imu if self._mount is None else quat_multiply(imu, self._mount), v)
             out["speed"] = float(np.hypot(v[0], v[1]))
         if self._yaw and reading.gyro is not None and np.all(np.isfinite(reading.gyro)):
-            gyro = np.asarray(reading.gyro, dtype=float)
-            if self._site_in_base is not None:
+            gyro = np.asarray(reading.gyro, dtype=float)  # in the IMU's frame
+            if imu is not None:
+                gyro = rotate(imu, gyro)
+            elif self._site_in_base is not None:
                 gyro = rotate(self._site_in_base, gyro)
-            if base is not None:
-                gyro = rotate(base, gyro)
             out["yaw_rate"] = abs(float(gyro[2]))
         return out
 

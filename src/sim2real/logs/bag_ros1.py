@@ -28,10 +28,12 @@ message with :meth:`Ros1Bag.decoders` (ROS 1 serialization, not CDR):
   2.0, a damaged index or chunk, a bag without an index damaged before its last complete record.
 
 **Cost.** Measured on the 2-core development machine (rosbags 0.11.9), :func:`~.bag.read_bag` of a
-60 s run at 500 Hz of a 12-joint robot (30,000 JointState, Imu and Float64MultiArray messages):
+run of a 12-joint robot at 500 Hz (30,000 JointState, Imu and Float64MultiArray messages):
 31 µs per message (rosbags reads the index at open, 2 µs; each record through its generic header
 parser, 7 µs; decoding, 15 µs), against 25 µs for the same run's rosbag2 MCAP bag (3 µs and 17 µs);
-lz4-compressed chunks 32 µs, bz2 55 µs.  A bag read by scanning: :mod:`~.bag_ros1_scan`.
+lz4-compressed chunks 32 µs, bz2 55 µs (one run on the shared machine; a later one of the same
+indexed read gave 13 µs: the order of magnitude, no benchmark).  A bag read by scanning:
+:mod:`~.bag_ros1_scan`.
 """
 
 from __future__ import annotations

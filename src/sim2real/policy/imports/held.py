@@ -33,9 +33,7 @@ def driven_ids(joint_ids: Any, n: int, where: str) -> list[int]:
             action would list its joints in its own order while the joint observations follow the
             articulation's: sim2real keeps one joint order for both).
     """
-    if joint_ids is None or joint_ids == list(range(n)):
-        return list(range(n))
-    if isinstance(joint_ids, Mapping) and "slice" in joint_ids and selects_all(joint_ids, n):
+    if selects_all(joint_ids, n):
         return list(range(n))
     if (
         not isinstance(joint_ids, list)

@@ -92,20 +92,6 @@ from sim2real.robots.spec import ObservationTerm
 log = logging.getLogger(__name__)
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
     """Per policy joint from a list by motor: one value per policy motor in motor order, or one per
     motor index of a larger robot (one value: every motor)."""
@@ -120,12 +106,6 @@ def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: 
     raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {len(rank)} motors")
 
 
-
-
-
-
-
-
 def velocity_commands(cfg: Mapping[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:
     """The velocity commands of a deploy.yaml (``commands.<name>`` with ``ranges.lin_vel_x``): name ->
     vx / vy / yaw ranges.  A curriculum command's ``limit_ranges`` (unitree_rl_lab's
@@ -136,7 +116,9 @@ def velocity_commands(cfg: Mapping[str, Any]) -> dict[str, dict[str, tuple[float
         ranges = None
         if isinstance(command, Mapping):
             limits = command.get("limit_ranges")
-            ranges = limits if isinstance(limits, Mapping) and "lin_vel_x" in limits else command.get("ranges")
+            ranges = (
+                limits if isinstance(limits, Mapping) and "lin_vel_x" in limits else command.get("ranges")
+            )
         if isinstance(ranges, Mapping) and "lin_vel_x" in ranges:
             try:
                 out[str(name)] = {
@@ -175,7 +157,9 @@ def observation_terms(
     terms = []
     for foreign, raw in observations.items():
         raw = raw if isinstance(raw, Mapping) else {}
-        command_name = (raw.get("params") or {}).get("command_name") if isinstance(raw.get("params"), Mapping) else None
+        command_name = (
+            (raw.get("params") or {}).get("command_name") if isinstance(raw.get("params"), Mapping) else None
+        )
         named = command_name in commands and str(foreign) not in REFUSED
         name = "velocity_command" if named else our_term(str(foreign))
         size = frame_size(name, n_joints, n_actions)
@@ -198,7 +182,11 @@ def observation_terms(
                 raise PolicyError(f"{label} needs params.period (the gait clock's period)")
             ours["period"] = float(params["period"])
         scale = raw.get("scale")
-        if isinstance(scale, list) and len(scale) > size and name in ("joint_pos", "joint_pos_rel", "joint_vel"):
+        if (
+            isinstance(scale, list)
+            and len(scale) > size
+            and name in ("joint_pos", "joint_pos_rel", "joint_vel")
+        ):
             raise PolicyError(
                 f"{label} has {len(scale)} scales for the {size} joints of joint_ids_map: it observes joints the file "
                 f"does not list, whose default position and gains it does not state; give a deploy.yaml whose "
@@ -214,7 +202,9 @@ def observation_terms(
         if not raw.get("flatten_history_dim", True):
             raise PolicyError(f"{label} keeps its history unflattened; sim2real flattens it (oldest first)")
         terms.append(
-            ObservationTerm(name, size, term_scale(scale, size, f"{label} scale"), max(history, 1), clip, ours)
+            ObservationTerm(
+                name, size, term_scale(scale, size, f"{label} scale"), max(history, 1), clip, ours
+            )
         )
     return tuple(terms)
 
@@ -243,16 +233,19 @@ def _command_clip(
     low = [commands[k][0] for k in ("vx", "vy", "yaw")]
     high = [commands[k][1] for k in ("vx", "vy", "yaw")]
     if clip is not None:
-        low = [max(a, b) for a, b in zip(low, np.broadcast_to(np.asarray(clip[0], dtype=float), (3,)), strict=True)]
-        high = [min(a, b) for a, b in zip(high, np.broadcast_to(np.asarray(clip[1], dtype=float), (3,)), strict=True)]
+        low = [
+            max(a, b)
+            for a, b in zip(low, np.broadcast_to(np.asarray(clip[0], dtype=float), (3,)), strict=True)
+        ]
+        high = [
+            min(a, b)
+            for a, b in zip(high, np.broadcast_to(np.asarray(clip[1], dtype=float), (3,)), strict=True)
+        ]
     if any(lo > hi for lo, hi in zip(low, high, strict=True)):
-        raise PolicyError(f"{label}: its clip {list(clip or [])} leaves none of the command ranges {dict(commands)}")
+        raise PolicyError(
+            f"{label}: its clip {list(clip or [])} leaves none of the command ranges {dict(commands)}"
+        )
     return tuple(float(v) for v in low), tuple(float(v) for v in high)
-
-
-
-
-
 
 
 def _reference(model: Any, interface: GraphInterface) -> Any:
@@ -361,7 +354,9 @@ def import_isaaclab(
             cfg, names_, more = raw_cfg, given_names, {}
             if env_yaml:
                 known = set(FOREIGN_TERMS) | set(REFUSED)
-                cfg, names_, more = deploy_from_env(cfg, tree, Path(deploy).name, assumed, known, observed=observed)
+                cfg, names_, more = deploy_from_env(
+                    cfg, tree, Path(deploy).name, assumed, known, observed=observed
+                )
             found = _from_deploy(
                 cfg,
                 Path(deploy).name,
@@ -384,9 +379,10 @@ def import_isaaclab(
         )
     n = len(facts["joints"])
     driven = list(facts.get("driven", facts["joints"]))
-    if action_joints is not None and deploy is not None and driven != select_joints(facts["joints"], action_joints):
+    chosen = None if action_joints is None else select_joints(facts["joints"], action_joints)
+    if chosen is not None and deploy is not None and driven != chosen:
         raise PolicyError(
-            f"--action-joints '{action_joints}' matches {', '.join(select_joints(facts['joints'], action_joints)) or 'none'}; "
+            f"--action-joints '{action_joints}' matches {', '.join(chosen) or 'none'}; "
             f"{Path(deploy).name}'s action drives {', '.join(driven)}"
         )
     if interface.n_act != len(driven):
@@ -452,7 +448,9 @@ def import_isaaclab(
         commands=facts.get("commands"),
         files=files,
         assumptions=tuple(assumed),
-        network=network if scripted else {"type": f"imported ONNX ({framework})", "producer": original.producer_name},
+        network=network
+        if scripted
+        else {"type": f"imported ONNX ({framework})", "producer": original.producer_name},
     )
     return write_import(foreign, model, out, name=name, seed=seed)
 
@@ -465,7 +463,9 @@ def _observed_joints(read: Any, articulation: list[str], n_obs: int) -> list[str
         own = read(None)[0]
     except PolicyError:  # e.g. a per-joint scale of every joint beside a subset action
         own = None
-    if own is not None and (len(own["joints"]) == len(articulation) or not observes_undriven(own, len(articulation), n_obs)):
+    if own is not None and (
+        len(own["joints"]) == len(articulation) or not observes_undriven(own, len(articulation), n_obs)
+    ):
         return None
     try:
         every = read(articulation)[0]
@@ -496,7 +496,10 @@ def _torque_limits(given: PerJoint, extras: Mapping[str, Any], joints: list[str]
             mine[differ[0]],
         )
     mixed = trained is not None and len(mine) < len(joints)
-    return {"torque_limit": limits, "torque_limit_from": f"--torque-limit and {source}" if mixed else "--torque-limit"}
+    return {
+        "torque_limit": limits,
+        "torque_limit_from": f"--torque-limit and {source}" if mixed else "--torque-limit",
+    }
 
 
 def _agent_clip(deploy: Path, assumed: list[str]) -> float | None:
@@ -593,7 +596,3 @@ def _from_deploy(
         "control_dt": float(step),
         "commands": _trained_commands(cfg["observations"], velocity),
     }
-
-
-
-

@@ -227,9 +227,7 @@ def checkpoint_policy(
     """
     torch = _torch()
     layout = _layout(data, where)
-    state = data[layout.state]
-    if not isinstance(state, Mapping) or not all(torch.is_tensor(v) for v in state.values()):
-        raise PolicyError(f"{where}: '{layout.state}' is not a state dict of tensors")
+    state = _tensors(data[layout.state], layout.state, where)
     parts = _split(state, layout, where)
     if layout is _V1 and "obs_norm_state_dict" in data:  # rsl_rl 2.x: the runner's normalizer
         if parts["normalizer"]:
