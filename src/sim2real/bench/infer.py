@@ -61,7 +61,7 @@ def run(
     from sim2real.policy.runtime import PolicyRunner
     from sim2real.robots import load_robot
     from sim2real.tasks import get_task
-    from sim2real.tasks.observations import ObsInputs, build_observation
+    from sim2real.tasks.observations import ObservedActions, ObsInputs, build_observation
     from sim2real.train.network import TransferPolicy
 
     torch.set_num_threads(1)
@@ -110,6 +110,7 @@ def run(
     alpha, scale, offset = meta.action_filter, np.array(meta.action_scale), meta.command_offset
     low, high = meta.command_low, meta.command_high
     seed_state = {"filtered": np.zeros(spec.n_actions)}
+    observed = ObservedActions(meta.n_act, meta.action_index)
 
     def seed_step(i: int) -> None:
         q, qd, gyro, quat, cmd = readings[i]
@@ -117,7 +118,7 @@ def run(
             joint_pos=q.reshape(1, -1),
             joint_vel=qd.reshape(1, -1),
             default_pose=default_pose,
-            last_action=seed_state["filtered"][meta.action_index].reshape(1, -1),
+            last_action=observed.select(seed_state["filtered"]).reshape(1, -1),
             base_ang_vel=None if gyro is None else gyro.reshape(1, -1),
             base_quat=None if quat is None else (quat / np.linalg.norm(quat)).reshape(1, -1),
             velocity_command=None if cmd is None else cmd.reshape(1, -1),

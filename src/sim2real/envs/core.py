@@ -32,6 +32,7 @@ from sim2real.sim.sensors import SensorReader
 from sim2real.tasks.base import TaskConfig
 from sim2real.tasks.observations import (
     ObservationHistory,
+    ObservedActions,
     ObsInputs,
     build_observation,
     check_layout,
@@ -123,8 +124,8 @@ class TaskEnv:
         self._whole = np.ones(num_envs, dtype=bool)  # the episode started at step 0 (not a random start)
         self._scale = np.asarray(task.action_scale, dtype=float)
         self._offset = np.asarray(spec.action_offset, dtype=float)
-        # the actions the policy drives (held actuators, spec.held, are not in last_action); None: all
-        self._driven = np.array(spec.action_index, dtype=int) if spec.held else None
+        self.observed_actions = ObservedActions(n_act, spec.action_index)
+        """The actions the ``last_action`` term shows (a held actuator's, ``spec.held``, is left out)."""
         self._low = np.array([a.command_low for a in spec.actuators])
         self._high = np.array([a.command_high for a in spec.actuators])
         self._meas_q = np.zeros((num_envs, spec.n_joints))
@@ -208,7 +209,7 @@ class TaskEnv:
             joint_pos=q,
             joint_vel=qd,
             default_pose=self.spec.default_pose,
-            last_action=self.filtered_action[:, self._driven] if self._driven is not None else self.filtered_action,
+            last_action=self.observed_actions.select(self.filtered_action),
             base_ang_vel=gyro,
             base_quat=quat,
             velocity_command=self.velocity_command if self.task.commands is not None else None,

@@ -38,7 +38,7 @@ from sim2real.logs.bag_unitree import check_command_kind, check_motor_order, par
 from sim2real.logs.trajectory import Trajectory
 from sim2real.policy.metadata import PolicyMetadata
 from sim2real.robots.spec import RobotSpec
-from sim2real.tasks.observations import ObsInputs, build_observation
+from sim2real.tasks.observations import ObservedActions, ObsInputs, build_observation
 from sim2real.tasks.state import MeasuredState
 
 log = logging.getLogger(__name__)
@@ -203,7 +203,7 @@ def episode_from_trajectory(
         joint_pos=q,
         joint_vel=qd,
         default_pose=np.asarray(meta.default_pose, dtype=float),
-        last_action=a_prev[ticks][:, meta.action_index],  # the driven actions (held ones left out)
+        last_action=ObservedActions(meta.n_act, meta.action_index).select(a_prev[ticks]),
         base_ang_vel=gyro,
         base_quat=quat,
         velocity_command=np.zeros((ticks.size, 3)),

@@ -75,9 +75,12 @@ class NoisyPolicy:
         check_io(self.session, meta, source)
         self.control_dt = meta.control_dt
         self.n_act = meta.n_act
-        self._driven = meta.action_index  # last_action: the driven actions (held ones left out)
         self._builder = ObservationBuilder(
-            meta.observation, np.array(meta.default_pose), self._driven.size, meta.control_dt
+            meta.observation,
+            np.array(meta.default_pose),
+            self.n_act,
+            meta.control_dt,
+            driven=meta.action_index,  # last_action: a held actuator's (meta.held) is left out
         )
         self._alpha = float(meta.action_filter)
         self._scale = np.array(meta.action_scale)
@@ -120,7 +123,7 @@ class NoisyPolicy:
         obs = self._builder.build(
             np.asarray(reading.q, dtype=float),
             np.asarray(reading.qd, dtype=float),
-            self.filtered_action[self._driven],
+            self.filtered_action,
             reading.gyro,
             reading.quat,
             velocity_command,

@@ -32,6 +32,7 @@ from sim2real.robots.spec import ObservationTerm
 from sim2real.tasks.observations import (
     OBSERVATION_TERMS,
     ObservationHistory,
+    ObservedActions,
     ObsInputs,
     build_observation,
     check_layout,
@@ -48,7 +49,8 @@ NEEDS: dict[str, str] = {
 
 
 class StepInputs:
-    """The inputs of one step (1-D arrays; None where absent); the builder's kernels read them."""
+    """The inputs of one step (1-D arrays; None where absent); the builder's kernels read them
+    (``la``: the full action, (n_act,))."""
 
     __slots__ = ("cmd", "gyro", "la", "lin", "q", "qd", "quat", "t")
 
@@ -70,6 +72,13 @@ Kernel = Callable[[StepInputs], None]
 def _copy(frame: np.ndarray, field: str) -> Kernel:
     def kernel(inp: StepInputs) -> None:
         np.copyto(frame, getattr(inp, field))
+
+    return kernel
+
+
+def _last_action(frame: np.ndarray, actions: ObservedActions) -> Kernel:
+    def kernel(inp: StepInputs) -> None:
+        actions.select(inp.la, out=frame)
 
     return kernel
 
@@ -138,7 +147,6 @@ def _gait_phase(frame: np.ndarray, period: float, offset: float) -> Kernel:
 _COPIED = {
     "joint_pos": "q",
     "joint_vel": "qd",
-    "last_action": "la",
     "base_ang_vel": "gyro",
     "velocity_command": "cmd",
     "base_lin_vel": "lin",
@@ -203,12 +211,16 @@ class ObservationBuilder:
     Args:
         layout: Ordered observation terms (from the policy metadata).
         default_pose: Default joint positions, shape (n_joints,) [rad].
-        n_act: Number of actions (size of ``last_action``).
+        n_act: Number of actions (the full action :meth:`build` takes, one per actuator).
         control_dt: Control period [s] (the phase clock's step).
         verify: Compare against ``build_observation`` on random input sequences at construction.
+        driven: Indices of the actions the ``last_action`` term shows (``PolicyMetadata.action_index``:
+            a held actuator's is left out); None: every action.  See
+            :class:`~sim2real.tasks.observations.ObservedActions`.
 
     Attributes:
         out: The observation, shape (n_obs,), float64; overwritten by every :meth:`build`.
+        actions: The actions the ``last_action`` term shows.
         needs: Optional inputs the layout requires (``gyro``, ``quat``, ``velocity_command``,
             ``base_lin_vel``).
     """
@@ -220,9 +232,11 @@ class ObservationBuilder:
         n_act: int,
         control_dt: float = 0.02,
         verify: bool = True,
+        driven: Sequence[int] | np.ndarray | None = None,
     ) -> None:
         try:
             check_layout(layout)
+            self.actions = ObservedActions(n_act, driven)
         except Sim2RealError as exc:
             raise PolicyError(str(exc)) from None
         self.layout = tuple(layout)
@@ -259,7 +273,7 @@ class ObservationBuilder:
             "joint_pos_rel": self.n_joints,
             "joint_pos_sincos": 2 * self.n_joints,
             "joint_vel": self.n_joints,
-            "last_action": self.n_act,
+            "last_action": self.actions.size,
         }.get(term.name)
         if expected is not None and expected != term.size:
             raise PolicyError(
@@ -282,6 +296,8 @@ class ObservationBuilder:
 
         if name in _COPIED:
             return rowwise(lambda f: _copy(f, _COPIED[name]))
+        if name == "last_action":
+            return rowwise(lambda f: _last_action(f, self.actions))
         if name == "joint_pos_rel":
             return rowwise(lambda f: _joint_pos_rel(f, self.default_pose))
         if name == "joint_pos_sincos":
@@ -308,7 +324,7 @@ class ObservationBuilder:
             unit = (
                 None if inp.quat is None else inp.quat / np.linalg.norm(inp.quat)
             )  # as the training side does
-            value = func(_inputs(default, inp, unit), **params)
+            value = func(_inputs(default, inp, unit, self.actions), **params)
             if value.shape != (1, term.size):
                 raise PolicyError(
                     f"observation term '{term.name}' has shape {value.shape}, expected (1, {term.size})"
@@ -336,7 +352,8 @@ class ObservationBuilder:
         base_lin_vel: np.ndarray | None = None,
     ) -> np.ndarray:
         """Fill and return :attr:`out` (n_obs,) for this step, without changing the history (see
-        :meth:`commit`).  Inputs are 1-D: (n_joints,), (n_act,), (3,), (4,), (3,), (3,).
+        :meth:`commit`).  Inputs are 1-D: (n_joints,), (n_act,), (3,), (4,), (3,), (3,);
+        ``last_action`` is the full action (the ``last_action`` term shows :attr:`actions`' entries).
 
         The caller checks sizes; a missing input that a term needs fails inside the kernel.
         """
@@ -387,7 +404,9 @@ class ObservationBuilder:
                 inp.q, inp.qd, inp.la, inp.gyro, inp.quat, inp.cmd, inp.lin = q, qd, la, gyro, unit, cmd, lin
                 inp.t = k * self.control_dt
                 reference = build_observation(
-                    self.layout, _inputs(self.default_pose, inp, unit), history=reference_history
+                    self.layout,
+                    _inputs(self.default_pose, inp, unit, self.actions),
+                    history=reference_history,
                 )[0]
                 bad = np.abs(mine - reference) > atol * np.maximum(1.0, np.abs(reference))
                 if bad.any():
@@ -401,7 +420,11 @@ class ObservationBuilder:
                     )
 
 
-def _inputs(default: np.ndarray, inp: StepInputs, quat: np.ndarray | None) -> ObsInputs:
+def _inputs(
+    default: np.ndarray, inp: StepInputs, quat: np.ndarray | None, actions: ObservedActions
+) -> ObsInputs:
+    """The term functions' inputs (N = 1) of one step; ``last_action`` the driven entries of ``inp.la``."""
+
     def row(x: np.ndarray | None) -> np.ndarray | None:
         return None if x is None else np.asarray(x, dtype=float).reshape(1, -1)
 
@@ -409,7 +432,7 @@ def _inputs(default: np.ndarray, inp: StepInputs, quat: np.ndarray | None) -> Ob
         joint_pos=row(inp.q),  # type: ignore[arg-type]
         joint_vel=row(inp.qd),  # type: ignore[arg-type]
         default_pose=default,
-        last_action=row(inp.la),  # type: ignore[arg-type]
+        last_action=row(actions.select(inp.la)),  # type: ignore[arg-type]
         base_ang_vel=row(inp.gyro),
         base_quat=row(quat),
         velocity_command=row(inp.cmd),

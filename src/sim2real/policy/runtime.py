@@ -182,12 +182,13 @@ class PolicyRunner:
         self.n_obs, self.n_act, self.n_joints = meta.n_obs, meta.n_act, len(meta.joint_names)
         self.joint_names = meta.joint_names
         self.control_dt = meta.control_dt
-        # last_action: the driven actions only (held actuators, meta.held, are left out)
-        self._driven = meta.action_index if meta.held else None
-        n_driven = self.n_act if self._driven is None else self._driven.size
-        self._last_action = np.zeros(n_driven)
         self._builder = ObservationBuilder(
-            meta.observation, np.array(meta.default_pose), n_driven, meta.control_dt, verify=verify_observation
+            meta.observation,
+            np.array(meta.default_pose),
+            self.n_act,
+            meta.control_dt,
+            verify=verify_observation,
+            driven=meta.action_index,  # last_action: a held actuator's (meta.held) is left out
         )
         needs = self._builder.needs
         self._need_gyro = "gyro" in needs
@@ -326,11 +327,9 @@ class PolicyRunner:
         if self._need_lin and (type(base_lin_vel) is not np.ndarray or base_lin_vel.shape != (3,)):
             base_lin_vel = self._vector(base_lin_vel, 3, "base_lin_vel")
 
-        last_action = self._filtered
-        if self._driven is not None:
-            np.take(self._filtered, self._driven, out=self._last_action)
-            last_action = self._last_action
-        obs = self._builder.build(joint_pos, joint_vel, last_action, gyro, quat, velocity_command, base_lin_vel)
+        obs = self._builder.build(
+            joint_pos, joint_vel, self._filtered, gyro, quat, velocity_command, base_lin_vel
+        )
         np.copyto(self._obs32_row, obs)
         if not math.isfinite(self._obs32_row.dot(self._ones32)):
             self.last_input_finite = False

@@ -35,7 +35,8 @@ class ObsInputs:
     default_pose: np.ndarray
     """Default joint positions, shape (n_joints,) [rad]."""
     last_action: np.ndarray
-    """Previous (filtered) policy action, shape (N, n_actions), in [-1, 1]."""
+    """Previous (filtered) policy action, the entries the ``last_action`` term shows: shape
+    (N, n_driven), in [-1, 1] (:meth:`ObservedActions.select` of the full action)."""
     base_ang_vel: np.ndarray | None = None
     """Gyro reading in the base frame, shape (N, 3) [rad/s]."""
     base_quat: np.ndarray | None = None
@@ -46,6 +47,73 @@ class ObsInputs:
     """Base linear velocity in the base frame, shape (N, 3) [m/s] (simulator; an estimator on a robot)."""
     episode_time: np.ndarray | None = None
     """Time of this control step since the episode (policy) started, shape (N,) [s]: k * control_dt."""
+
+
+class ObservedActions:
+    """Which entries of the action the ``last_action`` term shows: the actions the policy drives.
+
+    An actuator a policy observes but does not drive (``RobotSpec.held``, ``PolicyMetadata.held``)
+    is left out.  This is the one place that selects them: the training environment, the policy
+    runtime and the fine-tuning data give the full action and call :meth:`select`.
+
+    Args:
+        n_act: Size of the full action (one entry per actuator).
+        driven: Indices of the driven actions in the full action, increasing (``RobotSpec.action_index``,
+            a tuple, or ``PolicyMetadata.action_index``, an array); None: every action.
+
+    Attributes:
+        n_act: Size of the full action.
+        index: The driven indices, shape (n_driven,), int (read-only).
+        size: n_driven, the ``last_action`` term's size.
+        every: Every action is driven: :meth:`select` returns the action itself.
+
+    Raises:
+        Sim2RealError: an index is not an integer, outside [0, n_act), repeated or out of order, or none is given.
+    """
+
+    __slots__ = ("every", "index", "n_act", "size")
+
+    def __init__(self, n_act: int, driven: Sequence[int] | np.ndarray | None = None) -> None:
+        self.n_act = int(n_act)
+        raw = np.arange(self.n_act) if driven is None else np.asarray(driven)
+        if raw.ndim != 1 or (raw.size and not np.issubdtype(raw.dtype, np.integer)):
+            raise Sim2RealError(f"the driven actions must be a list of action indices, got {driven!r}")
+        index = raw.astype(np.intp)
+        if index.size == 0 or index[0] < 0 or index[-1] >= self.n_act or np.any(np.diff(index) <= 0):
+            raise Sim2RealError(
+                f"the driven actions {index.tolist()} must be increasing indices into {self.n_act} actions"
+            )
+        index.setflags(write=False)
+        self.index = index
+        self.size = int(index.size)
+        self.every = self.size == self.n_act
+
+    def select(self, action: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """The driven entries of ``action``.
+
+        Args:
+            action: The full action, shape (..., n_act).
+            out: Optional array (..., n_driven) to write them to (no allocation).
+
+        Returns:
+            Shape (..., n_driven): ``out`` when given, else ``action`` itself when every action is
+            driven, else a new array.
+
+        Raises:
+            Sim2RealError: ``action`` has another size than n_act (e.g. the driven entries alone).
+        """
+        if action.shape[-1] != self.n_act:
+            raise Sim2RealError(
+                f"last_action selects the driven actions from the full action of {self.n_act}, "
+                f"got {action.shape[-1]} values"
+            )
+        if out is None:
+            return action if self.every else np.take(action, self.index, axis=-1)
+        if self.every:
+            np.copyto(out, action)
+        else:
+            np.take(action, self.index, axis=-1, out=out, mode="clip")  # checked indices; "raise" buffers
+        return out
 
 
 def _need(value: np.ndarray | None, what: str) -> np.ndarray:

@@ -34,9 +34,9 @@ are refused with one line.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -346,29 +346,30 @@ def import_isaaclab(
         files["deploy"] = Path(deploy)
         raw_cfg = load_config(deploy, "deploy.yaml")
         env_yaml = is_env_yaml(raw_cfg)
-        given_assumed, given_names = list(assumed), names
+        given_names = names
 
-        def read(observed: list[str] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        def read(observed: list[str] | None) -> _Reading:
             """The facts, the joint observations covering the action's joints or ``observed`` (env.yaml)."""
-            assumed[:] = given_assumed
+            notes: list[str] = []
             cfg, names_, more = raw_cfg, given_names, {}
             if env_yaml:
                 known = set(FOREIGN_TERMS) | set(REFUSED)
                 cfg, names_, more = deploy_from_env(
-                    cfg, tree, Path(deploy).name, assumed, known, observed=observed
+                    cfg, tree, Path(deploy).name, notes, known, observed=observed
                 )
             found = _from_deploy(
                 cfg,
                 Path(deploy).name,
-                assumed,
+                notes,
                 names=names_,
                 motor_order=list(motor_order or []) or None,
                 model=facts_model,
             )
-            return found, more
+            return _Reading(found, more, notes)
 
-        observed = _observed_joints(read, list(tree), interface.n_obs) if env_yaml else None
-        facts, extras = read(observed)
+        reading = _env_reading(read, list(tree), interface.n_obs) if env_yaml else read(None)
+        facts, extras = reading.facts, reading.extras
+        assumed.extend(reading.assumed)
         framework = "mjlab" if "observation_names" in meta else "isaaclab"
     elif names is not None:
         framework = "mjlab"
@@ -455,23 +456,47 @@ def import_isaaclab(
     return write_import(foreign, model, out, name=name, seed=seed)
 
 
-def _observed_joints(read: Any, articulation: list[str], n_obs: int) -> list[str] | None:
-    """The joints an env.yaml's joint observation terms cover: the articulation's (Isaac Lab's joint
-    terms without a joint selection) when reading it so fits the policy's observation width and
-    reading them as the action's joints does not; else None (the action's joints)."""
+class _Reading(NamedTuple):
+    """A deploy.yaml or env.yaml read for one choice of observed joints."""
+
+    facts: dict[str, Any]
+    """What :func:`_from_deploy` found."""
+    extras: dict[str, Any]
+    """What only an env.yaml states (armature, effort limits, physics timestep); empty for a deploy.yaml."""
+    assumed: list[str]
+    """What reading it assumed."""
+
+
+def _env_reading(
+    read: Callable[[list[str] | None], _Reading], articulation: list[str], n_obs: int
+) -> _Reading:
+    """An env.yaml read with the joints its joint observation terms cover: the articulation's (Isaac
+    Lab's joint terms without a joint selection) when reading it so fits the policy's observation
+    width and reading them as the action's joints does not; else the action's joints.  ``read``
+    (observed joints, None: the action's) is called at most once per choice.
+
+    Raises:
+        PolicyError: reading it as the action's joints fails and the articulation's does not fit.
+    """
+    own: _Reading | PolicyError
     try:
-        own = read(None)[0]
-    except PolicyError:  # e.g. a per-joint scale of every joint beside a subset action
-        own = None
-    if own is not None and (
-        len(own["joints"]) == len(articulation) or not observes_undriven(own, len(articulation), n_obs)
+        own = read(None)
+    except PolicyError as exc:  # e.g. a per-joint scale of every joint beside a subset action
+        own = exc
+    if isinstance(own, _Reading) and (
+        len(own.facts["joints"]) == len(articulation)
+        or not observes_undriven(own.facts, len(articulation), n_obs)
     ):
-        return None
+        return own
     try:
-        every = read(articulation)[0]
+        every = read(articulation)
     except PolicyError:
-        return None  # reading it as the action's joints says what is wrong
-    return articulation if sum(t.width for t in every["observation"]) == n_obs else None
+        every = None
+    if every is not None and sum(t.width for t in every.facts["observation"]) == n_obs:
+        return every
+    if isinstance(own, PolicyError):
+        raise own  # reading it as the action's joints says what is wrong
+    return own
 
 
 def _torque_limits(given: PerJoint, extras: Mapping[str, Any], joints: list[str]) -> dict[str, Any]:
