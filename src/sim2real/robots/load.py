@@ -364,7 +364,7 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel, ground_note: str | N
     if spec.idle_actuators:
         out.append(
             "switches off the model's actuators that move the spec's driven joints (gain and bias 0): "
-            f"{few(list(spec.idle_actuators))}"
+            f"{few(spec.idle_actuators)}"
         )
     spec_acts = {a.actuator for a in spec.actuators} | set(spec.idle_actuators)
     locked_ids = {_id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in spec.locked_joints}
