@@ -49,6 +49,7 @@ from sim2real.robots.actuation import ACTUATOR_USER, SENSOR_USER, affine_coeffic
 from sim2real.robots.collide import collides
 from sim2real.robots.friction import JOINT_USER
 from sim2real.robots.spec import RobotSpec
+from sim2real.text import and_more
 
 UNITS: dict[tuple[str, str], str] = {
     ("body", "mass"): "kg",
@@ -625,7 +626,7 @@ class Parameters:
                         f"[{_fmt(info.low)} .. {_fmt(info.high)}]"
                     )
         if outside:
-            more = f" (and {len(outside) - 1} more)" if len(outside) > 1 else ""
+            more = and_more(len(outside) - 1)
             if not allow:
                 raise ParameterError(
                     f"{source}: {first} of robot '{self.spec.name}'{more}; "

@@ -108,3 +108,21 @@ def test_bumps_rise_from_a_floor_off_z_0(specs, tmp_path):
     axis = np.linspace(-1.9, 1.9, 20)
     heights = _heights(env, np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2))
     assert np.all(heights.max(axis=1) <= -0.3 + randomizer.terrain_height + 1e-6)
+
+
+def test_the_floor_height_reuses_the_namespace_model(specs, monkeypatch):
+    """terrain_floor compiled the nominal model once more per hooks built, though the randomization's
+    namespace holds it compiled already."""
+    from sim2real.randomize.namespace import namespace
+    from sim2real.randomize.terrain import terrain_floor
+    from sim2real.robots.model import spec_floor_height
+
+    spec = specs["quadruped"]
+    expected = spec_floor_height(spec, build_model(spec))
+    namespace(spec)
+    compiled = []
+    compile_ = mujoco.MjSpec.compile
+    monkeypatch.setattr(mujoco.MjSpec, "compile", lambda self, *a: compiled.append(1) or compile_(self, *a))
+    assert terrain_floor(spec) == expected
+    build_hooks(spec, TERRAIN, seed=0)
+    assert compiled == []

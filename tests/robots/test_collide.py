@@ -1,11 +1,11 @@
 """Which geoms collide: their bits, or an explicit contact pair (Menagerie's Apptronik Apollo switches
-every geom's bits off and lists its foot-floor contacts as pairs)."""
+every geom's bits off and lists its foot-floor contacts as pairs), and which of them are the robot's own."""
 
 from __future__ import annotations
 
 import mujoco
 
-from sim2real.robots.collide import collides
+from sim2real.robots.collide import collides, robot_geoms
 from sim2real.robots.init import InitOptions, init_robot
 
 
@@ -37,3 +37,33 @@ class TestCollide:
         spec, _ = init_robot(tmp_path / "biped.xml", tmp_path / "robot.yaml", InitOptions(kp=80.0, kd=2.0, torque_limit=80.0))
         assert set(spec.feet) == {"left_foot", "right_foot"} and spec.floor is None
         assert spec.initial_base is not None and 0.3 < spec.initial_base.pos[2] < 0.45
+
+
+def _robot_ball_and_table() -> str:
+    """A floating robot (a visual geom without contacts on its leg), a free ball, a table welded to the world."""
+    return (
+        "<mujoco><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
+        "<body name='table' pos='2 0 0.2'><geom name='top' type='box' size='0.5 0.5 0.02'/></body>"
+        "<body name='ball' pos='1 0 0.1'><freejoint/><geom name='ball' size='0.1'/></body>"
+        "<body name='base' pos='0 0 0.5'><freejoint/><geom name='torso' type='box' size='0.1 0.1 0.05'/>"
+        "<body name='leg'><joint name='hip' axis='0 1 0'/><geom name='shin' type='capsule' fromto='0 0 0 0 0 -0.3' "
+        "size='0.02'/><geom name='mesh_look' type='sphere' size='0.03' contype='0' conaffinity='0'/>"
+        "<body name='foot' pos='0 0 -0.3'><geom name='sole' type='box' size='0.05 0.03 0.01'/></body></body></body>"
+        "</worldbody></mujoco>"
+    )
+
+
+def _robot_geom_names(model: mujoco.MjModel, body: str) -> list[str]:
+    return [model.geom(g).name for g in robot_geoms(model, model.body(body).id)]
+
+
+class TestRobotGeoms:
+    def test_the_robots_colliding_geoms_from_any_of_its_bodies(self):
+        model = mujoco.MjModel.from_xml_string(_robot_ball_and_table())
+        for body in ("base", "leg", "foot"):
+            assert _robot_geom_names(model, body) == ["torso", "shin", "sole"]
+        assert _robot_geom_names(model, "ball") == ["ball"]
+
+    def test_geoms_in_a_contact_pair_are_the_robots_too(self):
+        model = mujoco.MjModel.from_xml_string(_paired_biped())
+        assert _robot_geom_names(model, "torso") == ["left_sole", "right_sole"]

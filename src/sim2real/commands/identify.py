@@ -35,18 +35,16 @@ def _parse_bounds(text: str | None) -> dict[str, tuple[float, float]] | None:
     return out
 
 
-def _bound_reached(spec: Any, name: str, p: Any, limits: dict | None) -> np.ndarray | None:
+def _bound_reached(info: Any, p: Any, limits: dict | None) -> np.ndarray | None:
     """The bound a fit drove a parameter onto (one of the spec's, or --bounds; at it as
     :func:`~sim2real.sysid.intervals.bound_side` says: the solver stops strictly inside), away from
     its start and its nominal value, shape (size,); None when it did not (a parameter whose nominal
     value sits on the bound, e.g. a zero delay, is already held there).  ``p`` is not determined:
-    its interval says nothing of a bound."""
-    from sim2real.params import Parameters
-    from sim2real.robots.model import build_model
+    its interval says nothing of a bound; ``info`` is its :class:`~sim2real.params.ParamInfo`."""
     from sim2real.sysid.intervals import BOUND_SHARE, bound_side
+    from sim2real.sysid.problem import bounds_of
 
-    info = Parameters(spec, build_model(spec)).info(name)
-    low, high = limits[name] if limits and name in limits else (info.low, info.high)
+    low, high = bounds_of(info, limits)
     value = np.asarray(p.value, float)
     low = np.broadcast_to(np.asarray(low, float), value.shape)
     high = np.broadcast_to(np.asarray(high, float), value.shape)
@@ -71,9 +69,15 @@ def _hold_runaways(spec: Any, result: Any, limits: dict | None, fit: Any) -> Any
     other estimates were fitted with)."""
     import dataclasses
 
+    from sim2real.params import Parameters
+    from sim2real.robots.model import build_model
     from sim2real.sysid.result import ParamEstimate
 
-    bounds = {n: _bound_reached(spec, n, p, limits) for n, p in result.params.items() if not p.identifiable}
+    undetermined = {n: p for n, p in result.params.items() if not p.identifiable}
+    if not undetermined:
+        return result
+    registry = Parameters(spec, build_model(spec))  # one nominal model for every bound checked
+    bounds = {n: _bound_reached(registry.info(n), p, limits) for n, p in undetermined.items()}
     runaway = {n: b for n, b in bounds.items() if b is not None}
     others = [n for n in result.params if n not in runaway]
     if not runaway or not others:

@@ -65,6 +65,7 @@ import numpy as np
 
 from sim2real.errors import PolicyError, SpecMismatchError
 from sim2real.robots.spec import ActuatorSpec, ObservationTerm, RobotSpec
+from sim2real.text import and_more
 
 logger = logging.getLogger(__name__)
 
@@ -545,7 +546,7 @@ class PolicyMetadata:
         detail = None
         if shown:
             first = shown[0] if len(shown[0]) <= 90 else shown[0][:87] + "..."
-            detail = f"differs: {first}" + (f" (+{len(shown) - 1} more)" if len(shown) > 1 else "")
+            detail = f"differs: {first}{and_more(len(shown) - 1)}"
         for line in differences:
             logger.info("%s: %s", source, line)
         err = SpecMismatchError(

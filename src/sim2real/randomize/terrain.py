@@ -19,9 +19,10 @@ import mujoco
 import numpy as np
 from scipy import ndimage
 
+from sim2real.randomize.namespace import namespace
 from sim2real.randomize.schema import RandomizationError, TerrainConfig
 from sim2real.robots.ground import is_static
-from sim2real.robots.model import build_model, spec_floor_height
+from sim2real.robots.model import spec_floor_height
 from sim2real.robots.spec import RobotSpec
 
 NAME = "terrain"
@@ -146,5 +147,6 @@ class TerrainHook:
 
 def terrain_floor(spec: RobotSpec) -> float:
     """Height of the floor the terrain's bumps rise from [m, world z]: the floor under the robot at
-    its initial pose (:func:`~sim2real.robots.model.spec_floor_height`)."""
-    return spec_floor_height(spec, build_model(spec))
+    its initial pose (:func:`~sim2real.robots.model.spec_floor_height`), on the nominal model the
+    robot's randomization namespace compiled already (:func:`~sim2real.randomize.namespace.namespace`)."""
+    return spec_floor_height(spec, namespace(spec).model)

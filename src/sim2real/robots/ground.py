@@ -13,6 +13,7 @@ import numpy as np
 from sim2real.robots.collide import collides
 from sim2real.robots.geom_extent import geom_bottom, lowest_point
 from sim2real.robots.init_actuators import object_name
+from sim2real.text import few
 
 LEVEL_COS = 0.985
 """A plane is level (a floor, not a wall or a ramp) when its normal is within about 10 degrees of
@@ -216,8 +217,8 @@ def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundCo
     def name(g: int) -> str:
         return object_name(model, mujoco.mjtObj.mjOBJ_GEOM, g) or f"#{g}"
 
-    def few(geoms: list[int]) -> str:
-        return ", ".join(name(g) for g in geoms[:3]) + (f", ... {len(geoms) - 3} more" if len(geoms) > 3 else "")
+    def listed(geoms: list[int]) -> str:
+        return few([name(g) for g in geoms], 3)
 
     touching = [
         g
@@ -235,7 +236,7 @@ def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundCo
     above = [g for g in touching if int(model.geom_priority[g]) > floor]
     if above:
         return GroundContact(
-            note=f"keeps the model's contact priorities: {few(above)} outrank the ground, so their own friction is "
+            note=f"keeps the model's contact priorities: {listed(above)} outrank the ground, so their own friction is "
             "the contact friction (randomize theirs, not the ground's)"
         )
     differ = [
@@ -250,7 +251,7 @@ def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundCo
     ]
     if differ:
         return GroundContact(
-            note=f"keeps the model's contact priorities: {few(differ)} meet the ground with their own condim, solref "
+            note=f"keeps the model's contact priorities: {listed(differ)} meet the ground with their own condim, solref "
             "or solimp, which a higher ground priority would replace; at equal priority the contact takes the "
             "larger friction, so a ground friction below theirs does not reach them"
         )
@@ -261,7 +262,7 @@ def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundCo
     unnamed = [g for g in raised if not mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_GEOM, g)]
     if unnamed:
         return GroundContact(
-            note=f"keeps the ground's contact priority: ground plane {few(unnamed)} has no name to set it by; at equal "
+            note=f"keeps the ground's contact priority: ground plane {listed(unnamed)} has no name to set it by; at equal "
             "priority the contact takes the larger friction, so a ground friction below the robot's does not reach it"
         )
     names = tuple(name(g) for g in raised)
@@ -272,5 +273,5 @@ def ground_contact(model: mujoco.MjModel, added_floor: bool = False) -> GroundCo
         "is the contact friction"
     )
     if higher:
-        note += f" (was the larger of the two: {few(higher)} had more)"
+        note += f" (was the larger of the two: {listed(higher)} had more)"
     return GroundContact(raise_to=top, planes=names, note=note)

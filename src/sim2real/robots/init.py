@@ -46,7 +46,7 @@ import numpy as np
 import yaml
 
 from sim2real.errors import SpecError
-from sim2real.robots.collide import collides
+from sim2real.robots.collide import robot_geoms
 from sim2real.robots.fine_steps import damping_check
 from sim2real.robots.geom_extent import geom_bottom
 from sim2real.robots.ground import (
@@ -171,10 +171,6 @@ def _relative(path: Path, folder: Path) -> str:
     path, folder = path.resolve(), folder.resolve()
     common = Path(os.path.commonpath([path, folder]))
     return str(path) if common == Path(common.anchor) else os.path.relpath(path, folder)
-
-
-def _subtree(model: mujoco.MjModel, root: int) -> list[int]:
-    return [b for b in range(model.nbody) if _ancestor(model, b, root)]
 
 
 def _ancestor(model: mujoco.MjModel, body: int, root: int) -> bool:
@@ -345,12 +341,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     standing = None
     if base_body is not None:
         mujoco.mj_kinematics(model, data)
-        bodies = [b for b in _subtree(model, base_body)]
-        geoms = [
-            g
-            for g in range(model.ngeom)
-            if int(model.geom_bodyid[g]) in bodies and collides(model, g)
-        ]
+        geoms = robot_geoms(model, base_body)
         if not geoms:
             raise SpecError(
                 f"{model_path.name}: the robot has no collision geom (contype and conaffinity 0, in no contact "

@@ -19,6 +19,7 @@ import numpy as np
 
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import SAG_LIMIT, Standing
+from sim2real.text import few
 
 __all__ = [
     "MIN_SOLVER_ITERATIONS",
@@ -96,10 +97,9 @@ def dynamics_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | N
         lagged.append(f"{joint} ({kind})")
     if not lagged:
         return None
-    shown = ", ".join(lagged[:4]) + (f", ... {len(lagged) - 4} more" if len(lagged) > 4 else "")
     return (
         f"actuators with dynamics of their own, which sim2real's {'model drops' if len(lagged) == 1 else 'models drop'} "
-        f"(its pd and torque actuators act at once on their command): {shown}; if the drive has them, "
+        f"(its pd and torque actuators act at once on their command): {few(lagged)}; if the drive has them, "
         "identify an actuator delay (actuator.*.delay) or fit an actuator network (sim2real actuator fit)"
     )
 
@@ -214,10 +214,9 @@ def _seen(standing: Standing) -> str:
 
 def beyond_check(beyond: tuple[tuple[str, float, float], ...]) -> str:
     """What to check when joints rest outside their safety position limits after the standing check."""
-    shown = ", ".join(f"{j} at {q:.3g} (limit {lim:.3g})" for j, q, lim in beyond[:3])
-    more = f", ... {len(beyond) - 3} more" if len(beyond) > 3 else ""
+    shown = few([f"{j} at {q:.3g} (limit {lim:.3g})" for j, q, lim in beyond], 3)
     return (
-        f"standing, {len(beyond)} joint(s) rest beyond their safety position limits ({shown}{more}): deploy and "
+        f"standing, {len(beyond)} joint(s) rest beyond their safety position limits ({shown}): deploy and "
         "record would stop at once; give --default-pose away from the joints' stops (or stiffer gains), or widen "
         "safety.joint_position where the robot may rest on a stop"
     )

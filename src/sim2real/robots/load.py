@@ -28,6 +28,7 @@ from sim2real.robots.files import file_digest, model_files
 from sim2real.robots.ground import ground_contact
 from sim2real.robots.parse import read_spec
 from sim2real.robots.spec import RobotSpec, canonical_yaml_digest, content_hash
+from sim2real.text import few
 
 INTEGRATOR_NAMES = {
     int(mujoco.mjtIntegrator.mjINT_EULER): "Euler",
@@ -313,14 +314,10 @@ def plan_sensors(spec: RobotSpec, mjspec: mujoco.MjSpec) -> tuple[dict[str, str]
         added.append(name)
     notes = []
     if reused:
-        notes.append(f"reuses {len(reused)} of the model's sensors ({_few(reused)}): sim2real sets their noise, bias and delay")
+        notes.append(f"reuses {len(reused)} of the model's sensors ({few(reused)}): sim2real sets their noise, bias and delay")
     if added:
-        notes.append(f"adds {len(added)} sensors ({_few(added)})")
+        notes.append(f"adds {len(added)} sensors ({few(added)})")
     return names, notes
-
-
-def _few(names: list[str], n: int = 4) -> str:
-    return ", ".join(names[:n]) + (f", ... {len(names) - n} more" if len(names) > n else "")
 
 
 # ------------------------------------------------------------------------------ overrides
@@ -349,7 +346,7 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel, ground_note: str | N
     replaced = []
     added = [f"{a.actuator} ({a.model}, joint {a.joint})" for a in spec.actuators if a.add]
     if added:
-        out.append(f"adds actuators: {_few(added, 3)}")
+        out.append(f"adds actuators: {few(added, 3)}")
     for act in spec.actuators:
         if act.add:
             continue
@@ -362,12 +359,12 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel, ground_note: str | N
         replaced.append(f"{act.actuator} ({kind}) -> {into}")
     if replaced:
         out.append(
-            f"actuators replaced by sim2real's models (gains and limits from the spec): {_few(replaced, 3)}"
+            f"actuators replaced by sim2real's models (gains and limits from the spec): {few(replaced, 3)}"
         )
     if spec.idle_actuators:
         out.append(
             "switches off the model's actuators that move the spec's driven joints (gain and bias 0): "
-            f"{_few(list(spec.idle_actuators))}"
+            f"{few(spec.idle_actuators)}"
         )
     spec_acts = {a.actuator for a in spec.actuators} | set(spec.idle_actuators)
     locked_ids = {_id(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in spec.locked_joints}
@@ -381,7 +378,7 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel, ground_note: str | N
         )
     ]
     if left:
-        out.append(f"actuators not in the spec get control 0: {_few(left)}")
+        out.append(f"actuators not in the spec get control 0: {few(left)}")
     nets = sorted({a.net.name for a in spec.actuators if a.net is not None})
     if nets:
         out.append(
@@ -393,7 +390,7 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel, ground_note: str | N
     if ground_note is not None:
         out.append(ground_note)
     if spec.friction:
-        out.append(f"joint friction from the spec (friction:): {_few(sorted(spec.friction))}")
+        out.append(f"joint friction from the spec (friction:): {few(sorted(spec.friction))}")
     if spec.imu is not None and spec.imu.add_to is not None:
         out.append(f"adds site '{spec.imu.site}' to body '{spec.imu.add_to}' at {list(spec.imu.pos)} (the IMU)")
     changed = []
@@ -402,12 +399,12 @@ def model_overrides(spec: RobotSpec, model: mujoco.MjModel, ground_note: str | N
         if abs(was - value) > 1e-12:
             changed.append(f"{joint} {was:g} -> {value:g}")
     if changed:
-        out.append(f"joint armature [kg m^2] (armature): {_few(changed, 3)}")
+        out.append(f"joint armature [kg m^2] (armature): {few(changed, 3)}")
     if spec.locked_joints:
         held = [f"{j} at {q:g}" for j, q in spec.locked_joints.items()]
         out.append(
             f"locks {len(held)} joints the policy does not drive (locked_joints; equality constraints, their "
-            f"actuators get no force): {_few(held, 3)}"
+            f"actuators get no force): {few(held, 3)}"
         )
     if spec.initial_base is not None and spec.base_body is not None:
         bid = _id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)

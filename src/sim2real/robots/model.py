@@ -29,7 +29,7 @@ import numpy as np
 
 from sim2real.errors import SpecError
 from sim2real.robots.actuation import ACTUATOR_USER, MODEL_CODES, SENSOR_USER, affine_coefficients
-from sim2real.robots.collide import collides
+from sim2real.robots.collide import robot_geoms
 from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY, JOINT_USER
 from sim2real.robots.ground import ADDED_FLOOR, floor_height, floor_plane
 from sim2real.robots.load import load_mjcf, sensor_roles
@@ -329,6 +329,4 @@ def spec_floor_height(spec: RobotSpec, model: mujoco.MjModel) -> float:
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(spec, model)
     mujoco.mj_kinematics(model, data)
-    root = int(model.body_rootid[joint.body])
-    geoms = [g for g in range(model.ngeom) if int(model.body_rootid[model.geom_bodyid[g]]) == root and collides(model, g)]
-    return floor_height(model, data, geoms)
+    return floor_height(model, data, robot_geoms(model, joint.body))

@@ -17,6 +17,7 @@ import yaml
 from sim2real.errors import SpecError
 from sim2real.robots.parse_action import parse_action
 from sim2real.robots.parse_values import check_keys as _check_keys
+from sim2real.robots.parse_values import joint_names as _joint_names
 from sim2real.robots.parse_values import number as _number
 from sim2real.robots.parse_values import require_mapping as _require_mapping
 from sim2real.robots.safety_options import parse_collision, parse_stages
@@ -253,19 +254,8 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
         damping=frozen_array(_safe_damping(raw.get("damping", 0.0), joints, actuated)),
         collision=parse_collision(raw.get("collision"), joints),
         stages=parse_stages(raw.get("stages")),
-        torque_above_model=_joint_list(raw.get("torque_above_model", []), actuated, "safety.torque_above_model"),
+        torque_above_model=_joint_names(raw.get("torque_above_model", []), actuated, "safety.torque_above_model"),
     )
-
-
-def _joint_list(raw: Any, joints: tuple[str, ...], where: str) -> tuple[str, ...]:
-    """A list of distinct joint names, each one of ``joints``."""
-    if not isinstance(raw, list | tuple) or not all(isinstance(j, str) for j in raw):
-        raise SpecError(f"{where} must be a list of joint names")
-    if unknown := [j for j in raw if j not in joints]:
-        raise SpecError(f"{where}: {unknown[0]!r} is not an actuated joint ({', '.join(joints)})")
-    if len(set(raw)) != len(raw):
-        raise SpecError(f"{where} lists a joint twice")
-    return tuple(raw)
 
 
 def read_spec(path: str | Path) -> RobotSpec:

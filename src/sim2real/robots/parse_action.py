@@ -11,6 +11,7 @@ import numpy as np
 
 from sim2real.errors import SpecError
 from sim2real.robots.parse_values import check_keys as _check_keys
+from sim2real.robots.parse_values import joint_names as _joint_names
 from sim2real.robots.parse_values import number as _number
 from sim2real.robots.parse_values import require_mapping as _require_mapping
 from sim2real.robots.spec import ActuatorSpec, frozen_array
@@ -101,17 +102,15 @@ def _parse_hold(raw: Any, actuators: tuple[ActuatorSpec, ...]) -> tuple[str, ...
     """``action.hold``: pd actuators held at their action offset, not driven by the policy (in policy order)."""
     if raw is None:
         return ()
-    if not isinstance(raw, list) or not all(isinstance(j, str) for j in raw) or len(set(raw)) != len(raw):
-        raise SpecError(
-            "action.hold must be a list of distinct joint names (actuated joints the policy does not drive)"
-        )
     models = {a.joint: a.model for a in actuators}
-    for joint in raw:
-        if models.get(joint) != "pd":
-            what = "not an actuated joint" if joint not in models else f"a {models[joint]} actuator"
+    what = "distinct joint names (actuated joints the policy does not drive)"
+    held = _joint_names(raw, tuple(models), "action.hold", what)
+    for joint in held:
+        if models[joint] != "pd":
             raise SpecError(
-                f"action.hold: '{joint}' is {what}; a held joint needs a pd actuator (its target: the offset)"
+                f"action.hold: '{joint}' is a {models[joint]} actuator; a held joint needs a pd actuator (its "
+                "target: the offset)"
             )
-    if len(raw) == len(actuators):
+    if len(held) == len(actuators):
         raise SpecError("action.hold: every actuator is held; the policy must drive at least one")
-    return tuple(a.joint for a in actuators if a.joint in raw)
+    return tuple(a.joint for a in actuators if a.joint in held)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sim2real.errors import SpecError
 
-__all__ = ["check_keys", "number", "require_mapping"]
+__all__ = ["check_keys", "joint_names", "number", "require_mapping"]
 
 
 def require_mapping(value: Any, where: str) -> dict:
@@ -36,3 +36,21 @@ def check_keys(mapping: dict, allowed: set[str], where: str) -> None:
         raise SpecError(
             f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
         )
+
+
+def joint_names(raw: Any, joints: tuple[str, ...], where: str, what: str = "joint names") -> tuple[str, ...]:
+    """A list of distinct names, each one of ``joints`` (the actuated joints), in the list's order.
+
+    Args:
+        raw: The YAML value.
+        joints: The names it may hold.
+        where: Where it sits in the spec (``action.hold``).
+        what: What the list holds, for the error of a value that is not a list of names.
+    """
+    if not isinstance(raw, list | tuple) or not all(isinstance(j, str) for j in raw):
+        raise SpecError(f"{where} must be a list of {what}")
+    if unknown := [j for j in raw if j not in joints]:
+        raise SpecError(f"{where}: {unknown[0]!r} is not an actuated joint ({', '.join(joints)})")
+    if twice := [j for i, j in enumerate(raw) if j in raw[:i]]:
+        raise SpecError(f"{where} lists {twice[0]!r} twice")
+    return tuple(raw)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from sim2real.robots.collide import robot_geoms
 from sim2real.robots.ground import is_static
 from sim2real.robots.model import (
     actuator_indices,
@@ -133,14 +134,13 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         if diverged_at is None and not low[j] <= q[j] <= high[j]
     )
     feet = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f) for f in spec.feet}
-    root = int(model.body_rootid[mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)])
+    robot = set(robot_geoms(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)))
     touching = set()
     for contact in data.contact[: data.ncon]:
         g1, g2 = int(contact.geom1), int(contact.geom2)
-        if is_static(model, g1) != is_static(model, g2):  # the scene against the robot (not a free object)
-            body = int(model.geom_bodyid[g2 if is_static(model, g1) else g1])
-            if int(model.body_rootid[body]) == root:
-                touching.add(body)
+        for g, other in ((g1, g2), (g2, g1)):
+            if g in robot and is_static(model, other):  # the robot against the scene (not a free object)
+                touching.add(int(model.geom_bodyid[g]))
     return Standing(
         seconds=seconds,
         initial_height=height0,

@@ -39,6 +39,7 @@ from sim2real.robots.init import InitOptions, InitResult, init_robot
 from sim2real.robots.init_actuators import lookup, unmatched
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import ObservationTerm, RobotSpec
+from sim2real.text import few
 
 log = logging.getLogger(__name__)
 
@@ -235,9 +236,8 @@ def hold_positions(model_path: str | Path, joints: Sequence[str]) -> dict[str, f
 def locked_note(locked: Mapping[str, float]) -> str:
     """The assumption an importer states when it locks joints."""
     names = list(locked)
-    shown = ", ".join(names[:4]) + (f", ... {len(names) - 4} more" if len(names) > 4 else "")
     return (
-        f"the model's {len(names)} joints the policy does not drive ({shown}) are held at their default "
+        f"the model's {len(names)} joints the policy does not drive ({few(names)}) are held at their default "
         "positions in simulation (locked_joints); on the robot its own controller must hold them"
     )
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import PolicyError
+from sim2real.text import few
 
 
 def selects_all(joint_ids: Any, n: int) -> bool:
@@ -89,4 +90,5 @@ def spread_reference(reference: Any, columns: list[int | None]) -> Any:
 
 
 def joint_list(joints: list[str]) -> str:
-    return ", ".join(joints[:4]) + (f", ... {len(joints) - 4} more" if len(joints) > 4 else "")
+    """The first four joints and how many more (:func:`sim2real.text.few`)."""
+    return few(joints)

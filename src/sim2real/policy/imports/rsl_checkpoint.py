@@ -58,6 +58,7 @@ from sim2real.policy.imports.torchscript import (
     torchscript_to_onnx,
 )
 from sim2real.policy.metadata import RecurrentState
+from sim2real.text import few
 
 ACTIVATIONS = {
     "elu": "ELU",
@@ -291,9 +292,8 @@ def _layout(data: Any, where: str) -> _Layout:
     if "actor_state_dict" in data and "model_state_dict" in data:
         raise PolicyError(f"{where} has two actors: 'model_state_dict' and 'actor_state_dict'")
     if "actor_state_dict" not in data and "model_state_dict" not in data:
-        shown = ", ".join(keys[:8]) + (f", ... {len(keys) - 8} more" if len(keys) > 8 else "")
         raise PolicyError(
-            f"{where}: a torch.save'd dict with keys {shown or 'none'}: not an rsl_rl checkpoint "
+            f"{where}: a torch.save'd dict with keys {few(keys, 8) or 'none'}: not an rsl_rl checkpoint "
             "(rsl_rl writes 'model_state_dict' (1.x-3.x) or 'actor_state_dict' (4.x and later))"
         )
     layout = _V4 if "actor_state_dict" in data else _V1
@@ -344,9 +344,8 @@ def _split(state: Mapping[str, Any], layout: _Layout, where: str) -> dict[str, A
             else:
                 unknown.append(key)
     if unknown:
-        shown = ", ".join(unknown[:4]) + (f", ... {len(unknown) - 4} more" if len(unknown) > 4 else "")
         raise PolicyError(
-            f"{where}: the actor ({layout.state}) has weights the rebuild would not use: {shown} "
+            f"{where}: the actor ({layout.state}) has weights the rebuild would not use: {few(unknown)} "
             f"(it rebuilds {layout.normalizer}* -> {layout.memory}* -> {layout.mlp}*)"
         )
     if not parts["mlp"]:
