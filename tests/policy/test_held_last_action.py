@@ -208,8 +208,7 @@ class TestOneOwner:
 
         task = dataclasses.replace(get_task(spec), rewards={})  # a velocity reward needs base_lin_vel
         calls.clear()
-        with np.errstate(invalid="ignore"):  # a held action's scale is 0: its a_f is 0 / 0
-            episode = episode_from_trajectory(traj, spec, meta, task)
+        episode = episode_from_trajectory(traj, spec, meta, task)
         assert (len(episode.tick), spec.n_actions) in calls
         a_prev = np.vstack([np.zeros((1, spec.n_actions)), a_f[:-1]])
         driven = driven_by_name(spec)
@@ -224,3 +223,47 @@ class TestOneOwner:
         result = run(robot=str(held["path"]), calls=200, block=100, warmup=100, hidden=(16, 16))
         assert result["max_abs_diff"] <= 1e-5
         assert (12,) in calls  # the seed loader's step
+
+
+class TestFineTuningDataOfAHeldPolicy:
+    def test_held_actions_are_zero_and_the_log_rewards_finite(self, held):
+        # a held actuator's action scale is 0 (its command is its offset whatever the action): the
+        # executed action recovered from the log was 0 / 0 = NaN there, and every reward reading it
+        # (action_rate) NaN: silent NaN targets for fine-tuning
+        import dataclasses
+
+        from sim2real.finetune.data import episode_from_trajectory
+        from sim2real.logs.trajectory import Trajectory
+        from sim2real.tasks import get_task
+
+        spec = held["spec"]
+        meta = read_metadata(held["policy"])
+        k = 40
+        t = np.arange(k) * spec.control_dt
+        rng = np.random.default_rng(3)
+        a_f = rng.uniform(-0.5, 0.5, (k, spec.n_actions))
+        command = meta.command_offset + np.asarray(meta.action_scale) * a_f
+        traj = Trajectory(
+            spec_hash=spec.hash,
+            joint_names=tuple(spec.joints),
+            t=t,
+            q=np.tile(spec.default_pose, (k, 1)),
+            qd=np.zeros((k, spec.n_joints)),
+            command_t=t + 0.001,
+            command=command,
+            command_joints=tuple(meta.actuated_joints),
+            imu_t=t,
+            gyro=np.zeros((k, 3)),
+            accel=np.zeros((k, 3)),
+            quat=np.tile([1.0, 0.0, 0.0, 0.0], (k, 1)),
+        )
+        task = get_task(spec)
+        task = dataclasses.replace(task, rewards={n: task.rewards[n] for n in ("action_rate", "joint_limits")})
+        with np.errstate(all="raise"):
+            episode = episode_from_trajectory(traj, spec, meta, task)
+        assert np.isfinite(episode.rewards).all() and np.isfinite(episode.obs).all()
+        held_cols = [spec.actuated_joints.index(j) for j in CALVES]
+        assert np.all(np.isfinite(episode.actions))
+        driven = driven_by_name(spec)
+        np.testing.assert_allclose(episode.actions[:, held_cols], 0.0)
+        assert np.abs(episode.actions[:, driven]).max() > 0.1  # the driven ones are recovered

@@ -171,7 +171,8 @@ def episode_from_trajectory(
     alpha = float(meta.action_filter)
     dt = float(meta.control_dt)
 
-    a_f = (command - offset) / scale  # (K, n_act)
+    # (K, n_act); a held actuator's scale is 0 (its command is its offset whatever the action): 0
+    a_f = np.divide(command - offset, scale, out=np.zeros_like(command, dtype=float), where=scale != 0)
     a_prev = np.vstack([np.zeros((1, a_f.shape[1])), a_f[:-1]])
     raw = np.clip((a_f - (1.0 - alpha) * a_prev) / alpha, -1.0, 1.0)
 
