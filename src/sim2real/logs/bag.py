@@ -56,11 +56,11 @@ from typing import Any, Self
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.errors import ReaderError, WriterError
-from rosbags.typesys import Stores, get_typestore
+from rosbags.serde import SerdeError
 
 from sim2real.errors import LogError, SpecMismatchError
 from sim2real.logs.bag_directory import COMPLETE_KEY, open_bag, write_metadata
-from sim2real.logs.bag_ros1 import Ros1Bag
+from sim2real.logs.bag_ros2 import ROS2_TYPESTORE
 from sim2real.logs.bag_states import CommandOrder, parse_command_order
 from sim2real.logs.bag_streams import Streams
 from sim2real.logs.bag_topics import (
@@ -71,7 +71,7 @@ from sim2real.logs.bag_topics import (
     TOPIC_META,
     connections_to_read,
 )
-from sim2real.logs.bag_unitree import parse_motor_order, typestore_for
+from sim2real.logs.bag_unitree import parse_motor_order
 from sim2real.logs.mcap_storage import FlushingMcapStorage
 from sim2real.logs.odometry import ODOMETRY, TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_message
 from sim2real.logs.trajectory import Trajectory
@@ -103,7 +103,7 @@ _TYPES = {
 FORMAT = "sim2real.log/1"
 """Value of ``format`` in the meta JSON."""
 _CUSTOM_KEY = "sim2real.meta"
-TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+TYPESTORE = ROS2_TYPESTORE
 """Message definitions used to write and read (ROS 2 Jazzy; identical for these types in Humble)."""
 
 _T = TYPESTORE.types
@@ -513,16 +513,12 @@ def read_bag(
     with open_bag(path) as (reader, custom, complete):
         streams = Streams(path, motors)
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
-        if isinstance(reader, Ros1Bag):
-            decode = reader.decoders(str(path), wanted)
-        else:
-            stores = typestore_for(str(path), wanted, TYPESTORE)
-            decode = {t: partial(s.deserialize_cdr, typename=t) for t, s in stores.items()}
+        decode = reader.decoders(str(path), wanted)
         try:
             for conn, ns, raw in reader.messages(connections=wanted) if wanted else ():  # none: rosbags reads all
                 msg = decode[conn.msgtype](raw)
                 streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype)
-        except (ReaderError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
+        except (ReaderError, SerdeError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
             raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None
     unitree_meta = streams.take_unitree()
     header = _meta_from(custom, streams.meta_json, path)

@@ -361,6 +361,20 @@ class ScannedReader:
             raise
         self.connections = self.scan.connections
 
+    @property
+    def message_count(self) -> int:
+        return len(self.scan.messages)
+
+    @property
+    def start_time(self) -> int:
+        """Recording time of the earliest message [ns] (as rosbags' reader: 2**63 - 1 when none)."""
+        return min((ns for _, ns, *_ in self.scan.messages), default=2**63 - 1)
+
+    @property
+    def end_time(self) -> int:
+        """Recording time after the latest message [ns] (as rosbags' reader: 0 when none)."""
+        return max((ns for _, ns, *_ in self.scan.messages), default=-1) + 1
+
     def close(self) -> None:
         if self._buf is not None:
             self._buf.close()
