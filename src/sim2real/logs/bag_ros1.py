@@ -24,6 +24,12 @@ message with :meth:`Ros1Bag.decoders` (ROS 1 serialization, not CDR):
   maybe a last chunk left open or cut) or that was cut short before its index is read by scanning
   its records (:mod:`~.bag_ros1_scan`), up to the last complete one, with a warning naming what was
   recovered; it reads as a bag not closed cleanly (``meta["complete"]`` False).
+- **Split recordings.** ``rosbag record --split`` writes ``NAME_0.bag``, ``NAME_1.bag``, ... (``NAME``
+  the ``-O`` name, or the date each part started; the part being written ``NAME_k.bag.active``).
+  Their folder reads as one run (:func:`split_parts`: in the order of the part numbers, the messages
+  merged by recording time); one part given alone reads alone, with a warning naming the folder.
+  Bags of a folder that are not one recording's parts (no part number, a number twice, a part
+  missing between two others, parts overlapping in time) are one error line saying to give each file.
 - **Errors, one line each.** Not a ROS 1 bag (another file named ``.bag``), a format other than
   2.0, a damaged index or chunk, a bag without an index damaged before its last complete record.
 
