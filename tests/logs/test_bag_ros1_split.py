@@ -79,6 +79,19 @@ class TestOneRun:
             and f"give the folder {tmp_path / 'split'}" in line
         )
 
+    def test_parts_left_by_max_splits_read_with_a_warning_once(self, tmp_path, whole, caplog):
+        """rosbag record --max-splits deletes the oldest parts: the folder starts at part 3."""
+        run, want = whole
+        parts = write_ros1_parts(tmp_path / "split", run, ("run_3.bag", "run_4.bag"))
+        with caplog.at_level(logging.WARNING):
+            assert_same_run(read_bag(tmp_path / "split", command_joints=CMD), want)
+        assert [r.getMessage() for r in caplog.records if "starts at part 3" in r.getMessage()]
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            read_bag(parts[0], command_joints=CMD)
+        assert not [r for r in caplog.records if "starts at part" in r.getMessage()]  # the part alone
+        assert [r for r in caplog.records if "part 3 of a split recording of 2 parts" in r.getMessage()]
+
 
 class TestNotOneRecording:
     def test_bags_without_part_numbers(self, tmp_path, whole):

@@ -474,8 +474,9 @@ def read_bag(
     command_order: str | CommandOrder = "auto",
     motor_order: str | Sequence[str] | None = None,
 ) -> Trajectory:
-    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` or ``.db3`` file), or a ROS 1
-    ``.bag`` file (read as another recorder's bag, :mod:`~.bag_ros1`).
+    """Read a robot run from a rosbag2 directory (split into several files and zstd-compressed ones too,
+    :mod:`~.bag_ros2`), a bare ``.mcap`` or ``.db3`` file (or its ``.zstd``), a ROS 1 ``.bag`` file or
+    the folder of a ROS 1 recording split into parts (read as another recorder's bag, :mod:`~.bag_ros1`).
 
     Works on bags not closed cleanly (writer killed: ``metadata.yaml`` says incomplete or is
     missing, possibly a cut final record); ``meta["complete"]`` tells which. Bags from other
@@ -483,7 +484,8 @@ def read_bag(
     ``meta["qd_source"]``; topics of other names found by type, :mod:`~.bag_topics`).
 
     Args:
-        path: Bag directory (MCAP or sqlite3 storage), one storage file, or a ROS 1 bag file.
+        path: Bag directory (MCAP or sqlite3 storage), one storage file, a ROS 1 bag file, or a
+            folder of one ROS 1 recording's parts (``rosbag record --split``).
         expected_hash: If given, the spec hash the bag must have been recorded with.  A bag from
             another recorder (no sim2real metadata at all) cannot state one: it is read with a
             warning, and its joints are matched to the robot by name.

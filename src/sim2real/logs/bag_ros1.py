@@ -172,6 +172,8 @@ class Ros1Bag:
             own = [c for p, c in wanted if p == part]
             if own or not wanted:
                 streams.append(self._part(part, reader.messages(connections=own)))
+        if not streams:
+            return
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: m[1])
         try:
             yield from merged
@@ -223,11 +225,11 @@ class Ros1Bag:
         return out
 
 
-def split_parts(folder: Path) -> list[Path]:
+def split_parts(folder: Path, *, warn: bool = True) -> list[Path]:
     """The ROS 1 bags of ``folder`` as the parts of one recording, in order: ``rosbag record --split``
     names them ``NAME_0.bag``, ``NAME_1.bag``, ... (``NAME`` its ``-O`` name, or a date that changes
     from part to part; the part being written ``NAME_k.bag.active``); [] when the folder holds none.
-    A folder of one bag gives that bag.
+    A folder of one bag gives that bag.  ``warn``: say when the parts start after part 0.
 
     Raises:
         LogError: Bags that are not the parts of one recording (a bag without a part number, a number
@@ -253,7 +255,7 @@ def split_parts(folder: Path) -> list[Path]:
             f"{folder}: part {missing[0]} of the split recording {_names(parts)} is missing: give the parts "
             "before and after it as separate logs"
         )
-    if first > 0:
+    if first > 0 and warn:
         log.warning(
             "%s: the split recording starts at part %d (rosbag record --max-splits deleted the parts before?)",
             folder,
@@ -332,7 +334,7 @@ def _warn_if_part(path: Path) -> None:
     if number is None:
         return
     try:
-        parts = split_parts(path.parent)
+        parts = split_parts(path.parent, warn=False)
     except LogError:
         return
     if len(parts) > 1 and path in parts:

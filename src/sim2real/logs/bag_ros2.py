@@ -188,6 +188,8 @@ class Ros2Bag:
             own = [c for c in reader.connections if id(c) in wanted]
             if own or not wanted:
                 streams.append(reader.messages(connections=own))
+        if not streams:
+            return
         merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: m[1])
         for conn, ns, raw in merged:
             if raw[:4] == ZSTD_MAGIC:
