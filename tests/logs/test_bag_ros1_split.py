@@ -92,6 +92,13 @@ class TestOneRun:
         assert not [r for r in caplog.records if "starts at part" in r.getMessage()]  # the part alone
         assert [r for r in caplog.records if "part 3 of a split recording of 2 parts" in r.getMessage()]
 
+    def test_the_backup_rosbag_reindex_keeps_is_left_out(self, tmp_path, whole):
+        """rosbag reindex run_1.bag.active keeps the unindexed original as run_1.bag.orig.active."""
+        run, want = whole
+        parts = write_ros1_parts(tmp_path / "split", run, ("run_0.bag", "run_1.bag.active"))
+        parts[1].with_name("run_1.bag.orig.active").write_bytes(unindexed(parts[1].read_bytes()))
+        assert_same_run(read_bag(tmp_path / "split", command_joints=CMD), want)
+
 
 class TestNotOneRecording:
     def test_bags_without_part_numbers(self, tmp_path, whole):

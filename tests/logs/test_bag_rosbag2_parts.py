@@ -96,6 +96,20 @@ class TestKilledWhileCompressingFiles:
         _check(_read(bag))
 
 
+def test_a_metadata_version_rosbags_does_not_read_falls_back_to_the_storage_files(tmp_path, caplog):
+    """rosbags reads metadata.yaml up to version 9: a newer rosbag2's bag is read from its files, with a
+    warning that does not claim metadata.yaml is missing (it said 'no metadata.yaml')."""
+    bag = write_split(tmp_path / "run", N, 3, StoragePlugin.MCAP, CompressionMode.FILE)
+    meta = bag / "metadata.yaml"
+    meta.write_text(meta.read_text().replace("  version: 9", "  version: 10"))
+    with caplog.at_level(logging.WARNING):
+        _check(_read(bag))
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("Rosbag2 version 10 not supported" in line for line in lines)
+    assert any("metadata.yaml not read; reading its 3 storage files in order" in line for line in lines)
+    assert not any("no metadata.yaml" in line for line in lines)
+
+
 class TestOrder:
     def test_parts_are_merged_in_time_order_whatever_their_names_sort_as(self, tmp_path):
         bag = write_split(tmp_path / "run", 40, 11, StoragePlugin.SQLITE3, CompressionMode.FILE)

@@ -205,8 +205,9 @@ def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bo
             raise LogError(f"{path}: not a rosbag2 bag directory, nor an .mcap, .db3 or ROS 1 .bag file")
         if len(files) > 1:
             log.warning(
-                "%s: no metadata.yaml; reading its %d storage files in order, as one run (%s ... %s)",
+                "%s: %s; reading its %d storage files in order, as one run (%s ... %s)",
                 path,
+                "metadata.yaml not read" if metadata is not None and metadata.is_file() else "no metadata.yaml",
                 len(files),
                 files[0].name,
                 files[-1].name,

@@ -229,13 +229,14 @@ def split_parts(folder: Path, *, warn: bool = True) -> list[Path]:
     """The ROS 1 bags of ``folder`` as the parts of one recording, in order: ``rosbag record --split``
     names them ``NAME_0.bag``, ``NAME_1.bag``, ... (``NAME`` its ``-O`` name, or a date that changes
     from part to part; the part being written ``NAME_k.bag.active``); [] when the folder holds none.
-    A folder of one bag gives that bag.  ``warn``: say when the parts start after part 0.
+    A folder of one bag gives that bag.  ``rosbag reindex``'s backups (``NAME_k.bag.orig.active``) are
+    left out.  ``warn``: say when the parts start after part 0.
 
     Raises:
         LogError: Bags that are not the parts of one recording (a bag without a part number, a number
             twice), or a part missing between two others (one line each).
     """
-    bags = sorted(p for p in folder.iterdir() if is_ros1_bag(p))
+    bags = sorted(p for p in folder.iterdir() if is_ros1_bag(p) and not _is_backup(p))
     if len(bags) < 2:
         return bags
     numbers = {p: split_number(p.name) for p in bags}
@@ -262,6 +263,12 @@ def split_parts(folder: Path, *, warn: bool = True) -> list[Path]:
             first,
         )
     return parts
+
+
+def _is_backup(path: Path) -> bool:
+    """Whether ``path`` is the copy ``rosbag reindex`` keeps of the bag it rewrote
+    (``run_2.bag.orig.active`` beside the reindexed ``run_2.bag.active``)."""
+    return ".orig." in path.name
 
 
 def _names(paths: Sequence[Path]) -> str:
