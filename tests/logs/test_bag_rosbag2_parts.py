@@ -110,6 +110,29 @@ def test_a_metadata_version_rosbags_does_not_read_falls_back_to_the_storage_file
     assert not any("no metadata.yaml" in line for line in lines)
 
 
+class TestMissingPart:
+    """A part not copied: read without it, the run had a hole in time (the other parts were merged
+    without a word beyond rosbags' 'Some database files are missing')."""
+
+    @pytest.mark.parametrize("metadata", [True, False], ids=["listed", "numbered"])
+    def test_a_missing_middle_part_is_one_error_line(self, tmp_path, metadata):
+        bag = write_split(tmp_path / "run", N, 3, StoragePlugin.MCAP, CompressionMode.FILE)
+        (bag / "run_1.mcap.zstd").unlink()
+        if not metadata:
+            (bag / "metadata.yaml").unlink()
+        match = "run_1.mcap.zstd" if metadata else "part 1"
+        with pytest.raises(LogError, match=rf"{match} of the split bag is missing: .*hole") as err:
+            _read(bag)
+        assert "\n" not in str(err.value)
+
+    def test_a_missing_last_part_leaves_a_shorter_run(self, tmp_path, caplog):
+        bag = write_split(tmp_path / "run", N, 3)
+        (bag / "run_2.mcap").unlink()
+        with caplog.at_level(logging.WARNING):
+            _check(_read(bag), n=20)
+        assert any("Some database files are missing" in r.getMessage() for r in caplog.records)
+
+
 class TestOrder:
     def test_parts_are_merged_in_time_order_whatever_their_names_sort_as(self, tmp_path):
         bag = write_split(tmp_path / "run", 40, 11, StoragePlugin.SQLITE3, CompressionMode.FILE)

@@ -36,7 +36,7 @@ from rosbags.rosbag2.metadata import dump_qos_v9
 
 from sim2real.errors import LogError
 from sim2real.logs.bag_ros1 import Ros1Bag, is_ros1_bag, open_ros1, split_parts
-from sim2real.logs.bag_ros2 import Ros2Bag, is_storage_file, open_storage_files, storage_files
+from sim2real.logs.bag_ros2 import Ros2Bag, is_storage_file, missing_part, open_storage_files, storage_files
 
 __all__ = ["COMPLETE_KEY", "open_bag", "write_metadata"]
 
@@ -203,6 +203,11 @@ def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bo
             files = [path]
         else:
             raise LogError(f"{path}: not a rosbag2 bag directory, nor an .mcap, .db3 or ROS 1 .bag file")
+        if path.is_dir() and (gone := missing_part(files, _listed_files(path / "metadata.yaml"))):
+            raise LogError(
+                f"{path}: {gone} of the split bag is missing: read without it, the run would have a hole; "
+                "copy it, or give the storage files on either side as separate logs"
+            )
         if len(files) > 1:
             log.warning(
                 "%s: %s; reading its %d storage files in order, as one run (%s ... %s)",
@@ -218,14 +223,7 @@ def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bo
 def _warn_if_part(path: Path) -> None:
     """Warn when the storage file ``path`` is one part of a split bag whose ``metadata.yaml`` lists
     several files: only this part is read."""
-    metadata = path.parent / "metadata.yaml"
-    if not metadata.is_file():
-        return
-    try:
-        doc = yaml.load(metadata.read_text(), Loader=_YAML_LOADER)
-        names = [Path(str(p)).name for p in doc["rosbag2_bagfile_information"]["relative_file_paths"]]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return
+    names = _listed_files(path.parent / "metadata.yaml")
     if len(names) > 1 and path.name in names:
         log.warning(
             "%s: one of the %d files of the split bag %s: only this part is read; give the folder to read them as one run",
@@ -233,6 +231,15 @@ def _warn_if_part(path: Path) -> None:
             len(names),
             path.parent,
         )
+
+
+def _listed_files(metadata: Path) -> list[str]:
+    """The file names ``metadata.yaml`` lists in ``relative_file_paths`` ([] when unreadable or absent)."""
+    try:
+        doc = yaml.load(metadata.read_text(), Loader=_YAML_LOADER)
+        return [Path(str(p)).name for p in doc["rosbag2_bagfile_information"]["relative_file_paths"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return []
 
 
 def _custom_data(metadata: Path) -> dict[str, str]:

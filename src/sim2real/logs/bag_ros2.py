@@ -53,6 +53,7 @@ __all__ = [
     "STORAGE_SUFFIXES",
     "Ros2Bag",
     "is_storage_file",
+    "missing_part",
     "open_storage_files",
     "split_number",
     "storage_files",
@@ -112,6 +113,23 @@ def storage_files(path: Path) -> list[Path]:
         return (-1 if number is None else number, p.name)
 
     return sorted(files, key=order)
+
+
+def missing_part(files: Sequence[Path], listed: Sequence[str] = ()) -> str | None:
+    """What is missing between the first and the last of a split bag's storage files ``files``
+    (:func:`storage_files`), or None: a file ``metadata.yaml`` lists (``listed``; a file present
+    under the other name, compressed or not, counts) before the last one, or without such a list a
+    part number between theirs."""
+    present = {p.name.removesuffix(ZSTD_SUFFIX) for p in files}
+    if listed:
+        gone = [n for n in listed[:-1] if n.removesuffix(ZSTD_SUFFIX) not in present]
+        return gone[0] if gone else None
+    numbers = [split_number(p.name) for p in files]
+    if len(files) < 2 or None in numbers:
+        return None
+    known = {n for n in numbers if n is not None}
+    gone_numbers = sorted(set(range(min(known), max(known) + 1)) - known)
+    return f"part {gone_numbers[0]}" if gone_numbers else None
 
 
 def open_storage_files(stack: ExitStack, where: Path, files: Sequence[Path]) -> list[Reader]:
