@@ -62,6 +62,7 @@ from rosbags.typesys import Stores, get_typestore
 from sim2real.errors import LogError
 from sim2real.logs.bag_ros1_scan import MAGIC_V2, ScannedReader, header_fields
 from sim2real.logs.bag_ros2 import split_number
+from sim2real.logs.bag_topics import short_list
 from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, typestore_for
 
 __all__ = ["ROS1_TYPESTORE", "Ros1Bag", "is_ros1_bag", "open_ros1", "split_parts"]
@@ -272,8 +273,7 @@ def _is_backup(path: Path) -> bool:
 
 
 def _names(paths: Sequence[Path]) -> str:
-    names = [p.name for p in paths]
-    return ", ".join(names) if len(names) <= 3 else f"{names[0]}, {names[1]}, ... {names[-1]}"
+    return short_list([p.name for p in paths], 3)
 
 
 @contextmanager

@@ -235,11 +235,14 @@ def _checked(
     return Chosen(role, name, usable[0])
 
 
+def short_list(names: Sequence[str], limit: int = 12) -> str:
+    """``names`` for a message line: the first ``limit``, comma-separated, then how many more."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def _listing(types: Mapping[str, set[str]]) -> str:
-    names = sorted(types)
-    return (
-        "its topics: " + ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-    )
+    return "its topics: " + short_list(sorted(types))
 
 
 def command_row(msg: Any, msgtype: str, where: str = "") -> tuple[np.ndarray, tuple[str, ...]] | None:
