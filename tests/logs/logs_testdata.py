@@ -105,3 +105,53 @@ def write_foreign(
             conn = conns.get(topic) or conns.setdefault(topic, writer.add_connection(topic, typ, typestore=STORE))
             writer.write(conn, ns, STORE.serialize_cdr(msg, typ))
     return path
+
+
+def write_split(
+    path: Path,
+    n: int = 30,
+    parts: int = 3,
+    storage: StoragePlugin = StoragePlugin.MCAP,
+    compression: object = None,
+) -> Path:
+    """A foreign bag as ``ros2 bag record --max-bag-size`` leaves it: ``n`` samples (``/joint_states``
+    of joint ``a`` at position i, an unnamed command i at the same recording time) in ``parts``
+    storage files ``NAME_0``, ``NAME_1``, ... listed in one ``metadata.yaml``; ``compression`` (a
+    ``rosbags.rosbag2.enums.CompressionMode``) compresses each file (``.mcap.zstd``) or message with zstd."""
+    import shutil
+
+    import yaml
+    from rosbags.rosbag2.enums import CompressionFormat
+
+    path.mkdir(parents=True)
+    infos = []
+    for k in range(parts):
+        part = path.parent / f"{path.name}-part{k}"
+        writer = Writer(part, version=9, storage_plugin=storage)
+        if compression is not None:
+            writer.set_compression(compression, CompressionFormat.ZSTD)
+        with writer:
+            js = writer.add_connection("/joint_states", JS.__msgtype__, typestore=STORE)
+            cmd = writer.add_connection("/joint_commands", ARRAY.__msgtype__, typestore=STORE)
+            for i in range(n * k // parts, n * (k + 1) // parts):
+                ns = EPOCH + i * STEP
+                writer.write(js, ns, STORE.serialize_cdr(foreign_state(ns, ["a"], [float(i)], [1.0]), JS.__msgtype__))
+                u = ARRAY(layout=LAYOUT(dim=[], data_offset=0), data=np.array([float(i)]))
+                writer.write(cmd, ns, STORE.serialize_cdr(u, ARRAY.__msgtype__))
+        info = yaml.safe_load((part / "metadata.yaml").read_text())["rosbag2_bagfile_information"]
+        (name,) = info["relative_file_paths"]
+        new = f"{path.name}_{k}{name[name.index('.'):]}"
+        (part / name).rename(path / new)
+        shutil.rmtree(part)
+        info["files"][0]["path"] = info["relative_file_paths"][0] = new
+        infos.append(info)
+    meta = infos[0] | {
+        "relative_file_paths": [i["relative_file_paths"][0] for i in infos],
+        "files": [i["files"][0] for i in infos],
+        "message_count": sum(i["message_count"] for i in infos),
+        "duration": {"nanoseconds": (n - 1) * STEP},
+    }
+    for t, topic in enumerate(meta["topics_with_message_count"]):
+        topic["message_count"] = sum(i["topics_with_message_count"][t]["message_count"] for i in infos)
+    (path / "metadata.yaml").write_text(yaml.safe_dump({"rosbag2_bagfile_information": meta}))
+    return path

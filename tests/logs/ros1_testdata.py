@@ -255,3 +255,58 @@ def with_open_last_chunk(data: bytes, path: Path) -> bytes:
     out[at : at + 4] = struct.pack("<I", 0)
     out[datapos - 4 : datapos] = struct.pack("<I", 0)
     return bytes(out)
+
+
+def write_ros1_parts(folder: Path, tr: Trajectory, names: tuple[str, ...]) -> list[Path]:
+    """A run as ``rosbag record --split`` leaves it: its messages cut into ``len(names)`` consecutive
+    ROS 1 bags of those names in ``folder`` (each with the connections of the messages it holds)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    msgs = ros1_messages(tr)
+    out = []
+    for k, name in enumerate(names):
+        conns: dict[str, object] = {}
+        with Writer(folder / name) as writer:
+            for ns, topic, typ, msg in msgs[len(msgs) * k // len(names) : len(msgs) * (k + 1) // len(names)]:
+                conn = conns.get(topic) or conns.setdefault(
+                    topic, writer.add_connection(topic, typ, typestore=NOETIC)
+                )
+                writer.write(conn, ns, NOETIC.serialize_ros1(msg, typ))
+        out.append(folder / name)
+    return out
+
+
+HIGH_LEVEL = {
+    "BmsState": "uint8 version_h\nuint8 version_l\nuint8 bms_status\nuint8 SOC\nint32 current\nuint16 cycle\n"
+    "int8[2] BQ_NTC\nint8[2] MCU_NTC\nuint16[10] cell_vol\n",
+    "Cartesian": "float32 x\nfloat32 y\nfloat32 z\n",
+    "HighState": "uint8[2] head\nuint8 levelFlag\nuint8 frameReserve\nuint32[2] SN\nuint32[2] version\n"
+    "uint16 bandWidth\nIMU imu\nMotorState[20] motorState\nBmsState bms\nint16[4] footForce\nint16[4] footForceEst\n"
+    "uint8 mode\nfloat32 progress\nuint8 gaitType\nfloat32 footRaiseHeight\nfloat32[3] position\nfloat32 bodyHeight\n"
+    "float32[3] velocity\nfloat32 yawSpeed\nfloat32[4] rangeObstacle\nCartesian[4] footPosition2Body\n"
+    "Cartesian[4] footSpeed2Body\nuint8[40] wirelessRemote\nuint32 reserve\nuint32 crc\n",
+    "HighCmd": "uint8[2] head\nuint8 levelFlag\nuint8 frameReserve\nuint32[2] SN\nuint32[2] version\n"
+    "uint16 bandWidth\nuint8 mode\nuint8 gaitType\nuint8 speedLevel\nfloat32 footRaiseHeight\nfloat32 bodyHeight\n"
+    "float32[2] position\nfloat32[3] euler\nfloat32[2] velocity\nfloat32 yawSpeed\nuint8[40] wirelessRemote\n"
+    "uint32 reserve\nuint32 crc\n",
+}
+"""unitree_legged_msgs' high-level (sport mode) messages, as unitree_legged_sdk 3.x's ROS 1 wrapper has
+them (layouts written for these tests)."""
+
+
+def write_high_state_ros1(path: Path, n: int = 50, joint_states: Trajectory | None = None) -> Path:
+    """A ROS 1 bag of ``n`` ``HighState`` on ``/high_state`` and ``HighCmd`` on ``/high_cmd`` at 500 Hz
+    (and ``joint_states``' JointState messages, when given)."""
+    from unitree_testdata import _default
+
+    store = legacy_store(HIGH_LEVEL)
+    with Writer(path) as writer:
+        msgs = [] if joint_states is None else ros1_messages(joint_states)
+        conns: dict = {}
+        for i in range(n):
+            ns = 1_000_000_000 + i * 2_000_000
+            for topic, name in (("/high_state", "HighState"), ("/high_cmd", "HighCmd")):
+                msgs.append((ns, topic, f"unitree_legged_msgs/msg/{name}", _default(store, f"unitree_legged_msgs/msg/{name}")))
+        for ns, topic, typ, msg in sorted(msgs, key=lambda m: (m[0], m[1])):
+            conn = conns.get(topic) or conns.setdefault(topic, writer.add_connection(topic, typ, typestore=store))
+            writer.write(conn, ns, store.serialize_ros1(msg, typ))
+    return path

@@ -19,6 +19,7 @@ from ros1_testdata import (
     _header,
     assert_same_run,
     ros1_messages,
+    write_high_state_ros1,
     write_ros1,
     write_unitree_ros1,
 )
@@ -241,8 +242,10 @@ class TestBadFiles:
         path.write_bytes(bytes(data))
         self._refused(path, "damaged ROS 1 bag data")
 
-    def test_a_folder_of_ros1_bags_says_to_give_the_files(self, tmp_path, good):
-        self._refused(tmp_path, r"a folder of ROS 1 bags \(good.bag\): give each .bag file as a log")
+    def test_a_folder_of_ros1_bags_of_two_recordings_says_to_give_the_files(self, tmp_path, good):
+        """A folder of one recording's parts reads as one run (test_bag_ros1_split.py); of others, not."""
+        write_ros1(tmp_path / "other.bag", make_trajectory(seed=1))
+        self._refused(tmp_path, r"2 ROS 1 bags that are not the parts of one split recording \(good.bag, other.bag; .*give each .bag file as a log")
 
     def test_a_bag_without_joint_states(self, tmp_path, run):
         path = write_ros1(tmp_path / "imu.bag", run[1], skip=("state",))
@@ -304,6 +307,21 @@ class TestUnitreeLeggedMsgs:
             LogError, match=r"LowState has no motorState.tauEst \(another Unitree SDK's layout\?\)"
         ):
             read_bag(bag, motor_order=self.ORDER)
+
+    def test_high_level_messages_alone_are_one_line_saying_why(self, tmp_path):
+        """A bag of HighState / HighCmd (sport mode) said only 'no messages on /joint_states'."""
+        bag = write_high_state_ros1(tmp_path / "high.bag")
+        with pytest.raises(LogError) as err:
+            read_bag(bag)
+        line = str(err.value)
+        assert "\n" not in line
+        assert "no joint states: /high_state holds unitree_legged_msgs/msg/HighState, Unitree's high-level (sport mode)" in line
+        assert "record LowState and LowCmd with the robot in low-level mode" in line
+
+    def test_high_level_messages_beside_joint_states_are_left_alone(self, tmp_path, run):
+        _, want = run
+        got = read_bag(write_high_state_ros1(tmp_path / "both.bag", joint_states=want), command_joints=want.command_joints)
+        np.testing.assert_array_equal(got.q, want.q)
 
 
 def test_joint_trajectory_set_points_are_commands(tmp_path, run):

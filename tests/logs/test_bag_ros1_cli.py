@@ -10,11 +10,19 @@ import struct
 
 import pytest
 import yaml
-from ros1_testdata import chunk_layout, unindexed, with_open_last_chunk, write_ros1, write_unitree_ros1
+from ros1_testdata import (
+    chunk_layout,
+    unindexed,
+    with_open_last_chunk,
+    write_ros1,
+    write_ros1_parts,
+    write_unitree_ros1,
+)
 from unitree_testdata import GO2_ORDER, float32
 
 from sim2real.cli import main
 from sim2real.logs import read_bag
+from sim2real.logs.bag import TYPESTORE
 
 PARAMS = "joint.FL_calf.damping,joint.FR_calf.damping"
 FIGURES = ("position_rmse", "velocity_rmse", "position_rmse_per_joint", "velocity_rmse_per_joint")
@@ -68,6 +76,45 @@ def test_unitree_legged_msgs_give_the_gap_of_the_joint_state_bag(bags, capsys):
     assert got["samples"] == want["samples"]
     for key in FIGURES:
         assert got[key] == pytest.approx(want[key], rel=1e-6)  # float32 values
+
+
+def test_gap_on_the_folder_of_a_split_recording_gives_the_figures_of_the_whole_bag(bags, capsys, tmp_path):
+    """rosbag record --split's parts, given as their folder (was one error line)."""
+    ref, ros1, _ = bags
+    write_ros1_parts(tmp_path / "split", read_bag(ref), ("run_0.bag", "run_1.bag", "run_2.bag"))
+    want = _json(capsys, ["gap", str(ros1), "--robot", "quadruped", "--fixed-base"])
+    got = _json(capsys, ["gap", str(tmp_path / "split"), "--robot", "quadruped", "--fixed-base"])
+    assert got["samples"] == want["samples"]
+    for key in FIGURES:
+        assert got[key] == want[key]
+
+
+def test_gap_on_a_rosbag2_bag_split_and_compressed_without_its_metadata(bags, capsys, tmp_path):
+    """ros2 bag record --max-bag-size --compression-mode file, metadata.yaml lost: the .mcap.zstd parts."""
+    from rosbags.rosbag2 import Reader, StoragePlugin, Writer
+    from rosbags.rosbag2.enums import CompressionFormat, CompressionMode
+
+    ref, _, _ = bags
+    with Reader(ref) as reader:
+        msgs = [(c.topic, c.msgtype, ns, raw) for c, ns, raw in reader.messages()]
+    run = tmp_path / "run"
+    run.mkdir()
+    for k in range(3):
+        writer = Writer(tmp_path / f"part{k}", version=9, storage_plugin=StoragePlugin.MCAP)
+        writer.set_compression(CompressionMode.FILE, CompressionFormat.ZSTD)
+        with writer:
+            conns = {}
+            for topic, msgtype, ns, raw in msgs[len(msgs) * k // 3 : len(msgs) * (k + 1) // 3]:
+                if topic not in conns:
+                    conns[topic] = writer.add_connection(topic, msgtype, typestore=TYPESTORE)
+                writer.write(conns[topic], ns, raw)
+        (file,) = (tmp_path / f"part{k}").glob("*.zstd")
+        file.rename(run / f"run_{k}.mcap.zstd")
+    want = _json(capsys, ["gap", str(ref), "--robot", "quadruped"])
+    got = _json(capsys, ["gap", str(run), "--robot", "quadruped"])
+    assert got["samples"] == want["samples"]
+    for key in FIGURES:
+        assert got[key] == want[key]
 
 
 def _header_end(data: bytes) -> int:

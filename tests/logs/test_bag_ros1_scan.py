@@ -229,3 +229,27 @@ class TestDamage:
         bag = tmp_path / "empty.bag.active"
         bag.write_bytes(data[: _header_end(data)])
         self._refused(bag, "no messages on /joint_states")
+
+
+@pytest.mark.parametrize("compression", ["bz2", "lz4"])
+def test_each_compressed_chunk_is_decompressed_once(runs, tmp_path, monkeypatch, compression):
+    """The scan decompressed every chunk, and reading its messages decompressed each again."""
+    import sim2real.logs.bag_ros1_scan as scan_module
+
+    bag = tmp_path / "run.bag.active"
+    bag.write_bytes(unindexed(runs[compression].read_bytes()))
+    made = []
+    real = {"bz2": scan_module.bz2.BZ2Decompressor, "lz4": scan_module.lz4.frame.LZ4FrameDecompressor}[compression]
+
+    def counted():
+        made.append(1)
+        return real()
+
+    if compression == "bz2":
+        monkeypatch.setattr(scan_module.bz2, "BZ2Decompressor", counted)
+    else:
+        monkeypatch.setattr(scan_module.lz4.frame, "LZ4FrameDecompressor", counted)
+    want, chunks = _kept(runs[compression]), len(chunk_layout(runs[compression]))
+    made.clear()  # rosbags' reader decompresses with the same class
+    assert _scanned_messages(bag) == want
+    assert len(made) == chunks

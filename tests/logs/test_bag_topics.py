@@ -271,3 +271,11 @@ class TestChoice:
             "commands": "/x/commands",
             "imu": "/imu/data_raw",
         }
+
+
+def test_short_list_names_the_first_ones_and_counts_the_rest():
+    from sim2real.logs.bag_topics import short_list
+
+    assert short_list(["a", "b"], 3) == "a, b"
+    assert short_list(["a", "b", "c", "d", "e"], 3) == "a, b, c and 2 more"
+    assert short_list([f"/t{i:02d}" for i in range(14)]).endswith("/t11 and 2 more")

@@ -181,6 +181,55 @@ class TestRefused:
             np.testing.assert_array_equal(back.command, run.command[:, _cols(run.command_joints, GO2_ORDER)])
 
     @staticmethod
+    def _merged(tmp_path, sources):
+        """One bag of the messages of ``sources`` ((bag, {topic in it: topic in the new bag}), ...)."""
+        from rosbags.rosbag2 import Reader, Writer
+
+        picked = []
+        for src, rename in sources:
+            with Reader(src) as reader:
+                picked += [(ns, rename[c.topic], c.msgtype, raw) for c, ns, raw in reader.messages() if c.topic in rename]
+        with Writer(tmp_path / "merged", version=9) as writer:
+            conns = {}
+            for ns, topic, msgtype, raw in sorted(picked, key=lambda m: (m[0], m[1], m[2])):
+                if (topic, msgtype) not in conns:
+                    conns[topic, msgtype] = writer.add_connection(topic, msgtype, typestore=STORE)
+                writer.write(conns[topic, msgtype], ns, raw)
+        return tmp_path / "merged"
+
+    def test_topics_named_of_two_families_say_so_not_to_name_them(self, tmp_path):
+        """--topic joint_states=/g1/lowstate --topic commands=/lowcmd (a G1's states, a Go2's commands)
+        was told to 'choose the topics of one with --topic': it had."""
+        run = quadruped_run()
+        go = write_unitree(tmp_path / "go", run, GO2_ORDER)
+        hg = write_unitree(tmp_path / "hg", run, GO2_ORDER, family="unitree_hg")
+        bag = self._merged(
+            tmp_path,
+            [(go, {"/lowstate": "/lowstate", "/lowcmd": "/lowcmd"}), (hg, {"/lowstate": "/g1/lowstate", "/lowcmd": "/g1/lowcmd"})],
+        )
+        with pytest.raises(LogError) as err:
+            read_bag(bag, motor_order=ORDER, topics={"joint_states": "/g1/lowstate", "commands": "/lowcmd"})
+        line = str(err.value)
+        assert (
+            "--topic joint_states=/g1/lowstate (unitree_hg) and --topic commands=/lowcmd (unitree_go) are two "
+            "robots' messages: name the topics of one robot" in line
+        )
+        assert "choose" not in line and "\n" not in line
+
+    @pytest.mark.parametrize("named", [False, True], ids=["guessed", "named"])
+    def test_one_topic_of_both_families_is_refused_whatever_is_named(self, tmp_path, named):
+        """Both families' LowState on /lowstate: naming the topic cannot tell them apart (the
+        advice to name it was wrong; named, the first type in sort order was read silently)."""
+        run = quadruped_run()
+        go = write_unitree(tmp_path / "go", run, GO2_ORDER)
+        hg = write_unitree(tmp_path / "hg", quadruped_run(seed=1), GO2_ORDER, family="unitree_hg")
+        bag = self._merged(tmp_path, [(go, {"/lowstate": "/lowstate", "/lowcmd": "/lowcmd"}), (hg, {"/lowstate": "/lowstate"})])
+        topics = {"joint_states": "/lowstate", "commands": "/lowcmd"} if named else None
+        with pytest.raises(LogError, match=r"topic /lowstate carries Unitree LowState of both unitree_go and unitree_hg") as err:
+            read_bag(bag, motor_order=ORDER, topics=topics)
+        assert "--topic" not in str(err.value) and "\n" not in str(err.value)
+
+    @staticmethod
     def _set(**fields):
         def change(m):
             for name, value in fields.items():

@@ -56,11 +56,11 @@ from typing import Any, Self
 import numpy as np
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.rosbag2.errors import ReaderError, WriterError
-from rosbags.typesys import Stores, get_typestore
+from rosbags.serde import SerdeError
 
 from sim2real.errors import LogError, SpecMismatchError
 from sim2real.logs.bag_directory import COMPLETE_KEY, open_bag, write_metadata
-from sim2real.logs.bag_ros1 import Ros1Bag
+from sim2real.logs.bag_ros2 import ROS2_TYPESTORE
 from sim2real.logs.bag_states import CommandOrder, parse_command_order
 from sim2real.logs.bag_streams import Streams
 from sim2real.logs.bag_topics import (
@@ -71,7 +71,7 @@ from sim2real.logs.bag_topics import (
     TOPIC_META,
     connections_to_read,
 )
-from sim2real.logs.bag_unitree import parse_motor_order, typestore_for
+from sim2real.logs.bag_unitree import parse_motor_order
 from sim2real.logs.mcap_storage import FlushingMcapStorage
 from sim2real.logs.odometry import ODOMETRY, TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_message
 from sim2real.logs.trajectory import Trajectory
@@ -103,7 +103,7 @@ _TYPES = {
 FORMAT = "sim2real.log/1"
 """Value of ``format`` in the meta JSON."""
 _CUSTOM_KEY = "sim2real.meta"
-TYPESTORE = get_typestore(Stores.ROS2_JAZZY)
+TYPESTORE = ROS2_TYPESTORE
 """Message definitions used to write and read (ROS 2 Jazzy; identical for these types in Humble)."""
 
 _T = TYPESTORE.types
@@ -474,8 +474,9 @@ def read_bag(
     command_order: str | CommandOrder = "auto",
     motor_order: str | Sequence[str] | None = None,
 ) -> Trajectory:
-    """Read a robot run from a rosbag2 directory (or a bare ``.mcap`` or ``.db3`` file), or a ROS 1
-    ``.bag`` file (read as another recorder's bag, :mod:`~.bag_ros1`).
+    """Read a robot run from a rosbag2 directory (split into several files and zstd-compressed ones too,
+    :mod:`~.bag_ros2`), a bare ``.mcap`` or ``.db3`` file (or its ``.zstd``), a ROS 1 ``.bag`` file or
+    the folder of a ROS 1 recording split into parts (read as another recorder's bag, :mod:`~.bag_ros1`).
 
     Works on bags not closed cleanly (writer killed: ``metadata.yaml`` says incomplete or is
     missing, possibly a cut final record); ``meta["complete"]`` tells which. Bags from other
@@ -483,7 +484,8 @@ def read_bag(
     ``meta["qd_source"]``; topics of other names found by type, :mod:`~.bag_topics`).
 
     Args:
-        path: Bag directory (MCAP or sqlite3 storage), one storage file, or a ROS 1 bag file.
+        path: Bag directory (MCAP or sqlite3 storage), one storage file, a ROS 1 bag file, or a
+            folder of one ROS 1 recording's parts (``rosbag record --split``).
         expected_hash: If given, the spec hash the bag must have been recorded with.  A bag from
             another recorder (no sim2real metadata at all) cannot state one: it is read with a
             warning, and its joints are matched to the robot by name.
@@ -513,16 +515,12 @@ def read_bag(
     with open_bag(path) as (reader, custom, complete):
         streams = Streams(path, motors)
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
-        if isinstance(reader, Ros1Bag):
-            decode = reader.decoders(str(path), wanted)
-        else:
-            stores = typestore_for(str(path), wanted, TYPESTORE)
-            decode = {t: partial(s.deserialize_cdr, typename=t) for t, s in stores.items()}
+        decode = reader.decoders(str(path), wanted)
         try:
             for conn, ns, raw in reader.messages(connections=wanted) if wanted else ():  # none: rosbags reads all
                 msg = decode[conn.msgtype](raw)
                 streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype)
-        except (ReaderError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
+        except (ReaderError, SerdeError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
             raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None
     unitree_meta = streams.take_unitree()
     header = _meta_from(custom, streams.meta_json, path)

@@ -13,8 +13,9 @@ closes, ``"true"`` after.
 
 **Reading.** :func:`open_bag` opens a finished bag with rosbags' reader, and an unfinished one (the
 complete flag false, no ``metadata.yaml``, a cut final record) through its storage files (MCAP, or
-another recorder's sqlite3 ``.db3``; several of a split bag one after the other), an MCAP file
-repaired in a temporary copy when a record was cut.
+another recorder's sqlite3 ``.db3``, either maybe zstd-compressed; several of a split bag merged in
+time order: :mod:`~.bag_ros2`), an MCAP file repaired in a temporary copy when a record was cut.
+ROS 1 bags (one file, or a folder of one recording's parts) open through :mod:`~.bag_ros1`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -35,8 +35,8 @@ from rosbags.rosbag2.errors import ReaderError
 from rosbags.rosbag2.metadata import dump_qos_v9
 
 from sim2real.errors import LogError
-from sim2real.logs.bag_ros1 import is_ros1_bag, open_ros1
-from sim2real.logs.mcap_storage import repaired_copy, valid_prefix
+from sim2real.logs.bag_ros1 import Ros1Bag, is_ros1_bag, open_ros1, split_parts
+from sim2real.logs.bag_ros2 import Ros2Bag, is_storage_file, missing_part, open_storage_files, storage_files
 
 __all__ = ["COMPLETE_KEY", "open_bag", "write_metadata"]
 
@@ -144,11 +144,12 @@ def _yaml_scalar(value: Any) -> str:
 
 
 @contextmanager
-def open_bag(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
-    """Open a bag directory or a storage file (``.mcap``, ``.db3``) with rosbags, recovering
-    unfinished MCAP files; a directory without ``metadata.yaml`` is read from its storage files
-    (several: a split bag, in the order of their numbers).  A ROS 1 bag file (``.bag``) opens as a
-    :class:`~.bag_ros1.Ros1Bag`.
+def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bool]]:
+    """Open a bag directory or a storage file (``.mcap``, ``.db3``, either ``.zstd``-compressed) with
+    rosbags, recovering unfinished MCAP files; a directory without ``metadata.yaml`` is read from its
+    storage files (several: a split bag, merged in time order, :mod:`~.bag_ros2`).  A ROS 1 bag file
+    (``.bag``) opens as a :class:`~.bag_ros1.Ros1Bag`, and so does a folder of a ROS 1 recording
+    split into parts (:func:`~.bag_ros1.split_parts`).
 
     Raises:
         LogError: no such path, not a bag, an unreadable MCAP file, a ROS 1 bag without an index, cut
@@ -160,105 +161,85 @@ def open_bag(path: Path) -> Iterator[tuple[Reader, dict[str, str], bool]]:
     """
     if not path.exists():
         raise LogError(f"{path}: no such bag (directory, .mcap, .db3 or ROS 1 .bag file)")
-    if path.suffix not in STORAGE_SUFFIXES and is_ros1_bag(path):
-        with open_ros1(path) as bag:  # a ROS 1 bag holds no metadata; its index says it was closed
-            yield bag, {}, bag.complete  # type: ignore[misc]
+    metadata = path / "metadata.yaml" if path.is_dir() else None
+    ros1: list[Path] = []
+    if metadata is None and not is_storage_file(path) and is_ros1_bag(path):
+        ros1 = [path]
+    elif metadata is not None and not metadata.is_file() and not storage_files(path):
+        ros1 = split_parts(path)
+    if ros1:
+        with open_ros1(ros1) as bag:  # a ROS 1 bag holds no metadata; its index says it was closed
+            yield bag, {}, bag.complete
         return
+    if metadata is None and is_storage_file(path):
+        _warn_if_part(path)
     custom: dict[str, str] = {}
     with ExitStack() as stack:
-        if path.is_dir() and (path / "metadata.yaml").is_file():
-            custom = _custom_data(path / "metadata.yaml")
-        if (
-            custom.get(COMPLETE_KEY, "true") != "false"
-            and path.is_dir()
-            and (path / "metadata.yaml").is_file()
-        ):
-            reader = Reader(path)
-            try:
-                reader.open()
-            except (ReaderError, OSError) as exc:
-                # e.g. a storage file cut short after metadata.yaml was written: try to recover it
-                if not any(path.glob("*.mcap")):
-                    raise LogError(f"{path}: cannot read rosbag2 bag ({exc})") from None
-                log.warning(
-                    "%s: cannot read as a rosbag2 bag (%s); reading its MCAP file directly", path, exc
-                )
-            else:
-                stack.callback(reader.close)
-                custom = getattr(getattr(reader.storage, "metadata", None), "custom", None) or {}
-                yield reader, dict(custom), True
-                return
+        if metadata is not None and metadata.is_file():
+            custom = _custom_data(metadata)
+            if custom.get(COMPLETE_KEY, "true") != "false":
+                reader = Reader(path)
+                try:
+                    reader.open()
+                except (ReaderError, OSError) as exc:
+                    # e.g. a storage file cut short, or (a killed recorder compressing each file) listed
+                    # under a name it does not have yet: read the storage files there are
+                    if not storage_files(path):
+                        raise LogError(f"{path}: cannot read rosbag2 bag ({exc})") from None
+                    log.warning("%s: cannot read as a rosbag2 bag (%s); reading its storage files directly", path, exc)
+                else:
+                    stack.callback(reader.close)
+                    custom = getattr(getattr(reader.storage, "metadata", None), "custom", None) or {}
+                    yield Ros2Bag(path, [reader]), dict(custom), True
+                    return
         if path.is_dir():
-            files = _storage_files(path)
-        elif path.suffix in STORAGE_SUFFIXES:
+            files = storage_files(path)
+            if not files:
+                listing = sorted(p.name for p in path.iterdir())[:10]
+                raise LogError(
+                    f"{path}: not a rosbag2 bag (no metadata.yaml and no .mcap or .db3 file; contains {listing})"
+                )
+        elif is_storage_file(path):
             files = [path]
         else:
             raise LogError(f"{path}: not a rosbag2 bag directory, nor an .mcap, .db3 or ROS 1 .bag file")
+        if path.is_dir() and (gone := missing_part(files, _listed_files(path / "metadata.yaml"))):
+            raise LogError(
+                f"{path}: {gone} of the split bag is missing: read without it, the run would have a hole; "
+                "copy it, or give the storage files on either side as separate logs"
+            )
         if len(files) > 1:
-            log.warning("%s: no metadata.yaml; reading its %d storage files in order (%s ...)", path, len(files), files[0].name)
-        readers = []
-        for file in files:
-            if file.suffix == ".mcap":
-                length, intact = valid_prefix(file)
-                if not intact:
-                    tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="sim2real-bag-")))
-                    file = repaired_copy(file, tmp, length)
-                elif path.is_dir():
-                    log.info("%s: no metadata.yaml (writer killed?); reading %s directly", path, file.name)
-            reader = Reader(file)
-            try:
-                reader.open()
-            except (ReaderError, OSError) as exc:
-                raise LogError(f"{path}: cannot read {file.name} ({type(exc).__name__}: {exc})") from None
-            stack.callback(reader.close)
-            readers.append(reader)
-        yield (readers[0] if len(readers) == 1 else _Chained(readers)), custom, False  # type: ignore[misc]
+            log.warning(
+                "%s: %s; reading its %d storage files in order, as one run (%s ... %s)",
+                path,
+                "metadata.yaml not read" if metadata is not None and metadata.is_file() else "no metadata.yaml",
+                len(files),
+                files[0].name,
+                files[-1].name,
+            )
+        yield Ros2Bag(path, open_storage_files(stack, path, files)), custom, False
 
 
-STORAGE_SUFFIXES = (".mcap", ".db3")
-"""Storage files of a rosbag2 bag: MCAP, and sqlite3 (``ros2 bag record``'s default before Iron)."""
+def _warn_if_part(path: Path) -> None:
+    """Warn when the storage file ``path`` is one part of a split bag whose ``metadata.yaml`` lists
+    several files: only this part is read."""
+    names = _listed_files(path.parent / "metadata.yaml")
+    if len(names) > 1 and path.name in names:
+        log.warning(
+            "%s: one of the %d files of the split bag %s: only this part is read; give the folder to read them as one run",
+            path,
+            len(names),
+            path.parent,
+        )
 
 
-def _storage_files(path: Path) -> list[Path]:
-    """The storage files of a bag directory without ``metadata.yaml``, in recording order
-    (``bag_0.db3``, ``bag_1.db3``, ..., ``bag_10.db3``: a bag split by ``--max-bag-size``).
-
-    Raises:
-        LogError: no storage file, or files of both kinds.
-    """
-    files = [p for p in path.iterdir() if p.is_file() and p.suffix in STORAGE_SUFFIXES]
-    if not files:
-        if ros1 := sorted(p.name for p in path.iterdir() if is_ros1_bag(p)):
-            raise LogError(f"{path}: a folder of ROS 1 bags ({', '.join(ros1[:3])}): give each .bag file as a log")
-        listing = sorted(p.name for p in path.iterdir())[:10]
-        raise LogError(f"{path}: not a rosbag2 bag (no metadata.yaml and no .mcap or .db3 file; contains {listing})")
-    if len({p.suffix for p in files}) > 1:
-        raise LogError(f"{path}: both .mcap and .db3 files and no metadata.yaml: which make the bag is unclear")
-
-    def order(p: Path) -> tuple[int, str]:
-        number = p.stem.rsplit("_", 1)[-1]
-        return (int(number) if number.isdigit() else -1, p.name)
-
-    return sorted(files, key=order)
-
-
-class _Chained:
-    """The storage files of a split bag read one after the other, as one reader (the part of
-    rosbags' ``Reader`` that :func:`~sim2real.logs.bag.read_bag` uses: connections, messages)."""
-
-    def __init__(self, readers: list[Reader]) -> None:
-        self._readers = readers
-
-    @property
-    def connections(self) -> list[Any]:
-        return [c for r in self._readers for c in r.connections]
-
-    def messages(self, connections: Any = ()) -> Iterator[tuple[Any, int, bytes]]:
-        wanted = {id(c) for c in connections}
-        for reader in self._readers:
-            own = [c for c in reader.connections if id(c) in wanted]
-            if own or not wanted:
-                yield from reader.messages(connections=own)
+def _listed_files(metadata: Path) -> list[str]:
+    """The file names ``metadata.yaml`` lists in ``relative_file_paths`` ([] when unreadable or absent)."""
+    try:
+        doc = yaml.load(metadata.read_text(), Loader=_YAML_LOADER)
+        return [Path(str(p)).name for p in doc["rosbag2_bagfile_information"]["relative_file_paths"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return []
 
 
 def _custom_data(metadata: Path) -> dict[str, str]:

@@ -24,6 +24,12 @@ message with :meth:`Ros1Bag.decoders` (ROS 1 serialization, not CDR):
   maybe a last chunk left open or cut) or that was cut short before its index is read by scanning
   its records (:mod:`~.bag_ros1_scan`), up to the last complete one, with a warning naming what was
   recovered; it reads as a bag not closed cleanly (``meta["complete"]`` False).
+- **Split recordings.** ``rosbag record --split`` writes ``NAME_0.bag``, ``NAME_1.bag``, ... (``NAME``
+  the ``-O`` name, or the date each part started; the part being written ``NAME_k.bag.active``).
+  Their folder reads as one run (:func:`split_parts`: in the order of the part numbers, the messages
+  merged by recording time); one part given alone reads alone, with a warning naming the folder.
+  Bags of a folder that are not one recording's parts (no part number, a number twice, a part
+  missing between two others, parts overlapping in time) are one error line saying to give each file.
 - **Errors, one line each.** Not a ROS 1 bag (another file named ``.bag``), a format other than
   2.0, a damaged index or chunk, a bag without an index damaged before its last complete record.
 
@@ -38,10 +44,12 @@ indexed read gave 13 µs: the order of magnitude, no benchmark).  A bag read by 
 
 from __future__ import annotations
 
+import heapq
 import logging
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from functools import cache, partial
 from pathlib import Path
 from typing import Any
@@ -53,9 +61,11 @@ from rosbags.typesys import Stores, get_typestore
 
 from sim2real.errors import LogError
 from sim2real.logs.bag_ros1_scan import MAGIC_V2, ScannedReader, header_fields
+from sim2real.logs.bag_ros2 import split_number
+from sim2real.logs.bag_topics import short_list
 from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, typestore_for
 
-__all__ = ["ROS1_TYPESTORE", "Ros1Bag", "is_ros1_bag", "open_ros1"]
+__all__ = ["ROS1_TYPESTORE", "Ros1Bag", "is_ros1_bag", "open_ros1", "split_parts"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +76,10 @@ MAGIC = b"#ROSBAG V"
 """How a ROS 1 bag file starts (``#ROSBAG V2.0\\n``)."""
 SUFFIXES = (".bag", ".bag.active")
 """File names read as ROS 1 bags (``.bag.active``: ``rosbag record``'s file while it records)."""
+PART_OVERLAP_NS = 100_000_000
+"""How far [ns] a part of a split recording may start before the previous part's last message (one
+recorder writes the parts in turn, so they barely overlap, by its callbacks' jitter; two recordings
+of the same time would)."""
 
 UNITREE_LEGACY = {
     "unitree_legged_msgs/msg/LowState": LOW_STATE[0],
@@ -122,21 +136,25 @@ def is_ros1_bag(path: Path) -> bool:
 
 
 class Ros1Bag:
-    """An open ROS 1 bag, as :func:`~sim2real.logs.bag.read_bag` reads a bag: ``connections`` (each
-    ``.topic``, ``.msgtype``), :meth:`messages` and :meth:`decoders`.
+    """An open ROS 1 bag (or the parts of one split recording), as :func:`~sim2real.logs.bag.read_bag`
+    reads a bag: ``connections`` (each ``.topic``, ``.msgtype``), :meth:`messages` and :meth:`decoders`.
 
     unitree_legged_msgs connections appear under the Unitree SDK type they are read as
-    (:data:`UNITREE_LEGACY`)."""
+    (:data:`UNITREE_LEGACY`); each part's connections under ids of their own."""
 
-    def __init__(self, path: Path, reader: Reader | ScannedReader, *, complete: bool = True) -> None:
+    def __init__(self, path: Path, readers: Sequence[Reader | ScannedReader], *, complete: bool = True) -> None:
         self.path = path
         self.complete = complete
-        """False for a bag read by scanning (no index: its recorder did not close it, or it was cut)."""
-        self._reader = reader
-        self._original = {c.id: c for c in reader.connections}
-        self._shown = {
-            c.id: c._replace(msgtype=UNITREE_LEGACY.get(c.msgtype, c.msgtype)) for c in reader.connections
-        }
+        """False when a part was read by scanning (no index: its recorder did not close it, or it was cut)."""
+        self._readers = list(readers)
+        self._original: dict[int, tuple[int, Any]] = {}
+        self._shown: dict[int, Any] = {}
+        for part, reader in enumerate(self._readers):
+            for c in reader.connections:
+                shown = len(self._shown)
+                self._original[shown] = (part, c)
+                self._shown[shown] = c._replace(id=shown, msgtype=UNITREE_LEGACY.get(c.msgtype, c.msgtype))
+        self._by_original = {(part, c.id): shown for shown, (part, c) in self._original.items()}
 
     @property
     def connections(self) -> list[Any]:
@@ -144,17 +162,28 @@ class Ros1Bag:
 
     def messages(self, connections: Sequence[Any] = ()) -> Iterator[tuple[Any, int, bytes]]:
         """(connection, recording time [ns], raw ROS 1 bytes) of ``connections`` (all when empty), in
-        recording-time order.
+        recording-time order (the parts' messages merged).
 
         Raises:
             LogError: A damaged chunk or message record (one line).
         """
-        original = [self._original[c.id] for c in connections]
+        wanted = [self._original[c.id] for c in connections]
+        streams = []
+        for part, reader in enumerate(self._readers):
+            own = [c for p, c in wanted if p == part]
+            if own or not wanted:
+                streams.append(self._part(part, reader.messages(connections=own)))
+        if not streams:
+            return
+        merged = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: m[1])
         try:
-            for conn, ns, raw in self._reader.messages(connections=original):
-                yield self._shown[conn.id], ns, raw
+            yield from merged
         except _READ_ERRORS as exc:
             raise LogError(f"{self.path}: damaged ROS 1 bag data ({type(exc).__name__}: {exc})") from None
+
+    def _part(self, part: int, messages: Iterator[tuple[Any, int, bytes]]) -> Iterator[tuple[Any, int, bytes]]:
+        for conn, ns, raw in messages:
+            yield self._shown[self._by_original[part, conn.id]], ns, raw
 
     def decoders(self, where: str, connections: Sequence[Any]) -> dict[str, Callable[[bytes], Any]]:
         """Message type (as shown in :attr:`connections`) -> a function decoding one raw message.
@@ -165,7 +194,7 @@ class Ros1Bag:
         """
         standard, own = [], []
         for shown in connections:
-            conn = self._original[shown.id]
+            conn = self._original[shown.id][1]
             if conn.msgtype in ROS1_TYPESTORE.fielddefs and _md5(conn.msgtype) == conn.digest:
                 standard.append(conn)
             elif not conn.msgdef.data.strip():
@@ -187,7 +216,7 @@ class Ros1Bag:
                 )
         out: dict[str, Callable[[bytes], Any]] = {}
         for shown in connections:
-            conn = self._original[shown.id]
+            conn = self._original[shown.id][1]
             store = stores[conn.msgtype]
             decode = partial(store.deserialize_ros1, typename=conn.msgtype)
             if conn.msgtype in UNITREE_LEGACY:
@@ -197,21 +226,86 @@ class Ros1Bag:
         return out
 
 
-@contextmanager
-def open_ros1(path: Path) -> Iterator[Ros1Bag]:
-    """Open a ROS 1 bag file; one without an index (its recorder was killed) or cut short before its
-    index is read by scanning its records (:mod:`~.bag_ros1_scan`), with a warning saying what was
-    recovered.
+def split_parts(folder: Path, *, warn: bool = True) -> list[Path]:
+    """The ROS 1 bags of ``folder`` as the parts of one recording, in order: ``rosbag record --split``
+    names them ``NAME_0.bag``, ``NAME_1.bag``, ... (``NAME`` its ``-O`` name, or a date that changes
+    from part to part; the part being written ``NAME_k.bag.active``); [] when the folder holds none.
+    A folder of one bag gives that bag.  ``rosbag reindex``'s backups (``NAME_k.bag.orig.active``) are
+    left out.  ``warn``: say when the parts start after part 0.
 
     Raises:
-        LogError: Not a ROS 1 bag, a format other than 2.0, damaged (one line each).
+        LogError: Bags that are not the parts of one recording (a bag without a part number, a number
+            twice), or a part missing between two others (one line each).
     """
+    bags = sorted(p for p in folder.iterdir() if is_ros1_bag(p) and not _is_backup(p))
+    if len(bags) < 2:
+        return bags
+    numbers = {p: split_number(p.name) for p in bags}
+    unnumbered = [p.name for p, n in numbers.items() if n is None]
+    counts = Counter(numbers.values())
+    if unnumbered or any(c > 1 for c in counts.values()):
+        odd = unnumbered[0] if unnumbered else next(p.name for p, n in numbers.items() if counts[n] > 1)
+        raise LogError(
+            f"{folder}: {len(bags)} ROS 1 bags that are not the parts of one split recording "
+            f"({_names(bags)}; {odd} {'has no part number _N' if unnumbered else 'shares its part number'}): "
+            "give each .bag file as a log"
+        )
+    parts = sorted(bags, key=lambda p: numbers[p])
+    first, last = numbers[parts[0]], numbers[parts[-1]]
+    if missing := sorted(set(range(first, last + 1)) - set(counts)):
+        raise LogError(
+            f"{folder}: part {missing[0]} of the split recording {_names(parts)} is missing: give the parts "
+            "before and after it as separate logs"
+        )
+    if first > 0 and warn:
+        log.warning(
+            "%s: the split recording starts at part %d (rosbag record --max-splits deleted the parts before?)",
+            folder,
+            first,
+        )
+    return parts
+
+
+def _is_backup(path: Path) -> bool:
+    """Whether ``path`` is the copy ``rosbag reindex`` keeps of the bag it rewrote
+    (``run_2.bag.orig.active`` beside the reindexed ``run_2.bag.active``)."""
+    return ".orig." in path.name
+
+
+def _names(paths: Sequence[Path]) -> str:
+    return short_list([p.name for p in paths], 3)
+
+
+@contextmanager
+def open_ros1(paths: Path | Sequence[Path]) -> Iterator[Ros1Bag]:
+    """Open a ROS 1 bag file, or the parts of one split recording (:func:`split_parts`) as one bag;
+    a part without an index (its recorder was killed) or cut short before its index is read by
+    scanning its records (:mod:`~.bag_ros1_scan`), with a warning saying what was recovered.
+
+    Raises:
+        LogError: Not a ROS 1 bag, a format other than 2.0, damaged; parts that overlap in time
+            (one line each).
+    """
+    paths = [paths] if isinstance(paths, Path) else list(paths)
+    path = paths[0].parent if len(paths) > 1 else paths[0]
+    if len(paths) == 1:
+        _warn_if_part(paths[0])
+    with ExitStack() as stack:
+        readers: list[Reader | ScannedReader] = [stack.enter_context(_open_one(p)) for p in paths]
+        _check_in_sequence(path, paths, readers)
+        if len(paths) > 1:
+            log.info("%s: read as one run of %d parts (%s)", path, len(paths), _names(paths))
+        yield Ros1Bag(path, readers, complete=not any(isinstance(r, ScannedReader) for r in readers))
+
+
+@contextmanager
+def _open_one(path: Path) -> Iterator[Reader | ScannedReader]:
     why = _check_header(path)
     if why:
         scanned = ScannedReader(path)
         try:
             _warn_scanned(path, why, scanned)
-            yield Ros1Bag(path, scanned, complete=False)
+            yield scanned
         finally:
             scanned.close()
         return
@@ -221,9 +315,45 @@ def open_ros1(path: Path) -> Iterator[Ros1Bag]:
     except _READ_ERRORS as exc:
         raise LogError(f"{path}: damaged ROS 1 bag ({type(exc).__name__}: {exc})") from None
     try:
-        yield Ros1Bag(path, reader)
+        yield reader
     finally:
         reader.close()
+
+
+def _check_in_sequence(folder: Path, paths: Sequence[Path], readers: Sequence[Reader | ScannedReader]) -> None:
+    """Refuse parts whose recording times overlap by more than :data:`PART_OVERLAP_NS` (two
+    recordings, not one split in parts)."""
+    previous: tuple[Path, int] | None = None
+    for path, reader in zip(paths, readers, strict=True):
+        if not reader.message_count:
+            continue
+        if previous is not None and reader.start_time < previous[1] - PART_OVERLAP_NS:
+            raise LogError(
+                f"{folder}: {path.name} starts {(previous[1] - reader.start_time) / 1e9:.3f} s before "
+                f"{previous[0].name} ends: not the parts of one split recording; give each .bag file as a log"
+            )
+        previous = (path, reader.end_time)
+
+
+def _warn_if_part(path: Path) -> None:
+    """Warn when the bag ``path`` is one part of a split recording beside it: only it is read."""
+    number = split_number(path.name)
+    if number is None:
+        return
+    try:
+        parts = split_parts(path.parent, warn=False)
+    except LogError:
+        return
+    if len(parts) > 1 and path in parts:
+        log.warning(
+            "%s: part %d of a split recording of %d parts (%s): only this part is read; give the folder "
+            "%s to read them as one run",
+            path,
+            number,
+            len(parts),
+            _names(parts),
+            path.parent,
+        )
 
 
 def _warn_scanned(path: Path, why: str, scanned: ScannedReader) -> None:

@@ -18,15 +18,24 @@ record) cut short is ignored, as is a tail of zero bytes (a file system's after 
 Anything else that does not parse (garbage after the header, a damaged chunk) is one error line.
 
 The scan keeps about 180 bytes per message (its connection, time and place), as rosbags' reader
-keeps its index entries.
+keeps its index entries, and writes the records of compressed chunks, decompressed once, to a
+temporary file (the bag's uncompressed size) that the messages are then read from.
+
+rosbags' rosbag1 reader parses the same record headers, times and topic names (its ``Header``,
+``deserialize_time``, ``normalize``), but in its private module: ``rosbags.rosbag1`` exports only
+``Reader``, ``Writer`` and their errors, and those helpers read a file stream, not a buffer; so the
+scan parses them itself (it already borrows one such helper, ``rosbags.typesys.msg.normalize_msgtype``,
+which ``rosbags.typesys`` does not export either: a rosbags upgrade may move it).
 
 **Cost.** Measured on the 2-core development machine shared with other jobs (rosbags 0.11.9, best
 of 3), :func:`~.bag.read_bag` of a 20 s run at 500 Hz of a 12-joint robot (30,000 JointState, Imu
 and Float64MultiArray messages, 768 KB chunks) without its index: 12 µs per message, of which the
 scan at open is 2 µs, against 13 µs for the same bag read through its index (rosbags parses each
-record header generically); lz4 chunks the same (12 µs, scan 2 µs, against 13 µs); bz2 chunks
-32 µs, scan 12 µs, against 24 µs (each bz2 chunk is decompressed twice: to scan it, to read it).
-Under load from other jobs every figure grew by up to 80 %.
+record header generically); lz4 chunks the same (12 µs, scan 2 µs, against 13 µs).  bz2 chunks:
+32 µs, scan 12 µs, against 24 µs, when each chunk was decompressed twice (to scan it, to read it);
+decompressed once, a later run under heavier load measured 58 µs against 62 µs indexed (98 µs
+decompressing twice, in the same run): about what the indexed read costs.  Under load from other
+jobs every figure grew by up to 80 % (the last run: three times).
 """
 
 from __future__ import annotations
@@ -34,10 +43,11 @@ from __future__ import annotations
 import bz2
 import mmap
 import struct
+import tempfile
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import lz4.frame
 from rosbags.interfaces import (
@@ -139,12 +149,19 @@ class _Chunk:
 class Scan:
     """What a scan found: ``connections`` (as rosbags' rosbag1 reader gives them), ``messages``
     (connection id, recording time [ns], chunk (-1: in the file itself), offset, length),
-    ``end`` (the byte after the last complete record) and ``ignored`` (bytes after it)."""
+    ``end`` (the byte after the last complete record) and ``ignored`` (bytes after it).
+
+    A compressed chunk is decompressed once, by the scan: its records are written to ``spill`` (a
+    temporary file), where the messages are read from (offsets within the chunk's records)."""
 
     path: Path
     connections: list[Connection] = field(default_factory=list)
     messages: list[tuple[int, int, int, int, int]] = field(default_factory=list)
     chunks: list[_Chunk] = field(default_factory=list)
+    spill: BinaryIO | None = None
+    """Where the records of compressed chunks go once decompressed (None: nowhere; a scan alone)."""
+    spilled: list[int] = field(default_factory=list)
+    """Where each chunk's decompressed records start in ``spill`` [bytes]."""
     end: int = 0
     ignored: int = 0
     partial: tuple[str, int, int] | None = None
@@ -160,8 +177,9 @@ class Scan:
         return f"a cut final record of {self.ignored} bytes ignored" if self.ignored else ""
 
 
-def scan(path: Path, buf: Any) -> Scan:
-    """Walk the records of the ROS 1 bag ``buf`` (its bytes: an mmap of ``path``).
+def scan(path: Path, buf: Any, spill: BinaryIO | None = None) -> Scan:
+    """Walk the records of the ROS 1 bag ``buf`` (its bytes: an mmap of ``path``), writing the
+    decompressed records of compressed chunks to ``spill`` (:class:`Scan`).
 
     Raises:
         LogError: Not format 2.0, or a record that does not parse before the file's last complete
@@ -170,7 +188,7 @@ def scan(path: Path, buf: Any) -> Scan:
     size = len(buf)
     if bytes(buf[: len(MAGIC_V2)]) != MAGIC_V2:
         raise LogError(f"{path}: not a ROS 1 bag of format 2.0")
-    out = Scan(path)
+    out = Scan(path, spill=spill)
     found: dict[int, tuple[bytes, dict[bytes, bytes]]] = {}
     pos = len(MAGIC_V2)
     try:
@@ -241,6 +259,9 @@ def _chunk(out: Scan, found: dict, buf: Any, rec: _Record, size: int) -> int:
     before = len(out.messages)
     end = _records(out, found, data, 0, len(data), len(out.chunks), whole)
     out.chunks.append(chunk)
+    if out.spill is not None:
+        out.spilled.append(out.spill.tell())
+        out.spill.write(data[:end])
     if not whole:
         if length and (not finished or end != len(data)):  # else all there (or nothing written yet)
             out.partial = (compression, length, len(out.messages) - before)
@@ -346,13 +367,19 @@ class ScannedReader:
         """
         self.path = path
         self._buf: Any = None
+        self._spilled: Any = None
+        self._spill: BinaryIO | None = None
         try:
             self._file = path.open("rb")
         except OSError as exc:
             raise LogError(f"{path}: cannot read ({exc.strerror or exc})") from None
         try:
             self._buf = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-            self.scan = scan(path, self._buf)
+            self._spill = tempfile.TemporaryFile(prefix="sim2real-bag-")  # noqa: SIM115 (closed by close())
+            self.scan = scan(path, self._buf, self._spill)
+            if self._spill.tell():
+                self._spill.flush()
+                self._spilled = mmap.mmap(self._spill.fileno(), 0, access=mmap.ACCESS_READ)
         except (OSError, ValueError) as exc:
             self.close()
             raise LogError(f"{path}: cannot read ({exc})") from None
@@ -361,10 +388,25 @@ class ScannedReader:
             raise
         self.connections = self.scan.connections
 
+    @property
+    def message_count(self) -> int:
+        return len(self.scan.messages)
+
+    @property
+    def start_time(self) -> int:
+        """Recording time of the earliest message [ns] (as rosbags' reader: 2**63 - 1 when none)."""
+        return min((ns for _, ns, *_ in self.scan.messages), default=2**63 - 1)
+
+    @property
+    def end_time(self) -> int:
+        """Recording time after the latest message [ns] (as rosbags' reader: 0 when none)."""
+        return max((ns for _, ns, *_ in self.scan.messages), default=-1) + 1
+
     def close(self) -> None:
-        if self._buf is not None:
-            self._buf.close()
-            self._buf = None
+        for name in ("_buf", "_spilled", "_spill"):
+            if getattr(self, name) is not None:
+                getattr(self, name).close()
+                setattr(self, name, None)
         self._file.close()
 
     def messages(self, connections: Collection[Connection] = ()) -> Iterator[tuple[Connection, int, bytes]]:
@@ -375,16 +417,11 @@ class ScannedReader:
         picked = sorted(
             ((ns, i) for i, (conn, ns, *_) in enumerate(self.scan.messages) if conn in wanted),
         )
-        last = {self.scan.messages[i][2]: k for k, (_, i) in enumerate(picked)}
-        inflated: dict[int, bytes] = {}
-        for k, (ns, i) in enumerate(picked):
+        for ns, i in picked:
             conn, _, chunk, offset, length = self.scan.messages[i]
             if chunk < 0:
                 raw = self._buf[offset : offset + length]
             else:
-                if chunk not in inflated:
-                    inflated[chunk] = _inflate(self.scan.chunks[chunk], self._buf)[0]
-                raw = inflated[chunk][offset : offset + length]
-                if last[chunk] == k:
-                    del inflated[chunk]
+                start = self.scan.spilled[chunk] + offset
+                raw = self._spilled[start : start + length]
             yield by_id[conn], ns, raw

@@ -128,17 +128,13 @@ class Streams:
 
         Raises:
             LogError: ``motor_order`` given for a bag without Unitree messages (its joint states name
-                their joints), or messages of both Unitree families (two robots' messages).
+                their joints).  (Messages of both Unitree families never get here: the topic choice
+                refuses them, :mod:`~.bag_topics`.)
         """
         if self.motor_order is not None and not self.unitree_families:
             raise LogError(
                 f"{self.path}: --motor-order is for Unitree bags (LowState/LowCmd by motor index); this bag's "
                 f"{TOPIC_JOINT_STATES} name their joints: drop --motor-order"
-            )
-        if len(self.unitree_families) > 1:
-            raise LogError(
-                f"{self.path}: the bag holds Unitree messages of both unitree_go and unitree_hg (two robots' "
-                "messages): choose the topics of one with --topic joint_states=TOPIC --topic commands=TOPIC"
             )
         meta: dict[str, Any] = {}
         if self.unitree_commands.ns:

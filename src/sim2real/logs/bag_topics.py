@@ -13,8 +13,10 @@ trajectory controller takes ``trajectory_msgs/msg/JointTrajectory`` on
    ``joint_trajectory``) for commands, and does not for the joint states; the choice is logged.
    Unitree's ``LowState`` and ``LowCmd`` hold the joint states and the commands by their type,
    whatever the topic's name; of several, ``/lowstate`` and ``/lowcmd`` (beside the robot's
-   low-frequency ``/lf/lowstate``) (:mod:`~.bag_unitree`).  A bag with both families' messages
-   (``unitree_go`` and ``unitree_hg``: two robots) is refused unless ``--topic`` names both roles.
+   low-frequency ``/lf/lowstate``) (:mod:`~.bag_unitree`).  Messages of both families
+   (``unitree_go`` and ``unitree_hg``: two robots) are refused: in a bag of both, unless ``--topic``
+   names both roles, and then the topics named must be one family's; on one topic, always.  A bag
+   whose only robot state is Unitree's high-level (sport mode) messages is refused saying why.
 
 Several candidates and no choice is one error line naming them and the option that chooses.
 """
@@ -30,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
-from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UNITREE_TOPICS
+from sim2real.logs.bag_unitree import HIGH_LEVEL, LOW_CMD, LOW_STATE, UNITREE_TOPICS
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +144,8 @@ def choose_topics(
             chosen = _checked(where, role, name, types[name], readable, f"the {role}")
             log.info("%s: %s read from %s (%s)", where, role, name, chosen.msgtype)
             out.append(chosen)
-    _check_one_family(where, types, [c for c in out if c.msgtype in ROLE_BY_TYPE and c.role not in topics])
+    _check_one_family(where, types, out, topics)
+    _check_not_high_level(where, types, out)
     roles: dict[str, str] = {}
     for c in out:
         if c.topic in roles:
@@ -151,25 +154,63 @@ def choose_topics(
     return out
 
 
-def _check_one_family(where: str, types: Mapping[str, set[str]], guessed: Sequence[Chosen]) -> None:
-    """Refuse Unitree topics chosen by name or type (``guessed``, not by ``--topic``) in a bag whose
-    ``LowState``/``LowCmd`` come in both families (``unitree_go`` and ``unitree_hg``: two robots'
-    messages, each family on its own topics): which robot the user means, the bag does not say.
+def _family(msgtype: str) -> str:
+    return msgtype.split("/", 1)[0]
+
+
+def _check_one_family(
+    where: str, types: Mapping[str, set[str]], chosen: Sequence[Chosen], topics: Mapping[str, str]
+) -> None:
+    """Refuse to read Unitree ``LowState``/``LowCmd`` of both families (``unitree_go`` and
+    ``unitree_hg``: two robots' messages): the one owner of that refusal, with the advice that fits
+    how the topics were chosen.
 
     Raises:
-        LogError: Both families in the bag and a Unitree role not named by ``--topic`` (one line
-            naming each family's topics).
+        LogError: A chosen topic carrying both families' messages of its role (nothing tells them
+            apart); Unitree topics chosen by name or type (not by ``--topic``) in a bag of both
+            families (naming each family's topics and the option); topics named by ``--topic`` of
+            two families (naming them).
     """
+    unitree = [c for c in chosen if c.msgtype in ROLE_BY_TYPE]
+    for c in unitree:
+        mixed = sorted({_family(t) for t in types[c.topic] if ROLE_BY_TYPE.get(t) == c.role})
+        if len(mixed) > 1:
+            raise LogError(
+                f"{where}: topic {c.topic} carries Unitree {c.msgtype.rsplit('/', 1)[-1]} of both {' and '.join(mixed)} "
+                "(two robots publishing on one topic): which messages are whose, the bag does not say"
+            )
     families: dict[str, list[str]] = {}
     for topic, msgtypes in sorted(types.items()):
-        for family in sorted({t.split("/", 1)[0] for t in msgtypes if t in ROLE_BY_TYPE}):
+        for family in sorted({_family(t) for t in msgtypes if t in ROLE_BY_TYPE}):
             families.setdefault(family, []).append(topic)
-    if len(families) > 1 and guessed:
+    if len(families) > 1 and any(c.role not in topics for c in unitree):
         listing = "; ".join(f"{family} on {', '.join(families[family])}" for family in sorted(families))
         raise LogError(
             f"{where}: the bag holds Unitree LowState/LowCmd of both {' and '.join(sorted(families))} (two robots' "
             f"messages: {listing}): "
             "choose one robot's with --topic joint_states=TOPIC --topic commands=TOPIC"
+        )
+    if len({_family(c.msgtype) for c in unitree}) > 1:
+        named = " and ".join(f"--topic {c.role}={c.topic} ({_family(c.msgtype)})" for c in unitree)
+        raise LogError(f"{where}: {named} are two robots' messages: name the topics of one robot")
+
+
+def _check_not_high_level(where: str, types: Mapping[str, set[str]], chosen: Sequence[Chosen]) -> None:
+    """Refuse, in one line saying why, a bag whose only robot state is Unitree's high-level (sport
+    mode) messages (:data:`~.bag_unitree.HIGH_LEVEL`).
+
+    Raises:
+        LogError: No topic for the joint states, and a topic of a high-level type.
+    """
+    if any(c.role == "joint_states" for c in chosen):
+        return
+    high = sorted((HIGH_LEVEL.index(t), topic, t) for topic, ts in types.items() for t in ts if t in HIGH_LEVEL)
+    if high:
+        _, topic, msgtype = high[0]
+        raise LogError(
+            f"{where}: no joint states: {topic} holds {msgtype}, Unitree's high-level (sport mode) messages, "
+            "where the robot's own gait controller runs on body velocity commands and no joint commands are "
+            "recorded; record LowState and LowCmd with the robot in low-level mode (docs/real_data.md)"
         )
 
 
@@ -194,11 +235,14 @@ def _checked(
     return Chosen(role, name, usable[0])
 
 
+def short_list(names: Sequence[str], limit: int = 12) -> str:
+    """``names`` for a message line: the first ``limit``, comma-separated, then how many more."""
+    shown = ", ".join(names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
 def _listing(types: Mapping[str, set[str]]) -> str:
-    names = sorted(types)
-    return (
-        "its topics: " + ", ".join(names[:12]) + (f" and {len(names) - 12} more" if len(names) > 12 else "")
-    )
+    return "its topics: " + short_list(sorted(types))
 
 
 def command_row(msg: Any, msgtype: str, where: str = "") -> tuple[np.ndarray, tuple[str, ...]] | None:

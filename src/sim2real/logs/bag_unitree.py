@@ -50,6 +50,7 @@ from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_
 from sim2real.errors import LogError
 
 __all__ = [
+    "HIGH_LEVEL",
     "LOW_CMD",
     "LOW_STATE",
     "POS_STOP_F",
@@ -68,6 +69,14 @@ LOW_STATE = ("unitree_go/msg/LowState", "unitree_hg/msg/LowState")
 """Unitree low-level state types (Go2 / B2, G1 / H1-2): joint states and the IMU."""
 LOW_CMD = ("unitree_go/msg/LowCmd", "unitree_hg/msg/LowCmd")
 """Unitree low-level command types."""
+HIGH_LEVEL = (
+    "unitree_legged_msgs/msg/HighState",
+    "unitree_legged_msgs/msg/HighCmd",
+    "unitree_go/msg/SportModeState",
+)
+"""Unitree's high-level (sport mode) messages: the robot's own gait controller runs, commanded by body
+velocities; no joint commands (``HighState``'s motor states are what that controller did), so no
+log to replay: refused in one line when a bag holds no joint states beside them."""
 UNITREE_TOPICS = {"joint_states": "/lowstate", "commands": "/lowcmd"}
 """Role -> the topic unitree_ros2 publishes it on at the full rate (preferred where a bag has several
 of its type, e.g. the low-frequency ``/lf/lowstate`` too)."""
