@@ -54,7 +54,8 @@ def actuator(
 
     Args:
         action: fit (write --out) or eval (read --net).
-        logs: Bag directories, .mcap or ROS 1 .bag files, or CSV files (with --csv-map) with measured effort.
+        logs: rosbag2 directories (split or compressed too), .mcap/.db3 files, ROS 1 .bag files or a split ROS 1
+            recording's folder, or CSV files (with --csv-map), with measured effort.
         robot: Embedded robot name or spec YAML path (the robot of the logs).
         out: fit: the ONNX file to write.
         net: eval: the ONNX file to score.

@@ -58,7 +58,7 @@ def finetune(
     log, fine-tune, deploy the result, N times, with the safety layer on; then LOG... may be empty.
 
     Args:
-        logs: Deploy logs (rosbag2 directories or ROS 1 .bag files) of the policy running on the robot.
+        logs: Deploy logs (rosbag2 directories, ROS 1 .bag files or split ROS 1 recordings' folders) of the policy running on the robot.
         policy: The deployed policy file (.onnx) to start from.
         out: Output policy file (.onnx); in iterative mode a directory for logs and round files.
         robot: Robot spec (embedded name or YAML path); default: the robot named in the policy.
@@ -99,7 +99,7 @@ def finetune(
     if iterative and command_order != "auto":
         raise Sim2RealError("iterative mode (--twin/--rounds) collects its own logs, which name their command joints: drop --command-order")
     if not iterative and not logs:
-        raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories or ROS 1 .bag files)")
+        raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories, ROS 1 .bag files or split ROS 1 recordings' folders)")
     missing = [log for log in logs if not Path(log).exists()]
     if missing:
         raise Sim2RealError(f"log not found: {missing[0]}")

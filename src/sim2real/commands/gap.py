@@ -37,7 +37,8 @@ def gap(
     compared with the log at its own sample times.
 
     Args:
-        log: Bag directory, .mcap or ROS 1 .bag file, or CSV file (with --csv-map).
+        log: rosbag2 directory (split or compressed too), .mcap/.db3 file, ROS 1 .bag file or a split ROS 1
+            recording's folder, or CSV file (with --csv-map).
         robot: Embedded robot name or spec YAML path.
         calib: Calibration YAML (from `sim2real identify`) to replay with instead of nominal values.
         horizon: Window length [s]; omit for one open-loop replay.

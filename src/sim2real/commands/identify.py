@@ -170,7 +170,8 @@ def identify(
     error); a parameter the logs do not determine says so, with the range they leave open.
 
     Args:
-        logs: Bag directories, .mcap or ROS 1 .bag files, or CSV files (with --csv-map).
+        logs: rosbag2 directories (split or compressed too), .mcap/.db3 files, ROS 1 .bag files or a split ROS 1
+            recording's folder, or CSV files (with --csv-map).
         robot: Embedded robot name or spec YAML path.
         params: Comma-separated parameter names or patterns (e.g. "body.*.mass,joint.*.damping");
             default: the robot's usual set (see `sim2real.sysid.DEFAULT_PARAMS`).

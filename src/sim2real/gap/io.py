@@ -82,7 +82,7 @@ def load_logs(
         SpecMismatchError: a bag recorded with another robot spec.
     """
     if not paths:
-        raise LogError("give at least one log (a bag directory, an .mcap or ROS 1 .bag file, or a CSV file)")
+        raise LogError("give at least one log (a rosbag2 directory, an .mcap/.db3 or ROS 1 .bag file, a split ROS 1 recording's folder, or a CSV file)")
     reader = csv_reader(spec, csv_map) if csv_map is not None else None
     chosen = parse_topics(topics)
     order = parse_command_order(command_order)
@@ -103,7 +103,7 @@ def load_logs(
             traj = reader(path)
         else:
             if not path.exists():
-                raise LogError(f"{path}: no such log (a bag directory, an .mcap or ROS 1 .bag file, or a CSV file)")
+                raise LogError(f"{path}: no such log (a rosbag2 directory, an .mcap/.db3 or ROS 1 .bag file, a split ROS 1 recording's folder, or a CSV file)")
             traj = read_bag(
                 path,
                 expected_hash=spec.hash,

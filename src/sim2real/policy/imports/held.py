@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import PolicyError
-from sim2real.text import few
 
 
 def selects_all(joint_ids: Any, n: int) -> bool:
@@ -87,8 +86,3 @@ def spread_reference(reference: Any, columns: list[int | None]) -> Any:
         return np.where(mask, np.asarray(reference(obs))[:, index], 0.0).astype(np.float32)
 
     return run
-
-
-def joint_list(joints: list[str]) -> str:
-    """The first four joints and how many more (:func:`sim2real.text.few`)."""
-    return few(joints)

@@ -62,7 +62,6 @@ from sim2real.policy.imports.graph import (
 )
 from sim2real.policy.imports.held import (
     driven_ids,
-    joint_list,
     observes_undriven,
     per_policy_joint,
     selects_all,
@@ -88,6 +87,7 @@ from sim2real.policy.imports.mjlab_meta import csv_items, from_metadata
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import ObservationTerm
+from sim2real.text import few
 
 log = logging.getLogger(__name__)
 
@@ -422,7 +422,7 @@ def import_isaaclab(
         graph = spread_actions(graph, columns)
         reference = spread_reference(reference, columns)
         assumed.append(
-            f"the {len(held)} joints the policy observes but does not drive ({joint_list(held)}) are held at their "
+            f"the {len(held)} joints the policy observes but does not drive ({few(held)}) are held at their "
             "default positions by their PD (action.hold), in simulation and on the robot"
         )
     foreign = ForeignPolicy(
