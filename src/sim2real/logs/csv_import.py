@@ -1,9 +1,10 @@
 """Import CSV logs from other labs through an explicit column map.
 
 A :class:`ColumnMap` says which column holds time and which hold each joint's position, velocity,
-effort and command, with optional unit scales; nothing is guessed from column names. Sampling may
-be irregular. Missing velocities are differentiated (see :mod:`sim2real.logs.derivative`) and the
-trajectory's ``meta["qd_source"]`` says so.
+effort and command, with optional unit scales; nothing is guessed from column names. A legged
+robot's log may add IMU columns and a floating-base track (:mod:`sim2real.logs.csv_floating_base`).
+Sampling may be irregular. Missing velocities are differentiated (see
+:mod:`sim2real.logs.derivative`) and the trajectory's ``meta["qd_source"]`` says so.
 
 Angles a logger wrapped at +-pi are unwrapped (:func:`unwrap_wrapped`, with a warning): replay
 windows would otherwise see a jump at every wrap and be dropped.
@@ -21,6 +22,7 @@ import csv
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -28,6 +30,12 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
+from sim2real.logs.csv_floating_base import (
+    VECTOR_KEYS,
+    check_floating_base,
+    floating_base_columns,
+    floating_base_fields,
+)
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.trajectory import Trajectory
 
@@ -77,9 +85,36 @@ class ColumnMap:
     unwrap: bool = True
     """Unwrap joint positions that wrap at +-pi (a step of about 2 pi between two samples, as
     loggers that wrap angles write; see :func:`unwrap_wrapped`)."""
+    gyro: Mapping[str, str] | None = None
+    """IMU angular velocity in the IMU frame [rad/s]: component (``x``, ``y``, ``z``) -> column;
+    None: no IMU. Needs ``accel`` too; the samples become ``Trajectory.imu_t`` / ``gyro``."""
+    accel: Mapping[str, str] | None = None
+    """IMU linear acceleration (specific force: +9.81 up at rest) in the IMU frame [m/s^2]:
+    component (``x``, ``y``, ``z``) -> column."""
+    quat: Mapping[str, str] | None = None
+    """IMU orientation in the world frame: component (``w``, ``x``, ``y``, ``z``) -> column
+    (whatever order the file writes them in); normalised. None: the IMU gives none."""
+    base_position: Mapping[str, str] | None = None
+    """Floating-base position in the world frame [m] (z: height above the floor): component
+    (``x``, ``y``, ``z``) -> column; None: no base track. Needs ``base_quat`` and ``base_lin_vel``."""
+    base_quat: Mapping[str, str] | None = None
+    """Base orientation in the world frame: component (``w``, ``x``, ``y``, ``z``) -> column; normalised."""
+    base_lin_vel: Mapping[str, str] | None = None
+    """Base linear velocity [m/s] in the frame ``base_lin_vel_frame`` says: component -> column."""
+    base_lin_vel_frame: str | None = None
+    """``base`` (the base frame, as the BaseTrack and nav_msgs/Odometry hold it) or ``world``
+    (rotated into the base frame by ``base_quat``); required with ``base_lin_vel``."""
+    base_ang_vel: Mapping[str, str] | None = None
+    """Base angular velocity [rad/s] in ``base_ang_vel_frame``: component -> column; None: the
+    derivative of ``base_quat`` (smoothed over ``velocity_smoothing`` samples)."""
+    base_ang_vel_frame: str | None = None
+    """``base`` or ``world``; required with ``base_ang_vel``."""
+    base_source: str = "estimate"
+    """The base track is an on-board estimate (``estimate``: ``Trajectory.base_estimate``) or
+    the truth (``truth``, motion capture or a simulator: ``Trajectory.base_truth``)."""
 
     def __post_init__(self) -> None:
-        for name in ("position", "velocity", "effort", "command", "scale", "offset"):
+        for name in ("position", "velocity", "effort", "command", "scale", "offset", *VECTOR_KEYS):
             object.__setattr__(self, name, _frozen_map(getattr(self, name)))
         if not self.position:
             raise LogError("ColumnMap.position: map at least one joint to a column")
@@ -92,6 +127,7 @@ class ColumnMap:
             raise LogError(
                 f"ColumnMap.velocity_smoothing: must be a positive odd number, got {self.velocity_smoothing}"
             )
+        check_floating_base(partial(getattr, self))
 
     def columns(self) -> dict[str, str]:
         """Every column the map needs, with the role it plays (for error messages)."""
@@ -99,6 +135,8 @@ class ColumnMap:
         for role in ("position", "velocity", "effort", "command"):
             for joint, column in (getattr(self, role) or {}).items():
                 needed.setdefault(column, f"{role} of {joint}")
+        for column, role in floating_base_columns(partial(getattr, self)).items():
+            needed.setdefault(column, role)
         return needed
 
 
@@ -136,7 +174,8 @@ def read_csv(
 
     Args:
         path: CSV file with one header line of column names.
-        column_map: Where each quantity is.
+        column_map: Where each quantity is (joints; for a legged robot also the IMU and the base
+            state, :mod:`sim2real.logs.csv_floating_base`).
         joint_names: Joint order of the trajectory; default: the order of ``column_map.position``.
         spec_hash: Robot spec hash to attach (CSV files carry none).
         meta: Extra entries for ``Trajectory.meta`` (e.g. ``{"robot": "pendulum"}``).
@@ -144,7 +183,8 @@ def read_csv(
     Raises:
         LogError: Missing or empty file, a mapped column absent from the header (the message lists
             the available columns), a non-numeric or non-finite value (line and column named),
-            times going backwards, a map that does not cover ``joint_names``.
+            times going backwards, a map that does not cover ``joint_names``, a zero quaternion
+            in the IMU or base columns (line named).
     """
     path = Path(path)
     joints = tuple(column_map.position) if joint_names is None else tuple(joint_names)
@@ -204,6 +244,10 @@ def read_csv(
     if shared:  # the effort is the command, not a measurement (actuator networks need one)
         info["effort_is_command"] = shared
     cjoints = tuple(column_map.command or ())
+    floating, floating_info = floating_base_fields(
+        path, partial(getattr, column_map), t, values, line_numbers, column_map.velocity_smoothing
+    )
+    info |= floating_info
     return Trajectory(
         spec_hash=spec_hash,
         joint_names=joints,
@@ -215,6 +259,7 @@ def read_csv(
         command=stack(column_map.command, cjoints) if cjoints else None,
         command_joints=cjoints or None,
         meta={**info, **dict(meta or {})},
+        **floating,
     )
 
 

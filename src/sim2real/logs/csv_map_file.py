@@ -13,6 +13,20 @@ The file holds the fields of :class:`~sim2real.logs.csv_import.ColumnMap` (``doc
     delimiter: ";"                  # optional: sniffed from the header when absent
     unwrap: true                    # optional: unwrap angles that wrap at +-pi (default true)
 
+A legged robot's map may add IMU columns and a floating-base track
+(:mod:`~sim2real.logs.csv_floating_base`), each vector component by component::
+
+    gyro: {x: gx, y: gy, z: gz}                 # [rad/s], IMU frame; needs accel
+    accel: {x: ax, y: ay, z: az}                # [m/s^2], IMU frame
+    quat: {w: qw, x: qx, y: qy, z: qz}          # optional: IMU orientation, any column order
+    base_position: {x: px, y: py, z: pz}        # [m], world frame
+    base_quat: {w: bw, x: bx, y: by, z: bz}
+    base_lin_vel: {x: vx, y: vy, z: vz}         # [m/s]
+    base_lin_vel_frame: world                   # base | world: the frame base_lin_vel is in
+    base_ang_vel: {x: wx, y: wy, z: wz}         # optional: the derivative of base_quat when absent
+    base_ang_vel_frame: base                    # with base_ang_vel
+    base_source: truth                          # optional: estimate (default) | truth
+
 Every problem is one :class:`~sim2real.errors.LogError` line that names the file and the key.
 """
 
@@ -28,6 +42,7 @@ from typing import Any
 import yaml
 
 from sim2real.errors import LogError
+from sim2real.logs.csv_floating_base import BASE_SOURCES, FRAMES, VECTOR_KEYS
 from sim2real.logs.csv_import import ColumnMap
 
 __all__ = ["MAP_KEYS", "check_map_joints", "load_column_map"]
@@ -88,6 +103,7 @@ def load_column_map(path: str | Path) -> ColumnMap:
         if not isinstance(raw["unwrap"], bool):
             raise LogError(f"{path}: 'unwrap' must be true or false, got {raw['unwrap']!r}")
         fields["unwrap"] = raw["unwrap"]
+    fields |= _floating_base(path, raw)
     try:
         column_map = ColumnMap(**fields)
     except LogError as exc:
@@ -95,7 +111,9 @@ def load_column_map(path: str | Path) -> ColumnMap:
     for key in ("scale", "offset"):
         unused = [c for c in getattr(column_map, key) if c not in column_map.columns()]
         if unused:
-            raise LogError(f"{path}: {key}: column(s) {unused} are not mapped to time or a joint")
+            raise LogError(
+                f"{path}: {key}: column(s) {unused} are not mapped to time, a joint, the IMU or the base"
+            )
     return column_map
 
 
@@ -134,6 +152,42 @@ def _hint(key: str) -> str:
     return "e.g. 'time: t'" if key == "time" else "e.g. 'position: {hinge: pos}', joint -> column"
 
 
+def _floating_base(path: Path, raw: dict) -> dict[str, Any]:
+    """The IMU and base keys of a map file, type-checked (the components are checked by ColumnMap)."""
+    fields: dict[str, Any] = {}
+    for key, axes in VECTOR_KEYS.items():
+        value = raw.get(key)
+        if value is None:
+            continue
+        example = ", ".join(f"{a}: {key}_{a}" for a in axes)
+        if not isinstance(value, dict) or not value:
+            raise LogError(
+                f"{path}: '{key}' must map components to column names, e.g. {{{example}}}, got {value!r}"
+            )
+        for axis, column in value.items():
+            if not isinstance(column, str) or not column.strip():
+                raise LogError(
+                    f"{path}: {key}: the column of component '{axis}' must be a column name, got {column!r}"
+                )
+        fields[key] = {str(a): c.strip() for a, c in value.items()}
+    for key in ("base_lin_vel_frame", "base_ang_vel_frame"):
+        if raw.get(key) is not None:
+            if raw[key] not in FRAMES:
+                raise LogError(f"{path}: '{key}' must be one of {', '.join(FRAMES)}, got {raw[key]!r}")
+            fields[key] = raw[key]
+    if raw.get("base_source") is not None:
+        if raw["base_source"] not in BASE_SOURCES:
+            raise LogError(
+                f"{path}: 'base_source' must be one of {', '.join(BASE_SOURCES)}, got {raw['base_source']!r}"
+            )
+        if raw.get("base_position") is None:
+            raise LogError(
+                f"{path}: 'base_source' is given but no base track (base_position, base_quat, base_lin_vel)"
+            )
+        fields["base_source"] = raw["base_source"]
+    return fields
+
+
 def _joint_columns(path: Path, role: str, value: object) -> dict[str, str]:
     if not isinstance(value, dict) or not value:
         raise LogError(
@@ -158,6 +212,8 @@ def _scales(path: Path, value: object, key: str = "scale") -> dict[str, float]:
             with contextlib.suppress(ValueError):
                 factor = float(factor)
         if isinstance(factor, bool) or not isinstance(factor, (int, float)) or not math.isfinite(factor):
-            raise LogError(f"{path}: {key}: the value of column '{column}' must be a finite number, got {factor!r}")
+            raise LogError(
+                f"{path}: {key}: the value of column '{column}' must be a finite number, got {factor!r}"
+            )
         out[str(column)] = float(factor)
     return out
