@@ -250,3 +250,16 @@ def test_command_order_on_a_csv_is_one_error_line(capsys, tmp_path):
     args = ("gap", str(log), "--robot", "pendulum", "--csv-map", str(tmp_path / "dfki.yaml"), "--command-order", "states")
     code, _, err = _run(capsys, *args)
     assert code == 1 and len(err) == 1 and "--command-order is for bags" in err[0], err
+
+
+def test_base_columns_in_the_map_of_a_fixed_base_robot_are_said_unused(tmp_path, caplog):
+    # the pendulum has no floating base: a map naming base columns reads them, and nothing uses them
+    from sim2real.gap.io import csv_reader
+    from sim2real.robots import load_robot
+
+    base = "base_position: {x: pos_meas1, y: pos_meas1, z: pos_meas1}\n"
+    base += "base_quat: {w: vel_meas1, x: pos_meas1, y: pos_meas1, z: pos_meas1}\n"
+    (tmp_path / "m.yaml").write_text(MAP + base)
+    with caplog.at_level("WARNING", logger="sim2real"):
+        csv_reader(load_robot("pendulum"), str(tmp_path / "m.yaml"))
+    assert "no floating base" in caplog.text and "base_*" in caplog.text

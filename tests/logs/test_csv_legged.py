@@ -126,6 +126,18 @@ class TestBaseColumns:
         )
         assert "base_quat" in traj.meta["base_ang_vel_source"]
 
+    def test_without_linear_velocity_columns_it_is_the_positions_derivative_in_the_base_frame(self, tmp_path):
+        # motion capture exporting poses only: the base moves along world x at 1 m/s while turning
+        cols = _rows()
+        traj = read_csv(_write(tmp_path, cols), _map(tmp_path, BASE.split("base_lin_vel:")[0]))
+        yaw = 0.5 * cols["t"]
+        np.testing.assert_allclose(traj.base.lin_vel[:, 0], np.cos(yaw), atol=1e-9)
+        np.testing.assert_allclose(traj.base.lin_vel[:, 1], -np.sin(yaw), atol=1e-9)
+        np.testing.assert_allclose(
+            traj.base.lin_vel_world, np.tile([1.0, 0.0, 0.0], (len(yaw), 1)), atol=1e-9
+        )
+        assert "base_position" in traj.meta["base_lin_vel_source"]
+
     def test_mapped_angular_velocity_columns_are_used_in_their_frame(self, tmp_path):
         text = BASE + "base_ang_vel: {x: gx, y: gy, z: gz}\nbase_ang_vel_frame: base\n"
         traj = read_csv(_write(tmp_path, _rows()), _map(tmp_path, text))
@@ -158,7 +170,7 @@ class TestBaseColumns:
         ("gyro: {x: gx, y: gy, z: gz}\n", ["accel", "both gyro and accel"]),
         ("quat: {x: qx, y: qy, z: qz, w: qw}\n", ["quat", "gyro and accel"]),
         ("gyro: [gx, gy, gz]\naccel: {x: ax, y: ay, z: az}\n", ["'gyro' must map components"]),
-        (BASE.split("base_lin_vel:")[0], ["base_lin_vel", "needs base_position, base_quat and base_lin_vel"]),
+        (BASE.split("base_quat:")[0], ["base_quat", "needs base_position and base_quat"]),
         (BASE.replace("base_lin_vel_frame: world\n", ""), ["base_lin_vel_frame", "'base'", "'world'"]),
         (BASE.replace("frame: world", "frame: body"), ["base_lin_vel_frame", "base, world", "'body'"]),
         (BASE + "base_ang_vel_frame: base\n", ["base_ang_vel_frame", "without base_ang_vel"]),

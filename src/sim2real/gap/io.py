@@ -236,6 +236,10 @@ def csv_reader(spec: RobotSpec, csv_map: str) -> Callable[[str | Path], Trajecto
         )
     column_map = load_column_map(path)
     check_map_joints(column_map, spec.joints, spec.actuated_joints, spec.name, str(path))
+    if spec.base_body is None and column_map.base_position is not None:
+        log.warning(
+            "%s: %s has no floating base: the map's base_* columns are read but nothing uses them", path, spec.name
+        )
     meta = {"robot": spec.name, "column_map": str(path)}
     return lambda log_path: read_csv(log_path, column_map, tuple(spec.joints), meta=meta)
 

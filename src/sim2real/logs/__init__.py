@@ -14,8 +14,12 @@ bag_unitree       Unitree LowState/LowCmd bags: motor order (--motor-order), sto
 bag_directory     a bag directory on disk: metadata.yaml kept current while writing, opening killed bags
 bag_ros1          ROS 1 .bag files: opening them, their errors, ROS 1 decoding, unitree_legged_msgs
 bag_ros1_scan     ROS 1 bags without an index (recorder killed, cut short): their records walked
+bag_ros2          rosbag2 storage files as one reader: split bags, zstd-compressed files and messages
+odometry          floating-base states (nav_msgs/Odometry) to and from :class:`BaseTrack`
 mcap_storage      a crash-safe MCAP storage backend, and recovery of cut files
 csv_import        CSV logs from other labs through an explicit column map
+csv_map_file      a column map written by the user as a YAML file
+csv_floating_base a CSV's IMU columns and base track (a legged robot's log)
 derivative        velocities from sampled positions
 ================  ==================================================================================
 """

@@ -15,8 +15,10 @@ gives a bag's ``/imu/data`` and odometry topics:
   (motion capture or a simulator, the bag's ``/ground_truth/odom``).  A BaseTrack holds velocities
   in the base frame (``nav_msgs/Odometry``'s twist), so each velocity's frame is stated
   (``base_lin_vel_frame: base|world``); world-frame velocities (motion capture, many estimators)
-  are rotated into the base frame by the base orientation.  Without ``base_ang_vel`` the base's
-  angular velocity is the derivative of ``base_quat`` (central differences, smoothed as the joint
+  are rotated into the base frame by the base orientation.  Without ``base_lin_vel`` (motion capture
+  that exports poses only) the base's velocity is the derivative of ``base_position`` (central
+  differences, smoothed as the joint velocities are), turned into the base frame.  Without
+  ``base_ang_vel`` the base's angular velocity is the derivative of ``base_quat`` (central differences, smoothed as the joint
   velocities are): a gyro is not taken for it unless the map says so (map ``base_ang_vel`` to the
   gyro's columns with ``base_ang_vel_frame: base`` when the IMU is aligned with the base).
 
@@ -99,11 +101,12 @@ def check_floating_base(get: Callable[[str], Any]) -> None:
     if get("quat") is not None and gyro is None:
         raise LogError("ColumnMap.quat: an IMU orientation needs the IMU's gyro and accel columns too")
     given = [k for k in BASE_KEYS if get(k) is not None]
-    needed = [k for k in ("base_position", "base_quat", "base_lin_vel") if get(k) is None]
+    needed = [k for k in ("base_position", "base_quat") if get(k) is None]
     if given and needed:
         raise LogError(
-            f"ColumnMap.{needed[0]}: a base track needs base_position, base_quat and base_lin_vel "
-            f"(base_ang_vel is optional); {', '.join(given)} mapped, {', '.join(needed)} not"
+            f"ColumnMap.{needed[0]}: a base track needs base_position and base_quat (base_lin_vel and "
+            f"base_ang_vel are optional: differentiated when absent); {', '.join(given)} mapped, "
+            f"{', '.join(needed)} not"
         )
     for key in ("base_lin_vel", "base_ang_vel"):
         frame = get(f"{key}_frame")
@@ -176,6 +179,13 @@ def floating_base_fields(
         if get(f"{key}_frame") == "world":  # into the base frame: R^T v
             v = rotate(quat * np.array([1.0, -1.0, -1.0, -1.0]), v)
         velocity[key] = v
+    if "base_lin_vel" not in velocity:  # d(position)/dt in the world, into the base frame: R^T v
+        try:
+            world = central_difference(t, stack("base_position"), smoothing)
+        except LogError as exc:
+            raise LogError(f"{path}: cannot compute the base velocity from base_position: {exc}") from None
+        velocity["base_lin_vel"] = rotate(quat * np.array([1.0, -1.0, -1.0, -1.0]), world)
+        info["base_lin_vel_source"] = "derivative of base_position: " + describe_method(smoothing)
     if "base_ang_vel" not in velocity:
         try:
             velocity["base_ang_vel"] = body_rate(t, quat, smoothing)

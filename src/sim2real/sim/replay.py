@@ -233,8 +233,9 @@ def _check_base_setup(spec: RobotSpec, traj: Trajectory, name: str, floating: bo
         )
     if floating and traj.base is None:
         raise LogError(
-            f"{name}: the log of floating-base robot '{spec.name}' carries no base state (/odom or "
-            "/ground_truth/odom); replay windows must start from the base pose and velocity"
+            f"{name}: the log of floating-base robot '{spec.name}' carries no base state (a bag's /odom "
+            "or /ground_truth/odom, a CSV map's base_* or gyro/accel columns); replay windows must start "
+            "from the base pose and velocity"
         )
 
 
