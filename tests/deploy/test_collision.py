@@ -568,8 +568,8 @@ class TestNoFalseAlarm:
     training a walking policy takes about 20 minutes, too long for a test.
 
     Why the lengths: balancing, the detector's peak keeps rising with the twin's noise (measured at
-    seeds 7, 1, 2: its last rise at 8.4, 13.3 and 59.3 s on the pendulum, at 44.2 and 51.5 s on
-    the furuta), so those run the full 60 s.  The standing quadruped's peak (0.365 to 0.370) is
+    seeds 7, 1, 2: its last rise at 8.4, 13.3 and 59.3 s on the pendulum, at 44.2, 51.5 and 56.1 s
+    on the furuta), so those run the full 60 s.  The standing quadruped's peak (0.365 to 0.370) is
     reached 0.06 s after the start, while it settles onto its feet, and never rises in 60 s at those
     seeds: 10 s covers that settling many times over (the 60 s run cost 8 s of CPU)."""
 
