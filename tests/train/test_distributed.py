@@ -99,10 +99,17 @@ def _rank_stops_at_the_gate(out: str) -> int:
     return 0
 
 
+def _rank_trains_then_gates(out: str) -> int:
+    """One rank: :func:`_rank_trains`, then :func:`_rank_stops_at_the_gate` with a fresh Trainer of
+    its own, in the same process group (one launch of two processes serves both test classes)."""
+    _rank_trains(out)
+    return _rank_stops_at_the_gate(out)
+
+
 @pytest.fixture(scope="module")
 def two_ranks(tmp_path_factory):
     out = tmp_path_factory.mktemp("ranks")
-    assert launch(_rank_trains, 2, {"out": str(out)}) == 0
+    assert launch(_rank_trains_then_gates, 2, {"out": str(out)}) == 0
     return out, [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
 
@@ -160,9 +167,9 @@ class TestTwoProcesses:
 
 
 class TestSuccessGate:
-    def test_every_rank_stops_at_the_iteration_rank_zero_decides(self, tmp_path):
-        assert launch(_rank_stops_at_the_gate, 2, {"out": str(tmp_path)}) == 0
-        r0, r1 = (json.loads((tmp_path / f"gate{r}.json").read_text()) for r in range(2))
+    def test_every_rank_stops_at_the_iteration_rank_zero_decides(self, two_ranks):
+        out, _ = two_ranks  # the ranks ran _rank_stops_at_the_gate after _rank_trains
+        r0, r1 = (json.loads((out / f"gate{r}.json").read_text()) for r in range(2))
         assert r0 == {"reached": True, "iteration": 1, "evaluations": 1}
         assert r1 == {"reached": True, "iteration": 1, "evaluations": 0}  # rank 0 evaluated and decided
 
