@@ -54,9 +54,10 @@ from sim2real.robots.ground import (
     floor_height,
     floor_plane,
     ground_planes,
-    ground_surface,
     has_ground,
+    has_terrain,
     lift_out_of_ground,
+    terrain_surface,
 )
 from sim2real.robots.init_actuators import (
     PerJoint,
@@ -69,6 +70,7 @@ from sim2real.robots.init_actuators import (
 from sim2real.robots.init_checks import (
     beyond_check,
     dynamics_check,
+    held_joints,
     physics_checks,
     resting_check,
     self_overlap_check,
@@ -136,6 +138,9 @@ class InitOptions:
     """URDF only: add a free joint to the root link and a floor (URDF robots are fixed otherwise)."""
     armature: PerJoint = None
     """Joint armature [kg m^2] (the spec's ``armature:``, an override), one value or per joint."""
+    hold: str | None = None
+    """Regular expression (matched in full) of pd joints held at their default pose, observed but not
+    driven by the policy (the spec's ``action.hold``): an arm on a walking robot."""
 
 
 @dataclass
@@ -338,6 +343,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     floor_z, floor_name = floor_plane(model)
     added_floor = None
     feet: list[str] = []
+    leaves: list[int] = []  # the feet's body ids
     standing = None
     if base_body is not None:
         mujoco.mj_kinematics(model, data)
@@ -349,8 +355,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             )
         low = {g: geom_bottom(model, data, g) for g in geoms}
         lowest = min(low.values())
-        surface = None if ground_planes(model) else ground_surface(model, data, geoms)
-        if surface is not None:  # a box, a height field: its surface under the robot, not z = 0
+        # a box, a height field: its surface under the robot, not z = 0 (nor the plane it lies on)
+        surface = terrain_surface(model, data, geoms)
+        if surface is not None:
             floor_z = surface[0]
         shift = floor_z - lowest
         if abs(shift) > 1e-3:
@@ -360,7 +367,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "touches the floor"
             )
             low = {g: z + shift for g, z in low.items()}
-        if floor_name is None and has_ground(model):  # a height field, boxes: their surface, not z = 0
+        if has_terrain(model):  # a height field, boxes (on a plane or not): their surface, not z = 0
             lift = lift_out_of_ground(model, data, geoms, base_adr + 2)
             if lift > 1e-3:
                 result.inferred.append(
@@ -370,8 +377,14 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             mujoco.mj_kinematics(model, data)
             # heights (standing, safety.base_height) from the ground where the robot stands, as
             # everything downstream measures them (floor_height at the initial pose)
-            floor_z = floor_height(model, data, geoms) if surface is not None else floor_z + lift
+            floor_z = floor_height(model, data, geoms) if surface is not None or ground_planes(model) else floor_z + lift
             low = {g: z + lift for g, z in low.items()}
+            if surface is not None and floor_name is not None:
+                name = object_name(model, mujoco.mjtObj.mjOBJ_GEOM, surface[1]) or f"#{surface[1]}"
+                result.inferred.append(
+                    f"the robot stands on '{name}' above the floor plane '{floor_name}', its surface at "
+                    f"z = {floor_z:.3f} under the robot (heights from there)"
+                )
         reach = max(FOOT_MIN_TOLERANCE, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
         touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
         touching.discard(base_body)
@@ -459,6 +472,14 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     pd = [a["model"] == "pd" for a in actuators.values()]
     scale = {j: (opt.action_scale if a["model"] == "pd" else a["torque_limit"]) for j, a in actuators.items()}
     spec["action"] = {"scale": opt.action_scale if all(pd) else scale, "filter": 1.0}
+    held, off_leg = held_joints(model, chosen, joints, leaves, actuators, opt.hold)
+    if held:  # an arm on a walking robot: held at the default pose, not the policy's
+        spec["action"] = {**spec["action"], "hold": held}
+        if isinstance(spec["action"]["scale"], dict):
+            spec["action"]["scale"] = {j: v for j, v in scale.items() if j not in held}
+        result.inferred.append(f"held at the default pose by their PD, not driven by the policy: {', '.join(held)}")
+    if off_leg is not None:
+        result.check.append(off_leg)
     sensors: dict[str, Any] = {"encoder": {"position_noise": 0.0, "velocity_noise": 0.0, "resolution": 0.0}}
     if imu is not None:
         sensors["imu"] = imu

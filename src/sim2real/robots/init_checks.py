@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 import math
+import re
 
 import mujoco
 import numpy as np
 
+from sim2real.errors import SpecError
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import SAG_LIMIT, Standing
 from sim2real.text import few
@@ -24,6 +26,7 @@ from sim2real.text import few
 __all__ = [
     "MIN_SOLVER_ITERATIONS",
     "dynamics_check",
+    "held_joints",
     "physics_checks",
     "resting_check",
     "self_overlap_check",
@@ -219,4 +222,79 @@ def beyond_check(beyond: tuple[tuple[str, float, float], ...]) -> str:
         f"standing, {len(beyond)} joint(s) rest beyond their safety position limits ({shown}): deploy and "
         "record would stop at once; give --default-pose away from the joints' stops (or stiffer gains), or widen "
         "safety.joint_position where the robot may rest on a stop"
+    )
+
+
+def held_joints(
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    feet: list[int],
+    actuators: dict[str, dict],
+    hold: str | None,
+) -> tuple[list[str], str | None]:
+    """The joints ``robot init --hold`` holds (``action.hold``), and what to check about the joints
+    a locomotion policy would drive off the legs.
+
+    A joint is on a leg when its body is a foot body (``feet``, body ids) or above one; the others (a
+    quadruped's arm and gripper, Spot with its arm; a humanoid's arms, waist and head) would be
+    driven by the walking policy.  Unless ``--hold`` holds every actuated one, one line says which
+    they are and what to give (``--hold REGEX`` with a regular expression of their names that
+    matches no leg joint, or ``--joints``).
+
+    Args:
+        model: The compiled model.
+        chosen: Joint ids of the spec's joints (policy order); ``joints`` their names.
+        feet: Body ids of the feet (empty: no legs, nothing to say).
+        actuators: The spec's actuators by joint (a held joint needs a ``pd`` one).
+        hold: ``--hold``, a regular expression the held joints' names match in full, or None.
+
+    Raises:
+        SpecError: the expression is invalid, matches no joint, or a joint it matches has no pd actuator.
+    """
+    held: list[str] = []
+    if hold is not None:
+        try:
+            pattern = re.compile(hold)
+        except re.error as exc:
+            raise SpecError(f"--hold '{hold}' is not a regular expression ({exc})") from None
+        held = [j for j in joints if pattern.fullmatch(j)]
+        if not held:
+            raise SpecError(f"--hold '{hold}' matches none of the joints ({few(joints, 6)})")
+        if bad := [j for j in held if actuators.get(j, {}).get("model") != "pd"]:
+            raise SpecError(
+                f"--hold: {bad[0]} has no pd actuator ({actuators.get(bad[0], {}).get('model', 'none')}): a held "
+                "joint is held at its default pose by its PD; give it --kp/--kd, or leave it out with --joints"
+            )
+    if not feet:
+        return held, None
+
+    def on_leg(body: int) -> bool:
+        for foot in feet:
+            b = foot
+            while b > 0:
+                if b == body:
+                    return True
+                b = int(model.body_parentid[b])
+        return False
+
+    off = [j for c, j in zip(chosen, joints, strict=True) if not on_leg(int(model.jnt_bodyid[c]))]
+    driven = [j for j in off if j in actuators and j not in held]
+    if not driven:
+        return held, None
+    prefix = driven[0]
+    for name in driven[1:]:  # their common beginning, character by character (arm_sh0, arm_el0: arm_)
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    regex = (
+        f"{re.escape(prefix)}.*"
+        if len(prefix) >= 2 and [j for j in joints if j.startswith(prefix)] == [j for j in joints if j in driven]
+        else "|".join(re.escape(j) for j in driven)
+    )
+    return held, (
+        f"{len(driven)} actuated joints are not on a leg ({few(driven, 4)}): the walking policy drives them too "
+        f"(an arm, a gripper, a head or a tail; a humanoid's arms may swing with its gait); to keep them still, "
+        f"hold them at the default pose with their own PD, measured and observed but not driven by the policy: "
+        f"--hold '{regex}' (the spec's action.hold), or leave them out with --joints and hold them with "
+        "locked_joints (docs/robots.md)"
     )
