@@ -58,6 +58,10 @@ class TestTerrainOnAPlane:
         assert spec.safety.base_height_low == pytest.approx(0.5 * STANDING, abs=1e-3)
         assert _penetration(spec) < 1e-3
         assert sorted(spec.feet) == ["leg_f", "leg_r"]
+        said = [
+            c for c in result.check if "the robot stands on 'slippery' above the floor plane 'floor'" in c
+        ]
+        assert len(said) == 1 and "draws geom.floor.friction, not the friction of 'slippery'" in said[0]
         assert any(f"standing {STANDING:.3f} m above the floor" in line for line in result.inferred), (
             result.inferred
         )

@@ -391,9 +391,10 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             low = {g: z + lift for g, z in low.items()}
             if surface is not None and floor_name is not None:
                 name = object_name(model, mujoco.mjtObj.mjOBJ_GEOM, surface[1]) or f"#{surface[1]}"
-                result.inferred.append(
+                result.check.append(
                     f"the robot stands on '{name}' above the floor plane '{floor_name}', its surface at "
-                    f"z = {floor_z:.3f} under the robot (heights from there)"
+                    f"z = {floor_z:.3f} under the robot (heights from there); the randomization draws "
+                    f"geom.{floor_name}.friction, not the friction of '{name}'"
                 )
         reach = max(FOOT_MIN_TOLERANCE, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
         touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
