@@ -71,6 +71,7 @@ def robot(
     torque_limit: tuple[str, ...] | None = None,
     torque: str | None = None,
     armature: tuple[str, ...] | None = None,
+    hold: str | None = None,
     default_pose: tuple[str, ...] | None = None,
     imu_site: str | None = None,
     control_dt: float = 0.02,
@@ -99,6 +100,8 @@ def robot(
             is added where the model has none (a URDF's joints), their own becomes one.  Without
             gains, joints the model gives no actuator are then passive (an acrobot's shoulder).
         armature: Joint armature [kg m^2] (reflected rotor inertia) set on the model (init); like --kp.
+        hold: Regular expression of pd joints held at their default pose, observed but not driven by the
+            policy (init; the spec's action.hold): an arm on a walking robot, e.g. 'arm_.*'.
         default_pose: Default joint positions [rad] instead of the keyframe's (init): JOINT_REGEX=VALUE
             items, e.g. '.*_hip_joint=0' 'F._thigh_joint=0.8' 'R._thigh_joint=1.0' '.*_calf_joint=-1.5'.
         imu_site: IMU site (init; default: a site of the base body, else one added).
@@ -144,6 +147,7 @@ def robot(
         torque_limit=per_joint_arg(torque_limit, "torque-limit"),
         torque=torque,
         armature=per_joint_arg(armature, "armature"),
+        hold=hold,
         default_pose=per_joint_arg(default_pose, "default-pose"),
         imu_site=imu_site,
         control_dt=control_dt,

@@ -201,6 +201,9 @@ class CaseResult:
     """kind/severity of the false alarms (first few)."""
     note: str = ""
     """What the case could not try, and why (e.g. a push that tipped the robot over)."""
+    first_stop: str = ""
+    """The line of the first hold or safe stop of the run (warm-up included), or empty: what stopped a
+    run that should have been quiet (:func:`check_quiet`)."""
 
     @property
     def within_one_period(self) -> bool:
@@ -439,6 +442,8 @@ def run_case(
                 "(the disturbance, or the hold it called for, tripped that check)"
             )
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
+    stopping = (Severity.HOLD, Severity.SAFE_STOP)
+    first_stop = next((e.message for r in results for e in r.events if e.severity in stopping), "")
     return CaseResult(
         name=fault.name,
         description=fault.description,
@@ -460,6 +465,7 @@ def run_case(
         unsafe=["; ".join(p) for _, p in robot.unsafe[:5]],
         alarms=alarms[:8],
         note=note,
+        first_stop=first_stop,
     )
 
 
@@ -534,7 +540,9 @@ def check_quiet(
     if stops:
         what = ", ".join(dict.fromkeys(stops))
         raise Sim2RealError(
-            f"{spec.name}: the safety layer stops the run with no fault injected ({what}): the policy does not "
+            f"{spec.name}: the safety layer stops the run with no fault injected ({what}"
+            + (f"; first: {result.first_stop}" if result.first_stop else "")
+            + "): the policy does not "
             "keep the robot within its limits (give --policy, or check the default pose, gains and limits)"
         )
 

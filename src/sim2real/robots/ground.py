@@ -99,13 +99,34 @@ def floor_height(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int]) -
     """Height of the floor a robot stands on [m, world z], what every height "above the floor" is
     measured from (the standing height, ``safety.base_height``, the collision observer's contact
     height, the terrain's bumps): the highest level ground plane (:func:`floor_plane`, the added
-    floor too); on a ground that is not a plane, its surface under the robot's lowest collision
-    point (:func:`ground_surface`; ``geoms``: the robot's collision geoms, at the kinematics in
-    ``data``, its initial pose); else 0."""
-    if ground_planes(model):
-        return floor_plane(model)[0]
+    floor too), or the surface of a ground that is not a plane under the robot's lowest collision
+    point where it is higher (:func:`ground_surface`; ``geoms``: the robot's collision geoms, at
+    the kinematics in ``data``, its initial pose: a box lying on the floor plane, a step of stairs,
+    gym-quadruped's slippery surface 1 cm above its plane); else 0."""
+    surface = terrain_surface(model, data, geoms)
+    if surface is not None:
+        return surface[0]
+    return floor_plane(model)[0] if ground_planes(model) else 0.0
+
+
+def terrain_surface(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int]) -> tuple[float, int] | None:
+    """The surface of a ground that is not a plane under the robot (:func:`ground_surface`) where the
+    robot stands on it: above the highest level ground plane when the scene has one (a box on the
+    floor plane; a box's top buried below the plane is not where the robot stands), else wherever it
+    is.  Its world z [m] and geom, or None."""
     surface = ground_surface(model, data, geoms)
-    return 0.0 if surface is None else surface[0]
+    if surface is None or (ground_planes(model) and surface[0] <= floor_plane(model)[0] + 1e-9):
+        return None
+    return surface
+
+
+def has_terrain(model: mujoco.MjModel) -> bool:
+    """Whether the scene has static colliding geoms other than planes (boxes, height fields, meshes):
+    ground a robot may stand in, which :func:`lift_out_of_ground` lifts it out of."""
+    plane = int(mujoco.mjtGeom.mjGEOM_PLANE)
+    return any(
+        is_static(model, g) and collides(model, g) and int(model.geom_type[g]) != plane for g in range(model.ngeom)
+    )
 
 
 LIFT_TOLERANCE = 1e-4

