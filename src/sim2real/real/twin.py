@@ -180,8 +180,10 @@ class TwinRobot:
         self._net_tau = np.zeros(spec.n_actions)
         # per-run constants of the fine step (the values are the ones above; only the lookups are saved)
         self._h = float(model.opt.timestep)
+        self._half_step = np.full(spec.n_actions, 0.5 * self._h)  # the torques' look-ahead [s], per actuator
         self._explicit = fx.explicit_actuators
-        self._backlash, self._no_load_speed = fx.backlash, fx.no_load_speed
+        self._backlash, self._no_load_speed = fx.backlash, np.full(spec.n_actions, fx.no_load_speed)
+        self._bounds = np.zeros(spec.n_actions), np.ones(spec.n_actions)
         self._stribeck_on = bool(np.any(self._stribeck[0] > 0))
         self._neg_limit = -self._limit
         self._neg_safe_damping = -self._safe_damping
@@ -448,7 +450,7 @@ class TwinRobot:
             self.safe = False
         for drives, cols in self._nets:  # one network evaluation per fine step
             self._net_tau[cols] = drives.torque(_FIRST, self._net_sample(cols))[0]
-        tau = self._control(0.5 * h)
+        tau = self._control(self._half_step)
         if pending and pending[0][0] < t + h - 1e-12:
             # a command taking effect inside this step acts for the rest of it: the latency is
             # continuous (in the mean over the step), not rounded up to the fine grid
@@ -457,7 +459,7 @@ class TwinRobot:
                 _, self._active, _ = pending.popleft()
             self.safe = False
             share = (t + h - due) / h
-            tau = (1.0 - share) * tau + share * self._control(0.5 * h)
+            tau = (1.0 - share) * tau + share * self._control(self._half_step)
         self._ctrl[self._ctrl_at] = tau
         if self._stribeck_on:  # Stribeck friction: the friction loss at this speed (robots/friction.py)
             stribeck, velocity = self._stribeck
@@ -465,7 +467,7 @@ class TwinRobot:
             self._dof_frictionloss[self._dofs_at] = self._frictionloss + stribeck_friction(qd, stribeck, velocity)
         checked_step(self.model, d, self._divergence_hint)
 
-    def _control(self, ahead: float = 0.0) -> np.ndarray:
+    def _control(self, ahead: float | np.ndarray = 0.0) -> np.ndarray:
         """The actuators' controls this fine step: torques at the state ``ahead`` seconds from now
         (explicit actuators, and safe mode), else the active commands into the model's own
         actuators."""
@@ -495,20 +497,23 @@ class TwinRobot:
         for _ in range(self._fine_steps):
             self._fine_step()
 
-    def _torque(self, ahead: float = 0.0) -> np.ndarray:
-        """Joint torque of every actuator [N m] at the state ``ahead`` seconds from now (a first-order
-        prediction: a drive's loop runs far faster than the fine step, so over a step it sees the
-        state of the step's middle, not of its start)."""
+    def _torque(self, ahead: float | np.ndarray = 0.0) -> np.ndarray:
+        """Joint torque of every actuator [N m], shape (n_actions,), at the state ``ahead`` seconds from
+        now (a float, or one per actuator, shape (n_actions,)): a first-order prediction, since a drive's
+        loop runs far faster than the fine step, so over a step it sees the state of the step's middle,
+        not of its start."""
+        if self.safe:
+            if self._damping_safe_mode:
+                qd = self._qvel[self._ad] + ahead * self._qacc[self._ad]
+                return _clip(self._neg_safe_damping * qd, self._neg_limit, self._limit)
+            return np.zeros(self._limit.shape)
         qvel = self._qvel[self._ad]
         q = self._qpos[self._aq] + ahead * qvel
         qd = qvel + ahead * self._qacc[self._ad]
-        if self.safe:
-            if self._damping_safe_mode:
-                return _clip(self._neg_safe_damping * qd, self._neg_limit, self._limit)
-            return np.zeros_like(qd)
         # backlash: a pd transmission transmits nothing until the play is taken up
         tau = implied_torque(self._actuation, self._active, q, qd, self._backlash)
-        speed_factor = _clip(1.0 - np.abs(qd) / self._no_load_speed, 0.0, 1.0)
+        zeros, ones = self._bounds  # the Python floats' values (0.0, 1.0), as arrays: a cheaper call
+        speed_factor = _clip(ones - np.abs(qd) / self._no_load_speed, zeros, ones)
         limit = self._limit * speed_factor
         for _, cols in self._nets:  # the network is the drive: its torque, within the torque limit
             tau[cols] = self._actuation.strength[cols] * self._net_tau[cols]
