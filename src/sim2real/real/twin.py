@@ -45,22 +45,18 @@ the simulation up with the wall clock, applying the commands it already has.
 
 from __future__ import annotations
 
-import difflib
 import logging
-import math
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import mujoco
 import numpy as np
-import yaml
 
 from sim2real.errors import ParameterError, Sim2RealError, SpecError
 from sim2real.params import Parameters
 from sim2real.real.base_state import BaseState
 from sim2real.real.protocol import Command, Reading
+from sim2real.real.twin_config import INTEGRATORS, TwinConfig, TwinEffects
 from sim2real.real.twin_steps import divergence_hint, stable_steps
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.friction import JOINT_USER, stribeck_friction
@@ -76,193 +72,9 @@ from sim2real.sim.divergence import checked_step
 from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.net_actuator import DRIVE_INPUTS, NetDrives, load_net
 
+__all__ = ["TwinConfig", "TwinEffects", "TwinRobot"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TwinEffects:
-    """Unmodeled effects of the twin (what training never saw)."""
-
-    substep_factor: int = 4
-    """Fine physics steps per training physics step."""
-    integrator: str = "RK4"
-    """MuJoCo integrator of the twin (training uses implicitfast)."""
-    latency_jitter: float = 0.0005
-    """Half-width of the uniform jitter added to the actuator delay [s]."""
-    backlash: float = 0.002
-    """Total play of each transmission [rad]."""
-    no_load_speed: float = math.inf
-    """Joint speed at which a motor's torque falls to zero [rad/s] (torque-speed saturation)."""
-    encoder_resolution: float | None = None
-    """Encoder quantization step [rad]; None: the spec's."""
-    position_noise: float = 0.0005
-    """Encoder position noise std [rad]."""
-    velocity_noise: float = 0.01
-    """Velocity noise std [rad/s]."""
-    position_bias: float = 0.0
-    """Constant encoder bias [rad]."""
-    gyro_noise: float = 0.005
-    """Gyro noise std [rad/s]."""
-    drop_probability: float = 0.002
-    """Probability that a reading is dropped."""
-    seed: int = 0
-    """Seed of every random effect."""
-    stop_delay: float = 0.0
-    """Time the robot takes to enter safe mode after a safe command or ``stop()`` [s] (a slow
-    e-stop path; it keeps applying its last command meanwhile)."""
-    flip_sign: tuple[str, ...] = ()
-    """Joints whose motor turns the wrong way (a wiring or configuration error): their actuator
-    torque is negated."""
-    explicit_actuators: bool = True
-    """Compute actuator torques here every fine step (explicit PD); False: the model's own actuators
-    take the commands (implicit PD damping, as in training; no backlash, no torque-speed curve)."""
-
-    @classmethod
-    def none(cls, integrator: str = "implicitfast") -> TwinEffects:
-        """No unmodeled effect at all: the training simulator itself (sim2sim's nominal run)."""
-        return cls(
-            substep_factor=1,
-            integrator=integrator,
-            latency_jitter=0.0,
-            backlash=0.0,
-            position_noise=0.0,
-            velocity_noise=0.0,
-            gyro_noise=0.0,
-            drop_probability=0.0,
-            explicit_actuators=False,
-        )
-
-
-@dataclass(frozen=True)
-class TwinConfig:
-    """A twin: hidden parameter values + unmodeled effects (YAML: ``params:`` and ``effects:``)."""
-
-    params: dict[str, np.ndarray] = field(default_factory=dict)
-    """Hidden true parameter values by name (absolute SI)."""
-    effects: TwinEffects = field(default_factory=TwinEffects)
-    """Unmodeled effects."""
-
-    @staticmethod
-    def load(
-        path: str | Path, spec: RobotSpec | None = None, *, allow_out_of_bounds: bool = False
-    ) -> TwinConfig:
-        """Read a twin file.  A plain parameter file (name -> value) is accepted as well.
-
-        With ``spec``, the parameter names must be the robot's and their values within its plausible
-        bounds (unless ``allow_out_of_bounds``).
-
-        Raises:
-            Sim2RealError: missing file, not YAML, unknown keys, malformed or out-of-bounds values.
-        """
-        path = Path(path)
-        if not path.is_file():
-            raise Sim2RealError(f"twin file not found: {path}")
-        try:
-            raw = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError:
-            raise Sim2RealError(f"{path}: not valid YAML") from None
-        if not isinstance(raw, dict):
-            raise Sim2RealError(f"{path}: a twin file is a map with 'params' and 'effects'")
-        if "params" not in raw and "effects" not in raw:
-            raw = {"params": raw}
-        unknown = set(raw) - {"params", "effects"}
-        if unknown:
-            raise Sim2RealError(
-                f"{path}: unknown key(s) {', '.join(sorted(unknown))}; expected params, effects"
-            )
-        params = {}
-        for name, value in (raw.get("params") or {}).items():
-            try:
-                params[str(name)] = np.atleast_1d(np.asarray(value, dtype=float))
-            except (TypeError, ValueError):
-                raise Sim2RealError(f"{path}: params.{name}: {value!r} is not a number or list") from None
-        effects_raw = raw.get("effects") or {}
-        if not isinstance(effects_raw, dict):
-            raise Sim2RealError(f"{path}: 'effects' must be a map of effect name to value")
-        allowed = set(TwinEffects.__dataclass_fields__)
-        bad = set(effects_raw) - allowed
-        if bad:
-            hints = []
-            for name in sorted(bad):
-                close = difflib.get_close_matches(name, allowed, n=1)
-                hints.append(f"{name} (did you mean {close[0]}?)" if close else name)
-            raise Sim2RealError(
-                f"{path}: unknown effect(s) {', '.join(hints)}; the effects are the fields of TwinEffects"
-            )
-        config = TwinConfig(params=params, effects=_effects(effects_raw, path))
-        if spec is not None:
-            unknown = set(config.effects.flip_sign) - set(spec.actuated_joints)
-            if unknown:
-                raise Sim2RealError(
-                    f"{path}: effects.flip_sign: {', '.join(sorted(unknown))} are not actuated joints of "
-                    f"robot '{spec.name}' ({', '.join(spec.actuated_joints)})"
-                )
-            try:
-                known = Parameters(spec, build_model(spec))
-                known.check_bounds(config.params, str(path), allow=allow_out_of_bounds)
-            except ParameterError as exc:
-                text = str(exc)
-                raise Sim2RealError(text if text.startswith(str(path)) else f"{path}: {text}") from None
-        return config
-
-    def save(self, path: str | Path) -> None:
-        """Write the twin file."""
-        plain = {k: (float(v[0]) if v.size == 1 else [float(x) for x in v]) for k, v in self.params.items()}
-        effects = {k: getattr(self.effects, k) for k in TwinEffects.__dataclass_fields__}
-        effects = {
-            k: (v if not (isinstance(v, float) and math.isinf(v)) else 1e9) for k, v in effects.items()
-        }
-        effects["flip_sign"] = list(self.effects.flip_sign)
-        Path(path).write_text(yaml.safe_dump({"params": plain, "effects": effects}, sort_keys=False))
-
-
-def _effects(raw: dict, path: Path) -> TwinEffects:
-    """Effects from a twin file's map, each value checked for type and range."""
-    values = {}
-    for name, value in raw.items():
-        where = f"{path}: effects.{name}"
-        default = getattr(TwinEffects, name)
-        if name == "flip_sign":  # a YAML list of joint names
-            flip = value or ()
-            if not isinstance(flip, list | tuple) or not all(isinstance(j, str) for j in flip):
-                raise Sim2RealError(f"{where} must be a list of joint names, got {value!r}")
-            value = tuple(flip)
-        elif name == "explicit_actuators":
-            if not isinstance(value, bool):
-                raise Sim2RealError(f"{where} must be true or false, got {value!r}")
-        elif name == "integrator":
-            if value not in _INTEGRATORS:
-                raise Sim2RealError(f"{where} must be one of {', '.join(_INTEGRATORS)}, got {value!r}")
-        elif name in ("substep_factor", "seed"):
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < (1 if name == "substep_factor" else 0)
-            ):
-                raise Sim2RealError(
-                    f"{where} must be a whole number >= {1 if name == 'substep_factor' else 0}, got {value!r}"
-                )
-        elif value is not None or default is not None:
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or math.isnan(value)
-                or value < 0
-            ):
-                raise Sim2RealError(f"{where} must be a number >= 0, got {value!r}")
-            if name == "drop_probability" and value >= 1:
-                raise Sim2RealError(f"{where} must be below 1, got {value!r}")
-            value = float(value)
-        values[name] = value
-    return TwinEffects(**values)
-
-
-_INTEGRATORS = {
-    "Euler": mujoco.mjtIntegrator.mjINT_EULER,
-    "RK4": mujoco.mjtIntegrator.mjINT_RK4,
-    "implicit": mujoco.mjtIntegrator.mjINT_IMPLICIT,
-    "implicitfast": mujoco.mjtIntegrator.mjINT_IMPLICITFAST,
-}
 
 
 class TwinRobot:
@@ -292,8 +104,8 @@ class TwinRobot:
         fx = self.config.effects
         if fx.substep_factor < 1:
             raise Sim2RealError("twin substep_factor must be at least 1")
-        if fx.integrator not in _INTEGRATORS:
-            raise Sim2RealError(f"twin integrator must be one of {', '.join(_INTEGRATORS)}")
+        if fx.integrator not in INTEGRATORS:
+            raise Sim2RealError(f"twin integrator must be one of {', '.join(INTEGRATORS)}")
         if fixed_base:
             try:
                 model = hung_model(spec)
@@ -332,7 +144,7 @@ class TwinRobot:
         self.substep_factor = stable_steps(spec, model, self._actuation, self._act_dof, fx.substep_factor, fx.explicit_actuators)
         model.opt.timestep = spec.physics_dt / self.substep_factor
         self._divergence_hint = divergence_hint(fx.integrator, float(model.opt.timestep), self.substep_factor)
-        model.opt.integrator = _INTEGRATORS[fx.integrator]
+        model.opt.integrator = INTEGRATORS[fx.integrator]
         self.data = mujoco.MjData(model)
         self.rng = np.random.default_rng(fx.seed)
         self.realtime = realtime
@@ -366,6 +178,23 @@ class TwinRobot:
         self._frictionloss = model.dof_frictionloss[self._dof_idx].copy()
         self._nets = self._net_drives()
         self._net_tau = np.zeros(spec.n_actions)
+        # per-run constants of the fine step (the values are the ones above; only the lookups are saved)
+        self._h = float(model.opt.timestep)
+        self._half_step = np.full(spec.n_actions, 0.5 * self._h)  # the torques' look-ahead [s], per actuator
+        self._explicit = fx.explicit_actuators
+        self._backlash, self._no_load_speed = fx.backlash, np.full(spec.n_actions, fx.no_load_speed)
+        self._bounds = np.zeros(spec.n_actions), np.ones(spec.n_actions)
+        self._stribeck_on = bool(np.any(self._stribeck[0] > 0))
+        self._neg_limit = -self._limit
+        self._neg_safe_damping = -self._safe_damping
+        self._damping_safe_mode = spec.safety.safe_mode == "damping"
+        self._flipped = bool(np.any(self._flip != 1.0))  # 1.0 * x is x, bit for bit: skipped
+        self._tau_joints = np.array([spec.joints.index(a.joint) for a in spec.actuators], dtype=np.int64)
+        d = self.data  # views into the data and model (never reallocated): no lookup per step
+        self._qpos, self._qvel, self._qacc, self._ctrl = d.qpos, d.qvel, d.qacc, d.ctrl
+        self._dof_frictionloss = model.dof_frictionloss
+        self._aq, self._ad = _as_slice(self._act_qpos), _as_slice(self._act_dof)
+        self._ctrl_at, self._dofs_at = _as_slice(self._ctrl_idx), _as_slice(self._dof_idx)
         self.reset(initial_qpos)
 
     def _torque_inputs(self) -> None:
@@ -457,7 +286,7 @@ class TwinRobot:
             q = np.round(q / self._resolution) * self._resolution
         qd = d.qvel[self._dof_idx] + fx.velocity_noise * self.rng.standard_normal(n)
         tau = np.zeros(n)  # the drives' torque at the present state, as their current readings give it
-        tau[[self.spec.joints.index(a.joint) for a in self.spec.actuators]] = self._torque()
+        tau[self._tau_joints] = self._torque()
         gyro = accel = quat = None
         height = None
         if self._gyro is not None:
@@ -608,39 +437,41 @@ class TwinRobot:
 
     def _fine_step(self) -> None:
         d = self.data
-        if self._stop_at is not None and d.time + 1e-12 >= self._stop_at:
+        t = d.time  # the time of this step's start (mj_step alone moves it)
+        pending = self._pending
+        if self._stop_at is not None and t + 1e-12 >= self._stop_at:
             self._stop_at = None
             self.safe = True
-            self._pending.clear()
-        h = float(self.model.opt.timestep)
-        while self._pending and self._pending[0][0] <= d.time + 1e-12:
+            pending.clear()
+        h = self._h
+        while pending and pending[0][0] <= t + 1e-12:
             # normal and hold commands are both applied as given (Command docstring)
-            _, self._active, _ = self._pending.popleft()
+            _, self._active, _ = pending.popleft()
             self.safe = False
         for drives, cols in self._nets:  # one network evaluation per fine step
-            self._net_tau[cols] = drives.torque(np.zeros(1, dtype=np.int64), self._net_sample(cols))[0]
-        tau = self._control(0.5 * h)
-        if self._pending and self._pending[0][0] < d.time + h - 1e-12:
+            self._net_tau[cols] = drives.torque(_FIRST, self._net_sample(cols))[0]
+        tau = self._control(self._half_step)
+        if pending and pending[0][0] < t + h - 1e-12:
             # a command taking effect inside this step acts for the rest of it: the latency is
             # continuous (in the mean over the step), not rounded up to the fine grid
-            due = self._pending[0][0]
-            while self._pending and self._pending[0][0] < d.time + h - 1e-12:
-                _, self._active, _ = self._pending.popleft()
+            due = pending[0][0]
+            while pending and pending[0][0] < t + h - 1e-12:
+                _, self._active, _ = pending.popleft()
             self.safe = False
-            share = (d.time + h - due) / h
-            tau = (1.0 - share) * tau + share * self._control(0.5 * h)
-        d.ctrl[self._ctrl_idx] = tau
-        stribeck, velocity = self._stribeck
-        if np.any(stribeck > 0):  # Stribeck friction: the friction loss at this speed (robots/friction.py)
-            qd = d.qvel[self._dof_idx]
-            self.model.dof_frictionloss[self._dof_idx] = self._frictionloss + stribeck_friction(qd, stribeck, velocity)
+            share = (t + h - due) / h
+            tau = (1.0 - share) * tau + share * self._control(self._half_step)
+        self._ctrl[self._ctrl_at] = tau
+        if self._stribeck_on:  # Stribeck friction: the friction loss at this speed (robots/friction.py)
+            stribeck, velocity = self._stribeck
+            qd = self._qvel[self._dofs_at]
+            self._dof_frictionloss[self._dofs_at] = self._frictionloss + stribeck_friction(qd, stribeck, velocity)
         checked_step(self.model, d, self._divergence_hint)
 
-    def _control(self, ahead: float = 0.0) -> np.ndarray:
+    def _control(self, ahead: float | np.ndarray = 0.0) -> np.ndarray:
         """The actuators' controls this fine step: torques at the state ``ahead`` seconds from now
         (explicit actuators, and safe mode), else the active commands into the model's own
         actuators."""
-        if self.config.effects.explicit_actuators or self.safe:
+        if self._explicit or self.safe:
             if self._coefficients != "torque":
                 self._torque_inputs()
             return self._torque(ahead)
@@ -666,22 +497,42 @@ class TwinRobot:
         for _ in range(self._fine_steps):
             self._fine_step()
 
-    def _torque(self, ahead: float = 0.0) -> np.ndarray:
-        """Joint torque of every actuator [N m] at the state ``ahead`` seconds from now (a first-order
-        prediction: a drive's loop runs far faster than the fine step, so over a step it sees the
-        state of the step's middle, not of its start)."""
-        d = self.data
-        q = d.qpos[self._act_qpos] + ahead * d.qvel[self._act_dof]
-        qd = d.qvel[self._act_dof] + ahead * d.qacc[self._act_dof]
+    def _torque(self, ahead: float | np.ndarray = 0.0) -> np.ndarray:
+        """Joint torque of every actuator [N m], shape (n_actions,), at the state ``ahead`` seconds from
+        now (a float, or one per actuator, shape (n_actions,)): a first-order prediction, since a drive's
+        loop runs far faster than the fine step, so over a step it sees the state of the step's middle,
+        not of its start."""
         if self.safe:
-            if self.spec.safety.safe_mode == "damping":
-                return np.clip(-self._safe_damping * qd, -self._limit, self._limit)
-            return np.zeros_like(qd)
+            if self._damping_safe_mode:
+                qd = self._qvel[self._ad] + ahead * self._qacc[self._ad]
+                return _clip(self._neg_safe_damping * qd, self._neg_limit, self._limit)
+            return np.zeros(self._limit.shape)
+        qvel = self._qvel[self._ad]
+        q = self._qpos[self._aq] + ahead * qvel
+        qd = qvel + ahead * self._qacc[self._ad]
         # backlash: a pd transmission transmits nothing until the play is taken up
-        tau = implied_torque(self._actuation, self._active, q, qd, self.config.effects.backlash)
-        speed_factor = np.clip(1.0 - np.abs(qd) / self.config.effects.no_load_speed, 0.0, 1.0)
+        tau = implied_torque(self._actuation, self._active, q, qd, self._backlash)
+        zeros, ones = self._bounds  # the Python floats' values (0.0, 1.0), as arrays: a cheaper call
+        speed_factor = _clip(ones - np.abs(qd) / self._no_load_speed, zeros, ones)
         limit = self._limit * speed_factor
         for _, cols in self._nets:  # the network is the drive: its torque, within the torque limit
             tau[cols] = self._actuation.strength[cols] * self._net_tau[cols]
             limit[cols] = self._limit[cols]
-        return self._flip * np.clip(tau, -limit, limit)
+        tau = _clip(tau, -limit, limit)
+        return self._flip * tau if self._flipped else tau
+
+
+_FIRST = np.zeros(1, dtype=np.int64)  # the ids of a twin's one simulation in its actuator networks
+_FIRST.setflags(write=False)
+
+_clip = np._core.umath.clip
+"""The ufunc ``np.clip`` ends in for float arrays with both bounds (same results, NaN propagated, for
+a tenth of the call's cost: the twin clips a few times per fine step)."""
+
+
+def _as_slice(index: np.ndarray) -> slice | np.ndarray:
+    """An index array as the slice it equals when its entries are consecutive (a view, no gather)."""
+    index = np.asarray(index, dtype=np.int64)
+    if index.size and np.array_equal(index, np.arange(index[0], index[0] + index.size)):
+        return slice(int(index[0]), int(index[0]) + index.size)
+    return index

@@ -3,7 +3,7 @@
 ``sim2real twin init --robot R --out twin.yaml`` writes it.  ``params:`` lists every named
 parameter of the robot (absolute SI values, see :mod:`sim2real.params`): the ones given in
 ``hidden`` are set, the others are commented out at their nominal value with their plausible
-bounds.  ``effects:`` lists every field of :class:`~sim2real.real.twin.TwinEffects` at its default,
+bounds.  ``effects:`` lists every field of :class:`~sim2real.real.twin_config.TwinEffects` at its default,
 with the field's documentation as the comment, so the template cannot fall behind the code.
 """
 
@@ -20,7 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from sim2real.params import Parameters
-from sim2real.real.twin import TwinEffects
+from sim2real.real.twin_config import TwinEffects
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 
