@@ -219,23 +219,13 @@ class TestNonFinite:
         assert np.isnan(a.tau[0]) and a.tau.tobytes() == b.tau.tobytes()
 
     @pytest.mark.parametrize(
-        ("robot", "joint", "speed", "diverges"),
-        [
-            ("pendulum", "hinge", 9e9, True),
-            ("furuta", "arm", 1e6, True),
-            ("furuta", "pendulum", 1e6, False),
-            ("pendulum", "hinge", 1e12, False),
-        ],
-        ids=[
-            "pendulum-diverges",
-            "furuta-diverges",
-            "furuta-reset-on-velocity",
-            "pendulum-reset-on-velocity",
-        ],
+        ("robot", "joint", "speed"),
+        [("pendulum", "hinge", 9e9), ("furuta", "arm", 1e6), ("furuta", "pendulum", 1e6), ("pendulum", "hinge", 1e12)],
+        ids=["pendulum-diverges", "furuta-diverges", "furuta-reset-on-velocity", "pendulum-reset-on-velocity"],
     )
-    def test_a_diverging_twin_ends_the_same_way(self, robot, joint, speed, diverges):
-        """The same error line (or none, when MuJoCo's reset came from another warning than the
-        accelerations') and the same state left."""
+    def test_a_diverging_twin_ends_the_same_way(self, robot, joint, speed):
+        """The same error line and the same state left (MuJoCo's reset for bad accelerations, and for
+        bad velocities or positions: every reset is an error, sim2real.sim.divergence)."""
         spec = load_robot(robot)
         fast, slow = both(spec, TwinConfig({}, TwinEffects(seed=2)))
         ends = []
@@ -256,4 +246,4 @@ class TestNonFinite:
                 )
             )
         assert ends[0] == ends[1]
-        assert (ends[0][0] is not None and "diverged" in ends[0][0]) == diverges
+        assert ends[0][0] is not None and "diverged" in ends[0][0]

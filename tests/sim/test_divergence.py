@@ -30,3 +30,14 @@ class TestCheckedStep:
         with pytest.raises(SimulationError, match=r"diverged at t = \d+\.\d{3} s \(MuJoCo reset it\): try a smaller step"):
             for _ in range(10_000):
                 checked_step(model, data, "try a smaller step")
+
+    @pytest.mark.parametrize("field", ["qvel", "qpos"])
+    def test_a_reset_for_a_huge_velocity_or_position_raises_too(self, field):
+        # MuJoCo resets the data for bad positions and velocities as well as for bad accelerations
+        # (mjWARN_BADQPOS / BADQVEL): the twin's clock ran backwards with no error
+        model = mujoco.MjModel.from_xml_string(STIFF.format(dt=1e-4, mass=1.0))
+        data = mujoco.MjData(model)
+        mujoco.mj_step(model, data)
+        getattr(data, field)[0] = 1e12
+        with pytest.raises(SimulationError, match=r"diverged at t = 0\.000 s"):
+            checked_step(model, data, "hint")

@@ -525,9 +525,10 @@ class TwinRobot:
 _FIRST = np.zeros(1, dtype=np.int64)  # the ids of a twin's one simulation in its actuator networks
 _FIRST.setflags(write=False)
 
-_clip = np._core.umath.clip
+_clip = getattr((np._core if hasattr(np, "_core") else np.core).umath, "clip", np.clip)
 """The ufunc ``np.clip`` ends in for float arrays with both bounds (same results, NaN propagated, for
-a tenth of the call's cost: the twin clips a few times per fine step)."""
+a tenth of the call's cost: the twin clips a few times per fine step); numpy's private module moved
+between 1.x (``np.core``) and 2.x (``np._core``), so ``np.clip`` itself where neither has it."""
 
 
 def _as_slice(index: np.ndarray) -> slice | np.ndarray:

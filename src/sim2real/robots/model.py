@@ -330,3 +330,22 @@ def spec_floor_height(spec: RobotSpec, model: mujoco.MjModel) -> float:
     data.qpos[:] = default_qpos(spec, model)
     mujoco.mj_kinematics(model, data)
     return floor_height(model, data, robot_geoms(model, joint.body))
+
+
+RESET_WARNINGS = (
+    mujoco.mjtWarning.mjWARN_BADQPOS,
+    mujoco.mjtWarning.mjWARN_BADQVEL,
+    mujoco.mjtWarning.mjWARN_BADQACC,
+)
+"""The warnings with which ``mj_step`` resets a diverged simulation to the model's reference state
+(non-finite or huge positions, velocities, accelerations)."""
+
+
+_QPOS, _QVEL, _QACC = (int(w) for w in RESET_WARNINGS)
+
+
+def resets(data: mujoco.MjData) -> int:
+    """How many times MuJoCo has reset ``data`` for a diverged state (the counts of :data:`RESET_WARNINGS`;
+    about 1 us: the twin asks after every fine step)."""
+    counts = data.warning.number  # a view of every warning's count
+    return int(counts[_QPOS] + counts[_QVEL] + counts[_QACC])

@@ -25,6 +25,7 @@ from sim2real.robots.model import (
     build_model,
     default_qpos,
     joint_qpos_indices,
+    resets,
     spec_floor_height,
 )
 from sim2real.robots.spec import RobotSpec
@@ -113,12 +114,11 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
     data.ctrl[actuator_indices(spec, model)] = np.where(net, 0.0, spec.action_offset)
     up0 = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
     height0 = float(data.qpos[base.qpos + 2])
-    warning = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
     diverged_at = None
     for _ in range(max(1, round(seconds / model.opt.timestep))):
         t = float(data.time)
         mujoco.mj_step(model, data)
-        if warning.number:  # MuJoCo reset it: what follows is not the robot standing
+        if resets(data):  # MuJoCo reset it: what follows is not the robot standing
             diverged_at = t
             break
     up = _up(data.qpos[base.qpos + 3 : base.qpos + 7])

@@ -1,6 +1,7 @@
 """Saying when a simulation diverged.
 
-When accelerations turn non-finite or huge, ``mj_step`` warns (``mjWARN_BADQACC``) and resets the
+When positions, velocities or accelerations turn non-finite or huge, ``mj_step`` warns
+(``mjWARN_BADQPOS``, ``mjWARN_BADQVEL``, ``mjWARN_BADQACC``: :data:`~sim2real.robots.model.RESET_WARNINGS`) and resets the
 data to the model's reference state, time zero: a caller that keeps stepping goes on from there
 as if nothing happened (a twin's clock then runs backwards).  :func:`checked_step` raises instead.
 ``mujoco.batch`` stops such a simulation and repeats its last records (``BatchSim.diverged`` lists
@@ -13,6 +14,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import SimulationError
+from sim2real.robots.model import resets
 
 __all__ = ["checked_step", "refuse_diverged"]
 
@@ -28,10 +30,9 @@ def checked_step(model: mujoco.MjModel, data: mujoco.MjData, hint: str) -> None:
     Raises:
         SimulationError: one line naming the simulated time at which it diverged.
     """
-    warning = data.warning[mujoco.mjtWarning.mjWARN_BADQACC]
-    before, t = int(warning.number), float(data.time)
+    before, t = resets(data), float(data.time)
     mujoco.mj_step(model, data)
-    if int(warning.number) > before:
+    if resets(data) > before:
         raise SimulationError(f"the simulation diverged at t = {t:.3f} s (MuJoCo reset it): {hint}")
 
 
