@@ -234,3 +234,31 @@ def test_a_listed_zstd_file_cut_short_is_one_error_line(tmp_path):
     with pytest.raises(LogError, match=r"run_2.mcap.zstd does not decompress as zstd") as err:
         _read(bag)
     assert "\n" not in str(err.value)
+
+
+class TestNotOneRecording:
+    """Storage files of two recordings in one folder without ``metadata.yaml`` were merged by time as
+    one run (a ROS 1 folder of the same is refused, :mod:`~sim2real.logs.bag_ros1`)."""
+
+    @staticmethod
+    def _folder(tmp_path: Path, names: tuple[str, str]) -> Path:
+        both = tmp_path / "both"
+        both.mkdir()
+        for k, name in enumerate(names):
+            bag = write_split(tmp_path / f"rec{k}", N, 1)
+            (file,) = bag.glob("*.mcap")
+            shutil.copy(file, both / name)
+        return both
+
+    @pytest.mark.parametrize(
+        ("names", "why"),
+        [
+            (("morning_0.mcap", "evening_0.mcap"), "shares its part number"),
+            (("morning.mcap", "evening_1.mcap"), "has no part number"),
+        ],
+        ids=["number twice", "no number"],
+    )
+    def test_is_one_error_line(self, tmp_path, names, why):
+        with pytest.raises(LogError, match=rf"not the parts of one split bag .*{why}.*give each") as err:
+            _read(self._folder(tmp_path, names))
+        assert "\n" not in str(err.value)

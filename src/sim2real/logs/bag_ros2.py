@@ -107,7 +107,8 @@ def storage_files(path: Path, *, warn: bool = False) -> list[Path]:
     uncompressed file (whole, where the ``.zstd`` may be cut); ``warn``: say so.
 
     Raises:
-        LogError: Both ``.mcap`` and ``.db3`` files.
+        LogError: Both ``.mcap`` and ``.db3`` files; several files that are not the parts of one
+            recording (``ros2 bag record`` numbers each: a file without a part number, a number twice).
     """
     files = [p for p in path.iterdir() if p.is_file() and is_storage_file(p)]
     if len({_kind(p) for p in files}) > 1:
@@ -128,6 +129,18 @@ def storage_files(path: Path, *, warn: bool = False) -> list[Path]:
             ", ".join(n.removesuffix(ZSTD_SUFFIX) for n in twins),
         )
     files = [p for p in files if p.name not in twins]
+    numbers = [split_number(p.name) for p in files]
+    if len(files) > 1 and (None in numbers or len(set(numbers)) < len(numbers)):
+        odd, why = next(
+            (p.name, "has no part number _N" if n is None else "shares its part number")
+            for p, n in zip(files, numbers, strict=True)
+            if n is None or numbers.count(n) > 1
+        )
+        shown = ", ".join(sorted(p.name for p in files)[:3]) + (" ..." if len(files) > 3 else "")
+        raise LogError(
+            f"{path}: {len(files)} storage files that are not the parts of one split bag ({shown}; {odd} "
+            f"{why}) and no metadata.yaml read to say which: give each storage file as a log"
+        )
 
     def order(p: Path) -> tuple[int, str]:
         number = split_number(p.name)
