@@ -186,3 +186,79 @@ class TestBadData:
         with pytest.raises(LogError, match="corrupt message data") as err:
             _read(bag)
         assert "\n" not in str(err.value)
+
+
+class TestKilledWhileCompressingOneFile:
+    """A recorder compressing each file, killed after it wrote ``NAME_2.mcap.zstd`` (whole, or cut
+    short mid-compression) but before it deleted ``NAME_2.mcap``: both files hold part 2."""
+
+    @staticmethod
+    def _both(tmp_path: Path, cut: bool) -> Path:
+        bag = write_split(tmp_path / "run", N, 3, StoragePlugin.MCAP, CompressionMode.FILE)
+        from backports import zstd
+
+        packed = bag / "run_2.mcap.zstd"
+        with zstd.open(packed, "rb") as src, (bag / "run_2.mcap").open("wb") as dst:
+            shutil.copyfileobj(src, dst)
+        if cut:
+            data = packed.read_bytes()
+            packed.write_bytes(data[: len(data) // 2])
+        return bag
+
+    @pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut"])
+    def test_the_part_is_read_once_without_metadata_yaml(self, tmp_path, cut, caplog):
+        """Its messages were read twice (40 commands for 30, the last 10 twice), or, the .zstd cut,
+        the run refused although the uncompressed part was whole."""
+        bag = self._both(tmp_path, cut)
+        (bag / "metadata.yaml").unlink()
+        with caplog.at_level(logging.WARNING):
+            _check(_read(bag))
+        assert any(
+            "run_2.mcap.zstd" in r.getMessage() and "run_2.mcap " in r.getMessage() for r in caplog.records
+        )
+
+    def test_the_uncompressed_part_is_read_when_the_listed_zstd_was_cut(self, tmp_path):
+        """rosbags' EOFError ('Compressed file ended before the end-of-stream marker') was a traceback."""
+        bag = self._both(tmp_path, cut=True)
+        back = _read(bag)
+        _check(back)
+        assert back.meta["complete"] is False
+
+
+def test_a_listed_zstd_file_cut_short_is_one_error_line(tmp_path):
+    """A copy cut short: rosbags' EOFError from the bag's metadata.yaml read was a traceback."""
+    bag = write_split(tmp_path / "run", N, 3, StoragePlugin.MCAP, CompressionMode.FILE)
+    packed = bag / "run_2.mcap.zstd"
+    data = packed.read_bytes()
+    packed.write_bytes(data[: len(data) // 2])
+    with pytest.raises(LogError, match=r"run_2.mcap.zstd does not decompress as zstd") as err:
+        _read(bag)
+    assert "\n" not in str(err.value)
+
+
+class TestNotOneRecording:
+    """Storage files of two recordings in one folder without ``metadata.yaml`` were merged by time as
+    one run (a ROS 1 folder of the same is refused, :mod:`~sim2real.logs.bag_ros1`)."""
+
+    @staticmethod
+    def _folder(tmp_path: Path, names: tuple[str, str]) -> Path:
+        both = tmp_path / "both"
+        both.mkdir()
+        for k, name in enumerate(names):
+            bag = write_split(tmp_path / f"rec{k}", N, 1)
+            (file,) = bag.glob("*.mcap")
+            shutil.copy(file, both / name)
+        return both
+
+    @pytest.mark.parametrize(
+        ("names", "why"),
+        [
+            (("morning_0.mcap", "evening_0.mcap"), "shares its part number"),
+            (("morning.mcap", "evening_1.mcap"), "has no part number"),
+        ],
+        ids=["number twice", "no number"],
+    )
+    def test_is_one_error_line(self, tmp_path, names, why):
+        with pytest.raises(LogError, match=rf"not the parts of one split bag .*{why}.*give each") as err:
+            _read(self._folder(tmp_path, names))
+        assert "\n" not in str(err.value)

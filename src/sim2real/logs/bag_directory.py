@@ -36,7 +36,14 @@ from rosbags.rosbag2.metadata import dump_qos_v9
 
 from sim2real.errors import LogError
 from sim2real.logs.bag_ros1 import Ros1Bag, is_ros1_bag, open_ros1, split_parts
-from sim2real.logs.bag_ros2 import Ros2Bag, is_storage_file, missing_part, open_storage_files, storage_files
+from sim2real.logs.bag_ros2 import (
+    DECOMPRESS_ERRORS,
+    Ros2Bag,
+    is_storage_file,
+    missing_part,
+    open_storage_files,
+    storage_files,
+)
 
 __all__ = ["COMPLETE_KEY", "open_bag", "write_metadata"]
 
@@ -181,8 +188,8 @@ def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bo
                 reader = Reader(path)
                 try:
                     reader.open()
-                except (ReaderError, OSError) as exc:
-                    # e.g. a storage file cut short, or (a killed recorder compressing each file) listed
+                except (ReaderError, OSError, *DECOMPRESS_ERRORS) as exc:
+                    # e.g. a storage file cut short (compressed or not), or (a killed recorder compressing each file) listed
                     # under a name it does not have yet: read the storage files there are
                     if not storage_files(path):
                         raise LogError(f"{path}: cannot read rosbag2 bag ({exc})") from None
@@ -193,7 +200,7 @@ def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bo
                     yield Ros2Bag(path, [reader]), dict(custom), True
                     return
         if path.is_dir():
-            files = storage_files(path)
+            files = storage_files(path, warn=True)
             if not files:
                 listing = sorted(p.name for p in path.iterdir())[:10]
                 raise LogError(

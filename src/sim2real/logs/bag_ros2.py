@@ -49,6 +49,7 @@ else:
     from backports import zstd
 
 __all__ = [
+    "DECOMPRESS_ERRORS",
     "ROS2_TYPESTORE",
     "STORAGE_SUFFIXES",
     "Ros2Bag",
@@ -70,6 +71,8 @@ ZSTD_SUFFIX = ".zstd"
 """What ``--compression-mode file`` appends to a storage file's name."""
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 """How a zstd frame starts (a message compressed by ``--compression-mode message``)."""
+DECOMPRESS_ERRORS = (EOFError, zstd.ZstdError)
+"""What decompressing a damaged or cut ``.zstd`` file raises (rosbags' reader lets them through)."""
 
 
 def _kind(path: Path) -> str:
@@ -94,18 +97,49 @@ def split_number(name: str) -> int | None:
     return int(number) if number.isdigit() else None
 
 
-def storage_files(path: Path) -> list[Path]:
+def storage_files(path: Path, *, warn: bool = False) -> list[Path]:
     """The storage files of a bag directory read without ``metadata.yaml``, in recording order
     (``bag_0.db3``, ``bag_1.db3``, ..., ``bag_10.db3``: a bag split by ``--max-bag-size``; ``.zstd``
     files beside the last, uncompressed one when a recorder compressing each file was killed).
 
+    A part there both compressed and not (``bag_2.mcap.zstd`` beside ``bag_2.mcap``: the recorder
+    was killed after or while compressing it, before deleting the original) is read once, from the
+    uncompressed file (whole, where the ``.zstd`` may be cut); ``warn``: say so.
+
     Raises:
-        LogError: Both ``.mcap`` and ``.db3`` files.
+        LogError: Both ``.mcap`` and ``.db3`` files; several files that are not the parts of one
+            recording (``ros2 bag record`` numbers each: a file without a part number, a number twice).
     """
     files = [p for p in path.iterdir() if p.is_file() and is_storage_file(p)]
     if len({_kind(p) for p in files}) > 1:
         raise LogError(
             f"{path}: both .mcap and .db3 files and no metadata.yaml: which make the bag is unclear"
+        )
+    names = {p.name for p in files}
+    twins = sorted(
+        p.name for p in files if p.name.endswith(ZSTD_SUFFIX) and p.name.removesuffix(ZSTD_SUFFIX) in names
+    )
+    if twins and warn:
+        log.warning(
+            "%s: %s beside the same part%s uncompressed (a recorder killed while compressing?): read "
+            "from %s only",
+            path,
+            ", ".join(twins),
+            "s" if len(twins) > 1 else "",
+            ", ".join(n.removesuffix(ZSTD_SUFFIX) for n in twins),
+        )
+    files = [p for p in files if p.name not in twins]
+    numbers = [split_number(p.name) for p in files]
+    if len(files) > 1 and (None in numbers or len(set(numbers)) < len(numbers)):
+        odd, why = next(
+            (p.name, "has no part number _N" if n is None else "shares its part number")
+            for p, n in zip(files, numbers, strict=True)
+            if n is None or numbers.count(n) > 1
+        )
+        shown = ", ".join(sorted(p.name for p in files)[:3]) + (" ..." if len(files) > 3 else "")
+        raise LogError(
+            f"{path}: {len(files)} storage files that are not the parts of one split bag ({shown}; {odd} "
+            f"{why}) and no metadata.yaml read to say which: give each storage file as a log"
         )
 
     def order(p: Path) -> tuple[int, str]:
@@ -174,7 +208,7 @@ def _decompressed(where: Path, file: Path, folder: Path) -> Path:
     try:
         with file.open("rb") as raw, zstd.open(raw, "rb") as inflated, out.open("wb") as dst:
             shutil.copyfileobj(inflated, dst)
-    except (OSError, EOFError, zstd.ZstdError) as exc:
+    except (OSError, *DECOMPRESS_ERRORS) as exc:
         raise LogError(
             f"{where}: {file.name} does not decompress as zstd ({type(exc).__name__}: {exc})"
         ) from None

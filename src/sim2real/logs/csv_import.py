@@ -96,7 +96,8 @@ class ColumnMap:
     (whatever order the file writes them in); normalised. None: the IMU gives none."""
     base_position: Mapping[str, str] | None = None
     """Floating-base position in the world frame [m] (z: height above the floor): component
-    (``x``, ``y``, ``z``) -> column; None: no base track. Needs ``base_quat`` and ``base_lin_vel``."""
+    (``x``, ``y``, ``z``) -> column; None: no base track. Needs ``base_quat`` (the velocities are
+    optional: differentiated when absent)."""
     base_quat: Mapping[str, str] | None = None
     """Base orientation in the world frame: component (``w``, ``x``, ``y``, ``z``) -> column; normalised."""
     base_lin_vel: Mapping[str, str] | None = None

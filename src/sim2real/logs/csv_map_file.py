@@ -182,7 +182,7 @@ def _floating_base(path: Path, raw: dict) -> dict[str, Any]:
             )
         if raw.get("base_position") is None:
             raise LogError(
-                f"{path}: 'base_source' is given but no base track (base_position, base_quat, base_lin_vel)"
+                f"{path}: 'base_source' is given but no base track (base_position and base_quat)"
             )
         fields["base_source"] = raw["base_source"]
     return fields
