@@ -69,13 +69,15 @@ def ground_surface(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int])
     """Where a robot stands on a ground that is not a plane (a box, a height field, a mesh): the
     world z [m] and geom of the first static colliding geom a ray straight down meets under the
     robot's lowest collision point, cast from the top of the robot (its ``geoms``' bounding
-    spheres, at the kinematics in ``data``) so that a ground the robot sinks into is met at its top
-    and a roof above it is not.  Planes are not looked at (:func:`floor_plane` owns them); None
+    spheres, at the kinematics in ``data``) so that a ground the robot sinks into is met at its top.
+    A geom whose bottom (:func:`~sim2real.robots.geom_extent.geom_bottom`) is above that lowest
+    point is above the robot, not under it (a table top over a foot, a bar across the robot, a
+    roof): the ray passes it.  Planes are not looked at (:func:`floor_plane` owns them); None
     when nothing lies under that point."""
     if not geoms:
         return None
     lowest = min(geoms, key=lambda g: geom_bottom(model, data, g))
-    x, y, _ = lowest_point(model, data, lowest)
+    x, y, low = lowest_point(model, data, lowest)
     top = max(float(data.geom_xpos[g, 2] + model.geom_rbound[g]) for g in geoms)
     start, down = np.array([x, y, top]), np.array([0.0, 0.0, -1.0])
     plane, hfield, mesh = (int(t) for t in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD, mujoco.mjtGeom.mjGEOM_MESH))
@@ -90,7 +92,7 @@ def ground_surface(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int])
             dist = mujoco.mj_rayMesh(model, data, g, start, down)
         else:
             dist = mujoco.mju_rayGeom(data.geom_xpos[g], data.geom_xmat[g], model.geom_size[g], start, down, kind)
-        if dist >= 0 and (best is None or dist < best[0]):
+        if dist >= 0 and (best is None or dist < best[0]) and geom_bottom(model, data, g) <= low + 1e-9:
             best = (float(dist), g)
     return None if best is None else (top - best[0], best[1])
 
