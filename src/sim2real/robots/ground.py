@@ -144,8 +144,8 @@ def lift_out_of_ground(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[i
     """Raise the robot (its base height at ``data.qpos[z_adr]``) until none of its ``geoms``
     penetrates a static geom of the scene: for a ground that is not a plane (a height field, boxes)
     whose surface is not at the floor height assumed for it (z = 0); contacts with a geom other than a
-    height field whose normal is steeper than :data:`LIFT_NORMAL_Z` (a wall beside the robot) raise
-    nothing.  Each round raises it by the deepest contact's depth (MuJoCo's height field contacts
+    height field whose normal, pointing into the robot, rises less steeply than :data:`LIFT_NORMAL_Z`
+    (a wall beside the robot, a ceiling above it) raise nothing.  Each round raises it by the deepest contact's depth (MuJoCo's height field contacts
     report part of a deep penetration).
     Returns the total raise [m] (0 when nothing penetrates); ``data`` is left at the raised pose."""
     mine = set(geoms)
@@ -158,9 +158,11 @@ def lift_out_of_ground(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[i
             scene = g2 if g1 in mine and is_static(model, g2) else g1 if g2 in mine and is_static(model, g1) else -1
             if scene < 0:
                 continue
-            # ground under the robot, not a wall beside it (a height field is ground: its prisms' contacts
-            # have steep normals where a geom is deep in it)
-            if abs(float(c.frame[2])) >= LIFT_NORMAL_Z or int(model.geom_type[scene]) == int(mujoco.mjtGeom.mjGEOM_HFIELD):
+            # ground under the robot, not a wall beside it nor a ceiling above it (a height field is
+            # ground: its prisms' contacts have steep normals where a geom is deep in it); the normal
+            # points from geom1 to geom2: up into the robot when the scene is below it
+            up = float(c.frame[2]) if scene == g1 else -float(c.frame[2])
+            if up >= LIFT_NORMAL_Z or int(model.geom_type[scene]) == int(mujoco.mjtGeom.mjGEOM_HFIELD):
                 depth.append(-float(c.dist))
         deepest = max(depth, default=0.0)
         if deepest <= LIFT_TOLERANCE:
