@@ -69,6 +69,19 @@ class TestJointsOffTheLegs:
         assert main(["robot", "show", str(out)]) == 0
         assert "(action.hold): arm_sh, arm_grip" in capsys.readouterr().out
 
+    def test_a_hold_that_matches_a_leg_joint_is_named(self, model, tmp_path):
+        """An expression meant for the arm that catches a leg joint too (on Spot's names
+        '.*_(sh|el|wr|hx).*' catches every hip) held that leg at its default pose without a word:
+        the walking policy never moves it."""
+        spec, result = init_robot(
+            model, tmp_path / "robot.yaml", InitOptions(armature=0.01, hold="arm_.*|hip_f")
+        )
+        assert spec.held == ("hip_f", "arm_sh", "arm_grip")
+        lines = [c for c in result.check if "leg joint" in c]
+        assert len(lines) == 1, result.check
+        assert "--hold 'arm_.*|hip_f' holds 1 leg joint (hip_f)" in lines[0]
+        assert not any("not on a leg" in c for c in result.check)
+
     @pytest.mark.parametrize(
         ("hold", "message"),
         [

@@ -84,6 +84,39 @@ class TestTerrainOnAPlane:
         assert _penetration(spec) < 1e-3
         assert spec.initial_base.pos[2] == pytest.approx(0.02 + STANDING, abs=2e-3)
 
+    @pytest.mark.parametrize(
+        "overhead",
+        [
+            '<geom name="table" type="box" size="0.3 0.5 0.02" pos="0.4 0 0.44"/>',  # over the front foot
+            '<geom name="bar" type="box" size="1 0.02 0.02" pos="0 0 0.45"/>',  # across, above the trunk
+        ],
+        ids=["table", "bar"],
+    )
+    def test_a_geom_above_the_robot_is_not_ground_it_stands_on(self, tmp_path, overhead):
+        """A table top over a foot, a bar across the robot: above its top (0.37 m) but below its
+        bounding spheres' top (0.55 m), where the ray down from the lowest foot started.  init raised
+        the robot 0.46 m onto it and every floor height (twin, safety, collision observer) moved there."""
+        path = tmp_path / "box_dog.xml"
+        standing = ROBOT.replace('name="trunk" pos="0 0 0.5"', 'name="trunk" pos="0 0 0.32"')  # on the plane
+        path.write_text(standing.format(terrain=overhead))
+        spec, result = init_robot(path, tmp_path / "robot.yaml", GAINS)
+        assert spec.initial_base.pos[2] == pytest.approx(STANDING, abs=1e-3)
+        assert spec_floor_height(spec, build_model(spec)) == pytest.approx(0.0, abs=1e-9)
+        assert not [c for c in result.check if "the robot stands on" in c]
+
+    def test_a_ceiling_the_robot_touches_does_not_lift_it_through(self, tmp_path):
+        """The trunk's top 1 cm into a low ceiling (a crawl tunnel): the contact's normal points down
+        onto the robot, yet its depth raised the robot round after round, 0.21 m up through the
+        ceiling; the plane alone (no other static geom) had left it standing."""
+        path = tmp_path / "box_dog.xml"
+        standing = ROBOT.replace('name="trunk" pos="0 0 0.5"', 'name="trunk" pos="0 0 0.32"')  # on the plane
+        path.write_text(
+            standing.format(terrain='<geom name="ceiling" type="box" size="1 1 0.05" pos="0 0 0.41"/>')
+        )
+        spec, result = init_robot(path, tmp_path / "robot.yaml", GAINS)
+        assert spec.initial_base.pos[2] == pytest.approx(STANDING, abs=1e-3)
+        assert not [line for line in result.inferred if "out of the ground" in line]
+
 
 class TestTerrainWithoutARobot:
     def test_a_scene_of_ground_alone_says_it_has_no_robot_and_what_to_give(self, tmp_path):

@@ -69,13 +69,15 @@ def ground_surface(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int])
     """Where a robot stands on a ground that is not a plane (a box, a height field, a mesh): the
     world z [m] and geom of the first static colliding geom a ray straight down meets under the
     robot's lowest collision point, cast from the top of the robot (its ``geoms``' bounding
-    spheres, at the kinematics in ``data``) so that a ground the robot sinks into is met at its top
-    and a roof above it is not.  Planes are not looked at (:func:`floor_plane` owns them); None
+    spheres, at the kinematics in ``data``) so that a ground the robot sinks into is met at its top.
+    A geom whose bottom (:func:`~sim2real.robots.geom_extent.geom_bottom`) is above that lowest
+    point is above the robot, not under it (a table top over a foot, a bar across the robot, a
+    roof): the ray passes it.  Planes are not looked at (:func:`floor_plane` owns them); None
     when nothing lies under that point."""
     if not geoms:
         return None
     lowest = min(geoms, key=lambda g: geom_bottom(model, data, g))
-    x, y, _ = lowest_point(model, data, lowest)
+    x, y, low = lowest_point(model, data, lowest)
     top = max(float(data.geom_xpos[g, 2] + model.geom_rbound[g]) for g in geoms)
     start, down = np.array([x, y, top]), np.array([0.0, 0.0, -1.0])
     plane, hfield, mesh = (int(t) for t in (mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_HFIELD, mujoco.mjtGeom.mjGEOM_MESH))
@@ -90,7 +92,7 @@ def ground_surface(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int])
             dist = mujoco.mj_rayMesh(model, data, g, start, down)
         else:
             dist = mujoco.mju_rayGeom(data.geom_xpos[g], data.geom_xmat[g], model.geom_size[g], start, down, kind)
-        if dist >= 0 and (best is None or dist < best[0]):
+        if dist >= 0 and (best is None or dist < best[0]) and geom_bottom(model, data, g) <= low + 1e-9:
             best = (float(dist), g)
     return None if best is None else (top - best[0], best[1])
 
@@ -142,8 +144,8 @@ def lift_out_of_ground(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[i
     """Raise the robot (its base height at ``data.qpos[z_adr]``) until none of its ``geoms``
     penetrates a static geom of the scene: for a ground that is not a plane (a height field, boxes)
     whose surface is not at the floor height assumed for it (z = 0); contacts with a geom other than a
-    height field whose normal is steeper than :data:`LIFT_NORMAL_Z` (a wall beside the robot) raise
-    nothing.  Each round raises it by the deepest contact's depth (MuJoCo's height field contacts
+    height field whose normal, pointing into the robot, rises less steeply than :data:`LIFT_NORMAL_Z`
+    (a wall beside the robot, a ceiling above it) raise nothing.  Each round raises it by the deepest contact's depth (MuJoCo's height field contacts
     report part of a deep penetration).
     Returns the total raise [m] (0 when nothing penetrates); ``data`` is left at the raised pose."""
     mine = set(geoms)
@@ -156,9 +158,11 @@ def lift_out_of_ground(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[i
             scene = g2 if g1 in mine and is_static(model, g2) else g1 if g2 in mine and is_static(model, g1) else -1
             if scene < 0:
                 continue
-            # ground under the robot, not a wall beside it (a height field is ground: its prisms' contacts
-            # have steep normals where a geom is deep in it)
-            if abs(float(c.frame[2])) >= LIFT_NORMAL_Z or int(model.geom_type[scene]) == int(mujoco.mjtGeom.mjGEOM_HFIELD):
+            # ground under the robot, not a wall beside it nor a ceiling above it (a height field is
+            # ground: its prisms' contacts have steep normals where a geom is deep in it); the normal
+            # points from geom1 to geom2: up into the robot when the scene is below it
+            up = float(c.frame[2]) if scene == g1 else -float(c.frame[2])
+            if up >= LIFT_NORMAL_Z or int(model.geom_type[scene]) == int(mujoco.mjtGeom.mjGEOM_HFIELD):
                 depth.append(-float(c.dist))
         deepest = max(depth, default=0.0)
         if deepest <= LIFT_TOLERANCE:

@@ -486,14 +486,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     pd = [a["model"] == "pd" for a in actuators.values()]
     scale = {j: (opt.action_scale if a["model"] == "pd" else a["torque_limit"]) for j, a in actuators.items()}
     spec["action"] = {"scale": opt.action_scale if all(pd) else scale, "filter": 1.0}
-    held, off_leg = held_joints(model, chosen, joints, leaves, actuators, opt.hold)
+    held, hold_notes = held_joints(model, chosen, joints, leaves, actuators, opt.hold)
     if held:  # an arm on a walking robot: held at the default pose, not the policy's
         spec["action"] = {**spec["action"], "hold": held}
         if isinstance(spec["action"]["scale"], dict):
             spec["action"]["scale"] = {j: v for j, v in scale.items() if j not in held}
         result.inferred.append(f"held at the default pose by their PD, not driven by the policy: {', '.join(held)}")
-    if off_leg is not None:
-        result.check.append(off_leg)
+    result.check.extend(hold_notes)
     sensors: dict[str, Any] = {"encoder": {"position_noise": 0.0, "velocity_noise": 0.0, "resolution": 0.0}}
     if imu is not None:
         sensors["imu"] = imu

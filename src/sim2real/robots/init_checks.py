@@ -237,15 +237,16 @@ def held_joints(
     feet: list[int],
     actuators: dict[str, dict],
     hold: str | None,
-) -> tuple[list[str], str | None]:
+) -> tuple[list[str], list[str]]:
     """The joints ``robot init --hold`` holds (``action.hold``), and what to check about the joints
-    a locomotion policy would drive off the legs.
+    a locomotion policy would drive off the legs (lines, none when there is nothing to say).
 
     A joint is on a leg when its body is a foot body (``feet``, body ids) or above one; the others (a
     quadruped's arm and gripper, Spot with its arm; a humanoid's arms, waist and head) would be
     driven by the walking policy.  Unless ``--hold`` holds every actuated one, one line says which
     they are and what to give (``--hold REGEX`` with a regular expression of their names that
-    matches no leg joint, or ``--joints``).
+    matches no leg joint, or ``--joints``); a ``--hold`` that matches a leg joint is named in
+    another (the walking policy would never move that joint).
 
     Args:
         model: The compiled model.
@@ -272,7 +273,7 @@ def held_joints(
                 "joint is held at its default pose by its PD; give it --kp/--kd, or leave it out with --joints"
             )
     if not feet:
-        return held, None
+        return held, []
 
     def on_leg(body: int) -> bool:
         for foot in feet:
@@ -284,9 +285,16 @@ def held_joints(
         return False
 
     off = [j for c, j in zip(chosen, joints, strict=True) if not on_leg(int(model.jnt_bodyid[c]))]
+    notes = []
+    if legs := [j for j in held if j not in off]:
+        notes.append(
+            f"--hold '{hold}' holds {len(legs)} leg joint{'s' if len(legs) > 1 else ''} ({few(legs, 4)}): held "
+            "at the default pose, the walking policy never moves them; give an expression that matches only "
+            "the joints off the legs"
+        )
     driven = [j for j in off if j in actuators and j not in held]
     if not driven:
-        return held, None
+        return held, notes
     prefix = driven[0]
     for name in driven[1:]:  # their common beginning, character by character (arm_sh0, arm_el0: arm_)
         while not name.startswith(prefix):
@@ -296,13 +304,14 @@ def held_joints(
         if len(prefix) >= 2 and [j for j in joints if j.startswith(prefix)] == [j for j in joints if j in driven]
         else "|".join(re.escape(j) for j in driven)
     )
-    return held, (
+    return held, [
+        *notes,
         f"{len(driven)} actuated joints are not on a leg ({few(driven, 4)}): the walking policy drives them too "
         f"(an arm, a gripper, a head or a tail; a humanoid's arms may swing with its gait); to keep them still, "
         f"hold them at the default pose with their own PD, measured and observed but not driven by the policy: "
         f"--hold '{regex}' (the spec's action.hold), or leave them out with --joints and hold them with "
         "locked_joints (docs/robots.md)"
-    )
+    ]
 
 
 def leg_ends(model: mujoco.MjModel, feet: list[int], geoms: list[int]) -> list[int]:
