@@ -1,4 +1,4 @@
-"""Fixtures of the real-robot layer's tests: the embedded quadruped and its leg kinematics."""
+"""Fixtures of the real-robot layer's tests: the embedded robots and the quadruped's leg kinematics."""
 
 from __future__ import annotations
 
@@ -6,6 +6,16 @@ import pytest
 
 from sim2real.real.legs import LegKinematics
 from sim2real.robots import load_robot
+
+
+@pytest.fixture(scope="module")
+def pendulum():
+    return load_robot("pendulum")
+
+
+@pytest.fixture(scope="module")
+def furuta():
+    return load_robot("furuta")
 
 
 @pytest.fixture(scope="module")

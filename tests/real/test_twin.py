@@ -12,7 +12,6 @@ import pytest
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Command, Reading, Robot
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
-from sim2real.robots import load_robot
 
 QUIET = TwinEffects(
     latency_jitter=0.0,
@@ -23,21 +22,6 @@ QUIET = TwinEffects(
     drop_probability=0.0,
 )
 """No random effect: readings are the true state (encoder quantization aside)."""
-
-
-@pytest.fixture(scope="module")
-def pendulum():
-    return load_robot("pendulum")
-
-
-@pytest.fixture(scope="module")
-def furuta():
-    return load_robot("furuta")
-
-
-@pytest.fixture(scope="module")
-def quadruped():
-    return load_robot("quadruped")
 
 
 def run(twin: TwinRobot, values, ticks: int, mode: str = "normal") -> list[Reading]:

@@ -145,21 +145,6 @@ def chirp(spec, ticks: int, amplitude: float, *, safe_at=(), stop_at=(), hold_at
             yield Command(t=t, values=values, mode="hold" if k in hold_at else "normal")
 
 
-@pytest.fixture(scope="module")
-def pendulum():
-    return load_robot("pendulum")
-
-
-@pytest.fixture(scope="module")
-def furuta():
-    return load_robot("furuta")
-
-
-@pytest.fixture(scope="module")
-def quadruped():
-    return load_robot("quadruped")
-
-
 class TestSameBits:
     def test_pendulum_with_stribeck_saturation_jitter_and_drops(self, pendulum):
         params = {

@@ -17,11 +17,6 @@ from sim2real.robots import load_robot
 from sim2real.robots.model import build_model
 
 
-@pytest.fixture(scope="module")
-def furuta():
-    return load_robot("furuta")
-
-
 class TestTemplate:
     def test_every_effect_is_written_with_its_default_and_its_documentation(self, furuta):
         text = twin_template(furuta)

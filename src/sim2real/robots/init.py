@@ -86,7 +86,7 @@ from sim2real.robots.init_limits import DEFAULT_VELOCITY, PLACEHOLDER_VELOCITY, 
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
-from sim2real.robots.model import build_model
+from sim2real.robots.model import build_model, in_subtree
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import stand
 from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
@@ -183,14 +183,6 @@ def _relative(path: Path, folder: Path) -> str:
     return str(path) if common == Path(common.anchor) else os.path.relpath(path, folder)
 
 
-def _ancestor(model: mujoco.MjModel, body: int, root: int) -> bool:
-    while body > 0:
-        if body == root:
-            return True
-        body = int(model.body_parentid[body])
-    return root == 0
-
-
 # ------------------------------------------------------------------------------- inference
 def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions | None = None) -> InitResult:
     """Infer a spec mapping of a model (see the module docstring).
@@ -284,7 +276,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     for j in range(model.njnt):
         if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE):
             body = int(model.jnt_bodyid[j])
-            if all(_ancestor(model, int(model.jnt_bodyid[c]), body) for c in chosen):
+            if all(in_subtree(model, int(model.jnt_bodyid[c]), body) for c in chosen):
                 base_body, base_adr = body, int(model.jnt_qposadr[j])
                 break
     base_name = object_name(model, mujoco.mjtObj.mjOBJ_BODY, base_body) if base_body is not None else None
@@ -400,7 +392,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         touching = {int(model.geom_bodyid[g]) for g, z in low.items() if z < floor_z + reach}
         touching.discard(base_body)
         # a body touching the floor through a child body is not itself a foot (a calf above its foot)
-        leaves = [b for b in sorted(touching) if not any(o != b and _ancestor(model, o, b) for o in touching)]
+        leaves = [b for b in sorted(touching) if not any(o != b and in_subtree(model, o, b) for o in touching)]
         feet = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in leaves]
         if not all(feet):
             raise SpecError(f"{model_path.name}: a foot body has no name; sim2real refers to feet by name")

@@ -19,6 +19,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import SpecError
+from sim2real.robots.model import in_subtree
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import SAG_LIMIT, Standing
 from sim2real.text import few
@@ -275,14 +276,8 @@ def held_joints(
     if not feet:
         return held, []
 
-    def on_leg(body: int) -> bool:
-        for foot in feet:
-            b = foot
-            while b > 0:
-                if b == body:
-                    return True
-                b = int(model.body_parentid[b])
-        return False
+    def on_leg(body: int) -> bool:  # a foot, or a body above one (not the world)
+        return body > 0 and any(in_subtree(model, foot, body) for foot in feet)
 
     off = [j for c, j in zip(chosen, joints, strict=True) if not on_leg(int(model.jnt_bodyid[c]))]
     notes = []
@@ -331,13 +326,8 @@ def leg_ends(model: mujoco.MjModel, feet: list[int], geoms: list[int]) -> list[i
     """
     colliding = {int(model.geom_bodyid[g]) for g in geoms}
 
-    def above(body: int, root: int) -> bool:  # root is a proper ancestor of body
-        body = int(model.body_parentid[body])
-        while body > 0:
-            if body == root:
-                return True
-            body = int(model.body_parentid[body])
-        return False
+    def above(body: int, root: int) -> bool:  # root is a proper ancestor of body (not the world)
+        return root > 0 and body != root and in_subtree(model, body, root)
 
     def depth(body: int) -> int:  # joints on the way from the world
         n = 0

@@ -349,3 +349,13 @@ def resets(data: mujoco.MjData) -> int:
     about 1 us: the twin asks after every fine step)."""
     counts = data.warning.number  # a view of every warning's count
     return int(counts[_QPOS] + counts[_QVEL] + counts[_QACC])
+
+
+def in_subtree(model: mujoco.MjModel, body: int, root: int) -> bool:
+    """Whether ``body`` is ``root`` or below it in the kinematic tree (every body is under the
+    world, ``root`` 0)."""
+    while body > 0:
+        if body == root:
+            return True
+        body = int(model.body_parentid[body])
+    return root == 0
