@@ -9,7 +9,9 @@
   imports torch, directly or through the sim2real modules it imports (with the packages whose
   ``__init__`` runs on the way);
 - under tests/: no two modules share a basename, and the helper modules' folders are exactly the
-  pytest ``pythonpath`` of pyproject.toml.
+  pytest ``pythonpath`` of pyproject.toml;
+- every package's ``__init__`` docstring has a module table (``module  owns`` between ``====``
+  rules) that lists each of its modules and sub-packages exactly once, and nothing else.
 
 What is known to break a rule today is listed in :data:`KNOWN_EXCEPTIONS`, with the issue that
 removes it; an exception that no longer occurs fails too, so that the list stays exact.
@@ -215,6 +217,36 @@ def _relative(path: Path) -> str:
     return path.relative_to(SRC).as_posix()
 
 
+def packages() -> list[Path]:
+    """Folders of the packages under src/sim2real (the top level first)."""
+    return sorted(init.parent for init in (SRC / PACKAGE).rglob("__init__.py"))
+
+
+def package_contents(folder: Path) -> list[str]:
+    """The names of a package's modules (``__init__`` aside) and sub-packages, sorted."""
+    return sorted(
+        p.stem
+        for p in folder.iterdir()
+        if (p.suffix == ".py" and p.stem != "__init__") or (p.is_dir() and (p / "__init__.py").is_file())
+    )
+
+
+def table_names(doc: str) -> list[str] | None:
+    """The first cells of a module table's rows, in order; None when ``doc`` has no table.
+
+    A table is a reStructuredText simple table: a rule (``====  ====``), the header row, a rule,
+    the rows, a rule.  A row starts at column 0; a line that starts with a space continues the row
+    above.  The first cell is the text under the first rule's first run of ``=``.
+    """
+    lines = doc.splitlines()
+    rules = [i for i, line in enumerate(lines) if line.startswith("=") and set(line) <= {"=", " "}]
+    if len(rules) < 3:
+        return None
+    width = len(lines[rules[0]].split()[0])
+    rows = lines[rules[1] + 1 : rules[2]]
+    return [line[:width].strip() for line in rows if line.strip() and not line.startswith(" ")]
+
+
 # ------------------------------------------------------------------------------------------ tests
 
 
@@ -255,6 +287,25 @@ class TestModules:
         files = {_relative(p): p for p in modules().values()}
         fixed = [k for k in KNOWN_EXCEPTIONS["too_long"] if k not in files or _lines(files[k]) <= MAX_LINES]
         assert not fixed, f"no longer over {MAX_LINES} lines, remove them from KNOWN_EXCEPTIONS: {fixed}"
+
+
+class TestModuleTables:
+    """Each package's ``__init__`` docstring is the map of the package: a table of its modules and
+    sub-packages with what each owns (docs/architecture.md sends maintainers there)."""
+
+    @pytest.mark.parametrize("folder", packages(), ids=lambda f: _relative(f))
+    def test_the_table_lists_each_module_once_and_nothing_else(self, folder):
+        doc = ast.get_docstring(ast.parse((folder / "__init__.py").read_text())) or ""
+        names = table_names(doc)
+        assert names is not None, f"{_relative(folder)}/__init__.py has no module table"
+        contents = package_contents(folder)
+        missing = [m for m in contents if m not in names]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        unknown = [n for n in names if n not in contents]
+        assert not (missing or twice or unknown), (
+            f"{_relative(folder)}/__init__.py's module table: missing {missing}, listed more than once "
+            f"{twice}, not a module or sub-package here {unknown}"
+        )
 
 
 class TestTestsTree:
@@ -303,6 +354,20 @@ class TestTheCheckItself:
         g = {"a": {"b", "c"}, "b": {"d"}, "c": {"x"}, "d": {"x"}}
         assert import_chains("a", g, lambda m: m == "x") == [["a", "c", "x"]]
         assert import_chains("b", {"b": set()}, lambda m: m == "x") == []
+
+    def test_a_module_table_is_read_by_its_first_column(self):
+        doc = """Intro.
+
+====  ====
+mod   owns
+====  ====
+a     one
+      more of a
+b/    two
+====  ====
+"""
+        assert table_names(doc) == ["a", "b/"]
+        assert table_names("- :mod:`a`: a list is not a table") is None
 
     def test_every_package_is_on_the_ladder(self):
         packages = {m.split(".")[1] for m in modules() if m.count(".") >= 1}

@@ -1,14 +1,21 @@
 """sim2real: from MuJoCo simulation to a real robot, and back.
 
 One folder per stage of the loop (``docs/architecture.md`` has the picture and the import
-ladder; each package's ``__init__`` lists its modules):
+ladder; each package's ``__init__`` lists its modules); the packages and top-level modules:
 
 =============  =====================================================================================
-package        owns
+module         owns
 =============  =====================================================================================
+errors         the package's exception types (what the CLI turns into one line and an exit code)
+text           short lists in messages: ``few`` ("a, b, ... k more"), ``and_more``
 robots         RobotSpec (the one source of truth about a robot), MJCF models, actuator equations
 params         named physical parameters, their units and physical domains, read/write on models
+param_files    parameter files (YAML name -> value; a calibration file reads as one)
+calibration    calibration files: identified values with intervals, bound to a spec hash; the
+               calibrated model
 logs           the Trajectory model, rosbag2/MCAP read and write, CSV import
+parallel       independent runs (envelope cells, seeds, multi-starts, sweep trials) here, in worker
+               processes or on Ray
 sim            batched simulation on ``mujoco.batch``, sensor models, disturbances
 randomize      randomization configs over the parameters, the hooks that apply them, curricula
 tasks          task kinds as terms over one typed state (rewards, terminations, observations)
@@ -18,16 +25,17 @@ policy         ONNX export with metadata, the real-time runtime (no torch), hand
 real           the Robot protocol: the twin, the kinematic robot, ROS 2 robots and hardware node
 deploy         the control loop, the safety monitor, speed stages, fault injection, recording,
                the ROS 2 deployment node
-sysid          system identification from logs, calibration files
+sysid          system identification from logs: values with intervals, delays, motor models,
+               actuator networks
 gap            reality-gap measurement, failure analysis, transfer envelope
 finetune       residual adapters fine-tuned from real logs
 report         HTML reports and figures
 pipeline       the demo: the whole loop on an embedded robot with the twin as the robot
 bench          the benchmarks behind ``sim2real bench``
-commands, cli  the ``sim2real`` command, one module per subcommand
+commands       the ``sim2real`` subcommands, one module each
+cli            the ``sim2real`` command: the subcommand table, logging, one-line errors, exit codes
+__main__       ``python -m sim2real``
 =============  =====================================================================================
-
-Top-level modules: ``params`` (above), ``errors`` (the package's exception types), ``cli``.
 """
 
 __version__ = "0.1.0"

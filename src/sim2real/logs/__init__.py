@@ -2,26 +2,30 @@
 
 Numpy and rosbags only (no torch, no mujoco): robot computers import this.
 
-================  ==================================================================================
-module            owns
-================  ==================================================================================
-trajectory        :class:`Trajectory`: joint states, commands, IMU samples and events of one run
-bag               rosbag2 directories with MCAP storage: :class:`BagWriter`, :func:`read_bag`
-bag_streams       a bag's decoded messages made into one Trajectory
-bag_states        joint states on one clock, in order, joined by name; the command joints
-bag_topics        which topics hold the joint states, commands and IMU (--topic)
-bag_unitree       Unitree LowState/LowCmd bags: motor order (--motor-order), stop values, bag-carried types
-bag_directory     a bag directory on disk: metadata.yaml kept current while writing, opening killed bags
-bag_ros1          ROS 1 .bag files: opening them, their errors, ROS 1 decoding, unitree_legged_msgs
-bag_ros1_scan     ROS 1 bags without an index (recorder killed, cut short): their records walked
-bag_ros2          rosbag2 storage files as one reader: split bags, zstd-compressed files and messages
-odometry          floating-base states (nav_msgs/Odometry) to and from :class:`BaseTrack`
-mcap_storage      a crash-safe MCAP storage backend, and recovery of cut files
-csv_import        CSV logs from other labs through an explicit column map
-csv_map_file      a column map written by the user as a YAML file
-csv_floating_base a CSV's IMU columns and base track (a legged robot's log)
-derivative        velocities from sampled positions
-================  ==================================================================================
+==================  ================================================================================
+module              owns
+==================  ================================================================================
+trajectory          :class:`Trajectory`: joint states, commands, IMU samples and events of one run
+bag                 rosbag2 directories with MCAP storage: :class:`BagWriter`, :func:`read_bag`
+bag_streams         a bag's decoded messages made into one Trajectory
+bag_states          joint states on one clock, in order, joined by name; the command joints
+bag_topics          which topics hold the joint states, commands and IMU (--topic)
+bag_unitree         Unitree LowState/LowCmd bags: motor order (--motor-order), stop values,
+                    bag-carried types
+bag_directory       a bag directory on disk: metadata.yaml kept current while writing, opening
+                    killed bags
+bag_ros1            ROS 1 .bag files: opening them, their errors, ROS 1 decoding,
+                    unitree_legged_msgs
+bag_ros1_scan       ROS 1 bags without an index (recorder killed, cut short): their records walked
+bag_ros2            rosbag2 storage files as one reader: split bags, zstd-compressed files and
+                    messages
+odometry            floating-base states (nav_msgs/Odometry) to and from :class:`BaseTrack`
+mcap_storage        a crash-safe MCAP storage backend, and recovery of cut files
+csv_import          CSV logs from other labs through an explicit column map
+csv_map_file        a column map written by the user as a YAML file
+csv_floating_base   a CSV's IMU columns and base track (a legged robot's log)
+derivative          velocities from sampled positions
+==================  ================================================================================
 """
 
 from sim2real.logs.bag import BagWriter, read_bag, write_bag

@@ -15,7 +15,7 @@ linear            :func:`write_linear_policy`: ``tanh(gain @ obs + bias)`` as a 
                   no torch)
 export            :func:`export_policy`: a TransferPolicy as one ONNX file, checked against PyTorch
                   (needs torch)
-imports/          importers of policies trained elsewhere (``sim2real import``): legged_gym
+imports           importers of policies trained elsewhere (``sim2real import``): legged_gym
                   TorchScript, rsl_rl training checkpoints, Isaac Lab / unitree_rl_lab / mjlab ONNX;
                   each writes a spec through robot init and a stamped policy file (needs onnx; torch
                   for TorchScript and checkpoints)

@@ -1,11 +1,5 @@
 """Robot specs and the embedded robots.
 
-Modules: ``spec`` (the RobotSpec type and its YAML schema), ``load`` (load a spec and check it
-against its MJCF: names, files hashed, sensor plan, model overrides), ``files`` (the files a model
-compiles from and naming which changed), ``model`` (build the MuJoCo model a spec describes),
-``actuation`` (actuator models as MuJoCo affine actuators), ``init`` (``robot init``: a spec
-inferred from a foreign MJCF or URDF).
-
 ``load_robot("pendulum")`` loads an embedded robot; ``load_robot("path/to/robot.yaml")`` loads a
 user's own robot from a spec YAML next to its MJCF.
 
@@ -13,9 +7,44 @@ user's own robot from a spec YAML next to its MJCF.
 module            owns
 ================  ==================================================================================
 spec              :class:`RobotSpec` and its parts (actuators, sensors, safety limits, observation)
+parse             the spec YAML parsed and validated on its own (:func:`read_spec`, no MJCF)
+parse_action      the spec's ``action`` section: scale, offset, filter, clip, limit, the held joints
+                  (``action.hold``)
+parse_values      checks of spec YAML values shared by the parsers (each error names where the value
+                  sits)
+safety_options    the spec's optional ``safety.collision`` and ``safety.stages`` keys and their
+                  defaults
+load              :func:`load_spec`: a spec checked against its MJCF (names, sensor plan, model
+                  overrides, idle actuators) and hashed
+files             the files a model compiles from (MJCF, includes, meshes, textures) with their
+                  sha256, and naming which changed
 model             MuJoCo models built from a spec, index helpers
 actuation         the actuator equations: MuJoCo's affine form, and :func:`implied_torque` /
                   :func:`command_for_torque` for the robot side (numpy only)
+friction          joint friction (Coulomb + viscous + Stribeck) and how the simulator applies the
+                  Stribeck part
+fine_steps        how fine a physics step must be for a torque held over it to stay stable
+collide           which geoms take part in contacts: the one predicate every stage uses
+geom_extent       how far a collision geom reaches down: its lowest point at given kinematics, the
+                  geoms a body stands on
+ground            the ground of a model: the planes and static geoms a robot can stand on, the
+                  floor's height, a robot lifted out of it
+standing          whether a legged robot stands in its default pose with its actuators
+                  (:func:`stand`)
+urdf              a vendor URDF to MJCF with MuJoCo's own compiler, its meshes found where a ROS
+                  workspace keeps them
+init              ``robot init``: a complete, commented spec inferred from a foreign MJCF or URDF,
+                  unedited (:func:`infer_spec`, :func:`write_spec`, :func:`init_robot`)
+init_actuators    ``robot init``: each joint's actuator model, gains and torque limit
+init_limits       ``robot init``: the spec's ``safety`` section, the joints a URDF couples
+                  (``<mimic>``)
+init_imu          ``robot init``: where a floating-base robot's IMU is (a site of its base, or one
+                  added)
+init_task         ``robot init``: the ``task:`` section, when the robot's kind is clear from its
+                  model
+init_checks       ``robot init``: what the model's physics settings call for (solver, equality
+                  constraints, gravity, a pose the gains do not hold)
+init_randomize    ``robot init``: the randomization files written beside a legged robot's spec
 ================  ==================================================================================
 """
 

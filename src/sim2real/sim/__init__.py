@@ -4,11 +4,15 @@
 module            owns
 ================  ==================================================================================
 batch             :class:`BatchSim`: batched stepping on a thread pool, per-simulation model fields
+divergence        saying when a simulation diverged (:func:`checked_step` raises where ``mj_step``
+                  would reset the data and go on)
 sensors           sensor models over batched readings: bias, white noise, quantization, drops
 disturbances      external pushes on a named body, scheduled per simulation
 drives            what runs between physics steps: actuator networks and Stribeck friction
 net_actuator      actuator networks at run time (onnxruntime): file, metadata, batched history
 floating          the free joint of a floating base, and the robot hung by its base
 replay            replay of logged commands in windows started from logged states
+continuity        where a log's joint positions jump (resets, angle wraps): what a replay window
+                  must not span
 ================  ==================================================================================
 """

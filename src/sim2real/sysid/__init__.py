@@ -10,14 +10,25 @@ measurement.
 module            owns
 ================  ==================================================================================
 identify          windowed trajectory matching with confidence intervals
+problem           the identification problem: residuals of replay windows, scaled coordinates,
+                  Jacobians, the solve
+intervals         confidence intervals that hold, and the parameters the logs cannot determine
+resolution        the simulator's own model error: how the fitted values move when the replay's step
+                  is halved
+reporting         the last stage of :func:`identify`: the :class:`Identification` of a fitted
+                  problem
+result            :class:`ParamEstimate`, :class:`LogReport`, :class:`Identification`: what an
+                  identification returns
 multistart        multi-start identification: seeded start points, the best fit, the spread
-calibration       calibration files, bound to a spec hash; the calibrated model
 delay             actuation delay by cross-correlation
 motor             motor models of torque-sensing robots
 actuator_data     torque samples of drives from logs; the drive and ridge models they are compared with
 actuator_fit      actuator networks fitted to logs (torch), exported to ONNX
 synthetic         synthetic identification logs with known parameters
 ================  ==================================================================================
+
+Calibration files (:class:`Calibration`, :func:`calibrated_model`) are the base module
+:mod:`sim2real.calibration`; this package re-exports them.
 """
 
 from sim2real.calibration import (

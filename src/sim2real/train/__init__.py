@@ -1,15 +1,27 @@
 """Training: PPO through rsl_rl with the transferable policy network (needs the ``train`` extra).
 
-Modules (import what you need; this package imports nothing heavy by itself):
+================  ==================================================================================
+module            owns
+================  ==================================================================================
+network           ``TransferPolicy``: normalizer + LayerNorm/ELU MLP + tanh, obs (N, n_obs) ->
+                  action (N, n_act) in [-1, 1]
+models            ``TransferActor``, the rsl_rl actor model around it
+ppo               rsl_rl's PPO with the observation normalizers folded at every environment step
+config            ``PPOConfig`` and the tuned preset of each task
+runner            ``Trainer`` (rsl_rl ``OnPolicyRunner`` over ``RslVecEnv``)
+distributed       data-parallel PPO across processes (torch.distributed, gloo, CPU): ranks and their
+                  seeds
+randomization     the bridge to :mod:`sim2real.randomize` (hooks, curriculum, summary for
+                  checkpoints)
+evaluate          success rate and mean return of a deterministic policy
+gate              the success gate: when a run has learnt its task (``train``'s early stop, ``bench
+                  train``'s time to success)
+checkpoint        ``RUN/policy.pt`` and ``load_policy(run) -> (policy, metadata)``
+sweep             hyperparameter sweeps: a YAML search space, one training run per grid point
+                  (``sim2real sweep``)
+================  ==================================================================================
 
-- :mod:`~sim2real.train.network`: ``TransferPolicy`` (normalizer + LayerNorm/ELU MLP + tanh);
-- :mod:`~sim2real.train.models`: ``TransferActor``, the rsl_rl actor model around it;
-- :mod:`~sim2real.train.config`: ``PPOConfig`` and the tuned preset of each task;
-- :mod:`~sim2real.train.runner`: ``Trainer`` (rsl_rl ``OnPolicyRunner`` over ``RslVecEnv``);
-- :mod:`~sim2real.train.evaluate`: success rate and mean return of a deterministic policy;
-- :mod:`~sim2real.train.checkpoint`: ``RUN/policy.pt`` and ``load_policy(run) -> (policy, metadata)``;
-- :mod:`~sim2real.train.randomization`: the bridge to :mod:`sim2real.randomize` (hooks, curriculum,
-  summary for checkpoints).
+Import what you need: this package imports nothing heavy by itself.
 """
 
 from __future__ import annotations

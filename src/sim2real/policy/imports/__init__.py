@@ -8,6 +8,15 @@ common            :class:`ForeignPolicy` (a foreign policy in sim2real's terms) 
                   :func:`write_import` (spec through robot init, metadata, parity check, files)
 legged_gym        legged_gym / unitree_rl_gym TorchScript + MuJoCo deploy config
 isaaclab          Isaac Lab / unitree_rl_lab / mjlab ONNX + ``params/deploy.yaml`` or ONNX metadata
+isaaclab_env      Isaac Lab's own run parameters (``params/env.yaml``) read as the deploy.yaml they
+                  imply
+isaaclab_terms    the observation terms of Isaac Lab, unitree_rl_lab and mjlab exports: names, size
+                  of one frame, scale and clip
+mjlab_meta        mjlab's ONNX metadata (``attach_onnx_metadata``) read as an import's facts
+joint_order       the policy joints of a deploy.yaml's ``joint_ids_map``, and the order of the
+                  model's joints they are in when no file names them
+held              a policy that drives some of the joints it observes: the undriven ones held at
+                  their default position by their PD (the spec's ``action.hold``)
 torchscript       legged_gym, Isaac Lab and rsl_rl ``as_jit()`` TorchScript rebuilt as ONNX (needs torch)
 rsl_checkpoint    rsl_rl training checkpoints (``model_<N>.pt``, rsl_rl 1.x-5.x): the actor rebuilt from
                   its weights; :func:`load_torch_policy` takes either kind of ``.pt`` (needs torch)
