@@ -160,16 +160,7 @@ def _floating_base(path: Path, raw: dict) -> dict[str, Any]:
         if value is None:
             continue
         example = ", ".join(f"{a}: {key}_{a}" for a in axes)
-        if not isinstance(value, dict) or not value:
-            raise LogError(
-                f"{path}: '{key}' must map components to column names, e.g. {{{example}}}, got {value!r}"
-            )
-        for axis, column in value.items():
-            if not isinstance(column, str) or not column.strip():
-                raise LogError(
-                    f"{path}: {key}: the column of component '{axis}' must be a column name, got {column!r}"
-                )
-        fields[key] = {str(a): c.strip() for a, c in value.items()}
+        fields[key] = _columns(path, key, value, "components", "component", example)
     for key in ("base_lin_vel_frame", "base_ang_vel_frame"):
         if raw.get(key) is not None:
             if raw[key] not in FRAMES:
@@ -189,16 +180,17 @@ def _floating_base(path: Path, raw: dict) -> dict[str, Any]:
 
 
 def _joint_columns(path: Path, role: str, value: object) -> dict[str, str]:
+    return _columns(path, role, value, "joint names", "joint", "hinge: pos")
+
+
+def _columns(path: Path, key: str, value: object, keys: str, one: str, example: str) -> dict[str, str]:
+    """A map's ``key``: a mapping of ``keys`` (joint names, a vector's components) to column names."""
     if not isinstance(value, dict) or not value:
-        raise LogError(
-            f"{path}: '{role}' must map joint names to column names, e.g. {{hinge: pos}}, got {value!r}"
-        )
-    for joint, column in value.items():
+        raise LogError(f"{path}: '{key}' must map {keys} to column names, e.g. {{{example}}}, got {value!r}")
+    for name, column in value.items():
         if not isinstance(column, str) or not column.strip():
-            raise LogError(
-                f"{path}: {role}: the column of joint '{joint}' must be a column name, got {column!r}"
-            )
-    return {str(j): c.strip() for j, c in value.items()}
+            raise LogError(f"{path}: {key}: the column of {one} '{name}' must be a column name, got {column!r}")
+    return {str(n): c.strip() for n, c in value.items()}
 
 
 def _scales(path: Path, value: object, key: str = "scale") -> dict[str, float]:
