@@ -30,8 +30,8 @@ from sim2real.logs.bag import (
     TOPIC_IMU,
     TOPIC_JOINT_STATES,
     TOPIC_META,
-    TYPESTORE,
 )
+from sim2real.logs.bag_ros2 import ROS2_TYPESTORE as TYPESTORE
 from sim2real.policy.linear import write_linear_policy
 from sim2real.policy.runtime import PolicyRunner
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot

@@ -22,7 +22,7 @@ from unitree_testdata import GO2_ORDER, float32
 
 from sim2real.cli import main
 from sim2real.logs import read_bag
-from sim2real.logs.bag import TYPESTORE
+from sim2real.logs.bag_ros2 import ROS2_TYPESTORE as TYPESTORE
 
 PARAMS = "joint.FL_calf.damping,joint.FR_calf.damping"
 FIGURES = ("position_rmse", "velocity_rmse", "position_rmse_per_joint", "velocity_rmse_per_joint")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sim2real.errors import MissingExtraError
-from sim2real.logs.bag import TYPESTORE
+from sim2real.logs.bag_ros2 import ROS2_TYPESTORE
 
 try:
     from websockets.sync.client import connect
@@ -106,7 +106,7 @@ class FoxgloveClient:
 
     def _decode(self, channel: dict[str, Any], payload: bytes) -> Any:
         if channel["encoding"] == "cdr":
-            return TYPESTORE.deserialize_cdr(payload, channel["schemaName"])
+            return ROS2_TYPESTORE.deserialize_cdr(payload, channel["schemaName"])
         return json.loads(payload)
 
     def _run(self) -> None:

@@ -50,9 +50,9 @@ from sim2real.logs.bag import (
     TOPIC_IMU,
     TOPIC_JOINT_STATES,
     TOPIC_META,
-    TYPESTORE,
     BagWriter,
 )
+from sim2real.logs.bag_ros2 import ROS2_TYPESTORE
 from sim2real.robots.spec import RobotSpec
 
 __all__ = ["DEFAULT_PORT", "LAYOUT", "STATUS_SCHEMA", "TOPIC_STATUS", "LiveTelemetry", "live_telemetry"]
@@ -104,7 +104,7 @@ class _Sink:
         self.foxglove = foxglove
         self.context = context
 
-    def add_connection(self, topic: str, msgtype: str, typestore: Any = TYPESTORE) -> Any:
+    def add_connection(self, topic: str, msgtype: str, typestore: Any = ROS2_TYPESTORE) -> Any:
         text, _ = typestore.generate_msgdef(msgtype, ros_version=2)
         schema = self.foxglove.Schema(name=msgtype, encoding="ros2msg", data=text.encode())
         return self.foxglove.Channel(topic, schema=schema, message_encoding="cdr", context=self.context)

@@ -103,10 +103,8 @@ _TYPES = {
 FORMAT = "sim2real.log/1"
 """Value of ``format`` in the meta JSON."""
 _CUSTOM_KEY = "sim2real.meta"
-TYPESTORE = ROS2_TYPESTORE
-"""Message definitions used to write and read (ROS 2 Jazzy; identical for these types in Humble)."""
 
-_T = TYPESTORE.types
+_T = ROS2_TYPESTORE.types
 _JointState, _Imu, _Header, _Time = (
     _T["sensor_msgs/msg/JointState"],
     _T["sensor_msgs/msg/Imu"],
@@ -390,7 +388,7 @@ class BagWriter:
             self._write_meta(writer, ns)
         ns = max(ns, self._last_ns)
         self._last_ns = ns
-        writer.write(self._connection(writer, topic), ns, TYPESTORE.serialize_cdr(msg, _TYPES[topic]))
+        writer.write(self._connection(writer, topic), ns, ROS2_TYPESTORE.serialize_cdr(msg, _TYPES[topic]))
         self.message_count += 1
         if time.monotonic() >= self._next_metadata:
             self._write_metadata_yaml()
@@ -398,14 +396,14 @@ class BagWriter:
     def _write_meta(self, writer: Writer, ns: int) -> None:
         self._meta_written = True
         self._last_ns = max(self._last_ns, ns)
-        data = TYPESTORE.serialize_cdr(_String(data=self._meta_json), _TYPES[TOPIC_META])
+        data = ROS2_TYPESTORE.serialize_cdr(_String(data=self._meta_json), _TYPES[TOPIC_META])
         writer.write(self._connection(writer, TOPIC_META), self._last_ns, data)
         self.message_count += 1
 
     def _connection(self, writer: Writer, topic: str) -> Any:
         conn = self._connections.get(topic)
         if conn is None:
-            conn = self._connections[topic] = writer.add_connection(topic, _TYPES[topic], typestore=TYPESTORE)
+            conn = self._connections[topic] = writer.add_connection(topic, _TYPES[topic], typestore=ROS2_TYPESTORE)
             self._write_metadata_yaml()  # before the topic's first message
         return conn
 

@@ -27,15 +27,9 @@ rosbags' rosbag1 reader parses the same record headers, times and topic names (i
 scan parses them itself (it already borrows one such helper, ``rosbags.typesys.msg.normalize_msgtype``,
 which ``rosbags.typesys`` does not export either: a rosbags upgrade may move it).
 
-**Cost.** Measured on the 2-core development machine shared with other jobs (rosbags 0.11.9, best
-of 3), :func:`~.bag.read_bag` of a 20 s run at 500 Hz of a 12-joint robot (30,000 JointState, Imu
-and Float64MultiArray messages, 768 KB chunks) without its index: 12 µs per message, of which the
-scan at open is 2 µs, against 13 µs for the same bag read through its index (rosbags parses each
-record header generically); lz4 chunks the same (12 µs, scan 2 µs, against 13 µs).  bz2 chunks:
-32 µs, scan 12 µs, against 24 µs, when each chunk was decompressed twice (to scan it, to read it);
-decompressed once, a later run under heavier load measured 58 µs against 62 µs indexed (98 µs
-decompressing twice, in the same run): about what the indexed read costs.  Under load from other
-jobs every figure grew by up to 80 % (the last run: three times).
+**Cost.** About what reading through the index costs (plain and lz4 chunks), bz2 chunks being
+decompressed once, by the scan, into a temporary file: the measured figures, and why they are
+only an order of magnitude, are in ``docs/real_data.md`` (*ROS 1 bags*).
 """
 
 from __future__ import annotations

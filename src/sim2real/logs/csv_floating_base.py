@@ -171,20 +171,21 @@ def floating_base_fields(
     if get("base_position") is None:
         return fields, info
     quat = _unit(path, "base_quat", stack("base_quat"), get("base_quat"), line_numbers)
+    to_base = quat * np.array([1.0, -1.0, -1.0, -1.0])  # the conjugate: world -> base frame, R^T v
     velocity = {}
     for key in ("base_lin_vel", "base_ang_vel"):
         if get(key) is None:
             continue
         v = stack(key)
-        if get(f"{key}_frame") == "world":  # into the base frame: R^T v
-            v = rotate(quat * np.array([1.0, -1.0, -1.0, -1.0]), v)
+        if get(f"{key}_frame") == "world":
+            v = rotate(to_base, v)
         velocity[key] = v
-    if "base_lin_vel" not in velocity:  # d(position)/dt in the world, into the base frame: R^T v
+    if "base_lin_vel" not in velocity:  # d(position)/dt in the world, into the base frame
         try:
             world = central_difference(t, stack("base_position"), smoothing)
         except LogError as exc:
             raise LogError(f"{path}: cannot compute the base velocity from base_position: {exc}") from None
-        velocity["base_lin_vel"] = rotate(quat * np.array([1.0, -1.0, -1.0, -1.0]), world)
+        velocity["base_lin_vel"] = rotate(to_base, world)
         info["base_lin_vel_source"] = "derivative of base_position: " + describe_method(smoothing)
     if "base_ang_vel" not in velocity:
         try:

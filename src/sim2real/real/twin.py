@@ -189,7 +189,7 @@ class TwinRobot:
         self._neg_safe_damping = -self._safe_damping
         self._damping_safe_mode = spec.safety.safe_mode == "damping"
         self._flipped = bool(np.any(self._flip != 1.0))  # 1.0 * x is x, bit for bit: skipped
-        self._tau_joints = np.array([spec.joints.index(a.joint) for a in spec.actuators], dtype=np.int64)
+        self._tau_joints = np.array(act_joint, dtype=np.int64)
         d = self.data  # views into the data and model (never reallocated): no lookup per step
         self._qpos, self._qvel, self._qacc, self._ctrl = d.qpos, d.qvel, d.qacc, d.ctrl
         self._dof_frictionloss = model.dof_frictionloss
