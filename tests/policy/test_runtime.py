@@ -338,6 +338,14 @@ class TestObservationBuilder:
             ObservationTerm("base_lin_vel", 3, 2.0, history=2),
             ObservationTerm("base_quat", 4, 1.0, params={"order": "xyzw", "unique": True}),
             ObservationTerm("gait_phase", 2, 1.0, history=2, params={"period": 0.8, "offset": 0.25}),
+            ObservationTerm(
+                "height_scan",
+                6,
+                5.0,
+                history=2,
+                clip=(-1.0, 1.0),
+                params={"points_x": [-0.1, 0.0, 0.1], "points_y": [-0.1, 0.1], "order": "yx", "offset": 0.4},
+            ),
         ]
         assert {t.name for t in layout} == set(OBSERVATION_TERMS)  # a new term needs a line here
         default = np.array([0.1, -0.2, 0.3])
@@ -351,13 +359,13 @@ class TestObservationBuilder:
                 reference.reset()
             q, qd, la = rng.normal(0, 2, n_joints), rng.normal(0, 5, n_joints), rng.uniform(-1, 1, n_act)
             gyro, quat, cmd = rng.normal(0, 1, 3), rng.normal(0, 1, 4), rng.uniform(-1, 1, 3)
-            lin = rng.normal(0, 1, 3)
-            mine = builder.build(q, qd, la, gyro, quat, cmd, lin).copy()
+            lin, scan = rng.normal(0, 1, 3), rng.normal(0.4, 0.6, 6)
+            mine = builder.build(q, qd, la, gyro, quat, cmd, lin, scan).copy()
             builder.commit()
             unit = quat / np.linalg.norm(quat)
             t = np.array([(k if k < 20 else k - 20) * dt])
             inp = ObsInputs(
-                q[None], qd[None], default, la[None], gyro[None], unit[None], cmd[None], lin[None], t
+                q[None], qd[None], default, la[None], gyro[None], unit[None], cmd[None], lin[None], t, scan[None]
             )
             np.testing.assert_allclose(
                 mine, build_observation(layout, inp, history=reference)[0], rtol=1e-12, atol=1e-12

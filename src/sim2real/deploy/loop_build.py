@@ -14,7 +14,29 @@ from sim2real.deploy.speed import SpeedProgression, parse_stage
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Robot
 
-__all__ = ["build_loop"]
+__all__ = ["build_loop", "check_height_scan"]
+
+
+def check_height_scan(observation: Any, robot: Any) -> None:
+    """Refuse a policy that observes a terrain height scan on a robot that gives none.
+
+    A MuJoCo twin whose spec observes a scan casts its rays in its own scene
+    (``TwinRobot.gives_height_scan``); a ROS 2 robot reads no terrain, so a rough-terrain policy
+    cannot be deployed or checked there.
+
+    Args:
+        observation: The policy's observation layout (``PolicyMetadata.observation``).
+        robot: The robot.
+
+    Raises:
+        Sim2RealError: the layout has ``height_scan`` and the robot does not say it gives one
+            (``robot.gives_height_scan``, absent: False).
+    """
+    if any(t.name == "height_scan" for t in observation) and getattr(robot, "gives_height_scan", False) is not True:
+        raise Sim2RealError(
+            "the policy observes a terrain height scan, which this robot does not give (sim2real computes it by "
+            "ray casts on a MuJoCo twin only: sim2sim, deploy --twin)"
+        )
 
 
 def build_loop(
@@ -51,7 +73,8 @@ def build_loop(
     Raises:
         PolicyError / SpecMismatchError: the policy cannot be loaded or is for another spec.
         Sim2RealError: the policy observes the base's linear velocity and the robot says it gives
-            none (``robot.gives_base_lin_vel`` False: a ROS 2 robot without an odometry topic).
+            none (``robot.gives_base_lin_vel`` False: a ROS 2 robot without an odometry topic), or a
+            terrain height scan and the robot cannot give one (:func:`check_height_scan`).
     """
     from sim2real.policy.runtime import PolicyRunner
 
@@ -67,6 +90,7 @@ def build_loop(
             "the policy observes the base's linear velocity, which this robot does not give: name its state "
             "estimator's nav_msgs/Odometry topic (ros2: odometry_topic)"
         )
+    check_height_scan(runner.metadata.observation, robot)
     if config is None:
         config = LoopConfig(mode="paced")
     index = parse_stage(speed_stage, config.speed.stages)

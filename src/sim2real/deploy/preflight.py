@@ -61,6 +61,7 @@ import numpy as np
 
 from sim2real.deploy.collision import CollisionDetector
 from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.loop_build import check_height_scan
 from sim2real.deploy.preflight_limits import limit_problems
 from sim2real.deploy.record import pd_room
 from sim2real.deploy.speed import SpeedConfig
@@ -617,12 +618,18 @@ def run_preflight(
         fixed_base: The robot hangs by its base: a twin built with ``fixed_base=True``, or a robot
             on a stand; ``spec`` (the robot's too) is then
             :func:`~sim2real.deploy.record.fixed_base_spec`'s (the monitor checks the joints only).
+
+    Raises:
+        Sim2RealError: the policy file is missing, or it observes a terrain height scan the robot
+            cannot give (:func:`~sim2real.deploy.loop_build.check_height_scan`: a ROS 2 robot).
     """
     policy_path = Path(policy_path)
     if not policy_path.is_file():
         raise Sim2RealError(f"policy not found: {policy_path}")
     items: dict[str, Item] = {}
-    items["contract"], _ = check_contract(spec, policy_path)
+    items["contract"], policy = check_contract(spec, policy_path)
+    if policy is not None:  # a rough-terrain policy on a robot that reads no terrain: refused
+        check_height_scan(policy.metadata.observation, robot)
     items["limits"] = check_limits(spec)
     items["reduced_speed"] = check_reduced_speed(speed or SpeedConfig())
     items["perimeter"] = check_perimeter(confirm_perimeter)

@@ -29,6 +29,7 @@ from sim2real.robots.model import build_mjspec, spec_floor_height
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.batch import BatchSim
 from sim2real.sim.sensors import SensorReader
+from sim2real.sim.terrain_scan import cast_height_scan, scan_points, terrain_geoms
 from sim2real.tasks.base import TaskConfig
 from sim2real.tasks.observations import (
     ObservationHistory,
@@ -137,7 +138,21 @@ class TaskEnv:
         self._clip_low = spec.action_clip_low if spec.action_clip_low.size else None
         self._clip_high = spec.action_clip_high if spec.action_clip_high.size else None
         self.hooks = [factory(self) for factory in task.env_hooks] + self.hooks
+        self._scan = self._scan_setup()
         self.reset()
+
+    def _scan_setup(self) -> tuple[mujoco.MjData, np.ndarray, np.ndarray] | None:
+        """For a layout with a terrain height scan: a scene to cast the rays in (one MjData of the
+        model at rest: the terrain is the model's static scene, the same for every simulation; the
+        robot's geoms there are passed through), the grid and the terrain geoms; else None."""
+        term = next((t for t in self.spec.observation if t.name == "height_scan"), None)
+        if term is None:
+            return None
+        scene = mujoco.MjData(self.sim.model)
+        mujoco.mj_forward(self.sim.model, scene)
+        grid = scan_points(term.params["points_x"], term.params["points_y"], term.params["order"])
+        body = mujoco.mj_name2id(self.sim.model, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
+        return scene, grid, terrain_geoms(self.sim.model, body)
 
     # ------------------------------------------------------------ state for terms
     @property
@@ -215,6 +230,9 @@ class TaskEnv:
             velocity_command=self.velocity_command if self.task.commands is not None else None,
             base_lin_vel=self.base_lin_vel if self.spec.floating_base else None,
             episode_time=self.episode_time,
+            height_scan=None
+            if self._scan is None
+            else cast_height_scan(self.sim.model, self._scan[0], self.sim.base_pos, self.sim.base_quat, *self._scan[1:]),
         )
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:

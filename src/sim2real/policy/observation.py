@@ -44,6 +44,7 @@ NEEDS: dict[str, str] = {
     "base_quat": "quat",
     "velocity_command": "velocity_command",
     "base_lin_vel": "base_lin_vel",
+    "height_scan": "height_scan",
 }
 """Optional inputs that a term requires (by term name)."""
 
@@ -52,7 +53,7 @@ class StepInputs:
     """The inputs of one step (1-D arrays; None where absent); the builder's kernels read them
     (``la``: the full action, (n_act,))."""
 
-    __slots__ = ("cmd", "gyro", "la", "lin", "q", "qd", "quat", "t")
+    __slots__ = ("cmd", "gyro", "la", "lin", "q", "qd", "quat", "scan", "t")
 
     def __init__(self) -> None:
         self.q: np.ndarray = np.zeros(0)
@@ -62,6 +63,7 @@ class StepInputs:
         self.quat: np.ndarray | None = None
         self.cmd: np.ndarray | None = None
         self.lin: np.ndarray | None = None
+        self.scan: np.ndarray | None = None
         self.t = 0.0
 
 
@@ -131,6 +133,13 @@ def _base_quat(frame: np.ndarray, order: str, unique: bool) -> Kernel:
         frame[index[1]] = k * x
         frame[index[2]] = k * y
         frame[index[3]] = k * z
+
+    return kernel
+
+
+def _height_scan(frame: np.ndarray, offset: float) -> Kernel:
+    def kernel(inp: StepInputs) -> None:
+        np.subtract(inp.scan, offset, out=frame)
 
     return kernel
 
@@ -222,7 +231,8 @@ class ObservationBuilder:
         out: The observation, shape (n_obs,), float64; overwritten by every :meth:`build`.
         actions: The actions the ``last_action`` term shows.
         needs: Optional inputs the layout requires (``gyro``, ``quat``, ``velocity_command``,
-            ``base_lin_vel``).
+            ``base_lin_vel``, ``height_scan``).
+        scan_points: Points of the layout's height scan (0: it has none).
     """
 
     def __init__(
@@ -248,6 +258,7 @@ class ObservationBuilder:
         self.n_obs = sum(t.width for t in self.layout)
         self.out = np.zeros(self.n_obs)
         self.needs = tuple(sorted({NEEDS[t.name] for t in self.layout if t.name in NEEDS}))
+        self.scan_points = next((t.size for t in self.layout if t.name == "height_scan"), 0)
         self.generic: list[str] = []
         self._inp = StepInputs()
         self._terms: list[_Term] = []
@@ -274,6 +285,7 @@ class ObservationBuilder:
             "joint_pos_sincos": 2 * self.n_joints,
             "joint_vel": self.n_joints,
             "last_action": self.actions.size,
+            "height_scan": len(term.params.get("points_x", ())) * len(term.params.get("points_y", ())),
         }.get(term.name)
         if expected is not None and expected != term.size:
             raise PolicyError(
@@ -308,6 +320,8 @@ class ObservationBuilder:
             return rowwise(
                 lambda f: _base_quat(f, params.get("order", "wxyz"), bool(params.get("unique", False)))
             )
+        if name == "height_scan":
+            return rowwise(lambda f: _height_scan(f, float(params.get("offset", 0.5))))
         if name == "gait_phase":
             return rowwise(
                 lambda f: _gait_phase(f, float(params["period"]), float(params.get("offset", 0.0)))
@@ -350,9 +364,10 @@ class ObservationBuilder:
         quat: np.ndarray | None = None,
         velocity_command: np.ndarray | None = None,
         base_lin_vel: np.ndarray | None = None,
+        height_scan: np.ndarray | None = None,
     ) -> np.ndarray:
         """Fill and return :attr:`out` (n_obs,) for this step, without changing the history (see
-        :meth:`commit`).  Inputs are 1-D: (n_joints,), (n_act,), (3,), (4,), (3,), (3,);
+        :meth:`commit`).  Inputs are 1-D: (n_joints,), (n_act,), (3,), (4,), (3,), (3,), (n_points,);
         ``last_action`` is the full action (the ``last_action`` term shows :attr:`actions`' entries).
 
         The caller checks sizes; a missing input that a term needs fails inside the kernel.
@@ -360,6 +375,7 @@ class ObservationBuilder:
         inp = self._inp
         inp.q, inp.qd, inp.la = joint_pos, joint_vel, last_action
         inp.gyro, inp.quat, inp.cmd, inp.lin = gyro, quat, velocity_command, base_lin_vel
+        inp.scan = height_scan
         inp.t = self.steps * self.control_dt
         fresh = self._fresh
         rows = self._rows
@@ -395,13 +411,15 @@ class ObservationBuilder:
                 quat *= rng.uniform(0.9, 1.1) / np.linalg.norm(quat)  # an IMU's quaternion is only near unit
                 cmd = rng.uniform(-1.0, 1.0, 3)
                 lin = rng.normal(0.0, 1.0, 3)
+                scan = rng.normal(0.5, 0.5, self.scan_points) if self.scan_points else None
                 if k == 2:  # an unusable step: built, never committed
-                    self.build(q + 1.0, qd, la, gyro, quat, cmd, lin)
-                mine = self.build(q, qd, la, gyro, quat, cmd, lin).copy()
+                    self.build(q + 1.0, qd, la, gyro, quat, cmd, lin, scan)
+                mine = self.build(q, qd, la, gyro, quat, cmd, lin, scan).copy()
                 self.commit()
                 unit = quat / np.linalg.norm(quat)  # what the training side does before the terms
                 inp = StepInputs()
                 inp.q, inp.qd, inp.la, inp.gyro, inp.quat, inp.cmd, inp.lin = q, qd, la, gyro, unit, cmd, lin
+                inp.scan = scan
                 inp.t = k * self.control_dt
                 reference = build_observation(
                     self.layout,
@@ -437,5 +455,6 @@ def _inputs(
         base_quat=row(quat),
         velocity_command=row(inp.cmd),
         base_lin_vel=row(inp.lin),
+        height_scan=row(inp.scan),
         episode_time=np.array([inp.t]),
     )

@@ -195,6 +195,8 @@ class PolicyRunner:
         self._need_quat = "quat" in needs
         self._need_cmd = "velocity_command" in needs
         self._need_lin = "base_lin_vel" in needs
+        self._need_scan = "height_scan" in needs
+        self._scan_shape = (self._builder.scan_points,)
 
         # preallocated buffers; the session reads _obs32 and writes _act32 in place
         self._obs32 = np.zeros((1, self.n_obs), dtype=np.float32)
@@ -294,6 +296,7 @@ class PolicyRunner:
         quat: np.ndarray | None = None,
         velocity_command: np.ndarray | None = None,
         base_lin_vel: np.ndarray | None = None,
+        height_scan: np.ndarray | None = None,
     ) -> np.ndarray:
         """One control step from the robot's readings.
 
@@ -305,6 +308,8 @@ class PolicyRunner:
             velocity_command: (vx [m/s], vy [m/s], yaw rate [rad/s]), (3,) (when it has velocity_command).
             base_lin_vel: Base linear velocity in the base frame, (3,) [m/s] (when it has base_lin_vel:
                 an estimator's on a robot).
+            height_scan: The base's height above the terrain at each point of the layout's scan grid,
+                (n_points,) [m] (when it has height_scan: ray casts on a MuJoCo twin).
 
         Returns:
             Actuator commands, (n_act,) in command units (rad targets, N m or V), read-only view
@@ -326,9 +331,11 @@ class PolicyRunner:
             velocity_command = self._vector(velocity_command, 3, "velocity_command")
         if self._need_lin and (type(base_lin_vel) is not np.ndarray or base_lin_vel.shape != (3,)):
             base_lin_vel = self._vector(base_lin_vel, 3, "base_lin_vel")
+        if self._need_scan and (type(height_scan) is not np.ndarray or height_scan.shape != self._scan_shape):
+            height_scan = self._vector(height_scan, self._scan_shape[0], "height_scan")
 
         obs = self._builder.build(
-            joint_pos, joint_vel, self._filtered, gyro, quat, velocity_command, base_lin_vel
+            joint_pos, joint_vel, self._filtered, gyro, quat, velocity_command, base_lin_vel, height_scan
         )
         np.copyto(self._obs32_row, obs)
         if not math.isfinite(self._obs32_row.dot(self._ones32)):
@@ -354,7 +361,7 @@ class PolicyRunner:
 
     def step_reading(self, reading: Any, velocity_command: np.ndarray | None = None) -> np.ndarray:
         """:meth:`step` from a robot ``Reading`` (attributes ``q``, ``qd``, ``gyro``, ``quat``, and
-        ``base_lin_vel`` when the reading has one)."""
+        ``base_lin_vel`` and ``height_scan`` when the reading has them)."""
         return self.step(
             reading.q,
             reading.qd,
@@ -362,6 +369,7 @@ class PolicyRunner:
             reading.quat,
             velocity_command,
             getattr(reading, "base_lin_vel", None),
+            getattr(reading, "height_scan", None),
         )
 
     # ------------------------------------------------------------------ offline helpers

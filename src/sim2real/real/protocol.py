@@ -66,6 +66,10 @@ class Reading:
     base_lin_vel: np.ndarray | None = None
     """Base linear velocity in the base frame, shape (3,) [m/s], from a state estimator (or a
     simulator), or None; only policies that observe it need it."""
+    height_scan: np.ndarray | None = None
+    """Height of the base above the terrain under each point of the policy's scan grid, shape
+    (n_points,) [m] (the ``height_scan`` observation term's input), or None: a MuJoCo twin gives it
+    when its spec observes one (``TwinRobot.gives_height_scan``); a ROS 2 robot gives none."""
     valid: bool = True
     """False for a dropped or incomplete sample (e.g. a JointState missing a joint): do not use it."""
 
@@ -80,6 +84,8 @@ class Reading:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, _vector(value, name, size))
+        if self.height_scan is not None:
+            object.__setattr__(self, "height_scan", _vector(self.height_scan, "height_scan"))
         if self.base_height is not None:
             object.__setattr__(self, "base_height", float(self.base_height))
         object.__setattr__(self, "valid", bool(self.valid))

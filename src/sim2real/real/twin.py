@@ -25,7 +25,10 @@ affine actuators, whose PD damping ``implicitfast`` integrates implicitly) and w
 to their controls: the nominal simulator of ``sim2real sim2sim``; backlash and the torque-speed
 curve need the explicit actuators and do not apply then (a network's torque is its torque motor's
 control, as in training).  Readings of a floating base carry the simulator's base linear velocity
-(``Reading.base_lin_vel``, what an estimator gives on a robot).
+(``Reading.base_lin_vel``, what an estimator gives on a robot) and, when the spec's observation
+has a terrain height scan (a rough-terrain policy: the spec's layout is the policy's), the base's
+height above the terrain on the scan's grid (``Reading.height_scan``), cast in the twin's own scene
+by :func:`sim2real.sim.terrain_scan.cast_height_scan` (a twin whose spec has none casts no ray).
 
 It runs in lockstep (each ``write`` advances one control period; fast) or paced to the wall clock
 (``realtime``: the simulation follows the wall clock and ``write`` does not block, as on a robot).
@@ -71,6 +74,7 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.sim.divergence import checked_step
 from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.net_actuator import DRIVE_INPUTS, NetDrives, load_net
+from sim2real.sim.terrain_scan import cast_height_scan, scan_points, terrain_geoms
 
 __all__ = ["TwinConfig", "TwinEffects", "TwinRobot"]
 
@@ -195,7 +199,24 @@ class TwinRobot:
         self._dof_frictionloss = model.dof_frictionloss
         self._aq, self._ad = _as_slice(self._act_qpos), _as_slice(self._act_dof)
         self._ctrl_at, self._dofs_at = _as_slice(self._ctrl_idx), _as_slice(self._dof_idx)
+        self._scan = self._scan_grid()
+        """(base body id, grid points (n, 2), terrain geoms) of the spec's height scan, or None."""
         self.reset(initial_qpos)
+
+    def _scan_grid(self) -> tuple[int, np.ndarray, np.ndarray] | None:
+        term = next((t for t in self.spec.observation if t.name == "height_scan"), None)
+        if term is None or self.spec.base_body is None:
+            return None
+        body = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
+        grid = scan_points(term.params["points_x"], term.params["points_y"], term.params["order"])
+        grid.setflags(write=False)
+        return body, grid, terrain_geoms(self.model, body)
+
+    @property
+    def gives_height_scan(self) -> bool:
+        """Whether readings carry a terrain height scan (``Reading.height_scan``): the spec observes
+        one (a twin hung by its base scans from where it hangs)."""
+        return self._scan is not None
 
     def _torque_inputs(self) -> None:
         """Switch the actuators to plain torque inputs (ctrl = joint torque, clipped to the limit)."""
@@ -298,6 +319,12 @@ class TwinRobot:
             height = float(d.qpos[self._base.qpos + 2]) - self._floor
             self.read_base = self.base_state()
             lin_vel = self.read_base.lin_vel.copy()
+        scan = None
+        if self._scan is not None:
+            body, grid, terrain = self._scan
+            base = self.read_base
+            pos, quat = (base.position, base.quat) if base is not None else (d.xpos[body], d.xquat[body])
+            scan = cast_height_scan(self.model, d, pos[None], quat[None], grid, terrain)[0]
         reading = Reading(
             t=float(d.time),
             q=q,
@@ -308,6 +335,7 @@ class TwinRobot:
             quat=quat,
             base_height=height,
             base_lin_vel=lin_vel,
+            height_scan=scan,
             valid=True,
         )
         if self._last_reading is not None and self.rng.random() < fx.drop_probability:
@@ -322,6 +350,7 @@ class TwinRobot:
                 quat=last.quat,
                 base_height=last.base_height,
                 base_lin_vel=last.base_lin_vel,
+                height_scan=last.height_scan,
                 valid=False,
             )
         self._last_reading = reading

@@ -541,7 +541,8 @@ def _parse_observation(
         if name in seen:
             raise SpecError(f"observation: term '{name}' listed twice")
         seen.add(name)
-        expected = term_size(name, len(joints), n_actions)
+        raw_params = _require_mapping(term.get("params", {}) or {}, f"observation.{name}.params")
+        expected = term_size(name, len(joints), n_actions, raw_params)
         size = term.get("size", expected)
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise SpecError(f"observation.{name}.size must be a positive integer, got {size!r}")
@@ -568,7 +569,7 @@ def _parse_observation(
             if np.any(np.asarray(lo) >= np.asarray(hi)):
                 raise SpecError(f"observation.{name}.clip: low is not below high")
             clip = (lo, hi)
-        params = term_params(name, _require_mapping(term.get("params", {}) or {}, f"observation.{name}.params"))
+        params = term_params(name, raw_params)
         observation.append(
             ObservationTerm(name=name, size=size, scale=scale, history=history, clip=clip, params=params)
         )

@@ -245,8 +245,9 @@ class ObservationTerm:
             out += (f"history={self.history}",)
         if self.clip is not None:
             out += (f"clip={[_plain(x) for x in self.clip]}",)
-        if self.params:
-            out += (f"params={dict(sorted(self.params.items()))}",)
+        if self.params:  # a list and a tuple of numbers (JSON, YAML or parsed) read alike
+            plain = {k: list(v) if isinstance(v, tuple | list) else v for k, v in sorted(self.params.items())}
+            out += (f"params={plain}",)
         return out
 
 
@@ -480,17 +481,19 @@ OBSERVATION_SIZES: dict[str, str | int] = {
     "base_lin_vel": 3,
     "base_quat": 4,
     "gait_phase": 2,
+    "height_scan": "grid",
 }
 """Size of one frame of every observation term for a robot: a number, or ``n_joints`` /
 ``2 n_joints`` / ``n_actions`` (the actions the policy drives: held actuators, ``action.hold``, are
-not among them).  The term functions are in :mod:`sim2real.tasks.observations`
-(same names)."""
+not among them) / ``grid`` (the points of the term's scan grid, ``len(points_x) * len(points_y)``).
+The term functions are in :mod:`sim2real.tasks.observations` (same names)."""
 
 IMU_TERMS = ("base_ang_vel", "projected_gravity", "base_quat")
 """Observation terms that need an IMU."""
 
-FLOATING_BASE_TERMS = ("base_lin_vel",)
-"""Observation terms that need a floating base (its velocity: the simulator's, or an estimator's on a robot)."""
+FLOATING_BASE_TERMS = ("base_lin_vel", "height_scan")
+"""Observation terms that need a floating base (its velocity, or its height above the terrain: the
+simulator's, or an estimator's on a robot)."""
 
 TERM_PARAMS: dict[str, dict[str, tuple[str, Any]]] = {
     "gait_phase": {
@@ -501,6 +504,12 @@ TERM_PARAMS: dict[str, dict[str, tuple[str, Any]]] = {
         "order": (("wxyz", "xyzw"), "wxyz"),
         "unique": ("bool", False),
     },
+    "height_scan": {
+        "points_x": ("numbers", None),
+        "points_y": ("numbers", None),
+        "order": (("xy", "yx"), None),
+        "offset": ("number", 0.5),
+    },
 }
 """Parameters of the terms that take any: name -> (kind, default); a default of None means required.
 
@@ -508,6 +517,11 @@ TERM_PARAMS: dict[str, dict[str, tuple[str, Any]]] = {
   The frame is (sin 2 pi p, cos 2 pi p) with ``p = (t / period + offset) mod 1`` and ``t`` the time
   of the control step since the policy (episode) started, ``t = k * control_dt`` at step k = 0, 1, ...
 - ``base_quat``: component ``order`` of the orientation fed to the policy; ``unique`` makes w >= 0.
+- ``height_scan``: a grid of points around the base, in the base's yaw frame (x forward, y left),
+  at every combination of ``points_x`` and ``points_y`` [m]; ``order`` says which coordinate varies
+  fastest along the frame (``xy``: x, Isaac Lab's ``GridPatternCfg`` default; ``yx``: y,
+  legged_gym's); each value is the base's height above the terrain under its point minus
+  ``offset`` [m] (:mod:`sim2real.sim.terrain_scan` casts the rays).
 """
 
 
@@ -538,14 +552,25 @@ def term_params(name: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
         elif kind == "bool":
             if not isinstance(value, bool):
                 raise SpecError(f"{where} must be true or false, got {value!r}")
+        elif kind == "numbers":
+            if (
+                not isinstance(value, list | tuple)
+                or not value
+                or not all(
+                    isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value
+                )
+            ):
+                raise SpecError(f"{where} must be a non-empty list of numbers, got {value!r}")
+            value = tuple(float(v) for v in value)
         elif value not in kind:
             raise SpecError(f"{where} must be one of {', '.join(kind)}, got {value!r}")
         out[key] = value
     return out
 
 
-def term_size(name: str, n_joints: int, n_actions: int) -> int:
-    """Size of an observation term on a robot with these joint and action counts.
+def term_size(name: str, n_joints: int, n_actions: int, params: Mapping[str, Any] | None = None) -> int:
+    """Size of an observation term on a robot with these joint and action counts (and, for a scan
+    grid, these term parameters, checked by :func:`term_params`).
 
     Raises:
         SpecError: unknown term.
@@ -555,6 +580,9 @@ def term_size(name: str, n_joints: int, n_actions: int) -> int:
         raise SpecError(f"unknown observation term '{name}' (known: {', '.join(OBSERVATION_SIZES)})")
     if isinstance(rule, int):
         return rule
+    if rule == "grid":
+        grid = term_params(name, params)
+        return len(grid["points_x"]) * len(grid["points_y"])
     return {"n_joints": n_joints, "2 n_joints": 2 * n_joints, "n_actions": n_actions}[rule]
 
 

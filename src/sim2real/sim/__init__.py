@@ -14,5 +14,7 @@ floating          the free joint of a floating base, and the robot hung by its b
 replay            replay of logged commands in windows started from logged states
 continuity        where a log's joint positions jump (resets, angle wraps): what a replay window
                   must not span
+terrain_scan      terrain height scans: the grid of points around a base and the MuJoCo ray casts
+                  that measure the terrain under it (not through the robot's own geoms)
 ================  ==================================================================================
 """

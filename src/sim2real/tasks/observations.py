@@ -47,6 +47,10 @@ class ObsInputs:
     """Base linear velocity in the base frame, shape (N, 3) [m/s] (simulator; an estimator on a robot)."""
     episode_time: np.ndarray | None = None
     """Time of this control step since the episode (policy) started, shape (N,) [s]: k * control_dt."""
+    height_scan: np.ndarray | None = None
+    """Height of the base above the terrain under each point of a scan grid, shape (N, n_points) [m]
+    (base z minus the terrain's z there, the grid in the ``height_scan`` term's order: MuJoCo ray
+    casts on the twin, :mod:`sim2real.sim.terrain_scan`; +inf where no terrain is below)."""
 
 
 class ObservedActions:
@@ -197,6 +201,30 @@ def gait_phase(inp: ObsInputs, period: float, offset: float = 0.0) -> np.ndarray
     return np.stack([np.sin(angle), np.cos(angle)], axis=1)
 
 
+def height_scan(
+    inp: ObsInputs,
+    points_x: Sequence[float],
+    points_y: Sequence[float],
+    order: str,
+    offset: float = 0.5,
+) -> np.ndarray:
+    """Terrain height scan, (N, len(points_x) * len(points_y)) [m]: the base's height above the
+    terrain under each grid point minus ``offset``, in the grid's ``order`` (the points and the
+    order: :data:`sim2real.robots.spec.TERM_PARAMS`).
+
+    It is both frameworks' value before clip and scale: Isaac Lab's ``mdp.height_scan`` is
+    ``sensor.data.pos_w[:, 2] - ray_hits_w[..., 2] - offset`` (``offset`` 0.5 by default) with the
+    sensor on the base (the rays start 20 m above it in the rough velocity tasks, which does not enter
+    the value); legged_gym's is ``root_states[:, 2] - 0.5 - measured_heights`` (its
+    ``compute_observations``, then clipped to [-1, 1] and scaled by ``obs_scales.height_measurements``).
+    """
+    heights = _need(inp.height_scan, "a terrain height scan (MuJoCo ray casts on a twin)")
+    n = len(points_x) * len(points_y)
+    if heights.shape[-1] != n:
+        raise Sim2RealError(f"the height scan has {heights.shape[-1]} points, its grid has {n} ({order} order)")
+    return heights - offset
+
+
 OBSERVATION_TERMS: dict[str, Callable[..., np.ndarray]] = {
     "joint_pos": joint_pos,
     "joint_pos_rel": joint_pos_rel,
@@ -209,6 +237,7 @@ OBSERVATION_TERMS: dict[str, Callable[..., np.ndarray]] = {
     "base_lin_vel": base_lin_vel,
     "base_quat": base_quat,
     "gait_phase": gait_phase,
+    "height_scan": height_scan,
 }
 """Every observation term by the name used in robot specs and policy metadata (their sizes on a
 robot: :data:`sim2real.robots.spec.OBSERVATION_SIZES`, checked when a spec loads)."""

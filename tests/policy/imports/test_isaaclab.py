@@ -182,7 +182,7 @@ class TestIsaacLabEnvYaml:
         with pytest.raises(PolicyError, match="no actuator group states the stiffness of joint"):
             import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "b")
         env.write_text(text.replace("    height_scan: null", "    height_scan: {func: isaaclab.envs.mdp:height_scan}"))
-        with pytest.raises(PolicyError, match="observation term 'height_scan' needs a terrain height scan"):
+        with pytest.raises(PolicyError, match=r"observation 'height_scan': its ray caster .* is not in the env\.yaml's scene"):
             import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "c")
 
 
@@ -300,7 +300,7 @@ class TestBadImports:
             ),
             (
                 ("  last_action:\n", "  height_scan:\n"),
-                "observation term 'height_scan' needs a terrain height scan",
+                "observation 'height_scan' is a terrain height scan whose grid deploy.yaml does not state",
             ),
         ],
     )

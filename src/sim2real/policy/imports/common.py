@@ -460,7 +460,7 @@ def _term_mapping(term: ObservationTerm) -> dict[str, Any]:
     if term.clip is not None:
         out["clip"] = [list(c) if isinstance(c, tuple) else c for c in term.clip]
     if term.params:
-        out["params"] = dict(term.params)
+        out["params"] = {k: list(v) if isinstance(v, tuple) else v for k, v in term.params.items()}
     return out
 
 

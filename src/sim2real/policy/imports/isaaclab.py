@@ -27,8 +27,11 @@ from the same robot description) or in model order (mjlab's), chosen from eviden
 (:mod:`sim2real.policy.imports.joint_order`), and the robot's motor order follows from ``joint_ids_map``; a
 ``joint_ids_map`` with gaps (motor indices of a larger robot) is taken by rank; Isaac Lab's and mjlab's observation term named ``joint_pos`` (``joint_vel``) is
 ``joint_pos_rel`` (``joint_vel_rel``), as in their velocity tasks; the physics timestep is a
-quarter of the policy period unless given.  Terms sim2real does not compute (``height_scan``, ...)
-are refused with one line.
+quarter of the policy period unless given.  A terrain height scan (``height_scan``) is imported
+from an env.yaml, whose scene states its ray caster's grid
+(:mod:`sim2real.policy.imports.isaaclab_env`), on a caster on the model's floating base; a
+deploy.yaml states no grid and is refused for it.  Terms sim2real does not compute (contact
+sensing, ...) are refused with one line.
 """
 
 from __future__ import annotations
@@ -162,9 +165,19 @@ def observation_terms(
         )
         named = command_name in commands and str(foreign) not in REFUSED
         name = "velocity_command" if named else our_term(str(foreign))
-        size = frame_size(name, n_joints, n_actions)
         label = f"{where}: observation '{foreign}'"
         params = dict(raw.get("params") or {})
+        grid = params.pop("grid", None) if name == "height_scan" else None
+        if name == "height_scan" and not isinstance(grid, Mapping):
+            raise PolicyError(
+                f"{label} is a terrain height scan whose grid {where} does not state: give the run's "
+                "params/env.yaml (its scene states the ray caster)"
+            )
+        size = (
+            len(grid["points_x"]) * len(grid["points_y"])
+            if grid is not None
+            else frame_size(name, n_joints, n_actions)
+        )
         selected = params.get("asset_cfg") if isinstance(params.get("asset_cfg"), Mapping) else {}
         if not selects_all(selected.get("joint_ids"), n_joints) or selected.get("joint_names") not in (
             None,
@@ -175,6 +188,8 @@ def observation_terms(
                 f"{label} selects joints (asset_cfg); sim2real's terms cover every policy joint"
             )
         ours: dict[str, Any] = {}
+        if grid is not None:
+            ours.update({k: grid[k] for k in ("points_x", "points_y", "order", "offset")})
         if name == "base_quat" and params.get("make_quat_unique"):
             ours["unique"] = True  # Isaac Lab's root_quat_w(make_quat_unique=True): w >= 0
         if name == "gait_phase":
@@ -392,6 +407,7 @@ def import_isaaclab(
     if missing:
         raise PolicyError(f"policy joint '{missing[0]}' is not a joint of {Path(model).name}")
     check_default_pose(facts_model.ranges, facts["joints"], facts["default_pose"])
+    _check_scan_body(facts.get("scan_body"), model)
     layout = facts["observation"]
     width = sum(t.width for t in layout)
     if width != interface.n_obs:
@@ -454,6 +470,29 @@ def import_isaaclab(
         else {"type": f"imported ONNX ({framework})", "producer": original.producer_name},
     )
     return write_import(foreign, model, out, name=name, seed=seed)
+
+
+def _check_scan_body(body: str | None, model: str | Path) -> None:
+    """A height scan's ray caster must sit on the model's floating base (the body of its free
+    joint): sim2real casts the rays from the base, and the value is the caster's height.
+
+    Raises:
+        PolicyError: it is on another body, or the model has no floating base.
+    """
+    if body is None:
+        return
+    import mujoco
+
+    m = mujoco.MjModel.from_xml_path(str(model))
+    free = [int(m.jnt_bodyid[j]) for j in range(m.njnt) if int(m.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE)]
+    base = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, free[0]) if free else None
+    if base is None:
+        raise PolicyError(f"the policy observes a terrain height scan, which needs a floating base; {Path(model).name} has none")
+    if body != base:
+        raise PolicyError(
+            f"the policy's height scanner is on body '{body}', not on the model's floating base '{base}'; "
+            "sim2real casts the scan from the base"
+        )
 
 
 class _Reading(NamedTuple):
@@ -618,6 +657,16 @@ def _from_deploy(
         else tuple(default[i] for i in driven),
         "clip": clips,
         "observation": observation_terms(cfg["observations"], n, velocity, where, m),
+        "scan_body": next(
+            (
+                str(raw["params"]["grid"].get("body") or "")
+                for raw in cfg["observations"].values()
+                if isinstance(raw, Mapping)
+                and isinstance(raw.get("params"), Mapping)
+                and isinstance(raw["params"].get("grid"), Mapping)
+            ),
+            None,
+        ),
         "control_dt": float(step),
         "commands": _trained_commands(cfg["observations"], velocity),
     }

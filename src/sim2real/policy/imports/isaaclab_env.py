@@ -17,7 +17,16 @@ facts of that format:
   and ``armature`` to the joints their ``joint_names_expr`` match (one value or a map);
 - ``observations.policy``: the terms in order (a term set to null is not there), each with its
   ``func`` (``module:function``), ``scale``, ``clip``, ``history_length`` (the group's, when set,
-  applies to every term) and ``params``; ``commands.<name>.ranges`` bound the velocity command.
+  applies to every term) and ``params``; ``commands.<name>.ranges`` bound the velocity command;
+- a ``height_scan`` term (``mdp.height_scan``: ``sensor z - hit z - offset``, ``offset`` 0.5 unless
+  its params set it) names its ray caster in ``params.sensor_cfg.name``; ``scene.<that name>`` is a
+  ``RayCasterCfg``: ``prim_path`` ending in the body it is on, ``offset.pos`` (x, y shift the grid
+  in the base's frame; z is how high above it the rays start, which does not enter the value),
+  ``offset.rot``, the alignment (``ray_alignment``: ``yaw``/``base``/``world``; before Isaac Lab
+  2.1 ``attach_yaw_only``, True meaning yaw) and ``pattern_cfg`` (``GridPatternCfg``:
+  ``resolution``, ``size`` = (length along x, width along y), ``direction``, ``ordering``: ``xy``
+  by default, x varying fastest; its points are ``arange(-size/2, size/2 + 1e-9, resolution)`` per
+  axis).  Only a downward, yaw-aligned grid is imported (what the rough velocity tasks use).
 
 The articulation's joint order is the model's joints breadth first (what Isaac Lab makes of the
 same robot description), as the deploy.yaml import assumes too.
@@ -28,6 +37,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
+
+import numpy as np
 
 from sim2real.errors import PolicyError
 
@@ -108,8 +119,74 @@ _PER_JOINT = ("joint_pos", "joint_pos_rel", "joint_vel", "joint_vel_rel")
 """Isaac Lab observation functions with a value per joint (in articulation order by default)."""
 
 
+def _axis(length: float, resolution: float) -> list[float]:
+    """One axis of Isaac Lab's grid pattern: ``arange(-length/2, length/2 + 1e-9, resolution)`` [m]."""
+    values = np.arange(-length / 2.0, length / 2.0 + 1e-9, resolution)
+    return [float(v) for v in np.round(values, 9)]
+
+
+def _scan_grid(
+    params: Mapping[str, Any], scene: Mapping[str, Any], label: str, assumed: list[str]
+) -> dict[str, Any]:
+    """sim2real's ``height_scan`` parameters (``points_x``, ``points_y``, ``order``, ``offset``) and
+    the body the ray caster is on (``body``), from the term's params and its ``RayCasterCfg`` in the
+    env.yaml's scene (module docstring).
+
+    Raises:
+        PolicyError: the sensor is missing, not a downward grid, or not aligned to the base's yaw.
+    """
+    sensor_cfg = params.get("sensor_cfg")
+    name = sensor_cfg.get("name") if isinstance(sensor_cfg, Mapping) else None
+    sensor = scene.get(name) if name is not None else None
+    if not isinstance(sensor, Mapping):
+        raise PolicyError(f"{label}: its ray caster (params.sensor_cfg.name {name!r}) is not in the env.yaml's scene")
+    what = f"{label}: ray caster scene.{name}"
+    yaw_only = sensor.get("attach_yaw_only")
+    alignment = ("yaw" if yaw_only else "base") if yaw_only is not None else sensor.get("ray_alignment")
+    if alignment != "yaw":
+        raise PolicyError(
+            f"{what} has ray_alignment {alignment!r}; sim2real casts a grid turned by the base's yaw only "
+            "(ray_alignment: yaw, or attach_yaw_only: true)"
+        )
+    pattern = sensor.get("pattern_cfg") or {}
+    if not isinstance(pattern, Mapping) or "resolution" not in pattern or "size" not in pattern:
+        raise PolicyError(f"{what}: its pattern_cfg is not a grid (resolution and size); sim2real imports a GridPatternCfg")
+    direction = [float(v) for v in (pattern.get("direction") or (0.0, 0.0, -1.0))]
+    offset_cfg = sensor.get("offset") or {}
+    rot = [float(v) for v in (offset_cfg.get("rot") or (1.0, 0.0, 0.0, 0.0))]
+    if direction != [0.0, 0.0, -1.0] or rot != [1.0, 0.0, 0.0, 0.0]:
+        raise PolicyError(f"{what}: its rays do not point straight down (direction {direction}, offset.rot {rot})")
+    resolution = _number(pattern["resolution"], f"{what}: pattern_cfg.resolution")
+    size = pattern["size"]
+    if not isinstance(size, Sequence) or len(size) != 2 or not resolution > 0:
+        raise PolicyError(f"{what}: pattern_cfg needs a positive resolution and size [length, width]")
+    length, width = (_number(v, f"{what}: pattern_cfg.size") for v in size)
+    pos = [float(v) for v in (offset_cfg.get("pos") or (0.0, 0.0, 0.0))]
+    order = str(pattern.get("ordering", "xy"))
+    if order not in ("xy", "yx"):
+        raise PolicyError(f"{what}: pattern_cfg.ordering must be xy or yx, got {order!r}")
+    if "offset" in params:
+        offset = _number(params["offset"], f"{label}: params.offset")
+    else:
+        offset = 0.5
+        assumed.append(f"{label}: height scan offset 0.5 m (mdp.height_scan's default; its params do not set one)")
+    return {
+        "points_x": [round(x + pos[0], 9) for x in _axis(length, resolution)],
+        "points_y": [round(y + pos[1], 9) for y in _axis(width, resolution)],
+        "order": order,
+        "offset": offset,
+        "body": str(sensor.get("prim_path") or "").rpartition("/")[2],
+    }
+
+
 def _observations(
-    group: Mapping[str, Any], where: str, known: Collection[str], articulation: Sequence[str], joints: Sequence[str]
+    group: Mapping[str, Any],
+    where: str,
+    known: Collection[str],
+    articulation: Sequence[str],
+    joints: Sequence[str],
+    scene: Mapping[str, Any],
+    assumed: list[str],
 ) -> dict[str, Any]:
     """The policy group's terms as a deploy.yaml's ``observations`` (keyed by a name the importer
     knows, ``known``: the term's function's name when it knows it, else the term's key; Isaac Lab's
@@ -133,6 +210,8 @@ def _observations(
             chosen = _action_joints(asset["joint_names"], articulation, bool(asset.get("preserve_order")), where)
             if chosen == list(joints):  # the policy's joints, in its order: every joint to sim2real
                 params["asset_cfg"] = {k: v for k, v in asset.items() if k not in ("joint_names", "joint_ids")}
+        if func == "height_scan":
+            params["grid"] = _scan_grid(params, scene, f"{where}: observation '{key}'", assumed)
         out[name] = {
             "params": params,
             "clip": term.get("clip"),
@@ -283,7 +362,9 @@ def deploy_from_env(
                 "joint_ids": None if driven == joints else [joints.index(j) for j in driven],
             }
         },
-        "observations": _observations(group, where, known, articulation, joints),
+        "observations": _observations(
+            group, where, known, articulation, joints, cfg.get("scene") or {}, assumed
+        ),
     }
     assumed.append(
         "policy joint order: the model's joints breadth first (Isaac Lab's articulation order), which the joint "

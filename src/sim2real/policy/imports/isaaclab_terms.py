@@ -34,14 +34,13 @@ FOREIGN_TERMS: dict[str, str] = {
     "phase": "gait_phase",
     "root_quat_w": "base_quat",
     "base_quat": "base_quat",
+    "height_scan": "height_scan",
 }
 """Observation term names of Isaac Lab, unitree_rl_lab, unitree_rl_mjlab and mjlab -> sim2real's (a
 deploy.yaml's ``joint_pos`` is relative to the default pose, as those exporters write it; an
 env.yaml term whose function is Isaac Lab's absolute ``mdp.joint_pos`` becomes ``joint_pos_absolute``)."""
 
 REFUSED: dict[str, str] = {
-    "height_scan": "a terrain height scan (ray casts), which sim2real neither simulates nor reads on a robot",
-    "height_measurements": "a terrain height scan, which sim2real neither simulates nor reads on a robot",
     "foot_contact": "foot contact sensing, which sim2real's runtime does not read",
     "foot_height": "foot height above the terrain, which sim2real's runtime does not read",
 }

@@ -15,6 +15,14 @@ What it does not state, and what this importer assumes (recorded in the policy's
   (sin, cos of the phase of a ``period`` s clock, 0.8 s unless the config has ``period``: the
   humanoid policies H1, H1_2, G1); ``3 n + 12``: the base linear velocity x ``lin_vel_scale``
   first (the quadruped policies, e.g. Go2); anything else is refused with one line;
+- a terrain height scan (legged_gym's ``terrain.measure_heights``, e.g. its ANYmal C rough task)
+  when the config has ``measured_points_x`` and ``measured_points_y`` (legged_gym's names for the
+  grid, in the base's yaw frame [m]): ``len(x) * len(y)`` values at the END of the observation
+  (after the action, as legged_gym's ``compute_observations`` appends them), each
+  ``clip(base z - 0.5 - terrain height, -1, 1) * height_measurements_scale`` (the config's, else
+  legged_gym's ``obs_scales.height_measurements`` default 5.0), y varying fastest (its
+  ``torch.meshgrid(x, y)`` in ``ij`` indexing, flattened); the grid turns with the base's yaw only
+  (``quat_apply_yaw``);
 - the policy joints are the model's first n hinge joints in model order (the deploy script reads
   ``qpos[7:]``), unless ``joints`` (a regular expression) names them;
 - the phase clock counts the policy's steps from its start (``t = k * control_dt`` at step k),
@@ -71,13 +79,66 @@ def _number(cfg: dict[str, Any], key: str, where: str) -> float:
     return float(value)
 
 
+HEIGHT_SCALE = 5.0
+"""legged_gym's ``obs_scales.height_measurements`` (``LeggedRobotCfg.normalization``)."""
+
+
+def _height_scan(cfg: dict[str, Any], where: str) -> tuple[ObservationTerm | None, list[str]]:
+    """The height scan term a config's ``measured_points_x`` / ``measured_points_y`` state (module
+    docstring), or None without them; what was assumed."""
+    if "measured_points_x" not in cfg and "measured_points_y" not in cfg:
+        return None, []
+    points = {}
+    for key in ("measured_points_x", "measured_points_y"):
+        values = cfg.get(key)
+        if not isinstance(values, list) or not values:
+            raise PolicyError(f"{where}: '{key}' must be a non-empty list of coordinates [m] (legged_gym's terrain grid)")
+        points[key] = per_joint(values, len(values), f"{where}: {key}")
+    assumed = []
+    if "height_measurements_scale" in cfg:
+        scale = _number(cfg, "height_measurements_scale", where)
+    else:
+        scale = HEIGHT_SCALE
+        assumed.append(f"height scan scale {HEIGHT_SCALE:g} (legged_gym's obs_scales.height_measurements)")
+    size = len(points["measured_points_x"]) * len(points["measured_points_y"])
+    term = ObservationTerm(
+        "height_scan",
+        size,
+        scale,
+        clip=(-1.0, 1.0),
+        params={
+            "points_x": points["measured_points_x"],
+            "points_y": points["measured_points_y"],
+            "order": "yx",
+            "offset": 0.5,
+        },
+    )
+    assumed.append(
+        f"a terrain height scan of {size} points after the last action: clip(base z - 0.5 - terrain, -1, 1) x "
+        f"{scale:g}, y fastest, turned by the base's yaw (legged_gym's measure_heights), by ray casts in MuJoCo"
+    )
+    return term, assumed
+
+
 def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...], list[str]]:
     """The observation layout a deploy config implies, and what was assumed (module docstring).
 
     Raises:
         PolicyError: ``num_obs`` fits no known layout for ``num_actions``.
     """
-    n, n_obs = int(cfg["num_actions"]), int(cfg["num_obs"])
+    scan, scan_notes = _height_scan(cfg, where)
+    n_obs = int(cfg["num_obs"]) - (scan.size if scan is not None else 0)
+    terms, assumed = _proprioceptive(cfg, where, n_obs, scan is not None)
+    if scan is None:
+        return terms, assumed
+    return (*terms, scan), [*assumed, *scan_notes]
+
+
+def _proprioceptive(
+    cfg: dict[str, Any], where: str, n_obs: int, scan: bool
+) -> tuple[tuple[ObservationTerm, ...], list[str]]:
+    """The layout of the ``n_obs`` observations before a height scan (all of them without one)."""
+    n = int(cfg["num_actions"])
     cmd = (
         per_joint(cfg["cmd_scale"], 3, f"{where}: cmd_scale")
         if isinstance(cfg["cmd_scale"], list)
@@ -109,10 +170,11 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
             "(legged_gym's quadruped observation; on a robot it comes from a state estimator)"
         ]
         return (ObservationTerm("base_lin_vel", 3, scale), *core), assumed
+    scanned = f" besides the {int(cfg['num_obs']) - n_obs} of the height scan" if scan else ""
     raise PolicyError(
-        f"{where}: num_obs {n_obs} fits no layout this importer knows for num_actions {n} "
+        f"{where}: num_obs {n_obs}{scanned} fits no layout this importer knows for num_actions {n} "
         f"({3 * n + 9}: the standard terms; {3 * n + 11}: with a gait clock; {3 * n + 12}: with the base "
-        "linear velocity)"
+        "linear velocity; a height scan adds len(measured_points_x) x len(measured_points_y): give them)"
     )
 
 
