@@ -148,6 +148,11 @@ class TaskEnv:
         term = next((t for t in self.spec.observation if t.name == "height_scan"), None)
         if term is None:
             return None
+        if any(hasattr(h, "edit_spec") for h in self.hooks):
+            raise Sim2RealError(
+                "a height-scan observation cannot run with a randomization that adds terrain: each simulation's "
+                "terrain is placed per episode and the scan sees the nominal scene (leave out 'terrain:')"
+            )
         scene = mujoco.MjData(self.sim.model)
         mujoco.mj_forward(self.sim.model, scene)
         grid = scan_points(term.params["points_x"], term.params["points_y"], term.params["order"])

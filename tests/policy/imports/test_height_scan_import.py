@@ -17,13 +17,18 @@ from foreign_fixtures import _export, isaaclab_env_yaml, legged_gym_config
 from sim2real.cli import main
 from sim2real.deploy.loop_build import check_height_scan
 from sim2real.deploy.record import fixed_base_spec
-from sim2real.errors import PolicyError
+from sim2real.envs.core import TaskEnv
+from sim2real.errors import PolicyError, Sim2RealError
 from sim2real.gap.sim2sim import run_sim2sim
 from sim2real.policy.imports.isaaclab import import_isaaclab
 from sim2real.policy.imports.legged_gym import import_legged_gym
 from sim2real.policy.runtime import PolicyRunner
+from sim2real.randomize.distributions import Distribution
+from sim2real.randomize.schema import TerrainConfig
+from sim2real.randomize.terrain import TerrainHook
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
 from sim2real.robots import DATA_DIR, load_robot
+from sim2real.tasks import get_task
 
 torch = pytest.importorskip("torch", reason="the synthetic policies are made with torch")
 
@@ -206,6 +211,13 @@ class TestLeggedGymHeightMeasurements:
             check_height_scan(legged.metadata.observation, robot)  # what preflight --twin checks
             scan = robot.read().height_scan
             assert scan.shape == (187,) and np.all(np.isfinite(scan)) and np.ptp(scan) > 0.05  # the step
+
+    def test_training_with_randomized_terrain_is_refused_the_scan_would_see_the_nominal_scene(self, legged):
+        task = get_task(legged.spec)
+        TaskEnv(legged.spec, task, 1, seed=0)  # the scan alone runs
+        rough = TerrainConfig(kind="rough", height=Distribution("uniform", (0.05,), (0.05,)), size=2.0)
+        with pytest.raises(Sim2RealError, match="height-scan observation cannot run with a randomization that adds"):
+            TaskEnv(legged.spec, task, 1, seed=0, hooks=(TerrainHook(rough, 0),))
 
     def test_sim2sim_and_deploy_on_the_twin_run_with_the_scan(self, legged, tmp_path, capsys):
         figures = run_sim2sim(legged.spec, legged.policy, velocity_command=(0.3, 0.0, 0.0), seconds=0.3)
