@@ -12,7 +12,7 @@ from sim2real.errors import SpecError
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.model import build_model
 from sim2real.robots.urdf import model_format, resolve_mesh
-from urdf_testdata import IMU_POS, quadruped_urdf, stl
+from urdf_testdata import IMU_POS, ascii_stl_box, collada_box, quadruped_urdf, stl
 
 
 def _stl(path: Path) -> Path:
@@ -77,9 +77,9 @@ class TestBadMeshes:
             init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
 
     def test_a_format_mujoco_cannot_read_is_one_line_naming_it(self, tmp_path):
-        _stl(tmp_path / "vendor" / "meshes" / "upper.dae")  # the bytes do not matter: the suffix does
-        urdf = _urdf(tmp_path / "vendor" / "arm.urdf", "meshes/upper.dae")
-        with pytest.raises(SpecError, match=r"mesh 'meshes/upper.dae' is .dae; MuJoCo reads"):
+        _stl(tmp_path / "vendor" / "meshes" / "upper.ply")  # the bytes do not matter: the suffix does
+        urdf = _urdf(tmp_path / "vendor" / "arm.urdf", "meshes/upper.ply")
+        with pytest.raises(SpecError, match=r"mesh 'meshes/upper.ply' is .ply; MuJoCo reads"):
             init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
 
 
@@ -162,8 +162,11 @@ class TestConversionMessages:
         both = '<visual><geometry><mesh filename="meshes/trunk.dae"/></geometry></visual>'
         both += '<collision><geometry><mesh filename="meshes/trunk.dae"/></geometry></collision>'
         urdf = quadruped_urdf(tmp_path / "dog.urdf", head=KEEP_VISUALS, trunk_extra=both)
-        with pytest.raises(SpecError, match=r"mesh 'meshes/trunk.dae' is .dae"):
+        with pytest.raises(SpecError) as info:
             infer_spec(urdf, tmp_path / "out", FLOATING)
+        message = str(info.value)
+        assert "\n" not in message
+        assert "mesh 'meshes/trunk.dae' cannot be converted for MuJoCo (trunk.dae: a Collada file without triangles)" in message
 
     def test_a_declared_floating_joint_with_floating_base_gets_no_second_one(self, tmp_path):
         """unitree_rl_gym's H1 with its "uncomment for MuJoCo" block and --floating-base: MuJoCo said
@@ -176,6 +179,76 @@ class TestConversionMessages:
     def test_the_description_names_the_urdf_given(self, tmp_path):
         result = infer_spec(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out", FLOATING)
         assert result.spec["description"].endswith("from dog.urdf")
+
+
+class TestMeshesMujocoCannotRead:
+    def _geom_extent(self, spec, body: str) -> tuple[np.ndarray, np.ndarray]:
+        """World-frame bounds [m] of the mesh geoms of ``body`` in the model's qpos0."""
+        model = build_model(spec)
+        data = __import__("mujoco").MjData(model)
+        __import__("mujoco").mj_kinematics(model, data)
+        points = []
+        for g in range(model.ngeom):
+            if model.geom_bodyid[g] == model.body(body).id and model.geom_dataid[g] >= 0:
+                mesh = model.geom_dataid[g]
+                start, count = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+                local = model.mesh_vert[start : start + count]
+                points.append(local @ data.geom_xmat[g].reshape(3, 3).T + data.geom_xpos[g])
+        allp = np.concatenate(points)
+        return allp.min(axis=0), allp.max(axis=0)
+
+    def test_a_collada_collision_mesh_is_rewritten_as_stl_where_the_file_places_it(self, tmp_path):
+        """HyQ's and Romeo's collision meshes are .dae: init stopped at 'MuJoCo reads .stl, .obj, .msh'."""
+        box = collada_box(tmp_path / "arm_description" / "meshes" / "upper.dae", (10, 20, 40), offset=(0, 0, -30), unit=0.01)
+        urdf = _urdf(tmp_path / "arm_description" / "urdf" / "arm.urdf", "package://arm_description/meshes/upper.dae")
+        before = box.read_bytes()
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
+        low, high = self._geom_extent(spec, "upper")
+        # the node's translate and scale and the file's centimetres: 0.1 x 0.2 x 0.4 m, 0.3 m below the joint
+        np.testing.assert_allclose(low, [-0.05, -0.1, -0.5], atol=1e-6)
+        np.testing.assert_allclose(high, [0.05, 0.1, -0.1], atol=1e-6)
+        assert any("rewrote 1 meshes MuJoCo cannot read (Collada) as binary STL in arm_converted_meshes/" in line for line in result.inferred)
+        assert box.read_bytes() == before
+        assert any(Path(f).parent.name == "arm_converted_meshes" for f in spec.files)  # the converted mesh is hashed
+
+    def test_an_ascii_stl_collision_mesh_is_rewritten_as_binary_stl(self, tmp_path):
+        """example-robot-data's simple_humanoid: MuJoCo said 'number of faces should be between 1 and 200000
+        ... perhaps this is an ASCII file?' inside 'cannot convert to MJCF'."""
+        ascii_stl_box(tmp_path / "vendor" / "meshes" / "upper.stl", (0.1, 0.2, 0.3))
+        urdf = _urdf(tmp_path / "vendor" / "arm.urdf", "meshes/upper.stl")
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
+        low, high = self._geom_extent(spec, "upper")
+        np.testing.assert_allclose(high - low, [0.1, 0.2, 0.3], atol=1e-6)
+        assert any("(ASCII STL) as binary STL" in line for line in result.inferred)
+
+
+class TestPlaceholderInertia:
+    def test_a_tensor_of_one_number_in_six_fields_loses_its_products_and_is_named(self, tmp_path):
+        """Go1's, B1's, ANYmal B's base (1e-6 everywhere) and ANYmal C's hatch (0.001): two zero
+        eigenvalues, and init stopped at 'states an inertia that is not physical'."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        fill = '<inertia ixx="0.001" ixy="0.001" ixz="0.001" iyy="0.001" iyz="0.001" izz="0.001"/>'
+        urdf.write_text(urdf.read_text().replace(
+            '<link name="base"/>', f'<link name="base"><inertial><mass value="0.142"/>{fill}</inertial></link>'
+        ))
+        with pytest.raises(Exception, match="positive eigenvalues"):  # what MuJoCo says of the file itself
+            __import__("mujoco").MjModel.from_xml_path(str(urdf))
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        lines = [line for line in result.check if "products of inertia as large as its moments" in line]
+        assert len(lines) == 1 and "'base' (0.142 kg)" in lines[0]
+        model = build_model(spec)
+        # the base link's mass joins the trunk's (6 kg) and the imu_link's (1 g): MuJoCo fuses them
+        assert model.body_mass[model.body("base").id] == pytest.approx(6.0 + 0.001 + 0.142)
+
+    def test_products_larger_than_the_moments_stay_an_error(self, tmp_path):
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        urdf.write_text(urdf.read_text().replace(
+            '<link name="base"/>',
+            '<link name="base"><inertial><mass value="0.1"/>'
+            '<inertia ixx="0.001" ixy="0.0015" ixz="0" iyy="0.001" iyz="0" izz="0.001"/></inertial></link>',
+        ))
+        with pytest.raises(SpecError, match="link 'base' states an inertia that is not physical"):
+            infer_spec(urdf, tmp_path / "out", FLOATING)
 
 
 class TestModelFormat:

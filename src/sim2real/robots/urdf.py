@@ -6,9 +6,10 @@ file path, so :func:`resolve_mesh` finds the file first: a ``package://PKG/rest`
 ``DIR/rest`` for every folder ``DIR`` named ``PKG`` among the URDF's enclosing folders (a package
 checked out as ``PKG/urdf/robot.urdf``), beside one of them (``robots/PKG`` next to
 ``robots/robot.urdf``, as pybullet_data keeps its xArm), or under ``ROS_PACKAGE_PATH`` and ``AMENT_PREFIX_PATH/share``
-(an installed ROS workspace), else ``rest`` relative to the enclosing folders.  A mesh that is not
-found, or that MuJoCo cannot read, is one error line naming it, unless only visual geoms use it: those
-are dropped, said in one line.
+(an installed ROS workspace), else ``rest`` relative to the enclosing folders.  A Collada (``.dae``) or ASCII
+STL mesh, which MuJoCo cannot read, is rewritten as a binary STL beside the converted MJCF
+(:mod:`sim2real.robots.mesh_convert`), said in one line.  A mesh that is not found, or that cannot be
+read, is one error line naming it, unless only visual geoms use it: those are dropped, said in one line.
 
 MuJoCo's URDF reader drops what it has no field for; :func:`read_urdf` reads it from the text
 (joint velocity limits, ``<mimic>`` couplings), and :func:`convert_urdf` keeps what fusing fixed links
@@ -25,9 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mujoco
+import numpy as np
 
 from sim2real.errors import SpecError
 from sim2real.robots.load import load_mjcf
+from sim2real.robots.mesh_convert import convert_mesh, is_ascii_stl, needs_conversion
 
 MESH_SUFFIXES = (".stl", ".obj", ".msh")
 """Mesh formats MuJoCo reads."""
@@ -54,7 +57,7 @@ def resolve_mesh(name: str, urdf: Path, meshdir: str = "") -> Path:
         meshdir: The URDF's ``<mujoco><compiler meshdir>`` (relative to the URDF), if any.
 
     Raises:
-        SpecError: no such file, or MuJoCo cannot read its format.
+        SpecError: no such file.
     """
     text = name.removeprefix("file://")
     if text.startswith("package://"):
@@ -70,12 +73,22 @@ def resolve_mesh(name: str, urdf: Path, meshdir: str = "") -> Path:
     if found is None:
         where = ", ".join(str(p) for p in tried[:3]) + (" ..." if len(tried) > 3 else "")
         raise SpecError(f"{urdf.name}: mesh '{name}' not found (looked for {where})")
-    if found.suffix.lower() not in MESH_SUFFIXES:
+    return found.resolve()
+
+
+def check_readable(path: Path, name: str, urdf: Path) -> None:
+    """Raise when MuJoCo cannot read the mesh file ``path`` (the URDF's ``name`` for it).
+
+    Raises:
+        SpecError: not STL, OBJ or MSH, or an ASCII STL (MuJoCo reads binary STL).
+    """
+    if path.suffix.lower() not in MESH_SUFFIXES:
         raise SpecError(
-            f"{urdf.name}: mesh '{name}' is {found.suffix or 'of no known format'}; MuJoCo reads "
+            f"{urdf.name}: mesh '{name}' is {path.suffix or 'of no known format'}; MuJoCo reads "
             f"{', '.join(MESH_SUFFIXES)} meshes (convert it, or start from the robot's MJCF)"
         )
-    return found.resolve()
+    if path.suffix.lower() == ".stl" and is_ascii_stl(path):
+        raise SpecError(f"{urdf.name}: mesh '{name}' is an ASCII STL; MuJoCo reads binary STL (convert it)")
 
 
 @dataclass(frozen=True)
@@ -173,17 +186,26 @@ def _compile_error(urdf: Path, exc: Exception) -> SpecError:
     return SpecError(f"{urdf.name}: cannot convert to MJCF ({text})")
 
 
-def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, notes: list[str]) -> list[Path]:
-    """Resolve every mesh (made absolute); drop the visual geoms of a mesh that is not found or not
-    readable when only ``<visual>`` elements use it, said in ``notes``."""
-    found, dropped = [], []
+def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, out_dir: Path, notes: list[str]) -> list[Path]:
+    """Resolve every mesh (made absolute); rewrite a Collada or ASCII STL one as a binary STL in
+    ``out_dir`` (unless only visual geoms MuJoCo discards use it); drop the visual geoms of a mesh that
+    is not found or not readable when only ``<visual>`` elements use it; both said in ``notes``."""
+    found, dropped, converted = [], [], []
     for mesh in list(mjspec.meshes):
         if not mesh.file:
             continue
+        visual_only = mesh.file in facts.visual_meshes and mesh.file not in facts.collision_meshes
         try:
             path = resolve_mesh(mesh.file, urdf, mjspec.meshdir)
+            if needs_conversion(path) and not (visual_only and mjspec.compiler.discardvisual):
+                try:
+                    path = convert_mesh(path, out_dir / f"{urdf.stem}_converted_meshes").resolve()
+                except SpecError as exc:
+                    raise SpecError(f"{urdf.name}: mesh '{mesh.file}' cannot be converted for MuJoCo ({exc})") from None
+                converted.append(mesh.file)
+            check_readable(path, mesh.file, urdf)
         except SpecError:
-            if mesh.file not in facts.visual_meshes or mesh.file in facts.collision_meshes:
+            if not visual_only:
                 raise
             for geom in [g for g in mjspec.geoms if g.meshname == mesh.name]:
                 mjspec.delete(geom)
@@ -192,6 +214,13 @@ def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, notes: list[str
             continue
         mesh.file = str(path)  # compiled from here: absolute; written relative to out_dir later
         found.append(path)
+    if converted:
+        kinds = sorted({"Collada" if Path(f).suffix.lower() == ".dae" else "ASCII STL" for f in converted})
+        notes.append(
+            f"rewrote {len(converted)} meshes MuJoCo cannot read ({' and '.join(kinds)}) as binary "
+            f"STL in {urdf.stem}_converted_meshes/ beside the MJCF ({', '.join(converted[:2])}"
+            f"{' ...' if len(converted) > 2 else ''}); the vendor's files are unchanged"
+        )
     if dropped:
         kinds = sorted({Path(f).suffix.lower() or "no suffix" for f in dropped})
         notes.append(
@@ -199,6 +228,37 @@ def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, notes: list[str
             f"{', '.join(dropped[:3])}{' ...' if len(dropped) > 3 else ''}); collision geoms are unchanged"
         )
     return found
+
+
+def _placeholder_inertias(mjspec: mujoco.MjSpec) -> list[str]:
+    """Drop the products of inertia of links whose tensor is not physical only through products as
+    large as its moments, and name them.
+
+    A physical tensor's products are each at most half a moment (``|Ixy| <= Izz / 2``); vendors fill
+    the six fields of a frame link with one number (Go1's and ANYmal B's ``base``, 1e-6 everywhere;
+    ANYmal C's ``hatch``, 0.001), which has two zero eigenvalues and which MuJoCo refuses.  Products no
+    larger than the moments are such a fill-in: the moments are kept, the products dropped.  Larger
+    products (a tensor wrong in a way that cannot be guessed) are left to MuJoCo's error.
+
+    Returns:
+        The links changed, one line each with its mass.
+    """
+    changed = []
+    for body in mjspec.bodies:
+        full = np.asarray(body.fullinertia, dtype=float)
+        if not np.all(np.isfinite(full)) or not np.any(full):
+            continue
+        moments, products = full[:3], full[3:]
+        upper = np.zeros((3, 3))
+        upper[np.triu_indices(3, 1)] = products  # xy, xz, yz
+        tensor = np.diag(moments) + upper + upper.T
+        if np.linalg.eigvalsh(tensor)[0] > 1e-9 * np.abs(moments).max():
+            continue
+        if moments.min() <= 0 or np.abs(products).max() > moments.min():
+            continue
+        body.fullinertia = [*moments, 0.0, 0.0, 0.0]
+        changed.append(f"'{body.name}' ({body.mass:g} kg)")
+    return changed
 
 
 def _imu_sites(mjspec: mujoco.MjSpec, notes: list[str]) -> None:
@@ -231,9 +291,17 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
     )
     check = [f"the URDF conversion ({visuals}; check collision geoms and inertia)"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    meshes = _meshes(mjspec, urdf, facts, notes)
+    meshes = _meshes(mjspec, urdf, facts, out_dir, notes)
     mjspec.meshdir = ""
     _imu_sites(mjspec, notes)
+    placeholders = _placeholder_inertias(mjspec)
+    if placeholders:
+        check.append(
+            f"{len(placeholders)} links state an inertia with products of inertia as large as its moments, which no "
+            f"body has (all six fields one number: a placeholder): {', '.join(placeholders[:4])}"
+            f"{' ...' if len(placeholders) > 4 else ''}; their products were dropped, their moments kept "
+            "(the written MJCF holds them): give real values in the URDF if those links carry mass"
+        )
     if floating_base:
         root = mjspec.worldbody.first_body()
         if root is None:
