@@ -197,7 +197,7 @@ def standing_advice(
     if not any(a.model == "pd" for a in spec.actuators):
         return f"the robot collapses with zero actuator command ({seen}): give --kp and --kd for PD actuators"
     pose = "the model's zero pose for want of a keyframe: give --default-pose with a standing pose" if zero_pose else ""
-    if standing.deviation > SAG_LIMIT:
+    if standing.sag > SAG_LIMIT:  # judged before a fall: the arms of a fallen biped say nothing of the gains
         return f"the PD gains do not hold the default pose ({seen}): " + (
             f"it is {pose}, then judge the gains" if zero_pose else "stiffer --kp, or a less crouched --default-pose"
         )
