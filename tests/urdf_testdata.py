@@ -158,3 +158,17 @@ def ascii_stl_box(path: Path, size: tuple[float, float, float]) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([*lines, "endsolid box"]) + "\n")
     return path
+
+
+def srdf(path: Path, robot: str, states: dict[str, dict[str, float]]) -> Path:
+    """An SRDF of robot ``robot`` with ``<group_state>``s (name -> joint -> value) and a ``root_joint``
+    of seven values in each, as example-robot-data writes its floating base."""
+    text = f'<?xml version="1.0"?>\n<robot name="{robot}">\n  <group name="all_legs"/>\n'
+    for name, pose in states.items():
+        text += f'  <group_state name="{name}" group="all_legs">\n'
+        text += '    <joint name="root_joint" value="0 0 0.3 0 0 0 1"/>\n'
+        text += "".join(f'    <joint name="{j}" value="{v}"/>\n' for j, v in pose.items())
+        text += "  </group_state>\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "</robot>\n")
+    return path

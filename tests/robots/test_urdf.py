@@ -12,7 +12,7 @@ from sim2real.errors import SpecError
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.model import build_model
 from sim2real.robots.urdf import model_format, resolve_mesh
-from urdf_testdata import IMU_POS, ascii_stl_box, collada_box, quadruped_urdf, stl
+from urdf_testdata import IMU_POS, LEGS, ascii_stl_box, collada_box, quadruped_urdf, srdf, stl
 
 
 def _stl(path: Path) -> Path:
@@ -249,6 +249,27 @@ class TestPlaceholderInertia:
         ))
         with pytest.raises(SpecError, match="link 'base' states an inertia that is not physical"):
             infer_spec(urdf, tmp_path / "out", FLOATING)
+
+
+class TestSrdfPose:
+    def test_the_srdf_beside_the_urdf_gives_the_default_pose_a_urdf_cannot_hold(self, tmp_path):
+        """example-robot-data's Go1, HyQ, ANYmal, Solo, Talos, Romeo: no keyframe, so init stood them on
+        straight legs, while their srdf/ folder states 'standing' and 'half_sitting'."""
+        urdf = quadruped_urdf(tmp_path / "dog_description" / "urdf" / "dog.urdf")
+        knees = {f"{leg}_knee": -1.2 for leg, _, _ in LEGS}
+        srdf(tmp_path / "dog_description" / "srdf" / "dog.srdf", "dog", {"tuck": {"FL_knee": -2.0}, "standing": knees})
+        srdf(tmp_path / "dog_description" / "srdf" / "cat.srdf", "cat", {"sitting": {**knees, "FL_hip": 1.0}})
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert all(spec.default_pose[spec.joints.index(j)] == pytest.approx(-1.2) for j in knees)
+        assert spec.default_pose[spec.joints.index("FL_hip")] == 0.0  # not the other robot's SRDF
+        assert any("4 joints from the SRDF beside the URDF (group_state 'standing' of dog.srdf)" in line for line in result.inferred)
+        assert any(line.startswith("no keyframe: 4 joints") for line in result.check)  # the hips are still qpos0
+        yours = InitOptions(kp=30.0, kd=1.0, floating_base=True, default_pose={".*_hip": 0.1, "FL_knee": -0.8})
+        spec, result = init_robot(urdf, tmp_path / "b" / "robot.yaml", yours)
+        assert spec.default_pose[spec.joints.index("FL_knee")] == pytest.approx(-0.8)  # given wins
+        assert spec.default_pose[spec.joints.index("RR_knee")] == pytest.approx(-1.2)
+        assert any("3 joints from the SRDF" in line and "5 from your values" in line for line in result.inferred)
+        assert not any("no keyframe" in line for line in result.check)
 
 
 class TestModelFormat:

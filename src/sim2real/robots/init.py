@@ -298,6 +298,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     else:
         data.qpos[:] = model.qpos0
         source = "the model's qpos0 (no keyframe)"
+    srdf = {j: v for j, v in facts.srdf_pose.items() if j in joints and j not in coupled} if key < 0 else {}
+    pose = {**srdf, **pose}  # an SRDF's reference pose stands for the keyframe a URDF cannot hold
     adr = model.jnt_qposadr[chosen]
     clipped, off_edge = [], []
     for i, j in enumerate(chosen):
@@ -336,10 +338,17 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     given = list(pose)
     result.given = given
     result.zero_pose = key < 0 and len(given) < len(joints) - len(coupled)
-    if not given:
+    yours = len([j for j in given if j not in srdf or lookup(opt.default_pose or {}, j) is not None])
+    rest = f", the others from {source}" if len(given) < len(joints) - len(coupled) else ""
+    if srdf:
+        result.inferred.append(
+            f"default pose: {len(given) - yours} joints from the SRDF beside the URDF ({facts.srdf_source})"
+            + (f", {yours} from your values" if yours else "")
+            + rest
+        )
+    elif not given:
         result.inferred.append(f"default pose from {source}")
     else:
-        rest = f", the others from {source}" if len(given) < len(joints) else ""
         result.inferred.append(f"default pose: {len(given)} joints from your values{rest}")
 
     floor_z, floor_name = floor_plane(model)

@@ -117,6 +117,60 @@ class UrdfFacts:
     """Mesh ``filename``s of ``<visual>`` elements."""
     collision_meshes: frozenset[str] = frozenset()
     """Mesh ``filename``s of ``<collision>`` elements."""
+    srdf_pose: dict[str, float] = field(default_factory=dict)
+    """Joint name -> position [rad or m] of the reference pose an SRDF beside the URDF states
+    (:func:`read_srdf_pose`); empty without one."""
+    srdf_source: str = ""
+    """Where ``srdf_pose`` comes from, in words (``group_state 'standing' of go1.srdf``)."""
+
+
+def _srdf_files(urdf: Path, robot: str) -> list[Path]:
+    """SRDF files beside ``urdf`` (in its folder and in a sibling ``srdf/`` folder: a ROS description
+    package's ``urdf/`` and ``srdf/``) named like the URDF (first) or stating robot name ``robot``
+    (Talos's ``talos.srdf`` for ``talos_reduced.urdf``; Bolt's ``bolt.srdf`` names another robot)."""
+    found = []
+    for folder in (urdf.parent, urdf.parent.parent / "srdf"):
+        if folder.is_dir():
+            found += sorted(folder.glob("*.srdf"), key=lambda f: f.stem != urdf.stem)
+    mine = []
+    for path in found:
+        try:
+            if path.stem == urdf.stem or ET.parse(path).getroot().get("name") == robot:
+                mine.append(path)
+        except (ET.ParseError, OSError):
+            continue
+    return mine
+
+
+def read_srdf_pose(urdf: Path, robot: str, joints: set[str]) -> tuple[dict[str, float], str]:
+    """The reference pose an SRDF beside the URDF states (a ``<group_state>``: MoveIt's named states,
+    example-robot-data's ``standing`` and ``half_sitting``), and where it comes from.
+
+    The SRDF is one of :func:`_srdf_files`; its state is the one naming the most of ``joints`` (the
+    first of equals).  Values of joints not in ``joints`` and values of more than one number (a free
+    or continuous joint's) are left out.
+
+    Returns:
+        ``({joint: position [rad or m]}, "group_state 'NAME' of FILE")``, or ``({}, "")``.
+    """
+    best: tuple[dict[str, float], str] = ({}, "")
+    for path in _srdf_files(urdf, robot):
+        try:
+            states = ET.parse(path).getroot().findall("group_state")
+        except (ET.ParseError, OSError):
+            continue
+        for state in states:
+            pose = {}
+            for joint in state.findall("joint"):
+                name, value = joint.get("name"), (joint.get("value") or "").split()
+                if name in joints and len(value) == 1:
+                    try:
+                        pose[name] = float(value[0])
+                    except ValueError:
+                        continue
+            if len(pose) > len(best[0]):
+                best = (pose, f"group_state '{state.get('name')}' of {path.name}")
+    return best
 
 
 def _float(text: str | None, default: float) -> float:
@@ -128,7 +182,8 @@ def _float(text: str | None, default: float) -> float:
 
 def read_urdf(urdf: Path) -> UrdfFacts:
     """The joint velocity limits, mimic couplings and mesh uses of a URDF (its ``<robot>``'s own
-    ``<joint>`` and ``<link>`` elements: a ``<transmission>``'s joints are not joints).
+    ``<joint>`` and ``<link>`` elements: a ``<transmission>``'s joints are not joints), and the
+    reference pose of an SRDF beside it.
 
     Raises:
         SpecError: the file is not XML.
@@ -156,7 +211,11 @@ def read_urdf(urdf: Path) -> UrdfFacts:
         for kind, files in meshes.items():
             for element in link.findall(kind):
                 files.update(m.get("filename", "") for m in element.iter("mesh") if m.get("filename"))
-    return UrdfFacts(velocity, mimic, frozenset(meshes["visual"]), frozenset(meshes["collision"]))
+    movable = {j.get("name") for j in root.findall("joint") if j.get("type") in ("revolute", "continuous", "prismatic")}
+    srdf_pose, srdf_source = read_srdf_pose(urdf, root.get("name", ""), movable)
+    return UrdfFacts(
+        velocity, mimic, frozenset(meshes["visual"]), frozenset(meshes["collision"]), srdf_pose, srdf_source
+    )
 
 
 @dataclass(frozen=True)
