@@ -251,6 +251,24 @@ class TestPlaceholderInertia:
             infer_spec(urdf, tmp_path / "out", FLOATING)
 
 
+class TestOverlappingLinks:
+    def test_links_inside_each_other_in_the_zero_pose_do_not_collide_and_are_named(self, tmp_path):
+        """example-robot-data's Romeo nests its hips in its pelvis (8.1 cm) and Talos its hip links (9.3 cm):
+        MuJoCo pushed them apart at every reset; Romeo fell standing and stood once they were excluded."""
+        inside = '<collision><origin xyz="0.15 0.1 -0.2"/><geometry><box size="0.04 0.04 0.04"/></geometry></collision>'
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", trunk_extra=inside)  # through the FL calf, not its parent
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        lines = [line for line in result.inferred if "excluded the contacts of 1 link pairs" in line]
+        assert len(lines) == 1 and "FL_calf/base" in lines[0]
+        model = build_model(spec)
+        excluded = {(model.body(int(b1)).name, model.body(int(b2)).name) for b1, b2 in (
+            divmod(int(sig), 1 << 16) for sig in model.exclude_signature)}
+        assert excluded == {("base", "FL_calf")} or excluded == {("FL_calf", "base")}
+        assert not any("inside each other" in line for line in result.check)
+        plain, result = init_robot(quadruped_urdf(tmp_path / "plain.urdf"), tmp_path / "p" / "robot.yaml", FLOATING)
+        assert build_model(plain).nexclude == 0 and not any("excluded the contacts" in line for line in result.inferred)
+
+
 class TestSrdfPose:
     def test_the_srdf_beside_the_urdf_gives_the_default_pose_a_urdf_cannot_hold(self, tmp_path):
         """example-robot-data's Go1, HyQ, ANYmal, Solo, Talos, Romeo: no keyframe, so init stood them on

@@ -29,6 +29,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import SpecError
+from sim2real.robots.init_checks import SELF_OVERLAP
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.mesh_convert import convert_mesh, is_ascii_stl, needs_conversion
 
@@ -320,6 +321,33 @@ def _placeholder_inertias(mjspec: mujoco.MjSpec) -> list[str]:
     return changed
 
 
+def _exclude_overlaps(mjspec: mujoco.MjSpec, model: mujoco.MjModel) -> list[str]:
+    """Exclude the contacts of link pairs whose collision geoms are inside each other (deeper than
+    :data:`~sim2real.robots.init_checks.SELF_OVERLAP`) in the URDF's zero pose, the pose it is drawn in.
+
+    A URDF made for a simulator without self-collision nests its links (Talos's hip links 1 and 3,
+    9.3 cm; Romeo's hips in its pelvis, 7.9 cm); MuJoCo collides every pair that is not parent and
+    child, and pushed them apart at every reset.  A URDF has no element for the exclusion: the written
+    MJCF holds it.
+
+    Returns:
+        The pairs excluded, ``"a/b 9.3 cm"`` each, deepest first.
+    """
+    data = mujoco.MjData(model)
+    mujoco.mj_fwdPosition(model, data)
+    deepest: dict[tuple[str, str], float] = {}
+    for c in data.contact[: data.ncon]:
+        bodies = [int(model.geom_bodyid[g]) for g in (c.geom1, c.geom2)]
+        if c.dist >= -SELF_OVERLAP or 0 in bodies or bodies[0] == bodies[1]:
+            continue  # a touch, the ground, or one link
+        a, b = sorted(model.body(i).name for i in bodies)
+        deepest[(a, b)] = min(deepest.get((a, b), 0.0), float(c.dist))
+    pairs = sorted(deepest.items(), key=lambda kv: kv[1])
+    for (a, b), _ in pairs:
+        mjspec.add_exclude(bodyname1=a, bodyname2=b)
+    return [f"{a}/{b} {-100 * d:.1f} cm" for (a, b), d in pairs]
+
+
 def _imu_sites(mjspec: mujoco.MjSpec, notes: list[str]) -> None:
     """A site at the origin of every fixed leaf link named like ``imu``: MuJoCo fuses the link into
     its parent (``fusestatic``) and the site goes with it, where the link was."""
@@ -390,10 +418,16 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
             "MuJoCo's balanceinertia evens its moments (the written MJCF holds the balanced values)"
         )
     try:
-        mjspec.compile()
+        excluded = _exclude_overlaps(mjspec, mjspec.compile())
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
     except Exception as exc:
         raise _compile_error(urdf, exc) from None
+    if excluded:
+        notes.append(
+            f"excluded the contacts of {len(excluded)} link pairs inside each other in the URDF's zero pose "
+            f"({', '.join(excluded[:3])}{' ...' if len(excluded) > 3 else ''}): made for a simulator without "
+            "self-collision, they would be pushed apart at every reset (the written MJCF's <contact><exclude>)"
+        )
     for path in meshes:
         xml = xml.replace(f'file="{path}"', f'file="{os.path.relpath(path, out_dir.resolve())}"')
     out.write_text(f"{_MARK}{urdf.name} -->\n{xml}")
