@@ -251,6 +251,24 @@ class TestPlaceholderInertia:
             infer_spec(urdf, tmp_path / "out", FLOATING)
 
 
+class TestMasslessLinks:
+    def test_a_link_moving_on_a_joint_without_mass_gets_a_gram_and_is_named(self, tmp_path):
+        """Romeo's finger links (romeo.urdf) move on joints with mass 0: MuJoCo's 'mass and inertia of moving
+        bodies must be larger than mjMINVAL' was the error, which says nothing of what to do."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", gripper=True)
+        text = urdf.read_text()
+        for link in ("jaw_link", "jaw2_link"):
+            text = text.replace(f'<link name="{link}"><inertial><mass value="0.05"/>', f'<link name="{link}"><inertial><mass value="0"/>')
+        urdf.write_text(text.replace('<inertia ixx="0.0001" iyy="0.0001" izz="0.0001"', '<inertia ixx="0" iyy="0" izz="0"', 2))
+        with pytest.raises(Exception, match="mass and inertia of moving bodies"):  # what MuJoCo says of the file
+            __import__("mujoco").MjModel.from_xml_path(str(urdf))
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        lines = [line for line in result.check if "move on a joint but state no mass" in line]
+        assert len(lines) == 1 and "(jaw_link, jaw2_link)" in lines[0]
+        model = build_model(spec)
+        np.testing.assert_allclose([model.body(b).mass[0] for b in ("jaw_link", "jaw2_link")], [1e-3, 1e-3])
+
+
 class TestOverlappingLinks:
     def test_links_inside_each_other_in_the_zero_pose_do_not_collide_and_are_named(self, tmp_path):
         """example-robot-data's Romeo nests its hips in its pelvis (8.1 cm) and Talos its hip links (9.3 cm):

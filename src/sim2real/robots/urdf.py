@@ -406,17 +406,7 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
             "adds no second one (MuJoCo cannot stack them), only a floor plane named 'floor'"
         )
     out = _converted_path(urdf, out_dir)
-    try:
-        mjspec.compile()
-    except Exception as exc:
-        if "balanceinertia" not in str(exc):
-            raise _compile_error(urdf, exc) from None
-        mjspec.compiler.balanceinertia = True  # a vendor's inertia that breaks A + B >= C: MuJoCo's own fix
-        link = re.search(r"Element name '([^']*)'", str(exc))
-        notes.append(
-            f"the URDF states an impossible inertia (link '{link.group(1) if link else '?'}': A + B >= C fails): "
-            "MuJoCo's balanceinertia evens its moments (the written MJCF holds the balanced values)"
-        )
+    _compile_with_fixes(mjspec, urdf, notes, check)
     try:
         excluded = _exclude_overlaps(mjspec, mjspec.compile())
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
@@ -432,6 +422,53 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
         xml = xml.replace(f'file="{path}"', f'file="{os.path.relpath(path, out_dir.resolve())}"')
     out.write_text(f"{_MARK}{urdf.name} -->\n{xml}")
     return Conversion(out, notes, check, facts)
+
+
+MASSLESS_MASS = 1e-3
+"""Mass [kg] given to a link that moves on a joint but states no mass (a frame link)."""
+
+MASSLESS_INERTIA = 1e-7
+"""Principal moments [kg m^2] given with :data:`MASSLESS_MASS` (a 1 g body about 1 cm across)."""
+
+
+def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], check: list[str]) -> None:
+    """Compile, mending what vendors' URDFs get wrong that MuJoCo refuses and that has one repair:
+    principal moments that break A + B >= C (MuJoCo's ``balanceinertia``, said in ``notes``) and links
+    that move on a joint with no mass (frame or sensor links Pinocchio accepts: given
+    :data:`MASSLESS_MASS` and :data:`MASSLESS_INERTIA`, named in ``check``).
+
+    Raises:
+        SpecError: any other compile error, in one line.
+    """
+    massless: list[str] = []
+    while True:
+        try:
+            mjspec.compile()
+            break
+        except Exception as exc:
+            text = str(exc)
+            found = re.search(r"Element name '([^']*)'", text)
+            link = found.group(1) if found else "?"
+            body = mjspec.body(link) if found else None
+            if "balanceinertia" in text and not mjspec.compiler.balanceinertia:
+                mjspec.compiler.balanceinertia = True  # a vendor's inertia that breaks A + B >= C: MuJoCo's own fix
+                notes.append(
+                    f"the URDF states an impossible inertia (link '{link}': A + B >= C fails): MuJoCo's "
+                    "balanceinertia evens its moments (the written MJCF holds the balanced values)"
+                )
+            elif "mass and inertia of moving bodies" in text and body is not None and link not in massless:
+                body.mass = MASSLESS_MASS
+                body.fullinertia = [MASSLESS_INERTIA] * 3 + [0.0] * 3
+                massless.append(link)
+            else:
+                raise _compile_error(urdf, exc) from None
+    if massless:
+        check.append(
+            f"{len(massless)} links move on a joint but state no mass ({', '.join(massless[:4])}"
+            f"{' ...' if len(massless) > 4 else ''}), which MuJoCo cannot simulate: given {MASSLESS_MASS:g} kg and "
+            f"{MASSLESS_INERTIA:g} kg m^2 (the written MJCF holds them): give their real mass and inertia in the URDF "
+            "if they have any, and armature to their joints (--armature) if a policy drives them"
+        )
 
 
 _MARK = "<!-- written by sim2real robot init from "
