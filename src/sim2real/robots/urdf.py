@@ -12,8 +12,12 @@ STL mesh, which MuJoCo cannot read, is rewritten as a binary STL beside the conv
 read, is one error line naming it, unless only visual geoms use it: those are dropped, said in one line.
 
 MuJoCo's URDF reader drops what it has no field for; :func:`read_urdf` reads it from the text
-(joint velocity limits, ``<mimic>`` couplings), and :func:`convert_urdf` keeps what fusing fixed links
-would lose (a fixed link named like ``imu`` becomes a site where it was).
+(joint velocity limits, ``<mimic>`` couplings, and the reference pose of an SRDF beside the URDF, which
+stands for the keyframe a URDF cannot hold), and :func:`convert_urdf` keeps what fusing fixed links
+would lose (a fixed link named like ``imu`` becomes a site where it was).  What vendors' URDFs get
+wrong that MuJoCo refuses and that has one repair is mended and said: a placeholder inertia (one
+number in all six fields), principal moments that break A + B >= C, a link moving on a joint with no
+mass, and links drawn inside each other (their contacts excluded).
 """
 
 from __future__ import annotations
@@ -327,7 +331,7 @@ def _exclude_overlaps(mjspec: mujoco.MjSpec, model: mujoco.MjModel) -> list[str]
 
     A URDF made for a simulator without self-collision nests its links (Talos's hip links 1 and 3,
     9.3 cm; Romeo's hips in its pelvis, 7.9 cm); MuJoCo collides every pair that is not parent and
-    child, and pushed them apart at every reset.  A URDF has no element for the exclusion: the written
+    child, and pushes them apart at every reset.  A URDF has no element for the exclusion: the written
     MJCF holds it.
 
     Returns:
