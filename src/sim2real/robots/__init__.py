@@ -31,6 +31,7 @@ ground            the ground of a model: the planes and static geoms a robot can
                   floor's height, a robot lifted out of it
 standing          whether a legged robot stands in its default pose with its actuators
                   (:func:`stand`)
+shake             whether the simulation stays finite under an untrained policy's random commands
 urdf              a vendor URDF to MJCF with MuJoCo's own compiler, its meshes found where a ROS
                   workspace keeps them
 mesh_convert      vendor meshes MuJoCo cannot read (Collada, ASCII STL) rewritten as binary STL

@@ -76,6 +76,7 @@ from sim2real.robots.init_checks import (
     physics_checks,
     resting_check,
     self_overlap_check,
+    shaken_check,
     solver_override,
     standing_advice,
     unlimited_check,
@@ -87,6 +88,7 @@ from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
+from sim2real.robots.shake import shake
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import stand
 from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
@@ -675,5 +677,7 @@ def init_robot(
             result.check.append(resting_check(list(standing.resting)))
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)
             result.check.append(beyond_check(standing.beyond))
+    if spec.actuators and (shaken := shake(spec, model=model)) is not None:  # a URDF's G1 without armature
+        result.check.append(shaken_check(shaken))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays
     return spec, result
