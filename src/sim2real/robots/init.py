@@ -47,7 +47,7 @@ import yaml
 
 from sim2real.errors import SpecError
 from sim2real.robots.collide import robot_geoms
-from sim2real.robots.fine_steps import damping_check
+from sim2real.robots.fine_steps import damping_check, gains_check
 from sim2real.robots.geom_extent import geom_bottom
 from sim2real.robots.ground import (
     added_floor_name,
@@ -528,6 +528,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     too_much = damping_check(model, data.qpos, dofs, joints, armature, spec["safety"]["damping"], opt.control_dt / substeps)
     if too_much is not None:
         result.check.append(too_much)
+    gains = {j: (float(a["kp"]), float(a["kd"])) for j, a in actuators.items() if a["model"] == "pd"}
+    if (stiff := gains_check(model, data.qpos, dofs, joints, armature, gains, opt.control_dt / substeps)) is not None:
+        result.check.append(stiff)
     spec["parameters"] = parameter_bounds(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps)
     if task is not None:
         spec["task"] = task
