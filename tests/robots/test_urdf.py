@@ -234,8 +234,8 @@ class TestPlaceholderInertia:
         with pytest.raises(Exception, match="positive eigenvalues"):  # what MuJoCo says of the file itself
             __import__("mujoco").MjModel.from_xml_path(str(urdf))
         spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
-        lines = [line for line in result.check if "products of inertia as large as its moments" in line]
-        assert len(lines) == 1 and "'base' (0.142 kg)" in lines[0]
+        lines = [line for line in result.check if "state an inertia no body has" in line]
+        assert len(lines) == 1 and "'base' (0.142 kg: products dropped)" in lines[0]
         model = build_model(spec)
         # the base link's mass joins the trunk's (6 kg) and the imu_link's (1 g): MuJoCo fuses them
         assert model.body_mass[model.body("base").id] == pytest.approx(6.0 + 0.001 + 0.142)
@@ -264,9 +264,31 @@ class TestMasslessLinks:
             __import__("mujoco").MjModel.from_xml_path(str(urdf))
         spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
         lines = [line for line in result.check if "move on a joint but state no mass" in line]
-        assert len(lines) == 1 and "(jaw_link, jaw2_link)" in lines[0]
+        assert len(lines) == 1 and "(jaw_link (0.001 kg), jaw2_link (0.001 kg))" in lines[0]
         model = build_model(spec)
         np.testing.assert_allclose([model.body(b).mass[0] for b in ("jaw_link", "jaw2_link")], [1e-3, 1e-3])
+
+    def test_a_frame_link_between_two_joints_and_rounding_noise_survive_the_written_mjcf(self, tmp_path):
+        """example-robot-data's Human: '*_virtual' links (no <inertial>, no geometry) between the joints of a
+        hip; the written MJCF did not compile ('mass and inertia of moving bodies'), as MuJoCo writes no
+        <inertial> it was not given.  iCub: moments of 1e-20, rounding noise, which MuJoCo refuses."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        text = urdf.read_text().replace(
+            '<joint name="FL_hip" type="revolute"><parent link="trunk"/><child link="FL_thigh"/>',
+            '<link name="FL_virtual"/><joint name="FL_yaw" type="revolute"><parent link="trunk"/><child link="FL_virtual"/>'
+            '<axis xyz="0 0 1"/><limit lower="-0.5" upper="0.5" effort="30" velocity="9"/></joint>'
+            '<joint name="FL_hip" type="revolute"><parent link="FL_virtual"/><child link="FL_thigh"/>',
+        )
+        noise = '<inertia ixx="2.7e-20" iyy="5.4e-20" izz="1.3e-20" ixy="-1.7e-21" ixz="1.3e-20" iyz="3.4e-21"/>'
+        text = text.replace('<link name="FR_calf"><inertial><mass value="0.3"/><inertia ixx="0.0006" iyy="0.0006" izz="0.0006" ixy="0" ixz="0" iyz="0"/>',
+                            f'<link name="FR_calf"><inertial><mass value="0.3"/>{noise}')
+        urdf.write_text(text)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert any("FL_virtual (0.001 kg)" in line for line in result.check)
+        assert any("'FR_calf' (0.3 kg: rounding noise" in line for line in result.check)
+        model = build_model(spec)  # the written MJCF compiles on its own
+        assert model.body("FL_virtual").mass[0] == pytest.approx(1e-3)
+        np.testing.assert_allclose(model.body("FR_calf").inertia, [3e-5] * 3, rtol=1e-6)
 
 
 class TestOverlappingLinks:

@@ -294,18 +294,33 @@ def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, out_dir: Path, 
     return found
 
 
+MASSLESS_MASS = 1e-3
+"""Mass [kg] given to a link that moves on a joint but states no mass (a frame link)."""
+
+MASSLESS_INERTIA = 1e-7
+"""Principal moments [kg m^2] given with :data:`MASSLESS_MASS` (a 1 g body about 1 cm across)."""
+
+
+NOISE_INERTIA = 1e-12
+"""Largest inertia entry [kg m^2] that is rounding noise, not a body's (iCub's 1e-20 products on zero moments)."""
+
+
 def _placeholder_inertias(mjspec: mujoco.MjSpec) -> list[str]:
-    """Drop the products of inertia of links whose tensor is not physical only through products as
-    large as its moments, and name them.
+    """Mend the inertia tensors MuJoCo refuses (a non-positive eigenvalue) whose error is plain, and
+    name them.
 
     A physical tensor's products are each at most half a moment (``|Ixy| <= Izz / 2``); vendors fill
     the six fields of a frame link with one number (Go1's and ANYmal B's ``base``, 1e-6 everywhere;
-    ANYmal C's ``hatch``, 0.001), which has two zero eigenvalues and which MuJoCo refuses.  Products no
-    larger than the moments are such a fill-in: the moments are kept, the products dropped.  Larger
-    products (a tensor wrong in a way that cannot be guessed) are left to MuJoCo's error.
+    ANYmal C's ``hatch``, 0.001): products no larger than the moments, or any products on a link of
+    :data:`MASSLESS_MASS` or less (TIAGo's 1 mg antennas), are dropped and the moments kept.  A tensor of
+    rounding noise (every entry below :data:`NOISE_INERTIA`) becomes a body's 1 cm about
+    (``mass * 1e-4`` kg m^2, at least :data:`MASSLESS_INERTIA`).  A diagonal tensor with a zero
+    moment (an ideal thin rod: the EDU finger's lower link) gets that moment at 1e-3 of the largest.
+    Other tensors (products far above the moments of a heavy link, legged_gym's Cassie) are left to
+    MuJoCo's error: what they should be cannot be guessed.
 
     Returns:
-        The links changed, one line each with its mass.
+        The links changed, one phrase each: name, mass and what was done.
     """
     changed = []
     for body in mjspec.bodies:
@@ -316,12 +331,19 @@ def _placeholder_inertias(mjspec: mujoco.MjSpec) -> list[str]:
         upper = np.zeros((3, 3))
         upper[np.triu_indices(3, 1)] = products  # xy, xz, yz
         tensor = np.diag(moments) + upper + upper.T
-        if np.linalg.eigvalsh(tensor)[0] > 1e-9 * np.abs(moments).max():
+        noise = np.abs(full).max() < NOISE_INERTIA  # MuJoCo refuses those however they round
+        if not noise and np.linalg.eigvalsh(tensor)[0] > 1e-9 * np.abs(moments).max():
             continue
-        if moments.min() <= 0 or np.abs(products).max() > moments.min():
+        if noise:  # (a zero fullinertia is refused too)
+            mended, what = [max(MASSLESS_INERTIA, body.mass * 1e-4)] * 3 + [0.0] * 3, "rounding noise: a 1 cm body's"
+        elif moments.min() > 0 and (np.abs(products).max() <= moments.min() or body.mass <= MASSLESS_MASS):
+            mended, what = [*moments, 0.0, 0.0, 0.0], "products dropped"
+        elif np.abs(products).max() < NOISE_INERTIA and moments.min() >= 0:
+            mended, what = [*np.maximum(moments, 1e-3 * moments.max()), 0.0, 0.0, 0.0], "a zero moment at 1e-3 of the largest"
+        else:
             continue
-        body.fullinertia = [*moments, 0.0, 0.0, 0.0]
-        changed.append(f"'{body.name}' ({body.mass:g} kg)")
+        body.fullinertia = mended
+        changed.append(f"'{body.name}' ({body.mass:g} kg: {what})")
     return changed
 
 
@@ -388,10 +410,10 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
     placeholders = _placeholder_inertias(mjspec)
     if placeholders:
         check.append(
-            f"{len(placeholders)} links state an inertia with products of inertia as large as its moments, which no "
-            f"body has (all six fields one number: a placeholder): {', '.join(placeholders[:4])}"
-            f"{' ...' if len(placeholders) > 4 else ''}; their products were dropped, their moments kept "
-            "(the written MJCF holds them): give real values in the URDF if those links carry mass"
+            f"{len(placeholders)} links state an inertia no body has, which MuJoCo refuses (a placeholder: one number "
+            f"in all six fields, rounding noise, a zero moment): {', '.join(placeholders[:4])}"
+            f"{' ...' if len(placeholders) > 4 else ''} (the written MJCF holds the mended values): give real values in "
+            "the URDF if those links carry mass"
         )
     if floating_base:
         root = mjspec.worldbody.first_body()
@@ -414,6 +436,9 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
     try:
         excluded = _exclude_overlaps(mjspec, mjspec.compile())
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
+        # to_xml rounds the inertias it writes (6 digits): a link on the edge of A + B >= C (TIAGo's, Allegro's
+        # once balanced) broke it in the written file, which did not compile; balancing mends only those
+        xml = xml.replace("<compiler ", '<compiler balanceinertia="true" ', 1)
     except Exception as exc:
         raise _compile_error(urdf, exc) from None
     if excluded:
@@ -428,11 +453,13 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
     return Conversion(out, notes, check, facts)
 
 
-MASSLESS_MASS = 1e-3
-"""Mass [kg] given to a link that moves on a joint but states no mass (a frame link)."""
-
-MASSLESS_INERTIA = 1e-7
-"""Principal moments [kg m^2] given with :data:`MASSLESS_MASS` (a 1 g body about 1 cm across)."""
+def _children_all_move(body: mujoco.MjsBody) -> bool:
+    """Whether ``body`` has child bodies and each moves on a joint of its own (none is fused into it)."""
+    child, children = body.first_body(), []
+    while child is not None:
+        children.append(child)
+        child = body.next_body(child)
+    return bool(children) and all(c.joints for c in children)
 
 
 def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], check: list[str]) -> None:
@@ -445,6 +472,20 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
         SpecError: any other compile error, in one line.
     """
     massless: list[str] = []
+
+    def give_mass(body: mujoco.MjsBody) -> None:
+        mass = body.mass if body.mass > MASSLESS_MASS else MASSLESS_MASS
+        body.mass = mass
+        body.fullinertia = [max(MASSLESS_INERTIA, mass * 1e-4)] * 3 + [0.0] * 3  # a body 1 cm about
+        body.explicitinertial = True  # written into the MJCF (a link without <inertial> has none) ...
+        if not np.all(np.isfinite(body.ipos)):
+            body.ipos = [0.0, 0.0, 0.0]  # ... when its position is set too
+        massless.append(f"{body.name} ({mass:g} kg)")
+
+    for body in mjspec.bodies:  # a frame link on a joint (Human's *_virtual): compiled here, not from the written file
+        moving = [j for j in body.joints if j.type != mujoco.mjtJoint.mjJNT_FREE]
+        if moving and not body.explicitinertial and not body.geoms and _children_all_move(body):
+            give_mass(body)
     while True:
         try:
             mjspec.compile()
@@ -460,16 +501,17 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
                     f"the URDF states an impossible inertia (link '{link}': A + B >= C fails): MuJoCo's "
                     "balanceinertia evens its moments (the written MJCF holds the balanced values)"
                 )
-            elif "mass and inertia of moving bodies" in text and body is not None and link not in massless:
-                body.mass = MASSLESS_MASS
-                body.fullinertia = [MASSLESS_INERTIA] * 3 + [0.0] * 3
-                massless.append(link)
+            elif "mass and inertia of moving bodies" in text and body is not None and not any(
+                m.startswith(f"{link} (") for m in massless
+            ):
+                give_mass(body)
             else:
                 raise _compile_error(urdf, exc) from None
     if massless:
         check.append(
-            f"{len(massless)} links move on a joint but state no mass ({', '.join(massless[:4])}"
-            f"{' ...' if len(massless) > 4 else ''}), which MuJoCo cannot simulate: given {MASSLESS_MASS:g} kg and "
+            f"{len(massless)} links move on a joint but state no mass or no inertia ({', '.join(massless[:4])}"
+            f"{' ...' if len(massless) > 4 else ''}), which MuJoCo cannot simulate: given at least {MASSLESS_MASS:g} kg "
+            "and the inertia of a body 1 cm about, at least "
             f"{MASSLESS_INERTIA:g} kg m^2 (the written MJCF holds them): give their real mass and inertia in the URDF "
             "if they have any, and armature to their joints (--armature) if a policy drives them"
         )
