@@ -102,3 +102,73 @@ def quadruped_urdf(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text + "</robot>\n")
     return path
+
+
+def collada_box(path: Path, size: tuple[float, float, float], *, offset: tuple[float, float, float] = (0, 0, 0), unit: float = 1.0, up: str = "Z_UP") -> Path:
+    """A Collada file of one box, centred at the origin of its geometry, placed by its visual scene's
+    node at ``offset`` (a ``<translate>`` and a ``<scale>`` of 2 that halves ``size``'s coordinates),
+    with the ``<unit meter>`` ``unit``: the box spans ``offset +- size / 2`` in the file's units.
+
+    Its six faces are quads of a ``<polylist>`` with a NORMAL input at offset 1 besides the vertex at 0
+    (as Blender writes them).
+    """
+    hx, hy, hz = (s / 4 for s in size)  # halved again by the node's scale of 2
+    corners = [(x, y, z) for x in (-hx, hx) for y in (-hy, hy) for z in (-hz, hz)]
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    positions = " ".join(f"{c:g}" for corner in corners for c in corner)
+    p = " ".join(f"{v} {face}" for face, quad in enumerate(quads) for v in quad)
+    ox, oy, oz = offset
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"""<?xml version="1.0" encoding="utf-8"?>
+<COLLADA xmlns="http://www.collada.org/2005/11/COLLADASchema" version="1.4.1">
+  <asset><unit name="unit" meter="{unit}"/><up_axis>{up}</up_axis></asset>
+  <library_geometries><geometry id="box-mesh"><mesh>
+    <source id="box-pos"><float_array id="box-pos-array" count="24">{positions}</float_array>
+      <technique_common><accessor source="#box-pos-array" count="8" stride="3"/></technique_common></source>
+    <source id="box-normal"><float_array id="box-normal-array" count="18">0 0 -1 0 0 1 -1 0 0 1 0 0 0 -1 0 0 1 0</float_array>
+      <technique_common><accessor source="#box-normal-array" count="6" stride="3"/></technique_common></source>
+    <vertices id="box-vertices"><input semantic="POSITION" source="#box-pos"/></vertices>
+    <polylist count="6"><input semantic="VERTEX" source="#box-vertices" offset="0"/>
+      <input semantic="NORMAL" source="#box-normal" offset="1"/>
+      <vcount>4 4 4 4 4 4</vcount><p>{p}</p></polylist>
+  </mesh></geometry></library_geometries>
+  <library_visual_scenes><visual_scene id="Scene">
+    <node id="Box"><translate>{ox} {oy} {oz}</translate><scale>2 2 2</scale>
+      <instance_geometry url="#box-mesh"/></node>
+  </visual_scene></library_visual_scenes>
+  <scene><instance_visual_scene url="#Scene"/></scene>
+</COLLADA>
+"""
+    )
+    return path
+
+
+def ascii_stl_box(path: Path, size: tuple[float, float, float]) -> Path:
+    """An ASCII STL of a box ``size`` [m] centred at the origin (twelve facets, as Blender exports)."""
+    hx, hy, hz = (s / 2 for s in size)
+    corners = [(x, y, z) for x in (-hx, hx) for y in (-hy, hy) for z in (-hz, hz)]
+    quads = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+    lines = ["solid box"]
+    for a, b, c, d in quads:
+        for tri in ((a, b, c), (a, c, d)):
+            lines += ["facet normal 0 0 0", "outer loop"]
+            lines += [f"vertex {corners[i][0]:g} {corners[i][1]:g} {corners[i][2]:g}" for i in tri]
+            lines += ["endloop", "endfacet"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join([*lines, "endsolid box"]) + "\n")
+    return path
+
+
+def srdf(path: Path, robot: str, states: dict[str, dict[str, float]]) -> Path:
+    """An SRDF of robot ``robot`` with ``<group_state>``s (name -> joint -> value) and a ``root_joint``
+    of seven values in each, as example-robot-data writes its floating base."""
+    text = f'<?xml version="1.0"?>\n<robot name="{robot}">\n  <group name="all_legs"/>\n'
+    for name, pose in states.items():
+        text += f'  <group_state name="{name}" group="all_legs">\n'
+        text += '    <joint name="root_joint" value="0 0 0.3 0 0 0 1"/>\n'
+        text += "".join(f'    <joint name="{j}" value="{v}"/>\n' for j, v in pose.items())
+        text += "  </group_state>\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "</robot>\n")
+    return path

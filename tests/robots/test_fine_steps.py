@@ -41,3 +41,15 @@ class TestDampingCheck:
         assert "give the joints armature (--armature) or lower safety.damping (at most" in line
         _, armed = init_robot(tmp_path / "arm.xml", tmp_path / "armed.yaml", dataclasses.replace(options, armature=0.01))
         assert not any(c.startswith("safety.damping") for c in armed.check)
+
+    def test_pd_gains_a_light_joint_cannot_take_are_named_under_check(self, tmp_path):
+        """example-robot-data's Romeo, kp 200 and kd 5 on a 0.00039 kg m^2 wrist: init said nothing, and deploy,
+        record and faults stopped at 'the twin cannot compute RWristRoll's torque itself'."""
+        (tmp_path / "arm.xml").write_text(ARM)
+        options = InitOptions(kp=400.0, kd={"shoulder": 5.0, "wrist": 0.01}, torque_limit=50.0)
+        _, result = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", options)
+        (line,) = [c for c in result.check if c.startswith("kp ")]
+        assert line.startswith("kp 400, kd 0.01 on wrist (") and "(1 joints: wrist)" in line and "--armature" in line
+        assert not any(c.startswith("safety.damping") for c in result.check)  # its own kd is light enough
+        _, armed = init_robot(tmp_path / "arm.xml", tmp_path / "armed.yaml", dataclasses.replace(options, armature=0.01))
+        assert not any(c.startswith("kp ") for c in armed.check)

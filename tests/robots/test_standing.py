@@ -47,6 +47,32 @@ class TestStand:
         assert stiff.holds and stiff.deviation < stand(spec).deviation < soft.deviation
         assert soft.joint in spec.joints and "largest joint deviation" in soft.summary()
 
+    def test_a_biped_whose_arm_hits_the_ground_as_it_falls_is_judged_by_its_sag_before_the_fall(self, tmp_path):
+        """example-robot-data's G1 on its feet with kp 100: it tipped over (expected of a biped), but its
+        wrist, bent 1.54 rad by the ground, had init advise stiffer gains."""
+        legs = "".join(
+            f"<body name='{s}_leg' pos='0 {y} -0.05'><joint name='{s}_hip' axis='0 1 0' range='-1 1'/>"
+            "<geom type='capsule' fromto='0 0 0 0 0 -0.4' size='0.02' mass='0.3'/></body>"
+            for s, y in (("l", 0.1), ("r", -0.1))
+        )
+        arm = (
+            "<body name='arm' pos='0.1 0 0'><joint name='shoulder' axis='0 1 0' range='-2 2'/>"
+            "<geom type='capsule' fromto='0 0 0 0.6 0 0' size='0.02' mass='0.4'/></body>"
+        )
+        (tmp_path / "biped.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><geom name='floor' type='plane' size='5 5 0.1'/>"
+            f"<body name='torso' pos='0 0 0.5'><freejoint/><geom type='box' size='0.1 0.15 0.05' mass='5'/>{legs}{arm}"
+            "</body></worldbody></mujoco>"
+        )
+        options = InitOptions(kp=15.0, kd=0.5, torque_limit=30.0)
+        spec, result = init_robot(tmp_path / "biped.xml", tmp_path / "robot.yaml", options)
+        standing = stand(spec)
+        assert len(spec.feet) == 2 and not standing.holds
+        assert standing.joint == "shoulder" and standing.deviation > SAG_LIMIT  # bent by the ground
+        assert standing.upright_deviation is not None and standing.sag == standing.upright_deviation < SAG_LIMIT
+        assert any("expected of a robot that balances only under a policy" in line for line in result.check)
+        assert not any("PD gains do not hold" in line for line in result.check)
+
     def test_a_fixed_base_robot_has_nothing_to_stand_on(self):
         assert stand(load_robot("furuta")) is None
 

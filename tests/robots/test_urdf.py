@@ -12,7 +12,7 @@ from sim2real.errors import SpecError
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.model import build_model
 from sim2real.robots.urdf import model_format, resolve_mesh
-from urdf_testdata import IMU_POS, quadruped_urdf, stl
+from urdf_testdata import IMU_POS, LEGS, ascii_stl_box, collada_box, quadruped_urdf, srdf, stl
 
 
 def _stl(path: Path) -> Path:
@@ -77,9 +77,9 @@ class TestBadMeshes:
             init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
 
     def test_a_format_mujoco_cannot_read_is_one_line_naming_it(self, tmp_path):
-        _stl(tmp_path / "vendor" / "meshes" / "upper.dae")  # the bytes do not matter: the suffix does
-        urdf = _urdf(tmp_path / "vendor" / "arm.urdf", "meshes/upper.dae")
-        with pytest.raises(SpecError, match=r"mesh 'meshes/upper.dae' is .dae; MuJoCo reads"):
+        _stl(tmp_path / "vendor" / "meshes" / "upper.ply")  # the bytes do not matter: the suffix does
+        urdf = _urdf(tmp_path / "vendor" / "arm.urdf", "meshes/upper.ply")
+        with pytest.raises(SpecError, match=r"mesh 'meshes/upper.ply' is .ply; MuJoCo reads"):
             init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
 
 
@@ -162,8 +162,11 @@ class TestConversionMessages:
         both = '<visual><geometry><mesh filename="meshes/trunk.dae"/></geometry></visual>'
         both += '<collision><geometry><mesh filename="meshes/trunk.dae"/></geometry></collision>'
         urdf = quadruped_urdf(tmp_path / "dog.urdf", head=KEEP_VISUALS, trunk_extra=both)
-        with pytest.raises(SpecError, match=r"mesh 'meshes/trunk.dae' is .dae"):
+        with pytest.raises(SpecError) as info:
             infer_spec(urdf, tmp_path / "out", FLOATING)
+        message = str(info.value)
+        assert "\n" not in message
+        assert "mesh 'meshes/trunk.dae' cannot be converted for MuJoCo (trunk.dae: a Collada file without triangles)" in message
 
     def test_a_declared_floating_joint_with_floating_base_gets_no_second_one(self, tmp_path):
         """unitree_rl_gym's H1 with its "uncomment for MuJoCo" block and --floating-base: MuJoCo said
@@ -176,6 +179,155 @@ class TestConversionMessages:
     def test_the_description_names_the_urdf_given(self, tmp_path):
         result = infer_spec(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out", FLOATING)
         assert result.spec["description"].endswith("from dog.urdf")
+
+
+class TestMeshesMujocoCannotRead:
+    def _geom_extent(self, spec, body: str) -> tuple[np.ndarray, np.ndarray]:
+        """World-frame bounds [m] of the mesh geoms of ``body`` in the model's qpos0."""
+        model = build_model(spec)
+        data = __import__("mujoco").MjData(model)
+        __import__("mujoco").mj_kinematics(model, data)
+        points = []
+        for g in range(model.ngeom):
+            if model.geom_bodyid[g] == model.body(body).id and model.geom_dataid[g] >= 0:
+                mesh = model.geom_dataid[g]
+                start, count = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+                local = model.mesh_vert[start : start + count]
+                points.append(local @ data.geom_xmat[g].reshape(3, 3).T + data.geom_xpos[g])
+        allp = np.concatenate(points)
+        return allp.min(axis=0), allp.max(axis=0)
+
+    def test_a_collada_collision_mesh_is_rewritten_as_stl_where_the_file_places_it(self, tmp_path):
+        """HyQ's and Romeo's collision meshes are .dae: init stopped at 'MuJoCo reads .stl, .obj, .msh'."""
+        box = collada_box(tmp_path / "arm_description" / "meshes" / "upper.dae", (10, 20, 40), offset=(0, 0, -30), unit=0.01)
+        urdf = _urdf(tmp_path / "arm_description" / "urdf" / "arm.urdf", "package://arm_description/meshes/upper.dae")
+        before = box.read_bytes()
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
+        low, high = self._geom_extent(spec, "upper")
+        # the node's translate and scale and the file's centimetres: 0.1 x 0.2 x 0.4 m, 0.3 m below the joint
+        np.testing.assert_allclose(low, [-0.05, -0.1, -0.5], atol=1e-6)
+        np.testing.assert_allclose(high, [0.05, 0.1, -0.1], atol=1e-6)
+        assert any("rewrote 1 meshes MuJoCo cannot read (Collada) as binary STL in arm_converted_meshes/" in line for line in result.inferred)
+        assert box.read_bytes() == before
+        assert any(Path(f).parent.name == "arm_converted_meshes" for f in spec.files)  # the converted mesh is hashed
+
+    def test_an_ascii_stl_collision_mesh_is_rewritten_as_binary_stl(self, tmp_path):
+        """example-robot-data's simple_humanoid: MuJoCo said 'number of faces should be between 1 and 200000
+        ... perhaps this is an ASCII file?' inside 'cannot convert to MJCF'."""
+        ascii_stl_box(tmp_path / "vendor" / "meshes" / "upper.stl", (0.1, 0.2, 0.3))
+        urdf = _urdf(tmp_path / "vendor" / "arm.urdf", "meshes/upper.stl")
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", GAINS)
+        low, high = self._geom_extent(spec, "upper")
+        np.testing.assert_allclose(high - low, [0.1, 0.2, 0.3], atol=1e-6)
+        assert any("(ASCII STL) as binary STL" in line for line in result.inferred)
+
+
+class TestPlaceholderInertia:
+    def test_a_tensor_of_one_number_in_six_fields_loses_its_products_and_is_named(self, tmp_path):
+        """Go1's, B1's, ANYmal B's base (1e-6 everywhere) and ANYmal C's hatch (0.001): two zero
+        eigenvalues, and init stopped at 'states an inertia that is not physical'."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        fill = '<inertia ixx="0.001" ixy="0.001" ixz="0.001" iyy="0.001" iyz="0.001" izz="0.001"/>'
+        urdf.write_text(urdf.read_text().replace(
+            '<link name="base"/>', f'<link name="base"><inertial><mass value="0.142"/>{fill}</inertial></link>'
+        ))
+        with pytest.raises(Exception, match="positive eigenvalues"):  # what MuJoCo says of the file itself
+            __import__("mujoco").MjModel.from_xml_path(str(urdf))
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        lines = [line for line in result.check if "state an inertia no body has" in line]
+        assert len(lines) == 1 and "'base' (0.142 kg: products dropped)" in lines[0]
+        model = build_model(spec)
+        # the base link's mass joins the trunk's (6 kg) and the imu_link's (1 g): MuJoCo fuses them
+        assert model.body_mass[model.body("base").id] == pytest.approx(6.0 + 0.001 + 0.142)
+
+    def test_products_larger_than_the_moments_stay_an_error(self, tmp_path):
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        urdf.write_text(urdf.read_text().replace(
+            '<link name="base"/>',
+            '<link name="base"><inertial><mass value="0.1"/>'
+            '<inertia ixx="0.001" ixy="0.0015" ixz="0" iyy="0.001" iyz="0" izz="0.001"/></inertial></link>',
+        ))
+        with pytest.raises(SpecError, match="link 'base' states an inertia that is not physical"):
+            infer_spec(urdf, tmp_path / "out", FLOATING)
+
+
+class TestMasslessLinks:
+    def test_a_link_moving_on_a_joint_without_mass_gets_a_gram_and_is_named(self, tmp_path):
+        """Romeo's finger links (romeo.urdf) move on joints with mass 0: MuJoCo's 'mass and inertia of moving
+        bodies must be larger than mjMINVAL' was the error, which says nothing of what to do."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", gripper=True)
+        text = urdf.read_text()
+        for link in ("jaw_link", "jaw2_link"):
+            text = text.replace(f'<link name="{link}"><inertial><mass value="0.05"/>', f'<link name="{link}"><inertial><mass value="0"/>')
+        urdf.write_text(text.replace('<inertia ixx="0.0001" iyy="0.0001" izz="0.0001"', '<inertia ixx="0" iyy="0" izz="0"', 2))
+        with pytest.raises(Exception, match="mass and inertia of moving bodies"):  # what MuJoCo says of the file
+            __import__("mujoco").MjModel.from_xml_path(str(urdf))
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        lines = [line for line in result.check if "move on a joint but state no mass" in line]
+        assert len(lines) == 1 and "(jaw_link (0.001 kg), jaw2_link (0.001 kg))" in lines[0]
+        model = build_model(spec)
+        np.testing.assert_allclose([model.body(b).mass[0] for b in ("jaw_link", "jaw2_link")], [1e-3, 1e-3])
+
+    def test_a_frame_link_between_two_joints_and_rounding_noise_survive_the_written_mjcf(self, tmp_path):
+        """example-robot-data's Human: '*_virtual' links (no <inertial>, no geometry) between the joints of a
+        hip; the written MJCF did not compile ('mass and inertia of moving bodies'), as MuJoCo writes no
+        <inertial> it was not given.  iCub: moments of 1e-20, rounding noise, which MuJoCo refuses."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        text = urdf.read_text().replace(
+            '<joint name="FL_hip" type="revolute"><parent link="trunk"/><child link="FL_thigh"/>',
+            '<link name="FL_virtual"/><joint name="FL_yaw" type="revolute"><parent link="trunk"/><child link="FL_virtual"/>'
+            '<axis xyz="0 0 1"/><limit lower="-0.5" upper="0.5" effort="30" velocity="9"/></joint>'
+            '<joint name="FL_hip" type="revolute"><parent link="FL_virtual"/><child link="FL_thigh"/>',
+        )
+        noise = '<inertia ixx="2.7e-20" iyy="5.4e-20" izz="1.3e-20" ixy="-1.7e-21" ixz="1.3e-20" iyz="3.4e-21"/>'
+        text = text.replace('<link name="FR_calf"><inertial><mass value="0.3"/><inertia ixx="0.0006" iyy="0.0006" izz="0.0006" ixy="0" ixz="0" iyz="0"/>',
+                            f'<link name="FR_calf"><inertial><mass value="0.3"/>{noise}')
+        urdf.write_text(text)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert any("FL_virtual (0.001 kg)" in line for line in result.check)
+        assert any("'FR_calf' (0.3 kg: rounding noise" in line for line in result.check)
+        model = build_model(spec)  # the written MJCF compiles on its own
+        assert model.body("FL_virtual").mass[0] == pytest.approx(1e-3)
+        np.testing.assert_allclose(model.body("FR_calf").inertia, [3e-5] * 3, rtol=1e-6)
+
+
+class TestOverlappingLinks:
+    def test_links_inside_each_other_in_the_zero_pose_do_not_collide_and_are_named(self, tmp_path):
+        """example-robot-data's Romeo nests its hips in its pelvis (8.1 cm) and Talos its hip links (9.3 cm):
+        MuJoCo pushed them apart at every reset; Romeo fell standing and stood once they were excluded."""
+        inside = '<collision><origin xyz="0.15 0.1 -0.2"/><geometry><box size="0.04 0.04 0.04"/></geometry></collision>'
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", trunk_extra=inside)  # through the FL calf, not its parent
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        lines = [line for line in result.inferred if "excluded the contacts of 1 link pairs" in line]
+        assert len(lines) == 1 and "FL_calf/base" in lines[0]
+        model = build_model(spec)
+        excluded = {(model.body(int(b1)).name, model.body(int(b2)).name) for b1, b2 in (
+            divmod(int(sig), 1 << 16) for sig in model.exclude_signature)}
+        assert excluded == {("base", "FL_calf")} or excluded == {("FL_calf", "base")}
+        assert not any("inside each other" in line for line in result.check)
+        plain, result = init_robot(quadruped_urdf(tmp_path / "plain.urdf"), tmp_path / "p" / "robot.yaml", FLOATING)
+        assert build_model(plain).nexclude == 0 and not any("excluded the contacts" in line for line in result.inferred)
+
+
+class TestSrdfPose:
+    def test_the_srdf_beside_the_urdf_gives_the_default_pose_a_urdf_cannot_hold(self, tmp_path):
+        """example-robot-data's Go1, HyQ, ANYmal, Solo, Talos, Romeo: no keyframe, so init stood them on
+        straight legs, while their srdf/ folder states 'standing' and 'half_sitting'."""
+        urdf = quadruped_urdf(tmp_path / "dog_description" / "urdf" / "dog.urdf")
+        knees = {f"{leg}_knee": -1.2 for leg, _, _ in LEGS}
+        srdf(tmp_path / "dog_description" / "srdf" / "dog.srdf", "dog", {"tuck": {"FL_knee": -2.0}, "standing": knees})
+        srdf(tmp_path / "dog_description" / "srdf" / "cat.srdf", "cat", {"sitting": {**knees, "FL_hip": 1.0}})
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert all(spec.default_pose[spec.joints.index(j)] == pytest.approx(-1.2) for j in knees)
+        assert spec.default_pose[spec.joints.index("FL_hip")] == 0.0  # not the other robot's SRDF
+        assert any("4 joints from the SRDF beside the URDF (group_state 'standing' of dog.srdf)" in line for line in result.inferred)
+        assert any(line.startswith("no keyframe: 4 joints") for line in result.check)  # the hips are still qpos0
+        yours = InitOptions(kp=30.0, kd=1.0, floating_base=True, default_pose={".*_hip": 0.1, "FL_knee": -0.8})
+        spec, result = init_robot(urdf, tmp_path / "b" / "robot.yaml", yours)
+        assert spec.default_pose[spec.joints.index("FL_knee")] == pytest.approx(-0.8)  # given wins
+        assert spec.default_pose[spec.joints.index("RR_knee")] == pytest.approx(-1.2)
+        assert any("3 joints from the SRDF" in line and "5 from your values" in line for line in result.inferred)
+        assert not any("no keyframe" in line for line in result.check)
 
 
 class TestModelFormat:

@@ -31,8 +31,10 @@ ground            the ground of a model: the planes and static geoms a robot can
                   floor's height, a robot lifted out of it
 standing          whether a legged robot stands in its default pose with its actuators
                   (:func:`stand`)
+shake             whether the simulation stays finite under an untrained policy's random commands
 urdf              a vendor URDF to MJCF with MuJoCo's own compiler, its meshes found where a ROS
                   workspace keeps them
+mesh_convert      vendor meshes MuJoCo cannot read (Collada, ASCII STL) rewritten as binary STL
 init              ``robot init``: a complete, commented spec inferred from a foreign MJCF or URDF,
                   unedited (:func:`infer_spec`, :func:`write_spec`, :func:`init_robot`)
 init_actuators    ``robot init``: each joint's actuator model, gains and torque limit

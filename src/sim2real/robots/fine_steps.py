@@ -5,7 +5,7 @@ A torque held over a step ``h`` is a sampled feedback: a joint of inertia ``I`` 
 ``sqrt(kp / I) h`` are small.  The twin computes such torques itself (explicit actuators, and safe
 mode's damping at any time: :mod:`sim2real.real.twin_steps` chooses its substep factor here), and
 ``robot init`` names, under *check*, a safe-mode damping or gains a light joint cannot take
-(:func:`damping_check`).
+(:func:`damping_check`, :func:`gains_check`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,15 @@ import math
 import mujoco
 import numpy as np
 
-__all__ = ["DAMPING_LIMIT", "MAX_SUBSTEP_FACTOR", "STIFFNESS_LIMIT", "damping_check", "largest_step", "steps_needed"]
+__all__ = [
+    "DAMPING_LIMIT",
+    "MAX_SUBSTEP_FACTOR",
+    "STIFFNESS_LIMIT",
+    "damping_check",
+    "gains_check",
+    "largest_step",
+    "steps_needed",
+]
 
 DAMPING_LIMIT = 0.8
 """Largest ``kd h / I`` the twin allows.  The twin evaluates its torques at the state half a step
@@ -49,6 +57,62 @@ def steps_needed(dt: float, h_max: np.ndarray) -> int:
     return max(1, math.ceil(dt / worst - 1e-9)) if math.isfinite(worst) else 1
 
 
+def _inertia(
+    model: mujoco.MjModel, qpos: np.ndarray, dofs: list[int], joints: list[str], armature: dict[str, float]
+) -> np.ndarray:
+    """Each joint's inertia [kg m^2] at ``qpos`` (the mass matrix's diagonal), with the spec's armature."""
+    data = mujoco.MjData(model)
+    data.qpos[:] = qpos
+    mujoco.mj_forward(model, data)
+    full = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, data, full)
+    inertia = np.diag(full)[dofs].copy()
+    for i, (dof, joint) in enumerate(zip(dofs, joints, strict=True)):
+        if joint in armature:
+            inertia[i] += armature[joint] - float(model.dof_armature[dof])
+    return inertia
+
+
+def gains_check(
+    model: mujoco.MjModel,
+    qpos: np.ndarray,
+    dofs: list[int],
+    joints: list[str],
+    armature: dict[str, float],
+    gains: dict[str, tuple[float, float]],
+    dt: float,
+) -> str | None:
+    """A *check* line when a joint's PD gains are more than it can take at the physics step ``dt`` [s]:
+    the twin, which computes them itself, would refuse the spec (example-robot-data's Romeo with kp 200,
+    kd 5 on a 0.00039 kg m^2 wrist needs 81 fine steps; it said so only at ``deploy``).
+
+    Args:
+        model: The model.
+        qpos: The default pose, shape (nq,).
+        dofs: The dof of each joint of ``joints``.
+        joints: The spec's joints.
+        armature: Armature [kg m^2] the spec sets on joints (replacing the model's).
+        gains: ``{joint: (kp, kd)}`` of the PD joints [N m/rad, N m s/rad].
+        dt: The spec's physics step [s].
+    """
+    inertia = _inertia(model, qpos, dofs, joints, armature)
+    kp = np.array([gains.get(j, (0.0, 0.0))[0] for j in joints], dtype=float)
+    kd = np.array([gains.get(j, (0.0, 0.0))[1] for j in joints], dtype=float)
+    h_max = largest_step(inertia, kp, kd)
+    need = steps_needed(dt, h_max)
+    if need <= MAX_SUBSTEP_FACTOR:
+        return None
+    j = int(np.argmin(h_max))
+    light = [joints[i] for i in np.flatnonzero(h_max * MAX_SUBSTEP_FACTOR < dt)]
+    return (
+        f"kp {kp[j]:g}, kd {kd[j]:g} on {joints[j]} ({inertia[j]:.3g} kg m^2) are more than that light joint can "
+        f"take: the twin computes PD torques itself and would need {need} fine steps per physics step (at most "
+        f"{MAX_SUBSTEP_FACTOR}), so deploy, record and faults refuse it ({len(light)} joints: "
+        f"{', '.join(light[:4])}{' ...' if len(light) > 4 else ''}); give the joints armature (--armature) or lower "
+        "gains on them (--kp/--kd JOINT_REGEX=VALUE)"
+    )
+
+
 def damping_check(
     model: mujoco.MjModel,
     qpos: np.ndarray,
@@ -70,15 +134,7 @@ def damping_check(
         damping: ``safety.damping``.
         dt: The spec's physics step [s].
     """
-    data = mujoco.MjData(model)
-    data.qpos[:] = qpos
-    mujoco.mj_forward(model, data)
-    full = np.zeros((model.nv, model.nv))
-    mujoco.mj_fullM(model, data, full)
-    inertia = np.diag(full)[dofs].copy()
-    for i, (dof, joint) in enumerate(zip(dofs, joints, strict=True)):
-        if joint in armature:
-            inertia[i] += armature[joint] - float(model.dof_armature[dof])
+    inertia = _inertia(model, qpos, dofs, joints, armature)
     gains = np.array([damping.get(j, 0.0) for j in joints] if isinstance(damping, dict) else [damping] * len(joints))
     h_max = largest_step(inertia, np.zeros_like(inertia), gains.astype(float))
     need = steps_needed(dt, h_max)

@@ -47,7 +47,7 @@ import yaml
 
 from sim2real.errors import SpecError
 from sim2real.robots.collide import robot_geoms
-from sim2real.robots.fine_steps import damping_check
+from sim2real.robots.fine_steps import damping_check, gains_check
 from sim2real.robots.geom_extent import geom_bottom
 from sim2real.robots.ground import (
     added_floor_name,
@@ -76,6 +76,7 @@ from sim2real.robots.init_checks import (
     physics_checks,
     resting_check,
     self_overlap_check,
+    shaken_check,
     solver_override,
     standing_advice,
     unlimited_check,
@@ -87,6 +88,7 @@ from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
+from sim2real.robots.shake import shake
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import stand
 from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
@@ -298,6 +300,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     else:
         data.qpos[:] = model.qpos0
         source = "the model's qpos0 (no keyframe)"
+    srdf = {j: v for j, v in facts.srdf_pose.items() if j in joints and j not in coupled} if key < 0 else {}
+    pose = {**srdf, **pose}  # an SRDF's reference pose stands for the keyframe a URDF cannot hold
     adr = model.jnt_qposadr[chosen]
     clipped, off_edge = [], []
     for i, j in enumerate(chosen):
@@ -336,10 +340,17 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     given = list(pose)
     result.given = given
     result.zero_pose = key < 0 and len(given) < len(joints) - len(coupled)
-    if not given:
+    yours = len([j for j in given if j not in srdf or lookup(opt.default_pose or {}, j) is not None])
+    rest = f", the others from {source}" if len(given) < len(joints) - len(coupled) else ""
+    if srdf:
+        result.inferred.append(
+            f"default pose: {len(given) - yours} joints from the SRDF beside the URDF ({facts.srdf_source})"
+            + (f", {yours} from your values" if yours else "")
+            + rest
+        )
+    elif not given:
         result.inferred.append(f"default pose from {source}")
     else:
-        rest = f", the others from {source}" if len(given) < len(joints) else ""
         result.inferred.append(f"default pose: {len(given)} joints from your values{rest}")
 
     floor_z, floor_name = floor_plane(model)
@@ -517,6 +528,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     too_much = damping_check(model, data.qpos, dofs, joints, armature, spec["safety"]["damping"], opt.control_dt / substeps)
     if too_much is not None:
         result.check.append(too_much)
+    gains = {j: (float(a["kp"]), float(a["kd"])) for j, a in actuators.items() if a["model"] == "pd"}
+    if (stiff := gains_check(model, data.qpos, dofs, joints, armature, gains, opt.control_dt / substeps)) is not None:
+        result.check.append(stiff)
     spec["parameters"] = parameter_bounds(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps)
     if task is not None:
         spec["task"] = task
@@ -666,5 +680,7 @@ def init_robot(
             result.check.append(resting_check(list(standing.resting)))
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)
             result.check.append(beyond_check(standing.beyond))
+    if spec.actuators and (shaken := shake(spec, model=model)) is not None:  # a URDF's G1 without armature
+        result.check.append(shaken_check(shaken))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays
     return spec, result

@@ -7,7 +7,8 @@
   another one: training randomizes around the spec's bounds, the replay and the twin use the model's);
 - what the standing check (:mod:`sim2real.robots.standing`) and the floor contacts of the default pose
   call for: a pose that is the model's zero pose for want of a keyframe, bodies besides the feet
-  resting on the floor, a pose the gains do not hold (:func:`standing_advice`).
+  resting on the floor, a pose the gains do not hold (:func:`standing_advice`); a simulation that
+  diverges under an untrained policy's commands (:func:`shaken_check`, :mod:`sim2real.robots.shake`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 
 from sim2real.errors import SpecError
 from sim2real.robots.model import in_subtree
+from sim2real.robots.shake import Shaken
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import SAG_LIMIT, Standing
 from sim2real.text import few
@@ -197,7 +199,7 @@ def standing_advice(
     if not any(a.model == "pd" for a in spec.actuators):
         return f"the robot collapses with zero actuator command ({seen}): give --kp and --kd for PD actuators"
     pose = "the model's zero pose for want of a keyframe: give --default-pose with a standing pose" if zero_pose else ""
-    if standing.deviation > SAG_LIMIT:
+    if standing.sag > SAG_LIMIT:  # judged before a fall: the arms of a fallen biped say nothing of the gains
         return f"the PD gains do not hold the default pose ({seen}): " + (
             f"it is {pose}, then judge the gains" if zero_pose else "stiffer --kp, or a less crouched --default-pose"
         )
@@ -228,6 +230,17 @@ def beyond_check(beyond: tuple[tuple[str, float, float], ...]) -> str:
         f"standing, {len(beyond)} joint(s) rest beyond their safety position limits ({shown}): deploy and "
         "record would stop at once; give --default-pose away from the joints' stops (or stiffer gains), or widen "
         "safety.joint_position where the robot may rest on a stop"
+    )
+
+
+def shaken_check(shaken: Shaken) -> str:
+    """What to check when the simulation diverges under an untrained policy's commands
+    (:func:`~sim2real.robots.shake.shake`)."""
+    return (
+        f"under an untrained policy's commands (random actions, each held for a control step) the simulation "
+        f"diverges at t = {shaken.time:.2f} s ({shaken.joint} at {shaken.speed:.3g} rad/s just before): training "
+        "would restart those episodes again and again; light joints without armature are the usual cause: give "
+        "--armature (a drive's reflected rotor inertia), lower --kp/--kd on the light joints, or a finer --physics-dt"
     )
 
 

@@ -67,6 +67,16 @@ class Standing:
     beyond: tuple[tuple[str, float, float], ...] = ()
     """Joints resting outside the spec's safety position limits at the end: (joint, position,
     the limit it passed) [rad or m]; deploy and record would stop at once."""
+    upright_deviation: float | None = None
+    """The largest actuated joint's distance from its default position when the base first tilted
+    beyond :data:`TILT_LIMIT` (None: it never did).  What the gains let sag while the robot stood: after
+    a fall, ``deviation`` is often an arm that hit the ground (a biped's wrist, 1.5 rad)."""
+
+    @property
+    def sag(self) -> float:
+        """The joint deviation that judges the gains: ``upright_deviation`` when the robot tipped over,
+        else ``deviation``."""
+        return self.deviation if self.upright_deviation is None else self.upright_deviation
 
     @property
     def holds(self) -> bool:
@@ -114,17 +124,24 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
     data.ctrl[actuator_indices(spec, model)] = np.where(net, 0.0, spec.action_offset)
     up0 = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
     height0 = float(data.qpos[base.qpos + 2])
-    diverged_at = None
+    diverged_at, upright_deviation = None, None
+    qpos_of = joint_qpos_indices(spec, model)
+    driven = {a.joint for a in spec.actuators}
+    measured = np.array([j in driven for j in spec.joints], dtype=bool) if driven else np.ones(spec.n_joints, bool)
+
+    def errors() -> np.ndarray:
+        return np.where(measured, np.abs(data.qpos[qpos_of] - spec.default_pose), 0.0)
+
     for _ in range(max(1, round(seconds / model.opt.timestep))):
         t = float(data.time)
         mujoco.mj_step(model, data)
         if resets(data):  # MuJoCo reset it: what follows is not the robot standing
             diverged_at = t
             break
+        if upright_deviation is None and up0 @ _up(data.qpos[base.qpos + 3 : base.qpos + 7]) < np.cos(TILT_LIMIT):
+            upright_deviation = float(errors().max())
     up = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
-    error = np.abs(data.qpos[joint_qpos_indices(spec, model)] - spec.default_pose)
-    driven = {a.joint for a in spec.actuators}
-    error = np.where([j in driven for j in spec.joints], error, 0.0) if driven else error
+    error = errors()
     worst = int(np.argmax(error))
     q = data.qpos[joint_qpos_indices(spec, model)]
     low, high = spec.safety.position_low, spec.safety.position_high
@@ -152,4 +169,5 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         floor=spec_floor_height(spec, model),
         resting=tuple(model.body(b).name or f"#{b}" for b in sorted(touching - feet)),
         beyond=beyond,
+        upright_deviation=upright_deviation,
     )

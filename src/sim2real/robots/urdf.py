@@ -6,13 +6,18 @@ file path, so :func:`resolve_mesh` finds the file first: a ``package://PKG/rest`
 ``DIR/rest`` for every folder ``DIR`` named ``PKG`` among the URDF's enclosing folders (a package
 checked out as ``PKG/urdf/robot.urdf``), beside one of them (``robots/PKG`` next to
 ``robots/robot.urdf``, as pybullet_data keeps its xArm), or under ``ROS_PACKAGE_PATH`` and ``AMENT_PREFIX_PATH/share``
-(an installed ROS workspace), else ``rest`` relative to the enclosing folders.  A mesh that is not
-found, or that MuJoCo cannot read, is one error line naming it, unless only visual geoms use it: those
-are dropped, said in one line.
+(an installed ROS workspace), else ``rest`` relative to the enclosing folders.  A Collada (``.dae``) or ASCII
+STL mesh, which MuJoCo cannot read, is rewritten as a binary STL beside the converted MJCF
+(:mod:`sim2real.robots.mesh_convert`), said in one line.  A mesh that is not found, or that cannot be
+read, is one error line naming it, unless only visual geoms use it: those are dropped, said in one line.
 
 MuJoCo's URDF reader drops what it has no field for; :func:`read_urdf` reads it from the text
-(joint velocity limits, ``<mimic>`` couplings), and :func:`convert_urdf` keeps what fusing fixed links
-would lose (a fixed link named like ``imu`` becomes a site where it was).
+(joint velocity limits, ``<mimic>`` couplings, and the reference pose of an SRDF beside the URDF, which
+stands for the keyframe a URDF cannot hold), and :func:`convert_urdf` keeps what fusing fixed links
+would lose (a fixed link named like ``imu`` becomes a site where it was).  What vendors' URDFs get
+wrong that MuJoCo refuses and that has one repair is mended and said: a placeholder inertia (one
+number in all six fields), principal moments that break A + B >= C, a link moving on a joint with no
+mass, and links drawn inside each other (their contacts excluded).
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import mujoco
+import numpy as np
 
 from sim2real.errors import SpecError
+from sim2real.robots.init_checks import SELF_OVERLAP
 from sim2real.robots.load import load_mjcf
+from sim2real.robots.mesh_convert import convert_mesh, is_ascii_stl, needs_conversion
 
 MESH_SUFFIXES = (".stl", ".obj", ".msh")
 """Mesh formats MuJoCo reads."""
@@ -54,7 +62,7 @@ def resolve_mesh(name: str, urdf: Path, meshdir: str = "") -> Path:
         meshdir: The URDF's ``<mujoco><compiler meshdir>`` (relative to the URDF), if any.
 
     Raises:
-        SpecError: no such file, or MuJoCo cannot read its format.
+        SpecError: no such file.
     """
     text = name.removeprefix("file://")
     if text.startswith("package://"):
@@ -70,12 +78,22 @@ def resolve_mesh(name: str, urdf: Path, meshdir: str = "") -> Path:
     if found is None:
         where = ", ".join(str(p) for p in tried[:3]) + (" ..." if len(tried) > 3 else "")
         raise SpecError(f"{urdf.name}: mesh '{name}' not found (looked for {where})")
-    if found.suffix.lower() not in MESH_SUFFIXES:
+    return found.resolve()
+
+
+def check_readable(path: Path, name: str, urdf: Path) -> None:
+    """Raise when MuJoCo cannot read the mesh file ``path`` (the URDF's ``name`` for it).
+
+    Raises:
+        SpecError: not STL, OBJ or MSH, or an ASCII STL (MuJoCo reads binary STL).
+    """
+    if path.suffix.lower() not in MESH_SUFFIXES:
         raise SpecError(
-            f"{urdf.name}: mesh '{name}' is {found.suffix or 'of no known format'}; MuJoCo reads "
+            f"{urdf.name}: mesh '{name}' is {path.suffix or 'of no known format'}; MuJoCo reads "
             f"{', '.join(MESH_SUFFIXES)} meshes (convert it, or start from the robot's MJCF)"
         )
-    return found.resolve()
+    if path.suffix.lower() == ".stl" and is_ascii_stl(path):
+        raise SpecError(f"{urdf.name}: mesh '{name}' is an ASCII STL; MuJoCo reads binary STL (convert it)")
 
 
 @dataclass(frozen=True)
@@ -104,6 +122,60 @@ class UrdfFacts:
     """Mesh ``filename``s of ``<visual>`` elements."""
     collision_meshes: frozenset[str] = frozenset()
     """Mesh ``filename``s of ``<collision>`` elements."""
+    srdf_pose: dict[str, float] = field(default_factory=dict)
+    """Joint name -> position [rad or m] of the reference pose an SRDF beside the URDF states
+    (:func:`read_srdf_pose`); empty without one."""
+    srdf_source: str = ""
+    """Where ``srdf_pose`` comes from, in words (``group_state 'standing' of go1.srdf``)."""
+
+
+def _srdf_files(urdf: Path, robot: str) -> list[Path]:
+    """SRDF files beside ``urdf`` (in its folder and in a sibling ``srdf/`` folder: a ROS description
+    package's ``urdf/`` and ``srdf/``) named like the URDF (first) or stating robot name ``robot``
+    (Talos's ``talos.srdf`` for ``talos_reduced.urdf``; Bolt's ``bolt.srdf`` names another robot)."""
+    found = []
+    for folder in (urdf.parent, urdf.parent.parent / "srdf"):
+        if folder.is_dir():
+            found += sorted(folder.glob("*.srdf"), key=lambda f: f.stem != urdf.stem)
+    mine = []
+    for path in found:
+        try:
+            if path.stem == urdf.stem or ET.parse(path).getroot().get("name") == robot:
+                mine.append(path)
+        except (ET.ParseError, OSError):
+            continue
+    return mine
+
+
+def read_srdf_pose(urdf: Path, robot: str, joints: set[str]) -> tuple[dict[str, float], str]:
+    """The reference pose an SRDF beside the URDF states (a ``<group_state>``: MoveIt's named states,
+    example-robot-data's ``standing`` and ``half_sitting``), and where it comes from.
+
+    The SRDF is one of :func:`_srdf_files`; its state is the one naming the most of ``joints`` (the
+    first of equals).  Values of joints not in ``joints`` and values of more than one number (a free
+    or continuous joint's) are left out.
+
+    Returns:
+        ``({joint: position [rad or m]}, "group_state 'NAME' of FILE")``, or ``({}, "")``.
+    """
+    best: tuple[dict[str, float], str] = ({}, "")
+    for path in _srdf_files(urdf, robot):
+        try:
+            states = ET.parse(path).getroot().findall("group_state")
+        except (ET.ParseError, OSError):
+            continue
+        for state in states:
+            pose = {}
+            for joint in state.findall("joint"):
+                name, value = joint.get("name"), (joint.get("value") or "").split()
+                if name in joints and len(value) == 1:
+                    try:
+                        pose[name] = float(value[0])
+                    except ValueError:
+                        continue
+            if len(pose) > len(best[0]):
+                best = (pose, f"group_state '{state.get('name')}' of {path.name}")
+    return best
 
 
 def _float(text: str | None, default: float) -> float:
@@ -115,7 +187,8 @@ def _float(text: str | None, default: float) -> float:
 
 def read_urdf(urdf: Path) -> UrdfFacts:
     """The joint velocity limits, mimic couplings and mesh uses of a URDF (its ``<robot>``'s own
-    ``<joint>`` and ``<link>`` elements: a ``<transmission>``'s joints are not joints).
+    ``<joint>`` and ``<link>`` elements: a ``<transmission>``'s joints are not joints), and the
+    reference pose of an SRDF beside it.
 
     Raises:
         SpecError: the file is not XML.
@@ -143,7 +216,11 @@ def read_urdf(urdf: Path) -> UrdfFacts:
         for kind, files in meshes.items():
             for element in link.findall(kind):
                 files.update(m.get("filename", "") for m in element.iter("mesh") if m.get("filename"))
-    return UrdfFacts(velocity, mimic, frozenset(meshes["visual"]), frozenset(meshes["collision"]))
+    movable = {j.get("name") for j in root.findall("joint") if j.get("type") in ("revolute", "continuous", "prismatic")}
+    srdf_pose, srdf_source = read_srdf_pose(urdf, root.get("name", ""), movable)
+    return UrdfFacts(
+        velocity, mimic, frozenset(meshes["visual"]), frozenset(meshes["collision"]), srdf_pose, srdf_source
+    )
 
 
 @dataclass(frozen=True)
@@ -173,17 +250,26 @@ def _compile_error(urdf: Path, exc: Exception) -> SpecError:
     return SpecError(f"{urdf.name}: cannot convert to MJCF ({text})")
 
 
-def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, notes: list[str]) -> list[Path]:
-    """Resolve every mesh (made absolute); drop the visual geoms of a mesh that is not found or not
-    readable when only ``<visual>`` elements use it, said in ``notes``."""
-    found, dropped = [], []
+def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, out_dir: Path, notes: list[str]) -> list[Path]:
+    """Resolve every mesh (made absolute); rewrite a Collada or ASCII STL one as a binary STL in
+    ``out_dir`` (unless only visual geoms MuJoCo discards use it); drop the visual geoms of a mesh that
+    is not found or not readable when only ``<visual>`` elements use it; both said in ``notes``."""
+    found, dropped, converted = [], [], []
     for mesh in list(mjspec.meshes):
         if not mesh.file:
             continue
+        visual_only = mesh.file in facts.visual_meshes and mesh.file not in facts.collision_meshes
         try:
             path = resolve_mesh(mesh.file, urdf, mjspec.meshdir)
+            if needs_conversion(path) and not (visual_only and mjspec.compiler.discardvisual):
+                try:
+                    path = convert_mesh(path, out_dir / f"{urdf.stem}_converted_meshes").resolve()
+                except SpecError as exc:
+                    raise SpecError(f"{urdf.name}: mesh '{mesh.file}' cannot be converted for MuJoCo ({exc})") from None
+                converted.append(mesh.file)
+            check_readable(path, mesh.file, urdf)
         except SpecError:
-            if mesh.file not in facts.visual_meshes or mesh.file in facts.collision_meshes:
+            if not visual_only:
                 raise
             for geom in [g for g in mjspec.geoms if g.meshname == mesh.name]:
                 mjspec.delete(geom)
@@ -192,6 +278,13 @@ def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, notes: list[str
             continue
         mesh.file = str(path)  # compiled from here: absolute; written relative to out_dir later
         found.append(path)
+    if converted:
+        kinds = sorted({"Collada" if Path(f).suffix.lower() == ".dae" else "ASCII STL" for f in converted})
+        notes.append(
+            f"rewrote {len(converted)} meshes MuJoCo cannot read ({' and '.join(kinds)}) as binary "
+            f"STL in {urdf.stem}_converted_meshes/ beside the MJCF ({', '.join(converted[:2])}"
+            f"{' ...' if len(converted) > 2 else ''}); the vendor's files are unchanged"
+        )
     if dropped:
         kinds = sorted({Path(f).suffix.lower() or "no suffix" for f in dropped})
         notes.append(
@@ -199,6 +292,86 @@ def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, notes: list[str
             f"{', '.join(dropped[:3])}{' ...' if len(dropped) > 3 else ''}); collision geoms are unchanged"
         )
     return found
+
+
+MASSLESS_MASS = 1e-3
+"""Mass [kg] given to a link that moves on a joint but states no mass (a frame link)."""
+
+MASSLESS_INERTIA = 1e-7
+"""Principal moments [kg m^2] given with :data:`MASSLESS_MASS` (a 1 g body about 1 cm across)."""
+
+
+NOISE_INERTIA = 1e-12
+"""Largest inertia entry [kg m^2] that is rounding noise, not a body's (iCub's 1e-20 products on zero moments)."""
+
+
+def _placeholder_inertias(mjspec: mujoco.MjSpec) -> list[str]:
+    """Mend the inertia tensors MuJoCo refuses (a non-positive eigenvalue) whose error is plain, and
+    name them.
+
+    A physical tensor's products are each at most half a moment (``|Ixy| <= Izz / 2``); vendors fill
+    the six fields of a frame link with one number (Go1's and ANYmal B's ``base``, 1e-6 everywhere;
+    ANYmal C's ``hatch``, 0.001): products no larger than the moments, or any products on a link of
+    :data:`MASSLESS_MASS` or less (TIAGo's 1 mg antennas), are dropped and the moments kept.  A tensor of
+    rounding noise (every entry below :data:`NOISE_INERTIA`) becomes a body's 1 cm about
+    (``mass * 1e-4`` kg m^2, at least :data:`MASSLESS_INERTIA`).  A diagonal tensor with a zero
+    moment (an ideal thin rod: the EDU finger's lower link) gets that moment at 1e-3 of the largest.
+    Other tensors (products far above the moments of a heavy link, legged_gym's Cassie) are left to
+    MuJoCo's error: what they should be cannot be guessed.
+
+    Returns:
+        The links changed, one phrase each: name, mass and what was done.
+    """
+    changed = []
+    for body in mjspec.bodies:
+        full = np.asarray(body.fullinertia, dtype=float)
+        if not np.all(np.isfinite(full)) or not np.any(full):
+            continue
+        moments, products = full[:3], full[3:]
+        upper = np.zeros((3, 3))
+        upper[np.triu_indices(3, 1)] = products  # xy, xz, yz
+        tensor = np.diag(moments) + upper + upper.T
+        noise = np.abs(full).max() < NOISE_INERTIA  # MuJoCo refuses those however they round
+        if not noise and np.linalg.eigvalsh(tensor)[0] > 1e-9 * np.abs(moments).max():
+            continue
+        if noise:  # (a zero fullinertia is refused too)
+            mended, what = [max(MASSLESS_INERTIA, body.mass * 1e-4)] * 3 + [0.0] * 3, "rounding noise: a 1 cm body's"
+        elif moments.min() > 0 and (np.abs(products).max() <= moments.min() or body.mass <= MASSLESS_MASS):
+            mended, what = [*moments, 0.0, 0.0, 0.0], "products dropped"
+        elif np.abs(products).max() < NOISE_INERTIA and moments.min() >= 0:
+            mended, what = [*np.maximum(moments, 1e-3 * moments.max()), 0.0, 0.0, 0.0], "a zero moment at 1e-3 of the largest"
+        else:
+            continue
+        body.fullinertia = mended
+        changed.append(f"'{body.name}' ({body.mass:g} kg: {what})")
+    return changed
+
+
+def _exclude_overlaps(mjspec: mujoco.MjSpec, model: mujoco.MjModel) -> list[str]:
+    """Exclude the contacts of link pairs whose collision geoms are inside each other (deeper than
+    :data:`~sim2real.robots.init_checks.SELF_OVERLAP`) in the URDF's zero pose, the pose it is drawn in.
+
+    A URDF made for a simulator without self-collision nests its links (Talos's hip links 1 and 3,
+    9.3 cm; Romeo's hips in its pelvis, 7.9 cm); MuJoCo collides every pair that is not parent and
+    child, and pushes them apart at every reset.  A URDF has no element for the exclusion: the written
+    MJCF holds it.
+
+    Returns:
+        The pairs excluded, ``"a/b 9.3 cm"`` each, deepest first.
+    """
+    data = mujoco.MjData(model)
+    mujoco.mj_fwdPosition(model, data)
+    deepest: dict[tuple[str, str], float] = {}
+    for c in data.contact[: data.ncon]:
+        bodies = [int(model.geom_bodyid[g]) for g in (c.geom1, c.geom2)]
+        if c.dist >= -SELF_OVERLAP or 0 in bodies or bodies[0] == bodies[1]:
+            continue  # a touch, the ground, or one link
+        a, b = sorted(model.body(i).name for i in bodies)
+        deepest[(a, b)] = min(deepest.get((a, b), 0.0), float(c.dist))
+    pairs = sorted(deepest.items(), key=lambda kv: kv[1])
+    for (a, b), _ in pairs:
+        mjspec.add_exclude(bodyname1=a, bodyname2=b)
+    return [f"{a}/{b} {-100 * d:.1f} cm" for (a, b), d in pairs]
 
 
 def _imu_sites(mjspec: mujoco.MjSpec, notes: list[str]) -> None:
@@ -231,9 +404,17 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
     )
     check = [f"the URDF conversion ({visuals}; check collision geoms and inertia)"]
     out_dir.mkdir(parents=True, exist_ok=True)
-    meshes = _meshes(mjspec, urdf, facts, notes)
+    meshes = _meshes(mjspec, urdf, facts, out_dir, notes)
     mjspec.meshdir = ""
     _imu_sites(mjspec, notes)
+    placeholders = _placeholder_inertias(mjspec)
+    if placeholders:
+        check.append(
+            f"{len(placeholders)} links state an inertia no body has, which MuJoCo refuses (a placeholder: one number "
+            f"in all six fields, rounding noise, a zero moment): {', '.join(placeholders[:4])}"
+            f"{' ...' if len(placeholders) > 4 else ''} (the written MJCF holds the mended values): give real values in "
+            "the URDF if those links carry mass"
+        )
     if floating_base:
         root = mjspec.worldbody.first_body()
         if root is None:
@@ -251,26 +432,89 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
             "adds no second one (MuJoCo cannot stack them), only a floor plane named 'floor'"
         )
     out = _converted_path(urdf, out_dir)
+    _compile_with_fixes(mjspec, urdf, notes, check)
     try:
-        mjspec.compile()
-    except Exception as exc:
-        if "balanceinertia" not in str(exc):
-            raise _compile_error(urdf, exc) from None
-        mjspec.compiler.balanceinertia = True  # a vendor's inertia that breaks A + B >= C: MuJoCo's own fix
-        link = re.search(r"Element name '([^']*)'", str(exc))
-        notes.append(
-            f"the URDF states an impossible inertia (link '{link.group(1) if link else '?'}': A + B >= C fails): "
-            "MuJoCo's balanceinertia evens its moments (the written MJCF holds the balanced values)"
-        )
-    try:
-        mjspec.compile()
+        excluded = _exclude_overlaps(mjspec, mjspec.compile())
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
+        # to_xml rounds the inertias it writes (6 digits): a link on the edge of A + B >= C (TIAGo's, Allegro's
+        # once balanced) broke it in the written file, which did not compile; balancing mends only those
+        xml = xml.replace("<compiler ", '<compiler balanceinertia="true" ', 1)
     except Exception as exc:
         raise _compile_error(urdf, exc) from None
+    if excluded:
+        notes.append(
+            f"excluded the contacts of {len(excluded)} link pairs inside each other in the URDF's zero pose "
+            f"({', '.join(excluded[:3])}{' ...' if len(excluded) > 3 else ''}): made for a simulator without "
+            "self-collision, they would be pushed apart at every reset (the written MJCF's <contact><exclude>)"
+        )
     for path in meshes:
         xml = xml.replace(f'file="{path}"', f'file="{os.path.relpath(path, out_dir.resolve())}"')
     out.write_text(f"{_MARK}{urdf.name} -->\n{xml}")
     return Conversion(out, notes, check, facts)
+
+
+def _children_all_move(body: mujoco.MjsBody) -> bool:
+    """Whether ``body`` has child bodies and each moves on a joint of its own (none is fused into it)."""
+    child, children = body.first_body(), []
+    while child is not None:
+        children.append(child)
+        child = body.next_body(child)
+    return bool(children) and all(c.joints for c in children)
+
+
+def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], check: list[str]) -> None:
+    """Compile, mending what vendors' URDFs get wrong that MuJoCo refuses and that has one repair:
+    principal moments that break A + B >= C (MuJoCo's ``balanceinertia``, said in ``notes``) and links
+    that move on a joint with no mass (frame or sensor links Pinocchio accepts: given
+    :data:`MASSLESS_MASS` and :data:`MASSLESS_INERTIA`, named in ``check``).
+
+    Raises:
+        SpecError: any other compile error, in one line.
+    """
+    massless: list[str] = []
+
+    def give_mass(body: mujoco.MjsBody) -> None:
+        mass = body.mass if body.mass > MASSLESS_MASS else MASSLESS_MASS
+        body.mass = mass
+        body.fullinertia = [max(MASSLESS_INERTIA, mass * 1e-4)] * 3 + [0.0] * 3  # a body 1 cm about
+        body.explicitinertial = True  # written into the MJCF (a link without <inertial> has none) ...
+        if not np.all(np.isfinite(body.ipos)):
+            body.ipos = [0.0, 0.0, 0.0]  # ... when its position is set too
+        massless.append(f"{body.name} ({mass:g} kg)")
+
+    for body in mjspec.bodies:  # a frame link on a joint (Human's *_virtual): compiled here, not from the written file
+        moving = [j for j in body.joints if j.type != mujoco.mjtJoint.mjJNT_FREE]
+        if moving and not body.explicitinertial and not body.geoms and _children_all_move(body):
+            give_mass(body)
+    while True:
+        try:
+            mjspec.compile()
+            break
+        except Exception as exc:
+            text = str(exc)
+            found = re.search(r"Element name '([^']*)'", text)
+            link = found.group(1) if found else "?"
+            body = mjspec.body(link) if found else None
+            if "balanceinertia" in text and not mjspec.compiler.balanceinertia:
+                mjspec.compiler.balanceinertia = True  # a vendor's inertia that breaks A + B >= C: MuJoCo's own fix
+                notes.append(
+                    f"the URDF states an impossible inertia (link '{link}': A + B >= C fails): MuJoCo's "
+                    "balanceinertia evens its moments (the written MJCF holds the balanced values)"
+                )
+            elif "mass and inertia of moving bodies" in text and body is not None and not any(
+                m.startswith(f"{link} (") for m in massless
+            ):
+                give_mass(body)
+            else:
+                raise _compile_error(urdf, exc) from None
+    if massless:
+        check.append(
+            f"{len(massless)} links move on a joint but state no mass or no inertia ({', '.join(massless[:4])}"
+            f"{' ...' if len(massless) > 4 else ''}), which MuJoCo cannot simulate: given at least {MASSLESS_MASS:g} kg "
+            "and the inertia of a body 1 cm about, at least "
+            f"{MASSLESS_INERTIA:g} kg m^2 (the written MJCF holds them): give their real mass and inertia in the URDF "
+            "if they have any, and armature to their joints (--armature) if a policy drives them"
+        )
 
 
 _MARK = "<!-- written by sim2real robot init from "
