@@ -157,6 +157,10 @@ def _describe(event: Any, argv: Sequence[str]) -> str:
             return f"{_flag(event.argument)} needs a value ({_metavar(event.argument)})"
         return f"{_flag(event.argument)} takes no value, got '{event.offending_value}'"
     if isinstance(event, te.InstantiationFailure):
+        lines = event.message.strip().splitlines() or [""]
+        ranged = re.search(r"(?:^|\]: )(\S+ is (?:out of range|not an? (?:integer|number))\b.*)$", lines[-1])
+        if ranged and event.argument is not None:  # a typed number of commands.arguments
+            return f"{_flag(event.argument)}: {ranged.group(1)}"
         found = re.search(r"from (\[.*?\])", event.message)
         given = " ".join(_quoted(found.group(1))) if found else ""
         if event.argument is None:

@@ -64,6 +64,13 @@ def files(tmp_path_factory) -> Path:
     (d / "negative_twin.yaml").write_text("effects:\n  position_noise: -0.001\n")
     _calibration(d / "heavy_calib.yaml", "furuta", 5.0)
     _calibration(d / "renamed_calib.yaml", "pendulum", 0.026)
+    good = d / "good_calib.yaml"
+    _calibration(good, "furuta", 0.026)
+    text = good.read_text()
+    assert "value: 0.026" in text and "ci_low: 0.02574" in text
+    (d / "list_calib.yaml").write_text(text.replace("value: 0.026", "value: [0.026, 0.03]"))
+    (d / "inverted_calib.yaml").write_text(text.replace("ci_low: 0.02574", "ci_low: 0.5"))
+    (d / "empty_calib.yaml").write_text(text.split("params:")[0] + "params: {}\n")
     (d / "heavy_rnd.yaml").write_text(
         "physics:\n  - {param: body.pendulum.mass, mode: absolute, dist: uniform, low: 1.0, high: 10.0}\n"
     )
@@ -134,6 +141,47 @@ CASES = [
         "heavy_calib.yaml",
         ("--allow-out-of-bounds",),
         ("g.html",),
+    ),
+    Case(
+        "calibration with a list for a scalar parameter",
+        train("--calib", "list_calib.yaml"),
+        "list_calib.yaml",
+        ("body.pendulum.mass has 1 component", "has 2"),
+        ("ppo",),
+    ),
+    Case(
+        "calibration with an inverted interval",
+        train("--calib", "inverted_calib.yaml"),
+        "inverted_calib.yaml",
+        ("interval is inverted", "identify again"),
+        ("ppo",),
+    ),
+    Case(
+        "calibration naming no parameter",
+        train("--calib", "empty_calib.yaml"),
+        "empty_calib.yaml",
+        ("names no parameter", "identify again"),
+        ("ppo",),
+    ),
+    Case(
+        "calibration that is a binary file",
+        train("--calib", "furuta.onnx"),
+        "furuta.onnx",
+        ("not a text calibration file", "binary file"),
+        ("ppo",),
+    ),
+    Case(
+        "robot spec that is a binary file",
+        f"params --robot {F}/furuta.onnx",
+        "furuta.onnx",
+        ("not a text robot spec", "give the text file"),
+    ),
+    Case(
+        "twin file that is a binary file",
+        record("furuta.onnx"),
+        "furuta.onnx",
+        ("not a text twin file",),
+        ("r",),
     ),
     Case(
         "calibration of another robot name",
@@ -291,6 +339,13 @@ class TestUsageErrors:
                 ("--velocity-command", "FLOAT FLOAT FLOAT"),
             ),
             ([], ("give a command",)),
+            (["record", "--robot", "furuta", "--out", "x", "--seed", "-1"], ("--seed: -1 is out of range", "0 to")),
+            (["train", "--robot", "furuta", "--out", "x", "--seed", "1e30"], ("--seed: '1e30' is not an integer",)),
+            (["deploy", "--robot", "furuta", "--policy", "p", "--seconds", "nan"], ("--seconds: nan", "finite")),
+            (["sim2sim", "--robot", "furuta", "--policy", "p", "--seconds", "0"], ("--seconds: 0", "above 0")),
+            (["train", "--robot", "furuta", "--out", "x", "--envs", "0"], ("--envs: 0", "at least 1")),
+            (["gap", "log", "--robot", "furuta", "--horizon", "inf"], ("--horizon: inf", "finite")),
+            (["identify", "log", "--robot", "furuta", "--workers", "-1"], ("--workers: -1", "0 or more")),
         ],
     )
     def test_usage_error_is_one_line_and_exit_2(self, args, words, capsys):

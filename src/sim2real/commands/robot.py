@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
+from sim2real.commands.arguments import Positive
 from sim2real.commands.output import emit
 from sim2real.errors import Sim2RealError
 
@@ -74,8 +75,8 @@ def robot(
     hold: str | None = None,
     default_pose: tuple[str, ...] | None = None,
     imu_site: str | None = None,
-    control_dt: float = 0.02,
-    physics_dt: float = 0.005,
+    control_dt: Positive = 0.02,
+    physics_dt: Positive = 0.005,
     floating_base: bool = False,
     json: bool = False,
 ) -> int:

@@ -75,6 +75,7 @@ from sim2real.randomize.schema import (
     TerrainConfig,
 )
 from sim2real.robots.spec import RobotSpec
+from sim2real.text import read_text
 
 __all__ = [
     "CONFIG_DIR",
@@ -345,7 +346,7 @@ def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise RandomizationError(f"randomization file not found: {path}")
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(read_text(path, RandomizationError, "randomization file"))
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "parse error"
         raise RandomizationError(f"{path}: not valid YAML ({first})") from None

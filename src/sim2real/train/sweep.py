@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from sim2real.errors import Sim2RealError
+from sim2real.text import read_text
 from sim2real.train.config import PPOConfig, default_config
 
 __all__ = ["METRICS", "SweepSpace", "load_space", "run_trial", "summarize"]
@@ -75,7 +76,7 @@ def load_space(path: str | Path) -> SweepSpace:
     if not p.is_file():
         raise Sim2RealError(f"sweep space file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(read_text(p, Sim2RealError, "sweep space file")) or {}
     except yaml.YAMLError as exc:
         raise Sim2RealError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
