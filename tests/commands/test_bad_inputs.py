@@ -81,6 +81,8 @@ def files(tmp_path_factory) -> Path:
     t = np.arange(0.0, 0.6, 0.005)
     rows = "\n".join(f"{x:.3f},0.0,0.0,0.0" for x in t)  # hanging at rest: nothing to identify
     (d / "still.csv").write_text("time,position,velocity,torque\n" + rows + "\n")
+    stamped = "\n".join(f"{x // 0.05 * 0.05:.2f},{np.sin(x):.4f},0.0,0.1" for x in t)  # 10 rows a stamp
+    (d / "stamps.csv").write_text("time,position,velocity,torque\n" + stamped + "\n")
     (d / "two.csv").write_text("time,position,velocity,torque\n0.0,0.1,0.0,0.0\n0.005,0.1,0.0,0.0\n")
     (d / "run").mkdir()
     (d / "run" / "policy.pt").write_bytes(b"\x00 not a checkpoint")
@@ -294,6 +296,25 @@ CASES = [
         "policy.pt",
         ("corrupt", "train again"),
         ("p.onnx",),
+    ),
+    Case(
+        "export to a folder",
+        f"export {F}/run --out {F}/run",
+        "--out",
+        ("is a folder", "path of a file"),
+    ),
+    Case(
+        "report under a file",
+        f"gap {F}/chirp --robot furuta --report {F}/twin.yaml/g.html",
+        "twin.yaml/g.html",
+        ("is a file, not a folder",),
+    ),
+    Case(
+        "identify with duplicated timestamps",
+        f"identify {F}/stamps.csv {CSV} --out {{tmp}}/c.yaml",
+        "stamps.csv",
+        ("repeat the time of the one before", "column 'time'"),
+        ("c.yaml",),
     ),
     Case(
         "twin init over an existing file",

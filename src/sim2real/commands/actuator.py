@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 import tyro
 
 from sim2real.commands.arguments import Count, Positive, Seed
-from sim2real.commands.output import emit, human
+from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import Sim2RealError
 
 
@@ -90,6 +90,8 @@ def actuator(
     from sim2real.robots import load_robot
     from sim2real.sysid.actuator_data import drive_model
 
+    if action == "fit" and out is not None:
+        output_file(out, "--out")
     spec = load_robot(robot)
     trajectories = load_logs(
         spec, logs, csv_map, before_safe_mode=True, topics=topic, command_order=command_order, motor_order=motor_order

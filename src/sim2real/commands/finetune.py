@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 import tyro
 
 from sim2real.commands.arguments import Count, NonNegative, NonNegativeCount, Positive, Seed
-from sim2real.commands.output import emit, human
+from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import Sim2RealError
 
 
@@ -104,6 +104,8 @@ def finetune(
     missing = [log for log in logs if not Path(log).exists()]
     if missing:
         raise Sim2RealError(f"log not found: {missing[0]}")
+    if not iterative:
+        output_file(out, "--out")
 
     from sim2real.commands.train import one_torch_thread
     from sim2real.finetune.adapter import AdapterConfig
