@@ -74,6 +74,9 @@ def files(tmp_path_factory) -> Path:
     (d / "heavy_rnd.yaml").write_text(
         "physics:\n  - {param: body.pendulum.mass, mode: absolute, dist: uniform, low: 1.0, high: 10.0}\n"
     )
+    (d / "inverted_rnd.yaml").write_text(
+        "physics:\n  - {param: body.pendulum.mass, mode: scale, dist: uniform, low: 1.1, high: 0.9}\n"
+    )
     (d / "heavy_ladder.yaml").write_text(
         "base: heavy_rnd.yaml\nstages:\n  - {name: perfect, sections: [], budget: 1000}\n"
         "  - {name: physics, sections: [physics]}\n"
@@ -296,6 +299,19 @@ CASES = [
         "policy.pt",
         ("corrupt", "train again"),
         ("p.onnx",),
+    ),
+    Case(
+        "export a file that is not a checkpoint",
+        f"export {F}/twin.yaml --out {{tmp}}/p.onnx",
+        "twin.yaml",
+        ("cannot read checkpoint", "not a PyTorch checkpoint"),
+        ("p.onnx",),
+    ),
+    Case(
+        "randomization with an inverted range",
+        f"randomize show --robot furuta --config {F}/inverted_rnd.yaml",
+        "inverted_rnd.yaml",
+        ("physics[0] 'body.pendulum.mass'", "is above high"),
     ),
     Case(
         "export to a folder",

@@ -278,13 +278,17 @@ def parse_randomization(
         raise RandomizationError(
             f"randomization '{name}' is written for robot '{raw['robot']}', not '{spec.name}'"
         )
+    try:
+        parts = parse_parts(raw, spec)
+    except RandomizationError as exc:  # "physics[0] ...": say which file
+        raise RandomizationError(str(exc) if source == "inline" else f"{source}: {exc}") from None
     return Randomization(
         name=str(raw.get("name", name)),
         robot=spec.name,
         source=source,
         description=str(raw.get("description", "")),
         raw=MappingProxyType(dict(raw)),
-        **parse_parts(raw, spec),
+        **parts,
     )
 
 
