@@ -314,6 +314,25 @@ CASES = [
         ("physics[0] 'body.pendulum.mass'", "is above high"),
     ),
     Case(
+        "envelope of another robot's policy",
+        f"envelope --robot furuta --policy {F}/pendulum.onnx --grid actuator.motor.delay=0:0.01:2",
+        "pendulum.onnx",
+        ("'pendulum'", "'furuta'"),
+    ),
+    Case(
+        "stage ledger that is another file",
+        f"stages show --ledger {F}/furuta.onnx",
+        "furuta.onnx",
+        ("not a stage ledger", "give another --ledger"),
+    ),
+    Case(
+        "identify from one log given twice",
+        f"identify {F}/chirp {F}/chirp/ --robot furuta --out {{tmp}}/c.yaml",
+        "chirp/: given twice",
+        ("give each log once",),
+        ("c.yaml",),
+    ),
+    Case(
         "export to a folder",
         f"export {F}/run --out {F}/run",
         "--out",

@@ -159,6 +159,30 @@ class TestInit:
         _one_error_line(run_cli("robot", "show", str(spec)), "joint 'elbow' is not in arm.xml")
 
 
+class TestInitOutput:
+    """robot init writes a new file: it never overwrites one (a spec is edited after init), and a
+    folder or a path under a file is refused before the model is read."""
+
+    MODEL = Path(__file__).resolve().parents[2] / "src" / "sim2real" / "robots" / "data" / "pendulum.xml"
+
+    @pytest.mark.parametrize(
+        ("out", "words"),
+        [
+            ("mine.yaml", "mine.yaml exists already; choose another --out or remove it"),
+            ("folder", "folder is a folder; give the path of a file to write"),
+            ("mine.yaml/robot.yaml", "mine.yaml is a file, not a folder"),
+        ],
+    )
+    def test_an_existing_file_a_folder_or_a_path_under_a_file_is_refused(self, tmp_path, capsys, out, words):
+        (tmp_path / "mine.yaml").write_text("params: {}  # the user's own file\n")
+        (tmp_path / "folder").mkdir()
+        code = main(["robot", "init", str(self.MODEL), "--torque-limit", "5", "--out", str(tmp_path / out)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and words in err[0], err
+        assert (tmp_path / "mine.yaml").read_text() == "params: {}  # the user's own file\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "mine.yaml"]  # no .tmp left
+
+
 class TestPerJointOptions:
     def test_default_pose_and_gains_by_joint_regex_last_match_wins(self, h1_dir, tmp_path, capsys):
         out = tmp_path / "robot.yaml"

@@ -251,6 +251,9 @@ def envelope(
     resolve_axes(spec, grid)
     if not Path(policy).is_file():
         raise PolicyError(f"policy file not found: {policy}")
+    from sim2real.policy.metadata import read_metadata
+
+    read_metadata(policy).check_spec(spec, f"policy {policy}")  # another robot's policy: before the bar
     if twin is not None:
         from sim2real.real.twin import TwinConfig
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import tyro
 
 from sim2real.commands.arguments import Positive
-from sim2real.commands.output import emit
+from sim2real.commands.output import emit, output_file
 from sim2real.errors import Sim2RealError
 
 
@@ -157,7 +157,9 @@ def robot(
     )
     if (options.kp is None) != (options.kd is None):
         raise Sim2RealError("give both --kp and --kd (PD gains), or neither")
-    target = Path(out) if out else Path(model).resolve().parent / "robot.yaml"
+    target = output_file(Path(out) if out else Path(model).resolve().parent / "robot.yaml", "--out")
+    if target.exists():  # a spec is edited after init (its "check" list): a second init would lose that
+        raise Sim2RealError(f"{target} exists already; choose another --out or remove it (robot init never overwrites)")
     spec, result = init_robot(model, target, options)
     lines = [
         f"wrote {target} (robot {spec.name}, spec {spec.hash[:12]}, {spec.n_joints} joints)",
