@@ -148,7 +148,7 @@ class TestInit:
         (tmp_path / "twin.yaml").write_text("params: {}\n")
         record = ["record", "--robot", str(spec), "--twin", str(tmp_path / "twin.yaml"), "--excite", "chirp"]
         assert main([*record, "--seconds", "2", "--out", str(tmp_path / "log")]) == 0
-        bad = run_cli("robot", "init", str(tmp_path / "pendubot.urdf"), "--out", str(spec), "--torque", "hip")
+        bad = run_cli("robot", "init", str(tmp_path / "pendubot.urdf"), "--out", str(tmp_path / "r2.yaml"), "--torque", "hip")
         _one_error_line(bad, "--torque 'hip' matches none of the joints (shoulder, elbow)")
 
     def test_joint_named_in_the_spec_that_does_not_exist_is_one_line(self, tmp_path):
@@ -181,6 +181,27 @@ class TestInitOutput:
         assert code == 1 and len(err) == 1 and words in err[0], err
         assert (tmp_path / "mine.yaml").read_text() == "params: {}  # the user's own file\n"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "mine.yaml"]  # no .tmp left
+
+
+    @pytest.mark.parametrize(
+        ("option", "value", "words"),
+        [
+            ("--torque-limit", "-1", "--torque-limit: '-1': the value must be a finite number above 0"),
+            ("--torque-limit", "hinge=nan", "--torque-limit: 'hinge=nan'"),
+            ("--armature", "inf", "--armature: 'inf': the value must be a finite number"),
+        ],
+    )
+    def test_a_per_joint_value_that_is_not_finite_or_not_positive_is_one_line(
+        self, tmp_path, capsys, option, value, words
+    ):
+        """A non-positive torque limit was dropped as if not given ("the model states no torque limit")."""
+        args = ["robot", "init", str(self.MODEL), "--out", str(tmp_path / "r.yaml"), f"{option}={value}"]
+        if option != "--torque-limit":
+            args.append("--torque-limit=5")
+        code = main(args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and words in err[0], err
+        assert not (tmp_path / "r.yaml").exists()
 
 
 class TestPerJointOptions:

@@ -76,7 +76,7 @@ def import_policy(
     human(f"importing the {framework} policy {policy} onto {model}", json)
     from sim2real.commands.robot import per_joint_arg
 
-    armature_map, torque_map = per_joint_arg(armature, "armature"), per_joint_arg(torque_limit, "torque-limit")
+    armature_map, torque_map = per_joint_arg(armature, "armature"), per_joint_arg(torque_limit, "torque-limit", positive=True)
     if framework == "legged-gym":
         if config is None:
             raise Sim2RealError("import legged-gym needs --config (the MuJoCo deploy config YAML)")
