@@ -6,7 +6,8 @@ that fails to import is an error of the installation (one line, exit 1), never a
 quietly disappears.
 
 Exit codes: 0 success; 1 bad input (a file, a value) or a failed check; 2 a usage error (an
-unknown option or command, a missing or malformed argument); 130 interrupted.  Every error is one
+unknown option or command, a missing or malformed argument, a number outside its range: see
+:mod:`sim2real.commands.arguments`); 130 interrupted.  Every error is one
 line on stderr, never a traceback.
 
 Global options (anywhere before ``--``): ``-v`` logs at INFO, ``-vv`` at DEBUG (default: warnings
