@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import mujoco
 import mujoco.batch
 import numpy as np
@@ -175,6 +177,21 @@ class TestBoundsCheck:
         )
         assert params.check_bounds(values, "twin.yaml", allow=True) == list(values)
         assert "allowed by --allow-out-of-bounds" in caplog.text
+
+    @pytest.mark.parametrize(
+        ("value", "words"),
+        [
+            ([0.025, 0.026], "body.pendulum.mass has 1 component, but the value [0.025, 0.026] has 2"),
+            (float("nan"), "body.pendulum.mass: [nan] is not a finite number"),
+            ([[0.025]], "body.pendulum.mass has 1 component, but the value [[0.025]] has shape (1, 1)"),
+        ],
+    )
+    def test_a_value_of_another_size_or_not_finite_is_refused_even_when_allowed(self, value, words):
+        spec = load_robot("furuta")
+        params = Parameters(spec, build_model(spec))
+        for allow in (False, True):
+            with pytest.raises(ParameterError, match=re.escape(f"twin.yaml: {words}")):
+                params.check_bounds({"body.pendulum.mass": value}, "twin.yaml", allow=allow)
 
 
 class TestDomainsAndSetConst:

@@ -1,4 +1,5 @@
-"""Short lists in messages (:mod:`sim2real.text`): one owner of "a, b, ... k more"."""
+"""Text to and from people (:mod:`sim2real.text`): one owner of "a, b, ... k more", and of reading
+a text file a user saved in any Unicode encoding."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sim2real.text import and_more, few
+from sim2real.errors import SpecError
+from sim2real.text import and_more, few, read_text
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "sim2real"
 
@@ -45,3 +47,25 @@ def test_no_module_writes_the_more_text_by_hand():
         if by_hand.search(line)
     ]
     assert found == []
+
+
+class TestReadText:
+    TEXT = "name: pendulum  # \u00b0 and \u03c4\nmass: 0.5\n"
+
+    @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-be", "utf-32"])
+    def test_an_editor_s_unicode_encodings_read_as_the_same_text(self, tmp_path, encoding):
+        data = self.TEXT.encode(encoding)
+        if encoding == "utf-16-be":  # the BE codec writes no byte-order mark: add the one an editor writes
+            data = b"\xfe\xff" + data
+        (tmp_path / "f.yaml").write_bytes(data)
+        assert read_text(tmp_path / "f.yaml", SpecError) == self.TEXT
+
+    @pytest.mark.parametrize(
+        "data",
+        [bytes(range(256)), b"\x08\x01\x12\x07pytorch\xc3\x28", b"abc\x00def"],
+        ids=["binary", "onnx", "nul"],
+    )
+    def test_a_binary_file_is_the_caller_s_error_naming_the_file(self, tmp_path, data):
+        (tmp_path / "model.onnx").write_bytes(data)
+        with pytest.raises(SpecError, match=r"model\.onnx: not a text robot spec .*binary file"):
+            read_text(tmp_path / "model.onnx", SpecError, "robot spec")

@@ -36,6 +36,7 @@ from sim2real.errors import ParameterError, SpecMismatchError
 from sim2real.params import Parameters
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
+from sim2real.text import read_text
 
 FORMAT = "sim2real.calibration/1"
 """Value of ``format`` in calibration files."""
@@ -132,6 +133,7 @@ def save_calibration(path: str | Path, calib: Calibration, spec: RobotSpec | Non
     if calib.spec_files:
         doc["spec_files"] = dict(calib.spec_files)
     header = f"# sim2real calibration of robot '{calib.robot}' (spec {calib.spec_hash[:12]})\n"
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text(header + yaml.safe_dump(doc, sort_keys=False, width=110))
 
 
@@ -145,6 +147,22 @@ def _array(value: object, where: str) -> np.ndarray | None:
     if not np.all(np.isfinite(arr)):
         raise ParameterError(f"{where}: must be finite, got {value!r}")
     return arr
+
+
+def _check_interval(value: np.ndarray, entry: dict, where: str) -> None:
+    """The confidence interval ``ci_low .. ci_high`` of an entry: as many components as the value,
+    low end not above the high end (an inverted interval would make an inverted randomization
+    range when training is centred on the calibration)."""
+    low = _array(entry.get("ci_low"), f"{where}.ci_low")
+    high = _array(entry.get("ci_high"), f"{where}.ci_high")
+    for end, key in ((low, "ci_low"), (high, "ci_high")):
+        if end is not None and end.size not in (1, value.size):
+            raise ParameterError(f"{where}.{key}: {end.size} components, but the value has {value.size}")
+    if low is not None and high is not None and np.any(low > high):
+        raise ParameterError(
+            f"{where}: the interval is inverted (ci_low {low.tolist()} > ci_high {high.tolist()}); "
+            "fix the file or identify again"
+        )
 
 
 def load_calibration(
@@ -167,11 +185,13 @@ def load_calibration(
     if not path.is_file():
         raise ParameterError(f"calibration file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, ParameterError, "calibration file"))
     except yaml.YAMLError:
         raise ParameterError(f"{path}: not valid YAML") from None
     if not isinstance(raw, dict) or not isinstance(raw.get("params"), dict) or not raw.get("spec_hash"):
         raise ParameterError(f"{path}: not a calibration file (needs 'spec_hash' and a 'params' map)")
+    if not raw["params"]:
+        raise ParameterError(f"{path}: the calibration names no parameter; identify again (sim2real identify)")
     found = str(raw["spec_hash"])
     robot = str(raw.get("robot") or "")
     recorded = raw.get("spec_files") if isinstance(raw.get("spec_files"), dict) else {}
@@ -193,6 +213,7 @@ def load_calibration(
         if not isinstance(entry, dict) or "value" not in entry:
             raise ParameterError(f"{where}: needs a 'value'")
         value = _array(entry["value"], f"{where}.value")
+        _check_interval(value, entry, where)
         params[str(name)] = CalibratedParam(
             value=value,
             nominal=_array(entry.get("nominal"), f"{where}.nominal")

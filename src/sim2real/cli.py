@@ -6,7 +6,8 @@ that fails to import is an error of the installation (one line, exit 1), never a
 quietly disappears.
 
 Exit codes: 0 success; 1 bad input (a file, a value) or a failed check; 2 a usage error (an
-unknown option or command, a missing or malformed argument); 130 interrupted.  Every error is one
+unknown option or command, a missing or malformed argument, a number outside its range: see
+:mod:`sim2real.commands.arguments`); 130 interrupted.  Every error is one
 line on stderr, never a traceback.
 
 Global options (anywhere before ``--``): ``-v`` logs at INFO, ``-vv`` at DEBUG (default: warnings
@@ -157,6 +158,10 @@ def _describe(event: Any, argv: Sequence[str]) -> str:
             return f"{_flag(event.argument)} needs a value ({_metavar(event.argument)})"
         return f"{_flag(event.argument)} takes no value, got '{event.offending_value}'"
     if isinstance(event, te.InstantiationFailure):
+        lines = event.message.strip().splitlines() or [""]
+        ranged = re.search(r"(?:^|\]: )(\S+ is (?:out of range|not an? (?:integer|number))\b.*)$", lines[-1])
+        if ranged and event.argument is not None:  # a typed number of commands.arguments
+            return f"{_flag(event.argument)}: {ranged.group(1)}"
         found = re.search(r"from (\[.*?\])", event.message)
         given = " ".join(_quoted(found.group(1))) if found else ""
         if event.argument is None:

@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from sim2real.errors import ParameterError
+from sim2real.text import read_text
 
 
 def load_values(path: str | Path) -> dict[str, np.ndarray]:
@@ -24,7 +25,7 @@ def load_values(path: str | Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise ParameterError(f"parameter file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(read_text(path, ParameterError, "parameter file"))
     except yaml.YAMLError:
         raise ParameterError(f"{path}: not valid YAML") from None
     if isinstance(raw, dict) and isinstance(raw.get("params"), dict):

@@ -613,8 +613,8 @@ class Parameters:
             for name in [key] if key in self._info else self.resolve([key]):
                 info = self._info[name]
                 ends = value if what == "range" else (value, value)
-                lo = np.broadcast_to(np.asarray(ends[0], dtype=float), (info.size,))  # type: ignore[index]
-                hi = np.broadcast_to(np.asarray(ends[1], dtype=float), (info.size,))  # type: ignore[index]
+                lo = _sized(ends[0], info, source)  # type: ignore[index]
+                hi = _sized(ends[1], info, source)  # type: ignore[index]
                 tol = 1e-9 * np.maximum(np.abs(info.high - info.low), 1e-300)
                 if np.all(lo >= info.low - tol) and np.all(hi <= info.high + tol):
                     continue
@@ -634,6 +634,24 @@ class Parameters:
                 )
             logger.warning("%s: %s%s (allowed by --allow-out-of-bounds)", source, first, more)
         return outside
+
+
+def _sized(value: object, info: ParamInfo, source: str) -> np.ndarray:
+    """``value`` as an array of the parameter's size (one number stands for every component).
+
+    Raises:
+        ParameterError: another number of components (a list for a scalar parameter...), or a
+            value that is not finite.
+    """
+    arr = np.atleast_1d(np.asarray(value, dtype=float))
+    if arr.ndim != 1 or arr.size not in (1, info.size):
+        raise ParameterError(
+            f"{source}: {info.name} has {info.size} component{'s' if info.size > 1 else ''}, "
+            f"but the value {arr.tolist()} has {arr.size if arr.ndim == 1 else f'shape {arr.shape}'}"
+        )
+    if not np.all(np.isfinite(arr)):  # --allow-out-of-bounds lets a far value through, never a NaN
+        raise ParameterError(f"{source}: {info.name}: {arr.tolist()} is not a finite number")
+    return np.broadcast_to(arr, (info.size,))
 
 
 def _fmt(a: np.ndarray) -> str:

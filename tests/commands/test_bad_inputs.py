@@ -64,8 +64,18 @@ def files(tmp_path_factory) -> Path:
     (d / "negative_twin.yaml").write_text("effects:\n  position_noise: -0.001\n")
     _calibration(d / "heavy_calib.yaml", "furuta", 5.0)
     _calibration(d / "renamed_calib.yaml", "pendulum", 0.026)
+    good = d / "good_calib.yaml"
+    _calibration(good, "furuta", 0.026)
+    text = good.read_text()
+    assert "value: 0.026" in text and "ci_low: 0.02574" in text
+    (d / "list_calib.yaml").write_text(text.replace("value: 0.026", "value: [0.026, 0.03]"))
+    (d / "inverted_calib.yaml").write_text(text.replace("ci_low: 0.02574", "ci_low: 0.5"))
+    (d / "empty_calib.yaml").write_text(text.split("params:")[0] + "params: {}\n")
     (d / "heavy_rnd.yaml").write_text(
         "physics:\n  - {param: body.pendulum.mass, mode: absolute, dist: uniform, low: 1.0, high: 10.0}\n"
+    )
+    (d / "inverted_rnd.yaml").write_text(
+        "physics:\n  - {param: body.pendulum.mass, mode: scale, dist: uniform, low: 1.1, high: 0.9}\n"
     )
     (d / "heavy_ladder.yaml").write_text(
         "base: heavy_rnd.yaml\nstages:\n  - {name: perfect, sections: [], budget: 1000}\n"
@@ -74,6 +84,8 @@ def files(tmp_path_factory) -> Path:
     t = np.arange(0.0, 0.6, 0.005)
     rows = "\n".join(f"{x:.3f},0.0,0.0,0.0" for x in t)  # hanging at rest: nothing to identify
     (d / "still.csv").write_text("time,position,velocity,torque\n" + rows + "\n")
+    stamped = "\n".join(f"{x // 0.05 * 0.05:.2f},{np.sin(x):.4f},0.0,0.1" for x in t)  # 10 rows a stamp
+    (d / "stamps.csv").write_text("time,position,velocity,torque\n" + stamped + "\n")
     (d / "two.csv").write_text("time,position,velocity,torque\n0.0,0.1,0.0,0.0\n0.005,0.1,0.0,0.0\n")
     (d / "run").mkdir()
     (d / "run" / "policy.pt").write_bytes(b"\x00 not a checkpoint")
@@ -134,6 +146,47 @@ CASES = [
         "heavy_calib.yaml",
         ("--allow-out-of-bounds",),
         ("g.html",),
+    ),
+    Case(
+        "calibration with a list for a scalar parameter",
+        train("--calib", "list_calib.yaml"),
+        "list_calib.yaml",
+        ("body.pendulum.mass has 1 component", "has 2"),
+        ("ppo",),
+    ),
+    Case(
+        "calibration with an inverted interval",
+        train("--calib", "inverted_calib.yaml"),
+        "inverted_calib.yaml",
+        ("interval is inverted", "identify again"),
+        ("ppo",),
+    ),
+    Case(
+        "calibration naming no parameter",
+        train("--calib", "empty_calib.yaml"),
+        "empty_calib.yaml",
+        ("names no parameter", "identify again"),
+        ("ppo",),
+    ),
+    Case(
+        "calibration that is a binary file",
+        train("--calib", "furuta.onnx"),
+        "furuta.onnx",
+        ("not a text calibration file", "binary file"),
+        ("ppo",),
+    ),
+    Case(
+        "robot spec that is a binary file",
+        f"params --robot {F}/furuta.onnx",
+        "furuta.onnx",
+        ("not a text robot spec", "give the text file"),
+    ),
+    Case(
+        "twin file that is a binary file",
+        record("furuta.onnx"),
+        "furuta.onnx",
+        ("not a text twin file",),
+        ("r",),
     ),
     Case(
         "calibration of another robot name",
@@ -248,6 +301,57 @@ CASES = [
         ("p.onnx",),
     ),
     Case(
+        "export a file that is not a checkpoint",
+        f"export {F}/twin.yaml --out {{tmp}}/p.onnx",
+        "twin.yaml",
+        ("cannot read checkpoint", "not a PyTorch checkpoint"),
+        ("p.onnx",),
+    ),
+    Case(
+        "randomization with an inverted range",
+        f"randomize show --robot furuta --config {F}/inverted_rnd.yaml",
+        "inverted_rnd.yaml",
+        ("physics[0] 'body.pendulum.mass'", "is above high"),
+    ),
+    Case(
+        "envelope of another robot's policy",
+        f"envelope --robot furuta --policy {F}/pendulum.onnx --grid actuator.motor.delay=0:0.01:2",
+        "pendulum.onnx",
+        ("'pendulum'", "'furuta'"),
+    ),
+    Case(
+        "stage ledger that is another file",
+        f"stages show --ledger {F}/furuta.onnx",
+        "furuta.onnx",
+        ("not a stage ledger", "give another --ledger"),
+    ),
+    Case(
+        "identify from one log given twice",
+        f"identify {F}/chirp {F}/chirp/ --robot furuta --out {{tmp}}/c.yaml",
+        "chirp/: given twice",
+        ("give each log once",),
+        ("c.yaml",),
+    ),
+    Case(
+        "export to a folder",
+        f"export {F}/run --out {F}/run",
+        "--out",
+        ("is a folder", "path of a file"),
+    ),
+    Case(
+        "report under a file",
+        f"gap {F}/chirp --robot furuta --report {F}/twin.yaml/g.html",
+        "twin.yaml/g.html",
+        ("is a file, not a folder",),
+    ),
+    Case(
+        "identify with duplicated timestamps",
+        f"identify {F}/stamps.csv {CSV} --out {{tmp}}/c.yaml",
+        "stamps.csv",
+        ("repeat the time of the one before", "column 'time'"),
+        ("c.yaml",),
+    ),
+    Case(
         "twin init over an existing file",
         f"twin init --robot furuta --out {F}/twin.yaml",
         "twin.yaml",
@@ -291,6 +395,13 @@ class TestUsageErrors:
                 ("--velocity-command", "FLOAT FLOAT FLOAT"),
             ),
             ([], ("give a command",)),
+            (["record", "--robot", "furuta", "--out", "x", "--seed", "-1"], ("--seed: -1 is out of range", "0 to")),
+            (["train", "--robot", "furuta", "--out", "x", "--seed", "1e30"], ("--seed: '1e30' is not an integer",)),
+            (["deploy", "--robot", "furuta", "--policy", "p", "--seconds", "nan"], ("--seconds: nan", "finite")),
+            (["sim2sim", "--robot", "furuta", "--policy", "p", "--seconds", "0"], ("--seconds: 0", "above 0")),
+            (["train", "--robot", "furuta", "--out", "x", "--envs", "0"], ("--envs: 0", "at least 1")),
+            (["gap", "log", "--robot", "furuta", "--horizon", "inf"], ("--horizon: inf", "finite")),
+            (["identify", "log", "--robot", "furuta", "--workers", "-1"], ("--workers: -1", "0 or more")),
         ],
     )
     def test_usage_error_is_one_line_and_exit_2(self, args, words, capsys):

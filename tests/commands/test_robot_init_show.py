@@ -148,7 +148,7 @@ class TestInit:
         (tmp_path / "twin.yaml").write_text("params: {}\n")
         record = ["record", "--robot", str(spec), "--twin", str(tmp_path / "twin.yaml"), "--excite", "chirp"]
         assert main([*record, "--seconds", "2", "--out", str(tmp_path / "log")]) == 0
-        bad = run_cli("robot", "init", str(tmp_path / "pendubot.urdf"), "--out", str(spec), "--torque", "hip")
+        bad = run_cli("robot", "init", str(tmp_path / "pendubot.urdf"), "--out", str(tmp_path / "r2.yaml"), "--torque", "hip")
         _one_error_line(bad, "--torque 'hip' matches none of the joints (shoulder, elbow)")
 
     def test_joint_named_in_the_spec_that_does_not_exist_is_one_line(self, tmp_path):
@@ -157,6 +157,51 @@ class TestInit:
         assert main(["robot", "init", str(tmp_path / "arm.xml"), "--out", str(spec), "--kp", "5", "--kd", "0.1", "--torque-limit", "3"]) == 0
         spec.write_text(spec.read_text().replace("shoulder", "elbow"))
         _one_error_line(run_cli("robot", "show", str(spec)), "joint 'elbow' is not in arm.xml")
+
+
+class TestInitOutput:
+    """robot init writes a new file: it never overwrites one (a spec is edited after init), and a
+    folder or a path under a file is refused before the model is read."""
+
+    MODEL = Path(__file__).resolve().parents[2] / "src" / "sim2real" / "robots" / "data" / "pendulum.xml"
+
+    @pytest.mark.parametrize(
+        ("out", "words"),
+        [
+            ("mine.yaml", "mine.yaml exists already; choose another --out or remove it"),
+            ("folder", "folder is a folder; give the path of a file to write"),
+            ("mine.yaml/robot.yaml", "mine.yaml is a file, not a folder"),
+        ],
+    )
+    def test_an_existing_file_a_folder_or_a_path_under_a_file_is_refused(self, tmp_path, capsys, out, words):
+        (tmp_path / "mine.yaml").write_text("params: {}  # the user's own file\n")
+        (tmp_path / "folder").mkdir()
+        code = main(["robot", "init", str(self.MODEL), "--torque-limit", "5", "--out", str(tmp_path / out)])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and words in err[0], err
+        assert (tmp_path / "mine.yaml").read_text() == "params: {}  # the user's own file\n"
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "mine.yaml"]  # no .tmp left
+
+
+    @pytest.mark.parametrize(
+        ("option", "value", "words"),
+        [
+            ("--torque-limit", "-1", "--torque-limit: '-1': the value must be a finite number above 0"),
+            ("--torque-limit", "hinge=nan", "--torque-limit: 'hinge=nan'"),
+            ("--armature", "inf", "--armature: 'inf': the value must be a finite number"),
+        ],
+    )
+    def test_a_per_joint_value_that_is_not_finite_or_not_positive_is_one_line(
+        self, tmp_path, capsys, option, value, words
+    ):
+        """A non-positive torque limit was dropped as if not given ("the model states no torque limit")."""
+        args = ["robot", "init", str(self.MODEL), "--out", str(tmp_path / "r.yaml"), f"{option}={value}"]
+        if option != "--torque-limit":
+            args.append("--torque-limit=5")
+        code = main(args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 1 and len(err) == 1 and words in err[0], err
+        assert not (tmp_path / "r.yaml").exists()
 
 
 class TestPerJointOptions:

@@ -73,6 +73,11 @@ class TestSweep:
             ("robot: furuta\nsteps: 10\nspace: {num_envs: [0]}\n", "num_envs must be at least 1"),
             ("steps: 10\n", "'robot' is required"),
             ("robot: furuta\nsteps: 10\ngrid: {}\n", "unknown key"),
+            ("robot: furuta\nsteps: 10\nseeds: [-1]\n", "seeds must be a count or a list of integers in 0"),
+            ("robot: furuta\nsteps: 10\nspace: {learning_rate: [fast]}\n", "learning_rate must be a finite number"),
+            ("robot: furuta\nsteps: 10\nspace: {learning_rate: [.nan]}\n", "learning_rate must be a finite number"),
+            ("robot: furuta\nsteps: 10\nspace: {hidden: [[0, 5]]}\n", "hidden must be a list of layer widths >= 1"),
+            ("robot: furuta\nsteps: 10\nspace: []\n", "space must map PPO settings to values"),
         ],
     )
     def test_a_bad_space_is_one_clear_error(self, tmp_path, capsys, text, match):
@@ -82,6 +87,21 @@ class TestSweep:
         err = capsys.readouterr().err
         assert match in err and "Traceback" not in err
         assert not (tmp_path / "out").exists()
+
+
+def test_settings_of_a_list_valued_axis_are_summarized_by_value():
+    """hidden: [[8], [4, 4]] is an axis of two network shapes (a TypeError before: a list key)."""
+    from sim2real.train.sweep import summarize
+
+    axes = {"hidden": [[8], [4, 4]], "seed": [0, 1]}
+    rows = [
+        {"settings": {"hidden": h, "seed": seed}, "metrics": {"success_rate": rate, "mean_return": ret}}
+        for h, seed, rate, ret in [([8], 0, 0.5, 1.0), ([8], 1, 1.0, 3.0), ([4, 4], 0, 0.0, 2.0), ([4, 4], 1, 0.0, 4.0)]
+    ]
+    assert summarize(rows, axes) == [
+        {"hidden": [8], "seeds": 2, "success_rate": 0.75, "mean_return": 2.0},
+        {"hidden": [4, 4], "seeds": 2, "success_rate": 0.0, "mean_return": 3.0},
+    ]
 
 
 class TestSpacePaths:

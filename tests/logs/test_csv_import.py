@@ -185,7 +185,7 @@ class TestBadFiles:
     def test_not_utf8(self, tmp_path):
         path = tmp_path / "bin.csv"
         path.write_bytes(b"t,p\n\xff\xfe\n")
-        with pytest.raises(LogError, match="not a UTF-8 text file"):
+        with pytest.raises(LogError, match=r"bin\.csv: not a text CSV file .*saved as UTF-8"):
             read_csv(path, ColumnMap(time="t", position={"a": "p"}))
 
     def test_bad_map_settings(self):

@@ -49,6 +49,7 @@ class TestValidation:
             ({"qd": np.zeros((4, 3))}, r"Trajectory.qd: expected shape \(4, 2\)"),
             ({"tau": np.zeros(4)}, r"Trajectory.tau: expected 2-D array"),
             ({"t": [0.0, 0.2, 0.1, 0.3]}, r"Trajectory.t: times must be non-decreasing, but t\[2\]=0.1"),
+            ({"t": [0.0, 0.0, 0.0, 0.3]}, r"Trajectory.t: 2 of 3 samples repeat the time of the one before"),
             ({"q": np.full((4, 2), np.nan)}, r"Trajectory.q: non-finite value nan at index \(0, 0\)"),
             ({"command_t": [0.2, 0.1]}, r"Trajectory.command_t: times must be non-decreasing"),
             ({"command": [[1.0], [2.0]]}, r"Trajectory.command: expected shape \(2, 2\)"),

@@ -35,6 +35,22 @@ def fail_on_three(x: int) -> int:
     return x
 
 
+@pytest.mark.parametrize(
+    ("address", "words"),
+    [
+        ("127.0.0.1:1", "no Ray head answers there"),  # nothing listens on port 1
+        ("nonsense", "not host:port"),
+        ("host:99999", "not host:port"),
+    ],
+)
+def test_an_address_no_ray_head_answers_is_one_line_at_once(address, words):
+    """ray.init retried --ray bogus:1 for minutes; the address is tried once, with a timeout."""
+    from sim2real.parallel.ray_cluster import _check_reachable
+
+    with pytest.raises(Sim2RealError, match=words):
+        _check_reachable(address, timeout=2.0)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     """Head (no CPUs: runs go to the workers) + two one-CPU worker nodes, on 127.0.0.1.

@@ -302,6 +302,8 @@ class TestTwinFile:
             ("effects: {warp_drive: 1}\n", "unknown effect"),
             ("params: {joint.arm.damping: abc}\n", "not a number"),
             ("[1, 2\n", "not valid YAML"),
+            ("params: [joint.arm.damping]\n", "'params' must be a map"),
+            ("effects: {latency_jitter: .inf}\n", "latency_jitter must be a finite number"),
         ],
     )
     def test_bad_files_are_one_line_errors(self, tmp_path, text, message):

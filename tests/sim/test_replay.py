@@ -88,6 +88,12 @@ class TestWindows:
         np.testing.assert_allclose(windows.t0, log.t[0] + 0.5 * np.arange(windows.n_windows), atol=1e-9)
         assert np.all(windows.eval_tau > 0) and np.all(windows.eval_tau <= 0.3 + 1e-9)
 
+    def test_a_stride_below_the_sample_period_starts_a_window_at_every_sample(self, spec, log):
+        """--stride 1e-9 made 10^9 window targets (identify ran until killed); now one per sample."""
+        windows = build_windows(spec, [log], 0.05, stride=1e-9)
+        np.testing.assert_allclose(windows.t0, log.t[: windows.n_windows], atol=1e-12)
+        assert windows.n_windows == log.t.size - 1
+
     def test_velocity_auto_uses_positions_when_the_velocity_column_is_noisy(self, spec, log):
         assert build_windows(spec, [log], 0.25).velocity_source == ("log",)
         rng = np.random.default_rng(1)

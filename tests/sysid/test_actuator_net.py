@@ -255,3 +255,17 @@ class TestAcceptance:
         net_rmse, pd_rmse = figures["net_torque_rmse"]["overall"], figures["pd_torque_rmse"]["overall"]
         print(f"PRBS torque RMSE: network {net_rmse:.4f} N m, identified PD {pd_rmse:.4f} N m")
         assert net_rmse <= 0.5 * pd_rmse
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("validation", 0.0, "held-out share"),  # was a reshape traceback with nothing held out
+        ("validation", 1.0, "held-out share"),
+        ("validation", float("nan"), "held-out share"),
+        ("history", 0, "history must be at least 1"),
+    ],
+)
+def test_a_fit_config_that_cannot_fit_is_refused_at_construction(field, value, words):
+    with pytest.raises(Sim2RealError, match=words):
+        NetFitConfig(**{field: value})

@@ -27,5 +27,7 @@ finetune          ``sim2real finetune``
 bench             ``sim2real bench``
 demo              ``sim2real demo``
 output            how commands speak: ``--json`` on stdout, human text on stderr
+arguments         typed numbers of the command line (seeds, counts, durations): a value out of
+                  range is a usage error
 ================  ==================================================================================
 """

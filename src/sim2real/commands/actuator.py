@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 import tyro
 
-from sim2real.commands.output import emit, human
+from sim2real.commands.arguments import Count, Positive, Seed
+from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import Sim2RealError
 
 
@@ -31,16 +32,16 @@ def actuator(
     kind: Literal["mlp", "gru"] = "mlp",
     group: tuple[str, ...] = (),
     calib: str | None = None,
-    history: int = 3,
-    dt: float | None = None,
-    epochs: int = 200,
+    history: Count = 3,
+    dt: Positive | None = None,
+    epochs: Count = 200,
     validation: float = 0.2,
-    torque_constant: float | None = None,
+    torque_constant: Positive | None = None,
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
     command_order: str = "auto",
     motor_order: tuple[str, ...] | None = None,
-    seed: int = 0,
+    seed: Seed = 0,
     json: bool = False,
 ) -> int:
     """Learn a robot's drives from logs with measured torque (fit), or score a network on any log (eval).
@@ -89,6 +90,8 @@ def actuator(
     from sim2real.robots import load_robot
     from sim2real.sysid.actuator_data import drive_model
 
+    if action == "fit" and out is not None:
+        output_file(out, "--out")
     spec = load_robot(robot)
     trajectories = load_logs(
         spec, logs, csv_map, before_safe_mode=True, topics=topic, command_order=command_order, motor_order=motor_order

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from sim2real.commands.arguments import Count, Positive
 from sim2real.commands.output import emit
 from sim2real.errors import Sim2RealError
 
@@ -16,12 +17,12 @@ Which = Literal["sim", "train", "infer", "sysid", "finetune", "distributed", "si
 def bench(
     which: Annotated[Which, tyro.conf.Positional],
     robot: str = "quadruped",
-    envs: int = 256,
-    seconds: float = 10.0,
+    envs: Count = 256,
+    seconds: Positive = 10.0,
     randomize: str | None = None,
-    seeds: int | None = None,
-    steps: int | None = None,
-    nproc: int = 2,
+    seeds: Count | None = None,
+    steps: Count | None = None,
+    nproc: Count = 2,
     ray: str | None = None,
     actuator_net: str | None = None,
     oracle: bool = False,

@@ -6,6 +6,7 @@ import dataclasses
 import time
 from typing import Any
 
+from sim2real.commands.arguments import Seed
 from sim2real.commands.output import emit, human
 
 _STEPS = {
@@ -69,7 +70,7 @@ class _Progress:
             self.bars.update(task, completed=fraction, note=message)
 
 
-def demo(robot: str = "furuta", out: str = "demo_out", seed: int = 0, json: bool = False) -> int:
+def demo(robot: str = "furuta", out: str = "demo_out", seed: Seed = 0, json: bool = False) -> int:
     """Run the whole sim-to-real loop on an embedded robot, with no hardware (a twin plays the robot).
 
     Makes a twin with hidden parameters away from nominal, records an excitation on it, measures the

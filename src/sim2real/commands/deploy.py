@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sim2real.commands.arguments import Finite, NonNegative, Positive, Seed
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -296,12 +297,12 @@ def deploy(
     twin: str | None = None,
     ros2: bool = False,
     speed: str | None = None,
-    seconds: float | None = None,
+    seconds: Positive | None = None,
     out: str | None = None,
     realtime: bool = False,
-    dwell: float | None = None,
-    velocity_command: tuple[float, float, float] | None = None,
-    seed: int = 0,
+    dwell: NonNegative | None = None,
+    velocity_command: tuple[Finite, Finite, Finite] | None = None,
+    seed: Seed = 0,
     ros_config: str | None = None,
     domain_id: int | None = None,
     rt_priority: int | None = None,
@@ -590,7 +591,7 @@ def faults(
     robot: str,
     policy: str | None = None,
     speed: str | None = None,
-    seed: int = 0,
+    seed: Seed = 0,
     fixed_base: bool = False,
     json: bool = False,
 ) -> int:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from sim2real.commands.output import emit, human
+from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import Sim2RealError
 
 
@@ -61,6 +61,8 @@ def export(
     from sim2real.commands.train import one_torch_thread
     from sim2real.policy.export import export_policy
 
+    if out:
+        output_file(out, "--out")
     one_torch_thread()
     load_policy = _load_policy_function()
     policy, metadata = load_policy(run)

@@ -7,7 +7,8 @@ from typing import Annotated, Literal
 
 import tyro
 
-from sim2real.commands.output import emit, human
+from sim2real.commands.arguments import Count, NonNegative, NonNegativeCount, Positive, Seed
+from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import Sim2RealError
 
 
@@ -36,15 +37,15 @@ def finetune(
     policy: str = "",
     out: str = "",
     robot: str | None = None,
-    scale: float = 0.25,
+    scale: Positive = 0.25,
     weighting: Literal["awr", "return_softmax"] = "awr",
-    temperature: float = 1.0,
-    epochs: int = 20,
+    temperature: Positive = 1.0,
+    epochs: Count = 20,
     twin: str | None = None,
-    rounds: int = 0,
-    episodes: int = 10,
-    explore_std: float = 0.05,
-    seed: int = 0,
+    rounds: NonNegativeCount = 0,
+    episodes: Count = 10,
+    explore_std: NonNegative = 0.05,
+    seed: Seed = 0,
     allow_out_of_bounds: bool = False,
     command_order: str = "auto",
     motor_order: tuple[str, ...] | None = None,
@@ -103,6 +104,8 @@ def finetune(
     missing = [log for log in logs if not Path(log).exists()]
     if missing:
         raise Sim2RealError(f"log not found: {missing[0]}")
+    if not iterative:
+        output_file(out, "--out")
 
     from sim2real.commands.train import one_torch_thread
     from sim2real.finetune.adapter import AdapterConfig

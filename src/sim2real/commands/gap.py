@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 import tyro
 
-from sim2real.commands.output import emit, human
+from sim2real.commands.arguments import Count, Finite, NonNegativeCount, Positive, Seed
+from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import Sim2RealError
 
 
@@ -18,14 +19,14 @@ def gap(
     log: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="LOG")],
     robot: str,
     calib: str | None = None,
-    horizon: float | None = None,
+    horizon: Positive | None = None,
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),
     command_order: str = "auto",
     motor_order: tuple[str, ...] | None = None,
     fixed_base: bool = False,
     velocity: Literal["auto", "log", "fd"] = "auto",
-    threshold: float = 0.1,
+    threshold: Positive = 0.1,
     report: str | None = None,
     allow_out_of_bounds: bool = False,
     json: bool = False,
@@ -85,6 +86,8 @@ def gap(
     spec = load_robot(robot)
     if horizon is not None and not horizon > 0:
         raise Sim2RealError(f"--horizon must be positive, got {horizon}")
+    if report:
+        output_file(report, "--report")
     (trajectory,) = load_logs(
         spec,
         [log],
@@ -186,13 +189,13 @@ def envelope(
     robot: str,
     policy: str,
     grid: str,
-    episodes: int = 4,
+    episodes: Count = 4,
     twin: str | None = None,
     report: str | None = None,
-    workers: int = 0,
-    seed: int = 0,
-    episode_s: float | None = None,
-    velocity_command: tuple[float, float, float] | None = None,
+    workers: NonNegativeCount = 0,
+    seed: Seed = 0,
+    episode_s: Positive | None = None,
+    velocity_command: tuple[Finite, Finite, Finite] | None = None,
     allow_out_of_bounds: bool = False,
     ray: str | None = None,
     json: bool = False,
@@ -235,6 +238,8 @@ def envelope(
     from sim2real.robots import load_robot
 
     parse_grid(grid)  # a bad grid fails before anything loads
+    if report:
+        output_file(report, "--report")
     config = EnvelopeConfig(
         episodes=episodes,
         seed=seed,
@@ -246,6 +251,9 @@ def envelope(
     resolve_axes(spec, grid)
     if not Path(policy).is_file():
         raise PolicyError(f"policy file not found: {policy}")
+    from sim2real.policy.metadata import read_metadata
+
+    read_metadata(policy).check_spec(spec, f"policy {policy}")  # another robot's policy: before the bar
     if twin is not None:
         from sim2real.real.twin import TwinConfig
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from sim2real.commands.output import emit, human
+from sim2real.commands.arguments import NonNegativeCount, Positive, Seed
+from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import ParameterError, Sim2RealError
 
 log = logging.getLogger(__name__)
@@ -142,8 +143,8 @@ def identify(
     topic: tuple[str, ...] = (),
     command_order: str = "auto",
     motor_order: tuple[str, ...] | None = None,
-    horizon: float = 0.25,
-    stride: float | None = None,
+    horizon: Positive = 0.25,
+    stride: Positive | None = None,
     max_windows: int | None = 400,
     loss: Literal["soft_l1", "huber", "cauchy", "linear"] = "soft_l1",
     velocity: Literal["auto", "log", "fd"] = "auto",
@@ -151,9 +152,9 @@ def identify(
     report: str | None = None,
     fixed_base: bool = False,
     starts: int = 1,
-    seed: int = 0,
+    seed: Seed = 0,
     ray: str | None = None,
-    workers: int = 1,
+    workers: NonNegativeCount = 1,
     json: bool = False,
 ) -> int:
     """Identify physical parameters from robot logs by windowed trajectory matching.
@@ -220,6 +221,9 @@ def identify(
     spec = load_robot(robot)
     if out and Path(out).is_dir():
         raise ParameterError(f"--out {out} is a directory; give the calibration file to write (calib.yaml)")
+    for path, option in ((out, "--out"), (report, "--report")):
+        if path:
+            output_file(path, option)
     trajectories = load_logs(
         spec,
         logs,

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from sim2real.commands.arguments import Positive, Seed
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -22,10 +23,10 @@ def import_policy(
     action_joints: str | None = None,
     armature: tuple[str, ...] | None = None,
     torque_limit: tuple[str, ...] | None = None,
-    physics_dt: float | None = None,
+    physics_dt: Positive | None = None,
     activation: str | None = None,
     name: str | None = None,
-    seed: int = 0,
+    seed: Seed = 0,
     json: bool = False,
 ) -> int:
     """Import a policy trained in another framework: write OUT/robot.yaml and OUT/policy.onnx.
@@ -75,7 +76,7 @@ def import_policy(
     human(f"importing the {framework} policy {policy} onto {model}", json)
     from sim2real.commands.robot import per_joint_arg
 
-    armature_map, torque_map = per_joint_arg(armature, "armature"), per_joint_arg(torque_limit, "torque-limit")
+    armature_map, torque_map = per_joint_arg(armature, "armature"), per_joint_arg(torque_limit, "torque-limit", positive=True)
     if framework == "legged-gym":
         if config is None:
             raise Sim2RealError("import legged-gym needs --config (the MuJoCo deploy config YAML)")

@@ -1,16 +1,19 @@
 """How commands speak: a JSON summary on stdout with ``--json`` (human text then on stderr).
 
 Numbers a person reads are rounded (:func:`rounded`, :func:`key_lines`); JSON keeps full precision.
+An output file named by the user is checked before the work that fills it (:func:`output_file`).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
+
+from sim2real.errors import Sim2RealError
 
 
 def _plain(value: Any) -> Any:
@@ -73,3 +76,21 @@ def emit(summary: dict[str, Any], as_json: bool, text: str | None = None) -> Non
         print(json.dumps(_plain(summary), indent=None), flush=True)
     else:
         print(key_lines(summary) if text is None else text, flush=True)
+
+
+def output_file(path: str | Path, option: str) -> Path:
+    """The file a command will write (``--out``, ``--report``), checked before the work that fills
+    it: not an existing folder, not under a file; a missing folder on the way is made later.
+
+    Raises:
+        Sim2RealError: one line naming the path and the option.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise Sim2RealError(f"{option} {path} is a folder; give the path of a file to write")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise Sim2RealError(f"{option} {path}: {parent} is a file, not a folder; give another path")
+            break
+    return path

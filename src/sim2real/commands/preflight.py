@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
+from sim2real.commands.arguments import NonNegative, Seed
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -29,9 +30,9 @@ def preflight(
     confirm: tuple[Literal["perimeter"], ...] = (),
     ros_config: str | None = None,
     domain_id: int | None = None,
-    wait: float = 10.0,
+    wait: NonNegative = 10.0,
     rt_priority: int | None = None,
-    seed: int = 0,
+    seed: Seed = 0,
     fixed_base: bool = False,
     allow_out_of_bounds: bool = False,
     json: bool = False,

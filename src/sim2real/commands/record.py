@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
+from sim2real.commands.arguments import Positive, Seed
 from sim2real.commands.deploy import LiveStatus, _robot_source, make_twin, run_loop, summary_text
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
@@ -20,9 +21,9 @@ def record(
     ros2: bool = False,
     excite: Literal["chirp", "prbs", "steps", "trot"] | None = None,
     policy: str | None = None,
-    seconds: float = 20.0,
-    amplitude: float | None = None,
-    seed: int = 0,
+    seconds: Positive = 20.0,
+    amplitude: Positive | None = None,
+    seed: Seed = 0,
     speed: str | None = None,
     realtime: bool = False,
     ros_config: str | None = None,

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Annotated, Any, Literal
 
 import tyro
 
-from sim2real.commands.output import emit
+from sim2real.commands.arguments import Positive
+from sim2real.commands.output import emit, output_file
 from sim2real.errors import Sim2RealError
 
 
@@ -42,10 +44,10 @@ def describe(spec) -> dict:
     }
 
 
-def per_joint_arg(items: tuple[str, ...] | None, what: str) -> dict[str, float] | None:
+def per_joint_arg(items: tuple[str, ...] | None, what: str, positive: bool = False) -> dict[str, float] | None:
     """``--kp 25`` (every joint: key ``.*``) or ``--kp '.*_calf_joint=40' '.*=25'`` (joint name or
     regular expression = value; the last matching item wins) as an
-    :class:`~sim2real.robots.init.InitOptions` map."""
+    :class:`~sim2real.robots.init.InitOptions` map; each value finite (and above 0 if ``positive``)."""
     if not items:
         return None
     values: dict[str, float] = {}
@@ -55,6 +57,8 @@ def per_joint_arg(items: tuple[str, ...] | None, what: str) -> dict[str, float] 
             value = float(text)
         except ValueError:
             raise Sim2RealError(f"--{what}: '{item}' is not VALUE or JOINT_REGEX=VALUE") from None
+        if not math.isfinite(value) or (positive and value <= 0):
+            raise Sim2RealError(f"--{what}: '{item}': the value must be a finite number{' above 0' if positive else ''}")
         values[key if sep else ".*"] = value
     return values
 
@@ -74,8 +78,8 @@ def robot(
     hold: str | None = None,
     default_pose: tuple[str, ...] | None = None,
     imu_site: str | None = None,
-    control_dt: float = 0.02,
-    physics_dt: float = 0.005,
+    control_dt: Positive = 0.02,
+    physics_dt: Positive = 0.005,
     floating_base: bool = False,
     json: bool = False,
 ) -> int:
@@ -88,7 +92,7 @@ def robot(
     Args:
         action: init (MODEL is an MJCF or URDF file) or show (MODEL is a spec YAML or embedded robot).
         model: The model file (init) or the spec (show).
-        out: Where init writes the spec (default: robot.yaml next to the model).
+        out: Where init writes the spec (default: robot.yaml next to the model); it must not exist.
         name: Robot name (init; default: the model's name).
         joints: Regular expression of the joints to use, matched in full (init; default: every hinge/slide).
         keyframe: Keyframe of the default pose (init; default: the first keyframe, else qpos0 lowered to the floor).
@@ -144,7 +148,7 @@ def robot(
         keyframe=keyframe,
         kp=per_joint_arg(kp, "kp"),
         kd=per_joint_arg(kd, "kd"),
-        torque_limit=per_joint_arg(torque_limit, "torque-limit"),
+        torque_limit=per_joint_arg(torque_limit, "torque-limit", positive=True),
         torque=torque,
         armature=per_joint_arg(armature, "armature"),
         hold=hold,
@@ -156,7 +160,9 @@ def robot(
     )
     if (options.kp is None) != (options.kd is None):
         raise Sim2RealError("give both --kp and --kd (PD gains), or neither")
-    target = Path(out) if out else Path(model).resolve().parent / "robot.yaml"
+    target = output_file(Path(out) if out else Path(model).resolve().parent / "robot.yaml", "--out")
+    if target.exists():  # a spec is edited after init (its "check" list): a second init would lose that
+        raise Sim2RealError(f"{target} exists already; choose another --out or remove it (robot init never overwrites)")
     spec, result = init_robot(model, target, options)
     lines = [
         f"wrote {target} (robot {spec.name}, spec {spec.hash[:12]}, {spec.n_joints} joints)",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim2real.commands.arguments import Finite, Positive, Seed
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -41,10 +42,10 @@ def _run_text(label: str, r: dict[str, Any]) -> list[str]:
 def sim2sim(
     robot: str,
     policy: str,
-    velocity_command: tuple[float, float, float] | None = None,
-    seconds: float = 10.0,
+    velocity_command: tuple[Finite, Finite, Finite] | None = None,
+    seconds: Positive = 10.0,
     check: bool = False,
-    seed: int = 0,
+    seed: Seed = 0,
     json: bool = False,
 ) -> int:
     """Run a policy in MuJoCo through the same control loop, observation code and safety layer that

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import tyro
 
+from sim2real.commands.arguments import Positive
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -17,7 +18,7 @@ def sweep(
     space: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="SPACE.yaml")],
     out: str,
     ray: str | None = None,
-    cpus_per_trial: float = 1.0,
+    cpus_per_trial: Positive = 1.0,
     json: bool = False,
 ) -> int:
     """Train one run per point of a grid of PPO settings x seeds and tabulate their evaluations.

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 import tyro
 
+from sim2real.commands.arguments import Count, Positive, Seed
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -147,14 +148,14 @@ def train(
     curriculum: str | None = None,
     calib: str | None = None,
     widen: float = 2.0,
-    seed: int = 0,
+    seed: Seed = 0,
     resume: bool = False,
-    envs: int | None = None,
+    envs: Count | None = None,
     eval_episodes: int = 32,
     no_early_stop: bool = False,
-    save_every: float = 60.0,
+    save_every: Positive = 60.0,
     allow_out_of_bounds: bool = False,
-    nproc: int = 1,
+    nproc: Count = 1,
     json: bool = False,
 ) -> int:
     """Train a policy with PPO (rsl_rl) in the batched simulator, until it has learnt the task.
@@ -362,7 +363,7 @@ def evaluate(
     run: Annotated[str, tyro.conf.Positional],
     randomize: str | None = None,
     episodes: int = 64,
-    seed: int = 1,
+    seed: Seed = 1,
     allow_out_of_bounds: bool = False,
     json: bool = False,
 ) -> int:

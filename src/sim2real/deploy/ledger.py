@@ -54,10 +54,15 @@ class StageLedger:
             path = state_dir() / "stages.sqlite"
         self.path = Path(path)
         # the recorder's writer thread commits (one thread at a time)
-        self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=FULL")
-        self.db.executescript(_SCHEMA)
+        if self.path.is_dir() or not self.path.parent.is_dir():
+            raise Sim2RealError(f"stage ledger {self.path}: not a file in an existing folder; give another --ledger")
+        try:
+            self.db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:  # another file given as the ledger: left as it is
+            raise Sim2RealError(f"stage ledger {self.path}: not a stage ledger (SQLite: {exc}); give another --ledger") from None
 
     def __enter__(self) -> StageLedger:
         return self

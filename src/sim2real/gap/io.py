@@ -83,6 +83,13 @@ def load_logs(
     """
     if not paths:
         raise LogError("give at least one log (a rosbag2 directory, an .mcap/.db3 or ROS 1 .bag file, a split ROS 1 recording's folder, or a CSV file)")
+    seen: dict[Path, str] = {}
+    for raw in paths:  # one log twice counts its samples twice: intervals too narrow, weights skewed
+        key = Path(raw).resolve()
+        if key in seen:
+            also = "" if seen[key] == str(raw) else f" (as {seen[key]} too)"
+            raise LogError(f"{raw}: given twice{also}; give each log once")
+        seen[key] = str(raw)
     reader = csv_reader(spec, csv_map) if csv_map is not None else None
     chosen = parse_topics(topics)
     order = parse_command_order(command_order)

@@ -22,6 +22,7 @@ import numpy as np
 
 from sim2real.errors import Sim2RealError
 from sim2real.sim.replay import Windows
+from sim2real.text import read_text
 
 __all__ = ["PendulumFit", "replay_reference"]
 
@@ -74,7 +75,7 @@ class PendulumFit:
         path = Path(path)
         if not path.is_file():
             raise Sim2RealError(f"published fit not found: {path}")
-        return cls.from_text(path.read_text(), g=g)
+        return cls.from_text(read_text(path, Sim2RealError, "published fit"), g=g)
 
     def acceleration(self, q: np.ndarray, qd: np.ndarray, command: np.ndarray) -> np.ndarray:
         """Joint acceleration [rad/s^2] under a joint torque command [N m]; shapes (W, 1)."""

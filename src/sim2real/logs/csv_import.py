@@ -38,6 +38,7 @@ from sim2real.logs.csv_floating_base import (
 )
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.trajectory import Trajectory
+from sim2real.text import read_text
 
 __all__ = [
     "PENDULUM_CSV",
@@ -249,19 +250,22 @@ def read_csv(
         path, partial(getattr, column_map), t, values, line_numbers, column_map.velocity_smoothing
     )
     info |= floating_info
-    return Trajectory(
-        spec_hash=spec_hash,
-        joint_names=joints,
-        t=t,
-        q=q,
-        qd=qd,
-        tau=tau,
-        command_t=t if cjoints else np.zeros(0),
-        command=stack(column_map.command, cjoints) if cjoints else None,
-        command_joints=cjoints or None,
-        meta={**info, **dict(meta or {})},
-        **floating,
-    )
+    try:
+        return Trajectory(
+            spec_hash=spec_hash,
+            joint_names=joints,
+            t=t,
+            q=q,
+            qd=qd,
+            tau=tau,
+            command_t=t if cjoints else np.zeros(0),
+            command=stack(column_map.command, cjoints) if cjoints else None,
+            command_joints=cjoints or None,
+            meta={**info, **dict(meta or {})},
+            **floating,
+        )
+    except LogError as exc:  # the samples make no trajectory (times that do not advance...)
+        raise LogError(f"{path}: {exc} (column '{column_map.time}')") from None
 
 
 WRAP_TOLERANCE = np.pi / 4
@@ -319,10 +323,7 @@ def _read_rows(path: Path, delimiter: str | None) -> tuple[list[str], list[tuple
     fields stripped); the delimiter sniffed from the header line when None."""
     if not path.is_file():
         raise LogError(f"{path}: no such CSV file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LogError(f"{path}: not a UTF-8 text file ({exc.reason} at byte {exc.start})") from None
+    text = read_text(path, LogError, "CSV file")
     lines = [
         (number, line)
         for number, line in enumerate(text.splitlines(), start=1)

@@ -44,6 +44,7 @@ import yaml
 from sim2real.errors import LogError
 from sim2real.logs.csv_floating_base import BASE_SOURCES, FRAMES, VECTOR_KEYS
 from sim2real.logs.csv_import import ColumnMap
+from sim2real.text import read_text
 
 __all__ = ["MAP_KEYS", "check_map_joints", "load_column_map"]
 
@@ -64,8 +65,8 @@ def load_column_map(path: str | Path) -> ColumnMap:
     if not path.is_file():
         raise LogError(f"{path}: no such column map file (a YAML file, see docs/real_data.md)")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8-sig"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raw = yaml.safe_load(read_text(path, LogError, "column map"))
+    except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise LogError(f"{path}: not a readable YAML column map ({first})") from None
     if not isinstance(raw, dict):

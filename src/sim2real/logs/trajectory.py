@@ -60,7 +60,7 @@ def _frozen(name: str, value: Any, ndim: int) -> np.ndarray:
 
 
 def _check_times(name: str, t: np.ndarray) -> None:
-    """Raise unless ``t`` is non-decreasing."""
+    """Raise unless ``t`` is non-decreasing and most samples advance it (a sample period)."""
     if t.size > 1:
         steps = np.diff(t)
         if np.any(steps < 0):
@@ -68,6 +68,11 @@ def _check_times(name: str, t: np.ndarray) -> None:
             raise LogError(
                 f"Trajectory.{name}: times must be non-decreasing, but {name}[{i + 1}]={float(t[i + 1])!r} "
                 f"< {name}[{i}]={float(t[i])!r}"
+            )
+        if t.size > 2 and float(np.median(steps)) <= 0:  # every period, rate and window would be 0
+            raise LogError(
+                f"Trajectory.{name}: {int(np.sum(steps == 0))} of {steps.size} samples repeat the time of "
+                "the one before: the times are too coarse for the sample rate (rounded?) or not times"
             )
 
 

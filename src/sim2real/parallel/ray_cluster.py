@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -86,6 +87,8 @@ def connect(address: str) -> tuple[ModuleType, bool]:
     ray = import_ray(local=local)
     if ray.is_initialized():
         return ray, False
+    if not local and address != "auto":
+        _check_reachable(address)
     kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
     if local:
         kwargs.update(address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False)
@@ -105,6 +108,22 @@ def connect(address: str) -> tuple[ModuleType, bool]:
         time.perf_counter() - t0,
     )
     return ray, True
+
+
+def _check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Raise unless ``host:port`` (or ``ray://host:port``) accepts a TCP connection: ``ray.init``
+    retries an address that does not answer for minutes (a typo hung ``--ray bogus:1``)."""
+    hostport = address.removeprefix("ray://")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise Sim2RealError(f"--ray {address}: not host:port, ray://host:port, 'auto' or 'local'")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise Sim2RealError(
+            f"--ray {address}: no Ray head answers there ({exc.strerror or exc}); start one with "
+            "`ray start --head` on that machine, or use --ray local"
+        ) from None
 
 
 def sim2real_run(func: Callable[[Any], Any], item: Any) -> Any:

@@ -75,6 +75,7 @@ from sim2real.randomize.schema import (
     TerrainConfig,
 )
 from sim2real.robots.spec import RobotSpec
+from sim2real.text import read_text
 
 __all__ = [
     "CONFIG_DIR",
@@ -277,13 +278,17 @@ def parse_randomization(
         raise RandomizationError(
             f"randomization '{name}' is written for robot '{raw['robot']}', not '{spec.name}'"
         )
+    try:
+        parts = parse_parts(raw, spec)
+    except RandomizationError as exc:  # "physics[0] ...": say which file
+        raise RandomizationError(str(exc) if source == "inline" else f"{source}: {exc}") from None
     return Randomization(
         name=str(raw.get("name", name)),
         robot=spec.name,
         source=source,
         description=str(raw.get("description", "")),
         raw=MappingProxyType(dict(raw)),
-        **parse_parts(raw, spec),
+        **parts,
     )
 
 
@@ -345,7 +350,7 @@ def read_yaml(path: Path) -> Any:
     if not path.is_file():
         raise RandomizationError(f"randomization file not found: {path}")
     try:
-        return yaml.safe_load(path.read_text())
+        return yaml.safe_load(read_text(path, RandomizationError, "randomization file"))
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "parse error"
         raise RandomizationError(f"{path}: not valid YAML ({first})") from None

@@ -20,6 +20,7 @@ from sim2real.errors import ParameterError, Sim2RealError
 from sim2real.params import Parameters
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
+from sim2real.text import read_text
 
 __all__ = ["INTEGRATORS", "TwinConfig", "TwinEffects"]
 
@@ -103,7 +104,7 @@ class TwinConfig:
         if not path.is_file():
             raise Sim2RealError(f"twin file not found: {path}")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
+            raw = yaml.safe_load(read_text(path, Sim2RealError, "twin file")) or {}
         except yaml.YAMLError:
             raise Sim2RealError(f"{path}: not valid YAML") from None
         if not isinstance(raw, dict):
@@ -115,6 +116,8 @@ class TwinConfig:
             raise Sim2RealError(
                 f"{path}: unknown key(s) {', '.join(sorted(unknown))}; expected params, effects"
             )
+        if not isinstance(raw.get("params") or {}, dict):
+            raise Sim2RealError(f"{path}: 'params' must be a map of parameter name to value")
         params = {}
         for name, value in (raw.get("params") or {}).items():
             try:
@@ -195,6 +198,8 @@ def _effects(raw: dict, path: Path) -> TwinEffects:
                 or value < 0
             ):
                 raise Sim2RealError(f"{where} must be a number >= 0, got {value!r}")
+            if math.isinf(value) and name != "no_load_speed":  # inf: no saturation; elsewhere no number
+                raise Sim2RealError(f"{where} must be a finite number >= 0, got {value!r}")
             if name == "drop_probability" and value >= 1:
                 raise Sim2RealError(f"{where} must be below 1, got {value!r}")
             value = float(value)

@@ -38,6 +38,7 @@ from sim2real.robots.spec import (
     term_params,
     term_size,
 )
+from sim2real.text import read_text
 
 _TOP_KEYS = {
     "name",
@@ -268,7 +269,7 @@ def read_spec(path: str | Path) -> RobotSpec:
     path = Path(path)
     if not path.is_file():
         raise SpecError(f"robot spec not found: {path}")
-    text = path.read_text()
+    text = read_text(path, SpecError, "robot spec")
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -312,7 +312,8 @@ def _window_starts(t: np.ndarray, horizon: float | None, stride: float | None) -
     if horizon is None:
         return np.array([0]), float(t[-1] - t[0])
     step = horizon if stride is None else stride
-    targets = t[0] + step * np.arange(int(np.floor((t[-1] - t[0]) / step + 1e-9)) + 1)
+    count = int(min(np.floor((t[-1] - t[0]) / step + 1e-9) + 1, t.size))  # a step under the sample
+    targets = t[0] + step * np.arange(count) if count < t.size else t  # period: every sample starts one
     starts = np.unique(np.searchsorted(t, targets - 1e-9, side="left"))
     return starts[starts < t.size - 1], float(horizon)
 

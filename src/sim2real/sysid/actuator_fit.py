@@ -109,6 +109,13 @@ class NetFitConfig:
     torque_constant: float | None = None
     """The logs' effort column is motor current [A]; the torque is this x current [N m/A]."""
 
+    def __post_init__(self) -> None:
+        if not 0.0 < self.validation < 1.0:  # none held out (or none left to fit): nothing to stop on
+            raise Sim2RealError(f"--validation is the held-out share of each log, in (0, 1); got {self.validation}")
+        for name in ("history", "hidden", "epochs", "patience", "batch", "sequence"):
+            if getattr(self, name) < 1:
+                raise Sim2RealError(f"NetFitConfig.{name} must be at least 1, got {getattr(self, name)}")
+
 
 @dataclass(frozen=True)
 class NetFitResult:

@@ -80,7 +80,7 @@ def load_checkpoint(run: str | Path) -> dict[str, Any]:
             f"{given} is an exported policy, not a training run: evaluate the run it was exported from "
             f"(RUN or RUN/policy.pt), or run the policy on the twin: sim2real deploy --policy {given} --twin T"
         )
-    path = checkpoint_path(run)
+    path = given if given.is_file() else checkpoint_path(run)  # a file of any name is the checkpoint
     if not path.is_file():
         hint = f"train one with: sim2real train --robot R --out {path.parent}"
         raise Sim2RealError(f"no checkpoint at {path} ({hint})")

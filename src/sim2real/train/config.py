@@ -8,10 +8,37 @@ PPO update costs about as much as the simulation, so the networks are narrow and
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
 from sim2real.errors import Sim2RealError
+
+
+def _check_type(name: str, kind: str, value: Any) -> None:
+    """Raise unless ``value`` is of the field's annotated kind (``kind``: its annotation as text):
+    bool, int, a finite float, a non-empty tuple of layer widths >= 1, or None where allowed."""
+    if value is None and "None" in kind:
+        return
+    if kind.startswith("bool"):
+        ok = isinstance(value, bool)
+    elif kind.startswith("int"):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind.startswith("float"):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    elif kind.startswith("tuple"):
+        ok = (
+            isinstance(value, tuple | list)
+            and len(value) > 0
+            and all(isinstance(h, int) and not isinstance(h, bool) and h >= 1 for h in value)
+        )
+    else:
+        ok = True
+    if not ok:
+        want = {"bool": "true or false", "int": "a whole number", "float": "a finite number"}.get(
+            kind.split()[0].split("[")[0], "a list of layer widths >= 1"
+        )
+        raise Sim2RealError(f"PPOConfig.{name} must be {want}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -75,6 +102,8 @@ class PPOConfig:
     with the value function, so short episodes only change which states training sees."""
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):  # a sweep YAML's "fast" or [[0, 5]] fails here, not in torch
+            _check_type(f.name, str(f.type), getattr(self, f.name))
         for name in (
             "num_envs",
             "steps_per_env",
@@ -91,6 +120,11 @@ class PPOConfig:
             raise Sim2RealError(f"PPOConfig: gamma {self.gamma} / lam {self.lam} out of range")
         if self.train_episode_s is not None and self.train_episode_s <= 0:
             raise Sim2RealError(f"PPOConfig.train_episode_s must be positive, got {self.train_episode_s}")
+        if self.learning_rate <= 0 or self.clip_param <= 0 or self.max_grad_norm <= 0:
+            raise Sim2RealError(
+                "PPOConfig: learning_rate, clip_param and max_grad_norm must be positive, got "
+                f"{self.learning_rate}, {self.clip_param}, {self.max_grad_norm}"
+            )
         if not 0 < self.min_std <= self.init_std:
             raise Sim2RealError(
                 f"PPOConfig: need 0 < min_std <= init_std, got {self.min_std}, {self.init_std}"

@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from sim2real.errors import Sim2RealError
+from sim2real.text import read_text
 from sim2real.train.config import PPOConfig, default_config
 
 __all__ = ["METRICS", "SweepSpace", "load_space", "run_trial", "summarize"]
@@ -75,7 +76,7 @@ def load_space(path: str | Path) -> SweepSpace:
     if not p.is_file():
         raise Sim2RealError(f"sweep space file not found: {p}")
     try:
-        data = yaml.safe_load(p.read_text()) or {}
+        data = yaml.safe_load(read_text(p, Sim2RealError, "sweep space file")) or {}
     except yaml.YAMLError as exc:
         raise Sim2RealError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
     if not isinstance(data, dict):
@@ -94,9 +95,14 @@ def load_space(path: str | Path) -> SweepSpace:
     seeds = data.get("seeds", [0])
     if isinstance(seeds, int):
         seeds = list(range(seeds))
-    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
-        raise Sim2RealError(f"{p}: seeds must be a count or a list of integers, got {seeds!r}")
-    space = data.get("space") or {}
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in seeds)
+    ):
+        raise Sim2RealError(f"{p}: seeds must be a count or a list of integers in 0 .. 2^32-1, got {seeds!r}")
+    space = data.get("space")
+    space = {} if space is None else space
     if not isinstance(space, dict):
         raise Sim2RealError(f"{p}: space must map PPO settings to values")
     fields = {f.name for f in dataclasses.fields(PPOConfig)}
@@ -122,7 +128,10 @@ def load_space(path: str | Path) -> SweepSpace:
     robot, randomize = _absolute(data["robot"], p.parent), _absolute(data.get("randomize"), p.parent)
     task = load_robot(robot).name
     for point in grid_points({k: v for k, v in axes.items() if k != "seed"}):
-        _config(task, {**fixed, **point})  # every point is a valid PPOConfig
+        try:
+            _config(task, {**fixed, **point})  # every point is a valid PPOConfig
+        except Sim2RealError as exc:
+            raise Sim2RealError(f"{p}: {exc}") from None
     return SweepSpace(robot, steps, axes, fixed, randomize, eval_episodes)
 
 
@@ -177,19 +186,23 @@ def run_trial(settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _hashable(value: Any) -> Any:
+    return tuple(_hashable(v) for v in value) if isinstance(value, list | tuple) else value
+
+
 def summarize(rows: list[dict[str, Any]], axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Per setting (a grid point without its seed): mean evaluation success and return over its
     seeds, best first."""
     groups: dict[tuple, list[dict[str, Any]]] = {}
     names = [k for k in axes if k != "seed"]
     for row in rows:
-        key = tuple((n, row["settings"][n]) for n in names)
+        key = tuple((n, _hashable(row["settings"][n])) for n in names)  # hidden: [64, 64] is one value
         groups.setdefault(key, []).append(row["metrics"])
     out = []
     for key, metrics in groups.items():
         out.append(
             {
-                **dict(key),
+                **{n: list(v) if isinstance(v, tuple) else v for n, v in key},
                 "seeds": len(metrics),
                 "success_rate": sum(m["success_rate"] for m in metrics) / len(metrics),
                 "mean_return": sum(m["mean_return"] for m in metrics) / len(metrics),

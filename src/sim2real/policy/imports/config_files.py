@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from sim2real.errors import PolicyError
+from sim2real.text import read_text
 
 
 class _TolerantLoader(yaml.SafeLoader):
@@ -53,7 +54,7 @@ def load_config(path: str | Path, what: str = "config") -> dict[str, Any]:
     if not path.is_file():
         raise PolicyError(f"{what} not found: {path}")
     try:
-        raw = yaml.load(path.read_text(), Loader=_TolerantLoader)  # a SafeLoader subclass
+        raw = yaml.load(read_text(path, PolicyError, what), Loader=_TolerantLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise PolicyError(f"{path.name}: not valid YAML ({first})") from None

@@ -19,6 +19,7 @@ from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPo
 
 from sim2real.errors import Sim2RealError
 from sim2real.robots.spec import RobotSpec
+from sim2real.text import read_text
 
 __all__ = [
     "COMMAND_QOS",
@@ -289,7 +290,7 @@ class Ros2Config:
         if not path.is_file():
             raise Ros2ConfigError(f"ros2 config not found: {path}")
         try:
-            raw = yaml.safe_load(path.read_text()) or {}
+            raw = yaml.safe_load(read_text(path, Ros2ConfigError, "ROS 2 config")) or {}
         except yaml.YAMLError:
             raise Ros2ConfigError(f"{path}: not valid YAML") from None
         if isinstance(raw, Mapping) and "ros2" in raw:
