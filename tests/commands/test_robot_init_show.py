@@ -160,15 +160,15 @@ class TestInit:
 
 
 class TestInitOutput:
-    """robot init writes a new file: it never overwrites one (a spec is edited after init), and a
-    folder or a path under a file is refused before the model is read."""
+    """robot init writes a new file: it overwrites one only when told (a spec is edited after init),
+    and a folder or a path under a file is refused before the model is read."""
 
     MODEL = Path(__file__).resolve().parents[2] / "src" / "sim2real" / "robots" / "data" / "pendulum.xml"
 
     @pytest.mark.parametrize(
         ("out", "words"),
         [
-            ("mine.yaml", "mine.yaml exists already; choose another --out or remove it"),
+            ("mine.yaml", "mine.yaml exists already; choose another --out, remove it, or give --overwrite"),
             ("folder", "folder is a folder; give the path of a file to write"),
             ("mine.yaml/robot.yaml", "mine.yaml is a file, not a folder"),
         ],
@@ -181,6 +181,13 @@ class TestInitOutput:
         assert code == 1 and len(err) == 1 and words in err[0], err
         assert (tmp_path / "mine.yaml").read_text() == "params: {}  # the user's own file\n"
         assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "mine.yaml"]  # no .tmp left
+
+    def test_overwrite_replaces_an_existing_spec(self, tmp_path, capsys):
+        spec = tmp_path / "robot.yaml"
+        spec.write_text("params: {}  # an old file\n")
+        args = ["robot", "init", str(self.MODEL), "--torque-limit", "5", "--out", str(spec), "--overwrite"]
+        assert main(args) == 0
+        assert "an old file" not in spec.read_text() and "joints:" in spec.read_text()
 
 
     @pytest.mark.parametrize(

@@ -373,6 +373,10 @@ def deploy(
         raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     runner = PolicyRunner(policy, spec, providers="cpu")  # a bad file fails here, with one line
     warn_command(spec, runner.metadata.observation, velocity_command)
+    if ros2:  # a ROS 2 robot gives no terrain height scan: refused before the gate and the ledger
+        from sim2real.deploy.loop_build import check_height_scan
+
+        check_height_scan(runner.metadata.observation, None)
     gate = preflight_gate(spec, policy, override_preflight) if ros2 else None
     recorder = progression = None
     if gated:

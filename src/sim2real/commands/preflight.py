@@ -102,9 +102,12 @@ def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, do
 
     if domain_id is not None:
         os.environ["ROS_DOMAIN_ID"] = str(domain_id)
+    from sim2real.deploy.loop_build import check_height_scan
     from sim2real.deploy.preflight import run_preflight
+    from sim2real.policy.metadata import read_metadata
     from sim2real.real.ros2 import Ros2Config, Ros2Robot, set_realtime_priority
 
+    check_height_scan(read_metadata(policy).observation, None)  # before waiting for a robot: it gives none
     set_realtime_priority(rt_priority)  # before the robot's threads start: they inherit it
     config = Ros2Config.load(ros_config) if ros_config else Ros2Config.from_spec(spec)
     robot = Ros2Robot(spec, config, executor="single", node_name="sim2real_preflight")

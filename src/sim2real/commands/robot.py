@@ -81,6 +81,7 @@ def robot(
     control_dt: Positive = 0.02,
     physics_dt: Positive = 0.005,
     floating_base: bool = False,
+    overwrite: bool = False,
     json: bool = False,
 ) -> int:
     """Make a robot spec from your own MJCF/URDF model (init), or describe a spec (show).
@@ -92,7 +93,8 @@ def robot(
     Args:
         action: init (MODEL is an MJCF or URDF file) or show (MODEL is a spec YAML or embedded robot).
         model: The model file (init) or the spec (show).
-        out: Where init writes the spec (default: robot.yaml next to the model); it must not exist.
+        out: Where init writes the spec (default: robot.yaml next to the model); it must not exist
+            (unless --overwrite).
         name: Robot name (init; default: the model's name).
         joints: Regular expression of the joints to use, matched in full (init; default: every hinge/slide).
         keyframe: Keyframe of the default pose (init; default: the first keyframe, else qpos0 lowered to the floor).
@@ -113,6 +115,7 @@ def robot(
         physics_dt: Largest physics timestep [s] (init): control.substeps = ceil(control_dt / physics_dt);
             a model made for a finer step (Cassie's 0.5 ms) may diverge at the default.
         floating_base: URDF: add a free joint to the root link and a floor (init).
+        overwrite: Replace an existing --out (init; what was edited in it is lost).
         json: Print a JSON summary on stdout.
     """
     from pathlib import Path
@@ -161,8 +164,8 @@ def robot(
     if (options.kp is None) != (options.kd is None):
         raise Sim2RealError("give both --kp and --kd (PD gains), or neither")
     target = output_file(Path(out) if out else Path(model).resolve().parent / "robot.yaml", "--out")
-    if target.exists():  # a spec is edited after init (its "check" list): a second init would lose that
-        raise Sim2RealError(f"{target} exists already; choose another --out or remove it (robot init never overwrites)")
+    if target.exists() and not overwrite:  # a spec is edited after init (its "check" list): a second init loses that
+        raise Sim2RealError(f"{target} exists already; choose another --out, remove it, or give --overwrite")
     spec, result = init_robot(model, target, options)
     lines = [
         f"wrote {target} (robot {spec.name}, spec {spec.hash[:12]}, {spec.n_joints} joints)",

@@ -219,6 +219,15 @@ class TestLeggedGymHeightMeasurements:
         with pytest.raises(Sim2RealError, match="height-scan observation cannot run with a randomization that adds"):
             TaskEnv(legged.spec, task, 1, seed=0, hooks=(TerrainHook(rough, 0),))
 
+    @pytest.mark.parametrize("command", ["deploy", "preflight"])
+    def test_deploy_and_preflight_on_ros2_refuse_at_once_without_waiting_for_a_robot(self, legged, capsys, command):
+        args = [command, "--robot", str(legged.policy.parent / "robot.yaml"), "--policy", str(legged.policy), "--ros2"]
+        if command == "preflight":
+            args += ["--wait", "30"]  # a wait for joint states first would take these 30 s and say "no joint states"
+        assert main(args) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "observes a terrain height scan, which this robot does not give" in err[0], err
+
     def test_sim2sim_and_deploy_on_the_twin_run_with_the_scan(self, legged, tmp_path, capsys):
         figures = run_sim2sim(legged.spec, legged.policy, velocity_command=(0.3, 0.0, 0.0), seconds=0.3)
         assert figures["ticks"] == 15
