@@ -216,3 +216,11 @@ class _NanAt:
 
     def reset(self):
         self.inner.reset()
+
+
+class TestShow:
+    def test_show_without_a_ledger_lists_nothing_and_creates_no_file(self, tmp_path, capsys):
+        missing = tmp_path / "stages.sqlite"
+        assert main(["stages", "show", "--ledger", str(missing), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == {"ledger": str(missing), "rows": []}
+        assert not missing.exists() and list(tmp_path.iterdir()) == []

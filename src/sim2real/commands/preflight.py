@@ -139,7 +139,7 @@ def stages(
     """
     from pathlib import Path
 
-    from sim2real.deploy.ledger import StageLedger, ledger_text
+    from sim2real.deploy.ledger import StageLedger, ledger_path, ledger_text
     from sim2real.deploy.preflight import file_hash
 
     name = None
@@ -148,8 +148,11 @@ def stages(
 
         name = load_robot(robot).name
     policy_hash = file_hash(policy) if policy is not None else None
-    with StageLedger(Path(ledger) if ledger else None) as book:
-        rows = book.rows(robot=name, policy_hash=policy_hash)
-        path = str(book.path)
-    emit({"ledger": path, "rows": rows}, json, ledger_text(rows, path))
+    path = ledger_path(Path(ledger) if ledger else None)
+    if not path.exists() and path.parent.is_dir():  # no run has earned time yet: showing creates no file
+        rows: list = []
+    else:
+        with StageLedger(path) as book:
+            rows = book.rows(robot=name, policy_hash=policy_hash)
+    emit({"ledger": str(path), "rows": rows}, json, ledger_text(rows, str(path)))
     return 0

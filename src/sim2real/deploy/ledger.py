@@ -27,7 +27,7 @@ from sim2real.deploy.speed import DEFAULT_STAGES, SpeedProgression, StageChange
 from sim2real.errors import Sim2RealError
 from sim2real.robots.spec import RobotSpec
 
-__all__ = ["LedgerRecorder", "LedgerSpeed", "StageLedger", "ledger_text"]
+__all__ = ["LedgerRecorder", "LedgerSpeed", "StageLedger", "ledger_path", "ledger_text"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS stage_time (
@@ -40,6 +40,15 @@ CREATE TABLE IF NOT EXISTS stage_reached (
 """
 
 
+def ledger_path(path: str | Path | None = None) -> Path:
+    """The ledger file: ``path``, or by default ``<state_dir>/stages.sqlite``."""
+    if path is None:
+        from sim2real.deploy.preflight import state_dir
+
+        return state_dir() / "stages.sqlite"
+    return Path(path)
+
+
 class StageLedger:
     """The ledger file (SQLite).  Use as a context manager.
 
@@ -48,11 +57,7 @@ class StageLedger:
     """
 
     def __init__(self, path: Path | None = None) -> None:
-        if path is None:
-            from sim2real.deploy.preflight import state_dir
-
-            path = state_dir() / "stages.sqlite"
-        self.path = Path(path)
+        self.path = ledger_path(path)
         # the recorder's writer thread commits (one thread at a time)
         if self.path.is_dir() or not self.path.parent.is_dir():
             raise Sim2RealError(f"stage ledger {self.path}: not a file in an existing folder; give another --ledger")

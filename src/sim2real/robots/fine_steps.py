@@ -15,6 +15,8 @@ import math
 import mujoco
 import numpy as np
 
+from sim2real.text import few
+
 __all__ = [
     "DAMPING_LIMIT",
     "MAX_SUBSTEP_FACTOR",
@@ -108,7 +110,7 @@ def gains_check(
         f"kp {kp[j]:g}, kd {kd[j]:g} on {joints[j]} ({inertia[j]:.3g} kg m^2) are more than that light joint can "
         f"take: the twin computes PD torques itself and would need {need} fine steps per physics step (at most "
         f"{MAX_SUBSTEP_FACTOR}), so deploy, record and faults refuse it ({len(light)} joints: "
-        f"{', '.join(light[:4])}{' ...' if len(light) > 4 else ''}); give the joints armature (--armature) or lower "
+        f"{few(light)}); give the joints armature (--armature) or lower "
         "gains on them (--kp/--kd JOINT_REGEX=VALUE)"
     )
 

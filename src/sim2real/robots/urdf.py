@@ -36,6 +36,7 @@ from sim2real.errors import SpecError
 from sim2real.robots.init_checks import SELF_OVERLAP
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.mesh_convert import convert_mesh, is_ascii_stl, needs_conversion
+from sim2real.text import few
 
 MESH_SUFFIXES = (".stl", ".obj", ".msh")
 """Mesh formats MuJoCo reads."""
@@ -282,8 +283,7 @@ def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, out_dir: Path, 
         kinds = sorted({"Collada" if Path(f).suffix.lower() == ".dae" else "ASCII STL" for f in converted})
         notes.append(
             f"rewrote {len(converted)} meshes MuJoCo cannot read ({' and '.join(kinds)}) as binary "
-            f"STL in {urdf.stem}_converted_meshes/ beside the MJCF ({', '.join(converted[:2])}"
-            f"{' ...' if len(converted) > 2 else ''}); the vendor's files are unchanged"
+            f"STL in {urdf.stem}_converted_meshes/ beside the MJCF ({few(converted, 2)}); the vendor's files are unchanged"
         )
     if dropped:
         kinds = sorted({Path(f).suffix.lower() or "no suffix" for f in dropped})
@@ -411,8 +411,7 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
     if placeholders:
         check.append(
             f"{len(placeholders)} links state an inertia no body has, which MuJoCo refuses (a placeholder: one number "
-            f"in all six fields, rounding noise, a zero moment): {', '.join(placeholders[:4])}"
-            f"{' ...' if len(placeholders) > 4 else ''} (the written MJCF holds the mended values): give real values in "
+            f"in all six fields, rounding noise, a zero moment): {few(placeholders)} (the written MJCF holds the mended values): give real values in "
             "the URDF if those links carry mass"
         )
     if floating_base:
@@ -444,7 +443,7 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
     if excluded:
         notes.append(
             f"excluded the contacts of {len(excluded)} link pairs inside each other in the URDF's zero pose "
-            f"({', '.join(excluded[:3])}{' ...' if len(excluded) > 3 else ''}): made for a simulator without "
+            f"({few(excluded, 3)}): made for a simulator without "
             "self-collision, they would be pushed apart at every reset (the written MJCF's <contact><exclude>)"
         )
     for path in meshes:
@@ -509,8 +508,7 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
                 raise _compile_error(urdf, exc) from None
     if massless:
         check.append(
-            f"{len(massless)} links move on a joint but state no mass or no inertia ({', '.join(massless[:4])}"
-            f"{' ...' if len(massless) > 4 else ''}), which MuJoCo cannot simulate: given at least {MASSLESS_MASS:g} kg "
+            f"{len(massless)} links move on a joint but state no mass or no inertia ({few(massless)}), which MuJoCo cannot simulate: given at least {MASSLESS_MASS:g} kg "
             "and the inertia of a body 1 cm about, at least "
             f"{MASSLESS_INERTIA:g} kg m^2 (the written MJCF holds them): give their real mass and inertia in the URDF "
             "if they have any, and armature to their joints (--armature) if a policy drives them"
