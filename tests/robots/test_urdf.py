@@ -176,6 +176,21 @@ class TestConversionMessages:
         assert spec.base_body == "base" and build_model(spec).nq == 7 + 8
         assert any("declares its own floating joint 'floating_base_joint'" in line for line in result.inferred)
 
+    @pytest.mark.parametrize("floating", [False, True])
+    def test_a_urdf_of_one_rigid_body_says_it_has_nothing_to_control(self, tmp_path, floating):
+        """hector's quadrotor_base.urdf and iris_simple.urdf (links welded by fixed joints): 'iris_simple.xml has
+        no robot (no joint, no body): a scene of ground alone', about a file the user never gave."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        urdf.write_text(urdf.read_text().replace('type="revolute"', 'type="fixed"'))
+        with pytest.raises(SpecError, match=r"^dog\.urdf has no movable joint \(revolute, continuous or prismatic\): nothing to control$"):
+            infer_spec(urdf, tmp_path / "out", InitOptions(floating_base=floating))
+
+    def test_a_urdf_without_links_is_one_line(self, tmp_path):
+        """example-robot-data's ur3.urdf: xacro's output of a file of macros, an empty <robot>."""
+        (tmp_path / "ur3.urdf").write_text('<robot xmlns:xacro="http://wiki.ros.org/xacro"></robot>')
+        with pytest.raises(SpecError, match=r"^ur3\.urdf has no <link>: an empty robot"):
+            infer_spec(tmp_path / "ur3.urdf", tmp_path / "out", GAINS)
+
     def test_the_description_names_the_urdf_given(self, tmp_path):
         result = infer_spec(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out", FLOATING)
         assert result.spec["description"].endswith("from dog.urdf")

@@ -191,12 +191,14 @@ def read_urdf(urdf: Path) -> UrdfFacts:
     reference pose of an SRDF beside it.
 
     Raises:
-        SpecError: the file is not XML.
+        SpecError: the file is not XML, or its robot has no link or no movable joint.
     """
     try:
         root = ET.parse(urdf).getroot()
     except (ET.ParseError, OSError) as exc:
         raise SpecError(f"{urdf.name}: not a readable URDF ({exc})") from None
+    if root.find("link") is None:  # example-robot-data's ur3.urdf: xacro's output of a file of macros never called
+        raise SpecError(f"{urdf.name} has no <link>: an empty robot (xacro's output of macros never called?)")
     velocity, mimic = {}, {}
     for joint in root.findall("joint"):
         name = joint.get("name")
@@ -217,6 +219,8 @@ def read_urdf(urdf: Path) -> UrdfFacts:
             for element in link.findall(kind):
                 files.update(m.get("filename", "") for m in element.iter("mesh") if m.get("filename"))
     movable = {j.get("name") for j in root.findall("joint") if j.get("type") in ("revolute", "continuous", "prismatic")}
+    if not movable:  # hector's quadrotor_base.urdf: links welded by fixed joints, one rigid body
+        raise SpecError(f"{urdf.name} has no movable joint (revolute, continuous or prismatic): nothing to control")
     srdf_pose, srdf_source = read_srdf_pose(urdf, root.get("name", ""), movable)
     return UrdfFacts(
         velocity, mimic, frozenset(meshes["visual"]), frozenset(meshes["collision"]), srdf_pose, srdf_source
