@@ -196,6 +196,41 @@ class TestConversionMessages:
         assert result.spec["description"].endswith("from dog.urdf")
 
 
+def _walls_obj(path: Path) -> Path:
+    """An OBJ of a 4 cm box's eight corners whose only triangles are one of its walls (no volume: MuJoCo's
+    "mesh volume is too small", as Alex's nub.obj)."""
+    corners = [(x, y, z) for x in (0, 0.04) for y in (0, 0.04) for z in (0, 0.04)]
+    walls = [(1, 2, 4), (1, 4, 3)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"v {x} {y} {z}\n" for x, y, z in corners) + "".join(f"f {a} {b} {c}\n" for a, b, c in walls))
+    return path
+
+
+class TestMeshWithoutVolume:
+    def test_a_link_with_its_inertial_takes_the_meshs_convex_hull_and_it_is_said(self, tmp_path):
+        """example-robot-data's alex_nub_hands.urdf: 'cannot convert to MJCF (Error: mesh volume is too small:
+        nub . Try setting inertia to shell ...)' although its links state their <inertial>."""
+        _walls_obj(tmp_path / "meshes" / "walls.obj")
+        mesh = '<collision><geometry><mesh filename="meshes/walls.obj"/></geometry></collision>'
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", trunk_extra=mesh)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert any("volume of mesh 'walls' (walls.obj)" in line and 'inertia="convex"' in line for line in result.inferred)
+        model = build_model(spec)
+        # the URDF's <inertial> (trunk 6 kg, imu_link 1 g, fused into base), not the box's 0.064 kg more
+        assert model.body("base").mass[0] == pytest.approx(6.001, abs=1e-6)
+
+    def test_a_link_that_takes_its_mass_from_such_a_mesh_is_one_line_naming_it_and_the_fix(self, tmp_path):
+        _walls_obj(tmp_path / "meshes" / "walls.obj")
+        mesh = '<collision><geometry><mesh filename="meshes/walls.obj"/></geometry></collision>'
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", trunk_extra=mesh)
+        urdf.write_text(re.sub(r'(<link name="trunk">)<inertial>.*?</inertial>', r"\1", urdf.read_text()))
+        with pytest.raises(SpecError) as info:
+            infer_spec(urdf, tmp_path / "out", FLOATING)
+        message = str(info.value)
+        assert "\n" not in message
+        assert "mesh 'walls' has no volume MuJoCo can take" in message and "give that link its <inertial>" in message
+
+
 class TestMeshesMujocoCannotRead:
     def _geom_extent(self, spec, body: str) -> tuple[np.ndarray, np.ndarray]:
         """World-frame bounds [m] of the mesh geoms of ``body`` in the model's qpos0."""

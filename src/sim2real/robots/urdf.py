@@ -251,6 +251,12 @@ def _compile_error(urdf: Path, exc: Exception) -> SpecError:
             "has a non-positive eigenvalue): fix that link's <inertia> in the URDF (MuJoCo's balanceinertia compiler "
             f"option evens principal moments, it cannot repair this one) (MuJoCo: {text})"
         )
+    if mesh := re.search(r"mesh volume is (?:too small|negative)[^']*'([^']*)'", text):
+        return SpecError(
+            f"{urdf.name}: mesh '{mesh.group(1)}' has no volume MuJoCo can take (flat, open or misoriented triangles) "
+            "and a link without <inertial> takes its mass from it: give that link its <inertial> in the URDF, or "
+            f"mend the mesh (MuJoCo: {text})"
+        )
     return SpecError(f"{urdf.name}: cannot convert to MJCF ({text})")
 
 
@@ -476,6 +482,7 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
         SpecError: any other compile error, in one line.
     """
     massless: list[str] = []
+    hulls: list[str] = []
 
     def give_mass(body: mujoco.MjsBody) -> None:
         mass = body.mass if body.mass > MASSLESS_MASS else MASSLESS_MASS
@@ -505,12 +512,20 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
                     f"the URDF states an impossible inertia (link '{link}': A + B >= C fails): MuJoCo's "
                     "balanceinertia evens its moments (the written MJCF holds the balanced values)"
                 )
+            elif re.search("mesh volume is (too small|negative)", text) and found and _hull_inertia(mjspec, link, hulls):
+                pass  # a mesh of misoriented triangles (Alex's nub.obj): its convex hull's volume, as its collisions use
             elif "mass and inertia of moving bodies" in text and body is not None and not any(
                 m.startswith(f"{link} (") for m in massless
             ):
                 give_mass(body)
             else:
                 raise _compile_error(urdf, exc) from None
+    if hulls:
+        notes.append(
+            f"MuJoCo cannot take the volume of mesh {', '.join(hulls[:3])}{' ...' if len(hulls) > 3 else ''}, "
+            "its triangles flat, open or misoriented: it places the geom by its convex hull (inertia=\"convex\"), as MuJoCo "
+            "collides it; the links' mass and inertia are the URDF's <inertial>"
+        )
     if massless:
         check.append(
             f"{len(massless)} links move on a joint but state no mass or no inertia ({', '.join(massless[:4])}"
@@ -519,6 +534,20 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             f"{MASSLESS_INERTIA:g} kg m^2 (the written MJCF holds them): give their real mass and inertia in the URDF "
             "if they have any, and armature to their joints (--armature) if a policy drives them"
         )
+
+
+def _hull_inertia(mjspec: mujoco.MjSpec, name: str, hulls: list[str]) -> bool:
+    """Give mesh ``name`` its convex hull's inertia, said in ``hulls``, when it has one to give and every
+    body that uses it states its own inertial (its mesh then only places the geom; a body that took
+    its mass from the mesh would get the hull's): whether it did."""
+    mesh = mjspec.mesh(name)
+    if mesh is None or mesh.inertia == mujoco.mjtMeshInertia.mjMESH_INERTIA_CONVEX:
+        return False
+    if any(g.meshname == name and not g.parent.explicitinertial for g in mjspec.geoms):
+        return False
+    mesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_CONVEX
+    hulls.append(f"'{name}' ({Path(mesh.file).name})")
+    return True
 
 
 _MARK = "<!-- written by sim2real robot init from "
