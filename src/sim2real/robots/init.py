@@ -71,6 +71,7 @@ from sim2real.robots.init_checks import (
     beyond_check,
     dynamics_check,
     held_joints,
+    held_sag_check,
     leg_ends,
     leg_ends_check,
     physics_checks,
@@ -312,8 +313,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     adr = model.jnt_qposadr[chosen]
     clipped, off_edge = [], []
     leading = leader_ranges(model, chosen, joints, coupled, model_path.name)  # where the followers stay in range
-    if pinned := pinned_check(leading, coupled):
-        result.check.append(pinned)
+    result.check.extend(pinned_check(leading, coupled))
     for i, j in enumerate(chosen):
         if joints[i] in coupled:
             continue
@@ -693,6 +693,7 @@ def init_robot(
             result.check.append(resting_check(list(standing.resting)))
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)
             result.check.append(beyond_check(standing.beyond))
+        result.check.extend(held_sag_check(spec, standing))  # a held arm drooping while the base stands
     if spec.actuators and (shaken := shake(spec, model=model)) is not None:  # a URDF's G1 without armature
         result.check.append(shaken_check(shaken))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays

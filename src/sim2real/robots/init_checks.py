@@ -32,6 +32,7 @@ __all__ = [
     "MIN_SOLVER_ITERATIONS",
     "dynamics_check",
     "held_joints",
+    "held_sag_check",
     "leg_ends",
     "leg_ends_check",
     "physics_checks",
@@ -213,6 +214,20 @@ def standing_advice(
         f"the robot tips over on its {len(spec.feet)} feet with its joints held ({seen}), a pose it should stand in "
         "unaided: " + (pose if zero_pose else "check the default pose (feet under the base), the masses and the feet found")
     )
+
+
+def held_sag_check(spec: RobotSpec, standing: Standing) -> list[str]:
+    """The check line (one, or none) for held joints (``action.hold``) further than :data:`SAG_LIMIT`
+    from their default pose while the robot stands (the base holding, which is all the standing check
+    judges then): gravity sags them against soft gains and no policy corrects a held joint."""
+    sag = [f"{j} {d:.2f} rad" for j, d in standing.sagging if j in spec.held]
+    if not sag or not standing.holds:
+        return []
+    return [
+        f"held joints sag from the default pose under their PD while the robot stands ({few(sag, 4)} off after "
+        f"{standing.seconds:g} s): the policy never corrects them; give them stiffer gains (--kp/--kd "
+        "JOINT_REGEX=VALUE) or a --default-pose they rest in"
+    ]
 
 
 def _seen(standing: Standing) -> str:

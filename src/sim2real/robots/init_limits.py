@@ -81,21 +81,21 @@ def leader_ranges(
     return out
 
 
-def pinned_check(ranges: Mapping[str, tuple[float, float]], coupled: Mapping[str, Mimic]) -> str | None:
-    """The check line for the leaders of :func:`leader_ranges` whose followers' ranges leave them a
-    single position (the pair cannot move), or None."""
+def pinned_check(ranges: Mapping[str, tuple[float, float]], coupled: Mapping[str, Mimic]) -> list[str]:
+    """The check line (one, or none) for the leaders of :func:`leader_ranges` whose followers' ranges
+    leave them a single position (the pair cannot move)."""
     pinned = {j: lo for j, (lo, hi) in ranges.items() if hi - lo < 1e-9}
     if not pinned:
-        return None
+        return []
     said = []
     for j, q in pinned.items():
         led = [f for f, c in coupled.items() if c.leader == j]
         said.append(f"{j} = {q:g} (with {', '.join(led[:2])}{' ...' if len(led) > 2 else ''})")
-    return (
+    return [
         f"the URDF's joint ranges and <mimic> couplings leave {'; '.join(said[:2])}{' ...' if len(said) > 2 else ''} "
         "a single position: posed there and it cannot move (a follower's range, through its multiplier, misses its "
         "leader's); if it should, correct the follower's <limit> or <mimic> in the URDF"
-    )
+    ]
 
 
 def _servo_targets(model: mujoco.MjModel, entry: Mapping[str, Any] | None) -> tuple[float, float] | None:
