@@ -219,11 +219,14 @@ class TestMeshWithoutVolume:
         # the URDF's <inertial> (trunk 6 kg, imu_link 1 g, fused into base), not the box's 0.064 kg more
         assert model.body("base").mass[0] == pytest.approx(6.001, abs=1e-6)
 
-    def test_a_link_that_takes_its_mass_from_such_a_mesh_is_one_line_naming_it_and_the_fix(self, tmp_path):
+    @pytest.mark.parametrize("how", ["no inertial", "inertiafromgeom"])
+    def test_a_link_that_takes_its_mass_from_such_a_mesh_is_one_line_naming_it_and_the_fix(self, tmp_path, how):
         _walls_obj(tmp_path / "meshes" / "walls.obj")
         mesh = '<collision><geometry><mesh filename="meshes/walls.obj"/></geometry></collision>'
-        urdf = quadruped_urdf(tmp_path / "dog.urdf", trunk_extra=mesh)
-        urdf.write_text(re.sub(r'(<link name="trunk">)<inertial>.*?</inertial>', r"\1", urdf.read_text()))
+        head = '<mujoco><compiler inertiafromgeom="true"/></mujoco>\n' if how == "inertiafromgeom" else ""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", trunk_extra=mesh, head=head)
+        if how == "no inertial":
+            urdf.write_text(re.sub(r'(<link name="trunk">)<inertial>.*?</inertial>', r"\1", urdf.read_text()))
         with pytest.raises(SpecError) as info:
             infer_spec(urdf, tmp_path / "out", FLOATING)
         message = str(info.value)

@@ -172,6 +172,8 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         floor=spec_floor_height(spec, model),
         resting=tuple(model.body(b).name or f"#{b}" for b in sorted(touching - feet)),
         beyond=beyond,
-        sagging=tuple((spec.joints[j], float(error[j])) for j in range(spec.n_joints) if error[j] > SAG_LIMIT),
+        sagging=tuple(
+            (spec.joints[j], float(error[j])) for j in range(spec.n_joints) if diverged_at is None and error[j] > SAG_LIMIT
+        ),
         upright_deviation=upright_deviation,
     )

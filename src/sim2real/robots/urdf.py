@@ -254,8 +254,8 @@ def _compile_error(urdf: Path, exc: Exception) -> SpecError:
     if mesh := re.search(r"mesh volume is (?:too small|negative)[^']*'([^']*)'", text):
         return SpecError(
             f"{urdf.name}: mesh '{mesh.group(1)}' has no volume MuJoCo can take (flat, open or misoriented triangles) "
-            "and a link without <inertial> takes its mass from it: give that link its <inertial> in the URDF, or "
-            f"mend the mesh (MuJoCo: {text})"
+            "and a link takes its mass from it (no <inertial>, or inertiafromgeom=\"true\"): give that link its "
+            f"<inertial> in the URDF, or mend the mesh (MuJoCo: {text})"
         )
     return SpecError(f"{urdf.name}: cannot convert to MJCF ({text})")
 
@@ -538,13 +538,16 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
 
 def _hull_inertia(mjspec: mujoco.MjSpec, name: str, hulls: list[str]) -> bool:
     """Give mesh ``name`` its convex hull's inertia, said in ``hulls``, when it has one to give and every
-    body that uses it states its own inertial (its mesh then only places the geom; a body that took
-    its mass from the mesh would get the hull's): whether it did."""
+    body that uses it states its own inertial and the compiler does not override it with the geoms'
+    (``inertiafromgeom="true"``): its mesh then only places the geom, where a body that took its mass
+    from the mesh would get the hull's.  Whether it did."""
     mesh = mjspec.mesh(name)
     if mesh is None or mesh.inertia == mujoco.mjtMeshInertia.mjMESH_INERTIA_CONVEX:
         return False
-    if any(g.meshname == name and not g.parent.explicitinertial for g in mjspec.geoms):
-        return False
+    if mjspec.compiler.inertiafromgeom == mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_TRUE or any(
+        g.meshname == name and not g.parent.explicitinertial for g in mjspec.geoms
+    ):
+        return False  # a body's mass from the mesh: not the hull's to give
     mesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_CONVEX
     hulls.append(f"'{name}' ({Path(mesh.file).name})")
     return True
