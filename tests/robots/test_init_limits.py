@@ -7,6 +7,7 @@ import mujoco
 import numpy as np
 import pytest
 
+from sim2real.errors import SpecError
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.init_limits import DEFAULT_COMMAND_RATE, DEFAULT_VELOCITY
 from sim2real.robots.model import build_model
@@ -90,6 +91,49 @@ class TestMimicJoints:
         low, high = spec.safety.position_low, spec.safety.position_high
         assert low[k] >= 0.0 and high[k] <= 0.8  # within the follower's own range
         assert 2 * high[i] <= high[k] + 1e-9  # the leader stops before it drives the follower beyond
+
+    def test_a_coupling_whose_ranges_meet_at_one_position_pins_the_pair_there_and_says_so(self, tmp_path):
+        """PR2's r_gripper_r_parallel_root_joint = -1 x r_gripper_l_finger_joint, both in [0, 0.548]: init moved
+        the leader off its edge to 0.1 and failed on the follower's -0.1 ('outside the MJCF joint range')."""
+        urdf = _jaw2(tmp_path, 'multiplier="-1" offset="0"')  # jaw in [0, 0.5], jaw2 = -jaw in [0, 1]: both at 0
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        pose = dict(zip(spec.joints, spec.default_pose, strict=True))
+        assert pose["jaw"] == 0.0 and pose["jaw2"] == 0.0
+        assert any("jaw = 0 (with jaw2) a single position" in line and "<mimic>" in line for line in result.check), result.check
+        i, k = spec.joints.index("jaw"), spec.joints.index("jaw2")
+        low, high = spec.safety.position_low, spec.safety.position_high
+        np.testing.assert_allclose([low[k], high[k]], [-high[i], -low[i]])  # the follower's limits are the leader's mapped
+        assert high[i] < 0.1  # the leader may not drive the follower far below its range
+
+    def test_a_coupling_that_leaves_the_followers_range_everywhere_is_one_error_line(self, tmp_path):
+        urdf = _jaw2(tmp_path, 'multiplier="-1" offset="-0.1"')  # jaw2 in [-0.6, -0.1], its range [0, 1]
+        with pytest.raises(SpecError, match=r"mimic joint 'jaw2' \(range \[0, 1\]\) follows 'jaw' .*correct the follower's <limit> or <mimic>"):
+            infer_spec(urdf, tmp_path / "out", FLOATING)
+
+    def test_every_follower_gets_the_leaders_limits_narrowed_by_all_of_them(self, tmp_path):
+        """A follower listed before the one that narrows its leader kept the leader's wider limits (PR2's finger
+        tips [-0.05, 0.498] beside a leader held to [-0.05, 0.05])."""
+        urdf = _jaw2(tmp_path, 'multiplier="1" offset="0"', jaw3='multiplier="-1" offset="0"')
+        spec, _ = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        low, high = spec.safety.position_low, spec.safety.position_high
+        i, k = spec.joints.index("jaw"), spec.joints.index("jaw2")
+        np.testing.assert_allclose([low[k], high[k]], [low[i], high[i]])
+        assert high[i] < 0.1
+
+
+def _jaw2(tmp_path, mimic: str, jaw3: str = ""):
+    """The test quadruped's gripper with jaw2's coupling ``mimic`` (attributes), and a jaw3 coupled to jaw by
+    ``jaw3`` after it when given (the same [0, 1] range)."""
+    import re
+
+    urdf = quadruped_urdf(tmp_path / "dog.urdf", gripper=True)  # jaw in [0, 0.5], jaw2 in [0, 1]
+    text = urdf.read_text().replace('multiplier="2" offset="0"', mimic)
+    if jaw3:
+        block = re.search(r'  <joint name="jaw2".*?</joint>\n', text, re.S).group(0)
+        link = re.search(r'  <link name="jaw2_link">.*?</link>\n', text, re.S).group(0)
+        text = text.replace(block, block + link.replace("jaw2", "jaw3") + block.replace("jaw2", "jaw3").replace(mimic, jaw3))
+    urdf.write_text(text)
+    return urdf
 
 
 class TestPositionServoTargets:

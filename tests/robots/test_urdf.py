@@ -176,9 +176,62 @@ class TestConversionMessages:
         assert spec.base_body == "base" and build_model(spec).nq == 7 + 8
         assert any("declares its own floating joint 'floating_base_joint'" in line for line in result.inferred)
 
+    @pytest.mark.parametrize("floating", [False, True])
+    def test_a_urdf_of_one_rigid_body_says_it_has_nothing_to_control(self, tmp_path, floating):
+        """hector's quadrotor_base.urdf and iris_simple.urdf (links welded by fixed joints): 'iris_simple.xml has
+        no robot (no joint, no body): a scene of ground alone', about a file the user never gave."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        urdf.write_text(urdf.read_text().replace('type="revolute"', 'type="fixed"'))
+        with pytest.raises(SpecError, match=r"^dog\.urdf has no movable joint \(revolute, continuous or prismatic\): nothing to control$"):
+            infer_spec(urdf, tmp_path / "out", InitOptions(floating_base=floating))
+
+    def test_a_urdf_without_links_is_one_line(self, tmp_path):
+        """example-robot-data's ur3.urdf: xacro's output of a file of macros, an empty <robot>."""
+        (tmp_path / "ur3.urdf").write_text('<robot xmlns:xacro="http://wiki.ros.org/xacro"></robot>')
+        with pytest.raises(SpecError, match=r"^ur3\.urdf has no <link>: an empty robot"):
+            infer_spec(tmp_path / "ur3.urdf", tmp_path / "out", GAINS)
+
     def test_the_description_names_the_urdf_given(self, tmp_path):
         result = infer_spec(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out", FLOATING)
         assert result.spec["description"].endswith("from dog.urdf")
+
+
+def _walls_obj(path: Path) -> Path:
+    """An OBJ of a 4 cm box's eight corners whose only triangles are one of its walls (no volume: MuJoCo's
+    "mesh volume is too small", as Alex's nub.obj)."""
+    corners = [(x, y, z) for x in (0, 0.04) for y in (0, 0.04) for z in (0, 0.04)]
+    walls = [(1, 2, 4), (1, 4, 3)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"v {x} {y} {z}\n" for x, y, z in corners) + "".join(f"f {a} {b} {c}\n" for a, b, c in walls))
+    return path
+
+
+class TestMeshWithoutVolume:
+    def test_a_link_with_its_inertial_takes_the_meshs_convex_hull_and_it_is_said(self, tmp_path):
+        """example-robot-data's alex_nub_hands.urdf: 'cannot convert to MJCF (Error: mesh volume is too small:
+        nub . Try setting inertia to shell ...)' although its links state their <inertial>."""
+        _walls_obj(tmp_path / "meshes" / "walls.obj")
+        mesh = '<collision><geometry><mesh filename="meshes/walls.obj"/></geometry></collision>'
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", trunk_extra=mesh)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert any("volume of mesh 'walls' (walls.obj)" in line and 'inertia="convex"' in line for line in result.inferred)
+        model = build_model(spec)
+        # the URDF's <inertial> (trunk 6 kg, imu_link 1 g, fused into base), not the box's 0.064 kg more
+        assert model.body("base").mass[0] == pytest.approx(6.001, abs=1e-6)
+
+    @pytest.mark.parametrize("how", ["no inertial", "inertiafromgeom"])
+    def test_a_link_that_takes_its_mass_from_such_a_mesh_is_one_line_naming_it_and_the_fix(self, tmp_path, how):
+        _walls_obj(tmp_path / "meshes" / "walls.obj")
+        mesh = '<collision><geometry><mesh filename="meshes/walls.obj"/></geometry></collision>'
+        head = '<mujoco><compiler inertiafromgeom="true"/></mujoco>\n' if how == "inertiafromgeom" else ""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", trunk_extra=mesh, head=head)
+        if how == "no inertial":
+            urdf.write_text(re.sub(r'(<link name="trunk">)<inertial>.*?</inertial>', r"\1", urdf.read_text()))
+        with pytest.raises(SpecError) as info:
+            infer_spec(urdf, tmp_path / "out", FLOATING)
+        message = str(info.value)
+        assert "\n" not in message
+        assert "mesh 'walls' has no volume MuJoCo can take" in message and "give that link its <inertial>" in message
 
 
 class TestMeshesMujocoCannotRead:

@@ -71,6 +71,7 @@ from sim2real.robots.init_checks import (
     beyond_check,
     dynamics_check,
     held_joints,
+    held_sag_check,
     leg_ends,
     leg_ends_check,
     physics_checks,
@@ -83,7 +84,14 @@ from sim2real.robots.init_checks import (
     zero_pose_check,
 )
 from sim2real.robots.init_imu import infer_imu
-from sim2real.robots.init_limits import DEFAULT_VELOCITY, PLACEHOLDER_VELOCITY, followers, safety_section
+from sim2real.robots.init_limits import (
+    DEFAULT_VELOCITY,
+    PLACEHOLDER_VELOCITY,
+    followers,
+    leader_ranges,
+    pinned_check,
+    safety_section,
+)
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
@@ -304,14 +312,19 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     pose = {**srdf, **pose}  # an SRDF's reference pose stands for the keyframe a URDF cannot hold
     adr = model.jnt_qposadr[chosen]
     clipped, off_edge = [], []
+    leading = leader_ranges(model, chosen, joints, coupled, model_path.name)  # where the followers stay in range
+    result.check.extend(pinned_check(leading, coupled))
     for i, j in enumerate(chosen):
         if joints[i] in coupled:
             continue
         if joints[i] in pose:
             data.qpos[adr[i]] = pose[joints[i]]
-        if model.jnt_limited[j]:
-            lo, hi = model.jnt_range[j]
+        if model.jnt_limited[j] or joints[i] in leading:
+            lo, hi = leading.get(joints[i], model.jnt_range[j])
             m = min(opt.margin, 0.25 * (hi - lo))
+            if hi - lo < 1e-9:  # pinned by its followers' ranges (pinned_check says so)
+                data.qpos[adr[i]] = lo
+                continue
             if lo <= data.qpos[adr[i]] <= hi and not lo + m <= data.qpos[adr[i]] <= hi - m:
                 # a pose on (or within the margin of) a range's edge (Menagerie's Unitree Z1 qpos0: 0 of [0, 2.9];
                 # Talos's keyframe grippers: 0 of [-0.96, 0]): a joint resting on its limit takes a constraint force
@@ -680,6 +693,7 @@ def init_robot(
             result.check.append(resting_check(list(standing.resting)))
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)
             result.check.append(beyond_check(standing.beyond))
+        result.check.extend(held_sag_check(spec, standing))  # a held arm drooping while the base stands
     if spec.actuators and (shaken := shake(spec, model=model)) is not None:  # a URDF's G1 without armature
         result.check.append(shaken_check(shaken))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays

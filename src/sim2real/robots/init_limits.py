@@ -11,7 +11,10 @@
   each PD joint's target speed at its own velocity limit: the spec then states no target speed a
   joint may not reach; the default velocity of a joint whose source states none lowers nothing);
 - a mimic follower (a URDF ``<mimic>`` MuJoCo turns into a joint equality constraint) has the
-  position and velocity limits its leader's give it through the coupling, and the leader's pose.
+  position and velocity limits its leader's give it through the coupling, and the leader's pose;
+  the leader's default pose stays where every follower stays inside its own range
+  (:func:`leader_ranges`: PR2's ``r_gripper_r_parallel_root_joint = -1 x r_gripper_l_finger_joint``,
+  both in [0, 0.548], pins the pair at 0).
 """
 
 from __future__ import annotations
@@ -22,9 +25,18 @@ from typing import Any
 
 import mujoco
 
+from sim2real.errors import SpecError
 from sim2real.robots.urdf import Mimic
 
-__all__ = ["DEFAULT_COMMAND_RATE", "DEFAULT_VELOCITY", "PLACEHOLDER_VELOCITY", "followers", "safety_section"]
+__all__ = [
+    "DEFAULT_COMMAND_RATE",
+    "DEFAULT_VELOCITY",
+    "PLACEHOLDER_VELOCITY",
+    "followers",
+    "leader_ranges",
+    "pinned_check",
+    "safety_section",
+]
 
 DEFAULT_VELOCITY = 30.0
 """Joint velocity limit where the model states none [rad/s]."""
@@ -40,6 +52,50 @@ velocity limit."""
 def followers(mimic: Mapping[str, Mimic], joints: list[str]) -> dict[str, Mimic]:
     """The mimic couplings among ``joints`` (follower and leader both chosen), followers in joint order."""
     return {j: mimic[j] for j in joints if j in mimic and mimic[j].leader in joints and mimic[j].leader not in mimic}
+
+
+def leader_ranges(
+    model: mujoco.MjModel, chosen: list[int], joints: list[str], coupled: Mapping[str, Mimic], source: str
+) -> dict[str, tuple[float, float]]:
+    """The positions of each mimic leader [rad, m] that keep it and every follower of ``coupled``
+    inside their own ranges (unlimited joints bound nothing), by leader.
+
+    Raises:
+        SpecError: No position of a leader keeps a follower inside its range (the URDF's ranges and
+            coupling disagree everywhere), naming both and what to fix.
+    """
+    own = {j: tuple(float(x) for x in model.jnt_range[i]) for i, j in zip(chosen, joints, strict=True) if model.jnt_limited[i]}
+    out: dict[str, tuple[float, float]] = {}
+    for joint, c in coupled.items():
+        if joint not in own or not c.multiplier:
+            continue
+        lo, hi = out.get(c.leader, own.get(c.leader, (-math.inf, math.inf)))
+        a, b = sorted((x - c.offset) / c.multiplier for x in own[joint])
+        if max(lo, a) > min(hi, b) + 1e-9:
+            raise SpecError(
+                f"{source}: mimic joint '{joint}' (range [{own[joint][0]:g}, {own[joint][1]:g}]) follows '{c.leader}' "
+                f"as {c.multiplier:g} x {c.leader} + {c.offset:g}, which leaves that range wherever '{c.leader}' is "
+                f"in [{lo:g}, {hi:g}]: correct the follower's <limit> or <mimic> in the URDF"
+            )
+        out[c.leader] = (max(lo, a), max(max(lo, a), min(hi, b)))
+    return out
+
+
+def pinned_check(ranges: Mapping[str, tuple[float, float]], coupled: Mapping[str, Mimic]) -> list[str]:
+    """The check line (one, or none) for the leaders of :func:`leader_ranges` whose followers' ranges
+    leave them a single position (the pair cannot move)."""
+    pinned = {j: lo for j, (lo, hi) in ranges.items() if hi - lo < 1e-9}
+    if not pinned:
+        return []
+    said = []
+    for j, q in pinned.items():
+        led = [f for f, c in coupled.items() if c.leader == j]
+        said.append(f"{j} = {q:g} (with {', '.join(led[:2])}{' ...' if len(led) > 2 else ''})")
+    return [
+        f"the URDF's joint ranges and <mimic> couplings leave {'; '.join(said[:2])}{' ...' if len(said) > 2 else ''} "
+        "a single position: posed there and it cannot move (a follower's range, through its multiplier, misses its "
+        "leader's); if it should, correct the follower's <limit> or <mimic> in the URDF"
+    ]
 
 
 def _servo_targets(model: mujoco.MjModel, entry: Mapping[str, Any] | None) -> tuple[float, float] | None:
@@ -106,7 +162,7 @@ def safety_section(
             low, high = max(lo, min(targets[0], q - m)), min(hi, max(targets[1], q + m))
             position[joint] = [round(low, 6), round(high, 6)]
         speed[joint] = float(velocity.get(joint, DEFAULT_VELOCITY))
-    for joint, c in coupled.items():  # where the leader's limits take the follower, within its own
+    for joint, c in coupled.items():  # the leaders first, then where their limits take each follower
         own = position[joint]
         # the leader stops before it drives the follower out of the follower's own range (a vendor's
         # ranges may disagree with the coupling: H1-2's thumb leader [-0.1, 0.6] x 1.6 against [0, 0.8])
@@ -114,6 +170,8 @@ def safety_section(
         lead = position[c.leader]
         if keep is not None and max(lead[0], keep[0]) <= pose[c.leader] <= min(lead[1], keep[1]):
             position[c.leader] = [round(max(lead[0], keep[0]), 6), round(min(lead[1], keep[1]), 6)]
+    for joint, c in coupled.items():  # every leader narrowed first: a leader's later follower may narrow it
+        own = position[joint]
         ends = sorted(round(c.multiplier * x + c.offset, 6) for x in position[c.leader])
         position[joint] = [max(ends[0], own[0]), min(ends[1], own[1])] if ends[0] < own[1] and own[0] < ends[1] else own
         speed[joint] = round(abs(c.multiplier) * speed[c.leader], 6)

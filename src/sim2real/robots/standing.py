@@ -67,6 +67,9 @@ class Standing:
     beyond: tuple[tuple[str, float, float], ...] = ()
     """Joints resting outside the spec's safety position limits at the end: (joint, position,
     the limit it passed) [rad or m]; deploy and record would stop at once."""
+    sagging: tuple[tuple[str, float], ...] = ()
+    """Actuated joints further than :data:`SAG_LIMIT` from their default position at the end:
+    (joint, distance) [rad or m] (a held arm the base's sink and tilt do not show)."""
     upright_deviation: float | None = None
     """The largest actuated joint's distance from its default position when the base first tilted
     beyond :data:`TILT_LIMIT` (None: it never did).  What the gains let sag while the robot stood: after
@@ -169,5 +172,8 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         floor=spec_floor_height(spec, model),
         resting=tuple(model.body(b).name or f"#{b}" for b in sorted(touching - feet)),
         beyond=beyond,
+        sagging=tuple(
+            (spec.joints[j], float(error[j])) for j in range(spec.n_joints) if diverged_at is None and error[j] > SAG_LIMIT
+        ),
         upright_deviation=upright_deviation,
     )

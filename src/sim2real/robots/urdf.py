@@ -192,12 +192,14 @@ def read_urdf(urdf: Path) -> UrdfFacts:
     reference pose of an SRDF beside it.
 
     Raises:
-        SpecError: the file is not XML.
+        SpecError: the file is not XML, or its robot has no link or no movable joint.
     """
     try:
         root = ET.parse(urdf).getroot()
     except (ET.ParseError, OSError) as exc:
         raise SpecError(f"{urdf.name}: not a readable URDF ({exc})") from None
+    if root.find("link") is None:  # example-robot-data's ur3.urdf: xacro's output of a file of macros never called
+        raise SpecError(f"{urdf.name} has no <link>: an empty robot (xacro's output of macros never called?)")
     velocity, mimic = {}, {}
     for joint in root.findall("joint"):
         name = joint.get("name")
@@ -218,6 +220,8 @@ def read_urdf(urdf: Path) -> UrdfFacts:
             for element in link.findall(kind):
                 files.update(m.get("filename", "") for m in element.iter("mesh") if m.get("filename"))
     movable = {j.get("name") for j in root.findall("joint") if j.get("type") in ("revolute", "continuous", "prismatic")}
+    if not movable:  # hector's quadrotor_base.urdf: links welded by fixed joints, one rigid body
+        raise SpecError(f"{urdf.name} has no movable joint (revolute, continuous or prismatic): nothing to control")
     srdf_pose, srdf_source = read_srdf_pose(urdf, root.get("name", ""), movable)
     return UrdfFacts(
         velocity, mimic, frozenset(meshes["visual"]), frozenset(meshes["collision"]), srdf_pose, srdf_source
@@ -247,6 +251,12 @@ def _compile_error(urdf: Path, exc: Exception) -> SpecError:
             f"{urdf.name}: link '{link.group(1) if link else '?'}' states an inertia that is not physical (its tensor "
             "has a non-positive eigenvalue): fix that link's <inertia> in the URDF (MuJoCo's balanceinertia compiler "
             f"option evens principal moments, it cannot repair this one) (MuJoCo: {text})"
+        )
+    if mesh := re.search(r"mesh volume is (?:too small|negative)[^']*'([^']*)'", text):
+        return SpecError(
+            f"{urdf.name}: mesh '{mesh.group(1)}' has no volume MuJoCo can take (flat, open or misoriented triangles) "
+            "and a link takes its mass from it (no <inertial>, or inertiafromgeom=\"true\"): give that link its "
+            f"<inertial> in the URDF, or mend the mesh (MuJoCo: {text})"
         )
     return SpecError(f"{urdf.name}: cannot convert to MJCF ({text})")
 
@@ -471,6 +481,7 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
         SpecError: any other compile error, in one line.
     """
     massless: list[str] = []
+    hulls: list[str] = []
 
     def give_mass(body: mujoco.MjsBody) -> None:
         mass = body.mass if body.mass > MASSLESS_MASS else MASSLESS_MASS
@@ -500,12 +511,20 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
                     f"the URDF states an impossible inertia (link '{link}': A + B >= C fails): MuJoCo's "
                     "balanceinertia evens its moments (the written MJCF holds the balanced values)"
                 )
+            elif re.search("mesh volume is (too small|negative)", text) and found and _hull_inertia(mjspec, link, hulls):
+                pass  # a mesh of misoriented triangles (Alex's nub.obj): its convex hull's volume, as its collisions use
             elif "mass and inertia of moving bodies" in text and body is not None and not any(
                 m.startswith(f"{link} (") for m in massless
             ):
                 give_mass(body)
             else:
                 raise _compile_error(urdf, exc) from None
+    if hulls:
+        notes.append(
+            f"MuJoCo cannot take the volume of mesh {', '.join(hulls[:3])}{' ...' if len(hulls) > 3 else ''}, "
+            "its triangles flat, open or misoriented: it places the geom by its convex hull (inertia=\"convex\"), as MuJoCo "
+            "collides it; the links' mass and inertia are the URDF's <inertial>"
+        )
     if massless:
         check.append(
             f"{len(massless)} links move on a joint but state no mass or no inertia ({few(massless)}), which MuJoCo cannot simulate: given at least {MASSLESS_MASS:g} kg "
@@ -513,6 +532,23 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             f"{MASSLESS_INERTIA:g} kg m^2 (the written MJCF holds them): give their real mass and inertia in the URDF "
             "if they have any, and armature to their joints (--armature) if a policy drives them"
         )
+
+
+def _hull_inertia(mjspec: mujoco.MjSpec, name: str, hulls: list[str]) -> bool:
+    """Give mesh ``name`` its convex hull's inertia, said in ``hulls``, when it has one to give and every
+    body that uses it states its own inertial and the compiler does not override it with the geoms'
+    (``inertiafromgeom="true"``): its mesh then only places the geom, where a body that took its mass
+    from the mesh would get the hull's.  Whether it did."""
+    mesh = mjspec.mesh(name)
+    if mesh is None or mesh.inertia == mujoco.mjtMeshInertia.mjMESH_INERTIA_CONVEX:
+        return False
+    if mjspec.compiler.inertiafromgeom == mujoco.mjtInertiaFromGeom.mjINERTIAFROMGEOM_TRUE or any(
+        g.meshname == name and not g.parent.explicitinertial for g in mjspec.geoms
+    ):
+        return False  # a body's mass from the mesh: not the hull's to give
+    mesh.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_CONVEX
+    hulls.append(f"'{name}' ({Path(mesh.file).name})")
+    return True
 
 
 _MARK = "<!-- written by sim2real robot init from "
