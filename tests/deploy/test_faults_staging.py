@@ -117,4 +117,25 @@ class TestCasesLongerThanTheQuietRun:
         names = [c["name"] for c in result["cases"]]
         assert names == ["nan_reading", "policy_missing"] and result["cases"][0]["passed"]
         (skipped,) = result["skipped"]
-        assert skipped.startswith("long_nan_reading (the case runs") and "(unusable command (non-finite" in skipped, skipped
+        assert (
+            skipped.startswith("long_nan_reading (the case runs")
+            and "(unusable command (non-finite" in skipped
+        ), skipped
+
+
+class TestStageBelowFullSpeed:
+    def test_the_stand_in_on_a_velocity_tracking_robot_is_said_to_ignore_the_stage(self, quadruped):
+        """Below 100 % a velocity-tracking robot's stage scales its velocity command only, which the
+        stand-in ignores: the result says so instead of implying a slowed policy was tested."""
+        result = run_suite(quadruped, stage=0, faults=())
+        assert result["stage"] == 0 and result["speed_fraction"] == pytest.approx(0.1)
+        assert "which the stand-in policy ignores" in result["stage_note"]
+
+    def test_no_note_at_full_speed_with_a_real_policy_or_without_a_velocity_command(self, quadruped, furuta):
+        from sim2real.deploy.faults import _stage_note
+        from sim2real.deploy.speed import SpeedConfig
+
+        stages = SpeedConfig().stages
+        assert _stage_note(quadruped, stages, len(stages) - 1, None) == ""
+        assert _stage_note(quadruped, stages, 0, StandInPolicy) == ""
+        assert _stage_note(furuta, stages, 0, None) == ""  # its stages slow the stand-in's targets

@@ -43,6 +43,7 @@ import numpy as np
 from sim2real.deploy.audit import AuditedRobot, RobotWrapper, audit_command
 from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike, NotApplicableError
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
+from sim2real.deploy.loop_config import stages_slow_targets
 from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.record import initial_state
 from sim2real.deploy.safety import SafetyMonitor, Severity
@@ -583,6 +584,24 @@ def check_quiet(
     return None
 
 
+def _stage_note(
+    spec: RobotSpec, stages: Sequence[float], index: int, policy_factory: Callable[[RobotSpec], Policy] | None
+) -> str:
+    """What a stage below 100 % means for the suite's runs ("" at 100 % or with a real policy): for
+    a velocity-tracking robot the stage scales only the velocity command, which the stand-in ignores."""
+    fraction = stages[index]
+    velocity = "velocity_command" in [t.name for t in spec.observation]
+    if policy_factory is not None or fraction >= 1.0 or not velocity:
+        return ""
+    if stages_slow_targets(LoopConfig(), stages, velocity):
+        return ""
+    return (
+        f"at {100 * fraction:g} % the stage scales only the velocity command, which the stand-in policy "
+        "ignores: its runs are those of 100 %, with the stage-speed guard on; the cases test the safety layer "
+        "at this stage, not a policy slowing down (give --policy for that)"
+    )
+
+
 def run_suite(
     spec: RobotSpec,
     *,
@@ -596,8 +615,10 @@ def run_suite(
     """Every applicable fault case on the robot, after a quiet run (:func:`check_quiet`).
 
     Returns:
-        ``{"robot", "cases": [CaseResult.as_dict()...], "skipped" (the cases that do not apply:
-        a name, with the reason in parentheses when found only at injection), "unsafe_commands_total",
+        ``{"robot", "fixed_base", "stage", "speed_fraction", "stage_note" (what the stage means for
+        the stand-in, or ""), "cases": [CaseResult.as_dict()...], "skipped" (the cases that do not
+        apply: a name, with the reason in parentheses when found only at injection or when longer
+        than the no-fault run stayed quiet), "unsafe_commands_total",
         "all_detected", "all_within_one_period", "all_passed"}``.
     """
     common = {"policy_factory": policy_factory, "stage": stage, "seed": seed, "fixed_base": fixed_base}
@@ -623,9 +644,14 @@ def run_suite(
     if on_case is not None:
         on_case(missing)
     within = [c.in_time for c in cases]
+    stages = SpeedConfig().stages
+    index = len(stages) - 1 if stage is None else stage
     return {
         "robot": spec.name,
         "fixed_base": fixed_base,
+        "stage": index,
+        "speed_fraction": stages[index],
+        "stage_note": _stage_note(spec, stages, index, policy_factory),
         "spec_hash": spec.hash,
         "control_dt": spec.control_dt,
         "cases": [c.as_dict() for c in cases],
