@@ -582,6 +582,7 @@ def faults_text(result: dict[str, Any]) -> str:
             f"{periods:>7} {ms:>7} {c['unsafe_commands']:>6}  {'ok' if c['passed'] else 'FAILED'}"
         )
     rows += [f"  {c['name']}: {c['note']}" for c in result["cases"] if c.get("note")]
+    rows += [f"  speed stage: {result['stage_note']}"] if result.get("stage_note") else []
     rows.append(
         f"{result['robot']}: {sum(c['passed'] for c in result['cases'])}/{len(result['cases'])} cases passed, "
         f"all detected: {result['all_detected']}, unsafe commands: {result['unsafe_commands_total']}, "

@@ -31,7 +31,8 @@ preflight_limits  preflight's ``limits`` item: a spec's software limits against 
 ledger            the stage ledger (SQLite): eventless time per speed stage across runs, and the
                   speed progression it gates (:class:`LedgerSpeed`)
 live              live telemetry: the loop's log on a Foxglove WebSocket (``--live``; ``live`` extra)
-faults            the fault-injection suite on the twin (``sim2real faults``) and its stand-in policy
+faults            the fault-injection suite on the twin (``sim2real faults``)
+stand_in          the suite's stand-in policy (PD to the default pose, slewed)
 fault_cases       the faults it injects
 audit             the independent audit of every command that reaches the robot
 excitation        excitation signals (chirp, PRBS, steps) for identification

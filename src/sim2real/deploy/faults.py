@@ -43,10 +43,12 @@ import numpy as np
 from sim2real.deploy.audit import AuditedRobot, RobotWrapper, audit_command
 from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike, NotApplicableError
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
+from sim2real.deploy.loop_config import stages_slow_targets
 from sim2real.deploy.monitor import deployment_monitor
-from sim2real.deploy.record import CenteringPD, initial_state
+from sim2real.deploy.record import initial_state
 from sim2real.deploy.safety import SafetyMonitor, Severity
 from sim2real.deploy.speed import SpeedConfig
+from sim2real.deploy.stand_in import STAND_IN_TORQUE_STEP, StandInPolicy
 from sim2real.errors import PolicyError, Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
@@ -54,11 +56,13 @@ from sim2real.robots.spec import RobotSpec
 
 __all__ = [
     "FAULTS",
+    "STAND_IN_TORQUE_STEP",
     "AuditedRobot",
     "CaseResult",
     "Fault",
     "StandInPolicy",
     "audit_command",
+    "longest_case",
     "run_case",
     "run_policy_missing_case",
     "run_suite",
@@ -68,56 +72,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _RANK = {"none": -1, "clamp": 1, "hold": 2, "safe_stop": 3, "refused_start": 3}
-
-
-# --------------------------------------------------------------------------------- stand-in policy
-
-
-class StandInPolicy:
-    """PD to the default pose with :class:`~sim2real.policy.runtime.PolicyRunner`'s interface.
-
-    pd actuators get the default pose as target; torque and dc_motor actuators a
-    :class:`~sim2real.deploy.record.CenteringPD` (half the torque limit at 0.3 of the half range).
-    Non-finite input (readings or velocity command) returns the previous command and sets
-    ``last_input_finite`` False, as the runner does.
-    """
-
-    def __init__(self, spec: RobotSpec) -> None:
-        self.spec = spec
-        self.control_dt = float(spec.control_dt)
-        index = np.array([spec.joints.index(a.joint) for a in spec.actuators])
-        self._pd = np.array([a.model == "pd" for a in spec.actuators])
-        self._default = np.asarray(spec.default_pose, dtype=float)[index]
-        limits = np.asarray(spec.safety.torque, dtype=float)[index]
-        self._centering = CenteringPD(spec, 0.5 * limits) if not np.all(self._pd) else None
-        self._low = np.array([a.command_low for a in spec.actuators])
-        self._high = np.array([a.command_high for a in spec.actuators])
-        self.command = np.where(self._pd, self._default, 0.0)
-        self.last_input_finite = True
-        self.invalid_steps = 0
-
-    def reset(self) -> None:
-        self.command = np.where(self._pd, self._default, 0.0)
-        self.last_input_finite = True
-
-    def step_reading(self, reading: Reading, velocity_command: np.ndarray | None = None) -> np.ndarray:
-        inputs = [reading.q, reading.qd] + (
-            [np.asarray(velocity_command)] if velocity_command is not None else []
-        )
-        if not all(np.all(np.isfinite(x)) for x in inputs):
-            self.last_input_finite = False
-            self.invalid_steps += 1
-            return self.command
-        self.last_input_finite = True
-        u = np.where(self._pd, self._default, 0.0)
-        if self._centering is not None:
-            u = u + self._centering.to_command(self._centering.torque(reading))
-        self.command = np.clip(u, self._low, self._high)
-        return self.command
-
-    def describe(self) -> dict[str, Any]:
-        return {"stand_in": "PD to the default pose"}
-
 
 # ------------------------------------------------------------------------------------------ running
 
@@ -204,6 +158,10 @@ class CaseResult:
     first_stop: str = ""
     """The line of the first hold or safe stop of the run (warm-up included), or empty: what stopped a
     run that should have been quiet (:func:`check_quiet`)."""
+    first_stop_tick: int | None = None
+    """Index of the tick of ``first_stop`` in the run (warm-up included), or None."""
+    ticks: int = 0
+    """Ticks the case ran."""
 
     @property
     def within_one_period(self) -> bool:
@@ -327,29 +285,15 @@ def transient_recovered(
     return resumed and not own_stop and not still_held
 
 
-def run_case(
+def _context(
     spec: RobotSpec,
-    fault_type: type[Fault],
-    *,
-    policy_factory: Callable[[RobotSpec], Policy] | None = None,
-    monitor_factory: Callable[[RobotSpec], SafetyMonitor] | None = None,
-    stage: int | None = None,
-    seed: int = 0,
-    fixed_base: bool = False,
-) -> CaseResult:
-    """Run one fault case on a fresh twin and loop (see the module docstring).
-
-    Args:
-        spec: The robot.
-        fault_type: The fault.
-        policy_factory: Builds the policy (default :class:`StandInPolicy`).
-        monitor_factory: Builds the safety monitor (default: the deployment's, with collision
-            detection; tests pass a broken one to show the audit catches what it lets through).
-        stage: Speed stage index (default: the last, 100 %).
-        seed: Seed of the twin and the start state.
-        fixed_base: The twin hangs by its base (``spec`` is then
-            :func:`~sim2real.deploy.record.fixed_base_spec`'s: the monitor checks the joints).
-    """
+    policy_factory: Callable[[RobotSpec], Policy] | None,
+    monitor_factory: Callable[[RobotSpec], SafetyMonitor] | None,
+    stage: int | None,
+    seed: int,
+    fixed_base: bool,
+) -> tuple[FaultContext, AuditedRobot, _FaultyRobot, _FaultyPolicy]:
+    """A fresh twin, policy, monitor and loop for one case (see :func:`run_case`)."""
     speed = SpeedConfig()
     stage = len(speed.stages) - 1 if stage is None else stage
     q0, qd0 = initial_state(spec, seed)
@@ -367,17 +311,89 @@ def run_case(
         monitor=monitor,
     )
     ctx = FaultContext(spec=spec, twin=twin, loop=loop, monitor=monitor, rng=np.random.default_rng(seed))
-    fault = fault_type(ctx)
-    faulty.fault = fault
-    policy.fault = fault
+    return ctx, robot, faulty, policy
 
+
+def _case_ticks(spec: RobotSpec, fault: Fault) -> tuple[int, int | None, int]:
+    """(warm-up, the fault's duration or None, total) ticks of a case."""
     dt = spec.control_dt
     warmup = max(10, round(0.1 / dt))
     duration = fault.duration_ticks()
     aftermath = max(1, round(AFTERMATH_S / dt))
     # the tail outlasts the aftermath: a hold that never releases still has ticks to fail in
     tail = max(10, math.ceil(3 * spec.safety.stale_timeout / dt), aftermath + 5)
-    total = warmup + (duration or 0) + fault.horizon_ticks() + tail
+    return warmup, duration, warmup + (duration or 0) + fault.horizon_ticks() + tail
+
+
+def longest_case(
+    spec: RobotSpec,
+    faults: Sequence[type[Fault]],
+    *,
+    policy_factory: Callable[[RobotSpec], Policy] | None = None,
+    stage: int | None = None,
+    seed: int = 0,
+    fixed_base: bool = False,
+) -> int:
+    """Ticks of the longest of the applicable ``faults``' cases (0: none applies)."""
+    applicable = [f for f in faults if f.applies(spec)]
+    if not applicable:
+        return 0
+    # one context for all: a constructor may set its loop up (stage_speed's stage), which no other
+    # fault's length depends on (their lengths read the spec and the monitor's rate limit)
+    ctx = _context(spec, policy_factory, None, stage, seed, fixed_base)[0]
+    try:
+        return max(_case_ticks(spec, fault_type(ctx))[2] for fault_type in applicable)
+    finally:
+        ctx.loop.close()
+
+
+def run_case(
+    spec: RobotSpec,
+    fault_type: type[Fault],
+    *,
+    policy_factory: Callable[[RobotSpec], Policy] | None = None,
+    monitor_factory: Callable[[RobotSpec], SafetyMonitor] | None = None,
+    stage: int | None = None,
+    seed: int = 0,
+    fixed_base: bool = False,
+    quiet_ticks: int | None = None,
+    quiet_reason: str = "",
+) -> CaseResult:
+    """Run one fault case on a fresh twin and loop (see the module docstring).
+
+    Args:
+        spec: The robot.
+        fault_type: The fault.
+        policy_factory: Builds the policy (default :class:`StandInPolicy`).
+        monitor_factory: Builds the safety monitor (default: the deployment's, with collision
+            detection; tests pass a broken one to show the audit catches what it lets through).
+        stage: Speed stage index (default: the last, 100 %).
+        seed: Seed of the twin and the start state.
+        fixed_base: The twin hangs by its base (``spec`` is then
+            :func:`~sim2real.deploy.record.fixed_base_spec`'s: the monitor checks the joints).
+        quiet_ticks: Ticks the run with no fault injected stayed quiet (None: not known); a
+            longer case would judge the safety layer on a robot the policy no longer keeps within
+            its limits.
+        quiet_reason: What stopped that run (for the message).
+
+    Raises:
+        NotApplicableError: the case is longer than ``quiet_ticks``, or cannot be staged.
+    """
+    ctx, robot, faulty, policy = _context(spec, policy_factory, monitor_factory, stage, seed, fixed_base)
+    loop = ctx.loop
+    fault = fault_type(ctx)
+    faulty.fault = fault
+    policy.fault = fault
+
+    dt = spec.control_dt
+    warmup, duration, total = _case_ticks(spec, fault)
+    aftermath = max(1, round(AFTERMATH_S / dt))
+    if quiet_ticks is not None and total > quiet_ticks:
+        raise NotApplicableError(
+            f"the case runs {total * dt:.3g} s, and with no fault injected the policy's run stops after "
+            f"{quiet_ticks * dt:.3g} s ({quiet_reason}): give a --policy that keeps the robot within its limits"
+            + (" or --fixed-base" if spec.floating_base and not fixed_base else "")
+        )
 
     results: list[TickResult] = []
     onset: int | None = None
@@ -444,6 +460,7 @@ def run_case(
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
     stopping = (Severity.HOLD, Severity.SAFE_STOP)
     first_stop = next((e.message for r in results for e in r.events if e.severity in stopping), "")
+    first_stop_tick = next((k for k, r in enumerate(results) if any(e.severity in stopping for e in r.events)), None)
     return CaseResult(
         name=fault.name,
         description=fault.description,
@@ -466,6 +483,8 @@ def run_case(
         alarms=alarms[:8],
         note=note,
         first_stop=first_stop,
+        first_stop_tick=first_stop_tick,
+        ticks=total,
     )
 
 
@@ -525,17 +544,34 @@ def check_quiet(
     stage: int | None = None,
     seed: int = 0,
     fixed_base: bool = False,
-) -> None:
-    """Run a case with nothing injected; raise if the safety layer already holds or stops.
+    ticks: int = 0,
+) -> tuple[int, str] | None:
+    """Run a case with nothing injected; raise if the safety layer already holds or stops within
+    the length of a short case, else return how long the run stayed quiet.
 
     Every case judges the reaction to its fault against a quiet run: a robot that the policy does
     not keep within its limits (a humanoid falling under the stand-in policy, a default pose on a
-    joint limit) would fail every case for a reason none of them tests.
+    joint limit) would fail every case for a reason none of them tests.  A robot that stays up
+    for a short case but not for a long one (Bolt under the stand-in at kp 5 sags and tips over
+    after 0.6 s: the ``stage_speed`` case, 1.1 s, ended in a tilt stop before the guard's timeout)
+    leaves the longer cases untestable: :func:`run_suite` reports them as not applicable.
+
+    Args:
+        ticks: Length of the run [ticks] (the longest case's, :func:`longest_case`); a short
+            case's when shorter.
+
+    Returns:
+        The tick of the first hold or safe stop and its message, or None when the whole run stayed quiet.
 
     Raises:
         Sim2RealError: one line naming the first events.
     """
-    result = run_case(spec, _NoFault, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base)
+    short = _case_ticks(spec, _NoFault.__new__(_NoFault))[2]
+    extra = max(0, ticks - short)
+    quiet_run = type("_QuietRun", (_NoFault,), {"horizon_ticks": lambda self: extra})
+    result = run_case(spec, quiet_run, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base)
+    if result.first_stop_tick is not None and result.first_stop_tick >= short:
+        return result.first_stop_tick, result.first_stop
     stops = result.alarms + [e for e in result.events if e.endswith(("/hold", "/safe_stop"))]
     if stops:
         what = ", ".join(dict.fromkeys(stops))
@@ -545,6 +581,25 @@ def check_quiet(
             + "): the policy does not "
             "keep the robot within its limits (give --policy, or check the default pose, gains and limits)"
         )
+    return None
+
+
+def _stage_note(
+    spec: RobotSpec, stages: Sequence[float], index: int, policy_factory: Callable[[RobotSpec], Policy] | None
+) -> str:
+    """What a stage below 100 % means for the suite's runs ("" at 100 % or with a real policy): for
+    a velocity-tracking robot the stage scales only the velocity command, which the stand-in ignores."""
+    fraction = stages[index]
+    velocity = "velocity_command" in [t.name for t in spec.observation]
+    if policy_factory is not None or fraction >= 1.0 or not velocity:
+        return ""
+    if stages_slow_targets(LoopConfig(), stages, velocity):
+        return ""
+    return (
+        f"at {100 * fraction:g} % the stage scales only the velocity command, which the stand-in policy "
+        "ignores: its runs are those of 100 %, with the stage-speed guard on; the cases test the safety layer "
+        "at this stage, not a policy slowing down (give --policy for that)"
+    )
 
 
 def run_suite(
@@ -560,11 +615,15 @@ def run_suite(
     """Every applicable fault case on the robot, after a quiet run (:func:`check_quiet`).
 
     Returns:
-        ``{"robot", "cases": [CaseResult.as_dict()...], "skipped" (the cases that do not apply:
-        a name, with the reason in parentheses when found only at injection), "unsafe_commands_total",
+        ``{"robot", "fixed_base", "stage", "speed_fraction", "stage_note" (what the stage means for
+        the stand-in, or ""), "cases": [CaseResult.as_dict()...], "skipped" (the cases that do not
+        apply: a name, with the reason in parentheses when found only at injection or when longer
+        than the no-fault run stayed quiet), "unsafe_commands_total",
         "all_detected", "all_within_one_period", "all_passed"}``.
     """
-    check_quiet(spec, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base)
+    common = {"policy_factory": policy_factory, "stage": stage, "seed": seed, "fixed_base": fixed_base}
+    quiet = check_quiet(spec, ticks=longest_case(spec, faults, **common), **common)
+    quiet_ticks, quiet_reason = (None, "") if quiet is None else quiet
     cases: list[CaseResult] = []
     skipped: list[str] = []
     for fault_type in faults:
@@ -572,9 +631,7 @@ def run_suite(
             skipped.append(fault_type.name)
             continue
         try:
-            result = run_case(
-                spec, fault_type, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base
-            )
+            result = run_case(spec, fault_type, quiet_ticks=quiet_ticks, quiet_reason=quiet_reason, **common)
         except NotApplicableError as exc:  # found at injection: said, and the other cases still run
             log.warning("fault case %s not applicable: %s", fault_type.name, exc)
             skipped.append(f"{fault_type.name} ({exc})")
@@ -587,9 +644,14 @@ def run_suite(
     if on_case is not None:
         on_case(missing)
     within = [c.in_time for c in cases]
+    stages = SpeedConfig().stages
+    index = len(stages) - 1 if stage is None else stage
     return {
         "robot": spec.name,
         "fixed_base": fixed_base,
+        "stage": index,
+        "speed_fraction": stages[index],
+        "stage_note": _stage_note(spec, stages, index, policy_factory),
         "spec_hash": spec.hash,
         "control_dt": spec.control_dt,
         "cases": [c.as_dict() for c in cases],
