@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
@@ -73,6 +74,10 @@ def import_policy(
         seed: Seed of the parity check's rollout.
         json: Print a JSON summary on stdout.
     """
+    for option, path in (("--policy", policy), ("--model", model), ("--config", config), ("--deploy", deploy)):
+        if path is not None and not Path(path).is_file():
+            what = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
+            raise Sim2RealError(f"{option} {path} {what}; give the path of the file")
     human(f"importing the {framework} policy {policy} onto {model}", json)
     from sim2real.commands.robot import per_joint_arg
 

@@ -99,12 +99,12 @@ def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: 
     """Per policy joint from a list by motor: one value per policy motor in motor order, or one per
     motor index of a larger robot (one value: every motor)."""
     if not isinstance(values, list):
-        return per_joint(values, len(rank), f"{where}: {what}")
+        return per_joint(values, len(rank), f"{where}: {what}", gain=True)
     if len(values) == len(rank):
-        by_motor = per_joint(values, len(rank), f"{where}: {what}")
+        by_motor = per_joint(values, len(rank), f"{where}: {what}", gain=True)
         return tuple(by_motor[r] for r in rank)
     if len(values) > max(index):
-        by_index = per_joint(values, len(values), f"{where}: {what}")
+        by_index = per_joint(values, len(values), f"{where}: {what}", gain=True)
         return tuple(by_index[i] for i in index)
     raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {len(rank)} motors")
 
@@ -352,6 +352,10 @@ def import_isaaclab(
         if unknown:
             raise PolicyError(f"--motor-order: '{unknown[0]}' is not a joint of the model")
     names = csv_items(meta["joint_names"]) if "joint_names" in meta else None
+    for listed, what in ((names, f"{source}: the ONNX metadata joint_names"), (motor_order, "--motor-order")):
+        twice = next((j for j in listed or () if list(listed).count(j) > 1), None)
+        if twice is not None:
+            raise PolicyError(f"{what} names '{twice}' {list(listed).count(twice)} times; each joint once")
     files = {"policy": Path(policy), "model": Path(model), **torch_files}
     if deploy is None and names is None:
         deploy = _params_next_to(Path(policy), assumed)

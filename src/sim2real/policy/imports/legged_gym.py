@@ -31,6 +31,7 @@ What it does not state, and what this importer assumes (recorded in the policy's
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,8 @@ DEFAULT_PERIOD = 0.8
 
 def _number(cfg: dict[str, Any], key: str, where: str) -> float:
     value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PolicyError(f"{where}: '{key}' must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PolicyError(f"{where}: '{key}' must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -223,8 +224,8 @@ def import_legged_gym(
             f"{where}: missing '{missing[0]}' (a unitree_rl_gym MuJoCo deploy config has {', '.join(REQUIRED)})"
         )
     n = int(cfg["num_actions"])
-    kp = per_joint(cfg["kps"], n, f"{where}: kps")
-    kd = per_joint(cfg["kds"], n, f"{where}: kds")
+    kp = per_joint(cfg["kps"], n, f"{where}: kps", gain=True)
+    kd = per_joint(cfg["kds"], n, f"{where}: kds", gain=True)
     default = per_joint(cfg["default_angles"], n, f"{where}: default_angles")
     terms, assumed = layout(cfg, where)
     available = model_joints(model)
