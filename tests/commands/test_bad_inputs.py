@@ -351,6 +351,13 @@ CASES = [
         ("repeat the time of the one before", "column 'time'"),
         ("c.yaml",),
     ),
+    Case(  # the error gave both hashes, no robot names and no fix
+        "gap on a log of another robot",
+        f"gap {F}/chirp --robot pendulum --report {{tmp}}/g.html",
+        "chirp",
+        ("('furuta')", "('pendulum')", "--robot furuta"),
+        ("g.html",),
+    ),
     Case(
         "twin init over an existing file",
         f"twin init --robot furuta --out {F}/twin.yaml",
@@ -402,6 +409,15 @@ class TestUsageErrors:
             (["train", "--robot", "furuta", "--out", "x", "--envs", "0"], ("--envs: 0", "at least 1")),
             (["gap", "log", "--robot", "furuta", "--horizon", "inf"], ("--horizon: inf", "finite")),
             (["identify", "log", "--robot", "furuta", "--workers", "-1"], ("--workers: -1", "0 or more")),
+            (  # was tyro's "invalid value 'nan 0 0'"
+                ["sim2sim", "--robot", "quadruped", "--policy", "p", "--velocity-command", "nan", "0", "0"],
+                ("--velocity-command: nan is out of range", "three finite numbers", "yaw rate [rad/s]"),
+            ),
+            (
+                ["deploy", "--robot", "quadruped", "--policy", "p", "--velocity-command", "0", "inf", "0"],
+                ("--velocity-command: inf is out of range",),
+            ),
+            (["envelope", "--robot", "quadruped", "--policy", "p", "--grid", "g", "--velocity-command", "0", "x", "0"], ("'x' is not a number",)),
         ],
     )
     def test_usage_error_is_one_line_and_exit_2(self, args, words, capsys):

@@ -78,6 +78,9 @@ def import_policy(
         if path is not None and not Path(path).is_file():
             what = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
             raise Sim2RealError(f"{option} {path} {what}; give the path of the file")
+    from sim2real.policy.imports.common import check_out
+
+    check_out(out)
     human(f"importing the {framework} policy {policy} onto {model}", json)
     from sim2real.commands.robot import per_joint_arg
 

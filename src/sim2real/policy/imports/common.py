@@ -254,16 +254,23 @@ def locked_note(locked: Mapping[str, float]) -> str:
 
 
 def per_joint(
-    values: Any, n: int, what: str, *, infinite_ok: bool = False, gain: bool = False
+    values: Any,
+    n: int,
+    what: str,
+    *,
+    infinite_ok: bool = False,
+    positive: bool = False,
+    non_negative: bool = False,
 ) -> tuple[float, ...]:
     """One number for every policy joint, or a list of exactly ``n`` numbers.
 
     Args:
         infinite_ok: Accept +-inf (a clip bound); NaN is never accepted.
-        gain: A PD gain: never negative (a stiffness of zero is refused by the spec, naming the joint).
+        positive: Every value must be above zero (a stiffness).
+        non_negative: Every value must be zero or more (a damping).
 
     Raises:
-        PolicyError: another count, not numbers, NaN (or infinite, or a negative gain).
+        PolicyError: another count, not numbers, NaN (or infinite, or below the sign asked for).
     """
     items = list(values) if isinstance(values, list | tuple) else [values] * n
     if len(items) != n:
@@ -274,11 +281,11 @@ def per_joint(
         raise PolicyError(f"{what} must be numbers, got {values!r}") from None
     for k, x in enumerate(out):
         bad = "NaN" if x != x else "infinite" if not infinite_ok and abs(x) == np.inf else None
-        if bad is None and gain and x < 0:
-            bad = "negative"
+        if bad is None and ((positive and not x > 0) or (non_negative and x < 0)):
+            bad = "negative" if x < 0 else "zero"
         if bad is not None:
             at = f" (value {k + 1} of {n})" if n > 1 and isinstance(values, list | tuple) else ""
-            shown = f" ({x:g}{at.replace(' (', ', ')}" if bad == "negative" else at
+            shown = f" ({x:g}{at.replace(' (', ', ')}" if bad in ("negative", "zero") else at
             raise PolicyError(f"{what} is {bad}{shown}; fix the file")
     return out
 
@@ -318,6 +325,23 @@ def file_digest(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ writing
+def check_out(out_dir: str | Path) -> None:
+    """Refuse an output folder an import cannot write (before any work is done).
+
+    Raises:
+        PolicyError: ``out_dir`` is a file, or holds a ``policy.onnx`` or ``robot.yaml`` already.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PolicyError(f"--out {out_dir} is a file; give the path of a folder (new or without robot.yaml)")
+    if (out_dir / "policy.onnx").exists():
+        raise PolicyError(f"{out_dir / 'policy.onnx'} exists already; an imported policy is never overwritten")
+    if (out_dir / "robot.yaml").exists():  # a spec is edited after an import (its "check" list)
+        raise PolicyError(
+            f"{out_dir / 'robot.yaml'} exists already (a spec, perhaps edited); choose another --out or remove it"
+        )
+
+
 def write_import(
     foreign: ForeignPolicy,
     model: str | Path,
@@ -334,15 +358,7 @@ def write_import(
             the parity check fails, or ``policy.onnx`` exists already.
     """
     out_dir = Path(out_dir)
-    target = out_dir / "policy.onnx"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise PolicyError(f"--out {out_dir} is a file; give the path of a folder (new or without robot.yaml)")
-    if target.exists():
-        raise PolicyError(f"{target} exists already; an imported policy is never overwritten")
-    if (out_dir / "robot.yaml").exists():  # a spec is edited after an import (its "check" list)
-        raise PolicyError(
-            f"{out_dir / 'robot.yaml'} exists already (a spec, perhaps edited); choose another --out or remove it"
-        )
+    check_out(out_dir)
     if foreign.graph_n_obs != foreign.n_obs:
         raise PolicyError(
             f"the policy takes {foreign.graph_n_obs} observations, but the observation layout has "

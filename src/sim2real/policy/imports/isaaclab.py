@@ -98,14 +98,15 @@ log = logging.getLogger(__name__)
 def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
     """Per policy joint from a list by motor: one value per policy motor in motor order, or one per
     motor index of a larger robot (one value: every motor)."""
+    sign = {"positive": what == "stiffness", "non_negative": what == "damping"}
     if not isinstance(values, list):
-        return per_joint(values, len(rank), f"{where}: {what}", gain=True)
+        return per_joint(values, len(rank), f"{where}: {what}", **sign)
     if len(values) == len(rank):
-        by_motor = per_joint(values, len(rank), f"{where}: {what}", gain=True)
+        by_motor = per_joint(values, len(rank), f"{where}: {what}", **sign)
         return tuple(by_motor[r] for r in rank)
     if len(values) > max(index):
-        by_index = per_joint(values, len(values), f"{where}: {what}", gain=True)
-        return tuple(by_index[i] for i in index)
+        by_index = per_joint(values, len(values), f"{where}: {what}")  # motors without a policy joint: any
+        return per_joint([by_index[i] for i in index], len(index), f"{where}: {what} (of the policy's motors)", **sign)
     raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {len(rank)} motors")
 
 

@@ -224,9 +224,10 @@ def import_legged_gym(
             f"{where}: missing '{missing[0]}' (a unitree_rl_gym MuJoCo deploy config has {', '.join(REQUIRED)})"
         )
     n = int(cfg["num_actions"])
-    kp = per_joint(cfg["kps"], n, f"{where}: kps", gain=True)
-    kd = per_joint(cfg["kds"], n, f"{where}: kds", gain=True)
+    kp = per_joint(cfg["kps"], n, f"{where}: kps", positive=True)
+    kd = per_joint(cfg["kds"], n, f"{where}: kds", non_negative=True)
     default = per_joint(cfg["default_angles"], n, f"{where}: default_angles")
+    action_scale = per_joint(cfg["action_scale"], n, f"{where}: action_scale")
     terms, assumed = layout(cfg, where)
     available = model_joints(model)
     if joints is not None:
@@ -267,7 +268,7 @@ def import_legged_gym(
         default_pose=default,
         kp=kp,
         kd=kd,
-        action_scale=per_joint(cfg["action_scale"], n, f"{where}: action_scale"),
+        action_scale=action_scale,
         action_offset=default,
         observation=terms,
         control_dt=dt * decimation,
