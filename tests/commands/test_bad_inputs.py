@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from deploy_testdata import TWIN_YAML, tiny_policy
 
@@ -109,6 +110,9 @@ def files(tmp_path_factory) -> Path:
     )
     for robot in ("furuta", "pendulum"):
         (d / f"{robot}.onnx").write_bytes(tiny_policy(robot).read_bytes())
+    foreign = onnx.load(str(d / "furuta.onnx"))
+    del foreign.metadata_props[:]  # an ONNX policy as another framework writes it
+    onnx.save(foreign, str(d / "foreign.onnx"))
     return d
 
 
@@ -357,6 +361,18 @@ CASES = [
         "chirp",
         ("('furuta')", "('pendulum')", "--robot furuta"),
         ("g.html",),
+    ),
+    Case(  # the command was dropped in silence
+        "sim2sim with a velocity command for a policy that takes none",
+        f"sim2sim --robot furuta --policy {F}/furuta.onnx --velocity-command 0.5 0 0 --seconds 0.1",
+        "--velocity-command",
+        ("takes no velocity command", "drop --velocity-command"),
+    ),
+    Case(  # no way forward was named
+        "sim2sim of a foreign ONNX not imported",
+        f"sim2sim --robot furuta --policy {F}/foreign.onnx --seconds 0.1",
+        "foreign.onnx",
+        ("without sim2real policy metadata", "sim2real import"),
     ),
     Case(
         "twin init over an existing file",
