@@ -185,3 +185,31 @@ class TestMjlabMetadata:
         code, line = _run(args, capsys)
         assert code == 1 and "parity check failed" in line, line
         assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+class TestGraphWidths:
+    @pytest.mark.parametrize("width", ["n", 0])
+    def test_a_dynamic_or_zero_observation_width(self, tmp_path, capsys, width):
+        # was "the observation and action sizes are not fixed in the graph" (no value, no fix)
+        path = _mjlab(tmp_path / "policy.onnx")
+        model = onnx.load(str(path))
+        dim = model.graph.input[0].type.tensor_type.shape.dim[1]
+        if isinstance(width, str):
+            dim.ClearField("dim_value")
+            dim.dim_param = width
+        else:
+            dim.dim_value = width
+        onnx.save(model, str(path))
+        args = [
+            "import",
+            "isaaclab",
+            "--policy",
+            str(path),
+            "--model",
+            str(QUADRUPED),
+            "--out",
+            str(tmp_path / "out"),
+        ]
+        code, line = _run(args, capsys)
+        assert code == 1 and f"policy.onnx: the graph's observation width is {width!r}" in line, line
+        assert "export it with a fixed observation width" in line

@@ -407,7 +407,10 @@ def import_isaaclab(
             f"{Path(deploy).name}'s action drives {', '.join(driven)}"
         )
     if interface.n_act != len(driven):
-        raise PolicyError(f"the policy gives {interface.n_act} actions for {len(driven)} policy joints")
+        raise PolicyError(
+            f"{source}: the policy gives {interface.n_act} actions for {len(driven)} policy joints "
+            f"({Path(deploy).name if deploy else 'its metadata'}): give the deploy.yaml of this policy's run"
+        )
     missing = [j for j in facts["joints"] if j not in model_joints(model)]
     if missing:
         raise PolicyError(f"policy joint '{missing[0]}' is not a joint of {Path(model).name}")
@@ -428,7 +431,8 @@ def import_isaaclab(
                 "(the action's joint_ids then name the driven ones) or the run's env.yaml"
             )
         raise PolicyError(
-            f"the policy takes {interface.n_obs} observations, the observation layout has {width}: {text}"
+            f"{source}: the policy takes {interface.n_obs} observations, the observation layout has {width} "
+            f"({Path(deploy).name if deploy else 'its metadata'}): {text}"
         )
     locked = hold_positions(model, [j for j in model_joints(model) if j not in facts["joints"]])
     if locked:

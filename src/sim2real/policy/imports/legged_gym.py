@@ -254,10 +254,10 @@ def import_legged_gym(
     interface = graph_interface(graph, Path(policy).name)
     if interface.n_obs != int(cfg["num_obs"]):
         raise PolicyError(
-            f"the policy takes {interface.n_obs} observations, {where} says num_obs {cfg['num_obs']}"
+            f"{Path(policy).name}: the policy takes {interface.n_obs} observations, {where} says num_obs {cfg['num_obs']}"
         )
     if interface.n_act != n:
-        raise PolicyError(f"the policy gives {interface.n_act} actions, {where} says num_actions {n}")
+        raise PolicyError(f"{Path(policy).name}: the policy gives {interface.n_act} actions, {where} says num_actions {n}")
     dt = _number(cfg, "simulation_dt", where)
     decimation = int(cfg["control_decimation"])
     if not dt > 0 or decimation < 1:
