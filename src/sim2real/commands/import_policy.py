@@ -49,7 +49,8 @@ def import_policy(
         policy: The policy file: TorchScript .pt or rsl_rl's training checkpoint model_<N>.pt (either
             subcommand), .onnx (isaaclab).
         model: The robot's MJCF (a scene including it is fine), unedited.
-        out: Output folder (robot.yaml, policy.onnx, randomize_default.yaml).
+        out: Output folder (robot.yaml, policy.onnx, randomize_default.yaml): new, or without robot.yaml
+            and policy.onnx; a failed import leaves nothing of its own there.
         config: legged-gym: the MuJoCo deploy config YAML.
         deploy: isaaclab: params/deploy.yaml or params/env.yaml (default: the run's, next to
             exported/; not needed for an mjlab ONNX with metadata).
