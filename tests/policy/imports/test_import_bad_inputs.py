@@ -213,3 +213,19 @@ class TestGraphWidths:
         code, line = _run(args, capsys)
         assert code == 1 and f"policy.onnx: the graph's observation width is {width!r}" in line, line
         assert "export it with a fixed observation width" in line
+
+
+class Summed(torch.nn.Module):
+    """A TorchScript module that is no policy (no actor, no weights)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.sum(dim=-1)
+
+
+class TestPolicyFile:
+    def test_a_torchscript_file_that_is_no_policy_names_the_file(self, tmp_path, capsys):
+        policy = tmp_path / "sum.pt"
+        torch.jit.script(Summed()).save(str(policy))
+        code, line = _run(_legged(tmp_path, legged_gym_config(tmp_path), policy=policy), capsys)
+        assert code == 1 and "sum.pt: the TorchScript policy 'Summed' has no 'actor' or 'mlp'" in line, line
+        assert not (tmp_path / "out").exists()
