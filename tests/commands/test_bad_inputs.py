@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from deploy_testdata import TWIN_YAML, tiny_policy
 
@@ -109,6 +110,9 @@ def files(tmp_path_factory) -> Path:
     )
     for robot in ("furuta", "pendulum"):
         (d / f"{robot}.onnx").write_bytes(tiny_policy(robot).read_bytes())
+    foreign = onnx.load(str(d / "furuta.onnx"))
+    del foreign.metadata_props[:]  # an ONNX policy as another framework writes it
+    onnx.save(foreign, str(d / "foreign.onnx"))
     return d
 
 
@@ -351,6 +355,25 @@ CASES = [
         ("repeat the time of the one before", "column 'time'"),
         ("c.yaml",),
     ),
+    Case(  # the error gave both hashes, no robot names and no fix
+        "gap on a log of another robot",
+        f"gap {F}/chirp --robot pendulum --report {{tmp}}/g.html",
+        "chirp",
+        ("('furuta')", "('pendulum')", "--robot furuta"),
+        ("g.html",),
+    ),
+    Case(  # the command was dropped in silence
+        "sim2sim with a velocity command for a policy that takes none",
+        f"sim2sim --robot furuta --policy {F}/furuta.onnx --velocity-command 0.5 0 0 --seconds 0.1",
+        "--velocity-command",
+        ("takes no velocity command", "drop --velocity-command"),
+    ),
+    Case(  # no way forward was named
+        "sim2sim of a foreign ONNX not imported",
+        f"sim2sim --robot furuta --policy {F}/foreign.onnx --seconds 0.1",
+        "foreign.onnx",
+        ("without sim2real policy metadata", "sim2real import"),
+    ),
     Case(
         "twin init over an existing file",
         f"twin init --robot furuta --out {F}/twin.yaml",
@@ -402,6 +425,15 @@ class TestUsageErrors:
             (["train", "--robot", "furuta", "--out", "x", "--envs", "0"], ("--envs: 0", "at least 1")),
             (["gap", "log", "--robot", "furuta", "--horizon", "inf"], ("--horizon: inf", "finite")),
             (["identify", "log", "--robot", "furuta", "--workers", "-1"], ("--workers: -1", "0 or more")),
+            (  # was tyro's "invalid value 'nan 0 0'"
+                ["sim2sim", "--robot", "quadruped", "--policy", "p", "--velocity-command", "nan", "0", "0"],
+                ("--velocity-command: nan is out of range", "three finite numbers", "yaw rate [rad/s]"),
+            ),
+            (
+                ["deploy", "--robot", "quadruped", "--policy", "p", "--velocity-command", "0", "inf", "0"],
+                ("--velocity-command: inf is out of range",),
+            ),
+            (["envelope", "--robot", "quadruped", "--policy", "p", "--grid", "g", "--velocity-command", "0", "x", "0"], ("'x' is not a number",)),
         ],
     )
     def test_usage_error_is_one_line_and_exit_2(self, args, words, capsys):

@@ -5,13 +5,21 @@ spec files); the record and the deploy gate."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import pytest
 
 from sim2real.cli import main
 from sim2real.commands.deploy import preflight_gate
-from sim2real.deploy.preflight import ITEMS, PreflightResult, append_record, find_passing, run_preflight
+from sim2real.deploy.preflight import (
+    ITEMS,
+    PreflightResult,
+    append_record,
+    deliberate_estop,
+    find_passing,
+    run_preflight,
+)
 from sim2real.errors import Sim2RealError
 from sim2real.policy.linear import write_linear_policy
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
@@ -60,8 +68,10 @@ class TestHealthyTwins:
         TwinConfig(effects=TwinEffects(seed=1)).save(twin_file)
         code = main(["preflight", "--robot", "furuta", "--policy", str(policies["furuta"]), "--twin", str(twin_file),
                      "--confirm", "perimeter", "--json"])
-        out = json.loads(capsys.readouterr().out)
+        captured = capsys.readouterr()
+        out = json.loads(captured.out)
         assert code == 0 and out["passed"] is True
+        assert "preflight e-stop" not in captured.err, captured.err  # its own e-stop is no error line
         assert [i["name"] for i in out["items"]] == list(ITEMS)
         assert all(set(i) >= {"name", "status", "evidence"} for i in out["items"])
         assert isinstance(next(i for i in out["items"] if i["name"] == "estop")["ms"], float)
@@ -221,3 +231,28 @@ class TestBlindObserver:
         assert item.status == "fail" and "0/0" not in item.evidence
         assert "nothing to exercise: at the hold's state the expected contacts explain" in item.evidence
         assert item.figures["exercised_joints"] == 0
+
+
+class TestDeliberateEstopLogs:
+    """The checklist's own e-stop is INFO (shown with -v, saying it is deliberate); a real one keeps its level."""
+
+    def test_only_the_deliberate_estop_is_demoted(self, caplog):
+        safety = logging.getLogger("sim2real.deploy.safety")
+        caplog.set_level(logging.INFO, logger="sim2real")
+        with deliberate_estop("preflight e-stop", "the preflight's own e-stop test"):
+            safety.error("safety: safe stop latched: %s", "e-stop: preflight e-stop")
+            safety.error("safety: safe stop latched: %s", "joint_position: hip at 1.2 rad")
+        safety.error("safety: safe stop latched: %s", "e-stop: preflight e-stop")
+        got = [(r.levelname, r.getMessage()) for r in caplog.records]
+        assert got == [
+            ("INFO", "safety: safe stop latched: e-stop: preflight e-stop (deliberate: the preflight's own e-stop test)"),
+            ("ERROR", "safety: safe stop latched: joint_position: hip at 1.2 rad"),
+            ("ERROR", "safety: safe stop latched: e-stop: preflight e-stop"),
+        ]
+
+    def test_quiet_without_verbose(self, caplog):
+        caplog.set_level(logging.WARNING, logger="sim2real")
+        with deliberate_estop("preflight e-stop", "test"):
+            logging.getLogger("sim2real.deploy.loop").warning("command mode normal -> safe: e-stop: preflight e-stop")
+            logging.getLogger("sim2real.deploy.loop").warning("command mode normal -> safe: stale reading")
+        assert [r.getMessage() for r in caplog.records] == ["command mode normal -> safe: stale reading"]

@@ -270,3 +270,21 @@ class TestNothingToRead:
             writer.write(conn, 1, b"\x00\x01\x00\x00" + bytes(8))
         with pytest.raises(LogError, match="no messages on /joint_states"):
             read_bag(tmp_path / "bag")
+
+
+class TestNonFinitePositions:
+    def test_a_nan_position_is_the_one_error_before_any_velocity_warning(self, tmp_path, caplog):
+        # NaN velocities too: the warning "carry no velocity values" came before the position error,
+        # which read "Trajectory.q: non-finite value nan at index (5, 0)" (no topic, joint or time)
+        nan = float("nan")
+        states = [
+            (EPOCH + i * STEP, foreign_state(EPOCH + i * STEP, ("a", "b"), [nan if i == 5 else i, 1.0], [nan, nan]))
+            for i in range(20)
+        ]
+        bag = write_foreign(tmp_path / "bag", states, [(EPOCH + i * STEP, [0.0, 0.0]) for i in range(20)])
+        with caplog.at_level("WARNING", logger="sim2real"), pytest.raises(LogError) as exc:
+            read_bag(bag)
+        text = str(exc.value)
+        assert "/joint_states: the position of joint 'a' is nan in message 6 of 20 (t = 0.050 s)" in text, text
+        assert "record it again" in text and "\n" not in text
+        assert [r.getMessage() for r in caplog.records if r.levelno >= 30] == []

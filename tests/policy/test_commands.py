@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import pytest
 
+from sim2real.errors import PolicyError
 from sim2real.policy.commands import command_warning, trained_ranges, warn_command
 from sim2real.robots import load_robot
 from sim2real.robots.spec import ObservationTerm
@@ -39,3 +41,10 @@ class TestCommandWarning:
         assert command_warning(spec, CLIPPED, (1.0, -0.4, 0.5)) is None
         assert command_warning(spec, CLIPPED, None) is None
         assert "never saw" in command_warning(spec, (ObservationTerm("velocity_command", 3),), (0.0, 0.0, 9.0))
+
+
+def test_a_command_for_a_policy_that_observes_none_is_refused():
+    spec = load_robot("furuta")
+    with pytest.raises(PolicyError, match=r"takes no velocity command .*drop --velocity-command"):
+        warn_command(spec, spec.observation, (0.5, 0.0, 0.0))
+    assert warn_command(spec, spec.observation, None) is None

@@ -228,6 +228,8 @@ def test_selftest_command_prints_the_figures_per_rate():
         assert run["estop_reaction_ms"] is not None and 0 < run["estop_reaction_ms"] < 100, run
         assert run["messages"] >= 3 * run["ticks"] * 0.8, run  # states, IMU, height in; commands out
         assert run["safety_state"] == "ok", run
+    # its own e-stop is deliberate: no WARNING/ERROR line about it on stderr (INFO with -v)
+    assert "e-stop from topic" not in result.stderr, result.stderr[-3000:]
     assert result.returncode == (0 if summary["ok"] else 1)
 
 

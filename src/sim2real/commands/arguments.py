@@ -14,7 +14,7 @@ from typing import Annotated
 
 from tyro.constructors import PrimitiveConstructorSpec
 
-__all__ = ["Count", "Finite", "NonNegative", "NonNegativeCount", "Positive", "Seed"]
+__all__ = ["Count", "Finite", "NonNegative", "NonNegativeCount", "Positive", "Seed", "VelocityCommand"]
 
 SEED_MAX = 2**32 - 1
 """Largest seed: numpy's and torch's generators and MuJoCo's noise all take a 32-bit seed."""
@@ -81,3 +81,33 @@ NonNegative = Annotated[float, _float_above(0.0, True, "give a finite number of 
 
 Finite = Annotated[float, _float_above(-math.inf, False, "give a finite number")]
 """Any finite number (a velocity command's component)."""
+
+
+def _velocity_command() -> PrimitiveConstructorSpec:
+    """Three finite numbers: tyro's tuple of :data:`Finite` reports a bad one only as an invalid value."""
+    meaning = "give three finite numbers: vx [m/s], vy [m/s], yaw rate [rad/s]"
+
+    def parse(args: list[str]) -> tuple[float, float, float]:
+        values = []
+        for text in args:
+            try:
+                value = float(text)
+            except ValueError:
+                raise ValueError(f"'{text}' is not a number ({meaning})") from None
+            if not math.isfinite(value):
+                raise ValueError(f"{text} is out of range: {meaning}")
+            values.append(value)
+        vx, vy, wz = values
+        return vx, vy, wz
+
+    return PrimitiveConstructorSpec(
+        nargs=3,
+        metavar="FLOAT FLOAT FLOAT",
+        instance_from_str=parse,
+        is_instance=lambda x: isinstance(x, tuple) and len(x) == 3,
+        str_from_instance=lambda x: [str(v) for v in x],
+    )
+
+
+VelocityCommand = Annotated[tuple[float, float, float], _velocity_command()]
+"""A velocity command (vx [m/s], vy [m/s], yaw rate [rad/s]): three finite numbers."""

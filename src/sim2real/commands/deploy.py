@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim2real.commands.arguments import Finite, NonNegative, Positive, Seed
+from sim2real.commands.arguments import NonNegative, Positive, Seed, VelocityCommand
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -301,7 +301,7 @@ def deploy(
     out: str | None = None,
     realtime: bool = False,
     dwell: NonNegative | None = None,
-    velocity_command: tuple[Finite, Finite, Finite] | None = None,
+    velocity_command: VelocityCommand | None = None,
     seed: Seed = 0,
     ros_config: str | None = None,
     domain_id: int | None = None,

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from sim2real.commands.arguments import Count, Finite, NonNegativeCount, Positive, Seed
+from sim2real.commands.arguments import Count, NonNegativeCount, Positive, Seed, VelocityCommand
 from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import Sim2RealError
 
@@ -195,7 +195,7 @@ def envelope(
     workers: NonNegativeCount = 0,
     seed: Seed = 0,
     episode_s: Positive | None = None,
-    velocity_command: tuple[Finite, Finite, Finite] | None = None,
+    velocity_command: VelocityCommand | None = None,
     allow_out_of_bounds: bool = False,
     ray: str | None = None,
     json: bool = False,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 import tyro
@@ -48,7 +49,8 @@ def import_policy(
         policy: The policy file: TorchScript .pt or rsl_rl's training checkpoint model_<N>.pt (either
             subcommand), .onnx (isaaclab).
         model: The robot's MJCF (a scene including it is fine), unedited.
-        out: Output folder (robot.yaml, policy.onnx, randomize_default.yaml).
+        out: Output folder (robot.yaml, policy.onnx, randomize_default.yaml): new, or without robot.yaml
+            and policy.onnx; a failed import leaves nothing of its own there.
         config: legged-gym: the MuJoCo deploy config YAML.
         deploy: isaaclab: params/deploy.yaml or params/env.yaml (default: the run's, next to
             exported/; not needed for an mjlab ONNX with metadata).
@@ -73,6 +75,13 @@ def import_policy(
         seed: Seed of the parity check's rollout.
         json: Print a JSON summary on stdout.
     """
+    for option, path in (("--policy", policy), ("--model", model), ("--config", config), ("--deploy", deploy)):
+        if path is not None and not Path(path).is_file():
+            what = "is a folder, not a file" if Path(path).is_dir() else "does not exist"
+            raise Sim2RealError(f"{option} {path} {what}; give the path of the file")
+    from sim2real.policy.imports.common import check_out
+
+    check_out(out)
     human(f"importing the {framework} policy {policy} onto {model}", json)
     from sim2real.commands.robot import per_joint_arg
 

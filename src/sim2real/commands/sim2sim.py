@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sim2real.commands.arguments import Finite, Positive, Seed
+from sim2real.commands.arguments import Positive, Seed, VelocityCommand
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -42,7 +42,7 @@ def _run_text(label: str, r: dict[str, Any]) -> list[str]:
 def sim2sim(
     robot: str,
     policy: str,
-    velocity_command: tuple[Finite, Finite, Finite] | None = None,
+    velocity_command: VelocityCommand | None = None,
     seconds: Positive = 10.0,
     check: bool = False,
     seed: Seed = 0,

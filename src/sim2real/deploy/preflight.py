@@ -52,7 +52,8 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,7 @@ __all__ = [
     "MAX_AGE_S",
     "Item",
     "PreflightResult",
+    "deliberate_estop",
     "file_hash",
     "find_passing",
     "record_path",
@@ -545,6 +547,42 @@ def check_joint_signs(runner: _Runner) -> Item:
     )
 
 
+ESTOP_LOGGERS = ("sim2real.deploy.safety", "sim2real.deploy.loop", "sim2real.deploy.ros2.node")
+"""The loggers that report an e-stop (the event, the latch, the switch to safe mode)."""
+
+
+class _Deliberate(logging.Filter):
+    """Demotes the records of one deliberate e-stop (their text holds ``reason``) to INFO, saying so;
+    every other record, a real safe stop among them, passes unchanged."""
+
+    def __init__(self, reason: str, why: str) -> None:
+        super().__init__()
+        self.reason, self.why = reason, why
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO and self.reason in record.getMessage():
+            record.msg, record.args = f"{record.getMessage()} (deliberate: {self.why})", ()
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+            return logging.getLogger(record.name).isEnabledFor(logging.INFO)  # the level was checked before
+        return True
+
+
+@contextmanager
+def deliberate_estop(reason: str, why: str) -> Iterator[None]:
+    """While inside, the log records of an e-stop whose reason contains ``reason`` are INFO and say
+    ``why`` (a check's own e-stop is no error: shown with -v, not on a quiet stderr); records of any
+    other safe stop keep their level."""
+    f = _Deliberate(reason, why)
+    loggers = [logging.getLogger(name) for name in ESTOP_LOGGERS]
+    for lg in loggers:
+        lg.addFilter(f)
+    try:
+        yield
+    finally:
+        for lg in loggers:
+            lg.removeFilter(f)
+
+
 def check_estop_and_fallback(runner: _Runner) -> tuple[Item, Item]:
     """E-stop timing (robot clock, against two control periods) and the safe mode after it."""
     spec = runner.spec
@@ -562,8 +600,9 @@ def check_estop_and_fallback(runner: _Runner) -> tuple[Item, Item]:
     with loop:
         runner.ticks(loop, max(5, round(0.1 / spec.control_dt)))
         t_req = float(clock()) if callable(clock) else time.monotonic()
-        loop.request_estop("preflight e-stop")
-        after = runner.ticks(loop, max(10, round(0.5 / spec.control_dt)), watch)
+        with deliberate_estop("preflight e-stop", "the preflight's own e-stop test"):
+            loop.request_estop("preflight e-stop")
+            after = runner.ticks(loop, max(10, round(0.5 / spec.control_dt)), watch)
     ms = math.inf if t_safe is None else 1e3 * (t_safe - t_req)
     where = "the robot reported safe mode" if hasattr(robot, "safe") else "the first safe command was written"
     estop = Item(

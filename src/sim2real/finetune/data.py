@@ -265,6 +265,7 @@ def load_episodes(
         traj = read_bag(
             path,
             expected_hash=spec.hash,
+            expected_robot=spec.name,
             require_commands=True,
             command_joints=spec.actuated_joints,
             command_order=order,

@@ -114,6 +114,7 @@ def load_logs(
             traj = read_bag(
                 path,
                 expected_hash=spec.hash,
+                expected_robot=spec.name,
                 require_commands=True,
                 command_joints=spec.actuated_joints,
                 topics=chosen,

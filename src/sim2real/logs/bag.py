@@ -466,6 +466,7 @@ def read_bag(
     path: str | Path,
     *,
     expected_hash: str | None = None,
+    expected_robot: str | None = None,
     require_commands: bool = False,
     command_joints: Sequence[str] | None = None,
     topics: Mapping[str, str] | None = None,
@@ -487,6 +488,7 @@ def read_bag(
         expected_hash: If given, the spec hash the bag must have been recorded with.  A bag from
             another recorder (no sim2real metadata at all) cannot state one: it is read with a
             warning, and its joints are matched to the robot by name.
+        expected_robot: The robot's name, for the error of a log of another robot.
         require_commands: Raise if the bag has no ``/joint_commands`` messages.
         command_joints: The joints commands drive when the bag does not say (a bag from another
             recorder whose commands are as wide as this list: the robot's actuated joints).
@@ -529,7 +531,16 @@ def read_bag(
         if spec_hash is None:  # another recorder (ros2 bag record) cannot know the hash: names decide
             log.warning("%s: recorded by another tool (no spec hash): its joints are matched to the robot by name", path)
         elif spec_hash != expected_hash:
-            raise SpecMismatchError(f"log {path}", expected_hash, spec_hash)
+            found = header.get("robot") or None
+            raise SpecMismatchError(
+                f"log {path}",
+                expected_hash,
+                spec_hash,
+                expected_robot=expected_robot,
+                found_robot=found,
+                detail=(f"give the log's robot (--robot {found}) or " if found else "give its robot's spec or ")
+                + "a log recorded on this one",
+            )
     if require_commands and not streams.command_ns:
         where = next((t for t, standard in role.items() if standard == TOPIC_COMMANDS), TOPIC_COMMANDS)
         raise LogError(f"{path}: no messages on {where} (commands are required here; in a topic of another name: --topic commands=TOPIC)")

@@ -211,6 +211,12 @@ class Streams:
             state_ns, cols = merge_joints(where, names, state_ns, self.state_names, fields)
             q, qd, tau = cols["position"], cols["velocity"], cols["effort"]
         t = state_ns / 1e9
+        if not np.isfinite(q).all():  # before velocities are differentiated from them (and warned about)
+            k, j = (int(x) for x in np.argwhere(~np.isfinite(q))[0])
+            raise LogError(
+                f"{where}: the position of joint '{names[j]}' is {q[k, j]:g} in message {k + 1} of {len(t)} "
+                f"(t = {t[k] - t[0]:.3f} s); a log needs finite positions: cut the run before it or record it again"
+            )
         gaps = None if qd is None else np.all(np.isnan(qd), axis=1)
         if gaps is not None and gaps.any():  # a few messages without velocities: from the positions there
             log.warning(

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from sim2real.errors import PolicyError
 from sim2real.robots.spec import ObservationTerm, RobotSpec
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,16 @@ def command_warning(spec: RobotSpec, layout: Sequence[ObservationTerm], command:
 
 
 def warn_command(spec: RobotSpec, layout: Sequence[ObservationTerm], command: Any) -> str | None:
-    """Log :func:`command_warning`'s line as a warning (and return it)."""
+    """Log :func:`command_warning`'s line as a warning (and return it).
+
+    Raises:
+        PolicyError: a command for a policy that observes none (it would be dropped in silence).
+    """
+    if command is not None and not any(t.name == "velocity_command" for t in layout):
+        raise PolicyError(
+            f"--velocity-command: the policy takes no velocity command (it observes {', '.join(t.name for t in layout)}); "
+            "drop --velocity-command"
+        )
     line = command_warning(spec, layout, command)
     if line is not None:
         log.warning("%s", line)

@@ -434,7 +434,10 @@ class PolicyMetadata:
             PolicyError: the file is not a sim2real policy, or an entry is missing or malformed.
         """
         if "format" not in props:
-            raise PolicyError(f"{source}: ONNX model without sim2real policy metadata (no 'format' entry)")
+            raise PolicyError(
+                f"{source}: ONNX model without sim2real policy metadata (no 'format' entry); a policy trained "
+                "elsewhere becomes one with sim2real import isaaclab|legged-gym"
+            )
 
         def get(key: str) -> Any:
             if key not in props:

@@ -21,6 +21,7 @@ from typing import Any
 
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.loop_build import build_loop
+from sim2real.deploy.preflight import deliberate_estop
 from sim2real.deploy.ros2.node import ESTOP_QOS, PolicyDeploymentNode
 from sim2real.errors import Sim2RealError
 from sim2real.policy.linear import write_linear_policy
@@ -141,8 +142,9 @@ def _selftest_deploy(
             summary = node.diagnostics(final=True)  # the run's timing, before the e-stop
             spin_until(ex, node, lambda: estop_pub.get_subscription_count() > 0, 5.0)
             sent = time.monotonic()
-            estop_pub.publish(Bool(data=True))
-            spin_until(ex, node, lambda: "applied" in reaction, 2.0)
+            with deliberate_estop(f"e-stop from topic {node.config.estop_topic}", "the selftest's own e-stop"):
+                estop_pub.publish(Bool(data=True))
+                spin_until(ex, node, lambda: "applied" in reaction, 2.0)
             node.stop_control()
         finally:
             node.loop.close()

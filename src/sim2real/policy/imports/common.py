@@ -24,6 +24,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -176,7 +177,17 @@ def model_joints(model_path: str | Path) -> list[str]:
         raise SpecError(f"{Path(model_path).name}: MJCF does not compile ({exc})") from None
     kinds = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
     names = [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in range(model.njnt)]
-    return [n for j, n in enumerate(names) if int(model.jnt_type[j]) in kinds and n]
+    return _some_joints([n for j, n in enumerate(names) if int(model.jnt_type[j]) in kinds and n], model_path)
+
+
+def _some_joints(found: list[str], model_path: str | Path) -> list[str]:
+    """``found``, unless it is empty: a model with no joint is not the robot's (one line)."""
+    if not found:
+        raise SpecError(
+            f"{Path(model_path).name}: the model has no named hinge or slide joint (no robot in it?); "
+            "give the robot's MJCF or a scene that includes it"
+        )
+    return found
 
 
 def select_joints(names: Sequence[str], pattern: str | None) -> list[str]:
@@ -215,7 +226,7 @@ def tree_joints(model_path: str | Path) -> list[str]:
             if int(model.jnt_type[j]) in kinds and name:
                 out.append(name)
         queue.extend(children.get(body, []))
-    return out
+    return _some_joints(out, model_path)
 
 
 def hold_positions(model_path: str | Path, joints: Sequence[str]) -> dict[str, float]:
@@ -242,19 +253,41 @@ def locked_note(locked: Mapping[str, float]) -> str:
     )
 
 
-def per_joint(values: Any, n: int, what: str) -> tuple[float, ...]:
+def per_joint(
+    values: Any,
+    n: int,
+    what: str,
+    *,
+    infinite_ok: bool = False,
+    positive: bool = False,
+    non_negative: bool = False,
+) -> tuple[float, ...]:
     """One number for every policy joint, or a list of exactly ``n`` numbers.
 
+    Args:
+        infinite_ok: Accept +-inf (a clip bound); NaN is never accepted.
+        positive: Every value must be above zero (a stiffness).
+        non_negative: Every value must be zero or more (a damping).
+
     Raises:
-        PolicyError: another count, or not numbers.
+        PolicyError: another count, not numbers, NaN (or infinite, or below the sign asked for).
     """
     items = list(values) if isinstance(values, list | tuple) else [values] * n
     if len(items) != n:
         raise PolicyError(f"{what} has {len(items)} values for {n} policy joints")
     try:
-        return tuple(float(x) for x in items)
+        out = tuple(float(x) for x in items)
     except (TypeError, ValueError):
         raise PolicyError(f"{what} must be numbers, got {values!r}") from None
+    for k, x in enumerate(out):
+        bad = "NaN" if x != x else "infinite" if not infinite_ok and abs(x) == np.inf else None
+        if bad is None and ((positive and not x > 0) or (non_negative and x < 0)):
+            bad = "negative" if x < 0 else "zero"
+        if bad is not None:
+            at = f" (value {k + 1} of {n})" if n > 1 and isinstance(values, list | tuple) else ""
+            shown = f" ({x:g}{at.replace(' (', ', ')}" if bad in ("negative", "zero") else at
+            raise PolicyError(f"{what} is {bad}{shown}; fix the file")
+    return out
 
 
 def given_or_trained(given: Any, trained: Any, joints: Sequence[str], what: str) -> dict[str, float] | None:
@@ -292,6 +325,23 @@ def file_digest(path: Path) -> str:
 
 
 # ------------------------------------------------------------------------------ writing
+def check_out(out_dir: str | Path) -> None:
+    """Refuse an output folder an import cannot write (before any work is done).
+
+    Raises:
+        PolicyError: ``out_dir`` is a file, or holds a ``policy.onnx`` or ``robot.yaml`` already.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise PolicyError(f"--out {out_dir} is a file; give the path of a folder (new or without robot.yaml)")
+    if (out_dir / "policy.onnx").exists():
+        raise PolicyError(f"{out_dir / 'policy.onnx'} exists already; an imported policy is never overwritten")
+    if (out_dir / "robot.yaml").exists():  # a spec is edited after an import (its "check" list)
+        raise PolicyError(
+            f"{out_dir / 'robot.yaml'} exists already (a spec, perhaps edited); choose another --out or remove it"
+        )
+
+
 def write_import(
     foreign: ForeignPolicy,
     model: str | Path,
@@ -308,9 +358,7 @@ def write_import(
             the parity check fails, or ``policy.onnx`` exists already.
     """
     out_dir = Path(out_dir)
-    target = out_dir / "policy.onnx"
-    if target.exists():
-        raise PolicyError(f"{target} exists already; an imported policy is never overwritten")
+    check_out(out_dir)
     if foreign.graph_n_obs != foreign.n_obs:
         raise PolicyError(
             f"the policy takes {foreign.graph_n_obs} observations, but the observation layout has "
@@ -335,8 +383,41 @@ def write_import(
         physics_dt=foreign.physics_dt,
     )
     if n != len(set(foreign.joints)):
-        raise PolicyError("a joint appears twice among the policy joints")
+        twice = next(j for j in foreign.joints if foreign.joints.count(j) > 1)
+        raise PolicyError(f"policy joint '{twice}' is named {foreign.joints.count(twice)} times; each joint once")
+    before = set(out_dir.iterdir()) if out_dir.is_dir() else None
     out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        return _write(foreign, model, out_dir, options, seed=seed, tolerance=tolerance)
+    except BaseException:
+        _remove_new(out_dir, before)
+        raise
+
+
+def _remove_new(out_dir: Path, before: set[Path] | None) -> None:
+    """Undo a failed import: the folder when it made it, else the entries it added (none of the
+    user's files)."""
+    if before is None:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        return
+    for path in set(out_dir.iterdir()) - before:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _write(
+    foreign: ForeignPolicy,
+    model: str | Path,
+    out_dir: Path,
+    options: InitOptions,
+    *,
+    seed: int,
+    tolerance: float,
+) -> ImportResult:
+    """:func:`write_import` once its checks have passed and ``out_dir`` exists."""
+    target = out_dir / "policy.onnx"
     spec, init = init_robot(
         model, out_dir / "robot.yaml", options, edit=lambda result: _edit(result, foreign)
     )

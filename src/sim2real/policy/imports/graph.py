@@ -173,7 +173,10 @@ def graph_interface(model: Any, source: str) -> GraphInterface:
         )
     n_obs, n_act = _shape(obs)[1], _shape(actions[0])[1]
     if not isinstance(n_obs, int) or not isinstance(n_act, int) or n_obs < 1 or n_act < 1:
-        raise PolicyError(f"{source}: the observation and action sizes are not fixed in the graph")
+        raise PolicyError(
+            f"{source}: the graph's observation width is {n_obs!r} and action width {n_act!r}; both must be fixed "
+            "and at least 1: export it with a fixed observation width (e.g. a (1, n_obs) example input)"
+        )
     return GraphInterface(obs.name, n_obs, actions[0].name, n_act, tuple(states))
 
 

@@ -98,14 +98,15 @@ log = logging.getLogger(__name__)
 def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
     """Per policy joint from a list by motor: one value per policy motor in motor order, or one per
     motor index of a larger robot (one value: every motor)."""
+    sign = {"positive": what == "stiffness", "non_negative": what == "damping"}
     if not isinstance(values, list):
-        return per_joint(values, len(rank), f"{where}: {what}")
+        return per_joint(values, len(rank), f"{where}: {what}", **sign)
     if len(values) == len(rank):
-        by_motor = per_joint(values, len(rank), f"{where}: {what}")
+        by_motor = per_joint(values, len(rank), f"{where}: {what}", **sign)
         return tuple(by_motor[r] for r in rank)
     if len(values) > max(index):
-        by_index = per_joint(values, len(values), f"{where}: {what}")
-        return tuple(by_index[i] for i in index)
+        by_index = per_joint(values, len(values), f"{where}: {what}")  # motors without a policy joint: any
+        return per_joint([by_index[i] for i in index], len(index), f"{where}: {what} (of the policy's motors)", **sign)
     raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {len(rank)} motors")
 
 
@@ -352,6 +353,10 @@ def import_isaaclab(
         if unknown:
             raise PolicyError(f"--motor-order: '{unknown[0]}' is not a joint of the model")
     names = csv_items(meta["joint_names"]) if "joint_names" in meta else None
+    for listed, what in ((names, f"{source}: the ONNX metadata joint_names"), (motor_order, "--motor-order")):
+        twice = next((j for j in listed or () if list(listed).count(j) > 1), None)
+        if twice is not None:
+            raise PolicyError(f"{what} names '{twice}' {list(listed).count(twice)} times; each joint once")
     files = {"policy": Path(policy), "model": Path(model), **torch_files}
     if deploy is None and names is None:
         deploy = _params_next_to(Path(policy), assumed)
@@ -402,7 +407,10 @@ def import_isaaclab(
             f"{Path(deploy).name}'s action drives {', '.join(driven)}"
         )
     if interface.n_act != len(driven):
-        raise PolicyError(f"the policy gives {interface.n_act} actions for {len(driven)} policy joints")
+        raise PolicyError(
+            f"{source}: the policy gives {interface.n_act} actions for {len(driven)} policy joints "
+            f"({Path(deploy).name if deploy else 'its metadata'}): give the deploy.yaml of this policy's run"
+        )
     missing = [j for j in facts["joints"] if j not in model_joints(model)]
     if missing:
         raise PolicyError(f"policy joint '{missing[0]}' is not a joint of {Path(model).name}")
@@ -423,7 +431,8 @@ def import_isaaclab(
                 "(the action's joint_ids then name the driven ones) or the run's env.yaml"
             )
         raise PolicyError(
-            f"the policy takes {interface.n_obs} observations, the observation layout has {width}: {text}"
+            f"{source}: the policy takes {interface.n_obs} observations, the observation layout has {width} "
+            f"({Path(deploy).name if deploy else 'its metadata'}): {text}"
         )
     locked = hold_positions(model, [j for j in model_joints(model) if j not in facts["joints"]])
     if locked:

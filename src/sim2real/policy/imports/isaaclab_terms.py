@@ -67,7 +67,7 @@ def term_clip(value: Any, size: int, what: str) -> tuple[Any, Any] | None:
         return None
     if not isinstance(value, list) or len(value) != 2:
         raise PolicyError(f"{what} must be [low, high] or null")
-    low, high = (per_joint(v, size, what) for v in value)
+    low, high = (per_joint(v, size, what, infinite_ok=True) for v in value)
     if not all(np.isfinite(low)) and not all(np.isfinite(high)):
         return None
     return (low[0] if len(set(low)) == 1 else low, high[0] if len(set(high)) == 1 else high)

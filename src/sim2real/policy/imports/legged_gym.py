@@ -31,6 +31,7 @@ What it does not state, and what this importer assumes (recorded in the policy's
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,8 @@ DEFAULT_PERIOD = 0.8
 
 def _number(cfg: dict[str, Any], key: str, where: str) -> float:
     value = cfg[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PolicyError(f"{where}: '{key}' must be a number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise PolicyError(f"{where}: '{key}' must be a finite number, got {value!r}")
     return float(value)
 
 
@@ -223,9 +224,10 @@ def import_legged_gym(
             f"{where}: missing '{missing[0]}' (a unitree_rl_gym MuJoCo deploy config has {', '.join(REQUIRED)})"
         )
     n = int(cfg["num_actions"])
-    kp = per_joint(cfg["kps"], n, f"{where}: kps")
-    kd = per_joint(cfg["kds"], n, f"{where}: kds")
+    kp = per_joint(cfg["kps"], n, f"{where}: kps", positive=True)
+    kd = per_joint(cfg["kds"], n, f"{where}: kds", non_negative=True)
     default = per_joint(cfg["default_angles"], n, f"{where}: default_angles")
+    action_scale = per_joint(cfg["action_scale"], n, f"{where}: action_scale")
     terms, assumed = layout(cfg, where)
     available = model_joints(model)
     if joints is not None:
@@ -252,10 +254,10 @@ def import_legged_gym(
     interface = graph_interface(graph, Path(policy).name)
     if interface.n_obs != int(cfg["num_obs"]):
         raise PolicyError(
-            f"the policy takes {interface.n_obs} observations, {where} says num_obs {cfg['num_obs']}"
+            f"{Path(policy).name}: the policy takes {interface.n_obs} observations, {where} says num_obs {cfg['num_obs']}"
         )
     if interface.n_act != n:
-        raise PolicyError(f"the policy gives {interface.n_act} actions, {where} says num_actions {n}")
+        raise PolicyError(f"{Path(policy).name}: the policy gives {interface.n_act} actions, {where} says num_actions {n}")
     dt = _number(cfg, "simulation_dt", where)
     decimation = int(cfg["control_decimation"])
     if not dt > 0 or decimation < 1:
@@ -266,7 +268,7 @@ def import_legged_gym(
         default_pose=default,
         kp=kp,
         kd=kd,
-        action_scale=per_joint(cfg["action_scale"], n, f"{where}: action_scale"),
+        action_scale=action_scale,
         action_offset=default,
         observation=terms,
         control_dt=dt * decimation,

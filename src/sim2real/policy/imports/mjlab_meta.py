@@ -122,9 +122,9 @@ def from_metadata(
     return {
         "joints": joints,
         "kp": per_joint(
-            _numbers(meta["joint_stiffness"], "joint_stiffness"), n, "ONNX metadata joint_stiffness"
+            _numbers(meta["joint_stiffness"], "joint_stiffness"), n, "ONNX metadata joint_stiffness", positive=True
         ),
-        "kd": per_joint(_numbers(meta["joint_damping"], "joint_damping"), n, "ONNX metadata joint_damping"),
+        "kd": per_joint(_numbers(meta["joint_damping"], "joint_damping"), n, "ONNX metadata joint_damping", non_negative=True),
         "default_pose": default,
         "driven": driven,
         "scale": per_joint(scales if len(scales) > 1 else scales[0], m, "ONNX metadata action_scale"),

@@ -182,7 +182,10 @@ def load_torch_policy(
             f"--activation is for training checkpoints (model_<N>.pt); {path.name} is a TorchScript policy, "
             "whose layers name their activation"
         )
-    graph, recurrent, network = torchscript_to_onnx(module)
+    try:
+        graph, recurrent, network = torchscript_to_onnx(module)
+    except PolicyError as exc:  # what the structure lacks, said of this file
+        raise PolicyError(f"{path.name}: {exc}") from None
     return TorchPolicy(graph, recurrent, network, reference_function(module))
 
 
