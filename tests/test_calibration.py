@@ -173,3 +173,14 @@ class TestDoorChecks:
         )
         model = calibrated_model(pendulum, path, allow_out_of_bounds=True)
         assert Parameters(pendulum, model).get(model, "body.pole.mass")[0] == pytest.approx(5.0)
+
+    @pytest.mark.parametrize("extra", ["", ", ci_low: 0.1"])
+    def test_a_null_value_is_one_line_with_or_without_an_interval(self, tmp_path, calib, extra):
+        """With an interval beside it, ``value: null`` ended in an AttributeError traceback."""
+        path = tmp_path / "calib.yaml"
+        save_calibration(path, calib)
+        raw = yaml.safe_load(path.read_text())
+        raw["params"]["body.pole.mass"] = yaml.safe_load("{value: null" + extra + "}")
+        path.write_text(yaml.safe_dump(raw))
+        with pytest.raises(ParameterError, match=r"params.body.pole.mass.value: give a number or a list of numbers"):
+            load_calibration(path)

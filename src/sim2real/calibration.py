@@ -149,10 +149,10 @@ def _array(value: object, where: str) -> np.ndarray | None:
     return arr
 
 
-def _check_interval(value: np.ndarray, entry: dict, where: str) -> None:
-    """The confidence interval ``ci_low .. ci_high`` of an entry: as many components as the value,
-    low end not above the high end (an inverted interval would make an inverted randomization
-    range when training is centred on the calibration)."""
+def _interval(value: np.ndarray, entry: dict, where: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The confidence interval ``(ci_low, ci_high)`` of an entry (None where absent), checked: as many
+    components as the value, low end not above the high end (an inverted interval would make an
+    inverted randomization range when training is centred on the calibration)."""
     low = _array(entry.get("ci_low"), f"{where}.ci_low")
     high = _array(entry.get("ci_high"), f"{where}.ci_high")
     for end, key in ((low, "ci_low"), (high, "ci_high")):
@@ -163,6 +163,7 @@ def _check_interval(value: np.ndarray, entry: dict, where: str) -> None:
             f"{where}: the interval is inverted (ci_low {low.tolist()} > ci_high {high.tolist()}); "
             "fix the file or identify again"
         )
+    return low, high
 
 
 def load_calibration(
@@ -213,14 +214,16 @@ def load_calibration(
         if not isinstance(entry, dict) or "value" not in entry:
             raise ParameterError(f"{where}: needs a 'value'")
         value = _array(entry["value"], f"{where}.value")
-        _check_interval(value, entry, where)
+        if value is None:
+            raise ParameterError(f"{where}.value: give a number or a list of numbers")
+        ci_low, ci_high = _interval(value, entry, where)
         params[str(name)] = CalibratedParam(
             value=value,
             nominal=_array(entry.get("nominal"), f"{where}.nominal")
             if entry.get("nominal") is not None
             else value,
-            ci_low=_array(entry.get("ci_low"), f"{where}.ci_low"),
-            ci_high=_array(entry.get("ci_high"), f"{where}.ci_high"),
+            ci_low=ci_low,
+            ci_high=ci_high,
             unit=str(entry.get("unit", "")),
             identifiable=bool(entry.get("identifiable", True)),
             reason=entry.get("reason"),

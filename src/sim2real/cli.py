@@ -24,6 +24,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from sim2real.commands.arguments import RANGE_ERROR
 from sim2real.errors import Sim2RealError
 
 log = logging.getLogger("sim2real")
@@ -159,7 +160,7 @@ def _describe(event: Any, argv: Sequence[str]) -> str:
         return f"{_flag(event.argument)} takes no value, got '{event.offending_value}'"
     if isinstance(event, te.InstantiationFailure):
         lines = event.message.strip().splitlines() or [""]
-        ranged = re.search(r"(?:^|\]: )(\S+ is (?:out of range|not an? (?:integer|number))\b.*)$", lines[-1])
+        ranged = RANGE_ERROR.search(lines[-1])
         if ranged and event.argument is not None:  # a typed number of commands.arguments
             return f"{_flag(event.argument)}: {ranged.group(1)}"
         found = re.search(r"from (\[.*?\])", event.message)

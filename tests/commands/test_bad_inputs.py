@@ -17,7 +17,7 @@ from deploy_testdata import TWIN_YAML, tiny_policy
 
 from sim2real.calibration import CalibratedParam, Calibration, save_calibration
 from sim2real.cli import main
-from sim2real.robots import load_robot
+from sim2real.robots import DATA_DIR, load_robot
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,9 @@ def files(tmp_path_factory) -> Path:
         )
         == 0
     )
+    (d / "edited").mkdir()  # the furuta's own spec after an edit of its model: another hash, the same name
+    (d / "edited" / "furuta.yaml").write_text((DATA_DIR / "furuta.yaml").read_text())
+    (d / "edited" / "furuta.xml").write_text((DATA_DIR / "furuta.xml").read_text() + "<!-- edited -->\n")
     for robot in ("furuta", "pendulum"):
         (d / f"{robot}.onnx").write_bytes(tiny_policy(robot).read_bytes())
     foreign = onnx.load(str(d / "furuta.onnx"))
@@ -360,6 +363,13 @@ CASES = [
         f"gap {F}/chirp --robot pendulum --report {{tmp}}/g.html",
         "chirp",
         ("('furuta')", "('pendulum')", "--robot furuta"),
+        ("g.html",),
+    ),
+    Case(  # it advised --robot furuta to a user who gave the furuta
+        "gap on a log of the same robot before its spec changed",
+        f"gap {F}/chirp --robot {F}/edited/furuta.yaml --report {{tmp}}/g.html",
+        "chirp",
+        ("the robot's spec changed since the log was recorded", "give the spec it was recorded with"),
         ("g.html",),
     ),
     Case(  # the command was dropped in silence

@@ -13,8 +13,9 @@ from deploy_testdata import tiny_policy
 
 from sim2real.cli import main
 from sim2real.deploy.fault_cases import DroppedBurst, InfPolicyOutput, RateSpike, TorqueCommand
-from sim2real.deploy.faults import FAULTS, StandInPolicy, run_case, run_suite, transient_recovered
+from sim2real.deploy.faults import FAULTS, run_case, run_suite, transient_recovered
 from sim2real.deploy.safety import SafetyDecision, SafetyMonitor
+from sim2real.deploy.stand_in import StandInPolicy
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots import load_robot
 

@@ -11,15 +11,9 @@ import pytest
 import yaml
 
 from sim2real.deploy.fault_cases import MAX_SWING, Collision, NanReading, NotApplicableError
-from sim2real.deploy.faults import (
-    STAND_IN_TORQUE_STEP,
-    StandInPolicy,
-    _NoFault,
-    check_quiet,
-    run_case,
-    run_suite,
-)
+from sim2real.deploy.faults import _NoFault, check_quiet, run_case, run_suite
 from sim2real.deploy.record import fixed_base_spec
+from sim2real.deploy.stand_in import STAND_IN_TORQUE_STEP, StandInPolicy
 from sim2real.real.protocol import Reading
 from sim2real.robots import DATA_DIR, load_robot
 

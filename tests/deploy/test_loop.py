@@ -24,11 +24,11 @@ from deploy_testdata import (
 )
 
 from sim2real.cli import main
-from sim2real.deploy.faults import StandInPolicy
 from sim2real.deploy.loop import ControlLoop, LoopConfig, parse_stage
 from sim2real.deploy.loop_build import build_loop
 from sim2real.deploy.safety import SafetyMonitor
 from sim2real.deploy.speed import SpeedConfig
+from sim2real.deploy.stand_in import StandInPolicy
 from sim2real.errors import Sim2RealError
 from sim2real.logs import read_bag
 from sim2real.real.protocol import Reading
@@ -464,7 +464,7 @@ import sys
 import numpy as np
 import sim2real.deploy.loop, sim2real.deploy.faults, sim2real.deploy.record, sim2real.real.twin
 import sim2real.commands.deploy, sim2real.commands.record, sim2real.policy.runtime
-from sim2real.deploy.faults import StandInPolicy
+from sim2real.deploy.stand_in import StandInPolicy
 from sim2real.policy.linear import write_linear_policy
 from sim2real.deploy.loop import ControlLoop
 from sim2real.real.twin import TwinRobot

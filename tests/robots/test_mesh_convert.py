@@ -32,6 +32,15 @@ class TestCollada:
         np.testing.assert_allclose(low, [-1, -3, 3])  # the file's +y (up) is +z; its +z becomes -y
         np.testing.assert_allclose(high, [1, 3, 7])
 
+    def test_an_x_up_file_is_turned_to_z_up_as_the_collada_standard_says(self, tmp_path):
+        """X_UP: the file's +x is up, its -y is right (+x), its +z is in (-y); the turn was 90 degrees off
+        about the vertical (a 2 x 4 x 6 box came out 6 x 4 x 2)."""
+        low, high = _bounds(
+            read_collada(collada_box(tmp_path / "b.dae", (2, 4, 6), offset=(0, 5, 0), up="X_UP"))
+        )
+        np.testing.assert_allclose(low, [-7, -3, -1])
+        np.testing.assert_allclose(high, [-3, 3, 1])
+
     def test_a_polygon_indexing_past_its_vertices_is_one_line(self, tmp_path):
         path = collada_box(tmp_path / "b.dae", (1, 1, 1))
         path.write_text(path.read_text().replace("<p>0 0 ", "<p>9 0 "))

@@ -20,6 +20,16 @@ def _stl(path: Path) -> Path:
     return stl(path, 0.1)
 
 
+def _dog_with_base_inertia(path: Path, mass: float, ixx, ixy, ixz, iyy, iyz, izz) -> Path:
+    """The test quadruped whose (massless) base link states this inertial."""
+    urdf = quadruped_urdf(path)
+    inertia = f'<inertia ixx="{ixx}" ixy="{ixy}" ixz="{ixz}" iyy="{iyy}" iyz="{iyz}" izz="{izz}"/>'
+    urdf.write_text(urdf.read_text().replace(
+        '<link name="base"/>', f'<link name="base"><inertial><mass value="{mass}"/>{inertia}</inertial></link>'
+    ))
+    return urdf
+
+
 def _urdf(path: Path, mesh: str) -> Path:
     """A two-link arm whose moving link collides through ``mesh`` (a URDF ``filename``)."""
     inertia = '<inertia ixx="0.01" iyy="0.01" izz="0.01" ixy="0" ixz="0" iyz="0"/>'
@@ -130,12 +140,7 @@ class TestImuLink:
 class TestConversionMessages:
     def test_an_inertia_with_a_negative_eigenvalue_is_one_line_naming_the_link_and_the_fix(self, tmp_path):
         """legged_gym's Cassie: MuJoCo's two-line 'inertia must have positive eigenvalues' error."""
-        urdf = quadruped_urdf(tmp_path / "dog.urdf")
-        urdf.write_text(urdf.read_text().replace(
-            '<link name="base"/>',
-            '<link name="base"><inertial><mass value="0.1"/>'
-            '<inertia ixx="0.00001" ixy="0" ixz="0.015" iyy="0.00001" iyz="0" izz="0.00001"/></inertial></link>',
-        ))
+        urdf = _dog_with_base_inertia(tmp_path / "dog.urdf", 0.1, 0.00001, 0, 0.015, 0.00001, 0, 0.00001)
         with pytest.raises(SpecError) as info:
             infer_spec(urdf, tmp_path / "out", FLOATING)
         message = str(info.value)
@@ -279,11 +284,7 @@ class TestPlaceholderInertia:
     def test_a_tensor_of_one_number_in_six_fields_loses_its_products_and_is_named(self, tmp_path):
         """Go1's, B1's, ANYmal B's base (1e-6 everywhere) and ANYmal C's hatch (0.001): two zero
         eigenvalues, and init stopped at 'states an inertia that is not physical'."""
-        urdf = quadruped_urdf(tmp_path / "dog.urdf")
-        fill = '<inertia ixx="0.001" ixy="0.001" ixz="0.001" iyy="0.001" iyz="0.001" izz="0.001"/>'
-        urdf.write_text(urdf.read_text().replace(
-            '<link name="base"/>', f'<link name="base"><inertial><mass value="0.142"/>{fill}</inertial></link>'
-        ))
+        urdf = _dog_with_base_inertia(tmp_path / "dog.urdf", 0.142, *[0.001] * 6)
         with pytest.raises(Exception, match="positive eigenvalues"):  # what MuJoCo says of the file itself
             __import__("mujoco").MjModel.from_xml_path(str(urdf))
         spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
@@ -294,12 +295,7 @@ class TestPlaceholderInertia:
         assert model.body_mass[model.body("base").id] == pytest.approx(6.0 + 0.001 + 0.142)
 
     def test_products_larger_than_the_moments_stay_an_error(self, tmp_path):
-        urdf = quadruped_urdf(tmp_path / "dog.urdf")
-        urdf.write_text(urdf.read_text().replace(
-            '<link name="base"/>',
-            '<link name="base"><inertial><mass value="0.1"/>'
-            '<inertia ixx="0.001" ixy="0.0015" ixz="0" iyy="0.001" iyz="0" izz="0.001"/></inertial></link>',
-        ))
+        urdf = _dog_with_base_inertia(tmp_path / "dog.urdf", 0.1, 0.001, 0.0015, 0, 0.001, 0, 0.001)
         with pytest.raises(SpecError, match="link 'base' states an inertia that is not physical"):
             infer_spec(urdf, tmp_path / "out", FLOATING)
 

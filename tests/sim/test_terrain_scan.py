@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import mujoco
 import numpy as np
 import pytest
 
+from imu_mount_testdata import turned_imu_quadruped
+from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
+from sim2real.robots.spec import ObservationTerm
 from sim2real.sim.terrain_scan import cast_height_scan, scan_points, terrain_geoms
 
 XS = [round(-0.8 + 0.1 * i, 1) for i in range(17)]
@@ -127,3 +131,18 @@ class TestCastHeightScan:
         assert np.all(
             np.isposinf(heights[2])
         )  # beyond the floor's 5 m (a ray sees a plane's size): no terrain
+
+
+class TestTwinReading:
+    def test_a_scan_leaves_the_readings_imu_orientation_the_imus(self, tmp_path):
+        """The twin's scan took the base's pose under the name of the IMU's quaternion: a reading of an
+        IMU turned on its base carried the base's orientation once the spec observed a scan."""
+        spec = turned_imu_quadruped(tmp_path, 0.0, 0.0, 34.0)
+        scan = ObservationTerm(
+            "height_scan", 4, params={"points_x": [-0.1, 0.1], "points_y": [-0.1, 0.1], "order": "xy", "offset": 0.5}
+        )
+        scanned = dataclasses.replace(spec, observation=(*spec.observation, scan))
+        plain, with_scan = (TwinRobot(s, TwinConfig(effects=TwinEffects.none())).read() for s in (spec, scanned))
+        assert with_scan.height_scan is not None and plain.height_scan is None
+        np.testing.assert_allclose(with_scan.quat, plain.quat, atol=1e-12)
+        assert abs(plain.quat[3]) > 0.25  # the IMU's 34 degrees about z, not the base's identity

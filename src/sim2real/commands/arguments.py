@@ -10,11 +10,25 @@ against ``--resume``, a speed stage) stays in the command.
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated
 
 from tyro.constructors import PrimitiveConstructorSpec
 
-__all__ = ["Count", "Finite", "NonNegative", "NonNegativeCount", "Positive", "Seed", "VelocityCommand"]
+__all__ = [
+    "RANGE_ERROR",
+    "Count",
+    "Finite",
+    "NonNegative",
+    "NonNegativeCount",
+    "Positive",
+    "Seed",
+    "VelocityCommand",
+]
+
+RANGE_ERROR = re.compile(r"(?:^|\]: )(\S+ is (?:out of range|not an? (?:integer|number))\b.*)$")
+"""The line a type below raises for a bad value (``'x' is not a number (...)``, ``-1 is out of range:
+...``), as it ends tyro's failure text: the CLI finds it there (``group(1)``) to print it in one line."""
 
 SEED_MAX = 2**32 - 1
 """Largest seed: numpy's and torch's generators and MuJoCo's noise all take a 32-bit seed."""
@@ -42,18 +56,23 @@ def _int_in(low: int, high: int | None, meaning: str) -> PrimitiveConstructorSpe
     )
 
 
+def _float(text: str, low: float, inclusive: bool, meaning: str) -> float:
+    """``text`` as a finite number ``> low`` (``>= low`` when ``inclusive``; -inf: any finite)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a number ({meaning})") from None
+    if not math.isfinite(value) or value < low or (value == low and not inclusive):
+        raise ValueError(f"{text} is out of range: {meaning}")
+    return value
+
+
 def _float_above(low: float, inclusive: bool, meaning: str) -> PrimitiveConstructorSpec:
     """A finite ``float`` argument ``> low`` (``>= low`` when ``inclusive``; -inf: any finite)."""
 
     def parse(args: list[str]) -> float:
         (text,) = args
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"'{text}' is not a number ({meaning})") from None
-        if not math.isfinite(value) or value < low or (value == low and not inclusive):
-            raise ValueError(f"{text} is out of range: {meaning}")
-        return value
+        return _float(text, low, inclusive, meaning)
 
     return PrimitiveConstructorSpec(
         nargs=1,
@@ -88,16 +107,7 @@ def _velocity_command() -> PrimitiveConstructorSpec:
     meaning = "give three finite numbers: vx [m/s], vy [m/s], yaw rate [rad/s]"
 
     def parse(args: list[str]) -> tuple[float, float, float]:
-        values = []
-        for text in args:
-            try:
-                value = float(text)
-            except ValueError:
-                raise ValueError(f"'{text}' is not a number ({meaning})") from None
-            if not math.isfinite(value):
-                raise ValueError(f"{text} is out of range: {meaning}")
-            values.append(value)
-        vx, vy, wz = values
+        vx, vy, wz = (_float(text, -math.inf, False, meaning) for text in args)
         return vx, vy, wz
 
     return PrimitiveConstructorSpec(

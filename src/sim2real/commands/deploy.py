@@ -369,8 +369,6 @@ def deploy(
     gated = ros2 or ledger
     if gated and dwell is not None:
         raise Sim2RealError("--dwell does not apply under the stage ledger: its dwell is the spec's safety.stages.dwell")
-    if seconds is not None and not seconds > 0:
-        raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     runner = PolicyRunner(policy, spec, providers="cpu")  # a bad file fails here, with one line
     warn_command(spec, runner.metadata.observation, velocity_command)
     if ros2:  # a ROS 2 robot gives no terrain height scan: refused before the gate and the ledger

@@ -12,7 +12,6 @@ import tyro
 
 from sim2real.commands.arguments import Count, NonNegativeCount, Positive, Seed, VelocityCommand
 from sim2real.commands.output import emit, human, output_file
-from sim2real.errors import Sim2RealError
 
 
 def gap(
@@ -81,11 +80,7 @@ def gap(
     from sim2real.gap.io import load_logs
     from sim2real.robots import load_robot
 
-    if not threshold > 0:
-        raise Sim2RealError(f"--threshold must be positive, got {threshold}")
     spec = load_robot(robot)
-    if horizon is not None and not horizon > 0:
-        raise Sim2RealError(f"--horizon must be positive, got {horizon}")
     if report:
         output_file(report, "--report")
     (trajectory,) = load_logs(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import numpy as np
@@ -216,11 +215,7 @@ def identify(
     from sim2real.sysid.identify import IdentifyConfig
     from sim2real.sysid.identify import identify as run_identify
 
-    if not horizon > 0:
-        raise ParameterError(f"--horizon must be positive, got {horizon}")
     spec = load_robot(robot)
-    if out and Path(out).is_dir():
-        raise ParameterError(f"--out {out} is a directory; give the calibration file to write (calib.yaml)")
     for path, option in ((out, "--out"), (report, "--report")):
         if path:
             output_file(path, option)

@@ -6,7 +6,6 @@ from typing import Any
 
 from sim2real.commands.arguments import Positive, Seed, VelocityCommand
 from sim2real.commands.output import emit, human
-from sim2real.errors import Sim2RealError
 
 
 def _run_text(label: str, r: dict[str, Any]) -> list[str]:
@@ -70,8 +69,6 @@ def sim2sim(
     from sim2real.gap.sim2sim import Sim2SimGate, run_sim2sim, sim2sim_check
     from sim2real.robots import load_robot
 
-    if not seconds > 0:
-        raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     spec = load_robot(robot)
     human(f"sim2sim: {policy} on {spec.name} for {seconds:g} s, command {velocity_command}", json)
     from sim2real.policy.commands import warn_command

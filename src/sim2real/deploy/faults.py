@@ -48,7 +48,7 @@ from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.record import initial_state
 from sim2real.deploy.safety import SafetyMonitor, Severity
 from sim2real.deploy.speed import SpeedConfig
-from sim2real.deploy.stand_in import STAND_IN_TORQUE_STEP, StandInPolicy
+from sim2real.deploy.stand_in import StandInPolicy
 from sim2real.errors import PolicyError, Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
@@ -56,11 +56,9 @@ from sim2real.robots.spec import RobotSpec
 
 __all__ = [
     "FAULTS",
-    "STAND_IN_TORQUE_STEP",
     "AuditedRobot",
     "CaseResult",
     "Fault",
-    "StandInPolicy",
     "audit_command",
     "longest_case",
     "run_case",
@@ -381,34 +379,36 @@ def run_case(
     """
     ctx, robot, faulty, policy = _context(spec, policy_factory, monitor_factory, stage, seed, fixed_base)
     loop = ctx.loop
-    fault = fault_type(ctx)
-    faulty.fault = fault
-    policy.fault = fault
+    try:  # the loop closes whatever happens: a case found not applicable, a fault that cannot be staged
+        fault = fault_type(ctx)
+        faulty.fault = fault
+        policy.fault = fault
 
-    dt = spec.control_dt
-    warmup, duration, total = _case_ticks(spec, fault)
-    aftermath = max(1, round(AFTERMATH_S / dt))
-    if quiet_ticks is not None and total > quiet_ticks:
-        raise NotApplicableError(
-            f"the case runs {total * dt:.3g} s, and with no fault injected the policy's run stops after "
-            f"{quiet_ticks * dt:.3g} s ({quiet_reason}): give a --policy that keeps the robot within its limits"
-            + (" or --fixed-base" if spec.floating_base and not fixed_base else "")
-        )
+        dt = spec.control_dt
+        warmup, duration, total = _case_ticks(spec, fault)
+        aftermath = max(1, round(AFTERMATH_S / dt))
+        if quiet_ticks is not None and total > quiet_ticks:
+            raise NotApplicableError(
+                f"the case runs {total * dt:.3g} s, and with no fault injected the policy's run stops after "
+                f"{quiet_ticks * dt:.3g} s ({quiet_reason}): give a --policy that keeps the robot within its limits"
+                + (" or --fixed-base" if spec.floating_base and not fixed_base else "")
+            )
 
-    results: list[TickResult] = []
-    onset: int | None = None
-    for k in range(total):
-        if k == warmup:
-            fault.inject()
-        if duration is not None and fault.active and k == warmup + duration:
-            fault.clear()
-        result = loop.tick()
-        if fault.active:
-            fault.ticks_active += 1
-        results.append(result)
-        if k >= warmup and onset is None and fault.observable(result):
-            onset = k
-    loop.close()
+        results: list[TickResult] = []
+        onset: int | None = None
+        for k in range(total):
+            if k == warmup:
+                fault.inject()
+            if duration is not None and fault.active and k == warmup + duration:
+                fault.clear()
+            result = loop.tick()
+            if fault.active:
+                fault.ticks_active += 1
+            results.append(result)
+            if k >= warmup and onset is None and fault.observable(result):
+                onset = k
+    finally:
+        loop.close()
 
     alarms = [
         f"{e.kind}/{e.severity}"

@@ -29,7 +29,7 @@ from sim2real.robots.model import build_mjspec, spec_floor_height
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.batch import BatchSim
 from sim2real.sim.sensors import SensorReader
-from sim2real.sim.terrain_scan import cast_height_scan, scan_points, terrain_geoms
+from sim2real.sim.terrain_scan import ScanSetup, cast_height_scan, scan_setup
 from sim2real.tasks.base import TaskConfig
 from sim2real.tasks.observations import (
     ObservationHistory,
@@ -141,23 +141,26 @@ class TaskEnv:
         self._scan = self._scan_setup()
         self.reset()
 
-    def _scan_setup(self) -> tuple[mujoco.MjData, np.ndarray, np.ndarray] | None:
+    def _scan_setup(self) -> tuple[mujoco.MjData, ScanSetup] | None:
         """For a layout with a terrain height scan: a scene to cast the rays in (one MjData of the
         model at rest: the terrain is the model's static scene, the same for every simulation; the
-        robot's geoms there are passed through), the grid and the terrain geoms; else None."""
-        term = next((t for t in self.spec.observation if t.name == "height_scan"), None)
-        if term is None:
+        robot's geoms there are passed through) and the scan; else None."""
+        setup = scan_setup(self.spec, self.sim.model)
+        if setup is None:
             return None
         if any(hasattr(h, "edit_spec") for h in self.hooks):
             raise Sim2RealError(
                 "a height-scan observation cannot run with a randomization that adds terrain: each simulation's "
                 "terrain is placed per episode and the scan sees the nominal scene (leave out 'terrain:')"
             )
+        if self.num_envs > 16:  # one Python ray cast per point per simulation per step
+            log.warning(
+                "the height scan is cast ray by ray: about %.0f ms per step for %d simulations (docs/policies.md)",
+                0.4 * self.num_envs, self.num_envs,
+            )
         scene = mujoco.MjData(self.sim.model)
         mujoco.mj_forward(self.sim.model, scene)
-        grid = scan_points(term.params["points_x"], term.params["points_y"], term.params["order"])
-        body = mujoco.mj_name2id(self.sim.model, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
-        return scene, grid, terrain_geoms(self.sim.model, body)
+        return scene, setup
 
     # ------------------------------------------------------------ state for terms
     @property
@@ -237,7 +240,9 @@ class TaskEnv:
             episode_time=self.episode_time,
             height_scan=None
             if self._scan is None
-            else cast_height_scan(self.sim.model, self._scan[0], self.sim.base_pos, self.sim.base_quat, *self._scan[1:]),
+            else cast_height_scan(
+                self.sim.model, self._scan[0], self.sim.base_pos, self.sim.base_quat, self._scan[1].grid, self._scan[1].terrain
+            ),
         )
 
     def observe(self) -> tuple[np.ndarray, np.ndarray]:

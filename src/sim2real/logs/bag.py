@@ -538,7 +538,10 @@ def read_bag(
                 spec_hash,
                 expected_robot=expected_robot,
                 found_robot=found,
-                detail=(f"give the log's robot (--robot {found}) or " if found else "give its robot's spec or ")
+                detail="the robot's spec changed since the log was recorded: give the spec it was recorded with, "
+                "or record again"
+                if found and found == expected_robot
+                else (f"give the log's robot (--robot {found}) or " if found else "give its robot's spec or ")
                 + "a log recorded on this one",
             )
     if require_commands and not streams.command_ns:

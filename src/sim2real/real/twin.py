@@ -74,7 +74,7 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.sim.divergence import checked_step
 from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.net_actuator import DRIVE_INPUTS, NetDrives, load_net
-from sim2real.sim.terrain_scan import cast_height_scan, scan_points, terrain_geoms
+from sim2real.sim.terrain_scan import cast_height_scan, scan_setup
 
 __all__ = ["TwinConfig", "TwinEffects", "TwinRobot"]
 
@@ -199,18 +199,10 @@ class TwinRobot:
         self._dof_frictionloss = model.dof_frictionloss
         self._aq, self._ad = _as_slice(self._act_qpos), _as_slice(self._act_dof)
         self._ctrl_at, self._dofs_at = _as_slice(self._ctrl_idx), _as_slice(self._dof_idx)
-        self._scan = self._scan_grid()
-        """(base body id, grid points (n, 2), terrain geoms) of the spec's height scan, or None."""
+        self._scan = scan_setup(self.spec, self.model)
+        """The spec's height scan in the twin's scene, or None."""
+        self._scan_out = None if self._scan is None else np.empty((1, len(self._scan.grid)))
         self.reset(initial_qpos)
-
-    def _scan_grid(self) -> tuple[int, np.ndarray, np.ndarray] | None:
-        term = next((t for t in self.spec.observation if t.name == "height_scan"), None)
-        if term is None or self.spec.base_body is None:
-            return None
-        body = mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_BODY, self.spec.base_body)
-        grid = scan_points(term.params["points_x"], term.params["points_y"], term.params["order"])
-        grid.setflags(write=False)
-        return body, grid, terrain_geoms(self.model, body)
 
     @property
     def gives_height_scan(self) -> bool:
@@ -321,10 +313,9 @@ class TwinRobot:
             lin_vel = self.read_base.lin_vel.copy()
         scan = None
         if self._scan is not None:
-            body, grid, terrain = self._scan
-            base = self.read_base
-            pos, quat = (base.position, base.quat) if base is not None else (d.xpos[body], d.xquat[body])
-            scan = cast_height_scan(self.model, d, pos[None], quat[None], grid, terrain)[0]
+            sc, base = self._scan, self.read_base  # the base's pose: the IMU's quat stays the reading's
+            at, turn = (base.position, base.quat) if base is not None else (d.xpos[sc.body], d.xquat[sc.body])
+            scan = cast_height_scan(self.model, d, at[None], turn[None], sc.grid, sc.terrain, out=self._scan_out)[0]
         reading = Reading(
             t=float(d.time),
             q=q,

@@ -75,6 +75,16 @@ def _inertia(
     return inertia
 
 
+def _too_fine(
+    inertia: np.ndarray, kp: np.ndarray | float, kd: np.ndarray, dt: float
+) -> tuple[int, int, np.ndarray, np.ndarray] | None:
+    """(fine steps needed, the worst joint, ``inertia``, :func:`largest_step`) when the twin would need
+    more than :data:`MAX_SUBSTEP_FACTOR` fine steps per physics step ``dt`` [s]; else None."""
+    h_max = largest_step(inertia, kp, kd)
+    need = steps_needed(dt, h_max)
+    return None if need <= MAX_SUBSTEP_FACTOR else (need, int(np.argmin(h_max)), inertia, h_max)
+
+
 def gains_check(
     model: mujoco.MjModel,
     qpos: np.ndarray,
@@ -97,14 +107,12 @@ def gains_check(
         gains: ``{joint: (kp, kd)}`` of the PD joints [N m/rad, N m s/rad].
         dt: The spec's physics step [s].
     """
-    inertia = _inertia(model, qpos, dofs, joints, armature)
     kp = np.array([gains.get(j, (0.0, 0.0))[0] for j in joints], dtype=float)
     kd = np.array([gains.get(j, (0.0, 0.0))[1] for j in joints], dtype=float)
-    h_max = largest_step(inertia, kp, kd)
-    need = steps_needed(dt, h_max)
-    if need <= MAX_SUBSTEP_FACTOR:
+    found = _too_fine(_inertia(model, qpos, dofs, joints, armature), kp, kd, dt)
+    if found is None:
         return None
-    j = int(np.argmin(h_max))
+    need, j, inertia, h_max = found
     light = [joints[i] for i in np.flatnonzero(h_max * MAX_SUBSTEP_FACTOR < dt)]
     return (
         f"kp {kp[j]:g}, kd {kd[j]:g} on {joints[j]} ({inertia[j]:.3g} kg m^2) are more than that light joint can "
@@ -136,13 +144,11 @@ def damping_check(
         damping: ``safety.damping``.
         dt: The spec's physics step [s].
     """
-    inertia = _inertia(model, qpos, dofs, joints, armature)
     gains = np.array([damping.get(j, 0.0) for j in joints] if isinstance(damping, dict) else [damping] * len(joints))
-    h_max = largest_step(inertia, np.zeros_like(inertia), gains.astype(float))
-    need = steps_needed(dt, h_max)
-    if need <= MAX_SUBSTEP_FACTOR:
+    found = _too_fine(_inertia(model, qpos, dofs, joints, armature), 0.0, gains.astype(float), dt)
+    if found is None:
         return None
-    j = int(np.argmin(h_max))
+    need, j, inertia, _ = found
     most = DAMPING_LIMIT * float(inertia[j]) * MAX_SUBSTEP_FACTOR / dt
     return (
         f"safety.damping {gains[j]:g} (safe mode's damping of {joints[j]}) is more than that light joint "

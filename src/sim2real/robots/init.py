@@ -309,6 +309,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         data.qpos[:] = model.qpos0
         source = "the model's qpos0 (no keyframe)"
     srdf = {j: v for j, v in facts.srdf_pose.items() if j in joints and j not in coupled} if key < 0 else {}
+    yours = len(pose)  # the joints of your --default-pose
     pose = {**srdf, **pose}  # an SRDF's reference pose stands for the keyframe a URDF cannot hold
     adr = model.jnt_qposadr[chosen]
     clipped, off_edge = [], []
@@ -353,7 +354,6 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     given = list(pose)
     result.given = given
     result.zero_pose = key < 0 and len(given) < len(joints) - len(coupled)
-    yours = len([j for j in given if j not in srdf or lookup(opt.default_pose or {}, j) is not None])
     rest = f", the others from {source}" if len(given) < len(joints) - len(coupled) else ""
     if srdf:
         result.inferred.append(

@@ -27,6 +27,7 @@ import mujoco
 
 from sim2real.errors import SpecError
 from sim2real.robots.urdf import Mimic
+from sim2real.text import few
 
 __all__ = [
     "DEFAULT_COMMAND_RATE",
@@ -90,7 +91,7 @@ def pinned_check(ranges: Mapping[str, tuple[float, float]], coupled: Mapping[str
     said = []
     for j, q in pinned.items():
         led = [f for f, c in coupled.items() if c.leader == j]
-        said.append(f"{j} = {q:g} (with {', '.join(led[:2])}{' ...' if len(led) > 2 else ''})")
+        said.append(f"{j} = {q:g} (with {few(led, 2)})")
     return [
         f"the URDF's joint ranges and <mimic> couplings leave {'; '.join(said[:2])}{' ...' if len(said) > 2 else ''} "
         "a single position: posed there and it cannot move (a follower's range, through its multiplier, misses its "

@@ -3,7 +3,7 @@
 Early in training a policy's actions are noise: every control step each command jumps anywhere in
 ``offset +- scale * limit``.  A model whose light joints carry no armature can take a held pose and
 diverge under those jumps (example-robot-data's G1 with kp 100, kd 2 on its 0.00037 kg m^2 wrists:
-MuJoCo reset it 0.36 s in, and training's episodes returned -7e7).  :func:`shake` runs the spec's
+MuJoCo reset it 0.22 s in, and training's episodes returned -7e7).  :func:`shake` runs the spec's
 model under such commands for a moment and says when and where it diverged; ``robot init`` names it
 under *check*.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.robots.model import actuator_indices, build_model, default_qpos, resets
+from sim2real.robots.model import actuator_indices, build_model, default_qpos, joint_dof_indices, resets
 from sim2real.robots.spec import RobotSpec
 
 
@@ -51,7 +51,7 @@ def shake(
     mujoco.mj_forward(model, data)
     acts = actuator_indices(spec, model)
     net = np.array([a.net is not None for a in spec.actuators], dtype=bool)
-    qvel_of = [int(model.joint(j).dofadr[0]) for j in spec.joints]
+    qvel_of = joint_dof_indices(spec, model)
     rng = np.random.default_rng(seed)
     limit = spec.action_limit if spec.action_limit is not None else 1.0
     low = spec.action_clip_low if spec.action_clip_low.size else np.full(len(acts), -np.inf)

@@ -146,7 +146,7 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
     up = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
     error = errors()
     worst = int(np.argmax(error))
-    q = data.qpos[joint_qpos_indices(spec, model)]
+    q = data.qpos[qpos_of]
     low, high = spec.safety.position_low, spec.safety.position_high
     beyond = tuple(
         (spec.joints[j], float(q[j]), float(low[j] if q[j] < low[j] else high[j]))

@@ -299,7 +299,7 @@ def _meshes(mjspec: mujoco.MjSpec, urdf: Path, facts: UrdfFacts, out_dir: Path, 
         kinds = sorted({Path(f).suffix.lower() or "no suffix" for f in dropped})
         notes.append(
             f"dropped the visual geoms of {len(dropped)} meshes MuJoCo cannot read or find ({', '.join(kinds)}: "
-            f"{', '.join(dropped[:3])}{' ...' if len(dropped) > 3 else ''}); collision geoms are unchanged"
+            f"{few(dropped, 3)}); collision geoms are unchanged"
         )
     return found
 
@@ -309,6 +309,12 @@ MASSLESS_MASS = 1e-3
 
 MASSLESS_INERTIA = 1e-7
 """Principal moments [kg m^2] given with :data:`MASSLESS_MASS` (a 1 g body about 1 cm across)."""
+
+
+def _small_body_inertia(mass: float) -> list[float]:
+    """The full inertia (ixx, iyy, izz, ixy, ixz, iyz) [kg m^2] of a body of ``mass`` [kg] about 1 cm
+    across, at least :data:`MASSLESS_INERTIA`."""
+    return [max(MASSLESS_INERTIA, mass * 1e-4)] * 3 + [0.0] * 3
 
 
 NOISE_INERTIA = 1e-12
@@ -345,7 +351,7 @@ def _placeholder_inertias(mjspec: mujoco.MjSpec) -> list[str]:
         if not noise and np.linalg.eigvalsh(tensor)[0] > 1e-9 * np.abs(moments).max():
             continue
         if noise:  # (a zero fullinertia is refused too)
-            mended, what = [max(MASSLESS_INERTIA, body.mass * 1e-4)] * 3 + [0.0] * 3, "rounding noise: a 1 cm body's"
+            mended, what = _small_body_inertia(body.mass), "rounding noise: a 1 cm body's"
         elif moments.min() > 0 and (np.abs(products).max() <= moments.min() or body.mass <= MASSLESS_MASS):
             mended, what = [*moments, 0.0, 0.0, 0.0], "products dropped"
         elif np.abs(products).max() < NOISE_INERTIA and moments.min() >= 0:
@@ -362,7 +368,7 @@ def _exclude_overlaps(mjspec: mujoco.MjSpec, model: mujoco.MjModel) -> list[str]
     :data:`~sim2real.robots.init_checks.SELF_OVERLAP`) in the URDF's zero pose, the pose it is drawn in.
 
     A URDF made for a simulator without self-collision nests its links (Talos's hip links 1 and 3,
-    9.3 cm; Romeo's hips in its pelvis, 7.9 cm); MuJoCo collides every pair that is not parent and
+    9.3 cm; Romeo's hips in its pelvis, 8.1 cm); MuJoCo collides every pair that is not parent and
     child, and pushes them apart at every reset.  A URDF has no element for the exclusion: the written
     MJCF holds it.
 
@@ -441,9 +447,9 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
             "adds no second one (MuJoCo cannot stack them), only a floor plane named 'floor'"
         )
     out = _converted_path(urdf, out_dir)
-    _compile_with_fixes(mjspec, urdf, notes, check)
+    model = _compile_with_fixes(mjspec, urdf, notes, check)
     try:
-        excluded = _exclude_overlaps(mjspec, mjspec.compile())
+        excluded = _exclude_overlaps(mjspec, model)
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
         # to_xml rounds the inertias it writes (6 digits): a link on the edge of A + B >= C (TIAGo's, Allegro's
         # once balanced) broke it in the written file, which did not compile; balancing mends only those
@@ -471,11 +477,14 @@ def _children_all_move(body: mujoco.MjsBody) -> bool:
     return bool(children) and all(c.joints for c in children)
 
 
-def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], check: list[str]) -> None:
+def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], check: list[str]) -> mujoco.MjModel:
     """Compile, mending what vendors' URDFs get wrong that MuJoCo refuses and that has one repair:
     principal moments that break A + B >= C (MuJoCo's ``balanceinertia``, said in ``notes``) and links
     that move on a joint with no mass (frame or sensor links Pinocchio accepts: given
     :data:`MASSLESS_MASS` and :data:`MASSLESS_INERTIA`, named in ``check``).
+
+    Returns:
+        The compiled model.
 
     Raises:
         SpecError: any other compile error, in one line.
@@ -486,7 +495,7 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
     def give_mass(body: mujoco.MjsBody) -> None:
         mass = body.mass if body.mass > MASSLESS_MASS else MASSLESS_MASS
         body.mass = mass
-        body.fullinertia = [max(MASSLESS_INERTIA, mass * 1e-4)] * 3 + [0.0] * 3  # a body 1 cm about
+        body.fullinertia = _small_body_inertia(mass)  # a body 1 cm about
         body.explicitinertial = True  # written into the MJCF (a link without <inertial> has none) ...
         if not np.all(np.isfinite(body.ipos)):
             body.ipos = [0.0, 0.0, 0.0]  # ... when its position is set too
@@ -498,7 +507,7 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             give_mass(body)
     while True:
         try:
-            mjspec.compile()
+            model = mjspec.compile()
             break
         except Exception as exc:
             text = str(exc)
@@ -521,7 +530,7 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
                 raise _compile_error(urdf, exc) from None
     if hulls:
         notes.append(
-            f"MuJoCo cannot take the volume of mesh {', '.join(hulls[:3])}{' ...' if len(hulls) > 3 else ''}, "
+            f"MuJoCo cannot take the volume of mesh {few(hulls, 3)}, "
             "its triangles flat, open or misoriented: it places the geom by its convex hull (inertia=\"convex\"), as MuJoCo "
             "collides it; the links' mass and inertia are the URDF's <inertial>"
         )
@@ -532,6 +541,7 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             f"{MASSLESS_INERTIA:g} kg m^2 (the written MJCF holds them): give their real mass and inertia in the URDF "
             "if they have any, and armature to their joints (--armature) if a policy drives them"
         )
+    return model
 
 
 def _hull_inertia(mjspec: mujoco.MjSpec, name: str, hulls: list[str]) -> bool:

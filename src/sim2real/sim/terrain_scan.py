@@ -36,13 +36,15 @@ by a robot whose policy observes a scan.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import mujoco
 import numpy as np
 
 from sim2real.robots.collide import collides, robot_geoms
+from sim2real.robots.spec import RobotSpec
 
-__all__ = ["RAY_START", "cast_height_scan", "scan_points", "terrain_geoms"]
+__all__ = ["RAY_START", "ScanSetup", "cast_height_scan", "scan_points", "scan_setup", "terrain_geoms"]
 
 RAY_START = 20.0
 """Height above the base the rays start at [m] (Isaac Lab's rough-task sensor offset)."""
@@ -87,17 +89,34 @@ def terrain_geoms(model: mujoco.MjModel, base_body: int) -> np.ndarray:
     Returns:
         Shape (ngeom,), bool, read-only.
     """
-    robot = set(robot_geoms(model, base_body))
-    root = int(model.body_rootid[base_body])
-    mask = np.array(
-        [
-            collides(model, g) and g not in robot and int(model.body_rootid[model.geom_bodyid[g]]) != root
-            for g in range(model.ngeom)
-        ],
-        dtype=bool,
-    )
+    mask = np.array([collides(model, g) for g in range(model.ngeom)], dtype=bool)
+    mask[robot_geoms(model, base_body)] = False
     mask.setflags(write=False)
     return mask
+
+
+@dataclass(frozen=True)
+class ScanSetup:
+    """What casting a spec's height scan in a model needs (:func:`scan_setup`)."""
+
+    body: int
+    """Id of the floating base body the grid turns and moves with."""
+    grid: np.ndarray
+    """The grid in the base's yaw frame, in observation order (:func:`scan_points`), (n, 2) [m], read-only."""
+    terrain: np.ndarray
+    """The geoms the rays see (:func:`terrain_geoms`), (ngeom,) bool, read-only."""
+
+
+def scan_setup(spec: RobotSpec, model: mujoco.MjModel) -> ScanSetup | None:
+    """The scan of ``spec``'s ``height_scan`` observation term in ``model`` (its compiled robot and
+    scene), or None when the spec observes none (or has no base body)."""
+    term = next((t for t in spec.observation if t.name == "height_scan"), None)
+    if term is None or spec.base_body is None:
+        return None
+    body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    grid = scan_points(term.params["points_x"], term.params["points_y"], term.params["order"])
+    grid.setflags(write=False)
+    return ScanSetup(body, grid, terrain_geoms(model, body))
 
 
 def cast_height_scan(

@@ -100,6 +100,7 @@ class TestLeggedGymConfig:
             ({"kps": [25.0] * 11 + [-25.0]}, ("deploy.yaml: kps is negative (-25, value 12 of 12)",)),
             ({"kps": [25.0] * 11 + [0.0]}, ("deploy.yaml: kps is zero",)),
             ({"kds": [0.5] * 11 + [-0.5]}, ("deploy.yaml: kds is negative",)),
+            ({"kds": -0.5}, ("deploy.yaml: kds is negative (-0.5); fix the file",)),  # one number: its bracket closed
         ],
     )
     def test_a_bad_number_names_the_key_and_nothing_is_written(self, tmp_path, capsys, changes, words):

@@ -284,8 +284,9 @@ def per_joint(
         if bad is None and ((positive and not x > 0) or (non_negative and x < 0)):
             bad = "negative" if x < 0 else "zero"
         if bad is not None:
-            at = f" (value {k + 1} of {n})" if n > 1 and isinstance(values, list | tuple) else ""
-            shown = f" ({x:g}{at.replace(' (', ', ')}" if bad in ("negative", "zero") else at
+            where = [f"value {k + 1} of {n}"] if n > 1 and isinstance(values, list | tuple) else []
+            parts = [f"{x:g}", *where] if bad in ("negative", "zero") else where
+            shown = f" ({', '.join(parts)})" if parts else ""
             raise PolicyError(f"{what} is {bad}{shown}; fix the file")
     return out
 
