@@ -131,3 +131,20 @@ def test_a_dead_policy_is_stopped_although_readings_drop_now_and_then(pendulum):
     assert loop.monitor.latched
     first_safe = next(i for i, r in enumerate(results) if r.command.mode == "safe")
     assert first_safe * pendulum.control_dt <= timeout + 3 * pendulum.control_dt
+
+
+class _WordsPolicy(ScriptedPolicy):
+    """A policy whose output is no numbers (a broken wrapper returning labels)."""
+
+    def step_reading(self, reading, velocity_command=None):
+        super().step_reading(reading, velocity_command)
+        return ["a"] * len(self.values)
+
+
+def test_a_policy_output_that_is_no_numbers_is_a_policy_failure_the_monitor_answers(pendulum):
+    loop = ControlLoop(twin(pendulum), _WordsPolicy([0.0]), config=LoopConfig(episode_return=False))
+    ticks = round(4 * pendulum.safety.stale_timeout / pendulum.control_dt)
+    results = [loop.tick() for _ in range(ticks)]  # no exception out of the tick
+    assert loop.policy_errors >= round(pendulum.safety.stale_timeout / pendulum.control_dt)  # each until the stop
+    assert not any(r.command.mode == "normal" for r in results) and loop.monitor.latched
+

@@ -854,6 +854,27 @@ class TestSafeCommand:
         command = SafetyMonitor(arm).safe_command(Reading.dropped(0.0, 2), now=3.0)
         assert command.mode == "safe" and command.t == 3.0 and np.all(np.isfinite(command.values))
 
+    def test_a_reading_no_longer_current_is_not_damped_as_if_it_were(self, pendulum):
+        # the joint moved at 5 rad/s when the readings stopped: damping that old speed would be a
+        # constant torque for as long as the stop lasts (a robot without a safe-mode topic gets it)
+        monitor = SafetyMonitor(pendulum)
+        moving = make_reading(pendulum, 1.0, qd=[5.0])
+        assert monitor.filter_command([0.0], moving, 1.0).command.mode == "normal"
+        assert SafetyMonitor(pendulum).safe_command(moving, now=1.0).values[0] == pytest.approx(-1.0)
+        for later in (Reading.dropped(1.5, 1), None):  # the newest good reading is the old one
+            command = monitor.safe_command(later, now=1.5)
+            np.testing.assert_array_equal(command.values, [0.0])
+        stale = monitor.safe_command(moving, now=1.0 + 2 * pendulum.safety.stale_timeout)
+        np.testing.assert_array_equal(stale.values, [0.0])
+
+    def test_a_pd_joint_without_a_current_reading_is_held_where_it_was_last_measured(self, arm):
+        monitor = SafetyMonitor(arm)
+        last = make_reading(arm, 0.0, q=[0.1, -0.2], qd=[1.0, -2.0])
+        monitor.filter_command([0.1, -0.2], last, 0.0)
+        command = monitor.safe_command(None, now=1.0)
+        tau = implied_torque(arm, command.values, make_reading(arm, 1.0, q=[0.1, -0.2], qd=[0.0, 0.0]))
+        np.testing.assert_allclose(tau, [0.0, 0.0], atol=1e-12)
+
 
 # ----------------------------------------------------------------------------- final invariant
 

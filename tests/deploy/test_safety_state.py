@@ -124,3 +124,19 @@ class TestTiltThroughTheImuMount:
     def test_an_imu_that_moves_against_the_base_is_refused(self, tmp_path):
         with pytest.raises(Sim2RealError, match="moves against the base body"):
             SafetyMonitor(loose_imu_quadruped(tmp_path))
+
+
+class TestQuaternionNorm:
+    """An orientation is a unit quaternion: one far from it is no orientation (a broken estimator or
+    a garbled message) and the tilt it gives is not trusted, whatever it says."""
+
+    @pytest.mark.parametrize("norm", [100.0, 1e-8, 0.5, 1.2])
+    def test_a_quaternion_far_from_unit_norm_stops(self, quadruped, norm):
+        events, state = check(quadruped, good(quadruped, quat=np.array([norm, 0.0, 0.0, 0.0])))
+        assert state == "safe_stop" and [e.kind for e in events] == [EventKind.NAN_STATE]
+        assert events[0].value == pytest.approx(norm)
+
+    def test_rounding_off_unit_norm_is_an_orientation(self, quadruped):
+        quat = np.array([1.0, 0.01, 0.0, 0.0]) * 1.05  # upright within 1.2 degrees, norm 1.05
+        assert check(quadruped, good(quadruped, quat=quat)) == ([], "ok")
+

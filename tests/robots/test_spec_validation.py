@@ -180,6 +180,11 @@ BAD_SPECS = {
         _set("safety", "joint_torque", "hinge", 13.0),
         r"safety\.joint_torque\.hinge = 13\.0 exceeds the actuator's torque_limit 12\.0",
     ),
+    "infinite stale timeout (no stale-data stop)": (
+        _set("safety", "stale_timeout", float("inf")),
+        r"safety\.stale_timeout must be above 0 and at most 1 s .* got inf",
+    ),
+    "stale timeout of minutes": (_set("safety", "stale_timeout", 120.0), r"safety\.stale_timeout must be .* got 120"),
     "unknown top-level key": (_set("colour", "red"), r"unknown key\(s\) colour"),
     "missing control": (_delete("control"), r"missing required key 'control'"),
     "missing joints": (_delete("joints"), r"missing required key 'joints'"),

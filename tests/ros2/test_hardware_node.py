@@ -237,10 +237,11 @@ class TestDeploymentNodeServices:
     def test_estop_service_latches_reset_service_releases_and_diagnostics_tell(self, probe, tmp_path):
         """Deploy node and kinematic hardware node in this process (one executor thread)."""
         from diagnostic_msgs.msg import DiagnosticArray
+        from std_msgs.msg import Bool
         from std_srvs.srv import Trigger
 
         from sim2real.deploy.loop_build import build_loop
-        from sim2real.deploy.ros2.node import NodeConfig, PolicyDeploymentNode
+        from sim2real.deploy.ros2.node import ESTOP_QOS, NodeConfig, PolicyDeploymentNode
         from sim2real.logs import read_bag
         from sim2real.policy.linear import write_linear_policy
 
@@ -306,10 +307,24 @@ class TestDeploymentNodeServices:
                 lambda: (s := status()) is not None and s["state"] == "ok", TIMEOUT, "running again"
             )
             probe.wait_for(lambda: not hardware.robot.safe, TIMEOUT, "the hardware out of safe mode")
+
+            # an e-stop button on the topic: no reset while its last message says it is pressed
+            button = probe.node.create_publisher(Bool, node_config.estop_topic, ESTOP_QOS.profile())
+            probe.wait_for(lambda: button.get_subscription_count() > 0, TIMEOUT, "the e-stop subscription")
+            button.publish(Bool(data=True))
+            probe.wait_for(lambda: (s := status()) is not None and s["latched"] == "True", TIMEOUT, "latched")
+            response = call(reset)
+            assert not response.success and "still pressed" in response.message, response.message
+            assert status()["latched"] == "True" and hardware.robot.safe
+            button.publish(Bool(data=False))
+            probe.wait_for(lambda: not deploy._estop_pressed, TIMEOUT, "the release heard")
+            response = call(reset)
+            assert response.success, response.message
+            probe.wait_for(lambda: (s := status()) is not None and s["state"] == "ok", TIMEOUT, "running again")
         finally:
             _shut_down(deploy, hardware, context, [executor], [thread])
         kinds = [e.kind for e in read_bag(tmp_path / "run").events]
-        assert "estop_request" in kinds and "reset" in kinds
+        assert "estop_request" in kinds and kinds.count("reset") == 2
 
 
 def _shut_down(deploy, hardware, context, executors, threads) -> None:

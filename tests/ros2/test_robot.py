@@ -550,3 +550,36 @@ class TestSpecSection:
         spec = self._spec_with(tmp_path, {"state_qos": {"reliability": "sometimes"}})
         with pytest.raises(Ros2ConfigError, match="reliability"):
             Ros2Config.from_spec(spec)
+
+
+class TestCommandFields:
+    """A JointState command carries a pd target in ``position`` and a torque or voltage in
+    ``effort`` (ros2_control's convention): a mixed robot's targets in radians never go out as
+    newton-metres."""
+
+    def test_a_mixed_robot_fills_both_with_nan_where_a_joint_has_no_value(self):
+        from sim2real.real.ros2.config import joint_command_fields, joint_command_values
+
+        values, pd = np.array([1.2, -0.3, 4.0]), np.array([True, False, True])
+        position, effort = joint_command_fields(values, pd)
+        np.testing.assert_array_equal(position, [1.2, np.nan, 4.0])
+        np.testing.assert_array_equal(effort, [np.nan, -0.3, np.nan])
+        names = ["a", "b", "c"]
+        back = joint_command_values(names, position, effort, ["c", "a", "b"], [True, True, False])
+        np.testing.assert_array_equal(back, [4.0, 1.2, -0.3])
+
+    @pytest.mark.parametrize("pd", [True, False])
+    def test_a_robot_of_one_kind_fills_one_field(self, pd):
+        from sim2real.real.ros2.config import joint_command_fields, joint_command_values
+
+        values = np.array([0.5, -0.5])
+        position, effort = joint_command_fields(values, np.array([pd, pd]))
+        assert (len(position), len(effort)) == ((2, 0) if pd else (0, 2))
+        assert joint_command_values(["a", "b"], position, effort, ["a", "b"], [not pd, not pd]) is None
+        np.testing.assert_array_equal(joint_command_values(["a", "b"], position, effort, ["a", "b"], [pd, pd]), values)
+
+
+def test_a_config_whose_safe_stop_would_publish_nothing_is_refused():
+    with pytest.raises(Ros2ConfigError, match="a safe stop would publish nothing"):
+        Ros2Config(safe_mode_topic=None)
+    assert Ros2Config(safe_mode_topic=None, safe_values_on_command_topic=True).safe_mode_topic is None

@@ -369,6 +369,7 @@ class ControlLoop:
         """The policy's command, or NaN (for the monitor to react) on non-finite input or an error."""
         try:
             out = self.policy.step_reading(reading, velocity_command)
+            u = np.array(out, dtype=float)  # an output that is no numbers is the policy's failure too
         except Exception as exc:  # a policy failure must reach the safety layer, not stop the loop
             self.policy_errors += 1
             if not self._policy_error_logged:
@@ -379,7 +380,6 @@ class ControlLoop:
         if not bool(getattr(self.policy, "last_input_finite", True)):
             self.policy_invalid_inputs += 1
             return self._nan, False
-        u = np.array(out, dtype=float)
         if u.shape == (self._n_act,) and np.all(np.isfinite(u)):
             self._last_u = u
         return u, True

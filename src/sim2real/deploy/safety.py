@@ -352,8 +352,8 @@ class SafetyMonitor:
         """A ``safe`` command: the robot enters the spec's safe mode.
 
         Its values are the equivalent of the safe-mode torque (``-damping * qd`` or zero) in actuator
-        units at the given reading, else the newest good reading, else the default pose at rest; they
-        are for logging only (a robot realizes safe mode itself).
+        units at the given reading, else at the newest good reading's position at rest (its speed is not
+        current: damping it would be a constant torque), else at the default pose at rest.
         """
         source = None
         for candidate in (reading, self._last_good):
@@ -372,7 +372,8 @@ class SafetyMonitor:
             q = np.asarray(self.spec.default_pose, dtype=float)[index]
             qd = np.zeros(self._m)
         else:
-            q, qd = source.q[index], source.qd[index]
+            fresh = source is reading and (now is None or now - source.t <= self.spec.safety.stale_timeout)
+            q, qd = source.q[index], (source.qd[index] if fresh else np.zeros(self._m))
         values = safe_mode_command(self.spec, self.limits, q, qd)
         if now is None:
             now = source.t if source is not None else (self._last_now if self._last_now is not None else 0.0)

@@ -172,7 +172,7 @@ def safe_mode_command(spec: RobotSpec, limits: ActuatorLimits, q: np.ndarray, qd
 
     The safe-mode torque (``-damping * qd`` or zero), within the torque limit, in actuator units;
     pd targets within the position limits and voltages within the supply.  Finite (0 where not);
-    for the log only: a robot realizes safe mode itself.
+    what a ROS 2 robot without a safe-mode topic is sent (others realize safe mode themselves).
     """
     safety = spec.safety
     n = len(limits.joints)

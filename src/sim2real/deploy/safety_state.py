@@ -30,6 +30,11 @@ __all__ = ["base_tilt", "check_limits", "check_reading"]
 
 SAFE_STOP, HOLD = Severity.SAFE_STOP, Severity.HOLD
 
+QUAT_NORM_TOLERANCE = 0.1
+"""How far from 1 an orientation quaternion's norm may be: an estimator's output is a unit
+quaternion to within rounding, so a norm of 0.5 or 100 is no orientation, and the tilt it would
+give is not to be trusted (a stop, as for NaN)."""
+
 
 def base_tilt(quat: np.ndarray) -> float:
     """Angle between the base z axis and the world z axis [rad], from a (w, x, y, z) quaternion.
@@ -275,9 +280,18 @@ def _base_events(
                 )
             )
         elif np.all(np.isfinite(reading.quat)):
+            norm = float(np.linalg.norm(reading.quat))
             tilt = base_tilt(reading.quat if imu_to_base is None else quat_multiply(reading.quat, imu_to_base))
-            if math.isnan(tilt):
-                ev.append(new_event(now, EventKind.NAN_STATE, SAFE_STOP, "base quaternion has zero norm"))
+            if math.isnan(tilt) or abs(norm - 1.0) > QUAT_NORM_TOLERANCE:
+                ev.append(
+                    new_event(
+                        now,
+                        EventKind.NAN_STATE,
+                        SAFE_STOP,
+                        f"base quaternion has norm {norm:.4g}, not 1 (no orientation)",
+                        value=norm,
+                    )
+                )
             elif tilt > lim.tilt:
                 ev.append(
                     new_event(

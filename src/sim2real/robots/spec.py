@@ -255,6 +255,11 @@ def _plain(value: Any) -> Any:
     return tuple(float(v) for v in value) if isinstance(value, tuple | list) else float(value)
 
 
+MAX_STALE_TIMEOUT = 1.0
+"""The largest ``safety.stale_timeout`` a spec may state [s]: a reading older than this is no
+reading a control loop can act on, and a larger value (or ``.inf``) would turn the stale-data stop off."""
+
+
 @dataclass(frozen=True, eq=False)
 class SafetyLimits:
     """Limits the safety monitor enforces.  Arrays are read-only and in policy joint order."""
@@ -292,6 +297,13 @@ class SafetyLimits:
     its actuator give (``safety.torque_above_model``: a vendor model more conservative than the
     motor): preflight's ``limits`` item accepts them and names them; any other joint above its
     model's fails it."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.stale_timeout <= MAX_STALE_TIMEOUT:  # False for NaN too
+            raise SpecError(
+                f"safety.stale_timeout must be above 0 and at most {MAX_STALE_TIMEOUT:g} s (a reading that old is "
+                f"no reading to control with; a larger value turns the stale-data stop off), got {self.stale_timeout:g}"
+            )
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ same node::
     timer (steady clock, 1 / control_dt)  -> loop.tick()        read -> policy -> safety -> write -> log
     /sim2real/estop          std_msgs/Bool       True: e-stop (latched; the robot is sent to safe mode at once)
     /sim2real/trigger_estop  std_srvs/Trigger    the same, as a service
-    /sim2real/reset          std_srvs/Trigger    release a latched safe stop (refused unless the state is safe)
+    /sim2real/reset          std_srvs/Trigger    release a latched safe stop (refused unless the state is safe
+                                                 and the e-stop topic's last message is False or none came)
     /diagnostics             diagnostic_msgs/DiagnosticArray   safety state, speed stage, loop timing
 
 The control timer starts once the robot is there (a valid reading), so the safety watchdog does not
@@ -74,7 +75,8 @@ class NodeConfig:
     """Names and rates of the deployment node's own interfaces."""
 
     estop_topic: str = "/sim2real/estop"
-    """std_msgs/msg/Bool: True triggers the e-stop (latched until the reset service)."""
+    """std_msgs/msg/Bool: True triggers the e-stop (latched until the reset service, which is refused
+    while the topic's last message is True: an e-stop button publishes False when released)."""
     estop_service: str = "/sim2real/trigger_estop"
     """std_srvs/srv/Trigger: triggers the e-stop."""
     reset_service: str = "/sim2real/reset"
@@ -134,6 +136,7 @@ class PolicyDeploymentNode(Node):
         self.period = float(spec.control_dt)
         self.timing: LoopTiming | None = None
         self.estops: list[dict[str, Any]] = []
+        self._estop_pressed = False  # the e-stop topic's last value: a reset is refused while True
         self.finished = threading.Event()
         self.error: str | None = None
         self._created = clock()
@@ -255,6 +258,7 @@ class PolicyDeploymentNode(Node):
         # a reliable publisher's message arrives on both subscriptions, and e-stop publishers often
         # repeat True: one e-stop while a requested one stands (before the next tick latches it, and
         # after); once a reset clears it (by whatever path), the next True is a new e-stop
+        self._estop_pressed = bool(msg.data)
         if msg.data and not self.monitor.estop_requested:
             self.estop(f"topic {self.config.estop_topic}")
 
@@ -265,6 +269,14 @@ class PolicyDeploymentNode(Node):
         return response
 
     def _on_reset_service(self, request: Any, response: Any) -> Any:
+        if self._estop_pressed:
+            response.success = False
+            response.message = (
+                f"reset refused: the e-stop on {self.config.estop_topic} is still pressed (its last message "
+                "was True); release it (it publishes False), then reset"
+            )
+            log.warning("deploy node: %s", response.message)
+            return response
         result = self.loop.reset_safety()
         response.success = bool(result.accepted)
         response.message = result.event.message

@@ -145,7 +145,9 @@ class Ros2Config:
     """Where joint commands are published."""
     command_type: str = "std_msgs/msg/Float64MultiArray"
     """``std_msgs/msg/Float64MultiArray`` (values in ``command_joints`` order) or
-    ``sensor_msgs/msg/JointState`` (named; ``position`` for pd actuators, ``effort`` otherwise)."""
+    ``sensor_msgs/msg/JointState`` (named; a pd actuator's target [rad] in ``position``, a torque
+    [N m] or a DC motor's voltage [V] in ``effort``; a robot with both kinds fills both, NaN where a
+    joint has no value, as ros2_control does: :func:`joint_command_fields`)."""
     command_joints: tuple[str, ...] | None = None
     """Robot-side joint names in the order the robot's controller expects the command values;
     None: the spec's actuator order.  Must name exactly the actuated joints."""
@@ -153,7 +155,10 @@ class Ros2Config:
     """std_msgs/msg/Bool: True enters the robot's safe mode, False leaves it; None: no topic."""
     safe_values_on_command_topic: bool = False
     """Also publish a safe command's values (the safety monitor's equivalent of the safe-mode
-    torque) on the command topic, for robots without a safe-mode topic."""
+    torque) on the command topic, for robots without a safe-mode topic: damping at the current
+    reading; without a current reading, zero torque (a pd actuator: its target at the last measured
+    position, a hold, not damping).  With ``safe_mode_topic: null`` this must be true: a safe stop
+    must reach the robot somehow."""
     joint_names: Mapping[str, str] = field(default_factory=dict)
     """Spec joint name -> robot (ROS) joint name; joints not listed keep their name."""
     state_qos: QosSettings = SENSOR_QOS
@@ -183,6 +188,12 @@ class Ros2Config:
         if self.command_type not in COMMAND_TYPES:
             raise Ros2ConfigError(
                 f"ros2 config: command_type must be one of {', '.join(COMMAND_TYPES)}, got {self.command_type!r}"
+            )
+        if self.safe_mode_topic is None and not self.safe_values_on_command_topic:
+            raise Ros2ConfigError(
+                "ros2 config: safe_mode_topic is null and safe_values_on_command_topic is false: a safe stop "
+                "would publish nothing and the robot would keep its last command; name the robot's safe-mode "
+                "topic, or set safe_values_on_command_topic: true"
             )
         if self.stamp not in ("receive", "header"):
             raise Ros2ConfigError(f"ros2 config: stamp must be receive or header, got {self.stamp!r}")
@@ -340,3 +351,39 @@ def joint_index_map(message_names: Sequence[str], wanted: Sequence[str]) -> np.n
     if duplicated.intersection(wanted):
         return None
     return np.array(index, dtype=np.int64)
+
+
+def joint_command_fields(values: np.ndarray, pd: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A JointState command's ``position`` and ``effort`` arrays (ros2_control's convention).
+
+    Args:
+        values: Command values in message order, shape (n,): pd targets [rad], torques [N m] or
+            voltages [V].
+        pd: Whether each value is a pd actuator's position target, shape (n,) bool.
+
+    Returns:
+        (position, effort): an array is empty when no value belongs in it, and NaN where a joint's
+        value is in the other one.
+    """
+    pd = np.asarray(pd, dtype=bool)
+    values = np.asarray(values, dtype=float)
+    if pd.all() or not pd.any():
+        return (values, np.empty(0)) if pd.all() else (np.empty(0), values)
+    return np.where(pd, values, np.nan), np.where(pd, np.nan, values)
+
+
+def joint_command_values(
+    names: list[str], position: np.ndarray, effort: np.ndarray, want: list[str], pd: np.ndarray
+) -> np.ndarray | None:
+    """The values of a JointState command for the joints ``want``, shape (len(want),), or None.
+
+    The inverse of :func:`joint_command_fields`: a pd joint's value from ``position``, another's
+    from ``effort``; None when a wanted joint is missing or an array it needs is not one per name.
+    """
+    out = np.empty(len(want))
+    for i, (joint, is_pd) in enumerate(zip(want, pd, strict=True)):
+        data = position if is_pd else effort
+        if joint not in names or len(data) != len(names):
+            return None
+        out[i] = data[names.index(joint)]
+    return out

@@ -24,7 +24,7 @@ from rclpy.context import Context
 from rclpy.node import Node
 
 from sim2real.real.protocol import Command, Reading
-from sim2real.real.ros2.config import QosSettings, Ros2Config
+from sim2real.real.ros2.config import QosSettings, Ros2Config, joint_command_values
 from sim2real.real.ros2.diagnostics import STATUS_HEALTHY, STATUS_WARN, status
 from sim2real.real.ros2.runtime import (
     ExecutorKind,
@@ -204,14 +204,14 @@ class RobotHardwareNode(Node):
         self._accept(values)
 
     def _on_joint_command(self, msg: Any) -> None:
-        names = list(msg.name)
-        field = "position" if all(a.model == "pd" for a in self.spec.actuators) else "effort"
-        data = np.frombuffer(getattr(msg, field), dtype=np.float64)
         want = [self.ros_config.robot_joint(a.joint) for a in self.spec.actuators]
-        if len(data) != len(names) or any(w not in names for w in want):
+        pd = [a.model == "pd" for a in self.spec.actuators]
+        position, effort = (np.frombuffer(f, dtype=np.float64) for f in (msg.position, msg.effort))
+        values = joint_command_values(list(msg.name), position, effort, want, pd)
+        if values is None:
             self.counts["commands_ignored"] += 1
             return
-        self._accept(np.array([data[names.index(w)] for w in want]))
+        self._accept(values)
 
     def _on_safe_mode(self, msg: Any) -> None:
         received = time.monotonic()

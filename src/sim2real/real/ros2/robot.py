@@ -54,7 +54,7 @@ from rclpy.node import Node
 
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Command, Reading
-from sim2real.real.ros2.config import Ros2Config, Ros2ConfigError, joint_index_map
+from sim2real.real.ros2.config import Ros2Config, Ros2ConfigError, joint_command_fields, joint_index_map
 from sim2real.real.ros2.runtime import (
     ExecutorKind,
     float_array,
@@ -233,8 +233,7 @@ class Ros2Robot:
             self._command_pub = node.create_publisher(
                 JointState, config.command_topic, config.command_qos.profile()
             )
-        models = [spec.actuators[i].model for i in self._order]
-        self._command_field = "position" if all(m == "pd" for m in models) else "effort"
+        self._command_pd = np.array([spec.actuators[i].model == "pd" for i in self._order])
         self._safe_pub = None
         if config.safe_mode_topic is not None:
             self._safe_pub = node.create_publisher(
@@ -536,13 +535,14 @@ class Ros2Robot:
         self._publish_values(values)
 
     def _publish_values(self, values: np.ndarray) -> None:
-        ordered = float_array(values[self._order])
+        ordered = values[self._order]
         msg = self._command_msg
         if self.config.command_type == "std_msgs/msg/Float64MultiArray":
-            msg.data = ordered
+            msg.data = float_array(ordered)
         else:
             msg.header.stamp = self._ros_clock.now().to_msg()
-            setattr(msg, self._command_field, ordered)
+            position, effort = joint_command_fields(ordered, self._command_pd)
+            msg.position, msg.effort = float_array(position), float_array(effort)
         self._command_pub.publish(msg)
         self.counters.commands += 1
 
