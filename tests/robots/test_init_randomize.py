@@ -91,6 +91,19 @@ class TestFullRandomization:
             for name in ("default", "full"):
                 assert check_bounds(load_randomization(spec, name), spec) == []
 
+    def test_armature_given_to_robot_init_lies_inside_its_bounds(self, tmp_path):
+        # a model without armature (mjlab's Go1 and G1 leave it to the framework) given --armature
+        # 0.025 (a G1 knee's): the bounds were taken from the file's zero, [0 .. 0.01], so the
+        # spec's own value lay outside them and `train --randomize full` refused the preset
+        xml = _friction_dog(tmp_path, friction=0)
+        xml.write_text(xml.read_text().replace(' armature="0.01"', ""))
+        opts = InitOptions(kp=20.0, kd=0.5, armature={".*_hip": 0.01, ".*_knee": 0.025})
+        spec, _ = init_robot(xml, tmp_path / "robot.yaml", opts)
+        bounds = next(b for b in spec.parameter_bounds if b.name == "joint.*.armature")
+        assert bounds.low[0] <= 0.01 and bounds.high[0] >= 1.2 * 0.025
+        for name in ("default", "full"):
+            assert check_bounds(load_randomization(spec, name), spec) == []
+
     def test_sizes_scale_with_the_robot(self, h1_full):
         spec, _ = h1_full
         model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))

@@ -544,7 +544,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     gains = {j: (float(a["kp"]), float(a["kd"])) for j, a in actuators.items() if a["model"] == "pd"}
     if (stiff := gains_check(model, data.qpos, dofs, joints, armature, gains, opt.control_dt / substeps)) is not None:
         result.check.append(stiff)
-    spec["parameters"] = parameter_bounds(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps)
+    spec["parameters"] = parameter_bounds(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps, armature)
     if task is not None:
         spec["task"] = task
         result.inferred.append(task_line)
@@ -687,7 +687,7 @@ def init_robot(
         if not standing.holds:
             own_dt = float(read_mjcf(spec.mjcf_path).compile().opt.timestep)
             # the zero pose is to blame only where the joint furthest off is one of its joints
-            zero = result.zero_pose and standing.joint not in result.given
+            zero = result.zero_pose and standing.sag_joint not in result.given
             result.check.append(standing_advice(spec, standing, zero, own_dt, bool(result.leg_ends)))
         elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
             result.check.append(resting_check(list(standing.resting)))
