@@ -559,7 +559,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.check.append(
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
-    result.check.append(f"safety limits (joint velocity {speeds}, tilt 1 rad, base height) and parameter bounds")
+    result.check.append(f"safety limits (joint velocity {speeds}{', tilt 1 rad, base height' if base_body is not None else ''}) and parameter bounds")
     if (unlimited := unlimited_check(model, chosen, joints)) is not None:
         result.check.append(unlimited)
     result.spec = spec
