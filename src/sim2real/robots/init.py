@@ -87,6 +87,7 @@ from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.init_limits import (
     DEFAULT_VELOCITY,
     PLACEHOLDER_VELOCITY,
+    equality_couplings,
     followers,
     leader_ranges,
     pinned_check,
@@ -271,14 +272,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         unknown = unmatched(given, joints) if isinstance(given, Mapping) else None
         if unknown is not None:
             raise SpecError(f"{what}: unknown joint '{unknown}' (joints: {', '.join(joints)})")
-    coupled = followers(facts.mimic, joints)  # a URDF's <mimic> joints: the leader's pose and limits decide
+    coupled = followers(facts.mimic or equality_couplings(model, joints, opt.kp), joints)  # the leader's pose and limits decide
     pose = {j: v for j in joints if j not in coupled and (v := lookup(opt.default_pose or {}, j)) is not None}
     if coupled:
         names = ", ".join(list(coupled)[:4]) + (" ..." if len(coupled) > 4 else "")
         result.inferred.append(
-            f"{len(coupled)} mimic joints of the URDF ({names}) follow their leaders through MuJoCo's equality "
-            "constraints: measured, not actuated; their default pose and safety limits are the leader's through "
-            "the coupling (q = multiplier * q_leader + offset)"
+            f"{len(coupled)} mimic joints of the {'URDF' if facts.mimic else 'model'} ({names}) follow their leaders through MuJoCo's equality "
+            "constraints: measured, not actuated; their default pose and safety limits are the leader's through the coupling (q = multiplier * q_leader + offset)"
         )
 
     # floating base: the free joint above the chosen joints

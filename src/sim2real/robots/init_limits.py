@@ -14,7 +14,9 @@
   position and velocity limits its leader's give it through the coupling, and the leader's pose;
   the leader's default pose stays where every follower stays inside its own range
   (:func:`leader_ranges`: PR2's ``r_gripper_r_parallel_root_joint = -1 x r_gripper_l_finger_joint``,
-  both in [0, 0.548], pins the pair at 0).
+  both in [0, 0.548], pins the pair at 0);
+- an MJCF's own linear joint equality (mjlab's YAM: ``left_finger = -right_finger``) couples the same
+  way (:func:`equality_couplings`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import mujoco
 
 from sim2real.errors import SpecError
+from sim2real.robots.init_actuators import lookup
 from sim2real.robots.urdf import Mimic
 from sim2real.text import few
 
@@ -33,6 +36,7 @@ __all__ = [
     "DEFAULT_COMMAND_RATE",
     "DEFAULT_VELOCITY",
     "PLACEHOLDER_VELOCITY",
+    "equality_couplings",
     "followers",
     "leader_ranges",
     "pinned_check",
@@ -48,6 +52,41 @@ URDF states 50000 for its arms): taken as unstated, and said."""
 DEFAULT_COMMAND_RATE = 50.0
 """Largest PD target speed [rad/s] (1 rad per 20 ms control step), lowered to the fastest PD joint's
 velocity limit."""
+
+
+def equality_couplings(model: mujoco.MjModel, joints: list[str], gains: object = None) -> dict[str, Mimic]:
+    """The model's own active, linear joint equality constraints between two of ``joints``, as
+    couplings: follower -> :class:`Mimic` (``q = multiplier * q_leader + offset``).
+
+    MuJoCo's ``joint1 - ref1 = c0 + c1 (joint2 - ref2)`` (``c2..c4`` zero, ``c1`` not) has ``joint2``
+    lead, unless only ``joint1`` is driven: an actuator of the model, or a ``--kp`` given for it by
+    name or pattern (``gains``, a map; one value for every joint says nothing of which one leads).
+    """
+    names = set(joints)
+    acted = {
+        mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, int(model.actuator_trnid[a, 0]))
+        for a in range(model.nu)
+        if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT)
+    }
+
+    def driven(joint: str) -> bool:
+        return joint in acted or (isinstance(gains, Mapping) and lookup(gains, joint) is not None)
+
+    out: dict[str, Mimic] = {}
+    for e in range(model.neq):
+        if int(model.eq_type[e]) != int(mujoco.mjtEq.mjEQ_JOINT) or not model.eq_active0[e] or model.eq_obj2id[e] < 0:
+            continue
+        c0, c1, *higher = (float(x) for x in model.eq_data[e, :5])
+        j1, j2 = int(model.eq_obj1id[e]), int(model.eq_obj2id[e])
+        n1, n2 = (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in (j1, j2))
+        if any(higher) or c1 == 0.0 or n1 not in names or n2 not in names:
+            continue
+        r1, r2 = (float(model.qpos0[model.jnt_qposadr[j]]) for j in (j1, j2))
+        if driven(n1) and not driven(n2):  # joint2 follows: joint2 = ref2 + (joint1 - ref1 - c0) / c1
+            out[n2] = Mimic(leader=n1, multiplier=1.0 / c1, offset=r2 - (r1 + c0) / c1)
+        else:
+            out[n1] = Mimic(leader=n2, multiplier=c1, offset=r1 + c0 - c1 * r2)
+    return out
 
 
 def followers(mimic: Mapping[str, Mimic], joints: list[str]) -> dict[str, Mimic]:
