@@ -214,7 +214,7 @@ class TestJointsWithoutARange:
         assert np.allclose(position["wheel"], [-4 * np.pi, 4 * np.pi], atol=1e-6)
 
 
-GRIPPER = """<mujoco><worldbody><body name="palm"><joint name="wrist" axis="0 0 1" range="-2 2"/>
+GRIPPER = """<mujoco><compiler angle="radian"/><worldbody><body name="palm"><joint name="wrist" axis="0 0 1" range="-2 2"/>
   <geom type="box" size="0.03 0.03 0.01" mass="0.3"/>
   <body name="left" pos="0.02 0 -0.02"><joint name="left" type="slide" axis="1 0 0" range="-0.002 0.0375"/>
     <geom type="box" size="0.005 0.01 0.02" mass="0.05"/></body>
@@ -244,3 +244,14 @@ class TestModelJointEqualities:
         spec, result = self._init(tmp_path, 5.0)  # one value for every joint: joint2 (right) leads
         assert [a.joint for a in spec.actuators] == ["wrist", "right"]
         assert any("1 mimic joints of the model (left)" in line for line in result.inferred)
+
+    def test_a_short_slide_keeps_its_stroke_the_margin_is_an_angle(self, tmp_path):
+        """The 0.05 rad margin, taken as 5 cm on a 4 cm finger, left the YAM's finger half its stroke."""
+        from sim2real.robots.init_limits import SLIDE_MARGIN
+
+        spec, _ = self._init(tmp_path, {"wrist": 5.0, "left": 100.0})
+        low, high = (dict(zip(spec.joints, x, strict=True)) for x in (spec.safety.position_low, spec.safety.position_high))
+        stroke = 0.0375 + 0.002
+        assert low["left"] == pytest.approx(-0.002 + SLIDE_MARGIN * stroke, abs=1e-6)
+        assert high["left"] == pytest.approx(0.0375 - SLIDE_MARGIN * stroke, abs=1e-6)
+        assert low["wrist"] == pytest.approx(-2 + 0.05)  # a hinge keeps its angle

@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_COMMAND_RATE",
     "DEFAULT_VELOCITY",
     "PLACEHOLDER_VELOCITY",
+    "SLIDE_MARGIN",
     "equality_couplings",
     "followers",
     "leader_ranges",
@@ -48,6 +49,10 @@ DEFAULT_VELOCITY = 30.0
 PLACEHOLDER_VELOCITY = 1000.0
 """A stated joint velocity limit above this [rad/s, m/s] is a placeholder, no joint's speed (iCub's
 URDF states 50000 for its arms): taken as unstated, and said."""
+
+SLIDE_MARGIN = 0.05
+"""A slide joint's safety position margin is at most this fraction of its range: the margin is an
+angle (0.05 rad), which on mjlab's YAM finger (a 4 cm stroke) left it 2 cm, half its stroke."""
 
 DEFAULT_COMMAND_RATE = 50.0
 """Largest PD target speed [rad/s] (1 rad per 20 ms control step), lowered to the fastest PD joint's
@@ -179,7 +184,7 @@ def safety_section(
         pose: Default pose [rad] by joint.
         actuators: The spec's ``actuators`` entries (torque limits, models, gains).
         standing: Standing height of a floating base above the floor [m], or None.
-        margin: Position margin inside the joint ranges [rad].
+        margin: Position margin inside the joint ranges [rad]; a slide joint's at most :data:`SLIDE_MARGIN` of its range [m].
         velocity: Velocity limits the model's source states, by joint [rad/s]; others get
             :data:`DEFAULT_VELOCITY`.
         coupled: Mimic followers among ``joints`` and their couplings (:func:`followers`).
@@ -192,6 +197,8 @@ def safety_section(
         if model.jnt_limited[jid]:
             lo, hi = (float(x) for x in model.jnt_range[jid])
             m = min(margin, 0.25 * (hi - lo))  # a narrow range keeps half of itself
+            if int(model.jnt_type[jid]) == int(mujoco.mjtJoint.mjJNT_SLIDE):  # the margin is in radians
+                m = min(m, SLIDE_MARGIN * (hi - lo))
             # the margin around the default pose too: a pose at the range's edge (G1's open hands at
             # 0 of [0, 1.84]) rests on the joint limit, which MuJoCo's soft limit lets it pass a little
             position[joint] = [round(min(lo + m, q - m), 6), round(max(hi - m, q + m), 6)]
