@@ -255,3 +255,11 @@ class TestModelJointEqualities:
         assert low["left"] == pytest.approx(-0.002 + SLIDE_MARGIN * stroke, abs=1e-6)
         assert high["left"] == pytest.approx(0.0375 - SLIDE_MARGIN * stroke, abs=1e-6)
         assert low["wrist"] == pytest.approx(-2 + 0.05)  # a hinge keeps its angle
+
+    def test_a_pair_the_models_own_actuators_both_drive_stays_driven(self, tmp_path):
+        (tmp_path / "gripper.xml").write_text(GRIPPER.replace(
+            "</mujoco>", '<actuator><motor joint="left" ctrlrange="-5 5"/><motor joint="right" ctrlrange="-5 5"/></actuator></mujoco>'
+        ))
+        spec, result = init_robot(tmp_path / "gripper.xml", tmp_path / "robot.yaml", InitOptions(joints="left|right"))
+        assert [a.joint for a in spec.actuators] == ["left", "right"]
+        assert not any("mimic joints" in line for line in result.inferred)

@@ -66,6 +66,7 @@ def equality_couplings(model: mujoco.MjModel, joints: list[str], gains: object =
     MuJoCo's ``joint1 - ref1 = c0 + c1 (joint2 - ref2)`` (``c2..c4`` zero, ``c1`` not) has ``joint2``
     lead, unless only ``joint1`` is driven: an actuator of the model, or a ``--kp`` given for it by
     name or pattern (``gains``, a map; one value for every joint says nothing of which one leads).
+    A pair the model's own actuators both drive is no leader and follower.
     """
     names = set(joints)
     acted = {
@@ -84,8 +85,8 @@ def equality_couplings(model: mujoco.MjModel, joints: list[str], gains: object =
         c0, c1, *higher = (float(x) for x in model.eq_data[e, :5])
         j1, j2 = int(model.eq_obj1id[e]), int(model.eq_obj2id[e])
         n1, n2 = (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in (j1, j2))
-        if any(higher) or c1 == 0.0 or n1 not in names or n2 not in names:
-            continue
+        if any(higher) or c1 == 0.0 or n1 not in names or n2 not in names or {n1, n2} <= acted:
+            continue  # a nonlinear coupling, or both sides the model's own actuators drive: left as they are
         r1, r2 = (float(model.qpos0[model.jnt_qposadr[j]]) for j in (j1, j2))
         if driven(n1) and not driven(n2):  # joint2 follows: joint2 = ref2 + (joint1 - ref1 - c0) / c1
             out[n2] = Mimic(leader=n1, multiplier=1.0 / c1, offset=r2 - (r1 + c0) / c1)
