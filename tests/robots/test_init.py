@@ -505,3 +505,16 @@ class TestFloor:
         path.write_text(yaml.safe_dump(raw))
         with pytest.raises(SpecError, match="floor must be the name"):
             load_spec(path)
+
+
+def test_a_fixed_base_arm_is_not_told_to_check_a_tilt_and_base_height_it_has_none_of(tmp_path):
+    """mjlab's YAM, an arm bolted to the table, was told to check 'tilt 1 rad, base height'."""
+    (tmp_path / "arm.xml").write_text(
+        "<mujoco><worldbody><body name='link'><joint name='shoulder' axis='0 1 0' range='-2 2'/>"
+        "<geom type='capsule' fromto='0 0 0 0.3 0 0' size='0.02' mass='0.5'/></body></worldbody>"
+        "<actuator><motor joint='shoulder' ctrlrange='-5 5'/></actuator></mujoco>"
+    )
+    spec, result = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml")
+    (line,) = [c for c in result.check if c.startswith("safety limits")]
+    assert spec.base_body is None and "tilt" not in line and "base height" not in line
+    assert line.startswith("safety limits (joint velocity 30 rad/s)")

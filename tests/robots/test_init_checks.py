@@ -9,7 +9,7 @@ import mujoco
 import pytest
 
 from sim2real.params import Parameters
-from sim2real.robots import load_spec
+from sim2real.robots import load_robot, load_spec
 from sim2real.robots.init import InitOptions, init_robot
 from sim2real.robots.init_checks import physics_checks, solver_override, standing_advice
 from sim2real.robots.model import build_model, carrying_body
@@ -132,6 +132,27 @@ class TestDefaultPoseOfAUrdf:
         assert "balances only under a policy" not in quadruped and "on its 4 feet" in quadruped
         biped = standing_advice(dataclasses.replace(spec, feet=spec.feet[:2]), _fallen(tilt=0.3, deviation=0.05))
         assert "balances only under a policy" in biped
+
+    def test_a_base_that_sinks_upright_on_soft_gains_is_not_said_to_tip_over(self, tmp_path):
+        """mjlab's Go1 at its 10 Hz gains sank 0.294 -> 0.243 m, tilted 6 deg: it was told it 'tips over
+        on its 4 feet' and to check the pose, the masses and the feet, not the gains."""
+        spec, _ = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out" / "robot.yaml", FLOATING)
+        sunk = dataclasses.replace(_fallen(tilt=0.11, deviation=0.25), height=0.243 / 0.294 * 0.3)
+        advice = standing_advice(spec, sunk)
+        assert sunk.settled and "tips over" not in advice
+        assert advice.startswith("the base sinks with its joints held") and "PD gains yield" in advice and "--kp" in advice
+        assert "tips over on its 4 feet" in standing_advice(spec, dataclasses.replace(sunk, tilt=0.5))
+
+    def test_the_sag_that_judged_the_gains_is_the_one_named(self):
+        """mjlab's G1 fell with its ankle 0.38 rad off as it tipped; the advice 'the PD gains do not hold'
+        named the shoulder's 0.15 rad at the end, below the limit it was judged by."""
+        fell = dataclasses.replace(
+            _fallen(tilt=1.5, deviation=0.15), joint="shoulder", upright_deviation=0.38, upright_joint="ankle"
+        )
+        spec = load_robot("quadruped")
+        advice = standing_advice(spec, fell)
+        assert "PD gains do not hold" in advice and "ankle 0.38 rad off as the base tilted" in advice
+        assert "shoulder" not in advice
 
     def test_a_model_made_for_a_finer_step_that_diverges_is_told_its_own_step(self, tmp_path):
         """Menagerie's Cassie steps at 0.5 ms; robot init's 5 ms made its standing check diverge, and the

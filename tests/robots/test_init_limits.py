@@ -212,3 +212,54 @@ class TestJointsWithoutARange:
         assert 'yaw: the model states a range but limited="false" (not enforced)' in lines[0]
         position = result.spec["safety"]["joint_position"]
         assert np.allclose(position["wheel"], [-4 * np.pi, 4 * np.pi], atol=1e-6)
+
+
+GRIPPER = """<mujoco><compiler angle="radian"/><worldbody><body name="palm"><joint name="wrist" axis="0 0 1" range="-2 2"/>
+  <geom type="box" size="0.03 0.03 0.01" mass="0.3"/>
+  <body name="left" pos="0.02 0 -0.02"><joint name="left" type="slide" axis="1 0 0" range="-0.002 0.0375"/>
+    <geom type="box" size="0.005 0.01 0.02" mass="0.05"/></body>
+  <body name="right" pos="-0.02 0 -0.02"><joint name="right" type="slide" axis="1 0 0" range="-0.0375 0.002"/>
+    <geom type="box" size="0.005 0.01 0.02" mass="0.05"/></body></body></worldbody>
+  <equality><joint joint1="left" joint2="right" polycoef="0 -1 0 0 0"/></equality></mujoco>"""
+
+
+class TestModelJointEqualities:
+    """mjlab's YAM couples its fingers by an MJCF joint equality (left = -right) and drives the left:
+    robot init called the right finger passive ('if a motor drives them, give them --kp')."""
+
+    def _init(self, tmp_path, kp):
+        (tmp_path / "gripper.xml").write_text(GRIPPER)
+        opts = InitOptions(kp=kp, kd=1.0, torque_limit=10.0, default_pose={"left": 0.02})
+        return init_robot(tmp_path / "gripper.xml", tmp_path / "robot.yaml", opts)
+
+    def test_the_driven_side_leads_and_the_other_follows_through_the_coupling(self, tmp_path):
+        spec, result = self._init(tmp_path, {"wrist": 5.0, "left": 100.0})
+        assert [a.joint for a in spec.actuators] == ["wrist", "left"]
+        assert any("1 mimic joints of the model (right)" in line for line in result.inferred)
+        assert not any(line.startswith("passive joints") for line in result.check)
+        pose = dict(zip(spec.joints, spec.default_pose, strict=True))
+        assert pose["right"] == pytest.approx(-0.02)
+
+    def test_mujocos_own_direction_when_the_gains_do_not_say(self, tmp_path):
+        spec, result = self._init(tmp_path, 5.0)  # one value for every joint: joint2 (right) leads
+        assert [a.joint for a in spec.actuators] == ["wrist", "right"]
+        assert any("1 mimic joints of the model (left)" in line for line in result.inferred)
+
+    def test_a_short_slide_keeps_its_stroke_the_margin_is_an_angle(self, tmp_path):
+        """The 0.05 rad margin, taken as 5 cm on a 4 cm finger, left the YAM's finger half its stroke."""
+        from sim2real.robots.init_limits import SLIDE_MARGIN
+
+        spec, _ = self._init(tmp_path, {"wrist": 5.0, "left": 100.0})
+        low, high = (dict(zip(spec.joints, x, strict=True)) for x in (spec.safety.position_low, spec.safety.position_high))
+        stroke = 0.0375 + 0.002
+        assert low["left"] == pytest.approx(-0.002 + SLIDE_MARGIN * stroke, abs=1e-6)
+        assert high["left"] == pytest.approx(0.0375 - SLIDE_MARGIN * stroke, abs=1e-6)
+        assert low["wrist"] == pytest.approx(-2 + 0.05)  # a hinge keeps its angle
+
+    def test_a_pair_the_models_own_actuators_both_drive_stays_driven(self, tmp_path):
+        (tmp_path / "gripper.xml").write_text(GRIPPER.replace(
+            "</mujoco>", '<actuator><motor joint="left" ctrlrange="-5 5"/><motor joint="right" ctrlrange="-5 5"/></actuator></mujoco>'
+        ))
+        spec, result = init_robot(tmp_path / "gripper.xml", tmp_path / "robot.yaml", InitOptions(joints="left|right"))
+        assert [a.joint for a in spec.actuators] == ["left", "right"]
+        assert not any("mimic joints" in line for line in result.inferred)

@@ -91,6 +91,19 @@ class TestFullRandomization:
             for name in ("default", "full"):
                 assert check_bounds(load_randomization(spec, name), spec) == []
 
+    def test_armature_given_to_robot_init_lies_inside_its_bounds(self, tmp_path):
+        # a model without armature (mjlab's Go1 and G1 leave it to the framework) given --armature
+        # 0.025 (a G1 knee's): the bounds were taken from the file's zero, [0 .. 0.01], so the
+        # spec's own value lay outside them and `train --randomize full` refused the preset
+        xml = _friction_dog(tmp_path, friction=0)
+        xml.write_text(xml.read_text().replace(' armature="0.01"', ""))
+        opts = InitOptions(kp=20.0, kd=0.5, armature={".*_hip": 0.01, ".*_knee": 0.025})
+        spec, _ = init_robot(xml, tmp_path / "robot.yaml", opts)
+        bounds = next(b for b in spec.parameter_bounds if b.name == "joint.*.armature")
+        assert bounds.low[0] <= 0.01 and bounds.high[0] >= 1.2 * 0.025
+        for name in ("default", "full"):
+            assert check_bounds(load_randomization(spec, name), spec) == []
+
     def test_sizes_scale_with_the_robot(self, h1_full):
         spec, _ = h1_full
         model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
@@ -136,6 +149,27 @@ class TestFullRandomization:
         assert np.all(np.isfinite(out.obs)) and np.all(np.isfinite(out.reward))
         friction = env.sim.params.get(env.sim.batch, f"joint.{spec.joints[0]}.frictionloss")
         assert len(np.unique(np.round(np.ravel(friction), 9))) == 4
+
+
+def test_a_slide_joint_has_its_own_bounds_apart_from_the_hinges(tmp_path):
+    """mjlab's YAM: its finger's armature (2.6 kg, a slide) made joint.*.armature [0 .. 5.2] for the
+    arm's hinges (0.032 kg m^2): identify then warned that every identified arm armature sat 'at its
+    plausible lower bound 0'."""
+    from sim2real.params import Parameters
+    from sim2real.robots.model import build_model
+
+    (tmp_path / "arm.xml").write_text(
+        "<mujoco><worldbody><body name='link'><joint name='shoulder' axis='0 1 0' range='-2 2'/>"
+        "<geom type='capsule' fromto='0 0 0 0.3 0 0' size='0.02' mass='0.5'/>"
+        "<body name='finger' pos='0.3 0 0'><joint name='finger' type='slide' axis='1 0 0' range='0 0.04'/>"
+        "<geom type='box' size='0.01 0.01 0.01' mass='0.05'/></body></body></worldbody></mujoco>"
+    )
+    opts = InitOptions(kp=20.0, kd=0.5, torque_limit=10.0, armature={"shoulder": 0.032, "finger": 2.6})
+    spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", opts)
+    params = Parameters(spec, build_model(spec))
+    shoulder, finger = params.info("joint.shoulder.armature"), params.info("joint.finger.armature")
+    assert shoulder.low[0] <= 0.032 <= shoulder.high[0] < 0.1
+    assert finger.low[0] <= 2.6 <= finger.high[0]
 
 
 def test_pd_gains_of_0_are_left_out_of_both_presets(tmp_path):

@@ -87,6 +87,7 @@ from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.init_limits import (
     DEFAULT_VELOCITY,
     PLACEHOLDER_VELOCITY,
+    equality_couplings,
     followers,
     leader_ranges,
     pinned_check,
@@ -271,14 +272,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         unknown = unmatched(given, joints) if isinstance(given, Mapping) else None
         if unknown is not None:
             raise SpecError(f"{what}: unknown joint '{unknown}' (joints: {', '.join(joints)})")
-    coupled = followers(facts.mimic, joints)  # a URDF's <mimic> joints: the leader's pose and limits decide
+    coupled = followers(facts.mimic or equality_couplings(model, joints, opt.kp), joints)  # the leader's pose and limits decide
     pose = {j: v for j in joints if j not in coupled and (v := lookup(opt.default_pose or {}, j)) is not None}
     if coupled:
         names = ", ".join(list(coupled)[:4]) + (" ..." if len(coupled) > 4 else "")
         result.inferred.append(
-            f"{len(coupled)} mimic joints of the URDF ({names}) follow their leaders through MuJoCo's equality "
-            "constraints: measured, not actuated; their default pose and safety limits are the leader's through "
-            "the coupling (q = multiplier * q_leader + offset)"
+            f"{len(coupled)} mimic joints of the {'URDF' if facts.mimic else 'model'} ({names}) follow their leaders through MuJoCo's equality "
+            "constraints: measured, not actuated; their default pose and safety limits are the leader's through the coupling (q = multiplier * q_leader + offset)"
         )
 
     # floating base: the free joint above the chosen joints
@@ -544,7 +544,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     gains = {j: (float(a["kp"]), float(a["kd"])) for j, a in actuators.items() if a["model"] == "pd"}
     if (stiff := gains_check(model, data.qpos, dofs, joints, armature, gains, opt.control_dt / substeps)) is not None:
         result.check.append(stiff)
-    spec["parameters"] = parameter_bounds(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps)
+    spec["parameters"] = parameter_bounds(model, base_name, floor_name, actuators, standing is not None, opt.control_dt / substeps, armature)
     if task is not None:
         spec["task"] = task
         result.inferred.append(task_line)
@@ -559,7 +559,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.check.append(
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
-    result.check.append(f"safety limits (joint velocity {speeds}, tilt 1 rad, base height) and parameter bounds")
+    result.check.append(f"safety limits (joint velocity {speeds}{', tilt 1 rad, base height' if base_body is not None else ''}) and parameter bounds")
     if (unlimited := unlimited_check(model, chosen, joints)) is not None:
         result.check.append(unlimited)
     result.spec = spec
@@ -687,7 +687,7 @@ def init_robot(
         if not standing.holds:
             own_dt = float(read_mjcf(spec.mjcf_path).compile().opt.timestep)
             # the zero pose is to blame only where the joint furthest off is one of its joints
-            zero = result.zero_pose and standing.joint not in result.given
+            zero = result.zero_pose and standing.sag_joint not in result.given
             result.check.append(standing_advice(spec, standing, zero, own_dt, bool(result.leg_ends)))
         elif standing.resting:  # pybullet's Vision60 settles onto its body and hips
             result.check.append(resting_check(list(standing.resting)))

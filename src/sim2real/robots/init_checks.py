@@ -206,6 +206,12 @@ def standing_advice(
         return f"the PD gains do not hold the default pose ({seen}): " + (
             f"it is {pose}, then judge the gains" if zero_pose else "stiffer --kp, or a less crouched --default-pose"
         )
+    if standing.settled and not off_ends:  # sank on yielding legs, upright: no fall to explain
+        return f"the base sinks with its joints held ({seen}), upright: the PD gains yield under the robot's weight: " + (
+            f"it is {pose}, then judge the gains"
+            if zero_pose
+            else "stiffer --kp, or a less crouched --default-pose (a policy trained at these gains must hold the robot up)"
+        )
     if off_ends:
         return f"the robot tips over with its joints held ({seen}): it does not stand on its leg ends (above)"
     if len(spec.feet) < 3:
@@ -236,7 +242,8 @@ def _seen(standing: Standing) -> str:
         return f"at t = {standing.diverged_at:.3f} s"
     return (
         f"base {standing.initial_height:.3f} -> {standing.height:.3f} m, tilt {math.degrees(standing.tilt):.0f} deg, "
-        f"{standing.joint} {standing.deviation:.2f} rad off"
+        f"{standing.sag_joint} {standing.sag:.2f} rad off"
+        + (" as the base tilted" if standing.upright_deviation is not None else "")
     )
 
 

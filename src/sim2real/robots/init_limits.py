@@ -14,7 +14,9 @@
   position and velocity limits its leader's give it through the coupling, and the leader's pose;
   the leader's default pose stays where every follower stays inside its own range
   (:func:`leader_ranges`: PR2's ``r_gripper_r_parallel_root_joint = -1 x r_gripper_l_finger_joint``,
-  both in [0, 0.548], pins the pair at 0).
+  both in [0, 0.548], pins the pair at 0);
+- an MJCF's own linear joint equality (mjlab's YAM: ``left_finger = -right_finger``) couples the same
+  way (:func:`equality_couplings`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 import mujoco
 
 from sim2real.errors import SpecError
+from sim2real.robots.init_actuators import lookup
 from sim2real.robots.urdf import Mimic
 from sim2real.text import few
 
@@ -33,6 +36,8 @@ __all__ = [
     "DEFAULT_COMMAND_RATE",
     "DEFAULT_VELOCITY",
     "PLACEHOLDER_VELOCITY",
+    "SLIDE_MARGIN",
+    "equality_couplings",
     "followers",
     "leader_ranges",
     "pinned_check",
@@ -45,9 +50,49 @@ PLACEHOLDER_VELOCITY = 1000.0
 """A stated joint velocity limit above this [rad/s, m/s] is a placeholder, no joint's speed (iCub's
 URDF states 50000 for its arms): taken as unstated, and said."""
 
+SLIDE_MARGIN = 0.05
+"""A slide joint's safety position margin is at most this fraction of its range: the margin is an
+angle (0.05 rad), which on mjlab's YAM finger (a 4 cm stroke) left it 2 cm, half its stroke."""
+
 DEFAULT_COMMAND_RATE = 50.0
 """Largest PD target speed [rad/s] (1 rad per 20 ms control step), lowered to the fastest PD joint's
 velocity limit."""
+
+
+def equality_couplings(model: mujoco.MjModel, joints: list[str], gains: object = None) -> dict[str, Mimic]:
+    """The model's own active, linear joint equality constraints between two of ``joints``, as
+    couplings: follower -> :class:`Mimic` (``q = multiplier * q_leader + offset``).
+
+    MuJoCo's ``joint1 - ref1 = c0 + c1 (joint2 - ref2)`` (``c2..c4`` zero, ``c1`` not) has ``joint2``
+    lead, unless only ``joint1`` is driven: an actuator of the model, or a ``--kp`` given for it by
+    name or pattern (``gains``, a map; one value for every joint says nothing of which one leads).
+    A pair the model's own actuators both drive is no leader and follower.
+    """
+    names = set(joints)
+    acted = {
+        mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, int(model.actuator_trnid[a, 0]))
+        for a in range(model.nu)
+        if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT)
+    }
+
+    def driven(joint: str) -> bool:
+        return joint in acted or (isinstance(gains, Mapping) and lookup(gains, joint) is not None)
+
+    out: dict[str, Mimic] = {}
+    for e in range(model.neq):
+        if int(model.eq_type[e]) != int(mujoco.mjtEq.mjEQ_JOINT) or not model.eq_active0[e] or model.eq_obj2id[e] < 0:
+            continue
+        c0, c1, *higher = (float(x) for x in model.eq_data[e, :5])
+        j1, j2 = int(model.eq_obj1id[e]), int(model.eq_obj2id[e])
+        n1, n2 = (mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) for j in (j1, j2))
+        if any(higher) or c1 == 0.0 or n1 not in names or n2 not in names or {n1, n2} <= acted:
+            continue  # a nonlinear coupling, or both sides the model's own actuators drive: left as they are
+        r1, r2 = (float(model.qpos0[model.jnt_qposadr[j]]) for j in (j1, j2))
+        if driven(n1) and not driven(n2):  # joint2 follows: joint2 = ref2 + (joint1 - ref1 - c0) / c1
+            out[n2] = Mimic(leader=n1, multiplier=1.0 / c1, offset=r2 - (r1 + c0) / c1)
+        else:
+            out[n1] = Mimic(leader=n2, multiplier=c1, offset=r1 + c0 - c1 * r2)
+    return out
 
 
 def followers(mimic: Mapping[str, Mimic], joints: list[str]) -> dict[str, Mimic]:
@@ -140,7 +185,7 @@ def safety_section(
         pose: Default pose [rad] by joint.
         actuators: The spec's ``actuators`` entries (torque limits, models, gains).
         standing: Standing height of a floating base above the floor [m], or None.
-        margin: Position margin inside the joint ranges [rad].
+        margin: Position margin inside the joint ranges [rad]; a slide joint's at most :data:`SLIDE_MARGIN` of its range [m].
         velocity: Velocity limits the model's source states, by joint [rad/s]; others get
             :data:`DEFAULT_VELOCITY`.
         coupled: Mimic followers among ``joints`` and their couplings (:func:`followers`).
@@ -153,6 +198,8 @@ def safety_section(
         if model.jnt_limited[jid]:
             lo, hi = (float(x) for x in model.jnt_range[jid])
             m = min(margin, 0.25 * (hi - lo))  # a narrow range keeps half of itself
+            if int(model.jnt_type[jid]) == int(mujoco.mjtJoint.mjJNT_SLIDE):  # the margin is in radians
+                m = min(m, SLIDE_MARGIN * (hi - lo))
             # the margin around the default pose too: a pose at the range's edge (G1's open hands at
             # 0 of [0, 1.84]) rests on the joint limit, which MuJoCo's soft limit lets it pass a little
             position[joint] = [round(min(lo + m, q - m), 6), round(max(hi - m, q + m), 6)]

@@ -15,7 +15,7 @@ variants, and which bodies are a robot's thigh and calf is the user's to say.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import mujoco
 import numpy as np
@@ -279,9 +279,12 @@ def parameter_bounds(
     actuators: dict[str, dict],
     floating: bool,
     physics_dt: float,
+    armature: Mapping[str, float] | None = None,
 ) -> dict[str, object]:
     """Plausible bounds around the model's own values, wide enough for the randomization presets
-    written beside a legged robot's spec (:mod:`sim2real.robots.init_randomize`)."""
+    written beside a legged robot's spec (:mod:`sim2real.robots.init_randomize`); ``armature``: the
+    spec's armature override by joint name [kg m^2] (``--armature``), which the compiled model has in
+    place of the file's."""
     out: dict[str, object] = {}
     carrier = carrying_body(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, base)) if base else -1
     if carrier >= 0 and object_name(model, mujoco.mjtObj.mjOBJ_BODY, carrier) and model.body_mass[carrier] > 0:
@@ -292,15 +295,25 @@ def parameter_bounds(
         }
     if floor is not None:
         out[f"geom.{floor}.friction"] = {"low": min(0.4, *(f[0] for f in FLOOR_FRICTION.values())), "high": 1.25}
-    hinge = [j for j in range(model.njnt) if int(model.jnt_type[j]) in (2, 3)]
-    for q, field_ in (("damping", "dof_damping"), ("frictionloss", "dof_frictionloss"), ("armature", "dof_armature")):
-        values = np.array([getattr(model, field_)[model.jnt_dofadr[j]] for j in hinge])
-        high = float(values.max()) if values.size else 0.0
-        least = 0.01 if q == "armature" else 0.1
-        if q == "frictionloss" and floating and actuators:  # the full preset's friction of a model without any
-            least = max(least, coulomb_high([a["torque_limit"] for a in actuators.values()]))
-        out[f"joint.*.{q}"] = {"low": round(0.5 * float(values.min()), 6) if q == "armature" and values.size else 0.0,
-                               "high": round(max(2.0 * high, least), 6)}
+    # hinges [rad] and slides [m] apart: a gripper's finger (kg, N s/m) widened the hinges' bounds 80-fold
+    hinges = [j for j in range(model.njnt) if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE)]
+    slides = [j for j in range(model.njnt) if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_SLIDE)]
+    groups = [("*", hinges + slides)] if not (hinges and slides) else [("*", hinges)] + [
+        (name, slides) for j in slides if (name := object_name(model, mujoco.mjtObj.mjOBJ_JOINT, j))
+    ]
+    given = {model.joint(j).id: float(v) for j, v in (armature or {}).items()}
+    for name, members in groups:
+        for q, field_ in (("damping", "dof_damping"), ("frictionloss", "dof_frictionloss"), ("armature", "dof_armature")):
+            override = given if q == "armature" else {}
+            values = np.array([override.get(j, getattr(model, field_)[model.jnt_dofadr[j]]) for j in members])
+            high = float(values.max()) if values.size else 0.0
+            least = 0.01 if q == "armature" else 0.1
+            if q == "frictionloss" and floating and actuators:  # the full preset's friction of a model without any
+                least = max(least, coulomb_high([a["torque_limit"] for a in actuators.values()]))
+            out[f"joint.{name}.{q}"] = {
+                "low": round(0.5 * float(values.min()), 6) if q == "armature" and values.size else 0.0,
+                "high": round(max(2.0 * high, least), 6),
+            }
     pds = [a for a in actuators.values() if a["model"] == "pd"]
     if pds and len(pds) == len(actuators):
         kp = [a["kp"] for a in pds]
