@@ -454,6 +454,35 @@ class TestDeployNodeStartup:
             "joint(s) pendulum missing from the JointState"
         )
 
+    def test_a_robot_that_does_not_listen_for_safe_mode_is_not_driven(self, probe, furuta_policy):
+        """A driver that publishes joint states and takes commands but never subscribed to the safe-mode
+        topic would keep its last command through every safe stop: the control never starts, and the
+        startup ends with one line naming the topic and the two ways out."""
+        from sensor_msgs.msg import JointState
+        from std_msgs.msg import Float64MultiArray
+
+        from sim2real.deploy.ros2.node import NodeConfig
+
+        config = topics()
+        now = [0.0]
+        deploy, context = _furuta_node(
+            furuta_policy, config, config=NodeConfig(startup_timeout=1.0), clock=lambda: now[0]
+        )
+        with _spinning(deploy, context):
+            commands = probe.subscribe(Float64MultiArray, config.command_topic, config.command_qos.profile())
+            pub = probe.node.create_publisher(JointState, config.joint_states_topic, QosSettings().profile())
+            msg = JointState(name=["arm", "pendulum"], position=[0.0, 0.0], velocity=[0.0, 0.0])
+            probe.wait_for(
+                lambda: pub.publish(msg) or (deploy.robot.ready() and deploy.robot.unheard() is not None),
+                TIMEOUT,
+                "a valid reading, commands heard, safe mode not",
+            )
+            assert "safe-mode topic" in deploy.robot.unheard()
+            now[0] = 2.0
+            assert deploy.finished.wait(TIMEOUT)
+        assert deploy.error.startswith("the robot is not listening within 1 s: nothing subscribes to the safe-mode")
+        assert not deploy.running and commands == []
+
 
 class TestEstopTopic:
     def test_a_best_effort_estop_publisher_is_heard(self, probe, furuta_policy):

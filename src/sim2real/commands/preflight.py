@@ -113,7 +113,8 @@ def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, do
     robot = Ros2Robot(spec, config, executor="single", node_name="sim2real_preflight")
     try:
         if not robot.wait_for_robot(wait):
-            raise Sim2RealError(f"no joint states from the robot within {wait} s (is it running?)")
+            why = robot.not_ready() or robot.unheard()
+            raise Sim2RealError(f"the robot is not ready within {wait} s: {why or 'no joint states (is it running?)'}")
         return run_preflight(
             spec, robot, policy, target="robot", confirm_perimeter=confirmed, paced=True, fixed_base=fixed_base
         )

@@ -182,7 +182,7 @@ class PolicyDeploymentNode(Node):
             self._warm_up()
             return
         max_age = 0.5 * float(self.spec.safety.stale_timeout)
-        if self._warmed and self.robot.ready(max_age=max_age):
+        if self._warmed and self.robot.ready(max_age=max_age) and self.robot.unheard() is None:
             self.destroy_timer(self._startup)
             self._start_control()
             return
@@ -190,8 +190,11 @@ class PolicyDeploymentNode(Node):
             self.destroy_timer(self._startup)
             what = "fresh" if self._warmed else "valid"
             why = self.robot.not_ready(max_age if self._warmed else None)
+            unheard = self.robot.unheard() if self.robot.not_ready() is None else None  # a valid reading came
             self.error = (
-                f"no {what} reading from the robot on {self.robot.config.joint_states_topic} within "
+                f"the robot is not listening within {self.config.startup_timeout:g} s: {unheard}"
+                if unheard is not None
+                else f"no {what} reading from the robot on {self.robot.config.joint_states_topic} within "
                 f"{self.config.startup_timeout:g} s" + (f": {why}" if why else "")
             )
             log.error("deploy node: %s", self.error)

@@ -433,6 +433,20 @@ class Ros2Robot:
             )
         return None
 
+    def unheard(self) -> str | None:
+        """Why a command or a safe stop would reach nobody now (no subscriber on the command topic,
+        or on the safe-mode topic: a stop published there would leave the robot on its last
+        command), or None when both are heard.  One line for the user."""
+        if self._command_pub.get_subscription_count() == 0:
+            return f"nothing subscribes to the command topic {self.config.command_topic}"
+        if self._safe_pub is not None and self._safe_pub.get_subscription_count() == 0:
+            return (
+                f"nothing subscribes to the safe-mode topic {self.config.safe_mode_topic}: a safe stop would not "
+                "reach the robot (its driver must enter safe mode on True there; without that topic set "
+                "safe_mode_topic: null and safe_values_on_command_topic: true)"
+            )
+        return None
+
     def _stamp_hint(self) -> str:
         return (
             " (from its header.stamp: is the robot's clock synchronized with this computer's?)"
@@ -590,8 +604,9 @@ class Ros2Robot:
     # ------------------------------------------------------------------ waiting on the graph
 
     def wait_for_robot(self, timeout: float) -> bool:
-        """Wait until the robot is matched (a JointState publisher and a command subscriber) and a
-        valid reading is available.  Only with an own executor (else spin the node yourself).
+        """Wait until the robot is matched (a JointState publisher, a command subscriber and a
+        safe-mode subscriber: :meth:`unheard`) and a valid reading is available.  Only with an own
+        executor (else spin the node yourself).
 
         Returns:
             Whether it happened within ``timeout`` seconds.
@@ -600,7 +615,7 @@ class Ros2Robot:
         while time.monotonic() < deadline:
             if (
                 self._subs[0].get_publisher_count() > 0
-                and self._command_pub.get_subscription_count() > 0
+                and self.unheard() is None
                 and self.ready()
             ):
                 return True
