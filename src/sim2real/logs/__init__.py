@@ -19,6 +19,8 @@ bag_ros1            ROS 1 .bag files: opening them, their errors, ROS 1 decoding
 bag_ros1_scan       ROS 1 bags without an index (recorder killed, cut short): their records walked
 bag_ros2            rosbag2 storage files as one reader: split bags, zstd-compressed files and
                     messages
+bag_split           a finished split bag's parts as metadata.yaml lists them: found, missing ones
+                    judged (a hole: error; an end: warning), read in time order
 odometry            floating-base states (nav_msgs/Odometry) to and from :class:`BaseTrack`
 mcap_storage        a crash-safe MCAP storage backend, and recovery of cut files
 csv_import          CSV logs from other labs through an explicit column map

@@ -74,6 +74,8 @@ class Streams:
         self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
         self.base_recv: dict[str, list[int]] = {}
         self.meta_json: str | None = None
+        self.unstamped: dict[str, int] = {}
+        """Messages per topic whose header stamp is 0 though recorded later than time 0."""
 
     def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
         if msgtype in LOW_STATE or msgtype in LOW_CMD:
@@ -92,7 +94,7 @@ class Streams:
         elif topic == TOPIC_COMMANDS and msgtype in LOW_CMD:
             self.unitree_commands.add(ns, msg)
         elif topic == TOPIC_JOINT_STATES:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp = self._stamp(topic, ns, msg)
             self.state_ns.append(stamp)
             self.state_recv.append(ns)
             self.state_names.append(tuple(msg.name))
@@ -104,7 +106,7 @@ class Streams:
             self.command.append(row[0])
             self.command_names.add(row[1])
         elif topic == TOPIC_IMU:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp = self._stamp(topic, ns, msg)
             self.imu_ns.append(stamp)
             self.imu_recv.append(ns)
             o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
@@ -114,11 +116,18 @@ class Streams:
             self.events.append(self._event(ns, msg.data))
         elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
             stamps, rows = self.base.setdefault(topic, ([], []))
-            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+            stamps.append(self._stamp(topic, ns, msg))
             self.base_recv.setdefault(topic, []).append(ns)
             rows.append(odometry_row(msg))
         elif topic == TOPIC_META and self.meta_json is None:
             self.meta_json = msg.data
+
+    def _stamp(self, topic: str, ns: int, msg: Any) -> int:
+        """The header stamp of ``msg`` [ns], recorded at ``ns``; a zero stamp is counted."""
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        if stamp == 0 and ns != 0:
+            self.unstamped[topic] = self.unstamped.get(topic, 0) + 1
+        return stamp
 
     def take_unitree(self) -> dict[str, Any]:
         """Make Unitree ``LowCmd`` messages the commands (named by the motor order) and a
@@ -289,7 +298,14 @@ class Streams:
 
     def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
         """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time
-        when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`)."""
+        when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`).  Zero stamps
+        (a driver that never fills them) are said, once per topic."""
+        if zero := self.unstamped.get(topic):
+            log.warning(
+                "%s: %s: %d of %d messages have header stamp 0 (not filled in by the sender): timed by "
+                "their recording time, which adds the transport's delay and jitter",
+                self.path, topic, zero, len(stamps),
+            )
         if foreign:
             period = median_step(self.command_ns) or median_step(self.state_recv)
             return on_recording_clock(f"{self.path}: {topic}", stamps, recv, period)
