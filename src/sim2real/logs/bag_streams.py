@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
+from sim2real.logs.bag_publishers import one_publisher
 from sim2real.logs.bag_states import (
     AUTO,
     CommandOrder,
@@ -41,7 +42,7 @@ from sim2real.logs.bag_topics import (
 from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UnitreeCommands, imu_row, joints_of, state_row
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.odometry import TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_row, tracks
-from sim2real.logs.trajectory import Event, Trajectory
+from sim2real.logs.trajectory import Event, Trajectory, time_origin
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,8 @@ class Streams:
         Args:
             spec_hash: The spec hash the bag records, or None.
             header: sim2real's meta of the bag ({} for another recorder's bag).
-            meta: The trajectory's meta (``qd_source`` is added when velocities are differentiated).
+            meta: The trajectory's meta (``qd_source`` is added when velocities are differentiated,
+                ``time_origin`` [s] when another recorder's wall-clock times are read from 0).
             command_joints: The robot's actuated joints, in actuator order (commands that name no
                 joints: :func:`~.bag_states.command_joints_for`).
             command_order: The order the user stated for such commands.
@@ -203,6 +205,10 @@ class Streams:
                 self.state_names,
                 (self.position, self.velocity, self.effort),
             )
+        origin = 0 if header else self._origin()
+        if origin:
+            state_ns = state_ns - origin
+            meta["time_origin"] = origin / 1e9
         keep = order_and_dedup(where, state_ns, self.state_names, (self.position, self.velocity, self.effort))
         state_ns = state_ns[keep]
         for rows in (self.state_names, self.position, self.velocity, self.effort):
@@ -212,6 +218,13 @@ class Streams:
             raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
         if header or all(set(names) <= set(m) for m in set(self.state_names)):
             q = joint_columns(where, names, self.state_names, self.position, "position")
+            if not header:  # a second publisher of the same joints (bag_publishers)
+                kinds = [(m, len(v) > 0, len(e) > 0) for m, v, e in zip(self.state_names, self.velocity, self.effort, strict=True)]
+                own = one_publisher(where, state_ns / 1e9, q, kinds)
+                if not own.all():
+                    state_ns, q = state_ns[own], q[own]
+                    for rows in (self.state_names, self.position, self.velocity, self.effort):
+                        rows[:] = [r for r, k in zip(rows, own, strict=True) if k]
             qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True, partial=True)
             tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True, partial=True)
             tau = None if tau is None else fill_gaps(where, "effort", state_ns, tau)
@@ -264,7 +277,7 @@ class Streams:
 
         imu: dict[str, Any] = {}
         if self.imu_ns:
-            imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header)
+            imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header) - origin
             order = np.argsort(imu_ns, kind="stable")
             arr = np.array(self.imu, dtype=np.float64)[order]
             imu = {
@@ -274,7 +287,7 @@ class Streams:
                 "quat": arr[:, 6:10] if all(self.has_orientation) else None,
             }
         base = {
-            topic: (list(self._clock(topic, stamps, self.base_recv[topic], foreign=not header)), rows)
+            topic: (list(self._clock(topic, stamps, self.base_recv[topic], foreign=not header) - origin), rows)
             for topic, (stamps, rows) in self.base.items()
         }
         try:
@@ -285,7 +298,7 @@ class Streams:
                 q=q,
                 qd=qd,
                 tau=tau,
-                command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
+                command_t=(np.array(self.command_ns, dtype=np.int64) - origin) / 1e9,
                 command=command,
                 command_joints=cjoints,
                 events=tuple(self.events),
@@ -295,6 +308,14 @@ class Streams:
             )
         except LogError as exc:
             raise LogError(f"{path}: {exc}") from None
+
+    def _origin(self) -> int:
+        """The recording time [ns] of the first message read (of any stream) when the recording
+        clock is a wall clock (:func:`~.trajectory.time_origin`), else 0: time 0 of another
+        recorder's run."""
+        firsts = [r[0] for r in (self.state_recv, self.command_ns, self.imu_recv, *self.base_recv.values()) if r]
+        first = int(min(firsts)) if firsts else 0
+        return first if time_origin(first / 1e9) else 0
 
     def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
         """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time
