@@ -94,14 +94,3 @@ class TestTimeUnit:
         )
         back = read_csv(_csv(tmp_path, _rows(t_factor=1e9, t0=1.7e18)), scaled)
         np.testing.assert_allclose(np.diff(back.t), 0.01, atol=1e-6)
-
-
-class TestWallClock:
-    def test_unix_seconds_read_from_the_first_row(self, tmp_path):
-        back = read_csv(_csv(tmp_path, _rows(t0=1.7e9)), MAP)
-        assert back.t[0] == 0.0 and back.meta["time_origin"] == 1.7e9
-        np.testing.assert_allclose(back.t, np.arange(20) * 0.01, atol=1e-6)
-
-    def test_times_from_a_run_start_are_kept(self, tmp_path):
-        back = read_csv(_csv(tmp_path, _rows(t0=5.0)), MAP)
-        assert back.t[0] == 5.0 and "time_origin" not in back.meta

@@ -42,7 +42,7 @@ from sim2real.logs.bag_topics import (
 from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UnitreeCommands, imu_row, joints_of, state_row
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.odometry import TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_row, tracks
-from sim2real.logs.trajectory import Event, Trajectory, time_origin
+from sim2real.logs.trajectory import Event, Trajectory
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +182,7 @@ class Streams:
         Args:
             spec_hash: The spec hash the bag records, or None.
             header: sim2real's meta of the bag ({} for another recorder's bag).
-            meta: The trajectory's meta (``qd_source`` is added when velocities are differentiated,
-                ``time_origin`` [s] when another recorder's wall-clock times are read from 0).
+            meta: The trajectory's meta (``qd_source`` is added when velocities are differentiated).
             command_joints: The robot's actuated joints, in actuator order (commands that name no
                 joints: :func:`~.bag_states.command_joints_for`).
             command_order: The order the user stated for such commands.
@@ -205,10 +204,6 @@ class Streams:
                 self.state_names,
                 (self.position, self.velocity, self.effort),
             )
-        origin = 0 if header else self._origin()
-        if origin:
-            state_ns = state_ns - origin
-            meta["time_origin"] = origin / 1e9
         keep = order_and_dedup(where, state_ns, self.state_names, (self.position, self.velocity, self.effort))
         state_ns = state_ns[keep]
         for rows in (self.state_names, self.position, self.velocity, self.effort):
@@ -277,7 +272,7 @@ class Streams:
 
         imu: dict[str, Any] = {}
         if self.imu_ns:
-            imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header) - origin
+            imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header)
             order = np.argsort(imu_ns, kind="stable")
             arr = np.array(self.imu, dtype=np.float64)[order]
             imu = {
@@ -287,7 +282,7 @@ class Streams:
                 "quat": arr[:, 6:10] if all(self.has_orientation) else None,
             }
         base = {
-            topic: (list(self._clock(topic, stamps, self.base_recv[topic], foreign=not header) - origin), rows)
+            topic: (list(self._clock(topic, stamps, self.base_recv[topic], foreign=not header)), rows)
             for topic, (stamps, rows) in self.base.items()
         }
         try:
@@ -298,7 +293,7 @@ class Streams:
                 q=q,
                 qd=qd,
                 tau=tau,
-                command_t=(np.array(self.command_ns, dtype=np.int64) - origin) / 1e9,
+                command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
                 command=command,
                 command_joints=cjoints,
                 events=tuple(self.events),
@@ -308,14 +303,6 @@ class Streams:
             )
         except LogError as exc:
             raise LogError(f"{path}: {exc}") from None
-
-    def _origin(self) -> int:
-        """The recording time [ns] of the first message read (of any stream) when the recording
-        clock is a wall clock (:func:`~.trajectory.time_origin`), else 0: time 0 of another
-        recorder's run."""
-        firsts = [r[0] for r in (self.state_recv, self.command_ns, self.imu_recv, *self.base_recv.values()) if r]
-        first = int(min(firsts)) if firsts else 0
-        return first if time_origin(first / 1e9) else 0
 
     def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
         """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time

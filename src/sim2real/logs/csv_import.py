@@ -42,7 +42,7 @@ from sim2real.logs.csv_floating_base import (
 )
 from sim2real.logs.csv_units import check_time_unit, check_units, units_row
 from sim2real.logs.derivative import central_difference, describe_method
-from sim2real.logs.trajectory import Trajectory, time_origin
+from sim2real.logs.trajectory import Trajectory
 from sim2real.text import read_text
 
 __all__ = [
@@ -232,17 +232,12 @@ def read_csv(
     values, line_numbers = _without_repeats(path, column_map.time, values, line_numbers)
     t = values[column_map.time]
     check_time_unit(str(path), column_map.time, t)
-    origin = time_origin(t[0])
-    if origin:  # a wall clock's seconds: the run from 0, its start kept in meta
-        t = values[column_map.time] = t - origin
 
     def stack(role: Mapping[str, str], names: Sequence[str]) -> np.ndarray:
         return np.stack([values[role[j]] for j in names], axis=1)
 
     q = stack(column_map.position, joints)
     info: dict[str, Any] = {"source": str(path), "format": "csv", "columns": dict(needed)}
-    if origin:
-        info["time_origin"] = origin
     if column_map.unwrap:
         moved = None
         if column_map.velocity is not None:  # recorded speed x time since the previous sample [rad]

@@ -18,13 +18,7 @@ import numpy as np
 
 from sim2real.errors import LogError
 
-__all__ = [
-    "MAX_SPACING_S",
-    "TIME_UNITS",
-    "check_time_unit",
-    "check_units",
-    "units_row",
-]
+__all__ = ["MAX_SPACING_S", "TIME_UNITS", "check_time_unit", "check_units", "units_row"]
 
 log = logging.getLogger(__name__)
 

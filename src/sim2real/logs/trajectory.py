@@ -26,21 +26,7 @@ import numpy as np
 
 from sim2real.errors import LogError
 
-__all__ = ["BASE_SOURCES", "WALL_CLOCK_S", "BaseTrack", "Event", "Trajectory", "time_origin"]
-
-WALL_CLOCK_S = 1e6
-"""A run whose first time is beyond this [s] (11.6 days) was timed by a wall clock (Unix time, as
-other recorders' bags and many CSV logs are): readers give its times from its first, and the
-clock's time of t = 0 as ``meta["time_origin"]`` [s]."""
-
-
-def time_origin(first: float) -> float:
-    """The time a run's times are read from [s]: its ``first`` time when that is a wall clock's
-    (over :data:`WALL_CLOCK_S`), else 0.  Seconds of Unix time keep only 0.24 us, and the 1 ns
-    tolerances of replay and identification vanish in them: identification of one run read at its
-    Unix times left a residual 7 times larger."""
-    return float(first) if abs(float(first)) > WALL_CLOCK_S else 0.0
-
+__all__ = ["BASE_SOURCES", "BaseTrack", "Event", "Trajectory"]
 
 BASE_SOURCES = ("ground_truth", "estimate")
 """Where a :class:`BaseTrack` comes from: the simulator's ground truth or an on-board estimator."""
