@@ -11,7 +11,9 @@ message in the file is read whatever the counts say); only the counts, start and
 ``custom_data`` holds ``sim2real.complete: "false"`` (:data:`COMPLETE_KEY`) until the writer
 closes, ``"true"`` after.
 
-**Reading.** :func:`open_bag` opens a finished bag with rosbags' reader, and an unfinished one (the
+**Reading.** :func:`open_bag` opens a finished bag through the storage files its ``metadata.yaml``
+lists, each with rosbags' reader (:mod:`~.bag_split`: missing parts judged, parts merged in time
+order), and an unfinished one (the
 complete flag false, no ``metadata.yaml``, a cut final record) through its storage files (MCAP, or
 another recorder's sqlite3 ``.db3``, either maybe zstd-compressed; several of a split bag merged in
 time order: :mod:`~.bag_ros2`), an MCAP file repaired in a temporary copy when a record was cut.

@@ -6,10 +6,10 @@ bag (:class:`~.bag_ros1.Ros1Bag`): ``connections``, :meth:`Ros2Bag.messages` and
 What ``ros2 bag record`` writes, and how each is read:
 
 - **Split bags** (``--max-bag-size``, ``--max-bag-duration``): ``NAME_0.mcap``, ``NAME_1.mcap``, ...
-  listed in ``metadata.yaml``'s ``relative_file_paths`` in recording order (rosbags' reader reads
-  them in that order).  Without ``metadata.yaml`` (a killed recorder, a copy without it), the
-  directory's storage files are read as one run: their messages merged by recording time
-  (:func:`storage_files` orders them by their numbers, ``NAME_10`` after ``NAME_9``).
+  listed in ``metadata.yaml``'s ``relative_file_paths``: those files are read, their messages merged
+  by recording time (:mod:`~.bag_split` judges missing ones).  Without ``metadata.yaml`` (a killed
+  recorder, a copy without it), the directory's storage files are read as one run, merged the same
+  way (:func:`storage_files` orders them by their numbers, ``NAME_10`` after ``NAME_9``).
 - **Compression** (``--compression-mode file|message --compression-format zstd``): ``file`` replaces
   each closed storage file by ``NAME_k.mcap.zstd`` (or ``.db3.zstd``): such a file is decompressed into
   a temporary folder (a recorder killed mid-run leaves its last file uncompressed: both kinds are
