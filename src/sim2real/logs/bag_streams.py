@@ -275,6 +275,13 @@ class Streams:
             imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header)
             order = np.argsort(imu_ns, kind="stable")
             arr = np.array(self.imu, dtype=np.float64)[order]
+            given = sum(self.has_orientation)
+            if 0 < given < len(self.has_orientation):
+                log.warning(
+                    "%s: %s: %d of %d messages give no orientation (orientation_covariance[0] = -1): "
+                    "no orientation read",
+                    path, TOPIC_IMU, len(self.has_orientation) - given, len(self.has_orientation),
+                )
             imu = {
                 "imu_t": imu_ns[order] / 1e9,
                 "gyro": arr[:, 0:3],
