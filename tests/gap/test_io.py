@@ -9,6 +9,7 @@ import pytest
 from gap_testdata import foreign_bag, pendulum_log
 
 from sim2real.cli import main
+from sim2real.errors import LogError
 
 MAP = """\
 time: time
@@ -110,11 +111,12 @@ class TestUnits:
         assert "samples 5 s apart" in text and "milliseconds" in text
         assert "faster than 5 x their velocity limits: hinge" in text and "degrees" in text
 
-    def test_time_in_nanoseconds_and_angles_in_degrees_within_the_speed_limit_are_named(
+    def test_time_in_nanoseconds_is_refused_and_angles_in_degrees_within_the_speed_limit_are_named(
         self, tmp_path, caplog, spec_variant
     ):
         # a robot SDK's logger: Unix time in ns, slow joints in degrees (too slow to trip the speed
-        # check): the time was called milliseconds, the degrees "another zero"
+        # check): the time was called milliseconds, the degrees "another zero"; the time in ns,
+        # unscaled, is refused when read (a replay of it tried to allocate terabytes)
         from sim2real.gap.io import load_logs
         from sim2real.robots import load_robot
 
@@ -126,15 +128,17 @@ class TestUnits:
         rows = [f"{int(1.7e18 + a * 1e9)},{b:.6f},0.1,0.1" for a, b in zip(t, q, strict=True)]
         path = tmp_path / "sdk.csv"
         path.write_text("stamp_ns,q_0,tau_est_0,tau_cmd_0\n" + "\n".join(rows) + "\n")
-        (tmp_path / "map.yaml").write_text(
-            "time: stamp_ns\nposition: {hinge: q_0}\neffort: {hinge: tau_est_0}\ncommand: {hinge: tau_cmd_0}\n"
-        )
+        columns = "time: stamp_ns\nposition: {hinge: q_0}\neffort: {hinge: tau_est_0}\ncommand: {hinge: tau_cmd_0}\n"
+        (tmp_path / "map.yaml").write_text(columns)
+        robot = load_robot(spec_variant("pendulum", narrow))
+        with pytest.raises(LogError, match=r"in nanoseconds\? .*scale: \{stamp_ns: 1e-09\}"):
+            load_logs(robot, [path], csv_map=str(tmp_path / "map.yaml"))
+        (tmp_path / "map.yaml").write_text(columns + "scale: {stamp_ns: 1.0e-9}\n")
         with caplog.at_level("WARNING", logger="sim2real.gap.io"):
-            load_logs(load_robot(spec_variant("pendulum", narrow)), [path], csv_map=str(tmp_path / "map.yaml"))
+            load_logs(robot, [path], csv_map=str(tmp_path / "map.yaml"))
         text = caplog.text
-        assert "is the time column in nanoseconds?" in text and "scale: {stamp_ns: 1e-09}" in text
         assert "fit it in degrees: hinge (median 20.7; 0.362 rad if degrees, range [-1, 1])" in text
-        assert "another zero" not in text
+        assert "another zero" not in text and "time column in" not in text
 
     def test_a_log_in_si_units_gets_no_warning(self, tmp_path, caplog):
         from sim2real.gap.io import load_logs

@@ -66,6 +66,17 @@ class TestRoundTrip:
         assert back.quat is None
         np.testing.assert_array_equal(back.accel, [[4, 5, 9.81]] * 3)
 
+    def test_imu_with_orientation_in_some_messages_reads_none_and_says_so(self, tmp_path, caplog):
+        """It was dropped without a word."""
+        with BagWriter(tmp_path / "run", None, ["a"]) as bag:
+            for i in range(4):
+                bag.write_state(i * 0.1, [i], [0.0])
+                bag.write_imu(i * 0.1, [1, 2, 3], [4, 5, 9.81], None if i == 2 else [1, 0, 0, 0])
+        with caplog.at_level("WARNING"):
+            back = read_bag(tmp_path / "run")
+        assert back.quat is None
+        assert any("1 of 4 messages give no orientation" in r.getMessage() for r in caplog.records)
+
     def test_bag_is_readable_by_rosbags_anyreader(self, tmp_path, trajectory):
         write_bag(tmp_path / "run", trajectory)
         with AnyReader([tmp_path / "run"]) as reader:

@@ -59,6 +59,23 @@ class TestClocks:
         (line,) = [r.getMessage() for r in caplog.records if "header stamps" in r.getMessage()]
         assert f"{abs(offset) / 1e9:.6g} s" in line and "recording clock" in line
 
+    def test_zero_header_stamps_are_timed_by_the_recording_time_and_said(self, tmp_path, caplog):
+        """A driver that never fills the stamp: the recording time was used without a word."""
+        with caplog.at_level("WARNING"):
+            states = [(EPOCH + i * STEP, foreign_state(0, ["a"], [float(i)], [0.0])) for i in range(20)]
+            back = read_bag(write_foreign(tmp_path / "bag", states, []))
+        np.testing.assert_array_equal(np.round(back.t * 1e9), EPOCH + np.arange(20) * STEP)
+        (line,) = [r.getMessage() for r in caplog.records if "stamp 0" in r.getMessage()]
+        assert "/joint_states: 20 of 20 messages have header stamp 0" in line and "recording time" in line
+
+    def test_sim2real_bags_starting_at_time_zero_say_nothing_of_stamps(self, tmp_path, caplog):
+        with BagWriter(tmp_path / "own", None, ["a"]) as bag:
+            for i in range(3):
+                bag.write_state(i * 0.01, [0.0], [0.0])
+        with caplog.at_level("WARNING"):
+            read_bag(tmp_path / "own")
+        assert not [r for r in caplog.records if "stamp" in r.getMessage()]
+
     def test_small_latency_is_not_reported(self, tmp_path, caplog):
         with caplog.at_level("WARNING"):
             back = read_bag(_run(tmp_path / "bag", stamp_offset=-500_000))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from logs_testdata import EPOCH, STEP, write_split
 from rosbags.rosbag2 import StoragePlugin
 from rosbags.rosbag2.enums import CompressionMode
@@ -88,7 +89,10 @@ class TestKilledWhileCompressingFiles:
             back = _read(bag)
         _check(back)
         assert back.meta["complete"] is False
-        assert any("reading its 3 storage files in order" in r.getMessage() for r in caplog.records)
+        assert any(
+            "run_2.mcap for run_2.mcap.zstd" in r.getMessage() and "incomplete" in r.getMessage()
+            for r in caplog.records
+        )
 
     def test_every_part_is_read_without_metadata_yaml(self, tmp_path):
         bag = self._killed(tmp_path)
@@ -96,18 +100,17 @@ class TestKilledWhileCompressingFiles:
         _check(_read(bag))
 
 
-def test_a_metadata_version_rosbags_does_not_read_falls_back_to_the_storage_files(tmp_path, caplog):
-    """rosbags reads metadata.yaml up to version 9: a newer rosbag2's bag is read from its files, with a
-    warning that does not claim metadata.yaml is missing (it said 'no metadata.yaml')."""
+def test_a_metadata_version_rosbags_does_not_read_is_read_from_its_listing(tmp_path, caplog):
+    """rosbags reads metadata.yaml up to version 9; a newer rosbag2's bag is read from the files it
+    lists (each storage file read as itself), as a whole run (it was read as a killed recorder's)."""
     bag = write_split(tmp_path / "run", N, 3, StoragePlugin.MCAP, CompressionMode.FILE)
     meta = bag / "metadata.yaml"
     meta.write_text(meta.read_text().replace("  version: 9", "  version: 10"))
     with caplog.at_level(logging.WARNING):
-        _check(_read(bag))
-    lines = [r.getMessage() for r in caplog.records]
-    assert any("Rosbag2 version 10 not supported" in line for line in lines)
-    assert any("metadata.yaml not read; reading its 3 storage files in order" in line for line in lines)
-    assert not any("no metadata.yaml" in line for line in lines)
+        back = _read(bag)
+    _check(back)
+    assert back.meta["complete"] is True
+    assert not any("metadata.yaml" in r.getMessage() for r in caplog.records)
 
 
 class TestMissingPart:
@@ -125,15 +128,74 @@ class TestMissingPart:
             _read(bag)
         assert "\n" not in str(err.value)
 
-    def test_a_missing_last_part_leaves_a_shorter_run(self, tmp_path, caplog):
-        bag = write_split(tmp_path / "run", N, 3)
-        (bag / "run_2.mcap").unlink()
+    @pytest.mark.parametrize("storage", list(STORAGES), ids=list(STORAGES))
+    def test_a_missing_last_part_is_read_without_it_under_a_warning_naming_it_and_its_span(
+        self, tmp_path, caplog, storage
+    ):
+        """It read as a shorter run, the only word rosbags' 'Some database files are missing' (not
+        shown), and the run marked complete by nothing but a fallback."""
+        bag = write_split(tmp_path / "run", N, 3, STORAGES[storage])
+        last = next(bag.glob("run_2.*"))
+        last.unlink()
         with caplog.at_level(logging.WARNING):
-            _check(_read(bag), n=20)
-        assert any("Some database files are missing" in r.getMessage() for r in caplog.records)
+            back = _read(bag)
+        _check(back, n=20)
+        assert back.meta["complete"] is False
+        (line,) = [r.getMessage() for r in caplog.records if last.name in r.getMessage()]
+        assert "of the split bag is missing (its 0.090 s and 20 messages from 0.200 s into the recording)" in line
+        assert "ends earlier than recorded" in line
+
+    def test_a_missing_first_part_is_read_without_it_starting_later(self, tmp_path, caplog):
+        bag = write_split(tmp_path / "run", N, 3)
+        (bag / "run_0.mcap").unlink()
+        with caplog.at_level(logging.WARNING):
+            back = _read(bag)
+        _check(back, first=10, n=20)
+        assert back.meta["complete"] is False
+        assert any("run_0.mcap" in r.getMessage() and "starts later" in r.getMessage() for r in caplog.records)
+
+    def test_no_listed_file_there_is_one_error_line(self, tmp_path):
+        bag = write_split(tmp_path / "run", N, 2)
+        for file in bag.glob("*.mcap"):
+            file.unlink()
+        with pytest.raises(LogError, match=r"none of the storage files its metadata.yaml lists is there \(run_0.mcap, run_1.mcap\)"):
+            _read(bag)
 
 
 class TestOrder:
+    @pytest.mark.parametrize("files_entries", [True, False], ids=["with-files", "names-only"])
+    def test_parts_listed_out_of_time_order_are_read_in_time_order(self, tmp_path, caplog, files_entries):
+        """They were read in listed order: commands out of time order, an error; states sorted."""
+        bag = write_split(tmp_path / "run", N, 3, StoragePlugin.SQLITE3)
+        meta = bag / "metadata.yaml"
+        doc = yaml.safe_load(meta.read_text())
+        info = doc["rosbag2_bagfile_information"]
+        info["relative_file_paths"] = [info["relative_file_paths"][k] for k in (2, 0, 1)]
+        info["files"] = [info["files"][k] for k in (2, 0, 1)] if files_entries else []
+        meta.write_text(yaml.safe_dump(doc))
+        with caplog.at_level(logging.WARNING):
+            back = _read(bag)
+        _check(back)
+        assert back.meta["complete"] is True
+        assert any(
+            "lists the storage files out of time order (run_2.db3, run_0.db3, run_1.db3)" in r.getMessage()
+            for r in caplog.records
+        )
+
+    def test_a_missing_part_of_a_listing_out_of_order_is_placed_by_its_start_time(self, tmp_path, caplog):
+        """Listed 0, 2, 1: part 2, missing, is the run's end (a shorter run), not a hole."""
+        bag = write_split(tmp_path / "run", N, 3)
+        meta = bag / "metadata.yaml"
+        doc = yaml.safe_load(meta.read_text())
+        info = doc["rosbag2_bagfile_information"]
+        info["relative_file_paths"] = [info["relative_file_paths"][k] for k in (0, 2, 1)]
+        info["files"] = [info["files"][k] for k in (0, 2, 1)]
+        meta.write_text(yaml.safe_dump(doc))
+        (bag / "run_2.mcap").unlink()
+        with caplog.at_level(logging.WARNING):
+            _check(_read(bag), n=20)
+        assert any("run_2.mcap" in r.getMessage() and "ends earlier" in r.getMessage() for r in caplog.records)
+
     def test_parts_are_merged_in_time_order_whatever_their_names_sort_as(self, tmp_path):
         bag = write_split(tmp_path / "run", 40, 11, StoragePlugin.SQLITE3, CompressionMode.FILE)
         (bag / "metadata.yaml").unlink()
@@ -151,6 +213,24 @@ class TestOrder:
     )
     def test_the_part_number_of_a_file_name(self, name, number):
         assert split_number(name) == number
+
+
+@pytest.mark.parametrize("storage", list(STORAGES), ids=list(STORAGES))
+def test_qos_profiles_in_metadata_yaml_other_than_the_files_do_not_hide_messages(tmp_path, storage):
+    """An older rosbag2 writes ``offered_qos_profiles`` as a YAML string; where it differs from the
+    storage file's, rosbags matched no message to the topic: 'no messages on /joint_states'."""
+    bag = write_split(tmp_path / "run", N, 1, STORAGES[storage])
+    meta = bag / "metadata.yaml"
+    doc = yaml.safe_load(meta.read_text())
+    for topic in doc["rosbag2_bagfile_information"]["topics_with_message_count"]:
+        topic["topic_metadata"]["offered_qos_profiles"] = (
+            "- history: 3\n  depth: 0\n  reliability: 1\n  durability: 2\n  deadline:\n    sec: 2147483647\n"
+            "    nsec: 4294967295\n  liveliness: 1\n  avoid_ros_namespace_conventions: false\n"
+        )
+    meta.write_text(yaml.safe_dump(doc))
+    back = _read(bag)
+    _check(back)
+    assert back.meta["complete"] is True
 
 
 class TestOnePartGivenAlone:

@@ -10,6 +10,7 @@ bag                 rosbag2 directories with MCAP storage: :class:`BagWriter`, :
 bag_streams         a bag's decoded messages made into one Trajectory
 bag_states          joint states on one clock, in order, joined by name; the command joints
 bag_topics          which topics hold the joint states, commands and IMU (--topic)
+bag_publishers      a second publisher of the same joints on /joint_states: told apart or refused
 bag_unitree         Unitree LowState/LowCmd bags: motor order (--motor-order), stop values,
                     bag-carried types
 bag_directory       a bag directory on disk: metadata.yaml kept current while writing, opening
@@ -19,10 +20,13 @@ bag_ros1            ROS 1 .bag files: opening them, their errors, ROS 1 decoding
 bag_ros1_scan       ROS 1 bags without an index (recorder killed, cut short): their records walked
 bag_ros2            rosbag2 storage files as one reader: split bags, zstd-compressed files and
                     messages
+bag_split           a finished split bag's parts as metadata.yaml lists them: found, missing ones
+                    judged (a hole: error; an end: warning), read in time order
 odometry            floating-base states (nav_msgs/Odometry) to and from :class:`BaseTrack`
 mcap_storage        a crash-safe MCAP storage backend, and recovery of cut files
 csv_import          CSV logs from other labs through an explicit column map
 csv_map_file        a column map written by the user as a YAML file
+csv_units           a CSV's units row checked against the map, a time column that cannot be seconds
 csv_floating_base   a CSV's IMU columns and base track (a legged robot's log)
 derivative          velocities from sampled positions
 ==================  ================================================================================

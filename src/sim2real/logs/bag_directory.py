@@ -11,7 +11,9 @@ message in the file is read whatever the counts say); only the counts, start and
 ``custom_data`` holds ``sim2real.complete: "false"`` (:data:`COMPLETE_KEY`) until the writer
 closes, ``"true"`` after.
 
-**Reading.** :func:`open_bag` opens a finished bag with rosbags' reader, and an unfinished one (the
+**Reading.** :func:`open_bag` opens a finished bag through the storage files its ``metadata.yaml``
+lists, each with rosbags' reader (:mod:`~.bag_split`: missing parts judged, parts merged in time
+order), and an unfinished one (the
 complete flag false, no ``metadata.yaml``, a cut final record) through its storage files (MCAP, or
 another recorder's sqlite3 ``.db3``, either maybe zstd-compressed; several of a split bag merged in
 time order: :mod:`~.bag_ros2`), an MCAP file repaired in a temporary copy when a record was cut.
@@ -30,20 +32,19 @@ from typing import Any
 
 import yaml
 from rosbags.interfaces import ConnectionExtRosbag2
-from rosbags.rosbag2 import Reader, Writer
-from rosbags.rosbag2.errors import ReaderError
+from rosbags.rosbag2 import Writer
 from rosbags.rosbag2.metadata import dump_qos_v9
 
 from sim2real.errors import LogError
 from sim2real.logs.bag_ros1 import Ros1Bag, is_ros1_bag, open_ros1, split_parts
 from sim2real.logs.bag_ros2 import (
-    DECOMPRESS_ERRORS,
     Ros2Bag,
     is_storage_file,
     missing_part,
     open_storage_files,
     storage_files,
 )
+from sim2real.logs.bag_split import ListedFile, find_parts, listed_files, warn_if_listed_out_of_order
 
 __all__ = ["COMPLETE_KEY", "open_bag", "write_metadata"]
 
@@ -181,24 +182,20 @@ def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bo
     if metadata is None and is_storage_file(path):
         _warn_if_part(path)
     custom: dict[str, str] = {}
+    listed: list[ListedFile] = []
     with ExitStack() as stack:
         if metadata is not None and metadata.is_file():
             custom = _custom_data(metadata)
+            listed = listed_files(_bag_info(metadata))
             if custom.get(COMPLETE_KEY, "true") != "false":
-                reader = Reader(path)
-                try:
-                    reader.open()
-                except (ReaderError, OSError, *DECOMPRESS_ERRORS) as exc:
-                    # e.g. a storage file cut short (compressed or not), or (a killed recorder compressing each file) listed
-                    # under a name it does not have yet: read the storage files there are
-                    if not storage_files(path):
-                        raise LogError(f"{path}: cannot read rosbag2 bag ({exc})") from None
-                    log.warning("%s: cannot read as a rosbag2 bag (%s); reading its storage files directly", path, exc)
-                else:
-                    stack.callback(reader.close)
-                    custom = getattr(getattr(reader.storage, "metadata", None), "custom", None) or {}
-                    yield Ros2Bag(path, [reader]), dict(custom), True
+                if listed:  # a finished bag: its files as listed, each read as itself (bag_split)
+                    files, whole = find_parts(path, listed)
+                    readers = open_storage_files(stack, path, files, finished=True)
+                    warn_if_listed_out_of_order(path, listed, files, [r.start_time for r in readers])
+                    yield Ros2Bag(path, readers), custom, whole
                     return
+                if storage_files(path):
+                    log.warning("%s: metadata.yaml lists no storage files (unreadable?); reading the folder's", path)
         if path.is_dir():
             files = storage_files(path, warn=True)
             if not files:
@@ -210,7 +207,7 @@ def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bo
             files = [path]
         else:
             raise LogError(f"{path}: not a rosbag2 bag directory, nor an .mcap, .db3 or ROS 1 .bag file")
-        if path.is_dir() and (gone := missing_part(files, _listed_files(path / "metadata.yaml"))):
+        if path.is_dir() and (gone := missing_part(files, [p.name for p in listed])):
             raise LogError(
                 f"{path}: {gone} of the split bag is missing: read without it, the run would have a hole; "
                 "copy it, or give the storage files on either side as separate logs"
@@ -230,7 +227,7 @@ def open_bag(path: Path) -> Iterator[tuple[Ros1Bag | Ros2Bag, dict[str, str], bo
 def _warn_if_part(path: Path) -> None:
     """Warn when the storage file ``path`` is one part of a split bag whose ``metadata.yaml`` lists
     several files: only this part is read."""
-    names = _listed_files(path.parent / "metadata.yaml")
+    names = [p.name for p in listed_files(_bag_info(path.parent / "metadata.yaml"))]
     if len(names) > 1 and path.name in names:
         log.warning(
             "%s: one of the %d files of the split bag %s: only this part is read; give the folder to read them as one run",
@@ -240,20 +237,16 @@ def _warn_if_part(path: Path) -> None:
         )
 
 
-def _listed_files(metadata: Path) -> list[str]:
-    """The file names ``metadata.yaml`` lists in ``relative_file_paths`` ([] when unreadable or absent)."""
+def _bag_info(metadata: Path) -> dict[str, Any]:
+    """``rosbag2_bagfile_information`` of a ``metadata.yaml`` ({} when unreadable or absent)."""
     try:
-        doc = yaml.load(metadata.read_text(), Loader=_YAML_LOADER)
-        return [Path(str(p)).name for p in doc["rosbag2_bagfile_information"]["relative_file_paths"]]
+        info = yaml.load(metadata.read_text(), Loader=_YAML_LOADER)["rosbag2_bagfile_information"]
     except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return []
+        return {}
+    return info if isinstance(info, dict) else {}
 
 
 def _custom_data(metadata: Path) -> dict[str, str]:
     """``custom_data`` of a rosbag2 ``metadata.yaml`` (empty when unreadable or absent)."""
-    try:
-        doc = yaml.load(metadata.read_text(), Loader=_YAML_LOADER)
-        custom = doc["rosbag2_bagfile_information"].get("custom_data") or {}
-    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError):
-        return {}
+    custom = _bag_info(metadata).get("custom_data") or {}
     return {str(k): str(v) for k, v in custom.items()} if isinstance(custom, dict) else {}

@@ -6,10 +6,10 @@ bag (:class:`~.bag_ros1.Ros1Bag`): ``connections``, :meth:`Ros2Bag.messages` and
 What ``ros2 bag record`` writes, and how each is read:
 
 - **Split bags** (``--max-bag-size``, ``--max-bag-duration``): ``NAME_0.mcap``, ``NAME_1.mcap``, ...
-  listed in ``metadata.yaml``'s ``relative_file_paths`` in recording order (rosbags' reader reads
-  them in that order).  Without ``metadata.yaml`` (a killed recorder, a copy without it), the
-  directory's storage files are read as one run: their messages merged by recording time
-  (:func:`storage_files` orders them by their numbers, ``NAME_10`` after ``NAME_9``).
+  listed in ``metadata.yaml``'s ``relative_file_paths``: those files are read, their messages merged
+  by recording time (:mod:`~.bag_split` judges missing ones).  Without ``metadata.yaml`` (a killed
+  recorder, a copy without it), the directory's storage files are read as one run, merged the same
+  way (:func:`storage_files` orders them by their numbers, ``NAME_10`` after ``NAME_9``).
 - **Compression** (``--compression-mode file|message --compression-format zstd``): ``file`` replaces
   each closed storage file by ``NAME_k.mcap.zstd`` (or ``.db3.zstd``): such a file is decompressed into
   a temporary folder (a recorder killed mid-run leaves its last file uncompressed: both kinds are
@@ -166,9 +166,13 @@ def missing_part(files: Sequence[Path], listed: Sequence[str] = ()) -> str | Non
     return f"part {gone_numbers[0]}" if gone_numbers else None
 
 
-def open_storage_files(stack: ExitStack, where: Path, files: Sequence[Path]) -> list[Reader]:
+def open_storage_files(
+    stack: ExitStack, where: Path, files: Sequence[Path], *, finished: bool = False
+) -> list[Reader]:
     """Open each storage file with rosbags' reader (closed by ``stack``): a ``.zstd`` file
     decompressed, an MCAP file cut short (a killed recorder's) repaired, each into a temporary folder.
+    ``finished``: the files of a bag its recorder closed (``metadata.yaml`` says so): an MCAP file is
+    checked for a cut only when it does not open.
 
     Raises:
         LogError: A file that does not decompress or does not open (one line naming it).
@@ -184,20 +188,34 @@ def open_storage_files(stack: ExitStack, where: Path, files: Sequence[Path]) -> 
     for file in files:
         if file.name.endswith(ZSTD_SUFFIX):
             file = _decompressed(where, file, folder())
-        if file.suffix == ".mcap":
-            length, intact = valid_prefix(file)
-            if not intact:
-                file = repaired_copy(file, folder(), length)
-            elif where.is_dir():
-                log.info("%s: no metadata.yaml (writer killed?); reading %s directly", where, file.name)
-        reader = Reader(file)
+        if file.suffix == ".mcap" and not finished:
+            file = _whole(where, file, folder)
         try:
-            reader.open()
+            reader = _opened(file)
         except (ReaderError, OSError) as exc:
-            raise LogError(f"{where}: cannot read {file.name} ({type(exc).__name__}: {exc})") from None
+            if not (finished and file.suffix == ".mcap"):
+                raise LogError(f"{where}: cannot read {file.name} ({type(exc).__name__}: {exc})") from None
+            log.warning("%s: %s does not open (%s); reading it up to its last whole record", where, file.name, exc)
+            reader = _opened(_whole(where, file, folder))
         stack.callback(reader.close)
         readers.append(reader)
     return readers
+
+
+def _whole(where: Path, file: Path, folder: Callable[[], Path]) -> Path:
+    """An MCAP file, or a repaired copy of it in ``folder()`` when a record was cut."""
+    length, intact = valid_prefix(file)
+    if not intact:
+        return repaired_copy(file, folder(), length)
+    if where.is_dir():
+        log.info("%s: no metadata.yaml (writer killed?); reading %s directly", where, file.name)
+    return file
+
+
+def _opened(file: Path) -> Reader:
+    reader = Reader(file)
+    reader.open()
+    return reader
 
 
 def _decompressed(where: Path, file: Path, folder: Path) -> Path:

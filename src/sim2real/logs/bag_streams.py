@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
+from sim2real.logs.bag_publishers import one_publisher
 from sim2real.logs.bag_states import (
     AUTO,
     CommandOrder,
@@ -74,6 +75,8 @@ class Streams:
         self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
         self.base_recv: dict[str, list[int]] = {}
         self.meta_json: str | None = None
+        self.unstamped: dict[str, int] = {}
+        """Messages per topic whose header stamp is 0 though recorded later than time 0."""
 
     def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
         if msgtype in LOW_STATE or msgtype in LOW_CMD:
@@ -92,7 +95,7 @@ class Streams:
         elif topic == TOPIC_COMMANDS and msgtype in LOW_CMD:
             self.unitree_commands.add(ns, msg)
         elif topic == TOPIC_JOINT_STATES:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp = self._stamp(topic, ns, msg)
             self.state_ns.append(stamp)
             self.state_recv.append(ns)
             self.state_names.append(tuple(msg.name))
@@ -104,7 +107,7 @@ class Streams:
             self.command.append(row[0])
             self.command_names.add(row[1])
         elif topic == TOPIC_IMU:
-            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            stamp = self._stamp(topic, ns, msg)
             self.imu_ns.append(stamp)
             self.imu_recv.append(ns)
             o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
@@ -114,11 +117,18 @@ class Streams:
             self.events.append(self._event(ns, msg.data))
         elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
             stamps, rows = self.base.setdefault(topic, ([], []))
-            stamps.append(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+            stamps.append(self._stamp(topic, ns, msg))
             self.base_recv.setdefault(topic, []).append(ns)
             rows.append(odometry_row(msg))
         elif topic == TOPIC_META and self.meta_json is None:
             self.meta_json = msg.data
+
+    def _stamp(self, topic: str, ns: int, msg: Any) -> int:
+        """The header stamp of ``msg`` [ns], recorded at ``ns``; a zero stamp is counted."""
+        stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+        if stamp == 0 and ns != 0:
+            self.unstamped[topic] = self.unstamped.get(topic, 0) + 1
+        return stamp
 
     def take_unitree(self) -> dict[str, Any]:
         """Make Unitree ``LowCmd`` messages the commands (named by the motor order) and a
@@ -203,6 +213,13 @@ class Streams:
             raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
         if header or all(set(names) <= set(m) for m in set(self.state_names)):
             q = joint_columns(where, names, self.state_names, self.position, "position")
+            if not header:  # a second publisher of the same joints (bag_publishers)
+                kinds = [(m, len(v) > 0, len(e) > 0) for m, v, e in zip(self.state_names, self.velocity, self.effort, strict=True)]
+                own = one_publisher(where, state_ns / 1e9, q, kinds)
+                if not own.all():
+                    state_ns, q = state_ns[own], q[own]
+                    for rows in (self.state_names, self.position, self.velocity, self.effort):
+                        rows[:] = [r for r, k in zip(rows, own, strict=True) if k]
             qd = joint_columns(where, names, self.state_names, self.velocity, "velocity", optional=True, partial=True)
             tau = joint_columns(where, names, self.state_names, self.effort, "effort", optional=True, partial=True)
             tau = None if tau is None else fill_gaps(where, "effort", state_ns, tau)
@@ -258,6 +275,13 @@ class Streams:
             imu_ns = self._clock(TOPIC_IMU, self.imu_ns, self.imu_recv, foreign=not header)
             order = np.argsort(imu_ns, kind="stable")
             arr = np.array(self.imu, dtype=np.float64)[order]
+            given = sum(self.has_orientation)
+            if 0 < given < len(self.has_orientation):
+                log.warning(
+                    "%s: %s: %d of %d messages give no orientation (orientation_covariance[0] = -1): "
+                    "no orientation read",
+                    path, TOPIC_IMU, len(self.has_orientation) - given, len(self.has_orientation),
+                )
             imu = {
                 "imu_t": imu_ns[order] / 1e9,
                 "gyro": arr[:, 0:3],
@@ -289,7 +313,14 @@ class Streams:
 
     def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
         """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time
-        when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`)."""
+        when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`).  Zero stamps
+        (a driver that never fills them) are said, once per topic."""
+        if zero := self.unstamped.get(topic):
+            log.warning(
+                "%s: %s: %d of %d messages have header stamp 0 (not filled in by the sender): timed by "
+                "their recording time, which adds the transport's delay and jitter",
+                self.path, topic, zero, len(stamps),
+            )
         if foreign:
             period = median_step(self.command_ns) or median_step(self.state_recv)
             return on_recording_clock(f"{self.path}: {topic}", stamps, recv, period)

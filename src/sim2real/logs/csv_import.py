@@ -12,8 +12,12 @@ windows would otherwise see a jump at every wrap and be dropped.
 Fields are read by the :mod:`csv` module: quoted names and values (``"Time","angle"``) lose their
 quotes, and the separator is sniffed from the header line (``,`` ``;`` tab ``|``) unless the map
 gives it.  Tolerated: spaces around names and values (``t, theta, alpha``), a byte-order mark,
-``#`` comment lines, blank lines, and a last line cut short by a writer that died (dropped with a warning).
-Anything else that is not a finite number is an error naming the line and the column.
+``#`` comment lines, blank lines, a last line cut short by a writer that died (dropped with a warning),
+a units row under the header (checked against the map's scales, :mod:`~.csv_units`) and rows that
+repeat the row before them exactly (dropped with a warning).  Anything else that is not a finite
+number is an error naming the line and the column; so is a row at the time of the row before it
+with other values, and a time column that cannot be in seconds (samples a minute apart and more:
+nanoseconds read as seconds).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from sim2real.logs.csv_floating_base import (
     floating_base_columns,
     floating_base_fields,
 )
+from sim2real.logs.csv_units import check_time_unit, check_units, units_row
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.trajectory import Trajectory
 from sim2real.text import read_text
@@ -201,7 +206,14 @@ def read_csv(
                 f"{path}: column {column!r} ({role}) is not in the file; available columns: {header}; "
                 "name the file's own columns in a column map file (--csv-map MAP.yaml, docs/real_data.md)"
             )
-    values, line_numbers = _parse_columns(path, header, rows, {c: index[c] for c in needed})
+    wanted = {c: index[c] for c in needed}
+    if units_row(rows[0][1], wanted):  # a second header line: the columns' units
+        number, fields = rows.pop(0)
+        if not rows:
+            raise LogError(f"{path}: CSV file has a header and a units row but no data rows")
+        check_units(f"{path}:{number}", {c: fields[j] for c, j in wanted.items()}, column_map.scale)
+        log.info("%s:%d: a units row, checked against the column map's scales", path, number)
+    values, line_numbers = _parse_columns(path, header, rows, wanted)
     for column, factor in column_map.scale.items():
         if column in values:
             values[column] = values[column] * factor
@@ -217,6 +229,9 @@ def read_csv(
             f"{path}:{line_numbers[i]}: time {float(t[i])!r} goes back from {float(t[i - 1])!r} "
             f"(column {column_map.time!r})"
         )
+    values, line_numbers = _without_repeats(path, column_map.time, values, line_numbers)
+    t = values[column_map.time]
+    check_time_unit(str(path), column_map.time, t)
 
     def stack(role: Mapping[str, str], names: Sequence[str]) -> np.ndarray:
         return np.stack([values[role[j]] for j in names], axis=1)
@@ -266,6 +281,33 @@ def read_csv(
         )
     except LogError as exc:  # the samples make no trajectory (times that do not advance...)
         raise LogError(f"{path}: {exc} (column '{column_map.time}')") from None
+
+
+def _without_repeats(
+    path: Path, time: str, values: dict[str, np.ndarray], line_numbers: list[int]
+) -> tuple[dict[str, np.ndarray], list[int]]:
+    """The columns without rows that repeat the previous row exactly (a logger writing a sample
+    twice: dropped, one warning counting them).
+
+    Raises:
+        LogError: A row at the previous row's time with other values (two samples at one time: which
+            is right cannot be told; line and column named).
+    """
+    same = np.flatnonzero(np.diff(values[time]) == 0) + 1
+    if not same.size:
+        return values, line_numbers
+    for i in same:
+        differs = next((c for c, v in values.items() if v[i] != v[i - 1]), None)
+        if differs is not None:
+            raise LogError(
+                f"{path}:{line_numbers[i]}: time {float(values[time][i])!r} repeats line {line_numbers[i - 1]}'s "
+                f"with another {differs!r} ({float(values[differs][i]):g}, was {float(values[differs][i - 1]):g}): "
+                "two samples at one time; remove one, or record distinct times"
+            )
+    log.warning("%s: %d rows repeat the row before them exactly (first line %d): dropped", path, same.size, line_numbers[same[0]])
+    keep = np.ones(values[time].size, dtype=bool)
+    keep[same] = False
+    return {c: v[keep] for c, v in values.items()}, [n for n, k in zip(line_numbers, keep, strict=True) if k]
 
 
 WRAP_TOLERANCE = np.pi / 4
