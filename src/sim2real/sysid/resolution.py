@@ -157,6 +157,19 @@ def discretization_shift(
             now,
         )
         return shift
+    # the step-free values must fit the half-step replay at least as well as the fit's own values:
+    # else the moves were no first-order step error but a slide along a flat, curved valley (a
+    # twin's log shifted by 0.1 ms in time moved the delay 7 ms, and the extrapolation's residual
+    # was 10x the fit's)
+    start_cost, extrapolated = cost(z0)[0], cost(np.clip(2 * z - z0, view.lo, view.hi))[0]
+    if not extrapolated <= start_cost:
+        log.info(
+            "the step-free extrapolation fits the half-step replay worse than the fit at h (cost %.4g vs %.4g): "
+            "no step correction",
+            extrapolated,
+            start_cost,
+        )
+        return shift
     shift[free] = z - z0
     log.info(
         "half-step replay: largest shift %.3g (scaled) at %s",
