@@ -251,6 +251,13 @@ CASES = [
         ("drop_probabilty", "drop_probability"),
         ("r",),
     ),
+    Case(  # was numpy's allocation error: the excitation signal is computed whole
+        "recording too long to compute",
+        f"record --robot furuta --twin {F}/twin.yaml --excite chirp --seconds 1e30 --out {{tmp}}/r",
+        "1e+30 s",
+        ("record at most", "per log"),
+        ("r",),
+    ),
     Case(
         "twin with a negative noise",
         record("negative_twin.yaml"),
@@ -422,7 +429,7 @@ class TestUsageErrors:
             (["train", "--robot", "furuta", "--out", "x", "--bogus"], ("unrecognized argument --bogus",)),
             (["trian"], ("unknown command 'trian'", "sim2real --help")),
             (["record", "--robot", "furuta", "--out", "x", "--excite", "sine"], ("'sine' is not one of",)),
-            (["train", "--robot", "furuta", "--out", "x", "--steps", "many"], ("--steps", "'many'", "INT")),
+            (["train", "--robot", "furuta", "--out", "x", "--steps", "many"], ("--steps", "'many' is not an integer")),
             (
                 ["deploy", "--robot", "furuta", "--policy", "p.onnx", "--velocity-command", "1"],
                 ("--velocity-command", "FLOAT FLOAT FLOAT"),
@@ -444,6 +451,19 @@ class TestUsageErrors:
                 ("--velocity-command: inf is out of range",),
             ),
             (["envelope", "--robot", "quadruped", "--policy", "p", "--grid", "g", "--velocity-command", "0", "x", "0"], ("'x' is not a number",)),
+            # each was checked by hand after loading the robot and the logs, or not at all
+            (["identify", "log", "--robot", "furuta", "--starts", "0"], ("--starts: 0 is out of range", "at least 1")),
+            (["identify", "log", "--robot", "furuta", "--max-windows", "-1"], ("--max-windows: -1", "at least 1")),
+            (["train", "--robot", "furuta", "--out", "x", "--eval-episodes", "-1"], ("--eval-episodes: -1", "0 or more")),
+            (["train", "--robot", "furuta", "--out", "x", "--widen", "nan"], ("--widen: nan", "finite")),
+            (["evaluate", "run", "--episodes", "0"], ("--episodes: 0", "at least 1")),
+            (["actuator", "fit", "log", "--robot", "furuta", "--validation", "1"], ("--validation: 1", "below 1")),
+            (["deploy", "--robot", "furuta", "--policy", "p", "--rt-priority", "100"], ("--rt-priority: 100", "1 to 99")),
+            (["record", "--robot", "furuta", "--out", "x", "--domain-id", "233"], ("--domain-id: 233", "0 to 232")),
+            (["deploy", "--robot", "furuta", "--policy", "p", "--live", "70000"], ("--live: 70000", "0 to 65535")),
+            (["twin-node", "--robot", "furuta", "--initial-pose", "0", "nan"], ("--initial-pose: nan", "finite")),
+            (["twin-node", "--robot", "furuta", "--rate", "inf"], ("--rate: inf", "above 0")),
+            (["ros2", "selftest", "--rates", "50", "0"], ("--rates: 0 is out of range", "above 0")),
         ],
     )
     def test_usage_error_is_one_line_and_exit_2(self, args, words, capsys):

@@ -385,3 +385,28 @@ class TestCollisionTrippingAnotherCheck:
         assert result.detected and result.in_time and result.reaction == "hold" and result.unsafe_commands == 0
         assert result.recovered is None and result.passed
         assert "position_limit safe stop" in result.note and "while it still acted" in result.note
+
+
+class TestQuietRun:
+    """The run with nothing injected lasts as long as the longest case (``run_case(min_ticks=)``)."""
+
+    def test_a_policy_that_runs_away_after_a_short_case_is_seen_only_in_a_long_enough_quiet_run(self, furuta):
+        from sim2real.deploy.faults import _case_ticks, check_quiet
+
+        short = _case_ticks(furuta, 1, 0)[2]  # the quiet run's own length
+
+        class LateRunaway(StandInPolicy):
+            """The stand-in until ``short`` ticks have passed, then the arm's highest command."""
+
+            calls = 0
+
+            def step_reading(self, reading, velocity_command=None):
+                u = super().step_reading(reading, velocity_command)
+                self.calls += 1
+                return self._high.copy() if self.calls > short else u
+
+        assert check_quiet(furuta, policy_factory=LateRunaway) is None  # over before the runaway
+        late = check_quiet(furuta, policy_factory=LateRunaway, ticks=short + 300)  # its limit: 115 ticks after
+        assert late is not None, "the lengthened run saw no stop"
+        tick, message = late
+        assert short < tick < short + 300 and "arm" in message, late

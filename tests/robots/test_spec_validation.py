@@ -288,7 +288,7 @@ class TestBadSpecs:
     def test_yaml_that_is_not_a_mapping(self, tmp_path):
         path = tmp_path / "list.yaml"
         path.write_text("- name\n- mjcf\n")
-        with pytest.raises(SpecError, match=r"must be a mapping, got list"):
+        with pytest.raises(SpecError, match=r"list\.yaml is not a robot spec \(its YAML is a list"):
             load_spec(path)
 
 

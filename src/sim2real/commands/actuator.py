@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import tyro
 
-from sim2real.commands.arguments import Count, Positive, Seed
+from sim2real.commands.arguments import Count, Fraction, Positive, Seed
 from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import Sim2RealError
 
@@ -35,7 +35,7 @@ def actuator(
     history: Count = 3,
     dt: Positive | None = None,
     epochs: Count = 200,
-    validation: float = 0.2,
+    validation: Fraction = 0.2,
     torque_constant: Positive | None = None,
     csv_map: str | None = None,
     topic: tuple[str, ...] = (),

@@ -18,10 +18,16 @@ from tyro.constructors import PrimitiveConstructorSpec
 __all__ = [
     "RANGE_ERROR",
     "Count",
+    "DomainId",
     "Finite",
+    "Finites",
+    "Fraction",
     "NonNegative",
     "NonNegativeCount",
+    "Port",
     "Positive",
+    "Positives",
+    "RtPriority",
     "Seed",
     "VelocityCommand",
 ]
@@ -32,6 +38,9 @@ RANGE_ERROR = re.compile(r"(?:^|\]: )(\S+ is (?:out of range|not an? (?:integer|
 
 SEED_MAX = 2**32 - 1
 """Largest seed: numpy's and torch's generators and MuJoCo's noise all take a 32-bit seed."""
+
+DOMAIN_ID_MAX = 232
+"""Largest ROS_DOMAIN_ID: DDS derives UDP ports from it (7400 + 250 x id must stay below 65536)."""
 
 
 def _int_in(low: int, high: int | None, meaning: str) -> PrimitiveConstructorSpec:
@@ -56,23 +65,25 @@ def _int_in(low: int, high: int | None, meaning: str) -> PrimitiveConstructorSpe
     )
 
 
-def _float(text: str, low: float, inclusive: bool, meaning: str) -> float:
-    """``text`` as a finite number ``> low`` (``>= low`` when ``inclusive``; -inf: any finite)."""
+def _float(text: str, low: float, inclusive: bool, meaning: str, high: float = math.inf) -> float:
+    """``text`` as a finite number ``> low`` (``>= low`` when ``inclusive``; -inf: any finite) and
+    ``< high`` (inf: no upper end)."""
     try:
         value = float(text)
     except ValueError:
         raise ValueError(f"'{text}' is not a number ({meaning})") from None
-    if not math.isfinite(value) or value < low or (value == low and not inclusive):
+    if not math.isfinite(value) or value < low or (value == low and not inclusive) or value >= high:
         raise ValueError(f"{text} is out of range: {meaning}")
     return value
 
 
-def _float_above(low: float, inclusive: bool, meaning: str) -> PrimitiveConstructorSpec:
-    """A finite ``float`` argument ``> low`` (``>= low`` when ``inclusive``; -inf: any finite)."""
+def _float_above(low: float, inclusive: bool, meaning: str, high: float = math.inf) -> PrimitiveConstructorSpec:
+    """A finite ``float`` argument ``> low`` (``>= low`` when ``inclusive``; -inf: any finite) and
+    ``< high``."""
 
     def parse(args: list[str]) -> float:
         (text,) = args
-        return _float(text, low, inclusive, meaning)
+        return _float(text, low, inclusive, meaning, high)
 
     return PrimitiveConstructorSpec(
         nargs=1,
@@ -80,6 +91,22 @@ def _float_above(low: float, inclusive: bool, meaning: str) -> PrimitiveConstruc
         instance_from_str=parse,
         is_instance=lambda x: isinstance(x, int | float) and not isinstance(x, bool),
         str_from_instance=lambda x: [str(x)],
+    )
+
+
+def _floats(low: float, inclusive: bool, meaning: str) -> PrimitiveConstructorSpec:
+    """Any number of finite floats, each as :func:`_float_above` checks it (tyro's tuple of a typed
+    float reports a bad one only as an invalid value)."""
+
+    def parse(args: list[str]) -> tuple[float, ...]:
+        return tuple(_float(text, low, inclusive, meaning) for text in args)
+
+    return PrimitiveConstructorSpec(
+        nargs="*",
+        metavar="FLOAT [FLOAT ...]",
+        instance_from_str=parse,
+        is_instance=lambda x: isinstance(x, tuple),
+        str_from_instance=lambda x: [str(v) for v in x],
     )
 
 
@@ -100,6 +127,24 @@ NonNegative = Annotated[float, _float_above(0.0, True, "give a finite number of 
 
 Finite = Annotated[float, _float_above(-math.inf, False, "give a finite number")]
 """Any finite number (a velocity command's component)."""
+
+Fraction = Annotated[float, _float_above(0.0, False, "give a number above 0 and below 1", high=1.0)]
+"""A share of something, strictly between 0 and 1."""
+
+Finites = Annotated[tuple[float, ...], _floats(-math.inf, False, "give finite numbers")]
+"""Finite numbers, one per item (a joint pose [rad])."""
+
+Positives = Annotated[tuple[float, ...], _floats(0.0, False, "give finite numbers above 0")]
+"""Finite numbers above 0, one per item (rates [Hz])."""
+
+Port = Annotated[int, _int_in(0, 65535, "a TCP port is 0 to 65535 (0 picks a free one)")]
+"""A TCP port to listen on: 0 to 65535, 0 picking a free one."""
+
+RtPriority = Annotated[int, _int_in(1, 99, "a SCHED_FIFO priority is 1 to 99")]
+"""A real-time (SCHED_FIFO) priority: 1 to 99."""
+
+DomainId = Annotated[int, _int_in(0, DOMAIN_ID_MAX, f"a ROS_DOMAIN_ID is 0 to {DOMAIN_ID_MAX}")]
+"""A ROS 2 domain id: 0 to 232."""
 
 
 def _velocity_command() -> PrimitiveConstructorSpec:

@@ -10,7 +10,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sim2real.commands.arguments import NonNegative, Positive, Seed, VelocityCommand
+from sim2real.commands.arguments import (
+    DomainId,
+    NonNegative,
+    Port,
+    Positive,
+    RtPriority,
+    Seed,
+    VelocityCommand,
+)
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -304,12 +312,12 @@ def deploy(
     velocity_command: VelocityCommand | None = None,
     seed: Seed = 0,
     ros_config: str | None = None,
-    domain_id: int | None = None,
-    rt_priority: int | None = None,
+    domain_id: DomainId | None = None,
+    rt_priority: RtPriority | None = None,
     allow_out_of_bounds: bool = False,
     override_preflight: str | None = None,
     ledger: bool = False,
-    live: int | None = None,
+    live: Port | None = None,
     live_host: str = "127.0.0.1",
     json: bool = False,
 ) -> int:

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 import tyro
 
-from sim2real.commands.arguments import NonNegativeCount, Positive, Seed
+from sim2real.commands.arguments import Count, NonNegativeCount, Positive, Seed
 from sim2real.commands.output import emit, human, output_file
 from sim2real.errors import ParameterError, Sim2RealError
 
@@ -144,13 +144,13 @@ def identify(
     motor_order: tuple[str, ...] | None = None,
     horizon: Positive = 0.25,
     stride: Positive | None = None,
-    max_windows: int | None = 400,
+    max_windows: Count | None = 400,
     loss: Literal["soft_l1", "huber", "cauchy", "linear"] = "soft_l1",
     velocity: Literal["auto", "log", "fd"] = "auto",
     bounds: str | None = None,
     report: str | None = None,
     fixed_base: bool = False,
-    starts: int = 1,
+    starts: Count = 1,
     seed: Seed = 0,
     ray: str | None = None,
     workers: NonNegativeCount = 1,
@@ -241,10 +241,6 @@ def identify(
         fixed_base = True
         human("the logs were recorded with the robot hung by its base: identifying on the hung model", json)
     human(f"identifying {spec.name} (spec {spec.hash[:12]}) from {len(trajectories)} log(s)", json)
-    if max_windows is not None and max_windows < 1:
-        raise ParameterError(f"--max-windows must be at least 1, got {max_windows}")
-    if starts < 1:
-        raise ParameterError(f"--starts must be at least 1, got {starts}")
     if starts == 1 and (ray is not None or workers != 1):
         raise ParameterError("--ray and --workers run the starts of a multi-start fit: add --starts N")
     config = IdentifyConfig(

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 import tyro
 
-from sim2real.commands.arguments import NonNegative, Seed
+from sim2real.commands.arguments import DomainId, NonNegative, RtPriority, Seed
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -29,9 +29,9 @@ def preflight(
     ros2: bool = False,
     confirm: tuple[Literal["perimeter"], ...] = (),
     ros_config: str | None = None,
-    domain_id: int | None = None,
+    domain_id: DomainId | None = None,
     wait: NonNegative = 10.0,
-    rt_priority: int | None = None,
+    rt_priority: RtPriority | None = None,
     seed: Seed = 0,
     fixed_base: bool = False,
     allow_out_of_bounds: bool = False,

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from sim2real.commands.arguments import Positive, Seed
+from sim2real.commands.arguments import DomainId, Port, Positive, RtPriority, Seed
 from sim2real.commands.deploy import LiveStatus, _robot_source, make_twin, run_loop, summary_text
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
@@ -27,11 +27,11 @@ def record(
     speed: str | None = None,
     realtime: bool = False,
     ros_config: str | None = None,
-    domain_id: int | None = None,
-    rt_priority: int | None = None,
+    domain_id: DomainId | None = None,
+    rt_priority: RtPriority | None = None,
     fixed_base: bool = False,
     allow_out_of_bounds: bool = False,
-    live: int | None = None,
+    live: Port | None = None,
     live_host: str = "127.0.0.1",
     json: bool = False,
 ) -> int:

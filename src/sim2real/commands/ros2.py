@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import tyro
 
+from sim2real.commands.arguments import DomainId, Finite, Finites, Port, Positive, Positives, RtPriority
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -24,15 +25,15 @@ def twin_node(
     twin: str | None = None,
     ros_config: str | None = None,
     kinematic: bool = False,
-    rate: float | None = None,
-    seconds: float | None = None,
-    initial_pose: tuple[float, ...] | None = None,
+    rate: Positive | None = None,
+    seconds: Positive | None = None,
+    initial_pose: Finites | None = None,
     start_immediately: bool = False,
-    command_timeout: float | None = 0.5,
-    domain_id: int | None = None,
+    command_timeout: Finite | None = 0.5,
+    domain_id: DomainId | None = None,
     executor: Executor = "events",
-    rt_priority: int | None = None,
-    live: int | None = None,
+    rt_priority: RtPriority | None = None,
+    live: Port | None = None,
     live_host: str = "127.0.0.1",
     json: bool = False,
 ) -> int:
@@ -121,11 +122,11 @@ def twin_node(
 def ros2(
     action: Annotated[Literal["selftest"], tyro.conf.Positional],
     robot: str = "quadruped",
-    seconds: float = 10.0,
-    rates: tuple[float, ...] | None = None,
-    domain_id: int | None = None,
+    seconds: Positive = 10.0,
+    rates: Positives | None = None,
+    domain_id: DomainId | None = None,
     executor: Executor = "events",
-    rt_priority: int | None = None,
+    rt_priority: RtPriority | None = None,
     json: bool = False,
 ) -> int:
     """ROS 2 tools.  ``selftest``: measure the deployment path on a private loopback graph.

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import tyro
 
-from sim2real.commands.arguments import Count, Positive, Seed
+from sim2real.commands.arguments import Count, NonNegative, NonNegativeCount, Positive, Seed
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -143,15 +143,15 @@ def train_loop(
 def train(
     robot: str,
     out: str,
-    steps: int | None = None,
+    steps: Count | None = None,
     randomize: str | None = None,
     curriculum: str | None = None,
     calib: str | None = None,
-    widen: float = 2.0,
+    widen: NonNegative = 2.0,
     seed: Seed = 0,
     resume: bool = False,
     envs: Count | None = None,
-    eval_episodes: int = 32,
+    eval_episodes: NonNegativeCount = 32,
     no_early_stop: bool = False,
     save_every: Positive = 60.0,
     allow_out_of_bounds: bool = False,
@@ -198,7 +198,7 @@ def train(
     """
     if nproc > 1:
         options = {k: v for k, v in locals().items() if k != "nproc"}
-        _check_options(out, steps, resume, eval_episodes, robot, randomize, curriculum, allow_out_of_bounds)
+        _check_options(out, resume, robot, randomize, curriculum, allow_out_of_bounds)
         from sim2real.train.distributed import launch
 
         return launch(train, nproc, options)
@@ -210,7 +210,7 @@ def train(
     world_size = join_world()  # 1, or this process's rank of --nproc / torchrun
 
     run = Path(out)
-    _check_options(out, steps, resume, eval_episodes, robot, randomize, curriculum, allow_out_of_bounds)
+    _check_options(out, resume, robot, randomize, curriculum, allow_out_of_bounds)
     model = rnd = record = None
     if calib is not None:
         if resume:
@@ -308,9 +308,7 @@ def train(
 
 def _check_options(
     out: str,
-    steps: int | None,
     resume: bool,
-    eval_episodes: int,
     robot: str,
     randomize: str | None,
     curriculum: str | None,
@@ -319,10 +317,6 @@ def _check_options(
     """Refuse bad train options before any work (and before --nproc starts its processes)."""
     if not resume and (Path(out) / "policy.pt").exists():
         raise Sim2RealError(f"{out} already holds a run; continue it with --resume or choose another --out")
-    if steps is not None and steps < 1:
-        raise Sim2RealError(f"--steps must be at least 1, got {steps}")
-    if eval_episodes < 0:
-        raise Sim2RealError(f"--eval-episodes must be 0 or more, got {eval_episodes}")
     if randomize is not None and not resume:
         _check_randomization(robot, randomize, allow_out_of_bounds)
     if curriculum is not None and not resume:
@@ -362,7 +356,7 @@ def _check_curriculum(robot: str, curriculum: str, allow: bool) -> None:
 def evaluate(
     run: Annotated[str, tyro.conf.Positional],
     randomize: str | None = None,
-    episodes: int = 64,
+    episodes: Count = 64,
     seed: Seed = 1,
     allow_out_of_bounds: bool = False,
     json: bool = False,
@@ -389,8 +383,6 @@ def evaluate(
     from sim2real.train.evaluate import evaluate_policy
     from sim2real.train.randomization import resolve_randomization
 
-    if episodes < 1:
-        raise Sim2RealError(f"--episodes must be at least 1, got {episodes}")
     one_torch_thread()
     policy, meta = load_policy(run)
     robot_path = Path(meta.get("robot_path", ""))

@@ -312,15 +312,21 @@ def _context(
     return ctx, robot, faulty, policy
 
 
-def _case_ticks(spec: RobotSpec, fault: Fault) -> tuple[int, int | None, int]:
-    """(warm-up, the fault's duration or None, total) ticks of a case."""
+def _case_ticks(spec: RobotSpec, duration: int | None, horizon: int) -> tuple[int, int | None, int]:
+    """(warm-up, the fault's duration or None, total) ticks of a case whose fault lasts
+    ``duration`` ticks (None: to the end) and may take ``horizon`` ticks to become observable
+    (:meth:`Fault.duration_ticks`, :meth:`Fault.horizon_ticks`)."""
     dt = spec.control_dt
     warmup = max(10, round(0.1 / dt))
-    duration = fault.duration_ticks()
     aftermath = max(1, round(AFTERMATH_S / dt))
     # the tail outlasts the aftermath: a hold that never releases still has ticks to fail in
     tail = max(10, math.ceil(3 * spec.safety.stale_timeout / dt), aftermath + 5)
-    return warmup, duration, warmup + (duration or 0) + fault.horizon_ticks() + tail
+    return warmup, duration, warmup + (duration or 0) + horizon + tail
+
+
+def _fault_ticks(spec: RobotSpec, fault: Fault) -> tuple[int, int | None, int]:
+    """:func:`_case_ticks` of a fault."""
+    return _case_ticks(spec, fault.duration_ticks(), fault.horizon_ticks())
 
 
 def longest_case(
@@ -340,7 +346,7 @@ def longest_case(
     # fault's length depends on (their lengths read the spec and the monitor's rate limit)
     ctx = _context(spec, policy_factory, None, stage, seed, fixed_base)[0]
     try:
-        return max(_case_ticks(spec, fault_type(ctx))[2] for fault_type in applicable)
+        return max(_fault_ticks(spec, fault_type(ctx))[2] for fault_type in applicable)
     finally:
         ctx.loop.close()
 
@@ -356,6 +362,7 @@ def run_case(
     fixed_base: bool = False,
     quiet_ticks: int | None = None,
     quiet_reason: str = "",
+    min_ticks: int = 0,
 ) -> CaseResult:
     """Run one fault case on a fresh twin and loop (see the module docstring).
 
@@ -373,6 +380,8 @@ def run_case(
             longer case would judge the safety layer on a robot the policy no longer keeps within
             its limits.
         quiet_reason: What stopped that run (for the message).
+        min_ticks: Run at least this many ticks, the tail lengthened (the quiet run of
+            :func:`check_quiet` as long as the longest case).
 
     Raises:
         NotApplicableError: the case is longer than ``quiet_ticks``, or cannot be staged.
@@ -385,7 +394,8 @@ def run_case(
         policy.fault = fault
 
         dt = spec.control_dt
-        warmup, duration, total = _case_ticks(spec, fault)
+        warmup, duration, total = _fault_ticks(spec, fault)
+        total = max(total, min_ticks)
         aftermath = max(1, round(AFTERMATH_S / dt))
         if quiet_ticks is not None and total > quiet_ticks:
             raise NotApplicableError(
@@ -566,10 +576,10 @@ def check_quiet(
     Raises:
         Sim2RealError: one line naming the first events.
     """
-    short = _case_ticks(spec, _NoFault.__new__(_NoFault))[2]
-    extra = max(0, ticks - short)
-    quiet_run = type("_QuietRun", (_NoFault,), {"horizon_ticks": lambda self: extra})
-    result = run_case(spec, quiet_run, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base)
+    short = _case_ticks(spec, _NoFault.duration, 0)[2]
+    result = run_case(
+        spec, _NoFault, policy_factory=policy_factory, stage=stage, seed=seed, fixed_base=fixed_base, min_ticks=ticks
+    )
     if result.first_stop_tick is not None and result.first_stop_tick >= short:
         return result.first_stop_tick, result.first_stop
     stops = result.alarms + [e for e in result.events if e.endswith(("/hold", "/safe_stop"))]

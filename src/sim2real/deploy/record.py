@@ -104,6 +104,9 @@ MAX_EXCURSION = 1.0
 """Centering PD: excursion cap [rad] (for continuous joints with wide wind-up guards)."""
 ZETA = 0.7
 """Damping ratio of the centering PD."""
+MAX_SIGNAL_VALUES = 2**27
+"""Most values (ticks x actuators) of an excitation signal, which is computed whole before the
+recording starts: 1 GiB of float64 (``record --seconds 1e30`` ended in numpy's allocation error)."""
 
 
 def pd_room(spec: RobotSpec) -> tuple[np.ndarray, np.ndarray]:
@@ -300,6 +303,12 @@ class ExcitationPolicy:
         """Per actuator: the amplitude (fraction, or rad for pd)."""
         self.control_dt = float(spec.control_dt)
         n = math.ceil(seconds / self.control_dt) + 1
+        if n * spec.n_actions > MAX_SIGNAL_VALUES:
+            longest = MAX_SIGNAL_VALUES // spec.n_actions * self.control_dt
+            raise Sim2RealError(
+                f"an excitation of {seconds:g} s is too long to compute whole: record at most "
+                f"{longest:,.0f} s per log (identify takes several logs)"
+            )
         t = np.arange(n) * self.control_dt
         self.per_joint = per_joint
         if per_joint and kind == "chirp":

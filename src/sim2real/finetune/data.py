@@ -46,6 +46,39 @@ log = logging.getLogger(__name__)
 MIN_TICKS = 10
 """Fewest usable ticks an episode must have."""
 
+NOT_IN_LOGS = {
+    "height_scan": "a terrain height scan (sim2real casts it on the twin's terrain as the policy runs; "
+    "a log holds no terrain to cast it on)",
+    "base_lin_vel": "the base linear velocity (a state estimator's, which no log holds)",
+}
+"""Observation terms no deploy log holds the inputs of: what each needs and why a log lacks it."""
+
+
+def check_observation_from_logs(meta: PolicyMetadata, where: str) -> None:
+    """Refuse a policy whose observations cannot be rebuilt from deploy logs, before any log is
+    read or collected: a term of :data:`NOT_IN_LOGS`, or observation history and phase clocks
+    (which need the run from its start, tick by tick).
+
+    Args:
+        meta: The policy's metadata.
+        where: The policy, as the error line names it.
+
+    Raises:
+        Sim2RealError: one line naming the term and why the logs cannot give it.
+    """
+    missing = [t.name for t in meta.observation if t.name in NOT_IN_LOGS]
+    if missing:
+        raise Sim2RealError(
+            f"{where} observes {NOT_IN_LOGS[missing[0]]}: fine-tuning rebuilds every observation "
+            f"from deploy logs, so it cannot fine-tune this policy (term {missing[0]})"
+        )
+    sequential = [t.name for t in meta.observation if t.history > 1 or t.name == "gait_phase"]
+    if sequential:
+        raise Sim2RealError(
+            f"{where}: fine-tuning from logs does not rebuild observation history or phase clocks "
+            f"(terms {', '.join(sequential)})"
+        )
+
 
 @dataclass(frozen=True, eq=False)
 class Episode:
@@ -209,12 +242,7 @@ def episode_from_trajectory(
         base_quat=quat,
         velocity_command=np.zeros((ticks.size, 3)),
     )
-    sequential = [t.name for t in meta.observation if t.history > 1 or t.name == "gait_phase"]
-    if sequential:
-        raise LogError(
-            f"{where}: fine-tuning from logs does not rebuild observation history or phase clocks "
-            f"(terms {', '.join(sequential)})"
-        )
+    check_observation_from_logs(meta, "the policy")
     try:
         obs = build_observation(meta.observation, inputs)
     except Sim2RealError as exc:
@@ -258,6 +286,7 @@ def load_episodes(
     """
     if not paths:
         raise Sim2RealError("no logs given: pass one or more deploy logs (rosbag2 directories or ROS 1 .bag files)")
+    check_observation_from_logs(meta, "the policy")
     order = parse_command_order(command_order)
     motors = check_motor_order(parse_motor_order(motor_order), spec.motor_order)
     episodes = []

@@ -26,10 +26,11 @@ from sim2real.deploy.record import initial_state
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import Sim2RealError
 from sim2real.finetune.base import load_base
-from sim2real.finetune.data import ReplayBuffer, load_episodes
+from sim2real.finetune.data import ReplayBuffer, check_observation_from_logs, load_episodes
 from sim2real.finetune.explore import ExplorationConfig, NoisyPolicy
 from sim2real.finetune.pipeline import finetune_episodes
 from sim2real.finetune.trainer import FinetuneConfig
+from sim2real.policy.metadata import read_metadata
 from sim2real.policy.runtime import PolicyRunner
 from sim2real.real.twin import TwinConfig, TwinRobot
 from sim2real.robots.spec import RobotSpec
@@ -158,6 +159,7 @@ def iterate(
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise Sim2RealError(f"{out_dir} exists and is not empty; fine-tuning never overwrites logs")
+    check_observation_from_logs(read_metadata(policy), Path(policy).name)  # before any twin episode
     base = load_base(policy, spec)
     buffer = ReplayBuffer()
     current = Path(policy)

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.finetune.base import LoadedPolicy, load_base
-from sim2real.finetune.data import Episode, ReplayBuffer, load_episodes
+from sim2real.finetune.data import Episode, ReplayBuffer, check_observation_from_logs, load_episodes
 from sim2real.finetune.export import export_adapted, provenance
 from sim2real.finetune.trainer import FinetuneConfig, finetune_policy
 from sim2real.policy.export import ExportResult
@@ -110,6 +110,7 @@ def finetune_files(
     """
     meta = read_metadata(policy)
     meta.check_spec(spec, f"policy {policy}")
+    check_observation_from_logs(meta, Path(policy).name)
     episodes = load_episodes(logs, spec, meta, command_order=command_order, motor_order=motor_order)  # the logs first: cheap, and the usual mistake
     base = load_base(policy, spec)
     buffer = ReplayBuffer()

@@ -10,6 +10,8 @@ spec              :class:`RobotSpec` and its parts (actuators, sensors, safety l
 parse             the spec YAML parsed and validated on its own (:func:`read_spec`, no MJCF)
 parse_action      the spec's ``action`` section: scale, offset, filter, clip, limit, the held joints
                   (``action.hold``)
+not_spec          what a file given where a spec belongs is instead (a model, a policy, a log, a
+                  folder...), and what to do with it
 parse_values      checks of spec YAML values shared by the parsers (each error names where the value
                   sits)
 safety_options    the spec's optional ``safety.collision`` and ``safety.stages`` keys and their
@@ -96,12 +98,18 @@ def list_robots() -> list[str]:
 
 
 def load_robot(name_or_path: str | Path) -> RobotSpec:
-    """Load an embedded robot by name, or a user's robot from a spec YAML path."""
+    """Load an embedded robot by name, or a user's robot from a spec YAML path.
+
+    Raises:
+        SpecError: an unknown name, a missing file, or a file that is not a spec (a URDF or MJCF
+            model, a policy, a log...: the line says what it is and what to do,
+            :mod:`sim2real.robots.not_spec`).
+    """
     text = str(name_or_path)
     if text in EMBEDDED:
         return load_spec(DATA_DIR / f"{text}.yaml")
     path = Path(text)
-    if path.suffix in (".yaml", ".yml") or path.exists():
+    if path.suffix or len(path.parts) > 1 or path.exists():  # a path: a spec, or a file it names
         return load_spec(path)
     raise SpecError(
         f"unknown robot '{text}': embedded robots are {', '.join(list_robots())}, or give a spec YAML path"

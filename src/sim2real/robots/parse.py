@@ -15,6 +15,7 @@ import numpy as np
 import yaml
 
 from sim2real.errors import SpecError
+from sim2real.robots.not_spec import not_a_spec, not_a_spec_yaml
 from sim2real.robots.parse_action import parse_action
 from sim2real.robots.parse_values import check_keys as _check_keys
 from sim2real.robots.parse_values import joint_names as _joint_names
@@ -267,6 +268,9 @@ def read_spec(path: str | Path) -> RobotSpec:
         SpecError: with a message naming the file and the offending entry.
     """
     path = Path(path)
+    instead = not_a_spec(path)
+    if instead is not None:
+        raise SpecError(instead)
     if not path.is_file():
         raise SpecError(f"robot spec not found: {path}")
     text = read_text(path, SpecError, "robot spec")
@@ -275,6 +279,9 @@ def read_spec(path: str | Path) -> RobotSpec:
     except yaml.YAMLError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "syntax error"
         raise SpecError(f"{path}: not valid YAML ({first})") from None
+    instead = not_a_spec_yaml(path, raw)
+    if instead is not None:
+        raise SpecError(instead)
     try:
         return _build(path, _require_mapping(raw, "the spec file"))
     except SpecError as exc:
