@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import sqlite3
 
 import pytest
 from deploy_testdata import NO_DROPS, TWIN_YAML, run_until_ticks_then_kill
 
 from sim2real.cli import main
-from sim2real.deploy.ledger import LedgerRecorder, StageLedger, ledger_run, ledger_summary
+from sim2real.deploy.ledger import LedgerRecorder, LedgerSpeed, StageLedger, ledger_run, ledger_summary
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.safety_events import EventKind, Severity, new_event
+from sim2real.errors import Sim2RealError
 from sim2real.logs import read_bag
 from sim2real.policy.linear import write_linear_policy
 from sim2real.policy.runtime import PolicyRunner
@@ -106,8 +108,116 @@ class TestCrashSafety:
         # never more than the run did: every tick is in its (crash-safe) log before the ledger sees it
         ran = read_bag(tmp_path / "run", expected_hash=furuta.hash).command.shape[0]
         assert earned <= ran * furuta.control_dt + 1e-9
+        # the killed run's hold on the ledger went with it: the next run of the policy starts
+        recorder, _ = ledger_run(furuta, policy, "twin")
+        assert ledger_summary(recorder)["stage_at_start"] == row["stage"]
 
 
+def _history(book, spec, stages_earned, partial=0.0):
+    """A ledger that earned ``stages_earned`` stages (each its dwell, in one go) and ``partial`` s at
+    the next one, written as runs write it."""
+    key, dwell = (spec.name, spec.hash, "p", "robot"), spec.safety.stages.dwell
+    for s in range(stages_earned):
+        assert book.add(key, s, dwell[s], 0, dwell) == (s + 1, 0.0)
+    if partial:
+        book.add(key, stages_earned, partial, 0, dwell)
+    return key
+
+
+class TestConcurrentRuns:
+    @pytest.mark.parametrize(("rule", "lowered"), [("first_stage", 0), ("previous_stage", 1), ("restart_stage", 2)])
+    def test_an_event_another_writer_committed_is_never_undone(self, furuta, tmp_path, rule, lowered):
+        """The reviewer's two runs: run A's safe stop lowered the ledger while run B, started at stage
+        2 with 0.9 s of its 1.0 s, ran on; B's eventless time (its own cache said promote) used to
+        put the ledger at stage 3.  The file now decides: B's time counts only at the stage the file
+        stands at, B follows the file, and the ledger is never promoted past A's event."""
+        spec = _spec(furuta, dwell=(0.1, 0.1, 1.0, 1.0), on_event=rule)
+        path = tmp_path / "l.sqlite"
+        with StageLedger(path) as book:
+            key = _history(book, spec, 2, partial=0.9)
+        b = LedgerRecorder(StageLedger(path), spec, "p", "robot", flush_s=0.05)
+        assert b.reached == 2
+        with StageLedger(path) as other:  # run A (a writer B does not know of): a safe stop at stage 2
+            assert other.event(key, 2, 1, rule, spec.safety.stages.dwell) == (lowered, 0.0)
+        for _ in range(60):  # 0.12 s more at stage 2 without an event
+            b(_Tick(2))
+        b.close()
+        b.ledger.close()
+        assert b.reached == lowered  # B follows the file
+        with StageLedger(path) as book:
+            (row,) = book.rows()
+            assert row["stage"] == lowered
+            assert book.stage(key, spec.safety.stages.dwell) == lowered
+            # B's time at stage 2 counted only where the file still stood at 2 (restart_stage)
+            assert row["stages"][2]["seconds"] <= (0.12 + 1e-9 if lowered == 2 else 0.0)
+            assert 3 not in row["stages"] or row["stages"][3]["seconds"] == 0.0
+
+    def test_a_second_run_of_the_same_policy_is_refused_until_the_first_ends(self, furuta, tmp_path):
+        spec = _spec(furuta)
+        path = tmp_path / "l.sqlite"
+        first = LedgerRecorder(StageLedger(path), spec, "p", "robot")
+        with pytest.raises(Sim2RealError, match=r"another run of this policy on the furuta robot is under way \(pid "):
+            LedgerRecorder(StageLedger(path), spec, "p", "robot")
+        other = LedgerRecorder(StageLedger(path), spec, "p", "twin")  # another key runs alongside
+        other.close()
+        first.close()
+        LedgerRecorder(StageLedger(path), spec, "p", "robot").close()  # the first run's end released it
+
+
+class TestDamagedFile:
+    def _stored(self, path, key, value):
+        db = sqlite3.connect(path)
+        db.execute("UPDATE stage_reached SET stage=? WHERE robot=? AND spec_hash=? AND policy_hash=? AND target=?",
+                   (value, *key))
+        db.commit()
+        db.close()
+
+    @pytest.mark.parametrize(("stored", "start"), [(99, 1), (4, 1), (-2, 0), (1, 1)])
+    def test_a_stage_the_time_below_it_does_not_bear_out_is_not_trusted(self, furuta, tmp_path, caplog, stored,
+                                                                         start):
+        """stage_reached 99 (edited) with only stage 0 earned used to start at 100 %."""
+        spec = _spec(furuta, dwell=(0.1, 0.1, 0.1, 0.1))
+        path = tmp_path / "l.sqlite"
+        with StageLedger(path) as book:
+            key = _history(book, spec, 1, partial=0.05)
+        self._stored(path, key, stored)
+        with caplog.at_level(logging.WARNING, logger="sim2real.deploy.ledger"):
+            recorder = LedgerRecorder(StageLedger(path), spec, "p", "robot")
+            speed = LedgerSpeed(recorder)
+        assert (recorder.reached, speed.stage) == (start, start)
+        assert recorder.earned == pytest.approx(0.05 if start == 1 else 0.1)
+        warned = [r.getMessage() for r in caplog.records if "bears out" in r.getMessage()]
+        assert len(warned) == (stored != start)
+        ledger_summary(recorder)
+        with StageLedger(path) as book:
+            assert book.rows()[0]["stage"] == start  # the run's commit wrote what the time bears out
+
+    @pytest.mark.parametrize("stored", ["x", 3.7])
+    def test_a_stage_that_is_no_integer_is_one_error_line(self, furuta, tmp_path, capsys, stored):
+        spec = _spec(furuta)
+        path = tmp_path / "l.sqlite"
+        with StageLedger(path) as book:
+            key = _history(book, spec, 1)
+        self._stored(path, key, stored)
+        with pytest.raises(Sim2RealError, match=r"the stage reached of furuta .* is .*, not a number the ledger writes"):
+            LedgerRecorder(StageLedger(path), spec, "p", "robot")
+        assert main(["stages", "show", "--ledger", str(path)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert "not a number the ledger writes" in err and "Traceback" not in err and len(err.splitlines()) == 1
+        self._stored(path, key, 1)  # mended: the refused run left no lock behind
+        LedgerRecorder(StageLedger(path), spec, "p", "robot").close()
+
+
+class TestRestartStage:
+    def test_a_safety_reset_restarts_at_most_at_the_ledgers_stage(self, furuta, tmp_path):
+        """``LoopConfig.restart_stage`` 4 with the ledger at 0 used to run at 100 % until the next update."""
+        recorder = LedgerRecorder(StageLedger(tmp_path / "l.sqlite"), _spec(furuta), "p", "robot")
+        speed = LedgerSpeed(recorder)
+        assert speed.start_at(4) == pytest.approx(0.10) and speed.stage == 0
+        assert speed.start_at(1.0) == pytest.approx(0.10) and speed.stage == 0  # a fraction too
+        recorder.reached = 2  # the ledger promotes: the reset's cap holds the run where it restarted
+        assert speed.update(1.0, False) is None and speed.stage == 0
+        ledger_summary(recorder)
 
 
 def _spec_file(furuta, folder, dwell, on_event="restart_stage"):

@@ -16,7 +16,9 @@ from sim2real.deploy.preflight import (
     ITEMS,
     PreflightResult,
     append_record,
+    check_reduced_speed,
     deliberate_estop,
+    file_hash,
     find_passing,
     run_preflight,
 )
@@ -168,6 +170,34 @@ class TestGate:
         assert "no passing preflight" in err and "Traceback" not in err
 
 
+
+
+class TestReducedSpeed:
+    def test_the_item_checks_the_stage_a_robot_run_would_start_at(self, policies, state):
+        """The item used to check the default stages (10 %) whatever the ledger said: it passed while
+        ``deploy --ros2`` would start at 100 %.  It now names the ledger's stage, and passes above 10 %
+        only for a stage the ledger has earned."""
+        from sim2real.deploy.ledger import StageLedger, ledger_run, ledger_start, ledger_summary
+
+        spec, policy = load_robot("quadruped"), policies["quadruped"]
+        speed, earned = ledger_start(spec, policy, "robot")  # a new policy: 10 %, no file made
+        assert (speed.start_stage, earned) == (0, 0.0) and not (state / "stages.sqlite").exists()
+        item = check_reduced_speed(speed, earned)
+        assert item.status == "pass" and "stage 0: 10 %" in item.evidence
+        dwell = spec.safety.stages.dwell
+        with StageLedger(state / "stages.sqlite") as book:  # earlier runs earned every stage
+            key = (spec.name, spec.hash, file_hash(policy), "robot")
+            for s in range(4):
+                book.add(key, s, dwell[s], 0, dwell)
+        speed, earned = ledger_start(spec, policy, "robot")
+        recorder, progression = ledger_run(spec, policy, "robot")
+        ledger_summary(recorder)
+        assert speed.start_stage == progression.stage == 4 and earned == pytest.approx(sum(dwell))
+        item = check_reduced_speed(speed, earned)
+        assert (item.status, item.figures["fraction"]) == ("pass", progression.fraction)
+        assert "stage 4: 100 %" in item.evidence and f"earned in the stage ledger ({sum(dwell) / 60:.1f} min" in item.evidence
+        unearned = check_reduced_speed(speed)  # the same start not set by the ledger
+        assert unearned.status == "fail" and "must start at 10 % or less" in unearned.evidence
 
 
 class TestJointSignsNearALimit:

@@ -13,7 +13,8 @@ limits                 every joint has finite position limits inside the model's
                        the model's actuator force range (and within the robot's own MJCF's, but
                        for the joints ``safety.torque_above_model`` accepts, named in the evidence
                        and the record), and a finite command rate
-reduced_speed          the first speed stage is <= 10 %
+reduced_speed          the stage the run would start at (``deploy --ros2``: the stage ledger's) is
+                       <= 10 %, or a higher one the ledger has earned (its dwell below it, eventless)
 perimeter              the operator acknowledged the safety perimeter (``--confirm perimeter``)
 zero_action_hold       under the zero action the actuated joints stay within 0.5 rad of the
                        default pose and move less than 0.1 rad for 2 s (after 2 s to settle), with no hold or safe stop
@@ -315,16 +316,20 @@ def check_limits(spec: RobotSpec) -> Item:
     return Item("limits", _passfail(not problems), evidence, {"problems": len(problems), "torque_above_model": accepted})
 
 
-def check_reduced_speed(speed: SpeedConfig) -> Item:
+def check_reduced_speed(speed: SpeedConfig, earned_s: float | None = None) -> Item:
+    """The stage the run would start at (``speed.start_stage``): at most 10 %, or above with ``earned_s``,
+    the eventless time [s] the stage ledger earned below it (:func:`~sim2real.deploy.ledger.ledger_start`)."""
     first = speed.stages[speed.start_stage]
-    ok = first <= 0.10 + 1e-12
-    return Item(
-        "reduced_speed",
-        _passfail(ok),
-        f"first stage {100 * first:g} % (stages {', '.join(f'{100 * x:g} %' for x in speed.stages)})"
-        + ("" if ok else ": the first run must start at 10 % or less"),
-        {"fraction": first},
-    )
+    reduced = first <= 0.10 + 1e-12
+    ok = reduced or (earned_s is not None and earned_s > 0)
+    stages = ", ".join(f"{100 * x:g} %" for x in speed.stages)
+    evidence = f"the run starts at stage {speed.start_stage}: {100 * first:g} % (stages {stages})"
+    if earned_s is not None and not reduced:
+        evidence += f", earned in the stage ledger ({earned_s / 60:.1f} min without a safety event below it)"
+    elif not ok:
+        evidence += ": the first run must start at 10 % or less"
+    return Item("reduced_speed", _passfail(ok), evidence,
+                {"fraction": first, "stage": speed.start_stage, "ledger_earned_s": earned_s})
 
 
 def check_perimeter(confirmed: bool) -> Item:
@@ -642,6 +647,7 @@ def run_preflight(
     reset: Callable[[], None] | None = None,
     speed: SpeedConfig | None = None,
     fixed_base: bool = False,
+    ledger_earned_s: float | None = None,
 ) -> PreflightResult:
     """Run the checklist (see the module docstring) on a robot.
 
@@ -653,10 +659,12 @@ def run_preflight(
         confirm_perimeter: The operator acknowledged the safety perimeter.
         paced: Run the loops paced to the wall clock (a real robot) instead of lockstep (the twin).
         reset: Called before each dynamic item (the twin: back to the default pose).
-        speed: The speed stages the deployment would use (default :class:`SpeedConfig`).
+        speed: The speed stages the deployment would use, ``start_stage`` where it would start (default
+            :class:`SpeedConfig`); a ROS 2 run's are the ledger's (the command passes ``ledger_start``'s).
         fixed_base: The robot hangs by its base: a twin built with ``fixed_base=True``, or a robot
             on a stand; ``spec`` (the robot's too) is then
             :func:`~sim2real.deploy.record.fixed_base_spec`'s (the monitor checks the joints only).
+        ledger_earned_s: The time the ledger earned below ``speed.start_stage`` [s] (None: not the ledger's).
 
     Raises:
         Sim2RealError: the policy file is missing, or it observes a terrain height scan the robot
@@ -670,7 +678,7 @@ def run_preflight(
     if policy is not None:  # a rough-terrain policy on a robot that reads no terrain: refused
         check_height_scan(policy.metadata.observation, robot)
     items["limits"] = check_limits(spec)
-    items["reduced_speed"] = check_reduced_speed(speed or SpeedConfig())
+    items["reduced_speed"] = check_reduced_speed(speed or SpeedConfig(), ledger_earned_s)
     items["perimeter"] = check_perimeter(confirm_perimeter)
     runner = _Runner(spec, robot, paced, reset, fixed_base)
     items["zero_action_hold"], items["collision_detection"] = check_hold_and_collision(runner)

@@ -222,8 +222,3 @@ def parse_stage(stage: str | int | float | None, stages: tuple[float, ...] | Non
 
 def _percent(stages: tuple[float, ...]) -> str:
     return ", ".join(f"{100 * s:g}%" for s in stages)
-
-
-
-def _percent(stages: tuple[float, ...]) -> str:
-    return ", ".join(f"{100 * s:g}%" for s in stages)
