@@ -156,3 +156,44 @@ class TestCommandJoints:
         np.testing.assert_array_equal(got.obs, want.obs)
         np.testing.assert_array_equal(got.rewards, want.rewards)
         assert got.info["data_sha256"] == want.info["data_sha256"]
+
+
+class TestVelocityCommand:
+    def test_the_episode_sees_the_command_the_policy_saw_scaled_by_its_stage(self, tmp_path):
+        # a quadruped deployed at 50 % with a 0.4 m/s command saw 0.2 m/s, then 0.1 m/s sideways
+        # after a change: the fine-tuning observations carry those, not zeros
+        import dataclasses
+
+        from deploy_testdata import tiny_policy
+
+        from sim2real.deploy.loop import LoopConfig
+        from sim2real.deploy.loop_build import build_loop
+        from sim2real.finetune.data import episode_from_trajectory
+        from sim2real.logs import read_bag
+        from sim2real.real.twin import TwinConfig, TwinRobot
+        from sim2real.robots import load_robot
+        from sim2real.tasks import get_task
+
+        spec = load_robot("quadruped")
+        policy = tiny_policy("quadruped")
+        robot = TwinRobot(spec, TwinConfig())
+        config = LoopConfig(mode="lockstep", velocity_command=(0.4, 0.0, 0.0))
+        loop = build_loop(spec, robot, policy, config=config, speed_stage="50%", log_path=tmp_path / "run")
+        for _ in range(20):
+            loop.tick()
+        loop.set_velocity_command([0.0, 0.2, 0.0])
+        for _ in range(20):
+            loop.tick()
+        loop.close()
+        traj = read_bag(tmp_path / "run")
+        changes = [e.detail["velocity_command"] for e in traj.events if e.kind == "velocity_command"]
+        assert changes == [[0.2, 0.0, 0.0], [0.0, 0.1, 0.0]]
+        task = get_task(spec)
+        task = dataclasses.replace(task, rewards={k: task.rewards[k] for k in ("action_rate", "joint_limits")})
+        episode = episode_from_trajectory(traj, spec, read_metadata(policy), task)
+        layout = [(t.name, t.size) for t in spec.observation]
+        start = sum(size for name, size in layout[: [n for n, _ in layout].index("velocity_command")])
+        scale = next(t.scale for t in spec.observation if t.name == "velocity_command")
+        seen = episode.obs[:, start : start + 3] / np.asarray(scale)
+        np.testing.assert_allclose(seen[0], [0.2, 0.0, 0.0], atol=1e-6)
+        np.testing.assert_allclose(seen[-1], [0.0, 0.1, 0.0], atol=1e-6)

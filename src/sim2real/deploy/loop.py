@@ -70,6 +70,7 @@ from sim2real.deploy.loop_log import (
     EVENT_POLICY,
     EVENT_RESET,
     EVENT_START,
+    EVENT_VELOCITY,
     HOLD_OR_SAFE_STOP,
     LoopLog,
     describe_policy,
@@ -176,6 +177,7 @@ class ControlLoop:
             self._velocity_command = np.zeros(3)
         else:
             self._velocity_command = None
+        self._logged_vc: np.ndarray | None = None  # the velocity command the log has last
         self.speed_limits_targets = stages_slow_targets(
             self.config, self.speed.config.stages, self._velocity_command is not None
         )
@@ -412,6 +414,9 @@ class ControlLoop:
             )
             policy_ran, input_finite = False, True
             velocity_command = self._effective_velocity_command()
+            if velocity_command is not None and not np.array_equal(velocity_command, self._logged_vc, equal_nan=True):
+                self._logged_vc = velocity_command.copy()
+                self._write_event(now, EVENT_VELOCITY, {"velocity_command": velocity_command.tolist()})
             if usable:
                 assert isinstance(reading, Reading)
                 u, input_finite = self._run_policy(reading, velocity_command, now)

@@ -45,6 +45,7 @@ __all__ = [
     "EVENT_SAFETY",
     "EVENT_STAGE",
     "EVENT_START",
+    "EVENT_VELOCITY",
     "HOLD_OR_SAFE_STOP",
     "TOPIC_STATUS",
     "LoopLog",
@@ -58,6 +59,10 @@ log = logging.getLogger("sim2real.deploy.loop")
 # kinds of the /sim2real/events messages the loop writes
 EVENT_START = "start"
 """First event of a run: loop settings."""
+EVENT_VELOCITY = "velocity_command"
+"""The velocity command the policy sees changed, speed stage scaling included (detail:
+velocity_command, [vx m/s, vy m/s, yaw rate rad/s]); the first at the first tick.  Fine-tuning
+rebuilds the policy's observations from these."""
 EVENT_SAFETY = "safety"
 """A :class:`~sim2real.deploy.safety.SafetyEvent` (detail: its ``as_dict``)."""
 EVENT_STAGE = "stage"

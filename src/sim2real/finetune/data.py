@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from sim2real.deploy.loop_log import EVENT_START, EVENT_VELOCITY
 from sim2real.errors import LogError, Sim2RealError
 from sim2real.logs.bag import read_bag
 from sim2real.logs.bag_states import parse_command_order
@@ -128,6 +129,32 @@ def _mode_intervals(traj: Trajectory) -> tuple[list[tuple[float, float]], float]
     if start is not None:
         bad.append((start, np.inf))
     return bad, stop
+
+
+def velocity_commands(traj: Trajectory, times: np.ndarray, where: str) -> np.ndarray:
+    """The velocity command the policy saw at each time, from the log's events, shape (T, 3)
+    [m/s, m/s, rad/s]: the loop's ``velocity_command`` events (the command as scaled by the speed
+    stage, logged at each change), held; before the first, the first.  A log without them (written
+    before they were logged, or by another tool) gives its start event's command, or zeros, with a
+    warning when that is not zero."""
+    changes = [(ev.t, ev.detail.get("velocity_command")) for ev in traj.events if ev.kind == EVENT_VELOCITY]
+    changes = [(t, v) for t, v in changes if isinstance(v, list) and len(v) == 3]
+    if changes:
+        at = np.array([t for t, _ in changes])
+        values = np.array([v for _, v in changes], dtype=float)
+        k = np.clip(np.searchsorted(at, np.asarray(times) + 1e-9, side="right") - 1, 0, None)
+        return values[k]
+    start = next((ev.detail for ev in traj.events if ev.kind == EVENT_START), {})
+    value = start.get("velocity_command") if isinstance(start, dict) else None
+    command = np.asarray(value, dtype=float) if isinstance(value, list) and len(value) == 3 else np.zeros(3)
+    if np.any(command != 0):
+        log.warning(
+            "%s: the log names the velocity command only at its start (%s): held for the whole run, speed "
+            "stage scaling not known (logs of this version record each change)",
+            where,
+            ", ".join(f"{x:g}" for x in command),
+        )
+    return np.tile(command, (len(times), 1))
 
 
 def reward_terms(
@@ -240,7 +267,7 @@ def episode_from_trajectory(
         last_action=ObservedActions(meta.n_act, meta.action_index).select(a_prev[ticks]),
         base_ang_vel=gyro,
         base_quat=quat,
-        velocity_command=np.zeros((ticks.size, 3)),
+        velocity_command=velocity_commands(traj, traj.command_t[ticks], where),
     )
     check_observation_from_logs(meta, "the policy")
     try:
