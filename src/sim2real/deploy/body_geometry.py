@@ -1,8 +1,8 @@
 """Where a robot's bodies are: a body's front, a site in a body's frame, the sole a body stands on,
 the gravity torque a joint carries (a geom's lowest point: :mod:`sim2real.robots.geom_extent`).
 
-Shared by the collision observer (which feet can touch the ground) and the collision fault case
-(where a push lands).  Needs MuJoCo and numpy only.
+Shared by the collision observer (which bodies are feet, :func:`default_contacts`; which of them
+can touch the ground) and the collision fault case (where a push lands).  Needs MuJoCo and numpy only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,14 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import Sim2RealError
-from sim2real.robots.geom_extent import BOX_CORNERS, SOLE_SPREAD, collision_geoms, lowest_points, sole_geoms
+from sim2real.robots.geom_extent import (
+    BOX_CORNERS,
+    SOLE_SPREAD,
+    collision_geoms,
+    geom_bottom,
+    lowest_points,
+    sole_geoms,
+)
 from sim2real.robots.model import build_model, default_qpos
 from sim2real.robots.spec import RobotSpec
 
@@ -215,3 +222,25 @@ def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
         r = float(np.linalg.norm(arm - np.dot(arm, axis) * axis))
         out[j] = max(float(model.body_subtreemass[body]) * g * r, 1e-6)
     return out
+
+
+def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
+    """Bodies where ground contact is expected: the spec's ``feet`` when it has them, else (floating
+    base) the leaf bodies whose lowest collision geom lies within 5 cm of the lowest one at the
+    model's reference pose; none for a fixed base."""
+    feet = getattr(spec, "feet", None)
+    if feet:
+        return tuple(feet)
+    if not spec.floating_base:
+        return ()
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    lows: dict[int, float] = {}
+    for b in leaf_bodies(model):
+        geoms = collision_geoms(model, b)
+        if geoms:
+            lows[b] = min(geom_bottom(model, data, g) for g in geoms)
+    if not lows:
+        return ()
+    lowest = min(lows.values())
+    return tuple(model.body(b).name for b, z in lows.items() if z <= lowest + 0.05)

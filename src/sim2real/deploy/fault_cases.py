@@ -42,9 +42,16 @@ class FaultContext:
 
 
 class NotApplicableError(Sim2RealError):
-    """A case that cannot run on this robot, found only at its injection (e.g. no push on the link
-    is visible to the collision observer in the pose the robot is in): the suite reports it as not
-    applicable, with the reason, and runs the other cases."""
+    """A case that could not be tested on this robot, found only at its injection (e.g. no push on
+    the link is visible to the collision observer in the pose the robot is in, or its thresholds are
+    so high a push at them throws the link): the suite reports it as NOT TESTED with the reason, runs
+    the other cases, and its result is not all-passed (a safety check nobody exercised)."""
+
+
+class DoesNotApplyError(Sim2RealError):
+    """A case that does not apply to this robot and policy, found only at its injection (e.g. the
+    stage-speed guard for a policy whose stages slow the joint targets instead): listed with the
+    cases :meth:`Fault.applies` rules out, and it does not fail the suite."""
 
 
 class Fault:
@@ -515,7 +522,7 @@ class StageSpeed(Fault):
     def inject(self) -> None:
         guard = self.ctx.loop.stage_speed
         if guard is None or guard.caps is None:
-            raise NotApplicableError(
+            raise DoesNotApplyError(
                 "the loop does not cap this policy's speed (its stages slow the joint targets)"
             )
         super().inject()
