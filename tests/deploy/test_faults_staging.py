@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from sim2real.deploy.fault_cases import MAX_SWING, Collision, NanReading, NotApplicableError
+from sim2real.deploy.collision_reach import MAX_SWING
+from sim2real.deploy.fault_cases import Collision, NanReading, NotApplicableError
 from sim2real.deploy.faults import _NoFault, check_quiet, run_case, run_suite
 from sim2real.deploy.record import fixed_base_spec
 from sim2real.deploy.stand_in import STAND_IN_TORQUE_STEP, StandInPolicy
