@@ -3,11 +3,14 @@ placeholder torque limits (a URDF's effort="1000") make the observer blind, and 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import yaml
 
 from sim2real.deploy.collision import CollisionDetector
-from sim2real.deploy.collision_reach import FORCE_MULTIPLE, MAX_SWING, push_problems
+from sim2real.deploy.collision_reach import FORCE_MULTIPLE, MAX_SWING, blind_at_rest, push_problems
+from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.preflight import _Runner, check_hold_and_collision
 from sim2real.deploy.record import fixed_base_spec
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
@@ -64,3 +67,29 @@ class TestPreflightItem:
         assert (
             item.figures["blind_links"] == 4 and item.figures["fired"] == item.figures["exercised_joints"] > 0
         )
+
+
+class TestBlindAtRest:
+    def _held_and_standing(self, tmp_path):
+        """The quadruped whose expected contacts are its base (a stand's) and its four feet: 6 + 4 x 3
+        columns explain its 18 degrees of freedom (as HyQ's four feet, each a force and a torque, did)."""
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_all_explained", str(DATA_DIR / "quadruped.xml")
+        feet = ["FL_calf", "FR_calf", "RL_calf", "RR_calf"]
+        raw["safety"]["collision"] = {"contacts": [raw["base_body"], *feet]}
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        return load_robot(str(tmp_path / "robot.yaml"))
+
+    def test_feet_that_explain_everything_are_said_once_as_an_error(self, tmp_path, caplog):
+        spec = self._held_and_standing(tmp_path)
+        why = blind_at_rest(CollisionDetector(spec))
+        assert (
+            why is not None and "explain every external force" in why and "safety.collision.contacts" in why
+        )
+        with caplog.at_level(logging.ERROR, logger="sim2real.deploy.monitor"):
+            deployment_monitor(spec)
+            deployment_monitor(spec)
+        assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [why]
+
+    def test_point_feet_leave_the_trunk_visible(self, quadruped):
+        assert blind_at_rest(CollisionDetector(quadruped)) is None

@@ -16,8 +16,11 @@ Two checks say so before a deployment (preflight's ``collision_detection``) and 
 
 The links checked are the robot's leaf bodies (the tips of its chains, where a joint's torque
 needs the least force) and a floating base; links at an expected contact are invisible to the
-observer (a stance foot, a hung base) and left to the checks of what it can see.  Needs numpy and
-MuJoCo only.
+observer (a stance foot, a hung base) and left to the checks of what it can see.  When the
+expected contacts explain every force on the robot standing in its default pose, the observer sees
+nothing at all (:func:`blind_at_rest`: HyQ's feet taken as a force and a torque each, 24 columns for
+its 18 degrees of freedom); the deployment's monitor logs that as an error.  Needs numpy and MuJoCo
+only.
 """
 
 from __future__ import annotations
@@ -25,12 +28,20 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from sim2real.deploy.body_geometry import leaf_bodies
+from sim2real.deploy.body_geometry import leaf_bodies, site_in_body
 from sim2real.deploy.collision import CollisionDetector
 from sim2real.real.protocol import Reading
 from sim2real.robots.spec import RobotSpec
 
-__all__ = ["DEADLINE_S", "FORCE_MULTIPLE", "MAX_SWING", "push_problems", "swing", "swing_fix"]
+__all__ = [
+    "DEADLINE_S",
+    "FORCE_MULTIPLE",
+    "MAX_SWING",
+    "blind_at_rest",
+    "push_problems",
+    "swing",
+    "swing_fix",
+]
 
 MAX_SWING = 1.0
 """Largest turn of a joint [rad] a push at the observer's reach may make, from rest and free of
@@ -155,3 +166,33 @@ def push_problems(
                 + swing_fix(spec, detector, joint)
             )
     return out
+
+
+def blind_at_rest(detector: CollisionDetector) -> str | None:
+    """Why the observer can see no external force at all on the robot at rest in its default pose
+    with every expected contact touching (the accelerometer's reading used), or None when some
+    force is left for it to see: one line naming the contacts and what to check."""
+    spec = detector.spec
+    obs = detector.observer
+    if not obs.contacts:
+        return None
+    n = len(spec.joints)
+    quat = gyro = None
+    if spec.floating_base and spec.imu is not None:
+        model = obs.model
+        site = model.site(spec.imu.site).id
+        quat = site_in_body(model, site, model.body(spec.base_body).id)[1]  # the base level
+        gyro = np.zeros(3)
+    reading = Reading(
+        t=0.0, q=np.asarray(spec.default_pose, dtype=float), qd=np.zeros(n), quat=quat, gyro=gyro
+    )
+    qpos, qvel = obs._set_state(reading)
+    M, _ = obs._dynamics(qpos, qvel)
+    residual = obs._explain(reading, M, np.zeros(obs.nv), spec.floating_base)
+    if float(np.trace(residual.projector)) > 0.5:
+        return None
+    return (
+        f"{spec.name}: at the default pose the expected contacts ({', '.join(residual.contacts)}) explain every "
+        "external force on the robot, so the collision observer cannot see any collision: check "
+        "safety.collision.contacts and the feet's collision geoms (a foot taken as a force and a torque), docs/safety.md"
+    )

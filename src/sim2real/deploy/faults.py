@@ -561,7 +561,7 @@ def check_quiet(
     joint limit) would fail every case for a reason none of them tests.  A robot that stays up
     for a short case but not for a long one (Bolt under the stand-in at kp 5 sags and tips over
     after 0.6 s: the ``stage_speed`` case, 1.1 s, ended in a tilt stop before the guard's timeout)
-    leaves the longer cases untestable: :func:`run_suite` reports them as not applicable.
+    leaves the longer cases untestable: :func:`run_suite` reports them as NOT TESTED.
 
     Args:
         ticks: Length of the run [ticks] (the longest case's, :func:`longest_case`); a short
