@@ -606,7 +606,10 @@ class Collision(Fault):
         gains = [detector.sensitivity(reading, name, p, d) for p, d, _ in candidates]
         best = int(np.argmax(gains))
         if not gains[best] > 0:
-            raise NotApplicableError(f"no force on {name} is visible to the observer in this pose")
+            raise NotApplicableError(
+                f"no force on {name} is visible to the observer in this pose: the expected contacts explain "
+                "every push on it (check safety.collision.contacts and the feet's collision geoms, docs/safety.md)"
+            )
         local, direction, what = candidates[best]
         force = 3.0 / gains[best] * direction
         point = twin.data.xpos[body] + twin.data.xmat[body].reshape(3, 3) @ local
