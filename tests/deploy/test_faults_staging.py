@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
-from sim2real.deploy.fault_cases import MAX_SWING, Collision, NanReading, NotApplicableError
+from sim2real.deploy.collision_reach import MAX_SWING
+from sim2real.deploy.fault_cases import Collision, NanReading, NotApplicableError
 from sim2real.deploy.faults import _NoFault, check_quiet, run_case, run_suite
 from sim2real.deploy.record import fixed_base_spec
 from sim2real.deploy.stand_in import STAND_IN_TORQUE_STEP, StandInPolicy
@@ -69,11 +70,13 @@ class TestCollisionThatCannotBeStaged:
         assert f"more than {MAX_SWING} rad" in message and "threshold is 200 N m" in message
         assert "torque limit 1000 N m" in message and "safety.joint_torque" in message
 
-    def test_the_suite_lists_it_as_not_applicable_never_as_passed(self, tmp_path):
+    def test_the_suite_reports_it_not_tested_and_does_not_pass(self, tmp_path):
         spec = _limits_of(tmp_path, 1000.0)
         result = run_suite(spec, faults=(Collision,), fixed_base=True)
-        assert [c["name"] for c in result["cases"]] == ["policy_missing"]
-        assert len(result["skipped"]) == 1 and result["skipped"][0].startswith("collision (a push at 3 x")
+        assert [c["name"] for c in result["cases"]] == ["policy_missing"] and result["skipped"] == []
+        (untested,) = result["not_tested"]
+        assert untested["name"] == "collision" and untested["reason"].startswith("a push at 3 x")
+        assert result["all_passed"] is False
 
 
 def _nan_after(ticks: int):
@@ -105,16 +108,15 @@ class TestCasesLongerThanTheQuietRun:
         with pytest.raises(Sim2RealError, match="stops the run with no fault injected"):
             check_quiet(furuta, policy_factory=_nan_after(20), ticks=400)
 
-    def test_a_later_stop_makes_only_the_longer_cases_not_applicable(self, furuta):
+    def test_a_later_stop_leaves_only_the_longer_cases_not_tested(self, furuta):
         short = run_case(furuta, _NoFault).ticks
         result = run_suite(furuta, policy_factory=_nan_after(short + 20), faults=(NanReading, Long))
         names = [c["name"] for c in result["cases"]]
         assert names == ["nan_reading", "policy_missing"] and result["cases"][0]["passed"]
-        (skipped,) = result["skipped"]
-        assert (
-            skipped.startswith("long_nan_reading (the case runs")
-            and "(unusable command (non-finite" in skipped
-        ), skipped
+        (untested,) = result["not_tested"]
+        assert untested["name"] == "long_nan_reading" and result["all_passed"] is False
+        reason = untested["reason"]
+        assert reason.startswith("the case runs") and "(unusable command (non-finite" in reason, reason
 
 
 class TestStageBelowFullSpeed:

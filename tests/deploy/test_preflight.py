@@ -4,20 +4,26 @@ spec files); the record and the deploy gate."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import time
 
 import pytest
 
 from sim2real.cli import main
 from sim2real.commands.deploy import preflight_gate
+from sim2real.deploy.audit import RobotWrapper
+from sim2real.deploy.estop_log import deliberate_estop
+from sim2real.deploy.loop import ControlLoop
 from sim2real.deploy.preflight import (
     ITEMS,
     PreflightResult,
+    _Runner,
     append_record,
+    check_estop_and_fallback,
     check_reduced_speed,
-    deliberate_estop,
     file_hash,
     find_passing,
     run_preflight,
@@ -286,3 +292,54 @@ class TestDeliberateEstopLogs:
             logging.getLogger("sim2real.deploy.loop").warning("command mode normal -> safe: e-stop: preflight e-stop")
             logging.getLogger("sim2real.deploy.loop").warning("command mode normal -> safe: stale reading")
         assert [r.getMessage() for r in caplog.records] == ["command mode normal -> safe: stale reading"]
+
+
+class _NanAt(RobotWrapper):
+    """The twin with no ``safe`` attribute (as a ROS 2 robot) and one NaN joint reading at read
+    number ``at``: a safe stop for another reason than the e-stop."""
+
+    def __init__(self, inner, at: int) -> None:
+        super().__init__(inner)
+        self.reads, self.at = 0, at
+
+    def read(self):
+        reading = self.inner.read()
+        self.reads += 1
+        if self.reads == self.at:
+            q = reading.q.copy()
+            q[0] = math.nan
+            reading = dataclasses.replace(reading, q=q)
+        return reading
+
+
+class TestEstopThatDidNothing:
+    """Before: both items passed when the loop was already stopping for another reason, and the
+    fallback's evidence counted 250 safe commands when none came."""
+
+    def _check(self, at: int):
+        spec = load_robot("furuta")
+        twin = TwinRobot(spec, TwinConfig(effects=TwinEffects(seed=1, drop_probability=0.0)))
+        return check_estop_and_fallback(_Runner(spec, _NanAt(twin, at), False, twin.reset))
+
+    def test_a_stop_latched_before_the_request_exercises_neither_item(self):
+        estop, fallback = self._check(at=3)
+        assert estop.status == "fail" and fallback.status == "fail"
+        assert "not running normally before the request" in estop.evidence and "non-finite q" in estop.evidence
+        assert estop.figures["ms"] is None
+
+    def test_a_lost_request_is_not_passed_by_a_later_stop_for_another_reason(self, monkeypatch):
+        monkeypatch.setattr(ControlLoop, "request_estop", lambda self, reason="": None)  # the request is lost
+        estop, fallback = self._check(at=51)  # a NaN reading in the first tick after the request
+        assert estop.status == "fail" and fallback.status == "fail", (estop.evidence, fallback.evidence)
+        assert "was not the e-stop's" in estop.evidence and "non-finite q" in estop.evidence
+
+    def test_a_lost_request_with_nothing_else_says_no_safe_command_came(self, monkeypatch):
+        monkeypatch.setattr(ControlLoop, "request_estop", lambda self, reason="": None)
+        estop, fallback = self._check(at=0)
+        assert estop.status == "fail" and fallback.status == "fail"
+        assert "no safe command came" in estop.evidence and "0 safe commands" in fallback.evidence
+
+    def test_a_working_estop_passes_both(self):
+        estop, fallback = self._check(at=0)
+        assert estop.status == "pass" and fallback.status == "pass", (estop.evidence, fallback.evidence)
+        assert fallback.figures["safe_commands"] > 0

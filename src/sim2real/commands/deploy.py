@@ -589,11 +589,14 @@ def faults_text(result: dict[str, Any]) -> str:
         )
     rows += [f"  {c['name']}: {c['note']}" for c in result["cases"] if c.get("note")]
     rows += [f"  speed stage: {result['stage_note']}"] if result.get("stage_note") else []
+    untested = result.get("not_tested", [])
+    rows += [f"{c['name']:<18} NOT TESTED: {c['reason']}" for c in untested]
     rows.append(
-        f"{result['robot']}: {sum(c['passed'] for c in result['cases'])}/{len(result['cases'])} cases passed, "
-        f"all detected: {result['all_detected']}, unsafe commands: {result['unsafe_commands_total']}, "
+        f"{result['robot']}: {sum(c['passed'] for c in result['cases'])}/{len(result['cases'])} cases passed"
+        + (f", {len(untested)} NOT TESTED ({', '.join(c['name'] for c in untested)})" if untested else "")
+        + f", all detected: {result['all_detected']}, unsafe commands: {result['unsafe_commands_total']}, "
         f"control period {1e3 * result['control_dt']:g} ms"
-        + (f"; not applicable: {', '.join(result['skipped'])}" if result["skipped"] else "")
+        + (f"; does not apply: {', '.join(result['skipped'])}" if result["skipped"] else "")
     )
     return "\n".join(rows)
 
@@ -606,7 +609,9 @@ def faults(
     fixed_base: bool = False,
     json: bool = False,
 ) -> int:
-    """Fault-injection suite of the safety layer on the twin; exits 1 when a case fails.
+    """Fault-injection suite of the safety layer on the twin; exits 1 when a case fails or could not
+    be tested (NOT TESTED, with the reason and what to fix; a case that does not apply to this kind
+    of robot, such as tilt on a fixed base, is listed and does not fail).
 
     Each case injects a fault (NaN readings, NaN/inf policy output, NaN policy input, stale readings,
     dropped readings, a latency spike, a joint pushed beyond its position or velocity limit, an

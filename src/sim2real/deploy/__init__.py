@@ -19,6 +19,8 @@ safety_limits     :class:`ActuatorLimits` (named, with units), the command windo
                   safe-mode command, and :func:`assert_safe` (the final, independent check)
 collision         the external-torque observer (momentum residual, numpy + MuJoCo) and the
                   :class:`CollisionDetector` the monitor runs
+collision_reach   the force the observer needs on a link, and whether a push that hard throws it
+                  (preflight's collision item, the collision fault case)
 coupling          joint couplings (joint equality constraints, a URDF's ``<mimic>``) and closed
                   chains: the directions of force the collision observer solves for
 body_geometry     where a robot's bodies are: a body's front, a site in a body's frame, the sole a
@@ -26,6 +28,7 @@ body_geometry     where a robot's bodies are: a body's front, a site in a body's
                   collision fault case)
 monitor           :func:`deployment_monitor`: the monitor a deployment runs (limits + collision)
 preflight         the pre-deployment checklist (``sim2real preflight``), its record and the gate
+estop_log         :func:`deliberate_estop`: a check's own e-stop logged as INFO, saying why
 preflight_limits  preflight's ``limits`` item: a spec's software limits against its model and the
                   robot's own MJCF
 ledger            the stage ledger (SQLite): eventless time per speed stage across runs, and the

@@ -1,8 +1,8 @@
 """Where a robot's bodies are: a body's front, a site in a body's frame, the sole a body stands on,
 the gravity torque a joint carries (a geom's lowest point: :mod:`sim2real.robots.geom_extent`).
 
-Shared by the collision observer (which feet can touch the ground) and the collision fault case
-(where a push lands).  Needs MuJoCo and numpy only.
+Shared by the collision observer (which bodies are feet, :func:`default_contacts`; which of them
+can touch the ground) and the collision fault case (where a push lands).  Needs MuJoCo and numpy only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,15 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import Sim2RealError
-from sim2real.robots.geom_extent import BOX_CORNERS, SOLE_SPREAD, collision_geoms, lowest_points, sole_geoms
+from sim2real.robots.geom_extent import (
+    BOX_CORNERS,
+    SOLE_SPREAD,
+    collision_geoms,
+    cylinder_rim,
+    geom_bottom,
+    lowest_points,
+    sole_geoms,
+)
 from sim2real.robots.model import build_model, default_qpos
 from sim2real.robots.spec import RobotSpec
 
@@ -130,30 +138,41 @@ def _pose(model: mujoco.MjModel, qpos: np.ndarray | None) -> mujoco.MjData:
     return data
 
 
-def _touches_at_a_point(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> bool:
-    """Whether a geom alone touches a level floor at a point, at the kinematics in ``data``: a
-    sphere; an ellipsoid; a capsule whose part within :data:`SOLE_SPREAD` of its lowest point
-    spans at most :data:`POINT_PATCH` (one on its end; not a level or nearly level one); a mesh
-    whose lowest vertices (within :data:`SOLE_SPREAD`) span at most :data:`POINT_PATCH` (a box, a
-    cylinder, a flat sole touch along an edge or a face)."""
-    kind = int(model.geom_type[geom])
-    if kind in (int(mujoco.mjtGeom.mjGEOM_SPHERE), int(mujoco.mjtGeom.mjGEOM_ELLIPSOID)):
-        return True
-    if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE):
-        axis = data.geom_xmat[geom].reshape(3, 3)[:, 2]
-        rise = abs(float(axis[2]))  # sine of the axis's angle to the floor
-        length = 2.0 * float(model.geom_size[geom][1])
-        low = length if rise * length <= SOLE_SPREAD else SOLE_SPREAD / rise
-        return low * math.sqrt(max(0.0, 1.0 - rise**2)) <= POINT_PATCH
-    if kind != int(mujoco.mjtGeom.mjGEOM_MESH):
-        return False
-    points, z = lowest_points(model, data, geom)
-    return _span(points[z <= float(np.min(z)) + SOLE_SPREAD][:, :2]) <= POINT_PATCH
+def _low_points(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> np.ndarray:
+    """Where a geom can touch a level floor, in the world [m], shape (n, 3): a cylinder's end circles
+    (:func:`cylinder_rim`), else :func:`lowest_points`'s (a sphere's or an ellipsoid's support point,
+    a capsule's cap centres lowered by its radius, a mesh's vertices, a box's corners)."""
+    if int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER):
+        return cylinder_rim(model, data, geom)
+    return lowest_points(model, data, geom)[0]
+
+
+def _band(model: mujoco.MjModel, geom: int, points: np.ndarray, top: float) -> np.ndarray:
+    """Horizontal positions (n, 2) [m] of a geom's :func:`_low_points` at most ``top`` high; of a
+    capsule the part of its lowered axis below ``top`` (its ends, or where the axis crosses ``top``)."""
+    z = points[:, 2]
+    keep = [p[:2] for p in points[z <= top]]
+    if int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_CAPSULE) and abs(float(z[1] - z[0])) > 0:
+        t = (top - float(z[0])) / float(z[1] - z[0])
+        if 0.0 < t < 1.0:
+            keep.append((points[0] + t * (points[1] - points[0]))[:2])
+    return np.array(keep, dtype=float).reshape(-1, 2)
+
+
+def _at_a_point(model: mujoco.MjModel, data: mujoco.MjData, geoms: tuple[int, ...]) -> bool:
+    """Whether geoms touch a level floor at a point, at the kinematics in ``data``: all their surface
+    points within :data:`SOLE_SPREAD` of their lowest one span at most :data:`POINT_PATCH`
+    horizontally (a sphere; a rounded mesh; a capsule on its end, not a level one; HyQ's foot sphere
+    with the shin's cylinder ending 4.4 mm above its bottom, at one point of its rim; not a box, a
+    flat sole, a cylinder on its face, nor spheres at a foot's corners)."""
+    points = {g: _low_points(model, data, g) for g in geoms}
+    top = min(float(np.min(p[:, 2])) for p in points.values()) + SOLE_SPREAD
+    return _span(np.vstack([_band(model, g, points[g], top) for g in geoms])) <= POINT_PATCH
 
 
 def point_contact(model: mujoco.MjModel, geom: int, qpos: np.ndarray | None = None) -> bool:
     """Whether one geom touches the ground at a point in the pose ``qpos`` (None: the initial pose)."""
-    return _touches_at_a_point(model, _pose(model, qpos), geom)
+    return _at_a_point(model, _pose(model, qpos), (geom,))
 
 
 @dataclass(frozen=True)
@@ -175,10 +194,11 @@ class Sole:
 def sole(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> Sole:
     """How a body touches the ground in the pose ``qpos`` (None: the model's initial pose; the
     collision observer passes the spec's default pose): the geoms it stands on, and whether a point
-    force at the lowest one's lowest point describes the contact (geoms that each touch at a point,
-    their lowest points within :data:`POINT_PATCH` of each other: a sphere, a rounded mesh foot, a
-    shin's capsule end, a URDF foot link's sphere around the rounded end of the shin's mesh, Mini
-    Cheetah's), rather than a force and a torque (a flat or long shape, or a sole of several geoms
+    force at the lowest one's lowest point describes the contact (all the sole's surface points
+    within :data:`SOLE_SPREAD` of its lowest span at most :data:`POINT_PATCH`, whatever each geom's
+    own shape: a sphere, a rounded mesh foot, a shin's capsule end, a URDF foot link's sphere around
+    the rounded end of the shin's mesh, Mini Cheetah's, HyQ's foot sphere with the shin's cylinder
+    ending 4.4 mm above its bottom), rather than a force and a torque (a flat or long shape, or a sole of several geoms
     apart: Menagerie's G1 stands on four spheres at the corners of each foot, and a point force at
     one of them cannot carry the foot's moment).
 
@@ -187,14 +207,7 @@ def sole(model: mujoco.MjModel, body: int, qpos: np.ndarray | None = None) -> So
     """
     data = _pose(model, qpos)
     on = sole_geoms(model, data, body)
-    point = all(_touches_at_a_point(model, data, g) for g in on)
-    if point and len(on) > 1:
-        lowest = []
-        for g in on:
-            points, z = lowest_points(model, data, g)
-            lowest.append(points[int(np.argmin(z)), :2])
-        point = _span(np.array(lowest)) <= POINT_PATCH
-    return Sole(geoms=on, point=point)
+    return Sole(geoms=on, point=_at_a_point(model, data, on))
 
 
 def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
@@ -215,3 +228,25 @@ def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
         r = float(np.linalg.norm(arm - np.dot(arm, axis) * axis))
         out[j] = max(float(model.body_subtreemass[body]) * g * r, 1e-6)
     return out
+
+
+def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
+    """Bodies where ground contact is expected: the spec's ``feet`` when it has them, else (floating
+    base) the leaf bodies whose lowest collision geom lies within 5 cm of the lowest one at the
+    model's reference pose; none for a fixed base."""
+    feet = getattr(spec, "feet", None)
+    if feet:
+        return tuple(feet)
+    if not spec.floating_base:
+        return ()
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    lows: dict[int, float] = {}
+    for b in leaf_bodies(model):
+        geoms = collision_geoms(model, b)
+        if geoms:
+            lows[b] = min(geom_bottom(model, data, g) for g in geoms)
+    if not lows:
+        return ()
+    lowest = min(lows.values())
+    return tuple(model.body(b).name for b, z in lows.items() if z <= lowest + 0.05)

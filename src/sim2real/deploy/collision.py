@@ -68,7 +68,13 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
-from sim2real.deploy.body_geometry import leaf_bodies, point_contact, site_in_body, sole, torque_scale
+from sim2real.deploy.body_geometry import (
+    default_contacts,
+    point_contact,
+    site_in_body,
+    sole,
+    torque_scale,
+)
 from sim2real.deploy.coupling import chain_columns, chain_constraints, coupling_column, joint_couplings
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
@@ -113,28 +119,6 @@ class Residual:
     """Shape (nv, nv): the projector, in the weighted coordinates ``weights * force``, onto what
     the expected contacts cannot explain (the identity without contacts); ``weights * unexplained
     = projector @ (weights * raw)``."""
-
-
-def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
-    """Bodies where ground contact is expected: the spec's ``feet`` when it has them, else (floating
-    base) the leaf bodies whose lowest collision geom lies within 5 cm of the lowest one at the
-    model's reference pose; none for a fixed base."""
-    feet = getattr(spec, "feet", None)
-    if feet:
-        return tuple(feet)
-    if not spec.floating_base:
-        return ()
-    data = mujoco.MjData(model)
-    mujoco.mj_kinematics(model, data)
-    lows: dict[int, float] = {}
-    for b in leaf_bodies(model):
-        geoms = collision_geoms(model, b)
-        if geoms:
-            lows[b] = min(geom_bottom(model, data, g) for g in geoms)
-    if not lows:
-        return ()
-    lowest = min(lows.values())
-    return tuple(model.body(b).name for b, z in lows.items() if z <= lowest + 0.05)
 
 
 @dataclass(frozen=True, eq=False)
@@ -532,8 +516,15 @@ class CollisionDetector:
         weights = np.ones(probe.nv)
         weights[probe._dof_idx] = 1.0 / thresholds
         if spec.floating_base:
+            weight = float(np.sum(model.body_mass)) * float(np.linalg.norm(model.opt.gravity))
             self.base_torque = s.base_torque if s.base_torque is not None else self._base_default(probe, model)
-            self.base_force = s.threshold_fraction * float(np.sum(model.body_mass)) * float(np.linalg.norm(model.opt.gravity))
+            self.base_force = s.base_force if s.base_force is not None else s.threshold_fraction * weight
+            if not (self.base_force > 0 and self.base_torque > 0):  # thresholds derived from no weight
+                raise Sim2RealError(
+                    f"{spec.name}: the model's gravity is {np.linalg.norm(model.opt.gravity):g} m/s^2, so the "
+                    "collision observer's base thresholds (a fraction of the weight) are 0: give "
+                    "safety.collision.base_force [N] and safety.collision.base_torque [N m], or disable it"
+                )
             f = probe._free_dof
             weights[f : f + 3] = 1.0 / self.base_force
             weights[f + 3 : f + 6] = 1.0 / self.base_torque

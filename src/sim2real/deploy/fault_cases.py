@@ -18,6 +18,7 @@ import mujoco
 import numpy as np
 
 from sim2real.deploy.body_geometry import front_point, leaf_bodies
+from sim2real.deploy.collision_reach import DEADLINE_S, MAX_SWING, swing, swing_fix
 from sim2real.deploy.loop import ControlLoop, TickResult
 from sim2real.deploy.safety import SafetyMonitor
 from sim2real.deploy.safety_limits import command_window
@@ -42,9 +43,16 @@ class FaultContext:
 
 
 class NotApplicableError(Sim2RealError):
-    """A case that cannot run on this robot, found only at its injection (e.g. no push on the link
-    is visible to the collision observer in the pose the robot is in): the suite reports it as not
-    applicable, with the reason, and runs the other cases."""
+    """A case that could not be tested on this robot, found only at its injection (e.g. no push on
+    the link is visible to the collision observer in the pose the robot is in, or its thresholds are
+    so high a push at them throws the link): the suite reports it as NOT TESTED with the reason, runs
+    the other cases, and its result is not all-passed (a safety check nobody exercised)."""
+
+
+class DoesNotApplyError(Sim2RealError):
+    """A case that does not apply to this robot and policy, found only at its injection (e.g. the
+    stage-speed guard for a policy whose stages slow the joint targets instead): listed with the
+    cases :meth:`Fault.applies` rules out, and it does not fail the suite."""
 
 
 class Fault:
@@ -515,7 +523,7 @@ class StageSpeed(Fault):
     def inject(self) -> None:
         guard = self.ctx.loop.stage_speed
         if guard is None or guard.caps is None:
-            raise NotApplicableError(
+            raise DoesNotApplyError(
                 "the loop does not cap this policy's speed (its stages slow the joint targets)"
             )
         super().inject()
@@ -540,34 +548,6 @@ class Estop(Fault):
         self.ctx.loop.request_estop("fault-injection e-stop")
 
 
-MAX_SWING = 1.0
-"""Largest turn of a joint [rad] a staged collision push may make, from rest and free of any other
-force, within its detection deadline: a push that turns a joint further throws the link rather
-than pushing it (Bolt hung by its base: 1000 N m URDF torque limits make a 200 N m threshold, and 3 x
-that on a 31 g shin would turn its hip by about 140 rad in 50 ms)."""
-
-
-def _swing(
-    twin: TwinRobot, body: int, point: np.ndarray, force: np.ndarray, joints: list[str], seconds: float
-) -> tuple[str, float]:
-    """The policy joint a force [N] (world frame) at ``point`` (world) on ``body`` turns most from
-    rest in ``seconds`` with no other force (``0.5 |M^-1 J^T f| t^2`` on the twin's model), and that
-    turn [rad or m]."""
-    model = twin.model
-    data = mujoco.MjData(model)
-    data.qpos[:] = twin.data.qpos
-    mujoco.mj_fwdPosition(model, data)
-    jacp = np.zeros((3, model.nv))
-    mujoco.mj_jac(model, data, jacp, None, np.asarray(point, dtype=float), body)
-    qacc = np.zeros((1, model.nv))
-    mujoco.mj_solveM(model, data, qacc, (jacp.T @ np.asarray(force, dtype=float)).reshape(1, -1))
-    qacc = qacc[0]
-    dofs = [int(model.jnt_dofadr[model.joint(name).id]) for name in joints]
-    turns = 0.5 * np.abs(qacc[dofs]) * seconds**2
-    k = int(np.argmax(turns))
-    return joints[k], float(turns[k])
-
-
 class Collision(Fault):
     """An external force on a link for 0.2 s, then released: the collision observer must see it
     within 50 ms (counted from the force's start), hold (or safe-stop, per the spec's reaction) and
@@ -587,7 +567,7 @@ class Collision(Fault):
     name = "collision"
     description = "an external force on a link (3 x the detection threshold) for 0.2 s: detected within 50 ms"
     kinds = ("collision",)
-    deadline_s = 0.05
+    deadline_s = DEADLINE_S
 
     def __init__(self, ctx: FaultContext) -> None:
         super().__init__(ctx)
@@ -626,22 +606,20 @@ class Collision(Fault):
         gains = [detector.sensitivity(reading, name, p, d) for p, d, _ in candidates]
         best = int(np.argmax(gains))
         if not gains[best] > 0:
-            raise NotApplicableError(f"no force on {name} is visible to the observer in this pose")
+            raise NotApplicableError(
+                f"no force on {name} is visible to the observer in this pose: the expected contacts explain "
+                "every push on it (check safety.collision.contacts and the feet's collision geoms, docs/safety.md)"
+            )
         local, direction, what = candidates[best]
         force = 3.0 / gains[best] * direction
         point = twin.data.xpos[body] + twin.data.xmat[body].reshape(3, 3) @ local
-        joint, swing = _swing(twin, body, point, force, self.ctx.spec.joints, self.deadline_s or 0.05)
-        if swing > MAX_SWING:
-            spec = self.ctx.spec
-            k = spec.joints.index(joint)
-            limit, threshold = float(spec.safety.torque[k]), float(detector.thresholds[k])
+        joint, turn = swing(twin.model, twin.data.qpos, body, point, force, self.ctx.spec.joints, DEADLINE_S)
+        if turn > MAX_SWING:
             raise NotApplicableError(
                 f"a push at 3 x the detection threshold on {name} ({np.linalg.norm(force):.3g} N) would swing "
-                f"{joint} by {swing:.3g} rad within the {1e3 * (self.deadline_s or 0.05):.0f} ms deadline (more than "
+                f"{joint} by {turn:.3g} rad within the {1e3 * DEADLINE_S:.0f} ms deadline (more than "
                 f"{MAX_SWING} rad: it throws the link into its limits or the robot's other links, where the observer "
-                f"cannot tell it from the contact stopping it); {joint}'s threshold is {threshold:.4g} N m "
-                f"(torque limit {limit:.4g} N m): give safety.joint_torque the motors' real limits "
-                "or lower safety.collision.threshold"
+                f"cannot tell it from the contact stopping it); " + swing_fix(self.ctx.spec, detector, joint)
             )
         self.magnitude = float(np.linalg.norm(force))
         self.body = body

@@ -41,7 +41,14 @@ from typing import Any
 import numpy as np
 
 from sim2real.deploy.audit import AuditedRobot, RobotWrapper, audit_command
-from sim2real.deploy.fault_cases import FAULTS, Fault, FaultContext, LatencySpike, NotApplicableError
+from sim2real.deploy.fault_cases import (
+    FAULTS,
+    DoesNotApplyError,
+    Fault,
+    FaultContext,
+    LatencySpike,
+    NotApplicableError,
+)
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.deploy.loop_config import stages_slow_targets
 from sim2real.deploy.monitor import deployment_monitor
@@ -564,7 +571,7 @@ def check_quiet(
     joint limit) would fail every case for a reason none of them tests.  A robot that stays up
     for a short case but not for a long one (Bolt under the stand-in at kp 5 sags and tips over
     after 0.6 s: the ``stage_speed`` case, 1.1 s, ended in a tilt stop before the guard's timeout)
-    leaves the longer cases untestable: :func:`run_suite` reports them as not applicable.
+    leaves the longer cases untestable: :func:`run_suite` reports them as NOT TESTED.
 
     Args:
         ticks: Length of the run [ticks] (the longest case's, :func:`longest_case`); a short
@@ -627,24 +634,32 @@ def run_suite(
     Returns:
         ``{"robot", "fixed_base", "stage", "speed_fraction", "stage_note" (what the stage means for
         the stand-in, or ""), "cases": [CaseResult.as_dict()...], "skipped" (the cases that do not
-        apply: a name, with the reason in parentheses when found only at injection or when longer
-        than the no-fault run stayed quiet), "unsafe_commands_total",
-        "all_detected", "all_within_one_period", "all_passed"}``.
+        apply to this kind of robot: a name, with the reason in parentheses when found only at
+        injection), "not_tested" (``{"name", "reason"}`` of the cases that apply but could not be
+        tested: :class:`NotApplicableError`, e.g. an observer blind to the push, a case longer than
+        the no-fault run stayed quiet), "unsafe_commands_total", "all_detected",
+        "all_within_one_period", "all_tested", "all_passed" (every case that ran passed and none
+        went untested)}``.
     """
     common = {"policy_factory": policy_factory, "stage": stage, "seed": seed, "fixed_base": fixed_base}
     quiet = check_quiet(spec, ticks=longest_case(spec, faults, **common), **common)
     quiet_ticks, quiet_reason = (None, "") if quiet is None else quiet
     cases: list[CaseResult] = []
     skipped: list[str] = []
+    not_tested: list[dict[str, str]] = []
     for fault_type in faults:
         if not fault_type.applies(spec):
             skipped.append(fault_type.name)
             continue
         try:
             result = run_case(spec, fault_type, quiet_ticks=quiet_ticks, quiet_reason=quiet_reason, **common)
-        except NotApplicableError as exc:  # found at injection: said, and the other cases still run
-            log.warning("fault case %s not applicable: %s", fault_type.name, exc)
+        except DoesNotApplyError as exc:  # found at injection: said, and the other cases still run
+            log.info("fault case %s does not apply: %s", fault_type.name, exc)
             skipped.append(f"{fault_type.name} ({exc})")
+            continue
+        except NotApplicableError as exc:  # a check that applies but nobody exercised: fails the suite
+            log.error("fault case %s NOT TESTED: %s", fault_type.name, exc)
+            not_tested.append({"name": fault_type.name, "reason": str(exc)})
             continue
         cases.append(result)
         if on_case is not None:
@@ -666,8 +681,10 @@ def run_suite(
         "control_dt": spec.control_dt,
         "cases": [c.as_dict() for c in cases],
         "skipped": skipped,
+        "not_tested": not_tested,
         "unsafe_commands_total": sum(c.unsafe_commands for c in cases),
         "all_detected": all(c.detected for c in cases),
         "all_within_one_period": all(within),
-        "all_passed": all(c.passed for c in cases),
+        "all_tested": not not_tested,
+        "all_passed": all(c.passed for c in cases) and not not_tested,
     }

@@ -23,13 +23,18 @@ joint_signs            one joint at a time, at the lowest speed stage: a small p
                        voltage: 10 % of the limit) moves the joint the positive way (> 0.01 rad,
                        within 0.5 s)
 collision_detection    enabled in the spec, quiet during the hold (peak residual / threshold < 1),
-                       and it fires on the hold's own readings with an external torque of twice
-                       each joint's threshold added (every joint, one at a time)
-estop                  after an e-stop request the robot is in safe mode within two control
-                       periods (measured on the robot's clock: ``robot.safe`` when the robot
-                       reports it, else the first safe command written)
-fallback               the spec's safe mode is defined (damping needs a gain) and exercised: every
-                       command after the e-stop is ``safe``, the stop stays latched for 0.5 s
+                       it fires on the hold's own readings with an external torque of twice
+                       each joint's threshold added (every joint, one at a time), and a push at
+                       the threshold on a link's centre of mass is neither more than twice the
+                       robot's weight nor a throw (:mod:`~sim2real.deploy.collision_reach`)
+estop                  the loop running normally (a normal last command, nothing latched), an
+                       e-stop request puts the robot in safe mode within two control periods
+                       (measured on the robot's clock: ``robot.safe`` when the robot reports it,
+                       else the first safe command written), and that stop is the e-stop's (the
+                       latch reason or the first safe tick's events name it)
+fallback               the spec's safe mode is defined (damping needs a gain) and exercised by
+                       that e-stop: every command after it is ``safe``, the stop stays latched
+                       for 0.5 s
 =====================  ==========================================================================
 
 A legged robot whose PD gains cannot carry it in the default pose (many humanoids: their
@@ -53,8 +58,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +66,8 @@ from typing import Any
 import numpy as np
 
 from sim2real.deploy.collision import CollisionDetector
+from sim2real.deploy.collision_reach import push_problems
+from sim2real.deploy.estop_log import deliberate_estop
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.loop_build import check_height_scan
 from sim2real.deploy.preflight_limits import limit_problems
@@ -447,7 +453,8 @@ def check_hold_and_collision(runner: _Runner) -> tuple[Item, Item]:
         return hold, Item("collision_detection", "fail", "collision detection is disabled (safety.collision.enabled)")
     quiet_peak = det.peak
     fired = _exercise(spec, results)
-    ok = quiet_peak < 1.0 and bool(fired) and all(fired.values())
+    blind = push_problems(det, readings[len(readings) // 2]) if readings else []
+    ok = quiet_peak < 1.0 and bool(fired) and all(fired.values()) and not blind
     missed = [j for j, hit in fired.items() if not hit]
     exercised = (
         f"on the hold's readings with an external torque of 2 x threshold it fired for "
@@ -461,8 +468,9 @@ def check_hold_and_collision(runner: _Runner) -> tuple[Item, Item]:
         "collision_detection",
         _passfail(ok),
         f"enabled ({spec.safety.collision.reaction}); quiet during the hold (peak {quiet_peak:.2f} of the "
-        f"threshold); {exercised}",
-        {"peak_ratio": quiet_peak, "exercised_joints": len(fired), "fired": sum(fired.values())},
+        f"threshold); {exercised}"
+        + (f"; blind to pushes short of a throw: {blind[0]}" + (f" ({len(blind) - 1} more links)" if blind[1:] else "") if blind else ""),
+        {"peak_ratio": quiet_peak, "exercised_joints": len(fired), "fired": sum(fired.values()), "blind_links": len(blind)},
     )
     return hold, col
 
@@ -552,50 +560,19 @@ def check_joint_signs(runner: _Runner) -> Item:
     )
 
 
-ESTOP_LOGGERS = ("sim2real.deploy.safety", "sim2real.deploy.loop", "sim2real.deploy.ros2.node")
-"""The loggers that report an e-stop (the event, the latch, the switch to safe mode)."""
-
-
-class _Deliberate(logging.Filter):
-    """Demotes the records of one deliberate e-stop (their text holds ``reason``) to INFO, saying so;
-    every other record, a real safe stop among them, passes unchanged."""
-
-    def __init__(self, reason: str, why: str) -> None:
-        super().__init__()
-        self.reason, self.why = reason, why
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.INFO and self.reason in record.getMessage():
-            record.msg, record.args = f"{record.getMessage()} (deliberate: {self.why})", ()
-            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
-            return logging.getLogger(record.name).isEnabledFor(logging.INFO)  # the level was checked before
-        return True
-
-
-@contextmanager
-def deliberate_estop(reason: str, why: str) -> Iterator[None]:
-    """While inside, the log records of an e-stop whose reason contains ``reason`` are INFO and say
-    ``why`` (a check's own e-stop is no error: shown with -v, not on a quiet stderr); records of any
-    other safe stop keep their level."""
-    f = _Deliberate(reason, why)
-    loggers = [logging.getLogger(name) for name in ESTOP_LOGGERS]
-    for lg in loggers:
-        lg.addFilter(f)
-    try:
-        yield
-    finally:
-        for lg in loggers:
-            lg.removeFilter(f)
-
-
 def check_estop_and_fallback(runner: _Runner) -> tuple[Item, Item]:
-    """E-stop timing (robot clock, against two control periods) and the safe mode after it."""
+    """E-stop timing (robot clock, against two control periods) and the safe mode after it.
+
+    Both pass only when the e-stop did it: the loop ran normally up to the request (a normal last
+    command, no latched stop), and the stop that followed is the e-stop's (the latch reason, or the
+    events of the first safe tick, include it); a stop for another reason exercises neither."""
     spec = runner.spec
     robot = runner.robot
     loop = runner.loop(_Scripted(runner.default_command(), spec.control_dt), stage=0)
     limit_ms = 2e3 * spec.control_dt
     clock = getattr(robot, "now", None)
     t_safe = None
+    reason = "preflight e-stop"
 
     def watch(r: Any) -> None:
         nonlocal t_safe
@@ -603,32 +580,56 @@ def check_estop_and_fallback(runner: _Runner) -> tuple[Item, Item]:
             t_safe = float(clock()) if callable(clock) else time.monotonic()
 
     with loop:
-        runner.ticks(loop, max(5, round(0.1 / spec.control_dt)))
+        before = runner.ticks(loop, max(5, round(0.1 / spec.control_dt)))
+        running = bool(before) and before[-1].command.mode == "normal" and not loop.monitor.latched
+        stopped_by = loop.monitor.latch_reason
         t_req = float(clock()) if callable(clock) else time.monotonic()
-        with deliberate_estop("preflight e-stop", "the preflight's own e-stop test"):
-            loop.request_estop("preflight e-stop")
+        with deliberate_estop(reason, "the preflight's own e-stop test"):
+            loop.request_estop(reason)
             after = runner.ticks(loop, max(10, round(0.5 / spec.control_dt)), watch)
-    ms = math.inf if t_safe is None else 1e3 * (t_safe - t_req)
+    first_safe = next((k for k, r in enumerate(after) if r.command.mode == "safe"), None)
+    latch = loop.monitor.latch_reason or ""
+    by_estop = first_safe is not None and (
+        reason in latch or any(str(e.kind) == "estop" for e in after[first_safe].events)
+    )
+    if not running:
+        why = (
+            f"the loop was not running normally before the request (last command "
+            f"{before[-1].command.mode if before else 'none'}"
+            + (f"; safe stop latched: {stopped_by}" if stopped_by else "")
+            + "): the e-stop was not exercised; fix what stopped it and run again"
+        )
+    elif not by_estop:
+        why = (
+            "no safe command came after the e-stop request"
+            if first_safe is None
+            else f"the safe stop that followed was not the e-stop's (latched: {latch or 'nothing'}): "
+            "the e-stop was not exercised; fix what stopped it and run again"
+        )
+    else:
+        why = ""
+    ms = math.inf if t_safe is None or why else 1e3 * (t_safe - t_req)
     where = "the robot reported safe mode" if hasattr(robot, "safe") else "the first safe command was written"
     estop = Item(
         "estop",
-        _passfail(ms <= limit_ms + 1e-9),
-        f"e-stop requested; {where} after {ms:.1f} ms (limit: two control periods, {limit_ms:g} ms)",
+        _passfail(not why and ms <= limit_ms + 1e-9),
+        f"e-stop requested; {why or f'{where} after {ms:.1f} ms'} (limit: two control periods, {limit_ms:g} ms)",
         {"ms": ms if math.isfinite(ms) else None, "limit_ms": limit_ms},
     )
     s = spec.safety
     gains = np.asarray(s.damping)[runner.index]
     defined = s.safe_mode == "zero_torque" or (s.safe_mode == "damping" and bool(np.all(gains > 0)))
-    first_safe = next((k for k, r in enumerate(after) if r.command.mode == "safe"), None)
     stayed = first_safe is not None and all(r.command.mode == "safe" for r in after[first_safe:]) and loop.monitor.latched
+    count = 0 if first_safe is None else len(after) - first_safe
     fallback = Item(
         "fallback",
-        _passfail(defined and stayed),
+        _passfail(defined and stayed and not why),
         f"safe mode {s.safe_mode}"
         + (f" (damping {gains.min():g}..{gains.max():g} N m s/rad)" if s.safe_mode == "damping" else "")
         + ("" if defined else ": damping mode needs safety.damping > 0 on every actuated joint")
-        + f"; exercised: {len(after) - (first_safe or 0)} safe commands after the e-stop, latched {loop.monitor.latched}",
-        {"safe_mode": s.safe_mode},
+        + (f"; not exercised: {why}" if why else "")
+        + f"; {count} safe commands after the e-stop, latched {loop.monitor.latched}",
+        {"safe_mode": s.safe_mode, "safe_commands": count},
     )
     return estop, fallback
 

@@ -13,7 +13,16 @@ import numpy as np
 
 from sim2real.robots.collide import collides
 
-__all__ = ["BOX_CORNERS", "SOLE_SPREAD", "collision_geoms", "geom_bottom", "lowest_point", "lowest_points", "sole_geoms"]
+__all__ = [
+    "BOX_CORNERS",
+    "SOLE_SPREAD",
+    "collision_geoms",
+    "cylinder_rim",
+    "geom_bottom",
+    "lowest_point",
+    "lowest_points",
+    "sole_geoms",
+]
 
 
 def collision_geoms(model: mujoco.MjModel, body: int) -> list[int]:
@@ -105,3 +114,24 @@ def sole_geoms(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> tuple[i
     bottom = {g: geom_bottom(model, data, g) for g in geoms}
     low = min(bottom.values())
     return tuple(sorted((g for g in geoms if bottom[g] <= low + SOLE_SPREAD), key=bottom.__getitem__))
+
+
+RIM_SAMPLES = 64
+"""Points on each end circle of a cylinder (:func:`cylinder_rim`): 2 pi r / 64 apart."""
+
+
+def cylinder_rim(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> np.ndarray:
+    """A cylinder's two end circles in the world [m], shape (2 * RIM_SAMPLES + k, 3): sampled, and
+    each circle's exact lowest point (k = 2; 0 when the axis is vertical and the face is level).
+    Where the cylinder can touch a level floor, unlike its box's corners (:func:`lowest_points`),
+    which reach below a tilted cylinder and lie beside it."""
+    radius, half = float(model.geom_size[geom][0]), float(model.geom_size[geom][1])
+    rot = data.geom_xmat[geom].reshape(3, 3)
+    angles = np.linspace(0.0, 2.0 * np.pi, RIM_SAMPLES, endpoint=False)
+    ring = radius * np.stack([np.cos(angles), np.sin(angles), np.zeros_like(angles)], axis=1)
+    local = [ring + np.array([0.0, 0.0, -half]), ring + np.array([0.0, 0.0, half])]
+    down = (rot.T @ np.array([0.0, 0.0, -1.0]))[:2]  # the floor's direction in the face's plane
+    if float(np.linalg.norm(down)) > 1e-12:
+        lowest = radius * down / float(np.linalg.norm(down))
+        local.append(np.array([[lowest[0], lowest[1], -half], [lowest[0], lowest[1], half]]))
+    return data.geom_xpos[geom] + np.vstack(local) @ rot.T

@@ -10,6 +10,7 @@ Both are optional; without them a robot gets the defaults below (documented in d
         threshold_fraction: 0.2   # default threshold: this fraction of each joint's torque scale
         threshold: {hinge: 0.3}   # N m per joint (any subset; the others from threshold_fraction)
         base_torque: null         # N m, floating base: unexplained torque on the base
+        base_force: null          # N, floating base: unexplained force on the base; null: fraction x weight
         filter: null              # s, low-pass time constant of the residual; null: max(dt, 30 ms)
         contacts: null            # bodies where ground contact is expected; null: the feet
         contact_height: 0.03      # m: a contact higher above the ground carries no force
@@ -63,6 +64,9 @@ class CollisionSpec:
     """Thresholds given per joint [N m] (the others follow ``threshold_fraction``)."""
     base_torque: float | None = None
     """Threshold of the unexplained torque on a floating base [N m]; None: derived."""
+    base_force: float | None = None
+    """Threshold of the unexplained force on a floating base [N]; None: ``threshold_fraction`` x the
+    robot's weight (which a model without gravity does not have: give it then)."""
     filter: float | None = None
     """Time constant of the residual's low-pass [s]; None: max(control period, 30 ms)."""
     contacts: tuple[str, ...] | None = None
@@ -120,9 +124,9 @@ def parse_collision(raw: Any, joints: tuple[str, ...]) -> CollisionSpec:
     for key in ("hold_timeout", "threshold_fraction"):
         if key in raw:
             kw[key] = _number(raw[key], f"{where}.{key}", positive=True)
-    for key in ("base_torque", "filter"):
+    for key in ("base_torque", "base_force", "filter"):
         if raw.get(key) is not None:
-            kw[key] = _number(raw[key], f"{where}.{key}", positive=key == "base_torque", nonnegative=True)
+            kw[key] = _number(raw[key], f"{where}.{key}", positive=key != "filter", nonnegative=True)
     if "contact_height" in raw:
         kw["contact_height"] = _number(raw["contact_height"], f"{where}.contact_height", nonnegative=True)
     if raw.get("threshold") is not None:

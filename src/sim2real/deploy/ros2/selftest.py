@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sim2real.deploy.estop_log import deliberate_estop
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.loop_build import build_loop
-from sim2real.deploy.preflight import deliberate_estop
 from sim2real.deploy.ros2.node import ESTOP_QOS, PolicyDeploymentNode
 from sim2real.errors import Sim2RealError
 from sim2real.policy.linear import write_linear_policy
