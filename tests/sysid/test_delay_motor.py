@@ -101,6 +101,20 @@ class TestMotorModel:
         assert "* (target - q)" in line and f"stiffness s*kp {kp:.4g} N m/rad" in line, line
         assert m.as_dict()["input"] == "position_error"
 
+    def test_samples_at_the_torque_limit_are_left_out(self, rng):
+        # a PD drive pushed past its limit delivers the limit, not kp * error: those samples would
+        # pull the fitted stiffness down
+        spec = load_robot("quadruped")
+        act = spec.actuator("FL_calf")
+        n, limit = 3000, act.torque_limit
+        t = np.arange(n) * spec.control_dt
+        error, qd = rng.normal(0, 1.5, n), rng.normal(0, 2.0, n)
+        tau = np.clip(act.kp * _sent_before(error, 1) - act.kd * qd, -limit, limit)
+        assert 0.1 < np.mean(np.abs(tau) >= limit) < 0.5
+        m = fit_motor_models(spec, [_effort_log(act.joint, t, np.zeros(n), qd, tau, error)])[act.joint]
+        assert (m.a, -m.b) == pytest.approx((act.kp, act.kd), rel=1e-4)
+        assert m.samples == int(np.sum(np.abs(tau) < 0.98 * limit))
+
     def test_the_command_in_force_is_the_one_sent_before_the_drives_delay(self, pendulum, rng):
         # a 12 ms delay at a 5 ms log period: the command sent three readings before acts
         n = 3000

@@ -33,7 +33,7 @@ from sim2real.param_kinds import slides
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.net_actuator import DRIVE_INPUTS
 
-__all__ = ["MotorModel", "command_before", "fit_motor_models", "ridge_motor_model"]
+__all__ = ["MIN_SAMPLES", "SATURATED", "MotorModel", "command_before", "fit_motor_models", "ridge_motor_model"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,14 @@ class MotorModel:
         }
 
 
+SATURATED = 0.98
+"""Share of its torque limit at and above which a measured effort counts as saturated: such samples
+are left out of a motor model (the drive's torque is its limit there, not the linear law)."""
+
+MIN_SAMPLES = 3
+"""Fewest unsaturated samples a joint's motor model is fitted on (three coefficients)."""
+
+
 def command_before(traj: Trajectory, times: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """The command sent last strictly before each time (the first command before it), shape (N, m).
 
@@ -132,7 +140,8 @@ def fit_motor_models(
     Each joint's input is its drive's (:data:`~sim2real.sim.net_actuator.DRIVE_INPUTS`): the
     position error ``target - q`` for a ``pd`` drive, the command for ``torque`` and ``dc_motor``.
     Logs without effort, and logs whose effort column is the command itself (e.g. a CSV whose only
-    torque column is the commanded torque), are skipped; joints with no usable log get no model.
+    torque column is the commanded torque), are skipped, and so are samples whose effort is at the
+    drive's torque limit (:data:`SATURATED`); joints with no usable log get no model.
 
     Args:
         spec: The robot.
@@ -161,10 +170,11 @@ def fit_motor_models(
             u = command_before(traj, traj.t - delay, np.array([c]))[:, 0]
             if error_input:
                 u = u - traj.q[:, j]
-            us.append(u)
-            vs.append(traj.qd[:, j])
-            ys.append(y)
-        if not us:
+            linear = np.abs(y) < SATURATED * act.torque_limit  # at the limit the torque is the limit's
+            us.append(u[linear])
+            vs.append(traj.qd[linear, j])
+            ys.append(y[linear])
+        if sum(y.size for y in ys) < MIN_SAMPLES:
             continue
         fit = ridge_motor_model(joint, np.concatenate(us), np.concatenate(vs), np.concatenate(ys), ridge)
         slide = model is not None and slides(model, "joint", model.joint(joint).id)
