@@ -246,3 +246,36 @@ class TestDomainsAndSetConst:
 
         assert POSITIVE | {"length"} == namespace.POSITIVE
         assert NONNEGATIVE | {"noise_density"} == namespace.NONNEGATIVE
+
+
+def test_a_slide_joints_parameters_are_in_metres_and_newtons(tmp_path):
+    """mjlab's YAM: its finger (a slide joint) was listed with kg m^2, N m/rad, rad and N m, and its
+    target offset bounded by +-0.1 (rad for a hinge: 10 cm for a finger of a 4 cm stroke)."""
+    from sim2real.robots.init import InitOptions, init_robot
+
+    (tmp_path / "arm.xml").write_text(
+        "<mujoco><worldbody><body name='link'><joint name='wrist' axis='0 1 0' range='-2 2'/>"
+        "<geom type='capsule' fromto='0 0 0 0.3 0 0' size='0.02' mass='0.5'/>"
+        "<body name='finger' pos='0.3 0 0'><joint name='finger' type='slide' axis='1 0 0' range='0 0.04'/>"
+        "<geom type='box' size='0.01 0.01 0.01' mass='0.05'/></body></body></worldbody></mujoco>"
+    )
+    opts = InitOptions(kp={"wrist": 5.0, "finger": 100.0}, kd={"wrist": 0.1, "finger": 10.0}, torque_limit=10.0)
+    spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", opts)
+    params = Parameters(spec, build_model(spec))
+    units = {q: (params.info(f"{g}.wrist.{q}").unit, params.info(f"{g}.finger.{q}").unit) for g, q in (
+        ("joint", "damping"), ("joint", "frictionloss"), ("joint", "armature"), ("joint", "stribeck_velocity"),
+        ("actuator", "kp"), ("actuator", "kd"), ("actuator", "offset"), ("actuator", "torque_limit"),
+    )}
+    assert units == {
+        "damping": ("N m s/rad", "N s/m"),
+        "frictionloss": ("N m", "N"),
+        "armature": ("kg m^2", "kg"),
+        "stribeck_velocity": ("rad/s", "m/s"),
+        "kp": ("N m/rad", "N/m"),
+        "kd": ("N m s/rad", "N s/m"),
+        "offset": ("rad", "m"),
+        "torque_limit": ("N m", "N"),
+    }
+    assert params.info("actuator.finger.offset").high[0] == pytest.approx(0.01)
+    assert params.info("actuator.wrist.offset").high[0] == pytest.approx(0.1)
+    assert {d["name"]: d["unit"] for d in params.describe()}["joint.finger.armature"] == "kg"

@@ -35,7 +35,7 @@ MAX_LINES = 700
 """Longest module [lines] (DESIGN.md: small modules with one job)."""
 
 LADDER: tuple[tuple[str, ...], ...] = (
-    ("errors", "text", "robots", "params", "param_files", "calibration", "logs", "parallel"),
+    ("errors", "text", "robots", "params", "param_kinds", "param_files", "calibration", "logs", "parallel"),
     ("sim", "randomize", "tasks", "envs"),
     ("train",),
     ("policy",),

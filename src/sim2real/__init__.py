@@ -9,7 +9,9 @@ module         owns
 errors         the package's exception types (what the CLI turns into one line and an exit code)
 text           short lists in messages: ``few`` ("a, b, ... k more"), ``and_more``
 robots         RobotSpec (the one source of truth about a robot), MJCF models, actuator equations
-params         named physical parameters, their units and physical domains, read/write on models
+params         named physical parameters: resolved against a robot, read/write on models
+param_kinds    the kinds of parameters: units (a slide joint's in m and N), physical domains, default
+               bounds
 param_files    parameter files (YAML name -> value; a calibration file reads as one)
 calibration    calibration files: identified values with intervals, bound to a spec hash; the
                calibrated model

@@ -14,7 +14,7 @@ name                               size  unit       model field
 ``joint.<j>.armature``             1     kg m^2     dof_armature
 ``joint.<j>.stribeck``             1     N m        jnt_user[:, 0] (Stribeck friction, robots/friction.py)
 ``joint.<j>.stribeck_velocity``    1     rad/s      jnt_user[:, 1] (Stribeck velocity)
-``actuator.<a>.kp`` / ``.kd``      1     N m/rad    PD gains (pd actuators)
+``actuator.<a>.kp`` / ``.kd``      1     N m/rad    PD gains (pd actuators; kd in N m s/rad)
 ``actuator.<a>.strength``          1     -          scale of the actuator's torque
 ``actuator.<a>.offset``            1     rad        target offset (pd actuators)
 ``actuator.<a>.delay``             1     s          actuator_delay (MuJoCo's native delay)
@@ -26,6 +26,10 @@ name                               size  unit       model field
 ``sensor.<s>.delay``               1     s          sensor_delay (MuJoCo's native delay)
 ``world.gravity``                  3     m/s^2      opt.gravity
 =================================  ====  =========  ==============================================
+
+The units are a hinge's; a slide joint's parameters, and those of the actuator driving one, are
+in metres and newtons instead (armature kg, kp N/m, offset m, torque limit N).  Units, physical
+domains and default bounds of each kind are :mod:`sim2real.param_kinds`'.
 
 A ``*`` matches a group (``body.*.mass``, ``actuator.*.delay``).  :class:`Parameters` resolves
 names against a robot and reads or writes them on an ``MjSpec``, an ``MjModel`` or a
@@ -45,49 +49,38 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import ParameterError
+from sim2real.param_kinds import (
+    NONNEGATIVE,
+    POSITIVE,
+    SLIDE_UNITS,
+    UNITS,
+    default_bounds,
+    slides,
+    split_name,
+    unit_of,
+)
 from sim2real.robots.actuation import ACTUATOR_USER, SENSOR_USER, affine_coefficients
 from sim2real.robots.collide import collides
 from sim2real.robots.friction import JOINT_USER
 from sim2real.robots.spec import RobotSpec
 from sim2real.text import and_more
 
-UNITS: dict[tuple[str, str], str] = {
-    ("body", "mass"): "kg",
-    ("body", "com"): "m",
-    ("body", "inertia"): "kg m^2",
-    ("geom", "friction"): "1",
-    ("joint", "damping"): "N m s/rad",
-    ("joint", "frictionloss"): "N m",
-    ("joint", "armature"): "kg m^2",
-    ("joint", "stribeck"): "N m",
-    ("joint", "stribeck_velocity"): "rad/s",
-    ("actuator", "kp"): "N m/rad",
-    ("actuator", "kd"): "N m s/rad",
-    ("actuator", "strength"): "1",
-    ("actuator", "offset"): "rad",
-    ("actuator", "delay"): "s",
-    ("actuator", "torque_limit"): "N m",
-    ("motor", "resistance"): "Ohm",
-    ("motor", "kt"): "N m/A",
-    ("motor", "ke"): "V s/rad",
-    ("sensor", "bias"): "sensor units",
-    ("sensor", "noise"): "sensor units",
-    ("sensor", "delay"): "s",
-    ("world", "gravity"): "m/s^2",
-}
-"""Unit of every parameter kind, keyed by (group, quantity)."""
-
 logger = logging.getLogger(__name__)
-POSITIVE: frozenset[str] = frozenset(
-    {"mass", "inertia", "resistance", "kt", "torque_limit", "kp", "strength", "stribeck_velocity"}
-)
-"""Quantities whose physical domain is > 0 (a write outside it is an error; randomization ranges
-and calibrated ranges are kept inside it)."""
 
-NONNEGATIVE: frozenset[str] = frozenset(
-    {"damping", "frictionloss", "armature", "delay", "noise", "kd", "ke", "friction", "stribeck"}
-)
-"""Quantities whose physical domain is >= 0 (the others may take any finite value)."""
+__all__ = [  # the kinds' facts are param_kinds'; imported from here too
+    "NONNEGATIVE",
+    "POSITIVE",
+    "SLIDE_UNITS",
+    "UNITS",
+    "ParamInfo",
+    "Parameters",
+    "delay_capacity",
+    "is_delay",
+    "needs_set_const",
+    "slides",
+    "split_name",
+    "unit_of",
+]
 
 _SETCONST_FIELDS = {"body_mass", "body_inertia", "body_ipos", "dof_armature"}
 """Model fields that ``mj_setConst`` derives other fields from (see :func:`needs_set_const`)."""
@@ -108,7 +101,7 @@ class ParamInfo:
     size: int
     """Number of values."""
     unit: str
-    """SI unit."""
+    """SI unit (a slide joint's in m and N, :data:`~sim2real.param_kinds.SLIDE_UNITS`)."""
     index: int
     """MuJoCo id of the element (-1 for world)."""
     nominal: np.ndarray
@@ -117,39 +110,6 @@ class ParamInfo:
     """Lowest plausible value, shape (size,)."""
     high: np.ndarray
     """Highest plausible value, shape (size,)."""
-
-
-def split_name(name: str) -> tuple[str, str, str]:
-    """(group, element, quantity) of a parameter name; the element may contain dots."""
-    parts = name.split(".")
-    if len(parts) == 2 and parts[0] == "world":
-        return "world", "world", parts[1]
-    if len(parts) < 3:
-        raise ParameterError(f"parameter name '{name}' must look like group.element.quantity")
-    group, quantity = parts[0], parts[-1]
-    element = ".".join(parts[1:-1])
-    if (group, quantity) not in UNITS:
-        known = sorted({f"{g}.*.{q}" if g != "world" else f"{g}.{q}" for g, q in UNITS})
-        raise ParameterError(f"unknown parameter '{name}': known kinds are {', '.join(known)}")
-    return group, element, quantity
-
-
-def _default_bounds(group: str, quantity: str, nominal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Plausible range when the spec states none: wide, physical, never crossing zero for scales."""
-    n = np.abs(nominal)
-    if (group, quantity) == ("body", "com"):
-        return nominal - 0.05, nominal + 0.05
-    if (group, quantity) == ("world", "gravity"):
-        return nominal - 2.0, nominal + 2.0
-    if quantity in ("delay",):
-        return np.zeros_like(nominal), np.full_like(nominal, 0.04)
-    if quantity in ("bias", "offset"):
-        return nominal - 0.1, nominal + 0.1
-    if quantity in ("damping", "frictionloss", "armature", "noise", "stribeck"):
-        return np.zeros_like(nominal), 3.0 * n + 1e-3
-    if quantity == "stribeck_velocity":
-        return 0.2 * n, 5.0 * n
-    return 0.5 * n, 1.5 * n + (n == 0)
 
 
 class Parameters:
@@ -167,9 +127,10 @@ class Parameters:
         for name, group, element, quantity, index in self._enumerate():
             nominal = np.atleast_1d(np.asarray(self._read_model(model, group, quantity, index), float)).copy()
             size = nominal.size
-            low, high = _default_bounds(group, quantity, nominal)
+            slide = slides(model, group, index)
+            low, high = default_bounds(group, quantity, nominal, slide)
             self._info[name] = ParamInfo(
-                name, group, element, quantity, size, UNITS[(group, quantity)], index, nominal, low, high
+                name, group, element, quantity, size, unit_of(group, quantity, slide), index, nominal, low, high
             )
         for bound in spec.parameter_bounds:
             matched = self.resolve([bound.name], strict=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -45,6 +46,20 @@ class TestMeasureGap:
         assert result.position_rmse > 0.02
         assert result.divergence_time_s is not None and result.divergence_state is not None
         assert result.divergence_state["tau"] >= 0
+        line = result.divergence_text()
+        q, q_sim = result.divergence_state["q"][0], result.divergence_state["q_sim"][0]
+        assert line == f"first at t={result.divergence_state['t']:.3f} s of {log.meta['source']}: q hinge {q:.4g} (sim {q_sim:.4g})"
+
+    def test_the_divergence_point_is_printed_rounded_with_the_joints_farthest_apart(self, spec, log):
+        """mjlab's G1: gap printed the 29 logged and simulated positions there in full, 16 digits each."""
+        result = measure_gap(spec, log, horizon=None, threshold=0.02)
+        state = {**result.divergence_state, "q": [0.1, 0.2, 0.30000000000000004, 0.4], "q_sim": [0.1, 0.5, 0.3, 0.41]}
+        many = dataclasses.replace(result, joints=("a", "b", "c", "d"), divergence_state=state)
+        assert many.divergence_text(shown=2).endswith(
+            ": q b 0.2 (sim 0.5), d 0.4 (sim 0.41) (the 2 of 4 joints farthest apart)"
+        )
+        assert many.summary()["divergence_state"]["q"][2] == 0.30000000000000004  # JSON: full values
+        assert dataclasses.replace(result, divergence_state=None).divergence_text() is None
 
 
 class TestReference:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import numpy as np
 import pytest
@@ -56,6 +57,18 @@ class TestTemplate:
         assert main(["twin", "init", "--robot", "furuta", "--out", str(nominal), "--nominal"]) == 0
         assert TwinConfig.load(nominal).params == {}
         capsys.readouterr()
+
+    def test_twin_init_states_the_values_it_wrote(self, tmp_path, capsys):
+        """The quadruped's hidden centre of mass is 1.2 x nominal: twin init printed
+        -0.0064800000000000005 where its file (and so the twin) holds -0.00648."""
+        out = tmp_path / "twin.yaml"
+        assert main(["twin", "init", "--robot", "quadruped", "--out", str(out), "--json"]) == 0
+        captured = capsys.readouterr()
+        summary = json.loads(captured.out)
+        written = TwinConfig.load(out, load_robot("quadruped")).params
+        assert summary["params"] == {k: v.tolist() for k, v in written.items()}
+        assert summary["params"]["body.base.com"][2] == -0.00648
+        assert "-0.00648]" in captured.err and "00000" not in captured.err
 
 
 class TestTwinFileChecks:

@@ -198,3 +198,29 @@ def test_bumps_scale_with_the_standing_height_above_a_floor_not_at_z_0(tmp_path)
         assert terrain is not None
         heights.append(float(terrain.height.high[0]))
     assert heights[0] > 0 and heights[1] == pytest.approx(heights[0])
+
+
+ARM_WITH_FINGER = (
+    "<mujoco><worldbody><body name='link'><joint name='wrist' axis='0 1 0' range='-2 2'/>"
+    "<geom type='capsule' fromto='0 0 0 0.3 0 0' size='0.02' mass='0.5'/>"
+    "<body name='finger' pos='0.3 0 0'><joint name='finger' type='slide' axis='1 0 0' range='0 0.04'/>"
+    "<geom type='box' size='0.01 0.01 0.01' mass='0.05'/></body></body></worldbody></mujoco>"
+)
+"""An arm's hinge and a gripper's slide joint (mjlab's YAM in little)."""
+
+
+def test_a_slide_actuators_gains_are_bounded_apart_from_the_hinges(tmp_path):
+    """mjlab's YAM: its finger's kp 110 N/m and its wrist's 0.45 N m/rad made one bound
+    actuator.*.kp [0.36 .. 132] for both, mixing N/m with N m/rad."""
+    from sim2real.params import Parameters
+    from sim2real.robots.model import build_model
+
+    (tmp_path / "arm.xml").write_text(ARM_WITH_FINGER)
+    opts = InitOptions(kp={"wrist": 0.45, "finger": 110.0}, kd={"wrist": 0.14, "finger": 70.0}, torque_limit=10.0)
+    spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", opts)
+    params = Parameters(spec, build_model(spec))
+    wrist, finger = params.info("actuator.wrist.kp"), params.info("actuator.finger.kp")
+    assert (wrist.low[0], wrist.high[0]) == pytest.approx((0.8 * 0.45, 1.2 * 0.45))
+    assert (finger.low[0], finger.high[0]) == pytest.approx((0.8 * 110, 1.2 * 110))
+    assert (wrist.unit, finger.unit) == ("N m/rad", "N/m")
+    assert params.info("actuator.finger.kd").high[0] < 200 and params.info("actuator.wrist.kd").high[0] < 1

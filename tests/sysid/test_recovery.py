@@ -100,7 +100,8 @@ class TestBounds:
         assert not est.identifiable
         assert est.reason.startswith("the fit stops at its plausible upper bound 0.76 kg, and the logs pull it on to")
         assert (est.ci_low[0], est.ci_high[0]) == pytest.approx((0.1, 0.76))  # holds the true 0.75
-        assert any(w.startswith("body.pole.mass: not identifiable") for w in result.warnings)
+        (warning,) = [w for w in result.warnings if w.startswith("body.pole.mass: not identifiable")]
+        assert warning.endswith(f"; held at {est.value[0]:.4g} kg")  # rounded for people, with its unit
 
     def test_a_bound_inside_the_interval_is_reached(self, pendulum):
         # the pole mass fitted alone comes to 0.882 +- 0.03 kg: under an upper bound of 0.91 kg (2.8 %

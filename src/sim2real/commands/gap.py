@@ -150,9 +150,9 @@ def gap(
         lines.append(f"error stays below {threshold:g} rad")
     else:
         lines.append(f"error passes {threshold:g} rad after {result.divergence_time_s:.3f} s")
-        s = result.divergence_state
-        if s:
-            lines.append(f"  first at t={s['t']:.3f} s of {s['log']}: q {s['q']} (sim {s['q_sim']})")
+        where = result.divergence_text()
+        if where:
+            lines.append(f"  {where}")
     lines.append("distribution distances sim vs real (Wasserstein, KS):")
     for name, d in result.channels.items():
         lines.append(f"  {name:<24} {d['wasserstein']:.4g}  {d['ks']:.3f}")

@@ -300,9 +300,7 @@ def identify(
         )
         lines.extend(f"    {note}" for note in r.notes)
     for joint, m in result.motor_models.items():
-        lines.append(
-            f"motor model {joint}: tau = {m.a:.4g} * command {m.b:+.4g} * qd {m.c:+.4g} (R^2 {m.r2:.3f})"
-        )
+        lines.append(f"motor model {joint}: {m.describe()}")
     other = [w for w in result.warnings if not w.startswith("log ")]
     lines.extend(f"warning: {w}" for w in other)
     if result.starts is not None:

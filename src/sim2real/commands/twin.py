@@ -49,13 +49,14 @@ def twin(
         path.write_text(text)
     except OSError as exc:
         raise Sim2RealError(f"cannot write {path}: {exc.strerror}") from None
-    TwinConfig.load(path, spec)  # the template is a valid twin file of this robot
+    # the template is a valid twin file of this robot; its values (6 significant digits) are the twin's
+    written = TwinConfig.load(path, spec).params
     summary = {
         "out": str(path),
         "robot": spec.name,
-        "params": {k: v.tolist() for k, v in hidden.items()},
+        "params": {k: v.tolist() for k, v in written.items()},
     }
-    set_text = ", ".join(f"{k}={v.tolist()[0] if v.size == 1 else v.tolist()}" for k, v in hidden.items())
+    set_text = ", ".join(f"{k}={v.tolist()[0] if v.size == 1 else v.tolist()}" for k, v in written.items())
     emit(
         summary,
         json,

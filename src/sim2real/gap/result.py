@@ -132,6 +132,19 @@ class GapResult:
     """RMS norm of the error of the logged base velocity estimate against the logged ground truth
     [m/s] (base frame; None unless the log has both)."""
 
+    def divergence_text(self, shown: int = 3) -> str | None:
+        """Where a window first passed the threshold, for people: its time and log, and the logged
+        and simulated positions of the ``shown`` joints farthest apart there, rounded (the JSON
+        summary keeps every joint at full precision); None when no window passed it."""
+        s = self.divergence_state
+        if not s:
+            return None
+        q, q_sim = np.asarray(s["q"], dtype=float), np.asarray(s["q_sim"], dtype=float)
+        apart = np.argsort(-np.abs(q_sim - q), kind="stable")[:shown]
+        joints = ", ".join(f"{self.joints[k]} {q[k]:.4g} (sim {q_sim[k]:.4g})" for k in apart)
+        which = f" (the {len(apart)} of {q.size} joints farthest apart)" if q.size > len(apart) else ""
+        return f"first at t={s['t']:.3f} s of {s['log']}: q {joints}{which}"
+
     def summary(self) -> dict:
         """JSON-ready: position_rmse, velocity_rmse, divergence_rate, divergence_time_s, channels, ..."""
         rate = self.divergence_rate

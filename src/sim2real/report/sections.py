@@ -299,8 +299,12 @@ def add_identification(rep: Report, result: Identification) -> None:
         )
     if result.motor_models:
         rep.table(
-            [{"joint": j} | m.as_dict() for j, m in result.motor_models.items()],
-            "Motor models tau_actual = a·tau_cmd + b·q̇ + c of torque-sensing actuators.",
+            [
+                {"joint": j, "model": m.describe()} | {k: v for k, v in m.as_dict().items() if k != "meaning"}
+                for j, m in result.motor_models.items()
+            ],
+            "Motor models tau_actual = a·u + b·q̇ + c of torque-sensing actuators, u the drive's input "
+            "(a pd drive's position error target - q, else its command), read as the drive model's constants.",
         )
     rep.table([r.as_dict() | {"notes": "; ".join(r.notes)} for r in result.logs], "Fit per log.")
     for warning in result.warnings:

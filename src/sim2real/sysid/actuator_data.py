@@ -31,7 +31,7 @@ from sim2real.logs.trajectory import Trajectory
 from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.net_actuator import DRIVE_INPUTS, ActuatorNet
-from sim2real.sysid.motor import MotorModel, ridge_motor_model
+from sim2real.sysid.motor import MotorModel, command_before, ridge_motor_model
 
 __all__ = [
     "DriveModel",
@@ -94,12 +94,6 @@ class TorqueSamples:
         return TorqueSamples(
             self.joints, self.drive, self.history, self.dt, **{f: getattr(self, f)[rows] for f in fields}
         )
-
-
-def _command_before(traj: Trajectory, times: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """The command sent last strictly before each time (the first command before it), shape (N, m)."""
-    idx = np.searchsorted(traj.command_t, np.asarray(times) - 1e-9, side="left") - 1
-    return traj.command[np.maximum(idx, 0)][:, cols]
 
 
 def _interp(t: np.ndarray, values: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -170,7 +164,7 @@ def torque_samples(
             ti = t - i * dt
             q_i = q_all[keep] if i == 0 else _interp(traj.t, q_all, ti)
             qd_i = qd_all[keep] if i == 0 else _interp(traj.t, qd_all, ti)
-            u = _command_before(traj, ti, ccols)
+            u = command_before(traj, ti, ccols)
             x[:, :, 0, i] = u - q_i if error_input else u
             x[:, :, 1, i] = qd_i
         tau = traj.tau[keep][:, jcols] * (1.0 if torque_constant is None else float(torque_constant))
@@ -230,7 +224,7 @@ def drive_torque(samples: TorqueSamples, trajectories: Sequence[Trajectory], dri
         ccols = np.array([traj.command_joints.index(j) for j in samples.joints])
         cmd = np.stack(
             [
-                _command_before(traj, t - drive.delay[k], ccols[k : k + 1])[:, 0]
+                command_before(traj, t - drive.delay[k], ccols[k : k + 1])[:, 0]
                 for k in range(len(samples.joints))
             ],
             axis=1,

@@ -60,7 +60,8 @@ def _estimates(
         )
         if not identifiable:
             warnings.append(
-                f"{name}: not identifiable from these logs ({estimates[name].reason}); held at {value.tolist()}"
+                f"{name}: not identifiable from these logs ({estimates[name].reason}); held at "
+                f"{', '.join(f'{x:.4g}' for x in value)} {info.unit}"
             )
             continue
         low, high = bounds_of(info, bounds)
@@ -163,6 +164,13 @@ def report(
     raw = problem.raw_residuals([coords.row(coords.get())])[0]
     reports, log_warnings = _log_reports(problem, trajectories, raw, state.weights, outlier_ratio)
     q_fit, qd_fit = problem.predictions(raw)
+    delays = {  # the drive delays of the calibrated model: the command in force at each reading
+        a.joint: float(
+            estimates[n].value[0] if n in estimates else problem.params.get(problem.model, n)[0]
+        )
+        for a in spec.actuators
+        if (n := f"actuator.{a.actuator}.delay") in problem.params.names
+    }
     return Identification(
         robot=spec.name,
         spec_hash=spec.hash,
@@ -173,7 +181,7 @@ def report(
         logs=tuple(reports),
         warnings=tuple(log_warnings + warnings),
         delay_xcorr=None if delay is None else delay.delay,
-        motor_models=fit_motor_models(spec, trajectories),
+        motor_models=fit_motor_models(spec, trajectories, model=problem.model, delays=delays),
         nfev=problem.nfev,
         physics_steps=problem.replayer.physics_steps,
         horizon=float(horizon),
