@@ -11,7 +11,8 @@ import pytest
 
 from sim2real.errors import ParameterError
 from sim2real.param_files import load_values, save_values
-from sim2real.params import Parameters, split_name
+from sim2real.param_kinds import split_name
+from sim2real.params import Parameters
 from sim2real.robots import load_robot
 from sim2real.robots.model import build_mjspec, build_model
 
@@ -222,13 +223,13 @@ class TestDomainsAndSetConst:
             needs_set_const("body.base.colour")
 
     def test_every_kind_with_a_domain_is_a_parameter_kind(self):
-        from sim2real.params import NONNEGATIVE, POSITIVE, UNITS
+        from sim2real.param_kinds import NONNEGATIVE, POSITIVE, UNITS
 
         quantities = {q for _, q in UNITS}
         assert quantities >= POSITIVE | NONNEGATIVE and not POSITIVE & NONNEGATIVE
 
     def test_writes_outside_the_domain_are_refused(self, furuta):
-        from sim2real.params import NONNEGATIVE, POSITIVE
+        from sim2real.param_kinds import NONNEGATIVE, POSITIVE
 
         _, model, params = furuta
         for name in params.names:
@@ -241,7 +242,7 @@ class TestDomainsAndSetConst:
                     params.set(model, {name: -np.ones(params.info(name).size)})
 
     def test_randomization_domains_extend_the_registrys(self):
-        from sim2real.params import NONNEGATIVE, POSITIVE
+        from sim2real.param_kinds import NONNEGATIVE, POSITIVE
         from sim2real.randomize import namespace
 
         assert POSITIVE | {"length"} == namespace.POSITIVE

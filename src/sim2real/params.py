@@ -52,8 +52,6 @@ from sim2real.errors import ParameterError
 from sim2real.param_kinds import (
     NONNEGATIVE,
     POSITIVE,
-    SLIDE_UNITS,
-    UNITS,
     default_bounds,
     slides,
     split_name,
@@ -67,19 +65,12 @@ from sim2real.text import and_more
 
 logger = logging.getLogger(__name__)
 
-__all__ = [  # the kinds' facts are param_kinds'; imported from here too
-    "NONNEGATIVE",
-    "POSITIVE",
-    "SLIDE_UNITS",
-    "UNITS",
+__all__ = [
     "ParamInfo",
     "Parameters",
     "delay_capacity",
     "is_delay",
     "needs_set_const",
-    "slides",
-    "split_name",
-    "unit_of",
 ]
 
 _SETCONST_FIELDS = {"body_mass", "body_inertia", "body_ipos", "dof_armature"}

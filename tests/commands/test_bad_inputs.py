@@ -186,7 +186,7 @@ CASES = [
         "robot spec that is a binary file",
         f"params --robot {F}/furuta.onnx",
         "furuta.onnx",
-        ("not a text robot spec", "give the text file"),
+        ("is an ONNX policy (give it as --policy), not a robot spec",),
     ),
     Case(
         "twin file that is a binary file",
@@ -362,7 +362,7 @@ CASES = [
         "identify with duplicated timestamps",
         f"identify {F}/stamps.csv {CSV} --out {{tmp}}/c.yaml",
         "stamps.csv",
-        ("repeat the time of the one before", "column 'time'"),
+        ("time 0.0 repeats line 2's", "two samples at one time"),
         ("c.yaml",),
     ),
     Case(  # the error gave both hashes, no robot names and no fix

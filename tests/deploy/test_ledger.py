@@ -86,6 +86,17 @@ class TestAccounting:
             assert book.rows()[0]["stages"][0]["seconds"] == pytest.approx(0.04)
 
 
+class TestRefusedRun:
+    def test_a_run_refused_its_speed_leaves_no_row(self, furuta, tmp_path):
+        # it showed in `stages show` as a run of the robot at stage 0, and cost a full-fsync write
+        policy = write_linear_policy(furuta, tmp_path / "zero.onnx")
+        path = tmp_path / "ledger.sqlite"
+        with pytest.raises(Sim2RealError, match="above what the stage ledger allows"):
+            ledger_run(furuta, policy, "robot", start_stage=2, path=path)
+        with StageLedger(path) as book:
+            assert book.rows() == []
+
+
 class TestCrashSafety:
     def test_sigkill_mid_run_keeps_the_time_earned(self, tmp_path, furuta, state, capsys):
         policy = write_linear_policy(furuta, tmp_path / "zero.onnx")

@@ -62,6 +62,20 @@ class TestSecondPublisher:
         assert "\n" not in text and "12 of 72 messages jump to another pose" in text
         assert "two publishers on the topic" in text
 
+    def test_a_drivers_dropouts_in_the_place_of_samples_are_read_with_a_warning(self, tmp_path, caplog):
+        # three samples of one driver read as zeros: no second publisher (they replace samples, they
+        # come between none), so the log is read as recorded, said (it was refused as two publishers)
+        glitches = {10, 25, 40}
+        states = [
+            (EPOCH + i * STEP, foreign_state(EPOCH + i * STEP, NAMES, [0.0] * 3 if i in glitches else _pose(i), [0.1] * 3))
+            for i in range(N)
+        ]
+        commands = [(EPOCH + i * STEP, [0.0, 0.0, 0.0]) for i in range(N)]
+        with caplog.at_level(logging.WARNING):
+            back = read_bag(write_foreign(tmp_path / "bag", states, commands), command_joints=NAMES)
+        assert back.q.shape == (N, 3)
+        assert any("3 of 60 messages jump" in r.getMessage() and "glitches" in r.getMessage() for r in caplog.records)
+
 
 class TestJumps:
     def test_an_oscillation_sampled_four_times_a_period_does_not_jump(self):

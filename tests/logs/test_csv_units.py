@@ -61,6 +61,15 @@ class TestUnitsRow:
             "units not checked" in r.getMessage() and "u 'percent'" in r.getMessage() for r in caplog.records
         )
 
+    def test_a_map_converting_a_column_itself_is_taken_at_its_word(self, tmp_path):
+        # an encoder behind a 6:1 gear: the motor's radians scaled by 1/6 are the joint's (the
+        # units row says rad, which was 'set scale: {q: 1}', advice that made the angles 6x wrong)
+        geared = ColumnMap(
+            time="t", position={"a": "q"}, velocity={"a": "qd"}, command={"a": "u"}, scale={"q": 1 / 6}
+        )
+        back = read_csv(_csv(tmp_path, ["s;rad;rad/s;V", *_rows()]), geared)
+        np.testing.assert_allclose(back.q[:, 0], np.sin(np.arange(20) * 0.01) / 6, atol=1e-9)
+
 
 class TestRepeatedRows:
     def test_a_row_written_twice_is_dropped_with_a_warning(self, tmp_path, caplog):

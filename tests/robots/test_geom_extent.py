@@ -88,3 +88,27 @@ class TestLowestPoint:
         points, _ = lowest_points(model, data, 0)
         assert len(points) < n  # the hull only
         np.testing.assert_allclose(lowest_point(model, data, 0), world[np.argmin(world[:, 2])], atol=1e-12)
+
+
+class TestCylinder:
+    @pytest.mark.parametrize("spin", [0.0, 45.0, 30.0])
+    def test_a_wheel_turned_about_its_axis_reaches_down_by_its_radius(self, spin):
+        # its box's corners reached sqrt(2) r below a wheel turned 45 degrees: a raised wheel or
+        # cylinder foot read 4 cm lower than it was (the collision observer's contact height is 3 cm)
+        xml = (
+            "<mujoco><worldbody><body pos='0 0 0.5'><geom type='cylinder' size='0.1 0.02' "
+            f"euler='90 0 {spin}'/></body></worldbody></mujoco>"
+        )
+        model = mujoco.MjModel.from_xml_string(xml)
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)
+        assert geom_bottom(model, data, 0) == pytest.approx(0.5 - 0.1, abs=1e-9)
+
+    def test_a_tilted_cylinder_touches_with_its_rim(self):
+        model = mujoco.MjModel.from_xml_string(
+            "<mujoco><worldbody><geom type='cylinder' size='0.05 0.02' euler='30 0 0'/></worldbody></mujoco>"
+        )
+        data = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, data)
+        tilt = np.radians(30)
+        assert geom_bottom(model, data, 0) == pytest.approx(-(0.05 * np.sin(tilt) + 0.02 * np.cos(tilt)), abs=1e-9)

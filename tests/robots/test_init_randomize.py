@@ -162,14 +162,19 @@ def test_a_slide_joint_has_its_own_bounds_apart_from_the_hinges(tmp_path):
         "<mujoco><worldbody><body name='link'><joint name='shoulder' axis='0 1 0' range='-2 2'/>"
         "<geom type='capsule' fromto='0 0 0 0.3 0 0' size='0.02' mass='0.5'/>"
         "<body name='finger' pos='0.3 0 0'><joint name='finger' type='slide' axis='1 0 0' range='0 0.04'/>"
+        "<geom type='box' size='0.01 0.01 0.01' mass='0.05'/></body>"
+        "<body name='thumb' pos='0.3 0 0'><joint name='thumb' type='slide' axis='0 0 1' range='0 0.04'/>"
         "<geom type='box' size='0.01 0.01 0.01' mass='0.05'/></body></body></worldbody></mujoco>"
     )
-    opts = InitOptions(kp=20.0, kd=0.5, torque_limit=10.0, armature={"shoulder": 0.032, "finger": 2.6})
+    armature = {"shoulder": 0.032, "finger": 2.6, "thumb": 0.01}
+    opts = InitOptions(kp=20.0, kd=0.5, torque_limit=10.0, armature=armature)
     spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", opts)
     params = Parameters(spec, build_model(spec))
     shoulder, finger = params.info("joint.shoulder.armature"), params.info("joint.finger.armature")
+    thumb = params.info("joint.thumb.armature")
     assert shoulder.low[0] <= 0.032 <= shoulder.high[0] < 0.1
     assert finger.low[0] <= 2.6 <= finger.high[0]
+    assert thumb.low[0] <= 0.01 <= thumb.high[0] < 0.1  # each slide its own: not the finger's 2.6
 
 
 def test_pd_gains_of_0_are_left_out_of_both_presets(tmp_path):

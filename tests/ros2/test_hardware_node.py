@@ -468,6 +468,12 @@ class TestDeployNodeStartup:
         deploy, context = _furuta_node(
             furuta_policy, config, config=NodeConfig(startup_timeout=1.0), clock=lambda: now[0]
         )
+        from std_msgs.msg import Bool
+
+        from sim2real.real.ros2 import Node
+
+        recorder = Node("rosbag2_recorder", context=probe.context)  # `ros2 bag record -a` hears everything
+        recorder.create_subscription(Bool, config.safe_mode_topic, lambda _msg: None, config.safe_mode_qos.profile())
         with _spinning(deploy, context):
             commands = probe.subscribe(Float64MultiArray, config.command_topic, config.command_qos.profile())
             pub = probe.node.create_publisher(JointState, config.joint_states_topic, QosSettings().profile())
@@ -477,10 +483,14 @@ class TestDeployNodeStartup:
                 TIMEOUT,
                 "a valid reading, commands heard, safe mode not",
             )
-            assert "safe-mode topic" in deploy.robot.unheard()
+            probe.wait_for(lambda: "rosbag2_recorder" in deploy.robot.unheard(), TIMEOUT, "the recorder seen")
             now[0] = 2.0
             assert deploy.finished.wait(TIMEOUT)
-        assert deploy.error.startswith("the robot is not listening within 1 s: nothing subscribes to the safe-mode")
+        recorder.destroy_node()
+        assert deploy.error.startswith(
+            "the robot is not listening within 1 s: no driver subscribes to the safe-mode topic "
+            f"{config.safe_mode_topic} (only rosbag2_recorder, which record or show it)"
+        ), deploy.error
         assert not deploy.running and commands == []
 
 

@@ -111,14 +111,12 @@ def finetune(
     from sim2real.finetune.adapter import AdapterConfig
 
     one_torch_thread()
-    from sim2real.finetune.data import check_observation_from_logs
     from sim2real.finetune.trainer import FinetuneConfig
     from sim2real.finetune.weights import WeightConfig
     from sim2real.policy.metadata import read_metadata
     from sim2real.robots import load_robot
 
     metadata = read_metadata(policy)
-    check_observation_from_logs(metadata, Path(policy).name)  # before a log is read or a twin runs
     if robot is None:
         from sim2real.robots import EMBEDDED
 

@@ -18,7 +18,6 @@ from sim2real.robots.geom_extent import (
     BOX_CORNERS,
     SOLE_SPREAD,
     collision_geoms,
-    cylinder_rim,
     geom_bottom,
     lowest_points,
     sole_geoms,
@@ -139,11 +138,9 @@ def _pose(model: mujoco.MjModel, qpos: np.ndarray | None) -> mujoco.MjData:
 
 
 def _low_points(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> np.ndarray:
-    """Where a geom can touch a level floor, in the world [m], shape (n, 3): a cylinder's end circles
-    (:func:`cylinder_rim`), else :func:`lowest_points`'s (a sphere's or an ellipsoid's support point,
-    a capsule's cap centres lowered by its radius, a mesh's vertices, a box's corners)."""
-    if int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_CYLINDER):
-        return cylinder_rim(model, data, geom)
+    """Where a geom can touch a level floor, in the world [m], shape (n, 3): :func:`lowest_points`'s
+    (a sphere's or an ellipsoid's support point, a capsule's cap centres lowered by its radius, a
+    cylinder's end circles, a mesh's vertices, a box's corners)."""
     return lowest_points(model, data, geom)[0]
 
 

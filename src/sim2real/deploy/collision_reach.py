@@ -2,8 +2,8 @@
 
 The observer's thresholds follow the spec's torque limits (``threshold_fraction`` x the limit): a
 URDF's placeholder limits (``effort="1000"``) make thresholds no person or obstacle reaches.  On
-Bolt hung by its base they are 200 N m, and the observer needs 859 N on a 31 g shin, a force that
-would swing its hip by about 48 rad in 50 ms: a 300 N push swung the leg 2.5 rad with no event.
+Bolt hung by its base they are 200 N m, and the observer needs 746 N on a 31 g shin (61 x the
+robot's weight), a force that would swing its hip by about 52 rad in 50 ms.
 Two checks say so before a deployment (preflight's ``collision_detection``) and in the fault suite
 (the collision case, which pushes at 3 x the threshold force):
 
@@ -95,10 +95,7 @@ def swing_fix(spec: RobotSpec, detector: CollisionDetector, joint: str) -> str:
 
 def _robot_root(model: mujoco.MjModel, spec: RobotSpec) -> int:
     """The robot's top body (the world's child that carries its first joint)."""
-    body = int(model.jnt_bodyid[model.joint(spec.joints[0]).id])
-    while int(model.body_parentid[body]) != 0:
-        body = int(model.body_parentid[body])
-    return body
+    return int(model.body_rootid[model.jnt_bodyid[model.joint(spec.joints[0]).id]])
 
 
 def _held(model: mujoco.MjModel, detector: CollisionDetector, reading: Reading) -> set[int]:

@@ -193,7 +193,7 @@ class StageLedger:
         now = time.time()
         with self.db:  # BEGIN ... COMMIT (a rollback on an error)
             self.db.execute("BEGIN IMMEDIATE")
-            reached, _ = self._reached(key, dwell)
+            reached, stored = self._reached(key, dwell)
             seconds = self._times(key).get(reached, 0.0)
             times = {}
             if stage == reached and add_s > 0:
@@ -202,7 +202,8 @@ class StageLedger:
                 if reached < len(dwell) and seconds >= dwell[reached] - _EPS:
                     reached, seconds = reached + 1, 0.0
                     times[reached] = 0.0
-            self._write(key, reached, times, (stage, events) if events else None, now)
+            if times or events or reached != (0 if stored is None else stored):  # nothing earned nor lost: no row
+                self._write(key, reached, times, (stage, events) if events else None, now)
         return reached, seconds
 
     def event(self, key: Key, stage: int, events: int, rule: str, dwell: tuple[float, ...]) -> tuple[int, float]:

@@ -177,7 +177,8 @@ class ControlLoop:
             self._velocity_command = np.zeros(3)
         else:
             self._velocity_command = None
-        self._logged_vc: np.ndarray | None = None  # the velocity command the log has last
+        self._vc_changed = True  # the velocity command was set since the log said it
+        self._vc_fraction = math.nan  # the speed fraction when the log last said it
         self.speed_limits_targets = stages_slow_targets(
             self.config, self.speed.config.stages, self._velocity_command is not None
         )
@@ -308,6 +309,7 @@ class ControlLoop:
         if value.shape != (3,):
             raise Sim2RealError(f"velocity command must have 3 values, got {value.shape[0]}")
         self._velocity_command = value
+        self._vc_changed = True
 
     @property
     def velocity_command(self) -> np.ndarray | None:
@@ -413,9 +415,10 @@ class ControlLoop:
                 and not any(e.severity in HOLD_OR_SAFE_STOP for e in events)
             )
             policy_ran, input_finite = False, True
+            changed, self._vc_changed = self._vc_changed, False  # cleared before the read: a change after it stays
             velocity_command = self._effective_velocity_command()
-            if velocity_command is not None and not np.array_equal(velocity_command, self._logged_vc, equal_nan=True):
-                self._logged_vc = velocity_command.copy()
+            if velocity_command is not None and (changed or self.speed.fraction != self._vc_fraction):
+                self._vc_fraction = self.speed.fraction
                 self._write_event(now, EVENT_VELOCITY, {"velocity_command": velocity_command.tolist()})
             if usable:
                 assert isinstance(reading, Reading)

@@ -581,7 +581,8 @@ def check_estop_and_fallback(runner: _Runner) -> tuple[Item, Item]:
 
     with loop:
         before = runner.ticks(loop, max(5, round(0.1 / spec.control_dt)))
-        running = bool(before) and before[-1].command.mode == "normal" and not loop.monitor.latched
+        # running: a normal command among the last ticks (a hold for one dropped reading is routine) and no latch
+        running = any(r.command.mode == "normal" for r in before[-3:]) and not loop.monitor.latched
         stopped_by = loop.monitor.latch_reason
         t_req = float(clock()) if callable(clock) else time.monotonic()
         with deliberate_estop(reason, "the preflight's own e-stop test"):

@@ -110,7 +110,7 @@ def finetune_files(
     """
     meta = read_metadata(policy)
     meta.check_spec(spec, f"policy {policy}")
-    check_observation_from_logs(meta, Path(policy).name)
+    check_observation_from_logs(meta, Path(policy).name)  # named here: load_episodes knows no file
     episodes = load_episodes(logs, spec, meta, command_order=command_order, motor_order=motor_order)  # the logs first: cheap, and the usual mistake
     base = load_base(policy, spec)
     buffer = ReplayBuffer()

@@ -7,8 +7,10 @@ pose and back: a replay would compare the simulator with a robot that never move
 as *jumps*: a message whose positions lie far from both neighbours' in most joints while the
 neighbours agree with each other (:func:`jumps`).  Where the jumping messages carry fields of
 another shape than the rest (no velocities or efforts, as ``joint_state_publisher`` sends), they
-are one publisher's: dropped, with a warning counting them.  Otherwise which messages are the
-robot's cannot be told: one error line.
+are one publisher's: dropped, with a warning counting them.  Otherwise, when they come between the
+others' regular samples, which messages are the robot's cannot be told: one error line; when they
+take the place of samples (a driver's dropouts read as zeros), they are read as recorded, with a
+warning.
 """
 
 from __future__ import annotations
@@ -70,6 +72,20 @@ def _one_pose(q: np.ndarray, jumping: np.ndarray) -> bool:
     return moved * JUMP_RATIO < float(np.median(away))
 
 
+def _extra_in_time(t: np.ndarray, jumping: np.ndarray) -> bool:
+    """Whether the jumping messages come between the others' regular samples (a second publisher's:
+    the neighbours of each lie one of the rest's steps apart) rather than in the place of samples
+    (a driver's glitch: its neighbours two steps apart), at the median."""
+    rest = t[~jumping]
+    if rest.size < 3:
+        return True
+    step = float(np.median(np.diff(rest)))
+    idx = np.flatnonzero(jumping)
+    idx = idx[(idx > 0) & (idx < len(t) - 1)]
+    around = float(np.median(t[idx + 1] - t[idx - 1])) if idx.size else step
+    return around < 1.5 * step
+
+
 def one_publisher(where: str, t: np.ndarray, q: np.ndarray, kinds: Sequence[Hashable]) -> np.ndarray:
     """The messages of the robot's own publisher, as a mask over the messages.
 
@@ -102,6 +118,13 @@ def one_publisher(where: str, t: np.ndarray, q: np.ndarray, kinds: Sequence[Hash
         )
         return other
     first = int(np.flatnonzero(jumping)[0])
+    if not _extra_in_time(t, jumping):
+        log.warning(
+            "%s: %d of %d messages jump to another pose in most joints and back (first %.3f s in), in the place of "
+            "samples rather than between them: a driver's glitches (dropouts read as zeros?), read as recorded",
+            where, int(np.count_nonzero(jumping)), len(q), t[first] - t[0],
+        )
+        return keep
     raise LogError(
         f"{where}: {int(np.count_nonzero(jumping))} of {len(q)} messages jump to another pose in most joints and "
         f"back (first {t[first] - t[0]:.3f} s in): two publishers on the topic (the driver and a "

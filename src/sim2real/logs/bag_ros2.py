@@ -234,8 +234,9 @@ def _decompressed(where: Path, file: Path, folder: Path) -> Path:
 
 
 class Ros2Bag:
-    """A rosbag2 bag open for reading: one rosbags reader (a bag directory), or one per storage file
-    (read without ``metadata.yaml``: their messages merged by recording time)."""
+    """A rosbag2 bag open for reading: one rosbags reader per storage file (a finished bag's files
+    listed in ``metadata.yaml``, or a directory's files without it), their messages merged by
+    recording time."""
 
     def __init__(self, where: Path, readers: Sequence[Any]) -> None:
         self.where = where

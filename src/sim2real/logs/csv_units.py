@@ -70,7 +70,8 @@ def check_units(where: str, units: Mapping[str, str], scale: Mapping[str, float]
         where: ``PATH:LINE`` of the units row.
 
     Raises:
-        LogError: A unit whose factor to SI is not the map's scale of that column (one line).
+        LogError: A unit not in SI (ms, deg) whose column the map leaves unscaled (one line); a map that
+            scales it by another factor than the unit's converts it itself (a gear, a torque constant).
     """
     unknown = []
     for column, text in units.items():
@@ -80,7 +81,16 @@ def check_units(where: str, units: Mapping[str, str], scale: Mapping[str, float]
                 unknown.append(f"{column} {text.strip()!r}")
             continue
         given = float(scale.get(column, 1.0))
-        if not math.isclose(abs(given), factor, rel_tol=1e-4):
+        if math.isclose(abs(given), factor, rel_tol=1e-4):
+            continue
+        if not math.isclose(abs(given), 1.0, rel_tol=1e-4):  # the map's own conversion (a gear ratio, kt)
+            log.info(
+                "%s: column %r is in %r (%g to SI) and the column map scales it by %g: taken as the map's "
+                "own conversion (a gear, a torque constant)",
+                where, column, text.strip(), factor, given,
+            )
+            continue
+        if factor != 1.0:  # the map leaves a column in ms or deg unscaled
             raise LogError(
                 f"{where}: the units row gives column {column!r} in {text.strip()!r} ({factor:g} to SI), but the "
                 f"column map scales it by {given:g}: set scale: {{{column}: {factor:g}}} in the column map file"

@@ -1,7 +1,7 @@
 """The names a randomization config may randomize on one robot, and their physical domains.
 
-The parameters of :mod:`sim2real.params` (which owns their domains: :data:`~sim2real.params.POSITIVE`,
-:data:`~sim2real.params.NONNEGATIVE`), plus two names derived here: ``link.<body>.length`` (a
+The parameters of :mod:`sim2real.params` (:mod:`sim2real.param_kinds` owns their domains: :data:`~sim2real.param_kinds.POSITIVE`,
+:data:`~sim2real.param_kinds.NONNEGATIVE`), plus two names derived here: ``link.<body>.length`` (a
 scale of the link, positive) and ``sensor.<s>.noise_density`` (sensor units/sqrt(Hz), >= 0).
 """
 
@@ -13,8 +13,8 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import ParameterError
-from sim2real.params import NONNEGATIVE as PARAM_NONNEGATIVE
-from sim2real.params import POSITIVE as PARAM_POSITIVE
+from sim2real.param_kinds import NONNEGATIVE as PARAM_NONNEGATIVE
+from sim2real.param_kinds import POSITIVE as PARAM_POSITIVE
 from sim2real.params import Parameters, ParamInfo, delay_capacity
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec

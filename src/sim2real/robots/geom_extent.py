@@ -2,8 +2,8 @@
 
 One owner for the question every stage asks of a foot or a body (`robot init` lowering a robot
 onto its floor, the collision observer's feet, the fault cases): a sphere's centre less its
-radius, a capsule's lower cap, an ellipsoid's support point, a mesh's lowest vertex, otherwise the
-lowest corner of the geom's box.  Needs MuJoCo and numpy only.
+radius, a capsule's lower cap, an ellipsoid's support point, a cylinder's end circles' lowest
+point, a mesh's lowest vertex, otherwise the lowest corner of the geom's box.  Needs MuJoCo and numpy only.
 """
 
 from __future__ import annotations
@@ -72,6 +72,8 @@ def lowest_points(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> tupl
         rot, semi = data.geom_xmat[geom].reshape(3, 3), np.asarray(model.geom_size[geom], dtype=float)
         down = rot.T @ np.array([0.0, 0.0, -1.0])
         points = (data.geom_xpos[geom] + rot @ (semi**2 * down / np.linalg.norm(semi * down)))[None, :]
+    elif kind == int(mujoco.mjtGeom.mjGEOM_CYLINDER):  # its end circles: its box reaches below a turned one
+        points = cylinder_rim(model, data, geom)
     else:
         points = data.geom_xpos[geom] + _surface_points(model, geom) @ data.geom_xmat[geom].reshape(3, 3).T
     points[:, 2] -= _rounded(model, geom)
@@ -80,10 +82,10 @@ def lowest_points(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> tupl
 
 def geom_bottom(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> float:
     """Height of a geom's lowest point in the world [m] at the kinematics in ``data``: a sphere's
-    centre less its radius, a capsule's lower cap, an ellipsoid's support point, a mesh's lowest
-    vertex, otherwise the lowest
-    corner of the geom's box in its own frame (``geom_aabb``; a cylinder's box reaches a little
-    below it).  Not the bounding sphere (``geom_rbound``): a foot mesh's sphere reaches 10-20 cm
+    centre less its radius, a capsule's lower cap, an ellipsoid's support point, a cylinder's end
+    circles' lowest point (:func:`cylinder_rim`: its box's corners reach up to sqrt(2) r below a
+    wheel turned about its axis), a mesh's lowest vertex, otherwise the lowest corner of the geom's
+    box in its own frame (``geom_aabb``).  Not the bounding sphere (``geom_rbound``): a foot mesh's sphere reaches 10-20 cm
     below the sole, so a lifted foot would still count as touching the ground."""
     return float(np.min(lowest_points(model, data, geom)[1]))
 

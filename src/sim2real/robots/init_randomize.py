@@ -299,7 +299,7 @@ def parameter_bounds(
     hinges = [j for j in range(model.njnt) if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE)]
     slides = [j for j in range(model.njnt) if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_SLIDE)]
     groups = [("*", hinges + slides)] if not (hinges and slides) else [("*", hinges)] + [
-        (name, slides) for j in slides if (name := object_name(model, mujoco.mjtObj.mjOBJ_JOINT, j))
+        (name, [j]) for j in slides if (name := object_name(model, mujoco.mjtObj.mjOBJ_JOINT, j))
     ]
     given = {model.joint(j).id: float(v) for j, v in (armature or {}).items()}
     for name, members in groups:

@@ -45,9 +45,9 @@ class MotorModel:
     a: float
     """Gain on the input [N m per input unit: N m/rad for a pd drive's position error]."""
     b: float
-    """Velocity coefficient [N m s/rad]."""
+    """Velocity coefficient [N m s/rad; N s/m for a slide]."""
     c: float
-    """Constant [N m]."""
+    """Constant [N m; N for a slide]."""
     r2: float
     """Coefficient of determination of the fit."""
     samples: int

@@ -123,6 +123,7 @@ def discretization_shift(
         return float(np.sum(rho((r / f_scale) ** 2, loss))), r
 
     now, r = cost(z)
+    start_cost = now  # the fit's own values, replayed at h / 2
     for _ in range(iterations):
         sw = np.sqrt(rho1((r / f_scale) ** 2, loss))
         Jw = weighted_jacobian(J, sw, free)
@@ -161,7 +162,7 @@ def discretization_shift(
     # else the moves were no first-order step error but a slide along a flat, curved valley (a
     # twin's log shifted by 0.1 ms in time moved the delay 7 ms, and the extrapolation's residual
     # was 10x the fit's)
-    start_cost, extrapolated = cost(z0)[0], cost(np.clip(2 * z - z0, view.lo, view.hi))[0]
+    extrapolated = cost(np.clip(2 * z - z0, view.lo, view.hi))[0]
     if not extrapolated <= start_cost:
         log.info(
             "the step-free extrapolation fits the half-step replay worse than the fit at h (cost %.4g vs %.4g): "

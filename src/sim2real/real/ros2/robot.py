@@ -86,6 +86,12 @@ class _ImuSample:
     quat: np.ndarray | None
 
 
+ONLOOKERS = ("rosbag2", "ros2cli", "ros2_bag", "foxglove", "rqt", "rviz", "plotjuggler")
+"""Node-name prefixes of subscribers that record or show a topic, never act on it (``ros2 bag
+record``, ``ros2 topic echo``, Foxglove's bridge, rqt, RViz, PlotJuggler; a leading underscore, as
+the CLI's hidden nodes have, ignored): they do not count as a driver listening."""
+
+
 @dataclass
 class Ros2Counters:
     """What the robot interface has seen and sent (for diagnostics and benchmarks)."""
@@ -434,18 +440,32 @@ class Ros2Robot:
         return None
 
     def unheard(self) -> str | None:
-        """Why a command or a safe stop would reach nobody now (no subscriber on the command topic,
-        or on the safe-mode topic: a stop published there would leave the robot on its last
-        command), or None when both are heard.  One line for the user."""
-        if self._command_pub.get_subscription_count() == 0:
-            return f"nothing subscribes to the command topic {self.config.command_topic}"
-        if self._safe_pub is not None and self._safe_pub.get_subscription_count() == 0:
+        """Why a command or a safe stop would reach no driver now (no subscriber on the command topic,
+        or on the safe-mode topic, but recorders and viewers: a stop published there would leave the
+        robot on its last command), or None when both are heard.  One line for the user.  A
+        subscriber is no proof that the driver acts on the message: it is the check a graph allows."""
+        if not self._listeners(self.config.command_topic):
+            return f"no driver subscribes to the command topic {self.config.command_topic}{self._onlookers(self.config.command_topic)}"
+        if self._safe_pub is not None and not self._listeners(self.config.safe_mode_topic):
             return (
-                f"nothing subscribes to the safe-mode topic {self.config.safe_mode_topic}: a safe stop would not "
-                "reach the robot (its driver must enter safe mode on True there; without that topic set "
-                "safe_mode_topic: null and safe_values_on_command_topic: true)"
+                f"no driver subscribes to the safe-mode topic {self.config.safe_mode_topic}"
+                f"{self._onlookers(self.config.safe_mode_topic)}: a safe stop would not reach the robot (its driver "
+                "must enter safe mode on True there; without that topic set safe_mode_topic: null and "
+                "safe_values_on_command_topic: true)"
             )
         return None
+
+    def _subscribers(self, topic: str) -> list[str]:
+        """The nodes subscribed to ``topic``."""
+        return [i.node_name for i in self.node.get_subscriptions_info_by_topic(self.node.resolve_topic_name(topic))]
+
+    def _listeners(self, topic: str) -> list[str]:
+        """The subscribers of ``topic`` that may be a driver: not a recorder, a CLI or a viewer."""
+        return [n for n in self._subscribers(topic) if not n.lstrip("_").startswith(ONLOOKERS)]
+
+    def _onlookers(self, topic: str) -> str:
+        seen = [n for n in self._subscribers(topic) if n.lstrip("_").startswith(ONLOOKERS)]
+        return f" (only {', '.join(sorted(set(seen)))}, which record or show it)" if seen else ""
 
     def _stamp_hint(self) -> str:
         return (
