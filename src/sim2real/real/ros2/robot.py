@@ -92,6 +92,10 @@ record``, ``ros2 topic echo``, Foxglove's bridge, rqt, RViz, PlotJuggler; a lead
 the CLI's hidden nodes have, ignored): they do not count as a driver listening."""
 
 
+UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"
+"""The node name the ROS 2 graph gives an endpoint whose node it has not discovered yet."""
+
+
 @dataclass
 class Ros2Counters:
     """What the robot interface has seen and sent (for diagnostics and benchmarks)."""
@@ -460,8 +464,12 @@ class Ros2Robot:
         return [i.node_name for i in self.node.get_subscriptions_info_by_topic(self.node.resolve_topic_name(topic))]
 
     def _listeners(self, topic: str) -> list[str]:
-        """The subscribers of ``topic`` that may be a driver: not a recorder, a CLI or a viewer."""
-        return [n for n in self._subscribers(topic) if not n.lstrip("_").startswith(ONLOOKERS)]
+        """The subscribers of ``topic`` that may be a driver: not a recorder, a CLI or a viewer, and
+        known by name (discovery reports an endpoint before its node: ``_NODE_NAME_UNKNOWN_``, which
+        may be a recorder; counted once its name is known)."""
+        return [
+            n for n in self._subscribers(topic) if n and n != UNKNOWN_NODE and not n.lstrip("_").startswith(ONLOOKERS)
+        ]
 
     def _onlookers(self, topic: str) -> str:
         seen = [n for n in self._subscribers(topic) if n.lstrip("_").startswith(ONLOOKERS)]
