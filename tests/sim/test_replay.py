@@ -10,7 +10,7 @@ import pytest
 from pendulum_testdata import LOG_TRUE, TRUE, exact_log
 from sim2real.errors import LogError, Sim2RealError, SpecMismatchError
 from sim2real.robots import load_robot
-from sim2real.sim.replay import Replayer, build_windows, delayed_commands, local_slope
+from sim2real.sim.replay import Replayer, build_windows, delayed_commands
 from sim2real.sysid.synthetic import excitation_commands, simulate_log
 
 
@@ -102,14 +102,6 @@ class TestWindows:
         assert windows.velocity_source == ("fd",)
         true_qd = log.qd[windows.start]
         assert np.abs(windows.qd0 - true_qd).max() < 0.1
-
-    def test_local_slope_is_exact_for_a_quadratic_on_irregular_times(self, rng):
-        t = np.sort(rng.uniform(0, 1, 200))
-        q = np.stack([1 + 2 * t - 3 * t**2, -(t**2)], axis=1)
-        idx = np.array([0, 50, 199])
-        np.testing.assert_allclose(
-            local_slope(t, q, idx, 0.02), np.stack([2 - 6 * t[idx], -2 * t[idx]], 1), atol=1e-8
-        )
 
     def test_a_log_of_another_robot_is_refused_by_spec_hash_or_joint_names(self, log):
         with pytest.raises(SpecMismatchError):
@@ -206,7 +198,7 @@ def test_a_noisy_velocity_column_of_a_log_at_rest_is_reported_in_rad_per_s(spec,
     still = simulate_log(spec, {}, np.zeros((200, 1)), seed=2)
     n = still.t.size
     still = dataclasses.replace(still, q=np.full((n, 1), 1e-3), qd=0.1 * rng.standard_normal((n, 1)))
-    caplog.set_level("INFO", logger="sim2real.sim.replay")
+    caplog.set_level("INFO", logger="sim2real.sim.velocity_source")
     build_windows(spec, [still], 0.25, names=["still"])
     line = next(r.getMessage() for r in caplog.records if "differs from the positions' slope" in r.getMessage())
     assert "rad/s RMS (the positions barely move)" in line and "%" not in line

@@ -18,7 +18,8 @@ io                logs for replay and identification (bags, or CSV through a col
 from sim2real.gap.core import compare, measure_gap
 from sim2real.gap.io import CSV_MAPS, load_logs
 from sim2real.gap.result import DEFAULT_THRESHOLD, GapResult
-from sim2real.sim.replay import Prediction, Replayer, Windows, build_windows, local_slope
+from sim2real.sim.replay import Prediction, Replayer, Windows, build_windows
+from sim2real.sim.velocity_source import local_slope
 
 __all__ = [
     "CSV_MAPS",

@@ -12,6 +12,8 @@ drives            what runs between physics steps: actuator networks and Stribec
 net_actuator      actuator networks at run time (onnxruntime): file, metadata, batched history
 floating          the free joint of a floating base, and the robot hung by its base
 replay            replay of logged commands in windows started from logged states
+velocity_source   a window's initial velocities: a log's velocity column or its positions' slope,
+                  whichever the log shows to be the more accurate
 continuity        where a log's joint positions jump (resets, angle wraps): what a replay window
                   must not span
 terrain_scan      terrain height scans: the grid of points around a base and the MuJoCo ray casts

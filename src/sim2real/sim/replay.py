@@ -7,11 +7,9 @@ Protocol (the one every prediction-error figure of sim2real uses):
   Without a horizon there is one window per log, from its first sample to its last (open loop).
 - **Initial state.** Positions from the log; velocities from the log (``velocity="log"``) or from
   the slope of a local quadratic fit to the logged positions within +-``fd_half_width`` seconds
-  of the start (``velocity="fd"``), or ``"auto"`` (the default): the log's column unless it
-  disagrees with that slope by more than 10 % RMS.  Real velocity columns can be far noisier than
-  the positions (the DFKI pendulum's differ from the positions' slope by 0.45 rad/s RMS in
-  ``energy_shaping.csv`` and 2 rad/s in ``pd_excitation.csv``), and a window started from a
-  velocity off by 2 rad/s is 0.5 rad off after 0.25 s whatever the model.  Position-sensor
+  of the start (``velocity="fd"``), or ``"auto"`` (the default): the better of the two, judged
+  from the log itself (:mod:`sim2real.sim.velocity_source`).  A window started from a velocity
+  off by 2 rad/s is 0.5 rad off after 0.25 s whatever the model.  Position-sensor
   biases (``sensor.<joint>_pos.bias``) are subtracted from the logged positions to get the
   simulator's state, and added back to its predictions.
 - **Floating base.** When the model's base floats (:func:`~sim2real.sim.floating.base_joint`),
@@ -58,14 +56,11 @@ from sim2real.robots.spec import RobotSpec
 from sim2real.sim.batch import BatchSim
 from sim2real.sim.continuity import clear_windows
 from sim2real.sim.floating import base_joint
+from sim2real.sim.velocity_source import choose_velocity_source, local_slope
 
 log = logging.getLogger(__name__)
 
 VelocitySource = Literal["auto", "log", "fd"]
-
-AUTO_TOLERANCE = 0.1
-"""velocity="auto" uses a log's velocity column unless its RMS difference from the positions' local
-slope exceeds this share of the slope's RMS."""
 
 BASE_WIDTH = 13
 """Columns of a base state row: position (3) [m], quaternion w, x, y, z (4), linear velocity in the
@@ -80,7 +75,6 @@ __all__ = [
     "base_rows",
     "build_windows",
     "check_log_fits",
-    "local_slope",
 ]
 
 
@@ -261,52 +255,6 @@ def _lead_steps(model: mujoco.MjModel, act_ids: np.ndarray) -> int:
     return max(capacity, 1) + 1
 
 
-def local_slope(t: np.ndarray, q: np.ndarray, index: np.ndarray, half_width: float) -> np.ndarray:
-    """Slope at ``t[i]`` of a quadratic least-squares fit to ``q`` over the samples within about
-    +-``half_width`` seconds (the same number of samples either side, at least one; shifted
-    inwards at the ends of the log), for every ``i`` in ``index``.
-
-    Args:
-        t: Sample times, shape (T,) [s].
-        q: Samples, shape (T, n).
-        index: Samples to estimate the slope at, shape (K,).
-        half_width: Half-width of the fit [s].
-
-    Returns:
-        Slopes, shape (K, n).
-    """
-    index = np.asarray(index, dtype=np.int64)
-    T = t.size
-    if T < 3:
-        return np.repeat(((q[-1] - q[0]) / max(t[-1] - t[0], 1e-12))[None], index.size, axis=0)
-    h = float(np.median(np.diff(t)))
-    k = int(np.clip(round(half_width / h) if h > 0 else 1, 1, (T - 1) // 2))
-    lo = np.clip(index - k, 0, T - 2 * k - 1)
-    rows = lo[:, None] + np.arange(2 * k + 1)[None, :]
-    x = t[rows] - t[index][:, None]
-    A = np.stack([np.ones_like(x), x, x * x], axis=2)  # (K, S, 3)
-    AtA = np.einsum("ksi,ksj->kij", A, A)
-    Atq = np.einsum("ksi,ksn->kin", A, q[rows])
-    AtA += 1e-18 * np.eye(3)
-    coef = np.linalg.solve(AtA, Atq)
-    return coef[:, 1, :]
-
-
-def _initial_velocity(
-    traj: Trajectory, q_all: np.ndarray, qd_all: np.ndarray, velocity: str, half_width: float, name: str
-) -> str:
-    """Where a log's window velocities come from ("log" or "fd"), deciding "auto" (module docstring)."""
-    if velocity != "auto":
-        return velocity
-    slope = local_slope(traj.t, q_all, np.arange(traj.t.size), half_width)
-    diff, size = (float(np.sqrt(np.mean(x**2))) for x in (qd_all - slope, slope))
-    if diff > AUTO_TOLERANCE * max(size, 1e-9):  # a log nearly at rest: an absolute figure, not a share
-        by = f"{100 * diff / size:.0f}% RMS" if size > 0.05 else f"{diff:.3g} rad/s RMS (the positions barely move)"
-        log.info("%s: velocity column differs from the positions' slope by %s: windows start from the slope", name, by)
-        return "fd"
-    return "log"
-
-
 def _window_starts(t: np.ndarray, horizon: float | None, stride: float | None) -> tuple[np.ndarray, float]:
     """Start sample of each window and the window length [s]."""
     if horizon is None:
@@ -338,9 +286,8 @@ def build_windows(
         horizon: Window length [s]; None for one open-loop replay per log.
         stride: Time between window starts [s] (default: the horizon).
         velocity: Initial velocities from the log's velocity column ("log"), from the slope of a
-            local quadratic fit to positions ("fd"), or "auto": the column unless it disagrees
-            with that slope by more than :data:`AUTO_TOLERANCE` (RMS, relative), as noisy
-            velocity columns of real logs do.
+            local quadratic fit to positions ("fd"), or "auto": whichever of the two the log
+            shows to be the more accurate (:func:`~sim2real.sim.velocity_source.choose_velocity_source`).
         fd_half_width: Half-width of the local fit [s] (velocity="fd").
         model: Compiled model (its delay capacity, and whether its base floats: the free model,
             or :func:`~sim2real.sim.floating.hung_model`); default: the nominal model.
@@ -381,7 +328,7 @@ def build_windows(
         jcols = np.array([traj.joint_index(j) for j in spec.joints])
         starts, length = _window_starts(traj.t, horizon, stride)
         q_all, qd_all = traj.q[:, jcols], traj.qd[:, jcols]
-        source = _initial_velocity(traj, q_all, qd_all, velocity, fd_half_width, names[li])
+        source = choose_velocity_source(traj.t, q_all, qd_all, velocity, fd_half_width, names[li])
         qd0 = local_slope(traj.t, q_all, starts, fd_half_width) if source == "fd" else qd_all[starts]
         per_log.append((traj, starts, length, q_all, qd_all, qd0, source))
 
