@@ -54,7 +54,7 @@ def test_an_accurate_column_is_kept_when_the_positions_are_the_noisy_measurement
     rng = np.random.default_rng(4)
     coarse = np.round((q + rng.normal(0.0, 1e-3, q.shape)) / 5e-4) * 5e-4
     column = qd + rng.normal(0.0, 0.01, qd.shape)
-    slope, err = local_fit(t, coarse, np.arange(t.size), 0.01)
+    slope = local_slope(t, coarse, np.arange(t.size), 0.01)
     assert np.sqrt(np.mean((slope - column) ** 2)) > 0.1 * np.sqrt(np.mean(slope**2))  # the old rule's "fd"
     caplog.set_level(logging.INFO, logger="sim2real.sim.velocity_source")
     assert choose_velocity_source(t, coarse, column, "auto", 0.01, "coarse") == "log"
