@@ -17,17 +17,8 @@ from sim2real.commands.deploy import preflight_gate
 from sim2real.deploy.audit import RobotWrapper
 from sim2real.deploy.estop_log import deliberate_estop
 from sim2real.deploy.loop import ControlLoop
-from sim2real.deploy.preflight import (
-    ITEMS,
-    PreflightResult,
-    _Runner,
-    append_record,
-    check_estop_and_fallback,
-    check_reduced_speed,
-    file_hash,
-    find_passing,
-    run_preflight,
-)
+from sim2real.deploy.preflight import _Runner, check_estop_and_fallback, check_reduced_speed, run_preflight
+from sim2real.deploy.preflight_record import ITEMS, PreflightResult, append_record, file_hash, find_passing
 from sim2real.errors import Sim2RealError
 from sim2real.policy.linear import write_linear_policy
 from sim2real.real.protocol import Reading
@@ -134,11 +125,17 @@ class TestFaultyTwins:
         assert _items(result)["contract"].status == "fail" and not result.passed
 
 
-def _record(spec, policy_hash, *, passed=True, target="robot", age=0.0):
-    from sim2real.deploy.preflight import Item
+SETTINGS = {"command_topic": "/joint_commands", "command_joints": None, "joint_names": {}}
+"""A ROS 2 robot's settings as a preflight records them (a part of ``Ros2Config.to_mapping()``)."""
+
+
+def _record(spec, policy_hash, *, passed=True, target="robot", age=0.0, settings=SETTINGS):
+    from sim2real.deploy.preflight_record import Item
 
     items = [Item(n, "pass" if passed else "fail", "x") for n in ITEMS]
-    r = PreflightResult(spec.name, spec.hash, "p.onnx", policy_hash, target, items, time=time.time() - age)
+    r = PreflightResult(
+        spec.name, spec.hash, "p.onnx", policy_hash, target, items, time=time.time() - age, ros2_config=settings
+    )
     append_record(r)
 
 
@@ -157,18 +154,38 @@ class TestGate:
         assert found is not None and found["target"] == "robot"
 
     def test_deploy_refuses_without_and_records_an_override(self, furuta, policies, state):
-        from sim2real.deploy.preflight import file_hash
+        from sim2real.deploy.preflight_record import file_hash
 
         policy = str(policies["quadruped"])
         spec = load_robot("quadruped")
         with pytest.raises(Sim2RealError, match="no passing preflight"):
-            preflight_gate(spec, policy, None)
-        assert preflight_gate(spec, policy, "bench test on a stand") == {
+            preflight_gate(spec, policy, None, SETTINGS)
+        assert preflight_gate(spec, policy, "bench test on a stand", SETTINGS) == {
             "override": "bench test on a stand",
             "policy_hash": file_hash(policy),
         }
         _record(spec, file_hash(policy))
-        assert "passed_at" in preflight_gate(spec, policy, None)
+        assert "passed_at" in preflight_gate(spec, policy, None, SETTINGS)
+
+    def test_a_checklist_passed_with_other_ros2_settings_does_not_open_the_gate(self, policies, state):
+        """A preflight run with one command order (or topic) let a deploy with another start: the
+        record held the spec and policy hashes only."""
+        from sim2real.deploy.preflight_record import file_hash
+
+        policy = str(policies["quadruped"])
+        spec = load_robot("quadruped")
+        motors = ["FR_hip", "FR_thigh", "FR_calf", "FL_hip"]
+        _record(spec, file_hash(policy), settings=None)  # a record from before settings were kept
+        with pytest.raises(Sim2RealError, match=r"command_joints, command_topic, joint_names differ"):
+            preflight_gate(spec, policy, None, SETTINGS)
+        _record(spec, file_hash(policy), settings={**SETTINGS, "command_joints": motors})
+        with pytest.raises(Sim2RealError, match=r"other ROS 2 settings \(command_joints differ\)"):
+            preflight_gate(spec, policy, None, SETTINGS)
+        other = {**SETTINGS, "command_topic": "/lowcmd"}
+        with pytest.raises(Sim2RealError, match=r"command_topic differ"):
+            preflight_gate(spec, policy, None, {**other, "command_joints": motors})
+        assert "passed_at" in preflight_gate(spec, policy, None, {**SETTINGS, "command_joints": motors})
+        assert preflight_gate(spec, policy, "on a stand", other)["override"] == "on a stand"
 
     def test_deploy_ros2_cli_refuses_with_one_line(self, policies, capsys):
         code = main(["deploy", "--robot", "quadruped", "--policy", str(policies["quadruped"]), "--ros2"])

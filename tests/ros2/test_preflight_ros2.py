@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="needs the ros2 extra (pip install 'sim2real[ros2]')")
 
-from sim2real.deploy.preflight import ITEMS
+from sim2real.deploy.preflight_record import ITEMS
 from sim2real.policy.linear import write_linear_policy
 from sim2real.robots import load_robot
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -79,6 +80,10 @@ class TestJointIndexMap:
 
     def test_duplicated_wanted_joint_gives_none(self):
         assert joint_index_map(["a", "b", "a"], ["a", "b"]) is None
+
+    def test_a_joint_wanted_twice_gives_none(self):
+        """Two spec joints read from one message joint: the other robot joint would go unwatched."""
+        assert joint_index_map(["a", "b"], ["b", "b"]) is None
 
 
 class TestJointStatesByName:
@@ -498,6 +503,26 @@ class TestConfig:
             Ros2Config(joint_names={"elbow": "x"}).check(furuta)
         with pytest.raises(Ros2ConfigError, match="actuated joints"):
             Ros2Config(command_joints=("pendulum",)).check(furuta)
+
+    def test_a_partial_map_onto_another_joints_name_is_refused(self, furuta, quadruped):
+        """``{FL_hip: FR_hip}`` left FR_hip with its own name: both spec joints read and commanded the
+        robot's FR_hip, and its FL_hip was neither watched nor commanded."""
+        with pytest.raises(Ros2ConfigError, match="FL_hip and FR_hip the same robot joint 'FR_hip'"):
+            Ros2Config(joint_names={"FL_hip": "FR_hip"}).check(quadruped)
+        with pytest.raises(Ros2ConfigError, match="the same robot joint"):
+            Ros2Config(joint_names={"arm": "pendulum"}).check(furuta)
+        Ros2Config(joint_names={"FL_hip": "FR_hip", "FR_hip": "FL_hip"}).check(quadruped)  # a swap is a map
+
+    def test_commands_go_out_in_the_specs_motor_order_unless_the_config_names_one(self, quadruped):
+        """An imported policy's spec states the robot's motor order; Float64MultiArray values went out
+        in policy order, so a motor-indexed driver applied FL_hip's target to FR_hip."""
+        motors = [j.replace("FL_", "FX_").replace("FR_", "FL_").replace("FX_", "FR_") for j in quadruped.motors]
+        spec = dataclasses.replace(quadruped, motor_order=tuple(motors))
+        order = Ros2Config().command_order(spec)
+        assert [spec.actuators[i].joint for i in order] == motors
+        named = list(reversed(quadruped.actuated_joints))
+        order = Ros2Config(command_joints=tuple(named)).command_order(spec)
+        assert [spec.actuators[i].joint for i in order] == named
 
 
 def test_missing_ros2_extra_is_one_line_naming_the_extra():

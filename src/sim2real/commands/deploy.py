@@ -383,7 +383,12 @@ def deploy(
         from sim2real.deploy.loop_build import check_height_scan
 
         check_height_scan(runner.metadata.observation, None)
-    gate = preflight_gate(spec, policy, override_preflight) if ros2 else None
+    if ros2:
+        from sim2real.real.ros2 import Ros2Config  # MissingExtraError without the ros2 extra
+
+        ros_settings = Ros2Config.resolve(spec, ros_config)
+        ros_settings.check(spec)
+    gate = preflight_gate(spec, policy, override_preflight, ros_settings.to_mapping()) if ros2 else None
     recorder = progression = None
     if gated:
         from sim2real.deploy.ledger import ledger_run
@@ -397,7 +402,7 @@ def deploy(
         with live_telemetry(spec, live, live_host, announce=lambda line: human(line, json)) as live_view:
             if ros2:
                 summary, text = _deploy_ros2(
-                    spec, policy, speed_config, velocity_command, seconds, out, ros_config, domain_id, rt_priority,
+                    spec, policy, speed_config, velocity_command, seconds, out, ros_settings, domain_id, rt_priority,
                     json, gate, recorder, progression, live_view,
                 )
             else:
@@ -503,7 +508,7 @@ def _deploy_ros2(
     velocity_command: tuple[float, float, float] | None,
     seconds: float | None,
     out: str | None,
-    ros_config: str | None,
+    ros_config: Any,
     domain_id: int | None,
     rt_priority: int | None,
     json: bool,
@@ -544,19 +549,20 @@ def _deploy_ros2(
     return summary, summary_text(loop) if loop else f"log {target}"
 
 
-def preflight_gate(spec: Any, policy: str, override: str | None) -> dict[str, Any]:
+def preflight_gate(spec: Any, policy: str, override: str | None, ros2_config: dict[str, Any]) -> dict[str, Any]:
     """What lets a robot deployment start: a passing preflight of this policy and spec on a robot
-    within 24 h, or an explicit override (both go into the log's metadata).
+    within 24 h with the same ROS 2 settings (``ros2_config``: topics, types, joint names, command
+    order), or an explicit override (both go into the log's metadata).
 
     Raises:
-        Sim2RealError: neither.
+        Sim2RealError: neither; a passing run with other settings is named, with the keys that differ.
     """
     import logging
 
-    from sim2real.deploy.preflight import file_hash, find_passing, record_path
+    from sim2real.deploy.preflight_record import file_hash, find_passing, record_path, settings_difference
 
     policy_hash = file_hash(policy)
-    found = find_passing(spec.hash, policy_hash, target="robot")
+    found = find_passing(spec.hash, policy_hash, target="robot", ros2_config=ros2_config)
     if found is not None:
         return {
             "passed_at": found["time_iso"],
@@ -567,6 +573,14 @@ def preflight_gate(spec: Any, policy: str, override: str | None) -> dict[str, An
     if override:
         logging.getLogger(__name__).warning("deploy without a passing preflight: overridden (%s)", override)
         return {"override": override, "policy_hash": policy_hash}
+    other = find_passing(spec.hash, policy_hash, target="robot")
+    if other is not None:
+        differ = settings_difference(other.get("ros2_config"), ros2_config)
+        raise Sim2RealError(
+            f"the passing preflight of {Path(policy).name} on the {spec.name} robot ({other['time_iso']}) ran with "
+            f"other ROS 2 settings ({', '.join(differ)} differ): run `sim2real preflight ... --ros2` again with the "
+            "--ros-config of this deployment, or give --override-preflight REASON"
+        )
     raise Sim2RealError(
         f"no passing preflight of {Path(policy).name} (sha256 {policy_hash[:12]}) on the {spec.name} robot "
         f"(spec {spec.hash[:12]}) within 24 h in {record_path()}: run `sim2real preflight --robot "

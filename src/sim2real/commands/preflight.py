@@ -66,7 +66,8 @@ def preflight(
         json: Print the result as JSON on stdout.
     """
     from sim2real.commands.deploy import _robot_source
-    from sim2real.deploy.preflight import append_record, run_preflight
+    from sim2real.deploy.preflight import run_preflight
+    from sim2real.deploy.preflight_record import append_record
     from sim2real.robots import load_robot
 
     _robot_source(twin, ros2)
@@ -110,7 +111,7 @@ def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, do
 
     check_height_scan(read_metadata(policy).observation, None)  # before waiting for a robot: it gives none
     set_realtime_priority(rt_priority)  # before the robot's threads start: they inherit it
-    config = Ros2Config.load(ros_config) if ros_config else Ros2Config.from_spec(spec)
+    config = Ros2Config.resolve(spec, ros_config)
     robot = Ros2Robot(spec, config, executor="single", node_name="sim2real_preflight")
     try:
         if not robot.wait_for_robot(wait):
@@ -119,7 +120,7 @@ def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, do
         speed, earned_s = ledger_start(spec, policy, "robot")  # where `deploy --ros2` would start
         return run_preflight(
             spec, robot, policy, target="robot", confirm_perimeter=confirmed, paced=True, fixed_base=fixed_base,
-            speed=speed, ledger_earned_s=earned_s,
+            speed=speed, ledger_earned_s=earned_s, ros2_config=config.to_mapping(),
         )
     finally:
         robot.close()
@@ -144,7 +145,7 @@ def stages(
     from pathlib import Path
 
     from sim2real.deploy.ledger import StageLedger, ledger_path, ledger_text
-    from sim2real.deploy.preflight import file_hash
+    from sim2real.deploy.preflight_record import file_hash
 
     name = None
     if robot is not None:

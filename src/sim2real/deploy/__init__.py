@@ -27,10 +27,12 @@ body_geometry     where a robot's bodies are: a body's front, a site in a body's
                   body stands on, the gravity torque a joint carries (the collision observer and the
                   collision fault case)
 monitor           :func:`deployment_monitor`: the monitor a deployment runs (limits + collision)
-preflight         the pre-deployment checklist (``sim2real preflight``), its record and the gate
+preflight         the pre-deployment checklist (``sim2real preflight``)
 estop_log         :func:`deliberate_estop`: a check's own e-stop logged as INFO, saying why
 preflight_limits  preflight's ``limits`` item: a spec's software limits against its model and the
                   robot's own MJCF
+preflight_record  the checklist's results and their record (with the ROS 2 settings), what the
+                  gate of ``deploy --ros2`` looks up
 ledger            the stage ledger (SQLite): eventless time per speed stage across runs, and the
                   speed progression it gates (:class:`LedgerSpeed`)
 live              live telemetry: the loop's log on a Foxglove WebSocket (``--live``; ``live`` extra)

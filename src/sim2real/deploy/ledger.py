@@ -66,7 +66,7 @@ _KEY = "robot=? AND spec_hash=? AND policy_hash=? AND target=?"
 def ledger_path(path: str | Path | None = None) -> Path:
     """The ledger file: ``path``, or by default ``<state_dir>/stages.sqlite``."""
     if path is None:
-        from sim2real.deploy.preflight import state_dir
+        from sim2real.deploy.preflight_record import state_dir
 
         return state_dir() / "stages.sqlite"
     return Path(path)
@@ -547,7 +547,7 @@ def ledger_run(
         Sim2RealError: ``start_stage`` is above the ledger's stage, another run of this policy on
             this robot is under way, or the file is damaged.
     """
-    from sim2real.deploy.preflight import file_hash
+    from sim2real.deploy.preflight_record import file_hash
 
     book = StageLedger(path)
     try:
@@ -573,7 +573,7 @@ def ledger_start(spec: RobotSpec, policy_path: str | Path, target: str, stages: 
     Raises:
         Sim2RealError: the file is damaged.
     """
-    from sim2real.deploy.preflight import file_hash
+    from sim2real.deploy.preflight_record import file_hash
 
     file = ledger_path(path)
     stage, below = 0, 0.0

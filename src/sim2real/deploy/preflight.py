@@ -43,23 +43,18 @@ on the real robot; it runs the checklist hung by its base from a stand, legs in 
 robots are first powered up (``fixed_base``: the twin hangs itself, the monitor checks the joints
 only, :func:`~sim2real.deploy.record.fixed_base_spec`; the record says so).
 
-``passed`` only when every item passes.  The result is appended to the preflight record (one JSON
-line per run, :func:`record_path`); ``deploy --ros2`` looks there for a passing run of the same
-policy file (sha256) and spec hash on a robot (not the twin) within the last 24 h
-(:func:`find_passing`).  Numpy, onnxruntime and MuJoCo (the twin, the observer); no torch.
+``passed`` only when every item passes.  The result is appended to the preflight record
+(:mod:`sim2real.deploy.preflight_record`); ``deploy --ros2`` looks there for a passing run of the
+same policy file (sha256), spec hash and ROS 2 settings on a robot (not the twin) within the last
+24 h.  Numpy, onnxruntime and MuJoCo (the twin, the observer); no torch.
 """
 
 from __future__ import annotations
 
-import getpass
-import hashlib
-import json
 import logging
 import math
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -71,41 +66,17 @@ from sim2real.deploy.estop_log import deliberate_estop
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.loop_build import check_height_scan
 from sim2real.deploy.preflight_limits import limit_problems
+from sim2real.deploy.preflight_record import ITEMS, Item, PreflightResult, file_hash, user
 from sim2real.deploy.record import pd_room
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading, Robot
 from sim2real.robots.spec import RobotSpec
 
-__all__ = [
-    "ITEMS",
-    "MAX_AGE_S",
-    "Item",
-    "PreflightResult",
-    "deliberate_estop",
-    "file_hash",
-    "find_passing",
-    "record_path",
-    "run_preflight",
-    "state_dir",
-]
+__all__ = ["run_preflight"]
 
 log = logging.getLogger(__name__)
 
-ITEMS = (
-    "estop",
-    "limits",
-    "contract",
-    "zero_action_hold",
-    "joint_signs",
-    "reduced_speed",
-    "fallback",
-    "collision_detection",
-    "perimeter",
-)
-"""The checklist's item names, in the order they are reported."""
-MAX_AGE_S = 24 * 3600.0
-"""How long a passing preflight lets ``deploy --ros2`` start [s]."""
 HOLD_S = 2.0
 HOLD_TOLERANCE = 0.5
 """Largest deviation of an actuated joint from the default pose under the zero action [rad] (a
@@ -120,158 +91,6 @@ SIGN_STEP_PD = 0.1
 """joint_signs: a pd joint's target step [rad], within :func:`~sim2real.deploy.record.pd_room` of the
 default pose (robot init leaves one 0.05 rad margin to a limit near the pose: a full step there ran
 the joint into the limit, a safe stop that failed a joint turning the right way)."""
-
-
-@dataclass
-class Item:
-    """One checklist item."""
-
-    name: str
-    status: str
-    """``pass`` or ``fail``."""
-    evidence: str
-    """What was checked and measured, in one line."""
-    figures: dict[str, Any] = field(default_factory=dict)
-    """Measured figures (e.g. ``ms``, ``limit_ms``)."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status, "evidence": self.evidence, **self.figures}
-
-
-@dataclass
-class PreflightResult:
-    """The checklist's outcome."""
-
-    robot: str
-    spec_hash: str
-    policy: str
-    policy_hash: str
-    target: str
-    """``twin`` or ``robot`` (a ROS 2 robot)."""
-    items: list[Item]
-    fixed_base: bool = False
-    """The robot was hung by its base (legs in the air) for the checklist."""
-    time: float = field(default_factory=time.time)
-    """Unix time of the run [s]."""
-    operator: str = field(default_factory=lambda: _user())
-
-    @property
-    def passed(self) -> bool:
-        return len(self.items) == len(ITEMS) and all(i.status == "pass" for i in self.items)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "robot": self.robot,
-            "spec_hash": self.spec_hash,
-            "policy": self.policy,
-            "policy_hash": self.policy_hash,
-            "target": self.target,
-            "fixed_base": self.fixed_base,
-            "time": self.time,
-            "time_iso": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(self.time)),
-            "operator": self.operator,
-            "items": [i.as_dict() for i in self.items],
-        }
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
-
-
-# ------------------------------------------------------------------------------------------ record
-
-
-def state_dir() -> Path:
-    """Per-user state directory: ``$SIM2REAL_STATE_DIR``, else ``$XDG_STATE_HOME/sim2real``, else
-    ``~/.local/state/sim2real`` (created when missing)."""
-    if os.environ.get("SIM2REAL_STATE_DIR"):
-        path = Path(os.environ["SIM2REAL_STATE_DIR"])
-    else:
-        base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-        path = Path(base) / "sim2real"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def record_path() -> Path:
-    """The preflight record: ``<state_dir>/preflight.jsonl``, one JSON object per run (appended,
-    flushed and fsynced)."""
-    return state_dir() / "preflight.jsonl"
-
-
-def file_hash(path: str | Path) -> str:
-    """sha256 (hex) of a file's bytes: the policy hash the gate compares."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def append_record(result: PreflightResult, path: Path | None = None) -> Path:
-    """Append a result to the record (one line, fsynced)."""
-    path = path or record_path()
-    line = json.dumps(result.as_dict(), default=_plain) + "\n"
-    if path.is_file() and path.stat().st_size:
-        with open(path, "rb") as f:  # a run killed while writing left a partial line: end it
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b"\n":
-                line = "\n" + line
-    with open(path, "a", encoding="utf-8") as f:
-        f.write(line)
-        f.flush()
-        os.fsync(f.fileno())
-    return path
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
-
-
-def find_passing(
-    spec_hash: str,
-    policy_hash: str,
-    *,
-    target: str = "robot",
-    max_age_s: float = MAX_AGE_S,
-    now: float | None = None,
-    path: Path | None = None,
-) -> dict[str, Any] | None:
-    """The newest passing preflight of this spec and policy on ``target`` within ``max_age_s``, or None.
-
-    Lines that are not valid JSON (a run killed while writing) are skipped.
-    """
-    path = path or record_path()
-    if not path.is_file():
-        return None
-    now = time.time() if now is None else now
-    best = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        if (
-            entry.get("passed") is True
-            and entry.get("spec_hash") == spec_hash
-            and entry.get("policy_hash") == policy_hash
-            and entry.get("target") == target
-            and isinstance(entry.get("time"), int | float)
-            and 0 <= now - entry["time"] <= max_age_s
-            and (best is None or entry["time"] > best["time"])
-        ):
-            best = entry
-    return best
 
 
 # ------------------------------------------------------------------------------------------- items
@@ -340,7 +159,7 @@ def check_reduced_speed(speed: SpeedConfig, earned_s: float | None = None) -> It
 
 def check_perimeter(confirmed: bool) -> Item:
     if confirmed:
-        return Item("perimeter", "pass", f"safety perimeter acknowledged by {_user()} (--confirm perimeter)")
+        return Item("perimeter", "pass", f"safety perimeter acknowledged by {user()} (--confirm perimeter)")
     return Item("perimeter", "fail", "not acknowledged: check the safety perimeter, then pass --confirm perimeter")
 
 
@@ -650,6 +469,7 @@ def run_preflight(
     speed: SpeedConfig | None = None,
     fixed_base: bool = False,
     ledger_earned_s: float | None = None,
+    ros2_config: dict[str, Any] | None = None,
 ) -> PreflightResult:
     """Run the checklist (see the module docstring) on a robot.
 
@@ -667,6 +487,8 @@ def run_preflight(
             on a stand; ``spec`` (the robot's too) is then
             :func:`~sim2real.deploy.record.fixed_base_spec`'s (the monitor checks the joints only).
         ledger_earned_s: The time the ledger earned below ``speed.start_stage`` [s] (None: not the ledger's).
+        ros2_config: A ROS 2 robot's settings (``Ros2Config.to_mapping()``), recorded: the gate of
+            ``deploy --ros2`` accepts the run only for the same settings.
 
     Raises:
         Sim2RealError: the policy file is missing, or it observes a terrain height scan the robot
@@ -695,5 +517,6 @@ def run_preflight(
         target=target,
         items=[items[name] for name in ITEMS],
         fixed_base=fixed_base,
+        ros2_config=ros2_config,
     )
 

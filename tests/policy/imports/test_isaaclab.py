@@ -178,6 +178,12 @@ class TestIsaacLabEnvYaml:
         env.write_text(text.replace("JointPositionAction\n    asset_name", "JointVelocityAction\n    asset_name"))
         with pytest.raises(PolicyError, match="sim2real imports a JointPositionAction"):
             import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "a")
+        # Isaac Lab trains a RelativeJointPositionAction as target = current position + scale x action:
+        # imported as a JointPositionAction, it was a target about the default pose the policy never gave
+        env.write_text(text.replace(":JointPositionAction\n", ":RelativeJointPositionAction\n"))
+        assert ":RelativeJointPositionAction" in env.read_text()
+        with pytest.raises(PolicyError, match="RelativeJointPositionAction; sim2real imports a JointPositionAction"):
+            import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "r")
         env.write_text(text.replace("        stiffness: {", "        stiffness: null\n        unused: {"))
         with pytest.raises(PolicyError, match="no actuator group states the stiffness of joint"):
             import_isaaclab(isaac["onnx"], env, MODEL, tmp_path / "b")

@@ -260,9 +260,11 @@ def deploy_from_env(
             f"{where}: {len(actions)} action terms ({', '.join(actions) or 'none'}); sim2real imports one JointPositionAction"
         )
     ((term_name, action),) = actions.items()
-    if not str(action.get("class_type", "")).endswith("JointPositionAction"):
+    kind = re.split(r"[:.]", str(action.get("class_type", "")))[-1]
+    if kind != "JointPositionAction":  # RelativeJointPositionAction: current position + scale x action
         raise PolicyError(
-            f"{where}: action '{term_name}' is {action.get('class_type')}; sim2real imports a JointPositionAction"
+            f"{where}: action '{term_name}' is {action.get('class_type')}; sim2real imports a JointPositionAction "
+            "(targets about the default pose)"
         )
     driven = _action_joints(
         action.get("joint_names"), articulation, bool(action.get("preserve_order")), where

@@ -7,6 +7,8 @@ NAME (a driver may publish them in any order, and more joints than the spec has)
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
@@ -150,7 +152,8 @@ class Ros2Config:
     joint has no value, as ros2_control does: :func:`joint_command_fields`)."""
     command_joints: tuple[str, ...] | None = None
     """Robot-side joint names in the order the robot's controller expects the command values;
-    None: the spec's actuator order.  Must name exactly the actuated joints."""
+    None: the spec's motor order (``motor_order``: an imported policy's robot states it), else its
+    actuator order.  Must name exactly the actuated joints."""
     safe_mode_topic: str | None = "/sim2real/safe_mode"
     """std_msgs/msg/Bool: True enters the robot's safe mode, False leaves it; None: no topic."""
     safe_values_on_command_topic: bool = False
@@ -229,6 +232,15 @@ class Ros2Config:
                 f"ros2 config: joint_names maps unknown joint(s) {', '.join(unknown)} "
                 f"(robot {spec.name} has {', '.join(spec.joints)})"
             )
+        seen: dict[str, str] = {}
+        for joint in spec.joints:  # a joint left unmapped keeps its name, which another may be mapped to
+            robot = self.robot_joint(joint)
+            if robot in seen:
+                raise Ros2ConfigError(
+                    f"ros2 config: joint_names gives {seen[robot]} and {joint} the same robot joint {robot!r}: "
+                    "one would be read and commanded twice and the other never"
+                )
+            seen[robot] = joint
         if self.command_joints is not None:
             expected = sorted(self.robot_joint(j) for j in spec.actuated_joints)
             if sorted(self.command_joints) != expected:
@@ -242,10 +254,24 @@ class Ros2Config:
             )
 
     def command_order(self, spec: RobotSpec) -> np.ndarray:
-        """Index into the spec's actuator order for each value of a command message, shape (n_actions,)."""
+        """Index into the spec's actuator order for each value of a command message, shape (n_actions,):
+        ``command_joints``, else the spec's motor order (:attr:`RobotSpec.motors`)."""
         actuated = [self.robot_joint(a.joint) for a in spec.actuators]
-        order = self.command_joints if self.command_joints is not None else tuple(actuated)
+        if self.command_joints is not None:
+            order = self.command_joints
+        else:
+            order = tuple(self.robot_joint(j) for j in spec.motors)
         return np.array([actuated.index(name) for name in order], dtype=np.int64)
+
+    def digest(self) -> str:
+        """sha256 (hex) of the settings (:meth:`to_mapping`): what a preflight record names, so that a
+        deployment runs with the settings its checklist passed with."""
+        return hashlib.sha256(json.dumps(self.to_mapping(), sort_keys=True).encode()).hexdigest()
+
+    @classmethod
+    def resolve(cls, spec: RobotSpec, path: str | Path | None) -> Ros2Config:
+        """The config a command runs with: the YAML file ``path`` when given, else the spec's ``ros2:``."""
+        return cls.load(path) if path else cls.from_spec(spec)
 
     # ------------------------------------------------------------------ YAML
 
@@ -336,8 +362,10 @@ def joint_index_map(message_names: Sequence[str], wanted: Sequence[str]) -> np.n
 
     Returns:
         Shape (len(wanted),) int64 indices into the message arrays, or None when a wanted joint is
-        missing or appears twice (the message cannot be used).
+        missing or appears twice in the message or in ``wanted`` (the message cannot be used).
     """
+    if len(set(wanted)) != len(wanted):
+        return None
     position: dict[str, int] = {}
     duplicated: set[str] = set()
     for i, name in enumerate(message_names):

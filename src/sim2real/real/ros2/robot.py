@@ -261,12 +261,13 @@ class Ros2Robot:
             self._thread = threading.Thread(target=self._spin, name=f"{node_name}-executor", daemon=True)
             self._thread.start()
         log.info(
-            "ros2 robot %s: states %s, commands %s (%s)%s",
+            "ros2 robot %s: states %s, commands %s (%s)%s; command values in the order %s",
             spec.name,
             config.joint_states_topic,
             config.command_topic,
             config.command_type,
             f", safe mode {config.safe_mode_topic}" if config.safe_mode_topic else "",
+            ", ".join(f"{i}:{name}" for i, name in enumerate(self._command_names)),
         )
 
     # ------------------------------------------------------------------ subscriptions
