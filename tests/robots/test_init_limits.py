@@ -213,6 +213,61 @@ class TestJointsWithoutARange:
         position = result.spec["safety"]["joint_position"]
         assert np.allclose(position["wheel"], [-4 * np.pi, 4 * np.pi], atol=1e-6)
 
+    def test_a_slide_without_a_range_gets_a_guard_in_metres_and_a_speed_in_metres_per_second(self, tmp_path):
+        """A cart on an unlimited rail got the revolute wind-up guard, +-12.57 (m) of travel, and 30 (m/s)."""
+        from sim2real.robots.init_limits import DEFAULT_SLIDE_VELOCITY, SLIDE_GUARD
+
+        (tmp_path / "cart.xml").write_text(
+            "<mujoco><worldbody><body><joint name='slider' type='slide' axis='1 0 0'/><geom size='0.05' mass='1'/>"
+            "<body pos='0.1 0 0'><joint name='hinge' axis='0 1 0'/><geom size='0.05' mass='1'/></body></body>"
+            "</worldbody><actuator><motor joint='slider' gear='10' ctrlrange='-1 1'/>"
+            "<motor joint='hinge' ctrlrange='-1 1'/></actuator></mujoco>"
+        )
+        result = infer_spec(tmp_path / "cart.xml", tmp_path / "out", InitOptions())
+        safety = result.spec["safety"]
+        assert np.allclose(safety["joint_position"]["slider"], [-SLIDE_GUARD, SLIDE_GUARD])
+        assert safety["joint_velocity"]["slider"] == DEFAULT_SLIDE_VELOCITY
+        assert np.allclose(safety["joint_position"]["hinge"], [-4 * np.pi, 4 * np.pi], atol=1e-6)
+        assert safety["joint_velocity"]["hinge"] == DEFAULT_VELOCITY
+        line = next(x for x in result.check if "without a range" in x)
+        assert f"slide joints without a range (slider): safety.joint_position is the default pose +- {SLIDE_GUARD:g} m" in line
+        assert "joints without a range (hinge)" in line
+        assert any(f"({DEFAULT_SLIDE_VELOCITY:g} m/s on slide joints)" in x for x in result.check)
+
+    def test_a_urdf_prismatic_joint_without_a_velocity_gets_a_linear_speed(self, tmp_path):
+        from sim2real.robots.init_limits import DEFAULT_SLIDE_VELOCITY
+
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", knee_velocity=12.0, trunk_extra="")
+        text = urdf.read_text().replace(
+            "</robot>",
+            '  <link name="lift"><inertial><mass value="0.2"/><inertia ixx="1e-4" iyy="1e-4" izz="1e-4" ixy="0" '
+            'ixz="0" iyz="0"/></inertial></link>\n  <joint name="lift" type="prismatic"><parent link="trunk"/>'
+            '<child link="lift"/><axis xyz="0 0 1"/><limit lower="0" upper="0.04" effort="30" velocity="0"/></joint>\n</robot>',
+        )
+        urdf.write_text(text)
+        result = infer_spec(urdf, tmp_path / "out", FLOATING)
+        assert result.spec["safety"]["joint_velocity"]["lift"] == DEFAULT_SLIDE_VELOCITY
+
+
+class TestPlaceholderTorque:
+    """A URDF's effort="100000" became the safety torque limit without a word: a clamp that never binds."""
+
+    def _urdf(self, tmp_path, effort: str):
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        urdf.write_text(urdf.read_text().replace('effort="30"', f'effort="{effort}"', 2))
+        return urdf
+
+    def test_a_placeholder_effort_is_one_error_line_asking_for_the_real_limit(self, tmp_path):
+        urdf = self._urdf(tmp_path, "100000")
+        with pytest.raises(SpecError, match=r"2 joints \(FL_hip, FL_knee\): the model's torque limit is a placeholder") as info:
+            infer_spec(urdf, tmp_path / "out", FLOATING)
+        assert "--torque-limit" in str(info.value) and "\n" not in str(info.value)
+
+    def test_a_real_large_effort_and_a_given_limit_are_taken(self, tmp_path):
+        assert infer_spec(self._urdf(tmp_path, "4000"), tmp_path / "a", FLOATING).spec["safety"]["joint_torque"]["FL_hip"] == 4000
+        opts = InitOptions(kp=30.0, kd=1.0, floating_base=True, torque_limit=40.0)
+        assert infer_spec(self._urdf(tmp_path, "100000"), tmp_path / "b", opts).spec["safety"]["joint_torque"]["FL_hip"] == 40
+
 
 GRIPPER = """<mujoco><compiler angle="radian"/><worldbody><body name="palm"><joint name="wrist" axis="0 0 1" range="-2 2"/>
   <geom type="box" size="0.03 0.03 0.01" mass="0.3"/>

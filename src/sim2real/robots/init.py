@@ -85,6 +85,7 @@ from sim2real.robots.init_checks import (
 )
 from sim2real.robots.init_imu import infer_imu
 from sim2real.robots.init_limits import (
+    DEFAULT_SLIDE_VELOCITY,
     DEFAULT_VELOCITY,
     PLACEHOLDER_VELOCITY,
     equality_couplings,
@@ -534,9 +535,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             "safety.joint_velocity as the vendor states them), safety.command_rate "
             f"{spec['safety']['command_rate']:g}/s"
         )
-    speeds = "the URDF's" if len(stated) == len(joints) - len(coupled) else f"{DEFAULT_VELOCITY:g} rad/s" + (
-        ", the URDF's where it states them" if stated else ""
-    )
+    slide = f" ({DEFAULT_SLIDE_VELOCITY:g} m/s on slide joints)" if any(model.jnt_type[chosen] == mujoco.mjtJoint.mjJNT_SLIDE) else ""
+    speeds = "the URDF's" if len(stated) == len(joints) - len(coupled) else f"{DEFAULT_VELOCITY:g} rad/s{slide}" + (", the URDF's where it states them" if stated else "")
     dofs = [int(model.jnt_dofadr[j]) for j in chosen]
     too_much = damping_check(model, data.qpos, dofs, joints, armature, spec["safety"]["damping"], opt.control_dt / substeps)
     if too_much is not None:
@@ -560,7 +560,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
     result.check.append(f"safety limits (joint velocity {speeds}{', tilt 1 rad, base height' if base_body is not None else ''}) and parameter bounds")
-    if (unlimited := unlimited_check(model, chosen, joints)) is not None:
+    if (unlimited := unlimited_check(model, chosen, joints, spec["safety"]["joint_position"])) is not None:
         result.check.append(unlimited)
     result.spec = spec
     result.comments = _comments(result)

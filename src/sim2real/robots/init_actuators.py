@@ -99,7 +99,20 @@ def joint_torque_limit(model: mujoco.MjModel, a: int, jid: int) -> float | None:
     return limit if math.isfinite(limit) else None
 
 
-def _missing(no_gains: list[str], no_limit: list[str], tendon: list[str] | None = None) -> str:
+PLACEHOLDER_TORQUE = {"hinge": 5000.0, "slide": 50000.0}
+"""A torque [N m] (force [N] on a slide joint) limit above these is a placeholder, no motor's (a URDF's
+``effort="100000"``): the safety clamp would never bind, so ``robot init`` asks for the real one."""
+
+
+def placeholder_torque(model: mujoco.MjModel, jid: int, limit: float | None) -> bool:
+    """Whether a joint's stated torque (force) limit is a placeholder (:data:`PLACEHOLDER_TORQUE`)."""
+    slide = int(model.jnt_type[jid]) == int(mujoco.mjtJoint.mjJNT_SLIDE)
+    return limit is not None and limit > PLACEHOLDER_TORQUE["slide" if slide else "hinge"]
+
+
+def _missing(
+    no_gains: list[str], no_limit: list[str], tendon: list[str] | None = None, placeholder: list[str] | None = None
+) -> str:
     """One error line naming what ``robot init`` needs and for which joints (``tendon``: those of
     ``no_gains`` a tendon actuator moves, a gripper's fingers)."""
 
@@ -127,6 +140,13 @@ def _missing(no_gains: list[str], no_limit: list[str], tendon: list[str] | None 
     if no_limit:
         joints, _ = which(no_limit)
         parts.append(f"{joints}: the model states no torque limit (forcerange, ctrlrange or actuatorfrcrange): give --torque-limit")
+    if placeholder:
+        joints, _ = which(placeholder)
+        parts.append(
+            f"{joints}: the model's torque limit is a placeholder, no motor's (above "
+            f"{PLACEHOLDER_TORQUE['hinge']:g} N m, {PLACEHOLDER_TORQUE['slide']:g} N on a slide joint; the safety clamp "
+            "would never bind): give their real limits with --torque-limit"
+        )
     return "; ".join(parts)
 
 
@@ -197,6 +217,7 @@ def infer_actuators(
     passive: list[str] = []
     no_gains: list[str] = []  # joints without an actuator and without --kp/--kd
     no_limit: list[str] = []  # joints whose torque limit neither the model nor --torque-limit states
+    placeholder: list[str] = []  # joints whose model states a placeholder torque limit (and no --torque-limit)
     replaced: list[tuple[str, float, float]] = []  # (joint, the model's limit, the given one)
     for jid, joint in zip(chosen, joints, strict=True):
         a = by_joint.get(jid)
@@ -267,10 +288,13 @@ def infer_actuators(
         if limit is None or not limit > 0:
             no_limit.append(joint)
             continue
+        if given is None and placeholder_torque(model, jid, limit):
+            placeholder.append(joint)
+            continue
         entry["torque_limit"] = round(limit, 6)
         out[joint] = entry
-    if no_gains or no_limit:
-        raise SpecError(_missing(no_gains, no_limit, sorted(tendon_driven & set(no_gains))))
+    if no_gains or no_limit or placeholder:
+        raise SpecError(_missing(no_gains, no_limit, sorted(tendon_driven & set(no_gains)), placeholder))
     notes = [f"actuators: {', '.join(f'{n} {k}' for k, n in kinds.items())}"]
     if passive:
         notes[0] += (

@@ -115,19 +115,29 @@ def dynamics_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | N
     )
 
 
-def unlimited_check(model: mujoco.MjModel, chosen: list[int], joints: list[str]) -> str | None:
-    """What to check about the chosen joints without a range (a wheel, an endless yaw joint, a range
-    the model does not enforce: ``limited="false"``), or None when every joint has one."""
+def unlimited_check(
+    model: mujoco.MjModel, chosen: list[int], joints: list[str], position: dict[str, list[float]]
+) -> str | None:
+    """What to check about the chosen joints without a range (a wheel, an endless yaw joint, a rail,
+    a range the model does not enforce: ``limited="false"``), or None when every joint has one;
+    ``position``: the safety position limits written for them (joint -> [low, high], rad or m)."""
     free = [(j, name) for j, name in zip(chosen, joints, strict=True) if not model.jnt_limited[j]]
     if not free:
         return None
     ignored = [name for j, name in free if model.jnt_range[j, 0] < model.jnt_range[j, 1]]
-    names = ", ".join(name for _, name in free[:4]) + (", ..." if len(free) > 4 else "")
-    line = (
-        f"joints without a range ({names}): safety.joint_position is the default pose +- 4 pi, a wind-up "
-        "guard: a wheel or an endless joint is safe-stopped after two turns (sim2real has no continuous "
-        "joints); narrow it where cables or a stop limit the joint"
-    )
+    slide = int(mujoco.mjtJoint.mjJNT_SLIDE)
+    parts = []
+    for linear in (False, True):
+        names = [name for j, name in free if (int(model.jnt_type[j]) == slide) == linear]
+        if not names:
+            continue
+        half = max(0.5 * (position[n][1] - position[n][0]) for n in names)
+        guard = (
+            f"the default pose +- {half:.3g} m" if linear else "the default pose +- 4 pi, a wind-up guard: a wheel or "
+            "an endless joint is safe-stopped after two turns (sim2real has no continuous joints)"
+        )
+        parts.append(f"{'slide joints' if linear else 'joints'} without a range ({few(names, 4)}): safety.joint_position is {guard}")
+    line = "; ".join(parts) + "; narrow it where cables or a stop limit the joint"
     if ignored:
         which = ", ".join(ignored[:4])
         line += f'; {which}: the model states a range but limited="false" (not enforced)'

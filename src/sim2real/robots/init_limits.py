@@ -34,8 +34,10 @@ from sim2real.text import few
 
 __all__ = [
     "DEFAULT_COMMAND_RATE",
+    "DEFAULT_SLIDE_VELOCITY",
     "DEFAULT_VELOCITY",
     "PLACEHOLDER_VELOCITY",
+    "SLIDE_GUARD",
     "SLIDE_MARGIN",
     "equality_couplings",
     "followers",
@@ -46,6 +48,12 @@ __all__ = [
 
 DEFAULT_VELOCITY = 30.0
 """Joint velocity limit where the model states none [rad/s]."""
+DEFAULT_SLIDE_VELOCITY = 1.0
+"""A slide joint's velocity limit where the model states none [m/s] (:data:`DEFAULT_VELOCITY` is an
+angular speed: 30 m/s on a linear axis bounds nothing)."""
+SLIDE_GUARD = 0.5
+"""A slide joint without a range: its safety position limits are the default pose +- this [m] (a
+revolute joint's wind-up guard, +- 4 pi, would be 12.6 m of travel)."""
 PLACEHOLDER_VELOCITY = 1000.0
 """A stated joint velocity limit above this [rad/s, m/s] is a placeholder, no joint's speed (iCub's
 URDF states 50000 for its arms): taken as unstated, and said."""
@@ -203,13 +211,16 @@ def safety_section(
             # the margin around the default pose too: a pose at the range's edge (G1's open hands at
             # 0 of [0, 1.84]) rests on the joint limit, which MuJoCo's soft limit lets it pass a little
             position[joint] = [round(min(lo + m, q - m), 6), round(max(hi - m, q + m), 6)]
+        elif int(model.jnt_type[jid]) == int(mujoco.mjtJoint.mjJNT_SLIDE):
+            position[joint] = [round(q - SLIDE_GUARD, 6), round(q + SLIDE_GUARD, 6)]
         else:
             position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
         if (targets := _servo_targets(model, actuators.get(joint))) is not None:
             lo, hi = position[joint]  # the servo's targets, never closer than the margin to the pose
             low, high = max(lo, min(targets[0], q - m)), min(hi, max(targets[1], q + m))
             position[joint] = [round(low, 6), round(high, 6)]
-        speed[joint] = float(velocity.get(joint, DEFAULT_VELOCITY))
+        slide = int(model.jnt_type[jid]) == int(mujoco.mjtJoint.mjJNT_SLIDE)
+        speed[joint] = float(velocity.get(joint, DEFAULT_SLIDE_VELOCITY if slide else DEFAULT_VELOCITY))
     for joint, c in coupled.items():  # the leaders first, then where their limits take each follower
         own = position[joint]
         # the leader stops before it drives the follower out of the follower's own range (a vendor's
