@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test readme lint install clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,9 +27,13 @@ TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	@status=0; \
-	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not serial" || status=1; \
-	$(PY) -m pytest -q -m serial || status=1; \
+	$(PY) -m pytest -q -n $(TEST_WORKERS) -m "not serial and not readme" || status=1; \
+	$(PY) -m pytest -q -m "serial and not readme" || status=1; \
 	exit $$status
+
+# The README's loop by hand, every command as printed, in an empty folder (trains a policy: minutes).
+readme: $(STAMP)
+	$(PY) -m pytest -q -s -m readme tests/test_readme.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -101,6 +101,35 @@ def commands() -> dict[str, Callable[..., int]]:
     return table
 
 
+def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
+    """The subcommand of a command line and the arguments its function would be called with, without
+    calling it (the README's commands are checked with this).
+
+    Raises:
+        UsageError: the command line does not parse, in the one line :func:`main` would print.
+    """
+    import functools
+
+    import tyro
+    from tyro import _errors as tyro_errors
+
+    args = _split_globals(list(argv))[0]
+
+    def bound(name: str, func: Callable[..., int]) -> Callable[..., Any]:
+        @functools.wraps(func)
+        def arguments(**kwargs: Any) -> tuple[str, dict[str, Any]]:
+            return name, kwargs
+
+        return arguments
+
+    def on_parse_error(event: Any) -> None:
+        raise UsageError(_describe(event, args), _command_of(args))
+
+    table = {name: bound(name, func) for name, func in commands().items()}
+    with tyro_errors.on_parse_error(on_parse_error):
+        return tyro.extras.subcommand_cli_from_dict(table, prog=PROG, args=_optional_values(args))
+
+
 def version() -> str:
     """The installed package version (the source tree's when not installed)."""
     from importlib.metadata import PackageNotFoundError
