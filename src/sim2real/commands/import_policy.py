@@ -56,8 +56,9 @@ def import_policy(
             exported/; not needed for an mjlab ONNX with metadata).
         joints: Regular expression of the policy joints (legged-gym; default the model's first num_actions)
             or of the robot's motors (isaaclab; default every hinge joint of the model).
-        motor_order: isaaclab: the robot's joints by motor index (what joint_ids_map indexes); default
-            the model's joint order.
+        motor_order: isaaclab: the robot's joints by motor slot (what joint_ids_map indexes; - for a
+            slot without a joint, as an H1's motor 9); default the deploy.yaml's joint_names, else
+            the model's joints in the order the import chooses (printed).
         action_joints: isaaclab: regular expression of the policy joints the action drives (matched in
             full; the others are held at their default position by their PD), for an mjlab ONNX whose
             metadata names every joint but not the action's; default the deploy.yaml's action

@@ -5,6 +5,8 @@ synthetic export in the shape the upstream exporter writes (no training, no netw
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -83,6 +85,40 @@ class TestMjlabMetadata:
         with pytest.raises(PolicyError, match="the ONNX metadata has joint_names but no action_scale"):
             import_isaaclab(path, None, MODEL, tmp_path / "out", torque_limit=23.7)
         assert not (tmp_path / "out" / "policy.onnx").exists()
+
+    def test_metadata_written_as_json_lists_imports_as_the_text_form_does(self, tmp_path):
+        # exporters that json.dumps each value write '["FL_hip", ...]': read as text, the first
+        # joint was '["FL_hip"', not a joint of the model
+        spec = load_robot("quadruped")
+        n = len(spec.joints)
+        as_json = {
+            "run_path": json.dumps("local"),
+            "joint_names": json.dumps(list(spec.joints)),
+            "joint_stiffness": json.dumps([25.0] * n),
+            "joint_damping": json.dumps([0.5] * n),
+            "default_joint_pos": json.dumps([float(q) for q in spec.default_pose]),
+            "command_names": json.dumps(["twist"]),
+            "observation_names": json.dumps([name for name, _ in TERMS]),
+            "observation_terms_scale": json.dumps([0.25, 1.0, 1.0, [0.05] * 12, 1.0, 1.0]),
+            "observation_terms_flatten_history_dim": json.dumps([True] * len(TERMS)),
+            "observation_terms_history_length": json.dumps([0] * len(TERMS)),
+            "observation_terms_clip": json.dumps([[-float("inf"), float("inf")]] * 5 + [[-1.0, 1.0]]),
+            "action_scale": json.dumps([0.25] * n),
+        }
+        text = mjlab_metadata(
+            spec,
+            observation_terms_scale="0.250,1.000,1.000," + ";".join(["0.050"] * 12) + ",1.000,1.000",
+            observation_terms_clip=",".join(["-inf;inf"] * 5 + ["-1.000;1.000"]),
+        )
+        ours = [
+            import_isaaclab(mjlab_onnx(tmp_path / f"{k}.onnx", meta), None, MODEL, tmp_path / k, torque_limit=23.7)
+            for k, meta in (("json", as_json), ("text", text))
+        ]
+        for result in ours:
+            assert list(result.spec.joints) == list(spec.joints)
+            assert result.spec.action_scale.tolist() == [0.25] * n
+        assert ours[0].metadata.observation == ours[1].metadata.observation
+        assert ours[0].metadata.observation[-1].clip is not None
 
 
 def tiny_isaac_onnx(path, n_obs, n_act):

@@ -10,6 +10,8 @@ legged_gym        legged_gym / unitree_rl_gym TorchScript + MuJoCo deploy config
 isaaclab          Isaac Lab / unitree_rl_lab / mjlab ONNX + ``params/deploy.yaml`` or ONNX metadata
 isaaclab_env      Isaac Lab's own run parameters (``params/env.yaml``) read as the deploy.yaml they
                   imply
+isaaclab_io       Isaac Lab's IO descriptors (``export_io_descriptors``) read as the deploy.yaml they
+                  imply
 isaaclab_terms    the observation terms of Isaac Lab, unitree_rl_lab and mjlab exports: names, size
                   of one frame, scale and clip
 mjlab_meta        mjlab's ONNX metadata (``attach_onnx_metadata``) read as an import's facts
@@ -21,6 +23,7 @@ torchscript       legged_gym, Isaac Lab and rsl_rl ``as_jit()`` TorchScript rebu
 rsl_checkpoint    rsl_rl training checkpoints (``model_<N>.pt``, rsl_rl 1.x-5.x): the actor rebuilt from
                   its weights; :func:`load_torch_policy` takes either kind of ``.pt`` (needs torch)
 graph             foreign ONNX graphs: external weights, input/output names, recurrent state pairs
-config_files      YAML written by other frameworks (Python tags read as plain data)
+config_files      YAML written by other frameworks (Python tags read as plain data); a run's params/
+                  files beside its export
 ================  ==================================================================================
 """

@@ -4,7 +4,9 @@ Isaac Lab dumps its configuration with PyYAML's full dumper, so a ``params/deplo
 ``!!python/tuple``, ``!!python/object/apply:builtins.slice`` and other Python tags.  A safe loader
 refuses them; :func:`load_config` reads them as plain data instead (tuples and sets as lists, a
 slice as ``{"slice": [start, stop, step]}``, any other Python object as the mapping or list of its
-arguments), never importing or calling anything.
+arguments), never importing or calling anything.  :func:`params_next_to` finds a run's
+``params/deploy.yaml`` or ``params/env.yaml`` beside its export, :func:`agent_clip` the action
+clip of its ``params/agent.yaml``.
 """
 
 from __future__ import annotations
@@ -61,3 +63,30 @@ def load_config(path: str | Path, what: str = "config") -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise PolicyError(f"{path.name}: expected a mapping of settings, got {type(raw).__name__}")
     return raw
+
+
+def agent_clip(deploy: Path, assumed: list[str]) -> float | None:
+    """``clip_actions`` of the run's ``params/agent.yaml`` beside its deploy.yaml or env.yaml: rsl_rl's
+    Isaac Lab wrapper clamps the network's action to it before each step (None: no agent.yaml, or no
+    clip)."""
+    agent = deploy.parent / "agent.yaml"
+    if not agent.is_file():
+        return None
+    clip = load_config(agent, "agent.yaml").get("clip_actions")
+    if clip is None:
+        return None
+    if isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0:
+        raise PolicyError(f"{agent.name}: clip_actions must be a positive number, got {clip!r}")
+    assumed.append(f"actions clipped to +-{float(clip):g} (clip_actions of {agent})")
+    return float(clip)
+
+
+def params_next_to(policy: Path, assumed: list[str]) -> Path | None:
+    """``params/deploy.yaml`` or ``params/env.yaml`` of the run an ``exported/policy.onnx`` came from."""
+    for folder in (policy.parent, policy.parent.parent):
+        for name in ("deploy.yaml", "env.yaml"):
+            path = folder / "params" / name
+            if path.is_file():
+                assumed.append(f"the run's parameters: {path} (found next to the export)")
+                return path
+    return None

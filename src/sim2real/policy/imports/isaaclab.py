@@ -6,9 +6,10 @@ Isaac Lab's own ``params/env.yaml`` is read as the deploy.yaml it implies
 
 - the graph maps ``obs`` (1, n_obs) to ``actions`` (1, n_act) (recurrent exports add ``h_in``/
   ``c_in`` -> ``h_out``/``c_out``), its weights possibly in a ``.onnx.data`` file next to it;
-- ``joint_ids_map[i]`` is the motor index of policy joint i; ``stiffness`` and ``damping`` are
-  listed by motor; ``default_joint_pos``, the action ``scale``/``offset``/``clip`` and the
-  observation scales are listed by policy joint (per value of a term's frame);
+- ``joint_ids_map[i]`` is the motor slot of policy joint i (its index in the robot's SDK joint
+  list); ``stiffness`` and ``damping`` are listed by slot; ``default_joint_pos``, the action
+  ``scale``/``offset``/``clip`` and the observation scales are listed by policy joint (per value
+  of a term's frame); a fork's ``physics_dt`` is the physics step;
 - ``actions.JointPositionAction``: target = clip(offset + scale * a), ``clip`` per joint
   ``[low, high]`` or null, over the policy joints its ``joint_ids`` name (null: all); the others
   are held by their PD (:mod:`sim2real.policy.imports.held`); ``step_dt`` is the policy period;
@@ -24,10 +25,13 @@ What this importer assumes where the files are silent (recorded in the policy's 
 joint names in the ONNX metadata and without a given motor order, the policy joints are the
 model's joints breadth first over the kinematic tree (the order of an Isaac Lab articulation made
 from the same robot description) or in model order (mjlab's), chosen from evidence
-(:mod:`sim2real.policy.imports.joint_order`), and the robot's motor order follows from ``joint_ids_map``; a
-``joint_ids_map`` with gaps (motor indices of a larger robot) is taken by rank; Isaac Lab's and mjlab's observation term named ``joint_pos`` (``joint_vel``) is
-``joint_pos_rel`` (``joint_vel_rel``), as in their velocity tasks; the physics timestep is a
-quarter of the policy period unless given.  A terrain height scan (``height_scan``) is imported
+(:mod:`sim2real.policy.imports.joint_order`), and the robot's motor order follows from
+``joint_ids_map`` (a deploy.yaml's own ``joint_names``, which forks of the exporters write, name
+the joints by motor slot instead; the slots may skip ones without a joint); Isaac Lab's IO
+descriptors name the joints themselves (:mod:`sim2real.policy.imports.isaaclab_io`); Isaac Lab's
+and mjlab's observation term named ``joint_pos`` (``joint_vel``) is ``joint_pos_rel``
+(``joint_vel_rel``), as in their velocity tasks; the physics timestep is a quarter of the policy
+period unless given.  A terrain height scan (``height_scan``) is imported
 from an env.yaml, whose scene states its ray caster's grid
 (:mod:`sim2real.policy.imports.isaaclab_env`), on a caster on the model's floating base; a
 deploy.yaml states no grid and is refused for it.  Terms sim2real does not compute (contact
@@ -44,6 +48,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sim2real.errors import PolicyError
+from sim2real.logs.bag_unitree import NO_JOINT
 from sim2real.policy.imports.common import (
     ForeignPolicy,
     ImportResult,
@@ -55,7 +60,7 @@ from sim2real.policy.imports.common import (
     select_joints,
     write_import,
 )
-from sim2real.policy.imports.config_files import load_config
+from sim2real.policy.imports.config_files import agent_clip, load_config, params_next_to
 from sim2real.policy.imports.graph import (
     GraphInterface,
     graph_interface,
@@ -71,6 +76,7 @@ from sim2real.policy.imports.held import (
     spread_reference,
 )
 from sim2real.policy.imports.isaaclab_env import deploy_from_env, is_env_yaml
+from sim2real.policy.imports.isaaclab_io import deploy_from_io, is_io_descriptors, run_articulation
 from sim2real.policy.imports.isaaclab_terms import (
     FOREIGN_TERMS,
     REFUSED,
@@ -83,6 +89,7 @@ from sim2real.policy.imports.joint_order import (
     ModelJoints,
     check_default_pose,
     choose_order,
+    listed_slots,
     model_joints_of,
     policy_joints,
 )
@@ -312,7 +319,8 @@ def import_isaaclab(
         model: The robot's MJCF, unedited (actuators are added where it has none).
         out: Folder to write ``robot.yaml`` and ``policy.onnx`` to.
         joints: Regular expression choosing the model's motors (matched in full); default every hinge joint.
-        motor_order: The robot's joints by motor index; default the model's joint order.
+        motor_order: The robot's joints by motor slot (``-`` for a slot without a joint); default
+            the deploy.yaml's ``joint_names``, else the order :func:`choose_order` takes.
         action_joints: Regular expression of the policy joints the action drives (matched in full),
             for mjlab ONNX metadata, which names every joint but not the action's; the others are
             held by their PD.  Default: the deploy.yaml's ``actions.joint_ids``, else every joint.
@@ -349,24 +357,29 @@ def import_isaaclab(
     facts_model = model_joints_of(model, joints)
     tree = facts_model.breadth
     if motor_order:
-        unknown = [j for j in motor_order if j not in model_joints(model)]
+        motor_order = tuple(j.strip() for item in motor_order for j in str(item).split(","))  # J1,J2 or J1 J2
+        unknown = [j for j in motor_order if j != NO_JOINT and j not in model_joints(model)]
         if unknown:
             raise PolicyError(f"--motor-order: '{unknown[0]}' is not a joint of the model")
     names = csv_items(meta["joint_names"]) if "joint_names" in meta else None
     for listed, what in ((names, f"{source}: the ONNX metadata joint_names"), (motor_order, "--motor-order")):
-        twice = next((j for j in listed or () if list(listed).count(j) > 1), None)
+        twice = next((j for j in listed or () if j != NO_JOINT and list(listed).count(j) > 1), None)
         if twice is not None:
             raise PolicyError(f"{what} names '{twice}' {list(listed).count(twice)} times; each joint once")
     files = {"policy": Path(policy), "model": Path(model), **torch_files}
     if deploy is None and names is None:
-        deploy = _params_next_to(Path(policy), assumed)
+        deploy = params_next_to(Path(policy), assumed)
     extras: dict[str, Any] = {}
     env_yaml = False
     if deploy is not None:
         files["deploy"] = Path(deploy)
         raw_cfg = load_config(deploy, "deploy.yaml")
         env_yaml = is_env_yaml(raw_cfg)
+        io_yaml = is_io_descriptors(raw_cfg)
         given_names = names
+        named = run_articulation(Path(deploy), tree, assumed) if env_yaml else None
+        articulation = named or tree
+        order = f"the articulation's joints as {Path(deploy).parent.parent.name}/IO_descriptors.yaml names them"
 
         def read(observed: list[str] | None) -> _Reading:
             """The facts, the joint observations covering the action's joints or ``observed`` (env.yaml)."""
@@ -374,9 +387,13 @@ def import_isaaclab(
             cfg, names_, more = raw_cfg, given_names, {}
             if env_yaml:
                 known = set(FOREIGN_TERMS) | set(REFUSED)
+                by = {"order": order} if named else {}
                 cfg, names_, more = deploy_from_env(
-                    cfg, tree, Path(deploy).name, notes, known, observed=observed
+                    cfg, articulation, Path(deploy).name, notes, known, observed=observed, **by
                 )
+            elif io_yaml:  # the file names the policy joints
+                cfg, more = deploy_from_io(cfg, Path(deploy).name, notes)
+                names_ = given_names or cfg.pop("joint_names")
             found = _from_deploy(
                 cfg,
                 Path(deploy).name,
@@ -387,7 +404,7 @@ def import_isaaclab(
             )
             return _Reading(found, more, notes)
 
-        reading = _env_reading(read, list(tree), interface.n_obs) if env_yaml else read(None)
+        reading = _env_reading(read, list(articulation), interface.n_obs) if env_yaml else read(None)
         facts, extras = reading.facts, reading.extras
         assumed.extend(reading.assumed)
         framework = "mjlab" if "observation_names" in meta else "isaaclab"
@@ -460,13 +477,13 @@ def import_isaaclab(
         action_offset=action["offset"],
         observation=layout,
         control_dt=step,
-        physics_dt=physics_dt if physics_dt is not None else extras.get("physics_dt", step / 4.0),
+        physics_dt=physics_dt if physics_dt is not None else extras.get("physics_dt", facts.get("physics_dt", step / 4.0)),
         graph=graph,
         reference=reference,
         recurrent=recurrent,
         held=tuple(held),
         action_clip=action["clip"],
-        action_limit=_agent_clip(Path(deploy), assumed) if deploy is not None else None,
+        action_limit=agent_clip(Path(deploy), assumed) if deploy is not None else None,
         locked=locked,
         motor_order=tuple(facts.get("motors", ())),
         armature=given_or_trained(armature, extras.get("armature"), facts["joints"], "--armature"),
@@ -575,33 +592,6 @@ def _torque_limits(given: PerJoint, extras: Mapping[str, Any], joints: list[str]
     }
 
 
-def _agent_clip(deploy: Path, assumed: list[str]) -> float | None:
-    """``clip_actions`` of the run's ``params/agent.yaml`` beside its deploy.yaml or env.yaml: rsl_rl's
-    Isaac Lab wrapper clamps the network's action to it before each step (None: no agent.yaml, or no
-    clip)."""
-    agent = deploy.parent / "agent.yaml"
-    if not agent.is_file():
-        return None
-    clip = load_config(agent, "agent.yaml").get("clip_actions")
-    if clip is None:
-        return None
-    if isinstance(clip, bool) or not isinstance(clip, int | float) or not clip > 0:
-        raise PolicyError(f"{agent.name}: clip_actions must be a positive number, got {clip!r}")
-    assumed.append(f"actions clipped to +-{float(clip):g} (clip_actions of {agent})")
-    return float(clip)
-
-
-def _params_next_to(policy: Path, assumed: list[str]) -> Path | None:
-    """``params/deploy.yaml`` or ``params/env.yaml`` of the run an ``exported/policy.onnx`` came from."""
-    for folder in (policy.parent, policy.parent.parent):
-        for name in ("deploy.yaml", "env.yaml"):
-            path = folder / "params" / name
-            if path.is_file():
-                assumed.append(f"the run's parameters: {path} (found next to the export)")
-                return path
-    return None
-
-
 def _from_deploy(
     cfg: Mapping[str, Any],
     where: str,
@@ -622,6 +612,17 @@ def _from_deploy(
     ):
         if key not in cfg:
             raise PolicyError(f"{where}: missing '{key}' (an Isaac Lab params/deploy.yaml has it)")
+    listed = listed_slots(cfg, where, model, assumed) if names is None else None
+    if listed is not None and motor_order is not None:
+        theirs = policy_joints(cfg["joint_ids_map"], where, motor_order=listed)[0]
+        mine = policy_joints(cfg["joint_ids_map"], where, motor_order=motor_order)[0]
+        if theirs != mine:
+            k = next(k for k, (a, b) in enumerate(zip(theirs, mine, strict=True)) if a != b)
+            raise PolicyError(
+                f"--motor-order makes policy joint {k} '{mine[k]}', {where}'s joint_names '{theirs[k]}': "
+                "correct the one that is wrong"
+            )
+    motor_order = motor_order if motor_order is not None else listed
     tree, note = choose_order(cfg, model) if names is None and motor_order is None else (model.breadth, "")
     joints, rank, motors, notes = policy_joints(
         cfg["joint_ids_map"], where, names=names, motor_order=motor_order, tree_order=tree, order_note=note
@@ -653,7 +654,13 @@ def _from_deploy(
     step = cfg["step_dt"]
     if isinstance(step, bool) or not isinstance(step, int | float) or not step > 0:
         raise PolicyError(f"{where}: step_dt must be a positive number of seconds")
+    physics = cfg.get("physics_dt")  # forks of unitree_rl_lab's exporter write sim.dt there
+    if physics is not None and (
+        isinstance(physics, bool) or not isinstance(physics, int | float) or not 0 < physics <= step
+    ):
+        raise PolicyError(f"{where}: physics_dt must be a positive number of seconds, at most step_dt")
     return {
+        **({"physics_dt": float(physics)} if physics is not None else {}),
         "joints": joints,
         "kp": _by_motor(cfg["stiffness"], rank, index, "stiffness", where),
         "kd": _by_motor(cfg["damping"], rank, index, "damping", where),

@@ -231,12 +231,14 @@ def deploy_from_env(
     assumed: list[str],
     known: Collection[str],
     observed: Sequence[str] | None = None,
+    order: str = "the model's joints breadth first (Isaac Lab's articulation order)",
 ) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
     """The deploy.yaml an Isaac Lab ``env.yaml`` implies (module docstring).
 
     Args:
         cfg: The loaded env.yaml.
-        articulation: The model's joints breadth first (Isaac Lab's articulation order).
+        articulation: The articulation's joints in its order (the model's breadth first unless a
+            file of the run names them).
         where: The file's name, for messages.
         assumed: Gets what was assumed.
         known: Observation term names the importer knows (a term whose key is not one is named by
@@ -369,9 +371,9 @@ def deploy_from_env(
         ),
     }
     assumed.append(
-        "policy joint order: the model's joints breadth first (Isaac Lab's articulation order), which the joint "
+        f"policy joint order: {order}, which the joint "
         "observations cover; the action drives those its joint_names match"
         if observed is not None
-        else "policy joint order: the action's joint_names over the model's joints breadth first (Isaac Lab's articulation order)"
+        else f"policy joint order: the action's joint_names over {order}"
     )
     return deploy, joints, extras

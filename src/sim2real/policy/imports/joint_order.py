@@ -3,7 +3,8 @@ policy joint i), and the order of the model's joints they are in when no file na
 
 Isaac Lab (unitree_rl_lab) lists an articulation's joints breadth first over the kinematic tree;
 mjlab (unitree_rl_mjlab) in the model's own order, depth first.  Where the two differ and neither
-the ONNX metadata nor ``--motor-order`` names the joints, :func:`choose_order` decides from
+the ONNX metadata, the deploy.yaml's own ``joint_names`` (:func:`listed_slots`) nor ``--motor-order``
+names the joints, :func:`choose_order` decides from
 evidence: the order in which ``default_joint_pos`` lies inside every joint's range; where both do,
 the order whose motor order (from ``joint_ids_map``) is the model's actuator order; else breadth
 first.  The choice and its reason are recorded as an assumption.
@@ -11,6 +12,7 @@ first.  The choice and its reason are recorded as an assumption.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 import mujoco
 
 from sim2real.errors import PolicyError
+from sim2real.logs.bag_unitree import NO_JOINT
 from sim2real.policy.imports.common import per_joint, select_joints, tree_joints
 from sim2real.robots.load import load_mjcf
 
@@ -138,18 +141,24 @@ def policy_joints(
 ) -> tuple[list[str], list[int], list[str], list[str]]:
     """The policy joints of a ``joint_ids_map`` (``joint_ids_map[i]``: motor index of policy joint i).
 
-    The names come from, in this order: the ONNX metadata's ``names``; the robot's ``motor_order``
-    (joint names by motor index; a map with gaps is matched by rank); else ``tree_order``, the
-    model's joints in the order :func:`choose_order` chose (``order_note`` says which and why), the
-    motor order then following from the map.
+    Isaac Lab's exporter (unitree_rl_lab) writes ``joint_ids_map[i]`` as the slot of policy joint i
+    in the robot's SDK joint list, which may hold slots without a joint (an H1's motor 9, a 23-joint
+    G1's waist and wrist slots of the 29-slot list): the indices are slots, never ranks.  The names
+    come from, in this order: the ONNX metadata's ``names``; the robot's ``motor_order`` (joint
+    names by motor slot, :data:`NO_JOINT` for a slot without a joint), read by slot where it
+    lists every slot the map uses and by rank only where it names exactly the policy's joints and
+    no slot (then the slots the map skips are the ones without a joint, the one reading that fits);
+    else ``tree_order``, the model's joints in the order :func:`choose_order` chose (``order_note``
+    says which and why), the motor order then following from the map.
 
     Returns:
         The policy joints, the rank of each one's motor among the policy's motors, the motor order
         (policy joints by motor index) and what was assumed.
 
     Raises:
-        PolicyError: not a list of distinct non-negative integers (not a permutation), or names
-            that do not fit.
+        PolicyError: not a list of distinct non-negative integers (not a permutation), names that
+            do not fit, a map giving a policy joint a slot the motor order leaves without a joint,
+            or one that uses slots beyond a motor order that does not name exactly the policy's joints.
     """
     if not isinstance(joint_ids_map, list) or not joint_ids_map:
         raise PolicyError(f"{where}: joint_ids_map must be a list of motor indices")
@@ -164,21 +173,12 @@ def policy_joints(
     order = sorted(joint_ids_map)
     rank = [order.index(i) for i in joint_ids_map]
     assumed = []
-    if order != list(range(n)):
-        assumed.append(
-            f"joint_ids_map has gaps (motor indices up to {order[-1]} for {n} joints): motors taken by rank"
-        )
     if names is not None:
         if len(names) != n:
             raise PolicyError(f"the ONNX metadata names {len(names)} joints, {where}'s joint_ids_map {n}")
         joints = list(names)
     elif motor_order is not None:
-        if len(motor_order) < n:
-            raise PolicyError(
-                f"{where}: joint_ids_map names {n} motors, the motor order has {len(motor_order)}"
-            )
-        by_index = order[-1] < len(motor_order)
-        joints = [motor_order[i] if by_index else motor_order[rank[k]] for k, i in enumerate(joint_ids_map)]
+        joints = _by_slot(joint_ids_map, list(motor_order), rank, where, assumed)
     else:
         if tree_order is None or len(tree_order) != n:
             have = 0 if tree_order is None else len(tree_order)
@@ -190,3 +190,49 @@ def policy_joints(
         assumed.append(f"{order_note}; the motor order follows from joint_ids_map")
     motors = [joints[rank.index(r)] for r in range(n)]
     return joints, rank, motors, assumed
+
+
+def _by_slot(joint_ids_map: list[int], slots: list[str], rank: list[int], where: str, assumed: list[str]) -> list[str]:
+    """The policy joints of a ``joint_ids_map`` against a motor order by slot (:func:`policy_joints`)."""
+    n, top = len(joint_ids_map), max(joint_ids_map)
+    named = [j for j in slots if j != NO_JOINT]
+    if top < len(slots):
+        joints = [slots[i] for i in joint_ids_map]
+        empty = next((k for k, j in enumerate(joints) if j == NO_JOINT), None)
+        if empty is not None:
+            raise PolicyError(
+                f"{where}: joint_ids_map gives policy joint {empty} motor {joint_ids_map[empty]}, a slot the motor "
+                f"order marks as without a joint ({NO_JOINT})"
+            )
+        return joints
+    if len(named) == n and len(slots) == n:
+        assumed.append(
+            f"joint_ids_map uses motor slots up to {top} for {n} joints, the motor order names {n} joints and no "
+            "slot: the slots the map skips taken as the ones without a joint (motors matched by rank)"
+        )
+        return [slots[r] for r in rank]
+    raise PolicyError(
+        f"{where}: joint_ids_map uses motor slot {top}, the motor order lists {len(slots)} slots for its {len(named)} "
+        f"joints: list every slot up to {top} ({NO_JOINT} for one without a joint), as the robot's SDK numbers them"
+    )
+
+
+def listed_slots(cfg: Mapping[str, Any], where: str, model: ModelJoints, assumed: list[str]) -> list[str] | None:
+    """A deploy.yaml's own ``joint_names`` as a motor order by slot (:data:`NO_JOINT` for an empty
+    name), or None when it has none or names a joint the model's chosen joints lack (recorded).
+
+    Forks of unitree_rl_lab's exporter write the robot's SDK joint list there (``joint_sdk_names``,
+    ``""`` for a slot without a joint), unitree_rl_mjlab's the model's joints with an identity
+    ``joint_ids_map``: in both, policy joint i is ``joint_names[joint_ids_map[i]]``.
+    """
+    listed = cfg.get("joint_names")
+    if not isinstance(listed, list) or not listed or not all(isinstance(j, str) for j in listed):
+        return None
+    slots = [j if j else NO_JOINT for j in listed]
+    unknown = [j for j in slots if j != NO_JOINT and j not in model.breadth]
+    if unknown:
+        assumed.append(
+            f"{where}'s joint_names name '{unknown[0]}', not one of the model's chosen joints: not used for the joint order"
+        )
+        return None
+    return slots

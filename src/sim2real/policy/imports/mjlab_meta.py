@@ -1,12 +1,13 @@
-"""mjlab's ONNX metadata (``attach_onnx_metadata``: comma-separated text) read as an import's facts:
-``joint_names`` (every joint of the robot, in its order), ``joint_stiffness``, ``joint_damping``,
-``default_joint_pos`` (per joint), ``action_scale`` (per joint the action drives, or one number),
+"""mjlab's ONNX metadata (``attach_onnx_metadata``: comma-separated text; some exporters write JSON
+lists instead) read as an import's facts: ``joint_names`` (every joint of the robot, in its order),
+``joint_stiffness``, ``joint_damping``, ``default_joint_pos`` (per joint), ``action_scale`` (per joint the action drives, or one number),
 ``observation_names`` and, from mjlab 1.6, each term's scale, clip, history length and flattening.
 The metadata does not name the joints the action drives: a policy driving some of its joints needs
 them named (``--action-joints``) or its deploy.yaml."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,8 +18,28 @@ from sim2real.policy.imports.isaaclab_terms import frame_size, our_term, term_cl
 from sim2real.robots.spec import ObservationTerm
 
 
+def _entries(text: str) -> list[str]:
+    """A metadata list's entries: comma-separated text (mjlab's ``list_to_csv_str``) or a JSON list
+    (exporters that ``json.dumps`` each value), a nested list's numbers joined by ';' and a boolean
+    as 1 or 0 (mjlab's text forms)."""
+
+    def entry(x: Any) -> str:
+        if isinstance(x, list):
+            return ";".join(entry(v) for v in x)
+        return str(int(x)) if isinstance(x, bool) else str(x)
+
+    if text.strip().startswith("["):
+        try:
+            items = json.loads(text)
+        except ValueError:
+            items = None
+        if isinstance(items, list):
+            return [entry(x) for x in items]
+    return [x.strip() for x in text.split(",")]
+
+
 def csv_items(text: str) -> list[str]:
-    return [x.strip() for x in text.split(",") if x.strip()]
+    return [x for x in _entries(text) if x]
 
 
 def _numbers(text: str, what: str) -> list[float]:
@@ -32,7 +53,7 @@ def _term_list(meta: Mapping[str, str], key: str, n_terms: int) -> list[str]:
     """One entry per observation term of an mjlab metadata list (empty when the key is absent)."""
     if key not in meta:
         return []
-    entries = [x.strip() for x in meta[key].split(",")]
+    entries = _entries(meta[key])
     if len(entries) != n_terms:
         raise PolicyError(f"ONNX metadata '{key}' has {len(entries)} entries for {n_terms} observation terms")
     return entries
