@@ -51,7 +51,7 @@ def test_every_command_of_the_block_parses_as_the_cli_parses_it():
     assert [name for name, _ in parsed] == [command[1] for command in loop_by_hand()]
     train = next(kwargs for name, kwargs in parsed if name == "train")
     assert train["calib"] == "calib.yaml" and train["randomize"] == "default"
-    with pytest.raises(UsageError, match="unrecognized arguments --calibration calib.yaml"):  # the check can fail
+    with pytest.raises(UsageError, match=r"unrecognized arguments --calibration calib\.yaml"):  # the check can fail
         parse(["train", "--robot", "furuta", "--calibration", "calib.yaml", "--out", "runs/ppo"])
 
 

@@ -168,6 +168,13 @@ class TestIoDescriptors:
         ):
             import_isaaclab(imported["onnx"], path, MODEL, tmp_path / "out")
 
+    def test_a_relative_joint_position_action_is_refused(self, imported, tmp_path):
+        # trained as target = current position + scale x action: not a target about the default pose
+        path = io_descriptors(tmp_path / "rel_IO_descriptors.yaml")
+        path.write_text(path.read_text().replace("joint_actions.JointPositionAction", "joint_actions.RelativeJointPositionAction"))
+        with pytest.raises(PolicyError, match="RelativeJointPositionAction; sim2real imports one JointPositionAction"):
+            import_isaaclab(imported["onnx"], path, MODEL, tmp_path / "out")
+
 
 class TestBesideAnEnvYaml:
     def test_the_runs_io_descriptors_give_the_articulation_order_of_its_env_yaml(self, tmp_path):

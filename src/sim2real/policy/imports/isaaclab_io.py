@@ -21,6 +21,7 @@ beside ``params/env.yaml``: :func:`run_articulation` reads the articulation's jo
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,7 +86,8 @@ def deploy_from_io(
             "ANYmal's); sim2real imports policies of PD-driven joints"
         )
     actions = [a for a in cfg["actions"] if isinstance(a, Mapping)]
-    if len(actions) != 1 or not str(actions[0].get("full_path", "")).endswith("JointPositionAction"):
+    kind = re.split(r"[:.]", str(actions[0].get("full_path", "")))[-1] if len(actions) == 1 else ""
+    if kind != "JointPositionAction":  # RelativeJointPositionAction: current position + scale x action
         kinds = ", ".join(str(a.get("full_path") or a.get("name")) for a in actions) or "none"
         raise PolicyError(f"{where}: action terms {kinds}; sim2real imports one JointPositionAction")
     action = actions[0]
