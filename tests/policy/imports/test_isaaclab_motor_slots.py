@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import yaml
-from foreign_fixtures import RANGES
+from foreign_fixtures import RANGES, TERMS
 from test_isaaclab_humanoid import tiny_isaac_onnx
 
 from sim2real.errors import PolicyError
@@ -27,14 +27,6 @@ SDK = [*SDK[:6], "", *SDK[6:]]  # a slot without a joint, as an H1's motor 9
 POLICY = [f"{leg}_{part}" for part in ("hip", "thigh", "calf") for leg in LEGS]
 """The articulation's order of a robot description whose right legs come first: not the model's
 breadth first order (FL, FR, RL, RR), which the hips' symmetric default pose cannot tell from it."""
-TERMS = [  # name, frame size, scale
-    ("base_ang_vel", 3, 0.25),
-    ("projected_gravity", 3, 1.0),
-    ("velocity_commands", 3, 1.0),
-    ("joint_pos_rel", 12, 1.0),
-    ("joint_vel_rel", 12, 0.05),
-    ("last_action", 12, 1.0),
-]
 N_OBS = sum(size for _, size, _ in TERMS)
 
 
