@@ -313,6 +313,37 @@ def connections_to_read(
     return wanted, {name: STANDARD[c.role] for name, c in chosen.items()}
 
 
+def no_commands(where: str, connections: Iterable[tuple[str, str]], role: Mapping[str, str]) -> str:
+    """The error line of a bag without commands read where they are required (a replay of the
+    commands the robot ran: gap, identify, actuator): the topic chosen had no messages, or topics
+    of a command type not taken for them by their name, or none at all.
+
+    Args:
+        where: The bag's path.
+        connections: ``(topic, message type)`` of each of the bag's connections.
+        role: Topic read -> the standard topic of its role (:func:`connections_to_read`).
+    """
+    chosen = next((t for t, standard in role.items() if standard == TOPIC_COMMANDS), None)
+    if chosen is not None:
+        return f"{where}: no messages on {chosen} (commands are required here; in a topic of another name: --topic commands=TOPIC)"
+    types: dict[str, set[str]] = {}
+    for topic, msgtype in connections:
+        types.setdefault(topic, set()).add(msgtype)
+    readable = set(ROLE_TYPES["commands"])
+    others = [f"{t} ({', '.join(sorted(ts & readable))})" for t, ts in sorted(types.items()) if ts & readable and t not in role]
+    if others:
+        return (
+            f"{where}: no {TOPIC_COMMANDS}, and no topic named for commands; {short_list(others, 4)} could hold "
+            "them: choose with --topic commands=TOPIC"
+        )
+    kinds = ", ".join(sorted({t.rsplit("/", 1)[-1] for t in readable}))
+    return (
+        f"{where}: no commands: none of its topics ({short_list(sorted(types), 6)}) is of a command type ({kinds}); "
+        "commands are needed here (what the robot was commanded is replayed or fitted): record the controller's "
+        f"command topic beside {TOPIC_JOINT_STATES}"
+    )
+
+
 def named_command_joints(where: str, named: set[tuple[str, ...]], joints: Sequence[str]) -> tuple[str, ...]:
     """The joints named commands (trajectories, joint states) are for; () when they name none.
 
