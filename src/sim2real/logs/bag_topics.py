@@ -350,7 +350,8 @@ def no_commands(where: str, connections: Iterable[tuple[str, str]], role: Mappin
         )
     kinds = ", ".join(sorted({t.rsplit("/", 1)[-1] for t in readable}))
     return (
-        f"{where}: no commands: none of its topics ({short_list(sorted(types), 6)}) is of a command type ({kinds}); "
+        f"{where}: no commands: no {TOPIC_COMMANDS} and no other topic of a command type ({kinds}) among its topics "
+        f"({short_list(sorted(types), 6)}); "
         "commands are needed here (what the robot was commanded is replayed or fitted): record the controller's "
         f"command topic beside {TOPIC_JOINT_STATES}"
     )
