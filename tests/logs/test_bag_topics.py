@@ -315,3 +315,12 @@ class TestNoCommands:
         ):
             read_bag(bag, require_commands=True)
         assert not read_bag(bag).has_commands  # where they are not needed, the log reads
+
+    def test_commands_of_velocities_only_are_said_to_be_so(self, tmp_path):
+        # before: 'no messages on /joint_command' for a topic of 20 messages
+        def velocity_command(ns, i):
+            return JS(header=_header(ns), name=["a"], position=np.zeros(0), velocity=np.array([1.0]), effort=np.zeros(0))
+
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES, "/joint_command": (JS.__msgtype__, velocity_command)})
+        with pytest.raises(LogError, match=r"the 20 messages on /joint_command command no positions or efforts"):
+            read_bag(bag, require_commands=True)

@@ -79,3 +79,20 @@ class TestNotANumber:
             "the effort of a is not a number in a few messages: filled" in r.getMessage()
             for r in caplog.records
         )
+
+
+class TestNotANumberCommands:
+    def test_a_nan_command_holds_the_joints_previous_one_and_leading_ones_are_dropped(self, tmp_path, caplog):
+        # before: 'Trajectory.command: non-finite value nan at index (0, 0)' refused the log
+        states = [_state(i) for i in range(N)]
+        commands = [
+            (EPOCH + i * STEP, [NAN if i < 2 else float(i), NAN if i == 7 else -float(i)]) for i in range(N)
+        ]
+        with caplog.at_level("WARNING"):
+            back = read_bag(write_foreign(tmp_path / "bag", states, commands), command_joints=("a", "b"))
+        assert len(back.command_t) == N - 2
+        np.testing.assert_array_equal(back.command[:, 0], np.arange(2.0, N))
+        np.testing.assert_array_equal(back.command[5, 1], -6.0)  # i = 7: i = 6's held
+        assert any(
+            "3 of 40 commands hold values that are not a number" in r.getMessage() for r in caplog.records
+        )

@@ -547,7 +547,7 @@ def read_bag(
                 + "a log recorded on this one",
             )
     if require_commands and not streams.command_ns:
-        raise LogError(no_commands(str(path), found, role))
+        raise LogError(no_commands(str(path), found, role, streams.commands_without_values))
     meta = dict(header.get("meta") or {})
     if "source" in meta:
         meta["origin"] = meta.pop("source")

@@ -40,7 +40,7 @@ from sim2real.logs.bag_topics import (
     named_command_joints,
 )
 from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UnitreeCommands, imu_row, joints_of, state_row
-from sim2real.logs.bag_values import finite_efforts, finite_velocities
+from sim2real.logs.bag_values import finite_commands, finite_efforts, finite_velocities
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.odometry import TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_row, tracks
 from sim2real.logs.trajectory import Event, Trajectory
@@ -68,6 +68,8 @@ class Streams:
         self.command_ns: list[int] = []
         self.command: list[np.ndarray] = []
         self.command_names: set[tuple[str, ...]] = set()  # joints a named command (a trajectory) is for
+        self.commands_without_values = 0
+        """Command messages that command nothing sim2real replays (no positions or efforts: velocities only)."""
         self.first_command_joints: tuple[str, ...] = ()
         """The joints of the first command naming them, in its order (later ones are put in it)."""
         self.imu_ns: list[int] = []
@@ -105,7 +107,11 @@ class Streams:
             self.position.append(msg.position)
             self.velocity.append(msg.velocity)
             self.effort.append(msg.effort)
-        elif topic == TOPIC_COMMANDS and (row := command_row(msg, msgtype, str(self.path))) is not None:
+        elif topic == TOPIC_COMMANDS:
+            row = command_row(msg, msgtype, str(self.path))
+            if row is None:
+                self.commands_without_values += 1
+                return
             values, joints = self._in_first_order(*row)
             self.command_ns.append(ns)
             self.command.append(values)
@@ -281,6 +287,7 @@ class Streams:
             command = np.array(self.command, dtype=np.float64) if self.command else None
         except ValueError:
             raise LogError(f"{path}: command messages differ in length") from None
+        self.command_ns, command = finite_commands(f"{path}: {TOPIC_COMMANDS}", self.command_ns, command)
         if command is None and not named:
             cjoints = names
         else:

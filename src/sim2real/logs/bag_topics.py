@@ -325,7 +325,9 @@ def connections_to_read(
     return wanted, {name: STANDARD[c.role] for name, c in chosen.items()}
 
 
-def no_commands(where: str, connections: Iterable[tuple[str, str]], role: Mapping[str, str]) -> str:
+def no_commands(
+    where: str, connections: Iterable[tuple[str, str]], role: Mapping[str, str], without_values: int = 0
+) -> str:
     """The error line of a bag without commands read where they are required (a replay of the
     commands the robot ran: gap, identify, actuator): the topic chosen had no messages, or topics
     of a command type not taken for them by their name, or none at all.
@@ -334,8 +336,14 @@ def no_commands(where: str, connections: Iterable[tuple[str, str]], role: Mappin
         where: The bag's path.
         connections: ``(topic, message type)`` of each of the bag's connections.
         role: Topic read -> the standard topic of its role (:func:`connections_to_read`).
+        without_values: Messages on the command topic that command no positions or efforts.
     """
     chosen = next((t for t, standard in role.items() if standard == TOPIC_COMMANDS), None)
+    if chosen is not None and without_values:
+        return (
+            f"{where}: the {without_values} messages on {chosen} command no positions or efforts (velocities only, "
+            "or nothing): commands are needed here, as positions, torques or voltages, as the robot's actuators take them"
+        )
     if chosen is not None:
         return f"{where}: no messages on {chosen} (commands are required here; in a topic of another name: --topic commands=TOPIC)"
     types: dict[str, set[str]] = {}

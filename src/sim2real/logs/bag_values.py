@@ -128,3 +128,39 @@ def _inner_short_runs(missing: np.ndarray) -> bool:
     edges = np.diff(np.concatenate([[0], missing.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return bool(starts[0] > 0 and ends[-1] < missing.size and np.max(ends - starts) <= FILL_RUN)
+
+
+def finite_commands(
+    where: str, command_ns: list[int], command: np.ndarray | None
+) -> tuple[list[int], np.ndarray | None]:
+    """Commands without values that are not a number: a controller's NaN for a joint is no new
+    command for it, so the joint's previous command is held there; commands before a joint's
+    first number are dropped (one warning counting both).
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        command_ns: Command times [ns], one per row.
+        command: Command values, shape (C, m), or None.
+
+    Returns:
+        The times and values kept.
+    """
+    if command is None or command.ndim != 2 or np.isfinite(command).all():
+        return command_ns, command
+    bad = ~np.isfinite(command)
+    rows = int(np.count_nonzero(bad.any(axis=1)))
+    out = command.copy()
+    for j in range(out.shape[1]):
+        idx = np.where(bad[:, j], 0, np.arange(len(out)))
+        np.maximum.accumulate(idx, out=idx)
+        out[:, j] = out[idx, j]
+    keep = np.isfinite(out).all(axis=1)
+    log.warning(
+        "%s: %d of %d commands hold values that are not a number (no new command for a joint): the joint's previous "
+        "command held there%s",
+        where,
+        rows,
+        len(out),
+        "" if keep.all() else f"; the first {int(np.count_nonzero(~keep))}, before one, dropped",
+    )
+    return [ns for ns, k in zip(command_ns, keep, strict=True) if k], out[keep]
