@@ -10,8 +10,8 @@ bag                 rosbag2 directories with MCAP storage: :class:`BagWriter`, :
 bag_streams         a bag's decoded messages made into one Trajectory
 bag_states          joint states on one clock, in order, joined by name; the command joints
 bag_topics          which topics hold the joint states, commands and IMU (--topic)
-bag_values          joint-state values that are not a number: velocities differentiated, efforts
-                    filled, 0 or unread
+bag_values          joint-state and command values that are not a number: velocities differentiated,
+                    efforts filled, 0 or unread, commands held
 bag_publishers      a second publisher of the same joints on /joint_states: told apart or refused
 bag_unitree         Unitree LowState/LowCmd bags: motor order (--motor-order), stop values,
                     bag-carried types

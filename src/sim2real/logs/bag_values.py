@@ -1,11 +1,12 @@
-"""Joint-state values a driver publishes as not-a-number: a joint without a velocity or effort
-interface (a gripper, a wheel, a passive joint) or a sensor that drops out, while the positions and
-the other joints are measured.
+"""Joint-state and command values published as not-a-number: a joint without a velocity or effort
+interface (a gripper, a wheel, a passive joint), a sensor that drops out, a controller's "no new
+command" for a joint, while the positions and the other joints are measured.
 
 Velocities are then differentiated from the positions where they are missing; efforts are filled
 where a short run is missing, taken as 0 for a joint no command drives that gives none at all, and
-otherwise not read.  Each case is one warning naming the joints.  (Messages with empty arrays are
-:mod:`~.bag_states`' :func:`~.bag_states.joint_columns` and :func:`~.bag_states.fill_gaps`.)
+otherwise not read; a command holds the joint's previous one.  Each case is one warning naming the
+joints (or counting the commands).  (Messages with empty arrays are :mod:`~.bag_states`'
+:func:`~.bag_states.joint_columns` and :func:`~.bag_states.fill_gaps`.)
 """
 
 from __future__ import annotations
