@@ -141,6 +141,22 @@ class TestRos2ControlBags:
         np.testing.assert_array_equal(back.command[even], np.stack([-np.arange(N), np.arange(N)], 1)[even])
         np.testing.assert_array_equal(back.command[~even], np.stack([np.arange(N), -np.arange(N)], 1)[~even])
 
+    def test_trajectories_per_joint_group_on_one_topic_hold_each_joints_last_command(self, tmp_path, caplog):
+        # before: 'commands name different joints from one message to the next' refused the log
+        def one_joint(ns, i):  # a's set-point on even messages, b's on odd ones
+            name = "a" if i % 2 == 0 else "b"
+            point = POINT(positions=np.array([float(i)]), velocities=np.zeros(0), accelerations=np.zeros(0),
+                          effort=np.zeros(0), time_from_start=DURATION(sec=0, nanosec=0))
+            return TRAJ(header=_header(0), joint_names=[name], points=[point])
+
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES, "/legs/joint_trajectory": (TRAJ.__msgtype__, one_joint)})
+        with caplog.at_level("WARNING"):
+            back = read_bag(bag, require_commands=True)
+        assert back.command_joints == ("a", "b") and len(back.command_t) == N - 1  # message 0: b has none yet
+        np.testing.assert_array_equal(back.command[:, 0], [i - i % 2 for i in range(1, N)])
+        np.testing.assert_array_equal(back.command[:, 1], [i - (i + 1) % 2 for i in range(1, N)])
+        assert any("name 2 different sets of joints" in r.getMessage() for r in caplog.records)
+
     def test_a_trajectory_naming_a_joint_without_states_is_refused(self, tmp_path):
         bag = _bag(
             tmp_path / "bag",

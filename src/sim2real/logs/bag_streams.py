@@ -37,6 +37,7 @@ from sim2real.logs.bag_topics import (
     TOPIC_JOINT_STATES,
     TOPIC_META,
     command_row,
+    hold_named_commands,
     named_command_joints,
 )
 from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UnitreeCommands, imu_row, joints_of, state_row
@@ -68,6 +69,8 @@ class Streams:
         self.command_ns: list[int] = []
         self.command: list[np.ndarray] = []
         self.command_names: set[tuple[str, ...]] = set()  # joints a named command (a trajectory) is for
+        self.command_row_joints: list[tuple[str, ...]] = []
+        """The joints each command message names (() for unnamed commands)."""
         self.commands_without_values = 0
         """Command messages that command nothing sim2real replays (no positions or efforts: velocities only)."""
         self.first_command_joints: tuple[str, ...] = ()
@@ -116,6 +119,7 @@ class Streams:
             self.command_ns.append(ns)
             self.command.append(values)
             self.command_names.add(joints)
+            self.command_row_joints.append(joints)
         elif topic == TOPIC_IMU:
             stamp = self._stamp(topic, ns, msg)
             self.imu_ns.append(stamp)
@@ -281,6 +285,12 @@ class Streams:
             meta["qd_source"] = describe_method(1)
         qd = finite_velocities(where, t, q, qd, names)
 
+        sets = {frozenset(n) for n in self.command_names if n}
+        if len(sets) > 1 and len(self.command_row_joints) == len(self.command) and all(self.command_row_joints):
+            self.command_ns, self.command, joints = hold_named_commands(
+                f"{path}: {TOPIC_COMMANDS}", self.command_ns, self.command, self.command_row_joints
+            )
+            self.command_names = {joints}
         named = tuple(header.get("command_joints") or ())
         named = named or named_command_joints(str(path), self.command_names, names)
         try:

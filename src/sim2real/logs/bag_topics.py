@@ -365,6 +365,43 @@ def no_commands(
     )
 
 
+def hold_named_commands(
+    where: str, command_ns: Sequence[int], rows: Sequence[np.ndarray], joints: Sequence[tuple[str, ...]]
+) -> tuple[list[int], list[np.ndarray], tuple[str, ...]]:
+    """Commands whose messages each name some of the joints (one message per leg or per bus) as
+    commands of every joint: each joint's last command holds until its next, as a drive holds its
+    set-point; the messages before every joint has had one are dropped.  One warning says it.
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        command_ns: Time of each message [ns].
+        rows: Values of each message, shape (n_k,), for ``joints[k]``.
+        joints: The joints each message names.
+
+    Returns:
+        The times kept, the full commands, shape (m,) each, and their m joints (in order of first
+        appearance).
+    """
+    order = tuple(dict.fromkeys(j for names in joints for j in names))
+    index = {j: i for i, j in enumerate(order)}
+    current, seen = np.zeros(len(order)), np.zeros(len(order), dtype=bool)
+    out_ns: list[int] = []
+    out: list[np.ndarray] = []
+    for ns, values, names in zip(command_ns, rows, joints, strict=True):
+        cols = [index[j] for j in names]
+        current[cols] = values
+        seen[cols] = True
+        if seen.all():
+            out_ns.append(ns)
+            out.append(current.copy())
+    log.warning(
+        "%s: commands name %d different sets of joints (one message per leg or bus): each joint's last command held "
+        "until its next; %d of %d messages, before every joint had one, dropped",
+        where, len({frozenset(n) for n in joints}), len(rows) - len(out), len(rows),
+    )
+    return out_ns, out, order
+
+
 def named_command_joints(where: str, named: set[tuple[str, ...]], joints: Sequence[str]) -> tuple[str, ...]:
     """The joints named commands (trajectories, joint states) are for; () when they name none.
 
