@@ -267,3 +267,25 @@ def test_base_columns_in_the_map_of_a_fixed_base_robot_are_said_unused(tmp_path,
     with caplog.at_level("WARNING", logger="sim2real"):
         csv_reader(load_robot("pendulum"), str(tmp_path / "m.yaml"))
     assert "no floating base" in caplog.text and "base_*" in caplog.text
+
+
+def test_a_free_base_log_without_base_state_says_its_base_is_estimated(tmp_path):
+    # before: gap printed "replayed from the logged estimate base state" for a state sim2real estimated
+    from sim2real.gap.io import load_logs
+    from sim2real.logs import Trajectory, write_bag
+    from sim2real.robots import load_robot
+
+    spec = load_robot("quadruped")
+    n, names = 50, spec.joints
+    t = 0.02 * np.arange(n)
+    q = np.tile(spec.default_pose, (n, 1))
+    tr = Trajectory(
+        spec_hash=spec.hash, joint_names=names, t=t, q=q, qd=np.zeros_like(q), tau=np.zeros_like(q),
+        command_t=t, command=q.copy(), command_joints=names,
+        imu_t=t, gyro=np.zeros((n, 3)), accel=np.tile([0.0, 0.0, 9.81], (n, 1)),
+        quat=np.tile([1.0, 0.0, 0.0, 0.0], (n, 1)),
+    )
+    write_bag(tmp_path / "bag", tr)
+    (back,) = load_logs(spec, [tmp_path / "bag"])
+    assert back.base_estimate is not None
+    assert back.meta["base_estimated"] == "from the IMU, joint encoders and torques"

@@ -40,6 +40,25 @@ class TestCommandJoints:
         back = read_bag(_run(tmp_path / "extra", names=("a", "c", "b"), cmd_width=3), command_joints=("a", "b"))
         assert back.command_joints == ("a", "c", "b")
 
+    def test_joint_states_split_over_messages_have_no_order_to_take_commands_in(self, tmp_path):
+        # one message per leg, arriving in either order: the order of first appearance (b, a) is chance
+        states = []
+        for i in range(20):
+            ns = EPOCH + i * STEP
+            legs = (("b",), ("a",)) if i % 2 == 0 else (("a",), ("b",))
+            states += [(ns + k, foreign_state(ns, leg, [float(i)])) for k, leg in enumerate(legs)]
+        bag = write_foreign(tmp_path / "bag", states, [(EPOCH + i * STEP, [float(i), -float(i)]) for i in range(20)])
+        with pytest.raises(LogError) as exc:
+            read_bag(bag, command_joints=("a", "b"))
+        text = str(exc.value)  # before: offered --command-order states, the chance order b, a
+        assert "different orders or subsets from one message to the next" in text and "--command-order states" not in text
+        with pytest.raises(LogError, match=r"--command-order states: the /joint_states messages name their joints in "
+                           "different orders"):
+            read_bag(bag, command_joints=("a", "b"), command_order="states")
+        back = read_bag(bag, command_joints=("a", "b"), command_order="robot")
+        assert back.command_joints == ("a", "b")
+        np.testing.assert_array_equal(back.command[:, 1], -np.arange(20.0))
+
     def test_a_sim2real_bag_names_its_command_joints(self, tmp_path):
         with BagWriter(tmp_path / "own", None, ["b", "a"]) as bag:
             for i in range(3):

@@ -130,6 +130,33 @@ class TestRos2ControlBags:
         assert back.command_joints == ("b", "a")
         np.testing.assert_array_equal(back.command[:, 1], np.arange(N))  # a's position
 
+    def test_trajectories_naming_the_same_joints_in_another_order_each_are_read_in_the_first_order(self, tmp_path):
+        # before: 'commands name different joints from one message to the next' refused the log
+        make = lambda ns, i: _trajectory(i, ("b", "a") if i % 2 == 0 else ("a", "b"))  # noqa: E731
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES, "/arm_controller/joint_trajectory": (TRAJ.__msgtype__, make)})
+        back = read_bag(bag, require_commands=True)
+        assert back.command_joints == ("b", "a")
+        even = np.arange(N) % 2 == 0
+        # the point's values are (-i, i) in the message's own order: b/a = -i/i when named (b, a), i/-i when (a, b)
+        np.testing.assert_array_equal(back.command[even], np.stack([-np.arange(N), np.arange(N)], 1)[even])
+        np.testing.assert_array_equal(back.command[~even], np.stack([np.arange(N), -np.arange(N)], 1)[~even])
+
+    def test_trajectories_per_joint_group_on_one_topic_hold_each_joints_last_command(self, tmp_path, caplog):
+        # before: 'commands name different joints from one message to the next' refused the log
+        def one_joint(ns, i):  # a's set-point on even messages, b's on odd ones
+            name = "a" if i % 2 == 0 else "b"
+            point = POINT(positions=np.array([float(i)]), velocities=np.zeros(0), accelerations=np.zeros(0),
+                          effort=np.zeros(0), time_from_start=DURATION(sec=0, nanosec=0))
+            return TRAJ(header=_header(0), joint_names=[name], points=[point])
+
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES, "/legs/joint_trajectory": (TRAJ.__msgtype__, one_joint)})
+        with caplog.at_level("WARNING"):
+            back = read_bag(bag, require_commands=True)
+        assert back.command_joints == ("a", "b") and len(back.command_t) == N - 1  # message 0: b has none yet
+        np.testing.assert_array_equal(back.command[:, 0], [i - i % 2 for i in range(1, N)])
+        np.testing.assert_array_equal(back.command[:, 1], [i - (i + 1) % 2 for i in range(1, N)])
+        assert any("name 2 different sets of joints" in r.getMessage() for r in caplog.records)
+
     def test_a_trajectory_naming_a_joint_without_states_is_refused(self, tmp_path):
         bag = _bag(
             tmp_path / "bag",
@@ -279,3 +306,37 @@ def test_short_list_names_the_first_ones_and_counts_the_rest():
     assert short_list(["a", "b"], 3) == "a, b"
     assert short_list(["a", "b", "c", "d", "e"], 3) == "a, b, c and 2 more"
     assert short_list([f"/t{i:02d}" for i in range(14)]).endswith("/t11 and 2 more")
+
+
+class TestNoCommands:
+    """A log read where commands are required (gap, identify, actuator, finetune) that has none under
+    sim2real's name: one line saying which topic could hold them, or that none can."""
+
+    def test_a_command_topic_of_another_name_is_named_with_the_option(self, tmp_path):
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES, "/legs/target_positions": FORWARD})
+        with pytest.raises(LogError) as info:
+            read_bag(bag, require_commands=True)
+        said = str(info.value)
+        assert "/legs/target_positions (std_msgs/msg/Float64MultiArray) could hold them" in said
+        assert "--topic commands=TOPIC" in said and "\n" not in said
+        back = read_bag(bag, require_commands=True, topics={"commands": "/legs/target_positions"})
+        np.testing.assert_array_equal(back.command[:, 1], -np.arange(N))
+
+    def test_a_log_without_any_command_topic_says_commands_are_needed(self, tmp_path):
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES, "/imu/data_raw": RAW_IMU})
+        with pytest.raises(
+            LogError,
+            match=r"no commands: no /joint_commands and no other topic of a command type \(.*JointTrajectory.*\) among "
+            r"its topics \(/imu/data_raw, /joint_states\); commands are needed here",
+        ):
+            read_bag(bag, require_commands=True)
+        assert not read_bag(bag).has_commands  # where they are not needed, the log reads
+
+    def test_commands_of_velocities_only_are_said_to_be_so(self, tmp_path):
+        # before: 'no messages on /joint_command' for a topic of 20 messages
+        def velocity_command(ns, i):
+            return JS(header=_header(ns), name=["a"], position=np.zeros(0), velocity=np.array([1.0]), effort=np.zeros(0))
+
+        bag = _bag(tmp_path / "bag", {"/joint_states": STATES, "/joint_command": (JS.__msgtype__, velocity_command)})
+        with pytest.raises(LogError, match=r"the 20 messages on /joint_command command no positions or efforts"):
+            read_bag(bag, require_commands=True)

@@ -46,7 +46,7 @@ def gap(
             or a YAML column map file of the log's columns (docs/real_data.md).
         topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
             and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
-            imu), e.g. commands=/forward_position_controller/commands.
+            imu, base: odometry), e.g. commands=/forward_position_controller/commands.
         command_order: A bag of another recorder whose commands name no joints: which joint each
             value drives: auto (as the bag allows: the actuator order, or the /joint_states order
             where that is the actuator order), robot (the actuator order), states (the order of the
@@ -135,8 +135,12 @@ def gap(
     if result.base_position_rmse is not None:
         lines.append(
             f"base: position RMSE {result.base_position_rmse:.4f} m, velocity RMSE "
-            f"{result.base_velocity_rmse:.4f} m/s (replayed from the logged "
-            f"{'/'.join(sorted(set(result.replay.base_source)))} base state)"
+            f"{result.base_velocity_rmse:.4f} m/s ("
+            + (
+                f"no base state in the log: replayed from one estimated {trajectory.meta['base_estimated']})"
+                if trajectory.meta.get("base_estimated")
+                else f"replayed from the logged {'/'.join(sorted(set(result.replay.base_source)))} base state)"
+            )
         )
     if result.base_velocity_estimate_rmse is not None:
         lines.append(

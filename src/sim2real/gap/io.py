@@ -274,4 +274,5 @@ def _with_base_state(spec: RobotSpec, traj: Trajectory, name: str) -> Trajectory
     if spec.base_body is None or traj.base is not None or traj.meta.get("fixed_base") or not traj.has_imu:
         return traj
     log.info("%s: no base state in the log; estimating it from the IMU, joint encoders and torques", name)
-    return dataclasses.replace(traj, base_estimate=estimate_track(spec, traj))
+    meta = {**traj.meta, "base_estimated": "from the IMU, joint encoders and torques"}
+    return dataclasses.replace(traj, base_estimate=estimate_track(spec, traj), meta=meta)

@@ -10,6 +10,8 @@ bag                 rosbag2 directories with MCAP storage: :class:`BagWriter`, :
 bag_streams         a bag's decoded messages made into one Trajectory
 bag_states          joint states on one clock, in order, joined by name; the command joints
 bag_topics          which topics hold the joint states, commands and IMU (--topic)
+bag_values          joint-state and command values that are not a number: velocities differentiated,
+                    efforts filled, 0 or unread, commands held
 bag_publishers      a second publisher of the same joints on /joint_states: told apart or refused
 bag_unitree         Unitree LowState/LowCmd bags: motor order (--motor-order), stop values,
                     bag-carried types
@@ -25,6 +27,7 @@ bag_split           a finished split bag's parts as metadata.yaml lists them: fo
 odometry            floating-base states (nav_msgs/Odometry) to and from :class:`BaseTrack`
 mcap_storage        a crash-safe MCAP storage backend, and recovery of cut files
 csv_import          CSV logs from other labs through an explicit column map
+csv_fields          a CSV's decimal commas and ISO 8601 date-times made plain numbers
 csv_map_file        a column map written by the user as a YAML file
 csv_units           a CSV's units row checked against the map, a time column that cannot be seconds
 csv_floating_base   a CSV's IMU columns and base track (a legged robot's log)

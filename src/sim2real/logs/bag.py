@@ -70,6 +70,7 @@ from sim2real.logs.bag_topics import (
     TOPIC_JOINT_STATES,
     TOPIC_META,
     connections_to_read,
+    no_commands,
 )
 from sim2real.logs.bag_unitree import parse_motor_order
 from sim2real.logs.mcap_storage import FlushingMcapStorage
@@ -514,6 +515,7 @@ def read_bag(
     motors = parse_motor_order(motor_order)
     with open_bag(path) as (reader, custom, complete):
         streams = Streams(path, motors)
+        found = [(c.topic, c.msgtype) for c in reader.connections]
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
         decode = reader.decoders(str(path), wanted)
         try:
@@ -545,8 +547,7 @@ def read_bag(
                 + "a log recorded on this one",
             )
     if require_commands and not streams.command_ns:
-        where = next((t for t, standard in role.items() if standard == TOPIC_COMMANDS), TOPIC_COMMANDS)
-        raise LogError(f"{path}: no messages on {where} (commands are required here; in a topic of another name: --topic commands=TOPIC)")
+        raise LogError(no_commands(str(path), found, role, streams.commands_without_values))
     meta = dict(header.get("meta") or {})
     if "source" in meta:
         meta["origin"] = meta.pop("source")

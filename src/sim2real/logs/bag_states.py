@@ -281,6 +281,12 @@ _HOW = (
     f"state it with --command-order states (the {TOPIC_JOINT_STATES} order), robot (the actuator order) "
     "or J1,J2,... (or record with sim2real, whose bags name the command joints)"
 )
+_ROBOT_OR_JOINTS = (
+    "--command-order robot (the actuator order) or J1,J2,... (or record with sim2real, whose bags name the command "
+    "joints)"
+)
+_NO_STATE_ORDER = "different orders or subsets from one message to the next"
+"""How joint states name their joints when they have no one order (split over several messages)."""
 
 
 def command_joints_for(
@@ -290,6 +296,7 @@ def command_joints_for(
     actuated: Sequence[str] | None,
     order: CommandOrder = AUTO,
     named: Sequence[str] = (),
+    one_state_order: bool = True,
 ) -> tuple[str, ...]:
     """Joints the values of a bag's commands drive, in their order.
 
@@ -308,6 +315,10 @@ def command_joints_for(
         actuated: The robot's actuated joints in actuator order, or None (not known).
         order: How the user stated the order.
         named: The joints the bag names for its commands, or () when it names none.
+        one_state_order: Whether every ``/joint_states`` message names its joints in one order.  When
+            they do not (joints split over several messages per sample, one order per message),
+            ``names`` is only the order of first appearance, not an order a controller was configured
+            with: ``states`` is refused, and not offered.
 
     Raises:
         LogError: The joints cannot be told, or the stated order does not fit the bag (one line
@@ -315,7 +326,7 @@ def command_joints_for(
     """
     if named:
         if order.kind != "auto":
-            stated = _stated(where, names, len(named), actuated, order)
+            stated = _stated(where, names, len(named), actuated, order, one_state_order)
             if stated != tuple(named):
                 raise LogError(
                     f"{where}: the bag names its command joints {list(named)}, but --command-order {order} "
@@ -323,18 +334,26 @@ def command_joints_for(
                 )
         return tuple(named)
     if order.kind != "auto":
-        return _stated(where, names, width, actuated, order)
+        return _stated(where, names, width, actuated, order, one_state_order)
     if actuated is not None and width != len(names) and width == len(actuated):
         log.warning(
             "%s: commands taken in the robot's actuator order (the bag does not name their joints; "
-            "another order: --command-order states|J1,J2,...)",
+            "another order: --command-order %s)",
             where,
+            "states|J1,J2,..." if one_state_order else "J1,J2,...",
         )
         return _robot_order(where, names, width, actuated)
     if width != len(names):
         raise LogError(
             f"{where}: commands have {width} values but the bag does not say which joints they drive "
             "(name them with --command-order J1,J2,...)"
+        )
+    in_actuator_order = actuated is not None and [n for n in names if n in actuated] == list(actuated)
+    if not one_state_order and not in_actuator_order:
+        raise LogError(
+            f"{where}: commands have {width} values and name no joints, and the {TOPIC_JOINT_STATES} messages "
+            f"name their joints in {_NO_STATE_ORDER}, so which value drives which joint is "
+            f"ambiguous: state it with {_ROBOT_OR_JOINTS}"
         )
     if actuated is not None and all(j in names for j in actuated):
         state_order = [n for n in names if n in actuated]
@@ -348,9 +367,19 @@ def command_joints_for(
 
 
 def _stated(
-    where: str, names: tuple[str, ...], width: int, actuated: Sequence[str] | None, order: CommandOrder
+    where: str,
+    names: tuple[str, ...],
+    width: int,
+    actuated: Sequence[str] | None,
+    order: CommandOrder,
+    one_state_order: bool = True,
 ) -> tuple[str, ...]:
     """The command joints an order other than auto gives (see :func:`command_joints_for`)."""
+    if order.kind == "states" and not one_state_order:
+        raise LogError(
+            f"{where}: --command-order states: the {TOPIC_JOINT_STATES} messages name their joints in "
+            f"{_NO_STATE_ORDER}, so they have no one order to give: use {_ROBOT_OR_JOINTS}"
+        )
     if order.kind == "robot":
         if actuated is None:
             raise LogError(f"{where}: --command-order robot needs the robot's actuated joints")

@@ -37,9 +37,11 @@ from sim2real.logs.bag_topics import (
     TOPIC_JOINT_STATES,
     TOPIC_META,
     command_row,
+    hold_named_commands,
     named_command_joints,
 )
 from sim2real.logs.bag_unitree import LOW_CMD, LOW_STATE, UnitreeCommands, imu_row, joints_of, state_row
+from sim2real.logs.bag_values import finite_commands, finite_efforts, finite_velocities
 from sim2real.logs.derivative import central_difference, describe_method
 from sim2real.logs.odometry import TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH, odometry_row, tracks
 from sim2real.logs.trajectory import Event, Trajectory
@@ -67,6 +69,12 @@ class Streams:
         self.command_ns: list[int] = []
         self.command: list[np.ndarray] = []
         self.command_names: set[tuple[str, ...]] = set()  # joints a named command (a trajectory) is for
+        self.command_row_joints: list[tuple[str, ...]] = []
+        """The joints each command message names (() for unnamed commands)."""
+        self.commands_without_values = 0
+        """Command messages that command nothing sim2real replays (no positions or efforts: velocities only)."""
+        self.first_command_joints: tuple[str, ...] = ()
+        """The joints of the first command naming them, in its order (later ones are put in it)."""
         self.imu_ns: list[int] = []
         self.imu_recv: list[int] = []
         self.imu: list[tuple[float, ...]] = []
@@ -102,10 +110,16 @@ class Streams:
             self.position.append(msg.position)
             self.velocity.append(msg.velocity)
             self.effort.append(msg.effort)
-        elif topic == TOPIC_COMMANDS and (row := command_row(msg, msgtype, str(self.path))) is not None:
+        elif topic == TOPIC_COMMANDS:
+            row = command_row(msg, msgtype, str(self.path))
+            if row is None:
+                self.commands_without_values += 1
+                return
+            values, joints = self._in_first_order(*row)
             self.command_ns.append(ns)
-            self.command.append(row[0])
-            self.command_names.add(row[1])
+            self.command.append(values)
+            self.command_names.add(joints)
+            self.command_row_joints.append(joints)
         elif topic == TOPIC_IMU:
             stamp = self._stamp(topic, ns, msg)
             self.imu_ns.append(stamp)
@@ -122,6 +136,22 @@ class Streams:
             rows.append(odometry_row(msg))
         elif topic == TOPIC_META and self.meta_json is None:
             self.meta_json = msg.data
+
+    def _in_first_order(self, values: np.ndarray, joints: tuple[str, ...]) -> tuple[np.ndarray, tuple[str, ...]]:
+        """A named command's values, shape (n,), and joints, in the order of the first named command when
+        it names the same joints in another order (each message of a trajectory topic names its own)."""
+        first = self.first_command_joints
+        if joints and not first:
+            self.first_command_joints = joints
+        elif (
+            joints
+            and first
+            and joints != first
+            and len(values) == len(joints) == len(set(joints))
+            and set(joints) == set(first)
+        ):
+            return values[[joints.index(j) for j in first]], first
+        return values, joints
 
     def _stamp(self, topic: str, ns: int, msg: Any) -> int:
         """The header stamp of ``msg`` [ns], recorded at ``ns``; a zero stamp is counted."""
@@ -253,22 +283,32 @@ class Streams:
                     "(record distinct header stamps, or velocities)"
                 ) from None
             meta["qd_source"] = describe_method(1)
+        qd = finite_velocities(where, t, q, qd, names)
 
+        sets = {frozenset(n) for n in self.command_names if n}
+        if len(sets) > 1 and len(self.command_row_joints) == len(self.command) and all(self.command_row_joints):
+            self.command_ns, self.command, joints = hold_named_commands(
+                f"{path}: {TOPIC_COMMANDS}", self.command_ns, self.command, self.command_row_joints
+            )
+            self.command_names = {joints}
         named = tuple(header.get("command_joints") or ())
         named = named or named_command_joints(str(path), self.command_names, names)
         try:
             command = np.array(self.command, dtype=np.float64) if self.command else None
         except ValueError:
             raise LogError(f"{path}: command messages differ in length") from None
+        self.command_ns, command = finite_commands(f"{path}: {TOPIC_COMMANDS}", self.command_ns, command)
         if command is None and not named:
             cjoints = names
         else:
             width = command.shape[1] if command is not None and command.ndim == 2 else len(named)
-            cjoints = command_joints_for(str(path), names, width, command_joints, command_order, named)
+            one_order = len(set(self.state_names)) == 1
+            cjoints = command_joints_for(str(path), names, width, command_joints, command_order, named, one_order)
         if command is not None and (command.ndim != 2 or command.shape[1] != len(cjoints)):
             raise LogError(
                 f"{path}: {TOPIC_COMMANDS} messages must each have {len(cjoints)} values ({list(cjoints)})"
             )
+        tau = finite_efforts(where, state_ns, tau, names, set(command_joints or ()) | set(cjoints))
 
         imu: dict[str, Any] = {}
         if self.imu_ns:

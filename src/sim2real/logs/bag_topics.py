@@ -1,16 +1,20 @@
-"""Which topics of a rosbag2 bag hold the joint states, the commands and the IMU readings.
+"""Which topics of a rosbag2 bag hold the joint states, the commands, the IMU readings and the base's
+odometry.
 
-sim2real writes ``/joint_states``, ``/joint_commands`` and ``/imu/data``.  Bags of other
+sim2real writes ``/joint_states``, ``/joint_commands``, ``/imu/data`` and ``/odom``.  Bags of other
 recorders name these after their drivers and controllers: ros2_control's forward command
 controllers publish ``std_msgs/msg/Float64MultiArray`` on ``/<controller>/commands``, its joint
 trajectory controller takes ``trajectory_msgs/msg/JointTrajectory`` on
 ``/<controller>/joint_trajectory``, IMU drivers publish ``sensor_msgs/msg/Imu`` on ``/imu``,
-``/imu/data_raw`` and the like.  Per role, in this order:
+``/imu/data_raw`` and the like, a legged robot's state estimator or ``robot_localization``
+``nav_msgs/msg/Odometry`` on ``/odometry/filtered`` or ``/<estimator>/odom``.  Per role, in this order:
 
 1. the topic the user named (``--topic ROLE=NAME``);
 2. the standard name, when the bag has it;
 3. the only topic of the role's types whose last name part says ``command`` (or is
-   ``joint_trajectory``) for commands, and does not for the joint states; the choice is logged.
+   ``joint_trajectory``) for commands, and does not for the joint states (odometry: any but
+   sim2real's ``/ground_truth/odom``); the choice is logged.  Several IMU or odometry topics are
+   read as none, with a warning (both are optional).
    Unitree's ``LowState`` and ``LowCmd`` hold the joint states and the commands by their type,
    whatever the topic's name; of several, ``/lowstate`` and ``/lowcmd`` (beside the robot's
    low-frequency ``/lf/lowstate``) (:mod:`~.bag_unitree`).  Messages of both families
@@ -33,6 +37,7 @@ import numpy as np
 
 from sim2real.errors import LogError
 from sim2real.logs.bag_unitree import HIGH_LEVEL, LOW_CMD, LOW_STATE, UNITREE_TOPICS
+from sim2real.logs.odometry import ODOMETRY, TOPIC_BASE_ESTIMATE, TOPIC_BASE_TRUTH
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +50,18 @@ TOPIC_JOINT_STATES, TOPIC_COMMANDS, TOPIC_IMU = "/joint_states", "/joint_command
 """The topics sim2real records the joint states, the commands and the IMU on (:mod:`~.bag`)."""
 TOPIC_EVENTS, TOPIC_META = "/sim2real/events", "/sim2real/meta"
 """The topics of sim2real's events and of its meta message (:mod:`~.bag`)."""
-STANDARD = {"joint_states": TOPIC_JOINT_STATES, "commands": TOPIC_COMMANDS, "imu": TOPIC_IMU}
+STANDARD = {"joint_states": TOPIC_JOINT_STATES, "commands": TOPIC_COMMANDS, "imu": TOPIC_IMU, "base": TOPIC_BASE_ESTIMATE}
 """Role -> the topic sim2real records it on."""
 ROLE_TYPES = {
     "joint_states": (JOINT_STATE, *LOW_STATE),
     "commands": (*MULTI_ARRAY, TRAJECTORY, JOINT_STATE, *LOW_CMD),
     "imu": (IMU,),
+    "base": (ODOMETRY,),
 }
 """Role -> message types read for it (commands: arrays in the actuators' order, or named joints;
-Unitree's LowState and LowCmd by motor index, :mod:`~.bag_unitree`)."""
+Unitree's LowState and LowCmd by motor index, :mod:`~.bag_unitree`; the base: its estimated odometry)."""
+_OPTIONAL = {"imu": "IMU readings", "base": "base's odometry"}
+"""Roles a log may lack -> what they hold: of several candidates none is read, with a warning."""
 ROLE_BY_TYPE = {**dict.fromkeys(LOW_STATE, "joint_states"), **dict.fromkeys(LOW_CMD, "commands")}
 """Types whose role their type tells, whatever the topic's name (``/lowstate``, ``/lowcmd``)."""
 _COMMAND_NAME = re.compile(r"command|^joint_trajectory$")
@@ -123,15 +131,19 @@ def choose_topics(
             how = f"sim2real's {role} topic; another: --topic {role}=TOPIC"
             out.append(_checked(where, role, standard, types[standard], readable, how))
             continue
-        candidates = sorted(t for t, ts in types.items() if _candidate(role, t, ts & set(readable)))
+        candidates = sorted(
+            t for t, ts in types.items() if t != TOPIC_BASE_TRUTH and _candidate(role, t, ts & set(readable))
+        )
         if len(candidates) > 1 and UNITREE_TOPICS.get(role) in candidates:  # /lowstate beside /lf/lowstate
             candidates = [UNITREE_TOPICS[role]]
-        if len(candidates) > 1 and role == "imu":  # optional: read without it rather than refuse the log
+        if len(candidates) > 1 and role in _OPTIONAL:  # read without it rather than refuse the log
             log.warning(
-                "%s: no %s, and %s could hold the IMU readings: none read (choose one with --topic imu=TOPIC)",
+                "%s: no %s, and %s could hold the %s: none read (choose one with --topic %s=TOPIC)",
                 where,
                 standard,
                 ", ".join(candidates),
+                _OPTIONAL[role],
+                role,
             )
             continue
         if len(candidates) > 1:
@@ -311,6 +323,83 @@ def connections_to_read(
                 )
             wanted.append(conn)
     return wanted, {name: STANDARD[c.role] for name, c in chosen.items()}
+
+
+def no_commands(
+    where: str, connections: Iterable[tuple[str, str]], role: Mapping[str, str], without_values: int = 0
+) -> str:
+    """The error line of a bag without commands read where they are required (a replay of the
+    commands the robot ran: gap, identify, actuator): the topic chosen had no messages, or topics
+    of a command type not taken for them by their name, or none at all.
+
+    Args:
+        where: The bag's path.
+        connections: ``(topic, message type)`` of each of the bag's connections.
+        role: Topic read -> the standard topic of its role (:func:`connections_to_read`).
+        without_values: Messages on the command topic that command no positions or efforts.
+    """
+    chosen = next((t for t, standard in role.items() if standard == TOPIC_COMMANDS), None)
+    if chosen is not None and without_values:
+        return (
+            f"{where}: the {without_values} messages on {chosen} command no positions or efforts (velocities only, "
+            "or nothing): commands are needed here, as positions, torques or voltages, as the robot's actuators take them"
+        )
+    if chosen is not None:
+        return f"{where}: no messages on {chosen} (commands are required here; in a topic of another name: --topic commands=TOPIC)"
+    types: dict[str, set[str]] = {}
+    for topic, msgtype in connections:
+        types.setdefault(topic, set()).add(msgtype)
+    readable = set(ROLE_TYPES["commands"])
+    others = [f"{t} ({', '.join(sorted(ts & readable))})" for t, ts in sorted(types.items()) if ts & readable and t not in role]
+    if others:
+        return (
+            f"{where}: no {TOPIC_COMMANDS}, and no topic named for commands; {short_list(others, 4)} could hold "
+            "them: choose with --topic commands=TOPIC"
+        )
+    kinds = ", ".join(sorted({t.rsplit("/", 1)[-1] for t in readable}))
+    return (
+        f"{where}: no commands: no {TOPIC_COMMANDS} and no other topic of a command type ({kinds}) among its topics "
+        f"({short_list(sorted(types), 6)}); "
+        "commands are needed here (what the robot was commanded is replayed or fitted): record the controller's "
+        f"command topic beside {TOPIC_JOINT_STATES}"
+    )
+
+
+def hold_named_commands(
+    where: str, command_ns: Sequence[int], rows: Sequence[np.ndarray], joints: Sequence[tuple[str, ...]]
+) -> tuple[list[int], list[np.ndarray], tuple[str, ...]]:
+    """Commands whose messages each name some of the joints (one message per leg or per bus) as
+    commands of every joint: each joint's last command holds until its next, as a drive holds its
+    set-point; the messages before every joint has had one are dropped.  One warning says it.
+
+    Args:
+        where: ``"PATH: TOPIC"`` for messages.
+        command_ns: Time of each message [ns].
+        rows: Values of each message, shape (n_k,), for ``joints[k]``.
+        joints: The joints each message names.
+
+    Returns:
+        The times kept, the full commands, shape (m,) each, and their m joints (in order of first
+        appearance).
+    """
+    order = tuple(dict.fromkeys(j for names in joints for j in names))
+    index = {j: i for i, j in enumerate(order)}
+    current, seen = np.zeros(len(order)), np.zeros(len(order), dtype=bool)
+    out_ns: list[int] = []
+    out: list[np.ndarray] = []
+    for ns, values, names in zip(command_ns, rows, joints, strict=True):
+        cols = [index[j] for j in names]
+        current[cols] = values
+        seen[cols] = True
+        if seen.all():
+            out_ns.append(ns)
+            out.append(current.copy())
+    log.warning(
+        "%s: commands name %d different sets of joints (one message per leg or bus): each joint's last command held "
+        "until its next; %d of %d messages, before every joint had one, dropped",
+        where, len({frozenset(n) for n in joints}), len(rows) - len(out), len(rows),
+    )
+    return out_ns, out, order
 
 
 def named_command_joints(where: str, named: set[tuple[str, ...]], joints: Sequence[str]) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
+from sim2real.logs.csv_fields import plain_numbers
 from sim2real.logs.csv_floating_base import (
     VECTOR_KEYS,
     check_floating_base,
@@ -207,6 +208,7 @@ def read_csv(
                 "name the file's own columns in a column map file (--csv-map MAP.yaml, docs/real_data.md)"
             )
     wanted = {c: index[c] for c in needed}
+    plain_numbers(path, rows, wanted, column_map.time)
     if units_row(rows[0][1], wanted):  # a second header line: the columns' units
         number, fields = rows.pop(0)
         if not rows:
