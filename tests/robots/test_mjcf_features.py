@@ -192,3 +192,30 @@ class TestKeyframeActivations:
         spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "out" / "robot.yaml", opts)
         model = build_model(spec)
         assert model.na == 1 and model.key_act.tolist() == [[0.2]]
+
+
+def _servo_pair(first: str, second: str) -> str:
+    return f"""<mujoco model="servo_pair"><compiler angle="radian"/><worldbody>
+  <body name="upper" pos="0 0 1"><joint name="shoulder" axis="0 1 0" range="-2 2" armature="0.01"/>
+  <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03" mass="1"/></body></worldbody>
+  <actuator>{first}{second}</actuator></mujoco>"""
+
+
+POSITION = '<position name="pos" joint="shoulder" kp="50" kv="1" gear="2" forcerange="-20 20"/>'
+VELOCITY = '<velocity name="vel" joint="shoulder" kv="5" gear="2" forcerange="-20 20"/>'
+
+
+class TestPositionAndVelocityServos:
+    """A joint driven by a ``<position>`` and a ``<velocity>`` actuator (the velocity one, at control 0,
+    its damping): sim2real switches the second off, and init dropped its damping (kd 0: an undamped
+    servo), or, the velocity actuator first, refused the joint as velocity-controlled."""
+
+    def test_the_velocity_servos_damping_joins_the_pd(self, tmp_path):
+        for name, xml in (("pv", _servo_pair(POSITION, VELOCITY)), ("vp", _servo_pair(VELOCITY, POSITION))):
+            (tmp_path / f"{name}.xml").write_text(xml)
+            spec, result = init_robot(tmp_path / f"{name}.xml", tmp_path / name / "robot.yaml")
+            (act,) = spec.actuators
+            assert (act.actuator, act.model, act.kp) == ("pos", "pd", 200.0)  # kp 50 x gear^2
+            assert act.kd == 24.0  # (kv 1 + kv 5) x gear^2
+            assert any("position + velocity -> pd" in line for line in result.inferred)
+            assert spec.idle_actuators == ("vel",)
