@@ -432,3 +432,34 @@ class TestQuietRun:
         assert late is not None, "the lengthened run saw no stop"
         tick, message = late
         assert short < tick < short + 300 and "arm" in message, late
+
+
+ARM_AND_TARGET = """<mujoco model="arm_and_target">
+  <compiler angle="radian"/>
+  <worldbody>
+    <body name="upper" pos="0 0 0.5"><joint name="shoulder" axis="0 0 1" range="-3 3" armature="0.01" damping="0.1"/>
+      <geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.02" mass="0.5"/>
+      <body name="lower" pos="0.2 0 0"><joint name="elbow" axis="0 0 1" range="-3 3" armature="0.01" damping="0.1"/>
+        <geom type="capsule" fromto="0 0 0 0.2 0 0" size="0.02" mass="0.3"/></body></body>
+    <body name="target" pos="0.3 0.2 0.5"><joint name="target_x" type="slide" axis="1 0 0" range="-1 1"/>
+      <joint name="target_y" type="slide" axis="0 1 0" range="-1 1"/>
+      <geom type="sphere" size="0.02" mass="0.01" contype="0" conaffinity="0"/></body>
+  </worldbody>
+  <actuator><position name="shoulder" joint="shoulder" kp="20" kv="1" forcerange="-5 5"/>
+    <position name="elbow" joint="elbow" kp="20" kv="1" forcerange="-5 5"/></actuator>
+</mujoco>
+"""
+
+
+class TestCollisionCaseOnAScene:
+    def test_the_push_goes_to_the_robots_chain_not_to_a_prop_after_it(self, tmp_path):
+        """Gymnasium's reacher: the target on two slides is the model's last leaf body; the case pushed
+        it, which no robot joint feels ("no force on target is visible", NOT TESTED)."""
+        from sim2real.deploy.fault_cases import Collision
+        from sim2real.robots.init import init_robot
+
+        (tmp_path / "arm.xml").write_text(ARM_AND_TARGET)
+        spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "out" / "robot.yaml")
+        assert list(spec.joints) == ["shoulder", "elbow"]
+        result = run_case(spec, Collision)
+        assert result.detected and result.passed, result

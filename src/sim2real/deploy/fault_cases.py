@@ -26,6 +26,7 @@ from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
 from sim2real.real.twin import TwinRobot
 from sim2real.robots.actuation import ActuatorArrays, command_for_torque, implied_torque
+from sim2real.robots.model import in_subtree
 from sim2real.robots.spec import RobotSpec
 
 __all__ = ["FAULTS", "Fault", "FaultContext"]
@@ -553,8 +554,8 @@ class Collision(Fault):
     within 50 ms (counted from the force's start), hold (or safe-stop, per the spec's reaction) and
     resume once it is gone.
 
-    The link: on a fixed base the tip of the kinematic chain (the last leaf body), pushed at its
-    centre of mass along a world axis; on a floating base the base body, pushed at its front (the
+    The link: on a fixed base the tip of the kinematic chain (the last leaf body the spec's joints
+    move), pushed at its centre of mass along a world axis; on a floating base the base body, pushed at its front (the
     surface straight ahead of its origin, :func:`front_point`) or at its centre of mass, forward,
     sideways or vertically (the base's axes).  Of these the push the observer sees best at the
     injection (:meth:`CollisionDetector.sensitivity`, at the reading of that tick), with the
@@ -592,7 +593,10 @@ class Collision(Fault):
             points = {"its front": front_point(model, data, body), "its centre of mass": model.body_ipos[body].copy()}
             axes = ("forward", "sideways", "vertical")
             return body, [(p, rot[:, i].copy(), f"{axes[i]} at {where}") for where, p in points.items() for i in range(3)]
-        body = max(leaf_bodies(model))
+        # the robot's chain: a scene's prop (Gymnasium reacher's target) may be the model's last leaf
+        carriers = [int(model.jnt_bodyid[model.joint(j).id]) for j in spec.joints]
+        moved = [b for b in leaf_bodies(model) if any(in_subtree(model, b, c) for c in carriers)]
+        body = max(moved or leaf_bodies(model))
         return body, [(model.body_ipos[body].copy(), np.eye(3)[i], f"along world {'xyz'[i]} at its centre of mass") for i in range(3)]
 
     def inject(self) -> None:

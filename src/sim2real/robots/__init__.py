@@ -49,6 +49,8 @@ init_task         ``robot init``: the ``task:`` section, when the robot's kind i
 init_checks       ``robot init``: what the model's physics settings call for (solver, equality
                   constraints, gravity, a pose the gains do not hold)
 init_randomize    ``robot init``: the randomization files written beside a legged robot's spec
+init_scene        ``robot init``: which of a scene's hinge and slide joints are the robot's (not a
+                  door's, nor a target's)
 ================  ==================================================================================
 """
 

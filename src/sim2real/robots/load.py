@@ -86,11 +86,47 @@ def name_unnamed(mjspec: mujoco.MjSpec) -> tuple[list[str], list[str]]:
     return actuators, bodies
 
 
+def joint_transmissions(mjspec: mujoco.MjSpec) -> list[str]:
+    """Turn each ``jointinparent`` actuator of a hinge or slide joint into a ``joint`` one (MuJoCo's
+    two transmissions differ for ball and free joints only: the same moment arm, the same force), so
+    everything that looks for the actuator of a joint finds it (a Menagerie-style model driving a
+    joint with ``jointinparent`` had it read as passive, its motor left at control 0).
+
+    Returns:
+        The actuators changed, by name (their target joint where unnamed).
+    """
+    one_dof = (mujoco.mjtJoint.mjJNT_HINGE, mujoco.mjtJoint.mjJNT_SLIDE)
+    changed = []
+    for actuator in mjspec.actuators:
+        if actuator.trntype != mujoco.mjtTrn.mjTRN_JOINTINPARENT:
+            continue
+        joint = mjspec.joint(actuator.target)
+        if joint is not None and joint.type in one_dof:
+            actuator.trntype = mujoco.mjtTrn.mjTRN_JOINT
+            changed.append(actuator.name or actuator.target)
+    return changed
+
+
+def plain_model(mjspec: mujoco.MjSpec) -> list[str]:
+    """What :func:`load_mjcf` does to a model as read, one line each (nothing the physics sees):
+    :func:`joint_transmissions`, then :func:`name_unnamed`."""
+    notes = []
+    if inparent := joint_transmissions(mjspec):
+        notes.append(f"jointinparent actuators of hinge and slide joints read as joint actuators (the same for them): {few(inparent)}")
+    actuators, bodies = name_unnamed(mjspec)
+    if actuators:
+        notes.append(f"unnamed actuators called after their joints: {', '.join(actuators)}")
+    if bodies:
+        notes.append(f"unnamed bodies called after their first joint or geom: {', '.join(bodies)}")
+    return notes
+
+
 def load_mjcf(path: Path) -> mujoco.MjSpec:
-    """The model file as an MjSpec (includes resolved) with its unnamed actuators and bodies named
-    (:func:`name_unnamed`), or one clear SpecError."""
+    """The model file as an MjSpec (includes resolved) as :func:`plain_model` leaves it (unnamed
+    actuators and bodies named, hinge and slide joints' ``jointinparent`` actuators ``joint`` ones),
+    or one clear SpecError."""
     mjspec = read_mjcf(path)
-    name_unnamed(mjspec)
+    plain_model(mjspec)
     return mjspec
 
 

@@ -93,6 +93,7 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
 
     act_samples = math.ceil(_delay_capacity(spec, "actuator.", ".delay") / spec.physics_dt) + 2
     by_name = {a.name: a for a in mjspec.actuators}
+    act_before = _act_sizes(mjspec)
     for act in spec.actuators:
         if act.add:
             by_name[act.actuator] = mjspec.add_actuator(
@@ -132,6 +133,7 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         element.nsample = act_samples
         element.delay = 0.0
 
+    _keyframe_act(mjspec, act_before)
     for joint, value in spec.armature.items():
         mjspec.joint(joint).armature = float(value)
     if spec.locked_joints or spec.idle_actuators:
@@ -161,6 +163,31 @@ def build_mjspec(spec: RobotSpec) -> mujoco.MjSpec:
         if sensor.name:
             sensor.nsample = max(sensor.nsample, sens_samples)
     return mjspec
+
+
+def _act_sizes(mjspec: mujoco.MjSpec) -> list[int]:
+    """Activation states of each actuator of ``mjspec`` (its ``actdim``; 1 for dynamics without one,
+    0 without dynamics), in actuator order."""
+    none = mujoco.mjtDyn.mjDYN_NONE
+    return [0 if a.dyntype == none else (int(a.actdim) if a.actdim > 0 else 1) for a in mjspec.actuators]
+
+
+def _keyframe_act(mjspec: mujoco.MjSpec, before: list[int]) -> None:
+    """Drop from each keyframe's ``act`` the activations of the actuators whose dynamics sim2real's
+    models replaced (``before``: :func:`_act_sizes` of the model as given): a keyframe saved with
+    the model's filter servos' activations no longer compiled ("invalid act size")."""
+    after = _act_sizes(mjspec)[: len(before)]
+    if after == before:
+        return
+    keep = []
+    start = 0
+    for old, new in zip(before, after, strict=True):
+        if old and old == new:
+            keep += range(start, start + old)
+        start += old
+    for key in mjspec.keys:
+        if len(key.act) == start:
+            key.act = [float(key.act[i]) for i in keep]
 
 
 def _lock_joints(spec: RobotSpec, mjspec: mujoco.MjSpec) -> None:
