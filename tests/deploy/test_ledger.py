@@ -340,6 +340,21 @@ class _NanAt:
 
 
 class TestShow:
+    def test_an_edited_stage_shows_as_the_stage_a_run_would_start_from(self, furuta, tmp_path):
+        """`stages show` printed an edited stage 99 as reached, while a run starts from stage 1."""
+        from sim2real.deploy.ledger import ledger_text
+
+        spec = _spec(furuta, dwell=(0.1, 0.1, 0.1, 0.1))
+        path = tmp_path / "l.sqlite"
+        with StageLedger(path) as book:
+            key = _history(book, spec, 1, partial=0.05)
+        TestDamagedFile()._stored(path, key, 99)
+        with StageLedger(path) as book:
+            assert book.rows()[0]["stage"] == 99  # without the spec: the file as it is
+            (row,) = book.rows(spec=spec)
+        assert (row["stage"], row["stored"]) == (1, 99)
+        assert "stage 1 reached (stored 99: the time below bears out 1 only)" in ledger_text([row], str(path))
+
     def test_show_without_a_ledger_lists_nothing_and_creates_no_file(self, tmp_path, capsys):
         missing = tmp_path / "stages.sqlite"
         assert main(["stages", "show", "--ledger", str(missing), "--json"]) == 0

@@ -137,7 +137,8 @@ def stages(
 
     Args:
         action: show.
-        robot: Only this robot (embedded name or spec YAML path).
+        robot: Only this robot (embedded name or spec YAML path); its rows then show the stage a run would
+            start from (an edited stage the time below it does not bear out shows as such).
         policy: Only this policy file (by its sha256).
         ledger: The ledger file (default: $SIM2REAL_STATE_DIR or ~/.local/state/sim2real/stages.sqlite).
         json: Print the rows as JSON on stdout.
@@ -147,17 +148,18 @@ def stages(
     from sim2real.deploy.ledger import StageLedger, ledger_path, ledger_text
     from sim2real.deploy.preflight_record import file_hash
 
-    name = None
+    name = spec = None
     if robot is not None:
         from sim2real.robots import load_robot
 
-        name = load_robot(robot).name
+        spec = load_robot(robot)
+        name = spec.name
     policy_hash = file_hash(policy) if policy is not None else None
     path = ledger_path(Path(ledger) if ledger else None)
     if not path.exists() and path.parent.is_dir():  # no run has earned time yet: showing creates no file
         rows: list = []
     else:
         with StageLedger(path) as book:
-            rows = book.rows(robot=name, policy_hash=policy_hash)
+            rows = book.rows(robot=name, policy_hash=policy_hash, spec=spec)
     emit({"ledger": str(path), "rows": rows}, json, ledger_text(rows, str(path)))
     return 0

@@ -229,8 +229,12 @@ class StageLedger:
             self._write(key, reached, times, (stage, events), now)
         return reached, 0.0
 
-    def rows(self, robot: str | None = None, policy_hash: str | None = None) -> list[dict[str, Any]]:
-        """Every (robot, policy, target) with its stage (as stored) and the time earned per stage.
+    def rows(
+        self, robot: str | None = None, policy_hash: str | None = None, spec: RobotSpec | None = None
+    ) -> list[dict[str, Any]]:
+        """Every (robot, policy, target) with its stage and the time earned per stage.  The stage is
+        the one stored; with ``spec``, its rows' stage is the one a run would start from (the time
+        below it bears it out under the spec's dwell: :meth:`stage`), and ``stored`` the stored one.
 
         Raises:
             Sim2RealError: a stage or a time in the file is no number the ledger writes.
@@ -250,8 +254,11 @@ class StageLedger:
                 for s, sec, ev in self.db.execute(
                     f"SELECT stage, seconds, events FROM stage_time WHERE {_KEY} ORDER BY stage", key)
             }
-            out.append({"robot": robot_, "spec_hash": spec_hash, "policy_hash": policy, "target": target,
-                        "stage": stage, "stages": times, "updated": updated})
+            row = {"robot": robot_, "spec_hash": spec_hash, "policy_hash": policy, "target": target,
+                   "stage": stage, "stages": times, "updated": updated}
+            if spec is not None and spec_hash == spec.hash:
+                row["stored"], row["stage"] = stage, self._reached(key, spec.safety.stages.dwell)[0]
+            out.append(row)
         return out
 
 
@@ -261,7 +268,9 @@ def ledger_text(rows: list[dict[str, Any]], path: str) -> str:
     lines = []
     for r in rows:
         per = ", ".join(f"stage {s}: {v['seconds'] / 60:.1f} min ({v['events']} events)" for s, v in r["stages"].items())
-        lines.append(f"{r['robot']} [{r['target']}] policy {r['policy_hash'][:12]}: stage {r['stage']} reached; {per}")
+        stored = r.get("stored", r["stage"])
+        note = "" if stored == r["stage"] else f" (stored {stored}: the time below bears out {r['stage']} only)"
+        lines.append(f"{r['robot']} [{r['target']}] policy {r['policy_hash'][:12]}: stage {r['stage']} reached{note}; {per}")
     lines.append(f"ledger: {path}")
     return "\n".join(lines)
 
