@@ -320,7 +320,12 @@ class Ros2Robot:
 
     def _on_joint_state(self, msg: Any) -> None:
         now = self._clock()
-        self.counters.joint_states += 1
+        try:
+            self._joint_state(msg, now)
+        finally:  # counted once the sample (or why it is unusable) is kept: whoever waits on the count sees it
+            self.counters.joint_states += 1
+
+    def _joint_state(self, msg: Any, now: float) -> None:
         names = tuple(msg.name)
         index = self._map_cache.get(names, False)
         if index is False:
