@@ -101,12 +101,20 @@ def commands() -> dict[str, Callable[..., int]]:
     return table
 
 
+DESCRIPTION = (
+    "From MuJoCo simulation to a real robot, and back.  Global options: -v (INFO "
+    "logging), -vv (DEBUG), --version.  Exit codes: 1 bad input, 2 usage error."
+)
+
+
 def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """The subcommand of a command line and the arguments its function would be called with, without
-    calling it (the README's commands are checked with this).
+    """The subcommand of a command line (global options and ``--version`` aside) and the arguments
+    its function is called with, without calling it: what :func:`main` runs, and what the README's
+    commands are checked with.
 
     Raises:
-        UsageError: the command line does not parse, in the one line :func:`main` would print.
+        UsageError: the command line does not parse, in the one line :func:`main` prints.
+        CommandLoadError: a command module does not import.
     """
     import functools
 
@@ -127,7 +135,9 @@ def parse(argv: Sequence[str]) -> tuple[str, dict[str, Any]]:
 
     table = {name: bound(name, func) for name, func in commands().items()}
     with tyro_errors.on_parse_error(on_parse_error):
-        return tyro.extras.subcommand_cli_from_dict(table, prog=PROG, args=_optional_values(args))
+        return tyro.extras.subcommand_cli_from_dict(
+            table, prog=PROG, description=DESCRIPTION, args=_optional_values(args)
+        )
 
 
 def version() -> str:
@@ -281,31 +291,15 @@ def _optional_values(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``sim2real`` console script; returns the exit code."""
-    import tyro
-    from tyro import _errors as tyro_errors
-
     args, verbosity = _split_globals(list(sys.argv[1:] if argv is None else argv))
     if args[:1] in (["--version"], ["-V"]):
         print(f"{PROG} {version()}")
         return 0
     configure_logging(verbosity)
-    command = _command_of(args)
-
-    def on_parse_error(event: Any) -> None:
-        raise UsageError(_describe(event, args), command)
 
     try:
-        table = commands()
-        with tyro_errors.on_parse_error(on_parse_error):
-            code = tyro.extras.subcommand_cli_from_dict(
-                table,
-                prog=PROG,
-                description=(
-                    "From MuJoCo simulation to a real robot, and back.  Global options: -v (INFO "
-                    "logging), -vv (DEBUG), --version.  Exit codes: 1 bad input, 2 usage error."
-                ),
-                args=_optional_values(args),
-            )
+        name, kwargs = parse(args)
+        code = commands()[name](**kwargs)
     except UsageError as exc:
         hint = f"{PROG} {exc.command} --help" if exc.command else f"{PROG} --help"
         _error(f"{exc} (usage: {hint})")
