@@ -96,6 +96,7 @@ from sim2real.policy.imports.joint_order import (
 from sim2real.policy.imports.mjlab_meta import csv_items, from_metadata
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
+from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import ObservationTerm
 from sim2real.text import few
 
@@ -509,7 +510,7 @@ def _check_scan_body(body: str | None, model: str | Path) -> None:
         return
     import mujoco
 
-    m = mujoco.MjModel.from_xml_path(str(model))
+    m = load_mjcf(Path(model)).compile()  # as every other reading of the model: plain_model's fixes applied
     free = [int(m.jnt_bodyid[j]) for j in range(m.njnt) if int(m.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE)]
     base = mujoco.mj_id2name(m, mujoco.mjtObj.mjOBJ_BODY, free[0]) if free else None
     if base is None:
