@@ -131,6 +131,10 @@ class TestValidSpec:
         assert build_model(spec).dof_armature[0] == pytest.approx(0.02)
         assert load_spec(write_spec()).action_limit == 1.0  # sim2real's own tanh policies
 
+    def test_a_motor_order_keeps_empty_slots(self, write_spec):
+        spec = load_spec(write_spec(_set("motor_order", ["-", "hinge", "-"])))
+        assert spec.motor_order == ("-", "hinge", "-") and spec.motors == ("hinge",) and spec.empty_slots == (0, 2)
+
     def test_imu_site_added_to_a_body_is_recorded_as_an_override(self, write_spec):
         spec = load_spec(write_spec(_set("sensors", "imu", {"site": "imu", "add_to": "pole", "pos": [0, 0, 0.1]})))
         assert any("adds site 'imu' to body 'pole'" in o for o in spec.overrides)
@@ -250,6 +254,8 @@ BAD_SPECS = {
     "action clip of an unknown joint": (_set("action", "clip", {"knee": [0, 1]}), r"action\.clip: 'knee' is not an actuated joint"),
     "action limit that is not positive": (_set("action", "limit", 0.0), r"action\.limit must be positive"),
     "motor order missing a joint": (_set("motor_order", []), r"motor_order: missing actuated joint 'hinge'"),
+    "motor order of empty slots only": (_set("motor_order", ["-"]), r"motor_order: missing actuated joint 'hinge'"),
+    "motor order listing a joint twice": (_set("motor_order", ["hinge", "-", "hinge"]), r"motor_order: a joint is listed twice"),
     "armature of an unknown joint": (_set("armature", {"knee": 0.01}), r"armature: unknown joint 'knee'"),
     "locked joint that the policy drives": (_set("locked_joints", {"hinge": 0.0}), r"locked_joints: 'hinge' is a policy joint"),
     "locked joint not in the model": (_set("locked_joints", {"knee": 0.0}), r"locked joint 'knee' is not in pendulum\.xml"),

@@ -405,6 +405,32 @@ class TestCommandsAndSafeMode:
         finally:
             robot.close()
 
+    def test_an_empty_motor_slot_is_sent_as_zero_in_its_own_place(self, probe, quadruped):
+        """A spec whose motor order has an empty slot (an H1's motor 9): the array carries one value
+        per slot, so each target reaches its motor's index (before, the slot was dropped and every
+        later target went to the motor one slot early)."""
+        from std_msgs.msg import Float64MultiArray
+
+        slots = [*quadruped.actuated_joints[:3], "-", *quadruped.actuated_joints[3:]]
+        spec = dataclasses.replace(quadruped, motor_order=tuple(slots))
+        with pytest.raises(Ros2ConfigError, match=r"motor slot\(s\) 3 without a joint"):
+            Ros2Robot(spec, topics())
+        config = topics(command_joints=slots)
+        commands = probe.subscribe(Float64MultiArray, config.command_topic, QosSettings(depth=10).profile())
+        robot = Ros2Robot(spec, config)
+        try:
+            probe.wait_for(
+                lambda: robot._command_pub.get_subscription_count() > 0, TIMEOUT, "command subscriber"
+            )
+            values = np.arange(1, quadruped.n_actions + 1, dtype=float)
+            robot.write(Command(t=0.0, values=values))
+            probe.wait_for(lambda: len(commands) == 1, TIMEOUT, "a command")
+            msg = commands[0][1]
+            assert list(msg.data) == [1.0, 2.0, 3.0, 0.0, *values[3:].tolist()]
+            assert msg.layout.dim[0].size == len(slots)
+        finally:
+            robot.close()
+
     def test_joint_state_commands_are_named(self, probe, quadruped):
         from sensor_msgs.msg import JointState
 

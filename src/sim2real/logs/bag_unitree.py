@@ -48,6 +48,7 @@ from rosbags.interfaces import MessageDefinitionFormat
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 
 from sim2real.errors import LogError
+from sim2real.robots.spec import NO_JOINT
 
 __all__ = [
     "HIGH_LEVEL",
@@ -86,8 +87,6 @@ VEL_STOP_F = 16000.0
 """The SDK's velocity value of a motor that is not velocity-controlled (``VelStopF``) [rad/s]."""
 _STOPPED = POS_STOP_F / 2
 """A position target at least this large is the stop value (it travels as float32: 2.146e9 rounds)."""
-NO_JOINT = "-"
-"""A ``--motor-order`` item for a motor slot that drives none of the robot's joints."""
 MOTOR_ORDER_HELP = (
     f"name the joint of motor 0, 1, ... with --motor-order J1,J2,... ({NO_JOINT} for an unused slot; "
     "docs/real_data.md)"
@@ -121,14 +120,14 @@ def parse_motor_order(value: str | Sequence[str] | None) -> tuple[str, ...] | No
 
 def check_motor_order(stated: tuple[str, ...] | None, robot: Sequence[str]) -> tuple[str, ...] | None:
     """``--motor-order`` (:func:`parse_motor_order`) checked against the robot spec's ``motor_order``
-    (its actuated joints in motor order; empty when the spec states none): the joints the option
+    (its actuated joints by motor slot; empty when the spec states none): the joints the option
     names must come in the spec's order.  The spec's order is never taken in the option's place: it
     does not say which message slot each motor has (a G1 of 23 joints leaves slots unused).
 
     Raises:
         LogError: The option's joints in another order than the spec's (one of them is wrong).
     """
-    robot = tuple(robot)
+    robot = joints_of(robot)
     if stated is not None and robot and joints_of(stated) != robot:
         raise LogError(
             f"--motor-order {','.join(stated)} names the joints in another order than the robot spec's "

@@ -26,7 +26,7 @@ key                    value
 ``action_limit``       largest |a| (actions beyond are clipped); null: none; absent: 1 (tanh policies)
 ``recurrent``          the graph's recurrent state: ``[{"input", "output", "shape"}]``, each input
                        fed with the previous step's output, zeros after a reset; absent: stateless
-``motor_order``        the robot's motor order (actuated joints by motor index); absent: policy order
+``motor_order``        the robot's motor order (actuated joints by motor slot, ``-`` an empty one); absent: policy order
 ``action_hold``        actuated joints the policy does not drive (the spec's ``action.hold``): their
                        command is their offset, ``last_action`` leaves them out; absent: none
 ``imported``           where an imported policy came from (framework, files and their sha256, the
@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import PolicyError, SpecMismatchError
-from sim2real.robots.spec import ActuatorSpec, ObservationTerm, RobotSpec
+from sim2real.robots.spec import NO_JOINT, ActuatorSpec, ObservationTerm, RobotSpec
 from sim2real.text import and_more
 
 logger = logging.getLogger(__name__)
@@ -379,8 +379,8 @@ class PolicyMetadata:
             problems.append(f"{len(self.action_clip)} action clip bounds for {self.n_act} actuators")
         if self.action_limit is not None and not self.action_limit > 0:
             problems.append(f"action_limit {self.action_limit} is not positive")
-        if self.motor_order and sorted(self.motor_order) != sorted(self.actuated_joints):
-            problems.append("motor_order is not a permutation of the actuated joints")
+        if self.motor_order and sorted(j for j in self.motor_order if j != NO_JOINT) != sorted(self.actuated_joints):
+            problems.append(f"motor_order is not a permutation of the actuated joints (and {NO_JOINT} for empty slots)")
         if any(j not in self.actuated_joints for j in self.held) or len(self.held) >= max(self.n_act, 1):
             problems.append("action_hold must name some of the actuated joints, not all")
         if self.n_obs <= 0:

@@ -25,6 +25,7 @@ from sim2real.robots.safety_options import parse_collision, parse_stages
 from sim2real.robots.spec import (
     FLOATING_BASE_TERMS,
     IMU_TERMS,
+    NO_JOINT,
     ActuatorSpec,
     EncoderSpec,
     FrictionSpec,
@@ -517,17 +518,21 @@ def _per_joint_subset(raw: Any, joints: tuple[str, ...], where: str) -> dict:
 
 
 def _parse_motor_order(raw: Any, actuated: tuple[str, ...]) -> tuple[str, ...]:
-    """The actuated joints in the robot's motor order (a permutation of them), or () when not given."""
+    """The actuated joints by motor slot (a permutation of them, :data:`NO_JOINT` for a slot that
+    drives none), or () when not given."""
     if raw is None:
         return ()
     if not isinstance(raw, list) or not all(isinstance(j, str) for j in raw):
-        raise SpecError("motor_order must be a list of joint names (the actuated joints in motor index order)")
-    extra = [j for j in raw if j not in actuated]
+        raise SpecError(
+            f"motor_order must be a list of joint names (the actuated joints by motor slot, {NO_JOINT} for an empty slot)"
+        )
+    joints = [j for j in raw if j != NO_JOINT]
+    extra = [j for j in joints if j not in actuated]
     if extra:
         raise SpecError(f"motor_order: '{extra[0]}' is not an actuated joint")
-    if len(set(raw)) != len(raw):
+    if len(set(joints)) != len(joints):
         raise SpecError("motor_order: a joint is listed twice")
-    missing = [j for j in actuated if j not in raw]
+    missing = [j for j in actuated if j not in joints]
     if missing:
         raise SpecError(f"motor_order: missing actuated joint '{missing[0]}'")
     return tuple(raw)

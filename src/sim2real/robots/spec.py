@@ -57,7 +57,7 @@ What policies from elsewhere need (``sim2real import``)::
     observation:
       - {name: base_ang_vel, scale: [0.2, 0.2, 0.2], history: 5, clip: [-100, 100]}
       - {name: gait_phase, params: {period: 0.8}}   # term parameters (TERM_PARAMS)
-    motor_order: [FR_hip, FR_thigh, ...]   # the actuated joints by motor index (joints: policy order)
+    motor_order: [FR_hip, FR_thigh, ...]   # the actuated joints by motor slot (joints: policy order; - an empty slot)
     armature: {FR_hip: 0.01, ...}          # joint armature set on the model [kg m^2]
     locked_joints: {left_elbow: 0.3}       # model joints the policy does not drive, held in simulation
     action: {hold: [left_elbow]}           # or: joints it observes but does not drive, held by their PD
@@ -258,6 +258,9 @@ def _plain(value: Any) -> Any:
 MAX_STALE_TIMEOUT = 1.0
 """The largest ``safety.stale_timeout`` a spec may state [s]: a reading older than this is no
 reading a control loop can act on, and a larger value (or ``.inf``) would turn the stale-data stop off."""
+NO_JOINT = "-"
+"""A motor order's item for a motor slot that drives none of the robot's joints (``motor_order``,
+``--motor-order``, a ROS 2 config's ``command_joints``)."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -379,8 +382,9 @@ class RobotSpec:
     nothing, and the ``last_action`` term leaves them out (:attr:`action_index`); the safety
     monitor checks their commands as any other."""
     motor_order: tuple[str, ...] = ()
-    """The robot's motor order (``motor_order``): the actuated joints in the order of its motor
-    indices; empty: the actuated joints in policy order.  The policy side works by name in policy order."""
+    """The robot's motor order (``motor_order``): the actuated joints by motor slot, :data:`NO_JOINT`
+    for a slot that drives none of them (an H1's motor 9); empty: the actuated joints in policy
+    order.  The policy side works by name in policy order; :attr:`motors` drops the empty slots."""
     locked_joints: Mapping[str, float] = field(default_factory=dict)
     """Model joints the policy does not drive, held at these positions [rad or m] in simulation
     (``locked_joints``; an override: an equality constraint each, their own actuators get no force).
@@ -470,8 +474,14 @@ class RobotSpec:
 
     @property
     def motors(self) -> tuple[str, ...]:
-        """The actuated joints in motor order (:attr:`motor_order`, else policy order)."""
-        return self.motor_order or self.actuated_joints
+        """The actuated joints in motor order (:attr:`motor_order` without its empty slots, else
+        policy order)."""
+        return tuple(j for j in self.motor_order if j != NO_JOINT) or self.actuated_joints
+
+    @property
+    def empty_slots(self) -> tuple[int, ...]:
+        """The motor slots :attr:`motor_order` marks as driving no joint (:data:`NO_JOINT`)."""
+        return tuple(k for k, j in enumerate(self.motor_order) if j == NO_JOINT)
 
     def actuator(self, joint: str) -> ActuatorSpec:
         """The actuator of a joint, by name."""

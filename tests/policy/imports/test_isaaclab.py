@@ -258,8 +258,9 @@ class TestConfigFiles:
     def test_joint_ids_map_resolves_by_metadata_names_a_motor_order_or_the_tree(self):
         motors = [f"m{i}" for i in range(4)]
         joints, rank, order, assumed = policy_joints([0, 12, 5, 3], "deploy.yaml", motor_order=motors)
-        assert joints == ["m0", "m3", "m2", "m1"] and rank == [0, 3, 2, 1] and order == motors
-        assert "by rank" in assumed[0]
+        assert joints == ["m0", "m3", "m2", "m1"] and rank == [0, 3, 2, 1]
+        assert order == ["m0", "-", "-", "m1", "-", "m2", *["-"] * 6, "m3"]  # by slot: the map's gaps kept
+        assert "by rank" in assumed[0] and "motor slot(s) 1, 2, 4, 6, 7, 8, 9, 10, 11 without" in assumed[1]
         joints, _, order, assumed = policy_joints([1, 0], "deploy.yaml", tree_order=["a", "b"])
         assert joints == ["a", "b"] and order == ["b", "a"] and "breadth first" in assumed[0]
         joints, _, order, _ = policy_joints([1, 0], "deploy.yaml", names=["x", "y"], tree_order=["a", "b"])

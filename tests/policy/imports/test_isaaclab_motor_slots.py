@@ -121,8 +121,9 @@ class TestJointIdsMapHoldsSlots:
         joints, rank, motors, assumed = policy_joints(
             [SDK.index(j) for j in POLICY], "deploy.yaml", motor_order=slots
         )
-        assert joints == POLICY and motors == [j for j in SDK if j] and not assumed
+        assert joints == POLICY and motors == slots  # the empty slot kept: before, dropped, RR_hip took slot 6
         assert rank[POLICY.index("RR_hip")] == 6  # the seventh motor, in slot 7
+        assert len(assumed) == 1 and "motor slot(s) 6 without a policy joint" in assumed[0]
 
     def test_a_motor_order_of_exactly_the_policys_joints_skips_the_maps_gaps_by_rank(self):
         joints, _, _, assumed = policy_joints(
@@ -165,6 +166,7 @@ class TestDeployYamlJointNames:
         spec = imported["result"].spec
         assert list(spec.joints) == POLICY
         assert list(spec.motors) == [j for j in SDK if j]
+        assert list(spec.motor_order) == [j or "-" for j in SDK] and spec.empty_slots == (6,)
         for joint in POLICY:
             s = SDK.index(joint)
             assert (spec.actuator(joint).kp, spec.actuator(joint).kd) == pytest.approx(
@@ -204,3 +206,28 @@ class TestDeployYamlJointNames:
             "joint_names name 'FR_hip_joint', not one of the model's chosen joints" in a
             for a in result.metadata.imported["assumptions"]
         )
+
+
+class TestEmptySlotsReachTheCommandMessage:
+    """The import dropped the empty slot: the spec's motor order had 12 entries, and a driver reading
+    a Float64MultiArray by motor slot set RR_hip's motor (slot 7) from RR_thigh's target, and so on
+    to the last motor, which got nothing."""
+
+    def test_the_default_array_layout_is_refused_naming_the_slot(self, imported):
+        from sim2real.real.ros2.config import Ros2Config, Ros2ConfigError
+
+        spec = imported["result"].spec
+        with pytest.raises(Ros2ConfigError, match=r"leaves motor slot\(s\) 6 without a joint.*command_joints"):
+            Ros2Config().check(spec)
+        Ros2Config(command_type="sensor_msgs/msg/JointState").check(spec)  # named: no layout to state
+
+    def test_a_stated_layout_puts_each_target_in_its_motors_slot(self, imported):
+        from sim2real.real.ros2.config import Ros2Config
+
+        spec = imported["result"].spec
+        config = Ros2Config(command_joints=tuple(j or "-" for j in SDK))
+        config.check(spec)
+        order = config.command_order(spec)
+        assert len(order) == len(SDK) and order[6] == -1
+        assert [spec.actuators[i].joint for i in order if i >= 0] == [j for j in SDK if j]
+

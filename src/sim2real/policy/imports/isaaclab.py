@@ -48,7 +48,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from sim2real.errors import PolicyError
-from sim2real.logs.bag_unitree import NO_JOINT
 from sim2real.policy.imports.common import (
     ForeignPolicy,
     ImportResult,
@@ -97,7 +96,7 @@ from sim2real.policy.imports.mjlab_meta import csv_items, from_metadata
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.load import load_mjcf
-from sim2real.robots.spec import ObservationTerm
+from sim2real.robots.spec import NO_JOINT, ObservationTerm
 from sim2real.text import few
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from typing import Any
 import mujoco
 
 from sim2real.errors import PolicyError
-from sim2real.logs.bag_unitree import NO_JOINT
 from sim2real.policy.imports.common import per_joint, select_joints, tree_joints
 from sim2real.robots.load import load_mjcf
+from sim2real.robots.spec import NO_JOINT
 
 BREADTH_NOTE = "policy joint order: the model's joints breadth first (Isaac Lab's articulation order)"
 """The assumption when nothing else decides."""
@@ -153,7 +153,7 @@ def policy_joints(
 
     Returns:
         The policy joints, the rank of each one's motor among the policy's motors, the motor order
-        (policy joints by motor index) and what was assumed.
+        (policy joints by motor slot, :data:`NO_JOINT` for a slot the map skips) and what was assumed.
 
     Raises:
         PolicyError: not a list of distinct non-negative integers (not a permutation), names that
@@ -188,7 +188,14 @@ def policy_joints(
             )
         joints = list(tree_order)
         assumed.append(f"{order_note}; the motor order follows from joint_ids_map")
-    motors = [joints[rank.index(r)] for r in range(n)]
+    by_slot = dict(zip(joint_ids_map, joints, strict=True))
+    motors = [by_slot.get(slot, NO_JOINT) for slot in range(max(joint_ids_map) + 1)]
+    if NO_JOINT in motors:
+        empty = [k for k, j in enumerate(motors) if j == NO_JOINT]
+        assumed.append(
+            f"joint_ids_map leaves motor slot(s) {', '.join(map(str, empty))} without a policy joint: the spec's "
+            f"motor_order keeps them ({NO_JOINT}), and a ROS 2 command array must then state its layout (command_joints)"
+        )
     return joints, rank, motors, assumed
 
 

@@ -20,7 +20,7 @@ import yaml
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from sim2real.errors import Sim2RealError
-from sim2real.robots.spec import RobotSpec
+from sim2real.robots.spec import NO_JOINT, RobotSpec
 from sim2real.text import read_text
 
 __all__ = [
@@ -151,9 +151,10 @@ class Ros2Config:
     [N m] or a DC motor's voltage [V] in ``effort``; a robot with both kinds fills both, NaN where a
     joint has no value, as ros2_control does: :func:`joint_command_fields`)."""
     command_joints: tuple[str, ...] | None = None
-    """Robot-side joint names in the order the robot's controller expects the command values;
-    None: the spec's motor order (``motor_order``: an imported policy's robot states it), else its
-    actuator order.  Must name exactly the actuated joints."""
+    """Robot-side joint names in the order the robot's controller expects the command values, ``-``
+    for a slot of a Float64MultiArray that drives none of them (sent as 0.0); None: the spec's motor
+    order (``motor_order``: an imported policy's robot states it; one with empty slots must state
+    this), else its actuator order.  Must name exactly the actuated joints."""
     safe_mode_topic: str | None = "/sim2real/safe_mode"
     """std_msgs/msg/Bool: True enters the robot's safe mode, False leaves it; None: no topic."""
     safe_values_on_command_topic: bool = False
@@ -243,25 +244,39 @@ class Ros2Config:
             seen[robot] = joint
         if self.command_joints is not None:
             expected = sorted(self.robot_joint(j) for j in spec.actuated_joints)
-            if sorted(self.command_joints) != expected:
+            if sorted(j for j in self.command_joints if j != NO_JOINT) != expected:
                 raise Ros2ConfigError(
                     f"ros2 config: command_joints {list(self.command_joints)} must name exactly the actuated "
-                    f"joints {expected}"
+                    f"joints {expected} ({NO_JOINT} for a slot of the array that drives none of them)"
                 )
+            if NO_JOINT in self.command_joints and self.command_type != "std_msgs/msg/Float64MultiArray":
+                raise Ros2ConfigError(
+                    f"ros2 config: command_joints has an empty slot ({NO_JOINT}), which only a Float64MultiArray "
+                    f"command has; a {self.command_type} names its joints"
+                )
+        elif spec.empty_slots and self.command_type == "std_msgs/msg/Float64MultiArray":
+            slots = ", ".join(map(str, spec.empty_slots))
+            raise Ros2ConfigError(
+                f"ros2 config: the spec's motor_order leaves motor slot(s) {slots} without a joint, so the command "
+                "array's layout is not known: state it with command_joints (the joints in the order the driver "
+                f"reads the array; {NO_JOINT} where it expects a slot of its own, sent as 0.0), e.g. "
+                f"[{', '.join(self.robot_joint(j) if j != NO_JOINT else j for j in spec.motor_order)}]"
+            )
         if self.read_timeout >= spec.control_dt:
             raise Ros2ConfigError(
                 f"ros2 config: read_timeout {self.read_timeout} s must be below the control period {spec.control_dt} s"
             )
 
     def command_order(self, spec: RobotSpec) -> np.ndarray:
-        """Index into the spec's actuator order for each value of a command message, shape (n_actions,):
-        ``command_joints``, else the spec's motor order (:attr:`RobotSpec.motors`)."""
+        """Index into the spec's actuator order for each value of a command message, shape (n_values,):
+        ``command_joints`` (-1 for an empty slot, :data:`NO_JOINT`: its value is 0.0), else the spec's
+        motor order (:attr:`RobotSpec.motors`)."""
         actuated = [self.robot_joint(a.joint) for a in spec.actuators]
         if self.command_joints is not None:
             order = self.command_joints
         else:
             order = tuple(self.robot_joint(j) for j in spec.motors)
-        return np.array([actuated.index(name) for name in order], dtype=np.int64)
+        return np.array([-1 if name == NO_JOINT else actuated.index(name) for name in order], dtype=np.int64)
 
     def digest(self) -> str:
         """sha256 (hex) of the settings (:meth:`to_mapping`): what a preflight record names, so that a

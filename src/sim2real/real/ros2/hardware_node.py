@@ -196,11 +196,12 @@ class RobotHardwareNode(Node):
 
     def _on_array_command(self, msg: Any) -> None:
         data = np.frombuffer(msg.data, dtype=np.float64)
-        if data.shape != (self._m,):
+        if data.shape != self._order.shape:
             self.counts["commands_ignored"] += 1
             return
         values = np.empty(self._m)
-        values[self._order] = data
+        slots = self._order >= 0  # -1: an empty slot of the array
+        values[self._order[slots]] = data[slots]
         self._accept(values)
 
     def _on_joint_command(self, msg: Any) -> None:

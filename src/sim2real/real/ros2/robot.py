@@ -169,8 +169,9 @@ class Ros2Robot:
         self._n = spec.n_joints
         self._m = spec.n_actions
         self._wanted = tuple(config.robot_joint(j) for j in spec.joints)
-        self._order = config.command_order(spec)
-        self._command_names = [config.robot_joint(spec.actuators[i].joint) for i in self._order]
+        self._order = config.command_order(spec)  # -1: an empty slot of the array, sent as 0.0
+        self._slots = self._order >= 0
+        self._command_names = [config.robot_joint(spec.actuators[i].joint) for i in self._order[self._slots]]
         self._stamp_tolerance = float(spec.safety.stale_timeout)
         self._imu_timeout = float(
             config.imu_timeout if config.imu_timeout is not None else spec.safety.stale_timeout
@@ -233,7 +234,8 @@ class Ros2Robot:
 
         if config.command_type == "std_msgs/msg/Float64MultiArray":
             self._command_msg = Float64MultiArray()
-            self._command_msg.layout.dim = [MultiArrayDimension(label="joints", size=self._m, stride=self._m)]
+            size = len(self._order)
+            self._command_msg.layout.dim = [MultiArrayDimension(label="joints", size=size, stride=size)]
             self._command_pub = node.create_publisher(
                 Float64MultiArray, config.command_topic, config.command_qos.profile()
             )
@@ -243,7 +245,7 @@ class Ros2Robot:
             self._command_pub = node.create_publisher(
                 JointState, config.command_topic, config.command_qos.profile()
             )
-        self._command_pd = np.array([spec.actuators[i].model == "pd" for i in self._order])
+        self._command_pd = np.array([spec.actuators[i].model == "pd" for i in self._order[self._slots]])
         self._safe_pub = None
         if config.safe_mode_topic is not None:
             self._safe_pub = node.create_publisher(
@@ -267,7 +269,10 @@ class Ros2Robot:
             config.command_topic,
             config.command_type,
             f", safe mode {config.safe_mode_topic}" if config.safe_mode_topic else "",
-            ", ".join(f"{i}:{name}" for i, name in enumerate(self._command_names)),
+            ", ".join(
+                f"{k}:{config.robot_joint(spec.actuators[i].joint) if i >= 0 else '- (0.0)'}"
+                for k, i in enumerate(self._order)
+            ),
         )
 
     # ------------------------------------------------------------------ subscriptions
@@ -583,10 +588,12 @@ class Ros2Robot:
         self._publish_values(values)
 
     def _publish_values(self, values: np.ndarray) -> None:
-        ordered = values[self._order]
+        ordered = values[self._order[self._slots]]
         msg = self._command_msg
         if self.config.command_type == "std_msgs/msg/Float64MultiArray":
-            msg.data = float_array(ordered)
+            data = np.zeros(len(self._order))
+            data[self._slots] = ordered
+            msg.data = float_array(data)
         else:
             msg.header.stamp = self._ros_clock.now().to_msg()
             position, effort = joint_command_fields(ordered, self._command_pd)
