@@ -205,14 +205,16 @@ class TestJointStatesByName:
             publish_until(probe, robot, pub, msg, 1)
             reading = robot.read()
             assert reading.valid and reading.tau is None
-            # one joint measured, the other has no effort interface: still not measured, the robot runs
-            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan])
+            # the arm measured, the passive pendulum has no effort interface: measured, the pendulum
+            # reads 0 (before: not measured until the pendulum gave one, which it never does, so the
+            # measured-torque check stayed off for the arm too)
+            msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[9.0, nan])
             publish_until(probe, robot, pub, msg, 2)
             reading = robot.read()
-            assert reading.valid and reading.tau is None  # was NaN at the pendulum: a stop on every tick
+            assert reading.valid and reading.tau.tolist() == [9.0, 0.0]  # 9 N m: the monitor's torque check sees it
             msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, nan])  # the arm's sensor fails
             publish_until(probe, robot, pub, msg, 3)
-            assert np.isnan(robot.read().tau).all()
+            assert np.isnan(robot.read().tau).tolist() == [True, False]
         finally:
             robot.close()
 
@@ -220,14 +222,25 @@ class TestJointStatesByName:
         nan = float("nan")
         robot, pub = attach(probe, furuta, topics())
         try:
-            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan]), 1)
-            assert robot.read().tau is None
-            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, 0.2]), 2)
-            assert np.isnan(robot.read().tau).tolist() == [True, False]  # the arm measured before
-            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.4, 0.2]), 3)
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, 0.1]), 1)
+            assert robot.read().tau is None  # the actuated arm has given none yet
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan]), 2)
+            assert robot.read().tau.tolist() == [0.5, 0.0]
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, 0.2]), 3)
+            assert np.isnan(robot.read().tau).tolist() == [True, False]  # the arm measured before: a fault
+            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.4, 0.2]), 4)
             assert robot.read().tau.tolist() == [0.4, 0.2]
-            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.4, nan]), 4)
-            assert np.isnan(robot.read().tau).tolist() == [False, True]  # measured: a NaN is a fault
+        finally:
+            robot.close()
+
+    def test_an_effort_array_of_another_length_is_not_read_and_said(self, probe, furuta, caplog):
+        robot, pub = attach(probe, furuta, topics())
+        try:
+            with caplog.at_level("WARNING"):
+                msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[9.0])
+                publish_until(probe, robot, pub, msg, 1)
+                assert robot.read().valid and robot.read().tau is None
+            assert "2 names and 1 efforts: efforts not read" in caplog.text
         finally:
             robot.close()
 

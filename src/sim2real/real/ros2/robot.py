@@ -15,10 +15,11 @@ spec's joints (or has no velocities, or arrays of the wrong length) gives a read
 ``valid=False``, which the safety layer treats as stale (hold, then safe stop after
 ``stale_timeout``).  ``Ros2Config.joint_names`` maps the spec's joint names to the robot's.
 Efforts are optional: an empty ``effort`` array gives ``Reading.tau = None``, and so does one
-that is NaN at joints that have never given a finite effort (what ros2_control's
-joint_state_broadcaster publishes for joints without an effort interface), until every spec joint
-has given one; a NaN effort at a joint that gave a finite one before is a sensor fault, passed on
-for the safety monitor to stop on.
+that is NaN at actuated joints that have never given a finite effort (what ros2_control's
+joint_state_broadcaster publishes for joints without an effort interface), until every actuated
+joint has given one (an unactuated joint's NaN effort reads 0: no motor, no torque limit to check);
+a NaN effort at a joint that gave a finite one before is a sensor fault, passed on for the safety
+monitor to stop on.  An effort array of another length than the names is not read (one warning).
 
 **Timing.** Messages are taken by subscription callbacks; :meth:`Ros2Robot.read` only assembles the
 newest sample and never blocks longer than ``Ros2Config.read_timeout`` (at most a control period;
@@ -191,6 +192,7 @@ class Ros2Robot:
         self._safe_state: bool | None = None
         self._effort_measured = False  # every joint gave a finite effort (until then: "not measured")
         self._effort_seen = np.zeros(spec.n_joints, dtype=bool)  # joints that gave a finite effort
+        self._passive = np.array([j not in spec.actuated_joints for j in spec.joints])  # no torque limit to check
         self._warned: set[str] = set()
         self._closed = False
         self._take_on_read = bool(take_on_read) and node is not None
@@ -357,6 +359,13 @@ class Ros2Robot:
         q = np.frombuffer(msg.position, dtype=np.float64)[index]
         qd = np.frombuffer(msg.velocity, dtype=np.float64)[index]
         tau = np.frombuffer(msg.effort, dtype=np.float64)[index] if len(msg.effort) == n_names else None
+        if tau is None and len(msg.effort):
+            self._warn_once(
+                "effort length",
+                f"JointState has {n_names} names and {len(msg.effort)} efforts: efforts not read (not measured)",
+            )
+        if tau is not None:  # an unactuated joint's NaN (no effort interface: a passive pendulum) reads 0
+            tau = np.where(self._passive & np.isnan(tau), 0.0, tau)
         if tau is not None and not self._effort_measured:
             finite = np.isfinite(tau)
             if not np.any(self._effort_seen & ~finite):  # (a measured joint's NaN is a fault: passed on)
@@ -368,7 +377,7 @@ class Ros2Robot:
                     self._warn_once(
                         "effort",
                         f"JointState effort is NaN at {', '.join(never[:4])}{' ...' if len(never) > 4 else ''}: "
-                        "efforts taken as not measured until every joint has given one",
+                        "efforts taken as not measured until every actuated joint has given one",
                     )
                     tau = None
         t, problem = self._sample_time(msg.header, now, "JointState")
