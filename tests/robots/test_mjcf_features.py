@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import mujoco
 import numpy as np
+import pytest
 
+from sim2real.errors import SpecError
 from sim2real.robots.init import InitOptions, infer_spec, init_robot
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.model import actuator_indices, build_model, joint_dof_indices
@@ -202,7 +204,7 @@ def _servo_pair(first: str, second: str) -> str:
 
 
 POSITION = '<position name="pos" joint="shoulder" kp="50" kv="1" gear="2" forcerange="-20 20"/>'
-VELOCITY = '<velocity name="vel" joint="shoulder" kv="5" gear="2" forcerange="-20 20"/>'
+VELOCITY = '<velocity name="vel" joint="shoulder" kv="5" gear="2"/>'
 
 
 class TestPositionAndVelocityServos:
@@ -219,3 +221,14 @@ class TestPositionAndVelocityServos:
             assert act.kd == 24.0  # (kv 1 + kv 5) x gear^2
             assert any("position + velocity -> pd" in line for line in result.inferred)
             assert spec.idle_actuators == ("vel",)
+
+    def test_a_velocity_servo_with_a_force_range_is_not_folded_into_kd(self, tmp_path):
+        """Its damping saturates (here at 20 / (5 x 2) = 2 rad/s): folded as kd 24, the pd's "zero"
+        command at 4 rad/s gave -96 N m of braking in simulation where the model's drives give -56,
+        and the safety monitor's braking command was judged on the wrong torque."""
+        limited = VELOCITY.replace("/>", ' forcerange="-20 20"/>')
+        (tmp_path / "pv.xml").write_text(_servo_pair(POSITION, limited))
+        with pytest.raises(SpecError, match=r"velocity damper 'vel' of joint 'shoulder' has a force range \[-20, 20\]: its damping saturates from 2 "):
+            init_robot(tmp_path / "pv.xml", tmp_path / "pv" / "robot.yaml")
+        spec, _ = init_robot(tmp_path / "pv.xml", tmp_path / "given" / "robot.yaml", InitOptions(kp=100.0, kd=5.0))
+        assert (spec.actuators[0].kp, spec.actuators[0].kd) == (100.0, 5.0)  # the way out the line names

@@ -121,6 +121,27 @@ def _damper(model: mujoco.MjModel, a: int) -> bool:
     )
 
 
+def _check_dampers_unlimited(model: mujoco.MjModel, dampers: list[int], joint: str) -> None:
+    """A damper folded into a pd's kd must damp linearly at every speed: one with a force range
+    saturates (kv x speed clipped), which a constant kd overstates beyond that speed, so that a
+    "zero" or braking command of the pd pushes a fast joint where the model's own drive would not.
+
+    Raises:
+        SpecError: one line naming the damper, its range and the speed it binds at.
+    """
+    for v in dampers:
+        low, high = (float(x) for x in model.actuator_forcerange[v])
+        if not model.actuator_forcelimited[v] or not (math.isfinite(low) or math.isfinite(high)):
+            continue
+        kv, gear = -float(model.actuator_biasprm[v, 2]), abs(float(model.actuator_gear[v, 0])) or 1.0
+        binds = min(abs(low), abs(high)) / (kv * gear)
+        name = object_name(model, mujoco.mjtObj.mjOBJ_ACTUATOR, v) or f"actuator {v}"
+        raise SpecError(
+            f"velocity damper '{name}' of joint '{joint}' has a force range [{low:g}, {high:g}]: its damping saturates "
+            f"from {binds:.3g} (rad or m)/s, which a pd's constant kd cannot model; give --kp and --kd for the joint"
+        )
+
+
 def _missing(
     no_gains: list[str], no_limit: list[str], tendon: list[str] | None = None, placeholder: list[str] | None = None
 ) -> str:
@@ -285,6 +306,7 @@ def infer_actuators(
                 # a <velocity> actuator on the same joint damps it (at control 0); sim2real switches
                 # it off, so its kv x gear^2 joins the pd's kd (it was dropped: an undamped servo)
                 dampers = [v for v in on_joint[jid] if v != a and _damper(model, v)]
+                _check_dampers_unlimited(model, dampers, joint)
                 kd_m += sum(-float(model.actuator_biasprm[v, 2]) * float(model.actuator_gear[v, 0]) ** 2 for v in dampers)
                 entry = {"actuator": name, "model": "pd", "kp": kp_m, "kd": kd_m}
                 what = "position + velocity -> pd (kd: both)" if dampers else "position -> pd"
