@@ -26,8 +26,10 @@ from deploy_testdata import (
 from sim2real.cli import main
 from sim2real.deploy.loop import ControlLoop, LoopConfig, parse_stage
 from sim2real.deploy.loop_build import build_loop
+from sim2real.deploy.loop_config import stages_slow_targets
 from sim2real.deploy.safety import SafetyMonitor
 from sim2real.deploy.speed import SpeedConfig
+from sim2real.deploy.stage_speed import StageSpeedConfig
 from sim2real.deploy.stand_in import StandInPolicy
 from sim2real.errors import Sim2RealError
 from sim2real.logs import read_bag
@@ -223,6 +225,22 @@ class TestSpeedProgression:
         assert loop.speed_limits_targets and loop.monitor.speed_fraction == pytest.approx(0.25)
         with pytest.raises(Sim2RealError, match="speed_applies_to"):
             LoopConfig(speed_applies_to="everything")
+
+    def test_without_a_stage_speed_guard_auto_slows_the_targets(self, quadruped, caplog):
+        """Scaling the velocity command alone is safe only where the stage-speed guard stops a policy
+        that ignores it; without the guard (a fixed base: a legged policy hung on a fixed-base model;
+        or the guard off) the stages slowed nothing (speed fraction 1.0 at 10 %) and said nothing."""
+        stages = SpeedConfig().stages
+        assert stages_slow_targets(LoopConfig(), stages, True, guarded=False)
+        assert not stages_slow_targets(LoopConfig(), stages, True, guarded=True)
+        config = LoopConfig(
+            velocity_command=(0.8, 0.0, 0.4), speed=SpeedConfig(start_stage=1), stage_speed=StageSpeedConfig(enabled=False)
+        )
+        loop = ControlLoop(twin(quadruped), ScriptedPolicy(quadruped.default_pose), config=config)
+        assert loop.speed_limits_targets and loop.monitor.speed_fraction == pytest.approx(0.25)
+        with caplog.at_level("WARNING"):
+            stages_slow_targets(LoopConfig(speed_applies_to="velocity_command"), stages, True, guarded=False)
+        assert "no stage-speed guard checks that the robot slows" in caplog.text
 
 
 @pytest.mark.serial

@@ -610,7 +610,8 @@ def _stage_note(
     velocity = "velocity_command" in [t.name for t in spec.observation]
     if policy_factory is not None or fraction >= 1.0 or not velocity:
         return ""
-    if stages_slow_targets(LoopConfig(), stages, velocity):
+    config = LoopConfig()
+    if stages_slow_targets(config, stages, velocity, guarded=spec.floating_base and config.stage_speed.enabled):
         return ""
     return (
         f"at {100 * fraction:g} % the stage scales only the velocity command, which the stand-in policy "

@@ -180,7 +180,10 @@ class ControlLoop:
         self._vc_changed = True  # the velocity command was set since the log said it
         self._vc_fraction = math.nan  # the speed fraction when the log last said it
         self.speed_limits_targets = stages_slow_targets(
-            self.config, self.speed.config.stages, self._velocity_command is not None
+            self.config,
+            self.speed.config.stages,
+            self._velocity_command is not None,
+            guarded=self.spec.floating_base and self.config.stage_speed.enabled,
         )
         """Whether speed stages slow the joint targets (the monitor's speed fraction) or only the velocity command."""
         self._set_speed(self.speed.fraction)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from sim2real.deploy.speed import SpeedConfig, StageChange
 from sim2real.deploy.stage_speed import StageSpeedConfig
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Command, Reading
+
+log = logging.getLogger(__name__)
 
 __all__ = ["LoopConfig", "LoopMode", "Policy", "TickResult", "stages_slow_targets"]
 
@@ -58,7 +61,8 @@ class LoopConfig:
     """What a speed stage slows down: ``velocity_command`` (the command alone; the safety monitor
     shapes joint targets at full speed, so a walking robot can keep its balance), ``joint_targets``
     (the monitor's command rate, pd target speed and velocity governor), or ``auto``: the velocity
-    command for a policy that observes one and scales it (``scale_velocity_command``), else the joint
+    command for a policy that observes one and scales it (``scale_velocity_command``) on a floating
+    base whose stage-speed guard is on (it stops a policy that ignores its command), else the joint
     targets; ``velocity_command`` on a policy whose command is absent or unscaled is refused."""
     stage_speed: StageSpeedConfig = field(default_factory=StageSpeedConfig)
     """When the stages scale the velocity command: the cap they put on the robot's own speed and yaw
@@ -137,10 +141,15 @@ class TickResult:
         return self.command.mode
 
 
-def stages_slow_targets(config: LoopConfig, stages: Sequence[float], has_velocity_command: bool) -> bool:
+def stages_slow_targets(
+    config: LoopConfig, stages: Sequence[float], has_velocity_command: bool, guarded: bool
+) -> bool:
     """Whether the speed stages slow the joint targets (the monitor's speed fraction), else the
     velocity command alone, by ``config.speed_applies_to``; checks the loop's speed settings
-    against the progression it runs (``stages``: its fractions) and its policy.
+    against the progression it runs (``stages``: its fractions) and its policy.  ``guarded``: a
+    stage-speed guard would check that the robot slows with its command (a floating base with
+    ``config.stage_speed`` on); without one, ``auto`` slows the joint targets (a legged policy hung
+    on a fixed-base model ran at full speed at every stage with nothing said).
 
     Raises:
         Sim2RealError: ``velocity_command`` while the policy has no velocity command or it is not
@@ -156,4 +165,11 @@ def stages_slow_targets(config: LoopConfig, stages: Sequence[float], has_velocit
             f"speed stages cannot apply to the velocity command: the policy {why}, so a stage would slow "
             "nothing (speed_applies_to joint_targets or auto)"
         )
-    return not scaled if config.speed_applies_to == "auto" else config.speed_applies_to == "joint_targets"
+    if config.speed_applies_to == "velocity_command" and not guarded and min(stages) < 1.0:
+        log.warning(
+            "speed stages apply to the velocity command alone and no stage-speed guard checks that the robot "
+            "slows with it (a fixed base, or stage_speed off): a policy that ignores its command runs at full speed"
+        )
+    if config.speed_applies_to == "auto":
+        return not (scaled and guarded)
+    return config.speed_applies_to == "joint_targets"
