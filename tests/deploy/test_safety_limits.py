@@ -138,6 +138,19 @@ class TestSafeModeCommand:
         values = safe_mode_command(spec, limits, np.full(12, math.nan), np.full(12, math.inf))
         assert np.all(np.isfinite(values))
 
+    def test_a_pd_joint_without_a_finite_command_holds_where_it_is_not_at_zero(self, specs):
+        """inf damping x a speed of 0 is NaN; the NaN became a target of 0 rad, which pulled the
+        quadruped's resting calves (-1.5 rad) toward 0 with the full PD torque."""
+        spec = specs["quadruped"]
+        limits = ActuatorLimits.from_spec(spec)
+        q = np.asarray(spec.default_pose)[limits.index]
+        qd = np.zeros(12)
+        calf = list(limits.joints).index("FL_calf")
+        qd[calf] = math.nan  # this joint's command cannot be computed
+        values = safe_mode_command(spec, limits, q, qd)
+        assert q[calf] < -1.0 and values[calf] == pytest.approx(q[calf])  # before: 0.0
+        assert np.all(np.isfinite(values))
+
 
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(data=st.data(), name=st.sampled_from(ROBOTS))

@@ -254,6 +254,11 @@ BAD_SPECS = {
     "action clip of an unknown joint": (_set("action", "clip", {"knee": [0, 1]}), r"action\.clip: 'knee' is not an actuated joint"),
     "action limit that is not positive": (_set("action", "limit", 0.0), r"action\.limit must be positive"),
     "motor order missing a joint": (_set("motor_order", []), r"motor_order: missing actuated joint 'hinge'"),
+    "infinite pd damping": (
+        _set("actuators", "hinge", {"actuator": "motor", "model": "pd", "kp": 5.0, "kd": float("inf"), "torque_limit": 2.0}),
+        r"actuators\.hinge\.kd must be finite",
+    ),
+    "infinite safe-mode damping": (_set("safety", "damping", float("inf")), r"safety\.damping must be finite"),
     "motor order of empty slots only": (_set("motor_order", ["-"]), r"motor_order: missing actuated joint 'hinge'"),
     "motor order listing a joint twice": (_set("motor_order", ["hinge", "-", "hinge"]), r"motor_order: a joint is listed twice"),
     "armature of an unknown joint": (_set("armature", {"knee": 0.01}), r"armature: unknown joint 'knee'"),

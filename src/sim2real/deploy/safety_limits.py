@@ -171,8 +171,10 @@ def safe_mode_command(spec: RobotSpec, limits: ActuatorLimits, q: np.ndarray, qd
     """The command equivalent of the spec's safe mode at (q, qd) of the actuated joints.
 
     The safe-mode torque (``-damping * qd`` or zero), within the torque limit, in actuator units;
-    pd targets within the position limits and voltages within the supply.  Finite (0 where not);
-    what a ROS 2 robot without a safe-mode topic is sent (others realize safe mode themselves).
+    pd targets within the position limits and voltages within the supply.  Finite: where the
+    equation gives none, a pd joint holds where it is (its position; a target of 0 rad would pull
+    it across its range) and others get 0; what a ROS 2 robot without a safe-mode topic is sent
+    (others realize safe mode themselves).
     """
     safety = spec.safety
     n = len(limits.joints)
@@ -183,7 +185,8 @@ def safe_mode_command(spec: RobotSpec, limits: ActuatorLimits, q: np.ndarray, qd
     act = limits.actuation
     values = np.where(act.pd, np.clip(values, limits.position_low, limits.position_high), values)
     values = np.where(act.dc_motor, np.clip(values, -limits.voltage, limits.voltage), values)
-    return np.where(np.isfinite(values), values, 0.0)
+    hold = np.where(act.pd, np.clip(np.asarray(q, dtype=float), limits.position_low, limits.position_high), 0.0)
+    return np.where(np.isfinite(values), values, np.where(np.isfinite(hold), hold, 0.0))
 
 
 def assert_safe(

@@ -89,8 +89,8 @@ def _safe_damping(raw: Any, joints: tuple[str, ...], actuated: Any) -> list[floa
         missing = [j for j in joints if j in actuated and j not in gains]
         if missing:
             raise SpecError(f"safety.damping: missing actuated joint '{missing[0]}' (or give one number)")
-        return [_number(gains.get(j, 0.0), f"safety.damping.{j}", nonnegative=True) for j in joints]
-    value = _number(raw, "safety.damping", nonnegative=True)
+        return [_number(gains.get(j, 0.0), f"safety.damping.{j}", nonnegative=True, finite=True) for j in joints]
+    value = _number(raw, "safety.damping", nonnegative=True, finite=True)
     return [value if j in actuated else 0.0 for j in joints]
 
 
@@ -159,7 +159,7 @@ def _parse_actuator(joint: str, raw: Any, folder: Path) -> ActuatorSpec:
             if key not in needed:
                 raise SpecError(f"{where}: '{key}' does not apply to a {model} actuator")
             positive = key in ("kp", "resistance", "kt", "voltage_limit")
-            kwargs[key] = _number(raw[key], f"{where}.{key}", positive=positive, nonnegative=True)
+            kwargs[key] = _number(raw[key], f"{where}.{key}", positive=positive, nonnegative=True, finite=True)
     return ActuatorSpec(**kwargs)
 
 

@@ -17,12 +17,18 @@ def require_mapping(value: Any, where: str) -> dict:
     return value
 
 
-def number(value: Any, where: str, *, positive: bool = False, nonnegative: bool = False) -> float:
+def number(
+    value: Any, where: str, *, positive: bool = False, nonnegative: bool = False, finite: bool = False
+) -> float:
+    """``value`` as a float (NaN refused; ``finite``: inf too, for gains and damping, where inf
+    times a speed of 0 is NaN: a safe command of the NaN became a target of 0 rad)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise SpecError(f"{where} must be a number, got {value!r}")
     x = float(value)
     if math.isnan(x):
         raise SpecError(f"{where} is NaN")
+    if finite and not math.isfinite(x):
+        raise SpecError(f"{where} must be finite, got {x}")
     if positive and not x > 0:
         raise SpecError(f"{where} must be positive, got {x}")
     if nonnegative and x < 0:
