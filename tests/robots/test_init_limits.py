@@ -55,6 +55,35 @@ class TestVelocityLimits:
         assert safety["command_rate"] == DEFAULT_COMMAND_RATE and set(safety["joint_velocity"].values()) == {DEFAULT_VELOCITY}
 
 
+TORQUE_ARM = """<mujoco model="torque_arm"><compiler angle="radian"/><worldbody>
+  <body name="upper" pos="0 0 0.5"><joint name="shoulder" axis="0 1 0" range="-2 2" armature="0.1"/>
+    <geom type="capsule" fromto="0 0 0 0.4 0 0" size="0.04" mass="3"/>
+    <body name="hand" pos="0.4 0 0"><joint name="wrist" axis="1 0 0" range="-3 3" armature="0.001"/>
+      <geom type="box" size="0.03 0.03 0.03" mass="0.2"/></body></body></worldbody>
+  <actuator><motor name="m_shoulder" joint="shoulder" gear="100" ctrlrange="-1.5 1.5"/>
+    <motor name="m_wrist" joint="wrist" gear="1" ctrlrange="-2 2"/></actuator></mujoco>"""
+
+
+class TestCommandRate:
+    def test_each_torque_joint_gets_a_rate_of_its_own_torque(self, tmp_path):
+        """One rate for all (20 x the largest torque: 3,000 N m/s) let the 2 N m wrist go from -2 to
+        +2 N m in one 20 ms tick; its own rate allows 0.8 N m per tick."""
+        from sim2real.deploy.safety import SafetyMonitor
+        from sim2real.real.protocol import Reading
+
+        (tmp_path / "arm.xml").write_text(TORQUE_ARM)
+        spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "out" / "robot.yaml")
+        rate = dict(zip(spec.joints, spec.safety.command_rate, strict=True))
+        assert rate == {"shoulder": 3000.0, "wrist": 40.0}
+        monitor = SafetyMonitor(spec)
+        reading = Reading(t=0.0, q=np.zeros(2), qd=np.zeros(2))
+        wrist = [a.joint for a in spec.actuators].index("wrist")
+        first = monitor.filter_command([0.0, -2.0], reading, 0.0).command.values[wrist]
+        dt = spec.control_dt
+        decision = monitor.filter_command([0.0, 2.0], Reading(t=dt, q=np.zeros(2), qd=np.zeros(2)), dt)
+        assert decision.command.values[wrist] == pytest.approx(first + 40.0 * dt)  # 0.8 N m, not 4
+
+
 class TestMimicJoints:
     def test_a_follower_is_measured_not_actuated_and_its_pose_and_limits_follow_its_leader(self, tmp_path):
         """h1_2's hands: init added PD actuators to the 12 followers (fighting the constraints), moved them

@@ -78,11 +78,10 @@ def audit_command(
         if previous is not None:
             dt = max(command.t - previous.t, 0.0)
             step = abs(value - float(previous.values[i]))
-            allowed = float(lim.command_rate) * dt
+            rate = float(np.broadcast_to(np.asarray(lim.command_rate, dtype=float), (len(spec.joints),))[j])
+            allowed = rate * dt
             if step > allowed * (1 + 1e-6) + _TOL:
-                problems.append(
-                    f"{act.joint}: change {step:.6g} in {dt:.4g} s beyond the rate {lim.command_rate}/s"
-                )
+                problems.append(f"{act.joint}: change {step:.6g} in {dt:.4g} s beyond the rate {rate:g}/s")
     return problems
 
 

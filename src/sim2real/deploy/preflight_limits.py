@@ -79,11 +79,20 @@ def limit_problems(spec: RobotSpec) -> tuple[list[str], dict[str, dict[str, floa
                 f"{a.joint}: in safety.torque_above_model, but its torque limit {limit:g} N m is not above the "
                 f"model's (its actuator {model_says}): drop it from the list"
             )
-    if not math.isfinite(float(s.command_rate)):
-        problems.append("no finite command rate limit")
+    rates = np.broadcast_to(np.asarray(s.command_rate, dtype=float), (len(spec.joints),))
+    rates = rates[[spec.joints.index(j) for j in spec.actuated_joints]]
+    if not np.all(np.isfinite(rates)):
+        unbounded = [j for j, r in zip(spec.actuated_joints, rates, strict=True) if not math.isfinite(r)]
+        problems.append(f"no finite command rate limit ({', '.join(unbounded[:4])}{' ...' if len(unbounded) > 4 else ''})")
     summary = (
         f"{len(spec.joints)} joints: position limits inside the model's ranges, velocity limits "
         f"{np.asarray(s.velocity).min():g}..{np.asarray(s.velocity).max():g} rad/s, torque limits on "
-        f"{spec.n_actions} actuators, command rate {s.command_rate:g}/s"
+        f"{spec.n_actions} actuators, command rate {_span(rates)}/s"
     )
     return problems, accepted, summary
+
+
+def _span(values: np.ndarray) -> str:
+    """``a`` or ``a..b``: the range of some limits."""
+    low, high = float(np.min(values)), float(np.max(values))
+    return f"{low:g}" if low == high else f"{low:g}..{high:g}"

@@ -92,6 +92,7 @@ from sim2real.robots.init_limits import (
     followers,
     leader_ranges,
     pinned_check,
+    rate_text,
     safety_section,
 )
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
@@ -531,7 +532,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             f"joint velocity limits of {len(stated)} joints from the URDF's <limit velocity> "
             f"({', '.join(f'{j} {velocity[j]:g}' for j in stated[:3])}{' ...' if len(stated) > 3 else ''}; "
             "safety.joint_velocity as the vendor states them), safety.command_rate "
-            f"{spec['safety']['command_rate']:g}/s"
+            f"{rate_text(spec['safety']['command_rate'])}/s"
         )
     slide = f" ({DEFAULT_SLIDE_VELOCITY:g} m/s on slide joints)" if any(model.jnt_type[chosen] == mujoco.mjtJoint.mjJNT_SLIDE) else ""
     speeds = "the URDF's" if len(stated) == len(joints) - len(coupled) else f"{DEFAULT_VELOCITY:g} rad/s{slide}" + (", the URDF's where it states them" if stated else "")

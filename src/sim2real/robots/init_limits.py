@@ -6,8 +6,10 @@
 - joint velocities: the URDF's ``<limit velocity>`` as the vendor states it (a speed limit is already
   a limit: the position margin exists because a pose on a range's edge rests on the joint's limit,
   which a velocity limit has no counterpart of), else :data:`DEFAULT_VELOCITY`;
-- ``command_rate`` of PD targets: :data:`DEFAULT_COMMAND_RATE`, or the fastest velocity limit the
-  source states for a PD joint when lower (the rate is one number for every joint, and deploy caps
+- ``command_rate`` per joint: a torque joint's is 20 x its own torque limit per second (its full
+  torque reversed in 0.1 s; one rate for all let a 2 N m wrist swing 4 N m in one tick under a
+  150 N m shoulder's rate); a PD target's is :data:`DEFAULT_COMMAND_RATE`, or the fastest velocity
+  limit the source states for a PD joint when lower (the rate is one number for every PD joint, and deploy caps
   each PD joint's target speed at its own velocity limit: the spec then states no target speed a
   joint may not reach; the default velocity of a joint whose source states none lowers nothing);
 - a mimic follower (a URDF ``<mimic>`` MuJoCo turns into a joint equality constraint) has the
@@ -43,6 +45,7 @@ __all__ = [
     "followers",
     "leader_ranges",
     "pinned_check",
+    "rate_text",
     "safety_section",
 ]
 
@@ -243,7 +246,11 @@ def safety_section(
     # only limits the source states lower the rate (30 rad/s for the unstated is no fact about a drive)
     stated = [velocity[j] for j, a in actuators.items() if a["model"] == "pd" and j in velocity]
     fastest = max(stated, default=DEFAULT_COMMAND_RATE)
-    out["command_rate"] = min(DEFAULT_COMMAND_RATE, fastest) if pd else round(20.0 * max(torques.values()), 3)
+    rates = {  # each joint its own: a 2 N m wrist cannot take the rate of a 150 N m shoulder
+        j: min(DEFAULT_COMMAND_RATE, fastest) if a["model"] == "pd" else round(20.0 * torques[j], 3)
+        for j, a in actuators.items()
+    }
+    out["command_rate"] = next(iter(rates.values())) if len(set(rates.values())) == 1 else rates
     out["stale_timeout"] = 0.05
     out["safe_mode"] = "damping"
     kds = {j: float(a.get("kd", 0.0)) for j, a in actuators.items()}
@@ -254,3 +261,10 @@ def safety_section(
     else:
         out["damping"] = 1.0
     return out
+
+
+def rate_text(rate: float | dict[str, float]) -> str:
+    """``safety.command_rate`` as :func:`safety_section` writes it, for a line: ``50`` or ``4..3000``."""
+    values = list(rate.values()) if isinstance(rate, dict) else [rate]
+    low, high = min(values), max(values)
+    return f"{low:g}" if low == high else f"{low:g}..{high:g} (by joint)"

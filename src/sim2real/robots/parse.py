@@ -94,6 +94,22 @@ def _safe_damping(raw: Any, joints: tuple[str, ...], actuated: Any) -> list[floa
     return [value if j in actuated else 0.0 for j in joints]
 
 
+def _command_rate(raw: Any, joints: tuple[str, ...], actuated: Any) -> list[float]:
+    """``safety.command_rate``: one rate for every joint, or a map naming each actuated joint's (a
+    torque-driven arm's 2 N m wrist cannot take the 150 N m shoulder's rate) [command units/s];
+    passive joints get inf (no command)."""
+    if isinstance(raw, dict):
+        rates = _per_joint_subset(raw, joints, "safety.command_rate")
+        missing = [j for j in joints if j in actuated and j not in rates]
+        if missing:
+            raise SpecError(f"safety.command_rate: missing actuated joint '{missing[0]}' (or give one number)")
+        return [
+            _number(rates[j], f"safety.command_rate.{j}", positive=True) if j in actuated else math.inf for j in joints
+        ]
+    value = _number(raw, "safety.command_rate", positive=True)
+    return [value if j in actuated else math.inf for j in joints]
+
+
 def _parse_actuator(joint: str, raw: Any, folder: Path) -> ActuatorSpec:
     where = f"actuators.{joint}"
     raw = _require_mapping(raw, where)
@@ -251,7 +267,7 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
         tilt=tilt,
         base_height_low=h_low,
         base_height_high=h_high,
-        command_rate=_number(raw.get("command_rate", math.inf), "safety.command_rate", positive=True),
+        command_rate=frozen_array(_command_rate(raw.get("command_rate", math.inf), joints, actuated)),
         stale_timeout=_number(raw.get("stale_timeout", 0.05), "safety.stale_timeout", positive=True),
         safe_mode=safe_mode,
         damping=frozen_array(_safe_damping(raw.get("damping", 0.0), joints, actuated)),

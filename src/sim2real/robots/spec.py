@@ -41,7 +41,7 @@ Schema (all angles in rad, times in s, torques in N m; docs/robots.md has every 
       joint_torque: {hinge: 1.0}  # actuated joints only
       tilt: null                  # max base tilt [rad], floating base only (also the task's termination)
       base_height: null           # [min, max] [m] above the floor, floating base only (min: the task's termination)
-      command_rate: 50.0          # max change of a joint command per second (command units / s)
+      command_rate: 50.0          # max change of a joint command per second (command units / s; or a map by joint)
       stale_timeout: 0.05         # a reading older than this is stale [s]
       safe_mode: damping          # damping | zero_torque
       damping: 0.1                # joint damping gain in safe mode [N m s/rad]
@@ -283,8 +283,10 @@ class SafetyLimits:
     """Lowest allowed base height above the floor [m]; None when not applicable."""
     base_height_high: float | None = None
     """Highest allowed base height above the floor [m]; None when not applicable."""
-    command_rate: float = math.inf
-    """Largest allowed change of a joint command per second [command units/s]."""
+    command_rate: np.ndarray | float = math.inf
+    """Largest allowed change of a joint command per second [command units/s], shape (n_joints,)
+    (inf for passive joints; one number or a map by joint in YAML: a 2 N m wrist cannot take the
+    rate of a 150 N m shoulder); a plain number applies to every joint."""
     stale_timeout: float = 0.05
     """A reading older than this is stale [s]."""
     safe_mode: SafeMode = "damping"
