@@ -222,14 +222,18 @@ class TestJointStatesByName:
         nan = float("nan")
         robot, pub = attach(probe, furuta, topics())
         try:
-            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, 0.1]), 1)
-            assert robot.read().tau is None  # the actuated arm has given none yet
-            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.5, nan]), 2)
-            assert robot.read().tau.tolist() == [0.5, 0.0]
-            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[nan, 0.2]), 3)
-            assert np.isnan(robot.read().tau).tolist() == [True, False]  # the arm measured before: a fault
-            publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.4, 0.2]), 4)
-            assert robot.read().tau.tolist() == [0.4, 0.2]
+            def efforts(effort, count):
+                publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=effort), count)
+                return robot.read().tau
+
+            assert efforts([nan, nan], 1) is None  # nothing measured yet
+            assert efforts([0.5, nan], 2).tolist() == [0.5, 0.0]  # the passive pendulum never gave one: 0
+            assert np.isnan(efforts([nan, 0.2], 3)).tolist() == [True, False]  # the arm measured before: a fault
+            assert efforts([0.4, 0.2], 4).tolist() == [0.4, 0.2]
+            assert np.isnan(efforts([0.4, nan], 5)).tolist() == [False, True]  # the pendulum gave one: a fault too
+            # efforts that stop coming once measured: a fault, not "not measured" (the torque check
+            # went quiet: after [], 9 N m on the arm in a 1-value array read as no measurement)
+            assert np.isnan(efforts([], 6)).all()
         finally:
             robot.close()
 
@@ -239,7 +243,10 @@ class TestJointStatesByName:
             with caplog.at_level("WARNING"):
                 msg = joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[9.0])
                 publish_until(probe, robot, pub, msg, 1)
-                assert robot.read().valid and robot.read().tau is None
+                assert robot.read().valid and robot.read().tau is None  # nothing measured before
+                publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2], effort=[0.01, 0.0]), 2)
+                publish_until(probe, robot, pub, msg, 3)
+                assert np.isnan(robot.read().tau).all()  # measured before: a fault the monitor stops on
             assert "2 names and 1 efforts: efforts not read" in caplog.text
         finally:
             robot.close()

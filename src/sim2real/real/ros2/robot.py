@@ -19,7 +19,8 @@ that is NaN at actuated joints that have never given a finite effort (what ros2_
 joint_state_broadcaster publishes for joints without an effort interface), until every actuated
 joint has given one (an unactuated joint's NaN effort reads 0: no motor, no torque limit to check);
 a NaN effort at a joint that gave a finite one before is a sensor fault, passed on for the safety
-monitor to stop on.  An effort array of another length than the names is not read (one warning).
+monitor to stop on, and so is a message without efforts (or with an array of another length than
+the names: one warning) once efforts were measured: the torque check must not go quiet.
 
 **Timing.** Messages are taken by subscription callbacks; :meth:`Ros2Robot.read` only assembles the
 newest sample and never blocks longer than ``Ros2Config.read_timeout`` (at most a control period;
@@ -190,7 +191,6 @@ class Ros2Robot:
         self._seq = 0
         self._last_read_seq = -1
         self._safe_state: bool | None = None
-        self._effort_measured = False  # every joint gave a finite effort (until then: "not measured")
         self._effort_seen = np.zeros(spec.n_joints, dtype=bool)  # joints that gave a finite effort
         self._passive = np.array([j not in spec.actuated_joints for j in spec.joints])  # no torque limit to check
         self._warned: set[str] = set()
@@ -287,6 +287,38 @@ class Ros2Robot:
             if not self._closed:
                 log.error("ros2 robot: executor stopped: %s", exc)
 
+    def _efforts(self, effort: Any, index: np.ndarray, n_names: int) -> np.ndarray | None:
+        """The spec joints' efforts of a JointState (module docstring), or None: not measured.
+
+        Once a joint has given a finite effort, its NaN (or a message without efforts, or with an
+        array of another length) is a fault passed on as NaN for the monitor to stop on: the torque
+        check must not go quiet when a driver stops sending them.  An unactuated joint that never
+        gave one reads 0 (a passive pendulum has no effort interface and no torque limit).
+        """
+        if len(effort) == n_names:
+            tau = np.frombuffer(effort, dtype=np.float64)[index]
+        else:
+            if len(effort):
+                self._warn_once(
+                    "effort length", f"JointState has {n_names} names and {len(effort)} efforts: efforts not read"
+                )
+            if not self._effort_seen.any():
+                return None
+            tau = np.full(self._n, np.nan)  # measured before: their absence is a fault
+        finite = np.isfinite(tau)
+        fault = self._effort_seen & ~finite
+        self._effort_seen |= finite
+        tau = np.where(self._passive & ~self._effort_seen, 0.0, tau)
+        if fault.any() or (self._effort_seen | self._passive).all():
+            return tau
+        never = [self.spec.joints[i] for i in np.flatnonzero(~(self._effort_seen | self._passive))]
+        self._warn_once(
+            "effort",
+            f"JointState effort is NaN at {', '.join(never[:4])}{' ...' if len(never) > 4 else ''}: "
+            "efforts taken as not measured until every actuated joint has given one",
+        )
+        return None
+
     def _sample_time(self, header: Any, now: float, what: str) -> tuple[float, str | None]:
         """The sample's time on the loop's clock: when its callback ran (``stamp="receive"``; the
         callbacks take the message only, as rclpy's EventsExecutor passes no MessageInfo), or its
@@ -358,28 +390,7 @@ class Ros2Robot:
         assert isinstance(index, np.ndarray)
         q = np.frombuffer(msg.position, dtype=np.float64)[index]
         qd = np.frombuffer(msg.velocity, dtype=np.float64)[index]
-        tau = np.frombuffer(msg.effort, dtype=np.float64)[index] if len(msg.effort) == n_names else None
-        if tau is None and len(msg.effort):
-            self._warn_once(
-                "effort length",
-                f"JointState has {n_names} names and {len(msg.effort)} efforts: efforts not read (not measured)",
-            )
-        if tau is not None:  # an unactuated joint's NaN (no effort interface: a passive pendulum) reads 0
-            tau = np.where(self._passive & np.isnan(tau), 0.0, tau)
-        if tau is not None and not self._effort_measured:
-            finite = np.isfinite(tau)
-            if not np.any(self._effort_seen & ~finite):  # (a measured joint's NaN is a fault: passed on)
-                self._effort_seen |= finite
-                if self._effort_seen.all():  # from now on any NaN effort is a fault the monitor stops on
-                    self._effort_measured = True
-                else:  # ros2_control's joint_state_broadcaster: NaN = no effort interface
-                    never = [self.spec.joints[i] for i in np.flatnonzero(~self._effort_seen)]
-                    self._warn_once(
-                        "effort",
-                        f"JointState effort is NaN at {', '.join(never[:4])}{' ...' if len(never) > 4 else ''}: "
-                        "efforts taken as not measured until every actuated joint has given one",
-                    )
-                    tau = None
+        tau = self._efforts(msg.effort, index, n_names)
         t, problem = self._sample_time(msg.header, now, "JointState")
         if problem is not None:
             self.counters.incomplete += 1
