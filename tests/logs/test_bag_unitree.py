@@ -356,6 +356,17 @@ class TestMotorOrder:
         with pytest.raises(LogError, match="in another order than the robot spec's motor_order"):
             check_motor_order(QUADRUPED, GO2_ORDER)
 
+    def test_a_spec_that_states_empty_slots_is_followed_slot_by_slot(self):
+        """Joints in the spec's order but in other slots were accepted: a bag read with FR_thigh's
+        values from FR_hip's motor."""
+        spec_slots = (*GO2_ORDER[:3], "-", *GO2_ORDER[3:])
+        assert check_motor_order(spec_slots, spec_slots) == spec_slots
+        assert check_motor_order((*spec_slots, "-", "-"), spec_slots)  # slots beyond the robot's: unread
+        with pytest.raises(LogError, match="in other slots than the robot spec's motor_order"):
+            check_motor_order((*GO2_ORDER[:2], "-", *GO2_ORDER[2:]), spec_slots)
+        with pytest.raises(LogError, match="in other slots"):
+            check_motor_order((*spec_slots, "extra"), spec_slots)
+
 
 class TestCommandKind:
     PD = dict.fromkeys(GO2_ORDER, ("pd", 25.0, 0.5))

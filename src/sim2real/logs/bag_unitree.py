@@ -127,6 +127,14 @@ def check_motor_order(stated: tuple[str, ...] | None, robot: Sequence[str]) -> t
     Raises:
         LogError: The option's joints in another order than the spec's (one of them is wrong).
     """
+    slots = tuple(robot)
+    if stated is not None and NO_JOINT in slots and (
+        tuple(stated[: len(slots)]) != slots or any(j != NO_JOINT for j in stated[len(slots) :])
+    ):  # the spec states the slots: each joint must be read from its own
+        raise LogError(
+            f"--motor-order {','.join(stated)} puts the joints in other slots than the robot spec's motor_order "
+            f"{','.join(slots)} ({NO_JOINT}: an empty slot): correct the one that is wrong"
+        )
     robot = joints_of(robot)
     if stated is not None and robot and joints_of(stated) != robot:
         raise LogError(

@@ -125,6 +125,12 @@ class TestJointIdsMapHoldsSlots:
         assert rank[POLICY.index("RR_hip")] == 6  # the seventh motor, in slot 7
         assert len(assumed) == 1 and "motor slot(s) 6 without a policy joint" in assumed[0]
 
+    def test_a_given_orders_trailing_empty_slots_are_kept(self):
+        """They were dropped: a 12-value array passed for a driver that reads 14 slots."""
+        slots = [*(j or "-" for j in SDK), "-", "-"]
+        _, _, motors, _ = policy_joints([SDK.index(j) for j in POLICY], "deploy.yaml", motor_order=slots)
+        assert motors == slots
+
     def test_a_motor_order_of_exactly_the_policys_joints_skips_the_maps_gaps_by_rank(self):
         joints, _, _, assumed = policy_joints(
             [SDK.index(j) for j in POLICY], "deploy.yaml", motor_order=[j for j in SDK if j]

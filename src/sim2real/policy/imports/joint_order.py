@@ -189,7 +189,8 @@ def policy_joints(
         joints = list(tree_order)
         assumed.append(f"{order_note}; the motor order follows from joint_ids_map")
     by_slot = dict(zip(joint_ids_map, joints, strict=True))
-    motors = [by_slot.get(slot, NO_JOINT) for slot in range(max(joint_ids_map) + 1)]
+    n_slots = max(max(joint_ids_map) + 1, len(motor_order) if motor_order is not None and names is None else 0)
+    motors = [by_slot.get(slot, NO_JOINT) for slot in range(n_slots)]  # a given order's trailing empty slots kept
     if NO_JOINT in motors:
         empty = [k for k, j in enumerate(motors) if j == NO_JOINT]
         assumed.append(
