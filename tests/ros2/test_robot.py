@@ -451,6 +451,20 @@ class TestCommandsAndSafeMode:
         finally:
             robot.close()
 
+    def test_a_locked_joint_named_in_the_layout_gets_its_hold_position_not_zero(self, quadruped):
+        """A '-' slot is sent 0.0: where a locked joint's motor reads that slot, it was driven to 0 rad
+        past its stop; a layout with '-' is refused until each locked joint is named in its slot."""
+        slots = [*quadruped.actuated_joints[:3], "-", *quadruped.actuated_joints[3:]]
+        spec = dataclasses.replace(quadruped, motor_order=tuple(slots), locked_joints={"jaw": -0.5})
+        with pytest.raises(Ros2ConfigError, match="the spec locks jaw .* name each locked joint in its slot"):
+            Ros2Config(command_joints=tuple(slots)).check(spec)
+        config = Ros2Config(command_joints=(*slots, "jaw"))
+        config.check(spec)
+        assert config.command_order(spec)[-1] == -1 and config.fixed_values(spec)[-1] == -0.5
+        assert config.fixed_values(spec)[3] == 0.0
+        with pytest.raises(Ros2ConfigError, match="names a joint twice"):
+            Ros2Config(command_joints=(*slots, "jaw", "jaw")).check(spec)
+
     def test_joint_state_commands_are_named(self, probe, quadruped):
         from sensor_msgs.msg import JointState
 

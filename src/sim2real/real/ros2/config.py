@@ -244,15 +244,25 @@ class Ros2Config:
             seen[robot] = joint
         if self.command_joints is not None:
             expected = sorted(self.robot_joint(j) for j in spec.actuated_joints)
-            if sorted(j for j in self.command_joints if j != NO_JOINT) != expected:
+            fixed = (NO_JOINT, *spec.locked_joints)
+            if sorted(j for j in self.command_joints if j not in fixed) != expected:
                 raise Ros2ConfigError(
                     f"ros2 config: command_joints {list(self.command_joints)} must name exactly the actuated "
                     f"joints {expected} ({NO_JOINT} for a slot of the array that drives none of them)"
                 )
-            if NO_JOINT in self.command_joints and self.command_type != "std_msgs/msg/Float64MultiArray":
+            if len(set(self.command_joints) - {NO_JOINT}) != len([j for j in self.command_joints if j != NO_JOINT]):
+                raise Ros2ConfigError(f"ros2 config: command_joints {list(self.command_joints)} names a joint twice")
+            if set(fixed) & set(self.command_joints) and self.command_type != "std_msgs/msg/Float64MultiArray":
                 raise Ros2ConfigError(
-                    f"ros2 config: command_joints has an empty slot ({NO_JOINT}), which only a Float64MultiArray "
-                    f"command has; a {self.command_type} names its joints"
+                    f"ros2 config: command_joints has an empty slot ({NO_JOINT}) or a locked joint, which only a "
+                    f"Float64MultiArray command has; a {self.command_type} names its joints"
+                )
+            unnamed = [j for j in spec.locked_joints if j not in self.command_joints]
+            if NO_JOINT in self.command_joints and unnamed:
+                raise Ros2ConfigError(
+                    f"ros2 config: the spec locks {', '.join(unnamed)} (the robot's own controller holds them) and "
+                    f"command_joints has an empty slot ({NO_JOINT}), sent as 0.0, which would drive a locked joint to 0 "
+                    "if the slot is its: name each locked joint in its slot (its hold position is sent there)"
                 )
         elif spec.empty_slots and self.command_type == "std_msgs/msg/Float64MultiArray":
             slots = ", ".join(map(str, spec.empty_slots))
@@ -269,14 +279,22 @@ class Ros2Config:
 
     def command_order(self, spec: RobotSpec) -> np.ndarray:
         """Index into the spec's actuator order for each value of a command message, shape (n_values,):
-        ``command_joints`` (-1 for an empty slot, :data:`NO_JOINT`: its value is 0.0), else the spec's
+        ``command_joints`` (-1 for an empty slot, :data:`NO_JOINT`, or a locked joint: its value is
+        :meth:`fixed_values`'), else the spec's
         motor order (:attr:`RobotSpec.motors`)."""
         actuated = [self.robot_joint(a.joint) for a in spec.actuators]
         if self.command_joints is not None:
             order = self.command_joints
         else:
             order = tuple(self.robot_joint(j) for j in spec.motors)
-        return np.array([-1 if name == NO_JOINT else actuated.index(name) for name in order], dtype=np.int64)
+        return np.array([actuated.index(name) if name in actuated else -1 for name in order], dtype=np.int64)
+
+    def fixed_values(self, spec: RobotSpec) -> np.ndarray:
+        """The values of a command message's slots that carry no actuator (-1 in :meth:`command_order`),
+        shape (n_values,): a locked joint's hold position, 0.0 for an empty slot (:data:`NO_JOINT`);
+        0.0 elsewhere (those slots are the actuators')."""
+        order = self.command_joints if self.command_joints is not None else spec.motors
+        return np.array([float(spec.locked_joints.get(name, 0.0)) for name in order], dtype=float)
 
     def digest(self) -> str:
         """sha256 (hex) of the settings (:meth:`to_mapping`): what a preflight record names, so that a

@@ -173,6 +173,7 @@ class Ros2Robot:
         self._wanted = tuple(config.robot_joint(j) for j in spec.joints)
         self._order = config.command_order(spec)  # -1: an empty slot of the array, sent as 0.0
         self._slots = self._order >= 0
+        self._fixed = config.fixed_values(spec)
         self._command_names = [config.robot_joint(spec.actuators[i].joint) for i in self._order[self._slots]]
         self._stamp_tolerance = float(spec.safety.stale_timeout)
         self._imu_timeout = float(
@@ -272,7 +273,7 @@ class Ros2Robot:
             config.command_type,
             f", safe mode {config.safe_mode_topic}" if config.safe_mode_topic else "",
             ", ".join(
-                f"{k}:{config.robot_joint(spec.actuators[i].joint) if i >= 0 else '- (0.0)'}"
+                f"{k}:{config.robot_joint(spec.actuators[i].joint) if i >= 0 else f'- ({self._fixed[k]:g})'}"
                 for k, i in enumerate(self._order)
             ),
         )
@@ -611,7 +612,7 @@ class Ros2Robot:
         ordered = values[self._order[self._slots]]
         msg = self._command_msg
         if self.config.command_type == "std_msgs/msg/Float64MultiArray":
-            data = np.zeros(len(self._order))
+            data = self._fixed.copy()  # empty slots 0.0, locked joints their hold position
             data[self._slots] = ordered
             msg.data = float_array(data)
         else:
