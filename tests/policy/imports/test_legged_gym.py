@@ -314,6 +314,10 @@ class TestLeggedGymFormat:
             ({"kps": [25.0] * 11}, "kps has 11 values for 12 policy joints"),
             ({"num_obs": 45}, "the policy takes 48 observations"),
             ({"n_act": 11}, "the policy gives 11 actions, deploy.yaml says num_actions 12"),
+            (  # joint-major order on a leg-major model: before, clipped into the ranges and imported
+                {"default_angles": [0.0] * 4 + [0.8] * 4 + [-1.5] * 4},
+                "the default position 0 of policy joint 'FL_calf' is outside its range",
+            ),
         ],
     )
     def test_bad_imports_are_one_clear_line(self, tmp_path, capsys, changes, message):

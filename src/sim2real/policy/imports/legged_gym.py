@@ -49,6 +49,7 @@ from sim2real.policy.imports.common import (
 )
 from sim2real.policy.imports.config_files import load_config
 from sim2real.policy.imports.graph import graph_interface
+from sim2real.policy.imports.joint_order import check_default_pose, model_joints_of
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import ObservationTerm
@@ -245,6 +246,9 @@ def import_legged_gym(
                 f"policy joints: the model's first {n} of {len(available)} joints ({chosen[0]} .. {chosen[-1]}), "
                 "as the deploy script reads qpos[7:]"
             )
+    # default_angles in another order than the model's joints: a pose outside a range (clipped, with
+    # the raw value kept as the action offset) meant the joints got one another's gains and targets
+    check_default_pose(model_joints_of(model).ranges, chosen, default)
     locked = hold_positions(model, [j for j in available if j not in chosen])
     if locked:
         assumed.append(locked_note(locked))
