@@ -126,6 +126,19 @@ class TestSafeModeCommand:
         np.testing.assert_allclose(tau[inside], wanted[inside], atol=1e-9)
         assert np.all(values[limits.actuation.pd] >= limits.position_low[limits.actuation.pd])
 
+    @pytest.mark.parametrize("name", ("pendulum", "quadruped"))
+    def test_the_implied_torque_is_within_the_limit_even_at_a_position_limit(self, specs, name, rng):
+        """A joint past its position limit (the stop a position-limit fault makes): the target clipped
+        back to the limit implied more torque than the limit (kp x the overshoot: 31 N m of 20)."""
+        spec = specs[name]
+        limits, q, qd = _actuated_state(spec, rng, speed=3.0)
+        past = np.where(limits.actuation.pd, 2.0 * limits.torque / np.maximum(limits.actuation.kp, 1e-9), 0.25)
+        q = np.where(rng.random(len(q)) < 0.5, limits.position_low - past, limits.position_high + past)
+        q = np.where(np.isfinite(q), q, 0.0)
+        values = safe_mode_command(spec, limits, q, qd)
+        tau = implied_torque(limits.actuation, values, q, qd)
+        assert np.all(np.abs(tau) <= limits.torque * (1 + 1e-9) + 1e-9), (tau, limits.torque)
+
     def test_a_dc_motor_stays_within_its_supply(self, specs):
         spec = specs["furuta"]
         limits = ActuatorLimits.from_spec(spec)

@@ -171,7 +171,8 @@ def safe_mode_command(spec: RobotSpec, limits: ActuatorLimits, q: np.ndarray, qd
     """The command equivalent of the spec's safe mode at (q, qd) of the actuated joints.
 
     The safe-mode torque (``-damping * qd`` or zero), within the torque limit, in actuator units;
-    pd targets within the position limits and voltages within the supply.  Finite: where the
+    pd targets within the position limits where the torque limit allows (the torque limit wins)
+    and voltages within the supply.  Finite: where the
     equation gives none, a pd joint holds where it is (its position; a target of 0 rad would pull
     it across its range) and others get 0; what a ROS 2 robot without a safe-mode topic is sent
     (others realize safe mode themselves).
@@ -184,6 +185,11 @@ def safe_mode_command(spec: RobotSpec, limits: ActuatorLimits, q: np.ndarray, qd
         values = command_for_torque(limits.actuation, tau, q, qd)
     act = limits.actuation
     values = np.where(act.pd, np.clip(values, limits.position_low, limits.position_high), values)
+    # ... and the torque limit wins over the position limit: a target clipped to a position limit
+    # the joint is still short of implies more than the damping (31 N m against a 20 N m limit)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ends = command_for_torque(act, -limits.torque, q, qd), command_for_torque(act, limits.torque, q, qd)
+    values = np.where(act.pd, np.clip(values, np.minimum(*ends), np.maximum(*ends)), values)
     values = np.where(act.dc_motor, np.clip(values, -limits.voltage, limits.voltage), values)
     hold = np.where(act.pd, np.clip(np.asarray(q, dtype=float), limits.position_low, limits.position_high), 0.0)
     return np.where(np.isfinite(values), values, np.where(np.isfinite(hold), hold, 0.0))
