@@ -242,6 +242,18 @@ class TestSpeedProgression:
             stages_slow_targets(LoopConfig(speed_applies_to="velocity_command"), stages, True, guarded=False)
         assert "no stage-speed guard checks that the robot slows" in caplog.text
 
+    def test_a_robot_without_base_velocity_gets_its_targets_slowed(self, quadruped, caplog):
+        """A ROS 2 robot without an odometry topic gives no base velocity: the guard checked only the
+        yaw rate, so a policy that ignores its command walked at full speed at 10 %."""
+
+        robot = twin(quadruped)
+        robot.gives_base_lin_vel = False  # as Ros2Robot says without odometry_topic
+        config = LoopConfig(velocity_command=(0.8, 0.0, 0.4), speed=SpeedConfig(start_stage=1))
+        with caplog.at_level("WARNING"):
+            loop = ControlLoop(robot, ScriptedPolicy(quadruped.default_pose), config=config)
+        assert loop.speed_limits_targets and loop.monitor.speed_fraction == pytest.approx(0.25)
+        assert "gives no base velocity" in caplog.text
+
 
 @pytest.mark.serial
 class TestTiming:

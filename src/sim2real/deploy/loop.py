@@ -183,7 +183,7 @@ class ControlLoop:
             self.config,
             self.speed.config.stages,
             self._velocity_command is not None,
-            guarded=self.spec.floating_base and self.config.stage_speed.enabled,
+            guarded=self._velocity_command is not None and self._stage_speed_measured(),
         )
         """Whether speed stages slow the joint targets (the monitor's speed fraction) or only the velocity command."""
         self._set_speed(self.speed.fraction)
@@ -238,6 +238,21 @@ class ControlLoop:
 
     # ------------------------------------------------------------------ lifecycle
 
+
+    def _stage_speed_measured(self) -> bool:
+        """Whether a stage-speed guard can check that the robot slows with its velocity command: a
+        floating base, the guard on, and a robot that gives its base's velocity (a ROS 2 robot
+        without an odometry topic gives only the yaw rate, and a policy that ignores its command
+        would walk at full speed at 10 %); otherwise the stages slow the joint targets (said)."""
+        if not (self.spec.floating_base and self.config.stage_speed.enabled):
+            return False
+        if getattr(self.robot, "gives_base_lin_vel", True) is False:
+            log.warning(
+                "the robot gives no base velocity (ros2: odometry_topic), so no stage-speed guard can check that it "
+                "slows with its velocity command: speed stages slow the joint targets instead"
+            )
+            return False
+        return True
     def _tick_clock(self) -> float:
         return self.ticks * self.dt
 
