@@ -456,7 +456,7 @@ class TestCommandsAndSafeMode:
         past its stop; a layout with '-' is refused until each locked joint is named in its slot."""
         slots = [*quadruped.actuated_joints[:3], "-", *quadruped.actuated_joints[3:]]
         spec = dataclasses.replace(quadruped, motor_order=tuple(slots), locked_joints={"jaw": -0.5})
-        with pytest.raises(Ros2ConfigError, match="the spec locks jaw .* name each locked joint in its slot"):
+        with pytest.raises(Ros2ConfigError, match=r"the spec locks jaw .* name each locked joint in its slot"):
             Ros2Config(command_joints=tuple(slots)).check(spec)
         config = Ros2Config(command_joints=(*slots, "jaw"))
         config.check(spec)

@@ -96,12 +96,23 @@ the joint into the limit, a safe stop that failed a joint turning the right way)
 # ------------------------------------------------------------------------------------------- items
 
 
+ORDER_GUESSES = ("policy joint order: the model's joints breadth first", "policy joint order: the model's joints in model order")
+"""How an imported policy's assumptions begin where the import chose the joint order from evidence
+(:mod:`sim2real.policy.imports.joint_order`'s notes: no file named the joints)."""
+
+
 def _passfail(ok: bool) -> str:
     return "pass" if ok else "fail"
 
 
-def check_contract(spec: RobotSpec, policy_path: Path) -> tuple[Item, Any]:
-    """The policy's metadata against the spec; returns the item and the runner (None on failure)."""
+def check_contract(spec: RobotSpec, policy_path: Path, target: str = "twin") -> tuple[Item, Any]:
+    """The policy's metadata against the spec; returns the item and the runner (None on failure).
+
+    On a real robot (``target`` ``robot``) an imported policy whose joint order the import chose
+    from evidence (no file named the joints: :func:`~sim2real.policy.imports.joint_order.choose_order`)
+    fails: the evidence cannot tell a model whose left and right legs come in another order than
+    the training asset's, and a mirrored policy turns right when told left.  A twin run passes and
+    says so."""
     from sim2real.policy.runtime import PolicyRunner
 
     try:
@@ -119,11 +130,18 @@ def check_contract(spec: RobotSpec, policy_path: Path) -> tuple[Item, Any]:
         problems.append(f"control period {meta.control_dt} s is not the spec's {spec.control_dt} s")
     if meta.spec_hash != spec.hash:
         problems.append(f"spec hash {meta.spec_hash[:12]} is not {spec.hash[:12]}")
+    guessed = next((a for a in meta.imported.get("assumptions", []) if str(a).startswith(ORDER_GUESSES)), None)
+    if guessed is not None and target == "robot":
+        problems.append(
+            f"the import chose the policy's joint order from evidence ({guessed}), which a real robot must not "
+            "rest on: import it again with --motor-order (the robot's joints by motor slot) to state it"
+        )
     evidence = (
         "; ".join(problems)
         if problems
         else f"spec hash {spec.hash[:12]}, {len(spec.joints)} joints in order, "
         f"{len(layout)} observation terms ({spec.n_obs} values), control period {spec.control_dt} s"
+        + ("; joint order chosen at import from evidence (a real robot needs it stated: --motor-order)" if guessed else "")
     )
     return Item("contract", _passfail(not problems), evidence), runner if not problems else None
 
@@ -498,7 +516,7 @@ def run_preflight(
     if not policy_path.is_file():
         raise Sim2RealError(f"policy not found: {policy_path}")
     items: dict[str, Item] = {}
-    items["contract"], policy = check_contract(spec, policy_path)
+    items["contract"], policy = check_contract(spec, policy_path, target)
     if policy is not None:  # a rough-terrain policy on a robot that reads no terrain: refused
         check_height_scan(policy.metadata.observation, robot)
     items["limits"] = check_limits(spec)

@@ -237,3 +237,23 @@ class TestEmptySlotsReachTheCommandMessage:
         assert len(order) == len(SDK) and order[6] == -1
         assert [spec.actuators[i].joint for i in order if i >= 0] == [j for j in SDK if j]
 
+
+def test_a_real_robots_preflight_refuses_a_joint_order_chosen_from_evidence(tmp_path):
+    """No file names the joints (an upstream unitree_rl_lab deploy.yaml): the import takes the
+    model's order from evidence, which cannot tell a model whose right legs come first in the
+    training asset (a mirrored policy).  A twin's contract item passes and says so; a real robot's
+    fails until --motor-order states the order."""
+    from sim2real.deploy.preflight import check_contract
+
+    onnx_path = tiny_isaac_onnx(tmp_path / "exported" / "policy.onnx", N_OBS, 12)
+    deploy = fork_deploy_yaml(tmp_path / "params" / "deploy.yaml", joint_names=False)
+    guessed = import_isaaclab(onnx_path, deploy, MODEL, tmp_path / "guessed", torque_limit=23.7)
+    item, _ = check_contract(guessed.spec, guessed.policy, "twin")
+    assert item.status == "pass" and "joint order chosen at import from evidence" in item.evidence
+    item, _ = check_contract(guessed.spec, guessed.policy, "robot")
+    assert item.status == "fail" and "import it again with --motor-order" in item.evidence
+    stated = import_isaaclab(
+        onnx_path, deploy, MODEL, tmp_path / "stated", torque_limit=23.7, motor_order=[j or "-" for j in SDK]
+    )
+    assert check_contract(stated.spec, stated.policy, "robot")[0].status == "pass"
+

@@ -45,17 +45,23 @@ class TestChooseOrder:
         order, note = choose_order({"joint_ids_map": [0, 2, 1, 3], "default_joint_pos": [0.1, 0.1, -1.5, -1.5]}, facts)
         assert order == facts.breadth and "does not fit model order" in note
 
-    def test_where_both_fit_the_models_actuator_order_decides_else_breadth_first(self, tmp_path):
-        cfg = {"joint_ids_map": [0, 1, 2, 3], "default_joint_pos": [-0.5] * 4}  # fits either order
+    def test_where_both_fit_a_permuted_map_matching_the_actuators_decides_else_one_error_line(self, tmp_path):
+        cfg = {"joint_ids_map": [1, 0, 3, 2], "default_joint_pos": [-0.5] * 4}  # the pose fits either order
         wide = {"hip": (-1.0, 1.0), "knee": (-1.0, 1.0)}
-        facts = model_joints_of(legs(tmp_path, ("L_hip", "L_knee", "R_hip", "R_knee"), **wide))
-        order, note = choose_order(cfg, facts)  # identity map: motors in policy order = actuator order
+        facts = model_joints_of(legs(tmp_path, ("L_knee", "L_hip", "R_knee", "R_hip"), **wide))
+        order, note = choose_order(cfg, facts)  # depth order's motors [L_knee, L_hip, ...] are the actuators'
         assert order == facts.depth and "gives the model's actuator order as the motor order" in note
-        facts = model_joints_of(legs(tmp_path, ("L_hip", "R_hip", "L_knee", "R_knee"), **wide))
+        facts = model_joints_of(legs(tmp_path, ("R_hip", "L_hip", "R_knee", "L_knee"), **wide))
         assert choose_order(cfg, facts)[0] == facts.breadth
-        facts = model_joints_of(legs(tmp_path, **wide))
-        order, note = choose_order(cfg, facts)
-        assert order == facts.breadth and "fits model order (mjlab's) too" in note and "--motor-order" in note
+        # an identity map matches any order's actuators: it took mjlab's order for an Isaac Lab policy
+        identity = {"joint_ids_map": [0, 1, 2, 3], "default_joint_pos": [-0.5] * 4}
+        for actuators in (("L_hip", "L_knee", "R_hip", "R_knee"), ()):
+            facts = model_joints_of(legs(tmp_path, actuators, **wide))
+            with pytest.raises(PolicyError, match=r"fits both Isaac Lab's joint order .* and mjlab's .* --motor-order"):
+                choose_order(identity, facts)
+        facts = model_joints_of(legs(tmp_path, **wide))  # no actuators: nothing tells
+        with pytest.raises(PolicyError, match="nothing else in the files tells them apart"):
+            choose_order(cfg, facts)
 
     def test_the_choice_is_the_recorded_assumption(self, tmp_path):
         facts = model_joints_of(legs(tmp_path))

@@ -117,15 +117,18 @@ def choose_order(cfg: Any, facts: ModelJoints) -> tuple[list[str], str]:
             name: [joints[rank.index(r)] for r in range(len(joints))] for name, joints in (("breadth", breadth), ("depth", depth))
         }
         match = [name for name, m in motors.items() if m == facts.actuated]
-        if match == ["depth"]:
+        # an identity map gives every order its own motor order: the match then says only how the
+        # model lists its actuators, no evidence about the policy (it took mjlab's order for Isaac Lab's)
+        if rank != sorted(rank) and match == ["depth"]:
             return depth, (
                 f"policy joint order: {DEPTH}: with it joint_ids_map gives the model's actuator order as the motor order"
             )
-        if match == ["breadth"]:
+        if rank != sorted(rank) and match == ["breadth"]:
             return breadth, f"{BREADTH_NOTE}: with it joint_ids_map gives the model's actuator order as the motor order"
-        return breadth, (
-            f"{BREADTH_NOTE}: default_joint_pos fits model order (mjlab's) too and the model's actuators do not "
-            "tell; for a unitree_rl_mjlab policy name the robot's motors with --motor-order"
+        raise PolicyError(
+            "default_joint_pos fits both Isaac Lab's joint order (breadth first) and mjlab's (model order), and nothing "
+            "else in the files tells them apart: name the robot's motors with --motor-order (its joints by motor slot, "
+            f"{NO_JOINT} for a slot without one)"
         )
     return breadth, BREADTH_NOTE  # neither fits: the default pose check names the joint
 
