@@ -12,6 +12,8 @@ bag_states          joint states on one clock, in order, joined by name; the com
 bag_topics          which topics hold the joint states, commands and IMU (--topic)
 bag_values          joint-state and command values that are not a number: velocities differentiated,
                     efforts filled, 0 or unread, commands held
+bag_joined          joint states on several topics (one driver per leg or bus) joined, each joint from
+                    one topic
 bag_publishers      a second publisher of the same joints on /joint_states: told apart or refused
 bag_unitree         Unitree LowState/LowCmd bags: motor order (--motor-order), stop values,
                     bag-carried types

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
+from sim2real.logs.bag_joined import joint_owners, keep_owned
 from sim2real.logs.bag_publishers import one_publisher
 from sim2real.logs.bag_states import (
     AUTO,
+    CLOCK_STEP_NS,
     CommandOrder,
     all_joint_names,
     command_joints_for,
@@ -63,6 +65,8 @@ class Streams:
         self.state_ns: list[int] = []  # header stamps (0 = none)
         self.state_recv: list[int] = []  # recording times
         self.state_names: list[tuple[str, ...]] = []
+        self.state_source: list[str] = []
+        """The topic each joint-state message was read from (several: one driver per leg or bus)."""
         self.position: list[np.ndarray] = []
         self.velocity: list[np.ndarray] = []
         self.effort: list[np.ndarray] = []
@@ -86,7 +90,9 @@ class Streams:
         self.unstamped: dict[str, int] = {}
         """Messages per topic whose header stamp is 0 though recorded later than time 0."""
 
-    def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
+    def add(self, topic: str, ns: int, msg: Any, msgtype: str, source: str | None = None) -> None:
+        """Take one decoded message: ``topic`` is the standard topic of its role, ``source`` the bag's
+        topic it came from (the same when None)."""
         if msgtype in LOW_STATE or msgtype in LOW_CMD:
             self.unitree_families.add(msgtype.split("/", 1)[0])
         if topic == TOPIC_JOINT_STATES and msgtype in LOW_STATE:  # no header: the recording time
@@ -103,10 +109,11 @@ class Streams:
         elif topic == TOPIC_COMMANDS and msgtype in LOW_CMD:
             self.unitree_commands.add(ns, msg)
         elif topic == TOPIC_JOINT_STATES:
-            stamp = self._stamp(topic, ns, msg)
+            stamp = self._stamp(source or topic, ns, msg)
             self.state_ns.append(stamp)
             self.state_recv.append(ns)
             self.state_names.append(tuple(msg.name))
+            self.state_source.append(source or topic)
             self.position.append(msg.position)
             self.velocity.append(msg.velocity)
             self.effort.append(msg.effort)
@@ -225,7 +232,7 @@ class Streams:
         if not self.state_ns:
             raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
         where = f"{path}: {TOPIC_JOINT_STATES}"
-        state_ns = self._clock(TOPIC_JOINT_STATES, self.state_ns, self.state_recv, foreign=not header)
+        state_ns = self._state_clock(foreign=not header)
         if not header:  # another recorder's bag: stamps a driver forgot to renew
             state_ns = retime_repeated_stamps(
                 where,
@@ -351,11 +358,44 @@ class Streams:
         except LogError as exc:
             raise LogError(f"{path}: {exc}") from None
 
+    def _state_clock(self, *, foreign: bool) -> np.ndarray:
+        """Joint-state times [ns] (:meth:`_clock`); of several topics (one driver per leg or bus), each
+        topic on the recording clock by itself, then each joint kept from one topic only
+        (:mod:`~.bag_joined`)."""
+        sources = self.state_source if len(self.state_source) == len(self.state_ns) else []
+        topics = list(dict.fromkeys(sources))
+        if len(topics) < 2:
+            topic = topics[0] if topics else TOPIC_JOINT_STATES
+            return self._clock(topic, self.state_ns, self.state_recv, foreign=foreign)
+        state_ns = np.empty(len(self.state_ns), dtype=np.int64)
+        groups = [[i for i, s in enumerate(sources) if s == topic] for topic in topics]
+        offsets = [_offset([self.state_ns[i] for i in idx], [self.state_recv[i] for i in idx]) for idx in groups]
+        known = [o for o in offsets if o is not None]
+        if not foreign or (known and max(known) - min(known) <= CLOCK_STEP_NS):  # one sender clock
+            state_ns[:] = self._clock(", ".join(topics), self.state_ns, self.state_recv, foreign=foreign)
+        else:
+            log.warning(
+                "%s: the header stamps of %s are %.6g s apart on the recording clock (senders on other clocks): "
+                "each topic timed on the recording clock by itself",
+                self.path, " and ".join(topics), (max(known) - min(known)) / 1e9 if known else 0.0,
+            )
+            for topic, idx in zip(topics, groups, strict=True):
+                state_ns[idx] = self._clock(
+                    topic, [self.state_ns[i] for i in idx], [self.state_recv[i] for i in idx], foreign=foreign
+                )
+        owners = joint_owners(str(self.path), TOPIC_JOINT_STATES, sources, state_ns, self.state_names, self.position)
+        kept = keep_owned(owners, sources, self.state_names, (self.position, self.velocity, self.effort))
+        if joined := [t for t in topics if t in owners.values()]:
+            log.info("%s: joint states read from %s", self.path, ", ".join(joined))
+        for rows in (self.state_names, self.position, self.velocity, self.effort, self.state_recv, self.state_source):
+            rows[:] = [rows[i] for i in kept]
+        return state_ns[kept]
+
     def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
         """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time
         when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`).  Zero stamps
-        (a driver that never fills them) are said, once per topic."""
-        if zero := self.unstamped.get(topic):
+        (a driver that never fills them) are said, once per topic (``topic``: several, comma-separated)."""
+        if zero := sum(self.unstamped.get(t, 0) for t in topic.split(", ")):
             log.warning(
                 "%s: %s: %d of %d messages have header stamp 0 (not filled in by the sender): timed by "
                 "their recording time, which adds the transport's delay and jitter",
@@ -366,3 +406,9 @@ class Streams:
             return on_recording_clock(f"{self.path}: {topic}", stamps, recv, period)
         stamp = np.asarray(stamps, dtype=np.int64)
         return np.where(stamp != 0, stamp, np.asarray(recv, dtype=np.int64))
+
+
+def _offset(stamps: Sequence[int], recv: Sequence[int]) -> int | None:
+    """Median (recording time - header stamp) of the stamped messages [ns], or None without any."""
+    stamp, at = np.asarray(stamps, dtype=np.int64), np.asarray(recv, dtype=np.int64)
+    return int(np.median(at[stamp != 0] - stamp[stamp != 0])) if np.any(stamp != 0) else None
