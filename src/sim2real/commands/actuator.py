@@ -14,6 +14,7 @@ from sim2real.errors import Sim2RealError
 def _table(figures: dict, joints: list[str]) -> str:
     """Per-joint torque RMSE of the three models, as text."""
     net, pd, ridge = (figures[k] for k in ("net_torque_rmse", "pd_torque_rmse", "ridge_torque_rmse"))
+    joints = [j for j in joints if j in net]  # a joint without measured effort is left out of the figures
     width = max(len(j) for j in [*joints, "overall"])
     lines = [f"{'joint':<{width}}  {'network':>9}  {'drive model':>11}  {'ridge':>9}   [N m RMSE]"]
     for j in [*joints, "overall"]:

@@ -83,6 +83,8 @@ class Streams:
         self.imu_recv: list[int] = []
         self.imu: list[tuple[float, ...]] = []
         self.has_orientation: list[bool] = []
+        self.imu_frames: dict[str, int] = {}
+        """IMU messages per ``header.frame_id``."""
         self.events: list[Event] = []
         self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
         self.base_recv: dict[str, list[int]] = {}
@@ -134,6 +136,8 @@ class Streams:
             o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
             self.imu.append((g.x, g.y, g.z, a.x, a.y, a.z, o.w, o.x, o.y, o.z))
             self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
+            frame = str(msg.header.frame_id).lstrip("/")
+            self.imu_frames[frame] = self.imu_frames.get(frame, 0) + 1
         elif topic == TOPIC_EVENTS:
             self.events.append(self._event(ns, msg.data))
         elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
@@ -315,7 +319,7 @@ class Streams:
             raise LogError(
                 f"{path}: {TOPIC_COMMANDS} messages must each have {len(cjoints)} values ({list(cjoints)})"
             )
-        tau = finite_efforts(where, state_ns, tau, names, set(command_joints or ()) | set(cjoints))
+        tau, tau_partial = finite_efforts(where, state_ns, tau, names, set(command_joints or ()) | set(cjoints))
 
         imu: dict[str, Any] = {}
         if self.imu_ns:
@@ -329,6 +333,14 @@ class Streams:
                     "no orientation read",
                     path, TOPIC_IMU, len(self.has_orientation) - given, len(self.has_orientation),
                 )
+            frames = {f: n for f, n in self.imu_frames.items() if f and not header}  # sim2real's: the spec's site
+            if frames:
+                meta["imu_frame"] = max(frames, key=frames.__getitem__)
+                if len(frames) > 1:
+                    log.warning(
+                        "%s: %s: IMU messages name %d frames (%s): all read in %s's",
+                        path, TOPIC_IMU, len(frames), ", ".join(sorted(frames)), meta["imu_frame"],
+                    )
             imu = {
                 "imu_t": imu_ns[order] / 1e9,
                 "gyro": arr[:, 0:3],
@@ -347,6 +359,7 @@ class Streams:
                 q=q,
                 qd=qd,
                 tau=tau,
+                tau_partial=tau_partial,
                 command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
                 command=command,
                 command_joints=cjoints,
