@@ -27,6 +27,7 @@ from sim2real.logs.bag_topics import parse_topics
 from sim2real.logs.bag_unitree import check_command_kind, check_motor_order, parse_motor_order
 from sim2real.logs.csv_map_file import check_map_joints, load_column_map
 from sim2real.real.estimator import estimate_track
+from sim2real.real.imu_frame import imu_in_site_frame
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.replay import check_log_fits
 
@@ -122,6 +123,7 @@ def load_logs(
                 motor_order=motors,
             )
         check_log_fits(spec, traj, str(path))
+        traj = imu_in_site_frame(spec, traj, str(path))
         check_command_kind(str(path), traj.meta, {a.joint: (a.model, a.kp, a.kd) for a in spec.actuators})
         traj = _declared_hung(spec, traj, str(path)) if fixed_base else traj
         traj = _before_safe_mode(traj, str(path), cut=before_safe_mode)
