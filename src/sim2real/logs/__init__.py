@@ -28,6 +28,7 @@ bag_split           a finished split bag's parts as metadata.yaml lists them: fo
                     judged (a hole: error; an end: warning), read in time order
 odometry            floating-base states (nav_msgs/Odometry) to and from :class:`BaseTrack`
 mcap_storage        a crash-safe MCAP storage backend, and recovery of cut files
+mcap_chunk          the complete records of an MCAP chunk the file's end cuts (uncompressed, zstd, lz4)
 csv_import          CSV logs from other labs through an explicit column map
 csv_fields          a CSV's decimal commas and ISO 8601 date-times made plain numbers
 csv_map_file        a column map written by the user as a YAML file
