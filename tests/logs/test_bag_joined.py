@@ -104,3 +104,14 @@ class TestJoined:
         back = read_bag(tmp_path / "clocks")
         assert "senders on other clocks" in caplog.text
         np.testing.assert_array_equal(back.q, read_bag(bag).q)
+
+    def test_topics_without_stamps_are_timed_by_their_recording_time(self, tmp_path, caplog):
+        with Writer(tmp_path / "bag", version=9) as writer:
+            conns = {t: writer.add_connection(t, JS.__msgtype__, typestore=STORE) for t in LEGS}
+            for i in range(N):
+                for topic, joints in LEGS.items():
+                    msg = foreign_state(0, list(joints), [i + off for off in joints.values()], [1.0] * len(joints))
+                    writer.write(conns[topic], EPOCH + i * STEP, STORE.serialize_cdr(msg, JS.__msgtype__))
+        back = read_bag(tmp_path / "bag")
+        assert len(back.t) == N and "other clocks" not in caplog.text
+        assert "/left_leg/joint_states, /right_leg/joint_states: 40 of 40 messages have header stamp 0" in caplog.text

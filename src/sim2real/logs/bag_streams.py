@@ -384,13 +384,13 @@ class Streams:
         groups = [[i for i, s in enumerate(sources) if s == topic] for topic in topics]
         offsets = [_offset([self.state_ns[i] for i in idx], [self.state_recv[i] for i in idx]) for idx in groups]
         known = [o for o in offsets if o is not None]
-        if not foreign or (known and max(known) - min(known) <= CLOCK_STEP_NS):  # one sender clock
+        if not foreign or len(known) < 2 or max(known) - min(known) <= CLOCK_STEP_NS:  # one sender clock
             state_ns[:] = self._clock(", ".join(topics), self.state_ns, self.state_recv, foreign=foreign)
         else:
             log.warning(
                 "%s: the header stamps of %s are %.6g s apart on the recording clock (senders on other clocks): "
                 "each topic timed on the recording clock by itself",
-                self.path, " and ".join(topics), (max(known) - min(known)) / 1e9 if known else 0.0,
+                self.path, " and ".join(topics), (max(known) - min(known)) / 1e9,
             )
             for topic, idx in zip(topics, groups, strict=True):
                 state_ns[idx] = self._clock(
