@@ -326,3 +326,18 @@ class TestDrivesOff:
         spec = load_robot("pendulum")
         assert drives_off(spec, self._log(zero_command=True)) == []  # a torque drive told 0 gives 0
         assert drives_off(spec, self._log(effort_is_command={"hinge": "torque"})) == []
+
+
+def test_a_leg_on_no_joint_state_topic_names_the_topics_read():
+    from sim2real.gap.io import _check_joined_joints
+    from sim2real.logs import Trajectory
+    from sim2real.robots import load_robot
+
+    spec = load_robot("furuta")
+    log = Trajectory(
+        spec_hash=None, joint_names=(spec.joints[0],), t=[0.0, 0.1], q=np.zeros((2, 1)), qd=np.zeros((2, 1)),
+        meta={"joint_state_topics": ["/arm/joint_states", "/base/joint_states"]},
+    )  # fmt: skip
+    with pytest.raises(LogError, match=r"are on none of the joint-state topics read \(/arm/joint_states, "
+                       r"/base/joint_states\).*--topic joint_states=/arm/joint_states,/base/joint_states,TOPIC"):
+        _check_joined_joints(spec, log, "run")  # before: 'is this a log of another robot?'

@@ -115,3 +115,10 @@ class TestJoined:
         back = read_bag(tmp_path / "bag")
         assert len(back.t) == N and "other clocks" not in caplog.text
         assert "/left_leg/joint_states, /right_leg/joint_states: 40 of 40 messages have header stamp 0" in caplog.text
+
+    def test_a_robot_joint_on_no_topic_names_the_topics_read(self, tmp_path):
+        with pytest.raises(LogError) as exc:  # before: 'commanded joints [...] have no /joint_states data'
+            read_bag(_bag(tmp_path / "bag", LEGS), command_joints=("l_hip", "r_hip", "r_knee"))
+        text = str(exc.value)
+        assert "joints ['r_knee'] are on none of the joint-state topics read (/left_leg/joint_states, " in text
+        assert "--topic joint_states=/left_leg/joint_states,/right_leg/joint_states,TOPIC" in text

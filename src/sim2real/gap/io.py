@@ -122,6 +122,7 @@ def load_logs(
                 command_order=order,
                 motor_order=motors,
             )
+        _check_joined_joints(spec, traj, str(path))
         check_log_fits(spec, traj, str(path))
         traj = imu_in_site_frame(spec, traj, str(path))
         check_command_kind(str(path), traj.meta, {a.joint: (a.model, a.kp, a.kd) for a in spec.actuators})
@@ -227,6 +228,24 @@ def _before_safe_mode(traj: Trajectory, name: str, cut: bool) -> Trajectory:
     log.warning("%s: safe mode from t = %.2f s (%s): only the %.2f s before it are used, of %.2f s", name,
                 stop.t - t0, why, stop.t - t0, t1 - t0)  # fmt: skip
     return traj.slice_time(t0, float(stop.t))
+
+
+def _check_joined_joints(spec: RobotSpec, traj: Trajectory, name: str) -> None:
+    """Refuse, naming the topics read, a log whose joint states were joined from several topics (one
+    driver per leg or bus) and that lacks some of the robot's joints: a driver's topic not recorded
+    or not read, rather than another robot's log.
+
+    Raises:
+        LogError: Joints of the robot on none of the topics.
+    """
+    topics = traj.meta.get("joint_state_topics") or []
+    missing = [j for j in spec.joints if j not in traj.joint_names]
+    if len(topics) > 1 and missing:
+        raise LogError(
+            f"{name}: joints {missing} of robot '{spec.name}' are on none of the joint-state topics read "
+            f"({', '.join(topics)}): record their driver's topic, or name it with --topic "
+            f"joint_states={','.join(topics)},TOPIC"
+        )
 
 
 DRIVES_OFF_S = 0.2

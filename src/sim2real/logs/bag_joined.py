@@ -100,10 +100,12 @@ def _apart(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -
     ``a``'s times within both spans, less the largest step of ``a`` between samples (0 when no
     time overlaps)."""
     (ta, qa), (tb, qb) = a, b
+    if not ta.size or not tb.size:
+        return 0.0
     common, ia, ib = np.intersect1d(ta, tb, return_indices=True)
     if common.size:
-        return float(np.nanmax(np.abs(qa[ia] - qb[ib]), initial=0.0))
-    inside = (ta >= tb[:1].max(initial=0)) & (ta <= tb[-1:].min(initial=0)) if tb.size else np.zeros(0, bool)
+        return float(np.nanmax(np.abs(qa[ia] - qb[ib])))
+    inside = (ta >= tb[0]) & (ta <= tb[-1])
     if not inside.any() or ta.size < 2:
         return 0.0
     diff = np.abs(qa[inside] - np.interp(ta[inside], tb, qb))

@@ -67,6 +67,8 @@ class Streams:
         self.state_names: list[tuple[str, ...]] = []
         self.state_source: list[str] = []
         """The topic each joint-state message was read from (several: one driver per leg or bus)."""
+        self.state_topics: list[str] = []
+        """The topics joint states were joined from, when several (``meta["joint_state_topics"]``)."""
         self.position: list[np.ndarray] = []
         self.velocity: list[np.ndarray] = []
         self.effort: list[np.ndarray] = []
@@ -237,6 +239,8 @@ class Streams:
             raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
         where = f"{path}: {TOPIC_JOINT_STATES}"
         state_ns = self._state_clock(foreign=not header)
+        if len(self.state_topics) > 1:
+            meta["joint_state_topics"] = list(self.state_topics)
         if not header:  # another recorder's bag: stamps a driver forgot to renew
             state_ns = retime_repeated_stamps(
                 where,
@@ -252,6 +256,12 @@ class Streams:
         names = tuple(header.get("joint_names") or all_joint_names(self.state_names))
         if not names:
             raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
+        if len(self.state_topics) > 1 and (lacking := [j for j in command_joints or () if j not in names]):
+            topics = ", ".join(self.state_topics)
+            raise LogError(
+                f"{path}: the robot's joints {lacking} are on none of the joint-state topics read ({topics}): "
+                f"record their driver's topic, or name it with --topic joint_states={topics.replace(', ', ',')},TOPIC"
+            )
         if header or all(set(names) <= set(m) for m in set(self.state_names)):
             q = joint_columns(where, names, self.state_names, self.position, "position")
             if not header:  # a second publisher of the same joints (bag_publishers)
@@ -398,8 +408,8 @@ class Streams:
                 )
         owners = joint_owners(str(self.path), TOPIC_JOINT_STATES, sources, state_ns, self.state_names, self.position)
         kept = keep_owned(owners, sources, self.state_names, (self.position, self.velocity, self.effort))
-        if joined := [t for t in topics if t in owners.values()]:
-            log.info("%s: joint states read from %s", self.path, ", ".join(joined))
+        self.state_topics = [t for t in topics if t in owners.values()]
+        log.info("%s: joint states read from %s", self.path, ", ".join(self.state_topics))
         for rows in (self.state_names, self.position, self.velocity, self.effort, self.state_recv, self.state_source):
             rows[:] = [rows[i] for i in kept]
         return state_ns[kept]
