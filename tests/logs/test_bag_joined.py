@@ -110,15 +110,22 @@ class TestJoined:
             conns = {t: writer.add_connection(t, JS.__msgtype__, typestore=STORE) for t in LEGS}
             for i in range(N):
                 for topic, joints in LEGS.items():
-                    msg = foreign_state(0, list(joints), [i + off for off in joints.values()], [1.0] * len(joints))
+                    msg = foreign_state(
+                        0, list(joints), [i + off for off in joints.values()], [1.0] * len(joints)
+                    )
                     writer.write(conns[topic], EPOCH + i * STEP, STORE.serialize_cdr(msg, JS.__msgtype__))
         back = read_bag(tmp_path / "bag")
         assert len(back.t) == N and "other clocks" not in caplog.text
-        assert "/left_leg/joint_states, /right_leg/joint_states: 40 of 40 messages have header stamp 0" in caplog.text
+        assert (
+            "/left_leg/joint_states, /right_leg/joint_states: 40 of 40 messages have header stamp 0"
+            in caplog.text
+        )
 
     def test_a_robot_joint_on_no_topic_names_the_topics_read(self, tmp_path):
         with pytest.raises(LogError) as exc:  # before: 'commanded joints [...] have no /joint_states data'
             read_bag(_bag(tmp_path / "bag", LEGS), command_joints=("l_hip", "r_hip", "r_knee"))
         text = str(exc.value)
-        assert "joints ['r_knee'] are on none of the joint-state topics read (/left_leg/joint_states, " in text
+        assert (
+            "joints ['r_knee'] are on none of the joint-state topics read (/left_leg/joint_states, " in text
+        )
         assert "--topic joint_states=/left_leg/joint_states,/right_leg/joint_states,TOPIC" in text

@@ -67,14 +67,18 @@ def _cut_bag(path: Path, compression: str, share: float = 0.6) -> Path:
 
 class TestCutChunk:
     @pytest.mark.parametrize("compression", ["none", "zstd", "lz4"])
-    def test_the_complete_messages_of_a_cut_chunk_are_read_and_the_loss_said(self, tmp_path, compression, caplog):
+    def test_the_complete_messages_of_a_cut_chunk_are_read_and_the_loss_said(
+        self, tmp_path, compression, caplog
+    ):
         bag = _cut_bag(tmp_path / "bag", compression)
         with caplog.at_level(logging.WARNING):
             back = read_bag(bag)  # before: 'no messages on /joint_states' (the whole chunk dropped)
         n = len(back.t)
         assert 0.2 * N < n < N
         np.testing.assert_array_equal(back.q[:, 0], np.arange(n))
-        np.testing.assert_allclose(back.t - back.t[0], np.arange(n) * STEP / 1e9, atol=1e-6)  # Unix seconds in float
+        np.testing.assert_allclose(
+            back.t - back.t[0], np.arange(n) * STEP / 1e9, atol=1e-6
+        )  # Unix seconds in float
         said = next(r.getMessage() for r in caplog.records if "cut inside its last chunk" in r.getMessage())
         kind = "uncompressed" if compression == "none" else f"{compression}-compressed"
         assert f"({kind}): {n} messages recovered ({(n - 1) * STEP / 1e9:.3f} s), its last " in said
