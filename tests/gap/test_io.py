@@ -289,3 +289,55 @@ def test_a_free_base_log_without_base_state_says_its_base_is_estimated(tmp_path)
     (back,) = load_logs(spec, [tmp_path / "bag"])
     assert back.base_estimate is not None
     assert back.meta["base_estimated"] == "from the IMU, joint encoders and torques"
+
+
+class TestDrivesOff:
+    """A log that starts (or ends) with the drives off: every effort exactly 0 while commanded."""
+
+    @staticmethod
+    def _log(zero_command: bool = False, **meta):
+        from sim2real.logs import Trajectory
+
+        t = np.arange(200) * 0.01
+        tau = np.sin(3 * t)[:, None] + 0.1
+        tau[:50] = 0.0  # e-stopped for the first 0.5 s: the driver reports exactly 0
+        command = tau.copy() if zero_command else np.cos(t)[:, None]
+        return Trajectory(
+            spec_hash=None, joint_names=("hinge",), t=t, q=np.zeros((200, 1)), qd=np.zeros((200, 1)), tau=tau,
+            command_t=t, command=command, meta=meta,
+        )  # fmt: skip
+
+    def test_the_leading_stretch_is_cut_for_fits_and_said_for_replays(self, caplog):
+        from sim2real.gap.io import _drives_on, drives_off
+        from sim2real.robots import load_robot
+
+        spec = load_robot("pendulum")
+        log = self._log()
+        assert drives_off(spec, log) == [(0, 50)]
+        out = _drives_on(spec, log, "run", cut=True)  # before: fitted as a drive giving 0 N m
+        assert out.t[0] == pytest.approx(0.5) and out.t[-1] == pytest.approx(1.99)
+        assert "run: every actuated joint's effort is exactly 0 while commanded for 0.49 s (0.00-0.49 s)" in caplog.text
+        assert _drives_on(spec, log, "run", cut=False) is log
+
+    def test_zero_commands_or_an_effort_that_is_the_command_are_no_stretch(self):
+        from sim2real.gap.io import drives_off
+        from sim2real.robots import load_robot
+
+        spec = load_robot("pendulum")
+        assert drives_off(spec, self._log(zero_command=True)) == []  # a torque drive told 0 gives 0
+        assert drives_off(spec, self._log(effort_is_command={"hinge": "torque"})) == []
+
+
+def test_a_leg_on_no_joint_state_topic_names_the_topics_read():
+    from sim2real.gap.io import _check_joined_joints
+    from sim2real.logs import Trajectory
+    from sim2real.robots import load_robot
+
+    spec = load_robot("furuta")
+    log = Trajectory(
+        spec_hash=None, joint_names=(spec.joints[0],), t=[0.0, 0.1], q=np.zeros((2, 1)), qd=np.zeros((2, 1)),
+        meta={"joint_state_topics": ["/arm/joint_states", "/base/joint_states"]},
+    )  # fmt: skip
+    with pytest.raises(LogError, match=r"are on none of the joint-state topics read \(/arm/joint_states, "
+                       r"/base/joint_states\).*--topic joint_states=/arm/joint_states,/base/joint_states,TOPIC"):
+        _check_joined_joints(spec, log, "run")  # before: 'is this a log of another robot?'

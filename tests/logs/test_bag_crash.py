@@ -192,7 +192,8 @@ class TestFlushedFile:
 
 class TestOtherRecorders:
     def test_chunked_bag_cut_inside_a_chunk_keeps_the_complete_chunks(self, tmp_path):
-        """rosbags' stock writer (and ros2 bag record) buffer 1 MiB chunks; a cut loses the last one."""
+        """rosbags' stock writer (and ros2 bag record) buffer 1 MiB chunks; a cut keeps the complete
+        chunks and the whole messages of the cut one (logs/mcap_chunk.py, test_mcap_chunk)."""
         store = get_typestore(Stores.ROS2_JAZZY)
         js, header, stamp = (
             store.types[n]
@@ -218,9 +219,10 @@ class TestOtherRecorders:
         assert read_bag(tmp_path / "stock").n_samples == 8000
         cut_at = chunks[2].chunk_start_offset + chunks[2].chunk_length // 2  # inside the third chunk
         tr = _read_cut(tmp_path, mcap.read_bytes()[:cut_at], "cut")
-        expected = (chunks[1].message_end_time - 10**9) // 2_000_000 + 1  # all of the first two chunks
-        assert tr.n_samples == expected
-        np.testing.assert_array_equal(tr.q[:, 0], np.arange(expected, dtype=float))
+        complete = (chunks[1].message_end_time - 10**9) // 2_000_000 + 1  # all of the first two chunks
+        whole = (chunks[2].message_end_time - 10**9) // 2_000_000 + 1  # and the third
+        assert complete < tr.n_samples < whole  # the cut chunk's first half too
+        np.testing.assert_array_equal(tr.q[:, 0], np.arange(tr.n_samples, dtype=float))
         assert tr.joint_names == tuple(names) and tr.meta["complete"] is False
 
 

@@ -118,6 +118,19 @@ class TestRos2ControlBags:
         assert "commands read from /forward_position_controller/commands" in said
         assert "imu read from /imu/data_raw" in said
 
+    def test_the_imu_frame_is_kept_for_the_robot_to_judge(self, tmp_path, caplog):
+        def imu_in(frame):
+            def make(ns, i):
+                msg = _imu(ns, i)
+                msg.header.frame_id = frame if i < N - 1 else "/other_link"
+                return msg
+
+            return ("sensor_msgs/msg/Imu", make)
+
+        back = read_bag(_bag(tmp_path / "bag", {"/joint_states": STATES, "/imu": imu_in("imu_link")}))
+        assert back.meta["imu_frame"] == "imu_link"  # before: not read (taken for the spec's IMU site)
+        assert "IMU messages name 2 frames (imu_link, other_link): all read in imu_link's" in caplog.text
+
     def test_a_trajectory_command_names_its_joints_in_its_own_order(self, tmp_path):
         bag = _bag(
             tmp_path / "bag",

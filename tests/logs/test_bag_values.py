@@ -57,6 +57,28 @@ class TestNotANumber:
         assert any(
             "the effort of a is not a number in 40 of 40 messages" in r.getMessage() for r in caplog.records
         )
+        # the others' efforts stay for the fits that can leave a joint out (was: lost with it)
+        assert back.effort_missing() == ("a",)
+        np.testing.assert_array_equal(back.efforts_of(["b", "grip"]), np.tile([2.0, 0.5], (N, 1)))
+        assert back.efforts_of(["a", "b"]) is None
+
+    def test_a_topic_without_efforts_beside_one_with_them_loses_only_its_joints(self, tmp_path):
+        # an arm's driver with efforts on /joint_states, the gripper's without on its own topic
+        from logs_testdata import STORE
+        from rosbags.rosbag2 import Writer
+
+        with Writer(tmp_path / "bag", version=9) as writer:
+            arm = writer.add_connection("/joint_states", JS.__msgtype__, typestore=STORE)
+            grip = writer.add_connection("/gripper/joint_states", JS.__msgtype__, typestore=STORE)
+            for i in range(N):
+                ns, msg = _state(i, names=("a", "b"))
+                writer.write(arm, ns, STORE.serialize_cdr(msg, JS.__msgtype__))
+                ns, msg = _state(i, names=("grip",))
+                msg.effort = np.zeros(0)
+                writer.write(grip, ns + 1000, STORE.serialize_cdr(msg, JS.__msgtype__))
+        back = read_bag(tmp_path / "bag")  # no commands: every joint is taken as commanded
+        assert back.tau is None and back.effort_missing() == ("grip",)  # was: no efforts at all
+        np.testing.assert_allclose(back.efforts_of(["a"])[:, 0], 1.0 + np.arange(N))
 
     @pytest.mark.parametrize("split", [False, True], ids=["one_message", "one_message_per_joint"])
     def test_a_short_effort_dropout_is_filled_between_its_neighbours(self, tmp_path, caplog, split):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -117,6 +118,17 @@ class TestColumnMap:
         with pytest.raises(TypeError):
             PENDULUM_CSV.position["other"] = "x"  # type: ignore[index]
         assert QUBE_CSV.velocity is None
+
+    def test_an_effort_column_missing_for_one_joint_keeps_the_others(self, tmp_path, caplog):
+        # before: 'ColumnMap.effort: must map exactly the joints' refused the file
+        path = _write(tmp_path, "t,pa,pb,va,vb,ea,u\n0,1,2,0,0,0.5,5\n1,1,2,0,0,0.7,6\n")
+        both = dataclasses.replace(SIMPLE, command={"a": "u", "b": "u"}, effort={"a": "ea"})
+        tr = read_csv(path, both)
+        assert tr.tau is None and tr.effort_missing() == ("b",)
+        assert tr.efforts_of(["a"])[:, 0].tolist() == [0.5, 0.7]
+        assert "no effort column for commanded joint(s) b" in caplog.text
+        tr = read_csv(path, dataclasses.replace(SIMPLE, command={"a": "u"}, effort={"a": "ea"}))  # b uncommanded: 0
+        assert tr.tau[:, 1].tolist() == [0.0, 0.0] and tr.tau_partial is None
 
     def test_map_must_cover_the_joints(self, tmp_path):
         path = _write(tmp_path, "t,pa,pb,va,vb,u\n0,1,2,3,4,5\n")

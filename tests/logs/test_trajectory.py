@@ -27,6 +27,19 @@ def _simple(**changes) -> Trajectory:
 
 
 class TestValidation:
+    def test_partial_efforts_lack_whole_columns_and_stand_for_tau(self):
+        partial = np.array([[1.0, np.nan]] * 4)
+        tr = _simple(tau_partial=partial)
+        assert tr.effort_missing() == ("b",) and tr.efforts_of(["a"]).tolist() == [[1.0]] * 4
+        assert tr.efforts_of(["b"]) is None
+        assert tr.slice_time(0.1, 0.2).tau_partial.shape == (2, 2)
+        assert tr.resample(0.05).efforts_of(["a"]).shape == (7, 1)
+        partial[0, 0] = np.nan
+        with pytest.raises(LogError, match="whole columns"):
+            _simple(tau_partial=partial)
+        with pytest.raises(LogError, match="given with tau"):
+            _simple(tau=np.zeros((4, 2)), tau_partial=np.array([[1.0, np.nan]] * 4))
+
     def test_valid_trajectory_normalizes_fields(self):
         tr = _simple(command_joints=None)
         assert tr.command_joints == ("a", "b")

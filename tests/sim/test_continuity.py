@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim2real.sim.continuity import JUMP_MARGIN, clear_windows, position_jumps
+from sim2real.sim.continuity import JUMP_MARGIN, clear_windows, pauses, position_jumps
 
 
 def _swing(rate: float = 500.0, seconds: float = 2.0, speed: float = 3.0):
@@ -77,3 +77,23 @@ class TestClearWindows:
         t, q, qd = self._jumped()
         assert clear_windows(t, q, qd, np.array([0]), 2.0, 0.0, "log", windowed=False).all()
         assert "jump at 1 instants" in caplog.text
+
+
+class TestPauses:
+    def _paused(self):
+        t, q, qd = _swing(rate=50.0, seconds=6.0)  # 50 Hz
+        keep = (t < 2.0) | (t >= 3.5)  # the recorder paused 1.5 s: the robot moved on meanwhile
+        return t[keep], q[keep], qd[keep]
+
+    def test_a_pause_of_the_log_is_found_and_dropouts_are_not(self):
+        t, _, _ = self._paused()
+        np.testing.assert_array_equal(pauses(t), [99])
+        assert pauses(np.delete(np.arange(0.0, 2.0, 0.02), [10, 11, 12])).size == 0  # 3 messages lost
+
+    def test_windows_across_a_pause_are_left_out_and_said(self, caplog):
+        t, q, qd = self._paused()
+        assert position_jumps(t, q, qd).size == 0  # the motion over 1.5 s explains the change
+        starts = np.searchsorted(t, [0.0, 1.9, 3.5])
+        clear = clear_windows(t, q, qd, starts, 2.0, 0.0, "log")  # before: all kept, the second compared
+        np.testing.assert_array_equal(clear, [True, False, True])  # across the pause with the sim
+        assert "log: the log pauses 1 time (" in caplog.text and "the longest 1.52 s, 1.980 s in" in caplog.text

@@ -14,7 +14,13 @@ from sim2real.logs import Trajectory
 from sim2real.robots import load_robot
 from sim2real.sim.net_actuator import METADATA_KEYS, ActuatorNet, NetDrives
 from sim2real.sysid.actuator_data import drive_torque, evaluate_net, fit_ridge, torque_samples
-from sim2real.sysid.actuator_fit import NetFitConfig, default_groups, fit_actuator_net, regex_groups
+from sim2real.sysid.actuator_fit import (
+    NetFitConfig,
+    default_groups,
+    fit_actuator_net,
+    groups_with_efforts,
+    regex_groups,
+)
 
 DT = 0.02
 KP, KD, PLAY = 25.0, 0.5, 0.004
@@ -101,6 +107,44 @@ class TestSamples:
         models = fit_ridge(s)
         assert models["FL_hip"].a == pytest.approx(KP, rel=0.05)
         assert models["FL_hip"].b == pytest.approx(-KD, rel=0.05)
+
+
+def without_effort(log: Trajectory, joint: str) -> Trajectory:
+    """``log`` whose ``joint`` has no measured effort (a drive without a torque sensor)."""
+    import dataclasses
+
+    partial = log.tau.copy()
+    partial[:, log.joint_index(joint)] = np.nan
+    return dataclasses.replace(log, tau=None, tau_partial=partial)
+
+
+class TestPartialEffort:
+    def test_a_joint_without_effort_is_left_out_of_the_fit_and_said(self, spec, caplog):
+        # before: torque_samples refused the log ('no measured effort'), nothing fitted; the fit's
+        # export costs seconds, so its groups are checked (fit_actuator_net fits what this leaves)
+        logs = [drive_log(spec, 1.0, 0), without_effort(drive_log(spec, 1.0, 1), "FL_calf")]
+        groups = {"hips": ("FL_hip", "RR_hip"), "calves": ("FL_calf",)}
+        assert groups_with_efforts(logs, groups) == {"hips": ("FL_hip", "RR_hip")}
+        assert "no measured effort of FL_calf in synthetic-1: left out" in caplog.text
+        samples = torque_samples(spec, logs, joints=("FL_hip", "RR_hip"))
+        mine = samples.tau[samples.log == 1]
+        np.testing.assert_array_equal(mine, logs[1].tau_partial[-len(mine) :, [0, 9]])
+
+    def test_a_joint_without_effort_is_left_out_of_the_evaluation(self, fitted, spec):
+        _, path = fitted
+        figures = evaluate_net(spec, ActuatorNet(path), [without_effort(drive_log(spec, 2.0, 1), "RR_hip")])
+        assert set(figures["net_torque_rmse"]) == set(spec.actuated_joints) - {"RR_hip"} | {"overall"}
+
+    def test_the_motor_models_of_the_other_joints_are_fitted(self, spec):
+        from sim2real.sysid.motor import fit_motor_models
+
+        models = fit_motor_models(spec, [without_effort(drive_log(spec, 4.0, 0), "FL_hip")])
+        assert set(models) == set(spec.actuated_joints) - {"FL_hip"}
+
+    def test_no_joint_with_effort_is_one_error(self, spec):
+        log = drive_log(spec, 1.0, 0)
+        with pytest.raises(LogError, match="no measured effort of FL_hip: a drive's torque"):
+            fit_actuator_net(spec, [without_effort(log, "FL_hip")], "x.onnx", groups={"g": ("FL_hip",)})
 
 
 class TestGroups:

@@ -14,6 +14,7 @@ from sim2real.errors import Sim2RealError
 def _table(figures: dict, joints: list[str]) -> str:
     """Per-joint torque RMSE of the three models, as text."""
     net, pd, ridge = (figures[k] for k in ("net_torque_rmse", "pd_torque_rmse", "ridge_torque_rmse"))
+    joints = [j for j in joints if j in net]  # a joint without measured effort is left out of the figures
     width = max(len(j) for j in [*joints, "overall"])
     lines = [f"{'joint':<{width}}  {'network':>9}  {'drive model':>11}  {'ridge':>9}   [N m RMSE]"]
     for j in [*joints, "overall"]:
@@ -75,7 +76,8 @@ def actuator(
             or a YAML column map file of the log's columns (docs/real_data.md).
         topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
             and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
-            imu, base: odometry), e.g. commands=/forward_position_controller/commands.
+            imu, base: odometry), e.g. commands=/forward_position_controller/commands;
+            joint_states=T1,T2 joins joint states published per leg or bus.
         command_order: A bag of another recorder whose commands name no joints: which joint each
             value drives: auto (as the bag allows: the actuator order, or the /joint_states order
             where that is the actuator order), robot (the actuator order), states (the order of the

@@ -180,7 +180,8 @@ def identify(
             or a YAML column map file of the log's columns (docs/real_data.md).
         topic: A bag of another recorder: the topic of a role where the bag lacks sim2real's name
             and more than one topic could hold it, as ROLE=TOPIC (roles: joint_states, commands,
-            imu, base: odometry), e.g. commands=/forward_position_controller/commands.
+            imu, base: odometry), e.g. commands=/forward_position_controller/commands;
+            joint_states=T1,T2 joins joint states published per leg or bus.
         command_order: A bag of another recorder whose commands name no joints: which joint each
             value drives: auto (as the bag allows: the actuator order, or the /joint_states order
             where that is the actuator order), robot (the actuator order), states (the order of the

@@ -38,6 +38,7 @@ from sim2real.logs.bag_states import parse_command_order
 from sim2real.logs.bag_unitree import check_command_kind, check_motor_order, parse_motor_order
 from sim2real.logs.trajectory import Trajectory
 from sim2real.policy.metadata import PolicyMetadata
+from sim2real.real.imu_frame import imu_in_site_frame
 from sim2real.robots.spec import RobotSpec
 from sim2real.tasks.observations import ObservedActions, ObsInputs, build_observation
 from sim2real.tasks.state import MeasuredState
@@ -328,6 +329,7 @@ def load_episodes(
             motor_order=motors,
         )
         check_command_kind(str(path), traj.meta, {a.joint: (a.model, a.kp, a.kd) for a in spec.actuators})
+        traj = imu_in_site_frame(spec, traj, str(path))
         episodes.append(episode_from_trajectory(traj, spec, meta, task, source=str(path)))
     return episodes
 

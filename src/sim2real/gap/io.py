@@ -27,6 +27,7 @@ from sim2real.logs.bag_topics import parse_topics
 from sim2real.logs.bag_unitree import check_command_kind, check_motor_order, parse_motor_order
 from sim2real.logs.csv_map_file import check_map_joints, load_column_map
 from sim2real.real.estimator import estimate_track
+from sim2real.real.imu_frame import imu_in_site_frame
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.replay import check_log_fits
 
@@ -121,10 +122,13 @@ def load_logs(
                 command_order=order,
                 motor_order=motors,
             )
+        _check_joined_joints(spec, traj, str(path))
         check_log_fits(spec, traj, str(path))
+        traj = imu_in_site_frame(spec, traj, str(path))
         check_command_kind(str(path), traj.meta, {a.joint: (a.model, a.kp, a.kd) for a in spec.actuators})
         traj = _declared_hung(spec, traj, str(path)) if fixed_base else traj
         traj = _before_safe_mode(traj, str(path), cut=before_safe_mode)
+        traj = _drives_on(spec, traj, str(path), cut=before_safe_mode)
         if path.suffix.lower() == ".csv":  # no CSV states its units (a log of the robot's joints by now)
             for line in unit_warnings(spec, traj):
                 log.warning("%s: %s", path, line)
@@ -224,6 +228,85 @@ def _before_safe_mode(traj: Trajectory, name: str, cut: bool) -> Trajectory:
     log.warning("%s: safe mode from t = %.2f s (%s): only the %.2f s before it are used, of %.2f s", name,
                 stop.t - t0, why, stop.t - t0, t1 - t0)  # fmt: skip
     return traj.slice_time(t0, float(stop.t))
+
+
+def _check_joined_joints(spec: RobotSpec, traj: Trajectory, name: str) -> None:
+    """Refuse, naming the topics read, a log whose joint states were joined from several topics (one
+    driver per leg or bus) and that lacks some of the robot's joints: a driver's topic not recorded
+    or not read, rather than another robot's log.
+
+    Raises:
+        LogError: Joints of the robot on none of the topics.
+    """
+    topics = traj.meta.get("joint_state_topics") or []
+    missing = [j for j in spec.joints if j not in traj.joint_names]
+    if len(topics) > 1 and missing:
+        raise LogError(
+            f"{name}: joints {missing} of robot '{spec.name}' are on none of the joint-state topics read "
+            f"({', '.join(topics)}): record their driver's topic, or name it with --topic "
+            f"joint_states={','.join(topics)},TOPIC"
+        )
+
+
+DRIVES_OFF_S = 0.2
+"""Shortest stretch [s] (and at least :data:`DRIVES_OFF_SAMPLES` samples) over which every actuated
+joint's measured effort is exactly 0 while commanded, for the drives to be taken as off."""
+DRIVES_OFF_SAMPLES = 5
+
+
+def drives_off(spec: RobotSpec, traj: Trajectory) -> list[tuple[int, int]]:
+    """Stretches ``[i0, i1)`` of samples where the drives are off: every actuated joint's measured
+    effort exactly 0 (no drive reports a true zero on every joint at once; an e-stopped robot lying
+    down, a driver not yet enabled) while the command in force is not all 0, for at least
+    :data:`DRIVES_OFF_S` and :data:`DRIVES_OFF_SAMPLES` samples.  None for a log without measured
+    efforts, or whose effort column is its command."""
+    if traj.tau is None or traj.meta.get("effort_is_command") or not traj.has_commands or len(traj.t) < 2:
+        return []
+    acts = [j for j in spec.actuated_joints if j in traj.joint_names and j in traj.command_joints]
+    if not acts:
+        return []
+    zero = np.all(traj.tau[:, [traj.joint_index(j) for j in acts]] == 0.0, axis=1)
+    cols = [traj.command_joints.index(j) for j in acts]
+    commanded = np.any(traj.command_at(traj.t, before_first=0.0)[:, cols] != 0.0, axis=1)
+    off = zero & commanded
+    edges = np.diff(np.concatenate([[0], off.astype(np.int8), [0]]))
+    out = []
+    for i0, i1 in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        if i1 - i0 >= DRIVES_OFF_SAMPLES and traj.t[i1 - 1] - traj.t[i0] >= DRIVES_OFF_S:
+            out.append((int(i0), int(i1)))
+    return out
+
+
+def _drives_on(spec: RobotSpec, traj: Trajectory, name: str, cut: bool) -> Trajectory:
+    """The log without its leading and trailing stretches of drives off (:func:`drives_off`), with a
+    warning; ``cut`` False, or a stretch between others: the whole log, with the warning only.
+
+    Raises:
+        LogError: ``cut`` and the drives off throughout.
+    """
+    stretches = drives_off(spec, traj)
+    if not stretches:
+        return traj
+    t = traj.t
+    n = len(t)
+    secs = sum(float(t[i1 - 1] - t[i0]) for i0, i1 in stretches)
+    where = ", ".join(f"{t[i0] - t[0]:.2f}-{t[i1 - 1] - t[0]:.2f} s" for i0, i1 in stretches[:4])
+    if cut and stretches == [(0, n)]:
+        raise LogError(
+            f"{name}: every actuated joint's effort is exactly 0 throughout while commanded (drives off, "
+            "e-stopped?): nothing to identify from"
+        )
+    lo = stretches[0][1] if cut and stretches[0][0] == 0 else 0
+    hi = stretches[-1][0] if cut and stretches[-1][1] == n else n
+    log.warning(
+        "%s: every actuated joint's effort is exactly 0 while commanded for %.2f s (%s): the drives were off "
+        "(e-stopped, lying down, not yet enabled?); %s",
+        name, secs, where,
+        f"only {t[hi - 1] - t[lo]:.2f} s of {t[-1] - t[0]:.2f} s, without the stretches at its ends, are used"
+        + (" (one between is left in)" if len(stretches) > (lo > 0) + (hi < n) else "")
+        if (lo, hi) != (0, n) else "their samples are left in (a replay compares drives on with drives off)",
+    )  # fmt: skip
+    return traj if (lo, hi) == (0, n) else traj.slice_time(float(t[lo]), float(t[hi - 1]))
 
 
 def csv_reader(spec: RobotSpec, csv_map: str) -> Callable[[str | Path], Trajectory]:

@@ -12,6 +12,8 @@ bag_states          joint states on one clock, in order, joined by name; the com
 bag_topics          which topics hold the joint states, commands and IMU (--topic)
 bag_values          joint-state and command values that are not a number: velocities differentiated,
                     efforts filled, 0 or unread, commands held
+bag_joined          joint states on several topics (one driver per leg or bus) joined, each joint from
+                    one topic
 bag_publishers      a second publisher of the same joints on /joint_states: told apart or refused
 bag_unitree         Unitree LowState/LowCmd bags: motor order (--motor-order), stop values,
                     bag-carried types
@@ -26,6 +28,7 @@ bag_split           a finished split bag's parts as metadata.yaml lists them: fo
                     judged (a hole: error; an end: warning), read in time order
 odometry            floating-base states (nav_msgs/Odometry) to and from :class:`BaseTrack`
 mcap_storage        a crash-safe MCAP storage backend, and recovery of cut files
+mcap_chunk          the complete records of an MCAP chunk the file's end cuts (uncompressed, zstd, lz4)
 csv_import          CSV logs from other labs through an explicit column map
 csv_fields          a CSV's decimal commas and ISO 8601 date-times made plain numbers
 csv_map_file        a column map written by the user as a YAML file

@@ -521,7 +521,7 @@ def read_bag(
         try:
             for conn, ns, raw in reader.messages(connections=wanted) if wanted else ():  # none: rosbags reads all
                 msg = decode[conn.msgtype](raw)
-                streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype)
+                streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype, conn.topic)
         except (ReaderError, SerdeError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
             raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None
     unitree_meta = streams.take_unitree()

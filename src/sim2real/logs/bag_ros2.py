@@ -27,6 +27,7 @@ from __future__ import annotations
 import heapq
 import logging
 import shutil
+import struct
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -41,6 +42,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from sim2real.errors import LogError
 from sim2real.logs.bag_unitree import typestore_for
+from sim2real.logs.mcap_chunk import OP_CHUNK, recover_cut_chunk, say_recovered
 from sim2real.logs.mcap_storage import repaired_copy, valid_prefix
 
 if sys.version_info >= (3, 14):  # as rosbags itself: zstd is in the standard library from 3.14
@@ -206,10 +208,27 @@ def _whole(where: Path, file: Path, folder: Callable[[], Path]) -> Path:
     """An MCAP file, or a repaired copy of it in ``folder()`` when a record was cut."""
     length, intact = valid_prefix(file)
     if not intact:
-        return repaired_copy(file, folder(), length)
+        extra = b""
+        if _cut_record(file, length) == OP_CHUNK:  # a chunk cut short: its complete records
+            found = recover_cut_chunk(file, length)
+            say_recovered(file, found)
+            extra = found.records if found is not None else b""
+        return repaired_copy(file, folder(), length, extra)
     if where.is_dir():
         log.info("%s: no metadata.yaml (writer killed?); reading %s directly", where, file.name)
     return file
+
+
+def _cut_record(file: Path, pos: int) -> int | None:
+    """The opcode of the record at byte ``pos`` of ``file`` when the file's end cuts it, else None."""
+    size = file.stat().st_size
+    with file.open("rb") as fh:
+        fh.seek(pos)
+        head = fh.read(9)
+    if len(head) < 9:
+        return None
+    op, length = struct.unpack("<BQ", head)
+    return op if pos + 9 + length > size else None
 
 
 def _opened(file: Path) -> Reader:

@@ -534,7 +534,9 @@ def merge_joints(
         msg_names: Joint names of each message.
         fields: Field name ("position", "velocity", "effort") -> values of each message; a field
             becomes None unless every message naming a joint gives it (velocities are then
-            differentiated).
+            differentiated), except that a joint none of whose messages gives it (a gripper's driver
+            without efforts beside the arm's) has NaN there when other joints have it (for
+            :mod:`~.bag_values` to judge).
 
     Returns:
         The grid [ns], shape (T,), and field name -> values, shape (T, n), or None.
@@ -564,9 +566,13 @@ def merge_joints(
     out: dict[str, np.ndarray | None] = {}
     for field, rows in fields.items():
         values = np.empty((grid.size, len(names)))
+        given = {n: [len(rows[i]) == len(msg_names[i]) for i, _ in series[n]] for n in names}
         for j, n in enumerate(names):
             idx = series[n]
-            if any(len(rows[i]) != len(msg_names[i]) for i, _ in idx):
+            if field != "position" and not any(given[n]) and any(any(g) for g in given.values()):
+                values[:, j] = np.nan
+                continue
+            if not all(given[n]):
                 if field == "position":
                     raise LogError(f"{where}: messages naming {n!r} lack its positions")
                 values = None

@@ -16,9 +16,11 @@ from typing import Any
 import numpy as np
 
 from sim2real.errors import LogError
+from sim2real.logs.bag_joined import joint_owners, keep_owned
 from sim2real.logs.bag_publishers import one_publisher
 from sim2real.logs.bag_states import (
     AUTO,
+    CLOCK_STEP_NS,
     CommandOrder,
     all_joint_names,
     command_joints_for,
@@ -63,6 +65,10 @@ class Streams:
         self.state_ns: list[int] = []  # header stamps (0 = none)
         self.state_recv: list[int] = []  # recording times
         self.state_names: list[tuple[str, ...]] = []
+        self.state_source: list[str] = []
+        """The topic each joint-state message was read from (several: one driver per leg or bus)."""
+        self.state_topics: list[str] = []
+        """The topics joint states were joined from, when several (``meta["joint_state_topics"]``)."""
         self.position: list[np.ndarray] = []
         self.velocity: list[np.ndarray] = []
         self.effort: list[np.ndarray] = []
@@ -79,6 +85,8 @@ class Streams:
         self.imu_recv: list[int] = []
         self.imu: list[tuple[float, ...]] = []
         self.has_orientation: list[bool] = []
+        self.imu_frames: dict[str, int] = {}
+        """IMU messages per ``header.frame_id``."""
         self.events: list[Event] = []
         self.base: dict[str, tuple[list[int], list[tuple[float, ...]]]] = {}
         self.base_recv: dict[str, list[int]] = {}
@@ -86,7 +94,9 @@ class Streams:
         self.unstamped: dict[str, int] = {}
         """Messages per topic whose header stamp is 0 though recorded later than time 0."""
 
-    def add(self, topic: str, ns: int, msg: Any, msgtype: str) -> None:
+    def add(self, topic: str, ns: int, msg: Any, msgtype: str, source: str | None = None) -> None:
+        """Take one decoded message: ``topic`` is the standard topic of its role, ``source`` the bag's
+        topic it came from (the same when None)."""
         if msgtype in LOW_STATE or msgtype in LOW_CMD:
             self.unitree_families.add(msgtype.split("/", 1)[0])
         if topic == TOPIC_JOINT_STATES and msgtype in LOW_STATE:  # no header: the recording time
@@ -103,10 +113,11 @@ class Streams:
         elif topic == TOPIC_COMMANDS and msgtype in LOW_CMD:
             self.unitree_commands.add(ns, msg)
         elif topic == TOPIC_JOINT_STATES:
-            stamp = self._stamp(topic, ns, msg)
+            stamp = self._stamp(source or topic, ns, msg)
             self.state_ns.append(stamp)
             self.state_recv.append(ns)
             self.state_names.append(tuple(msg.name))
+            self.state_source.append(source or topic)
             self.position.append(msg.position)
             self.velocity.append(msg.velocity)
             self.effort.append(msg.effort)
@@ -127,6 +138,8 @@ class Streams:
             o, g, a = msg.orientation, msg.angular_velocity, msg.linear_acceleration
             self.imu.append((g.x, g.y, g.z, a.x, a.y, a.z, o.w, o.x, o.y, o.z))
             self.has_orientation.append(msg.orientation_covariance[0] != -1.0)
+            frame = str(msg.header.frame_id).lstrip("/")
+            self.imu_frames[frame] = self.imu_frames.get(frame, 0) + 1
         elif topic == TOPIC_EVENTS:
             self.events.append(self._event(ns, msg.data))
         elif topic in (TOPIC_BASE_TRUTH, TOPIC_BASE_ESTIMATE):
@@ -225,7 +238,9 @@ class Streams:
         if not self.state_ns:
             raise LogError(f"{path}: no messages on {TOPIC_JOINT_STATES}; a robot log needs joint states")
         where = f"{path}: {TOPIC_JOINT_STATES}"
-        state_ns = self._clock(TOPIC_JOINT_STATES, self.state_ns, self.state_recv, foreign=not header)
+        state_ns = self._state_clock(foreign=not header)
+        if len(self.state_topics) > 1:
+            meta["joint_state_topics"] = list(self.state_topics)
         if not header:  # another recorder's bag: stamps a driver forgot to renew
             state_ns = retime_repeated_stamps(
                 where,
@@ -241,6 +256,12 @@ class Streams:
         names = tuple(header.get("joint_names") or all_joint_names(self.state_names))
         if not names:
             raise LogError(f"{path}: {TOPIC_JOINT_STATES} messages carry no joint names")
+        if len(self.state_topics) > 1 and (lacking := [j for j in command_joints or () if j not in names]):
+            topics = ", ".join(self.state_topics)
+            raise LogError(
+                f"{path}: the robot's joints {lacking} are on none of the joint-state topics read ({topics}): "
+                f"record their driver's topic, or name it with --topic joint_states={topics.replace(', ', ',')},TOPIC"
+            )
         if header or all(set(names) <= set(m) for m in set(self.state_names)):
             q = joint_columns(where, names, self.state_names, self.position, "position")
             if not header:  # a second publisher of the same joints (bag_publishers)
@@ -308,7 +329,7 @@ class Streams:
             raise LogError(
                 f"{path}: {TOPIC_COMMANDS} messages must each have {len(cjoints)} values ({list(cjoints)})"
             )
-        tau = finite_efforts(where, state_ns, tau, names, set(command_joints or ()) | set(cjoints))
+        tau, tau_partial = finite_efforts(where, state_ns, tau, names, set(command_joints or ()) | set(cjoints))
 
         imu: dict[str, Any] = {}
         if self.imu_ns:
@@ -322,6 +343,14 @@ class Streams:
                     "no orientation read",
                     path, TOPIC_IMU, len(self.has_orientation) - given, len(self.has_orientation),
                 )
+            frames = {f: n for f, n in self.imu_frames.items() if f and not header}  # sim2real's: the spec's site
+            if frames:
+                meta["imu_frame"] = max(frames, key=frames.__getitem__)
+                if len(frames) > 1:
+                    log.warning(
+                        "%s: %s: IMU messages name %d frames (%s): all read in %s's",
+                        path, TOPIC_IMU, len(frames), ", ".join(sorted(frames)), meta["imu_frame"],
+                    )
             imu = {
                 "imu_t": imu_ns[order] / 1e9,
                 "gyro": arr[:, 0:3],
@@ -340,6 +369,7 @@ class Streams:
                 q=q,
                 qd=qd,
                 tau=tau,
+                tau_partial=tau_partial,
                 command_t=np.array(self.command_ns, dtype=np.int64) / 1e9,
                 command=command,
                 command_joints=cjoints,
@@ -351,11 +381,44 @@ class Streams:
         except LogError as exc:
             raise LogError(f"{path}: {exc}") from None
 
+    def _state_clock(self, *, foreign: bool) -> np.ndarray:
+        """Joint-state times [ns] (:meth:`_clock`); of several topics (one driver per leg or bus), each
+        topic on the recording clock by itself, then each joint kept from one topic only
+        (:mod:`~.bag_joined`)."""
+        sources = self.state_source if len(self.state_source) == len(self.state_ns) else []
+        topics = list(dict.fromkeys(sources))
+        if len(topics) < 2:
+            topic = topics[0] if topics else TOPIC_JOINT_STATES
+            return self._clock(topic, self.state_ns, self.state_recv, foreign=foreign)
+        state_ns = np.empty(len(self.state_ns), dtype=np.int64)
+        groups = [[i for i, s in enumerate(sources) if s == topic] for topic in topics]
+        offsets = [_offset([self.state_ns[i] for i in idx], [self.state_recv[i] for i in idx]) for idx in groups]
+        known = [o for o in offsets if o is not None]
+        if not foreign or len(known) < 2 or max(known) - min(known) <= CLOCK_STEP_NS:  # one sender clock
+            state_ns[:] = self._clock(", ".join(topics), self.state_ns, self.state_recv, foreign=foreign)
+        else:
+            log.warning(
+                "%s: the header stamps of %s are %.6g s apart on the recording clock (senders on other clocks): "
+                "each topic timed on the recording clock by itself",
+                self.path, " and ".join(topics), (max(known) - min(known)) / 1e9,
+            )
+            for topic, idx in zip(topics, groups, strict=True):
+                state_ns[idx] = self._clock(
+                    topic, [self.state_ns[i] for i in idx], [self.state_recv[i] for i in idx], foreign=foreign
+                )
+        owners = joint_owners(str(self.path), TOPIC_JOINT_STATES, sources, state_ns, self.state_names, self.position)
+        kept = keep_owned(owners, sources, self.state_names, (self.position, self.velocity, self.effort))
+        self.state_topics = [t for t in topics if t in owners.values()]
+        log.info("%s: joint states read from %s", self.path, ", ".join(self.state_topics))
+        for rows in (self.state_names, self.position, self.velocity, self.effort, self.state_recv, self.state_source):
+            rows[:] = [rows[i] for i in kept]
+        return state_ns[kept]
+
     def _clock(self, topic: str, stamps: list[int], recv: list[int], *, foreign: bool) -> np.ndarray:
         """Sample times [ns] of a stamped topic: header stamps in sim2real's bags (the recording time
         when zero), the recording clock in other recorders' bags (:mod:`~.bag_states`).  Zero stamps
-        (a driver that never fills them) are said, once per topic."""
-        if zero := self.unstamped.get(topic):
+        (a driver that never fills them) are said, once per topic (``topic``: several, comma-separated)."""
+        if zero := sum(self.unstamped.get(t, 0) for t in topic.split(", ")):
             log.warning(
                 "%s: %s: %d of %d messages have header stamp 0 (not filled in by the sender): timed by "
                 "their recording time, which adds the transport's delay and jitter",
@@ -366,3 +429,9 @@ class Streams:
             return on_recording_clock(f"{self.path}: {topic}", stamps, recv, period)
         stamp = np.asarray(stamps, dtype=np.int64)
         return np.where(stamp != 0, stamp, np.asarray(recv, dtype=np.int64))
+
+
+def _offset(stamps: Sequence[int], recv: Sequence[int]) -> int | None:
+    """Median (recording time - header stamp) of the stamped messages [ns], or None without any."""
+    stamp, at = np.asarray(stamps, dtype=np.int64), np.asarray(recv, dtype=np.int64)
+    return int(np.median(at[stamp != 0] - stamp[stamp != 0])) if np.any(stamp != 0) else None

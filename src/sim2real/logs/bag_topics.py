@@ -94,7 +94,13 @@ def parse_topics(items: Sequence[str] | None) -> dict[str, str]:
             raise LogError(f"--topic {item!r}: unknown role {role!r}; roles: {', '.join(STANDARD)}")
         if role in out:
             raise LogError(f"--topic gives {role} twice ({out[role]}, {topic})")
-        out[role] = topic if topic.startswith("/") else "/" + topic
+        names = [t.strip() for t in topic.split(",")] if role == "joint_states" else [topic]
+        if not all(names):
+            raise LogError(f"--topic {item!r}: an empty topic name in the list")
+        names = [t if t.startswith("/") else "/" + t for t in names]
+        if len(set(names)) < len(names):
+            raise LogError(f"--topic {item!r}: a topic listed twice")
+        out[role] = ",".join(names)
     return out
 
 
@@ -120,22 +126,37 @@ def choose_topics(
     for role, standard in STANDARD.items():
         readable = ROLE_TYPES[role]
         if role in topics:
-            name = topics[role]
-            if name not in types:
-                raise LogError(
-                    f"{where}: --topic {role}={name}: the bag has no such topic ({_listing(types)})"
-                )
-            out.append(_checked(where, role, name, types[name], readable, f"--topic {role}={name}"))
+            for name in topics[role].split(","):
+                if name not in types:
+                    raise LogError(
+                        f"{where}: --topic {role}={topics[role]}: the bag has no such topic"
+                        f"{'' if name == topics[role] else ' ' + name} ({_listing(types)})"
+                    )
+                out.append(_checked(where, role, name, types[name], readable, f"--topic {role}={topics[role]}"))
             continue
         if standard in types:
             how = f"sim2real's {role} topic; another: --topic {role}=TOPIC"
             out.append(_checked(where, role, standard, types[standard], readable, how))
+            if role == "joint_states" and JOINT_STATE in types[standard]:  # their joints /joint_states lacks
+                out.extend(
+                    Chosen(role, t, JOINT_STATE)
+                    for t in sorted(types)
+                    if t != standard and JOINT_STATE in types[t] and _candidate(role, t, {JOINT_STATE})
+                    and t not in topics.values()
+                )
             continue
         candidates = sorted(
             t for t, ts in types.items() if t != TOPIC_BASE_TRUTH and _candidate(role, t, ts & set(readable))
         )
         if len(candidates) > 1 and UNITREE_TOPICS.get(role) in candidates:  # /lowstate beside /lf/lowstate
             candidates = [UNITREE_TOPICS[role]]
+        if len(candidates) > 1 and role == "joint_states" and all(JOINT_STATE in types[t] for t in candidates):
+            log.info(
+                "%s: no %s: joint states joined from %s (one driver per leg or bus; fewer: --topic %s=T1,T2)",
+                where, standard, ", ".join(candidates), role,
+            )
+            out.extend(_checked(where, role, t, types[t], readable, f"the {role}") for t in candidates)
+            continue
         if len(candidates) > 1 and role in _OPTIONAL:  # read without it rather than refuse the log
             log.warning(
                 "%s: no %s, and %s could hold the %s: none read (choose one with --topic %s=TOPIC)",

@@ -61,14 +61,16 @@ def finite_velocities(
 
 def finite_efforts(
     where: str, t_ns: np.ndarray, tau: np.ndarray | None, names: Sequence[str], commanded: Collection[str]
-) -> np.ndarray | None:
-    """``tau`` without non-finite entries, joint by joint, or None when a commanded joint's are lost.
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``tau`` without non-finite entries, joint by joint, and None; or, when a commanded joint's are
+    lost, None and the efforts with that joint's column NaN (``Trajectory.tau_partial``).
 
     A joint missing at most :data:`~.bag_states.FILL_RUN` samples in a row, each run between two
     measured ones, is filled by linear interpolation; a joint that no command drives and that gives
     no effort at all has no actuator torque to read: 0; any other joint with missing efforts makes
-    the whole effort field unread (no made-up torques for a joint a fit or an actuator network
-    learns from).  One warning per case, naming the joints.
+    the effort field unread as a whole (no made-up torques for a joint a fit or an actuator network
+    learns from), its column NaN in the partial efforts the fits that can leave a joint out read.
+    One warning per case, naming the joints.
 
     Args:
         where: ``"PATH: TOPIC"`` for messages.
@@ -78,10 +80,10 @@ def finite_efforts(
         commanded: The joints commands drive (the robot's actuated joints).
     """
     if tau is None:
-        return None
+        return None, None
     bad = ~np.isfinite(tau)
     if not bad.any():
-        return tau
+        return tau, None
     out = tau.copy()
     rel = np.asarray(t_ns - t_ns[0], dtype=float)  # not Unix seconds: 0.2 us steps
     filled: list[str] = []
@@ -97,17 +99,6 @@ def finite_efforts(
             filled.append(names[j])
         else:
             lost.append(names[j])
-    if lost:
-        log.warning(
-            "%s: the effort of %s is not a number in %d of %d messages, at an end of the log or more than %d "
-            "in a row: no effort read",
-            where,
-            short_list(lost),
-            int(np.count_nonzero(bad.any(axis=1))),
-            len(t_ns),
-            FILL_RUN,
-        )
-        return None
     if filled:
         log.warning(
             "%s: the effort of %s is not a number in a few messages: filled by linear interpolation between "
@@ -121,7 +112,23 @@ def finite_efforts(
             where,
             short_list(zeroed),
         )
-    return out
+    if lost:
+        measured = len(lost) < len(names)
+        log.warning(
+            "%s: the effort of %s is not a number in %d of %d messages, at an end of the log or more than %d "
+            "in a row: no effort read%s",
+            where,
+            short_list(lost),
+            int(np.count_nonzero(bad.any(axis=1))),
+            len(t_ns),
+            FILL_RUN,
+            " (actuator networks and motor models fit the joints that have one)" if measured else "",
+        )
+        if not measured:
+            return None, None
+        out[:, [names.index(n) for n in lost]] = np.nan
+        return None, out
+    return out, None
 
 
 def _inner_short_runs(missing: np.ndarray) -> bool:

@@ -258,7 +258,7 @@ def read_csv(
         except LogError as exc:
             raise LogError(f"{path}: cannot compute velocities: {exc}") from None
         info["qd_source"] = describe_method(column_map.velocity_smoothing)
-    tau = stack(column_map.effort, joints) if column_map.effort is not None else None
+    tau, tau_partial = _efforts(path, column_map, joints, values)
     shared = {j: c for j, c in (column_map.effort or {}).items() if (column_map.command or {}).get(j) == c}
     if shared:  # the effort is the command, not a measurement (actuator networks need one)
         info["effort_is_command"] = shared
@@ -275,6 +275,7 @@ def read_csv(
             q=q,
             qd=qd,
             tau=tau,
+            tau_partial=tau_partial,
             command_t=t if cjoints else np.zeros(0),
             command=stack(column_map.command, cjoints) if cjoints else None,
             command_joints=cjoints or None,
@@ -341,12 +342,41 @@ def unwrap_wrapped(q: np.ndarray, moved: np.ndarray | None = None) -> tuple[np.n
     return q, [int(n) for n in wraps.sum(axis=0)]
 
 
+def _efforts(
+    path: Path, column_map: ColumnMap, joints: tuple[str, ...], values: Mapping[str, np.ndarray]
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``tau`` and ``tau_partial`` (:class:`~.trajectory.Trajectory`) of a map whose efforts leave some
+    joints out: a joint no command drives has none to read (0); a commanded one makes ``tau`` None and
+    its column NaN in ``tau_partial``.  One warning naming the joints."""
+    if column_map.effort is None:
+        return None, None
+    tau = np.stack([values[column_map.effort[j]] if j in column_map.effort else np.full(len(values[column_map.time]), np.nan) for j in joints], axis=1)
+    unmapped = [j for j in joints if j not in column_map.effort]
+    if not unmapped:
+        return tau, None
+    commanded = set(column_map.command or ())
+    lost = [j for j in unmapped if j in commanded]
+    for j in unmapped:
+        if j not in commanded:
+            tau[:, joints.index(j)] = 0.0
+    if not lost:
+        log.warning("%s: no effort column for %s, which no command drives: read as 0", path, ", ".join(unmapped))
+        return tau, None
+    log.warning(
+        "%s: no effort column for commanded joint(s) %s: no effort read (actuator networks and motor models fit "
+        "the joints that have one)",
+        path,
+        ", ".join(lost),
+    )
+    return None, tau
+
+
 def _check_map_covers(column_map: ColumnMap, joints: tuple[str, ...]) -> None:
     for role in ("position", "velocity", "effort"):
         mapping = getattr(column_map, role)
         if mapping is None:
             continue
-        missing = [j for j in joints if j not in mapping]
+        missing = [j for j in joints if j not in mapping] if role != "effort" else []  # efforts: some may lack
         extra = [j for j in mapping if j not in joints]
         if missing or extra:
             raise LogError(

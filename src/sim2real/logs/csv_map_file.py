@@ -122,7 +122,8 @@ def check_map_joints(
     column_map: ColumnMap, joints: Sequence[str], actuated: Sequence[str], robot: str, source: str
 ) -> None:
     """Check a map against a robot: every joint it names is the robot's, positions (and velocities
-    and efforts, when mapped) cover them all, commands go to actuated joints.
+    when mapped) cover them all, commands go to actuated joints.  Efforts may leave joints out (a
+    joint without a torque sensor: :func:`~.csv_import.read_csv`).
 
     Raises:
         LogError: one line naming the map, the role and the joint.
@@ -133,7 +134,7 @@ def check_map_joints(
                 raise LogError(
                     f"{source}: {role}: '{joint}' is not a joint of robot '{robot}' (its joints: {', '.join(joints)})"
                 )
-    for role in ("position", "velocity", "effort"):  # a column for every joint, or (not position) none
+    for role in ("position", "velocity"):  # a column for every joint, or (not position) none
         mapping = getattr(column_map, role)
         missing = [j for j in joints if mapping is not None and j not in mapping]
         if missing:

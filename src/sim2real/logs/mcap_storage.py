@@ -316,8 +316,9 @@ def _footer_follows(buf: mmap.mmap, pos: int, size: int) -> bool:
     return pos <= summary_start <= footer_at
 
 
-def repaired_copy(path: Path, dst_dir: Path, length: int) -> Path:
-    """Copy the first ``length`` bytes of MCAP file ``path`` into ``dst_dir`` and append a fresh tail.
+def repaired_copy(path: Path, dst_dir: Path, length: int, extra: bytes = b"") -> Path:
+    """Copy the first ``length`` bytes of MCAP file ``path`` into ``dst_dir``, then ``extra`` (complete
+    records, e.g. those of a cut chunk: :mod:`~.mcap_chunk`), and append a fresh tail.
 
     Returns:
         Path of the repaired ``.mcap`` file (same name as ``path``) inside ``dst_dir``.
@@ -331,6 +332,7 @@ def repaired_copy(path: Path, dst_dir: Path, length: int) -> Path:
                 break
             out.write(block)
             remaining -= len(block)
+        out.write(extra)
         out.write(_TAIL)
     log.warning("%s: kept %d of %d bytes of complete MCAP records", path, length, path.stat().st_size)
     return dst

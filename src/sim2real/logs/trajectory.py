@@ -59,6 +59,20 @@ def _frozen(name: str, value: Any, ndim: int) -> np.ndarray:
     return arr
 
 
+def _partial(name: str, value: Any, rows: int, n: int, alone: bool) -> np.ndarray:
+    """A read-only (rows, n) float64 copy of ``value`` whose non-finite values fill whole columns,
+    with at least one finite column; ``alone``: ``tau`` is None, as it must be."""
+    if not alone:
+        raise LogError(f"Trajectory.{name}: given with tau (it stands for a tau some joints lack)")
+    arr = np.array(value, dtype=np.float64, copy=True)
+    _check_rows(name, arr, rows, n, "joint-state")
+    finite = np.isfinite(arr)
+    if not (finite.all(axis=0) | ~finite.any(axis=0)).all() or not finite.any():
+        raise LogError(f"Trajectory.{name}: values that are not a number must fill whole columns, not all of them")
+    arr.setflags(write=False)
+    return arr
+
+
 def _check_times(name: str, t: np.ndarray) -> None:
     """Raise unless ``t`` is non-decreasing and most samples advance it (a sample period)."""
     if t.size > 1:
@@ -212,6 +226,11 @@ class Trajectory:
     """Joint velocities, shape (T, n) [rad/s]."""
     tau: np.ndarray | None = None
     """Measured or commanded joint effort, shape (T, n) [N m], or None if not recorded."""
+    tau_partial: np.ndarray | None = None
+    """When ``tau`` is None because some commanded joints' efforts are not measured (a joint without
+    an effort interface, a torque sensor that dropped out) while others' are: the efforts, shape
+    (T, n) [N m], NaN in the columns of the joints without (whole columns only); else None.  Read
+    by the fits that can leave those joints out (actuator networks, motor models): :meth:`efforts_of`."""
     command_t: np.ndarray = field(default_factory=lambda: np.zeros(0))
     """Command times, shape (K,) [s], non-decreasing; may coincide with ``t``. K may be 0."""
     command: np.ndarray | None = None
@@ -258,6 +277,8 @@ class Trajectory:
             tau = _frozen("tau", self.tau, 2)
             _check_rows("tau", tau, t.size, n, "joint-state")
             set_(self, "tau", tau)
+        if self.tau_partial is not None:
+            set_(self, "tau_partial", _partial("tau_partial", self.tau_partial, t.size, n, self.tau is None))
 
         cjoints = names if self.command_joints is None else tuple(str(j) for j in self.command_joints)
         unknown = [j for j in cjoints if j not in names]
@@ -382,6 +403,21 @@ class Trajectory:
         out[early] = before_first if before_first is not None else 0.0
         return out
 
+    def efforts_of(self, joints: Sequence[str]) -> np.ndarray | None:
+        """Measured efforts of ``joints``, shape (T, len(joints)) [N m], from ``tau`` or, where that
+        is None, from ``tau_partial`` when it measures every one of them; else None."""
+        cols = [self.joint_index(j) for j in joints]
+        for arr in (self.tau, self.tau_partial):
+            if arr is not None and np.isfinite(arr[:1, cols]).all():
+                return arr[:, cols]
+        return None
+
+    def effort_missing(self) -> tuple[str, ...]:
+        """Joints without measured efforts while others have them (:attr:`tau_partial`)."""
+        if self.tau_partial is None:
+            return ()
+        return tuple(j for j, ok in zip(self.joint_names, np.isfinite(self.tau_partial[0]), strict=True) if not ok)
+
     def slice_time(self, t0: float, t1: float) -> Trajectory:
         """The part of the run with ``t0 <= t <= t1`` [s], for every stream.
 
@@ -400,6 +436,7 @@ class Trajectory:
             "q": self.q[keep],
             "qd": self.qd[keep],
             "tau": None if self.tau is None else self.tau[keep],
+            "tau_partial": None if self.tau_partial is None else self.tau_partial[keep],
             "command_t": self.command_t[ckeep],
             "command": self.command[ckeep],
             "events": tuple(ev for ev in self.events if t0 <= ev.t <= t1),
@@ -439,6 +476,7 @@ class Trajectory:
             q=interp(self.q),
             qd=interp(self.qd),
             tau=None if self.tau is None else interp(self.tau),
+            tau_partial=None if self.tau_partial is None else interp(self.tau_partial),
             meta={**self.meta, "resampled_dt": float(dt)},
         )
 

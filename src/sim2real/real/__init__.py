@@ -12,6 +12,7 @@ twin_steps        how fine the twin's physics step must be for its own torques t
 estimator         base state estimation for legged robots (IMU, leg kinematics, foot contact)
 legs              the legs of a floating-base robot as plain arrays (the estimator's)
 odometry          a legged robot's base as its log records it: the estimate and, on the twin, the truth
+imu_frame         an IMU recorded in another frame than the spec's IMU site, turned into the site's
 rotations         quaternions, rotation matrices and cross products as plain numpy
 base_state        :class:`BaseState`: a simulated floating base's true state (evaluation only)
 kinematic         :class:`KinematicRobot`: joints follow pd targets at once (plumbing benchmarks)

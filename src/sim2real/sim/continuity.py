@@ -9,7 +9,9 @@ fits anyway (identification on 16 furuta episodes drove every parameter to a bou
 A jump between samples ``k`` and ``k + 1`` is a change of some joint's position larger than its
 motion can explain: more than :data:`JUMP_MARGIN`, plus twice the distance the larger logged
 velocity covers in that interval, plus twice the larger neighbouring change (the motion itself,
-should the velocity column be missing or wrong).
+should the velocity column be missing or wrong).  A pause of the log (:func:`pauses`: samples
+:data:`PAUSE_FACTOR` median spacings apart) breaks a replay the same way: the commands and motion
+in between are not in the log.
 """
 
 from __future__ import annotations
@@ -20,10 +22,14 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JUMP_MARGIN", "clear_windows", "position_jumps"]
+__all__ = ["JUMP_MARGIN", "PAUSE_FACTOR", "clear_windows", "pauses", "position_jumps"]
 
 JUMP_MARGIN = 0.1
 """Change of a joint position beyond its motion that counts as a jump [rad]."""
+PAUSE_FACTOR = 10.0
+"""Spacing of two samples, in median sample spacings, beyond which the log paused between them
+(a recorder paused or stalled, messages lost for a while): what the robot was commanded and did
+meanwhile is not in the log, so a replay cannot bridge it either."""
 
 
 def position_jumps(t: np.ndarray, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
@@ -49,6 +55,16 @@ def position_jumps(t: np.ndarray, q: np.ndarray, qd: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.any(step > allowed, axis=1)).astype(np.int64)
 
 
+def pauses(t: np.ndarray) -> np.ndarray:
+    """Sample indices ``k`` where the log pauses between samples ``k`` and ``k + 1``
+    (:data:`PAUSE_FACTOR`), sorted, shape (P,)."""
+    dt = np.diff(np.asarray(t, dtype=float))
+    positive = dt[dt > 0]
+    if not positive.size:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(dt > PAUSE_FACTOR * float(np.median(positive))).astype(np.int64)
+
+
 def clear_windows(
     t: np.ndarray,
     q: np.ndarray,
@@ -59,7 +75,7 @@ def clear_windows(
     name: str,
     windowed: bool = True,
 ) -> np.ndarray:
-    """Which replay windows of a log span no jump, shape (W,) bool.
+    """Which replay windows of a log span no jump and no pause, shape (W,) bool.
 
     Args:
         t, q, qd: The log's samples (as :func:`position_jumps`).
@@ -72,14 +88,30 @@ def clear_windows(
             kept, with a warning when the log jumps).
     """
     jumps = position_jumps(t, q, qd)
+    paused = pauses(t)
+    if paused.size:
+        longest = int(paused[np.argmax(np.diff(np.asarray(t, dtype=float))[paused])])
+        log.warning(
+            "%s: the log pauses %d time%s (samples more than %g median spacings apart; the longest %.3g s, "
+            "%.3f s in): what happened meanwhile is not in it; %s",
+            name,
+            paused.size,
+            "" if paused.size == 1 else "s",
+            PAUSE_FACTOR,
+            float(t[longest + 1] - t[longest]),
+            float(t[longest] - t[0]),
+            "replay windows across a pause are left out" if windowed else "a replay of the whole log spans "
+            "them (replay windows, a horizon, skip them)",
+        )
+        jumps = np.union1d(jumps, paused).astype(np.int64)
     starts = np.asarray(starts, dtype=np.int64)
     if not windowed or jumps.size == 0:
-        if jumps.size:
+        if jumps.size > paused.size:
             log.warning(
                 "%s: the joint positions jump at %d instants (episode resets?): a replay of the whole "
                 "log spans them; replay windows (a horizon) skip them",
                 name,
-                jumps.size,
+                jumps.size - paused.size,
             )
         return np.ones(starts.size, dtype=bool)
     t = np.asarray(t, dtype=float)
@@ -90,7 +122,7 @@ def clear_windows(
     if not clear.all():
         log.warning(
             "%s: %d of %d replay windows span one of the %d jumps of the joint positions (episode "
-            "resets, or angles wrapped at +-pi?) and are left out",
+            "resets, or angles wrapped at +-pi?) or pauses of the log and are left out",
             name,
             int(np.sum(~clear)),
             clear.size,

@@ -20,6 +20,7 @@ a log at the rate ``dt``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.net_actuator import DRIVE_INPUTS, ActuatorNet
 from sim2real.sysid.motor import MotorModel, command_before, ridge_motor_model
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DriveModel",
@@ -138,9 +141,13 @@ def torque_samples(
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("log", "t", "x", "tau", "q", "qd")}
     for li, traj in enumerate(trajectories):
         name = str(traj.meta.get("source", f"log {li}"))
-        if traj.tau is None:
+        efforts = traj.efforts_of(joints)
+        if efforts is None:
+            lacking = [j for j in joints if j in traj.effort_missing()]
             raise LogError(
-                f"{name}: no measured effort (joint_states effort): a drive's torque cannot be learned"
+                f"{name}: no measured effort (joint_states effort)"
+                + (f" of {', '.join(lacking)}" if lacking else "")
+                + ": a drive's torque cannot be learned"
             )
         if not traj.has_commands:
             raise LogError(f"{name}: no commands")
@@ -167,7 +174,7 @@ def torque_samples(
             u = command_before(traj, ti, ccols)
             x[:, :, 0, i] = u - q_i if error_input else u
             x[:, :, 1, i] = qd_i
-        tau = traj.tau[keep][:, jcols] * (1.0 if torque_constant is None else float(torque_constant))
+        tau = efforts[keep] * (1.0 if torque_constant is None else float(torque_constant))
         for key, value in (("log", np.full(t.size, li)), ("t", t), ("x", x), ("tau", tau)):
             parts[key].append(value)
         parts["q"].append(q_all[keep])
@@ -175,6 +182,35 @@ def torque_samples(
     if not parts["t"]:
         raise LogError(f"the logs are too short for a history of {history} samples {dt:g} s apart")
     return TorqueSamples(joints, drive, history, dt, **{k: np.concatenate(v) for k, v in parts.items()})
+
+
+def joints_with_efforts(trajectories: Sequence[Trajectory], joints: Sequence[str]) -> tuple[str, ...]:
+    """The ``joints`` every log measures the effort of, in their order; those some log measures for
+    other joints but not for them (:attr:`~sim2real.logs.Trajectory.tau_partial`) are left out with
+    one warning naming them and the logs.  A log measuring no effort at all leaves every joint in
+    (:func:`torque_samples` refuses it).
+
+    Raises:
+        LogError: Every joint left out.
+    """
+    out: dict[str, list[str]] = {}
+    for li, traj in enumerate(trajectories):
+        for j in traj.effort_missing():
+            if j in joints:
+                out.setdefault(j, []).append(str(traj.meta.get("source", f"log {li}")))
+    kept = tuple(j for j in joints if j not in out)
+    if not out:
+        return kept
+    where = sorted({s for v in out.values() for s in v})
+    if not kept:
+        raise LogError(
+            f"{', '.join(where)}: no measured effort of {', '.join(out)}: a drive's torque cannot be learned"
+        )
+    log.warning(
+        "no measured effort of %s in %s: left out (the fit and its figures are of %s)",
+        ", ".join(out), ", ".join(where), ", ".join(kept),
+    )
+    return kept
 
 
 @dataclass(frozen=True, eq=False)
@@ -187,6 +223,11 @@ class DriveModel:
     """Actuator delay of each joint, shape (m,) [s]."""
     limit: np.ndarray
     """Torque limit of each joint, shape (m,) [N m]."""
+
+    def take(self, cols: Sequence[int]) -> DriveModel:
+        """The drive model of some of its joints (their indices)."""
+        cols = list(cols)
+        return DriveModel(self.actuation.take(cols), self.delay[cols], self.limit[cols])
 
     def as_dict(self, joints: Sequence[str]) -> dict[str, dict[str, float]]:
         """JSON-ready values per joint."""
@@ -319,11 +360,14 @@ def evaluate_net(
     missing = [j for j in meta.joints if j not in spec.actuated_joints]
     if missing:
         raise SpecError(f"{net.path.name} models joints {missing} that {spec.name} does not actuate")
-    joints = [j for j in spec.actuated_joints if j in meta.joints]
+    modelled = [j for j in spec.actuated_joints if j in meta.joints]
+    joints = list(joints_with_efforts(trajectories, modelled))
     samples = torque_samples(spec, trajectories, meta.history, meta.dt, joints, torque_constant)
     baselines = meta.extra.get("baselines", {})
     if drive is None:
         drive = drive_from_dict(spec, joints, baselines["drive"])
+    elif len(joints) < len(modelled):
+        drive = drive.take([modelled.index(j) for j in joints])
     ridge = {
         j: MotorModel(j, v["a"], v["b"], v["c"], v["r2"], v["samples"]) for j, v in baselines["ridge"].items()
     }

@@ -58,6 +58,7 @@ from sim2real.sysid.actuator_data import (
     drive_model,
     drive_torque,
     fit_ridge,
+    joints_with_efforts,
     ridge_torque,
     rmse,
     sample_dt,
@@ -525,6 +526,11 @@ def fit_actuator_net(
             f"one network file models one kind of drive; these joints mix {', '.join(sorted(models))} "
             "(fit them apart with --group)"
         )
+    kept = groups_with_efforts(trajectories, groups)
+    if kept != groups:  # a joint without measured effort: the others' networks alone
+        left = [j for v in kept.values() for j in v]
+        drive = None if drive is None else drive.take([joints.index(j) for j in left])
+        groups, joints = kept, left
     torch.manual_seed(config.seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny networks: one thread is fastest, and the machine's other cores stay free
@@ -532,6 +538,20 @@ def fit_actuator_net(
         return _fit(spec, trajectories, Path(out), config, groups, joints, models.pop(), drive)
     finally:
         torch.set_num_threads(threads)
+
+
+def groups_with_efforts(
+    trajectories: Sequence[Trajectory], groups: dict[str, tuple[str, ...]]
+) -> dict[str, tuple[str, ...]]:
+    """``groups`` without the joints some log measures no effort of while it does others'
+    (:func:`~.actuator_data.joints_with_efforts`, which says so), and without the groups left empty.
+
+    Raises:
+        LogError: Every joint left out.
+    """
+    kept = joints_with_efforts(trajectories, [j for v in groups.values() for j in v])
+    out = {g: tuple(j for j in v if j in kept) for g, v in groups.items()}
+    return {g: v for g, v in out.items() if v}
 
 
 def _fit(

@@ -159,10 +159,13 @@ def fit_motor_models(
         error_input = DRIVE_INPUTS[act.model][0] == "position_error"
         us, vs, ys = [], [], []
         for traj in trajectories:
-            if traj.tau is None or not traj.has_commands or joint not in (traj.command_joints or ()):
+            if not traj.has_commands or joint not in (traj.command_joints or ()):
+                continue
+            efforts = traj.efforts_of([joint])  # None: not measured (for this joint, or any)
+            if efforts is None:
                 continue
             j, c = traj.joint_index(joint), traj.command_joints.index(joint)
-            y = traj.tau[:, j]
+            y = efforts[:, 0]
             sent = traj.command_at(traj.t, before_first=float(traj.command[0, c]))[:, c]
             if np.allclose(y, sent, rtol=0, atol=1e-12):
                 continue  # the effort column echoes the command stamped with each reading
