@@ -234,7 +234,7 @@ class MomentumObserver:
         self.filter_s = float(filter_s)
         self.use_accel = bool(use_accel)
         self.contact_height = float(contact_height)
-        self.floor = spec_floor_height(spec, model) if spec.floating_base else 0.0  # [m] contact_height is above it
+        self.floor = spec_floor_height(spec, model)  # [m] contact_height is above it (a fixed base: the floor plane)
         self.max_gap_s = float(max_gap_s) if max_gap_s is not None else 3.0 * float(spec.control_dt)
         names = default_contacts(spec, model) if contacts is None else tuple(contacts)
         self.contacts = tuple(self._contact(n) for n in names)
@@ -443,7 +443,7 @@ class MomentumObserver:
             columns.append(column)
         columns += [coupling_column(self.nv, c, d.qpos) for c in self._couplings]
         columns += chain_columns(m, d, self._chains)
-        height_known = reading.base_height is not None
+        height_known = reading.base_height is not None or not self.spec.floating_base  # else the joints place it all
         for c in self.contacts:
             center = d.geom_xpos[c.geom] if c.geom >= 0 else d.xpos[c.body]
             held = self.spec.floating_base and c.body == self._base_body  # a stand holding the base
