@@ -40,7 +40,7 @@ def torque_arm(tmp_path: Path, masses, limits, lengths):
 
 
 ARMS = {
-    # light end link on a heavier chain: its design gains spun it up to the speed limit in one period
+    # light end link on a heavier chain: its design gains threw the arm past its speed limit within 0.1 s
     "three_links_light_tip": ((0.5, 0.3, 0.05), (20, 10, 5), (0.2, 0.2, 0.1)),
     "two_links_heavy_base": ((2.0, 0.2), (30, 10), (0.3, 0.15)),
     "three_equal_light_links": ((0.1, 0.1, 0.1), (2, 2, 2), (0.1, 0.1, 0.1)),
@@ -93,7 +93,7 @@ class TestSampledGains:
 @pytest.mark.parametrize("arm", list(ARMS))
 def test_the_default_chirp_keeps_a_torque_arm_within_its_limits(arm, tmp_path):
     """4 s of the default chirp (the record's excitation) on the twin: within the safety position
-    and speed limits (a 1.5 N m chirp on the light tip's 5 cm link reached 30 rad/s in one period)."""
+    and speed limits (a 1.5 N m chirp on the light tip's 5 cm link threw the arm past 30 rad/s in one period)."""
     from sim2real.deploy.record import ExcitationPolicy
 
     spec = torque_arm(tmp_path, *ARMS[arm])

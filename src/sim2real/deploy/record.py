@@ -8,7 +8,7 @@ Excitation scaling, per actuator model (``amplitude`` A):
 - ``dc_motor``: a voltage of ``A * voltage_limit`` times the signal (A is a fraction in (0, 1]);
 - ``torque``: a torque of ``A * torque_limit`` times the signal (fraction in (0, 1]); by default at
   most what the centering PD below holds at its excursion (a light link's, whose PD the control
-  period limits: a 5 cm end link of 50 g took 1.5 N m to its speed limit within one period);
+  period limits: 1.5 N m on a 50 g, 5 cm end link threw its arm past its speed limit in one period);
 - ``pd``: a target of ``default pose + A * signal`` [rad] (A in radians; by default at most
   :data:`PD_TORQUE_FRACTION` of the torque limit's angle ``torque_limit / kp``; each half of the
   signal at most :data:`PD_LIMIT_ROOM` of the way to the safety limit on its side, :func:`pd_room`).
@@ -26,7 +26,7 @@ designed from the joint's inertia J (MuJoCo mass matrix at the default pose)::
 (the furuta's arm: A_tau = 0.025 N m at A = 0.5, excursion 0.75 rad, kp = 0.033 N m/rad,
 kd = 0.0052 N m s/rad, a 1.4 Hz closed loop), then lowered until the loop, sampled once per control
 period, stays stable with the joints coupled (:func:`sampled_gains`: a 3-link torque arm's 5 cm end
-link at its design gains spun up to its speed limit in one period).  On a held base the gravity
+link at its design gains threw the arm past its speed limit within 0.1 s).  On a held base the gravity
 torque at the measured pose is added (:class:`GravityTorque`), so a torque arm holds any pose on
 the softer PD instead of sagging (a robot on its feet carries its weight through them).  For dc
 motors the torque is turned into a voltage ``V = tau R / kt``; the back-EMF adds damping.  The PD acts on the measured state and is part of
@@ -118,9 +118,9 @@ OMEGA_DT = 0.3
 """Centering PD: largest closed-loop natural frequency x control period [rad].  The PD acts on a
 reading once per control period and holds its torque until the next one, so a joint whose
 ``sqrt(kp / J)`` approaches ``1 / dt`` overshoots further each period: a 3-link torque arm's 5 cm
-end link (J = 2e-4 kg m^2, 2.5 N m at the excursion: 128 rad/s at 50 Hz, kd dt / J = 3.5) spun up
-to its speed limit in one period.  At 0.3 the damping term ``kd dt / J = 2 zeta 0.3`` stays far
-below the sampled loop's bound of 2, with room for the robot's latency."""
+end link (J = 1.9e-4 kg m^2, 2.5 N m at the excursion: 122 rad/s at 50 Hz, kd dt / J = 3.4) threw
+the arm past its speed limit within 0.1 s.  At 0.3 the damping term ``kd dt / J = 2 zeta 0.3``
+stays far below the sampled loop's bound of 2, with room for the robot's latency."""
 MAX_SIGNAL_VALUES = 2**27
 """Most values (ticks x actuators) of an excitation signal, which is computed whole before the
 recording starts: 1 GiB of float64 (``record --seconds 1e30`` ended in numpy's allocation error)."""
