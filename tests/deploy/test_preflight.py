@@ -280,7 +280,7 @@ class TestBlindObserver:
         the item said 'fired for 0/0 ()'."""
         import sim2real.deploy.preflight as preflight
 
-        monkeypatch.setattr(preflight, "_exercise", lambda spec, results: {})
+        monkeypatch.setattr(preflight, "_exercise", lambda spec, results, observed=None: {})
         item = _items(_run(load_robot("quadruped"), policies["quadruped"]))["collision_detection"]
         assert item.status == "fail" and "0/0" not in item.evidence
         assert "nothing to exercise: at the hold's state the expected contacts explain" in item.evidence

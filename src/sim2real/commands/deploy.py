@@ -403,7 +403,7 @@ def deploy(
             if ros2:
                 summary, text = _deploy_ros2(
                     spec, policy, speed_config, velocity_command, seconds, out, ros_settings, domain_id, rt_priority,
-                    json, gate, recorder, progression, live_view,
+                    json, gate, recorder, progression, live_view, observer_phrase(spec, runner),
                 )
             else:
                 assert twin is not None
@@ -474,12 +474,22 @@ def _deploy_twin(
     )
     human(
         f"deploy {Path(policy).name} on the {spec.name} twin ({'paced' if realtime else 'lockstep'}), "
-        f"speed stage {speed_config.start_stage}, log {target}",
+        f"speed stage {speed_config.start_stage}, log {target}; {observer_phrase(spec, runner)}",
         json,
     )
     summary = run_loop(loop, seconds, status, outcome)
     twin_robot.close()
     return summary, summary_text(summary)
+
+
+def observer_phrase(spec: Any, runner: Any) -> str:
+    """The startup line's word on collision detection: off, or the model its observer predicts the
+    robot's torques with (the policy's training model: nominal or its calibration)."""
+    from sim2real.deploy.collision_model import ObserverModel
+
+    if not spec.safety.collision.enabled:
+        return "collision detection off (safety.collision.enabled: false)"
+    return f"collision observer on {ObserverModel.of_policy(runner).describe()}"
 
 
 def chain(*callbacks: Any) -> Any:
@@ -516,6 +526,7 @@ def _deploy_ros2(
     recorder: Any = None,
     progression: Any = None,
     live_view: Any = None,
+    observer: str = "",
 ) -> tuple[dict[str, Any], str]:
     """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C; its summary and text."""
     from sim2real.deploy.loop import LoopConfig
@@ -526,7 +537,8 @@ def _deploy_ros2(
         raise Sim2RealError(f"{target} exists already; a log is never overwritten")
     human(
         f"deploy {Path(policy).name} on the ROS 2 robot {spec.name} at {1.0 / spec.control_dt:g} Hz, "
-        f"speed stage {speed_config.start_stage}, log {target}; Ctrl-C stops into safe mode",
+        f"speed stage {speed_config.start_stage}, log {target}; {observer}; "
+        "Ctrl-C stops into safe mode",
         json,
     )
     summary = run_ros2_deploy(

@@ -19,6 +19,8 @@ safety_limits     :class:`ActuatorLimits` (named, with units), the command windo
                   safe-mode command, and :func:`assert_safe` (the final, independent check)
 collision         the external-torque observer (momentum residual, numpy + MuJoCo) and the
                   :class:`CollisionDetector` the monitor runs
+collision_model   which model the observer predicts torques with: the calibration the policy was
+                  trained on (its metadata), else the nominal model
 collision_reach   the force the observer needs on a link, and whether a push that hard throws it
                   (preflight's collision item, the collision fault case)
 coupling          joint couplings (joint equality constraints, a URDF's ``<mimic>``) and closed

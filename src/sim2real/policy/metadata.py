@@ -39,7 +39,9 @@ key                    value
 ``model_overrides``    every change sim2real made to the MJCF model (timestep, actuators, ...)
 ``randomization``      summary of the training randomization (free-form JSON)
 ``network``            architecture of the exported network (hidden widths, normalizer eps/clip)
-``training``           other facts about the training run (free-form JSON)
+``training``           other facts about the training run (free-form JSON); its ``calibration``
+                       (``train --calib``): ``{path, spec_hash, created, values, ...}``, the
+                       calibrated values the policy was trained on (the collision observer's model)
 ``export_check``       parity of onnxruntime against PyTorch at export (max abs diff, counts)
 ``content_sha256``     sha256 of the graph, opsets and every other metadata entry
 =====================  =====================================================================
@@ -269,6 +271,14 @@ class PolicyMetadata:
     """Provenance of an imported policy (framework, files, assumptions); empty for sim2real's own."""
 
     @property
+    def calibration(self) -> Mapping[str, Any] | None:
+        """The calibration the policy was trained on (``train --calib``; export keeps the run's record
+        in ``training``): ``path``, ``spec_hash``, ``created``, ``values`` (parameter name -> value),
+        or None for a policy trained on the nominal model (and hand-made or imported ones)."""
+        record = self.training.get("calibration") if isinstance(self.training, Mapping) else None
+        return record if record else None
+
+    @property
     def n_obs(self) -> int:
         """Observation length."""
         return sum(t.width for t in self.observation)
@@ -385,6 +395,7 @@ class PolicyMetadata:
             problems.append("action_hold must name some of the actuated joints, not all")
         if self.n_obs <= 0:
             problems.append("empty observation layout")
+        problems += _calibration_problems(self.calibration)
         if problems:
             raise PolicyError(f"{source}: inconsistent metadata: {'; '.join(problems)}")
 
@@ -564,6 +575,24 @@ class PolicyMetadata:
         )
         err.differences = differences  # type: ignore[attr-defined]
         raise err
+
+
+def _calibration_problems(record: Any) -> list[str]:
+    """What is wrong with a ``training.calibration`` record (empty: nothing, or no record)."""
+    if record is None:
+        return []
+    values = record.get("values") if isinstance(record, Mapping) else None
+    if not isinstance(values, Mapping):
+        return ["training.calibration has no 'values' map (parameter name -> value)"]
+    bad = []
+    for name, value in values.items():
+        try:
+            ok = bool(np.all(np.isfinite(np.asarray(value, dtype=float))))
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            bad.append(str(name))
+    return [f"training.calibration values of {', '.join(bad)} are not finite numbers"] if bad else []
 
 
 def _opt(value: Any) -> float | None:
