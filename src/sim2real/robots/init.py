@@ -96,7 +96,8 @@ from sim2real.robots.init_limits import (
 )
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_scene import robot_joints
-from sim2real.robots.init_task import infer_task
+from sim2real.robots.init_task import infer_task, passive_root
+from sim2real.robots.init_wheels import check_no_wheels
 from sim2real.robots.load import load_spec, plain_model, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
 from sim2real.robots.shake import shake
@@ -280,8 +281,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             "constraints: measured, not actuated; their default pose and safety limits are the leader's through the coupling (q = multiplier * q_leader + offset)"
         )
 
-    # floating base: the free joint above the chosen joints
-    base_body, base_adr = None, None
+    base_body, base_adr = None, None  # floating base: the free joint above the chosen joints
     for j in range(model.njnt):
         if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE):
             body = int(model.jnt_bodyid[j])
@@ -419,6 +419,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         feet = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in leaves]
         if not all(feet):
             raise SpecError(f"{model_path.name}: a foot body has no name; sim2real refers to feet by name")
+        check_no_wheels(model, data, chosen, leaves, geoms, model_path.name)  # a rolling wheel has no position limit
         standing = float(data.qpos[base_adr + 2]) - floor_z  # above the floor (Talos's is at z = -1.01)
         result.inferred.append(f"floating base '{base_name}' (free joint), standing {standing:.3f} m above the floor")
         if feet:
@@ -448,12 +449,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.check.append(f"the model's ground is not a named plane: {under}; its friction not randomized")
     default_pose = {joints[i]: round(float(data.qpos[adr[i]]), 6) for i in range(len(joints))}
 
-    driven = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in coupled]  # followers: the constraint moves them
+    roots, root_notes = passive_root(model, joints, opt.kp, opt.torque)  # a planar walker's rootx, rootz, rooty; followers:
+    driven = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in coupled and j not in roots]  # the constraint moves them
     actuators, acts_notes = infer_actuators(
         model, [c for c, _ in driven], [j for _, j in driven], opt.kp, opt.kd, opt.torque_limit, opt.torque_limit_from,
         opt.torque,
     )
-    result.inferred.extend(acts_notes)
+    result.inferred.extend(acts_notes + root_notes)
     result.replaced.extend(acts_notes[1:])
     if passive := [j for _, j in driven if j not in actuators]:
         result.check.append(

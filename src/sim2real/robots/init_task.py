@@ -13,10 +13,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import mujoco
 import numpy as np
+
+from sim2real.errors import SpecError
+from sim2real.text import few
 
 SAME_ANGLE = 0.05
 """Largest spread of the pole's hanging angle over the driven joints' poses [rad]."""
@@ -50,7 +54,7 @@ def infer_task(
         if feet:
             return {"kind": "locomotion"}, "task: locomotion (floating base with feet)"
         return None, "no task inferred (a floating base without feet): add `task:` to train"
-    planar = _planar_root(model)
+    planar = planar_root(model)
     if planar and not set(planar) & set(actuated):  # an unactuated root (an arm on a driven rail is no walker)
         return None, (
             f"no task inferred: the robot's root moves on joints of its own ({', '.join(planar)}: a planar "
@@ -136,7 +140,7 @@ def _inside(angle: float, lo: float, hi: float) -> float | None:
     return value if value <= hi else None
 
 
-def _planar_root(model: mujoco.MjModel) -> list[str]:
+def planar_root(model: mujoco.MjModel) -> list[str]:
     """The joints of a body on the world that both slides and turns (slide and hinge joints of its
     own): a planar robot's root (rootx, rootz, rooty), else []."""
     for body in range(1, model.nbody):
@@ -147,3 +151,38 @@ def _planar_root(model: mujoco.MjModel) -> list[str]:
         if {int(mujoco.mjtJoint.mjJNT_SLIDE), int(mujoco.mjtJoint.mjJNT_HINGE)} <= kinds:
             return [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or f"#{j}" for j in ids]
     return []
+
+
+def passive_root(
+    model: mujoco.MjModel, joints: list[str], kp: object, torque: str | None
+) -> tuple[list[str], list[str]]:
+    """The chosen joints of a planar robot's root that no actuator of the model drives (the base's
+    degrees of freedom in its plane: rootx, rootz, rooty), and a note saying so (none: []).
+
+    They stay passive whatever the gains: one ``--kp`` for every joint (or a pattern of ``--kp`` or
+    ``--torque``) would add an actuator that holds the base in the air.
+
+    Raises:
+        SpecError: a key of ``kp`` (a map) or an alternative of ``torque`` is one of them by name.
+    """
+    planar = planar_root(model)
+    acted = {
+        mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, int(model.actuator_trnid[a, 0]))
+        for a in range(model.nu)
+        if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT)
+    }
+    if not planar or set(planar) & acted:  # an arm on a driven rail: its own actuators say it is driven
+        return [], []
+    roots = [j for j in joints if j in planar]
+    named = [j for j in roots if (isinstance(kp, Mapping) and j in kp) or j in (torque or "").split("|")]
+    if named:
+        raise SpecError(
+            f"{few(named)}: the root joints of a planar robot (the base's slide and turn in its plane, no motor "
+            "of the model drives them): --kp/--kd/--torque may not drive them (an actuator there would hold the "
+            "base in the air)"
+        )
+    note = (
+        f"planar root joints ({few(roots)}): the base's degrees of freedom in its plane, measured, never "
+        "driven (no actuator of the model drives them; gains or --torque patterns that match them leave them passive)"
+    )
+    return roots, [note] if roots else []
