@@ -32,7 +32,6 @@ What is inferred, and from what:
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import re
@@ -102,10 +101,8 @@ from sim2real.robots.load import load_spec, plain_model, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
 from sim2real.robots.shake import shake
 from sim2real.robots.spec import RobotSpec
-from sim2real.robots.standing import stand
+from sim2real.robots.standing import at_rest_check, stand
 from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
-
-log = logging.getLogger(__name__)
 
 FOOT_TOLERANCE = 0.08
 """A body is a foot when its lowest collision point is this close to the floor in the default pose,
@@ -694,6 +691,7 @@ def init_robot(
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)
             result.check.append(beyond_check(standing.beyond))
         result.check.extend(held_sag_check(spec, standing))  # a held arm drooping while the base stands
+    result.check.extend(at_rest_check(spec, model) if standing is None else [])  # a torque arm falls
     if spec.actuators and (shaken := shake(spec, model=model)) is not None:  # a URDF's G1 without armature
         result.check.append(shaken_check(shaken))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays

@@ -144,8 +144,8 @@ def unlimited_check(
             continue
         half = max(0.5 * (position[n][1] - position[n][0]) for n in names)
         guard = (
-            f"the default pose +- {half:.3g} m" if linear else "the default pose +- 4 pi, a wind-up guard: a wheel or "
-            "an endless joint is safe-stopped after two turns (sim2real has no continuous joints)"
+            f"the default pose +- {half:.3g} m" if linear else "the default pose +- 4 pi, a wind-up guard: an endless "
+            "joint is safe-stopped after two turns (sim2real has no continuous joints; a legged robot's wheels are refused)"
         )
         parts.append(f"{'slide joints' if linear else 'joints'} without a range ({few(names, 4)}): safety.joint_position is {guard}")
     line = "; ".join(parts) + "; narrow it where cables or a stop limit the joint"
