@@ -119,3 +119,17 @@ class TestPlanarRoot:
     def test_naming_a_root_joint_is_one_clear_error(self, tmp_path):
         with pytest.raises(SpecError, match=r"rootz: the root joints of a planar robot .* may not drive them"):
             infer_spec(self._write(tmp_path), tmp_path, InitOptions(kp={"rootz": 10.0, "hip": 10.0}, kd=1.0, torque_limit=100.0))
+
+    def test_the_roots_safety_limits_are_a_floating_bases_not_a_motors(self, tmp_path):
+        # they were a motor's: rootx and rootz +-0.5 m at 1 m/s (a walker stopped after half a metre), rooty +-4 pi
+        from sim2real.robots.init_task import ROOT_SPEED, ROOT_TILT, ROOT_TRAVEL
+
+        result = infer_spec(self._write(tmp_path), tmp_path, InitOptions())
+        position, speed = result.spec["safety"]["joint_position"], result.spec["safety"]["joint_velocity"]
+        assert position["rooty"] == pytest.approx([-ROOT_TILT, ROOT_TILT])
+        assert position["rootx"] == pytest.approx([-ROOT_TRAVEL, ROOT_TRAVEL])
+        # the torso's origin stands 1 m above the floor: 50 % to 200 % + 0.1 m of it, as base_height
+        assert position["rootz"] == pytest.approx([-0.5, 1.1])
+        assert speed["rootx"] == speed["rootz"] == ROOT_SPEED
+        assert any(line.startswith("the planar root's safety limits are a floating base's") for line in result.check)
+        assert not any("without a range" in line and "root" in line for line in result.check)

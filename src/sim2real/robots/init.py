@@ -95,7 +95,7 @@ from sim2real.robots.init_limits import (
 )
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_scene import robot_joints
-from sim2real.robots.init_task import infer_task, passive_root
+from sim2real.robots.init_task import infer_task, passive_root, planar_limits
 from sim2real.robots.init_wheels import check_no_wheels
 from sim2real.robots.load import load_spec, plain_model, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
@@ -524,6 +524,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     spec["safety"] = safety_section(
         model, chosen, joints, default_pose, actuators, standing, opt.margin, velocity, coupled
     )
+    result.check.extend(planar_limits(spec["safety"], model, data, roots, floor_z))  # rootx, rootz, rooty: a base's
     stated = [j for j in joints if j in velocity and j not in coupled]
     if stated:
         result.inferred.append(
@@ -557,7 +558,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
     result.check.append(f"safety limits (joint velocity {speeds}{', tilt 1 rad, base height' if base_body is not None else ''}) and parameter bounds")
-    if (unlimited := unlimited_check(model, chosen, joints, spec["safety"]["joint_position"])) is not None:
+    own = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in roots]  # a planar root's are a base's
+    if (unlimited := unlimited_check(model, [c for c, _ in own], [j for _, j in own], spec["safety"]["joint_position"])) is not None:
         result.check.append(unlimited)
     result.spec = spec
     result.comments = _comments(result)

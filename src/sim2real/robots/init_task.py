@@ -186,3 +186,54 @@ def passive_root(
         "driven (no actuator of the model drives them; gains or --torque patterns that match them leave them passive)"
     )
     return roots, [note] if roots else []
+
+
+ROOT_TILT = 1.0
+"""A planar root's hinge stays within this of its default angle [rad] (a floating base's tilt limit)."""
+ROOT_TRAVEL = 10.0
+"""A planar root's level slide stays within this of its default position [m] (a boom's or a
+treadmill's travel: set the rig's)."""
+ROOT_SPEED = 10.0
+"""A planar root's slides stay below this speed [m/s] (a running cheetah's; a motor's 1 m/s default
+would stop it walking)."""
+
+
+def planar_limits(
+    safety: dict[str, Any], model: mujoco.MjModel, data: mujoco.MjData, roots: list[str], floor_z: float
+) -> list[str]:
+    """Set the safety limits of a planar robot's root joints (:func:`passive_root`) as a floating
+    base's, in place, and return the check line (none without roots): the hinge within
+    :data:`ROOT_TILT` of its default angle, a vertical slide keeping the root body from 50 % to 200 %
+    of its height above the floor plus 0.1 m (``safety.base_height``'s band), a level slide within
+    :data:`ROOT_TRAVEL`, slides below :data:`ROOT_SPEED`.
+
+    Args:
+        safety: The spec's ``safety`` section (``joint_position``, ``joint_velocity``).
+        model: The compiled model.
+        data: Its data at the default pose (``qpos``).
+        roots: The root joints.
+        floor_z: Height of the floor [m].
+    """
+    if not roots:
+        return []
+    mujoco.mj_kinematics(model, data)
+    said = []
+    for name in roots:
+        j = model.joint(name).id
+        q = float(data.qpos[model.jnt_qposadr[j]])
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE):
+            low, high, what = q - ROOT_TILT, q + ROOT_TILT, f"{name} within {ROOT_TILT:g} rad (tilt)"
+        elif abs(float(data.xaxis[j][2])) > 0.9:  # vertical: the root body's height above the floor
+            height = float(data.xpos[model.jnt_bodyid[j]][2]) - floor_z
+            low, high = q - 0.5 * height, q + height + 0.1
+            what = f"{name} keeping the root {0.5 * height:.3g} to {2 * height + 0.1:.3g} m above the floor (base height)"
+        else:
+            low, high, what = q - ROOT_TRAVEL, q + ROOT_TRAVEL, f"{name} within {ROOT_TRAVEL:g} m (travel)"
+        safety["joint_position"][name] = [round(low, 6), round(high, 6)]
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_SLIDE):
+            safety["joint_velocity"][name] = ROOT_SPEED
+        said.append(what)
+    return [
+        f"the planar root's safety limits are a floating base's, not a motor's: {'; '.join(said)}; slides below "
+        f"{ROOT_SPEED:g} m/s: set the travel and speed of your rig"
+    ]
