@@ -148,10 +148,10 @@ class TwinRobot:
         model.actuator_delay[self._act_ids] = 0.0  # latency is applied here, with jitter
         self._dof_idx = joint_dof_indices(spec, model)
         self._act_dof = np.array([self._dof_idx[j] for j in act_joint])
+        model.opt.integrator = INTEGRATORS[fx.integrator]  # (RK4 takes the joints' own damping explicitly)
         self.substep_factor = stable_steps(spec, model, self._actuation, self._act_dof, fx.substep_factor, fx.explicit_actuators)
         model.opt.timestep = spec.physics_dt / self.substep_factor
         self._divergence_hint = divergence_hint(fx.integrator, float(model.opt.timestep), self.substep_factor)
-        model.opt.integrator = INTEGRATORS[fx.integrator]
         self.data = mujoco.MjData(model)
         self.rng = np.random.default_rng(fx.seed)
         self.realtime = realtime
