@@ -558,8 +558,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
     result.check.append(f"safety limits (joint velocity {speeds}{', tilt 1 rad, base height' if base_body is not None else ''}) and parameter bounds")
-    own = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in roots]  # a planar root's are a base's
-    if (unlimited := unlimited_check(model, [c for c, _ in own], [j for _, j in own], spec["safety"]["joint_position"])) is not None:
+    if (unlimited := unlimited_check(model, chosen, joints, spec["safety"]["joint_position"], roots)) is not None:
         result.check.append(unlimited)
     result.spec = spec
     result.comments = _comments(result)

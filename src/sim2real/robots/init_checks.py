@@ -127,12 +127,17 @@ def dynamics_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | N
 
 
 def unlimited_check(
-    model: mujoco.MjModel, chosen: list[int], joints: list[str], position: dict[str, list[float]]
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    position: dict[str, list[float]],
+    skip: list[str] | tuple[str, ...] = (),
 ) -> str | None:
-    """What to check about the chosen joints without a range (a wheel, an endless yaw joint, a rail,
-    a range the model does not enforce: ``limited="false"``), or None when every joint has one;
-    ``position``: the safety position limits written for them (joint -> [low, high], rad or m)."""
-    free = [(j, name) for j, name in zip(chosen, joints, strict=True) if not model.jnt_limited[j]]
+    """What to check about the chosen joints without a range (an endless yaw joint, a rail, a range
+    the model does not enforce: ``limited="false"``), or None when every joint has one;
+    ``position``: the safety position limits written for them (joint -> [low, high], rad or m);
+    ``skip``: joints whose limits are said elsewhere (a planar robot's root)."""
+    free = [(j, name) for j, name in zip(chosen, joints, strict=True) if not model.jnt_limited[j] and name not in skip]
     if not free:
         return None
     ignored = [name for j, name in free if model.jnt_range[j, 0] < model.jnt_range[j, 1]]
