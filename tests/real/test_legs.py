@@ -16,6 +16,7 @@ from sim2real.real.legs import LegKinematics
 from sim2real.real.twin import TwinConfig, TwinRobot
 from sim2real.robots import load_robot
 from sim2real.robots.init import InitOptions, init_robot
+from sim2real.robots.load import load_spec
 from sim2real.robots.model import build_model, default_qpos, joint_qpos_indices
 
 # a biped whose hips are one body with three joints (as in Gymnasium's and dm_control's humanoids),
@@ -96,6 +97,28 @@ class TestKinematics:
             data.qpos[:] = default_qpos(spec, model)
             data.qpos[joint_qpos_indices(spec, model)] = q
             mujoco.mj_forward(model, data)
+            _assert_feet_match(kin, model, data, q, foot_geom=0)
+
+    def test_a_locked_joint_on_the_way_to_a_foot_is_a_fixed_link_at_its_locked_position(self, tmp_path, rng):
+        """A wheel-legged robot walked on locked wheels (the spec's locked_joints): deploy and record
+        stopped with "joint 'FL_wheel' on the way to a foot is not a policy joint"."""
+        path = tmp_path / "biped.xml"
+        path.write_text(BIPED_3DOF_HIPS)
+        options = InitOptions(joints="(?!l_hip_[yz]$).*", kp=50.0, kd=1.0, torque_limit=50.0)
+        init_robot(path, tmp_path / "robot.yaml", options)
+        with (tmp_path / "robot.yaml").open("a") as f:
+            f.write("locked_joints: {l_hip_z: -0.3, l_hip_y: 0.4}\n")
+        spec = load_spec(tmp_path / "robot.yaml")
+        kin = LegKinematics.from_model(spec)
+        model = build_model(spec)
+        data = mujoco.MjData(model)
+        assert [len(c.joints) for c in kin.chains] == [2, 3]  # l_hip_x, l_knee; the right leg's three
+        for _ in range(3):
+            q = rng.uniform(-0.8, 0.0, spec.n_joints)
+            data.qpos[:] = default_qpos(spec, model)
+            data.qpos[joint_qpos_indices(spec, model)] = q
+            data.qpos[model.joint("l_hip_z").qposadr[0]], data.qpos[model.joint("l_hip_y").qposadr[0]] = -0.3, 0.4
+            mujoco.mj_kinematics(model, data)
             _assert_feet_match(kin, model, data, q, foot_geom=0)
 
     def test_the_spec_feet_are_the_feet_not_every_leaf_with_a_collision_geom(self, quadruped):

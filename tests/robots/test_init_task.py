@@ -8,6 +8,8 @@ import math
 import mujoco
 import pytest
 
+from sim2real.errors import SpecError
+from sim2real.robots.init import InitOptions, infer_spec
 from sim2real.robots.init_task import infer_task
 
 CARTPOLE = """<mujoco><compiler angle="radian"/><worldbody>
@@ -84,3 +86,50 @@ class TestLocomotion:
         assert "planar" not in line
         # a cart-pole's cart only slides: still a pole to swing up
         assert _infer(CARTPOLE.format(range=""), ["slider"])[0]["kind"] == "swing_up"
+
+
+PLANAR = """<mujoco model="hop"><compiler angle="radian"/><worldbody>
+  <geom name="floor" type="plane" size="5 5 0.1"/>
+  <body name="torso" pos="0 0 1">
+    <joint name="rootx" type="slide" axis="1 0 0"/><joint name="rootz" type="slide" axis="0 0 1"/>
+    <joint name="rooty" axis="0 1 0"/>
+    <geom type="capsule" fromto="0 0 0 0 0 0.3" size="0.05" mass="3"/>
+    <body name="leg"><joint name="hip" axis="0 1 0" range="-1 1"/>
+      <geom type="capsule" fromto="0 0 0 0 0 -0.9" size="0.04" mass="1"/></body></body>
+</worldbody><actuator><motor name="hip" joint="hip" ctrlrange="-10 10"/></actuator></mujoco>"""
+"""A planar hopper: its root slides and turns on rootx, rootz, rooty; only the hip has a motor."""
+
+
+class TestPlanarRoot:
+    def _write(self, tmp_path):
+        path = tmp_path / "hop.xml"
+        path.write_text(PLANAR)
+        return path
+
+    def test_one_gain_for_every_joint_leaves_the_root_passive(self, tmp_path):
+        result = infer_spec(self._write(tmp_path), tmp_path, InitOptions(kp=50.0, kd=1.0, torque_limit=100.0))
+        assert list(result.spec["actuators"]) == ["hip"]
+        assert result.spec["joints"] == ["rootx", "rootz", "rooty", "hip"]  # measured
+        assert any("planar root joints (rootx, rootz, rooty)" in line for line in result.inferred)
+
+    def test_a_torque_pattern_matching_the_root_drives_the_motors_only(self, tmp_path):
+        result = infer_spec(self._write(tmp_path), tmp_path, InitOptions(torque=".*", torque_limit=100.0))
+        assert list(result.spec["actuators"]) == ["hip"] and result.spec["actuators"]["hip"]["model"] == "torque"
+
+    def test_naming_a_root_joint_is_one_clear_error(self, tmp_path):
+        with pytest.raises(SpecError, match=r"rootz: the root joints of a planar robot .* may not drive them"):
+            infer_spec(self._write(tmp_path), tmp_path, InitOptions(kp={"rootz": 10.0, "hip": 10.0}, kd=1.0, torque_limit=100.0))
+
+    def test_the_roots_safety_limits_are_a_floating_bases_not_a_motors(self, tmp_path):
+        # they were a motor's: rootx and rootz +-0.5 m at 1 m/s (a walker stopped after half a metre), rooty +-4 pi
+        from sim2real.robots.init_task import ROOT_SPEED, ROOT_TILT, ROOT_TRAVEL
+
+        result = infer_spec(self._write(tmp_path), tmp_path, InitOptions())
+        position, speed = result.spec["safety"]["joint_position"], result.spec["safety"]["joint_velocity"]
+        assert position["rooty"] == pytest.approx([-ROOT_TILT, ROOT_TILT])
+        assert position["rootx"] == pytest.approx([-ROOT_TRAVEL, ROOT_TRAVEL])
+        # the torso's origin stands 1 m above the floor: 50 % to 200 % + 0.1 m of it, as base_height
+        assert position["rootz"] == pytest.approx([-0.5, 1.1])
+        assert speed["rootx"] == speed["rootz"] == ROOT_SPEED
+        assert any(line.startswith("the planar root's safety limits are a floating base's") for line in result.check)
+        assert not any("without a range" in line and "root" in line for line in result.check)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from sim2real.robots.init import init_robot
+from sim2real.robots.init import InitOptions, init_robot
 from sim2real.robots.model import build_model, build_robot_model, joint_qpos_indices
 
 SCENE = """<mujoco model="cart_and_crate"><worldbody><geom name="floor" type="plane" size="5 5 .1"/>
@@ -33,3 +33,25 @@ class TestBuildRobotModel:
         assert np.allclose(key.qpos, [0.3, -0.6]) and np.allclose(key.qvel, [0.1, 0.2])
         assert np.allclose(robot.key_qpos[0][joint_qpos_indices(spec, robot)], [0.3, -0.6])
         assert int(robot.jnt_type[0]) == int(mujoco.mjtJoint.mjJNT_HINGE)
+
+    def test_constraints_tendons_actuators_and_sensors_of_the_scenes_joints_go_with_them(self, tmp_path):
+        # Gymnasium Robotics' kitchen: equalities tie the scene's knobs; removing the knobs' joints left
+        # them naming unknown joints, and record and faults failed with "model does not compile"
+        door = """<body name="cabinet" pos="2 0 0.5"><joint name="hinge_a" axis="0 0 1" range="-1 1"/>
+        <geom type="box" size="0.1 0.1 0.1" mass="1"/><body pos="0.3 0 0"><joint name="hinge_b" axis="0 0 1" range="-1 1"/>
+        <geom type="box" size="0.1 0.1 0.1" mass="1"/></body></body>"""
+        scene = SCENE.replace("<body name=\"crate\"", door + "<body name=\"crate\"").replace(
+            "<actuator>",
+            '<equality><joint joint1="hinge_a" joint2="hinge_b"/></equality>'
+            '<tendon><fixed name="latch"><joint joint="hinge_a" coef="1"/></fixed></tendon><actuator>',
+        ).replace(
+            "</actuator>",
+            '<motor name="spring" tendon="latch"/></actuator><sensor><jointpos joint="hinge_b"/>'
+            '<tendonpos tendon="latch"/><actuatorfrc actuator="spring"/><jointpos name="own" joint="elbow"/></sensor>',
+        ).replace('qpos="2 0 0.1', 'qpos="0 0 2 0 0.1').replace('qvel="0 0 0', 'qvel="0 0 0 0 0')
+        (tmp_path / "scene.xml").write_text(scene)
+        spec, _ = init_robot(tmp_path / "scene.xml", tmp_path / "robot.yaml", InitOptions(joints="shoulder|elbow"))
+        robot = build_robot_model(spec)
+        assert (robot.nq, robot.neq, robot.ntendon) == (2, 0, 0)
+        assert robot.sensor("own").id >= 0 and robot.actuator("s").id >= 0
+        assert mujoco.mj_name2id(robot, mujoco.mjtObj.mjOBJ_ACTUATOR, "spring") == -1

@@ -8,7 +8,8 @@ import pytest
 
 from sim2real.robots import load_robot
 from sim2real.robots.init import InitOptions, init_robot
-from sim2real.robots.standing import SAG_LIMIT, SINK_LIMIT, stand
+from sim2real.robots.model import build_model
+from sim2real.robots.standing import SAG_LIMIT, SINK_LIMIT, at_rest_check, stand
 
 
 def _with_kp(spec, kp: float):
@@ -166,3 +167,28 @@ class TestPassiveJoints:
         for joint, q, limit in standing.beyond:
             assert q > limit == pytest.approx(spec.safety.position_high[spec.joints.index(joint)])
         assert any("rest beyond their safety position limits" in c and "left_knee" in c for c in result.check)
+
+
+ARM = """<mujoco model="arm"><compiler angle="radian"/><worldbody>
+  <body name="upper" pos="0 0 0.5"><joint name="shoulder" axis="0 1 0" range="-2 2" damping="0.1"/>
+    <geom type="capsule" fromto="0 0 0 0.4 0 0" size="0.03" mass="1"/>
+    <body name="lower" pos="0.4 0 0"><joint name="elbow" axis="0 1 0" range="-2 2" damping="0.1"/>
+      <geom type="capsule" fromto="0 0 0 0.3 0 0" size="0.03" mass="0.5"/></body></body>
+</worldbody><actuator><motor name="shoulder" joint="shoulder" ctrlrange="-20 20"/>
+<motor name="elbow" joint="elbow" ctrlrange="-10 10"/></actuator></mujoco>"""
+"""A two-link arm held out level, its motors taking torque (robosuite's arms: no gravity compensation)."""
+
+
+class TestAtRest:
+    def test_a_torque_arm_falls_and_is_told_to_use_pd(self, tmp_path):
+        (tmp_path / "arm.xml").write_text(ARM)
+        spec, result = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml")
+        lines = [x for x in result.check if "commands at rest" in x]
+        assert len(lines) == 1 and "leaves its safety limits after" in lines[0] and "give --kp and --kd" in lines[0]
+        assert at_rest_check(spec, build_model(spec)) == lines
+
+    def test_the_same_arm_held_by_stiff_pd_holds(self, tmp_path):
+        (tmp_path / "arm.xml").write_text(ARM)
+        spec, result = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", InitOptions(kp=300.0, kd=5.0))
+        assert not any("commands at rest" in x for x in result.check)
+        assert at_rest_check(spec, build_model(spec)) == []

@@ -161,6 +161,19 @@ class TestConversionMessages:
         assert not any("MuJoCo drops visual geoms" in line for line in result.check)
         assert any('discardvisual="false"' in line for line in result.check)
 
+    def test_an_unexpanded_xacro_expression_is_one_line_naming_where(self, tmp_path):
+        """pybullet_data's husky.urdf: MuJoCo said "bad format in attribute 'rpy'", naming no element."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        text = urdf.read_text()
+        origin = re.search(r'(<joint name="imu_joint"[^>]*>.*?<origin[^>]*?)xyz="[^"]*"', text, re.S)
+        assert origin is not None
+        urdf.write_text(text[: origin.start()] + origin.group(1) + 'xyz="$(optenv IMU_XYZ 0 0 0)"' + text[origin.end() :])
+        with pytest.raises(SpecError) as info:
+            infer_spec(urdf, tmp_path / "out", FLOATING)
+        message = str(info.value)
+        assert "\n" not in message
+        assert "joint 'imu_joint' <origin> has xyz=\"$(optenv IMU_XYZ 0 0 0)\"" in message and "xacro" in message
+
     def test_an_unreadable_collision_mesh_stays_an_error(self, tmp_path):
         (tmp_path / "meshes" / "trunk.dae").parent.mkdir()
         (tmp_path / "meshes" / "trunk.dae").write_text("<COLLADA/>")

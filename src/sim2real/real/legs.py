@@ -277,9 +277,26 @@ class LegKinematics:
                         slide.append(True)
                         ref.append(0.0)
                         continue
+                    name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j)
+                    if j not in policy and name in spec.locked_joints:  # held still: one more fixed link
+                        moved = float(spec.locked_joints[name]) - float(model.qpos0[model.jnt_qposadr[j]])
+                        a, at = np.asarray(model.jnt_axis[j], dtype=float), np.asarray(model.jnt_pos[j], dtype=float)
+                        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_SLIDE):
+                            turn, shift = np.eye(3), a * moved
+                        else:  # about the axis through the anchor: x -> anchor + R (x - anchor)
+                            turn = axis_angle(a / np.linalg.norm(a), moved)
+                            shift = at - turn @ at
+                        pos.append(shift)
+                        rot.append(turn)
+                        joints.extend([-1, -1])
+                        for _ in range(2):
+                            axis.append(np.array([0.0, 0.0, 1.0]))
+                            anchor.append(np.zeros(3))
+                            slide.append(True)
+                            ref.append(0.0)
+                        continue
                     if j not in policy:
-                        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j)
-                        raise Sim2RealError(f"joint '{name}' on the way to a foot is not a policy joint")
+                        raise Sim2RealError(f"joint '{name}' on the way to a foot is not a policy joint (nor locked)")
                     joints.append(policy[j])
                     axis.append(np.asarray(model.jnt_axis[j], dtype=float))
                     anchor.append(np.asarray(model.jnt_pos[j], dtype=float))

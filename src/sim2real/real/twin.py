@@ -20,6 +20,9 @@ ways a real robot does:
   (:mod:`sim2real.robots.friction`), besides MuJoCo's Coulomb friction and damping;
 - encoder quantization, sensor noise and a constant bias; dropped readings (``Reading.valid`` False).
 
+The effects are stated as angles (rad, rad/s); on a slide joint (a gripper's finger, a cart's rail)
+each acts times ``slide_travel`` [m/rad], the travel per radian of its drive, in metres.
+
 With ``explicit_actuators: false`` the twin keeps the training model's own actuators (MuJoCo's
 affine actuators, whose PD damping ``implicitfast`` integrates implicitly) and writes the commands
 to their controls: the nominal simulator of ``sim2real sim2sim``; backlash and the torque-speed
@@ -145,10 +148,10 @@ class TwinRobot:
         model.actuator_delay[self._act_ids] = 0.0  # latency is applied here, with jitter
         self._dof_idx = joint_dof_indices(spec, model)
         self._act_dof = np.array([self._dof_idx[j] for j in act_joint])
+        model.opt.integrator = INTEGRATORS[fx.integrator]  # (RK4 takes the joints' own damping explicitly)
         self.substep_factor = stable_steps(spec, model, self._actuation, self._act_dof, fx.substep_factor, fx.explicit_actuators)
         model.opt.timestep = spec.physics_dt / self.substep_factor
         self._divergence_hint = divergence_hint(fx.integrator, float(model.opt.timestep), self.substep_factor)
-        model.opt.integrator = INTEGRATORS[fx.integrator]
         self.data = mujoco.MjData(model)
         self.rng = np.random.default_rng(fx.seed)
         self.realtime = realtime
@@ -160,7 +163,12 @@ class TwinRobot:
         """The floor under the robot [m, world z]: base heights are measured from it."""
         self.read_base: BaseState | None = None
         """The true base state at the last :meth:`read` (floating twin only; for logs and evaluation)."""
-        self._resolution = spec.encoder.resolution if fx.encoder_resolution is None else fx.encoder_resolution
+        # the effects are angles: a slide joint's are slide_travel metres per radian of them
+        slide = model.jnt_type[model.dof_jntid[self._dof_idx]] == mujoco.mjtJoint.mjJNT_SLIDE
+        unit = np.where(slide, fx.slide_travel, 1.0)  # per joint
+        own = fx.encoder_resolution is None  # the spec's resolution: in each joint's unit, as training reads it
+        self._resolution = np.full(spec.n_joints, spec.encoder.resolution) if own else fx.encoder_resolution * unit
+        self._bias, self._noise = fx.position_bias * unit, (fx.position_noise * unit, fx.velocity_noise * unit)
         self._gyro = self._sensor_slice(spec.sensor_name("imu.gyro"))
         self._accel = self._sensor_slice(spec.sensor_name("imu.accel"))
         self._quat = self._sensor_slice(spec.sensor_name("imu.quat"))
@@ -186,7 +194,8 @@ class TwinRobot:
         self._h = float(model.opt.timestep)
         self._half_step = np.full(spec.n_actions, 0.5 * self._h)  # the torques' look-ahead [s], per actuator
         self._explicit = fx.explicit_actuators
-        self._backlash, self._no_load_speed = fx.backlash, np.full(spec.n_actions, fx.no_load_speed)
+        act_unit = unit[[spec.joints.index(a.joint) for a in spec.actuators]]
+        self._backlash, self._no_load_speed = fx.backlash * act_unit, fx.no_load_speed * act_unit
         self._bounds = np.zeros(spec.n_actions), np.ones(spec.n_actions)
         self._stribeck_on = bool(np.any(self._stribeck[0] > 0))
         self._neg_limit = -self._limit
@@ -294,10 +303,10 @@ class TwinRobot:
         fx = self.config.effects
         d = self.data
         n = self.spec.n_joints
-        q = d.qpos[self._qpos_idx] + fx.position_bias + fx.position_noise * self.rng.standard_normal(n)
-        if self._resolution:
-            q = np.round(q / self._resolution) * self._resolution
-        qd = d.qvel[self._dof_idx] + fx.velocity_noise * self.rng.standard_normal(n)
+        q = d.qpos[self._qpos_idx] + self._bias + self._noise[0] * self.rng.standard_normal(n)
+        if (res := self._resolution).any():
+            q = np.where(res > 0, np.round(q / np.where(res > 0, res, 1.0)) * res, q)
+        qd = d.qvel[self._dof_idx] + self._noise[1] * self.rng.standard_normal(n)
         tau = np.zeros(n)  # the drives' torque at the present state, as their current readings give it
         tau[self._tau_joints] = self._torque()
         gyro = accel = quat = None

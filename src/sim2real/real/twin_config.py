@@ -36,17 +36,23 @@ class TwinEffects:
     latency_jitter: float = 0.0005
     """Half-width of the uniform jitter added to the actuator delay [s]."""
     backlash: float = 0.002
-    """Total play of each transmission [rad]."""
+    """Total play of each transmission [rad] (slide joints: times ``slide_travel``, in m)."""
     no_load_speed: float = math.inf
-    """Joint speed at which a motor's torque falls to zero [rad/s] (torque-speed saturation)."""
+    """Joint speed at which a motor's torque falls to zero [rad/s] (torque-speed saturation; slide
+    joints: times ``slide_travel``, in m/s)."""
     encoder_resolution: float | None = None
-    """Encoder quantization step [rad]; None: the spec's."""
+    """Encoder quantization step [rad] (slide joints: times ``slide_travel``, in m); None: the spec's
+    ``sensors.encoder.resolution``, as training reads it."""
     position_noise: float = 0.0005
-    """Encoder position noise std [rad]."""
+    """Encoder position noise std [rad] (slide joints: times ``slide_travel``, in m)."""
     velocity_noise: float = 0.01
-    """Velocity noise std [rad/s]."""
+    """Velocity noise std [rad/s] (slide joints: times ``slide_travel``, in m/s)."""
     position_bias: float = 0.0
-    """Constant encoder bias [rad]."""
+    """Constant encoder bias [rad] (slide joints: times ``slide_travel``, in m)."""
+    slide_travel: float = 0.01
+    """Travel of a slide joint per radian of its drive [m/rad] (a pinion's radius, a lead screw's lead
+    over 2 pi): the angular effects above act on slide joints times this (0.002 rad of backlash is
+    0.02 mm of play; the angle itself as metres would be 2 mm, half a gripper finger's stroke)."""
     gyro_noise: float = 0.005
     """Gyro noise std [rad/s]."""
     drop_probability: float = 0.002

@@ -11,7 +11,9 @@ the twin's substep factor until ``kd h / I`` <= :data:`DAMPING_LIMIT` and ``sqrt
 model at its default pose (armature included).
 
 Safe mode's damping (``safety.damping``) is computed here too, at any time, so it counts like a
-PD's damping; a robot whose gains need more than :data:`MAX_SUBSTEP_FACTOR` fine steps is one error
+PD's damping; with RK4 (the twin's default), which integrates a joint's own damping explicitly
+(Euler and the implicit integrators do not), every joint's ``damping`` counts too (Gymnasium
+Robotics' kitchen Franka: damping 10 on a 0.003 kg m^2 wrist diverged at 1.25 ms); a robot whose gains need more than :data:`MAX_SUBSTEP_FACTOR` fine steps is one error
 line (give its joints armature, the drives' reflected rotor inertia, which MJCF files often lack).
 The limits and the formula are :mod:`sim2real.robots.fine_steps`'s (robot init checks with them too).
 """
@@ -77,6 +79,19 @@ def stable_steps(
     dt = float(spec.physics_dt)
     need = steps_needed(dt, h_max)
     factor = requested
+    if int(model.opt.integrator) == int(mujoco.mjtIntegrator.mjINT_RK4):  # the joints' own damping, explicit in RK4
+        own = largest_step(np.maximum(np.diag(full), 1e-12), np.zeros(model.nv), model.dof_damping)
+        if (own_need := steps_needed(dt, own)) > max(need, requested):
+            v = int(np.argmin(own))
+            name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, int(model.dof_jntid[v])) or f"dof {v}"
+            if own_need > MAX_SUBSTEP_FACTOR:
+                raise Sim2RealError(
+                    f"the twin's RK4 cannot integrate joint {name}'s damping {model.dof_damping[v]:.3g} N m s/rad on "
+                    f"{full[v, v]:.3g} kg m^2: it needs {own_need} fine steps per physics step (at most "
+                    f"{MAX_SUBSTEP_FACTOR}): give the joint armature, or effects.integrator: implicitfast"
+                )
+            log.info("%s", f"twin substep_factor {requested} -> {own_need}: RK4 and {name}'s own damping")
+            return own_need
     if need > requested:
         j = int(np.argmin(h_max))
         if need > MAX_SUBSTEP_FACTOR:

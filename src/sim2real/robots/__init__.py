@@ -45,7 +45,9 @@ init_limits       ``robot init``: the spec's ``safety`` section, the joints a UR
 init_imu          ``robot init``: where a floating-base robot's IMU is (a site of its base, or one
                   added)
 init_task         ``robot init``: the ``task:`` section, when the robot's kind is clear from its
-                  model
+                  model; a planar robot's root joints (measured, never driven)
+init_wheels       ``robot init``: wheels (an unlimited hinge turning a foot), refused with one line
+                  naming them
 init_checks       ``robot init``: what the model's physics settings call for (solver, equality
                   constraints, gravity, a pose the gains do not hold)
 init_randomize    ``robot init``: the randomization files written beside a legged robot's spec

@@ -193,7 +193,7 @@ _MODELS = ("pd", "torque", "dc_motor")
 
 
 def implied_torque(
-    act: ActuatorArrays, command: np.ndarray, q: np.ndarray, qd: np.ndarray, backlash: float = 0.0
+    act: ActuatorArrays, command: np.ndarray, q: np.ndarray, qd: np.ndarray, backlash: float | np.ndarray = 0.0
 ) -> np.ndarray:
     """Joint torque each command implies at the state of its joint [N m], before any torque limit.
 
@@ -208,7 +208,8 @@ def implied_torque(
         command: Shape (..., n_act): commands in actuator units (rad, N m or V).
         q: Shape (..., n_act): position of each actuator's joint [rad].
         qd: Shape (..., n_act): velocity of each actuator's joint [rad/s].
-        backlash: Play of pd transmissions [rad]: no torque until the error exceeds half of it.
+        backlash: Play of pd transmissions [rad; m on slide joints], one value or shape (n_act,): no
+            torque until the error exceeds half of it.
 
     Returns:
         Shape (..., n_act): joint torques [N m].
@@ -217,7 +218,7 @@ def implied_torque(
     branches: dict[str, np.ndarray] = {}
     if act._present["pd"]:
         error = command + act.offset - q
-        if backlash:
+        if np.any(backlash):
             error = np.copysign(np.maximum(np.abs(error) - 0.5 * backlash, 0.0), error)
         branches["pd"] = act.strength * (act.kp * error - act.kd * qd)
     if act._present["dc_motor"]:

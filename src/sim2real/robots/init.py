@@ -32,7 +32,6 @@ What is inferred, and from what:
 
 from __future__ import annotations
 
-import logging
 import math
 import os
 import re
@@ -97,15 +96,14 @@ from sim2real.robots.init_limits import (
 )
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_scene import robot_joints
-from sim2real.robots.init_task import infer_task
+from sim2real.robots.init_task import infer_task, passive_root, planar_limits
+from sim2real.robots.init_wheels import check_no_wheels
 from sim2real.robots.load import load_spec, plain_model, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
 from sim2real.robots.shake import shake
 from sim2real.robots.spec import RobotSpec
-from sim2real.robots.standing import stand
+from sim2real.robots.standing import at_rest_check, stand
 from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
-
-log = logging.getLogger(__name__)
 
 FOOT_TOLERANCE = 0.08
 """A body is a foot when its lowest collision point is this close to the floor in the default pose,
@@ -281,8 +279,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             "constraints: measured, not actuated; their default pose and safety limits are the leader's through the coupling (q = multiplier * q_leader + offset)"
         )
 
-    # floating base: the free joint above the chosen joints
-    base_body, base_adr = None, None
+    base_body, base_adr = None, None  # floating base: the free joint above the chosen joints
     for j in range(model.njnt):
         if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE):
             body = int(model.jnt_bodyid[j])
@@ -420,6 +417,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         feet = [object_name(model, mujoco.mjtObj.mjOBJ_BODY, b) for b in leaves]
         if not all(feet):
             raise SpecError(f"{model_path.name}: a foot body has no name; sim2real refers to feet by name")
+        check_no_wheels(model, data, chosen, leaves, geoms, model_path.name)  # a rolling wheel has no position limit
         standing = float(data.qpos[base_adr + 2]) - floor_z  # above the floor (Talos's is at z = -1.01)
         result.inferred.append(f"floating base '{base_name}' (free joint), standing {standing:.3f} m above the floor")
         if feet:
@@ -449,12 +447,13 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
             result.check.append(f"the model's ground is not a named plane: {under}; its friction not randomized")
     default_pose = {joints[i]: round(float(data.qpos[adr[i]]), 6) for i in range(len(joints))}
 
-    driven = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in coupled]  # followers: the constraint moves them
+    roots, root_notes = passive_root(model, joints, opt.kp, opt.torque)  # a planar walker's rootx, rootz, rooty; followers:
+    driven = [(c, j) for c, j in zip(chosen, joints, strict=True) if j not in coupled and j not in roots]  # the constraint moves them
     actuators, acts_notes = infer_actuators(
         model, [c for c, _ in driven], [j for _, j in driven], opt.kp, opt.kd, opt.torque_limit, opt.torque_limit_from,
         opt.torque,
     )
-    result.inferred.extend(acts_notes)
+    result.inferred.extend(acts_notes + root_notes)
     result.replaced.extend(acts_notes[1:])
     if passive := [j for _, j in driven if j not in actuators]:
         result.check.append(
@@ -526,6 +525,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     spec["safety"] = safety_section(
         model, chosen, joints, default_pose, actuators, standing, opt.margin, velocity, coupled
     )
+    result.check.extend(planar_limits(spec["safety"], model, data, roots, floor_z))  # rootx, rootz, rooty: a base's
     stated = [j for j in joints if j in velocity and j not in coupled]
     if stated:
         result.inferred.append(
@@ -559,7 +559,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
                 "a URDF's root link is fixed to the world: for a legged or mobile robot run again with --floating-base"
             )
     result.check.append(f"safety limits (joint velocity {speeds}{', tilt 1 rad, base height' if base_body is not None else ''}) and parameter bounds")
-    if (unlimited := unlimited_check(model, chosen, joints, spec["safety"]["joint_position"])) is not None:
+    if (unlimited := unlimited_check(model, chosen, joints, spec["safety"]["joint_position"], roots)) is not None:
         result.check.append(unlimited)
     result.spec = spec
     result.comments = _comments(result)
@@ -693,6 +693,7 @@ def init_robot(
         if standing.beyond:  # a straight knee settling on its stop (dm_control's humanoid)
             result.check.append(beyond_check(standing.beyond))
         result.check.extend(held_sag_check(spec, standing))  # a held arm drooping while the base stands
+    result.check.extend(at_rest_check(spec, model) if standing is None else [])  # a torque arm falls
     if spec.actuators and (shaken := shake(spec, model=model)) is not None:  # a URDF's G1 without armature
         result.check.append(shaken_check(shaken))
     write_spec(result, out, spec.overrides)  # comments only: the hash stays

@@ -127,12 +127,17 @@ def dynamics_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | N
 
 
 def unlimited_check(
-    model: mujoco.MjModel, chosen: list[int], joints: list[str], position: dict[str, list[float]]
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    position: dict[str, list[float]],
+    skip: list[str] | tuple[str, ...] = (),
 ) -> str | None:
-    """What to check about the chosen joints without a range (a wheel, an endless yaw joint, a rail,
-    a range the model does not enforce: ``limited="false"``), or None when every joint has one;
-    ``position``: the safety position limits written for them (joint -> [low, high], rad or m)."""
-    free = [(j, name) for j, name in zip(chosen, joints, strict=True) if not model.jnt_limited[j]]
+    """What to check about the chosen joints without a range (an endless yaw joint, a rail, a range
+    the model does not enforce: ``limited="false"``), or None when every joint has one;
+    ``position``: the safety position limits written for them (joint -> [low, high], rad or m);
+    ``skip``: joints whose limits are said elsewhere (a planar robot's root)."""
+    free = [(j, name) for j, name in zip(chosen, joints, strict=True) if not model.jnt_limited[j] and name not in skip]
     if not free:
         return None
     ignored = [name for j, name in free if model.jnt_range[j, 0] < model.jnt_range[j, 1]]
@@ -144,8 +149,8 @@ def unlimited_check(
             continue
         half = max(0.5 * (position[n][1] - position[n][0]) for n in names)
         guard = (
-            f"the default pose +- {half:.3g} m" if linear else "the default pose +- 4 pi, a wind-up guard: a wheel or "
-            "an endless joint is safe-stopped after two turns (sim2real has no continuous joints)"
+            f"the default pose +- {half:.3g} m" if linear else "the default pose +- 4 pi, a wind-up guard: an endless "
+            "joint is safe-stopped after two turns (sim2real has no continuous joints; a legged robot's wheels are refused)"
         )
         parts.append(f"{'slide joints' if linear else 'joints'} without a range ({few(names, 4)}): safety.joint_position is {guard}")
     line = "; ".join(parts) + "; narrow it where cables or a stop limit the joint"

@@ -13,10 +13,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import mujoco
 import numpy as np
+
+from sim2real.errors import SpecError
+from sim2real.text import few
 
 SAME_ANGLE = 0.05
 """Largest spread of the pole's hanging angle over the driven joints' poses [rad]."""
@@ -50,7 +54,7 @@ def infer_task(
         if feet:
             return {"kind": "locomotion"}, "task: locomotion (floating base with feet)"
         return None, "no task inferred (a floating base without feet): add `task:` to train"
-    planar = _planar_root(model)
+    planar = planar_root(model)
     if planar and not set(planar) & set(actuated):  # an unactuated root (an arm on a driven rail is no walker)
         return None, (
             f"no task inferred: the robot's root moves on joints of its own ({', '.join(planar)}: a planar "
@@ -136,7 +140,7 @@ def _inside(angle: float, lo: float, hi: float) -> float | None:
     return value if value <= hi else None
 
 
-def _planar_root(model: mujoco.MjModel) -> list[str]:
+def planar_root(model: mujoco.MjModel) -> list[str]:
     """The joints of a body on the world that both slides and turns (slide and hinge joints of its
     own): a planar robot's root (rootx, rootz, rooty), else []."""
     for body in range(1, model.nbody):
@@ -147,3 +151,89 @@ def _planar_root(model: mujoco.MjModel) -> list[str]:
         if {int(mujoco.mjtJoint.mjJNT_SLIDE), int(mujoco.mjtJoint.mjJNT_HINGE)} <= kinds:
             return [mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, j) or f"#{j}" for j in ids]
     return []
+
+
+def passive_root(
+    model: mujoco.MjModel, joints: list[str], kp: object, torque: str | None
+) -> tuple[list[str], list[str]]:
+    """The chosen joints of a planar robot's root that no actuator of the model drives (the base's
+    degrees of freedom in its plane: rootx, rootz, rooty), and a note saying so (none: []).
+
+    They stay passive whatever the gains: one ``--kp`` for every joint (or a pattern of ``--kp`` or
+    ``--torque``) would add an actuator that holds the base in the air.
+
+    Raises:
+        SpecError: a key of ``kp`` (a map) or an alternative of ``torque`` is one of them by name.
+    """
+    planar = planar_root(model)
+    acted = {
+        mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_JOINT, int(model.actuator_trnid[a, 0]))
+        for a in range(model.nu)
+        if int(model.actuator_trntype[a]) == int(mujoco.mjtTrn.mjTRN_JOINT)
+    }
+    if not planar or set(planar) & acted:  # an arm on a driven rail: its own actuators say it is driven
+        return [], []
+    roots = [j for j in joints if j in planar]
+    named = [j for j in roots if (isinstance(kp, Mapping) and j in kp) or j in (torque or "").split("|")]
+    if named:
+        raise SpecError(
+            f"{few(named)}: the root joints of a planar robot (the base's slide and turn in its plane, no motor "
+            "of the model drives them): --kp/--kd/--torque may not drive them (an actuator there would hold the "
+            "base in the air)"
+        )
+    note = (
+        f"planar root joints ({few(roots)}): the base's degrees of freedom in its plane, measured, never "
+        "driven (no actuator of the model drives them; gains or --torque patterns that match them leave them passive)"
+    )
+    return roots, [note] if roots else []
+
+
+ROOT_TILT = 1.0
+"""A planar root's hinge stays within this of its default angle [rad] (a floating base's tilt limit)."""
+ROOT_TRAVEL = 10.0
+"""A planar root's level slide stays within this of its default position [m] (a boom's or a
+treadmill's travel: set the rig's)."""
+ROOT_SPEED = 10.0
+"""A planar root's slides stay below this speed [m/s] (a running cheetah's; a motor's 1 m/s default
+would stop it walking)."""
+
+
+def planar_limits(
+    safety: dict[str, Any], model: mujoco.MjModel, data: mujoco.MjData, roots: list[str], floor_z: float
+) -> list[str]:
+    """Set the safety limits of a planar robot's root joints (:func:`passive_root`) as a floating
+    base's, in place, and return the check line (none without roots): the hinge within
+    :data:`ROOT_TILT` of its default angle, a vertical slide keeping the root body from 50 % to 200 %
+    of its height above the floor plus 0.1 m (``safety.base_height``'s band), a level slide within
+    :data:`ROOT_TRAVEL`, slides below :data:`ROOT_SPEED`.
+
+    Args:
+        safety: The spec's ``safety`` section (``joint_position``, ``joint_velocity``).
+        model: The compiled model.
+        data: Its data at the default pose (``qpos``).
+        roots: The root joints.
+        floor_z: Height of the floor [m].
+    """
+    if not roots:
+        return []
+    mujoco.mj_kinematics(model, data)
+    said = []
+    for name in roots:
+        j = model.joint(name).id
+        q = float(data.qpos[model.jnt_qposadr[j]])
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE):
+            low, high, what = q - ROOT_TILT, q + ROOT_TILT, f"{name} within {ROOT_TILT:g} rad (tilt)"
+        elif abs(float(data.xaxis[j][2])) > 0.9:  # vertical: the root body's height above the floor
+            height = float(data.xpos[model.jnt_bodyid[j]][2]) - floor_z
+            low, high = q - 0.5 * height, q + height + 0.1
+            what = f"{name} keeping the root {0.5 * height:.3g} to {2 * height + 0.1:.3g} m above the floor (base height)"
+        else:
+            low, high, what = q - ROOT_TRAVEL, q + ROOT_TRAVEL, f"{name} within {ROOT_TRAVEL:g} m (travel)"
+        safety["joint_position"][name] = [round(low, 6), round(high, 6)]
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_SLIDE):
+            safety["joint_velocity"][name] = ROOT_SPEED
+        said.append(what)
+    return [
+        f"the planar root's safety limits are a floating base's, not a motor's: {'; '.join(said)}; slides below "
+        f"{ROOT_SPEED:g} m/s: set the travel and speed of your rig"
+    ]

@@ -264,6 +264,8 @@ def build_robot_model(spec: RobotSpec) -> mujoco.MjModel:
         nq, nv = sizes.get(int(nominal.jnt_type[j]), (1, 1))
         drop_q += range(int(nominal.jnt_qposadr[j]), int(nominal.jnt_qposadr[j]) + nq)
         drop_v += range(int(nominal.jnt_dofadr[j]), int(nominal.jnt_dofadr[j]) + nv)
+    for element in _referring(mjspec, nominal, {int(j.id) for j in removed}):
+        mjspec.delete(element)
     for joint in removed:
         mjspec.delete(joint)
     for key in mjspec.keys:
@@ -272,6 +274,40 @@ def build_robot_model(spec: RobotSpec) -> mujoco.MjModel:
         if len(key.qvel) == nominal.nv:
             key.qvel = np.delete(np.asarray(key.qvel), drop_v).tolist()
     return _compile(spec, mjspec)
+
+
+def _referring(mjspec: mujoco.MjSpec, nominal: mujoco.MjModel, joints: set[int]) -> list[object]:
+    """The elements of ``mjspec`` that refer to the joints ``joints`` (ids in ``nominal``, its compiled
+    model), which go with them: the fixed tendons through them, and the equality constraints,
+    actuators and sensors on either (Gymnasium Robotics' kitchen: equalities tie the scene's knobs)."""
+    tendons = {
+        t
+        for t in range(nominal.ntendon)
+        for w in range(int(nominal.tendon_adr[t]), int(nominal.tendon_adr[t]) + int(nominal.tendon_num[t]))
+        if int(nominal.wrap_type[w]) == int(mujoco.mjtWrap.mjWRAP_JOINT) and int(nominal.wrap_objid[w]) in joints
+    }
+    on = {int(mujoco.mjtObj.mjOBJ_JOINT): joints, int(mujoco.mjtObj.mjOBJ_TENDON): tendons}
+    eq = {int(mujoco.mjtEq.mjEQ_JOINT): joints, int(mujoco.mjtEq.mjEQ_TENDON): tendons}
+    trn = {int(mujoco.mjtTrn.mjTRN_JOINT): joints, int(mujoco.mjtTrn.mjTRN_JOINTINPARENT): joints}
+    trn[int(mujoco.mjtTrn.mjTRN_TENDON)] = tendons
+    equalities = {
+        e
+        for e in range(nominal.neq)
+        if {int(nominal.eq_obj1id[e]), int(nominal.eq_obj2id[e])} & eq.get(int(nominal.eq_type[e]), set())
+    }
+    actuators = {
+        a for a in range(nominal.nu) if int(nominal.actuator_trnid[a, 0]) in trn.get(int(nominal.actuator_trntype[a]), set())
+    }
+    on[int(mujoco.mjtObj.mjOBJ_ACTUATOR)] = actuators
+    sensors = {
+        s for s in range(nominal.nsensor) if int(nominal.sensor_objid[s]) in on.get(int(nominal.sensor_objtype[s]), set())
+    }
+    return [
+        *(x for x in mjspec.sensors if int(x.id) in sensors),
+        *(x for x in mjspec.actuators if int(x.id) in actuators),
+        *(x for x in mjspec.equalities if int(x.id) in equalities),
+        *(x for x in mjspec.tendons if int(x.id) in tendons),
+    ]
 
 
 def default_qpos(spec: RobotSpec, model: mujoco.MjModel) -> np.ndarray:

@@ -8,6 +8,9 @@ training fighting gravity before it can learn to step.  ``robot init`` reports t
 a pose the gains do not hold, and bodies besides the feet that the robot ends up resting on
 (pybullet's Vision60 settles onto its body and hips: the height barely changes, but the deploy
 loop's collision observer takes those contacts for collisions).
+
+A fixed-base robot (an arm) gets the same question without a base (:func:`at_rest_check`): does it
+hold its default pose with its commands at rest?
 """
 
 from __future__ import annotations
@@ -199,4 +202,62 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         ),
         upright_deviation=upright_deviation,
         upright_joint=upright_joint,
+    )
+
+
+REST_SECONDS = 0.5
+"""Simulated time of :func:`at_rest_check` [s]."""
+
+
+def at_rest_check(spec: RobotSpec, model: mujoco.MjModel, seconds: float = REST_SECONDS) -> list[str]:
+    """What to check when a fixed-base robot does not hold its default pose with its commands at
+    rest (pd targets at the default pose, zero torque or voltage), as a recording's excitation and
+    a deployment start from it: one line naming the first actuated joint that leaves its safety
+    limits and when, or the one that sagged furthest past :data:`SAG_LIMIT` (a passive pole may fall); none when it holds (or the robot
+    has a floating base: :func:`stand`).  An arm whose motors take torque falls: a torque-controlled
+    arm's own controller adds gravity compensation, which sim2real's torque commands do not.
+
+    Args:
+        spec: The robot.
+        model: Its compiled nominal model.
+        seconds: Simulated time [s].
+    """
+    if base_joint(spec, model) is not None or not spec.actuators:
+        return []
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(spec, model)
+    net = np.array([a.net is not None for a in spec.actuators], dtype=bool)
+    data.ctrl[actuator_indices(spec, model)] = np.where(net, 0.0, spec.action_offset)
+    qpos_of, dof_of = joint_qpos_indices(spec, model), [int(model.jnt_dofadr[model.joint(j).id]) for j in spec.joints]
+    low, high, speed = spec.safety.position_low, spec.safety.position_high, spec.safety.velocity
+    driven = np.array([j in {a.joint for a in spec.actuators} for j in spec.joints])  # a passive pole may fall
+    for _ in range(max(1, round(seconds / model.opt.timestep))):
+        mujoco.mj_step(model, data)
+        if resets(data):
+            return []  # diverging is the shake check's to say
+        q, qd = data.qpos[qpos_of], data.qvel[dof_of]
+        out = driven & ((q < low) | (q > high) | (np.abs(qd) > speed))
+        if out.any():
+            j = int(np.argmax(out))
+            inside = low[j] <= q[j] <= high[j]
+            what = f"speed {abs(qd[j]):.3g} above {speed[j]:g}" if inside else f"position {q[j]:.3g} outside [{low[j]:g}, {high[j]:g}]"
+            return [_rest_line(spec, f"{spec.joints[j]} leaves its safety limits after {data.time:.2f} s ({what})")]
+    error = np.where(driven, np.abs(data.qpos[qpos_of] - spec.default_pose), 0.0)
+    worst = int(np.argmax(error))
+    if error[worst] > SAG_LIMIT:
+        return [_rest_line(spec, f"{spec.joints[worst]} sags {error[worst]:.2f} from its default position in {seconds:g} s")]
+    return []
+
+
+def _rest_line(spec: RobotSpec, what: str) -> str:
+    torque = [a.joint for a in spec.actuators if a.model != "pd"]
+    why = (
+        "its torque commands carry no gravity compensation (a torque-controlled arm's own controller adds it): "
+        "give --kp and --kd to drive its joints as PD"
+        if torque
+        else "stiffer --kp, or a default pose the gains hold"
+    )
+    return (
+        f"with its commands at rest (PD targets at the default pose, zero torque) the robot does not hold its "
+        f"default pose: {what}; a recording's excitation and a deployment start there and will be safe-stopped: {why}"
     )

@@ -186,18 +186,36 @@ def _float(text: str | None, default: float) -> float:
         return default
 
 
+def _unexpanded(root: ET.Element, urdf: Path) -> None:
+    """Raise on the first attribute holding a xacro substitution (``$(...)``, ``${...}``) the file was
+    published with unexpanded (pybullet_data's husky.urdf: an IMU joint's ``<origin
+    rpy="$(optenv HUSKY_IMU_RPY 0 -1.5708 3.1416)">``, which MuJoCo reports as "bad format in
+    attribute 'rpy'", naming no element)."""
+    for owner in root:
+        for element in owner.iter():
+            for attribute, value in element.attrib.items():
+                if "$(" in value or "${" in value:
+                    where = f"{owner.tag} '{owner.get('name', '?')}'" + (f" <{element.tag}>" if element is not owner else "")
+                    raise SpecError(
+                        f"{urdf.name}: {where} has {attribute}=\"{value}\", a xacro expression left unexpanded: "
+                        "expand the file with xacro (pip install xacro; xacro FILE > robot.urdf) or write the value in"
+                    )
+
+
 def read_urdf(urdf: Path) -> UrdfFacts:
     """The joint velocity limits, mimic couplings and mesh uses of a URDF (its ``<robot>``'s own
     ``<joint>`` and ``<link>`` elements: a ``<transmission>``'s joints are not joints), and the
     reference pose of an SRDF beside it.
 
     Raises:
-        SpecError: the file is not XML, or its robot has no link or no movable joint.
+        SpecError: the file is not XML, holds an unexpanded xacro expression, or its robot has no link
+            or no movable joint.
     """
     try:
         root = ET.parse(urdf).getroot()
     except (ET.ParseError, OSError) as exc:
         raise SpecError(f"{urdf.name}: not a readable URDF ({exc})") from None
+    _unexpanded(root, urdf)
     if root.find("link") is None:  # example-robot-data's ur3.urdf: xacro's output of a file of macros never called
         raise SpecError(f"{urdf.name} has no <link>: an empty robot (xacro's output of macros never called?)")
     velocity, mimic = {}, {}
