@@ -3,6 +3,7 @@ module every layer may import; it imports nothing of sim2real).
 
 - :func:`few`: ``"a, b, c, ... 5 more"`` (a list shown in part);
 - :func:`and_more`: ``" (and 5 more)"`` after a message that names one item of several in full;
+- :data:`NO_JOINT`: ``-``, an empty motor slot in a motor order a user writes;
 - :func:`read_text`: a YAML/CSV/text file as ``str``, whatever Unicode encoding an editor saved it
   in (UTF-8 with or without a byte-order mark, UTF-16/32 with one), and one error line naming the
   file for anything else (a binary file, an ONNX model given as a spec).
@@ -14,7 +15,11 @@ import codecs
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["and_more", "few", "read_text"]
+__all__ = ["NO_JOINT", "and_more", "few", "read_text"]
+
+NO_JOINT = "-"
+"""The item a user writes in a motor order for a motor slot that drives none of the robot's joints
+(a spec's ``motor_order``, ``--motor-order``, a ROS 2 config's ``command_joints``)."""
 
 _BOMS: tuple[tuple[bytes, str], ...] = (
     (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16 LE: its BOM starts with UTF-16 LE's

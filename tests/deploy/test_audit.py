@@ -23,7 +23,7 @@ class TestAudit:
         step = q.copy()
         step[1] += 0.9  # 0.9 rad in 10 ms: 90 rad/s > 50 rad/s; 22.5 N m is within the torque limit
         problems = audit_command(spec, Command(t=0.01, values=step), reading, Command(t=0.0, values=q))
-        assert problems == ["FL_thigh: change 0.9 in 0.01 s beyond the rate 50.0/s"]
+        assert problems == ["FL_thigh: change 0.9 in 0.01 s beyond the rate 50/s"]
         assert audit_command(spec, Command(t=0.02, values=beyond, mode="safe"), reading, None) == []
         assert "without any valid reading" in audit_command(spec, ok, None, None)[0]
 

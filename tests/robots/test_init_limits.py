@@ -67,21 +67,21 @@ TORQUE_ARM = """<mujoco model="torque_arm"><compiler angle="radian"/><worldbody>
 class TestCommandRate:
     def test_each_torque_joint_gets_a_rate_of_its_own_torque(self, tmp_path):
         """One rate for all (20 x the largest torque: 3,000 N m/s) let the 2 N m wrist go from -2 to
-        +2 N m in one 20 ms tick; its own rate allows 0.8 N m per tick."""
+        +2 N m in one 20 ms tick; its own rate (50 x 2 N m per second) allows 2 N m per tick."""
         from sim2real.deploy.safety import SafetyMonitor
         from sim2real.real.protocol import Reading
 
         (tmp_path / "arm.xml").write_text(TORQUE_ARM)
         spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "out" / "robot.yaml")
         rate = dict(zip(spec.joints, spec.safety.command_rate, strict=True))
-        assert rate == {"shoulder": 3000.0, "wrist": 40.0}
+        assert rate == {"shoulder": 3000.0, "wrist": 100.0}  # never looser than the one rate was
         monitor = SafetyMonitor(spec)
         reading = Reading(t=0.0, q=np.zeros(2), qd=np.zeros(2))
         wrist = [a.joint for a in spec.actuators].index("wrist")
         first = monitor.filter_command([0.0, -2.0], reading, 0.0).command.values[wrist]
         dt = spec.control_dt
         decision = monitor.filter_command([0.0, 2.0], Reading(t=dt, q=np.zeros(2), qd=np.zeros(2)), dt)
-        assert decision.command.values[wrist] == pytest.approx(first + 40.0 * dt)  # 0.8 N m, not 4
+        assert decision.command.values[wrist] == pytest.approx(first + 100.0 * dt)  # 2 N m, not 4
 
 
 class TestMimicJoints:

@@ -48,7 +48,7 @@ from rosbags.interfaces import MessageDefinitionFormat
 from rosbags.typesys import Stores, TypesysError, get_types_from_idl, get_types_from_msg, get_typestore
 
 from sim2real.errors import LogError
-from sim2real.robots.spec import NO_JOINT
+from sim2real.text import NO_JOINT
 
 __all__ = [
     "HIGH_LEVEL",

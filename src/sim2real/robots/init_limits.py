@@ -6,9 +6,10 @@
 - joint velocities: the URDF's ``<limit velocity>`` as the vendor states it (a speed limit is already
   a limit: the position margin exists because a pose on a range's edge rests on the joint's limit,
   which a velocity limit has no counterpart of), else :data:`DEFAULT_VELOCITY`;
-- ``command_rate`` per joint: a torque joint's is 20 x its own torque limit per second (its full
-  torque reversed in 0.1 s; one rate for all let a 2 N m wrist swing 4 N m in one tick under a
-  150 N m shoulder's rate); a PD target's is :data:`DEFAULT_COMMAND_RATE`, or the fastest velocity
+- ``command_rate`` per joint: a torque joint's is 50 x its own torque limit per second (at 50 Hz
+  its full torque reached from 0 in one tick, reversed in two), at most 20 x the largest limit; one rate for all, 20 x the largest
+  limit, let a 2 N m wrist swing 4 N m in one tick under a 150 N m shoulder's rate, and 20 x its own
+  kept a balancing planar walker's ankle from catching it); a PD target's is :data:`DEFAULT_COMMAND_RATE`, or the fastest velocity
   limit the source states for a PD joint when lower (the rate is one number for every PD joint, and deploy caps
   each PD joint's target speed at its own velocity limit: the spec then states no target speed a
   joint may not reach; the default velocity of a joint whose source states none lowers nothing);
@@ -246,8 +247,9 @@ def safety_section(
     # only limits the source states lower the rate (30 rad/s for the unstated is no fact about a drive)
     stated = [velocity[j] for j, a in actuators.items() if a["model"] == "pd" and j in velocity]
     fastest = max(stated, default=DEFAULT_COMMAND_RATE)
+    top = 20.0 * max(torques.values())  # the one rate all joints had: never looser than it
     rates = {  # each joint its own: a 2 N m wrist cannot take the rate of a 150 N m shoulder
-        j: min(DEFAULT_COMMAND_RATE, fastest) if a["model"] == "pd" else round(20.0 * torques[j], 3)
+        j: min(DEFAULT_COMMAND_RATE, fastest) if a["model"] == "pd" else round(min(50.0 * torques[j], top), 3)
         for j, a in actuators.items()
     }
     out["command_rate"] = next(iter(rates.values())) if len(set(rates.values())) == 1 else rates

@@ -87,6 +87,7 @@ import numpy as np
 from sim2real.errors import SpecError
 from sim2real.robots.friction import DEFAULT_STRIBECK_VELOCITY
 from sim2real.robots.safety_options import CollisionSpec, StageSpec
+from sim2real.text import NO_JOINT
 
 ActuatorModel = Literal["pd", "torque", "dc_motor"]
 SafeMode = Literal["damping", "zero_torque"]
@@ -258,9 +259,6 @@ def _plain(value: Any) -> Any:
 MAX_STALE_TIMEOUT = 1.0
 """The largest ``safety.stale_timeout`` a spec may state [s]: a reading older than this is no
 reading a control loop can act on, and a larger value (or ``.inf``) would turn the stale-data stop off."""
-NO_JOINT = "-"
-"""A motor order's item for a motor slot that drives none of the robot's joints (``motor_order``,
-``--motor-order``, a ROS 2 config's ``command_joints``)."""
 
 
 @dataclass(frozen=True, eq=False)
