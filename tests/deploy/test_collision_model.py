@@ -153,3 +153,20 @@ class TestMetadata:
             "collision observer on the calibrated model the policy was trained on (calibration calib.yaml"
             in out
         )
+
+
+def test_sim2sim_simulates_the_robot_the_policy_was_trained_on(pendulum, tmp_path, monkeypatch):
+    """sim2sim ran the nominal pendulum under a calibrated policy, while the loop's observer predicts
+    with the calibration: the difference read as a collision.  Now the simulator is the calibrated
+    robot, as the observer, and says so."""
+    import sim2real.gap.sim2sim as sim2sim
+
+    built = []
+    real_twin = sim2sim.TwinRobot
+    monkeypatch.setattr(sim2sim, "TwinRobot", lambda spec, config: built.append(config) or real_twin(spec, config))
+    policy = _pump_policy(pendulum, tmp_path / "calibrated.onnx", _record(CALIBRATED))
+    out = sim2sim.run_sim2sim(pendulum, policy, seconds=0.5)
+    assert out["simulator"]["parameters"].startswith("2 set") and not out["safety"]["latched"]
+    assert {k: float(v[0]) for k, v in built[-1].params.items()} == pytest.approx(CALIBRATED)
+    out = sim2sim.run_sim2sim(pendulum, _pump_policy(pendulum, tmp_path / "nominal.onnx", None), seconds=0.5)
+    assert out["simulator"]["parameters"] == "nominal" and dict(built[-1].params) == {}

@@ -1,7 +1,7 @@
 """sim2sim: a policy run in MuJoCo through the loop that deploys it, before it meets a robot.
 
-:func:`run_sim2sim` drives a :class:`~sim2real.real.twin.TwinRobot` with no hidden parameter and no
-unmodeled effect (``TwinEffects.none``: the training simulator itself, the model's own implicit
+:func:`run_sim2sim` drives a :class:`~sim2real.real.twin.TwinRobot` with no hidden parameter
+(but the calibration a policy was trained on: the robot it is for) and no unmodeled effect (``TwinEffects.none``: the training simulator itself, the model's own implicit
 PD actuators) through :func:`sim2real.deploy.loop_build.build_loop`: the same observation code
 (:class:`~sim2real.policy.runtime.PolicyRunner`), safety monitor and control loop as on a robot,
 at the last speed stage, from the default pose.  It reports, from the simulator's true state:
@@ -36,6 +36,7 @@ from sim2real.deploy.loop import LoopConfig, TickResult
 from sim2real.deploy.loop_build import build_loop
 from sim2real.deploy.speed import DEFAULT_STAGES, SpeedConfig
 from sim2real.errors import Sim2RealError
+from sim2real.policy.metadata import read_metadata
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
 from sim2real.robots.spec import RobotSpec
 
@@ -123,7 +124,10 @@ def run_sim2sim(
         velocity_command: (vx [m/s], vy [m/s], wz [rad/s]) for a velocity-tracking policy.
         seconds: Run length [s].
         effects: The simulator's unmodeled effects; default none (the training simulator).
-        params: Hidden parameter values of the simulated robot; default none.
+        params: Hidden parameter values of the simulated robot; default: the calibration the policy
+            was trained on (its metadata's, :attr:`PolicyMetadata.calibration`), else none: the
+            robot the policy is for, and the model the deploy loop's collision observer predicts
+            with (a nominal simulator under a calibrated policy read the difference as a collision).
         seed: Seed of the simulator's random effects.
 
     Returns:
@@ -132,7 +136,10 @@ def run_sim2sim(
     if not (math.isfinite(seconds) and seconds > 0):
         raise Sim2RealError(f"--seconds must be positive, got {seconds}")
     fx = dataclasses.replace(effects or TwinEffects.none(spec.integrator), seed=seed)
-    robot = TwinRobot(spec, TwinConfig(params=dict(params or {}), effects=fx))
+    if params is None:
+        record = read_metadata(policy).calibration
+        params = {str(k): np.atleast_1d(np.asarray(v, dtype=float)) for k, v in (record or {}).get("values", {}).items()}
+    robot = TwinRobot(spec, TwinConfig(params=dict(params), effects=fx))
     config = LoopConfig(
         mode="lockstep",
         velocity_command=None if velocity_command is None else tuple(float(v) for v in velocity_command),
@@ -146,7 +153,9 @@ def run_sim2sim(
     finally:
         summary = loop.close()
         robot.close()
-    return _figures(spec, recorder, summary, velocity_command, seconds, fx)
+    out = _figures(spec, recorder, summary, velocity_command, seconds, fx)
+    out["simulator"]["parameters"] = f"{len(params)} set (the policy's calibration or given)" if params else "nominal"
+    return out
 
 
 def _figures(
