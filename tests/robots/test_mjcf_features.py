@@ -222,6 +222,15 @@ class TestPositionAndVelocityServos:
             assert any("position + velocity -> pd" in line for line in result.inferred)
             assert spec.idle_actuators == ("vel",)
 
+    def test_a_torque_driven_joints_damper_switched_off_is_said(self, tmp_path):
+        """A <motor> beside a <velocity> damper: the damper was switched off and its damping lost
+        without a word (named only among the idle actuators)."""
+        motor = '<motor name="mot" joint="shoulder" gear="2" ctrlrange="-5 5"/>'
+        (tmp_path / "mv.xml").write_text(_servo_pair(motor, VELOCITY))
+        spec, result = init_robot(tmp_path / "mv.xml", tmp_path / "mv" / "robot.yaml")
+        assert spec.actuators[0].model == "torque"
+        assert any("damping not carried over" in line and "shoulder (20 N m s/rad)" in line for line in result.inferred)
+
     def test_a_velocity_servo_with_a_force_range_is_not_folded_into_kd(self, tmp_path):
         """Its damping saturates (here at 20 / (5 x 2) = 2 rad/s): folded as kd 24, the pd's "zero"
         command at 4 rad/s gave -96 N m of braking in simulation where the model's drives give -56,

@@ -238,6 +238,7 @@ def infer_actuators(
     # a joint's first actuator that is no <velocity> damper: a damper next to a servo is its damping (added below)
     by_joint = {j: next((a for a in acts if not _damper(model, a)), acts[0]) for j, acts in on_joint.items()}
     out: dict[str, dict[str, Any]] = {}
+    lost: list[str] = []  # joints whose <velocity> damper is switched off without its damping going anywhere
     kinds: dict[str, int] = {}
     # an underactuated robot (an acrobot, a cart-pole): where some chosen joints are driven and no
     # one gain is given for all, a joint without an actuator of its own is passive (measured, not driven)
@@ -319,6 +320,12 @@ def infer_actuators(
                 kinds["motor -> torque"] = kinds.get("motor -> torque", 0) + 1
             if gear != 1.0:
                 entry["gear"] = gear
+            if entry["model"] == "torque" or gains:  # a damper's damping folds into a model servo's kd only
+                lost += [
+                    f"{joint} ({-float(model.actuator_biasprm[v, 2]) * float(model.actuator_gear[v, 0]) ** 2:g} N m s/rad)"
+                    for v in on_joint[jid]
+                    if v != a and _damper(model, v)
+                ]
         limit = joint_torque_limit(model, -1 if a is None else a, jid)
         given = per_joint(torque_limit, joint, limit_from, missing_ok=True)
         if given is not None:
@@ -343,4 +350,9 @@ def infer_actuators(
         )
     if replaced:
         notes.append(_replaced(replaced, limit_from))
+    if lost:  # sim2real switches the damper off: say what the joint loses
+        notes.append(
+            f"<velocity> dampers switched off, their damping not carried over (torque-driven, or your gains): "
+            f"{', '.join(lost)}; add it to kd (--kp/--kd) or as joint damping if the drive has it"
+        )
     return out, notes
