@@ -47,8 +47,9 @@ def _pump_policy(spec, path: Path, calibration: dict | None) -> Path:
     return path
 
 
-def _record(values: dict) -> dict:
+def _record(values: dict, spec_hash: str | None = None) -> dict:
     return {
+        "spec_hash": spec_hash if spec_hash is not None else load_robot("pendulum").hash,
         "path": "/lab/calib.yaml",
         "created": "2026-12-01T10:00:00+00:00",
         "values": {k: [v] for k, v in values.items()},
@@ -108,7 +109,7 @@ class TestObservedModel:
         policy = PolicyRunner(
             _pump_policy(pendulum, tmp_path / "c.onnx", _record(CALIBRATED)), pendulum, providers="cpu"
         )
-        observed = ObserverModel.of_policy(policy)
+        observed = ObserverModel.of_policy(policy, pendulum)
         assert set(observed.values) == set(CALIBRATED)
         assert "calib.yaml" in observed.describe()
         det = CollisionDetector(pendulum, observed=observed)
@@ -116,7 +117,34 @@ class TestObservedModel:
         assert model.body("pole").mass[0] == pytest.approx(CALIBRATED["body.pole.mass"])
         assert model.dof_damping[model.joint("hinge").dofadr[0]] == pytest.approx(0.6)
         plain = PolicyRunner(_pump_policy(pendulum, tmp_path / "n.onnx", None), pendulum, providers="cpu")
-        assert ObserverModel.of_policy(plain).describe() == "the nominal model"
+        assert ObserverModel.of_policy(plain, pendulum).describe() == "the nominal model"
+
+    def test_a_record_of_another_robot_out_of_bounds_or_naming_what_the_model_lacks_is_refused(self, pendulum, tmp_path):
+        """A hand-made record (all-zero spec hash, strength 0.05, a quadruped's thigh mass) was taken
+        as it came, and the deploy line counted it as the calibrated model."""
+        from sim2real.errors import ParameterError, SpecMismatchError
+
+        def observed(record):
+            path = _pump_policy(pendulum, tmp_path / "p.onnx", record)
+            return ObserverModel.of_policy(PolicyRunner(path, pendulum, providers="cpu"), pendulum)
+
+        with pytest.raises(SpecMismatchError, match="was made for robot spec 000000000000"):
+            observed(_record(CALIBRATED, "0" * 64))
+        with pytest.raises(ParameterError, match=r"actuator\.motor\.strength"):
+            observed(_record({"actuator.motor.strength": 0.05}))
+        with pytest.raises(ParameterError):
+            CollisionDetector(pendulum, observed=ObserverModel({"body.FL_thigh.mass": np.array([1.0])}, "calibration"))
+
+    def test_a_calibrated_drive_cannot_hide_a_push_it_resists(self, pendulum):
+        """Without a torque reading the observer implies the torque from the command: a calibrated
+        strength of 0.5 (inside its bounds) scaled what it saw, and a 1.5 x threshold push never
+        fired.  It implies torques with the spec's drives."""
+        observed = ObserverModel({"actuator.motor.strength": np.array([0.5])}, "calibration")
+        det = CollisionDetector(pendulum, observed=observed)
+        nominal = CollisionDetector(pendulum)
+        assert observed.describe() == "the nominal model"
+        np.testing.assert_array_equal(det.observer.model.actuator_gainprm, nominal.observer.model.actuator_gainprm)
+        np.testing.assert_array_equal(det.observer._actuation.strength, nominal.observer._actuation.strength)
 
     def test_sensor_and_delay_values_are_left_out(self, pendulum):
         observed = ObserverModel(

@@ -489,7 +489,7 @@ def observer_phrase(spec: Any, runner: Any) -> str:
 
     if not spec.safety.collision.enabled:
         return "collision detection off (safety.collision.enabled: false)"
-    return f"collision observer on {ObserverModel.of_policy(runner).describe()}"
+    return f"collision observer on {ObserverModel.of_policy(runner, spec).describe()}"
 
 
 def chain(*callbacks: Any) -> Any:

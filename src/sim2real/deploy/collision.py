@@ -180,7 +180,7 @@ class MomentumObserver:
         self.spec = spec
         self.observed = observed if observed is not None else ObserverModel()  # default: nominal
         model = build_robot_model(spec)
-        written = apply_observer_model(spec, model, self.observed)
+        apply_observer_model(spec, model, self.observed)
         model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
         self.model = model
         self.data = mujoco.MjData(model)
@@ -231,7 +231,7 @@ class MomentumObserver:
                 "chain the robot does not measure, turn collision detection off (safety.collision.enabled: false)"
             )
         self._act_joint = np.array([spec.joints.index(a.joint) for a in spec.actuators])
-        self._actuation, self._tau_limit = observed_actuation(spec, model, written)
+        self._actuation, self._tau_limit = observed_actuation(spec)
         self.weights = np.ones(nv) if weights is None else np.asarray(weights, dtype=float)
         if self.weights.shape != (nv,) or not np.all(self.weights > 0):
             raise Sim2RealError(f"collision observer: weights must be {nv} positive numbers")

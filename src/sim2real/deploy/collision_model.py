@@ -2,13 +2,15 @@
 
 A policy trained on a calibration (``sim2real train --calib``) records the calibrated values in its
 metadata (:attr:`~sim2real.policy.metadata.PolicyMetadata.calibration`).  The robot it is deployed
-on is the calibrated one, so the observer's ``M``, ``b``, ``f_p`` and implied torques come from the
-spec's model with those values set; an observer on the nominal model reads the difference as an
+on is the calibrated one, so the observer's ``M``, ``b`` and ``f_p`` come from the spec's model with
+those values set (the implied torques from the spec's drives: a calibrated weaker drive would hide
+a push it resists); an observer on the nominal model reads the difference as an
 external torque (a pendulum whose pole is 20 % heavier than nominal: a sixth of every torque the
 motor applies).  The detection thresholds stay the nominal spec's either way.
 
-Sensor parameters and delays change nothing the observer computes and are left out; a parameter
-of a body or joint the observer's model holds still (not the robot's: a ball in the scene) too.
+Sensor parameters and delays change nothing the observer computes and are left out.  The record
+must be this robot's (spec hash), inside the plausible bounds and named on the model, or the
+deployment does not start.
 Needs numpy and MuJoCo only.
 """
 
@@ -23,9 +25,10 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from sim2real.errors import ParameterError
+from sim2real.errors import ParameterError, SpecMismatchError
 from sim2real.params import Parameters, is_delay
 from sim2real.robots.actuation import ActuatorArrays
+from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 
 __all__ = ["ObserverModel", "apply_observer_model", "observed_actuation"]
@@ -43,62 +46,75 @@ class ObserverModel:
     """Where the values come from (e.g. the calibration file the policy was trained on)."""
 
     @classmethod
-    def of_policy(cls, policy: Any) -> ObserverModel:
+    def of_policy(cls, policy: Any, spec: RobotSpec) -> ObserverModel:
         """The model a policy was trained on: its metadata's calibration, or the nominal model
-        (no calibration recorded, or a policy without metadata such as the fault suite's stand-in)."""
+        (no calibration recorded, or a policy without metadata such as the fault suite's stand-in).
+
+        The record must be this robot's (its ``spec_hash``), its values inside the spec's plausible
+        bounds and named on the observer's model: a record from another robot or hand-edited must
+        not set what the observer predicts (a mass 100 x nominal would stop the robot at rest).
+
+        Raises:
+            SpecMismatchError: the record names another spec (or none).
+            ParameterError: a value outside its bounds, or a name the model does not have.
+        """
         meta = getattr(policy, "metadata", None)
         record = getattr(meta, "calibration", None)
         if not record:
             return cls()
-        values = {str(k): np.atleast_1d(np.asarray(v, dtype=float)) for k, v in record["values"].items()}
         path = record.get("path")
         source = f"calibration {Path(str(path)).name}" if path else "calibration"
+        if record.get("spec_hash") != spec.hash:
+            raise SpecMismatchError(
+                f"the policy's {source}",
+                spec.hash,
+                str(record.get("spec_hash") or "none"),
+                detail="the collision observer cannot model the robot with it",
+            )
+        values = {str(k): np.atleast_1d(np.asarray(v, dtype=float)) for k, v in record["values"].items()}
+        Parameters(spec, build_model(spec)).check_bounds(values, f"the policy's {source}")
         if record.get("created"):
             source += f" of {record['created']}"
         return cls(values=values, source=source)
 
     def describe(self) -> str:
         """One phrase for the startup line: which model the observer predicts torques with."""
-        if not self.values:
+        used = [n for n in self.values if _observed(n)]
+        if not used:
             return "the nominal model"
-        return (
-            f"the calibrated model the policy was trained on ({self.source}, {len(self.values)} parameters)"
-        )
+        return f"the calibrated model the policy was trained on ({self.source}, {len(used)} parameters)"
+
+
+def _observed(name: str) -> bool:
+    """Whether the observer takes a calibrated parameter: not a sensor's or a delay (nothing it
+    computes uses them), and not a drive's (``actuator.*``, ``motor.*``): it implies torques with the
+    spec's drives, so that a calibrated weaker or clipped drive cannot hide a push it resists."""
+    return not (name.startswith(("sensor.", "actuator.", "motor.")) or is_delay(name))
 
 
 def apply_observer_model(spec: RobotSpec, model: mujoco.MjModel, observed: ObserverModel) -> tuple[str, ...]:
     """Write ``observed``'s values into the observer's compiled ``model`` (in place); returns the
-    names written.  Sensor parameters and delays are skipped (nothing the observer computes depends
-    on them), and so are names the model does not have (a joint it removed), each logged."""
+    names written (:func:`_observed`'s).
+
+    Raises:
+        ParameterError: a name the observer's model does not have (another robot's calibration).
+    """
     if not observed.values:
         return ()
     params = Parameters(spec, model)
-    written: dict[str, np.ndarray] = {}
-    for name, value in observed.values.items():
-        if name.startswith("sensor.") or is_delay(name):
-            continue
+    written = {name: value for name, value in observed.values.items() if _observed(name)}
+    for name in written:
         try:
             params.info(name)
         except ParameterError:
-            log.info("collision observer: %s of the %s is not in its model, left out", name, observed.source)
-            continue
-        written[name] = value
+            raise ParameterError(
+                f"the collision observer's model has no {name} (the policy's {observed.source}): is it this robot's?"
+            ) from None
     params.set(model, written)
     return tuple(written)
 
 
-def observed_actuation(
-    spec: RobotSpec, model: mujoco.MjModel, written: tuple[str, ...]
-) -> tuple[ActuatorArrays, np.ndarray]:
+def observed_actuation(spec: RobotSpec) -> tuple[ActuatorArrays, np.ndarray]:
     """The actuators the observer implies torques with, and their torque limits [N m] (n_actions,):
-    the spec's, or the observer's ``model``'s where :func:`apply_observer_model` ``written`` drive
-    parameters (``actuator.*``, ``motor.*``: gains, strength, offset, motor constants, limits)."""
-    actuation = ActuatorArrays.from_spec(spec)
-    limit = np.array([a.torque_limit for a in spec.actuators], dtype=float)
-    if not any(n.startswith(("actuator.", "motor.")) for n in written):
-        return actuation, limit
-    ids = np.array([model.actuator(a.actuator).id for a in spec.actuators], dtype=int)
-    for k, a in enumerate(spec.actuators):
-        if f"actuator.{a.actuator}.torque_limit" in written:
-            limit[k] = float(model.actuator_forcerange[ids[k], 1])
-    return ActuatorArrays.from_user(spec, model.actuator_user[ids]), limit
+    always the spec's (:func:`_observed` leaves a calibration's drive parameters out)."""
+    return ActuatorArrays.from_spec(spec), np.array([a.torque_limit for a in spec.actuators], dtype=float)

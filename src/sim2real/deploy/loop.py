@@ -154,7 +154,7 @@ class ControlLoop:
             from sim2real.deploy.collision_model import ObserverModel
             from sim2real.deploy.monitor import deployment_monitor
 
-            monitor = deployment_monitor(self.spec, observed=ObserverModel.of_policy(policy))
+            monitor = deployment_monitor(self.spec, observed=ObserverModel.of_policy(policy, self.spec))
         self.monitor = monitor
         self.speed = speed if speed is not None else SpeedProgression.from_config(self.config.speed)
         self.log_path = Path(log_path) if log_path is not None else None

@@ -533,7 +533,7 @@ def run_preflight(
     items["limits"] = check_limits(spec)
     items["reduced_speed"] = check_reduced_speed(speed or SpeedConfig(), ledger_earned_s)
     items["perimeter"] = check_perimeter(confirm_perimeter)
-    runner = _Runner(spec, robot, paced, reset, fixed_base, ObserverModel.of_policy(policy))
+    runner = _Runner(spec, robot, paced, reset, fixed_base, ObserverModel.of_policy(policy, spec))
     items["zero_action_hold"], items["collision_detection"] = check_hold_and_collision(runner)
     items["joint_signs"] = check_joint_signs(runner)
     items["estop"], items["fallback"] = check_estop_and_fallback(runner)
