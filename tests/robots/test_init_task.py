@@ -133,3 +133,11 @@ class TestPlanarRoot:
         assert speed["rootx"] == speed["rootz"] == ROOT_SPEED
         assert any(line.startswith("the planar root's safety limits are a floating base's") for line in result.check)
         assert not any("without a range" in line and "root" in line for line in result.check)
+
+    def test_a_downward_vertical_slide_gets_its_height_band_the_right_way_round(self, tmp_path):
+        """rootz with axis 0 0 -1: q grows downwards.  It got the upward axis's [-0.5, 1.1], so q = 1.1
+        (the torso 0.1 m below the floor) passed and the low-height limit could never bind."""
+        path = tmp_path / "down.xml"
+        path.write_text(PLANAR.replace('name="rootz" type="slide" axis="0 0 1"', 'name="rootz" type="slide" axis="0 0 -1"'))
+        position = infer_spec(path, tmp_path, InitOptions()).spec["safety"]["joint_position"]
+        assert position["rootz"] == pytest.approx([-1.1, 0.5])

@@ -225,7 +225,8 @@ def planar_limits(
             low, high, what = q - ROOT_TILT, q + ROOT_TILT, f"{name} within {ROOT_TILT:g} rad (tilt)"
         elif abs(float(data.xaxis[j][2])) > 0.9:  # vertical: the root body's height above the floor
             height = float(data.xpos[model.jnt_bodyid[j]][2]) - floor_z
-            low, high = q - 0.5 * height, q + height + 0.1
+            up = 1.0 if float(data.xaxis[j][2]) > 0 else -1.0  # an axis pointing down: q grows downwards
+            low, high = sorted((q - up * 0.5 * height, q + up * (height + 0.1)))
             what = f"{name} keeping the root {0.5 * height:.3g} to {2 * height + 0.1:.3g} m above the floor (base height)"
         else:
             low, high, what = q - ROOT_TRAVEL, q + ROOT_TRAVEL, f"{name} within {ROOT_TRAVEL:g} m (travel)"
