@@ -62,6 +62,12 @@ class TestWheels:
         result = infer_spec(path, tmp_path, InitOptions())
         assert "FL_wheel" in result.spec["joints"]
 
+    def test_a_wheel_with_a_range_wider_than_a_turn_is_still_a_wheel(self, tmp_path):
+        """range="-10000 10000" kept it out of the test: its safety limits +-9999.95 rad never bind."""
+        path = _robot(tmp_path, "wheel", "cylinder", 'euler="1.5708 0 0"', rng='range="-10000 10000"')
+        with pytest.raises(SpecError, match="FL_wheel"):
+            infer_spec(path, tmp_path, InitOptions())
+
     def test_an_unlimited_knee_above_a_point_foot_is_no_wheel(self, tmp_path):
         path = _robot(tmp_path, "knee", "sphere", 'pos="0 0 -0.1"')
         result = infer_spec(path, tmp_path, InitOptions())

@@ -57,7 +57,13 @@ def wheel_joints(
         geoms: Collision geom ids of the robot.
     """
     hinge = int(mujoco.mjtJoint.mjJNT_HINGE)
-    free = {j for j in chosen if int(model.jnt_type[j]) == hinge and not model.jnt_limited[j]}
+    # no range, or one wider than a turn (range="-10000 10000": a limit that can never bind)
+    free = {
+        j
+        for j in chosen
+        if int(model.jnt_type[j]) == hinge
+        and (not model.jnt_limited[j] or float(model.jnt_range[j, 1] - model.jnt_range[j, 0]) > 2 * np.pi)
+    }
     wheels: set[int] = set()
     for foot in feet:
         body = foot
