@@ -129,3 +129,34 @@ class TestJoined:
             "joints ['r_knee'] are on none of the joint-state topics read (/left_leg/joint_states, " in text
         )
         assert "--topic joint_states=/left_leg/joint_states,/right_leg/joint_states,TOPIC" in text
+
+
+class TestSameJointOnTwoTopics:
+    """Two topics carrying one joint at other stamps are compared with b interpolated at a's times;
+    the allowance was the largest step of a anywhere in the log, so one jump (a wrap, a re-homing)
+    let a follower 0.3 rad off pass, read from the first topic with an INFO line."""
+
+    @staticmethod
+    def _owners(qa, qb):
+        from sim2real.logs.bag_joined import joint_owners
+
+        n, dt = len(qa), 20_000_000
+        t = np.concatenate([np.arange(n) * dt, np.arange(n) * dt + dt // 2])
+        sources = ["/leader/joint_states"] * n + ["/follower/joint_states"] * n
+        return joint_owners("bag", "/joint_states", sources, t, [("joint1",)] * (2 * n), [np.array([x]) for x in [*qa, *qb]])
+
+    def test_an_offset_follower_is_refused_whatever_jumps_elsewhere(self):
+        qa = 0.3 * np.sin(np.arange(200) * 0.05)
+        qa[100:] += 1.0  # one 1 rad step
+        with pytest.raises(LogError, match="other values"):
+            self._owners(qa, qa + 0.3)
+
+    def test_the_same_motion_sampled_at_other_times_is_one_joint(self):
+        t = np.arange(200) * 0.02
+        motion = lambda s: 0.8 * np.sin(3.0 * s) + 0.1 * np.sin(11.0 * s)  # noqa: E731
+        assert self._owners(motion(t), motion(t + 0.01)) == {"joint1": "/leader/joint_states"}
+
+    def test_a_series_of_no_numbers_is_refused(self):
+        with pytest.raises(LogError, match="other values"):
+            self._owners(np.full(50, np.nan), np.full(50, np.nan))
+

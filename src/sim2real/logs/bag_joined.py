@@ -11,6 +11,7 @@ the topics and how far apart they are, and the ``--topic`` that chooses.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -97,19 +98,28 @@ def _series(
 
 def _apart(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]) -> float:
     """How far apart two series of one joint are: at the times both have, else ``b`` interpolated at
-    ``a``'s times within both spans, less the largest step of ``a`` between samples (0 when no
-    time overlaps)."""
+    ``a``'s times within both spans, less how far ``b`` moves around each time (its steps there: a
+    local allowance; one jump anywhere, a wrap or a re-homing, allowed any difference
+    everywhere); 0 when no time overlaps, inf when no value to compare is a number."""
     (ta, qa), (tb, qb) = a, b
     if not ta.size or not tb.size:
         return 0.0
     common, ia, ib = np.intersect1d(ta, tb, return_indices=True)
     if common.size:
-        return float(np.nanmax(np.abs(qa[ia] - qb[ib])))
-    inside = (ta >= tb[0]) & (ta <= tb[-1])
-    if not inside.any() or ta.size < 2:
-        return 0.0
-    diff = np.abs(qa[inside] - np.interp(ta[inside], tb, qb))
-    return max(0.0, float(np.nanmax(diff)) - float(np.nanmax(np.abs(np.diff(qa)))))
+        diff = np.abs(qa[ia] - qb[ib])
+    else:
+        inside = (ta >= tb[0]) & (ta <= tb[-1])
+        if not inside.any():
+            return 0.0
+        steps = np.abs(np.diff(qb)) if tb.size > 1 else np.zeros(1)
+        k = np.clip(np.searchsorted(tb, ta[inside]) - 1, 0, steps.size - 1)  # the step around each time
+        # ... and its neighbours': at a turning point the two samples around it are alike, and the
+        # path between them rises above both by a fraction of the next step
+        local = np.maximum(steps[k], np.maximum(steps[np.maximum(k - 1, 0)], steps[np.minimum(k + 1, steps.size - 1)]))
+        diff = np.abs(qa[inside] - np.interp(ta[inside], tb, qb)) - local
+    if not np.isfinite(diff).any():
+        return math.inf
+    return max(0.0, float(np.nanmax(diff)))
 
 
 def keep_owned(
