@@ -84,6 +84,21 @@ class TestCutChunk:
         assert f"({kind}): {n} messages recovered ({(n - 1) * STEP / 1e9:.3f} s), its last " in said
         assert f"{(N - n) * STEP / 1e9:.3f} s lost" in said
 
+    @pytest.mark.parametrize("compression", ["none", "zstd", "lz4"])
+    @pytest.mark.parametrize("share", [0.31, 0.47, 0.6, 0.73])
+    def test_a_zero_filled_tail_is_no_data(self, tmp_path, compression, share):
+        """A crash can leave zeros after the last bytes written: read as records they completed the
+        half-written message (its velocities 0 where they are about 1) or refused the whole bag
+        (CDR size mismatch)."""
+        bag = _cut_bag(tmp_path / "bag", compression, share)
+        (file,) = bag.glob("*.mcap")
+        file.write_bytes(file.read_bytes() + bytes(4096))
+        back = read_bag(bag)
+        n = len(back.t)
+        assert 0.1 * N < n < N
+        np.testing.assert_array_equal(back.q[:, 0], np.arange(n))
+        assert np.all(back.qd[-1] != 0.0)  # the last sample is a message as written, not zero-filled
+
     def test_a_chunk_cut_inside_its_header_is_lost_with_a_clear_line(self, tmp_path):
         bag = _cut_bag(tmp_path / "bag", "none", share=0.0)
         with pytest.raises(LogError, match="no messages on /joint_states"):

@@ -17,6 +17,7 @@ import mmap
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import lz4.frame
 import zstandard
@@ -64,25 +65,33 @@ def recover_cut_chunk(path: Path, pos: int) -> Recovered | None:
             return None
         compression = bytes(buf[at : at + name_len]).decode(errors="replace")
         at += name_len + 8  # the records' byte length (the part the file holds is what is left)
-        data = _inflated(compression, bytes(buf[at:size]))
+        # a crash can leave the file's tail zero-filled (space the file system gave it, never written):
+        # zeros are no records, and read as data they completed the half-written message
+        data = _inflated(compression, bytes(buf[at:size]).rstrip(b"\x00"))
     if data is None:
         return None
     records, messages, last = _complete_records(data)
     return Recovered(records, messages, last, end_ns, start_ns, compression)
 
 
-def _inflated(compression: str, data: bytes) -> bytes | None:
-    """As much of a chunk's cut records as decompresses; None for an unknown compression."""
+def _inflated(compression: str, data: bytes, piece: int = 4096) -> bytes | None:
+    """As much of a chunk's cut records as decompresses, fed ``piece`` bytes at a time so that what
+    came before a damaged tail is kept; None for an unknown compression."""
     if compression == "":
         return data
-    try:
-        if compression == "zstd":
-            return zstandard.ZstdDecompressor().decompressobj().decompress(data)
-        if compression == "lz4":
-            return lz4.frame.LZ4FrameDecompressor().decompress(data)
-    except (zstandard.ZstdError, RuntimeError, ValueError):
-        return b""
-    return None
+    if compression == "zstd":
+        stream: Any = zstandard.ZstdDecompressor().decompressobj()
+    elif compression == "lz4":
+        stream = lz4.frame.LZ4FrameDecompressor()
+    else:
+        return None
+    out = bytearray()
+    for start in range(0, len(data), piece):
+        try:
+            out += stream.decompress(data[start : start + piece])
+        except (zstandard.ZstdError, RuntimeError, ValueError, EOFError):
+            break
+    return bytes(out)
 
 
 def _complete_records(data: bytes) -> tuple[bytes, int, int | None]:
