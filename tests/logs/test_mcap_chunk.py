@@ -103,3 +103,32 @@ class TestCutChunk:
         bag = _cut_bag(tmp_path / "bag", "none", share=0.0)
         with pytest.raises(LogError, match="no messages on /joint_states"):
             read_bag(bag)
+
+
+class TestUndecodableMessages:
+    """A crash can leave the last message written half done, or bytes that are no message: the bag
+    was refused whole ('corrupt message data'), losing everything recorded before it."""
+
+    @staticmethod
+    def _bag(path: Path, finished: bool) -> Path:
+        with Writer(path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+            conn = writer.add_connection("/joint_states", JS.__msgtype__, typestore=STORE)
+            for i in range(50):
+                ns = EPOCH + i * STEP
+                msg = foreign_state(ns, ["j0"], [float(i)], [1.0])
+                writer.write(conn, ns, STORE.serialize_cdr(msg, JS.__msgtype__))
+            writer.write(conn, EPOCH + 50 * STEP, b"\x00\x01\x00\x00\xff\xff\xff\x7f")  # no JointState
+        if not finished:
+            (path / "metadata.yaml").unlink()
+        return path
+
+    def test_a_cut_recordings_undecodable_messages_are_left_out_and_said(self, tmp_path, caplog):
+        with caplog.at_level(logging.WARNING):
+            back = read_bag(self._bag(tmp_path / "cut", finished=False))
+        np.testing.assert_array_equal(back.q[:, 0], np.arange(50))
+        assert any("1 messages of the cut recording do not decode" in r.getMessage() for r in caplog.records)
+
+    def test_a_finished_bags_undecodable_message_is_still_refused(self, tmp_path):
+        with pytest.raises(LogError, match="corrupt message data"):
+            read_bag(self._bag(tmp_path / "done", finished=True))
+

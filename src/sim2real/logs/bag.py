@@ -127,6 +127,9 @@ _NO_ORIENTATION_COV = np.array([-1.0, 0, 0, 0, 0, 0, 0, 0, 0])
 _EMPTY = np.zeros(0)
 
 
+_UNDECODABLE = (SerdeError, ValueError, IndexError, KeyError, AssertionError, struct.error)
+"""What a message's bytes that are no message raise when decoded."""
+
 def _to_ns(t: float, what: str) -> int:
     try:
         t = float(t)
@@ -518,12 +521,21 @@ def read_bag(
         found = [(c.topic, c.msgtype) for c in reader.connections]
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
         decode = reader.decoders(str(path), wanted)
+        undecoded = 0  # messages of a cut recording that do not decode: written as it stopped
         try:
             for conn, ns, raw in reader.messages(connections=wanted) if wanted else ():  # none: rosbags reads all
-                msg = decode[conn.msgtype](raw)
+                try:
+                    msg = decode[conn.msgtype](raw)
+                except _UNDECODABLE:
+                    if complete:
+                        raise
+                    undecoded += 1
+                    continue
                 streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype, conn.topic)
-        except (ReaderError, SerdeError, ValueError, IndexError, KeyError, AssertionError, struct.error) as exc:
+        except (ReaderError, *_UNDECODABLE) as exc:
             raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None
+        if undecoded:  # a crash leaves the last writes half done; what was recorded before stays readable
+            log.warning("%s: %d messages of the cut recording do not decode (written as it stopped): left out", path, undecoded)
     unitree_meta = streams.take_unitree()
     header = _meta_from(custom, streams.meta_json, path)
     spec_hash = header.get("spec_hash") or None
