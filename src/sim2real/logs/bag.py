@@ -521,21 +521,25 @@ def read_bag(
         found = [(c.topic, c.msgtype) for c in reader.connections]
         wanted, role = connections_to_read(str(path), reader.connections, _TYPES, topics)
         decode = reader.decoders(str(path), wanted)
-        undecoded = 0  # messages of a cut recording that do not decode: written as it stopped
+        undecoded: list[Exception] = []  # a cut recording's last messages that do not decode: written as it stopped
         try:
             for conn, ns, raw in reader.messages(connections=wanted) if wanted else ():  # none: rosbags reads all
                 try:
                     msg = decode[conn.msgtype](raw)
-                except _UNDECODABLE:
+                except _UNDECODABLE as exc:
                     if complete:
                         raise
-                    undecoded += 1
+                    undecoded.append(exc)
                     continue
+                if undecoded:  # a message that decodes after one that did not: damage, not a cut
+                    raise undecoded[0]
                 streams.add(role.get(conn.topic, conn.topic), ns, msg, conn.msgtype, conn.topic)
         except (ReaderError, *_UNDECODABLE) as exc:
             raise LogError(f"{path}: corrupt message data ({type(exc).__name__}: {exc})") from None
         if undecoded:  # a crash leaves the last writes half done; what was recorded before stays readable
-            log.warning("%s: %d messages of the cut recording do not decode (written as it stopped): left out", path, undecoded)
+            log.warning(
+                "%s: its last %d messages do not decode (written as the recording stopped): left out", path, len(undecoded)
+            )
     unitree_meta = streams.take_unitree()
     header = _meta_from(custom, streams.meta_json, path)
     spec_hash = header.get("spec_hash") or None
