@@ -1084,7 +1084,7 @@ def _rate_ok(spec, monitor, values, previous, dt) -> None:
     dt_eff = min(max(dt, 0.0), monitor.max_command_dt)
     for i, act in enumerate(spec.actuators):
         j = spec.joints.index(act.joint)
-        rate = float(np.broadcast_to(spec.safety.command_rate, (len(spec.joints),))[j])
+        rate = float(spec.safety.command_rate[j])
         if act.model == "pd":
             rate = min(rate, spec.safety.velocity[j])
         step = rate * monitor.speed_fraction * dt_eff

@@ -78,7 +78,7 @@ def audit_command(
         if previous is not None:
             dt = max(command.t - previous.t, 0.0)
             step = abs(value - float(previous.values[i]))
-            rate = float(np.broadcast_to(np.asarray(lim.command_rate, dtype=float), (len(spec.joints),))[j])
+            rate = float(lim.command_rate[j])
             allowed = rate * dt
             if step > allowed * (1 + 1e-6) + _TOL:
                 problems.append(f"{act.joint}: change {step:.6g} in {dt:.4g} s beyond the rate {rate:g}/s")

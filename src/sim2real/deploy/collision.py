@@ -75,12 +75,12 @@ from sim2real.deploy.body_geometry import (
     sole,
     torque_scale,
 )
-from sim2real.deploy.collision_model import ObserverModel, apply_observer_model, observed_actuation
+from sim2real.deploy.collision_model import ObserverModel, apply_observer_model
 from sim2real.deploy.coupling import chain_columns, chain_constraints, coupling_column, joint_couplings
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
-from sim2real.robots.actuation import implied_torque
+from sim2real.robots.actuation import ActuatorArrays, implied_torque
 from sim2real.robots.geom_extent import collision_geoms, geom_bottom, lowest_point
 from sim2real.robots.model import (
     build_model,
@@ -231,7 +231,7 @@ class MomentumObserver:
                 "chain the robot does not measure, turn collision detection off (safety.collision.enabled: false)"
             )
         self._act_joint = np.array([spec.joints.index(a.joint) for a in spec.actuators])
-        self._actuation, self._tau_limit = observed_actuation(spec)
+        self._actuation, self._tau_limit = ActuatorArrays.from_spec(spec), np.array([a.torque_limit for a in spec.actuators])
         self.weights = np.ones(nv) if weights is None else np.asarray(weights, dtype=float)
         if self.weights.shape != (nv,) or not np.all(self.weights > 0):
             raise Sim2RealError(f"collision observer: weights must be {nv} positive numbers")

@@ -27,11 +27,10 @@ import numpy as np
 
 from sim2real.errors import ParameterError, SpecMismatchError
 from sim2real.params import Parameters, is_delay
-from sim2real.robots.actuation import ActuatorArrays
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 
-__all__ = ["ObserverModel", "apply_observer_model", "observed_actuation"]
+__all__ = ["ObserverModel", "apply_observer_model"]
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +91,15 @@ def _observed(name: str) -> bool:
     return not (name.startswith(("sensor.", "actuator.", "motor.")) or is_delay(name))
 
 
-def apply_observer_model(spec: RobotSpec, model: mujoco.MjModel, observed: ObserverModel) -> tuple[str, ...]:
-    """Write ``observed``'s values into the observer's compiled ``model`` (in place); returns the
-    names written (:func:`_observed`'s).
+def apply_observer_model(spec: RobotSpec, model: mujoco.MjModel, observed: ObserverModel) -> None:
+    """Write ``observed``'s values into the observer's compiled ``model`` (in place): those
+    :func:`_observed` takes.
 
     Raises:
         ParameterError: a name the observer's model does not have (another robot's calibration).
     """
     if not observed.values:
-        return ()
+        return
     params = Parameters(spec, model)
     written = {name: value for name, value in observed.values.items() if _observed(name)}
     for name in written:
@@ -111,10 +110,3 @@ def apply_observer_model(spec: RobotSpec, model: mujoco.MjModel, observed: Obser
                 f"the collision observer's model has no {name} (the policy's {observed.source}): is it this robot's?"
             ) from None
     params.set(model, written)
-    return tuple(written)
-
-
-def observed_actuation(spec: RobotSpec) -> tuple[ActuatorArrays, np.ndarray]:
-    """The actuators the observer implies torques with, and their torque limits [N m] (n_actions,):
-    always the spec's (:func:`_observed` leaves a calibration's drive parameters out)."""
-    return ActuatorArrays.from_spec(spec), np.array([a.torque_limit for a in spec.actuators], dtype=float)

@@ -79,8 +79,7 @@ def limit_problems(spec: RobotSpec) -> tuple[list[str], dict[str, dict[str, floa
                 f"{a.joint}: in safety.torque_above_model, but its torque limit {limit:g} N m is not above the "
                 f"model's (its actuator {model_says}): drop it from the list"
             )
-    rates = np.broadcast_to(np.asarray(s.command_rate, dtype=float), (len(spec.joints),))
-    rates = rates[[spec.joints.index(j) for j in spec.actuated_joints]]
+    rates = s.command_rate[[spec.joints.index(j) for j in spec.actuated_joints]]
     if not np.all(np.isfinite(rates)):
         unbounded = [j for j, r in zip(spec.actuated_joints, rates, strict=True) if not math.isfinite(r)]
         problems.append(f"no finite command rate limit ({', '.join(unbounded[:4])}{' ...' if len(unbounded) > 4 else ''})")

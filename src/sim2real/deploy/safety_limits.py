@@ -86,7 +86,7 @@ class ActuatorLimits:
         lim = spec.safety
         actuation = ActuatorArrays.from_spec(spec)
         velocity = np.asarray(lim.velocity, dtype=float)[index]
-        rate = np.broadcast_to(np.asarray(lim.command_rate, dtype=float), (len(spec.joints),))[index]
+        rate = np.asarray(lim.command_rate, dtype=float)[index]
         rate_is_velocity = actuation.pd & (velocity < rate)
         return cls(
             joints=tuple(a.joint for a in acts),

@@ -281,10 +281,10 @@ class SafetyLimits:
     """Lowest allowed base height above the floor [m]; None when not applicable."""
     base_height_high: float | None = None
     """Highest allowed base height above the floor [m]; None when not applicable."""
-    command_rate: np.ndarray | float = math.inf
+    command_rate: np.ndarray = math.inf  # type: ignore[assignment]  # a number is spread over the joints
     """Largest allowed change of a joint command per second [command units/s], shape (n_joints,)
     (inf for passive joints; one number or a map by joint in YAML: a 2 N m wrist cannot take the
-    rate of a 150 N m shoulder); a plain number applies to every joint."""
+    rate of a 150 N m shoulder); a plain number given here applies to every joint."""
     stale_timeout: float = 0.05
     """A reading older than this is stale [s]."""
     safe_mode: SafeMode = "damping"
@@ -302,6 +302,8 @@ class SafetyLimits:
     model's fails it."""
 
     def __post_init__(self) -> None:
+        rate = np.broadcast_to(np.asarray(self.command_rate, dtype=float), (len(self.joint_names),))
+        object.__setattr__(self, "command_rate", frozen_array(rate))
         if not 0 < self.stale_timeout <= MAX_STALE_TIMEOUT:  # False for NaN too
             raise SpecError(
                 f"safety.stale_timeout must be above 0 and at most {MAX_STALE_TIMEOUT:g} s (a reading that old is "
