@@ -258,6 +258,13 @@ CASES = [
         ("record at most", "per log"),
         ("r",),
     ),
+    Case(  # was: a policy on a real robot with no preflight and no stage ledger (safety review 7)
+        "a policy recorded on a ROS 2 robot",
+        f"record --robot furuta --ros2 --policy {F}/furuta.onnx --seconds 1 --out {{tmp}}/r",
+        "record --ros2",
+        ("deploy --ros2", "preflight and stage ledger"),
+        ("r",),
+    ),
     Case(
         "twin with a negative noise",
         record("negative_twin.yaml"),

@@ -76,14 +76,20 @@ class TestAccounting:
         assert row["stages"][1]["seconds"] == 0.0 and row["stages"][1]["events"] == 1
         assert row["stages"][0]["seconds"] == pytest.approx(kept, abs=0.012)
 
-    def test_clamps_do_not_reset(self, furuta, tmp_path):
+    def test_clamps_neither_reset_nor_earn(self, furuta, tmp_path):
+        """A clamped tick is no incident, but no eventless time either: a policy clamped on every
+        tick was promoted to 100 % (safety review 7); the loop's own stages count clamps as events."""
         clamp = new_event(0.0, EventKind.RATE_LIMIT, Severity.CLAMP, "clamped")
         with StageLedger(tmp_path / "l.sqlite") as book:
             rec = LedgerRecorder(book, _spec(furuta), "p", "robot", flush_s=0.01)
-            for _ in range(20):
+            for _ in range(10):
+                rec(_Tick(0))
+            for _ in range(200):
                 rec(_Tick(0, [clamp]))
             rec.close()
-            assert book.rows()[0]["stages"][0]["seconds"] == pytest.approx(0.04)
+            (row,) = book.rows()
+        assert row["stage"] == 0 and row["stages"][0]["events"] == 0
+        assert row["stages"][0]["seconds"] == pytest.approx(10 * furuta.control_dt)
 
 
 class TestRefusedRun:

@@ -853,6 +853,10 @@ class TestSafeCommand:
     def test_unusable_reading_gives_finite_values(self, arm):
         command = SafetyMonitor(arm).safe_command(Reading.dropped(0.0, 2), now=3.0)
         assert command.mode == "safe" and command.t == 3.0 and np.all(np.isfinite(command.values))
+        # ... but no measured state stands behind them: a pd joint's value is the default pose, which a
+        # robot sending safe values as targets must not send (safety review 7)
+        assert not command.measured
+        assert SafetyMonitor(arm).safe_command(make_reading(arm, 0.0), now=0.0).measured
 
     def test_a_reading_no_longer_current_is_not_damped_as_if_it_were(self, pendulum):
         # the joint moved at 5 rad/s when the readings stopped: damping that old speed would be a
@@ -872,6 +876,7 @@ class TestSafeCommand:
         last = make_reading(arm, 0.0, q=[0.1, -0.2], qd=[1.0, -2.0])
         monitor.filter_command([0.1, -0.2], last, 0.0)
         command = monitor.safe_command(None, now=1.0)
+        assert command.measured
         tau = implied_torque(arm, command.values, make_reading(arm, 1.0, q=[0.1, -0.2], qd=[0.0, 0.0]))
         np.testing.assert_allclose(tau, [0.0, 0.0], atol=1e-12)
 

@@ -21,7 +21,7 @@ import pytest
 
 pytest.importorskip("rclpy", reason="needs the ros2 extra (pip install 'sim2real[ros2]')")
 
-from sim2real.deploy.preflight_record import ITEMS
+from sim2real.deploy.preflight_record import ITEMS, robot_settings, robot_target
 from sim2real.policy.linear import write_linear_policy
 from sim2real.robots import load_robot
 
@@ -65,11 +65,19 @@ class TestPreflightOverRos2:
                                  tmp_path / "deploy.log")
             assert code == 0, (tmp_path / "deploy.log").read_text()[-3000:]
             ledger = summary["ledger"]
-            assert (ledger["target"], ledger["stage_at_start"]) == ("robot", 0)
+            target = robot_target(None)  # this robot: its ROS domain is the test's
+            assert (ledger["target"], ledger["stage_at_start"]) == (target, 0)
             assert 0.5 < ledger["earned_s"] <= 1.5 + 1e-9  # eventless normal ticks at stage 0
             code, shown = _run(["stages", "show", "--robot", "pendulum", "--json"], tmp_path / "stages.log")
             (row,) = shown["rows"]
-            assert row["target"] == "robot" and row["stages"]["0"]["seconds"] == pytest.approx(ledger["earned_s"])
+            assert row["target"] == target and row["stages"]["0"]["seconds"] == pytest.approx(ledger["earned_s"])
+
+            # another unit on another ROS domain has had no checklist (safety review 7): refused at the gate
+            other = str(robot_settings({}, None)["domain_id"] + 1)
+            code, _ = _run(["deploy", "--robot", "pendulum", "--policy", str(policy), "--ros2", "--domain-id", other,
+                            "--seconds", "1", "--out", str(tmp_path / "run3")], tmp_path / "deploy3.log")
+            assert code == 1 and "domain_id differ" in (tmp_path / "deploy3.log").read_text()
+            assert not (tmp_path / "run3").exists()
 
             # --speed above the ledger's stage: refused before anything moves
             code, _ = _run(["deploy", "--robot", "pendulum", "--policy", str(policy), "--ros2", "--speed", "2",

@@ -251,6 +251,17 @@ class TestJointStatesByName:
         finally:
             robot.close()
 
+    def test_a_driver_without_efforts_is_said_to_turn_the_torque_check_off(self, probe, furuta, caplog):
+        """It turned the measured-torque check off without a line at any level (safety review 7)."""
+        robot, pub = attach(probe, furuta, topics())
+        try:
+            with caplog.at_level("WARNING", logger="sim2real.real.ros2.robot"):
+                publish_until(probe, robot, pub, joint_state(["arm", "pendulum"], [0.1, 0.2]), 1)
+                assert robot.read().valid and robot.read().tau is None
+            assert "carries no efforts: the measured-torque check is off" in caplog.text
+        finally:
+            robot.close()
+
     def test_imu_and_base_height_complete_a_floating_base_reading(self, probe, quadruped):
         from sensor_msgs.msg import Imu
         from std_msgs.msg import Float64
@@ -296,6 +307,8 @@ class TestJointStatesByName:
         from sensor_msgs.msg import Imu
         from std_msgs.msg import Float64
 
+        # samples may wait on a loaded machine: a spec allowing half a second, and the IMU as much
+        quadruped = dataclasses.replace(quadruped, safety=dataclasses.replace(quadruped.safety, stale_timeout=0.5))
         config = topics(odometry_topic=f"{topics().joint_states_topic}_odom", imu_timeout=0.5)
         robot, pub = attach(probe, quadruped, config)
         imu_pub = probe.node.create_publisher(Imu, config.imu_topic, 1)
@@ -483,6 +496,109 @@ class TestCommandsAndSafeMode:
         finally:
             robot.close()
 
+    def test_without_a_safe_mode_topic_safe_values_are_sent_only_where_measured(self, probe, quadruped, caplog):
+        """Safety review 7: a safe command before any usable reading sent the default pose as
+        position targets (a folded robot stood up at full gains), and a bare stop() after a normal
+        command sent nothing, so the driver kept that command."""
+        from std_msgs.msg import Float64MultiArray
+
+        config = topics(safe_mode_topic=None, safe_values_on_command_topic=True)
+        commands = probe.subscribe(Float64MultiArray, config.command_topic, QosSettings(depth=10).profile())
+        robot = Ros2Robot(quadruped, config)
+        try:
+            probe.wait_for(lambda: robot._command_pub.get_subscription_count() > 0, TIMEOUT, "command subscriber")
+            assert robot.sends_safe_values
+            values = np.asarray(quadruped.default_pose)[list(map(quadruped.joints.index, quadruped.actuated_joints))]
+            with caplog.at_level("ERROR", logger="sim2real.real.ros2.robot"):
+                robot.write(Command(t=0.0, values=values, mode="safe", measured=False))
+            assert "before any usable joint reading: no values sent" in caplog.text
+            robot.write(Command(t=0.0, values=values + 0.1))
+            probe.wait_for(lambda: len(commands) == 1, TIMEOUT, "the normal command")
+            caplog.clear()
+            with caplog.at_level("ERROR", logger="sim2real.real.ros2.robot"):
+                robot.stop()
+            assert "stopped without safe values after a normal command" in caplog.text
+            robot.write(Command(t=0.0, values=values - 0.1, mode="safe"))
+            probe.wait_for(lambda: len(commands) == 2, TIMEOUT, "the safe values")
+            np.testing.assert_allclose(commands[1][1].data, values - 0.1)
+            caplog.clear()
+            with caplog.at_level("ERROR", logger="sim2real.real.ros2.robot"):
+                robot.stop()
+            assert caplog.text == ""  # the safe values went out: nothing to say
+        finally:
+            robot.close()
+
+    def test_the_loop_stops_a_robot_without_a_safe_mode_topic_with_its_safe_values(self, probe, quadruped, tmp_path):
+        """Every stop path outside a tick (the end of a run, an e-stop, an error) went through
+        robot.stop(), which such a robot cannot realize: the driver kept the last normal command."""
+        from sensor_msgs.msg import Imu
+        from std_msgs.msg import Float64, Float64MultiArray
+
+        from sim2real.deploy.loop import ControlLoop, LoopConfig
+        from sim2real.policy.linear import write_linear_policy
+        from sim2real.policy.runtime import PolicyRunner
+
+        spec = dataclasses.replace(quadruped, safety=dataclasses.replace(quadruped.safety, stale_timeout=0.5))
+        config = topics(safe_mode_topic=None, safe_values_on_command_topic=True)
+        commands = probe.subscribe(Float64MultiArray, config.command_topic, QosSettings(depth=10).profile())
+        robot, pub = attach(probe, spec, config)
+        imu_pub = probe.node.create_publisher(Imu, config.imu_topic, 1)
+        height_pub = probe.node.create_publisher(Float64, config.base_height_topic, 1)
+        runner = PolicyRunner(write_linear_policy(spec, tmp_path / "lin.onnx"), spec, providers="cpu")
+        loop = ControlLoop(robot, runner, config=LoopConfig(mode="paced"))  # on the robot's clock
+        try:
+            probe.wait_for(lambda: robot._command_pub.get_subscription_count() > 0, TIMEOUT, "command subscriber")
+            imu = Imu()
+            imu.orientation.w = 1.0
+            imu.linear_acceleration.z = 9.81
+            deadline = time.monotonic() + TIMEOUT
+            while robot.not_ready() is not None:
+                assert time.monotonic() < deadline, robot.not_ready()
+                imu_pub.publish(imu)
+                height_pub.publish(Float64(data=0.3))
+                pub.publish(joint_state(spec.joints, np.asarray(spec.default_pose) + 0.05))
+                with probe.changed:
+                    probe.changed.wait(0.05)
+            loop.open()
+            assert loop.tick().command.mode == "normal"
+            probe.wait_for(lambda: len(commands) == 1, TIMEOUT, "the normal command")
+            loop.close()
+            probe.wait_for(lambda: len(commands) == 2, TIMEOUT, "the safe values at the end of the run")
+            expected = loop.monitor.safe_command(loop.last_reading)
+            assert expected.measured
+            np.testing.assert_allclose(commands[1][1].data, expected.values)
+        finally:
+            robot.close()
+
+    def test_a_driver_whose_qos_we_cannot_reach_is_not_heard(self, probe, furuta):
+        """A best-effort publisher never matches a reliable subscription: the driver got nothing and
+        the startup gate counted it as listening (safety review 7)."""
+        from std_msgs.msg import Bool, Float64MultiArray
+
+        best_effort = QosSettings(reliability="best_effort", depth=1)
+        config = topics(command_qos=best_effort, safe_mode_qos=dataclasses.replace(best_effort, durability="volatile"))
+        probe.subscribe(Float64MultiArray, config.command_topic, QosSettings(reliability="reliable", depth=10).profile())
+        probe.subscribe(Bool, config.safe_mode_topic, QosSettings(reliability="reliable", depth=1).profile())
+        robot = Ros2Robot(furuta, config)
+        try:
+            deadline = time.monotonic() + TIMEOUT  # discovery notifies no one: poll the graph
+            while probe.node.get_name() not in (robot.unheard() or ""):
+                assert time.monotonic() < deadline, robot.unheard()
+                time.sleep(0.01)
+            problem = robot.unheard()
+            assert problem is not None and problem.startswith(f"no driver subscribes to the command topic {config.command_topic}")
+            assert "cannot receive what we publish" in problem and probe.node.get_name() in problem
+        finally:
+            robot.close()
+        robot = Ros2Robot(furuta, topics(command_topic=config.command_topic, safe_mode_topic=config.safe_mode_topic))
+        try:  # the same driver, reached by a reliable publisher
+            deadline = time.monotonic() + TIMEOUT
+            while robot.unheard() is not None:
+                assert time.monotonic() < deadline, robot.unheard()
+                time.sleep(0.01)
+        finally:
+            robot.close()
+
     def test_late_subscriber_sees_the_latched_safe_mode(self, probe, furuta):
         from std_msgs.msg import Bool
 
@@ -517,6 +633,14 @@ class TestTiming:
     def test_read_timeout_must_be_below_the_control_period(self, furuta):
         with pytest.raises(Ros2ConfigError, match="control period"):
             Ros2Robot(furuta, topics(read_timeout=furuta.control_dt))
+
+
+    def test_an_imu_timeout_above_the_stale_timeout_is_refused(self, quadruped):
+        """It let the tilt and height checks run on an IMU 3 s silent (safety review 7)."""
+        stale = quadruped.safety.stale_timeout
+        Ros2Config(imu_timeout=stale).check(quadruped)
+        with pytest.raises(Ros2ConfigError, match=r"imu_timeout 30 s is above the spec's safety\.stale_timeout"):
+            Ros2Config(imu_timeout=30.0).check(quadruped)
 
 
 class TestConfig:

@@ -388,12 +388,15 @@ def deploy(
 
         ros_settings = Ros2Config.resolve(spec, ros_config)
         ros_settings.check(spec)
-    gate = preflight_gate(spec, policy, override_preflight, ros_settings.to_mapping()) if ros2 else None
+    from sim2real.deploy.preflight_record import robot_settings, robot_target
+
+    settings = robot_settings(ros_settings.to_mapping(), domain_id) if ros2 else {}
+    gate = preflight_gate(spec, policy, override_preflight, settings) if ros2 else None
     recorder = progression = None
     if gated:
         from sim2real.deploy.ledger import ledger_run
 
-        recorder, progression = ledger_run(spec, policy, "robot" if ros2 else "twin", stage)
+        recorder, progression = ledger_run(spec, policy, robot_target(domain_id) if ros2 else "twin", stage)
         stage = progression.stage
     speed_config = SpeedConfig(dwell_s=dwell or 10.0, start_stage=stage if stage is not None else 0)
     try:

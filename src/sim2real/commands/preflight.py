@@ -106,6 +106,7 @@ def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, do
     from sim2real.deploy.ledger import ledger_start
     from sim2real.deploy.loop_build import check_height_scan
     from sim2real.deploy.preflight import run_preflight
+    from sim2real.deploy.preflight_record import robot_settings, robot_target
     from sim2real.policy.metadata import read_metadata
     from sim2real.real.ros2 import Ros2Config, Ros2Robot, set_realtime_priority
 
@@ -117,10 +118,10 @@ def _on_ros2(spec: Any, policy: str, confirmed: bool, ros_config: str | None, do
         if not robot.wait_for_robot(wait):
             why = robot.not_ready() or robot.unheard()
             raise Sim2RealError(f"the robot is not ready within {wait} s: {why or 'no joint states (is it running?)'}")
-        speed, earned_s = ledger_start(spec, policy, "robot")  # where `deploy --ros2` would start
+        speed, earned_s = ledger_start(spec, policy, robot_target(domain_id))  # where `deploy --ros2` would start
         return run_preflight(
             spec, robot, policy, target="robot", confirm_perimeter=confirmed, paced=True, fixed_base=fixed_base,
-            speed=speed, ledger_earned_s=earned_s, ros2_config=config.to_mapping(),
+            speed=speed, ledger_earned_s=earned_s, ros2_config=robot_settings(config.to_mapping(), domain_id),
         )
     finally:
         robot.close()

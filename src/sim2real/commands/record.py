@@ -55,7 +55,8 @@ def record(
         ros2: Record a ROS 2 robot (the loop runs as a ROS 2 node at the control rate, as in
             ``deploy --ros2``; the robot is found on the topics of --ros-config or the spec).
         excite: Excitation signal, or "trot" (an open-loop trot of a legged robot).
-        policy: Or: run this exported policy (.onnx).
+        policy: Or: run this exported policy (.onnx) on the twin (on a ROS 2 robot a policy runs
+            through ``deploy --ros2``, behind its preflight and stage ledger).
         seconds: Length of the recording [s].
         amplitude: Excitation amplitude: a fraction of the voltage/torque limit, radians for pd.
         seed: Seed of the random signals and of the start state.
@@ -75,6 +76,11 @@ def record(
     """
     if (excite is None) == (policy is None):
         raise Sim2RealError("give exactly one of --excite chirp|prbs|steps and --policy P")
+    if ros2 and policy is not None:  # deploy --ros2 gates a policy with its preflight and stage ledger
+        raise Sim2RealError(
+            "record --ros2 runs an excitation (--excite); a policy runs on a real robot only through "
+            "`sim2real deploy --ros2 --out LOG`, behind its preflight and stage ledger (the log is the same)"
+        )
     _robot_source(twin, ros2)
     from sim2real.deploy.loop import ControlLoop, LoopConfig, parse_stage
     from sim2real.deploy.record import ExcitationPolicy, TrotGait, fixed_base_spec
@@ -119,7 +125,6 @@ def record(
                 seconds,
                 target,
                 what,
-                policy,
                 seed,
                 ros_config,
                 domain_id,
@@ -191,7 +196,6 @@ def _record_ros2(
     seconds: float,
     target: Path,
     what: str,
-    policy: str | None,
     seed: int,
     ros_config: str | None,
     domain_id: int | None,
@@ -200,7 +204,8 @@ def _record_ros2(
     fixed_base: bool = False,
     live_view: Any = None,
 ) -> tuple[dict[str, Any], str]:
-    """``record --ros2``: the recording loop as a ROS 2 node until --seconds of control have run.
+    """``record --ros2``: an excitation (never a policy: that is ``deploy --ros2``, gated) as a ROS 2
+    node until --seconds of control have run.
 
     Returns:
         The summary and its human text (the caller emits them once the live view is closed)."""
@@ -209,18 +214,16 @@ def _record_ros2(
     from sim2real.deploy.speed import SpeedConfig
 
     meta: dict[str, Any] = {"source": "sim2real record --ros2", "seed": seed, "fixed_base": fixed_base}
-    if policy is not None:
-        meta["policy_file"] = str(Path(policy).resolve())
 
     def make_loop(robot: Any) -> ControlLoop:
         speed = SpeedConfig(start_stage=start)
-        config = LoopConfig(mode="paced", speed=speed, speed_applies_to=_stages_slow(policy))
+        config = LoopConfig(mode="paced", speed=speed, speed_applies_to=_stages_slow(None))
         return ControlLoop(robot, driver, config=config, log_path=target, log_meta=meta, live=live_view)
 
     human(f"record {what} on the ROS 2 robot {spec.name} for {seconds:g} s, log {target}", json)
     summary = run_ros2_deploy(
         spec,
-        str(policy or what),
+        what,
         ros_config=ros_config,
         seconds=seconds,
         domain_id=domain_id,

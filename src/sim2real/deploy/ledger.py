@@ -391,7 +391,8 @@ class LedgerRecorder:
             self._incident = True
             return
         self._incident = False
-        if result.stage == self.reached and result.command.mode == "normal":
+        clamped = any(str(e.severity) == "clamp" for e in result.events)  # eventless time only, clamps included
+        if result.stage == self.reached and result.command.mode == "normal" and not clamped:
             self._pending += self.dt
         dwell = self.dwell
         if self._pending >= self.flush_s or (dwell is not None and self.earned >= dwell - _EPS):

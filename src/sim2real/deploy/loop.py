@@ -297,11 +297,22 @@ class ControlLoop:
             return summary
         self._closed = True
         try:
-            self.robot.stop()
+            self.stop_robot(self._last_now)
         finally:
             t = self._last_now if self._last_now is not None and self._last_now >= 0 else 0.0
             self._log.close(t, summary)
         return summary
+
+    def stop_robot(self, now: float | None = None) -> None:
+        """Put the robot in safe mode now, outside a tick (the end of a run, an e-stop, an error).
+
+        ``robot.stop()``; a robot whose safe mode is values on its command topic
+        (``sends_safe_values``: a ROS 2 driver without a safe-mode topic) is written the monitor's
+        safe command at the newest reading instead, else it would keep the last normal command."""
+        if getattr(self.robot, "sends_safe_values", False):
+            self.robot.write(self.monitor.safe_command(self._last_reading, now))
+        else:
+            self.robot.stop()
 
     def __enter__(self) -> ControlLoop:
         return self.open()
@@ -539,9 +550,9 @@ class ControlLoop:
             return
         self._handled_exc = exc
         try:
-            self.robot.stop()
+            self.stop_robot(now if math.isfinite(now) else None)
         except Exception:  # the original error is the one to report
-            log.exception("robot.stop() failed after an error in the control loop")
+            log.exception("stopping the robot failed after an error in the control loop")
         t = now if math.isfinite(now) else (self._last_now or 0.0)
         try:
             self._write_event(t, EVENT_ERROR, {"what": "robot stopped", "error": repr(exc)})

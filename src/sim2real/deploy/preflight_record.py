@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from sim2real.errors import Sim2RealError
+
 __all__ = [
     "ITEMS",
     "MAX_AGE_S",
@@ -31,6 +33,8 @@ __all__ = [
     "file_hash",
     "find_passing",
     "record_path",
+    "robot_settings",
+    "robot_target",
     "settings_difference",
     "state_dir",
     "user",
@@ -145,6 +149,34 @@ def file_hash(path: str | Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def ros_domain(domain_id: int | None) -> int:
+    """The ROS domain a robot run talks on: ``--domain-id``, else ``ROS_DOMAIN_ID``, else 0.
+
+    Raises:
+        Sim2RealError: ``ROS_DOMAIN_ID`` is no integer.
+    """
+    if domain_id is not None:
+        return int(domain_id)
+    raw = os.environ.get("ROS_DOMAIN_ID", "").strip() or "0"
+    try:
+        return int(raw)
+    except ValueError:
+        raise Sim2RealError(f"ROS_DOMAIN_ID={raw!r} is no integer (0 to 232)") from None
+
+
+def robot_settings(ros2_config: Mapping[str, Any], domain_id: int | None) -> dict[str, Any]:
+    """The settings a robot's preflight is recorded with and ``deploy --ros2`` must match: the ROS 2
+    config's mapping and the ROS domain (a second unit of the same model on another domain is another
+    robot, whose checklist has not run)."""
+    return {**ros2_config, "domain_id": ros_domain(domain_id)}
+
+
+def robot_target(domain_id: int | None) -> str:
+    """The stage ledger's target of a ROS 2 robot: ``robot`` and its ROS domain (a second unit on
+    another domain does not start at the first one's stage)."""
+    return f"robot (ROS domain {ros_domain(domain_id)})"
 
 
 def append_record(result: PreflightResult, path: Path | None = None) -> Path:

@@ -377,7 +377,7 @@ class SafetyMonitor:
         values = safe_mode_command(self.spec, self.limits, q, qd)
         if now is None:
             now = source.t if source is not None else (self._last_now if self._last_now is not None else 0.0)
-        return Command(t=float(now), values=values, mode="safe")
+        return Command(t=float(now), values=values, mode="safe", measured=source is not None)
 
     def _safe_stop(self, reading: Reading | None, now: float, events: list[SafetyEvent]) -> SafetyDecision:
         return SafetyDecision(

@@ -80,12 +80,13 @@ def rotate_imu(traj: Trajectory, rotation: np.ndarray) -> Trajectory:
         return traj
     changes: dict = {"gyro": traj.gyro @ rotation.T, "accel": traj.accel @ rotation.T}
     if traj.quat is not None:
-        q_fs = _quat_of(rotation.T)  # the site's orientation in the frame
+        q_fs = quat_of(rotation.T)  # the site's orientation in the frame
         changes["quat"] = quat_multiply(traj.quat.T, q_fs).T  # column-wise: each sample's
     return dataclasses.replace(traj, **changes)
 
 
-def _quat_of(matrix: np.ndarray) -> np.ndarray:
+def quat_of(matrix: np.ndarray) -> np.ndarray:
+    """The quaternion (w, x, y, z) of a rotation matrix, shape (4,)."""
     out = np.zeros(4)
     mujoco.mju_mat2Quat(out, np.ascontiguousarray(matrix, dtype=float).reshape(9))
     return out

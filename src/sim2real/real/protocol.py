@@ -127,6 +127,10 @@ class Command:
     (rad target for pd, N m for torque, V for dc_motor)."""
     mode: CommandMode = "normal"
     """``normal``, ``hold`` or ``safe`` (see the class docstring)."""
+    measured: bool = True
+    """A ``safe`` command's values rest on a measured joint state.  False: no good reading of the
+    robot has come yet, so a pd joint's value is no hold of where it is (it is the default pose);
+    a robot that sends safe values as targets must not send them (it would stand the robot up)."""
 
     def __post_init__(self) -> None:
         if self.mode not in COMMAND_MODES:

@@ -225,7 +225,7 @@ class PolicyDeploymentNode(Node):
         if self._timer is not None:
             self.destroy_timer(self._timer)
             self._timer = None
-        self.robot.stop()
+        self.loop.stop_robot(self._loop_clock())
         self.finished.set()
 
     # ------------------------------------------------------------------ control
@@ -251,7 +251,7 @@ class PolicyDeploymentNode(Node):
         """Trigger the e-stop: latch the monitor and send the robot to safe mode now."""
         t = self._loop_clock()
         self.loop.request_estop(f"e-stop from {source}")
-        self.robot.stop()
+        self.loop.stop_robot(t)
         done = self._loop_clock()
         self.estops.append({"source": source, "t": t, "safe_mode_published": done})
         log.warning("deploy node: e-stop from %s", source)

@@ -11,6 +11,10 @@ runtime           contexts and executors, the steady clock, spinning until a con
                   handlers, real-time priority, message field helpers
 diagnostics       ``diagnostic_msgs`` statuses of the nodes (the deploy node's and the hardware node's)
 robot             :class:`Ros2Robot`: the Robot protocol over ROS 2 (what a deployment talks to)
+efforts           the efforts of a JointState as the measured-torque check may take them
+imu_message       Imu messages in the IMU site's frame; an orientation the driver did not fill
+graph             who listens on the graph: whether a command or a safe stop would reach a driver
+                  (no recorder or viewer, a QoS our publisher can reach)
 hardware_node     :class:`RobotHardwareNode`: any Robot (the twin) served as a ROS 2 hardware node,
                   and :func:`run_hardware_node` (``sim2real twin-node``)
 ================  ==================================================================================

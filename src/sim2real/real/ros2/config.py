@@ -227,6 +227,13 @@ class Ros2Config:
 
     def check(self, spec: RobotSpec) -> None:
         """Raise Ros2ConfigError when the config does not fit the spec."""
+        stale = float(spec.safety.stale_timeout)
+        if self.imu_timeout is not None and self.imu_timeout > stale:
+            raise Ros2ConfigError(
+                f"ros2 config: imu_timeout {self.imu_timeout:g} s is above the spec's safety.stale_timeout "
+                f"{stale:g} s: the tilt and height checks and the policy would run on IMU, base height or "
+                "odometry samples the safety layer counts as stale; give at most stale_timeout (null: it)"
+            )
         unknown = sorted(set(self.joint_names) - set(spec.joints))
         if unknown:
             raise Ros2ConfigError(

@@ -14,13 +14,8 @@ may publish them in any order, and more joints than the spec has.  A message tha
 spec's joints (or has no velocities, or arrays of the wrong length) gives a reading with
 ``valid=False``, which the safety layer treats as stale (hold, then safe stop after
 ``stale_timeout``).  ``Ros2Config.joint_names`` maps the spec's joint names to the robot's.
-Efforts are optional: an empty ``effort`` array gives ``Reading.tau = None``, and so does one
-that is NaN at actuated joints that have never given a finite effort (what ros2_control's
-joint_state_broadcaster publishes for joints without an effort interface), until every actuated
-joint has given one (an unactuated joint's NaN effort reads 0: no motor, no torque limit to check);
-a NaN effort at a joint that gave a finite one before is a sensor fault, passed on for the safety
-monitor to stop on, and so is a message without efforts (or with an array of another length than
-the names: one warning) once efforts were measured: the torque check must not go quiet.
+Efforts are optional until measured (:mod:`sim2real.real.ros2.efforts`); IMU messages are read into
+the IMU site's frame (:mod:`sim2real.real.ros2.imu_message`).
 
 **Timing.** Messages are taken by subscription callbacks; :meth:`Ros2Robot.read` only assembles the
 newest sample and never blocks longer than ``Ros2Config.read_timeout`` (at most a control period;
@@ -57,6 +52,9 @@ from rclpy.node import Node
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Command, Reading
 from sim2real.real.ros2.config import Ros2Config, Ros2ConfigError, joint_command_fields, joint_index_map
+from sim2real.real.ros2.efforts import EffortReader
+from sim2real.real.ros2.graph import unheard
+from sim2real.real.ros2.imu_message import ImuReader
 from sim2real.real.ros2.runtime import (
     ExecutorKind,
     float_array,
@@ -88,14 +86,6 @@ class _ImuSample:
     quat: np.ndarray | None
 
 
-ONLOOKERS = ("rosbag2", "ros2cli", "ros2_bag", "foxglove", "rqt", "rviz", "plotjuggler")
-"""Node-name prefixes of subscribers that record or show a topic, never act on it (``ros2 bag
-record``, ``ros2 topic echo``, Foxglove's bridge, rqt, RViz, PlotJuggler; a leading underscore, as
-the CLI's hidden nodes have, ignored): they do not count as a driver listening."""
-
-
-UNKNOWN_NODE = "_NODE_NAME_UNKNOWN_"
-"""The node name the ROS 2 graph gives an endpoint whose node it has not discovered yet."""
 
 
 @dataclass
@@ -192,8 +182,10 @@ class Ros2Robot:
         self._seq = 0
         self._last_read_seq = -1
         self._safe_state: bool | None = None
-        self._effort_seen = np.zeros(spec.n_joints, dtype=bool)  # joints that gave a finite effort
-        self._passive = np.array([j not in spec.actuated_joints for j in spec.joints])  # no torque limit to check
+        self._imu_reader = ImuReader(spec)
+        self._safe_values_out = True  # no normal values since the last safe values (or ever)
+        self._publish_lock = threading.Lock()  # an e-stop callback may publish while a tick does
+        self._efforts = EffortReader(spec, self._warn_once)
         self._warned: set[str] = set()
         self._closed = False
         self._take_on_read = bool(take_on_read) and node is not None
@@ -288,38 +280,6 @@ class Ros2Robot:
             if not self._closed:
                 log.error("ros2 robot: executor stopped: %s", exc)
 
-    def _efforts(self, effort: Any, index: np.ndarray, n_names: int) -> np.ndarray | None:
-        """The spec joints' efforts of a JointState (module docstring), or None: not measured.
-
-        Once a joint has given a finite effort, its NaN (or a message without efforts, or with an
-        array of another length) is a fault passed on as NaN for the monitor to stop on: the torque
-        check must not go quiet when a driver stops sending them.  An unactuated joint that never
-        gave one reads 0 (a passive pendulum has no effort interface and no torque limit).
-        """
-        if len(effort) == n_names:
-            tau = np.frombuffer(effort, dtype=np.float64)[index]
-        else:
-            if len(effort):
-                self._warn_once(
-                    "effort length", f"JointState has {n_names} names and {len(effort)} efforts: efforts not read"
-                )
-            if not self._effort_seen.any():
-                return None
-            tau = np.full(self._n, np.nan)  # measured before: their absence is a fault
-        finite = np.isfinite(tau)
-        fault = self._effort_seen & ~finite
-        self._effort_seen |= finite
-        tau = np.where(self._passive & ~self._effort_seen, 0.0, tau)
-        if fault.any() or (self._effort_seen | self._passive).all():
-            return tau
-        never = [self.spec.joints[i] for i in np.flatnonzero(~(self._effort_seen | self._passive))]
-        self._warn_once(
-            "effort",
-            f"JointState effort is NaN at {', '.join(never[:4])}{' ...' if len(never) > 4 else ''}: "
-            "efforts taken as not measured until every actuated joint has given one",
-        )
-        return None
-
     def _sample_time(self, header: Any, now: float, what: str) -> tuple[float, str | None]:
         """The sample's time on the loop's clock: when its callback ran (``stamp="receive"``; the
         callbacks take the message only, as rclpy's EventsExecutor passes no MessageInfo), or its
@@ -391,7 +351,7 @@ class Ros2Robot:
         assert isinstance(index, np.ndarray)
         q = np.frombuffer(msg.position, dtype=np.float64)[index]
         qd = np.frombuffer(msg.velocity, dtype=np.float64)[index]
-        tau = self._efforts(msg.effort, index, n_names)
+        tau = self._efforts.read(msg.effort, index, n_names)
         t, problem = self._sample_time(msg.header, now, "JointState")
         if problem is not None:
             self.counters.incomplete += 1
@@ -413,17 +373,14 @@ class Ros2Robot:
     def _on_imu(self, msg: Any) -> None:
         now = self._clock()
         self.counters.imu += 1
-        g, a, o = msg.angular_velocity, msg.linear_acceleration, msg.orientation
-        quat = None if msg.orientation_covariance[0] == -1.0 else np.array([o.w, o.x, o.y, o.z])
+        values = self._imu_reader.read(msg)  # in the IMU site's frame
         t, self._imu_problem = self._sample_time(msg.header, now, "Imu")
         if self._imu_problem is not None:
             self._warn_once("imu stamp", self._imu_problem + " (reading marked invalid)")
-        self._imu = _ImuSample(
-            t,
-            np.array([g.x, g.y, g.z]),
-            None if msg.linear_acceleration_covariance[0] == -1.0 else np.array([a.x, a.y, a.z]),
-            quat,
-        )
+        elif values.problem is not None:
+            self._imu_problem = values.problem
+            self._warn_once("imu orientation", values.problem + " (readings marked invalid while it lasts)")
+        self._imu = _ImuSample(t, values.gyro, values.accel, values.quat)
 
     def _on_height(self, msg: Any) -> None:
         self.counters.base_height += 1
@@ -480,32 +437,7 @@ class Ros2Robot:
         or on the safe-mode topic, but recorders and viewers: a stop published there would leave the
         robot on its last command), or None when both are heard.  One line for the user.  A
         subscriber is no proof that the driver acts on the message: it is the check a graph allows."""
-        if not self._listeners(self.config.command_topic):
-            return f"no driver subscribes to the command topic {self.config.command_topic}{self._onlookers(self.config.command_topic)}"
-        if self._safe_pub is not None and not self._listeners(self.config.safe_mode_topic):
-            return (
-                f"no driver subscribes to the safe-mode topic {self.config.safe_mode_topic}"
-                f"{self._onlookers(self.config.safe_mode_topic)}: a safe stop would not reach the robot (its driver "
-                "must enter safe mode on True there; without that topic set safe_mode_topic: null and "
-                "safe_values_on_command_topic: true)"
-            )
-        return None
-
-    def _subscribers(self, topic: str) -> list[str]:
-        """The nodes subscribed to ``topic``."""
-        return [i.node_name for i in self.node.get_subscriptions_info_by_topic(self.node.resolve_topic_name(topic))]
-
-    def _listeners(self, topic: str) -> list[str]:
-        """The subscribers of ``topic`` that may be a driver: not a recorder, a CLI or a viewer, and
-        known by name (discovery reports an endpoint before its node: ``_NODE_NAME_UNKNOWN_``, which
-        may be a recorder; counted once its name is known)."""
-        return [
-            n for n in self._subscribers(topic) if n and n != UNKNOWN_NODE and not n.lstrip("_").startswith(ONLOOKERS)
-        ]
-
-    def _onlookers(self, topic: str) -> str:
-        seen = [n for n in self._subscribers(topic) if n.lstrip("_").startswith(ONLOOKERS)]
-        return f" (only {', '.join(sorted(set(seen)))}, which record or show it)" if seen else ""
+        return unheard(self.node, self.config.command_topic, self.config.safe_mode_topic if self._safe_pub else None)
 
     def _stamp_hint(self) -> str:
         return (
@@ -601,26 +533,46 @@ class Ros2Robot:
         if values.shape != (self._m,):
             raise Sim2RealError(f"command has shape {values.shape}, the robot has {self._m} actuators")
         if command.mode == "safe":
-            self.stop()
-            if not self.config.safe_values_on_command_topic:
+            if self.sends_safe_values and not command.measured and self._command_pd.any():
+                # no good reading yet: a pd joint's "safe" value is the default pose, not a hold
+                self._safe_values_out = True  # nothing normal was sent either: the driver keeps its state
+                self._stop_quietly()
+                log.error(
+                    "ros2 robot %s: safe mode before any usable joint reading: no values sent on %s "
+                    "(a position target would be the default pose, not where the joints are)",
+                    self.spec.name,
+                    self.config.command_topic,
+                )
+                return
+            self._stop_quietly()
+            if not self.sends_safe_values:
                 return
         elif self._safe_state is not False:
             self._publish_safe(False)
-        self._publish_values(values)
+        self._publish_values(values, safe=command.mode == "safe")
 
-    def _publish_values(self, values: np.ndarray) -> None:
+    @property
+    def sends_safe_values(self) -> bool:
+        """Whether this robot's safe mode is the safe command's values on the command topic
+        (``safe_values_on_command_topic``): it is stopped with ``write(safe command)``, since
+        :meth:`stop` alone has no values to send."""
+        return bool(self.config.safe_values_on_command_topic)
+
+    def _publish_values(self, values: np.ndarray, safe: bool = False) -> None:
         ordered = values[self._order[self._slots]]
-        msg = self._command_msg
-        if self.config.command_type == "std_msgs/msg/Float64MultiArray":
-            data = self._fixed.copy()  # empty slots 0.0, locked joints their hold position
-            data[self._slots] = ordered
-            msg.data = float_array(data)
-        else:
-            msg.header.stamp = self._ros_clock.now().to_msg()
-            position, effort = joint_command_fields(ordered, self._command_pd)
-            msg.position, msg.effort = float_array(position), float_array(effort)
-        self._command_pub.publish(msg)
-        self.counters.commands += 1
+        with self._publish_lock:
+            msg = self._command_msg
+            if self.config.command_type == "std_msgs/msg/Float64MultiArray":
+                data = self._fixed.copy()  # empty slots 0.0, locked joints their hold position
+                data[self._slots] = ordered
+                msg.data = float_array(data)
+            else:
+                msg.header.stamp = self._ros_clock.now().to_msg()
+                position, effort = joint_command_fields(ordered, self._command_pd)
+                msg.position, msg.effort = float_array(position), float_array(effort)
+            self._command_pub.publish(msg)
+            self.counters.commands += 1
+            self._safe_values_out = safe
 
     def _publish_safe(self, safe: bool) -> None:
         self._safe_state = safe
@@ -629,7 +581,21 @@ class Ros2Robot:
             self.counters.safe_mode += 1
 
     def stop(self) -> None:
-        """Enter the robot's safe mode: publish True on the safe-mode topic (once per entry)."""
+        """Enter the robot's safe mode: publish True on the safe-mode topic (once per entry).
+
+        A robot whose safe mode is values (:attr:`sends_safe_values`) needs them written
+        (``write(safe command)``, what the control loop's stop paths do); stopped without them after
+        a normal command, the driver keeps that command, and this says so as an error."""
+        if self.sends_safe_values and not self._safe_values_out:
+            log.error(
+                "ros2 robot %s: stopped without safe values after a normal command: the driver on %s "
+                "keeps the last command (write the monitor's safe command to stop it)",
+                self.spec.name,
+                self.config.command_topic,
+            )
+        self._stop_quietly()
+
+    def _stop_quietly(self) -> None:
         if self._safe_state is not True:
             self._publish_safe(True)
             log.info("ros2 robot %s: safe mode requested", self.spec.name)

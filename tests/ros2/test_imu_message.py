@@ -1,0 +1,102 @@
+"""IMU messages read live into the IMU site's frame; an orientation the driver did not fill."""
+
+from __future__ import annotations
+
+import logging
+
+import mujoco
+import numpy as np
+import pytest
+
+pytest.importorskip("rclpy", reason="needs the ros2 extra (pip install 'sim2real[ros2]')")
+
+from sim2real.real.ros2.imu_message import UNFILLED_TILT, ImuReader
+from sim2real.real.rotations import quat_multiply
+from sim2real.robots import load_robot
+
+MJCF = """
+<mujoco>
+  <worldbody>
+    <body name="base">
+      <freejoint/>
+      <geom size="0.1"/>
+      <site name="imu" pos="0.1 0 0"/>
+      <site name="imu_link" pos="0.1 0 0.02" euler="0 0 180"/>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+
+
+@pytest.fixture(scope="module")
+def quadruped():
+    spec = load_robot("quadruped")
+    assert spec.imu is not None and spec.imu.site == "imu"
+    return spec
+
+
+def imu_msg(
+    accel=(0.0, 0.0, 9.81), quat=(1.0, 0.0, 0.0, 0.0), gyro=(0.0, 0.0, 0.0), frame="", covariance=0.0
+):
+    from sensor_msgs.msg import Imu
+
+    msg = Imu()
+    msg.header.frame_id = frame
+    msg.orientation.w, msg.orientation.x, msg.orientation.y, msg.orientation.z = quat
+    msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = gyro
+    msg.linear_acceleration.x, msg.linear_acceleration.y, msg.linear_acceleration.z = accel
+    msg.orientation_covariance[0] = covariance
+    return msg
+
+
+class TestUnfilledOrientation:
+    def test_the_default_orientation_of_a_base_on_its_side_is_refused(self, quadruped):
+        """Safety review 7: a driver leaving the orientation at its default read upright whatever the
+        base did, and the tilt check with it (the robot lying on its side passed)."""
+        values = ImuReader(quadruped).read(imu_msg(accel=(0.0, 9.81, 0.0)))
+        assert values.problem is not None and "tilted 90 degrees" in values.problem
+
+    def test_an_upright_base_a_filled_orientation_or_one_said_absent_pass(self, quadruped):
+        reader = ImuReader(quadruped)
+        assert reader.read(imu_msg()).problem is None  # the default is right while the base is upright
+        tilted = np.array([np.cos(0.3), np.sin(0.3), 0.0, 0.0])  # a real estimate of a 0.6 rad roll
+        accel = (0.0, 9.81 * np.sin(0.6), 9.81 * np.cos(0.6))
+        assert reader.read(imu_msg(accel=accel, quat=tuple(tilted))).problem is None
+        absent = reader.read(imu_msg(accel=accel, covariance=-1.0))
+        assert absent.quat is None and absent.problem is None
+        small = (0.0, 9.81 * np.sin(UNFILLED_TILT * 0.9), 9.81 * np.cos(UNFILLED_TILT * 0.9))
+        assert reader.read(imu_msg(accel=small)).problem is None
+        assert reader.read(imu_msg(accel=(0.0, 30.0, 0.0))).problem is None  # an impact, not gravity
+
+
+class TestFrame:
+    def test_a_chip_frame_turned_about_z_is_turned_into_the_site(self, quadruped, caplog):
+        """Safety review 7: the live path ignored header.frame_id, so an IMU turned 180 degrees about z
+        gave the policy and the collision observer gyro and acceleration of the wrong sign."""
+        reader = ImuReader(quadruped, mujoco.MjModel.from_xml_string(MJCF))
+        quat = np.array([np.cos(0.2), 0.0, 0.0, np.sin(0.2)])
+        with caplog.at_level(logging.WARNING, logger="sim2real.real.ros2.imu_message"):
+            values = reader.read(
+                imu_msg(accel=(1.0, 2.0, 9.81), gyro=(0.1, -0.2, 0.3), quat=tuple(quat), frame="imu_link")
+            )
+            reader.read(imu_msg(frame="imu_link"))
+        np.testing.assert_allclose(values.gyro, [-0.1, 0.2, 0.3], atol=1e-12)
+        np.testing.assert_allclose(values.accel, [-1.0, -2.0, 9.81], atol=1e-12)
+        np.testing.assert_allclose(values.quat, quat_multiply(quat, [0.0, 0.0, 0.0, 1.0]), atol=1e-12)
+        assert caplog.text.count("turned 180 degrees from the IMU site 'imu'") == 1  # once per frame
+
+    def test_the_site_itself_or_a_frame_the_model_lacks_is_read_as_the_site(self, quadruped, caplog):
+        reader = ImuReader(quadruped, mujoco.MjModel.from_xml_string(MJCF))
+        with caplog.at_level(logging.WARNING, logger="sim2real.real.ros2.imu_message"):
+            for frame in ("", "imu"):
+                np.testing.assert_array_equal(
+                    reader.read(imu_msg(gyro=(0.1, 0.2, 0.3), frame=frame)).gyro, [0.1, 0.2, 0.3]
+                )
+            assert caplog.text == ""
+            np.testing.assert_array_equal(
+                reader.read(imu_msg(gyro=(0.1, 0.2, 0.3), frame="imu_chip")).gyro, [0.1, 0.2, 0.3]
+            )
+        assert (
+            "frame 'imu_chip', not the IMU site 'imu' (the model has no site or body of that name)"
+            in caplog.text
+        )
