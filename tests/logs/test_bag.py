@@ -57,6 +57,17 @@ class TestRoundTrip:
         _assert_same(back, tr)
         assert back.tau is None and back.imu_t is None and not back.has_commands
 
+    def test_partial_efforts_survive_the_round_trip(self, tmp_path):
+        """write_bag wrote no efforts for a log whose efforts leave a joint out (tau_partial)."""
+        tr = make_trajectory(seed=4, with_imu=False)
+        partial = np.array(tr.tau, copy=True)
+        partial[:, 1] = np.nan
+        tr = Trajectory(tr.spec_hash, tr.joint_names, tr.t, tr.q, tr.qd, tau_partial=partial, meta={"robot": "x"})
+        write_bag(tmp_path / "run", tr)
+        back = read_bag(tmp_path / "run")
+        assert back.tau is None and back.effort_missing() == (tr.joint_names[1],)
+        np.testing.assert_array_equal(back.tau_partial, partial)
+
     def test_imu_without_orientation_reads_back_as_none(self, tmp_path):
         with BagWriter(tmp_path / "run", None, ["a"]) as bag:
             for i in range(3):

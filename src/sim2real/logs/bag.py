@@ -438,6 +438,7 @@ def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = N
     bases = (tr.base_truth, tr.base_estimate)
     items += [(float(t), 4 + k, i) for k, b in enumerate(bases) if b is not None for i, t in enumerate(b.t)]
     items.sort()
+    efforts = tr.tau if tr.tau is not None else tr.tau_partial  # NaN where a joint gives none, as read
     with BagWriter(
         path,
         tr.spec_hash,
@@ -449,7 +450,7 @@ def write_bag(path: str | Path, trajectory: Trajectory, *, robot: str | None = N
     ) as bag:
         for t, kind, i in items:
             if kind == 0:
-                bag.write_state(t, tr.q[i], tr.qd[i], None if tr.tau is None else tr.tau[i])
+                bag.write_state(t, tr.q[i], tr.qd[i], None if efforts is None else efforts[i])
             elif kind == 1:
                 bag.write_imu(t, tr.gyro[i], tr.accel[i], None if tr.quat is None else tr.quat[i])
             elif kind == 2:
