@@ -6,6 +6,8 @@ its fix (a policy imported with another meaning than it was trained with, withou
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import yaml
@@ -141,13 +143,14 @@ def scripted(tmp_path, n_obs, bias=0.0):
     return path
 
 
-def import_lg(tmp_path, n_obs=48, bias=0.0, **config):
+def import_lg(tmp_path, n_obs=48, bias=0.0, drop=(), **config):
+    """Import a scripted policy with the suite's deploy config changed by ``config`` (``drop``: keys
+    removed)."""
+    path = legged_gym_config(tmp_path, num_obs=n_obs, **config)
+    values = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({k: v for k, v in values.items() if k not in drop}))
     return import_legged_gym(
-        scripted(tmp_path, n_obs, bias),
-        legged_gym_config(tmp_path, num_obs=n_obs, **config),
-        MODEL,
-        tmp_path / "out",
-        torque_limit=23.7,
+        scripted(tmp_path, n_obs, bias), path, MODEL, tmp_path / "out", torque_limit=23.7
     )
 
 
@@ -157,11 +160,14 @@ LEGS = [3, 4, 5, 0, 1, 2, 9, 10, 11, 6, 7, 8]
 
 @pytest.fixture(scope="module")
 def humanoid_style(tmp_path_factory):
-    """A gait-clock policy (47 = 3 x 12 + 11) whose config states every key these tests read."""
+    """A gait-clock policy (47 = 3 x 12 + 11) whose config states every key these tests read, its
+    period as unitree_rl_gym's real-robot configs state it (``control_dt``, no physics step)."""
     return import_lg(
         tmp_path_factory.mktemp("legged_gym"),
         n_obs=47,
         bias=3.0,
+        drop=("simulation_dt", "control_decimation"),
+        control_dt=0.02,
         cycle_time=0.64,
         clip_observations=2.0,
         clip_actions=0.5,
@@ -222,6 +228,35 @@ class TestLeggedGymConfigKeys:
     def test_a_clip_that_is_not_a_positive_number_is_one_error_line(self, tmp_path):
         with pytest.raises(PolicyError, match="'clip_actions' must be a positive number"):
             import_lg(tmp_path, clip_actions=0)
+
+    def test_a_real_robot_configs_control_dt_is_the_policy_period(self, humanoid_style):
+        # deploy_real's configs state control_dt instead of simulation_dt x control_decimation: refused
+        # with "missing 'control_decimation'" though they state everything the policy needs
+        assert humanoid_style.metadata.control_dt == pytest.approx(0.02)
+        assumed = humanoid_style.metadata.imported["assumptions"]
+        assert any("physics timestep 0.005 s, a quarter of control_dt" in a for a in assumed), assumed
+
+    def test_a_control_dt_that_disagrees_with_the_physics_steps_is_one_error_line(self, tmp_path):
+        with pytest.raises(
+            PolicyError, match=r"control_dt 0\.025 s is not simulation_dt x control_decimation \(0\.02 s\)"
+        ):
+            import_lg(tmp_path, control_dt=0.025)
+
+    @pytest.mark.parametrize(
+        ("change", "message"),
+        [
+            ({"num_actions": "twelve"}, "'num_actions' must be a whole number of at least 1, got 'twelve'"),
+            (
+                {"control_decimation": 2.5},
+                "'control_decimation' must be a whole number of at least 1, got 2.5",
+            ),
+            ({"cycle_time": "fast"}, "'cycle_time' must be a finite number, got 'fast'"),
+        ],
+    )
+    def test_a_value_that_is_not_a_number_is_one_error_line(self, tmp_path, change, message):
+        # int("twelve") and float("fast") were tracebacks; int(2.5) took 2 physics steps per policy step
+        with pytest.raises(PolicyError, match=re.escape(message)):
+            import_lg(tmp_path, n_obs=47, **change)
 
     def test_a_leg_index_that_is_not_a_permutation_is_one_error_line(self, tmp_path):
         with pytest.raises(PolicyError, match="leg_joint2motor_idx must list 12 distinct motor indices"):

@@ -10,8 +10,9 @@ target = ``action * action_scale + default_angles``, no clipping.  Keys some con
 importer reads: ``clip_observations`` / ``clip_obs`` (legged_gym clips the whole scaled observation
 to +-that), ``clip_actions`` (the network's action clipped before it is scaled and observed), the
 gait clock's ``period`` / ``gait_period`` / ``cycle_time`` (humanoid-gym's name), and the
-real-robot configs' ``leg_joint2motor_idx`` (motor index of policy joint i: the robot's motor order;
-``arm_waist_joint2motor_idx``'s slots hold no policy joint).
+real-robot configs' (``deploy/deploy_real/configs``) ``control_dt`` in place of ``simulation_dt`` x
+``control_decimation`` and ``leg_joint2motor_idx`` (motor index of policy joint i: the robot's motor
+order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint).
 
 What it does not state, and what this importer assumes (recorded in the policy's metadata):
 
@@ -73,10 +74,9 @@ REQUIRED = (
     "cmd_scale",
     "num_actions",
     "num_obs",
-    "control_decimation",
-    "simulation_dt",
 )
-"""Keys every unitree_rl_gym MuJoCo deploy config has."""
+"""Keys every unitree_rl_gym deploy config has (MuJoCo's and the real robot's), besides its period:
+``simulation_dt`` and ``control_decimation`` (deploy_mujoco), or ``control_dt`` (deploy_real)."""
 
 DEFAULT_PERIOD = 0.8
 """Gait clock period of unitree_rl_gym's humanoid policies [s]."""
@@ -256,6 +256,55 @@ def _proprioceptive(
     )
 
 
+def _count(cfg: dict[str, Any], key: str, where: str) -> int:
+    """A positive whole number of the config (``num_actions``, ``num_obs``, ``control_decimation``).
+
+    Raises:
+        PolicyError: anything else.
+    """
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or not value >= 1:
+        raise PolicyError(f"{where}: '{key}' must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def _periods(cfg: dict[str, Any], where: str, assumed: list[str]) -> tuple[float, float]:
+    """The policy period and the physics timestep [s]: ``simulation_dt`` x ``control_decimation``
+    and ``simulation_dt`` (deploy_mujoco's configs), else ``control_dt`` (deploy_real's, which state
+    no physics step: a quarter of it, legged_gym's decimation 4, recorded as assumed).
+
+    Raises:
+        PolicyError: neither is stated, a value is not positive, or ``control_dt`` beside the other
+            two disagrees with them.
+    """
+    stated = cfg.get("control_dt")
+    control = None if stated is None else _number(cfg, "control_dt", where)
+    if control is not None and not control > 0:
+        raise PolicyError(f"{where}: 'control_dt' must be positive seconds, got {control:g}")
+    if "simulation_dt" in cfg or "control_decimation" in cfg:
+        missing = next(k for k in ("simulation_dt", "control_decimation", None) if k is None or k not in cfg)
+        if missing is not None:
+            raise PolicyError(f"{where}: missing '{missing}' (the policy period is simulation_dt x control_decimation)")
+        dt = _number(cfg, "simulation_dt", where)
+        if not dt > 0:
+            raise PolicyError(f"{where}: 'simulation_dt' must be positive seconds, got {dt:g}")
+        period = dt * _count(cfg, "control_decimation", where)
+        if control is not None and abs(control - period) > 1e-9:
+            raise PolicyError(
+                f"{where}: control_dt {control:g} s is not simulation_dt x control_decimation ({period:g} s): "
+                "keep the one the policy was trained with"
+            )
+        return period, dt
+    if control is None:
+        raise PolicyError(
+            f"{where}: missing 'simulation_dt' and 'control_decimation' (or 'control_dt'): the policy period"
+        )
+    assumed.append(
+        f"physics timestep {control / 4:g} s, a quarter of control_dt (legged_gym's decimation 4; {where} states none)"
+    )
+    return control, control / 4
+
+
 def _motor_slots(cfg: dict[str, Any], joints: list[str], where: str, assumed: list[str]) -> tuple[str, ...]:
     """The robot's motor order from unitree_rl_gym's real-robot ``leg_joint2motor_idx`` (the motor
     index of policy joint i: its deploy script reads and commands ``motor_state[idx[i]]``), the slots
@@ -363,12 +412,16 @@ def import_legged_gym(
         raise PolicyError(
             f"{where}: missing '{missing[0]}' (a unitree_rl_gym MuJoCo deploy config has {', '.join(REQUIRED)})"
         )
-    n = int(cfg["num_actions"])
+    n = _count(cfg, "num_actions", where)
+    _count(cfg, "num_obs", where)
+    assumed: list[str] = []
+    control_dt, physics_dt = _periods(cfg, where, assumed)
     kp = per_joint(cfg["kps"], n, f"{where}: kps", positive=True)
     kd = per_joint(cfg["kds"], n, f"{where}: kds", non_negative=True)
     default = per_joint(cfg["default_angles"], n, f"{where}: default_angles")
     action_scale = per_joint(cfg["action_scale"], n, f"{where}: action_scale")
-    terms, assumed = layout(cfg, where)
+    terms, notes = layout(cfg, where)
+    assumed.extend(notes)
     limit = _action_limit(cfg, where, assumed)
     available = model_joints(model)
     if joints is not None:
@@ -403,10 +456,6 @@ def import_legged_gym(
         )
     if interface.n_act != n:
         raise PolicyError(f"{Path(policy).name}: the policy gives {interface.n_act} actions, {where} says num_actions {n}")
-    dt = _number(cfg, "simulation_dt", where)
-    decimation = int(cfg["control_decimation"])
-    if not dt > 0 or decimation < 1:
-        raise PolicyError(f"{where}: simulation_dt must be positive and control_decimation at least 1")
     foreign = ForeignPolicy(
         framework="legged_gym",
         joints=tuple(chosen),
@@ -416,8 +465,8 @@ def import_legged_gym(
         action_scale=action_scale,
         action_offset=default,
         observation=terms,
-        control_dt=dt * decimation,
-        physics_dt=dt,
+        control_dt=control_dt,
+        physics_dt=physics_dt,
         graph=graph,
         reference=loaded.reference,
         recurrent=recurrent,
