@@ -185,7 +185,7 @@ def step(result, qd):
 
 class TestLeggedGymConfigKeys:
     def test_cycle_time_is_the_gait_clock_period(self, humanoid_style):
-        # humanoid-gym's name for the clock's period; the importer took unitree_rl_gym's 0.8 s
+        # the name some forks give the clock's period; the importer took unitree_rl_gym's 0.8 s
         (phase,) = [t for t in humanoid_style.spec.observation if t.name == "gait_phase"]
         assert phase.params["period"] == pytest.approx(0.64), f"clock period {phase.params['period']}"
 

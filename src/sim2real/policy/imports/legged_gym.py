@@ -9,7 +9,7 @@ What the config states (facts of unitree_rl_gym's ``deploy_mujoco.py``): ``kps``
 target = ``action * action_scale + default_angles``, no clipping.  Keys some configs add and this
 importer reads: ``clip_observations`` / ``clip_obs`` (legged_gym clips the whole scaled observation
 to +-that), ``clip_actions`` (the network's action clipped before it is scaled and observed), the
-gait clock's ``period`` / ``gait_period`` / ``cycle_time`` (humanoid-gym's name), and the
+gait clock's ``period`` / ``gait_period`` / ``cycle_time`` (the name some forks use), and the
 real-robot configs' (``deploy/deploy_real/configs``) ``control_dt`` in place of ``simulation_dt`` x
 ``control_decimation`` and ``leg_joint2motor_idx`` (motor index of policy joint i: the robot's motor
 order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint).
@@ -90,7 +90,8 @@ def _number(cfg: dict[str, Any], key: str, where: str) -> float:
 
 
 PERIOD_KEYS = ("period", "gait_period", "cycle_time")
-"""Config keys that state the gait clock's period [s] (``cycle_time``: humanoid-gym's name)."""
+"""Config keys that state the gait clock's period [s] (``cycle_time``: the name some forks use, after
+humanoid-gym's; humanoid-gym's own observation, clock first and stacked frames, is another layout)."""
 
 
 def _period(cfg: dict[str, Any], where: str) -> float:
