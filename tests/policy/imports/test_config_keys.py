@@ -108,6 +108,28 @@ class TestUseDefaultOffset:
         assert not (tmp_path / "out").exists()
 
 
+class TestGainsBySlot:
+    def test_one_gain_per_policy_joint_beside_a_map_with_empty_slots_is_one_error_line(self, spec, tmp_path):
+        # joint_ids_map skips slot 6 (an H1's motor 9): 12 stiffness values are either by motor with the
+        # gap closed or by policy joint; they were read by motor, giving the rear legs their neighbours'
+        deploy = yaml.safe_load(deploy_yaml(spec, tmp_path / "deploy.yaml").read_text())
+        deploy["joint_ids_map"] = [*range(6), *range(7, 13)]
+        deploy["stiffness"] = [20.0 + k for k in range(12)]
+        (tmp_path / "deploy.yaml").write_text(yaml.safe_dump(deploy))
+        slots = (*spec.joints[:6], NO_JOINT, *spec.joints[6:])
+        with pytest.raises(
+            PolicyError,
+            match=r"stiffness has 12 values, one per policy joint, while joint_ids_map uses motor slots up to 12",
+        ):
+            import_isaaclab(
+                tiny_onnx(tmp_path / "policy.onnx"),
+                tmp_path / "deploy.yaml",
+                MODEL,
+                tmp_path / "out",
+                motor_order=slots,
+            )
+
+
 class TestMjlabMetadataBesideADeployYaml:
     """unitree_rl_mjlab ships both: the ONNX names the joints, the deploy.yaml states the rest."""
 

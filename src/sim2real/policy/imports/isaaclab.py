@@ -109,10 +109,21 @@ log = logging.getLogger(__name__)
 
 def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
     """Per policy joint from a list by motor: one value per policy motor in motor order, or one per
-    motor index of a larger robot (one value: every motor)."""
+    motor index of a larger robot (one value: every motor).
+
+    Raises:
+        PolicyError: another count, or one value per policy joint while ``joint_ids_map`` skips
+            slots: listed by motor in order (the gaps closed) or by policy joint, the file cannot say.
+    """
     sign = {"positive": what == "stiffness", "non_negative": what == "damping"}
     if not isinstance(values, list):
         return per_joint(values, len(rank), f"{where}: {what}", **sign)
+    if len(values) == len(rank) and max(index) >= len(rank):
+        raise PolicyError(
+            f"{where}: {what} has {len(values)} values, one per policy joint, while joint_ids_map uses motor slots "
+            f"up to {max(index)}: list them by motor slot ({max(index) + 1} values, any at a slot without a joint), "
+            "as Isaac Lab's exporters do"
+        )
     if len(values) == len(rank):
         by_motor = per_joint(values, len(rank), f"{where}: {what}", **sign)
         return tuple(by_motor[r] for r in rank)
