@@ -17,7 +17,7 @@ from test_isaaclab_humanoid import mjlab_metadata, mjlab_onnx
 
 from sim2real.errors import PolicyError
 from sim2real.policy.imports.isaaclab import import_isaaclab
-from sim2real.policy.imports.legged_gym import import_legged_gym
+from sim2real.policy.imports.legged_gym import import_legged_gym, motor_slots
 from sim2real.policy.runtime import PolicyRunner
 from sim2real.robots import DATA_DIR, load_robot
 from sim2real.robots.spec import NO_JOINT
@@ -279,6 +279,19 @@ class TestLeggedGymConfigKeys:
         # int("twelve") and float("fast") were tracebacks; int(2.5) took 2 physics steps per policy step
         with pytest.raises(PolicyError, match=re.escape(message)):
             import_lg(tmp_path, n_obs=47, **change)
+
+    def test_joint2motor_idx_of_a_policy_of_every_joint_beside_a_leg_list(self):
+        # a real-robot config of a 29-joint G1 policy keeps the 12-leg leg_joint2motor_idx beside its
+        # joint2motor_idx of every joint: the list of the policy's joints is the one that fits
+        joints = [f"j{k}" for k in range(4)]
+        cfg = {"leg_joint2motor_idx": [0, 1], "joint2motor_idx": [1, 0, 3, 2]}
+        assert motor_slots(cfg, joints, "g1.yaml", []) == ("j1", "j0", "j3", "j2")
+        cfg["leg_joint2motor_idx"] = [0, 1, 2, 3]
+        with pytest.raises(
+            PolicyError,
+            match="leg_joint2motor_idx and joint2motor_idx give the 4 policy joints different motors",
+        ):
+            motor_slots(cfg, joints, "g1.yaml", [])
 
     def test_a_leg_index_that_is_not_a_permutation_is_one_error_line(self, tmp_path):
         with pytest.raises(PolicyError, match="leg_joint2motor_idx must list 12 distinct motor indices"):

@@ -11,8 +11,8 @@ importer reads: ``clip_observations`` / ``clip_obs`` (legged_gym clips the whole
 to +-that), ``clip_actions`` (the network's action clipped before it is scaled and observed), the
 gait clock's ``period`` / ``gait_period`` / ``cycle_time`` (the name some forks use), and the
 real-robot configs' (``deploy/deploy_real/configs``) ``control_dt`` in place of ``simulation_dt`` x
-``control_decimation`` and ``leg_joint2motor_idx`` (motor index of policy joint i: the robot's motor
-order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint).
+``control_decimation`` and ``leg_joint2motor_idx`` / ``joint2motor_idx`` (motor index of policy joint
+i: the robot's motor order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint).
 
 What it does not state, and what this importer assumes (recorded in the policy's metadata):
 
@@ -306,7 +306,12 @@ def _periods(cfg: dict[str, Any], where: str, assumed: list[str]) -> tuple[float
     return control, control / 4
 
 
-def _motor_slots(cfg: dict[str, Any], joints: list[str], where: str, assumed: list[str]) -> tuple[str, ...]:
+MOTOR_INDEX_KEYS = ("leg_joint2motor_idx", "joint2motor_idx")
+"""unitree_rl_gym's real-robot configs: the motor index of each policy joint (``joint2motor_idx``:
+configs of a policy that drives every joint)."""
+
+
+def motor_slots(cfg: dict[str, Any], joints: list[str], where: str, assumed: list[str]) -> tuple[str, ...]:
     """The robot's motor order from unitree_rl_gym's real-robot ``leg_joint2motor_idx`` (the motor
     index of policy joint i: its deploy script reads and commands ``motor_state[idx[i]]``), the slots
     of ``arm_waist_joint2motor_idx`` (joints its own controller holds) and any other left without a
@@ -315,30 +320,35 @@ def _motor_slots(cfg: dict[str, Any], joints: list[str], where: str, assumed: li
     Raises:
         PolicyError: not one distinct non-negative integer per policy joint, or a slot in both lists.
     """
-    idx = cfg.get("leg_joint2motor_idx")
-    if idx is None:
-        return ()
     n = len(joints)
+    stated = {k: cfg[k] for k in MOTOR_INDEX_KEYS if cfg.get(k) is not None}
+    if not stated:
+        return ()
+    fits = {k: v for k, v in stated.items() if isinstance(v, list) and len(v) == n}
+    key = next(iter(fits or stated))  # a policy of every joint: joint2motor_idx beside a 12-leg list
+    idx = stated[key]
+    if len({tuple(v) for v in fits.values()}) > 1:
+        raise PolicyError(f"{where}: {' and '.join(fits)} give the {n} policy joints different motors")
     if (
         not isinstance(idx, list)
         or len(idx) != n
         or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx)
         or len(set(idx)) != n
     ):
-        raise PolicyError(f"{where}: leg_joint2motor_idx must list {n} distinct motor indices, one per policy joint")
+        raise PolicyError(f"{where}: {key} must list {n} distinct motor indices, one per policy joint")
     others = cfg.get("arm_waist_joint2motor_idx") or []
     if not isinstance(others, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in others):
         raise PolicyError(f"{where}: arm_waist_joint2motor_idx must list motor indices")
     shared = sorted(set(idx) & set(others))
     if shared:
-        raise PolicyError(f"{where}: motor {shared[0]} is in both leg_joint2motor_idx and arm_waist_joint2motor_idx")
+        raise PolicyError(f"{where}: motor {shared[0]} is in both {key} and arm_waist_joint2motor_idx")
     slots = [NO_JOINT] * (max([*idx, *others]) + 1)
     for joint, i in zip(joints, idx, strict=True):
         slots[i] = joint
     if NO_JOINT in slots:
         assumed.append(
             f"motor slot(s) {', '.join(str(k) for k, j in enumerate(slots) if j == NO_JOINT)} hold no policy joint "
-            f"(leg_joint2motor_idx of {where}): the robot's own controller must hold them"
+            f"({key} of {where}): the robot's own controller must hold them"
         )
     return tuple(slots)
 
@@ -443,7 +453,7 @@ def import_legged_gym(
     # default_angles in another order than the model's joints: a pose outside a range (clipped, with
     # the raw value kept as the action offset) meant the joints got one another's gains and targets
     check_default_pose(model_joints_of(model).ranges, chosen, default)
-    motors = _motor_slots(cfg, chosen, where, assumed)
+    motors = motor_slots(cfg, chosen, where, assumed)
     locked = hold_positions(model, [j for j in available if j not in chosen])
     if locked:
         assumed.append(locked_note(locked))
