@@ -13,8 +13,9 @@ isaaclab_env      Isaac Lab's own run parameters (``params/env.yaml``) read as t
 isaaclab_io       Isaac Lab's IO descriptors (``export_io_descriptors``) read as the deploy.yaml they
                   imply
 isaaclab_terms    the observation terms of Isaac Lab, unitree_rl_lab and mjlab exports: names, size
-                  of one frame, scale and clip
-mjlab_meta        mjlab's ONNX metadata (``attach_onnx_metadata``) read as an import's facts
+                  of one frame, scale and clip, the velocity command ranges that clip the command
+mjlab_meta        mjlab's ONNX metadata (``attach_onnx_metadata``) read as an import's facts, and
+                  checked against a deploy.yaml given beside it
 joint_order       the policy joints of a deploy.yaml's ``joint_ids_map``, and the order of the
                   model's joints they are in when no file names them
 held              a policy that drives some of the joints it observes: the undriven ones held at

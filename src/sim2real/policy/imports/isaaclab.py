@@ -11,7 +11,9 @@ Isaac Lab's own ``params/env.yaml`` is read as the deploy.yaml it implies
   ``scale``/``offset``/``clip`` and the observation scales are listed by policy joint (per value
   of a term's frame); a fork's ``physics_dt`` is the physics step;
 - ``actions.JointPositionAction``: target = clip(offset + scale * a), ``clip`` per joint
-  ``[low, high]`` or null, over the policy joints its ``joint_ids`` name (null: all); the others
+  ``[low, high]`` or null, the offset the default pose where none is stated or
+  ``use_default_offset`` is true (Isaac Lab then ignores the configured one), over the policy
+  joints its ``joint_ids`` name (null: all); the others
   are held by their PD (:mod:`sim2real.policy.imports.held`); ``step_dt`` is the policy period;
 - ``observations``, in order: per term ``scale``, ``clip`` (before scaling), ``history_length``
   (frames, oldest first, the first frame repeated after a reset), ``params`` (a gait phase's
@@ -79,10 +81,13 @@ from sim2real.policy.imports.isaaclab_io import deploy_from_io, is_io_descriptor
 from sim2real.policy.imports.isaaclab_terms import (
     FOREIGN_TERMS,
     REFUSED,
+    command_clip,
     frame_size,
     our_term,
     term_clip,
     term_scale,
+    trained_commands,
+    velocity_commands,
 )
 from sim2real.policy.imports.joint_order import (
     ModelJoints,
@@ -92,7 +97,7 @@ from sim2real.policy.imports.joint_order import (
     model_joints_of,
     policy_joints,
 )
-from sim2real.policy.imports.mjlab_meta import csv_items, from_metadata
+from sim2real.policy.imports.mjlab_meta import check_against, csv_items, from_metadata
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.load import load_mjcf
@@ -104,10 +109,21 @@ log = logging.getLogger(__name__)
 
 def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: str) -> tuple[float, ...]:
     """Per policy joint from a list by motor: one value per policy motor in motor order, or one per
-    motor index of a larger robot (one value: every motor)."""
+    motor index of a larger robot (one value: every motor).
+
+    Raises:
+        PolicyError: another count, or one value per policy joint while ``joint_ids_map`` skips
+            slots: listed by motor in order (the gaps closed) or by policy joint, the file cannot say.
+    """
     sign = {"positive": what == "stiffness", "non_negative": what == "damping"}
     if not isinstance(values, list):
         return per_joint(values, len(rank), f"{where}: {what}", **sign)
+    if len(values) == len(rank) and max(index) >= len(rank):
+        raise PolicyError(
+            f"{where}: {what} has {len(values)} values, one per policy joint, while joint_ids_map uses motor slots "
+            f"up to {max(index)}: list them by motor slot ({max(index) + 1} values, any at a slot without a joint), "
+            "as Isaac Lab's exporters do"
+        )
     if len(values) == len(rank):
         by_motor = per_joint(values, len(rank), f"{where}: {what}", **sign)
         return tuple(by_motor[r] for r in rank)
@@ -117,30 +133,35 @@ def _by_motor(values: Any, rank: list[int], index: list[int], what: str, where: 
     raise PolicyError(f"{where}: {what} has {len(values)} values, listed by motor for {len(rank)} motors")
 
 
-def velocity_commands(cfg: Mapping[str, Any]) -> dict[str, dict[str, tuple[float, float]]]:
-    """The velocity commands of a deploy.yaml (``commands.<name>`` with ``ranges.lin_vel_x``): name ->
-    vx / vy / yaw ranges.  A curriculum command's ``limit_ranges`` (unitree_rl_lab's
-    ``UniformLevelVelocityCommandCfg``: ``ranges`` is its first level) win: they are what the policy
-    was trained up to."""
-    out = {}
-    for name, command in (cfg.get("commands") or {}).items():
-        ranges = None
-        if isinstance(command, Mapping):
-            limits = command.get("limit_ranges")
-            ranges = (
-                limits if isinstance(limits, Mapping) and "lin_vel_x" in limits else command.get("ranges")
-            )
-        if isinstance(ranges, Mapping) and "lin_vel_x" in ranges:
-            try:
-                out[str(name)] = {
-                    key: (float(ranges[src][0]), float(ranges[src][1]))
-                    for key, src in (("vx", "lin_vel_x"), ("vy", "lin_vel_y"), ("yaw", "ang_vel_z"))
-                }
-            except (KeyError, TypeError, IndexError, ValueError):
-                raise PolicyError(
-                    "deploy.yaml: commands ranges need lin_vel_x, lin_vel_y and ang_vel_z [low, high]"
-                ) from None
-    return out
+def _action_offset(action: Mapping[str, Any], default: tuple[float, ...], where: str) -> tuple[float, ...]:
+    """The action's offset per driven joint [rad]: its ``offset``; the default pose where it states
+    none, or where ``use_default_offset`` is true (Isaac Lab's JointPositionAction then replaces
+    the configured offset, 0.0 unless set, with the default pose; unitree_rl_lab's exporter writes
+    that pose as ``offset`` and drops the flag, a hand-made or another fork's file may keep both).
+
+    Args:
+        default: The default pose of the driven joints [rad].
+
+    Raises:
+        PolicyError: ``use_default_offset`` is not a boolean, or is true beside an offset that is
+            neither the configured 0.0 nor the default pose (the file says two things).
+    """
+    flag = action.get("use_default_offset")
+    offset = action.get("offset")
+    if flag is not None and not isinstance(flag, bool):
+        raise PolicyError(f"{where}: actions use_default_offset must be true or false, got {flag!r}")
+    if offset is None:
+        return default if flag is not False else (0.0,) * len(default)
+    given = per_joint(offset, len(default), f"{where}: actions offset")
+    if not flag:
+        return given
+    if all(x == 0.0 for x in given) or np.allclose(given, default, rtol=5e-3, atol=1e-3):
+        return default  # Isaac Lab ignores the configured offset; .3g-rounded copies of the pose agree
+    k = int(np.argmax(np.abs(np.subtract(given, default))))
+    raise PolicyError(
+        f"{where}: actions use_default_offset is true (the offset is the default pose) but offset value {k + 1} "
+        f"is {given[k]:g}, the default pose {default[k]:g}: correct the one that is wrong"
+    )
 
 
 def observation_terms(
@@ -220,7 +241,7 @@ def observation_terms(
         clip = term_clip(raw.get("clip"), size, f"{label} clip")
         if name == "velocity_command" and commands:
             ranges = commands[command_name] if named else next(iter(commands.values()))
-            clip = _command_clip(clip, ranges, label)
+            clip = command_clip(clip, ranges, label)
         history = int(raw.get("history_length") or 1)
         if not raw.get("flatten_history_dim", True):
             raise PolicyError(f"{label} keeps its history unflattened; sim2real flattens it (oldest first)")
@@ -230,45 +251,6 @@ def observation_terms(
             )
         )
     return tuple(terms)
-
-
-def _trained_commands(
-    observations: Mapping[str, Any], commands: Mapping[str, Mapping[str, tuple[float, float]]]
-) -> Mapping[str, tuple[float, float]] | None:
-    """The ranges of the velocity command the policy observes (the one a term's ``command_name``
-    names, else the first), for the spec's task."""
-    for raw in observations.values():
-        params = raw.get("params") if isinstance(raw, Mapping) else None
-        if isinstance(params, Mapping) and params.get("command_name") in commands:
-            return commands[params["command_name"]]
-    return next(iter(commands.values()), None)
-
-
-def _command_clip(
-    clip: tuple[Any, Any] | None, commands: Mapping[str, tuple[float, float]], label: str
-) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """The velocity command's clip: the command ranges of training and the term's own clip both
-    (their intersection, per value: vx, vy, yaw rate).
-
-    Raises:
-        PolicyError: the two leave no command.
-    """
-    low = [commands[k][0] for k in ("vx", "vy", "yaw")]
-    high = [commands[k][1] for k in ("vx", "vy", "yaw")]
-    if clip is not None:
-        low = [
-            max(a, b)
-            for a, b in zip(low, np.broadcast_to(np.asarray(clip[0], dtype=float), (3,)), strict=True)
-        ]
-        high = [
-            min(a, b)
-            for a, b in zip(high, np.broadcast_to(np.asarray(clip[1], dtype=float), (3,)), strict=True)
-        ]
-    if any(lo > hi for lo, hi in zip(low, high, strict=True)):
-        raise PolicyError(
-            f"{label}: its clip {list(clip or [])} leaves none of the command ranges {dict(commands)}"
-        )
-    return tuple(float(v) for v in low), tuple(float(v) for v in high)
 
 
 def _reference(model: Any, interface: GraphInterface) -> Any:
@@ -408,6 +390,8 @@ def import_isaaclab(
         facts, extras = reading.facts, reading.extras
         assumed.extend(reading.assumed)
         framework = "mjlab" if "observation_names" in meta else "isaaclab"
+        if names is not None:
+            check_against(meta, facts, Path(deploy).name)
     elif names is not None:
         framework = "mjlab"
         facts = from_metadata(meta, interface, control_dt, assumed, action_joints)
@@ -668,9 +652,7 @@ def _from_deploy(
         "default_pose": default,
         "driven": [joints[i] for i in driven],
         "scale": per_joint(action.get("scale", 1.0), m, f"{where}: actions scale"),
-        "offset": per_joint(action["offset"], m, f"{where}: actions offset")
-        if action.get("offset") is not None
-        else tuple(default[i] for i in driven),
+        "offset": _action_offset(action, tuple(default[i] for i in driven), where),
         "clip": clips,
         "observation": observation_terms(cfg["observations"], n, velocity, where, m),
         "scan_body": next(
@@ -684,5 +666,5 @@ def _from_deploy(
             None,
         ),
         "control_dt": float(step),
-        "commands": _trained_commands(cfg["observations"], velocity),
+        "commands": trained_commands(cfg["observations"], velocity),
     }

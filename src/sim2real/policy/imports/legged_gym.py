@@ -6,7 +6,13 @@ What the config states (facts of unitree_rl_gym's ``deploy_mujoco.py``): ``kps``
 ``default_angles`` per policy joint; the policy every ``control_decimation`` physics steps of
 ``simulation_dt``; the observation ``ang_vel * ang_vel_scale``, projected gravity, command x
 ``cmd_scale``, ``(q - default) * dof_pos_scale``, ``qd * dof_vel_scale``, the previous action;
-target = ``action * action_scale + default_angles``, no clipping.
+target = ``action * action_scale + default_angles``, no clipping.  Keys some configs add and this
+importer reads: ``clip_observations`` / ``clip_obs`` (legged_gym clips the whole scaled observation
+to +-that), ``clip_actions`` (the network's action clipped before it is scaled and observed), the
+gait clock's ``period`` / ``gait_period`` / ``cycle_time`` (the name some forks use), and the
+real-robot configs' (``deploy/deploy_real/configs``) ``control_dt`` in place of ``simulation_dt`` x
+``control_decimation`` and ``leg_joint2motor_idx`` / ``joint2motor_idx`` (motor index of policy joint
+i: the robot's motor order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint).
 
 What it does not state, and what this importer assumes (recorded in the policy's metadata):
 
@@ -31,9 +37,12 @@ What it does not state, and what this importer assumes (recorded in the policy's
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from sim2real.errors import PolicyError
 from sim2real.policy.imports.common import (
@@ -52,7 +61,7 @@ from sim2real.policy.imports.graph import graph_interface
 from sim2real.policy.imports.joint_order import check_default_pose, model_joints_of
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
-from sim2real.robots.spec import ObservationTerm
+from sim2real.robots.spec import NO_JOINT, ObservationTerm
 
 REQUIRED = (
     "kps",
@@ -65,10 +74,9 @@ REQUIRED = (
     "cmd_scale",
     "num_actions",
     "num_obs",
-    "control_decimation",
-    "simulation_dt",
 )
-"""Keys every unitree_rl_gym MuJoCo deploy config has."""
+"""Keys every unitree_rl_gym deploy config has (MuJoCo's and the real robot's), besides its period:
+``simulation_dt`` and ``control_decimation`` (deploy_mujoco), or ``control_dt`` (deploy_real)."""
 
 DEFAULT_PERIOD = 0.8
 """Gait clock period of unitree_rl_gym's humanoid policies [s]."""
@@ -79,6 +87,27 @@ def _number(cfg: dict[str, Any], key: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise PolicyError(f"{where}: '{key}' must be a finite number, got {value!r}")
     return float(value)
+
+
+PERIOD_KEYS = ("period", "gait_period", "cycle_time")
+"""Config keys that state the gait clock's period [s] (``cycle_time``: the name some forks use, after
+humanoid-gym's; humanoid-gym's own observation, clock first and stacked frames, is another layout)."""
+
+
+def _period(cfg: dict[str, Any], where: str) -> float:
+    """The gait clock's period [s]: the config's (any of :data:`PERIOD_KEYS`), else 0.8.
+
+    Raises:
+        PolicyError: not a positive number, or two keys that disagree.
+    """
+    stated = {key: _number(cfg, key, where) for key in PERIOD_KEYS if key in cfg}
+    for key, value in stated.items():
+        if not value > 0:
+            raise PolicyError(f"{where}: '{key}' (the gait clock's period) must be positive seconds, got {value:g}")
+    if len(set(stated.values())) > 1:
+        listed = ", ".join(f"{k} {v:g}" for k, v in stated.items())
+        raise PolicyError(f"{where}: the gait clock's period is stated twice and differs ({listed}): keep the one trained with")
+    return next(iter(stated.values()), DEFAULT_PERIOD)
 
 
 HEIGHT_SCALE = 5.0
@@ -131,9 +160,57 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     scan, scan_notes = _height_scan(cfg, where)
     n_obs = int(cfg["num_obs"]) - (scan.size if scan is not None else 0)
     terms, assumed = _proprioceptive(cfg, where, n_obs, scan is not None)
-    if scan is None:
+    if scan is not None:
+        terms, assumed = (*terms, scan), [*assumed, *scan_notes]
+    limit = _positive(cfg, CLIP_OBSERVATION_KEYS, where)
+    if limit is None:
         return terms, assumed
-    return (*terms, scan), [*assumed, *scan_notes]
+    return tuple(clipped_after_scaling(t, limit) for t in terms), [
+        *assumed,
+        f"every observation clipped to +-{limit:g} after scaling (legged_gym's clip_observations)",
+    ]
+
+
+CLIP_OBSERVATION_KEYS = ("clip_observations", "clip_obs")
+"""Config keys of legged_gym's ``normalization.clip_observations``: the whole scaled observation
+is clipped to +-this (``torch.clip(obs_buf, -clip_obs, clip_obs)`` after every term is scaled)."""
+CLIP_ACTION_KEYS = ("clip_actions",)
+"""Config keys of legged_gym's ``normalization.clip_actions``: the network's action is clipped to
++-this before it is scaled, and the clipped action is what the next observation holds."""
+
+
+def _positive(cfg: dict[str, Any], keys: tuple[str, ...], where: str) -> float | None:
+    """The one positive number the config states under any of ``keys`` (None: none, or null).
+
+    Raises:
+        PolicyError: not a positive number, or two keys that disagree.
+    """
+    stated = {key: cfg[key] for key in keys if cfg.get(key) is not None}
+    values = {key: _number(stated, key, where) for key in stated}
+    for key, value in values.items():
+        if not value > 0:
+            raise PolicyError(f"{where}: '{key}' must be a positive number, got {value:g}")
+    if len(set(values.values())) > 1:
+        raise PolicyError(f"{where}: {' and '.join(values)} differ ({', '.join(f'{v:g}' for v in values.values())})")
+    return next(iter(values.values()), None)
+
+
+def clipped_after_scaling(term: ObservationTerm, limit: float) -> ObservationTerm:
+    """``term`` with legged_gym's clip of the scaled value to +-``limit`` as sim2real's clip of the
+    raw value (before scaling): +-limit / |scale| per value (a zero scale: no bound), within the
+    term's own clip."""
+    scale = np.broadcast_to(np.asarray(term.scale, dtype=float), (term.size,))
+    with np.errstate(divide="ignore"):
+        bound = np.where(scale != 0.0, limit / np.abs(scale), np.inf)
+    low, high = -bound, bound
+    if term.clip is not None:
+        low = np.maximum(low, np.broadcast_to(np.asarray(term.clip[0], dtype=float), (term.size,)))
+        high = np.minimum(high, np.broadcast_to(np.asarray(term.clip[1], dtype=float), (term.size,)))
+
+    def compact(values: np.ndarray) -> float | tuple[float, ...]:
+        return float(values[0]) if np.all(values == values[0]) else tuple(float(v) for v in values)
+
+    return dataclasses.replace(term, clip=(compact(low), compact(high)))
 
 
 def _proprioceptive(
@@ -160,13 +237,13 @@ def _proprioceptive(
             f"layout: num_obs {n_obs} = 3 x {n} + 9 (angular velocity, gravity, command, joints, action)"
         ]
     if rest == 2:
-        period = float(cfg.get("period", cfg.get("gait_period", DEFAULT_PERIOD)))
+        period = _period(cfg, where)
         return (*core, ObservationTerm("gait_phase", 2, 1.0, params={"period": period})), [
             f"layout: num_obs {n_obs} = 3 x {n} + 11: a gait clock (sin, cos of the phase of a {period:g} s "
             "period) after the last action, counted from the policy's start"
         ]
     if rest == 3:
-        scale = float(cfg.get("lin_vel_scale", 2.0))
+        scale = _number(cfg, "lin_vel_scale", where) if "lin_vel_scale" in cfg else 2.0
         assumed = [
             f"layout: num_obs {n_obs} = 3 x {n} + 12: the base linear velocity x {scale:g} first "
             "(legged_gym's quadruped observation; on a robot it comes from a state estimator)"
@@ -178,6 +255,128 @@ def _proprioceptive(
         f"({3 * n + 9}: the standard terms; {3 * n + 11}: with a gait clock; {3 * n + 12}: with the base "
         "linear velocity; a height scan adds len(measured_points_x) x len(measured_points_y): give them)"
     )
+
+
+def _count(cfg: dict[str, Any], key: str, where: str) -> int:
+    """A positive whole number of the config (``num_actions``, ``num_obs``, ``control_decimation``).
+
+    Raises:
+        PolicyError: anything else.
+    """
+    value = cfg[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value) or not value >= 1:
+        raise PolicyError(f"{where}: '{key}' must be a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
+def _periods(cfg: dict[str, Any], where: str, assumed: list[str]) -> tuple[float, float]:
+    """The policy period and the physics timestep [s]: ``simulation_dt`` x ``control_decimation``
+    and ``simulation_dt`` (deploy_mujoco's configs), else ``control_dt`` (deploy_real's, which state
+    no physics step: a quarter of it, legged_gym's decimation 4, recorded as assumed).
+
+    Raises:
+        PolicyError: neither is stated, a value is not positive, or ``control_dt`` beside the other
+            two disagrees with them.
+    """
+    stated = cfg.get("control_dt")
+    control = None if stated is None else _number(cfg, "control_dt", where)
+    if control is not None and not control > 0:
+        raise PolicyError(f"{where}: 'control_dt' must be positive seconds, got {control:g}")
+    if "simulation_dt" in cfg or "control_decimation" in cfg:
+        missing = next(k for k in ("simulation_dt", "control_decimation", None) if k is None or k not in cfg)
+        if missing is not None:
+            raise PolicyError(f"{where}: missing '{missing}' (the policy period is simulation_dt x control_decimation)")
+        dt = _number(cfg, "simulation_dt", where)
+        if not dt > 0:
+            raise PolicyError(f"{where}: 'simulation_dt' must be positive seconds, got {dt:g}")
+        period = dt * _count(cfg, "control_decimation", where)
+        if control is not None and abs(control - period) > 1e-9:
+            raise PolicyError(
+                f"{where}: control_dt {control:g} s is not simulation_dt x control_decimation ({period:g} s): "
+                "keep the one the policy was trained with"
+            )
+        return period, dt
+    if control is None:
+        raise PolicyError(
+            f"{where}: missing 'simulation_dt' and 'control_decimation' (or 'control_dt'): the policy period"
+        )
+    assumed.append(
+        f"physics timestep {control / 4:g} s, a quarter of control_dt (legged_gym's decimation 4; {where} states none)"
+    )
+    return control, control / 4
+
+
+MOTOR_INDEX_KEYS = ("leg_joint2motor_idx", "joint2motor_idx")
+"""unitree_rl_gym's real-robot configs: the motor index of each policy joint (``joint2motor_idx``:
+configs of a policy that drives every joint)."""
+
+
+def motor_slots(cfg: dict[str, Any], joints: list[str], where: str, assumed: list[str]) -> tuple[str, ...]:
+    """The robot's motor order from unitree_rl_gym's real-robot ``leg_joint2motor_idx`` (the motor
+    index of policy joint i: its deploy script reads and commands ``motor_state[idx[i]]``), the slots
+    of ``arm_waist_joint2motor_idx`` (joints its own controller holds) and any other left without a
+    policy joint (:data:`NO_JOINT`); empty when the config states none.
+
+    Raises:
+        PolicyError: not one distinct non-negative integer per policy joint, or a slot in both lists.
+    """
+    n = len(joints)
+    stated = {k: cfg[k] for k in MOTOR_INDEX_KEYS if cfg.get(k) is not None}
+    if not stated:
+        return ()
+    fits = {k: v for k, v in stated.items() if isinstance(v, list) and len(v) == n}
+    key = next(iter(fits or stated))  # a policy of every joint: joint2motor_idx beside a 12-leg list
+    idx = stated[key]
+    if len({tuple(v) for v in fits.values()}) > 1:
+        raise PolicyError(f"{where}: {' and '.join(fits)} give the {n} policy joints different motors")
+    if (
+        not isinstance(idx, list)
+        or len(idx) != n
+        or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in idx)
+        or len(set(idx)) != n
+    ):
+        raise PolicyError(f"{where}: {key} must list {n} distinct motor indices, one per policy joint")
+    others = cfg.get("arm_waist_joint2motor_idx") or []
+    if not isinstance(others, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in others):
+        raise PolicyError(f"{where}: arm_waist_joint2motor_idx must list motor indices")
+    shared = sorted(set(idx) & set(others))
+    if shared:
+        raise PolicyError(f"{where}: motor {shared[0]} is in both {key} and arm_waist_joint2motor_idx")
+    slots = [NO_JOINT] * (max([*idx, *others]) + 1)
+    for joint, i in zip(joints, idx, strict=True):
+        slots[i] = joint
+    if NO_JOINT in slots:
+        assumed.append(
+            f"motor slot(s) {', '.join(str(k) for k, j in enumerate(slots) if j == NO_JOINT)} hold no policy joint "
+            f"({key} of {where}): the robot's own controller must hold them"
+        )
+    return tuple(slots)
+
+
+def _action_limit(cfg: dict[str, Any], where: str, assumed: list[str]) -> float | None:
+    """legged_gym's ``clip_actions`` as the largest |a| (None: the config states none; the deploy
+    script does not clip).
+
+    Raises:
+        PolicyError: not a positive number, or per-joint bounds (``clip_actions_lower`` /
+            ``clip_actions_upper``) that are not one symmetric bound.
+    """
+    limit = _positive(cfg, CLIP_ACTION_KEYS, where)
+    if "clip_actions_lower" in cfg or "clip_actions_upper" in cfg:
+        n = int(cfg["num_actions"])
+        low = per_joint(cfg.get("clip_actions_lower", -np.inf), n, f"{where}: clip_actions_lower", infinite_ok=True)
+        high = per_joint(cfg.get("clip_actions_upper", np.inf), n, f"{where}: clip_actions_upper", infinite_ok=True)
+        if len(set(high)) != 1 or any(lo != -high[0] for lo in low) or not high[0] > 0:
+            raise PolicyError(
+                f"{where}: clip_actions_lower / clip_actions_upper bound each joint's action differently; "
+                "sim2real bounds every action by one number (clip_actions)"
+            )
+        if limit is not None and limit != high[0]:
+            raise PolicyError(f"{where}: clip_actions {limit:g} and clip_actions_upper {high[0]:g} differ")
+        limit = None if high[0] == np.inf else float(high[0])
+    if limit is not None:
+        assumed.append(f"actions clipped to +-{limit:g} before scaling, as the policy observes them (clip_actions of {where})")
+    return limit
 
 
 def import_legged_gym(
@@ -224,12 +423,17 @@ def import_legged_gym(
         raise PolicyError(
             f"{where}: missing '{missing[0]}' (a unitree_rl_gym MuJoCo deploy config has {', '.join(REQUIRED)})"
         )
-    n = int(cfg["num_actions"])
+    n = _count(cfg, "num_actions", where)
+    _count(cfg, "num_obs", where)
+    assumed: list[str] = []
+    control_dt, physics_dt = _periods(cfg, where, assumed)
     kp = per_joint(cfg["kps"], n, f"{where}: kps", positive=True)
     kd = per_joint(cfg["kds"], n, f"{where}: kds", non_negative=True)
     default = per_joint(cfg["default_angles"], n, f"{where}: default_angles")
     action_scale = per_joint(cfg["action_scale"], n, f"{where}: action_scale")
-    terms, assumed = layout(cfg, where)
+    terms, notes = layout(cfg, where)
+    assumed.extend(notes)
+    limit = _action_limit(cfg, where, assumed)
     available = model_joints(model)
     if joints is not None:
         chosen = select_joints(available, joints)
@@ -249,6 +453,7 @@ def import_legged_gym(
     # default_angles in another order than the model's joints: a pose outside a range (clipped, with
     # the raw value kept as the action offset) meant the joints got one another's gains and targets
     check_default_pose(model_joints_of(model).ranges, chosen, default)
+    motors = motor_slots(cfg, chosen, where, assumed)
     locked = hold_positions(model, [j for j in available if j not in chosen])
     if locked:
         assumed.append(locked_note(locked))
@@ -262,10 +467,6 @@ def import_legged_gym(
         )
     if interface.n_act != n:
         raise PolicyError(f"{Path(policy).name}: the policy gives {interface.n_act} actions, {where} says num_actions {n}")
-    dt = _number(cfg, "simulation_dt", where)
-    decimation = int(cfg["control_decimation"])
-    if not dt > 0 or decimation < 1:
-        raise PolicyError(f"{where}: simulation_dt must be positive and control_decimation at least 1")
     foreign = ForeignPolicy(
         framework="legged_gym",
         joints=tuple(chosen),
@@ -275,13 +476,14 @@ def import_legged_gym(
         action_scale=action_scale,
         action_offset=default,
         observation=terms,
-        control_dt=dt * decimation,
-        physics_dt=dt,
+        control_dt=control_dt,
+        physics_dt=physics_dt,
         graph=graph,
         reference=loaded.reference,
         recurrent=recurrent,
-        action_limit=None,
+        action_limit=limit,
         locked=locked,
+        motor_order=motors,
         torque_limit=given_or_trained(torque_limit, None, chosen, "--torque-limit"),
         armature=given_or_trained(armature, cfg.get("armature"), chosen, "--armature"),
         files={"policy": Path(policy), "config": Path(config), "model": Path(model), **loaded.files},

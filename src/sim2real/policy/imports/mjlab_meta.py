@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from sim2real.errors import PolicyError
 from sim2real.policy.imports.common import per_joint, select_joints
 from sim2real.policy.imports.graph import GraphInterface
@@ -153,3 +155,29 @@ def from_metadata(
         "observation": tuple(layout),
         "control_dt": control_dt if control_dt is not None else 0.02,
     }
+
+
+def check_against(meta: Mapping[str, str], facts: Mapping[str, Any], where: str) -> None:
+    """mjlab's ONNX metadata agrees with the deploy.yaml read beside it (``facts``: per policy joint,
+    the metadata's ``joint_names`` order): the default pose and the PD gains, where the metadata
+    states them, within the rounding of both writers (mjlab: 3 decimals; unitree_rl_lab: 3
+    significant digits).
+
+    Raises:
+        PolicyError: a value differs (the two files are of different runs, or list another order).
+    """
+    joints = list(facts["joints"])
+    for key, ours in (("default_joint_pos", "default_pose"), ("joint_stiffness", "kp"), ("joint_damping", "kd")):
+        if key not in meta:
+            continue
+        theirs = _numbers(meta[key], key)
+        if len(theirs) != len(joints):
+            raise PolicyError(f"ONNX metadata '{key}' has {len(theirs)} values for its {len(joints)} joint_names")
+        mine = np.asarray(facts[ours], dtype=float)
+        off = ~np.isclose(mine, theirs, rtol=5e-3, atol=2e-3)
+        if off.any():
+            k = int(np.flatnonzero(off)[0])
+            raise PolicyError(
+                f"the ONNX metadata's {key} of '{joints[k]}' is {theirs[k]:g}, {where} says {mine[k]:g}: "
+                "give the deploy.yaml of this policy's run"
+            )
