@@ -58,6 +58,7 @@ class StandingTorque:
         dofs = joint_dof_indices(spec, model)
         self._act = np.array([dofs[spec.joints.index(a.joint)] for a in spec.actuators], dtype=int)
         self._free = np.setdiff1d(np.arange(model.nv), self._act)
+        self._bias = np.zeros(model.nv)
         self._contacts: list[tuple[int, bool, int]] = []  # (body, point force, lowest geom)
         for name in contacts:
             body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
@@ -91,8 +92,12 @@ class StandingTorque:
         d.qpos[:] = self._qpos0
         d.qpos[self._qpos] = q
         d.qvel[:] = 0.0
-        mujoco.mj_forward(m, d)
-        load = d.qfrc_bias - d.qfrc_passive  # [N, N m] at rest: gravity less springs
+        mujoco.mj_kinematics(m, d)  # no collision detection: the contacts are the expected ones
+        mujoco.mj_comPos(m, d)
+        mujoco.mj_comVel(m, d)
+        mujoco.mj_passive(m, d)
+        mujoco.mj_rne(m, d, 0, self._bias)
+        load = self._bias - d.qfrc_passive  # [N, N m] at rest: gravity less springs
         columns = []
         jacp, jacr = np.zeros((3, m.nv)), np.zeros((3, m.nv))
         for body, point, geom in self._contacts:
