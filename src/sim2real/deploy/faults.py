@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.deploy.audit import AuditedRobot, RobotWrapper, audit_command
+from sim2real.deploy.body_geometry import unexpected_touches
 from sim2real.deploy.fault_cases import (
     FAULTS,
     DoesNotApplyError,
@@ -592,11 +593,18 @@ def check_quiet(
     stops = result.alarms + [e for e in result.events if e.endswith(("/hold", "/safe_stop"))]
     if stops:
         what = ", ".join(dict.fromkeys(stops))
+        touches = unexpected_touches(spec) if any(s.startswith("collision/") for s in stops) else ()
+        pairs = ", ".join(touches[:3]) + (f" and {len(touches) - 3} more pairs" if len(touches) > 3 else "")
         raise Sim2RealError(
             f"{spec.name}: the safety layer stops the run with no fault injected ({what}"
             + (f"; first: {result.first_stop}" if result.first_stop else "")
-            + "): the policy does not "
-            "keep the robot within its limits (give --policy, or check the default pose, gains and limits)"
+            + (
+                f"): in its default pose {pairs} touch, which the collision observer rightly takes for "
+                "collisions; give robot init a --default-pose (or --keyframe) in which only the feet touch"
+                if touches
+                else "): the policy does not keep the robot within its limits "
+                "(give --policy, or check the default pose, gains and limits)"
+            )
         )
     return None
 

@@ -607,17 +607,25 @@ class TrotGait:
 def initial_state(spec: RobotSpec, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Start state of the robot's training task (e.g. the furuta hanging), else the default pose at rest.
 
+    A joint position the task's reset drew beyond halfway from the default pose to a safety limit
+    is moved back to halfway: training's reset clips onto the limit itself (harmless there), where
+    the monitor of a run stops at the first reading's encoder noise (gymnasium's Ant, its ankles'
+    default pose 0.1 rad inside their limits and scaled by up to 10 %, was safe-stopped at tick 0).
+
     Returns:
         joint positions (n_joints,) [rad] and velocities (n_joints,) [rad/s].
     """
     from sim2real.tasks import get_task
     from sim2real.tasks.state import MeasuredState
 
+    default = np.asarray(spec.default_pose, dtype=float)
     if spec.task is None:
-        return np.asarray(spec.default_pose, dtype=float).copy(), np.zeros(spec.n_joints)
+        return default.copy(), np.zeros(spec.n_joints)
     task = get_task(spec)
     q, qd = task.reset(MeasuredState(spec), np.array([0]), np.random.default_rng(seed))
-    return np.asarray(q, dtype=float)[0], np.asarray(qd, dtype=float)[0]
+    low = default - 0.5 * np.maximum(default - np.asarray(spec.safety.position_low, dtype=float), 0.0)
+    high = default + 0.5 * np.maximum(np.asarray(spec.safety.position_high, dtype=float) - default, 0.0)
+    return np.clip(np.asarray(q, dtype=float)[0], low, high), np.asarray(qd, dtype=float)[0]
 
 
 def record(
