@@ -309,7 +309,13 @@ class TestDeliberateEstopLogs:
         with deliberate_estop("preflight e-stop", "test"):
             logging.getLogger("sim2real.deploy.loop").warning("command mode normal -> safe: e-stop: preflight e-stop")
             logging.getLogger("sim2real.deploy.loop").warning("command mode normal -> safe: stale reading")
-        assert [r.getMessage() for r in caplog.records] == ["command mode normal -> safe: stale reading"]
+            # a legged robot settling in its safe mode crosses its limits: the check's consequence, said with -v
+            logging.getLogger("sim2real.deploy.safety").warning("safety height (safe_stop): base height 0.19 m")
+        logging.getLogger("sim2real.deploy.safety").warning("safety height (safe_stop): base height 0.18 m")
+        assert [r.getMessage() for r in caplog.records] == [
+            "command mode normal -> safe: stale reading",
+            "safety height (safe_stop): base height 0.18 m",  # outside the check: a real one
+        ]
 
 
 class _NanAt(RobotWrapper):

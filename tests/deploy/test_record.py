@@ -370,6 +370,23 @@ class TestLegged:
         assert code == 0 and not safety["latched"] and "stage_speed" not in safety["counters"]
         assert safety["counters"].get("velocity_limit", 0) > 0  # the 10 % target speed limit shapes the trot
 
+    def test_a_velocity_tracking_policy_records_under_its_command(self, tmp_path, capsys, quadruped):
+        """record took no --velocity-command: a walking policy could only be recorded standing still."""
+        from sim2real.policy.linear import write_linear_policy
+
+        (tmp_path / "twin.yaml").write_text("params: {}\n")
+        policy = write_linear_policy(quadruped, tmp_path / "zero.onnx")
+        args = ["record", "--robot", "quadruped", "--twin", str(tmp_path / "twin.yaml"), "--policy", str(policy)]
+        code = main([*args, "--velocity-command", "0.4", "0", "0.2", "--seconds", "0.2", "--out", str(tmp_path / "log")])
+        assert code == 0, capsys.readouterr().err
+        tr = read_bag(tmp_path / "log")
+        assert tr.meta["velocity_command"] == [0.4, 0.0, 0.2]
+        first = next(e for e in tr.events if e.kind == "velocity_command")
+        np.testing.assert_allclose(first.detail["velocity_command"], [0.04, 0.0, 0.02])  # at the 10 % stage
+        code = main(["record", "--robot", "quadruped", "--twin", str(tmp_path / "twin.yaml"), "--excite", "chirp",
+                     "--velocity-command", "0.4", "0", "0", "--out", str(tmp_path / "log2")])
+        assert code == 1 and "--velocity-command applies to --policy" in capsys.readouterr().err
+
     def test_a_robot_on_the_floor_logs_its_estimated_and_true_base_state(self, tmp_path, quadruped):
         twin = TwinRobot(quadruped, TwinConfig())
         record(twin, ExcitationPolicy(quadruped, "chirp", 1.0), 1.0, tmp_path / "log")

@@ -311,9 +311,16 @@ class TestTwinFile:
         with pytest.raises(Sim2RealError, match=message):
             TwinConfig.load(tmp_path / "bad.yaml")
 
-    def test_missing_file(self, tmp_path):
+    def test_missing_file(self, tmp_path, furuta):
         with pytest.raises(Sim2RealError, match="not found"):
             TwinConfig.load(tmp_path / "none.yaml")
+        with pytest.raises(Sim2RealError, match=r"make one with `sim2real twin init --robot furuta --out "):
+            TwinConfig.load(tmp_path / "none.yaml", spec=furuta)
+
+    def test_a_twin_of_another_robot_says_so(self, tmp_path, furuta):
+        (tmp_path / "t.yaml").write_text("params: {body.trunk.mass: 5.0}\n")
+        with pytest.raises(Sim2RealError, match=r"a twin of another robot\? `sim2real twin init --robot furuta`"):
+            TwinConfig.load(tmp_path / "t.yaml", spec=furuta)
 
 
 class TestNominalSimulator:

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from sim2real.commands.arguments import DomainId, Port, Positive, RtPriority, Seed
+from sim2real.commands.arguments import DomainId, Port, Positive, RtPriority, Seed, VelocityCommand
 from sim2real.commands.deploy import LiveStatus, _robot_source, make_twin, run_loop, summary_text
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
@@ -21,6 +21,7 @@ def record(
     ros2: bool = False,
     excite: Literal["chirp", "prbs", "steps", "trot"] | None = None,
     policy: str | None = None,
+    velocity_command: VelocityCommand | None = None,
     seconds: Positive = 20.0,
     amplitude: Positive | None = None,
     seed: Seed = 0,
@@ -57,6 +58,8 @@ def record(
         excite: Excitation signal, or "trot" (an open-loop trot of a legged robot).
         policy: Or: run this exported policy (.onnx) on the twin (on a ROS 2 robot a policy runs
             through ``deploy --ros2``, behind its preflight and stage ledger).
+        velocity_command: --policy: vx vy yaw_rate for a velocity-tracking policy (scaled by the
+            speed stage), as ``deploy`` takes it; default 0 0 0.
         seconds: Length of the recording [s].
         amplitude: Excitation amplitude: a fraction of the voltage/torque limit, radians for pd.
         seed: Seed of the random signals and of the start state.
@@ -76,6 +79,8 @@ def record(
     """
     if (excite is None) == (policy is None):
         raise Sim2RealError("give exactly one of --excite chirp|prbs|steps and --policy P")
+    if velocity_command is not None and policy is None:
+        raise Sim2RealError("--velocity-command applies to --policy (an excitation takes no command)")
     if ros2 and policy is not None:  # deploy --ros2 gates a policy with its preflight and stage ledger
         raise Sim2RealError(
             "record --ros2 runs an excitation (--excite); a policy runs on a real robot only through "
@@ -111,8 +116,13 @@ def record(
 
         if amplitude is not None:
             raise Sim2RealError("--amplitude applies to --excite only")
+        from sim2real.policy.commands import warn_command
+
         driver = PolicyRunner(policy, spec, providers="cpu")
-        what = f"policy {Path(str(policy)).name}"
+        warn_command(spec, driver.metadata.observation, velocity_command)
+        what = f"policy {Path(str(policy)).name}" + (
+            f" at velocity command {' '.join(f'{v:g}' for v in velocity_command)}" if velocity_command else ""
+        )
         start = 0 if stage is None else stage
     from sim2real.deploy.live import live_telemetry
 
@@ -147,12 +157,14 @@ def record(
                 mode="paced" if realtime else "lockstep",
                 speed=SpeedConfig(start_stage=start),
                 speed_applies_to=_stages_slow(policy),
+                velocity_command=velocity_command,
             )
             total = max(1, round(seconds / spec.control_dt))
             status = LiveStatus(f"record {spec.name}", total, json)
             meta = {"source": "sim2real record", "twin": twin_info, "seed": seed, "fixed_base": fixed_base}
             if policy is not None:
                 meta["policy_file"] = str(Path(policy).resolve())
+                meta["velocity_command"] = list(velocity_command) if velocity_command is not None else None
             loop = ControlLoop(
                 twin_robot, driver, config=config, log_path=target, log_meta=meta, on_tick=status, live=live_view
             )

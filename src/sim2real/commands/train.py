@@ -152,7 +152,7 @@ def train(
     resume: bool = False,
     envs: Count | None = None,
     eval_episodes: NonNegativeCount = 32,
-    no_early_stop: bool = False,
+    early_stop: bool = True,
     save_every: Positive = 60.0,
     allow_out_of_bounds: bool = False,
     nproc: Count = 1,
@@ -186,7 +186,7 @@ def train(
         eval_episodes: Episodes of the final deterministic evaluation, under the run's own
             randomization (0: none); a run stopped by the success gate reports the gate's
             evaluation instead.
-        no_early_stop: Train for the whole --steps budget, past the success gate.
+        early_stop: Stop at the success gate; --no-early-stop trains for the whole --steps budget.
         save_every: Seconds between checkpoints during training.
         allow_out_of_bounds: Accept a calibration or randomization file whose values lie outside
             the robot's plausible parameter bounds.
@@ -245,7 +245,7 @@ def train(
     human(
         f"training {trainer.task.name} on '{trainer.spec.name}' (spec {trainer.spec.hash[:12]}): "
         f"{trainer.config.num_envs} envs, at most {total:,} steps"
-        + ("" if no_early_stop else f" (stops at {rule.target:.0%} success)")
+        + (f" (stops at {rule.target:.0%} success)" if early_stop else "")
         + f", seed {trainer.seed}, randomize {randomize or curriculum or 'none'}"
         + (f", calibrated by {calib} (x{widen:g} intervals)" if calib else "")
         + f" -> {run}",
@@ -255,7 +255,7 @@ def train(
     try:
         with progress:
             stats, reached = train_loop(
-                trainer, total, None if no_early_stop else gate, progress, run / "policy.pt", save_every
+                trainer, total, gate if early_stop else None, progress, run / "policy.pt", save_every
             )
     except KeyboardInterrupt:
         trainer.save(run / "policy.pt")

@@ -56,6 +56,9 @@ DEADLINE_S = 0.05
 FORCE_MULTIPLE = 2.0
 """Largest force the observer may need on a link's centre of mass, in multiples of the robot's
 weight: a push harder than twice the robot's weight is no collision a deployment can wait for."""
+BLIND = 1e3
+"""Beyond this multiple of the robot's weight the force the observer needs is no figure worth
+printing (a 1.7e15 N push): the link is as good as invisible to it in this pose."""
 
 
 def swing(
@@ -157,11 +160,15 @@ def push_problems(
                 if body not in held
                 else "held by its contact"
             )
-            out.append(
-                f"{name}: the observer needs {newtons:.4g} N at its centre of mass ({newtons / weight:.3g} x the "
-                f"robot's weight of {weight:.3g} N; at most {multiple:g} x), {swung}; "
-                + swing_fix(spec, detector, joint)
+            needs = (
+                f"the observer needs {newtons:.4g} N at its centre of mass ({newtons / weight:.3g} x the robot's "
+                f"weight of {weight:.3g} N; at most {multiple:g} x)"
+                if newtons <= BLIND * weight
+                else f"the observer all but cannot see a push at its centre of mass (it would need more than "
+                f"{BLIND:g} x the robot's weight of {weight:.3g} N: almost none of it reaches a joint it measures "
+                "in this pose, the expected contacts carry it)"
             )
+            out.append(f"{name}: {needs}, {swung}; " + swing_fix(spec, detector, joint))
     return out
 
 

@@ -560,7 +560,11 @@ def read_bag(
                 detail="the robot's spec changed since the log was recorded: give the spec it was recorded with, "
                 "or record again"
                 if found and found == expected_robot
-                else (f"give the log's robot (--robot {found}) or " if found else "give its robot's spec or ")
+                else (
+                    f"give the log's robot '{found}' (--robot {found} if it is embedded, else its spec YAML) or "
+                    if found
+                    else "give its robot's spec or "
+                )
                 + "a log recorded on this one",
             )
     if require_commands and not streams.command_ns:

@@ -63,13 +63,17 @@ def command_warning(spec: RobotSpec, layout: Sequence[ObservationTerm], command:
     ]
     if not outside:
         return None
-    seen = np.clip(values, low, high)
-    tail = (
-        f"the policy sees it clipped to {' '.join(f'{v:g}' for v in seen)}"
-        if clipped
-        else "the policy never saw such a command in training"
+    if clipped:
+        seen = np.clip(values, low, high)
+        return (
+            f"--velocity-command lies outside the ranges the policy was trained on: {'; '.join(outside)} "
+            f"(the policy sees it clipped to {' '.join(f'{v:g}' for v in seen)})"
+        )
+    # the spec's task's ranges: what sim2real trains with; a policy trained elsewhere states none here
+    return (
+        f"--velocity-command lies outside the command ranges of the spec's task: {'; '.join(outside)} (a policy "
+        "trained with them never saw such a command; the spec's task: commands state them)"
     )
-    return f"--velocity-command lies outside the ranges the policy was trained on: {'; '.join(outside)} ({tail})"
 
 
 def warn_command(spec: RobotSpec, layout: Sequence[ObservationTerm], command: Any) -> str | None:

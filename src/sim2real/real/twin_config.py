@@ -18,6 +18,7 @@ import yaml
 
 from sim2real.errors import ParameterError, Sim2RealError
 from sim2real.params import Parameters
+from sim2real.robots import DATA_DIR
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.text import read_text
@@ -108,7 +109,10 @@ class TwinConfig:
         """
         path = Path(path)
         if not path.is_file():
-            raise Sim2RealError(f"twin file not found: {path}")
+            robot = _robot_argument(spec) if spec is not None else "ROBOT"
+            raise Sim2RealError(
+                f"twin file not found: {path} (make one with `sim2real twin init --robot {robot} --out {path}`)"
+            )
         try:
             raw = yaml.safe_load(read_text(path, Sim2RealError, "twin file")) or {}
         except yaml.YAMLError:
@@ -156,6 +160,8 @@ class TwinConfig:
                 known.check_bounds(config.params, str(path), allow=allow_out_of_bounds)
             except ParameterError as exc:
                 text = str(exc)
+                if "matches no parameter" in text:  # most often a twin file made for another robot
+                    text += f" (a twin of another robot? `sim2real twin init --robot {_robot_argument(spec)}` makes this one's)"
                 raise Sim2RealError(text if text.startswith(str(path)) else f"{path}: {text}") from None
         return config
 
@@ -168,6 +174,11 @@ class TwinConfig:
         }
         effects["flip_sign"] = list(self.effects.flip_sign)
         Path(path).write_text(yaml.safe_dump({"params": plain, "effects": effects}, sort_keys=False))
+
+
+def _robot_argument(spec: RobotSpec) -> str:
+    """What ``--robot`` takes for this spec: an embedded robot's name, else its YAML path."""
+    return spec.name if spec.path.parent == DATA_DIR else str(spec.path)
 
 
 def _effects(raw: dict, path: Path) -> TwinEffects:

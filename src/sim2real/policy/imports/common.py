@@ -336,7 +336,10 @@ def check_out(out_dir: str | Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise PolicyError(f"--out {out_dir} is a file; give the path of a folder (new or without robot.yaml)")
     if (out_dir / "policy.onnx").exists():
-        raise PolicyError(f"{out_dir / 'policy.onnx'} exists already; an imported policy is never overwritten")
+        raise PolicyError(
+            f"{out_dir / 'policy.onnx'} exists already; an imported policy is never overwritten: give another --out "
+            "(or remove that folder)"
+        )
     if (out_dir / "robot.yaml").exists():  # a spec is edited after an import (its "check" list)
         raise PolicyError(
             f"{out_dir / 'robot.yaml'} exists already (a spec, perhaps edited); choose another --out or remove it"
