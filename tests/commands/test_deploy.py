@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from deploy_testdata import TWIN_YAML, tiny_policy
 
@@ -21,6 +22,8 @@ class TestOutcome:
         assert outcome["judged"] and outcome["task"] == "furuta" and outcome["success"] is False
         assert outcome["reason"] == "rule not met" or outcome["reason"].startswith("terminated: ")
         assert "held for the last 2 s" in outcome["rule"]
+        # judged as one episode of the run's length, said as such (it read "a full 1 s episode")
+        assert re.search(r"of the whole [0-9.]+ s run \(the task's episodes last 6 s\)", outcome["rule"])
 
         assert main([*args, "--seconds", "1", "--out", str(tmp_path / "b")]) == 0
         text = capsys.readouterr().out

@@ -331,9 +331,14 @@ def rule_text(task: TaskConfig, episode_s: float | None = None) -> str:
     fn = rule.metric.func.__name__
     args = ", ".join(f"{k}={v}" for k, v in rule.metric.params.items())
     length = episode_s or task.episode_s
+    span = (  # a deploy run judged as one episode, of its own length
+        f"a full {length:g} s episode"
+        if episode_s is None or math.isclose(episode_s, task.episode_s)
+        else f"the whole {length:g} s run (the task's episodes last {task.episode_s:g} s)"
+    )
     if rule.kind == "hold_last":
-        return f"{fn}({args}) held for the last {rule.window_s:g} s of a full {length:g} s episode"
-    return f"mean {fn}({args}) below {rule.threshold:g} over a full {length:g} s episode"
+        return f"{fn}({args}) held for the last {rule.window_s:g} s of {span}"
+    return f"mean {fn}({args}) below {rule.threshold:g} over {span}"
 
 
 class EpisodeJudge:
