@@ -137,6 +137,9 @@ def run(
         "ratio": env_rate / raw_rate,
         "gym_loop_steps_per_s": gym,
         "raw_standing_steps_per_s": float(np.median(raw_rates)),
+        "basis": "steps are physics substeps per second of all simulations; ratio = env / raw, the bare "
+        "mujoco.batch steps timed inside the same run (target >= 0.8); gym_loop: one simulation stepped by a "
+        "Python mj_step loop, for reference (one robot's workload, not the environment's)",
         "machine": machine(),
     }
     if with_net:
