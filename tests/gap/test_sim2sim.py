@@ -102,7 +102,7 @@ class TestGate:
     def test_a_command_outside_the_trained_ranges_is_a_one_line_warning(self, standing, capsys):
         args = ["sim2sim", "--robot", "quadruped", "--policy", str(standing), "--seconds", "0.1", "--json"]
         assert main([*args, "--velocity-command", "0", "0", "9"]) == 0
-        warnings = [x for x in capsys.readouterr().err.splitlines() if "outside the ranges" in x]
+        warnings = [x for x in capsys.readouterr().err.splitlines() if "outside the command ranges" in x]
         assert len(warnings) == 1 and "yaw rate 9 rad/s not in" in warnings[0]
         assert main([*args, "--velocity-command", "0.5", "0", "0"]) == 0
-        assert "outside the ranges" not in capsys.readouterr().err
+        assert "outside the command ranges" not in capsys.readouterr().err
