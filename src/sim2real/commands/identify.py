@@ -312,7 +312,7 @@ def identify(
         )
         best_cost = ms.fits[ms.best].cost
         lines.extend(
-            f"    start {f.index}: cost x{f.cost / best_cost if best_cost > 0 else 1.0:.3g}"
+            f"    start {f.index}: cost x{f.cost / best_cost if best_cost > 0 else 1.0:.5g}"  # 1.0027 is no 1
             f"{'  converged' if ms.converged[f.index] else ''}"
             for f in ms.fits
         )
