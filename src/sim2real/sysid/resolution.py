@@ -162,17 +162,14 @@ def discretization_shift(
             now,
         )
         return none
-    # the step-free values must fit the half-step replay at least as well as the fit's own values:
-    # else the moves were no first-order step error but a slide along a flat, curved valley (a
-    # twin's log shifted by 0.1 ms in time moved the delay 7 ms, and the extrapolation's residual
-    # was 10x the fit's)
     shift[free] = z - z0
     # first order in the step (theta(h) = theta* + c h) puts the optimum at h / 4 at z0 + 1.5 delta:
     # that point must fit a quarter-step replay better than both the fit at h and the optimum at
     # h / 2.  Not the step-free value on the half-step replay: it lies as far from that optimum as
     # the fit at h, on the other side (a coin flip; the hung Aliengo's delay, one step h at every h,
     # lost it by 12x).  A slide along a flat, curved valley (a twin's log shifted by 0.1 ms in time
-    # moved the delay 7 ms) is no first-order step error and fails it.
+    # moved the delay 7 ms, which the old check caught) is no first-order step error either, and
+    # its predicted quarter-step point should fit no better (that case not re-measured).
     quarter = _finer(spec, trajectories, problem, 4, nthread=nthread, variants=3, **settings)
     if quarter is not None:
         qview = coords.subset(free).on(quarter)
