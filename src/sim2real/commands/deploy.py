@@ -616,6 +616,11 @@ def faults_text(result: dict[str, Any]) -> str:
             f"{c['name']:<18} {('yes' if c['detected'] else 'NO'):<9} {c['reaction']:<14} {c['expected']:<14} "
             f"{periods:>7} {ms:>7} {c['unsafe_commands']:>6}  {'ok' if c['passed'] else 'FAILED'}"
         )
+    rows.append(
+        "  (periods: control periods from the tick the fault shows to the reacting command, 0 = the same tick; "
+        "ms: that loop time plus the reacting tick's compute time; unsafe: commands written that the audit's "
+        "independent re-check of the hard limits rejects)"
+    )
     rows += [f"  {c['name']}: {c['note']}" for c in result["cases"] if c.get("note")]
     rows += [f"  speed stage: {result['stage_note']}"] if result.get("stage_note") else []
     untested = result.get("not_tested", [])

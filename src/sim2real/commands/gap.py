@@ -152,9 +152,14 @@ def gap(
     rate = summary["divergence_rate"]
     lines.append(divergence_text(rate) if rate is not None else "divergence rate: -")
     if result.divergence_time_s is None:
-        lines.append(f"error stays below {threshold:g} rad")
+        lines.append(
+            f"error stays below {threshold:g} rad (the RMS position error by time into a replay; --threshold)"
+        )
     else:
-        lines.append(f"error passes {threshold:g} rad after {result.divergence_time_s:.3f} s")
+        lines.append(
+            f"error passes {threshold:g} rad after {result.divergence_time_s:.3f} s (the RMS position error over the "
+            "windows by time into a replay; --threshold)"
+        )
         where = result.divergence_text()
         if where:
             lines.append(f"  {where}")
@@ -166,7 +171,8 @@ def gap(
         first = ", ".join(c.channel for c in f.first_channels[:3]) or "-"
         lines.append(
             f"failed episode {f.episode} [{f.t_start:.2f}, {f.t_end:.2f}] s ({f.reason}): "
-            f"sim and robot parted at {f.divergence_t:.3f} s, first in {first}"
+            f"sim and robot parted at {f.divergence_t:.3f} s (its first sample whose position error passes "
+            f"the threshold), first in {first}"
         )
     if diverged and len(failures) > len(diverged):
         lines.append(

@@ -73,7 +73,10 @@ def divergence_text(rate: float) -> str:
         return ""
     if rate > 0:
         return f"divergence rate {rate:.3g} 1/s"
-    return f"no divergence: the error does not grow within a replay (fitted rate {rate:.3g} 1/s)"
+    return (
+        f"no divergence: the error does not grow within a replay (fitted rate {rate:.3g} 1/s; an error present "
+        "from a window's start, e.g. its initial velocity, is no growth)"
+    )
 
 
 def add_gap(rep: Report, result: GapResult, label: str = "") -> None:
