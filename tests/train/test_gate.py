@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from sim2real.commands.train import _TrainProgress, train_loop
+from sim2real.commands.train import _TrainProgress, train_loop, whole_rollouts
 from sim2real.train.config import PPOConfig
 from sim2real.train.gate import GateConfig, SuccessGate, gate_config
 from sim2real.train.runner import Trainer
@@ -26,7 +26,13 @@ class Scripted:
         return self.rates.pop(0)
 
 
-class TestGateRule:
+class TestWholeRollouts:
+    def test_a_budget_between_rollouts_rounds_up_so_progress_ends_at_100_percent(self):
+        assert whole_rollouts(1000, 0, 256) == 1024  # the run stops after its 4th rollout
+        assert whole_rollouts(1024, 0, 256) == 1024
+        assert whole_rollouts(1000, 300, 256) == 1068  # counted from a resumed run's steps
+        assert whole_rollouts(200, 300, 256) == 200  # already past: nothing to run
+
     def test_task_targets_and_cadence(self):
         assert (gate_config("furuta").target, gate_config("furuta").every_s) == (0.95, 10.0)
         assert (gate_config("quadruped").target, gate_config("quadruped").every_s) == (0.9, 60.0)

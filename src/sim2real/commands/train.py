@@ -104,6 +104,15 @@ def _gate_due(trainer: Any, gate: Any) -> bool:
     return final and gate.due()
 
 
+def whole_rollouts(total: int, start: int, per_iteration: int) -> int:
+    """The step budget ``total`` rounded up to whole PPO iterations of ``per_iteration`` environment
+    steps counted from ``start`` (a resumed run's steps): a rollout is never cut short, so this is
+    where the run really stops and what its progress is measured against."""
+    if total <= start or per_iteration <= 0:
+        return total
+    return start + -(-(total - start) // per_iteration) * per_iteration
+
+
 def train_loop(
     trainer: Any, total: int, gate: Any, progress: _TrainProgress, checkpoint: Path, save_every: float
 ) -> tuple[Any, bool]:
@@ -238,13 +247,15 @@ def train(
     )
     # the quick evaluations build randomization hooks every few seconds: keep their notices quiet
     logging.getLogger("sim2real.randomize.hooks").setLevel(logging.WARNING)
-    total = int(steps if steps is not None else default_steps(trainer.task))
+    asked = int(steps if steps is not None else default_steps(trainer.task))
+    total = whole_rollouts(asked, trainer.env_steps, trainer.steps_per_iteration)
     rule = gate_config(trainer.task)
     eval_seed = trainer.seed + 10_000
     gate = SuccessGate(rule, lambda n: trainer.evaluate(n, seed=eval_seed)["success_rate"])
     human(
         f"training {trainer.task.name} on '{trainer.spec.name}' (spec {trainer.spec.hash[:12]}): "
         f"{trainer.config.num_envs} envs, at most {total:,} steps"
+        + (f" ({asked:,} asked, rounded up to whole rollouts of {trainer.steps_per_iteration:,})" if total != asked else "")
         + (f" (stops at {rule.target:.0%} success)" if early_stop else "")
         + f", seed {trainer.seed}, randomize {randomize or curriculum or 'none'}"
         + (f", calibrated by {calib} (x{widen:g} intervals)" if calib else "")
