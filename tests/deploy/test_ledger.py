@@ -7,12 +7,21 @@ import dataclasses
 import json
 import logging
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from deploy_testdata import NO_DROPS, TWIN_YAML, run_until_ticks_then_kill
 
 from sim2real.cli import main
-from sim2real.deploy.ledger import LedgerRecorder, LedgerSpeed, StageLedger, ledger_run, ledger_summary
+from sim2real.deploy.ledger import (
+    LedgerRecorder,
+    LedgerSpeed,
+    StageLedger,
+    _RunLock,
+    ledger_run,
+    ledger_summary,
+)
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.safety_events import EventKind, Severity, new_event
 from sim2real.errors import Sim2RealError
@@ -179,6 +188,26 @@ class TestConcurrentRuns:
         other.close()
         first.close()
         LedgerRecorder(StageLedger(path), spec, "p", "robot").close()  # the first run's end released it
+
+
+    def test_a_run_in_another_process_holds_the_key_until_that_process_ends(self, tmp_path):
+        """Two processes, as two terminals would run them: the second is refused naming the first's
+        pid, and the key is free the moment the first process is gone."""
+        path, key = tmp_path / "l.sqlite", ("furuta", "h", "p", "robot")
+        holder = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from pathlib import Path; from sim2real.deploy.ledger import _RunLock; "
+             f"lock = _RunLock(Path({str(path)!r}), {key!r}); print('held', flush=True); sys.stdin.read()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert holder.stdout.readline().strip() == "held"  # the child holds the lock now
+            with pytest.raises(Sim2RealError, match=rf"under way \(pid {holder.pid} on "):
+                _RunLock(path, key)
+            _RunLock(path, (*key[:3], "twin")).release()  # another key is free meanwhile
+        finally:
+            holder.stdin.close()  # the child ends, and the system drops its lock
+            assert holder.wait(timeout=60) == 0
+        _RunLock(path, key).release()
 
 
 class TestDamagedFile:
