@@ -15,7 +15,13 @@ from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.safety import EventKind, SafetyMonitor, Severity
 from sim2real.deploy.safety_events import SafetyConfigError
 from sim2real.deploy.speed import SpeedConfig
-from sim2real.deploy.stage_speed import StageSpeedConfig, StageSpeedGuard, stage_caps, stage_speed_guard
+from sim2real.deploy.stage_speed import (
+    StageSpeedConfig,
+    StageSpeedGuard,
+    stage_caps,
+    stage_command,
+    stage_speed_guard,
+)
 from sim2real.logs.trajectory import rotate
 from sim2real.real.protocol import Reading
 from sim2real.real.rotations import quat_multiply
@@ -88,6 +94,19 @@ class TestCaps:
     def test_bad_settings_are_refused(self, bad):
         with pytest.raises(SafetyConfigError):
             StageSpeedConfig(**bad)
+
+
+class TestStageCommand:
+    def test_clipped_down_the_cap_takes_the_clip_clipped_up_the_stages_value(self):
+        clip = ((0.5, -0.3, -1.0), (1.0, 0.3, 1.0))
+        command, note = stage_command(np.array([2.0, 0.05, -3.0]), clip)  # all clipped down or inside
+        assert command == pytest.approx([1.0, 0.05, -1.0]) and note is None
+        command, note = stage_command(np.array([0.08, 0.0, -0.1]), clip)  # vx clipped up to 0.5
+        assert command == pytest.approx([0.08, 0.0, -0.1]) and "vx 0.08 -> 0.5" in note and "vy" not in note
+        command, note = stage_command(np.array([-0.2, 0.0, 0.0]), clip)  # backwards, clipped up to +0.5
+        assert command == pytest.approx([-0.2, 0.0, 0.0]) and "vx -0.2 -> 0.5" in note
+        assert stage_command(np.array([0.08, 0.0, 0.0]), None) == (pytest.approx([0.08, 0.0, 0.0]), None)
+        assert stage_command(None, clip) == (None, None)
 
 
 class TestGuard:
@@ -357,6 +376,28 @@ class TestInTheLoop:
             )
             loop.tick()
             assert loop.stage_speed.caps == pytest.approx((cap, 0.5))
+
+    def test_a_command_the_policy_clips_up_keeps_the_stages_cap_and_is_said(self, quadruped, caplog):
+        """A forward-only import (vx trained in [0.5, 1.0]) at the 10 % stage: 0.8 m/s scaled to 0.08
+        is clipped UP to 0.5 by the policy's observation.  The cap was built from the 0.5 it sees
+        (0.8 m/s: walking at 0.5 passed the first stage), in silence."""
+        import dataclasses
+
+        clip = ((0.5, -0.3, -1.0), (1.0, 0.3, 1.0))
+        terms = tuple(
+            dataclasses.replace(t, clip=clip) if t.name == "velocity_command" else t for t in quadruped.observation
+        )
+        spec = dataclasses.replace(quadruped, observation=terms)
+        loop = ControlLoop(
+            TwinRobot(spec, TwinConfig(effects=NO_DROPS)),
+            ScriptedPolicy(np.array(spec.default_pose)),
+            config=LoopConfig(velocity_command=(0.8, 0.0, 0.0), speed=SpeedConfig(start_stage=0)),
+        )
+        with caplog.at_level(logging.WARNING, logger="sim2real.deploy.loop"):
+            loop.tick()
+        assert loop.stage_speed.caps == pytest.approx((0.08 + 0.3, 0.5))  # the stage's own value
+        (line,) = [r.getMessage() for r in caplog.records if "clips it up" in r.getMessage()]
+        assert "vx 0.08 -> 0.5" in line and "speed stage 0" in line
 
     def test_the_run_log_states_the_caps(self, quadruped, tmp_path):
         loop, _, _ = self.loop(quadruped, 0)

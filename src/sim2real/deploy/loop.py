@@ -79,7 +79,7 @@ from sim2real.deploy.loop_log import (
 from sim2real.deploy.reward import _RewardMeter
 from sim2real.deploy.safety import ResetResult, SafetyMonitor, Severity
 from sim2real.deploy.speed import SpeedProgression, parse_stage
-from sim2real.deploy.stage_speed import stage_speed_guard
+from sim2real.deploy.stage_speed import stage_command, stage_speed_guard
 from sim2real.errors import Sim2RealError
 from sim2real.real.odometry import base_state_log
 from sim2real.real.protocol import Reading, Robot
@@ -189,7 +189,7 @@ class ControlLoop:
         )
         """Whether speed stages slow the joint targets (the monitor's speed fraction) or only the velocity command."""
         self._set_speed(self.speed.fraction)
-        clip = next((t.clip for t in self.spec.observation if t.name == "velocity_command"), None)
+        self._vc_clip = clip = next((t.clip for t in self.spec.observation if t.name == "velocity_command"), None)
         self.stage_speed = None if self.speed_limits_targets else stage_speed_guard(
             self.spec, self.config.stage_speed, lambda: (self.speed.fraction, self._commanded(clip))
         )
@@ -386,10 +386,8 @@ class ControlLoop:
         self.monitor.set_speed_fraction(fraction if self.speed_limits_targets else 1.0)
 
     def _commanded(self, clip: tuple[Any, Any] | None) -> np.ndarray | None:
-        """The velocity command the policy sees: scaled by the stage, clipped as its observation term
-        clips it (an imported policy's training ranges: a larger command does not widen the cap)."""
-        command = self._effective_velocity_command()
-        return command if command is None or clip is None else np.clip(command, clip[0], clip[1])
+        """The command the stage's speed cap is built from (:func:`stage_command`)."""
+        return stage_command(self._effective_velocity_command(), clip)[0]
 
     def _effective_velocity_command(self) -> np.ndarray | None:
         if self._velocity_command is None:
@@ -451,6 +449,8 @@ class ControlLoop:
             if velocity_command is not None and (changed or self.speed.fraction != self._vc_fraction):
                 self._vc_fraction = self.speed.fraction
                 self._write_event(now, EVENT_VELOCITY, {"velocity_command": velocity_command.tolist()})
+                if (note := stage_command(velocity_command, self._vc_clip)[1]) and self.speed.fraction < 1.0:
+                    log.warning("speed stage %d (%g): %s", self.speed.stage, self.speed.fraction, note)
             if usable:
                 assert isinstance(reading, Reading)
                 u, input_finite = self._run_policy(reading, velocity_command, now)

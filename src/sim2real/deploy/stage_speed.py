@@ -107,6 +107,41 @@ def stage_caps(
     return float(np.hypot(c[0], c[1])) + config.speed_margin, abs(float(c[2])) + config.yaw_margin
 
 
+def stage_command(
+    scaled: np.ndarray | None, clip: tuple[object, object] | None
+) -> tuple[np.ndarray | None, str | None]:
+    """The velocity command a stage's cap is built from, and a note when the policy sees more.
+
+    The policy's observation clips its command into its trained ranges.  Clipped down (a command
+    above them), the policy walks slower: the cap takes the clipped value.  Clipped UP (a range that
+    excludes slow commands, e.g. vx in [0.5, 1.0] at the 10 % stage), the policy walks faster than
+    the stage intends: the cap keeps the stage's own scaled value, so the guard stops a robot that
+    walks at the clipped speed, and the note says so.
+
+    Args:
+        scaled: The stage's command, shape (3,): vx, vy [m/s], yaw rate [rad/s]; None: no command.
+        clip: The ``velocity_command`` term's (low, high) clip (scalars or shape (3,)), or None.
+
+    Returns:
+        (per axis the smaller in magnitude of the scaled and the clipped command, or None; a one-line
+        note naming the axes clipped up, or None).
+    """
+    if scaled is None or clip is None:
+        return scaled, None
+    seen = np.clip(scaled, clip[0], clip[1])
+    up = np.abs(seen) > np.abs(scaled) + 1e-9
+    if not up.any():
+        return seen, None
+    axes = ", ".join(
+        f"{axis} {v:g} -> {w:g}" for axis, v, w, u in zip(("vx", "vy", "yaw rate"), scaled, seen, up, strict=True) if u
+    )
+    note = (
+        f"the stage's velocity command lies below the policy's trained ranges ({axes}: its observation clips it "
+        "up): the policy may move faster than the stage intends, and the stage's speed cap keeps the stage's value"
+    )
+    return np.where(up, scaled, seen), note
+
+
 class StageSpeedGuard:
     """Checks each reading's base speed and yaw rate against the current stage's caps.
 
