@@ -493,7 +493,7 @@ def test_deploy_modules_do_not_import_torch(tmp_path):
 import sys
 import numpy as np
 import sim2real.deploy.loop, sim2real.deploy.faults, sim2real.deploy.record, sim2real.real.twin
-import sim2real.commands.deploy, sim2real.commands.record, sim2real.policy.runtime
+import sim2real.commands.deploy, sim2real.commands.faults, sim2real.commands.record, sim2real.policy.runtime
 from sim2real.deploy.stand_in import StandInPolicy
 from sim2real.policy.linear import write_linear_policy
 from sim2real.deploy.loop import ControlLoop
