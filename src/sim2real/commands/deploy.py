@@ -173,9 +173,11 @@ def deploy(
 
         with live_telemetry(spec, live, live_host, announce=lambda line: human(line, json)) as live_view:
             if ros2:
+                from sim2real.deploy.collision_model import ObserverModel
+
                 summary, text = _deploy_ros2(
                     spec, policy, speed_config, velocity_command, seconds, out, ros_settings, domain_id, rt_priority,
-                    json, gate, recorder, progression, live_view, observer_phrase(spec, runner),
+                    json, gate, recorder, progression, live_view, ObserverModel.of_policy(runner, spec),
                 )
             else:
                 assert twin is not None
@@ -219,7 +221,9 @@ def _deploy_twin(
     allow_out_of_bounds: bool = False,
 ) -> tuple[dict[str, Any], str]:
     """``deploy --twin``: the loop on the simulated twin, with a live status; its summary and text."""
+    from sim2real.deploy.collision_model import ObserverModel
     from sim2real.deploy.loop import ControlLoop, LoopConfig
+    from sim2real.deploy.monitor import deployment_monitor
 
     twin_robot, twin_info = make_twin(
         spec, twin, realtime=realtime, seed=seed, allow_out_of_bounds=allow_out_of_bounds
@@ -233,10 +237,12 @@ def _deploy_twin(
     total = None if seconds is None else max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"deploy {spec.name}", total, json)
     outcome = TaskOutcome(spec, twin_robot, velocity_command)
+    observed = ObserverModel.of_policy(runner, spec)  # checked and compiled once: the monitor's and the line's
     loop = ControlLoop(
         twin_robot,
         runner,
         config=config,
+        monitor=deployment_monitor(spec, observed=observed),
         speed=progression,
         log_path=target,
         log_meta={"source": "sim2real deploy", "policy_file": str(Path(policy).resolve()), "twin": twin_info,
@@ -246,7 +252,7 @@ def _deploy_twin(
     )
     human(
         f"deploy {Path(policy).name} on the {spec.name} twin ({'paced' if realtime else 'lockstep'}), "
-        f"speed stage {speed_config.start_stage}, log {target}; {observer_phrase(spec, runner)}",
+        f"speed stage {speed_config.start_stage}, log {target}; {observer_phrase(spec, observed)}",
         json,
     )
     summary = run_loop(loop, seconds, status, outcome)
@@ -254,14 +260,13 @@ def _deploy_twin(
     return summary, summary_text(summary)
 
 
-def observer_phrase(spec: Any, runner: Any) -> str:
+def observer_phrase(spec: Any, observed: Any) -> str:
     """The startup line's word on collision detection: off, or the model its observer predicts the
-    robot's torques with (the policy's training model: nominal or its calibration)."""
-    from sim2real.deploy.collision_model import ObserverModel
-
+    robot's torques with (``observed``, the policy's training model: nominal or its calibration,
+    :meth:`~sim2real.deploy.collision_model.ObserverModel.of_policy`)."""
     if not spec.safety.collision.enabled:
         return "collision detection off (safety.collision.enabled: false)"
-    return f"collision observer on {ObserverModel.of_policy(runner, spec).describe()}"
+    return f"collision observer on {observed.describe()}"
 
 
 def chain(*callbacks: Any) -> Any:
@@ -298,9 +303,10 @@ def _deploy_ros2(
     recorder: Any = None,
     progression: Any = None,
     live_view: Any = None,
-    observer: str = "",
+    observed: Any = None,
 ) -> tuple[dict[str, Any], str]:
-    """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C; its summary and text."""
+    """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C; its summary and text.
+    ``observed``: the model the collision observer predicts torques with (the policy's, checked once)."""
     from sim2real.deploy.loop import LoopConfig
     from sim2real.deploy.ros2.node import run_ros2_deploy  # MissingExtraError without the ros2 extra
 
@@ -309,7 +315,7 @@ def _deploy_ros2(
         raise Sim2RealError(f"{target} exists already; a log is never overwritten")
     human(
         f"deploy {Path(policy).name} on the ROS 2 robot {spec.name} at {1.0 / spec.control_dt:g} Hz, "
-        f"speed stage {speed_config.start_stage}, log {target}; {observer}; "
+        f"speed stage {speed_config.start_stage}, log {target}; {observer_phrase(spec, observed)}; "
         "Ctrl-C stops into safe mode",
         json,
     )
@@ -327,6 +333,7 @@ def _deploy_ros2(
         speed=progression,
         on_tick=recorder,
         live=live_view,
+        observed=observed,
     )
     summary["log"] = str(target)
     loop = summary.get("loop") or {}
