@@ -44,7 +44,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("export", "export", "export"),
     ("record", "record", "record"),
     ("deploy", "deploy", "deploy"),
-    ("faults", "deploy", "faults"),
+    ("faults", "faults", "faults"),
     ("preflight", "preflight", "preflight"),
     ("stages", "preflight", "stages"),
     ("identify", "identify", "identify"),

@@ -16,7 +16,8 @@ from deploy_testdata import QUIET, balance_policy
 
 from biped_testdata import four_sphere_biped
 from sim2real.deploy.body_geometry import torque_scale
-from sim2real.deploy.collision import CollisionDetector, MomentumObserver
+from sim2real.deploy.collision import CollisionDetector
+from sim2real.deploy.collision_observer import MomentumObserver
 from sim2real.deploy.fault_cases import Collision
 from sim2real.deploy.faults import run_case
 from sim2real.deploy.loop import ControlLoop, LoopConfig

@@ -167,8 +167,16 @@ class TestMetadata:
         with pytest.raises(PolicyError, match=r"training\.calibration values of body\.pole\.mass"):
             read_metadata(path)
 
-    def test_the_deploy_startup_line_names_the_observers_model(self, pendulum, tmp_path, capsys):
+    def test_the_deploy_startup_line_names_the_observers_model(self, pendulum, tmp_path, capsys, monkeypatch):
         policy = _pump_policy(pendulum, tmp_path / "c.onnx", _record(CALIBRATED))
+        calls = []
+        of_policy = ObserverModel.of_policy.__func__
+
+        def counted(cls, policy, spec):
+            calls.append(spec.name)
+            return of_policy(cls, policy, spec)
+
+        monkeypatch.setattr(ObserverModel, "of_policy", classmethod(counted))
         twin = tmp_path / "twin.yaml"
         twin.write_text("params:\n  body.pole.mass: 0.8106\n")
         code = main(
@@ -181,6 +189,8 @@ class TestMetadata:
             "collision observer on the calibrated model the policy was trained on (calibration calib.yaml"
             in out
         )
+        # the calibration is checked (and the model compiled for it) once per run: the line's and the monitor's
+        assert calls == ["pendulum"]
 
 
 def test_sim2sim_simulates_the_robot_the_policy_was_trained_on(pendulum, tmp_path, monkeypatch):

@@ -13,7 +13,8 @@ from deploy_testdata import tiny_policy
 
 from sim2real.cli import main
 from sim2real.deploy.fault_cases import DroppedBurst, InfPolicyOutput, RateSpike, TorqueCommand
-from sim2real.deploy.faults import FAULTS, run_case, run_suite, transient_recovered
+from sim2real.deploy.fault_verdict import transient_recovered
+from sim2real.deploy.faults import FAULTS, run_case, run_suite
 from sim2real.deploy.safety import SafetyDecision, SafetyMonitor
 from sim2real.deploy.stand_in import StandInPolicy
 from sim2real.real.protocol import Command, Reading
@@ -152,7 +153,7 @@ class TestStoppingKinds:
         tipped it over); that stop is the tilt check's, not the collision's own."""
         from types import SimpleNamespace
 
-        from sim2real.deploy.faults import _stopping_kinds
+        from sim2real.deploy.fault_verdict import stopping_kinds
         from sim2real.deploy.safety_events import SafetyEvent, Severity
 
         def event(kind, severity):
@@ -162,10 +163,10 @@ class TestStoppingKinds:
             command=SimpleNamespace(mode="safe"),
             events=[event("tilt", Severity.SAFE_STOP), event("collision", Severity.HOLD)],
         )
-        assert _stopping_kinds(tick) == {"tilt"}
+        assert stopping_kinds(tick) == {"tilt"}
         tick.command.mode = "hold"
-        assert _stopping_kinds(tick) == {"tilt", "collision"}
-        ticks = [OK, OK, ("hold", ("collision",)), ("normal", ()), ("safe", _stopping_kinds(
+        assert stopping_kinds(tick) == {"tilt", "collision"}
+        ticks = [OK, OK, ("hold", ("collision",)), ("normal", ()), ("safe", stopping_kinds(
             SimpleNamespace(command=SimpleNamespace(mode="safe"), events=tick.events)))]
         assert transient_recovered(ticks, injected=2, reacted=2, kinds=("collision",)) is True
 
@@ -272,7 +273,7 @@ class TestTorqueCommand:
 class TestNotApplicableAtInjection:
     def test_a_case_that_could_not_be_tested_fails_the_suite_with_its_reason(self, furuta):
         """Before: listed among the cases that do not apply, and the suite passed (exit 0)."""
-        from sim2real.commands.deploy import faults_text
+        from sim2real.commands.faults import faults_text
         from sim2real.deploy.fault_cases import NanReading, NotApplicableError
 
         class Unreachable(NanReading):

@@ -487,13 +487,25 @@ class TestBuildLoop:
         with pytest.raises(Sim2RealError, match="spec"):
             build_loop(furuta, twin(quadruped), tiny_policy("furuta"))
 
+    def test_an_observer_model_given_is_the_one_the_collision_observer_uses(self, furuta):
+        # deploy --ros2 reads the policy's calibration once for its startup line and passes it here
+        from sim2real.deploy.collision_model import ObserverModel
+
+        observed = ObserverModel({}, "given by the caller")
+        loop = build_loop(furuta, twin(furuta), tiny_policy("furuta"), observed=observed)
+        assert loop.monitor.collision.observer.observed is observed
+        default = build_loop(furuta, twin(furuta), tiny_policy("furuta"))
+        assert default.monitor.collision.observer.observed is not observed
+        loop.close()
+        default.close()
+
 
 def test_deploy_modules_do_not_import_torch(tmp_path):
     code = """
 import sys
 import numpy as np
 import sim2real.deploy.loop, sim2real.deploy.faults, sim2real.deploy.record, sim2real.real.twin
-import sim2real.commands.deploy, sim2real.commands.record, sim2real.policy.runtime
+import sim2real.commands.deploy, sim2real.commands.faults, sim2real.commands.record, sim2real.policy.runtime
 from sim2real.deploy.stand_in import StandInPolicy
 from sim2real.policy.linear import write_linear_policy
 from sim2real.deploy.loop import ControlLoop

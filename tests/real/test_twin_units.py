@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
-from sim2real.robots.init import InitOptions, infer_spec, write_spec
+from sim2real.robots.init import InitOptions, infer_spec
+from sim2real.robots.init_write import write_spec
 from sim2real.robots.load import load_spec
 
 CARTPOLE = """<mujoco model="cp"><compiler angle="radian"/><worldbody>

@@ -17,7 +17,10 @@ record            ``sim2real record``
 identify          ``sim2real identify``
 actuator          ``sim2real actuator fit|eval`` (actuator networks learned from logs)
 gap               ``sim2real gap``
-deploy            ``sim2real deploy`` and ``sim2real faults``
+deploy            ``sim2real deploy``
+loop_run          a control loop run from a command (deploy, record): live status, the task's
+                  outcome, Ctrl-C, the summary text
+faults            ``sim2real faults`` (the fault-injection suite of the safety layer)
 preflight         ``sim2real preflight`` (the pre-deployment checklist) and ``sim2real stages show``
                   (the ledger)
 import_policy     ``sim2real import legged-gym|isaaclab`` (policies trained elsewhere)

@@ -1,11 +1,9 @@
-"""``sim2real deploy`` (a policy on the twin or a robot, behind the safety layer) and ``sim2real faults``."""
+"""``sim2real deploy`` (a policy on the twin or a robot, behind the safety layer)."""
 
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from sim2real.commands.arguments import (
     Seed,
     VelocityCommand,
 )
+from sim2real.commands.loop_run import LiveStatus, TaskOutcome, run_loop, summary_text
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 
@@ -67,236 +66,6 @@ def make_twin(
 def default_out(spec: Any, what: str) -> Path:
     """``runs/<robot>_<what>_<date>_<time>`` (not existing yet)."""
     return Path("runs") / time.strftime(f"{spec.name}_{what}_%Y%m%d_%H%M%S")
-
-
-class LiveStatus:
-    """Live status of a running loop: a rich display on a terminal, else a line on stderr every second.
-
-    With ``--json`` (or when stdout is not a terminal) stdout stays clean: lines go to stderr.
-    """
-
-    def __init__(self, label: str, total_ticks: int | None, as_json: bool) -> None:
-        self.label = label
-        self.total = total_ticks
-        self.tty = sys.stdout.isatty() and not as_json
-        self.period = 0.125 if self.tty else 1.0
-        self._next = 0.0
-        self._start: float | None = None
-        self._live: Any = None
-        self._last: Any = None
-        self._loop: Any = None
-
-    def attach(self, loop: Any) -> None:
-        self._loop = loop
-
-    def __enter__(self) -> LiveStatus:
-        if self.tty:
-            from rich.live import Live
-
-            self._live = Live(self._render(), refresh_per_second=8, transient=False)
-            self._live.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._live is not None:
-            self._live.update(self._render())
-            self._live.__exit__(*exc)
-            self._live = None
-        elif self._last is not None:
-            print(self._line(), file=sys.stderr, flush=True)
-
-    def __call__(self, result: Any) -> None:
-        now = time.perf_counter()
-        if self._start is None:
-            self._start = now
-            self._next = now + self.period
-        self._last = result
-        if now < self._next:
-            return
-        self._next = now + self.period
-        if self._live is not None:
-            self._live.update(self._render())
-        else:
-            print(self._line(), file=sys.stderr, flush=True)
-
-    def _figures(self) -> dict[str, Any]:
-        r = self._last
-        ticks = r.index + 1
-        wall = time.perf_counter() - (self._start or time.perf_counter())
-        loop = self._loop
-        return {
-            "ticks": ticks,
-            "t": r.now,
-            "stage": r.stage,
-            "fraction": r.fraction,
-            "rate": (ticks - 1) / wall if wall > 0 else float("nan"),
-            "state": "safe_stop (latched)" if loop is not None and loop.monitor.latched else r.state,
-            "missed": loop.missed_deadlines if loop is not None else 0,
-            "events": sum(v for v in loop.monitor.counters.values()) if loop is not None else 0,
-        }
-
-    def _line(self) -> str:
-        f = self._figures()
-        total = f" of {self.total}" if self.total else ""
-        return (
-            f"{self.label}: {f['ticks']}{total} ticks done, t={f['t']:.2f} s, stage {f['stage']} "
-            f"({100 * f['fraction']:.0f} %), {f['rate']:.0f} Hz, safety {f['state']}, "
-            f"{f['missed']} missed deadlines, {f['events']} safety events"
-        )
-
-    def _render(self) -> Any:
-        from rich.table import Table
-
-        table = Table(title=self.label, show_header=False, box=None)
-        if self._last is None:
-            table.add_row("starting", "")
-            return table
-        f = self._figures()
-        total = f"/{self.total}" if self.total else ""
-        table.add_row("ticks", f"{f['ticks']}{total}   t = {f['t']:.2f} s")
-        table.add_row("speed stage", f"{f['stage']} ({100 * f['fraction']:.0f} %)")
-        table.add_row("achieved rate", f"{f['rate']:.0f} Hz")
-        color = {"ok": "green", "hold": "yellow"}.get(f["state"], "red")
-        table.add_row("safety", f"[{color}]{f['state']}[/]   events {f['events']}")
-        table.add_row("missed deadlines", str(f["missed"]))
-        return table
-
-
-class TaskOutcome:
-    """Whether a deploy run achieved its task, by the task's own rule (:class:`EpisodeJudge
-    <sim2real.gap.envelope.EpisodeJudge>`), judged tick by tick on the robot's readings (and the
-    twin's true base state for a floating base).  Robots without a task are not judged."""
-
-    def __init__(self, spec: Any, robot: Any, velocity_command: Any) -> None:
-        from sim2real.gap.envelope import EpisodeJudge
-        from sim2real.tasks import get_task
-
-        self.task = get_task(spec) if spec.task is not None else None
-        if self.task is not None and self.task.commands is not None and velocity_command is None:
-            velocity_command = (0.0, 0.0, 0.0)  # what the loop gives the policy without --velocity-command
-        self.judge = EpisodeJudge(spec, self.task, velocity_command) if self.task is not None else None
-        self.robot = robot
-        self.floating = bool(spec.floating_base) and hasattr(robot, "base_state")
-        self._base = robot.base_state() if self.floating else None
-        self._fraction = 1.0
-        self._loop: Any = None
-
-    def attach(self, loop: Any) -> None:
-        self._loop = loop
-        self._fraction = loop.speed.fraction
-
-    def __call__(self, result: Any) -> None:
-        if self.judge is None:
-            return
-        self.judge.observe(result, self._base, self._fraction)
-        # what the next tick reads: the state after this tick's command (lockstep and paced alike)
-        self._base = self.robot.base_state() if self.floating else None
-        if self._loop is not None:
-            self._fraction = self._loop.speed.fraction
-
-    def summary(self) -> dict[str, Any]:
-        """``{"task", "judged", "success", "reason", "rule"}`` (JSON-ready)."""
-        if self.judge is None or self.task is None:
-            return {
-                "task": None,
-                "judged": False,
-                "success": None,
-                "reason": "the robot has no task to judge",
-            }
-        from sim2real.gap.envelope import rule_text
-
-        out = self.judge.outcome()
-        if out.success and self.judge.standing_still_passes():
-            return {
-                "task": self.task.name,
-                "judged": False,
-                "success": None,
-                "reason": f"no fall in {out.seconds:g} s, but a base standing still would meet the tracking rule "
-                f"at the commands given (speed {100 * self._fraction:.0f} % of the velocity command): "
-                "walking is judged at a speed stage whose command exceeds the rule's tolerance",
-                "rule": rule_text(self.task, round(out.seconds, 6) or None),
-                "seconds": out.seconds,
-            }
-        return {
-            "task": self.task.name,
-            "judged": True,
-            "success": out.success,
-            "reason": out.reason,
-            "rule": rule_text(self.task, round(out.seconds, 6) or None),
-            "seconds": out.seconds,
-        }
-
-
-def outcome_text(summary: dict[str, Any]) -> str:
-    """One line: the task outcome, with a hint when the speed stages kept the policy slow."""
-    o = summary.get("outcome") or {}
-    if not o.get("judged"):
-        return f"task: not judged ({o.get('reason', 'no task')})"
-    line = f"task {o['task']}: {'SUCCESS' if o['success'] else 'FAILURE'}"
-    if not o["success"]:
-        line += f" ({o['reason']})"
-    line += f"; rule: {o['rule']}"
-    stages = summary.get("stage_changes", 0)
-    if not o["success"] and stages == 0 and summary.get("speed_fraction", 1.0) < 1.0:
-        line += (
-            f"; the run stayed at speed stage {summary['stage']} ({100 * summary['speed_fraction']:.0f} %): "
-            "a stage advances after --dwell seconds without a safety event; start higher with --speed"
-        )
-    return line
-
-
-def summary_text(summary: dict[str, Any]) -> str:
-    """The human summary of a deploy or record run."""
-    s = summary
-    safety = s["safety"]
-    lines = [
-        f"{s['robot']}: {s['ticks']} ticks, {s['duration_s']:.2f} s of loop time in {s['wall_s']:.2f} s "
-        f"({s['mode']}, target {s['control_rate_hz']:.0f} Hz, achieved "
-        f"{(s['achieved_rate_hz'] or 0):.0f} Hz), {s['missed_deadlines']} missed deadlines"
-        + (
-            " (lockstep: ticks this machine computed slower than the period; no effect on the run)"
-            if s["mode"] == "lockstep" and s["missed_deadlines"]
-            else ""
-        ),
-        f"safety: {safety['state']}"
-        + (f" (latched: {safety['latch_reason']})" if safety["latched"] else "")
-        + f", {safety['events']} events {safety['counters']}, ticks by mode {safety['ticks_by_mode']}",
-        f"speed stage {s['stage']} ({100 * s['speed_fraction']:.0f} %), {s['stage_changes']} stage changes",
-    ]
-    if s.get("episode_return") is not None:
-        lines.append(f"episode return {s['episode_return']:.4g}")
-    if "outcome" in s:
-        lines.append(outcome_text(s))
-    if s.get("interrupted"):
-        lines.append("interrupted")
-    lines.append(f"log: {s['bag']}")
-    return "\n".join(lines)
-
-
-def run_loop(
-    loop: Any, seconds: float | None, status: LiveStatus, outcome: TaskOutcome | None = None
-) -> dict[str, Any]:
-    """Run with a live status; Ctrl-C ends the run cleanly (robot in safe mode, log closed).
-    With ``outcome`` (the loop's ``on_tick`` feeds it), the summary gets ``outcome``."""
-    interrupted = False
-    status.attach(loop)
-    if outcome is not None:
-        outcome.attach(loop)
-    with status:
-        try:
-            with loop:
-                try:
-                    loop.run(seconds)
-                except KeyboardInterrupt:
-                    interrupted = True
-        except KeyboardInterrupt:
-            interrupted = True
-    summary = loop.close()
-    if interrupted:
-        summary["interrupted"] = True
-    if outcome is not None:
-        summary["outcome"] = outcome.summary()
-    return summary
 
 
 def deploy(
@@ -404,9 +173,11 @@ def deploy(
 
         with live_telemetry(spec, live, live_host, announce=lambda line: human(line, json)) as live_view:
             if ros2:
+                from sim2real.deploy.collision_model import ObserverModel
+
                 summary, text = _deploy_ros2(
                     spec, policy, speed_config, velocity_command, seconds, out, ros_settings, domain_id, rt_priority,
-                    json, gate, recorder, progression, live_view, observer_phrase(spec, runner),
+                    json, gate, recorder, progression, live_view, ObserverModel.of_policy(runner, spec),
                 )
             else:
                 assert twin is not None
@@ -450,7 +221,9 @@ def _deploy_twin(
     allow_out_of_bounds: bool = False,
 ) -> tuple[dict[str, Any], str]:
     """``deploy --twin``: the loop on the simulated twin, with a live status; its summary and text."""
+    from sim2real.deploy.collision_model import ObserverModel
     from sim2real.deploy.loop import ControlLoop, LoopConfig
+    from sim2real.deploy.monitor import deployment_monitor
 
     twin_robot, twin_info = make_twin(
         spec, twin, realtime=realtime, seed=seed, allow_out_of_bounds=allow_out_of_bounds
@@ -464,10 +237,12 @@ def _deploy_twin(
     total = None if seconds is None else max(1, round(seconds / spec.control_dt))
     status = LiveStatus(f"deploy {spec.name}", total, json)
     outcome = TaskOutcome(spec, twin_robot, velocity_command)
+    observed = ObserverModel.of_policy(runner, spec)  # checked and compiled once: the monitor's and the line's
     loop = ControlLoop(
         twin_robot,
         runner,
         config=config,
+        monitor=deployment_monitor(spec, observed=observed),
         speed=progression,
         log_path=target,
         log_meta={"source": "sim2real deploy", "policy_file": str(Path(policy).resolve()), "twin": twin_info,
@@ -477,7 +252,7 @@ def _deploy_twin(
     )
     human(
         f"deploy {Path(policy).name} on the {spec.name} twin ({'paced' if realtime else 'lockstep'}), "
-        f"speed stage {speed_config.start_stage}, log {target}; {observer_phrase(spec, runner)}",
+        f"speed stage {speed_config.start_stage}, log {target}; {observer_phrase(spec, observed)}",
         json,
     )
     summary = run_loop(loop, seconds, status, outcome)
@@ -485,14 +260,13 @@ def _deploy_twin(
     return summary, summary_text(summary)
 
 
-def observer_phrase(spec: Any, runner: Any) -> str:
+def observer_phrase(spec: Any, observed: Any) -> str:
     """The startup line's word on collision detection: off, or the model its observer predicts the
-    robot's torques with (the policy's training model: nominal or its calibration)."""
-    from sim2real.deploy.collision_model import ObserverModel
-
+    robot's torques with (``observed``, the policy's training model: nominal or its calibration,
+    :meth:`~sim2real.deploy.collision_model.ObserverModel.of_policy`)."""
     if not spec.safety.collision.enabled:
         return "collision detection off (safety.collision.enabled: false)"
-    return f"collision observer on {ObserverModel.of_policy(runner, spec).describe()}"
+    return f"collision observer on {observed.describe()}"
 
 
 def chain(*callbacks: Any) -> Any:
@@ -529,9 +303,10 @@ def _deploy_ros2(
     recorder: Any = None,
     progression: Any = None,
     live_view: Any = None,
-    observer: str = "",
+    observed: Any = None,
 ) -> tuple[dict[str, Any], str]:
-    """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C; its summary and text."""
+    """``deploy --ros2``: the deployment node until --seconds of control or Ctrl-C; its summary and text.
+    ``observed``: the model the collision observer predicts torques with (the policy's, checked once)."""
     from sim2real.deploy.loop import LoopConfig
     from sim2real.deploy.ros2.node import run_ros2_deploy  # MissingExtraError without the ros2 extra
 
@@ -540,7 +315,7 @@ def _deploy_ros2(
         raise Sim2RealError(f"{target} exists already; a log is never overwritten")
     human(
         f"deploy {Path(policy).name} on the ROS 2 robot {spec.name} at {1.0 / spec.control_dt:g} Hz, "
-        f"speed stage {speed_config.start_stage}, log {target}; {observer}; "
+        f"speed stage {speed_config.start_stage}, log {target}; {observer_phrase(spec, observed)}; "
         "Ctrl-C stops into safe mode",
         json,
     )
@@ -558,6 +333,7 @@ def _deploy_ros2(
         speed=progression,
         on_tick=recorder,
         live=live_view,
+        observed=observed,
     )
     summary["log"] = str(target)
     loop = summary.get("loop") or {}
@@ -601,99 +377,3 @@ def preflight_gate(spec: Any, policy: str, override: str | None, ros2_config: di
         f"(spec {spec.hash[:12]}) within 24 h in {record_path()}: run `sim2real preflight --robot "
         f"{spec.name} --policy {policy} --ros2 --confirm perimeter`, or give --override-preflight REASON"
     )
-
-
-def faults_text(result: dict[str, Any]) -> str:
-    """The fault suite as a table (plain text)."""
-    rows = [
-        f"{'case':<18} {'detected':<9} {'reaction':<14} {'expected':<14} {'periods':>7} {'ms':>7} "
-        f"{'unsafe':>6}  result"
-    ]
-    for c in result["cases"]:
-        ms = "" if c["reaction_ms"] is None else f"{c['reaction_ms']:.2f}"
-        periods = "" if c["reaction_periods"] is None else str(c["reaction_periods"])
-        rows.append(
-            f"{c['name']:<18} {('yes' if c['detected'] else 'NO'):<9} {c['reaction']:<14} {c['expected']:<14} "
-            f"{periods:>7} {ms:>7} {c['unsafe_commands']:>6}  {'ok' if c['passed'] else 'FAILED'}"
-        )
-    rows.append(
-        "  (periods: control periods from the tick the fault shows to the reacting command, 0 = the same tick; "
-        "ms: that loop time plus the reacting tick's compute time; unsafe: commands written that the audit's "
-        "independent re-check of the hard limits rejects)"
-    )
-    rows += [f"  {c['name']}: {c['note']}" for c in result["cases"] if c.get("note")]
-    rows += [f"  speed stage: {result['stage_note']}"] if result.get("stage_note") else []
-    untested = result.get("not_tested", [])
-    rows += [f"{c['name']:<18} NOT TESTED: {c['reason']}" for c in untested]
-    rows.append(
-        f"{result['robot']}: {sum(c['passed'] for c in result['cases'])}/{len(result['cases'])} cases passed"
-        + (f", {len(untested)} NOT TESTED ({', '.join(c['name'] for c in untested)})" if untested else "")
-        + f", all detected: {result['all_detected']}, unsafe commands: {result['unsafe_commands_total']}, "
-        f"control period {1e3 * result['control_dt']:g} ms"
-        + (f"; does not apply: {', '.join(result['skipped'])}" if result["skipped"] else "")
-    )
-    return "\n".join(rows)
-
-
-def faults(
-    robot: str,
-    policy: str | None = None,
-    speed: str | None = None,
-    seed: Seed = 0,
-    fixed_base: bool = False,
-    json: bool = False,
-) -> int:
-    """Fault-injection suite of the safety layer on the twin; exits 1 when a case fails or could not
-    be tested (NOT TESTED, with the reason and what to fix; a case that does not apply to this kind
-    of robot, such as tilt on a fixed base, is listed and does not fail).
-
-    Each case injects a fault (NaN readings, NaN/inf policy output, NaN policy input, stale readings,
-    dropped readings, a latency spike, a joint pushed beyond its position or velocity limit, an
-    over-limit measured torque, a torque command beyond the limit, a command rate spike, tilt and
-    height for floating bases, an e-stop, a missing policy file) and checks that it is detected,
-    the reaction's severity, that the reaction comes within one control period, and that no unsafe
-    command reached the robot (every command is audited against the spec's limits).
-
-    Args:
-        robot: Embedded robot name or spec YAML path.
-        policy: A policy (.onnx) to use instead of the stand-in PD-to-default-pose policy.
-        speed: Speed stage of the runs (index, percentage or fraction); default the last (100 %).
-        seed: Seed of the twin and the start states.
-        fixed_base: The twin hangs by its base, legs in the air (a humanoid its gains cannot carry
-            standing, as preflight --fixed-base): the monitor checks the joints; tilt and height
-            cases do not apply, the collision case pushes a leg.
-        json: Print the results as JSON on stdout.
-    """
-    from sim2real.deploy.faults import run_suite
-    from sim2real.deploy.loop import parse_stage
-    from sim2real.robots import load_robot
-
-    spec = load_robot(robot)
-    if fixed_base:
-        from sim2real.deploy.record import fixed_base_spec
-
-        spec = fixed_base_spec(spec)
-    factory = None
-    if policy is not None:
-        from sim2real.policy.runtime import PolicyRunner
-
-        PolicyRunner(policy, spec, providers="cpu")  # fail early, with one line, on a bad file
-
-        def factory(s: Any) -> Any:
-            return PolicyRunner(policy, s, providers="cpu")
-
-    hung = " hung by its base" if fixed_base else ""
-    human(f"fault-injection suite on the {spec.name} twin{hung} (spec {spec.hash[:12]})", json)
-    # the faults are injected on purpose: the safety layer's warnings and errors about them are the
-    # expected reactions, which the table reports case by case (-v shows them as they happen)
-    deploy_log = logging.getLogger("sim2real.deploy")
-    quiet = not logging.getLogger("sim2real").isEnabledFor(logging.INFO)
-    level = deploy_log.level
-    if quiet:
-        deploy_log.setLevel(logging.CRITICAL)
-    try:
-        result = run_suite(spec, policy_factory=factory, stage=parse_stage(speed), seed=seed, fixed_base=fixed_base)
-    finally:
-        deploy_log.setLevel(level)
-    emit(result, json, faults_text(result))
-    return 0 if result["all_passed"] else 1

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sim2real.commands.arguments import DomainId, Port, Positive, RtPriority, Seed, VelocityCommand
-from sim2real.commands.deploy import LiveStatus, _robot_source, make_twin, run_loop, summary_text
+from sim2real.commands.deploy import _robot_source, make_twin
+from sim2real.commands.loop_run import LiveStatus, run_loop, summary_text
 from sim2real.commands.output import emit, human
 from sim2real.errors import Sim2RealError
 

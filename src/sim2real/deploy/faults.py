@@ -33,8 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-from collections.abc import Callable, Collection, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +48,14 @@ from sim2real.deploy.fault_cases import (
     FaultContext,
     LatencySpike,
     NotApplicableError,
+)
+from sim2real.deploy.fault_verdict import (
+    AFTERMATH_S,
+    REACTION_RANK,
+    CaseResult,
+    stopping_kinds,
+    tick_reaction,
+    transient_recovered,
 )
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.deploy.loop_config import stages_slow_targets
@@ -65,19 +72,15 @@ from sim2real.robots.spec import RobotSpec
 __all__ = [
     "FAULTS",
     "AuditedRobot",
-    "CaseResult",
     "Fault",
     "audit_command",
     "longest_case",
     "run_case",
     "run_policy_missing_case",
     "run_suite",
-    "transient_recovered",
 ]
 
 log = logging.getLogger(__name__)
-
-_RANK = {"none": -1, "clamp": 1, "hold": 2, "safe_stop": 3, "refused_start": 3}
 
 # ------------------------------------------------------------------------------------------ running
 
@@ -119,176 +122,6 @@ class _FaultyPolicy:
         if self.fault is not None and self.fault.active:
             out = self.fault.command(out, reading)
         return out
-
-
-@dataclass
-class CaseResult:
-    """Outcome of one fault case."""
-
-    name: str
-    description: str
-    detected: bool
-    reaction: str
-    """First reaction: clamp, hold, safe_stop (refused_start for a missing policy), or none."""
-    expected: str
-    worst: str
-    """Most severe reaction during the case."""
-    escalation: str | None
-    reaction_periods: int | None
-    """Control periods from the tick the fault became observable to the reacting tick (0: same tick)."""
-    reaction_ms: float | None
-    """Loop time from the tick the fault became observable to the reacting command, plus that tick's
-    controller (host compute) time [ms]."""
-    compute_ms: float | None
-    """Controller time of the reacting tick [ms] (host load shows here; the loop counts overruns)."""
-    unsafe_commands: int
-    latched: bool | None
-    """For safe stops: whether every later command stayed safe (no reset is made)."""
-    recovered: bool | None
-    """For holds and clamps of a fault that ends: whether normal commands resumed (see
-    :func:`transient_recovered`); None also when another check's safe stop came while the fault
-    still acted, so the resume could not be tried (``note`` says which)."""
-    false_alarms: int
-    """Hold and safe-stop events during the fault-free warm-up (clamps are routine shaping)."""
-    control_dt: float
-    deadline_ms: float | None = None
-    """For faults with a deadline (a collision, a speed over the stage's cap): the reaction must
-    come within this time of the fault's start, instead of within one control period."""
-    events: list[str] = field(default_factory=list)
-    """kind/severity of the events after the injection (first few)."""
-    unsafe: list[str] = field(default_factory=list)
-    alarms: list[str] = field(default_factory=list)
-    """kind/severity of the false alarms (first few)."""
-    note: str = ""
-    """What the case could not try, and why (e.g. a push that tipped the robot over)."""
-    first_stop: str = ""
-    """The line of the first hold or safe stop of the run (warm-up included), or empty: what stopped a
-    run that should have been quiet (:func:`check_quiet`)."""
-    first_stop_tick: int | None = None
-    """Index of the tick of ``first_stop`` in the run (warm-up included), or None."""
-    ticks: int = 0
-    """Ticks the case ran."""
-
-    @property
-    def within_one_period(self) -> bool:
-        """The reacting command is the one computed from the first reading (or policy output) that
-        shows the fault, i.e. it is written in the same control period."""
-        return self.reaction_periods == 0
-
-    @property
-    def in_time(self) -> bool:
-        """Within one control period, or within the fault's deadline when it has one."""
-        if self.deadline_ms is not None:
-            return self.reaction_ms is not None and self.reaction_ms <= self.deadline_ms
-        return self.within_one_period
-
-    @property
-    def passed(self) -> bool:
-        """Detected, reaction as severe as expected (and escalated when expected), within one control
-        period, no unsafe command, latched safe stops, resumed after transient faults."""
-        ok = (
-            self.detected
-            and _RANK[self.reaction] >= _RANK[self.expected]
-            and self.in_time
-            and self.unsafe_commands == 0
-            and self.false_alarms == 0
-        )
-        if self.escalation is not None:
-            ok = ok and _RANK[self.worst] >= _RANK[self.escalation]
-        if self.latched is not None:
-            ok = ok and self.latched
-        if self.recovered is not None:
-            ok = ok and self.recovered
-        return bool(ok)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "fault": self.description,
-            "detected": self.detected,
-            "reaction": self.reaction,
-            "expected": self.expected,
-            "worst": self.worst,
-            "reaction_periods": self.reaction_periods,
-            "reaction_ms": self.reaction_ms,
-            "compute_ms": self.compute_ms,
-            "within_one_period": self.within_one_period,
-            "deadline_ms": self.deadline_ms,
-            "in_time": self.in_time,
-            "unsafe_commands": self.unsafe_commands,
-            "latched": self.latched,
-            "recovered": self.recovered,
-            "false_alarms": self.false_alarms,
-            "passed": self.passed,
-            "events": self.events,
-            "unsafe": self.unsafe,
-            "note": self.note,
-        }
-
-
-def _reaction(result: TickResult, kinds: Sequence[str]) -> str:
-    if result.command.mode == "safe":
-        return "safe_stop"
-    if result.command.mode == "hold":
-        return "hold"
-    if any(str(e.kind) in kinds and e.severity == Severity.CLAMP for e in result.events):
-        return "clamp"
-    return "none"
-
-
-def _stopping_kinds(result: TickResult) -> set[str]:
-    """Kinds of a tick's events; of a safe tick only those of its safe-stop events."""
-    safe = result.command.mode == "safe"
-    return {str(e.kind) for e in result.events if not safe or e.severity == Severity.SAFE_STOP}
-
-
-AFTERMATH_S = 0.1
-"""After a transient fault ends, how long another check's stop before any resume still counts as
-the fault's consequence (the fall a push started) [s]: :func:`transient_recovered`."""
-
-
-def transient_recovered(
-    ticks: Sequence[tuple[str, Collection[str]]],
-    *,
-    injected: int,
-    reacted: int,
-    kinds: Collection[str],
-    cleared: int | None = None,
-    aftermath: int = 0,
-) -> bool | None:
-    """The resume rule of a transient fault (one that ends and calls for less than a safe stop).
-
-    The case resumed when normal commands come back from the reacting tick on, no safe stop of
-    the fault's own kinds follows the injection, and the last tick is not still held by it.  A
-    later safe stop by another check (e.g. the policy driving a joint to its limit after the
-    disturbance) is the safety layer working, not a failure to resume.  When such a stop comes
-    before any normal command, while the fault still acts or within ``aftermath`` ticks after it
-    ended (a push that drives a joint into its limit during the hold, or tips the robot over), the
-    resume cannot be tried: None.  A hold that outlasts that and ends in another check's stop, or
-    that still holds at the end, is a failure.
-
-    Args:
-        ticks: Per tick of the case: the mode of the command written (normal, hold or safe) and the
-            kinds of the safety events reported in that tick.
-        injected: Index of the tick the fault was injected in.
-        reacted: Index of the reacting tick (the fault's end when it was not detected).
-        kinds: The fault's own event kinds.
-        cleared: Index of the first tick after the fault ended (None: not known).
-        aftermath: Ticks after ``cleared`` in which another check's stop still leaves the resume
-            untried (the fall a push started).
-    """
-    if not ticks:
-        return False
-    own = set(kinds)
-    resumed = any(mode == "normal" for mode, _ in ticks[reacted:])
-    own_stop = any(mode == "safe" and own & set(seen) for mode, seen in ticks[injected:])
-    stop = next((k for k in range(reacted, len(ticks)) if ticks[k][0] == "safe"), None)
-    during = not own_stop and stop is not None and cleared is not None and stop < cleared + aftermath
-    if during and not any(mode == "normal" for mode, _ in ticks[reacted:stop]):
-        return None
-    last_mode, last_seen = ticks[-1]
-    still_held = last_mode == "hold" and bool(own & set(last_seen))
-    return resumed and not own_stop and not still_held
 
 
 def _context(
@@ -444,22 +277,22 @@ def run_case(
     reaction = "none"
     reaction_periods = reaction_ms = compute_ms = None
     if detected_at is not None and onset is not None:
-        reaction = _reaction(results[detected_at], fault.kinds)
+        reaction = tick_reaction(results[detected_at], fault.kinds)
         reaction_periods = detected_at - onset
         compute_ms = 1e3 * results[detected_at].compute_s
         reaction_ms = 1e3 * (results[detected_at].now - results[onset].now + fault.lead_s) + compute_ms
     after = results[warmup:]
-    worst = max((_reaction(r, fault.kinds) for r in after), key=_RANK.__getitem__, default="none")
+    worst = max((tick_reaction(r, fault.kinds) for r in after), key=REACTION_RANK.__getitem__, default="none")
     latched = None
     first_safe = next((k for k, r in enumerate(after) if r.command.mode == "safe"), None)
-    if first_safe is not None and _RANK[fault.escalation or fault.reaction] >= _RANK["safe_stop"]:
+    if first_safe is not None and REACTION_RANK[fault.escalation or fault.reaction] >= REACTION_RANK["safe_stop"]:
         latched = all(r.command.mode == "safe" for r in after[first_safe:])
     recovered = None
     note = ""
     if duration is not None and fault.reaction != "safe_stop":
         # a safe tick counts the kinds that stopped it: a collision still held in the tick a tilt
         # stop fires (the push tipped the robot over) is not the collision's own stop
-        ticks = [(r.command.mode, _stopping_kinds(r)) for r in results]
+        ticks = [(r.command.mode, stopping_kinds(r)) for r in results]
         start = detected_at if detected_at is not None else warmup + duration
         recovered = transient_recovered(
             ticks, injected=warmup, reacted=start, kinds=fault.kinds, cleared=warmup + duration, aftermath=aftermath

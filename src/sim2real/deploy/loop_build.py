@@ -8,8 +8,10 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from sim2real.deploy.collision_model import ObserverModel
 from sim2real.deploy.loop import ControlLoop
 from sim2real.deploy.loop_config import LoopConfig, TickResult
+from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.speed import SpeedProgression, parse_stage
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Robot
@@ -51,6 +53,7 @@ def build_loop(
     on_tick: Callable[[TickResult], None] | None = None,
     speed: SpeedProgression | None = None,
     live: Any = None,
+    observed: ObserverModel | None = None,
 ) -> ControlLoop:
     """The deployment loop of a policy file on a robot (``deploy --ros2``'s node builds its loop here).
 
@@ -69,6 +72,9 @@ def build_loop(
         on_tick: Called with every tick's result.
         speed: The speed progression (e.g. the stage ledger's); default: from ``config.speed``.
         live: A live view (see :class:`ControlLoop`).
+        observed: The model the collision observer predicts torques with, when the caller has it
+            already (:meth:`~sim2real.deploy.collision_model.ObserverModel.of_policy` of this
+            policy); None: the loop reads it from the policy's metadata.
 
     Raises:
         PolicyError / SpecMismatchError: the policy cannot be loaded or is for another spec.
@@ -105,4 +111,5 @@ def build_loop(
         on_tick=on_tick,
         speed=speed,
         live=live,
+        monitor=None if observed is None else deployment_monitor(spec, observed=observed),
     )

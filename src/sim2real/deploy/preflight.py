@@ -72,6 +72,7 @@ from sim2real.deploy.preflight_record import ITEMS, Item, PreflightResult, file_
 from sim2real.deploy.record import pd_room
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import Sim2RealError
+from sim2real.policy.imports.joint_order import EVIDENCE_NOTES
 from sim2real.real.protocol import Reading, Robot
 from sim2real.robots.spec import RobotSpec
 
@@ -96,11 +97,6 @@ the joint into the limit, a safe stop that failed a joint turning the right way)
 
 
 # ------------------------------------------------------------------------------------------- items
-
-
-ORDER_GUESSES = ("policy joint order: the model's joints breadth first", "policy joint order: the model's joints in model order")
-"""How an imported policy's assumptions begin where the import chose the joint order from evidence
-(:mod:`sim2real.policy.imports.joint_order`'s notes: no file named the joints)."""
 
 
 def _passfail(ok: bool) -> str:
@@ -132,7 +128,7 @@ def check_contract(spec: RobotSpec, policy_path: Path, target: str = "twin") -> 
         problems.append(f"control period {meta.control_dt} s is not the spec's {spec.control_dt} s")
     if meta.spec_hash != spec.hash:
         problems.append(f"spec hash {meta.spec_hash[:12]} is not {spec.hash[:12]}")
-    guessed = next((a for a in meta.imported.get("assumptions", []) if str(a).startswith(ORDER_GUESSES)), None)
+    guessed = next((a for a in meta.imported.get("assumptions", []) if str(a).startswith(EVIDENCE_NOTES)), None)
     if guessed is not None and target == "robot":
         problems.append(
             f"the import chose the policy's joint order from evidence ({guessed}), which a real robot must not "

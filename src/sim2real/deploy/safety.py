@@ -115,6 +115,7 @@ from sim2real.deploy.safety_limits import (
     safe_mode_command,
     zero_torque_command,
 )
+from sim2real.deploy.safety_shape import clamp_events, conflict_events, governor, parse_command
 from sim2real.deploy.safety_state import base_tilt, check_reading
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots.spec import RobotSpec
@@ -411,7 +412,7 @@ class SafetyMonitor:
         if self._latched:
             return self._safe_stop(reading, now, events)
 
-        u, problem = self._parse_command(command_values)
+        u, problem = parse_command(command_values, self._m)
         if problem is None:
             if self._tick_state == "ok":  # a command used ends a streak; one passed on a hold tick does not
                 self._bad_command_since = None
@@ -451,18 +452,6 @@ class SafetyMonitor:
         if self._tick_state != "ok" or problem is not None:
             u = None
         return self._shape(u, state, reading, now, events)
-
-    def _parse_command(self, command_values: object) -> tuple[np.ndarray | None, str | None]:
-        """The command as a float array of the right length with finite values, or a problem."""
-        try:
-            u = np.array(command_values, dtype=float)
-        except (TypeError, ValueError):
-            return None, "not numbers"
-        if u.shape != (self._m,):
-            return None, f"shape {u.shape}, expected ({self._m},)"
-        if not np.all(np.isfinite(u)):
-            return None, f"non-finite values {u.tolist()}"
-        return u, None
 
     def _shape(
         self,
@@ -511,29 +500,15 @@ class SafetyMonitor:
         if u is None or np.any(conflict):
             out = np.clip(prev, h_lo, h_hi)
             mode = "hold"
-            for i in np.flatnonzero(conflict) if u is not None else ():
-                events.extend(
-                    self._report(
-                        [
-                            new_event(
-                                now,
-                                EventKind.RATE_LIMIT,
-                                Severity.HOLD,
-                                f"{names[i]}: the hard limits moved beyond the rate limit's reach "
-                                f"({step[i]:.4g} per tick): holding at the nearest allowed value {out[i]:.6g}",
-                                joint=names[i],
-                                value=float(u[i]),
-                                limit=float(step[i]),
-                            )
-                        ]
-                    )
-                )
+            if u is not None:
+                events.extend(self._report(conflict_events(limits, u, out, step, conflict, now)))
             check_prev = None
         else:
             mode = "normal"
             out = np.clip(u, w_lo, w_hi)
-            self._clamp_events(u, out, window, rate_lo, rate_hi, now, events)
-            out = self._governor(out, q, qd, w_lo, w_hi, now, events)
+            events.extend(self._report(clamp_events(limits, self._speed, u, out, window, rate_lo, rate_hi, now)))
+            out, governed = governor(limits, self._speed, out, q, qd, w_lo, w_hi, now)
+            events.extend(self._report(governed))
             check_prev = prev
 
         problems = assert_safe(
@@ -559,92 +534,6 @@ class SafetyMonitor:
         self._prev_now = now
         state_name: MonitorState = "ok" if mode == "normal" else "hold"
         return SafetyDecision(Command(t=now, values=out, mode=mode), tuple(events), state_name, state)
-
-    def _clamp_events(
-        self,
-        u: np.ndarray,
-        out: np.ndarray,
-        window: CommandWindow,
-        rate_lo: np.ndarray,
-        rate_hi: np.ndarray,
-        now: float,
-        events: list[SafetyEvent],
-    ) -> None:
-        """One clamp event per modified value, naming the binding limit (the first of the window's
-        rows, then the rate limit, when several bind alike)."""
-        names = self.limits.joints
-        for i in np.flatnonzero(out != u):
-            rows = [(name, low[i], high[i]) for name, low, high in window.rows()]
-            rows.append(("rate limit", rate_lo[i], rate_hi[i]))
-            if out[i] > u[i]:  # raised to the highest lower bound
-                row, bound, _ = max(rows, key=lambda r: r[1])
-            else:  # lowered to the lowest upper bound
-                row, _, bound = min(rows, key=lambda r: r[2])
-            if row == "position limit":
-                kind, what = EventKind.POSITION_LIMIT, row
-            elif row in ("torque limit", "voltage limit"):
-                kind, what = EventKind.TORQUE_LIMIT, row
-            elif self.limits.rate_is_velocity[i]:
-                kind, what = (
-                    EventKind.VELOCITY_LIMIT,
-                    f"target speed limit {self.limits.command_rate[i] * self._speed:.4g}/s",
-                )
-            else:
-                kind, what = EventKind.RATE_LIMIT, f"rate limit {self.limits.command_rate[i] * self._speed:.4g}/s"
-            events.extend(
-                self._report(
-                    [
-                        new_event(
-                            now,
-                            kind,
-                            Severity.CLAMP,
-                            f"{names[i]}: command {u[i]:.6g} clamped to {out[i]:.6g} ({what})",
-                            joint=names[i],
-                            value=float(u[i]),
-                            limit=float(bound),
-                        )
-                    ]
-                )
-            )
-
-    def _governor(
-        self,
-        out: np.ndarray,
-        q: np.ndarray,
-        qd: np.ndarray,
-        w_lo: np.ndarray,
-        w_hi: np.ndarray,
-        now: float,
-        events: list[SafetyEvent],
-    ) -> np.ndarray:
-        """Joints faster than velocity * speed_fraction may not be accelerated further."""
-        velocity = self.limits.velocity
-        over = np.abs(qd) > velocity * self._speed
-        if not np.any(over):
-            return out
-        zero = zero_torque_command(self.limits, q, qd)
-        governed = np.where(qd > 0, np.minimum(out, zero), np.maximum(out, zero))
-        governed = np.where(over, np.clip(governed, w_lo, w_hi), out)
-        names = self.limits.joints
-        for i in np.flatnonzero(governed != out):
-            limit = float(velocity[i] * self._speed)
-            events.extend(
-                self._report(
-                    [
-                        new_event(
-                            now,
-                            EventKind.VELOCITY_LIMIT,
-                            Severity.CLAMP,
-                            f"{names[i]}: speed {abs(qd[i]):.4g} rad/s above {limit:.4g} "
-                            f"(speed fraction {self._speed}): command {out[i]:.6g} -> {governed[i]:.6g}",
-                            joint=names[i],
-                            value=float(qd[i]),
-                            limit=limit,
-                        )
-                    ]
-                )
-            )
-        return governed
 
     # ------------------------------------------------------------------ reset
 

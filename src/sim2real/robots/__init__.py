@@ -38,7 +38,10 @@ urdf              a vendor URDF to MJCF with MuJoCo's own compiler, its meshes f
                   workspace keeps them
 mesh_convert      vendor meshes MuJoCo cannot read (Collada, ASCII STL) rewritten as binary STL
 init              ``robot init``: a complete, commented spec inferred from a foreign MJCF or URDF,
-                  unedited (:func:`infer_spec`, :func:`write_spec`, :func:`init_robot`)
+                  unedited (:func:`infer_spec`, :func:`init_robot`)
+init_options      ``robot init``: its choices (:class:`InitOptions`) and what it found
+                  (:class:`InitResult`)
+init_write        ``robot init``: the inferred spec written as commented YAML (:func:`write_spec`)
 init_actuators    ``robot init``: each joint's actuator model, gains and torque limit
 init_limits       ``robot init``: the spec's ``safety`` section, the joints a URDF couples
                   (``<mimic>``)

@@ -1,10 +1,10 @@
 """``robot init``: a complete, commented spec inferred from a foreign MJCF (or URDF) model, unedited.
 
 :func:`infer_spec` looks at the model and returns the spec mapping with what it inferred and what
-the user must check; :func:`write_spec` writes it with comments; :func:`init_robot` does both and
-loads the result (the written spec loads with no edits).  Policy importers build on
-:func:`infer_spec` with per-joint gains, effort limits and default pose from their configuration
-(:class:`InitOptions`).
+the user must check; :func:`~sim2real.robots.init_write.write_spec` writes it with comments;
+:func:`init_robot` does both and loads the result (the written spec loads with no edits).  Policy
+importers build on :func:`infer_spec` with per-joint gains, effort limits and default pose from
+their configuration (:class:`~sim2real.robots.init_options.InitOptions`).
 
 What is inferred, and from what:
 
@@ -36,13 +36,11 @@ import math
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import mujoco
 import numpy as np
-import yaml
 
 from sim2real.errors import SpecError
 from sim2real.robots.collide import robot_geoms
@@ -59,7 +57,6 @@ from sim2real.robots.ground import (
     terrain_surface,
 )
 from sim2real.robots.init_actuators import (
-    PerJoint,
     infer_actuators,
     lookup,
     object_name,
@@ -94,10 +91,12 @@ from sim2real.robots.init_limits import (
     rate_text,
     safety_section,
 )
+from sim2real.robots.init_options import InitOptions, InitResult
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
 from sim2real.robots.init_scene import robot_joints
 from sim2real.robots.init_task import infer_task, passive_root, planar_limits
 from sim2real.robots.init_wheels import check_no_wheels
+from sim2real.robots.init_write import section_comments, write_spec
 from sim2real.robots.load import load_spec, plain_model, read_mjcf
 from sim2real.robots.model import build_model, in_subtree
 from sim2real.robots.shake import shake
@@ -111,74 +110,6 @@ as a fraction of the standing height of the base (at least :data:`FOOT_MIN_TOLER
 
 FOOT_MIN_TOLERANCE = 0.005
 """The smallest height above the floor that still counts as touching it [m]."""
-
-
-@dataclass(frozen=True)
-class InitOptions:
-    """Choices of :func:`infer_spec` (every field has a default)."""
-
-    name: str | None = None
-    """Robot name; default: the model's name."""
-    joints: str | None = None
-    """Regular expression the chosen joints' names match in full; None: every hinge and slide joint."""
-    keyframe: str | None = None
-    """Keyframe of the default pose and initial base pose; None: the first keyframe, else qpos0."""
-    kp: PerJoint = None
-    """PD stiffness [N m/rad]: one value or per joint; with ``kd``, makes motors and missing actuators pd."""
-    kd: PerJoint = None
-    """PD damping [N m s/rad], like ``kp``."""
-    torque_limit: PerJoint = None
-    """Effort limit [N m], one value or per joint: replaces the model's (a line under ``inferred`` and
-    ``replaced`` names both where they differ); the model's where not given."""
-    torque_limit_from: str = "--torque-limit"
-    """Where ``torque_limit`` comes from (the user's option, a policy's training config), for messages."""
-    torque: str | None = None
-    """Regular expression (matched in full) of the joints driven by torque commands: a torque
-    actuator is added where the model has none (a URDF), their own becomes one."""
-    default_pose: Mapping[str, float] | None = None
-    """Default joint positions [rad] overriding the keyframe's, by joint name or regular expression
-    matched in full (the last matching key wins)."""
-    imu_site: str | None = None
-    """IMU site; None: chosen or added (see the module docstring)."""
-    control_dt: float = 0.02
-    """Control period [s]."""
-    physics_dt: float = 0.005
-    """Largest physics timestep [s] (substeps = ceil(control_dt / physics_dt))."""
-    margin: float = 0.05
-    """Safety position limits this far inside the joint ranges [rad]."""
-    action_scale: float = 0.5
-    """Action scale of pd joints [rad per unit action]; torque joints use their torque limit."""
-    floating_base: bool = False
-    """URDF only: add a free joint to the root link and a floor (URDF robots are fixed otherwise)."""
-    armature: PerJoint = None
-    """Joint armature [kg m^2] (the spec's ``armature:``, an override), one value or per joint."""
-    hold: str | None = None
-    """Regular expression (matched in full) of pd joints held at their default pose, observed but not
-    driven by the policy (the spec's ``action.hold``): an arm on a walking robot."""
-
-
-@dataclass
-class InitResult:
-    """What :func:`infer_spec` found."""
-
-    spec: dict[str, Any]
-    """The spec mapping (YAML-ready)."""
-    inferred: list[str] = field(default_factory=list)
-    """What was inferred, one line each."""
-    check: list[str] = field(default_factory=list)
-    """What the user must check, one line each."""
-    comments: dict[str, str] = field(default_factory=dict)
-    """A comment above each top-level key of the written file."""
-    zero_pose: bool = False
-    """Some joints of the default pose are the model's qpos0 because it has no keyframe (a URDF's
-    straight legs), not a pose the robot stands in."""
-    given: list[str] = field(default_factory=list)
-    """The joints whose default pose the user gave (``--default-pose``)."""
-    replaced: list[str] = field(default_factory=list)
-    """Where a given value replaced the model's own (also in ``inferred``), one line each."""
-    leg_ends: list[str] = field(default_factory=list)
-    """The ends of the legs where the default pose rests the robot on bodies above them (a folded
-    keyframe), else empty."""
 
 
 # -------------------------------------------------------------------------------- geometry
@@ -562,7 +493,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     if (unlimited := unlimited_check(model, chosen, joints, spec["safety"]["joint_position"], roots)) is not None:
         result.check.append(unlimited)
     result.spec = spec
-    result.comments = _comments(result)
+    result.comments = section_comments(result)
     return result
 
 
@@ -580,73 +511,6 @@ def _observation(floating: bool, task: dict[str, Any] | None) -> list[dict[str, 
         {"name": "last_action", "scale": 1.0},
     ]
     return terms
-
-
-def _comments(result: InitResult) -> dict[str, str]:
-    return {
-        "joints": "policy order = model order",
-        "default_pose": "rad",
-        "control": "50 Hz policy; physics substeps (sim2real overrides the model's timestep and integrator)",
-        "initial_base": "reset pose of the floating base [m], feet on the floor",
-        "feet": "bodies touching the floor in the default pose",
-        "floor": "ground plane sim2real adds at z = 0: the model has none of its own",
-        "actuators": "sim2real replaces the model's actuators with these models (torques at the joint, N m)",
-        "action": "command = offset (default pose for pd) + scale * action, action in [-1, 1]",
-        "observation": "sizes follow from the robot",
-        "safety": "joint ranges less a margin; CHECK velocity, torque, tilt and height limits",
-        "parameters": "plausible bounds around the model's own values (randomization, identification)",
-        "task": "velocity tracking (sim2real.tasks.locomotion); parameters have defaults",
-    }
-
-
-# --------------------------------------------------------------------------------- writing
-def _flow(value: Any) -> str:
-    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10_000).strip()
-    return text.removesuffix("\n...").strip()
-
-
-def _dump(key: str, value: Any) -> str:
-    if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
-        return "\n".join([f"{key}:", *(f"  - {_flow(x)}" for x in value)])
-    text = _flow(value)
-    return f"{key}: {text[:-4] if text.endswith(' ...') else text}"
-
-
-def write_spec(result: InitResult, out: str | Path, overrides: tuple[str, ...] = ()) -> Path:
-    """Write the spec with a header (what was inferred, what to check, the model overrides) and a
-    comment per section."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# sim2real robot spec written by `sim2real robot init` (docs/robots.md has every key).", "#", "# Inferred:"]
-    lines += [f"#   - {x}" for x in result.inferred]
-    lines += ["#", "# Check before trusting it on hardware:"]
-    lines += [f"#   - {x}" for x in result.check]
-    if overrides:
-        lines += ["#", "# sim2real changes the compiled model (your files stay as they are; `robot show` lists these):"]
-        lines += [f"#   - {x}" for x in overrides]
-    lines.append("")
-    for key, value in result.spec.items():
-        if key in result.comments:
-            lines.append(f"# {result.comments[key]}")
-        if key in ("default_pose", "actuators", "parameters", "safety"):
-            lines.append(_flow_children(key, value))
-        else:
-            lines.append(_dump(key, value))
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, out)
-    return out
-
-
-def _flow_children(key: str, value: dict[str, Any]) -> str:
-    lines = [f"{key}:"]
-    for k, v in value.items():
-        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
-            lines.append(f"  {_flow(k)}:")
-            lines += [f"    {_flow(kk)}: {_flow(vv)}" for kk, vv in v.items()]
-        else:
-            lines.append(f"  {_flow(k)}: {_flow(v)}")
-    return "\n".join(lines)
 
 
 def init_robot(

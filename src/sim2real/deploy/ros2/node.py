@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim2real.deploy.collision_model import ObserverModel
 from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.loop_build import build_loop
 from sim2real.deploy.loop_log import warm_up_log
@@ -352,6 +353,7 @@ def run_ros2_deploy(
     speed: Any = None,
     on_tick: Callable[[Any], None] | None = None,
     live: Any = None,
+    observed: ObserverModel | None = None,
 ) -> dict[str, Any]:
     """Deploy a policy on a ROS 2 robot: what ``sim2real deploy --ros2`` runs.
 
@@ -380,6 +382,9 @@ def run_ros2_deploy(
             :class:`~sim2real.deploy.ledger.LedgerSpeed`); default: from ``loop_config``.
         on_tick: The default loop's per-tick callback (e.g. the ledger's recorder).
         live: The default loop's live view (:class:`~sim2real.deploy.live.LiveTelemetry`).
+        observed: The default loop's collision observer model, when the caller has it already
+            (:meth:`~sim2real.deploy.collision_model.ObserverModel.of_policy`); None: read from the
+            policy's metadata.
 
     Returns:
         The node's final diagnostics (loop timing, safety state and counters, robot message counts)
@@ -407,6 +412,7 @@ def run_ros2_deploy(
                 on_tick=on_tick,
                 speed=speed,
                 live=live,
+                observed=observed,
             )
 
     with node_session(domain_id, rt_priority) as (context, stop):

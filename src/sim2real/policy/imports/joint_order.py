@@ -24,9 +24,16 @@ from sim2real.policy.imports.common import per_joint, select_joints, tree_joints
 from sim2real.robots.load import load_mjcf
 from sim2real.robots.spec import NO_JOINT
 
-BREADTH_NOTE = "policy joint order: the model's joints breadth first (Isaac Lab's articulation order)"
+ORDER_NOTE = "policy joint order: "
+"""How the import's assumption about the policy's joint order begins."""
+BREADTH_FIRST = "the model's joints breadth first"
+MODEL_ORDER = "the model's joints in model order"
+BREADTH_NOTE = f"{ORDER_NOTE}{BREADTH_FIRST} (Isaac Lab's articulation order)"
 """The assumption when nothing else decides."""
-DEPTH = "the model's joints in model order, depth first (mjlab's articulation order)"
+DEPTH = f"{MODEL_ORDER}, depth first (mjlab's articulation order)"
+EVIDENCE_NOTES = (ORDER_NOTE + BREADTH_FIRST, ORDER_NOTE + MODEL_ORDER)
+"""How an assumption begins where :func:`choose_order` chose the joint order from evidence (no file
+named the joints): what the preflight's contract item looks for in an imported policy's metadata."""
 TOLERANCE = 0.05
 """How far [rad] a default position may lie outside its joint's range (MuJoCo's soft limits)."""
 
