@@ -12,10 +12,23 @@ import pytest
 from realdata_source import REAL_DATA, require
 
 
+SLOW_SECONDS = 15.0
+"""The estimate of a ``slow`` test that states none (``@pytest.mark.slow(seconds=N)``: its wall time
+on an idle 2-core machine, setup included)."""
+
+
+def _estimate(item: pytest.Item) -> float:
+    """The largest ``seconds`` of the item's ``slow`` marks (function, class, module), 0 if not slow."""
+    return max((float(m.kwargs.get("seconds", SLOW_SECONDS)) for m in item.iter_markers("slow")), default=0.0)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow tests first (stable otherwise): `make test` spreads the suite over workers, and a
-    test of minutes that starts last keeps one worker busy long after the others are done."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The slow tests first, the longest first (stable otherwise).  `make test` hands the suite to its
+    workers a class (or a module's functions) at a time, in this order (``--dist loadscope
+    --no-loadscope-reorder``), so each worker takes the longest work left when it is free: a test of
+    minutes that started last kept one worker busy long after the other was done, and with xdist's
+    default ``load`` every slow test went to the first worker in its first batch."""
+    items.sort(key=lambda item: -_estimate(item))
 
 
 @pytest.fixture

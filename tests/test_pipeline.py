@@ -23,6 +23,7 @@ def demo(tmp_path_factory):
     return out, result, notices
 
 
+@pytest.mark.slow(seconds=80)
 class TestTinyDemo:
     def test_every_stage_runs_in_order(self, demo):
         _, result, notices = demo

@@ -51,7 +51,7 @@ class TestSweep:
         assert all(r["env_steps"] == 16 * 8 * 5 for r in rows)  # one iteration of 16 envs x 8 x repeat 5
         assert len(serial["settings"]) == 2 and all(s["seeds"] == 2 for s in serial["settings"])
 
-    @pytest.mark.slow
+    @pytest.mark.slow(seconds=115)
     def test_ray_tune_on_a_local_cluster_writes_the_same_table(self, space, serial, tmp_path, capsys):
         pytest.importorskip("ray.tune", reason="needs the ray extra")
         summary = _sweep(capsys, str(space), "--out", str(tmp_path), "--ray", "local")

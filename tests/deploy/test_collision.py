@@ -540,6 +540,41 @@ class TestReactions:
         assert loop.monitor.collision.last is None
 
 
+class TestContactTiming:
+    """When a contact is over: one reading below the threshold used to restart ``hold_timeout``."""
+
+    @staticmethod
+    def _scripted(spec, above):
+        """A detector whose evidence at reading k is 1.5 if ``above(k)`` else 0.9 (the observer's
+        scores scripted: the timing is what is tested); returns it and the severities per reading."""
+        det = CollisionDetector(spec)
+        det.observer.update = lambda reading, command, offset=None: object()
+        count = iter(range(10**6))
+
+        def evidence(residual):
+            joint = np.zeros(spec.n_joints)
+            joint[0] = 1.5 if above(next(count)) else 0.9
+            return joint, 0.0, 0.0
+
+        det._evidence = evidence
+        command = np.zeros(len(spec.actuators))
+        return [
+            [str(e.severity) for e in det.check(None, k * spec.control_dt, command)] for k in range(round(2.0 / spec.control_dt))
+        ]
+
+    def test_a_flickering_contact_stops_at_the_hold_timeout(self, furuta):
+        seen = self._scripted(furuta, lambda k: k % 5 != 4)  # above on four readings in five
+        stop = next(k for k, sev in enumerate(seen) if "safe_stop" in sev)
+        assert stop * furuta.control_dt <= furuta.safety.collision.hold_timeout + 2 * furuta.control_dt
+
+    def test_a_contact_gone_for_the_release_time_is_over(self, furuta):
+        det = CollisionDetector(furuta)
+        gap = math.ceil(det.release_s / furuta.control_dt) + 1  # readings below the threshold between contacts
+        span = round(0.8 * furuta.safety.collision.hold_timeout / furuta.control_dt)  # each contact < the timeout
+        seen = self._scripted(furuta, lambda k: k % (span + gap) < span)
+        assert not any("safe_stop" in sev for sev in seen) and sum("hold" in sev for sev in seen) > 2 * span
+
+
 class TestFaultCase:
     @pytest.mark.parametrize("name", ["furuta", "pendulum", "quadruped"])
     def test_collision_case_detected_within_50_ms_with_no_unsafe_command(self, name):
@@ -561,7 +596,7 @@ class TestFaultCase:
         assert result.reaction_ms is None or result.reaction_ms > 50.0
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=100)
 class TestNoFalseAlarm:
     """60 s of the furuta's and the pendulum's policy, 10 s of the quadruped's, on a twin with hidden
     parameters and every effect: no collision event.  Policies: the furuta and the pendulum balance

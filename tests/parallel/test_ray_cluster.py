@@ -90,6 +90,7 @@ def _busy_run_pids() -> list[int]:
     return pids
 
 
+@pytest.mark.slow(seconds=30)
 class TestRunsOnACluster:
     def test_results_come_back_in_order_each_once(self, cluster):
         seen = []
@@ -114,6 +115,7 @@ def serial_envelope(tmp_path_factory):
     return spec, policy, config, serial
 
 
+@pytest.mark.slow(seconds=45)
 class TestEnvelopeOnACluster:
     def test_a_worker_killed_mid_run_still_gives_the_serial_map_each_cell_once(
         self, cluster, serial_envelope

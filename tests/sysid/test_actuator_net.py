@@ -277,7 +277,7 @@ class TestCommand:
         assert "hinge" in err[0] and "torque" in err[0] and not out.exists()
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=140)
 class TestAcceptance:
     """60 s of chirp hung by the base -> identify --fixed-base and actuator fit; a fresh 20 s PRBS
     recording (another seed) -> the network's torque RMSE <= 0.5x the identified PD model's."""

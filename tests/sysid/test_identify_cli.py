@@ -125,7 +125,7 @@ def test_bad_input_is_one_clear_error_line(capsys, tmp_path, bag, command):
 
 
 class TestMultiStart:
-    @pytest.mark.slow
+    @pytest.mark.slow(seconds=45)
     def test_starts_on_a_local_ray_cluster_give_the_serial_result(self, capsys, bag):
         args = ["identify", str(bag), "--robot", "pendulum", "--params", ",".join(TRUE), "--starts", "3",
                 "--json"]  # fmt: skip

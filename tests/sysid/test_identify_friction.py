@@ -19,7 +19,7 @@ from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
 from sim2real.robots import load_robot
 from sim2real.sysid import calibrated_model, default_params, identify
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=130)
 
 TRUTH = {
     "joint.hinge.frictionloss": 0.05,

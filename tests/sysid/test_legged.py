@@ -23,7 +23,7 @@ from sim2real.robots import load_robot
 from sim2real.robots.model import build_model
 from sim2real.sysid import identify
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(seconds=75)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from sim2real.logs import load_real_pendulum, load_real_qube
 from sim2real.robots import load_robot
 from sim2real.sysid import IdentifyConfig, calibrated_model, identify
 
-pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+pytestmark = [pytest.mark.realdata, pytest.mark.slow(seconds=35)]
 
 HORIZON = 0.25
 

@@ -113,6 +113,7 @@ def two_ranks(tmp_path_factory):
     return out, [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
 
+@pytest.mark.slow(seconds=25)
 class TestTwoProcesses:
     def test_gradients_are_averaged_so_the_networks_stay_identical(self, two_ranks):
         _, (r0, r1) = two_ranks

@@ -236,6 +236,7 @@ class TestDeterminism:
         assert self._first_iterations(11) != self._first_iterations(12)
 
 
+@pytest.mark.slow(seconds=20)
 class TestLearning:
     def test_short_training_improves_the_pendulum_return(self):
         cfg = default_config("pendulum")

@@ -40,9 +40,16 @@ from sim2real.robots.safety_options import CollisionSpec
 from sim2real.robots.spec import RobotSpec
 
 __all__ = [
+    "RELEASE_S",
     "CollisionDetector",
     "default_contacts",
 ]
+
+RELEASE_S = 0.1
+"""A contact is over once its evidence stayed below the threshold this long [s] (at least two
+control periods).  One quiet reading used to restart ``hold_timeout``: evidence above 1 on four
+readings in five held a robot for 3 s, a new command let through on every fifth tick, with no
+safe stop (safety review 8)."""
 
 
 class CollisionDetector:
@@ -53,7 +60,8 @@ class CollisionDetector:
     with every reading, after its state checks.  A row of the unexplained residual above its
     threshold is a ``collision`` event: ``hold`` (the monitor repeats its last safe command, and
     resumes when the contact is gone) or ``safe_stop`` (latched) per ``reaction``; a contact held
-    longer than ``hold_timeout`` becomes a safe stop.
+    longer than ``hold_timeout`` becomes a safe stop.  A contact is gone once its evidence stayed
+    below the threshold for :attr:`release_s`; one that returns sooner is the same contact.
 
     Args:
         spec: The robot.
@@ -107,6 +115,11 @@ class CollisionDetector:
             observed=observed,
         )
         self._since: float | None = None
+        """When the contact under way began (its evidence above 1), or None."""
+        self._clear_since: float | None = None
+        """When the evidence of the contact under way last fell below 1, or None."""
+        self.release_s = max(RELEASE_S, 2.0 * float(spec.control_dt))
+        """How long the evidence must stay below 1 before a contact counts as over [s]."""
         self.last: Residual | None = None
         """The newest residual."""
         self.peak = 0.0
@@ -135,7 +148,7 @@ class CollisionDetector:
     def reset(self) -> None:
         """Restart the observer (after a safe stop or a reset)."""
         self.observer.reset()
-        self._since = None
+        self._since = self._clear_since = None
         self.last = None
 
     def ratios(self, residual: Residual) -> tuple[np.ndarray, float]:
@@ -221,7 +234,7 @@ class CollisionDetector:
         residual = self.observer.update(reading, command, offset)
         if residual is None:
             if command is None:
-                self._since = None
+                self._since = self._clear_since = None
             return []
         self.last = residual
         joint, torque, force = self._evidence(residual)
@@ -229,8 +242,12 @@ class CollisionDetector:
         worst = max(float(joint[j]) if joint.size else 0.0, torque, force)
         self.peak = max(self.peak, worst)
         if not worst > 1.0:
-            self._since = None
+            if self._since is not None:
+                self._clear_since = now if self._clear_since is None else self._clear_since
+                if now - self._clear_since >= self.release_s - 1e-9:
+                    self._since = self._clear_since = None
             return []
+        self._clear_since = None
         if self._since is None:
             self._since = now
         s = self.settings

@@ -8,6 +8,7 @@ from sim2real.deploy.collision import CollisionDetector
 from sim2real.deploy.collision_model import ObserverModel
 from sim2real.deploy.collision_reach import blind_at_rest
 from sim2real.deploy.safety import SafetyMonitor
+from sim2real.deploy.torque_hold import HoldGains
 from sim2real.robots.spec import RobotSpec
 
 __all__ = ["deployment_monitor"]
@@ -23,12 +24,13 @@ def deployment_monitor(
 ) -> SafetyMonitor:
     """The safety monitor a deployment runs: with the spec's collision detection (when enabled),
     its observer on ``observed`` (the model the policy was trained on: :meth:`ObserverModel.of_policy`;
-    default nominal); an observer that can see nothing at the default pose (:func:`blind_at_rest`)
-    is logged as an error."""
+    default nominal), and a hold with feedback at torque and dc_motor joints
+    (:class:`~sim2real.deploy.torque_hold.HoldGains`).  An observer that can see nothing at the
+    default pose (:func:`blind_at_rest`) is logged as an error."""
     collision = CollisionDetector.from_spec(spec, observed)
     if collision is not None and spec.hash not in _SAID_BLIND:
         why = blind_at_rest(collision)
         if why is not None:
             log.error("%s", why)
             _SAID_BLIND.add(spec.hash)
-    return SafetyMonitor(spec, speed_fraction, collision=collision)
+    return SafetyMonitor(spec, speed_fraction, collision=collision, hold_gains=HoldGains.of(spec))

@@ -117,6 +117,7 @@ from sim2real.deploy.safety_limits import (
 )
 from sim2real.deploy.safety_shape import clamp_events, conflict_events, governor, parse_command
 from sim2real.deploy.safety_state import base_tilt, check_reading
+from sim2real.deploy.torque_hold import HoldGains, hold_command
 from sim2real.real.protocol import Command, Reading
 from sim2real.robots.spec import RobotSpec
 
@@ -157,11 +158,21 @@ class SafetyMonitor:
     """
 
     def __init__(
-        self, spec: RobotSpec, speed_fraction: float = 1.0, collision: CollisionDetector | None = None
+        self,
+        spec: RobotSpec,
+        speed_fraction: float = 1.0,
+        collision: CollisionDetector | None = None,
+        hold_gains: HoldGains | None = None,
     ) -> None:
         self.spec = spec
         self.collision = collision
         """The collision detector, or None."""
+        self.hold_gains = hold_gains
+        """Feedback of a hold at torque and dc_motor actuators (:mod:`~sim2real.deploy.torque_hold`;
+        :func:`~sim2real.deploy.monitor.deployment_monitor` gives it), or None: a hold repeats the last
+        command, a frozen torque."""
+        self._hold_from: tuple[np.ndarray, np.ndarray | None] | None = None
+        """The hold under way: (the last command before it, the pose at its first tick), or None."""
         self.limits = ActuatorLimits.from_spec(spec)
         """The hard limits per actuator."""
         self._imu_to_base = imu_to_base(spec) if spec.safety.tilt is not None else None
@@ -288,7 +299,7 @@ class SafetyMonitor:
         if safe_stops and not self._latched:
             self._latched = True
             self._latch_reason = safe_stops[0].message
-            self._prev = None
+            self._prev = self._hold_from = None
             # what latched it is already reported: report it only once while latched
             self._reported_while_latched.update((str(e.kind), str(e.severity), e.joint) for e in events)
             logger.error("safety: safe stop latched: %s", self._latch_reason)
@@ -497,13 +508,22 @@ class SafetyMonitor:
         w_lo, w_hi = np.maximum(h_lo, rate_lo), np.minimum(h_hi, rate_hi)
         conflict = ~(w_lo <= w_hi)
 
-        if u is None or np.any(conflict):
+        if np.any(conflict):  # the hard limits moved beyond the rate limit's reach
             out = np.clip(prev, h_lo, h_hi)
             mode = "hold"
             if u is not None:
                 events.extend(self._report(conflict_events(limits, u, out, step, conflict, now)))
             check_prev = None
+        elif u is None:  # a hold: torque joints hold their pose with feedback, PD joints their target
+            if self._hold_from is None:
+                self._hold_from = prev.copy(), (q.copy() if np.all(np.isfinite(q)) else None)
+            out = np.clip(hold_command(self.hold_gains, prev, *self._hold_from, q, qd), w_lo, w_hi)
+            out, governed = governor(limits, self._speed, out, q, qd, w_lo, w_hi, now)  # never faster
+            events.extend(self._report(governed))
+            mode = "hold"
+            check_prev = None
         else:
+            self._hold_from = None
             mode = "normal"
             out = np.clip(u, w_lo, w_hi)
             events.extend(self._report(clamp_events(limits, self._speed, u, out, window, rate_lo, rate_hi, now)))
@@ -571,7 +591,7 @@ class SafetyMonitor:
             if self._estop_reason == estop_seen:
                 self._estop_reason = None
         self._reported_while_latched.clear()
-        self._prev = None
+        self._prev = self._hold_from = None
         if self.collision is not None:
             self.collision.reset()
         self._last_good = reading

@@ -15,7 +15,7 @@ from sim2real.robots.geom_extent import lowest_point
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.spec import RobotSpec
 
-__all__ = ["STAND_IN_OMEGA_DT", "STAND_IN_TORQUE_STEP", "StandInPolicy", "StandingTorque"]
+__all__ = ["STAND_IN_OMEGA_DT", "STAND_IN_TORQUE_STEP", "StandInPolicy", "StandingTorque", "cap_for_sampled_loop"]
 
 STAND_IN_TORQUE_STEP = 0.05
 """The stand-in's largest change of a pd target per tick, as the torque it adds at a fixed reading,
@@ -111,6 +111,16 @@ class StandingTorque:
 # --------------------------------------------------------------------------------- stand-in policy
 
 
+def cap_for_sampled_loop(kp: np.ndarray, kd: np.ndarray, spec: RobotSpec) -> tuple[np.ndarray, np.ndarray]:
+    """PD gains per actuator lowered to :data:`STAND_IN_OMEGA_DT`'s per-joint bounds for a loop
+    sampled once per control period: ``kp <= J (STAND_IN_OMEGA_DT / dt)^2``,
+    ``kd <= 2 zeta STAND_IN_OMEGA_DT J / dt``, ``J = 1 / mobility_ii`` [kg m^2] at the default pose.
+    Shapes (n_actions,) in and out; [N m/rad] and [N m s/rad]."""
+    inertia = 1.0 / np.diag(joint_mobility(spec))
+    rate = STAND_IN_OMEGA_DT / float(spec.control_dt)
+    return np.minimum(kp, inertia * rate**2), np.minimum(kd, 2.0 * ZETA * rate * inertia)
+
+
 class StandInPolicy:
     """PD to the default pose with :class:`~sim2real.policy.runtime.PolicyRunner`'s interface.
 
@@ -189,10 +199,7 @@ class StandInPolicy:
     @staticmethod
     def _cap_gains(centering: CenteringPD, spec: RobotSpec) -> None:
         """Lower the centering PD's gains to :data:`STAND_IN_OMEGA_DT`'s per-joint bounds."""
-        inertia = 1.0 / np.diag(joint_mobility(spec))
-        rate = STAND_IN_OMEGA_DT / float(spec.control_dt)
-        centering.kp = np.minimum(centering.kp, inertia * rate**2)
-        centering.kd = np.minimum(centering.kd, 2.0 * ZETA * rate * inertia)
+        centering.kp, centering.kd = cap_for_sampled_loop(centering.kp, centering.kd, spec)
 
     def describe(self) -> dict[str, Any]:
         return {"stand_in": "PD to the default pose", "standing_torque": self._standing is not None}

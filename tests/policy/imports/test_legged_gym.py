@@ -102,6 +102,7 @@ def upstream_recipe(h1_dir, seconds: float, command=(0.5, 0.0, 0.0)) -> float:
     return float(np.mean(vx[len(vx) // 2 :]))
 
 
+@pytest.mark.slow(seconds=150)
 class TestUnitreeH1:
     def test_import_gives_a_recurrent_policy_with_the_gait_clock(self, h1):
         meta = read_metadata(h1 / "policy.onnx")

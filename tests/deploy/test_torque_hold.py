@@ -1,0 +1,158 @@
+"""A hold at torque joints: feedback towards the pose the hold began at (a frozen torque before),
+PD joints unchanged; the governor runs on held ticks; the pendulum and furuta twins pushed during a
+collision hold move less than with the frozen torque."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+import pytest
+from deploy_testdata import NO_DROPS
+
+from sim2real.deploy.collision import CollisionDetector
+from sim2real.deploy.loop import ControlLoop, LoopConfig
+from sim2real.deploy.monitor import deployment_monitor
+from sim2real.deploy.safety import SafetyMonitor
+from sim2real.deploy.speed import SpeedConfig
+from sim2real.deploy.torque_hold import HoldGains, hold_command
+from sim2real.policy.linear import write_linear_policy
+from sim2real.policy.runtime import PolicyRunner
+from sim2real.real.protocol import Reading
+from sim2real.real.twin import TwinConfig, TwinRobot
+from sim2real.robots import load_robot
+from sim2real.robots.safety_options import CollisionSpec
+
+
+@pytest.fixture(scope="module")
+def pendulum():
+    return load_robot("pendulum")
+
+
+def _reading(spec, t, q=None, qd=None) -> Reading:
+    """A reading at rest (upright at 0.3 m for a floating base), at ``q``/``qd`` if given."""
+    n = spec.n_joints
+    base = {"quat": np.array([1.0, 0.0, 0.0, 0.0]), "base_height": 0.3} if spec.floating_base else {}
+    return Reading(
+        t=t,
+        q=np.zeros(n) if q is None else np.asarray(q, dtype=float),
+        qd=np.zeros(n) if qd is None else np.asarray(qd, dtype=float),
+        **base,
+    )
+
+
+class TestHoldCommand:
+    GAINS = HoldGains(kp=np.array([0.0, 10.0]), kd=np.array([0.0, 2.0]), unit=np.array([0.0, 1.0]))
+
+    def test_torque_joints_are_pulled_back_and_damped_pd_joints_repeat_their_target(self):
+        prev, u_hold, q_hold = np.array([0.3, 5.0]), np.array([0.2, 4.0]), np.array([0.1, 1.0])
+        out = hold_command(self.GAINS, prev, u_hold, q_hold, np.array([0.5, 1.1]), np.array([3.0, 0.5]))
+        assert out == pytest.approx([0.3, 4.0 + 10.0 * (1.0 - 1.1) - 2.0 * 0.5])
+
+    def test_without_gains_or_a_measured_pose_or_finite_state_it_repeats(self):
+        prev, u_hold, q = np.array([0.3, 5.0]), np.array([0.2, 4.0]), np.array([0.5, 1.1])
+        assert hold_command(None, prev, u_hold, np.zeros(2), q, np.zeros(2)) == pytest.approx(prev)
+        assert hold_command(self.GAINS, prev, u_hold, None, q, np.zeros(2)) == pytest.approx(prev)
+        assert hold_command(
+            self.GAINS, prev, u_hold, np.zeros(2), q, np.array([0.0, np.nan])
+        ) == pytest.approx(prev)
+
+    def test_gains_exist_for_torque_and_dc_motor_robots_only(self, pendulum, furuta, quadruped):
+        assert HoldGains.of(quadruped) is None  # every actuator PD: its hold is its target
+        for spec in (pendulum, furuta):
+            gains = HoldGains.of(spec)
+            assert np.all(gains.kp > 0) and np.all(gains.kd > 0) and np.all(gains.unit > 0)
+            assert not gains.kp.flags.writeable
+        assert deployment_monitor(pendulum).hold_gains is not None
+
+
+class TestMonitorHold:
+    def _held(self, spec, gains, readings):
+        """A normal command, then unusable ones (a hold) at ``readings`` [(q, qd)]; the outputs."""
+        monitor = SafetyMonitor(spec, hold_gains=gains)
+        dt = float(spec.control_dt)
+        start = _reading(spec, 0.0, *readings[0])
+        monitor.check_state(start, 0.0)
+        command = (
+            [0.05]
+            if len(spec.actuators) == 1
+            else np.asarray(spec.default_pose)[[spec.joints.index(a.joint) for a in spec.actuators]]
+        )
+        first = monitor.filter_command(command, start, 0.0)
+        assert first.command.mode == "normal"
+        out = []
+        for k, (q, qd) in enumerate(readings, start=1):
+            r = _reading(spec, k * dt, q, qd)
+            monitor.check_state(r, k * dt)
+            decision = monitor.filter_command([np.nan] * len(spec.actuators), r, k * dt)
+            assert decision.command.mode == "hold"
+            out.append(float(decision.command.values[0]))
+        return first.command.values[0], out
+
+    def test_a_torque_hold_pushes_back_against_the_drift(self, pendulum):
+        gains = HoldGains.of(pendulum)
+        drift = [([0.0], [0.0]), ([0.05], [1.0]), ([0.1], [1.0])]
+        sent, frozen = self._held(pendulum, None, drift)
+        assert frozen == pytest.approx([sent] * 3)  # no gains: the frozen torque of old
+        sent, held = self._held(pendulum, gains, drift)
+        assert held[0] == pytest.approx(sent)  # at the pose the hold began, at rest: the same torque
+        assert held[2] < held[1] < sent  # then against the drift, harder as it grows
+
+    def test_a_pd_hold_repeats_its_target(self, quadruped):
+        readings = [(quadruped.default_pose, np.zeros(quadruped.n_joints))] * 3
+        sent, held = self._held(quadruped, HoldGains.of(quadruped), readings)
+        assert held == pytest.approx([sent] * 3)
+
+    def test_the_stage_governor_runs_on_held_ticks(self, pendulum):
+        """At the 10 % stage a joint above its stage speed gets no torque that speeds it up, held or
+        not: a hold repeated the torque of the last normal tick into a joint now at 10 rad/s."""
+        monitor = SafetyMonitor(pendulum, speed_fraction=0.1)
+        dt = float(pendulum.control_dt)
+        still = _reading(pendulum, 0.0)
+        monitor.check_state(still, 0.0)
+        first = monitor.filter_command([0.05 * pendulum.safety.torque[0]], still, 0.0)
+        assert first.command.mode == "normal" and first.command.values[0] > 0.0  # at rest: passed
+        fast = _reading(pendulum, dt, [0.0], [0.5 * pendulum.safety.velocity[0]])
+        monitor.check_state(fast, dt)
+        held = monitor.filter_command([np.nan], fast, dt)
+        assert held.command.mode == "hold" and held.command.values[0] <= 0.0
+        assert any(str(e.kind) == "velocity_limit" for e in held.events)
+
+
+class TestPushedDuringAHold:
+    """A push the collision observer holds for: with the feedback hold the driven joint moves less
+    and slower than with the frozen torque of old."""
+
+    @pytest.mark.parametrize(
+        ("name", "body", "force"),
+        [("pendulum", "pole", (2.0, 0.0, 0.0)), ("furuta", "pendulum", (0.0, 0.3, 0.0))],
+    )
+    def test_the_driven_joint_moves_less(self, name, body, force, tmp_path):
+        spec = load_robot(name)
+        policy = write_linear_policy(spec, tmp_path / "zero.onnx")
+        idx = [spec.joints.index(a.joint) for a in spec.actuators]
+        figures = {}
+        for label, gains in (("frozen", None), ("feedback", HoldGains.of(spec))):
+            robot = TwinRobot(spec, TwinConfig(effects=NO_DROPS))
+            monitor = SafetyMonitor(
+                spec, collision=CollisionDetector(spec, CollisionSpec(hold_timeout=5.0)), hold_gains=gains
+            )
+            loop = ControlLoop(
+                robot,
+                PolicyRunner(policy, spec, providers="cpu"),
+                monitor=monitor,
+                config=LoopConfig(speed=SpeedConfig(start_stage=4), episode_return=False),
+            )
+            bid = mujoco.mj_name2id(robot.model, mujoco.mjtObj.mjOBJ_BODY, body)
+            results = []
+            for k in range(120):
+                robot.data.xfrc_applied[bid, :3] = force if k >= 20 else (0.0, 0.0, 0.0)
+                results.append(loop.tick())
+            held = [r for r in results if r.command.mode == "hold"]
+            assert len(held) > 80 and not monitor.latched  # held from the push to the end
+            q0 = held[0].reading.q[idx]
+            figures[label] = (
+                max(float(np.max(np.abs(r.reading.q[idx] - q0))) for r in held),
+                max(float(np.max(np.abs(r.reading.qd[idx]))) for r in held),
+            )
+        assert figures["feedback"][0] < 0.8 * figures["frozen"][0]
+        assert figures["feedback"][1] < 0.8 * figures["frozen"][1]
