@@ -11,7 +11,6 @@ import pytest
 
 from realdata_source import REAL_DATA, require
 
-
 SLOW_SECONDS = 15.0
 """The estimate of a ``slow`` test that states none (``@pytest.mark.slow(seconds=N)``: its wall time
 on an idle 2-core machine, setup included)."""

