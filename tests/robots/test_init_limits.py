@@ -45,6 +45,14 @@ class TestVelocityLimits:
         assert velocity["FL_hip"] == DEFAULT_VELOCITY and velocity["FL_knee"] == 12.0
         assert any("50000" in line and "FL_hip" in line and "placeholder" in line for line in result.check), result.check
 
+    def test_velocity_1000_is_a_placeholder_too(self, tmp_path):
+        """example-robot-data's Solo and Bolt state velocity="1000" on every joint: kept as the limit,
+        since the placeholder rule began above 1000 (safety review 8)."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf", hip_velocity=1000.0, knee_velocity=12.0)
+        result = infer_spec(urdf, tmp_path / "out", FLOATING)
+        assert result.spec["safety"]["joint_velocity"]["FL_hip"] == DEFAULT_VELOCITY
+        assert any("1000" in line and "placeholder" in line for line in result.check), result.check
+
     def test_the_command_rate_is_never_above_the_fastest_pd_joints_velocity_limit(self, tmp_path):
         """A tester saw command_rate 50 rad/s over vendor velocity limits (H1's ankles: 9 rad/s)."""
         urdf = quadruped_urdf(tmp_path / "dog.urdf", hip_velocity=9.0, knee_velocity=20.0)
@@ -291,6 +299,18 @@ class TestPlaceholderTorque:
         with pytest.raises(SpecError, match=r"2 joints \(FL_hip, FL_knee\): the model's torque limit is a placeholder") as info:
             infer_spec(urdf, tmp_path / "out", FLOATING)
         assert "--torque-limit" in str(info.value) and "\n" not in str(info.value)
+
+    def test_an_effort_far_above_the_robots_weight_is_a_check_line(self, tmp_path):
+        """effort="1000" on a robot of a few kilograms (example-robot-data's Solo: 125x its weight at
+        its extent) was taken without a word, below the 5000 N m placeholder rule."""
+        result = infer_spec(self._urdf(tmp_path, "1000"), tmp_path / "a", FLOATING)
+        assert result.spec["safety"]["joint_torque"]["FL_hip"] == 1000
+        (line,) = [line for line in result.check if "what this robot's weight asks" in line]
+        assert "FL_hip 1000 N m" in line and "--torque-limit" in line
+        plain = infer_spec(self._urdf(tmp_path, "30"), tmp_path / "b", FLOATING)  # its own 30 N m: nothing said
+        assert not any("what this robot's weight asks" in line for line in plain.check)
+        given = InitOptions(kp=30.0, kd=1.0, floating_base=True, torque_limit=1000.0)  # the user's own word
+        assert not any("what this robot's weight asks" in line for line in infer_spec(self._urdf(tmp_path, "30"), tmp_path / "c", given).check)
 
     def test_a_real_large_effort_and_a_given_limit_are_taken(self, tmp_path):
         assert infer_spec(self._urdf(tmp_path, "4000"), tmp_path / "a", FLOATING).spec["safety"]["joint_torque"]["FL_hip"] == 4000

@@ -76,6 +76,7 @@ from sim2real.robots.init_checks import (
     shaken_check,
     solver_override,
     standing_advice,
+    torque_scale_check,
     unlimited_check,
     zero_pose_check,
 )
@@ -394,6 +395,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     result.check.append("actuator gains and torque limits (from the model's actuators or your options)")
     if (lag := dynamics_check(model, actuators)) is not None:
         result.check.append(lag)
+    if not opt.torque_limit and (strong := torque_scale_check(model, actuators)) is not None:
+        result.check.append(strong)
 
     # IMU
     imu = None
@@ -445,12 +448,12 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     spec["sensors"] = sensors
     task, task_line = infer_task(model, chosen, joints, list(actuators), base_body is not None, feet, data.qpos)
     spec["observation"] = _observation(base_body is not None and imu is not None, task)
-    velocity = {j: v for j, v in facts.velocity.items() if v <= PLACEHOLDER_VELOCITY}
+    velocity = {j: v for j, v in facts.velocity.items() if v < PLACEHOLDER_VELOCITY}
     if placeholders := [j for j in joints if j in facts.velocity and j not in velocity and j not in coupled]:
         result.check.append(
             f"the URDF states <limit velocity> {facts.velocity[placeholders[0]]:g} for {len(placeholders)} joints "
             f"({', '.join(placeholders[:3])}{' ...' if len(placeholders) > 3 else ''}): a placeholder, no joint's "
-            f"speed (above {PLACEHOLDER_VELOCITY:g}); they get {DEFAULT_VELOCITY:g} rad/s: give their real limits in "
+            f"speed (at or above {PLACEHOLDER_VELOCITY:g}); they get {DEFAULT_VELOCITY:g} rad/s: give their real limits in "
             "safety.joint_velocity"
         )
     spec["safety"] = safety_section(
