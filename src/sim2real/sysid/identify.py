@@ -77,7 +77,7 @@ from sim2real.sysid.problem import (
     weighted_jacobian,
 )
 from sim2real.sysid.reporting import report
-from sim2real.sysid.resolution import StepShift, discretization_shift
+from sim2real.sysid.resolution import StepShift, discretization_shift, held_shift
 from sim2real.sysid.result import Identification, LogReport, ParamEstimate
 
 log = logging.getLogger(__name__)
@@ -502,6 +502,7 @@ def identify(
     starts: int = 1,
     seed: int = 0,
     executor: Executor | None = None,
+    step_shift: Mapping[str, np.ndarray] | None = None,
 ) -> Identification:
     """Fit named parameters of a robot to logs (the stages of the module docstring).
 
@@ -526,6 +527,8 @@ def identify(
         seed: Seed of the random start points.
         executor: Where the starts run (:mod:`sim2real.parallel`; default: this process); the
             result does not depend on it.
+        step_shift: A fit's confirmed :attr:`Identification.step_shift`, applied instead of
+            measuring one (a refit with one of its parameters held: :func:`~sim2real.sysid.resolution.held_shift`).
 
     Returns:
         Identified values with intervals, per-log residuals and warnings.
@@ -563,7 +566,9 @@ def identify(
     else:
         job = StartJob(spec, tuple(trajectories), model, tuple(fitted), config, names, bounds, problem.start)
         state, multi = _multistart(job, problem, coords, starts, seed, executor)
-    if config.step_check:
+    if step_shift is not None:
+        state.shift = held_shift(coords, state.active, step_shift).shift
+    elif config.step_check:
         step = step_free(spec, trajectories, problem, coords, state, config, names)
         if step.extrapolated:
             state.shift = step.shift

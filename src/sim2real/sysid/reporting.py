@@ -32,8 +32,12 @@ def _estimates(
     half: np.ndarray,
     reasons: dict[int, str],
     bounds: Mapping[str, tuple] | None,
+    statistical: np.ndarray,
 ) -> tuple[dict[str, ParamEstimate], list[str]]:
-    """Estimate, interval and verdict of every fitted parameter, and warnings about them."""
+    """Estimate, interval and verdict of every fitted parameter, and warnings about them.
+    ``half`` is each coordinate's half-width (scaled), ``statistical`` its part the logs' scatter
+    gives (without the simulator's step error added to it): only that part reaching a bound says
+    the data may want a value beyond it."""
     estimates: dict[str, ParamEstimate] = {}
     warnings: list[str] = []
     for name in fitted:
@@ -65,8 +69,9 @@ def _estimates(
             )
             continue
         low, high = bounds_of(info, bounds)
+        reach = np.where(np.isfinite(statistical[idx]), statistical[idx], np.inf) * coords.scale[idx]
         for c, i in enumerate(idx):
-            if side := bound_side(value[c], low[c], high[c], width[c]):
+            if side := bound_side(value[c], low[c], high[c], reach[c]):
                 bound = low[c] if side == "lower" else high[c]
                 warnings.append(
                     f"{coords.label(i)} = {value[c]:.4g} {info.unit} is at its plausible {side} bound {bound:.4g} "
@@ -158,9 +163,15 @@ def report(
 ) -> Identification:
     """The :class:`Identification` of the fitted problem (at the step-free values, when measured)."""
     half, wide, correlation = spread
+    step_shift = None
     if state.shift is not None:
         coords.put(np.clip(coords.get() + 2.0 * state.shift, coords.lo, coords.hi))
-    estimates, warnings = _estimates(problem, coords, fitted, half, {**wide, **state.held}, bounds)
+        step_shift = {n: np.zeros_like(problem.values[n]) for n in fitted}
+        for i, (n, c) in enumerate(coords.items):
+            step_shift[n][c] = state.shift[i] * coords.scale[i]
+    statistical = half - sum(np.abs(x) for x in (state.shift, state.widen) if x is not None)
+    reasons = {**wide, **state.held}
+    estimates, warnings = _estimates(problem, coords, fitted, half, reasons, bounds, statistical)
     if state.widen is not None:
         i = int(np.argmax(state.widen))
         warnings.append(
@@ -199,4 +210,5 @@ def report(
         correlation=correlation,
         correlation_labels=tuple(coords.label(i) for i in state.active) if correlation is not None else (),
         fixed_base=base_joint(spec, problem.model) is None and spec.base_body is not None,
+        step_shift=step_shift,
     )

