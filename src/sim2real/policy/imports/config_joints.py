@@ -272,7 +272,8 @@ def _held(
                 count = len(raw) if isinstance(raw, list) else "no list of"
                 raise PolicyError(
                     f"{where}: {key} has {count} values, the model has {len(others)} joints the policy does not "
-                    f"drive ({few(others)}): give a model with the joints the config holds, or choose them with --joints"
+                    f"drive ({few(others)}): give the model the config was written for (its joints outside "
+                    "the policy, in model order, are the ones arm_waist_target holds)"
                 )
             checks = {"positive": key == "arm_waist_kps", "non_negative": key == "arm_waist_kds"}
             values[key] = per_joint(raw, len(others), f"{where}: {key}", **checks)

@@ -4,13 +4,13 @@ deploy config (``deploy/deploy_mujoco/configs/*.yaml``) as sim2real's artifact.
 
 What the config states (facts of unitree_rl_gym's ``deploy_mujoco.py``): ``kps``/``kds``/
 ``default_angles`` per policy joint (or by joint name, as legged_gym's own config states them:
-:mod:`~sim2real.policy.imports.config_joints`, which also holds the joints the policy does not drive); the policy every ``control_decimation`` physics steps of
-``simulation_dt``; the observation ``ang_vel * ang_vel_scale``, projected gravity, command x
+:mod:`~sim2real.policy.imports.config_joints`, which also holds the joints the policy does not
+drive); the policy every ``control_decimation`` physics steps of ``simulation_dt``; the observation ``ang_vel * ang_vel_scale``, projected gravity, command x
 ``cmd_scale``, ``(q - default) * dof_pos_scale``, ``qd * dof_vel_scale``, the previous action;
 target = ``action * action_scale + default_angles``, no clipping.  Keys some configs add and this
 importer reads: ``clip_observations`` / ``clip_obs`` (legged_gym clips the whole scaled observation
 to +-that), ``clip_actions`` (the network's action clipped before it is scaled and observed; forks'
-names for both: :data:`CLIP_KEYS`, any other clip key refused), the
+names for both: :mod:`~sim2real.policy.imports.config_files`, any other clip key refused), the
 gait clock's ``period`` / ``gait_period`` / ``cycle_time`` (the name some forks use), and the
 real-robot configs' (``deploy/deploy_real/configs``) ``control_dt`` in place of ``simulation_dt`` x
 ``control_decimation`` and ``leg_joint2motor_idx`` / ``joint2motor_idx`` (motor index of policy joint
@@ -57,7 +57,13 @@ from sim2real.policy.imports.common import (
     per_joint,
     write_import,
 )
-from sim2real.policy.imports.config_files import load_config
+from sim2real.policy.imports.config_files import (
+    ACTION_CLIP_KEYS,
+    OBSERVATION_CLIP_KEYS,
+    check_clip_keys,
+    load_config,
+    stated_bound,
+)
 from sim2real.policy.imports.config_joints import config_joints
 from sim2real.policy.imports.graph import graph_interface
 from sim2real.policy.imports.joint_order import check_default_pose, model_joints_of
@@ -162,7 +168,7 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     terms, assumed = _proprioceptive(cfg, where, n_obs, scan is not None)
     if scan is not None:
         terms, assumed = (*terms, scan), [*assumed, *scan_notes]
-    limit = _positive(cfg, CLIP_OBSERVATION_KEYS, where)
+    limit = stated_bound(cfg, OBSERVATION_CLIP_KEYS, where)
     if limit is None:
         return terms, assumed
     return tuple(clipped_after_scaling(t, limit) for t in terms), [
@@ -171,19 +177,8 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     ]
 
 
-CLIP_OBSERVATION_KEYS = ("clip_observations", "clip_obs", "clip_observation", "obs_clip", "policy_obs_clip")
-"""Config keys of legged_gym's ``normalization.clip_observations`` (and the names forks' deploy
-configs give it): the whole scaled observation is clipped to +-this (``torch.clip(obs_buf,
--clip_obs, clip_obs)`` after every term is scaled)."""
-CLIP_ACTION_KEYS = ("clip_actions", "clip_action", "action_clip", "policy_action_clip")
-"""Config keys of legged_gym's ``normalization.clip_actions`` (and the names forks' deploy configs
-give it): the network's action is clipped to +-this before it is scaled, and the clipped action is
-what the next observation holds."""
-CLIP_KEYS = (*CLIP_OBSERVATION_KEYS, *CLIP_ACTION_KEYS, "clip_actions_lower", "clip_actions_upper")
-"""Every clip key this importer reads; any other key with ``clip`` in its name is refused (a clip
-read as nothing would run the policy unclipped)."""
-
-
+BOUND_KEYS = ("clip_actions_lower", "clip_actions_upper")
+"""Per-joint bounds of the action some deploy configs state (rl_sar's): one symmetric bound is read."""
 FRAME_KEYS = ("frame_stack", "num_single_obs")
 """humanoid-gym's ``env.frame_stack`` and ``env.num_single_obs``: its observation is a stack of whole
 frames."""
@@ -215,37 +210,6 @@ def frame_stacked(shown: str, where: str) -> NoReturn:
         "imported: sim2real has no Euler-angle term (roll, pitch, yaw of the base) and stacks history per term, "
         "filled with the first frame after a reset"
     )
-
-
-def check_clip_keys(cfg: dict[str, Any], where: str) -> None:
-    """Refuse a key that names a clip this importer does not read.
-
-    Raises:
-        PolicyError: the first such key, with the ones it reads.
-    """
-    unknown = next((k for k in cfg if "clip" in str(k).lower() and k not in CLIP_KEYS and cfg[k] is not None), None)
-    if unknown is not None:
-        raise PolicyError(
-            f"{where}: '{unknown}' is a clip this importer does not know; it reads {', '.join(CLIP_ACTION_KEYS)} "
-            f"(the action, before scaling) and {', '.join(CLIP_OBSERVATION_KEYS)} (every scaled observation): "
-            "rename it to the one it means"
-        )
-
-
-def _positive(cfg: dict[str, Any], keys: tuple[str, ...], where: str) -> float | None:
-    """The one positive number the config states under any of ``keys`` (None: none, or null).
-
-    Raises:
-        PolicyError: not a positive number, or two keys that disagree.
-    """
-    stated = {key: cfg[key] for key in keys if cfg.get(key) is not None}
-    values = {key: _number(stated, key, where) for key in stated}
-    for key, value in values.items():
-        if not value > 0:
-            raise PolicyError(f"{where}: '{key}' must be a positive number, got {value:g}")
-    if len(set(values.values())) > 1:
-        raise PolicyError(f"{where}: {' and '.join(values)} differ ({', '.join(f'{v:g}' for v in values.values())})")
-    return next(iter(values.values()), None)
 
 
 def clipped_after_scaling(term: ObservationTerm, limit: float) -> ObservationTerm:
@@ -433,7 +397,7 @@ def _action_limit(cfg: dict[str, Any], where: str, assumed: list[str]) -> float 
         PolicyError: not a positive number, or per-joint bounds (``clip_actions_lower`` /
             ``clip_actions_upper``) that are not one symmetric bound.
     """
-    limit = _positive(cfg, CLIP_ACTION_KEYS, where)
+    limit = stated_bound(cfg, ACTION_CLIP_KEYS, where)
     if "clip_actions_lower" in cfg or "clip_actions_upper" in cfg:
         n = int(cfg["num_actions"])
         low = per_joint(cfg.get("clip_actions_lower", -np.inf), n, f"{where}: clip_actions_lower", infinite_ok=True)
@@ -447,7 +411,9 @@ def _action_limit(cfg: dict[str, Any], where: str, assumed: list[str]) -> float 
             raise PolicyError(f"{where}: clip_actions {limit:g} and clip_actions_upper {high[0]:g} differ")
         limit = None if high[0] == np.inf else float(high[0])
     if limit is not None:
-        assumed.append(f"actions clipped to +-{limit:g} before scaling, as the policy observes them (the action clip of {where})")
+        assumed.append(
+            f"actions clipped to +-{limit:g} before scaling, as the policy observes them (the action clip of {where})"
+        )
     return limit
 
 
@@ -497,7 +463,7 @@ def import_legged_gym(
         )
     n = _count(cfg, "num_actions", where)
     _count(cfg, "num_obs", where)
-    check_clip_keys(cfg, where)
+    check_clip_keys(cfg, where, (*OBSERVATION_CLIP_KEYS, *ACTION_CLIP_KEYS, *BOUND_KEYS))
     check_not_frame_stacked(cfg, where)
     assumed: list[str] = []
     control_dt, physics_dt = _periods(cfg, where, assumed)
