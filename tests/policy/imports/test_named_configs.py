@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from sim2real.errors import PolicyError
+from sim2real.policy.imports.common import model_joints
+from sim2real.policy.imports.config_joints import config_joints
 from sim2real.policy.imports.legged_gym import import_legged_gym
 from sim2real.robots import DATA_DIR
 
@@ -86,6 +88,7 @@ REAL = {
     "arm_waist_kps": [40.0, 40.0, 60.0, 40.0, 40.0, 60.0],
     "arm_waist_kds": [1.0, 1.0, 1.5, 1.0, 1.0, 1.5],
     "policy_action_clip": 0.5,
+    "max_cmd": [0.8, 0.5, 1.57],
 }
 
 
@@ -158,6 +161,29 @@ class TestHeldJointsOfARealRobotConfig:
         fixed = ros2.command_order(real.spec) == -1
         np.testing.assert_allclose(ros2.fixed_values(real.spec)[fixed], REAL["arm_waist_target"])
         assert [real.metadata.imported["held_joints"][j]["motor"] for j in REAR] == list(range(6, 12))
+
+    def test_max_cmd_gives_the_command_ranges(self, real):
+        # its deploy loop commands joystick x max_cmd: the policy never saw a faster command
+        (term,) = [t for t in real.spec.observation if t.name == "velocity_command"]
+        assert term.clip == ((-0.8, -0.5, -1.57), (0.8, 0.5, 1.57))
+        assert dict(real.spec.task.params["commands"]) == {
+            "vx": [-0.8, 0.8],
+            "vy": [-0.5, 0.5],
+            "yaw": [-1.57, 1.57],
+        }
+
+    def test_a_model_without_the_held_joints_leaves_them_to_the_robot(self):
+        # unitree_rl_gym's H1 MJCF has its torso and arms rigid: the arm_waist values are for the robot's loop
+        cfg = {
+            **REAL,
+            "num_actions": 12,
+            "kps": [20.0] * 12,
+            "kds": [0.5] * 12,
+            "default_angles": [0.0, 0.8, -1.5] * 4,
+        }
+        facts = config_joints(cfg, "h1.yaml", 12, MODEL, model_joints(MODEL))
+        assert facts.held == {} and facts.held_gains == {}
+        assert any("holds motors the model has no joints for" in note for note in facts.notes), facts.notes
 
     def test_a_forks_policy_action_clip_bounds_the_action(self, real):
         assert real.metadata.action_limit == 0.5, "policy_action_clip ignored"

@@ -252,12 +252,24 @@ def _chosen(
 
 
 def _held(
-    cfg: Mapping[str, Any], where: str, model: str | Path, others: list[str], available: list[str]
+    cfg: Mapping[str, Any],
+    where: str,
+    model: str | Path,
+    others: list[str],
+    available: list[str],
+    notes: list[str],
 ) -> tuple[dict[str, float], dict[str, dict[str, float]], str]:
     """Hold positions and stated gains of the model's joints the policy does not drive (module
     docstring), and where the positions come from."""
     stated = {k: v for k, v in _stated(cfg, HOLD_KEYS).items() if v != []}
-    if not others and not stated:
+    if not others:
+        if stated:  # unitree_rl_gym's H1 MJCF: torso and arms rigid, their motors for the robot's own loop
+            target = stated.get("arm_waist_target")
+            shown = few(target) if isinstance(target, list) else repr(target)
+            notes.append(
+                f"{where}'s arm_waist_target ({shown}) holds motors the model has no joints for (rigid in it): "
+                "on the robot its own controller must hold them there, with arm_waist_kps / arm_waist_kds"
+            )
         return {}, {}, ""
     if stated:
         missing = next((k for k in HOLD_KEYS if k not in stated), None)
@@ -343,5 +355,7 @@ def config_joints(
     default = _default_pose(cfg, where, joints, available)
     kp = _per_policy_joint(cfg, GAIN_KEYS["kp"], where, joints, available, positive=True)
     kd = _per_policy_joint(cfg, GAIN_KEYS["kd"], where, joints, available, non_negative=True)
-    held, gains, held_from = _held(cfg, where, model, [j for j in available if j not in joints], available)
+    held, gains, held_from = _held(
+        cfg, where, model, [j for j in available if j not in joints], available, notes
+    )
     return ConfigJoints(tuple(joints), default, kp, kd, held, gains, held_from, tuple(notes))

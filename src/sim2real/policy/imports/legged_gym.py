@@ -13,8 +13,9 @@ to +-that), ``clip_actions`` (the network's action clipped before it is scaled a
 names for both: :mod:`~sim2real.policy.imports.config_files`, any other clip key refused), the
 gait clock's ``period`` / ``gait_period`` / ``cycle_time`` (the name some forks use), and the
 real-robot configs' (``deploy/deploy_real/configs``) ``control_dt`` in place of ``simulation_dt`` x
-``control_decimation`` and ``leg_joint2motor_idx`` / ``joint2motor_idx`` (motor index of policy joint
-i: the robot's motor order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint).
+``control_decimation``, ``leg_joint2motor_idx`` / ``joint2motor_idx`` (motor index of policy joint
+i: the robot's motor order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint) and
+``max_cmd`` (the velocity command ranges: its loop commands joystick x max_cmd).
 
 What it does not state, and what this importer assumes (recorded in the policy's metadata):
 
@@ -168,6 +169,17 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     terms, assumed = _proprioceptive(cfg, where, n_obs, scan is not None)
     if scan is not None:
         terms, assumed = (*terms, scan), [*assumed, *scan_notes]
+    ranges = command_ranges(cfg, where)
+    if ranges is not None:
+        high = tuple(ranges[k][1] for k in ("vx", "vy", "yaw"))
+        terms = tuple(
+            dataclasses.replace(t, clip=(tuple(-h for h in high), high)) if t.name == "velocity_command" else t
+            for t in terms
+        )
+        assumed.append(
+            f"velocity command within +-({', '.join(f'{h:g}' for h in high)}) (max_cmd of {where}: its deploy loop "
+            "scales the joystick's [-1, 1] by it), the command observed clipped there"
+        )
     limit = stated_bound(cfg, OBSERVATION_CLIP_KEYS, where)
     if limit is None:
         return terms, assumed
@@ -175,6 +187,20 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
         *assumed,
         f"every observation clipped to +-{limit:g} after scaling (legged_gym's clip_observations)",
     ]
+
+
+def command_ranges(cfg: dict[str, Any], where: str) -> dict[str, tuple[float, float]] | None:
+    """The velocity command ranges of a real-robot config's ``max_cmd`` (vx [m/s], vy [m/s], yaw rate
+    [rad/s]: unitree_rl_gym's deploy loop commands joystick x max_cmd, the joystick in [-1, 1]); None
+    without one.
+
+    Raises:
+        PolicyError: not three positive numbers.
+    """
+    if cfg.get("max_cmd") is None:
+        return None
+    high = per_joint(cfg["max_cmd"], 3, f"{where}: max_cmd", positive=True)
+    return {k: (-h, h) for k, h in zip(("vx", "vy", "yaw"), high, strict=True)}
 
 
 BOUND_KEYS = ("clip_actions_lower", "clip_actions_upper")
@@ -511,6 +537,7 @@ def import_legged_gym(
         locked=locked,
         locked_gains=facts.held_gains,
         command_joints=command,
+        commands=command_ranges(cfg, where),
         motor_order=motors,
         torque_limit=given_or_trained(torque_limit, None, chosen, "--torque-limit"),
         armature=given_or_trained(armature, cfg.get("armature"), chosen, "--armature"),
