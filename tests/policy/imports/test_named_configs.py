@@ -262,3 +262,107 @@ class TestHumanoidGym:
             PolicyError, match=r"num_obs 705 = 15 frames of 3 x 12 \+ 11: humanoid-gym's observation"
         ):
             import_legged_gym(scripted(tmp_path / "policy.pt", 705, 12), path, MODEL, tmp_path / "out")
+
+
+LEGGED_GYM_CFG = {
+    # legged_gym's LeggedRobotCfg of a Go2-like robot as class_to_dict writes it out (its sections)
+    "env": {"num_envs": 4096, "num_observations": 48, "num_actions": 12, "episode_length_s": 20},
+    "init_state": {
+        "pos": [0.0, 0.0, 0.42],
+        "default_joint_angles": {
+            **{f"{leg}_hip": 0.1 for leg in ("FL", "RL")},
+            **{f"{leg}_hip": -0.1 for leg in ("FR", "RR")},
+            **{f"{leg}_thigh": 0.8 for leg in ("FL", "FR")},
+            **{f"{leg}_thigh": 1.0 for leg in ("RL", "RR")},
+            **{f"{leg}_calf": -1.5 for leg in ("FL", "FR", "RL", "RR")},
+        },
+    },
+    "control": {
+        "control_type": "P",
+        "stiffness": {"hip": 20.0, "thigh": 20.0, "calf": 25.0},
+        "damping": {"_": 0.5},
+        "action_scale": 0.25,
+        "decimation": 4,
+    },
+    "commands": {
+        "curriculum": False,
+        "heading_command": True,
+        "ranges": {"lin_vel_x": [-1.0, 1.0], "lin_vel_y": [-0.6, 0.6], "ang_vel_yaw": [-2.0, 2.0]},
+    },
+    "terrain": {
+        "mesh_type": "plane",
+        "measure_heights": False,
+        "measured_points_x": [0.0],
+        "measured_points_y": [0.0],
+    },
+    "normalization": {
+        "obs_scales": {
+            "lin_vel": 2.0,
+            "ang_vel": 0.25,
+            "dof_pos": 1.0,
+            "dof_vel": 0.05,
+            "height_measurements": 5.0,
+        },
+        "clip_observations": 100.0,
+        "clip_actions": 100.0,
+    },
+    "sim": {"dt": 0.005, "substeps": 1},
+    "algorithm": {"clip_param": 0.2},
+}
+
+
+class TestLeggedGymsOwnConfig:
+    @pytest.fixture(scope="class")
+    def imported(self, tmp_path_factory):
+        tmp = tmp_path_factory.mktemp("legged_gym_cfg")
+        path = tmp / "go2_config.yaml"
+        path.write_text(yaml.safe_dump(LEGGED_GYM_CFG))
+        policy = scripted(tmp / "policy.pt", n_obs=48, n_act=12)
+        return import_legged_gym(policy, path, MODEL, tmp / "out", torque_limit=23.7)
+
+    def test_its_sections_import_as_legged_gym_reads_them(self, imported):
+        # the sectioned form was refused: "missing 'ang_vel_scale'"
+        spec, meta = imported.spec, imported.metadata
+        assert list(spec.joints) == list(model_joints(MODEL))  # every dof, in the asset's order
+        assert spec.default_pose[:3].tolist() == [0.1, 0.8, -1.5] and spec.default_pose[3] == -0.1
+        assert [a.kp for a in spec.actuators][:3] == [20.0, 20.0, 25.0] and {
+            a.kd for a in spec.actuators
+        } == {0.5}
+        assert meta.control_dt == pytest.approx(0.02) and meta.action_limit == 100.0
+        names = [t.name for t in spec.observation]
+        assert names[:3] == ["base_lin_vel", "base_ang_vel", "projected_gravity"]
+        (command,) = [t for t in spec.observation if t.name == "velocity_command"]
+        assert tuple(command.scale) == (2.0, 2.0, 0.25)
+
+    def test_its_command_ranges_bound_the_command(self, imported):
+        # heading_command: the yaw rate legged_gym commands is the heading error's, clipped to [-1, 1]
+        (command,) = [t for t in imported.spec.observation if t.name == "velocity_command"]
+        assert command.clip == ((-1.0, -0.6, -1.0), (1.0, 0.6, 1.0))
+
+    def test_a_torque_or_velocity_control_type_is_one_error_line(self, tmp_path):
+        path = tmp_path / "cfg.yaml"
+        path.write_text(
+            yaml.safe_dump({**LEGGED_GYM_CFG, "control": {**LEGGED_GYM_CFG["control"], "control_type": "T"}})
+        )
+        with pytest.raises(
+            PolicyError,
+            match=r"control\.control_type is 'T'; sim2real imports policies that command position",
+        ):
+            import_legged_gym(scripted(tmp_path / "policy.pt", 48, 12), path, MODEL, tmp_path / "out")
+
+
+def test_humanoid_gyms_own_sectioned_config_is_the_same_line(tmp_path):
+    cfg = {
+        **LEGGED_GYM_CFG,
+        "env": {
+            "frame_stack": 15,
+            "c_frame_stack": 3,
+            "num_single_obs": 47,
+            "num_observations": 705,
+            "num_actions": 12,
+        },
+    }
+    path = tmp_path / "xbot.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    with pytest.raises(PolicyError, match=r"frame_stack 15, num_single_obs 47: humanoid-gym's observation"):
+        import_legged_gym(scripted(tmp_path / "policy.pt", 705, 12), path, MODEL, tmp_path / "out")

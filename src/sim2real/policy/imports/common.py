@@ -503,10 +503,11 @@ def _write(
 
 def _held_record(foreign: ForeignPolicy) -> dict[str, dict[str, float]]:
     """Per locked joint: its hold position [rad] and the gains the config holds it with (if stated)."""
-    return {
-        j: {"position": float(q), **{k: v if k == "motor" else float(v) for k, v in foreign.locked_gains.get(j, {}).items()}}
-        for j, q in foreign.locked.items()
-    }
+    out = {}
+    for joint, q in foreign.locked.items():
+        stated = foreign.locked_gains.get(joint, {})
+        out[joint] = {"position": float(q), **{k: v if k == "motor" else float(v) for k, v in stated.items()}}
+    return out
 
 
 def _layout_text(layout: Sequence[ObservationTerm]) -> str:

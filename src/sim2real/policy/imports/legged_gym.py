@@ -5,8 +5,10 @@ deploy config (``deploy/deploy_mujoco/configs/*.yaml``) as sim2real's artifact.
 What the config states (facts of unitree_rl_gym's ``deploy_mujoco.py``): ``kps``/``kds``/
 ``default_angles`` per policy joint (or by joint name, as legged_gym's own config states them:
 :mod:`~sim2real.policy.imports.config_joints`, which also holds the joints the policy does not
-drive); the policy every ``control_decimation`` physics steps of ``simulation_dt``; the observation ``ang_vel * ang_vel_scale``, projected gravity, command x
-``cmd_scale``, ``(q - default) * dof_pos_scale``, ``qd * dof_vel_scale``, the previous action;
+drive; legged_gym's own sectioned configuration: :mod:`~sim2real.policy.imports.legged_gym_cfg`);
+the policy every ``control_decimation`` physics steps of ``simulation_dt``; the observation
+``ang_vel * ang_vel_scale``, projected gravity, command x ``cmd_scale``, ``(q - default) *
+dof_pos_scale``, ``qd * dof_vel_scale``, the previous action;
 target = ``action * action_scale + default_angles``, no clipping.  Keys some configs add and this
 importer reads: ``clip_observations`` / ``clip_obs`` (legged_gym clips the whole scaled observation
 to +-that), ``clip_actions`` (the network's action clipped before it is scaled and observed; forks'
@@ -68,6 +70,7 @@ from sim2real.policy.imports.config_files import (
 from sim2real.policy.imports.config_joints import config_joints
 from sim2real.policy.imports.graph import graph_interface
 from sim2real.policy.imports.joint_order import check_default_pose, model_joints_of
+from sim2real.policy.imports.legged_gym_cfg import flatten
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import NO_JOINT, ObservationTerm
@@ -169,16 +172,13 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     terms, assumed = _proprioceptive(cfg, where, n_obs, scan is not None)
     if scan is not None:
         terms, assumed = (*terms, scan), [*assumed, *scan_notes]
-    ranges = command_ranges(cfg, where)
+    ranges, source = command_ranges(cfg, where)
     if ranges is not None:
-        high = tuple(ranges[k][1] for k in ("vx", "vy", "yaw"))
-        terms = tuple(
-            dataclasses.replace(t, clip=(tuple(-h for h in high), high)) if t.name == "velocity_command" else t
-            for t in terms
-        )
+        low, high = (tuple(ranges[k][i] for k in ("vx", "vy", "yaw")) for i in (0, 1))
+        terms = tuple(dataclasses.replace(t, clip=(low, high)) if t.name == "velocity_command" else t for t in terms)
+        shown = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(low, high, strict=True))
         assumed.append(
-            f"velocity command within +-({', '.join(f'{h:g}' for h in high)}) (max_cmd of {where}: its deploy loop "
-            "scales the joystick's [-1, 1] by it), the command observed clipped there"
+            f"velocity command (vx, vy, yaw rate) within {shown} ({source}), the command observed clipped there"
         )
     limit = stated_bound(cfg, OBSERVATION_CLIP_KEYS, where)
     if limit is None:
@@ -189,18 +189,39 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     ]
 
 
-def command_ranges(cfg: dict[str, Any], where: str) -> dict[str, tuple[float, float]] | None:
-    """The velocity command ranges of a real-robot config's ``max_cmd`` (vx [m/s], vy [m/s], yaw rate
-    [rad/s]: unitree_rl_gym's deploy loop commands joystick x max_cmd, the joystick in [-1, 1]); None
-    without one.
+def command_ranges(cfg: dict[str, Any], where: str) -> tuple[dict[str, tuple[float, float]] | None, str]:
+    """The velocity command ranges (vx [m/s], vy [m/s], yaw rate [rad/s]) the policy was trained or
+    is driven with, and where they come from; None without them:
+
+    - a real-robot config's ``max_cmd``: unitree_rl_gym's deploy loop commands joystick x max_cmd,
+      the joystick in [-1, 1];
+    - legged_gym's ``commands.ranges`` (``lin_vel_x``, ``lin_vel_y``, ``ang_vel_yaw``): the yaw
+      rate within [-1, 1] when ``heading_command`` (computed from the heading error and clipped so),
+      the forward range widened to +-``max_curriculum`` when ``curriculum``.
 
     Raises:
-        PolicyError: not three positive numbers.
+        PolicyError: not three positive numbers, or ranges that are not [low, high] pairs.
     """
-    if cfg.get("max_cmd") is None:
-        return None
-    high = per_joint(cfg["max_cmd"], 3, f"{where}: max_cmd", positive=True)
-    return {k: (-h, h) for k, h in zip(("vx", "vy", "yaw"), high, strict=True)}
+    if cfg.get("max_cmd") is not None:
+        high = per_joint(cfg["max_cmd"], 3, f"{where}: max_cmd", positive=True)
+        ranges = {k: (-h, h) for k, h in zip(("vx", "vy", "yaw"), high, strict=True)}
+        return ranges, f"max_cmd of {where}: its deploy loop scales the joystick's [-1, 1] by it"
+    commands = cfg.get("commands")
+    given = commands.get("ranges") if isinstance(commands, dict) else None
+    if not isinstance(given, dict) or "lin_vel_x" not in given:
+        return None, ""
+    ranges = {}
+    for ours, theirs in (("vx", "lin_vel_x"), ("vy", "lin_vel_y"), ("yaw", "ang_vel_yaw")):
+        low, high = per_joint(given.get(theirs), 2, f"{where}: commands.ranges.{theirs}")
+        if not low <= high:
+            raise PolicyError(f"{where}: commands.ranges.{theirs} must be [low, high], got [{low:g}, {high:g}]")
+        ranges[ours] = (low, high)
+    if commands.get("heading_command"):
+        ranges["yaw"] = (-1.0, 1.0)
+    if commands.get("curriculum") and commands.get("max_curriculum") is not None:
+        top = per_joint(commands["max_curriculum"], 1, f"{where}: commands.max_curriculum", positive=True)[0]
+        ranges["vx"] = (min(ranges["vx"][0], -top), max(ranges["vx"][1], top))
+    return ranges, f"commands.ranges of {where}, as legged_gym samples them"
 
 
 BOUND_KEYS = ("clip_actions_lower", "clip_actions_upper")
@@ -481,7 +502,7 @@ def import_legged_gym(
         PolicyError / SpecError: one line naming what does not fit.
     """
     where = Path(config).name
-    cfg = load_config(config, "deploy config")
+    cfg = flatten(load_config(config, "deploy config"), where)
     missing = [k for k in REQUIRED if k not in cfg]
     if missing:
         raise PolicyError(
@@ -537,7 +558,7 @@ def import_legged_gym(
         locked=locked,
         locked_gains=facts.held_gains,
         command_joints=command,
-        commands=command_ranges(cfg, where),
+        commands=command_ranges(cfg, where)[0],
         motor_order=motors,
         torque_limit=given_or_trained(torque_limit, None, chosen, "--torque-limit"),
         armature=given_or_trained(armature, cfg.get("armature"), chosen, "--armature"),
