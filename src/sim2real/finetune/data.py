@@ -82,6 +82,21 @@ def check_observation_from_logs(meta: PolicyMetadata, where: str) -> None:
         )
 
 
+def check_rewards_from_logs(spec: RobotSpec, task: Any | None = None) -> None:
+    """Refuse a task whose rewards a deploy log cannot give (a velocity-tracking task's base velocity
+    and foot contacts), before any log is read or collected: the error :func:`reward_terms` raises
+    on one zero state.
+
+    Raises:
+        Sim2RealError: one line naming the reward term and what it needs.
+    """
+    from sim2real.tasks import get_task
+
+    task = task if task is not None else get_task(spec)
+    q, a = np.zeros((1, spec.n_joints)), np.zeros((1, spec.n_actions))
+    reward_terms(spec, task, q, q, a, a, np.zeros((1, 3)))
+
+
 @dataclass(frozen=True, eq=False)
 class Episode:
     """One logged run as training data; ``T`` usable ticks."""
