@@ -12,9 +12,11 @@ Configs state the policy joints' facts in one of two forms:
   maps whose keys are parts of joint names (legged_gym's ``control`` section: a joint takes the
   value of every key found in its name, ``{'hip': 100, 'knee': 150}``).
 
-A name that matches no joint of the model, a policy joint no key matches, and a joint two keys
-with different values match are each one error line (legged_gym would have given the joint zero
-gains, or the value of whichever key came last).
+A policy joint no key matches (legged_gym would have given it zero gains), a ``joint_names`` entry
+that is no joint of the model, and a joint two keys with different values match (legged_gym would
+take whichever came last) are each one error line; map keys that match no joint of the model are
+named in one note and not used, as legged_gym passes them by (the training asset's joints the model
+lacks or has rigid: unitree_rl_gym's H1 config names the torso and arms its MJCF makes rigid).
 
 The model's joints the policy does not drive are held (the spec's ``locked_joints``): at the
 targets unitree_rl_gym's real-robot configs give them (``arm_waist_target`` with
@@ -106,13 +108,32 @@ def _listed_joints(cfg: Mapping[str, Any], where: str, n: int, available: list[s
     return list(names)
 
 
-def _check_names(values: Mapping[Any, Any], key: str, where: str, available: list[str]) -> None:
-    """Every key of a map by exact joint name names a joint of the model (one line for the first not)."""
-    unknown = next((j for j in values if str(j) not in available), None)
-    if unknown is not None:
-        raise PolicyError(
-            f"{where}: {key} names '{unknown}', which matches no joint of the model ({few(available)})"
-        )
+def unmatched_names(cfg: Mapping[str, Any], where: str, available: list[str]) -> str | None:
+    """The note naming the keys of the config's maps that match no joint of the model (None: every
+    key matches one): names of a map by exact joint name, and gain keys found in no joint name.
+    legged_gym itself passes them by (it looks each of its dofs up); they are the training asset's
+    joints the model lacks or has rigid (unitree_rl_gym's H1 config names the torso and arms its
+    MJCF makes rigid).  A policy joint without a value stays an error."""
+    found = []
+    for key in DEFAULT_KEYS:
+        value = cfg.get(key)
+        if _is_map(value):
+            missing = [str(j) for j in value if str(j) not in available]
+            if missing:
+                found.append(f"{key} {few(missing)}")
+    for keys in GAIN_KEYS.values():
+        for key in keys:
+            value = cfg.get(key)
+            if _is_map(value):
+                missing = [str(k) for k in value if not any(str(k) and str(k) in j for j in available)]
+                if missing:
+                    found.append(f"{key} keys {few(missing)}")
+    if not found:
+        return None
+    return (
+        f"{where}: {'; '.join(found)} match no joint of the model (the training asset's joints it lacks or "
+        "has rigid): not used"
+    )
 
 
 def matching_keys(values: Mapping[Any, Any], joint: str) -> list[str]:
@@ -127,15 +148,8 @@ def _by_part(
     joint -> value for each joint some key matches.
 
     Raises:
-        PolicyError: a key found in no joint name of the model, a value that is not a number, or a
-            joint two keys with different values match.
+        PolicyError: a value that is not a number, or a joint two keys with different values match.
     """
-    unused = next((k for k in values if not any(str(k) and str(k) in j for j in available)), None)
-    if unused is not None:
-        raise PolicyError(
-            f"{where}: {key} key '{unused}' is found in no joint name of the model ({few(available)}); "
-            "legged_gym matches each key as a part of the joint's name"
-        )
     out = {}
     for joint in joints:
         found = matching_keys(values, joint)
@@ -205,7 +219,6 @@ def _default_pose(
     found = {}
     for key, value in stated.items():
         if _is_map(value):
-            _check_names(value, key, where, available)
             missing = next((j for j in joints if j not in value), None)
             if missing is not None:
                 raise PolicyError(f"{where}: {key} has no angle for policy joint '{missing}'")
@@ -235,11 +248,11 @@ def _chosen(
         raise PolicyError(f"the model has {len(available)} joints, the policy drives {n} (num_actions)")
     named = next((v for v in _stated(cfg, DEFAULT_KEYS).values() if _is_map(v)), None)
     if named is not None:
-        _check_names(named, next(k for k in DEFAULT_KEYS if cfg.get(k) is named), where, available)
-        if len(named) == n:
-            chosen = [j for j in available if j in named]
+        chosen = [j for j in available if j in named]
+        if len(chosen) == n and len(chosen) < len(available):
             notes.append(
-                f"policy joints: the {n} joints the default pose names, in model order (legged_gym's dof order)"
+                f"policy joints: the {n} joints of the model the default pose names, in model order "
+                "(legged_gym's dof order)"
             )
             return chosen
     chosen = available[:n]
@@ -352,6 +365,9 @@ def config_joints(
     """
     notes: list[str] = []
     joints = _chosen(cfg, where, n, available, pattern, notes)
+    unmatched = unmatched_names(cfg, where, available)
+    if unmatched is not None:
+        notes.append(unmatched)
     default = _default_pose(cfg, where, joints, available)
     kp = _per_policy_joint(cfg, GAIN_KEYS["kp"], where, joints, available, positive=True)
     kd = _per_policy_joint(cfg, GAIN_KEYS["kd"], where, joints, available, non_negative=True)
