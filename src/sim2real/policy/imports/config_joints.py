@@ -141,9 +141,7 @@ def matching_keys(values: Mapping[Any, Any], joint: str) -> list[str]:
     return [str(k) for k in values if str(k) and str(k) in joint]
 
 
-def _by_part(
-    values: Mapping[Any, Any], key: str, where: str, joints: Sequence[str], available: list[str]
-) -> dict[str, float]:
+def _by_part(values: Mapping[Any, Any], key: str, where: str, joints: Sequence[str]) -> dict[str, float]:
     """A gain map keyed by parts of joint names (legged_gym's ``control`` section) over ``joints``:
     joint -> value for each joint some key matches.
 
@@ -170,7 +168,6 @@ def _per_policy_joint(
     keys: Sequence[str],
     where: str,
     joints: list[str],
-    available: list[str],
     **checks: bool,
 ) -> tuple[float, ...]:
     """One value per policy joint from whichever of ``keys`` the config states (a list in policy
@@ -186,7 +183,7 @@ def _per_policy_joint(
     found: dict[str, tuple[float, ...]] = {}
     for key, value in stated.items():
         if _is_map(value):
-            by_joint = _by_part(value, key, where, joints, available)
+            by_joint = _by_part(value, key, where, joints)
             missing = next((j for j in joints if j not in by_joint), None)
             if missing is not None:
                 raise PolicyError(
@@ -204,9 +201,7 @@ def _per_policy_joint(
     return next(iter(found.values()))
 
 
-def _default_pose(
-    cfg: Mapping[str, Any], where: str, joints: list[str], available: list[str]
-) -> tuple[float, ...]:
+def _default_pose(cfg: Mapping[str, Any], where: str, joints: list[str]) -> tuple[float, ...]:
     """The default pose in policy order: a list, or a map looked up by exact joint name.
 
     Raises:
@@ -269,7 +264,6 @@ def _held(
     where: str,
     model: str | Path,
     others: list[str],
-    available: list[str],
     notes: list[str],
 ) -> tuple[dict[str, float], dict[str, dict[str, float]], str]:
     """Hold positions and stated gains of the model's joints the policy does not drive (module
@@ -331,7 +325,7 @@ def _held(
     for gain, keys in GAIN_KEYS.items():
         for key, value in _stated(cfg, keys).items():
             if _is_map(value):
-                for j, v in _by_part(value, key, where, [j for j in target], available).items():
+                for j, v in _by_part(value, key, where, list(target)).items():
                     gains.setdefault(j, {})[gain] = v
     rest = hold_positions(model, [j for j in others if j not in target])
     held_from = "their default positions (the model's first keyframe, else qpos0)"
@@ -368,10 +362,8 @@ def config_joints(
     unmatched = unmatched_names(cfg, where, available)
     if unmatched is not None:
         notes.append(unmatched)
-    default = _default_pose(cfg, where, joints, available)
-    kp = _per_policy_joint(cfg, GAIN_KEYS["kp"], where, joints, available, positive=True)
-    kd = _per_policy_joint(cfg, GAIN_KEYS["kd"], where, joints, available, non_negative=True)
-    held, gains, held_from = _held(
-        cfg, where, model, [j for j in available if j not in joints], available, notes
-    )
+    default = _default_pose(cfg, where, joints)
+    kp = _per_policy_joint(cfg, GAIN_KEYS["kp"], where, joints, positive=True)
+    kd = _per_policy_joint(cfg, GAIN_KEYS["kd"], where, joints, non_negative=True)
+    held, gains, held_from = _held(cfg, where, model, [j for j in available if j not in joints], notes)
     return ConfigJoints(tuple(joints), default, kp, kd, held, gains, held_from, tuple(notes))
