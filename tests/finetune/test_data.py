@@ -158,42 +158,104 @@ class TestCommandJoints:
         assert got.info["data_sha256"] == want.info["data_sha256"]
 
 
+def commanded(env):
+    """A reward term of the command alone: vx + 10 vy [m/s]."""
+    return env.velocity_command[:, 0] + 10.0 * env.velocity_command[:, 1]
+
+
+@pytest.fixture(scope="module")
+def walked(tmp_path_factory):
+    """A quadruped deployed at 50 % with a 0.4 m/s command (0.2 m/s seen), then 0.2 m/s sideways
+    (0.1 seen): (log, spec, policy file, a task rewarding the joint terms and the command)."""
+    import dataclasses
+
+    from deploy_testdata import tiny_policy
+
+    from sim2real.deploy.loop_build import build_loop
+    from sim2real.logs import read_bag
+    from sim2real.real.twin import TwinConfig, TwinRobot
+    from sim2real.robots import load_robot
+    from sim2real.tasks import get_task
+    from sim2real.tasks.base import Term
+
+    tmp_path = tmp_path_factory.mktemp("walked")
+    spec = load_robot("quadruped")
+    policy = tiny_policy("quadruped")
+    robot = TwinRobot(spec, TwinConfig())
+    config = LoopConfig(mode="lockstep", velocity_command=(0.4, 0.0, 0.0))
+    loop = build_loop(spec, robot, policy, config=config, speed_stage="50%", log_path=tmp_path / "run")
+    for _ in range(20):
+        loop.tick()
+    loop.set_velocity_command([0.0, 0.2, 0.0])
+    for _ in range(20):
+        loop.tick()
+    loop.close()
+    task = get_task(spec)
+    rewards = {k: task.rewards[k] for k in ("action_rate", "joint_limits")}
+    task = dataclasses.replace(task, rewards={**rewards, "commanded": Term(commanded, 2.0)})
+    return read_bag(tmp_path / "run"), spec, policy, task
+
+
 class TestVelocityCommand:
-    def test_the_episode_sees_the_command_the_policy_saw_scaled_by_its_stage(self, tmp_path):
-        # a quadruped deployed at 50 % with a 0.4 m/s command saw 0.2 m/s, then 0.1 m/s sideways
-        # after a change: the fine-tuning observations carry those, not zeros
-        import dataclasses
-
-        from deploy_testdata import tiny_policy
-
-        from sim2real.deploy.loop import LoopConfig
-        from sim2real.deploy.loop_build import build_loop
-        from sim2real.finetune.data import episode_from_trajectory
-        from sim2real.logs import read_bag
-        from sim2real.real.twin import TwinConfig, TwinRobot
-        from sim2real.robots import load_robot
-        from sim2real.tasks import get_task
-
-        spec = load_robot("quadruped")
-        policy = tiny_policy("quadruped")
-        robot = TwinRobot(spec, TwinConfig())
-        config = LoopConfig(mode="lockstep", velocity_command=(0.4, 0.0, 0.0))
-        loop = build_loop(spec, robot, policy, config=config, speed_stage="50%", log_path=tmp_path / "run")
-        for _ in range(20):
-            loop.tick()
-        loop.set_velocity_command([0.0, 0.2, 0.0])
-        for _ in range(20):
-            loop.tick()
-        loop.close()
-        traj = read_bag(tmp_path / "run")
-        changes = [e.detail["velocity_command"] for e in traj.events if e.kind == "velocity_command"]
-        assert changes == [[0.2, 0.0, 0.0], [0.0, 0.1, 0.0]]
-        task = get_task(spec)
-        task = dataclasses.replace(task, rewards={k: task.rewards[k] for k in ("action_rate", "joint_limits")})
-        episode = episode_from_trajectory(traj, spec, read_metadata(policy), task)
+    @staticmethod
+    def seen_command(episode, spec):
         layout = [(t.name, t.size) for t in spec.observation]
         start = sum(size for name, size in layout[: [n for n, _ in layout].index("velocity_command")])
         scale = next(t.scale for t in spec.observation if t.name == "velocity_command")
-        seen = episode.obs[:, start : start + 3] / np.asarray(scale)
+        return episode.obs[:, start : start + 3] / np.asarray(scale)
+
+    def test_the_episode_sees_the_command_the_policy_saw_scaled_by_its_stage(self, walked):
+        # the fine-tuning observations carry the commands the policy saw, not zeros
+        from sim2real.finetune.data import episode_from_trajectory
+
+        traj, spec, policy, task = walked
+        changes = [e.detail["velocity_command"] for e in traj.events if e.kind == "velocity_command"]
+        assert changes == [[0.2, 0.0, 0.0], [0.0, 0.1, 0.0]]
+        seen = self.seen_command(episode_from_trajectory(traj, spec, read_metadata(policy), task), spec)
         np.testing.assert_allclose(seen[0], [0.2, 0.0, 0.0], atol=1e-6)
         np.testing.assert_allclose(seen[-1], [0.0, 0.1, 0.0], atol=1e-6)
+
+    def test_the_reward_reads_the_same_command(self, walked):
+        # the rewards were computed against a zero command while the observations held the real one:
+        # a velocity-tracking reward then paid a walking robot for standing still
+        import dataclasses
+
+        from sim2real.finetune.data import episode_from_trajectory
+
+        traj, spec, policy, task = walked
+        meta = read_metadata(policy)
+        episode = episode_from_trajectory(traj, spec, meta, task)
+        joints_only = dataclasses.replace(task, rewards={k: v for k, v in task.rewards.items() if k != "commanded"})
+        without = episode_from_trajectory(traj, spec, meta, joints_only)
+        seen = self.seen_command(episode, spec)
+        command_part = episode.rewards - without.rewards
+        np.testing.assert_allclose(command_part, 2.0 * (seen[:, 0] + 10.0 * seen[:, 1]) * spec.control_dt, atol=1e-9)
+        assert command_part[0] == pytest.approx(2.0 * 0.2 * spec.control_dt)
+        assert command_part[-1] == pytest.approx(2.0 * 1.0 * spec.control_dt)
+
+    def test_a_log_with_the_command_only_in_its_metadata_uses_it(self, walked):
+        # record --policy --velocity-command writes the command into the log's metadata; a log whose
+        # events do not name it (another recorder's, an older version's) was fine-tuned at zero
+        import dataclasses
+
+        from sim2real.finetune.data import episode_from_trajectory
+
+        traj, spec, policy, task = walked
+        events = [e for e in traj.events if e.kind not in ("velocity_command", "start")]
+        bare = dataclasses.replace(traj, events=events, meta={**traj.meta, "velocity_command": [0.3, 0.0, 0.1]})
+        seen = self.seen_command(episode_from_trajectory(bare, spec, read_metadata(policy), task), spec)
+        np.testing.assert_allclose(seen, np.tile([0.3, 0.0, 0.1], (len(seen), 1)), atol=1e-6)
+
+    def test_a_log_that_names_no_command_is_one_warning_line(self, walked, caplog):
+        import dataclasses
+        import logging
+
+        from sim2real.finetune.data import episode_from_trajectory
+
+        traj, spec, policy, task = walked
+        events = [e for e in traj.events if e.kind not in ("velocity_command", "start")]
+        bare = dataclasses.replace(traj, events=events, meta={k: v for k, v in traj.meta.items() if k != "velocity_command"})
+        with caplog.at_level(logging.WARNING, logger="sim2real.finetune.data"):
+            episode_from_trajectory(bare, spec, read_metadata(policy), task, source="walk.mcap")
+        (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert line.startswith("walk.mcap: the log names no velocity command") and "\n" not in line

@@ -167,6 +167,18 @@ class TestCommand:
 
 
 class TestIterate:
+    def test_a_walking_task_is_refused_before_any_twin_episode(self, tmp_path):
+        # its tracking rewards need the base velocity, which no log holds: the loop left the episode
+        # return None and the round crashed on float(None) (a traceback) after running its episodes
+        from sim2real.real.twin import TwinConfig
+
+        spec = load_robot("quadruped")
+        policy = write_linear_policy(spec, tmp_path / "walk.onnx")
+        config = IterateConfig(rounds=1, episodes_per_round=1, episode_s=0.1)
+        with pytest.raises(Sim2RealError, match=r"reward term 'track_lin_vel_xy' needs what a robot log does not hold"):
+            iterate(policy, spec, TwinConfig(), tmp_path / "it", config)
+        assert not (tmp_path / "it").exists()
+
     def test_rounds_deploy_the_previous_round_and_chain_provenance(self, base, tmp_path):
         config = IterateConfig(
             rounds=2,

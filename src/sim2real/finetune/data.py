@@ -82,6 +82,21 @@ def check_observation_from_logs(meta: PolicyMetadata, where: str) -> None:
         )
 
 
+def check_rewards_from_logs(spec: RobotSpec, task: Any | None = None) -> None:
+    """Refuse a task whose rewards a deploy log cannot give (a velocity-tracking task's base velocity
+    and foot contacts), before any log is read or collected: the error :func:`reward_terms` raises
+    on one zero state.
+
+    Raises:
+        Sim2RealError: one line naming the reward term and what it needs.
+    """
+    from sim2real.tasks import get_task
+
+    task = task if task is not None else get_task(spec)
+    q, a = np.zeros((1, spec.n_joints)), np.zeros((1, spec.n_actions))
+    reward_terms(spec, task, q, q, a, a, np.zeros((1, 3)))
+
+
 @dataclass(frozen=True, eq=False)
 class Episode:
     """One logged run as training data; ``T`` usable ticks."""
@@ -132,12 +147,14 @@ def _mode_intervals(traj: Trajectory) -> tuple[list[tuple[float, float]], float]
     return bad, stop
 
 
-def velocity_commands(traj: Trajectory, times: np.ndarray, where: str) -> np.ndarray:
+def velocity_commands(traj: Trajectory, times: np.ndarray, where: str, observed: bool = False) -> np.ndarray:
     """The velocity command the policy saw at each time, from the log's events, shape (T, 3)
     [m/s, m/s, rad/s]: the loop's ``velocity_command`` events (the command as scaled by the speed
     stage, logged at each change), held; before the first, the first.  A log without them (written
-    before they were logged, or by another tool) gives its start event's command, or zeros, with a
-    warning when that is not zero."""
+    before they were logged, or by another tool) gives its start event's command, else the one
+    ``record --policy --velocity-command`` writes into the log's metadata, with a warning when that
+    is not zero; else zeros, with a warning when the policy observes a velocity command
+    (``observed``: a walking log fine-tuned as if it stood still)."""
     changes = [(ev.t, ev.detail.get("velocity_command")) for ev in traj.events if ev.kind == EVENT_VELOCITY]
     changes = [(t, v) for t, v in changes if isinstance(v, list) and len(v) == 3]
     if changes:
@@ -146,9 +163,16 @@ def velocity_commands(traj: Trajectory, times: np.ndarray, where: str) -> np.nda
         k = np.clip(np.searchsorted(at, np.asarray(times) + 1e-9, side="right") - 1, 0, None)
         return values[k]
     start = next((ev.detail for ev in traj.events if ev.kind == EVENT_START), {})
-    value = start.get("velocity_command") if isinstance(start, dict) else None
-    command = np.asarray(value, dtype=float) if isinstance(value, list) and len(value) == 3 else np.zeros(3)
-    if np.any(command != 0):
+    stated = [start.get("velocity_command") if isinstance(start, dict) else None, traj.meta.get("velocity_command")]
+    value = next((v for v in stated if isinstance(v, list | tuple) and len(v) == 3), None)
+    command = np.zeros(3) if value is None else np.asarray(value, dtype=float)
+    if value is None and observed:
+        log.warning(
+            "%s: the log names no velocity command (no velocity_command events, start event or metadata): the "
+            "policy's velocity command taken as 0 for the whole run; a walking run is then learned as if told to stand",
+            where,
+        )
+    elif np.any(command != 0):
         log.warning(
             "%s: the log names the velocity command only at its start (%s): held for the whole run, speed "
             "stage scaling not known (logs of this version record each change)",
@@ -159,9 +183,16 @@ def velocity_commands(traj: Trajectory, times: np.ndarray, where: str) -> np.nda
 
 
 def reward_terms(
-    spec: RobotSpec, task: Any, q: np.ndarray, qd: np.ndarray, a_f: np.ndarray, a_prev: np.ndarray
+    spec: RobotSpec,
+    task: Any,
+    q: np.ndarray,
+    qd: np.ndarray,
+    a_f: np.ndarray,
+    a_prev: np.ndarray,
+    velocity_command: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The task's step reward (times control_dt) from measured states, shape (T,).
+    """The task's step reward (times control_dt) from measured states, shape (T,), as the deploy
+    loop's episode return sums it.
 
     Args:
         spec: The robot.
@@ -170,6 +201,8 @@ def reward_terms(
         qd: Joint velocities (T, n_joints) [rad/s].
         a_f: Filtered action after each tick (T, n_act).
         a_prev: Filtered action before each tick (T, n_act).
+        velocity_command: The command of each tick (T, 3) [m/s, m/s, rad/s], as the policy saw it
+            (:func:`velocity_commands`); None: zeros (a task without one).
 
     Raises:
         Sim2RealError: a reward term needs what a robot does not measure.
@@ -181,7 +214,7 @@ def reward_terms(
         joint_vel=qd,
         filtered_action=a_f,
         prev_action=a_prev,
-        velocity_command=np.zeros((n, 3)),
+        velocity_command=np.zeros((n, 3)) if velocity_command is None else velocity_command,
     )
     total = np.zeros(n)
     for name, term in task.rewards.items():
@@ -261,6 +294,9 @@ def episode_from_trajectory(
         gyro = traj.gyro[k] if traj.gyro is not None else None
         if traj.quat is not None:
             quat = traj.quat[k] / np.linalg.norm(traj.quat[k], axis=1, keepdims=True)
+    commands = velocity_commands(
+        traj, traj.command_t[ticks], where, observed=any(t.name == "velocity_command" for t in meta.observation)
+    )
     inputs = ObsInputs(
         joint_pos=q,
         joint_vel=qd,
@@ -268,14 +304,14 @@ def episode_from_trajectory(
         last_action=ObservedActions(meta.n_act, meta.action_index).select(a_prev[ticks]),
         base_ang_vel=gyro,
         base_quat=quat,
-        velocity_command=velocity_commands(traj, traj.command_t[ticks], where),
+        velocity_command=commands,
     )
     check_observation_from_logs(meta, "the policy")
     try:
         obs = build_observation(meta.observation, inputs)
     except Sim2RealError as exc:
         raise LogError(f"{where}: the observation needs what the log does not hold ({exc})") from None
-    rewards = reward_terms(spec, task, q, qd, a_f[ticks], a_prev[ticks])
+    rewards = reward_terms(spec, task, q, qd, a_f[ticks], a_prev[ticks], commands)
     digest = hashlib.sha256(np.ascontiguousarray(command).tobytes() + traj.q.tobytes()).hexdigest()
     info = {
         "ticks": len(idx),

@@ -26,7 +26,12 @@ from sim2real.deploy.record import initial_state
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import Sim2RealError
 from sim2real.finetune.base import load_base
-from sim2real.finetune.data import ReplayBuffer, check_observation_from_logs, load_episodes
+from sim2real.finetune.data import (
+    ReplayBuffer,
+    check_observation_from_logs,
+    check_rewards_from_logs,
+    load_episodes,
+)
 from sim2real.finetune.explore import ExplorationConfig, NoisyPolicy
 from sim2real.finetune.pipeline import finetune_episodes
 from sim2real.finetune.trainer import FinetuneConfig
@@ -159,7 +164,15 @@ def iterate(
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise Sim2RealError(f"{out_dir} exists and is not empty; fine-tuning never overwrites logs")
-    check_observation_from_logs(read_metadata(policy), Path(policy).name)  # before any twin episode
+    meta = read_metadata(policy)
+    check_observation_from_logs(meta, Path(policy).name)  # before any twin episode
+    check_rewards_from_logs(spec)  # a walking task's rewards: before a twin episode, not after
+    if any(t.name == "velocity_command" for t in meta.observation):
+        log.warning(
+            "%s observes a velocity command: the twin episodes run at velocity command 0 (standing), so "
+            "fine-tuning learns from standing only",
+            Path(policy).name,
+        )
     base = load_base(policy, spec)
     buffer = ReplayBuffer()
     current = Path(policy)

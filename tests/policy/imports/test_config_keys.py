@@ -108,6 +108,34 @@ class TestUseDefaultOffset:
         assert not (tmp_path / "out").exists()
 
 
+class TestActionClipOfADeployYaml:
+    def test_a_forks_top_level_policy_action_clip_bounds_the_action(self, spec, tmp_path):
+        # a fork's exporter writes the action bound into the deploy.yaml; it was read as no bound
+        deploy = yaml.safe_load(deploy_yaml(spec, tmp_path / "deploy.yaml").read_text())
+        (tmp_path / "deploy.yaml").write_text(yaml.safe_dump({**deploy, "policy_action_clip": 0.5}))
+        result = import_isaaclab(
+            tiny_onnx(tmp_path / "policy.onnx"),
+            tmp_path / "deploy.yaml",
+            MODEL,
+            tmp_path / "out",
+            motor_order=tuple(spec.joints),
+            torque_limit=23.7,
+        )
+        assert result.metadata.action_limit == 0.5, "policy_action_clip ignored"
+
+    def test_a_top_level_clip_it_does_not_know_is_one_error_line(self, spec, tmp_path):
+        deploy = yaml.safe_load(deploy_yaml(spec, tmp_path / "deploy.yaml").read_text())
+        (tmp_path / "deploy.yaml").write_text(yaml.safe_dump({**deploy, "obs_clip": 5.0}))
+        with pytest.raises(PolicyError, match=r"deploy\.yaml: 'obs_clip' is a clip this importer does not know"):
+            import_isaaclab(
+                tiny_onnx(tmp_path / "policy.onnx"),
+                tmp_path / "deploy.yaml",
+                MODEL,
+                tmp_path / "out",
+                motor_order=tuple(spec.joints),
+            )
+
+
 class TestGainsBySlot:
     def test_one_gain_per_policy_joint_beside_a_map_with_empty_slots_is_one_error_line(self, spec, tmp_path):
         # joint_ids_map skips slot 6 (an H1's motor 9): 12 stiffness values are either by motor with the

@@ -7,6 +7,10 @@ module            owns
 common            :class:`ForeignPolicy` (a foreign policy in sim2real's terms) and
                   :func:`write_import` (spec through robot init, metadata, parity check, files)
 legged_gym        legged_gym / unitree_rl_gym TorchScript + MuJoCo deploy config
+legged_gym_cfg    legged_gym's own sectioned configuration (``LeggedRobotCfg`` as YAML) read as the
+                  flat keys of a deploy config
+config_joints     the policy joints of a legged_gym config (positional, or named: joint_names,
+                  maps by joint name), and the hold of the joints the policy does not drive
 isaaclab          Isaac Lab / unitree_rl_lab / mjlab ONNX + ``params/deploy.yaml`` or ONNX metadata
 isaaclab_env      Isaac Lab's own run parameters (``params/env.yaml``) read as the deploy.yaml they
                   imply

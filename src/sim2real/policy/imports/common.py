@@ -94,6 +94,14 @@ class ForeignPolicy:
     (the spec's ``action.hold``); the graph's action has a zero in their columns."""
     locked: Mapping[str, float] = field(default_factory=dict)
     """Model joints the policy does not drive -> the position they are held at in simulation."""
+    locked_gains: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Locked joint -> the PD gains (``kp`` [N m/rad], ``kd`` [N m s/rad]) the training config holds
+    it with, and its ``motor`` slot, where it states them: recorded in the metadata
+    (``imported.held_joints``) for the robot's own controller, which holds those joints on the robot."""
+    command_joints: tuple[str, ...] = ()
+    """The robot's command array by motor slot, locked joints included (:data:`NO_JOINT` for a slot
+    without a joint): written as the spec's ``ros2.command_joints``, so that a ROS 2 deployment
+    sends each locked joint its hold position in its own slot; empty: not stated."""
     armature: Mapping[str, float] | None = None
     """Policy joint -> joint armature to set on the model [kg m^2]; a joint not in it (or None): the model's."""
     commands: Mapping[str, tuple[float, float]] | None = None
@@ -244,12 +252,12 @@ def hold_positions(model_path: str | Path, joints: Sequence[str]) -> dict[str, f
     return out
 
 
-def locked_note(locked: Mapping[str, float]) -> str:
-    """The assumption an importer states when it locks joints."""
+def locked_note(locked: Mapping[str, float], where: str = "their default positions") -> str:
+    """The assumption an importer states when it locks joints (``where``: what their positions are)."""
     names = list(locked)
     return (
-        f"the model's {len(names)} joints the policy does not drive ({few(names)}) are held at their default "
-        "positions in simulation (locked_joints); on the robot its own controller must hold them"
+        f"the model's {len(names)} joints the policy does not drive ({few(names)}) are held at {where} "
+        "in simulation (locked_joints); on the robot its own controller must hold them"
     )
 
 
@@ -443,6 +451,7 @@ def _write(
                 for role, p in foreign.files.items()
             },
             "assumptions": list(foreign.assumptions),
+            **({"held_joints": _held_record(foreign)} if foreign.locked else {}),
         },
     )
     data = stamp_metadata(foreign.graph, meta)
@@ -492,6 +501,15 @@ def _write(
     )
 
 
+def _held_record(foreign: ForeignPolicy) -> dict[str, dict[str, float]]:
+    """Per locked joint: its hold position [rad] and the gains the config holds it with (if stated)."""
+    out = {}
+    for joint, q in foreign.locked.items():
+        stated = foreign.locked_gains.get(joint, {})
+        out[joint] = {"position": float(q), **{k: v if k == "motor" else float(v) for k, v in stated.items()}}
+    return out
+
+
 def _layout_text(layout: Sequence[ObservationTerm]) -> str:
     return " + ".join(f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in layout)
 
@@ -520,6 +538,8 @@ def _edit(result: InitResult, foreign: ForeignPolicy) -> None:
         spec["motor_order"] = list(foreign.motor_order)
     if foreign.locked:
         spec["locked_joints"] = dict(foreign.locked)
+    if foreign.command_joints:
+        spec["ros2"] = {**(spec.get("ros2") or {}), "command_joints": list(foreign.command_joints)}
     if spec.get("task") is not None and foreign.commands:
         spec["task"] = {
             "kind": spec["task"]["kind"],

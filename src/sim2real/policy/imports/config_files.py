@@ -6,11 +6,15 @@ refuses them; :func:`load_config` reads them as plain data instead (tuples and s
 slice as ``{"slice": [start, stop, step]}``, any other Python object as the mapping or list of its
 arguments), never importing or calling anything.  :func:`params_next_to` finds a run's
 ``params/deploy.yaml`` or ``params/env.yaml`` beside its export, :func:`agent_clip` the action
-clip of its ``params/agent.yaml``.
+clip of its ``params/agent.yaml``, :func:`deploy_clip` that or a deploy.yaml's own.  The clip keys
+other frameworks and their forks write (:data:`ACTION_CLIP_KEYS`, :data:`OBSERVATION_CLIP_KEYS`) are
+read under any of their names; a key naming another clip is refused (:func:`check_clip_keys`), never
+read as no clip.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +67,72 @@ def load_config(path: str | Path, what: str = "config") -> dict[str, Any]:
     if not isinstance(raw, dict):
         raise PolicyError(f"{path.name}: expected a mapping of settings, got {type(raw).__name__}")
     return raw
+
+
+ACTION_CLIP_KEYS = ("clip_actions", "clip_action", "action_clip", "policy_action_clip")
+"""Keys of a bound on the network's action (+-value, before it is scaled; the clipped action is the one
+observed): legged_gym's ``normalization.clip_actions``, rsl_rl's Isaac Lab wrapper's ``clip_actions``,
+and the names forks' deploy configs give it."""
+OBSERVATION_CLIP_KEYS = ("clip_observations", "clip_obs", "clip_observation", "obs_clip", "policy_obs_clip")
+"""Keys of legged_gym's ``normalization.clip_observations`` (the whole scaled observation clipped to
++-value) and the names forks' deploy configs give it."""
+
+
+def check_clip_keys(cfg: dict[str, Any], where: str, known: tuple[str, ...]) -> None:
+    """Refuse a top-level key that names a clip the importer does not read (``known``: the ones it reads).
+
+    Raises:
+        PolicyError: the first such key, with the ones it reads.
+    """
+    unknown = next((k for k in cfg if "clip" in str(k).lower() and k not in known and cfg[k] is not None), None)
+    if unknown is not None:
+        raise PolicyError(
+            f"{where}: '{unknown}' is a clip this importer does not know; it reads {', '.join(known)}: "
+            "rename it to the one it means"
+        )
+
+
+def stated_bound(cfg: dict[str, Any], keys: tuple[str, ...], where: str) -> float | None:
+    """The one positive number the config states under any of ``keys`` (None: none, or null).
+
+    Raises:
+        PolicyError: not a positive number, or two keys that disagree.
+    """
+    values = {}
+    for key in keys:
+        value = cfg.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise PolicyError(f"{where}: '{key}' must be a finite number, got {value!r}")
+        if not value > 0:
+            raise PolicyError(f"{where}: '{key}' must be a positive number, got {value:g}")
+        values[key] = float(value)
+    if len(set(values.values())) > 1:
+        raise PolicyError(f"{where}: {' and '.join(values)} differ ({', '.join(f'{v:g}' for v in values.values())})")
+    return next(iter(values.values()), None)
+
+
+def deploy_clip(cfg: dict[str, Any], deploy: Path, assumed: list[str], *, top_level: bool = True) -> float | None:
+    """The bound on the network's action of an Isaac Lab run: a deploy.yaml's own top-level clip
+    (``top_level``: the file is a deploy.yaml, whose other top-level clip keys are refused), else
+    ``clip_actions`` of its ``params/agent.yaml`` (:func:`agent_clip`); the two must agree.
+
+    Raises:
+        PolicyError: an unknown clip key, a bound that is not a positive number, or two that differ.
+    """
+    own = None
+    if top_level:
+        check_clip_keys(cfg, deploy.name, ACTION_CLIP_KEYS)
+        own = stated_bound(cfg, ACTION_CLIP_KEYS, deploy.name)
+    agent = agent_clip(deploy, assumed)
+    if own is None:
+        return agent
+    if agent is not None and agent != own:
+        raise PolicyError(f"{deploy.name} bounds the action to +-{own:g}, its agent.yaml's clip_actions to +-{agent:g}")
+    if agent is None:
+        assumed.append(f"actions clipped to +-{own:g} before scaling ({deploy.name})")
+    return own
 
 
 def agent_clip(deploy: Path, assumed: list[str]) -> float | None:

@@ -61,7 +61,7 @@ from sim2real.policy.imports.common import (
     select_joints,
     write_import,
 )
-from sim2real.policy.imports.config_files import agent_clip, load_config, params_next_to
+from sim2real.policy.imports.config_files import deploy_clip, load_config, params_next_to
 from sim2real.policy.imports.graph import (
     GraphInterface,
     graph_interface,
@@ -386,6 +386,7 @@ def import_isaaclab(
             )
             return _Reading(found, more, notes)
 
+        limit = deploy_clip(raw_cfg, Path(deploy), assumed, top_level=not (env_yaml or io_yaml))
         reading = _env_reading(read, list(articulation), interface.n_obs) if env_yaml else read(None)
         facts, extras = reading.facts, reading.extras
         assumed.extend(reading.assumed)
@@ -395,6 +396,7 @@ def import_isaaclab(
     elif names is not None:
         framework = "mjlab"
         facts = from_metadata(meta, interface, control_dt, assumed, action_joints)
+        limit = None
     else:
         raise PolicyError(
             f"{source} carries no joint metadata: give its params/deploy.yaml or params/env.yaml (--deploy)"
@@ -467,7 +469,7 @@ def import_isaaclab(
         recurrent=recurrent,
         held=tuple(held),
         action_clip=action["clip"],
-        action_limit=agent_clip(Path(deploy), assumed) if deploy is not None else None,
+        action_limit=limit,
         locked=locked,
         motor_order=tuple(facts.get("motors", ())),
         armature=given_or_trained(armature, extras.get("armature"), facts["joints"], "--armature"),

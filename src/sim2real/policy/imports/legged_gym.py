@@ -3,16 +3,21 @@ training checkpoint ``model_<N>.pt``, :mod:`~sim2real.policy.imports.rsl_checkpo
 deploy config (``deploy/deploy_mujoco/configs/*.yaml``) as sim2real's artifact.
 
 What the config states (facts of unitree_rl_gym's ``deploy_mujoco.py``): ``kps``/``kds``/
-``default_angles`` per policy joint; the policy every ``control_decimation`` physics steps of
-``simulation_dt``; the observation ``ang_vel * ang_vel_scale``, projected gravity, command x
-``cmd_scale``, ``(q - default) * dof_pos_scale``, ``qd * dof_vel_scale``, the previous action;
+``default_angles`` per policy joint (or by joint name, as legged_gym's own config states them:
+:mod:`~sim2real.policy.imports.config_joints`, which also holds the joints the policy does not
+drive; legged_gym's own sectioned configuration: :mod:`~sim2real.policy.imports.legged_gym_cfg`);
+the policy every ``control_decimation`` physics steps of ``simulation_dt``; the observation
+``ang_vel * ang_vel_scale``, projected gravity, command x ``cmd_scale``, ``(q - default) *
+dof_pos_scale``, ``qd * dof_vel_scale``, the previous action;
 target = ``action * action_scale + default_angles``, no clipping.  Keys some configs add and this
 importer reads: ``clip_observations`` / ``clip_obs`` (legged_gym clips the whole scaled observation
-to +-that), ``clip_actions`` (the network's action clipped before it is scaled and observed), the
+to +-that), ``clip_actions`` (the network's action clipped before it is scaled and observed; forks'
+names for both: :mod:`~sim2real.policy.imports.config_files`, any other clip key refused), the
 gait clock's ``period`` / ``gait_period`` / ``cycle_time`` (the name some forks use), and the
 real-robot configs' (``deploy/deploy_real/configs``) ``control_dt`` in place of ``simulation_dt`` x
-``control_decimation`` and ``leg_joint2motor_idx`` / ``joint2motor_idx`` (motor index of policy joint
-i: the robot's motor order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint).
+``control_decimation``, ``leg_joint2motor_idx`` / ``joint2motor_idx`` (motor index of policy joint
+i: the robot's motor order; ``arm_waist_joint2motor_idx``'s slots hold no policy joint) and
+``max_cmd`` (the velocity command ranges: its loop commands joystick x max_cmd).
 
 What it does not state, and what this importer assumes (recorded in the policy's metadata):
 
@@ -20,7 +25,8 @@ What it does not state, and what this importer assumes (recorded in the policy's
   ``num_obs = 3 n + 9``: the terms above; ``3 n + 11``: a gait clock after the last action
   (sin, cos of the phase of a ``period`` s clock, 0.8 s unless the config has ``period``: the
   humanoid policies H1, H1_2, G1); ``3 n + 12``: the base linear velocity x ``lin_vel_scale``
-  first (the quadruped policies, e.g. Go2); anything else is refused with one line;
+  first (the quadruped policies, e.g. Go2); anything else is refused with one line, humanoid-gym's
+  stacked frames with a line of their own (:func:`check_not_frame_stacked`);
 - a terrain height scan (legged_gym's ``terrain.measure_heights``, e.g. its ANYmal C rough task)
   when the config has ``measured_points_x`` and ``measured_points_y`` (legged_gym's names for the
   grid, in the base's yaw frame [m]): ``len(x) * len(y)`` values at the END of the observation
@@ -40,7 +46,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -49,24 +55,27 @@ from sim2real.policy.imports.common import (
     ForeignPolicy,
     ImportResult,
     given_or_trained,
-    hold_positions,
     locked_note,
     model_joints,
     per_joint,
-    select_joints,
     write_import,
 )
-from sim2real.policy.imports.config_files import load_config
+from sim2real.policy.imports.config_files import (
+    ACTION_CLIP_KEYS,
+    OBSERVATION_CLIP_KEYS,
+    check_clip_keys,
+    load_config,
+    stated_bound,
+)
+from sim2real.policy.imports.config_joints import config_joints
 from sim2real.policy.imports.graph import graph_interface
 from sim2real.policy.imports.joint_order import check_default_pose, model_joints_of
+from sim2real.policy.imports.legged_gym_cfg import flatten
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
 from sim2real.robots.init_actuators import PerJoint
 from sim2real.robots.spec import NO_JOINT, ObservationTerm
 
 REQUIRED = (
-    "kps",
-    "kds",
-    "default_angles",
     "ang_vel_scale",
     "dof_pos_scale",
     "dof_vel_scale",
@@ -75,8 +84,9 @@ REQUIRED = (
     "num_actions",
     "num_obs",
 )
-"""Keys every unitree_rl_gym deploy config has (MuJoCo's and the real robot's), besides its period:
-``simulation_dt`` and ``control_decimation`` (deploy_mujoco), or ``control_dt`` (deploy_real)."""
+"""Keys every unitree_rl_gym deploy config has (MuJoCo's and the real robot's), besides its period
+(``simulation_dt`` and ``control_decimation`` (deploy_mujoco), or ``control_dt`` (deploy_real)), its
+gains and default pose (positional or named: :mod:`~sim2real.policy.imports.config_joints`)."""
 
 DEFAULT_PERIOD = 0.8
 """Gait clock period of unitree_rl_gym's humanoid policies [s]."""
@@ -162,7 +172,15 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     terms, assumed = _proprioceptive(cfg, where, n_obs, scan is not None)
     if scan is not None:
         terms, assumed = (*terms, scan), [*assumed, *scan_notes]
-    limit = _positive(cfg, CLIP_OBSERVATION_KEYS, where)
+    ranges, source = command_ranges(cfg, where)
+    if ranges is not None:
+        low, high = (tuple(ranges[k][i] for k in ("vx", "vy", "yaw")) for i in (0, 1))
+        terms = tuple(dataclasses.replace(t, clip=(low, high)) if t.name == "velocity_command" else t for t in terms)
+        shown = ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in zip(low, high, strict=True))
+        assumed.append(
+            f"velocity command (vx, vy, yaw rate) within {shown} ({source}), the command observed clipped there"
+        )
+    limit = stated_bound(cfg, OBSERVATION_CLIP_KEYS, where)
     if limit is None:
         return terms, assumed
     return tuple(clipped_after_scaling(t, limit) for t in terms), [
@@ -171,28 +189,74 @@ def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...]
     ]
 
 
-CLIP_OBSERVATION_KEYS = ("clip_observations", "clip_obs")
-"""Config keys of legged_gym's ``normalization.clip_observations``: the whole scaled observation
-is clipped to +-this (``torch.clip(obs_buf, -clip_obs, clip_obs)`` after every term is scaled)."""
-CLIP_ACTION_KEYS = ("clip_actions",)
-"""Config keys of legged_gym's ``normalization.clip_actions``: the network's action is clipped to
-+-this before it is scaled, and the clipped action is what the next observation holds."""
+def command_ranges(cfg: dict[str, Any], where: str) -> tuple[dict[str, tuple[float, float]] | None, str]:
+    """The velocity command ranges (vx [m/s], vy [m/s], yaw rate [rad/s]) the policy was trained or
+    is driven with, and where they come from; None without them:
 
-
-def _positive(cfg: dict[str, Any], keys: tuple[str, ...], where: str) -> float | None:
-    """The one positive number the config states under any of ``keys`` (None: none, or null).
+    - a real-robot config's ``max_cmd``: unitree_rl_gym's deploy loop commands joystick x max_cmd,
+      the joystick in [-1, 1];
+    - legged_gym's ``commands.ranges`` (``lin_vel_x``, ``lin_vel_y``, ``ang_vel_yaw``): the yaw
+      rate within [-1, 1] when ``heading_command`` (computed from the heading error and clipped so),
+      the forward range widened to +-``max_curriculum`` when ``curriculum``.
 
     Raises:
-        PolicyError: not a positive number, or two keys that disagree.
+        PolicyError: not three positive numbers, or ranges that are not [low, high] pairs.
     """
-    stated = {key: cfg[key] for key in keys if cfg.get(key) is not None}
-    values = {key: _number(stated, key, where) for key in stated}
-    for key, value in values.items():
-        if not value > 0:
-            raise PolicyError(f"{where}: '{key}' must be a positive number, got {value:g}")
-    if len(set(values.values())) > 1:
-        raise PolicyError(f"{where}: {' and '.join(values)} differ ({', '.join(f'{v:g}' for v in values.values())})")
-    return next(iter(values.values()), None)
+    if cfg.get("max_cmd") is not None:
+        high = per_joint(cfg["max_cmd"], 3, f"{where}: max_cmd", positive=True)
+        ranges = {k: (-h, h) for k, h in zip(("vx", "vy", "yaw"), high, strict=True)}
+        return ranges, f"max_cmd of {where}: its deploy loop scales the joystick's [-1, 1] by it"
+    commands = cfg.get("commands")
+    given = commands.get("ranges") if isinstance(commands, dict) else None
+    if not isinstance(given, dict) or "lin_vel_x" not in given:
+        return None, ""
+    ranges = {}
+    for ours, theirs in (("vx", "lin_vel_x"), ("vy", "lin_vel_y"), ("yaw", "ang_vel_yaw")):
+        low, high = per_joint(given.get(theirs), 2, f"{where}: commands.ranges.{theirs}")
+        if not low <= high:
+            raise PolicyError(f"{where}: commands.ranges.{theirs} must be [low, high], got [{low:g}, {high:g}]")
+        ranges[ours] = (low, high)
+    if commands.get("heading_command"):
+        ranges["yaw"] = (-1.0, 1.0)
+    if commands.get("curriculum") and commands.get("max_curriculum") is not None:
+        top = per_joint(commands["max_curriculum"], 1, f"{where}: commands.max_curriculum", positive=True)[0]
+        ranges["vx"] = (min(ranges["vx"][0], -top), max(ranges["vx"][1], top))
+    return ranges, f"commands.ranges of {where}, as legged_gym samples them"
+
+
+BOUND_KEYS = ("clip_actions_lower", "clip_actions_upper")
+"""Per-joint bounds of the action some deploy configs state (rl_sar's): one symmetric bound is read."""
+FRAME_KEYS = ("frame_stack", "num_single_obs")
+"""humanoid-gym's ``env.frame_stack`` and ``env.num_single_obs``: its observation is a stack of whole
+frames."""
+
+
+def check_not_frame_stacked(cfg: dict[str, Any], where: str) -> None:
+    """Refuse humanoid-gym's observation (its XBot layout), which no sim2real layout computes.
+
+    humanoid-gym's single frame (``num_single_obs``, 47 for 12 actions) is the gait clock (sin, cos of
+    a ``cycle_time`` period) first, then the command x (lin_vel, lin_vel, ang_vel scales), the joint
+    positions and velocities, the last action, the base angular velocity and the base's Euler angles
+    (roll, pitch, yaw); ``frame_stack`` such frames are stacked whole, oldest first, zeros after a
+    reset.  Stated by its keys, or by a ``num_obs`` that fits no other layout and is several frames
+    of 3 n + 11 (:func:`layout`).
+
+    Raises:
+        PolicyError: one line naming what sim2real lacks for it.
+    """
+    stated = {k: cfg[k] for k in FRAME_KEYS if cfg.get(k) is not None}
+    if stated:
+        frame_stacked(", ".join(f"{k} {v}" for k, v in stated.items()), where)
+
+
+def frame_stacked(shown: str, where: str) -> NoReturn:
+    """The error of a humanoid-gym observation (:func:`check_not_frame_stacked`), raised."""
+    raise PolicyError(
+        f"{where}: {shown}: humanoid-gym's observation (frames of gait clock, command, joints, velocities, "
+        "action, base angular velocity and base Euler angles, stacked whole, zeros after a reset) cannot be "
+        "imported: sim2real has no Euler-angle term (roll, pitch, yaw of the base) and stacks history per term, "
+        "filled with the first frame after a reset"
+    )
 
 
 def clipped_after_scaling(term: ObservationTerm, limit: float) -> ObservationTerm:
@@ -249,6 +313,8 @@ def _proprioceptive(
             "(legged_gym's quadruped observation; on a robot it comes from a state estimator)"
         ]
         return (ObservationTerm("base_lin_vel", 3, scale), *core), assumed
+    if not scan and n_obs % (3 * n + 11) == 0:
+        frame_stacked(f"num_obs {n_obs} = {n_obs // (3 * n + 11)} frames of 3 x {n} + 11", where)
     scanned = f" besides the {int(cfg['num_obs']) - n_obs} of the height scan" if scan else ""
     raise PolicyError(
         f"{where}: num_obs {n_obs}{scanned} fits no layout this importer knows for num_actions {n} "
@@ -353,6 +419,23 @@ def motor_slots(cfg: dict[str, Any], joints: list[str], where: str, assumed: lis
     return tuple(slots)
 
 
+def command_layout(motors: tuple[str, ...], held: dict[str, dict[str, Any]], assumed: list[str]) -> tuple[str, ...]:
+    """The robot's command array by motor slot: the policy joints' slots (``motors``) with each held
+    joint in the slot ``arm_waist_joint2motor_idx`` gives it (``held[j]["motor"]``); empty when the
+    config states no motor of a held joint."""
+    slots = {spec["motor"]: j for j, spec in held.items() if "motor" in spec}
+    if not motors or not slots or len(slots) != len(held):
+        return ()
+    layout = list(motors) + [NO_JOINT] * (max(slots) + 1 - len(motors))
+    for slot, joint in slots.items():
+        layout[slot] = joint
+    assumed.append(
+        "the ROS 2 command array holds the joints the policy does not drive in their motor slots "
+        "(ros2.command_joints): a deployment sends them their hold positions there"
+    )
+    return tuple(layout)
+
+
 def _action_limit(cfg: dict[str, Any], where: str, assumed: list[str]) -> float | None:
     """legged_gym's ``clip_actions`` as the largest |a| (None: the config states none; the deploy
     script does not clip).
@@ -361,7 +444,7 @@ def _action_limit(cfg: dict[str, Any], where: str, assumed: list[str]) -> float 
         PolicyError: not a positive number, or per-joint bounds (``clip_actions_lower`` /
             ``clip_actions_upper``) that are not one symmetric bound.
     """
-    limit = _positive(cfg, CLIP_ACTION_KEYS, where)
+    limit = stated_bound(cfg, ACTION_CLIP_KEYS, where)
     if "clip_actions_lower" in cfg or "clip_actions_upper" in cfg:
         n = int(cfg["num_actions"])
         low = per_joint(cfg.get("clip_actions_lower", -np.inf), n, f"{where}: clip_actions_lower", infinite_ok=True)
@@ -375,7 +458,9 @@ def _action_limit(cfg: dict[str, Any], where: str, assumed: list[str]) -> float 
             raise PolicyError(f"{where}: clip_actions {limit:g} and clip_actions_upper {high[0]:g} differ")
         limit = None if high[0] == np.inf else float(high[0])
     if limit is not None:
-        assumed.append(f"actions clipped to +-{limit:g} before scaling, as the policy observes them (clip_actions of {where})")
+        assumed.append(
+            f"actions clipped to +-{limit:g} before scaling, as the policy observes them (the action clip of {where})"
+        )
     return limit
 
 
@@ -417,7 +502,7 @@ def import_legged_gym(
         PolicyError / SpecError: one line naming what does not fit.
     """
     where = Path(config).name
-    cfg = load_config(config, "deploy config")
+    cfg = flatten(load_config(config, "deploy config"), where)
     missing = [k for k in REQUIRED if k not in cfg]
     if missing:
         raise PolicyError(
@@ -425,38 +510,26 @@ def import_legged_gym(
         )
     n = _count(cfg, "num_actions", where)
     _count(cfg, "num_obs", where)
+    check_clip_keys(cfg, where, (*OBSERVATION_CLIP_KEYS, *ACTION_CLIP_KEYS, *BOUND_KEYS))
+    check_not_frame_stacked(cfg, where)
     assumed: list[str] = []
     control_dt, physics_dt = _periods(cfg, where, assumed)
-    kp = per_joint(cfg["kps"], n, f"{where}: kps", positive=True)
-    kd = per_joint(cfg["kds"], n, f"{where}: kds", non_negative=True)
-    default = per_joint(cfg["default_angles"], n, f"{where}: default_angles")
     action_scale = per_joint(cfg["action_scale"], n, f"{where}: action_scale")
     terms, notes = layout(cfg, where)
     assumed.extend(notes)
     limit = _action_limit(cfg, where, assumed)
     available = model_joints(model)
-    if joints is not None:
-        chosen = select_joints(available, joints)
-        if len(chosen) != n:
-            raise PolicyError(
-                f"--joints '{joints}' matches {len(chosen)} joints of the model, the policy has {n}"
-            )
-    else:
-        if len(available) < n:
-            raise PolicyError(f"the model has {len(available)} joints, the policy drives {n} (num_actions)")
-        chosen = available[:n]
-        if len(available) > n:
-            assumed.append(
-                f"policy joints: the model's first {n} of {len(available)} joints ({chosen[0]} .. {chosen[-1]}), "
-                "as the deploy script reads qpos[7:]"
-            )
+    facts = config_joints(cfg, where, n, model, available, joints)
+    chosen, default, kp, kd = list(facts.joints), facts.default, facts.kp, facts.kd
+    assumed.extend(facts.notes)
     # default_angles in another order than the model's joints: a pose outside a range (clipped, with
     # the raw value kept as the action offset) meant the joints got one another's gains and targets
     check_default_pose(model_joints_of(model).ranges, chosen, default)
     motors = motor_slots(cfg, chosen, where, assumed)
-    locked = hold_positions(model, [j for j in available if j not in chosen])
+    locked = facts.held
     if locked:
-        assumed.append(locked_note(locked))
+        assumed.append(locked_note(locked, facts.held_from))
+    command = command_layout(motors, facts.held_gains, assumed)
     loaded = load_torch_policy(policy, activation=activation)
     graph, recurrent = loaded.graph, loaded.recurrent
     assumed.extend(loaded.assumptions)
@@ -483,6 +556,9 @@ def import_legged_gym(
         recurrent=recurrent,
         action_limit=limit,
         locked=locked,
+        locked_gains=facts.held_gains,
+        command_joints=command,
+        commands=command_ranges(cfg, where)[0],
         motor_order=motors,
         torque_limit=given_or_trained(torque_limit, None, chosen, "--torque-limit"),
         armature=given_or_trained(armature, cfg.get("armature"), chosen, "--armature"),
