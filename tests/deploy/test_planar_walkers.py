@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from sim2real.deploy.body_geometry import LEVEL_TILT, default_contacts, passive_root, point_contact
+from sim2real.deploy.centering import CenteringPD
 from sim2real.deploy.faults import check_quiet
-from sim2real.deploy.record import CenteringPD
 from sim2real.robots import load_robot
 from sim2real.robots.init import init_robot
 from sim2real.robots.model import build_model

@@ -19,15 +19,14 @@ from deploy_testdata import (
 )
 
 from sim2real.cli import main
+from sim2real.deploy.centering import CenteringPD, joint_inertia
 from sim2real.deploy.record import (
     DEFAULT_AMPLITUDE,
     PD_TORQUE_FRACTION,
-    CenteringPD,
     ExcitationPolicy,
     TrotGait,
     fixed_base_spec,
     initial_state,
-    joint_inertia,
     per_joint_chirp,
     record,
 )

@@ -11,8 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim2real.deploy.centering import (
+    OMEGA_DT,
+    ZETA,
+    CenteringPD,
+    joint_inertia,
+    joint_mobility,
+    sampled_gains,
+)
 from sim2real.deploy.faults import FAULTS, check_quiet, longest_case
-from sim2real.deploy.record import OMEGA_DT, ZETA, CenteringPD, joint_inertia, joint_mobility, sampled_gains
 from sim2real.deploy.stand_in import STAND_IN_OMEGA_DT, StandingTorque, StandInPolicy
 from sim2real.real.protocol import Command
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot

@@ -41,20 +41,7 @@ def test_a_step_error_that_cannot_be_extrapolated_widens_the_intervals(fitted):
     try:
         wider, wide, _ = intervals(problem, coords, state, CONFIG)
         np.testing.assert_allclose(wider, half + widen)
-        result = report(
-            spec,
-            [log],
-            problem,
-            coords,
-            list(TRUE),
-            state,
-            (wider, wide, None),
-            outlier_ratio=CONFIG.outlier_ratio,
-            horizon=CONFIG.horizon,
-            bounds=None,
-            delay=None,
-            seconds=0.0,
-        )
+        result = _report(spec, log, problem, coords, state, (wider, wide, None))
     finally:
         state.widen = None
     np.testing.assert_array_equal(coords.get(), z)  # the values stay the fit at h

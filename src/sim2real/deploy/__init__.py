@@ -49,6 +49,9 @@ fault_verdict       a fault case's outcome and the rules it is judged by (reacti
 audit               the independent audit of every command that reaches the robot
 excitation          excitation signals (chirp, PRBS, steps) for identification
 record              recording runs for identification (``sim2real record``)
+centering           the centering PD of torque and voltage joints, and the joint inertia, mobility
+                    and sampled-loop gain bounds it is designed from
+torque_hold         what a hold sends at torque joints: feedback to the pose the hold began at
 ros2                the ROS 2 deployment node and selftest (package; needs the ``ros2`` extra)
 ==================  ==================================================================================
 """

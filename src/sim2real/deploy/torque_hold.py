@@ -46,7 +46,7 @@ class HoldGains:
         """The gains of ``spec``'s torque actuators; None when it has none."""
         if not any(a.model == "torque" for a in spec.actuators):
             return None
-        from sim2real.deploy.record import CenteringPD
+        from sim2real.deploy.centering import CenteringPD
         from sim2real.deploy.stand_in import cap_for_sampled_loop
 
         index = np.array([spec.joints.index(a.joint) for a in spec.actuators])

@@ -201,7 +201,8 @@ class TestUnitreeH1:
         code, result = run_cli(
             ["faults", "--robot", str(h1 / "robot.yaml"), "--policy", str(h1 / "policy.onnx")], capsys
         )
-        assert code == 0 and result["all_detected"] and result["unsafe_commands_total"] == 0
+        failed = [c for c in result["cases"] if not c.get("passed")]  # named in the message: a rare loaded-run failure
+        assert code == 0 and result["all_detected"] and result["unsafe_commands_total"] == 0, (failed, result.get("quiet"))
         assert {"tilt", "height"} <= {c["name"] for c in result["cases"]}  # the biped's own cases ran
 
 
