@@ -19,8 +19,9 @@ install: $(STAMP)
 demo: $(STAMP)
 	MUJOCO_GL=$${MUJOCO_GL:-egl} $(VENV)/bin/sim2real demo
 
-# The suite runs on TEST_WORKERS processes (pytest-xdist, a class or a module's functions at a time,
-# the longest first: tests/conftest.py orders them by their `slow` marks), but for the tests marked `serial`
+# The suite runs on TEST_WORKERS processes (pytest-xdist, a test file at a time so that a module's
+# fixtures are built once, the longest first: tests/conftest.py orders them by their `slow` marks),
+# but for the tests marked `serial`
 # (wall-clock pacing, a ROS 2 graph), which run alone afterwards so no other test's load
 # bends their timing.  Both parts always run; the target fails if either did.
 TEST_WORKERS ?= 2
@@ -28,7 +29,7 @@ TEST_WORKERS ?= 2
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	@status=0; \
-	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder -m "not serial and not readme" || status=1; \
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder -m "not serial and not readme" || status=1; \
 	$(PY) -m pytest -q -m "serial and not readme" || status=1; \
 	exit $$status
 

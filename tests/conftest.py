@@ -23,10 +23,12 @@ def _estimate(item: pytest.Item) -> float:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests first, the longest first (stable otherwise).  `make test` hands the suite to its
-    workers a class (or a module's functions) at a time, in this order (``--dist loadscope
-    --no-loadscope-reorder``), so each worker takes the longest work left when it is free: a test of
-    minutes that started last kept one worker busy long after the other was done, and with xdist's
-    default ``load`` every slow test went to the first worker in its first batch."""
+    workers a test file at a time, files in the order of their first test here (``--dist loadfile
+    --no-loadscope-reorder``), so each worker takes the longest work left when it is free and a
+    module's fixtures are built once: a test of minutes that started last kept one worker busy long
+    after the other was done; with xdist's default ``load`` every slow test went to the first
+    worker's first batch, and by class (``loadscope``) a module fixture two classes share was built
+    on both workers (test_legged's hung recording and identification: 39 s twice)."""
     items.sort(key=lambda item: -_estimate(item))
 
 

@@ -360,7 +360,8 @@ LEGGED_GYM_CFG = {
 
 class TestLeggedGymsOwnConfig:
     @pytest.fixture(scope="class")
-    def imported(self, tmp_path_factory):
+    @classmethod
+    def imported(cls, tmp_path_factory):
         tmp = tmp_path_factory.mktemp("legged_gym_cfg")
         path = tmp / "go2_config.yaml"
         path.write_text(yaml.safe_dump(LEGGED_GYM_CFG))
