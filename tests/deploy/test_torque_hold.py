@@ -41,7 +41,7 @@ def _reading(spec, t, q=None, qd=None) -> Reading:
 
 
 class TestHoldCommand:
-    GAINS = HoldGains(kp=np.array([0.0, 10.0]), kd=np.array([0.0, 2.0]), unit=np.array([0.0, 1.0]))
+    GAINS = HoldGains(kp=np.array([0.0, 10.0]), kd=np.array([0.0, 2.0]), torque=np.array([False, True]))
 
     def test_torque_joints_are_pulled_back_and_damped_pd_joints_repeat_their_target(self):
         prev, u_hold, q_hold = np.array([0.3, 5.0]), np.array([0.2, 4.0]), np.array([0.1, 1.0])
@@ -60,7 +60,7 @@ class TestHoldCommand:
         assert HoldGains.of(quadruped) is None  # every actuator PD: its hold is its target
         assert HoldGains.of(furuta) is None  # a dc motor: its frozen voltage is damped by its back-EMF
         gains = HoldGains.of(pendulum)
-        assert np.all(gains.kp > 0) and np.all(gains.kd > 0) and np.all(gains.unit == 1.0)
+        assert np.all(gains.kp > 0) and np.all(gains.kd > 0) and np.all(gains.torque)
         assert not gains.kp.flags.writeable
         assert deployment_monitor(pendulum).hold_gains is not None
 

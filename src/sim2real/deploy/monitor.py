@@ -24,7 +24,7 @@ def deployment_monitor(
 ) -> SafetyMonitor:
     """The safety monitor a deployment runs: with the spec's collision detection (when enabled),
     its observer on ``observed`` (the model the policy was trained on: :meth:`ObserverModel.of_policy`;
-    default nominal), and a hold with feedback at torque and dc_motor joints
+    default nominal), and a hold with feedback at torque joints
     (:class:`~sim2real.deploy.torque_hold.HoldGains`).  An observer that can see nothing at the
     default pose (:func:`blind_at_rest`) is logged as an error."""
     collision = CollisionDetector.from_spec(spec, observed)

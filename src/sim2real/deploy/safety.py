@@ -14,7 +14,8 @@ Severities and reactions
 
 - ``clamp``: the command was modified to satisfy a limit; the loop continues.
 - ``hold``: this tick's input cannot be used; the last safe command is repeated (projected into
-  the hard limits of the newest good reading), the command's mode is ``hold``.
+  the hard limits of the newest good reading; with ``hold_gains`` a torque joint instead holds the
+  pose the hold began at, :mod:`~sim2real.deploy.torque_hold`), the command's mode is ``hold``.
 - ``safe_stop``: the robot is sent to safe mode (command mode ``safe``).  LATCHED: every later
   tick returns a safe command until :meth:`SafetyMonitor.reset` is called explicitly AND the state
   passes every check again.
@@ -168,7 +169,7 @@ class SafetyMonitor:
         self.collision = collision
         """The collision detector, or None."""
         self.hold_gains = hold_gains
-        """Feedback of a hold at torque and dc_motor actuators (:mod:`~sim2real.deploy.torque_hold`;
+        """Feedback of a hold at torque actuators (:mod:`~sim2real.deploy.torque_hold`;
         :func:`~sim2real.deploy.monitor.deployment_monitor` gives it), or None: a hold repeats the last
         command, a frozen torque."""
         self._hold_from: tuple[np.ndarray, np.ndarray | None] | None = None

@@ -32,19 +32,20 @@ __all__ = ["HoldGains", "hold_command"]
 
 @dataclass(frozen=True)
 class HoldGains:
-    """Per actuator (``spec.actuators`` order), shape (n_actions,) each; zeros at PD actuators."""
+    """Per actuator (``spec.actuators`` order), shape (n_actions,) each; zeros at the other actuators."""
 
     kp: np.ndarray
     """Stiffness towards the pose the hold began at [N m/rad]."""
     kd: np.ndarray
     """Damping [N m s/rad]."""
-    unit: np.ndarray
-    """Command per joint torque [N m / N m]: 1 at torque actuators, 0 elsewhere."""
+    torque: np.ndarray
+    """Whether each actuator is a torque actuator (the ones the feedback acts on), bool."""
 
     @classmethod
     def of(cls, spec: RobotSpec) -> HoldGains | None:
         """The gains of ``spec``'s torque actuators; None when it has none."""
-        if not any(a.model == "torque" for a in spec.actuators):
+        torque = np.array([a.model == "torque" for a in spec.actuators])
+        if not torque.any():
             return None
         from sim2real.deploy.centering import CenteringPD
         from sim2real.deploy.stand_in import cap_for_sampled_loop
@@ -52,10 +53,7 @@ class HoldGains:
         index = np.array([spec.joints.index(a.joint) for a in spec.actuators])
         centering = CenteringPD(spec, 0.5 * np.asarray(spec.safety.torque, dtype=float)[index])
         kp, kd = cap_for_sampled_loop(centering.kp, centering.kd, spec)
-        torque = np.array([a.model == "torque" for a in spec.actuators])
-        unit = np.where(torque, centering.to_command(np.ones(spec.n_actions)), 0.0)
-        active = unit != 0.0
-        arrays = np.where(active, kp, 0.0), np.where(active, kd, 0.0), np.asarray(unit, dtype=float)
+        arrays = np.where(torque, kp, 0.0), np.where(torque, kd, 0.0), torque
         for value in arrays:
             value.setflags(write=False)
         return cls(*arrays)
@@ -73,8 +71,8 @@ def hold_command(
 
     Args:
         gains: The robot's hold gains; None: every joint repeats ``prev``.
-        prev: The previous tick's command, shape (n_actions,) [rad for PD, N m, V]: what a PD joint
-            (and every joint without gains) repeats.
+        prev: The previous tick's command, shape (n_actions,) [rad for PD, N m, V]: what a PD or
+            dc_motor joint (and every joint without gains) repeats.
         u_hold: The last command before the hold, shape (n_actions,).
         q_hold: The joint positions at the hold's first tick, shape (n_actions,) [rad]; None: no
             measured pose (a hold before any usable reading) repeats ``prev``.
@@ -82,10 +80,10 @@ def hold_command(
         qd: Measured joint velocities, shape (n_actions,) [rad/s].
 
     Returns:
-        Shape (n_actions,): ``u_hold`` plus the feedback at torque and dc_motor actuators with a
-        finite state, ``prev`` elsewhere (the monitor's own checks deal with a non-finite reading).
+        Shape (n_actions,): ``u_hold`` plus the feedback [N m] at torque actuators with a finite
+        state, ``prev`` elsewhere (the monitor's own checks deal with a non-finite reading).
     """
     if gains is None or q_hold is None:
         return np.array(prev, dtype=float)
-    feedback = gains.unit * (gains.kp * (q_hold - q) - gains.kd * qd)
-    return np.where((gains.unit != 0.0) & np.isfinite(feedback), u_hold + feedback, prev)
+    feedback = gains.kp * (q_hold - q) - gains.kd * qd
+    return np.where(gains.torque & np.isfinite(feedback), u_hold + feedback, prev)
