@@ -367,3 +367,27 @@ class TestModelJointEqualities:
         spec, result = init_robot(tmp_path / "gripper.xml", tmp_path / "robot.yaml", InitOptions(joints="left|right"))
         assert [a.joint for a in spec.actuators] == ["left", "right"]
         assert not any("mimic joints" in line for line in result.inferred)
+
+
+class TestRangesWiderThanATurn:
+    def test_a_placeholder_range_is_bounded_by_the_wind_up_guard_and_said(self, tmp_path):
+        """A hinge stated as [-1e6, 1e6] rad (a URDF placeholder) got safety limits of +-1e6 rad, bounding
+        nothing, with no line; a wrist of two turns kept its range, also without a word."""
+        from sim2real.robots.init_limits import WIND_UP_GUARD
+
+        (tmp_path / "arm.xml").write_text(
+            "<mujoco><compiler angle='radian'/><worldbody><body><joint name='big' axis='0 0 1' range='-1e6 1e6'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='wrist' axis='0 1 0' range='-6.3 6.3'/>"
+            "<geom size='0.05' mass='1'/><body pos='0.1 0 0'><joint name='elbow' axis='0 1 0' range='-2 2'/>"
+            "<geom size='0.05' mass='1'/></body></body></body></worldbody><actuator>"
+            "<motor joint='big' ctrlrange='-1 1'/><motor joint='wrist' ctrlrange='-1 1'/>"
+            "<motor joint='elbow' ctrlrange='-1 1'/></actuator></mujoco>"
+        )
+        result = infer_spec(tmp_path / "arm.xml", tmp_path / "out", InitOptions())
+        position = result.spec["safety"]["joint_position"]
+        assert np.allclose(position["big"], [-WIND_UP_GUARD, WIND_UP_GUARD], atol=1e-6)
+        assert position["wrist"][1] - position["wrist"][0] > 2 * np.pi  # inside the guard: its own range less the margin
+        assert position["elbow"][1] < 2.0
+        lines = [line for line in result.check if "more than a turn" in line]
+        assert len(lines) == 1 and "big 2e+06 rad" in lines[0] and "wrist 12.6 rad" in lines[0]
+        assert "elbow" not in lines[0] and "+- 4 pi" in lines[0]

@@ -77,7 +77,6 @@ from sim2real.robots.init_checks import (
     solver_override,
     standing_advice,
     torque_scale_check,
-    unlimited_check,
     zero_pose_check,
 )
 from sim2real.robots.init_imu import infer_imu
@@ -91,6 +90,8 @@ from sim2real.robots.init_limits import (
     pinned_check,
     rate_text,
     safety_section,
+    unlimited_check,
+    wide_range_check,
 )
 from sim2real.robots.init_options import InitOptions, InitResult
 from sim2real.robots.init_randomize import PRESETS, parameter_bounds
@@ -495,6 +496,8 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     result.check.append(f"safety limits (joint velocity {speeds}{', tilt 1 rad, base height' if base_body is not None else ''}) and parameter bounds")
     if (unlimited := unlimited_check(model, chosen, joints, spec["safety"]["joint_position"], roots)) is not None:
         result.check.append(unlimited)
+    if (wide := wide_range_check(model, chosen, joints, roots)) is not None:
+        result.check.append(wide)
     result.spec = spec
     result.comments = section_comments(result)
     return result

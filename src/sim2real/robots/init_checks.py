@@ -42,7 +42,6 @@ __all__ = [
     "solver_override",
     "standing_advice",
     "torque_scale_check",
-    "unlimited_check",
     "zero_pose_check",
 ]
 
@@ -163,40 +162,6 @@ def torque_scale_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str
         "likely a placeholder effort, and the safety torque clamp would never bind: give the motors' real "
         "limits with --torque-limit"
     )
-
-
-def unlimited_check(
-    model: mujoco.MjModel,
-    chosen: list[int],
-    joints: list[str],
-    position: dict[str, list[float]],
-    skip: list[str] | tuple[str, ...] = (),
-) -> str | None:
-    """What to check about the chosen joints without a range (an endless yaw joint, a rail, a range
-    the model does not enforce: ``limited="false"``), or None when every joint has one;
-    ``position``: the safety position limits written for them (joint -> [low, high], rad or m);
-    ``skip``: joints whose limits are said elsewhere (a planar robot's root)."""
-    free = [(j, name) for j, name in zip(chosen, joints, strict=True) if not model.jnt_limited[j] and name not in skip]
-    if not free:
-        return None
-    ignored = [name for j, name in free if model.jnt_range[j, 0] < model.jnt_range[j, 1]]
-    slide = int(mujoco.mjtJoint.mjJNT_SLIDE)
-    parts = []
-    for linear in (False, True):
-        names = [name for j, name in free if (int(model.jnt_type[j]) == slide) == linear]
-        if not names:
-            continue
-        half = max(0.5 * (position[n][1] - position[n][0]) for n in names)
-        guard = (
-            f"the default pose +- {half:.3g} m" if linear else "the default pose +- 4 pi, a wind-up guard: an endless "
-            "joint is safe-stopped after two turns (sim2real has no continuous joints; a legged robot's wheels are refused)"
-        )
-        parts.append(f"{'slide joints' if linear else 'joints'} without a range ({few(names, 4)}): safety.joint_position is {guard}")
-    line = "; ".join(parts) + "; narrow it where cables or a stop limit the joint"
-    if ignored:
-        which = ", ".join(ignored[:4])
-        line += f'; {which}: the model states a range but limited="false" (not enforced)'
-    return line
 
 
 def zero_pose_check(n: int) -> str:

@@ -42,12 +42,15 @@ __all__ = [
     "PLACEHOLDER_VELOCITY",
     "SLIDE_GUARD",
     "SLIDE_MARGIN",
+    "WIND_UP_GUARD",
     "equality_couplings",
     "followers",
     "leader_ranges",
     "pinned_check",
     "rate_text",
     "safety_section",
+    "unlimited_check",
+    "wide_range_check",
 ]
 
 DEFAULT_VELOCITY = 30.0
@@ -58,6 +61,10 @@ angular speed: 30 m/s on a linear axis bounds nothing)."""
 SLIDE_GUARD = 0.5
 """A slide joint without a range: its safety position limits are the default pose +- this [m] (a
 revolute joint's wind-up guard, +- 4 pi, would be 12.6 m of travel)."""
+WIND_UP_GUARD = 4 * math.pi
+"""A hinge's safety position limits reach at most this far either side of its default pose [rad]: the
+whole guard of a joint without a range, and the bound of a range wider than it (a URDF's
+``lower="-1e6"`` placeholder, or a stated range of several turns, would bound nothing)."""
 PLACEHOLDER_VELOCITY = 1000.0
 """A stated joint velocity limit above this [rad/s, m/s] is a placeholder, no joint's speed (iCub's
 URDF states 50000 for its arms): taken as unstated, and said."""
@@ -215,10 +222,13 @@ def safety_section(
             # the margin around the default pose too: a pose at the range's edge (G1's open hands at
             # 0 of [0, 1.84]) rests on the joint limit, which MuJoCo's soft limit lets it pass a little
             position[joint] = [round(min(lo + m, q - m), 6), round(max(hi - m, q + m), 6)]
+            if int(model.jnt_type[jid]) == int(mujoco.mjtJoint.mjJNT_HINGE):  # several turns: the wind-up guard
+                low, high = position[joint]
+                position[joint] = [round(max(low, q - WIND_UP_GUARD), 6), round(min(high, q + WIND_UP_GUARD), 6)]
         elif int(model.jnt_type[jid]) == int(mujoco.mjtJoint.mjJNT_SLIDE):
             position[joint] = [round(q - SLIDE_GUARD, 6), round(q + SLIDE_GUARD, 6)]
         else:
-            position[joint] = [round(q - 4 * math.pi, 6), round(q + 4 * math.pi, 6)]  # a wind-up guard
+            position[joint] = [round(q - WIND_UP_GUARD, 6), round(q + WIND_UP_GUARD, 6)]  # a wind-up guard
         if (targets := _servo_targets(model, actuators.get(joint))) is not None:
             lo, hi = position[joint]  # the servo's targets, never closer than the margin to the pose
             low, high = max(lo, min(targets[0], q - m)), min(hi, max(targets[1], q + m))
@@ -270,3 +280,61 @@ def rate_text(rate: float | dict[str, float]) -> str:
     values = list(rate.values()) if isinstance(rate, dict) else [rate]
     low, high = min(values), max(values)
     return f"{low:g}" if low == high else f"{low:g}..{high:g} (by joint)"
+
+
+def unlimited_check(
+    model: mujoco.MjModel,
+    chosen: list[int],
+    joints: list[str],
+    position: dict[str, list[float]],
+    skip: list[str] | tuple[str, ...] = (),
+) -> str | None:
+    """What to check about the chosen joints without a range (an endless yaw joint, a rail, a range
+    the model does not enforce: ``limited="false"``), or None when every joint has one;
+    ``position``: the safety position limits written for them (joint -> [low, high], rad or m);
+    ``skip``: joints whose limits are said elsewhere (a planar robot's root)."""
+    free = [(j, name) for j, name in zip(chosen, joints, strict=True) if not model.jnt_limited[j] and name not in skip]
+    if not free:
+        return None
+    ignored = [name for j, name in free if model.jnt_range[j, 0] < model.jnt_range[j, 1]]
+    slide = int(mujoco.mjtJoint.mjJNT_SLIDE)
+    parts = []
+    for linear in (False, True):
+        names = [name for j, name in free if (int(model.jnt_type[j]) == slide) == linear]
+        if not names:
+            continue
+        half = max(0.5 * (position[n][1] - position[n][0]) for n in names)
+        guard = (
+            f"the default pose +- {half:.3g} m" if linear else f"the default pose +- {WIND_UP_GUARD / math.pi:g} pi, a wind-up guard: "
+            "an endless joint is safe-stopped after two turns (sim2real has no continuous joints; a legged robot's wheels are refused)"
+        )
+        parts.append(f"{'slide joints' if linear else 'joints'} without a range ({few(names, 4)}): safety.joint_position is {guard}")
+    line = "; ".join(parts) + "; narrow it where cables or a stop limit the joint"
+    if ignored:
+        which = ", ".join(ignored[:4])
+        line += f'; {which}: the model states a range but limited="false" (not enforced)'
+    return line
+
+
+def wide_range_check(model: mujoco.MjModel, chosen: list[int], joints: list[str], skip: list[str] | tuple[str, ...] = ()) -> str | None:
+    """What to check about chosen hinges whose enforced range spans more than a turn (a placeholder
+    ``lower="-1e6"``, or a wrist stated to turn several times), or None when none does: the safety
+    limits then stop nothing a turn would, and past :data:`WIND_UP_GUARD` either side of the default
+    pose they are that guard (``skip``: joints whose limits are said elsewhere)."""
+    hinge = int(mujoco.mjtJoint.mjJNT_HINGE)
+    wide = [
+        (name, float(model.jnt_range[j, 1] - model.jnt_range[j, 0]))
+        for j, name in zip(chosen, joints, strict=True)
+        if model.jnt_limited[j] and int(model.jnt_type[j]) == hinge and name not in skip
+        and model.jnt_range[j, 1] - model.jnt_range[j, 0] > 2 * math.pi
+    ]
+    if not wide:
+        return None
+    shown = [f"{name} {width:.3g} rad" for name, width in wide]
+    guarded = any(width > 2 * WIND_UP_GUARD for _, width in wide)
+    return (
+        f"joints whose range spans more than a turn ({few(shown, 4)}): a placeholder range, or a joint that may "
+        "wind cables"
+        + (f"; safety.joint_position keeps them within the default pose +- {WIND_UP_GUARD / math.pi:g} pi" if guarded else "")
+        + "; narrow it to the travel the joint really has"
+    )
