@@ -80,3 +80,28 @@ class TestOverrides:
             log_overrides(spec)
         lines = [r.getMessage() for r in caplog.records if "changes its model" in r.getMessage()]
         assert len(lines) == 1 and "sim2real_hinge_pos" in lines[0]
+
+
+def test_a_locked_joint_held_outside_its_range_is_one_error_line(tmp_path):
+    """A locked joint's value was never checked: a ROS 2 deployment sent it to the robot's command slot
+    every tick, past the joint's stop, and the simulator's constraint fought the stop without a word."""
+    import yaml
+
+    from sim2real.errors import SpecError
+
+    raw = yaml.safe_load((DATA_DIR / "quadruped.yaml").read_text())
+    raw["mjcf"] = str(DATA_DIR / "quadruped.xml")
+    raw["joints"].remove("FL_hip")
+    raw["default_pose"].pop("FL_hip")
+    raw["actuators"].pop("FL_hip")
+    for key in ("joint_position", "joint_velocity", "joint_torque"):
+        raw["safety"][key].pop("FL_hip")
+    for term in raw["observation"]:
+        term["size"] = 11 if term["size"] == 12 else term["size"]
+    raw["locked_joints"] = {"FL_hip": 0.0}
+    (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+    assert load_spec(tmp_path / "robot.yaml").locked_joints == {"FL_hip": 0.0}
+    raw["locked_joints"] = {"FL_hip": 3.0}
+    (tmp_path / "robot.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(SpecError, match=r"locked_joints\.FL_hip = 3 is outside the MJCF joint range \[-1\.0472, 1\.0472\]"):
+        load_spec(tmp_path / "robot.yaml")

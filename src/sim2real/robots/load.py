@@ -256,6 +256,11 @@ def check_against_model(spec: RobotSpec, model: mujoco.MjModel) -> None:
             raise SpecError(f"locked joint '{joint}' is not in {where}")
         if int(model.jnt_type[jid]) not in (int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE)):
             raise SpecError(f"locked joint '{joint}' must be a hinge or slide joint")
+        if model.jnt_limited[jid]:  # held there on the robot too (a ROS 2 command slot): never past its stop
+            lo, hi = (float(x) for x in model.jnt_range[jid])
+            q = float(spec.locked_joints[joint])
+            if not lo - 1e-9 <= q <= hi + 1e-9:
+                raise SpecError(f"locked_joints.{joint} = {q:g} is outside the MJCF joint range [{lo:g}, {hi:g}]")
     for act in spec.actuators:
         aid = _id(model, mujoco.mjtObj.mjOBJ_ACTUATOR, act.actuator)
         if act.add:

@@ -206,6 +206,11 @@ class TestHeldJointsOfARealRobotConfig:
             {"default_joint_angles": {j: 0.0 for j in FRONT[:5]}},
             "default_joint_angles has no angle for policy joint 'FL_calf'",
         ),
+        (
+            {"default_joint_angles": {**NAMED["default_joint_angles"], "RR_calf": 1.0}},
+            "the default angle 1 of 'RR_calf', a joint the policy does not drive and holds there, is outside its "
+            "range [-2.7227, -0.8378]",
+        ),
         ({"stiffness": None}, "missing 'kps' or 'stiffness'"),
         ({"kps": [20.0, 25.0, 31.0] * 2}, "kps and stiffness differ for policy joint 'FR_calf' (31, 30)"),
     ],

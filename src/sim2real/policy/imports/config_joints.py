@@ -321,6 +321,13 @@ def _held(
         )
     named = next((v for v in _stated(cfg, DEFAULT_KEYS).values() if _is_map(v)), {})
     target = {j: per_joint(named[j], 1, f"{where}: default angle of '{j}'")[0] for j in others if j in named}
+    ranges = model_joints_of(model).ranges
+    for j, q in target.items():  # held there on the robot too: never past the joint's stop
+        if (r := ranges.get(j)) is not None and not r[0] - 1e-6 <= q <= r[1] + 1e-6:
+            raise PolicyError(
+                f"{where}: the default angle {q:g} of '{j}', a joint the policy does not drive and holds there, "
+                f"is outside its range [{r[0]:g}, {r[1]:g}]"
+            )
     gains: dict[str, dict[str, float]] = {}
     for gain, keys in GAIN_KEYS.items():
         for key, value in _stated(cfg, keys).items():
