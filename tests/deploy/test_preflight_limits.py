@@ -106,3 +106,38 @@ class TestTorqueAboveTheModelAccepted:
             with pytest.raises(SpecError, match=match) as err:
                 _accepting(tmp_path, spec, joints)
             assert "\n" not in str(err.value)
+
+
+class TestTorqueAboveTheRobotsWeight:
+    """example-robot-data's Solo and Bolt state 1,000 N m on a 1.3 and a 0.6 kg robot: the model's own
+    actuator allows it, so the item passed, and the torque clamp and the collision thresholds built from
+    those limits could never act (safety review 9, finding 6)."""
+
+    def _placeholder(self, tmp_path, accept=()):
+        (tmp_path / "arm.xml").write_text(ARM.replace('forcerange="-10 10"', 'forcerange="-1000 1000"'))
+        spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml")  # b: 1000 N m on a 2 kg arm
+        raw = yaml.safe_load(spec.path.read_text())
+        raw["safety"]["torque_above_weight"] = list(accept)
+        (tmp_path / "weight.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+        return load_robot(str(tmp_path / "weight.yaml"))
+
+    def test_a_placeholder_effort_fails_naming_the_joint_and_the_fix(self, tmp_path):
+        item = check_limits(self._placeholder(tmp_path))
+        assert item.status == "fail"
+        assert item.evidence.startswith("torque limits over 10x what the robot's weight asks of a joint (b 1000 (255x);")
+        assert "robot init --torque-limit" in item.evidence and "safety.torque_above_weight" in item.evidence
+        assert "(b 1000 (255x);" in item.evidence and " a 3" not in item.evidence  # a: 3 N m, within it
+
+    def test_a_listed_joint_passes_and_is_named(self, tmp_path):
+        item = check_limits(self._placeholder(tmp_path, ["b"]))
+        assert item.status == "pass", item.evidence
+        assert item.evidence.endswith("torque limits over 10x the robot's weight scale accepted (safety.torque_above_weight): b 255x")
+
+    def test_a_listed_joint_within_it_fails(self, tmp_path):
+        item = check_limits(self._placeholder(tmp_path, ["a", "b"]))
+        assert item.status == "fail"
+        assert "a: in safety.torque_above_weight, but its torque limit 3 is not above 10 x its weight scale 3.92" in item.evidence
+
+    def test_the_embedded_robots_pass(self):
+        for name in ("pendulum", "furuta", "quadruped"):
+            assert check_limits(load_robot(name)).status == "pass", name

@@ -79,6 +79,7 @@ def limit_problems(spec: RobotSpec) -> tuple[list[str], dict[str, dict[str, floa
                 f"{a.joint}: in safety.torque_above_model, but its torque limit {limit:g} N m is not above the "
                 f"model's (its actuator {model_says}): drop it from the list"
             )
+    problems += _weight_problems(spec, model, accepted_weight := {})
     rates = s.command_rate[[spec.joints.index(j) for j in spec.actuated_joints]]
     if not np.all(np.isfinite(rates)):
         unbounded = [j for j, r in zip(spec.actuated_joints, rates, strict=True) if not math.isfinite(r)]
@@ -88,7 +89,51 @@ def limit_problems(spec: RobotSpec) -> tuple[list[str], dict[str, dict[str, floa
         f"{np.asarray(s.velocity).min():g}..{np.asarray(s.velocity).max():g} rad/s, torque limits on "
         f"{spec.n_actions} actuators, command rate {_span(rates)}/s"
     )
+    if accepted_weight:
+        summary += "; torque limits over 10x the robot's weight scale accepted (safety.torque_above_weight): " + ", ".join(
+            f"{j} {x:.0f}x" for j, x in accepted_weight.items()
+        )
     return problems, accepted, summary
+
+
+def _weight_problems(spec: RobotSpec, model: object, accepted: dict[str, float]) -> list[str]:
+    """Torque limits over :data:`~sim2real.robots.init_checks.IMPLAUSIBLE_TORQUE` x what the robot's
+    weight asks of the joint (:func:`~sim2real.robots.init_checks.weight_scale`): a placeholder effort
+    (example-robot-data's Solo and Bolt state 1,000 N m on a 1.3 and a 0.6 kg robot) that the torque
+    clamp and the collision observer's thresholds never reach, unless ``safety.torque_above_weight``
+    lists the joint; a listed joint not above it is a problem too.  ``accepted`` gets the listed
+    joints above it (joint -> multiple of the scale)."""
+    import mujoco
+
+    from sim2real.robots.init_checks import IMPLAUSIBLE_TORQUE, weight_scale
+
+    problems, high = [], []
+    for a in spec.actuators:
+        jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, a.joint)
+        scale = weight_scale(model, jid)
+        limit = float(spec.safety.torque[spec.joints.index(a.joint)])
+        if not (scale > 0 and math.isfinite(limit)):
+            continue
+        above = limit > IMPLAUSIBLE_TORQUE * scale
+        if above and a.joint in spec.safety.torque_above_weight:
+            accepted[a.joint] = limit / scale
+        elif above:
+            high.append(f"{a.joint} {limit:g} ({limit / scale:.0f}x)")
+        elif a.joint in spec.safety.torque_above_weight:
+            problems.append(
+                f"{a.joint}: in safety.torque_above_weight, but its torque limit {limit:g} is not above "
+                f"{IMPLAUSIBLE_TORQUE:g} x its weight scale {scale:.3g}: drop it from the list"
+            )
+    if high:
+        shown = ", ".join(high[:3]) + (f" and {len(high) - 3} more" if len(high) > 3 else "")
+        problems.insert(
+            0,
+            f"torque limits over {IMPLAUSIBLE_TORQUE:g}x what the robot's weight asks of a joint ({shown}; "
+            "mass x g x the model's extent): a placeholder effort the torque clamp and the collision thresholds "
+            "never reach: state the motors' real limits in safety.joint_torque (robot init --torque-limit), or "
+            "list the joints in safety.torque_above_weight",
+        )
+    return problems
 
 
 def _span(values: np.ndarray) -> str:

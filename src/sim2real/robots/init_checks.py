@@ -42,6 +42,7 @@ __all__ = [
     "solver_override",
     "standing_advice",
     "torque_scale_check",
+    "weight_scale",
     "zero_pose_check",
 ]
 
@@ -134,6 +135,13 @@ for stated limits; 125 and 259 for example-robot-data's Solo and Bolt URDFs (``e
 1.3 kg and a 0.6 kg robot), 19.6 for an SO-100 arm (35 N m on hobby servos)."""
 
 
+def weight_scale(model: mujoco.MjModel, joint: int) -> float:
+    """What the robot's own weight asks of ``joint`` at most, roughly: total mass x g x the model's
+    extent [N m] for a hinge, total mass x g [N] for a slide (the scale of :data:`IMPLAUSIBLE_TORQUE`)."""
+    weight = float(model.body_subtreemass[0]) * float(np.linalg.norm(model.opt.gravity))
+    return weight if int(model.jnt_type[joint]) == int(mujoco.mjtJoint.mjJNT_SLIDE) else weight * float(model.stat.extent)
+
+
 def torque_scale_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | None:
     """What to check when hinge torque limits are far above what the robot's own weight asks of a joint
     (:data:`IMPLAUSIBLE_TORQUE`): a placeholder effort that the safety torque clamp never reaches.
@@ -143,7 +151,8 @@ def torque_scale_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str
         model: The compiled model as given.
         actuators: The spec's actuator entries by joint (``torque_limit`` [N m]).
     """
-    scale = float(model.body_subtreemass[0]) * float(np.linalg.norm(model.opt.gravity)) * float(model.stat.extent)
+    hinges = np.flatnonzero(model.jnt_type == int(mujoco.mjtJoint.mjJNT_HINGE))
+    scale = weight_scale(model, int(hinges[0])) if hinges.size else 0.0
     if not scale > 0:
         return None
     hinge = int(mujoco.mjtJoint.mjJNT_HINGE)
@@ -159,8 +168,8 @@ def torque_scale_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str
     return (
         f"torque limits over {IMPLAUSIBLE_TORQUE:g}x what this robot's weight asks of a joint ({few(high, 3)}; "
         f"{float(model.body_subtreemass[0]):.3g} kg x g x its {float(model.stat.extent):.3g} m extent = {scale:.3g} N m): "
-        "likely a placeholder effort, and the safety torque clamp would never bind: give the motors' real "
-        "limits with --torque-limit"
+        "likely a placeholder effort, and the safety torque clamp would never bind (preflight fails it): give the "
+        "motors' real limits with --torque-limit, or list strong motors in safety.torque_above_weight"
     )
 
 

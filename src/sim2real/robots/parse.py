@@ -213,6 +213,7 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
             "collision",
             "stages",
             "torque_above_model",
+            "torque_above_weight",
         },
         "safety",
     )
@@ -274,6 +275,7 @@ def _parse_safety(raw: Any, joints: tuple[str, ...], floating: bool, actuated: t
         collision=parse_collision(raw.get("collision"), joints),
         stages=parse_stages(raw.get("stages")),
         torque_above_model=_joint_names(raw.get("torque_above_model", []), actuated, "safety.torque_above_model"),
+        torque_above_weight=_joint_names(raw.get("torque_above_weight", []), actuated, "safety.torque_above_weight"),
     )
 
 

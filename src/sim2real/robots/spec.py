@@ -300,6 +300,12 @@ class SafetyLimits:
     its actuator give (``safety.torque_above_model``: a vendor model more conservative than the
     motor): preflight's ``limits`` item accepts them and names them; any other joint above its
     model's fails it."""
+    torque_above_weight: tuple[str, ...] = ()
+    """Actuated joints whose ``joint_torque`` the user states above
+    :data:`~sim2real.robots.init_checks.IMPLAUSIBLE_TORQUE` x the robot's weight at its extent (a
+    small robot with strong motors; ``safety.torque_above_weight``): preflight's ``limits`` item
+    accepts them and names them; any other joint above it fails it (a placeholder effort, which the
+    torque clamp and the collision observer's thresholds never reach)."""
 
     def __post_init__(self) -> None:
         rate = np.broadcast_to(np.asarray(self.command_rate, dtype=float), (len(self.joint_names),))
