@@ -85,3 +85,13 @@ class TestWheels:
         path = _robot(tmp_path, "housing", "cylinder", 'euler="1.5708 0 0"', below=link)
         result = infer_spec(path, tmp_path, InitOptions(kp=10.0, kd=0.5, torque_limit=5.0))
         assert "FL_housing" in result.spec["joints"] and "FL_foot" in result.spec["feet"]
+
+    def test_a_knee_drive_on_the_knees_axis_above_a_point_foot_is_no_wheel(self, tmp_path):
+        """example-robot-data's ANYmal C: its shank carries the knee drive, a cylinder centred on the
+        knee's axis, and a point foot at its end; the knee's range is +-3 pi (wider than a turn).  The
+        drive turns about its centre, so the knees were refused as wheels, though the foot touches."""
+        foot = '<geom type="sphere" size="0.02" pos="0 0 -0.1" mass="0.05"/>'
+        path = _robot(tmp_path, "knee", "cylinder", 'euler="1.5708 0 0"', rng='range="-9.42 9.42"', below=foot)
+        result = infer_spec(path, tmp_path, InitOptions())
+        assert "FL_knee" in result.spec["joints"] and "FL_foot" in result.spec["feet"]
+        assert any("more than a turn" in line and "FL_knee 18.8 rad" in line for line in result.check)

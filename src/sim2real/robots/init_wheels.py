@@ -4,8 +4,8 @@ A wheel is a chosen hinge joint without a range that turns a foot about the foot
 wheel-legged robot's Go2-W / B2W wheels, a URDF ``type="continuous"`` wheel, a passive caster):
 the foot's body, or the nearest body above it with joints, carries the joint and no body below it
 has joints (a wheel ends its chain); its axis is not
-steep; a collision geom of the foot has its centre on the axis, and turning the joint leaves that
-geom's lowest point where it was (it rolls).  An unlimited knee above a point foot is no wheel (the
+steep; a collision geom of the foot that it stands on (the lowest) has its centre on the axis, and
+turning the joint leaves that geom's lowest point where it was (it rolls).  An unlimited knee above a point foot is no wheel (the
 foot swings up), nor a Minitaur's continuous motor joint swinging its leg, nor an endless joint of
 a fixed arm (no foot).
 
@@ -29,7 +29,7 @@ from sim2real.errors import SpecError
 from sim2real.robots.geom_extent import geom_bottom
 from sim2real.text import few
 
-__all__ = ["MAX_AXIS_Z", "ON_AXIS", "ROLL_TOLERANCE", "ROLL_TURNS", "check_no_wheels", "wheel_joints"]
+__all__ = ["LOWEST_BAND", "MAX_AXIS_Z", "ON_AXIS", "ROLL_TOLERANCE", "ROLL_TURNS", "check_no_wheels", "wheel_joints"]
 
 ON_AXIS = 0.25
 """A foot geom's centre is on a joint's axis when it is closer to it than this fraction of the
@@ -37,6 +37,8 @@ geom's bounding radius."""
 MAX_AXIS_Z = 0.7
 """A wheel's axle is not steeper than this (the z component of the unit axis): about a vertical
 axis a foot swivels, its lowest point staying put without rolling."""
+LOWEST_BAND = 0.005
+"""A foot's geoms whose lowest points are within this of its lowest one's are what it stands on [m]."""
 ROLL_TURNS = (0.0, 0.5, 1.3, 2.4)
 """Angles a candidate wheel is turned by [rad] to see its lowest point stay put."""
 ROLL_TOLERANCE = 0.03
@@ -76,12 +78,21 @@ def wheel_joints(
             axis = data.xaxis[j] / (np.linalg.norm(data.xaxis[j]) or 1.0)
             if abs(axis[2]) > MAX_AXIS_Z:  # a swivel turns about the vertical: no rolling
                 continue
-            for g in (g for g in geoms if int(model.geom_bodyid[g]) == foot):
+            for g in _lowest(model, data, [g for g in geoms if int(model.geom_bodyid[g]) == foot]):
                 off = data.geom_xpos[g] - data.xanchor[j]
                 centred = np.linalg.norm(off - (off @ axis) * axis) < ON_AXIS * float(model.geom_rbound[g])
                 if centred and _rolls(model, data, j, g):
                     wheels.add(j)
     return [j for j in chosen if j in wheels]
+
+
+def _lowest(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int]) -> list[int]:
+    """The ``geoms`` whose lowest point is within :data:`LOWEST_BAND` of the lowest one's: what the foot
+    stands on (ANYmal C's shank carries its knee drive, a cylinder on the knee's axis, above a point
+    foot at the shank's end: the drive turns about its centre, but the foot is what touches)."""
+    bottoms = [geom_bottom(model, data, g) for g in geoms]
+    low = min(bottoms, default=0.0)
+    return [g for g, z in zip(geoms, bottoms, strict=True) if z <= low + LOWEST_BAND]
 
 
 def _carries_joints(model: mujoco.MjModel, body: int) -> bool:
@@ -129,8 +140,8 @@ def check_no_wheels(
     others = "(?!(?:" + "|".join(re.escape(n) for n in names) + ")$).*"
     locked = ", ".join(f"{n}: 0.0" for n in names)
     raise SpecError(
-        f"{source}: {few(names, 4)} {'are wheels' if len(names) > 1 else 'is a wheel'} (a joint without a range "
-        "turning a foot about its centre), and sim2real has no continuous joints: a rolling wheel passes any "
+        f"{source}: {few(names, 4)} {'are wheels' if len(names) > 1 else 'is a wheel'} (a joint without a range, "
+        "or one wider than a turn, turning a foot about its centre), and sim2real has no continuous joints: a rolling wheel passes any "
         "finite safety position limit (which the safety layer requires) after a few turns, so sim2real cannot "
         f"drive them; to walk it as a legged robot on locked wheels, leave them out (--joints '{others}') and "
         f"add locked_joints: {{{locked}}} to the spec (held in simulation; on the robot its own controller must "
