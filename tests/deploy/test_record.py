@@ -174,6 +174,29 @@ class TestOnTheTwin:
         assert np.all(starts[:, calves] <= -1.5 + 0.015 + 1e-12)
         assert np.ptp(starts[:, calves]) > 0.01  # still spread below the default
 
+    def test_a_chirps_fastest_target_keeps_within_half_the_joints_speed_limit(self, spec_variant):
+        """example-robot-data's ANYmal C (7.5 rad/s) hung: the default 0.3 rad chirp sweeping to 5 Hz asked
+        9.4 rad/s of its targets and safe-stopped 0.22 s into the recording; the embedded quadruped's
+        30 rad/s keeps its 0.3 rad."""
+        from sim2real.deploy.excitation import CHIRP_TOP_HZ
+        from sim2real.deploy.record import FIXED_BASE_AMPLITUDE, PD_SPEED_FRACTION
+        from sim2real.robots import load_robot
+
+        def slow_hips(raw):
+            for leg in ("FL", "FR", "RL", "RR"):
+                raw["safety"]["joint_velocity"][f"{leg}_hip"] = 7.5
+
+        spec = load_robot(spec_variant("quadruped", slow_hips))
+        policy = ExcitationPolicy(spec, "chirp", 4.0, per_joint=True)
+        hips = np.array(["_hip" in a.joint for a in spec.actuators])
+        expected = PD_SPEED_FRACTION * 7.5 / (2 * np.pi * CHIRP_TOP_HZ)
+        np.testing.assert_allclose(policy.scale[hips], expected)
+        assert np.all(policy.scale[~hips] == pytest.approx(FIXED_BASE_AMPLITUDE))
+        targets = policy.scale * policy.signal  # the hips' fastest target speed, as the signal steps
+        speed = np.abs(np.diff(targets, axis=0)).max(axis=0) / spec.control_dt
+        assert speed[hips].max() <= PD_SPEED_FRACTION * 7.5 * 1.01
+        assert ExcitationPolicy(spec, "prbs", 4.0, per_joint=True).scale[hips] == pytest.approx(FIXED_BASE_AMPLITUDE)
+
 
 class TestRecordCommand:
     def test_record_chirp_json(self, tmp_path, capsys):

@@ -46,7 +46,7 @@ def record(
 
     Legged robots are identified legs in the air: with --fixed-base the twin hangs by its base (on
     hardware, hang the robot from a stand first), every joint gets its own chirp (default 0.3 rad for
-    pd joints) and the safety monitor checks the joints only; `identify --fixed-base` reads the log.
+    pd joints, less where the sweep would ask over half a joint's velocity limit) and the safety monitor checks the joints only; `identify --fixed-base` reads the log.
     On the floor, a legged robot's log carries its base state: the on-board estimate (/odom) and,
     on the twin, the true state (/ground_truth/odom).  --excite trot walks it with an open-loop trot.
 

@@ -13,9 +13,12 @@ import numpy as np
 
 from sim2real.errors import Sim2RealError
 
+CHIRP_TOP_HZ = 5.0
+"""The highest frequency the chirps sweep to [Hz]."""
+
 
 def chirp(
-    t: np.ndarray, n: int, f0: float = 0.2, f1: float = 5.0, duration: float | None = None
+    t: np.ndarray, n: int, f0: float = 0.2, f1: float = CHIRP_TOP_HZ, duration: float | None = None
 ) -> np.ndarray:
     """Linear chirp sin(2 pi (f0 t + (f1 - f0) t^2 / (2 T))) from f0 to f1 [Hz] over T seconds.
 

@@ -10,7 +10,8 @@ Excitation scaling, per actuator model (``amplitude`` A):
   most what the centering PD below holds at its excursion (a light link's, whose PD the control
   period limits: 1.5 N m on a 50 g, 5 cm end link threw its arm past its speed limit in one period);
 - ``pd``: a target of ``default pose + A * signal`` [rad] (A in radians; by default at most
-  :data:`PD_TORQUE_FRACTION` of the torque limit's angle ``torque_limit / kp``; each half of the
+  :data:`PD_TORQUE_FRACTION` of the torque limit's angle ``torque_limit / kp``, and a chirp's fastest
+  target at most :data:`PD_SPEED_FRACTION` of the joint's velocity limit; each half of the
   signal at most :data:`PD_LIMIT_ROOM` of the way to the safety limit on its side, :func:`pd_room`).
 
 Torque and voltage joints have no position loop of their own, so a slow signal would drive them
@@ -44,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from sim2real.deploy.centering import CenteringPD, torque_per_unit
-from sim2real.deploy.excitation import excitation
+from sim2real.deploy.excitation import CHIRP_TOP_HZ, excitation
 from sim2real.deploy.loop import ControlLoop, LoopConfig, Policy, TickResult
 from sim2real.errors import Sim2RealError
 from sim2real.real.legs import LegKinematics
@@ -56,6 +57,7 @@ __all__ = [
     "FIXED_BASE_AMPLITUDE",
     "KINDS",
     "PD_LIMIT_ROOM",
+    "PD_SPEED_FRACTION",
     "PD_TORQUE_FRACTION",
     "ExcitationPolicy",
     "TrotGait",
@@ -82,6 +84,11 @@ PD_TORQUE_FRACTION = 0.5
 """A pd joint's default amplitude is at most the angle at which its PD asks for this fraction of its
 torque limit (``0.5 torque_limit / kp``): a stiff arm (Menagerie's UR5e wrist, kp 3000 for a
 28 N m limit) saturates at 9 mrad, and a saturated chirp is a poor log and a collision alarm."""
+PD_SPEED_FRACTION = 0.5
+"""A pd joint's default chirp amplitude is at most the one whose fastest target (``A 2 pi f1``) is this
+fraction of the joint's velocity limit: the joint follows its target with some overshoot near its
+resonance (example-robot-data's ANYmal C, 7.5 rad/s, hung: the 0.3 rad chirp at 5 Hz asked 9.4 rad/s
+and safe-stopped 0.22 s into the recording)."""
 PD_LIMIT_ROOM = 0.5
 """A designed signal (an excitation, preflight's joint_signs probe) takes a pd joint's target at most
 this fraction of the way from the default pose to each safety position limit: the joint follows its
@@ -115,7 +122,7 @@ def _full_scale(spec: RobotSpec) -> np.ndarray:
     )
 
 
-def per_joint_chirp(t: np.ndarray, n: int, f0: float = 0.2, f1: float = 5.0) -> np.ndarray:
+def per_joint_chirp(t: np.ndarray, n: int, f0: float = 0.2, f1: float = CHIRP_TOP_HZ) -> np.ndarray:
     """One chirp per channel, each starting at another point of a 0.2 -> 5 -> 0.2 Hz sweep.
 
     Channel ``i``'s instantaneous frequency is ``f0 + (f1 - f0) * tri(t / T + i / n)`` with the
@@ -197,6 +204,11 @@ class ExcitationPolicy:
             limit = np.array([a.torque_limit for a in spec.actuators])
             with np.errstate(divide="ignore"):
                 amp = np.where(kp > 0, np.minimum(amp, PD_TORQUE_FRACTION * limit / kp), amp)
+            if kind == "chirp":  # the sweep's fastest target at most a fraction of the joint's speed limit
+                index = [spec.joints.index(a.joint) for a in spec.actuators]
+                speed = np.asarray(spec.safety.velocity, dtype=float)[index]
+                fastest = PD_SPEED_FRACTION * speed / (2.0 * np.pi * CHIRP_TOP_HZ)
+                amp = np.where([m == "pd" for m in models], np.minimum(amp, fastest), amp)
         else:
             amplitude = float(amplitude)
             if not (math.isfinite(amplitude) and amplitude > 0):
