@@ -467,6 +467,21 @@ class TestQuietRun:
         assert short < tick < short + 300 and "arm" in message, late
 
 
+    def test_a_given_policy_that_fails_is_named_not_told_to_give_a_policy(self, furuta):
+        """The quiet run's line said "give --policy" to a user who had given one (walk9)."""
+        from sim2real.deploy.faults import check_quiet
+        from sim2real.errors import Sim2RealError
+
+        class Broken(StandInPolicy):
+            def step_reading(self, reading, velocity_command=None):
+                return np.full(len(super().step_reading(reading, velocity_command)), np.nan)
+
+        with pytest.raises(Sim2RealError) as info:
+            check_quiet(furuta, policy_factory=Broken)
+        message = str(info.value)
+        assert "the given policy does not keep the robot within its limits" in message and "give --policy" not in message
+
+
 ARM_AND_TARGET = """<mujoco model="arm_and_target">
   <compiler angle="radian"/>
   <worldbody>

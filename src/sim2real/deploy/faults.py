@@ -435,11 +435,30 @@ def check_quiet(
                 f"): in its default pose {pairs} touch, which the collision observer rightly takes for "
                 "collisions; give robot init a --default-pose (or --keyframe) in which only the feet touch"
                 if touches
-                else "): the policy does not keep the robot within its limits "
-                "(give --policy, or check the default pose, gains and limits)"
+                else "): " + _quiet_advice(stops, policy_factory is not None)
             )
         )
     return None
+
+
+def _quiet_advice(stops: list[str], given: bool) -> str:
+    """What to check when the quiet run stops (``stops``: its ``check/reaction`` events; ``given``: a
+    policy was given, else the stand-in ran)."""
+    if all(s.startswith("collision/") for s in stops):
+        return (
+            "the collision observer holds for forces its model of the robot does not explain, with no fault "
+            "injected: check the gains and joints the model couples (a constraint the PD fights), or what else "
+            "the robot touches"
+        )
+    if given:
+        return (
+            "the given policy does not keep the robot within its limits (try it with sim2sim or deploy --twin "
+            "first), or check the default pose, gains and limits"
+        )
+    return (
+        "the stand-in policy (a PD holding the default pose) does not keep the robot within its limits: check "
+        "the default pose, gains and limits, or give --policy"
+    )
 
 
 def _stage_note(
