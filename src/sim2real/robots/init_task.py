@@ -59,7 +59,8 @@ def infer_task(
         return None, (
             f"no task inferred: the robot's root moves on joints of its own ({', '.join(planar)}: a planar "
             "robot, dm_control's walker or cheetah), and the locomotion task needs a floating base (a free "
-            "joint); add `task:` to train it otherwise"
+            "joint): sim2real has no task to train it with (record, gap, identify and deploying a policy "
+            "trained elsewhere work)"
         )
     passive = [(j, name) for j, name in zip(chosen, joints, strict=True) if name not in actuated]
     hinges = [(j, n) for j, n in passive if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE)]

@@ -48,7 +48,11 @@ def kind_config(spec: RobotSpec) -> Any:
         Sim2RealError: the robot has no task; SpecError: unknown kind, unknown key or bad value.
     """
     if spec.task is None:
-        raise Sim2RealError(f"robot {spec.name} has no task: add a 'task:' section to {spec.path.name}")
+        raise Sim2RealError(
+            f"robot {spec.name} has no task: add a 'task:' section to {spec.path.name} (kinds: locomotion, a "
+            "floating base with feet tracking a velocity; swing_up, one passive pole swung up by driven joints; "
+            "robot init says why it inferred none)"
+        )
     from sim2real.tasks.params import config_from_mapping
 
     kinds = _kinds()
