@@ -192,3 +192,31 @@ class TestAtRest:
         spec, result = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml", InitOptions(kp=300.0, kd=5.0))
         assert not any("commands at rest" in x for x in result.check)
         assert at_rest_check(spec, build_model(spec)) == []
+
+
+SHIN_LEG = (
+    '<body name="{n}_foot" pos="{x} {y} 0"><joint name="{n}_knee" axis="0 1 0" range="-1.5 1.5"/>'
+    '<geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.02" mass="0.3"/>'
+    '<geom type="sphere" pos="0 0 -0.22" size="0.02" mass="0.05"/>'
+    '<geom type="box" pos="{toe} 0 -0.17" size="0.03 0.01 0.01" mass="0.01"/></body>'
+)
+
+
+def test_a_foot_bodys_geom_above_its_sole_resting_on_the_floor_is_named(tmp_path):
+    """example-robot-data's B1: the foot sphere is on the calf's body, and the calf's box came to rest on
+    the floor; the check compared bodies (touching minus feet), so the calf, a foot, was never named."""
+    corners = (("FL", 0.15, 0.13), ("FR", 0.15, -0.13), ("RL", -0.15, 0.13), ("RR", -0.15, -0.13))
+    resting = {}
+    for toe in (0.04, -0.04):  # a box ahead of the leg's swing, which the sagging leg lays down; or behind it
+        legs = "".join(SHIN_LEG.format(n=n, x=x, y=y, toe=toe) for n, x, y in corners)
+        (tmp_path / f"{toe}.xml").write_text(
+            '<mujoco><compiler angle="radian"/><worldbody><geom name="floor" type="plane" size="5 5 0.1"/>'
+            f'<body name="base" pos="0 0 0.3"><freejoint/><geom type="box" size="0.2 0.1 0.04" mass="4"/>{legs}'
+            "</body></worldbody></mujoco>"
+        )
+        options = InitOptions(kp=2.0, kd=0.05, torque_limit=5.0, default_pose={".*_knee": 0.3})
+        spec, _ = init_robot(tmp_path / f"{toe}.xml", tmp_path / str(toe) / "robot.yaml", options)
+        assert set(spec.feet) == {f"{n}_foot" for n, _, _ in corners}
+        resting[toe] = stand(spec).resting
+    assert {f"{n}_foot above its sole" for n, _, _ in corners} <= set(resting[0.04])
+    assert not any("above its sole" in r for r in resting[-0.04])

@@ -26,10 +26,10 @@ import mujoco
 import numpy as np
 
 from sim2real.errors import SpecError
-from sim2real.robots.geom_extent import geom_bottom
+from sim2real.robots.geom_extent import geom_bottom, sole_geoms
 from sim2real.text import few
 
-__all__ = ["LOWEST_BAND", "MAX_AXIS_Z", "ON_AXIS", "ROLL_TOLERANCE", "ROLL_TURNS", "check_no_wheels", "wheel_joints"]
+__all__ = ["MAX_AXIS_Z", "ON_AXIS", "ROLL_TOLERANCE", "ROLL_TURNS", "check_no_wheels", "wheel_joints"]
 
 ON_AXIS = 0.25
 """A foot geom's centre is on a joint's axis when it is closer to it than this fraction of the
@@ -37,8 +37,6 @@ geom's bounding radius."""
 MAX_AXIS_Z = 0.7
 """A wheel's axle is not steeper than this (the z component of the unit axis): about a vertical
 axis a foot swivels, its lowest point staying put without rolling."""
-LOWEST_BAND = 0.005
-"""A foot's geoms whose lowest points are within this of its lowest one's are what it stands on [m]."""
 ROLL_TURNS = (0.0, 0.5, 1.3, 2.4)
 """Angles a candidate wheel is turned by [rad] to see its lowest point stay put."""
 ROLL_TOLERANCE = 0.03
@@ -78,21 +76,13 @@ def wheel_joints(
             axis = data.xaxis[j] / (np.linalg.norm(data.xaxis[j]) or 1.0)
             if abs(axis[2]) > MAX_AXIS_Z:  # a swivel turns about the vertical: no rolling
                 continue
-            for g in _lowest(model, data, [g for g in geoms if int(model.geom_bodyid[g]) == foot]):
+            mine = [g for g in geoms if int(model.geom_bodyid[g]) == foot]
+            for g in sole_geoms(model, data, foot) if mine else ():  # what it stands on, not a knee drive on the axis
                 off = data.geom_xpos[g] - data.xanchor[j]
                 centred = np.linalg.norm(off - (off @ axis) * axis) < ON_AXIS * float(model.geom_rbound[g])
                 if centred and _rolls(model, data, j, g):
                     wheels.add(j)
     return [j for j in chosen if j in wheels]
-
-
-def _lowest(model: mujoco.MjModel, data: mujoco.MjData, geoms: list[int]) -> list[int]:
-    """The ``geoms`` whose lowest point is within :data:`LOWEST_BAND` of the lowest one's: what the foot
-    stands on (ANYmal C's shank carries its knee drive, a cylinder on the knee's axis, above a point
-    foot at the shank's end: the drive turns about its centre, but the foot is what touches)."""
-    bottoms = [geom_bottom(model, data, g) for g in geoms]
-    low = min(bottoms, default=0.0)
-    return [g for g, z in zip(geoms, bottoms, strict=True) if z <= low + LOWEST_BAND]
 
 
 def _carries_joints(model: mujoco.MjModel, body: int) -> bool:

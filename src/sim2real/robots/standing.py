@@ -21,6 +21,7 @@ import mujoco
 import numpy as np
 
 from sim2real.robots.collide import robot_geoms
+from sim2real.robots.geom_extent import collision_geoms, sole_geoms
 from sim2real.robots.ground import is_static
 from sim2real.robots.model import (
     actuator_indices,
@@ -151,6 +152,10 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
     data.ctrl[actuator_indices(spec, model)] = np.where(net, 0.0, spec.action_offset)
     up0 = _up(data.qpos[base.qpos + 3 : base.qpos + 7])
     height0 = float(data.qpos[base.qpos + 2])
+    feet = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f) for f in spec.feet}
+    mujoco.mj_kinematics(model, data)
+    # what each foot stands on at the start: its shin's geom on the same body touching later is no foot (B1's calves)
+    soles = {f: set(sole_geoms(model, data, f)) for f in feet if collision_geoms(model, f)}
     diverged_at, upright_deviation, upright_joint = None, None, None
     qpos_of = joint_qpos_indices(spec, model)
     driven = {a.joint for a in spec.actuators}
@@ -178,14 +183,16 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         for j in range(spec.n_joints)
         if diverged_at is None and not low[j] <= q[j] <= high[j]
     )
-    feet = {mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, f) for f in spec.feet}
     robot = set(robot_geoms(model, mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, spec.base_body)))
-    touching = set()
+    touching, shins = set(), set()
     for contact in data.contact[: data.ncon]:
         g1, g2 = int(contact.geom1), int(contact.geom2)
         for g, other in ((g1, g2), (g2, g1)):
             if g in robot and is_static(model, other):  # the robot against the scene (not a free object)
-                touching.add(int(model.geom_bodyid[g]))
+                body = int(model.geom_bodyid[g])
+                touching.add(body)
+                if body in soles and g not in soles[body]:
+                    shins.add(body)
     return Standing(
         seconds=seconds,
         initial_height=height0,
@@ -195,7 +202,8 @@ def stand(spec: RobotSpec, seconds: float = 1.5, model: mujoco.MjModel | None = 
         deviation=float(error[worst]),
         diverged_at=diverged_at,
         floor=spec_floor_height(spec, model),
-        resting=tuple(model.body(b).name or f"#{b}" for b in sorted(touching - feet)),
+        resting=tuple(model.body(b).name or f"#{b}" for b in sorted(touching - feet))
+        + tuple(f"{model.body(b).name or f'#{b}'} above its sole" for b in sorted(shins)),
         beyond=beyond,
         sagging=tuple(
             (spec.joints[j], float(error[j])) for j in range(spec.n_joints) if diverged_at is None and error[j] > SAG_LIMIT
