@@ -518,3 +518,23 @@ def test_a_fixed_base_arm_is_not_told_to_check_a_tilt_and_base_height_it_has_non
     (line,) = [c for c in result.check if c.startswith("safety limits")]
     assert spec.base_body is None and "tilt" not in line and "base height" not in line
     assert line.startswith("safety limits (joint velocity 30 rad/s)")
+
+
+def test_a_loose_body_in_the_scene_is_a_check_line(tmp_path):
+    """dm_control's quadruped scene drops a ball on the robot's back at every reset; init named it only
+    in a contact-priority line."""
+    (tmp_path / "scene.xml").write_text(
+        '<mujoco><worldbody><geom name="floor" type="plane" size="5 5 0.1"/>'
+        '<body name="ball" pos="0 0 1"><freejoint/><geom size="0.05" mass="0.2"/></body>'
+        '<body name="base" pos="1 0 0.3"><freejoint/><geom type="box" size="0.2 0.1 0.04" mass="4"/>'
+        + "".join(
+            f'<body name="{n}_foot" pos="{x} {y} 0"><joint name="{n}_knee" axis="0 1 0" range="-1 1"/>'
+            f'<geom type="capsule" fromto="0 0 0 0 0 -0.2" size="0.02" mass="0.3"/></body>'
+            for n, x, y in (("FL", 0.15, 0.13), ("FR", 0.15, -0.13), ("RL", -0.15, 0.13), ("RR", -0.15, -0.13))
+        )
+        + "</body></worldbody></mujoco>"
+    )
+    result = infer_spec(tmp_path / "scene.xml", tmp_path / "out", InitOptions(kp=20.0, kd=0.5, torque_limit=5.0))
+    assert result.spec["base_body"] == "base"
+    (line,) = [c for c in result.check if "free bodies besides the robot" in c]
+    assert "(ball)" in line and "base" not in line.split(":")[0]

@@ -105,6 +105,7 @@ from sim2real.robots.shake import shake
 from sim2real.robots.spec import RobotSpec
 from sim2real.robots.standing import at_rest_check, stand
 from sim2real.robots.urdf import UrdfFacts, convert_urdf, model_format
+from sim2real.text import few
 
 FOOT_TOLERANCE = 0.08
 """A body is a foot when its lowest collision point is this close to the floor in the default pose,
@@ -222,6 +223,17 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     base_name = object_name(model, mujoco.mjtObj.mjOBJ_BODY, base_body) if base_body is not None else None
     if base_body is not None and not base_name:
         raise SpecError(f"{model_path.name}: the floating base body has no name; sim2real refers to it by name")
+    loose = [  # a scene's free bodies besides the robot: they fall and roll in every simulation
+        object_name(model, mujoco.mjtObj.mjOBJ_BODY, int(model.jnt_bodyid[j])) or f"#{int(model.jnt_bodyid[j])}"
+        for j in range(model.njnt)
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_FREE) and int(model.jnt_bodyid[j]) != base_body
+    ]
+    if loose:
+        result.check.append(
+            f"the scene has free bodies besides the robot ({few(loose, 4)}): they fall and move in every simulation "
+            "(dm_control's quadruped scene drops a ball on the robot's back); the policy does not observe them and "
+            "the collision observer takes their pushes for collisions: give the robot's own file if they are no part of the task"
+        )
 
     # pose
     data = mujoco.MjData(model)
