@@ -48,7 +48,7 @@ import numpy as np
 
 from sim2real.errors import MissingExtraError, Sim2RealError
 from sim2real.logs.trajectory import Trajectory
-from sim2real.policy.export import _quiet_exporter  # the exporter's chatter, silenced the same way
+from sim2real.policy.export import onnx_graph  # one exporter for every graph sim2real writes
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
 from sim2real.sim.net_actuator import DRIVE_INPUTS, ActuatorNet, NetMetadata
@@ -437,30 +437,19 @@ def _export(nets: dict[str, _Correction], meta: NetMetadata, path: Path) -> None
 
     graph = _Graph(nets).eval()
     kind = meta.kind
-    inputs, names, outputs, dynamic = [], [], [], {}
+    inputs, names, outputs, batch = [], [], [], {}
     for g, net in nets.items():
         width = 2 * meta.history
         inputs.append(torch.zeros(2, width))
         names.append(f"x_{g}")
-        dynamic[f"x_{g}"] = {0: torch.export.Dim(f"batch_{g}")}
         outputs.append(f"tau_{g}")
+        batch[f"x_{g}"] = batch[f"tau_{g}"] = f"batch_{g}"
         if kind == "gru":
             inputs.append(torch.zeros(2, net.cell.hidden_size))
             names.append(f"h_{g}")
-            dynamic[f"h_{g}"] = {0: torch.export.Dim(f"batch_{g}")}
             outputs.append(f"h_out_{g}")
-    with _quiet_exporter(), torch.no_grad():
-        program = torch.onnx.export(
-            graph,
-            tuple(inputs),
-            None,
-            input_names=names,
-            output_names=outputs,
-            dynamic_shapes=(tuple(dynamic[n] for n in names),),  # forward(*inputs): one tuple
-            dynamo=True,
-            verbose=False,
-        )
-    proto = program.model_proto
+            batch[f"h_{g}"] = batch[f"h_out_{g}"] = f"batch_{g}"
+    proto = onnx_graph(graph, tuple(inputs), names, outputs, batch)
     del proto.metadata_props[:]
     for key, value in meta.as_props().items():
         entry = proto.metadata_props.add()

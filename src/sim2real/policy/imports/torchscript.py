@@ -302,20 +302,11 @@ def export_rebuilt(policy: Any) -> tuple[Any, tuple[RecurrentState, ...]]:
     torch = _torch()
     recurrent = recurrent_state(policy)
     example = (torch.zeros(1, policy.n_obs), *(torch.zeros(*r.shape) for r in recurrent))
-    from sim2real.policy.export import _quiet_exporter
+    from sim2real.policy.export import onnx_graph
 
-    with _quiet_exporter(), torch.no_grad():
-        program = torch.onnx.export(
-            policy,
-            example,
-            None,
-            input_names=[INPUT_NAME, *(r.input for r in recurrent)],
-            output_names=[OUTPUT_NAME, *(r.output for r in recurrent)],
-            dynamic_shapes=None if recurrent else ({0: torch.export.Dim("batch")},),
-            dynamo=True,
-            verbose=False,
-        )
-    return program.model_proto, recurrent
+    inputs, outputs = [INPUT_NAME, *(r.input for r in recurrent)], [OUTPUT_NAME, *(r.output for r in recurrent)]
+    batch = None if recurrent else {INPUT_NAME: "batch", OUTPUT_NAME: "batch"}
+    return onnx_graph(policy, example, inputs, outputs, batch), recurrent
 
 
 def describe(policy: Any) -> dict[str, Any]:
