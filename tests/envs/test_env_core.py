@@ -1,4 +1,5 @@
-"""TaskEnv keeps each simulation's observation history and maps actions with the spec's clip and limit."""
+"""TaskEnv keeps each simulation's observation history (per term, and whole frames stacked) and maps
+actions with the spec's clip and limit."""
 
 from __future__ import annotations
 
@@ -49,6 +50,27 @@ class TestObservationHistory:
         frames = obs[1, block].reshape(3, 12)
         np.testing.assert_array_equal(frames[0], frames[2])
         assert obs[1, -1] == 1.0  # the phase clock restarts with the episode
+
+
+    def test_stacked_frames_are_zeros_before_the_first_after_each_reset(self, tmp_path):
+        def stacked(raw):
+            raw["frame_stack"] = 3
+            raw["observation"].append({"name": "base_euler"})
+
+        spec = quadruped_variant(tmp_path, stacked)
+        width = spec.n_obs // 3
+        assert spec.frame_stack == 3 and width == 48
+        env = TaskEnv(spec, get_task(spec), 2, seed=0, nthread=1)
+        first = env.observe()[0]
+        np.testing.assert_array_equal(first[:, : 2 * width], 0.0)
+        assert np.abs(first[:, 2 * width :]).max() > 0.0
+        obs = env.step(np.zeros((2, 12))).obs
+        np.testing.assert_array_equal(obs[:, :width], 0.0)
+        np.testing.assert_array_equal(obs[:, width : 2 * width], first[:, 2 * width :])  # oldest first
+        env.reset(np.array([1]))
+        obs = env.observe()[0]
+        np.testing.assert_array_equal(obs[1, : 2 * width], 0.0)
+        np.testing.assert_array_equal(obs[0, :width], first[0, 2 * width :])  # not reset: not zeroed
 
 
 class TestActionMapping:

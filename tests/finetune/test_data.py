@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from finetune_testdata import EPISODE_S, twin_config
@@ -10,7 +12,7 @@ from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.record import initial_state
 from sim2real.deploy.speed import SpeedConfig
 from sim2real.errors import LogError, Sim2RealError
-from sim2real.finetune.data import ReplayBuffer, load_episodes
+from sim2real.finetune.data import ReplayBuffer, check_observation_from_logs, load_episodes
 from sim2real.finetune.explore import ExplorationConfig, NoisyPolicy
 from sim2real.policy.metadata import read_metadata
 from sim2real.policy.runtime import PolicyRunner
@@ -94,6 +96,12 @@ class TestBadLogs:
     def test_missing_log(self, base, tmp_path):
         with pytest.raises(LogError):
             load_episodes([tmp_path / "nope"], base.spec, read_metadata(base.path))
+
+
+    def test_a_policy_that_stacks_frames_is_refused(self, base):
+        meta = dataclasses.replace(read_metadata(base.path), frame_stack=3)
+        with pytest.raises(Sim2RealError, match=r"does not rebuild observation history .*\(terms 3 stacked frames"):
+            check_observation_from_logs(meta, "policy")
 
 
 class TestReplayBuffer:

@@ -76,6 +76,16 @@ class TestRoundTrip:
         assert values["training"] == {"iteration": 3, "reward": [1.0, 2.0]}
         assert values["randomization"]["summary"]["body.base.mass"] == {"low": 5.9, "high": 9.9}
 
+    def test_stacked_frames_round_trip_and_files_without_them_read_one(self):
+        meta = dataclasses.replace(make_meta(), frame_stack=15)
+        props = meta.to_props()
+        back = PolicyMetadata.from_props(props)
+        assert back.frame_stack == 15 and back.n_obs == 15 * make_meta().n_obs == json.loads(props["n_obs"])
+        assert "frame_stack" not in make_meta().to_props() and make_meta().frame_stack == 1
+        props["frame_stack"] = "0"
+        with pytest.raises(PolicyError, match="empty observation: 6 terms x frame_stack 0 frames"):
+            PolicyMetadata.from_props(props)
+
     def test_command_limits_per_actuator_model(self):
         limits = {
             n: json.loads(make_meta(n).to_props()["command_limits"])
@@ -154,6 +164,10 @@ class TestDifferences:
         differences = make_meta("pendulum").differences(load_robot("furuta"))
         text = "\n".join(differences)
         assert "robot name" in text and "joint names" in text and "observation layout" in text
+
+    def test_a_policy_that_stacks_frames_differs_from_a_spec_that_does_not(self):
+        differences = dataclasses.replace(make_meta("furuta"), frame_stack=3).differences(load_robot("furuta"))
+        assert differences == ["observation frames stacked (frame_stack): policy 3 vs robot 1"]
 
     def test_same_spec_has_no_differences(self):
         assert make_meta("furuta").differences(load_robot("furuta")) == []

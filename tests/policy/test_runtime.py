@@ -324,7 +324,8 @@ class TestTrainingMapping:
 
 
 class TestObservationBuilder:
-    def test_every_term_matches_build_observation(self):
+    @pytest.mark.parametrize("frames", [1, 4])
+    def test_every_term_matches_build_observation(self, frames):
         n_joints, n_act, dt = 3, 2, 0.02
         layout = [
             ObservationTerm("joint_pos", 3, 0.5),
@@ -337,6 +338,7 @@ class TestObservationBuilder:
             ObservationTerm("velocity_command", 3, 2.0),
             ObservationTerm("base_lin_vel", 3, 2.0, history=2),
             ObservationTerm("base_quat", 4, 1.0, params={"order": "xyzw", "unique": True}),
+            ObservationTerm("base_euler", 3, 0.5, history=2),
             ObservationTerm("gait_phase", 2, 1.0, history=2, params={"period": 0.8, "offset": 0.25}),
             ObservationTerm(
                 "height_scan",
@@ -349,9 +351,9 @@ class TestObservationBuilder:
         ]
         assert {t.name for t in layout} == set(OBSERVATION_TERMS)  # a new term needs a line here
         default = np.array([0.1, -0.2, 0.3])
-        builder = ObservationBuilder(layout, default, n_act, dt)
+        builder = ObservationBuilder(layout, default, n_act, dt, frames=frames)
         assert builder.generic == []
-        reference = ObservationHistory(layout, 1)
+        reference = ObservationHistory(layout, 1, frames)
         rng = np.random.default_rng(9)
         for k in range(50):
             if k == 20:  # a reset in the middle: both refill their history with the next frame
@@ -383,6 +385,28 @@ class TestObservationBuilder:
         assert builder.build(np.zeros(1), np.array([4.0]), np.zeros(1)).tolist() == [4.0, 6.0, 8.0]
         builder.reset()
         assert builder.build(np.zeros(1), np.array([-1.0]), np.zeros(1)).tolist() == [-2.0, -2.0, -2.0]
+
+    def test_stacked_frames_are_oldest_first_and_zeros_after_a_reset(self):
+        layout = [ObservationTerm("joint_vel", 1, 2.0), ObservationTerm("joint_pos", 1, 1.0)]
+        builder = ObservationBuilder(layout, np.zeros(1), 1, frames=3)
+
+        def build(k: float) -> list[float]:
+            return builder.build(np.array([10.0 * k]), np.array([k]), np.zeros(1)).tolist()
+
+        assert build(1) == [0.0, 0.0, 0.0, 0.0, 2.0, 10.0]
+        builder.commit()
+        build(5)  # never committed (e.g. a NaN step): not in the stack
+        assert build(2) == [0.0, 0.0, 2.0, 10.0, 4.0, 20.0]
+        builder.commit()
+        for k in (3, 4):
+            build(k)
+            builder.commit()
+        assert build(5) == [6.0, 30.0, 8.0, 40.0, 10.0, 50.0]
+        builder.commit()
+        builder.reset()
+        assert build(7) == [0.0, 0.0, 0.0, 0.0, 14.0, 70.0]
+        builder.commit()
+        assert build(8) == [0.0, 0.0, 14.0, 70.0, 16.0, 80.0]
 
     def test_the_phase_clock_counts_committed_steps_from_the_reset(self):
         builder = ObservationBuilder(

@@ -115,6 +115,8 @@ class TestValidSpec:
         assert (sincos.scale, sincos.history, sincos.clip, sincos.width) == ((1.0, 0.5), 3, (-0.9, 0.9), 6)
         assert vel.clip == (-2.0, 2.0) and dict(phase.params) == {"period": 0.8, "offset": 0.0}
         assert spec.n_obs == 6 + 1 + 1 + 2
+        stacked = load_spec(write_spec(lambda raw: (policy_keys(raw), raw.update(frame_stack=4))))
+        assert stacked.frame_stack == 4 and stacked.n_obs == 4 * (6 + 1 + 1 + 2)
 
     def test_action_clip_limit_motor_order_and_armature(self, write_spec):
         def policy_keys(raw: dict) -> None:
@@ -143,6 +145,7 @@ class TestValidSpec:
 
 BAD_SPECS = {
     "missing MJCF file": (_set("mjcf", "nowhere.xml"), r"MJCF file not found: .*nowhere\.xml"),
+    "frame stack of no frames": (_set("frame_stack", 0), r"frame_stack must be a positive number of observation frames"),
     "unknown joint name": (_rename_joint, r"joint 'knee' is not in pendulum\.xml"),
     "unknown joint in a per-joint map": (
         _set("default_pose", "elbow", 0.0),

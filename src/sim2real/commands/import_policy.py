@@ -137,7 +137,8 @@ def import_policy(
         "observation: "
         + " + ".join(
             f"{t.name} {t.size}" + (f"x{t.history}" if t.history > 1 else "") for t in meta.observation
-        ),
+        )
+        + (f", {meta.frame_stack} frames stacked (zeros after a reset)" if meta.frame_stack > 1 else ""),
         f"parity with the original: max |diff| {result.max_abs_diff:.2g} over {result.n_recorded} recorded and "
         f"{result.n_random} random observations",
         *result.notes,

@@ -38,6 +38,7 @@ def describe(spec) -> dict:
             "hold": list(spec.held),
         },
         "observation": [dataclasses.asdict(t) for t in spec.observation],
+        "frame_stack": spec.frame_stack,
         "task": None if spec.task is None else {"kind": spec.task.kind, **dict(spec.task.params)},
         "sensors": dict(spec.sensor_names),
         "overrides": list(spec.overrides),

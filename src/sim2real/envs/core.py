@@ -131,8 +131,9 @@ class TaskEnv:
         self._high = np.array([a.command_high for a in spec.actuators])
         self._meas_q = np.zeros((num_envs, spec.n_joints))
         self._meas_qd = np.zeros((num_envs, spec.n_joints))
-        self.obs_history = ObservationHistory(spec.observation, num_envs)
-        """The frames of the observation's history terms, per simulation (refilled at each reset)."""
+        self.obs_history = ObservationHistory(spec.observation, num_envs, spec.frame_stack)
+        """The frames of the observation's history terms and its stacked frames (``spec.frame_stack``),
+        per simulation (refilled at each reset)."""
         self._observed: tuple[np.ndarray, np.ndarray] | None = None
         self._limit = spec.action_limit
         self._clip_low = spec.action_clip_low if spec.action_clip_low.size else None

@@ -75,6 +75,8 @@ def check_observation_from_logs(meta: PolicyMetadata, where: str) -> None:
             f"from deploy logs, so it cannot fine-tune this policy (term {missing[0]})"
         )
     sequential = [t.name for t in meta.observation if t.history > 1 or t.name == "gait_phase"]
+    if meta.frame_stack > 1:
+        sequential.insert(0, f"{meta.frame_stack} stacked frames")
     if sequential:
         raise Sim2RealError(
             f"{where}: fine-tuning from logs does not rebuild observation history or phase clocks "

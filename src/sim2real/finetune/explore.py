@@ -81,6 +81,7 @@ class NoisyPolicy:
             self.n_act,
             meta.control_dt,
             driven=meta.action_index,  # last_action: a held actuator's (meta.held) is left out
+            frames=meta.frame_stack,
         )
         self._alpha = float(meta.action_filter)
         self._scale = np.array(meta.action_scale)

@@ -16,7 +16,8 @@ key                    value
                        (size: one frame; scale: a number or one per value; history: frames, oldest
                        first; clip: [low, high] before scaling or null; params: e.g. a gait
                        phase clock's period); older files have name, size and scale only
-``n_obs`` / ``n_act``  observation and action lengths
+``frame_stack``        whole frames of the layout stacked, oldest first, zeros after a reset; absent: 1
+``n_obs`` / ``n_act``  observation and action lengths (n_obs: frame_stack x the layout's width)
 ``action_scale``       per actuator: command = scale * a (+ default pose for pd actuators)
 ``action_offset``      per actuator: command at a = 0 (the spec's ``action.offset``; absent in older
                        files: the default pose for pd actuators, else 0)
@@ -269,6 +270,8 @@ class PolicyMetadata:
     """Actuated joints held at their action offset, not driven (``RobotSpec.held``); empty: none."""
     imported: Mapping[str, Any] = field(default_factory=dict)
     """Provenance of an imported policy (framework, files, assumptions); empty for sim2real's own."""
+    frame_stack: int = 1
+    """Whole frames of :attr:`observation` stacked, oldest first, zeros after a reset (``RobotSpec.frame_stack``)."""
 
     @property
     def calibration(self) -> Mapping[str, Any] | None:
@@ -280,8 +283,8 @@ class PolicyMetadata:
 
     @property
     def n_obs(self) -> int:
-        """Observation length."""
-        return sum(t.width for t in self.observation)
+        """Observation length (:attr:`frame_stack` frames of the layout)."""
+        return self.frame_stack * sum(t.width for t in self.observation)
 
     @property
     def n_act(self) -> int:
@@ -360,6 +363,7 @@ class PolicyMetadata:
             action_limit=spec.action_limit,
             motor_order=tuple(spec.motor_order),
             held=tuple(spec.held),
+            frame_stack=spec.frame_stack,
         )
         meta.check()
         return meta
@@ -393,8 +397,8 @@ class PolicyMetadata:
             problems.append(f"motor_order is not a permutation of the actuated joints (and {NO_JOINT} for empty slots)")
         if any(j not in self.actuated_joints for j in self.held) or len(self.held) >= max(self.n_act, 1):
             problems.append("action_hold must name some of the actuated joints, not all")
-        if self.n_obs <= 0:
-            problems.append("empty observation layout")
+        if type(self.frame_stack) is not int or self.frame_stack < 1 or self.n_obs <= 0:
+            problems.append(f"empty observation: {len(self.observation)} terms x frame_stack {self.frame_stack!r} frames")
         problems += _calibration_problems(self.calibration)
         if problems:
             raise PolicyError(f"{source}: inconsistent metadata: {'; '.join(problems)}")
@@ -433,6 +437,7 @@ class PolicyMetadata:
         }
         if self.held:
             values["action_hold"] = list(self.held)
+        values.update({"frame_stack": self.frame_stack} if self.frame_stack != 1 else {})
         if self.imported:
             values["imported"] = dict(self.imported)
         return {k: json.dumps(_json_safe(v), sort_keys=True) for k, v in values.items()}
@@ -495,6 +500,7 @@ class PolicyMetadata:
                 motor_order=tuple(str(j) for j in json.loads(props.get("motor_order", "[]"))),
                 held=tuple(str(j) for j in json.loads(props.get("action_hold", "[]"))),
                 imported=json.loads(props.get("imported", "{}")),
+                frame_stack=json.loads(props.get("frame_stack", "1")),
             )
         except PolicyError:
             raise
@@ -530,6 +536,7 @@ class PolicyMetadata:
             [t.describe() for t in self.observation],
             [t.describe() for t in spec.observation],
         )
+        diff("observation frames stacked (frame_stack)", self.frame_stack, spec.frame_stack)
         if len(self.default_pose) != spec.n_joints or not np.allclose(
             self.default_pose, spec.default_pose, rtol=0, atol=1e-12
         ):

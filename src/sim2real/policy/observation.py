@@ -13,6 +13,11 @@ frames part of the history and advances the phase clock (the time ``k * control_
 since :meth:`ObservationBuilder.reset`).  A step whose inputs were unusable (NaN) is simply not
 committed, so it never enters the history.  After a reset every history slot holds the first frame.
 
+A stacked layout (the metadata's ``frame_stack`` F > 1) is built as F whole frames, oldest first:
+the terms fill the newest frame (the last block of :attr:`ObservationBuilder.out`), and the F - 1
+before it are the frames committed since the last reset, zeros where there are fewer (a ring of
+committed frames, copied into place at each build).
+
 The term functions stay the reference: at construction the builder runs seeded random input
 sequences (with a reset in the middle) through itself and through ``build_observation`` with an
 :class:`~sim2real.tasks.observations.ObservationHistory`, and refuses to run if any term disagrees
@@ -42,6 +47,7 @@ NEEDS: dict[str, str] = {
     "base_ang_vel": "gyro",
     "projected_gravity": "quat",
     "base_quat": "quat",
+    "base_euler": "quat",
     "velocity_command": "velocity_command",
     "base_lin_vel": "base_lin_vel",
     "height_scan": "height_scan",
@@ -137,6 +143,29 @@ def _base_quat(frame: np.ndarray, order: str, unique: bool) -> Kernel:
     return kernel
 
 
+def _base_euler(frame: np.ndarray) -> Kernel:
+    """Roll, pitch, yaw of the normalized quaternion (w, x, y, z), as the ``base_euler`` term
+    computes them (the same operations, one robot); NaN for a zero or non-finite quaternion."""
+    two_pi = 2.0 * math.pi
+
+    def kernel(inp: StepInputs) -> None:
+        w, x, y, z = inp.quat.tolist()  # type: ignore[union-attr]
+        n2 = w * w + x * x + y * y + z * z
+        if not 0.0 < n2 < math.inf:
+            frame.fill(math.nan)
+            return
+        n = math.sqrt(n2)
+        w, x, y, z = w / n, x / n, y / n, z / n
+        roll = math.atan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
+        pitch = math.asin(min(1.0, max(-1.0, 2.0 * (w * y - z * x))))
+        yaw = math.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+        frame[0] = roll + two_pi if roll <= -math.pi else roll
+        frame[1] = pitch
+        frame[2] = yaw + two_pi if yaw <= -math.pi else yaw
+
+    return kernel
+
+
 def _height_scan(frame: np.ndarray, offset: float) -> Kernel:
     def kernel(inp: StepInputs) -> None:
         np.subtract(inp.scan, offset, out=frame)
@@ -214,6 +243,46 @@ class _Term:
             np.copyto(dst, src)
 
 
+class _Stack:
+    """The F - 1 committed whole frames before the newest of a stacked layout, in a ring.
+
+    Args:
+        past: The blocks before the newest frame in the observation, shape ((F - 1) * width,).
+        width: One frame's length.
+    """
+
+    def __init__(self, past: np.ndarray, width: int) -> None:
+        rows = past.size // width
+        self.ring = np.zeros((rows, width))
+        self.past = past
+        self.head = rows - 1  # ring row of the newest committed frame (all zeros after a reset)
+        blocks = past.reshape(rows, width)
+        self.copies: list[list[tuple[np.ndarray, np.ndarray]]] = []
+        for newest in range(rows):  # per newest row: (destination, source) pairs, oldest first
+            oldest = (newest + 1) % rows
+            tail = rows - oldest
+            pairs = [(blocks[:tail], self.ring[oldest:])]
+            if oldest > 0:
+                pairs.append((blocks[tail:], self.ring[:oldest]))
+            self.copies.append(pairs)
+
+    def fill(self, fresh: bool) -> None:
+        """Put the committed frames before the newest in place (zeros right after a reset)."""
+        if fresh:
+            self.past.fill(0.0)
+            return
+        for dst, src in self.copies[self.head]:
+            np.copyto(dst, src)
+
+    def commit(self, frame: np.ndarray, fresh: bool) -> None:
+        """Append the newest frame (after a reset: the frames before it are zeros)."""
+        if fresh:
+            self.ring.fill(0.0)
+            self.head = self.ring.shape[0] - 1
+        self.head = (self.head + 1) % self.ring.shape[0]
+        np.copyto(self.ring[self.head], frame)
+
+
 class ObservationBuilder:
     """Fills one robot's observation vector in place.
 
@@ -226,9 +295,13 @@ class ObservationBuilder:
         driven: Indices of the actions the ``last_action`` term shows (``PolicyMetadata.action_index``:
             a held actuator's is left out); None: every action.  See
             :class:`~sim2real.tasks.observations.ObservedActions`.
+        frames: Whole frames of the layout stacked, oldest first, zeros after a reset
+            (``PolicyMetadata.frame_stack``); 1: none.
 
     Attributes:
-        out: The observation, shape (n_obs,), float64; overwritten by every :meth:`build`.
+        out: The observation, shape (n_obs,) = (frames x width,), float64; overwritten by every
+            :meth:`build`.
+        width: One frame's length (the layout's).
         actions: The actions the ``last_action`` term shows.
         needs: Optional inputs the layout requires (``gyro``, ``quat``, ``velocity_command``,
             ``base_lin_vel``, ``height_scan``).
@@ -243,20 +316,27 @@ class ObservationBuilder:
         control_dt: float = 0.02,
         verify: bool = True,
         driven: Sequence[int] | np.ndarray | None = None,
+        frames: int = 1,
     ) -> None:
         try:
             check_layout(layout)
             self.actions = ObservedActions(n_act, driven)
         except Sim2RealError as exc:
             raise PolicyError(str(exc)) from None
+        if isinstance(frames, bool) or not isinstance(frames, int | np.integer) or frames < 1:
+            raise PolicyError(f"frame_stack must be a positive number of frames, got {frames!r}")
+        self.frames = int(frames)
         self.layout = tuple(layout)
         self.default_pose = np.array(default_pose, dtype=float)
         self.default_pose.setflags(write=False)
         self.n_joints = self.default_pose.size
         self.n_act = n_act
         self.control_dt = float(control_dt)
-        self.n_obs = sum(t.width for t in self.layout)
+        self.width = sum(t.width for t in self.layout)
+        self.n_obs = self.frames * self.width
         self.out = np.zeros(self.n_obs)
+        newest = self.out[self.n_obs - self.width :]
+        self._stack = _Stack(self.out[: self.n_obs - self.width], self.width) if self.frames > 1 else None
         self.needs = tuple(sorted({NEEDS[t.name] for t in self.layout if t.name in NEEDS}))
         self.scan_points = next((t.size for t in self.layout if t.name == "height_scan"), 0)
         self.generic: list[str] = []
@@ -266,7 +346,7 @@ class ObservationBuilder:
         col = 0
         for term in self.layout:
             self._check_size(term)
-            state = _Term(term, self.out[col : col + term.width])
+            state = _Term(term, newest[col : col + term.width])
             self._terms.append(state)
             self._kernels.append(self._kernel(term, state))
             col += term.width
@@ -311,6 +391,8 @@ class ObservationBuilder:
             return rowwise(_joint_pos_sincos)
         if name == "projected_gravity":
             return rowwise(_projected_gravity)
+        if name == "base_euler":
+            return rowwise(_base_euler)
         if name == "base_quat":
             return rowwise(
                 lambda f: _base_quat(f, params.get("order", "wxyz"), bool(params.get("unique", False)))
@@ -379,21 +461,27 @@ class ObservationBuilder:
             rows[k] = row
             kernel(row)
             state.finish(row, fresh)
+        if self._stack is not None:
+            self._stack.fill(fresh)
         return self.out
 
     def commit(self) -> None:
         """Make the last :meth:`build`'s frames part of the history and advance the phase clock."""
         for state, row in zip(self._terms, self._rows, strict=True):
             state.head = row
+        if self._stack is not None:
+            self._stack.commit(self.out[self.n_obs - self.width :], self._fresh)
         self._fresh = False
         self.steps += 1
 
     # ------------------------------------------------------------------ verification
     def verify(self, sequences: int = 3, steps: int = 7, seed: int = 0, atol: float = 1e-9) -> None:
         """Compare with ``build_observation`` (with an ObservationHistory) on seeded random input
-        sequences, each starting from a reset; PolicyError naming the first term that disagrees."""
+        sequences, each starting from a reset (a stacked layout: long enough to fill the stack);
+        PolicyError naming the first term that disagrees."""
         rng = np.random.default_rng(seed)
-        reference_history = ObservationHistory(self.layout, 1)
+        reference_history = ObservationHistory(self.layout, 1, self.frames)
+        steps = max(steps, self.frames + 2)
         for _ in range(sequences):
             self.reset()
             reference_history.reset()
@@ -423,7 +511,7 @@ class ObservationBuilder:
                 )[0]
                 bad = np.abs(mine - reference) > atol * np.maximum(1.0, np.abs(reference))
                 if bad.any():
-                    col = int(np.flatnonzero(bad)[0])
+                    col = int(np.flatnonzero(bad)[0]) % self.width
                     for term in self.layout:
                         if col < term.width:
                             break

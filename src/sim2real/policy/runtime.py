@@ -4,7 +4,8 @@ One control step, for one robot::
 
     readings (joint pos/vel, IMU gyro + quaternion, velocity command, base velocity)
       -> observation: the policy's layout, same term semantics as training    (ObservationBuilder:
-                                                        clip, scale, history, phase clock)
+                                                        clip, scale, history, phase clock,
+                                                        whole frames stacked)
       -> network in onnxruntime (IO binding)            action a (recurrent state carried over)
       -> |a| <= action_limit, low-pass filter           a_f = alpha a + (1 - alpha) a_f
       -> actuator commands                              offset + scale * a_f, clipped to the
@@ -189,6 +190,7 @@ class PolicyRunner:
             meta.control_dt,
             verify=verify_observation,
             driven=meta.action_index,  # last_action: a held actuator's (meta.held) is left out
+            frames=meta.frame_stack,
         )
         needs = self._builder.needs
         self._need_gyro = "gyro" in needs
@@ -257,7 +259,8 @@ class PolicyRunner:
     # ----------------------------------------------------------------------- control
     def reset(self) -> None:
         """Clear the policy's state: the filter (a_f = 0: the command becomes the zero action's,
-        the default pose for pd), the observation history, the phase clock and the recurrent state."""
+        the default pose for pd), the observation history (a stacked layout's frames: zeros), the
+        phase clock and the recurrent state."""
         self._filtered.fill(0.0)
         self._action.fill(0.0)
         for buf in self._state_in:

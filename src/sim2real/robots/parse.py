@@ -52,6 +52,7 @@ _TOP_KEYS = {
     "actuators",
     "sensors",
     "observation",
+    "frame_stack",
     "safety",
     "parameters",
     "description",
@@ -472,7 +473,15 @@ def _build(path: Path, raw: dict) -> RobotSpec:
         solver_iterations=solver["iterations"],
         ls_iterations=solver["ls_iterations"],
         floor=_parse_floor(raw.get("floor")),
+        frame_stack=_parse_frame_stack(raw.get("frame_stack", 1)),
     )
+
+
+def _parse_frame_stack(raw: Any) -> int:
+    """``frame_stack``: whole observation frames the policy sees (1: the current one only)."""
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise SpecError(f"frame_stack must be a positive number of observation frames, got {raw!r}")
+    return raw
 
 
 def _parse_floor(raw: Any) -> str | None:

@@ -57,6 +57,7 @@ What policies from elsewhere need (``sim2real import``)::
     observation:
       - {name: base_ang_vel, scale: [0.2, 0.2, 0.2], history: 5, clip: [-100, 100]}
       - {name: gait_phase, params: {period: 0.8}}   # term parameters (TERM_PARAMS)
+    frame_stack: 15                        # whole observation frames, oldest first, zeros after a reset
     motor_order: [FR_hip, FR_thigh, ...]   # the actuated joints by motor slot (joints: policy order; - an empty slot)
     armature: {FR_hip: 0.01, ...}          # joint armature set on the model [kg m^2]
     locked_joints: {left_elbow: 0.3}       # model joints the policy does not drive, held in simulation
@@ -435,6 +436,11 @@ class RobotSpec:
     ls_iterations: int | None = None
     """Line-search iterations of the constraint solver (``control.ls_iterations``; an override);
     None: the model's own."""
+    frame_stack: int = 1
+    """Whole observation frames the policy sees (``frame_stack``): one frame is every term of
+    :attr:`observation` (each with its own history), and the policy's observation is the last
+    ``frame_stack`` frames, oldest first, the frames before the first after a reset all zeros
+    (humanoid-gym's ``obs_history``); 1: the current frame only."""
 
     @property
     def physics_dt(self) -> float:
@@ -448,8 +454,8 @@ class RobotSpec:
 
     @property
     def n_obs(self) -> int:
-        """Length of the observation vector."""
-        return sum(term.width for term in self.observation)
+        """Length of the observation vector (:attr:`frame_stack` frames of the layout)."""
+        return self.frame_stack * sum(term.width for term in self.observation)
 
     @property
     def n_actions(self) -> int:
@@ -512,13 +518,14 @@ OBSERVATION_SIZES: dict[str, str | int] = {
     "base_quat": 4,
     "gait_phase": 2,
     "height_scan": "grid",
+    "base_euler": 3,
 }
 """Size of one frame of every observation term for a robot: a number, or ``n_joints`` /
 ``2 n_joints`` / ``n_actions`` (the actions the policy drives: held actuators, ``action.hold``, are
 not among them) / ``grid`` (the points of the term's scan grid, ``len(points_x) * len(points_y)``).
 The term functions are in :mod:`sim2real.tasks.observations` (same names)."""
 
-IMU_TERMS = ("base_ang_vel", "projected_gravity", "base_quat")
+IMU_TERMS = ("base_ang_vel", "projected_gravity", "base_quat", "base_euler")
 """Observation terms that need an IMU."""
 
 FLOATING_BASE_TERMS = ("base_lin_vel", "height_scan")

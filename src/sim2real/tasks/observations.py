@@ -10,6 +10,11 @@ the frame is clipped (``clip``, in the term's units), scaled (``scale``, one num
 value), and the term's last ``history`` frames are concatenated oldest first; an
 :class:`ObservationHistory` keeps them per simulation and fills every slot with the first frame
 after a reset (Isaac Lab's layout: each term's history, then the next term).
+
+A layout may also be stacked whole (``frame_stack``, the spec's and the policy metadata's): the
+observation is then the last ``frame_stack`` whole observations of the layout (every term's
+block), oldest first, and after a reset every frame before the first is zeros (humanoid-gym's
+``obs_history``); the :class:`ObservationHistory` keeps those frames too.
 """
 
 from __future__ import annotations
@@ -194,6 +199,21 @@ def base_quat(inp: ObsInputs, order: str = "wxyz", unique: bool = False) -> np.n
     return quat if order == "wxyz" else quat[:, [1, 2, 3, 0]]
 
 
+def base_euler(inp: ObsInputs) -> np.ndarray:
+    """The base's roll, pitch and yaw [rad], (N, 3), from its orientation quaternion (normalized
+    first): the angles of R = Rz(yaw) Ry(pitch) Rx(roll) (x, y, z about the fixed axes: scipy's
+    ``Rotation.as_euler("xyz")``, isaacgym's ``get_euler_xyz``), roll and yaw wrapped to (-pi, pi]
+    and pitch in [-pi/2, pi/2] (humanoid-gym's ``base_euler_xyz``).  The yaw is the heading in the
+    IMU's world frame: on a robot, wherever its estimator put zero."""
+    quat = _need(inp.base_quat, "a base orientation (IMU)")
+    w, x, y, z = (quat / np.linalg.norm(quat, axis=1, keepdims=True)).T
+    roll = np.arctan2(2.0 * (w * x + y * z), 1.0 - 2.0 * (x * x + y * y))
+    pitch = np.arcsin(np.clip(2.0 * (w * y - z * x), -1.0, 1.0))
+    yaw = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    angles = np.stack([roll, pitch, yaw], axis=1)
+    return np.where(angles <= -np.pi, angles + 2.0 * np.pi, angles)  # atan2 of -0.0 gives -pi
+
+
 def gait_phase(inp: ObsInputs, period: float, offset: float = 0.0) -> np.ndarray:
     """(sin 2 pi p, cos 2 pi p), (N, 2), with p = (t / period + offset) mod 1 and t the episode time."""
     t = _need(inp.episode_time, "the time since the episode started")
@@ -236,6 +256,7 @@ OBSERVATION_TERMS: dict[str, Callable[..., np.ndarray]] = {
     "velocity_command": velocity_command,
     "base_lin_vel": base_lin_vel,
     "base_quat": base_quat,
+    "base_euler": base_euler,
     "gait_phase": gait_phase,
     "height_scan": height_scan,
 }
@@ -276,29 +297,44 @@ def term_frame(term: ObservationTerm, inp: ObsInputs) -> np.ndarray:
 
 
 class ObservationHistory:
-    """The last ``history`` frames of every term of a layout, per simulation (N of them).
+    """The last ``history`` frames of every term of a layout, per simulation (N of them), and the
+    last ``frames`` whole observation frames when the layout is stacked (``frame_stack`` > 1).
 
-    :meth:`push` appends one step's frames; a simulation marked by :meth:`reset` (all at first) gets
-    every slot filled with its next frame.
+    :meth:`push` appends one step's term frames, :meth:`push_stack` the observation frame they
+    make; a simulation marked by :meth:`reset` (all at first) gets every slot of a term's history
+    filled with its next frame, and every stacked frame before its next one zeroed.
 
     Args:
         layout: The observation layout.
         num_envs: N.
+        frames: Whole observation frames stacked (the spec's ``frame_stack``; 1: none).
+
+    Raises:
+        Sim2RealError: ``frames`` is not a positive whole number.
     """
 
-    def __init__(self, layout: Sequence[ObservationTerm], num_envs: int) -> None:
+    def __init__(self, layout: Sequence[ObservationTerm], num_envs: int, frames: int = 1) -> None:
+        if isinstance(frames, bool) or not isinstance(frames, int | np.integer) or frames < 1:
+            raise Sim2RealError(f"frame_stack must be a positive number of frames, got {frames!r}")
         self.layout = tuple(layout)
         self.num_envs = int(num_envs)
+        self.frames = int(frames)
         self.buffers = [np.zeros((self.num_envs, t.history, t.size)) for t in self.layout]
         """Per term: frames (N, history, size), oldest first."""
+        self.stack = np.zeros((self.num_envs, self.frames, sum(t.width for t in self.layout)))
+        """Whole observation frames (N, frames, width of the layout), oldest first (``frames`` > 1)."""
         self._fresh = np.ones(self.num_envs, dtype=bool)
+        self._stack_fresh = np.ones(self.num_envs, dtype=bool)
 
     def reset(self, ids: np.ndarray | None = None) -> None:
-        """Mark simulations (all when None) as reset: their next frame fills every slot."""
+        """Mark simulations (all when None) as reset: their next frame fills every slot of a term's
+        history, and the stacked frames before it are zeros."""
         if ids is None:
             self._fresh[:] = True
+            self._stack_fresh[:] = True
         else:
             self._fresh[np.asarray(ids, dtype=np.int64)] = True
+            self._stack_fresh[np.asarray(ids, dtype=np.int64)] = True
 
     def push(self, frames: Sequence[np.ndarray]) -> None:
         """Append one frame (N, size) per term."""
@@ -310,6 +346,16 @@ class ObservationHistory:
             if fresh.any():
                 buf[fresh] = frame[fresh][:, None, :]
         fresh[:] = False
+
+    def push_stack(self, observation: np.ndarray) -> None:
+        """Append one whole observation frame (N, width of the layout) to the stack; a simulation
+        marked by :meth:`reset` gets zeros in every frame before it."""
+        stack = self.stack
+        if self.frames > 1:
+            stack[:, :-1] = stack[:, 1:].copy()
+            stack[self._stack_fresh, :-1] = 0.0
+        stack[:, -1] = observation
+        self._stack_fresh[:] = False
 
 
 def check_layout(layout: Sequence[ObservationTerm]) -> None:
@@ -329,36 +375,51 @@ def build_observation(
     inp: ObsInputs,
     out: np.ndarray | None = None,
     history: ObservationHistory | None = None,
+    frames: int | None = None,
 ) -> np.ndarray:
-    """Concatenate the blocks of a layout (each term's frames clipped, scaled, history oldest first).
+    """Concatenate the blocks of a layout (each term's frames clipped, scaled, history oldest first),
+    ``frames`` such observations stacked whole, oldest first.
 
     Args:
         layout: Ordered terms, as in the spec and the policy metadata.
         inp: Sensor-derived inputs, batched over N.
         out: Optional preallocated (N, n_obs) array to fill.
-        history: The per-simulation frame history; needed when a term has ``history > 1`` (this
-            call pushes the frames into it).  None: every term's history is its current frame
-            repeated (what a history holds right after a reset).
+        history: The per-simulation frame history; needed when a term has ``history > 1`` or the
+            layout is stacked (this call pushes the frames into it).  None: every term's history is
+            its current frame repeated, and the stacked frames before it are zeros (what a history
+            holds right after a reset).
+        frames: Whole observation frames stacked (``frame_stack``); default the history's, else 1.
 
     Returns:
-        Shape (N, n_obs).
+        Shape (N, n_obs), n_obs = frames x the layout's width.
 
     Raises:
-        Sim2RealError: a term is unknown or returns another size than the layout states.
+        Sim2RealError: a term is unknown or returns another size than the layout states, or
+            ``frames`` is not the history's.
     """
+    if history is not None and frames is not None and frames != history.frames:
+        raise Sim2RealError(f"the observation stacks {frames} frames, its history {history.frames}")
+    stacked = history.frames if history is not None else (1 if frames is None else int(frames))
     n = inp.joint_pos.shape[0]
-    total = sum(t.width for t in layout)
+    width = sum(t.width for t in layout)
     if out is None:
-        out = np.empty((n, total))
-    frames = [term_frame(term, inp) for term in layout]
+        out = np.empty((n, stacked * width))
+    term_frames = [term_frame(term, inp) for term in layout]
     if history is not None:
-        history.push(frames)
+        history.push(term_frames)
+    newest = out[:, (stacked - 1) * width :]
     col = 0
-    for k, (term, frame) in enumerate(zip(layout, frames, strict=True)):
-        block = out[:, col : col + term.width]
+    for k, (term, frame) in enumerate(zip(layout, term_frames, strict=True)):
+        block = newest[:, col : col + term.width]
         if history is not None:
             block[:] = history.buffers[k].reshape(n, term.width)
         else:
             block[:] = np.tile(frame, (1, term.history))
         col += term.width
+    if stacked > 1:
+        if history is not None:
+            history.push_stack(newest)
+            out[:] = history.stack.reshape(n, stacked * width)
+        else:
+            out[:, : (stacked - 1) * width] = 0.0
     return out

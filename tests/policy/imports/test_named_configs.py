@@ -2,7 +2,8 @@
 clip under a fork's key, or stack humanoid-gym frames (review round 4).  Each test failed on the
 code before its fix: a named config was refused ("missing 'kps'"), the held joints sat at the
 model's keyframe with their gains dropped, a fork's clip key was read as no clip, and a
-humanoid-gym layout was refused as an unknown count or misread as unitree_rl_gym's clock layout."""
+humanoid-gym layout was refused as an unknown count or misread as unitree_rl_gym's clock layout (it is
+now imported with its frames stacked)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import yaml
 from sim2real.errors import PolicyError
 from sim2real.policy.imports.common import model_joints
 from sim2real.policy.imports.config_joints import config_joints
-from sim2real.policy.imports.legged_gym import import_legged_gym
+from sim2real.policy.imports.legged_gym import frame_stack, import_legged_gym, layout
 from sim2real.robots import DATA_DIR
 
 torch = pytest.importorskip("torch", reason="importing TorchScript policies needs the train extra (torch)")
@@ -295,25 +296,50 @@ class TestHumanoidGym:
     """humanoid-gym's XBot: 47 values a frame for 12 actions (clock first, Euler angles last), 15 frames."""
 
     def cfg(self, tmp_path, **values):
-        base = {**NAMED, "joint_names": None, "default_joint_angles": None, "default_angles": [0.0] * 12}
+        base = {**NAMED, "joint_names": None, "default_joint_angles": None, "default_angles": [0.0, 0.8, -1.5] * 4}
         return config(tmp_path / "xbot.yaml", **{**base, "num_actions": 12, **values})
 
-    def test_its_frame_keys_are_one_error_line_naming_what_is_missing(self, tmp_path):
+    def test_a_single_frame_is_humanoid_gyms_clock_first_and_euler_angles_last(self, tmp_path):
         # a single frame (frame_stack 1) has unitree_rl_gym's clock-layout count, 3 x 12 + 11 = 47, in
-        # another order: it was imported as that layout
-        path = self.cfg(tmp_path, num_obs=47, frame_stack=1, num_single_obs=47, cycle_time=0.64)
-        with pytest.raises(
-            PolicyError,
-            match=r"frame_stack 1, num_single_obs 47: humanoid-gym's observation .* no Euler-angle term",
-        ):
-            import_legged_gym(scripted(tmp_path / "policy.pt", 47, 12), path, MODEL, tmp_path / "out")
+        # another order: it was imported as that layout, then refused
+        cfg = yaml.safe_load(self.cfg(tmp_path, num_obs=47, frame_stack=1, num_single_obs=47).read_text())
+        terms, assumed = layout(cfg, "xbot.yaml")
+        assert frame_stack(cfg, "xbot.yaml") == 1
+        assert [t.name for t in terms] == HUMANOID_GYM_FRAME and sum(t.size for t in terms) == 47
+        assert dict(terms[0].params) == {"period": 0.64}  # XBotLCfg's cycle_time, assumed
+        assert any("gait clock period 0.64 s (humanoid-gym's" in a for a in assumed)
+        assert any("Euler angle scale 1 (humanoid-gym's" in a for a in assumed)
 
-    def test_a_count_of_stacked_frames_is_the_same_line(self, tmp_path):
-        path = self.cfg(tmp_path, num_obs=705)
-        with pytest.raises(
-            PolicyError, match=r"num_obs 705 = 15 frames of 3 x 12 \+ 11: humanoid-gym's observation"
-        ):
-            import_legged_gym(scripted(tmp_path / "policy.pt", 705, 12), path, MODEL, tmp_path / "out")
+    @pytest.mark.parametrize(
+        ("values", "message"),
+        [
+            ({"num_obs": 705}, r"num_obs 705 = 15 frames of 3 x 12 \+ 11\? State env\.frame_stack and env\.num_single_obs"),
+            ({"num_obs": 735, "frame_stack": 15, "num_single_obs": 49}, r"a frame of 49 values for 12 actions"),
+            ({"num_obs": 700, "frame_stack": 15, "num_single_obs": 47}, r"num_obs 700 is not frame_stack x num_single_obs"),
+            (
+                {"num_obs": 705, "frame_stack": 15, "use_ref_actions": True},
+                r"use_ref_actions adds a reference gait computed from the phase",
+            ),
+        ],
+    )
+    def test_what_cannot_be_built_is_one_error_line(self, tmp_path, values, message):
+        path = self.cfg(tmp_path, **values)
+        policy = scripted(tmp_path / "policy.pt", values["num_obs"], 12)
+        with pytest.raises(PolicyError, match=message):
+            import_legged_gym(policy, path, MODEL, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+
+
+HUMANOID_GYM_FRAME = [
+    "gait_phase",
+    "velocity_command",
+    "joint_pos_rel",
+    "joint_vel",
+    "last_action",
+    "base_ang_vel",
+    "base_euler",
+]
+"""The terms of one humanoid-gym frame, in its order."""
 
 
 LEGGED_GYM_CFG = {
@@ -404,7 +430,10 @@ class TestLeggedGymsOwnConfig:
             import_legged_gym(scripted(tmp_path / "policy.pt", 48, 12), path, MODEL, tmp_path / "out")
 
 
-def test_humanoid_gyms_own_sectioned_config_is_the_same_line(tmp_path):
+def test_humanoid_gyms_own_sectioned_config_imports_with_its_frames_stacked(tmp_path):
+    # XBotLCfg's sections (its obs_scales.quat, rewards.cycle_time, clip 18) on the quadruped's 12 joints:
+    # it was refused ("frame_stack 15, num_single_obs 47: humanoid-gym's observation ... cannot be imported")
+    normalization = LEGGED_GYM_CFG["normalization"]
     cfg = {
         **LEGGED_GYM_CFG,
         "env": {
@@ -413,9 +442,26 @@ def test_humanoid_gyms_own_sectioned_config_is_the_same_line(tmp_path):
             "num_single_obs": 47,
             "num_observations": 705,
             "num_actions": 12,
+            "use_ref_actions": False,
+        },
+        "rewards": {"cycle_time": 0.64, "only_positive_rewards": True},
+        "normalization": {
+            "obs_scales": {**normalization["obs_scales"], "ang_vel": 1.0, "quat": 0.5},
+            "clip_observations": 18.0,
+            "clip_actions": 18.0,
         },
     }
     path = tmp_path / "xbot.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    with pytest.raises(PolicyError, match=r"frame_stack 15, num_single_obs 47: humanoid-gym's observation"):
-        import_legged_gym(scripted(tmp_path / "policy.pt", 705, 12), path, MODEL, tmp_path / "out")
+    result = import_legged_gym(
+        scripted(tmp_path / "policy.pt", 705, 12), path, MODEL, tmp_path / "out", torque_limit=23.7
+    )
+    spec, meta = result.spec, result.metadata
+    assert spec.frame_stack == meta.frame_stack == 15 and meta.n_obs == 705 == spec.n_obs
+    assert [t.name for t in meta.observation] == HUMANOID_GYM_FRAME
+    terms = {t.name: t for t in meta.observation}
+    assert dict(terms["gait_phase"].params)["period"] == 0.64
+    assert terms["base_euler"].scale == 0.5 and terms["base_euler"].clip == (-36.0, 36.0)  # +-18 after scaling
+    assert terms["velocity_command"].scale == (2.0, 2.0, 1.0)
+    assert meta.action_limit == 18.0 and result.max_abs_diff <= 1e-5 and result.n_recorded > 0
+    assert "frame_stack: 15" in spec.path.read_text()

@@ -9,6 +9,8 @@ common            :class:`ForeignPolicy` (a foreign policy in sim2real's terms) 
 legged_gym        legged_gym / unitree_rl_gym TorchScript + MuJoCo deploy config
 legged_gym_cfg    legged_gym's own sectioned configuration (``LeggedRobotCfg`` as YAML) read as the
                   flat keys of a deploy config
+humanoid_gym      humanoid-gym's (XBot) observation: its frame as observation terms (Euler angles
+                  last), the frames it stacks, what cannot be built
 config_joints     the policy joints of a legged_gym config (positional, or named: joint_names,
                   maps by joint name), and the hold of the joints the policy does not drive
 isaaclab          Isaac Lab / unitree_rl_lab / mjlab ONNX + ``params/deploy.yaml`` or ONNX metadata

@@ -67,7 +67,7 @@ class ForeignPolicy:
     action_offset: tuple[float, ...]
     """Command at a = 0 [rad]."""
     observation: tuple[ObservationTerm, ...]
-    """Observation layout (the graph's input, in order)."""
+    """Observation layout (one frame of the graph's input, in order)."""
     control_dt: float
     """Policy period [s]."""
     physics_dt: float
@@ -112,11 +112,14 @@ class ForeignPolicy:
     """What the importer assumed where the files are silent (printed and recorded)."""
     network: Mapping[str, Any] = field(default_factory=dict)
     """Description of the network (architecture, recurrent cell)."""
+    frame_stack: int = 1
+    """Whole frames of the layout the graph takes, oldest first, zeros after a reset (the spec's
+    ``frame_stack``: humanoid-gym's); 1: the current frame only."""
 
     @property
     def n_obs(self) -> int:
-        """Observation length of the layout."""
-        return sum(t.width for t in self.observation)
+        """Observation length: :attr:`frame_stack` frames of the layout."""
+        return self.frame_stack * sum(t.width for t in self.observation)
 
     @property
     def graph_n_obs(self) -> int:
@@ -159,6 +162,7 @@ class ImportResult:
             "n_obs": self.metadata.n_obs,
             "n_act": self.metadata.n_act,
             "observation": [t.describe() for t in self.metadata.observation],
+            "frame_stack": self.metadata.frame_stack,
             "recurrent": bool(self.metadata.recurrent),
             "control_dt": self.metadata.control_dt,
             "max_abs_diff": self.max_abs_diff,
@@ -375,6 +379,7 @@ def write_import(
         raise PolicyError(
             f"the policy takes {foreign.graph_n_obs} observations, but the observation layout has "
             f"{foreign.n_obs}: {_layout_text(foreign.observation)}"
+            + (f", {foreign.frame_stack} frames" if foreign.frame_stack > 1 else "")
         )
     n = len(foreign.joints)
     by_joint = {
@@ -534,6 +539,9 @@ def _edit(result: InitResult, foreign: ForeignPolicy) -> None:
         action["hold"] = list(foreign.held)
     spec["action"] = action
     spec["observation"] = [_term_mapping(t) for t in foreign.observation]
+    if foreign.frame_stack > 1:
+        spec["frame_stack"] = foreign.frame_stack
+        result.comments["frame_stack"] = "whole observation frames, oldest first, zeros after a reset"
     if foreign.motor_order and list(foreign.motor_order) != joints:
         spec["motor_order"] = list(foreign.motor_order)
     if foreign.locked:

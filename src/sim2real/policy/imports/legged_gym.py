@@ -25,8 +25,10 @@ What it does not state, and what this importer assumes (recorded in the policy's
   ``num_obs = 3 n + 9``: the terms above; ``3 n + 11``: a gait clock after the last action
   (sin, cos of the phase of a ``period`` s clock, 0.8 s unless the config has ``period``: the
   humanoid policies H1, H1_2, G1); ``3 n + 12``: the base linear velocity x ``lin_vel_scale``
-  first (the quadruped policies, e.g. Go2); anything else is refused with one line, humanoid-gym's
-  stacked frames with a line of their own (:func:`check_not_frame_stacked`);
+  first (the quadruped policies, e.g. Go2); anything else is refused with one line; a config with
+  humanoid-gym's ``frame_stack`` / ``num_single_obs`` has its frames of 3 n + 11, clock first and
+  Euler angles last, stacked whole (:mod:`~sim2real.policy.imports.humanoid_gym`), and a count of
+  several 3 n + 11 frames without them is refused with a line asking for them;
 - a terrain height scan (legged_gym's ``terrain.measure_heights``, e.g. its ANYmal C rough task)
   when the config has ``measured_points_x`` and ``measured_points_y`` (legged_gym's names for the
   grid, in the base's yaw frame [m]): ``len(x) * len(y)`` values at the END of the observation
@@ -46,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import numpy as np
 
@@ -69,6 +71,14 @@ from sim2real.policy.imports.config_files import (
 )
 from sim2real.policy.imports.config_joints import config_joints
 from sim2real.policy.imports.graph import graph_interface
+from sim2real.policy.imports.humanoid_gym import (
+    CYCLE_TIME,
+    QUAT_SCALE,
+    frame_size,
+    frame_terms,
+    refuse,
+    stacked_frames,
+)
 from sim2real.policy.imports.joint_order import check_default_pose, model_joints_of
 from sim2real.policy.imports.legged_gym_cfg import flatten
 from sim2real.policy.imports.rsl_checkpoint import load_torch_policy
@@ -100,12 +110,12 @@ def _number(cfg: dict[str, Any], key: str, where: str) -> float:
 
 
 PERIOD_KEYS = ("period", "gait_period", "cycle_time")
-"""Config keys that state the gait clock's period [s] (``cycle_time``: the name some forks use, after
-humanoid-gym's; humanoid-gym's own observation, clock first and stacked frames, is another layout)."""
+"""Config keys that state the gait clock's period [s] (``cycle_time``: humanoid-gym's
+``rewards.cycle_time``, a name some forks use)."""
 
 
-def _period(cfg: dict[str, Any], where: str) -> float:
-    """The gait clock's period [s]: the config's (any of :data:`PERIOD_KEYS`), else 0.8.
+def _period(cfg: dict[str, Any], where: str, default: float = DEFAULT_PERIOD) -> float:
+    """The gait clock's period [s]: the config's (any of :data:`PERIOD_KEYS`), else ``default``.
 
     Raises:
         PolicyError: not a positive number, or two keys that disagree.
@@ -117,7 +127,7 @@ def _period(cfg: dict[str, Any], where: str) -> float:
     if len(set(stated.values())) > 1:
         listed = ", ".join(f"{k} {v:g}" for k, v in stated.items())
         raise PolicyError(f"{where}: the gait clock's period is stated twice and differs ({listed}): keep the one trained with")
-    return next(iter(stated.values()), DEFAULT_PERIOD)
+    return next(iter(stated.values()), default)
 
 
 HEIGHT_SCALE = 5.0
@@ -162,16 +172,21 @@ def _height_scan(cfg: dict[str, Any], where: str) -> tuple[ObservationTerm | Non
 
 
 def layout(cfg: dict[str, Any], where: str) -> tuple[tuple[ObservationTerm, ...], list[str]]:
-    """The observation layout a deploy config implies, and what was assumed (module docstring).
+    """The observation layout (one frame) a deploy config implies, and what was assumed (module
+    docstring); the frames it stacks: :func:`frame_stack`.
 
     Raises:
         PolicyError: ``num_obs`` fits no known layout for ``num_actions``.
     """
-    scan, scan_notes = _height_scan(cfg, where)
-    n_obs = int(cfg["num_obs"]) - (scan.size if scan is not None else 0)
-    terms, assumed = _proprioceptive(cfg, where, n_obs, scan is not None)
-    if scan is not None:
-        terms, assumed = (*terms, scan), [*assumed, *scan_notes]
+    frames = frame_stack(cfg, where)
+    if frames is not None:
+        terms, assumed = _humanoid_gym(cfg, where, frames)
+    else:
+        scan, scan_notes = _height_scan(cfg, where)
+        n_obs = int(cfg["num_obs"]) - (scan.size if scan is not None else 0)
+        terms, assumed = _proprioceptive(cfg, where, n_obs, scan is not None)
+        if scan is not None:
+            terms, assumed = (*terms, scan), [*assumed, *scan_notes]
     ranges, source = command_ranges(cfg, where)
     if ranges is not None:
         low, high = (tuple(ranges[k][i] for k in ("vx", "vy", "yaw")) for i in (0, 1))
@@ -226,37 +241,53 @@ def command_ranges(cfg: dict[str, Any], where: str) -> tuple[dict[str, tuple[flo
 
 BOUND_KEYS = ("clip_actions_lower", "clip_actions_upper")
 """Per-joint bounds of the action some deploy configs state (rl_sar's): one symmetric bound is read."""
-FRAME_KEYS = ("frame_stack", "num_single_obs")
-"""humanoid-gym's ``env.frame_stack`` and ``env.num_single_obs``: its observation is a stack of whole
-frames."""
 
 
-def check_not_frame_stacked(cfg: dict[str, Any], where: str) -> None:
-    """Refuse humanoid-gym's observation (its XBot layout), which no sim2real layout computes.
-
-    humanoid-gym's single frame (``num_single_obs``, 47 for 12 actions) is the gait clock (sin, cos of
-    a ``cycle_time`` period) first, then the command x (lin_vel, lin_vel, ang_vel scales), the joint
-    positions and velocities, the last action, the base angular velocity and the base's Euler angles
-    (roll, pitch, yaw); ``frame_stack`` such frames are stacked whole, oldest first, zeros after a
-    reset.  Stated by its keys, or by a ``num_obs`` that fits no other layout and is several frames
-    of 3 n + 11 (:func:`layout`).
-
-    Raises:
-        PolicyError: one line naming what sim2real lacks for it.
-    """
-    stated = {k: cfg[k] for k in FRAME_KEYS if cfg.get(k) is not None}
-    if stated:
-        frame_stacked(", ".join(f"{k} {v}" for k, v in stated.items()), where)
+def frame_stack(cfg: dict[str, Any], where: str) -> int | None:
+    """The whole frames a humanoid-gym config stacks (its ``frame_stack``, checked against
+    ``num_obs``: :func:`~sim2real.policy.imports.humanoid_gym.stacked_frames`); None for any other
+    config (one frame of the layouts of the module docstring)."""
+    return stacked_frames(cfg, where, int(cfg["num_actions"]), int(cfg["num_obs"]))
 
 
-def frame_stacked(shown: str, where: str) -> NoReturn:
-    """The error of a humanoid-gym observation (:func:`check_not_frame_stacked`), raised."""
-    raise PolicyError(
-        f"{where}: {shown}: humanoid-gym's observation (frames of gait clock, command, joints, velocities, "
-        "action, base angular velocity and base Euler angles, stacked whole, zeros after a reset) cannot be "
-        "imported: sim2real has no Euler-angle term (roll, pitch, yaw of the base) and stacks history per term, "
-        "filled with the first frame after a reset"
+def _humanoid_gym(cfg: dict[str, Any], where: str, frames: int) -> tuple[tuple[ObservationTerm, ...], list[str]]:
+    """One frame of humanoid-gym's observation (:mod:`~sim2real.policy.imports.humanoid_gym`) and
+    what was assumed."""
+    n = int(cfg["num_actions"])
+    assumed = []
+    if not any(k in cfg for k in PERIOD_KEYS):
+        assumed.append(f"gait clock period {CYCLE_TIME:g} s (humanoid-gym's XBotLCfg rewards.cycle_time; {where} states none)")
+    period = _period(cfg, where, CYCLE_TIME)
+    if "quat_scale" in cfg:
+        quat = _number(cfg, "quat_scale", where)
+    else:
+        quat = QUAT_SCALE
+        assumed.append(f"Euler angle scale {QUAT_SCALE:g} (humanoid-gym's obs_scales.quat; {where} states none)")
+    if "measured_points_x" in cfg or "measured_points_y" in cfg:
+        assumed.append("the terrain height scan is humanoid-gym's critic observation: the policy does not see it")
+    cmd = _command_scale(cfg, where)
+    terms = frame_terms(
+        n,
+        period,
+        cmd if len(set(cmd)) > 1 else cmd[0],
+        _number(cfg, "dof_pos_scale", where),
+        _number(cfg, "dof_vel_scale", where),
+        _number(cfg, "ang_vel_scale", where),
+        quat,
     )
+    assumed.append(
+        f"layout: humanoid-gym's: {frames} whole frames of {frame_size(n)} = 3 x {n} + 11 (gait clock of a {period:g} s "
+        "period, command, joints, velocities, action, base angular velocity, base Euler angles), oldest first, zeros "
+        "after a reset (frame_stack)"
+    )
+    return terms, assumed
+
+
+def _command_scale(cfg: dict[str, Any], where: str) -> tuple[float, float, float]:
+    """The velocity command's (vx, vy, yaw rate) scales: ``cmd_scale``, one number or three."""
+    if isinstance(cfg["cmd_scale"], list):
+        return per_joint(cfg["cmd_scale"], 3, f"{where}: cmd_scale")  # type: ignore[return-value]
+    return (_number(cfg, "cmd_scale", where),) * 3
 
 
 def clipped_after_scaling(term: ObservationTerm, limit: float) -> ObservationTerm:
@@ -282,11 +313,7 @@ def _proprioceptive(
 ) -> tuple[tuple[ObservationTerm, ...], list[str]]:
     """The layout of the ``n_obs`` observations before a height scan (all of them without one)."""
     n = int(cfg["num_actions"])
-    cmd = (
-        per_joint(cfg["cmd_scale"], 3, f"{where}: cmd_scale")
-        if isinstance(cfg["cmd_scale"], list)
-        else (_number(cfg, "cmd_scale", where),) * 3
-    )
+    cmd = _command_scale(cfg, where)
     core = [
         ObservationTerm("base_ang_vel", 3, _number(cfg, "ang_vel_scale", where)),
         ObservationTerm("projected_gravity", 3, 1.0),
@@ -313,8 +340,12 @@ def _proprioceptive(
             "(legged_gym's quadruped observation; on a robot it comes from a state estimator)"
         ]
         return (ObservationTerm("base_lin_vel", 3, scale), *core), assumed
-    if not scan and n_obs % (3 * n + 11) == 0:
-        frame_stacked(f"num_obs {n_obs} = {n_obs // (3 * n + 11)} frames of 3 x {n} + 11", where)
+    if not scan and n_obs % frame_size(n) == 0:
+        refuse(
+            f"num_obs {n_obs} = {n_obs // frame_size(n)} frames of 3 x {n} + 11? State env.frame_stack and "
+            "env.num_single_obs (and rewards.cycle_time) to import it as such",
+            where,
+        )
     scanned = f" besides the {int(cfg['num_obs']) - n_obs} of the height scan" if scan else ""
     raise PolicyError(
         f"{where}: num_obs {n_obs}{scanned} fits no layout this importer knows for num_actions {n} "
@@ -511,7 +542,6 @@ def import_legged_gym(
     n = _count(cfg, "num_actions", where)
     _count(cfg, "num_obs", where)
     check_clip_keys(cfg, where, (*OBSERVATION_CLIP_KEYS, *ACTION_CLIP_KEYS, *BOUND_KEYS))
-    check_not_frame_stacked(cfg, where)
     assumed: list[str] = []
     control_dt, physics_dt = _periods(cfg, where, assumed)
     action_scale = per_joint(cfg["action_scale"], n, f"{where}: action_scale")
@@ -549,6 +579,7 @@ def import_legged_gym(
         action_scale=action_scale,
         action_offset=default,
         observation=terms,
+        frame_stack=frame_stack(cfg, where) or 1,
         control_dt=control_dt,
         physics_dt=physics_dt,
         graph=graph,

@@ -18,6 +18,10 @@ section key                                     read as
                                                 (lin_vel, lin_vel, ang_vel), its ``commands_scale``
 ``normalization.clip_observations`` / ``clip_actions``  the same keys
 ``terrain.measured_points_x`` / ``_y``          the same keys, when ``terrain.measure_heights``
+``env.frame_stack``, ``env.num_single_obs``     the same keys (humanoid-gym's stacked frames)
+``env.use_ref_actions``                         the same key (humanoid-gym's; refused when true)
+``rewards.cycle_time``                          ``cycle_time`` (humanoid-gym's gait clock period)
+``normalization.obs_scales.quat``               ``quat_scale`` (humanoid-gym's Euler angles)
 ==============================================  ==================================================
 
 ``control.control_type`` other than ``P`` (position targets) is refused: sim2real's imported
@@ -37,9 +41,11 @@ SECTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "env": (
         ("num_actions", "num_actions"),
         ("num_observations", "num_obs"),
-        ("frame_stack", "frame_stack"),  # humanoid-gym's, refused with a line of its own
+        ("frame_stack", "frame_stack"),  # humanoid-gym's (sim2real.policy.imports.humanoid_gym)
         ("num_single_obs", "num_single_obs"),
+        ("use_ref_actions", "use_ref_actions"),
     ),
+    "rewards": (("cycle_time", "cycle_time"),),
     "init_state": (("default_joint_angles", "default_joint_angles"),),
     "control": (
         ("stiffness", "stiffness"),
@@ -57,6 +63,7 @@ OBS_SCALES = (
     ("dof_pos", "dof_pos_scale"),
     ("dof_vel", "dof_vel_scale"),
     ("height_measurements", "height_measurements_scale"),
+    ("quat", "quat_scale"),
 )
 """``normalization.obs_scales`` key -> flat key."""
 
