@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sim2real.errors import MissingExtraError
-from sim2real.train.distributed import merge_moments
+from sim2real.train.moments import merge_moments
 
 try:
     import torch
