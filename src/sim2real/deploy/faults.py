@@ -314,7 +314,12 @@ def run_case(
         )
         if recovered is False:  # a failing case says why
             note = unrecovered_note(
-                results, injected=warmup, reacted=start, cleared=warmup + duration, kinds=fault.kinds
+                results,
+                injected=warmup,
+                reacted=start,
+                cleared=warmup + duration,
+                kinds=fault.kinds,
+                tilt_limit=spec.safety.tilt,
             )
         elif recovered:
             note = tipped_note(results, spec.safety.tilt)
