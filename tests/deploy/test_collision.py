@@ -24,6 +24,7 @@ from sim2real.deploy.loop import ControlLoop, LoopConfig
 from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.safety import SafetyMonitor
 from sim2real.deploy.speed import SpeedConfig
+from sim2real.deploy.torque_hold import HoldGains
 from sim2real.errors import Sim2RealError, SpecError
 from sim2real.policy.linear import write_linear_policy
 from sim2real.policy.runtime import PolicyRunner
@@ -566,6 +567,34 @@ class TestContactTiming:
         seen = self._scripted(furuta, lambda k: k % 5 != 4)  # above on four readings in five
         stop = next(k for k, sev in enumerate(seen) if "safe_stop" in sev)
         assert stop * furuta.control_dt <= furuta.safety.collision.hold_timeout + 2 * furuta.control_dt
+
+    def test_a_torque_hold_and_its_pose_last_until_the_contact_is_over(self):
+        """Safety review 9: evidence above 1 on four readings in five let a normal command through on
+        every fifth and moved the pose the torque hold holds (0.02 -> 0.3 rad with the push).  Now every
+        tick holds, towards the pose of the first, until the evidence stayed below 1 for release_s."""
+        spec = load_robot("pendulum")
+        det = CollisionDetector(spec)
+        flicker = round(0.1 / spec.control_dt)  # readings of the flickering contact
+        seen = iter(range(10**6))
+        det.observer.update = lambda reading, command, offset=None: object()
+        det._evidence = lambda residual: (np.array([1.5 if (k := next(seen)) < flicker and k % 5 != 4 else 0.5]), 0.0, 0.0)
+        monitor = SafetyMonitor(spec, collision=det, hold_gains=HoldGains.of(spec))
+        dt, kp = float(spec.control_dt), float(monitor.hold_gains.kp[0])
+        modes, values, poses = [], [], []
+        for k in range(flicker + round(det.release_s / dt) + 3):
+            q = 0.002 * k  # pushed away slowly, at rest on each reading
+            decision = monitor.filter_command([0.0], Reading(t=k * dt, q=np.array([q]), qd=np.zeros(1)), k * dt)
+            modes.append(decision.command.mode)
+            values.append(float(decision.command.values[0]))
+            poses.append(q)
+        first = modes.index("hold")
+        quiet = max(k for k in range(flicker) if k % 5 != 4) + 1  # the first reading of the last quiet spell
+        released = next(k for k in range(quiet, len(modes)) if modes[k] == "normal")
+        assert set(modes[first:released]) == {"hold"}
+        assert (released - quiet) * dt >= det.release_s - 1e-9
+        # one anchor: the spring term grows with the push on every held tick (it restarted on a normal one)
+        spring = [values[k] - values[first] for k in range(first, released)]
+        assert spring == pytest.approx([-kp * (poses[k] - poses[first]) for k in range(first, released)], abs=1e-9)
 
     def test_a_contact_gone_for_the_release_time_is_over(self, furuta):
         det = CollisionDetector(furuta)

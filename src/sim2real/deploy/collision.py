@@ -61,7 +61,9 @@ class CollisionDetector:
     threshold is a ``collision`` event: ``hold`` (the monitor repeats its last safe command, and
     resumes when the contact is gone) or ``safe_stop`` (latched) per ``reaction``; a contact held
     longer than ``hold_timeout`` becomes a safe stop.  A contact is gone once its evidence stayed
-    below the threshold for :attr:`release_s`; one that returns sooner is the same contact.
+    below the threshold for :attr:`release_s`; one that returns sooner is the same contact, and until
+    then each reading is a ``hold`` event too (a normal command let through on a quiet reading moved
+    the pose a torque hold holds: safety review 9).
 
     Args:
         spec: The robot.
@@ -242,11 +244,26 @@ class CollisionDetector:
         worst = max(float(joint[j]) if joint.size else 0.0, torque, force)
         self.peak = max(self.peak, worst)
         if not worst > 1.0:
-            if self._since is not None:
-                self._clear_since = now if self._clear_since is None else self._clear_since
-                if now - self._clear_since >= self.release_s - 1e-9:
-                    self._since = self._clear_since = None
-            return []
+            if self._since is None:
+                return []
+            self._clear_since = now if self._clear_since is None else self._clear_since
+            quiet = now - self._clear_since
+            if quiet >= self.release_s - 1e-9:
+                self._since = self._clear_since = None
+                return []
+            # the contact is under way until it has been quiet for release_s: the hold (and the pose
+            # it holds) lasts that long; returning nothing here let a normal command through
+            return [
+                new_event(
+                    now,
+                    EventKind.COLLISION,
+                    Severity.HOLD,
+                    f"contact under way: evidence {worst:.2g} of the threshold, below it for {quiet:.3g} s "
+                    f"of the {self.release_s:.3g} s that end a contact",
+                    value=quiet,
+                    limit=self.release_s,
+                )
+            ]
         self._clear_since = None
         if self._since is None:
             self._since = now

@@ -5,12 +5,14 @@ shows, their order of severity, and whether a transient fault's hold resumed
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sim2real.deploy.loop_config import TickResult
 from sim2real.deploy.safety_events import Severity
+from sim2real.deploy.safety_state import base_tilt
 
 __all__ = [
     "AFTERMATH_S",
@@ -18,7 +20,9 @@ __all__ = [
     "CaseResult",
     "stopping_kinds",
     "tick_reaction",
+    "tipped_note",
     "transient_recovered",
+    "unrecovered_note",
 ]
 
 REACTION_RANK = {"none": -1, "clamp": 1, "hold": 2, "safe_stop": 3, "refused_start": 3}
@@ -193,3 +197,78 @@ def transient_recovered(
     last_mode, last_seen = ticks[-1]
     still_held = last_mode == "hold" and bool(own & set(last_seen))
     return resumed and not own_stop and not still_held
+
+
+def unrecovered_note(
+    results: Sequence[TickResult],
+    *,
+    injected: int,
+    reacted: int,
+    cleared: int,
+    kinds: Collection[str],
+    tilt_limit: float | None = None,
+) -> str:
+    """Why a transient fault's case did not resume (:func:`transient_recovered` false), in one line:
+    its own check stopped the robot, the hold never released (still held at the end, or ended by
+    another check's stop), or the robot resumed and was held again at the end; with the base's tilt
+    at the end when beyond :data:`TIPPED` x ``tilt_limit`` [rad] (a push that tips the robot over
+    ends held by the contact of its fall, or stopped by the tilt check).  Indices as
+    :func:`transient_recovered`'s; ``cleared`` is the first tick after the fault ended."""
+    own = set(kinds)
+    dt = (results[-1].now - results[0].now) / max(len(results) - 1, 1) if results else 0.0
+
+    def when(k: int) -> str:
+        ms = 1e3 * (k - cleared) * dt
+        return f"{ms:.0f} ms after the fault ended" if ms >= 0 else f"{-ms:.0f} ms before the fault ended"
+
+    def cause(k: int, stop: bool = False) -> str:  # the fault's own event, or the safe stop's
+        events = results[k].events
+        return next((e.message for e in events if (e.severity == Severity.SAFE_STOP if stop else str(e.kind) in own)), "")
+
+    def own_stop(k: int) -> bool:
+        return any(str(e.kind) in own and e.severity == Severity.SAFE_STOP for e in results[k].events)
+
+    last = len(results) - 1
+    stop = next((k for k in range(injected, len(results)) if own_stop(k)), None)
+    resumed = next((k for k in range(reacted, len(results)) if results[k].command.mode == "normal"), None)
+    other = next((k for k in range(reacted, len(results)) if results[k].command.mode == "safe"), None)
+    if stop is not None:
+        note = f"its own check stopped the robot {when(stop)}: {cause(stop)}"
+    elif resumed is None and other is not None:
+        note = f"the hold never released; another check stopped the robot {when(other)}: {cause(other, stop=True)}"
+    elif resumed is None:
+        note = f"the hold never released: still held {when(last)}: {cause(last)}"
+    else:
+        held = last
+        while held > resumed and results[held - 1].command.mode != "normal":
+            held -= 1
+        note = f"resumed {when(resumed)}, then held again from {when(held)} to the end: {cause(held)}"
+    tilt = _final_tilt(results)
+    if tilt is not None and tilt_limit is not None and tilt > TIPPED * tilt_limit:
+        note += f"; base tilt {math.degrees(tilt):.0f} degrees at the end (a push that tips the robot over ends in the contact of its fall or a tilt stop)"
+    return note
+
+
+def _final_tilt(results: Sequence[TickResult]) -> float | None:
+    """The base tilt of the last reading [rad], or None (no quaternion)."""
+    quat = getattr(results[-1].reading, "quat", None) if results else None
+    tilt = base_tilt(quat) if quat is not None else math.nan
+    return tilt if math.isfinite(tilt) else None
+
+
+TIPPED = 0.5
+"""A case whose base ends tilted beyond this fraction of the tilt limit gets a note."""
+
+
+def tipped_note(results: Sequence[TickResult], tilt_limit: float | None) -> str:
+    """A note when the base ends tilted beyond :data:`TIPPED` x ``tilt_limit`` [rad] and still
+    tilting further (the fault tipped the robot over; a resume judged before the fall ended says
+    little), else empty."""
+    tilt = _final_tilt(results)
+    before = _final_tilt(results[:-1])
+    if tilt_limit is None or tilt is None or before is None or not (tilt > TIPPED * tilt_limit and tilt > before):
+        return ""
+    return (
+        f"the base ends tilted {math.degrees(tilt):.0f} degrees and still tipping (limit {math.degrees(tilt_limit):.0f}): "
+        "the disturbance tipped the robot over; the resume was judged before the fall ended"
+    )

@@ -25,7 +25,8 @@ def deployment_monitor(
     """The safety monitor a deployment runs: with the spec's collision detection (when enabled),
     its observer on ``observed`` (the model the policy was trained on: :meth:`ObserverModel.of_policy`;
     default nominal), and a hold with feedback at torque joints
-    (:class:`~sim2real.deploy.torque_hold.HoldGains`).  An observer that can see nothing at the
+    (:class:`~sim2real.deploy.torque_hold.HoldGains`, designed for the actuator delay of ``observed``'s
+    calibration when it has one).  An observer that can see nothing at the
     default pose (:func:`blind_at_rest`) is logged as an error."""
     collision = CollisionDetector.from_spec(spec, observed)
     if collision is not None and spec.hash not in _SAID_BLIND:
@@ -33,4 +34,5 @@ def deployment_monitor(
         if why is not None:
             log.error("%s", why)
             _SAID_BLIND.add(spec.hash)
-    return SafetyMonitor(spec, speed_fraction, collision=collision, hold_gains=HoldGains.of(spec))
+    gains = HoldGains.of(spec, observed.values if observed is not None else None)  # its delay: the calibration's
+    return SafetyMonitor(spec, speed_fraction, collision=collision, hold_gains=gains)

@@ -15,7 +15,8 @@ Severities and reactions
 - ``clamp``: the command was modified to satisfy a limit; the loop continues.
 - ``hold``: this tick's input cannot be used; the last safe command is repeated (projected into
   the hard limits of the newest good reading; with ``hold_gains`` a torque joint instead holds the
-  pose the hold began at, :mod:`~sim2real.deploy.torque_hold`), the command's mode is ``hold``.
+  pose the hold began at, fed back from fresh readings only, :mod:`~sim2real.deploy.torque_hold`),
+  the command's mode is ``hold``.
 - ``safe_stop``: the robot is sent to safe mode (command mode ``safe``).  LATCHED: every later
   tick returns a safe command until :meth:`SafetyMonitor.reset` is called explicitly AND the state
   passes every check again.
@@ -41,7 +42,8 @@ height            base height outside safety.base_height, or no height          
                   although the spec limits it
 estop             request_estop() was called                                    safe_stop
 collision         unexplained external torque above its threshold (the          hold or
-                  momentum observer, :mod:`sim2real.deploy.collision`);         safe_stop
+                  momentum observer, :mod:`sim2real.deploy.collision`), and     safe_stop
+                  until it stayed below for the release time;
                   held longer than hold_timeout                                 safe_stop
 stage_speed       base speed or yaw rate above the speed stage's cap (a velocity    info, then
                   policy below 100 %, :mod:`sim2real.deploy.stage_speed`)       safe_stop
@@ -172,8 +174,11 @@ class SafetyMonitor:
         """Feedback of a hold at torque actuators (:mod:`~sim2real.deploy.torque_hold`;
         :func:`~sim2real.deploy.monitor.deployment_monitor` gives it), or None: a hold repeats the last
         command, a frozen torque."""
-        self._hold_from: tuple[np.ndarray, np.ndarray | None] | None = None
-        """The hold under way: (the last command before it, the pose at its first tick), or None."""
+        self._hold_from: tuple[np.ndarray, np.ndarray | None, np.ndarray] | None = None
+        """The hold under way: (the last command before it, the actuated joints' pose at its first
+        tick, every joint's pose then), or None."""
+        self._fed_t: float | None = None
+        """Time of the reading the previous command was computed from (a hold feeds back only a newer one)."""
         self.limits = ActuatorLimits.from_spec(spec)
         """The hard limits per actuator."""
         self._imu_to_base = imu_to_base(spec) if spec.safety.tilt is not None else None
@@ -517,8 +522,12 @@ class SafetyMonitor:
             check_prev = None
         elif u is None:  # a hold: torque joints hold their pose with feedback, PD joints their target
             if self._hold_from is None:
-                self._hold_from = prev.copy(), (q.copy() if np.all(np.isfinite(q)) else None)
-            out = np.clip(hold_command(self.hold_gains, prev, *self._hold_from, q, qd), w_lo, w_hi)
+                self._hold_from = prev.copy(), (q.copy() if np.all(np.isfinite(q)) else None), state.q.copy()
+            u_hold, q_hold, pose = self._hold_from
+            fresh = state is reading and (self._fed_t is None or state.t > self._fed_t)  # no stale speed damped
+            load = self.hold_gains.load_change(state.q, pose) if fresh and self.hold_gains is not None else None
+            out = hold_command(self.hold_gains, prev, u_hold, q_hold, q, qd, fresh=fresh, load=load)
+            out = np.clip(out, w_lo, w_hi)
             out, governed = governor(limits, self._speed, out, q, qd, w_lo, w_hi, now)  # never faster
             events.extend(self._report(governed))
             mode = "hold"
@@ -553,6 +562,7 @@ class SafetyMonitor:
             return self._safe_stop(reading, now, events)
         self._prev = out.copy()
         self._prev_now = now
+        self._fed_t = state.t
         state_name: MonitorState = "ok" if mode == "normal" else "hold"
         return SafetyDecision(Command(t=now, values=out, mode=mode), tuple(events), state_name, state)
 
@@ -592,7 +602,7 @@ class SafetyMonitor:
             if self._estop_reason == estop_seen:
                 self._estop_reason = None
         self._reported_while_latched.clear()
-        self._prev = self._hold_from = None
+        self._prev = self._hold_from = self._fed_t = None
         if self.collision is not None:
             self.collision.reset()
         self._last_good = reading

@@ -111,13 +111,15 @@ class StandingTorque:
 # --------------------------------------------------------------------------------- stand-in policy
 
 
-def cap_for_sampled_loop(kp: np.ndarray, kd: np.ndarray, spec: RobotSpec) -> tuple[np.ndarray, np.ndarray]:
-    """PD gains per actuator lowered to :data:`STAND_IN_OMEGA_DT`'s per-joint bounds for a loop
-    sampled once per control period: ``kp <= J (STAND_IN_OMEGA_DT / dt)^2``,
-    ``kd <= 2 zeta STAND_IN_OMEGA_DT J / dt``, ``J = 1 / mobility_ii`` [kg m^2] at the default pose.
-    Shapes (n_actions,) in and out; [N m/rad] and [N m s/rad]."""
+def cap_for_sampled_loop(
+    kp: np.ndarray, kd: np.ndarray, spec: RobotSpec, omega_dt: float = STAND_IN_OMEGA_DT
+) -> tuple[np.ndarray, np.ndarray]:
+    """PD gains per actuator lowered to the per-joint bounds of a loop sampled once per control
+    period: ``kp <= J (omega_dt / dt)^2``, ``kd <= 2 zeta omega_dt J / dt``, ``J = 1 / mobility_ii``
+    [kg m^2] at the default pose (``omega_dt``: :data:`STAND_IN_OMEGA_DT`, or the torque hold's
+    latency allowance).  Shapes (n_actions,) in and out; [N m/rad] and [N m s/rad]."""
     inertia = 1.0 / np.diag(joint_mobility(spec))
-    rate = STAND_IN_OMEGA_DT / float(spec.control_dt)
+    rate = float(omega_dt) / float(spec.control_dt)
     return np.minimum(kp, inertia * rate**2), np.minimum(kd, 2.0 * ZETA * rate * inertia)
 
 
