@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import serial_files
 from realdata_source import REAL_DATA, require
 
 SLOW_SECONDS = 15.0
@@ -30,6 +31,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     worker's first batch, and by class (``loadscope``) a module fixture two classes share was built
     on both workers (test_legged's hung recording and identification: 39 s twice)."""
     items.sort(key=lambda item: -_estimate(item))
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Name the files of deselected ``serial`` tests in ``$SIM2REAL_SERIAL_FILES`` when it is set:
+    `make test`'s first run (``-m "not serial ..."``) leaves them to its second, which then collects
+    those files alone (tests/serial_files.py)."""
+    out = os.environ.get(serial_files.ENV)
+    serial = {item.nodeid.split("::")[0] for item in items if item.get_closest_marker("serial")}
+    if out and serial:
+        serial_files.record(Path(out), serial)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ processes started by Ray's cluster utilities), joined by address like ``--ray HO
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -152,3 +153,35 @@ class TestEnvelopeOnACluster:
         assert calls == list(range(1, 7))  # every cell counted once
         np.testing.assert_array_equal(result.successes, serial.successes)
         np.testing.assert_array_equal(result.reasons, serial.reasons)
+
+
+@pytest.mark.slow(seconds=25)
+class TestIdentifyOnACluster:
+    def test_starts_on_the_cluster_give_the_serial_result(self, cluster, tmp_path, capsys):
+        """``identify --starts 3 --ray ADDRESS`` (issue 19: results identical to the serial run for
+        the same seeds), on this module's cluster: a Ray started for this test alone cost a fresh
+        process (Ray starts a local cluster by forking the caller) and that cluster's start-up.
+        ``--ray local`` is the sweep's (tests/commands/test_sweep.py); both go through one
+        ``connect``."""
+        from sysid_testdata import synthetic_log  # here: the cluster's workers import this module
+
+        from sim2real.cli import main
+        from sim2real.logs import write_bag
+
+        truth = {"body.pole.mass": 0.72, "joint.hinge.damping": 0.28}
+        write_bag(tmp_path / "run", synthetic_log("pendulum", truth, seconds=4.0))
+        args = ["identify", str(tmp_path / "run"), "--robot", "pendulum", "--params", ",".join(truth),
+                "--starts", "3", "--json"]  # fmt: skip
+        summaries = []
+        for extra in ([], ["--ray", cluster.address]):
+            code = main([*args, *extra])
+            out, err = capsys.readouterr()
+            assert code == 0, err
+            summaries.append(json.loads(out.strip().splitlines()[-1]))
+        serial, ray = summaries
+        assert serial["starts"]["n"] == 3 and serial["starts"]["converged"] == 3
+        for summary in (serial, ray):
+            summary.pop("seconds")
+            for run in summary["starts"]["runs"]:
+                run.pop("seconds")
+        assert ray == serial

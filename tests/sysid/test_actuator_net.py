@@ -213,7 +213,7 @@ class TestFit:
     def test_a_gru_fits_and_steps_in_the_simulator(self, spec, tmp_path):
         path = tmp_path / "gru.onnx"
         result = fit_actuator_net(
-            spec, [drive_log(spec, 20.0, 0)], path, config=NetFitConfig(kind="gru", epochs=3, seed=0)
+            spec, [drive_log(spec, 5.0, 0)], path, config=NetFitConfig(kind="gru", epochs=3, seed=0)
         )
         net = ActuatorNet(path)
         assert net.meta.kind == "gru" and net.meta.hidden > 0

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -125,28 +123,8 @@ def test_bad_input_is_one_clear_error_line(capsys, tmp_path, bag, command):
 
 
 class TestMultiStart:
-    @pytest.mark.slow(seconds=45)
-    def test_starts_on_a_local_ray_cluster_give_the_serial_result(self, capsys, bag):
-        args = ["identify", str(bag), "--robot", "pendulum", "--params", ",".join(TRUE), "--starts", "3",
-                "--json"]  # fmt: skip
-        code, out, err = _run(capsys, *args)
-        assert code == 0, err
-        serial = json.loads(out)
-        # Ray starts its local cluster by forking the calling process: from a fresh process, not
-        # from this test session's (by now large) one, where the fork can fail for memory
-        done = subprocess.run(
-            [sys.executable, "-m", "sim2real.cli", *args, "--ray", "local"],
-            capture_output=True, text=True, timeout=300, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr[-2000:]
-        ray = json.loads(done.stdout.strip().splitlines()[-1])
-        assert serial["starts"]["n"] == 3 and serial["starts"]["converged"] == 3
-        for summary in (serial, ray):
-            summary.pop("seconds")
-            for run in summary["starts"]["runs"]:
-                run.pop("seconds")
-        assert ray == serial
-
+    # the starts on a Ray cluster, compared with this serial run: tests/parallel/test_ray_cluster.py
+    # (TestIdentifyOnACluster), on that module's cluster
     @pytest.mark.parametrize(
         ("args", "message"),
         [

@@ -98,17 +98,22 @@ def _rank_stops_at_the_gate(out: str) -> int:
     return 0
 
 
-def _rank_trains_then_gates(out: str) -> int:
-    """One rank: :func:`_rank_trains`, then :func:`_rank_stops_at_the_gate` with a fresh Trainer of
-    its own, in the same process group (one launch of two processes serves both test classes)."""
+def _rank_trains_gates_and_updates(out: str, rollout: str) -> int:
+    """One rank: :func:`_rank_trains`, then :func:`_rank_stops_at_the_gate` and
+    :func:`_rank_updates`, each with a fresh Trainer of its own, in the same process group: one
+    launch of two processes serves the three test classes (a launch costs seconds: two fresh
+    interpreters importing torch and joining a gloo group).  The update runs last: it replaces
+    ``torch.randperm`` in the rank's process."""
     _rank_trains(out)
-    return _rank_stops_at_the_gate(out)
+    _rank_stops_at_the_gate(out)
+    return _rank_updates(rollout)
 
 
 @pytest.fixture(scope="module")
-def two_ranks(tmp_path_factory):
+def two_ranks(tmp_path_factory, reference):
     out = tmp_path_factory.mktemp("ranks")
-    assert launch(_rank_trains_then_gates, 2, {"out": str(out)}) == 0
+    *_, rollout = reference
+    assert launch(_rank_trains_gates_and_updates, 2, {"out": str(out), "rollout": str(rollout)}) == 0
     return out, [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
 
@@ -237,28 +242,35 @@ def _rank_updates(path: str) -> int:
     return 0
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """One process's trainer after an iteration, its next rollout (not updated on yet), and the
+    networks, optimizer and learning rate before that update, saved for the ranks (``rollout.pt``)."""
+    from sim2real.train.runner import Trainer
+
+    trainer = Trainer("furuta", SAME, seed=5)
+    trainer.iterate()  # away from the initial normalizer, optimizer moments and learning rate
+    alg = trainer.runner.alg
+    data = _collect(trainer)  # folds the rollout into the normalizers, step by step
+    before = {
+        "actor": {k: v.clone() for k, v in alg.actor.state_dict().items()},
+        "critic": {k: v.clone() for k, v in alg.critic.state_dict().items()},
+        "optimizer": copy.deepcopy(alg.optimizer.state_dict()),
+        "lr": alg.learning_rate,
+    }
+    path = tmp_path_factory.mktemp("rollout") / "rollout.pt"
+    torch.save({**before, "data": data}, path)
+    return trainer, data, before, path
+
+
 class TestSameUpdateAsOneProcess:
     def test_two_ranks_on_the_halves_of_a_rollout_update_like_one_process_on_all_of_it(
-        self, tmp_path, monkeypatch
+        self, reference, two_ranks, monkeypatch
     ):
-        from sim2real.train.runner import Trainer
-
-        trainer = Trainer("furuta", SAME, seed=5)
-        trainer.iterate()  # away from the initial normalizer, optimizer moments and learning rate
-        alg = trainer.runner.alg
-        data = _collect(trainer)  # folds the rollout into the normalizers, step by step
-        before = {
-            "actor": {k: v.clone() for k, v in alg.actor.state_dict().items()},
-            "critic": {k: v.clone() for k, v in alg.critic.state_dict().items()},
-            "optimizer": copy.deepcopy(alg.optimizer.state_dict()),
-            "lr": alg.learning_rate,
-        }
-        path = tmp_path / "rollout.pt"
-        torch.save({**before, "data": data}, path)
+        trainer, data, before, path = reference  # the ranks updated on its halves (two_ranks)
         monkeypatch.setattr(torch, "randperm", _in_order)
         one = _update(trainer, data, slice(None))
         monkeypatch.undo()
-        assert launch(_rank_updates, 2, {"path": str(path)}) == 0
         ranks = [torch.load(f"{path}.rank{r}", weights_only=False) for r in range(2)]
         moved = max(float((one["actor"][k] - before["actor"][k]).abs().max()) for k in one["actor"])
         assert moved > 1e-3  # the update did something to compare
