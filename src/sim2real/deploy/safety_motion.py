@@ -149,10 +149,11 @@ class MotionCheck:
     def _residual(self, old: int, new: int) -> np.ndarray:
         """Shape (n_joints,): ``|delta q - integral qd dt|`` between two slots [rad]."""
         residual = (self._q[new] - self._q[old]) - (self._i[new] - self._i[old])
-        if self._any_wraps:
-            turned = np.remainder(residual + math.pi, 2.0 * math.pi) - math.pi
+        residual = np.abs(residual)
+        if self._any_wraps and residual.max() > math.pi:  # the rest of a turn, where a driver may wrap
+            turned = np.abs(np.remainder(residual + math.pi, 2.0 * math.pi) - math.pi)
             residual = np.where(self._wraps, turned, residual)
-        return np.abs(residual)
+        return residual
 
     def _result(self, old: int, new: int) -> MotionResidual:
         """The residual and tolerance of the window between two slots."""
