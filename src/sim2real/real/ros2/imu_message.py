@@ -58,7 +58,8 @@ class ImuValues:
     quat: np.ndarray | None
     """Orientation (w, x, y, z), world to site; None: the driver gives none (covariance -1)."""
     problem: str | None
-    """Why the sample must not be used (an orientation the driver did not fill), or None."""
+    """Why the sample must not be used (an orientation the driver did not fill, or one that has
+    disagreed with the accelerometer about gravity), or None."""
 
 
 class ImuReader:
@@ -132,7 +133,8 @@ class ImuReader:
             accel = measured if accel is not None else None
             quat = quat_multiply(quat, quat_of(rotation.T)) if quat is not None else None
         if quat is not None:
-            problem = problem or self.gravity.update(t, quat, measured)
+            disagreement = self.gravity.update(t, quat, measured)  # every sample: the streak is timed
+            problem = problem or disagreement
         return ImuValues(gyro=gyro, accel=accel, quat=quat, problem=problem)
 
 
