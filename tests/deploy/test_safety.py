@@ -558,6 +558,7 @@ class TestCommandClamps:
         # kp (target - q) - kd qd within +-tau_lim  <=>  target in q + (+-tau_lim + kd qd) / kp
         q, qd = np.array([0.0, -1.0]), np.array([2.0, -3.0])
         monitor = SafetyMonitor(arm)
+        monitor.motion = None  # a constant position at a constant speed: a frozen sensor to that check
         now = 0.0
         for k in range(100):  # reach the window despite the rate limit
             now = k * 0.01
@@ -588,6 +589,7 @@ class TestCommandClamps:
     def test_dc_motor_voltage_window_upper(self, dc, qd, expected, binding):
         # kt (V - ke qd) / R within +-0.25  <=>  V in ke qd +- 0.25 * 2 / 0.05 = ke qd +- 10; and |V| <= 9
         monitor = SafetyMonitor(dc)
+        monitor.motion = None  # a constant position at a constant speed: a frozen sensor to that check
         now = 0.0
         for k in range(200):
             now = k * 0.002
@@ -603,6 +605,7 @@ class TestCommandClamps:
     )
     def test_dc_motor_voltage_window_lower(self, dc, qd, expected, binding):
         monitor = SafetyMonitor(dc)
+        monitor.motion = None  # a constant position at a constant speed: a frozen sensor to that check
         now = 0.0
         for k in range(200):
             now = k * 0.002
@@ -715,6 +718,7 @@ class TestHardConflicts:
     def test_hard_window_moving_beyond_rate_reach_holds(self, arm):
         # saturated at the upper torque edge, then the joint jumps: the window leaves the rate's reach
         monitor = SafetyMonitor(arm)
+        monitor.motion = None  # a jump of 1 rad at rest: a broken sensor to that check
         now = 0.0
         for k in range(100):
             now = k * 0.01
@@ -1239,6 +1243,7 @@ def test_constant_command_settles_at_the_nearest_allowed_value(specs, data, name
     big = st.floats(min_value=-1e300, max_value=1e300)
     u = np.array([data.draw(st.one_of(st.floats(-30.0, 30.0), big)) for _ in spec.actuators])
     monitor = SafetyMonitor(spec, fraction)
+    monitor.motion = None  # a constant position at a constant speed: a frozen sensor to that check
     expected = None
     values = None
     for k in range(5000):

@@ -10,6 +10,7 @@ from deploy_testdata import QUIET
 
 from imu_mount_testdata import loose_imu_quadruped, turned_imu_quadruped
 from sim2real.deploy.body_geometry import imu_to_base
+from sim2real.deploy.monitor import deployment_monitor
 from sim2real.deploy.safety import EventKind, SafetyMonitor, Severity, base_tilt
 from sim2real.deploy.safety_state import check_reading
 from sim2real.errors import Sim2RealError
@@ -140,3 +141,65 @@ class TestQuaternionNorm:
         quat = np.array([1.0, 0.01, 0.0, 0.0]) * 1.05  # upright within 1.2 degrees, norm 1.05
         assert check(quadruped, good(quadruped, quat=quat)) == ([], "ok")
 
+
+
+class TestTorqueMeasuredAtSomeJoints:
+    """Safety review 9 (finding 4): one actuated joint without an effort interface turned the
+    measured-torque check off at every joint (the ROS 2 reader gave ``tau=None``); now the joints
+    that measure are checked, the others are marked unmeasured (``Reading.tau_measured``)."""
+
+    def partial(self, spec, value, at=11, **changes):
+        tau = np.full(spec.n_joints, value)
+        tau[at] = np.nan
+        mask = np.ones(spec.n_joints, bool)
+        mask[at] = False
+        return good(spec, tau=tau, tau_measured=mask, **changes)
+
+    def test_a_torque_beyond_the_limit_at_a_measured_joint_stops(self, quadruped):
+        events, state = check(quadruped, self.partial(quadruped, 80.0))  # limits 23.7 / 45.4 N m
+        assert state == "safe_stop"
+        stopped = {e.joint for e in events if e.kind == EventKind.TORQUE_LIMIT}
+        assert stopped == set(quadruped.joints[:11])
+        assert not [e for e in events if e.kind == EventKind.NAN_STATE]  # the unmeasured joint is no fault
+
+    def test_normal_torques_with_an_unmeasured_joint_pass(self, quadruped):
+        assert check(quadruped, self.partial(quadruped, 1.0)) == ([], "ok")
+
+    def test_nan_at_a_measured_joint_is_still_a_fault(self, quadruped):
+        reading = self.partial(quadruped, 1.0)
+        tau = reading.tau.copy()
+        tau[0] = np.nan
+        events, state = check(quadruped, good(quadruped, tau=tau, tau_measured=reading.tau_measured))
+        assert state == "safe_stop"
+        assert [e.joint for e in events if e.kind == EventKind.NAN_STATE] == [quadruped.joints[0]]
+
+    def test_the_mask_is_checked_and_a_full_one_is_none(self, quadruped):
+        n = quadruped.n_joints
+        assert good(quadruped, tau=np.zeros(n), tau_measured=np.ones(n, bool)).tau_measured is None
+        with pytest.raises(ValueError, match="tau_measured without tau"):
+            good(quadruped, tau_measured=np.ones(n, bool))
+        with pytest.raises(ValueError, match="shape"):
+            good(quadruped, tau=np.zeros(n), tau_measured=np.ones(3, bool))
+        partial = self.partial(quadruped, 1.0)
+        assert partial.tau_complete is None and not partial.tau_measured.flags.writeable
+
+    def test_the_collision_observer_takes_the_commands_torque_instead(self, quadruped):
+        """A part-measured torque goes to the observer as none (it then takes the torque the command
+        implies at every joint, as for a robot without efforts): NaN would blind it, a zero at the
+        unmeasured joint would read as an external torque."""
+        robot = TwinRobot(quadruped, TwinConfig(effects=QUIET), initial_qpos=np.asarray(quadruped.default_pose))
+        monitor = deployment_monitor(quadruped)
+        target = np.asarray(quadruped.default_pose, dtype=float)[monitor.limits.index]
+        for _ in range(round(2.0 / quadruped.control_dt)):
+            r = robot.read()
+            tau = r.tau.copy() if r.tau is not None else np.zeros(quadruped.n_joints)
+            tau[11] = np.nan
+            mask = np.arange(quadruped.n_joints) != 11
+            reading = Reading(
+                t=r.t, q=r.q, qd=r.qd, tau=tau, tau_measured=mask, gyro=r.gyro, accel=r.accel, quat=r.quat,
+                base_height=r.base_height,
+            )
+            decision = monitor.filter_command(target, reading, r.t)
+            robot.write(decision.command)
+        assert not monitor.latched and monitor.counters["collision"] == 0
+        assert 0.0 < monitor.collision.peak < 1.0  # it ran on these readings (NaN would have blinded it)

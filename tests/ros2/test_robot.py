@@ -277,7 +277,8 @@ class TestJointStatesByName:
             imu = Imu()
             imu.orientation.w, imu.orientation.x = 0.8, 0.6
             imu.angular_velocity.z = 0.5
-            imu.linear_acceleration.z = 9.8
+            # gravity where that orientation (a 1.29 rad roll) puts it: (0, 0.96, 0.28) g
+            imu.linear_acceleration.y, imu.linear_acceleration.z = 9.8 * 0.96, 9.8 * 0.28
             probe.wait_for(
                 lambda: imu_pub.get_subscription_count() > 0 and height_pub.get_subscription_count() > 0,
                 TIMEOUT,
@@ -299,6 +300,49 @@ class TestJointStatesByName:
         finally:
             robot.close()
 
+
+    def test_an_orientation_disagreeing_with_gravity_invalidates_the_readings(self, probe, quadruped):
+        """Safety review 9 (finding 3): an identity orientation with a nonzero covariance while the
+        accelerometer reads the base tilted 70 degrees was trusted (tilt 0).  On the robot's clock
+        (stepped here by 25 ms a sample), the readings turn invalid once that lasts 0.2 s."""
+        from sensor_msgs.msg import Imu, JointState
+        from std_msgs.msg import Float64
+
+        config = topics()
+        now = [100.0]
+        robot = Ros2Robot(quadruped, config, clock=lambda: now[0])
+        pub = probe.node.create_publisher(JointState, config.joint_states_topic, QosSettings(depth=1).profile())
+        imu_pub = probe.node.create_publisher(Imu, config.imu_topic, 1)
+        height_pub = probe.node.create_publisher(Float64, config.base_height_topic, 1)
+        imu = Imu()
+        imu.orientation.w = 1.0
+        imu.orientation_covariance[0] = imu.orientation_covariance[4] = imu.orientation_covariance[8] = 0.01
+        imu.linear_acceleration.x, imu.linear_acceleration.z = 9.81 * np.sin(1.22), 9.81 * np.cos(1.22)
+        try:
+            probe.wait_for(
+                lambda: min(p.get_subscription_count() for p in (pub, imu_pub, height_pub)) > 0,
+                TIMEOUT,
+                "the robot's subscriptions",
+            )
+            valid = []
+            for _ in range(12):
+                now[0] += 0.025
+                deadline = time.monotonic() + TIMEOUT
+                counts = (robot.counters.imu, robot.counters.base_height, robot.counters.joint_states)
+                while min(robot.counters.imu - counts[0], robot.counters.base_height - counts[1]) < 1 or (
+                    robot.counters.joint_states == counts[2]
+                ):
+                    assert time.monotonic() < deadline, "the robot received no samples"
+                    imu_pub.publish(imu)
+                    height_pub.publish(Float64(data=0.3))
+                    pub.publish(joint_state(quadruped.joints, quadruped.default_pose))
+                    with probe.changed:
+                        probe.changed.wait(0.02)
+                valid.append(robot.read().valid)
+            assert valid[:8] == [True] * 8 and valid[-1] is False  # 8 samples: 0.175 s of disagreement
+            assert "disagrees with its accelerometer about gravity" in robot.not_ready()
+        finally:
+            robot.close()
 
     def test_odometry_gives_the_base_velocity_and_must_be_fresh(self, probe, quadruped):
         """Without it a ROS 2 robot gave no base velocity: a policy observing it could not run and

@@ -19,6 +19,7 @@ safety_limits       :class:`ActuatorLimits` (named, with units), the command win
                     safe-mode command, and :func:`assert_safe` (the final, independent check)
 safety_shape        the command path's clamp and hold events (which limit bound a value), the velocity
                     governor, the command's parsing
+safety_motion       whether each joint's position follows its velocity (a frozen or stale stream)
 collision           the :class:`CollisionDetector` the monitor runs: the observer's residual against
                     the thresholds, as collision events
 collision_observer  the external-torque observer (momentum residual, numpy + MuJoCo)

@@ -25,8 +25,8 @@ Severities and reactions
 ================  ============================================================  ================
 kind              check                                                         severity
 ================  ============================================================  ================
-nan_state         NaN/inf in the reading (t, q, qd, tau, gyro, accel, quat,     safe_stop
-                  base_height) or a zero quaternion
+nan_state         NaN/inf in the reading (t, q, qd, tau where measured, gyro,   safe_stop
+                  accel, quat, base_height) or a zero quaternion
 stale             one unusable reading: valid=False, missing (None), wrong      hold
                   number of joints, time going backwards, time ahead of now
 stale             newest reading older than stale_timeout; no usable reading    safe_stop
@@ -35,7 +35,8 @@ stale             newest reading older than stale_timeout; no usable reading    
 position_limit    measured joint position outside [low, high]                   safe_stop
 velocity_limit    measured joint speed above its limit (not scaled by the       safe_stop
                   speed fraction)
-torque_limit      measured joint torque above its limit                         safe_stop
+torque_limit      measured joint torque above its limit (at the joints that     safe_stop
+                  measure it: ``Reading.tau_measured``)
 tilt              base tilt above safety.tilt, or no quaternion although the    safe_stop
                   spec limits tilt
 height            base height outside safety.base_height, or no height          safe_stop
@@ -45,6 +46,9 @@ collision         unexplained external torque above its threshold (the          
                   momentum observer, :mod:`sim2real.deploy.collision`), and     safe_stop
                   until it stayed below for the release time;
                   held longer than hold_timeout                                 safe_stop
+sensor            a joint's position not following its velocity over 0.1 s      safe_stop
+                  (a frozen or stale stream republished with fresh stamps,
+                  :mod:`sim2real.deploy.safety_motion`)
 stage_speed       base speed or yaw rate above the speed stage's cap (a velocity    info, then
                   policy below 100 %, :mod:`sim2real.deploy.stage_speed`)       safe_stop
 position_limit    pd target outside the position limits: clamped                clamp
@@ -90,6 +94,7 @@ This module needs numpy only.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -118,6 +123,7 @@ from sim2real.deploy.safety_limits import (
     safe_mode_command,
     zero_torque_command,
 )
+from sim2real.deploy.safety_motion import MotionCheck
 from sim2real.deploy.safety_shape import clamp_events, conflict_events, governor, parse_command
 from sim2real.deploy.safety_state import base_tilt, check_reading
 from sim2real.deploy.torque_hold import HoldGains, hold_command
@@ -145,6 +151,14 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+
+def _whole_tau(reading: Reading | None) -> Reading | None:
+    """The reading as the collision observer takes it: a torque measured at some joints only is
+    none (the observer then takes the torque the command implies at every joint)."""
+    if isinstance(reading, Reading) and reading.tau is not None and reading.tau_complete is None:
+        return dataclasses.replace(reading, tau=None, tau_measured=None)
+    return reading
 
 
 class SafetyMonitor:
@@ -205,6 +219,9 @@ class SafetyMonitor:
         self._checked: tuple[Reading | None, float] | None = None
         self._tick_state: MonitorState = "hold"
         self._state_checks: list[StateCheck] = []
+        self.motion: MotionCheck | None = MotionCheck(spec)
+        """The check that each joint's position follows its velocity (:mod:`~.safety_motion`); None:
+        off (only tests of the clamps at a constant state with a velocity, which no sensor gives)."""
 
     # ------------------------------------------------------------------ configuration and status
 
@@ -322,10 +339,15 @@ class SafetyMonitor:
         """
         now = float(now)
         events, state = self._evaluate(reading, now)
+        if state == "ok" and self.motion is not None:  # a usable reading: does q follow qd?
+            assert isinstance(reading, Reading)
+            frozen = self.motion.check(reading, now)
+            events += frozen
+            state = "safe_stop" if frozen else state
         if state == "ok":  # a usable reading, whatever the collision observer finds in it
             self._last_good = reading
         if self.collision is not None:  # the command applied since the last reading: None when safe
-            hits = self.collision.check(reading, now, None if self._latched else self._prev)
+            hits = self.collision.check(_whole_tau(reading), now, None if self._latched else self._prev)
             events += hits
             if hits and state != "safe_stop":
                 state = "safe_stop" if hits[0].severity == Severity.SAFE_STOP else "hold"
@@ -605,6 +627,8 @@ class SafetyMonitor:
         self._prev = self._hold_from = self._fed_t = None
         if self.collision is not None:
             self.collision.reset()
+        if self.motion is not None:
+            self.motion.reset()
         self._last_good = reading
         self._last_t = reading.t
         self._last_fresh = reading.t

@@ -49,6 +49,7 @@ class EventKind(StrEnum):
     INVARIANT = "invariant"
     COLLISION = "collision"
     STAGE_SPEED = "stage_speed"
+    SENSOR = "sensor"
 
 
 class Severity(StrEnum):

@@ -179,10 +179,15 @@ def check_limits(
     ev: list[SafetyEvent] = []
     lim = spec.safety
     joints = spec.joints
+    # a torque is checked where it is measured (a joint without an effort sensor gives NaN)
+    measured = np.ones(spec.n_joints, bool) if reading.tau_measured is None else reading.tau_measured
     per_joint = {"q": reading.q, "qd": reading.qd, "tau": reading.tau}
     for name, arr in per_joint.items():
-        if arr is not None and not np.all(np.isfinite(arr)):
-            bad = [joints[i] for i in np.flatnonzero(~np.isfinite(arr))]
+        broken = np.zeros(spec.n_joints, bool) if arr is None else ~np.isfinite(arr)
+        if name == "tau":
+            broken &= measured
+        if broken.any():
+            bad = [joints[i] for i in np.flatnonzero(broken)]
             ev.append(
                 new_event(
                     now, EventKind.NAN_STATE, SAFE_STOP, f"non-finite {name} at joint(s) {', '.join(bad)}", joint=bad[0]
@@ -203,7 +208,7 @@ def check_limits(
             (reading.q < lim.position_low) | (reading.q > lim.position_high) | (np.abs(reading.qd) > lim.velocity)
         )
         if reading.tau is not None:
-            suspect |= np.abs(reading.tau) > lim.torque
+            suspect |= (np.abs(reading.tau) > lim.torque) & measured
         for i in np.flatnonzero(suspect):
             ev.extend(_joint_limit_events(spec, reading, i, now))
     ev.extend(_base_events(spec, reading, now, imu_to_base))
@@ -243,7 +248,7 @@ def _joint_limit_events(spec: RobotSpec, reading: Reading, i: int, now: float) -
                 limit=vmax,
             )
         )
-    if reading.tau is not None:
+    if reading.tau is not None and (reading.tau_measured is None or reading.tau_measured[i]):
         ti = float(reading.tau[i])
         tmax = float(lim.torque[i])
         if math.isfinite(ti) and abs(ti) > tmax:

@@ -13,6 +13,7 @@ estimator         base state estimation for legged robots (IMU, leg kinematics, 
 legs              the legs of a floating-base robot as plain arrays (the estimator's)
 odometry          a legged robot's base as its log records it: the estimate and, on the twin, the truth
 imu_frame         an IMU recorded in another frame than the spec's IMU site, turned into the site's
+imu_gravity       whether an IMU's orientation agrees with its accelerometer about gravity
 rotations         quaternions, rotation matrices and cross products as plain numpy
 base_state        :class:`BaseState`: a simulated floating base's true state (evaluation only)
 kinematic         :class:`KinematicRobot`: joints follow pd targets at once (plumbing benchmarks)

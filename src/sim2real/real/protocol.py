@@ -72,6 +72,10 @@ class Reading:
     when its spec observes one (``TwinRobot.gives_height_scan``); a ROS 2 robot gives none."""
     valid: bool = True
     """False for a dropped or incomplete sample (e.g. a JointState missing a joint): do not use it."""
+    tau_measured: np.ndarray | None = None
+    """Which joints' ``tau`` is measured, shape (n_joints,) bool (elsewhere ``tau`` is NaN: no
+    measurement, not a fault), or None: every joint's (when ``tau`` is given).  A robot one of whose
+    actuated joints has no effort sensor gives the others' this way."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "t", float(self.t))
@@ -89,6 +93,19 @@ class Reading:
         if self.base_height is not None:
             object.__setattr__(self, "base_height", float(self.base_height))
         object.__setattr__(self, "valid", bool(self.valid))
+        if self.tau_measured is not None:
+            if self.tau is None:
+                raise ValueError("tau_measured without tau")
+            mask = np.array(self.tau_measured, dtype=bool)
+            if mask.shape != q.shape:
+                raise ValueError(f"tau_measured must have shape {q.shape}, got {mask.shape}")
+            mask.setflags(write=False)
+            object.__setattr__(self, "tau_measured", None if mask.all() else mask)
+
+    @property
+    def tau_complete(self) -> np.ndarray | None:
+        """``tau`` when every joint's torque is measured, else None (for a user that needs all of them)."""
+        return self.tau if self.tau_measured is None else None
 
     @property
     def n_joints(self) -> int:

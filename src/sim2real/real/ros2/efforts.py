@@ -1,11 +1,14 @@
 """The efforts of a ``sensor_msgs/JointState``, as the measured-torque check may take them.
 
 Efforts are optional: an empty ``effort`` array gives ``Reading.tau = None`` (said once: the
-measured-torque check is then off), and so does one that is NaN at actuated joints that have
-never given a finite effort (what ros2_control's joint_state_broadcaster publishes for joints
-without an effort interface), until every actuated joint has given one.  Once a joint has given
-a finite effort, its NaN, a message without efforts or one with an array of another length than
-the names is a sensor fault, passed on as NaN for the safety monitor to stop on.
+measured-torque check is then off), and so does one that is NaN at every actuated joint that has
+never given a finite effort.  A joint that never gave one while others did (ros2_control's
+joint_state_broadcaster publishes NaN for a joint without an effort interface) is *unmeasured*:
+its effort stays NaN and ``Reading.tau_measured`` says so, while the joints that measure keep
+their torque and NaN checks (said once, naming the unchecked joints).  Once a joint has given a
+finite effort, its NaN, a message without efforts or one with an array of another length than the
+names is a sensor fault, passed on as NaN for the safety monitor to stop on.  A passive joint that
+never gave one reads 0 (it has no actuator and no torque limit).
 """
 
 from __future__ import annotations
@@ -31,13 +34,13 @@ class EffortReader:
             [j not in spec.actuated_joints for j in spec.joints]
         )  # no torque limit to check
 
-    def read(self, effort: Any, index: np.ndarray, n_names: int) -> np.ndarray | None:
-        """The spec joints' efforts of a JointState (module docstring), or None: not measured.
+    def read(self, effort: Any, index: np.ndarray, n_names: int) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The spec joints' efforts of a JointState (module docstring): ``(tau, measured)`` with
+        ``measured`` the joints whose effort is measured (None: all of them), or None: none is.
 
         Once a joint has given a finite effort, its NaN (or a message without efforts, or with an
         array of another length) is a fault passed on as NaN for the monitor to stop on: the torque
-        check must not go quiet when a driver stops sending them.  An unactuated joint that never
-        gave one reads 0 (a passive pendulum has no effort interface and no torque limit).
+        check must not go quiet when a driver stops sending them.
         """
         if len(effort) == n_names:
             tau = np.frombuffer(effort, dtype=np.float64)[index]
@@ -56,15 +59,21 @@ class EffortReader:
                 return None
             tau = np.full(self.spec.n_joints, np.nan)  # measured before: their absence is a fault
         finite = np.isfinite(tau)
-        fault = self._effort_seen & ~finite
         self._effort_seen |= finite
         tau = np.where(self._passive & ~self._effort_seen, 0.0, tau)
-        if fault.any() or (self._effort_seen | self._passive).all():
-            return tau
-        never = [self.spec.joints[i] for i in np.flatnonzero(~(self._effort_seen | self._passive))]
+        measured = self._effort_seen | self._passive
+        if measured.all():
+            return tau, None
+        if not self._effort_seen.any():
+            self._warn_once(
+                "effort",
+                "JointState effort is NaN at every actuated joint: efforts taken as not measured until one gives one",
+            )
+            return None
+        never = tuple(self.spec.joints[i] for i in np.flatnonzero(~measured))
         self._warn_once(
-            "effort",
-            f"JointState effort is NaN at {', '.join(never[:4])}{' ...' if len(never) > 4 else ''}: "
-            "efforts taken as not measured until every actuated joint has given one",
+            f"effort {never}",
+            f"JointState effort is NaN at {', '.join(never)}, which never gave one: the measured-torque check is "
+            "off at these joints only (commands there are still limited through the spec's gains)",
         )
-        return None
+        return tau, measured

@@ -12,6 +12,13 @@ Two things a driver's message may say that the site's reading must not take at f
   One that leaves the default reads *upright* whatever the base does, and the tilt check with it.
   While its accelerometer reads the base tilted more than :data:`UNFILLED_TILT` (and about 1 g:
   no impact, no fall), such a sample is refused with one line, and the reading is invalid.
+- **An orientation that disagrees with gravity**, whatever its value and covariances (an identity
+  with a nonzero covariance, or beside an accelerometer flagged absent, whose values are still
+  compared when they are about 1 g): a disagreement beyond
+  :data:`~sim2real.real.imu_gravity.MISMATCH` lasting :data:`~sim2real.real.imu_gravity.MISMATCH_TIME`
+  (:class:`~sim2real.real.imu_gravity.GravityAgreement`) makes the samples' ``problem`` say so
+  until the two agree again: the readings are invalid (the tilt check cannot use that
+  orientation), so the monitor holds, then stops after ``stale_timeout``.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import mujoco
 import numpy as np
 
 from sim2real.real.imu_frame import ALIGNED, frame_rotation, quat_of
+from sim2real.real.imu_gravity import GravityAgreement
 from sim2real.real.rotations import quat_multiply
 from sim2real.robots.model import build_model
 from sim2real.robots.spec import RobotSpec
@@ -50,7 +58,8 @@ class ImuValues:
     quat: np.ndarray | None
     """Orientation (w, x, y, z), world to site; None: the driver gives none (covariance -1)."""
     problem: str | None
-    """Why the sample must not be used (an orientation the driver did not fill), or None."""
+    """Why the sample must not be used (an orientation the driver did not fill, or one that has
+    disagreed with the accelerometer about gravity), or None."""
 
 
 class ImuReader:
@@ -61,6 +70,8 @@ class ImuReader:
         self.spec = spec
         self._model = model
         self._frames: dict[str, np.ndarray | None] = {}  # frame_id -> rotation to the site (None: none)
+        self.gravity = GravityAgreement()
+        """Whether the orientation agrees with the accelerometer (fed by :meth:`read` given a time)."""
 
     def rotation(self, frame: str) -> np.ndarray | None:
         """The rotation from ``frame`` to the IMU site, shape (3, 3) (``v_site = R v_frame``), or None
@@ -97,11 +108,13 @@ class ImuReader:
         self._frames[frame] = rotation
         return rotation
 
-    def read(self, msg: Any) -> ImuValues:
-        """A ``sensor_msgs/msg/Imu`` in the IMU site's frame."""
+    def read(self, msg: Any, t: float) -> ImuValues:
+        """A ``sensor_msgs/msg/Imu`` in the IMU site's frame; ``t``: its time [s] (how long its
+        orientation disagrees with its accelerometer is judged on it)."""
         g, a, o = msg.angular_velocity, msg.linear_acceleration, msg.orientation
         gyro = np.array([g.x, g.y, g.z])
-        accel = None if msg.linear_acceleration_covariance[0] == -1.0 else np.array([a.x, a.y, a.z])
+        measured = np.array([a.x, a.y, a.z])  # compared with the orientation even when flagged absent
+        accel = None if msg.linear_acceleration_covariance[0] == -1.0 else measured
         quat = None if msg.orientation_covariance[0] == -1.0 else np.array([o.w, o.x, o.y, o.z])
         problem = None
         if quat is not None and accel is not None and _default_orientation(quat, msg.orientation_covariance):
@@ -116,8 +129,12 @@ class ImuReader:
         rotation = self.rotation(str(msg.header.frame_id))
         if rotation is not None:
             gyro = rotation @ gyro
-            accel = rotation @ accel if accel is not None else None
+            measured = rotation @ measured
+            accel = measured if accel is not None else None
             quat = quat_multiply(quat, quat_of(rotation.T)) if quat is not None else None
+        if quat is not None:
+            disagreement = self.gravity.update(t, quat, measured)  # every sample: the streak is timed
+            problem = problem or disagreement
         return ImuValues(gyro=gyro, accel=accel, quat=quat, problem=problem)
 
 

@@ -75,6 +75,7 @@ class _JointSample:
     q: np.ndarray
     qd: np.ndarray
     tau: np.ndarray | None
+    tau_measured: np.ndarray | None
     seq: int
 
 
@@ -351,7 +352,7 @@ class Ros2Robot:
         assert isinstance(index, np.ndarray)
         q = np.frombuffer(msg.position, dtype=np.float64)[index]
         qd = np.frombuffer(msg.velocity, dtype=np.float64)[index]
-        tau = self._efforts.read(msg.effort, index, n_names)
+        tau, tau_measured = self._efforts.read(msg.effort, index, n_names) or (None, None)
         t, problem = self._sample_time(msg.header, now, "JointState")
         if problem is not None:
             self.counters.incomplete += 1
@@ -366,20 +367,21 @@ class Ros2Robot:
             if latest is not None and t < latest.t:
                 return  # reordered: keep the newer sample
             self._seq += 1
-            self._joint = _JointSample(t, q, qd, tau, self._seq)
+            self._joint = _JointSample(t, q, qd, tau, tau_measured, self._seq)
             self._joint_problem = None
             self._lock.notify_all()
 
     def _on_imu(self, msg: Any) -> None:
         now = self._clock()
         self.counters.imu += 1
-        values = self._imu_reader.read(msg)  # in the IMU site's frame
         t, self._imu_problem = self._sample_time(msg.header, now, "Imu")
+        values = self._imu_reader.read(msg, t)  # in the IMU site's frame
         if self._imu_problem is not None:
             self._warn_once("imu stamp", self._imu_problem + " (reading marked invalid)")
         elif values.problem is not None:
             self._imu_problem = values.problem
-            self._warn_once("imu orientation", values.problem + " (readings marked invalid while it lasts)")
+            key = "imu gravity" if self._imu_reader.gravity.invalid else "imu orientation"
+            self._warn_once(key, values.problem + " (readings marked invalid while it lasts)")
         self._imu = _ImuSample(t, values.gyro, values.accel, values.quat)
 
     def _on_height(self, msg: Any) -> None:
@@ -507,6 +509,7 @@ class Ros2Robot:
             q=sample.q,
             qd=sample.qd,
             tau=sample.tau,
+            tau_measured=sample.tau_measured,
             gyro=gyro,
             accel=accel,
             quat=quat,
