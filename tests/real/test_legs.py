@@ -23,6 +23,7 @@ from sim2real.robots.model import build_model, default_qpos, joint_qpos_indices
 # the second and third with anchors off the body's origin
 BIPED_3DOF_HIPS = """
 <mujoco>
+  <compiler angle="radian"/>
   <worldbody>
     <geom name="ground" type="plane" size="5 5 0.1"/>
     <body name="pelvis" pos="0 0 0.9">

@@ -19,6 +19,7 @@ from sim2real.train.distributed import (
     from_main,
     launch,
     local_envs,
+    merge_moments,
     normalize_advantages,
     window_mean,
     world,
@@ -290,8 +291,6 @@ class TestSingleProcess:
     def test_helpers_are_the_identity(self):
         assert world() == (0, 1) and local_envs(128) == 128
         mean, var = torch.tensor([1.0, 2.0]), torch.tensor([0.5, 0.25])
-        from sim2real.train.moments import merge_moments
-
         assert merge_moments(4.0, mean, var) == (4.0, mean, var)
         assert from_main(0.25) == 0.25 and from_main(None) is None
         assert window_mean([1.0, 0.0, 1.0]) == pytest.approx(2 / 3) and window_mean([]) is None

@@ -9,6 +9,7 @@ import numpy as np
 
 from sim2real.errors import SpecError
 from sim2real.robots.spec import RobotSpec
+from sim2real.text import few
 
 
 def limit_problems(spec: RobotSpec) -> tuple[list[str], dict[str, dict[str, float]], str]:
@@ -125,7 +126,7 @@ def _weight_problems(spec: RobotSpec, model: object, accepted: dict[str, float])
                 f"{IMPLAUSIBLE_TORQUE:g} x its weight scale {scale:.3g}: drop it from the list"
             )
     if high:
-        shown = ", ".join(high[:3]) + (f" and {len(high) - 3} more" if len(high) > 3 else "")
+        shown = few(high, 3)
         problems.insert(
             0,
             f"torque limits over {IMPLAUSIBLE_TORQUE:g}x what the robot's weight asks of a joint ({shown}; "

@@ -145,6 +145,7 @@ def onnx_graph(
             output_names=outputs,
             dynamic_axes=axes or None,
             opset_version=ONNX_OPSET,
+            do_constant_folding=False,  # keep the named weights (finetune rebuilds the network from them)
             dynamo=False,
         )
     return onnx.load_from_string(buffer.getvalue())

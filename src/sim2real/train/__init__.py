@@ -11,7 +11,6 @@ config            ``PPOConfig`` and the tuned preset of each task
 runner            ``Trainer`` (rsl_rl ``OnPolicyRunner`` over ``RslVecEnv``)
 distributed       data-parallel PPO across processes (torch.distributed, gloo, CPU): ranks and their
                   seeds
-moments           the moments of every rank's batch merged (the observation normalizer's; torch alone)
 randomization     the bridge to :mod:`sim2real.randomize` (hooks, curriculum, summary for
                   checkpoints)
 evaluate          success rate and mean return of a deterministic policy

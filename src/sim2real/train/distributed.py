@@ -7,7 +7,7 @@ learning rate) over the processes, so every rank applies the same update and the
 identical.  The advantages are normalized by the moments of all ranks' rollouts
 (:class:`~sim2real.train.ppo.GlooPPO`), so the update is the one a single process computes on
 the same samples.  The observation normalizers are merged: each environment step folds the
-moments of all ranks' observations (:func:`~sim2real.train.moments.merge_moments`; rsl_rl's own normalizer, in the
+moments of all ranks' observations (:func:`merge_moments`; rsl_rl's own normalizer, in the
 critic, does the same).  Only rank 0 writes the checkpoint, TensorBoard logs and the command's output.
 
 rsl_rl's multi-GPU path reads ``WORLD_SIZE``, ``RANK`` and ``LOCAL_RANK`` like torchrun sets them,
@@ -52,6 +52,7 @@ __all__ = [
     "join_world",
     "launch",
     "local_envs",
+    "merge_moments",
     "normalize_advantages",
     "rank_seed",
     "rank_threads",
@@ -135,6 +136,33 @@ def join_world() -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this worker process
         sys.stderr = sys.stdout
     return size
+
+
+def merge_moments(
+    count: float, mean: torch.Tensor, var: torch.Tensor
+) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """Moments of the union of every rank's batch (identity in a single process).
+
+    Args:
+        count: Samples in this rank's batch.
+        mean: Their mean, shape (size,).
+        var: Their (biased) variance, shape (size,).
+
+    Returns:
+        (total count, mean, variance) over all ranks' samples.
+    """
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return count, mean, var
+    m = mean.to(torch.float64)
+    packed = torch.cat(
+        [torch.tensor([count], dtype=torch.float64), count * m, count * (var.to(torch.float64) + m**2)]
+    )
+    dist.all_reduce(packed, op=dist.ReduceOp.SUM)
+    n = float(packed[0])
+    size = mean.numel()
+    g_mean = packed[1 : 1 + size] / n
+    g_var = (packed[1 + size :] / n - g_mean**2).clamp_min(0.0)
+    return n, g_mean.to(mean.dtype), g_var.to(var.dtype)
 
 
 def normalize_advantages(advantages: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

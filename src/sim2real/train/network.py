@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sim2real.errors import MissingExtraError
-from sim2real.train.moments import merge_moments
 
 try:
     import torch
@@ -50,7 +49,10 @@ class EmpiricalNormalizer(nn.Module):
         the batches of every process (a collective: all ranks call it together)."""
         if self.frozen or x.shape[0] == 0:
             return
-        # in a multi-process run every rank folds the moments of all ranks' batches
+        # in a multi-process run every rank folds the moments of all ranks' batches; imported here:
+        # train/distributed imports rsl_rl's trainer (6 s), which loading or exporting a policy never needs
+        from sim2real.train.distributed import merge_moments
+
         b, batch_mean, batch_var = merge_moments(float(x.shape[0]), x.mean(0), x.var(0, unbiased=False))
         total = self.count.item() + b
         delta = batch_mean - self.mean
