@@ -162,3 +162,22 @@ class TestRealRecordings:
         speed = np.vstack([low_pass, np.repeat([[2.0, -3.0]], 100, axis=0)])
         times = np.concatenate([t, t[-1] + furuta.control_dt * np.arange(1, 101)])
         assert _worst_ratio(furuta, times, frozen, speed) > 1.0
+
+
+def test_a_state_set_from_outside_restarts_the_window(pendulum):
+    """The demo's twin episodes put the twin at each episode's start without a monitor reset: the
+    motion check took the jump for a frozen sensor (11 safe stops; twin success 0.10)."""
+    def run(restart: bool) -> list[str]:
+        monitor = SafetyMonitor(pendulum)
+        kinds = []
+        for k in range(40):
+            t = 0.02 * k
+            q = 0.1 if k < 20 else 0.5  # at rest, then put 0.4 rad away at rest
+            if k == 20 and restart:
+                monitor.state_was_set()
+            reading = Reading(t=t, q=np.array([q]), qd=np.array([0.0]))
+            kinds += [e.kind.value for e in monitor.check_state(reading, t + 0.001)]
+        return kinds
+
+    assert "sensor" in run(restart=False)
+    assert "sensor" not in run(restart=True)

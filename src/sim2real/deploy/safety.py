@@ -225,6 +225,13 @@ class SafetyMonitor:
 
     # ------------------------------------------------------------------ configuration and status
 
+    def state_was_set(self) -> None:
+        """The robot's state was set from outside (a simulated episode's start: the twin put at its
+        initial state): the motion check's window restarts at the next reading, which would otherwise
+        take the jump for a sensor whose position does not follow its velocity."""
+        if self.motion is not None:
+            self.motion.reset()
+
     @property
     def speed_fraction(self) -> float:
         """Current speed fraction in (0, 1]."""
