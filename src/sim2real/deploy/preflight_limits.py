@@ -91,7 +91,9 @@ def limit_problems(spec: RobotSpec) -> tuple[list[str], dict[str, dict[str, floa
         f"{spec.n_actions} actuators, command rate {_span(rates)}/s"
     )
     if accepted_weight:
-        summary += "; torque limits over 10x the robot's weight scale accepted (safety.torque_above_weight): " + ", ".join(
+        from sim2real.robots.init_checks import IMPLAUSIBLE_TORQUE
+
+        summary += f"; torque limits over {IMPLAUSIBLE_TORQUE:g}x the robot's weight scale accepted (safety.torque_above_weight): " + ", ".join(
             f"{j} {x:.0f}x" for j, x in accepted_weight.items()
         )
     return problems, accepted, summary
