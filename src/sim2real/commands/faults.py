@@ -26,7 +26,7 @@ def faults_text(result: dict[str, Any]) -> str:
         )
     rows.append(
         "  (periods: control periods from the tick the fault shows to the reacting command, 0 = the same tick; "
-        "ms: that loop time plus the reacting tick's compute time; unsafe: commands written that the audit's "
+        "ms: that loop time plus the reacting tick's compute time, a deadline judging the loop time alone; unsafe: commands written that the audit's "
         "independent re-check of the hard limits rejects)"
     )
     rows += [f"  {c['name']}: {c['note']}" for c in result["cases"] if c.get("note")]

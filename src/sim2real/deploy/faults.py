@@ -13,7 +13,9 @@ the loop (e-stop), for a number of ticks or until the end of the case.  It check
   reading (or policy output) first shows the fault (``reaction_periods == 0``), i.e. it is written in
   that control period.  ``reaction_ms`` adds the loop time between the two ticks (0 then) and the
   reacting tick's controller time on this host (``compute_ms``, typically 0.1-0.5 ms; a loaded
-  host can stretch one tick beyond the period, which the loop counts as a missed deadline);
+  host can stretch one tick beyond the period, which the loop counts as a missed deadline); a fault
+  with a deadline (a collision, a speed over its stage's cap) is judged on the loop time alone
+  (``loop_ms``): one tick's compute on a shared, unpaced host is noise, not the controller's reaction;
 - **no unsafe command reached the robot**: :class:`~sim2real.deploy.audit.AuditedRobot` re-checks
   every command written, independently of the monitor, against the spec's hard limits (see
   :mod:`sim2real.deploy.audit`);
