@@ -46,6 +46,7 @@ def test_identify_json_and_calibration_file_then_gap_with_it(capsys, tmp_path, b
     assert code == 0
     summary = json.loads(out)
     assert {"params", "residual_rms", "seconds"} <= set(summary)
+    assert summary["intervals_assume"] == "the parameters outside --params are right"  # a restricted fit says so
     for name, value in TRUE.items():
         p = summary["params"][name]
         assert set(p) >= {"value", "ci_low", "ci_high", "nominal", "identifiable", "reason"}

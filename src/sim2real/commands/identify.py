@@ -303,6 +303,12 @@ def identify(
         else:
             ci = f"[{_fmt(p['ci_low'])}, {_fmt(p['ci_high'])}]"
             lines.append(f"{name:<30} {_fmt(p['value']):>12} {ci:>27} {_fmt(p['nominal']):>12} {p['unit']}")
+    if params:  # a restricted fit: its intervals hold the others fixed
+        summary["intervals_assume"] = "the parameters outside --params are right"
+        lines.append(
+            "the intervals assume every parameter outside --params is right as the model states it: where one "
+            "is off, the fitted ones absorb it and their true values can lie outside their intervals"
+        )
     lines.append("")
     for r in result.logs:
         flag = "  OUTLIER" if r.outlier else ""
