@@ -1259,3 +1259,17 @@ def test_constant_command_settles_at_the_nearest_allowed_value(specs, data, name
         if np.allclose(values, expected, rtol=1e-12, atol=1e-12):
             break
     np.testing.assert_allclose(values, expected, rtol=1e-12, atol=1e-12)
+
+
+class TestEstopBeforeAReset:
+    def test_an_estop_no_tick_has_seen_survives_a_reset(self, pendulum):
+        """Safety review 10: an e-stop requested between two ticks and a reset before the next tick
+        (an operator's reset service, a second console): the reset was accepted and cleared the e-stop,
+        which never stopped the robot (every later tick normal)."""
+        monitor, now = warmed(pendulum, [0.1])
+        monitor.request_estop("operator pressed the button")
+        assert monitor.reset(make_reading(pendulum, now), now)  # the state is fine: nothing was latched
+        t = now + 0.005
+        decision = monitor.filter_command([0.1], make_reading(pendulum, t), t)
+        assert decision.mode == "safe" and kinds(decision.events, Severity.SAFE_STOP) == ["estop"]
+        assert monitor.latched and "operator" in monitor.latch_reason

@@ -598,7 +598,8 @@ class SafetyMonitor:
     # ------------------------------------------------------------------ reset
 
     def reset(self, reading: Reading | None, now: float) -> ResetResult:
-        """Release a latched safe stop (and an e-stop request), if the state passes every check.
+        """Release a latched safe stop (and an e-stop request it latched on), if the state passes every
+        check.  An e-stop requested since the last check stays pending: the next check stops the robot.
 
         The next command ramps from the zero-torque command at the reading (rate limited).
 
@@ -624,11 +625,11 @@ class SafetyMonitor:
             logger.warning("safety: %s", event.message)
             return ResetResult(False, event, tuple(problems))
         assert isinstance(reading, Reading)
-        was = self._latch_reason
+        was, latched = self._latch_reason, self._latched
         self._latched = False
         self._latch_reason = None
-        with self._estop_lock:  # an e-stop requested while resetting is kept
-            if self._estop_reason == estop_seen:
+        with self._estop_lock:  # an e-stop requested while resetting is kept, and so is one no tick has
+            if latched and self._estop_reason == estop_seen:  # latched yet: it must stop the robot first
                 self._estop_reason = None
         self._reported_while_latched.clear()
         self._prev = self._hold_from = self._fed_t = None
