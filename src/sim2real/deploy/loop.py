@@ -356,11 +356,12 @@ class ControlLoop:
         self.open()  # a closed loop refuses: close() put the robot in safe mode
         reading = self.robot.read()
         now = float(self._clock())
+        latched = self.monitor.latched
         result = self.monitor.reset(reading, now)
         self.resets += 1
         detail: dict[str, Any] = {"accepted": result.accepted, "message": result.event.message}
         if result.accepted:
-            if self.stage_speed is not None:
+            if self.stage_speed is not None and latched:  # unlatched, its time above a cap goes on
                 self.stage_speed.restart()
             self.policy.reset()
             self.speed.start_at(self.config.restart_stage)

@@ -600,8 +600,11 @@ class SafetyMonitor:
     def reset(self, reading: Reading | None, now: float) -> ResetResult:
         """Release a latched safe stop (and an e-stop request it latched on), if the state passes every
         check.  An e-stop requested since the last check stays pending: the next check stops the robot.
+        With nothing latched, the collision observer, the motion check and a hold under way go on as
+        they were (a reset is no way out of a contact's hold, nor of its ``hold_timeout``).
 
-        The next command ramps from the zero-torque command at the reading (rate limited).
+        After a latched stop, the next command ramps from the zero-torque command at the reading
+        (rate limited).
 
         Args:
             reading: A fresh reading to verify the state with.
@@ -632,11 +635,12 @@ class SafetyMonitor:
             if latched and self._estop_reason == estop_seen:  # latched yet: it must stop the robot first
                 self._estop_reason = None
         self._reported_while_latched.clear()
-        self._prev = self._hold_from = self._fed_t = None
-        if self.collision is not None:
-            self.collision.reset()
-        if self.motion is not None:
-            self.motion.reset()
+        if latched:  # nothing latched: a hold under way (a contact) and its clocks go on, never restart
+            self._prev = self._hold_from = self._fed_t = None
+            if self.collision is not None:
+                self.collision.reset()
+            if self.motion is not None:
+                self.motion.reset()
         self._last_good = reading
         self._last_t = reading.t
         self._last_fresh = reading.t
