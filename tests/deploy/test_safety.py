@@ -1273,3 +1273,17 @@ class TestEstopBeforeAReset:
         decision = monitor.filter_command([0.1], make_reading(pendulum, t), t)
         assert decision.mode == "safe" and kinds(decision.events, Severity.SAFE_STOP) == ["estop"]
         assert monitor.latched and "operator" in monitor.latch_reason
+
+    def test_resets_with_nothing_latched_do_not_put_off_the_unusable_command_stop(self, pendulum):
+        """Safety review 10: each accepted reset restarted the streak of unusable commands, so NaN
+        commands with a reset every 4 ticks were held for 2 s (stale_timeout 0.05 s) and never stopped."""
+        monitor = SafetyMonitor(pendulum)
+        dt = pendulum.control_dt
+        modes = []
+        for k in range(100):
+            t = k * dt
+            if k % 4 == 0 and not monitor.latched:
+                assert monitor.reset(make_reading(pendulum, t), t).accepted
+            modes.append(monitor.filter_command([math.nan], make_reading(pendulum, t), t).mode)
+        assert monitor.latched and "no usable command" in monitor.latch_reason
+        assert modes.index("safe") * dt <= pendulum.safety.stale_timeout + 2 * dt

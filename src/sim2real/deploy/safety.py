@@ -635,8 +635,8 @@ class SafetyMonitor:
             if latched and self._estop_reason == estop_seen:  # latched yet: it must stop the robot first
                 self._estop_reason = None
         self._reported_while_latched.clear()
-        if latched:  # nothing latched: a hold under way (a contact) and its clocks go on, never restart
-            self._prev = self._hold_from = self._fed_t = None
+        if latched:  # nothing latched: a hold under way (a contact, unusable commands) and its clocks go on
+            self._prev = self._hold_from = self._fed_t = self._bad_command_since = None
             if self.collision is not None:
                 self.collision.reset()
             if self.motion is not None:
@@ -645,7 +645,6 @@ class SafetyMonitor:
         self._last_t = reading.t
         self._last_fresh = reading.t
         self._last_now = now if self._last_now is None else max(self._last_now, now)
-        self._bad_command_since = None
         self._tick_state = "ok"
         self._checked = (reading, now)
         event = new_event(
