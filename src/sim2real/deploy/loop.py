@@ -351,7 +351,9 @@ class ControlLoop:
         """Release a latched safe stop explicitly, if a fresh reading passes every check.
 
         On success the policy's state is cleared and the speed progression starts again at
-        ``config.restart_stage``; the next command ramps from the zero-torque command (rate limited).
+        ``config.restart_stage``; after a latched stop the next command ramps from the zero-torque
+        command (rate limited).  With nothing latched, a hold under way and the checks' clocks (the
+        collision's ``hold_timeout``, the stage-speed guard's time above its cap) go on.
         """
         self.open()  # a closed loop refuses: close() put the robot in safe mode
         reading = self.robot.read()
