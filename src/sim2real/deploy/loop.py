@@ -352,8 +352,7 @@ class ControlLoop:
 
         On success the policy's state is cleared and the speed progression starts again at
         ``config.restart_stage``; after a latched stop the next command ramps from the zero-torque
-        command (rate limited).  With nothing latched, a hold under way and the checks' clocks (the
-        collision's ``hold_timeout``, the stage-speed guard's time above its cap) go on.
+        command.  With nothing latched, a hold and the checks' clocks go on (``SafetyMonitor.reset``).
         """
         self.open()  # a closed loop refuses: close() put the robot in safe mode
         reading = self.robot.read()
