@@ -533,6 +533,19 @@ class TestReactions:
         assert not any(e for r in results for e in r.events)
         assert 0 < loop.monitor.collision.peak < 1
 
+    def test_a_reset_during_a_hold_neither_ends_it_nor_restarts_its_timeout(self, furuta):
+        """Safety review 10: with nothing latched, a reset restarted the observer and hold_timeout's
+        clock, so resets every 40 ms during a push that lasted let 113 normal commands through in 1 s
+        (none without them) and put the contact's safe stop off."""
+        loop, results = _pushed_loop(furuta, CollisionSpec(hold_timeout=0.05), 0.3, 30)
+        assert results[-1].command.mode == "hold" and not loop.monitor.latched
+        modes = []
+        for k in range(40):
+            if k % 8 == 0 and loop.state == "hold":
+                assert loop.reset_safety().accepted
+            modes.append(loop.tick().command.mode)
+        assert "normal" not in modes and loop.monitor.latched and "collision" in loop.monitor.latch_reason
+
     def test_reset_restarts_the_observer(self, furuta):
         loop, _ = _pushed_loop(furuta, CollisionSpec(reaction="safe_stop"), 0.3, 40)
         loop.robot.data.xfrc_applied[:] = 0.0

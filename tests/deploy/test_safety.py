@@ -1259,3 +1259,31 @@ def test_constant_command_settles_at_the_nearest_allowed_value(specs, data, name
         if np.allclose(values, expected, rtol=1e-12, atol=1e-12):
             break
     np.testing.assert_allclose(values, expected, rtol=1e-12, atol=1e-12)
+
+
+class TestEstopBeforeAReset:
+    def test_an_estop_no_tick_has_seen_survives_a_reset(self, pendulum):
+        """Safety review 10: an e-stop requested between two ticks and a reset before the next tick
+        (an operator's reset service, a second console): the reset was accepted and cleared the e-stop,
+        which never stopped the robot (every later tick normal)."""
+        monitor, now = warmed(pendulum, [0.1])
+        monitor.request_estop("operator pressed the button")
+        assert monitor.reset(make_reading(pendulum, now), now)  # the state is fine: nothing was latched
+        t = now + 0.005
+        decision = monitor.filter_command([0.1], make_reading(pendulum, t), t)
+        assert decision.mode == "safe" and kinds(decision.events, Severity.SAFE_STOP) == ["estop"]
+        assert monitor.latched and "operator" in monitor.latch_reason
+
+    def test_resets_with_nothing_latched_do_not_put_off_the_unusable_command_stop(self, pendulum):
+        """Safety review 10: each accepted reset restarted the streak of unusable commands, so NaN
+        commands with a reset every 4 ticks were held for 2 s (stale_timeout 0.05 s) and never stopped."""
+        monitor = SafetyMonitor(pendulum)
+        dt = pendulum.control_dt
+        modes = []
+        for k in range(100):
+            t = k * dt
+            if k % 4 == 0 and not monitor.latched:
+                assert monitor.reset(make_reading(pendulum, t), t).accepted
+            modes.append(monitor.filter_command([math.nan], make_reading(pendulum, t), t).mode)
+        assert monitor.latched and "no usable command" in monitor.latch_reason
+        assert modes.index("safe") * dt <= pendulum.safety.stale_timeout + 2 * dt

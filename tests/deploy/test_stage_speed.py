@@ -333,6 +333,19 @@ class TestInTheLoop:
         assert stop.kind == EventKind.STAGE_SPEED and stop.limit == pytest.approx(0.5)
         assert loop.summary()["safety"]["counters"]["stage_speed"] >= 2  # the note, then the stop
 
+    def test_resets_with_nothing_latched_do_not_put_the_stop_off(self, quadruped):
+        """Safety review 10: an accepted reset restarted the guard's time above its cap even with
+        nothing latched, so a reset every 0.3 s (under the 0.5 s timeout) kept a robot turning far
+        over its stage's cap from ever being stopped."""
+        loop, robot, base = self.loop(quadruped, 0)
+        every = round(0.3 / quadruped.control_dt)
+        for k in range(150):
+            robot.data.xfrc_applied[base, 5] = 8.0 if k >= 25 else 0.0  # N m about z
+            if k >= 25 and k % every == 0 and not loop.monitor.latched:
+                assert loop.reset_safety().accepted
+            loop.tick()
+        assert loop.monitor.latched and loop.monitor.latch_reason.startswith("base yaw rate")
+
     def test_at_full_speed_or_switched_off_it_is_not(self, quadruped):
         for stage, config in ((4, {}), (0, {"stage_speed": StageSpeedConfig(enabled=False)})):
             loop, events = self.turn(quadruped, stage, **config)

@@ -581,3 +581,19 @@ class TestForeignPolicyMachinery:
         env = TaskEnv(spec, get_task(spec), 1, seed=0, nthread=1)
         np.testing.assert_allclose(command, env.action_to_command(runner.action[None])[0])
         assert command[1] == 1.0 and command[0] == pytest.approx(1.5)  # FL_thigh clipped; FL_hip 0 + 0.5 * 3
+
+    def test_an_overflowing_network_gives_no_command_not_a_clipped_one(self, tmp_path):
+        """Safety review 10: a network output of inf (float32 overflow) went through the action limit
+        (an import's clip_actions, 100 here) as a full-scale command, every joint's finite, where a NaN
+        output gives a NaN command the safety monitor holds on.  Now a non-finite output is NaN."""
+        spec = spec_copy(
+            tmp_path, "quadruped", yaml_edit=("action: {scale: 0.5, filter: 1.0}", "action: {scale: 0.5, filter: 1.0, limit: 100.0}")
+        )
+        gain = np.zeros((12, spec.n_obs))
+        gain[:, 6:8] = 3.0e38  # times the velocity command's vx and vy: beyond float32
+        runner = PolicyRunner(recurrent_policy(spec, tmp_path / "r.onnx", gain), spec, providers="cpu")
+        command = runner.step(
+            spec.default_pose, np.zeros(12), np.zeros(3), np.array([1.0, 0, 0, 0]), np.array([1.0, 1.0, 0])
+        )
+        assert runner.last_input_finite and np.isinf(runner.recurrent_state[0]).all()  # the network's output
+        assert np.isnan(command).all(), command

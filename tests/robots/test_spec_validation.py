@@ -267,6 +267,8 @@ BAD_SPECS = {
     "armature of an unknown joint": (_set("armature", {"knee": 0.01}), r"armature: unknown joint 'knee'"),
     "locked joint that the policy drives": (_set("locked_joints", {"hinge": 0.0}), r"locked_joints: 'hinge' is a policy joint"),
     "locked joint not in the model": (_set("locked_joints", {"knee": 0.0}), r"locked joint 'knee' is not in pendulum\.xml"),
+    # safety review 10: an unlimited joint's range check let inf through, sent in its ROS 2 command slot every tick
+    "locked joint at infinity": (_set("locked_joints", {"knee": float("inf")}), r"locked_joints\.knee must be finite"),
     "initial base on a fixed-base robot": (
         _set("initial_base", {"pos": [0, 0, 1]}),
         r"initial_base applies only to floating-base robots",

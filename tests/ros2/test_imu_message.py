@@ -56,6 +56,17 @@ class TestUnfilledOrientation:
         values = ImuReader(quadruped).read(imu_msg(accel=(0.0, 9.81, 0.0)), t=0.0)
         assert values.problem is not None and "tilted 90 degrees" in values.problem
 
+    def test_a_message_left_at_its_defaults_is_refused(self, quadruped):
+        """Safety review 10: orientation (1, 0, 0, 0) with covariance 0 and acceleration (0, 0, 0):
+        with no accelerometer reading near g, neither the tilt refusal nor the gravity agreement ever
+        had a reference, and every sample read an upright base (5 s: 0 of 2,500 refused)."""
+        reader = ImuReader(quadruped)
+        values = [reader.read(imu_msg(accel=(0.0, 0.0, 0.0)), t=0.002 * k) for k in range(10)]
+        assert all(v.problem is not None and "fills neither" in v.problem for v in values)
+        assert reader.read(imu_msg(accel=(0.0, 0.0, 1e-3)), t=0.1).problem is None  # a reading: not the default
+        absent = reader.read(imu_msg(accel=(0.0, 0.0, 0.0), covariance=-1.0), t=0.2)
+        assert absent.quat is None and absent.problem is None  # said absent: the tilt check stops on it
+
     def test_an_upright_base_a_filled_orientation_or_one_said_absent_pass(self, quadruped):
         reader = ImuReader(quadruped)
         assert reader.read(imu_msg(), t=0.0).problem is None  # the default is right while the base is upright

@@ -836,3 +836,39 @@ def test_a_config_whose_safe_stop_would_publish_nothing_is_refused():
     with pytest.raises(Ros2ConfigError, match="a safe stop would publish nothing"):
         Ros2Config(safe_mode_topic=None)
     assert Ros2Config(safe_mode_topic=None, safe_values_on_command_topic=True).safe_mode_topic is None
+
+
+class TestImuProblemIsNeverClearedMidMessage:
+    def test_a_read_while_an_imu_message_is_taken_does_not_trust_the_last_bad_sample(self, quadruped):
+        """Safety review 10: ``_on_imu`` cleared the IMU's problem (``_sample_time``) before working
+        out the new sample's, so a read in the executor thread's window between the two took the last
+        sample, whose orientation disagreed with gravity, for a valid one (and fed the watchdog)."""
+        from sensor_msgs.msg import Imu
+        from std_msgs.msg import Float64
+
+        now = [100.0]
+        robot = Ros2Robot(quadruped, topics(), clock=lambda: now[0])
+        imu = Imu()
+        imu.orientation.w = 1.0
+        imu.orientation_covariance[0] = imu.orientation_covariance[4] = imu.orientation_covariance[8] = 0.01
+        imu.linear_acceleration.x, imu.linear_acceleration.z = 9.81 * np.sin(1.22), 9.81 * np.cos(1.22)
+        try:
+            robot._joint_state(joint_state(quadruped.joints, quadruped.default_pose), now[0])
+            for _ in range(12):  # 0.3 s of disagreement: the orientation is taken as invalid
+                now[0] += 0.025
+                robot._on_imu(imu)
+                robot._on_height(Float64(data=0.3))
+            assert not robot.read().valid
+            seen = []
+            taken = robot._imu_reader.read
+
+            def read_meanwhile(msg, t):  # the control thread reads while the callback works
+                seen.append(robot._read(count=False, wait=False).valid)
+                return taken(msg, t)
+
+            robot._imu_reader.read = read_meanwhile
+            robot._on_imu(imu)
+            assert seen == [False]
+            assert not robot.read().valid
+        finally:
+            robot.close()

@@ -351,16 +351,18 @@ class ControlLoop:
         """Release a latched safe stop explicitly, if a fresh reading passes every check.
 
         On success the policy's state is cleared and the speed progression starts again at
-        ``config.restart_stage``; the next command ramps from the zero-torque command (rate limited).
+        ``config.restart_stage``; after a latched stop the next command ramps from the zero-torque
+        command.  With nothing latched, a hold and the checks' clocks go on (``SafetyMonitor.reset``).
         """
         self.open()  # a closed loop refuses: close() put the robot in safe mode
         reading = self.robot.read()
         now = float(self._clock())
+        latched = self.monitor.latched
         result = self.monitor.reset(reading, now)
         self.resets += 1
         detail: dict[str, Any] = {"accepted": result.accepted, "message": result.event.message}
         if result.accepted:
-            if self.stage_speed is not None:
+            if self.stage_speed is not None and latched:  # unlatched, its time above a cap goes on
                 self.stage_speed.restart()
             self.policy.reset()
             self.speed.start_at(self.config.restart_stage)

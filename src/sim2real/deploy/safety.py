@@ -598,9 +598,13 @@ class SafetyMonitor:
     # ------------------------------------------------------------------ reset
 
     def reset(self, reading: Reading | None, now: float) -> ResetResult:
-        """Release a latched safe stop (and an e-stop request), if the state passes every check.
+        """Release a latched safe stop (and an e-stop request it latched on), if the state passes every
+        check.  An e-stop requested since the last check stays pending: the next check stops the robot.
+        With nothing latched, the collision observer, the motion check and a hold under way go on as
+        they were (a reset is no way out of a contact's hold, nor of its ``hold_timeout``).
 
-        The next command ramps from the zero-torque command at the reading (rate limited).
+        After a latched stop, the next command ramps from the zero-torque command at the reading
+        (rate limited).
 
         Args:
             reading: A fresh reading to verify the state with.
@@ -624,23 +628,23 @@ class SafetyMonitor:
             logger.warning("safety: %s", event.message)
             return ResetResult(False, event, tuple(problems))
         assert isinstance(reading, Reading)
-        was = self._latch_reason
+        was, latched = self._latch_reason, self._latched
         self._latched = False
         self._latch_reason = None
-        with self._estop_lock:  # an e-stop requested while resetting is kept
-            if self._estop_reason == estop_seen:
+        with self._estop_lock:  # an e-stop requested while resetting is kept, and so is one no tick has
+            if latched and self._estop_reason == estop_seen:  # latched yet: it must stop the robot first
                 self._estop_reason = None
         self._reported_while_latched.clear()
-        self._prev = self._hold_from = self._fed_t = None
-        if self.collision is not None:
-            self.collision.reset()
-        if self.motion is not None:
-            self.motion.reset()
+        if latched:  # nothing latched: a hold under way (a contact, unusable commands) and its clocks go on
+            self._prev = self._hold_from = self._fed_t = self._bad_command_since = None
+            if self.collision is not None:
+                self.collision.reset()
+            if self.motion is not None:
+                self.motion.reset()
         self._last_good = reading
         self._last_t = reading.t
         self._last_fresh = reading.t
         self._last_now = now if self._last_now is None else max(self._last_now, now)
-        self._bad_command_since = None
         self._tick_state = "ok"
         self._checked = (reading, now)
         event = new_event(

@@ -24,6 +24,9 @@ not run the network.  It returns the previous command unchanged (the filter stat
 was), and sets ``runner.last_input_finite = False`` (and counts ``runner.invalid_steps``).  The
 safety layer must check ``last_input_finite`` after every step and decide (hold, damp, stop).
 Wrong input sizes are a :class:`~sim2real.errors.PolicyError`: a programming error, not a sensor fault.
+A network output that is not finite (NaN, or inf from an overflow) gives NaN commands at those
+actuators, for the safety layer to hold on: the action limit and the command clip never turn an
+inf into a full-scale command.
 
 Not thread-safe: one runner per control loop.
 """
@@ -351,6 +354,8 @@ class PolicyRunner:
         for buf_in, buf_out in zip(self._state_in, self._state_out, strict=True):
             np.copyto(buf_in, buf_out)
         np.copyto(self._action, self._act32_row)
+        if not math.isfinite(self._action.sum()):  # inf (an overflow): NaN, as a NaN output, never a clipped full scale
+            self._action[~np.isfinite(self._action)] = math.nan
         if self._limit is not None:
             np.clip(self._action, -self._limit, self._limit, out=self._action)
         if self._beta == 0.0:

@@ -437,7 +437,7 @@ def _build(path: Path, raw: dict) -> RobotSpec:
     driven = [j for j in locked if j in joints]
     if driven:
         raise SpecError(f"locked_joints: '{driven[0]}' is a policy joint (listed in joints)")
-    locked = {str(j): _number(v, f"locked_joints.{j}") for j, v in locked.items()}
+    locked = {str(j): _number(v, f"locked_joints.{j}", finite=True) for j, v in locked.items()}  # sent as is on a robot
     return RobotSpec(
         name=str(raw["name"]),
         path=path.resolve(),

@@ -11,7 +11,9 @@ Two things a driver's message may say that the site's reading must not take at f
   zero covariance; a driver that says "no orientation" sets ``orientation_covariance[0] = -1``.
   One that leaves the default reads *upright* whatever the base does, and the tilt check with it.
   While its accelerometer reads the base tilted more than :data:`UNFILLED_TILT` (and about 1 g:
-  no impact, no fall), such a sample is refused with one line, and the reading is invalid.
+  no impact, no fall), or reads the message's default (0, 0, 0: the driver fills neither, and
+  nothing would ever show the orientation wrong), such a sample is refused with one line, and the
+  reading is invalid.
 - **An orientation that disagrees with gravity**, whatever its value and covariances (an identity
   with a nonzero covariance, or beside an accelerometer flagged absent, whose values are still
   compared when they are about 1 g): a disagreement beyond
@@ -120,7 +122,13 @@ class ImuReader:
         if quat is not None and accel is not None and _default_orientation(quat, msg.orientation_covariance):
             norm = float(np.linalg.norm(accel))
             tilt = float(np.arccos(np.clip(accel[2] / norm, -1.0, 1.0))) if norm > 0 else 0.0
-            if 0.5 * _G < norm < 1.5 * _G and tilt > UNFILLED_TILT:
+            if norm == 0.0:  # the acceleration's default too: nothing tells the orientation wrong, ever
+                problem = (
+                    "the IMU orientation and linear acceleration are the message's defaults (w=1, x=y=z=0 with "
+                    "covariance 0; 0, 0, 0): the driver fills neither, and the tilt check cannot use the orientation "
+                    "(a driver without them must set their covariance[0] = -1)"
+                )
+            elif 0.5 * _G < norm < 1.5 * _G and tilt > UNFILLED_TILT:
                 problem = (
                     f"the IMU orientation is the message's default (w=1, x=y=z=0, covariance 0) while its "
                     f"accelerometer reads the base tilted {np.degrees(tilt):.0f} degrees: the driver fills no "

@@ -374,15 +374,16 @@ class Ros2Robot:
     def _on_imu(self, msg: Any) -> None:
         now = self._clock()
         self.counters.imu += 1
-        t, self._imu_problem = self._sample_time(msg.header, now, "Imu")
+        t, problem = self._sample_time(msg.header, now, "Imu")
         values = self._imu_reader.read(msg, t)  # in the IMU site's frame
-        if self._imu_problem is not None:
-            self._warn_once("imu stamp", self._imu_problem + " (reading marked invalid)")
+        if problem is not None:
+            self._warn_once("imu stamp", problem + " (reading marked invalid)")
         elif values.problem is not None:
-            self._imu_problem = values.problem
+            problem = values.problem
             key = "imu gravity" if self._imu_reader.gravity.invalid else "imu orientation"
             self._warn_once(key, values.problem + " (readings marked invalid while it lasts)")
-        self._imu = _ImuSample(t, values.gyro, values.accel, values.quat)
+        with self._lock:  # the sample and its problem together: a read never sees one without the other
+            self._imu, self._imu_problem = _ImuSample(t, values.gyro, values.accel, values.quat), problem
 
     def _on_height(self, msg: Any) -> None:
         self.counters.base_height += 1
@@ -462,6 +463,7 @@ class Ros2Robot:
         now = self._clock()
         with self._lock:
             sample, problem = self._joint, self._joint_problem
+            imu, imu_problem = self._imu, self._imu_problem
             if count:
                 self._last_read_seq = self._seq
         if sample is None or problem is not None:
@@ -474,7 +476,6 @@ class Ros2Robot:
             return self._invalid(t, count)
         gyro = accel = quat = None
         if self._uses_imu:
-            imu, imu_problem = self._imu, self._imu_problem
             if imu is None or imu_problem is not None or now - imu.t > self._imu_timeout:
                 self._problem = imu_problem or self._age_problem(
                     "IMU sample", self.config.imu_topic, imu and imu.t, now
