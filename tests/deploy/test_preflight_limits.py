@@ -138,6 +138,17 @@ class TestTorqueAboveTheRobotsWeight:
         assert item.status == "fail"
         assert "a: in safety.torque_above_weight, but its torque limit 3 is not above 10 x its weight scale 3.92" in item.evidence
 
+    def test_a_scene_around_the_robot_does_not_raise_its_weight_scale(self, tmp_path):
+        """The scale is the robot's own mass and extent: a 40 m terrain box beside the arm made the
+        model's ``stat.extent`` 200 times the arm's, and the placeholder passed (safety review 10)."""
+        terrain = '<geom name="terrain" type="box" size="20 20 0.1" pos="0 0 -2"/><body>'
+        (tmp_path / "arm.xml").write_text(
+            ARM.replace('forcerange="-10 10"', 'forcerange="-1000 1000"').replace("<body>", terrain, 1)
+        )
+        spec, _ = init_robot(tmp_path / "arm.xml", tmp_path / "robot.yaml")
+        item = check_limits(spec)
+        assert item.status == "fail" and "(b 1000 (255x);" in item.evidence
+
     def test_the_embedded_robots_pass(self):
         for name in ("pendulum", "furuta", "quadruped"):
             assert check_limits(load_robot(name)).status == "pass", name

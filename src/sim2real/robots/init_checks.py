@@ -38,6 +38,7 @@ __all__ = [
     "leg_ends_check",
     "physics_checks",
     "resting_check",
+    "robot_size",
     "self_overlap_check",
     "solver_override",
     "standing_advice",
@@ -129,17 +130,40 @@ def dynamics_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | N
 
 
 IMPLAUSIBLE_TORQUE = 10.0
-"""A hinge's torque limit above this many times its robot's weight at the model's extent (total mass x
-g x ``stat.extent``) is no motor's.  Measured over 19 robots from the public ecosystems: 0.06 to 2.2
+"""A hinge's torque limit above this many times its robot's weight at the robot's extent
+(:func:`weight_scale`) is no motor's.  Measured over 19 robots from the public ecosystems: 0.06 to 2.2
 for stated limits; 125 and 259 for example-robot-data's Solo and Bolt URDFs (``effort="1000"`` on a
 1.3 kg and a 0.6 kg robot), 19.6 for an SO-100 arm (35 N m on hobby servos)."""
 
 
 def weight_scale(model: mujoco.MjModel, joint: int) -> float:
-    """What the robot's own weight asks of ``joint`` at most, roughly: total mass x g x the model's
-    extent [N m] for a hinge, total mass x g [N] for a slide (the scale of :data:`IMPLAUSIBLE_TORQUE`)."""
-    weight = float(model.body_subtreemass[0]) * float(np.linalg.norm(model.opt.gravity))
-    return weight if int(model.jnt_type[joint]) == int(mujoco.mjtJoint.mjJNT_SLIDE) else weight * float(model.stat.extent)
+    """What the robot's own weight asks of ``joint`` at most, roughly: the mass of the joint's robot x g
+    x the robot's extent [N m] for a hinge, its mass x g [N] for a slide (the scale of
+    :data:`IMPLAUSIBLE_TORQUE`).  The robot is the tree of bodies under the world that holds the joint
+    (:func:`robot_size`): the scene's ground, terrain and props count neither in its mass nor in its
+    extent (a 40 m terrain box made the model's ``stat.extent`` 100 times the robot's)."""
+    mass, extent = robot_size(model, joint)
+    weight = mass * float(np.linalg.norm(model.opt.gravity))
+    return weight if int(model.jnt_type[joint]) == int(mujoco.mjtJoint.mjJNT_SLIDE) else weight * extent
+
+
+def robot_size(model: mujoco.MjModel, joint: int) -> tuple[float, float]:
+    """Mass [kg] and extent [m] of the robot that holds ``joint``: the bodies under the world's child
+    body whose tree it is in, and the largest side of the world-aligned box around their geoms' own
+    bounding boxes, in the model's reference pose (qpos0)."""
+    root = int(model.body_rootid[int(model.jnt_bodyid[joint])])
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    geoms = np.flatnonzero(model.body_rootid[model.geom_bodyid] == root)
+    if geoms.size == 0:
+        return float(model.body_subtreemass[root]), 0.0
+    signs = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=float)
+    aabb = model.geom_aabb[geoms]  # (G, 6): centre and half sizes, in the geom's frame
+    local = aabb[:, None, :3] + signs[None] * aabb[:, None, 3:]  # (G, 8, 3) corners
+    rot = data.geom_xmat[geoms].reshape(-1, 3, 3)
+    corners = np.einsum("gij,gkj->gki", rot, local) + data.geom_xpos[geoms][:, None, :]
+    span = corners.reshape(-1, 3).max(axis=0) - corners.reshape(-1, 3).min(axis=0)
+    return float(model.body_subtreemass[root]), float(span.max())
 
 
 def torque_scale_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | None:
@@ -165,9 +189,10 @@ def torque_scale_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str
     ]
     if not high:
         return None
+    mass, extent = robot_size(model, int(hinges[0]))
     return (
         f"torque limits over {IMPLAUSIBLE_TORQUE:g}x what this robot's weight asks of a joint ({few(high, 3)}; "
-        f"{float(model.body_subtreemass[0]):.3g} kg x g x its {float(model.stat.extent):.3g} m extent = {scale:.3g} N m): "
+        f"{mass:.3g} kg x g x its {extent:.3g} m extent = {scale:.3g} N m): "
         "likely a placeholder effort, and the safety torque clamp would never bind (preflight fails it): give the "
         "motors' real limits with --torque-limit, or list strong motors in safety.torque_above_weight"
     )
