@@ -167,7 +167,7 @@ class TestGuard:
         assert len(warnings) == 1 and "speed cap is not checked" in warnings[0].getMessage()
 
     def test_an_estimate_gone_non_finite_is_not_judged_by_its_old_value(self):
-        g, _ = guard(timeout=0.1)
+        g, _ = guard(timeout=0.5)
         before = [e for ev in run(g, [0.2] * 5) for e in ev]
         assert before == [] and g.speeds["speed"] == pytest.approx(0.2)
         after = [g.check(reading((5 + i) * DT, math.nan), (5 + i) * DT) for i in range(10)]
@@ -183,10 +183,33 @@ class TestGuard:
         assert stops(events)[:1] == [16]
         assert any("speed cap is not checked" in e.message for e in events[7])  # the gap is still said
 
-    def test_a_value_that_stays_missing_does_not_stop_on_its_old_excess(self):
+    def test_a_value_that_stays_missing_stops_for_its_absence_not_its_old_excess(self):
         g, _ = guard(timeout=0.5)
         events = run(g, [1.5] * 8 + [math.nan] * 40)
+        first = stops(events)[0]
+        assert first == 7 + math.ceil(0.5 / DT)  # the timeout counted from the last finite value (reading 7)
+        (stop,) = [e for e in events[first] if e.severity == Severity.SAFE_STOP]
+        assert "has given no finite value" in stop.message and "cannot be checked" in stop.message
+
+    def test_an_estimator_gone_nan_stops_the_robot_it_let_run(self):
+        """A base velocity estimate that turned NaN turned the guard off for the rest of the run: 3 m/s
+        against a 0.35 m/s cap for 3 s, nothing latched (safety review 10)."""
+        g, _ = guard(timeout=0.5)
+        events = run(g, [3.0] * 4 + [math.nan] * 120)
+        assert stops(events) and stops(events)[0] == 3 + math.ceil(0.5 / DT)
+
+    def test_a_robot_that_never_gives_a_base_velocity_is_not_stopped_for_it(self):
+        g, _ = guard(timeout=0.5)
+        events = run(g, [0.0] * 120, lin_vel=False)
         assert stops(events) == []
+        assert sum("speed cap is not checked" in e.message for ev in events for e in ev) == 1
+
+    def test_after_a_restart_a_measure_once_given_is_still_required(self):
+        g, _ = guard(timeout=0.5)
+        run(g, [0.2] * 4)
+        g.restart()  # an accepted reset after a latched stop
+        events = run(g, [math.nan] * 40, t0=10 * DT)
+        assert stops(events) and stops(events)[0] == math.ceil(0.5 / DT)  # the clock starts at the restart
 
     def test_a_lower_cap_gives_the_robot_time_to_slow_down(self):
         g, stage = guard(fraction=0.5, timeout=0.5, settle_s=1.0)  # cap 0.25 + 0.3 = 0.55 m/s

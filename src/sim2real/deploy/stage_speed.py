@@ -27,7 +27,8 @@ robot stays held to the cap it had).  A non-finite command (the policy's input c
 robot) leaves the caps as they were.  The guard checks stages below 100 % only: at 100 % the
 operator has accepted the policy's full speed.  A robot that gives no finite base velocity has
 only its yaw rate checked (one without a gyro only its speed); each gap is said once (an ``info``
-event, and a warning in the log): :class:`~sim2real.real.ros2.robot.Ros2Robot` reads the base
+event, and a warning in the log); a measure the robot has given that then stays non-finite for
+``timeout`` (an estimator gone NaN) is a ``stage_speed`` safe stop: the cap cannot be checked: :class:`~sim2real.real.ros2.robot.Ros2Robot` reads the base
 velocity only from an odometry topic (``Ros2Config.odometry_topic``); without one, on a ROS 2
 robot only the yaw rate is checked.
 
@@ -177,6 +178,9 @@ class StageSpeedGuard:
         # per measure (speed, yaw_rate): since when it has been above its cap [s] (loop time)
         self._over_since: dict[str, float] = {}
         self._unmeasured_said: set[str] = set()
+        # per measure: loop time of its last finite value [s], for a measure the robot has given
+        # (after a restart, of the first check); a measure that stops stops the robot
+        self._measured_at: dict[str, float | None] = {}
 
     def restart(self) -> None:
         """Forget the measures and the time above a cap (after an accepted safety reset: the monitor
@@ -184,6 +188,7 @@ class StageSpeedGuard:
         self._filtered.clear()
         self._over_since.clear()
         self._last_t = None
+        self._measured_at = dict.fromkeys(self._measured_at)  # once given, a measure's clock starts again
 
     @property
     def caps(self) -> tuple[float, float] | None:
@@ -274,7 +279,12 @@ class StageSpeedGuard:
             # clock): filter afresh, not wait for its time to pass the old one
             self._filtered.clear()
             self._last_t = None
-        self._filter(self._measure(reading), reading.t)
+        measured = self._measure(reading)
+        self._filter(measured, reading.t)
+        for key, stamp in self._measured_at.items():
+            if stamp is None:
+                self._measured_at[key] = now
+        self._measured_at.update(dict.fromkeys(measured, now))
         if caps is None:
             self._over_since.clear()
             return []
@@ -287,6 +297,13 @@ class StageSpeedGuard:
                 # an info event is logged at debug level: a check that is off must be seen on the console
                 log.warning("stage speed: %s", message)
                 events.append(new_event(now, EventKind.STAGE_SPEED, Severity.INFO, message))
+            stamp = self._measured_at.get(key)
+            if key not in self._filtered and stamp is not None and now - stamp >= self.config.timeout:
+                message = (
+                    f"the robot's {what} has given no finite value for {now - stamp:.3g} s after it had "
+                    f"(speed {100 * fraction:g} %): the stage's cap cannot be checked"
+                )
+                events.append(new_event(now, EventKind.STAGE_SPEED, Severity.SAFE_STOP, message))
         assert self._caps is not None
         for (name, key, unit), cap, stage_cap in zip(_MEASURES, caps, self._caps, strict=True):
             value = self._filtered.get(key)
