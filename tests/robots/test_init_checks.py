@@ -44,6 +44,39 @@ class TestPhysicsChecks:
         assert any("not about 9.81 downwards" in line for line in physics_checks(model))
 
 
+def _arm(equality: str) -> str:
+    """A two-link arm on the world, its hand held by ``equality`` (to the mocap body 'handle' or the world)."""
+    return (
+        "<mujoco><worldbody><body name='handle' mocap='true' pos='0.5 0 0.5'/>"
+        "<body name='upper' pos='0 0 0.5'><joint name='shoulder' axis='0 1 0' range='-2 2'/>"
+        "<geom type='capsule' fromto='0 0 0 0.25 0 0' size='0.02' mass='1'/>"
+        "<body name='hand' pos='0.25 0 0'><joint name='elbow' axis='0 1 0' range='-2 2'/>"
+        "<geom type='capsule' fromto='0 0 0 0.25 0 0' size='0.02' mass='0.5'/><site name='tip' pos='0.25 0 0'/>"
+        f"</body></body></worldbody><equality>{equality}</equality>"
+        "<actuator><motor joint='shoulder' ctrlrange='-5 5'/><motor joint='elbow' ctrlrange='-5 5'/></actuator></mujoco>"
+    )
+
+
+class TestMocapWeld:
+    @pytest.mark.parametrize(
+        "equality",
+        ["<weld name='grip' body1='handle' body2='hand'/>", "<connect name='grip' body1='hand' body2='handle' anchor='0.25 0 0'/>"],
+    )
+    def test_a_body_held_to_a_mocap_body_is_named_as_pinned_not_as_a_closed_chain(self, equality):
+        # Gymnasium Robotics' Fetch and Meta-World's Sawyer drive their gripper through such a weld: with
+        # it on, sim2real's PD on the arm's joints saturates and the shoulder moved 0.0002 rad of 0.5
+        model = mujoco.MjModel.from_xml_string(_arm(equality))
+        lines = physics_checks(model)
+        assert any("grip (hand to handle)" in line and "mocap body" in line for line in lines)
+        assert not any("closed chains" in line for line in lines)
+
+    def test_a_weld_switched_off_or_between_the_robots_own_bodies_is_no_mocap_weld(self):
+        off = mujoco.MjModel.from_xml_string(_arm("<weld name='grip' body1='handle' body2='hand' active='false'/>"))
+        chain = mujoco.MjModel.from_xml_string(_arm("<connect body1='hand' body2='world' anchor='0.25 0 0'/>"))
+        assert not any("mocap" in line for line in physics_checks(off) + physics_checks(chain))
+        assert any("1 equality constraints (connect: closed chains" in line for line in physics_checks(chain))
+
+
 class TestMasslessBase:
     def test_a_base_that_is_only_a_frame_has_its_mass_bounded_on_the_welded_child(self, tmp_path):
         """Menagerie's Open Duck Mini: the free joint's body has no mass, its trunk (welded) has; the
