@@ -448,7 +448,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     pd = [a["model"] == "pd" for a in actuators.values()]
     scale = {j: (opt.action_scale if a["model"] == "pd" else a["torque_limit"]) for j, a in actuators.items()}
     spec["action"] = {"scale": opt.action_scale if all(pd) else scale, "filter": 1.0}
-    held, hold_notes = held_joints(model, chosen, joints, leaves, actuators, opt.hold)
+    held, hold_notes = held_joints(model, chosen, joints, leaves, actuators, opt.hold, opt.hold_from)
     if held:  # an arm on a walking robot: held at the default pose, not the policy's
         spec["action"] = {**spec["action"], "hold": held}
         if isinstance(spec["action"]["scale"], dict):

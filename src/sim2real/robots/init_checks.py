@@ -368,6 +368,7 @@ def held_joints(
     feet: list[int],
     actuators: dict[str, dict],
     hold: str | None,
+    hold_from: str = "--hold",
 ) -> tuple[list[str], list[str]]:
     """The joints ``robot init --hold`` holds (``action.hold``), and what to check about the joints
     a locomotion policy would drive off the legs (lines, none when there is nothing to say).
@@ -385,6 +386,8 @@ def held_joints(
         feet: Body ids of the feet (empty: no legs, nothing to say).
         actuators: The spec's actuators by joint (a held joint needs a ``pd`` one).
         hold: ``--hold``, a regular expression the held joints' names match in full, or None.
+        hold_from: Where ``hold`` comes from: ``--hold`` (the user's, told when it holds a leg joint),
+            or an imported policy's joints it observes and does not drive (its own choice).
 
     Raises:
         SpecError: the expression is invalid, matches no joint, or a joint it matches has no pd actuator.
@@ -411,7 +414,7 @@ def held_joints(
 
     off = [j for c, j in zip(chosen, joints, strict=True) if not on_leg(int(model.jnt_bodyid[c]))]
     notes = []
-    if legs := [j for j in held if j not in off]:
+    if (legs := [j for j in held if j not in off]) and hold_from == "--hold":
         notes.append(
             f"--hold '{hold}' holds {len(legs)} leg joint{'s' if len(legs) > 1 else ''} ({few(legs, 4)}): held "
             "at the default pose, the walking policy never moves them; give an expression that matches only "
