@@ -74,6 +74,7 @@ class TestMocapWeld:
         off = mujoco.MjModel.from_xml_string(_arm("<weld name='grip' body1='handle' body2='hand' active='false'/>"))
         chain = mujoco.MjModel.from_xml_string(_arm("<connect body1='hand' body2='world' anchor='0.25 0 0'/>"))
         assert not any("mocap" in line for line in physics_checks(off) + physics_checks(chain))
+        assert physics_checks(off) == []  # switched off as the mocap line advises: it constrains nothing
         assert any("1 equality constraints (connect: closed chains" in line for line in physics_checks(chain))
 
 

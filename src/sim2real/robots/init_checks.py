@@ -91,7 +91,7 @@ def physics_checks(model: mujoco.MjModel) -> list[str]:
             "it pins that body where the mocap body is, and the joints under it do not follow their commands; "
             "switch it off in a copy of the model (active=\"false\" on the equality) to drive the arm by its joints"
         )
-    chains = [e for e in range(model.neq) if not _mocap_pair(model, e)]
+    chains = [e for e in range(model.neq) if bool(model.eq_active0[e]) and not _mocap_pair(model, e)]  # off: no chain
     if chains:
         kinds = sorted({mujoco.mjtEq(int(model.eq_type[e])).name.removeprefix("mjEQ_").lower() for e in chains})
         out.append(
