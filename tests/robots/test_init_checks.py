@@ -158,6 +158,19 @@ class TestDefaultPoseOfAUrdf:
         tipped = standing_advice(spec, _fallen(tilt=0.3, deviation=0.05), zero_pose=True)
         assert "on its 4 feet" in tipped and "zero pose for want of a keyframe" in tipped
 
+    def test_keyframes_that_size_nkey_makes_and_no_key_fills_are_no_pose(self, tmp_path):
+        """Gymnasium's humanoid states <size nkey="5"/> and no <key>: its pose was 'from keyframe 0', a
+        keyframe its file does not have, and the zero pose went unnamed."""
+        xml = _legged().replace("<worldbody>", "<size nkey='3'/><worldbody>")
+        (tmp_path / "sized.xml").write_text(xml)
+        _, result = init_robot(tmp_path / "sized.xml", tmp_path / "robot.yaml", GAINS)
+        assert any("default pose from the model's qpos0 (no keyframe)" in line for line in result.inferred)
+        assert result.zero_pose and not any("keyframe '0'" in line for line in result.inferred + result.check)
+        keyed = xml.replace("</mujoco>", "<keyframe><key qpos='0 0 0.5 1 0 0 0 0.2 -0.2'/></keyframe></mujoco>")
+        (tmp_path / "keyed.xml").write_text(keyed.replace("<size nkey='3'/>", ""))
+        _, stated = init_robot(tmp_path / "keyed.xml", tmp_path / "k" / "robot.yaml", GAINS)
+        assert any("default pose from keyframe '0'" in line for line in stated.inferred) and not stated.zero_pose
+
     def test_only_a_robot_on_fewer_than_three_feet_is_expected_to_tip_over(self, tmp_path):
         """pybullet's A1, a quadruped, was told 'expected of a robot that balances only under a policy'."""
         spec, _ = init_robot(quadruped_urdf(tmp_path / "dog.urdf"), tmp_path / "out" / "robot.yaml", FLOATING)
