@@ -21,6 +21,7 @@ __all__ = [
     "SLIDE_UNITS",
     "UNITS",
     "default_bounds",
+    "position_unit",
     "slides",
     "split_name",
     "unit_of",
@@ -139,3 +140,11 @@ def default_bounds(
     if quantity == "stribeck_velocity":
         return 0.2 * n, 5.0 * n
     return 0.5 * n, 1.5 * n + (n == 0)
+
+
+def position_unit(model: mujoco.MjModel, joints: list[str] | tuple[str, ...]) -> str:
+    """The unit of a position error pooled over ``joints`` (named joints of ``model``): ``rad``
+    (hinges), ``m`` (slide joints), or ``rad and m`` when the pool mixes them (a cart-pole's RMSE
+    over its cart and its pole); a velocity's is this unit per second."""
+    kinds = {slides(model, "joint", model.joint(j).id) for j in joints}
+    return "m" if kinds == {True} else "rad and m" if kinds == {True, False} else "rad"

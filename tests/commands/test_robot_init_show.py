@@ -90,6 +90,26 @@ class TestRobotsAndShow:
             line = f"  {a.joint}: pd kp {a.kp:g} N m/rad, kd {a.kd:g} N m s/rad, torque limit {a.torque_limit:g} N m"
             assert line in text
 
+    def test_a_slide_joints_actuator_is_shown_in_newtons(self, tmp_path, capsys):
+        """Gymnasium's inverted double pendulum: 'slider: torque torque limit 500 N m' for its cart's
+        force; a cart's PD gains are N/m and N s/m."""
+        (tmp_path / "cart.xml").write_text(
+            "<mujoco><worldbody><body name='cart'><joint name='slider' type='slide' axis='1 0 0' range='-1 1'/>"
+            "<geom type='box' size='0.1 0.1 0.1' mass='1'/><body name='pole'><joint name='hinge' axis='0 1 0'/>"
+            "<geom type='capsule' fromto='0 0 0 0 0 0.5' size='0.02' mass='0.1'/></body></body></worldbody>"
+            "<actuator><motor joint='slider' gear='500' ctrlrange='-1 1'/><motor joint='hinge' ctrlrange='-2 2'/>"
+            "</actuator></mujoco>"
+        )
+        assert main(["robot", "init", str(tmp_path / "cart.xml"), "--out", str(tmp_path / "robot.yaml")]) == 0
+        capsys.readouterr()
+        assert main(["robot", "show", str(tmp_path / "robot.yaml")]) == 0
+        text = capsys.readouterr().out
+        assert "  slider: torque torque limit 500 N\n" in text and "  hinge: torque torque limit 2 N m\n" in text
+        assert main(["robot", "init", str(tmp_path / "cart.xml"), "--out", str(tmp_path / "pd.yaml"), "--kp", "30", "--kd", "2"]) == 0
+        capsys.readouterr()
+        assert main(["robot", "show", str(tmp_path / "pd.yaml")]) == 0
+        assert "  slider: pd kp 30 N/m, kd 2 N s/m, torque limit 500 N\n" in capsys.readouterr().out
+
 
 class TestInit:
     def test_init_writes_a_spec_that_loads_and_says_what_to_check(self, h1_dir, tmp_path, capsys):

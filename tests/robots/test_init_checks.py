@@ -44,6 +44,40 @@ class TestPhysicsChecks:
         assert any("not about 9.81 downwards" in line for line in physics_checks(model))
 
 
+def _arm(equality: str) -> str:
+    """A two-link arm on the world, its hand held by ``equality`` (to the mocap body 'handle' or the world)."""
+    return (
+        "<mujoco><worldbody><body name='handle' mocap='true' pos='0.5 0 0.5'/>"
+        "<body name='upper' pos='0 0 0.5'><joint name='shoulder' axis='0 1 0' range='-2 2'/>"
+        "<geom type='capsule' fromto='0 0 0 0.25 0 0' size='0.02' mass='1'/>"
+        "<body name='hand' pos='0.25 0 0'><joint name='elbow' axis='0 1 0' range='-2 2'/>"
+        "<geom type='capsule' fromto='0 0 0 0.25 0 0' size='0.02' mass='0.5'/><site name='tip' pos='0.25 0 0'/>"
+        f"</body></body></worldbody><equality>{equality}</equality>"
+        "<actuator><motor joint='shoulder' ctrlrange='-5 5'/><motor joint='elbow' ctrlrange='-5 5'/></actuator></mujoco>"
+    )
+
+
+class TestMocapWeld:
+    @pytest.mark.parametrize(
+        "equality",
+        ["<weld name='grip' body1='handle' body2='hand'/>", "<connect name='grip' body1='hand' body2='handle' anchor='0.25 0 0'/>"],
+    )
+    def test_a_body_held_to_a_mocap_body_is_named_as_pinned_not_as_a_closed_chain(self, equality):
+        # Gymnasium Robotics' Fetch and Meta-World's Sawyer drive their gripper through such a weld: with
+        # it on, sim2real's PD on the arm's joints saturates and the shoulder moved 0.0002 rad of 0.5
+        model = mujoco.MjModel.from_xml_string(_arm(equality))
+        lines = physics_checks(model)
+        assert any("grip (hand to handle)" in line and "mocap body" in line for line in lines)
+        assert not any("closed chains" in line for line in lines)
+
+    def test_a_weld_switched_off_or_between_the_robots_own_bodies_is_no_mocap_weld(self):
+        off = mujoco.MjModel.from_xml_string(_arm("<weld name='grip' body1='handle' body2='hand' active='false'/>"))
+        chain = mujoco.MjModel.from_xml_string(_arm("<connect body1='hand' body2='world' anchor='0.25 0 0'/>"))
+        assert not any("mocap" in line for line in physics_checks(off) + physics_checks(chain))
+        assert physics_checks(off) == []  # switched off as the mocap line advises: it constrains nothing
+        assert any("1 equality constraints (connect: closed chains" in line for line in physics_checks(chain))
+
+
 class TestMasslessBase:
     def test_a_base_that_is_only_a_frame_has_its_mass_bounded_on_the_welded_child(self, tmp_path):
         """Menagerie's Open Duck Mini: the free joint's body has no mass, its trunk (welded) has; the
@@ -123,6 +157,19 @@ class TestDefaultPoseOfAUrdf:
         assert "zero pose for want of a keyframe" in advice and "crouched" not in advice
         tipped = standing_advice(spec, _fallen(tilt=0.3, deviation=0.05), zero_pose=True)
         assert "on its 4 feet" in tipped and "zero pose for want of a keyframe" in tipped
+
+    def test_keyframes_that_size_nkey_makes_and_no_key_fills_are_no_pose(self, tmp_path):
+        """Gymnasium's humanoid states <size nkey="5"/> and no <key>: its pose was 'from keyframe 0', a
+        keyframe its file does not have, and the zero pose went unnamed."""
+        xml = _legged().replace("<worldbody>", "<size nkey='3'/><worldbody>")
+        (tmp_path / "sized.xml").write_text(xml)
+        _, result = init_robot(tmp_path / "sized.xml", tmp_path / "robot.yaml", GAINS)
+        assert any("default pose from the model's qpos0 (no keyframe)" in line for line in result.inferred)
+        assert result.zero_pose and not any("keyframe '0'" in line for line in result.inferred + result.check)
+        keyed = xml.replace("</mujoco>", "<keyframe><key qpos='0 0 0.5 1 0 0 0 0.2 -0.2'/></keyframe></mujoco>")
+        (tmp_path / "keyed.xml").write_text(keyed.replace("<size nkey='3'/>", ""))
+        _, stated = init_robot(tmp_path / "keyed.xml", tmp_path / "k" / "robot.yaml", GAINS)
+        assert any("default pose from keyframe '0'" in line for line in stated.inferred) and not stated.zero_pose
 
     def test_only_a_robot_on_fewer_than_three_feet_is_expected_to_tip_over(self, tmp_path):
         """pybullet's A1, a quadruped, was told 'expected of a robot that balances only under a policy'."""

@@ -134,6 +134,21 @@ class TestPlanarRoot:
         assert any(line.startswith("the planar root's safety limits are a floating base's") for line in result.check)
         assert not any("without a range" in line and "root" in line for line in result.check)
 
+    def test_a_root_hinge_about_the_vertical_is_a_heading_not_a_tilt(self, tmp_path):
+        """Gymnasium's swimmer turns in a level plane on ``free_body_rot`` (axis 0 0 1): it was limited to
+        +-1 rad as a tilt, and a swimmer that turned by 1 rad was safe-stopped."""
+        from sim2real.robots.init_task import ROOT_HEADING, ROOT_TILT
+
+        path = tmp_path / "swim.xml"
+        path.write_text(
+            PLANAR.replace('name="rootz" type="slide" axis="0 0 1"', 'name="rooty" type="slide" axis="0 1 0"', 1)
+            .replace('<joint name="rooty" axis="0 1 0"/>', '<joint name="rot" axis="0 0 1"/>')
+        )
+        result = infer_spec(path, tmp_path, InitOptions())
+        position = result.spec["safety"]["joint_position"]
+        assert position["rot"] == pytest.approx([-ROOT_HEADING, ROOT_HEADING]) and ROOT_HEADING > 4 * ROOT_TILT
+        assert any("rot within 4 pi (heading" in line for line in result.check)
+
     def test_a_downward_vertical_slide_gets_its_height_band_the_right_way_round(self, tmp_path):
         """rootz with axis 0 0 -1: q grows downwards.  It got the upward axis's [-0.5, 1.1], so q = 1.1
         (the torso 0.1 m below the floor) passed and the low-height limit could never bind."""

@@ -11,6 +11,7 @@ from sysid_testdata import FURUTA_TRUE, synthetic_log
 from sim2real.logs import Trajectory
 from sim2real.robots import load_robot
 from sim2real.sysid import estimate_delay, fit_motor_models
+from sim2real.sysid.motor import ridge_motor_model
 
 
 class TestDelayEstimate:
@@ -100,6 +101,18 @@ class TestMotorModel:
         line = m.describe()
         assert "* (target - q)" in line and f"stiffness s*kp {kp:.4g} N m/rad" in line, line
         assert m.as_dict()["input"] == "position_error"
+        assert m.implausible() is None and "implausible" not in line
+
+    def test_a_negative_stiffness_is_called_implausible(self, rng):
+        """Gymnasium's humanoid, a chirp safe-stopped after 0.28 s (14 samples): right_hip_z was
+        printed as 'stiffness s*kp -16.19 N m/rad' (R^2 0.989) with nothing said of it."""
+        u, v = rng.normal(0, 0.02, 14), rng.normal(0, 1.0, 14)
+        m = dataclasses.replace(ridge_motor_model("hip", u, v, -16.0 * u + 4.0 * v), drive="pd")
+        assert m.r2 > 0.99 and m.a < 0
+        assert "implausible: a pd drive's stiffness is positive; 14 samples" in m.describe()
+        assert m.as_dict()["implausible"] == m.implausible()
+        weak = dataclasses.replace(m, drive="torque")
+        assert "torque drive's strength is positive" in weak.describe()
 
     def test_samples_at_the_torque_limit_are_left_out(self, rng):
         # a PD drive pushed past its limit delivers the limit, not kp * error: those samples would

@@ -120,11 +120,16 @@ def gap(
         )
         add_gap(rep, result, "calibrated" if calib else "nominal")
         summary["report"] = str(rep.write(report))
+    import mujoco
+
+    from sim2real.param_kinds import position_unit
+
+    pooled = position_unit(model, list(result.joints))
     lines = [
-        f"position RMSE {result.position_rmse:.4f} rad, velocity RMSE {result.velocity_rmse:.4f} rad/s "
+        f"position RMSE {result.position_rmse:.4f} {pooled}, velocity RMSE {result.velocity_rmse:.4f} "
+        f"{'rad/s and m/s' if pooled == 'rad and m' else pooled + '/s'} "
         f"({result.samples} samples, {result.windows} window(s))",
     ]
-    import mujoco
 
     for j in result.joints:
         jid = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, j)

@@ -310,10 +310,14 @@ def identify(
             "is off, the fitted ones absorb it and their true values can lie outside their intervals"
         )
     lines.append("")
+    from sim2real.param_kinds import position_unit
+    from sim2real.robots.model import build_model
+
+    pooled = position_unit(build_model(spec), list(spec.joints))
     for r in result.logs:
         flag = "  OUTLIER" if r.outlier else ""
         lines.append(
-            f"log {r.name}: {r.windows} windows, position RMSE {r.position_rmse:.4f} rad, "
+            f"log {r.name}: {r.windows} windows, position RMSE {r.position_rmse:.4f} {pooled}, "
             f"residual {r.residual_rms:.3f}, weight {r.weight:.2f}{flag}"
         )
         lines.extend(f"    {note}" for note in r.notes)

@@ -126,6 +126,7 @@ def robot(
     if action == "show":
         spec = load_robot(model)
         info = describe(spec)
+        slide = _slide_joints(spec)
         if spec.task is not None:  # the task's parameters checked, with the kind's defaults filled in
             from sim2real.tasks import kind_config
 
@@ -135,7 +136,7 @@ def robot(
             f"files hashed: {', '.join(spec.files)}",
             f"joints ({spec.n_joints}): {', '.join(spec.joints)}",
             "actuators:",
-            *(f"  {a.joint}: {_actuator_line(a)}" for a in spec.actuators),
+            *(f"  {a.joint}: {_actuator_line(a, a.joint in slide)}" for a in spec.actuators),
             *([f"held at their offset, not driven by the policy (action.hold): {', '.join(spec.held)}"] if spec.held else []),
             f"task: {info['task']}",
             "overrides of the model:",
@@ -182,7 +183,20 @@ def robot(
     return 0
 
 
-def _actuator_line(a: Any) -> str:
-    """One actuator as ``robot show`` prints it: model, gains (pd), torque limit [N m]."""
-    gains = f" kp {a.kp:g} N m/rad, kd {a.kd:g} N m s/rad," if a.model == "pd" else ""
-    return f"{a.model}{gains} torque limit {a.torque_limit:g} N m"
+def _slide_joints(spec: Any) -> set[str]:
+    """The spec's joints that slide (their efforts are forces [N], their gains N/m and N s/m)."""
+    import mujoco
+
+    from sim2real.robots.model import build_model
+
+    model = build_model(spec)
+    slide = int(mujoco.mjtJoint.mjJNT_SLIDE)
+    return {j for j in spec.joints if int(model.jnt_type[model.joint(j).id]) == slide}
+
+
+def _actuator_line(a: Any, slide: bool = False) -> str:
+    """One actuator as ``robot show`` prints it: model, gains (pd), torque limit [N m; N, N/m and
+    N s/m on a slide joint]."""
+    force, length = ("N", "m") if slide else ("N m", "rad")
+    gains = f" kp {a.kp:g} {force}/{length}, kd {a.kd:g} {force} s/{length}," if a.model == "pd" else ""
+    return f"{a.model}{gains} torque limit {a.torque_limit:g} {force}"

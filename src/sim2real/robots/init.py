@@ -130,6 +130,19 @@ def _relative(path: Path, folder: Path) -> str:
 
 
 # ------------------------------------------------------------------------------- inference
+def _placeholder_key(model: mujoco.MjModel, key: int) -> bool:
+    """Whether keyframe ``key`` is one ``<size nkey>`` makes and no ``<key>`` fills: unnamed, at time 0,
+    its qpos the model's qpos0 and its velocities, controls and activations zero."""
+    return (
+        not object_name(model, mujoco.mjtObj.mjOBJ_KEY, key)
+        and float(model.key_time[key]) == 0.0
+        and np.array_equal(model.key_qpos[key], model.qpos0)
+        and not np.any(model.key_qvel[key])
+        and not np.any(model.key_ctrl[key])
+        and not np.any(model.key_act[key])
+    )
+
+
 def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions | None = None) -> InitResult:
     """Infer a spec mapping of a model (see the module docstring).
 
@@ -242,8 +255,9 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
         if key < 0:
             keys = [object_name(model, mujoco.mjtObj.mjOBJ_KEY, k) for k in range(model.nkey)]
             raise SpecError(f"keyframe '{opt.keyframe}' is not in {model_path.name} (keyframes: {', '.join(keys) or 'none'})")
-    else:
-        key = 0 if model.nkey else -1
+    else:  # the first keyframe the model states: `<size nkey="5"/>` alone (Gymnasium's humanoid) makes unnamed
+        # placeholders at qpos0, which are no pose of the robot's
+        key = next((k for k in range(model.nkey) if not _placeholder_key(model, k)), -1)
     if key >= 0:
         data.qpos[:] = model.key_qpos[key]
         source = f"keyframe '{object_name(model, mujoco.mjtObj.mjOBJ_KEY, key) or key}'"
@@ -448,7 +462,7 @@ def infer_spec(model_path: str | Path, out_dir: str | Path, options: InitOptions
     pd = [a["model"] == "pd" for a in actuators.values()]
     scale = {j: (opt.action_scale if a["model"] == "pd" else a["torque_limit"]) for j, a in actuators.items()}
     spec["action"] = {"scale": opt.action_scale if all(pd) else scale, "filter": 1.0}
-    held, hold_notes = held_joints(model, chosen, joints, leaves, actuators, opt.hold)
+    held, hold_notes = held_joints(model, chosen, joints, leaves, actuators, opt.hold, opt.hold_from)
     if held:  # an arm on a walking robot: held at the default pose, not the policy's
         spec["action"] = {**spec["action"], "hold": held}
         if isinstance(spec["action"]["scale"], dict):

@@ -3,7 +3,7 @@
 - the constraint solver: a model tuned for MJX (``iterations`` 1-4, Menagerie's ``*_mjx.xml``) gets
   MuJoCo's defaults (:func:`solver_override`, an override in the spec's ``control``);
 - what to check (:func:`physics_checks`): equality constraints (closed chains, coupled joints:
-  Menagerie's Cassie), and a gravity that is not about 9.81 m/s^2 downwards (a scene that sets
+  Menagerie's Cassie; a weld to a mocap body, which pins the robot: :func:`mocap_welds`), and a gravity that is not about 9.81 m/s^2 downwards (a scene that sets
   another one: training randomizes around the spec's bounds, the replay and the twin use the model's);
 - what the standing check (:mod:`sim2real.robots.standing`) and the floor contacts of the default pose
   call for: a pose that is the model's zero pose for want of a keyframe, bodies besides the feet
@@ -36,6 +36,7 @@ __all__ = [
     "held_sag_check",
     "leg_ends",
     "leg_ends_check",
+    "mocap_welds",
     "physics_checks",
     "resting_check",
     "robot_size",
@@ -83,12 +84,21 @@ def physics_checks(model: mujoco.MjModel) -> list[str]:
             f"({few(sorted({round(float(f), 4) for f in model.pair_friction[:, 0]}), 3)}), not their geoms': the "
             "geom.*.friction parameters (randomization, identification, the twin) do not change those contacts"
         )
-    if model.neq:
-        kinds = sorted({mujoco.mjtEq(int(t)).name.removeprefix("mjEQ_").lower() for t in model.eq_type})
+    pinned = mocap_welds(model)
+    if pinned:
         out.append(
-            f"{model.neq} equality constraints ({', '.join(kinds)}: closed chains or coupled joints): give every joint "
-            "they move to --joints if the robot measures it (deploy refuses unmeasured moving joints), and gains "
-            "only for the driven ones"
+            f"{few(pinned, 3)}: an equality constraint holding the robot to a mocap body (an environment's handle, "
+            "moved by its own code: Gymnasium Robotics' Fetch, Meta-World's Sawyer), which sim2real never moves: "
+            "it pins that body where the mocap body is, and the joints under it do not follow their commands; "
+            "switch it off in a copy of the model (active=\"false\" on the equality) to drive the arm by its joints"
+        )
+    chains = [e for e in range(model.neq) if bool(model.eq_active0[e]) and not _mocap_pair(model, e)]  # off: no chain
+    if chains:
+        kinds = sorted({mujoco.mjtEq(int(model.eq_type[e])).name.removeprefix("mjEQ_").lower() for e in chains})
+        out.append(
+            f"{len(chains)} equality constraints ({', '.join(kinds)}: closed chains or coupled joints): give every "
+            "joint they move to --joints if the robot measures it (deploy refuses unmeasured moving joints), and "
+            "gains only for the driven ones"
         )
     g = np.asarray(model.opt.gravity, dtype=float)
     norm = float(np.linalg.norm(g))
@@ -98,6 +108,50 @@ def physics_checks(model: mujoco.MjModel) -> list[str]:
             "the twin use it as it is, training randomizes world.gravity within the spec's bounds"
         )
     return out
+
+
+def _eq_body(model: mujoco.MjModel, e: int, obj: np.ndarray) -> int:
+    """The body of object ``obj[e]`` of equality ``e`` (a body, or a site's body; -1 for joints and tendons)."""
+    kind = int(model.eq_objtype[e])
+    if kind == int(mujoco.mjtObj.mjOBJ_BODY):
+        return int(obj[e])
+    if kind == int(mujoco.mjtObj.mjOBJ_SITE):
+        return int(model.site_bodyid[int(obj[e])])
+    return -1
+
+
+def _mocap_pair(model: mujoco.MjModel, e: int) -> tuple[int, int] | None:
+    """(robot body, mocap body) of an active weld or connect equality ``e`` that ties a body to a mocap
+    body, else None."""
+    if not bool(model.eq_active0[e]) or int(model.eq_type[e]) not in (
+        int(mujoco.mjtEq.mjEQ_WELD),
+        int(mujoco.mjtEq.mjEQ_CONNECT),
+    ):
+        return None
+    a, b = _eq_body(model, e, model.eq_obj1id), _eq_body(model, e, model.eq_obj2id)
+    if a > 0 and int(model.body_mocapid[a]) >= 0:
+        return b, a
+    if b > 0 and int(model.body_mocapid[b]) >= 0:
+        return a, b
+    return None
+
+
+def mocap_welds(model: mujoco.MjModel) -> list[str]:
+    """The active welds and connects that hold a body of the model to a mocap body, each as
+    ``"weld NAME (BODY to MOCAP)"``: a mocap body moves only when code sets ``data.mocap_pos``, so the
+    constraint pins the body (a gripper driven by teleoperation: Gymnasium Robotics' Fetch, Meta-World's
+    Sawyer) where sim2real leaves it."""
+    b = mujoco.mjtObj.mjOBJ_BODY
+    said = []
+    for e in range(model.neq):
+        pair = _mocap_pair(model, e)
+        if pair is None:
+            continue
+        kind = mujoco.mjtEq(int(model.eq_type[e])).name.removeprefix("mjEQ_").lower()
+        name = mujoco.mj_id2name(model, mujoco.mjtObj.mjOBJ_EQUALITY, e) or f"#{e}"
+        robot, mocap = (mujoco.mj_id2name(model, b, i) or f"#{i}" for i in pair)
+        said.append(f"{kind} {name} ({robot} to {mocap})")
+    return said
 
 
 def dynamics_check(model: mujoco.MjModel, actuators: dict[str, dict]) -> str | None:
@@ -341,6 +395,7 @@ def held_joints(
     feet: list[int],
     actuators: dict[str, dict],
     hold: str | None,
+    hold_from: str = "--hold",
 ) -> tuple[list[str], list[str]]:
     """The joints ``robot init --hold`` holds (``action.hold``), and what to check about the joints
     a locomotion policy would drive off the legs (lines, none when there is nothing to say).
@@ -358,6 +413,8 @@ def held_joints(
         feet: Body ids of the feet (empty: no legs, nothing to say).
         actuators: The spec's actuators by joint (a held joint needs a ``pd`` one).
         hold: ``--hold``, a regular expression the held joints' names match in full, or None.
+        hold_from: Where ``hold`` comes from: ``--hold`` (the user's, told when it holds a leg joint),
+            or an imported policy's joints it observes and does not drive (its own choice).
 
     Raises:
         SpecError: the expression is invalid, matches no joint, or a joint it matches has no pd actuator.
@@ -384,7 +441,7 @@ def held_joints(
 
     off = [j for c, j in zip(chosen, joints, strict=True) if not on_leg(int(model.jnt_bodyid[c]))]
     notes = []
-    if legs := [j for j in held if j not in off]:
+    if (legs := [j for j in held if j not in off]) and hold_from == "--hold":
         notes.append(
             f"--hold '{hold}' holds {len(legs)} leg joint{'s' if len(legs) > 1 else ''} ({few(legs, 4)}): held "
             "at the default pose, the walking policy never moves them; give an expression that matches only "

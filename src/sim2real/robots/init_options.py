@@ -53,6 +53,9 @@ class InitOptions:
     hold: str | None = None
     """Regular expression (matched in full) of pd joints held at their default pose, observed but not
     driven by the policy (the spec's ``action.hold``): an arm on a walking robot."""
+    hold_from: str = "--hold"
+    """Where ``hold`` comes from (the user's option, or an imported policy that does not drive those
+    joints): only the user's is told that it holds a leg joint."""
 
 
 @dataclass

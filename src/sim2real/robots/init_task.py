@@ -191,6 +191,11 @@ def passive_root(
 
 ROOT_TILT = 1.0
 """A planar root's hinge stays within this of its default angle [rad] (a floating base's tilt limit)."""
+ROOT_HEADING = 4 * math.pi
+"""A planar root's hinge about the vertical (a heading in a level plane: Gymnasium's swimmer
+``free_body_rot``) stays within this of its default angle [rad]: a floating base's yaw has no limit, so
+this is a wind-up guard, as for any joint without a range (``ROOT_TILT`` stopped a swimmer that turned
+by 1 rad)."""
 ROOT_TRAVEL = 10.0
 """A planar root's level slide stays within this of its default position [m] (a boom's or a
 treadmill's travel: set the rig's)."""
@@ -203,9 +208,10 @@ def planar_limits(
     safety: dict[str, Any], model: mujoco.MjModel, data: mujoco.MjData, roots: list[str], floor_z: float
 ) -> list[str]:
     """Set the safety limits of a planar robot's root joints (:func:`passive_root`) as a floating
-    base's, in place, and return the check line (none without roots): the hinge within
-    :data:`ROOT_TILT` of its default angle, a vertical slide keeping the root body from 50 % to 200 %
-    of its height above the floor plus 0.1 m (``safety.base_height``'s band), a level slide within
+    base's, in place, and return the check line (none without roots): a level hinge within
+    :data:`ROOT_TILT` of its default angle (a tilt), a vertical one within :data:`ROOT_HEADING` (a
+    heading), a vertical slide keeping the root body from 50 % to 200 % of its height above the floor
+    plus 0.1 m (``safety.base_height``'s band), a level slide within
     :data:`ROOT_TRAVEL`, slides below :data:`ROOT_SPEED`.
 
     Args:
@@ -222,9 +228,13 @@ def planar_limits(
     for name in roots:
         j = model.joint(name).id
         q = float(data.qpos[model.jnt_qposadr[j]])
-        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE):
+        vertical = abs(float(data.xaxis[j][2])) > 0.9
+        if int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE) and vertical:  # a heading, not a tilt
+            low, high = q - ROOT_HEADING, q + ROOT_HEADING
+            what = f"{name} within {ROOT_HEADING / math.pi:g} pi (heading: a wind-up guard, not a tilt)"
+        elif int(model.jnt_type[j]) == int(mujoco.mjtJoint.mjJNT_HINGE):
             low, high, what = q - ROOT_TILT, q + ROOT_TILT, f"{name} within {ROOT_TILT:g} rad (tilt)"
-        elif abs(float(data.xaxis[j][2])) > 0.9:  # vertical: the root body's height above the floor
+        elif vertical:  # a vertical slide: the root body's height above the floor
             height = float(data.xpos[model.jnt_bodyid[j]][2]) - floor_z
             up = 1.0 if float(data.xaxis[j][2]) > 0 else -1.0  # an axis pointing down: q grows downwards
             low, high = sorted((q - up * 0.5 * height, q + up * (height + 0.1)))

@@ -73,8 +73,22 @@ class MotorModel:
             return {"gain": self.a, "ke": -self.b / self.a if self.a else 0.0}
         return {"strength": self.a, "viscous": -self.b, "offset": self.c}
 
+    def implausible(self) -> str | None:
+        """Why the fit is no law of its drive, or None: the gain that makes the drive's torque follow
+        its input (a pd drive's stiffness ``s kp``, a dc motor's ``s kt / R``, a torque actuator's
+        strength) fitted zero or negative, which no working drive has: the samples did not determine
+        it (too few, too little excitation, or a delay the fit did not know)."""
+        name = {"pd": "stiffness", "dc_motor": "gain"}.get(self.drive, "strength")
+        if self.a > 0:
+            return None
+        return (
+            f"implausible: a {self.drive} drive's {name} is positive; {self.samples} samples did not "
+            "determine it (a longer or richer excitation, or the drive's delay)"
+        )
+
     def describe(self) -> str:
-        """One line for people: the fitted equation and what it means for the drive's model."""
+        """One line for people: the fitted equation and what it means for the drive's model (and why
+        it is implausible, :meth:`implausible`, when it is)."""
         force, length = ("N", "m") if self.slide else ("N m", "rad")
         m = self.meaning()
         if self.drive == "pd":
@@ -92,7 +106,8 @@ class MotorModel:
                 f"strength {m['strength']:.4g}, viscous loss {m['viscous']:.4g} {force} s/{length}, "
                 f"offset {m['offset']:.3g} {force}"
             )
-        return f"{equation} {force} (R^2 {self.r2:.3f}; {self.drive}: {means})"
+        caveat = self.implausible()
+        return f"{equation} {force} (R^2 {self.r2:.3f}; {self.drive}: {means})" + (f"; {caveat}" if caveat else "")
 
     def as_dict(self) -> dict:
         """JSON-ready form (``meaning``: :meth:`meaning`)."""
@@ -105,6 +120,7 @@ class MotorModel:
             "drive": self.drive,
             "input": "position_error" if self.drive == "pd" else "command",
             "meaning": self.meaning(),
+            "implausible": self.implausible(),
         }
 
 

@@ -5,6 +5,8 @@ waist and wrists are), with a seeded random network exported to ONNX as Isaac La
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import onnxruntime as ort
 import pytest
@@ -312,6 +314,36 @@ class TestMjlabMetadataWithActionJoints:
                 values[held_cols], robot.default_pose[[robot.joints.index(j) for j in calves]]
             )
             twin.write(Command(t=reading.t, values=values))
+
+
+class TestHeldArmIsNotCalledDriven:
+    def test_an_arm_the_policy_holds_is_not_said_to_be_driven_by_it(self, tmp_path, capsys):
+        """A legs-only mjlab policy on a quadruped with an arm on its trunk (Gymnasium's humanoid with
+        its arms held, in the review): the import held the arm (action.hold) and robot init's check
+        still said the walking policy drives it and to give --hold."""
+        xml = MODEL.read_text()
+        xml = xml.replace(
+            '<site name="imu"',
+            '<body name="arm_link" pos="0.1 0 0.06"><joint name="arm" axis="0 1 0" range="-1 1"/>'
+            '<inertial pos="0 0 0.05" mass="0.2" diaginertia="1e-4 1e-4 1e-4"/></body><site name="imu"',
+        )
+        xml = xml.replace('<motor name="RR_calf" joint="RR_calf"/>', '<motor name="RR_calf" joint="RR_calf"/><motor name="arm" joint="arm"/>')
+        xml = xml.replace("0 1.0 -1.5  0 1.0 -1.5\"\n", "0 1.0 -1.5  0 1.0 -1.5 0\"\n")
+        model = tmp_path / "arm_dog.xml"
+        model.write_text(xml)
+        spec = load_robot("quadruped")
+        joints = SimpleNamespace(joints=[*spec.joints, "arm"], default_pose=[*spec.default_pose, 0.0])
+        meta = mjlab_metadata(joints, action_scale="0.250")
+        n_obs = 3 + 3 + 13 + 13 + 12 + 3  # base_ang_vel, projected_gravity, joint_pos, joint_vel, actions, command
+        path = mjlab_onnx(tmp_path / "policy.onnx", meta, n_obs=n_obs, n_act=12)
+        out = tmp_path / "out"
+        argv = ["import", "isaaclab", "--policy", str(path), "--model", str(model), "--out", str(out)]
+        assert main([*argv, "--torque-limit", "23.7", "--action-joints", "(FL|FR|RL|RR)_.*"]) == 0
+        printed = capsys.readouterr().out + capsys.readouterr().err
+        assert load_spec(out / "robot.yaml").held == ("arm",)
+        written = (out / "robot.yaml").read_text()
+        assert "not on a leg" not in written and "not on a leg" not in printed
+        assert "give an expression that matches only" not in written
 
 
 class TestEnvYaml:

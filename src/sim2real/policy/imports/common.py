@@ -398,6 +398,8 @@ def write_import(
         default_pose=by_joint["default_pose"],
         control_dt=foreign.control_dt,
         physics_dt=foreign.physics_dt,
+        hold="|".join(re.escape(j) for j in foreign.held) or None,
+        hold_from="the policy",
     )
     if n != len(set(foreign.joints)):
         twice = next(j for j in foreign.joints if foreign.joints.count(j) > 1)
