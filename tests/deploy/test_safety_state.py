@@ -203,3 +203,52 @@ class TestTorqueMeasuredAtSomeJoints:
             robot.write(decision.command)
         assert not monitor.latched and monitor.counters["collision"] == 0
         assert 0.0 < monitor.collision.peak < 1.0  # it ran on these readings (NaN would have blinded it)
+
+
+CARTPOLE = """<mujoco model="cp"><worldbody><body name="cart" pos="0 0 1">
+  <joint name="slider" type="slide" axis="1 0 0" range="-1 1"/><geom type="box" size="0.1 0.05 0.05" mass="1"/>
+  <body name="pole"><joint name="hinge" axis="0 1 0" range="-3 3"/>
+  <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.02" mass="0.2"/></body></body></worldbody>
+  <actuator><motor name="slider" joint="slider" ctrlrange="-10 10"/><motor name="hinge" joint="hinge" ctrlrange="-1 1"/>
+  </actuator></mujoco>"""
+"""A cart on a rail (slide joint, metres) and a hanging pole (hinge, radians), both driven."""
+
+
+@pytest.fixture(scope="module")
+def cartpole(tmp_path_factory):
+    from sim2real.robots.init import InitOptions, infer_spec
+    from sim2real.robots.init_write import write_spec
+    from sim2real.robots.load import load_spec
+
+    folder = tmp_path_factory.mktemp("cartpole_units")
+    (folder / "cp.xml").write_text(CARTPOLE)
+    write_spec(infer_spec(folder / "cp.xml", folder, InitOptions()), folder / "robot.yaml")
+    return load_spec(folder / "robot.yaml")
+
+
+class TestSlideJointUnits:
+    """A slide joint's position, speed and force are printed in m, m/s and N (a cart-pole's cart read
+    'slider: speed 1.182 rad/s above 1.0' before)."""
+
+    def test_the_spec_knows_which_joints_slide(self, cartpole):
+        assert cartpole.slide_joints == {"slider"}
+        assert cartpole.units("slider") == ("m", "m/s", "N") and cartpole.units("hinge") == ("rad", "rad/s", "N m")
+
+    def test_limit_messages_use_each_joints_units(self, cartpole):
+        n = cartpole.n_joints
+        far = np.array([5.0 if j == "slider" else 0.0 for j in cartpole.joints])
+        fast = np.where(far > 0, 50.0, 0.0)
+        tau = np.where(far > 0, 1e4, 0.0)
+        reading = Reading(t=1.0, q=far, qd=fast, tau=tau, tau_measured=np.ones(n, dtype=bool))
+        messages = [e.message for e in check(cartpole, reading)[0]]
+        assert any(m.startswith("slider: position 5 m outside") for m in messages), messages
+        assert any(m.startswith("slider: speed 50 m/s above") for m in messages), messages
+        assert any(m.startswith("slider: measured force 1e+04 N above") for m in messages), messages
+        hinge = Reading(t=1.0, q=np.where(far > 0, 0.0, 4.0), qd=np.zeros(n))
+        assert any("position 4 rad outside" in e.message for e in check(cartpole, hinge)[0])
+
+    def test_the_speed_governor_names_metres_per_second(self, cartpole):
+        from sim2real.deploy.safety_limits import ActuatorLimits
+
+        limits = ActuatorLimits.from_spec(cartpole)
+        assert dict(zip(limits.joints, limits.speed_units, strict=True)) == {"slider": "m/s", "hinge": "rad/s"}

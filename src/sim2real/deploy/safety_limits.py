@@ -77,6 +77,8 @@ class ActuatorLimits:
     joint may move would drive it past that limit)."""
     rate_is_velocity: np.ndarray
     """True where ``command_rate`` is the joint's velocity limit."""
+    speed_units: tuple[str, ...] = ()
+    """Unit of each actuated joint's speed (``rad/s``, ``m/s`` on a slide joint), for messages."""
 
     @classmethod
     def from_spec(cls, spec: RobotSpec) -> ActuatorLimits:
@@ -99,6 +101,7 @@ class ActuatorLimits:
             voltage=_frozen([a.voltage_limit if a.model == "dc_motor" else math.inf for a in acts]),
             command_rate=_frozen(np.where(rate_is_velocity, velocity, rate)),
             rate_is_velocity=_frozen(rate_is_velocity, bool),
+            speed_units=tuple(spec.units(a.joint)[1] for a in acts),
         )
 
 

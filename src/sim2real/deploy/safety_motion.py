@@ -186,14 +186,15 @@ class MotionCheck:
         ev = []
         for i in np.flatnonzero(~(result.residual <= result.tolerance)):
             j = self.spec.joints[i]
+            unit = self.spec.units(j)[0]
             ev.append(
                 new_event(
                     now,
                     EventKind.SENSOR,
                     Severity.SAFE_STOP,
                     f"{j}: position does not follow velocity (stale or frozen sensor): moved "
-                    f"{float(result.moved[i]):.4g} rad in {result.span:.3g} s, its velocity integrates to "
-                    f"{float(result.integral[i]):.4g} rad (tolerance {float(result.tolerance[i]):.3g} rad)",
+                    f"{float(result.moved[i]):.4g} {unit} in {result.span:.3g} s, its velocity integrates to "
+                    f"{float(result.integral[i]):.4g} {unit} (tolerance {float(result.tolerance[i]):.3g} {unit})",
                     joint=j,
                     value=float(result.residual[i]),
                     limit=float(result.tolerance[i]),

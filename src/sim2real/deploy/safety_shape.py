@@ -156,7 +156,7 @@ def governor(
                 now,
                 EventKind.VELOCITY_LIMIT,
                 Severity.CLAMP,
-                f"{names[i]}: speed {abs(qd[i]):.4g} rad/s above {limit:.4g} "
+                f"{names[i]}: speed {abs(qd[i]):.4g} {limits.speed_units[i] if limits.speed_units else 'rad/s'} above {limit:.4g} "
                 f"(speed fraction {speed}): command {out[i]:.6g} -> {governed[i]:.6g}",
                 joint=names[i],
                 value=float(qd[i]),

@@ -220,6 +220,7 @@ def _joint_limit_events(spec: RobotSpec, reading: Reading, i: int, now: float) -
     ev: list[SafetyEvent] = []
     lim = spec.safety
     j = spec.joints[i]
+    pos_unit, speed_unit, effort_unit = spec.units(j)
     qi = float(reading.q[i])
     lo, hi = float(lim.position_low[i]), float(lim.position_high[i])
     if math.isfinite(qi) and not lo <= qi <= hi:
@@ -228,7 +229,7 @@ def _joint_limit_events(spec: RobotSpec, reading: Reading, i: int, now: float) -
                 now,
                 EventKind.POSITION_LIMIT,
                 SAFE_STOP,
-                f"{j}: position {qi:.4g} rad outside [{lo}, {hi}]",
+                f"{j}: position {qi:.4g} {pos_unit} outside [{lo}, {hi}]",
                 joint=j,
                 value=qi,
                 limit=lo if qi < lo else hi,
@@ -242,7 +243,7 @@ def _joint_limit_events(spec: RobotSpec, reading: Reading, i: int, now: float) -
                 now,
                 EventKind.VELOCITY_LIMIT,
                 SAFE_STOP,
-                f"{j}: speed {abs(vi):.4g} rad/s above {vmax}",
+                f"{j}: speed {abs(vi):.4g} {speed_unit} above {vmax}",
                 joint=j,
                 value=vi,
                 limit=vmax,
@@ -257,7 +258,7 @@ def _joint_limit_events(spec: RobotSpec, reading: Reading, i: int, now: float) -
                     now,
                     EventKind.TORQUE_LIMIT,
                     SAFE_STOP,
-                    f"{j}: measured torque {abs(ti):.4g} N m above {tmax}",
+                    f"{j}: measured {'force' if effort_unit == 'N' else 'torque'} {abs(ti):.4g} {effort_unit} above {tmax}",
                     joint=j,
                     value=ti,
                     limit=tmax,

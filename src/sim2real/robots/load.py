@@ -157,8 +157,12 @@ def _inspect(spec: RobotSpec) -> RobotSpec:
     files[spec.path.name] = canonical_yaml_digest(spec.raw)
     sensor_names, sensor_notes = plan_sensors(spec, mjspec)
     contact = ground_contact(model, added_floor=spec.floor is not None)
+    slide = int(mujoco.mjtJoint.mjJNT_SLIDE)
     spec = dataclasses.replace(
         spec,
+        slide_joints=frozenset(
+            j for j in (*spec.joints, *spec.locked_joints) if int(model.jnt_type[model.joint(j).id]) == slide
+        ),
         idle_actuators=idle_actuators(spec, model),
         ground_priority=contact.raise_to,
         ground_planes=contact.planes,

@@ -441,6 +441,14 @@ class RobotSpec:
     :attr:`observation` (each with its own history), and the policy's observation is the last
     ``frame_stack`` frames, oldest first, the frames before the first after a reset all zeros
     (humanoid-gym's ``obs_history``); 1: the current frame only."""
+    slide_joints: frozenset[str] = frozenset()
+    """The joints (spec and locked) that slide, found when the spec loads: their positions are in m,
+    speeds in m/s and efforts in N; the others turn (rad, rad/s, N m)."""
+
+    def units(self, joint: str) -> tuple[str, str, str]:
+        """Units of ``joint``'s position, speed and effort: ``("m", "m/s", "N")`` on a slide joint,
+        else ``("rad", "rad/s", "N m")``."""
+        return ("m", "m/s", "N") if joint in self.slide_joints else ("rad", "rad/s", "N m")
 
     @property
     def physics_dt(self) -> float:
