@@ -126,7 +126,7 @@ def robot(
     if action == "show":
         spec = load_robot(model)
         info = describe(spec)
-        slide = _slide_joints(spec)
+        slide = spec.slide_joints
         if spec.task is not None:  # the task's parameters checked, with the kind's defaults filled in
             from sim2real.tasks import kind_config
 
@@ -181,17 +181,6 @@ def robot(
     summary = {"spec": str(target), **describe(spec), "inferred": result.inferred, "check": result.check}
     emit(summary, json, "\n".join(lines))
     return 0
-
-
-def _slide_joints(spec: Any) -> set[str]:
-    """The spec's joints that slide (their efforts are forces [N], their gains N/m and N s/m)."""
-    import mujoco
-
-    from sim2real.robots.model import build_model
-
-    model = build_model(spec)
-    slide = int(mujoco.mjtJoint.mjJNT_SLIDE)
-    return {j for j in spec.joints if int(model.jnt_type[model.joint(j).id]) == slide}
 
 
 def _actuator_line(a: Any, slide: bool = False) -> str:
