@@ -17,10 +17,10 @@ from sim2real.sysid.synthetic import excitation_commands, simulate_log
 
 
 def _pendulum_chirp(offset: float):
-    """(spec, log): one second of chirp + PRBS excitation of the pendulum read by encoders ``offset``
+    """(spec, log): two seconds of chirp + PRBS excitation of the pendulum read by encoders ``offset``
     rad off (an uncalibrated zero that no physical parameter explains)."""
     spec = load_robot("pendulum")
-    t = spec.control_dt * np.arange(round(1.0 / spec.control_dt))
+    t = spec.control_dt * np.arange(round(2.0 / spec.control_dt))  # 8 windows: more than the 5 values fitted
     u = excitation_commands(spec, t, 3.0, seed=1)
     u[t < 0.1] = 0.0
     log = simulate_log(
@@ -49,11 +49,13 @@ def test_a_parameter_that_ran_to_its_bound_is_held_at_nominal_and_the_others_ref
 
 def test_a_fit_that_stops_just_inside_its_bound_ran_to_it(tmp_path, capsys):
     # scipy's trust-region-reflective solver stops strictly inside the bounds: the Coulomb friction
-    # of encoders 0.2 rad off stopped at 0.399994 of a 0.4 N m bound, 1.6e-5 of its range away, and
-    # was recognised as at the bound only within 1e-6 of it: held at 0.399994, not at nominal
+    # of encoders 0.2 rad off (one second of the chirp) stopped at 0.399994 of a 0.4 N m bound, 1.6e-5
+    # of its range away, and was recognised as at the bound only within 1e-6 of it: held at 0.399994,
+    # not at nominal (two seconds, as here since a fit needs more windows than values: 0.25 rad off,
+    # 8.4e-5 of the range away)
     from sim2real.sysid.identify import identify as run_identify
 
-    spec, log = _pendulum_chirp(0.2)
+    spec, log = _pendulum_chirp(0.25)
     bounds = {"joint.hinge.frictionloss": (0.0, 0.4)}
     with np.errstate(invalid="ignore", divide="ignore"):
         first = run_identify(spec, [log], None, bounds=bounds).params["joint.hinge.frictionloss"]

@@ -439,6 +439,7 @@ def intervals(
     half = np.full(coords.size, np.inf)
     correlation = None
     step = np.zeros(coords.size)
+    few_windows = None
     if state.active:
         r_w, J = jacobian_at(problem, coords)
         sw = np.sqrt(rho1((r_w / state.f_scale) ** 2, config.loss))
@@ -454,6 +455,16 @@ def intervals(
         half[state.active] = spread.half
         correlation = spread.correlation
         step[state.active] = spread.step
+        if spread.method == "hac" and spread.clusters <= len(state.active):
+            # the windows' scores sum to about zero at the optimum: from no more windows than fitted
+            # values their spread is rank-deficient, and the sandwich comes out near zero (a 0.28 s log,
+            # one window: a torso mass of 12.38 [12.13, 12.62] kg for a true 10.69)
+            few_windows = (
+                f"{spread.clusters} replay window{'s' if spread.clusters != 1 else ''} cannot say how sure "
+                f"{len(state.active)} fitted values are (an interval needs more windows than fitted values: "
+                f"at least {len(state.active) + 1} windows of {config.horizon:g} s, or fewer --params)"
+            )
+            half[state.active] = np.inf
     if state.shift is not None:
         half = half + np.abs(state.shift)  # what the step-free extrapolation may still miss
     if state.widen is not None:
@@ -461,6 +472,9 @@ def intervals(
     z = coords.get() + (2.0 * state.shift if state.shift is not None else 0.0)
     wide = {}
     for i in state.active:
+        if few_windows:
+            wide[i] = few_windows
+            continue
         span = coords.hi[i] - coords.lo[i]
         unit = problem.params.info(coords.items[i][0]).unit
         pinned = bound_reason(coords.get()[i] + step[i], coords.lo[i], coords.hi[i], half[i], coords.scale[i], unit)
