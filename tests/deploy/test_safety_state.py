@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from deploy_testdata import QUIET
 
+from cartpole_testdata import cartpole_spec
 from imu_mount_testdata import loose_imu_quadruped, turned_imu_quadruped
 from sim2real.deploy.body_geometry import imu_to_base
 from sim2real.deploy.monitor import deployment_monitor
@@ -205,25 +206,9 @@ class TestTorqueMeasuredAtSomeJoints:
         assert 0.0 < monitor.collision.peak < 1.0  # it ran on these readings (NaN would have blinded it)
 
 
-CARTPOLE = """<mujoco model="cp"><worldbody><body name="cart" pos="0 0 1">
-  <joint name="slider" type="slide" axis="1 0 0" range="-1 1"/><geom type="box" size="0.1 0.05 0.05" mass="1"/>
-  <body name="pole"><joint name="hinge" axis="0 1 0" range="-3 3"/>
-  <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.02" mass="0.2"/></body></body></worldbody>
-  <actuator><motor name="slider" joint="slider" ctrlrange="-10 10"/><motor name="hinge" joint="hinge" ctrlrange="-1 1"/>
-  </actuator></mujoco>"""
-"""A cart on a rail (slide joint, metres) and a hanging pole (hinge, radians), both driven."""
-
-
 @pytest.fixture(scope="module")
 def cartpole(tmp_path_factory):
-    from sim2real.robots.init import InitOptions, infer_spec
-    from sim2real.robots.init_write import write_spec
-    from sim2real.robots.load import load_spec
-
-    folder = tmp_path_factory.mktemp("cartpole_units")
-    (folder / "cp.xml").write_text(CARTPOLE)
-    write_spec(infer_spec(folder / "cp.xml", folder, InitOptions()), folder / "robot.yaml")
-    return load_spec(folder / "robot.yaml")
+    return cartpole_spec(tmp_path_factory.mktemp("cartpole_units"))
 
 
 class TestSlideJointUnits:

@@ -7,19 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
+from cartpole_testdata import cartpole_spec
 from sim2real.real.twin import TwinConfig, TwinEffects, TwinRobot
-from sim2real.robots.init import InitOptions, infer_spec
-from sim2real.robots.init_write import write_spec
-from sim2real.robots.load import load_spec
-
-CARTPOLE = """<mujoco model="cp"><compiler angle="radian"/><worldbody>
-  <body name="cart" pos="0 0 1"><joint name="slider" type="slide" axis="1 0 0" range="-1 1"/>
-    <geom type="box" size="0.1 0.05 0.05" mass="1"/>
-    <body name="pole"><joint name="hinge" axis="0 1 0" range="-3 3"/>
-      <geom type="capsule" fromto="0 0 0 0 0 -0.5" size="0.02" mass="0.2"/></body></body>
-</worldbody><actuator><motor name="slider" joint="slider" ctrlrange="-10 10"/>
-<motor name="hinge" joint="hinge" ctrlrange="-1 1"/></actuator></mujoco>"""
-"""A cart on a rail (slide joint, metres) and a hanging pole (hinge, radians), both driven."""
 
 QUIET = TwinEffects(
     latency_jitter=0.0, backlash=0.0, position_noise=0.0, velocity_noise=0.0, gyro_noise=0.0, drop_probability=0.0
@@ -28,10 +17,7 @@ QUIET = TwinEffects(
 
 @pytest.fixture(scope="module")
 def cartpole(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("cartpole")
-    (folder / "cp.xml").write_text(CARTPOLE)
-    write_spec(infer_spec(folder / "cp.xml", folder, InitOptions()), folder / "robot.yaml")
-    return load_spec(folder / "robot.yaml")
+    return cartpole_spec(tmp_path_factory.mktemp("cartpole"))
 
 
 def _offset(spec, effects: TwinEffects) -> np.ndarray:
