@@ -31,6 +31,16 @@ def space(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def one_seed(tmp_path_factory):
+    """The space with one seed: the Ray Tune run's (each trial there starts a process of its own)."""
+    path = tmp_path_factory.mktemp("sweep_one_seed") / "space.yaml"
+    path.write_text(SPACE.replace("seeds: 2", "seeds: 1"))
+    out = tmp_path_factory.mktemp("serial_one_seed")
+    assert main(["sweep", str(path), "--out", str(out)]) == 0
+    return path, json.loads((out / "sweep.json").read_text())
+
+
 def _sweep(capsys, *args: str) -> dict:
     code = main(["sweep", *args, "--json"])
     assert code == 0
@@ -51,9 +61,11 @@ class TestSweep:
         assert all(r["env_steps"] == 16 * 8 * 5 for r in rows)  # one iteration of 16 envs x 8 x repeat 5
         assert len(serial["settings"]) == 2 and all(s["seeds"] == 2 for s in serial["settings"])
 
-    @pytest.mark.slow(seconds=115)
-    def test_ray_tune_on_a_local_cluster_writes_the_same_table(self, space, serial, tmp_path, capsys):
+    @pytest.mark.slow(seconds=70)
+    def test_ray_tune_on_a_local_cluster_writes_the_same_table(self, one_seed, tmp_path, capsys):
         pytest.importorskip("ray.tune", reason="needs the ray extra")
+        space, serial = one_seed
+        assert len(serial["trials"]) == 2  # a trial per learning rate
         summary = _sweep(capsys, str(space), "--out", str(tmp_path), "--ray", "local")
         assert summary["executor"] == "ray-tune"
         with open(tmp_path / "sweep.csv") as f:
