@@ -113,6 +113,26 @@ class TestVendorQuirks:
         np.testing.assert_allclose(model.body_inertia[upper], [0.07 / 3] * 3, rtol=1e-5)
         assert stl.exists()
 
+    def test_every_impossible_inertia_is_named_not_only_the_first(self, tmp_path):
+        """pybullet's Mini Cheetah: its four thighs state one tensor that breaks A + B >= C; MuJoCo's
+        error names the first, and init said 'link thigh_fr' of the four it evened."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        text, n = re.subn(
+            r'(<link name="(\w\w)_thigh"><inertial><mass value="0.5"/><inertia ixx="0.001" iyy="0.001" izz=")0.001',
+            r"\g<1>0.005",
+            urdf.read_text(),
+        )
+        assert n == 4
+        urdf.write_text(text)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        said = [line for line in result.inferred if "impossible inertia" in line]
+        assert len(said) == 1 and "4 links" in said[0]
+        assert all(f"'{leg}_thigh'" in said[0] for leg, _, _ in LEGS)
+        assert "calf" not in said[0] and "trunk" not in said[0]
+        model = build_model(spec)
+        for leg, _, _ in LEGS:  # each one evened
+            np.testing.assert_allclose(model.body(f"{leg}_thigh").inertia, [0.007 / 3] * 3, rtol=1e-5)
+
 
 FLOATING = InitOptions(kp=30.0, kd=1.0, floating_base=True)
 KEEP_VISUALS = '<mujoco><compiler discardvisual="false"/></mujoco>\n'

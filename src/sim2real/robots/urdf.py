@@ -534,9 +534,13 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             body = mjspec.body(link) if found else None
             if "balanceinertia" in text and not mjspec.compiler.balanceinertia:
                 mjspec.compiler.balanceinertia = True  # a vendor's inertia that breaks A + B >= C: MuJoCo's own fix
+                links = [link, *(b for b in _unbalanced(mjspec) if b != link)]  # MuJoCo names the first alone
+                what = f"an impossible inertia (link '{link}'" if len(links) == 1 else (
+                    f"impossible inertias ({len(links)} links: {few([repr(b) for b in links])}"
+                )
                 notes.append(
-                    f"the URDF states an impossible inertia (link '{link}': A + B >= C fails): MuJoCo's "
-                    "balanceinertia evens its moments (the written MJCF holds the balanced values)"
+                    f"the URDF states {what}: A + B >= C fails): MuJoCo's balanceinertia evens "
+                    f"{'its' if len(links) == 1 else 'their'} moments (the written MJCF holds the balanced values)"
                 )
             elif re.search("mesh volume is (too small|negative)", text) and found and _hull_inertia(mjspec, link, hulls):
                 pass  # a mesh of misoriented triangles (Alex's nub.obj): its convex hull's volume, as its collisions use
@@ -560,6 +564,25 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             "if they have any, and armature to their joints (--armature) if a policy drives them"
         )
     return model
+
+
+def _unbalanced(mjspec: mujoco.MjSpec) -> list[str]:
+    """The bodies whose stated principal moments break A + B >= C (the largest above the sum of the
+    other two), in model order: the ones ``balanceinertia`` evens.  MuJoCo's compile error names the
+    first alone (pybullet's Mini Cheetah: four thighs of one tensor, 'thigh_fr' said)."""
+    out = []
+    for body in mjspec.bodies:
+        if not body.explicitinertial:
+            continue
+        full = np.asarray(body.fullinertia, dtype=float)
+        if np.all(np.isfinite(full)):  # xx, yy, zz, xy, xz, yz
+            tensor = np.array([[full[0], full[3], full[4]], [full[3], full[1], full[5]], [full[4], full[5], full[2]]])
+            moments = np.linalg.eigvalsh(tensor)
+        else:  # unset (its first value NaN): the principal moments
+            moments = np.sort(np.asarray(body.inertia, dtype=float))
+        if moments[0] + moments[1] < moments[2]:
+            out.append(body.name)
+    return out
 
 
 def _hull_inertia(mjspec: mujoco.MjSpec, name: str, hulls: list[str]) -> bool:
