@@ -113,6 +113,18 @@ class TestVendorQuirks:
         np.testing.assert_allclose(model.body_inertia[upper], [0.07 / 3] * 3, rtol=1e-5)
         assert stl.exists()
 
+    def test_nul_bytes_after_the_robot_element_are_passed_by(self, tmp_path):
+        """pybullet's humanoid.urdf ends in a NUL byte after </robot>, which MuJoCo and pybullet read
+        past: init said 'not a readable URDF (not well-formed (invalid token))'."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        urdf.write_bytes(urdf.read_bytes().replace(b"\n", b"\r\n") + b"\x00")
+        __import__("mujoco").MjSpec.from_file(str(urdf)).compile()  # what MuJoCo says of the file itself
+        spec, _ = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert spec.safety.velocity[spec.joints.index("FL_knee")] == 20.0  # read from the URDF's text
+        urdf.write_bytes(urdf.read_bytes() + b"<robot/>")  # a second element is still no URDF
+        with pytest.raises(SpecError, match="not a readable URDF"):
+            init_robot(urdf, tmp_path / "out2" / "robot.yaml", FLOATING)
+
     def test_every_impossible_inertia_is_named_not_only_the_first(self, tmp_path):
         """pybullet's Mini Cheetah: its four thighs state one tensor that breaks A + B >= C; MuJoCo's
         error names the first, and init said 'link thigh_fr' of the four it evened."""

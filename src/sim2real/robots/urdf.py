@@ -211,8 +211,8 @@ def read_urdf(urdf: Path) -> UrdfFacts:
         SpecError: the file is not XML, holds an unexpanded xacro expression, or its robot has no link
             or no movable joint.
     """
-    try:
-        root = ET.parse(urdf).getroot()
+    try:  # NUL bytes after the last element, which MuJoCo's and pybullet's parsers pass by (pybullet's humanoid.urdf)
+        root = ET.fromstring(urdf.read_bytes().rstrip(b"\x00 \t\r\n"))
     except (ET.ParseError, OSError) as exc:
         raise SpecError(f"{urdf.name}: not a readable URDF ({exc})") from None
     _unexpanded(root, urdf)
