@@ -125,6 +125,24 @@ class TestVendorQuirks:
         with pytest.raises(SpecError, match="not a readable URDF"):
             init_robot(urdf, tmp_path / "out2" / "robot.yaml", FLOATING)
 
+    def test_an_inertia_far_beyond_the_links_geoms_is_named(self, tmp_path):
+        """pybullet's minitaur.urdf states 1 kg m^2 on its 50 g lower legs (a 4.5 m radius of gyration
+        on a 0.2 m rod; pybullet takes inertias from the collision shapes, MuJoCo from the file): init
+        said nothing."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        _, plain = init_robot(urdf, tmp_path / "plain" / "robot.yaml", FLOATING)
+        assert not any("far beyond" in line for line in plain.check)  # 0.002 kg m^2 per kg: 4.5 cm
+        urdf.write_text(
+            urdf.read_text().replace(
+                '<link name="FL_calf"><inertial><mass value="0.3"/><inertia ixx="0.0006" iyy="0.0006" izz="0.0006"',
+                '<link name="FL_calf"><inertial><mass value="0.3"/><inertia ixx="1.0" iyy="1.0" izz="1.0"',
+            )
+        )
+        _, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        said = [line for line in result.check if "far beyond" in line]
+        assert len(said) == 1 and said[0].startswith("1 link states an inertia")
+        assert "FL_calf (0.3 kg, 1 kg m^2: 1.8 m against" in said[0] and "FR_calf" not in said[0]
+
     def test_every_impossible_inertia_is_named_not_only_the_first(self, tmp_path):
         """pybullet's Mini Cheetah: its four thighs state one tensor that breaks A + B >= C; MuJoCo's
         error names the first, and init said 'link thigh_fr' of the four it evened."""

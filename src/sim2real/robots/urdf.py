@@ -466,6 +466,14 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
         )
     out = _converted_path(urdf, out_dir)
     model = _compile_with_fixes(mjspec, urdf, notes, check)
+    if oversized := _oversized_inertias(model):
+        check.append(
+            f"{len(oversized)} {'links state inertias' if len(oversized) > 1 else 'link states an inertia'} far "
+            "beyond what their collision geoms span (radius of gyration sqrt(I / m) "
+            f"over {GYRATION_REACH:g}x their reach from the centre of mass): {few(oversized)}: a placeholder "
+            "(pybullet computes a link's inertia from its collision shapes unless told to read the file's; "
+            "MuJoCo takes the file's): give real values in the URDF"
+        )
     try:
         excluded = _exclude_overlaps(mjspec, model)
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
@@ -564,6 +572,32 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             "if they have any, and armature to their joints (--armature) if a policy drives them"
         )
     return model
+
+
+GYRATION_REACH = 3.0
+"""A link's radius of gyration more than this many times the reach of its collision geoms from its
+centre of mass is named as a placeholder (a mass within radius R has sqrt(I / m) <= R)."""
+
+
+def _oversized_inertias(model: mujoco.MjModel) -> list[str]:
+    """Links whose largest principal moment is far beyond what their collision geoms span
+    (:data:`GYRATION_REACH`), with mass, moment, radius of gyration and reach: pybullet's
+    minitaur.urdf gives its 50 g lower legs 1 kg m^2 (a 4.5 m radius of gyration on a 0.2 m rod)."""
+    out = []
+    for body in range(1, model.nbody):
+        mass = float(model.body_mass[body])
+        plane = mujoco.mjtGeom.mjGEOM_PLANE
+        geoms = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body and model.geom_type[g] != plane]
+        if mass <= 0 or not geoms:
+            continue
+        reach = max(
+            float(np.linalg.norm(model.geom_pos[g] - model.body_ipos[body])) + float(model.geom_rbound[g]) for g in geoms
+        )
+        moment = float(np.max(model.body_inertia[body]))
+        gyration = math.sqrt(moment / mass)
+        if gyration > GYRATION_REACH * reach:
+            out.append(f"{model.body(body).name} ({mass:g} kg, {moment:.3g} kg m^2: {gyration:.2g} m against {reach:.2g} m)")
+    return out
 
 
 def _unbalanced(mjspec: mujoco.MjSpec) -> list[str]:
