@@ -113,6 +113,56 @@ class TestVendorQuirks:
         np.testing.assert_allclose(model.body_inertia[upper], [0.07 / 3] * 3, rtol=1e-5)
         assert stl.exists()
 
+    def test_nul_bytes_after_the_robot_element_are_passed_by(self, tmp_path):
+        """pybullet's humanoid.urdf ends in a NUL byte after </robot>, which MuJoCo and pybullet read
+        past: init said 'not a readable URDF (not well-formed (invalid token))'."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        urdf.write_bytes(urdf.read_bytes().replace(b"\n", b"\r\n") + b"\x00")
+        __import__("mujoco").MjSpec.from_file(str(urdf)).compile()  # what MuJoCo says of the file itself
+        spec, _ = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        assert spec.safety.velocity[spec.joints.index("FL_knee")] == 20.0  # read from the URDF's text
+        urdf.write_bytes(urdf.read_bytes() + b"<robot/>")  # a second element is still no URDF
+        with pytest.raises(SpecError, match="not a readable URDF"):
+            init_robot(urdf, tmp_path / "out2" / "robot.yaml", FLOATING)
+
+    def test_an_inertia_far_beyond_the_links_geoms_is_named(self, tmp_path):
+        """pybullet's minitaur.urdf states 1 kg m^2 on its 50 g lower legs (a 4.5 m radius of gyration
+        on a 0.2 m rod; pybullet takes inertias from the collision shapes, MuJoCo from the file): init
+        said nothing."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        _, plain = init_robot(urdf, tmp_path / "plain" / "robot.yaml", FLOATING)
+        assert not any("far beyond" in line for line in plain.check)  # 0.002 kg m^2 per kg: 4.5 cm
+        urdf.write_text(
+            urdf.read_text().replace(
+                '<link name="FL_calf"><inertial><mass value="0.3"/><inertia ixx="0.0006" iyy="0.0006" izz="0.0006"',
+                '<link name="FL_calf"><inertial><mass value="0.3"/><inertia ixx="1.0" iyy="1.0" izz="1.0"',
+            )
+        )
+        _, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        said = [line for line in result.check if "far beyond" in line]
+        assert len(said) == 1 and said[0].startswith("1 link states an inertia")
+        assert "FL_calf (0.3 kg, 1 kg m^2: 1.8 m against" in said[0] and "FR_calf" not in said[0]
+
+    def test_every_impossible_inertia_is_named_not_only_the_first(self, tmp_path):
+        """pybullet's Mini Cheetah: its four thighs state one tensor that breaks A + B >= C; MuJoCo's
+        error names the first, and init said 'link thigh_fr' of the four it evened."""
+        urdf = quadruped_urdf(tmp_path / "dog.urdf")
+        text, n = re.subn(
+            r'(<link name="(\w\w)_thigh"><inertial><mass value="0.5"/><inertia ixx="0.001" iyy="0.001" izz=")0.001',
+            r"\g<1>0.005",
+            urdf.read_text(),
+        )
+        assert n == 4
+        urdf.write_text(text)
+        spec, result = init_robot(urdf, tmp_path / "out" / "robot.yaml", FLOATING)
+        said = [line for line in result.inferred if "impossible inertia" in line]
+        assert len(said) == 1 and "4 links" in said[0]
+        assert all(f"'{leg}_thigh'" in said[0] for leg, _, _ in LEGS)
+        assert "calf" not in said[0] and "trunk" not in said[0]
+        model = build_model(spec)
+        for leg, _, _ in LEGS:  # each one evened
+            np.testing.assert_allclose(model.body(f"{leg}_thigh").inertia, [0.007 / 3] * 3, rtol=1e-5)
+
 
 FLOATING = InitOptions(kp=30.0, kd=1.0, floating_base=True)
 KEEP_VISUALS = '<mujoco><compiler discardvisual="false"/></mujoco>\n'

@@ -38,6 +38,21 @@ def _run_text(label: str, r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def changes_text(changes: dict[str, Any]) -> str:
+    """The line of the gate's changes (check run minus nominal run), the mean base velocity by
+    component with its units (it printed as a Python list of 17-digit floats)."""
+    parts = []
+    for key, value in changes.items():
+        if key == "allowed":
+            continue
+        if key == "mean_base_velocity":
+            vx, vy, wz = value
+            parts.append(f"mean base velocity vx {vx:+.3f} m/s, vy {vy:+.3f} m/s, wz {wz:+.3f} rad/s")
+        else:
+            parts.append(f"{key} {value:+.3f}")
+    return "changes: " + ", ".join(parts)
+
+
 def sim2sim(
     robot: str,
     policy: str,
@@ -84,14 +99,7 @@ def sim2sim(
     )
     gate = result["gate"]
     lines = [*_run_text("nominal", result["nominal"]), *_run_text("check", result["check"])]
-    lines.append(
-        "changes: "
-        + ", ".join(
-            f"{k} {v if isinstance(v, list) else f'{v:+.3f}'}"
-            for k, v in result["changes"].items()
-            if k != "allowed"
-        )
-    )
+    lines.append(changes_text(result["changes"]))
     lines.append(f"sim2sim gate: {'PASSED' if gate['passed'] else 'FAILED'} ({gate['thresholds']})")
     lines += [f"  - {r}" for r in gate["reasons"]]
     emit(result, json, "\n".join(lines))

@@ -211,8 +211,8 @@ def read_urdf(urdf: Path) -> UrdfFacts:
         SpecError: the file is not XML, holds an unexpanded xacro expression, or its robot has no link
             or no movable joint.
     """
-    try:
-        root = ET.parse(urdf).getroot()
+    try:  # NUL bytes after the last element, which MuJoCo's and pybullet's parsers pass by (pybullet's humanoid.urdf)
+        root = ET.fromstring(urdf.read_bytes().rstrip(b"\x00 \t\r\n"))
     except (ET.ParseError, OSError) as exc:
         raise SpecError(f"{urdf.name}: not a readable URDF ({exc})") from None
     _unexpanded(root, urdf)
@@ -466,6 +466,14 @@ def convert_urdf(urdf: Path, out_dir: Path, floating_base: bool) -> Conversion:
         )
     out = _converted_path(urdf, out_dir)
     model = _compile_with_fixes(mjspec, urdf, notes, check)
+    if oversized := _oversized_inertias(model):
+        check.append(
+            f"{len(oversized)} {'links state inertias' if len(oversized) > 1 else 'link states an inertia'} far "
+            "beyond what their collision geoms span (radius of gyration sqrt(I / m) "
+            f"over {GYRATION_REACH:g}x their reach from the centre of mass): {few(oversized)}: a placeholder "
+            "(pybullet computes a link's inertia from its collision shapes unless told to read the file's; "
+            "MuJoCo takes the file's): give real values in the URDF"
+        )
     try:
         excluded = _exclude_overlaps(mjspec, model)
         xml = mjspec.to_xml()  # (to_xml compiles again: the files must stay absolute until written)
@@ -534,9 +542,13 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             body = mjspec.body(link) if found else None
             if "balanceinertia" in text and not mjspec.compiler.balanceinertia:
                 mjspec.compiler.balanceinertia = True  # a vendor's inertia that breaks A + B >= C: MuJoCo's own fix
+                links = [link, *(b for b in _unbalanced(mjspec) if b != link)]  # MuJoCo names the first alone
+                what = f"an impossible inertia (link '{link}'" if len(links) == 1 else (
+                    f"impossible inertias ({len(links)} links: {few([repr(b) for b in links])}"
+                )
                 notes.append(
-                    f"the URDF states an impossible inertia (link '{link}': A + B >= C fails): MuJoCo's "
-                    "balanceinertia evens its moments (the written MJCF holds the balanced values)"
+                    f"the URDF states {what}: A + B >= C fails): MuJoCo's balanceinertia evens "
+                    f"{'its' if len(links) == 1 else 'their'} moments (the written MJCF holds the balanced values)"
                 )
             elif re.search("mesh volume is (too small|negative)", text) and found and _hull_inertia(mjspec, link, hulls):
                 pass  # a mesh of misoriented triangles (Alex's nub.obj): its convex hull's volume, as its collisions use
@@ -560,6 +572,51 @@ def _compile_with_fixes(mjspec: mujoco.MjSpec, urdf: Path, notes: list[str], che
             "if they have any, and armature to their joints (--armature) if a policy drives them"
         )
     return model
+
+
+GYRATION_REACH = 3.0
+"""A link's radius of gyration more than this many times the reach of its collision geoms from its
+centre of mass is named as a placeholder (a mass within radius R has sqrt(I / m) <= R)."""
+
+
+def _oversized_inertias(model: mujoco.MjModel) -> list[str]:
+    """Links whose largest principal moment is far beyond what their collision geoms span
+    (:data:`GYRATION_REACH`), with mass, moment, radius of gyration and reach: pybullet's
+    minitaur.urdf gives its 50 g lower legs 1 kg m^2 (a 4.5 m radius of gyration on a 0.2 m rod)."""
+    out = []
+    for body in range(1, model.nbody):
+        mass = float(model.body_mass[body])
+        plane = mujoco.mjtGeom.mjGEOM_PLANE
+        geoms = [g for g in range(model.ngeom) if model.geom_bodyid[g] == body and model.geom_type[g] != plane]
+        if mass <= 0 or not geoms:
+            continue
+        reach = max(
+            float(np.linalg.norm(model.geom_pos[g] - model.body_ipos[body])) + float(model.geom_rbound[g]) for g in geoms
+        )
+        moment = float(np.max(model.body_inertia[body]))
+        gyration = math.sqrt(moment / mass)
+        if gyration > GYRATION_REACH * reach:
+            out.append(f"{model.body(body).name} ({mass:g} kg, {moment:.3g} kg m^2: {gyration:.2g} m against {reach:.2g} m)")
+    return out
+
+
+def _unbalanced(mjspec: mujoco.MjSpec) -> list[str]:
+    """The bodies whose stated principal moments break A + B >= C (the largest above the sum of the
+    other two), in model order: the ones ``balanceinertia`` evens.  MuJoCo's compile error names the
+    first alone (pybullet's Mini Cheetah: four thighs of one tensor, 'thigh_fr' said)."""
+    out = []
+    for body in mjspec.bodies:
+        if not body.explicitinertial:
+            continue
+        full = np.asarray(body.fullinertia, dtype=float)
+        if np.all(np.isfinite(full)):  # xx, yy, zz, xy, xz, yz
+            tensor = np.array([[full[0], full[3], full[4]], [full[3], full[1], full[5]], [full[4], full[5], full[2]]])
+            moments = np.linalg.eigvalsh(tensor)
+        else:  # unset (its first value NaN): the principal moments
+            moments = np.sort(np.asarray(body.inertia, dtype=float))
+        if moments[0] + moments[1] < moments[2]:
+            out.append(body.name)
+    return out
 
 
 def _hull_inertia(mjspec: mujoco.MjSpec, name: str, hulls: list[str]) -> bool:

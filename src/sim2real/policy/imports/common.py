@@ -39,7 +39,8 @@ from sim2real.policy.runtime import check_io, make_session, run_sequence
 from sim2real.robots.init import InitOptions, InitResult, init_robot
 from sim2real.robots.init_actuators import lookup, unmatched
 from sim2real.robots.load import load_mjcf
-from sim2real.robots.spec import ObservationTerm, RobotSpec
+from sim2real.robots.spec import FLOATING_BASE_TERMS, IMU_TERMS, ObservationTerm, RobotSpec
+from sim2real.robots.urdf import model_format
 from sim2real.text import few
 
 log = logging.getLogger(__name__)
@@ -381,6 +382,7 @@ def write_import(
             f"{foreign.n_obs}: {_layout_text(foreign.observation)}"
             + (f", {foreign.frame_stack} frames" if foreign.frame_stack > 1 else "")
         )
+    foreign, floating = _urdf_base(foreign, Path(model))
     n = len(foreign.joints)
     by_joint = {
         "kp": dict(zip(foreign.joints, foreign.kp, strict=True)),
@@ -400,6 +402,7 @@ def write_import(
         physics_dt=foreign.physics_dt,
         hold="|".join(re.escape(j) for j in foreign.held) or None,
         hold_from="the policy",
+        floating_base=floating,
     )
     if n != len(set(foreign.joints)):
         twice = next(j for j in foreign.joints if foreign.joints.count(j) > 1)
@@ -411,6 +414,23 @@ def write_import(
     except BaseException:
         _remove_new(out_dir, before)
         raise
+
+
+def _urdf_base(foreign: ForeignPolicy, model: Path) -> tuple[ForeignPolicy, bool]:
+    """Whether the robot init of an import onto ``model`` adds a free joint (``floating_base``), and
+    the policy with that said among its assumptions: a URDF's root link is fixed to the world, and a
+    policy that observes its base (an IMU's or a floating base's terms: a walking policy) was trained
+    on a robot free to move (pybullet's A1 imported as it is: "observation term 'base_lin_vel' needs
+    a floating base", of a robot.yaml the user never wrote).  A URDF that declares its own floating
+    joint keeps it (robot init then adds only the floor)."""
+    base = [t.name for t in foreign.observation if t.name in IMU_TERMS or t.name in FLOATING_BASE_TERMS]
+    if not base or not model.is_file() or model_format(model) != "urdf":
+        return foreign, False
+    note = (
+        f"floating base: a free joint on the root link of {model.name} and a floor (a URDF's root is fixed to "
+        f"the world; the policy observes its base: {few(base)})"
+    )
+    return replace(foreign, assumptions=(*foreign.assumptions, note)), True
 
 
 def _remove_new(out_dir: Path, before: set[Path] | None) -> None:
