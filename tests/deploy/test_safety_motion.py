@@ -126,6 +126,39 @@ class TestMotionCheck:
         assert results[-1] is not None
 
 
+class TestFastSwings:
+    """A leg striking the floor swings its velocity faster than 50 Hz readings resolve: pybullet's A1
+    (kp 20, kd 0.5) under its legged_gym policy read its FR knee at +1.73 then -0.76 rad/s 20 ms apart,
+    having gone -0.055 rad between; the trapezoids over the window missed 0.109 rad against a 0.106
+    tolerance, and the motion check safe-stopped a healthy twin (walk11).  Both measures show the
+    joint moving (0.14 rad step by step against 0.12 rad of velocity), so nothing is frozen."""
+
+    KNEE_Q = (-1.5191, -1.5165, -1.5073, -1.4776, -1.4604, -1.4506, -1.5055)
+    KNEE_QD = (0.1623, -0.2131, 0.9965, 1.8406, 2.0455, 1.7349, -0.7604)
+
+    def test_a_knee_striking_the_floor_is_no_frozen_sensor(self):
+        spec = load_robot("quadruped")
+        check = MotionCheck(spec)
+        dt, n, j = 0.02, spec.n_joints, 2
+        events = []
+        for k, (q, qd) in enumerate(zip(self.KNEE_Q, self.KNEE_QD, strict=True)):
+            qs, qds = np.array(spec.default_pose, dtype=float), np.zeros(n)
+            qs[j], qds[j] = q, qd
+            events += check.check(Reading(t=k * dt, q=qs, qd=qds), k * dt)
+        assert events == [], [e.message for e in events]
+
+    def test_the_same_velocities_over_a_frozen_position_still_stop(self):
+        spec = load_robot("quadruped")
+        check = MotionCheck(spec)
+        dt, n, j = 0.02, spec.n_joints, 2
+        events = []
+        for k, qd in enumerate(self.KNEE_QD * 2):
+            qs, qds = np.array(spec.default_pose, dtype=float), np.zeros(n)
+            qs[j], qds[j] = self.KNEE_Q[0], qd  # the position frozen at its first value
+            events += check.check(Reading(t=k * dt, q=qs, qd=qds), k * dt)
+        assert events and events[0].joint == spec.joints[j]
+
+
 def _worst_ratio(spec, t, q, qd) -> float:
     check = MotionCheck(spec)
     worst = 0.0

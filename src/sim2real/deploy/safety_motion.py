@@ -11,7 +11,9 @@ to within the tolerance ``max(POSITION_TOLERANCE, INTEGRAL_FRACTION * integral |
 VELOCITY_LAG * (max qd - min qd) + 2 * resolution`` (a velocity filtered or taken from differences
 lags the position by a few milliseconds: what that lag can hide grows with how much the velocity
 changed in the window; an encoder's quantization step moves each end of ``q`` by up to half a step).
-Beyond it the joint's sensor is frozen, stale or broken: a safe stop naming the joint.
+Beyond it, where one measure also shows under :data:`MOTION_SHARE` of the other's motion (a frozen
+position none of its velocity's; a swing faster than the readings shows in both), the joint's sensor
+is frozen, stale or broken: a safe stop naming the joint.
 
 Not caught here: a stream frozen with zero velocity (a joint resting still reads the same, and on a
 noise-free twin or behind a quantized encoder every value is bit-identical too; ``docs/safety.md``
@@ -35,6 +37,7 @@ from sim2real.robots.spec import RobotSpec
 
 __all__ = [
     "INTEGRAL_FRACTION",
+    "MOTION_SHARE",
     "POSITION_TOLERANCE",
     "VELOCITY_LAG",
     "WINDOW",
@@ -55,6 +58,14 @@ POSITION_TOLERANCE = 0.05
 INTEGRAL_FRACTION = 0.25
 """Part of the distance travelled in the window (``integral |qd| dt``) the disagreement may be
 (trapezoids over the control period miss the curvature of a fast swing)."""
+
+MOTION_SHARE = 0.5
+"""A disagreement stops only where one measure shows less than this share of the other's motion
+over the window: the distance the positions went step by step (``sum |delta q|``) against the one
+the velocities say (``integral |qd| dt``).  A frozen position shows none of its velocity's motion
+(a velocity stuck at zero none of its position's); a healthy joint whose velocity swings faster
+than the readings come (a leg striking the floor: a quadruped's knee read +1.73 then -0.76 rad/s
+50 ms apart, having gone -0.055 rad between) shows both, and its trapezoids miss the swing."""
 
 VELOCITY_LAG = 0.02
 """Lag [s] a velocity may have behind its position (a low-pass filter or a difference quotient):
@@ -109,7 +120,7 @@ class MotionCheck:
         # running integrals of qd and |qd| (trapezoids), velocity
         cap = 4 * math.ceil(self.window / dt) + 8
         self._t = np.zeros(cap)
-        self._q, self._i, self._a, self._v = (np.zeros((cap, n)) for _ in range(4))
+        self._q, self._i, self._a, self._v, self._d = (np.zeros((cap, n)) for _ in range(5))
         self._first = 0
         self._count = 0
 
@@ -133,7 +144,7 @@ class MotionCheck:
                 self._count = 0
         if not self._count:
             self._first, self._count = 0, 1
-            self._t[0], self._q[0], self._i[0], self._a[0], self._v[0] = t, q, 0.0, 0.0, qd
+            self._t[0], self._q[0], self._i[0], self._a[0], self._v[0], self._d[0] = t, q, 0.0, 0.0, qd, 0.0
             return None
         if self._count == cap:  # readings faster than the control period: drop the oldest
             self._first, self._count = (self._first + 1) % cap, self._count - 1
@@ -141,10 +152,18 @@ class MotionCheck:
         self._t[new], self._q[new], self._v[new] = t, q, qd
         self._i[new] = self._i[last] + 0.5 * dt * (self._v[last] + qd)
         self._a[new] = self._a[last] + 0.5 * dt * (np.abs(self._v[last]) + np.abs(qd))
+        self._d[new] = self._d[last] + self._turned(q - self._q[last])
         self._count += 1
         while self._count > 2 and t - self._t[self._slot(1)] >= self.window:
             self._first, self._count = (self._first + 1) % cap, self._count - 1
         return (self._first, new) if t - self._t[self._first] >= self.window else None
+
+    def _turned(self, delta: np.ndarray) -> np.ndarray:
+        """``|delta|`` of positions, the rest of a turn at joints a driver may wrap [rad]."""
+        delta = np.abs(delta)
+        if self._any_wraps and delta.max() > math.pi:
+            delta = np.where(self._wraps, np.abs(np.remainder(delta + math.pi, 2.0 * math.pi) - math.pi), delta)
+        return delta
 
     def _residual(self, old: int, new: int) -> np.ndarray:
         """Shape (n_joints,): ``|delta q - integral qd dt|`` between two slots [rad]."""
@@ -183,8 +202,12 @@ class MotionCheck:
         if slots is None or np.all(self._residual(*slots) <= self._floor):
             return []  # within the least tolerance: the rest need not be worked out (every tick)
         result = self._result(*slots)
+        old, new = slots
+        travel = self._d[new] - self._d[old]  # how far the positions went, step by step
+        swept = self._a[new] - self._a[old]  # how far the velocities say the joint went
+        lopsided = (travel < MOTION_SHARE * swept) | (swept < MOTION_SHARE * travel)
         ev = []
-        for i in np.flatnonzero(~(result.residual <= result.tolerance)):
+        for i in np.flatnonzero(~(result.residual <= result.tolerance) & lopsided):
             j = self.spec.joints[i]
             unit = self.spec.units(j)[0]
             ev.append(
