@@ -23,7 +23,8 @@
    on every window; parameters along
    near-singular directions are held at their start and the others refitted;
 5. **intervals** (:func:`intervals`): a HAC sandwich over windows that holds under correlated
-   residuals and model error (:mod:`sim2real.sysid.intervals`), and the identifiability verdicts;
+   residuals and model error (:mod:`sim2real.sysid.intervals`; none from no more windows than
+   fitted values), and the identifiability verdicts;
 6. **report** (:func:`~sim2real.sysid.reporting.report`): estimates with intervals, per-log
    residuals, warnings, motor models.
 
@@ -61,7 +62,7 @@ from sim2real.sim.divergence import refuse_diverged
 from sim2real.sim.floating import base_joint, hung_model
 from sim2real.sim.replay import VelocitySource, Windows, build_windows
 from sim2real.sysid.delay import DelayEstimate, estimate_delay
-from sim2real.sysid.intervals import IntervalMethod, bound_reason, hac_spread, unidentifiable
+from sim2real.sysid.intervals import IntervalMethod, bound_reason, hac_spread, too_few_windows, unidentifiable
 from sim2real.sysid.multistart import MultiStart, StartFit, StartJob, draw_starts, starts_report
 from sim2real.sysid.problem import (
     Coords,
@@ -444,37 +445,20 @@ def intervals(
         r_w, J = jacobian_at(problem, coords)
         sw = np.sqrt(rho1((r_w / state.f_scale) ** 2, config.loss))
         rows = np.repeat(problem.windows.eval_window[problem.eval_samples], problem.n_channels)
-        spread = hac_spread(
-            weighted_jacobian(J, sw, state.active),
-            r_w * sw,
-            rows,
-            problem.windows.log,
-            config.confidence,
-            config.interval_method,
-        )
+        jw = weighted_jacobian(J, sw, state.active)
+        spread = hac_spread(jw, r_w * sw, rows, problem.windows.log, config.confidence, config.interval_method)
         half[state.active] = spread.half
         correlation = spread.correlation
         step[state.active] = spread.step
-        if spread.method == "hac" and spread.clusters <= len(state.active):
-            # the windows' scores sum to about zero at the optimum: from no more windows than fitted
-            # values their spread is rank-deficient, and the sandwich comes out near zero (a 0.28 s log,
-            # one window: a torso mass of 12.38 [12.13, 12.62] kg for a true 10.69)
-            few_windows = (
-                f"{spread.clusters} replay window{'s' if spread.clusters != 1 else ''} cannot say how sure "
-                f"{len(state.active)} fitted values are (an interval needs more windows than fitted values: "
-                f"at least {len(state.active) + 1} windows of {config.horizon:g} s, or fewer --params)"
-            )
+        if few_windows := too_few_windows(spread, config.horizon):
             half[state.active] = np.inf
     if state.shift is not None:
         half = half + np.abs(state.shift)  # what the step-free extrapolation may still miss
     if state.widen is not None:
         half = half + state.widen  # a step error that could not be removed (resolution module)
     z = coords.get() + (2.0 * state.shift if state.shift is not None else 0.0)
-    wide = {}
-    for i in state.active:
-        if few_windows:
-            wide[i] = few_windows
-            continue
+    wide = dict.fromkeys(state.active, few_windows) if few_windows else {}
+    for i in [] if few_windows else state.active:
         span = coords.hi[i] - coords.lo[i]
         unit = problem.params.info(coords.items[i][0]).unit
         pinned = bound_reason(coords.get()[i] + step[i], coords.lo[i], coords.hi[i], half[i], coords.scale[i], unit)

@@ -52,6 +52,7 @@ __all__ = [
     "bound_reason",
     "bound_side",
     "hac_spread",
+    "too_few_windows",
     "unidentifiable",
 ]
 
@@ -222,6 +223,20 @@ def hac_spread(
     quantile = float(student_t.ppf(0.5 + 0.5 * confidence, max(G - 1, 1)))
     half = quantile * np.sqrt(np.maximum(np.diag(cov), 0.0))
     return Spread(half, _correlation(cov), G, L, method, step)
+
+
+def too_few_windows(spread: Spread, horizon: float) -> str | None:
+    """Why no interval of a fit holds, or None: the windows' scores sum to about zero at the optimum,
+    so from no more windows than fitted values their spread is rank-deficient and the sandwich comes
+    out near zero (a humanoid's 0.28 s log, two windows: a torso mass of 12.38 [12.13, 12.62] kg for
+    a true 10.69).  ``horizon``: the windows' length [s]."""
+    P, G = int(spread.half.size), spread.clusters
+    if spread.method != "hac" or G > P:
+        return None
+    return (
+        f"{G} replay window{'s' if G != 1 else ''} cannot say how sure {P} fitted values are (an interval "
+        f"needs more windows than fitted values: at least {P + 1} windows of {horizon:g} s, or fewer --params)"
+    )
 
 
 def _correlation(cov: np.ndarray) -> np.ndarray:
