@@ -327,6 +327,31 @@ class TestAuditOfTheSuite:
         assert "implied torque" in result.unsafe[0]
 
 
+def test_an_undetected_case_names_the_stop_that_came_first():
+    """pybullet's A1 failed its torque_command case with an empty note: another check's safe stop
+    (a motion-check false alarm) came 3 ticks into the ramp, and the fault never showed (walk11)."""
+    from sim2real.deploy.safety_events import EventKind, Severity, new_event
+
+    spec = load_robot("furuta")
+    start = max(10, round(0.1 / spec.control_dt)) * spec.control_dt  # the warm-up's end: the injection
+
+    class StopsAtTheInjection(SafetyMonitor):
+        def __init__(self, spec):
+            super().__init__(spec)
+            self.add_state_check(
+                lambda reading, now: (
+                    [new_event(now, EventKind.SENSOR, Severity.SAFE_STOP, "a stand-in sensor stop")]
+                    if now >= start - 1e-9
+                    else []
+                )
+            )
+
+    result = run_case(spec, TorqueCommand, monitor_factory=StopsAtTheInjection)
+    assert not result.detected and not result.passed and result.false_alarms == 0
+    assert result.note.startswith("not seen: a sensor safe stop came first, 0 ms after the injection"), result.note
+    assert "(a stand-in sensor stop)" in result.note
+
+
 def test_faults_command_json(capsys):
     code = main(["faults", "--robot", "furuta", "--json"])
     out = json.loads(capsys.readouterr().out)

@@ -336,6 +336,16 @@ def run_case(
                 f"resume not tried: a {'/'.join(sorted(ticks[k][1]))} safe stop came {when} "
                 "(the disturbance, or the hold it called for, tripped that check)"
             )
+    if detected_at is None and not note:  # undetected: say what stopped the run first, if anything did
+        stop = next(
+            ((k, e) for k in range(warmup, total) for e in results[k].events if e.severity == Severity.SAFE_STOP),
+            None,
+        )
+        if stop is not None:
+            note = (
+                f"not seen: a {stop[1].kind} safe stop came first, {1e3 * (stop[0] - warmup) * dt:.0f} ms after the "
+                f"injection ({stop[1].message}), and the fault never showed in what the loop saw after it"
+            )
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
     stopping = (Severity.HOLD, Severity.SAFE_STOP)
     first_stop = next((e.message for r in results for e in r.events if e.severity in stopping), "")
