@@ -336,15 +336,15 @@ def run_case(
                 f"resume not tried: a {'/'.join(sorted(ticks[k][1]))} safe stop came {when} "
                 "(the disturbance, or the hold it called for, tripped that check)"
             )
-    if detected_at is None and not note:  # undetected: say what stopped the run first, if anything did
-        stop = next(
-            ((k, e) for k in range(warmup, total) for e in results[k].events if e.severity == Severity.SAFE_STOP),
-            None,
-        )
-        if stop is not None:
+    if detected_at is None and not note:  # undetected: say what held or stopped the run first, if anything did
+        stops = (Severity.HOLD, Severity.SAFE_STOP)
+        first = next(((k, e) for k in range(warmup, total) for e in results[k].events if e.severity in stops), None)
+        if first is not None:
+            k, e = first
             note = (
-                f"not seen: a {stop[1].kind} safe stop came first, {1e3 * (stop[0] - warmup) * dt:.0f} ms after the "
-                f"injection ({stop[1].message}), and the fault never showed in what the loop saw after it"
+                f"not seen: a {e.kind} {'hold' if e.severity == Severity.HOLD else 'safe stop'} came first, "
+                f"{1e3 * (k - warmup) * dt:.0f} ms after the injection ({e.message}), and the fault never showed "
+                "in what the loop saw after it"
             )
     events = [f"{e.kind}/{e.severity}" for r in after for e in r.events][:8]
     stopping = (Severity.HOLD, Severity.SAFE_STOP)
