@@ -92,7 +92,11 @@ def test_encoder_noise_at_rest_is_no_collision(swimmer):
     """20 s of the stand-in at rest on a twin with the default encoder noise: before the noise
     floor, 25-28 N m "unexplained" on the root even with a hand-set threshold of 20."""
     robot = TwinRobot(swimmer, TwinConfig(effects=TwinEffects(seed=7, drop_probability=0.0)))
-    loop = ControlLoop(robot, StandInPolicy(swimmer), config=LoopConfig(speed=SpeedConfig(start_stage=4), episode_return=False))
+    loop = ControlLoop(
+        robot,
+        StandInPolicy(swimmer),
+        config=LoopConfig(speed=SpeedConfig(start_stage=4), episode_return=False),
+    )
     loop.run(20.0)
     assert loop.monitor.counters["collision"] == 0
     assert 0 < loop.monitor.collision.peak < 1.0
@@ -107,3 +111,11 @@ def test_the_embedded_robots_thresholds_stay_a_fraction_of_their_torque_scale(na
     det = CollisionDetector(spec)
     np.testing.assert_allclose(det.thresholds, 0.2 * torque_scale(spec, model))
     assert np.all(NOISE_SIGMAS * noise_floor(spec, model, 0.03) < det.thresholds)
+
+
+def test_the_fix_named_for_a_noise_set_threshold_is_the_noise_not_the_torque_limit(swimmer, furuta):
+    """A threshold the noise sets is not lowered by giving the motors' real torque limits."""
+    from sim2real.deploy.collision_reach import swing_fix
+
+    assert "set by encoder velocity noise" in swing_fix(swimmer, CollisionDetector(swimmer), "yaw")
+    assert "torque limit" in swing_fix(furuta, CollisionDetector(furuta), "arm")
