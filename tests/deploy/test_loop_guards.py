@@ -41,10 +41,10 @@ def test_a_closed_loop_writes_nothing_more(pendulum):
 
 class TestRestartStage:
     def test_a_numpy_integer_is_a_stage_index_not_a_fraction(self, pendulum):
-        config = LoopConfig(restart_stage=np.int64(1), episode_return=False)
+        config = LoopConfig(speed=SpeedConfig(start_stage=2), restart_stage=np.int64(1), episode_return=False)
         assert type(config.restart_stage) is int
         loop = ControlLoop(twin(pendulum), ScriptedPolicy([0.0]), config=config)
-        assert loop.monitor.speed_fraction == pytest.approx(0.10)
+        assert loop.monitor.speed_fraction == pytest.approx(0.50)
         for _ in range(3):
             loop.tick()
         loop.request_estop("test")
@@ -55,6 +55,20 @@ class TestRestartStage:
         assert loop.reset_safety().accepted
         # stage 1 is 25 %; np.int64(1) taken as the fraction 1.0 restarted at 100 %
         assert loop.speed.stage == 1 and loop.monitor.speed_fraction == pytest.approx(0.25)
+
+    @pytest.mark.parametrize(("start", "restart", "after"), [(0, 4, 0), (1, 3, 1), (3, 1, 1)])
+    def test_a_reset_never_raises_the_speed_stage(self, pendulum, start, restart, after):
+        """restart_stage 4 from stage 0 restarted a latched run at 100 % (set in code, the twin)."""
+        config = LoopConfig(speed=SpeedConfig(start_stage=start), restart_stage=restart, episode_return=False)
+        loop = ControlLoop(twin(pendulum), ScriptedPolicy([0.0]), config=config)
+        loop.tick()
+        loop.request_estop("test")
+        loop.tick()
+        assert loop.monitor.latched
+        loop.tick()
+        assert loop.reset_safety().accepted
+        assert loop.speed.stage == after
+        assert loop.monitor.speed_fraction == pytest.approx(SpeedConfig().stages[after])
 
     @pytest.mark.parametrize("stage", [1.0, True, "1"])
     def test_a_stage_that_is_no_integer_is_refused(self, stage):

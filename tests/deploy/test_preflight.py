@@ -287,6 +287,18 @@ class TestBlindObserver:
         assert item.figures["exercised_joints"] == 0
 
 
+class TestNotQuiet:
+    def test_a_hold_that_fires_says_it_was_not_quiet_and_where(self, policies):
+        """Gymnasium's humanoid hung by its base failed this item with 'quiet during the hold (peak
+        1.19 of the threshold)'.  Here 1 rad/s of encoder velocity noise (100 x the twin's) on the furuta."""
+        effects = dataclasses.replace(TwinEffects(seed=1), velocity_noise=1.0)
+        item = _items(_run(load_robot("furuta"), policies["furuta"], effects=effects))["collision_detection"]
+        assert item.status == "fail" and item.figures["peak_ratio"] >= 1.0
+        assert "quiet during the hold (peak" not in item.evidence
+        assert "NOT quiet during the hold: peak" in item.evidence
+        assert "(first: " in item.evidence and "unexplained, above the collision threshold" in item.evidence
+
+
 class TestDeliberateEstopLogs:
     """The checklist's own e-stop is INFO (shown with -v, saying it is deliberate); a real one keeps its level."""
 

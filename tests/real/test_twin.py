@@ -6,6 +6,7 @@ import dataclasses
 import math
 import time
 
+import mujoco
 import numpy as np
 import pytest
 
@@ -187,6 +188,25 @@ class TestSensors:
         r = TwinRobot(quadruped).read()
         assert r.gyro.shape == (3,) and r.quat.shape == (4,) and r.accel.shape == (3,)
         assert 0.25 < r.base_height < 0.4
+
+    def test_the_accelerometer_reads_gravity_before_the_first_step(self, quadruped):
+        """The base is put a few mm above the floor: mj_forward gave free fall (|accel| about 1e-15)
+        for every reading before the first command, which the twin node publishes while it waits."""
+        twin = TwinRobot(quadruped, TwinConfig(effects=QUIET))
+        for _ in range(2):  # the first reading, and one after a reset to a tilted base
+            r = twin.read()
+            up = np.zeros(3)
+            inverse = np.array([r.quat[0], -r.quat[1], -r.quat[2], -r.quat[3]])
+            mujoco.mju_rotVecQuat(up, np.array([0.0, 0.0, 9.81]), inverse)  # the world's up, in the IMU's frame
+            np.testing.assert_allclose(r.accel, up, atol=1e-9)
+            twin.reset()
+            twin.set_state(base_quat=np.array([math.cos(0.1), math.sin(0.1), 0.0, 0.0]))
+        assert abs(twin.read().accel[1]) > 1.0  # tilted 0.2 rad about x: gravity has a y component
+        twin.reset()
+        twin.write(Command(t=0.0, values=np.asarray(quadruped.default_pose)))
+        stepped = twin.read()  # after a step: the sensor's own value (falling the last mm: about 0)
+        np.testing.assert_array_equal(stepped.accel, twin.data.sensordata[twin._accel])
+        assert np.linalg.norm(stepped.accel) < 1.0
 
 
 class TestSafeMode:

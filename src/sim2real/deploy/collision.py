@@ -35,21 +35,65 @@ from sim2real.deploy.collision_observer import MomentumObserver, Residual
 from sim2real.deploy.safety_events import EventKind, SafetyEvent, Severity, new_event
 from sim2real.errors import Sim2RealError
 from sim2real.real.protocol import Reading
-from sim2real.robots.model import build_model, joint_qpos_indices
+from sim2real.robots.model import build_model, joint_dof_indices, joint_qpos_indices
 from sim2real.robots.safety_options import CollisionSpec
 from sim2real.robots.spec import RobotSpec
 
 __all__ = [
+    "ASSUMED_VELOCITY_NOISE",
+    "NOISE_SIGMAS",
     "RELEASE_S",
     "CollisionDetector",
     "default_contacts",
+    "noise_floor",
 ]
+
+ASSUMED_VELOCITY_NOISE = 0.01
+"""[rad/s] The encoder velocity noise (std) the thresholds allow for when the spec states none
+(``sensors.encoder.velocity_noise`` 0): the twin's default; on slide joints times 0.01 m/rad
+(the twin's ``slide_travel``), in m/s."""
+
+NOISE_SIGMAS = 6.0
+"""A threshold is at least this many standard deviations of the residual that encoder velocity
+noise alone makes (:func:`noise_floor`): the filtered residual is near Gaussian, its peak over an
+hour at 50 Hz about 4.6 of them."""
 
 RELEASE_S = 0.1
 """A contact is over once its evidence stayed below the threshold this long [s] (at least two
 control periods).  One quiet reading used to restart ``hold_timeout``: evidence above 1 on four
 readings in five held a robot for 3 s, a new command let through on every fifth tick, with no
 safe stop (safety review 8)."""
+
+
+def noise_floor(spec: RobotSpec, model: mujoco.MjModel, filter_s: float) -> np.ndarray:
+    """Standard deviation of the residual that white encoder velocity noise alone makes at rest in
+    the default pose [N m, N on slides], shape (n_joints,).
+
+    The observer's ``e / dt = M (v1 - v0) / dt + ...`` differences the measured velocity: noise of
+    std ``s_j`` on each joint gives joint ``i`` a raw residual ``sum_j M_ij (n1_j - n0_j) / dt``, and
+    the low-pass (``a = exp(-dt / filter_s)``) leaves ``(1 - a) sqrt(2 / (1 + a))`` of
+    ``sqrt(sum_j M_ij^2 s_j^2) / dt`` (exact for white noise).  ``s`` is the spec's
+    ``sensors.encoder.velocity_noise``, or :data:`ASSUMED_VELOCITY_NOISE` when it states none.  A heavy
+    passive root that gravity does not load (gymnasium's swimmer, 107 kg on slides in the
+    horizontal plane, 83 kg m^2 about its vertical hinge) had thresholds of 2e-07: its 0.01 rad/s of
+    velocity noise made a residual peaking at 70-110 N m in 10 s at rest.  Joint rows only: a floating
+    base's gyro and accelerometer noise are not counted.
+    """
+    data = mujoco.MjData(model)
+    data.qpos[joint_qpos_indices(spec, model)] = spec.default_pose
+    mujoco.mj_forward(model, data)
+    M = np.zeros((model.nv, model.nv))
+    mujoco.mj_fullM(model, data, M)
+    dofs = np.asarray(joint_dof_indices(spec, model), dtype=np.int64)
+    slide = model.jnt_type[model.dof_jntid[dofs]] == mujoco.mjtJoint.mjJNT_SLIDE
+    given = float(spec.encoder.velocity_noise)
+    sigma = np.full(len(dofs), given) if given > 0 else np.where(slide, 0.01, 1.0) * ASSUMED_VELOCITY_NOISE
+    dt = float(spec.control_dt)
+    raw = np.sqrt((M[np.ix_(dofs, dofs)] ** 2) @ sigma**2) / dt
+    if filter_s <= 0:
+        return raw * math.sqrt(2.0)
+    a = math.exp(-dt / filter_s)
+    return raw * (1.0 - a) * math.sqrt(2.0 / (1.0 + a))
 
 
 class CollisionDetector:
@@ -72,7 +116,8 @@ class CollisionDetector:
             trained on); default: the nominal model.  The thresholds are the nominal spec's either way.
 
     Attributes:
-        thresholds: Per policy joint [N m], shape (n_joints,).
+        thresholds: Per policy joint [N m; N on a slide joint], shape (n_joints,): ``threshold_fraction`` x
+            the torque scale, at least :data:`NOISE_SIGMAS` x :attr:`noise`, or the spec's value.
         base_torque: Threshold of the unexplained torque on a floating base [N m] (None: fixed base).
     """
 
@@ -84,11 +129,18 @@ class CollisionDetector:
         s = self.settings
         model = build_model(spec)
         scale = torque_scale(spec, model)
-        thresholds = s.threshold_fraction * scale
+        filter_s = s.filter if s.filter is not None else max(float(spec.control_dt), 0.03)
+        self.noise = noise_floor(spec, model, filter_s)
+        """Std of the residual encoder velocity noise alone makes at rest, per policy joint [N m]."""
+        # a fraction of the torque scale, never within NOISE_SIGMAS of the noise (a passive root
+        # gravity does not load has a torque scale of about 0); a value the spec gives stands
+        thresholds = np.maximum(s.threshold_fraction * scale, NOISE_SIGMAS * self.noise)
         for name, value in s.threshold.items():
             thresholds[spec.joints.index(name)] = value
         self.thresholds = thresholds
-        filter_s = s.filter if s.filter is not None else max(float(spec.control_dt), 0.03)
+        dofs = joint_dof_indices(spec, model)
+        self._units = ["N" if t == mujoco.mjtJoint.mjJNT_SLIDE else "N m" for t in model.jnt_type[model.dof_jntid[dofs]]]
+        """Each policy joint's unit of force: a slide joint's is a force."""
         probe = MomentumObserver(spec, contacts=s.contacts, contact_height=s.contact_height)
         self.base_torque: float | None = None
         self.base_force: float | None = None
@@ -272,8 +324,8 @@ class CollisionDetector:
         severity = Severity.SAFE_STOP if s.reaction == "safe_stop" or held > s.hold_timeout else Severity.HOLD
         # the place with the most evidence, and the external force there that explains it
         if joint.size and float(joint[j]) >= worst:
-            name, limit, unit = self.spec.joints[j], float(self.thresholds[j]), "N m"
-            what = f"{name}: external torque"
+            name, limit, unit = self.spec.joints[j], float(self.thresholds[j]), self._units[j]
+            what = f"{name}: external {'force' if unit == 'N' else 'torque'}"
         elif torque >= force:
             assert self.base_torque is not None
             name, limit, what, unit = None, self.base_torque, "base: external torque", "N m"

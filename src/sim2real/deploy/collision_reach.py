@@ -29,7 +29,7 @@ import mujoco
 import numpy as np
 
 from sim2real.deploy.body_geometry import leaf_bodies, site_in_body
-from sim2real.deploy.collision import CollisionDetector
+from sim2real.deploy.collision import NOISE_SIGMAS, CollisionDetector
 from sim2real.real.protocol import Reading
 from sim2real.robots.spec import RobotSpec
 
@@ -90,6 +90,13 @@ def swing_fix(spec: RobotSpec, detector: CollisionDetector, joint: str) -> str:
     """What a joint's threshold comes from and what to change (one clause)."""
     k = spec.joints.index(joint)
     limit, threshold = float(spec.safety.torque[k]), float(detector.thresholds[k])
+    noise = NOISE_SIGMAS * float(detector.noise[k])
+    if joint not in detector.settings.threshold and threshold <= noise:
+        return (
+            f"{joint}'s threshold is {threshold:.4g} N m, set by encoder velocity noise ({NOISE_SIGMAS:g} standard "
+            "deviations of the residual it makes at rest: docs/safety.md, Thresholds): a quieter velocity "
+            "estimate (sensors.encoder.velocity_noise) or a longer safety.collision.filter (later detection) lowers it"
+        )
     return (
         f"{joint}'s threshold is {threshold:.4g} N m (torque limit {limit:.4g} N m): give safety.joint_torque "
         "(or the spec's actuator torque limits) the motors' real limits or lower safety.collision.threshold"

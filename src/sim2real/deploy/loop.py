@@ -351,8 +351,8 @@ class ControlLoop:
         """Release a latched safe stop explicitly, if a fresh reading passes every check.
 
         On success the policy's state is cleared and the speed progression starts again at
-        ``config.restart_stage``; after a latched stop the next command ramps from the zero-torque
-        command.  With nothing latched, a hold and the checks' clocks go on (``SafetyMonitor.reset``).
+        ``config.restart_stage`` or the stage it was at, the lower; after a latched stop the next command
+        ramps from the zero-torque command.  With nothing latched, a hold and the checks' clocks go on (``SafetyMonitor.reset``).
         """
         self.open()  # a closed loop refuses: close() put the robot in safe mode
         reading = self.robot.read()
@@ -365,7 +365,7 @@ class ControlLoop:
             if self.stage_speed is not None and latched:  # unlatched, its time above a cap goes on
                 self.stage_speed.restart()
             self.policy.reset()
-            self.speed.start_at(self.config.restart_stage)
+            self.speed.start_at(min(self.config.restart_stage, self.speed.stage))  # never a faster stage
             self._set_speed(self.speed.fraction)
             self._state = "ok"
             detail["stage"] = self.speed.stage

@@ -68,7 +68,8 @@ class LoopConfig:
     """When the stages scale the velocity command: the cap they put on the robot's own speed and yaw
     rate below 100 % (:mod:`sim2real.deploy.stage_speed`): a policy that ignores its command is stopped."""
     restart_stage: int = 0
-    """Stage the progression restarts at after an accepted safety reset."""
+    """Stage the progression restarts at after an accepted safety reset, or the stage it was at when
+    that is lower: a reset never raises the speed."""
     log_imu: bool = True
     """Write ``/imu/data`` for robots with an IMU."""
     flush_period: float = 0.0

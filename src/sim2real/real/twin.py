@@ -171,6 +171,9 @@ class TwinRobot:
         self._bias, self._noise = fx.position_bias * unit, (fx.position_noise * unit, fx.velocity_noise * unit)
         self._gyro = self._sensor_slice(spec.sensor_name("imu.gyro"))
         self._accel = self._sensor_slice(spec.sensor_name("imu.accel"))
+        accel_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SENSOR, spec.sensor_name("imu.accel"))
+        self._accel_site = int(model.sensor_objid[accel_id]) if accel_id >= 0 else -1
+        """The accelerometer's site (-1: none): where a twin not yet stepped reads gravity (:meth:`read`)."""
         self._quat = self._sensor_slice(spec.sensor_name("imu.quat"))
         self._fine_steps = spec.substeps * self.substep_factor
         self._pending: deque[tuple[float, np.ndarray, str]] = deque()
@@ -314,6 +317,11 @@ class TwinRobot:
         if self._gyro is not None:
             gyro = d.sensordata[self._gyro] + fx.gyro_noise * self.rng.standard_normal(3)
             accel = d.sensordata[self._accel].copy()
+            if d.time == 0.0 and self._accel_site >= 0:
+                # not yet stepped since reset: the robot stands or hangs where it was put, at rest, and
+                # its accelerometer reads gravity (mj_forward of a base placed just above the floor
+                # gave free fall, about 0, for the whole wait before the first command)
+                accel = d.site_xmat[self._accel_site].reshape(3, 3).T @ -self.model.opt.gravity
             quat = d.sensordata[self._quat].copy()
         lin_vel = None
         if self._base is not None:
